@@ -1,0 +1,205 @@
+// The vnet allocator: many network stacks in one kernel (FreeBSD VIMAGE).
+//
+// A vnet is a struct vnet (from the kernel's "vnet" zone) plus a data block holding its
+// copy of the VNET section, charged to the vnet itself. curvnet names the stack the kernel
+// is working for; VNET(off) is the current data block's base plus off: one load, one add.
+//
+// vnet_alloc: allocate, copy the master copy, run the sysinits in ascending order.
+// vnet_destroy, in the teardown checkpoints of docs/ARCHITECTURE.md:
+//   1. stop accepting new work (state STOPPING, stop hooks in reverse order);
+//   2. clean up (state CLEANUP, uninits in exactly the reverse of the init order);
+//   3. really go away: check that the vnet owns nothing (charged zone items, its own zones,
+//      pending callouts, pages beyond its data block), record each leftover as a named leak,
+//      reclaim it, free the data block and the struct.
+
+import { KGLOBALS, KG_CURVNET, KG_CURVNET_BASE } from "./kglobals";
+import { kmem_alloc, kmem_free, PAGE_SHIFT } from "./kmem";
+import { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_first, zone_next, zone_is_charged, zone_vnet_inuse, zone_name, Zone } from "./zone";
+import { vnet_master_base, vnet_section_size, vnet_section_pages, vnet_data_boot } from "./vnet_data";
+import { sysinit_vnet_init, sysinit_vnet_stop, sysinit_vnet_uninit } from "./sysinit";
+import { callout_vnet_purge } from "./kern_timeout";
+import { leak_record, leak_record_str, LEAK_ITEMS, LEAK_PAGES, LEAK_CALLOUTS, LEAK_ZONE } from "./leak";
+import { EINVAL, EPERM, ENOMEM } from "../sys/errno";
+
+export const VNET_MAGIC: u32 = 0x564e4554; // "VNET"
+export const VNET_ALIVE: u32 = 1;
+export const VNET_STOPPING: u32 = 2;
+export const VNET_CLEANUP: u32 = 3;
+
+@unmanaged export class Vnet {
+  pages: u32; // kmem page account: must stay the first field
+  id: u32;
+  magic: u32;
+  state: u32;
+  base: usize; // data block: this vnet's copy of the VNET section
+  next: usize; // live vnets, in creation order
+  prev: usize;
+  zones: usize; // zones this vnet owns (ZONE_VNET)
+  callouts: u32; // callouts pending for this vnet
+  flags: u32;
+}
+
+let vnetzone: usize = 0;
+let vnet0: usize = 0;
+let liveHead: usize = 0;
+let liveTail: usize = 0;
+let nlive: u32 = 0;
+let nextId: u32 = 0;
+let lastError: i32 = 0;
+
+@inline export function curvnet(): usize {
+  return load<usize>(KGLOBALS + KG_CURVNET);
+}
+
+/** CURVNET_SET: make v current; returns the previous vnet for CURVNET_RESTORE. */
+@inline export function CURVNET_SET(v: usize): usize {
+  const old = load<usize>(KGLOBALS + KG_CURVNET);
+  store<usize>(KGLOBALS + KG_CURVNET, v);
+  store<usize>(KGLOBALS + KG_CURVNET_BASE, v != 0 ? changetype<Vnet>(v).base : 0);
+  return old;
+}
+
+@inline export function CURVNET_RESTORE(old: usize): void {
+  CURVNET_SET(old);
+}
+
+/** Address of the per-vnet variable at offset off in the current vnet. */
+@inline export function VNET(off: u32): usize {
+  return load<usize>(KGLOBALS + KG_CURVNET_BASE) + off;
+}
+
+/** Address of the per-vnet variable at offset off in vnet v. */
+@inline export function VNET_VNET(v: usize, off: u32): usize {
+  return changetype<Vnet>(v).base + off;
+}
+
+export function vnet_first(): usize { return liveHead; }
+export function vnet_next(v: usize): usize { return changetype<Vnet>(v).next; }
+export function vnet_count(): u32 { return nlive; }
+export function vnet_vnet0(): usize { return vnet0; }
+export function vnet_lasterror(): i32 { return lastError; }
+
+/** True if v is a live vnet (guards calls that take a vnet from the host). */
+export function vnet_valid(v: usize): bool {
+  if (v == 0 || (v & 7) != 0 || v + offsetof<Vnet>() > (<usize>memory.size() << 16)) return false;
+  const vv = changetype<Vnet>(v);
+  return vv.magic == VNET_MAGIC && vv.state == VNET_ALIVE;
+}
+
+export function vnet_boot(): i32 {
+  if (vnetzone != 0) return 0;
+  let r = vnet_data_boot();
+  if (r != 0) return r;
+  vnetzone = zone_create("vnet", offsetof<Vnet>(), 0, 0, 0);
+  if (vnetzone == 0) return -ENOMEM;
+  vnet0 = vnet_alloc();
+  if (vnet0 == 0) return lastError;
+  CURVNET_SET(vnet0);
+  return 0;
+}
+
+/** Create a vnet. Returns it, or 0 with vnet_lasterror() set (negative errno). */
+export function vnet_alloc(): usize {
+  const v = zone_alloc_in(vnetzone, 0);
+  if (v == 0) {
+    lastError = -ENOMEM;
+    return 0;
+  }
+  const vv = changetype<Vnet>(v);
+  memory.fill(v, 0, offsetof<Vnet>());
+  const base = kmem_alloc(vnet_section_pages(), v);
+  if (base == 0) {
+    zone_free_in(vnetzone, v, 0);
+    lastError = -ENOMEM;
+    return 0;
+  }
+  memory.copy(base, vnet_master_base(), vnet_section_size());
+  vv.base = base;
+  vv.id = nextId++;
+  vv.magic = VNET_MAGIC;
+  vv.state = VNET_ALIVE;
+  const old = CURVNET_SET(v);
+  const r = sysinit_vnet_init();
+  CURVNET_RESTORE(old);
+  if (r != 0) {
+    // Every init that ran was undone; whatever is still charged is that subsystem's leak.
+    reclaim(v);
+    lastError = r;
+    return 0;
+  }
+  vv.prev = liveTail;
+  if (liveTail != 0) changetype<Vnet>(liveTail).next = v;
+  else liveHead = v;
+  liveTail = v;
+  nlive++;
+  return v;
+}
+
+/** Checkpoint 3: find what v still owns, record it as leaks, reclaim it, free v. */
+function reclaim(v: usize): u32 {
+  const vv = changetype<Vnet>(v);
+  let leaks: u32 = 0;
+  for (let z = zone_first(); z != 0; z = zone_next(z)) {
+    if (!zone_is_charged(z)) continue;
+    const n = zone_vnet_inuse(z, vv.base);
+    if (n != 0) {
+      leak_record(zone_name(z), n, LEAK_ITEMS);
+      leaks++;
+    }
+  }
+  while (vv.zones != 0) {
+    const z = vv.zones;
+    leak_record(zone_name(z), changetype<Zone>(z).inuse, LEAK_ZONE);
+    leaks++;
+    zone_destroy(z, true);
+  }
+  if (vv.callouts != 0) {
+    leak_record_str("callouts", vv.callouts, LEAK_CALLOUTS);
+    leaks++;
+    callout_vnet_purge(v);
+  }
+  kmem_free(vv.base, vnet_section_pages(), v);
+  if (vv.pages != 0) {
+    leak_record_str("kmem pages", vv.pages, LEAK_PAGES);
+    leaks++;
+  }
+  vv.magic = 0;
+  vv.state = 0;
+  zone_free_in(vnetzone, v, 0);
+  return leaks;
+}
+
+/**
+ * Destroy a vnet. Returns -EINVAL if v is not a live vnet, -EPERM for vnet0, otherwise the
+ * number of leaks recorded (0 = it owned nothing at the end, as it must). The vnet is gone
+ * in both of the latter cases.
+ */
+export function vnet_destroy(v: usize): i32 {
+  if (!vnet_valid(v)) return -EINVAL;
+  if (v == vnet0) return -EPERM;
+  const vv = changetype<Vnet>(v);
+  const old = CURVNET_SET(v);
+  vv.state = VNET_STOPPING;
+  sysinit_vnet_stop();
+  vv.state = VNET_CLEANUP;
+  sysinit_vnet_uninit();
+  CURVNET_RESTORE(old == v ? vnet0 : old);
+  if (vv.prev != 0) changetype<Vnet>(vv.prev).next = vv.next;
+  else liveHead = vv.next;
+  if (vv.next != 0) changetype<Vnet>(vv.next).prev = vv.prev;
+  else liveTail = vv.prev;
+  nlive--;
+  return <i32>reclaim(v);
+}
+
+/** Bytes a vnet owns: its pages, its struct, and its items in charged zones. */
+export function vnet_bytes(v: usize): f64 {
+  const vv = changetype<Vnet>(v);
+  let b = <f64>(<u64>vv.pages << PAGE_SHIFT) + <f64>offsetof<Vnet>();
+  for (let z = zone_first(); z != 0; z = zone_next(z)) {
+    if (zone_is_charged(z)) b += <f64>zone_vnet_inuse(z, vv.base) * <f64>changetype<Zone>(z).size;
+  }
+  return b;
+}
+
+export function vnet_zone(): usize { return vnetzone; }

@@ -1,0 +1,53 @@
+// The wavnet kernel: the entry point compiled to build/kernel.wasm. It exports the kernel
+// API that the host and loadable modules use; it knows no protocol (modules bring those).
+// Everything here is callable from a module as an import from "kernel".
+
+import { KGLOBALS } from "./kern/kglobals";
+import { vnet_boot, vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, Vnet } from "./kern/vnet";
+import { vnet_section_set_size, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
+import { kern_srandom } from "./kern/random";
+import { KMEM_KERNEL_ACCT } from "./kern/kmem";
+
+export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit } from "./kern/kmem";
+export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next } from "./kern/zone";
+export { vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
+export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes } from "./kern/vnet";
+export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
+export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count } from "./kern/kern_linker";
+export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";
+export { arc4random, arc4random_uniform } from "./kern/random";
+
+/** Address of the kernel globals block (curvnet and friends), imported by modules. */
+export function kern_globals(): usize {
+  return KGLOBALS;
+}
+
+/** Boot: size the VNET section, seed randomness, create vnet0. 0 or a negative errno. */
+export function kern_boot(sectionBytes: u32, seed: f64): i32 {
+  kern_srandom(seed);
+  const r = vnet_section_set_size(sectionBytes);
+  if (r != 0) return r;
+  return vnet_boot();
+}
+
+/**
+ * The runtime heap's top. The kernel is built with the stub runtime and must never
+ * allocate a managed object after boot; tests check that this does not move.
+ */
+export function kern_heap_top(): usize {
+  const p = heap.alloc(0);
+  heap.free(p);
+  return p;
+}
+
+export function kmem_kernel_pages(): u32 {
+  return load<u32>(KMEM_KERNEL_ACCT);
+}
+
+export function vnet_id(v: usize): u32 {
+  return changetype<Vnet>(v).id;
+}
+
+export function vnet_pages(v: usize): u32 {
+  return changetype<Vnet>(v).pages;
+}
