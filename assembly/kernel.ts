@@ -9,13 +9,14 @@ import { kern_srandom } from "./kern/random";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
 
 export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit } from "./kern/kmem";
-export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next } from "./kern/zone";
+export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next, zone_stat, zone_vnet_stat, zone_first_vnet, zone_name_ptr } from "./kern/zone";
 export { vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
 export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes } from "./kern/vnet";
 export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
 export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count } from "./kern/kern_linker";
 export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";
 export { arc4random, arc4random_uniform } from "./kern/random";
+export { callout_init, callout_reset, callout_stop, callout_drain, callout_pending, callout_tick, callout_next, callout_pending_count } from "./kern/kern_timeout";
 
 /** Address of the kernel globals block (curvnet and friends), imported by modules. */
 export function kern_globals(): usize {
@@ -50,4 +51,8 @@ export function vnet_id(v: usize): u32 {
 
 export function vnet_pages(v: usize): u32 {
   return changetype<Vnet>(v).pages;
+}
+
+export function vnet_base(v: usize): usize {
+  return changetype<Vnet>(v).base;
 }

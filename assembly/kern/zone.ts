@@ -438,3 +438,57 @@ export function zone_is_charged(z: usize): bool {
 export function zone_item_size(z: usize): u32 {
   return changetype<Zone>(z).size;
 }
+
+// Field numbers of zone_stat, mirrored by host/kernel.ts.
+export const ZS_SIZE: u32 = 0;
+export const ZS_LIMIT: u32 = 1;
+export const ZS_INUSE: u32 = 2;
+export const ZS_PEAK: u32 = 3;
+export const ZS_ALLOCS: u32 = 4;
+export const ZS_FREES: u32 = 5;
+export const ZS_FAILS: u32 = 6;
+export const ZS_SLABS: u32 = 7;
+export const ZS_PAGES_PER_SLAB: u32 = 8;
+export const ZS_ITEMS_PER_SLAB: u32 = 9;
+export const ZS_FLAGS: u32 = 10;
+export const ZS_MODID: u32 = 11;
+export const ZS_OWNER: u32 = 12;
+export const ZS_BADFREES: u32 = 13;
+
+/** One counter of a zone, for vmstat -z. */
+export function zone_stat(z: usize, what: u32): f64 {
+  const zz = changetype<Zone>(z);
+  switch (what) {
+    case ZS_SIZE: return <f64>zz.size;
+    case ZS_LIMIT: return <f64>zz.limit;
+    case ZS_INUSE: return <f64>zz.inuse;
+    case ZS_PEAK: return <f64>zz.peak;
+    case ZS_ALLOCS: return <f64>zz.allocs;
+    case ZS_FREES: return <f64>zz.frees;
+    case ZS_FAILS: return <f64>zz.fails;
+    case ZS_SLABS: return <f64>zz.nslabs;
+    case ZS_PAGES_PER_SLAB: return <f64>zz.ppera;
+    case ZS_ITEMS_PER_SLAB: return <f64>zz.ipers;
+    case ZS_FLAGS: return <f64>(zz.flags & 0xff);
+    case ZS_MODID: return <f64>zz.modid;
+    case ZS_OWNER: return <f64>zz.owner;
+    case ZS_BADFREES: return <f64>zz.badfrees;
+  }
+  return -1;
+}
+
+/** A ZONE_CHARGE zone's record for the vnet whose data block is vbase: 0 inuse, 1 limit, 2 fails, 3 peak. */
+export function zone_vnet_stat(z: usize, vbase: usize, what: u32): f64 {
+  const zz = changetype<Zone>(z);
+  if (!(zz.flags & ZONE_CHARGE) || what > 3) return -1;
+  return <f64>load<u32>(vbase + zz.vnoff + (<usize>what << 2));
+}
+
+/** Head of the list of zones vnet v owns. */
+export function zone_first_vnet(v: usize): usize {
+  return changetype<Vnet>(v).zones;
+}
+
+export function zone_name_ptr(z: usize): usize {
+  return zone_name(z);
+}

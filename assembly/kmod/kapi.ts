@@ -1,0 +1,72 @@
+// The kernel API as a loadable module sees it: functions imported from "kernel" (the
+// kldload linker resolves them against the running kernel's exports) and the same inline
+// accessors the kernel uses, reading curvnet through the imported kglobals address.
+// Include this from a module; never from the kernel itself.
+
+export { SI_SUB_PROTO_DOMAIN, SI_SUB_PROTO_IF, SI_SUB_PSEUDO, SI_ORDER_ANY, SI_ORDER_FIRST, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE } from "../sys/kernel";
+export { EBUSY, ENOMEM, ENOSPC, EINVAL } from "../sys/errno";
+
+// Offsets in the kernel globals block (assembly/kern/kglobals.ts).
+const KG_CURVNET: usize = 0;
+const KG_CURVNET_BASE: usize = 4;
+const KG_TICKS: usize = 16;
+
+@external("kernel", "kglobals") export declare const kglobals: usize;
+
+@inline export function curvnet(): usize {
+  return load<usize>(kglobals + KG_CURVNET);
+}
+
+/** VNET(off): the current vnet's copy of the per-vnet variable at off. */
+@inline export function VNET(off: u32): usize {
+  return load<usize>(kglobals + KG_CURVNET_BASE) + off;
+}
+
+/** Kernel time in microseconds. */
+@inline export function ticks(): u64 {
+  return load<u64>(kglobals + KG_TICKS);
+}
+
+// kmem and zones
+@external("kernel", "kmem_alloc") export declare function kmem_alloc(npages: u32, acct: usize): usize;
+@external("kernel", "kmem_free") export declare function kmem_free(addr: usize, npages: u32, acct: usize): void;
+@external("kernel", "zone_create") export declare function zone_create(name: string, size: u32, limit: u32, flags: u32, vnlimit: u32): usize;
+@external("kernel", "zone_alloc_in") export declare function zone_alloc_in(z: usize, vbase: usize): usize;
+@external("kernel", "zone_free_in") export declare function zone_free_in(z: usize, item: usize, vbase: usize): void;
+@external("kernel", "zone_destroy") export declare function zone_destroy(z: usize, force: bool): i32;
+export const ZONE_VNET: u32 = 1;
+export const ZONE_CHARGE: u32 = 2;
+export const ZONE_ZERO: u32 = 4;
+
+@inline export function zone_alloc(z: usize): usize {
+  return zone_alloc_in(z, load<usize>(kglobals + KG_CURVNET_BASE));
+}
+
+@inline export function zone_free(z: usize, item: usize): void {
+  zone_free_in(z, item, load<usize>(kglobals + KG_CURVNET_BASE));
+}
+
+// VNET section
+@external("kernel", "vnet_data_alloc") export declare function vnet_data_alloc(size: u32, align: u32): i32;
+@external("kernel", "vnet_data_free") export declare function vnet_data_free(off: u32, size: u32): void;
+@external("kernel", "vnet_data_copy") export declare function vnet_data_copy(off: u32, size: u32): void;
+@external("kernel", "vnet_master_base") export declare function vnet_master_base(): usize;
+@external("kernel", "vnet_sysinit_register") export declare function vnet_sysinit_register(sub: u32, order: u32, init: u32, stop: u32, uninit: u32): i32;
+
+// callouts
+@external("kernel", "callout_init") export declare function callout_init(c: usize): void;
+@external("kernel", "callout_reset") export declare function callout_reset(c: usize, delta_us: u64, func: u32, arg: usize): i32;
+@external("kernel", "callout_stop") export declare function callout_stop(c: usize): i32;
+@external("kernel", "callout_drain") export declare function callout_drain(c: usize): i32;
+@external("kernel", "callout_pending") export declare function callout_pending(c: usize): bool;
+
+// randomness
+@external("kernel", "arc4random") export declare function arc4random(): u32;
+
+// struct vnet (assembly/kern/vnet.ts): the data block base is at offset 16.
+const VNET_BASE: usize = 16;
+
+/** VNET_VNET(v, off): vnet v's copy of the per-vnet variable at off. */
+@inline export function VNET_VNET(v: usize, off: u32): usize {
+  return load<usize>(v + VNET_BASE) + off;
+}

@@ -1,0 +1,126 @@
+// Clocks drive the kernel's callouts. The kernel keeps time in microseconds and answers
+// "when is the next deadline"; a clock decides when to tell it that time has passed.
+//
+// VirtualClock: time moves only when asked. advance() steps from deadline to deadline,
+// so a run is exact and repeatable (with the kernel's seeded randomness) and as fast as
+// the work, not the wall clock. RealClock: a timer set for the next deadline, re-armed
+// after every kernel entry.
+
+export interface ClockTarget {
+  /** Fire callouts due at or before now (µs); returns how many fired. */
+  tick(nowUs: number): number;
+  /** Earliest pending deadline in µs, or -1. */
+  next(): number;
+}
+
+export interface Clock {
+  readonly kind: "virtual" | "real";
+  /** Current time in µs since boot. */
+  now(): number;
+  attach(target: ClockTarget): void;
+  /** Called after every kernel entry that may have armed a callout. */
+  kick(): void;
+  stop(): void;
+}
+
+export class VirtualClock implements Clock {
+  readonly kind = "virtual" as const;
+  private t = 0;
+  private target?: ClockTarget;
+
+  now(): number {
+    return this.t;
+  }
+
+  attach(target: ClockTarget): void {
+    this.target = target;
+  }
+
+  kick(): void {}
+
+  stop(): void {}
+
+  /** Move time forward by us microseconds, firing every callout on the way in order. */
+  advance(us: number): number {
+    if (!(us >= 0) || !Number.isFinite(us)) throw new RangeError(`advance: microseconds must be a finite number >= 0, got ${us}`);
+    return this.advanceTo(this.t + us);
+  }
+
+  /** Move time forward to an absolute time (µs); returns callouts fired. */
+  advanceTo(when: number): number {
+    const target = this.target;
+    if (!target) throw new Error("VirtualClock: not attached to a kernel");
+    let fired = 0;
+    for (;;) {
+      const next = target.next();
+      if (next < 0 || next > when) break;
+      this.t = Math.max(this.t, next);
+      fired += target.tick(this.t);
+    }
+    this.t = Math.max(this.t, when);
+    fired += target.tick(this.t);
+    return fired;
+  }
+
+  /**
+   * Jump from deadline to deadline until nothing is pending or `limitUs` of virtual time
+   * has passed (periodic callouts never go idle). Returns callouts fired.
+   */
+  runUntilIdle(limitUs = 3_600_000_000): number {
+    const target = this.target;
+    if (!target) throw new Error("VirtualClock: not attached to a kernel");
+    const end = this.t + limitUs;
+    let fired = 0;
+    for (;;) {
+      const next = target.next();
+      if (next < 0 || next > end) break;
+      this.t = Math.max(this.t, next);
+      fired += target.tick(this.t);
+    }
+    return fired;
+  }
+}
+
+export class RealClock implements Clock {
+  readonly kind = "real" as const;
+  private readonly start = performance.now();
+  private target?: ClockTarget;
+  private timer?: ReturnType<typeof setTimeout>;
+  private armedFor = -1;
+  private stopped = false;
+
+  now(): number {
+    return Math.floor((performance.now() - this.start) * 1000);
+  }
+
+  attach(target: ClockTarget): void {
+    this.target = target;
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.stopped || !this.target) return;
+    const next = this.target.next();
+    if (next < 0) return;
+    if (this.timer && this.armedFor <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = next;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, (next - this.now()) / 1000));
+    // A kernel with only timers pending does not keep Node alive by itself.
+    this.timer.unref?.();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = -1;
+    if (this.stopped || !this.target) return;
+    this.target.tick(this.now());
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,81 @@
+// Typed errors for kernel misuse. The kernel never throws: it returns negative errnos and
+// records leaks; the host turns those into these classes with messages that say what is
+// wrong and where.
+
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EDEADLK: 11,
+  ENOMEM: 12,
+  EBUSY: 16,
+  EEXIST: 17,
+  EINVAL: 22,
+  ENOSPC: 28,
+} as const;
+
+const names = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
+
+export function errnoName(e: number): string {
+  return names.get(Math.abs(e)) ?? `errno ${Math.abs(e)}`;
+}
+
+export class WavnetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A kernel call failed with an errno. */
+export class KernelError extends WavnetError {
+  readonly errno: number;
+  constructor(what: string, errno: number) {
+    super(`${what}: ${errnoName(errno)}`);
+    this.errno = Math.abs(errno);
+  }
+}
+
+/** The kernel trapped or aborted: a kernel bug, never bad input. */
+export class KernelPanic extends WavnetError {}
+
+/** A vnet was used or destroyed after it was destroyed. */
+export class VnetGoneError extends WavnetError {}
+
+export class UnknownModuleError extends WavnetError {}
+
+export class UnresolvedImportError extends WavnetError {
+  constructor(readonly module: string, readonly missing: string[]) {
+    super(`kldload ${module}: cannot resolve ${missing.length === 1 ? "import" : "imports"} ${missing.join(", ")}`);
+  }
+}
+
+export class ModuleLoadedError extends WavnetError {}
+export class ModuleNotLoadedError extends WavnetError {}
+
+/** A module asked for more VNET section space than is left. */
+export class VnetSpaceError extends WavnetError {}
+
+/** Unloading a module another loaded module depends on. */
+export class ModuleDependencyError extends WavnetError {
+  constructor(readonly module: string, readonly dependents: string[]) {
+    super(`kldunload ${module}: ${dependents.join(", ")} ${dependents.length === 1 ? "depends" : "depend"} on it; unload ${dependents.length === 1 ? "it" : "them"} first`);
+  }
+}
+
+/** MOD_QUIESCE refused: the module is in use (open sockets, hooks). */
+export class ModuleBusyError extends WavnetError {}
+
+export interface LeakEntry {
+  name: string;
+  count: number;
+  kind: "items" | "pages" | "callouts" | "zone" | "vnet data";
+}
+
+/** Teardown found resources still owned; each is named. The object is gone regardless. */
+export class LeakError extends WavnetError {
+  constructor(readonly what: string, readonly leaks: LeakEntry[]) {
+    super(`${what} leaked: ${leaks.map((l) => `${l.name} (${l.kind}) x${l.count}`).join(", ")}`);
+  }
+}
+
+export class ConfigError extends WavnetError {}

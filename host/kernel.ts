@@ -1,0 +1,437 @@
+// The host side of a wavnet kernel: instantiate the kernel module over one Memory and one
+// Table, boot it, create and destroy vnets, load modules, report accounting.
+
+import { VirtualClock, RealClock, type Clock } from "./clock.js";
+import {
+  KernelError, KernelPanic, VnetGoneError, LeakError, ConfigError, Errno, type LeakEntry,
+} from "./errors.js";
+import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
+import { loadLinkMap, type LinkMap } from "./linkmap.js";
+import { nodeModuleSource } from "./wasm-node.js";
+import { formatTable } from "./format.js";
+
+/** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
+export interface KernelExports {
+  _start(): void;
+  kern_boot(sectionBytes: number, seed: number): number;
+  kern_globals(): number;
+  kern_heap_top(): number;
+  kmem_pages_inuse(): number;
+  kmem_chunks_total(): number;
+  kmem_chunks_free(): number;
+  kmem_chunks_meta(): number;
+  kmem_kernel_pages(): number;
+  kmem_bad_frees(): number;
+  zone_first(): number;
+  zone_next(z: number): number;
+  zone_first_vnet(v: number): number;
+  zone_stat(z: number, what: number): number;
+  zone_vnet_stat(z: number, vbase: number, what: number): number;
+  zone_name_ptr(z: number): number;
+  vnet_alloc(): number;
+  vnet_destroy(v: number): number;
+  vnet_valid(v: number): number;
+  vnet_count(): number;
+  vnet_first(): number;
+  vnet_next(v: number): number;
+  vnet_vnet0(): number;
+  vnet_lasterror(): number;
+  vnet_bytes(v: number): number;
+  vnet_id(v: number): number;
+  vnet_pages(v: number): number;
+  vnet_base(v: number): number;
+  vnet_section_size(): number;
+  vnet_data_used(): number;
+  sysinit_count(): number;
+  kld_begin(modid: number): void;
+  kld_end(): void;
+  kld_purge(modid: number, lo: number, hi: number): number;
+  kld_sysuninit(modid: number): number;
+  kld_sysinit_count(modid: number): number;
+  leak_count(): number;
+  leak_dropped(): number;
+  leak_entry(i: number): number;
+  leak_reset(): void;
+  callout_tick(nowUs: number): number;
+  callout_next(): number;
+  callout_pending_count(): number;
+  [name: string]: unknown;
+}
+
+const ZS = { size: 0, limit: 1, inuse: 2, peak: 3, allocs: 4, frees: 5, fails: 6, slabs: 7, pagesPerSlab: 8, itemsPerSlab: 9, flags: 10, modid: 11, owner: 12, badfrees: 13 };
+const ZONE_VNET = 1;
+const ZONE_CHARGE = 2;
+const LEAK_KINDS: LeakEntry["kind"][] = ["items", "pages", "callouts", "zone", "vnet data"];
+export const PAGE_SIZE = 4096;
+
+export interface BootOptions {
+  /** A kernel configuration from the link map (BARE, GENERIC, DEMO, ...) or a module list. */
+  config?: string | string[];
+  /** "virtual" (default: deterministic, driven by advance()) or "real", or a Clock. */
+  clock?: "virtual" | "real" | Clock;
+  /** Seed of the kernel's random numbers (default 1). */
+  seed?: number;
+  /** Size of every vnet's data block (VNET section), 4 KiB multiple, default 8192. */
+  vnetSectionBytes?: number;
+  /** Where module and kernel binaries come from (default: build/ on disk, Node). */
+  source?: ModuleSource;
+}
+
+export interface ZoneRow {
+  name: string;
+  size: number;
+  limit: number;
+  used: number;
+  peak: number;
+  allocs: number;
+  frees: number;
+  fails: number;
+  slabs: number;
+  pages: number;
+  owner: "kernel" | "vnet" | "charged";
+  module: string;
+}
+
+export interface Accounting {
+  /** kmem pages (4 KiB) in use in the whole kernel. */
+  pagesInUse: number;
+  /** Pages charged to the kernel itself (zone slabs of shared zones, master copy). */
+  kernelPages: number;
+  /** 64 KiB chunks kmem took from memory.grow, and how many are free. */
+  chunks: number;
+  chunksFree: number;
+  memoryBytes: number;
+  vnets: number;
+  vnetSectionBytes: number;
+  vnetSectionUsed: number;
+  sysinits: number;
+}
+
+/** What a vnet owns now: pages, bytes (pages, struct, charged items), items per charged zone. */
+export interface VnetAccounting {
+  pages: number;
+  bytes: number;
+  items: Record<string, number>;
+}
+
+export class Vnet {
+  #alive = true;
+  constructor(
+    private readonly kernel: Kernel,
+    /** struct vnet address in kernel memory. */
+    readonly ptr: number,
+    readonly id: number,
+    readonly name: string,
+  ) {}
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Data block base (this vnet's copy of the VNET section). */
+  get base(): number {
+    this.check("base");
+    return this.kernel.k.vnet_base(this.ptr);
+  }
+
+  private check(what: string): void {
+    if (!this.#alive) throw new VnetGoneError(`${what}: vnet ${this.id} ("${this.name}") was destroyed`);
+  }
+
+  /** Tear the vnet down (checkpoints: stop, clean up, go away). Throws LeakError if it owned anything at the end. */
+  destroy(): void {
+    this.check("destroy");
+    this.kernel.destroyVnet(this);
+  }
+
+  /** @internal */
+  markGone(): void {
+    this.#alive = false;
+  }
+
+  accounting(): VnetAccounting {
+    this.check("accounting");
+    return this.kernel.vnetAccounting(this);
+  }
+
+  vmstatZ(): ZoneRow[] {
+    this.check("vmstat -z");
+    return this.kernel.vmstatZ(this);
+  }
+}
+
+export class Kernel {
+  readonly memory: WebAssembly.Memory;
+  readonly table: WebAssembly.Table;
+  readonly k: KernelExports;
+  readonly clock: Clock;
+  readonly linkmap: LinkMap;
+  readonly linker: ModuleLinker;
+  readonly vnet0: Vnet;
+  readonly config: string[];
+  private readonly byPtr = new Map<number, Vnet>();
+  private readonly names = new Set<string>();
+  private nextName = 1;
+  private view: DataView;
+  private shut = false;
+
+  private constructor(inst: WebAssembly.Instance, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
+    this.memory = memory;
+    this.table = table;
+    this.k = inst.exports as unknown as KernelExports;
+    this.clock = clock;
+    this.linkmap = linkmap;
+    this.config = config;
+    this.view = new DataView(memory.buffer);
+    this.linker = new ModuleLinker(this, source);
+    this.vnet0 = new Vnet(this, this.k.vnet_vnet0(), 0, "vnet0");
+    this.byPtr.set(this.vnet0.ptr, this.vnet0);
+    this.names.add("vnet0");
+  }
+
+  static async boot(opts: BootOptions = {}): Promise<Kernel> {
+    const linkmap = loadLinkMap();
+    const source = opts.source ?? nodeModuleSource();
+    const config = resolveConfig(linkmap, opts.config ?? "GENERIC");
+    const section = opts.vnetSectionBytes ?? 8192;
+    const seed = opts.seed ?? 1;
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`boot: seed must be a non-negative integer, got ${seed}`);
+    const clock = typeof opts.clock === "object" ? opts.clock : opts.clock === "real" ? new RealClock() : new VirtualClock();
+    if (opts.clock !== undefined && typeof opts.clock !== "object" && opts.clock !== "real" && opts.clock !== "virtual") {
+      throw new ConfigError(`boot: clock must be "virtual", "real" or a Clock, got ${JSON.stringify(opts.clock)}`);
+    }
+    const memory = new WebAssembly.Memory({ initial: linkmap.initialPages });
+    const table = new WebAssembly.Table({ initial: linkmap.tableSlots, element: "anyfunc" });
+    let self: Kernel | undefined;
+    const abort = (msg: number, file: number, line: number, col: number) => {
+      const m = readAsString(memory, msg);
+      const f = readAsString(memory, file);
+      throw new KernelPanic(`kernel abort: ${m} at ${f}:${line}:${col}`);
+    };
+    const mod = await source.kernel();
+    const inst = await WebAssembly.instantiate(mod, { env: { memory, table, abort } });
+    const k = inst.exports as unknown as KernelExports;
+    k._start();
+    const r = k.kern_boot(section, seed);
+    if (r !== 0) {
+      if (-r === Errno.EINVAL || -r === Errno.ENOSPC) throw new ConfigError(`boot: vnetSectionBytes ${section} is not a 4 KiB multiple between 4096 and 65536 that holds the kernel's own per-vnet variables`);
+      throw new KernelError("boot", r);
+    }
+    const top = k.kern_heap_top();
+    if (top >= linkmap.kernel.staticLimit) throw new KernelPanic(`kernel static data ends at ${top}, past its link-map limit ${linkmap.kernel.staticLimit}`);
+    self = new Kernel(inst, memory, table, clock, linkmap, source, config);
+    clock.attach({ tick: (now) => self!.k.callout_tick(now), next: () => self!.k.callout_next() });
+    for (const name of config) await self.kldload(name);
+    return self;
+  }
+
+  /** A DataView over kernel memory, re-made when memory has grown. */
+  dv(): DataView {
+    if (this.view.buffer !== this.memory.buffer) this.view = new DataView(this.memory.buffer);
+    return this.view;
+  }
+
+  /** Run a kernel entry: traps become KernelPanic, and the clock hears of new deadlines. */
+  enter<T>(fn: () => T): T {
+    if (this.shut) throw new KernelError("kernel was shut down", Errno.EINVAL);
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) throw new KernelPanic(`kernel trap: ${e.message}`);
+      throw e;
+    } finally {
+      this.clock.kick();
+    }
+  }
+
+  /** Create a vnet: allocate, copy the VNET section, run every sysinit. */
+  createVnet(name?: string): Vnet {
+    if (name !== undefined) {
+      if (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError(`createVnet: name must be 1-64 of [A-Za-z0-9_.-], got ${JSON.stringify(name)}`);
+      if (this.names.has(name)) throw new ConfigError(`createVnet: a vnet named "${name}" exists`);
+    }
+    const ptr = this.enter(() => this.k.vnet_alloc());
+    if (ptr === 0) throw new KernelError("createVnet", this.k.vnet_lasterror());
+    const id = this.k.vnet_id(ptr);
+    let n = name;
+    while (n === undefined || this.names.has(n)) n = `vnet${this.nextName++}`;
+    const v = new Vnet(this, ptr, id, n);
+    this.byPtr.set(ptr, v);
+    this.names.add(n);
+    return v;
+  }
+
+  /** @internal use Vnet.destroy() */
+  destroyVnet(v: Vnet): void {
+    if (v === this.vnet0) throw new KernelError("destroy vnet0: the base system vnet lives as long as the kernel", Errno.EPERM);
+    this.k.leak_reset();
+    const r = this.enter(() => this.k.vnet_destroy(v.ptr));
+    if (r < 0) throw new KernelError(`destroy vnet ${v.id} ("${v.name}")`, r);
+    v.markGone();
+    this.byPtr.delete(v.ptr);
+    this.names.delete(v.name);
+    if (r > 0) throw new LeakError(`vnet ${v.id} ("${v.name}")`, this.readLeaks());
+  }
+
+  vnets(): Vnet[] {
+    const out: Vnet[] = [];
+    for (let p = this.k.vnet_first(); p !== 0; p = this.k.vnet_next(p)) {
+      const v = this.byPtr.get(p);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  /** @internal the leak table the last teardown filled. */
+  readLeaks(): LeakEntry[] {
+    const out: LeakEntry[] = [];
+    const n = this.k.leak_count();
+    const dv = this.dv();
+    for (let i = 0; i < n; i++) {
+      const e = this.k.leak_entry(i);
+      out.push({ name: this.cstring(e, 24), count: dv.getUint32(e + 24, true), kind: LEAK_KINDS[dv.getUint32(e + 28, true)] ?? "items" });
+    }
+    const dropped = this.k.leak_dropped();
+    if (dropped > 0) out.push({ name: `(${dropped} more not recorded)`, count: dropped, kind: "items" });
+    return out;
+  }
+
+  cstring(ptr: number, max: number): string {
+    const bytes = new Uint8Array(this.memory.buffer, ptr, max);
+    let end = bytes.indexOf(0);
+    if (end < 0) end = max;
+    return new TextDecoder().decode(bytes.subarray(0, end));
+  }
+
+  private zoneRow(z: number, owner: ZoneRow["owner"]): ZoneRow {
+    const s = (w: number) => this.k.zone_stat(z, w);
+    const modid = s(ZS.modid);
+    return {
+      name: this.cstring(this.k.zone_name_ptr(z), 24),
+      size: s(ZS.size),
+      limit: s(ZS.limit),
+      used: s(ZS.inuse),
+      peak: s(ZS.peak),
+      allocs: s(ZS.allocs),
+      frees: s(ZS.frees),
+      fails: s(ZS.fails),
+      slabs: s(ZS.slabs),
+      pages: s(ZS.slabs) * s(ZS.pagesPerSlab),
+      owner,
+      module: modid === 0 ? "kernel" : this.linker.nameOf(modid) ?? `module ${modid}`,
+    };
+  }
+
+  /**
+   * vmstat -z: the kernel's zones, or with a vnet, the zones that vnet owns plus its share
+   * (items charged, its limit and failures) of every charged zone.
+   */
+  vmstatZ(vnet?: Vnet): ZoneRow[] {
+    const rows: ZoneRow[] = [];
+    if (!vnet) {
+      for (let z = this.k.zone_first(); z !== 0; z = this.k.zone_next(z)) {
+        rows.push(this.zoneRow(z, this.k.zone_stat(z, ZS.flags) & ZONE_CHARGE ? "charged" : "kernel"));
+      }
+      return rows;
+    }
+    const base = this.k.vnet_base(vnet.ptr);
+    for (let z = this.k.zone_first(); z !== 0; z = this.k.zone_next(z)) {
+      if (!(this.k.zone_stat(z, ZS.flags) & ZONE_CHARGE)) continue;
+      const row = this.zoneRow(z, "charged");
+      row.used = this.k.zone_vnet_stat(z, base, 0);
+      row.limit = this.k.zone_vnet_stat(z, base, 1);
+      row.fails = this.k.zone_vnet_stat(z, base, 2);
+      row.peak = this.k.zone_vnet_stat(z, base, 3);
+      row.allocs = row.frees = row.slabs = row.pages = 0;
+      rows.push(row);
+    }
+    for (let z = this.k.zone_first_vnet(vnet.ptr); z !== 0; z = this.k.zone_next(z)) {
+      if (this.k.zone_stat(z, ZS.flags) & ZONE_VNET) rows.push(this.zoneRow(z, "vnet"));
+    }
+    return rows;
+  }
+
+  vnetAccounting(v: Vnet): VnetAccounting {
+    const items: Record<string, number> = {};
+    for (const row of this.vmstatZ(v)) if (row.used > 0) items[row.name] = (items[row.name] ?? 0) + row.used;
+    return { pages: this.k.vnet_pages(v.ptr), bytes: this.k.vnet_bytes(v.ptr), items };
+  }
+
+  accounting(): Accounting {
+    return {
+      pagesInUse: this.k.kmem_pages_inuse(),
+      kernelPages: this.k.kmem_kernel_pages(),
+      chunks: this.k.kmem_chunks_total(),
+      chunksFree: this.k.kmem_chunks_free(),
+      memoryBytes: this.memory.buffer.byteLength,
+      vnets: this.k.vnet_count(),
+      vnetSectionBytes: this.k.vnet_section_size(),
+      vnetSectionUsed: this.k.vnet_data_used(),
+      sysinits: this.k.sysinit_count(),
+    };
+  }
+
+  /** The runtime heap's top; it must never move after boot (no managed allocation). */
+  heapTop(): number {
+    return this.k.kern_heap_top();
+  }
+
+  kldload(name: string): Promise<void> {
+    return this.linker.kldload(name);
+  }
+
+  kldunload(name: string, opts: { force?: boolean } = {}): void {
+    this.linker.kldunload(name, opts);
+  }
+
+  kldstat(): KldStat[] {
+    return this.linker.kldstat();
+  }
+
+  /** The exports of a loaded module (for its own entry points). */
+  module<T = Record<string, unknown>>(name: string): T {
+    return this.linker.exportsOf(name) as T;
+  }
+
+  /** vmstat -z as text. */
+  formatVmstatZ(vnet?: Vnet): string {
+    const rows = this.vmstatZ(vnet);
+    return formatTable(
+      ["ITEM", "SIZE", "LIMIT", "USED", "PEAK", "REQ", "FAIL", "SLABS", "PAGES", "OWNER"],
+      rows.map((r) => [r.name, r.size, r.limit, r.used, r.peak, r.allocs, r.fails, r.slabs, r.pages, r.module === "kernel" ? r.owner : `${r.owner}/${r.module}`]),
+    );
+  }
+
+  /** Destroy every vnet but vnet0 and stop the clock. Throws LeakError listing every leak found. */
+  shutdown(): void {
+    if (this.shut) return;
+    const leaks: LeakEntry[] = [];
+    for (const v of this.vnets().reverse()) {
+      if (v === this.vnet0) continue;
+      try {
+        v.destroy();
+      } catch (e) {
+        if (e instanceof LeakError) leaks.push(...e.leaks);
+        else throw e;
+      }
+    }
+    this.clock.stop();
+    this.shut = true;
+    if (leaks.length) throw new LeakError("shutdown", leaks);
+  }
+}
+
+function resolveConfig(linkmap: LinkMap, config: string | string[]): string[] {
+  if (Array.isArray(config)) return config;
+  const list = linkmap.configs[config];
+  if (!list) throw new ConfigError(`boot: unknown kernel configuration "${config}" (known: ${Object.keys(linkmap.configs).join(", ")})`);
+  return list;
+}
+
+/** Read an AssemblyScript string (UTF-16, byte length at ptr - 4) from memory. */
+export function readAsString(memory: WebAssembly.Memory, ptr: number): string {
+  if (!ptr || ptr < 4 || ptr >= memory.buffer.byteLength) return "?";
+  const len = new DataView(memory.buffer).getUint32(ptr - 4, true);
+  if (len > 4096 || ptr + len > memory.buffer.byteLength) return "?";
+  return String.fromCharCode(...new Uint16Array(memory.buffer.slice(ptr, ptr + len)));
+}

@@ -1,0 +1,246 @@
+// kldload for Wasm: instantiate a module against the running kernel's memory and table,
+// resolve its imports against the kernel's exports and the exports of the modules it
+// depends on (MODULE_DEPEND, from the link map), and run its modevent().
+//
+// Every check that can fail without touching the kernel (unknown module, unresolvable
+// import, dependency cycle) runs before anything is instantiated, so a failed kldload
+// leaves the kernel as it was. A MOD_LOAD that fails is rolled back by the kernel
+// (kld_purge) and the modules this call auto-loaded as dependencies are unloaded again.
+
+import type { Kernel } from "./kernel.js";
+import type { ModuleEntry } from "./linkmap.js";
+import {
+  UnknownModuleError, UnresolvedImportError, ModuleLoadedError, ModuleNotLoadedError, VnetSpaceError,
+  ModuleDependencyError, ModuleBusyError, LeakError, KernelError, KernelPanic, ConfigError, Errno, errnoName,
+} from "./errors.js";
+
+export interface ModuleSource {
+  kernel(): Promise<WebAssembly.Module>;
+  module(name: string): Promise<WebAssembly.Module>;
+}
+
+export interface KldStat {
+  id: number;
+  name: string;
+  /** Loaded modules that depend on this one. */
+  refs: number;
+  depends: string[];
+  memoryBase: number;
+  memorySize: number;
+  tableBase: number;
+  tableSlots: number;
+  /** VNET_SYSINITs the module has registered. */
+  sysinits: number;
+}
+
+const MOD_LOAD = 0;
+const MOD_UNLOAD = 1;
+const MOD_QUIESCE = 3;
+
+interface ModuleExports {
+  modevent(what: number): number;
+  kmod_heap_top(): number;
+  _start?: () => void;
+  [name: string]: unknown;
+}
+
+interface Loaded {
+  id: number;
+  name: string;
+  entry: ModuleEntry;
+  exports: ModuleExports;
+  dependents: Set<string>;
+}
+
+export class ModuleLinker {
+  private readonly loaded = new Map<string, Loaded>();
+  private readonly names = new Map<number, string>();
+  private nextId = 1;
+  private kernelImports?: Record<string, unknown>;
+
+  constructor(private readonly kernel: Kernel, private readonly source: ModuleSource) {}
+
+  nameOf(id: number): string | undefined {
+    return this.names.get(id);
+  }
+
+  exportsOf(name: string): ModuleExports {
+    const m = this.loaded.get(name);
+    if (!m) throw new ModuleNotLoadedError(`module ${name} is not loaded`);
+    return m.exports;
+  }
+
+  isLoaded(name: string): boolean {
+    return this.loaded.has(name);
+  }
+
+  kldstat(): KldStat[] {
+    return [...this.loaded.values()].sort((a, b) => a.id - b.id).map((m) => ({
+      id: m.id,
+      name: m.name,
+      refs: m.dependents.size,
+      depends: [...m.entry.depends],
+      memoryBase: m.entry.memoryBase,
+      memorySize: m.entry.memorySize,
+      tableBase: m.entry.tableBase,
+      tableSlots: m.entry.tableSlots,
+      sysinits: this.kernel.k.kld_sysinit_count(m.id),
+    }));
+  }
+
+  private entry(name: string, by?: string): ModuleEntry {
+    const e = this.kernel.linkmap.modules[name];
+    if (!e) {
+      const known = Object.keys(this.kernel.linkmap.modules).join(", ");
+      throw new UnknownModuleError(`kldload ${name}${by ? ` (needed by ${by})` : ""}: no such module in the link map (known: ${known})`);
+    }
+    return e;
+  }
+
+  /** Modules to load for `name`, dependencies first; throws on unknown names and cycles. */
+  private plan(name: string): string[] {
+    const order: string[] = [];
+    const visit = (n: string, chain: string[]) => {
+      if (chain.includes(n)) throw new ConfigError(`kldload ${name}: dependency cycle ${[...chain, n].join(" -> ")}`);
+      if (this.loaded.has(n) || order.includes(n)) return;
+      const e = this.entry(n, chain[chain.length - 1]);
+      for (const d of e.depends) visit(d, [...chain, n]);
+      order.push(n);
+    };
+    visit(name, []);
+    return order;
+  }
+
+  private kernelNamespace(): Record<string, unknown> {
+    if (!this.kernelImports) {
+      const k = this.kernel.k as unknown as Record<string, unknown>;
+      this.kernelImports = {
+        ...k,
+        kglobals: new WebAssembly.Global({ value: "i32", mutable: false }, this.kernel.k.kern_globals()),
+      };
+    }
+    return this.kernelImports;
+  }
+
+  async kldload(name: string): Promise<void> {
+    if (this.loaded.has(name)) throw new ModuleLoadedError(`kldload ${name}: module is already loaded`);
+    const order = this.plan(name);
+    const compiled = new Map<string, WebAssembly.Module>();
+    for (const n of order) compiled.set(n, await this.source.module(n));
+    // Resolve every import of every module statically before anything runs.
+    const kernelNs = this.kernelNamespace();
+    for (const n of order) {
+      const e = this.entry(n);
+      const missing: string[] = [];
+      for (const imp of WebAssembly.Module.imports(compiled.get(n)!)) {
+        if (imp.module === "env") {
+          if (!["memory", "table", "abort"].includes(imp.name)) missing.push(`env.${imp.name}`);
+        } else if (imp.module === "kernel") {
+          if (!(imp.name in kernelNs)) missing.push(`kernel.${imp.name}`);
+        } else if (e.depends.includes(imp.module)) {
+          const dep = this.loaded.get(imp.module);
+          const exported = dep ? imp.name in dep.exports : WebAssembly.Module.exports(compiled.get(imp.module)!).some((x) => x.name === imp.name);
+          if (!exported) missing.push(`${imp.module}.${imp.name}`);
+        } else {
+          missing.push(`${imp.module}.${imp.name} (${imp.module} is not a dependency of ${n})`);
+        }
+      }
+      if (missing.length) throw new UnresolvedImportError(n, missing);
+      const exps = WebAssembly.Module.exports(compiled.get(n)!).map((x) => x.name);
+      if (!exps.includes("modevent") || !exps.includes("kmod_heap_top")) {
+        throw new UnresolvedImportError(n, [`${n} does not export modevent and kmod_heap_top`]);
+      }
+    }
+    const done: string[] = [];
+    try {
+      for (const n of order) {
+        await this.loadOne(n, compiled.get(n)!);
+        done.push(n);
+      }
+    } catch (err) {
+      for (const n of done.reverse()) this.kldunload(n, { force: true });
+      throw err;
+    }
+  }
+
+  private async loadOne(name: string, mod: WebAssembly.Module): Promise<void> {
+    const kernel = this.kernel;
+    const k = kernel.k;
+    const e = this.entry(name);
+    const imports: WebAssembly.Imports = {
+      env: {
+        memory: kernel.memory,
+        table: kernel.table,
+        abort: (_m: number, _f: number, line: number, col: number) => {
+          throw new KernelPanic(`module ${name} aborted at line ${line}:${col}`);
+        },
+      },
+      kernel: this.kernelNamespace() as WebAssembly.ModuleImports,
+    };
+    for (const d of e.depends) imports[d] = this.loaded.get(d)!.exports as unknown as WebAssembly.ModuleImports;
+    const inst = await WebAssembly.instantiate(mod, imports);
+    const exports = inst.exports as unknown as ModuleExports;
+    const top = exports.kmod_heap_top();
+    if (top < e.memoryBase || top > e.memoryBase + e.memorySize) {
+      this.clearTable(e);
+      throw new ConfigError(`kldload ${name}: static data ends at ${top}, outside its link-map window [${e.memoryBase}, ${e.memoryBase + e.memorySize})`);
+    }
+    const id = this.nextId++;
+    let r: number;
+    k.leak_reset();
+    k.kld_begin(id);
+    try {
+      exports._start?.();
+      r = kernel.enter(() => exports.modevent(MOD_LOAD));
+    } finally {
+      k.kld_end();
+    }
+    if (r !== 0) {
+      const used = k.vnet_data_used();
+      k.kld_purge(id, e.tableBase, e.tableBase + e.tableSlots);
+      k.leak_reset();
+      this.clearTable(e);
+      if (Math.abs(r) === Errno.ENOSPC) {
+        throw new VnetSpaceError(`kldload ${name}: asks for more VNET section space than is left (${used} of ${k.vnet_section_size()} bytes were in use); boot with a larger vnetSectionBytes`);
+      }
+      throw new KernelError(`kldload ${name}: MOD_LOAD failed`, r);
+    }
+    this.loaded.set(name, { id, name, entry: e, exports, dependents: new Set() });
+    this.names.set(id, name);
+    for (const d of e.depends) this.loaded.get(d)!.dependents.add(name);
+  }
+
+  kldunload(name: string, opts: { force?: boolean } = {}): void {
+    const m = this.loaded.get(name);
+    if (!m) {
+      if (!this.kernel.linkmap.modules[name]) this.entry(name);
+      throw new ModuleNotLoadedError(`kldunload ${name}: module is not loaded`);
+    }
+    if (m.dependents.size) throw new ModuleDependencyError(name, [...m.dependents]);
+    const k = this.kernel.k;
+    const q = this.kernel.enter(() => m.exports.modevent(MOD_QUIESCE));
+    if (q !== 0 && !opts.force) throw new ModuleBusyError(`kldunload ${name}: module is busy (${errnoName(q)}); close what uses it or unload with force`);
+    // Per-vnet teardown first, then the module's global teardown, then proof it left nothing.
+    k.leak_reset();
+    k.kld_begin(m.id);
+    try {
+      this.kernel.enter(() => {
+        k.kld_sysuninit(m.id);
+        m.exports.modevent(MOD_UNLOAD);
+      });
+    } finally {
+      k.kld_end();
+    }
+    const leaks = k.kld_purge(m.id, m.entry.tableBase, m.entry.tableBase + m.entry.tableSlots);
+    this.clearTable(m.entry);
+    this.loaded.delete(name);
+    this.names.delete(m.id);
+    for (const d of m.entry.depends) this.loaded.get(d)?.dependents.delete(name);
+    if (leaks > 0) throw new LeakError(`kldunload ${name}`, this.kernel.readLeaks());
+  }
+
+  /** Null the module's table window so a stale function index traps instead of running old code. */
+  private clearTable(e: ModuleEntry): void {
+    for (let i = e.tableBase; i < e.tableBase + e.tableSlots; i++) this.kernel.table.set(i, null);
+  }
+}
