@@ -180,6 +180,8 @@ export class ModuleLinker {
     for (const d of e.depends) imports[d] = this.loaded.get(d)!.exports as unknown as WebAssembly.ModuleImports;
     const inst = await WebAssembly.instantiate(mod, imports);
     const exports = inst.exports as unknown as ModuleExports;
+    // Top-level initialisers run before anything else of the module (asconfig exportStart).
+    exports._start?.();
     const top = exports.kmod_heap_top();
     if (top < e.memoryBase || top > e.memoryBase + e.memorySize) {
       this.clearTable(e);
@@ -190,7 +192,6 @@ export class ModuleLinker {
     k.leak_reset();
     k.kld_begin(id);
     try {
-      exports._start?.();
       r = kernel.enter(() => exports.modevent(MOD_LOAD));
     } finally {
       k.kld_end();

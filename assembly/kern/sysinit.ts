@@ -28,7 +28,9 @@ let seq: u32 = 0;
 
 @inline function runInit(e: usize): i32 {
   const f = load<u32>(e, E_INIT);
-  return f != 0 ? call_indirect<i32>(f) : 0;
+  if (f == 0) return 0;
+  const r = call_indirect<i32>(f);
+  return r;
 }
 
 @inline function runUninit(e: usize): void {

@@ -1,0 +1,114 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { Kernel, VnetGoneError, KernelError, ConfigError, VirtualClock } from "../host/index.js";
+import { snapshot } from "./helpers/snapshot.js";
+
+describe("kernel boot and vnets", () => {
+  test("a bare kernel boots with vnet0 and nothing else", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    assert.equal(k.vnets().length, 1);
+    assert.equal(k.vnets()[0], k.vnet0);
+    assert.deepEqual(k.kldstat(), []);
+    const zones = k.vmstatZ().map((z) => z.name);
+    for (const z of ["zones", "slabs", "vnet"]) assert.ok(zones.includes(z), `zone ${z} in ${zones}`);
+    k.shutdown();
+  });
+
+  test("a vnet owns exactly its data block while idle and nothing after destroy", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const before = snapshot(k);
+    const v = k.createVnet("a");
+    const acct = v.accounting();
+    assert.equal(acct.pages, 2, "8 KiB VNET section = 2 pages");
+    assert.ok(acct.bytes >= 8192 && acct.bytes <= 16384, `idle vnet bytes ${acct.bytes}`);
+    v.destroy();
+    assert.equal(v.alive, false);
+    assert.deepEqual(snapshot(k), before);
+    k.shutdown();
+  });
+
+  test("1,000 create/destroy cycles leave zero pages and zero items", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const warm = k.createVnet();
+    warm.destroy();
+    const before = snapshot(k);
+    for (let i = 0; i < 1000; i++) {
+      const vs = [k.createVnet(), k.createVnet(), k.createVnet()];
+      for (const v of vs.reverse()) v.destroy();
+    }
+    assert.deepEqual(snapshot(k), before);
+    k.shutdown();
+  });
+
+  test("destroying a vnet twice is a VnetGoneError that names it", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const v = k.createVnet("twice");
+    v.destroy();
+    assert.throws(() => v.destroy(), (e: unknown) => e instanceof VnetGoneError && /vnet \d+ \("twice"\) was destroyed/.test(e.message));
+    assert.throws(() => v.accounting(), VnetGoneError);
+    k.shutdown();
+  });
+
+  test("vnet0 cannot be destroyed", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    assert.throws(() => k.vnet0.destroy(), (e: unknown) => e instanceof KernelError && e.errno === 1);
+    assert.equal(k.vnet0.alive, true);
+    k.shutdown();
+  });
+
+  test("vnet names are checked and unique", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    k.createVnet("r1");
+    assert.throws(() => k.createVnet("r1"), (e: unknown) => e instanceof ConfigError && /exists/.test(e.message));
+    assert.throws(() => k.createVnet("bad name!"), ConfigError);
+    k.shutdown();
+  });
+
+  test("bad boot options get messages naming the option", async () => {
+    await assert.rejects(Kernel.boot({ config: "NOSUCH" }), (e: unknown) => e instanceof ConfigError && /unknown kernel configuration "NOSUCH".*GENERIC/.test(e.message));
+    await assert.rejects(Kernel.boot({ vnetSectionBytes: 5000 }), (e: unknown) => e instanceof ConfigError && /vnetSectionBytes 5000/.test(e.message));
+    await assert.rejects(Kernel.boot({ seed: -1 }), (e: unknown) => e instanceof ConfigError && /seed/.test(e.message));
+    // @ts-expect-error wrong on purpose
+    await assert.rejects(Kernel.boot({ clock: "sundial" }), (e: unknown) => e instanceof ConfigError && /clock/.test(e.message));
+  });
+
+  test("the VNET section size is a boot option", async () => {
+    const k = await Kernel.boot({ config: "BARE", vnetSectionBytes: 16384 });
+    const v = k.createVnet();
+    assert.equal(v.accounting().pages, 4);
+    k.shutdown();
+  });
+
+  test("vmstat -z prints a table with every zone", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const text = k.formatVmstatZ();
+    assert.match(text.split("\n")[0], /^ITEM\s+SIZE\s+LIMIT\s+USED/);
+    assert.match(text, /^vnet\s+\d+/m);
+    k.shutdown();
+  });
+});
+
+describe("no managed allocation after boot", () => {
+  test("the runtime heap pointer does not move across 10,000 vnet cycles and module load/unload cycles", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const top = k.heapTop();
+    for (let i = 0; i < 10_000; i++) k.createVnet().destroy();
+    assert.equal(k.heapTop(), top);
+    const live = [k.createVnet(), k.createVnet()];
+    await k.kldload("vnet_demo");
+    const modTop = k.module<{ kmod_heap_top(): number }>("vnet_demo").kmod_heap_top();
+    for (let i = 0; i < 200; i++) {
+      const v = k.createVnet();
+      (k.clock as VirtualClock).advance(1_000_000);
+      v.destroy();
+      assert.equal(k.module<{ kmod_heap_top(): number }>("vnet_demo").kmod_heap_top(), modTop);
+      k.kldunload("vnet_demo");
+      await k.kldload("vnet_demo");
+    }
+    assert.equal(k.heapTop(), top);
+    for (const v of live) v.destroy();
+    k.kldunload("vnet_demo");
+    assert.equal(k.heapTop(), top);
+    k.shutdown();
+  });
+});
