@@ -9,7 +9,7 @@ import { kern_srandom } from "./kern/random";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
 
 export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit } from "./kern/kmem";
-export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next, zone_stat, zone_vnet_stat, zone_first_vnet, zone_name_ptr } from "./kern/zone";
+export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next, zone_stat, zone_vnet_stat, zone_first_vnet, zone_name_ptr, zone_drain, zone_drain_all } from "./kern/zone";
 export { vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
 export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes } from "./kern/vnet";
 export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";

@@ -22,6 +22,7 @@ export interface KernelExports {
   kmem_chunks_meta(): number;
   kmem_kernel_pages(): number;
   kmem_bad_frees(): number;
+  zone_drain_all(): number;
   zone_first(): number;
   zone_next(z: number): number;
   zone_first_vnet(v: number): number;
@@ -369,6 +370,11 @@ export class Kernel {
       vnetSectionUsed: this.k.vnet_data_used(),
       sysinits: this.k.sysinit_count(),
     };
+  }
+
+  /** uma_reclaim: return every zone's cached empty slabs to kmem; returns pages freed. */
+  reclaim(): number {
+    return this.enter(() => this.k.zone_drain_all());
   }
 
   /** The runtime heap's top; it must never move after boot (no managed allocation). */

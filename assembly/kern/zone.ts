@@ -492,3 +492,23 @@ export function zone_first_vnet(v: usize): usize {
 export function zone_name_ptr(z: usize): usize {
   return zone_name(z);
 }
+
+/** uma_zone_reclaim: give a zone's cached empty slab back to kmem. Returns pages freed. */
+export function zone_drain(z: usize): u32 {
+  const zz = changetype<Zone>(z);
+  let pages: u32 = 0;
+  while (zz.empty != 0) {
+    const s = zz.empty;
+    slabUnlink(zz, changetype<Slab>(s), 2);
+    slabRelease(zz, s);
+    pages += zz.ppera;
+  }
+  return pages;
+}
+
+/** uma_reclaim: drain every kernel zone. Returns pages freed. */
+export function zone_drain_all(): u32 {
+  let pages: u32 = 0;
+  for (let z = zone_first(); z != 0; z = zone_next(z)) pages += zone_drain(z);
+  return pages;
+}
