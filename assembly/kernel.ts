@@ -16,7 +16,7 @@ export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
 export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count } from "./kern/kern_linker";
 export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";
 export { arc4random, arc4random_uniform } from "./kern/random";
-export { callout_init, callout_reset, callout_stop, callout_drain, callout_pending, callout_tick, callout_next, callout_pending_count } from "./kern/kern_timeout";
+export { callout_init, callout_reset, callout_reset_at, callout_schedule, callout_stop, callout_drain, callout_pending, callout_active, callout_deactivate, callout_time, callout_vnet, callout_tick, callout_next, callout_now, callout_pending_count, callout_stat, callout_fired_total, callout_check } from "./kern/kern_timeout";
 
 /** Address of the kernel globals block (curvnet and friends), imported by modules. */
 export function kern_globals(): usize {

@@ -52,13 +52,12 @@ export class VirtualClock implements Clock {
     if (!target) throw new Error("VirtualClock: not attached to a kernel");
     let fired = 0;
     for (;;) {
-      const next = target.next();
-      if (next < 0 || next > when) break;
-      this.t = Math.max(this.t, next);
-      fired += target.tick(this.t);
+      const at = this.nextStep(target);
+      if (at < 0 || at > when) break;
+      fired += this.tickAt(target, at);
     }
+    if (when > this.lastTick) fired += this.tickAt(target, Math.max(this.t, when));
     this.t = Math.max(this.t, when);
-    fired += target.tick(this.t);
     return fired;
   }
 
@@ -72,12 +71,31 @@ export class VirtualClock implements Clock {
     const end = this.t + limitUs;
     let fired = 0;
     for (;;) {
-      const next = target.next();
-      if (next < 0 || next > end) break;
-      this.t = Math.max(this.t, next);
-      fired += target.tick(this.t);
+      const at = this.nextStep(target);
+      if (at < 0 || at > end) break;
+      fired += this.tickAt(target, at);
     }
     return fired;
+  }
+
+  private lastTick = -1;
+
+  /**
+   * When to tick next: the next deadline, but never the same instant twice, so a callout
+   * that re-arms itself with delta 0 makes time move by 1 µs (one kernel tick) per round
+   * instead of spinning here.
+   */
+  private nextStep(target: ClockTarget): number {
+    const next = target.next();
+    if (next < 0) return -1;
+    const at = Math.max(this.t, next);
+    return at <= this.lastTick ? this.lastTick + 1 : at;
+  }
+
+  private tickAt(target: ClockTarget, at: number): number {
+    this.t = at;
+    this.lastTick = at;
+    return target.tick(at);
   }
 }
 

@@ -56,6 +56,11 @@ export interface KernelExports {
   callout_tick(nowUs: number): number;
   callout_next(): number;
   callout_pending_count(): number;
+  callout_now(): number;
+  callout_stat(i: number): number;
+  callout_fired_total(): number;
+  callout_check(): number;
+  arc4random(): number;
   [name: string]: unknown;
 }
 

@@ -3,7 +3,7 @@ import {
   callout_stop, callout_drain, callout_pending, callout_active, callout_deactivate,
   callout_time, callout_vnet, callout_tick, callout_next, callout_now, callout_pending_count,
   callout_vnet_purge, callout_module_purge, callout_check, callout_stat, callout_fired_total,
-  CS_NESTED,
+  CS_NESTED, CALLOUT_TIME_MAX,
 } from "../kern/kern_timeout";
 import { vnet_boot, vnet_alloc, vnet_destroy, vnet_vnet0, CURVNET_SET, CURVNET_RESTORE, curvnet, Vnet } from "../kern/vnet";
 import { vnet_section_set_size } from "../kern/vnet_data";
@@ -16,10 +16,13 @@ import { EINVAL } from "../sys/errno";
 
 let booted = false;
 function boot(): void {
-  if (booted) return;
-  booted = true;
-  expect(vnet_section_set_size(8192)).toBe(0);
-  expect(vnet_boot()).toBe(0);
+  if (!booted) {
+    booted = true;
+    expect(vnet_section_set_size(8192)).toBe(0);
+    expect(vnet_boot()).toBe(0);
+  }
+  // A failed test may leave callouts behind; do not let them fail the next one too.
+  callout_module_purge(0, 0xffffffff);
 }
 
 const NC: u32 = 16;
@@ -448,6 +451,22 @@ describe("callouts", () => {
     expect(callout_tick(base + 100)).toBe(2);
     expect(logArg).toStrictEqual([0, 2]);
     checkClean();
+  });
+
+  test("a deadline beyond CALLOUT_TIME_MAX is clamped, not wrapped", () => {
+    boot();
+    const a = co(0);
+    callout_reset(a, 0xffffffffffffffff, rec.index, 0);
+    expect(callout_time(a)).toBe(CALLOUT_TIME_MAX);
+    expect(callout_next()).toBe(<f64>CALLOUT_TIME_MAX);
+    expect(callout_check()).toBe(0);
+    expect(callout_stop(a)).toBe(1);
+    checkClean();
+  });
+
+  test("struct callout is 40 bytes (modules that embed one reserve CALLOUT_SIZE)", () => {
+    expect(CALLOUT_SIZE).toBe(40);
+    expect(offsetof<Callout>("time")).toBe(8);
   });
 
   test("callout_init of a pending callout stops it", () => {

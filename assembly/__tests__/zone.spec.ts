@@ -1,4 +1,4 @@
-import { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_stat, zone_vnet_inuse, zone_set_vnet_limit, zone_first, zone_next, Zone, ZONE_CHARGE, ZONE_VNET, ZONE_ZERO, ZS_SLABS } from "../kern/zone";
+import { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_stat, zone_vnet_inuse, zone_set_vnet_limit, zone_first, zone_next, Zone, ZONE_CHARGE, ZONE_VNET, ZONE_ZERO, ZS_SLABS, zone_drain } from "../kern/zone";
 import { kmem_pages_inuse, KMEM_KERNEL_ACCT } from "../kern/kmem";
 import { vnet_section_set_size } from "../kern/vnet_data";
 import { vnet_boot, vnet_alloc, vnet_destroy, CURVNET_SET, Vnet } from "../kern/vnet";
@@ -82,10 +82,23 @@ describe("zones", () => {
     zone_free_in(z, a + 4, 0); // not an item boundary
     expect(changetype<Zone>(z).badfrees).toBe(2);
     expect(inuse(z)).toBe(1);
+    const b = zone_alloc_in(z, 0);
     zone_free_in(z, a, 0);
-    zone_free_in(z, a, 0); // the slab is already all free
+    zone_free_in(z, a, 0); // double free while b keeps the slab partly used
     expect(changetype<Zone>(z).badfrees).toBe(3);
+    expect(inuse(z)).toBe(1);
+    // The free list is intact: two allocations give two different items.
+    const c = zone_alloc_in(z, 0);
+    const d = zone_alloc_in(z, 0);
+    expect(c).not.toBe(d);
+    zone_free_in(z, b, 0);
+    zone_free_in(z, c, 0);
+    zone_free_in(z, d, 0);
+    zone_free_in(z, d, 0); // the slab is all free now
+    expect(changetype<Zone>(z).badfrees).toBe(4);
     expect(inuse(z)).toBe(0);
+    zone_free_in(z, 0xfffffff0, 0); // beyond memory
+    expect(changetype<Zone>(z).badfrees).toBe(5);
     zone_free_in(other, o, 0);
     zone_destroy(z, false);
     zone_destroy(other, false);
@@ -162,6 +175,18 @@ describe("zones", () => {
     expect(b).toBe(a);
     expect(load<u64>(b + 8)).toBe(0);
     zone_free_in(z, b, 0);
+    zone_destroy(z, false);
+  });
+
+  test("zone_drain gives the cached empty slab back to kmem", () => {
+    boot();
+    const pages0 = kmem_pages_inuse();
+    const z = zone_create("t_drain", 64, 0, 0, 0);
+    const a = zone_alloc_in(z, 0);
+    zone_free_in(z, a, 0);
+    expect(kmem_pages_inuse()).toBe(pages0 + 1); // cached empty slab
+    expect(zone_drain(z)).toBe(1);
+    expect(kmem_pages_inuse()).toBe(pages0);
     zone_destroy(z, false);
   });
 

@@ -11,5 +11,5 @@ export const KG_CURVNET: usize = 0;
 export const KG_CURVNET_BASE: usize = 4;
 /** Module id whose MOD_LOAD/MOD_UNLOAD is running, 0 for the kernel itself. */
 export const KG_CURMOD: usize = 8;
-/** Kernel time in microseconds (f64, exact to 2^53 us). */
+/** Kernel time in microseconds (u64), written by callout_tick. */
 export const KG_TICKS: usize = 16;

@@ -226,7 +226,10 @@ export function kmem_free(addr: usize, npages: u32, acct: usize): void {
 
 /** The per-chunk word a page user may keep (a whole-chunk slab's header). */
 export function kmem_chunk_aux(addr: usize): u32 {
-  return load<u32>(desc(<u32>(addr >> CHUNK_SHIFT)), D_AUX);
+  const c = <u32>(addr >> CHUNK_SHIFT);
+  // Any address may come here (a bad free): no descriptor table means no aux word.
+  if (load<usize>(DIR + ((<usize>(c >> DESCS_PER_TABLE_SHIFT)) << 2)) == 0) return 0;
+  return load<u32>(desc(c), D_AUX);
 }
 
 export function kmem_set_chunk_aux(addr: usize, v: u32): void {

@@ -23,7 +23,13 @@ export const ZONE_CHARGE: u32 = 2; // shared; items charged to a vnet with a per
 export const ZONE_ZERO: u32 = 4; // items are zeroed on allocation
 const ZONE_OFFPAGE: u32 = 0x100; // whole-chunk slabs with off-page headers
 
-const SLAB_HDR: u32 = 32;
+// Slab header, then a bitmap with one bit per item (set = allocated), so a free of an
+// item that is not allocated (a double free) is caught and counted, not applied.
+const SLAB_MAP: u32 = 24;
+const OFFPAGE_MAX_ITEMS: u32 = 256;
+@inline function slabHdrSize(ipers: u32): u32 {
+  return (SLAB_MAP + ((ipers + 7) >> 3) + 7) & ~7;
+}
 export const ZONE_NAME_MAX: u32 = 23;
 export const ZONE_MAX_ITEM: u32 = CHUNK_SIZE;
 
@@ -39,6 +45,7 @@ export const ZONE_MAX_ITEM: u32 = CHUNK_SIZE;
 @unmanaged export class Zone {
   size: u32; // item size, a multiple of 8
   ipers: u32; // items per slab
+  magic: u32; // ceil(2^32 / size): item index = (offset * magic) >> 32, exact below 64 KiB
   ppera: u32; // pages per slab
   flags: u32;
   limit: u32; // items in the whole zone, 0 = none
@@ -102,11 +109,13 @@ function setup(z: usize, name: usize, size: u32, limit: u32, flags: u32): bool {
   zz.size = size;
   zz.flags = flags;
   // One-page slabs unless the items waste more than 1/8 of a page there and less in a chunk.
-  const perPage: u32 = size <= PAGE_SIZE - SLAB_HDR ? (PAGE_SIZE - SLAB_HDR) / size : 0;
-  const perChunk: u32 = CHUNK_SIZE / size;
-  const wastePage: u32 = perPage > 0 ? PAGE_SIZE - SLAB_HDR - perPage * size : PAGE_SIZE;
+  let perPage: u32 = size <= PAGE_SIZE - SLAB_MAP - 8 ? (PAGE_SIZE - SLAB_MAP) / size : 0;
+  while (perPage > 0 && slabHdrSize(perPage) + perPage * size > PAGE_SIZE) perPage--;
+  const perChunk: u32 = min<u32>(CHUNK_SIZE / size, OFFPAGE_MAX_ITEMS);
+  const wastePage: u32 = perPage > 0 ? PAGE_SIZE - slabHdrSize(perPage) - perPage * size : PAGE_SIZE;
   const wasteChunk: u32 = CHUNK_SIZE - perChunk * size;
-  if (perPage > 0 && (wastePage * 8 <= PAGE_SIZE || wastePage * PAGES_PER_CHUNK <= wasteChunk)) {
+  zz.magic = <u32>((<u64>0x100000000 + size - 1) / size);
+  if (perPage > 0 && (size < 256 || wastePage * 8 <= PAGE_SIZE || wastePage * PAGES_PER_CHUNK <= wasteChunk)) {
     zz.ipers = perPage;
     zz.ppera = 1;
   } else {
@@ -144,7 +153,7 @@ function zone_boot(): void {
   if (booted) return;
   booted = true;
   setup(zonezone, changetype<usize>("zones"), ZONE_STRUCT_SIZE, 0, 0);
-  setup(slabzone, changetype<usize>("slabs"), offsetof<Slab>(), 0, 0);
+  setup(slabzone, changetype<usize>("slabs"), SLAB_MAP + (OFFPAGE_MAX_ITEMS >> 3), 0, 0);
   kernZones = 0;
   listInsertZone(zonezone);
   listInsertZone(slabzone);
@@ -211,6 +220,7 @@ export function zone_create(name: string, size: u32, limit: u32, flags: u32, vnl
 
 function slabOf(zz: Zone, item: usize): usize {
   if (zz.flags & ZONE_OFFPAGE) return <usize>kmem_chunk_aux(item);
+  // An inline slab's header is the page's first bytes; only a slab of this zone names it.
   return item & ~(<usize>PAGE_SIZE - 1);
 }
 
@@ -249,8 +259,9 @@ function slabNew(zz: Zone): usize {
     kmem_set_chunk_aux(pages, <u32>s);
   } else {
     s = pages;
-    base = pages + SLAB_HDR;
+    base = pages + slabHdrSize(zz.ipers);
   }
+  memory.fill(s + SLAB_MAP, 0, (zz.ipers + 7) >> 3);
   const ss = changetype<Slab>(s);
   ss.zone = changetype<usize>(zz);
   ss.base = base;
@@ -316,6 +327,9 @@ export function zone_alloc_in(z: usize, vbase: usize): usize {
   const ss = changetype<Slab>(s);
   const item = ss.freelist;
   ss.freelist = load<usize>(item);
+  const idx = <u32>((<u64>(item - ss.base) * zz.magic) >> 32);
+  const bm = s + SLAB_MAP + (idx >> 3);
+  store<u8>(bm, load<u8>(bm) | (<u8>1 << <u8>(idx & 7)));
   if (--ss.nfree == 0) {
     slabUnlink(zz, ss, 0);
     slabPush(zz, ss, 1);
@@ -336,14 +350,22 @@ export function zone_alloc_in(z: usize, vbase: usize): usize {
 export function zone_free_in(z: usize, item: usize, vbase: usize): void {
   const zz = changetype<Zone>(z);
   if (item == 0) return;
-  const s = slabOf(zz, item);
+  const s = item < (<usize>memory.size() << 16) ? slabOf(zz, item) : 0;
   const ss = changetype<Slab>(s);
   const size = <usize>zz.size;
-  if (s == 0 || ss.zone != z || item < ss.base || item >= ss.base + size * zz.ipers ||
-      (item - ss.base) % size != 0 || ss.nfree >= zz.ipers) {
+  if (s == 0 || ss.zone != z || item < ss.base || item >= ss.base + size * zz.ipers) {
     zz.badfrees++;
     return;
   }
+  const off = item - ss.base;
+  const idx = <u32>((<u64>off * zz.magic) >> 32);
+  const bm = s + SLAB_MAP + (idx >> 3);
+  const bit: u8 = <u8>1 << <u8>(idx & 7);
+  if (<usize>idx * size != off || (load<u8>(bm) & bit) == 0) {
+    zz.badfrees++; // not an item boundary, or not allocated (double free)
+    return;
+  }
+  store<u8>(bm, load<u8>(bm) & ~bit);
   store<usize>(item, ss.freelist);
   ss.freelist = item;
   if (ss.nfree++ == 0) {

@@ -53,7 +53,13 @@ export const ZONE_ZERO: u32 = 4;
 @external("kernel", "vnet_master_base") export declare function vnet_master_base(): usize;
 @external("kernel", "vnet_sysinit_register") export declare function vnet_sysinit_register(sub: u32, order: u32, init: u32, stop: u32, uninit: u32): i32;
 
-// callouts
+// callouts (struct callout is CALLOUT_SIZE bytes, embedded in the caller's memory)
+export const CALLOUT_SIZE: u32 = 40; // = kern_timeout CALLOUT_SIZE (callout.spec.ts checks it)
+@external("kernel", "callout_reset_at") export declare function callout_reset_at(c: usize, when_us: u64, func: u32, arg: usize): i32;
+@external("kernel", "callout_schedule") export declare function callout_schedule(c: usize, delta_us: u64): i32;
+@external("kernel", "callout_active") export declare function callout_active(c: usize): bool;
+@external("kernel", "callout_deactivate") export declare function callout_deactivate(c: usize): void;
+@external("kernel", "callout_time") export declare function callout_time(c: usize): u64;
 @external("kernel", "callout_init") export declare function callout_init(c: usize): void;
 @external("kernel", "callout_reset") export declare function callout_reset(c: usize, delta_us: u64, func: u32, arg: usize): i32;
 @external("kernel", "callout_stop") export declare function callout_stop(c: usize): i32;

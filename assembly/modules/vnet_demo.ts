@@ -7,13 +7,12 @@
 import {
   VNET, VNET_VNET, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base,
   vnet_sysinit_register, zone_create, zone_alloc, zone_free, zone_destroy, ZONE_VNET,
-  callout_init, callout_reset, callout_stop, callout_drain,
+  callout_init, callout_reset, callout_stop, callout_drain, CALLOUT_SIZE,
   SI_SUB_PROTO_DOMAIN, SI_ORDER_ANY, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY, ENOMEM,
 } from "../kmod/kapi";
 export { kmod_heap_top } from "../kmod/kmod";
 
 const TICK_US: u64 = 1_000_000;
-const CALLOUT_BYTES: u32 = 64;
 
 // VNET_DEFINE(u32, demo_answer) = 42; VNET_DEFINE(u32, demo_ticks);
 // VNET_DEFINE(struct callout, demo_callout); VNET_DEFINE(uma_zone_t, demo_zone); ...
@@ -23,7 +22,7 @@ let V_ticks: u32 = 0;
 let V_zone: u32 = 0;
 let V_item: u32 = 0;
 let V_callout: u32 = 0;
-const DATA_SIZE: u32 = 16 + CALLOUT_BYTES;
+const DATA_SIZE: u32 = 16 + CALLOUT_SIZE;
 
 let busy = false;
 let initCalls: u32 = 0;

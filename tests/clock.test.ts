@@ -1,0 +1,75 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { VirtualClock, Kernel } from "../host/index.js";
+
+/** A stand-in kernel: a sorted list of deadlines; firing one may arm another. */
+function fakeTarget(deadlines: number[], onFire: (at: number) => number | undefined = () => undefined) {
+  const pending = [...deadlines].sort((a, b) => a - b);
+  const fired: number[] = [];
+  return {
+    fired,
+    tick(now: number) {
+      let n = 0;
+      while (pending.length && pending[0] <= now) {
+        const d = pending.shift()!;
+        fired.push(now);
+        n++;
+        const again = onFire(now);
+        if (again !== undefined) {
+          pending.push(again);
+          pending.sort((a, b) => a - b);
+        }
+        if (again !== undefined && again <= now) break; // re-armed for "now": next tick
+      }
+      return n;
+    },
+    next() {
+      return pending.length ? pending[0] : -1;
+    },
+  };
+}
+
+describe("VirtualClock", () => {
+  test("advance steps from deadline to deadline and fires each at its own time", () => {
+    const c = new VirtualClock();
+    const t = fakeTarget([30, 10, 20, 500]);
+    c.attach(t);
+    assert.equal(c.advance(100), 3);
+    assert.deepEqual(t.fired, [10, 20, 30]);
+    assert.equal(c.now(), 100);
+    assert.equal(c.runUntilIdle(), 1);
+    assert.equal(c.now(), 500);
+  });
+
+  test("a callout that re-arms itself with delay 0 moves time 1 µs per round instead of hanging", () => {
+    const c = new VirtualClock();
+    const t = fakeTarget([5], (at) => at);
+    c.attach(t);
+    c.advance(10);
+    assert.equal(c.now(), 10);
+    assert.deepEqual(t.fired, [5, 6, 7, 8, 9, 10]);
+  });
+
+  test("advance rejects negative and non-finite steps", () => {
+    const c = new VirtualClock();
+    c.attach(fakeTarget([]));
+    assert.throws(() => c.advance(-1), RangeError);
+    assert.throws(() => c.advance(Number.NaN), RangeError);
+  });
+
+  test("virtual time runs the kernel's callouts exactly and repeatably", async () => {
+    const runs: number[][] = [];
+    for (let r = 0; r < 2; r++) {
+      const k = await Kernel.boot({ config: "DEMO", seed: 7 });
+      const vs = [k.createVnet(), k.createVnet()];
+      const clock = k.clock as VirtualClock;
+      clock.advance(2_500_000);
+      const demo = k.module<{ demo_ticks(v: number): number }>("vnet_demo");
+      runs.push([...vs.map((v) => demo.demo_ticks(v.ptr)), k.k.callout_next(), k.k.arc4random()]);
+      k.shutdown();
+    }
+    assert.deepEqual(runs[0], runs[1]);
+    assert.equal(runs[0][0], 2);
+    assert.equal(runs[0][2], 3_000_000, "next deadline is the next whole second");
+  });
+});
