@@ -73,3 +73,29 @@ describe("VirtualClock", () => {
     assert.equal(runs[0][2], 3_000_000, "next deadline is the next whole second");
   });
 });
+
+describe("RealClock", () => {
+  test("fires a deadline from a Node timer and re-arms for the next", async () => {
+    const { RealClock } = await import("../host/index.js");
+    const c = new RealClock();
+    const now = c.now();
+    const t = fakeTarget([now + 10_000, now + 30_000]);
+    c.attach(t);
+    const deadline = Date.now() + 5000;
+    while (t.fired.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    c.stop();
+    assert.equal(t.fired.length, 2);
+    assert.ok(t.fired[0] >= now + 10_000, "never early");
+    assert.ok(t.fired[1] >= now + 30_000, "never early");
+  });
+
+  test("a kernel on the real clock runs its callouts in real time", async () => {
+    const k = await Kernel.boot({ config: "DEMO", clock: "real" });
+    const v = k.createVnet();
+    const demo = k.module<{ demo_ticks(v: number): number }>("vnet_demo");
+    const deadline = Date.now() + 5000;
+    while (demo.demo_ticks(v.ptr) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(demo.demo_ticks(v.ptr), 1);
+    k.shutdown();
+  });
+});

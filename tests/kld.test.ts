@@ -132,3 +132,31 @@ describe("kldload / kldunload", () => {
     k.shutdown();
   });
 });
+
+describe("teardown finds what a module left behind", () => {
+  test("vnet_destroy and kldunload name every leak (zone, kind, count) and still reclaim it", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const before = snapshot(k);
+    const { LeakError } = await import("../host/index.js");
+    await k.kldload("kmod_leaky");
+    const v = k.createVnet("leaky");
+    assert.equal(v.accounting().items["leaky_item"], 1);
+    assert.throws(() => v.destroy(), (e: unknown) => {
+      if (!(e instanceof LeakError)) return false;
+      assert.deepEqual(e.leaks.map((l) => [l.name, l.kind, l.count]), [["leaky_item", "items", 1], ["callouts", "callouts", 1]]);
+      assert.match(e.message, /vnet \d+ \("leaky"\) leaked: leaky_item \(items\) x1, callouts \(callouts\) x1/);
+      return true;
+    });
+    assert.equal(v.alive, false);
+    // vnet0 still holds its item and callout: the unload reports and reclaims them.
+    assert.throws(() => k.kldunload("kmod_leaky"), (e: unknown) => e instanceof LeakError && /leaky_item/.test(e.message) && /callouts/.test(e.message));
+    assert.deepEqual(k.kldstat(), []);
+    k.reclaim();
+    const after = snapshot(k);
+    assert.equal(after.callouts, 0);
+    assert.equal(after.sysinits, before.sysinits);
+    assert.equal(after.vnetSectionUsed, before.vnetSectionUsed);
+    assert.deepEqual(after.zones, before.zones);
+    k.shutdown();
+  });
+});
