@@ -372,9 +372,11 @@ export function zone_free_in(z: usize, item: usize, vbase: usize): void {
     slabUnlink(zz, ss, 1);
     slabPush(zz, ss, 0);
   }
-  if (ss.nfree == zz.ipers) {
+  // An all-free slab that is the zone's only partial slab stays there: the next alloc
+  // takes it back with no list work. Otherwise one empty slab is cached (so alloc/free at
+  // a slab boundary does not thrash kmem) and the rest go back to kmem.
+  if (ss.nfree == zz.ipers && !(zz.partial == s && ss.next == 0)) {
     slabUnlink(zz, ss, 0);
-    // Keep one empty slab so alloc/free at a slab boundary does not thrash kmem.
     if (zz.empty == 0) slabPush(zz, ss, 2);
     else slabRelease(zz, s);
   }
@@ -515,10 +517,16 @@ export function zone_name_ptr(z: usize): usize {
   return zone_name(z);
 }
 
-/** uma_zone_reclaim: give a zone's cached empty slab back to kmem. Returns pages freed. */
+/** uma_zone_reclaim: give a zone's cached all-free slabs back to kmem. Returns pages freed. */
 export function zone_drain(z: usize): u32 {
   const zz = changetype<Zone>(z);
   let pages: u32 = 0;
+  const p = zz.partial;
+  if (p != 0 && changetype<Slab>(p).nfree == zz.ipers && changetype<Slab>(p).next == 0) {
+    slabUnlink(zz, changetype<Slab>(p), 0);
+    slabRelease(zz, p);
+    pages += zz.ppera;
+  }
   while (zz.empty != 0) {
     const s = zz.empty;
     slabUnlink(zz, changetype<Slab>(s), 2);

@@ -1,0 +1,8 @@
+// The registry of benchmark groups, in the order `npm run bench` runs them. A new group is
+// a file in this folder default-exporting a Group (see bench/lib.ts) plus one line here.
+import type { Group } from "../lib.js";
+import kernel from "./kernel.js";
+
+export const groups: Group[] = [
+  kernel,
+];
