@@ -6,16 +6,23 @@ import { KGLOBALS } from "./kern/kglobals";
 import { vnet_boot, vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, Vnet } from "./kern/vnet";
 import { vnet_section_set_size, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
 import { kern_srandom } from "./kern/random";
+import { mbuf_boot } from "./kern/uipc_mbuf";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
 
 export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit } from "./kern/kmem";
 export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next, zone_stat, zone_vnet_stat, zone_first_vnet, zone_name_ptr, zone_drain, zone_drain_all } from "./kern/zone";
 export { vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
-export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes } from "./kern/vnet";
+export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, vnet_zombies } from "./kern/vnet";
 export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
 export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count } from "./kern/kern_linker";
 export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";
 export { arc4random, arc4random_uniform } from "./kern/random";
+export {
+  mbuf_zone, mbuf_set_vnet_limit, mbuf_set_vnet_zlimit, mbuf_vnet_inuse, mbuf_vnet_fails, mbuf_stat, mbuf_stat_reset,
+  m_get, m_gethdr, m_getcl, m_getjcl, m_cljget, m_free, m_freem, m_pullup, m_prepend, M_PREPEND, m_adj, m_split,
+  m_copym, m_copydata, m_copyback, m_append, m_cat, m_catpkt, m_length, m_fixhdr, m_dup, m_chargeto, m_align,
+  m_move_pkthdr, m_dup_pkthdr, m_demote_pkthdr,
+} from "./kern/uipc_mbuf";
 export { callout_init, callout_reset, callout_reset_at, callout_schedule, callout_stop, callout_drain, callout_pending, callout_active, callout_deactivate, callout_time, callout_vnet, callout_tick, callout_next, callout_now, callout_pending_count, callout_stat, callout_fired_total, callout_check } from "./kern/kern_timeout";
 
 /** Address of the kernel globals block (curvnet and friends), imported by modules. */
@@ -26,9 +33,12 @@ export function kern_globals(): usize {
 /** Boot: size the VNET section, seed randomness, create vnet0. 0 or a negative errno. */
 export function kern_boot(sectionBytes: u32, seed: f64): i32 {
   kern_srandom(seed);
-  const r = vnet_section_set_size(sectionBytes);
+  let r = vnet_section_set_size(sectionBytes);
   if (r != 0) return r;
-  return vnet_boot();
+  r = vnet_boot();
+  if (r != 0) return r;
+  // The mbuf zones keep per-vnet records in the VNET section, so they come after it.
+  return mbuf_boot();
 }
 
 /**

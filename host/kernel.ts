@@ -38,6 +38,7 @@ export interface KernelExports {
   vnet_vnet0(): number;
   vnet_lasterror(): number;
   vnet_bytes(v: number): number;
+  vnet_zombies(): number;
   vnet_id(v: number): number;
   vnet_pages(v: number): number;
   vnet_base(v: number): number;
@@ -108,6 +109,8 @@ export interface Accounting {
   chunksFree: number;
   memoryBytes: number;
   vnets: number;
+  /** Destroyed vnets kept until items charged to them in shared zones come back. */
+  zombies: number;
   vnetSectionBytes: number;
   vnetSectionUsed: number;
   sysinits: number;
@@ -371,6 +374,7 @@ export class Kernel {
       chunksFree: this.k.kmem_chunks_free(),
       memoryBytes: this.memory.buffer.byteLength,
       vnets: this.k.vnet_count(),
+      zombies: this.k.vnet_zombies(),
       vnetSectionBytes: this.k.vnet_section_size(),
       vnetSectionUsed: this.k.vnet_data_used(),
       sysinits: this.k.sysinit_count(),

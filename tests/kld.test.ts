@@ -148,11 +148,14 @@ describe("teardown finds what a module left behind", () => {
       return true;
     });
     assert.equal(v.alive, false);
+    // Its item in the shared zone cannot be taken back, so the vnet waits as a zombie.
+    assert.equal(k.accounting().zombies, 1);
     // vnet0 still holds its item and callout: the unload reports and reclaims them.
     assert.throws(() => k.kldunload("kmod_leaky"), (e: unknown) => e instanceof LeakError && /leaky_item/.test(e.message) && /callouts/.test(e.message));
     assert.deepEqual(k.kldstat(), []);
     k.reclaim();
     const after = snapshot(k);
+    assert.equal(after.zombies, 0, "destroying the zone with force released the zombie");
     assert.equal(after.callouts, 0);
     assert.equal(after.sysinits, before.sysinits);
     assert.equal(after.vnetSectionUsed, before.vnetSectionUsed);

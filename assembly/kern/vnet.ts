@@ -10,12 +10,16 @@
 //   2. clean up (state CLEANUP, uninits in exactly the reverse of the init order);
 //   3. really go away: check that the vnet owns nothing (charged zone items, its own zones,
 //      pending callouts, pages beyond its data block), record each leftover as a named leak,
-//      reclaim it, free the data block and the struct.
+//      reclaim it, free the data block and the struct. Items of shared (ZONE_CHARGE) zones
+//      cannot be taken back: another vnet may hold them (a cluster shared with a socket
+//      buffer, a packet in a queue). Then the vnet becomes a zombie: off the live list, its
+//      leaks reported, but its struct and data block stay until the last such item is freed,
+//      so that free uncharges memory that is still this vnet's and nothing is corrupted.
 
 import { KGLOBALS, KG_CURVNET, KG_CURVNET_BASE } from "./kglobals";
 import { kmem_alloc, kmem_free, PAGE_SHIFT } from "./kmem";
 import { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_first, zone_next, zone_is_charged, zone_vnet_inuse, zone_name, Zone } from "./zone";
-import { vnet_master_base, vnet_section_size, vnet_section_pages, vnet_data_boot } from "./vnet_data";
+import { vnet_master_base, vnet_section_size, vnet_section_pages, vnet_data_boot, V_SELF } from "./vnet_data";
 import { sysinit_vnet_init, sysinit_vnet_stop, sysinit_vnet_uninit } from "./sysinit";
 import { callout_vnet_purge } from "./kern_timeout";
 import { leak_record, leak_record_str, LEAK_ITEMS, LEAK_PAGES, LEAK_CALLOUTS, LEAK_ZONE } from "./leak";
@@ -25,6 +29,9 @@ export const VNET_MAGIC: u32 = 0x564e4554; // "VNET"
 export const VNET_ALIVE: u32 = 1;
 export const VNET_STOPPING: u32 = 2;
 export const VNET_CLEANUP: u32 = 3;
+export const VNET_ZOMBIE: u32 = 4;
+
+
 
 @unmanaged export class Vnet {
   pages: u32; // kmem page account: must stay the first field
@@ -45,6 +52,8 @@ let liveHead: usize = 0;
 let liveTail: usize = 0;
 let nlive: u32 = 0;
 let nextId: u32 = 0;
+let nzombies: u32 = 0;
+let zombieHead: usize = 0; // zombies, linked through next/prev
 let lastError: i32 = 0;
 
 @inline export function curvnet(): usize {
@@ -114,6 +123,7 @@ export function vnet_alloc(): usize {
     return 0;
   }
   memory.copy(base, vnet_master_base(), vnet_section_size());
+  store<usize>(base + V_SELF, v);
   vv.base = base;
   vv.id = nextId++;
   vv.magic = VNET_MAGIC;
@@ -135,16 +145,28 @@ export function vnet_alloc(): usize {
   return v;
 }
 
+/** Items v still has in shared (ZONE_CHARGE) zones. */
+function chargedItems(v: usize): u32 {
+  let n: u32 = 0;
+  const base = changetype<Vnet>(v).base;
+  for (let z = zone_first(); z != 0; z = zone_next(z)) {
+    if (zone_is_charged(z)) n += zone_vnet_inuse(z, base);
+  }
+  return n;
+}
+
 /** Checkpoint 3: find what v still owns, record it as leaks, reclaim it, free v. */
 function reclaim(v: usize): u32 {
   const vv = changetype<Vnet>(v);
   let leaks: u32 = 0;
+  let held: u32 = 0;
   for (let z = zone_first(); z != 0; z = zone_next(z)) {
     if (!zone_is_charged(z)) continue;
     const n = zone_vnet_inuse(z, vv.base);
     if (n != 0) {
       leak_record(zone_name(z), n, LEAK_ITEMS);
       leaks++;
+      held += n;
     }
   }
   while (vv.zones != 0) {
@@ -158,16 +180,68 @@ function reclaim(v: usize): u32 {
     leaks++;
     callout_vnet_purge(v);
   }
-  kmem_free(vv.base, vnet_section_pages(), v);
-  if (vv.pages != 0) {
-    leak_record_str("kmem pages", vv.pages, LEAK_PAGES);
+  if (vv.pages != vnet_section_pages()) {
+    leak_record_str("kmem pages", vv.pages - vnet_section_pages(), LEAK_PAGES);
     leaks++;
   }
+  if (held != 0) {
+    vv.state = VNET_ZOMBIE;
+    vv.prev = 0;
+    vv.next = zombieHead;
+    if (zombieHead != 0) changetype<Vnet>(zombieHead).prev = v;
+    zombieHead = v;
+    nzombies++;
+    return leaks;
+  }
+  free(v);
+  return leaks;
+}
+
+function free(v: usize): void {
+  const vv = changetype<Vnet>(v);
+  kmem_free(vv.base, vnet_section_pages(), v);
   vv.magic = 0;
   vv.state = 0;
   zone_free_in(vnetzone, v, 0);
-  return leaks;
 }
+
+/**
+ * Called by zone_free_in after uncharging an item from the vnet whose data block is vbase:
+ * a zombie goes away with its last item.
+ */
+@inline export function vnet_uncharged(vbase: usize): void {
+  const v = load<usize>(vbase + V_SELF);
+  if (changetype<Vnet>(v).state == VNET_ZOMBIE) reapZombie(v);
+}
+
+function reapZombie(v: usize): void {
+  if (chargedItems(v) != 0) return;
+  const vv = changetype<Vnet>(v);
+  if (vv.prev != 0) changetype<Vnet>(vv.prev).next = vv.next;
+  else zombieHead = vv.next;
+  if (vv.next != 0) changetype<Vnet>(vv.next).prev = vv.prev;
+  nzombies--;
+  free(v);
+}
+
+/**
+ * A shared zone was destroyed with items out (force): those items are gone, so no vnet
+ * is charged for them any more. Clears the record at off in every vnet and zombie and
+ * lets zombies that were waiting only for them go.
+ */
+export function vnet_charge_forget(off: u32): void {
+  for (let v = liveHead; v != 0; v = changetype<Vnet>(v).next) store<u32>(changetype<Vnet>(v).base + off, 0);
+  let z = zombieHead;
+  while (z != 0) {
+    const next = changetype<Vnet>(z).next;
+    store<u32>(changetype<Vnet>(z).base + off, 0);
+    reapZombie(z);
+    z = next;
+  }
+}
+
+/** Destroyed vnets still waiting for shared items to come back. */
+export function vnet_zombies(): u32 { return nzombies; }
 
 /**
  * Destroy a vnet. Returns -EINVAL if v is not a live vnet, -EPERM for vnet0, otherwise the

@@ -25,6 +25,17 @@ let sectionSize: u32 = VNET_SECTION_DEFAULT;
 let master: usize = 0;
 let used: u32 = 0;
 
+/**
+ * Offset 0 of every data block holds the block's own struct vnet, so code that has only
+ * a data block (a charged zone free) can find the vnet. Reserved before anything else.
+ */
+export const V_SELF: u32 = 0;
+const V_SELF_SIZE: u32 = 8;
+
+@inline function reserveSelf(): void {
+  if (nregions == 0) insertRegion(0, V_SELF, V_SELF_SIZE, 0);
+}
+
 @inline function rOff(i: u32): u32 { return load<u32>(regions + i * REGION); }
 @inline function rSize(i: u32): u32 { return load<u32>(regions + i * REGION, 4); }
 @inline function rMod(i: u32): u32 { return load<u32>(regions + i * REGION, 8); }
@@ -50,6 +61,7 @@ function removeRegion(at: u32): void {
  */
 export function vnet_data_alloc(size: u32, align: u32): i32 {
   if (size == 0 || align == 0 || align > 64 || (align & (align - 1)) != 0) return -EINVAL;
+  reserveSelf();
   if (nregions >= MAX_REGIONS) return -ENOSPC;
   const limit = master != 0 ? sectionSize : VNET_SECTION_MAX;
   let prevEnd: u32 = 0;
@@ -110,6 +122,7 @@ export function vnet_section_set_size(bytes: u32): i32 {
 
 export function vnet_data_boot(): i32 {
   if (master != 0) return 0;
+  reserveSelf();
   master = kmem_zalloc(sectionSize >> PAGE_SHIFT, KMEM_KERNEL_ACCT);
   return master != 0 ? 0 : -ENOSPC;
 }

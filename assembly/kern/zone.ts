@@ -15,7 +15,7 @@ import { kmem_alloc, kmem_free, kmem_chunk_aux, kmem_set_chunk_aux, KMEM_KERNEL_
 import { KGLOBALS, KG_CURVNET, KG_CURVNET_BASE, KG_CURMOD } from "./kglobals";
 import { vnet_data_alloc, vnet_data_free, vnet_master, vnet_data_copy } from "./vnet_data";
 import { leak_record } from "./leak";
-import { Vnet } from "./vnet";
+import { Vnet, vnet_uncharged, vnet_charge_forget } from "./vnet";
 import { EBUSY } from "../sys/errno";
 
 export const ZONE_VNET: u32 = 1; // owned by the vnet current at creation
@@ -203,6 +203,11 @@ export function zone_create(name: string, size: u32, limit: u32, flags: u32, vnl
     return 0;
   }
   if (flags & ZONE_CHARGE) {
+    // The per-vnet records live in the VNET section: not before it exists.
+    if (vnet_master(0) == 0) {
+      zone_free_in(zonezone, z, 0);
+      return 0;
+    }
     const off = vnet_data_alloc(ZR_SIZE, 4);
     if (off < 0) {
       zone_free_in(zonezone, z, 0);
@@ -302,6 +307,10 @@ export function zone_alloc_in(z: usize, vbase: usize): usize {
   }
   let rec: usize = 0;
   if (zz.flags & ZONE_CHARGE) {
+    if (vbase == 0) {
+      zz.fails++; // a charged item needs a vnet to charge
+      return 0;
+    }
     rec = vbase + zz.vnoff;
     const lim = load<u32>(rec, ZR_LIMIT);
     if (lim != 0 && load<u32>(rec, ZR_INUSE) >= lim) {
@@ -350,6 +359,10 @@ export function zone_alloc_in(z: usize, vbase: usize): usize {
 export function zone_free_in(z: usize, item: usize, vbase: usize): void {
   const zz = changetype<Zone>(z);
   if (item == 0) return;
+  if ((zz.flags & ZONE_CHARGE) && vbase == 0) {
+    zz.badfrees++; // cannot uncharge: refuse rather than write to low memory
+    return;
+  }
   const s = item < (<usize>memory.size() << 16) ? slabOf(zz, item) : 0;
   const ss = changetype<Slab>(s);
   const size = <usize>zz.size;
@@ -385,6 +398,7 @@ export function zone_free_in(z: usize, item: usize, vbase: usize): void {
   if (zz.flags & ZONE_CHARGE) {
     const rec = vbase + zz.vnoff;
     store<u32>(rec, load<u32>(rec, ZR_INUSE) - 1, ZR_INUSE);
+    vnet_uncharged(vbase);
   }
 }
 
@@ -428,7 +442,10 @@ export function zone_destroy(z: usize, force: bool): i32 {
   }
   releaseAll(zz);
   listRemoveZone(z);
-  if (zz.flags & ZONE_CHARGE) vnet_data_free(zz.vnoff, ZR_SIZE);
+  if (zz.flags & ZONE_CHARGE) {
+    if (zz.inuse != 0) vnet_charge_forget(zz.vnoff + <u32>ZR_INUSE);
+    vnet_data_free(zz.vnoff, ZR_SIZE);
+  }
   zz.flags = 0;
   zone_free_in(zonezone, z, 0);
   return 0;

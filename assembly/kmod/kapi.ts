@@ -76,3 +76,24 @@ const VNET_BASE: usize = 16;
 @inline export function VNET_VNET(v: usize, off: u32): usize {
   return load<usize>(v + VNET_BASE) + off;
 }
+
+// mbufs (layout, flags and inline accessors: ../sys/mbuf.ts)
+@external("kernel", "m_get") export declare function m_get(type: u16): usize;
+@external("kernel", "m_gethdr") export declare function m_gethdr(type: u16): usize;
+@external("kernel", "m_getcl") export declare function m_getcl(type: u16, flags: u32): usize;
+@external("kernel", "m_getjcl") export declare function m_getjcl(type: u16, flags: u32, size: u32): usize;
+@external("kernel", "m_free") export declare function m_free(m: usize): usize;
+@external("kernel", "m_freem") export declare function m_freem(m: usize): void;
+@external("kernel", "m_pullup") export declare function m_pullup(m: usize, len: i32): usize;
+@external("kernel", "m_prepend") export declare function m_prepend(m: usize, len: i32): usize;
+@external("kernel", "M_PREPEND") export declare function M_PREPEND(m: usize, len: i32): usize;
+@external("kernel", "m_adj") export declare function m_adj(m: usize, len: i32): void;
+@external("kernel", "m_split") export declare function m_split(m0: usize, len0: i32): usize;
+@external("kernel", "m_copym") export declare function m_copym(m: usize, off: i32, len: i32): usize;
+@external("kernel", "m_copydata") export declare function m_copydata(m: usize, off: i32, len: i32, dst: usize): bool;
+@external("kernel", "m_copyback") export declare function m_copyback(m0: usize, off: i32, len: i32, src: usize): bool;
+@external("kernel", "m_append") export declare function m_append(m0: usize, len: i32, src: usize): bool;
+@external("kernel", "m_cat") export declare function m_cat(m: usize, n: usize): void;
+@external("kernel", "m_length") export declare function m_length(m: usize): i32;
+@external("kernel", "m_dup") export declare function m_dup(m: usize): usize;
+@external("kernel", "m_chargeto") export declare function m_chargeto(m: usize, v: usize): bool;

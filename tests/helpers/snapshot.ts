@@ -7,6 +7,7 @@ export function snapshot(k: Kernel) {
     pagesInUse: a.pagesInUse,
     kernelPages: a.kernelPages,
     vnets: a.vnets,
+    zombies: a.zombies,
     vnetSectionUsed: a.vnetSectionUsed,
     sysinits: a.sysinits,
     zones: k.vmstatZ().map((z) => `${z.name}:${z.used}`).sort(),
