@@ -10,6 +10,12 @@
 // m_copym and m_dup make a new packet for curvnet. m_chargeto moves a packet's charge,
 // e.g. when epair hands it to another vnet.
 //
+// Where this differs from FreeBSD: m_prepend updates the packet header length; a negative
+// m_adj frees the mbufs it empties instead of keeping them at length 0; M_COPYFLAGS leaves
+// out M_RDONLY (it describes storage, not the packet); m_copyback refuses to write into
+// shared or read-only storage; m_pullup and m_prepend take a cluster when len > MHLEN; a
+// zero-length m_copym returns one empty mbuf; m_free of a freed mbuf is counted, not applied.
+//
 // Errors. Nothing here traps on bad input: an offset or length outside the chain returns
 // 0 / false and is counted in mbstat (mbuf_stat), as is every refused allocation.
 
