@@ -538,11 +538,16 @@ export function zone_name_ptr(z: usize): usize {
 export function zone_drain(z: usize): u32 {
   const zz = changetype<Zone>(z);
   let pages: u32 = 0;
-  const p = zz.partial;
-  if (p != 0 && changetype<Slab>(p).nfree == zz.ipers && changetype<Slab>(p).next == 0) {
-    slabUnlink(zz, changetype<Slab>(p), 0);
-    slabRelease(zz, p);
-    pages += zz.ppera;
+  // An all-free slab can also sit on the partial list (see zone_free_in).
+  let p = zz.partial;
+  while (p != 0) {
+    const next = changetype<Slab>(p).next;
+    if (changetype<Slab>(p).nfree == zz.ipers) {
+      slabUnlink(zz, changetype<Slab>(p), 0);
+      slabRelease(zz, p);
+      pages += zz.ppera;
+    }
+    p = next;
   }
   while (zz.empty != 0) {
     const s = zz.empty;
