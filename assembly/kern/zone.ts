@@ -105,6 +105,7 @@ function setName(z: usize, name: usize): void {
 function setup(z: usize, name: usize, size: u32, limit: u32, flags: u32): bool {
   const zz = changetype<Zone>(z);
   if (size == 0 || size > ZONE_MAX_ITEM) return false;
+  memory.fill(z, 0, offsetof<Zone>()); // counters, lists, links
   size = (size + 7) & ~7;
   zz.size = size;
   zz.flags = flags;
@@ -124,19 +125,6 @@ function setup(z: usize, name: usize, size: u32, limit: u32, flags: u32): bool {
     zz.flags |= ZONE_OFFPAGE;
   }
   zz.limit = limit;
-  zz.inuse = 0;
-  zz.peak = 0;
-  zz.fails = 0;
-  zz.badfrees = 0;
-  zz.nslabs = 0;
-  zz.vnoff = 0;
-  zz.allocs = 0;
-  zz.frees = 0;
-  zz.partial = 0;
-  zz.full = 0;
-  zz.empty = 0;
-  zz.next = 0;
-  zz.prev = 0;
   zz.modid = load<u32>(KGLOBALS + KG_CURMOD);
   if (flags & ZONE_VNET) {
     zz.owner = load<usize>(KGLOBALS + KG_CURVNET);
