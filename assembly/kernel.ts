@@ -7,6 +7,10 @@ import { vnet_boot, vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first
 import { vnet_section_set_size, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
 import { kern_srandom } from "./kern/random";
 import { mbuf_boot } from "./kern/uipc_mbuf";
+import { if_boot } from "./net/if";
+import { ether_boot } from "./net/if_ethersubr";
+import { loop_boot } from "./net/if_loop";
+import { iobuf_boot } from "./net/if_hostapi";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
 
 export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit } from "./kern/kmem";
@@ -37,8 +41,14 @@ export function kern_boot(sectionBytes: u32, seed: f64): i32 {
   if (r != 0) return r;
   r = vnet_boot();
   if (r != 0) return r;
+  // Subsystems boot like modules load: VNET space, then sysinits that reach vnet0 at once.
   // The mbuf zones keep per-vnet records in the VNET section, so they come after it.
-  return mbuf_boot();
+  r = mbuf_boot();
+  if (r == 0) r = iobuf_boot();
+  if (r == 0) r = if_boot();
+  if (r == 0) r = ether_boot();
+  if (r == 0) r = loop_boot();
+  return r;
 }
 
 /**
@@ -66,3 +76,20 @@ export function vnet_pages(v: usize): u32 {
 export function vnet_base(v: usize): usize {
   return changetype<Vnet>(v).base;
 }
+
+// The interface layer (net/): what modules call, and what the host calls.
+export {
+  if_alloc, if_initname, if_initname_unit, if_attach, if_detach, if_free, if_valid, ifunit, ifunit_vnet,
+  ifnet_byindex_vnet, if_setup, if_setpromisc, if_setmtu, if_setlladdr, if_vmove, if_first, if_next, if_count,
+} from "./net/if";
+export { if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_vnet_destroy, if_clone_count } from "./net/if_clone";
+export { ether_input, ether_demux, ether_output, ether_output_frame, ether_set_bridge_input, etherstat } from "./net/if_ethersubr";
+export { looutput, loif } from "./net/if_loop";
+export { netisr_register, netisr_unregister } from "./net/netisr";
+export { bpf_mtap, bpf_close, bpf_readable, bpf_read_ptr, bpf_consume, bpf_stat } from "./net/bpf";
+export { eventhandler_register, eventhandler_deregister } from "./kern/kern_eventhandler";
+export { zone_charge_move } from "./kern/zone";
+export {
+  kern_iobuf, ifh_create, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
+  ifh_info, ifh_setflags, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
+} from "./net/if_hostapi";

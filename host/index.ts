@@ -3,3 +3,4 @@ export { Kernel, Vnet, type BootOptions, type ZoneRow, type Accounting, type Vne
 export { VirtualClock, RealClock, type Clock } from "./clock.js";
 export type { KldStat, ModuleSource } from "./linker.js";
 export * from "./errors.js";
+export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTATS, type IfCounters, type EtherStats } from "./ifnet.js";

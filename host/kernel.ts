@@ -9,6 +9,7 @@ import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
 import { loadLinkMap, type LinkMap } from "./linkmap.js";
 import { nodeModuleSource } from "./wasm-node.js";
 import { formatTable } from "./format.js";
+import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./ifnet.js";
 
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
 export interface KernelExports {
@@ -167,6 +168,44 @@ export class Vnet {
     this.check("vmstat -z");
     return this.kernel.vmstatZ(this);
   }
+
+  /** The vnet's interfaces, in index order (lo0 first). */
+  interfaces(): Interface[] {
+    this.check("interfaces");
+    return interfacesOf(this.kernel, this);
+  }
+
+  /** The interface called name; throws if there is none. */
+  interface(name: string): Interface {
+    this.check("interface");
+    const i = lookup(this.kernel, this, name);
+    if (!i) throw new ConfigError(`vnet "${this.name}" has no interface ${JSON.stringify(name)} (it has ${this.interfaces().map((x) => x.name).join(", ")})`);
+    return i;
+  }
+
+  /** ifconfig NAME create here: every interface made (an epair: both ends). */
+  ifcreate(name: string): Interface[] {
+    this.check("ifconfig create");
+    return createClone(this.kernel, this, name);
+  }
+
+  /** ifconfig's text for this vnet. */
+  ifconfig(): string {
+    this.check("ifconfig");
+    return ifconfigText(this.kernel, this);
+  }
+
+  /** netstat -i for this vnet. */
+  netstatI(): string {
+    this.check("netstat -i");
+    return netstatI(this.kernel, this);
+  }
+
+  /** Ethernet frames this vnet dropped, by reason. */
+  etherStats(): EtherStats {
+    this.check("netstat -s");
+    return etherStats(this.kernel, this);
+  }
 }
 
 export class Kernel {
@@ -280,6 +319,30 @@ export class Kernel {
     this.byPtr.delete(v.ptr);
     this.names.delete(v.name);
     if (r > 0) throw new LeakError(`vnet ${v.id} ("${v.name}")`, this.readLeaks());
+  }
+
+  /** @internal the handle of a live vnet by struct vnet address. */
+  vnetByPtr(ptr: number): Vnet {
+    const v = this.byPtr.get(ptr);
+    if (!v) throw new KernelError(`no live vnet at 0x${ptr.toString(16)}`, Errno.EINVAL);
+    return v;
+  }
+
+  vnetByPtrOrUndefined(ptr: number): Vnet | undefined {
+    return this.byPtr.get(ptr);
+  }
+
+  /**
+   * An epair: both ends created in vnet0, then a moved into `a` and b into `b` (each
+   * optional). Returns [a end, b end].
+   */
+  epair(a?: Vnet, b?: Vnet): [Interface, Interface] {
+    const made = this.vnet0.ifcreate("epair");
+    if (made.length !== 2) throw new KernelError(`ifconfig epair create made ${made.length} interfaces`, Errno.EINVAL);
+    const [ea, eb] = made[0].name.endsWith("a") ? [made[0], made[1]] : [made[1], made[0]];
+    if (a && a !== this.vnet0) ea.moveTo(a);
+    if (b && b !== this.vnet0) eb.moveTo(b);
+    return [ea, eb];
   }
 
   vnets(): Vnet[] {

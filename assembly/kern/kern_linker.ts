@@ -9,7 +9,10 @@ import { vnet_data_purge_module } from "./vnet_data";
 import { zone_first, zone_next, zone_destroy, zone_name, Zone } from "./zone";
 import { vnet_first, vnet_next, Vnet } from "./vnet";
 import { callout_module_purge } from "./kern_timeout";
-import { leak_record, leak_record_str, LEAK_ZONE, LEAK_CALLOUTS } from "./leak";
+import { leak_record, leak_record_str, LEAK_ZONE, LEAK_CALLOUTS, LEAK_ITEMS } from "./leak";
+import { eventhandler_purge_module } from "./kern_eventhandler";
+import { netisr_purge_module } from "../net/netisr";
+import { if_clone_purge_module } from "../net/if_clone";
 
 /** Begin MOD_LOAD or MOD_UNLOAD of module modid: what it registers now is its own. */
 export function kld_begin(modid: u32): void {
@@ -44,6 +47,11 @@ function purgeZones(head: usize, modid: u32): u32 {
  */
 export function kld_purge(modid: u32, tableLo: u32, tableHi: u32): u32 {
   sysinit_purge_module(modid);
+  // Registrations that only point at the module's code go quietly: the module may rely on
+  // unload to drop them, as FreeBSD's linker drops a module's SYSUNINITs and event handlers.
+  eventhandler_purge_module(modid);
+  netisr_purge_module(modid);
+  if_clone_purge_module(modid);
   let leaks = purgeZones(zone_first(), modid);
   for (let v = vnet_first(); v != 0; v = vnet_next(v)) {
     leaks += purgeZones(changetype<Vnet>(v).zones, modid);

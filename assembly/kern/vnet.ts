@@ -22,7 +22,7 @@ import { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_first, zon
 import { vnet_master_base, vnet_section_size, vnet_section_pages, vnet_data_boot, V_SELF } from "./vnet_data";
 import { sysinit_vnet_init, sysinit_vnet_stop, sysinit_vnet_uninit } from "./sysinit";
 import { callout_vnet_purge } from "./kern_timeout";
-import { leak_record, leak_record_str, LEAK_ITEMS, LEAK_PAGES, LEAK_CALLOUTS, LEAK_ZONE } from "./leak";
+import { leak_record, leak_record_str, leak_count, leak_dropped, LEAK_ITEMS, LEAK_PAGES, LEAK_CALLOUTS, LEAK_ZONE } from "./leak";
 import { EINVAL, EPERM, ENOMEM } from "../sys/errno";
 
 export const VNET_MAGIC: u32 = 0x564e4554; // "VNET"
@@ -45,6 +45,9 @@ export const VNET_ZOMBIE: u32 = 4;
   callouts: u32; // callouts pending for this vnet
   flags: u32;
 }
+
+// Modules read these two fields directly (assembly/kmod/kapi.ts: VNET_VNET, vnet_alive).
+if (offsetof<Vnet>("state") != 12 || offsetof<Vnet>("base") != 16) ERROR("struct vnet layout changed: update kmod/kapi.ts");
 
 let vnetzone: usize = 0;
 let vnet0: usize = 0;
@@ -252,6 +255,8 @@ export function vnet_destroy(v: usize): i32 {
   if (!vnet_valid(v)) return -EINVAL;
   if (v == vnet0) return -EPERM;
   const vv = changetype<Vnet>(v);
+  // Leaks found by the uninits themselves (an interface left behind) count as well.
+  const before = leak_count() + leak_dropped();
   const old = CURVNET_SET(v);
   vv.state = VNET_STOPPING;
   sysinit_vnet_stop();
@@ -263,7 +268,8 @@ export function vnet_destroy(v: usize): i32 {
   if (vv.next != 0) changetype<Vnet>(vv.next).prev = vv.prev;
   else liveTail = vv.prev;
   nlive--;
-  return <i32>reclaim(v);
+  reclaim(v);
+  return <i32>(leak_count() + leak_dropped() - before);
 }
 
 /** Bytes a vnet owns: its pages, its struct, and its items in charged zones. */

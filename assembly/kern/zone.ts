@@ -552,3 +552,27 @@ export function zone_drain_all(): u32 {
   for (let z = zone_first(); z != 0; z = zone_next(z)) pages += zone_drain(z);
   return pages;
 }
+
+/**
+ * Move one item's charge in a ZONE_CHARGE zone from the vnet whose data block is fromBase
+ * to the one at toBase (an interface moving, a packet crossing). False, with nothing
+ * changed, when the target is at its limit.
+ */
+export function zone_charge_move(z: usize, fromBase: usize, toBase: usize): bool {
+  const zz = changetype<Zone>(z);
+  if (!(zz.flags & ZONE_CHARGE) || fromBase == 0 || toBase == 0) return false;
+  if (fromBase == toBase) return true;
+  const to = toBase + zz.vnoff;
+  const lim = load<u32>(to, ZR_LIMIT);
+  const n = load<u32>(to, ZR_INUSE);
+  if (lim != 0 && n >= lim) {
+    store<u32>(to, load<u32>(to, ZR_FAILS) + 1, ZR_FAILS);
+    return false;
+  }
+  store<u32>(to, n + 1, ZR_INUSE);
+  if (n + 1 > load<u32>(to, ZR_PEAK)) store<u32>(to, n + 1, ZR_PEAK);
+  const from = fromBase + zz.vnoff;
+  store<u32>(from, load<u32>(from, ZR_INUSE) - 1, ZR_INUSE);
+  vnet_uncharged(fromBase);
+  return true;
+}

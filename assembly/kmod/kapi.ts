@@ -97,3 +97,54 @@ const VNET_BASE: usize = 16;
 @external("kernel", "m_length") export declare function m_length(m: usize): i32;
 @external("kernel", "m_dup") export declare function m_dup(m: usize): usize;
 @external("kernel", "m_chargeto") export declare function m_chargeto(m: usize, v: usize): bool;
+
+// Interfaces (struct ifnet and constants: ../sys/if.ts)
+@external("kernel", "if_alloc") export declare function if_alloc(type: u32): usize;
+@external("kernel", "if_initname") export declare function if_initname(ifp: usize, name: usize, len: u32): void;
+@external("kernel", "if_initname_unit") export declare function if_initname_unit(ifp: usize, prefix: usize, plen: u32, unit: u32, suffix: u8): void;
+@external("kernel", "if_attach") export declare function if_attach(ifp: usize): i32;
+@external("kernel", "if_detach") export declare function if_detach(ifp: usize): void;
+@external("kernel", "if_free") export declare function if_free(ifp: usize): void;
+@external("kernel", "if_valid") export declare function if_valid(ifp: usize): bool;
+@external("kernel", "ifunit") export declare function ifunit(name: usize, len: u32): usize;
+@external("kernel", "ifunit_vnet") export declare function ifunit_vnet(v: usize, name: usize, len: u32): usize;
+@external("kernel", "if_setup") export declare function if_setup(ifp: usize, up: bool): i32;
+@external("kernel", "if_first") export declare function if_first(v: usize): usize;
+@external("kernel", "if_next") export declare function if_next(ifp: usize): usize;
+@external("kernel", "if_clone_attach") export declare function if_clone_attach(prefix: string, create: u32, destroy: u32): i32;
+@external("kernel", "if_clone_detach") export declare function if_clone_detach(prefix: string): i32;
+@external("kernel", "if_clone_seterror") export declare function if_clone_seterror(e: i32): void;
+@external("kernel", "if_clone_of") export declare function if_clone_of(prefix: string): usize;
+@external("kernel", "if_clone_vnet_destroy") export declare function if_clone_vnet_destroy(c: usize): u32;
+@external("kernel", "if_clone_count") export declare function if_clone_count(c: usize): u32;
+@external("kernel", "ether_input") export declare function ether_input(ifp: usize, m: usize): void;
+@external("kernel", "ether_demux") export declare function ether_demux(ifp: usize, m: usize): void;
+@external("kernel", "ether_output") export declare function ether_output(ifp: usize, m: usize, dst: usize, etype: u16): i32;
+@external("kernel", "ether_output_frame") export declare function ether_output_frame(ifp: usize, m: usize): i32;
+@external("kernel", "ether_set_bridge_input") export declare function ether_set_bridge_input(fn: u32): void;
+@external("kernel", "netisr_register") export declare function netisr_register(etype: u32, fn: u32): i32;
+@external("kernel", "netisr_unregister") export declare function netisr_unregister(etype: u32): i32;
+@external("kernel", "bpf_mtap") export declare function bpf_mtap(ifp: usize, m: usize, dir: u16): void;
+@external("kernel", "eventhandler_register") export declare function eventhandler_register(event: u32, fn: u32, pri: u32): i32;
+@external("kernel", "eventhandler_deregister") export declare function eventhandler_deregister(event: u32, fn: u32): void;
+@external("kernel", "zone_charge_move") export declare function zone_charge_move(z: usize, fromBase: usize, toBase: usize): bool;
+export const EVENT_IFNET_ARRIVAL: u32 = 1;
+export const EVENT_IFNET_DEPARTURE: u32 = 2;
+export const EVENTHANDLER_PRI_ANY: u32 = 10000;
+
+// Switching vnets (CURVNET_SET / CURVNET_RESTORE): writes the kernel globals block.
+@inline export function CURVNET_SET(v: usize): usize {
+  const old = load<usize>(kglobals + KG_CURVNET);
+  store<usize>(kglobals + KG_CURVNET, v);
+  store<usize>(kglobals + KG_CURVNET_BASE, v != 0 ? load<usize>(v + VNET_BASE) : 0);
+  return old;
+}
+
+@inline export function CURVNET_RESTORE(old: usize): void {
+  CURVNET_SET(old);
+}
+
+/** struct vnet's state field (VNET_ALIVE = 1 while it may receive). */
+@inline export function vnet_alive(v: usize): bool {
+  return v != 0 && load<u32>(v + 12) == 1;
+}

@@ -1,0 +1,280 @@
+// Interfaces from the host: ifconfig-style create/destroy, up/down, MTU, MAC, moving
+// between vnets, counters, raw frames in and out, and the ifconfig text.
+
+import type { Kernel, Vnet } from "./kernel.js";
+import { KernelError, WavnetError, ConfigError, Errno } from "./errors.js";
+import { formatTable } from "./format.js";
+
+export class InterfaceGoneError extends WavnetError {}
+
+const IFF = { UP: 0x1, BROADCAST: 0x2, LOOPBACK: 0x8, RUNNING: 0x40, PROMISC: 0x100, SIMPLEX: 0x800, MULTICAST: 0x8000 };
+const IFF_NAMES: [number, string][] = [[0x1, "UP"], [0x2, "BROADCAST"], [0x8, "LOOPBACK"], [0x40, "RUNNING"], [0x100, "PROMISC"], [0x800, "SIMPLEX"], [0x8000, "MULTICAST"]];
+const IFT: Record<number, string> = { 0x6: "ether", 0x18: "loopback", 0xd1: "bridge" };
+const COUNTERS = ["ipackets", "ierrors", "opackets", "oerrors", "collisions", "ibytes", "obytes", "imcasts", "omcasts", "iqdrops", "oqdrops", "noproto"] as const;
+export type IfCounters = Record<(typeof COUNTERS)[number], number>;
+
+export interface IfnetExports {
+  kern_iobuf(): number;
+  ifh_create(v: number, len: number): number;
+  ifh_error(): number;
+  ifh_destroy(ifp: number): number;
+  ifh_lookup(v: number, len: number): number;
+  ifh_first(v: number): number;
+  ifh_next(ifp: number): number;
+  ifh_valid(ifp: number): number;
+  ifh_name(ifp: number): number;
+  ifh_lladdr(ifp: number): number;
+  ifh_info(ifp: number, what: number): number;
+  ifh_setflags(ifp: number, up: number, promisc: number): number;
+  ifh_setmtu(ifp: number, mtu: number): number;
+  ifh_setlladdr(ifp: number): number;
+  ifh_vmove(ifp: number, v: number): number;
+  ifh_send(ifp: number, len: number): number;
+  ifh_input(ifp: number, len: number): number;
+  etherh_stat(v: number, which: number): number;
+}
+
+export const ETHERSTATS = ["down", "runt", "oversize", "badlen", "badsrc", "notforus", "vlan", "noproto", "nomem", "outdown"] as const;
+export type EtherStats = Record<(typeof ETHERSTATS)[number], number>;
+
+function k(kernel: Kernel): IfnetExports {
+  return kernel.k as unknown as IfnetExports;
+}
+
+/** Write an ASCII name into the kernel's I/O buffer; returns its length. */
+export function putName(kernel: Kernel, name: string, what: string): number {
+  if (typeof name !== "string" || !/^[A-Za-z][A-Za-z0-9_.]{0,14}$/.test(name)) {
+    throw new ConfigError(`${what}: interface name must be 1-15 of [A-Za-z0-9_.] starting with a letter, got ${JSON.stringify(name)}`);
+  }
+  const buf = new Uint8Array(kernel.memory.buffer, k(kernel).kern_iobuf(), name.length);
+  for (let i = 0; i < name.length; i++) buf[i] = name.charCodeAt(i);
+  return name.length;
+}
+
+export function parseMac(mac: string): Uint8Array {
+  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(mac);
+  if (!m) throw new ConfigError(`MAC address must look like 02:00:00:00:00:01, got ${JSON.stringify(mac)}`);
+  return Uint8Array.from(m.slice(1).map((x) => parseInt(x, 16)));
+}
+
+export function formatMac(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+/** A handle on one struct ifnet; it goes stale when the interface is destroyed. */
+export class Interface {
+  readonly serial: number;
+  constructor(private readonly kernel: Kernel, readonly ptr: number) {
+    this.serial = k(kernel).ifh_info(ptr, 8);
+  }
+
+  /** True while the interface exists (destroyed by the host, a cloner, or its vnet's teardown: false). */
+  get alive(): boolean {
+    const x = k(this.kernel);
+    return x.ifh_valid(this.ptr) !== 0 && x.ifh_info(this.ptr, 8) === this.serial;
+  }
+
+  private check(what: string): IfnetExports {
+    if (!this.alive) throw new InterfaceGoneError(`${what}: interface #${this.serial} no longer exists`);
+    return k(this.kernel);
+  }
+
+  get name(): string {
+    const x = this.check("name");
+    return this.kernel.cstring(x.ifh_name(this.ptr), 16);
+  }
+
+  get index(): number {
+    return this.check("index").ifh_info(this.ptr, 0);
+  }
+
+  get flags(): number {
+    return this.check("flags").ifh_info(this.ptr, 1);
+  }
+
+  get up(): boolean {
+    return (this.flags & IFF.UP) !== 0;
+  }
+
+  get running(): boolean {
+    return (this.flags & IFF.RUNNING) !== 0;
+  }
+
+  get mtu(): number {
+    return this.check("mtu").ifh_info(this.ptr, 2);
+  }
+
+  get type(): string {
+    const t = this.check("type").ifh_info(this.ptr, 3);
+    return IFT[t] ?? `type ${t}`;
+  }
+
+  get mac(): string {
+    const x = this.check("mac");
+    return formatMac(new Uint8Array(this.kernel.memory.buffer, x.ifh_lladdr(this.ptr), 6).slice());
+  }
+
+  /** The vnet the interface is in now. */
+  get vnet(): Vnet {
+    return this.kernel.vnetByPtr(this.check("vnet").ifh_info(this.ptr, 4));
+  }
+
+  /** The vnet it was created in (where it goes back to when its current vnet is destroyed). */
+  get home(): Vnet | undefined {
+    const p = this.check("home").ifh_info(this.ptr, 5);
+    return this.kernel.vnetByPtrOrUndefined(p);
+  }
+
+  counters(): IfCounters {
+    const x = this.check("counters");
+    const out = {} as IfCounters;
+    COUNTERS.forEach((name, i) => (out[name] = x.ifh_info(this.ptr, 16 + i)));
+    return out;
+  }
+
+  private errno(what: string, r: number): void {
+    if (r !== 0) throw new KernelError(`${what} ${this.name}`, r);
+  }
+
+  setUp(up = true): void {
+    const x = this.check("up");
+    this.errno(up ? "up" : "down", this.kernel.enter(() => x.ifh_setflags(this.ptr, up ? 1 : 0, -1)));
+  }
+
+  setDown(): void {
+    this.setUp(false);
+  }
+
+  setPromisc(on: boolean): void {
+    const x = this.check("promisc");
+    this.errno("promisc", this.kernel.enter(() => x.ifh_setflags(this.ptr, -1, on ? 1 : 0)));
+  }
+
+  setMtu(mtu: number): void {
+    const x = this.check("mtu");
+    if (!Number.isInteger(mtu) || mtu < 72 || mtu > 65535) throw new ConfigError(`mtu ${this.name}: must be an integer from 72 to 65535, got ${mtu}`);
+    this.errno("mtu", this.kernel.enter(() => x.ifh_setmtu(this.ptr, mtu)));
+  }
+
+  setMac(mac: string): void {
+    const x = this.check("ether");
+    const b = parseMac(mac);
+    if (b[0] & 1) throw new ConfigError(`ether ${this.name}: ${mac} is a multicast address`);
+    if (b.every((v) => v === 0)) throw new ConfigError(`ether ${this.name}: the all-zero address is not an interface address`);
+    new Uint8Array(this.kernel.memory.buffer, x.kern_iobuf(), 6).set(b);
+    this.errno("ether", this.kernel.enter(() => x.ifh_setlladdr(this.ptr)));
+  }
+
+  /** if_vmove: move into another vnet (ifconfig IF vnet JAIL). */
+  moveTo(vnet: Vnet): void {
+    const x = this.check("vnet");
+    if (!vnet.alive) throw new KernelError(`move ${this.name}: target vnet was destroyed`, Errno.EINVAL);
+    const r = this.kernel.enter(() => x.ifh_vmove(this.ptr, vnet.ptr));
+    if (r === -Errno.EEXIST) throw new KernelError(`move ${this.name} into vnet "${vnet.name}": an interface of that name exists there`, r);
+    if (r === -Errno.EPERM) throw new KernelError(`move ${this.name}: a loopback interface stays in its vnet`, r);
+    this.errno(`move into vnet "${vnet.name}":`, r);
+  }
+
+  /** ifconfig IF destroy (a cloned interface; an epair goes with both ends). */
+  destroy(): void {
+    const x = this.check("destroy");
+    const name = this.name;
+    const r = this.kernel.enter(() => x.ifh_destroy(this.ptr));
+    if (r === -Errno.EPERM) throw new KernelError(`destroy ${name}: not a cloned interface`, r);
+    if (r !== 0) throw new KernelError(`destroy ${name}`, r);
+  }
+
+  private put(frame: Uint8Array, what: string): number {
+    const x = this.check(what);
+    if (!(frame instanceof Uint8Array)) throw new ConfigError(`${what} ${this.name}: a frame is a Uint8Array`);
+    if (frame.length > 65536) throw new ConfigError(`${what} ${this.name}: frame of ${frame.length} bytes is larger than 65536`);
+    new Uint8Array(this.kernel.memory.buffer, x.kern_iobuf(), frame.length).set(frame);
+    return frame.length;
+  }
+
+  /** Send a complete frame out of this interface (a BPF write). Returns 0 or a negative errno. */
+  send(frame: Uint8Array): number {
+    const len = this.put(frame, "send");
+    return this.kernel.enter(() => k(this.kernel).ifh_send(this.ptr, len));
+  }
+
+  /** Hand a frame to this interface as if it had arrived from its wire. */
+  receive(frame: Uint8Array): number {
+    const len = this.put(frame, "receive");
+    return this.kernel.enter(() => k(this.kernel).ifh_input(this.ptr, len));
+  }
+
+  toString(): string {
+    return this.name;
+  }
+}
+
+export function flagNames(flags: number): string {
+  return IFF_NAMES.filter(([b]) => flags & b).map(([, n]) => n).join(",");
+}
+
+/** The interfaces of a vnet, in index order. */
+export function interfacesOf(kernel: Kernel, v: Vnet): Interface[] {
+  const x = k(kernel);
+  const out: Interface[] = [];
+  for (let p = x.ifh_first(v.ptr); p !== 0; p = x.ifh_next(p)) out.push(new Interface(kernel, p));
+  return out;
+}
+
+export function lookup(kernel: Kernel, v: Vnet, name: string): Interface | undefined {
+  const len = putName(kernel, name, "interface");
+  const p = k(kernel).ifh_lookup(v.ptr, len);
+  return p === 0 ? undefined : new Interface(kernel, p);
+}
+
+/**
+ * ifconfig NAME create in vnet v: NAME is a cloner ("epair", "bridge") with an optional
+ * unit. Returns every interface the cloner made (an epair: both ends).
+ */
+export function createClone(kernel: Kernel, v: Vnet, name: string): Interface[] {
+  const len = putName(kernel, name, "ifconfig create");
+  const before = new Set(interfacesOf(kernel, v).map((i) => i.ptr));
+  const x = k(kernel);
+  const p = kernel.enter(() => x.ifh_create(v.ptr, len));
+  if (p === 0) {
+    const e = x.ifh_error();
+    if (e === -Errno.ENOENT) throw new KernelError(`ifconfig ${name} create: no cloner "${name.replace(/\d+$/, "")}" (is its module loaded?)`, e);
+    if (e === -Errno.EEXIST) throw new KernelError(`ifconfig ${name} create: ${name} exists`, e);
+    throw new KernelError(`ifconfig ${name} create`, e || -Errno.ENOMEM);
+  }
+  const made = interfacesOf(kernel, v).filter((i) => !before.has(i.ptr));
+  made.sort((a, b) => (a.ptr === p ? -1 : b.ptr === p ? 1 : a.index - b.index));
+  return made.length ? made : [new Interface(kernel, p)];
+}
+
+export function etherStats(kernel: Kernel, v: Vnet): EtherStats {
+  const out = {} as EtherStats;
+  ETHERSTATS.forEach((n, i) => (out[n] = k(kernel).etherh_stat(v.ptr, i)));
+  return out;
+}
+
+/** ifconfig's text for a vnet's interfaces. */
+export function ifconfigText(kernel: Kernel, v: Vnet): string {
+  const lines: string[] = [];
+  for (const i of interfacesOf(kernel, v)) {
+    const c = i.counters();
+    const home = i.home;
+    lines.push(`${i.name}: flags=${i.flags.toString(16)}<${flagNames(i.flags)}> mtu ${i.mtu} index ${i.index}`);
+    if (i.type !== "loopback") lines.push(`\tether ${i.mac}`);
+    if (home && home !== v) lines.push(`\thome vnet "${home.name}"`);
+    lines.push(`\tinput ${c.ipackets} packets ${c.ibytes} bytes ${c.ierrors} errors ${c.iqdrops} drops ${c.noproto} noproto`);
+    lines.push(`\toutput ${c.opackets} packets ${c.obytes} bytes ${c.oerrors} errors ${c.oqdrops} drops`);
+  }
+  return lines.join("\n");
+}
+
+/** netstat -i style table for a vnet. */
+export function netstatI(kernel: Kernel, v: Vnet): string {
+  return formatTable(
+    ["Name", "Mtu", "Address", "Ipkts", "Ierrs", "Idrop", "Opkts", "Oerrs", "Odrop"],
+    interfacesOf(kernel, v).map((i) => {
+      const c = i.counters();
+      return [i.name, i.mtu, i.type === "loopback" ? "<Link>" : i.mac, c.ipackets, c.ierrors, c.iqdrops, c.opackets, c.oerrors, c.oqdrops];
+    }),
+  );
+}
