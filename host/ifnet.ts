@@ -204,6 +204,12 @@ export class Interface {
     return this.kernel.enter(() => k(this.kernel).ifh_input(this.ptr, len));
   }
 
+  /** Capture every frame in and out (see Kernel.capture). */
+  capture(opts: import("./tap.js").CaptureStartOptions = {}): import("./tap.js").LiveCapture {
+    this.check("capture");
+    return this.kernel.capture(this, opts);
+  }
+
   toString(): string {
     return this.name;
   }

@@ -9,6 +9,7 @@ import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
 import { loadLinkMap, type LinkMap } from "./linkmap.js";
 import { nodeModuleSource } from "./wasm-node.js";
 import { formatTable } from "./format.js";
+import { startCapture, type LiveCapture, type CaptureStartOptions } from "./tap.js";
 import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./ifnet.js";
 
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
@@ -222,6 +223,8 @@ export class Kernel {
   private nextName = 1;
   private view: DataView;
   private shut = false;
+  private readonly captures = new Set<LiveCapture>();
+  private readonly bootWallUs = Math.round(Date.now() * 1000);
 
   private constructor(inst: WebAssembly.Instance, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
     this.memory = memory;
@@ -268,7 +271,14 @@ export class Kernel {
     const top = k.kern_heap_top();
     if (top >= linkmap.kernel.staticLimit) throw new KernelPanic(`kernel static data ends at ${top}, past its link-map limit ${linkmap.kernel.staticLimit}`);
     self = new Kernel(inst, memory, table, clock, linkmap, source, config);
-    clock.attach({ tick: (now) => self!.k.callout_tick(now), next: () => self!.k.callout_next() });
+    clock.attach({
+      tick: (now) => {
+        const n = self!.k.callout_tick(now);
+        self!.drainCaptures();
+        return n;
+      },
+      next: () => self!.k.callout_next(),
+    });
     for (const name of config) await self.kldload(name);
     return self;
   }
@@ -288,8 +298,37 @@ export class Kernel {
       if (e instanceof WebAssembly.RuntimeError) throw new KernelPanic(`kernel trap: ${e.message}`);
       throw e;
     } finally {
+      this.drainCaptures();
       this.clock.kick();
     }
+  }
+
+  /** @internal */
+  drainCaptures(): void {
+    for (const c of this.captures) c.drain();
+  }
+
+  /** @internal */
+  rememberCapture(c: LiveCapture): void {
+    this.captures.add(c);
+  }
+
+  /** @internal */
+  forgetCapture(c: LiveCapture): void {
+    this.captures.delete(c);
+  }
+
+  /**
+   * µs to add to kernel time for wall-clock timestamps: the boot time for a real clock; a
+   * fixed 2000-01-01 for a virtual one, so captures of a seeded run are identical.
+   */
+  epochUs(): number {
+    return this.clock.kind === "real" ? this.bootWallUs : 946_684_800_000_000;
+  }
+
+  /** Capture every frame in and out of an interface (pcap/pcapng sinks, async iteration). */
+  capture(iface: Interface, opts: CaptureStartOptions = {}): LiveCapture {
+    return startCapture(this, iface, opts);
   }
 
   /** Create a vnet: allocate, copy the VNET section, run every sysinit. */
@@ -483,6 +522,7 @@ export class Kernel {
   /** Destroy every vnet but vnet0 and stop the clock. Throws LeakError listing every leak found. */
   shutdown(): void {
     if (this.shut) return;
+    for (const c of [...this.captures]) void c.stop();
     const leaks: LeakEntry[] = [];
     for (const v of this.vnets().reverse()) {
       if (v === this.vnet0) continue;

@@ -1,0 +1,89 @@
+// Captures wired to the kernel: a LiveCapture owns a kernel capture descriptor (net/bpf.ts)
+// on one interface; the kernel drains every live capture's ring after each kernel entry and
+// clock tick, so frames reach iterators and pcap/pcapng sinks as they happen.
+
+import { Capture, type CaptureOptions, type PcapngSink } from "./capture.js";
+import type { Writable } from "node:stream";
+import { LINKTYPE_ETHERNET, LINKTYPE_NULL } from "./pcap.js";
+import { ConfigError, KernelError, Errno } from "./errors.js";
+import type { Kernel } from "./kernel.js";
+import type { Interface } from "./ifnet.js";
+
+export interface BpfExports {
+  bpfh_attach(ifp: number, snaplen: number, nseg: number): number;
+  bpf_readable(d: number): number;
+  bpf_read_ptr(): number;
+  bpf_consume(d: number, n: number): void;
+  bpf_close(d: number): void;
+  bpf_stat(d: number, what: number): number;
+  callout_now(): number;
+}
+
+export interface CaptureStartOptions {
+  /** Bytes of each frame kept (default 65535). */
+  snaplen?: number;
+  /** Ring size in 64 KiB segments (default 16 = 1 MiB; frames beyond it are dropped and counted). */
+  ringSegments?: number;
+  /** Write a pcap file (path) or stream as frames arrive. */
+  pcap?: string | Writable;
+  /** Write pcapng: a path, a stream, or a PcapngSink shared with other captures. */
+  pcapng?: string | Writable | PcapngSink;
+}
+
+export class LiveCapture extends Capture {
+  #d: number;
+  constructor(private readonly kernel: Kernel, readonly iface: Interface, d: number, opts: CaptureOptions) {
+    super(opts);
+    this.#d = d;
+  }
+
+  /** @internal copy what the kernel ring holds into the capture. */
+  drain(): void {
+    if (this.#d === 0) return;
+    const x = this.kernel.k as unknown as BpfExports;
+    for (let n = x.bpf_readable(this.#d); n > 0; n = x.bpf_readable(this.#d)) {
+      const p = x.bpf_read_ptr();
+      this.ingest(new Uint8Array(this.kernel.memory.buffer, p, n), { base: p });
+      x.bpf_consume(this.#d, n);
+    }
+    this.drops = x.bpf_stat(this.#d, 2);
+  }
+
+  /** Stop capturing: drain the ring, free it in the kernel, end iterators, close own sinks. */
+  override stop(): Promise<void> {
+    if (this.#d !== 0) {
+      const x = this.kernel.k as unknown as BpfExports;
+      this.drain();
+      x.bpf_close(this.#d);
+      this.#d = 0;
+      this.kernel.forgetCapture(this);
+      return super.stop({ kernelNowUs: x.callout_now() });
+    }
+    return super.stop();
+  }
+}
+
+/** Start capturing on iface. */
+export function startCapture(kernel: Kernel, iface: Interface, opts: CaptureStartOptions = {}): LiveCapture {
+  const snaplen = opts.snaplen ?? 65535;
+  const nseg = opts.ringSegments ?? 16;
+  if (!Number.isInteger(snaplen) || snaplen < 14 || snaplen > 65535) throw new ConfigError(`capture ${iface.name}: snaplen must be an integer from 14 to 65535, got ${snaplen}`);
+  if (!Number.isInteger(nseg) || nseg < 1 || nseg > 64) throw new ConfigError(`capture ${iface.name}: ringSegments must be an integer from 1 to 64, got ${nseg}`);
+  const x = kernel.k as unknown as BpfExports;
+  const name = iface.name;
+  const loop = iface.type === "loopback";
+  const d = kernel.enter(() => x.bpfh_attach(iface.ptr, snaplen, nseg));
+  if (d === 0) throw new KernelError(`capture ${name}: no memory for a ${nseg}-segment ring`, -Errno.ENOMEM);
+  const vnet = iface.vnet;
+  const cap = new LiveCapture(kernel, iface, d, {
+    ifName: vnet === kernel.vnet0 ? name : `${vnet.name}:${name}`,
+    description: `vnet ${vnet.name}, ${name}`,
+    linktype: loop ? LINKTYPE_NULL : LINKTYPE_ETHERNET,
+    snaplen,
+    epochUs: kernel.epochUs(),
+  });
+  if (opts.pcap !== undefined) cap.toPcap(opts.pcap);
+  if (opts.pcapng !== undefined) cap.toPcapng(opts.pcapng);
+  kernel.rememberCapture(cap);
+  return cap;
+}
