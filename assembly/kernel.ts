@@ -82,7 +82,7 @@ export {
   if_alloc, if_initname, if_initname_unit, if_attach, if_detach, if_free, if_valid, ifunit, ifunit_vnet,
   ifnet_byindex_vnet, if_setup, if_setpromisc, if_setmtu, if_setlladdr, if_vmove, if_first, if_next, if_count,
 } from "./net/if";
-export { if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_vnet_destroy, if_clone_count } from "./net/if_clone";
+export { if_clone_attach, if_clone_detach, if_clone_destroy_ifp, if_clone_seterror, if_clone_of, if_clone_vnet_destroy, if_clone_count } from "./net/if_clone";
 export { ether_input, ether_demux, ether_output, ether_output_frame, ether_set_bridge_input, etherstat } from "./net/if_ethersubr";
 export { looutput, loif } from "./net/if_loop";
 export { netisr_register, netisr_unregister } from "./net/netisr";

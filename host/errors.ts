@@ -11,6 +11,7 @@ export const Errno = {
   EEXIST: 17,
   EINVAL: 22,
   ENOSPC: 28,
+  ENETDOWN: 50,
 } as const;
 
 const names = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));

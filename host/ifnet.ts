@@ -4,6 +4,7 @@
 import type { Kernel, Vnet } from "./kernel.js";
 import { KernelError, WavnetError, ConfigError, Errno } from "./errors.js";
 import { formatTable } from "./format.js";
+import { epairConditions, clearConditions, getConditions, epairStats, epairPeer, type LinkConditions, type EpairStats } from "./epair.js";
 
 export class InterfaceGoneError extends WavnetError {}
 
@@ -202,6 +203,32 @@ export class Interface {
   receive(frame: Uint8Array): number {
     const len = this.put(frame, "receive");
     return this.kernel.enter(() => k(this.kernel).ifh_input(this.ptr, len));
+  }
+
+  /**
+   * Link conditions for frames this epair end sends (delay, jitter, loss, duplication,
+   * reordering, rate with a bounded queue); replaces all of them. See host/epair.ts.
+   */
+  setConditions(c: LinkConditions): void {
+    epairConditions(this.kernel, this, c);
+  }
+
+  clearConditions(): void {
+    clearConditions(this.kernel, this);
+  }
+
+  conditions(): Required<LinkConditions> {
+    return getConditions(this.kernel, this);
+  }
+
+  /** This epair end's link counters (sent, delivered, lost, duplicated, queue drops, ...). */
+  linkStats(): EpairStats {
+    return epairStats(this.kernel, this);
+  }
+
+  /** The other end of this epair. */
+  get peer(): Interface {
+    return epairPeer(this.kernel, this);
   }
 
   /** Capture every frame in and out (see Kernel.capture). */

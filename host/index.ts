@@ -7,3 +7,5 @@ export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTA
 export { PcapWriter, PcapngWriter, writePcapFile, writePcapngFile, readPcap, readPcapng, loopbackHeader, LINKTYPE_ETHERNET, LINKTYPE_NULL, MAX_SNAPLEN, type PcapPacket, type PcapngInterface, type PcapngStats } from "./pcap.js";
 export { Capture, PcapngSink, CaptureRecordError, parseRecords, ringRecords, encodeRecords, type Frame, type CaptureOptions, type RingRecord } from "./capture.js";
 export { LiveCapture, type CaptureStartOptions } from "./tap.js";
+export * from "./bridge.js";
+export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./epair.js";

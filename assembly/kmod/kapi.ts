@@ -4,7 +4,7 @@
 // Include this from a module; never from the kernel itself.
 
 export { SI_SUB_PROTO_DOMAIN, SI_SUB_PROTO_IF, SI_SUB_PSEUDO, SI_ORDER_ANY, SI_ORDER_FIRST, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE } from "../sys/kernel";
-export { EBUSY, ENOMEM, ENOSPC, EINVAL } from "../sys/errno";
+export { EBUSY, ENOMEM, ENOSPC, EINVAL, ENOENT, EEXIST, EPERM } from "../sys/errno";
 
 // Offsets in the kernel globals block (assembly/kern/kglobals.ts).
 const KG_CURVNET: usize = 0;
@@ -66,8 +66,10 @@ export const CALLOUT_SIZE: u32 = 40; // = kern_timeout CALLOUT_SIZE (callout.spe
 @external("kernel", "callout_drain") export declare function callout_drain(c: usize): i32;
 @external("kernel", "callout_pending") export declare function callout_pending(c: usize): bool;
 
-// randomness
+// randomness (seeded by the host: repeatable runs)
 @external("kernel", "arc4random") export declare function arc4random(): u32;
+@external("kernel", "arc4random_uniform") export declare function arc4random_uniform(n: u32): u32;
+@external("kernel", "vnet_id") export declare function vnet_id(v: usize): u32;
 
 // struct vnet (assembly/kern/vnet.ts): the data block base is at offset 16.
 const VNET_BASE: usize = 16;
@@ -109,6 +111,8 @@ const VNET_BASE: usize = 16;
 @external("kernel", "ifunit") export declare function ifunit(name: usize, len: u32): usize;
 @external("kernel", "ifunit_vnet") export declare function ifunit_vnet(v: usize, name: usize, len: u32): usize;
 @external("kernel", "if_setup") export declare function if_setup(ifp: usize, up: bool): i32;
+@external("kernel", "if_setpromisc") export declare function if_setpromisc(ifp: usize, on: bool): i32;
+@external("kernel", "if_clone_destroy_ifp") export declare function if_clone_destroy_ifp(ifp: usize): i32;
 @external("kernel", "if_first") export declare function if_first(v: usize): usize;
 @external("kernel", "if_next") export declare function if_next(ifp: usize): usize;
 @external("kernel", "if_clone_attach") export declare function if_clone_attach(prefix: string, create: u32, destroy: u32): i32;

@@ -12,7 +12,7 @@
 //   - this layer's uninit (SI_SUB_INIT_IF, among the last): anything still attached is a
 //     leak: it is recorded by interface name and detached and freed.
 
-import { Ifnet, IFNET_MAGIC, IFNET_SIZE, IFNAMSIZ, IFF_UP, IFF_RUNNING, IFF_LOOPBACK, IF_MINMTU, IF_MAXMTU, if_name, if_lladdr } from "../sys/if";
+import { Ifnet, IFNET_MAGIC, IFNET_SIZE, IFNAMSIZ, IFF_UP, IFF_RUNNING, IFF_LOOPBACK, IFF_PROMISC, IF_MINMTU, IF_MAXMTU, if_name, if_lladdr } from "../sys/if";
 import { SI_SUB_INIT_IF, SI_SUB_VNET_DONE, SI_ORDER_FIRST, SI_ORDER_ANY } from "../sys/kernel";
 import { EINVAL, EEXIST, ENOMEM, EPERM, ENOENT, EBUSY } from "../sys/errno";
 import { zone_create, zone_alloc_in, zone_free_in, zone_charge_move, ZONE_CHARGE, ZONE_ZERO } from "../kern/zone";
@@ -216,8 +216,8 @@ export function if_setup(ifp: usize, up: bool): i32 {
 export function if_setpromisc(ifp: usize, on: bool): i32 {
   const ii = changetype<Ifnet>(ifp);
   const was = ii.if_flags;
-  if (on) ii.if_flags |= 0x100;
-  else ii.if_flags &= ~0x100;
+  if (on) ii.if_flags |= IFF_PROMISC;
+  else ii.if_flags &= ~IFF_PROMISC;
   const r = ioctl(ifp, SIOCSIFFLAGS, 0);
   if (r != 0) ii.if_flags = was;
   return r;

@@ -136,12 +136,11 @@ export function ether_input(ifp: usize, m: usize): void {
  * Ethernet header is stripped before the handler sees it.
  */
 export function ether_demux(ifp: usize, m: usize): void {
-  const ii = changetype<Ifnet>(ifp);
   const mm = changetype<Mbuf>(m);
   const eh = mtod(m);
   if ((mm.m_flags & (M_BCAST | M_MCAST)) == 0 && !eq6(eh, if_lladdr(ifp))) {
     // Unicast to another station: seen by captures (and bridges) above, not for us.
-    drop(ifp, m, ETHERSTAT_NOTFORUS, (ii.if_flags & IFF_PROMISC) != 0 ? IFCOUNTER_NOPROTO : IFCOUNTER_IQDROPS);
+    drop(ifp, m, ETHERSTAT_NOTFORUS, IFCOUNTER_IQDROPS);
     return;
   }
   let etype: u32 = bswap<u16>(load<u16>(eh, 12));
@@ -187,11 +186,16 @@ export function ether_output_frame(ifp: usize, m: usize): i32 {
     m_freem(m);
     return -EINVAL;
   }
-  if_inc_counter(ifp, IFCOUNTER_OPACKETS, 1);
-  if_inc_counter(ifp, IFCOUNTER_OBYTES, <u64>mm.ph_len);
-  if ((load<u8>(mtod(m)) & 1) != 0) if_inc_counter(ifp, IFCOUNTER_OMCASTS, 1);
+  const len = <u64>mm.ph_len;
+  const mcast = (load<u8>(mtod(m)) & 1) != 0;
   if (ii.if_bpf != 0) bpf_mtap(ifp, m, BPF_D_OUT);
+  // The driver owns m now; count what it took (a refusal is the driver's to count).
   const r = call_indirect<i32>(ii.if_transmit, ifp, m);
+  if (r == 0) {
+    if_inc_counter(ifp, IFCOUNTER_OPACKETS, 1);
+    if_inc_counter(ifp, IFCOUNTER_OBYTES, len);
+    if (mcast) if_inc_counter(ifp, IFCOUNTER_OMCASTS, 1);
+  }
   return r;
 }
 

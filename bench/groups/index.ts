@@ -2,7 +2,9 @@
 // a file in this folder default-exporting a Group (see bench/lib.ts) plus one line here.
 import type { Group } from "../lib.js";
 import kernel from "./kernel.js";
+import link from "./link.js";
 
 export const groups: Group[] = [
   kernel,
+  link,
 ];

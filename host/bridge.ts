@@ -1,0 +1,256 @@
+// if_bridge from the host: members, the address table, ageing, counters, and the text of
+// `ifconfig bridge0` / `ifconfig bridge0 addr`. Typed functions over the exports of the
+// if_bridge module; every argument is checked here first so a mistake gets a ConfigError
+// that says what is wrong, and kernel errnos become KernelErrors that say which call failed.
+
+import type { Kernel } from "./kernel.js";
+import { ConfigError, KernelError, Errno, ModuleNotLoadedError } from "./errors.js";
+import { Interface, parseMac, formatMac, flagNames } from "./ifnet.js";
+
+/** The if_bridge module's exports (assembly/modules/if_bridge/if_bridge.ts). */
+export interface BridgeExports {
+  bridge_is(bifp: number): number;
+  bridge_addm(bifp: number, ifp: number): number;
+  bridge_delm(bifp: number, ifp: number): number;
+  bridge_member_of(ifp: number): number;
+  bridge_member(bifp: number, i: number): number;
+  bridge_param(bifp: number, what: number): number;
+  bridge_stat(bifp: number, which: number): number;
+  bridge_port_stat(bifp: number, ifp: number, which: number): number;
+  bridge_set_ageing(bifp: number, seconds: number): number;
+  bridge_set_maxaddr(bifp: number, n: number): number;
+  bridge_addstatic(bifp: number, ifp: number, machi: number, maclo: number): number;
+  bridge_deladdr(bifp: number, machi: number, maclo: number): number;
+  bridge_flush(bifp: number, all: number): number;
+  bridge_rtlist_fill(bifp: number, skip: number): number;
+  bridge_rtbuf(): number;
+  bridge_count(): number;
+  bridge_now(): number;
+}
+
+/** One entry of a bridge's address table. */
+export interface BridgeAddr {
+  mac: string;
+  /** Name of the member the address was learned on (or set static on). */
+  port: string;
+  /** The member interface itself. */
+  iface: Interface;
+  /** Seconds until it ages out (rounded up); 0 for a static entry. */
+  expiresInS: number;
+  static: boolean;
+}
+
+export const BRIDGE_STATS = [
+  "forwarded", "flooded", "local", "dropSamePort", "dropBad", "dropNoMem", "dropLoop", "dropNoPort",
+  "learned", "moved", "tableFull", "expired",
+] as const;
+export type BridgeCounters = Record<(typeof BRIDGE_STATS)[number], number>;
+
+export const BRIDGE_PORT_STATS = ["ipackets", "ibytes", "opackets", "obytes", "flooded", "dropped", "oerrors"] as const;
+export type BridgePortCounters = Record<(typeof BRIDGE_PORT_STATS)[number], number>;
+
+export interface BridgeStats extends BridgeCounters {
+  members: number;
+  addresses: number;
+  staticAddresses: number;
+  maxAddresses: number;
+  ageingS: number;
+  ports: Record<string, BridgePortCounters>;
+}
+
+const RTREC = 24;
+const RTREC_MAX = 256;
+export const BRIDGE_AGEING_MAX_S = 1_000_000;
+export const BRIDGE_MAXADDR_LIMIT = 65536;
+
+function x(kernel: Kernel, what: string): BridgeExports {
+  if (!kernel.linker.isLoaded("if_bridge")) {
+    throw new ModuleNotLoadedError(`${what}: the if_bridge module is not loaded (kldload("if_bridge"), or boot the GENERIC configuration)`);
+  }
+  return kernel.module<BridgeExports>("if_bridge");
+}
+
+function alive(i: Interface, what: string): void {
+  if (!(i instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(i)}`);
+  if (!i.alive) throw new ConfigError(`${what}: interface #${i.serial} no longer exists`);
+}
+
+/** The exports, after checking that `bridge` is a live bridge interface of the module. */
+function bridgeOf(kernel: Kernel, bridge: Interface, what: string): BridgeExports {
+  const b = x(kernel, what);
+  alive(bridge, what);
+  if (!b.bridge_is(bridge.ptr)) throw new ConfigError(`${what}: ${bridge.name} is not a bridge (type ${bridge.type})`);
+  return b;
+}
+
+function macArgs(mac: string, what: string): [number, number] {
+  let b: Uint8Array;
+  try {
+    b = parseMac(mac);
+  } catch (e) {
+    throw new ConfigError(`${what}: ${(e as Error).message}`);
+  }
+  if (b[0] & 1) throw new ConfigError(`${what}: ${mac} is a multicast address; only unicast addresses go in the table`);
+  if (b.every((v) => v === 0)) throw new ConfigError(`${what}: the all-zero address cannot be a table entry`);
+  return [(b[0] << 16) | (b[1] << 8) | b[2], (b[3] << 16) | (b[4] << 8) | b[5]];
+}
+
+/** ifconfig BRIDGE addm MEMBER: an Ethernet interface of the bridge's vnet joins (and goes promiscuous). */
+export function bridgeAdd(kernel: Kernel, bridge: Interface, member: Interface): void {
+  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} addm`;
+  const b = bridgeOf(kernel, bridge, what);
+  alive(member, what);
+  const w = `${what} ${member.name}`;
+  if (member.type !== "ether") throw new ConfigError(`${w}: only Ethernet interfaces can be members (it is ${member.type})`);
+  if (member.vnet !== bridge.vnet) throw new ConfigError(`${w}: ${member.name} is in vnet "${member.vnet.name}", the bridge in "${bridge.vnet.name}"; move it first`);
+  const other = b.bridge_member_of(member.ptr);
+  if (other === bridge.ptr) throw new ConfigError(`${w}: already a member of ${bridge.name}`);
+  if (other !== 0) throw new ConfigError(`${w}: already a member of ${new Interface(kernel, other).name}`);
+  const n = b.bridge_param(bridge.ptr, 0);
+  if (n >= b.bridge_param(bridge.ptr, 6)) throw new ConfigError(`${w}: ${bridge.name} has the most members it can (${n})`);
+  if (n > 0 && member.mtu !== bridge.mtu) throw new ConfigError(`${w}: MTU ${member.mtu} differs from the bridge's ${bridge.mtu}`);
+  const r = kernel.enter(() => b.bridge_addm(bridge.ptr, member.ptr));
+  if (r !== 0) throw new KernelError(w, r);
+}
+
+/** ifconfig BRIDGE deletem MEMBER: it leaves (its promiscuous mode is restored, its addresses forgotten). */
+export function bridgeDel(kernel: Kernel, bridge: Interface, member: Interface): void {
+  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} deletem`;
+  const b = bridgeOf(kernel, bridge, what);
+  alive(member, what);
+  const r = kernel.enter(() => b.bridge_delm(bridge.ptr, member.ptr));
+  if (r === -Errno.ENOENT) throw new ConfigError(`${what} ${member.name}: not a member of ${bridge.name}`);
+  if (r !== 0) throw new KernelError(`${what} ${member.name}`, r);
+}
+
+/** The members, in membership (flooding) order. */
+export function bridgeMembers(kernel: Kernel, bridge: Interface): Interface[] {
+  const b = bridgeOf(kernel, bridge, "bridge members");
+  const out: Interface[] = [];
+  for (let i = 0; ; i++) {
+    const p = b.bridge_member(bridge.ptr, i);
+    if (p === 0) break;
+    out.push(new Interface(kernel, p));
+  }
+  return out;
+}
+
+/** ifconfig BRIDGE addr: the address table, live entries only. */
+export function bridgeAddrs(kernel: Kernel, bridge: Interface): BridgeAddr[] {
+  const b = bridgeOf(kernel, bridge, `ifconfig ${bridge.alive ? bridge.name : "bridge"} addr`);
+  const now = b.bridge_now();
+  const out: BridgeAddr[] = [];
+  const names = new Map<number, Interface>();
+  for (let skip = 0; ; skip += RTREC_MAX) {
+    const n = kernel.enter(() => b.bridge_rtlist_fill(bridge.ptr, skip));
+    const dv = kernel.dv();
+    const base = b.bridge_rtbuf();
+    for (let i = 0; i < n; i++) {
+      const r = base + i * RTREC;
+      const mac = formatMac(new Uint8Array(kernel.memory.buffer, r, 6).slice());
+      const flags = dv.getUint16(r + 6, true);
+      const ifp = dv.getUint32(r + 8, true);
+      const expire = Number(dv.getBigUint64(r + 16, true));
+      let iface = names.get(ifp);
+      if (!iface) names.set(ifp, (iface = new Interface(kernel, ifp)));
+      const isStatic = (flags & 1) !== 0;
+      out.push({ mac, port: iface.name, iface, expiresInS: isStatic ? 0 : Math.max(0, Math.ceil((expire - now) / 1e6)), static: isStatic });
+    }
+    if (n < RTREC_MAX) break;
+  }
+  return out;
+}
+
+/** ifconfig BRIDGE static MEMBER MAC: an entry that never ages or moves. */
+export function bridgeAddStatic(kernel: Kernel, bridge: Interface, member: Interface, mac: string): void {
+  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} static`;
+  const b = bridgeOf(kernel, bridge, what);
+  alive(member, what);
+  const [hi, lo] = macArgs(mac, `${what} ${member.name}`);
+  const r = kernel.enter(() => b.bridge_addstatic(bridge.ptr, member.ptr, hi, lo));
+  if (r === -Errno.ENOENT) throw new ConfigError(`${what} ${member.name} ${mac}: ${member.name} is not a member of ${bridge.name}`);
+  if (r === -Errno.ENOSPC) throw new KernelError(`${what} ${member.name} ${mac}: the table is full (maxaddr ${b.bridge_param(bridge.ptr, 2)})`, r);
+  if (r !== 0) throw new KernelError(`${what} ${member.name} ${mac}`, r);
+}
+
+/** ifconfig BRIDGE deladdr MAC. */
+export function bridgeDelAddr(kernel: Kernel, bridge: Interface, mac: string): void {
+  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} deladdr ${mac}`;
+  const b = bridgeOf(kernel, bridge, what);
+  const [hi, lo] = macArgs(mac, what);
+  const r = kernel.enter(() => b.bridge_deladdr(bridge.ptr, hi, lo));
+  if (r === -Errno.ENOENT) throw new ConfigError(`${what}: no such entry in ${bridge.name}`);
+  if (r !== 0) throw new KernelError(what, r);
+}
+
+/** ifconfig BRIDGE flush (dynamic entries) or, with all, flushall. Returns entries removed. */
+export function bridgeFlush(kernel: Kernel, bridge: Interface, opts: { all?: boolean } = {}): number {
+  const b = bridgeOf(kernel, bridge, `ifconfig ${bridge.alive ? bridge.name : "bridge"} flush`);
+  return kernel.enter(() => b.bridge_flush(bridge.ptr, opts.all ? 1 : 0));
+}
+
+/** ifconfig BRIDGE timeout SECONDS (default 1200; 0 learns nothing). Applies to current entries too. */
+export function bridgeSetAgeing(kernel: Kernel, bridge: Interface, seconds: number): void {
+  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} timeout`;
+  const b = bridgeOf(kernel, bridge, what);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > BRIDGE_AGEING_MAX_S) {
+    throw new ConfigError(`${what}: seconds must be an integer from 0 to ${BRIDGE_AGEING_MAX_S}, got ${seconds}`);
+  }
+  const r = kernel.enter(() => b.bridge_set_ageing(bridge.ptr, seconds));
+  if (r !== 0) throw new KernelError(what, r);
+}
+
+/** ifconfig BRIDGE maxaddr N (default 4096): dynamic entries over it are removed. */
+export function bridgeSetMaxAddr(kernel: Kernel, bridge: Interface, n: number): void {
+  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} maxaddr`;
+  const b = bridgeOf(kernel, bridge, what);
+  if (!Number.isInteger(n) || n < 1 || n > BRIDGE_MAXADDR_LIMIT) {
+    throw new ConfigError(`${what}: must be an integer from 1 to ${BRIDGE_MAXADDR_LIMIT}, got ${n}`);
+  }
+  const r = kernel.enter(() => b.bridge_set_maxaddr(bridge.ptr, n));
+  if (r !== 0) throw new KernelError(what, r);
+}
+
+/** Bridge counters, parameters, and per-member counters keyed by member name. */
+export function bridgeStats(kernel: Kernel, bridge: Interface): BridgeStats {
+  const b = bridgeOf(kernel, bridge, `bridge stats ${bridge.alive ? bridge.name : ""}`);
+  const out = {} as BridgeStats;
+  BRIDGE_STATS.forEach((n, i) => (out[n] = b.bridge_stat(bridge.ptr, i)));
+  out.members = b.bridge_param(bridge.ptr, 0);
+  out.addresses = b.bridge_param(bridge.ptr, 1);
+  out.maxAddresses = b.bridge_param(bridge.ptr, 2);
+  out.ageingS = b.bridge_param(bridge.ptr, 3);
+  out.staticAddresses = b.bridge_param(bridge.ptr, 4);
+  out.ports = {};
+  for (const m of bridgeMembers(kernel, bridge)) {
+    const p = {} as BridgePortCounters;
+    BRIDGE_PORT_STATS.forEach((n, i) => (p[n] = b.bridge_port_stat(bridge.ptr, m.ptr, i)));
+    out.ports[m.name] = p;
+  }
+  return out;
+}
+
+/** `ifconfig bridge0 addr`: one line per entry, as FreeBSD prints it. */
+export function bridgeAddrText(kernel: Kernel, bridge: Interface): string {
+  return bridgeAddrs(kernel, bridge)
+    .map((a) => `${a.mac} Vlan1 ${a.port} ${a.expiresInS} flags=${a.static ? "1<STATIC>" : "0<>"}`)
+    .join("\n");
+}
+
+/** `ifconfig bridge0`: the interface, its table parameters and members, and the counters. */
+export function bridgeText(kernel: Kernel, bridge: Interface): string {
+  const s = bridgeStats(kernel, bridge);
+  const lines = [
+    `${bridge.name}: flags=${bridge.flags.toString(16)}<${flagNames(bridge.flags)}> mtu ${bridge.mtu}`,
+    `\tether ${bridge.mac}`,
+    `\tmaxaddr ${s.maxAddresses} timeout ${s.ageingS} addresses ${s.addresses} (${s.staticAddresses} static)`,
+  ];
+  for (const m of bridgeMembers(kernel, bridge)) {
+    const p = s.ports[m.name];
+    lines.push(`\tmember: ${m.name} flags=3<LEARNING,DISCOVER>`);
+    lines.push(`\t        in ${p.ipackets} packets ${p.ibytes} bytes ${p.dropped} dropped, out ${p.opackets} packets ${p.obytes} bytes ${p.flooded} flooded ${p.oerrors} errors`);
+  }
+  lines.push(`\tforwarded ${s.forwarded} flooded ${s.flooded} local ${s.local} learned ${s.learned} moved ${s.moved} expired ${s.expired}`);
+  lines.push(`\tdropped: same port ${s.dropSamePort} bad ${s.dropBad} no memory ${s.dropNoMem} loop ${s.dropLoop} no port ${s.dropNoPort} table full ${s.tableFull}`);
+  return lines.join("\n");
+}
