@@ -11,6 +11,7 @@ import { if_boot } from "./net/if";
 import { ether_boot } from "./net/if_ethersubr";
 import { loop_boot } from "./net/if_loop";
 import { iobuf_boot } from "./net/if_hostapi";
+import { bpf_boot } from "./net/bpf";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
 
 export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit } from "./kern/kmem";
@@ -45,6 +46,7 @@ export function kern_boot(sectionBytes: u32, seed: f64): i32 {
   // The mbuf zones keep per-vnet records in the VNET section, so they come after it.
   r = mbuf_boot();
   if (r == 0) r = iobuf_boot();
+  if (r == 0) r = bpf_boot();
   if (r == 0) r = if_boot();
   if (r == 0) r = ether_boot();
   if (r == 0) r = loop_boot();
@@ -90,6 +92,6 @@ export { bpf_mtap, bpf_close, bpf_readable, bpf_read_ptr, bpf_consume, bpf_stat 
 export { eventhandler_register, eventhandler_deregister } from "./kern/kern_eventhandler";
 export { zone_charge_move } from "./kern/zone";
 export {
-  kern_iobuf, ifh_create, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
+  kern_iobuf, ifh_create, ifh_created, ifh_created_at, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
   ifh_info, ifh_setflags, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";

@@ -17,6 +17,8 @@ export type IfCounters = Record<(typeof COUNTERS)[number], number>;
 export interface IfnetExports {
   kern_iobuf(): number;
   ifh_create(v: number, len: number): number;
+  ifh_created(): number;
+  ifh_created_at(i: number): number;
   ifh_error(): number;
   ifh_destroy(ifp: number): number;
   ifh_lookup(v: number, len: number): number;
@@ -266,18 +268,22 @@ export function lookup(kernel: Kernel, v: Vnet, name: string): Interface | undef
  */
 export function createClone(kernel: Kernel, v: Vnet, name: string): Interface[] {
   const len = putName(kernel, name, "ifconfig create");
-  const before = new Set(interfacesOf(kernel, v).map((i) => i.ptr));
   const x = k(kernel);
   const p = kernel.enter(() => x.ifh_create(v.ptr, len));
   if (p === 0) {
     const e = x.ifh_error();
     if (e === -Errno.ENOENT) throw new KernelError(`ifconfig ${name} create: no cloner "${name.replace(/\d+$/, "")}" (is its module loaded?)`, e);
     if (e === -Errno.EEXIST) throw new KernelError(`ifconfig ${name} create: ${name} exists`, e);
-    throw new KernelError(`ifconfig ${name} create`, e || -Errno.ENOMEM);
+    if (e === -Errno.ENOMEM || e === 0) throw new KernelError(`ifconfig ${name} create: out of memory, or vnet "${v.name}" is at its interface limit`, -Errno.ENOMEM);
+    throw new KernelError(`ifconfig ${name} create`, e);
   }
-  const made = interfacesOf(kernel, v).filter((i) => !before.has(i.ptr));
-  made.sort((a, b) => (a.ptr === p ? -1 : b.ptr === p ? 1 : a.index - b.index));
-  return made.length ? made : [new Interface(kernel, p)];
+  const made: Interface[] = [new Interface(kernel, p)];
+  const n = Math.min(x.ifh_created(), 8);
+  for (let i = 0; i < n; i++) {
+    const q = x.ifh_created_at(i);
+    if (q !== p && q !== 0) made.push(new Interface(kernel, q));
+  }
+  return made;
 }
 
 export function etherStats(kernel: Kernel, v: Vnet): EtherStats {

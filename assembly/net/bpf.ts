@@ -47,13 +47,14 @@ let readPtr: usize = 0;
 @inline function seg(d: usize, i: u32): usize { return load<usize>(d + SEGS_OFF + (<usize>i << 2)); }
 @inline function seglenp(d: usize, i: u32): usize { return d + SEGLEN_OFF + (<usize>i << 2); }
 
+export function bpf_boot(): i32 {
+  if (bpfzone == 0) bpfzone = zone_create("bpf_d", BPFD_SIZE, 0, ZONE_ZERO, 0);
+  return bpfzone != 0 ? 0 : -12; // ENOMEM
+}
+
 /** Attach a capture to ifp: snaplen bytes of each frame, a ring of nseg 64 KiB segments. */
 export function bpf_attach(ifp: usize, snaplen: u32, nseg: u32, afhdr: bool): usize {
-  if (nseg == 0 || nseg > BPF_MAXSEG || snaplen == 0) return 0;
-  if (bpfzone == 0) {
-    bpfzone = zone_create("bpf_d", BPFD_SIZE, 0, ZONE_ZERO, 0);
-    if (bpfzone == 0) return 0;
-  }
+  if (nseg == 0 || nseg > BPF_MAXSEG || snaplen == 0 || bpfzone == 0) return 0;
   const d = zone_alloc_in(bpfzone, 0);
   if (d == 0) return 0;
   const dd = changetype<BpfD>(d);

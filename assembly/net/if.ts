@@ -32,6 +32,12 @@ let V_if_count: u32 = 0;
 const IF_VNET_SIZE: u32 = 16;
 
 let ifnetzone: usize = 0;
+// Interfaces attached during one host call (ifconfig create), so the host learns what a
+// cloner made without scanning the vnet's list.
+const ATTACH_LOG_MAX: u32 = 8;
+const attachLog = memory.data(ATTACH_LOG_MAX * 4, 4);
+let attachLogging = false;
+let nattached: u32 = 0;
 let serial: u32 = 0;
 
 @inline function head(v: usize): usize { return load<usize>(VNET_VNET(v, V_ifnet_head)); }
@@ -125,8 +131,27 @@ export function ifnet_byindex_vnet(v: usize, idx: u32): usize {
   return 0;
 }
 
+export function if_attach_log_begin(): void {
+  attachLogging = true;
+  nattached = 0;
+}
+
+/** Stop logging; returns how many interfaces were attached (at most ATTACH_LOG_MAX kept). */
+export function if_attach_log_end(): u32 {
+  attachLogging = false;
+  return nattached;
+}
+
+export function if_attach_logged(i: u32): usize {
+  return i < nattached && i < ATTACH_LOG_MAX ? load<usize>(attachLog + (<usize>i << 2)) : 0;
+}
+
 function link(ifp: usize, v: usize): void {
   const ii = changetype<Ifnet>(ifp);
+  if (attachLogging) {
+    if (nattached < ATTACH_LOG_MAX) store<usize>(attachLog + (<usize>nattached << 2), ifp);
+    nattached++;
+  }
   const tailp = VNET_VNET(v, V_ifnet_tail);
   const tail = load<usize>(tailp);
   ii.if_prev = tail;

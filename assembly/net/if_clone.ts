@@ -9,7 +9,7 @@
 import { Ifnet, IFNAMSIZ, if_name } from "../sys/if";
 import { KGLOBALS, KG_CURMOD } from "../kern/kglobals";
 import { EINVAL, EEXIST, ENOSPC, ENOENT, EPERM, EBUSY } from "../sys/errno";
-import { curvnet, CURVNET_SET, CURVNET_RESTORE } from "../kern/vnet";
+import { curvnet, vnet_first, vnet_next } from "../kern/vnet";
 import { if_first, if_next, ifunit } from "./if";
 
 const MAX_CLONERS: u32 = 16;
@@ -158,20 +158,25 @@ export function if_clone_destroy_ifp(ifp: usize): i32 {
   return r;
 }
 
-/** Destroy every clone of cloner c that was created in curvnet (for a driver's VNET_SYSUNINIT). */
+/**
+ * Destroy every clone of cloner c that was created in curvnet, wherever it is now (a
+ * driver's VNET_SYSUNINIT: clones die with their home vnet).
+ */
 export function if_clone_vnet_destroy(c: usize): u32 {
-  const v = curvnet();
+  // (The dying vnet is still on the live list while its uninits run.)
+  const home = curvnet();
   let n: u32 = 0;
-  let ifp = if_first(v);
-  while (ifp != 0) {
-    const next = if_next(ifp);
-    const ii = changetype<Ifnet>(ifp);
-    if (ii.if_cloner == c && ii.if_home_vnet == v && if_clone_destroy_ifp(ifp) == 0) {
-      n++;
-      ifp = if_first(v); // the destroy may have taken more than one interface
-      continue;
+  for (let v = vnet_first(); v != 0; v = vnet_next(v)) {
+    let ifp = if_first(v);
+    while (ifp != 0) {
+      const ii = changetype<Ifnet>(ifp);
+      if (ii.if_cloner == c && ii.if_home_vnet == home && if_clone_destroy_ifp(ifp) == 0) {
+        n++;
+        ifp = if_first(v); // the destroy may have taken more than one interface
+        continue;
+      }
+      ifp = if_next(ifp);
     }
-    ifp = next;
   }
   return n;
 }

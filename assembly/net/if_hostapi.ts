@@ -9,7 +9,7 @@ import { EINVAL, ENOMEM, EPERM } from "../sys/errno";
 import { m_gethdr, m_append, m_freem } from "../kern/uipc_mbuf";
 import { kmem_alloc, KMEM_KERNEL_ACCT, PAGES_PER_CHUNK } from "../kern/kmem";
 import { Vnet, vnet_valid, CURVNET_SET, CURVNET_RESTORE } from "../kern/vnet";
-import { if_valid, if_first, if_next, ifunit_vnet, if_setup, if_setpromisc, if_setmtu, if_setlladdr, if_vmove } from "./if";
+import { if_attach_log_begin, if_attach_log_end, if_attach_logged, if_valid, if_first, if_next, ifunit_vnet, if_setup, if_setpromisc, if_setmtu, if_setlladdr, if_vmove } from "./if";
 import { if_clone_create, if_clone_error, if_clone_destroy_ifp } from "./if_clone";
 import { ether_output_frame, etherstat } from "./if_ethersubr";
 import { bpf_attach } from "./bpf";
@@ -31,9 +31,22 @@ export function kern_iobuf(): usize {
 export function ifh_create(v: usize, len: u32): usize {
   if (!vnet_valid(v) || len == 0 || len > 15) return 0;
   const old = CURVNET_SET(v);
+  if_attach_log_begin();
   const ifp = if_clone_create(iobuf, len);
+  created = if_attach_log_end();
   CURVNET_RESTORE(old);
   return ifp;
+}
+
+let created: u32 = 0;
+
+/** How many interfaces the last ifh_create attached, and the i-th of them (up to 8). */
+export function ifh_created(): u32 {
+  return created;
+}
+
+export function ifh_created_at(i: u32): usize {
+  return if_attach_logged(i);
 }
 
 export function ifh_error(): i32 {
