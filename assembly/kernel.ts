@@ -95,3 +95,4 @@ export {
   kern_iobuf, ifh_create, ifh_created, ifh_created_at, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
   ifh_info, ifh_setflags, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";
+export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in_cksum_update } from "./net/in_cksum";

@@ -152,3 +152,9 @@ export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 @inline export function vnet_alive(v: usize): bool {
   return v != 0 && load<u32>(v + 12) == 1;
 }
+
+// Internet checksum (net/in_cksum.ts): host-order 16-bit results; 0x10000 = chain too short.
+@external("kernel", "in_cksum") export declare function in_cksum(m: usize, off: u32, len: u32, init: u32): u32;
+@external("kernel", "in_cksum_buf") export declare function in_cksum_buf(p: usize, len: u32): u16;
+@external("kernel", "in_pseudo") export declare function in_pseudo(src: u32, dst: u32, proto: u32, len: u32): u32;
+@external("kernel", "in_cksum_update") export declare function in_cksum_update(hc: u16, old: u16, nw: u16): u16;

@@ -1,0 +1,94 @@
+// IPv4 wire formats and constants (FreeBSD netinet/in.h, ip.h, ip_icmp.h, udp.h): the
+// packet views every IPv4 module includes. Addresses inside the kernel are u32 in HOST
+// byte order (10.0.0.1 = 0x0a000001); on the wire they are network order, so every read
+// or write of a header field goes through the accessors here (they swap bytes).
+//
+// A view is a pointer to the first byte of the header in contiguous memory (after
+// m_pullup); `*_check` functions validate what a view may read before anything reads it.
+
+export const IPVERSION: u8 = 4;
+export const IP_MAXPACKET: u32 = 65535;
+export const IP_HDR_MIN: u32 = 20;
+export const IP_HDR_MAX: u32 = 60;
+export const IP_DEFAULT_TTL: u8 = 64;
+
+// ip_off
+export const IP_RF: u16 = 0x8000; // reserved, must be zero
+export const IP_DF: u16 = 0x4000;
+export const IP_MF: u16 = 0x2000;
+export const IP_OFFMASK: u16 = 0x1fff;
+
+// Protocol numbers (IANA)
+export const IPPROTO_ICMP: u8 = 1;
+export const IPPROTO_TCP: u8 = 6;
+export const IPPROTO_UDP: u8 = 17;
+
+// Header field offsets
+export const IP_VHL: usize = 0;
+export const IP_TOS: usize = 1;
+export const IP_LEN: usize = 2;
+export const IP_ID: usize = 4;
+export const IP_OFF: usize = 6;
+export const IP_TTL: usize = 8;
+export const IP_P: usize = 9;
+export const IP_SUM: usize = 10;
+export const IP_SRC: usize = 12;
+export const IP_DST: usize = 16;
+
+@inline export function ip_v(ip: usize): u8 { return load<u8>(ip + IP_VHL) >> 4; }
+@inline export function ip_hl(ip: usize): u32 { return (<u32>load<u8>(ip + IP_VHL) & 0xf) << 2; }
+@inline export function ip_len(ip: usize): u32 { return <u32>bswap<u16>(load<u16>(ip + IP_LEN)); }
+@inline export function ip_id(ip: usize): u16 { return bswap<u16>(load<u16>(ip + IP_ID)); }
+@inline export function ip_off(ip: usize): u16 { return bswap<u16>(load<u16>(ip + IP_OFF)); }
+@inline export function ip_ttl(ip: usize): u8 { return load<u8>(ip + IP_TTL); }
+@inline export function ip_p(ip: usize): u8 { return load<u8>(ip + IP_P); }
+@inline export function ip_src(ip: usize): u32 { return bswap<u32>(load<u32>(ip + IP_SRC)); }
+@inline export function ip_dst(ip: usize): u32 { return bswap<u32>(load<u32>(ip + IP_DST)); }
+@inline export function ip_set_len(ip: usize, v: u32): void { store<u16>(ip + IP_LEN, bswap<u16>(<u16>v)); }
+@inline export function ip_set_id(ip: usize, v: u16): void { store<u16>(ip + IP_ID, bswap<u16>(v)); }
+@inline export function ip_set_off(ip: usize, v: u16): void { store<u16>(ip + IP_OFF, bswap<u16>(v)); }
+@inline export function ip_set_src(ip: usize, a: u32): void { store<u32>(ip + IP_SRC, bswap<u32>(a)); }
+@inline export function ip_set_dst(ip: usize, a: u32): void { store<u32>(ip + IP_DST, bswap<u32>(a)); }
+
+// ICMP (RFC 792)
+export const ICMP_ECHOREPLY: u8 = 0;
+export const ICMP_UNREACH: u8 = 3;
+export const ICMP_UNREACH_NET: u8 = 0;
+export const ICMP_UNREACH_HOST: u8 = 1;
+export const ICMP_UNREACH_PROTOCOL: u8 = 2;
+export const ICMP_UNREACH_PORT: u8 = 3;
+export const ICMP_UNREACH_NEEDFRAG: u8 = 4;
+export const ICMP_ECHO: u8 = 8;
+export const ICMP_TIMXCEED: u8 = 11;
+export const ICMP_TIMXCEED_INTRANS: u8 = 0;
+export const ICMP_TIMXCEED_REASS: u8 = 1;
+export const ICMP_PARAMPROB: u8 = 12;
+export const ICMP_MINLEN: u32 = 8;
+
+// UDP (RFC 768)
+export const UDP_HDR_LEN: u32 = 8;
+export const UH_SPORT: usize = 0;
+export const UH_DPORT: usize = 2;
+export const UH_ULEN: usize = 4;
+export const UH_SUM: usize = 6;
+
+// Well-known addresses (host order)
+export const INADDR_ANY: u32 = 0x00000000;
+export const INADDR_BROADCAST: u32 = 0xffffffff;
+export const INADDR_LOOPBACK: u32 = 0x7f000001;
+
+@inline export function IN_MULTICAST(a: u32): bool { return (a & 0xf0000000) == 0xe0000000; }
+@inline export function IN_LOOPBACK(a: u32): bool { return (a & 0xff000000) == 0x7f000000; }
+@inline export function IN_ZERONET(a: u32): bool { return (a & 0xff000000) == 0; }
+@inline export function IN_EXPERIMENTAL(a: u32): bool { return (a & 0xf0000000) == 0xf0000000; }
+
+/** Netmask of a prefix length (0-32), host order. */
+@inline export function in_plen2mask(plen: u32): u32 {
+  return plen == 0 ? 0 : <u32>(0xffffffff << (32 - plen));
+}
+
+// ARP (RFC 826) over Ethernet
+export const ARPHRD_ETHER: u16 = 1;
+export const ARPOP_REQUEST: u16 = 1;
+export const ARPOP_REPLY: u16 = 2;
+export const ARP_ETHER_IP_LEN: u32 = 28;
