@@ -4,6 +4,7 @@
 
 import { KGLOBALS, KG_CURMOD } from "./kglobals";
 import { ENOSPC, EINVAL } from "../sys/errno";
+import { tbl_remove, tbl_purge } from "./kern_table";
 
 export const EVENT_IFNET_ARRIVAL: u32 = 1; // (ifp): an interface attached to curvnet
 export const EVENT_IFNET_DEPARTURE: u32 = 2; // (ifp): an interface is leaving curvnet
@@ -42,8 +43,7 @@ export function eventhandler_register(event: u32, fn: u32, pri: u32): i32 {
 export function eventhandler_deregister(event: u32, fn: u32): void {
   for (let i: u32 = 0; i < nhandlers; i++) {
     if (load<u32>(h(i), H_EVENT) == event && load<u32>(h(i), H_FN) == fn) {
-      nhandlers--;
-      memory.copy(h(i), h(i + 1), (nhandlers - i) * HSIZE);
+      nhandlers = tbl_remove(handlers, nhandlers, HSIZE, i);
       return;
     }
   }
@@ -58,17 +58,9 @@ export function eventhandler_invoke(event: u32, arg: usize): void {
 
 /** Drop every handler a module registered; returns how many. */
 export function eventhandler_purge_module(modid: u32): u32 {
-  let n: u32 = 0;
-  for (let i: u32 = 0; i < nhandlers; ) {
-    if (load<u32>(h(i), H_MOD) == modid) {
-      nhandlers--;
-      memory.copy(h(i), h(i + 1), (nhandlers - i) * HSIZE);
-      n++;
-    } else {
-      i++;
-    }
-  }
-  return n;
+  const before = nhandlers;
+  nhandlers = tbl_purge(handlers, nhandlers, HSIZE, H_MOD, modid);
+  return before - nhandlers;
 }
 
 export function eventhandler_count(): u32 { return nhandlers; }

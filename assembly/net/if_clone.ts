@@ -9,6 +9,7 @@
 import { Ifnet, IFNAMSIZ, if_name } from "../sys/if";
 import { KGLOBALS, KG_CURMOD } from "../kern/kglobals";
 import { EINVAL, EEXIST, ENOSPC, ENOENT, EPERM, EBUSY } from "../sys/errno";
+import { tbl_remove, tbl_purge } from "../kern/kern_table";
 import { curvnet, vnet_first, vnet_next } from "../kern/vnet";
 import { if_first, if_next, ifunit } from "./if";
 
@@ -65,25 +66,15 @@ export function if_clone_detach(prefix: string): i32 {
   const c = findCloner(tmp, plen);
   if (c == 0) return -ENOENT;
   if (load<u32>(c, C_COUNT) != 0) return -EBUSY;
-  const i = <u32>((c - cloners) / CSIZE);
-  ncloners--;
-  memory.copy(cl(i), cl(i + 1), (ncloners - i) * CSIZE);
+  ncloners = tbl_remove(cloners, ncloners, CSIZE, <u32>((c - cloners) / CSIZE));
   return 0;
 }
 
 /** Drop a module's cloners (its clones must be gone); returns how many. */
 export function if_clone_purge_module(modid: u32): u32 {
-  let n: u32 = 0;
-  for (let i: u32 = 0; i < ncloners; ) {
-    if (load<u32>(cl(i), C_MOD) == modid) {
-      ncloners--;
-      memory.copy(cl(i), cl(i + 1), (ncloners - i) * CSIZE);
-      n++;
-    } else {
-      i++;
-    }
-  }
-  return n;
+  const before = ncloners;
+  ncloners = tbl_purge(cloners, ncloners, CSIZE, C_MOD, modid);
+  return before - ncloners;
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import { KGLOBALS, KG_CURMOD } from "../kern/kglobals";
 import { EEXIST, ENOSPC, EINVAL, ENOENT } from "../sys/errno";
+import { tbl_remove, tbl_purge } from "../kern/kern_table";
 
 const MAX: u32 = 16;
 const E_TYPE: usize = 0; // u32 (ethertype)
@@ -31,8 +32,7 @@ export function netisr_register(etype: u32, fn: u32): i32 {
 export function netisr_unregister(etype: u32): i32 {
   for (let i: u32 = 0; i < n; i++) {
     if (load<u32>(e(i), E_TYPE) == etype) {
-      n--;
-      memory.copy(e(i), e(i + 1), (n - i) * ESIZE);
+      n = tbl_remove(table, n, ESIZE, i);
       return 0;
     }
   }
@@ -40,17 +40,9 @@ export function netisr_unregister(etype: u32): i32 {
 }
 
 export function netisr_purge_module(modid: u32): u32 {
-  let k: u32 = 0;
-  for (let i: u32 = 0; i < n; ) {
-    if (load<u32>(e(i), E_MOD) == modid) {
-      n--;
-      memory.copy(e(i), e(i + 1), (n - i) * ESIZE);
-      k++;
-    } else {
-      i++;
-    }
-  }
-  return k;
+  const before = n;
+  n = tbl_purge(table, n, ESIZE, E_MOD, modid);
+  return before - n;
 }
 
 /** The handler for etype, or 0. */
