@@ -50,6 +50,7 @@ export function kern_boot(sectionBytes: u32, seed: f64): i32 {
   if (r == 0) r = if_boot();
   if (r == 0) r = ether_boot();
   if (r == 0) r = loop_boot();
+  if (r == 0) r = socket_boot();
   return r;
 }
 
@@ -96,3 +97,20 @@ export {
   ifh_info, ifh_setflags, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";
 export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in_cksum_update } from "./net/in_cksum";
+
+// Sockets (kern/uipc_*.ts): the protocol switch and socket buffers protocol modules use, the
+// calls protocols make on sockets, and the host's socket calls (soh_*) and event drain.
+import { socket_boot } from "./kern/uipc_socket";
+export { protosw_register, protosw_unregister, pffindproto, protosw_busy, protosw_count } from "./kern/uipc_domain";
+export { sbappendaddr, sbappendstream, sbdrop, sbdroprecord, sbflush, sbreserve, soreserve } from "./kern/uipc_sockbuf";
+export {
+  socreate, soclose, soabort, sobind, soconnect, sodisconnect, solisten, soaccept, sonewconn, soshutdown, sosend, soreceive,
+  sosetopt, sogetopt, soisconnecting, soisconnected, soisdisconnecting, soisdisconnected, socantsendmore, socantrcvmore,
+  sorwakeup, sowwakeup, soseterror, so_valid, so_lasterror, socket_zone,
+} from "./kern/uipc_socket";
+export { sowakeup, soevent_set_ring_size } from "./kern/uipc_soevent";
+export {
+  kern_sabuf, soh_error, soh_socket, soh_bind, soh_connect, soh_listen, soh_accept, soh_sendto, soh_recvfrom, soh_recvflags,
+  soh_shutdown, soh_close, soh_setsockopt, soh_getsockopt, soh_sockname, soh_peername, soh_info, soh_alive, soh_first,
+  soh_next, soh_count, soh_ev_drain, soh_ev_out, soh_ev_lost_closed, soh_ev_stat,
+} from "./kern/uipc_syscalls";

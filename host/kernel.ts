@@ -11,6 +11,7 @@ import { nodeModuleSource } from "./wasm-node.js";
 import { formatTable } from "./format.js";
 import { startCapture, type LiveCapture, type CaptureStartOptions } from "./tap.js";
 import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./ifnet.js";
+import { SocketRegistry } from "./socket.js";
 
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
 export interface KernelExports {
@@ -225,6 +226,8 @@ export class Kernel {
   private shut = false;
   private readonly captures = new Set<LiveCapture>();
   private readonly bootWallUs = Math.round(Date.now() * 1000);
+  /** Sockets handed out (host/socket.ts); drained after every kernel entry. */
+  readonly sockets = new SocketRegistry();
 
   private constructor(inst: WebAssembly.Instance, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
     this.memory = memory;
@@ -275,6 +278,7 @@ export class Kernel {
       tick: (now) => {
         const n = self!.k.callout_tick(now);
         self!.drainCaptures();
+        self!.sockets.drain(self!);
         return n;
       },
       next: () => self!.k.callout_next(),
@@ -293,12 +297,15 @@ export class Kernel {
   enter<T>(fn: () => T): T {
     if (this.shut) throw new KernelError("kernel was shut down", Errno.EINVAL);
     try {
+      // On a real clock the kernel learns the time at every entry (timestamps, timers due).
+      if (this.clock.kind === "real") this.k.callout_tick(this.clock.now());
       return fn();
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) throw new KernelPanic(`kernel trap: ${e.message}`);
       throw e;
     } finally {
       this.drainCaptures();
+      this.sockets.drain(this);
       this.clock.kick();
     }
   }

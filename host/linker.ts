@@ -232,7 +232,8 @@ export class ModuleLinker {
     } finally {
       k.kld_end();
     }
-    const leaks = k.kld_purge(m.id, m.entry.tableBase, m.entry.tableBase + m.entry.tableSlots);
+    // Inside a kernel entry, so what the purge closes (sockets) reaches the host at once.
+    const leaks = this.kernel.enter(() => k.kld_purge(m.id, m.entry.tableBase, m.entry.tableBase + m.entry.tableSlots));
     this.clearTable(m.entry);
     this.loaded.delete(name);
     this.names.delete(m.id);

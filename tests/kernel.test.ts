@@ -128,3 +128,17 @@ describe("reclaim", () => {
     k.shutdown();
   });
 });
+
+describe("pointers from the host are checked", () => {
+  test("kernel calls given wild pointers refuse instead of trapping", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const x = k.k as unknown as { vnet_destroy(v: number): number; vnet_valid(v: number): number; ifh_info(ifp: number, w: number): number; ifh_valid(ifp: number): number };
+    for (const p of [0xfffffff8, 0xffff0000, 0x7ffffff8, 8, 4096 + 8]) {
+      assert.equal(x.vnet_valid(p), 0, `vnet_valid(0x${p.toString(16)})`);
+      assert.equal(x.vnet_destroy(p), -22);
+      assert.equal(x.ifh_valid(p), 0, `ifh_valid(0x${p.toString(16)})`);
+      assert.equal(x.ifh_info(p, 0), -1);
+    }
+    k.shutdown();
+  });
+});

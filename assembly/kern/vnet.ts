@@ -93,7 +93,8 @@ export function vnet_lasterror(): i32 { return lastError; }
 
 /** True if v is a live vnet (guards calls that take a vnet from the host). */
 export function vnet_valid(v: usize): bool {
-  if (v == 0 || (v & 7) != 0 || v + offsetof<Vnet>() > (<usize>memory.size() << 16)) return false;
+  // (v <= end - size, not v + size <= end: a pointer near 4 GiB must not wrap around)
+  if (v == 0 || (v & 7) != 0 || v > (<usize>memory.size() << 16) - offsetof<Vnet>()) return false;
   const vv = changetype<Vnet>(v);
   return vv.magic == VNET_MAGIC && vv.state == VNET_ALIVE;
 }

@@ -158,3 +158,46 @@ export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 @external("kernel", "in_cksum_buf") export declare function in_cksum_buf(p: usize, len: u32): u16;
 @external("kernel", "in_pseudo") export declare function in_pseudo(src: u32, dst: u32, proto: u32, len: u32): u32;
 @external("kernel", "in_cksum_update") export declare function in_cksum_update(hc: u16, old: u16, nw: u16): u16;
+
+// Loopback and vnet checks (net/if_loop.ts, kern/vnet.ts), for protocol modules (inet).
+@external("kernel", "looutput") export declare function looutput(ifp: usize, m: usize, af: u32): i32;
+@external("kernel", "loif") export declare function loif(): usize;
+@external("kernel", "vnet_valid") export declare function vnet_valid(v: usize): bool;
+
+// Sockets (layouts, constants and sockaddr accessors: ../sys/socket.ts). A protocol
+// registers a pr_usrreqs table (PRU_COUNT table slots in its memory) per (domain, type,
+// protocol) at MOD_LOAD, returns EBUSY from MOD_QUIESCE while protosw_busy(pffindproto(...))
+// is nonzero, and queues received data with sbappendaddr / sbappendstream, then sorwakeup.
+export {
+  EAGAIN, EWOULDBLOCK, EPIPE, EBADF, EINPROGRESS, EALREADY, EDESTADDRREQ, EMSGSIZE, EPROTOTYPE, ENOPROTOOPT, EPROTONOSUPPORT,
+  EOPNOTSUPP, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, ECONNABORTED, ECONNRESET, ENOBUFS,
+  EISCONN, ENOTCONN, ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH,
+} from "../sys/errno";
+@external("kernel", "protosw_register") export declare function protosw_register(domain: u32, type: u32, protocol: u32, usrreqs: usize): i32;
+@external("kernel", "protosw_unregister") export declare function protosw_unregister(domain: u32, type: u32, protocol: u32): i32;
+@external("kernel", "pffindproto") export declare function pffindproto(domain: u32, type: u32, protocol: u32): usize;
+@external("kernel", "protosw_busy") export declare function protosw_busy(pr: usize): u32;
+@external("kernel", "sbappendaddr") export declare function sbappendaddr(so: usize, sa: usize, m: usize): bool;
+@external("kernel", "sbappendstream") export declare function sbappendstream(sb: usize, m: usize): void;
+@external("kernel", "sbdrop") export declare function sbdrop(sb: usize, len: i32): void;
+@external("kernel", "sbdroprecord") export declare function sbdroprecord(sb: usize): void;
+@external("kernel", "sbflush") export declare function sbflush(sb: usize): void;
+@external("kernel", "sbreserve") export declare function sbreserve(sb: usize, cc: u32): bool;
+@external("kernel", "soreserve") export declare function soreserve(so: usize, sndcc: u32, rcvcc: u32): i32;
+@external("kernel", "sowakeup") export declare function sowakeup(so: usize, bits: u32): void;
+@external("kernel", "sorwakeup") export declare function sorwakeup(so: usize): void;
+@external("kernel", "sowwakeup") export declare function sowwakeup(so: usize): void;
+@external("kernel", "soseterror") export declare function soseterror(so: usize, err: i32): void;
+@external("kernel", "soisconnecting") export declare function soisconnecting(so: usize): void;
+@external("kernel", "soisconnected") export declare function soisconnected(so: usize): void;
+@external("kernel", "soisdisconnecting") export declare function soisdisconnecting(so: usize): void;
+@external("kernel", "soisdisconnected") export declare function soisdisconnected(so: usize): void;
+@external("kernel", "socantsendmore") export declare function socantsendmore(so: usize): void;
+@external("kernel", "socantrcvmore") export declare function socantrcvmore(so: usize): void;
+@external("kernel", "sonewconn") export declare function sonewconn(head: usize, connstatus: u32): usize;
+@external("kernel", "soabort") export declare function soabort(so: usize): void;
+@external("kernel", "socreate") export declare function socreate(domain: u32, type: u32, protocol: u32): usize;
+@external("kernel", "soclose") export declare function soclose(so: usize): i32;
+@external("kernel", "sosend") export declare function sosend(so: usize, sa: usize, m: usize, control: usize, flags: i32): i32;
+@external("kernel", "soreceive") export declare function soreceive(so: usize, dst: usize, maxlen: i32, sa_out: usize, flags: i32): i32;
+@external("kernel", "so_lasterror") export declare function so_lasterror(): i32;

@@ -211,7 +211,7 @@ export function if_free(ifp: usize): void {
 
 /** True if ifp is a live interface (guards pointers that come from the host). */
 export function if_valid(ifp: usize): bool {
-  if (ifp == 0 || (ifp & 7) != 0 || ifp + IFNET_SIZE > (<usize>memory.size() << 16)) return false;
+  if (ifp == 0 || (ifp & 7) != 0 || ifp > (<usize>memory.size() << 16) - IFNET_SIZE) return false;
   return changetype<Ifnet>(ifp).if_magic == IFNET_MAGIC;
 }
 

@@ -92,3 +92,79 @@ export const ARPHRD_ETHER: u16 = 1;
 export const ARPOP_REQUEST: u16 = 1;
 export const ARPOP_REPLY: u16 = 2;
 export const ARP_ETHER_IP_LEN: u32 = 28;
+
+// More ICMP types and codes (RFC 792, RFC 1812 5.2.7.1)
+export const ICMP_UNREACH_SRCFAIL: u8 = 5;
+export const ICMP_UNREACH_NET_UNKNOWN: u8 = 6;
+export const ICMP_UNREACH_HOST_UNKNOWN: u8 = 7;
+export const ICMP_UNREACH_FILTER_PROHIB: u8 = 13;
+export const ICMP_SOURCEQUENCH: u8 = 4;
+export const ICMP_REDIRECT: u8 = 5;
+export const ICMP_PARAMPROB_ERRATPTR: u8 = 0;
+export const ICMP_TSTAMP: u8 = 13;
+export const ICMP_TSTAMPREPLY: u8 = 14;
+export const ICMP_MAXTYPE: u8 = 18;
+/** Smallest ICMP error worth reading: header + an IP header + 8 bytes (FreeBSD ICMP_ADVLENMIN). */
+export const ICMP_ADVLENMIN: u32 = 8 + 20 + 8;
+
+// ICMP header field offsets (from the start of the ICMP header)
+export const ICMP_TYPE: usize = 0;
+export const ICMP_CODE: usize = 1;
+export const ICMP_CKSUM: usize = 2;
+export const ICMP_ID: usize = 4; // echo: identifier
+export const ICMP_SEQ: usize = 6; // echo: sequence number
+export const ICMP_NEXTMTU: usize = 6; // unreach needfrag: next-hop MTU (RFC 1191)
+export const ICMP_PPTR: usize = 4; // parameter problem: pointer
+export const ICMP_IP: usize = 8; // errors: the quoted IP header
+
+/** True for the ICMP types that report an error (never answered with another error). */
+@inline export function ICMP_IS_ERROR(t: u8): bool {
+  return t == ICMP_UNREACH || t == ICMP_SOURCEQUENCH || t == ICMP_REDIRECT || t == ICMP_TIMXCEED || t == ICMP_PARAMPROB;
+}
+
+// IP options (RFC 791 3.1)
+export const IPOPT_EOL: u8 = 0;
+export const IPOPT_NOP: u8 = 1;
+export const IPOPT_RR: u8 = 7;
+export const IPOPT_TS: u8 = 68;
+export const IPOPT_LSRR: u8 = 131;
+export const IPOPT_SSRR: u8 = 137;
+export const IPOPT_SECURITY: u8 = 130;
+
+@inline export function ip_sum(ip: usize): u16 { return bswap<u16>(load<u16>(ip + IP_SUM)); }
+@inline export function ip_set_sum(ip: usize, v: u16): void { store<u16>(ip + IP_SUM, bswap<u16>(v)); }
+@inline export function ip_tos(ip: usize): u8 { return load<u8>(ip + IP_TOS); }
+
+/** Fill a 20-byte IPv4 header without options (checksum left zero). */
+@inline export function ip_fill(ip: usize, tos: u8, len: u32, id: u16, off: u16, ttl: u8, p: u8, src: u32, dst: u32): void {
+  store<u8>(ip + IP_VHL, 0x45);
+  store<u8>(ip + IP_TOS, tos);
+  ip_set_len(ip, len);
+  ip_set_id(ip, id);
+  ip_set_off(ip, off);
+  store<u8>(ip + IP_TTL, ttl);
+  store<u8>(ip + IP_P, p);
+  store<u16>(ip + IP_SUM, 0);
+  ip_set_src(ip, src);
+  ip_set_dst(ip, dst);
+}
+
+// ARP packet over Ethernet/IPv4 (RFC 826): offsets from the start of the ARP header.
+export const ARPHRD_IEEE802: u16 = 6;
+export const AR_HRD: usize = 0;
+export const AR_PRO: usize = 2;
+export const AR_HLN: usize = 4;
+export const AR_PLN: usize = 5;
+export const AR_OP: usize = 6;
+export const AR_SHA: usize = 8;
+export const AR_SPA: usize = 14;
+export const AR_THA: usize = 18;
+export const AR_TPA: usize = 24;
+export const ARP_HDR_MIN: u32 = 8; // the fixed part, before the addresses
+
+@inline export function ar_hrd(a: usize): u16 { return bswap<u16>(load<u16>(a + AR_HRD)); }
+@inline export function ar_pro(a: usize): u16 { return bswap<u16>(load<u16>(a + AR_PRO)); }
+@inline export function ar_op(a: usize): u16 { return bswap<u16>(load<u16>(a + AR_OP)); }
+/** Sender and target protocol addresses (host order; unaligned loads are fine in Wasm). */
+@inline export function ar_spa(a: usize): u32 { return bswap<u32>(load<u32>(a + AR_SPA)); }
+@inline export function ar_tpa(a: usize): u32 { return bswap<u32>(load<u32>(a + AR_TPA)); }

@@ -3,8 +3,10 @@
 import type { Group } from "../lib.js";
 import kernel from "./kernel.js";
 import link from "./link.js";
+import ipv4 from "./ipv4.js";
 
 export const groups: Group[] = [
   kernel,
   link,
+  ipv4,
 ];

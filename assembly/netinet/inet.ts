@@ -1,0 +1,380 @@
+// inet: IPv4, ARP and ICMP as a loadable module (FreeBSD sys/netinet). The kernel knows no
+// protocol; this module registers ETHERTYPE_IP and ETHERTYPE_ARP with netisr (lo0 maps
+// AF_INET to the same handler), a VNET_SYSINIT that gives every vnet its IPv4 state and
+// 127.0.0.1/8 on lo0, and an interface departure handler that drops a leaving
+// interface's addresses, routes and ARP entries.
+//
+// Files: ip_var.ts (per-vnet block, counters, structures), in.ts (addresses), in_rmx.ts
+// (routes), if_ether.ts (ARP), ip_input.ts (input, forwarding, protocol switch),
+// ip_output.ts (output, fragmentation, pfil hooks), ip_reass.ts (reassembly), ip_icmp.ts
+// (ICMP and the ping service).
+//
+// For upper protocols (udp, tcp): ipproto_register/ipproto_unregister, ip_output,
+// icmp_error, in_localip, in_broadcast, in_selectsrc; for firewalls: pfil_add_hook_inet /
+// pfil_remove_hook_inet. MOD_QUIESCE refuses (EBUSY) while an upper protocol or a pfil hook
+// is registered, or while the socket layer's hook (inet_set_quiesce_hook) reports open
+// AF_INET sockets.
+//
+// Host entry points (host/inet.ts wraps them) take a struct vnet or ifnet pointer and check
+// it first (vnet_valid, if_valid): inet_addr_*, inet_route_*, inet_arp_*, inet_stat,
+// inet_get / inet_set, inet_ping_send / inet_ping_read. Tables come back as fixed records
+// in a module buffer (inet_buf).
+
+import {
+  VNET_VNET, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid,
+  zone_create, zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register,
+  eventhandler_deregister, EVENT_IFNET_DEPARTURE, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet, if_valid,
+  if_first, if_next, loif, arc4random, ticks, SI_SUB_PROTO_DOMAIN, SI_ORDER_FIRST, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE,
+  EBUSY, ENOMEM, EINVAL,
+} from "../kmod/kapi";
+import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP } from "../sys/if";
+import { IPPROTO_ICMP, INADDR_LOOPBACK } from "../sys/in";
+import {
+  InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
+  ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet,
+} from "./ip_var";
+import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, IA_REC } from "./in";
+import { rt_add_static, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
+import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
+import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count } from "./ip_input";
+import { pfil_reset, pfil_count } from "./ip_output";
+import { ipq_flush_all, ipq_count } from "./ip_reass";
+import { icmp_input, ping_send, ping_log_read, ping_log_dropped, ping_log_free, LOG_CAP, LOG_REC } from "./ip_icmp";
+export { kmod_heap_top } from "../kmod/kmod";
+
+// The API for upper protocols and firewalls.
+export { ip_output, pfil_add_hook_inet, pfil_remove_hook_inet } from "./ip_output";
+export { ipproto_register, ipproto_unregister } from "./ip_input";
+export { icmp_error } from "./ip_icmp";
+export { in_localip, in_broadcast } from "./in";
+
+let quiesceHook: u32 = 0; // () => u32: open AF_INET sockets (the socket layer sets it)
+
+/** The socket layer (or a protocol) tells inet how to count open AF_INET sockets; 0 clears. */
+export function inet_set_quiesce_hook(fn: u32): void {
+  quiesceHook = fn;
+}
+
+/** The source address for a datagram to dst from the current vnet (route's address), or 0. */
+export function in_selectsrc(dst: u32): u32 {
+  const r = rt_lookup(dst);
+  if (r == 0) return 0;
+  const ia = changetype<Rtentry>(r).rt_ifa;
+  if (ia == 0) return 0;
+  if ((changetype<Rtentry>(r).rt_flags & 2) == 0) {
+    const b = in_ifaddr_for(changetype<Rtentry>(r).rt_ifp, dst);
+    if (b != 0) return changetype<InIfaddr>(b).ia_addr;
+  }
+  return changetype<InIfaddr>(ia).ia_addr;
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-vnet life
+
+function inet_vnet_init(): i32 {
+  const vv = V();
+  vv.ip_id = arc4random() & 0xffff;
+  vv.icmplim = ICMPLIM_DEFAULT;
+  vv.icmp_credit = 1_000_000;
+  vv.icmp_last = ticks();
+  vv.rt_gen = 1;
+  vv.up = 1;
+  const lo = loif();
+  if (lo != 0) {
+    const r = in_control_add(lo, INADDR_LOOPBACK, 8, 0);
+    if (r != 0) {
+      inet_vnet_uninit();
+      return -r;
+    }
+  }
+  return 0;
+}
+
+function inet_vnet_uninit(): void {
+  const v = curvnet();
+  for (let ifp = if_first(v); ifp != 0; ifp = if_next(ifp)) in_ifdetach(ifp);
+  rt_flush_all();
+  arp_flush_all();
+  ipq_flush_all();
+  ping_log_free();
+  V().up = 0;
+}
+
+/** EVENT_IFNET_DEPARTURE (curvnet = the vnet ifp leaves). */
+function inet_ifdeparture(ifp: usize): void {
+  if (V().up != 0) in_ifdetach(ifp);
+  else changetype<Ifnet>(ifp).if_afdata0 = 0;
+}
+
+function destroyZones(): void {
+  if (InetGlobals.iaZone != 0) zone_destroy(InetGlobals.iaZone, false);
+  if (InetGlobals.rtZone != 0) zone_destroy(InetGlobals.rtZone, false);
+  if (InetGlobals.lleZone != 0) zone_destroy(InetGlobals.lleZone, false);
+  if (InetGlobals.ipqZone != 0) zone_destroy(InetGlobals.ipqZone, false);
+  InetGlobals.iaZone = 0;
+  InetGlobals.rtZone = 0;
+  InetGlobals.lleZone = 0;
+  InetGlobals.ipqZone = 0;
+}
+
+export function modevent(what: i32): i32 {
+  if (what == MOD_LOAD) {
+    ipproto_reset();
+    pfil_reset();
+    quiesceHook = 0;
+    const off = vnet_data_alloc(INET_VNET_SIZE, 8);
+    if (off < 0) return -off;
+    InetGlobals.voff = <u32>off;
+    const master = vnet_master_base() + <usize>off;
+    memory.fill(master, 0, INET_VNET_SIZE);
+    changetype<InetVnet>(master).icmplim = ICMPLIM_DEFAULT;
+    vnet_data_copy(<u32>off, INET_VNET_SIZE);
+    InetGlobals.iaZone = zone_create("in_ifaddr", <u32>offsetof<InIfaddr>(), 0, ZONE_CHARGE | ZONE_ZERO, 4096);
+    InetGlobals.rtZone = zone_create("rtentry", <u32>offsetof<Rtentry>(), 0, ZONE_CHARGE | ZONE_ZERO, 16384);
+    InetGlobals.lleZone = zone_create("llentry", LLE_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 16384);
+    InetGlobals.ipqZone = zone_create("ipq", IPQ_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 1024);
+    if (InetGlobals.iaZone == 0 || InetGlobals.rtZone == 0 || InetGlobals.lleZone == 0 || InetGlobals.ipqZone == 0) {
+      destroyZones();
+      vnet_data_free(<u32>off, INET_VNET_SIZE);
+      return ENOMEM;
+    }
+    ipproto_register_internal(IPPROTO_ICMP, icmp_input.index, 0);
+    let r = netisr_register(ETHERTYPE_IP, ip_input.index);
+    if (r == 0) {
+      r = netisr_register(ETHERTYPE_ARP, arp_input.index);
+      if (r != 0) netisr_unregister(ETHERTYPE_IP);
+    }
+    if (r == 0) {
+      r = eventhandler_register(EVENT_IFNET_DEPARTURE, inet_ifdeparture.index, EVENTHANDLER_PRI_ANY);
+      if (r != 0) {
+        netisr_unregister(ETHERTYPE_IP);
+        netisr_unregister(ETHERTYPE_ARP);
+      }
+    }
+    if (r == 0) {
+      // After lo0 (SI_SUB_PSEUDO); torn down before it.
+      r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_FIRST, inet_vnet_init.index, 0, inet_vnet_uninit.index);
+      if (r != 0) {
+        eventhandler_deregister(EVENT_IFNET_DEPARTURE, inet_ifdeparture.index);
+        netisr_unregister(ETHERTYPE_IP);
+        netisr_unregister(ETHERTYPE_ARP);
+      }
+    }
+    if (r != 0) {
+      destroyZones();
+      vnet_data_free(<u32>off, INET_VNET_SIZE);
+      return r < 0 ? -r : r;
+    }
+    return 0;
+  }
+  if (what == MOD_QUIESCE) {
+    if (ipproto_upper_count() != 0 || pfil_count() != 0) return EBUSY;
+    if (quiesceHook != 0 && call_indirect<u32>(quiesceHook) != 0) return EBUSY;
+    return 0;
+  }
+  if (what == MOD_UNLOAD) {
+    // The uninit ran in every vnet (kld_sysuninit): nothing is left in the zones.
+    eventhandler_deregister(EVENT_IFNET_DEPARTURE, inet_ifdeparture.index);
+    netisr_unregister(ETHERTYPE_IP);
+    netisr_unregister(ETHERTYPE_ARP);
+    ipproto_reset();
+    pfil_reset();
+    destroyZones();
+    vnet_data_free(InetGlobals.voff, INET_VNET_SIZE);
+    return 0;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Host entry points
+
+const BUF_BYTES: u32 = 8192;
+const tbuf = memory.data(<i32>BUF_BYTES, 8);
+
+/** The module buffer the *_fill and ping_read calls write records into. */
+export function inet_buf(): usize {
+  return tbuf;
+}
+
+@inline function ifpOk(ifp: usize): bool {
+  return if_valid(ifp) && V_up(changetype<Ifnet>(ifp).if_vnet);
+}
+
+@inline function V_up(v: usize): bool {
+  return vnet_valid(v) && changetype<InetVnet>(VV(v)).up != 0;
+}
+
+/** ifconfig IF inet addr/plen [broadcast b]. */
+export function inet_addr_add(ifp: usize, addr: u32, plen: u32, bcast: u32): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = in_control_add(ifp, addr, plen, bcast);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+export function inet_addr_del(ifp: usize, addr: u32): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = in_control_del(ifp, addr);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ifp's addresses as 16-byte records (addr, plen, broadcast, 0); returns how many (-1: bad ifp). */
+export function inet_addr_fill(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -1;
+  return <i32>in_addr_fill(ifp, tbuf, BUF_BYTES / IA_REC);
+}
+
+/** route add dst/plen gw (gw 0: out of ifp). */
+export function inet_route_add(v: usize, dst: u32, plen: u32, gw: u32, ifp: usize): i32 {
+  if (!V_up(v)) return -EINVAL;
+  if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = rt_add_static(dst, plen, gw, ifp);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+export function inet_route_del(v: usize, dst: u32, plen: u32): i32 {
+  if (!V_up(v)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = rt_del(dst, plen, false);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** Routes from index skip as 32-byte records (see in_rmx.ts); returns how many (-1: bad vnet). */
+export function inet_route_fill(v: usize, skip: u32): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const n = rt_fill(tbuf, skip, BUF_BYTES / RT_REC);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+/** route get: the route dst would take: fills one record; 0 = none, 1 = found, -1 bad vnet. */
+export function inet_route_get(v: usize, dst: u32): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const r = rt_lookup(dst);
+  let n: i32 = 0;
+  if (r != 0) {
+    const x = changetype<Rtentry>(r);
+    store<u32>(tbuf, x.rt_dst);
+    store<u32>(tbuf, x.rt_plen, 4);
+    store<u32>(tbuf, x.rt_gateway, 8);
+    store<u32>(tbuf, x.rt_flags, 12);
+    store<u32>(tbuf, <u32>x.rt_ifp, 16);
+    store<u32>(tbuf, x.rt_ifa != 0 ? changetype<InIfaddr>(x.rt_ifa).ia_addr : 0, 20);
+    store<f64>(tbuf, <f64>x.rt_use, 24);
+    n = 1;
+  }
+  CURVNET_RESTORE(old);
+  return n;
+}
+
+/** ARP entries from index skip as 32-byte records (see if_ether.ts); -1: bad vnet. */
+export function inet_arp_fill(v: usize, skip: u32): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const n = arp_fill(tbuf, skip, BUF_BYTES / LLE_REC);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+/** arp -d addr on ifp. */
+export function inet_arp_del(ifp: usize, addr: u32): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = arp_delete(ifp, addr);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** Counter i of group (0 ipstat, 1 icmpstat, 2 arpstat); -1 when out of range. */
+export function inet_stat(v: usize, group: u32, i: u32): f64 {
+  if (!V_up(v)) return -1;
+  let off: u32;
+  let n: u32;
+  if (group == 0) {
+    off = IPSTAT_OFF;
+    n = IPS_COUNT;
+  } else if (group == 1) {
+    off = ICMPSTAT_OFF;
+    n = ICPS_COUNT;
+  } else if (group == 2) {
+    off = ARPSTAT_OFF;
+    n = ARPS_COUNT;
+  } else return -1;
+  if (i >= n) return -1;
+  return <f64>load<u64>(VV(v) + off + (<usize>i << 3));
+}
+
+// Knobs and gauges for inet_get / inet_set.
+const K_FORWARDING: u32 = 0; // net.inet.ip.forwarding (get/set)
+const K_ICMPLIM: u32 = 1; // net.inet.icmp.icmplim (get/set)
+const K_IPQ: u32 = 2; // datagrams being reassembled
+const K_LLE: u32 = 3; // ARP entries
+const K_ROUTES: u32 = 4;
+const K_ADDRS: u32 = 5;
+const K_PINGDROPS: u32 = 6; // ping log records lost (log full)
+
+export function inet_get(v: usize, what: u32): f64 {
+  if (!V_up(v)) return -1;
+  const vv = changetype<InetVnet>(VV(v));
+  switch (what) {
+    case K_FORWARDING: return <f64>vv.forwarding;
+    case K_ICMPLIM: return <f64>vv.icmplim;
+    case K_IPQ: return <f64>vv.ipq_count;
+    case K_LLE: return <f64>vv.lle_count;
+    case K_ROUTES: return <f64>vv.rt_count;
+    case K_ADDRS: return <f64>vv.ia_count;
+    case K_PINGDROPS: {
+      const old = CURVNET_SET(v);
+      const n = ping_log_dropped();
+      CURVNET_RESTORE(old);
+      return <f64>n;
+    }
+  }
+  return -1;
+}
+
+export function inet_set(v: usize, what: u32, value: u32): i32 {
+  if (!V_up(v)) return -EINVAL;
+  const vv = changetype<InetVnet>(VV(v));
+  if (what == K_FORWARDING) {
+    if (value > 1) return -EINVAL;
+    vv.forwarding = value;
+    return 0;
+  }
+  if (what == K_ICMPLIM) {
+    if (value > 1_000_000) return -EINVAL;
+    vv.icmplim = value;
+    return 0;
+  }
+  return -EINVAL;
+}
+
+/** Send an ICMP echo request from vnet v (see ping_send). */
+export function inet_ping_send(v: usize, dst: u32, id: u32, seq: u32, size: u32, ttl: u32, df: u32): i32 {
+  if (!V_up(v) || id > 0xffff || seq > 0xffff || ttl == 0 || ttl > 255) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = ping_send(dst, id, seq, size, ttl, df != 0);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** Move vnet v's ping log into the buffer (LOG_REC-byte records); returns how many (-1: bad vnet). */
+export function inet_ping_read(v: usize): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const n = ping_log_read(tbuf);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+// Compile-time checks: the buffer holds a whole ping log, and the per-vnet block is small.
+if (LOG_CAP * LOG_REC > BUF_BYTES || INET_VNET_SIZE > 2048) ERROR("inet buffer or VNET block size");

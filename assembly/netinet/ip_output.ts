@@ -1,0 +1,317 @@
+// IPv4 output (FreeBSD netinet/ip_output.c): header, route and source selection, pfil
+// hooks, ARP resolution, fragmentation.
+//
+// ip_output(m, src, dst, proto, ttl, tos, flags, ifp) is what upper protocols call: m is
+// the upper-layer packet (packet header mbuf); the IP header is prepended here. src 0 =
+// the address of the outgoing interface (the route's address). A destination that is one
+// of our own addresses loops through lo0. ifp is a hint used for the limited broadcast
+// (255.255.255.255) only; routing decides everything else. Returns 0 (sent or queued
+// behind ARP) or a negative errno; m is consumed either way.
+//
+// The forwarding path comes in with IP_FORWARDING (header present, TTL and checksum
+// already updated): no allocation, one cached route lookup, one ARP hash lookup, the
+// Ethernet header prepended into the leading space the frame arrived with.
+
+import { m_gethdr, m_freem, m_copym, m_adj, M_PREPEND, m_pullup, ether_output, looutput, loif } from "../kmod/kapi";
+import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET, ETHERTYPE_IP } from "../sys/if";
+import { Mbuf, M_PKTHDR, MT_DATA, mtod } from "../sys/mbuf";
+import { EINVAL } from "../sys/errno";
+import {
+  IP_HDR_MIN, IP_MAXPACKET, IP_DF, IP_MF, IP_OFFMASK, INADDR_BROADCAST, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG,
+  ip_fill, ip_hl, ip_len, ip_off, ip_src, ip_dst, ip_set_len, ip_set_off, ip_set_sum, ip_set_src,
+} from "../sys/in";
+import { in_cksum_buf } from "../kmod/kapi";
+import {
+  Rtentry, InIfaddr, V, IPSTAT_INC, IPSTAT_ADD, IPS_LOCALOUT, IPS_ODROPPED, IPS_NOROUTE, IPS_CANTFRAG, IPS_FRAGMENTED,
+  IPS_OFRAGMENTS, IPS_RAWOUT, IP_FORWARDING, IP_RAWOUTPUT, IP_ROUTETOIF, IP_ALLOWBROADCAST, IP_DONTFRAG, MAX_LINKHDR,
+  EACCES, EMSGSIZE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, EHOSTUNREACH, ENOBUFS, RTF_GATEWAY,
+} from "./ip_var";
+import { rt_lookup } from "./in_rmx";
+import { in_localip, in_ifaddr_byaddr, in_broadcast, in_ifaddr_first } from "./in";
+import { arpresolve, etherbroadcast } from "./if_ether";
+import { icmp_error } from "./ip_icmp";
+
+/** Internal: a reply built from a received packet (icmp_reflect): header present, locally sent. */
+export const IP_REFLECT: u32 = 0x1000;
+
+// ---------------------------------------------------------------------------------------
+// pfil: a tiny hook list per direction (FreeBSD pfil(9) heads "inet" in/out). A hook is a
+// table slot (m, ifp, dir) => usize: the packet to go on with, or 0 when it took it. Hooks
+// are global to the module (not per vnet): a firewall keeps per-vnet rules itself.
+export const PFIL_IN: u32 = 1;
+export const PFIL_OUT: u32 = 2;
+const PFIL_MAX: u32 = 4;
+const pfilHooks = memory.data(<i32>(2 * PFIL_MAX * 4), 4);
+let npfil_in: u32 = 0;
+let npfil_out: u32 = 0;
+
+export function pfil_reset(): void {
+  memory.fill(pfilHooks, 0, 2 * PFIL_MAX * 4);
+  npfil_in = 0;
+  npfil_out = 0;
+}
+
+export function pfil_count(): u32 {
+  return npfil_in + npfil_out;
+}
+
+/** pfil_add_hook for the inet head; dir PFIL_IN or PFIL_OUT. 0 or -errno. */
+export function pfil_add_hook_inet(dir: u32, fn: u32): i32 {
+  if (fn == 0 || (dir != PFIL_IN && dir != PFIL_OUT)) return -EINVAL;
+  const n = dir == PFIL_IN ? npfil_in : npfil_out;
+  if (n >= PFIL_MAX) return -28; // ENOSPC
+  store<u32>(pfilHooks + ((dir - 1) * PFIL_MAX + n) * 4, fn);
+  if (dir == PFIL_IN) npfil_in++;
+  else npfil_out++;
+  return 0;
+}
+
+export function pfil_remove_hook_inet(dir: u32, fn: u32): i32 {
+  if (dir != PFIL_IN && dir != PFIL_OUT) return -EINVAL;
+  const base = pfilHooks + (dir - 1) * PFIL_MAX * 4;
+  let n = dir == PFIL_IN ? npfil_in : npfil_out;
+  for (let i: u32 = 0; i < n; i++) {
+    if (load<u32>(base + i * 4) == fn) {
+      memory.copy(base + i * 4, base + (i + 1) * 4, (n - i - 1) * 4);
+      n--;
+      if (dir == PFIL_IN) npfil_in = n;
+      else npfil_out = n;
+      return 0;
+    }
+  }
+  return -2; // ENOENT
+}
+
+/** Run the hooks of one direction; 0 when one of them took the packet. */
+export function pfil_run_hooks(m: usize, ifp: usize, dir: u32): usize {
+  const n = dir == PFIL_IN ? npfil_in : npfil_out;
+  const base = pfilHooks + (dir - 1) * PFIL_MAX * 4;
+  for (let i: u32 = 0; i < n && m != 0; i++) m = call_indirect<usize>(load<u32>(base + i * 4), m, ifp, dir);
+  return m;
+}
+
+@inline export function pfil_has_in(): bool { return npfil_in != 0; }
+@inline export function pfil_has_out(): bool { return npfil_out != 0; }
+
+// ---------------------------------------------------------------------------------------
+
+/** Header checksum of hlen bytes at ip, written into the header. */
+@inline export function ip_cksum_set(ip: usize, hlen: u32): void {
+  store<u16>(ip + 10, 0);
+  ip_set_sum(ip, in_cksum_buf(ip, hlen));
+}
+
+@inline function odrop(m: usize, err: i32): i32 {
+  IPSTAT_INC(IPS_ODROPPED);
+  m_freem(m);
+  return -err;
+}
+
+/** Hand a finished packet to ifp for next hop nh (link broadcast when bcast). */
+export function ip_send(ifp: usize, m: usize, nh: u32, bcast: bool): i32 {
+  const ii = changetype<Ifnet>(ifp);
+  if ((ii.if_flags & IFF_LOOPBACK) != 0) return looutput(ifp, m, AF_INET);
+  let mac: usize;
+  if (bcast) mac = etherbroadcast;
+  else {
+    mac = arpresolve(ifp, m, nh);
+    if (mac == 0) return 0; // waiting for ARP (or dropped and counted there)
+  }
+  const r = ether_output(ifp, m, mac, ETHERTYPE_IP);
+  if (r != 0) IPSTAT_INC(IPS_ODROPPED);
+  return r;
+}
+
+/**
+ * ip_output: see the file header. flags: IP_DONTFRAG, IP_ALLOWBROADCAST, IP_ROUTETOIF,
+ * IP_RAWOUTPUT (the caller built the header), IP_FORWARDING (ip_forward).
+ */
+export function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, tos: u32, flags: u32, hint: usize): i32 {
+  if (m == 0) return -EINVAL;
+  let mm = changetype<Mbuf>(m);
+  if ((mm.m_flags & M_PKTHDR) == 0) return odrop(m, EINVAL);
+  let ip: usize;
+  let hlen: u32;
+  if ((flags & (IP_FORWARDING | IP_RAWOUTPUT | IP_REFLECT)) == 0) {
+    const len = <u32>mm.ph_len + IP_HDR_MIN;
+    if (len > IP_MAXPACKET) return odrop(m, EMSGSIZE);
+    m = M_PREPEND(m, <i32>IP_HDR_MIN);
+    if (m == 0) {
+      IPSTAT_INC(IPS_ODROPPED);
+      return -ENOBUFS;
+    }
+    mm = changetype<Mbuf>(m);
+    ip = mtod(m);
+    const vv = V();
+    const id = <u16>vv.ip_id;
+    vv.ip_id = (vv.ip_id + 1) & 0xffff;
+    ip_fill(ip, <u8>tos, len, id, <u16>(flags & IP_DONTFRAG), <u8>ttl, <u8>proto, src, dst);
+    hlen = IP_HDR_MIN;
+    mm.ph_rcvif = 0;
+    IPSTAT_INC(IPS_LOCALOUT);
+  } else {
+    if (mm.m_len < <i32>IP_HDR_MIN) {
+      m = m_pullup(m, <i32>IP_HDR_MIN);
+      if (m == 0) {
+        IPSTAT_INC(IPS_ODROPPED);
+        return -ENOBUFS;
+      }
+      mm = changetype<Mbuf>(m);
+    }
+    ip = mtod(m);
+    hlen = ip_hl(ip);
+    dst = ip_dst(ip);
+    src = ip_src(ip);
+    if ((flags & IP_FORWARDING) == 0) {
+      mm.ph_rcvif = 0;
+      IPSTAT_INC(IPS_LOCALOUT);
+      if (flags & IP_RAWOUTPUT) IPSTAT_INC(IPS_RAWOUT);
+    }
+  }
+
+  // Route: where it goes (ifp), the next hop (nh) and the address it leaves from (ifa).
+  let ifp: usize = 0;
+  let nh = dst;
+  let ifa: usize = 0;
+  let bcast = false;
+  if (dst == INADDR_BROADCAST) {
+    if ((flags & IP_ALLOWBROADCAST) == 0) return odrop(m, EACCES);
+    ifp = hint;
+    if (ifp == 0) {
+      // The interface of the default route, as a route lookup for 255.255.255.255 would give.
+      const r = rt_lookup(dst);
+      if (r != 0) ifp = changetype<Rtentry>(r).rt_ifp;
+    }
+    if (ifp == 0) {
+      IPSTAT_INC(IPS_NOROUTE);
+      return odrop(m, ENETUNREACH);
+    }
+    ifa = in_ifaddr_first(ifp);
+    bcast = true;
+  } else if ((flags & IP_FORWARDING) == 0 && in_localip(dst)) {
+    ifp = loif();
+    ifa = in_ifaddr_byaddr(dst);
+  } else {
+    const r = rt_lookup(dst);
+    if (r == 0) {
+      IPSTAT_INC(IPS_NOROUTE);
+      return odrop(m, EHOSTUNREACH);
+    }
+    const rt = changetype<Rtentry>(r);
+    if ((rt.rt_flags & RTF_GATEWAY) != 0) {
+      if ((flags & IP_ROUTETOIF) != 0) return odrop(m, ENETUNREACH);
+      nh = rt.rt_gateway;
+    } else {
+      bcast = in_broadcast(dst, rt.rt_ifp);
+      if (bcast && (flags & IP_ALLOWBROADCAST) == 0) return odrop(m, EACCES);
+    }
+    rt.rt_use++;
+    ifp = rt.rt_ifp;
+    ifa = rt.rt_ifa;
+  }
+  const ii = changetype<Ifnet>(ifp);
+  if ((ii.if_flags & IFF_UP) == 0) return odrop(m, ENETDOWN);
+  if (src == 0) {
+    if ((flags & IP_FORWARDING) != 0 || ifa == 0) return odrop(m, EADDRNOTAVAIL);
+    src = changetype<InIfaddr>(ifa).ia_addr;
+    ip_set_src(ip, src);
+  }
+
+  if (pfil_has_out()) {
+    m = pfil_run_hooks(m, ifp, PFIL_OUT);
+    if (m == 0) return -EACCES;
+    mm = changetype<Mbuf>(m);
+    ip = mtod(m);
+  }
+
+  const len = ip_len(ip);
+  const mtu = ii.if_mtu;
+  if (len <= mtu) {
+    if ((flags & IP_FORWARDING) == 0) ip_cksum_set(ip, hlen);
+    return ip_send(ifp, m, nh, bcast);
+  }
+  // Too big for the link.
+  if ((ip_off(ip) & IP_DF) != 0) {
+    IPSTAT_INC(IPS_CANTFRAG);
+    if ((flags & IP_FORWARDING) != 0) icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, mtu); // RFC 1191
+    else m_freem(m);
+    return -EMSGSIZE;
+  }
+  return ip_fragment(m, ifp, mtu, nh, bcast, hlen);
+}
+
+/**
+ * Cut m (a whole datagram, or a fragment being forwarded) into fragments that fit mtu and
+ * send them in order. Later fragments carry a 20-byte header: options are not copied
+ * (the only "copied" options are source routes, refused on input, and the obsolete
+ * security option).
+ */
+function ip_fragment(m: usize, ifp: usize, mtu: u32, nh: u32, bcast: bool, hlen: u32): i32 {
+  const mm = changetype<Mbuf>(m);
+  const ip = mtod(m);
+  const total = ip_len(ip);
+  const datalen = total - hlen;
+  const firstlen = (mtu - hlen) & ~7;
+  const otherlen = (mtu - IP_HDR_MIN) & ~7;
+  if (mtu < hlen + 8 || firstlen == 0 || otherlen == 0) {
+    IPSTAT_INC(IPS_CANTFRAG);
+    m_freem(m);
+    return -EMSGSIZE;
+  }
+  const off0 = ip_off(ip);
+  const baseoff: u32 = <u32>(off0 & IP_OFFMASK) << 3;
+  const lastmf = off0 & IP_MF; // a fragment being re-fragmented keeps its MF on its last piece
+  let head: usize = 0;
+  let tail: usize = 0;
+  let nfrags: u32 = 1;
+  for (let off = firstlen; off < datalen; off += otherlen) {
+    const len = min<u32>(otherlen, datalen - off);
+    const last = off + len >= datalen;
+    const h = m_gethdr(MT_DATA);
+    const n = h != 0 ? m_copym(m, <i32>(hlen + off), <i32>len) : 0;
+    if (n == 0) {
+      if (h != 0) m_freem(h);
+      while (head != 0) {
+        const next = changetype<Mbuf>(head).m_nextpkt;
+        m_freem(head);
+        head = next;
+      }
+      return odrop(m, ENOBUFS);
+    }
+    const hh = changetype<Mbuf>(h);
+    hh.m_data += MAX_LINKHDR;
+    const fip = mtod(h);
+    memory.copy(fip, ip, IP_HDR_MIN);
+    store<u8>(fip, 0x45);
+    ip_set_len(fip, IP_HDR_MIN + len);
+    ip_set_off(fip, <u16>(((baseoff + off) >> 3) | (last ? lastmf : IP_MF)));
+    ip_cksum_set(fip, IP_HDR_MIN);
+    hh.m_len = <i32>IP_HDR_MIN;
+    hh.m_next = n;
+    hh.ph_len = <i32>(IP_HDR_MIN + len);
+    hh.ph_rcvif = mm.ph_rcvif;
+    hh.m_nextpkt = 0;
+    if (tail != 0) changetype<Mbuf>(tail).m_nextpkt = h;
+    else head = h;
+    tail = h;
+    nfrags++;
+  }
+  // The original becomes the first fragment.
+  m_adj(m, -<i32>(datalen - firstlen));
+  ip_set_len(ip, hlen + firstlen);
+  ip_set_off(ip, <u16>((baseoff >> 3) | IP_MF));
+  ip_cksum_set(ip, hlen);
+  IPSTAT_INC(IPS_FRAGMENTED);
+  IPSTAT_ADD(IPS_OFRAGMENTS, nfrags);
+  let err = ip_send(ifp, m, nh, bcast);
+  while (head != 0) {
+    const next = changetype<Mbuf>(head).m_nextpkt;
+    changetype<Mbuf>(head).m_nextpkt = 0;
+    const r = ip_send(ifp, head, nh, bcast);
+    if (err == 0) err = r;
+    head = next;
+  }
+  return err;
+}
+
+export { IP_DF, IP_FORWARDING, IP_RAWOUTPUT };

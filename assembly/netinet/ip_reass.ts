@@ -1,0 +1,221 @@
+// IPv4 reassembly (RFC 791 3.2, RFC 815; FreeBSD netinet/ip_reass.c).
+//
+// Per vnet: a list of datagrams being reassembled (Ipq, "ipq" zone, charged to the vnet),
+// keyed (src, dst, id, protocol), oldest first. Each holds its fragments ordered by
+// offset (linked through m_nextpkt; a fragment's payload offset and end are kept in its
+// packet header's ph_flowid / ph_csum_data, its header length in ph_l3hlen). Limits:
+// IP_MAXFRAGPACKETS datagrams (the oldest is dropped to make room, as FreeBSD),
+// IP_MAXFRAGSPERPACKET fragments per datagram (over it: the datagram is dropped),
+// IP_MAXFRAGBYTES payload bytes held per vnet (over it: the fragment is dropped), and
+// 65,535 bytes per datagram (ips_toolong). Each datagram has a callout: IPFRAGTTL_US
+// (30 s) after its first fragment it is dropped, with an ICMP time exceeded (reassembly)
+// when the first fragment is there (RFC 792, RFC 1122 3.3.2).
+//
+// Overlaps: a fragment that overlaps one already held drops the whole datagram (RFC 5722's
+// rule for IPv6, applied to IPv4: overlapping fragments are an attack, never a
+// retransmission); an exact duplicate is dropped alone.
+
+import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop, m_freem, m_adj, m_cat } from "../kmod/kapi";
+import { Mbuf, mtod } from "../sys/mbuf";
+import {
+  IP_MF, IP_OFFMASK, IP_MAXPACKET, ICMP_TIMXCEED, ICMP_TIMXCEED_REASS, ip_hl, ip_len, ip_off, ip_id, ip_p, ip_src, ip_dst,
+  ip_set_len, ip_set_off,
+} from "../sys/in";
+import {
+  Ipq, InetGlobals, V, IPQ_CALLOUT, IPFRAGTTL_US, IP_MAXFRAGPACKETS, IP_MAXFRAGSPERPACKET, IP_MAXFRAGBYTES,
+  IPSTAT_INC, IPSTAT_ADD, IPS_FRAGMENTS, IPS_FRAGDROPPED, IPS_FRAGTIMEOUT, IPS_TOOSMALL, IPS_TOOLONG, IPS_REASSEMBLED,
+} from "./ip_var";
+import { ip_cksum_set } from "./ip_output";
+import { icmp_error } from "./ip_icmp";
+
+@inline function q(p: usize): Ipq {
+  return changetype<Ipq>(p);
+}
+
+@inline function fm(m: usize): Mbuf {
+  return changetype<Mbuf>(m);
+}
+
+function unlink(p: usize): void {
+  const vv = V();
+  const x = q(p);
+  if (x.ipq_prev != 0) q(x.ipq_prev).ipq_next = x.ipq_next;
+  else vv.ipq_head = x.ipq_next;
+  if (x.ipq_next != 0) q(x.ipq_next).ipq_prev = x.ipq_prev;
+  else vv.ipq_tail = x.ipq_prev;
+  vv.ipq_count--;
+  vv.ipq_bytes -= x.ipq_bytes;
+  callout_stop(p + IPQ_CALLOUT);
+}
+
+/** Drop a datagram and its fragments, counting them as counter. */
+function ipq_drop(p: usize, counter: u32): void {
+  unlink(p);
+  IPSTAT_ADD(counter, q(p).ipq_nfrags);
+  let m = q(p).ipq_frags;
+  while (m != 0) {
+    const next = fm(m).m_nextpkt;
+    fm(m).m_nextpkt = 0;
+    m_freem(m);
+    m = next;
+  }
+  zone_free(InetGlobals.ipqZone, p);
+}
+
+/** Reassembly timeout (callout): ICMP time exceeded for the first fragment, if held. */
+function ipq_timeout(p: usize): void {
+  const first = q(p).ipq_frags;
+  if (first != 0 && fm(first).ph_flowid == 0) {
+    q(p).ipq_frags = fm(first).m_nextpkt;
+    fm(first).m_nextpkt = 0;
+    IPSTAT_INC(IPS_FRAGTIMEOUT);
+    q(p).ipq_nfrags--;
+    ipq_drop(p, IPS_FRAGTIMEOUT);
+    icmp_error(first, ICMP_TIMXCEED, ICMP_TIMXCEED_REASS, 0);
+    return;
+  }
+  ipq_drop(p, IPS_FRAGTIMEOUT);
+}
+
+/** Every queue of the vnet goes (uninit). */
+export function ipq_flush_all(): void {
+  while (V().ipq_head != 0) ipq_drop(V().ipq_head, IPS_FRAGDROPPED);
+}
+
+@inline function dropfrag(m: usize, why: u32): usize {
+  if (why != IPS_FRAGDROPPED) IPSTAT_INC(why);
+  IPSTAT_INC(IPS_FRAGDROPPED);
+  m_freem(m);
+  return 0;
+}
+
+/**
+ * Take a fragment addressed to us (m starts at its validated header). Returns the whole
+ * datagram when this fragment completed it (header of the first fragment, ip_len and
+ * ip_off fixed), else 0 (m is held or was dropped).
+ */
+export function ip_reass(m: usize, hlen: u32): usize {
+  IPSTAT_INC(IPS_FRAGMENTS);
+  const ip = mtod(m);
+  const offw = ip_off(ip);
+  const mf = (offw & IP_MF) != 0;
+  const off: u32 = <u32>(offw & IP_OFFMASK) << 3;
+  const len = ip_len(ip) - hlen;
+  // Every fragment but the last carries a non-zero multiple of 8 bytes (RFC 791).
+  if (mf && (len == 0 || (len & 7) != 0)) return dropfrag(m, IPS_TOOSMALL);
+  if (hlen + off + len > IP_MAXPACKET) return dropfrag(m, IPS_TOOLONG);
+  const end = off + len;
+  const src = ip_src(ip);
+  const dst = ip_dst(ip);
+  const id = <u32>ip_id(ip);
+  const proto = <u32>ip_p(ip);
+  const vv = V();
+  let p = vv.ipq_head;
+  while (p != 0) {
+    const x = q(p);
+    if (x.ipq_id == id && x.ipq_src == src && x.ipq_dst == dst && x.ipq_p == proto) break;
+    p = x.ipq_next;
+  }
+  if (p == 0) {
+    if (vv.ipq_count >= IP_MAXFRAGPACKETS) ipq_drop(vv.ipq_head, IPS_FRAGDROPPED);
+    p = zone_alloc(InetGlobals.ipqZone);
+    if (p == 0) return dropfrag(m, IPS_FRAGDROPPED);
+    const x = q(p);
+    x.ipq_src = src;
+    x.ipq_dst = dst;
+    x.ipq_id = id;
+    x.ipq_p = proto;
+    x.ipq_nfrags = 0;
+    x.ipq_bytes = 0;
+    x.ipq_total = 0;
+    x.ipq_frags = 0;
+    x.ipq_next = 0;
+    x.ipq_prev = vv.ipq_tail;
+    if (vv.ipq_tail != 0) q(vv.ipq_tail).ipq_next = p;
+    else vv.ipq_head = p;
+    vv.ipq_tail = p;
+    vv.ipq_count++;
+    callout_init(p + IPQ_CALLOUT);
+    callout_reset(p + IPQ_CALLOUT, IPFRAGTTL_US, ipq_timeout.index, p);
+  }
+  const x = q(p);
+  if (x.ipq_nfrags >= IP_MAXFRAGSPERPACKET) {
+    ipq_drop(p, IPS_FRAGDROPPED);
+    return dropfrag(m, IPS_FRAGDROPPED);
+  }
+  if (vv.ipq_bytes + len > IP_MAXFRAGBYTES) return dropfrag(m, IPS_FRAGDROPPED);
+  // The last fragment fixes the length; nothing may end past it, and it may not change.
+  if ((!mf && x.ipq_total != 0 && x.ipq_total != end) || (x.ipq_total != 0 && end > x.ipq_total) || (!mf && end < lastEnd(x))) {
+    ipq_drop(p, IPS_FRAGDROPPED);
+    return dropfrag(m, IPS_FRAGDROPPED);
+  }
+  // Find the place by offset and check both neighbours for overlap.
+  let prev: usize = 0;
+  let cur = x.ipq_frags;
+  while (cur != 0 && fm(cur).ph_flowid < off) {
+    prev = cur;
+    cur = fm(cur).m_nextpkt;
+  }
+  if (cur != 0 && fm(cur).ph_flowid == off && fm(cur).ph_csum_data == end) return dropfrag(m, IPS_FRAGDROPPED); // duplicate
+  if ((prev != 0 && fm(prev).ph_csum_data > off) || (cur != 0 && fm(cur).ph_flowid < end)) {
+    ipq_drop(p, IPS_FRAGDROPPED);
+    return dropfrag(m, IPS_FRAGDROPPED);
+  }
+  const mm = fm(m);
+  mm.ph_flowid = off;
+  mm.ph_csum_data = end;
+  mm.ph_l3hlen = <u8>hlen;
+  mm.m_nextpkt = cur;
+  if (prev != 0) fm(prev).m_nextpkt = m;
+  else x.ipq_frags = m;
+  x.ipq_nfrags++;
+  x.ipq_bytes += len;
+  vv.ipq_bytes += len;
+  if (!mf) x.ipq_total = end;
+  if (x.ipq_total == 0) return 0;
+  // Complete when the fragments tile [0, total).
+  let expect: u32 = 0;
+  for (let f = x.ipq_frags; f != 0; f = fm(f).m_nextpkt) {
+    if (fm(f).ph_flowid != expect) return 0;
+    expect = fm(f).ph_csum_data;
+  }
+  if (expect != x.ipq_total) return 0;
+
+  const total = x.ipq_total;
+  const m0 = x.ipq_frags;
+  x.ipq_frags = 0;
+  x.ipq_nfrags = 0;
+  unlink(p);
+  zone_free(InetGlobals.ipqZone, p);
+  let f = fm(m0).m_nextpkt;
+  fm(m0).m_nextpkt = 0;
+  const h0 = <u32>fm(m0).ph_l3hlen;
+  while (f != 0) {
+    const next = fm(f).m_nextpkt;
+    fm(f).m_nextpkt = 0;
+    m_adj(f, <i32>fm(f).ph_l3hlen);
+    m_cat(m0, f);
+    f = next;
+  }
+  const ip0 = mtod(m0);
+  fm(m0).ph_len = <i32>(h0 + total);
+  fm(m0).ph_flowid = 0;
+  fm(m0).ph_csum_data = 0;
+  ip_set_len(ip0, h0 + total);
+  ip_set_off(ip0, 0);
+  ip_cksum_set(ip0, h0);
+  IPSTAT_INC(IPS_REASSEMBLED);
+  return m0;
+}
+
+/** End of the furthest fragment held. */
+function lastEnd(x: Ipq): u32 {
+  let e: u32 = 0;
+  for (let f = x.ipq_frags; f != 0; f = fm(f).m_nextpkt) if (fm(f).ph_csum_data > e) e = fm(f).ph_csum_data;
+  return e;
+}
+
+/** Datagrams being reassembled in the current vnet. */
+export function ipq_count(): u32 {
+  return V().ipq_count;
+}

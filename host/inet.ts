@@ -1,0 +1,510 @@
+// IPv4 from the host: addresses (ifconfig inet), routes (route add/delete, netstat -rn),
+// the forwarding knob, the ARP table (arp -an), and the netstat -s counters of ip, icmp and
+// arp. Typed functions over the inet module's exports (assembly/netinet/inet.ts); every
+// argument is checked here first (ConfigError naming the bad field and value), and kernel
+// errnos become KernelErrors that say which call failed and why.
+
+import type { Kernel, Vnet } from "./kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
+import { Interface, formatMac } from "./ifnet.js";
+import { formatTable } from "./format.js";
+
+/** The inet module's host exports. */
+export interface InetExports {
+  inet_buf(): number;
+  inet_addr_add(ifp: number, addr: number, plen: number, bcast: number): number;
+  inet_addr_del(ifp: number, addr: number): number;
+  inet_addr_fill(ifp: number): number;
+  inet_route_add(v: number, dst: number, plen: number, gw: number, ifp: number): number;
+  inet_route_del(v: number, dst: number, plen: number): number;
+  inet_route_fill(v: number, skip: number): number;
+  inet_route_get(v: number, dst: number): number;
+  inet_arp_fill(v: number, skip: number): number;
+  inet_arp_del(ifp: number, addr: number): number;
+  inet_stat(v: number, group: number, i: number): number;
+  inet_get(v: number, what: number): number;
+  inet_set(v: number, what: number, value: number): number;
+  inet_ping_send(v: number, dst: number, id: number, seq: number, size: number, ttl: number, df: number): number;
+  inet_ping_read(v: number): number;
+}
+
+/** errno names the inet calls return (FreeBSD values). */
+const ERRNO: Record<number, string> = {
+  1: "EPERM", 2: "ENOENT", 12: "ENOMEM", 13: "EACCES", 17: "EEXIST", 22: "EINVAL", 28: "ENOSPC", 40: "EMSGSIZE",
+  49: "EADDRNOTAVAIL", 50: "ENETDOWN", 51: "ENETUNREACH", 55: "ENOBUFS", 65: "EHOSTUNREACH",
+};
+
+export function inetErrnoName(e: number): string {
+  return ERRNO[Math.abs(e)] ?? `errno ${Math.abs(e)}`;
+}
+
+function fail(what: string, r: number, why?: string): never {
+  throw new KernelError(`${what}: ${why ?? inetErrnoName(r)}`, r);
+}
+
+/** The inet exports; ModuleNotLoadedError when inet is not loaded. */
+export function inet(kernel: Kernel, what: string): InetExports {
+  if (!kernel.linker.isLoaded("inet")) throw new ModuleNotLoadedError(`${what}: the inet module is not loaded (kldload("inet"), or boot the GENERIC configuration)`);
+  return kernel.module<InetExports>("inet");
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses as text
+
+/** "10.0.0.1" -> 0x0a000001; ConfigError naming `what` for anything else. */
+export function parseIPv4(s: string, what: string): number {
+  const m = typeof s === "string" ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s) : null;
+  if (!m) throw new ConfigError(`${what}: ${JSON.stringify(s)} is not an IPv4 address (a.b.c.d)`);
+  const b = m.slice(1).map(Number);
+  if (b.some((x) => x > 255)) throw new ConfigError(`${what}: ${JSON.stringify(s)} has a part over 255`);
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+}
+
+export function formatIPv4(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+export function maskOf(plen: number): number {
+  return plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
+}
+
+/** "10.0.0.0/24" (or "default", or a bare address: /32) -> [addr, plen]. */
+export function parsePrefix(s: string, what: string, allowBare = true): [number, number] {
+  if (s === "default") return [0, 0];
+  if (typeof s !== "string") throw new ConfigError(`${what}: expected a prefix like "10.0.0.0/24", got ${String(s)}`);
+  const i = s.indexOf("/");
+  if (i < 0) {
+    if (!allowBare) throw new ConfigError(`${what}: ${JSON.stringify(s)} needs a prefix length ("/24")`);
+    return [parseIPv4(s, what), 32];
+  }
+  const addr = parseIPv4(s.slice(0, i), what);
+  const p = s.slice(i + 1);
+  if (!/^\d{1,2}$/.test(p) || Number(p) > 32) throw new ConfigError(`${what}: prefix length ${JSON.stringify(p)} in ${JSON.stringify(s)} is not 0-32`);
+  return [addr, Number(p)];
+}
+
+function checkIface(kernel: Kernel, iface: Interface, what: string): void {
+  if (!(iface instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(iface)}`);
+  if (!iface.alive) throw new ConfigError(`${what}: interface #${iface.serial} no longer exists`);
+}
+
+function checkVnet(vnet: Vnet, what: string): void {
+  if (!vnet || typeof vnet !== "object" || typeof (vnet as Vnet).ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
+  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+}
+
+function isMartianHost(a: number): string | undefined {
+  if (a === 0) return "the unspecified address";
+  if (a === 0xffffffff) return "the limited broadcast address";
+  if (a >>> 28 === 0xe) return "a multicast address";
+  if (a >>> 28 === 0xf) return "a class E address";
+  if (a >>> 24 === 0) return "in 0.0.0.0/8";
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// ifconfig IF inet
+
+export interface InetAddress {
+  /** "10.0.0.1" */
+  address: string;
+  prefixLength: number;
+  /** "10.0.0.255"; absent on interfaces without broadcast (lo0) and /31, /32. */
+  broadcast?: string;
+  /** "10.0.0.1/24" */
+  cidr: string;
+}
+
+/** ifconfig IF inet 10.0.0.1/24 [broadcast B] alias: add an address (and its connected route). */
+export function addAddress(kernel: Kernel, iface: Interface, cidr: string, opts: { broadcast?: string } = {}): void {
+  const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet ${cidr}`;
+  const x = inet(kernel, what);
+  checkIface(kernel, iface, what);
+  const [addr, plen] = parsePrefix(cidr, `${what}: address`, false);
+  const bad = isMartianHost(addr);
+  if (bad) throw new ConfigError(`${what}: ${formatIPv4(addr)} is ${bad}, not an interface address`);
+  if (plen < 31 && plen > 0) {
+    const host = addr & ~maskOf(plen);
+    if (host === 0) throw new ConfigError(`${what}: ${formatIPv4(addr)} is the network address of /${plen}`);
+    if ((host >>> 0) === (~maskOf(plen) >>> 0)) throw new ConfigError(`${what}: ${formatIPv4(addr)} is the broadcast address of /${plen}`);
+  }
+  if (plen === 0) throw new ConfigError(`${what}: prefix length 0 is not an interface prefix`);
+  const b = opts.broadcast !== undefined ? parseIPv4(opts.broadcast, `${what}: broadcast`) : 0;
+  const r = kernel.enter(() => x.inet_addr_add(iface.ptr, addr, plen, b));
+  if (r === -17) fail(what, r, `${formatIPv4(addr)} is already an address of vnet "${iface.vnet.name}"`);
+  if (r !== 0) fail(what, r);
+}
+
+/** ifconfig IF inet 10.0.0.1 -alias: delete an address (and every route that depends on it). */
+export function delAddress(kernel: Kernel, iface: Interface, address: string): void {
+  const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet ${address} -alias`;
+  const x = inet(kernel, what);
+  checkIface(kernel, iface, what);
+  const a = parseIPv4(address.replace(/\/\d+$/, ""), `${what}: address`);
+  const r = kernel.enter(() => x.inet_addr_del(iface.ptr, a));
+  if (r === -2) fail(what, r, `${iface.name} has no address ${formatIPv4(a)}`);
+  if (r !== 0) fail(what, r);
+}
+
+/** The IPv4 addresses of an interface, primary first. */
+export function addresses(kernel: Kernel, iface: Interface): InetAddress[] {
+  const x = inet(kernel, "addresses");
+  checkIface(kernel, iface, "addresses");
+  const n = x.inet_addr_fill(iface.ptr);
+  if (n < 0) fail(`addresses of ${iface.name}`, -22);
+  const dv = kernel.dv();
+  const buf = x.inet_buf();
+  const out: InetAddress[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = buf + i * 16;
+    const a = dv.getUint32(o, true);
+    const plen = dv.getUint32(o + 4, true);
+    const bc = dv.getUint32(o + 8, true);
+    const e: InetAddress = { address: formatIPv4(a), prefixLength: plen, cidr: `${formatIPv4(a)}/${plen}` };
+    if (bc !== 0) e.broadcast = formatIPv4(bc);
+    out.push(e);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Routes
+
+export type RouteVia = { gateway: string; iface?: Interface } | { iface: Interface; gateway?: undefined };
+
+export interface RouteEntry {
+  /** "10.1.0.0/16", "default", or a host "10.0.0.5". */
+  destination: string;
+  prefixLength: number;
+  /** The next hop for gateway routes. */
+  gateway?: string;
+  /** netstat flags: U up, G gateway, H host, S static. */
+  flags: string;
+  iface: Interface;
+  /** The address packets through this route leave from. */
+  source?: string;
+  /** Packets sent through the route. */
+  use: number;
+  /** Connected route of an address (goes with it). */
+  connected: boolean;
+}
+
+function flagText(f: number): string {
+  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "");
+}
+
+/** route add DST/PLEN GATEWAY, or route add DST/PLEN -interface IF ("default" for 0.0.0.0/0). */
+export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: RouteVia): void {
+  const what = `route add ${destination}`;
+  const x = inet(kernel, what);
+  checkVnet(vnet, what);
+  const [dst, plen] = parsePrefix(destination, `${what}: destination`);
+  if ((dst & ~maskOf(plen)) >>> 0 !== 0) {
+    throw new ConfigError(`${what}: destination has host bits set beyond /${plen} (did you mean ${formatIPv4((dst & maskOf(plen)) >>> 0)}/${plen}?)`);
+  }
+  if (!via || typeof via !== "object" || (via.gateway === undefined && via.iface === undefined)) {
+    throw new ConfigError(`${what}: give { gateway: "a.b.c.d" } or { iface: Interface }`);
+  }
+  let gw = 0;
+  if (via.gateway !== undefined) {
+    gw = parseIPv4(via.gateway, `${what}: gateway`);
+    const bad = isMartianHost(gw);
+    if (bad) throw new ConfigError(`${what}: gateway ${via.gateway} is ${bad}`);
+  }
+  let ifp = 0;
+  if (via.iface !== undefined) {
+    checkIface(kernel, via.iface, `${what}: iface`);
+    if (via.iface.vnet !== vnet) throw new ConfigError(`${what}: iface ${via.iface.name} is in vnet "${via.iface.vnet.name}", not "${vnet.name}"`);
+    ifp = via.iface.ptr;
+  }
+  const r = kernel.enter(() => x.inet_route_add(vnet.ptr, dst, plen, gw, ifp));
+  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}`);
+  if (r === -51) fail(what, r, gw ? `gateway ${via.gateway} is not on a connected network${ifp ? ` of ${via.iface!.name}` : ""} (ENETUNREACH)` : `${via.iface!.name} has no IPv4 address to send from (ENETUNREACH)`);
+  if (r !== 0) fail(what, r);
+}
+
+/** route delete DST/PLEN. Connected routes go with their address (EPERM here). */
+export function delRoute(kernel: Kernel, vnet: Vnet, destination: string): void {
+  const what = `route delete ${destination}`;
+  const x = inet(kernel, what);
+  checkVnet(vnet, what);
+  const [dst, plen] = parsePrefix(destination, `${what}: destination`);
+  const r = kernel.enter(() => x.inet_route_del(vnet.ptr, (dst & maskOf(plen)) >>> 0, plen));
+  if (r === -2) fail(what, r, `vnet "${vnet.name}" has no route to ${destination}`);
+  if (r === -1) fail(what, r, `${destination} is the connected route of an address; delete the address instead (EPERM)`);
+  if (r !== 0) fail(what, r);
+}
+
+function readRoute(kernel: Kernel, o: number): RouteEntry {
+  const dv = kernel.dv();
+  const dst = dv.getUint32(o, true);
+  const plen = dv.getUint32(o + 4, true);
+  const gw = dv.getUint32(o + 8, true);
+  const flags = dv.getUint32(o + 12, true);
+  const ifp = dv.getUint32(o + 16, true);
+  const src = dv.getUint32(o + 20, true);
+  const e: RouteEntry = {
+    destination: plen === 0 ? "default" : plen === 32 ? formatIPv4(dst) : `${formatIPv4(dst)}/${plen}`,
+    prefixLength: plen,
+    flags: flagText(flags),
+    iface: new Interface(kernel, ifp),
+    use: dv.getFloat64(o + 24, true),
+    connected: (flags & 0x100000) !== 0,
+  };
+  if (gw !== 0) e.gateway = formatIPv4(gw);
+  if (src !== 0) e.source = formatIPv4(src);
+  return e;
+}
+
+/** The vnet's IPv4 routes, longest prefix first. */
+export function routes(kernel: Kernel, vnet: Vnet): RouteEntry[] {
+  const x = inet(kernel, "routes");
+  checkVnet(vnet, "routes");
+  const out: RouteEntry[] = [];
+  for (;;) {
+    const n = x.inet_route_fill(vnet.ptr, out.length);
+    if (n < 0) fail(`routes of vnet "${vnet.name}"`, -22);
+    const buf = x.inet_buf();
+    for (let i = 0; i < n; i++) out.push(readRoute(kernel, buf + i * 32));
+    if (n < 256) return out;
+  }
+}
+
+/** route get DST: the route a packet to dst takes, or undefined. */
+export function routeGet(kernel: Kernel, vnet: Vnet, dst: string): RouteEntry | undefined {
+  const x = inet(kernel, "route get");
+  checkVnet(vnet, "route get");
+  const a = parseIPv4(dst, `route get ${dst}`);
+  return x.inet_route_get(vnet.ptr, a) === 1 ? readRoute(kernel, x.inet_buf()) : undefined;
+}
+
+/** netstat -rn -f inet, FreeBSD's layout. */
+export function netstatRn(kernel: Kernel, vnet: Vnet): string {
+  const rows = routes(kernel, vnet).map((r) => [r.destination, r.gateway ?? `link#${r.iface.index}`, r.flags, r.iface.name, r.use]);
+  return `Routing tables\n\nInternet:\n${formatTable(["Destination", "Gateway", "Flags", "Netif", "Use"], rows)}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Knobs
+
+/** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
+export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
+  const x = inet(kernel, "net.inet.ip.forwarding");
+  checkVnet(vnet, "net.inet.ip.forwarding");
+  if (typeof on !== "boolean") throw new ConfigError(`net.inet.ip.forwarding: expected true or false, got ${String(on)}`);
+  const r = x.inet_set(vnet.ptr, 0, on ? 1 : 0);
+  if (r !== 0) fail("net.inet.ip.forwarding", r);
+}
+
+export function forwarding(kernel: Kernel, vnet: Vnet): boolean {
+  checkVnet(vnet, "net.inet.ip.forwarding");
+  return inet(kernel, "net.inet.ip.forwarding").inet_get(vnet.ptr, 0) === 1;
+}
+
+/** sysctl net.inet.icmp.icmplim: ICMP errors per second a vnet may send (0 = no limit). */
+export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): void {
+  checkVnet(vnet, "net.inet.icmp.icmplim");
+  if (!Number.isInteger(perSecond) || perSecond < 0 || perSecond > 1_000_000) throw new ConfigError(`net.inet.icmp.icmplim: must be an integer 0-1000000, got ${perSecond}`);
+  const r = inet(kernel, "net.inet.icmp.icmplim").inet_set(vnet.ptr, 1, perSecond);
+  if (r !== 0) fail("net.inet.icmp.icmplim", r);
+}
+
+/** Gauges: datagrams being reassembled, ARP entries, routes, addresses. */
+export function inetGauges(kernel: Kernel, vnet: Vnet): { reassembling: number; arpEntries: number; routes: number; addresses: number; pingLogDrops: number } {
+  checkVnet(vnet, "inet gauges");
+  const x = inet(kernel, "inet gauges");
+  return {
+    reassembling: x.inet_get(vnet.ptr, 2),
+    arpEntries: x.inet_get(vnet.ptr, 3),
+    routes: x.inet_get(vnet.ptr, 4),
+    addresses: x.inet_get(vnet.ptr, 5),
+    pingLogDrops: x.inet_get(vnet.ptr, 6),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// ARP
+
+export interface ArpEntry {
+  address: string;
+  /** "02:00:01:00:00:0b", or undefined while incomplete. */
+  mac?: string;
+  iface: Interface;
+  state: "incomplete" | "reachable";
+  /** Seconds left (reachable entries). */
+  expiresInS?: number;
+  /** Packets waiting for resolution. */
+  held: number;
+}
+
+export function arpTable(kernel: Kernel, vnet: Vnet): ArpEntry[] {
+  const x = inet(kernel, "arp -an");
+  checkVnet(vnet, "arp -an");
+  const out: ArpEntry[] = [];
+  const now = kernel.k.callout_now();
+  for (;;) {
+    const n = x.inet_arp_fill(vnet.ptr, out.length);
+    if (n < 0) fail(`arp table of vnet "${vnet.name}"`, -22);
+    const dv = kernel.dv();
+    const buf = x.inet_buf();
+    for (let i = 0; i < n; i++) {
+      const o = buf + i * 32;
+      const state = dv.getUint32(o + 8, true) === 2 ? "reachable" : "incomplete";
+      const e: ArpEntry = {
+        address: formatIPv4(dv.getUint32(o + 4, true)),
+        iface: new Interface(kernel, dv.getUint32(o, true)),
+        state,
+        held: dv.getUint32(o + 20, true),
+      };
+      if (state === "reachable") {
+        e.mac = formatMac(new Uint8Array(kernel.memory.buffer, o + 12, 6).slice());
+        e.expiresInS = Math.max(0, Math.ceil((dv.getFloat64(o + 24, true) - now) / 1e6));
+      }
+      out.push(e);
+    }
+    if (n < 256) break;
+  }
+  return out.sort((a, b) => parseIPv4(a.address, "") - parseIPv4(b.address, ""));
+}
+
+/** arp -an, FreeBSD's layout. */
+export function arpAn(kernel: Kernel, vnet: Vnet): string {
+  return arpTable(kernel, vnet)
+    .map((e) => `? (${e.address}) at ${e.mac ?? "(incomplete)"} on ${e.iface.name}${e.state === "reachable" ? ` expires in ${e.expiresInS} seconds` : ""} [ethernet]`)
+    .join("\n");
+}
+
+/** arp -d ADDRESS on iface. */
+export function arpDelete(kernel: Kernel, iface: Interface, address: string): void {
+  const what = `arp -d ${address}`;
+  const x = inet(kernel, what);
+  checkIface(kernel, iface, what);
+  const a = parseIPv4(address, what);
+  const r = kernel.enter(() => x.inet_arp_del(iface.ptr, a));
+  if (r === -2) fail(what, r, `no ARP entry for ${address} on ${iface.name}`);
+  if (r !== 0) fail(what, r);
+}
+
+// ---------------------------------------------------------------------------------------
+// netstat -s
+
+export const IPSTATS = [
+  "total", "badsum", "tooshort", "toosmall", "badhlen", "badlen", "fragments", "fragdropped", "fragtimeout", "forward",
+  "cantforward", "noproto", "delivered", "localout", "odropped", "reassembled", "fragmented", "ofragments", "cantfrag",
+  "badoptions", "noroute", "badvers", "rawout", "toolong", "notmember", "badaddr",
+] as const;
+export type IpStats = Record<(typeof IPSTATS)[number], number>;
+
+export const ICMPTYPES = [
+  "echo reply", "#1", "#2", "destination unreachable", "source quench", "routing redirect", "#6", "#7", "echo",
+  "router advertisement", "router solicitation", "time exceeded", "parameter problem", "time stamp", "time stamp reply",
+  "information request", "information request reply", "address mask request", "address mask reply",
+] as const;
+const ICMPFIXED = ["error", "oldicmp", "badcode", "tooshort", "checksum", "badlen", "reflect", "bmcastecho", "badaddr", "noroute", "ratelimited", "noerror"] as const;
+export type IcmpStats = Record<(typeof ICMPFIXED)[number], number> & { inhist: number[]; outhist: number[] };
+
+export const ARPSTATS = [
+  "txrequests", "txreplies", "rxrequests", "rxreplies", "received", "dropped", "timeouts", "dupips", "tooshort", "badhrd",
+  "badpro", "badlen", "badop", "badsender", "looped", "giveups",
+] as const;
+export type ArpStats = Record<(typeof ARPSTATS)[number], number>;
+
+export function ipStats(kernel: Kernel, vnet: Vnet): IpStats {
+  checkVnet(vnet, "netstat -s -p ip");
+  const x = inet(kernel, "netstat -s -p ip");
+  const out = {} as IpStats;
+  IPSTATS.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 0, i)));
+  return out;
+}
+
+export function icmpStats(kernel: Kernel, vnet: Vnet): IcmpStats {
+  checkVnet(vnet, "netstat -s -p icmp");
+  const x = inet(kernel, "netstat -s -p icmp");
+  const out = { inhist: [] as number[], outhist: [] as number[] } as IcmpStats;
+  ICMPFIXED.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 1, i)));
+  for (let t = 0; t < 19; t++) {
+    out.inhist.push(x.inet_stat(vnet.ptr, 1, 12 + t));
+    out.outhist.push(x.inet_stat(vnet.ptr, 1, 31 + t));
+  }
+  return out;
+}
+
+export function arpStats(kernel: Kernel, vnet: Vnet): ArpStats {
+  checkVnet(vnet, "netstat -s -p arp");
+  const x = inet(kernel, "netstat -s -p arp");
+  const out = {} as ArpStats;
+  ARPSTATS.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 2, i)));
+  return out;
+}
+
+/** netstat -s -p ip|icmp|arp, in FreeBSD's wording. */
+export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp"): string {
+  if (proto === "ip") {
+    const s = ipStats(kernel, vnet);
+    return [
+      "ip:",
+      `\t${s.total} total packets received`,
+      `\t${s.badsum} bad header checksums`,
+      `\t${s.toosmall} with size smaller than minimum`,
+      `\t${s.tooshort} with data size < data length`,
+      `\t${s.toolong} with ip length > max ip packet size`,
+      `\t${s.badhlen} with header length < data size`,
+      `\t${s.badlen} with data length < header length`,
+      `\t${s.badoptions} with bad options`,
+      `\t${s.badvers} with incorrect version number`,
+      `\t${s.badaddr} with martian addresses`,
+      `\t${s.fragments} fragments received`,
+      `\t${s.fragdropped} fragments dropped (dup or out of space)`,
+      `\t${s.fragtimeout} fragments dropped after timeout`,
+      `\t${s.reassembled} packets reassembled ok`,
+      `\t${s.delivered} packets for this host`,
+      `\t${s.noproto} packets for unknown/unsupported protocol`,
+      `\t${s.forward} packets forwarded`,
+      `\t${s.cantforward} packets not forwardable`,
+      `\t${s.notmember} packets received for unknown multicast group`,
+      `\t${s.localout} packets sent from this host`,
+      `\t${s.rawout} packets sent with fabricated ip header`,
+      `\t${s.odropped} output packets dropped due to no bufs, etc.`,
+      `\t${s.noroute} output packets discarded due to no route`,
+      `\t${s.fragmented} output datagrams fragmented`,
+      `\t${s.ofragments} fragments created`,
+      `\t${s.cantfrag} datagrams that can't be fragmented`,
+    ].join("\n");
+  }
+  if (proto === "icmp") {
+    const s = icmpStats(kernel, vnet);
+    const hist = (h: number[]) => h.flatMap((n, t) => (n ? [`\t\t${ICMPTYPES[t]}: ${n}`] : []));
+    return [
+      "icmp:",
+      `\t${s.error} calls to icmp_error`,
+      `\t${s.oldicmp} errors not generated in response to an icmp message`,
+      `\t${s.noerror} errors not generated (fragment, broadcast or bad source)`,
+      `\t${s.ratelimited} errors suppressed by the rate limit (icmplim)`,
+      ...(s.outhist.some((n) => n) ? ["\tOutput histogram:", ...hist(s.outhist)] : []),
+      `\t${s.badcode} messages with bad code fields`,
+      `\t${s.tooshort} messages less than the minimum length`,
+      `\t${s.checksum} messages with bad checksum`,
+      `\t${s.badlen} messages with bad length`,
+      `\t${s.bmcastecho} multicast echo requests ignored`,
+      ...(s.inhist.some((n) => n) ? ["\tInput histogram:", ...hist(s.inhist)] : []),
+      `\t${s.reflect} message responses generated`,
+    ].join("\n");
+  }
+  if (proto === "arp") {
+    const s = arpStats(kernel, vnet);
+    return [
+      "arp:",
+      `\t${s.txrequests} ARP requests sent`,
+      `\t${s.txreplies} ARP replies sent`,
+      `\t${s.rxrequests} ARP requests received`,
+      `\t${s.rxreplies} ARP replies received`,
+      `\t${s.received} ARP packets received`,
+      `\t${s.dropped} total packets dropped due to no ARP entry`,
+      `\t${s.timeouts} ARP entries timed out`,
+      `\t${s.giveups} resolutions given up`,
+      `\t${s.dupips} Duplicate IPs seen`,
+      `\t${s.tooshort + s.badhrd + s.badpro + s.badlen + s.badop + s.badsender + s.looped} malformed or looped packets dropped`,
+    ].join("\n");
+  }
+  throw new ConfigError(`netstat -s -p: protocol must be "ip", "icmp" or "arp", got ${JSON.stringify(proto)}`);
+}

@@ -1,0 +1,361 @@
+// ping and traceroute -I from the host, over the inet module's echo service (no sockets):
+// inet_ping_send sends an ICMP echo request from a vnet; the vnet logs echo replies and
+// ICMP errors about its own echo requests with kernel receive times, and the host drains
+// that log. Round-trip times are kernel times (receive time minus the kernel time at send),
+// so under a virtual clock they are exact and repeatable; under a real clock a reply that
+// comes back inside the send call (no link delay) is timed by the host around that call.
+//
+// Both work with either clock: with a virtual clock the host advances it (interval between
+// sends, then in 1 ms steps until every probe is answered or the timeout passes); with a
+// real clock they wait on timers. Records for another concurrent ping of the same vnet (a
+// different identifier) are ignored.
+
+import type { Kernel, Vnet } from "./kernel.js";
+import type { VirtualClock } from "./clock.js";
+import { ConfigError, KernelError } from "./errors.js";
+import { inet, parseIPv4, formatIPv4, inetErrnoName } from "./inet.js";
+
+export interface PingOptions {
+  /** Echo requests to send (default 4). */
+  count?: number;
+  /** Between sends, ms (default 1000). */
+  intervalMs?: number;
+  /** Data bytes per request (default 56, as BSD ping; up to 65507). */
+  size?: number;
+  /** IP TTL (default 64). */
+  ttl?: number;
+  /** How long to wait for replies after the last request, ms (default 2000). */
+  timeoutMs?: number;
+  /** Set DF (ping -D). */
+  dontFragment?: boolean;
+}
+
+export interface PingReply {
+  seq: number;
+  from: string;
+  /** ICMP bytes (header + data), as ping prints them. */
+  bytes: number;
+  ttl: number;
+  rttMs: number;
+  /** The data came back byte for byte as sent. */
+  payloadOk: boolean;
+}
+
+export interface PingError {
+  seq: number;
+  /** The router or host that reported it. */
+  from: string;
+  type: number;
+  code: number;
+  /** "Time to live exceeded", "Destination Host Unreachable", ... */
+  message: string;
+  /** Next-hop MTU of a "fragmentation needed" error. */
+  mtu?: number;
+}
+
+export interface PingResult {
+  dst: string;
+  transmitted: number;
+  received: number;
+  lossPct: number;
+  replies: PingReply[];
+  errors: PingError[];
+  /** Sends the kernel refused (errno name), by sequence number. */
+  sendErrors: { seq: number; error: string }[];
+  min: number;
+  avg: number;
+  max: number;
+  stddev: number;
+  /** The output, as BSD ping prints it. */
+  text: string;
+}
+
+interface LogRecord {
+  kind: number;
+  type: number;
+  code: number;
+  ttl: number;
+  id: number;
+  seq: number;
+  from: number;
+  aux: number;
+  timeUs: number;
+  ok: boolean;
+}
+
+const ids = new WeakMap<Kernel, number>();
+
+function nextId(kernel: Kernel): number {
+  const id = ids.get(kernel) ?? 0x5750; // "WP"
+  ids.set(kernel, (id + 1) & 0xffff);
+  return id;
+}
+
+function readLog(kernel: Kernel, vnet: Vnet): LogRecord[] {
+  const x = inet(kernel, "ping");
+  const n = kernel.enter(() => x.inet_ping_read(vnet.ptr));
+  const out: LogRecord[] = [];
+  const dv = kernel.dv();
+  const buf = x.inet_buf();
+  for (let i = 0; i < n; i++) {
+    const o = buf + i * 32;
+    out.push({
+      kind: dv.getUint8(o),
+      type: dv.getUint8(o + 1),
+      code: dv.getUint8(o + 2),
+      ttl: dv.getUint8(o + 3),
+      id: dv.getUint16(o + 4, true),
+      seq: dv.getUint16(o + 6, true),
+      from: dv.getUint32(o + 8, true),
+      aux: dv.getUint32(o + 12, true),
+      timeUs: dv.getFloat64(o + 16, true),
+      ok: dv.getUint32(o + 24, true) === 1,
+    });
+  }
+  return out;
+}
+
+const UNREACH = [
+  "Destination Net Unreachable", "Destination Host Unreachable", "Destination Protocol Unreachable",
+  "Destination Port Unreachable", "Frag needed and DF set", "Source Route Failed", "Destination Net Unknown",
+  "Destination Host Unknown",
+];
+
+export function icmpErrorText(type: number, code: number, mtu?: number): string {
+  if (type === 3) return code === 4 ? `Frag needed and DF set (MTU ${mtu})` : UNREACH[code] ?? `Destination Unreachable, code ${code}`;
+  if (type === 11) return code === 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
+  if (type === 12) return "Parameter problem";
+  if (type === 4) return "Source Quench";
+  return `ICMP type ${type} code ${code}`;
+}
+
+function checkInt(v: number | undefined, def: number, lo: number, hi: number, what: string): number {
+  if (v === undefined) return def;
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new ConfigError(`${what} must be an integer from ${lo} to ${hi}, got ${v}`);
+  return v;
+}
+
+function checkVnet(vnet: Vnet, what: string): void {
+  if (!vnet || typeof vnet.ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
+  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** One probe in flight: its kernel send time and the host's timing of the send call. */
+interface Probe {
+  seq: number;
+  sentUs: number;
+  callMs: number;
+}
+
+/** Sends echo requests and collects what comes back, with either clock. */
+class Prober {
+  readonly virtual: boolean;
+  readonly probes = new Map<number, Probe>();
+  readonly answers = new Map<number, LogRecord>();
+
+  constructor(readonly kernel: Kernel, readonly vnet: Vnet, readonly dst: number, readonly id: number) {
+    this.virtual = kernel.clock.kind === "virtual";
+  }
+
+  /** 0 or a negative errno. */
+  send(seq: number, size: number, ttl: number, df: boolean): number {
+    const x = inet(this.kernel, "ping");
+    if (!this.virtual) this.kernel.enter(() => this.kernel.k.callout_tick(this.kernel.clock.now()));
+    const sentUs = this.kernel.k.callout_now();
+    const t0 = performance.now();
+    const r = this.kernel.enter(() => x.inet_ping_send(this.vnet.ptr, this.dst, this.id, seq, size, ttl, df ? 1 : 0));
+    const callMs = performance.now() - t0;
+    this.probes.set(seq, { seq, sentUs, callMs });
+    this.drain(seq);
+    return r;
+  }
+
+  /** Take what the log holds; justSent: the probe whose send call just returned. */
+  drain(justSent = -1): void {
+    for (const rec of readLog(this.kernel, this.vnet)) {
+      if (rec.id !== this.id || !this.probes.has(rec.seq) || this.answers.has(rec.seq)) continue;
+      const p = this.probes.get(rec.seq)!;
+      let rtt = (rec.timeUs - p.sentUs) / 1000;
+      // Kernel time stands still inside one kernel call; a reply that came back inside the
+      // send call is timed by the host around that call.
+      if (!this.virtual && rec.seq === justSent) rtt = p.callMs;
+      (rec as LogRecord & { rttMs: number }).rttMs = rtt;
+      this.answers.set(rec.seq, rec);
+    }
+  }
+
+  rtt(rec: LogRecord): number {
+    return (rec as LogRecord & { rttMs: number }).rttMs;
+  }
+
+  /** Let time pass: ms of virtual time, or real time. */
+  async wait(ms: number): Promise<void> {
+    if (this.virtual) (this.kernel.clock as VirtualClock).advance(Math.round(ms * 1000));
+    else await sleep(ms);
+    this.drain();
+  }
+
+  /** Wait until every seq in seqs is answered or timeoutMs passed. */
+  async settle(seqs: number[], timeoutMs: number): Promise<void> {
+    let waited = 0;
+    const step = this.virtual ? 1 : 5;
+    while (waited < timeoutMs && seqs.some((s) => !this.answers.has(s))) {
+      const d = Math.min(step, timeoutMs - waited);
+      await this.wait(d);
+      waited += d;
+    }
+  }
+}
+
+/**
+ * ping: ICMP echo requests from vnet to dst; resolves with every reply and error and BSD
+ * ping's text ("64 bytes from 10.0.0.2: icmp_seq=0 ttl=64 time=0.031 ms", statistics).
+ */
+export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOptions = {}): Promise<PingResult> {
+  checkVnet(vnet, "ping");
+  const d = parseIPv4(dst, "ping: destination");
+  const count = checkInt(opts.count, 4, 1, 65536, "ping: count");
+  const intervalMs = opts.intervalMs ?? 1000;
+  if (!(intervalMs >= 0) || !Number.isFinite(intervalMs)) throw new ConfigError(`ping: intervalMs must be a number >= 0, got ${intervalMs}`);
+  const size = checkInt(opts.size, 56, 0, 65507, "ping: size");
+  const ttl = checkInt(opts.ttl, 64, 1, 255, "ping: ttl");
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`ping: timeoutMs must be a number >= 0, got ${timeoutMs}`);
+  const p = new Prober(kernel, vnet, d, nextId(kernel));
+  const lines = [`PING ${dst} (${dst}): ${size} data bytes`];
+  const sendErrors: { seq: number; error: string }[] = [];
+  const printed = new Set<number>();
+  const print = () => {
+    for (const [seq, rec] of [...p.answers].sort((a, b) => a[0] - b[0])) {
+      if (printed.has(seq)) continue;
+      printed.add(seq);
+      if (rec.kind === 1) lines.push(`${rec.aux + 8} bytes from ${formatIPv4(rec.from)}: icmp_seq=${seq} ttl=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
+      else lines.push(`${formatIPv4(rec.from)}: ${icmpErrorText(rec.type, rec.code, rec.aux)} (icmp_seq=${seq})`);
+    }
+  };
+  for (let seq = 0; seq < count; seq++) {
+    const r = p.send(seq & 0xffff, size, ttl, opts.dontFragment === true);
+    if (r !== 0) {
+      sendErrors.push({ seq, error: inetErrnoName(r) });
+      lines.push(`ping: sendto: ${inetErrnoName(r)} (icmp_seq=${seq})`);
+    }
+    print();
+    if (seq < count - 1) {
+      await p.wait(intervalMs);
+      print();
+    }
+  }
+  await p.settle([...p.probes.keys()], timeoutMs);
+  print();
+  const replies: PingReply[] = [];
+  const errors: PingError[] = [];
+  for (const [seq, rec] of [...p.answers].sort((a, b) => a[0] - b[0])) {
+    if (rec.kind === 1) replies.push({ seq, from: formatIPv4(rec.from), bytes: rec.aux + 8, ttl: rec.ttl, rttMs: p.rtt(rec), payloadOk: rec.ok });
+    else {
+      const e: PingError = { seq, from: formatIPv4(rec.from), type: rec.type, code: rec.code, message: icmpErrorText(rec.type, rec.code, rec.aux) };
+      if (rec.type === 3 && rec.code === 4) e.mtu = rec.aux;
+      errors.push(e);
+    }
+  }
+  const rtts = replies.map((r) => r.rttMs);
+  const n = rtts.length;
+  const min = n ? Math.min(...rtts) : 0;
+  const max = n ? Math.max(...rtts) : 0;
+  const avg = n ? rtts.reduce((a, b) => a + b, 0) / n : 0;
+  const stddev = n ? Math.sqrt(Math.max(0, rtts.reduce((a, b) => a + b * b, 0) / n - avg * avg)) : 0;
+  const lossPct = ((count - n) / count) * 100;
+  lines.push("", `--- ${dst} ping statistics ---`, `${count} packets transmitted, ${n} packets received, ${lossPct.toFixed(1)}% packet loss`);
+  if (n) lines.push(`round-trip min/avg/max/stddev = ${min.toFixed(3)}/${avg.toFixed(3)}/${max.toFixed(3)}/${stddev.toFixed(3)} ms`);
+  return { dst, transmitted: count, received: n, lossPct, replies, errors, sendErrors, min, avg, max, stddev, text: lines.join("\n") };
+}
+
+export interface TracerouteOptions {
+  /** Largest TTL tried (default 30). */
+  maxHops?: number;
+  /** Wait for each probe, ms (default 5000, traceroute -w). */
+  timeoutMs?: number;
+  /** Probes per hop (default 3). */
+  queries?: number;
+  /** Data bytes per probe (default 32: 60-byte packets, as traceroute -I). */
+  size?: number;
+}
+
+export interface TraceProbe {
+  from?: string;
+  rttMs?: number;
+  /** "!H", "!N", "!P", "!F" ... for unreachables; absent otherwise. */
+  note?: string;
+}
+
+export interface TraceHop {
+  ttl: number;
+  probes: TraceProbe[];
+  /** The first address that answered at this hop. */
+  address?: string;
+}
+
+export interface TracerouteResult {
+  dst: string;
+  hops: TraceHop[];
+  reached: boolean;
+  text: string;
+}
+
+const UNREACH_NOTE: Record<number, string> = { 0: "!N", 1: "!H", 2: "!P", 3: "", 4: "!F", 5: "!S", 13: "!X" };
+
+/** traceroute -I: echo requests with TTL 1, 2, ... until dst answers (or maxHops). */
+export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: TracerouteOptions = {}): Promise<TracerouteResult> {
+  checkVnet(vnet, "traceroute");
+  const d = parseIPv4(dst, "traceroute: destination");
+  const maxHops = checkInt(opts.maxHops, 30, 1, 255, "traceroute: maxHops");
+  const queries = checkInt(opts.queries, 3, 1, 10, "traceroute: queries");
+  const size = checkInt(opts.size, 32, 0, 65507, "traceroute: size");
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`traceroute: timeoutMs must be a number >= 0, got ${timeoutMs}`);
+  const p = new Prober(kernel, vnet, d, nextId(kernel));
+  const lines = [`traceroute to ${dst} (${dst}), ${maxHops} hops max, ${size + 28} byte packets`];
+  const hops: TraceHop[] = [];
+  let reached = false;
+  let seq = 0;
+  for (let ttl = 1; ttl <= maxHops && !reached; ttl++) {
+    const hop: TraceHop = { ttl, probes: [] };
+    let stop = false;
+    for (let q = 0; q < queries; q++) {
+      const s = seq++ & 0xffff;
+      const r = p.send(s, size, ttl, false);
+      if (r !== 0) throw new KernelError(`traceroute: sendto (ttl ${ttl})`, r);
+      await p.settle([s], timeoutMs);
+      const rec = p.answers.get(s);
+      if (!rec) {
+        hop.probes.push({});
+        continue;
+      }
+      const probe: TraceProbe = { from: formatIPv4(rec.from), rttMs: p.rtt(rec) };
+      if (rec.kind === 1) reached = true;
+      else if (rec.type === 3) {
+        probe.note = UNREACH_NOTE[rec.code] ?? `!<${rec.code}>`;
+        stop = true;
+        if (rec.from === d) reached = true;
+      }
+      hop.address ??= probe.from;
+      hop.probes.push(probe);
+    }
+    hops.push(hop);
+    let line = `${String(ttl).padStart(2)} `;
+    let last: string | undefined;
+    for (const pr of hop.probes) {
+      if (pr.from === undefined) {
+        line += " *";
+        continue;
+      }
+      if (pr.from !== last) line += ` ${pr.from}`;
+      last = pr.from;
+      line += `  ${pr.rttMs!.toFixed(3)} ms${pr.note ? ` ${pr.note}` : ""}`;
+    }
+    lines.push(line);
+    if (stop) break;
+  }
+  return { dst, hops, reached, text: lines.join("\n") };
+}

@@ -1,0 +1,625 @@
+// Sockets from the host: a BSD-style call surface over the kernel's socket layer
+// (assembly/kern/uipc_*.ts), sockaddr helpers, event dispatch and sockstat.
+//
+// Events. The kernel queues a socket on its event ring when something happens to it (at
+// most once between two drains, however many packets arrive); after every kernel entry
+// and clock tick the Kernel drains the ring (SocketRegistry.drain: one Wasm call per 256
+// sockets, none per packet), records the bits on each Socket and dispatches them as
+// EventEmitter events in a microtask: 'connect', 'readable', 'writable', 'acceptable',
+// 'error' (only if someone listens: an unheard 'error' must not throw out of an unrelated
+// kernel call), 'close'. 'readable' is an edge: it fires again only after a read returned
+// null (EAGAIN) or emptied the buffer, so a reader reads until null. With a 'message'
+// listener the socket does that itself and emits ('message', data, rinfo) per datagram.
+
+import { EventEmitter } from "node:events";
+import type { Kernel, Vnet } from "./kernel.js";
+import { KernelError, WavnetError, ConfigError, Errno, errnoName } from "./errors.js";
+import { formatTable } from "./format.js";
+
+import { parseIPv4 as parseIPv4Named, formatIPv4 } from "./inet.js";
+export { formatIPv4 };
+
+export const AF_INET = 2;
+export const AF_INET6 = 28;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOL_SOCKET = 0xffff;
+export const SO = {
+  DEBUG: 0x1, ACCEPTCONN: 0x2, REUSEADDR: 0x4, KEEPALIVE: 0x8, DONTROUTE: 0x10, BROADCAST: 0x20, LINGER: 0x80,
+  OOBINLINE: 0x100, REUSEPORT: 0x200, SNDBUF: 0x1001, RCVBUF: 0x1002, SNDLOWAT: 0x1003, RCVLOWAT: 0x1004,
+  ERROR: 0x1007, TYPE: 0x1008, PROTOCOL: 0x1016,
+} as const;
+export const MSG = { OOB: 0x1, PEEK: 0x2, DONTROUTE: 0x4, TRUNC: 0x10, DONTWAIT: 0x80 } as const;
+export const SS = {
+  NOFDREF: 0x1, ISCONNECTED: 0x2, ISCONNECTING: 0x4, ISDISCONNECTING: 0x8, CANTSENDMORE: 0x10, CANTRCVMORE: 0x20,
+  NBIO: 0x100, ISDISCONNECTED: 0x2000,
+} as const;
+/** Event bits in the kernel's event records (sys/socket.ts SE_*). */
+export const SE = { READABLE: 1, WRITABLE: 2, CONNECTED: 4, CLOSED: 8, ERROR: 16, ACCEPTABLE: 32 } as const;
+const SOCK_MAXADDRLEN = 128;
+const IOBUF_SIZE = 65536;
+const EV_BATCH = 256;
+
+export interface SocketExports {
+  kern_iobuf(): number;
+  kern_sabuf(): number;
+  soh_error(): number;
+  soh_socket(v: number, domain: number, type: number, protocol: number): number;
+  soh_bind(so: number, salen: number): number;
+  soh_connect(so: number, salen: number): number;
+  soh_listen(so: number, backlog: number): number;
+  soh_accept(so: number): number;
+  soh_sendto(so: number, len: number, salen: number, flags: number): number;
+  soh_recvfrom(so: number, maxlen: number, flags: number): number;
+  soh_recvflags(): number;
+  soh_shutdown(so: number, how: number): number;
+  soh_close(so: number): number;
+  soh_setsockopt(so: number, level: number, name: number, val: number): number;
+  soh_getsockopt(so: number, level: number, name: number): number;
+  soh_sockname(so: number): number;
+  soh_peername(so: number): number;
+  soh_info(so: number, what: number): number;
+  soh_alive(so: number, serial: number): number;
+  soh_first(v: number): number;
+  soh_next(so: number): number;
+  soh_count(v: number): number;
+  soh_ev_drain(): number;
+  soh_ev_out(): number;
+  soh_ev_lost_closed(): number;
+  soh_ev_stat(what: number): number;
+}
+
+const INFO = {
+  serial: 0, vnet: 1, family: 2, type: 3, protocol: 4, state: 5, options: 6, error: 7, rcvBytes: 8, rcvLimit: 9,
+  rcvDrops: 10, rcvRecords: 11, sndBytes: 12, sndLimit: 13, acceptQueue: 14, incompleteQueue: 15, backlog: 16,
+  pendingEvents: 17, rcvStorage: 18, linger: 19, rcvStorageLimit: 20,
+} as const;
+export type SocketInfo = Record<keyof typeof INFO, number>;
+
+function x(kernel: Kernel): SocketExports {
+  return kernel.k as unknown as SocketExports;
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses
+
+export interface SockAddrIn {
+  family: "inet";
+  address: string;
+  port: number;
+}
+/** A sockaddr of a family the host does not decode: its bytes (sa_len, sa_family, ...). */
+export interface SockAddrRaw {
+  family: number;
+  bytes: Uint8Array;
+}
+export type SockAddr = SockAddrIn | SockAddrRaw;
+/** What the calls taking an address accept: "10.0.0.1" with a port, a SockAddr, or sockaddr bytes. */
+export type AddressLike = string | SockAddr | Uint8Array;
+
+/** An IPv4 address in dotted form to a host-order number (ConfigError if it is not one). */
+export function parseIPv4(address: string): number {
+  return parseIPv4Named(address, "address");
+}
+
+/** struct sockaddr_in (BSD, 16 bytes): sin_len 16, AF_INET, port and address in network order, 8 zeros. */
+export function sockaddrIn(address: string, port: number): Uint8Array {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${port}`);
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  b[0] = 16;
+  b[1] = AF_INET;
+  dv.setUint16(2, port, false);
+  dv.setUint32(4, parseIPv4(address), false);
+  return b;
+}
+
+/** Decode sockaddr bytes (undefined for sa_len 0: no address). */
+export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
+  if (b.length < 2 || b[0] === 0) return undefined;
+  const len = Math.min(b[0], b.length);
+  if (b[1] === AF_INET && len >= 16) {
+    const dv = new DataView(b.buffer, b.byteOffset, len);
+    return { family: "inet", address: formatIPv4(dv.getUint32(4, false)), port: dv.getUint16(2, false) };
+  }
+  return { family: b[1], bytes: b.slice(0, len) };
+}
+
+export function formatSockaddr(sa: SockAddr | undefined): string {
+  if (!sa) return "*:*";
+  if (sa.family === "inet") return `${sa.address === "0.0.0.0" ? "*" : sa.address}:${sa.port === 0 ? "*" : sa.port}`;
+  return `af${sa.family}:${[...sa.bytes.subarray(2)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+}
+
+function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uint8Array {
+  if (a instanceof Uint8Array) {
+    if (a.length < 2 || a.length > SOCK_MAXADDRLEN || a[0] !== a.length) throw new ConfigError(`${what}: sockaddr bytes must start with their length (2-128), got ${a.length} bytes with sa_len ${a[0]}`);
+    return a;
+  }
+  if (typeof a === "string") {
+    if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
+    return sockaddrIn(a, port);
+  }
+  if (a.family === "inet") return sockaddrIn(a.address, a.port);
+  return toSockaddr(a.bytes, undefined, what);
+}
+
+function addrText(sa: Uint8Array): string {
+  return formatSockaddr(parseSockaddr(sa));
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/** A socket call failed: `code` is the errno's name (EADDRINUSE, ...), as Node's errors have. */
+export class SocketError extends KernelError {
+  readonly code: string;
+  constructor(readonly call: string, errno: number) {
+    super(call, errno);
+    this.code = errnoName(errno);
+  }
+}
+
+/** A call on a Socket that is closed (by close(), or by the kernel: vnet gone, protocol unloaded). */
+export class SocketClosedError extends WavnetError {}
+
+// ---------------------------------------------------------------------------------------
+// Event drain and dispatch
+
+/** The sockets a Kernel has handed out, by serial; drains the kernel's event ring. */
+export class SocketRegistry {
+  readonly #bySerial = new Map<number, Socket>();
+  readonly #pending = new Map<Socket, number>();
+  #scheduled = false;
+  #draining = false;
+  /** Counters: drain calls that found records, records read, events emitted. */
+  readonly stats = { drains: 0, records: 0, dispatches: 0, rescans: 0 };
+
+  /** @internal */
+  add(s: Socket): void {
+    this.#bySerial.set(s.serial, s);
+  }
+
+  /** @internal */
+  remove(s: Socket): void {
+    this.#bySerial.delete(s.serial);
+  }
+
+  get size(): number {
+    return this.#bySerial.size;
+  }
+
+  /** The open Socket with this serial, if the host holds one. */
+  get(serial: number): Socket | undefined {
+    return this.#bySerial.get(serial);
+  }
+
+  /** @internal after every kernel entry: read the kernel's event records. */
+  drain(kernel: Kernel): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      const k = x(kernel);
+      for (;;) {
+        const n = k.soh_ev_drain();
+        if (n === 0) break;
+        this.stats.drains++;
+        this.stats.records += n;
+        const dv = kernel.dv();
+        const out = k.soh_ev_out();
+        for (let i = 0; i < n; i++) {
+          const e = out + i * 16;
+          const s = this.#bySerial.get(dv.getUint32(e + 4, true));
+          if (!s || s.ptr !== dv.getUint32(e, true)) continue; // not ours (queued for accept) or stale
+          this.#note(s, dv.getUint32(e + 8, true), dv.getInt32(e + 12, true));
+        }
+        if (n < EV_BATCH) break;
+      }
+      // Closes that found the ring full: ask about every socket we hold.
+      if (k.soh_ev_lost_closed() > 0) {
+        this.stats.rescans++;
+        for (const s of [...this.#bySerial.values()]) {
+          if (!k.soh_alive(s.ptr, s.serial)) this.#note(s, SE.CLOSED | SE.ERROR, Errno.ECONNABORTED);
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #note(s: Socket, bits: number, err: number): void {
+    if (bits & SE.CLOSED) {
+      s._closedByKernel(err);
+      this.remove(s);
+    }
+    this.#pending.set(s, (this.#pending.get(s) ?? 0) | bits);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Dispatch what the drains recorded (runs in a microtask; callable to dispatch now). */
+  flush(): void {
+    this.#scheduled = false;
+    const batch = [...this.#pending];
+    this.#pending.clear();
+    for (const [s, bits] of batch) this.stats.dispatches += s._dispatch(bits);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The socket
+
+export interface Datagram {
+  data: Uint8Array;
+  /** The sender (undefined if the protocol gives none, as on a stream). */
+  address?: SockAddr;
+  /** The datagram was longer than maxlen: the rest was discarded (MSG_TRUNC). */
+  truncated: boolean;
+}
+
+const FAMILY_NAMES: Record<number, string> = { [AF_INET]: "inet", [AF_INET6]: "inet6" };
+const TYPE_NAMES: Record<number, string> = { [SOCK_STREAM]: "stream", [SOCK_DGRAM]: "dgram", [SOCK_RAW]: "raw" };
+
+export class Socket extends EventEmitter {
+  readonly serial: number;
+  readonly family: number;
+  readonly type: number;
+  readonly protocol: number;
+  #closed: "" | "host" | "kernel" = "";
+  #closeErrno = 0;
+  #reading = false;
+
+  /** @internal use socket() or accept() */
+  constructor(private readonly kernel: Kernel, readonly vnet: Vnet, readonly ptr: number) {
+    super();
+    const k = x(kernel);
+    this.serial = k.soh_info(ptr, INFO.serial);
+    this.family = k.soh_info(ptr, INFO.family);
+    this.type = k.soh_info(ptr, INFO.type);
+    this.protocol = k.soh_info(ptr, INFO.protocol);
+    kernel.sockets.add(this);
+  }
+
+  get closed(): boolean {
+    return this.#closed !== "";
+  }
+
+  /** "dgram socket #3 in vnet a" */
+  toString(): string {
+    return `${TYPE_NAMES[this.type] ?? `type ${this.type}`} socket #${this.serial} in vnet ${this.vnet.name}`;
+  }
+
+  #check(call: string): SocketExports {
+    if (this.#closed === "host") throw new SocketClosedError(`${call}: ${this} is closed`);
+    if (this.#closed === "kernel") {
+      throw new SocketClosedError(`${call}: ${this} was closed by the kernel (${errnoName(this.#closeErrno || Errno.ECONNABORTED)}: its vnet was destroyed or its protocol unloaded)`);
+    }
+    return x(this.kernel);
+  }
+
+  #sabuf(bytes: Uint8Array): number {
+    const k = x(this.kernel);
+    new Uint8Array(this.kernel.memory.buffer, k.kern_sabuf(), bytes.length).set(bytes);
+    return bytes.length;
+  }
+
+  #readSabuf(): Uint8Array {
+    const p = x(this.kernel).kern_sabuf();
+    const b = new Uint8Array(this.kernel.memory.buffer, p, SOCK_MAXADDRLEN);
+    return b.slice(0, b[0]);
+  }
+
+  #fail(call: string, r: number): never {
+    throw new SocketError(`${call} (${this})`, r);
+  }
+
+  /** bind(2): bind("127.0.0.1", 7), bind({ family: "inet", address, port }), or sockaddr bytes. */
+  bind(address: AddressLike, port?: number): this {
+    const k = this.#check("bind");
+    const sa = toSockaddr(address, port, "bind");
+    const r = this.kernel.enter(() => k.soh_bind(this.ptr, this.#sabuf(sa)));
+    if (r !== 0) this.#fail(`bind ${addrText(sa)}`, r);
+    return this;
+  }
+
+  /** connect(2): true when connected now; false when in progress ('connect' follows). */
+  connect(address: AddressLike, port?: number): boolean {
+    const k = this.#check("connect");
+    const sa = toSockaddr(address, port, "connect");
+    const r = this.kernel.enter(() => k.soh_connect(this.ptr, this.#sabuf(sa)));
+    if (r === -Errno.EINPROGRESS) return false;
+    if (r !== 0) this.#fail(`connect ${addrText(sa)}`, r);
+    return true;
+  }
+
+  /** listen(2); backlog defaults to SOMAXCONN. */
+  listen(backlog = -1): this {
+    const k = this.#check("listen");
+    const r = this.kernel.enter(() => k.soh_listen(this.ptr, backlog));
+    if (r !== 0) this.#fail("listen", r);
+    return this;
+  }
+
+  /** accept(2): the next connection, or null if none waits ('acceptable' says when one does). */
+  accept(): Socket | null {
+    const k = this.#check("accept");
+    const c = this.kernel.enter(() => k.soh_accept(this.ptr));
+    if (c === 0) {
+      const e = k.soh_error();
+      if (e === -Errno.EAGAIN) return null;
+      this.#fail("accept", e);
+    }
+    const s = new Socket(this.kernel, this.vnet, c);
+    // Data or EOF that arrived while it was queued was announced to nobody: announce it now.
+    if (k.soh_info(c, INFO.rcvBytes) > 0 || (k.soh_info(c, INFO.state) & SS.CANTRCVMORE) !== 0) s._announce(SE.READABLE);
+    return s;
+  }
+
+  /**
+   * sendto(2): bytes taken. A datagram goes whole or not at all; a stream socket takes what
+   * fits (0 and 'writable' later when nothing does).
+   */
+  sendto(data: Uint8Array | string, address?: AddressLike, port?: number, flags = 0): number {
+    const k = this.#check("sendto");
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    if (bytes.length > IOBUF_SIZE) throw new SocketError(`sendto (${this}): ${bytes.length} bytes is more than one call carries (${IOBUF_SIZE})`, -Errno.EMSGSIZE);
+    const sa = address === undefined ? undefined : toSockaddr(address, port, "sendto");
+    const r = this.kernel.enter(() => {
+      new Uint8Array(this.kernel.memory.buffer, k.kern_iobuf(), bytes.length).set(bytes);
+      return k.soh_sendto(this.ptr, bytes.length, sa ? this.#sabuf(sa) : 0, flags);
+    });
+    if (r === -Errno.EAGAIN && this.type === SOCK_STREAM) return 0;
+    if (r < 0) this.#fail(sa ? `sendto ${addrText(sa)}` : "send", r);
+    return r;
+  }
+
+  /** send(2) on a connected socket. */
+  send(data: Uint8Array | string, flags = 0): number {
+    return this.sendto(data, undefined, undefined, flags);
+  }
+
+  /**
+   * recvfrom(2): one datagram (or up to maxlen stream bytes) with its sender, or null when
+   * nothing is queued (EAGAIN: 'readable' will say when). A zero-length result on a stream
+   * socket is the end of the stream.
+   */
+  recvfrom(maxlen = IOBUF_SIZE, flags = 0): Datagram | null {
+    const k = this.#check("recvfrom");
+    if (!Number.isInteger(maxlen) || maxlen < 0 || maxlen > IOBUF_SIZE) throw new ConfigError(`recvfrom: maxlen must be an integer from 0 to ${IOBUF_SIZE}, got ${maxlen}`);
+    let out: Datagram | null = null;
+    const r = this.kernel.enter(() => {
+      const n = k.soh_recvfrom(this.ptr, maxlen, flags);
+      if (n >= 0) {
+        const data = new Uint8Array(this.kernel.memory.buffer, k.kern_iobuf(), n).slice();
+        out = { data, address: parseSockaddr(this.#readSabuf()), truncated: (k.soh_recvflags() & MSG.TRUNC) !== 0 };
+      }
+      return n;
+    });
+    if (r === -Errno.EAGAIN) return null;
+    if (r < 0) this.#fail("recvfrom", r);
+    return out;
+  }
+
+  /** recv(2): the data only. */
+  recv(maxlen = IOBUF_SIZE, flags = 0): Uint8Array | null {
+    return this.recvfrom(maxlen, flags)?.data ?? null;
+  }
+
+  /** shutdown(2): "read", "write" or "both" (or SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2). */
+  shutdown(how: "read" | "write" | "both" | 0 | 1 | 2 = "both"): void {
+    const k = this.#check("shutdown");
+    const h = how === "read" ? 0 : how === "write" ? 1 : how === "both" ? 2 : how;
+    const r = this.kernel.enter(() => k.soh_shutdown(this.ptr, h));
+    if (r !== 0) this.#fail(`shutdown ${how}`, r);
+  }
+
+  /** close(2). Closing twice is a no-op; any other call afterwards throws SocketClosedError. */
+  close(): void {
+    if (this.#closed) return;
+    const k = x(this.kernel);
+    this.#closed = "host";
+    this.kernel.sockets.remove(this);
+    this.kernel.enter(() => k.soh_close(this.ptr));
+  }
+
+  setsockopt(level: number, name: number, value: number | boolean): void {
+    const k = this.#check("setsockopt");
+    const v = typeof value === "boolean" ? (value ? 1 : 0) : value;
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new ConfigError(`setsockopt: value must be a 32-bit integer or boolean, got ${value}`);
+    const r = this.kernel.enter(() => k.soh_setsockopt(this.ptr, level, name, v));
+    if (r !== 0) this.#fail(`setsockopt ${optName(level, name)}=${v}`, r);
+  }
+
+  getsockopt(level: number, name: number): number {
+    const k = this.#check("getsockopt");
+    const r = this.kernel.enter(() => k.soh_getsockopt(this.ptr, level, name));
+    if (r !== 0) this.#fail(`getsockopt ${optName(level, name)}`, r);
+    return this.kernel.dv().getInt32(k.kern_sabuf(), true);
+  }
+
+  /** getsockname(2). */
+  address(): SockAddr | undefined {
+    const k = this.#check("getsockname");
+    const r = this.kernel.enter(() => k.soh_sockname(this.ptr));
+    if (r !== 0) this.#fail("getsockname", r);
+    return parseSockaddr(this.#readSabuf());
+  }
+
+  /** getpeername(2); undefined when not connected. */
+  remoteAddress(): SockAddr | undefined {
+    const k = this.#check("getpeername");
+    const r = this.kernel.enter(() => k.soh_peername(this.ptr));
+    if (r === -Errno.ENOTCONN) return undefined;
+    if (r !== 0) this.#fail("getpeername", r);
+    return parseSockaddr(this.#readSabuf());
+  }
+
+  /** Socket state: buffers, drops, queues, state bits. */
+  info(): SocketInfo {
+    const k = this.#check("info");
+    const out = {} as SocketInfo;
+    for (const [name, i] of Object.entries(INFO)) out[name as keyof SocketInfo] = k.soh_info(this.ptr, i);
+    return out;
+  }
+
+  /** @internal the kernel freed the socket. */
+  _closedByKernel(errno: number): void {
+    if (this.#closed) return;
+    this.#closed = "kernel";
+    this.#closeErrno = errno;
+  }
+
+  /** @internal queue an event as if the kernel had posted it. */
+  _announce(bits: number): void {
+    queueMicrotask(() => {
+      if (!this.#closed) this._dispatch(bits);
+    });
+  }
+
+  /** @internal emit the events of bits; returns how many were emitted. */
+  _dispatch(bits: number): number {
+    let n = 0;
+    const emit = (ev: string, ...args: unknown[]) => {
+      n++;
+      this.emit(ev, ...args);
+    };
+    if (bits & SE.CONNECTED) emit("connect");
+    if (bits & SE.READABLE && this.#closed === "") {
+      if (this.listenerCount("message") > 0) this.#readMessages();
+      else emit("readable");
+    }
+    if (bits & SE.WRITABLE && this.#closed === "") emit("writable");
+    if (bits & SE.ACCEPTABLE && this.#closed === "") emit("acceptable");
+    if (bits & SE.ERROR && this.listenerCount("error") > 0) {
+      const e = this.#closed === "kernel" ? this.#closeErrno : this.#closed === "" ? this.#peekError() : 0;
+      if (e) emit("error", new SocketError(`${this}`, -e));
+    }
+    if (bits & SE.CLOSED) emit("close");
+    return n;
+  }
+
+  #peekError(): number {
+    try {
+      return this.getsockopt(SOL_SOCKET, SO.ERROR);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** 'message' mode: read every queued datagram and emit each. */
+  #readMessages(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    try {
+      for (let d = this.recvfrom(); d !== null && !this.closed; d = this.closed ? null : this.recvfrom()) {
+        this.emit("message", d.data, { address: d.address, truncated: d.truncated, size: d.data.length });
+        if (this.type === SOCK_STREAM && d.data.length === 0) break;
+      }
+    } finally {
+      this.#reading = false;
+    }
+  }
+}
+
+function optName(level: number, name: number): string {
+  if (level === SOL_SOCKET) {
+    const e = Object.entries(SO).find(([, v]) => v === name);
+    if (e) return `SO_${e[0]}`;
+  }
+  return `${level === SOL_SOCKET ? "SOL_SOCKET" : `level ${level}`}/${name}`;
+}
+
+function familyNumber(d: string | number): number {
+  if (typeof d === "number") return d;
+  if (d === "inet") return AF_INET;
+  if (d === "inet6") return AF_INET6;
+  throw new ConfigError(`socket: domain must be "inet", "inet6" or an AF_ number, got ${JSON.stringify(d)}`);
+}
+
+function typeNumber(t: string | number): number {
+  if (typeof t === "number") return t;
+  const n = { stream: SOCK_STREAM, dgram: SOCK_DGRAM, raw: SOCK_RAW }[t];
+  if (n === undefined) throw new ConfigError(`socket: type must be "stream", "dgram", "raw" or a SOCK_ number, got ${JSON.stringify(t)}`);
+  return n;
+}
+
+/** socket(2) in vnet: socket(k, v, "inet", "dgram", 17). Throws SocketError (EAFNOSUPPORT, EPROTONOSUPPORT, ...). */
+export function socket(kernel: Kernel, vnet: Vnet, domain: "inet" | "inet6" | number, type: "stream" | "dgram" | "raw" | number, protocol = 0): Socket {
+  if (!vnet.alive) throw new SocketClosedError(`socket: vnet "${vnet.name}" was destroyed`);
+  const d = familyNumber(domain);
+  const t = typeNumber(type);
+  const k = x(kernel);
+  const so = kernel.enter(() => k.soh_socket(vnet.ptr, d, t, protocol));
+  if (so === 0) {
+    throw new SocketError(`socket(${FAMILY_NAMES[d] ?? d}, ${TYPE_NAMES[t] ?? t}, ${protocol}) in vnet ${vnet.name}`, k.soh_error() || -Errno.EINVAL);
+  }
+  return new Socket(kernel, vnet, so);
+}
+
+// ---------------------------------------------------------------------------------------
+// sockstat
+
+export interface SockstatRow {
+  serial: number;
+  family: string;
+  type: string;
+  protocol: number;
+  local?: SockAddr;
+  foreign?: SockAddr;
+  recvQ: number;
+  sendQ: number;
+  drops: number;
+  state: string[];
+  /** The host's Socket for it, if it was handed out. */
+  socket?: Socket;
+}
+
+const STATE_NAMES: [number, string][] = [
+  [SS.ISCONNECTED, "CONNECTED"], [SS.ISCONNECTING, "CONNECTING"], [SS.ISDISCONNECTING, "DISCONNECTING"],
+  [SS.CANTSENDMORE, "CANTSENDMORE"], [SS.CANTRCVMORE, "CANTRCVMORE"], [SS.NOFDREF, "NOFDREF"],
+];
+
+/** The sockets of a vnet, newest first (sockstat -4/-6 style rows). */
+export function sockstat(kernel: Kernel, vnet: Vnet): SockstatRow[] {
+  if (!vnet.alive) throw new SocketClosedError(`sockstat: vnet "${vnet.name}" was destroyed`);
+  const k = x(kernel);
+  const rows: SockstatRow[] = [];
+  kernel.enter(() => {
+    const sab = k.kern_sabuf();
+    const readSa = (r: number) => (r === 0 ? parseSockaddr(new Uint8Array(kernel.memory.buffer, sab, SOCK_MAXADDRLEN).slice(0, new Uint8Array(kernel.memory.buffer, sab, 1)[0])) : undefined);
+    for (let so = k.soh_first(vnet.ptr); so !== 0; so = k.soh_next(so)) {
+      const st = k.soh_info(so, INFO.state);
+      const opts = k.soh_info(so, INFO.options);
+      const fam = k.soh_info(so, INFO.family);
+      const typ = k.soh_info(so, INFO.type);
+      const state = STATE_NAMES.filter(([b]) => st & b).map(([, n]) => n);
+      if (opts & SO.ACCEPTCONN) state.unshift("LISTEN");
+      rows.push({
+        serial: k.soh_info(so, INFO.serial),
+        family: FAMILY_NAMES[fam] ?? `af${fam}`,
+        type: TYPE_NAMES[typ] ?? `type${typ}`,
+        protocol: k.soh_info(so, INFO.protocol),
+        local: readSa(k.soh_sockname(so)),
+        foreign: readSa(k.soh_peername(so)),
+        recvQ: k.soh_info(so, INFO.rcvBytes),
+        sendQ: k.soh_info(so, INFO.sndBytes),
+        drops: k.soh_info(so, INFO.rcvDrops),
+        state,
+      });
+    }
+    return 0;
+  });
+  for (const r of rows) r.socket = kernel.sockets.get(r.serial);
+  return rows;
+}
+
+/** sockstat as text. */
+export function formatSockstat(rows: SockstatRow[]): string {
+  return formatTable(
+    ["SERIAL", "PROTO", "LOCAL ADDRESS", "FOREIGN ADDRESS", "RECV-Q", "SEND-Q", "DROPS", "STATE"],
+    rows.map((r) => [r.serial, `${r.family === "inet" ? "" : r.family + "/"}${r.type}/${r.protocol}`, formatSockaddr(r.local), formatSockaddr(r.foreign), r.recvQ, r.sendQ, r.drops, r.state.join(",")]),
+  );
+}
