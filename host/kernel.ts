@@ -11,7 +11,7 @@ import { nodeModuleSource } from "./wasm-node.js";
 import { formatTable } from "./format.js";
 import { startCapture, type LiveCapture, type CaptureStartOptions } from "./tap.js";
 import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./ifnet.js";
-import { SocketRegistry } from "./socket.js";
+import { SocketRegistry, socket as newSocket, sockstat, formatSockstat, type Socket } from "./socket.js";
 
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
 export interface KernelExports {
@@ -201,6 +201,18 @@ export class Vnet {
   netstatI(): string {
     this.check("netstat -i");
     return netstatI(this.kernel, this);
+  }
+
+  /** socket(2) in this vnet: e.g. socket("inet", "dgram"). */
+  socket(domain: "inet" | "inet6" | number, type: "stream" | "dgram" | "raw" | number, protocol = 0): Socket {
+    this.check("socket");
+    return newSocket(this.kernel, this, domain, type, protocol);
+  }
+
+  /** sockstat for this vnet. */
+  sockstat(): string {
+    this.check("sockstat");
+    return formatSockstat(sockstat(this.kernel, this));
   }
 
   /** Ethernet frames this vnet dropped, by reason. */
