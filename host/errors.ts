@@ -12,6 +12,7 @@ export const Errno = {
   EINVAL: 22,
   ENOSPC: 28,
   ENETDOWN: 50,
+  EACCES: 13,
   EBADF: 9,
   EPIPE: 32,
   EAGAIN: 35,

@@ -16,3 +16,14 @@ export {
   type InetAddress, type RouteEntry, type RouteVia, type ArpEntry, type IpStats, type IcmpStats, type ArpStats,
 } from "./inet.js";
 export { ping, traceroute, type PingOptions, type PingResult, type PingReply } from "./ping.js";
+export { createSocket, DgramSocket, DgramError, type SocketOptions as DgramSocketOptions, type RemoteInfo, type AddressInfo as DgramAddressInfo, type BindOptions as DgramBindOptions } from "./dgram.js";
+export { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpen, sendBatch, recvBatch, UDPSTATS, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpStats, type UdpDatagram } from "./udp.js";
+export {
+  tcpStats, netstatSTcp, tcpConnections, netstatAnTcp, tcpState, setNoDelay, setKeepAlive, setCongestion, tcpKnob, IPPROTO_TCP, TCP, TCP_CC,
+  TCP_STATES, TCPSTAT_NAMES, type TcpStats, type TcpConnection, type TcpState, type TcpKnob,
+} from "./tcp.js";
+export {
+  netFor, NetSocket, NetServer, netError, createServer as netCreateServer, connect as netConnect,
+  type VnetNet, type NetError, type NetSocketOptions, type ConnectOptions as NetConnectOptions, type ServerOptions as NetServerOptions,
+  type ListenOptions as NetListenOptions, type AddressInfo as NetAddressInfo,
+} from "./net.js";

@@ -8,6 +8,7 @@ import type { Kernel, Vnet } from "./kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
 import { Interface, formatMac } from "./ifnet.js";
 import { formatTable } from "./format.js";
+import { netstatUdp } from "./udp.js";
 
 /** The inet module's host exports. */
 export interface InetExports {
@@ -438,7 +439,8 @@ export function arpStats(kernel: Kernel, vnet: Vnet): ArpStats {
 }
 
 /** netstat -s -p ip|icmp|arp, in FreeBSD's wording. */
-export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp"): string {
+export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp" | "udp"): string {
+  if (proto === "udp") return netstatUdp(kernel, vnet);
   if (proto === "ip") {
     const s = ipStats(kernel, vnet);
     return [

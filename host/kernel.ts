@@ -11,6 +11,8 @@ import { nodeModuleSource } from "./wasm-node.js";
 import { formatTable } from "./format.js";
 import { startCapture, type LiveCapture, type CaptureStartOptions } from "./tap.js";
 import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./ifnet.js";
+import { createSocket as createDgram } from "./dgram.js";
+import { netFor, type VnetNet } from "./net.js";
 import { SocketRegistry, socket as newSocket, sockstat, formatSockstat, type Socket } from "./socket.js";
 
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
@@ -207,6 +209,20 @@ export class Vnet {
   socket(domain: "inet" | "inet6" | number, type: "stream" | "dgram" | "raw" | number, protocol = 0): Socket {
     this.check("socket");
     return newSocket(this.kernel, this, domain, type, protocol);
+  }
+
+  #net?: VnetNet;
+
+  /** Node's net module for this vnet (TCP): createServer, connect, createConnection, Socket. */
+  get net(): VnetNet {
+    this.check("net");
+    return (this.#net ??= netFor(this.kernel, this));
+  }
+
+  /** A Node dgram-compatible UDP socket in this vnet (host/dgram.ts). */
+  dgram(type: "udp4" | import("./dgram.js").SocketOptions = "udp4"): import("./dgram.js").DgramSocket {
+    this.check("dgram.createSocket");
+    return createDgram(this.kernel, this, type);
   }
 
   /** sockstat for this vnet. */

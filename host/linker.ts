@@ -220,7 +220,12 @@ export class ModuleLinker {
     if (m.dependents.size) throw new ModuleDependencyError(name, [...m.dependents]);
     const k = this.kernel.k;
     const q = this.kernel.enter(() => m.exports.modevent(MOD_QUIESCE));
-    if (q !== 0 && !opts.force) throw new ModuleBusyError(`kldunload ${name}: module is busy (${errnoName(q)}); close what uses it or unload with force`);
+    if (q !== 0 && !opts.force) {
+      // A module may say how much is using it (kmod_busy_count: open sockets, pairs...).
+      const n = typeof m.exports.kmod_busy_count === "function" ? (m.exports.kmod_busy_count as () => number)() : -1;
+      const what = n > 0 ? `${n} ${n === 1 ? "user" : "users"} (open sockets, interfaces or hooks)` : errnoName(q);
+      throw new ModuleBusyError(`kldunload ${name}: module is busy: ${what}; close what uses it or unload with force`);
+    }
     // Per-vnet teardown first, then the module's global teardown, then proof it left nothing.
     k.leak_reset();
     k.kld_begin(m.id);

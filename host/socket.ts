@@ -501,9 +501,10 @@ export class Socket extends EventEmitter {
     return n;
   }
 
+  /** The pending error without clearing it (SO_ERROR would clear it: a later call must still see it). */
   #peekError(): number {
     try {
-      return this.getsockopt(SOL_SOCKET, SO.ERROR);
+      return this.info().error;
     } catch {
       return 0;
     }

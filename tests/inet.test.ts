@@ -398,7 +398,7 @@ describe("ICMP", () => {
     assert.match(ip, /^\t2 packets sent from this host$/m);
     assert.match(netstatS(k, A, "icmp"), /Output histogram:\n\t\techo: 2/);
     assert.match(netstatS(k, A, "arp"), /^\t2 ARP requests sent$/m);
-    assert.throws(() => netstatS(k, A, "udp" as never), ConfigError);
+    assert.throws(() => netstatS(k, A, "sctp" as never), ConfigError);
     k.shutdown();
   });
 });

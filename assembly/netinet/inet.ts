@@ -33,7 +33,7 @@ import {
   InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
   ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet,
 } from "./ip_var";
-import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, IA_REC } from "./in";
+import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, IA_REC } from "./in";
 import { rt_add_static, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
 import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
 import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count } from "./ip_input";
@@ -66,6 +66,21 @@ export function in_selectsrc(dst: u32): u32 {
     if (b != 0) return changetype<InIfaddr>(b).ia_addr;
   }
   return changetype<InIfaddr>(ia).ia_addr;
+}
+
+/**
+ * The MTU of the interface a packet to dst would leave by in the current vnet (lo0's for
+ * our own addresses), or 0 when there is no route. TCP derives its MSS from it.
+ */
+export function in_rtmtu(dst: u32): u32 {
+  if (in_localip(dst)) {
+    const lo = loif();
+    return lo != 0 ? changetype<Ifnet>(lo).if_mtu : 0;
+  }
+  const r = rt_lookup(dst);
+  if (r == 0) return 0;
+  const ifp = changetype<Rtentry>(r).rt_ifp;
+  return ifp != 0 ? changetype<Ifnet>(ifp).if_mtu : 0;
 }
 
 // ---------------------------------------------------------------------------------------

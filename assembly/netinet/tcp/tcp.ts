@@ -1,0 +1,193 @@
+// tcp: RFC 9293 TCP as a loadable module above the network layers (FreeBSD sys/netinet/tcp_*).
+//
+// Files: tcp_var.ts (header view, states, struct tcpcb, per-family operations, per-vnet
+// block, tcpstat), tcp_seq.ts, tcp_subr.ts (tcpcb life, lookup tables, ISN, RST/ACK
+// without a connection, the output queue), tcp_input.ts, tcp_output.ts, tcp_timer.ts,
+// tcp_usrreq.ts (the socket layer's requests), cc_newreno.ts and cc_cubic.ts (congestion
+// control), tcp_sack.ts (hooks; SACK is not done yet), tcp_inet.ts (the AF_INET glue:
+// IPv4 addresses, ip_output, the protocol-switch input). TCP itself never names a family:
+// it calls the operations table of the pcb's family, so IPv6 adds a glue file, not a copy.
+//
+// Per vnet: the block in the VNET section (TcpVnet + tcpstat, ~600 bytes), two kmem pages
+// of hash heads, the tcpcbs (zone "tcpcb", charged to the vnet). MOD_QUIESCE refuses while
+// TCP sockets are open; a connection still closing without a socket (FIN_WAIT, TIME_WAIT)
+// does not keep the module busy: the per-vnet uninit frees it.
+
+import {
+  vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid, zone_create,
+  zone_destroy, kmem_alloc, kmem_free, curvnet, arc4random, CURVNET_SET, CURVNET_RESTORE, protosw_register,
+  protosw_unregister, pffindproto, protosw_busy, ZONE_CHARGE, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD,
+  MOD_QUIESCE, EBUSY, ENOMEM, EINVAL,
+} from "../../kmod/kapi";
+import { AF_INET, SOCK_STREAM, Socket, Sockbuf, so_rcv } from "../../sys/socket";
+import {
+  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
+} from "./tcp_var";
+import { tcp_free, tp_sndbuf } from "./tcp_subr";
+import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
+import { tcp_inet_ops, tcp_inet_input, ipproto_register, ipproto_unregister } from "./tcp_inet";
+export { kmod_heap_top } from "../../kmod/kmod";
+
+function tcp_vnet_init(): i32 {
+  const vv = V();
+  const v = curvnet();
+  vv.hashtbl = kmem_alloc(1, v);
+  vv.porthash = kmem_alloc(1, v);
+  if (vv.hashtbl == 0 || vv.porthash == 0) {
+    tcp_vnet_uninit();
+    return -ENOMEM;
+  }
+  memory.fill(vv.hashtbl, 0, 4096);
+  memory.fill(vv.porthash, 0, 4096);
+  vv.isn_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
+  vv.isn_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
+  vv.cookie_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
+  vv.cookie_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
+  vv.lastport = 49152 + arc4random() % 16384;
+  vv.up = 1;
+  return 0;
+}
+
+function tcp_vnet_uninit(): void {
+  const vv = V();
+  // The socket layer's uninit has aborted every socket; what is left has none (closing
+  // connections, TIME_WAIT), or, after a forced unload, sockets the layer frees without us.
+  while (vv.pcblist != 0) tcp_free(vv.pcblist);
+  const v = curvnet();
+  if (vv.hashtbl != 0) kmem_free(vv.hashtbl, 1, v);
+  if (vv.porthash != 0) kmem_free(vv.porthash, 1, v);
+  vv.hashtbl = 0;
+  vv.porthash = 0;
+  vv.up = 0;
+}
+
+export function modevent(what: i32): i32 {
+  if (what == MOD_LOAD) {
+    const off = vnet_data_alloc(TCP_VNET_SIZE, 8);
+    if (off < 0) return -off;
+    TcpGlobals.voff = <u32>off;
+    const master = changetype<TcpVnet>(vnet_master_base() + <usize>off);
+    memory.fill(changetype<usize>(master), 0, TCP_VNET_SIZE);
+    master.ack_limit = 1000; // net.inet.tcp.ack_war... RFC 5961 7 rate limit, per second
+    master.use_rfc1323 = 1;
+    master.use_sack = 0;
+    master.syncookies = 1;
+    master.cc_default = 0;
+    vnet_data_copy(<u32>off, TCP_VNET_SIZE);
+    TcpGlobals.zone = zone_create("tcpcb", TCPCB_SIZE, 0, ZONE_CHARGE, 65536);
+    if (TcpGlobals.zone == 0) {
+      vnet_data_free(<u32>off, TCP_VNET_SIZE);
+      return ENOMEM;
+    }
+    tcp_usrreqs_init();
+    tcp_af_register(AF_INET, tcp_inet_ops());
+    let r = ipproto_register(IPPROTO_TCP, tcp_inet_input.index, 0);
+    if (r == 0) {
+      r = protosw_register(AF_INET, SOCK_STREAM, IPPROTO_TCP, tcp_usrreqs);
+      if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, tcp_vnet_init.index, 0, tcp_vnet_uninit.index);
+      if (r != 0) ipproto_unregister(IPPROTO_TCP);
+    }
+    if (r != 0) {
+      zone_destroy(TcpGlobals.zone, false);
+      vnet_data_free(<u32>off, TCP_VNET_SIZE);
+      return r < 0 ? -r : r;
+    }
+    return 0;
+  }
+  if (what == MOD_QUIESCE) {
+    return protosw_busy(pffindproto(AF_INET, SOCK_STREAM, IPPROTO_TCP)) != 0 ? EBUSY : 0;
+  }
+  if (what == MOD_UNLOAD) {
+    protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    ipproto_unregister(IPPROTO_TCP);
+    zone_destroy(TcpGlobals.zone, false);
+    vnet_data_free(TcpGlobals.voff, TCP_VNET_SIZE);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Host entry points (host/tcp.ts)
+
+@inline function vOk(v: usize): bool {
+  return vnet_valid(v) && VV(v).up != 0;
+}
+
+/** tcpstat counter i of vnet v; -1 out of range or bad vnet. */
+export function tcp_stat(v: usize, i: u32): f64 {
+  if (!vOk(v) || i >= TCPS_COUNT) return -1;
+  return <f64>load<u64>(changetype<usize>(VV(v)) + TCPSTAT_OFF + (<usize>i << 3));
+}
+
+const PCB_REC: u32 = 64;
+const BUF_RECS: u32 = 128;
+const pcbbuf = memory.data(<i32>(PCB_REC * BUF_RECS), 8);
+
+export function tcp_buf(): usize {
+  return pcbbuf;
+}
+
+/**
+ * netstat -an rows of vnet v from index skip: 64-byte records: laddr[16], faddr[16],
+ * lport u16, fport u16, state u32, rcvq u32, sndq u32, socket serial u32 (0: none), af u32,
+ * snd_cwnd u32, srtt µs u32. Returns how many (-1: bad vnet).
+ */
+export function tcp_pcblist(v: usize, skip: u32): i32 {
+  if (!vOk(v)) return -1;
+  let n: u32 = 0;
+  let i: u32 = 0;
+  for (let tp = VV(v).pcblist; tp != 0 && n < BUF_RECS; tp = TP(tp).t_lnext, i++) {
+    if (i < skip) continue;
+    const r = pcbbuf + n * PCB_REC;
+    const t = TP(tp);
+    memory.copy(r, tp_laddr(tp), 16);
+    memory.copy(r + 16, tp_faddr(tp), 16);
+    store<u16>(r, t.t_lport, 32);
+    store<u16>(r, t.t_fport, 34);
+    store<u32>(r, t.t_state, 36);
+    const so = t.t_socket;
+    store<u32>(r, so != 0 ? changetype<Sockbuf>(so_rcv(so)).sb_cc : 0, 40);
+    store<u32>(r, changetype<Sockbuf>(tp_sndbuf(tp)).sb_cc, 44);
+    store<u32>(r, so != 0 ? changetype<Socket>(so).so_serial : 0, 48);
+    store<u32>(r, changetype<TcpVnetOps>(t.t_af).af, 52);
+    store<u32>(r, t.snd_cwnd, 56);
+    store<u32>(r, t.t_srtt, 60);
+    n++;
+  }
+  return <i32>n;
+}
+
+import { TcpAfOps as TcpVnetOps } from "./tcp_var";
+
+/** tcpcbs in vnet v (with or without a socket); -1 bad vnet. */
+export function tcp_pcbcount(v: usize): i32 {
+  return vOk(v) ? <i32>VV(v).pcbcount : -1;
+}
+
+// Knobs (sysctl net.inet.tcp.*): 0 cc default, 1 sack.enable, 2 rfc1323, 3 syncookies, 4 ack limit/s
+export function tcp_get(v: usize, what: u32): f64 {
+  if (!vOk(v)) return -1;
+  const vv = VV(v);
+  switch (what) {
+    case 0: return <f64>vv.cc_default;
+    case 1: return <f64>vv.use_sack;
+    case 2: return <f64>vv.use_rfc1323;
+    case 3: return <f64>vv.syncookies;
+    case 4: return <f64>vv.ack_limit;
+  }
+  return -1;
+}
+
+export function tcp_set(v: usize, what: u32, value: u32): i32 {
+  if (!vOk(v)) return -EINVAL;
+  const vv = VV(v);
+  if (what == 0 && value <= 1) vv.cc_default = value;
+  else if (what == 1 && value <= 1) vv.use_sack = value;
+  else if (what == 2 && value <= 1) vv.use_rfc1323 = value;
+  else if (what == 3 && value <= 1) vv.syncookies = value;
+  else if (what == 4) vv.ack_limit = value;
+  else return -EINVAL;
+  return 0;
+}
+
+export { CURVNET_SET, CURVNET_RESTORE };

@@ -1,0 +1,472 @@
+// TCP control blocks and what every part of TCP shares (FreeBSD tcp_subr.c, in_pcb.c):
+// allocation and freeing of tcpcbs, the per-vnet lookup tables, ISNs (RFC 6528), segments
+// built without a connection (tcp_respond: RSTs, challenge ACKs, keepalive probes),
+// closing and dropping, and the output queue.
+//
+// The output queue. Inside one kernel a segment's delivery runs to completion: epair and
+// lo0 hand the packet to the receiver's input at once, and the receiver's reply comes back
+// the same way. If tcp_output called the network layer directly, a connection's input
+// could run while its own tcp_output is on the stack. So TCP never sends from inside
+// itself: segments are queued (linked by m_nextpkt, with their vnet in ph_vnet and the
+// family's addresses stashed in the packet) and sent when the outermost TCP entry
+// (tcp_exit: user request, input, timer) returns. Replies produced while the queue is
+// being sent join its end, so a whole handshake between two vnets is a loop, not a
+// recursion, and no tcpcb is ever entered twice.
+//
+// Lookup tables, per vnet: a connection hash on the 4-tuple (TCP_HASH_SIZE buckets, one
+// kmem page of heads) holding every connected pcb including TIME_WAIT ones, and a
+// local-port hash holding every bound pcb (listeners, connections, TIME_WAIT): bind
+// conflicts and listener lookup walk one bucket.
+
+import {
+  zone_alloc, zone_free, callout_init, callout_stop, m_gethdr, m_freem, kmem_alloc, kmem_free, curvnet,
+  CURVNET_SET, CURVNET_RESTORE, ticks, VNET_VNET, soisdisconnected, soabort, soseterror, sbflush, ECONNRESET,
+} from "../../kmod/kapi";
+import { Mbuf, MT_DATA, M_PKTHDR, mtod } from "../../sys/mbuf";
+import { Socket, SS_NOFDREF, so_snd, so_rcv, sbspace } from "../../sys/socket";
+import {
+  Tcpcb, TcpAfOps, TcpVnet, TP, TP_MAGIC, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TP_SB,
+  TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_PORTHASH_SIZE,
+  TH_SPORT, TH_DPORT, TH_SEQ, TH_ACK, TH_OFFX, TH_FLAGSB, TH_WIN, TH_SUM, TH_URP, TH_RST, TH_ACKF, TCP_HDR_MIN,
+  TCPS_DROPS, TCPS_CONNDROPS, TCPST_CLOSED, TCPS_SNDTOTAL, TCPS_SNDCTRL, TCPS_SNDRST, TCPS_SNDACKS,
+  TCPS_CHALLENGEACK, TCPS_CHALLENGEACK_LIMITED, TF_INABORT, TF_RCVD_TSTMP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP,
+  TT_COUNT, TCPTV_KEEP_IDLE, TCPTV_KEEPINTVL, TCPTV_KEEPCNT, TCPTV_KEEP_INIT, TCPTV_RTOBASE, TCP_MSS_DEFAULT,
+} from "./tcp_var";
+
+// ---------------------------------------------------------------------------------------
+// Output queue
+
+let depth: u32 = 0;
+let qhead: usize = 0;
+let qtail: usize = 0;
+const LEADING: usize = 16 + 40; // room for the link header and the largest network header
+
+/** Every TCP entry point (user request, input, timer) runs between tcp_enter and tcp_exit. */
+@inline export function tcp_enter(): void {
+  depth++;
+}
+
+export function tcp_exit(): void {
+  if (depth > 1) {
+    depth--;
+    return;
+  }
+  // Outermost: send what was queued, including what the sends themselves cause.
+  while (qhead != 0) {
+    const m = qhead;
+    const mm = changetype<Mbuf>(m);
+    qhead = mm.m_nextpkt;
+    if (qhead == 0) qtail = 0;
+    mm.m_nextpkt = 0;
+    const ops = mm.ph_rcvif;
+    const v = mm.ph_vnet;
+    mm.ph_rcvif = 0;
+    const old = CURVNET_SET(v);
+    call_indirect<i32>(changetype<TcpAfOps>(ops).af_output, m);
+    CURVNET_RESTORE(old);
+  }
+  depth--;
+}
+
+/** Queue segment m (TCP header first) of family ops from laddr to faddr; sent at tcp_exit. */
+export function tcp_queue(m: usize, ops: usize, laddr: usize, faddr: usize): void {
+  call_indirect<void>(changetype<TcpAfOps>(ops).af_stash, m, laddr, faddr);
+  const mm = changetype<Mbuf>(m);
+  mm.ph_rcvif = ops;
+  mm.ph_vnet = curvnet();
+  mm.m_nextpkt = 0;
+  if (qtail != 0) changetype<Mbuf>(qtail).m_nextpkt = m;
+  else qhead = m;
+  qtail = m;
+  TCPSTAT_INC(TCPS_SNDTOTAL);
+  if (depth == 0) {
+    // Not inside TCP (cannot happen on the paths we have; be safe): send now.
+    tcp_enter();
+    tcp_exit();
+  }
+}
+
+/** A packet header mbuf with room for every header in front and len bytes of header after. */
+export function tcp_gethdr(hlen: u32): usize {
+  const m = m_gethdr(MT_DATA);
+  if (m == 0) return 0;
+  const mm = changetype<Mbuf>(m);
+  mm.m_data += LEADING;
+  mm.m_len = <i32>hlen;
+  mm.ph_len = <i32>hlen;
+  return m;
+}
+export const TCP_HDRSPACE: u32 = 176 - 56; // MHLEN minus link and network headers: TCP header + small data
+
+/** Write a TCP header at th. */
+export function tcp_fillhdr(th: usize, sport: u16, dport: u16, seq: u32, ack: u32, off: u32, flags: u32, win: u32): void {
+  store<u16>(th + TH_SPORT, bswap<u16>(sport));
+  store<u16>(th + TH_DPORT, bswap<u16>(dport));
+  store<u32>(th + TH_SEQ, bswap<u32>(seq));
+  store<u32>(th + TH_ACK, bswap<u32>(ack));
+  store<u8>(th + TH_OFFX, <u8>((off >> 2) << 4));
+  store<u8>(th + TH_FLAGSB, <u8>flags);
+  store<u16>(th + TH_WIN, bswap<u16>(<u16>min<u32>(win, 65535)));
+  store<u16>(th + TH_SUM, 0);
+  store<u16>(th + TH_URP, 0);
+}
+
+/**
+ * tcp_respond: a segment with no data and no connection state behind it (RST, challenge
+ * ACK, keepalive probe). tp gives the timestamp option when the connection uses them.
+ */
+export function tcp_respond(tp: usize, ops: usize, laddr: usize, faddr: usize, lport: u16, fport: u16, seq: u32, ack: u32, flags: u32, win: u32): void {
+  let optlen: u32 = 0;
+  if (tp != 0 && (TP(tp).t_flags & TF_RCVD_TSTMP) != 0 && (flags & TH_RST) == 0) optlen = 12;
+  const m = tcp_gethdr(TCP_HDR_MIN + optlen);
+  if (m == 0) return;
+  const th = mtod(m);
+  tcp_fillhdr(th, lport, fport, seq, ack, TCP_HDR_MIN + optlen, flags, win);
+  if (optlen != 0) {
+    const t = TP(tp);
+    store<u8>(th + 20, TCPOPT_NOP);
+    store<u8>(th + 21, TCPOPT_NOP);
+    store<u8>(th + 22, TCPOPT_TIMESTAMP);
+    store<u8>(th + 23, <u8>TCPOLEN_TIMESTAMP);
+    store<u32>(th + 24, bswap<u32>(tcp_ts_now(tp)));
+    store<u32>(th + 28, bswap<u32>(t.ts_recent));
+  }
+  if (flags & TH_RST) {
+    TCPSTAT_INC(TCPS_SNDRST);
+    TCPSTAT_INC(TCPS_SNDCTRL);
+  } else TCPSTAT_INC(TCPS_SNDACKS);
+  tcp_queue(m, ops, laddr, faddr);
+}
+
+/** Our timestamp clock (RFC 7323 5.4): milliseconds, offset per connection. */
+@inline export function tcp_ts_now(tp: usize): u32 {
+  return <u32>(ticks() / 1000) + TP(tp).ts_offset;
+}
+
+/**
+ * RFC 5961 challenge ACK: ACK the peer's view with our current one, at most ack_limit a
+ * second per vnet (RFC 5961 7).
+ */
+export function tcp_send_challenge_ack(tp: usize): void {
+  const vv = V();
+  const sec = ticks() / 1_000_000;
+  if (vv.ack_second != sec) {
+    vv.ack_second = sec;
+    vv.ack_count = 0;
+  }
+  if (vv.ack_count >= vv.ack_limit) {
+    TCPSTAT_INC(TCPS_CHALLENGEACK_LIMITED);
+    return;
+  }
+  vv.ack_count++;
+  TCPSTAT_INC(TCPS_CHALLENGEACK);
+  const t = TP(tp);
+  tcp_respond(tp, t.t_af, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport, t.snd_nxt, t.rcv_nxt, TH_ACKF, tcp_rcvwin_adv(tp));
+}
+
+/** The window field we would advertise now (scaled). */
+export function tcp_rcvwin_adv(tp: usize): u32 {
+  let win = tcp_rcvspace(tp);
+  if (win < 0) win = 0;
+  return <u32>win >> TP(tp).rcv_scale;
+}
+
+/** Receive space of tp's socket (0 once the socket is gone). */
+export function tcp_rcvspace(tp: usize): i32 {
+  const so = TP(tp).t_socket;
+  return so != 0 ? sbspace(so_rcv(so)) : 0;
+}
+
+/** The send buffer of tp: its socket's, or its own once the socket is gone. */
+@inline export function tp_sndbuf(tp: usize): usize {
+  const so = TP(tp).t_socket;
+  return so != 0 ? so_snd(so) : tp + TP_SB;
+}
+
+// ---------------------------------------------------------------------------------------
+// ISN (RFC 6528): ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
+// 4 µs clock, F SipHash-2-4 keyed with a per-vnet secret from arc4random.
+
+@inline function rotl64(x: u64, b: u64): u64 { return (x << b) | (x >> (64 - b)); }
+
+const sipv = memory.data(32, 8);
+@inline function sipround(): void {
+  let v0 = load<u64>(sipv), v1 = load<u64>(sipv, 8), v2 = load<u64>(sipv, 16), v3 = load<u64>(sipv, 24);
+  v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);
+  v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;
+  v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;
+  v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);
+  store<u64>(sipv, v0); store<u64>(sipv, v1, 8); store<u64>(sipv, v2, 16); store<u64>(sipv, v3, 24);
+}
+function sipword(m: u64): void {
+  store<u64>(sipv, load<u64>(sipv, 24) ^ m, 24);
+  sipround();
+  sipround();
+  store<u64>(sipv, load<u64>(sipv) ^ m);
+}
+
+/** SipHash-2-4 of (laddr, faddr, lport, fport, extra) under key (k0, k1). */
+export function tcp_siphash(k0: u64, k1: u64, laddr: usize, faddr: usize, lport: u16, fport: u16, extra: u32): u64 {
+  store<u64>(sipv, k0 ^ 0x736f6d6570736575);
+  store<u64>(sipv, k1 ^ 0x646f72616e646f6d, 8);
+  store<u64>(sipv, k0 ^ 0x6c7967656e657261, 16);
+  store<u64>(sipv, k1 ^ 0x7465646279746573, 24);
+  sipword(load<u64>(laddr));
+  sipword(load<u64>(laddr, 8));
+  sipword(load<u64>(faddr));
+  sipword(load<u64>(faddr, 8));
+  sipword((<u64>lport << 48) | (<u64>fport << 32) | <u64>extra);
+  sipword(<u64>48 << 56);
+  store<u64>(sipv, load<u64>(sipv, 16) ^ 0xff, 16);
+  sipround(); sipround(); sipround(); sipround();
+  return load<u64>(sipv) ^ load<u64>(sipv, 8) ^ load<u64>(sipv, 16) ^ load<u64>(sipv, 24);
+}
+
+export function tcp_new_isn(laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
+  const vv = V();
+  const f = <u32>tcp_siphash(vv.isn_key0, vv.isn_key1, laddr, faddr, lport, fport, 0);
+  return f + <u32>(ticks() >> 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Lookup tables
+
+@inline function addr_eq(a: usize, b: usize): bool {
+  return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8);
+}
+@inline export function addr_any(a: usize): bool {
+  return (load<u64>(a) | load<u64>(a, 8)) == 0;
+}
+export { addr_eq as tcp_addr_eq };
+
+function hash4(laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
+  let x = load<u32>(laddr) ^ load<u32>(laddr, 4) ^ load<u32>(laddr, 8) ^ load<u32>(laddr, 12);
+  x = x * 0x9e3779b1 ^ load<u32>(faddr) ^ load<u32>(faddr, 4) ^ load<u32>(faddr, 8) ^ load<u32>(faddr, 12);
+  x = x * 0x85ebca6b ^ ((<u32>lport << 16) | <u32>fport) ^ <u32>V().isn_key0;
+  x = (x ^ (x >> 15)) * 0xc2b2ae35;
+  return (x ^ (x >> 13)) & (TCP_HASH_SIZE - 1);
+}
+
+@inline function porthash(lport: u16): u32 {
+  return (<u32>lport * 0x9e3779b1 >> 22) & (TCP_PORTHASH_SIZE - 1);
+}
+
+/** Put tp in the connection hash (its 4-tuple is set). */
+export function tcp_hash_insert(tp: usize): void {
+  const t = TP(tp);
+  if (t.t_hbucket != 0) tcp_hash_remove(tp);
+  const b = hash4(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
+  const head = V().hashtbl + (<usize>b << 2);
+  const first = load<usize>(head);
+  t.t_hnext = first;
+  t.t_hprev = 0;
+  if (first != 0) TP(first).t_hprev = tp;
+  store<usize>(head, tp);
+  t.t_hbucket = b + 1;
+}
+
+export function tcp_hash_remove(tp: usize): void {
+  const t = TP(tp);
+  if (t.t_hbucket == 0) return;
+  const head = hashOf(t.t_vnet) + (<usize>(t.t_hbucket - 1) << 2);
+  if (t.t_hprev != 0) TP(t.t_hprev).t_hnext = t.t_hnext;
+  else store<usize>(head, t.t_hnext);
+  if (t.t_hnext != 0) TP(t.t_hnext).t_hprev = t.t_hprev;
+  t.t_hnext = 0;
+  t.t_hprev = 0;
+  t.t_hbucket = 0;
+}
+
+/** Put tp in the port hash (t_lport is set). */
+export function tcp_port_insert(tp: usize): void {
+  const t = TP(tp);
+  if (t.t_pbucket != 0) return;
+  const b = porthash(t.t_lport);
+  const head = V().porthash + (<usize>b << 2);
+  const first = load<usize>(head);
+  t.t_pnext = first;
+  t.t_pprev = 0;
+  if (first != 0) TP(first).t_pprev = tp;
+  store<usize>(head, tp);
+  t.t_pbucket = b + 1;
+}
+
+export function tcp_port_remove(tp: usize): void {
+  const t = TP(tp);
+  if (t.t_pbucket == 0) return;
+  const head = portOf(t.t_vnet) + (<usize>(t.t_pbucket - 1) << 2);
+  if (t.t_pprev != 0) TP(t.t_pprev).t_pnext = t.t_pnext;
+  else store<usize>(head, t.t_pnext);
+  if (t.t_pnext != 0) TP(t.t_pnext).t_pprev = t.t_pprev;
+  t.t_pnext = 0;
+  t.t_pprev = 0;
+  t.t_pbucket = 0;
+}
+
+@inline function hashOf(v: usize): usize { return changetype<TcpVnet>(VNET_VNET(v, TcpGlobals.voff)).hashtbl; }
+@inline function portOf(v: usize): usize { return changetype<TcpVnet>(VNET_VNET(v, TcpGlobals.voff)).porthash; }
+
+/** The connection for a segment from faddr:fport to laddr:lport (exact 4-tuple), or 0. */
+export function tcp_lookup(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): usize {
+  const b = hash4(laddr, faddr, lport, fport);
+  for (let tp = load<usize>(V().hashtbl + (<usize>b << 2)); tp != 0; tp = TP(tp).t_hnext) {
+    const t = TP(tp);
+    if (t.t_lport == lport && t.t_fport == fport && t.t_af == ops && addr_eq(tp_faddr(tp), faddr) && addr_eq(tp_laddr(tp), laddr)) return tp;
+  }
+  return 0;
+}
+
+/** The listener for laddr:lport: bound to laddr exactly, else to the wildcard; or 0. */
+export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16): usize {
+  let wild: usize = 0;
+  for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
+    const t = TP(tp);
+    if (t.t_lport != lport || t.t_state != TCPS_LISTEN || t.t_af != ops) continue;
+    if (addr_eq(tp_laddr(tp), laddr)) return tp;
+    if (addr_any(tp_laddr(tp))) wild = tp;
+  }
+  return wild;
+}
+
+/**
+ * Is laddr:lport taken for a bind by `me`? FreeBSD's rules, simplified: another pcb on the
+ * port whose address overlaps (equal or either wildcard) conflicts unless both have
+ * SO_REUSEPORT, or `me` has SO_REUSEADDR and the other is not listening and not merely
+ * bound (a connection, or TIME_WAIT).
+ */
+export function tcp_port_conflict(me: usize, ops: usize, laddr: usize, lport: u16, reuseaddr: bool, reuseport: bool): bool {
+  for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
+    const t = TP(tp);
+    if (tp == me || t.t_lport != lport || t.t_af != ops) continue;
+    if (!addr_eq(tp_laddr(tp), laddr) && !addr_any(tp_laddr(tp)) && !addr_any(laddr)) continue;
+    const so = t.t_socket;
+    const theirs = so != 0 ? changetype<Socket>(so).so_options : 0;
+    if (reuseport && (theirs & 0x200) != 0) continue;
+    const connected = t.t_hbucket != 0; // has a foreign address (connection or TIME_WAIT)
+    if (reuseaddr && connected) continue;
+    return true;
+  }
+  return false;
+}
+
+/** Any pcb bound to lport (ephemeral port choice). */
+export function tcp_port_used(ops: usize, lport: u16): bool {
+  for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
+    if (TP(tp).t_lport == lport && TP(tp).t_af == ops) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Life of a tcpcb
+
+import { tcp_timer_fn } from "./tcp_timer";
+
+/** A tcpcb for socket so (0: none yet) of family ops, in curvnet. */
+export function tcp_alloc(so: usize, ops: usize): usize {
+  const tp = zone_alloc(TcpGlobals.zone);
+  if (tp == 0) return 0;
+  memory.fill(tp, 0, TCPCB_SIZE);
+  const t = TP(tp);
+  t.t_magic = TP_MAGIC;
+  t.t_socket = so;
+  t.t_af = ops;
+  t.t_vnet = curvnet();
+  t.t_state = TCPS_CLOSED;
+  t.t_maxseg = TCP_MSS_DEFAULT;
+  t.t_rxtcur = <u32>TCPTV_RTOBASE;
+  t.t_keepidle = <u32>(TCPTV_KEEP_IDLE / 1_000_000);
+  t.t_keepintvl = <u32>(TCPTV_KEEPINTVL / 1_000_000);
+  t.t_keepcnt = TCPTV_KEEPCNT;
+  t.t_keepinit = <u32>(TCPTV_KEEP_INIT / 1_000_000);
+  t.snd_cwnd = 0x7fffffff;
+  t.snd_ssthresh = 0x7fffffff;
+  t.t_cc_algo = <u16>V().cc_default;
+  callout_init(tp_callout(tp));
+  const vv = V();
+  t.t_lnext = vv.pcblist;
+  if (vv.pcblist != 0) TP(vv.pcblist).t_lprev = tp;
+  vv.pcblist = tp;
+  vv.pcbcount++;
+  if (so != 0) changetype<Socket>(so).so_pcb = tp;
+  return tp;
+}
+
+/** Free tp: off every list, timers stopped, queues freed. curvnet = tp's vnet. */
+export function tcp_free(tp: usize): void {
+  const t = TP(tp);
+  callout_stop(tp_callout(tp));
+  tcp_hash_remove(tp);
+  tcp_port_remove(tp);
+  tcp_reass_flush(tp);
+  sbflush(tp + TP_SB);
+  const vv = changetype<TcpVnet>(VNET_VNET(t.t_vnet, TcpGlobals.voff));
+  if (t.t_lprev != 0) TP(t.t_lprev).t_lnext = t.t_lnext;
+  else vv.pcblist = t.t_lnext;
+  if (t.t_lnext != 0) TP(t.t_lnext).t_lprev = t.t_lprev;
+  vv.pcbcount--;
+  if (t.t_socket != 0) changetype<Socket>(t.t_socket).so_pcb = 0;
+  t.t_magic = 0;
+  zone_free(TcpGlobals.zone, tp);
+}
+
+export function tcp_reass_flush(tp: usize): void {
+  const t = TP(tp);
+  let m = t.t_segq;
+  while (m != 0) {
+    const n = changetype<Mbuf>(m).m_nextpkt;
+    m_freem(m);
+    m = n;
+  }
+  t.t_segq = 0;
+  t.t_segqlen = 0;
+  t.t_segqn = 0;
+}
+
+/**
+ * tcp_close: the connection is over. Off the lookup tables, timers stopped. A tcpcb whose
+ * socket is gone is freed; one whose socket waits on a listener's queue is aborted with
+ * it (the host never saw it); otherwise the socket hears it is disconnected and the tcpcb
+ * stays CLOSED until the host closes the socket. Returns 0: tp must not be used after.
+ */
+export function tcp_close(tp: usize): usize {
+  const t = TP(tp);
+  const wasSynced = TCPS_HAVERCVDSYN(t.t_state);
+  t.t_state = TCPS_CLOSED;
+  TCPSTAT_INC(TCPST_CLOSED);
+  callout_stop(tp_callout(tp));
+  for (let i: u32 = 0; i < TT_COUNT; i++) store<u64>(tp + offsetof<Tcpcb>("t_timer0") + (<usize>i << 3), 0);
+  t.t_armed = 0;
+  tcp_hash_remove(tp);
+  tcp_port_remove(tp);
+  tcp_reass_flush(tp);
+  const so = t.t_socket;
+  if (so == 0) {
+    tcp_free(tp);
+    return 0;
+  }
+  const s = changetype<Socket>(so);
+  if ((s.so_state & SS_NOFDREF) != 0 && (t.t_flags & TF_INABORT) == 0) {
+    // Queued on a listener, never accepted: it goes with its socket.
+    t.t_flags |= TF_INABORT;
+    soabort(so); // pru_abort, pru_detach (frees tp), frees the socket
+    return 0;
+  }
+  soisdisconnected(so);
+  return 0;
+}
+
+/** tcp_drop: abort the connection with error err: RST to the peer if synchronized. */
+export function tcp_drop(tp: usize, err: i32): usize {
+  const t = TP(tp);
+  if (TCPS_HAVERCVDSYN(t.t_state)) {
+    tcp_respond(tp, t.t_af, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport, t.snd_nxt, t.rcv_nxt, TH_RST | TH_ACKF, 0);
+    TCPSTAT_INC(TCPS_DROPS);
+  } else if (t.t_state != TCPS_CLOSED && t.t_state != TCPS_LISTEN) {
+    TCPSTAT_INC(TCPS_CONNDROPS);
+  }
+  if (err != 0 && t.t_socket != 0) soseterror(t.t_socket, err);
+  return tcp_close(tp);
+}
+
+export { ECONNRESET };

@@ -1,0 +1,422 @@
+// TCP's user requests (FreeBSD tcp_usrreq.c): the pr_usrreqs table the socket layer calls.
+// Each runs between tcp_enter and tcp_exit, so what it sends goes when it returns.
+//
+// The socket layer frees a socket right after pru_detach, but a closed connection still
+// has work to do (FIN_WAIT_1/2, CLOSING, LAST_ACK, TIME_WAIT). So detach keeps such a
+// tcpcb alive without its socket: the unsent data moves into the tcpcb's own sockbuf
+// (TP_SB), the receive window becomes 0, and data that still arrives is answered with a
+// RST (tcps_rcvafterclose). Closing with unread data, or with SO_LINGER 0, sends a RST
+// instead of a FIN (RFC 9293 3.10.4, RFC 2525 2.17).
+
+import {
+  sbappendstream, soisconnecting, soisdisconnecting, sbflush, m_freem, arc4random, ticks, EINVAL, EADDRINUSE,
+  EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ECONNABORTED, EOPNOTSUPP,
+} from "../../kmod/kapi";
+import {
+  Socket, Sockbuf, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
+  so_rcv, so_snd,
+} from "../../sys/socket";
+import {
+  TP, V, TcpAfOps, tp_laddr, tp_faddr, TP_SB, TCPSTAT_INC, TCPS_CONNATTEMPT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT,
+  TCPS_SYN_RECEIVED, TCPS_ESTABLISHED, TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2, TCPS_LAST_ACK, TCPS_TIME_WAIT,
+  TF_NODELAY, TF_NOOPT, TF_NEEDFIN, TF_INABORT, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_REQ, TT_KEEP, TT_2MSL,
+  TCPTV_FINWAIT2, TCP_MSS_DEFAULT, TCP_MINMSS, TCP_MAX_WINSHIFT, IPPROTO_TCP, TCP_NODELAY, TCP_MAXSEG, TCP_NOOPT,
+  TCP_INFO_STATE, TCP_CONGESTION, TCP_KEEPINIT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, CC_CUBIC,
+} from "./tcp_var";
+import {
+  tcp_enter, tcp_exit, tcp_alloc, tcp_free, tcp_close, tcp_drop, tcp_lookup, tcp_port_conflict, tcp_port_used,
+  tcp_port_insert, tcp_hash_insert, tcp_new_isn, addr_any,
+} from "./tcp_subr";
+import { tcp_output } from "./tcp_output";
+import { tcp_timer_activate } from "./tcp_timer";
+import { cc_conn_init } from "./cc_newreno";
+
+// Families TCP serves: the glue of each registers its operations (tcp_inet.ts for AF_INET).
+const afops = memory.data(4 * 32, 4);
+export function tcp_af_register(af: u32, ops: usize): void {
+  if (af < 32) store<usize>(afops + (<usize>af << 2), ops);
+}
+@inline function opsFor(af: u32): usize {
+  return af < 32 ? load<usize>(afops + (<usize>af << 2)) : 0;
+}
+
+const abuf = memory.data(16, 8);
+
+@inline function S(so: usize): Socket { return changetype<Socket>(so); }
+@inline function OPS(ops: usize): TcpAfOps { return changetype<TcpAfOps>(ops); }
+@inline function neg(e: i32): i32 { return e > 0 ? -e : e; }
+
+/** The MSS to offer for tp's foreign address: the route's MTU less headers, or 536. */
+export function tcp_mss_from(tp: usize): u32 {
+  const t = TP(tp);
+  let mss = call_indirect<u32>(OPS(t.t_af).af_mss, tp_faddr(tp));
+  if (mss == 0) mss = TCP_MSS_DEFAULT;
+  if (t.t_maxseg_user != 0 && mss > t.t_maxseg_user) mss = t.t_maxseg_user;
+  if (mss < TCP_MINMSS) mss = TCP_MINMSS;
+  return mss;
+}
+
+/** Window scale to ask for: the smallest that covers the receive buffer (RFC 7323 2.3). */
+function request_scale(tp: usize): void {
+  const t = TP(tp);
+  const so = t.t_socket;
+  const hiwat = so != 0 ? changetype<Sockbuf>(so_rcv(so)).sb_hiwat : 65535;
+  let s: u32 = 0;
+  while (s < TCP_MAX_WINSHIFT && (<u32>65535 << s) < hiwat) s++;
+  t.request_r_scale = <u8>s;
+}
+
+function tcp_attach(so: usize, proto: i32): i32 {
+  const ops = opsFor(S(so).so_family);
+  if (ops == 0) return -EAFNOSUPPORT;
+  tcp_enter();
+  const tp = tcp_alloc(so, ops);
+  let r = 0;
+  if (tp == 0) r = -ENOBUFS;
+  else {
+    const vv = V();
+    if (vv.use_rfc1323 != 0) TP(tp).t_flags |= TF_REQ_SCALE | TF_REQ_TSTMP;
+    if (vv.use_sack != 0) TP(tp).t_flags |= TF_SACK_REQ;
+  }
+  tcp_exit();
+  return r;
+}
+
+function tcp_detach(so: usize): void {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return;
+  tcp_enter();
+  const t = TP(tp);
+  const st = t.t_state;
+  if (st == TCPS_FIN_WAIT_1 || st == TCPS_FIN_WAIT_2 || st == TCPS_LAST_ACK || st == 7 /* CLOSING */ || st == TCPS_TIME_WAIT) {
+    // The connection outlives its socket: take the unsent data along.
+    memory.copy(tp + TP_SB, so_snd(so), SOCKBUF_SIZE);
+    const sb = changetype<Sockbuf>(so_snd(so));
+    sb.sb_mb = 0;
+    sb.sb_mbtail = 0;
+    sb.sb_lastrecord = 0;
+    sb.sb_cc = 0;
+    sb.sb_ctl = 0;
+    sb.sb_mbcnt = 0;
+    t.t_socket = 0;
+    S(so).so_pcb = 0;
+    if (st == TCPS_FIN_WAIT_2) tcp_timer_activate(tp, TT_2MSL, TCPTV_FINWAIT2);
+  } else {
+    if (st == TCPS_ESTABLISHED || st == TCPS_CLOSE_WAIT) {
+      t.t_flags |= TF_INABORT;
+      tcp_drop(tp, 0);
+    }
+    tcp_free(tp);
+  }
+  tcp_exit();
+}
+
+/** The address and port of sa into abuf; the port, or -1 for the wrong family. */
+function parse(tp: usize, sa: usize): i32 {
+  const r = call_indirect<u32>(OPS(TP(tp).t_af).af_sa_to, sa, abuf);
+  return r == 0xffffffff ? -1 : <i32>r;
+}
+
+function ephemeral(tp: usize): i32 {
+  const t = TP(tp);
+  const vv = V();
+  const first: u32 = 49152;
+  const n: u32 = 65536 - first; // net.inet.ip.portrange.hifirst .. hilast
+  let p = vv.lastport;
+  for (let i: u32 = 0; i < n; i++) {
+    p = p + 1;
+    if (p < first || p > 65535) p = first;
+    if (!tcp_port_used(t.t_af, <u16>p)) {
+      vv.lastport = p;
+      t.t_lport = <u16>p;
+      tcp_port_insert(tp);
+      return 0;
+    }
+  }
+  return -EADDRINUSE;
+}
+
+function tcp_bind(so: usize, sa: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -EINVAL;
+  const t = TP(tp);
+  const port = parse(tp, sa);
+  if (port < 0) return -EAFNOSUPPORT;
+  if (t.t_lport != 0 || t.t_state != TCPS_CLOSED) return -EINVAL;
+  if (!addr_any(abuf) && !call_indirect<bool>(OPS(t.t_af).af_localip, abuf)) return -EADDRNOTAVAIL;
+  memory.copy(tp_laddr(tp), abuf, 16);
+  if (port == 0) return ephemeral(tp);
+  const opts = S(so).so_options;
+  if (tcp_port_conflict(tp, t.t_af, abuf, <u16>port, (opts & <u32>SO_REUSEADDR) != 0, (opts & <u32>SO_REUSEPORT) != 0)) {
+    memory.fill(tp_laddr(tp), 0, 16);
+    return -EADDRINUSE;
+  }
+  t.t_lport = <u16>port;
+  tcp_port_insert(tp);
+  return 0;
+}
+
+function tcp_connect(so: usize, sa: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -EINVAL;
+  const t = TP(tp);
+  const port = parse(tp, sa);
+  if (port < 0) return -EAFNOSUPPORT;
+  if (t.t_state != TCPS_CLOSED) return -EISCONN;
+  if (port == 0 || addr_any(abuf) || call_indirect<bool>(OPS(t.t_af).af_badaddr, abuf)) return -EADDRNOTAVAIL;
+  memory.copy(tp_faddr(tp), abuf, 16);
+  if (addr_any(tp_laddr(tp))) {
+    const r = call_indirect<i32>(OPS(t.t_af).af_selectsrc, tp_faddr(tp), tp_laddr(tp));
+    if (r != 0) {
+      memory.fill(tp_faddr(tp), 0, 16);
+      return neg(r);
+    }
+  }
+  tcp_enter();
+  let r = 0;
+  if (t.t_lport == 0) r = ephemeral(tp);
+  if (r == 0 && tcp_lookup(t.t_af, tp_laddr(tp), t.t_lport, tp_faddr(tp), <u16>port) != 0) r = -EADDRINUSE;
+  if (r != 0) {
+    memory.fill(tp_faddr(tp), 0, 16);
+    tcp_exit();
+    return r;
+  }
+  t.t_fport = <u16>port;
+  tcp_hash_insert(tp);
+  t.t_rcvmss = tcp_mss_from(tp);
+  t.t_maxseg = t.t_rcvmss;
+  request_scale(tp);
+  t.iss = tcp_new_isn(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
+  t.snd_una = t.iss;
+  t.snd_nxt = t.iss;
+  t.snd_max = t.iss;
+  t.snd_recover = t.iss;
+  t.ts_offset = arc4random();
+  t.t_state = TCPS_SYN_SENT;
+  t.t_rcvtime = ticks();
+  TCPSTAT_INC(TCPS_CONNATTEMPT);
+  soisconnecting(so);
+  tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepinit * 1_000_000);
+  tcp_output(tp);
+  tcp_exit();
+  // Inside one kernel the answer may already be here: a RST refused us.
+  const s = S(so);
+  if (s.so_pcb != 0 && TP(s.so_pcb).t_state == TCPS_CLOSED && s.so_error != 0) {
+    const e = s.so_error;
+    s.so_error = 0;
+    return -e;
+  }
+  return 0;
+}
+
+/**
+ * tcp_usrclosed: no more data from us. CLOSED/LISTEN/SYN_SENT end at once; SYN_RECEIVED
+ * sends its FIN after the handshake; ESTABLISHED -> FIN_WAIT_1; CLOSE_WAIT -> LAST_ACK.
+ * Returns 0 when tp went away.
+ */
+function tcp_usrclosed(tp: usize): usize {
+  const t = TP(tp);
+  const st = t.t_state;
+  if (st == TCPS_CLOSED || st == TCPS_LISTEN || st == TCPS_SYN_SENT) {
+    tcp_close(tp);
+    return 0;
+  }
+  if (st == TCPS_SYN_RECEIVED) t.t_flags |= TF_NEEDFIN;
+  else if (st == TCPS_ESTABLISHED) t.t_state = TCPS_FIN_WAIT_1;
+  else if (st == TCPS_CLOSE_WAIT) t.t_state = TCPS_LAST_ACK;
+  return tp;
+}
+
+function tcp_disconnect(so: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -ENOTCONN;
+  tcp_enter();
+  const t = TP(tp);
+  const s = S(so);
+  if (t.t_state < TCPS_ESTABLISHED) {
+    tcp_close(tp);
+  } else if (((s.so_options & <u32>SO_LINGER) != 0 && s.so_linger == 0) || changetype<Sockbuf>(so_rcv(so)).sb_cc != 0) {
+    // SO_LINGER 0, or data the application never read: abort with a RST.
+    tcp_drop(tp, 0);
+  } else {
+    soisdisconnecting(so);
+    sbflush(so_rcv(so));
+    if (tcp_usrclosed(tp) != 0) tcp_output(tp);
+  }
+  tcp_exit();
+  return 0;
+}
+
+function tcp_listen(so: usize, backlog: i32): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -EINVAL;
+  const t = TP(tp);
+  if (t.t_state != TCPS_CLOSED && t.t_state != TCPS_LISTEN) return -EINVAL;
+  tcp_enter();
+  let r = 0;
+  if (t.t_lport == 0) r = ephemeral(tp);
+  if (r == 0) {
+    t.t_state = TCPS_LISTEN;
+    request_scale(tp);
+  }
+  tcp_exit();
+  return r;
+}
+
+function tcp_accept(so: usize, sa_out: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -ECONNABORTED;
+  call_indirect<void>(OPS(TP(tp).t_af).af_to_sa, sa_out, tp_faddr(tp), TP(tp).t_fport);
+  return 0;
+}
+
+function tcp_send(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
+  if (control != 0) m_freem(control);
+  const tp = S(so).so_pcb;
+  if (tp == 0 || TP(tp).t_state < TCPS_SYN_SENT) {
+    m_freem(m);
+    return -ENOTCONN;
+  }
+  if (sa != 0) {
+    m_freem(m);
+    return -EISCONN;
+  }
+  tcp_enter();
+  sbappendstream(so_snd(so), m);
+  tcp_output(tp);
+  tcp_exit();
+  return 0;
+}
+
+function tcp_rcvd(so: usize, flags: i32): void {
+  const tp = S(so).so_pcb;
+  if (tp == 0 || TP(tp).t_state < TCPS_ESTABLISHED) return;
+  tcp_enter();
+  tcp_output(tp); // a window update if the window opened enough
+  tcp_exit();
+}
+
+function tcp_shutdown(so: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -ENOTCONN;
+  tcp_enter();
+  if (tcp_usrclosed(tp) != 0) tcp_output(tp);
+  tcp_exit();
+  return 0;
+}
+
+function tcp_sockaddr(so: usize, sa_out: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -EINVAL;
+  call_indirect<void>(OPS(TP(tp).t_af).af_to_sa, sa_out, tp_laddr(tp), TP(tp).t_lport);
+  return 0;
+}
+
+function tcp_peeraddr(so: usize, sa_out: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0 || TP(tp).t_fport == 0) return -ENOTCONN;
+  call_indirect<void>(OPS(TP(tp).t_af).af_to_sa, sa_out, tp_faddr(tp), TP(tp).t_fport);
+  return 0;
+}
+
+function tcp_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize): i32 {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return -ECONNABORTED;
+  const t = TP(tp);
+  if (level == SOL_SOCKET) {
+    if (dir == SOPT_SET && name == SO_KEEPALIVE && t.t_state >= TCPS_ESTABLISHED && t.t_state <= TCPS_CLOSE_WAIT) {
+      tcp_enter();
+      if (load<i32>(valp) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
+      tcp_exit();
+    }
+    return 0;
+  }
+  if (level != <i32>IPPROTO_TCP) return -ENOPROTOOPT;
+  const v = load<i32>(valp);
+  if (dir == SOPT_GET) {
+    let out: i32 = 0;
+    if (name == TCP_NODELAY) out = (t.t_flags & TF_NODELAY) != 0 ? 1 : 0;
+    else if (name == TCP_MAXSEG) out = <i32>t.t_maxseg;
+    else if (name == TCP_NOOPT) out = (t.t_flags & TF_NOOPT) != 0 ? 1 : 0;
+    else if (name == TCP_KEEPIDLE) out = <i32>t.t_keepidle;
+    else if (name == TCP_KEEPINTVL) out = <i32>t.t_keepintvl;
+    else if (name == TCP_KEEPCNT) out = <i32>t.t_keepcnt;
+    else if (name == TCP_KEEPINIT) out = <i32>t.t_keepinit;
+    else if (name == TCP_CONGESTION) out = <i32>t.t_cc_algo;
+    else if (name == TCP_INFO_STATE) out = <i32>t.t_state;
+    else return -ENOPROTOOPT;
+    store<i32>(valp, out);
+    return 0;
+  }
+  if (name == TCP_NODELAY) {
+    if (v != 0) t.t_flags |= TF_NODELAY;
+    else t.t_flags &= ~TF_NODELAY;
+    if (v != 0 && t.t_state >= TCPS_ESTABLISHED) {
+      tcp_enter();
+      tcp_output(tp);
+      tcp_exit();
+    }
+  } else if (name == TCP_MAXSEG) {
+    if (v < <i32>TCP_MINMSS || v > 65535) return -EINVAL;
+    t.t_maxseg_user = <u32>v;
+    if (t.t_state >= TCPS_ESTABLISHED && t.t_maxseg > <u32>v) t.t_maxseg = <u32>v;
+  } else if (name == TCP_NOOPT) {
+    if (v != 0) t.t_flags |= TF_NOOPT;
+    else t.t_flags &= ~TF_NOOPT;
+  } else if (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL || name == TCP_KEEPCNT || name == TCP_KEEPINIT) {
+    if (v <= 0 || v > 0x7fffffff / 1000) return -EINVAL;
+    if (name == TCP_KEEPIDLE) {
+      t.t_keepidle = <u32>v;
+      if ((S(so).so_options & <u32>SO_KEEPALIVE) != 0 && t.t_state >= TCPS_ESTABLISHED && t.t_state <= TCPS_CLOSE_WAIT) {
+        tcp_enter();
+        tcp_timer_activate(tp, TT_KEEP, <u64>v * 1_000_000);
+        tcp_exit();
+      }
+    } else if (name == TCP_KEEPINTVL) t.t_keepintvl = <u32>v;
+    else if (name == TCP_KEEPCNT) t.t_keepcnt = <u32>v;
+    else t.t_keepinit = <u32>v;
+  } else if (name == TCP_CONGESTION) {
+    if (v < 0 || v > <i32>CC_CUBIC) return -EINVAL;
+    if (<u32>t.t_cc_algo != <u32>v) {
+      t.t_cc_algo = <u16>v;
+      t.cc_epoch = 0;
+      t.cc_wmax = 0;
+    }
+  } else {
+    return -ENOPROTOOPT;
+  }
+  return 0;
+}
+
+function tcp_abort(so: usize): void {
+  const tp = S(so).so_pcb;
+  if (tp == 0) return;
+  tcp_enter();
+  TP(tp).t_flags |= TF_INABORT;
+  if (TP(tp).t_state != TCPS_CLOSED) tcp_drop(tp, ECONNABORTED);
+  tcp_exit();
+}
+
+import { PRU_SIZE, PRU_ATTACH, PRU_DETACH, PRU_BIND, PRU_CONNECT, PRU_DISCONNECT, PRU_LISTEN, PRU_ACCEPT, PRU_SEND, PRU_RCVD, PRU_SHUTDOWN, PRU_SOCKADDR, PRU_PEERADDR, PRU_CTLOUTPUT, PRU_ABORT } from "../../sys/socket";
+
+export const tcp_usrreqs = memory.data(PRU_SIZE, 4);
+
+export function tcp_usrreqs_init(): void {
+  const t = tcp_usrreqs;
+  store<u32>(t + PRU_ATTACH, tcp_attach.index);
+  store<u32>(t + PRU_DETACH, tcp_detach.index);
+  store<u32>(t + PRU_BIND, tcp_bind.index);
+  store<u32>(t + PRU_CONNECT, tcp_connect.index);
+  store<u32>(t + PRU_DISCONNECT, tcp_disconnect.index);
+  store<u32>(t + PRU_LISTEN, tcp_listen.index);
+  store<u32>(t + PRU_ACCEPT, tcp_accept.index);
+  store<u32>(t + PRU_SEND, tcp_send.index);
+  store<u32>(t + PRU_RCVD, tcp_rcvd.index);
+  store<u32>(t + PRU_SHUTDOWN, tcp_shutdown.index);
+  store<u32>(t + PRU_SOCKADDR, tcp_sockaddr.index);
+  store<u32>(t + PRU_PEERADDR, tcp_peeraddr.index);
+  store<u32>(t + PRU_CTLOUTPUT, tcp_ctloutput.index);
+  store<u32>(t + PRU_ABORT, tcp_abort.index);
+}
+
+export { cc_conn_init, EOPNOTSUPP };

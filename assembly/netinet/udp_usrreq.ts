@@ -1,0 +1,518 @@
+// udp: the User Datagram Protocol (RFC 768) as a loadable module (FreeBSD
+// netinet/udp_usrreq.c). It depends on inet: datagrams come in through inet's protocol
+// switch (ipproto_register: udp_input, udp_ctlinput) and go out through ip_output; sockets
+// reach it through the socket layer's protocol switch (AF_INET, SOCK_DGRAM, IPPROTO_UDP; the
+// default of (AF_INET, SOCK_DGRAM) when it is the first datagram protocol registered).
+//
+// Files: udp/udp_var.ts (PCB, per-vnet block, udpstat, knobs), udp/in_pcb.ts (PCB table:
+// bind, ephemeral ports, lookups), udp/udp_hostapi.ts (counters, knobs and batched
+// send/receive for the host), this file (module events, user requests, input, output,
+// ICMP errors).
+//
+// Input (udp_input) checks before it uses, in FreeBSD's order and with its counters: a
+// whole header (udps_hdrops), the length field >= 8 and <= the IP payload (udps_badlen; a
+// payload longer than the field is trimmed to it), the checksum over the pseudo-header
+// unless it is zero (udps_badsum; zero = none, accepted and counted in udps_nosum). A
+// unicast datagram goes to the best PCB (connected 4-tuple > bound address > wildcard);
+// none: ICMP port unreachable (udps_noport). A broadcast or multicast one is copied to every
+// matching PCB (udps_noportbcast if none; never an ICMP error). A full receive buffer drops
+// the datagram (udps_fullsock and the socket's sb_drops).
+//
+// Output (udp_output): implicit bind to an ephemeral port, source address from the bound
+// address or the route (inet's in_selectsrc), header and checksum over the pseudo-header
+// (a computed 0 is sent as 0xffff), ip_output without DF (IP fragments up to 65507 bytes of
+// data), SO_BROADCAST -> IP_ALLOWBROADCAST (else EACCES), SO_DONTROUTE -> IP_ROUTETOIF.
+// Errors come back to the sender. ICMP errors about a datagram reach the connected socket
+// of its 4-tuple as so_error (port unreachable -> ECONNREFUSED), as FreeBSD does;
+// unconnected sockets hear nothing (RFC 1122 4.1.3.3 leaves it to the application).
+//
+// Module life: MOD_QUIESCE refuses (EBUSY) while any UDP socket is open, so `kldunload udp`
+// is refused (ModuleBusyError) until they close or it is forced (then the sockets are closed
+// by the kernel: the host hears 'close'). `kldunload inet` is refused first by the link map
+// (udp depends on inet: ModuleDependencyError "udp depends on it; unload it first"), and
+// inet's own MOD_QUIESCE also refuses while udp is registered as its upper protocol. MOD_LOAD
+// additionally gives inet its quiesce hook (inet_set_quiesce_hook: AF_INET sockets open in
+// any vnet, of any protocol) and MOD_UNLOAD takes it back: a third guard, which only decides
+// anything if the linker ever lets inet go before its dependents. So: close the sockets,
+// kldunload udp, then kldunload inet.
+
+import {
+  vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, zone_create, zone_destroy,
+  ZONE_CHARGE, ZONE_ZERO, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, ENOMEM, EBUSY, EINVAL,
+  protosw_register, protosw_unregister, pffindproto, protosw_busy, sbappendaddr, sorwakeup, soisconnected, soseterror,
+  m_freem, m_pullup, m_adj, m_copym, m_length, M_PREPEND, in_cksum, in_pseudo, curvnet, if_first, if_next,
+  EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, EMSGSIZE, ENETUNREACH, ECONNREFUSED, EHOSTUNREACH,
+} from "../kmod/kapi";
+import {
+  Socket, AF_INET, AF_UNSPEC, SOCK_DGRAM, SS_ISCONNECTED, SOPT_SET, SOPT_GET, SOL_SOCKET, SO_BROADCAST, SO_DONTROUTE, SO_REUSEADDR, SO_REUSEPORT,
+  MSG_DONTROUTE, PRU_SIZE, PRU_ATTACH, PRU_DETACH, PRU_BIND, PRU_CONNECT, PRU_DISCONNECT, PRU_SEND, PRU_SHUTDOWN,
+  PRU_SOCKADDR, PRU_PEERADDR, PRU_CTLOUTPUT, SOCKADDR_IN_SIZE, sa_len, sa_family, sin_port, sin_addr, sockaddr_in_set,
+} from "../sys/socket";
+import { Mbuf, M_BCAST, M_MCAST, CSUM_L4_CALC, CSUM_L4_VALID, mtod } from "../sys/mbuf";
+import {
+  IPPROTO_UDP, UDP_HDR_LEN, UH_SPORT, UH_DPORT, UH_ULEN, UH_SUM, INADDR_ANY, INADDR_BROADCAST, INADDR_LOOPBACK,
+  IN_MULTICAST, IN_LOOPBACK, ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_PROTOCOL,
+  ICMP_UNREACH_FILTER_PROHIB, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, ICMP_PARAMPROB, ip_hl, ip_src, ip_dst,
+} from "../sys/in";
+import {
+  Inpcb, UdpGlobals, UdpVnet, V, inp, UDPSTAT_INC, UDPS_IPACKETS, UDPS_HDROPS, UDPS_BADSUM, UDPS_NOSUM, UDPS_BADLEN,
+  UDPS_NOPORT, UDPS_NOPORTBCAST, UDPS_FULLSOCK, UDPS_OPACKETS, UDPS_DELIVERED, UDPS_ODROPPED, UDP_VNET_SIZE,
+  UDP_MAXPAYLOAD, UDP_PCB_VNET_LIMIT, IPPORT_EPHEMERALFIRST, IPPORT_EPHEMERALLAST, INP_BOUNDADDR, IPPROTO_IP, IP_TTL, IP_TOS,
+} from "./udp/udp_var";
+import {
+  in_pcballoc, in_pcbfree, in_pcbbind, in_pcblookup, in_pcblookup_exact, in_pcblookup_connected, in_pcbchain,
+  in_pcbhash_free,
+} from "./udp/in_pcb";
+import { inet_sockets } from "./udp/udp_hostapi";
+export { kmod_heap_top } from "../kmod/kmod";
+export {
+  udp_stat, udp_get, udp_set, udp_busy, udp_sendmmsg, udp_recvmmsg, udp_batch_error, kmod_busy_count,
+} from "./udp/udp_hostapi";
+
+// inet's API for upper protocols (resolved against the inet module at kldload).
+@external("inet", "ip_output") declare function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, tos: u32, flags: u32, ifp: usize): i32;
+@external("inet", "ipproto_register") declare function ipproto_register(proto: u32, input: u32, ctlinput: u32): i32;
+@external("inet", "ipproto_unregister") declare function ipproto_unregister(proto: u32): i32;
+@external("inet", "icmp_error") declare function icmp_error(m: usize, type: u32, code: u32, arg: u32): void;
+@external("inet", "in_localip") declare function in_localip(a: u32): bool;
+@external("inet", "in_broadcast") declare function in_broadcast(a: u32, ifp: usize): bool;
+@external("inet", "in_selectsrc") declare function in_selectsrc(dst: u32): u32;
+@external("inet", "inet_set_quiesce_hook") declare function inet_set_quiesce_hook(fn: u32): void;
+
+// ip_output flags (netinet/ip_var.ts values)
+const IP_ROUTETOIF: u32 = 0x10;
+const IP_ALLOWBROADCAST: u32 = 0x20;
+
+const usrreqs = memory.data(PRU_SIZE, 4);
+const srcsa = memory.data(16, 8); // the sender's sockaddr_in of the datagram being delivered
+
+@inline function pcbOf(so: usize): usize {
+  return changetype<Socket>(so).so_pcb;
+}
+
+// ---------------------------------------------------------------------------------------
+// Input
+
+/** Queue the datagram in m (IP header at the front, off = IP header length) on p's socket. */
+function udp_append(p: usize, m: usize, off: u32, src: u32, sport: u16): void {
+  m_adj(m, <i32>(off + UDP_HDR_LEN));
+  const so = inp(p).inp_socket;
+  sockaddr_in_set(srcsa, src, sport);
+  if (sbappendaddr(so, srcsa, m)) {
+    UDPSTAT_INC(UDPS_DELIVERED);
+    sorwakeup(so);
+  } else {
+    m_freem(m); // counted in the socket's sb_drops by sbappendaddr
+    UDPSTAT_INC(UDPS_FULLSOCK);
+  }
+}
+
+/** A broadcast or multicast datagram: a copy for every matching PCB (FreeBSD's loop). */
+function udp_input_bcast(m: usize, iphlen: u32, ulen: u32, src: u32, sport: u16, dst: u32, dport: u16): void {
+  let last: usize = 0;
+  for (let p = in_pcbchain(dport); p != 0; p = inp(p).inp_hnext) {
+    const x = inp(p);
+    if (x.inp_lport != dport || x.inp_socket == 0) continue;
+    if (x.inp_laddr != INADDR_ANY && x.inp_laddr != dst) continue;
+    if (x.inp_faddr != INADDR_ANY && (x.inp_faddr != src || x.inp_fport != sport)) continue;
+    if (last != 0) {
+      // The data only: the copy needs no headers.
+      const n = m_copym(m, <i32>(iphlen + UDP_HDR_LEN), <i32>(ulen - UDP_HDR_LEN));
+      if (n != 0) udp_append_data(last, n, src, sport);
+    }
+    last = p;
+    // A socket that does not share its port ends the search (FreeBSD's heuristic).
+    if ((changetype<Socket>(x.inp_socket).so_options & <u32>(SO_REUSEADDR | SO_REUSEPORT)) == 0) break;
+  }
+  if (last == 0) {
+    UDPSTAT_INC(UDPS_NOPORTBCAST);
+    m_freem(m);
+    return;
+  }
+  udp_append(last, m, iphlen, src, sport);
+}
+
+function udp_append_data(p: usize, n: usize, src: u32, sport: u16): void {
+  const so = inp(p).inp_socket;
+  sockaddr_in_set(srcsa, src, sport);
+  if (sbappendaddr(so, srcsa, n)) {
+    UDPSTAT_INC(UDPS_DELIVERED);
+    sorwakeup(so);
+  } else {
+    m_freem(n);
+    UDPSTAT_INC(UDPS_FULLSOCK);
+  }
+}
+
+/** inet's protocol switch entry for IPPROTO_UDP: m starts at the (contiguous) IP header. */
+export function udp_input(m: usize, iphlen: u32): void {
+  UDPSTAT_INC(UDPS_IPACKETS);
+  let mm = changetype<Mbuf>(m);
+  const iplen = <u32>mm.ph_len; // ip_input trimmed the packet to ip_len
+  if (iplen < iphlen + UDP_HDR_LEN) {
+    UDPSTAT_INC(UDPS_HDROPS);
+    m_freem(m);
+    return;
+  }
+  if (<u32>mm.m_len < iphlen + UDP_HDR_LEN) {
+    m = m_pullup(m, <i32>(iphlen + UDP_HDR_LEN));
+    if (m == 0) {
+      UDPSTAT_INC(UDPS_HDROPS);
+      return;
+    }
+    mm = changetype<Mbuf>(m);
+  }
+  const ip = mtod(m);
+  const uh = ip + iphlen;
+  const src = ip_src(ip);
+  const dst = ip_dst(ip);
+  const sport = bswap<u16>(load<u16>(uh + UH_SPORT));
+  const dport = bswap<u16>(load<u16>(uh + UH_DPORT));
+  const ulen = <u32>bswap<u16>(load<u16>(uh + UH_ULEN));
+  const plen = iplen - iphlen;
+  if (ulen != plen) {
+    if (ulen > plen || ulen < UDP_HDR_LEN) {
+      UDPSTAT_INC(UDPS_BADLEN);
+      m_freem(m);
+      return;
+    }
+    m_adj(m, <i32>ulen - <i32>plen); // the IP payload is longer than the datagram: trim (FreeBSD)
+  }
+  // RFC 768: a zero checksum means none was computed.
+  if (load<u16>(uh + UH_SUM) != 0) {
+    const cf = mm.ph_csum_flags;
+    const bad = (cf & CSUM_L4_CALC) != 0 ? (cf & CSUM_L4_VALID) == 0 :
+      in_cksum(m, iphlen, ulen, in_pseudo(src, dst, IPPROTO_UDP, ulen)) != 0;
+    if (bad) {
+      UDPSTAT_INC(UDPS_BADSUM);
+      m_freem(m);
+      return;
+    }
+  } else {
+    UDPSTAT_INC(UDPS_NOSUM);
+  }
+  if (IN_MULTICAST(dst) || dst == INADDR_BROADCAST || (!in_localip(dst) && in_broadcast(dst, mm.ph_rcvif))) {
+    udp_input_bcast(m, iphlen, ulen, src, sport, dst, dport);
+    return;
+  }
+  const p = in_pcblookup(src, sport, dst, dport);
+  if (p == 0 || inp(p).inp_socket == 0) {
+    UDPSTAT_INC(UDPS_NOPORT);
+    if ((mm.m_flags & (M_BCAST | M_MCAST)) != 0) {
+      UDPSTAT_INC(UDPS_NOPORTBCAST);
+      m_freem(m);
+      return;
+    }
+    icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_PORT, 0);
+    return;
+  }
+  udp_append(p, m, iphlen, src, sport);
+}
+
+/** The errno an ICMP error reports to a connected socket (FreeBSD inetctlerrmap), 0 = none. */
+function icmp2errno(type: u32, code: u32): i32 {
+  if (type == ICMP_UNREACH) {
+    if (code == ICMP_UNREACH_PORT || code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_FILTER_PROHIB) return ECONNREFUSED;
+    if (code == ICMP_UNREACH_NEEDFRAG) return EMSGSIZE;
+    return EHOSTUNREACH;
+  }
+  if (type == ICMP_TIMXCEED) return code == ICMP_TIMXCEED_INTRANS ? EHOSTUNREACH : 0;
+  if (type == ICMP_PARAMPROB) return ENOPROTOOPT;
+  return 0; // source quench: ignored
+}
+
+/**
+ * inet's control input for IPPROTO_UDP: an ICMP error quoting one of our datagrams (ip: the
+ * quoted IP header, 8 bytes of UDP after it). The connected socket of that 4-tuple gets
+ * the error.
+ */
+export function udp_ctlinput(cmd: u32, ip: usize, reporter: u32): void {
+  const err = icmp2errno((cmd >> 8) & 0xff, cmd & 0xff);
+  if (err == 0) return;
+  const uh = ip + ip_hl(ip);
+  const lport = <u32>bswap<u16>(load<u16>(uh + UH_SPORT));
+  const fport = <u32>bswap<u16>(load<u16>(uh + UH_DPORT));
+  const p = in_pcblookup_connected(ip_dst(ip), fport, ip_src(ip), lport);
+  if (p != 0 && inp(p).inp_socket != 0) soseterror(inp(p).inp_socket, err);
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+/** The source address for a datagram to dst from an unbound socket, or 0 (no route). */
+function udp_selectsrc(dst: u32): u32 {
+  if (in_localip(dst)) return dst;
+  if (IN_LOOPBACK(dst)) return INADDR_LOOPBACK;
+  return in_selectsrc(dst);
+}
+
+function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
+  if (control != 0) m_freem(control);
+  const p = pcbOf(so);
+  if (p == 0) {
+    m_freem(m);
+    return -EINVAL;
+  }
+  const x = inp(p);
+  const len = <u32>m_length(m);
+  if (len > UDP_MAXPAYLOAD) {
+    m_freem(m);
+    return -EMSGSIZE;
+  }
+  let dst: u32;
+  let dport: u32;
+  if (sa != 0) {
+    let e: i32 = 0;
+    if (x.inp_faddr != INADDR_ANY) e = EISCONN;
+    else if (sa_family(sa) != AF_INET) e = EAFNOSUPPORT;
+    else if (sa_len(sa) != SOCKADDR_IN_SIZE) e = EINVAL;
+    else if (sin_port(sa) == 0) e = EADDRNOTAVAIL;
+    if (e != 0) {
+      m_freem(m);
+      return -e;
+    }
+    dst = sin_addr(sa);
+    dport = <u32>sin_port(sa);
+    if (dst == INADDR_ANY) dst = INADDR_LOOPBACK; // "this host" (FreeBSD: the primary address)
+  } else {
+    if (x.inp_faddr == INADDR_ANY) {
+      m_freem(m);
+      return -ENOTCONN;
+    }
+    dst = x.inp_faddr;
+    dport = <u32>x.inp_fport;
+  }
+  let src = x.inp_laddr;
+  if (src == INADDR_ANY || IN_MULTICAST(src)) {
+    src = udp_selectsrc(dst);
+    if (src == 0) {
+      m_freem(m);
+      return -ENETUNREACH;
+    }
+  }
+  if (x.inp_lport == 0) {
+    const r = in_pcbbind(p, INADDR_ANY, 0);
+    if (r != 0) {
+      m_freem(m);
+      return r;
+    }
+  }
+  m = M_PREPEND(m, <i32>UDP_HDR_LEN);
+  if (m == 0) return -ENOBUFS;
+  const uh = mtod(m);
+  const ulen = len + UDP_HDR_LEN;
+  store<u16>(uh + UH_SPORT, bswap<u16>(x.inp_lport));
+  store<u16>(uh + UH_DPORT, bswap<u16>(<u16>dport));
+  store<u16>(uh + UH_ULEN, bswap<u16>(<u16>ulen));
+  store<u16>(uh + UH_SUM, 0);
+  let sum = in_cksum(m, 0, ulen, in_pseudo(src, dst, IPPROTO_UDP, ulen));
+  if (sum == 0) sum = 0xffff; // RFC 768: a computed zero is sent as all ones
+  store<u16>(uh + UH_SUM, bswap<u16>(<u16>sum));
+  const opts = changetype<Socket>(so).so_options;
+  let ipflags: u32 = 0;
+  if (opts & <u32>SO_BROADCAST) ipflags |= IP_ALLOWBROADCAST;
+  if ((opts & <u32>SO_DONTROUTE) != 0 || (flags & MSG_DONTROUTE) != 0) ipflags |= IP_ROUTETOIF;
+  UDPSTAT_INC(UDPS_OPACKETS);
+  const r = ip_output(m, src, dst, IPPROTO_UDP, x.inp_ttl, x.inp_tos, ipflags, 0);
+  if (r != 0) UDPSTAT_INC(UDPS_ODROPPED);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// User requests (curvnet = the socket's vnet)
+
+function udp_attach(so: usize, proto: i32): i32 {
+  if (pcbOf(so) != 0) return -EINVAL;
+  return in_pcballoc(so) != 0 ? 0 : -ENOBUFS;
+}
+
+function udp_detach(so: usize): void {
+  const p = pcbOf(so);
+  if (p != 0) in_pcbfree(p);
+}
+
+/** laddr may be bound: ours, a broadcast address of one of our interfaces, or multicast. */
+function bindable(a: u32): bool {
+  if (a == INADDR_ANY || IN_MULTICAST(a) || in_localip(a)) return true;
+  if (a == INADDR_BROADCAST) return false;
+  for (let ifp = if_first(curvnet()); ifp != 0; ifp = if_next(ifp)) if (in_broadcast(a, ifp)) return true;
+  return false;
+}
+
+function udp_bind(so: usize, sa: usize): i32 {
+  const p = pcbOf(so);
+  if (p == 0) return -EINVAL;
+  if (sa_family(sa) != AF_INET) return -EAFNOSUPPORT;
+  if (sa_len(sa) != SOCKADDR_IN_SIZE) return -EINVAL;
+  const x = inp(p);
+  if (x.inp_lport != 0 || x.inp_laddr != INADDR_ANY) return -EINVAL; // bound already
+  const a = sin_addr(sa);
+  if (!bindable(a)) return -EADDRNOTAVAIL;
+  const r = in_pcbbind(p, a, <u32>sin_port(sa));
+  if (r == 0 && a != INADDR_ANY) x.inp_flags |= INP_BOUNDADDR;
+  return r;
+}
+
+function udp_disconnect(so: usize): i32 {
+  const p = pcbOf(so);
+  if (p == 0) return -EINVAL;
+  const x = inp(p);
+  if (x.inp_faddr == INADDR_ANY) return -ENOTCONN;
+  x.inp_faddr = INADDR_ANY;
+  x.inp_fport = 0;
+  // FreeBSD forgets the local address connect chose; one given to bind() stays (as Linux).
+  if ((x.inp_flags & INP_BOUNDADDR) == 0) x.inp_laddr = INADDR_ANY;
+  changetype<Socket>(so).so_state &= ~SS_ISCONNECTED;
+  return 0;
+}
+
+/**
+ * connect: fixes the peer (send() needs no address; only its datagrams are received) and
+ * the local address. AF_UNSPEC or INADDR_ANY disconnects (the socket layer already did).
+ */
+function udp_connect(so: usize, sa: usize): i32 {
+  const p = pcbOf(so);
+  if (p == 0) return -EINVAL;
+  const x = inp(p);
+  if (sa_family(sa) == AF_UNSPEC) {
+    if (x.inp_faddr != INADDR_ANY) udp_disconnect(so);
+    return 0;
+  }
+  if (sa_family(sa) != AF_INET) return -EAFNOSUPPORT;
+  if (sa_len(sa) != SOCKADDR_IN_SIZE) return -EINVAL;
+  if (x.inp_faddr != INADDR_ANY) return -EISCONN;
+  const dst = sin_addr(sa);
+  const dport = <u32>sin_port(sa);
+  if (dst == INADDR_ANY) return 0;
+  if (dport == 0) return -EADDRNOTAVAIL;
+  let laddr = x.inp_laddr;
+  if (laddr == INADDR_ANY || IN_MULTICAST(laddr)) {
+    laddr = udp_selectsrc(dst);
+    if (laddr == 0) return -ENETUNREACH;
+  }
+  if (x.inp_lport != 0) {
+    if (in_pcblookup_exact(dst, dport, laddr, <u32>x.inp_lport, p) != 0) return -EADDRINUSE;
+  } else {
+    const r = in_pcbbind(p, INADDR_ANY, 0);
+    if (r != 0) return r;
+  }
+  x.inp_laddr = laddr;
+  x.inp_faddr = dst;
+  x.inp_fport = <u16>dport;
+  soisconnected(so);
+  return 0;
+}
+
+function udp_shutdown(so: usize): i32 {
+  return 0;
+}
+
+function udp_sockaddr(so: usize, sa_out: usize): i32 {
+  const p = pcbOf(so);
+  if (p == 0) return -EINVAL;
+  sockaddr_in_set(sa_out, inp(p).inp_laddr, inp(p).inp_lport);
+  return 0;
+}
+
+function udp_peeraddr(so: usize, sa_out: usize): i32 {
+  const p = pcbOf(so);
+  if (p == 0) return -EINVAL;
+  if (inp(p).inp_faddr == INADDR_ANY) return -ENOTCONN;
+  sockaddr_in_set(sa_out, inp(p).inp_faddr, inp(p).inp_fport);
+  return 0;
+}
+
+/** IPPROTO_IP options: IP_TTL and IP_TOS (0-255). Socket-level changes need nothing here. */
+function udp_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize): i32 {
+  if (level == SOL_SOCKET) return 0;
+  const p = pcbOf(so);
+  if (p == 0) return -EINVAL;
+  if (level != IPPROTO_IP || (name != IP_TTL && name != IP_TOS)) return -ENOPROTOOPT;
+  const x = inp(p);
+  if (dir == SOPT_SET) {
+    const v = load<i32>(valp);
+    if (v < 0 || v > 255) return -EINVAL;
+    if (name == IP_TTL) x.inp_ttl = <u8>v;
+    else x.inp_tos = <u8>v;
+    return 0;
+  }
+  if (dir == SOPT_GET) {
+    store<i32>(valp, name == IP_TTL ? <i32>x.inp_ttl : <i32>x.inp_tos);
+    return 0;
+  }
+  return -EINVAL;
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-vnet life and module events
+
+/**
+ * Per-vnet teardown (and kldunload). The socket layer's uninit ran first and closed every
+ * socket, so normally no PCB is left; after a forced unload they are, and go here, as
+ * in_pcbinfo_destroy does (the socket layer then frees the sockets without calling us).
+ */
+function udp_vnet_uninit(): void {
+  const vv = V();
+  while (vv.list != 0) in_pcbfree(vv.list);
+  in_pcbhash_free();
+}
+
+/** inet's quiesce hook: AF_INET sockets open in any vnet. */
+function udp_inet_busy(): u32 {
+  return inet_sockets();
+}
+
+export function modevent(what: i32): i32 {
+  if (what == MOD_LOAD) {
+    UdpGlobals.pcbZone = zone_create("udp_inpcb", <u32>offsetof<Inpcb>(), 0, ZONE_CHARGE | ZONE_ZERO, UDP_PCB_VNET_LIMIT);
+    if (UdpGlobals.pcbZone == 0) return ENOMEM;
+    const off = vnet_data_alloc(UDP_VNET_SIZE, 8);
+    if (off < 0) return -off; // kld_purge takes the zone
+    UdpGlobals.voff = <u32>off;
+    const master = vnet_master_base() + <usize>off;
+    memory.fill(master, 0, UDP_VNET_SIZE);
+    const mv = changetype<UdpVnet>(master);
+    mv.portfirst = IPPORT_EPHEMERALFIRST;
+    mv.portlast = IPPORT_EPHEMERALLAST;
+    mv.up = 1;
+    vnet_data_copy(<u32>off, UDP_VNET_SIZE);
+    memory.fill(usrreqs, 0, PRU_SIZE);
+    store<u32>(usrreqs + PRU_ATTACH, udp_attach.index);
+    store<u32>(usrreqs + PRU_DETACH, udp_detach.index);
+    store<u32>(usrreqs + PRU_BIND, udp_bind.index);
+    store<u32>(usrreqs + PRU_CONNECT, udp_connect.index);
+    store<u32>(usrreqs + PRU_DISCONNECT, udp_disconnect.index);
+    store<u32>(usrreqs + PRU_SEND, udp_output.index);
+    store<u32>(usrreqs + PRU_SHUTDOWN, udp_shutdown.index);
+    store<u32>(usrreqs + PRU_SOCKADDR, udp_sockaddr.index);
+    store<u32>(usrreqs + PRU_PEERADDR, udp_peeraddr.index);
+    store<u32>(usrreqs + PRU_CTLOUTPUT, udp_ctloutput.index);
+    // After inet's init (SI_ORDER_FIRST), torn down before it. Everything tagged with the
+    // module (zone, VNET space, sysinit, protosw entry) goes with kld_purge if a step fails.
+    let r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, 0, 0, udp_vnet_uninit.index);
+    if (r == 0) r = protosw_register(AF_INET, SOCK_DGRAM, IPPROTO_UDP, usrreqs);
+    if (r == 0) {
+      UdpGlobals.protosw = pffindproto(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+      r = ipproto_register(IPPROTO_UDP, udp_input.index, udp_ctlinput.index);
+    }
+    if (r != 0) return r < 0 ? -r : r;
+    inet_set_quiesce_hook(udp_inet_busy.index);
+    return 0;
+  }
+  if (what == MOD_QUIESCE) {
+    return protosw_busy(UdpGlobals.protosw) != 0 ? EBUSY : 0;
+  }
+  if (what == MOD_UNLOAD) {
+    // The per-vnet uninit ran everywhere (kld_sysuninit): no PCB, no hash page is left.
+    inet_set_quiesce_hook(0);
+    ipproto_unregister(IPPROTO_UDP);
+    protosw_unregister(AF_INET, SOCK_DGRAM, IPPROTO_UDP); // EBUSY after a forced unload: kld_purge orphans the sockets
+    UdpGlobals.protosw = 0;
+    zone_destroy(UdpGlobals.pcbZone, false);
+    UdpGlobals.pcbZone = 0;
+    vnet_data_free(UdpGlobals.voff, UDP_VNET_SIZE);
+    return 0;
+  }
+  return 0;
+}
+

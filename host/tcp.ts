@@ -1,0 +1,218 @@
+// TCP from the host: netstat -s -p tcp (FreeBSD's tcpstat counters and wording), netstat
+// -an rows for TCP connections (state, queues), the TCP-level socket options
+// (TCP_NODELAY, TCP_MAXSEG, TCP_KEEPIDLE/INTVL/CNT/INIT, TCP_CONGESTION) and the
+// net.inet.tcp knobs, over the tcp module's exports (assembly/netinet/tcp/tcp.ts).
+
+import type { Kernel, Vnet } from "./kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
+import { formatTable } from "./format.js";
+import { formatIPv4 } from "./inet.js";
+import type { Socket } from "./socket.js";
+
+export interface TcpExports {
+  tcp_stat(v: number, i: number): number;
+  tcp_buf(): number;
+  tcp_pcblist(v: number, skip: number): number;
+  tcp_pcbcount(v: number): number;
+  tcp_get(v: number, what: number): number;
+  tcp_set(v: number, what: number, value: number): number;
+}
+
+export const IPPROTO_TCP = 6;
+/** Level IPPROTO_TCP option names (FreeBSD netinet/tcp.h values; TCP_CONGESTION takes an int here). */
+export const TCP = {
+  NODELAY: 1, MAXSEG: 2, NOOPT: 8, CONGESTION: 64, KEEPINIT: 128, KEEPIDLE: 256, KEEPINTVL: 512, KEEPCNT: 1024,
+  /** wavnet: get the connection's state (index into TCP_STATES). */
+  STATE: 0x7f01,
+} as const;
+export const TCP_CC = { newreno: 0, cubic: 1 } as const;
+export const TCP_STATES = [
+  "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT",
+] as const;
+export type TcpState = (typeof TCP_STATES)[number];
+
+/** tcpstat field names, in the kernel's order (assembly/netinet/tcp/tcp_var.ts TCPS_*). */
+export const TCPSTAT_NAMES = [
+  "connattempt", "accepts", "connects", "drops", "conndrops", "closed", "segstimed", "rttupdated", "delack", "timeoutdrop",
+  "rexmttimeo", "persisttimeo", "keeptimeo", "keepprobe", "keepdrops", "sndtotal", "sndpack", "sndbyte", "sndrexmitpack",
+  "sndrexmitbyte", "sndacks", "sndprobe", "sndwinup", "sndctrl", "rcvtotal", "rcvpack", "rcvbyte", "rcvbadsum", "rcvbadoff",
+  "rcvshort", "rcvduppack", "rcvdupbyte", "rcvpartduppack", "rcvpartdupbyte", "rcvoopack", "rcvoobyte", "rcvpackafterwin",
+  "rcvbyteafterwin", "rcvafterclose", "rcvwinprobe", "rcvdupack", "rcvacktoomuch", "rcvackpack", "rcvackbyte", "rcvwinupd",
+  "pawsdrop", "predack", "preddat", "persistdrop", "badsyn", "listendrop", "badrst", "sc_sendcookie", "sc_recvcookie",
+  "sc_badcookie", "sack_recovery_episode", "sack_rexmits", "sack_rexmit_bytes", "sack_rcv_blocks", "sack_send_blocks",
+  "finwait2_drops", "rcvmemdrop", "rcvreassfull", "challenge_acks", "challenge_acks_limited", "rcvbadopt", "ecn_shs",
+  "sndrst", "tw_recycles", "spare",
+] as const;
+export type TcpStats = Record<(typeof TCPSTAT_NAMES)[number], number>;
+
+export function tcpModule(kernel: Kernel, what: string): TcpExports {
+  if (!kernel.linker.isLoaded("tcp")) throw new ModuleNotLoadedError(`${what}: the tcp module is not loaded (kldload("tcp"), or boot the GENERIC configuration)`);
+  return kernel.module<TcpExports>("tcp");
+}
+
+function vnetPtr(vnet: Vnet, what: string): number {
+  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+  return vnet.ptr;
+}
+
+/** The tcpstat counters of a vnet. */
+export function tcpStats(kernel: Kernel, vnet: Vnet): TcpStats {
+  const t = tcpModule(kernel, "netstat -s -p tcp");
+  const v = vnetPtr(vnet, "netstat -s -p tcp");
+  const out = {} as TcpStats;
+  TCPSTAT_NAMES.forEach((n, i) => (out[n] = t.tcp_stat(v, i)));
+  return out;
+}
+
+/** netstat -s -p tcp, in FreeBSD's wording (the lines that have a counter here). */
+export function netstatSTcp(kernel: Kernel, vnet: Vnet): string {
+  const s = tcpStats(kernel, vnet);
+  const l = (n: number, text: string) => `\t${n} ${text}`;
+  const ll = (n: number, text: string) => `\t\t${n} ${text}`;
+  return [
+    "tcp:",
+    l(s.sndtotal, "packets sent"),
+    ll(s.sndpack, `data packets (${s.sndbyte} bytes)`),
+    ll(s.sndrexmitpack, `data packets (${s.sndrexmitbyte} bytes) retransmitted`),
+    ll(s.sndacks, "ack-only packets"),
+    ll(s.sndprobe, "window probe packets"),
+    ll(s.sndwinup, "window update packets"),
+    ll(s.sndctrl, "control packets"),
+    ll(s.sndrst, "resets"),
+    l(s.rcvtotal, "packets received"),
+    ll(s.rcvackpack, `acks (for ${s.rcvackbyte} bytes)`),
+    ll(s.rcvdupack, "duplicate acks"),
+    ll(s.rcvacktoomuch, "acks for unsent data"),
+    ll(s.rcvpack, `packets (${s.rcvbyte} bytes) received in-sequence`),
+    ll(s.rcvduppack, `completely duplicate packets (${s.rcvdupbyte} bytes)`),
+    ll(s.pawsdrop, "old duplicate packets"),
+    ll(s.rcvpartduppack, `packets with some dup. data (${s.rcvpartdupbyte} bytes duped)`),
+    ll(s.rcvoopack, `out-of-order packets (${s.rcvoobyte} bytes)`),
+    ll(s.rcvpackafterwin, `packets (${s.rcvbyteafterwin} bytes) of data after window`),
+    ll(s.rcvwinprobe, "window probes"),
+    ll(s.rcvwinupd, "window update packets"),
+    ll(s.rcvafterclose, "packets received after close"),
+    ll(s.rcvbadsum, "discarded for bad checksums"),
+    ll(s.rcvbadoff, "discarded for bad header offset fields"),
+    ll(s.rcvshort, "discarded because packet too short"),
+    ll(s.rcvbadopt, "discarded for options whose lengths lie"),
+    ll(s.rcvreassfull, "discarded due to full reassembly queue"),
+    l(s.connattempt, "connection requests"),
+    l(s.accepts, "connection accepts"),
+    l(s.badsyn, "bad connection attempts"),
+    l(s.listendrop, "listen queue overflows"),
+    l(s.connects, `connections established (including accepts)`),
+    l(s.closed, `connections closed (including ${s.drops} drops)`),
+    l(s.conndrops, "embryonic connections dropped"),
+    l(s.segstimed, `segments updated rtt (of ${s.rttupdated} attempts)`.replace(/^/, "")),
+    l(s.rexmttimeo, "retransmit timeouts"),
+    ll(s.timeoutdrop, "connections dropped by rexmit timeout"),
+    l(s.persisttimeo, "persist timeouts"),
+    ll(s.persistdrop, "connections dropped by persist timeout"),
+    l(s.finwait2_drops, "Connections (fin_wait_2) dropped because of timeout"),
+    l(s.keeptimeo, "keepalive timeouts"),
+    ll(s.keepprobe, "keepalive probes sent"),
+    ll(s.keepdrops, "connections dropped by keepalive"),
+    l(s.predack, "correct ACK header predictions"),
+    l(s.preddat, "correct data packet header predictions"),
+    l(s.badrst, "ignored RSTs in the window"),
+    l(s.challenge_acks, `challenge ACKs sent (${s.challenge_acks_limited} suppressed by the rate limit)`),
+    l(s.tw_recycles, "TIME_WAIT connections ended by a new SYN"),
+    l(s.delack, "delayed acks sent"),
+  ].join("\n");
+}
+
+export interface TcpConnection {
+  local: string;
+  localPort: number;
+  foreign: string;
+  foreignPort: number;
+  state: TcpState;
+  recvQ: number;
+  sendQ: number;
+  /** Serial of the socket, 0 when the connection has outlived it (closing, TIME_WAIT). */
+  socket: number;
+  cwnd: number;
+  srttUs: number;
+}
+
+/** The TCP connections of a vnet (every tcpcb, with or without its socket). */
+export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
+  const t = tcpModule(kernel, "netstat -an");
+  const v = vnetPtr(vnet, "netstat -an");
+  const out: TcpConnection[] = [];
+  for (let skip = 0; ; ) {
+    const n = t.tcp_pcblist(v, skip);
+    if (n < 0) throw new KernelError("netstat -an", -22);
+    const dv = kernel.dv();
+    const b = t.tcp_buf();
+    for (let i = 0; i < n; i++) {
+      const r = b + i * 64;
+      out.push({
+        local: formatIPv4(dv.getUint32(r, true)),
+        foreign: formatIPv4(dv.getUint32(r + 16, true)),
+        localPort: dv.getUint16(r + 32, true),
+        foreignPort: dv.getUint16(r + 34, true),
+        state: TCP_STATES[dv.getUint32(r + 36, true)] ?? "CLOSED",
+        recvQ: dv.getUint32(r + 40, true),
+        sendQ: dv.getUint32(r + 44, true),
+        socket: dv.getUint32(r + 48, true),
+        cwnd: dv.getUint32(r + 56, true),
+        srttUs: dv.getUint32(r + 60, true),
+      });
+    }
+    if (n < 128) break;
+    skip += n;
+  }
+  return out;
+}
+
+/** netstat -an -p tcp as text (FreeBSD's columns). */
+export function netstatAnTcp(kernel: Kernel, vnet: Vnet): string {
+  const addr = (a: string, p: number) => `${a === "0.0.0.0" ? "*" : a}.${p === 0 ? "*" : p}`;
+  return "Active Internet connections (including servers)\n" + formatTable(
+    ["Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "(state)"],
+    tcpConnections(kernel, vnet).map((c) => ["tcp4", c.recvQ, c.sendQ, addr(c.local, c.localPort), addr(c.foreign, c.foreignPort), c.state]),
+  );
+}
+
+/** The state of a TCP socket's connection. */
+export function tcpState(s: Socket): TcpState {
+  return TCP_STATES[s.getsockopt(IPPROTO_TCP, TCP.STATE)] ?? "CLOSED";
+}
+
+/** TCP_NODELAY on or off. */
+export function setNoDelay(s: Socket, on = true): void {
+  s.setsockopt(IPPROTO_TCP, TCP.NODELAY, on);
+}
+
+/** SO_KEEPALIVE with optional idle / interval (seconds) and probe count. */
+export function setKeepAlive(s: Socket, on: boolean, opts: { idle?: number; interval?: number; count?: number } = {}): void {
+  if (opts.idle !== undefined) s.setsockopt(IPPROTO_TCP, TCP.KEEPIDLE, opts.idle);
+  if (opts.interval !== undefined) s.setsockopt(IPPROTO_TCP, TCP.KEEPINTVL, opts.interval);
+  if (opts.count !== undefined) s.setsockopt(IPPROTO_TCP, TCP.KEEPCNT, opts.count);
+  s.setsockopt(0xffff, 0x8, on);
+}
+
+/** TCP_CONGESTION: "newreno" or "cubic". */
+export function setCongestion(s: Socket, algo: keyof typeof TCP_CC): void {
+  const v = TCP_CC[algo];
+  if (v === undefined) throw new ConfigError(`TCP_CONGESTION: expected "newreno" or "cubic", got ${JSON.stringify(algo)}`);
+  s.setsockopt(IPPROTO_TCP, TCP.CONGESTION, v);
+}
+
+const KNOBS = { "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4 } as const;
+export type TcpKnob = keyof typeof KNOBS;
+
+/** sysctl net.inet.tcp.<knob> of a vnet. */
+export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
+  const t = tcpModule(kernel, `sysctl net.inet.tcp.${knob}`);
+  const v = vnetPtr(vnet, `sysctl net.inet.tcp.${knob}`);
+  const i = KNOBS[knob];
+  if (i === undefined) throw new ConfigError(`sysctl: unknown knob net.inet.tcp.${knob}`);
+  if (value !== undefined) {
+    const r = t.tcp_set(v, i, value);
+    if (r !== 0) throw new KernelError(`sysctl net.inet.tcp.${knob}=${value}`, r);
+  }
+  return t.tcp_get(v, i);
+}

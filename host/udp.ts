@@ -1,0 +1,210 @@
+// UDP from the host: the udp module's per-vnet counters (netstat -s -p udp), its knobs
+// (net.inet.ip.portrange.first/last), and batched send and receive on UDP sockets (one Wasm
+// call per batch instead of one per datagram: the dgram object reads this way, and the
+// udp_pps benchmark sends and receives through it). Typed functions over the module's
+// exports (assembly/netinet/udp/udp_hostapi.ts).
+
+import type { Kernel, Vnet } from "./kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError, Errno, errnoName } from "./errors.js";
+import { Socket, SocketError, SocketClosedError, sockaddrIn, SOCK_DGRAM, AF_INET } from "./socket.js";
+import { formatIPv4 } from "./inet.js";
+
+export const IPPROTO_UDP = 17;
+/** The largest UDP payload IPv4 carries (65535 - 20 - 8). */
+export const UDP_MAXPAYLOAD = 65507;
+const IOBUF_SIZE = 65536;
+
+/** The udp module's host exports. */
+export interface UdpExports {
+  udp_stat(v: number, i: number): number;
+  udp_get(v: number, what: number): number;
+  udp_set(v: number, what: number, value: number): number;
+  udp_busy(): number;
+  udp_sendmmsg(so: number, n: number, salen: number, flags: number): number;
+  udp_recvmmsg(so: number, max: number, keepError: number): number;
+  udp_batch_error(): number;
+}
+
+/** The udp exports; ModuleNotLoadedError when udp is not loaded. */
+export function udp(kernel: Kernel, what: string): UdpExports {
+  if (!kernel.linker.isLoaded("udp")) throw new ModuleNotLoadedError(`${what}: the udp module is not loaded (kldload("udp"), or boot the GENERIC configuration)`);
+  return kernel.module<UdpExports>("udp");
+}
+
+function checkVnet(vnet: Vnet, what: string): void {
+  if (!vnet || typeof vnet !== "object" || typeof (vnet as Vnet).ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
+  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+}
+
+// ---------------------------------------------------------------------------------------
+// netstat -s -p udp
+
+/** udpstat, FreeBSD's names without the udps_ prefix (assembly/netinet/udp/udp_var.ts order). */
+export const UDPSTATS = ["ipackets", "hdrops", "badsum", "nosum", "badlen", "noport", "noportbcast", "fullsock", "opackets", "delivered", "odropped"] as const;
+export type UdpStats = Record<(typeof UDPSTATS)[number], number>;
+
+export function udpStats(kernel: Kernel, vnet: Vnet): UdpStats {
+  checkVnet(vnet, "netstat -s -p udp");
+  const x = udp(kernel, "netstat -s -p udp");
+  const out = {} as UdpStats;
+  UDPSTATS.forEach((n, i) => (out[n] = x.udp_stat(vnet.ptr, i)));
+  return out;
+}
+
+/** netstat -s -p udp, in FreeBSD's wording. */
+export function netstatUdp(kernel: Kernel, vnet: Vnet): string {
+  const s = udpStats(kernel, vnet);
+  return [
+    "udp:",
+    `\t${s.ipackets} datagrams received`,
+    `\t${s.hdrops} with incomplete header`,
+    `\t${s.badlen} with bad data length field`,
+    `\t${s.badsum} with bad checksum`,
+    `\t${s.nosum} with no checksum`,
+    `\t${s.noport} dropped due to no socket`,
+    `\t${s.noportbcast} broadcast/multicast datagrams undelivered`,
+    `\t${s.fullsock} dropped due to full socket buffers`,
+    `\t${s.delivered} delivered`,
+    `\t${s.opackets} datagrams output`,
+    `\t${s.odropped} datagrams not sent (no route, not allowed, no buffers)`,
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Knobs
+
+/** net.inet.ip.portrange.first/last of a vnet: where ephemeral ports come from (default 10000-65535). */
+export function portRange(kernel: Kernel, vnet: Vnet): { first: number; last: number } {
+  checkVnet(vnet, "net.inet.ip.portrange");
+  const x = udp(kernel, "net.inet.ip.portrange");
+  return { first: x.udp_get(vnet.ptr, 0), last: x.udp_get(vnet.ptr, 1) };
+}
+
+export function setPortRange(kernel: Kernel, vnet: Vnet, first: number, last: number): void {
+  const what = `net.inet.ip.portrange ${first}-${last}`;
+  checkVnet(vnet, what);
+  const x = udp(kernel, what);
+  for (const [n, v] of [["first", first], ["last", last]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(`${what}: ${n} must be an integer 1-65535, got ${v}`);
+  }
+  if (first > last) throw new ConfigError(`${what}: first is above last`);
+  // Widen before narrowing so the kernel's first <= last check holds at each step.
+  const cur = portRange(kernel, vnet);
+  const order: [number, number][] = first > cur.last ? [[1, last], [0, first]] : [[0, first], [1, last]];
+  for (const [w, v] of order) {
+    const r = x.udp_set(vnet.ptr, w, v);
+    if (r !== 0) throw new KernelError(what, r);
+  }
+}
+
+/** Gauges: PCBs in the vnet. */
+export function udpGauges(kernel: Kernel, vnet: Vnet): { pcbs: number } {
+  checkVnet(vnet, "udp gauges");
+  return { pcbs: udp(kernel, "udp gauges").udp_get(vnet.ptr, 2) };
+}
+
+/** UDP sockets open in the whole kernel (kldunload udp is refused while any is). */
+export function udpSocketsOpen(kernel: Kernel): number {
+  return kernel.linker.isLoaded("udp") ? kernel.module<UdpExports>("udp").udp_busy() : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Batches
+
+export interface UdpDatagram {
+  data: Uint8Array;
+  address: string;
+  port: number;
+}
+
+function checkUdp(kernel: Kernel, s: Socket, what: string): UdpExports {
+  if (!(s instanceof Socket)) throw new ConfigError(`${what}: expected a Socket, got ${String(s)}`);
+  if (s.closed) throw new SocketClosedError(`${what}: ${s} is closed`);
+  if (s.family !== AF_INET || s.type !== SOCK_DGRAM || s.protocol !== IPPROTO_UDP) throw new ConfigError(`${what}: ${s} is not a UDP socket`);
+  return udp(kernel, what);
+}
+
+/**
+ * Send datagrams from a UDP socket in as few kernel calls as the I/O buffer allows (64 KiB
+ * of records per call), to address:port or, without one, the connected peer. Returns how
+ * many went; throws SocketError for an error before the first one went. An error after
+ * some went ends the batch: the count says how far it got (and `lastError` has the errno).
+ */
+export function sendBatch(kernel: Kernel, s: Socket, datagrams: readonly Uint8Array[], address?: string, port?: number): { sent: number; lastError?: string } {
+  const what = `sendBatch${address !== undefined ? ` ${address}:${port}` : ""} (${s})`;
+  const x = checkUdp(kernel, s, what);
+  const sa = address !== undefined ? sockaddrIn(address, port ?? -1) : undefined;
+  let sent = 0;
+  let i = 0;
+  while (i < datagrams.length) {
+    const r = kernel.enter(() => {
+      const k = kernel.k as unknown as { kern_iobuf(): number; kern_sabuf(): number };
+      const mem = new Uint8Array(kernel.memory.buffer);
+      const buf = k.kern_iobuf();
+      let off = 0;
+      let n = 0;
+      while (i + n < datagrams.length) {
+        const d = datagrams[i + n];
+        if (d.length > UDP_MAXPAYLOAD) {
+          if (n === 0) throw new SocketError(`${what}: a ${d.length}-byte datagram is more than UDP carries (${UDP_MAXPAYLOAD})`, -Errno.EMSGSIZE);
+          break;
+        }
+        if (off + 2 + d.length > IOBUF_SIZE) break;
+        mem[buf + off] = d.length & 0xff;
+        mem[buf + off + 1] = d.length >>> 8;
+        mem.set(d, buf + off + 2);
+        off += 2 + d.length;
+        n++;
+      }
+      if (sa) mem.set(sa, k.kern_sabuf());
+      const got = x.udp_sendmmsg(s.ptr, n, sa ? sa.length : 0, 0);
+      return { got, n };
+    });
+    if (r.got < 0) {
+      if (sent === 0) throw new SocketError(what, r.got);
+      return { sent, lastError: errnoName(r.got) };
+    }
+    sent += r.got;
+    i += r.got;
+    if (r.got < r.n) {
+      const e = x.udp_batch_error();
+      return { sent, lastError: e ? errnoName(e) : undefined };
+    }
+  }
+  return { sent };
+}
+
+/**
+ * Receive up to max queued datagrams from a UDP socket (as many kernel calls as 64 KiB
+ * batches take). An empty array: nothing queued (the socket's 'readable' will say when).
+ * A pending error (an ICMP error on a connected socket) throws SocketError once.
+ */
+export function recvBatch(kernel: Kernel, s: Socket, max = Infinity): UdpDatagram[] {
+  const what = `recvBatch (${s})`;
+  const x = checkUdp(kernel, s, what);
+  const out: UdpDatagram[] = [];
+  while (out.length < max) {
+    const want = Math.min(max - out.length, 0x7fffffff);
+    const r = kernel.enter(() => {
+      const n = x.udp_recvmmsg(s.ptr, want, out.length > 0 ? 1 : 0);
+      if (n <= 0) return n;
+      const buf = (kernel.k as unknown as { kern_iobuf(): number }).kern_iobuf();
+      const dv = kernel.dv();
+      let off = buf;
+      for (let j = 0; j < n; j++) {
+        const len = dv.getUint16(off, true);
+        const port = dv.getUint16(off + 2, true);
+        const addr = dv.getUint32(off + 4, true);
+        out.push({ data: new Uint8Array(kernel.memory.buffer, off + 8, len).slice(), address: formatIPv4(addr), port });
+        off += 8 + len;
+      }
+      return n;
+    });
+    if (r === -Errno.EAGAIN || r === 0) break;
+    if (r < 0) {
+      if (out.length > 0) break; // left pending: the next call reports it
+      throw new SocketError(`recvmsg (${s})`, r);
+    }
+  }
+  return out;
+}
