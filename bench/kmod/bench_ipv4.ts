@@ -3,10 +3,10 @@
 // hop's MAC and a destination behind it, and sends them out of an interface; the sink is
 // inet's protocol handler for UDP at the destination (this module registers it, so load it
 // into a kernel without the udp module) and counts what arrives.
-import { ether_output_frame, m_gethdr, m_freem, CURVNET_SET, CURVNET_RESTORE, in_cksum_buf, MOD_LOAD, MOD_UNLOAD } from "../../assembly/kmod/kapi";
-import { Mbuf, MT_DATA, mtod } from "../../assembly/sys/mbuf";
-import { Ifnet, if_lladdr } from "../../assembly/sys/if";
+import { m_freem, in_cksum_buf, MOD_LOAD, MOD_UNLOAD } from "../../assembly/kmod/kapi";
+import { if_lladdr } from "../../assembly/sys/if";
 export { kmod_heap_top } from "../../assembly/kmod/kmod";
+import { send_frames } from "./framegen";
 
 @external("inet", "ipproto_register") declare function ipproto_register(proto: u32, input: u32, ctlinput: u32): i32;
 @external("inet", "ipproto_unregister") declare function ipproto_unregister(proto: u32): i32;
@@ -53,20 +53,5 @@ export function bench_send(ifp: usize, nhIfp: usize, src: u32, dst: u32, n: u32)
   store<u16>(udp, bswap<u16>(9), 0);
   store<u16>(udp, bswap<u16>(9), 2);
   store<u16>(udp, bswap<u16>(<u16>(FRAME_LEN - 34)), 4); // checksum 0: none (RFC 768)
-  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
-  let refused: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) {
-    const m = m_gethdr(MT_DATA);
-    if (m == 0) {
-      refused++;
-      continue;
-    }
-    const mm = changetype<Mbuf>(m);
-    memory.copy(mtod(m), t, FRAME_LEN);
-    mm.m_len = FRAME_LEN;
-    mm.ph_len = FRAME_LEN;
-    if (ether_output_frame(ifp, m) != 0) refused++;
-  }
-  CURVNET_RESTORE(old);
-  return refused;
+  return send_frames(ifp, t, FRAME_LEN, n);
 }

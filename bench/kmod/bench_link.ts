@@ -1,10 +1,11 @@
 // bench_link: frame generator and sink for the link group, run inside Wasm. The generator
 // builds 64-byte Ethernet frames (ethertype 0x88b5, "local experimental") and sends them out
 // of an interface; the sink is the netisr handler for that ethertype and counts what arrives.
-import { netisr_register, netisr_unregister, ether_output_frame, m_gethdr, m_freem, CURVNET_SET, CURVNET_RESTORE, MOD_LOAD, MOD_UNLOAD } from "../../assembly/kmod/kapi";
-import { Mbuf, MT_DATA, mtod } from "../../assembly/sys/mbuf";
-import { Ifnet, if_lladdr } from "../../assembly/sys/if";
+import { netisr_register, netisr_unregister, m_freem, MOD_LOAD, MOD_UNLOAD } from "../../assembly/kmod/kapi";
+import { Mbuf } from "../../assembly/sys/mbuf";
+import { if_lladdr } from "../../assembly/sys/if";
 export { kmod_heap_top } from "../../assembly/kmod/kmod";
+import { send_frames } from "./framegen";
 
 const ETHERTYPE_BENCH: u32 = 0x88b5;
 export const FRAME_LEN: i32 = 64;
@@ -39,20 +40,5 @@ export function bench_send(ifp: usize, dstIfp: usize, n: u32): u32 {
   memory.copy(template + 6, if_lladdr(ifp), 6);
   store<u16>(template, bswap<u16>(<u16>ETHERTYPE_BENCH), 12);
   for (let i: i32 = 14; i < FRAME_LEN; i++) store<u8>(template + i, <u8>i);
-  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
-  let refused: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) {
-    const m = m_gethdr(MT_DATA);
-    if (m == 0) {
-      refused++;
-      continue;
-    }
-    const mm = changetype<Mbuf>(m);
-    memory.copy(mtod(m), template, FRAME_LEN);
-    mm.m_len = FRAME_LEN;
-    mm.ph_len = FRAME_LEN;
-    if (ether_output_frame(ifp, m) != 0) refused++;
-  }
-  CURVNET_RESTORE(old);
-  return refused;
+  return send_frames(ifp, template, FRAME_LEN, n);
 }
