@@ -945,6 +945,22 @@ describe("per-vnet charging", () => {
 
 describe("vnet teardown", () => {
   // Last test of the file: it leaves one mbuf allocated on purpose.
+  test("a zombie vnet goes when m_chargeto moves its last mbuf to another vnet", () => {
+    boot();
+    const v = vnet_alloc();
+    const w = vnet_alloc();
+    const old = CURVNET_SET(v);
+    const m = m_get(MT_DATA);
+    CURVNET_RESTORE(old);
+    expect(vnet_destroy(v)).toBe(1);
+    expect(vnet_zombies()).toBe(1);
+    expect(m_chargeto(m, w)).toBe(true); // the packet crosses into w
+    expect(vnet_zombies()).toBe(0);
+    expect(mbuf_vnet_inuse(w, MBZ_MBUF)).toBe(1);
+    m_free(m);
+    vnet_destroy(w);
+  });
+
   test("a vnet destroyed with an mbuf out stays a zombie until the mbuf is freed, then goes", () => {
     boot();
     const pages0 = kmem_pages_inuse();

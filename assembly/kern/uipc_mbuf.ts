@@ -31,7 +31,7 @@ import {
 } from "../sys/mbuf";
 import { zone_create, zone_destroy, zone_alloc_in, zone_free_in, zone_set_vnet_limit, zone_vnet_inuse, Zone, ZONE_CHARGE, ZR_INUSE, ZR_LIMIT, ZR_FAILS, ZR_PEAK } from "./zone";
 import { KGLOBALS, KG_CURVNET } from "./kglobals";
-import { Vnet, VNET_MAGIC, vnet_valid } from "./vnet";
+import { Vnet, VNET_MAGIC, vnet_valid, vnet_uncharged } from "./vnet";
 import { vnet_master_base } from "./vnet_data";
 import { EINVAL, ENOMEM } from "../sys/errno";
 
@@ -963,8 +963,22 @@ export function m_dup(m: usize): usize {
   store<u32>(p, load<u32>(p) + 1);
 }
 
+// Vnets m_chargeto took charges from: a zombie among them may go once the move is done.
+const MAX_FROM: u32 = 16;
+const fromList = memory.data(MAX_FROM * 4, 4);
+let nfrom: u32 = 0;
+
+@inline function noteFrom(v: usize): void {
+  for (let i: u32 = 0; i < nfrom; i++) if (load<usize>(fromList + (<usize>i << 2)) == v) return;
+  if (nfrom < MAX_FROM) {
+    store<usize>(fromList + (<usize>nfrom << 2), v);
+    nfrom++;
+  }
+}
+
 /** Move one item's charge in zone z from vnet `from` to vnet `to` (both alive). */
 @inline function chargeMove(z: usize, from: usize, to: usize): void {
+  noteFrom(from);
   const off = changetype<Zone>(z).vnoff;
   const a = vbase(from) + off;
   store<u32>(a, load<u32>(a, ZR_INUSE) - 1, ZR_INUSE);
@@ -1025,6 +1039,7 @@ export function m_chargeto(m: usize, v: usize): bool {
       return false;
     }
   }
+  nfrom = 0;
   for (let n = m; n != 0; n = changetype<Mbuf>(n).m_next) {
     const nn = changetype<Mbuf>(n);
     const old = nn.m_vnet;
@@ -1049,5 +1064,7 @@ export function m_chargeto(m: usize, v: usize): bool {
   }
   const mm = changetype<Mbuf>(m);
   if (mm.m_flags & M_PKTHDR) mm.ph_vnet = v;
+  // A destroyed vnet waiting for its items (a zombie) goes when the last one leaves it.
+  for (let i: u32 = 0; i < nfrom; i++) vnet_uncharged(vbase(load<usize>(fromList + (<usize>i << 2))));
   return true;
 }
