@@ -4,9 +4,11 @@ import type { Group } from "../lib.js";
 import kernel from "./kernel.js";
 import link from "./link.js";
 import ipv4 from "./ipv4.js";
+import tcp from "./tcp.js";
 
 export const groups: Group[] = [
   kernel,
   link,
   ipv4,
+  tcp,
 ];
