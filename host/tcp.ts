@@ -41,7 +41,7 @@ export const TCPSTAT_NAMES = [
   "pawsdrop", "predack", "preddat", "persistdrop", "badsyn", "listendrop", "badrst", "sc_sendcookie", "sc_recvcookie",
   "sc_badcookie", "sack_recovery_episode", "sack_rexmits", "sack_rexmit_bytes", "sack_rcv_blocks", "sack_send_blocks",
   "finwait2_drops", "rcvmemdrop", "rcvreassfull", "challenge_acks", "challenge_acks_limited", "rcvbadopt", "ecn_shs",
-  "sndrst", "tw_recycles", "spare",
+  "sndrst", "tw_recycles", "spare", "mturesent", "icmpsoft", "icmpignored", "icmpdrop",
 ] as const;
 export type TcpStats = Record<(typeof TCPSTAT_NAMES)[number], number>;
 
@@ -134,6 +134,11 @@ export interface TcpConnection {
   socket: number;
   cwnd: number;
   srttUs: number;
+  /** SND.UNA and SND.MAX (the ISS + 1 once the SYN is acknowledged; ISS .. ISS + 1 in SYN_SENT). */
+  sndUna: number;
+  sndMax: number;
+  /** Largest segment sent (TCP payload and options); path MTU discovery lowers it. */
+  maxseg: number;
 }
 
 /** The TCP connections of a vnet (every tcpcb, with or without its socket). */
@@ -147,7 +152,7 @@ export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
     const dv = kernel.dv();
     const b = t.tcp_buf();
     for (let i = 0; i < n; i++) {
-      const r = b + i * 64;
+      const r = b + i * 80;
       out.push({
         local: formatIPv4(dv.getUint32(r, true)),
         foreign: formatIPv4(dv.getUint32(r + 16, true)),
@@ -159,6 +164,9 @@ export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
         socket: dv.getUint32(r + 48, true),
         cwnd: dv.getUint32(r + 56, true),
         srttUs: dv.getUint32(r + 60, true),
+        sndUna: dv.getUint32(r + 64, true),
+        sndMax: dv.getUint32(r + 68, true),
+        maxseg: dv.getUint32(r + 72, true),
       });
     }
     if (n < 128) break;

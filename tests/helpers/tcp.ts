@@ -2,7 +2,7 @@
 // sockets, a pump that moves bytes through them in virtual time, and hand-made segments.
 import { createHash } from "node:crypto";
 import { Kernel, type Socket, type Vnet, type Interface } from "../../host/index.js";
-import { addAddress, parseIPv4 } from "../../host/inet.js";
+import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/inet.js";
 import { socket } from "../../host/socket.js";
 import { cksum, ipPacket, ether } from "./inet.js";
 
@@ -117,4 +117,94 @@ export function tcpFrame(o: {
   ph.set(seg, 12);
   dv.setUint16(16, cksum(ph) ^ (o.badSum ? 0x0f0f : 0));
   return ether(o.from, o.to, 0x0800, ipPacket({ src: o.src, dst: o.dst, proto: 6, payload: seg }));
+}
+
+/** Close every socket, let TIME_WAIT run out, check no tcpcb is left, shut the kernel down. */
+export function finishTcp(k: Kernel, ...socks: Socket[]): void {
+  for (const s of socks) s.close();
+  clock(k).runUntilIdle(200_000_000);
+  for (const v of k.vnets()) {
+    if (v === k.vnet0) continue;
+    const n = (k.module("tcp") as unknown as { tcp_pcbcount(v: number): number }).tcp_pcbcount(v.ptr);
+    if (n !== 0) throw new Error(`${n} tcpcb left in ${v.name}`);
+  }
+  k.shutdown();
+}
+
+/**
+ * Send `data` from `from` to `to` and, once `at` bytes have arrived, make `link` lose every
+ * frame it sends until `burst` frames are gone (a burst loss in the middle of a window).
+ */
+export function pumpWithBurst(k: Kernel, from: Socket, to: Socket, data: Uint8Array, link: Interface, at: number, burst: number): { got: Uint8Array[]; bytes: number } {
+  let sent = 0;
+  let bytes = 0;
+  const got: Uint8Array[] = [];
+  const base = link.conditions();
+  let phase = 0; // 0 before, 1 losing, 2 after
+  let lost0 = 0;
+  const t0 = clock(k).now();
+  while (bytes < data.length && clock(k).now() - t0 < 600_000_000) {
+    let progress = false;
+    while (sent < data.length) {
+      const n = from.send(data.subarray(sent, Math.min(data.length, sent + 65536)));
+      if (n <= 0) break;
+      sent += n;
+      progress = true;
+    }
+    for (let r = to.recv(); r !== null && r.length > 0; r = to.recv()) {
+      got.push(r);
+      bytes += r.length;
+      progress = true;
+    }
+    if (phase === 0 && bytes >= at) {
+      lost0 = link.linkStats().lost;
+      link.setConditions({ ...base, loss: 1 });
+      phase = 1;
+    } else if (phase === 1 && link.linkStats().lost - lost0 >= burst) {
+      link.setConditions(base);
+      phase = 2;
+    }
+    if (!progress || phase === 1) step(k);
+  }
+  return { got, bytes };
+}
+
+/**
+ * A - R1 - R2 - B with TCP: 10.0.1.0/24 (A .1, R1 .2), 10.0.2.0/24 (R1 .1, R2 .2),
+ * 10.0.3.0/24 (R2 .1, B .2); routers forward. The R1-R2 link's MTU is `mtu`: a smaller MTU
+ * in the middle of the path that neither end sees (path MTU discovery).
+ */
+export async function tcpRouted(mtu = 1500, seed = 1) {
+  const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], seed });
+  const [A, R1, R2, B] = ["A", "R1", "R2", "B"].map((n) => k.createVnet(n));
+  const link = (x: Vnet, y: Vnet, net: number, m: number): [Interface, Interface] => {
+    const [ex, ey] = k.epair(x, y);
+    ex.setMtu(m);
+    ey.setMtu(m);
+    ex.setUp();
+    ey.setUp();
+    addAddress(k, ex, `10.0.${net}.1/24`);
+    addAddress(k, ey, `10.0.${net}.2/24`);
+    return [ex, ey];
+  };
+  const l1 = link(A, R1, 1, 1500);
+  const l2 = link(R1, R2, 2, mtu);
+  const l3 = link(R2, B, 3, 1500);
+  addRoute(k, A, "default", { gateway: "10.0.1.2" });
+  addRoute(k, R1, "10.0.3.0/24", { gateway: "10.0.2.2" });
+  addRoute(k, R2, "10.0.1.0/24", { gateway: "10.0.2.1" });
+  addRoute(k, B, "default", { gateway: "10.0.3.1" });
+  setForwarding(k, R1, true);
+  setForwarding(k, R2, true);
+  return { k, A, R1, R2, B, l1, l2, l3 };
+}
+
+/** The first 8 bytes of a TCP header (what an ICMP error quotes). */
+export function tcpQuote(sport: number, dport: number, seq: number): Uint8Array {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, sport);
+  dv.setUint16(2, dport);
+  dv.setUint32(4, seq >>> 0);
+  return b;
 }

@@ -25,7 +25,7 @@ import {
 } from "./tcp_var";
 import { tcp_free, tp_sndbuf } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
-import { tcp_inet_ops, tcp_inet_input, ipproto_register, ipproto_unregister } from "./tcp_inet";
+import { tcp_inet_ops, tcp_inet_input, tcp_inet_ctlinput, ipproto_register, ipproto_unregister } from "./tcp_inet";
 export { kmod_heap_top } from "../../kmod/kmod";
 
 function tcp_vnet_init(): i32 {
@@ -70,7 +70,7 @@ export function modevent(what: i32): i32 {
     memory.fill(changetype<usize>(master), 0, TCP_VNET_SIZE);
     master.ack_limit = 1000; // net.inet.tcp.ack_war... RFC 5961 7 rate limit, per second
     master.use_rfc1323 = 1;
-    master.use_sack = 0;
+    master.use_sack = 1;
     master.syncookies = 1;
     master.cc_default = 0;
     vnet_data_copy(<u32>off, TCP_VNET_SIZE);
@@ -81,7 +81,7 @@ export function modevent(what: i32): i32 {
     }
     tcp_usrreqs_init();
     tcp_af_register(AF_INET, tcp_inet_ops());
-    let r = ipproto_register(IPPROTO_TCP, tcp_inet_input.index, 0);
+    let r = ipproto_register(IPPROTO_TCP, tcp_inet_input.index, tcp_inet_ctlinput.index);
     if (r == 0) {
       r = protosw_register(AF_INET, SOCK_STREAM, IPPROTO_TCP, tcp_usrreqs);
       if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, tcp_vnet_init.index, 0, tcp_vnet_uninit.index);
@@ -119,7 +119,7 @@ export function tcp_stat(v: usize, i: u32): f64 {
   return <f64>load<u64>(changetype<usize>(VV(v)) + TCPSTAT_OFF + (<usize>i << 3));
 }
 
-const PCB_REC: u32 = 64;
+const PCB_REC: u32 = 80;
 const BUF_RECS: u32 = 128;
 const pcbbuf = memory.data(<i32>(PCB_REC * BUF_RECS), 8);
 
@@ -128,9 +128,10 @@ export function tcp_buf(): usize {
 }
 
 /**
- * netstat -an rows of vnet v from index skip: 64-byte records: laddr[16], faddr[16],
+ * netstat -an rows of vnet v from index skip: 80-byte records: laddr[16], faddr[16],
  * lport u16, fport u16, state u32, rcvq u32, sndq u32, socket serial u32 (0: none), af u32,
- * snd_cwnd u32, srtt µs u32. Returns how many (-1: bad vnet).
+ * snd_cwnd u32, srtt µs u32, snd_una u32, snd_max u32, t_maxseg u32, 0 u32. Returns how
+ * many (-1: bad vnet).
  */
 export function tcp_pcblist(v: usize, skip: u32): i32 {
   if (!vOk(v)) return -1;
@@ -152,6 +153,10 @@ export function tcp_pcblist(v: usize, skip: u32): i32 {
     store<u32>(r, changetype<TcpVnetOps>(t.t_af).af, 52);
     store<u32>(r, t.snd_cwnd, 56);
     store<u32>(r, t.t_srtt, 60);
+    store<u32>(r, t.snd_una, 64);
+    store<u32>(r, t.snd_max, 68);
+    store<u32>(r, t.t_maxseg, 72);
+    store<u32>(r, 0, 76);
     n++;
   }
   return <i32>n;

@@ -8,9 +8,14 @@
 import { m_freem, m_pullup, m_adj, in_cksum, in_pseudo } from "../../kmod/kapi";
 import { Mbuf, mtod } from "../../sys/mbuf";
 import { AF_INET, SOCKADDR_IN_SIZE, sa_len, sa_family, sin_port, sin_addr, sockaddr_in_set } from "../../sys/socket";
-import { ip_hl, ip_len, ip_src, ip_dst, IN_MULTICAST, INADDR_BROADCAST } from "../../sys/in";
-import { TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH_SUM, IPPROTO_TCP, TCP_HDR_MIN } from "./tcp_var";
+import {
+  ip_hl, ip_len, ip_src, ip_dst, IN_MULTICAST, INADDR_BROADCAST, ICMP_UNREACH, ICMP_UNREACH_NET, ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL, ICMP_UNREACH_FILTER_PROHIB, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, ICMP_PARAMPROB,
+} from "../../sys/in";
+import { EMSGSIZE, ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT } from "../../sys/errno";
+import { TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH_SUM, IPPROTO_TCP, TCP_HDR_MIN, th_sport, th_dport, th_seq } from "./tcp_var";
 import { tcp_input } from "./tcp_input";
+import { tcp_ctlerror } from "./tcp_subr";
 
 @external("inet", "ip_output") declare function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, tos: u32, flags: u32, ifp: usize): i32;
 @external("inet", "in_selectsrc") declare function in_selectsrc(dst: u32): u32;
@@ -20,6 +25,7 @@ import { tcp_input } from "./tcp_input";
 @external("inet", "ipproto_unregister") export declare function ipproto_unregister(proto: u32): i32;
 
 const IP_TTL_DEFAULT: u32 = 64;
+const IP_DONTFRAG: u32 = 0x4000; // ip_output flag: set DF (netinet/ip_var.ts)
 const IPV4_HDR: u32 = 20;
 
 function inet_stash(m: usize, laddr: usize, faddr: usize): void {
@@ -37,7 +43,70 @@ function inet_stash(m: usize, laddr: usize, faddr: usize): void {
 
 function inet_output(m: usize): i32 {
   const mm = changetype<Mbuf>(m);
-  return ip_output(m, mm.ph_flowid, mm.ph_csum_data, IPPROTO_TCP, IP_TTL_DEFAULT, 0, 0, 0);
+  const src = mm.ph_flowid;
+  const dst = mm.ph_csum_data;
+  const th = mtod(m);
+  const sport = th_sport(th);
+  const dport = th_dport(th);
+  const seq = th_seq(th);
+  // DF on every segment: path MTU discovery (RFC 1191), as FreeBSD's path_mtu_discovery=1.
+  const r = ip_output(m, src, dst, IPPROTO_TCP, IP_TTL_DEFAULT, 0, IP_DONTFRAG, 0);
+  if (r == -EMSGSIZE) {
+    // Our own interface's MTU went below the segment (FreeBSD tcp_output's EMSGSIZE case).
+    const mss = inet_mss(storeAddr(faddrbuf, dst));
+    if (mss != 0) tcp_ctlerror(changetype<usize>(ops), storeAddr(laddrbuf, src), sport, faddrbuf, dport, seq, EMSGSIZE, false, mss);
+  }
+  return r;
+}
+
+@inline function storeAddr(buf: usize, a: u32): usize {
+  memory.fill(buf, 0, 16);
+  store<u32>(buf, a);
+  return buf;
+}
+
+/** RFC 1191 7: the plateau below a datagram of len bytes, for routers that send no MTU. */
+function mtu_plateau(len: u32): u32 {
+  if (len > 32000) return 32000;
+  if (len > 17914) return 17914;
+  if (len > 8166) return 8166;
+  if (len > 4352) return 4352;
+  if (len > 2002) return 2002;
+  if (len > 1492) return 1492;
+  if (len > 1006) return 1006;
+  if (len > 508) return 508;
+  if (len > 296) return 296;
+  return 68;
+}
+
+/**
+ * inet's control input for IPPROTO_TCP (FreeBSD tcp_ctlinput): an ICMP error quoting one of
+ * our segments. cmd is type << 8 | code, with the next-hop MTU << 16 for fragmentation
+ * needed; ip is the quoted IP header with at least 8 bytes of TCP after it.
+ */
+export function tcp_inet_ctlinput(cmd: u32, ip: usize, reporter: u32): void {
+  const type = <u8>((cmd >> 8) & 0xff);
+  const code = <u8>(cmd & 0xff);
+  let err: i32 = 0;
+  let hard = false;
+  let mss: u32 = 0;
+  if (type == ICMP_UNREACH) {
+    if (code == ICMP_UNREACH_NEEDFRAG) {
+      let mtu = cmd >> 16;
+      if (mtu < 68) mtu = mtu_plateau(ip_len(ip)); // RFC 1191 5: an old router that sends none
+      mss = mtu > IPV4_HDR + TCP_HDR_MIN ? mtu - IPV4_HDR - TCP_HDR_MIN : 1;
+      err = EMSGSIZE;
+    } else if (code == ICMP_UNREACH_PORT || code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_FILTER_PROHIB) {
+      err = ECONNREFUSED;
+      hard = true;
+    } else if (code == ICMP_UNREACH_NET) err = ENETUNREACH;
+    else err = EHOSTUNREACH;
+  } else if (type == ICMP_TIMXCEED) {
+    if (code == ICMP_TIMXCEED_INTRANS) err = EHOSTUNREACH;
+  } else if (type == ICMP_PARAMPROB) err = ENOPROTOOPT;
+  if (err == 0) return; // source quench (RFC 6633) and reassembly timeouts: ignored
+  const th = ip + ip_hl(ip);
+  tcp_ctlerror(changetype<usize>(ops), storeAddr(laddrbuf, ip_src(ip)), th_sport(th), storeAddr(faddrbuf, ip_dst(ip)), th_dport(th), th_seq(th), err, hard, mss);
 }
 
 function inet_mss(faddr: usize): u32 {
@@ -75,6 +144,8 @@ function inet_to_sa(sa: usize, a: usize, port: u16): void {
 
 const ops = changetype<TcpAfOps>(memory.data(offsetof<TcpAfOps>(), 4));
 const srcbuf = memory.data(16, 8);
+const laddrbuf = memory.data(16, 8);
+const faddrbuf = memory.data(16, 8);
 const dstbuf = memory.data(16, 8);
 
 export function tcp_inet_ops(): usize {

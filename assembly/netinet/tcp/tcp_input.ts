@@ -38,6 +38,7 @@ import {
   TCPS_RCVOOPACK, TCPS_RCVOOBYTE, TCPS_RCVPACKAFTERWIN, TCPS_RCVBYTEAFTERWIN, TCPS_RCVAFTERCLOSE, TCPS_RCVWINPROBE,
   TCPS_RCVDUPACK, TCPS_RCVACKTOOMUCH, TCPS_RCVACKPACK, TCPS_RCVACKBYTE, TCPS_RCVWINUPD, TCPS_PAWSDROP, TCPS_PREDACK,
   TCPS_PREDDAT, TCPS_BADRST, TCPS_RTTUPDATED, TCPS_RCVMEMDROP, TCPS_RCVREASSFULL, TCPS_TW_RECYCLES, TCPS_CONNDROPS,
+  TCPS_SACK_RECOVERY_EPISODE, TCPS_SC_BADCOOKIE, TCPS_SC_RECVCOOKIE,
 } from "./tcp_var";
 import { SEQ_LT, SEQ_LEQ, SEQ_GT, SEQ_GEQ, SEQ_MAX } from "./tcp_seq";
 import {
@@ -47,7 +48,8 @@ import {
 import { tcp_output } from "./tcp_output";
 import { tcp_timer_active, tcp_timer_activate, tcp_xmit_timer } from "./tcp_timer";
 import { cc_conn_init, cc_ack_received, cc_cong_signal, cc_post_recovery, CC_DUPACK } from "./cc_newreno";
-import { tcp_mss_from } from "./tcp_usrreq";
+import { tcp_sack_doack, tcp_sack_trim, tcp_sack_force_first } from "./tcp_sack";
+import { tcp_mss_from, tcp_mss_for } from "./tcp_usrreq";
 
 const to = changetype<TcpOpt>(memory.data(offsetof<TcpOpt>(), 8));
 
@@ -191,6 +193,18 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     t = TP(tp);
   }
 
+  if (t.t_state == TCPS_LISTEN && (thflags & (TH_SYN | TH_RST | TH_ACKF)) == TH_ACKF && V().syncookies != 0) {
+    // Maybe the ACK of a cookie SYN-ACK (RFC 4987 3.6).
+    const ntp = syncookie_expand(tp, ops, src, dst, sport, seq0, ack, tiwin0);
+    if (ntp == <usize>-1) {
+      drop(m);
+      return;
+    }
+    if (ntp != 0) {
+      tp = ntp;
+      t = TP(tp);
+    }
+  }
   if (t.t_state == TCPS_LISTEN) {
     tcp_listen_input(tp, m, ops, src, dst, th, tlen, thflags, seq0, tiwin0);
     return;
@@ -215,6 +229,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
   // in-order, no window change, nothing special pending.
   if (t.t_state == TCPS_ESTABLISHED && (thflags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACKF)) == TH_ACKF &&
       seq0 == t.rcv_nxt && tiwin != 0 && tiwin == t.snd_wnd && t.snd_nxt == t.snd_max && (t.t_flags & TF_INRECOVERY) == 0 &&
+      t.t_sackn == 0 && (to.to_flags & TOF_SACK) == 0 &&
       ((to.to_flags & TOF_TS) == 0 || (t.t_flags & TF_RCVD_TSTMP) == 0 || !SEQ_LT(to.to_tsval, t.ts_recent))) {
     if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && SEQ_LEQ(seq0, t.last_ack_sent)) {
       t.ts_recent = to.to_tsval;
@@ -418,6 +433,9 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     return;
   }
 
+  // RFC 2018: take the peer's SACK blocks into the scoreboard.
+  const sackon = (t.t_flags & TF_SACK_PERMIT) != 0;
+  if (sackon && (to.to_flags & TOF_SACK) != 0) tcp_sack_doack(tp, to.to_sacks, to.to_nsacks, ack);
   let ourfinisacked = false;
   if (SEQ_LEQ(ack, t.snd_una)) {
     // Duplicate ACK (RFC 5681 2: no data, no window change, outstanding data, same ACK).
@@ -427,13 +445,30 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
       if (!tcp_timer_active(tp, TT_REXMT)) {
         t.t_dupacks = 0;
       } else if (t.t_flags & TF_INRECOVERY) {
-        // RFC 6582 3.2 (4): inflate for each further duplicate.
-        t.snd_cwnd += t.t_maxseg;
+        // RFC 6582 3.2 (4): inflate for each further duplicate. With SACK, pipe does
+        // that job (RFC 6675 5 (C)).
+        if (!sackon) t.snd_cwnd += t.t_maxseg;
         drop(m);
         tcp_output(tp);
         return;
       } else if (t.t_dupacks == 3) {
         // RFC 6582 3.2 (2): only if this loss is after the last recovery point.
+        if (SEQ_GT(ack, t.snd_recover) && sackon) {
+          // RFC 6675 5 (4): recovery point, ssthresh, cwnd = ssthresh; retransmit the
+          // first unSACKed segment whatever pipe says, then send what pipe allows.
+          cc_cong_signal(tp, CC_DUPACK);
+          TCPSTAT_INC(TCPS_SACK_RECOVERY_EPISODE);
+          tcp_timer_activate(tp, TT_REXMT, 0);
+          t.t_rtttime = 0;
+          t.t_sack_rxt = t.snd_una;
+          if (t.t_sackn == 0) t.t_sack_fack = t.snd_una;
+          t.snd_cwnd = t.snd_ssthresh;
+          tcp_sack_force_first(true);
+          tcp_output(tp);
+          tcp_sack_force_first(false);
+          drop(m);
+          return;
+        }
         if (SEQ_GT(ack, t.snd_recover)) {
           cc_cong_signal(tp, CC_DUPACK);
           tcp_timer_activate(tp, TT_REXMT, 0);
@@ -463,6 +498,28 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     if (ack != t.snd_una || tlen != 0 || tiwin != t.snd_wnd) t.t_dupacks = 0;
   } else {
     // New data acknowledged.
+    if ((t.t_flags & TF_INRECOVERY) != 0 && sackon && SEQ_LT(ack, t.snd_recover)) {
+      // RFC 6675 partial ACK: no deflation; pipe shrinks, tcp_output sends the next hole.
+      const acked0 = ack - t.snd_una;
+      tcp_timer_activate(tp, TT_REXMT, <u64>t.t_rxtcur);
+      sbdrop(tp_sndbuf(tp), <i32>acked0);
+      t.snd_una = ack;
+      tcp_sack_trim(tp);
+      t.t_dupacks = 0;
+      TCPSTAT_INC(TCPS_RCVACKPACK);
+      TCPSTAT_ADD(TCPS_RCVACKBYTE, acked0);
+      if (so != 0) sowwakeup(so);
+      if (t.t_sackn == 0 && t.t_sack_rxt == t.snd_una) {
+        // Nothing SACKed above the new SND.UNA: the scoreboard cannot see the next loss,
+        // so do as RFC 6582 3.2 (5) and resend SND.UNA's segment now, not at the RTO.
+        tcp_sack_force_first(true);
+        tcp_output(tp);
+        tcp_sack_force_first(false);
+      }
+      t.t_flags |= TF_NEEDOUTPUT;
+      goto_step6(tp, m, seq, ack, tiwin, tlen, thflags);
+      return;
+    }
     if (t.t_flags & TF_INRECOVERY) {
       if (SEQ_LT(ack, t.snd_recover)) {
         // RFC 6582 3.2 (5) partial ACK: retransmit the next hole, deflate.
@@ -514,6 +571,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     if (so != 0) sowwakeup(so);
     t.snd_una = ack;
     if (SEQ_LT(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
+    if (sackon) tcp_sack_trim(tp);
     // Keep the recovery point within reach of sequence comparisons on long transfers.
     if (SEQ_LT(t.snd_recover, t.snd_una - 0x10000000)) t.snd_recover = t.snd_una - 0x10000000;
 
@@ -639,6 +697,7 @@ function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): bool {
   const so = t.t_socket;
   if (tlen != 0 || fin) {
     if (seq != t.rcv_nxt) {
+      t.t_sack_last = seq;
       TCPSTAT_INC(TCPS_RCVOOPACK);
       TCPSTAT_ADD(TCPS_RCVOOBYTE, tlen);
     }
@@ -849,26 +908,17 @@ function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, dst: usiz
   const so = head != 0 ? sonewconn(head, 0) : 0;
   if (so == 0) {
     TCPSTAT_INC(TCPS_LISTENDROP);
+    if (head != 0 && V().syncookies != 0) {
+      // RFC 4987 3.6: the queue is full; answer with a cookie and keep nothing.
+      syncookie_send(lp, ops, dst, src, th_sport(th), seq, (to.to_flags & TOF_MSS) != 0, to.to_mss, (to.to_flags & TOF_SCALE) != 0,
+        to.to_wscale, (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_TS) != 0, to.to_tsval,
+        <u32>changetype<Sockbuf>(so_rcv(head)).sb_hiwat, tcp_mss_for(ops, src, lt.t_maxseg_user));
+    }
     drop(m);
     return;
   }
-  const tp = changetype<Socket>(so).so_pcb;
+  const tp = listen_child(lp, so, src, dst, th_sport(th));
   const t = TP(tp);
-  memory.copy(tp_laddr(tp), dst, 16);
-  memory.copy(tp_faddr(tp), src, 16);
-  t.t_lport = lt.t_lport;
-  t.t_fport = th_sport(th);
-  t.t_flags |= TF_PASSIVE | (lt.t_flags & (TF_NODELAY | TF_REQ_SCALE | TF_REQ_TSTMP | TF_SACK_REQ));
-  t.request_r_scale = lt.request_r_scale;
-  t.t_keepidle = lt.t_keepidle;
-  t.t_keepintvl = lt.t_keepintvl;
-  t.t_keepcnt = lt.t_keepcnt;
-  t.t_keepinit = lt.t_keepinit;
-  t.t_maxseg_user = lt.t_maxseg_user;
-  t.t_cc_algo = lt.t_cc_algo;
-  tcp_hash_insert(tp);
-  tcp_port_insert_child(tp);
-  t.t_rcvmss = tcp_mss_from(tp);
   t.iss = tcp_new_isn(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
   t.snd_una = t.iss;
   t.snd_nxt = t.iss;
@@ -889,6 +939,99 @@ function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, dst: usiz
   tcp_output(tp);
 }
 
+/** A new connection's tcpcb under listener lp (socket so from sonewconn), in the hashes. */
+function listen_child(lp: usize, so: usize, src: usize, dst: usize, fport: u16): usize {
+  const lt = TP(lp);
+  const tp = changetype<Socket>(so).so_pcb;
+  const t = TP(tp);
+  memory.copy(tp_laddr(tp), dst, 16);
+  memory.copy(tp_faddr(tp), src, 16);
+  t.t_lport = lt.t_lport;
+  t.t_fport = fport;
+  t.t_flags |= TF_PASSIVE | (lt.t_flags & (TF_NODELAY | TF_REQ_SCALE | TF_REQ_TSTMP | TF_SACK_REQ));
+  t.request_r_scale = lt.request_r_scale;
+  t.t_keepidle = lt.t_keepidle;
+  t.t_keepintvl = lt.t_keepintvl;
+  t.t_keepcnt = lt.t_keepcnt;
+  t.t_keepinit = lt.t_keepinit;
+  t.t_maxseg_user = lt.t_maxseg_user;
+  t.t_cc_algo = lt.t_cc_algo;
+  tcp_hash_insert(tp);
+  tcp_port_insert_child(tp);
+  t.t_rcvmss = tcp_mss_from(tp);
+  return tp;
+}
+
+/**
+ * An ACK for listener lp: if it returns a good SYN cookie (tcp_syncookie.ts), make the
+ * connection ESTABLISHED and return it (the caller goes on with the segment). 0: not a
+ * cookie (sc_badcookie); -1: a good cookie but the queue is still full (dropped; the peer
+ * retransmits its data or times out).
+ */
+function syncookie_expand(lp: usize, ops: usize, src: usize, dst: usize, fport: u16, seq: u32, ack: u32, tiwin0: u32): usize {
+  const lt = TP(lp);
+  const c = syncookie_check(dst, src, lt.t_lport, fport, seq, ack);
+  if (c == 0) {
+    TCPSTAT_INC(TCPS_SC_BADCOOKIE);
+    return 0;
+  }
+  const head = lt.t_socket;
+  const so = head != 0 ? sonewconn(head, 0) : 0;
+  if (so == 0) {
+    TCPSTAT_INC(TCPS_LISTENDROP);
+    return <usize>-1;
+  }
+  TCPSTAT_INC(TCPS_SC_RECVCOOKIE);
+  const tp = listen_child(lp, so, src, dst, fport);
+  const t = TP(tp);
+  const low = <u32>c;
+  t.iss = ack - 1;
+  t.snd_una = ack;
+  t.snd_nxt = ack;
+  t.snd_max = ack;
+  t.snd_recover = ack;
+  t.irs = seq - 1;
+  t.rcv_nxt = seq;
+  t.snd_wl1 = seq - 1;
+  t.snd_wl2 = ack;
+  t.ts_offset = <u32>(c >> 32);
+  const ws = (low >> 4) & 15;
+  if (ws != SYNCOOKIE_NO_WSCALE && (t.t_flags & TF_REQ_SCALE) != 0) {
+    t.t_flags |= TF_RCVD_SCALE;
+    t.snd_scale = <u8>ws;
+  } else {
+    t.t_flags &= ~TF_REQ_SCALE;
+    t.request_r_scale = 0;
+  }
+  t.rcv_scale = t.request_r_scale;
+  if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_REQ_TSTMP) != 0) {
+    t.t_flags |= TF_RCVD_TSTMP;
+    t.ts_recent = to.to_tsval;
+    t.ts_recent_age = ticks();
+  } else t.t_flags &= ~TF_REQ_TSTMP;
+  if ((low & 8) != 0 && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
+  let mss = syncookie_mss(low & 7);
+  if (mss > t.t_rcvmss) mss = t.t_rcvmss;
+  if (t.t_maxseg_user != 0 && mss > t.t_maxseg_user) mss = t.t_maxseg_user;
+  if (mss < TCP_MINMSS) mss = TCP_MINMSS;
+  t.t_maxseg = mss;
+  t.snd_wnd = tiwin0 << t.snd_scale;
+  t.max_sndwnd = t.snd_wnd;
+  // What the cookie SYN-ACK offered (unscaled, at most 64 KiB): never shrink it.
+  t.rcv_adv = t.rcv_nxt + min<u32>(<u32>max<i32>(tcp_rcvspace(tp), 0), 65535);
+  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
+  t.t_state = TCPS_ESTABLISHED;
+  t.t_rcvtime = ticks();
+  TCPSTAT_INC(TCPS_CONNECTS);
+  TCPSTAT_INC(TCPS_ACCEPTS);
+  cc_conn_init(tp);
+  soisconnected(so);
+  if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
+  else tcp_timer_activate(tp, TT_KEEP, 0);
+  return tp;
+}
+
+import { syncookie_send, syncookie_check, syncookie_mss, SYNCOOKIE_NO_WSCALE } from "./tcp_syncookie";
 import { arc4random } from "../../kmod/kapi";
 import { tcp_port_insert } from "./tcp_subr";
 @inline function arc4random_(): u32 { return arc4random(); }

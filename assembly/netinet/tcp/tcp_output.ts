@@ -26,7 +26,7 @@ import { SEQ_LT, SEQ_GT, SEQ_GEQ } from "./tcp_seq";
 import { tcp_queue, tcp_gethdr, tcp_fillhdr, tp_sndbuf, tcp_rcvspace, tcp_ts_now, TCP_HDRSPACE } from "./tcp_subr";
 import { tcp_timer_active, tcp_timer_activate, tcp_setpersist, tcp_rto } from "./tcp_timer";
 import { cc_after_idle } from "./cc_newreno";
-import { tcp_sack_output, tcp_sack_fill, tcp_sack_nblocks } from "./tcp_sack";
+import { tcp_sack_output, tcp_sack_fill, tcp_sack_nblocks, tcp_sack_pipe, tcp_sack_skip } from "./tcp_sack";
 
 /** Flags each state sends (FreeBSD tcp_outflags). */
 const outflags = memory.data<u8>([
@@ -57,6 +57,7 @@ export function tcp_output(tp: usize): i32 {
   const mss = t.t_maxseg;
   for (;;) {
     let sendalot = false;
+    if (t.t_sackn != 0 && SEQ_LT(t.snd_nxt, t.snd_max) && (t.t_flags & TF_INRECOVERY) == 0) tcp_sack_skip(tp);
     let off = <i32>(t.snd_nxt - t.snd_una);
     let sendwin = min<u32>(t.snd_wnd, t.snd_cwnd);
     let flags = <u32>load<u8>(outflags + t.t_state);
@@ -70,6 +71,11 @@ export function tcp_output(tp: usize): i32 {
       if (r >= 0) {
         sackoff = <i32>(r & 0xffffffff);
         sacklen = <i32>(r >> 32);
+      } else {
+        // RFC 6675 4 (3): new data only within cwnd - pipe.
+        const pipe = tcp_sack_pipe(tp);
+        const avail = t.snd_cwnd > pipe ? t.snd_cwnd - pipe : 0;
+        sendwin = min<u32>(t.snd_wnd, <u32>off + avail);
       }
     }
     if (t.t_flags & TF_FORCEDATA) {
@@ -88,6 +94,7 @@ export function tcp_output(tp: usize): i32 {
     if (sackoff >= 0) {
       len = sacklen;
       sackrxt = true;
+      sendalot = true; // then the next hole or new data, while pipe allows
     }
     if (len < 0) {
       len = 0;

@@ -465,8 +465,72 @@ export function tcp_drop(tp: usize, err: i32): usize {
   } else if (t.t_state != TCPS_CLOSED && t.t_state != TCPS_LISTEN) {
     TCPSTAT_INC(TCPS_CONNDROPS);
   }
+  if (err == ETIMEDOUT && t.t_softerror != 0) err = t.t_softerror; // FreeBSD: say why it timed out
   if (err != 0 && t.t_socket != 0) soseterror(t.t_socket, err);
   return tcp_close(tp);
 }
 
 export { ECONNRESET };
+
+// ---------------------------------------------------------------------------------------
+// ICMP errors (FreeBSD tcp_ctlinput, tcp_notify, tcp_mtudisc), family-neutral: the family
+// glue parses its ICMP message and calls tcp_ctlerror with the quoted segment's 4-tuple.
+
+/**
+ * An ICMP error about the segment (laddr:lport -> faddr:fport, seq). mss != 0: the path
+ * takes at most mss bytes of TCP (fragmentation needed, RFC 1191). Otherwise err is the
+ * errno; hard: the peer's host said no (port/protocol unreachable, administratively
+ * prohibited), which ends a connection in SYN_SENT (FreeBSD icmp_may_rst). Everything
+ * else is a soft error (RFC 1122 4.2.3.9): kept, and reported if the connection times out.
+ */
+export function tcp_ctlerror(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16, seq: u32, err: i32, hard: bool, mss: u32): void {
+  tcp_enter();
+  const tp = tcp_lookup(ops, laddr, lport, faddr, fport);
+  const t = TP(tp);
+  // RFC 5927 4.1: only errors quoting a sequence number in flight count (blind attacks).
+  if (tp == 0 || t.t_state < TCPS_SYN_SENT || t.t_state == TCPS_TIME_WAIT || SEQ_LT(seq, t.snd_una) || !SEQ_LT(seq, t.snd_max)) {
+    TCPSTAT_INC(TCPS_ICMPIGNORED);
+  } else if (mss != 0) {
+    tcp_mtudisc(tp, mss);
+  } else if (hard && t.t_state == TCPS_SYN_SENT) {
+    TCPSTAT_INC(TCPS_ICMPDROP);
+    tcp_drop(tp, err);
+  } else if (t.t_state == TCPS_ESTABLISHED && (err == EHOSTUNREACH || err == ENETUNREACH)) {
+    TCPSTAT_INC(TCPS_ICMPIGNORED); // FreeBSD tcp_notify: routing may come back
+  } else if (t.t_state < TCPS_ESTABLISHED && t.t_rxtshift > 3 && t.t_softerror != 0) {
+    TCPSTAT_INC(TCPS_ICMPDROP);
+    tcp_drop(tp, err);
+  } else {
+    TCPSTAT_INC(TCPS_ICMPSOFT);
+    t.t_softerror = err;
+  }
+  tcp_exit();
+}
+
+/** The path takes at most mss bytes of TCP: lower t_maxseg and resend from SND.UNA. */
+export function tcp_mtudisc(tp: usize, mss: u32): void {
+  const t = TP(tp);
+  if (mss < TCP_MINMSS) mss = TCP_MINMSS;
+  if (mss >= t.t_maxseg) {
+    TCPSTAT_INC(TCPS_ICMPIGNORED); // stale or bogus: we already send no more than that
+    return;
+  }
+  t.t_maxseg = mss;
+  if (t.t_state < TCPS_ESTABLISHED) return; // the SYN fits; data will use the new size
+  TCPSTAT_INC(TCPS_MTURESENT);
+  t.snd_nxt = t.snd_una;
+  t.t_rtttime = 0;
+  t.snd_recover = t.snd_max;
+  t.t_flags &= ~TF_INRECOVERY;
+  tcp_sack_reset(tp);
+  tcp_output(tp);
+}
+
+import { tcp_output } from "./tcp_output";
+import { tcp_sack_reset } from "./tcp_sack";
+import {
+  TCPS_MTURESENT, TCPS_ICMPSOFT, TCPS_ICMPIGNORED, TCPS_ICMPDROP, TCPS_SYN_SENT, TCPS_ESTABLISHED,
+  TCP_MINMSS, TF_INRECOVERY,
+} from "./tcp_var";
+import { SEQ_LT } from "./tcp_seq";
+import { EHOSTUNREACH, ENETUNREACH, ETIMEDOUT } from "../../sys/errno";

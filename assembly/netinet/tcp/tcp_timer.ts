@@ -19,6 +19,7 @@ import {
 import { tcp_enter, tcp_exit, tcp_close, tcp_drop, tcp_respond, tcp_rcvwin_adv } from "./tcp_subr";
 import { tcp_output } from "./tcp_output";
 import { cc_cong_signal, CC_RTO } from "./cc_newreno";
+import { tcp_sack_reset } from "./tcp_sack";
 
 /** tcp_backoff (FreeBSD): RTO multipliers by retransmission count. */
 const backoff = memory.data<u16>([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512]);
@@ -150,6 +151,7 @@ function timer_rexmt(tp: usize): bool {
   t.snd_recover = t.snd_max;
   t.t_dupacks = 0;
   cc_cong_signal(tp, CC_RTO);
+  tcp_sack_reset(tp);
   tcp_output(tp);
   return false;
 }

@@ -49,9 +49,14 @@ const abuf = memory.data(16, 8);
 /** The MSS to offer for tp's foreign address: the route's MTU less headers, or 536. */
 export function tcp_mss_from(tp: usize): u32 {
   const t = TP(tp);
-  let mss = call_indirect<u32>(OPS(t.t_af).af_mss, tp_faddr(tp));
+  return tcp_mss_for(t.t_af, tp_faddr(tp), t.t_maxseg_user);
+}
+
+/** The MSS to offer to faddr of family ops: the route's, capped by TCP_MAXSEG (user, 0 = none). */
+export function tcp_mss_for(ops: usize, faddr: usize, user: u32): u32 {
+  let mss = call_indirect<u32>(OPS(ops).af_mss, faddr);
   if (mss == 0) mss = TCP_MSS_DEFAULT;
-  if (t.t_maxseg_user != 0 && mss > t.t_maxseg_user) mss = t.t_maxseg_user;
+  if (user != 0 && mss > user) mss = user;
   if (mss < TCP_MINMSS) mss = TCP_MINMSS;
   return mss;
 }

@@ -263,6 +263,7 @@ export const CC_CUBIC: u32 = 1;
   t_sackn: u32;
   t_sack_fack: u32;
   t_sack_rxt: u32; // next sequence to retransmit during SACK recovery (RFC 6675 NextSeg)
+  t_sack_last: u32; // receiver: start of the out-of-order segment that arrived last (RFC 2018 4: first block)
   // timers
   t_timer0: u64;
   t_timer1: u64;
@@ -273,7 +274,7 @@ export const CC_CUBIC: u32 = 1;
 }
 
 export const TP_MAGIC: u32 = 0x54435042; // "TCPB"
-export const TCP_SACK_HOLES: u32 = 4; // SACK blocks remembered (RFC 2018 allows 4 per segment)
+export const TCP_SACK_HOLES: u32 = 4; // ranges of the peer's SACK scoreboard (beyond that the lowest is forgotten)
 export const TP_LADDR: usize = (offsetof<Tcpcb>() + 7) & ~7;
 export const TP_FADDR: usize = TP_LADDR + 16;
 export const TP_CALLOUT: usize = TP_FADDR + 16;
@@ -359,7 +360,11 @@ export const TCPS_ECN_SHS: u32 = 66; // unused (no ECN)
 export const TCPS_SNDRST: u32 = 67; // wavnet: RSTs sent
 export const TCPS_TW_RECYCLES: u32 = 68; // wavnet: TIME_WAIT connections ended by a new SYN (RFC 6191)
 export const TCPS_RCVWINPROBE_SENT: u32 = 69; // unused
-export const TCPS_COUNT: u32 = 70;
+export const TCPS_MTURESENT: u32 = 70; // resends after the path MTU went down (RFC 1191)
+export const TCPS_ICMPSOFT: u32 = 71; // wavnet: ICMP errors kept as a connection's soft error
+export const TCPS_ICMPIGNORED: u32 = 72; // wavnet: ICMP errors for no connection or outside SND.UNA..SND.MAX
+export const TCPS_ICMPDROP: u32 = 73; // wavnet: connections dropped by an ICMP error (SYN_SENT hard errors)
+export const TCPS_COUNT: u32 = 74;
 
 // ---------------------------------------------------------------------------------------
 // The per-vnet block (one vnet_data_alloc): TcpVnet, then tcpstat.
