@@ -558,6 +558,8 @@ export class Kernel {
   shutdown(): void {
     if (this.shut) return;
     for (const c of [...this.captures]) void c.stop();
+    // vnet0 is never destroyed: close its sockets here (the others go with their vnets).
+    for (const so of this.sockets.all()) if (so.vnet === this.vnet0) so.close();
     const leaks: LeakEntry[] = [];
     for (const v of this.vnets().reverse()) {
       if (v === this.vnet0) continue;

@@ -190,6 +190,11 @@ export class SocketRegistry {
     return this.#bySerial.size;
   }
 
+  /** Every open Socket the host holds (a copy). */
+  all(): Socket[] {
+    return [...this.#bySerial.values()];
+  }
+
   /** The open Socket with this serial, if the host holds one. */
   get(serial: number): Socket | undefined {
     return this.#bySerial.get(serial);

@@ -142,3 +142,18 @@ describe("pointers from the host are checked", () => {
     k.shutdown();
   });
 });
+
+describe("shutdown", () => {
+  test("closes the sockets of vnet0 too (other vnets' go with their vnets)", async () => {
+    const k = await Kernel.boot({ config: "GENERIC" });
+    const a = k.createVnet("a");
+    const s0 = k.vnet0.socket("inet", "dgram");
+    s0.bind("127.0.0.1", 7000);
+    const s1 = a.socket("inet", "dgram");
+    s1.bind("127.0.0.1", 7000);
+    assert.equal(k.sockets.size, 2);
+    k.shutdown();
+    assert.equal(k.sockets.size, 0);
+    assert.equal(k.vmstatZ().find((z) => z.name === "socket")?.used, 0);
+  });
+});
