@@ -253,6 +253,54 @@ describe("data transfer", () => {
     });
   }
 
+  test("1 MiB send and receive buffers: 32 MiB with no segment beyond the window and no retransmission", async () => {
+    // Regression: the window-scale shift was sent in the SYN but not applied to our own
+    // window field (rcv_scale stayed 0), so the peer scaled a raw window up by 2^5 and
+    // sent past what the receiver had room for; the receiver dropped it (rcvpackafterwin).
+    const { k, A, B } = await tcpHosts();
+    const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 5001).listen(8);
+    lsn.setsockopt(SOL_SOCKET, SO.RCVBUF, 1 << 20); // inherited by the accepted socket
+    const cli = socket(k, A, "inet", "stream");
+    cli.setsockopt(SOL_SOCKET, SO.SNDBUF, 1 << 20);
+    cli.connect("10.0.0.2", 5001);
+    let srv: Socket | null = null;
+    for (let i = 0; i < 1000 && !srv; i++) {
+      srv = lsn.accept();
+      if (!srv) step(k);
+    }
+    assert.ok(srv, "connection accepted");
+    const a0 = tcpStats(k, A);
+    const b0 = tcpStats(k, B);
+    const total = 32 << 20;
+    const chunk = pattern(65536);
+    let sent = 0;
+    let got = 0;
+    const t0 = clock(k).now();
+    while (got < total && clock(k).now() - t0 < 600_000_000) {
+      let progress = false;
+      while (sent < total) {
+        const n = cli.send(chunk.subarray(0, Math.min(chunk.length, total - sent)));
+        if (n <= 0) break;
+        sent += n;
+        progress = true;
+      }
+      for (let r = srv.recv(65536); r !== null && r.length > 0; r = srv.recv(65536)) {
+        got += r.length;
+        progress = true;
+      }
+      if (!progress) step(k);
+    }
+    assert.equal(got, total);
+    const a1 = tcpStats(k, A);
+    const b1 = tcpStats(k, B);
+    assert.equal(b1.rcvpackafterwin - b0.rcvpackafterwin, 0, "no segment beyond B's window");
+    assert.equal(b1.rcvbyteafterwin - b0.rcvbyteafterwin, 0, "no byte beyond B's window");
+    assert.equal(a1.sndrexmitpack - a0.sndrexmitpack, 0, "no retransmission");
+    assert.ok(a1.sndpack - a0.sndpack >= total / 1460, "the data went as new segments");
+    finish(k, cli, srv, lsn);
+    assert.equal(mbufsInUse(k), 0);
+  });
+
   test("zero window: the sender probes (persist) and resumes when the reader reads", async () => {
     const { k, A, B } = await tcpHosts();
     const { cli, srv, lsn } = connectPair(k, A, B);

@@ -867,6 +867,8 @@ function syn_options(tp: usize, tiwin: u32): void {
     t.t_flags &= ~TF_REQ_SCALE;
     t.request_r_scale = 0;
   }
+  // Our window field is shifted by what we asked for (RFC 7323 2.3), both ways or neither.
+  t.rcv_scale = t.request_r_scale;
   if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_REQ_TSTMP) != 0) {
     t.t_flags |= TF_RCVD_TSTMP;
     t.ts_recent = to.to_tsval;

@@ -164,11 +164,23 @@ export function tcp_send_challenge_ack(tp: usize): void {
   tcp_respond(tp, t.t_af, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport, t.snd_nxt, t.rcv_nxt, TH_ACKF, tcp_rcvwin_adv(tp));
 }
 
-/** The window field we would advertise now (scaled). */
+/**
+ * The window field we would advertise now (scaled), for ACKs sent outside tcp_output:
+ * never less than what we offered (RFC 9293 3.8.6), rounded up to the scale's unit, and
+ * remembered in rcv_adv so the input side accepts what the peer is now allowed to send.
+ */
 export function tcp_rcvwin_adv(tp: usize): u32 {
+  const t = TP(tp);
   let win = tcp_rcvspace(tp);
   if (win < 0) win = 0;
-  return <u32>win >> TP(tp).rcv_scale;
+  const maxwin = <i32>(65535 << t.rcv_scale);
+  if (win > maxwin) win = maxwin;
+  const offered = <i32>(t.rcv_adv - t.rcv_nxt);
+  if (win < offered) win = offered;
+  const unit = <u32>1 << t.rcv_scale;
+  const w = (<u32>win + unit - 1) & ~(unit - 1);
+  if (w > 0 && SEQ_GT(t.rcv_nxt + w, t.rcv_adv)) t.rcv_adv = t.rcv_nxt + w;
+  return w >> t.rcv_scale;
 }
 
 /** Receive space of tp's socket (0 once the socket is gone). */
@@ -532,5 +544,5 @@ import {
   TCPS_MTURESENT, TCPS_ICMPSOFT, TCPS_ICMPIGNORED, TCPS_ICMPDROP, TCPS_SYN_SENT, TCPS_ESTABLISHED,
   TCP_MINMSS, TF_INRECOVERY,
 } from "./tcp_var";
-import { SEQ_LT } from "./tcp_seq";
+import { SEQ_LT, SEQ_GT } from "./tcp_seq";
 import { EHOSTUNREACH, ENETUNREACH, ETIMEDOUT } from "../../sys/errno";
