@@ -8,6 +8,7 @@
 //   npm run bench -- --out FILE   write somewhere else (default bench/results/latest.json)
 //   npm run bench -- --no-write   print the tables only
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import { groups } from "./groups/index.js";
 import { runGroup, formatGroup, machine, readResults, mergeResults, writeResults, errMessage, type GroupResult } from "./lib.js";
 
@@ -51,6 +52,17 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const selected = names.length ? groups.filter((g) => names.includes(g.name)) : groups;
+  if (selected.length > 1) {
+    // Each group in a process of its own: one group's memory (100,000 vnets) or JIT state
+    // must not move another's figures. Each child merges its metrics into the file in turn.
+    let code = 0;
+    for (const g of selected) {
+      const args = ["--import", "tsx", fileURLToPath(import.meta.url), g.name, "--out", out, ...(write ? [] : ["--no-write"])];
+      const r = spawnSync(process.execPath, args, { stdio: "inherit" });
+      if (r.status !== 0) code = 1;
+    }
+    return code;
+  }
   const mach = machine();
   console.log(`wavnet bench: ${mach.cpu}, ${mach.cores} cores, ${(mach.memory_bytes / 2 ** 30).toFixed(1)} GiB, node ${mach.node}, ${mach.os}${mach.root ? ", root" : ""}`);
   const results: GroupResult[] = [];

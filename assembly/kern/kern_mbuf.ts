@@ -398,6 +398,30 @@ export function m_chargeto(m: usize, v: usize): bool {
     count(MBS_BADARGS);
     return false;
   }
+  // Fast path: one mbuf with its data inside (every small frame crossing an epair).
+  const mm0 = changetype<Mbuf>(m);
+  if (mm0.m_next == 0 && (mm0.m_flags & M_EXT) == 0) {
+    const from = mm0.m_vnet;
+    if (from != v) {
+      if (!alive(from)) {
+        count(MBS_BADARGS);
+        return false;
+      }
+      const rec = vbase(v) + changetype<Zone>(mbufZone).vnoff;
+      const lim = load<u32>(rec, ZR_LIMIT);
+      if (lim != 0 && load<u32>(rec, ZR_INUSE) >= lim) {
+        store<u32>(rec, load<u32>(rec, ZR_FAILS) + 1, ZR_FAILS);
+        count(MBS_CHARGE_FAIL);
+        return false;
+      }
+      nfrom = 0;
+      chargeMove(mbufZone, from, v);
+      mm0.m_vnet = v;
+      vnet_uncharged(vbase(from));
+    }
+    if (mm0.m_flags & M_PKTHDR) mm0.ph_vnet = v;
+    return true;
+  }
   memory.fill(need, 0, MBZ_COUNT * 4);
   for (let n = m; n != 0; n = changetype<Mbuf>(n).m_next) {
     const nn = changetype<Mbuf>(n);
