@@ -7,7 +7,7 @@ import { addAddress, addRoute, ipStats, icmpStats } from "../host/inet.js";
 import { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpen, sendBatch, recvBatch } from "../host/udp.js";
 import { ping } from "../host/ping.js";
 import { snapshot } from "./helpers/snapshot.js";
-import { chain, clockOf, mbufsInUse } from "./helpers/inet.js";
+import { chain, clockOf, mbufsInUse, twoHosts as inetTwoHosts } from "./helpers/inet.js";
 
 // UDP (RFC 768) through the udp module: sockets of the kernel's socket layer (host/socket.ts)
 // between vnets joined by epairs, IPv4 from the inet module.
@@ -19,17 +19,9 @@ async function boot(seed = 1): Promise<Kernel> {
   return Kernel.boot({ config: ["if_epair", "inet", "udp"], seed });
 }
 
-/** A 10.0.0.1/24 on ea, B 10.0.0.2/24 on eb. */
-async function twoHosts(seed = 1) {
-  const k = await boot(seed);
-  const A = k.createVnet("A");
-  const B = k.createVnet("B");
-  const [ea, eb] = k.epair(A, B);
-  ea.setUp();
-  eb.setUp();
-  addAddress(k, ea, "10.0.0.1/24");
-  addAddress(k, eb, "10.0.0.2/24");
-  return { k, A, B, ea, eb };
+/** A 10.0.0.1/24 on ea, B 10.0.0.2/24 on eb, with udp. */
+function twoHosts(seed = 1) {
+  return inetTwoHosts(seed, ["if_epair", "inet", "udp"]);
 }
 
 function udpSock(k: Kernel, v: Vnet, address?: string, port?: number): Socket {

@@ -10,9 +10,9 @@ export function clockOf(k: Kernel): VirtualClock {
   return k.clock as VirtualClock;
 }
 
-/** Two vnets on one epair: A 10.0.0.1/24 on ea, B 10.0.0.2/24 on eb. */
-export async function twoHosts(seed = 1) {
-  const k = await bootInet(seed);
+/** Two vnets on one epair: A 10.0.0.1/24 on ea, B 10.0.0.2/24 on eb (config: the modules). */
+export async function twoHosts(seed = 1, config: string[] = ["if_epair", "inet"]) {
+  const k = await bootInet(seed, config);
   const A = k.createVnet("A");
   const B = k.createVnet("B");
   const [ea, eb] = k.epair(A, B);

@@ -4,18 +4,10 @@ import { createHash } from "node:crypto";
 import { Kernel, type Socket, type Vnet, type Interface } from "../../host/index.js";
 import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/inet.js";
 import { socket } from "../../host/socket.js";
-import { cksum, ipPacket, ether } from "./inet.js";
+import { cksum, ipPacket, ether, twoHosts } from "./inet.js";
 
-export async function tcpHosts(seed = 1) {
-  const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], seed });
-  const A = k.createVnet("A");
-  const B = k.createVnet("B");
-  const [ea, eb] = k.epair(A, B);
-  ea.setUp();
-  eb.setUp();
-  addAddress(k, ea, "10.0.0.1/24");
-  addAddress(k, eb, "10.0.0.2/24");
-  return { k, A, B, ea, eb };
+export function tcpHosts(seed = 1) {
+  return twoHosts(seed, ["if_epair", "inet", "tcp"]);
 }
 
 export function clock(k: Kernel) {
