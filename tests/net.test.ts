@@ -11,6 +11,7 @@ import { SOL_SOCKET, SO } from "../host/socket.js";
 import { addAddress } from "../host/inet.js";
 import { loadLinkMap } from "../host/linkmap.js";
 import { snapshot } from "./helpers/snapshot.js";
+import { idleClock } from "./helpers/net.js";
 import type { VirtualClock } from "../host/clock.js";
 
 // Node net-compatible servers and sockets (host/net.ts) over wavnet stream sockets. Every
@@ -42,33 +43,6 @@ interface World {
 
 function settle(ms = 5): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/**
- * Virtual time moves while the host is idle (delayed ACKs, retransmissions, TIME_WAIT): from
- * deadline to deadline, one per turn of the event loop, so host code runs in between.
- */
-function idleClock(k: Kernel): () => void {
-  if (k.clock.kind !== "virtual") return () => {};
-  const clock = k.clock as VirtualClock;
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
-  const tick = () => {
-    if (stopped) return;
-    const next = k.k.callout_next();
-    if (next >= 0) {
-      clock.advanceTo(Math.max(next, clock.now()));
-      timer = setImmediate(tick);
-    } else {
-      timer = setTimeout(tick, 1);
-    }
-  };
-  tick();
-  return () => {
-    stopped = true;
-    clearTimeout(timer as ReturnType<typeof setTimeout>);
-    clearImmediate(timer as ReturnType<typeof setImmediate>);
-  };
 }
 
 async function pipeWorld(): Promise<World> {

@@ -7,6 +7,7 @@ import { netFor, type NetSocket, type VnetNet } from "../host/net.js";
 import { addAddress } from "../host/inet.js";
 import { loadLinkMap } from "../host/linkmap.js";
 import { snapshot } from "./helpers/snapshot.js";
+import { idleClock } from "./helpers/net.js";
 import type { VirtualClock } from "../host/clock.js";
 
 // The proof of issue 5: Node's own, unmodified http server and client over wavnet stream
@@ -25,33 +26,6 @@ interface World {
   /** The address the server listens on and the client connects to. */
   host: string;
   done(): Promise<void>;
-}
-
-/**
- * Virtual time moves while the host is idle (delayed ACKs, retransmissions, TIME_WAIT): from
- * deadline to deadline, one per turn of the event loop, so host code runs in between.
- */
-function idleClock(k: Kernel): () => void {
-  if (k.clock.kind !== "virtual") return () => {};
-  const clock = k.clock as VirtualClock;
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
-  const tick = () => {
-    if (stopped) return;
-    const next = k.k.callout_next();
-    if (next >= 0) {
-      clock.advanceTo(Math.max(next, clock.now()));
-      timer = setImmediate(tick);
-    } else {
-      timer = setTimeout(tick, 1);
-    }
-  };
-  tick();
-  return () => {
-    stopped = true;
-    clearTimeout(timer as ReturnType<typeof setTimeout>);
-    clearImmediate(timer as ReturnType<typeof setImmediate>);
-  };
 }
 
 async function pipeWorld(): Promise<World> {

@@ -244,21 +244,14 @@ async function primitives(ctx: GroupContext): Promise<void> {
   if (k.k.callout_pending_count() !== 0) throw new Error("bench_callout left callouts pending");
   k.kldunload("bench_kern");
 
-  const exp = k.k as Record<string, unknown>;
-  if (!("m_get" in exp) || !("m_free" in exp) || !("m_gethdr" in exp)) {
-    ctx.skip("mbuf_get_free_ns", "mbufs not in kernel yet (no m_get/m_gethdr/m_free export)");
-  } else if (!k.linkmap.modules.bench_mbuf) {
-    ctx.skip("mbuf_get_free_ns", "bench_mbuf is not in assembly/linkmap.json yet (see bench/README.md)");
-  } else {
-    await k.kldload("bench_mbuf");
-    const bm = k.module<BenchMbuf>("bench_mbuf");
-    const mb = perOpNs(checked("bench_mbuf", (n) => bm.bench_mbuf(n)), 1_000_000, NS_RUNS);
-    const hdr = perOpNs(checked("bench_mbuf_hdr", (n) => bm.bench_mbuf_hdr(n)), 1_000_000, NS_RUNS);
-    ctx.report("mbuf_get_free_ns", round(median(mb)), {
-      note: `bench_mbuf loop, m_get(MT_DATA)+m_free charged to vnet0, one other mbuf in use; median of ${NS_RUNS} x 1M pairs; m_gethdr+m_free: ${fmtValue(round(median(hdr)))} ns`,
-    });
-    k.kldunload("bench_mbuf");
-  }
+  await k.kldload("bench_mbuf");
+  const bm = k.module<BenchMbuf>("bench_mbuf");
+  const mb = perOpNs(checked("bench_mbuf", (n) => bm.bench_mbuf(n)), 1_000_000, NS_RUNS);
+  const hdr = perOpNs(checked("bench_mbuf_hdr", (n) => bm.bench_mbuf_hdr(n)), 1_000_000, NS_RUNS);
+  ctx.report("mbuf_get_free_ns", round(median(mb)), {
+    note: `bench_mbuf loop, m_get(MT_DATA)+m_free charged to vnet0, one other mbuf in use; median of ${NS_RUNS} x 1M pairs; m_gethdr+m_free: ${fmtValue(round(median(hdr)))} ns`,
+  });
+  k.kldunload("bench_mbuf");
   k.shutdown();
 }
 
