@@ -13,6 +13,7 @@ const k = await Kernel.boot({ config: "GENERIC", clock: "virtual", seed: 42 });
 const clock = k.clock as VirtualClock;
 console.log(`wavnet: kernel booted in ${ms(t0)} (config GENERIC: ${k.kldstat().map((m) => m.name).join(", ")}; virtual clock, seed 42)`);
 const base = k.accounting();
+const usedAtBoot = new Map(k.vmstatZ().map((z) => [z.name, z.used]));
 console.log(`  kmem pages in use ${base.pagesInUse}, VNET section ${base.vnetSectionBytes} bytes, vnet0 only\n`);
 
 let t = performance.now();
@@ -83,9 +84,9 @@ const cached = k.reclaim();
 console.log(`  zones gave back ${cached} cached empty slab pages (uma_reclaim)`);
 const end = k.accounting();
 console.log(`  kmem pages in use ${end.pagesInUse} (at boot ${base.pagesInUse}), vnets ${end.vnets}, pending callouts ${k.k.callout_pending_count()}`);
-const leftover = k.vmstatZ().filter((z) => z.used > 0 && !["vnet", "zones", "ifnet"].includes(z.name));
-console.log(`  zones with items out besides vnet0's own: ${leftover.length === 0 ? "none" : leftover.map((z) => `${z.name}=${z.used}`).join(", ")}`);
-if (end.pagesInUse !== base.pagesInUse || end.vnets !== 1) {
+const leftover = k.vmstatZ().filter((z) => z.used !== (usedAtBoot.get(z.name) ?? 0));
+console.log(`  zones whose items in use differ from boot (vnet0 and the kernel only): ${leftover.length === 0 ? "none" : leftover.map((z) => `${z.name}=${z.used}`).join(", ")}`);
+if (end.pagesInUse !== base.pagesInUse || end.vnets !== 1 || leftover.length > 0) {
   console.error("LEAK: the kernel did not return to its boot state");
   process.exit(1);
 }
