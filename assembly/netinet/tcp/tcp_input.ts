@@ -857,30 +857,40 @@ function tcp_twcheck(tp: usize, m: usize, th: usize, tlen: u32, thflags: u32, se
   return true;
 }
 
-/** Negotiate options from a SYN into tp (MSS, window scale, timestamps, SACK). */
-function syn_options(tp: usize, tiwin: u32): void {
+/**
+ * What a SYN (or a SYN cookie standing for one) negotiates into tp: window scaling and
+ * timestamps (RFC 7323: both ways or neither), SACK permitted, and the MSS (the peer's
+ * offer capped by our route's and the user's). wscale < 0: the peer sent none.
+ */
+function syn_negotiate(tp: usize, wscale: i32, ts: bool, sack: bool, peerMss: u32): void {
   const t = TP(tp);
-  if ((to.to_flags & TOF_SCALE) != 0 && (t.t_flags & TF_REQ_SCALE) != 0) {
+  if (wscale >= 0 && (t.t_flags & TF_REQ_SCALE) != 0) {
     t.t_flags |= TF_RCVD_SCALE;
-    t.snd_scale = <u8>to.to_wscale;
+    t.snd_scale = <u8>wscale;
   } else {
     t.t_flags &= ~TF_REQ_SCALE;
     t.request_r_scale = 0;
   }
   // Our window field is shifted by what we asked for (RFC 7323 2.3), both ways or neither.
   t.rcv_scale = t.request_r_scale;
-  if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_REQ_TSTMP) != 0) {
+  if (ts && (t.t_flags & TF_REQ_TSTMP) != 0) {
     t.t_flags |= TF_RCVD_TSTMP;
     t.ts_recent = to.to_tsval;
     t.ts_recent_age = ticks();
   } else t.t_flags &= ~TF_REQ_TSTMP;
-  if ((to.to_flags & TOF_SACKPERM) != 0 && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
-  // MSS: the peer's offer, our route's, the user's cap; minus the timestamp option's 12.
-  let mss = (to.to_flags & TOF_MSS) != 0 ? to.to_mss : 536;
+  if (sack && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
+  let mss = peerMss;
   if (mss > t.t_rcvmss) mss = t.t_rcvmss;
   if (t.t_maxseg_user != 0 && mss > t.t_maxseg_user) mss = t.t_maxseg_user;
   if (mss < TCP_MINMSS) mss = TCP_MINMSS;
   t.t_maxseg = mss;
+}
+
+/** Negotiate options from a SYN into tp (MSS, window scale, timestamps, SACK). */
+function syn_options(tp: usize, tiwin: u32): void {
+  syn_negotiate(tp, (to.to_flags & TOF_SCALE) != 0 ? <i32>to.to_wscale : -1, (to.to_flags & TOF_TS) != 0,
+    (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_MSS) != 0 ? to.to_mss : 536);
+  const t = TP(tp);
   t.snd_wnd = tiwin;
   t.max_sndwnd = tiwin;
 }
@@ -998,25 +1008,7 @@ function syncookie_expand(lp: usize, ops: usize, src: usize, dst: usize, fport: 
   t.snd_wl2 = ack;
   t.ts_offset = <u32>(c >> 32);
   const ws = (low >> 4) & 15;
-  if (ws != SYNCOOKIE_NO_WSCALE && (t.t_flags & TF_REQ_SCALE) != 0) {
-    t.t_flags |= TF_RCVD_SCALE;
-    t.snd_scale = <u8>ws;
-  } else {
-    t.t_flags &= ~TF_REQ_SCALE;
-    t.request_r_scale = 0;
-  }
-  t.rcv_scale = t.request_r_scale;
-  if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_REQ_TSTMP) != 0) {
-    t.t_flags |= TF_RCVD_TSTMP;
-    t.ts_recent = to.to_tsval;
-    t.ts_recent_age = ticks();
-  } else t.t_flags &= ~TF_REQ_TSTMP;
-  if ((low & 8) != 0 && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
-  let mss = syncookie_mss(low & 7);
-  if (mss > t.t_rcvmss) mss = t.t_rcvmss;
-  if (t.t_maxseg_user != 0 && mss > t.t_maxseg_user) mss = t.t_maxseg_user;
-  if (mss < TCP_MINMSS) mss = TCP_MINMSS;
-  t.t_maxseg = mss;
+  syn_negotiate(tp, ws != SYNCOOKIE_NO_WSCALE ? <i32>ws : -1, (to.to_flags & TOF_TS) != 0, (low & 8) != 0, syncookie_mss(low & 7));
   t.snd_wnd = tiwin0 << t.snd_scale;
   t.max_sndwnd = t.snd_wnd;
   // What the cookie SYN-ACK offered (unscaled, at most 64 KiB): never shrink it.
