@@ -71,11 +71,21 @@ function lengths(p: PcapPacket, snaplen: number): { incl: number; orig: number }
   return { incl: Math.min(p.data.length, snaplen), orig };
 }
 
-/** Where a writer's bytes go: a stream, or a list of chunks for toBuffer(). */
+/**
+ * Where a writer's bytes go: a stream, or a list of chunks for toBuffer(). The file header
+ * goes out once, before anything else (so an empty capture is still a valid file).
+ */
 class Output {
   private chunks: Buffer[] = [];
   private ended = false;
-  constructor(private readonly out: Writable | undefined, private readonly what: string) {}
+  private started = false;
+  constructor(private readonly out: Writable | undefined, private readonly what: string, private readonly header: () => Buffer) {}
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.push(this.header());
+  }
 
   push(b: Buffer): boolean {
     if (this.ended) throw new Error(`${this.what}: write after end`);
@@ -85,12 +95,14 @@ class Output {
   }
 
   toBuffer(): Buffer {
+    this.start();
     if (this.out) throw new Error(`${this.what}: toBuffer() is for writers without a stream`);
     return Buffer.concat(this.chunks);
   }
 
   async end(endStream: boolean): Promise<void> {
     if (this.ended) return;
+    this.start();
     this.ended = true;
     if (this.out && endStream) {
       this.out.end();
@@ -124,14 +136,13 @@ export class PcapWriter {
   readonly linktype: number;
   readonly snaplen: number;
   private readonly output: Output;
-  private started = false;
 
   constructor(opts: PcapWriterOptions = {}) {
     this.linktype = opts.linktype ?? LINKTYPE_ETHERNET;
     this.snaplen = opts.snaplen ?? MAX_SNAPLEN;
     checkLinktype(this.linktype, 0xffffffff);
     checkSnaplen(this.snaplen);
-    this.output = new Output(opts.out, "pcap writer");
+    this.output = new Output(opts.out, "pcap writer", () => this.header());
   }
 
   /** The 24-byte global header. */
@@ -171,20 +182,16 @@ export class PcapWriter {
 
   /** Emit the header if nothing was written yet (so an empty capture is still a valid file). */
   start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.output.push(this.header());
+    this.output.start();
   }
 
   /** Everything written so far, for a writer made without `out`. */
   toBuffer(): Buffer {
-    this.start();
     return this.output.toBuffer();
   }
 
   /** Write the header if needed and end the stream (`endStream: false` leaves it open). */
   async end({ endStream = true }: { endStream?: boolean } = {}): Promise<void> {
-    this.start();
     await this.output.end(endStream);
   }
 }
@@ -315,11 +322,10 @@ export class PcapngWriter {
   readonly userAppl: string;
   private readonly output: Output;
   private readonly ifaces: Required<PcapngInterface>[] = [];
-  private started = false;
 
   constructor(opts: PcapngWriterOptions = {}) {
     this.userAppl = opts.userAppl ?? "wavnet";
-    this.output = new Output(opts.out, "pcapng writer");
+    this.output = new Output(opts.out, "pcapng writer", () => this.header());
   }
 
   /** The Section Header Block: byte-order magic, version 1.0, section length unknown (-1). */
@@ -408,18 +414,14 @@ export class PcapngWriter {
 
   /** Emit the SHB if nothing was written yet. */
   start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.output.push(this.header());
+    this.output.start();
   }
 
   toBuffer(): Buffer {
-    this.start();
     return this.output.toBuffer();
   }
 
   async end({ endStream = true }: { endStream?: boolean } = {}): Promise<void> {
-    this.start();
     await this.output.end(endStream);
   }
 
