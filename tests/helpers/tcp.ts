@@ -58,7 +58,11 @@ export function sha256(b: Uint8Array | Uint8Array[]): string {
  * Send `data` from `from` and read it at `to` in virtual time until it has all arrived
  * (or limitUs passes). Returns the received chunks and the virtual time it took.
  */
-export function pump(k: Kernel, from: Socket, to: Socket, data: Uint8Array, limitUs = 600_000_000, alreadySent = 0): { got: Uint8Array[]; bytes: number; us: number } {
+export function pump(
+  k: Kernel, from: Socket, to: Socket, data: Uint8Array, limitUs = 600_000_000, alreadySent = 0,
+  /** Called after every round with the bytes received so far; true = step the clock anyway. */
+  each?: (bytes: number) => boolean,
+): { got: Uint8Array[]; bytes: number; us: number } {
   const t0 = clock(k).now();
   let sent = alreadySent;
   let bytes = 0;
@@ -76,7 +80,8 @@ export function pump(k: Kernel, from: Socket, to: Socket, data: Uint8Array, limi
       bytes += r.length;
       progress = true;
     }
-    if (!progress) step(k);
+    const force = each ? each(bytes) : false;
+    if (!progress || force) step(k);
   }
   return { got, bytes, us: clock(k).now() - t0 };
 }
@@ -128,26 +133,10 @@ export function finishTcp(k: Kernel, ...socks: Socket[]): void {
  * frame it sends until `burst` frames are gone (a burst loss in the middle of a window).
  */
 export function pumpWithBurst(k: Kernel, from: Socket, to: Socket, data: Uint8Array, link: Interface, at: number, burst: number): { got: Uint8Array[]; bytes: number } {
-  let sent = 0;
-  let bytes = 0;
-  const got: Uint8Array[] = [];
   const base = link.conditions();
   let phase = 0; // 0 before, 1 losing, 2 after
   let lost0 = 0;
-  const t0 = clock(k).now();
-  while (bytes < data.length && clock(k).now() - t0 < 600_000_000) {
-    let progress = false;
-    while (sent < data.length) {
-      const n = from.send(data.subarray(sent, Math.min(data.length, sent + 65536)));
-      if (n <= 0) break;
-      sent += n;
-      progress = true;
-    }
-    for (let r = to.recv(); r !== null && r.length > 0; r = to.recv()) {
-      got.push(r);
-      bytes += r.length;
-      progress = true;
-    }
+  const { got, bytes } = pump(k, from, to, data, 600_000_000, 0, (bytes) => {
     if (phase === 0 && bytes >= at) {
       lost0 = link.linkStats().lost;
       link.setConditions({ ...base, loss: 1 });
@@ -156,8 +145,8 @@ export function pumpWithBurst(k: Kernel, from: Socket, to: Socket, data: Uint8Ar
       link.setConditions(base);
       phase = 2;
     }
-    if (!progress || phase === 1) step(k);
-  }
+    return phase === 1;
+  });
   return { got, bytes };
 }
 
