@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// The wavnet command. The host is TypeScript run through tsx's loader (a dependency of the
+// package, as for `import "wavnet"`); the Wasm kernel is built on first use if the package
+// came without build/ (a git checkout). See docs/cli.md.
+import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+if (!existsSync(`${root}build/kernel.wasm`)) {
+  process.stderr.write("wavnet: building the Wasm kernel and modules (first run) ...\n");
+  const r = spawnSync(process.execPath, [`${root}scripts/build.mjs`], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) {
+    process.stderr.write(`wavnet: the build failed (status ${r.status}); run "npm run build" in ${root} to see why\n`);
+    process.exit(1);
+  }
+}
+
+const { register } = await import("tsx/esm/api");
+register();
+const { main } = await import("../host/cli/main.ts");
+const code = await main(process.argv.slice(2));
+// Leave even if something (a service socket, a timer) still holds the event loop.
+process.stdout.write("", () => process.exit(code));
