@@ -244,6 +244,26 @@ describe("node commands", () => {
     k.shutdown();
   });
 
+  test("ifconfig on a bridge: members, addm/deletem and the address table", async () => {
+    const k = await Kernel.boot({ config: "GENERIC" });
+    const sw = k.createVnet("sw");
+    const h = k.createVnet("h");
+    const [br] = sw.ifcreate("bridge");
+    const [he, se] = k.epair(h, sw);
+    for (const i of [br, he, se]) i.setUp();
+    const cmds = new Commands(k);
+    const n = { name: "sw", vnet: sw };
+    await cmds.exec(n, `ifconfig ${br.name} addm ${se.name}`);
+    assert.match(await cmds.exec(n, `ifconfig ${br.name}`), new RegExp(`\\tmember: ${se.name} flags=`));
+    he.send(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 0x42, 0x88, 0xb5, ...new Array(50).fill(0)]));
+    assert.match(await cmds.exec(n, `ifconfig ${br.name} addr`), new RegExp(`^02:00:00:00:00:42 Vlan1 ${se.name} `));
+    await cmds.exec(n, `ifconfig ${br.name} deletem ${se.name}`);
+    assert.doesNotMatch(await cmds.exec(n, `ifconfig ${br.name}`), /member:/);
+    assert.match((await fails(cmds, n, `ifconfig ${se.name} addr`)).message, /addr is for bridges/);
+    he.destroy();
+    k.shutdown();
+  });
+
   test("unknown commands and bad lines are one clear line each", async () => {
     const k = await bootInet();
     const v = k.createVnet("v");

@@ -21,6 +21,7 @@ import { netstatSTcp, tcpConnections } from "../tcp.js";
 import { sockstat, formatSockstat, type SockAddr } from "../socket.js";
 import { ping, traceroute } from "../ping.js";
 import { formatTable } from "../format.js";
+import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel } from "../bridge.js";
 import {
   CommandError, tokenize, getopt, number, duration, probability, rate, formatDuration, formatRate, formatPct,
 } from "./args.js";
@@ -204,13 +205,15 @@ function ifconfigOne(c: Call, i: Interface): string {
     const peer = i.peer;
     lines.push(`\tpeer ${peer.vnet.name}:${peer.name}${conditionsText(i.conditions()) ? `, conditions ${conditionsText(i.conditions())}` : ""}`);
   }
+  // A bridge: its table parameters, members with their counters, forwarding counters.
+  if (i.type === "bridge" && loaded(c.kernel, "if_bridge")) lines.push(...bridgeText(c.kernel, i).split("\n").slice(2));
   const s = i.counters();
   lines.push(`\tinput ${s.ipackets} packets ${s.ibytes} bytes ${s.ierrors} errors ${s.iqdrops} drops`);
   lines.push(`\toutput ${s.opackets} packets ${s.obytes} bytes ${s.oerrors} errors ${s.oqdrops} drops`);
   return lines.join("\n");
 }
 
-const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [promisc | -promisc]]";
+const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [promisc | -promisc] | BRIDGE [addr] [addm IF] [deletem IF]]";
 
 function ifconfig(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "al", IFCONFIG_USAGE);
@@ -253,6 +256,16 @@ function ifconfig(c: Call): string {
           if (!a.includes("/")) throw new CommandError(`ifconfig: inet ${a}: give the prefix length, e.g. ${a}/24`);
           addAddress(c.kernel, i, a);
         }
+        break;
+      }
+      case "addr":
+      case "addm":
+      case "deletem": {
+        if (i.type !== "bridge") throw new CommandError(`ifconfig: ${word} is for bridges; ${i.name} is not one`);
+        if (word === "addr") return bridgeAddrText(c.kernel, i);
+        const m = iface(c, w[++k]);
+        if (word === "addm") bridgeAdd(c.kernel, i, m);
+        else bridgeDel(c.kernel, i, m);
         break;
       }
       default:
