@@ -716,10 +716,11 @@ class Checker {
         const from = this.nodeRef(x.from, [...p, "from"]);
         const to = this.target(x.to, [...p, "to"]);
         const timeoutMs = ms(this.dur(x.timeout, [...p, "timeout"], 1_000_000));
+        const intervalUs = this.dur(x.interval, [...p, "interval"], 1000);
         const expect = this.expect(x.expect, [...p, "expect"]);
-        if (!from || !to || timeoutMs === undefined || !expect) return;
+        if (!from || !to || timeoutMs === undefined || intervalUs === undefined || !expect) return;
         const count = (x.count as number | undefined) ?? 10;
-        this.steps.push({ action, from, to, port: (x.port as number | undefined) ?? 5002, count, size: (x.size as number | undefined) ?? 64, timeoutMs, expect, name: named(`udp ${from} -> ${to} ${count} datagrams`), origin });
+        this.steps.push({ action, from, to, port: (x.port as number | undefined) ?? 5002, count, size: (x.size as number | undefined) ?? 64, intervalUs, timeoutMs, expect, name: named(`udp ${from} -> ${to} ${count} datagrams`), origin });
         return;
       }
       case "http": {

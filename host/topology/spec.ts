@@ -117,7 +117,7 @@ export type Expect =
 export type StepSpec = (
   | { action: "ping"; from: string; to: string; count: number; intervalMs: number; timeoutMs: number; size: number; expect: Expect }
   | { action: "tcp"; from: string; to: string; port: number; bytes: number; withinUs: number; expect: Expect }
-  | { action: "udp"; from: string; to: string; port: number; count: number; size: number; timeoutMs: number; expect: Expect }
+  | { action: "udp"; from: string; to: string; port: number; count: number; size: number; intervalUs: number; timeoutMs: number; expect: Expect }
   | { action: "http"; from: string; to: string; port: number; path: string; status: number; contains?: string; timeoutMs: number; expect: Expect }
   | { action: "sleep"; us: number }
   | { action: "link"; endpoint: string; peer?: string; forward?: ConditionSpec; reverse?: ConditionSpec }
