@@ -97,8 +97,8 @@ export function parseTopology(text: string, file = "<string>"): TopologySpec {
   const loc = new Locator(doc, lc, file);
   const errors: TopologyError[] = [];
   for (const e of doc.errors) {
-    const lp = e.linePos?.[0];
-    errors.push(new TopologyError(`YAML: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`, file, lp?.line ?? 0, lp?.col ?? 0));
+    const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+    errors.push(new TopologyError(`YAML: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`, file, lp.line, lp.col));
   }
   if (errors.length) throw bundle(errors);
   const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
@@ -241,8 +241,10 @@ class Checker {
     ((d.generators as Obj[] | undefined) ?? []).forEach((g, i) => this.generator(g, ["generators", i], i));
     if (this.nodes.length === 0 && this.errors.length === 0) this.err([], "no nodes: give nodes: or generators:");
     this.addressesUnique();
+    const before = this.errors.length;
     ((d.links as Obj[] | undefined) ?? []).forEach((l, i) => this.link(l, ["links", i]));
-    this.everyEtherLinked();
+    // A link that is wrong leaves some interface unlinked: saying so too would be noise.
+    if (this.errors.length === before) this.everyEtherLinked();
     ((d.steps as Obj[] | undefined) ?? []).forEach((s, i) => this.step(s, ["steps", i], i));
     if (this.errors.length) throw bundle(dedupe(this.errors));
     return {
@@ -551,8 +553,12 @@ class Checker {
 
   readonly linked = new Map<string, LinkSpec>();
 
+  /** Endpoints some link names, valid or not: "on no link" is not said of them. */
+  readonly mentioned = new Set<string>();
+
   link(l: Obj, path: Path): void {
     const eps = l.endpoints as string[];
+    for (const e of eps) this.mentioned.add(e);
     const a = this.endpoint(eps[0], [...path, "endpoints", 0]);
     const b = this.endpoint(eps[1], [...path, "endpoints", 1]);
     const base = l.conditions !== undefined ? this.conditions(l.conditions as Obj, [...path, "conditions"]) : {};
@@ -629,7 +635,8 @@ class Checker {
     for (const n of this.nodes) {
       if (n.generator) continue;
       for (const i of n.interfaces) {
-        if (i.kind === "ether" && !this.linked.has(`${n.name}:${i.name}`)) {
+        const key = `${n.name}:${i.name}`;
+        if (i.kind === "ether" && !this.linked.has(key) && !this.mentioned.has(key)) {
           this.errors.push(new TopologyError(`interface ${n.name}:${i.name} is on no link (an ether interface is one end of a link)`, i.origin.file, i.origin.line, i.origin.column, i.origin.path));
         }
       }
