@@ -48,7 +48,10 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
   try {
     p = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`wavnet ${cmd}: ${(e as Error).message.split("\n")[0].replace(/\. To specify a positional.*$/, "")}`);
+    // Node's messages run on with advice for programmers: keep the first sentence.
+    const m = (e as Error).message.split("\n")[0];
+    const opt = /^Option '(--[a-z-]+)[^']*' argument (is ambiguous|missing)/.exec(m);
+    throw new UsageError(`wavnet ${cmd}: ${opt ? `${opt[1]} needs a value` : m.replace(/\. .*$/, "").replace(/\.$/, "")}`);
   }
   const v = p.values;
   if (p.positionals.length !== 1) throw new UsageError(`wavnet ${cmd}: ${p.positionals.length ? "one topology file only" : "a topology file is needed"}`);
