@@ -300,3 +300,51 @@ describe("topology runner: the API and up-time errors", () => {
     await assert.rejects(t.runSteps(), /torn down/);
   });
 });
+
+describe("topology runner: services", () => {
+  test("tcp echo, tcp discard, udp echo and udp discard answer as RFC 862 and 863 say", async () => {
+    const t = await Topology.up(parseTopology(`nodes:
+  - name: c
+    interfaces: [{ name: eth0, addresses: [10.0.0.1/24] }]
+  - name: s
+    interfaces: [{ name: eth0, addresses: [10.0.0.2/24] }]
+    services:
+      - { kind: tcp-echo }
+      - { kind: tcp-discard }
+      - { kind: udp-echo }
+      - { kind: udp-discard, port: 9999 }
+links:
+  - endpoints: [c:eth0, s:eth0]
+    conditions: { delay: 2ms }
+`));
+    const c = t.node("c").vnet;
+    const tcp = async (port: number) => {
+      const sock = c.net.connect({ port, host: "10.0.0.2" });
+      let got = "";
+      let closed = false;
+      sock.on("data", (d: Buffer) => (got += d.toString()));
+      sock.on("close", () => (closed = true));
+      sock.end("hello, services\n");
+      assert.ok(await t.time.until(() => closed, 5_000_000), `port ${port}: connection closes`);
+      return got;
+    };
+    const udp = async (port: number) => {
+      const sock = c.dgram("udp4");
+      const got: string[] = [];
+      sock.on("message", (m: Buffer) => got.push(m.toString()));
+      sock.send("ping?", port, "10.0.0.2");
+      await t.time.sleep(100_000);
+      await new Promise<void>((r) => sock.close(() => r()));
+      return got;
+    };
+    try {
+      assert.equal(await tcp(7), "hello, services\n");
+      assert.equal(await tcp(9), "");
+      assert.deepEqual(await udp(7), ["ping?"]);
+      assert.deepEqual(await udp(9999), []);
+    } finally {
+      const rep = await t.down();
+      assert.ok(rep.ok, rep.text);
+    }
+  });
+});

@@ -123,6 +123,7 @@ export class TimeDriver {
           fire();
         }
       }, 1);
+      t.unref();
       this.timers.add(t);
       return;
     }
@@ -130,6 +131,7 @@ export class TimeDriver {
       this.timers.delete(t);
       fire();
     }, Math.max(0, (atUs - this.now()) / 1000));
+    t.unref(); // a schedule alone does not keep the process alive
     this.timers.add(t);
   }
 
