@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { ping } from "../ping.js";
 import type { NetSocket, NetServer } from "../net.js";
 import type { DgramSocket } from "../dgram.js";
-import type { StepSpec, Expect } from "./spec.js";
+import type { StepSpec, Expect, ConditionSpec } from "./spec.js";
 import type { StepResult } from "./types.js";
 import type { Topology, RunOptions } from "./topology.js";
 import { linkConditions } from "./topology.js";
@@ -38,6 +38,29 @@ function expectText(e: Expect): string {
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function usText(us: number): string {
+  return us >= 1_000_000 && us % 1000 === 0 ? `${us / 1_000_000} s` : us >= 1000 ? `${us / 1000} ms` : `${us} us`;
+}
+
+function rateText(bps: number): string {
+  for (const [d, u] of [[1e9, "Gbit/s"], [1e6, "Mbit/s"], [1e3, "kbit/s"]] as const) if (bps >= d) return `${round3(bps / d)} ${u}`;
+  return `${bps} bit/s`;
+}
+
+/** "delay 20 ms, loss 1%, rate 50 Mbit/s" (or "none"): conditions as a file would say them. */
+export function conditionsText(c: ConditionSpec): string {
+  const parts: string[] = [];
+  if (c.delayUs) parts.push(`delay ${usText(c.delayUs)}`);
+  if (c.jitterUs) parts.push(`jitter ${usText(c.jitterUs)}`);
+  if (c.loss) parts.push(`loss ${round3(c.loss * 100)}%`);
+  if (c.duplicate) parts.push(`duplicate ${round3(c.duplicate * 100)}%`);
+  if (c.reorder) parts.push(`reorder ${round3(c.reorder * 100)}%`);
+  if (c.rateBps) parts.push(`rate ${rateText(c.rateBps)}`);
+  if (c.queueLimit !== undefined) parts.push(`queue ${c.queueLimit}`);
+  if (c.queueBytes) parts.push(`queueBytes ${c.queueBytes}`);
+  return parts.length ? parts.join(", ") : "none";
+}
 
 export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResult[]> {
   const emit = opts.onEvent ?? (() => {});
@@ -336,7 +359,7 @@ function linkStep(t: Topology, s: Step<"link">): Outcome {
   if (!link) return { ok: false, detail: `no link at ${s.endpoint}` };
   if (s.forward) link.ends[0].setConditions(linkConditions(s.forward));
   if (s.reverse) link.ends[1].setConditions(linkConditions(s.reverse));
-  const text = (c?: object) => (c ? JSON.stringify(c) : "unchanged");
+  const text = (c?: ConditionSpec) => (c ? conditionsText(c) : "unchanged");
   return { ok: true, detail: `${link.a} -> ${link.b}: ${text(s.forward)}; ${link.b} -> ${link.a}: ${text(s.reverse)}` };
 }
 
