@@ -8,10 +8,21 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 if (!existsSync(`${root}build/kernel.wasm`)) {
+  // A packed package ships build/; only a checkout (sources, test modules, dev dependencies) can make it.
+  let compiler = true;
+  try {
+    import.meta.resolve("assemblyscript/asc");
+  } catch {
+    compiler = false;
+  }
+  if (!compiler || !existsSync(`${root}tests/kmod`)) {
+    process.stderr.write(`wavnet: ${root}build/ is missing and this copy cannot build it (that needs a checkout with its dev dependencies); reinstall the package\n`);
+    process.exit(1);
+  }
   process.stderr.write("wavnet: building the Wasm kernel and modules (first run) ...\n");
   const r = spawnSync(process.execPath, [`${root}scripts/build.mjs`], { stdio: ["ignore", "inherit", "inherit"] });
   if (r.status !== 0) {
-    process.stderr.write(`wavnet: the build failed (status ${r.status}); run "npm run build" in ${root} to see why\n`);
+    process.stderr.write(`wavnet: the build failed (status ${r.status}); "npm run build" in ${root} shows why\n`);
     process.exit(1);
   }
 }
