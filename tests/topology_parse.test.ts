@@ -267,6 +267,28 @@ generators:
     assert.match(e.message, /bad expectation "mostly"/);
   });
 
+  test("kernel configuration: unknown modules, unknown sysctls and bad sysctl values", () => {
+    let e = only(`kernel: MINIMAL\nnodes:\n  - name: a\n`);
+    assert.equal(e.line, 1);
+    assert.match(e.message, /unknown kernel configuration "MINIMAL" \(known: .*GENERIC/);
+    e = only(`nodes:\n  - name: a\n    kernel:\n      modules: [ipfw]\n`);
+    assert.equal(e.path, "nodes[0].kernel.modules[0]");
+    assert.match(e.message, /unknown module "ipfw" \(known: .*if_epair.*tcp/);
+    e = only(`nodes:\n  - name: a\n    kernel:\n      sysctl: { net.inet.ip.ttl: 3 }\n`);
+    assert.equal(e.line, 4);
+    assert.match(e.message, /unknown sysctl "net\.inet\.ip\.ttl" \(known: net\.inet\.ip\.forwarding, /);
+    e = only(`nodes:\n  - name: a\n    kernel:\n      sysctl: { net.inet.tcp.cc.algorithm: vegas }\n`);
+    assert.match(e.message, /net\.inet\.tcp\.cc\.algorithm must be "newreno" or "cubic", got "vegas"/);
+  });
+
+  test("services: a port taken twice in one node, a body on a non-http service", () => {
+    let e = only(`nodes:\n  - name: a\n    services:\n      - { kind: tcp-echo, port: 80 }\n      - { kind: http }\n`);
+    assert.equal(e.line, 5);
+    assert.match(e.message, /a already has a tcp service on port 80 \(line 4\)/);
+    e = only(`nodes:\n  - name: a\n    services:\n      - { kind: udp-echo, body: hi }\n`);
+    assert.match(e.message, /"body" is for http services; this one is udp-echo/);
+  });
+
   test("several mistakes: each once, in file order", () => {
     try {
       parseTopology(`nodes:\n  - name: a\n    interfaces:\n      - { name: eth0, addresses: [10.0.0.1/40] }\n  - name: a\n`, "multi.yaml");

@@ -252,6 +252,11 @@ describe("topology runner: the API and up-time errors", () => {
     k.shutdown();
   });
 
+  test("a node that asks for the inet6 module: the same clear error at the node", async () => {
+    const spec = parseTopology(`nodes:\n  - name: a\n  - name: six\n    kernel: { modules: [inet6] }\n`, "six.yaml");
+    await assert.rejects(Topology.up(spec), (e: unknown) => e instanceof TopologyError && e.line === 3 && /node six: inet6 is not in this kernel/.test(e.message));
+  });
+
   test("a failure half way up tears down what was made, in a kernel the caller owns", async () => {
     const k = await Kernel.boot();
     k.reclaim();
