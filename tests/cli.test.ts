@@ -4,7 +4,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,6 +48,19 @@ steps:
   - ping: { from: h1, to: h2, count: 3 }
   - shell: { node: h1, cmd: "netstat -rn", contains: "10.0.0.0/24" }
 `;
+
+/** main() in this process, with pipes for stdio (no tsx start-up, no kernel build check). */
+async function inProcess(argv: string[]): Promise<Ran> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  err.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout, stderr };
+}
 
 let dir: string;
 const file = (name: string, text: string) => {
@@ -124,28 +137,37 @@ describe("wavnet run", () => {
     assert.deepEqual([u.code, u.stderr.trim(), u.stdout], [2, "wavnet run: a topology file is needed", ""]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /^usage: wavnet run FILE/);
-    const call = async (argv: string[]) => {
-      const out = new PassThrough().setEncoding("utf8");
-      const err = new PassThrough().setEncoding("utf8");
-      const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
-      return { code, stdout: String(out.read() ?? ""), stderr: String(err.read() ?? "") };
-    };
-    const o = await call(["run", "x.yaml", "--frob"]);
+    const o = await inProcess(["run", "x.yaml", "--frob"]);
     assert.deepEqual([o.code, o.stderr.trim()], [2, "wavnet run: Unknown option '--frob'"]);
-    const m = await call(["run", join(dir, "missing.yaml")]);
+    const m = await inProcess(["run", join(dir, "missing.yaml")]);
     assert.equal(m.code, 2);
     assert.match(m.stderr, /^wavnet run: .*missing\.yaml: cannot read/);
-    assert.deepEqual((await call(["shell", "a.yaml", "--json"])).stderr.trim(), "wavnet shell: --json is for wavnet run");
-    assert.deepEqual((await call(["run", "a.yaml", "--seed=-1"])).stderr.trim(), "wavnet run: --seed must be a non-negative integer, got \"-1\"");
-    assert.deepEqual((await call(["run", "a.yaml", "--seed"])).stderr.trim(), "wavnet run: --seed needs a value");
-    assert.deepEqual((await call(["run", "a.yaml", "b.yaml"])).stderr.trim(), "wavnet run: one topology file only");
-    assert.deepEqual((await call(["run", "a.yaml", "--virtual-time", "--real-time"])).code, 2);
-    const v = await call(["version"]);
+    assert.deepEqual((await inProcess(["shell", "a.yaml", "--json"])).stderr.trim(), "wavnet shell: --json is for wavnet run");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "--seed=-1"])).stderr.trim(), "wavnet run: --seed must be a non-negative integer, got \"-1\"");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "--seed"])).stderr.trim(), "wavnet run: --seed needs a value");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "b.yaml"])).stderr.trim(), "wavnet run: one topology file only");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "--virtual-time", "--real-time"])).code, 2);
+    const v = await inProcess(["version"]);
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^wavnet \d+\.\d+\.\d+ \(node v\d+/);
-    const x = await call(["frob"]);
+    const x = await inProcess(["frob"]);
     assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, version, --help)`]);
   });
+});
+
+test("every example topology in examples/ runs green under wavnet run (virtual time, --json)", async () => {
+  const examples = fileURLToPath(new URL("../examples/", import.meta.url));
+  const files = readdirSync(examples).filter((f) => /\.ya?ml$/.test(f));
+  assert.ok(files.length >= 1);
+  for (const f of files) {
+    const r = await inProcess(["run", join(examples, f), "--virtual-time", "--json"]);
+    assert.equal(r.stderr, "", f);
+    const doc = JSON.parse(r.stdout);
+    const failed = doc.steps.filter((s: { ok: boolean }) => !s.ok).map((s: { name: string; detail: string }) => `${s.name}: ${s.detail}`);
+    assert.deepEqual(failed, [], f);
+    assert.equal(r.code, 0, f);
+    assert.deepEqual([doc.teardown.ok, doc.teardown.pagesLeaked, doc.teardown.socketsLeft], [true, 0, 0], f);
+  }
 });
 
 describe("wavnet shell", () => {
