@@ -41,6 +41,8 @@ export class ScheduleClock extends VirtualClock {
   }
 }
 
+const BUSY_TURNS = 1000;
+const BUSY_TURNS_MAX = 100_000;
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /** setImmediate callbacks are queued (someone's work is pending): Node lists them as "Immediate". */
@@ -86,19 +88,24 @@ export class TimeDriver {
       if (this.now() >= end) return false;
       // Time stands still while the host has work queued (a dgram socket emits one message
       // per setImmediate, a stream flushes in several turns): moving it then would let a
-      // timer fire before the work it races with. Bounded, in case something spins.
-      if (hostBusy() && ++busy < 100_000) continue;
-      busy = 0;
+      // timer fire before the work it races with. Bounded, in case something else in the
+      // process spins on setImmediate: then time moves one deadline per BUSY_TURNS turns,
+      // and jumps to the limit only after BUSY_TURNS_MAX.
+      const busyNow = hostBusy();
+      busy = busyNow ? busy + 1 : 0;
       const clock = this.vclock;
       const k = this.kernel.k.callout_next();
       const ev = clock instanceof ScheduleClock ? clock.nextEvent() : -1;
       const next = [k, ev].filter((x) => x >= 0).reduce((a, b) => Math.min(a, b), Infinity);
       if (next === Infinity || next > end) {
+        if (busyNow && busy < BUSY_TURNS_MAX) continue;
         // Nothing is due before the limit and the host is idle: nothing more can happen.
         clock.advanceTo(end);
         await turn();
         return done();
       }
+      if (busyNow && busy < BUSY_TURNS) continue;
+      busy = 0;
       clock.advanceTo(Math.max(next, this.now()));
     }
   }
