@@ -27,6 +27,12 @@ if (!existsSync(`${root}build/kernel.wasm`)) {
   }
 }
 
+// A reader that goes away (`wavnet run x.yaml | head`) ends us quietly, with the status a
+// shell gives a process killed by SIGPIPE.
+for (const s of [process.stdout, process.stderr]) {
+  s.on("error", (e) => process.exit(e.code === "EPIPE" ? 141 : 1));
+}
+
 const { register } = await import("tsx/esm/api");
 register();
 const { main } = await import("../host/cli/main.ts");

@@ -131,6 +131,16 @@ describe("wavnet run", () => {
     assert.equal(doc.teardown.vnets, 2);
   });
 
+  test("a reader that goes away (| head -1) ends it quietly with status 141, no stack", async () => {
+    const p = spawn(process.execPath, [BIN, "run", file("pair.yaml", PAIR), "--virtual-time"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    p.stdout.once("data", () => p.stdout.destroy());
+    const code = await new Promise((r) => p.on("close", r));
+    assert.equal(code, 141);
+    assert.equal(stderr, "");
+  });
+
   test("usage errors exit 2 with one line; --help and version exit 0", async () => {
     // Through the bin once (the exit status reaches the shell), the rest in-process.
     const [u, h] = await Promise.all([wavnet(["run"]), wavnet(["--help"])]);
