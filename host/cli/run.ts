@@ -144,7 +144,19 @@ export async function run(file: string, flags: RunFlags, io: Io): Promise<number
       `${acc.pagesInUse} kmem pages (${(acc.pagesInUse * 4096 / (1 << 20)).toFixed(1)} MiB)`);
   }
   const progress = new Progress(io, io.stdoutTTY);
-  const report = await runSession(s, flags.json ? undefined : (e) => progress.event(e));
+  // ^C: leave the terminal tidy (the live line cleared) and say so; the kernel goes with the process.
+  const interrupted = () => {
+    progress.clear();
+    write(io.stderr, "wavnet run: interrupted");
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
+  let report: RunReport;
+  try {
+    report = await runSession(s, flags.json ? undefined : (e) => progress.event(e));
+  } finally {
+    process.off("SIGINT", interrupted);
+  }
   progress.clear();
   if (flags.json) write(io.stdout, JSON.stringify(report, jsonSafe, 2));
   else write(io.stdout, reportText(report));
