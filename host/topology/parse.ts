@@ -245,7 +245,7 @@ class Checker {
     ((d.links as Obj[] | undefined) ?? []).forEach((l, i) => this.link(l, ["links", i]));
     // A link that is wrong leaves some interface unlinked: saying so too would be noise.
     if (this.errors.length === before) this.everyEtherLinked();
-    ((d.steps as Obj[] | undefined) ?? []).forEach((s, i) => this.step(s, ["steps", i], i));
+    ((d.steps as Obj[] | undefined) ?? []).forEach((s, i) => this.step(s, ["steps", i]));
     if (this.errors.length) throw bundle(dedupe(this.errors));
     return {
       name, file, kernel,
@@ -686,7 +686,7 @@ class Checker {
     return this.try(path, () => parseDuration(v), "bad duration: ");
   }
 
-  step(s: Obj, path: Path, index: number): void {
+  step(s: Obj, path: Path): void {
     const actions = ACTIONS.filter((a) => s[a] !== undefined);
     if (actions.length !== 1) {
       return this.err(path, actions.length === 0 ? `a step needs one action (${ACTIONS.join(", ")})` : `a step has one action; this one has ${actions.join(" and ")} (make them separate steps)`);
@@ -789,6 +789,5 @@ class Checker {
         return;
       }
     }
-    void index;
   }
 }

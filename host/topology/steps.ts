@@ -26,8 +26,7 @@ function because(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function judge(expect: Expect, lossPct: number, what: string): Outcome["ok"] {
-  void what;
+function judge(expect: Expect, lossPct: number): boolean {
   if (expect.kind === "success") return lossPct === 0;
   if (expect.kind === "fail") return lossPct === 100;
   return expect.strict ? lossPct < expect.maxPct : lossPct <= expect.maxPct;
@@ -141,7 +140,7 @@ async function pingStep(t: Topology, s: Step<"ping">): Promise<Outcome> {
   const dst = t.addressOf(s.to);
   const r = await ping(t.kernel, from.vnet, dst, { count: s.count, intervalMs: s.intervalMs, timeoutMs: s.timeoutMs, size: s.size });
   const lossPct = round3(r.lossPct);
-  const ok = judge(s.expect, lossPct, "ping");
+  const ok = judge(s.expect, lossPct);
   const errs = r.errors.length ? `; ${r.errors[0].message} from ${r.errors[0].from}` : r.sendErrors.length ? `; sendto: ${r.sendErrors[0].error}` : "";
   const figures: Record<string, number> = { sent: r.transmitted, received: r.received, lossPct };
   if (r.received) Object.assign(figures, { rttMs: round3(r.avg), rttMinMs: round3(r.min), rttMaxMs: round3(r.max) });
@@ -309,7 +308,7 @@ async function udpStep(t: Topology, s: Step<"udp">): Promise<Outcome> {
   await new Promise<void>((r) => rx.close(() => r()));
   const got = Math.min(seen.size, s.count);
   const lossPct = round3(((s.count - got) / s.count) * 100);
-  const ok = judge(s.expect, lossPct, "udp");
+  const ok = judge(s.expect, lossPct);
   return {
     ok,
     detail: `${got}/${s.count} datagrams of ${s.size} bytes ${from.name} -> ${dst}:${s.port} (${lossPct}% loss${sendErrors ? `, ${sendErrors} send errors` : ""}${bad ? `, ${bad} unexpected datagrams` : ""}); expected ${expectText(s.expect)}`,
