@@ -186,6 +186,9 @@ describe("node commands", () => {
       await cmds.close(); // stops lo0's capture and completes its file
       assert.equal(readPcapng(readFileSync(join(dir, "lo.pcapng"))).interfaces.length, 1);
       assert.match((await fails(cmds, a, "capture epair0a sideways")).message, /say on or off/);
+      assert.equal((await fails(cmds, a, `capture epair0a on ${join(dir, "no", "such", "x.pcap")}`)).message, `capture: cannot write in ${join(dir, "no", "such")} (ENOENT)`);
+      assert.match(cmds.help("ping"), /^ping /);
+      assert.throws(() => cmds.help("toString"), /help: no command "toString"/);
       k.shutdown();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,8 @@
 // Commands.exec(node, line) is what the shell and Topology.runSteps call.
 
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, resolve, dirname } from "node:path";
+import { accessSync, constants } from "node:fs";
 import type { Kernel, Vnet } from "../kernel.js";
 import type { Interface } from "../ifnet.js";
 import { flagNames } from "../ifnet.js";
@@ -89,7 +90,7 @@ export class Commands {
   /** One line per command: usage and what it does. */
   help(cmd?: string): string {
     if (cmd !== undefined) {
-      const c = COMMANDS[cmd];
+      const c = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
       if (!c) throw new CommandError(`help: no command "${cmd}" (commands: ${this.names().join(", ")})`);
       return `${c.usage}\n  ${c.summary}`;
     }
@@ -134,6 +135,12 @@ export class Commands {
     const key = `${node.name}:${iface.name}`;
     if (this.#captures.has(key)) throw new CommandError(`capture: ${iface.name} on ${node.name} is already capturing to ${this.#captures.get(key)!.file}`);
     const path = resolve(file ?? join(this.pcapDir ?? tmpdir(), `wavnet-${node.name}-${iface.name}.pcap`));
+    // The file is opened as the first frame is written: find a bad folder now, not at `off`.
+    try {
+      accessSync(dirname(path), constants.W_OK);
+    } catch (e) {
+      throw new CommandError(`capture: cannot write in ${dirname(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
     const capture = path.endsWith(".pcapng") ? iface.capture({ pcapng: path }) : iface.capture({ pcap: path });
     const c = { node: node.name, iface: iface.name, file: path, capture };
     this.#captures.set(key, c);
@@ -146,7 +153,11 @@ export class Commands {
     const c = this.#captures.get(key);
     if (!c) throw new CommandError(`capture: ${ifname} on ${node.name} is not capturing`);
     this.#captures.delete(key);
-    await c.capture.stop();
+    try {
+      await c.capture.stop();
+    } catch (e) {
+      throw new CommandError(`capture: ${ifname}: writing ${c.file} failed: ${(e as Error).message}`);
+    }
     return c;
   }
 }

@@ -37,7 +37,7 @@ export class Shell {
   }
 
   help(cmd?: string): string {
-    if (cmd !== undefined) return BUILTINS[cmd] ?? this.s.commands.help(cmd);
+    if (cmd !== undefined) return Object.hasOwn(BUILTINS, cmd) ? BUILTINS[cmd] : this.s.commands.help(cmd);
     return [
       "Shell:",
       ...Object.values(BUILTINS).map((l) => `  ${l}`),
