@@ -117,6 +117,9 @@ describe("node commands", () => {
     assert.equal(e.message, "ping: no reply from 10.0.4.2 (1 sent)");
     assert.match(e.output, /10\.0\.2\.2: Time to live exceeded \(icmp_seq=0\)/);
     assert.match(e.output, /1 packets transmitted, 0 packets received, 100\.0% packet loss/);
+    // -t: FreeBSD's time limit; without -c as many requests as fit (0, 0.5, ... 2.5 s).
+    assert.match(await cmds.exec(a, "ping -t 3 -i 0.5 10.0.4.2"), /6 packets transmitted, 6 packets received/);
+    assert.match(await cmds.exec(a, "ping -t 2 -i 0.5 -c 2 10.0.4.2"), /2 packets transmitted, 2 packets received/);
     // -q: only the summary.
     const q = await cmds.exec({ name: "R1", vnet: R1 }, "ping -q -c 2 10.0.1.1");
     assert.doesNotMatch(q, /bytes from/);
@@ -209,7 +212,8 @@ describe("node commands", () => {
     assert.match(an, /^udp4\s+0\s+0\s+10\.0\.0\.1\.5353\s+\*\.\*$/m);
     assert.match(await cmds.exec(a, "netstat -an -p udp"), /udp4/);
     assert.doesNotMatch(await cmds.exec(a, "netstat -an -p udp"), /tcp4/);
-    assert.match(await cmds.exec(a, "sockstat -l"), /\*:8080.*LISTEN/);
+    assert.match(await cmds.exec(a, "sockstat -4 -l"), /\*:8080.*LISTEN/);
+    assert.match((await fails(cmds, a, "sockstat -6")).message, /sockstat: inet6 is not in this kernel/);
     assert.doesNotMatch(await cmds.exec(a, "sockstat -l"), /5353/);
     await cmds.exec(a, "ping -c 1 10.0.0.2");
     assert.match(await cmds.exec(a, "arp -an"), /\? \(10\.0\.0\.2\) at 02:[0-9a-f:]+ on epair0a/);

@@ -62,7 +62,8 @@ export function getopt(cmd: string, argv: string[], spec: string, usage: string)
       i++;
       break;
     }
-    if (w.length < 2 || w[0] !== "-" || /^-\d/.test(w)) break;
+    // "-5" is an operand (a negative number) unless the command has a digit option (sockstat -4).
+    if (w.length < 2 || w[0] !== "-" || (/^-\d/.test(w) && !spec.includes(w[1]))) break;
     for (let j = 1; j < w.length; j++) {
       const letter = w[j];
       const at = spec.indexOf(letter);

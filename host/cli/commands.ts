@@ -427,8 +427,10 @@ async function pingCmd(c: Call): Promise<string> {
   let timeoutMs = o("W") !== undefined ? number("ping", "-W (ms to wait for a reply)", o("W")!, 0, 3_600_000) : 2000;
   if (o("t") !== undefined) {
     // FreeBSD's -t: stop after this many seconds whatever came back.
+    // Without -c, as many requests as fit in the time; with -c, no more than that.
     const budget = number("ping", "-t (timeout, seconds)", o("t")!, 1, 3600) * 1000;
-    count = Math.max(1, Math.min(count, Math.floor(budget / Math.max(intervalMs, 1)) + (intervalMs === 0 ? count : 1)));
+    const fit = intervalMs > 0 ? Math.min(65536, Math.ceil(budget / intervalMs)) : count;
+    count = o("c") !== undefined ? Math.min(count, fit) : fit;
     timeoutMs = Math.max(0, Math.min(timeoutMs, budget - (count - 1) * intervalMs));
   }
   const r = await ping(c.kernel, c.vnet, args[0], {
