@@ -131,6 +131,15 @@ describe("wavnet run", () => {
     assert.equal(doc.teardown.vnets, 2);
   });
 
+  test("the clock: the command line wins over the file, the file over the default (virtual)", async () => {
+    const real = file("real.yaml", `clock: real\n${PAIR}`);
+    const clock = async (argv: string[]) => JSON.parse((await inProcess(["run", ...argv, "--json"])).stdout).clock;
+    assert.equal(await clock([file("pair.yaml", PAIR)]), "virtual");
+    assert.equal(await clock([real]), "real");
+    assert.equal(await clock([real, "--virtual-time"]), "virtual");
+    assert.equal(await clock([file("pair.yaml", PAIR), "--real-time"]), "real");
+  });
+
   test("a reader that goes away (| head -1) ends it quietly with status 141, no stack", async () => {
     const p = spawn(process.execPath, [BIN, "run", file("pair.yaml", PAIR), "--virtual-time"], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";

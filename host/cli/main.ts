@@ -18,8 +18,9 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
   shell   a console on the topology: NODE COMMAND (ifconfig, route, netstat, ping, ...),
           help, nodes, links, sleep, quit; reads a script from stdin when it is not a terminal
 
-  --virtual-time   run on virtual time (exact, repeatable, as fast as the work)
-  --real-time      run on the wall clock (the default unless the file says clock: virtual)
+  --virtual-time   run on virtual time: exact, repeatable, as fast as the work (the
+                   default, unless the file says clock: real)
+  --real-time      run on the wall clock (timers), whatever the file says
   --seed N         seed of the kernel's random numbers (loss, jitter, ISNs)
   --pcap DIR       where capture files go (created if missing)
   --json           run: print one JSON document (steps, figures, teardown) instead of text

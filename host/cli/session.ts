@@ -57,8 +57,8 @@ export function isTopologyError(e: unknown): e is TopologyError | TopologyErrors
 export async function openSession(file: string, flags: UpFlags): Promise<Session> {
   const spec = loadTopology(file);
   const t0 = performance.now();
-  // The command line wins over the file; with neither, the clock is real (--virtual-time asks).
-  const topo = await Topology.up(spec, { clock: flags.clock ?? spec.clock ?? "real", seed: flags.seed, pcapDir: flags.pcapDir });
+  // The command line wins over the file; with neither, the file format's default (virtual).
+  const topo = await Topology.up(spec, { clock: flags.clock ?? spec.clock ?? "virtual", seed: flags.seed, pcapDir: flags.pcapDir });
   const upMs = performance.now() - t0;
   return { spec, topo, commands: new Commands(topo.kernel, { pcapDir: flags.pcapDir }), upMs, seed: flags.seed ?? spec.seed };
 }
