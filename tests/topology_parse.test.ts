@@ -107,6 +107,15 @@ describe("topology files: one clear message per mistake, at its line", () => {
     assert.match(e.message, /^t\.yaml:3:5: nodes\[0\]\.colour: unknown field "colour" \(known: name, role, kernel, forwarding, interfaces, routes, services\)$/);
   });
 
+  test("a misspelt required field is one mistake: the unknown field says what was meant", () => {
+    let e = only(`nodes:\n  - nmae: a\n`);
+    assert.equal(e.path, "nodes[0].nmae");
+    assert.match(e.message, /unknown field "nmae" \(did you mean "name"\?\)$/);
+    e = only(`${HOSTS}steps:\n  - ping: { form: a, to: b }\n`);
+    assert.equal(e.line, 11);
+    assert.match(e.message, /steps\[0\]\.ping\.form: unknown field "form" \(did you mean "from"\?\)$/);
+  });
+
   test("duplicate node: the second one, pointing at the first", () => {
     const e = only(`nodes:
   - name: a

@@ -107,7 +107,7 @@ export function parseTopology(text: string, file = "<string>"): TopologySpec {
 
   const validate = schemaValidator();
   if (!validate(data)) {
-    for (const e of validate.errors ?? []) errors.push(schemaError(loc, e));
+    for (const e of typos(validate.errors ?? [])) errors.push(schemaError(loc, e));
     throw bundle(dedupe(errors));
   }
   const spec = new Checker(loc, data as Obj).run();
@@ -142,6 +142,37 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * A misspelt required field is one mistake, not two ("unknown field nmae" and "missing
+ * field name"): the unknown one says what was meant and the missing one is dropped.
+ */
+function typos(errors: ErrorObject[]): ErrorObject[] {
+  const out = [...errors];
+  for (const req of errors) {
+    if (req.keyword !== "required") continue;
+    const missing = String((req.params as { missingProperty: string }).missingProperty);
+    const extra = out.find((e) => e.keyword === "additionalProperties" && e.instancePath === req.instancePath &&
+      distance(String((e.params as { additionalProperty: string }).additionalProperty), missing) <= 2);
+    if (!extra) continue;
+    (extra.params as { meant?: string }).meant = missing;
+    out.splice(out.indexOf(req), 1);
+  }
+  return out;
+}
+
 /** One ajv error as one clear sentence at the right line. */
 function schemaError(loc: Locator, e: ErrorObject): TopologyError {
   const path: Path = e.instancePath.split("/").slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, "/").replace(/~0/g, "~")));
@@ -153,7 +184,9 @@ function schemaError(loc: Locator, e: ErrorObject): TopologyError {
       const known = Object.keys(((e.parentSchema as Obj | undefined)?.properties as Obj | undefined) ?? {});
       const inGenerator = path[0] === "generators" && path.length === 2;
       const what = inGenerator ? "unknown generator parameter" : "unknown field";
-      return loc.error([...path, field], `${what} "${field}"${known.length ? ` (known: ${known.join(", ")})` : ""}`, true);
+      const meant = (p.meant as string | undefined) ?? known.find((k) => distance(k, field) <= Math.min(2, k.length - 1));
+      const hint = meant ? ` (did you mean "${meant}"?)` : known.length ? ` (known: ${known.join(", ")})` : "";
+      return loc.error([...path, field], `${what} "${field}"${hint}`, true);
     }
     case "required":
       return loc.error(path, `missing field "${p.missingProperty}"`);
