@@ -73,7 +73,9 @@ export class Progress {
   }
 
   private live(text: string): void {
-    const cols = (this.io.stdout as { columns?: number }).columns ?? 100;
+    // A terminal of unknown size (a pty without one) says 0 columns: assume 100.
+    const reported = (this.io.stdout as { columns?: number }).columns ?? 0;
+    const cols = reported >= 20 ? reported : 100;
     this.io.stdout.write(`\r\x1b[K${text.length >= cols ? `${text.slice(0, cols - 2)}…` : text}`);
     this.#live = true;
   }
