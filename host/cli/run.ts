@@ -165,7 +165,7 @@ export async function run(file: string, flags: RunFlags, io: Io): Promise<number
   return report.exitCode;
 }
 
-/** JSON.stringify replacer: drop live kernel handles if a result ever carries one. */
+/** JSON has no NaN, Infinity or bigint: a figure that is one is written as a string or number. */
 function jsonSafe(_key: string, v: unknown): unknown {
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   if (typeof v === "bigint") return Number(v);

@@ -180,7 +180,10 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
     rl = createInterface({ input: io.stdin, terminal: false });
   }
   const lines = rl[Symbol.asyncIterator]();
-  if (interactive) rl.setPrompt(PROMPT), rl.prompt();
+  if (interactive) {
+    rl.setPrompt(PROMPT);
+    rl.prompt();
+  }
   for (;;) {
     const next = await lines.next();
     if (next.done) break;
