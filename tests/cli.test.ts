@@ -179,13 +179,17 @@ test("every example topology in examples/ runs green under wavnet run (virtual t
   const files = readdirSync(examples).filter((f) => /\.ya?ml$/.test(f));
   assert.ok(files.length >= 1);
   for (const f of files) {
-    const r = await inProcess(["run", join(examples, f), "--virtual-time", "--json"]);
+    const pcap = join(dir, `pcap-${f}`);
+    const r = await inProcess(["run", join(examples, f), "--virtual-time", "--json", "--pcap", pcap]);
     assert.equal(r.stderr, "", f);
     const doc = JSON.parse(r.stdout);
     const failed = doc.steps.filter((s: { ok: boolean }) => !s.ok).map((s: { name: string; detail: string }) => `${s.name}: ${s.detail}`);
     assert.deepEqual(failed, [], f);
     assert.equal(r.code, 0, f);
     assert.deepEqual([doc.teardown.ok, doc.teardown.pagesLeaked, doc.teardown.socketsLeft], [true, 0, 0], f);
+    // --pcap reaches the runner: every capture step left a file in that folder (made by main).
+    const captures = doc.steps.filter((s: { action: string; name: string }) => s.action === "capture" && /^capture off/.test(s.name)).length;
+    assert.equal(readdirSync(pcap).filter((x) => /\.pcap(ng)?$/.test(x)).length >= Math.min(captures, 1), true, f);
   }
 });
 
