@@ -1,8 +1,12 @@
 // npm start: boot a kernel, fill it with vnets, load a module into all of them while they
-// run, let virtual time pass, tear everything down and show that nothing is left.
+// run, let virtual time pass, tear everything down and show that nothing is left. Then run
+// the shipped example topology (examples/demo.yaml) exactly as `wavnet run` does.
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Kernel, VirtualClock, PcapngSink, bridgeAdd, bridgeAddrText, parseMac } from "../host/index.js";
+import { run } from "../host/cli/run.js";
+import { processIo } from "../host/cli/session.js";
 
 const N = 1000;
 const fmtBytes = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
@@ -91,4 +95,13 @@ if (end.pagesInUse !== base.pagesInUse || end.vnets !== 1 || leftover.length > 0
   process.exit(1);
 }
 k.shutdown();
+console.log(`\nkernel demo done in ${ms(t0)}`);
+
+// The example topology, through the same code as `wavnet run examples/demo.yaml --virtual-time`:
+// load and check the file, bring it up in a kernel of its own, run its steps, print the
+// result table and the teardown accounting.
+const topo = relative(process.cwd(), fileURLToPath(new URL("../examples/demo.yaml", import.meta.url)));
+console.log(`\n$ wavnet run ${topo} --virtual-time`);
+const code = await run(topo, { clock: "virtual" }, processIo());
 console.log(`\ndone in ${ms(t0)}`);
+process.exitCode = code;

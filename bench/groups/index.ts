@@ -5,10 +5,12 @@ import kernel from "./kernel.js";
 import link from "./link.js";
 import ipv4 from "./ipv4.js";
 import tcp from "./tcp.js";
+import runner from "./runner.js";
 
 export const groups: Group[] = [
   kernel,
   link,
   ipv4,
   tcp,
+  runner,
 ];

@@ -1,0 +1,134 @@
+// The wavnet command: `wavnet run`, `wavnet shell`, `wavnet version`, `wavnet --help`.
+// main() returns the exit code (docs/cli.md); bin/wavnet.mjs calls it. Errors reach the
+// user as one line; WAVNET_DEBUG=1 adds the stack of an internal error.
+
+import { parseArgs } from "node:util";
+import { mkdirSync, readFileSync } from "node:fs";
+import { EXIT, UsageError, processIo, write, type Io } from "./session.js";
+import { run } from "./run.js";
+import { shell } from "./shell.js";
+
+const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--json]
+       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--history FILE]
+       wavnet version
+       wavnet --help
+
+  run     bring the topology in FILE up, run its steps, print the results and the
+          teardown accounting; exit 0 only if every step passed and nothing leaked
+  shell   a console on the topology: NODE COMMAND (ifconfig, route, netstat, ping, ...),
+          help, nodes, links, sleep, quit; reads a script from stdin when it is not a terminal
+
+  --virtual-time   run on virtual time: exact, repeatable, as fast as the work (the
+                   default, unless the file says clock: real)
+  --real-time      run on the wall clock (timers), whatever the file says
+  --seed N         seed of the kernel's random numbers (loss, jitter, ISNs)
+  --pcap DIR       where capture files go (created if missing)
+  --json           run: print one JSON document (steps, figures, teardown) instead of text
+  --history FILE   shell: keep command history in FILE
+
+exit status: 0 ok; 1 a step or command failed, or the teardown found a leak;
+             2 bad command line or topology file (file:line:col: field: problem)`;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+interface Parsed {
+  cmd: "run" | "shell";
+  file: string;
+  clock?: "virtual" | "real";
+  seed?: number;
+  pcapDir?: string;
+  json: boolean;
+  history?: string;
+}
+
+function parse(cmd: "run" | "shell", argv: string[]): Parsed {
+  let p: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    p = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    // Node's messages run on with advice for programmers: keep the first sentence.
+    const m = (e as Error).message.split("\n")[0];
+    const opt = /^Option '(--[a-z-]+)[^']*' argument (is ambiguous|missing)/.exec(m);
+    throw new UsageError(`wavnet ${cmd}: ${opt ? `${opt[1]} needs a value` : m.replace(/\. .*$/, "").replace(/\.$/, "")}`);
+  }
+  const v = p.values;
+  if (p.positionals.length !== 1) throw new UsageError(`wavnet ${cmd}: ${p.positionals.length ? "one topology file only" : "a topology file is needed"}`);
+  if (v["virtual-time"] && v["real-time"]) throw new UsageError(`wavnet ${cmd}: --virtual-time and --real-time exclude each other`);
+  if (cmd === "shell" && v.json) throw new UsageError("wavnet shell: --json is for wavnet run");
+  if (cmd === "run" && v.history !== undefined) throw new UsageError("wavnet run: --history is for wavnet shell");
+  let seed: number | undefined;
+  if (v.seed !== undefined) {
+    seed = /^\d+$/.test(v.seed) ? Number(v.seed) : NaN;
+    if (!Number.isSafeInteger(seed)) throw new UsageError(`wavnet ${cmd}: --seed must be a non-negative integer, got ${JSON.stringify(v.seed)}`);
+  }
+  if (v.pcap !== undefined) {
+    try {
+      mkdirSync(v.pcap, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`wavnet ${cmd}: --pcap ${v.pcap}: ${(e as Error).message}`);
+    }
+  }
+  return {
+    cmd,
+    file: p.positionals[0],
+    clock: v["virtual-time"] ? "virtual" : v["real-time"] ? "real" : undefined,
+    seed,
+    pcapDir: v.pcap,
+    json: v.json === true,
+    history: v.history,
+  };
+}
+
+const OPTIONS = {
+  "virtual-time": { type: "boolean" },
+  "real-time": { type: "boolean" },
+  seed: { type: "string" },
+  pcap: { type: "string" },
+  json: { type: "boolean" },
+  history: { type: "string" },
+} as const;
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+        write(io.stderr, USAGE);
+        return EXIT.USAGE;
+      case "-h":
+      case "--help":
+      case "help":
+        write(io.stdout, USAGE);
+        return EXIT.OK;
+      case "version":
+      case "--version":
+      case "-V":
+        write(io.stdout, `wavnet ${version()} (node ${process.version})`);
+        return EXIT.OK;
+      case "run":
+      case "shell": {
+        if (rest.includes("--help") || rest.includes("-h")) {
+          write(io.stdout, USAGE);
+          return EXIT.OK;
+        }
+        const p = parse(cmd, rest);
+        const flags = { clock: p.clock, seed: p.seed, pcapDir: p.pcapDir };
+        return cmd === "run" ? await run(p.file, { ...flags, json: p.json }, io) : await shell(p.file, { ...flags, history: p.history }, io);
+      }
+      default:
+        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, version, --help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      write(io.stderr, e.message);
+      return EXIT.USAGE;
+    }
+    const err = e as Error;
+    write(io.stderr, `wavnet ${cmd}: ${err?.name && err.name !== "Error" ? `${err.name}: ` : ""}${String(err?.message ?? e).split("\n")[0]}`);
+    if (process.env.WAVNET_DEBUG) write(io.stderr, String(err?.stack ?? ""));
+    return EXIT.FAILED;
+  }
+}

@@ -1,0 +1,173 @@
+// wavnet run topo.yaml: bring the topology up, run its steps with a progress display, print
+// the result table, tear down, print the accounting. Exit 0 only when every step passed
+// and nothing leaked. --json prints one JSON document instead of all the text.
+
+import { formatTable } from "../format.js";
+import type { StepEvent, StepResult, TeardownReport } from "../topology/index.js";
+import { EXIT, isTopologyError, openSession, closeSession, execFor, write, type Io, type UpFlags, type Session } from "./session.js";
+
+export interface RunFlags extends UpFlags {
+  json?: boolean;
+}
+
+/** What --json prints (and what npm start's demo reads). */
+export interface RunReport {
+  file: string;
+  name: string;
+  clock: "virtual" | "real";
+  seed?: number;
+  nodes: number;
+  links: number;
+  upMs: number;
+  /** Memory of the kernel with the topology up, before the steps. */
+  kmemPages: number;
+  memoryBytes: number;
+  steps: StepResult[];
+  teardown: TeardownReport;
+  ok: boolean;
+  exitCode: number;
+}
+
+const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`);
+
+function figuresText(f: Record<string, number>): string {
+  return Object.entries(f)
+    .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : Number(v.toPrecision(4))}`)
+    .join(" ");
+}
+
+/** The result table: one row per step. */
+export function resultTable(results: StepResult[]): string {
+  return formatTable(
+    ["#", "STEP", "RESULT", "TIME", "FIGURES", "DETAIL"],
+    results.map((r) => [r.index + 1, r.name, r.ok ? "ok" : "FAIL", fmtMs(r.durationMs), figuresText(r.figures), r.detail]),
+  );
+}
+
+/**
+ * Progress: on a terminal one line rewritten in place (the step running now); elsewhere one
+ * plain line per finished step. Failures always get a line of their own that stays.
+ */
+export class Progress {
+  #live = false;
+  constructor(private readonly io: Io, private readonly tty: boolean) {}
+
+  event(e: StepEvent): void {
+    const out = this.io.stdout;
+    if (e.type === "start") {
+      if (this.tty) this.live(`[${e.index + 1}/${e.total}] ${e.name} ...`);
+      return;
+    }
+    if (e.type === "schedule") {
+      this.clear();
+      write(out, `  at ${fmtMs(e.atMs)}: link ${e.link} conditions changed`);
+      return;
+    }
+    const r = e.result;
+    const line = `[${e.index + 1}/${e.total}] ${r.name}: ${r.ok ? "ok" : "FAIL"} (${fmtMs(r.durationMs)})${r.ok ? "" : ` ${r.detail}`}`;
+    if (this.tty && r.ok) this.live(line);
+    else {
+      this.clear();
+      write(out, line);
+    }
+  }
+
+  private live(text: string): void {
+    // A terminal of unknown size (a pty without one) says 0 columns: assume 100.
+    const reported = (this.io.stdout as { columns?: number }).columns ?? 0;
+    const cols = reported >= 20 ? reported : 100;
+    this.io.stdout.write(`\r\x1b[K${text.length >= cols ? `${text.slice(0, cols - 2)}…` : text}`);
+    this.#live = true;
+  }
+
+  clear(): void {
+    if (this.#live) this.io.stdout.write("\r\x1b[K");
+    this.#live = false;
+  }
+}
+
+/** Run a session's steps, tear down; the report (nothing printed). */
+export async function runSession(s: Session, onEvent?: (e: StepEvent) => void): Promise<RunReport> {
+  const acc = s.topo.kernel.accounting();
+  let steps: StepResult[];
+  try {
+    steps = await s.topo.runSteps({ onEvent, exec: execFor(s) });
+  } catch (e) {
+    await closeSession(s).catch(() => undefined);
+    throw e;
+  }
+  const teardown = await closeSession(s);
+  const ok = steps.every((r) => r.ok) && teardown.ok;
+  return {
+    file: s.spec.file,
+    name: s.spec.name,
+    clock: s.topo.kernel.clock.kind,
+    seed: s.seed,
+    nodes: s.topo.nodes().length,
+    links: s.topo.links().length,
+    upMs: s.upMs,
+    kmemPages: acc.pagesInUse,
+    memoryBytes: acc.memoryBytes,
+    steps,
+    teardown,
+    ok,
+    exitCode: ok ? EXIT.OK : EXIT.FAILED,
+  };
+}
+
+/** The text of a finished run (after the progress lines). */
+export function reportText(r: RunReport): string {
+  const failed = r.steps.filter((s) => !s.ok).length;
+  return [
+    "",
+    resultTable(r.steps),
+    "",
+    `${r.steps.length - failed} of ${r.steps.length} steps passed${failed ? `, ${failed} FAILED` : ""}`,
+    r.teardown.text,
+    ...(r.teardown.ok ? [] : ["LEAK: the kernel did not get back everything the topology used"]),
+  ].join("\n");
+}
+
+export async function run(file: string, flags: RunFlags, io: Io): Promise<number> {
+  let s: Session;
+  try {
+    s = await openSession(file, flags);
+  } catch (e) {
+    if (isTopologyError(e)) {
+      write(io.stderr, `wavnet run: ${e.message}`);
+      return EXIT.USAGE;
+    }
+    throw e;
+  }
+  if (!flags.json) {
+    const acc = s.topo.kernel.accounting();
+    write(io.stdout, `${s.spec.name} (${file}): ${s.topo.nodes().length} nodes, ${s.topo.links().length} links up in ${fmtMs(s.upMs)}; ` +
+      `${s.topo.kernel.clock.kind} clock${s.seed !== undefined ? `, seed ${s.seed}` : ""}; ` +
+      `${acc.pagesInUse} kmem pages (${(acc.pagesInUse * 4096 / (1 << 20)).toFixed(1)} MiB)`);
+  }
+  const progress = new Progress(io, io.stdoutTTY);
+  // ^C: leave the terminal tidy (the live line cleared) and say so; the kernel goes with the process.
+  const interrupted = () => {
+    progress.clear();
+    write(io.stderr, "wavnet run: interrupted");
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
+  let report: RunReport;
+  try {
+    report = await runSession(s, flags.json ? undefined : (e) => progress.event(e));
+  } finally {
+    process.off("SIGINT", interrupted);
+  }
+  progress.clear();
+  if (flags.json) write(io.stdout, JSON.stringify(report, jsonSafe, 2));
+  else write(io.stdout, reportText(report));
+  return report.exitCode;
+}
+
+/** JSON has no NaN, Infinity or bigint: a figure that is one is written as a string or number. */
+function jsonSafe(_key: string, v: unknown): unknown {
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  if (typeof v === "bigint") return Number(v);
+  return v;
+}

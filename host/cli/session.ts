@@ -1,0 +1,79 @@
+// What `wavnet run` and `wavnet shell` share: load a topology file, bring it up with the
+// command dispatcher beside it, and tear it down again with the accounting.
+
+import type { Readable, Writable } from "node:stream";
+import { loadTopology, Topology, TopologyError, TopologyErrors, type TopologySpec, type TeardownReport } from "../topology/index.js";
+import { Commands } from "./commands.js";
+
+/** Exit codes (docs/cli.md). */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+/** Where the CLI reads and writes; process.* by default, streams in tests. */
+export interface Io {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  /** stdout is a terminal (live progress line, colours off otherwise). */
+  stdoutTTY: boolean;
+  /** stdin is a terminal (interactive shell with prompt, history, completion). */
+  stdinTTY: boolean;
+}
+
+export function processIo(): Io {
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdoutTTY: process.stdout.isTTY === true,
+    stdinTTY: process.stdin.isTTY === true,
+  };
+}
+
+/** A problem with the command line itself (exit 2). */
+export class UsageError extends Error {}
+
+export interface UpFlags {
+  clock?: "virtual" | "real";
+  seed?: number;
+  pcapDir?: string;
+}
+
+export interface Session {
+  spec: TopologySpec;
+  topo: Topology;
+  commands: Commands;
+  /** Wall time of Topology.up, ms. */
+  upMs: number;
+  /** The seed in force (command line, else file; undefined: the kernel's default). */
+  seed?: number;
+}
+
+/** True for the errors that mean "the file is wrong": they name file:line:col and exit 2. */
+export function isTopologyError(e: unknown): e is TopologyError | TopologyErrors {
+  return e instanceof TopologyError || e instanceof TopologyErrors;
+}
+
+/** Load and bring up; throws TopologyError(s) for a bad file. */
+export async function openSession(file: string, flags: UpFlags): Promise<Session> {
+  const spec = loadTopology(file);
+  const t0 = performance.now();
+  // The command line wins over the file; with neither, the file format's default (virtual).
+  const topo = await Topology.up(spec, { clock: flags.clock ?? spec.clock ?? "virtual", seed: flags.seed, pcapDir: flags.pcapDir });
+  const upMs = performance.now() - t0;
+  return { spec, topo, commands: new Commands(topo.kernel, { pcapDir: flags.pcapDir }), upMs, seed: flags.seed ?? spec.seed };
+}
+
+/** Stop the shell's captures, then tear the topology down. */
+export async function closeSession(s: Session): Promise<TeardownReport> {
+  await s.commands.close();
+  return s.topo.down();
+}
+
+/** The command dispatcher as Topology.runSteps wants it: node name and command line. */
+export function execFor(s: Session): (node: string, cmd: string) => Promise<string> {
+  return (node, cmd) => s.commands.exec(s.topo.node(node), cmd);
+}
+
+export function write(w: Writable, text: string): void {
+  w.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
+}

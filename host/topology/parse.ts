@@ -1,0 +1,127 @@
+// Topology files: YAML text -> TopologySpec. Three passes, each reporting every problem it
+// finds with file, line, column and field path: (1) YAML syntax, (2) the JSON Schema in
+// schema/topology.schema.json (ajv: unknown fields, types, enums, ranges), (3) meaning:
+// names, addresses, prefixes, routes, condition values, generator parameters, references
+// between nodes, links and steps. A later pass runs only when the earlier ones found
+// nothing, so every message is about the file as written, never a consequence of another.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseDocument, LineCounter } from "yaml";
+import AjvModule, { type ErrorObject, type ValidateFunction } from "ajv";
+import type { TopologySpec } from "./spec.js";
+import { TopologyError } from "./errors.js";
+import { Locator, bundle, dedupe, distance, type Path } from "./locate.js";
+import { Checker } from "./check.js";
+
+type Obj = Record<string, unknown>;
+
+// ajv is CommonJS: under NodeNext its class is the default export's default.
+const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as typeof AjvModule;
+
+export const SCHEMA_PATH = fileURLToPath(new URL("../../schema/topology.schema.json", import.meta.url));
+let validator: ValidateFunction | undefined;
+
+function schemaValidator(): ValidateFunction {
+  if (!validator) {
+    const schema = JSON.parse(readFileSync(SCHEMA_PATH, "utf8"));
+    const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): ValidateFunction })({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+    validator = ajv.compile(schema);
+  }
+  return validator;
+}
+
+/** Parse and check a topology; throws TopologyError (one problem) or TopologyErrors (several). */
+export function parseTopology(text: string, file = "<string>"): TopologySpec {
+  if (typeof text !== "string") throw new TopologyError(`expected the file's text as a string, got ${typeof text}`, file);
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const loc = new Locator(doc, lc, file);
+  const errors: TopologyError[] = [];
+  for (const e of doc.errors) {
+    const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+    errors.push(new TopologyError(`YAML: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`, file, lp.line, lp.col));
+  }
+  if (errors.length) throw bundle(errors);
+  const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  if (data === null || data === undefined) throw new TopologyError("the file is empty: a topology has at least nodes or generators", file, 1, 1);
+  if (typeof data !== "object" || Array.isArray(data)) throw new TopologyError("a topology file is a mapping (name:, nodes:, links:, ...) at the top", file, 1, 1);
+
+  const validate = schemaValidator();
+  if (!validate(data)) {
+    for (const e of typos(validate.errors ?? [])) errors.push(schemaError(loc, e));
+    throw bundle(dedupe(errors));
+  }
+  const spec = new Checker(loc, data as Obj).run();
+  return spec;
+}
+
+/** Read a file and parseTopology it. */
+export function loadTopology(file: string): TopologySpec {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new TopologyError(`cannot read: ${(e as Error).message}`, file);
+  }
+  return parseTopology(text, file);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/**
+ * A misspelt required field is one mistake, not two ("unknown field nmae" and "missing
+ * field name"): the unknown one says what was meant and the missing one is dropped.
+ */
+function typos(errors: ErrorObject[]): ErrorObject[] {
+  const out = [...errors];
+  for (const req of errors) {
+    if (req.keyword !== "required") continue;
+    const missing = String((req.params as { missingProperty: string }).missingProperty);
+    const extra = out.find((e) => e.keyword === "additionalProperties" && e.instancePath === req.instancePath &&
+      distance(String((e.params as { additionalProperty: string }).additionalProperty), missing) <= 2);
+    if (!extra) continue;
+    (extra.params as { meant?: string }).meant = missing;
+    out.splice(out.indexOf(req), 1);
+  }
+  return out;
+}
+
+/** One ajv error as one clear sentence at the right line. */
+function schemaError(loc: Locator, e: ErrorObject): TopologyError {
+  const path: Path = e.instancePath.split("/").slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, "/").replace(/~0/g, "~")));
+  const p = e.params as Record<string, unknown>;
+  const value = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown> | undefined)?.[k], loc.doc?.toJS());
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const field = String(p.additionalProperty);
+      const known = Object.keys(((e.parentSchema as Obj | undefined)?.properties as Obj | undefined) ?? {});
+      const inGenerator = path[0] === "generators" && path.length === 2;
+      const what = inGenerator ? "unknown generator parameter" : "unknown field";
+      const meant = (p.meant as string | undefined) ?? known.find((k) => distance(k, field) <= Math.min(2, k.length - 1));
+      const hint = meant ? ` (did you mean "${meant}"?)` : known.length ? ` (known: ${known.join(", ")})` : "";
+      return loc.error([...path, field], `${what} "${field}"${hint}`, true);
+    }
+    case "required":
+      return loc.error(path, `missing field "${p.missingProperty}"`);
+    case "type": {
+      const t = Array.isArray(p.type) ? (p.type as string[]).join(" or ") : String(p.type);
+      return loc.error(path, `must be ${t === "object" ? "a mapping" : t === "array" ? "a list" : `a${/^[aeiou]/.test(t) ? "n" : ""} ${t}`}, got ${describe(value)}`);
+    }
+    case "enum":
+      return loc.error(path, `must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}; got ${JSON.stringify(value)}`);
+    case "minimum":
+    case "maximum":
+      return loc.error(path, `must be ${e.keyword === "minimum" ? ">=" : "<="} ${p.limit}, got ${JSON.stringify(value)}`);
+    case "minItems":
+    case "maxItems":
+      return loc.error(path, path[path.length - 1] === "endpoints" ? `a link has exactly 2 endpoints, got ${(value as unknown[]).length}` : `${e.message}`);
+    default:
+      return loc.error(path, e.message ?? e.keyword);
+  }
+}

@@ -1,0 +1,147 @@
+// The shape of a topology once it is loaded: what parseTopology returns and Topology.up
+// takes. Field names follow the YAML file (docs/topology.md); values are checked and
+// normalised (durations in µs, rates in bit/s, probabilities as fractions), generators are
+// already expanded into nodes and links, and every part keeps the line it came from so a
+// failure at up-time or in a step can still point into the file.
+
+export type Role = "host" | "router" | "bridge";
+
+/** Where a part of the spec came from: file, 1-based line and column, field path. */
+export interface Origin {
+  file: string;
+  line: number;
+  column: number;
+  /** "nodes[2].interfaces[0]" */
+  path: string;
+}
+
+/** Link conditions of one direction, normalised to the units of host/epair.ts LinkConditions. */
+export interface ConditionSpec {
+  delayUs?: number;
+  jitterUs?: number;
+  loss?: number;
+  duplicate?: number;
+  reorder?: number;
+  rateBps?: number;
+  queueLimit?: number;
+  queueBytes?: number;
+}
+
+export interface InterfaceSpec {
+  /** The name in the topology ("eth0"); the kernel's own name (epair3a) is on TopoInterface.iface. */
+  name: string;
+  kind: "ether" | "bridge" | "vxlan";
+  /** "10.0.0.1/24" or "fd00::1/64" (inet6 is refused at up-time while the kernel has no inet6 module). */
+  addresses: string[];
+  mtu?: number;
+  mac?: string;
+  up: boolean;
+  /** bridge: names of this node's interfaces that join it. */
+  members?: string[];
+  /** vxlan: RFC 7348 VNI, remote "addr:port", local UDP port. */
+  vni?: number;
+  remote?: string;
+  localPort?: number;
+  origin: Origin;
+}
+
+export interface RouteSpec {
+  /** "default", "10.1.0.0/16" or a host "10.1.0.7". */
+  to: string;
+  /** Next hop address. */
+  via?: string;
+  /** Interface (topology name) for an interface route or to pin the next hop. */
+  dev?: string;
+  origin: Origin;
+}
+
+export type ServiceKind = "tcp-echo" | "udp-echo" | "tcp-discard" | "udp-discard" | "http";
+
+export interface ServiceSpec {
+  kind: ServiceKind;
+  port: number;
+  /** Listen address (default: any). */
+  address?: string;
+  /** http: the body every request gets (default "hello from <node>\n"). */
+  body?: string;
+  origin: Origin;
+}
+
+export interface NodeSpec {
+  name: string;
+  role: Role;
+  /** Modules this node needs, loaded into the shared kernel if the boot configuration lacks them. */
+  modules: string[];
+  /** sysctl name -> value (net.inet.icmp.icmplim, net.inet.tcp.*). */
+  sysctl: Record<string, number | string>;
+  /** IP forwarding (default: on for routers, off otherwise). */
+  forwarding: boolean;
+  interfaces: InterfaceSpec[];
+  routes: RouteSpec[];
+  services: ServiceSpec[];
+  /** The generator that made this node, if any. */
+  generator?: string;
+  origin: Origin;
+}
+
+export interface EndpointSpec {
+  node: string;
+  iface: string;
+}
+
+export interface ScheduleSpec {
+  /** µs after the steps start. */
+  atUs: number;
+  /** Conditions from then on, a -> b and b -> a (undefined = that direction unchanged). */
+  forward?: ConditionSpec;
+  reverse?: ConditionSpec;
+  origin: Origin;
+}
+
+export interface LinkSpec {
+  a: EndpointSpec;
+  b: EndpointSpec;
+  /** Conditions on frames a sends (a -> b) and b sends (b -> a). */
+  forward: ConditionSpec;
+  reverse: ConditionSpec;
+  schedule: ScheduleSpec[];
+  origin: Origin;
+}
+
+export type Expect =
+  | { kind: "success" }
+  | { kind: "fail" }
+  /** loss <= pct (or < with strict). */
+  | { kind: "loss"; maxPct: number; strict: boolean };
+
+export type StepSpec = (
+  | { action: "ping"; from: string; to: string; count: number; intervalMs: number; timeoutMs: number; size: number; expect: Expect }
+  | { action: "tcp"; from: string; to: string; port: number; bytes: number; withinUs: number; expect: Expect }
+  | { action: "udp"; from: string; to: string; port: number; count: number; size: number; intervalUs: number; timeoutMs: number; expect: Expect }
+  | { action: "http"; from: string; to: string; port: number; path: string; status: number; contains?: string; timeoutMs: number; expect: Expect }
+  | { action: "sleep"; us: number }
+  | { action: "link"; endpoint: string; peer?: string; forward?: ConditionSpec; reverse?: ConditionSpec }
+  | { action: "capture"; on: boolean; endpoint: string; file?: string }
+  | { action: "shell"; node: string; cmd: string; contains?: string; match?: string; timeoutMs: number; expect: Expect }
+) & { name: string; origin: Origin };
+
+export interface GeneratorSpec {
+  shape: "chain" | "star" | "tree" | "grid";
+  name: string;
+  params: Record<string, unknown>;
+  origin: Origin;
+}
+
+export interface TopologySpec {
+  name: string;
+  file: string;
+  /** Kernel configuration booted (a name from the link map, or a module list). */
+  kernel: string | string[];
+  clock?: "virtual" | "real";
+  seed?: number;
+  nodes: NodeSpec[];
+  links: LinkSpec[];
+  steps: StepSpec[];
+  /** The generators as written (their nodes and links are already in nodes and links). */
+  generators: GeneratorSpec[];
+}

@@ -1,0 +1,416 @@
+// A topology brought up in one kernel: one vnet per node, one epair per link (conditions
+// per direction), bridges, addresses, routes, forwarding, sysctls, services. up() is all or
+// nothing: a failure tears down what was made and throws a TopologyError that points at the
+// line of the file responsible. down() tears everything down and reports the accounting.
+
+import { Kernel, type Vnet } from "../kernel.js";
+import { Interface } from "../ifnet.js";
+import { LeakError, type LeakEntry } from "../errors.js";
+import { addAddress, addRoute, setForwarding, setIcmpLimit } from "../inet.js";
+import { bridgeAdd } from "../bridge.js";
+import { tcpKnob, TCP_CC } from "../tcp.js";
+import type { LinkConditions } from "../epair.js";
+import type { LiveCapture } from "../tap.js";
+import type { TopologySpec, NodeSpec, LinkSpec, ConditionSpec, Origin, InterfaceSpec } from "./spec.js";
+import type { TopoNode, TopoLink, TopoInterface, LinkDirection, StepEvent, StepResult, TeardownReport } from "./types.js";
+import { TopologyError } from "./errors.js";
+import { ScheduleClock, TimeDriver } from "./clock.js";
+import { startService, type RunningService } from "./services.js";
+import { createVxlanPort } from "./vxlan.js";
+import { runSteps } from "./steps.js";
+
+export interface UpOptions {
+  /** Bring the topology up in this kernel (default: boot one with spec.kernel). */
+  kernel?: Kernel;
+  /** Clock of the kernel booted here (default: the file's, else "virtual"). */
+  clock?: "virtual" | "real";
+  /** Seed of the kernel booted here (default: the file's, else 1). */
+  seed?: number;
+  /** Folder for capture files of capture steps (default: captures are counted, not written). */
+  pcapDir?: string;
+}
+
+export interface RunOptions {
+  onEvent?: (e: StepEvent) => void;
+  /** Runs a shell step's command on a node (the CLI's command dispatcher); its output is checked. */
+  exec?: (node: string, cmd: string) => Promise<string>;
+}
+
+function errAt(origin: Origin, reason: string): TopologyError {
+  return new TopologyError(reason, origin.file, origin.line, origin.column, origin.path);
+}
+
+function because(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+class Node implements TopoNode {
+  readonly ifaces = new Map<string, TopoInterface>();
+  constructor(readonly name: string, readonly vnet: Vnet, readonly spec: NodeSpec) {}
+
+  get role() {
+    return this.spec.role;
+  }
+
+  iface(name: string): Interface {
+    const i = this.ifaces.get(name);
+    if (!i) throw new TopologyError(`node ${this.name} has no interface "${name}" (it has ${[...this.ifaces.keys()].join(", ") || "none"})`, "<topology>");
+    return i.iface;
+  }
+
+  interfaces(): TopoInterface[] {
+    return [...this.ifaces.values()];
+  }
+}
+
+class Link implements TopoLink {
+  readonly a: string;
+  readonly b: string;
+  constructor(readonly spec: LinkSpec, readonly ends: [Interface, Interface]) {
+    this.a = `${spec.a.node}:${spec.a.iface}`;
+    this.b = `${spec.b.node}:${spec.b.iface}`;
+  }
+
+  setConditions(dir: LinkDirection, c: LinkConditions): void {
+    if (dir === "a->b" || dir === "both") this.ends[0].setConditions(c);
+    if (dir === "b->a" || dir === "both") this.ends[1].setConditions(c);
+  }
+
+  conditions() {
+    return { "a->b": this.ends[0].conditions(), "b->a": this.ends[1].conditions() };
+  }
+}
+
+/** ConditionSpec (parsed units) -> the epair's LinkConditions. */
+export function linkConditions(c: ConditionSpec): LinkConditions {
+  const out: LinkConditions = {};
+  for (const [k, v] of Object.entries(c)) if (v !== undefined) (out as Record<string, number>)[k] = v;
+  return out;
+}
+
+interface Baseline {
+  pages: number;
+  zones: Map<string, number>;
+}
+
+function zonesInUse(k: Kernel): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const z of k.vmstatZ()) m.set(z.name, (m.get(z.name) ?? 0) + z.used);
+  return m;
+}
+
+export class Topology {
+  readonly time: TimeDriver;
+  private readonly byName = new Map<string, Node>();
+  private readonly linkList: Link[] = [];
+  private readonly byEndpoint = new Map<string, Link>();
+  private readonly services: RunningService[] = [];
+  private readonly vxlans: { close(): Promise<void> | void }[] = [];
+  /** Captures started by capture steps, by "node:if". */
+  readonly captures = new Map<string, LiveCapture>();
+  private baseline?: Baseline;
+  private isDown = false;
+
+  private constructor(
+    readonly kernel: Kernel,
+    readonly spec: TopologySpec,
+    private readonly ownKernel: boolean,
+    readonly pcapDir: string | undefined,
+  ) {
+    this.time = new TimeDriver(kernel);
+  }
+
+  /** Bring spec up; on any failure everything made so far is torn down and a TopologyError names the line. */
+  static async up(spec: TopologySpec, opts: UpOptions = {}): Promise<Topology> {
+    preflight(spec, opts.kernel);
+    let kernel = opts.kernel;
+    const own = !kernel;
+    if (!kernel) {
+      const clockKind = opts.clock ?? spec.clock ?? "virtual";
+      try {
+        kernel = await Kernel.boot({ config: spec.kernel, clock: clockKind === "virtual" ? new ScheduleClock() : "real", seed: opts.seed ?? spec.seed ?? 1 });
+      } catch (e) {
+        throw new TopologyError(`kernel ${JSON.stringify(spec.kernel)}: ${because(e)}`, spec.file);
+      }
+    }
+    const t = new Topology(kernel, spec, own, opts.pcapDir);
+    try {
+      await t.build();
+    } catch (e) {
+      try {
+        await t.down();
+      } catch {
+        // the build error is the one worth reporting
+      }
+      throw e instanceof TopologyError ? e : new TopologyError(because(e), spec.file);
+    }
+    return t;
+  }
+
+  private async build(): Promise<void> {
+    const k = this.kernel;
+    const spec = this.spec;
+    // Modules the nodes ask for that the boot configuration lacks.
+    for (const n of spec.nodes) {
+      for (const m of n.modules) {
+        if (k.linker.isLoaded(m)) continue;
+        try {
+          await k.kldload(m);
+        } catch (e) {
+          throw errAt(n.origin, `kldload ${m}: ${because(e)}`);
+        }
+      }
+    }
+    k.reclaim();
+    this.baseline = { pages: k.accounting().pagesInUse, zones: zonesInUse(k) };
+
+    for (const n of spec.nodes) {
+      let vnet: Vnet;
+      try {
+        vnet = k.createVnet(n.name);
+      } catch (e) {
+        throw errAt(n.origin, `node ${n.name}: ${because(e)}`);
+      }
+      this.byName.set(n.name, new Node(n.name, vnet, n));
+    }
+    for (const l of spec.links) {
+      const na = this.byName.get(l.a.node)!;
+      const nb = this.byName.get(l.b.node)!;
+      let ends: [Interface, Interface];
+      try {
+        ends = k.epair(na.vnet, nb.vnet);
+      } catch (e) {
+        throw errAt(l.origin, `link ${l.a.node}:${l.a.iface} - ${l.b.node}:${l.b.iface}: ${because(e)}`);
+      }
+      const link = new Link(l, ends);
+      this.linkList.push(link);
+      this.byEndpoint.set(link.a, link);
+      this.byEndpoint.set(link.b, link);
+      this.attach(na, l.a.iface, ends[0]);
+      this.attach(nb, l.b.iface, ends[1]);
+    }
+    for (const n of spec.nodes) await this.configure(this.byName.get(n.name)!);
+    for (const link of this.linkList) {
+      const { forward, reverse } = link.spec;
+      try {
+        if (Object.keys(forward).length) link.ends[0].setConditions(linkConditions(forward));
+        if (Object.keys(reverse).length) link.ends[1].setConditions(linkConditions(reverse));
+      } catch (e) {
+        throw errAt(link.spec.origin, `bad condition value: ${because(e)}`);
+      }
+    }
+    for (const n of spec.nodes) {
+      const node = this.byName.get(n.name)!;
+      for (const s of n.services) {
+        try {
+          this.services.push(await startService(node.vnet, s, n.name));
+        } catch (e) {
+          throw errAt(s.origin, `service ${s.kind} on port ${s.port}: ${because(e)}`);
+        }
+      }
+    }
+  }
+
+  private attach(node: Node, name: string, iface: Interface): void {
+    const s = node.spec.interfaces.find((i) => i.name === name)!;
+    node.ifaces.set(name, { name, kind: s.kind, iface, addresses: s.addresses });
+  }
+
+  private async configure(node: Node): Promise<void> {
+    const k = this.kernel;
+    const n = node.spec;
+    // Interfaces that are not link ends: bridges and VXLAN ports, in file order.
+    for (const s of n.interfaces) {
+      if (s.kind === "bridge") {
+        const made = this.step(s.origin, `bridge ${s.name}`, () => node.vnet.ifcreate("bridge"));
+        node.ifaces.set(s.name, { name: s.name, kind: "bridge", iface: made[0], addresses: s.addresses });
+      } else if (s.kind === "vxlan") {
+        let port: Awaited<ReturnType<typeof createVxlanPort>> | Interface;
+        try {
+          port = await createVxlanPort(k, node.vnet, { name: s.name, vni: s.vni!, remote: s.remote!, localPort: s.localPort ?? 0 });
+        } catch (e) {
+          throw errAt(s.origin, because(e));
+        }
+        const iface = port instanceof Interface ? port : port.iface;
+        this.vxlans.push(port instanceof Interface ? { close: () => (port.alive ? port.destroy() : undefined) } : port);
+        node.ifaces.set(s.name, { name: s.name, kind: "vxlan", iface, addresses: s.addresses });
+      }
+    }
+    for (const s of n.interfaces) {
+      const iface = node.ifaces.get(s.name)!.iface;
+      const what = `interface ${n.name}:${s.name}`;
+      if (s.mtu !== undefined) this.step(s.origin, `${what} mtu`, () => iface.setMtu(s.mtu!));
+      if (s.mac !== undefined) this.step(s.origin, `${what} ether`, () => iface.setMac(s.mac!));
+      if (s.kind === "bridge") for (const m of s.members ?? []) this.step(s.origin, `${what} addm ${m}`, () => bridgeAdd(k, iface, node.iface(m)));
+      if (s.up) this.step(s.origin, `${what} up`, () => iface.setUp());
+    }
+    for (const s of n.interfaces) {
+      const iface = node.ifaces.get(s.name)!.iface;
+      s.addresses.forEach((a, i) => {
+        const origin = addressOrigin(s, i);
+        this.step(origin, `${n.name}:${s.name} ${a}`, () => addAddress(k, iface, a));
+      });
+    }
+    if (n.forwarding) this.step(n.origin, `${n.name} forwarding`, () => setForwarding(k, node.vnet, true));
+    for (const [name, v] of Object.entries(n.sysctl)) {
+      this.step(n.origin, `${n.name} sysctl ${name}`, () => {
+        if (name === "net.inet.ip.forwarding") setForwarding(k, node.vnet, v === 1);
+        else if (name === "net.inet.icmp.icmplim") setIcmpLimit(k, node.vnet, v as number);
+        else if (name === "net.inet.tcp.cc.algorithm") tcpKnob(k, node.vnet, "cc.algorithm", TCP_CC[v as keyof typeof TCP_CC]);
+        else tcpKnob(k, node.vnet, name.slice("net.inet.tcp.".length) as "sack.enable", v as number);
+      });
+    }
+    for (const r of n.routes) {
+      this.step(r.origin, `${n.name} route ${r.to}`, () => {
+        const dev = r.dev !== undefined ? node.iface(r.dev) : undefined;
+        addRoute(k, node.vnet, r.to, r.via !== undefined ? { gateway: r.via, iface: dev } : { iface: dev! });
+      });
+    }
+  }
+
+  /** Run one configuration call; its failure becomes a TopologyError at origin. */
+  private step<T>(origin: Origin, what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw errAt(origin, `${what}: ${because(e)}`);
+    }
+  }
+
+  node(name: string): TopoNode {
+    const n = this.byName.get(name);
+    if (!n) throw new TopologyError(`no node "${name}" in topology ${this.spec.name}`, this.spec.file);
+    return n;
+  }
+
+  nodes(): TopoNode[] {
+    return [...this.byName.values()];
+  }
+
+  /**
+   * A link by one endpoint ("r1:eth0"), or by both ends ("r1:eth0", "h1:eth0"), or by two
+   * node names ("r1", "h1": the first link between them).
+   */
+  link(a: string, b?: string): TopoLink {
+    if (b === undefined) {
+      const l = this.byEndpoint.get(a);
+      if (!l) throw new TopologyError(`no link at ${JSON.stringify(a)} (write "node:interface")`, this.spec.file);
+      return l;
+    }
+    const match = (end: string, x: string) => end === x || end.split(":")[0] === x;
+    const l = this.linkList.find((l) => (match(l.a, a) && match(l.b, b)) || (match(l.a, b) && match(l.b, a)));
+    if (!l) throw new TopologyError(`no link between ${a} and ${b}`, this.spec.file);
+    return l;
+  }
+
+  links(): TopoLink[] {
+    return [...this.linkList];
+  }
+
+  /** The first IPv4 address of a node ("10.0.0.1"), or the text itself if it is an address. */
+  addressOf(target: string): string {
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(target)) return target;
+    const n = this.byName.get(target);
+    if (!n) throw new TopologyError(`no node "${target}"`, this.spec.file);
+    for (const i of n.spec.interfaces) for (const a of i.addresses) if (!a.includes(":")) return a.split("/")[0];
+    throw new TopologyError(`node ${target} has no IPv4 address`, this.spec.file);
+  }
+
+  /** Run the file's steps in order; a step that fails is a result with ok false, never a throw. */
+  async runSteps(opts: RunOptions = {}): Promise<StepResult[]> {
+    if (this.isDown) throw new TopologyError("runSteps: the topology was torn down", this.spec.file);
+    return runSteps(this, opts);
+  }
+
+  /** Tear everything down: services, captures, links, vnets (and the kernel if up() booted it). */
+  async down(): Promise<TeardownReport> {
+    if (this.isDown) throw new TopologyError("down: the topology was already torn down", this.spec.file);
+    this.isDown = true;
+    const k = this.kernel;
+    this.time.cancel();
+    for (const s of this.services.splice(0)) await s.stop().catch(() => {});
+    for (const c of this.captures.values()) await c.stop().catch(() => {});
+    this.captures.clear();
+    for (const v of this.vxlans.splice(0)) await v.close();
+    // Give stream callbacks (closes, FINs) a turn, then close whatever host socket is left.
+    await new Promise((r) => setImmediate(r));
+    const ours = new Set([...this.byName.values()].map((n) => n.vnet));
+    let socketsLeft = 0;
+    for (const so of k.sockets.all()) {
+      if (ours.has(so.vnet)) {
+        socketsLeft++;
+        so.close();
+      }
+    }
+    // The epairs first (each goes with both ends), then the vnets in reverse order.
+    for (const l of this.linkList) if (l.ends[0].alive) l.ends[0].destroy();
+    const leaks: LeakEntry[] = [];
+    let vnets = 0;
+    for (const n of [...this.byName.values()].reverse()) {
+      if (!n.vnet.alive) continue;
+      try {
+        n.vnet.destroy();
+      } catch (e) {
+        if (e instanceof LeakError) leaks.push(...e.leaks);
+        else throw e;
+      }
+      vnets++;
+    }
+    let pagesLeaked = 0;
+    const itemsLeaked: Record<string, number> = {};
+    if (this.baseline) {
+      k.reclaim();
+      pagesLeaked = k.accounting().pagesInUse - this.baseline.pages;
+      for (const [z, used] of zonesInUse(k)) {
+        const d = used - (this.baseline.zones.get(z) ?? 0);
+        if (d !== 0) itemsLeaked[z] = d;
+      }
+    }
+    if (this.ownKernel) k.shutdown();
+    const ok = leaks.length === 0 && pagesLeaked === 0 && Object.keys(itemsLeaked).length === 0 && socketsLeft === 0;
+    const items = Object.values(itemsLeaked).reduce((a, b) => a + b, 0);
+    const text = `teardown: ${vnets} vnets destroyed, ${pagesLeaked} pages and ${items} items leaked` +
+      (socketsLeft ? `, ${socketsLeft} sockets left open` : "") +
+      (leaks.length ? `; leaks: ${leaks.map((l) => `${l.name} (${l.kind}) x${l.count}`).join(", ")}` : "") +
+      (items ? `; items: ${Object.entries(itemsLeaked).map(([z, n]) => `${z} ${n}`).join(", ")}` : "");
+    return { vnets, leaks, pagesLeaked, itemsLeaked, socketsLeft, ok, text };
+  }
+
+  /** @internal for the step runner */
+  nodeByName(name: string): Node | undefined {
+    return this.byName.get(name);
+  }
+
+  /** @internal for the step runner */
+  linkAt(endpoint: string): Link | undefined {
+    return this.byEndpoint.get(endpoint);
+  }
+}
+
+function addressOrigin(s: InterfaceSpec, i: number): Origin {
+  // Generated interfaces share their generator's origin; file interfaces name the address.
+  return s.origin.path.startsWith("generators") ? s.origin : { ...s.origin, path: `${s.origin.path}.addresses[${i}]` };
+}
+
+/**
+ * Checks that need the kernel's facts, before anything is made: IPv6 (no inet6 module in
+ * this kernel yet), and vnet names already taken in a kernel the caller brought.
+ */
+function preflight(spec: TopologySpec, kernel?: Kernel): void {
+  if (Array.isArray(spec.kernel) && spec.kernel.includes("inet6")) throw new TopologyError("kernel: inet6 is not in this kernel (no inet6 module yet)", spec.file);
+  for (const n of spec.nodes) {
+    if (n.modules.includes("inet6")) throw errAt(n.origin, `node ${n.name}: inet6 is not in this kernel (no inet6 module yet)`);
+    for (const i of n.interfaces) {
+      i.addresses.forEach((a, j) => {
+        if (a.includes(":")) throw errAt(addressOrigin(i, j), `${n.name}:${i.name} ${a}: inet6 is not in this kernel (no inet6 module yet); IPv6 addresses cannot be configured`);
+      });
+    }
+    for (const r of n.routes) {
+      if (r.to.includes(":") || (r.via ?? "").includes(":")) throw errAt(r.origin, `${n.name} route ${r.to}: inet6 is not in this kernel (no inet6 module yet)`);
+    }
+  }
+  if (kernel) {
+    const taken = new Set(kernel.vnets().map((v) => v.name));
+    for (const n of spec.nodes) if (taken.has(n.name)) throw errAt(n.origin, `node ${n.name}: the kernel already has a vnet of that name`);
+  }
+}

@@ -1,0 +1,175 @@
+// Values as people write them in topology files: durations ("10ms"), rates ("10Mbit"),
+// probabilities ("1%"), byte counts ("1MiB"), IPv4/IPv6 prefixes. Each parser returns the
+// value or throws a plain Error whose message says what was expected; the caller adds the
+// file, line and field.
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m)$/;
+const UNIT_US: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000, m: 60_000_000 };
+
+/** "250us", "10ms", "1.5s", "2m" or a bare number of milliseconds -> integer µs. */
+export function parseDuration(v: unknown): number {
+  let us: number;
+  if (typeof v === "number") us = v * 1000;
+  else if (typeof v === "string") {
+    const m = DURATION.exec(v.trim());
+    if (!m) throw new Error(`${JSON.stringify(v)} is not a duration (like "250us", "10ms", "2s", "1m", or a number of milliseconds)`);
+    us = Number(m[1]) * UNIT_US[m[2]];
+  } else throw new Error(`expected a duration, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(us) || us < 0) throw new Error(`a duration must be a number >= 0, got ${JSON.stringify(v)}`);
+  if (us > 0x7fffffff * 1000) throw new Error(`duration ${JSON.stringify(v)} is too long`);
+  return Math.round(us);
+}
+
+/** "1.5%" or a fraction 0..1 -> fraction. */
+export function parseProbability(v: unknown): number {
+  let p: number;
+  if (typeof v === "number") p = v;
+  else if (typeof v === "string" && /^\d+(?:\.\d+)?\s*%$/.test(v.trim())) p = Number(v.trim().slice(0, -1).trim()) / 100;
+  else throw new Error(`${JSON.stringify(v)} is not a probability (a fraction 0..1 or a percentage like "1.5%")`);
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new Error(`${JSON.stringify(v)} is not between 0 and 1 (0% and 100%)`);
+  return p;
+}
+
+const RATE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(bit|bps|bit\/s|b\/s)$/i;
+const RATE_MUL: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+
+/** "10Mbit", "1.5 Gbit/s", "512kbps" or a number -> integer bit/s. */
+export function parseRate(v: unknown): number {
+  let r: number;
+  if (typeof v === "number") r = v;
+  else if (typeof v === "string") {
+    const m = RATE.exec(v.trim());
+    if (!m) throw new Error(`${JSON.stringify(v)} is not a rate (like "10Mbit", "1Gbit/s", "512kbps", or a number of bit/s)`);
+    r = Number(m[1]) * RATE_MUL[m[2].toLowerCase()];
+  } else throw new Error(`expected a rate, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(r) || r < 0 || r > 1e12) throw new Error(`rate ${JSON.stringify(v)} must be from 0 to 1 Tbit/s`);
+  return Math.round(r);
+}
+
+const BYTES = /^(\d+(?:\.\d+)?)\s*(B|k|K|KB|kB|KiB|M|MB|MiB|G|GB|GiB)?$/;
+const BYTE_MUL: Record<string, number> = { B: 1, k: 1e3, K: 1e3, KB: 1e3, kB: 1e3, KiB: 1024, M: 1e6, MB: 1e6, MiB: 1 << 20, G: 1e9, GB: 1e9, GiB: 1 << 30 };
+
+/** 4096, "64KiB", "1MB", "10 MiB" -> integer bytes. */
+export function parseBytes(v: unknown): number {
+  let n: number;
+  if (typeof v === "number") n = v;
+  else if (typeof v === "string") {
+    const m = BYTES.exec(v.trim());
+    if (!m) throw new Error(`${JSON.stringify(v)} is not a byte count (like 4096, "64KiB", "1MB", "2GiB")`);
+    n = Number(m[1]) * BYTE_MUL[m[2] ?? "B"];
+  } else throw new Error(`expected a byte count, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(Math.round(n)) || n < 1) throw new Error(`byte count ${JSON.stringify(v)} must be a whole number >= 1`);
+  return Math.round(n);
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses
+
+export function v4(s: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) throw new Error(`${JSON.stringify(s)} is not an IPv4 address (a.b.c.d)`);
+  const b = m.slice(1).map(Number);
+  const big = b.find((x) => x > 255);
+  if (big !== undefined) throw new Error(`${JSON.stringify(s)} is not an IPv4 address: ${big} is over 255`);
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+}
+
+export function v4text(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+export function mask(plen: number): number {
+  return plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
+}
+
+/** True for text that looks like IPv6 (has a colon) - checked by v6(). */
+export function isV6(s: string): boolean {
+  return s.includes(":");
+}
+
+/** Checks IPv6 text (RFC 4291 2.2 forms, with an optional dotted IPv4 tail); returns 8 groups. */
+export function v6(s: string): number[] {
+  const bad = (why: string) => new Error(`${JSON.stringify(s)} is not an IPv6 address: ${why}`);
+  let text = s;
+  const lastColon = text.lastIndexOf(":");
+  if (text.slice(lastColon + 1).includes(".")) {
+    // RFC 4291 2.2 form 3: the last 32 bits as a dotted IPv4 address.
+    const a = v4(text.slice(lastColon + 1));
+    text = `${text.slice(0, lastColon + 1)}${(a >>> 16).toString(16)}:${(a & 0xffff).toString(16)}`;
+  }
+  const dbl = text.split("::");
+  if (dbl.length > 2) throw bad(`"::" appears more than once`);
+  const part = (t: string) => (t === "" ? [] : t.split(":"));
+  const head = part(dbl[0]);
+  const rest = dbl.length === 2 ? part(dbl[1]) : [];
+  for (const g of [...head, ...rest]) if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad(`group ${JSON.stringify(g)} is not 1-4 hex digits`);
+  const n = head.length + rest.length;
+  if (dbl.length === 1 && n !== 8) throw bad(`${n} groups, not 8`);
+  if (dbl.length === 2 && n > 7) throw bad(`too many groups for "::"`);
+  const zeros: number[] = dbl.length === 2 ? new Array(8 - n).fill(0) : [];
+  return [...head.map((g) => parseInt(g, 16)), ...zeros, ...rest.map((g) => parseInt(g, 16))];
+}
+
+export interface Prefix {
+  family: 4 | 6;
+  /** IPv4 address as a number (family 4). */
+  addr: number;
+  plen: number;
+  text: string;
+}
+
+/**
+ * "10.0.0.1/24" or "fd00::1/64" (an interface address with its prefix): checks the address
+ * and the prefix length. Errors say "bad address" or "bad prefix" so a reader knows which.
+ */
+export function parseCidr(s: unknown, opts: { bare?: boolean } = {}): Prefix {
+  if (typeof s !== "string") throw new Error(`bad address: expected a string like "10.0.0.1/24", got ${JSON.stringify(s)}`);
+  const i = s.indexOf("/");
+  const a = i < 0 ? s : s.slice(0, i);
+  const six = isV6(a);
+  if (i < 0 && !opts.bare) throw new Error(`bad prefix: ${JSON.stringify(s)} needs a prefix length (like "/24"${six ? ' or "/64"' : ""})`);
+  let addr = 0;
+  try {
+    if (six) v6(a);
+    else addr = v4(a);
+  } catch (e) {
+    throw new Error(`bad address: ${(e as Error).message}`);
+  }
+  const max = six ? 128 : 32;
+  let plen = max;
+  if (i >= 0) {
+    const p = s.slice(i + 1);
+    if (!/^\d{1,3}$/.test(p) || Number(p) > max) throw new Error(`bad prefix: length ${JSON.stringify(p)} in ${JSON.stringify(s)} is not 0-${max}`);
+    plen = Number(p);
+  }
+  return { family: six ? 6 : 4, addr, plen, text: s };
+}
+
+/** An interface address: parseCidr plus the IPv4 host-part rules (not the network or broadcast address). */
+export function parseIfAddress(s: unknown): Prefix {
+  const p = parseCidr(s);
+  if (p.family === 4) {
+    if (p.plen === 0) throw new Error(`bad prefix: /0 is not an interface prefix in ${JSON.stringify(s)}`);
+    const a = p.addr;
+    if (a === 0 || a >>> 24 === 0 || a >>> 28 >= 0xe || a === 0xffffffff) throw new Error(`bad address: ${v4text(a)} cannot be an interface address`);
+    if (p.plen < 31) {
+      const host = (a & ~mask(p.plen)) >>> 0;
+      if (host === 0) throw new Error(`bad address: ${v4text(a)} is the network address of /${p.plen}`);
+      if (host === (~mask(p.plen) >>> 0)) throw new Error(`bad address: ${v4text(a)} is the broadcast address of /${p.plen}`);
+    }
+  }
+  return p;
+}
+
+/** "host:port" / "[v6]:port" -> parts, checked. */
+export function parseHostPort(s: unknown): { host: string; port: number } {
+  if (typeof s !== "string") throw new Error(`expected "address:port", got ${JSON.stringify(s)}`);
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
+  if (!m) throw new Error(`${JSON.stringify(s)} is not "address:port"`);
+  const host = m[1] ?? m[2];
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new Error(`port ${port} in ${JSON.stringify(s)} is not 1-65535`);
+  if (m[1] !== undefined) v6(host);
+  else if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) v4(host);
+  return { host, port };
+}

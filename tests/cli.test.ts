@@ -1,0 +1,263 @@
+// The wavnet command end to end: bin/wavnet.mjs spawned as a user would run it, on small
+// topology files, with stdout and stderr as pipes (no terminal): run's table, exit codes
+// and --json, schema errors with file:line:col, and the shell driven by a script on stdin.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PassThrough } from "node:stream";
+import { readPcap } from "../host/index.js";
+import { main } from "../host/cli/main.js";
+
+const BIN = fileURLToPath(new URL("../bin/wavnet.mjs", import.meta.url));
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function wavnet(args: string[], stdin = ""): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, WAVNET_DEBUG: "" } });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(stdin);
+  });
+}
+
+// Two hosts on one link, 5 ms each way.
+const PAIR = `name: pair
+kernel: GENERIC
+nodes:
+  - name: h1
+    interfaces: [{ name: eth0, addresses: [10.0.0.1/24] }]
+  - name: h2
+    interfaces: [{ name: eth0, addresses: [10.0.0.2/24] }]
+links:
+  - endpoints: [h1:eth0, h2:eth0]
+    conditions: { delay: 5ms }
+steps:
+  - ping: { from: h1, to: h2, count: 3 }
+  - shell: { node: h1, cmd: "netstat -rn", contains: "10.0.0.0/24" }
+`;
+
+/** main() in this process, with pipes for stdio (no tsx start-up, no kernel build check). */
+async function inProcess(argv: string[]): Promise<Ran> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  err.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "wavnet-cli-"));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("wavnet run", () => {
+  test("runs the steps, prints plain progress lines, the table and the accounting; exit 0", async () => {
+    const r = await wavnet(["run", file("pair.yaml", PAIR), "--virtual-time", "--seed", "7"]);
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /^pair \(.*pair\.yaml\): 2 nodes, 1 links up in [\d.]+ m?s; virtual clock, seed 7; \d+ kmem pages/m);
+    // Not a terminal: one plain line per step, no carriage returns.
+    assert.match(r.stdout, /^\[1\/2\] .*: ok \(/m);
+    assert.match(r.stdout, /^\[2\/2\] .*: ok \(/m);
+    assert.doesNotMatch(r.stdout, /\r/);
+    assert.match(r.stdout, /^#\s+STEP\s+RESULT\s+TIME\s+FIGURES\s+DETAIL$/m);
+    assert.match(r.stdout, /^1\s+.*\s+ok\s+/m);
+    assert.match(r.stdout, /^2 of 2 steps passed$/m);
+  });
+
+  test("a failing step makes the exit status 1 and is named", async () => {
+    const failing = PAIR.replace("count: 3 }", "count: 2 }\n  - ping: { from: h1, to: 10.0.0.99, count: 1, timeout: 100ms }");
+    const r = await wavnet(["run", file("fail.yaml", failing), "--virtual-time"]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\[2\/3\] .*10\.0\.0\.99.*: FAIL/m);
+    assert.match(r.stdout, /^2\s+.*FAIL/m);
+    assert.match(r.stdout, /^2 of 3 steps passed, 1 FAILED$/m);
+  });
+
+  test("a schema error prints file:line:col and the field, exits 2, boots nothing", async () => {
+    const bad = PAIR.replace("  - name: h2\n", "  - name: h2\n    colour: red\n");
+    const f = file("bad.yaml", bad);
+    const r = await wavnet(["run", f, "--virtual-time"]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:7:5: .*colour`));
+    assert.equal(r.stderr.trim().split("\n").length >= 1, true);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  test("--json prints one document: steps with figures, teardown with nothing leaked", async () => {
+    const r = await wavnet(["run", file("pair.yaml", PAIR), "--virtual-time", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.ok, true);
+    assert.equal(doc.exitCode, 0);
+    assert.equal(doc.clock, "virtual");
+    assert.deepEqual([doc.nodes, doc.links], [2, 1]);
+    assert.equal(doc.steps.length, 2);
+    assert.deepEqual(doc.steps.map((s: { ok: boolean }) => s.ok), [true, true]);
+    assert.equal(doc.steps[0].action, "ping");
+    // 5 ms each way on virtual time: the round trip is at least 10 ms.
+    assert.ok(doc.steps[0].durationMs >= 10, JSON.stringify(doc.steps[0]));
+    assert.equal(doc.teardown.ok, true);
+    assert.equal(doc.teardown.pagesLeaked, 0);
+    assert.deepEqual(doc.teardown.itemsLeaked, {});
+    assert.equal(doc.teardown.socketsLeft, 0);
+    assert.equal(doc.teardown.vnets, 2);
+  });
+
+  test("the clock: the command line wins over the file, the file over the default (virtual)", async () => {
+    const real = file("real.yaml", `clock: real\n${PAIR}`);
+    const clock = async (argv: string[]) => JSON.parse((await inProcess(["run", ...argv, "--json"])).stdout).clock;
+    assert.equal(await clock([file("pair.yaml", PAIR)]), "virtual");
+    assert.equal(await clock([real]), "real");
+    assert.equal(await clock([real, "--virtual-time"]), "virtual");
+    assert.equal(await clock([file("pair.yaml", PAIR), "--real-time"]), "real");
+  });
+
+  test("a reader that goes away (| head -1) ends it quietly with status 141, no stack", async () => {
+    const p = spawn(process.execPath, [BIN, "run", file("pair.yaml", PAIR), "--virtual-time"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    p.stdout.once("data", () => p.stdout.destroy());
+    const code = await new Promise((r) => p.on("close", r));
+    assert.equal(code, 141);
+    assert.equal(stderr, "");
+  });
+
+  test("usage errors exit 2 with one line; --help and version exit 0", async () => {
+    // Through the bin once (the exit status reaches the shell), the rest in-process.
+    const [u, h] = await Promise.all([wavnet(["run"]), wavnet(["--help"])]);
+    assert.deepEqual([u.code, u.stderr.trim(), u.stdout], [2, "wavnet run: a topology file is needed", ""]);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /^usage: wavnet run FILE/);
+    const o = await inProcess(["run", "x.yaml", "--frob"]);
+    assert.deepEqual([o.code, o.stderr.trim()], [2, "wavnet run: Unknown option '--frob'"]);
+    const m = await inProcess(["run", join(dir, "missing.yaml")]);
+    assert.equal(m.code, 2);
+    assert.match(m.stderr, /^wavnet run: .*missing\.yaml: cannot read/);
+    assert.deepEqual((await inProcess(["shell", "a.yaml", "--json"])).stderr.trim(), "wavnet shell: --json is for wavnet run");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "--seed=-1"])).stderr.trim(), "wavnet run: --seed must be a non-negative integer, got \"-1\"");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "--seed"])).stderr.trim(), "wavnet run: --seed needs a value");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "b.yaml"])).stderr.trim(), "wavnet run: one topology file only");
+    assert.deepEqual((await inProcess(["run", "a.yaml", "--virtual-time", "--real-time"])).code, 2);
+    const v = await inProcess(["version"]);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^wavnet \d+\.\d+\.\d+ \(node v\d+/);
+    const x = await inProcess(["frob"]);
+    assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, version, --help)`]);
+  });
+});
+
+test("every example topology in examples/ runs green under wavnet run (virtual time, --json)", async () => {
+  const examples = fileURLToPath(new URL("../examples/", import.meta.url));
+  const files = readdirSync(examples).filter((f) => /\.ya?ml$/.test(f));
+  assert.ok(files.length >= 1);
+  for (const f of files) {
+    const pcap = join(dir, `pcap-${f}`);
+    const r = await inProcess(["run", join(examples, f), "--virtual-time", "--json", "--pcap", pcap]);
+    assert.equal(r.stderr, "", f);
+    const doc = JSON.parse(r.stdout);
+    const failed = doc.steps.filter((s: { ok: boolean }) => !s.ok).map((s: { name: string; detail: string }) => `${s.name}: ${s.detail}`);
+    assert.deepEqual(failed, [], f);
+    assert.equal(r.code, 0, f);
+    assert.deepEqual([doc.teardown.ok, doc.teardown.pagesLeaked, doc.teardown.socketsLeft], [true, 0, 0], f);
+    // --pcap reaches the runner: every capture step left a file in that folder (made by main).
+    const captures = doc.steps.filter((s: { action: string; name: string }) => s.action === "capture" && /^capture off/.test(s.name)).length;
+    assert.equal(readdirSync(pcap).filter((x) => /\.pcap(ng)?$/.test(x)).length >= Math.min(captures, 1), true, f);
+  }
+});
+
+describe("wavnet shell", () => {
+  test("a script on stdin: ifconfig, ping, netstat, vmstat -z, a link change, capture on/off", async () => {
+    const pcap = join(dir, "h1.pcap");
+    const script = [
+      "# comments and blank lines are skipped",
+      "",
+      "nodes",
+      "h1 ifconfig eth0",
+      "h1 ping -c 2 10.0.0.2",
+      "h1 link eth0 delay 20ms both",
+      "links",
+      "h1 ping -c 1 10.0.0.2",
+      "h2 netstat -s -p icmp",
+      "h1 vmstat -z",
+      `h1 capture eth0 on ${pcap}`,
+      "h1 ping -c 1 -s 200 10.0.0.2",
+      "h1 capture eth0 off",
+      "quit",
+      "h1 ifconfig",
+    ].join("\n");
+    const r = await wavnet(["shell", file("pair.yaml", PAIR), "--virtual-time"], script);
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0, r.stdout);
+    // Each line is echoed before its output.
+    assert.match(r.stdout, /^wavnet> h1 ifconfig eth0\nepair\d+a: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> mtu 1500/m);
+    assert.match(r.stdout, /\tdescription: eth0\n/);
+    assert.match(r.stdout, /\tinet 10\.0\.0\.1 netmask 0xffffff00 broadcast 10\.0\.0\.255/);
+    assert.match(r.stdout, /^NODE\s+ROLE\s+INTERFACES\nh1\s+host\s+eth0\(epair\d+a\) 10\.0\.0\.1\/24$/m);
+    assert.match(r.stdout, /2 packets transmitted, 2 packets received, 0\.0% packet loss/);
+    assert.match(r.stdout, /^h1:eth0\s+h2:eth0\s+delay 20ms\s+delay 20ms$/m);
+    // 20 ms each way now: the round trip is exactly 40 ms on virtual time, plus kernel time.
+    const rtt = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+    assert.equal(rtt.length, 4);
+    assert.ok(rtt[2] >= 40 && rtt[2] < 41, `rtt ${rtt[2]}`);
+    assert.match(r.stdout, /^wavnet> h2 netstat -s -p icmp\nicmp:\n[\s\S]*?Input histogram:\n\t\techo: 3\n/m);
+    assert.match(r.stdout, /^wavnet> h1 vmstat -z\nITEM\s+SIZE\s+LIMIT\s+USED/m);
+    assert.match(r.stdout, /^epair\d+a: 2 frames captured, 0 dropped, written to .*h1\.pcap$/m);
+    const frames = readPcap(readFileSync(pcap)).packets;
+    assert.deepEqual(frames.map((f) => f.origLen), [14 + 20 + 8 + 200, 14 + 20 + 8 + 200]);
+    // quit ends the script: the last line never ran; teardown is printed.
+    assert.doesNotMatch(r.stdout, /wavnet> h1 ifconfig\n/);
+    assert.match(r.stdout, /teardown/i);
+  });
+
+  test("a failed command is one line on stderr, the script goes on, and the exit status is 1", async () => {
+    const script = ["h1 frobnicate", "h9 ifconfig", "h1 ping -c 1 -W 50 10.0.0.77", "h1 ping6 ::1", "h1 link eth0 loss 200%", "h2 ifconfig -l"].join("\n");
+    const r = await wavnet(["shell", file("pair.yaml", PAIR), "--virtual-time"], script);
+    assert.equal(r.code, 1);
+    const errs = r.stderr.trim().split("\n");
+    assert.equal(errs.length, 5, r.stderr);
+    assert.match(errs[0], /^frobnicate: unknown command \(commands: arp, capture, /);
+    assert.match(errs[1], /^h9: no such node or shell command \(nodes: h1, h2; shell: help, nodes, links, sleep, quit\)$/);
+    assert.equal(errs[2], "ping: no reply from 10.0.0.77 (1 sent)");
+    assert.equal(errs[3], "ping6: inet6 is not in this kernel (IPv6 is not implemented yet)");
+    assert.match(errs[4], /^link: loss must be a percentage \(1%\) or a fraction from 0 to 1, got "200%"$/);
+    // ping's own statistics still reach stdout; the last command ran.
+    assert.match(r.stdout, /1 packets transmitted, 0 packets received, 100\.0% packet loss/);
+    assert.match(r.stdout, /^wavnet> h2 ifconfig -l\nlo0 epair\d+b$/m);
+  });
+
+  test("a schema error exits 2 before the shell starts", async () => {
+    const r = await wavnet(["shell", file("dup.yaml", PAIR.replace("name: h2", "name: h1"))], "h1 ifconfig\n");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /dup\.yaml:\d+:\d+: .*h1/);
+    assert.equal(r.stdout, "");
+    assert.ok(!existsSync(join(dir, "never")));
+  });
+});
