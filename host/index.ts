@@ -27,3 +27,5 @@ export {
   type VnetNet, type NetError, type NetSocketOptions, type ConnectOptions as NetConnectOptions, type ServerOptions as NetServerOptions,
   type ListenOptions as NetListenOptions, type AddressInfo as NetAddressInfo,
 } from "./net.js";
+export * from "./topology/index.js";
+export { Commands, CommandError, CommandFailed, type CommandNode, type CommandsOptions } from "./cli/commands.js";
