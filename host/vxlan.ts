@@ -141,7 +141,7 @@ class VxlanPort implements HostPort {
     private readonly kernel: Kernel,
     readonly iface: Interface,
     readonly sock: dgram.Socket,
-    readonly remote: { address: string; port: number },
+    public remote: { address: string; port: number; family: 4 | 6 },
   ) {
     this.x = exportsOf(kernel);
     this.destroyedSeen = this.x.vxlan_destroyed();
@@ -253,8 +253,6 @@ export class VxlanInterface extends Interface {
   readonly #kernel: Kernel;
   /** The VNI frames are sent with and must arrive with. */
   readonly vni: number;
-  /** Where datagrams go. */
-  readonly remote: { address: string; port: number };
   /** The socket's bound address and port (the port is the real one when 0 was asked). */
   readonly localAddress: string;
   readonly localPort: number;
@@ -265,9 +263,22 @@ export class VxlanInterface extends Interface {
     this.#kernel = kernel;
     this.#port = port;
     this.vni = vni;
-    this.remote = port.remote;
     this.localAddress = local.address;
     this.localPort = local.port;
+  }
+
+  /** Where datagrams go. */
+  get remote(): { address: string; port: number } {
+    const { address, port } = this.#port.remote;
+    return { address, port };
+  }
+
+  /** Send to another remote from now on ("address:port", same address family as before). */
+  setRemote(remote: string): void {
+    const what = `vxlan ${this.alive ? this.name : "?"} remote`;
+    const r = parseRemote(remote, what);
+    if (r.family !== this.#port.remote.family) throw new ConfigError(`${what}: the socket is IPv${this.#port.remote.family}, ${remote} is not`);
+    this.#port.remote = r;
   }
 
   /** False once the interface is gone or the kernel shut down (the socket is closed then). */
