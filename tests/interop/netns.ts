@@ -39,6 +39,19 @@ function quiet(...args: string[]): void {
   spawnSync("ip", args, { stdio: "ignore" });
 }
 
+/** Remove a namespace and end what still runs in it (a socat left by a failed test). */
+function delNetns(ns: string): void {
+  const pids = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" });
+  for (const p of (pids.stdout ?? "").split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(p), "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+  quiet("netns", "del", ns);
+}
+
 /** A small number from the tag, for underlay addresses that differ between concurrent users. */
 function slot(tag: string): number {
   let h = 0;
@@ -73,7 +86,7 @@ export function linuxVxlan(o: { tag: string; vni: number; port: number; linuxAdd
   const underlayHost = `10.201.${n}.1`;
   const underlayLinux = `10.201.${n}.2`;
   const destroy = () => {
-    quiet("netns", "del", ns);
+    delNetns(ns);
     quiet("link", "del", host); // the pair goes with the namespace, but not always at once
     live.delete(handle);
   };
@@ -117,7 +130,7 @@ export function linuxVxlanPair(o: { tag: string; vni: number; port: number }): L
   const ns: [string, string] = [`wvxa-${o.tag}`, `wvxb-${o.tag}`];
   const n = slot(o.tag);
   const destroy = () => {
-    for (const x of ns) quiet("netns", "del", x);
+    for (const x of ns) delNetns(x);
     live.delete(handle);
   };
   const handle = { ns, destroy };
