@@ -1,6 +1,9 @@
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -150,6 +153,41 @@ describe("vxlan between two kernels over 127.0.0.1", () => {
   });
 });
 
+describe("vxlan between two processes", () => {
+  test("a wavnet process on the other end echoes 1 MiB over TCP (SHA-256), then both shut down clean", async () => {
+    const peer = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./helpers/vxlan_peer.ts", import.meta.url))], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
+    const next = async () => JSON.parse((await lines.next()).value as string);
+    try {
+      const { port } = await next();
+      const k = await Kernel.boot({ clock: "real" });
+      const v = k.createVnet("here");
+      const vx = await createVxlan(k, v, { vni: 6767, remote: `127.0.0.1:${port}`, localPort: 0, localAddress: "127.0.0.1" });
+      vx.setUp();
+      addAddress(k, vx, "10.67.0.1/24");
+      peer.stdin!.write(`${vx.localPort}\n`);
+      assert.deepEqual(await next(), { ready: true });
+      const data = randomBytes(1 << 20);
+      const back: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const c = v.net.connect(7, "10.67.0.2", () => c.end(data));
+        c.on("data", (d: Buffer) => back.push(d));
+        c.on("error", reject);
+        c.on("close", () => resolve());
+      });
+      assert.equal(sha(Buffer.concat(back)), sha(data));
+      peer.stdin!.end();
+      assert.deepEqual(await next(), { leaks: 0 }, "the other process shut down with nothing leaked");
+      k.shutdown();
+      await vx.whenClosed();
+    } finally {
+      if (peer.exitCode === null) peer.kill();
+    }
+  });
+});
+
 describe("vxlan input checks", () => {
   test("short, I-flag-clear and wrong-VNI datagrams are dropped and counted on the interface", async () => {
     const [a, b] = await link(100);
@@ -214,6 +252,48 @@ describe("vxlan life", () => {
     v.destroy();
     k.reclaim();
     assert.deepEqual(snapshot(k), before);
+    k.shutdown();
+  });
+
+  test("its ring is charged to the vnet it was made in, and given back on destroy", async () => {
+    const k = await Kernel.boot({ clock: "real" });
+    const v = k.createVnet("V");
+    const p0 = v.accounting().pages;
+    const vx = await createVxlan(k, v, { vni: 1, remote: "127.0.0.1:9", localPort: 0, localAddress: "127.0.0.1", ringSegments: 4 });
+    assert.equal(v.accounting().pages - p0, 4 * 16, "four 64 KiB segments");
+    assert.equal(v.accounting().items.vxlan_softc, 1);
+    vx.destroy();
+    await vx.whenClosed();
+    assert.equal(v.accounting().pages, p0);
+    assert.equal(v.accounting().items.vxlan_softc, undefined);
+    v.destroy();
+    k.shutdown();
+  });
+
+  test("moved into another vnet it carries traffic there, and comes home (socket open) when that vnet dies", async () => {
+    const [a, b] = await link();
+    const guest = a.k.createVnet("guest");
+    a.vx.moveTo(guest);
+    a.vx.setUp();
+    addAddress(a.k, a.vx, "10.66.0.1/24");
+    const r = await ping(a.k, guest, "10.66.0.2", { count: 2, intervalMs: 20, timeoutMs: 2000 });
+    assert.equal(r.received, 2, r.text);
+    guest.destroy();
+    assert.equal(a.vx.vnet, a.v, "back in its home vnet");
+    assert.equal(a.vx.open, true, "the socket stays with the interface");
+    await teardown(a);
+    await teardown(b);
+  });
+
+  test("kldunload if_vxlan is refused while a vxlan interface exists", async () => {
+    const k = await Kernel.boot({ clock: "real" });
+    const v = k.createVnet("V");
+    const vx = await createVxlan(k, v, { vni: 1, remote: "127.0.0.1:9", localPort: 0, localAddress: "127.0.0.1" });
+    assert.throws(() => k.kldunload("if_vxlan"), /busy|EBUSY/i);
+    vx.destroy();
+    k.kldunload("if_vxlan");
+    assert.ok(!k.kldstat().some((m) => m.name === "if_vxlan"));
+    v.destroy();
     k.shutdown();
   });
 
