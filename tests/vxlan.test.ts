@@ -223,6 +223,17 @@ describe("vxlan input checks", () => {
     assert.equal(c.ierrors - before.ierrors, 3, "three bad headers are input errors");
     assert.equal(c.ipackets - before.ipackets, 1, "the good one went to Ethernet input");
     assert.equal(c.opackets - before.opackets, 1, "and its ARP request was answered");
+    // A good header around a bad frame: Ethernet input's to count (a runt, a frame over the MTU).
+    const eth0 = b.v.etherStats();
+    await send(Buffer.concat([hdr(0x08, 100), frame.subarray(0, 9)]));
+    const big = Buffer.alloc(14 + 1451);
+    frame.copy(big, 0, 0, 14);
+    await send(Buffer.concat([hdr(0x08, 100), big]));
+    while (b.vx.vxlanStats().rxDatagrams < 6 && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 10));
+    const eth1 = b.v.etherStats();
+    assert.equal(eth1.runt - eth0.runt, 1, "9-byte frame: a runt");
+    assert.equal(eth1.oversize - eth0.oversize, 1, "1465-byte frame on a 1450 MTU: oversize");
+    assert.equal(b.vx.counters().ierrors - before.ierrors, 5);
     raw.close();
     await teardown(a);
     await teardown(b);
