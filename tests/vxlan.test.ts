@@ -153,6 +153,31 @@ describe("vxlan between two kernels over 127.0.0.1", () => {
   });
 });
 
+describe("vxlan over an IPv6 underlay", () => {
+  test("the outer socket may be IPv6 ([::1]); inside, IPv4 as always", async () => {
+    const mk = async (name: string, addr: string) => {
+      const k = await Kernel.boot({ clock: "real" });
+      const v = k.createVnet(name);
+      const vx = await createVxlan(k, v, { vni: 99, remote: "[::1]:9", localPort: 0, localAddress: "::1" });
+      vx.setUp();
+      addAddress(k, vx, addr);
+      return { k, v, vx };
+    };
+    const a = await mk("A", "10.68.0.1/24");
+    const b = await mk("B", "10.68.0.2/24");
+    assert.equal(a.vx.localAddress, "::1");
+    a.vx.setRemote(`[::1]:${b.vx.localPort}`);
+    b.vx.setRemote(`[::1]:${a.vx.localPort}`);
+    assert.throws(() => a.vx.setRemote("127.0.0.1:4789"), /the socket is IPv6/);
+    const r = await ping(a.k, a.v, "10.68.0.2", { count: 2, intervalMs: 20, timeoutMs: 2000 });
+    assert.equal(r.received, 2, r.text);
+    a.k.shutdown();
+    b.k.shutdown();
+    await a.vx.whenClosed();
+    await b.vx.whenClosed();
+  });
+});
+
 describe("vxlan between two processes", () => {
   test("a wavnet process on the other end echoes 1 MiB over TCP (SHA-256), then both shut down clean", async () => {
     const peer = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./helpers/vxlan_peer.ts", import.meta.url))], {
@@ -294,6 +319,30 @@ describe("vxlan life", () => {
     assert.equal(a.vx.open, true, "the socket stays with the interface");
     await teardown(a);
     await teardown(b);
+  });
+
+  test("1,000 ifconfig vxlan create/destroy cycles: no heap growth, nothing left", async () => {
+    const k = await Kernel.boot();
+    const v = k.createVnet("V");
+    k.reclaim();
+    const before = snapshot(k);
+    const mod = k.module<{ kmod_heap_top(): number; vxlan_stat(ifp: number, which: number): number }>("if_vxlan");
+    const heap = k.heapTop();
+    const modHeap = mod.kmod_heap_top();
+    for (let i = 0; i < 1000; i++) {
+      const [vx] = v.ifcreate("vxlan");
+      vx.setUp();
+      // A frame into the ring with no socket to drain it: freed with the interface.
+      assert.equal(vx.send(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5, 1, 2, 3, 4])), 0);
+      if (i === 0) assert.equal(mod.vxlan_stat(vx.ptr, 0), 1, "the frame is in the ring");
+      vx.destroy();
+    }
+    assert.equal(k.heapTop(), heap, "the kernel's runtime heap did not move");
+    assert.equal(mod.kmod_heap_top(), modHeap, "nor the module's");
+    k.reclaim();
+    assert.deepEqual(snapshot(k), before);
+    v.destroy();
+    k.shutdown();
   });
 
   test("kldunload if_vxlan is refused while a vxlan interface exists", async () => {
