@@ -29,7 +29,7 @@
 import {
   curvnet, VNET, CURVNET_SET, CURVNET_RESTORE, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_CHARGE, ZONE_ZERO,
   kmem_alloc, kmem_free, vnet_sysinit_register, if_alloc, if_initname, if_initname_unit, if_attach, if_detach, if_free, if_valid,
-  ifunit, ifunit_vnet, if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_vnet_destroy, ether_input,
+  ifunit, ifunit_vnet, if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_destroy_ifp, ether_input,
   arc4random, m_gethdr, m_append, m_freem, m_copydata,
   SI_SUB_PSEUDO, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, EEXIST, ENOBUFS,
 } from "../kmod/kapi";
@@ -306,13 +306,17 @@ function vxlan_clone_destroy(ifp: usize): i32 {
 }
 
 // VNET_SYSUNINIT: the interfaces created in the dying vnet go with it (wherever they are).
+// The module's own list, not a walk over every vnet's interfaces: teardown of many vnets
+// stays linear.
 function vxlan_vnet_uninit(): void {
-  if (cloner != 0) if_clone_vnet_destroy(cloner);
   const v = curvnet();
   let sc = softcs;
   while (sc != 0) {
     const next = sc_(sc).next;
-    if (sc_(sc).vnet == v) destroySoftc(sc);
+    if (sc_(sc).vnet == v) {
+      // Through the cloner so its count of clones stays right; directly if that fails.
+      if (if_clone_destroy_ifp(sc_(sc).ifp) != 0 && sc_(sc).magic == VXLAN_MAGIC) destroySoftc(sc);
+    }
     sc = next;
   }
 }
