@@ -76,6 +76,13 @@ const ZONE_CHARGE = 2;
 const LEAK_KINDS: LeakEntry["kind"][] = ["items", "pages", "callouts", "zone", "vnet data"];
 export const PAGE_SIZE = 4096;
 
+/** Something outside the kernel that kernel rings feed (host/vxlan.ts): drained after every kernel entry and clock tick. */
+export interface HostPort {
+  drain(): void;
+  /** Stop for good (the kernel shuts down); must not enter the kernel. */
+  close(): void;
+}
+
 export interface BootOptions {
   /** A kernel configuration from the link map (BARE, GENERIC, DEMO, ...) or a module list. */
   config?: string | string[];
@@ -256,6 +263,7 @@ export class Kernel {
   private readonly bootWallUs = Math.round(Date.now() * 1000);
   /** Sockets handed out (host/socket.ts); drained after every kernel entry. */
   readonly sockets = new SocketRegistry();
+  private readonly ports = new Set<HostPort>();
 
   private constructor(inst: WebAssembly.Instance, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
     this.memory = memory;
@@ -307,6 +315,7 @@ export class Kernel {
         const n = self!.k.callout_tick(now);
         self!.drainCaptures();
         self!.sockets.drain(self!);
+        self!.drainPorts();
         return n;
       },
       next: () => self!.k.callout_next(),
@@ -334,6 +343,7 @@ export class Kernel {
     } finally {
       this.drainCaptures();
       this.sockets.drain(this);
+      this.drainPorts();
       this.clock.kick();
     }
   }
@@ -341,6 +351,21 @@ export class Kernel {
   /** @internal */
   drainCaptures(): void {
     for (const c of this.captures) c.drain();
+  }
+
+  /** @internal */
+  drainPorts(): void {
+    for (const p of this.ports) p.drain();
+  }
+
+  /** @internal a host port (a VXLAN socket) fed from kernel rings: drained after every entry, closed at shutdown. */
+  attachPort(p: HostPort): void {
+    this.ports.add(p);
+  }
+
+  /** @internal */
+  detachPort(p: HostPort): void {
+    this.ports.delete(p);
   }
 
   /** @internal */
@@ -558,6 +583,7 @@ export class Kernel {
   shutdown(): void {
     if (this.shut) return;
     for (const c of [...this.captures]) void c.stop();
+    for (const p of [...this.ports]) p.close();
     // vnet0 is never destroyed: close its sockets here (the others go with their vnets).
     for (const so of this.sockets.all()) if (so.vnet === this.vnet0) so.close();
     const leaks: LeakEntry[] = [];

@@ -70,8 +70,10 @@ function lines(s: string): string[] {
  * interface name and ethertype) and every expert error/warning and malformed packet.
  * A file tshark cannot read gives `errors` with tshark's message instead of rows; so does
  * a file Wireshark takes for something other than pcap or pcapng (it guesses formats).
+ * `extra` goes on both tshark command lines (e.g. "-d", "tcp.port==5001,data" so that random
+ * payload is not taken for some protocol by a heuristic dissector).
  */
-export function tsharkCheck(file: string, fields: string[] = ["frame.interface_name", "eth.type"]): TsharkResult {
+export function tsharkCheck(file: string, fields: string[] = ["frame.interface_name", "eth.type"], extra: string[] = []): TsharkResult {
   const result: TsharkResult = { rows: [], errors: [], warnings: [] };
   const type = fileType(file);
   if (type !== undefined) {
@@ -79,9 +81,9 @@ export function tsharkCheck(file: string, fields: string[] = ["frame.interface_n
     if (type !== "pcap" && type !== "pcapng") result.errors.push(`file type is ${type}, not pcap or pcapng`);
   }
   try {
-    result.rows = lines(run(["-r", file, "-T", "fields", "-E", "separator=/t", ...fields.flatMap((f) => ["-e", f])])).map((l) => l.split("\t"));
+    result.rows = lines(run(["-r", file, ...extra, "-T", "fields", "-E", "separator=/t", ...fields.flatMap((f) => ["-e", f])])).map((l) => l.split("\t"));
     const expert = run([
-      "-r", file, "-Y", `_ws.malformed || _ws.expert.severity >= ${PI_WARN}`,
+      "-r", file, ...extra, "-Y", `_ws.malformed || _ws.expert.severity >= ${PI_WARN}`,
       "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|",
       "-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "_ws.expert.message",
     ]);

@@ -1,0 +1,129 @@
+// VXLAN figures for bench group "runner" (bench/groups/runner.ts calls runVxlanBench and
+// lists VXLAN_METRICS among its metrics). Both need root (network namespaces).
+//
+// vxlan_tcp_gbps: one TCP connection from a wavnet node (real clock, MTU 1450) through its
+// vxlan interface, the host's UDP socket and a veth into a namespace whose Linux vxlan
+// device delivers to socat, which throws the bytes away. The client writes 1 MiB chunks
+// with backpressure; the time is from connect until socat has read the last byte and exited.
+// linux_vxlan_iperf3_gbps (peer): iperf3 between two namespaces, each with a vxlan device,
+// over a veth: the same kind of link with Linux (and its offloads) at both ends.
+
+import { spawn, spawnSync } from "node:child_process";
+import { Kernel } from "../host/kernel.js";
+import { addAddress } from "../host/inet.js";
+import { createVxlan } from "../host/vxlan.js";
+import { linuxVxlan, linuxVxlanPair, pairAddress, interopMissing } from "../tests/interop/netns.js";
+import { median, round, errMessage, type GroupContext, type MetricSpec } from "./lib.js";
+
+export const VXLAN_METRICS: MetricSpec[] = [
+  { name: "vxlan_tcp_gbps", unit: "Gbit/s", description: "TCP from a wavnet node to a Linux namespace over VXLAN (vxlan interface, host UDP socket, veth, Linux vxlan device, socat); root only" },
+  { name: "linux_vxlan_iperf3_gbps", unit: "Gbit/s", description: "peer: iperf3 between two Linux network namespaces over the same kind of VXLAN link (vxlan devices over a veth); root only" },
+];
+
+const MiB = 1 << 20;
+const RUNS = 3;
+const VNI = 5151;
+const PORT = 4790; // not 4789: the interop suite may run at the same time
+
+/** One wavnet -> Linux transfer of `bytes`; Gbit/s of payload. */
+async function wavnetToLinux(bytes: number): Promise<number> {
+  const tag = `b${process.pid % 10000}`;
+  const lx = linuxVxlan({ tag, vni: VNI, port: PORT, linuxAddr: "10.204.0.2/24" });
+  const k = await Kernel.boot({ clock: "real" });
+  try {
+    const v = k.createVnet("bench");
+    const vx = await createVxlan(k, v, { vni: VNI, remote: `${lx.underlayLinux}:${PORT}`, localAddress: lx.underlayHost, localPort: PORT });
+    vx.setUp();
+    addAddress(k, vx, "10.204.0.1/24");
+    const sink = spawn("ip", ["netns", "exec", lx.ns, "socat", "-u", "TCP-LISTEN:5201,bind=10.204.0.2,reuseaddr", "OPEN:/dev/null"], { stdio: "ignore" });
+    const done = new Promise<number | null>((r) => sink.on("close", (c) => r(c)));
+    const chunk = Buffer.alloc(MiB, 0x5a);
+    let t0 = 0n;
+    for (let attempt = 0; ; attempt++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const c = v.net.connect(5201, "10.204.0.2");
+        c.on("error", () => resolve(false));
+        c.on("connect", () => {
+          t0 = process.hrtime.bigint();
+          let left = bytes;
+          const pump = () => {
+            while (left > 0) {
+              const n = Math.min(left, chunk.length);
+              left -= n;
+              if (!c.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+                c.once("drain", pump);
+                return;
+              }
+            }
+            c.end();
+            resolve(true);
+          };
+          pump();
+        });
+        c.resume();
+      });
+      if (ok) break;
+      if (attempt >= 50) throw new Error("could not connect to socat in the namespace");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const code = await done;
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (code !== 0) throw new Error(`socat exited ${code}`);
+    const s = vx.vxlanStats();
+    if (s.txRingDrops > 0) throw new Error(`ring drops: ${s.txRingDrops}`);
+    return (bytes * 8) / secs / 1e9;
+  } finally {
+    k.shutdown();
+    lx.destroy();
+  }
+}
+
+async function linuxIperf3(): Promise<number> {
+  const tag = `i${process.pid % 10000}`;
+  const pair = linuxVxlanPair({ tag, vni: VNI, port: PORT });
+  try {
+    const srv = spawn("ip", ["netns", "exec", pair.ns[1], "iperf3", "-s", "-1", "-B", pairAddress(tag, 2)], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 500));
+    const out = spawnSync("ip", ["netns", "exec", pair.ns[0], "iperf3", "-c", pairAddress(tag, 2), "-t", "4", "-J"], { encoding: "utf8", timeout: 30_000 });
+    srv.kill();
+    if (out.status !== 0) throw new Error(`iperf3 -c failed: ${(out.stderr || out.stdout || "").slice(0, 200)}`);
+    const bps = JSON.parse(out.stdout)?.end?.sum_received?.bits_per_second;
+    if (typeof bps !== "number") throw new Error("iperf3 JSON had no end.sum_received.bits_per_second");
+    return bps / 1e9;
+  } finally {
+    pair.destroy();
+  }
+}
+
+/** Measure both metrics (median of 3 runs each) and report them, or say why not. */
+export async function runVxlanBench(ctx: GroupContext, opts: { bytes?: number } = {}): Promise<void> {
+  const bytes = opts.bytes ?? 256 * MiB;
+  const missing = interopMissing(["ip", "socat", "ethtool"]);
+  let peer: number | undefined;
+  const missingIperf = interopMissing(["ip", "iperf3"]);
+  if (missingIperf) {
+    ctx.skip("linux_vxlan_iperf3_gbps", missingIperf);
+  } else {
+    try {
+      const runs: number[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await linuxIperf3());
+      peer = round(median(runs));
+      ctx.report("linux_vxlan_iperf3_gbps", peer, { note: `iperf3 -t 4, median of ${RUNS} (${runs.map(round).join(", ")}); two netns, vxlan devices (MTU 1450) over a veth, offloads on` });
+    } catch (e) {
+      ctx.skip("linux_vxlan_iperf3_gbps", `failed: ${errMessage(e)}`);
+    }
+  }
+  if (missing) {
+    ctx.skip("vxlan_tcp_gbps", missing);
+    return;
+  }
+  try {
+    await wavnetToLinux(32 * MiB); // warm-up: JIT, ARP, socket buffers
+    const runs: number[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await wavnetToLinux(bytes));
+    const note = `${bytes / MiB} MiB, median of ${RUNS} (${runs.map(round).join(", ")}); wavnet vnet (real clock, MTU 1450, 1 MiB writes) -> vxlan ring -> node:dgram -> veth -> Linux vxlan -> socat`;
+    ctx.report("vxlan_tcp_gbps", round(median(runs)), peer !== undefined ? { peer: "linux_vxlan_iperf3_gbps", peerValue: peer, note } : { note });
+  } catch (e) {
+    ctx.skip("vxlan_tcp_gbps", `failed: ${errMessage(e)}`);
+  }
+}

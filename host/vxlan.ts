@@ -1,0 +1,409 @@
+// VXLAN ports (RFC 7348): an interface of the if_vxlan module whose wire is a UDP socket of
+// this process, so a Linux `vxlan` device, or a wavnet kernel in another process or on
+// another machine, is on the same Ethernet link. docs/vxlan.md says how to use it.
+//
+// Output: the kernel copies each frame, behind its VXLAN header, into the interface's ring;
+// the kernel drains every port after each kernel entry and clock tick (Kernel.attachPort)
+// and this file sends one datagram per record to the remote. Input: datagrams that arrive
+// in one turn of the event loop are packed into the kernel's I/O buffer and handed in with
+// one call per 64 KiB (vxlan_input), which checks the VXLAN header and the VNI and counts
+// what it drops. The socket closes when the interface is destroyed (by the host, or with
+// the vnet it was created in) or when the kernel shuts down.
+
+import dgram from "node:dgram";
+import { isIPv4, isIPv6 } from "node:net";
+import { randomBytes } from "node:crypto";
+import type { Kernel, Vnet, HostPort } from "./kernel.js";
+import { Interface, InterfaceGoneError, createClone, putName } from "./ifnet.js";
+import { ConfigError, KernelError, Errno } from "./errors.js";
+
+/** The IANA port for VXLAN (RFC 7348 5). */
+export const VXLAN_PORT = 4789;
+/** Default MTU: 1500 less outer IPv4, UDP and VXLAN headers and the inner Ethernet header, as Linux. */
+export const VXLAN_MTU = 1450;
+const VNI_MAX = 0xffffff;
+const RING_MAX = 64;
+const IOBUF_SIZE = 65536;
+
+export interface VxlanExports {
+  vxlan_setvni(ifp: number, vni: number): number;
+  vxlan_vni(ifp: number): number;
+  vxlan_setring(ifp: number, nseg: number): number;
+  vxlan_ring(ifp: number): number;
+  vxlan_setname(ifp: number, len: number): number;
+  vxlan_stat(ifp: number, which: number): number;
+  vxlan_destroyed(): number;
+  vxlan_count(): number;
+  vxlan_readable(ifp: number): number;
+  vxlan_read_ptr(): number;
+  vxlan_consume(ifp: number, n: number): void;
+  vxlan_input(ifp: number, n: number): number;
+}
+
+export interface VxlanOptions {
+  /** Interface name (default: the cloner's next, vxlan0, vxlan1, ...). */
+  name?: string;
+  /** VXLAN network identifier, 0 .. 16777215. */
+  vni: number;
+  /** Where frames go: "192.0.2.7:4789" or "[2001:db8::7]:4789" (an IP literal and a port). */
+  remote: string;
+  /** UDP port to bind and receive on (default 4789; 0 = any free port, see localPort on the result). */
+  localPort?: number;
+  /** Address to bind (default 0.0.0.0, or :: for an IPv6 remote). */
+  localAddress?: string;
+  /** Interface MAC (default: random, locally administered; not from the kernel's seed, so two processes never pick the same). */
+  mac?: string;
+  /** Interface MTU (default 1450). */
+  mtu?: number;
+  /** Output ring size in 64 KiB segments, 1 .. 64 (default 16): frames one kernel entry may send. */
+  ringSegments?: number;
+  /** Socket receive buffer to ask the OS for, bytes (default 4 MiB; the OS may cap it). */
+  recvBufferSize?: number;
+}
+
+/** Counters of one VXLAN port: the kernel's (frames and drops) and the socket's. */
+export interface VxlanStats {
+  /** Frames the interface put in its output ring. */
+  txFrames: number;
+  /** Frames dropped because the ring was full (the interface's oqdrops too). */
+  txRingDrops: number;
+  /** Datagrams handed to the kernel. */
+  rxDatagrams: number;
+  /** Frames passed on to Ethernet input. */
+  rxFrames: number;
+  /** Datagrams shorter than the 8-byte VXLAN header. */
+  rxShort: number;
+  /** Datagrams without the I flag (RFC 7348 5). */
+  rxBadFlags: number;
+  /** Datagrams for another VNI. */
+  rxBadVni: number;
+  /** Frames dropped for want of an mbuf. */
+  rxNoMem: number;
+  /** Records of a batch that ran past the I/O buffer (a host bug; never expected). */
+  rxBadRecord: number;
+  /** Datagrams given to the socket, and send errors it reported. */
+  sent: number;
+  sendErrors: number;
+}
+
+const KERNEL_STATS: (keyof VxlanStats)[] = ["txFrames", "txRingDrops", "rxDatagrams", "rxFrames", "rxShort", "rxBadFlags", "rxBadVni", "rxNoMem", "rxBadRecord"];
+
+function exportsOf(kernel: Kernel): VxlanExports {
+  if (!kernel.kldstat().some((m) => m.name === "if_vxlan")) {
+    throw new ConfigError("vxlan: the if_vxlan module is not loaded (boot GENERIC or kldload if_vxlan)");
+  }
+  return kernel.module<VxlanExports>("if_vxlan");
+}
+
+/** "a.b.c.d:port" or "[v6]:port" -> address, port, family. */
+export function parseRemote(remote: string, what = "vxlan"): { address: string; port: number; family: 4 | 6 } {
+  if (typeof remote !== "string") throw new ConfigError(`${what}: remote must be "address:port", got ${JSON.stringify(remote)}`);
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(remote) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(remote);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) {
+    throw new ConfigError(`${what}: remote must be "address:port" (e.g. "10.0.0.2:4789" or "[2001:db8::2]:4789"), got ${JSON.stringify(remote)}`);
+  }
+  const address = m[1];
+  if (isIPv4(address) && !remote.startsWith("[")) return { address, port, family: 4 };
+  if (isIPv6(address) && remote.startsWith("[")) return { address, port, family: 6 };
+  throw new ConfigError(`${what}: remote address must be an IPv4 literal, or an IPv6 literal in brackets, got ${JSON.stringify(remote)}`);
+}
+
+function integer(what: string, field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${what}: ${field} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** A locally administered unicast MAC from the OS's randomness (the kernel's is seeded: equal in every process). */
+function randomMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0] & 0xfc) | 0x02;
+  return [...b].map((v) => v.toString(16).padStart(2, "0")).join(":");
+}
+
+const ports = new WeakMap<Kernel, Set<VxlanPort>>();
+
+/** The kernel-fed side of one VXLAN interface: its socket, drained ring and input batches. */
+class VxlanPort implements HostPort {
+  closed = false;
+  sent = 0;
+  sendErrors = 0;
+  private pending: Buffer[] = [];
+  private scheduled = false;
+  private destroyedSeen: number;
+  private readonly x: VxlanExports;
+  private closeWaiters: (() => void)[] = [];
+  private sockClosed = false;
+
+  constructor(
+    private readonly kernel: Kernel,
+    readonly iface: Interface,
+    readonly sock: dgram.Socket,
+    public remote: { address: string; port: number; family: 4 | 6 },
+  ) {
+    this.x = exportsOf(kernel);
+    this.destroyedSeen = this.x.vxlan_destroyed();
+    sock.on("message", (msg) => this.onMessage(msg));
+    sock.on("error", () => this.sendErrors++);
+    sock.on("close", () => {
+      this.sockClosed = true;
+      for (const w of this.closeWaiters.splice(0)) w();
+    });
+  }
+
+  /** After every kernel entry: has the interface gone? Then send what its ring holds. */
+  drain(): void {
+    if (this.closed) return;
+    const d = this.x.vxlan_destroyed();
+    if (d !== this.destroyedSeen) {
+      this.destroyedSeen = d;
+      if (!this.iface.alive) {
+        this.close();
+        return;
+      }
+    }
+    const ifp = this.iface.ptr;
+    for (let n = this.x.vxlan_readable(ifp); n > 0; n = this.x.vxlan_readable(ifp)) {
+      const p = this.x.vxlan_read_ptr();
+      // One copy per drain: the records' datagrams are views of it, never written again.
+      const chunk = Buffer.from(new Uint8Array(this.kernel.memory.buffer, p, n));
+      this.x.vxlan_consume(ifp, n);
+      for (let off = 0; off + 8 <= n; ) {
+        const reclen = chunk.readUInt32LE(off);
+        const dlen = chunk.readUInt32LE(off + 4);
+        if (reclen < 8 || off + 8 + dlen > n) break; // cannot happen: the kernel writes whole records
+        this.sock.send(chunk.subarray(off + 8, off + 8 + dlen), this.remote.port, this.remote.address);
+        this.sent++;
+        off += reclen;
+      }
+    }
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (this.closed) return;
+    this.pending.push(msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // Everything the socket read in this turn of the event loop goes in together.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (this.closed) return;
+    let i = 0;
+    while (i < batch.length) {
+      if (!this.iface.alive) {
+        this.close();
+        return;
+      }
+      const io = this.kernel.k.kern_iobuf as () => number;
+      const base = io();
+      const mem = new Uint8Array(this.kernel.memory.buffer, base, IOBUF_SIZE);
+      const dv = new DataView(this.kernel.memory.buffer, base, IOBUF_SIZE);
+      let off = 0;
+      let n = 0;
+      // A datagram is at most 65507 bytes, so one always fits an empty buffer.
+      while (i < batch.length && off + 4 + batch[i].length <= IOBUF_SIZE) {
+        const b = batch[i++];
+        dv.setUint32(off, b.length, true);
+        mem.set(b, off + 4);
+        off += (4 + b.length + 3) & ~3;
+        n++;
+      }
+      if (n === 0) {
+        i++; // larger than the buffer: not a datagram we could have received
+        continue;
+      }
+      const ifp = this.iface.ptr;
+      this.kernel.enter(() => this.x.vxlan_input(ifp, n));
+      if (this.closed) return;
+    }
+  }
+
+  /** Stop: no more sends or input; the socket closes. Never enters the kernel. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = [];
+    this.kernel.detachPort(this);
+    ports.get(this.kernel)?.delete(this);
+    try {
+      this.sock.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Resolves once the OS socket is closed. */
+  whenClosed(): Promise<void> {
+    if (this.sockClosed) return Promise.resolve();
+    return new Promise((r) => this.closeWaiters.push(r));
+  }
+}
+
+/** An Interface of kind vxlan: its VNI, remote, bound port and counters. */
+export class VxlanInterface extends Interface {
+  readonly #port: VxlanPort;
+  readonly #kernel: Kernel;
+  /** The VNI frames are sent with and must arrive with. */
+  readonly vni: number;
+  /** The socket's bound address and port (the port is the real one when 0 was asked). */
+  readonly localAddress: string;
+  readonly localPort: number;
+
+  /** @internal use createVxlan */
+  constructor(kernel: Kernel, ptr: number, port: VxlanPort, vni: number, local: { address: string; port: number }) {
+    super(kernel, ptr);
+    this.#kernel = kernel;
+    this.#port = port;
+    this.vni = vni;
+    this.localAddress = local.address;
+    this.localPort = local.port;
+  }
+
+  /** Where datagrams go. */
+  get remote(): { address: string; port: number } {
+    const { address, port } = this.#port.remote;
+    return { address, port };
+  }
+
+  /** Send to another remote from now on ("address:port", same address family as before). */
+  setRemote(remote: string): void {
+    const what = `vxlan ${this.alive ? this.name : "?"} remote`;
+    const r = parseRemote(remote, what);
+    if (r.family !== this.#port.remote.family) throw new ConfigError(`${what}: the socket is IPv${this.#port.remote.family}, ${remote} is not`);
+    this.#port.remote = r;
+  }
+
+  /** False once the interface is gone or the kernel shut down (the socket is closed then). */
+  get open(): boolean {
+    return !this.#port.closed;
+  }
+
+  vxlanStats(): VxlanStats {
+    if (!this.alive) throw new InterfaceGoneError(`vxlan stats: interface #${this.serial} no longer exists`);
+    const x = exportsOf(this.#kernel);
+    const out = {} as VxlanStats;
+    KERNEL_STATS.forEach((name, i) => (out[name] = x.vxlan_stat(this.ptr, i)));
+    out.sent = this.#port.sent;
+    out.sendErrors = this.#port.sendErrors;
+    return out;
+  }
+
+  /** Resolves when the socket is closed (after destroy(), the vnet's teardown or kernel shutdown). */
+  whenClosed(): Promise<void> {
+    return this.#port.whenClosed();
+  }
+}
+
+function bind(sock: dgram.Socket, port: number, address: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => {
+      sock.off("listening", onListening);
+      reject(new ConfigError(`${what}: cannot bind UDP ${address.includes(":") ? `[${address}]` : address}:${port}: ${e.message}`));
+    };
+    const onListening = () => {
+      sock.off("error", onError);
+      resolve();
+    };
+    sock.once("error", onError);
+    sock.once("listening", onListening);
+    sock.bind(port, address);
+  });
+}
+
+/**
+ * Create a VXLAN interface in `vnet` joined to `opts.remote` through a UDP socket bound to
+ * localAddress:localPort. The interface starts down, like any new interface: setUp() it.
+ */
+export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions): Promise<VxlanInterface> {
+  let what = "vxlan create";
+  if (opts === null || typeof opts !== "object") throw new ConfigError(`${what}: options must be an object`);
+  const known = ["name", "vni", "remote", "localPort", "localAddress", "mac", "mtu", "ringSegments", "recvBufferSize"];
+  for (const key of Object.keys(opts)) {
+    if (!known.includes(key)) throw new ConfigError(`${what}: unknown option "${key}" (known: ${known.join(", ")})`);
+  }
+  if (opts.name !== undefined) what = `vxlan create ${opts.name}`;
+  const vni = integer(what, "vni", opts.vni, 0, VNI_MAX);
+  const remote = parseRemote(opts.remote, what);
+  const localPort = integer(what, "localPort", opts.localPort ?? VXLAN_PORT, 0, 65535);
+  const localAddress = opts.localAddress ?? (remote.family === 6 ? "::" : "0.0.0.0");
+  if (typeof localAddress !== "string" || !(remote.family === 4 ? isIPv4(localAddress) : isIPv6(localAddress))) {
+    throw new ConfigError(`${what}: localAddress must be an IPv${remote.family} literal like the remote's, got ${JSON.stringify(opts.localAddress)}`);
+  }
+  const mtu = opts.mtu === undefined ? undefined : integer(what, "mtu", opts.mtu, 72, 16384);
+  const ring = opts.ringSegments === undefined ? undefined : integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX);
+  const rcvbuf = integer(what, "recvBufferSize", opts.recvBufferSize ?? 4 << 20, 65536, 1 << 30);
+  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+  const x = exportsOf(kernel);
+
+  const custom = opts.name !== undefined && !/^vxlan\d{1,5}$/.test(opts.name);
+  if (custom) putName(kernel, opts.name!, what); // checks the name before anything is made
+  const made = createClone(kernel, vnet, custom || opts.name === undefined ? "vxlan" : opts.name!);
+  const iface = made[0];
+  const undo = (e: unknown): never => {
+    if (iface.alive) iface.destroy();
+    throw e;
+  };
+  try {
+    if (custom) {
+      const len = putName(kernel, opts.name!, what);
+      const r = kernel.enter(() => x.vxlan_setname(iface.ptr, len));
+      if (r === -Errno.EEXIST) throw new KernelError(`${what}: vnet "${vnet.name}" has an interface called ${opts.name}`, r);
+      if (r !== 0) throw new KernelError(what, r);
+    }
+    const r = kernel.enter(() => x.vxlan_setvni(iface.ptr, vni));
+    if (r !== 0) throw new KernelError(`${what}: vni`, r);
+    if (ring !== undefined) {
+      const rr = kernel.enter(() => x.vxlan_setring(iface.ptr, ring));
+      if (rr !== 0) throw new KernelError(`${what}: no memory for a ${ring}-segment ring`, rr);
+    }
+    if (mtu !== undefined) iface.setMtu(mtu);
+    iface.setMac(opts.mac ?? randomMac());
+  } catch (e) {
+    undo(e);
+  }
+
+  const sock = dgram.createSocket({ type: remote.family === 6 ? "udp6" : "udp4" });
+  try {
+    await bind(sock, localPort, localAddress, what);
+  } catch (e) {
+    sock.close();
+    undo(e);
+  }
+  try {
+    sock.setRecvBufferSize(rcvbuf);
+    sock.setSendBufferSize(rcvbuf);
+  } catch {
+    // The OS caps buffer sizes (net.core.rmem_max); what it gave is what we have.
+  }
+  if (!iface.alive) {
+    // The vnet went away while the socket was binding.
+    sock.close();
+    throw new InterfaceGoneError(`${what}: the interface was destroyed while its socket was binding`);
+  }
+  const port = new VxlanPort(kernel, iface, sock, remote);
+  const addr = sock.address();
+  const vx = new VxlanInterface(kernel, iface.ptr, port, vni, { address: addr.address, port: addr.port });
+  let set = ports.get(kernel);
+  if (!set) ports.set(kernel, (set = new Set()));
+  set.add(port);
+  kernel.attachPort(port);
+  return vx;
+}
+
+/** VXLAN sockets of this kernel still open. */
+export function vxlanSocketsOpen(kernel: Kernel): number {
+  return ports.get(kernel)?.size ?? 0;
+}
+
+/** vxlan interfaces alive in the kernel (any vnet; also those made by `ifconfig vxlan create` with no socket). */
+export function vxlanCount(kernel: Kernel): number {
+  return exportsOf(kernel).vxlan_count();
+}

@@ -1,0 +1,173 @@
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kernel, type Vnet } from "../../host/index.js";
+import { createVxlan, type VxlanInterface } from "../../host/vxlan.js";
+import { addAddress } from "../../host/inet.js";
+import { ping } from "../../host/ping.js";
+import { tsharkCheck, TSHARK } from "../helpers/tshark.js";
+import { linuxVxlan, interopSkip, type LinuxVxlan } from "./netns.js";
+
+// Linux as a real peer (issue 6, "Interop suite"; needs root): a network namespace with a
+// Linux vxlan device, joined through a veth pair to this process, whose wavnet node has a
+// vxlan interface with the same VNI. The Linux vxlan socket owns its port in its namespace,
+// so the wavnet side binds in the root namespace, on the root end of the veth.
+//
+// IPv4 only: the kernel has no inet6 yet (issue 6 asks v6 "where present").
+//
+// .ci/run sets WAVNET_INTEROP=1: then a missing tool or no root is a failure, not a skip.
+
+const VNI = 4242;
+const MiB = 1 << 20;
+const dir = mkdtempSync(join(tmpdir(), "wavnet-interop-"));
+
+let lx: LinuxVxlan | undefined;
+let k: Kernel;
+let v: Vnet;
+let vx: VxlanInterface;
+let capture: ChildProcess | undefined;
+const pcap = join(dir, "linux-vx0.pcap");
+
+function sha(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+/** Run a command in the namespace; resolves with its output (fails on a non-zero exit). */
+function nsRun(args: string[], input?: Buffer, timeoutMs = 30_000): Promise<{ stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("ip", ["netns", "exec", lx!.ns, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let err = "";
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.stdout.on("data", (d: Buffer) => out.push(d));
+    p.stderr.on("data", (d: Buffer) => (err += d));
+    p.on("close", (code, sig) => {
+      clearTimeout(t);
+      if (code === 0) resolve({ stdout: Buffer.concat(out), stderr: err });
+      else reject(new Error(`${args.join(" ")} in netns ${lx!.ns}: exit ${code ?? sig}: ${err.slice(0, 400)}`));
+    });
+    p.stdin.end(input);
+  });
+}
+
+describe("Linux vxlan device <-> wavnet node", { skip: interopSkip() }, () => {
+  before(async () => {
+    lx = linuxVxlan({ tag: `t${process.pid % 10000}`, vni: VNI, port: 4789, linuxAddr: "10.200.0.2/24" });
+    k = await Kernel.boot({ clock: "real" });
+    v = k.createVnet("wavnet");
+    vx = await createVxlan(k, v, { vni: VNI, remote: `${lx.underlayLinux}:4789`, localAddress: lx.underlayHost, localPort: 4789 });
+    vx.setUp();
+    addAddress(k, vx, "10.200.0.1/24");
+    // tshark on the Linux side of the tunnel sees the inner frames as Linux receives them;
+    // the capture filter keeps what wavnet sent.
+    capture = spawn("ip", ["netns", "exec", lx.ns, TSHARK!, "-n", "-q", "-i", "vx0", "-f", `ether src ${vx.mac}`, "-w", pcap], { stdio: ["ignore", "ignore", "pipe"] });
+    await new Promise<void>((resolve, reject) => {
+      let err = "";
+      const t = setTimeout(() => reject(new Error(`tshark did not start capturing: ${err}`)), 15_000);
+      capture!.stderr!.on("data", (d: Buffer) => {
+        err += d;
+        if (/Capturing on/.test(err)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+  });
+
+  after(async () => {
+    if (capture && capture.exitCode === null) {
+      capture.kill("SIGINT");
+      await new Promise((r) => capture!.once("close", r));
+    }
+    try {
+      k?.shutdown();
+    } finally {
+      lx?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("Linux pings wavnet", async () => {
+    const r = await nsRun(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.0.1"]);
+    assert.match(r.stdout.toString(), /3 packets transmitted, 3 received/);
+  });
+
+  test("wavnet pings Linux (host/ping.ts)", async () => {
+    const r = await ping(k, v, "10.200.0.2", { count: 3, intervalMs: 200, timeoutMs: 2000 });
+    assert.equal(r.received, 3, r.text);
+    assert.ok(r.replies.every((x) => x.payloadOk && x.from === "10.200.0.2"));
+  });
+
+  test("IPv6 over the tunnel", { skip: "the wavnet kernel has no inet6 yet: IPv4 only" }, () => {});
+
+  test("curl on Linux fetches from node:http inside wavnet", async () => {
+    const body = randomBytes(2 * MiB);
+    const httpServer = http.createServer((req, res) => {
+      if (req.url !== "/blob") {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length });
+      res.end(body);
+    });
+    const server = v.net.createServer((s) => httpServer.emit("connection", s));
+    await new Promise<void>((r) => server.listen(8080, "10.200.0.1", () => r()));
+    try {
+      const r = await nsRun(["curl", "-sS", "--fail", "--max-time", "20", "http://10.200.0.1:8080/blob"]);
+      assert.equal(r.stdout.length, body.length);
+      assert.equal(sha(r.stdout), sha(body));
+      const missing = await nsRun(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://10.200.0.1:8080/nothing"]);
+      assert.equal(missing.stdout.toString(), "404");
+    } finally {
+      server.close();
+      httpServer.close();
+    }
+  });
+
+  test("a wavnet TCP client sends 50 MB to socat on Linux and the SHA-256 matches", async () => {
+    const data = randomBytes(50 * 1000 * 1000);
+    const listener = nsRun(["sh", "-c", "socat -u TCP-LISTEN:5001,bind=10.200.0.2,reuseaddr STDOUT | sha256sum"], undefined, 60_000);
+    // socat listens within milliseconds; connect retries until it does.
+    let connected = false;
+    for (let i = 0; i < 50 && !connected; i++) {
+      connected = await new Promise<boolean>((resolve) => {
+        const c = v.net.connect(5001, "10.200.0.2");
+        c.on("connect", () => {
+          c.end(data);
+          resolve(true);
+        });
+        c.on("error", () => resolve(false));
+        c.resume();
+      });
+      if (!connected) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(connected, "connected to socat");
+    const r = await listener;
+    assert.equal(r.stdout.toString().split(/\s/)[0], sha(data));
+    const s = vx.vxlanStats();
+    assert.equal(s.txRingDrops, 0, "the ring never overflowed");
+    assert.equal(s.sendErrors, 0);
+  });
+
+  test("tshark on Linux finds no malformed frame and no bad checksum in what wavnet sent", async () => {
+    await new Promise((r) => setTimeout(r, 300)); // the last frames reach the capture file
+    capture!.kill("SIGINT");
+    await new Promise((r) => capture!.once("close", r));
+    assert.ok(existsSync(pcap), "capture written");
+    // The 50 MB are random bytes: declared opaque, or a heuristic dissector (Thrift, ...) may
+    // take a segment for its protocol and call it malformed.
+    const t = tsharkCheck(pcap, ["frame.len", "ip.proto", "tcp.len", "ip.checksum.status", "tcp.checksum.status"], ["-d", "tcp.port==5001,data"]);
+    assert.deepEqual(t.errors, [], "no malformed frame, no bad checksum");
+    const tcp = t.rows.filter((r) => r[1] === "6");
+    assert.ok(tcp.length > 30_000, `${tcp.length} TCP frames from wavnet in the capture (50 MB at MSS 1398 is ~36,000)`);
+    assert.ok(tcp.every((r) => r[4] === "1"), "every TCP checksum verified good (status 1)");
+    assert.ok(t.rows.every((r) => r[1] === "" || r[3] === "1"), "every IPv4 header checksum verified good");
+    assert.ok(t.rows.some((r) => r[1] === "1"), "ICMP (ping) checked too");
+    assert.ok(Math.max(...t.rows.map((r) => Number(r[0]))) <= 1450 + 14, "no frame over MTU 1450");
+  });
+});

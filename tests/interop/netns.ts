@@ -1,0 +1,161 @@
+// Linux network namespaces with vxlan devices, for the interop suite and bench/vxlan.ts.
+// Everything made here is named after a tag and removed by destroy(), which also runs at
+// process exit, so a failed test leaves no namespace, veth or vxlan device behind.
+
+import { execFileSync, spawnSync } from "node:child_process";
+
+function which(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+/** Tools the interop suite runs (.ci/run installs them: iproute2, socat, curl, tshark, ethtool, iputils-ping). */
+export const INTEROP_TOOLS = ["ip", "socat", "curl", "tshark", "ethtool", "ping"];
+
+/** Why Linux interop cannot run here, or undefined when it can. */
+export function interopMissing(tools = INTEROP_TOOLS): string | undefined {
+  if (process.platform !== "linux") return "needs Linux (network namespaces)";
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return "needs root (ip netns)";
+  const missing = tools.filter((t) => !which(t));
+  if (missing.length) return `missing tools: ${missing.join(", ")}`;
+  return undefined;
+}
+
+/**
+ * node:test's `skip` for the interop suite: false when it can run, else the reason. With
+ * WAVNET_INTEROP=1 (what .ci/run sets) a reason is an error instead: CI skips nothing silently.
+ */
+export function interopSkip(): string | false {
+  const why = interopMissing();
+  if (why === undefined) return false;
+  if (process.env.WAVNET_INTEROP === "1") throw new Error(`interop suite required (WAVNET_INTEROP=1) but cannot run: ${why}`);
+  return why;
+}
+
+function ip(...args: string[]): void {
+  execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function quiet(...args: string[]): void {
+  spawnSync("ip", args, { stdio: "ignore" });
+}
+
+/** Remove a namespace and end what still runs in it (a socat left by a failed test). */
+function delNetns(ns: string): void {
+  const pids = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" });
+  for (const p of (pids.stdout ?? "").split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(p), "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+  quiet("netns", "del", ns);
+}
+
+/** A small number from the tag, for underlay addresses that differ between concurrent users. */
+function slot(tag: string): number {
+  let h = 0;
+  for (const c of tag) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return 1 + (h % 250);
+}
+
+const live = new Set<{ destroy(): void }>();
+process.on("exit", () => {
+  for (const x of [...live]) x.destroy();
+});
+
+export interface LinuxVxlan {
+  /** The namespace holding the Linux vxlan device "vx0". */
+  ns: string;
+  /** Underlay addresses: the root namespace's veth end (bind the wavnet socket here) and the namespace's. */
+  underlayHost: string;
+  underlayLinux: string;
+  destroy(): void;
+}
+
+/**
+ * Namespace `wvx-<tag>` with veth `wvn-<tag>` (underlay 10.201.N.2/24), whose root-side end
+ * `wvh-<tag>` has 10.201.N.1/24, and a vxlan device vx0 (vni, remote 10.201.N.1:port,
+ * dstport port) with linuxAddr on it.
+ */
+export function linuxVxlan(o: { tag: string; vni: number; port: number; linuxAddr: string; mtu?: number }): LinuxVxlan {
+  const ns = `wvx-${o.tag}`;
+  const host = `wvh-${o.tag}`;
+  const peer = `wvn-${o.tag}`;
+  const n = slot(o.tag);
+  const underlayHost = `10.201.${n}.1`;
+  const underlayLinux = `10.201.${n}.2`;
+  const destroy = () => {
+    delNetns(ns);
+    quiet("link", "del", host); // the pair goes with the namespace, but not always at once
+    live.delete(handle);
+  };
+  const handle = { ns, underlayHost, underlayLinux, destroy };
+  destroy();
+  live.add(handle);
+  try {
+    ip("netns", "add", ns);
+    ip("link", "add", host, "type", "veth", "peer", "name", peer, "netns", ns);
+    ip("addr", "add", `${underlayHost}/24`, "dev", host);
+    ip("link", "set", host, "up");
+    ip("-n", ns, "link", "set", "lo", "up");
+    ip("-n", ns, "addr", "add", `${underlayLinux}/24`, "dev", peer);
+    ip("-n", ns, "link", "set", peer, "up");
+    ip("-n", ns, "link", "add", "vx0", "type", "vxlan", "id", String(o.vni), "remote", underlayHost, "dstport", String(o.port), "dev", peer);
+    if (o.mtu !== undefined) ip("-n", ns, "link", "set", "vx0", "mtu", String(o.mtu));
+    // Linux leaves the inner TCP/UDP checksum to "hardware" (CHECKSUM_PARTIAL) when the
+    // device offers tx checksumming; over a veth into a userspace socket nobody fills it in,
+    // and wavnet rightly drops those segments. A real NIC would fill it: here we turn it off.
+    execFileSync("ip", ["netns", "exec", ns, "ethtool", "-K", "vx0", "tx", "off"], { stdio: "ignore" });
+    ip("-n", ns, "addr", "add", o.linuxAddr, "dev", "vx0");
+    ip("-n", ns, "link", "set", "vx0", "up");
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+  return handle;
+}
+
+export interface LinuxVxlanPair {
+  ns: [string, string];
+  destroy(): void;
+}
+
+/**
+ * Two namespaces joined by a veth (underlay 10.202.N.1/.2) and a VXLAN link over it: vx0 in
+ * each, addresses 10.203.N.1/24 and 10.203.N.2/24. The same kind of link as linuxVxlan's,
+ * with Linux at both ends (the peer measurement of bench/vxlan.ts).
+ */
+export function linuxVxlanPair(o: { tag: string; vni: number; port: number }): LinuxVxlanPair {
+  const ns: [string, string] = [`wvxa-${o.tag}`, `wvxb-${o.tag}`];
+  const n = slot(o.tag);
+  const destroy = () => {
+    for (const x of ns) delNetns(x);
+    live.delete(handle);
+  };
+  const handle = { ns, destroy };
+  destroy();
+  live.add(handle);
+  try {
+    ip("netns", "add", ns[0]);
+    ip("netns", "add", ns[1]);
+    ip("link", "add", "wvp0", "netns", ns[0], "type", "veth", "peer", "name", "wvp1", "netns", ns[1]);
+    for (let i = 0; i < 2; i++) {
+      ip("-n", ns[i], "link", "set", "lo", "up");
+      ip("-n", ns[i], "addr", "add", `10.202.${n}.${i + 1}/24`, "dev", `wvp${i}`);
+      ip("-n", ns[i], "link", "set", `wvp${i}`, "up");
+      ip("-n", ns[i], "link", "add", "vx0", "type", "vxlan", "id", String(o.vni), "remote", `10.202.${n}.${2 - i}`, "dstport", String(o.port), "dev", `wvp${i}`);
+      ip("-n", ns[i], "addr", "add", `10.203.${n}.${i + 1}/24`, "dev", "vx0");
+      ip("-n", ns[i], "link", "set", "vx0", "up");
+    }
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+  return handle;
+}
+
+/** 10.203.N.x of linuxVxlanPair for a tag. */
+export function pairAddress(tag: string, i: 1 | 2): string {
+  return `10.203.${slot(tag)}.${i}`;
+}
