@@ -29,3 +29,5 @@ export {
 } from "./net.js";
 export * from "./topology/index.js";
 export { Commands, CommandError, CommandFailed, type CommandNode, type CommandsOptions } from "./cli/commands.js";
+export { createVxlan, VxlanInterface, vxlanCount, vxlanSocketsOpen, parseRemote, VXLAN_PORT, VXLAN_MTU, type VxlanOptions, type VxlanStats } from "./vxlan.js";
+export type { HostPort } from "./kernel.js";

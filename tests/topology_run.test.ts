@@ -8,6 +8,25 @@ import { Kernel } from "../host/kernel.js";
 import { readPcapng } from "../host/pcap.js";
 import { parseTopology, loadTopology, Topology, TopologyError, type StepEvent } from "../host/topology/index.js";
 import { snapshot } from "./helpers/snapshot.js";
+import dgram from "node:dgram";
+
+/** n distinct UDP ports that were free a moment ago. */
+async function freeUdpPorts(n: number): Promise<number[]> {
+  const socks = Array.from({ length: n }, () => dgram.createSocket("udp4"));
+  await Promise.all(socks.map((s) => new Promise<void>((res) => s.bind(0, "127.0.0.1", res))));
+  const ports = socks.map((s) => s.address().port);
+  await Promise.all(socks.map((s) => new Promise<void>((res) => s.close(() => res()))));
+  return ports;
+}
+
+async function bindOnce(port: number): Promise<void> {
+  const s = dgram.createSocket("udp4");
+  await new Promise<void>((res, rej) => {
+    s.once("error", rej);
+    s.bind(port, "0.0.0.0", res);
+  });
+  await new Promise<void>((res) => s.close(() => res()));
+}
 
 // Topologies brought up, run and torn down: every example in examples/ runs green and leaves
 // nothing behind; failing expectations are failed steps, not throws; up-time errors point at
@@ -285,14 +304,47 @@ describe("topology runner: the API and up-time errors", () => {
     k.shutdown();
   });
 
-  test("a vxlan interface goes through host/vxlan.ts; without it, a clear error at its line", { skip: existsSync(join(ROOT, "host", "vxlan.ts")) ? "host/vxlan.ts is here: the interop tests cover it" : false }, async () => {
-    const spec = parseTopology(`nodes:
+  test("two topologies in one process joined by vxlan ports: a ping crosses, both tear down clean", async () => {
+    const [pa, pb] = await freeUdpPorts(2);
+    const part = (name: string, me: string, peer: number, port: number, steps: string) => `name: ${name}
+clock: real
+nodes:
+  - name: ${name}
+    interfaces:
+      - { name: vx0, kind: vxlan, vni: 77, remote: "127.0.0.1:${peer}", localPort: ${port}, addresses: [${me}/24] }
+${steps}`;
+    const A = await Topology.up(parseTopology(part("ra", "10.77.0.1", pb, pa, "steps:\n  - ping: { from: ra, to: 10.77.0.2, count: 3 }\n"), "a.yaml"));
+    const B = await Topology.up(parseTopology(part("rb", "10.77.0.2", pa, pb, ""), "b.yaml"));
+    try {
+      assert.equal(A.node("ra").iface("vx0").name, "vx0");
+      const r = await A.runSteps();
+      assert.equal(r.length, 1);
+      assert.ok(r[0].ok, r[0].detail);
+    } finally {
+      const ra = await A.down();
+      const rb = await B.down();
+      assert.ok(ra.ok, ra.text);
+      assert.ok(rb.ok, rb.text);
+    }
+    // The sockets are closed: the ports can be bound again.
+    await Promise.all([pa, pb].map((p) => bindOnce(p)));
+  });
+
+  test("a vxlan port whose UDP port is taken fails at its line, and nothing is left", async () => {
+    const [p] = await freeUdpPorts(1);
+    const hold = dgram.createSocket("udp4");
+    await new Promise<void>((res) => hold.bind(p, "0.0.0.0", res));
+    try {
+      const spec = parseTopology(`nodes:
   - name: edge
     interfaces:
-      - { name: vx0, kind: vxlan, vni: 42, remote: "192.0.2.7:4789", addresses: [10.9.0.1/24] }
+      - { name: vx0, kind: vxlan, vni: 42, remote: "127.0.0.1:4789", localPort: ${p}, addresses: [10.9.0.1/24] }
 `, "vx.yaml");
-    assert.deepEqual([spec.nodes[0].interfaces[0].vni, spec.nodes[0].interfaces[0].remote], [42, "192.0.2.7:4789"]);
-    await assert.rejects(Topology.up(spec), (e: unknown) => e instanceof TopologyError && e.line === 4 && /vxlan: not available/.test(e.message));
+      assert.deepEqual([spec.nodes[0].interfaces[0].vni, spec.nodes[0].interfaces[0].remote], [42, "127.0.0.1:4789"]);
+      await assert.rejects(Topology.up(spec), (e: unknown) => e instanceof TopologyError && e.line === 4 && new RegExp(`${p}`).test(e.message));
+    } finally {
+      hold.close();
+    }
   });
 
   test("a topology in a kernel the caller booted shares it; down leaves the kernel as it was", async () => {

@@ -9,6 +9,7 @@ import { parseTopology, Topology } from "../../host/topology/index.js";
 import { ping } from "../../host/ping.js";
 import { PAGE_SIZE } from "../../host/kernel.js";
 import { median, round, type Group } from "../lib.js";
+import { runVxlanBench, VXLAN_METRICS } from "../vxlan.js";
 
 const RUNS = 7;
 const TREE = "name: bench-tree\ngenerators:\n  - shape: tree\n    name: t\n    depth: 3\n    fanout: 10\n";
@@ -44,6 +45,7 @@ const group: Group = {
   metrics: [
     { name: "topology_1000_nodes_up_s", unit: "s", target: { max: 1 }, description: "tree of 1,111 nodes (routers and hosts, routes set) parsed, booted, up, one end-to-end ping answered" },
     { name: "topology_1000_nodes_bytes", unit: "B", description: "kmem pages in use with the 1,111-node tree up" },
+    ...VXLAN_METRICS,
   ],
   async run(ctx) {
     ctx.log("cold run (schema compiled, Wasm modules compiled)");
@@ -57,6 +59,7 @@ const group: Group = {
     ctx.report("topology_1000_nodes_bytes", round(mid((r) => r.bytes)), {
       note: `${(mid((r) => r.bytes) / cold.nodes).toFixed(0)} B per node; Wasm memory ${(mid((r) => r.memoryBytes) / 2 ** 20).toFixed(1)} MiB`,
     });
+    await runVxlanBench(ctx);
   },
 };
 

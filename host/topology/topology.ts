@@ -17,6 +17,7 @@ import { TopologyError } from "./errors.js";
 import { ScheduleClock, TimeDriver } from "./clock.js";
 import { startService, type RunningService } from "./services.js";
 import { createVxlanPort } from "./vxlan.js";
+import type { VxlanInterface } from "../vxlan.js";
 import { runSteps } from "./steps.js";
 
 export interface UpOptions {
@@ -225,15 +226,19 @@ export class Topology {
         const made = this.step(s.origin, `bridge ${s.name}`, () => node.vnet.ifcreate("bridge"));
         node.ifaces.set(s.name, { name: s.name, kind: "bridge", iface: made[0], addresses: s.addresses });
       } else if (s.kind === "vxlan") {
-        let port: Awaited<ReturnType<typeof createVxlanPort>> | Interface;
+        let port: VxlanInterface;
         try {
           port = await createVxlanPort(k, node.vnet, { name: s.name, vni: s.vni!, remote: s.remote!, localPort: s.localPort ?? 0 });
         } catch (e) {
           throw errAt(s.origin, because(e));
         }
-        const iface = port instanceof Interface ? port : port.iface;
-        this.vxlans.push(port instanceof Interface ? { close: () => (port.alive ? port.destroy() : undefined) } : port);
-        node.ifaces.set(s.name, { name: s.name, kind: "vxlan", iface, addresses: s.addresses });
+        this.vxlans.push({
+          close: async () => {
+            if (port.alive) port.destroy();
+            await port.whenClosed();
+          },
+        });
+        node.ifaces.set(s.name, { name: s.name, kind: "vxlan", iface: port, addresses: s.addresses });
       }
     }
     for (const s of n.interfaces) {

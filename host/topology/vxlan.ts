@@ -1,13 +1,11 @@
-// The one place the topology reaches VXLAN ports. host/vxlan.ts (RFC 7348 over a host UDP
-// socket) is written by another change; until it is in the tree, bringing up an interface
-// of kind vxlan fails with "vxlan: not available" instead of the whole runner failing to
-// load. The import is by a computed name so the type checker does not require the file.
+// The one place the topology reaches VXLAN ports (host/vxlan.ts: RFC 7348 over a host UDP
+// socket). A port is an Interface whose destroy() also closes its socket.
 
 import type { Kernel, Vnet } from "../kernel.js";
-import type { Interface } from "../ifnet.js";
+import { createVxlan, type VxlanInterface } from "../vxlan.js";
 
-export interface VxlanOptions {
-  /** Interface name in the vnet ("vxlan0"). */
+export interface VxlanPortOptions {
+  /** Interface name in the vnet ("vx0"). */
   name: string;
   vni: number;
   /** Peer "address:port". */
@@ -16,21 +14,6 @@ export interface VxlanOptions {
   localPort: number;
 }
 
-/** What host/vxlan.ts is expected to export. */
-type CreateVxlan = (kernel: Kernel, vnet: Vnet, opts: VxlanOptions) => Promise<{ iface: Interface; close(): Promise<void> | void }>;
-
-export class VxlanUnavailable extends Error {}
-
-export async function createVxlanPort(kernel: Kernel, vnet: Vnet, opts: VxlanOptions): Promise<{ iface: Interface; close(): Promise<void> | void }> {
-  const where = "../vxlan.js";
-  let mod: { createVxlan?: CreateVxlan };
-  try {
-    mod = (await import(where)) as { createVxlan?: CreateVxlan };
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") throw new VxlanUnavailable("vxlan: not available (host/vxlan.ts is not in this build)");
-    throw e;
-  }
-  if (typeof mod.createVxlan !== "function") throw new VxlanUnavailable("vxlan: not available (host/vxlan.ts exports no createVxlan)");
-  return mod.createVxlan(kernel, vnet, opts);
+export function createVxlanPort(kernel: Kernel, vnet: Vnet, opts: VxlanPortOptions): Promise<VxlanInterface> {
+  return createVxlan(kernel, vnet, { name: opts.name, vni: opts.vni, remote: opts.remote, localPort: opts.localPort });
 }
