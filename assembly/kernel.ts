@@ -96,7 +96,7 @@ export {
   kern_iobuf, ifh_create, ifh_created, ifh_created_at, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
   ifh_info, ifh_setflags, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";
-export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in_cksum_update } from "./net/in_cksum";
+export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in6_pseudo, in_cksum_update } from "./net/in_cksum";
 
 // Sockets (kern/uipc_*.ts): the protocol switch and socket buffers protocol modules use, the
 // calls protocols make on sockets, and the host's socket calls (soh_*) and event drain.

@@ -134,6 +134,7 @@ const VNET_BASE: usize = 16;
 @external("kernel", "zone_charge_move") export declare function zone_charge_move(z: usize, fromBase: usize, toBase: usize): bool;
 export const EVENT_IFNET_ARRIVAL: u32 = 1;
 export const EVENT_IFNET_DEPARTURE: u32 = 2;
+export const EVENT_IFNET_UP: u32 = 3;
 export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 
 // Switching vnets (CURVNET_SET / CURVNET_RESTORE): writes the kernel globals block.
@@ -157,6 +158,7 @@ export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 @external("kernel", "in_cksum") export declare function in_cksum(m: usize, off: u32, len: u32, init: u32): u32;
 @external("kernel", "in_cksum_buf") export declare function in_cksum_buf(p: usize, len: u32): u16;
 @external("kernel", "in_pseudo") export declare function in_pseudo(src: u32, dst: u32, proto: u32, len: u32): u32;
+@external("kernel", "in6_pseudo") export declare function in6_pseudo(src: usize, dst: usize, nxt: u32, len: u32): u32;
 @external("kernel", "in_cksum_update") export declare function in_cksum_update(hc: u16, old: u16, nw: u16): u16;
 
 // Loopback and vnet checks (net/if_loop.ts, kern/vnet.ts), for protocol modules (inet).
