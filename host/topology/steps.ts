@@ -137,7 +137,7 @@ function ownerOf(t: Topology, target: string) {
 
 async function pingStep(t: Topology, s: Step<"ping">): Promise<Outcome> {
   const from = nodeOf(t, s.from);
-  const dst = t.addressOf(s.to);
+  const dst = from.zoned(t.addressOf(s.to, true));
   const r = await ping(t.kernel, from.vnet, dst, { count: s.count, intervalMs: s.intervalMs, timeoutMs: s.timeoutMs, size: s.size });
   const lossPct = round3(r.lossPct);
   const ok = judge(s.expect, lossPct);
