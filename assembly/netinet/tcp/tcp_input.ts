@@ -48,7 +48,7 @@ import {
 import { tcp_output } from "./tcp_output";
 import { tcp_timer_active, tcp_timer_activate, tcp_xmit_timer } from "./tcp_timer";
 import { cc_conn_init, cc_ack_received, cc_cong_signal, cc_post_recovery, CC_DUPACK } from "./cc_newreno";
-import { tcp_sack_doack, tcp_sack_trim, tcp_sack_force_first } from "./tcp_sack";
+import { tcp_sack_doack, tcp_sack_trim, tcp_sack_force_first, tcp_sack_blk, tcp_sack_reass_done } from "./tcp_sack";
 import { tcp_mss_from, tcp_mss_for } from "./tcp_usrreq";
 
 const to = changetype<TcpOpt>(memory.data(offsetof<TcpOpt>(), 8));
@@ -233,7 +233,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
       ((to.to_flags & TOF_TS) == 0 || (t.t_flags & TF_RCVD_TSTMP) == 0 || !SEQ_LT(to.to_tsval, t.ts_recent))) {
     if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && SEQ_LEQ(seq0, t.last_ack_sent)) {
       t.ts_recent = to.to_tsval;
-      t.ts_recent_age = now;
+      t.ts_recent_age = <u32>(now / 1_000_000);
     }
     if (tlen == 0) {
       if (SEQ_GT(ack, t.snd_una) && SEQ_LEQ(ack, t.snd_max) && t.snd_cwnd >= t.snd_wnd && t.t_dupacks == 0) {
@@ -273,7 +273,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
   // Options on a synchronized connection: PAWS (RFC 7323 5.3).
   if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && (thflags & TH_RST) == 0 && t.ts_recent != 0 &&
       SEQ_LT(to.to_tsval, t.ts_recent)) {
-    if (now - t.ts_recent_age > 24 * 24 * 3600 * <u64>1_000_000) {
+    if (<u32>(now / 1_000_000) - t.ts_recent_age > 24 * 24 * 3600) {
       t.ts_recent = 0; // 24 days idle: the old timestamp is invalid (RFC 7323 5.5)
     } else {
       TCPSTAT_INC(TCPS_RCVDUPPACK);
@@ -386,7 +386,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
   if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && SEQ_LEQ(seq, t.last_ack_sent) &&
       SEQ_LEQ(t.last_ack_sent, seq + tlen + ((thflags & (TH_SYN | TH_FIN)) != 0 ? 1 : 0))) {
     t.ts_recent = to.to_tsval;
-    t.ts_recent_age = now;
+    t.ts_recent_age = <u32>(now / 1_000_000);
   }
 
   if ((thflags & TH_ACKF) == 0) {
@@ -441,7 +441,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     // Duplicate ACK (RFC 5681 2: no data, no window change, outstanding data, same ACK).
     if (tlen == 0 && tiwin == t.snd_wnd && ack == t.snd_una && t.snd_max != t.snd_una && (thflags & TH_FIN) == 0) {
       TCPSTAT_INC(TCPS_RCVDUPACK);
-      t.t_dupacks++;
+      if (t.t_dupacks != 0xffff) t.t_dupacks++; // a u16
       if (!tcp_timer_active(tp, TT_REXMT)) {
         t.t_dupacks = 0;
       } else if (t.t_flags & TF_INRECOVERY) {
@@ -607,7 +607,7 @@ function rtt_sample(tp: usize, ack: u32): void {
       TCPSTAT_INC(TCPS_RTTUPDATED);
     }
   } else if (t.t_rtttime != 0 && SEQ_GT(ack, t.t_rtseq)) {
-    tcp_xmit_timer(tp, now - t.t_rtttime);
+    tcp_xmit_timer(tp, <u64>(<u32>now - t.t_rtttime)); // exact below 71 minutes
     t.t_rtttime = 0;
     TCPSTAT_INC(TCPS_RTTUPDATED);
   }
@@ -696,12 +696,20 @@ function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): bool {
   const t = TP(tp);
   const so = t.t_socket;
   if (tlen != 0 || fin) {
+    // The queue's bookkeeping lives in the tcpcb's TcpSackBlk, taken when first needed.
+    const blk = tcp_sack_blk(tp);
+    if (blk == 0) {
+      TCPSTAT_INC(TCPS_RCVMEMDROP);
+      m_freem(m);
+      return false;
+    }
+    const b = changetype<TcpSackBlk>(blk);
     if (seq != t.rcv_nxt) {
-      t.t_sack_last = seq;
+      b.sb_last = seq;
       TCPSTAT_INC(TCPS_RCVOOPACK);
       TCPSTAT_ADD(TCPS_RCVOOBYTE, tlen);
     }
-    if (t.t_segqn >= 512) {
+    if (b.sb_segqn >= 512) {
       TCPSTAT_INC(TCPS_RCVREASSFULL);
       m_freem(m);
       return false;
@@ -745,12 +753,12 @@ function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): bool {
         if (i < qq.ph_len) {
           m_adj(q, i); // takes ph_len down by i
           qq.ph_flowid += <u32>i;
-          t.t_segqlen -= <u32>i;
+          b.sb_segqlen -= <u32>i;
           break;
         }
         const next = qq.m_nextpkt;
-        t.t_segqlen -= <u32>qq.ph_len;
-        t.t_segqn--;
+        b.sb_segqlen -= <u32>qq.ph_len;
+        b.sb_segqn--;
         if (qq.ph_csum_data != 0) mm.ph_csum_data = 1;
         m_freem(q);
         q = next;
@@ -760,8 +768,8 @@ function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): bool {
       mm.m_nextpkt = q;
       if (prev != 0) changetype<Mbuf>(prev).m_nextpkt = m;
       else t.t_segq = m;
-      t.t_segqlen += l;
-      t.t_segqn++;
+      b.sb_segqlen += l;
+      b.sb_segqn++;
     }
   }
   // Present what is in order.
@@ -775,8 +783,9 @@ function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): bool {
     qq.m_nextpkt = 0;
     const l = <u32>qq.ph_len;
     t.rcv_nxt += l;
-    t.t_segqlen -= l;
-    t.t_segqn--;
+    const b = changetype<TcpSackBlk>(t.t_sack);
+    b.sb_segqlen -= l;
+    b.sb_segqn--;
     if (qq.ph_csum_data != 0) gotfin = true;
     TCPSTAT_INC(TCPS_RCVPACK);
     TCPSTAT_ADD(TCPS_RCVBYTE, l);
@@ -788,6 +797,7 @@ function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): bool {
     q = next;
     if (gotfin) break;
   }
+  if (t.t_segq == 0) tcp_sack_reass_done(tp);
   if (delivered) sorwakeup(so);
   return gotfin;
 }
@@ -876,7 +886,7 @@ function syn_negotiate(tp: usize, wscale: i32, ts: bool, sack: bool, peerMss: u3
   if (ts && (t.t_flags & TF_REQ_TSTMP) != 0) {
     t.t_flags |= TF_RCVD_TSTMP;
     t.ts_recent = to.to_tsval;
-    t.ts_recent_age = ticks();
+    t.ts_recent_age = <u32>(ticks() / 1_000_000);
   } else t.t_flags &= ~TF_REQ_TSTMP;
   if (sack && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
   let mss = peerMss;
@@ -967,7 +977,8 @@ function listen_child(lp: usize, so: usize, src: usize, dst: usize, fport: u16):
   t.t_keepcnt = lt.t_keepcnt;
   t.t_keepinit = lt.t_keepinit;
   t.t_maxseg_user = lt.t_maxseg_user;
-  t.t_cc_algo = lt.t_cc_algo;
+  // The listener's algorithm; if CUBIC's state cannot be had, the default stays.
+  if (t.t_cc_algo != lt.t_cc_algo) tcp_cc_set(tp, lt.t_cc_algo);
   tcp_hash_insert(tp);
   tcp_port_insert_child(tp);
   t.t_rcvmss = tcp_mss_from(tp);
@@ -1026,6 +1037,8 @@ function syncookie_expand(lp: usize, ops: usize, src: usize, dst: usize, fport: 
 }
 
 import { syncookie_send, syncookie_check, syncookie_mss, SYNCOOKIE_NO_WSCALE } from "./tcp_syncookie";
+import { TcpSackBlk } from "./tcp_var";
+import { tcp_cc_set } from "./cc_cubic";
 import { arc4random } from "../../kmod/kapi";
 import { tcp_port_insert } from "./tcp_subr";
 @inline function arc4random_(): u32 { return arc4random(); }
