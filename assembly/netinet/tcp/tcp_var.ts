@@ -327,6 +327,9 @@ export const TP_LADDR: usize = (offsetof<Tcpcb>() + 7) & ~7;
 export const TP_FADDR: usize = TP_LADDR + 16;
 export const TP_CALLOUT: usize = TP_FADDR + 16;
 export const TCPCB_SIZE: u32 = <u32>(TP_CALLOUT + ((CALLOUT_SIZE + 7) & ~7));
+// Every idle connection pays for each byte: a change here is a change of the documented
+// figure (docs/tcp.md "Memory per connection", bench tcp_idle_conn_bytes).
+if (TCPCB_SIZE != 320 || TP_LADDR != 248) ERROR("struct tcpcb changed size: update docs/tcp.md \"Memory per connection\"");
 
 @inline export function TP(tp: usize): Tcpcb { return changetype<Tcpcb>(tp); }
 @inline export function tp_laddr(tp: usize): usize { return tp + TP_LADDR; }
