@@ -139,6 +139,42 @@ describe("memory per connection", () => {
   });
 });
 
+describe("teardown", () => {
+  test("vnets destroyed mid-recovery, mid-close and with CUBIC connections leave no item, page or callout", async () => {
+    const { k, A, B, ea, eb } = await tcpHosts(5);
+    ea.setConditions({ delayUs: 2000, loss: 0.05 });
+    eb.setConditions({ delayUs: 2000, loss: 0.05 });
+    const { cli, srv, lsn } = connectPair(k, A, B);
+    setCongestion(cli, "cubic");
+    const data = pattern(3_000_000);
+    // Send without reading until both sides hold on-demand state.
+    let sent = 0;
+    for (let i = 0; i < 400 && !(items(A, "tcpsack") > 0 && items(B, "tcpsack") > 0); i++) {
+      const n = cli.send(data.subarray(sent, sent + 65536));
+      if (n > 0) sent += n;
+      for (let r = srv.recv(); r !== null && r.length > 0; r = srv.recv());
+      step(k);
+    }
+    assert.equal(items(A, "tcpsack"), 1, "A in SACK recovery");
+    assert.equal(items(B, "tcpsack"), 1, "B reassembling");
+    assert.equal(items(A, "cc_cubic"), 1);
+    // A second connection closed with data unsent: a tcpsb item in A.
+    const c2 = socket(k, A, "inet", "stream");
+    const s2 = open(k, c2, lsn, "10.0.0.2", 80);
+    c2.send(pattern(50_000));
+    c2.close();
+    assert.equal(items(A, "tcpsb"), 1);
+    void s2;
+    A.destroy(); // LeakError if anything were left
+    B.destroy();
+    for (const z of ["socket", "tcpcb", "tcpsb", "tcpsack", "cc_cubic"]) {
+      assert.equal(k.vmstatZ().find((r) => r.name === z)?.used, 0, `no ${z} item left in the kernel`);
+    }
+    assert.equal(k.k.callout_next(), -1, "no callout left");
+    k.shutdown();
+  });
+});
+
 describe("per-vnet caps", () => {
   test("net.inet.tcp.maxtcpcb: socket() past it is ENOBUFS, a SYN past it is dropped; both counted", async () => {
     const { k, A, B } = await tcpHosts();
