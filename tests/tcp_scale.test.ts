@@ -89,6 +89,23 @@ describe("memory per connection", () => {
     finish(k, [cli, srv, lsn], A, B);
   });
 
+  test("a connection that outlives its socket with nothing unsent takes no send buffer of its own", async () => {
+    const { k, A, B } = await tcpHosts();
+    const { cli, srv, lsn } = connectPair(k, A, B);
+    cli.send(pattern(1000));
+    step(k);
+    cli.close(); // everything acknowledged: FIN_WAIT_1, then FIN_WAIT_2 without a socket
+    step(k);
+    assert.equal(tcpConnections(k, A)[0]?.state, "FIN_WAIT_2");
+    assert.equal(items(A, "tcpsb"), 0);
+    assert.equal(srv.recv()?.length, 1000);
+    srv.close();
+    step(k);
+    assert.equal(tcpConnections(k, A)[0]?.state, "TIME_WAIT");
+    assert.equal(items(A, "tcpsb"), 0);
+    finish(k, [lsn], A, B);
+  });
+
   test("a connection that outlives its socket takes its unsent data into a tcpsb item, freed when it ends", async () => {
     const { k, A, B, ea, eb } = await tcpHosts();
     ea.setConditions({ delayUs: 5000 });

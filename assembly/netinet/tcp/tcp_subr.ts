@@ -23,7 +23,7 @@ import {
   CURVNET_SET, CURVNET_RESTORE, ticks, VNET_VNET, soisdisconnected, soabort, soseterror, sbflush, ECONNRESET, ENOMEM,
 } from "../../kmod/kapi";
 import { Mbuf, MT_DATA, M_PKTHDR, mtod } from "../../sys/mbuf";
-import { Socket, SS_NOFDREF, so_snd, so_rcv, sbspace } from "../../sys/socket";
+import { Socket, SS_NOFDREF, SOCKBUF_SIZE, so_snd, so_rcv, sbspace } from "../../sys/socket";
 import {
   Tcpcb, TcpAfOps, TcpVnet, TP, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TF_INHASH, TF_INPORT, TF_INLISTEN, TCP_LISTENHASH_SIZE,
   TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_PORTHASH_SIZE,
@@ -189,10 +189,18 @@ export function tcp_rcvspace(tp: usize): i32 {
   return so != 0 ? sbspace(so_rcv(so)) : 0;
 }
 
-/** The send buffer of tp: its socket's, or its own (t_sb) once the socket is gone. */
+/**
+ * An empty send buffer shared by every socketless connection that left nothing unsent
+ * (most of them: TIME_WAIT, a FIN after the last byte was acknowledged). Nothing is ever
+ * appended to it, and dropping from an empty buffer only writes the zeros it holds.
+ */
+const tcp_empty_sb = memory.data(SOCKBUF_SIZE, 8);
+
+/** The send buffer of tp: its socket's, or once the socket is gone its own (t_sb) or none. */
 @inline export function tp_sndbuf(tp: usize): usize {
-  const so = TP(tp).t_socket;
-  return so != 0 ? so_snd(so) : TP(tp).t_sb;
+  const t = TP(tp);
+  const so = t.t_socket;
+  return so != 0 ? so_snd(so) : t.t_sb != 0 ? t.t_sb : tcp_empty_sb;
 }
 
 // ---------------------------------------------------------------------------------------

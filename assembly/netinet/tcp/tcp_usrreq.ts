@@ -96,26 +96,29 @@ function tcp_detach(so: usize): void {
   const st = t.t_state;
   if (st == TCPS_FIN_WAIT_1 || st == TCPS_FIN_WAIT_2 || st == TCPS_LAST_ACK || st == 7 /* CLOSING */ || st == TCPS_TIME_WAIT) {
     // The connection outlives its socket: take the unsent data along, into a sockbuf of
-    // its own (the "tcpsb" zone: only closing connections pay for it). Without one the
-    // connection cannot finish: reset it.
-    const own = zone_alloc(TcpGlobals.sbzone);
-    if (own == 0) {
-      TCPSTAT_INC(TCPS_RCVMEMDROP);
-      t.t_flags |= TF_INABORT;
-      tcp_drop(tp, 0);
-      tcp_free(tp);
-      tcp_exit();
-      return;
-    }
-    memory.copy(own, so_snd(so), SOCKBUF_SIZE);
-    t.t_sb = own;
+    // its own (the "tcpsb" zone: only closing connections with data unsent pay for it;
+    // the others share an empty one, tp_sndbuf). Without one the connection cannot
+    // finish: reset it.
     const sb = changetype<Sockbuf>(so_snd(so));
-    sb.sb_mb = 0;
-    sb.sb_mbtail = 0;
-    sb.sb_lastrecord = 0;
-    sb.sb_cc = 0;
-    sb.sb_ctl = 0;
-    sb.sb_mbcnt = 0;
+    if (sb.sb_mb != 0 || sb.sb_cc != 0) {
+      const own = zone_alloc(TcpGlobals.sbzone);
+      if (own == 0) {
+        TCPSTAT_INC(TCPS_RCVMEMDROP);
+        t.t_flags |= TF_INABORT;
+        tcp_drop(tp, 0);
+        tcp_free(tp);
+        tcp_exit();
+        return;
+      }
+      memory.copy(own, so_snd(so), SOCKBUF_SIZE);
+      t.t_sb = own;
+      sb.sb_mb = 0;
+      sb.sb_mbtail = 0;
+      sb.sb_lastrecord = 0;
+      sb.sb_cc = 0;
+      sb.sb_ctl = 0;
+      sb.sb_mbcnt = 0;
+    }
     t.t_socket = 0;
     S(so).so_pcb = 0;
     if (st == TCPS_FIN_WAIT_2) tcp_timer_activate(tp, TT_2MSL, TCPTV_FINWAIT2);
