@@ -231,13 +231,16 @@ export function setCongestion(s: Socket, algo: keyof typeof TCP_CC): void {
   s.setsockopt(IPPROTO_TCP, TCP.CONGESTION, v);
 }
 
-const KNOBS = { "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4, maxtcpcb: 5 } as const;
+const KNOBS = { "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4, maxtcpcb: 5, tcbhashsize: 6 } as const;
 export type TcpKnob = keyof typeof KNOBS;
 
 /**
  * sysctl net.inet.tcp.<knob> of a vnet. `maxtcpcb` (default 65,536) is the most tcpcbs the
  * vnet may hold: listeners, connections and TIME_WAIT alike; past it socket() fails with
  * ENOBUFS and a listener drops the SYN (listendrop), and vmstat -z counts the failure.
+ * `tcbhashsize` (default 1,024) is the number of connection hash buckets, a power of two
+ * up to 16,384 (a 4 KiB page per 1,024, charged to the vnet); changing it rehashes the
+ * connections the vnet holds. A vnet meant for tens of thousands of connections raises it.
  */
 export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
   const t = tcpModule(kernel, `sysctl net.inet.tcp.${knob}`);

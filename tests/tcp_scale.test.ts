@@ -182,6 +182,7 @@ describe("teardown", () => {
     c2.close();
     assert.equal(items(A, "tcpsb"), 1);
     void s2;
+    tcpKnob(k, A, "tcbhashsize", 16384); // 16 pages of heads go with the vnet too
     A.destroy(); // LeakError if anything were left
     B.destroy();
     for (const z of ["socket", "tcpcb", "tcpsb", "tcpsack", "cc_cubic"]) {
@@ -238,6 +239,44 @@ describe("per-vnet caps", () => {
     maxSockets(k, A, 65536);
     const s2 = socket(k, A, "inet", "stream");
     finish(k, [s1, s2, sB], A, B);
+  });
+});
+
+describe("connection hash size", () => {
+  test("net.inet.tcp.tcbhashsize: resized under live connections, every one is still found", async () => {
+    const { k, A, B } = await tcpHosts();
+    assert.equal(tcpKnob(k, A, "tcbhashsize"), 1024, "the default");
+    const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 80).listen(128);
+    const pairs: [Socket, Socket][] = [];
+    for (let i = 0; i < 300; i++) {
+      const c = socket(k, A, "inet", "stream");
+      pairs.push([c, open(k, c, lsn, "10.0.0.2", 80)]);
+    }
+    const pagesBefore = A.accounting().pages;
+    tcpKnob(k, A, "tcbhashsize", 16384);
+    tcpKnob(k, B, "tcbhashsize", 4096);
+    assert.equal(tcpKnob(k, A, "tcbhashsize"), 16384);
+    assert.equal(A.accounting().pages, pagesBefore + 15, "16 pages of heads instead of 1");
+    const ping = (grown: string) => {
+      for (const [c, s] of pairs) {
+        c.send("x");
+        s.send("y");
+      }
+      step(k);
+      for (const [c, s] of pairs) {
+        assert.equal(s.recv()?.length, 1, `server side found after ${grown}`);
+        assert.equal(c.recv()?.length, 1, `client side found after ${grown}`);
+      }
+    };
+    ping("growing");
+    tcpKnob(k, A, "tcbhashsize", 1024);
+    assert.equal(A.accounting().pages, pagesBefore);
+    ping("shrinking");
+    for (const bad of [0, 1000, 2048 + 1, 32768]) {
+      assert.throws(() => tcpKnob(k, A, "tcbhashsize", bad), /EINVAL/, `${bad} refused`);
+    }
+    assert.equal(tcpKnob(k, A, "tcbhashsize"), 1024);
+    finish(k, [...pairs.flat(), lsn], A, B);
   });
 });
 

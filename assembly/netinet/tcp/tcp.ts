@@ -23,9 +23,9 @@ import {
 } from "../../kmod/kapi";
 import { AF_INET, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, so_rcv } from "../../sys/socket";
 import {
-  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
+  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
-import { tcp_free, tp_sndbuf } from "./tcp_subr";
+import { tcp_free, tp_sndbuf, tcp_hash_resize } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
 import { tcp_inet_ops, tcp_inet_input, tcp_inet_ctlinput, ipproto_register, ipproto_unregister } from "./tcp_inet";
 export { kmod_heap_top } from "../../kmod/kmod";
@@ -40,6 +40,7 @@ function tcp_vnet_init(): i32 {
     return -ENOMEM;
   }
   memory.fill(vv.hashtbl, 0, 4096);
+  vv.hashmask = TCP_HASH_SIZE - 1;
   memory.fill(vv.porthash, 0, 4096);
   vv.isn_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.isn_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
@@ -57,7 +58,7 @@ function tcp_vnet_uninit(): void {
   // connections, TIME_WAIT), or, after a forced unload, sockets the layer frees without us.
   while (vv.pcblist != 0) tcp_free(vv.pcblist);
   const v = curvnet();
-  if (vv.hashtbl != 0) kmem_free(vv.hashtbl, 1, v);
+  if (vv.hashtbl != 0) kmem_free(vv.hashtbl, (vv.hashmask + 1) >> 10, v);
   if (vv.porthash != 0) kmem_free(vv.porthash, 1, v);
   if (vv.listhash != 0) kmem_free(vv.listhash, 1, v);
   vv.hashtbl = 0;
@@ -204,7 +205,7 @@ export function tcp_pcbcount(v: usize): i32 {
 }
 
 // Knobs (sysctl net.inet.tcp.*): 0 cc default, 1 sack.enable, 2 rfc1323, 3 syncookies, 4 ack limit/s,
-// 5 maxtcpcb
+// 5 maxtcpcb, 6 tcbhashsize (connection hash buckets)
 export function tcp_get(v: usize, what: u32): f64 {
   if (!vOk(v)) return -1;
   const vv = VV(v);
@@ -215,6 +216,7 @@ export function tcp_get(v: usize, what: u32): f64 {
     case 3: return <f64>vv.syncookies;
     case 4: return <f64>vv.ack_limit;
     case 5: return <f64>vv.maxtcpcb;
+    case 6: return <f64>(vv.hashmask + 1);
   }
   return -1;
 }
@@ -228,7 +230,12 @@ export function tcp_set(v: usize, what: u32, value: u32): i32 {
   else if (what == 3 && value <= 1) vv.syncookies = value;
   else if (what == 4) vv.ack_limit = value;
   else if (what == 5 && value >= 1) tcp_set_maxtcpcb(v, value);
-  else return -EINVAL;
+  else if (what == 6) {
+    const old = CURVNET_SET(v);
+    const r = tcp_hash_resize(value);
+    CURVNET_RESTORE(old);
+    return r;
+  } else return -EINVAL;
   return 0;
 }
 

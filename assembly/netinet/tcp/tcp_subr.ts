@@ -20,13 +20,13 @@
 
 import {
   zone_alloc, zone_free, callout_init, callout_stop, m_gethdr, m_freem, kmem_alloc, kmem_free, curvnet,
-  CURVNET_SET, CURVNET_RESTORE, ticks, VNET_VNET, soisdisconnected, soabort, soseterror, sbflush, ECONNRESET, ENOMEM,
+  CURVNET_SET, CURVNET_RESTORE, ticks, VNET_VNET, soisdisconnected, soabort, soseterror, sbflush, ECONNRESET, ENOMEM, EINVAL,
 } from "../../kmod/kapi";
 import { Mbuf, MT_DATA, M_PKTHDR, mtod } from "../../sys/mbuf";
 import { Socket, SS_NOFDREF, SOCKBUF_SIZE, so_snd, so_rcv, sbspace } from "../../sys/socket";
 import {
   Tcpcb, TcpAfOps, TcpVnet, TP, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TF_INHASH, TF_INPORT, TF_INLISTEN, TCP_LISTENHASH_SIZE,
-  TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_PORTHASH_SIZE,
+  TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_HASH_MAX, TCP_PORTHASH_SIZE,
   TH_SPORT, TH_DPORT, TH_SEQ, TH_ACK, TH_OFFX, TH_FLAGSB, TH_WIN, TH_SUM, TH_URP, TH_RST, TH_ACKF, TCP_HDR_MIN,
   TCPS_DROPS, TCPS_CONNDROPS, TCPST_CLOSED, TCPS_SNDTOTAL, TCPS_SNDCTRL, TCPS_SNDRST, TCPS_SNDACKS,
   TCPS_CHALLENGEACK, TCPS_CHALLENGEACK_LIMITED, TF_INABORT, TF_RCVD_TSTMP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP,
@@ -264,7 +264,7 @@ function hash4(key: u64, laddr: usize, faddr: usize, lport: u16, fport: u16): u3
   x = x * 0x9e3779b1 ^ load<u32>(faddr) ^ load<u32>(faddr, 4) ^ load<u32>(faddr, 8) ^ load<u32>(faddr, 12);
   x = x * 0x85ebca6b ^ ((<u32>lport << 16) | <u32>fport) ^ <u32>key;
   x = (x ^ (x >> 15)) * 0xc2b2ae35;
-  return (x ^ (x >> 13)) & (TCP_HASH_SIZE - 1);
+  return x ^ (x >> 13); // the caller masks with the vnet's hashmask
 }
 
 @inline function porthash(lport: u16): u32 {
@@ -279,7 +279,7 @@ function hheadOf(tp: usize): usize {
   const t = TP(tp);
   const vv = changetype<TcpVnet>(VNET_VNET(t.t_vnet, TcpGlobals.voff));
   if ((t.t_flags & TF_INLISTEN) != 0) return vv.listhash + (<usize>listenhash(t.t_lport) << 2);
-  return vv.hashtbl + (<usize>hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) << 2);
+  return vv.hashtbl + (<usize>(hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) & vv.hashmask) << 2);
 }
 
 /** Push tp on the chain at head through its h links. */
@@ -292,12 +292,45 @@ function hpush(tp: usize, head: usize): void {
   store<usize>(head, tp);
 }
 
+/**
+ * net.inet.tcp.tcbhashsize of the current vnet: a new connection hash of `buckets` heads (a
+ * power of two, TCP_HASH_SIZE to TCP_HASH_MAX), every connection moved into it, the old one
+ * freed. FreeBSD sizes its hash once at boot; here a vnet that will hold many connections
+ * asks for more buckets (each page of heads is charged to it) and one that holds few keeps
+ * one page. -EINVAL for a bad size, -ENOMEM when the pages cannot be had (nothing changes).
+ */
+export function tcp_hash_resize(buckets: u32): i32 {
+  if (buckets < TCP_HASH_SIZE || buckets > TCP_HASH_MAX || (buckets & (buckets - 1)) != 0) return -EINVAL;
+  const vv = V();
+  if (buckets == vv.hashmask + 1) return 0;
+  const v = curvnet();
+  const pages = buckets >> 10;
+  const tbl = kmem_alloc(pages, v);
+  if (tbl == 0) return -ENOMEM;
+  memory.fill(tbl, 0, <usize>pages << 12);
+  const old = vv.hashtbl;
+  const oldn = vv.hashmask + 1;
+  vv.hashtbl = tbl;
+  vv.hashmask = buckets - 1;
+  for (let i: u32 = 0; i < oldn; i++) {
+    let tp = load<usize>(old + (<usize>i << 2));
+    while (tp != 0) {
+      const next = TP(tp).t_hnext;
+      const t = TP(tp);
+      hpush(tp, tbl + (<usize>(hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) & vv.hashmask) << 2));
+      tp = next;
+    }
+  }
+  kmem_free(old, oldn >> 10, v);
+  return 0;
+}
+
 /** Put tp in the connection hash (its 4-tuple is set). */
 export function tcp_hash_insert(tp: usize): void {
   const t = TP(tp);
   if ((t.t_flags & (TF_INHASH | TF_INLISTEN)) != 0) tcp_hash_remove(tp);
   const vv = V();
-  hpush(tp, vv.hashtbl + (<usize>hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) << 2));
+  hpush(tp, vv.hashtbl + (<usize>(hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) & vv.hashmask) << 2));
   t.t_flags |= TF_INHASH;
 }
 
@@ -374,7 +407,7 @@ export function tcp_port_remove(tp: usize): void {
 /** The connection for a segment from faddr:fport to laddr:lport (exact 4-tuple), or 0. */
 export function tcp_lookup(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): usize {
   const vv = V();
-  const b = hash4(vv.isn_key0, laddr, faddr, lport, fport);
+  const b = hash4(vv.isn_key0, laddr, faddr, lport, fport) & vv.hashmask;
   for (let tp = load<usize>(vv.hashtbl + (<usize>b << 2)); tp != 0; tp = TP(tp).t_hnext) {
     const t = TP(tp);
     if (t.t_lport == lport && t.t_fport == fport && t.t_af == ops && addr_eq(tp_faddr(tp), faddr) && addr_eq(tp_laddr(tp), laddr)) return tp;

@@ -416,7 +416,8 @@ export const TCPS_COUNT: u32 = 74;
 
 // ---------------------------------------------------------------------------------------
 // The per-vnet block (one vnet_data_alloc): TcpVnet, then tcpstat.
-export const TCP_HASH_SIZE: u32 = 1024; // connection hash buckets (one 4 KiB page of heads)
+export const TCP_HASH_SIZE: u32 = 1024; // connection hash buckets by default (one 4 KiB page of heads)
+export const TCP_HASH_MAX: u32 = 16384; // net.inet.tcp.tcbhashsize at most (16 pages, one kmem allocation)
 export const TCP_PORTHASH_SIZE: u32 = 1024; // local-port hash buckets
 export const TCP_LISTENHASH_SIZE: u32 = 256; // listen hash buckets (a page, allocated with the first listener)
 export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs per vnet
@@ -424,7 +425,8 @@ export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs
   up: u32;
   pcbcount: u32;
   pcblist: usize; // every tcpcb of the vnet
-  hashtbl: usize; // TCP_HASH_SIZE heads (kmem page)
+  hashtbl: usize; // hashmask + 1 heads (kmem pages)
+  hashmask: u32; // net.inet.tcp.tcbhashsize - 1
   porthash: usize; // TCP_PORTHASH_SIZE heads (kmem page)
   listhash: usize; // TCP_LISTENHASH_SIZE heads (kmem page) while the vnet has listeners, else 0
   nlisten: u32; // listeners in listhash
