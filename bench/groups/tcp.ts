@@ -365,12 +365,15 @@ export async function idleConnBytes(n: number): Promise<{ per: number; note: str
 
 /** Per-vnet caps for the 100k run: sockets and tcpcbs (both default to 65,536 per vnet). */
 const BIG_CAP = 131_072;
+/** Connection hash buckets for it (default 1,024: chains of ~100 at 100k connections). */
+const BIG_HASH = 16_384;
 
 export async function manyConns(ctx: GroupContext, want: number): Promise<{ n: number; bytes: number; note: string }> {
   const { k, A, B } = await hosts(4);
   for (const v of [A, B]) {
     maxSockets(k, v, BIG_CAP);
     tcpKnob(k, v, "maxtcpcb", BIG_CAP);
+    tcpKnob(k, v, "tcbhashsize", BIG_HASH);
   }
   const L = 64;
   const lsn = listeners(k, B, L);
@@ -424,7 +427,7 @@ export async function manyConns(ctx: GroupContext, want: number): Promise<{ n: n
   return {
     n,
     bytes,
-    note: `${head}; kern.ipc.maxsockets and net.inet.tcp.maxtcpcb set to ${BIG_CAP} in A and B (default 65,536); clients on ${ports} distinct ephemeral ports (chosen per 4-tuple) to ${L} listener ports; value = growth of A + B accounting().bytes for ${n} established idle connections: ${round(bytes / n)} B per connection; items ${items["socket"] ?? 0} sockets, ${items["tcpcb"] ?? 0} tcpcbs; kmem pages +${pagesAfter - pagesBefore} (${round(((pagesAfter - pagesBefore) * 4096) / MiB)} MiB); Wasm memory ${round(mem / MiB)} MiB; opened in ${sec.toFixed(1)} s, closed in ${closeSec.toFixed(1)} s`,
+    note: `${head}; kern.ipc.maxsockets and net.inet.tcp.maxtcpcb set to ${BIG_CAP} in A and B (default 65,536), net.inet.tcp.tcbhashsize ${BIG_HASH} (default 1,024), both before the baseline like the listeners, so the hash's 2 x 60 KiB of extra heads are not in the value; clients on ${ports} distinct ephemeral ports (chosen per 4-tuple) to ${L} listener ports; value = growth of A + B accounting().bytes for ${n} established idle connections: ${round(bytes / n)} B per connection; items ${items["socket"] ?? 0} sockets, ${items["tcpcb"] ?? 0} tcpcbs; kmem pages +${pagesAfter - pagesBefore} (${round(((pagesAfter - pagesBefore) * 4096) / MiB)} MiB); Wasm memory ${round(mem / MiB)} MiB; opened in ${sec.toFixed(1)} s, closed in ${closeSec.toFixed(1)} s`,
   };
 }
 
