@@ -234,11 +234,22 @@ describe("per-vnet caps", () => {
     const fails = zrow(A, "socket").fails;
     assert.throws(() => socket(k, A, "inet", "stream"), (e: any) => e.code === "ENOBUFS");
     assert.equal(zrow(A, "socket").fails, fails + 1);
-    const sB = socket(k, B, "inet", "stream");
     assert.throws(() => maxSockets(k, A, 0), /kern\.ipc\.maxsockets: must be an integer/);
     maxSockets(k, A, 65536);
     const s2 = socket(k, A, "inet", "stream");
-    finish(k, [s1, s2, sB], A, B);
+    // A listener whose vnet is at its limit cannot make the new connection's socket.
+    tcpKnob(k, B, "syncookies", 0);
+    const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 80).listen(8);
+    maxSockets(k, B, items(B, "socket"));
+    const dropsBefore = tcpStats(k, B).listendrop;
+    const bFails = zrow(B, "socket").fails;
+    s2.connect("10.0.0.2", 80); // the SYN is delivered inside the call
+    assert.equal(lsn.accept(), null);
+    assert.equal(tcpState(s2), "SYN_SENT");
+    assert.equal(tcpStats(k, B).listendrop, dropsBefore + 1);
+    assert.equal(zrow(B, "socket").fails, bFails + 1);
+    assert.equal(items(A, "socket"), open0 + 2, "A was not touched by B's limit");
+    finish(k, [s1, s2, lsn], A, B);
   });
 });
 
