@@ -2,9 +2,10 @@
 //
 // Files: tcp_var.ts (header view, states, struct tcpcb, per-family operations, per-vnet
 // block, tcpstat), tcp_seq.ts, tcp_subr.ts (tcpcb life, lookup tables, ISN, RST/ACK
-// without a connection, the output queue), tcp_input.ts, tcp_output.ts, tcp_timer.ts,
+// without a connection, the output queue), tcp_input.ts (with tcp_input_syn.ts: LISTEN and
+// SYN_SENT, and tcp_reass.ts: the reassembly queue), tcp_output.ts, tcp_timer.ts,
 // tcp_usrreq.ts (the socket layer's requests), cc_newreno.ts and cc_cubic.ts (congestion
-// control), tcp_sack.ts (hooks; SACK is not done yet), tcp_inet.ts (the AF_INET glue:
+// control), tcp_sack.ts (SACK, RFC 2018 / 6675), tcp_syncookie.ts, tcp_inet.ts (the AF_INET glue:
 // IPv4 addresses, ip_output, the protocol-switch input). TCP itself never names a family:
 // it calls the operations table of the pcb's family, so IPv6 adds a glue file, not a copy.
 //
