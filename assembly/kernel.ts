@@ -106,7 +106,7 @@ export { sbappendaddr, sbappendstream, sbdrop, sbdroprecord, sbflush, sbreserve,
 export {
   socreate, soclose, soabort, sobind, soconnect, sodisconnect, solisten, soaccept, sonewconn, soshutdown, sosend, soreceive,
   sosetopt, sogetopt, soisconnecting, soisconnected, soisdisconnecting, soisdisconnected, socantsendmore, socantrcvmore,
-  sorwakeup, sowwakeup, soseterror, so_valid, so_lasterror, socket_zone,
+  sorwakeup, sowwakeup, soseterror, so_valid, so_lasterror, socket_zone, so_maxsockets,
 } from "./kern/uipc_socket";
 export { sowakeup, soevent_set_ring_size } from "./kern/uipc_soevent";
 export {
