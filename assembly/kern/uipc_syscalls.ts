@@ -255,6 +255,26 @@ export function soh_info(so: usize, what: u32): f64 {
   return -1;
 }
 
+/** How many fields soh_stat writes: every soh_info field, in soh_info's order. */
+export const SOH_STAT_FIELDS: u32 = 21;
+const statbuf = memory.data(SOH_STAT_FIELDS << 3, 8);
+
+/** soh_stat's window: SOH_STAT_FIELDS f64 values. */
+export function kern_statbuf(): usize {
+  return statbuf;
+}
+
+/**
+ * Every soh_info field of so at once, as f64 into kern_statbuf: one call instead of one per
+ * field where the host wants several (a new Socket's identity, accept, info()). 0, or -EBADF
+ * if so is not a socket.
+ */
+export function soh_stat(so: usize): i32 {
+  if (!so_valid(so)) return -EBADF;
+  for (let i: u32 = 0; i < SOH_STAT_FIELDS; i++) store<f64>(statbuf + (<usize>i << 3), soh_info(so, i));
+  return 0;
+}
+
 /** True if so is still the socket with this serial (the host's handle is not stale). */
 export function soh_alive(so: usize, serial: u32): bool {
   return so_valid(so) && S(so).so_serial == serial;
