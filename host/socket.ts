@@ -205,9 +205,11 @@ export class SocketClosedError extends WavnetError {}
  */
 class KernelWindows {
   readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
   readonly f64: Float64Array;
   constructor(readonly buf: ArrayBuffer, readonly iobuf: number, readonly sabuf: number, readonly stat: number) {
     this.u8 = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf, 0, buf.byteLength >>> 2);
     this.f64 = new Float64Array(buf, 0, buf.byteLength >>> 3);
   }
 }
@@ -219,8 +221,8 @@ class KernelWindows {
 export class SocketRegistry {
   readonly #bySerial = new Map<number, Socket>();
   /** Sockets with events to dispatch; their bits wait in Socket._evbits (no map per drain). */
-  #queue: Socket[] = [];
-  #spare: Socket[] | undefined = [];
+  #queue: (Socket | null)[] = [];
+  #spare: (Socket | null)[] | undefined = [];
   #scheduled = false;
   #draining = false;
   readonly #flushLater = (): void => this.flush();
@@ -236,6 +238,21 @@ export class SocketRegistry {
   /** @internal */
   remove(s: Socket): void {
     this.#bySerial.delete(s.serial);
+  }
+
+  /**
+   * @internal the host closed s: what was still to be dispatched is dropped, and the queue
+   * lets go of it now (a loop that opens and closes many sockets without yielding would
+   * otherwise keep every one alive until the next microtask).
+   */
+  forget(s: Socket): void {
+    this.#bySerial.delete(s.serial);
+    if (s._evbits !== 0) {
+      const q = s._evq;
+      if (q !== null && q[s._evslot] === s) q[s._evslot] = null;
+      s._evbits = 0;
+      s._evq = null;
+    }
   }
 
   get size(): number {
@@ -254,9 +271,11 @@ export class SocketRegistry {
 
   /** @internal the memory windows of this kernel, current after any growth. */
   windows(kernel: Kernel): KernelWindows {
-    const buf = kernel.memory.buffer;
     const w = this.#win;
-    if (w !== undefined && w.buf === buf) return w;
+    // Growing memory detaches the old buffer, whose views then have length 0: a cheaper
+    // test than asking the Memory for its buffer on every call.
+    if (w !== undefined && w.u8.length !== 0) return w;
+    const buf = kernel.memory.buffer;
     const k = x(kernel);
     return (this.#win = new KernelWindows(buf, w?.iobuf ?? k.kern_iobuf(), w?.sabuf ?? k.kern_sabuf(), w?.stat ?? k.kern_statbuf()));
   }
@@ -272,13 +291,14 @@ export class SocketRegistry {
         if (n === 0) break;
         this.stats.drains++;
         this.stats.records += n;
-        const dv = kernel.dv();
-        const out = k.soh_ev_out();
+        const u32 = this.windows(kernel).u32;
+        // Records are 16 bytes, 4-aligned: socket, serial, bits, error (i32).
+        const out = k.soh_ev_out() >>> 2;
         for (let i = 0; i < n; i++) {
-          const e = out + i * 16;
-          const s = this.#bySerial.get(dv.getUint32(e + 4, true));
-          if (!s || s.ptr !== dv.getUint32(e, true)) continue; // not ours (queued for accept) or stale
-          this.#note(s, dv.getUint32(e + 8, true), dv.getInt32(e + 12, true));
+          const e = out + i * 4;
+          const s = this.#bySerial.get(u32[e + 1]);
+          if (!s || s.ptr !== u32[e]) continue; // not ours (queued for accept) or stale
+          this.#note(s, u32[e + 2], u32[e + 3] | 0);
         }
         if (n < EV_BATCH) break;
       }
@@ -299,7 +319,11 @@ export class SocketRegistry {
       s._closedByKernel(err);
       this.remove(s);
     }
-    if (s._evbits === 0) this.#queue.push(s);
+    if (s._evbits === 0) {
+      s._evq = this.#queue;
+      s._evslot = this.#queue.length;
+      this.#queue.push(s);
+    }
     s._evbits |= bits;
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -316,8 +340,10 @@ export class SocketRegistry {
     this.#spare = undefined; // a flush from inside a listener takes a fresh array
     for (let i = 0; i < batch.length; i++) {
       const s = batch[i];
+      if (s === null) continue;
       const bits = s._evbits;
       s._evbits = 0;
+      s._evq = null;
       if (bits !== 0) this.stats.dispatches += s._dispatch(bits);
     }
     batch.length = 0;
@@ -344,8 +370,10 @@ export class Socket extends EventEmitter {
   readonly family: number;
   readonly type: number;
   readonly protocol: number;
-  /** @internal event bits noted by the registry and not yet dispatched. */
+  /** @internal event bits noted by the registry and not yet dispatched, and where it queued them. */
   _evbits = 0;
+  _evq: (Socket | null)[] | null = null;
+  _evslot = 0;
   #closed: "" | "host" | "kernel" = "";
   #closeErrno = 0;
   #reading = false;
@@ -596,7 +624,7 @@ export class Socket extends EventEmitter {
     if (this.#closed) return;
     const k = x(this.kernel);
     this.#closed = "host";
-    this.kernel.sockets.remove(this);
+    this.kernel.sockets.forget(this);
     this.kernel.enter(() => k.soh_close(this.ptr));
   }
 
