@@ -10,7 +10,6 @@ import { netError, codeOf, asNetError, nodeError, RefHandle, resolveHost, toPort
 import type { NetServer } from "./net_server.js";
 
 const READ_CHUNK = 65536; // one recv: the kernel's I/O buffer
-const WRITE_CHUNK = 65536; // one send: the same buffer
 
 // ---------------------------------------------------------------------------------------
 // The socket
@@ -377,7 +376,8 @@ export class NetSocket extends Duplex {
     while (job.off < job.data.length) {
       let n: number;
       try {
-        n = this.raw.send(job.data.subarray(job.off, Math.min(job.data.length, job.off + WRITE_CHUNK)));
+        // A stream send takes any length (64 KiB per kernel call) until the kernel takes less.
+        n = this.raw.send(job.off === 0 ? job.data : job.data.subarray(job.off));
       } catch (e) {
         this.#write = undefined;
         job.cb(asNetError(e, "write"));
