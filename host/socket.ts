@@ -380,6 +380,8 @@ export class Socket extends EventEmitter {
   #truncated = false;
   /** An error the kernel reported after recvInto had already read bytes: thrown by the next read. */
   #deferredErr = 0;
+  /** The same for a stream send that had already handed bytes over: thrown by the next send. */
+  #deferredSendErr = 0;
 
   /** @internal use socket() or accept() */
   constructor(private readonly kernel: Kernel, readonly vnet: Vnet, readonly ptr: number) {
@@ -504,6 +506,11 @@ export class Socket extends EventEmitter {
    */
   sendto(data: Uint8Array | string, address?: AddressLike, port?: number, flags = 0): number {
     const k = this.#check("sendto");
+    if (this.#deferredSendErr !== 0) {
+      const e = this.#deferredSendErr;
+      this.#deferredSendErr = 0;
+      this.#fail(address !== undefined ? "sendto" : "send", e);
+    }
     const bytes = typeof data === "string" ? ENCODER.encode(data) : data;
     const stream = this.type === SOCK_STREAM;
     if (!stream && bytes.length > IOBUF_SIZE) throw new SocketError(`sendto (${this}): ${bytes.length} bytes is more than one call carries (${IOBUF_SIZE})`, -Errno.EMSGSIZE);
@@ -517,7 +524,11 @@ export class Socket extends EventEmitter {
       w.u8.set(len === bytes.length ? bytes : bytes.subarray(off, off + len), w.iobuf);
       const r = kernel.enter(() => k.soh_sendto(ptr, len, salen, flags));
       if (r < 0) {
-        if (off > 0) return off; // the error (if any) shows on the next call
+        if (off > 0) {
+          // The kernel reports so_error once: keep it for the next send.
+          if (r !== -Errno.EAGAIN) this.#deferredSendErr = r;
+          return off;
+        }
         if (r === -Errno.EAGAIN && stream) return 0;
         this.#fail(address !== undefined ? `sendto ${addrText(toSockaddr(address, port, "sendto"))}` : "send", r);
       }

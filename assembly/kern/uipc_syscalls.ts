@@ -6,7 +6,7 @@
 
 import { Mbuf, MT_DATA, MHLEN } from "../sys/mbuf";
 import {
-  Socket, Sockbuf, SOCK_MAXADDRLEN, SB_SEL, SS_ISCONNECTING, SS_ISCONNECTED, PR_ATOMIC,
+  Socket, Sockbuf, SOCK_MAXADDRLEN, SB_SEL, SS_ISCONNECTING, SS_ISCONNECTED, SS_CANTSENDMORE, PR_ATOMIC,
   PRU_SOCKADDR, PRU_PEERADDR, so_rcv, so_snd, sbspace,
 } from "../sys/socket";
 import { EBADF, EINVAL, ENOBUFS, EAGAIN, EINPROGRESS, EOPNOTSUPP, EMSGSIZE } from "../sys/errno";
@@ -141,7 +141,7 @@ export function soh_sendto(so: usize, len: u32, salen: u32, flags: i32): i32 {
         }
         break;
       }
-      const n = min<i32>(<i32>(len - off), space);
+      const n = min<i32>(<i32>(len - off), max<i32>(space, 0));
       const m = packetFromIobuf(off, n);
       const e = m == 0 ? -ENOBUFS : sosend(so, sa, m, 0, flags);
       if (e != 0) {
@@ -149,6 +149,9 @@ export function soh_sendto(so: usize, len: u32, salen: u32, flags: i32): i32 {
         break;
       }
       off += <u32>n;
+      // A reset or shutdown that came in during sosend is the next call's to report: sosend
+      // would consume so_error here and the host, holding a count, could not show it.
+      if (s.so_error != 0 || (s.so_state & SS_CANTSENDMORE) != 0) break;
     } while (off < len);
     if (r == 0) r = <i32>off;
   } else if (len > changetype<Sockbuf>(so_snd(so)).sb_hiwat) {
