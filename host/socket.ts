@@ -457,7 +457,7 @@ export class Socket extends EventEmitter {
   bind(address: AddressLike, port?: number): this {
     const k = this.#check("bind");
     const salen = this.#putAddress(address, port, "bind");
-    const r = this.kernel.enter(() => k.soh_bind(this.ptr, salen));
+    const r = this.kernel.call(k.soh_bind, this.ptr, salen);
     if (r !== 0) this.#fail(`bind ${addrText(toSockaddr(address, port, "bind"))}`, r);
     return this;
   }
@@ -466,7 +466,7 @@ export class Socket extends EventEmitter {
   connect(address: AddressLike, port?: number): boolean {
     const k = this.#check("connect");
     const salen = this.#putAddress(address, port, "connect");
-    const r = this.kernel.enter(() => k.soh_connect(this.ptr, salen));
+    const r = this.kernel.call(k.soh_connect, this.ptr, salen);
     if (r === -Errno.EINPROGRESS) return false;
     if (r !== 0) this.#fail(`connect ${addrText(toSockaddr(address, port, "connect"))}`, r);
     return true;
@@ -475,7 +475,7 @@ export class Socket extends EventEmitter {
   /** listen(2); backlog defaults to SOMAXCONN. */
   listen(backlog = -1): this {
     const k = this.#check("listen");
-    const r = this.kernel.enter(() => k.soh_listen(this.ptr, backlog));
+    const r = this.kernel.call(k.soh_listen, this.ptr, backlog);
     if (r !== 0) this.#fail("listen", r);
     return this;
   }
@@ -483,7 +483,7 @@ export class Socket extends EventEmitter {
   /** accept(2): the next connection, or null if none waits ('acceptable' says when one does). */
   accept(): Socket | null {
     const k = this.#check("accept");
-    const c = this.kernel.enter(() => k.soh_accept(this.ptr));
+    const c = this.kernel.call(k.soh_accept, this.ptr);
     if (c === 0) {
       const e = k.soh_error();
       if (e === -Errno.EAGAIN) return null;
@@ -522,7 +522,7 @@ export class Socket extends EventEmitter {
       const salen = address === undefined ? 0 : this.#putAddress(address, port, "sendto");
       const w = kernel.sockets.windows(kernel);
       w.u8.set(len === bytes.length ? bytes : bytes.subarray(off, off + len), w.iobuf);
-      const r = kernel.enter(() => k.soh_sendto(ptr, len, salen, flags));
+      const r = kernel.call(k.soh_sendto, ptr, len, salen, flags);
       if (r < 0) {
         if (off > 0) {
           // The kernel reports so_error once: keep it for the next send.
@@ -545,7 +545,7 @@ export class Socket extends EventEmitter {
   /** One soh_recvfrom of up to maxlen bytes into the I/O buffer: bytes, or a negative errno. */
   #recvIo(k: SocketExports, maxlen: number, flags: number): number {
     const ptr = this.ptr;
-    return this.kernel.enter(() => k.soh_recvfrom(ptr, maxlen, flags));
+    return this.kernel.call(k.soh_recvfrom, ptr, maxlen, flags);
   }
 
   #throwDeferred(call: string): void {
@@ -626,7 +626,7 @@ export class Socket extends EventEmitter {
   shutdown(how: "read" | "write" | "both" | 0 | 1 | 2 = "both"): void {
     const k = this.#check("shutdown");
     const h = how === "read" ? 0 : how === "write" ? 1 : how === "both" ? 2 : how;
-    const r = this.kernel.enter(() => k.soh_shutdown(this.ptr, h));
+    const r = this.kernel.call(k.soh_shutdown, this.ptr, h);
     if (r !== 0) this.#fail(`shutdown ${how}`, r);
   }
 
@@ -636,20 +636,20 @@ export class Socket extends EventEmitter {
     const k = x(this.kernel);
     this.#closed = "host";
     this.kernel.sockets.forget(this);
-    this.kernel.enter(() => k.soh_close(this.ptr));
+    this.kernel.call(k.soh_close, this.ptr);
   }
 
   setsockopt(level: number, name: number, value: number | boolean): void {
     const k = this.#check("setsockopt");
     const v = typeof value === "boolean" ? (value ? 1 : 0) : value;
     if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new ConfigError(`setsockopt: value must be a 32-bit integer or boolean, got ${value}`);
-    const r = this.kernel.enter(() => k.soh_setsockopt(this.ptr, level, name, v));
+    const r = this.kernel.call(k.soh_setsockopt, this.ptr, level, name, v);
     if (r !== 0) this.#fail(`setsockopt ${optName(level, name)}=${v}`, r);
   }
 
   getsockopt(level: number, name: number): number {
     const k = this.#check("getsockopt");
-    const r = this.kernel.enter(() => k.soh_getsockopt(this.ptr, level, name));
+    const r = this.kernel.call(k.soh_getsockopt, this.ptr, level, name);
     if (r !== 0) this.#fail(`getsockopt ${optName(level, name)}`, r);
     return this.kernel.dv().getInt32(k.kern_sabuf(), true);
   }
@@ -657,7 +657,7 @@ export class Socket extends EventEmitter {
   /** getsockname(2). */
   address(): SockAddr | undefined {
     const k = this.#check("getsockname");
-    const r = this.kernel.enter(() => k.soh_sockname(this.ptr));
+    const r = this.kernel.call(k.soh_sockname, this.ptr);
     if (r !== 0) this.#fail("getsockname", r);
     return parseSockaddr(this.#readSabuf());
   }
@@ -665,7 +665,7 @@ export class Socket extends EventEmitter {
   /** getpeername(2); undefined when not connected. */
   remoteAddress(): SockAddr | undefined {
     const k = this.#check("getpeername");
-    const r = this.kernel.enter(() => k.soh_peername(this.ptr));
+    const r = this.kernel.call(k.soh_peername, this.ptr);
     if (r === -Errno.ENOTCONN) return undefined;
     if (r !== 0) this.#fail("getpeername", r);
     return parseSockaddr(this.#readSabuf());
@@ -781,7 +781,7 @@ export function socket(kernel: Kernel, vnet: Vnet, domain: "inet" | "inet6" | nu
   const d = familyNumber(domain);
   const t = typeNumber(type);
   const k = x(kernel);
-  const so = kernel.enter(() => k.soh_socket(vnet.ptr, d, t, protocol));
+  const so = kernel.call(k.soh_socket, vnet.ptr, d, t, protocol);
   if (so === 0) {
     throw new SocketError(`socket(${FAMILY_NAMES[d] ?? d}, ${TYPE_NAMES[t] ?? t}, ${protocol}) in vnet ${vnet.name}`, k.soh_error() || -Errno.EINVAL);
   }
