@@ -768,9 +768,11 @@ function familyNumber(d: string | number): number {
   throw new ConfigError(`socket: domain must be "inet", "inet6" or an AF_ number, got ${JSON.stringify(d)}`);
 }
 
+const TYPE_NUMBERS: Record<string, number> = { stream: SOCK_STREAM, dgram: SOCK_DGRAM, raw: SOCK_RAW };
+
 function typeNumber(t: string | number): number {
   if (typeof t === "number") return t;
-  const n = { stream: SOCK_STREAM, dgram: SOCK_DGRAM, raw: SOCK_RAW }[t];
+  const n = Object.hasOwn(TYPE_NUMBERS, t) ? TYPE_NUMBERS[t] : undefined;
   if (n === undefined) throw new ConfigError(`socket: type must be "stream", "dgram", "raw" or a SOCK_ number, got ${JSON.stringify(t)}`);
   return n;
 }
