@@ -446,7 +446,7 @@ export class Socket extends EventEmitter {
 
   #readSabuf(): Uint8Array {
     const w = this.kernel.sockets.windows(this.kernel);
-    return w.u8.slice(w.sabuf, w.sabuf + w.u8[w.sabuf]);
+    return w.u8.slice(w.sabuf, w.sabuf + Math.min(w.u8[w.sabuf], SOCK_MAXADDRLEN));
   }
 
   #fail(call: string, r: number): never {
