@@ -204,3 +204,38 @@ describe("datagrams", () => {
     k.shutdown();
   });
 });
+
+describe("kernel entry", () => {
+  test("after kernel memory grows, the socket calls use the new memory (views are made again)", async () => {
+    const { k, A, B } = await tcpHosts();
+    const { cli, srv, lsn } = connectPair(k, A, B);
+    const a = pattern(10_000, 11);
+    assert.equal(cli.send(a), a.length);
+    waitFor(k, srv, a.length);
+    const buf = new Uint8Array(20_000);
+    assert.equal(srv.recvInto(buf), a.length);
+    const size0 = k.memory.buffer.byteLength;
+    const extra = Array.from({ length: 3000 }, () => k.createVnet());
+    assert.ok(k.memory.buffer.byteLength > size0, "memory grew");
+    const b = pattern(10_000, 12);
+    assert.equal(cli.send(b), b.length, "send copies into the grown memory");
+    waitFor(k, srv, b.length);
+    assert.equal(srv.recvInto(buf), b.length);
+    assert.deepEqual(buf.subarray(0, b.length), b, "recvInto reads the grown memory");
+    assert.equal(srv.info().rcvBytes, 0);
+    assert.deepEqual(cli.remoteAddress(), { family: "inet", address: "10.0.0.2", port: 80 });
+    for (const v of extra) v.destroy();
+    finishTcp(k, cli, srv, lsn);
+  });
+
+  test("a socket call after shutdown is refused by Kernel.call as by enter; every socket is closed by then", async () => {
+    const { k, A, B } = await tcpHosts();
+    const { cli, srv, lsn } = connectPair(k, A, B);
+    const v0 = socket(k, k.vnet0, "inet", "stream");
+    k.shutdown();
+    assert.equal(v0.closed, true, "vnet0's socket closed by shutdown");
+    for (const s of [cli, srv, lsn]) assert.equal(s.closed, true, `${s} closed with its vnet`);
+    assert.throws(() => cli.send("x"), SocketClosedError);
+    assert.throws(() => socket(k, k.vnet0, "inet", "stream"), (e: Error) => /kernel was shut down/.test(e.message));
+  });
+});

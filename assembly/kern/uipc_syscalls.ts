@@ -282,9 +282,9 @@ export function kern_statbuf(): usize {
 }
 
 /**
- * Every soh_info field of so at once (same numbering), as f64 into kern_statbuf: one call instead of one per
- * field where the host wants several (a new Socket's identity, accept, info()). 0, or -EBADF
- * if so is not a socket.
+ * Every soh_info field of so at once (same numbering), as f64 into kern_statbuf: one call
+ * instead of one per field where the host wants several (a new Socket's identity, accept,
+ * info()). 0, or -EBADF if so is not a socket.
  */
 export function soh_stat(so: usize): i32 {
   if (!so_valid(so)) return -EBADF;
