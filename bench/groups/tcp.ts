@@ -3,7 +3,9 @@
 //
 // tcp_epair_gbps: one connection A -> B; the host writes every byte into the kernel
 // (Socket.send, 64 KiB per call: the I/O buffer's size) and reads every byte out
-// (Socket.recv, 64 KiB per call, a copy into a JS Uint8Array). Peers in the same run:
+// (Socket.recvInto, into one reused 64 KiB Uint8Array: the public no-allocation read, as
+// Node's onread buffer; docs/sockets.md "Moving bytes fast"). The note also gives the
+// same transfer read with Socket.recv (a new Uint8Array per call). Peers in the same run:
 // Node's own node:net over 127.0.0.1 (server and client in this process, 1 MiB writes), and
 // iperf3 between two Linux network namespaces over a veth pair (root and iperf3 only).
 // tcp_connections_per_s: connect, accept, 1 byte each way, close, in a loop.
@@ -72,9 +74,11 @@ async function epairGbps(ctx: GroupContext): Promise<{ gbps: number; note: strin
   const srv = accept(k, lsn);
   const src = new Uint8Array(CHUNK);
   for (let i = 0; i < CHUNK; i++) src[i] = (i * 131 + 7) & 0xff;
+  const dst = new Uint8Array(CHUNK);
   let steps = 0;
   let sendCalls = 0;
   let recvCalls = 0;
+  let copyOut = false; // true: read with recv() (a new array per call) instead of recvInto()
   const move = (total: number): number => {
     let sent = 0;
     let got = 0;
@@ -88,11 +92,20 @@ async function epairGbps(ctx: GroupContext): Promise<{ gbps: number; note: strin
         sent += n;
         progress = true;
       }
-      for (let r = srv.recv(CHUNK); r !== null && r.length > 0; r = srv.recv(CHUNK)) {
-        recvCalls++;
-        got += r.length;
-        sum = (sum + r[r.length - 1]) | 0; // touch what was read
-        progress = true;
+      if (copyOut) {
+        for (let r = srv.recv(CHUNK); r !== null && r.length > 0; r = srv.recv(CHUNK)) {
+          recvCalls++;
+          got += r.length;
+          sum = (sum + r[r.length - 1]) | 0; // touch what was read
+          progress = true;
+        }
+      } else {
+        for (let n = srv.recvInto(dst); n !== null && n > 0; n = srv.recvInto(dst)) {
+          recvCalls++;
+          got += n;
+          sum = (sum + dst[n - 1]) | 0; // touch what was read
+          progress = true;
+        }
       }
       if (!progress) {
         step(k);
@@ -118,6 +131,15 @@ async function epairGbps(ctx: GroupContext): Promise<{ gbps: number; note: strin
   }
   const st1 = tcpStats(k, A);
   const sb0 = tcpStats(k, B);
+  const calls = { steps, sendCalls, recvCalls };
+  // The same transfer read with recv() (a new Uint8Array per call), for comparison.
+  copyOut = true;
+  const recvRates: number[] = [];
+  for (let r = 0; r < XFER_RUNS; r++) {
+    const t0 = nowNs();
+    move(XFER / 4);
+    recvRates.push((XFER / 4 * 8) / ((nowNs() - t0) / 1e9) / 1e9);
+  }
   const segs = st1.sndpack - st0.sndpack;
   const rexmt = st1.sndrexmitpack - st0.sndrexmitpack;
   const afterWin = sb0.rcvpackafterwin - sbBefore.rcvpackafterwin;
@@ -125,9 +147,9 @@ async function epairGbps(ctx: GroupContext): Promise<{ gbps: number; note: strin
   const mtu = ea.mtu ?? 1500;
   const gbps = median(rates);
   const bytes = XFER * XFER_RUNS;
-  const note = `${XFER_RUNS} x ${XFER / GiB} GiB after a 32 MiB warm-up, median; send/recv 64 KiB per call, SO_RCVBUF 1 MiB at B, default SO_SNDBUF 32 KiB at A, MTU ${mtu}, virtual clock; ` +
+  const note = `${XFER_RUNS} x ${XFER / GiB} GiB after a 32 MiB warm-up, median; send 64 KiB per call, recvInto a reused 64 KiB buffer (read with recv(), a new array per call: ${round(median(recvRates))} Gbit/s, ${XFER_RUNS} x ${XFER / 4 / GiB} GiB), SO_RCVBUF 1 MiB at B, default SO_SNDBUF 32 KiB at A, MTU ${mtu}, virtual clock; ` +
     `${segs} new data segments (${Math.round(bytes / segs)} B each) + ${rexmt} retransmitted (B dropped ${afterWin} as beyond its window: rcvpackafterwin), ${round(((XFER * 8) / (gbps * 1e9) / (segs / XFER_RUNS)) * 1e6)} µs per segment all included; ` +
-    `${acks} ACKs from B, ${steps} clock steps, ${sendCalls} send + ${recvCalls} recv calls; virtual time ${(median(vt) / 1e3).toFixed(0)} ms/run`;
+    `${acks} ACKs from B, ${calls.steps} clock steps, ${calls.sendCalls} send + ${calls.recvCalls} recvInto calls; virtual time ${(median(vt) / 1e3).toFixed(0)} ms/run`;
   cli.close();
   srv.close();
   lsn.close();
