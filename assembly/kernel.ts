@@ -106,11 +106,11 @@ export { sbappendaddr, sbappendstream, sbdrop, sbdroprecord, sbflush, sbreserve,
 export {
   socreate, soclose, soabort, sobind, soconnect, sodisconnect, solisten, soaccept, sonewconn, soshutdown, sosend, soreceive,
   sosetopt, sogetopt, soisconnecting, soisconnected, soisdisconnecting, soisdisconnected, socantsendmore, socantrcvmore,
-  sorwakeup, sowwakeup, soseterror, so_valid, so_lasterror, socket_zone,
+  sorwakeup, sowwakeup, soseterror, so_valid, so_lasterror, socket_zone, so_maxsockets,
 } from "./kern/uipc_socket";
 export { sowakeup, soevent_set_ring_size } from "./kern/uipc_soevent";
 export {
   kern_sabuf, soh_error, soh_socket, soh_bind, soh_connect, soh_listen, soh_accept, soh_sendto, soh_recvfrom, soh_recvflags,
   soh_shutdown, soh_close, soh_setsockopt, soh_getsockopt, soh_sockname, soh_peername, soh_info, soh_alive, soh_first,
-  soh_next, soh_count, soh_ev_drain, soh_ev_out, soh_ev_lost_closed, soh_ev_stat,
+  soh_next, soh_count, soh_ev_drain, soh_ev_out, soh_ev_lost_closed, soh_ev_stat, kern_statbuf, soh_stat,
 } from "./kern/uipc_syscalls";

@@ -60,6 +60,8 @@ export interface SocketExports {
   soh_sockname(so: number): number;
   soh_peername(so: number): number;
   soh_info(so: number, what: number): number;
+  kern_statbuf(): number;
+  soh_stat(so: number): number;
   soh_alive(so: number, serial: number): number;
   soh_first(v: number): number;
   soh_next(so: number): number;
@@ -76,6 +78,15 @@ const INFO = {
   pendingEvents: 17, rcvStorage: 18, linger: 19, rcvStorageLimit: 20,
 } as const;
 export type SocketInfo = Record<keyof typeof INFO, number>;
+const INFO_NAMES = Object.keys(INFO) as (keyof typeof INFO)[];
+
+/** The fields soh_stat left in the stat window. */
+function readInfo(w: KernelWindows): SocketInfo {
+  const out = {} as SocketInfo;
+  const f = w.stat >>> 3;
+  for (const name of INFO_NAMES) out[name] = w.f64[f + INFO[name]];
+  return out;
+}
 
 function x(kernel: Kernel): SocketExports {
   return kernel.k as unknown as SocketExports;
@@ -149,6 +160,26 @@ function addrText(sa: Uint8Array): string {
   return formatSockaddr(parseSockaddr(sa));
 }
 
+/** Dotted addresses already parsed (a program talks to few): connect/sendto skip the regex. */
+const ipCache = new Map<string, number>();
+const IP_CACHE_MAX = 4096;
+
+function cachedIPv4(address: string): number {
+  let a = ipCache.get(address);
+  if (a === undefined) {
+    a = parseIPv4(address);
+    if (ipCache.size >= IP_CACHE_MAX) ipCache.clear();
+    ipCache.set(address, a);
+  }
+  return a;
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${port}`);
+}
+
+const ENCODER = new TextEncoder();
+
 // ---------------------------------------------------------------------------------------
 // Errors
 
@@ -165,14 +196,37 @@ export class SocketError extends KernelError {
 export class SocketClosedError extends WavnetError {}
 
 // ---------------------------------------------------------------------------------------
+// Views of kernel memory
+
+/**
+ * The windows the socket calls use (I/O buffer, sockaddr buffer, soh_stat's fields) as
+ * views made once, and again only when memory has grown (a grown Memory detaches the old
+ * ArrayBuffer); the calls copy through these instead of making a view per call.
+ */
+class KernelWindows {
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly f64: Float64Array;
+  constructor(readonly buf: ArrayBuffer, readonly iobuf: number, readonly sabuf: number, readonly stat: number) {
+    this.u8 = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+    this.f64 = new Float64Array(buf, 0, buf.byteLength >>> 3);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Event drain and dispatch
 
 /** The sockets a Kernel has handed out, by serial; drains the kernel's event ring. */
 export class SocketRegistry {
   readonly #bySerial = new Map<number, Socket>();
-  readonly #pending = new Map<Socket, number>();
+  /** Sockets with events to dispatch; their bits wait in Socket._evbits (no map per drain). */
+  #queue: (Socket | null)[] = [];
+  #spare: (Socket | null)[] | undefined = [];
   #scheduled = false;
   #draining = false;
+  readonly #flushLater = (): void => this.flush();
+  #win?: KernelWindows;
   /** Counters: drain calls that found records, records read, events emitted. */
   readonly stats = { drains: 0, records: 0, dispatches: 0, rescans: 0 };
 
@@ -184,6 +238,21 @@ export class SocketRegistry {
   /** @internal */
   remove(s: Socket): void {
     this.#bySerial.delete(s.serial);
+  }
+
+  /**
+   * @internal the host closed s: what was still to be dispatched is dropped, and the queue
+   * lets go of it now (a loop that opens and closes many sockets without yielding would
+   * otherwise keep every one alive until the next microtask).
+   */
+  forget(s: Socket): void {
+    this.#bySerial.delete(s.serial);
+    if (s._evbits !== 0) {
+      const q = s._evq;
+      if (q !== null && q[s._evslot] === s) q[s._evslot] = null;
+      s._evbits = 0;
+      s._evq = null;
+    }
   }
 
   get size(): number {
@@ -200,6 +269,17 @@ export class SocketRegistry {
     return this.#bySerial.get(serial);
   }
 
+  /** @internal the memory windows of this kernel, current after any growth. */
+  windows(kernel: Kernel): KernelWindows {
+    const w = this.#win;
+    // Growing memory detaches the old buffer, whose views then have length 0: a cheaper
+    // test than asking the Memory for its buffer on every call.
+    if (w !== undefined && w.u8.length !== 0) return w;
+    const buf = kernel.memory.buffer;
+    const k = x(kernel);
+    return (this.#win = new KernelWindows(buf, w?.iobuf ?? k.kern_iobuf(), w?.sabuf ?? k.kern_sabuf(), w?.stat ?? k.kern_statbuf()));
+  }
+
   /** @internal after every kernel entry: read the kernel's event records. */
   drain(kernel: Kernel): void {
     if (this.#draining) return;
@@ -211,13 +291,14 @@ export class SocketRegistry {
         if (n === 0) break;
         this.stats.drains++;
         this.stats.records += n;
-        const dv = kernel.dv();
-        const out = k.soh_ev_out();
+        const u32 = this.windows(kernel).u32;
+        // Records are 16 bytes, 4-aligned: socket, serial, bits, error (i32).
+        const out = k.soh_ev_out() >>> 2;
         for (let i = 0; i < n; i++) {
-          const e = out + i * 16;
-          const s = this.#bySerial.get(dv.getUint32(e + 4, true));
-          if (!s || s.ptr !== dv.getUint32(e, true)) continue; // not ours (queued for accept) or stale
-          this.#note(s, dv.getUint32(e + 8, true), dv.getInt32(e + 12, true));
+          const e = out + i * 4;
+          const s = this.#bySerial.get(u32[e + 1]);
+          if (!s || s.ptr !== u32[e]) continue; // not ours (queued for accept) or stale
+          this.#note(s, u32[e + 2], u32[e + 3] | 0);
         }
         if (n < EV_BATCH) break;
       }
@@ -238,19 +319,35 @@ export class SocketRegistry {
       s._closedByKernel(err);
       this.remove(s);
     }
-    this.#pending.set(s, (this.#pending.get(s) ?? 0) | bits);
+    if (s._evbits === 0) {
+      s._evq = this.#queue;
+      s._evslot = this.#queue.length;
+      this.#queue.push(s);
+    }
+    s._evbits |= bits;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.#flushLater);
     }
   }
 
   /** Dispatch what the drains recorded (runs in a microtask; callable to dispatch now). */
   flush(): void {
     this.#scheduled = false;
-    const batch = [...this.#pending];
-    this.#pending.clear();
-    for (const [s, bits] of batch) this.stats.dispatches += s._dispatch(bits);
+    // Swap the queue out first: a listener's kernel call notes into the fresh one.
+    const batch = this.#queue;
+    this.#queue = this.#spare ?? [];
+    this.#spare = undefined; // a flush from inside a listener takes a fresh array
+    for (let i = 0; i < batch.length; i++) {
+      const s = batch[i];
+      if (s === null) continue;
+      const bits = s._evbits;
+      s._evbits = 0;
+      s._evq = null;
+      if (bits !== 0) this.stats.dispatches += s._dispatch(bits);
+    }
+    batch.length = 0;
+    this.#spare = batch;
   }
 }
 
@@ -273,23 +370,40 @@ export class Socket extends EventEmitter {
   readonly family: number;
   readonly type: number;
   readonly protocol: number;
+  /** @internal event bits noted by the registry and not yet dispatched, and where it queued them. */
+  _evbits = 0;
+  _evq: (Socket | null)[] | null = null;
+  _evslot = 0;
   #closed: "" | "host" | "kernel" = "";
   #closeErrno = 0;
   #reading = false;
+  #truncated = false;
+  /** An error the kernel reported after recvInto had already read bytes: thrown by the next read. */
+  #deferredErr = 0;
+  /** The same for a stream send that had already handed bytes over: thrown by the next send. */
+  #deferredSendErr = 0;
 
   /** @internal use socket() or accept() */
   constructor(private readonly kernel: Kernel, readonly vnet: Vnet, readonly ptr: number) {
     super();
-    const k = x(kernel);
-    this.serial = k.soh_info(ptr, INFO.serial);
-    this.family = k.soh_info(ptr, INFO.family);
-    this.type = k.soh_info(ptr, INFO.type);
-    this.protocol = k.soh_info(ptr, INFO.protocol);
+    // One call for the identity (soh_stat: every field into the stat window), not one per field.
+    if (x(kernel).soh_stat(ptr) !== 0) throw new SocketError(`socket #? in vnet ${vnet.name}`, -Errno.EBADF);
+    const w = kernel.sockets.windows(kernel);
+    const f = w.stat >>> 3;
+    this.serial = w.f64[f + INFO.serial];
+    this.family = w.f64[f + INFO.family];
+    this.type = w.f64[f + INFO.type];
+    this.protocol = w.f64[f + INFO.protocol];
     kernel.sockets.add(this);
   }
 
   get closed(): boolean {
     return this.#closed !== "";
+  }
+
+  /** The last recvInto on a datagram socket cut the datagram to the buffer's length (MSG_TRUNC). */
+  get recvTruncated(): boolean {
+    return this.#truncated;
   }
 
   /** "dgram socket #3 in vnet a" */
@@ -305,16 +419,34 @@ export class Socket extends EventEmitter {
     return x(this.kernel);
   }
 
-  #sabuf(bytes: Uint8Array): number {
-    const k = x(this.kernel);
-    new Uint8Array(this.kernel.memory.buffer, k.kern_sabuf(), bytes.length).set(bytes);
-    return bytes.length;
+  /** Put an address into the kernel's sockaddr window; its length. A dotted string is written in place (no sockaddr object). */
+  #putAddress(a: AddressLike, port: number | undefined, what: string): number {
+    const w = this.kernel.sockets.windows(this.kernel);
+    const u8 = w.u8;
+    const p = w.sabuf;
+    if (typeof a === "string") {
+      if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
+      checkPort(port);
+      const ip = cachedIPv4(a);
+      u8[p] = 16;
+      u8[p + 1] = AF_INET;
+      u8[p + 2] = port >>> 8;
+      u8[p + 3] = port & 0xff;
+      u8[p + 4] = ip >>> 24;
+      u8[p + 5] = (ip >>> 16) & 0xff;
+      u8[p + 6] = (ip >>> 8) & 0xff;
+      u8[p + 7] = ip & 0xff;
+      u8.fill(0, p + 8, p + 16);
+      return 16;
+    }
+    const sa = toSockaddr(a, port, what);
+    u8.set(sa, p);
+    return sa.length;
   }
 
   #readSabuf(): Uint8Array {
-    const p = x(this.kernel).kern_sabuf();
-    const b = new Uint8Array(this.kernel.memory.buffer, p, SOCK_MAXADDRLEN);
-    return b.slice(0, b[0]);
+    const w = this.kernel.sockets.windows(this.kernel);
+    return w.u8.slice(w.sabuf, w.sabuf + Math.min(w.u8[w.sabuf], SOCK_MAXADDRLEN));
   }
 
   #fail(call: string, r: number): never {
@@ -324,26 +456,26 @@ export class Socket extends EventEmitter {
   /** bind(2): bind("127.0.0.1", 7), bind({ family: "inet", address, port }), or sockaddr bytes. */
   bind(address: AddressLike, port?: number): this {
     const k = this.#check("bind");
-    const sa = toSockaddr(address, port, "bind");
-    const r = this.kernel.enter(() => k.soh_bind(this.ptr, this.#sabuf(sa)));
-    if (r !== 0) this.#fail(`bind ${addrText(sa)}`, r);
+    const salen = this.#putAddress(address, port, "bind");
+    const r = this.kernel.call(k.soh_bind, this.ptr, salen);
+    if (r !== 0) this.#fail(`bind ${addrText(toSockaddr(address, port, "bind"))}`, r);
     return this;
   }
 
   /** connect(2): true when connected now; false when in progress ('connect' follows). */
   connect(address: AddressLike, port?: number): boolean {
     const k = this.#check("connect");
-    const sa = toSockaddr(address, port, "connect");
-    const r = this.kernel.enter(() => k.soh_connect(this.ptr, this.#sabuf(sa)));
+    const salen = this.#putAddress(address, port, "connect");
+    const r = this.kernel.call(k.soh_connect, this.ptr, salen);
     if (r === -Errno.EINPROGRESS) return false;
-    if (r !== 0) this.#fail(`connect ${addrText(sa)}`, r);
+    if (r !== 0) this.#fail(`connect ${addrText(toSockaddr(address, port, "connect"))}`, r);
     return true;
   }
 
   /** listen(2); backlog defaults to SOMAXCONN. */
   listen(backlog = -1): this {
     const k = this.#check("listen");
-    const r = this.kernel.enter(() => k.soh_listen(this.ptr, backlog));
+    const r = this.kernel.call(k.soh_listen, this.ptr, backlog);
     if (r !== 0) this.#fail("listen", r);
     return this;
   }
@@ -351,39 +483,75 @@ export class Socket extends EventEmitter {
   /** accept(2): the next connection, or null if none waits ('acceptable' says when one does). */
   accept(): Socket | null {
     const k = this.#check("accept");
-    const c = this.kernel.enter(() => k.soh_accept(this.ptr));
+    const c = this.kernel.call(k.soh_accept, this.ptr);
     if (c === 0) {
       const e = k.soh_error();
       if (e === -Errno.EAGAIN) return null;
       this.#fail("accept", e);
     }
     const s = new Socket(this.kernel, this.vnet, c);
-    // Data or EOF that arrived while it was queued was announced to nobody: announce it now.
-    if (k.soh_info(c, INFO.rcvBytes) > 0 || (k.soh_info(c, INFO.state) & SS.CANTRCVMORE) !== 0) s._announce(SE.READABLE);
+    // The constructor's soh_stat left every field in the window: data or EOF that arrived
+    // while the connection was queued was announced to nobody, so announce it now.
+    const w = this.kernel.sockets.windows(this.kernel);
+    const f = w.stat >>> 3;
+    if (w.f64[f + INFO.rcvBytes] > 0 || (w.f64[f + INFO.state] & SS.CANTRCVMORE) !== 0) s._announce(SE.READABLE);
     return s;
   }
 
   /**
-   * sendto(2): bytes taken. A datagram goes whole or not at all; a stream socket takes what
-   * fits (0 and 'writable' later when nothing does).
+   * sendto(2): bytes taken. A datagram goes whole or not at all (at most 64 KiB, the I/O
+   * buffer). A stream socket takes what fits in its send buffer, from any length of data:
+   * more than the 64 KiB I/O buffer goes in several kernel calls until the kernel takes less
+   * than it was offered; 0 (and 'writable' later) when nothing fits.
    */
   sendto(data: Uint8Array | string, address?: AddressLike, port?: number, flags = 0): number {
     const k = this.#check("sendto");
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    if (bytes.length > IOBUF_SIZE) throw new SocketError(`sendto (${this}): ${bytes.length} bytes is more than one call carries (${IOBUF_SIZE})`, -Errno.EMSGSIZE);
-    const sa = address === undefined ? undefined : toSockaddr(address, port, "sendto");
-    const r = this.kernel.enter(() => {
-      new Uint8Array(this.kernel.memory.buffer, k.kern_iobuf(), bytes.length).set(bytes);
-      return k.soh_sendto(this.ptr, bytes.length, sa ? this.#sabuf(sa) : 0, flags);
-    });
-    if (r === -Errno.EAGAIN && this.type === SOCK_STREAM) return 0;
-    if (r < 0) this.#fail(sa ? `sendto ${addrText(sa)}` : "send", r);
-    return r;
+    if (this.#deferredSendErr !== 0) {
+      const e = this.#deferredSendErr;
+      this.#deferredSendErr = 0;
+      this.#fail(address !== undefined ? "sendto" : "send", e);
+    }
+    const bytes = typeof data === "string" ? ENCODER.encode(data) : data;
+    const stream = this.type === SOCK_STREAM;
+    if (!stream && bytes.length > IOBUF_SIZE) throw new SocketError(`sendto (${this}): ${bytes.length} bytes is more than one call carries (${IOBUF_SIZE})`, -Errno.EMSGSIZE);
+    const kernel = this.kernel;
+    const ptr = this.ptr;
+    let off = 0;
+    for (;;) {
+      const len = Math.min(bytes.length - off, IOBUF_SIZE);
+      const salen = address === undefined ? 0 : this.#putAddress(address, port, "sendto");
+      const w = kernel.sockets.windows(kernel);
+      w.u8.set(len === bytes.length ? bytes : bytes.subarray(off, off + len), w.iobuf);
+      const r = kernel.call(k.soh_sendto, ptr, len, salen, flags);
+      if (r < 0) {
+        if (off > 0) {
+          // The kernel reports so_error once: keep it for the next send.
+          if (r !== -Errno.EAGAIN) this.#deferredSendErr = r;
+          return off;
+        }
+        if (r === -Errno.EAGAIN && stream) return 0;
+        this.#fail(address !== undefined ? `sendto ${addrText(toSockaddr(address, port, "sendto"))}` : "send", r);
+      }
+      off += r;
+      if (!stream || r < len || off >= bytes.length) return off;
+    }
   }
 
   /** send(2) on a connected socket. */
   send(data: Uint8Array | string, flags = 0): number {
     return this.sendto(data, undefined, undefined, flags);
+  }
+
+  /** One soh_recvfrom of up to maxlen bytes into the I/O buffer: bytes, or a negative errno. */
+  #recvIo(k: SocketExports, maxlen: number, flags: number): number {
+    const ptr = this.ptr;
+    return this.kernel.call(k.soh_recvfrom, ptr, maxlen, flags);
+  }
+
+  #throwDeferred(call: string): void {
+    const e = this.#deferredErr;
+    this.#deferredErr = 0;
+    this.#fail(call, e);
   }
 
   /**
@@ -394,30 +562,71 @@ export class Socket extends EventEmitter {
   recvfrom(maxlen = IOBUF_SIZE, flags = 0): Datagram | null {
     const k = this.#check("recvfrom");
     if (!Number.isInteger(maxlen) || maxlen < 0 || maxlen > IOBUF_SIZE) throw new ConfigError(`recvfrom: maxlen must be an integer from 0 to ${IOBUF_SIZE}, got ${maxlen}`);
-    let out: Datagram | null = null;
-    const r = this.kernel.enter(() => {
-      const n = k.soh_recvfrom(this.ptr, maxlen, flags);
-      if (n >= 0) {
-        const data = new Uint8Array(this.kernel.memory.buffer, k.kern_iobuf(), n).slice();
-        out = { data, address: parseSockaddr(this.#readSabuf()), truncated: (k.soh_recvflags() & MSG.TRUNC) !== 0 };
-      }
-      return n;
-    });
+    if (this.#deferredErr !== 0) this.#throwDeferred("recvfrom");
+    const r = this.#recvIo(k, maxlen, flags);
     if (r === -Errno.EAGAIN) return null;
     if (r < 0) this.#fail("recvfrom", r);
-    return out;
+    const w = this.kernel.sockets.windows(this.kernel);
+    const data = w.u8.slice(w.iobuf, w.iobuf + r);
+    return { data, address: parseSockaddr(this.#readSabuf()), truncated: (k.soh_recvflags() & MSG.TRUNC) !== 0 };
   }
 
-  /** recv(2): the data only. */
+  /** recv(2): the data only (a new Uint8Array), or null when nothing is queued. */
   recv(maxlen = IOBUF_SIZE, flags = 0): Uint8Array | null {
-    return this.recvfrom(maxlen, flags)?.data ?? null;
+    const k = this.#check("recv");
+    if (!Number.isInteger(maxlen) || maxlen < 0 || maxlen > IOBUF_SIZE) throw new ConfigError(`recv: maxlen must be an integer from 0 to ${IOBUF_SIZE}, got ${maxlen}`);
+    if (this.#deferredErr !== 0) this.#throwDeferred("recv");
+    const r = this.#recvIo(k, maxlen, flags);
+    if (r === -Errno.EAGAIN) return null;
+    if (r < 0) this.#fail("recv", r);
+    const w = this.kernel.sockets.windows(this.kernel);
+    return w.u8.slice(w.iobuf, w.iobuf + r);
+  }
+
+  /**
+   * recv(2) into the caller's buffer (no allocation, one copy out of the kernel): the number
+   * of bytes written at buf[0..], null when nothing is queued (EAGAIN), 0 at the end of a
+   * stream. A stream socket fills buf as far as the receive buffer goes, in 64 KiB kernel
+   * calls if buf is larger; a datagram socket reads one datagram, cut to buf's length
+   * (recvTruncated says so). An error the kernel reports after some bytes were read is
+   * thrown by the next read.
+   */
+  recvInto(buf: Uint8Array, flags = 0): number | null {
+    const k = this.#check("recvInto");
+    if (!(buf instanceof Uint8Array) || buf.length === 0) throw new ConfigError(`recvInto: buf must be a non-empty Uint8Array, got ${buf instanceof Uint8Array ? "an empty one" : typeof buf}`);
+    if (this.#deferredErr !== 0) this.#throwDeferred("recvInto");
+    const stream = this.type === SOCK_STREAM;
+    const once = !stream || (flags & MSG.PEEK) !== 0;
+    const kernel = this.kernel;
+    let got = 0;
+    for (;;) {
+      const want = Math.min(buf.length - got, IOBUF_SIZE);
+      const r = this.#recvIo(k, want, flags);
+      if (r < 0) {
+        if (got > 0) {
+          if (r !== -Errno.EAGAIN) this.#deferredErr = r;
+          return got;
+        }
+        if (r === -Errno.EAGAIN) return null;
+        this.#fail("recvInto", r);
+      }
+      const w = kernel.sockets.windows(kernel);
+      buf.set(w.u8.subarray(w.iobuf, w.iobuf + r), got);
+      got += r;
+      if (once) {
+        this.#truncated = !stream && (k.soh_recvflags() & MSG.TRUNC) !== 0;
+        return got;
+      }
+      // Less than asked: the buffer is empty (or at EOF); don't pay for an EAGAIN call.
+      if (r < want || got === buf.length) return got;
+    }
   }
 
   /** shutdown(2): "read", "write" or "both" (or SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2). */
   shutdown(how: "read" | "write" | "both" | 0 | 1 | 2 = "both"): void {
     const k = this.#check("shutdown");
     const h = how === "read" ? 0 : how === "write" ? 1 : how === "both" ? 2 : how;
-    const r = this.kernel.enter(() => k.soh_shutdown(this.ptr, h));
+    const r = this.kernel.call(k.soh_shutdown, this.ptr, h);
     if (r !== 0) this.#fail(`shutdown ${how}`, r);
   }
 
@@ -426,21 +635,21 @@ export class Socket extends EventEmitter {
     if (this.#closed) return;
     const k = x(this.kernel);
     this.#closed = "host";
-    this.kernel.sockets.remove(this);
-    this.kernel.enter(() => k.soh_close(this.ptr));
+    this.kernel.sockets.forget(this);
+    this.kernel.call(k.soh_close, this.ptr);
   }
 
   setsockopt(level: number, name: number, value: number | boolean): void {
     const k = this.#check("setsockopt");
     const v = typeof value === "boolean" ? (value ? 1 : 0) : value;
     if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new ConfigError(`setsockopt: value must be a 32-bit integer or boolean, got ${value}`);
-    const r = this.kernel.enter(() => k.soh_setsockopt(this.ptr, level, name, v));
+    const r = this.kernel.call(k.soh_setsockopt, this.ptr, level, name, v);
     if (r !== 0) this.#fail(`setsockopt ${optName(level, name)}=${v}`, r);
   }
 
   getsockopt(level: number, name: number): number {
     const k = this.#check("getsockopt");
-    const r = this.kernel.enter(() => k.soh_getsockopt(this.ptr, level, name));
+    const r = this.kernel.call(k.soh_getsockopt, this.ptr, level, name);
     if (r !== 0) this.#fail(`getsockopt ${optName(level, name)}`, r);
     return this.kernel.dv().getInt32(k.kern_sabuf(), true);
   }
@@ -448,7 +657,7 @@ export class Socket extends EventEmitter {
   /** getsockname(2). */
   address(): SockAddr | undefined {
     const k = this.#check("getsockname");
-    const r = this.kernel.enter(() => k.soh_sockname(this.ptr));
+    const r = this.kernel.call(k.soh_sockname, this.ptr);
     if (r !== 0) this.#fail("getsockname", r);
     return parseSockaddr(this.#readSabuf());
   }
@@ -456,7 +665,7 @@ export class Socket extends EventEmitter {
   /** getpeername(2); undefined when not connected. */
   remoteAddress(): SockAddr | undefined {
     const k = this.#check("getpeername");
-    const r = this.kernel.enter(() => k.soh_peername(this.ptr));
+    const r = this.kernel.call(k.soh_peername, this.ptr);
     if (r === -Errno.ENOTCONN) return undefined;
     if (r !== 0) this.#fail("getpeername", r);
     return parseSockaddr(this.#readSabuf());
@@ -465,9 +674,9 @@ export class Socket extends EventEmitter {
   /** Socket state: buffers, drops, queues, state bits. */
   info(): SocketInfo {
     const k = this.#check("info");
-    const out = {} as SocketInfo;
-    for (const [name, i] of Object.entries(INFO)) out[name as keyof SocketInfo] = k.soh_info(this.ptr, i);
-    return out;
+    const r = k.soh_stat(this.ptr);
+    if (r !== 0) this.#fail("info", r);
+    return readInfo(this.kernel.sockets.windows(this.kernel));
   }
 
   /** @internal the kernel freed the socket. */
@@ -487,22 +696,36 @@ export class Socket extends EventEmitter {
   /** @internal emit the events of bits; returns how many were emitted. */
   _dispatch(bits: number): number {
     let n = 0;
-    const emit = (ev: string, ...args: unknown[]) => {
+    if (bits & SE.CONNECTED) {
       n++;
-      this.emit(ev, ...args);
-    };
-    if (bits & SE.CONNECTED) emit("connect");
+      this.emit("connect");
+    }
     if (bits & SE.READABLE && this.#closed === "") {
       if (this.listenerCount("message") > 0) this.#readMessages();
-      else emit("readable");
+      else {
+        n++;
+        this.emit("readable");
+      }
     }
-    if (bits & SE.WRITABLE && this.#closed === "") emit("writable");
-    if (bits & SE.ACCEPTABLE && this.#closed === "") emit("acceptable");
+    if (bits & SE.WRITABLE && this.#closed === "") {
+      n++;
+      this.emit("writable");
+    }
+    if (bits & SE.ACCEPTABLE && this.#closed === "") {
+      n++;
+      this.emit("acceptable");
+    }
     if (bits & SE.ERROR && this.listenerCount("error") > 0) {
       const e = this.#closed === "kernel" ? this.#closeErrno : this.#closed === "" ? this.#peekError() : 0;
-      if (e) emit("error", new SocketError(`${this}`, -e));
+      if (e) {
+        n++;
+        this.emit("error", new SocketError(`${this}`, -e));
+      }
     }
-    if (bits & SE.CLOSED) emit("close");
+    if (bits & SE.CLOSED) {
+      n++;
+      this.emit("close");
+    }
     return n;
   }
 
@@ -545,9 +768,11 @@ function familyNumber(d: string | number): number {
   throw new ConfigError(`socket: domain must be "inet", "inet6" or an AF_ number, got ${JSON.stringify(d)}`);
 }
 
+const TYPE_NUMBERS: Record<string, number> = { stream: SOCK_STREAM, dgram: SOCK_DGRAM, raw: SOCK_RAW };
+
 function typeNumber(t: string | number): number {
   if (typeof t === "number") return t;
-  const n = { stream: SOCK_STREAM, dgram: SOCK_DGRAM, raw: SOCK_RAW }[t];
+  const n = Object.hasOwn(TYPE_NUMBERS, t) ? TYPE_NUMBERS[t] : undefined;
   if (n === undefined) throw new ConfigError(`socket: type must be "stream", "dgram", "raw" or a SOCK_ number, got ${JSON.stringify(t)}`);
   return n;
 }
@@ -558,7 +783,7 @@ export function socket(kernel: Kernel, vnet: Vnet, domain: "inet" | "inet6" | nu
   const d = familyNumber(domain);
   const t = typeNumber(type);
   const k = x(kernel);
-  const so = kernel.enter(() => k.soh_socket(vnet.ptr, d, t, protocol));
+  const so = kernel.call(k.soh_socket, vnet.ptr, d, t, protocol);
   if (so === 0) {
     throw new SocketError(`socket(${FAMILY_NAMES[d] ?? d}, ${TYPE_NAMES[t] ?? t}, ${protocol}) in vnet ${vnet.name}`, k.soh_error() || -Errno.EINVAL);
   }

@@ -1,7 +1,8 @@
 // TCP from the host: netstat -s -p tcp (FreeBSD's tcpstat counters and wording), netstat
 // -an rows for TCP connections (state, queues), the TCP-level socket options
-// (TCP_NODELAY, TCP_MAXSEG, TCP_KEEPIDLE/INTVL/CNT/INIT, TCP_CONGESTION) and the
-// net.inet.tcp knobs, over the tcp module's exports (assembly/netinet/tcp/tcp.ts).
+// (TCP_NODELAY, TCP_MAXSEG, TCP_KEEPIDLE/INTVL/CNT/INIT, TCP_CONGESTION), the
+// net.inet.tcp knobs over the tcp module's exports (assembly/netinet/tcp/tcp.ts), and
+// kern.ipc.maxsockets (the kernel's socket layer), the other cap on connections per vnet.
 
 import type { Kernel, Vnet } from "./kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
@@ -189,6 +190,27 @@ export function tcpState(s: Socket): TcpState {
   return TCP_STATES[s.getsockopt(IPPROTO_TCP, TCP.STATE)] ?? "CLOSED";
 }
 
+interface IpcExports {
+  so_maxsockets(v: number, n: number): number;
+}
+
+/**
+ * sysctl kern.ipc.maxsockets, per vnet here (FreeBSD's is per system): the most sockets of
+ * any kind the vnet may hold (default 65,536). With a value, set it first; returns the
+ * limit. Sockets already open stay open; past the limit socket() fails with ENOBUFS and a
+ * listener drops new connections (counted in tcpstat listendrop and the socket zone's
+ * failures).
+ */
+export function maxSockets(kernel: Kernel, vnet: Vnet, value?: number): number {
+  const v = vnetPtr(vnet, "sysctl kern.ipc.maxsockets");
+  if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 0x7fffffff)) {
+    throw new ConfigError(`sysctl kern.ipc.maxsockets: must be an integer 1-2147483647, got ${value}`);
+  }
+  const r = kernel.enter(() => (kernel.k as unknown as IpcExports).so_maxsockets(v, value ?? 0));
+  if (r < 0) throw new KernelError(`sysctl kern.ipc.maxsockets`, r);
+  return r;
+}
+
 /** TCP_NODELAY on or off. */
 export function setNoDelay(s: Socket, on = true): void {
   s.setsockopt(IPPROTO_TCP, TCP.NODELAY, on);
@@ -209,10 +231,17 @@ export function setCongestion(s: Socket, algo: keyof typeof TCP_CC): void {
   s.setsockopt(IPPROTO_TCP, TCP.CONGESTION, v);
 }
 
-const KNOBS = { "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4 } as const;
+const KNOBS = { "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4, maxtcpcb: 5, tcbhashsize: 6 } as const;
 export type TcpKnob = keyof typeof KNOBS;
 
-/** sysctl net.inet.tcp.<knob> of a vnet. */
+/**
+ * sysctl net.inet.tcp.<knob> of a vnet. `maxtcpcb` (default 65,536) is the most tcpcbs the
+ * vnet may hold: listeners, connections and TIME_WAIT alike; past it socket() fails with
+ * ENOBUFS and a listener drops the SYN (listendrop), and vmstat -z counts the failure.
+ * `tcbhashsize` (default 1,024) is the number of connection hash buckets, a power of two
+ * up to 16,384 (a 4 KiB page per 1,024, charged to the vnet); changing it rehashes the
+ * connections the vnet holds. A vnet meant for tens of thousands of connections raises it.
+ */
 export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
   const t = tcpModule(kernel, `sysctl net.inet.tcp.${knob}`);
   const v = vnetPtr(vnet, `sysctl net.inet.tcp.${knob}`);

@@ -37,10 +37,10 @@ import {
   EDESTADDRREQ, EMSGSIZE, EPIPE, EAGAIN, ENOPROTOOPT, ECONNABORTED,
 } from "../sys/errno";
 import { SI_SUB_PROTO_END, SI_ORDER_ANY } from "../sys/kernel";
-import { zone_create, zone_alloc_in, zone_free_in, ZONE_CHARGE } from "./zone";
+import { zone_create, zone_alloc_in, zone_free_in, zone_set_vnet_limit, zone_vnet_stat, ZONE_CHARGE } from "./zone";
 import { vnet_data_alloc, vnet_master, vnet_data_copy } from "./vnet_data";
 import { vnet_sysinit_register } from "./sysinit";
-import { Vnet, VNET, VNET_VNET, curvnet, CURVNET_SET, CURVNET_RESTORE, vnet_first, vnet_next } from "./vnet";
+import { Vnet, VNET, VNET_VNET, curvnet, CURVNET_SET, CURVNET_RESTORE, vnet_first, vnet_next, vnet_valid } from "./vnet";
 import { m_freem, m_length, m_copydata } from "./uipc_mbuf";
 import { pffindproto, pffinddomain, pr_req, pr_flags, pr_protocol, pr_ref, pr_unref } from "./uipc_domain";
 import { sbreserve, sbflush, sbdrop, sbdroprecord } from "./uipc_sockbuf";
@@ -70,6 +70,19 @@ export function socket_boot(): i32 {
 }
 
 export function socket_zone(): usize { return sozone; }
+
+/**
+ * kern.ipc.maxsockets of vnet v (one per stack here): with n > 0 set it to n; either way
+ * return it. Sockets already open stay; past the limit socket() and a listener's new
+ * connections fail with ENOBUFS, counted as the socket zone's failures. -EINVAL for a bad
+ * vnet or before the socket layer is up.
+ */
+export function so_maxsockets(v: usize, n: u32): i32 {
+  if (sozone == 0 || !vnet_valid(v)) return -EINVAL;
+  if (n > 0x7fffffff) return -EINVAL;
+  if (n != 0) zone_set_vnet_limit(sozone, vbase(v), n);
+  return <i32>zone_vnet_stat(sozone, vbase(v), 1);
+}
 
 /** The error of the last socreate / soaccept / sonewconn that returned 0 (negative errno). */
 export function so_lasterror(): i32 { return lastError; }

@@ -6,7 +6,7 @@
 
 import { Mbuf, MT_DATA, MHLEN } from "../sys/mbuf";
 import {
-  Socket, Sockbuf, SOCK_MAXADDRLEN, SB_SEL, SS_ISCONNECTING, SS_ISCONNECTED, PR_ATOMIC,
+  Socket, Sockbuf, SOCK_MAXADDRLEN, SB_SEL, SS_ISCONNECTING, SS_ISCONNECTED, SS_CANTSENDMORE, PR_ATOMIC,
   PRU_SOCKADDR, PRU_PEERADDR, so_rcv, so_snd, sbspace,
 } from "../sys/socket";
 import { EBADF, EINVAL, ENOBUFS, EAGAIN, EINPROGRESS, EOPNOTSUPP, EMSGSIZE } from "../sys/errno";
@@ -99,14 +99,14 @@ export function soh_accept(so: usize): usize {
   return c;
 }
 
-/** A packet holding len bytes of the I/O buffer, with room in front for headers; 0 if out of mbufs. */
-function packetFromIobuf(len: i32): usize {
+/** A packet holding len bytes of the I/O buffer from off, with room in front for headers; 0 if out of mbufs. */
+function packetFromIobuf(off: u32, len: i32): usize {
   const m = m_gethdr(MT_DATA);
   if (m == 0) return 0;
   const mm = changetype<Mbuf>(m);
   if (len <= <i32>MHLEN - SO_MAX_HDR) m_align(m, len);
   else mm.m_data += <usize>SO_MAX_HDR;
-  if (!m_append(m, len, kern_iobuf())) {
+  if (!m_append(m, len, kern_iobuf() + <usize>off)) {
     m_freem(m);
     return 0;
   }
@@ -115,8 +115,11 @@ function packetFromIobuf(len: i32): usize {
 
 /**
  * sendto(2): len bytes of the I/O buffer, to the sockaddr in sabuf (salen 0 = none). Returns
- * the bytes taken (a stream socket takes what fits in its send buffer, -EAGAIN if nothing
- * fits: the host then waits for SE_WRITABLE) or a negative errno.
+ * the bytes taken or a negative errno. A datagram goes whole or not at all. A stream socket
+ * takes what fits in its send buffer, and goes on taking while room opens again inside the
+ * call (the peer's ACKs come back before sosend returns when it is a vnet of this kernel),
+ * so one call moves the whole I/O buffer when the receiver keeps up; -EAGAIN if nothing
+ * fits (the host then waits for SE_WRITABLE).
  */
 export function soh_sendto(so: usize, len: u32, salen: u32, flags: i32): i32 {
   if (!so_valid(so)) return -EBADF;
@@ -124,25 +127,39 @@ export function soh_sendto(so: usize, len: u32, salen: u32, flags: i32): i32 {
   if (salen != 0 && !saOk(salen)) return -EINVAL;
   const s = S(so);
   const old = CURVNET_SET(s.so_vnet);
-  let n = <i32>len;
+  const sa = salen != 0 ? sabuf : 0;
   let r: i32 = 0;
   if ((pr_flags(s.so_proto) & PR_ATOMIC) == 0) {
     const snd = so_snd(so);
-    const space = sbspace(snd);
-    if (space <= 0 && n > 0) {
-      changetype<Sockbuf>(snd).sb_flags |= SB_SEL;
-      r = -EAGAIN;
-    } else if (n > space) {
-      n = space;
-    }
+    let off: u32 = 0;
+    do {
+      const space = sbspace(snd);
+      if (space <= 0 && len > 0) {
+        if (off == 0) {
+          changetype<Sockbuf>(snd).sb_flags |= SB_SEL;
+          r = -EAGAIN;
+        }
+        break;
+      }
+      const n = min<i32>(<i32>(len - off), max<i32>(space, 0));
+      const m = packetFromIobuf(off, n);
+      const e = m == 0 ? -ENOBUFS : sosend(so, sa, m, 0, flags);
+      if (e != 0) {
+        if (off == 0) r = e; // after progress the error shows on the next call
+        break;
+      }
+      off += <u32>n;
+      // A reset or shutdown that came in during sosend is the next call's to report: sosend
+      // would consume so_error here and the host, holding a count, could not show it.
+      if (s.so_error != 0 || (s.so_state & SS_CANTSENDMORE) != 0) break;
+    } while (off < len);
+    if (r == 0) r = <i32>off;
   } else if (len > changetype<Sockbuf>(so_snd(so)).sb_hiwat) {
     r = -EMSGSIZE;
-  }
-  if (r == 0) {
-    const m = packetFromIobuf(n);
-    if (m == 0) r = -ENOBUFS;
-    else r = sosend(so, salen != 0 ? sabuf : 0, m, 0, flags);
-    if (r == 0) r = n;
+  } else {
+    const m = packetFromIobuf(0, <i32>len);
+    r = m == 0 ? -ENOBUFS : sosend(so, sa, m, 0, flags);
+    if (r == 0) r = <i32>len;
   }
   CURVNET_RESTORE(old);
   return r;
@@ -253,6 +270,50 @@ export function soh_info(so: usize, what: u32): f64 {
     case 20: return <f64>r.sb_mbmax;
   }
   return -1;
+}
+
+/** How many fields soh_stat writes: every soh_info field, in soh_info's order. */
+export const SOH_STAT_FIELDS: u32 = 21;
+const statbuf = memory.data(SOH_STAT_FIELDS << 3, 8);
+
+/** soh_stat's window: SOH_STAT_FIELDS f64 values. */
+export function kern_statbuf(): usize {
+  return statbuf;
+}
+
+/**
+ * Every soh_info field of so at once (same numbering), as f64 into kern_statbuf: one call
+ * instead of one per field where the host wants several (a new Socket's identity, accept,
+ * info()). 0, or -EBADF if so is not a socket.
+ */
+export function soh_stat(so: usize): i32 {
+  if (!so_valid(so)) return -EBADF;
+  const s = S(so);
+  const r = changetype<Sockbuf>(so_rcv(so));
+  const w = changetype<Sockbuf>(so_snd(so));
+  const o = statbuf;
+  store<f64>(o, <f64>s.so_serial, 0 << 3);
+  store<f64>(o, <f64>s.so_vnet, 1 << 3);
+  store<f64>(o, <f64>s.so_family, 2 << 3);
+  store<f64>(o, <f64>s.so_type, 3 << 3);
+  store<f64>(o, <f64>s.so_protocol, 4 << 3);
+  store<f64>(o, <f64>s.so_state, 5 << 3);
+  store<f64>(o, <f64>s.so_options, 6 << 3);
+  store<f64>(o, <f64>s.so_error, 7 << 3);
+  store<f64>(o, <f64>r.sb_cc, 8 << 3);
+  store<f64>(o, <f64>r.sb_hiwat, 9 << 3);
+  store<f64>(o, <f64>r.sb_drops, 10 << 3);
+  store<f64>(o, <f64>sbrecords(so_rcv(so)), 11 << 3);
+  store<f64>(o, <f64>w.sb_cc, 12 << 3);
+  store<f64>(o, <f64>w.sb_hiwat, 13 << 3);
+  store<f64>(o, <f64>s.so_qlen, 14 << 3);
+  store<f64>(o, <f64>s.so_incqlen, 15 << 3);
+  store<f64>(o, <f64>s.so_qlimit, 16 << 3);
+  store<f64>(o, <f64>s.so_evbits, 17 << 3);
+  store<f64>(o, <f64>r.sb_mbcnt, 18 << 3);
+  store<f64>(o, <f64>s.so_linger, 19 << 3);
+  store<f64>(o, <f64>r.sb_mbmax, 20 << 3);
+  return 0;
 }
 
 /** True if so is still the socket with this serial (the host's handle is not stale). */

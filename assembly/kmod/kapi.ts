@@ -34,6 +34,7 @@ const KG_TICKS: usize = 16;
 @external("kernel", "zone_alloc_in") export declare function zone_alloc_in(z: usize, vbase: usize): usize;
 @external("kernel", "zone_free_in") export declare function zone_free_in(z: usize, item: usize, vbase: usize): void;
 @external("kernel", "zone_destroy") export declare function zone_destroy(z: usize, force: bool): i32;
+@external("kernel", "zone_set_vnet_limit") export declare function zone_set_vnet_limit(z: usize, vbase: usize, limit: u32): void;
 export const ZONE_VNET: u32 = 1;
 export const ZONE_CHARGE: u32 = 2;
 export const ZONE_ZERO: u32 = 4;

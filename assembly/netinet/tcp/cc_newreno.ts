@@ -31,7 +31,7 @@ export function cc_conn_init(tp: usize): void {
   t.snd_cwnd = cc_iw(tp);
   t.snd_ssthresh = 0x3fffffff;
   t.t_bytes_acked = 0;
-  if (t.t_cc_algo == <u16>CC_CUBIC) cubic_conn_init(tp);
+  if (t.t_cc_algo == CC_CUBIC) cubic_conn_init(tp);
 }
 
 export function cc_ack_received(tp: usize, acked: u32): void {
@@ -41,7 +41,7 @@ export function cc_ack_received(tp: usize, acked: u32): void {
   if (t.snd_cwnd <= t.snd_ssthresh) {
     // Slow start, ABC with L = 2 SMSS (RFC 3465 2.2).
     t.snd_cwnd += min<u32>(acked, 2 * mss);
-  } else if (t.t_cc_algo == <u16>CC_CUBIC) {
+  } else if (t.t_cc_algo == CC_CUBIC) {
     cubic_ack_received(tp, acked);
   } else {
     // Congestion avoidance: one SMSS per window of bytes acknowledged (RFC 5681 3.1).
@@ -60,7 +60,7 @@ export function cc_cong_signal(tp: usize, type: u32): void {
   const flight = tcp_flight(tp);
   if (type == CC_RTO) {
     // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2 SMSS); cwnd = loss window = 1 SMSS.
-    if (t.t_cc_algo == <u16>CC_CUBIC) cubic_cong_signal(tp, type);
+    if (t.t_cc_algo == CC_CUBIC) cubic_cong_signal(tp, type);
     else t.snd_ssthresh = max<u32>(flight >> 1, 2 * mss);
     t.snd_cwnd = mss;
     t.t_bytes_acked = 0;
@@ -69,7 +69,7 @@ export function cc_cong_signal(tp: usize, type: u32): void {
     return;
   }
   // Fast retransmit (RFC 5681 3.2 (2), RFC 6582 3.2 (3)).
-  if (t.t_cc_algo == <u16>CC_CUBIC) cubic_cong_signal(tp, type);
+  if (t.t_cc_algo == CC_CUBIC) cubic_cong_signal(tp, type);
   else t.snd_ssthresh = max<u32>(flight >> 1, 2 * mss);
   t.snd_recover = t.snd_max;
   t.t_flags |= TF_INRECOVERY;
@@ -80,7 +80,7 @@ export function cc_cong_signal(tp: usize, type: u32): void {
 export function cc_post_recovery(tp: usize): void {
   const t = TP(tp);
   const flight = tcp_flight(tp);
-  if (t.t_cc_algo == <u16>CC_CUBIC) cubic_post_recovery(tp);
+  if (t.t_cc_algo == CC_CUBIC) cubic_post_recovery(tp);
   t.snd_cwnd = flight < t.snd_ssthresh ? flight + t.t_maxseg : t.snd_ssthresh;
   t.t_flags &= ~TF_INRECOVERY;
 }
@@ -90,7 +90,7 @@ export function cc_after_idle(tp: usize): void {
   const t = TP(tp);
   const rw = cc_iw(tp);
   if (t.snd_cwnd > rw) t.snd_cwnd = rw;
-  if (t.t_cc_algo == <u16>CC_CUBIC) t.cc_epoch = 0;
+  if (t.t_cc_algo == CC_CUBIC) cubic_post_recovery(tp); // a new epoch
 }
 
 export { ticks };

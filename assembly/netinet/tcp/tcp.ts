@@ -2,14 +2,17 @@
 //
 // Files: tcp_var.ts (header view, states, struct tcpcb, per-family operations, per-vnet
 // block, tcpstat), tcp_seq.ts, tcp_subr.ts (tcpcb life, lookup tables, ISN, RST/ACK
-// without a connection, the output queue), tcp_input.ts, tcp_output.ts, tcp_timer.ts,
+// without a connection, the output queue), tcp_input.ts (with tcp_input_syn.ts: LISTEN and
+// SYN_SENT, and tcp_reass.ts: the reassembly queue), tcp_output.ts, tcp_timer.ts,
 // tcp_usrreq.ts (the socket layer's requests), cc_newreno.ts and cc_cubic.ts (congestion
-// control), tcp_sack.ts (hooks; SACK is not done yet), tcp_inet.ts (the AF_INET glue:
+// control), tcp_sack.ts (SACK, RFC 2018 / 6675), tcp_syncookie.ts, tcp_inet.ts (the AF_INET glue:
 // IPv4 addresses, ip_output, the protocol-switch input). TCP itself never names a family:
 // it calls the operations table of the pcb's family, so IPv6 adds a glue file, not a copy.
 //
-// Per vnet: the block in the VNET section (TcpVnet + tcpstat, ~600 bytes), two kmem pages
-// of hash heads, the tcpcbs (zone "tcpcb", charged to the vnet). MOD_QUIESCE refuses while
+// Per vnet: the block in the VNET section (TcpVnet + tcpstat, ~650 bytes), two kmem pages
+// of hash heads (a third, the listen hash, with the first listener), the tcpcbs (zone
+// "tcpcb", charged to the vnet) and what hangs off them on demand ("tcpsb", "tcpsack",
+// "cc_cubic"), each limited per vnet by net.inet.tcp.maxtcpcb. MOD_QUIESCE refuses while
 // TCP sockets are open; a connection still closing without a socket (FIN_WAIT, TIME_WAIT)
 // does not keep the module busy: the per-vnet uninit frees it.
 
@@ -17,13 +20,13 @@ import {
   vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid, zone_create,
   zone_destroy, kmem_alloc, kmem_free, curvnet, arc4random, CURVNET_SET, CURVNET_RESTORE, protosw_register,
   protosw_unregister, pffindproto, protosw_busy, ZONE_CHARGE, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD,
-  MOD_QUIESCE, EBUSY, ENOMEM, EINVAL,
+  MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, zone_set_vnet_limit, VNET_VNET,
 } from "../../kmod/kapi";
-import { AF_INET, SOCK_STREAM, Socket, Sockbuf, so_rcv } from "../../sys/socket";
+import { AF_INET, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, so_rcv } from "../../sys/socket";
 import {
-  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
+  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
-import { tcp_free, tp_sndbuf } from "./tcp_subr";
+import { tcp_free, tp_sndbuf, tcp_hash_resize } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
 import { tcp_inet_ops, tcp_inet_input, tcp_inet_ctlinput, ipproto_register, ipproto_unregister } from "./tcp_inet";
 export { kmod_heap_top } from "../../kmod/kmod";
@@ -38,12 +41,14 @@ function tcp_vnet_init(): i32 {
     return -ENOMEM;
   }
   memory.fill(vv.hashtbl, 0, 4096);
+  vv.hashmask = TCP_HASH_SIZE - 1;
   memory.fill(vv.porthash, 0, 4096);
   vv.isn_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.isn_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.cookie_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.cookie_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.lastport = 49152 + arc4random() % 16384;
+  tcp_set_maxtcpcb(v, vv.maxtcpcb);
   vv.up = 1;
   return 0;
 }
@@ -54,11 +59,36 @@ function tcp_vnet_uninit(): void {
   // connections, TIME_WAIT), or, after a forced unload, sockets the layer frees without us.
   while (vv.pcblist != 0) tcp_free(vv.pcblist);
   const v = curvnet();
-  if (vv.hashtbl != 0) kmem_free(vv.hashtbl, 1, v);
+  if (vv.hashtbl != 0) kmem_free(vv.hashtbl, (vv.hashmask + 1) >> 10, v);
   if (vv.porthash != 0) kmem_free(vv.porthash, 1, v);
+  if (vv.listhash != 0) kmem_free(vv.listhash, 1, v);
   vv.hashtbl = 0;
   vv.porthash = 0;
+  vv.listhash = 0;
+  vv.nlisten = 0;
   vv.up = 0;
+}
+
+function tcp_zones_destroy(): void {
+  if (TcpGlobals.cczone != 0) zone_destroy(TcpGlobals.cczone, false);
+  if (TcpGlobals.sackzone != 0) zone_destroy(TcpGlobals.sackzone, false);
+  if (TcpGlobals.sbzone != 0) zone_destroy(TcpGlobals.sbzone, false);
+  if (TcpGlobals.zone != 0) zone_destroy(TcpGlobals.zone, false);
+  TcpGlobals.zone = TcpGlobals.sbzone = TcpGlobals.sackzone = TcpGlobals.cczone = 0;
+}
+
+/**
+ * net.inet.tcp.maxtcpcb of vnet v: the most tcpcbs it may hold (listeners, connections,
+ * TIME_WAIT), and so the most of each on-demand companion. Beyond it a socket() or a
+ * passive open fails with ENOBUFS and the zone counts the failure (vmstat -z).
+ */
+function tcp_set_maxtcpcb(v: usize, n: u32): void {
+  const b = VNET_VNET(v, 0);
+  VV(v).maxtcpcb = n;
+  zone_set_vnet_limit(TcpGlobals.zone, b, n);
+  zone_set_vnet_limit(TcpGlobals.sbzone, b, n);
+  zone_set_vnet_limit(TcpGlobals.sackzone, b, n);
+  zone_set_vnet_limit(TcpGlobals.cczone, b, n);
 }
 
 export function modevent(what: i32): i32 {
@@ -73,9 +103,15 @@ export function modevent(what: i32): i32 {
     master.use_sack = 1;
     master.syncookies = 1;
     master.cc_default = 0;
+    master.maxtcpcb = TCP_MAXTCPCB_DEFAULT;
     vnet_data_copy(<u32>off, TCP_VNET_SIZE);
-    TcpGlobals.zone = zone_create("tcpcb", TCPCB_SIZE, 0, ZONE_CHARGE, 65536);
-    if (TcpGlobals.zone == 0) {
+    // The tcpcb and what hangs off one on demand; each per-vnet limit is maxtcpcb.
+    TcpGlobals.zone = zone_create("tcpcb", TCPCB_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
+    TcpGlobals.sbzone = zone_create("tcpsb", SOCKBUF_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
+    TcpGlobals.sackzone = zone_create("tcpsack", TCPSACK_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
+    TcpGlobals.cczone = zone_create("cc_cubic", CUBIC_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
+    if (TcpGlobals.zone == 0 || TcpGlobals.sbzone == 0 || TcpGlobals.sackzone == 0 || TcpGlobals.cczone == 0) {
+      tcp_zones_destroy();
       vnet_data_free(<u32>off, TCP_VNET_SIZE);
       return ENOMEM;
     }
@@ -88,7 +124,7 @@ export function modevent(what: i32): i32 {
       if (r != 0) ipproto_unregister(IPPROTO_TCP);
     }
     if (r != 0) {
-      zone_destroy(TcpGlobals.zone, false);
+      tcp_zones_destroy();
       vnet_data_free(<u32>off, TCP_VNET_SIZE);
       return r < 0 ? -r : r;
     }
@@ -100,7 +136,7 @@ export function modevent(what: i32): i32 {
   if (what == MOD_UNLOAD) {
     protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     ipproto_unregister(IPPROTO_TCP);
-    zone_destroy(TcpGlobals.zone, false);
+    tcp_zones_destroy();
     vnet_data_free(TcpGlobals.voff, TCP_VNET_SIZE);
   }
   return 0;
@@ -169,7 +205,8 @@ export function tcp_pcbcount(v: usize): i32 {
   return vOk(v) ? <i32>VV(v).pcbcount : -1;
 }
 
-// Knobs (sysctl net.inet.tcp.*): 0 cc default, 1 sack.enable, 2 rfc1323, 3 syncookies, 4 ack limit/s
+// Knobs (sysctl net.inet.tcp.*): 0 cc default, 1 sack.enable, 2 rfc1323, 3 syncookies, 4 ack limit/s,
+// 5 maxtcpcb, 6 tcbhashsize (connection hash buckets)
 export function tcp_get(v: usize, what: u32): f64 {
   if (!vOk(v)) return -1;
   const vv = VV(v);
@@ -179,6 +216,8 @@ export function tcp_get(v: usize, what: u32): f64 {
     case 2: return <f64>vv.use_rfc1323;
     case 3: return <f64>vv.syncookies;
     case 4: return <f64>vv.ack_limit;
+    case 5: return <f64>vv.maxtcpcb;
+    case 6: return <f64>(vv.hashmask + 1);
   }
   return -1;
 }
@@ -191,7 +230,13 @@ export function tcp_set(v: usize, what: u32, value: u32): i32 {
   else if (what == 2 && value <= 1) vv.use_rfc1323 = value;
   else if (what == 3 && value <= 1) vv.syncookies = value;
   else if (what == 4) vv.ack_limit = value;
-  else return -EINVAL;
+  else if (what == 5 && value >= 1) tcp_set_maxtcpcb(v, value);
+  else if (what == 6) {
+    const old = CURVNET_SET(v);
+    const r = tcp_hash_resize(value);
+    CURVNET_RESTORE(old);
+    return r;
+  } else return -EINVAL;
   return 0;
 }
 

@@ -9,17 +9,17 @@
 //   2. lookup: the exact 4-tuple, else a listener; nothing (or CLOSED): RST (RFC 9293
 //      3.10.7.1);
 //   3. LISTEN: a SYN makes a connection through sonewconn (incomplete until the handshake
-//      completes; refused beyond 3/2 of the backlog: tcps_listendrop);
-//   4. SYN_SENT (3.10.7.3), including simultaneous open;
+//      completes; refused beyond 3/2 of the backlog: tcps_listendrop) (tcp_input_syn.ts);
+//   4. SYN_SENT (3.10.7.3), including simultaneous open (tcp_input_syn.ts);
 //   5. every other state: header prediction for in-order bulk data and pure ACKs, PAWS
 //      (RFC 7323 5), RST with RFC 5961 3 rules (exact sequence resets, in-window
 //      challenge ACK), SYN in a synchronized state (RFC 5961 4: challenge ACK), trimming to
 //      the window, ACK acceptability (RFC 5961 5), RTT, congestion control and fast
 //      recovery (RFC 5681, RFC 6582), the send window, data (in order, or the reassembly
-//      queue), FIN and the state transitions; TIME_WAIT last.
+//      queue: tcp_reass.ts), FIN and the state transitions; TIME_WAIT last.
 
 import {
-  m_freem, m_adj, m_pullup, ticks, sonewconn, soisconnected, socantrcvmore, sorwakeup, sowwakeup, soisdisconnected,
+  m_freem, m_adj, m_pullup, ticks, soisconnected, socantrcvmore, sorwakeup, sowwakeup, soisdisconnected,
   sbappendstream, sbdrop, ECONNREFUSED, ECONNRESET,
 } from "../../kmod/kapi";
 import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, mtod } from "../../sys/mbuf";
@@ -30,28 +30,27 @@ import {
   TCPOPT_MAXSEG, TCPOPT_WINDOW, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_SACK, TOF_MSS, TOF_SCALE, TOF_SACKPERM,
   TOF_TS, TOF_SACK, TCP_MAX_WINSHIFT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT, TCPS_SYN_RECEIVED, TCPS_ESTABLISHED,
   TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_FIN_WAIT_2, TCPS_TIME_WAIT, TCPS_HAVERCVDFIN,
-  TF_ACKNOW, TF_DELACK, TF_NEEDFIN, TF_NEEDOUTPUT, TF_SENTFIN, TF_REQ_SCALE, TF_RCVD_SCALE, TF_REQ_TSTMP,
-  TF_RCVD_TSTMP, TF_SACK_PERMIT, TF_SACK_REQ, TF_INRECOVERY, TF_PASSIVE, TF_NODELAY, TF_CONGRECOVERY, TT_REXMT,
-  TT_PERSIST, TT_KEEP, TT_2MSL, TT_DELACK, TCPTV_MSL, TCPTV_DELACK, TCPTV_FINWAIT2, TCP_MINMSS,
-  TCPS_RCVTOTAL, TCPS_RCVBADOFF, TCPS_RCVBADOPT, TCPS_BADSYN, TCPS_LISTENDROP, TCPS_ACCEPTS, TCPS_CONNECTS,
+  TF_ACKNOW, TF_DELACK, TF_NEEDFIN, TF_NEEDOUTPUT, TF_SENTFIN, TF_RCVD_TSTMP, TF_SACK_PERMIT, TF_INRECOVERY,
+  TF_PASSIVE, TF_CONGRECOVERY, TT_REXMT, TT_PERSIST, TT_KEEP, TT_2MSL, TT_DELACK, TCPTV_MSL, TCPTV_DELACK,
+  TCPTV_FINWAIT2, TCPS_RCVTOTAL, TCPS_RCVBADOFF, TCPS_RCVBADOPT, TCPS_BADSYN, TCPS_ACCEPTS, TCPS_CONNECTS,
   TCPS_RCVPACK, TCPS_RCVBYTE, TCPS_RCVDUPPACK, TCPS_RCVDUPBYTE, TCPS_RCVPARTDUPPACK, TCPS_RCVPARTDUPBYTE,
-  TCPS_RCVOOPACK, TCPS_RCVOOBYTE, TCPS_RCVPACKAFTERWIN, TCPS_RCVBYTEAFTERWIN, TCPS_RCVAFTERCLOSE, TCPS_RCVWINPROBE,
-  TCPS_RCVDUPACK, TCPS_RCVACKTOOMUCH, TCPS_RCVACKPACK, TCPS_RCVACKBYTE, TCPS_RCVWINUPD, TCPS_PAWSDROP, TCPS_PREDACK,
-  TCPS_PREDDAT, TCPS_BADRST, TCPS_RTTUPDATED, TCPS_RCVMEMDROP, TCPS_RCVREASSFULL, TCPS_TW_RECYCLES, TCPS_CONNDROPS,
-  TCPS_SACK_RECOVERY_EPISODE, TCPS_SC_BADCOOKIE, TCPS_SC_RECVCOOKIE,
+  TCPS_RCVPACKAFTERWIN, TCPS_RCVBYTEAFTERWIN, TCPS_RCVAFTERCLOSE, TCPS_RCVWINPROBE, TCPS_RCVDUPACK, TCPS_RCVACKTOOMUCH,
+  TCPS_RCVACKPACK, TCPS_RCVACKBYTE, TCPS_RCVWINUPD, TCPS_PAWSDROP, TCPS_PREDACK, TCPS_PREDDAT, TCPS_BADRST,
+  TCPS_RTTUPDATED, TCPS_RCVMEMDROP, TCPS_TW_RECYCLES, TCPS_CONNDROPS, TCPS_SACK_RECOVERY_EPISODE,
 } from "./tcp_var";
 import { SEQ_LT, SEQ_LEQ, SEQ_GT, SEQ_GEQ, SEQ_MAX } from "./tcp_seq";
 import {
-  tcp_enter, tcp_exit, tcp_lookup, tcp_lookup_listen, tcp_respond, tcp_close, tcp_drop, tcp_new_isn, tcp_hash_insert,
-  tcp_send_challenge_ack, tp_sndbuf, tcp_rcvspace, tcp_ts_now, addr_any,
+  tcp_enter, tcp_exit, tcp_lookup, tcp_lookup_listen, tcp_respond, tcp_close, tcp_drop, tcp_send_challenge_ack,
+  tp_sndbuf, tcp_rcvspace, tcp_ts_now, addr_any,
 } from "./tcp_subr";
 import { tcp_output } from "./tcp_output";
 import { tcp_timer_active, tcp_timer_activate, tcp_xmit_timer } from "./tcp_timer";
 import { cc_conn_init, cc_ack_received, cc_cong_signal, cc_post_recovery, CC_DUPACK } from "./cc_newreno";
 import { tcp_sack_doack, tcp_sack_trim, tcp_sack_force_first } from "./tcp_sack";
-import { tcp_mss_from, tcp_mss_for } from "./tcp_usrreq";
+import { tcp_listen_input, tcp_synsent_input, syncookie_expand } from "./tcp_input_syn";
+import { tcp_reass } from "./tcp_reass";
 
-const to = changetype<TcpOpt>(memory.data(offsetof<TcpOpt>(), 8));
+export const to = changetype<TcpOpt>(memory.data(offsetof<TcpOpt>(), 8));
 
 /**
  * tcp_dooptions: parse cnt bytes of options at cp into `to`. False when an option's length
@@ -102,7 +101,7 @@ function tcp_dooptions(cp: usize, cnt: u32, syn: bool): bool {
   return true;
 }
 
-@inline function drop(m: usize): void {
+@inline export function drop(m: usize): void {
   m_freem(m);
 }
 
@@ -110,7 +109,7 @@ function tcp_dooptions(cp: usize, cnt: u32, syn: bool): bool {
  * RST for a segment nobody wants (RFC 9293 3.10.7.1): never for a RST, nor toward a
  * broadcast or multicast. ACK set: <SEQ=SEG.ACK><CTL=RST>; else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
  */
-function dropwithreset(m: usize, ops: usize, src: usize, dst: usize, th: usize, tlen: u32, tp: usize): void {
+export function dropwithreset(m: usize, ops: usize, src: usize, dst: usize, th: usize, tlen: u32, tp: usize): void {
   const flags = th_flags(th);
   const bad = (changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0 ||
     call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, src) || call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, dst);
@@ -233,7 +232,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
       ((to.to_flags & TOF_TS) == 0 || (t.t_flags & TF_RCVD_TSTMP) == 0 || !SEQ_LT(to.to_tsval, t.ts_recent))) {
     if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && SEQ_LEQ(seq0, t.last_ack_sent)) {
       t.ts_recent = to.to_tsval;
-      t.ts_recent_age = now;
+      t.ts_recent_age = <u32>(now / 1_000_000);
     }
     if (tlen == 0) {
       if (SEQ_GT(ack, t.snd_una) && SEQ_LEQ(ack, t.snd_max) && t.snd_cwnd >= t.snd_wnd && t.t_dupacks == 0) {
@@ -273,7 +272,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
   // Options on a synchronized connection: PAWS (RFC 7323 5.3).
   if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && (thflags & TH_RST) == 0 && t.ts_recent != 0 &&
       SEQ_LT(to.to_tsval, t.ts_recent)) {
-    if (now - t.ts_recent_age > 24 * 24 * 3600 * <u64>1_000_000) {
+    if (<u32>(now / 1_000_000) - t.ts_recent_age > 24 * 24 * 3600) {
       t.ts_recent = 0; // 24 days idle: the old timestamp is invalid (RFC 7323 5.5)
     } else {
       TCPSTAT_INC(TCPS_RCVDUPPACK);
@@ -386,7 +385,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
   if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && SEQ_LEQ(seq, t.last_ack_sent) &&
       SEQ_LEQ(t.last_ack_sent, seq + tlen + ((thflags & (TH_SYN | TH_FIN)) != 0 ? 1 : 0))) {
     t.ts_recent = to.to_tsval;
-    t.ts_recent_age = now;
+    t.ts_recent_age = <u32>(now / 1_000_000);
   }
 
   if ((thflags & TH_ACKF) == 0) {
@@ -441,7 +440,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     // Duplicate ACK (RFC 5681 2: no data, no window change, outstanding data, same ACK).
     if (tlen == 0 && tiwin == t.snd_wnd && ack == t.snd_una && t.snd_max != t.snd_una && (thflags & TH_FIN) == 0) {
       TCPSTAT_INC(TCPS_RCVDUPACK);
-      t.t_dupacks++;
+      if (t.t_dupacks != 0xffff) t.t_dupacks++; // a u16
       if (!tcp_timer_active(tp, TT_REXMT)) {
         t.t_dupacks = 0;
       } else if (t.t_flags & TF_INRECOVERY) {
@@ -597,7 +596,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
 }
 
 /** RTT sample from an ACK (RFC 6298 3, Karn: only segments timed and never retransmitted). */
-function rtt_sample(tp: usize, ack: u32): void {
+export function rtt_sample(tp: usize, ack: u32): void {
   const t = TP(tp);
   const now = ticks();
   if ((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && to.to_tsecr != 0) {
@@ -607,14 +606,14 @@ function rtt_sample(tp: usize, ack: u32): void {
       TCPSTAT_INC(TCPS_RTTUPDATED);
     }
   } else if (t.t_rtttime != 0 && SEQ_GT(ack, t.t_rtseq)) {
-    tcp_xmit_timer(tp, now - t.t_rtttime);
+    tcp_xmit_timer(tp, <u64>(<u32>now - t.t_rtttime)); // exact below 71 minutes
     t.t_rtttime = 0;
     TCPSTAT_INC(TCPS_RTTUPDATED);
   }
 }
 
 /** Window update, data, FIN (3.10.7.4 from the sixth check on). */
-function goto_step6(tp: usize, m: usize, seq: u32, ack: u32, tiwin: u32, tlen: u32, thflags: u32): void {
+export function goto_step6(tp: usize, m: usize, seq: u32, ack: u32, tiwin: u32, tlen: u32, thflags: u32): void {
   const t = TP(tp);
   const so = t.t_socket;
   // Send window update (RFC 9293 3.10.7.4): newer segment, or same one with a newer ACK.
@@ -687,112 +686,7 @@ function delack(tp: usize, tlen: u32): void {
   // Room for the window to open by enough: tcp_output decides.
 }
 
-/**
- * tcp_reass: queue an out-of-order segment (seq in ph_flowid, its FIN in ph_csum_data),
- * trimmed against its neighbours; then move whatever is now in order to the socket.
- * Returns true when a FIN was reached in order.
- */
-function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): bool {
-  const t = TP(tp);
-  const so = t.t_socket;
-  if (tlen != 0 || fin) {
-    if (seq != t.rcv_nxt) {
-      t.t_sack_last = seq;
-      TCPSTAT_INC(TCPS_RCVOOPACK);
-      TCPSTAT_ADD(TCPS_RCVOOBYTE, tlen);
-    }
-    if (t.t_segqn >= 512) {
-      TCPSTAT_INC(TCPS_RCVREASSFULL);
-      m_freem(m);
-      return false;
-    }
-    const mm = changetype<Mbuf>(m);
-    mm.ph_flowid = seq;
-    mm.ph_csum_data = fin ? 1 : 0;
-    mm.ph_len = <i32>tlen;
-    // Find the place: after every segment starting before seq.
-    let prev: usize = 0;
-    let q = t.t_segq;
-    while (q != 0 && SEQ_LT(changetype<Mbuf>(q).ph_flowid, seq)) {
-      prev = q;
-      q = changetype<Mbuf>(q).m_nextpkt;
-    }
-    let s = seq;
-    let l = tlen;
-    let ok = true;
-    if (prev != 0) {
-      const p = changetype<Mbuf>(prev);
-      const pend = p.ph_flowid + <u32>p.ph_len;
-      if (SEQ_GT(pend, s)) {
-        const i = <i32>(pend - s);
-        if (i >= <i32>l && !fin) {
-          m_freem(m); // wholly inside the previous one
-          ok = false;
-        } else {
-          const cut = min<i32>(i, <i32>l);
-          m_adj(m, cut);
-          s += <u32>cut;
-          l -= <u32>cut;
-        }
-      }
-    }
-    if (ok) {
-      // Trim or remove the following segments it covers.
-      while (q != 0) {
-        const qq = changetype<Mbuf>(q);
-        const i = <i32>(s + l - qq.ph_flowid);
-        if (i <= 0) break;
-        if (i < qq.ph_len) {
-          m_adj(q, i); // takes ph_len down by i
-          qq.ph_flowid += <u32>i;
-          t.t_segqlen -= <u32>i;
-          break;
-        }
-        const next = qq.m_nextpkt;
-        t.t_segqlen -= <u32>qq.ph_len;
-        t.t_segqn--;
-        if (qq.ph_csum_data != 0) mm.ph_csum_data = 1;
-        m_freem(q);
-        q = next;
-      }
-      mm.ph_flowid = s;
-      mm.ph_len = <i32>l;
-      mm.m_nextpkt = q;
-      if (prev != 0) changetype<Mbuf>(prev).m_nextpkt = m;
-      else t.t_segq = m;
-      t.t_segqlen += l;
-      t.t_segqn++;
-    }
-  }
-  // Present what is in order.
-  if (!TCPS_HAVEESTABLISHED_(t.t_state)) return false;
-  let q = t.t_segq;
-  let gotfin = false;
-  let delivered = false;
-  while (q != 0 && changetype<Mbuf>(q).ph_flowid == t.rcv_nxt) {
-    const qq = changetype<Mbuf>(q);
-    const next = qq.m_nextpkt;
-    qq.m_nextpkt = 0;
-    const l = <u32>qq.ph_len;
-    t.rcv_nxt += l;
-    t.t_segqlen -= l;
-    t.t_segqn--;
-    if (qq.ph_csum_data != 0) gotfin = true;
-    TCPSTAT_INC(TCPS_RCVPACK);
-    TCPSTAT_ADD(TCPS_RCVBYTE, l);
-    t.t_segq = next;
-    if (so != 0 && l != 0) {
-      sbappendstream(so_rcv(so), q);
-      delivered = true;
-    } else m_freem(q);
-    q = next;
-    if (gotfin) break;
-  }
-  if (delivered) sorwakeup(so);
-  return gotfin;
-}
-
-@inline function TCPS_HAVEESTABLISHED_(s: u32): bool { return s >= TCPS_ESTABLISHED; }
+@inline export function TCPS_HAVEESTABLISHED_(s: u32): bool { return s >= TCPS_ESTABLISHED; }
 
 /** dropafterack: an ACK for a segment we do not accept (never for a RST). */
 function dropafterack(tp: usize, m: usize, thflags: u32): void {
@@ -803,7 +697,7 @@ function dropafterack(tp: usize, m: usize, thflags: u32): void {
 }
 
 /** Drop the connection without sending a RST (we are answering one). */
-function tcp_drop_noreset(tp: usize, err: i32): void {
+export function tcp_drop_noreset(tp: usize, err: i32): void {
   const so = TP(tp).t_socket;
   if (so != 0) soseterror(so, err);
   tcp_close(tp);
@@ -855,244 +749,6 @@ function tcp_twcheck(tp: usize, m: usize, th: usize, tlen: u32, thflags: u32, se
   t.t_flags |= TF_ACKNOW;
   tcp_output(tp);
   return true;
-}
-
-/**
- * What a SYN (or a SYN cookie standing for one) negotiates into tp: window scaling and
- * timestamps (RFC 7323: both ways or neither), SACK permitted, and the MSS (the peer's
- * offer capped by our route's and the user's). wscale < 0: the peer sent none.
- */
-function syn_negotiate(tp: usize, wscale: i32, ts: bool, sack: bool, peerMss: u32): void {
-  const t = TP(tp);
-  if (wscale >= 0 && (t.t_flags & TF_REQ_SCALE) != 0) {
-    t.t_flags |= TF_RCVD_SCALE;
-    t.snd_scale = <u8>wscale;
-  } else {
-    t.t_flags &= ~TF_REQ_SCALE;
-    t.request_r_scale = 0;
-  }
-  // Our window field is shifted by what we asked for (RFC 7323 2.3), both ways or neither.
-  t.rcv_scale = t.request_r_scale;
-  if (ts && (t.t_flags & TF_REQ_TSTMP) != 0) {
-    t.t_flags |= TF_RCVD_TSTMP;
-    t.ts_recent = to.to_tsval;
-    t.ts_recent_age = ticks();
-  } else t.t_flags &= ~TF_REQ_TSTMP;
-  if (sack && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
-  let mss = peerMss;
-  if (mss > t.t_rcvmss) mss = t.t_rcvmss;
-  if (t.t_maxseg_user != 0 && mss > t.t_maxseg_user) mss = t.t_maxseg_user;
-  if (mss < TCP_MINMSS) mss = TCP_MINMSS;
-  t.t_maxseg = mss;
-}
-
-/** Negotiate options from a SYN into tp (MSS, window scale, timestamps, SACK). */
-function syn_options(tp: usize, tiwin: u32): void {
-  syn_negotiate(tp, (to.to_flags & TOF_SCALE) != 0 ? <i32>to.to_wscale : -1, (to.to_flags & TOF_TS) != 0,
-    (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_MSS) != 0 ? to.to_mss : 536);
-  const t = TP(tp);
-  t.snd_wnd = tiwin;
-  t.max_sndwnd = tiwin;
-}
-
-/** A segment for a listening socket (RFC 9293 3.10.7.2). */
-function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, dst: usize, th: usize, tlen: u32, thflags: u32, seq: u32, tiwin: u32): void {
-  if (thflags & TH_RST) {
-    drop(m);
-    return;
-  }
-  if (thflags & TH_ACKF) {
-    dropwithreset(m, ops, src, dst, th, tlen, 0);
-    return;
-  }
-  if ((thflags & TH_SYN) == 0) {
-    drop(m);
-    return;
-  }
-  const lt = TP(lp);
-  const bad = (changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0 ||
-    call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, src) || call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, dst);
-  if (bad) {
-    drop(m);
-    return;
-  }
-  const head = lt.t_socket;
-  const so = head != 0 ? sonewconn(head, 0) : 0;
-  if (so == 0) {
-    TCPSTAT_INC(TCPS_LISTENDROP);
-    if (head != 0 && V().syncookies != 0) {
-      // RFC 4987 3.6: the queue is full; answer with a cookie and keep nothing.
-      syncookie_send(lp, ops, dst, src, th_sport(th), seq, (to.to_flags & TOF_MSS) != 0, to.to_mss, (to.to_flags & TOF_SCALE) != 0,
-        to.to_wscale, (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_TS) != 0, to.to_tsval,
-        <u32>changetype<Sockbuf>(so_rcv(head)).sb_hiwat, tcp_mss_for(ops, src, lt.t_maxseg_user));
-    }
-    drop(m);
-    return;
-  }
-  const tp = listen_child(lp, so, src, dst, th_sport(th));
-  const t = TP(tp);
-  t.iss = tcp_new_isn(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
-  t.snd_una = t.iss;
-  t.snd_nxt = t.iss;
-  t.snd_max = t.iss;
-  t.snd_recover = t.iss;
-  t.irs = seq;
-  t.rcv_nxt = seq + 1;
-  t.rcv_adv = t.rcv_nxt;
-  t.snd_wl1 = seq;
-  t.ts_offset = <u32>arc4random_();
-  syn_options(tp, tiwin);
-  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
-  t.t_state = TCPS_SYN_RECEIVED;
-  t.t_rcvtime = ticks();
-  tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepinit * 1_000_000);
-  t.t_flags |= TF_ACKNOW;
-  drop(m); // data on a SYN is not kept: the peer sends it again
-  tcp_output(tp);
-}
-
-/** A new connection's tcpcb under listener lp (socket so from sonewconn), in the hashes. */
-function listen_child(lp: usize, so: usize, src: usize, dst: usize, fport: u16): usize {
-  const lt = TP(lp);
-  const tp = changetype<Socket>(so).so_pcb;
-  const t = TP(tp);
-  memory.copy(tp_laddr(tp), dst, 16);
-  memory.copy(tp_faddr(tp), src, 16);
-  t.t_lport = lt.t_lport;
-  t.t_fport = fport;
-  t.t_flags |= TF_PASSIVE | (lt.t_flags & (TF_NODELAY | TF_REQ_SCALE | TF_REQ_TSTMP | TF_SACK_REQ));
-  t.request_r_scale = lt.request_r_scale;
-  t.t_keepidle = lt.t_keepidle;
-  t.t_keepintvl = lt.t_keepintvl;
-  t.t_keepcnt = lt.t_keepcnt;
-  t.t_keepinit = lt.t_keepinit;
-  t.t_maxseg_user = lt.t_maxseg_user;
-  t.t_cc_algo = lt.t_cc_algo;
-  tcp_hash_insert(tp);
-  tcp_port_insert_child(tp);
-  t.t_rcvmss = tcp_mss_from(tp);
-  return tp;
-}
-
-/**
- * An ACK for listener lp: if it returns a good SYN cookie (tcp_syncookie.ts), make the
- * connection ESTABLISHED and return it (the caller goes on with the segment). 0: not a
- * cookie (sc_badcookie); -1: a good cookie but the queue is still full (dropped; the peer
- * retransmits its data or times out).
- */
-function syncookie_expand(lp: usize, ops: usize, src: usize, dst: usize, fport: u16, seq: u32, ack: u32, tiwin0: u32): usize {
-  const lt = TP(lp);
-  const c = syncookie_check(dst, src, lt.t_lport, fport, seq, ack);
-  if (c == 0) {
-    TCPSTAT_INC(TCPS_SC_BADCOOKIE);
-    return 0;
-  }
-  const head = lt.t_socket;
-  const so = head != 0 ? sonewconn(head, 0) : 0;
-  if (so == 0) {
-    TCPSTAT_INC(TCPS_LISTENDROP);
-    return <usize>-1;
-  }
-  TCPSTAT_INC(TCPS_SC_RECVCOOKIE);
-  const tp = listen_child(lp, so, src, dst, fport);
-  const t = TP(tp);
-  const low = <u32>c;
-  t.iss = ack - 1;
-  t.snd_una = ack;
-  t.snd_nxt = ack;
-  t.snd_max = ack;
-  t.snd_recover = ack;
-  t.irs = seq - 1;
-  t.rcv_nxt = seq;
-  t.snd_wl1 = seq - 1;
-  t.snd_wl2 = ack;
-  t.ts_offset = <u32>(c >> 32);
-  const ws = (low >> 4) & 15;
-  syn_negotiate(tp, ws != SYNCOOKIE_NO_WSCALE ? <i32>ws : -1, (to.to_flags & TOF_TS) != 0, (low & 8) != 0, syncookie_mss(low & 7));
-  t.snd_wnd = tiwin0 << t.snd_scale;
-  t.max_sndwnd = t.snd_wnd;
-  // What the cookie SYN-ACK offered (unscaled, at most 64 KiB): never shrink it.
-  t.rcv_adv = t.rcv_nxt + min<u32>(<u32>max<i32>(tcp_rcvspace(tp), 0), 65535);
-  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
-  t.t_state = TCPS_ESTABLISHED;
-  t.t_rcvtime = ticks();
-  TCPSTAT_INC(TCPS_CONNECTS);
-  TCPSTAT_INC(TCPS_ACCEPTS);
-  cc_conn_init(tp);
-  soisconnected(so);
-  if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
-  else tcp_timer_activate(tp, TT_KEEP, 0);
-  return tp;
-}
-
-import { syncookie_send, syncookie_check, syncookie_mss, SYNCOOKIE_NO_WSCALE } from "./tcp_syncookie";
-import { arc4random } from "../../kmod/kapi";
-import { tcp_port_insert } from "./tcp_subr";
-@inline function arc4random_(): u32 { return arc4random(); }
-@inline function tcp_port_insert_child(tp: usize): void { tcp_port_insert(tp); }
-
-/** A segment for a connection in SYN_SENT (RFC 9293 3.10.7.3). */
-function tcp_synsent_input(tp: usize, m: usize, th: usize, tlen: u32, thflags: u32, seq: u32, ack: u32, tiwin: u32): void {
-  const t = TP(tp);
-  if ((thflags & TH_ACKF) != 0 && (SEQ_LEQ(ack, t.iss) || SEQ_GT(ack, t.snd_max))) {
-    if (thflags & TH_RST) drop(m);
-    else dropwithreset(m, t.t_af, tp_faddr(tp), tp_laddr(tp), th, tlen, tp);
-    return;
-  }
-  if (thflags & TH_RST) {
-    if (thflags & TH_ACKF) {
-      // "error: connection refused" (the ACK acknowledged our SYN).
-      tcp_drop_noreset(tp, ECONNREFUSED);
-    }
-    drop(m);
-    return;
-  }
-  if ((thflags & TH_SYN) == 0) {
-    drop(m);
-    return;
-  }
-  t.irs = seq;
-  t.rcv_nxt = seq + 1;
-  t.rcv_adv = t.rcv_nxt;
-  syn_options(tp, tiwin);
-  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
-  const off = th_off(th);
-  if (thflags & TH_ACKF) {
-    // Our SYN is acknowledged: ESTABLISHED.
-    TCPSTAT_INC(TCPS_CONNECTS);
-    rtt_sample(tp, ack);
-    t.snd_una = ack;
-    if (SEQ_LT(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
-    tcp_timer_activate(tp, TT_REXMT, 0);
-    t.t_state = TCPS_ESTABLISHED;
-    cc_conn_init(tp);
-    const so = t.t_socket;
-    if (so != 0) {
-      soisconnected(so);
-      if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
-      else tcp_timer_activate(tp, TT_KEEP, 0);
-    }
-    if (t.t_flags & TF_NEEDFIN) {
-      t.t_flags &= ~TF_NEEDFIN;
-      t.t_state = TCPS_FIN_WAIT_1;
-    }
-    t.snd_wl1 = seq;
-    t.snd_wl2 = ack;
-    t.snd_wnd = tiwin << t.snd_scale;
-    if (t.snd_wnd > t.max_sndwnd) t.max_sndwnd = t.snd_wnd;
-    t.t_flags |= TF_ACKNOW;
-    // Data on the SYN-ACK (rare) is taken if it is in order.
-    m_adj(m, <i32>off);
-    goto_step6(tp, m, seq + 1, ack, t.snd_wnd, tlen, thflags & ~TH_SYN);
-    return;
-  }
-  // Simultaneous open (3.10.7.3): SYN_RECEIVED, send SYN-ACK.
-  t.t_state = TCPS_SYN_RECEIVED;
-  tcp_timer_activate(tp, TT_REXMT, 0);
-  t.snd_nxt = t.iss;
-  t.t_flags |= TF_ACKNOW;
-  drop(m);
-  tcp_output(tp);
 }
 
 export { TH_URG, addr_any, SEQ_MAX, TCPS_LAST_ACK, TT_DELACK, TCPS_RCVMEMDROP, TF_SENTFIN, TF_DELACK, M_PKTHDR, TCPS_CLOSING, TCPS_LISTEN, TCPS_CLOSED, TCPS_SYN_SENT, TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_2, TCPTV_FINWAIT2, V, SS_NOFDREF, ECONNRESET };

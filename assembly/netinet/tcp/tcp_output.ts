@@ -281,7 +281,7 @@ export function tcp_output(tp: usize): i32 {
       if (SEQ_GT(t.snd_nxt, t.snd_max)) {
         t.snd_max = t.snd_nxt;
         if (t.t_rtttime == 0 && (t.t_flags & TF_RCVD_TSTMP) == 0) {
-          t.t_rtttime = now;
+          t.t_rtttime = <u32>now;
           t.t_rtseq = startseq;
           TCPSTAT_INC(TCPS_SEGSTIMED);
         }

@@ -4,7 +4,7 @@
 // the segment that arrived last first (RFC 2018 4), the others from the highest down.
 //
 // Sender: the scoreboard is up to TCP_SACK_HOLES sorted, disjoint ranges [start, end) the
-// peer said it holds (at TP_SACK), all above snd_una; t_sack_fack is the highest SACKed
+// peer said it holds (in the tcpcb's TcpSackBlk, t_sack), all above snd_una; t_sack_fack is the highest SACKed
 // sequence. A full scoreboard forgets its lowest range (that only costs a needless
 // retransmission). Loss: a byte below t_sack_fack that is not SACKed is taken as lost (the
 // FACK simplification of RFC 6675 IsLost, used only once recovery has started on three
@@ -13,15 +13,58 @@
 // t_sack_rxt; (3) is new data, sent by tcp_output within cwnd - pipe. No rescue
 // retransmission (RFC 6675 4 (4) is optional): the RTO covers a lost last segment.
 
-import { TP, TP_SACK, TCP_SACK_HOLES, TCPSTAT_INC, TCPSTAT_ADD, TCPS_SACK_RCV_BLOCKS } from "./tcp_var";
+import { zone_alloc, zone_free } from "../../kmod/kapi";
+import { TP, TSB_HOLES, TCPSACK_SIZE, TcpGlobals, TCP_SACK_HOLES, TCPSTAT_INC, TCPSTAT_ADD, TCPS_SACK_RCV_BLOCKS, TcpSackBlk } from "./tcp_var";
 import { SEQ_LT, SEQ_GT, SEQ_LEQ, SEQ_GEQ } from "./tcp_seq";
 import { Mbuf } from "../../sys/mbuf";
 
-@inline function sk_start(tp: usize, i: u32): u32 { return load<u32>(tp + TP_SACK + (<usize>i << 3)); }
-@inline function sk_end(tp: usize, i: u32): u32 { return load<u32>(tp + TP_SACK + (<usize>i << 3) + 4); }
+// The scoreboard's ranges (valid while t_sackn > 0, so the block is there).
+@inline function holes(tp: usize): usize { return TP(tp).t_sack + TSB_HOLES; }
+@inline function sk_start(tp: usize, i: u32): u32 { return load<u32>(holes(tp) + (<usize>i << 3)); }
+@inline function sk_end(tp: usize, i: u32): u32 { return load<u32>(holes(tp) + (<usize>i << 3) + 4); }
 @inline function sk_set(tp: usize, i: u32, s: u32, e: u32): void {
-  store<u32>(tp + TP_SACK + (<usize>i << 3), s);
-  store<u32>(tp + TP_SACK + (<usize>i << 3) + 4, e);
+  store<u32>(holes(tp) + (<usize>i << 3), s);
+  store<u32>(holes(tp) + (<usize>i << 3) + 4, e);
+}
+
+/**
+ * tp's TcpSackBlk (scoreboard ranges, reassembly counts), taken from the "tcpsack" zone
+ * when first needed; 0 when the zone has none (the caller does without and counts).
+ */
+export function tcp_sack_blk(tp: usize): usize {
+  const t = TP(tp);
+  if (t.t_sack == 0) {
+    const b = zone_alloc(TcpGlobals.sackzone);
+    if (b == 0) return 0;
+    memory.fill(b, 0, TCPSACK_SIZE);
+    t.t_sack = b;
+  }
+  return t.t_sack;
+}
+
+/** Give the block back once neither the scoreboard nor the reassembly queue holds anything. */
+function sack_blk_idle(tp: usize): void {
+  const t = TP(tp);
+  if (t.t_sack != 0 && t.t_sackn == 0 && t.t_segq == 0) tcp_sack_release(tp);
+}
+
+/** Free tp's block whatever it holds (the tcpcb is going away or was flushed). */
+export function tcp_sack_release(tp: usize): void {
+  const t = TP(tp);
+  if (t.t_sack == 0) return;
+  zone_free(TcpGlobals.sackzone, t.t_sack);
+  t.t_sack = 0;
+  t.t_sackn = 0;
+}
+
+/** The reassembly queue became empty: its counts are zero; the block may go. */
+export function tcp_sack_reass_done(tp: usize): void {
+  const t = TP(tp);
+  if (t.t_sack == 0) return;
+  const b = changetype<TcpSackBlk>(t.t_sack);
+  b.sb_segqlen = 0;
+  b.sb_segqn = 0;
+  sack_blk_idle(tp);
 }
 
 class SackGlobals {
@@ -39,6 +82,7 @@ export function tcp_sack_reset(tp: usize): void {
   t.t_sackn = 0;
   t.t_sack_fack = t.snd_una;
   t.t_sack_rxt = t.snd_una;
+  sack_blk_idle(tp);
 }
 
 /** Drop what snd_una has passed (call after snd_una moved). */
@@ -56,11 +100,13 @@ export function tcp_sack_trim(tp: usize): void {
   t.t_sackn = j;
   if (SEQ_LT(t.t_sack_fack, una)) t.t_sack_fack = una;
   if (SEQ_LT(t.t_sack_rxt, una)) t.t_sack_rxt = una;
+  if (j == 0) sack_blk_idle(tp);
 }
 
 /** Insert [s, e) into the sorted scoreboard, merging what it touches. */
 function sack_insert(tp: usize, s: u32, e: u32): void {
   const t = TP(tp);
+  if (tcp_sack_blk(tp) == 0) return; // no memory: the range is not kept (a needless retransmission at worst)
   // Find the first range that ends at or after s.
   let i: u32 = 0;
   while (i < t.t_sackn && SEQ_LT(sk_end(tp, i), s)) i++;
@@ -77,14 +123,14 @@ function sack_insert(tp: usize, s: u32, e: u32): void {
     if (t.t_sackn == TCP_SACK_HOLES) {
       if (i == 0) return; // lower than everything we keep: forget the new one
       // Forget the lowest range to make room.
-      memory.copy(tp + TP_SACK, tp + TP_SACK + 8, <usize>(t.t_sackn - 1) << 3);
+      memory.copy(holes(tp), holes(tp) + 8, <usize>(t.t_sackn - 1) << 3);
       t.t_sackn--;
       i--;
     }
-    memory.copy(tp + TP_SACK + (<usize>(i + 1) << 3), tp + TP_SACK + (<usize>i << 3), <usize>(t.t_sackn - i) << 3);
+    memory.copy(holes(tp) + (<usize>(i + 1) << 3), holes(tp) + (<usize>i << 3), <usize>(t.t_sackn - i) << 3);
     t.t_sackn++;
   } else if (removed > 1) {
-    memory.copy(tp + TP_SACK + (<usize>(i + 1) << 3), tp + TP_SACK + (<usize>j << 3), <usize>(t.t_sackn - j) << 3);
+    memory.copy(holes(tp) + (<usize>(i + 1) << 3), holes(tp) + (<usize>j << 3), <usize>(t.t_sackn - j) << 3);
     t.t_sackn -= removed - 1;
   }
   sk_set(tp, i, s, e);
@@ -174,6 +220,7 @@ export function tcp_sack_output(tp: usize): i64 {
 export function tcp_sack_fill(tp: usize, p: usize, room: u32): u32 {
   const t = TP(tp);
   if (room == 0 || t.t_segq == 0) return 0;
+  const last = changetype<TcpSackBlk>(t.t_sack).sb_last; // the queue is not empty, so the block is there
   let n: u32 = 0;
   // The block holding the last arrival first.
   let firsts: u32 = 0;
@@ -189,7 +236,7 @@ export function tcp_sack_fill(tp: usize, p: usize, room: u32): u32 {
       e += <u32>changetype<Mbuf>(q).ph_len;
       q = changetype<Mbuf>(q).m_nextpkt;
     }
-    if (SEQ_LEQ(s, t.t_sack_last) && SEQ_LT(t.t_sack_last, e) && SEQ_LT(s, e)) {
+    if (SEQ_LEQ(s, last) && SEQ_LT(last, e) && SEQ_LT(s, e)) {
       firsts = s;
       firste = e;
       have = true;
@@ -247,7 +294,7 @@ export function tcp_sack_skip(tp: usize): void {
 }
 
 export function tcp_sack_nblocks(tp: usize): u32 {
-  return TP(tp).t_sackn;
+  return <u32>TP(tp).t_sackn;
 }
 
 export { SEQ_GEQ, TCPSTAT_ADD };

@@ -20,17 +20,17 @@
 
 import {
   zone_alloc, zone_free, callout_init, callout_stop, m_gethdr, m_freem, kmem_alloc, kmem_free, curvnet,
-  CURVNET_SET, CURVNET_RESTORE, ticks, VNET_VNET, soisdisconnected, soabort, soseterror, sbflush, ECONNRESET,
+  CURVNET_SET, CURVNET_RESTORE, ticks, VNET_VNET, soisdisconnected, soabort, soseterror, sbflush, ECONNRESET, ENOMEM, EINVAL,
 } from "../../kmod/kapi";
 import { Mbuf, MT_DATA, M_PKTHDR, mtod } from "../../sys/mbuf";
-import { Socket, SS_NOFDREF, so_snd, so_rcv, sbspace } from "../../sys/socket";
+import { Socket, SS_NOFDREF, SOCKBUF_SIZE, so_snd, so_rcv, sbspace } from "../../sys/socket";
 import {
-  Tcpcb, TcpAfOps, TcpVnet, TP, TP_MAGIC, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TP_SB,
-  TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_PORTHASH_SIZE,
+  Tcpcb, TcpAfOps, TcpVnet, TP, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TF_INHASH, TF_INPORT, TF_INLISTEN, TCP_LISTENHASH_SIZE,
+  TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_HASH_MAX, TCP_PORTHASH_SIZE,
   TH_SPORT, TH_DPORT, TH_SEQ, TH_ACK, TH_OFFX, TH_FLAGSB, TH_WIN, TH_SUM, TH_URP, TH_RST, TH_ACKF, TCP_HDR_MIN,
   TCPS_DROPS, TCPS_CONNDROPS, TCPST_CLOSED, TCPS_SNDTOTAL, TCPS_SNDCTRL, TCPS_SNDRST, TCPS_SNDACKS,
   TCPS_CHALLENGEACK, TCPS_CHALLENGEACK_LIMITED, TF_INABORT, TF_RCVD_TSTMP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP,
-  TT_COUNT, TCPTV_KEEP_IDLE, TCPTV_KEEPINTVL, TCPTV_KEEPCNT, TCPTV_KEEP_INIT, TCPTV_RTOBASE, TCP_MSS_DEFAULT,
+  TCPTV_KEEP_IDLE, TCPTV_KEEPINTVL, TCPTV_KEEPCNT, TCPTV_KEEP_INIT, TCPTV_RTOBASE, TCP_MSS_DEFAULT,
 } from "./tcp_var";
 
 // ---------------------------------------------------------------------------------------
@@ -189,10 +189,18 @@ export function tcp_rcvspace(tp: usize): i32 {
   return so != 0 ? sbspace(so_rcv(so)) : 0;
 }
 
-/** The send buffer of tp: its socket's, or its own once the socket is gone. */
+/**
+ * An empty send buffer shared by every socketless connection that left nothing unsent
+ * (most of them: TIME_WAIT, a FIN after the last byte was acknowledged). Nothing is ever
+ * appended to it, and dropping from an empty buffer only writes the zeros it holds.
+ */
+const tcp_empty_sb = memory.data(SOCKBUF_SIZE, 8);
+
+/** The send buffer of tp: its socket's, or once the socket is gone its own (t_sb) or none. */
 @inline export function tp_sndbuf(tp: usize): usize {
-  const so = TP(tp).t_socket;
-  return so != 0 ? so_snd(so) : tp + TP_SB;
+  const t = TP(tp);
+  const so = t.t_socket;
+  return so != 0 ? so_snd(so) : t.t_sb != 0 ? t.t_sb : tcp_empty_sb;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,91 +259,175 @@ export function tcp_new_isn(laddr: usize, faddr: usize, lport: u16, fport: u16):
 }
 export { addr_eq as tcp_addr_eq };
 
-function hash4(laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
+function hash4(key: u64, laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
   let x = load<u32>(laddr) ^ load<u32>(laddr, 4) ^ load<u32>(laddr, 8) ^ load<u32>(laddr, 12);
   x = x * 0x9e3779b1 ^ load<u32>(faddr) ^ load<u32>(faddr, 4) ^ load<u32>(faddr, 8) ^ load<u32>(faddr, 12);
-  x = x * 0x85ebca6b ^ ((<u32>lport << 16) | <u32>fport) ^ <u32>V().isn_key0;
+  x = x * 0x85ebca6b ^ ((<u32>lport << 16) | <u32>fport) ^ <u32>key;
   x = (x ^ (x >> 15)) * 0xc2b2ae35;
-  return (x ^ (x >> 13)) & (TCP_HASH_SIZE - 1);
+  return x ^ (x >> 13); // the caller masks with the vnet's hashmask
 }
 
 @inline function porthash(lport: u16): u32 {
   return (<u32>lport * 0x9e3779b1 >> 22) & (TCP_PORTHASH_SIZE - 1);
 }
+@inline function listenhash(lport: u16): u32 {
+  return (<u32>lport * 0x9e3779b1 >> 24) & (TCP_LISTENHASH_SIZE - 1);
+}
 
-/** Put tp in the connection hash (its 4-tuple is set). */
-export function tcp_hash_insert(tp: usize): void {
+/** Head of tp's connection hash chain (or, for a listener, its listen hash chain) in tp's vnet. */
+function hheadOf(tp: usize): usize {
   const t = TP(tp);
-  if (t.t_hbucket != 0) tcp_hash_remove(tp);
-  const b = hash4(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
-  const head = V().hashtbl + (<usize>b << 2);
+  const vv = changetype<TcpVnet>(VNET_VNET(t.t_vnet, TcpGlobals.voff));
+  if ((t.t_flags & TF_INLISTEN) != 0) return vv.listhash + (<usize>listenhash(t.t_lport) << 2);
+  return vv.hashtbl + (<usize>(hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) & vv.hashmask) << 2);
+}
+
+/** Push tp on the chain at head through its h links. */
+function hpush(tp: usize, head: usize): void {
+  const t = TP(tp);
   const first = load<usize>(head);
   t.t_hnext = first;
   t.t_hprev = 0;
   if (first != 0) TP(first).t_hprev = tp;
   store<usize>(head, tp);
-  t.t_hbucket = b + 1;
 }
 
+/**
+ * net.inet.tcp.tcbhashsize of the current vnet: a new connection hash of `buckets` heads (a
+ * power of two, TCP_HASH_SIZE to TCP_HASH_MAX), every connection moved into it, the old one
+ * freed. FreeBSD sizes its hash once at boot; here a vnet that will hold many connections
+ * asks for more buckets (each page of heads is charged to it) and one that holds few keeps
+ * one page. -EINVAL for a bad size, -ENOMEM when the pages cannot be had (nothing changes).
+ */
+export function tcp_hash_resize(buckets: u32): i32 {
+  if (buckets < TCP_HASH_SIZE || buckets > TCP_HASH_MAX || (buckets & (buckets - 1)) != 0) return -EINVAL;
+  const vv = V();
+  if (buckets == vv.hashmask + 1) return 0;
+  const v = curvnet();
+  const pages = buckets >> 10;
+  const tbl = kmem_alloc(pages, v);
+  if (tbl == 0) return -ENOMEM;
+  memory.fill(tbl, 0, <usize>pages << 12);
+  const old = vv.hashtbl;
+  const oldn = vv.hashmask + 1;
+  vv.hashtbl = tbl;
+  vv.hashmask = buckets - 1;
+  for (let i: u32 = 0; i < oldn; i++) {
+    let tp = load<usize>(old + (<usize>i << 2));
+    while (tp != 0) {
+      const next = TP(tp).t_hnext;
+      const t = TP(tp);
+      hpush(tp, tbl + (<usize>(hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) & vv.hashmask) << 2));
+      tp = next;
+    }
+  }
+  kmem_free(old, oldn >> 10, v);
+  return 0;
+}
+
+/** Put tp in the connection hash (its 4-tuple is set). */
+export function tcp_hash_insert(tp: usize): void {
+  const t = TP(tp);
+  if ((t.t_flags & (TF_INHASH | TF_INLISTEN)) != 0) tcp_hash_remove(tp);
+  const vv = V();
+  hpush(tp, vv.hashtbl + (<usize>(hash4(vv.isn_key0, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport) & vv.hashmask) << 2));
+  t.t_flags |= TF_INHASH;
+}
+
+/** Take tp off the connection hash or the listen hash, whichever it is on. */
 export function tcp_hash_remove(tp: usize): void {
   const t = TP(tp);
-  if (t.t_hbucket == 0) return;
-  const head = hashOf(t.t_vnet) + (<usize>(t.t_hbucket - 1) << 2);
+  if ((t.t_flags & (TF_INHASH | TF_INLISTEN)) == 0) return;
   if (t.t_hprev != 0) TP(t.t_hprev).t_hnext = t.t_hnext;
-  else store<usize>(head, t.t_hnext);
+  else store<usize>(hheadOf(tp), t.t_hnext);
   if (t.t_hnext != 0) TP(t.t_hnext).t_hprev = t.t_hprev;
   t.t_hnext = 0;
   t.t_hprev = 0;
-  t.t_hbucket = 0;
+  if ((t.t_flags & TF_INLISTEN) != 0) {
+    // The last listener gone, the table's page goes too (a vnet with none holds none).
+    const vv = changetype<TcpVnet>(VNET_VNET(t.t_vnet, TcpGlobals.voff));
+    if (--vv.nlisten == 0) {
+      kmem_free(vv.listhash, 1, t.t_vnet);
+      vv.listhash = 0;
+    }
+  }
+  t.t_flags &= ~(TF_INHASH | TF_INLISTEN);
+}
+
+/**
+ * Put listener tp in the listen hash (FreeBSD's listen hash: a SYN's lookup walks only
+ * listeners, never the connections accepted on the same port). A listener has no foreign
+ * address, so it uses the connection hash's links. The table's page is allocated with the
+ * vnet's first listener and freed with its last. -ENOMEM when it cannot be had.
+ */
+export function tcp_listen_insert(tp: usize): i32 {
+  const t = TP(tp);
+  if ((t.t_flags & TF_INLISTEN) != 0) return 0;
+  const vv = V();
+  if (vv.listhash == 0) {
+    const pg = kmem_alloc(1, curvnet());
+    if (pg == 0) return -ENOMEM;
+    memory.fill(pg, 0, 4096);
+    vv.listhash = pg;
+  }
+  if ((t.t_flags & TF_INHASH) != 0) tcp_hash_remove(tp);
+  hpush(tp, vv.listhash + (<usize>listenhash(t.t_lport) << 2));
+  t.t_flags |= TF_INLISTEN;
+  vv.nlisten++;
+  return 0;
 }
 
 /** Put tp in the port hash (t_lport is set). */
 export function tcp_port_insert(tp: usize): void {
   const t = TP(tp);
-  if (t.t_pbucket != 0) return;
-  const b = porthash(t.t_lport);
-  const head = V().porthash + (<usize>b << 2);
+  if ((t.t_flags & TF_INPORT) != 0) return;
+  const head = V().porthash + (<usize>porthash(t.t_lport) << 2);
   const first = load<usize>(head);
   t.t_pnext = first;
   t.t_pprev = 0;
   if (first != 0) TP(first).t_pprev = tp;
   store<usize>(head, tp);
-  t.t_pbucket = b + 1;
+  t.t_flags |= TF_INPORT;
 }
 
 export function tcp_port_remove(tp: usize): void {
   const t = TP(tp);
-  if (t.t_pbucket == 0) return;
-  const head = portOf(t.t_vnet) + (<usize>(t.t_pbucket - 1) << 2);
+  if ((t.t_flags & TF_INPORT) == 0) return;
+  const head = portOf(t.t_vnet) + (<usize>porthash(t.t_lport) << 2);
   if (t.t_pprev != 0) TP(t.t_pprev).t_pnext = t.t_pnext;
   else store<usize>(head, t.t_pnext);
   if (t.t_pnext != 0) TP(t.t_pnext).t_pprev = t.t_pprev;
   t.t_pnext = 0;
   t.t_pprev = 0;
-  t.t_pbucket = 0;
+  t.t_flags &= ~TF_INPORT;
 }
 
-@inline function hashOf(v: usize): usize { return changetype<TcpVnet>(VNET_VNET(v, TcpGlobals.voff)).hashtbl; }
 @inline function portOf(v: usize): usize { return changetype<TcpVnet>(VNET_VNET(v, TcpGlobals.voff)).porthash; }
 
 /** The connection for a segment from faddr:fport to laddr:lport (exact 4-tuple), or 0. */
 export function tcp_lookup(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): usize {
-  const b = hash4(laddr, faddr, lport, fport);
-  for (let tp = load<usize>(V().hashtbl + (<usize>b << 2)); tp != 0; tp = TP(tp).t_hnext) {
+  const vv = V();
+  const b = hash4(vv.isn_key0, laddr, faddr, lport, fport) & vv.hashmask;
+  for (let tp = load<usize>(vv.hashtbl + (<usize>b << 2)); tp != 0; tp = TP(tp).t_hnext) {
     const t = TP(tp);
     if (t.t_lport == lport && t.t_fport == fport && t.t_af == ops && addr_eq(tp_faddr(tp), faddr) && addr_eq(tp_laddr(tp), laddr)) return tp;
   }
   return 0;
 }
 
-/** The listener for laddr:lport: bound to laddr exactly, else to the wildcard; or 0. */
+/**
+ * The listener for laddr:lport: bound to laddr exactly, else to the wildcard; or 0. Among
+ * several (SO_REUSEPORT) the one that listened last wins, as the first on FreeBSD's chain.
+ */
 export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16): usize {
+  const vv = V();
+  if (vv.listhash == 0) return 0;
   let wild: usize = 0;
-  for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
+  for (let tp = load<usize>(vv.listhash + (<usize>listenhash(lport) << 2)); tp != 0; tp = TP(tp).t_hnext) {
     const t = TP(tp);
-    if (t.t_lport != lport || t.t_state != TCPS_LISTEN || t.t_af != ops) continue;
+    if (t.t_lport != lport || t.t_af != ops) continue;
     if (addr_eq(tp_laddr(tp), laddr)) return tp;
-    if (addr_any(tp_laddr(tp))) wild = tp;
+    if (wild == 0 && addr_any(tp_laddr(tp))) wild = tp;
   }
   return wild;
 }
@@ -354,14 +446,31 @@ export function tcp_port_conflict(me: usize, ops: usize, laddr: usize, lport: u1
     const so = t.t_socket;
     const theirs = so != 0 ? changetype<Socket>(so).so_options : 0;
     if (reuseport && (theirs & 0x200) != 0) continue;
-    const connected = t.t_hbucket != 0; // has a foreign address (connection or TIME_WAIT)
+    const connected = (t.t_flags & TF_INHASH) != 0; // has a foreign address (connection or TIME_WAIT)
     if (reuseaddr && connected) continue;
     return true;
   }
   return false;
 }
 
-/** Any pcb bound to lport (ephemeral port choice). */
+/**
+ * May a connection from laddr:lport to faddr:fport take lport as its ephemeral port
+ * (FreeBSD in_pcb_lport_dest, Linux __inet_hash_connect)? Yes unless a pcb on the port
+ * that is not a connection (a listener, or merely bound: someone bind()s it) overlaps
+ * laddr, or a connection (TIME_WAIT included) already has this 4-tuple. So one local port
+ * serves many destinations.
+ */
+export function tcp_port_usable(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): bool {
+  for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
+    const t = TP(tp);
+    if (t.t_lport != lport || t.t_af != ops) continue;
+    if ((t.t_flags & TF_INHASH) != 0) continue; // a connection: only its 4-tuple matters (below)
+    if (addr_eq(tp_laddr(tp), laddr) || addr_any(tp_laddr(tp)) || addr_any(laddr)) return false;
+  }
+  return tcp_lookup(ops, laddr, lport, faddr, fport) == 0;
+}
+
+/** Any pcb bound to lport (ephemeral port of a bind or listen with no destination). */
 export function tcp_port_used(ops: usize, lport: u16): bool {
   for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
     if (TP(tp).t_lport == lport && TP(tp).t_af == ops) return true;
@@ -372,7 +481,8 @@ export function tcp_port_used(ops: usize, lport: u16): bool {
 // ---------------------------------------------------------------------------------------
 // Life of a tcpcb
 
-import { tcp_timer_fn } from "./tcp_timer";
+import { tcp_timer_stopall } from "./tcp_timer";
+import { tcp_cc_set } from "./cc_cubic";
 
 /** A tcpcb for socket so (0: none yet) of family ops, in curvnet. */
 export function tcp_alloc(so: usize, ops: usize): usize {
@@ -380,7 +490,6 @@ export function tcp_alloc(so: usize, ops: usize): usize {
   if (tp == 0) return 0;
   memory.fill(tp, 0, TCPCB_SIZE);
   const t = TP(tp);
-  t.t_magic = TP_MAGIC;
   t.t_socket = so;
   t.t_af = ops;
   t.t_vnet = curvnet();
@@ -393,7 +502,10 @@ export function tcp_alloc(so: usize, ops: usize): usize {
   t.t_keepinit = <u32>(TCPTV_KEEP_INIT / 1_000_000);
   t.snd_cwnd = 0x7fffffff;
   t.snd_ssthresh = 0x7fffffff;
-  t.t_cc_algo = <u16>V().cc_default;
+  if (!tcp_cc_set(tp, V().cc_default)) {
+    zone_free(TcpGlobals.zone, tp);
+    return 0;
+  }
   callout_init(tp_callout(tp));
   const vv = V();
   t.t_lnext = vv.pcblist;
@@ -411,14 +523,19 @@ export function tcp_free(tp: usize): void {
   tcp_hash_remove(tp);
   tcp_port_remove(tp);
   tcp_reass_flush(tp);
-  sbflush(tp + TP_SB);
+  tcp_sack_release(tp);
+  tcp_cc_set(tp, 0);
+  if (t.t_sb != 0) {
+    sbflush(t.t_sb);
+    zone_free(TcpGlobals.sbzone, t.t_sb);
+    t.t_sb = 0;
+  }
   const vv = changetype<TcpVnet>(VNET_VNET(t.t_vnet, TcpGlobals.voff));
   if (t.t_lprev != 0) TP(t.t_lprev).t_lnext = t.t_lnext;
   else vv.pcblist = t.t_lnext;
   if (t.t_lnext != 0) TP(t.t_lnext).t_lprev = t.t_lprev;
   vv.pcbcount--;
   if (t.t_socket != 0) changetype<Socket>(t.t_socket).so_pcb = 0;
-  t.t_magic = 0;
   zone_free(TcpGlobals.zone, tp);
 }
 
@@ -431,8 +548,7 @@ export function tcp_reass_flush(tp: usize): void {
     m = n;
   }
   t.t_segq = 0;
-  t.t_segqlen = 0;
-  t.t_segqn = 0;
+  tcp_sack_reass_done(tp);
 }
 
 /**
@@ -446,9 +562,7 @@ export function tcp_close(tp: usize): usize {
   const wasSynced = TCPS_HAVERCVDSYN(t.t_state);
   t.t_state = TCPS_CLOSED;
   TCPSTAT_INC(TCPST_CLOSED);
-  callout_stop(tp_callout(tp));
-  for (let i: u32 = 0; i < TT_COUNT; i++) store<u64>(tp + offsetof<Tcpcb>("t_timer0") + (<usize>i << 3), 0);
-  t.t_armed = 0;
+  tcp_timer_stopall(tp);
   tcp_hash_remove(tp);
   tcp_port_remove(tp);
   tcp_reass_flush(tp);
@@ -539,7 +653,7 @@ export function tcp_mtudisc(tp: usize, mss: u32): void {
 }
 
 import { tcp_output } from "./tcp_output";
-import { tcp_sack_reset } from "./tcp_sack";
+import { tcp_sack_reset, tcp_sack_release, tcp_sack_reass_done } from "./tcp_sack";
 import {
   TCPS_MTURESENT, TCPS_ICMPSOFT, TCPS_ICMPIGNORED, TCPS_ICMPDROP, TCPS_SYN_SENT, TCPS_ESTABLISHED,
   TCP_MINMSS, TF_INRECOVERY,

@@ -3,14 +3,16 @@
 // closed socket) and delayed ACK.
 //
 // One callout per tcpcb serves all five. Each timer is a deadline in the tcpcb (µs, 0 =
-// off); the callout is armed for the earliest. Arming a later deadline or stopping a timer
-// does not touch the callout: it fires, finds nothing due, and re-arms for what is left.
-// So the per-segment work (restart the retransmit timer on every ACK) is a store.
+// off; four of them as 32-bit offsets, below); the callout is armed for the earliest, and
+// its own deadline (callout_time) says which, so the tcpcb keeps no copy. Arming a later
+// deadline or stopping a timer does not touch the callout: it fires, finds nothing due,
+// and re-arms for what is left. So the per-segment work (restart the retransmit timer on
+// every ACK) is a store and a look at the callout.
 
-import { callout_reset_at, callout_stop, ticks, ETIMEDOUT } from "../../kmod/kapi";
+import { callout_reset_at, callout_stop, callout_pending, callout_time, ticks, ETIMEDOUT } from "../../kmod/kapi";
 import { Socket, SO_KEEPALIVE } from "../../sys/socket";
 import {
-  TP, Tcpcb, tp_callout, tp_timerp, tp_laddr, tp_faddr, TT_REXMT, TT_PERSIST, TT_KEEP, TT_2MSL, TT_DELACK, TT_COUNT,
+  TP, Tcpcb, tp_callout, tp_laddr, tp_faddr, TT_REXMT, TT_PERSIST, TT_KEEP, TT_2MSL, TT_DELACK, TT_COUNT,
   TCPS_SYN_SENT, TCPS_ESTABLISHED, TCPS_CLOSING, TCPS_TIME_WAIT, TCPS_FIN_WAIT_2, TCP_MAXRXTSHIFT, TCPTV_MIN,
   TCPTV_REXMTMAX, TCPTV_RTOBASE, TCPTV_PERSMIN, TCPTV_PERSMAX, TCPTV_FINWAIT2, TCP_MAXPERSISTIDLE, TF_ACKNOW,
   TF_FORCEDATA, TF_INRECOVERY, TH_ACKF, TCPSTAT_INC, TCPS_TIMEOUTDROP, TCPS_REXMTTIMEO, TCPS_PERSISTTIMEO,
@@ -57,65 +59,107 @@ export function tcp_xmit_timer(tp: usize, rtt: u64): void {
   t.t_rxtcur = <u32>tcp_rto(tp);
 }
 
+// Where the deadlines live. Keepalive's may be hours away, so it is absolute (t_tkeep);
+// the other four are at most minutes away and are kept as u32 offsets + 1 from t_tbase,
+// which moves to now whenever an offset would not fit (rebase), so each stays exact.
+@inline function shortp(tp: usize, which: u32): usize {
+  // TT_REXMT 0, TT_PERSIST 1, TT_2MSL 3, TT_DELACK 4 -> slots 0, 1, 2, 3
+  return tp + offsetof<Tcpcb>("t_trexmt") + (<usize>(which < TT_KEEP ? which : which - 1) << 2);
+}
+
+/** Deadline of timer which (µs), 0 = off. */
+function deadline(tp: usize, which: u32): u64 {
+  if (which == TT_KEEP) return TP(tp).t_tkeep;
+  const off = load<u32>(shortp(tp, which));
+  return off == 0 ? 0 : TP(tp).t_tbase + <u64>off - 1;
+}
+
+function setDeadline(tp: usize, which: u32, when: u64): void {
+  const t = TP(tp);
+  if (which == TT_KEEP) {
+    t.t_tkeep = when;
+    return;
+  }
+  if (when == 0) {
+    store<u32>(shortp(tp, which), 0);
+    return;
+  }
+  if (when < t.t_tbase || when - t.t_tbase >= 0xffffffff) rebase(tp, when);
+  store<u32>(shortp(tp, which), <u32>(when - t.t_tbase) + 1);
+}
+
+/** Move t_tbase to now (or to `when` if that is earlier), keeping every short deadline. */
+function rebase(tp: usize, when: u64): void {
+  const t = TP(tp);
+  let nb = ticks();
+  if (when < nb) nb = when;
+  for (let i: u32 = 0; i < TT_COUNT; i++) {
+    if (i == TT_KEEP) continue;
+    const d = deadline(tp, i);
+    if (d == 0) continue;
+    // A deadline already past stays due: run at once, as it would have been.
+    const off = d <= nb ? <u64>1 : d - nb + 1;
+    store<u32>(shortp(tp, i), off > 0xffffffff ? 0xffffffff : <u32>off);
+  }
+  t.t_tbase = nb;
+}
+
+/** The deadline the callout is armed for, 0 = not armed. */
+@inline function armed(tp: usize): u64 {
+  return callout_pending(tp_callout(tp)) ? callout_time(tp_callout(tp)) : 0;
+}
+
 @inline export function tcp_timer_active(tp: usize, which: u32): bool {
-  return load<u64>(tp_timerp(tp, which)) != 0;
+  return which == TT_KEEP ? TP(tp).t_tkeep != 0 : load<u32>(shortp(tp, which)) != 0;
 }
 
 /** Start timer `which` to fire delta µs from now (0 = stop it). */
 export function tcp_timer_activate(tp: usize, which: u32, delta: u64): void {
   if (delta == 0) {
-    store<u64>(tp_timerp(tp, which), 0);
+    setDeadline(tp, which, 0);
     return;
   }
   tcp_timer_activate_at(tp, which, ticks() + delta);
 }
 
 export function tcp_timer_activate_at(tp: usize, which: u32, when: u64): void {
-  store<u64>(tp_timerp(tp, which), when);
-  const t = TP(tp);
-  if (t.t_armed == 0 || when < t.t_armed) {
-    callout_reset_at(tp_callout(tp), when, tcp_timer_fn.index, tp);
-    t.t_armed = when;
-  }
+  setDeadline(tp, which, when);
+  const a = armed(tp);
+  if (a == 0 || when < a) callout_reset_at(tp_callout(tp), when, tcp_timer_fn.index, tp);
 }
 
 /** Stop every timer (the callout too). */
 export function tcp_timer_stopall(tp: usize): void {
-  for (let i: u32 = 0; i < TT_COUNT; i++) store<u64>(tp_timerp(tp, i), 0);
+  const t = TP(tp);
+  t.t_tkeep = 0;
+  store<u64>(tp + offsetof<Tcpcb>("t_trexmt"), 0);
+  store<u64>(tp + offsetof<Tcpcb>("t_t2msl"), 0);
   callout_stop(tp_callout(tp));
-  TP(tp).t_armed = 0;
 }
 
 function rearm(tp: usize): void {
   let earliest: u64 = 0;
   for (let i: u32 = 0; i < TT_COUNT; i++) {
-    const d = load<u64>(tp_timerp(tp, i));
+    const d = deadline(tp, i);
     if (d != 0 && (earliest == 0 || d < earliest)) earliest = d;
   }
-  const t = TP(tp);
+  const a = armed(tp);
   if (earliest == 0) {
-    if (t.t_armed != 0) callout_stop(tp_callout(tp));
-    t.t_armed = 0;
+    if (a != 0) callout_stop(tp_callout(tp));
     return;
   }
-  if (t.t_armed == 0 || earliest < t.t_armed) {
-    callout_reset_at(tp_callout(tp), earliest, tcp_timer_fn.index, tp);
-    t.t_armed = earliest;
-  }
+  if (a == 0 || earliest < a) callout_reset_at(tp_callout(tp), earliest, tcp_timer_fn.index, tp);
 }
 
 /** The callout: run every timer that is due, in order, then re-arm. */
 export function tcp_timer_fn(tp: usize): void {
   tcp_enter();
-  const t = TP(tp);
-  t.t_armed = 0;
   const now = ticks();
   let gone = false;
   for (let i: u32 = 0; i < TT_COUNT && !gone; i++) {
-    const p = tp_timerp(tp, i);
-    const d = load<u64>(p);
+    const d = deadline(tp, i);
     if (d == 0 || d > now) continue;
-    store<u64>(p, 0);
+    setDeadline(tp, i, 0);
     if (i == TT_DELACK) gone = timer_delack(tp);
     else if (i == TT_REXMT) gone = timer_rexmt(tp);
     else if (i == TT_PERSIST) gone = timer_persist(tp);

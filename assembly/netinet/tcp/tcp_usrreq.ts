@@ -4,12 +4,12 @@
 // The socket layer frees a socket right after pru_detach, but a closed connection still
 // has work to do (FIN_WAIT_1/2, CLOSING, LAST_ACK, TIME_WAIT). So detach keeps such a
 // tcpcb alive without its socket: the unsent data moves into the tcpcb's own sockbuf
-// (TP_SB), the receive window becomes 0, and data that still arrives is answered with a
+// (t_sb), the receive window becomes 0, and data that still arrives is answered with a
 // RST (tcps_rcvafterclose). Closing with unread data, or with SO_LINGER 0, sends a RST
 // instead of a FIN (RFC 9293 3.10.4, RFC 2525 2.17).
 
 import {
-  sbappendstream, soisconnecting, soisdisconnecting, sbflush, m_freem, arc4random, ticks, EINVAL, EADDRINUSE,
+  sbappendstream, soisconnecting, soisdisconnecting, sbflush, m_freem, arc4random, ticks, zone_alloc, EINVAL, EADDRINUSE,
   EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ECONNABORTED, EOPNOTSUPP,
 } from "../../kmod/kapi";
 import {
@@ -17,7 +17,7 @@ import {
   so_rcv, so_snd,
 } from "../../sys/socket";
 import {
-  TP, V, TcpAfOps, tp_laddr, tp_faddr, TP_SB, TCPSTAT_INC, TCPS_CONNATTEMPT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT,
+  TP, V, TcpAfOps, tp_laddr, tp_faddr, TcpGlobals, TCPS_RCVMEMDROP, TCPSTAT_INC, TCPS_CONNATTEMPT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT,
   TCPS_SYN_RECEIVED, TCPS_ESTABLISHED, TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2, TCPS_LAST_ACK, TCPS_TIME_WAIT,
   TF_NODELAY, TF_NOOPT, TF_NEEDFIN, TF_INABORT, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_REQ, TT_KEEP, TT_2MSL,
   TCPTV_FINWAIT2, TCP_MSS_DEFAULT, TCP_MINMSS, TCP_MAX_WINSHIFT, IPPROTO_TCP, TCP_NODELAY, TCP_MAXSEG, TCP_NOOPT,
@@ -25,8 +25,9 @@ import {
 } from "./tcp_var";
 import {
   tcp_enter, tcp_exit, tcp_alloc, tcp_free, tcp_close, tcp_drop, tcp_lookup, tcp_port_conflict, tcp_port_used,
-  tcp_port_insert, tcp_hash_insert, tcp_new_isn, addr_any,
+  tcp_port_insert, tcp_hash_insert, tcp_new_isn, addr_any, tcp_port_usable, tcp_listen_insert,
 } from "./tcp_subr";
+import { tcp_cc_set } from "./cc_cubic";
 import { tcp_output } from "./tcp_output";
 import { tcp_timer_activate } from "./tcp_timer";
 import { cc_conn_init } from "./cc_newreno";
@@ -94,15 +95,30 @@ function tcp_detach(so: usize): void {
   const t = TP(tp);
   const st = t.t_state;
   if (st == TCPS_FIN_WAIT_1 || st == TCPS_FIN_WAIT_2 || st == TCPS_LAST_ACK || st == 7 /* CLOSING */ || st == TCPS_TIME_WAIT) {
-    // The connection outlives its socket: take the unsent data along.
-    memory.copy(tp + TP_SB, so_snd(so), SOCKBUF_SIZE);
+    // The connection outlives its socket: take the unsent data along, into a sockbuf of
+    // its own (the "tcpsb" zone: only closing connections with data unsent pay for it;
+    // the others share an empty one, tp_sndbuf). Without one the connection cannot
+    // finish: reset it.
     const sb = changetype<Sockbuf>(so_snd(so));
-    sb.sb_mb = 0;
-    sb.sb_mbtail = 0;
-    sb.sb_lastrecord = 0;
-    sb.sb_cc = 0;
-    sb.sb_ctl = 0;
-    sb.sb_mbcnt = 0;
+    if (sb.sb_mb != 0 || sb.sb_cc != 0) {
+      const own = zone_alloc(TcpGlobals.sbzone);
+      if (own == 0) {
+        TCPSTAT_INC(TCPS_RCVMEMDROP);
+        t.t_flags |= TF_INABORT;
+        tcp_drop(tp, 0);
+        tcp_free(tp);
+        tcp_exit();
+        return;
+      }
+      memory.copy(own, so_snd(so), SOCKBUF_SIZE);
+      t.t_sb = own;
+      sb.sb_mb = 0;
+      sb.sb_mbtail = 0;
+      sb.sb_lastrecord = 0;
+      sb.sb_cc = 0;
+      sb.sb_ctl = 0;
+      sb.sb_mbcnt = 0;
+    }
     t.t_socket = 0;
     S(so).so_pcb = 0;
     if (st == TCPS_FIN_WAIT_2) tcp_timer_activate(tp, TT_2MSL, TCPTV_FINWAIT2);
@@ -132,6 +148,31 @@ function ephemeral(tp: usize): i32 {
     p = p + 1;
     if (p < first || p > 65535) p = first;
     if (!tcp_port_used(t.t_af, <u16>p)) {
+      vv.lastport = p;
+      t.t_lport = <u16>p;
+      tcp_port_insert(tp);
+      return 0;
+    }
+  }
+  return -EADDRINUSE;
+}
+
+/**
+ * The ephemeral port of a connect() to faddr:fport (the pcb's local address is chosen):
+ * chosen per 4-tuple as FreeBSD and Linux do, so a port already serving other
+ * destinations is taken again as long as the 4-tuple is new and nobody bound or listens
+ * on it (tcp_port_usable). -EADDRINUSE when all of them are taken for this destination.
+ */
+function ephemeral_connect(tp: usize, fport: u16): i32 {
+  const t = TP(tp);
+  const vv = V();
+  const first: u32 = 49152;
+  const n: u32 = 65536 - first;
+  let p = vv.lastport;
+  for (let i: u32 = 0; i < n; i++) {
+    p = p + 1;
+    if (p < first || p > 65535) p = first;
+    if (tcp_port_usable(t.t_af, tp_laddr(tp), <u16>p, tp_faddr(tp), fport)) {
       vv.lastport = p;
       t.t_lport = <u16>p;
       tcp_port_insert(tp);
@@ -179,7 +220,7 @@ function tcp_connect(so: usize, sa: usize): i32 {
   }
   tcp_enter();
   let r = 0;
-  if (t.t_lport == 0) r = ephemeral(tp);
+  if (t.t_lport == 0) r = ephemeral_connect(tp, <u16>port);
   if (r == 0 && tcp_lookup(t.t_af, tp_laddr(tp), t.t_lport, tp_faddr(tp), <u16>port) != 0) r = -EADDRINUSE;
   if (r != 0) {
     memory.fill(tp_faddr(tp), 0, 16);
@@ -260,6 +301,7 @@ function tcp_listen(so: usize, backlog: i32): i32 {
   tcp_enter();
   let r = 0;
   if (t.t_lport == 0) r = ephemeral(tp);
+  if (r == 0 && t.t_state != TCPS_LISTEN) r = tcp_listen_insert(tp);
   if (r == 0) {
     t.t_state = TCPS_LISTEN;
     request_scale(tp);
@@ -363,13 +405,13 @@ function tcp_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize):
     }
   } else if (name == TCP_MAXSEG) {
     if (v < <i32>TCP_MINMSS || v > 65535) return -EINVAL;
-    t.t_maxseg_user = <u32>v;
-    if (t.t_state >= TCPS_ESTABLISHED && t.t_maxseg > <u32>v) t.t_maxseg = <u32>v;
+    t.t_maxseg_user = v;
+    if (t.t_state >= TCPS_ESTABLISHED && <u32>t.t_maxseg > <u32>v) t.t_maxseg = v;
   } else if (name == TCP_NOOPT) {
     if (v != 0) t.t_flags |= TF_NOOPT;
     else t.t_flags &= ~TF_NOOPT;
   } else if (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL || name == TCP_KEEPCNT || name == TCP_KEEPINIT) {
-    if (v <= 0 || v > 0x7fffffff / 1000) return -EINVAL;
+    if (v <= 0 || v > 0x7fffffff / 1000 || (name == TCP_KEEPCNT && v > 255)) return -EINVAL;
     if (name == TCP_KEEPIDLE) {
       t.t_keepidle = <u32>v;
       if ((S(so).so_options & <u32>SO_KEEPALIVE) != 0 && t.t_state >= TCPS_ESTABLISHED && t.t_state <= TCPS_CLOSE_WAIT) {
@@ -378,15 +420,11 @@ function tcp_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize):
         tcp_exit();
       }
     } else if (name == TCP_KEEPINTVL) t.t_keepintvl = <u32>v;
-    else if (name == TCP_KEEPCNT) t.t_keepcnt = <u32>v;
+    else if (name == TCP_KEEPCNT) t.t_keepcnt = v;
     else t.t_keepinit = <u32>v;
   } else if (name == TCP_CONGESTION) {
     if (v < 0 || v > <i32>CC_CUBIC) return -EINVAL;
-    if (<u32>t.t_cc_algo != <u32>v) {
-      t.t_cc_algo = <u16>v;
-      t.cc_epoch = 0;
-      t.cc_wmax = 0;
-    }
+    if (<u32>t.t_cc_algo != <u32>v && !tcp_cc_set(tp, <u32>v)) return -ENOBUFS;
   } else {
     return -ENOPROTOOPT;
   }

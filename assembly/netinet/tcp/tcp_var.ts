@@ -113,6 +113,9 @@ export const TF_CONGRECOVERY: u32 = 0x40000; // cwnd reduced after an RTO (RFC 5
 export const TF_PREVVALID: u32 = 0x80000; // snd_cwnd_prev valid (spurious RTO undo; unused)
 export const TF_SACK_REQ: u32 = 0x100000; // we offered SACK-permitted
 export const TF_LQ_OVERFLOW: u32 = 0x200000; // (syncookie) unused
+export const TF_INHASH: u32 = 0x400000; // on the connection hash (has a foreign address: connection or TIME_WAIT)
+export const TF_INPORT: u32 = 0x800000; // on the port hash (bound)
+export const TF_INLISTEN: u32 = 0x1000000; // on the listen hash (LISTEN)
 
 // Timers: deadlines in µs kept in the tcpcb, one callout for all (tcp_timer.ts).
 export const TT_REXMT: u32 = 0;
@@ -181,10 +184,14 @@ export const CC_CUBIC: u32 = 1;
 }
 
 // ---------------------------------------------------------------------------------------
-// struct tcpcb (with the inpcb fields FreeBSD keeps beside it)
+// struct tcpcb (with the inpcb fields FreeBSD keeps beside it). Every established idle
+// connection pays for all of it, so it is packed: fields narrowed to what their range needs
+// (u8: states, shifts, small counts and errnos; u16: ports, MSS, duplicate ACKs), and what
+// only some connections need lives in its own zone item behind a pointer, allocated when
+// first needed and freed when done: the send buffer of a connection that outlived its socket
+// (t_sb), the SACK scoreboard and the reassembly queue's bookkeeping (t_sack, TcpSackBlk) and
+// CUBIC's state (t_ccdata). docs/tcp.md "Memory per connection" has the layout and figures.
 @unmanaged export class Tcpcb {
-  t_magic: u32;
-  t_state: u32;
   t_flags: u32;
   t_socket: usize; // 0 once the socket is gone (closing connections, TIME_WAIT)
   t_af: usize; // TcpAfOps
@@ -196,12 +203,26 @@ export const CC_CUBIC: u32 = 1;
   t_hprev: usize;
   t_pnext: usize;
   t_pprev: usize;
-  t_hbucket: u32; // connection hash bucket + 1, 0 = not there
-  t_pbucket: u32; // port hash bucket + 1, 0 = not there
+  t_sb: usize; // our own send buffer once the socket is gone ("tcpsb" zone), else 0
+  t_sack: usize; // TcpSackBlk ("tcpsack" zone) while ranges or out-of-order data are held
+  t_ccdata: usize; // congestion control state of an algorithm that has one (CUBIC), else 0
   t_lport: u16;
   t_fport: u16;
-  t_cc_algo: u16;
-  t_spare16: u16;
+  t_state_: u8;
+  t_cc_algo_: u8;
+  t_rxtshift_: u8; // at most TCP_MAXRXTSHIFT
+  t_keepsent_: u8; // keepalive probes unanswered
+  snd_scale: u8; // window scaling (RFC 7323): at most 14
+  rcv_scale: u8;
+  request_r_scale: u8;
+  t_delack_segs_: u8; // full-sized segments since the last ACK (an ACK goes at 2)
+  t_softerror_: u8; // errno of the last soft ICMP error (RFC 1122 4.2.3.9), 0 = none
+  t_keepcnt_: u8; // TCP_KEEPCNT, 1-255
+  t_sackn_: u8; // ranges in the SACK scoreboard (t_sack), at most TCP_SACK_HOLES
+  t_dupacks_: u16; // saturates at 65535
+  t_maxseg_: u16; // what we send (peer's MSS, our route, options)
+  t_rcvmss_: u16; // what we offered
+  t_maxseg_user_: u16; // TCP_MAXSEG, 0 = none
   // send sequence space (RFC 9293 3.3.1)
   snd_una: u32;
   snd_nxt: u32;
@@ -214,7 +235,6 @@ export const CC_CUBIC: u32 = 1;
   snd_cwnd: u32;
   snd_ssthresh: u32;
   snd_recover: u32;
-  t_dupacks: u32;
   t_bytes_acked: u32; // ABC byte counter in congestion avoidance (RFC 3465)
   // receive sequence space
   rcv_nxt: u32;
@@ -222,71 +242,99 @@ export const CC_CUBIC: u32 = 1;
   rcv_adv: u32;
   irs: u32;
   last_ack_sent: u32;
-  t_maxseg: u32; // what we send (peer's MSS, our route, options)
-  t_rcvmss: u32; // what we offered
-  t_segqlen: u32; // reassembly queue: bytes
-  t_segq: usize; // reassembly queue: first segment (m_nextpkt list, seq in ph_flowid)
-  t_segqn: u32; // reassembly queue: segments
-  t_delack_segs: u32; // full-sized segments since the last ACK
+  t_segq: usize; // reassembly queue: first segment (m_nextpkt list, seq in ph_flowid); counts in t_sack
   // RTT (RFC 6298), µs
   t_srtt: u32; // 0 = no sample yet
   t_rttvar: u32;
   t_rxtcur: u32; // current RTO before backoff
-  t_rxtshift: u32;
   t_rtseq: u32;
-  t_rtttime: u64; // when the timed segment was sent, 0 = none timed
+  t_rtttime: u32; // low 32 bits of the µs clock when the timed segment was sent; 0 = none timed
+  // timestamps (RFC 7323)
+  ts_recent: u32;
+  ts_recent_age: u32; // seconds of the µs clock when ts_recent was taken (the 24-day rule)
+  ts_offset: u32;
+  // options, in seconds
+  t_keepidle: u32;
+  t_keepintvl: u32;
+  t_keepinit: u32;
+  // SACK sender (tcp_sack.ts): the highest sequence the peer has SACKed, and the next
+  // sequence to retransmit during SACK recovery (RFC 6675 NextSeg); the ranges are in t_sack
+  t_sack_fack: u32;
+  t_sack_rxt: u32;
   t_rcvtime: u64; // last segment received (keepalive, persist idle)
   t_sndtime: u64; // last data sent (cwnd restart after idle)
-  // window scaling and timestamps (RFC 7323)
-  snd_scale: u8;
-  rcv_scale: u8;
-  request_r_scale: u8;
-  t_keepsent: u8; // keepalive probes unanswered
-  ts_recent: u32;
-  ts_recent_age: u64;
-  ts_offset: u32;
-  // options
-  t_keepidle: u32; // seconds
-  t_keepintvl: u32;
-  t_keepcnt: u32;
-  t_keepinit: u32;
-  t_softerror: i32;
-  t_maxseg_user: u32; // TCP_MAXSEG, 0 = none
-  // cubic (cc_cubic.ts)
-  cc_wmax: u32;
-  cc_k_us: u32;
-  cc_epoch: u64;
-  cc_wtcp: u32;
-  cc_spare: u32;
-  // SACK scoreboard (tcp_sack.ts): up to TCP_SACK_HOLES ranges the peer holds, and
-  // the highest sequence it has SACKed
-  t_sackn: u32;
-  t_sack_fack: u32;
-  t_sack_rxt: u32; // next sequence to retransmit during SACK recovery (RFC 6675 NextSeg)
-  t_sack_last: u32; // receiver: start of the out-of-order segment that arrived last (RFC 2018 4: first block)
-  // timers
-  t_timer0: u64;
-  t_timer1: u64;
-  t_timer2: u64;
-  t_timer3: u64;
-  t_timer4: u64;
-  t_armed: u64; // deadline the callout is armed for, 0 = not armed
+  // timers (tcp_timer.ts): keepalive as an absolute deadline (it may be hours away), the
+  // other four (at most minutes away) as offsets + 1 from t_tbase; 0 = off
+  t_tbase: u64;
+  t_tkeep: u64;
+  t_trexmt: u32;
+  t_tpersist: u32;
+  t_t2msl: u32;
+  t_tdelack: u32;
+  // The narrow fields above are read and written through these, as u32: arithmetic on
+  // them (t_maxseg * t_dupacks) is done in 32 bits, never wrapped in the narrow type.
+  @inline get t_state(): u32 { return <u32>this.t_state_; }
+  @inline set t_state(v: u32) { this.t_state_ = <u8>v; }
+  @inline get t_cc_algo(): u32 { return <u32>this.t_cc_algo_; }
+  @inline set t_cc_algo(v: u32) { this.t_cc_algo_ = <u8>v; }
+  @inline get t_rxtshift(): u32 { return <u32>this.t_rxtshift_; }
+  @inline set t_rxtshift(v: u32) { this.t_rxtshift_ = <u8>v; }
+  @inline get t_keepsent(): u32 { return <u32>this.t_keepsent_; }
+  @inline set t_keepsent(v: u32) { this.t_keepsent_ = <u8>v; }
+  @inline get t_delack_segs(): u32 { return <u32>this.t_delack_segs_; }
+  @inline set t_delack_segs(v: u32) { this.t_delack_segs_ = <u8>v; }
+  @inline get t_softerror(): u32 { return <u32>this.t_softerror_; }
+  @inline set t_softerror(v: u32) { this.t_softerror_ = <u8>v; }
+  @inline get t_keepcnt(): u32 { return <u32>this.t_keepcnt_; }
+  @inline set t_keepcnt(v: u32) { this.t_keepcnt_ = <u8>v; }
+  @inline get t_sackn(): u32 { return <u32>this.t_sackn_; }
+  @inline set t_sackn(v: u32) { this.t_sackn_ = <u8>v; }
+  @inline get t_dupacks(): u32 { return <u32>this.t_dupacks_; }
+  @inline set t_dupacks(v: u32) { this.t_dupacks_ = <u16>v; }
+  @inline get t_maxseg(): u32 { return <u32>this.t_maxseg_; }
+  @inline set t_maxseg(v: u32) { this.t_maxseg_ = <u16>v; }
+  @inline get t_rcvmss(): u32 { return <u32>this.t_rcvmss_; }
+  @inline set t_rcvmss(v: u32) { this.t_rcvmss_ = <u16>v; }
+  @inline get t_maxseg_user(): u32 { return <u32>this.t_maxseg_user_; }
+  @inline set t_maxseg_user(v: u32) { this.t_maxseg_user_ = <u16>v; }
 }
 
-export const TP_MAGIC: u32 = 0x54435042; // "TCPB"
+/**
+ * What only some connections need, one "tcpsack" zone item: the SACK scoreboard (the
+ * sender's view of the peer's out-of-order data) and the reassembly queue's counts (the
+ * receiver's own), so an idle connection carries neither.
+ */
+@unmanaged export class TcpSackBlk {
+  sb_segqlen: u32; // reassembly queue: bytes
+  sb_segqn: u32; // reassembly queue: segments
+  sb_last: u32; // receiver: start of the out-of-order segment that arrived last (RFC 2018 4: first block)
+  // TCP_SACK_HOLES x (start, end) at TSB_HOLES
+}
+
+/** CUBIC's per-connection state ("cc_cubic" zone), t_ccdata. */
+@unmanaged export class CubicData {
+  cc_epoch: u64; // start of the current epoch (µs), 0 = none
+  cc_wmax: u32;
+  cc_k_us: u32;
+  cc_wtcp: u32;
+}
+export const CUBIC_SIZE: u32 = (offsetof<CubicData>() + 7) & ~7;
+
 export const TCP_SACK_HOLES: u32 = 4; // ranges of the peer's SACK scoreboard (beyond that the lowest is forgotten)
+export const TSB_HOLES: usize = offsetof<TcpSackBlk>();
+export const TCPSACK_SIZE: u32 = <u32>(TSB_HOLES + TCP_SACK_HOLES * 8);
 export const TP_LADDR: usize = (offsetof<Tcpcb>() + 7) & ~7;
 export const TP_FADDR: usize = TP_LADDR + 16;
 export const TP_CALLOUT: usize = TP_FADDR + 16;
-export const TP_SB: usize = TP_CALLOUT + ((CALLOUT_SIZE + 7) & ~7); // send buffer after the socket is gone
-export const TP_SACK: usize = TP_SB + 48; // TCP_SACK_HOLES x (start, end) received SACK ranges
-export const TCPCB_SIZE: u32 = <u32>(TP_SACK + TCP_SACK_HOLES * 8);
+export const TCPCB_SIZE: u32 = <u32>(TP_CALLOUT + ((CALLOUT_SIZE + 7) & ~7));
+// Every idle connection pays for each byte: a change here is a change of the documented
+// figure (docs/tcp.md "Memory per connection", bench tcp_idle_conn_bytes).
+if (TCPCB_SIZE != 320 || TP_LADDR != 248) ERROR("struct tcpcb changed size: update docs/tcp.md \"Memory per connection\"");
 
 @inline export function TP(tp: usize): Tcpcb { return changetype<Tcpcb>(tp); }
 @inline export function tp_laddr(tp: usize): usize { return tp + TP_LADDR; }
 @inline export function tp_faddr(tp: usize): usize { return tp + TP_FADDR; }
 @inline export function tp_callout(tp: usize): usize { return tp + TP_CALLOUT; }
-@inline export function tp_timerp(tp: usize, which: u32): usize { return tp + offsetof<Tcpcb>("t_timer0") + (<usize>which << 3); }
 
 // ---------------------------------------------------------------------------------------
 // tcpstat (FreeBSD struct tcpstat names; a few wavnet additions are marked)
@@ -368,14 +416,21 @@ export const TCPS_COUNT: u32 = 74;
 
 // ---------------------------------------------------------------------------------------
 // The per-vnet block (one vnet_data_alloc): TcpVnet, then tcpstat.
-export const TCP_HASH_SIZE: u32 = 1024; // connection hash buckets (one 4 KiB page of heads)
+export const TCP_HASH_SIZE: u32 = 1024; // connection hash buckets by default (one 4 KiB page of heads)
+export const TCP_HASH_MAX: u32 = 16384; // net.inet.tcp.tcbhashsize at most (16 pages, one kmem allocation)
 export const TCP_PORTHASH_SIZE: u32 = 1024; // local-port hash buckets
+export const TCP_LISTENHASH_SIZE: u32 = 256; // listen hash buckets (a page, allocated with the first listener)
+export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs per vnet
 @unmanaged export class TcpVnet {
   up: u32;
   pcbcount: u32;
   pcblist: usize; // every tcpcb of the vnet
-  hashtbl: usize; // TCP_HASH_SIZE heads (kmem page)
+  hashtbl: usize; // hashmask + 1 heads (kmem pages)
+  hashmask: u32; // net.inet.tcp.tcbhashsize - 1
   porthash: usize; // TCP_PORTHASH_SIZE heads (kmem page)
+  listhash: usize; // TCP_LISTENHASH_SIZE heads (kmem page) while the vnet has listeners, else 0
+  nlisten: u32; // listeners in listhash
+  maxtcpcb: u32; // net.inet.tcp.maxtcpcb (the per-vnet limit of the tcpcb zone and its companions)
   isn_key0: u64; // RFC 6528 secret (arc4random at vnet creation)
   isn_key1: u64;
   cookie_key0: u64; // SYN cookie secret
@@ -395,7 +450,10 @@ export const TCP_VNET_SIZE: u32 = TCPSTAT_OFF + TCPS_COUNT * 8;
 
 export class TcpGlobals {
   static voff: u32 = 0;
-  static zone: usize = 0;
+  static zone: usize = 0; // "tcpcb"
+  static sbzone: usize = 0; // "tcpsb": send buffers of connections that outlived their socket
+  static sackzone: usize = 0; // "tcpsack": TcpSackBlk
+  static cczone: usize = 0; // "cc_cubic": CubicData
 }
 
 @inline export function V(): TcpVnet { return changetype<TcpVnet>(VNET(TcpGlobals.voff)); }

@@ -1,0 +1,260 @@
+// TCP input for segments that open a connection (FreeBSD tcp_input.c and tcp_syncache.c's
+// part): LISTEN (RFC 9293 3.10.7.2; a SYN makes a connection through sonewconn, or a SYN
+// cookie when the queue is full, and a returning cookie makes it ESTABLISHED), SYN_SENT
+// (3.10.7.3, simultaneous open included), and the option negotiation both share. Called
+// from tcp_input.ts, whose option parse (`to`) and drop helpers these use.
+
+import { ECONNREFUSED, arc4random, m_adj, soisconnected, sonewconn, ticks } from "../../kmod/kapi";
+import { M_BCAST, M_MCAST, Mbuf } from "../../sys/mbuf";
+import { SO_KEEPALIVE, Sockbuf, Socket, so_rcv } from "../../sys/socket";
+import {
+  TCPSTAT_INC, TCPS_ACCEPTS, TCPS_CONNECTS, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_LISTENDROP, TCPS_SC_BADCOOKIE,
+  TCPS_SC_RECVCOOKIE, TCPS_SYN_RECEIVED, TCP_MINMSS, TF_ACKNOW, TF_NEEDFIN, TF_NODELAY, TF_PASSIVE, TF_RCVD_SCALE,
+  TF_RCVD_TSTMP, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_PERMIT, TF_SACK_REQ, TH_ACKF, TH_RST, TH_SYN, TOF_MSS,
+  TOF_SACKPERM, TOF_SCALE, TOF_TS, TP, TT_KEEP, TT_REXMT, TcpAfOps, V, th_off, th_sport, tp_faddr, tp_laddr,
+} from "./tcp_var";
+import { SEQ_GT, SEQ_LEQ, SEQ_LT } from "./tcp_seq";
+import { tcp_hash_insert, tcp_new_isn, tcp_port_insert, tcp_rcvspace } from "./tcp_subr";
+import { tcp_output } from "./tcp_output";
+import { tcp_timer_activate } from "./tcp_timer";
+import { cc_conn_init } from "./cc_newreno";
+import { tcp_cc_set } from "./cc_cubic";
+import { SYNCOOKIE_NO_WSCALE, syncookie_check, syncookie_mss, syncookie_send } from "./tcp_syncookie";
+import { tcp_mss_for, tcp_mss_from } from "./tcp_usrreq";
+import { drop, dropwithreset, goto_step6, rtt_sample, tcp_drop_noreset, to } from "./tcp_input";
+
+/**
+ * What a SYN (or a SYN cookie standing for one) negotiates into tp: window scaling and
+ * timestamps (RFC 7323: both ways or neither), SACK permitted, and the MSS (the peer's
+ * offer capped by our route's and the user's). wscale < 0: the peer sent none.
+ */
+function syn_negotiate(tp: usize, wscale: i32, ts: bool, sack: bool, peerMss: u32): void {
+  const t = TP(tp);
+  if (wscale >= 0 && (t.t_flags & TF_REQ_SCALE) != 0) {
+    t.t_flags |= TF_RCVD_SCALE;
+    t.snd_scale = <u8>wscale;
+  } else {
+    t.t_flags &= ~TF_REQ_SCALE;
+    t.request_r_scale = 0;
+  }
+  // Our window field is shifted by what we asked for (RFC 7323 2.3), both ways or neither.
+  t.rcv_scale = t.request_r_scale;
+  if (ts && (t.t_flags & TF_REQ_TSTMP) != 0) {
+    t.t_flags |= TF_RCVD_TSTMP;
+    t.ts_recent = to.to_tsval;
+    t.ts_recent_age = <u32>(ticks() / 1_000_000);
+  } else t.t_flags &= ~TF_REQ_TSTMP;
+  if (sack && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
+  let mss = peerMss;
+  if (mss > t.t_rcvmss) mss = t.t_rcvmss;
+  if (t.t_maxseg_user != 0 && mss > t.t_maxseg_user) mss = t.t_maxseg_user;
+  if (mss < TCP_MINMSS) mss = TCP_MINMSS;
+  t.t_maxseg = mss;
+}
+
+/** Negotiate options from a SYN into tp (MSS, window scale, timestamps, SACK). */
+function syn_options(tp: usize, tiwin: u32): void {
+  syn_negotiate(tp, (to.to_flags & TOF_SCALE) != 0 ? <i32>to.to_wscale : -1, (to.to_flags & TOF_TS) != 0,
+    (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_MSS) != 0 ? to.to_mss : 536);
+  const t = TP(tp);
+  t.snd_wnd = tiwin;
+  t.max_sndwnd = tiwin;
+}
+
+/** A segment for a listening socket (RFC 9293 3.10.7.2). */
+export function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, dst: usize, th: usize, tlen: u32, thflags: u32, seq: u32, tiwin: u32): void {
+  if (thflags & TH_RST) {
+    drop(m);
+    return;
+  }
+  if (thflags & TH_ACKF) {
+    dropwithreset(m, ops, src, dst, th, tlen, 0);
+    return;
+  }
+  if ((thflags & TH_SYN) == 0) {
+    drop(m);
+    return;
+  }
+  const lt = TP(lp);
+  const bad = (changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0 ||
+    call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, src) || call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, dst);
+  if (bad) {
+    drop(m);
+    return;
+  }
+  const head = lt.t_socket;
+  const so = head != 0 ? sonewconn(head, 0) : 0;
+  if (so == 0) {
+    TCPSTAT_INC(TCPS_LISTENDROP);
+    if (head != 0 && V().syncookies != 0) {
+      // RFC 4987 3.6: the queue is full; answer with a cookie and keep nothing.
+      syncookie_send(lp, ops, dst, src, th_sport(th), seq, (to.to_flags & TOF_MSS) != 0, to.to_mss, (to.to_flags & TOF_SCALE) != 0,
+        to.to_wscale, (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_TS) != 0, to.to_tsval,
+        <u32>changetype<Sockbuf>(so_rcv(head)).sb_hiwat, tcp_mss_for(ops, src, lt.t_maxseg_user));
+    }
+    drop(m);
+    return;
+  }
+  const tp = listen_child(lp, so, src, dst, th_sport(th));
+  const t = TP(tp);
+  t.iss = tcp_new_isn(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
+  t.snd_una = t.iss;
+  t.snd_nxt = t.iss;
+  t.snd_max = t.iss;
+  t.snd_recover = t.iss;
+  t.irs = seq;
+  t.rcv_nxt = seq + 1;
+  t.rcv_adv = t.rcv_nxt;
+  t.snd_wl1 = seq;
+  t.ts_offset = <u32>arc4random_();
+  syn_options(tp, tiwin);
+  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
+  t.t_state = TCPS_SYN_RECEIVED;
+  t.t_rcvtime = ticks();
+  tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepinit * 1_000_000);
+  t.t_flags |= TF_ACKNOW;
+  drop(m); // data on a SYN is not kept: the peer sends it again
+  tcp_output(tp);
+}
+
+/** A new connection's tcpcb under listener lp (socket so from sonewconn), in the hashes. */
+function listen_child(lp: usize, so: usize, src: usize, dst: usize, fport: u16): usize {
+  const lt = TP(lp);
+  const tp = changetype<Socket>(so).so_pcb;
+  const t = TP(tp);
+  memory.copy(tp_laddr(tp), dst, 16);
+  memory.copy(tp_faddr(tp), src, 16);
+  t.t_lport = lt.t_lport;
+  t.t_fport = fport;
+  t.t_flags |= TF_PASSIVE | (lt.t_flags & (TF_NODELAY | TF_REQ_SCALE | TF_REQ_TSTMP | TF_SACK_REQ));
+  t.request_r_scale = lt.request_r_scale;
+  t.t_keepidle = lt.t_keepidle;
+  t.t_keepintvl = lt.t_keepintvl;
+  t.t_keepcnt = lt.t_keepcnt;
+  t.t_keepinit = lt.t_keepinit;
+  t.t_maxseg_user = lt.t_maxseg_user;
+  // The listener's algorithm; if CUBIC's state cannot be had, the default stays.
+  if (t.t_cc_algo != lt.t_cc_algo) tcp_cc_set(tp, lt.t_cc_algo);
+  tcp_hash_insert(tp);
+  tcp_port_insert_child(tp);
+  t.t_rcvmss = tcp_mss_from(tp);
+  return tp;
+}
+
+/**
+ * An ACK for listener lp: if it returns a good SYN cookie (tcp_syncookie.ts), make the
+ * connection ESTABLISHED and return it (the caller goes on with the segment). 0: not a
+ * cookie (sc_badcookie); -1: a good cookie but the queue is still full (dropped; the peer
+ * retransmits its data or times out).
+ */
+export function syncookie_expand(lp: usize, ops: usize, src: usize, dst: usize, fport: u16, seq: u32, ack: u32, tiwin0: u32): usize {
+  const lt = TP(lp);
+  const c = syncookie_check(dst, src, lt.t_lport, fport, seq, ack);
+  if (c == 0) {
+    TCPSTAT_INC(TCPS_SC_BADCOOKIE);
+    return 0;
+  }
+  const head = lt.t_socket;
+  const so = head != 0 ? sonewconn(head, 0) : 0;
+  if (so == 0) {
+    TCPSTAT_INC(TCPS_LISTENDROP);
+    return <usize>-1;
+  }
+  TCPSTAT_INC(TCPS_SC_RECVCOOKIE);
+  const tp = listen_child(lp, so, src, dst, fport);
+  const t = TP(tp);
+  const low = <u32>c;
+  t.iss = ack - 1;
+  t.snd_una = ack;
+  t.snd_nxt = ack;
+  t.snd_max = ack;
+  t.snd_recover = ack;
+  t.irs = seq - 1;
+  t.rcv_nxt = seq;
+  t.snd_wl1 = seq - 1;
+  t.snd_wl2 = ack;
+  t.ts_offset = <u32>(c >> 32);
+  const ws = (low >> 4) & 15;
+  syn_negotiate(tp, ws != SYNCOOKIE_NO_WSCALE ? <i32>ws : -1, (to.to_flags & TOF_TS) != 0, (low & 8) != 0, syncookie_mss(low & 7));
+  t.snd_wnd = tiwin0 << t.snd_scale;
+  t.max_sndwnd = t.snd_wnd;
+  // What the cookie SYN-ACK offered (unscaled, at most 64 KiB): never shrink it.
+  t.rcv_adv = t.rcv_nxt + min<u32>(<u32>max<i32>(tcp_rcvspace(tp), 0), 65535);
+  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
+  t.t_state = TCPS_ESTABLISHED;
+  t.t_rcvtime = ticks();
+  TCPSTAT_INC(TCPS_CONNECTS);
+  TCPSTAT_INC(TCPS_ACCEPTS);
+  cc_conn_init(tp);
+  soisconnected(so);
+  if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
+  else tcp_timer_activate(tp, TT_KEEP, 0);
+  return tp;
+}
+
+@inline function arc4random_(): u32 { return arc4random(); }
+@inline function tcp_port_insert_child(tp: usize): void { tcp_port_insert(tp); }
+
+/** A segment for a connection in SYN_SENT (RFC 9293 3.10.7.3). */
+export function tcp_synsent_input(tp: usize, m: usize, th: usize, tlen: u32, thflags: u32, seq: u32, ack: u32, tiwin: u32): void {
+  const t = TP(tp);
+  if ((thflags & TH_ACKF) != 0 && (SEQ_LEQ(ack, t.iss) || SEQ_GT(ack, t.snd_max))) {
+    if (thflags & TH_RST) drop(m);
+    else dropwithreset(m, t.t_af, tp_faddr(tp), tp_laddr(tp), th, tlen, tp);
+    return;
+  }
+  if (thflags & TH_RST) {
+    if (thflags & TH_ACKF) {
+      // "error: connection refused" (the ACK acknowledged our SYN).
+      tcp_drop_noreset(tp, ECONNREFUSED);
+    }
+    drop(m);
+    return;
+  }
+  if ((thflags & TH_SYN) == 0) {
+    drop(m);
+    return;
+  }
+  t.irs = seq;
+  t.rcv_nxt = seq + 1;
+  t.rcv_adv = t.rcv_nxt;
+  syn_options(tp, tiwin);
+  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
+  const off = th_off(th);
+  if (thflags & TH_ACKF) {
+    // Our SYN is acknowledged: ESTABLISHED.
+    TCPSTAT_INC(TCPS_CONNECTS);
+    rtt_sample(tp, ack);
+    t.snd_una = ack;
+    if (SEQ_LT(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
+    tcp_timer_activate(tp, TT_REXMT, 0);
+    t.t_state = TCPS_ESTABLISHED;
+    cc_conn_init(tp);
+    const so = t.t_socket;
+    if (so != 0) {
+      soisconnected(so);
+      if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
+      else tcp_timer_activate(tp, TT_KEEP, 0);
+    }
+    if (t.t_flags & TF_NEEDFIN) {
+      t.t_flags &= ~TF_NEEDFIN;
+      t.t_state = TCPS_FIN_WAIT_1;
+    }
+    t.snd_wl1 = seq;
+    t.snd_wl2 = ack;
+    t.snd_wnd = tiwin << t.snd_scale;
+    if (t.snd_wnd > t.max_sndwnd) t.max_sndwnd = t.snd_wnd;
+    t.t_flags |= TF_ACKNOW;
+    // Data on the SYN-ACK (rare) is taken if it is in order.
+    m_adj(m, <i32>off);
+    goto_step6(tp, m, seq + 1, ack, t.snd_wnd, tlen, thflags & ~TH_SYN);
+    return;
+  }
+  // Simultaneous open (3.10.7.3): SYN_RECEIVED, send SYN-ACK.
+  t.t_state = TCPS_SYN_RECEIVED;
+  tcp_timer_activate(tp, TT_REXMT, 0);
+  t.snd_nxt = t.iss;
+  t.t_flags |= TF_ACKNOW;
+  drop(m);
+  tcp_output(tp);
+}

@@ -1,0 +1,126 @@
+// What host/net_socket.ts and host/net_server.ts share: Node-style errors, keeping Node
+// alive while a server or socket is ref'd, and address helpers.
+
+import { constants as osConstants } from "node:os";
+import { Errno } from "./errors.js";
+import { SocketError, SocketClosedError, type SockAddr } from "./socket.js";
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/** A Node-style system error: code, errno (negative), syscall, address, port. */
+export interface NetError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  address?: string;
+  port?: number;
+}
+
+const UV_ERRNO = osConstants.errno as Record<string, number>;
+
+/** Build the error Node would report: `${syscall} ${code} ${address}:${port}`. */
+export function netError(syscall: string, code: string, address?: string, port?: number, cause?: unknown): NetError {
+  const where = address !== undefined ? ` ${address}${port !== undefined ? `:${port}` : ""}` : "";
+  const e = new Error(`${syscall} ${code}${where}`, cause !== undefined ? { cause } : undefined) as NetError;
+  e.code = code;
+  e.errno = -(UV_ERRNO[code] ?? Errno[code as keyof typeof Errno] ?? 0);
+  e.syscall = syscall;
+  if (address !== undefined) e.address = address;
+  if (port !== undefined) e.port = port;
+  return e;
+}
+
+export function codeOf(e: unknown): string | undefined {
+  if (e instanceof SocketError) return e.code;
+  if (e instanceof SocketClosedError) return "ECONNABORTED";
+  return undefined;
+}
+
+/** A kernel call's exception as a NetError (other exceptions are returned as they are). */
+export function asNetError(e: unknown, syscall: string, address?: string, port?: number): Error {
+  const code = codeOf(e);
+  if (code === undefined) return e instanceof Error ? e : new Error(String(e));
+  return netError(syscall, code, address, port, e);
+}
+
+export function nodeError(code: string, message: string): Error {
+  const e = new Error(message) as Error & { code: string };
+  e.code = code;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------
+// Keeping Node alive while something is ref'd (a listening server, an open socket), as
+// libuv handles do. The kernel itself holds no handle, so without this a process with a
+// listening server would exit.
+
+let refs = 0;
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+function holdRef(): void {
+  if (refs++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+}
+function dropRef(): void {
+  if (--refs === 0 && keepAlive) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
+
+export class RefHandle {
+  #held = false;
+  #wanted = true;
+  #active = false;
+  /** The object exists (listening / open): hold a ref if one is wanted. */
+  activate(): void {
+    this.#active = true;
+    this.#sync();
+  }
+  deactivate(): void {
+    this.#active = false;
+    this.#sync();
+  }
+  ref(): void {
+    this.#wanted = true;
+    this.#sync();
+  }
+  unref(): void {
+    this.#wanted = false;
+    this.#sync();
+  }
+  #sync(): void {
+    const want = this.#active && this.#wanted;
+    if (want && !this.#held) holdRef();
+    if (!want && this.#held) dropRef();
+    this.#held = want;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses
+
+export interface AddressInfo {
+  address: string;
+  family: "IPv4";
+  port: number;
+}
+
+export function resolveHost(host: string | undefined, dflt: string): string {
+  if (host === undefined || host === null || host === "") return dflt;
+  if (host === "localhost") return "127.0.0.1";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host) && host.split(".").every((o) => Number(o) <= 255)) return host;
+  throw netError("getaddrinfo", "ENOTFOUND", host);
+}
+
+export function toPort(p: unknown, what: string): number {
+  const n = typeof p === "string" && p.trim() !== "" ? Number(p) : p;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw Object.assign(new RangeError(`${what} should be >= 0 and < 65536. Received ${JSON.stringify(p)}.`), { code: "ERR_SOCKET_BAD_PORT" });
+  }
+  return n;
+}
+
+export function inet(sa: SockAddr | undefined): AddressInfo | undefined {
+  if (!sa || sa.family !== "inet") return undefined;
+  return { address: sa.address, family: "IPv4", port: sa.port };
+}
