@@ -102,6 +102,7 @@ export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in6_pseudo, in_cksum_u
 // calls protocols make on sockets, and the host's socket calls (soh_*) and event drain.
 import { socket_boot } from "./kern/uipc_socket";
 export { protosw_register, protosw_unregister, pffindproto, protosw_busy, protosw_count } from "./kern/uipc_domain";
+export { domain_af_register, domain_af_unregister, domain_af_api } from "./kern/uipc_domain";
 export { sbappendaddr, sbappendstream, sbdrop, sbdroprecord, sbflush, sbreserve, soreserve } from "./kern/uipc_sockbuf";
 export {
   socreate, soclose, soabort, sobind, soconnect, sodisconnect, solisten, soaccept, sonewconn, soshutdown, sosend, soreceive,

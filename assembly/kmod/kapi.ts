@@ -180,6 +180,9 @@ export {
 @external("kernel", "protosw_unregister") export declare function protosw_unregister(domain: u32, type: u32, protocol: u32): i32;
 @external("kernel", "pffindproto") export declare function pffindproto(domain: u32, type: u32, protocol: u32): usize;
 @external("kernel", "protosw_busy") export declare function protosw_busy(pr: usize): u32;
+@external("kernel", "domain_af_register") export declare function domain_af_register(af: u32, api: usize): i32;
+@external("kernel", "domain_af_unregister") export declare function domain_af_unregister(af: u32): void;
+@external("kernel", "domain_af_api") export declare function domain_af_api(af: u32): usize;
 @external("kernel", "sbappendaddr") export declare function sbappendaddr(so: usize, sa: usize, m: usize): bool;
 @external("kernel", "sbappendstream") export declare function sbappendstream(sb: usize, m: usize): void;
 @external("kernel", "sbdrop") export declare function sbdrop(sb: usize, len: i32): void;

@@ -25,10 +25,13 @@ import {
   zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register, eventhandler_deregister,
   EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
   if_valid, if_first, if_next, loif, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY,
-  ENOMEM, EINVAL,
+  ENOMEM, EINVAL, domain_af_register, domain_af_unregister,
 } from "../kmod/kapi";
-import { Ifnet, ETHERTYPE_IPV6 } from "../sys/if";
-import { IPPROTO_ICMPV6, in6_copy, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_MULTICAST } from "../sys/in6";
+import { Ifnet, ETHERTYPE_IPV6, AF_INET6 } from "../sys/if";
+import {
+  IPPROTO_ICMPV6, in6_copy, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_MULTICAST, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_RTMTU,
+  IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6API_ERROR, IN6API_SIZE,
+} from "../sys/in6";
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
   IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst,
@@ -36,10 +39,11 @@ import {
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
 import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
-import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count } from "./ip6_input";
-import { in6_linkscope } from "./ip6_output";
+import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister } from "./ip6_input";
+import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu } from "./ip6_output";
+import { in6_localip } from "./in6";
 import { frag6_flush_all } from "./frag6";
-import { icmp6_input, ping6_send, ping6_log_read, ping6_log_dropped, ping6_log_free, LOG6_CAP, LOG6_REC } from "./icmp6";
+import { icmp6_input, icmp6_error, ping6_send, ping6_log_read, ping6_log_dropped, ping6_log_free, LOG6_CAP, LOG6_REC } from "./icmp6";
 export { kmod_heap_top } from "../kmod/kmod";
 
 // The API for upper protocols.
@@ -49,6 +53,19 @@ export { icmp6_error } from "./icmp6";
 export { in6_localip } from "./in6";
 
 const loopback6 = memory.data<u8>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+
+// The entry table transport modules find through domain_af_api(AF_INET6) (sys/in6.ts IN6API_*).
+const api = memory.data(<i32>IN6API_SIZE, 4);
+
+function fillApi(): void {
+  store<u32>(api + IN6API_OUTPUT, ip6_output.index);
+  store<u32>(api + IN6API_SELECTSRC, in6_selectsrc.index);
+  store<u32>(api + IN6API_RTMTU, in6_rtmtu.index);
+  store<u32>(api + IN6API_LOCALIP, in6_localip.index);
+  store<u32>(api + IN6API_PROTO_REGISTER, ip6proto_register.index);
+  store<u32>(api + IN6API_PROTO_UNREGISTER, ip6proto_unregister.index);
+  store<u32>(api + IN6API_ERROR, icmp6_error.index);
+}
 
 // ---------------------------------------------------------------------------------------
 // Per-vnet life
@@ -108,6 +125,7 @@ function unregisterHooks(): void {
   eventhandler_deregister(EVENT_IFNET_ARRIVAL, inet6_ifup.index);
   eventhandler_deregister(EVENT_IFNET_UP, inet6_ifup.index);
   netisr_unregister(ETHERTYPE_IPV6);
+  domain_af_unregister(AF_INET6);
 }
 
 export function modevent(what: i32): i32 {
@@ -136,6 +154,10 @@ export function modevent(what: i32): i32 {
     if (r == 0) r = eventhandler_register(EVENT_IFNET_UP, inet6_ifup.index, EVENTHANDLER_PRI_ANY);
     // After lo0 (SI_SUB_PSEUDO) and inet (SI_ORDER_FIRST); torn down before both.
     if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, inet6_vnet_init.index, 0, inet6_vnet_uninit.index);
+    if (r == 0) {
+      fillApi();
+      r = domain_af_register(AF_INET6, api);
+    }
     if (r != 0) {
       unregisterHooks();
       destroyZones();

@@ -44,6 +44,17 @@ export function ip6_fill(ip: usize, plen: u32, nxt: u8, hlim: u8, src: usize, ds
   in6_copy(ip + IP6_DST, dst);
 }
 
+// The inet6 module's entry table for upper protocols (registered with the kernel by
+// domain_af_register(AF_INET6, table) while inet6 is loaded; each entry a table slot):
+export const IN6API_OUTPUT: usize = 0; // ip6_output(m, src*, dst*, nxt, hlim, flags, ifp): i32
+export const IN6API_SELECTSRC: usize = 4; // in6_selectsrc(dst*, ifp, out*): i32 (0 or -errno)
+export const IN6API_RTMTU: usize = 8; // in6_rtmtu(dst*, ifp): u32 (0: no route)
+export const IN6API_LOCALIP: usize = 12; // in6_localip(a*, ifp): bool
+export const IN6API_PROTO_REGISTER: usize = 16; // ip6proto_register(nxt, input, ctlinput): i32
+export const IN6API_PROTO_UNREGISTER: usize = 20; // ip6proto_unregister(nxt): i32
+export const IN6API_ERROR: usize = 24; // icmp6_error(m, type, code, arg): void
+export const IN6API_SIZE: u32 = 28;
+
 // Fragment header (RFC 8200 4.5)
 export const IP6F_LEN: u32 = 8;
 export const IP6F_OFFMASK: u16 = 0xfff8; // offset in 8-byte units, shifted
