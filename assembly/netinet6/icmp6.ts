@@ -226,8 +226,9 @@ export function icmp6_input(m: usize, off: u32): void {
     const arg = bswap<u32>(load<u32>(icp + ICMP6_DATA));
     if (type == ICMP6_PACKET_TOO_BIG && arg < 1280) return bad(m, ICP6S_BADLEN); // RFC 8201 4: never below the IPv6 minimum
     ping6_log_error(ip, icp, inner, icmplen - ICMP6_HDR_LEN, type, code, arg);
+    // Protocols get the quoted header with at least 8 bytes of theirs after it (ports, sequence).
     const ctl = ip6proto_ctlinput(ip6_nxt(inner));
-    if (ctl != 0) call_indirect<void>(ctl, (<u32>type << 8) | code, inner, arg);
+    if (ctl != 0 && icmplen >= ICMP6_HDR_LEN + IP6_HDR_LEN + 8) call_indirect<void>(ctl, (<u32>type << 8) | code, inner, arg);
     m_freem(m);
     return;
   }

@@ -68,7 +68,8 @@ export function ip6proto_register_internal(proto: u32, input: u32, ctl: u32): vo
  * ip6proto_register: the input handler (m, off) => void (owns m; m starts at the IPv6
  * header, the upper-layer header is at off, the fixed header is contiguous) and the
  * control input (cmd, ip6, arg) => void for ICMPv6 errors about this protocol (cmd =
- * type << 8 | code; ip6 points at the quoted IPv6 header, valid during the call; arg is
+ * type << 8 | code; ip6 points at the quoted IPv6 header, contiguous with at least 8 bytes
+ * after it, valid during the call; arg is
  * the MTU of a packet too big or the pointer of a parameter problem). ctlinput may be 0.
  * 0, -EINVAL (extension header numbers, ICMPv6), or -EEXIST.
  */
