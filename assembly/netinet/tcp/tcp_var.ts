@@ -113,6 +113,7 @@ export const TF_CONGRECOVERY: u32 = 0x40000; // cwnd reduced after an RTO (RFC 5
 export const TF_PREVVALID: u32 = 0x80000; // snd_cwnd_prev valid (spurious RTO undo; unused)
 export const TF_SACK_REQ: u32 = 0x100000; // we offered SACK-permitted
 export const TF_LQ_OVERFLOW: u32 = 0x200000; // (syncookie) unused
+export const TF_TSO: u32 = 0x400000; // large segments (TSO) sent: an ACK may cover many SMSS (cc)
 
 // Timers: deadlines in µs kept in the tcpcb, one callout for all (tcp_timer.ts).
 export const TT_REXMT: u32 = 0;
@@ -159,14 +160,17 @@ export const CC_CUBIC: u32 = 1;
 // ---------------------------------------------------------------------------------------
 // Per-family operations (the talk's answer to tcp_subr.c's #ifdef INET6 ladders). A table
 // in the family glue's memory; each entry is a table slot.
-//   af_stash(m, laddr, faddr): m is a TCP segment (header first, M_PKTHDR). Fill in the
-//     checksum over the family's pseudo-header and remember the addresses in the packet
-//     (the packet may be queued before it is sent).
+//   af_stash(m, laddr, faddr): m is a TCP segment (header first, M_PKTHDR). Put the
+//     pseudo-header sum in the checksum field and ask for the rest (CSUM_TCP: the interface
+//     or ip_output's software fallback completes it), and remember the addresses in the
+//     packet (the packet may be queued before it is sent).
 //   af_output(m): send a stashed packet (curvnet = its vnet). Owns m.
 //   af_mss(faddr): u32      largest segment to faddr from the route's MTU (0: no route)
 //   af_selectsrc(faddr, laddr_out): i32   the source address for faddr (0 or -errno)
 //   af_localip(addr): bool  addr is one of the current vnet's addresses (or wildcard ok)
 //   af_badaddr(addr): bool  never talk to it (multicast, broadcast, unspecified)
+//   af_tsomax(faddr): u32   largest TCP header + data one large (TSO) segment to faddr may
+//     carry now, 0 = the route's interface does not assist segmentation
 @unmanaged export class TcpAfOps {
   af: u32;
   af_stash: u32;
@@ -178,6 +182,7 @@ export const CC_CUBIC: u32 = 1;
   af_salen: u32; // sockaddr length of the family
   af_sa_to: u32; // (sa, addr_out): u16 port; 0xffffffff when sa is not of the family
   af_to_sa: u32; // (sa_out, addr, port): void
+  af_tsomax: u32;
 }
 
 // ---------------------------------------------------------------------------------------
