@@ -171,6 +171,33 @@ describe("offload between vnets", () => {
     finishTcp(k, cli, srv, lsn);
   });
 
+  test("TSO on the first hop, loss on the next: the router cuts the segments, loss acts per frame, SACK recovers, the data arrives", async () => {
+    const { k, A, R1, B, l1, l2 } = await tcpRouted(1500);
+    l2[0].setConditions({ loss: 0.02 });
+    assert.equal(l2[0].hwAssist & CSUM.TSO, 0);
+    const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 80).listen(8);
+    const cli = socket(k, A, "inet", "stream");
+    cli.connect("10.0.3.2", 80);
+    let srv = null;
+    for (let i = 0; i < 2000 && !srv; i++) {
+      srv = lsn.accept();
+      if (!srv) step(k);
+    }
+    assert.ok(srv);
+    const ob0 = l1[0].counters();
+    const data = pattern(4 << 20, 12);
+    assert.equal(sha256(pump(k, cli, srv, data).got), sha256(data));
+    const ob1 = l1[0].counters();
+    assert.ok((ob1.obytes - ob0.obytes) / (ob1.opackets - ob0.opackets) > 2000, "A still sent large segments");
+    assert.ok(l2[0].linkStats().lost > 20, `${l2[0].linkStats().lost} frames lost`);
+    assert.ok(ipStats(k, R1).gso > 2000);
+    const a = tcpStats(k, A);
+    assert.ok(a.sack_recovery_episode > 0 && a.sndrexmitpack > 0, "losses were repaired by SACK recovery");
+    assert.equal(tcpStats(k, B).rcvbadsum, 0);
+    finishTcp(k, cli, srv, lsn);
+    assert.equal(mbufsInUse(k), 0);
+  });
+
   test("a bridge member's epair stops offloading (both ends) and starts again when it leaves", async () => {
     const k = await Kernel.boot({ config: ["if_epair", "if_bridge", "inet"], seed: 1 });
     const A = k.createVnet("A");
