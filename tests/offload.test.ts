@@ -260,7 +260,10 @@ describe("offload between vnets", () => {
     ea.setCapEnable(ALL);
     assert.equal(ea.hwAssist, 0, "the peer still refuses unfinished checksums (-rxcsum)");
     eb.setCapEnable(IFCAP.RXCSUM);
+    assert.equal(ea.hwAssist, CSUM.TCP | CSUM.UDP, "nor large frames (-tso)");
+    eb.setCapEnable(IFCAP.RXCSUM | IFCAP.TSO4);
     assert.equal(ea.hwAssist, CSUM.TCP | CSUM.UDP | CSUM.TSO);
+    assert.equal(eb.hwAssist, 0, "eb itself sends finished packets (-txcsum)");
     finishTcp(k, cli, srv, lsn);
   });
 

@@ -10,7 +10,8 @@
 // Offload between vnets (docs/tcp.md "Offload between vnets"): both ends advertise
 // IFCAP_RXCSUM, IFCAP_TXCSUM and IFCAP_TSO4 (all on at creation), as virtual NICs do. An end
 // assists (if_hwassist) transport checksums when it has TXCSUM on and its peer RXCSUM, and
-// TSO when it also has TSO4 on, the peer's MTU is no smaller, no capture is on either end
+// TSO when both ends also have TSO4 on (the peer takes the large frames), the peer's MTU is
+// no smaller, no capture is on either end
 // and no link conditions act on its direction (loss, delay, rate must see MTU-sized frames).
 // Neither assists anything while either end is a bridge member: a bridge floods frames to
 // members that may not offload. A frame handed over with offload bits keeps them and gains
@@ -123,7 +124,7 @@ function hwassist(d: EpairDir): u32 {
   const b = changetype<Ifnet>(d.peer);
   if ((a.if_capenable & IFCAP_TXCSUM) == 0 || (b.if_capenable & IFCAP_RXCSUM) == 0 || a.if_bridge != 0 || b.if_bridge != 0) return 0;
   let hw = CSUM_TCP | CSUM_UDP;
-  if ((a.if_capenable & IFCAP_TSO4) != 0 && b.if_mtu >= a.if_mtu && a.if_bpf == 0 && b.if_bpf == 0 && d.cond == 0) hw |= CSUM_TSO;
+  if ((a.if_capenable & b.if_capenable & IFCAP_TSO4) != 0 && b.if_mtu >= a.if_mtu && a.if_bpf == 0 && b.if_bpf == 0 && d.cond == 0) hw |= CSUM_TSO;
   return hw;
 }
 
