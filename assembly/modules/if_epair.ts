@@ -11,13 +11,13 @@
 // IFCAP_RXCSUM, IFCAP_TXCSUM and IFCAP_TSO4 (all on at creation), as virtual NICs do. An end
 // assists (if_hwassist) transport checksums when it has TXCSUM on and its peer RXCSUM, and
 // TSO when both ends also have TSO4 on (the peer takes the large frames), the peer's MTU is
-// no smaller, no capture is on either end
-// and no link conditions act on its direction (loss, delay, rate must see MTU-sized frames).
-// Neither assists anything while either end is a bridge member: a bridge floods frames to
-// members that may not offload. A frame handed over with offload bits keeps them and gains
-// CSUM_DATA_VALID | CSUM_PSEUDO_HDR (the data never left the kernel); if_hwassist is
-// recomputed for both ends whenever one of these inputs changes (flags, MTU, capabilities,
-// captures and bridges through SIOCCAPCHG, link conditions).
+// no smaller, no capture is on either end and no link conditions act on its direction
+// (loss, delay, rate must see MTU-sized frames). Neither assists anything while either end
+// is a bridge member: a bridge floods frames to members that may not offload. A frame
+// handed over with offload bits keeps them and gains CSUM_DATA_VALID | CSUM_PSEUDO_HDR (the
+// data never left the kernel); if_hwassist is recomputed for both ends whenever one of
+// these inputs changes (flags, MTU, capabilities, captures and bridges through SIOCCAPCHG,
+// link conditions).
 //
 // Life of a pair, as in FreeBSD:
 //   - it is homed in the vnet it was created in; either end may be moved into any vnet;
