@@ -225,7 +225,7 @@ export function ether_output_frame(ifp: usize, m: usize): i32 {
 }
 
 /** One frame the interface can take as it is: check its size, count, tap, transmit. */
-function ether_output_one(ifp: usize, m: usize): i32 {
+@inline function ether_output_one(ifp: usize, m: usize): i32 {
   const ii = changetype<Ifnet>(ifp);
   const mm = changetype<Mbuf>(m);
   let max = <i32>(ii.if_mtu + ETHER_HDR_LEN + ETHER_VLAN_ENCAP_LEN);
