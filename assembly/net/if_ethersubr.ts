@@ -202,9 +202,13 @@ export function ether_output_frame(ifp: usize, m: usize): i32 {
     m_freem(m);
     return -50; // ENETDOWN
   }
-  const need = (mm.m_flags & M_PKTHDR) != 0 ? mm.ph_csum_flags & CSUM_OFFLOAD & ~ii.if_hwassist : 0;
-  if (need == 0) return ether_output_one(ifp, m);
-  // The interface does not assist what the packet asks (now): software, before any tap.
+  const need = mm.ph_csum_flags & CSUM_OFFLOAD & ~ii.if_hwassist;
+  if (need != 0 && (mm.m_flags & M_PKTHDR) != 0) return ether_output_sw(ifp, m, need);
+  return ether_output_one(ifp, m);
+}
+
+/** The interface does not assist what the packet asks (now): software, before any tap. */
+function ether_output_sw(ifp: usize, m: usize, need: u32): i32 {
   stat(ETHERSTAT_OFFLOAD_SW);
   let l = offloadFixup != 0 ? call_indirect<usize>(offloadFixup, ifp, m, need) : 0;
   if (l == 0) {
@@ -229,7 +233,7 @@ export function ether_output_frame(ifp: usize, m: usize): i32 {
   const ii = changetype<Ifnet>(ifp);
   const mm = changetype<Mbuf>(m);
   let max = <i32>(ii.if_mtu + ETHER_HDR_LEN + ETHER_VLAN_ENCAP_LEN);
-  if ((mm.ph_csum_flags & ii.if_hwassist & CSUM_TSO) != 0) max = <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN);
+  if (mm.ph_len > max && (mm.ph_csum_flags & ii.if_hwassist & CSUM_TSO) != 0) max = <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN);
   if ((mm.m_flags & M_PKTHDR) == 0 || mm.ph_len < <i32>ETHER_HDR_LEN || mm.ph_len > max) {
     if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
     m_freem(m);
