@@ -18,6 +18,11 @@
 // has ext_ref == 0 and the cluster is charged to the mbuf's vnet. The first time a cluster
 // is shared (m_copym, m_split) it gets an ExtRef record {refcnt, vnet}; every sharer points
 // at it and the cluster is freed, and uncharged from ExtRef.vnet, when the count drops to 0.
+// Sharers charged to other vnets are counted (ExtRef.nalt) and the last such vnet is
+// remembered (ExtRef.alt): when the charged vnet lets go of its last reference while others
+// still hold the cluster, the charge moves to alt, so a sender's vnet (a TCP send buffer
+// shares its clusters with the segments it sent) can be destroyed, owning nothing, while a
+// receiver still holds the data.
 
 export const MSIZE: u32 = 256;
 export const MCLSHIFT: u32 = 11;
@@ -66,6 +71,8 @@ export const MJUM16BYTES: u32 = 16 * 1024;
 @unmanaged export class ExtRef {
   refcnt: u32;
   vnet: usize; // struct vnet * the cluster (and this record) is charged to
+  alt: usize; // the last other vnet a sharer was charged to (m_chargeto)
+  nalt: u32; // sharers charged to a vnet other than `vnet`
 }
 
 export const M_HDR_SIZE: u32 = 32;
