@@ -83,10 +83,10 @@ export function vnet_base(v: usize): usize {
 // The interface layer (net/): what modules call, and what the host calls.
 export {
   if_alloc, if_initname, if_initname_unit, if_attach, if_detach, if_free, if_valid, ifunit, ifunit_vnet,
-  ifnet_byindex_vnet, if_setup, if_setpromisc, if_setmtu, if_setlladdr, if_vmove, if_first, if_next, if_count,
+  ifnet_byindex_vnet, if_setup, if_setpromisc, if_capchanged, if_setcapenable, if_setmtu, if_setlladdr, if_vmove, if_first, if_next, if_count,
 } from "./net/if";
 export { if_clone_attach, if_clone_detach, if_clone_destroy_ifp, if_clone_seterror, if_clone_of, if_clone_vnet_destroy, if_clone_count } from "./net/if_clone";
-export { ether_input, ether_demux, ether_output, ether_output_frame, ether_set_bridge_input, etherstat } from "./net/if_ethersubr";
+export { ether_input, ether_demux, ether_output, ether_output_frame, ether_set_bridge_input, ether_set_offload_fixup, etherstat } from "./net/if_ethersubr";
 export { looutput, loif } from "./net/if_loop";
 export { netisr_register, netisr_unregister } from "./net/netisr";
 export { bpf_mtap, bpf_close, bpf_readable, bpf_read_ptr, bpf_consume, bpf_stat } from "./net/bpf";
@@ -94,9 +94,9 @@ export { eventhandler_register, eventhandler_deregister } from "./kern/kern_even
 export { zone_charge_move } from "./kern/zone";
 export {
   kern_iobuf, ifh_create, ifh_created, ifh_created_at, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
-  ifh_info, ifh_setflags, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
+  ifh_info, ifh_setflags, ifh_setcap, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";
-export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in6_pseudo, in_cksum_update } from "./net/in_cksum";
+export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in6_pseudo, in_cksum_update, in_delayed_cksum_value } from "./net/in_cksum";
 
 // Sockets (kern/uipc_*.ts): the protocol switch and socket buffers protocol modules use, the
 // calls protocols make on sockets, and the host's socket calls (soh_*) and event drain.

@@ -30,6 +30,7 @@ export interface IfnetExports {
   ifh_info(ifp: number, what: number): number;
   ifh_setflags(ifp: number, up: number, promisc: number): number;
   ifh_setmtu(ifp: number, mtu: number): number;
+  ifh_setcap(ifp: number, caps: number): number;
   ifh_setlladdr(ifp: number): number;
   ifh_vmove(ifp: number, v: number): number;
   ifh_send(ifp: number, len: number): number;
@@ -37,7 +38,12 @@ export interface IfnetExports {
   etherh_stat(v: number, which: number): number;
 }
 
-export const ETHERSTATS = ["down", "runt", "oversize", "badlen", "badsrc", "notforus", "vlan", "noproto", "nomem", "outdown"] as const;
+export const ETHERSTATS = ["down", "runt", "oversize", "badlen", "badsrc", "notforus", "vlan", "noproto", "nomem", "outdown", "offloadSoftware", "offloadFailed"] as const;
+
+/** Offload capabilities (FreeBSD IFCAP_* values): ifconfig's rxcsum, txcsum, tso4. */
+export const IFCAP = { RXCSUM: 0x1, TXCSUM: 0x2, TSO4: 0x100 } as const;
+/** What an interface assists for packets sent now (FreeBSD CSUM_* values of if_hwassist). */
+export const CSUM = { TCP: 0x4, UDP: 0x2, TSO: 0x10 } as const;
 export type EtherStats = Record<(typeof ETHERSTATS)[number], number>;
 
 function k(kernel: Kernel): IfnetExports {
@@ -126,6 +132,27 @@ export class Interface {
   get home(): Vnet | undefined {
     const p = this.check("home").ifh_info(this.ptr, 5);
     return this.kernel.vnetByPtrOrUndefined(p);
+  }
+
+  /** IFCAP_* bits the driver offers (epair: RXCSUM, TXCSUM, TSO4). */
+  get capabilities(): number {
+    return this.check("capabilities").ifh_info(this.ptr, 9);
+  }
+
+  /** IFCAP_* bits turned on. */
+  get capEnable(): number {
+    return this.check("capenable").ifh_info(this.ptr, 10);
+  }
+
+  /** CSUM_* the driver assists for packets sent now (drops while a capture, a bridge or link conditions need real frames). */
+  get hwAssist(): number {
+    return this.check("hwassist").ifh_info(this.ptr, 11);
+  }
+
+  /** ifconfig rxcsum/txcsum/tso on or off: the IFCAP_* bits to have on (others the driver lacks are ignored). */
+  setCapEnable(caps: number): void {
+    const x = this.check("capenable");
+    this.errno("ifconfig capabilities", this.kernel.enter(() => x.ifh_setcap(this.ptr, caps)));
   }
 
   counters(): IfCounters {

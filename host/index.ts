@@ -3,7 +3,7 @@ export { Kernel, Vnet, type BootOptions, type ZoneRow, type Accounting, type Vne
 export { VirtualClock, RealClock, type Clock } from "./clock.js";
 export type { KldStat, ModuleSource } from "./linker.js";
 export * from "./errors.js";
-export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTATS, type IfCounters, type EtherStats } from "./ifnet.js";
+export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTATS, IFCAP, CSUM, type IfCounters, type EtherStats } from "./ifnet.js";
 export { PcapWriter, PcapngWriter, writePcapFile, writePcapngFile, readPcap, readPcapng, loopbackHeader, LINKTYPE_ETHERNET, LINKTYPE_NULL, MAX_SNAPLEN, type PcapPacket, type PcapngInterface, type PcapngStats } from "./pcap.js";
 export { Capture, PcapngSink, CaptureRecordError, parseRecords, ringRecords, encodeRecords, type Frame, type CaptureOptions, type RingRecord } from "./capture.js";
 export { LiveCapture, type CaptureStartOptions } from "./tap.js";

@@ -398,7 +398,7 @@ export function arpDelete(kernel: Kernel, iface: Interface, address: string): vo
 export const IPSTATS = [
   "total", "badsum", "tooshort", "toosmall", "badhlen", "badlen", "fragments", "fragdropped", "fragtimeout", "forward",
   "cantforward", "noproto", "delivered", "localout", "odropped", "reassembled", "fragmented", "ofragments", "cantfrag",
-  "badoptions", "noroute", "badvers", "rawout", "toolong", "notmember", "badaddr",
+  "badoptions", "noroute", "badvers", "rawout", "toolong", "notmember", "badaddr", "swcsum", "gso",
 ] as const;
 export type IpStats = Record<(typeof IPSTATS)[number], number>;
 

@@ -918,7 +918,7 @@ describe("per-vnet charging", () => {
     expectClean();
   });
 
-  test("a cluster still shared stays charged to its vnet when a copy moves", () => {
+  test("a cluster still shared stays charged to its vnet when a copy moves, and follows the copy when its vnet lets go", () => {
     boot();
     const v0 = vnet_vnet0();
     const v = vnet_alloc();
@@ -927,17 +927,54 @@ describe("per-vnet charging", () => {
     const c = m_copym(m, 0, M_COPYALL);
     expect(m_chargeto(c, v)).toBe(true);
     expect(mbuf_vnet_inuse(v, MBZ_MBUF)).toBe(1);
-    expect(mbuf_vnet_inuse(v, MBZ_CLUSTER)).toBe(0);
-    m_freem(m); // the copy is now the only user, still charged to vnet0
+    expect(mbuf_vnet_inuse(v, MBZ_CLUSTER)).toBe(0); // vnet0 still uses it
     expect(mbuf_vnet_inuse(v0, MBZ_CLUSTER)).toBe(1);
-    expect(m_chargeto(c, v)).toBe(true); // refcount 1: now it moves
+    m_freem(m); // vnet0 lets go: the copy in v is the only user and now pays for it
     expect(mbuf_vnet_inuse(v0, MBZ_CLUSTER)).toBe(0);
+    expect(mbuf_vnet_inuse(v0, MBZ_EXTREF)).toBe(0);
     expect(mbuf_vnet_inuse(v, MBZ_CLUSTER)).toBe(1);
     expect(mbuf_vnet_inuse(v, MBZ_EXTREF)).toBe(1);
+    expect(m_chargeto(c, v)).toBe(true); // nothing left to move
+    expect(mbuf_vnet_inuse(v, MBZ_CLUSTER)).toBe(1);
     m_freem(c);
     expect(mbuf_vnet_inuse(v, MBZ_CLUSTER)).toBe(0);
     expect(mbuf_vnet_inuse(v, MBZ_EXTREF)).toBe(0);
     expect(vnet_destroy(v)).toBe(0);
+    expectClean();
+  });
+
+  test("a sender's cluster shared by several segments in a receiver: the sender's vnet goes clean first", () => {
+    boot();
+    const a = vnet_alloc();
+    const b = vnet_alloc();
+    let old = CURVNET_SET(a);
+    const sb = m_getcl(MT_DATA, M_PKTHDR); // a send buffer's cluster
+    m_append(sb, 1500, src(1500, 43));
+    const s1 = m_copym(sb, 0, 500); // three segments sharing it
+    const s2 = m_copym(sb, 500, 500);
+    const s3 = m_copym(sb, 1000, 500);
+    const keep = m_copym(sb, 0, 100); // a second reference a keeps for itself
+    CURVNET_RESTORE(old);
+    expect(m_chargeto(s1, b)).toBe(true);
+    expect(m_chargeto(s2, b)).toBe(true);
+    expect(m_chargeto(s3, b)).toBe(true);
+    expect(mbuf_vnet_inuse(a, MBZ_CLUSTER)).toBe(1);
+    m_freem(sb); // a still holds `keep`: the cluster stays a's
+    expect(mbuf_vnet_inuse(a, MBZ_CLUSTER)).toBe(1);
+    m_freem(s1); // b lets go of one of its three
+    expect(mbuf_vnet_inuse(a, MBZ_CLUSTER)).toBe(1);
+    m_freem(keep); // a's last reference: b's two remain and b pays from now on
+    expect(mbuf_vnet_inuse(a, MBZ_CLUSTER)).toBe(0);
+    expect(mbuf_vnet_inuse(a, MBZ_EXTREF)).toBe(0);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(1);
+    expect(vnet_destroy(a)).toBe(0); // nothing of a is held anywhere
+    expect(vnet_zombies()).toBe(0);
+    m_freem(s2);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(1);
+    m_freem(s3);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(0);
+    expect(mbuf_vnet_inuse(b, MBZ_EXTREF)).toBe(0);
+    expect(vnet_destroy(b)).toBe(0);
     expectClean();
   });
 

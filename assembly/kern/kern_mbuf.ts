@@ -288,7 +288,23 @@ function extFree(m: usize): void {
     return;
   }
   const rr = changetype<ExtRef>(r);
-  if (--rr.refcnt != 0) return;
+  if (--rr.refcnt != 0) {
+    const holder = mm.m_vnet;
+    if (holder != rr.vnet) {
+      if (rr.nalt != 0) rr.nalt--;
+    } else if (rr.nalt != 0 && rr.refcnt <= rr.nalt && alive(rr.alt) && alive(holder)) {
+      // The charged vnet let go of its last reference; the rest are other vnets': the
+      // storage follows them, so the vnet that let go owns nothing of it any more.
+      const to = rr.alt;
+      nfrom = 0;
+      chargeMove(z, holder, to);
+      chargeMove(refZone, holder, to);
+      rr.vnet = to;
+      rr.nalt = 0; // (a third vnet's sharers, if any, now count as to's)
+      vnet_uncharged(vbase(holder));
+    }
+    return;
+  }
   const cv = rr.vnet;
   if (!alive(cv)) {
     count(MBS_ORPHANS);
@@ -339,11 +355,18 @@ export function extShare(n: usize, m: usize): bool {
     }
     changetype<ExtRef>(r).refcnt = 1;
     changetype<ExtRef>(r).vnet = mm.m_vnet;
+    changetype<ExtRef>(r).alt = 0;
+    changetype<ExtRef>(r).nalt = 0;
     mm.ext_ref = r;
     count(MBS_SHARED);
   }
-  changetype<ExtRef>(r).refcnt++;
+  const rr = changetype<ExtRef>(r);
+  rr.refcnt++;
   const nn = changetype<Mbuf>(n);
+  if (nn.m_vnet != rr.vnet) {
+    rr.nalt++;
+    rr.alt = nn.m_vnet;
+  }
   nn.ext_buf = mm.ext_buf;
   nn.ext_size = mm.ext_size;
   nn.ext_type = mm.ext_type;
@@ -476,6 +499,12 @@ export function m_chargeto(m: usize, v: usize): bool {
           chargeMove(z, rr.vnet, v);
           chargeMove(refZone, rr.vnet, v);
           rr.vnet = v;
+          rr.nalt = 0;
+        } else if (old != v) {
+          // Still shared: count sharers charged away from the cluster's vnet.
+          if (old == rr.vnet) rr.nalt++;
+          else if (v == rr.vnet && rr.nalt != 0) rr.nalt--;
+          if (v != rr.vnet) rr.alt = v;
         }
       }
     }

@@ -113,6 +113,7 @@ const VNET_BASE: usize = 16;
 @external("kernel", "ifunit_vnet") export declare function ifunit_vnet(v: usize, name: usize, len: u32): usize;
 @external("kernel", "if_setup") export declare function if_setup(ifp: usize, up: bool): i32;
 @external("kernel", "if_setpromisc") export declare function if_setpromisc(ifp: usize, on: bool): i32;
+@external("kernel", "if_capchanged") export declare function if_capchanged(ifp: usize): void;
 @external("kernel", "if_clone_destroy_ifp") export declare function if_clone_destroy_ifp(ifp: usize): i32;
 @external("kernel", "if_first") export declare function if_first(v: usize): usize;
 @external("kernel", "if_next") export declare function if_next(ifp: usize): usize;
@@ -126,6 +127,7 @@ const VNET_BASE: usize = 16;
 @external("kernel", "ether_demux") export declare function ether_demux(ifp: usize, m: usize): void;
 @external("kernel", "ether_output") export declare function ether_output(ifp: usize, m: usize, dst: usize, etype: u16): i32;
 @external("kernel", "ether_output_frame") export declare function ether_output_frame(ifp: usize, m: usize): i32;
+@external("kernel", "ether_set_offload_fixup") export declare function ether_set_offload_fixup(fn: u32): void;
 @external("kernel", "ether_set_bridge_input") export declare function ether_set_bridge_input(fn: u32): void;
 @external("kernel", "netisr_register") export declare function netisr_register(etype: u32, fn: u32): i32;
 @external("kernel", "netisr_unregister") export declare function netisr_unregister(etype: u32): i32;
@@ -161,6 +163,7 @@ export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 @external("kernel", "in_pseudo") export declare function in_pseudo(src: u32, dst: u32, proto: u32, len: u32): u32;
 @external("kernel", "in6_pseudo") export declare function in6_pseudo(src: usize, dst: usize, nxt: u32, len: u32): u32;
 @external("kernel", "in_cksum_update") export declare function in_cksum_update(hc: u16, old: u16, nw: u16): u16;
+@external("kernel", "in_delayed_cksum_value") export declare function in_delayed_cksum_value(m: usize, l3off: u32, flags: u32): u32;
 
 // Loopback and vnet checks (net/if_loop.ts, kern/vnet.ts), for protocol modules (inet).
 @external("kernel", "looutput") export declare function looutput(ifp: usize, m: usize, af: u32): i32;

@@ -7,6 +7,18 @@
 // (02:<vnet id>:<unit>:0a / :0b). A frame sent on one end is the other end's input: the
 // mbuf pointer moves (zero copy) and its charge moves to the receiving vnet (m_chargeto).
 //
+// Offload between vnets (docs/tcp.md "Offload between vnets"): both ends advertise
+// IFCAP_RXCSUM, IFCAP_TXCSUM and IFCAP_TSO4 (all on at creation), as virtual NICs do. An end
+// assists (if_hwassist) transport checksums when it has TXCSUM on and its peer RXCSUM, and
+// TSO when both ends also have TSO4 on (the peer takes the large frames), the peer's MTU is
+// no smaller, no capture is on either end and no link conditions act on its direction
+// (loss, delay, rate must see MTU-sized frames). Neither assists anything while either end
+// is a bridge member: a bridge floods frames to members that may not offload. A frame
+// handed over with offload bits keeps them and gains CSUM_DATA_VALID | CSUM_PSEUDO_HDR (the
+// data never left the kernel); if_hwassist is recomputed for both ends whenever one of
+// these inputs changes (flags, MTU, capabilities, captures and bridges through SIOCCAPCHG,
+// link conditions).
+//
 // Life of a pair, as in FreeBSD:
 //   - it is homed in the vnet it was created in; either end may be moved into any vnet;
 //   - destroying either end destroys both, wherever each one is;
@@ -34,7 +46,9 @@ import {
 } from "../kmod/kapi";
 import {
   Ifnet, IFT_ETHER, IFF_UP, IFF_RUNNING, IFF_BROADCAST, IFF_SIMPLEX, IFF_MULTICAST, ETHERMTU, ETHER_HDR_LEN, if_lladdr,
+  IFCAP_RXCSUM, IFCAP_TXCSUM, IFCAP_TSO4, IFCAP_OFFLOAD,
 } from "../sys/if";
+import { Mbuf, CSUM_TCP, CSUM_UDP, CSUM_TSO, CSUM_OFFLOAD, CSUM_DATA_VALID, CSUM_PSEUDO_HDR } from "../sys/mbuf";
 import {
   EpairSoftc, EpairDir, EPAIR_MAGIC, NO_TIME, SC_DIR_A, SC_DIR_B, SC_SIZE, DIR_CALLOUT, DIR_COUNTERS, EPAIR_MAXMTU,
   EPAIR_MAX_DELAY_US, EPAIR_MAX_RATE, EPAIR_QLIMIT_MAX, EC_LOSS, EC_DUP, EC_RATE, EC_DELAY, EC_REORDER,
@@ -50,6 +64,8 @@ export { kmod_heap_top } from "../kmod/kmod";
 // ioctl commands (net/if.ts)
 const SIOCSIFFLAGS: u32 = 1;
 const SIOCSIFMTU: u32 = 2;
+const SIOCSIFCAP: u32 = 4;
+const SIOCCAPCHG: u32 = 5;
 
 const EEXIST: i32 = 17;
 const EPAIR_PREFIX: usize = memory.data<u8>([0x65, 0x70, 0x61, 0x69, 0x72]); // "epair"
@@ -102,10 +118,35 @@ function unitRelease(sc: usize): void {
 // ---------------------------------------------------------------------------------------
 // Data path
 
+/** What ifp (sending to peer over direction d) assists now: see the file header. */
+function hwassist(d: EpairDir): u32 {
+  const a = changetype<Ifnet>(d.ifp);
+  const b = changetype<Ifnet>(d.peer);
+  if ((a.if_capenable & IFCAP_TXCSUM) == 0 || (b.if_capenable & IFCAP_RXCSUM) == 0 || a.if_bridge != 0 || b.if_bridge != 0) return 0;
+  let hw = CSUM_TCP | CSUM_UDP;
+  if ((a.if_capenable & b.if_capenable & IFCAP_TSO4) != 0 && b.if_mtu >= a.if_mtu && a.if_bpf == 0 && b.if_bpf == 0 && d.cond == 0) hw |= CSUM_TSO;
+  return hw;
+}
+
+/** Recompute if_hwassist of both ends of the pair d belongs to. */
+function epair_caps_update(d: EpairDir): void {
+  const sc = d.sc;
+  const da = dir(sc + SC_DIR_A);
+  const db = dir(sc + SC_DIR_B);
+  changetype<Ifnet>(da.ifp).if_hwassist = hwassist(da);
+  changetype<Ifnet>(db.ifp).if_hwassist = hwassist(db);
+}
+
 /** if_transmit: frames sent by ifp go to its peer, at once or through the link conditions. */
 function epair_transmit(ifp: usize, m: usize): i32 {
   const d = dir(changetype<Ifnet>(ifp).if_softc);
   d.c_sent++;
+  const mm = changetype<Mbuf>(m);
+  if ((mm.ph_csum_flags & CSUM_OFFLOAD) != 0) {
+    // Left to us: the receiver trusts the data; the request bits stay (the field is unfinished).
+    mm.ph_csum_flags |= CSUM_DATA_VALID | CSUM_PSEUDO_HDR;
+    mm.ph_csum_data = 0xffff;
+  }
   if (d.cond == 0) epair_deliver_inline(d, m);
   else epair_enqueue(d, m);
   return 0;
@@ -122,9 +163,15 @@ function epair_ioctl(ifp: usize, cmd: u32, arg: usize): i32 {
     // No hardware to wait for: the driver is running whenever the interface is up.
     if (ii.if_flags & IFF_UP) ii.if_flags |= IFF_RUNNING;
     else ii.if_flags &= ~IFF_RUNNING;
+    epair_caps_update(dir(ii.if_softc));
     return 0;
   }
-  if (cmd == SIOCSIFMTU) return ii.if_mtu <= EPAIR_MAXMTU ? 0 : -EINVAL;
+  if (cmd == SIOCSIFMTU) {
+    if (ii.if_mtu > EPAIR_MAXMTU) return -EINVAL;
+    epair_caps_update(dir(ii.if_softc));
+    return 0;
+  }
+  if (cmd == SIOCSIFCAP || cmd == SIOCCAPCHG) epair_caps_update(dir(ii.if_softc));
   return 0;
 }
 
@@ -165,6 +212,8 @@ function setupIf(ifp: usize, unit: u32, suffix: u8, d: usize, v: usize): void {
   ii.if_input = epair_input.index;
   ii.if_ioctl = epair_ioctl.index;
   ii.if_cloner = cloner;
+  ii.if_capabilities = IFCAP_OFFLOAD;
+  ii.if_capenable = IFCAP_OFFLOAD;
   // 02:<home vnet id>:<unit>:0a|0b, locally administered unicast.
   const id = vnet_id(v);
   const mac = if_lladdr(ifp);
@@ -206,6 +255,7 @@ function epair_clone_create(unit: u32): usize {
   setupDir(sc + SC_DIR_B, b, a, sc);
   setupIf(a, unit, 0x61, sc + SC_DIR_A, v);
   setupIf(b, unit, 0x62, sc + SC_DIR_B, v);
+  epair_caps_update(dir(sc + SC_DIR_A));
   let r = if_attach(a);
   if (r == 0) {
     r = if_attach(b);
@@ -383,6 +433,7 @@ export function epair_set_conditions(ifp: usize, delay_us: f64, jitter_us: f64, 
   if (d.delay_us != 0 || d.jitter_us != 0) c |= EC_DELAY;
   if (d.reorder != 0) c |= EC_REORDER;
   d.cond = c;
+  epair_caps_update(d); // TSO only without conditions: they act on MTU-sized frames
   return 0;
 }
 

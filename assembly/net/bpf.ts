@@ -7,11 +7,18 @@
 //  12 u16 dir (1 in, 2 out)  14 u16 reserved   16 u64 kernel time (us)   24 data[caplen]
 // When the ring is full a frame is dropped and counted, never overwritten.
 //
+// Offload (docs/tcp.md "Offload between vnets"): a frame whose transport checksum was left
+// to the interface (CSUM_DELAY_DATA) is recorded with the checksum filled in, in the copy
+// only, so a capture shows what a wire would carry. Large (TSO) frames never reach a tap:
+// an epair stops assisting TSO while a capture is on either end (if_capchanged below).
+//
 // A descriptor outlives its interface: when the interface goes away the descriptor is
 // orphaned (no more frames) and the host still drains what it holds, then closes it.
 
 import { Ifnet, BPF_D_IN, BPF_D_OUT } from "../sys/if";
-import { Mbuf, M_PKTHDR } from "../sys/mbuf";
+import { Mbuf, M_PKTHDR, CSUM_DELAY_DATA } from "../sys/mbuf";
+import { in_delayed_cksum_value } from "./in_cksum";
+import { if_capchanged } from "./if";
 import { m_copydata, m_length } from "../kern/uipc_mbuf";
 import { kmem_alloc, kmem_free, KMEM_KERNEL_ACCT, PAGES_PER_CHUNK, CHUNK_SIZE } from "../kern/kmem";
 import { zone_create, zone_alloc_in, zone_free_in, ZONE_ZERO } from "../kern/zone";
@@ -75,6 +82,7 @@ export function bpf_attach(ifp: usize, snaplen: u32, nseg: u32, afhdr: bool): us
   dd.ifp = ifp;
   dd.next = changetype<Ifnet>(ifp).if_bpf;
   changetype<Ifnet>(ifp).if_bpf = d;
+  if_capchanged(ifp);
   return d;
 }
 
@@ -94,8 +102,10 @@ function unhook(d: usize): void {
     while (p != 0 && changetype<BpfD>(p).next != d) p = changetype<BpfD>(p).next;
     if (p != 0) changetype<BpfD>(p).next = dd.next;
   }
+  const ifp = dd.ifp;
   dd.ifp = 0;
   dd.next = 0;
+  if_capchanged(ifp);
 }
 
 /** Stop and free a capture (the host has drained what it wanted). */
@@ -144,10 +154,24 @@ function record(d: usize, m: usize, dir: u16, af: u32): void {
   store<u64>(p, load<u64>(KGLOBALS + KG_TICKS), 16);
   if (extra != 0) store<u32>(p, af, REC_HDR);
   m_copydata(m, 0, <i32>(caplen - extra), p + REC_HDR + extra);
+  if ((mm.m_flags & M_PKTHDR) != 0 && (mm.ph_csum_flags & CSUM_DELAY_DATA) != 0) fillCksum(m, p + REC_HDR + extra, caplen - extra, extra != 0);
   dd.wo += reclen;
   store<u32>(seglenp(d, dd.w), dd.wo);
   dd.frames++;
   dd.bytes += caplen;
+}
+
+/** Put the checksum the interface was left to compute into the recorded copy (data, caplen bytes). */
+function fillCksum(m: usize, data: usize, caplen: u32, noether: bool): void {
+  let l3off: u32 = 0;
+  if (!noether) {
+    // Ethernet: IPv4 only (the only family that asks for offload today).
+    if (caplen < 14 || load<u16>(data, 12) != 0x0008) return;
+    l3off = 14;
+  }
+  const v = in_delayed_cksum_value(m, l3off, changetype<Mbuf>(m).ph_csum_flags);
+  const field = v >> 16;
+  if (v != 0 && field + 2 <= caplen) store<u16>(data + field, bswap<u16>(<u16>v));
 }
 
 /** bpf_mtap: give frame m (in or out of ifp) to every capture on ifp. */

@@ -225,6 +225,31 @@ export function if_valid(ifp: usize): bool {
 export const SIOCSIFFLAGS: u32 = 1;
 export const SIOCSIFMTU: u32 = 2;
 export const SIOCSIFLLADDR: u32 = 3;
+/** if_capenable changed (the driver recomputes if_hwassist). */
+export const SIOCSIFCAP: u32 = 4;
+/**
+ * Something an offload decision depends on changed outside the driver: a capture attached
+ * or detached, bridge membership. The driver recomputes if_hwassist (epair: of both ends).
+ */
+export const SIOCCAPCHG: u32 = 5;
+
+/** Tell ifp's driver that a capture or a bridge came or went (see SIOCCAPCHG). */
+export function if_capchanged(ifp: usize): void {
+  ioctl(ifp, SIOCCAPCHG, 0);
+}
+
+/**
+ * ifconfig [-]txcsum/rxcsum/tso: turn offload capabilities on or off (IFCAP_*; bits the
+ * driver lacks are ignored). 0 or the driver's -errno.
+ */
+export function if_setcapenable(ifp: usize, caps: u32): i32 {
+  const ii = changetype<Ifnet>(ifp);
+  const was = ii.if_capenable;
+  ii.if_capenable = caps & ii.if_capabilities;
+  const r = ioctl(ifp, SIOCSIFCAP, 0);
+  if (r != 0) ii.if_capenable = was;
+  return r;
+}
 
 /** Bring an interface up or down (IFF_UP; the driver sets IFF_RUNNING). */
 export function if_setup(ifp: usize, up: bool): i32 {

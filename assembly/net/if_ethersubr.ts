@@ -2,14 +2,22 @@
 // a frame goes to whatever handler a module registered for its ethertype (netisr), or is
 // counted and dropped. Every check happens before a field is used; bad frames are dropped
 // and counted per interface (if_ierrors, if_noproto) and per vnet (etherstat below).
+//
+// Offload (docs/tcp.md "Offload between vnets"): ether_output_frame is the one door every
+// Ethernet frame leaves by, so it is where a packet's offload requests (CSUM_DELAY_DATA,
+// CSUM_TSO) meet the interface's if_hwassist: what the interface does not assist now is
+// done in software (the hook inet registers: checksum filled in, large segment cut to
+// ph_tso_segsz) before the frame is tapped or handed to the driver. ether_input accepts a
+// frame above the MTU only when it carries CSUM_TSO, which only the kernel sets (a frame
+// from the host is a fresh mbuf).
 
 import {
   Ifnet, IFF_UP, IFF_RUNNING, IFF_PROMISC, ETHER_HDR_LEN, ETHER_VLAN_ENCAP_LEN, ETHERTYPE_VLAN, ETHERTYPE_MIN,
   IFCOUNTER_IPACKETS, IFCOUNTER_IERRORS, IFCOUNTER_OPACKETS, IFCOUNTER_OERRORS, IFCOUNTER_IBYTES, IFCOUNTER_OBYTES,
   IFCOUNTER_IMCASTS, IFCOUNTER_OMCASTS, IFCOUNTER_IQDROPS, IFCOUNTER_NOPROTO, BPF_D_IN, BPF_D_OUT,
-  if_inc_counter, if_lladdr,
+  IF_HW_TSOMAX, if_inc_counter, if_lladdr,
 } from "../sys/if";
-import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, M_VLANTAG, mtod } from "../sys/mbuf";
+import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, M_VLANTAG, CSUM_TSO, CSUM_OFFLOAD, mtod } from "../sys/mbuf";
 import { m_freem, m_pullup, m_adj, M_PREPEND } from "../kern/uipc_mbuf";
 import { vnet_data_alloc, vnet_master, vnet_data_copy } from "../kern/vnet_data";
 import { VNET } from "../kern/vnet";
@@ -28,10 +36,17 @@ export const ETHERSTAT_VLAN: u32 = 6; // 802.1Q tagged, and no VLAN interface he
 export const ETHERSTAT_NOPROTO: u32 = 7; // no handler for the ethertype
 export const ETHERSTAT_NOMEM: u32 = 8; // m_pullup failed
 export const ETHERSTAT_OUTDOWN: u32 = 9; // output on an interface that is down
-export const ETHERSTAT_COUNT: u32 = 10;
+export const ETHERSTAT_OFFLOAD_SW: u32 = 10; // frames whose offload was done in software on output
+export const ETHERSTAT_OFFLOAD_FAIL: u32 = 11; // ... and dropped because that failed (no hook, no mbufs)
+export const ETHERSTAT_COUNT: u32 = 12;
 
 let V_etherstat: u32 = 0;
 let bridgeInput: u32 = 0; // if_bridge's input hook: (ifp, m) => usize (m to go on, 0 = taken)
+/**
+ * inet's software offload: (ifp, m, need) => usize, the frames (a list through m_nextpkt)
+ * with the CSUM_* bits in need done and cleared, or 0 when m was dropped (counted there).
+ */
+let offloadFixup: u32 = 0;
 
 export function ether_boot(): i32 {
   const off = vnet_data_alloc(ETHERSTAT_COUNT * 8, 8);
@@ -51,6 +66,11 @@ export function ether_boot(): i32 {
 export function etherstat(which: u32): f64 {
   if (which >= ETHERSTAT_COUNT) return -1;
   return <f64>load<u64>(VNET(V_etherstat) + (<usize>which << 3));
+}
+
+/** inet sets (and on unload clears) the software fallback of output offload. */
+export function ether_set_offload_fixup(fn: u32): void {
+  offloadFixup = fn;
 }
 
 /** if_bridge sets (and on unload clears) the hook member interfaces' frames go through. */
@@ -105,7 +125,8 @@ export function ether_input(ifp: usize, m: usize): void {
   let etype: u32 = bswap<u16>(load<u16>(eh, 12));
   let maxlen = <i32>(ii.if_mtu + ETHER_HDR_LEN);
   if (etype == ETHERTYPE_VLAN) maxlen += <i32>ETHER_VLAN_ENCAP_LEN;
-  if (len > maxlen) {
+  // A large segment made inside this kernel (CSUM_TSO) is the one exception to the MTU.
+  if (len > maxlen && ((mm.ph_csum_flags & CSUM_TSO) == 0 || len > <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN))) {
     drop(ifp, m, ETHERSTAT_OVERSIZE, IFCOUNTER_IERRORS);
     return;
   }
@@ -181,7 +202,39 @@ export function ether_output_frame(ifp: usize, m: usize): i32 {
     m_freem(m);
     return -50; // ENETDOWN
   }
-  if ((mm.m_flags & M_PKTHDR) == 0 || mm.ph_len < <i32>ETHER_HDR_LEN || mm.ph_len > <i32>(ii.if_mtu + ETHER_HDR_LEN + ETHER_VLAN_ENCAP_LEN)) {
+  const need = mm.ph_csum_flags & CSUM_OFFLOAD & ~ii.if_hwassist;
+  if (need != 0 && (mm.m_flags & M_PKTHDR) != 0) return ether_output_sw(ifp, m, need);
+  return ether_output_one(ifp, m);
+}
+
+/** The interface does not assist what the packet asks (now): software, before any tap. */
+function ether_output_sw(ifp: usize, m: usize, need: u32): i32 {
+  stat(ETHERSTAT_OFFLOAD_SW);
+  let l = offloadFixup != 0 ? call_indirect<usize>(offloadFixup, ifp, m, need) : 0;
+  if (l == 0) {
+    if (offloadFixup == 0) m_freem(m);
+    stat(ETHERSTAT_OFFLOAD_FAIL);
+    if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+    return -55; // ENOBUFS
+  }
+  let err: i32 = 0;
+  while (l != 0) {
+    const next = changetype<Mbuf>(l).m_nextpkt;
+    changetype<Mbuf>(l).m_nextpkt = 0;
+    const r = ether_output_one(ifp, l);
+    if (err == 0) err = r;
+    l = next;
+  }
+  return err;
+}
+
+/** One frame the interface can take as it is: check its size, count, tap, transmit. */
+@inline function ether_output_one(ifp: usize, m: usize): i32 {
+  const ii = changetype<Ifnet>(ifp);
+  const mm = changetype<Mbuf>(m);
+  let max = <i32>(ii.if_mtu + ETHER_HDR_LEN + ETHER_VLAN_ENCAP_LEN);
+  if (mm.ph_len > max && (mm.ph_csum_flags & ii.if_hwassist & CSUM_TSO) != 0) max = <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN);
+  if ((mm.m_flags & M_PKTHDR) == 0 || mm.ph_len < <i32>ETHER_HDR_LEN || mm.ph_len > max) {
     if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
     m_freem(m);
     return -EINVAL;

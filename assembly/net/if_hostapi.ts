@@ -9,7 +9,7 @@ import { EINVAL, ENOMEM, EPERM } from "../sys/errno";
 import { m_gethdr, m_append, m_freem } from "../kern/uipc_mbuf";
 import { kmem_alloc, KMEM_KERNEL_ACCT, PAGES_PER_CHUNK } from "../kern/kmem";
 import { Vnet, vnet_valid, CURVNET_SET, CURVNET_RESTORE } from "../kern/vnet";
-import { if_attach_log_begin, if_attach_log_end, if_attach_logged, if_valid, if_first, if_next, ifunit_vnet, if_setup, if_setpromisc, if_setmtu, if_setlladdr, if_vmove } from "./if";
+import { if_attach_log_begin, if_attach_log_end, if_attach_logged, if_valid, if_first, if_next, ifunit_vnet, if_setup, if_setpromisc, if_setmtu, if_setlladdr, if_vmove, if_setcapenable } from "./if";
 import { if_clone_create, if_clone_error, if_clone_destroy_ifp } from "./if_clone";
 import { ether_output_frame, etherstat } from "./if_ethersubr";
 import { bpf_attach } from "./bpf";
@@ -89,7 +89,10 @@ export function ifh_lladdr(ifp: usize): usize {
   return if_lladdr(ifp);
 }
 
-/** 0 index, 1 flags, 2 mtu, 3 type, 4 vnet, 5 home vnet, 6 bridge, 7 captures, 8 serial, 16+i counter i. */
+/**
+ * 0 index, 1 flags, 2 mtu, 3 type, 4 vnet, 5 home vnet, 6 bridge, 7 captures, 8 serial,
+ * 9 capabilities, 10 capenable, 11 hwassist, 16+i counter i.
+ */
 export function ifh_info(ifp: usize, what: u32): f64 {
   if (!if_valid(ifp)) return -1;
   const ii = changetype<Ifnet>(ifp);
@@ -103,6 +106,9 @@ export function ifh_info(ifp: usize, what: u32): f64 {
     case 6: return <f64>ii.if_bridge;
     case 7: return ii.if_bpf != 0 ? 1 : 0;
     case 8: return <f64>ii.if_serial;
+    case 9: return <f64>ii.if_capabilities;
+    case 10: return <f64>ii.if_capenable;
+    case 11: return <f64>ii.if_hwassist;
   }
   if (what >= 16 && what < 16 + IFCOUNTERS) return <f64>if_get_counter(ifp, what - 16);
   return -1;
@@ -115,6 +121,15 @@ export function ifh_setflags(ifp: usize, up: i32, promisc: i32): i32 {
   let r: i32 = 0;
   if (up >= 0) r = if_setup(ifp, up != 0);
   if (r == 0 && promisc >= 0) r = if_setpromisc(ifp, promisc != 0);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ifconfig [-]rxcsum/txcsum/tso: the IFCAP_* bits to have on. */
+export function ifh_setcap(ifp: usize, caps: u32): i32 {
+  if (!if_valid(ifp)) return -EINVAL;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = if_setcapenable(ifp, caps);
   CURVNET_RESTORE(old);
   return r;
 }

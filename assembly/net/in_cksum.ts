@@ -6,7 +6,8 @@
 // big-endian data); the one's-complement sum commutes with the byte swap, so the result is
 // swapped once at the end.
 
-import { Mbuf } from "../sys/mbuf";
+import { Mbuf, CSUM_TCP, CSUM_UDP } from "../sys/mbuf";
+import { m_copydata } from "../kern/uipc_mbuf";
 
 /** 64-bit accumulate of len bytes at p (little-endian loads), not folded. */
 function sumBytes(p: usize, len: u32, acc: u64): u64 {
@@ -122,4 +123,31 @@ export function in_cksum_update(hc: u16, old: u16, nw: u16): u16 {
   s = (s & 0xffff) + (s >> 16);
   s = (s & 0xffff) + (s >> 16);
   return <u16>(~s & 0xffff);
+}
+
+const hdrbuf = memory.data(24, 8);
+
+/**
+ * The transport checksum an IPv4 packet left to the interface (CSUM_TCP or CSUM_UDP in
+ * flags: its checksum field holds the pseudo-header sum only, FreeBSD's convention), for the
+ * packet whose IP header starts l3off bytes into chain m. Returns the field's offset in the
+ * chain << 16 | the checksum to store there (host order; a UDP zero is sent as 0xffff), or
+ * 0 when m holds no such IPv4 packet (not version 4, a fragment, shorter than it says).
+ * Nothing is written: the caller puts the value in the packet (ip_output's software
+ * fallback) or only in a capture's copy (bpf).
+ */
+export function in_delayed_cksum_value(m: usize, l3off: u32, flags: u32): u32 {
+  if ((flags & (CSUM_TCP | CSUM_UDP)) == 0) return 0;
+  if (!m_copydata(m, <i32>l3off, 20, hdrbuf)) return 0;
+  const vhl = load<u8>(hdrbuf);
+  const hlen = (<u32>vhl & 0xf) << 2;
+  const iplen = <u32>bswap<u16>(load<u16>(hdrbuf, 2));
+  if ((vhl >> 4) != 4 || hlen < 20 || iplen < hlen + 8 || (bswap<u16>(load<u16>(hdrbuf, 6)) & 0x3fff) != 0) return 0;
+  const tcp = (flags & CSUM_TCP) != 0;
+  const l4len = iplen - hlen;
+  if (tcp && l4len < 20) return 0;
+  const field = l3off + hlen + (tcp ? 16 : 6);
+  const s = in_cksum(m, l3off + hlen, l4len, 0);
+  if (s == 0x10000) return 0;
+  return (field << 16) | (!tcp && s == 0 ? 0xffff : s);
 }

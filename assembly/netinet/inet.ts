@@ -25,9 +25,11 @@ import {
   zone_create, zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register,
   eventhandler_deregister, EVENT_IFNET_DEPARTURE, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet, if_valid,
   if_first, if_next, loif, arc4random, ticks, SI_SUB_PROTO_DOMAIN, SI_ORDER_FIRST, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE,
-  EBUSY, ENOMEM, EINVAL,
+  EBUSY, ENOMEM, EINVAL, ether_set_offload_fixup,
 } from "../kmod/kapi";
-import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP } from "../sys/if";
+import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP, IFF_UP, IF_HW_TSOMAX } from "../sys/if";
+import { CSUM_TSO } from "../sys/mbuf";
+import { ip_offload_fixup } from "./ip_offload";
 import { IPPROTO_ICMP, INADDR_LOOPBACK } from "../sys/in";
 import {
   InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
@@ -66,6 +68,22 @@ export function in_selectsrc(dst: u32): u32 {
     if (b != 0) return changetype<InIfaddr>(b).ia_addr;
   }
   return changetype<InIfaddr>(ia).ia_addr;
+}
+
+/**
+ * The largest packet (IP header included) TCP may hand ip_output for dst as one large
+ * segment (CSUM_TSO): IF_HW_TSOMAX when the interface of the route assists TSO now, else 0
+ * (our own addresses go through lo0, which does not). Asked per tcp_output call, so a
+ * capture or link conditions that turn TSO off take effect at the next segment.
+ */
+export function in_rttso(dst: u32): u32 {
+  if (in_localip(dst)) return 0;
+  const r = rt_lookup(dst);
+  if (r == 0) return 0;
+  const ifp = changetype<Rtentry>(r).rt_ifp;
+  if (ifp == 0) return 0;
+  const ii = changetype<Ifnet>(ifp);
+  return (ii.if_hwassist & CSUM_TSO) != 0 && (ii.if_flags & IFF_UP) != 0 ? IF_HW_TSOMAX : 0;
 }
 
 /**
@@ -180,6 +198,7 @@ export function modevent(what: i32): i32 {
       vnet_data_free(<u32>off, INET_VNET_SIZE);
       return r < 0 ? -r : r;
     }
+    ether_set_offload_fixup(ip_offload_fixup.index);
     return 0;
   }
   if (what == MOD_QUIESCE) {
@@ -189,6 +208,7 @@ export function modevent(what: i32): i32 {
   }
   if (what == MOD_UNLOAD) {
     // The uninit ran in every vnet (kld_sysuninit): nothing is left in the zones.
+    ether_set_offload_fixup(0);
     eventhandler_deregister(EVENT_IFNET_DEPARTURE, inet_ifdeparture.index);
     netisr_unregister(ETHERTYPE_IP);
     netisr_unregister(ETHERTYPE_ARP);

@@ -11,10 +11,15 @@
 // The forwarding path comes in with IP_FORWARDING (header present, TTL and checksum
 // already updated): no allocation, one cached route lookup, one ARP hash lookup, the
 // Ethernet header prepended into the leading space the frame arrived with.
+//
+// Offload (docs/tcp.md "Offload between vnets"): a packet may ask for its transport checksum
+// (CSUM_DELAY_DATA) and, from TCP, for segmentation (CSUM_TSO, larger than the MTU when its
+// ph_tso_segsz pieces fit it). ether_output_frame does in software what the interface does
+// not assist (ip_offload.ts); lo0 and fragmentation get complete packets from here.
 
 import { m_gethdr, m_freem, m_copym, m_adj, M_PREPEND, m_pullup, ether_output, looutput, loif } from "../kmod/kapi";
 import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET, ETHERTYPE_IP } from "../sys/if";
-import { Mbuf, M_PKTHDR, MT_DATA, mtod } from "../sys/mbuf";
+import { Mbuf, M_PKTHDR, MT_DATA, CSUM_TSO, CSUM_OFFLOAD, mtod } from "../sys/mbuf";
 import { EINVAL } from "../sys/errno";
 import {
   IP_HDR_MIN, IP_MAXPACKET, IP_DF, IP_MF, IP_OFFMASK, INADDR_BROADCAST, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG,
@@ -30,6 +35,7 @@ import { rt_lookup } from "./in_rmx";
 import { in_localip, in_ifaddr_byaddr, in_broadcast, in_ifaddr_first } from "./in";
 import { arpresolve, etherbroadcast } from "./if_ether";
 import { icmp_error } from "./ip_icmp";
+import { ip_offload_sw, in_delayed_cksum } from "./ip_offload";
 
 /** Internal: a reply built from a received packet (icmp_reflect): header present, locally sent. */
 export const IP_REFLECT: u32 = 0x1000;
@@ -110,7 +116,22 @@ export function pfil_run_hooks(m: usize, ifp: usize, dir: u32): usize {
 /** Hand a finished packet to ifp for next hop nh (link broadcast when bcast). */
 export function ip_send(ifp: usize, m: usize, nh: u32, bcast: bool): i32 {
   const ii = changetype<Ifnet>(ifp);
-  if ((ii.if_flags & IFF_LOOPBACK) != 0) return looutput(ifp, m, AF_INET);
+  if ((ii.if_flags & IFF_LOOPBACK) != 0) {
+    // lo0 assists nothing: complete the packet (or its pieces) here.
+    const need = changetype<Mbuf>(m).ph_csum_flags & CSUM_OFFLOAD;
+    if (need == 0) return looutput(ifp, m, AF_INET);
+    let l = ip_offload_sw(m, 0, need);
+    if (l == 0) return -ENOBUFS;
+    let err: i32 = 0;
+    while (l != 0) {
+      const next = changetype<Mbuf>(l).m_nextpkt;
+      changetype<Mbuf>(l).m_nextpkt = 0;
+      const r = looutput(ifp, l, AF_INET);
+      if (err == 0) err = r;
+      l = next;
+    }
+    return err;
+  }
   let mac: usize;
   if (bcast) mac = etherbroadcast;
   else {
@@ -226,7 +247,7 @@ export function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, to
 
   const len = ip_len(ip);
   const mtu = ii.if_mtu;
-  if (len <= mtu) {
+  if (len <= mtu || tso_fits(m, ip, hlen, mtu)) {
     if ((flags & IP_FORWARDING) == 0) ip_cksum_set(ip, hlen);
     return ip_send(ifp, m, nh, bcast);
   }
@@ -237,7 +258,28 @@ export function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, to
     else m_freem(m);
     return -EMSGSIZE;
   }
+  if ((mm.ph_csum_flags & CSUM_OFFLOAD) != 0) {
+    // Fragments carry the checksum of the whole datagram: complete it first.
+    m = in_delayed_cksum(m, 0);
+    if (m == 0) {
+      IPSTAT_INC(IPS_ODROPPED);
+      return -ENOBUFS;
+    }
+    changetype<Mbuf>(m).ph_csum_flags &= ~CSUM_TSO;
+  }
   return ip_fragment(m, ifp, mtu, nh, bcast, hlen);
+}
+
+/**
+ * A large TCP segment (CSUM_TSO) fits a link when each of its pieces does: IP and TCP
+ * headers plus ph_tso_segsz bytes within mtu. (Forwarded, it keeps the sender's piece size;
+ * pieces too big for the next link are refused like any packet with DF: RFC 1191.)
+ */
+function tso_fits(m: usize, ip: usize, hlen: u32, mtu: u32): bool {
+  const mm = changetype<Mbuf>(m);
+  if ((mm.ph_csum_flags & CSUM_TSO) == 0 || mm.ph_tso_segsz == 0 || mm.m_len < <i32>(hlen + 20)) return false;
+  const thoff = (<u32>load<u8>(ip + hlen + 12) >> 4) << 2;
+  return hlen + thoff + <u32>mm.ph_tso_segsz <= mtu;
 }
 
 /**

@@ -39,7 +39,9 @@ export const IPS_RAWOUT: u32 = 22; // packets sent with a header built by the ca
 export const IPS_TOOLONG: u32 = 23; // fragment offset + length over 65535
 export const IPS_NOTMEMBER: u32 = 24; // multicast to a group we are not in
 export const IPS_BADADDR: u32 = 25; // martian source or destination (RFC 1122 3.2.1.3)
-export const IPS_COUNT: u32 = 26;
+export const IPS_SWCSUM: u32 = 26; // transport checksums left to an interface, computed in software after all
+export const IPS_GSO: u32 = 27; // segments cut in software from large (TSO) packets
+export const IPS_COUNT: u32 = 28;
 
 // icmpstat (FreeBSD struct icmpstat names; then the histograms by type)
 export const ICPS_ERROR: u32 = 0; // icmp_error calls

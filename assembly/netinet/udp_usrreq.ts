@@ -20,7 +20,9 @@
 //
 // Output (udp_output): implicit bind to an ephemeral port, source address from the bound
 // address or the route (inet's in_selectsrc), header and checksum over the pseudo-header
-// (a computed 0 is sent as 0xffff), ip_output without DF (IP fragments up to 65507 bytes of
+// (a computed 0 is sent as 0xffff; delayed, CSUM_UDP: the field holds the pseudo-header sum
+// and the interface, or ip_output's software fallback, completes it, docs/tcp.md "Offload
+// between vnets"; an epair peer vouches for the data instead), ip_output without DF (IP fragments up to 65507 bytes of
 // data), SO_BROADCAST -> IP_ALLOWBROADCAST (else EACCES), SO_DONTROUTE -> IP_ROUTETOIF.
 // Errors come back to the sender. ICMP errors about a datagram reach the connected socket
 // of its 4-tuple as so_error (port unreachable -> ECONNREFUSED), as FreeBSD does;
@@ -48,7 +50,7 @@ import {
   MSG_DONTROUTE, PRU_SIZE, PRU_ATTACH, PRU_DETACH, PRU_BIND, PRU_CONNECT, PRU_DISCONNECT, PRU_SEND, PRU_SHUTDOWN,
   PRU_SOCKADDR, PRU_PEERADDR, PRU_CTLOUTPUT, SOCKADDR_IN_SIZE, sa_len, sa_family, sin_port, sin_addr, sockaddr_in_set,
 } from "../sys/socket";
-import { Mbuf, M_BCAST, M_MCAST, CSUM_L4_CALC, CSUM_L4_VALID, mtod } from "../sys/mbuf";
+import { Mbuf, M_BCAST, M_MCAST, CSUM_L4_CALC, CSUM_L4_VALID, CSUM_UDP, mtod } from "../sys/mbuf";
 import {
   IPPROTO_UDP, UDP_HDR_LEN, UH_SPORT, UH_DPORT, UH_ULEN, UH_SUM, INADDR_ANY, INADDR_BROADCAST, INADDR_LOOPBACK,
   IN_MULTICAST, IN_LOOPBACK, ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_PROTOCOL,
@@ -304,10 +306,9 @@ function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32):
   store<u16>(uh + UH_SPORT, bswap<u16>(x.inp_lport));
   store<u16>(uh + UH_DPORT, bswap<u16>(<u16>dport));
   store<u16>(uh + UH_ULEN, bswap<u16>(<u16>ulen));
-  store<u16>(uh + UH_SUM, 0);
-  let sum = in_cksum(m, 0, ulen, in_pseudo(src, dst, IPPROTO_UDP, ulen));
-  if (sum == 0) sum = 0xffff; // RFC 768: a computed zero is sent as all ones
-  store<u16>(uh + UH_SUM, bswap<u16>(<u16>sum));
+  // Delayed checksum: the pseudo-header sum now (never 0: the protocol number is in it).
+  store<u16>(uh + UH_SUM, bswap<u16>(<u16>in_pseudo(src, dst, IPPROTO_UDP, ulen)));
+  changetype<Mbuf>(m).ph_csum_flags |= CSUM_UDP;
   const opts = changetype<Socket>(so).so_options;
   let ipflags: u32 = 0;
   if (opts & <u32>SO_BROADCAST) ipflags |= IP_ALLOWBROADCAST;

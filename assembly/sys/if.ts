@@ -38,6 +38,14 @@ export const ETHERTYPE_VLAN: u16 = 0x8100;
 export const ETHERTYPE_IPV6: u16 = 0x86dd;
 export const ETHERTYPE_MIN: u16 = 0x0600; // below this the field is an 802.3 length
 
+// if_capabilities / if_capenable (FreeBSD values): what the driver can offload / what is on.
+export const IFCAP_RXCSUM: u32 = 0x00001; // accepts packets whose checksum was never computed (in-kernel peers)
+export const IFCAP_TXCSUM: u32 = 0x00002; // transmits without computing transport checksums
+export const IFCAP_TSO4: u32 = 0x00100; // transmits TCP/IPv4 segments larger than the MTU
+export const IFCAP_OFFLOAD: u32 = IFCAP_RXCSUM | IFCAP_TXCSUM | IFCAP_TSO4;
+/** Largest packet (IP header included) an interface with IFCAP_TSO4 accepts: IP_MAXPACKET. */
+export const IF_HW_TSOMAX: u32 = 65535;
+
 /** Capture directions (the ring record's dir). */
 export const BPF_D_IN: u16 = 1;
 export const BPF_D_OUT: u16 = 2;
@@ -89,6 +97,10 @@ export const IFCOUNTERS: u32 = 12;
   if_serial: u32; // kernel-wide serial number: a host handle stays bound to this interface only
   if_lladdr_lo: u32; // MAC bytes 0-3 (network order in memory)
   if_lladdr_hi: u32; // MAC bytes 4-5
+  if_capabilities: u32; // IFCAP_* the driver can do
+  if_capenable: u32; // IFCAP_* turned on (all of if_capabilities by default)
+  if_hwassist: u32; // CSUM_* the driver does for packets sent now (it keeps this current)
+  if_spare: u32;
   // then: name (IFNAMSIZ bytes), counters (IFCOUNTERS x u64)
 }
 

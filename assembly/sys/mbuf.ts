@@ -18,6 +18,11 @@
 // has ext_ref == 0 and the cluster is charged to the mbuf's vnet. The first time a cluster
 // is shared (m_copym, m_split) it gets an ExtRef record {refcnt, vnet}; every sharer points
 // at it and the cluster is freed, and uncharged from ExtRef.vnet, when the count drops to 0.
+// Sharers charged to other vnets are counted (ExtRef.nalt) and the last such vnet is
+// remembered (ExtRef.alt): when the charged vnet lets go of its last reference while others
+// still hold the cluster, the charge moves to alt, so a sender's vnet (a TCP send buffer
+// shares its clusters with the segments it sent) can be destroyed, owning nothing, while a
+// receiver still holds the data.
 
 export const MSIZE: u32 = 256;
 export const MCLSHIFT: u32 = 11;
@@ -66,6 +71,8 @@ export const MJUM16BYTES: u32 = 16 * 1024;
 @unmanaged export class ExtRef {
   refcnt: u32;
   vnet: usize; // struct vnet * the cluster (and this record) is charged to
+  alt: usize; // the last other vnet a sharer was charged to (m_chargeto)
+  nalt: u32; // sharers charged to a vnet other than `vnet`
 }
 
 export const M_HDR_SIZE: u32 = 32;
@@ -125,6 +132,7 @@ export const EXT_MAX: u16 = 8;
 export const CSUM_IP: u32 = 0x00000001; // compute the IPv4 header checksum
 export const CSUM_IP_UDP: u32 = 0x00000002;
 export const CSUM_IP_TCP: u32 = 0x00000004;
+export const CSUM_IP_TSO: u32 = 0x00000010; // TCP segmentation: ph_tso_segsz bytes of data per segment
 export const CSUM_IP6_UDP: u32 = 0x00000200;
 export const CSUM_IP6_TCP: u32 = 0x00000400;
 export const CSUM_L3_CALC: u32 = 0x01000000; // the L3 checksum was checked
@@ -135,6 +143,23 @@ export const CSUM_IP_CHECKED: u32 = CSUM_L3_CALC;
 export const CSUM_IP_VALID: u32 = CSUM_L3_VALID;
 export const CSUM_DATA_VALID: u32 = CSUM_L4_VALID;
 export const CSUM_PSEUDO_HDR: u32 = CSUM_L4_CALC;
+export const CSUM_TCP: u32 = CSUM_IP_TCP;
+export const CSUM_UDP: u32 = CSUM_IP_UDP;
+export const CSUM_TSO: u32 = CSUM_IP_TSO;
+/** Transport checksums left to the interface: the field holds the pseudo-header sum only. */
+export const CSUM_DELAY_DATA: u32 = CSUM_TCP | CSUM_UDP;
+/**
+ * Offload between vnets (docs/tcp.md "Offload between vnets"). Outbound, a packet asks the
+ * interface for CSUM_DELAY_DATA (checksum) and CSUM_TSO (cut into ph_tso_segsz segments);
+ * what the interface does not assist (if_hwassist) is done in software before the frame is
+ * tapped or transmitted (ether_output_frame). An epair that assists hands the packet to its
+ * peer with the request bits still set (the field still holds only the pseudo-header sum)
+ * plus CSUM_DATA_VALID | CSUM_PSEUDO_HDR: the receiver trusts the data, and a router that
+ * forwards it out of a non-offload interface still knows the checksum is owed. CSUM_TSO on
+ * a received frame marks a large segment made inside this kernel (ether_input's only
+ * exception to the MTU).
+ */
+export const CSUM_OFFLOAD: u32 = CSUM_DELAY_DATA | CSUM_TSO;
 
 /** M_COPYALL: m_copym's "to the end of the chain". */
 export const M_COPYALL: i32 = 1000000000;

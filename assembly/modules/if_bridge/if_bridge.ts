@@ -28,7 +28,7 @@ import {
   vnet_sysinit_register, callout_init, callout_stop, arc4random,
   if_alloc, if_initname_unit, if_attach, if_detach, if_free, if_valid,
   if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_vnet_destroy,
-  ether_demux, ether_output_frame, ether_set_bridge_input, bpf_mtap,
+  ether_demux, ether_output_frame, ether_set_bridge_input, bpf_mtap, if_capchanged,
   eventhandler_register, eventhandler_deregister, EVENT_IFNET_DEPARTURE, EVENTHANDLER_PRI_ANY,
   m_copym, m_dup, m_freem, m_pullup, CURVNET_SET, CURVNET_RESTORE,
   MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, ENOSPC,
@@ -332,6 +332,7 @@ function bridge_delete_member(sc: usize, bif: usize): void {
   bridge_rtdelete_port(sc, bif);
   const ifp = changetype<BridgePort>(bif).ifp;
   changetype<Ifnet>(ifp).if_bridge = 0;
+  if_capchanged(ifp); // its driver may offload again
   if ((changetype<BridgePort>(bif).flags & BIF_WASPROMISC) == 0) setpromisc(ifp, false);
   zone_free_in(portZone, bif, s.vbase);
 }
@@ -374,6 +375,9 @@ function bridge_add_member(sc: usize, ifp: usize): i32 {
   store<usize>(pp, bif);
   s.nmembers++;
   ii.if_bridge = sc;
+  // A member's frames may be flooded anywhere: its driver stops offloading (FreeBSD mutes
+  // member capabilities the same way).
+  if_capchanged(ifp);
   return 0;
 }
 
@@ -384,7 +388,10 @@ function bridge_ifdetach(ifp: usize): void {
   if (sc != 0 && changetype<BridgeSoftc>(sc).magic == BRIDGE_MAGIC) {
     const bif = port_of(sc, ifp);
     if (bif != 0) bridge_delete_member(sc, bif);
-    else ii.if_bridge = 0;
+    else {
+      ii.if_bridge = 0;
+      if_capchanged(ifp);
+    }
   }
   const bsc = softc_of(ifp);
   if (bsc != 0) bridge_delete_all(bsc);

@@ -8,7 +8,7 @@
 // window).
 
 import { ticks } from "../../kmod/kapi";
-import { TP, TF_INRECOVERY, TF_CONGRECOVERY, CC_CUBIC } from "./tcp_var";
+import { TP, TF_INRECOVERY, TF_CONGRECOVERY, TF_TSO, CC_CUBIC } from "./tcp_var";
 import { cubic_ack_received, cubic_cong_signal, cubic_post_recovery, cubic_conn_init } from "./cc_cubic";
 
 export const CC_ACK: u32 = 1;
@@ -39,8 +39,10 @@ export function cc_ack_received(tp: usize, acked: u32): void {
   if (t.t_flags & TF_INRECOVERY) return;
   const mss = t.t_maxseg;
   if (t.snd_cwnd <= t.snd_ssthresh) {
-    // Slow start, ABC with L = 2 SMSS (RFC 3465 2.2).
-    t.snd_cwnd += min<u32>(acked, 2 * mss);
+    // Slow start, ABC with L = 2 SMSS (RFC 3465 2.2) per ACK. With large segments (TSO) the
+    // peer ACKs each one at once and an ACK covers many SMSS sent as whole pieces: count
+    // one SMSS per SMSS acknowledged, as L = 2 does for two per delayed ACK.
+    t.snd_cwnd += (t.t_flags & TF_TSO) != 0 ? acked : min<u32>(acked, 2 * mss);
   } else if (t.t_cc_algo == CC_CUBIC) {
     cubic_ack_received(tp, acked);
   } else {

@@ -6,7 +6,7 @@
 // bytes, zeros after.
 
 import { m_freem, m_pullup, m_adj, in_cksum, in_pseudo } from "../../kmod/kapi";
-import { Mbuf, mtod } from "../../sys/mbuf";
+import { Mbuf, CSUM_TCP, CSUM_L4_CALC, CSUM_L4_VALID, mtod } from "../../sys/mbuf";
 import { AF_INET, SOCKADDR_IN_SIZE, sa_len, sa_family, sin_port, sin_addr, sockaddr_in_set } from "../../sys/socket";
 import {
   ip_hl, ip_len, ip_src, ip_dst, IN_MULTICAST, INADDR_BROADCAST, ICMP_UNREACH, ICMP_UNREACH_NET, ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_PORT,
@@ -21,6 +21,7 @@ import { tcp_ctlerror } from "./tcp_subr";
 @external("inet", "in_selectsrc") declare function in_selectsrc(dst: u32): u32;
 @external("inet", "in_localip") declare function in_localip(a: u32): bool;
 @external("inet", "in_rtmtu") declare function in_rtmtu(dst: u32): u32;
+@external("inet", "in_rttso") declare function in_rttso(dst: u32): u32;
 @external("inet", "ipproto_register") export declare function ipproto_register(proto: u32, input: u32, ctlinput: u32): i32;
 @external("inet", "ipproto_unregister") export declare function ipproto_unregister(proto: u32): i32;
 
@@ -33,10 +34,10 @@ function inet_stash(m: usize, laddr: usize, faddr: usize): void {
   const src = load<u32>(laddr);
   const dst = load<u32>(faddr);
   const len = <u32>mm.ph_len;
-  const th = mtod(m);
-  store<u16>(th + TH_SUM, 0);
-  const sum = in_cksum(m, 0, len, in_pseudo(src, dst, IPPROTO_TCP, len));
-  store<u16>(th + TH_SUM, bswap<u16>(<u16>sum));
+  // Delayed checksum (FreeBSD's convention): the pseudo-header sum now, the rest where the
+  // packet leaves the kernel, or never when it only crosses an epair (docs/tcp.md).
+  store<u16>(mtod(m) + TH_SUM, bswap<u16>(<u16>in_pseudo(src, dst, IPPROTO_TCP, len)));
+  mm.ph_csum_flags |= CSUM_TCP;
   mm.ph_flowid = src;
   mm.ph_csum_data = dst;
 }
@@ -45,6 +46,7 @@ function inet_output(m: usize): i32 {
   const mm = changetype<Mbuf>(m);
   const src = mm.ph_flowid;
   const dst = mm.ph_csum_data;
+  mm.ph_csum_data = 0;
   const th = mtod(m);
   const sport = th_sport(th);
   const dport = th_dport(th);
@@ -109,6 +111,11 @@ export function tcp_inet_ctlinput(cmd: u32, ip: usize, reporter: u32): void {
   tcp_ctlerror(changetype<usize>(ops), storeAddr(laddrbuf, ip_src(ip)), th_sport(th), storeAddr(faddrbuf, ip_dst(ip)), th_dport(th), th_seq(th), err, hard, mss);
 }
 
+function inet_tsomax(faddr: usize): u32 {
+  const max = in_rttso(load<u32>(faddr));
+  return max > IPV4_HDR ? max - IPV4_HDR : 0;
+}
+
 function inet_mss(faddr: usize): u32 {
   const mtu = in_rtmtu(load<u32>(faddr));
   return mtu > IPV4_HDR + TCP_HDR_MIN ? mtu - IPV4_HDR - TCP_HDR_MIN : 0;
@@ -159,6 +166,7 @@ export function tcp_inet_ops(): usize {
   ops.af_salen = SOCKADDR_IN_SIZE;
   ops.af_sa_to = inet_sa_to.index;
   ops.af_to_sa = inet_to_sa.index;
+  ops.af_tsomax = inet_tsomax.index;
   return changetype<usize>(ops);
 }
 
@@ -188,7 +196,9 @@ export function tcp_inet_input(m: usize, iphlen: u32): void {
   const tlen = iplen - iphlen;
   const src = ip_src(ip);
   const dst = ip_dst(ip);
-  if (in_cksum(m, iphlen, tlen, in_pseudo(src, dst, IPPROTO_TCP, tlen)) != 0) {
+  // An epair peer that left the checksum to the interface vouches for the data instead.
+  const cf = mm.ph_csum_flags;
+  if ((cf & CSUM_L4_CALC) != 0 ? (cf & CSUM_L4_VALID) == 0 : in_cksum(m, iphlen, tlen, in_pseudo(src, dst, IPPROTO_TCP, tlen)) != 0) {
     TCPSTAT_INC(TCPS_RCVTOTAL);
     TCPSTAT_INC(TCPS_RCVBADSUM);
     m_freem(m);

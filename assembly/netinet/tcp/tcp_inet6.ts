@@ -9,7 +9,8 @@
 // do not fit the packet header's spare words): stash computes the checksum over the
 // pseudo-header (mandatory, RFC 8200 8.1) and prepends the header; output hands it to
 // ip6_output as built. Segments are never fragmented (IPV6_DONTFRAG): path MTU discovery
-// (RFC 8201) lowers the MSS on ICMPv6 packet too big.
+// (RFC 8201) lowers the MSS on ICMPv6 packet too big. No checksum or segmentation offload
+// over IPv6 yet (af_tsomax 0): the checksum is computed at stash, in software.
 
 import { m_freem, m_pullup, m_adj, in_cksum, in6_pseudo, domain_af_api } from "../../kmod/kapi";
 import { Mbuf, mtod, M_LEADINGSPACE } from "../../sys/mbuf";
@@ -119,6 +120,11 @@ function inet6_mss(faddr: usize): u32 {
   return mtu > IP6_HDR_LEN + TCP_HDR_MIN ? mtu - IP6_HDR_LEN - TCP_HDR_MIN : 0;
 }
 
+/** No segmentation offload over IPv6 (yet): every segment is MSS-sized and checksummed here. */
+function inet6_tsomax(faddr: usize): u32 {
+  return 0;
+}
+
 function inet6_selectsrc(faddr: usize, out: usize): i32 {
   if (!live()) return -51; // ENETUNREACH
   return call_indirect<i32>(load<u32>(api + IN6API_SELECTSRC), faddr, 0, out);
@@ -165,6 +171,7 @@ export function tcp_inet6_ops(): usize {
   ops.af_salen = SOCKADDR_IN6_SIZE;
   ops.af_sa_to = inet6_sa_to.index;
   ops.af_to_sa = inet6_to_sa.index;
+  ops.af_tsomax = inet6_tsomax.index;
   return changetype<usize>(ops);
 }
 

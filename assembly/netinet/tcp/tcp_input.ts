@@ -674,10 +674,13 @@ export function goto_step6(tp: usize, m: usize, seq: u32, ack: u32, tiwin: u32, 
   }
 }
 
-/** Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): every second full segment ACKed at once. */
+/**
+ * Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): every second full segment ACKed at once. A
+ * large segment from an offloading peer (TSO) holds two or more: ACKed at once too.
+ */
 function delack(tp: usize, tlen: u32): void {
   const t = TP(tp);
-  if (t.t_flags & TF_DELACK) {
+  if ((t.t_flags & TF_DELACK) != 0 || tlen >= 2 * t.t_rcvmss) {
     t.t_flags |= TF_ACKNOW;
   } else {
     t.t_flags |= TF_DELACK;

@@ -4,14 +4,18 @@
 // 3.7.4, unless TCP_NODELAY), SYN and FIN by state, window updates that matter (two
 // segments or half the buffer, receiver SWS avoidance RFC 9293 3.8.6.2.2), pending ACKs,
 // and a one-byte probe past a zero window when the persist timer says so. Every segment is
-// at most t_maxseg bytes of data plus options: MSS-sized segments always (no segmentation
-// offload), so what leaves the kernel matches the MTU.
+// at most t_maxseg bytes of data plus options, except that when the route's interface
+// assists segmentation now (af_tsomax, an epair between vnets) new data goes as one large
+// segment (TSO, FreeBSD's conditions: no SYN, no SACK retransmission or blocks, no persist
+// probe) of whole (t_maxseg - options)-byte pieces, marked CSUM_TSO with ph_tso_segsz. The
+// interface, or the software fallback where it cannot, cuts it (ip_offload.ts), so what
+// leaves the kernel still matches the MTU. Counters count pieces (MSS units).
 //
 // The segment is queued (tcp_queue) after every state change it implies is done; it is
 // sent when the outermost TCP entry returns (tcp_subr.ts).
 
-import { m_getjcl, m_freem, m_copydata, ticks } from "../../kmod/kapi";
-import { Mbuf, MT_DATA, mtod } from "../../sys/mbuf";
+import { m_copym, m_freem, m_copydata, ticks } from "../../kmod/kapi";
+import { Mbuf, CSUM_TSO, mtod } from "../../sys/mbuf";
 import { Sockbuf, so_rcv } from "../../sys/socket";
 import {
   TP, tp_laddr, tp_faddr, V, TCPSTAT_INC, TCPSTAT_ADD, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT, TCPS_SYN_RECEIVED,
@@ -21,6 +25,7 @@ import {
   TT_DELACK, TCPOPT_MAXSEG, TCPOPT_WINDOW, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOPT_SACK_PERMITTED, TCPOPT_SACK,
   TCPS_SNDPACK, TCPS_SNDBYTE, TCPS_SNDREXMITPACK, TCPS_SNDREXMITBYTE, TCPS_SNDACKS, TCPS_SNDCTRL, TCPS_SNDWINUP,
   TCPS_SNDPROBE, TCPS_SEGSTIMED, TCPS_SACK_SEND_BLOCKS, TCPS_SACK_REXMITS, TCPS_SACK_REXMIT_BYTES, TF_INRECOVERY,
+  TF_TSO, TcpAfOps,
 } from "./tcp_var";
 import { SEQ_LT, SEQ_GT, SEQ_GEQ } from "./tcp_seq";
 import { tcp_queue, tcp_gethdr, tcp_fillhdr, tp_sndbuf, tcp_rcvspace, tcp_ts_now, TCP_HDRSPACE } from "./tcp_subr";
@@ -55,6 +60,9 @@ export function tcp_output(tp: usize): i32 {
   let idle = t.snd_max == t.snd_una;
   if (idle && t.t_sndtime != 0 && t.t_state >= TCPS_ESTABLISHED && now - t.t_sndtime >= tcp_rto(tp)) cc_after_idle(tp);
   const mss = t.t_maxseg;
+  // Largest TCP header + data one segment may carry (0 = no TSO now), asked once per call.
+  const tsomax = t.t_state == TCPS_ESTABLISHED || t.t_state == TCPS_CLOSE_WAIT ?
+    call_indirect<u32>(changetype<TcpAfOps>(t.t_af).af_tsomax, tp_faddr(tp)) : 0;
   for (;;) {
     let sendalot = false;
     if (t.t_sackn != 0 && SEQ_LT(t.snd_nxt, t.snd_max) && (t.t_flags & TF_INRECOVERY) == 0) tcp_sack_skip(tp);
@@ -107,9 +115,13 @@ export function tcp_output(tp: usize): i32 {
         if (!tcp_timer_active(tp, TT_PERSIST)) tcp_setpersist(tp);
       }
     }
+    let tso = false;
     if (len > <i32>mss) {
-      len = <i32>mss;
-      sendalot = true;
+      if (tsomax != 0 && !sackrxt && (t.t_flags & TF_FORCEDATA) == 0 && t.t_segq == 0) tso = true;
+      else {
+        len = <i32>mss;
+        sendalot = true;
+      }
     }
     const dataoff = sackrxt ? sackoff : off;
     if (!sackrxt && (flags & TH_FIN) != 0 && SEQ_LT(t.snd_nxt + <u32>len, t.snd_una + <u32>sbcc)) flags &= ~TH_FIN;
@@ -198,7 +210,21 @@ export function tcp_output(tp: usize): i32 {
         }
       }
     }
-    if (len + <i32>optlen > <i32>mss) {
+    const segsz = <i32>mss - <i32>optlen; // data per wire segment
+    if (tso) {
+      // Whole pieces only, within tsomax, unless this empties the buffer (FreeBSD).
+      const max = <i32>tsomax - <i32>(TCP_HDR_MIN + optlen);
+      if (len > max) {
+        len = max - max % segsz;
+        sendalot = true;
+      } else if (len % segsz != 0 && dataoff + len < sbcc) {
+        len -= len % segsz;
+        sendalot = true;
+      }
+      if (len <= segsz) tso = false;
+      if (!sackrxt && (flags & TH_FIN) != 0 && SEQ_LT(t.snd_nxt + <u32>len, t.snd_una + <u32>sbcc)) flags &= ~TH_FIN;
+    }
+    if (!tso && len + <i32>optlen > <i32>mss) {
       len = <i32>mss - <i32>optlen;
       sendalot = true;
       if (!sackrxt && (flags & TH_FIN) != 0 && SEQ_LT(t.snd_nxt + <u32>len, t.snd_una + <u32>sbcc)) flags &= ~TH_FIN;
@@ -218,17 +244,23 @@ export function tcp_output(tp: usize): i32 {
         m_copydata(sb.sb_mb, dataoff, len, th + hdrlen);
         mm.m_len += len;
       } else {
-        const n = m_getjcl(MT_DATA, 0, <u32>len);
+        // The send buffer's clusters are shared by refcount, not copied (FreeBSD m_copym).
+        const n = m_copym(sb.sb_mb, dataoff, len);
         if (n == 0) {
           m_freem(m);
           if (!tcp_timer_active(tp, TT_REXMT) && !tcp_timer_active(tp, TT_PERSIST)) tcp_timer_activate(tp, TT_REXMT, <u64>t.t_rxtcur);
           return -55;
         }
-        m_copydata(sb.sb_mb, dataoff, len, mtod(n));
-        changetype<Mbuf>(n).m_len = len;
         mm.m_next = n;
       }
       mm.ph_len += len;
+      // Counted in wire segments, as the pieces will be.
+      const pieces: u64 = tso ? <u64>((len + segsz - 1) / segsz) : 1;
+      if (tso) {
+        mm.ph_csum_flags |= CSUM_TSO;
+        mm.ph_tso_segsz = <u16>segsz;
+        t.t_flags |= TF_TSO;
+      }
       if (t.t_flags & TF_FORCEDATA && len == 1) TCPSTAT_INC(TCPS_SNDPROBE);
       if (sackrxt) {
         TCPSTAT_INC(TCPS_SACK_REXMITS);
@@ -236,10 +268,10 @@ export function tcp_output(tp: usize): i32 {
         TCPSTAT_INC(TCPS_SNDREXMITPACK);
         TCPSTAT_ADD(TCPS_SNDREXMITBYTE, <u64>len);
       } else if (SEQ_LT(t.snd_nxt, t.snd_max)) {
-        TCPSTAT_INC(TCPS_SNDREXMITPACK);
+        TCPSTAT_ADD(TCPS_SNDREXMITPACK, pieces);
         TCPSTAT_ADD(TCPS_SNDREXMITBYTE, <u64>len);
       } else {
-        TCPSTAT_INC(TCPS_SNDPACK);
+        TCPSTAT_ADD(TCPS_SNDPACK, pieces);
         TCPSTAT_ADD(TCPS_SNDBYTE, <u64>len);
       }
       if (dataoff + len == sbcc) flags |= TH_PUSH;

@@ -116,6 +116,7 @@ export const TF_LQ_OVERFLOW: u32 = 0x200000; // (syncookie) unused
 export const TF_INHASH: u32 = 0x400000; // on the connection hash (has a foreign address: connection or TIME_WAIT)
 export const TF_INPORT: u32 = 0x800000; // on the port hash (bound)
 export const TF_INLISTEN: u32 = 0x1000000; // on the listen hash (LISTEN)
+export const TF_TSO: u32 = 0x2000000; // large segments (TSO) sent: an ACK may cover many SMSS (cc)
 
 // Timers: deadlines in µs kept in the tcpcb, one callout for all (tcp_timer.ts).
 export const TT_REXMT: u32 = 0;
@@ -162,14 +163,17 @@ export const CC_CUBIC: u32 = 1;
 // ---------------------------------------------------------------------------------------
 // Per-family operations (the talk's answer to tcp_subr.c's #ifdef INET6 ladders). A table
 // in the family glue's memory; each entry is a table slot.
-//   af_stash(m, laddr, faddr): m is a TCP segment (header first, M_PKTHDR). Fill in the
-//     checksum over the family's pseudo-header and remember the addresses in the packet
-//     (the packet may be queued before it is sent).
+//   af_stash(m, laddr, faddr): m is a TCP segment (header first, M_PKTHDR). Put the
+//     pseudo-header sum in the checksum field and ask for the rest (CSUM_TCP: the interface
+//     or ip_output's software fallback completes it), and remember the addresses in the
+//     packet (the packet may be queued before it is sent).
 //   af_output(m): send a stashed packet (curvnet = its vnet). Owns m.
 //   af_mss(faddr): u32      largest segment to faddr from the route's MTU (0: no route)
 //   af_selectsrc(faddr, laddr_out): i32   the source address for faddr (0 or -errno)
 //   af_localip(addr): bool  addr is one of the current vnet's addresses (or wildcard ok)
 //   af_badaddr(addr): bool  never talk to it (multicast, broadcast, unspecified)
+//   af_tsomax(faddr): u32   largest TCP header + data one large (TSO) segment to faddr may
+//     carry now, 0 = the route's interface does not assist segmentation
 @unmanaged export class TcpAfOps {
   af: u32;
   af_stash: u32;
@@ -181,6 +185,7 @@ export const CC_CUBIC: u32 = 1;
   af_salen: u32; // sockaddr length of the family
   af_sa_to: u32; // (sa, addr_out): u16 port; 0xffffffff when sa is not of the family
   af_to_sa: u32; // (sa_out, addr, port): void
+  af_tsomax: u32;
 }
 
 // ---------------------------------------------------------------------------------------
