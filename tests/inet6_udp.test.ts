@@ -3,6 +3,7 @@
 // port space with IPv4, and nothing left.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { Kernel, SocketError } from "../host/index.js";
 import { addAddress6, icmp6Stats, ip6Stats } from "../host/inet6.js";
 import { addAddress } from "../host/inet.js";
@@ -136,5 +137,35 @@ describe("UDP over IPv6", () => {
     g.kldunload("udp");
     g.kldunload("inet6");
     g.shutdown();
+  });
+
+  test("node:dgram look-alike: udp6 sockets bind, send and receive with IPv6 rinfo; localhost is ::1", async () => {
+    const { k, A, B } = await pair();
+    const srv = B.dgram("udp6");
+    srv.bind(4000, "fd00::2");
+    await once(srv, "listening");
+    assert.deepEqual(srv.address(), { address: "fd00::2", family: "IPv6", port: 4000 });
+    const cli = A.dgram({ type: "udp6" });
+    const got = once(srv, "message");
+    cli.send("ping six", 4000, "fd00::2");
+    const [msg, rinfo] = await got;
+    assert.equal(String(msg), "ping six");
+    assert.equal(rinfo.family, "IPv6");
+    assert.equal(rinfo.address, "fd00::1");
+    const back = once(cli, "message");
+    srv.send("pong", rinfo.port, rinfo.address);
+    assert.equal(String((await back)[0]), "pong");
+    const lo = B.dgram("udp6");
+    lo.bind(7, "localhost");
+    await once(lo, "listening");
+    assert.equal(lo.address().address, "::1");
+    const own = once(lo, "message");
+    B.dgram("udp6").send("me", 7); // the default destination is ::1
+    assert.equal(String((await own)[0]), "me");
+    const bad = once(cli, "error");
+    cli.send("x", 9, "10.0.0.2");
+    assert.match(String((await bad)[0]), /ENOTFOUND|getaddrinfo/);
+    for (const s of [srv, cli, lo]) s.close();
+    k.shutdown();
   });
 });
