@@ -215,7 +215,7 @@ describe("node commands", () => {
     assert.match(await cmds.exec(a, "netstat -an -p udp"), /udp4/);
     assert.doesNotMatch(await cmds.exec(a, "netstat -an -p udp"), /tcp4/);
     assert.match(await cmds.exec(a, "sockstat -4 -l"), /\*:8080.*LISTEN/);
-    assert.match((await fails(cmds, a, "sockstat -6")).message, /sockstat: no IPv6 sockets yet/);
+    assert.doesNotMatch(await cmds.exec(a, "sockstat -6"), /8080|5353/, "-6: IPv6 sockets only (none here)");
     assert.doesNotMatch(await cmds.exec(a, "sockstat -l"), /5353/);
     await cmds.exec(a, "ping -c 1 10.0.0.2");
     assert.match(await cmds.exec(a, "arp -an"), /\? \(10\.0\.0\.2\) at 02:[0-9a-f:]+ on epair0a/);
@@ -342,6 +342,26 @@ describe("node commands, IPv6", () => {
     assert.match(await cmds.exec(nr, "netstat -s -p ip6"), /^ip6:\n[\s\S]*\t\d+ packets forwarded$/m);
     assert.match(await cmds.exec(na, "netstat -s -p icmp6"), /^icmp6:\n/);
     assert.match(await cmds.exec(na, "netstat -s"), /^ip6:$/m);
+    k.shutdown();
+  });
+
+  test("IPv6 sockets in netstat -an (tcp6, udp6) and sockstat -6", async () => {
+    const k = await Kernel.boot({ config: "GENERIC" });
+    const v = k.createVnet("v");
+    const cmds = new Commands(k);
+    const n: CommandNode = { name: "v", vnet: v };
+    const l = v.socket("inet6", "stream");
+    l.bind("::", 8080);
+    l.listen(5);
+    const u = v.socket("inet6", "dgram");
+    u.bind("::1", 5353);
+    const an = await cmds.exec(n, "netstat -an");
+    assert.match(an, /^tcp6\s+0\s+0\s+\*\.8080\s+\*\.\*\s+LISTEN$/m);
+    assert.match(an, /^udp6\s+0\s+0\s+::1\.5353\s+\*\.\*\s*$/m);
+    assert.match(await cmds.exec(n, "sockstat -6"), /\[::1\]:5353/);
+    assert.doesNotMatch(await cmds.exec(n, "sockstat -4"), /5353/);
+    l.close();
+    u.close();
     k.shutdown();
   });
 });

@@ -431,8 +431,8 @@ const NETSTAT_PROTOS = ["ip", "icmp", "arp", "udp", "tcp", "ip6", "icmp6"] as co
 const PROTO_MODULE: Record<string, string> = { ip: "inet", icmp: "inet", arp: "inet", ip6: "inet6", icmp6: "inet6" };
 
 function bsdAddr(sa: SockAddr | undefined): string {
-  if (!sa || sa.family !== "inet") return "*.*";
-  return `${sa.address === "0.0.0.0" ? "*" : sa.address}.${sa.port === 0 ? "*" : sa.port}`;
+  if (!sa || (sa.family !== "inet" && sa.family !== "inet6")) return "*.*";
+  return `${sa.address === "0.0.0.0" || sa.address === "::" ? "*" : sa.address}.${sa.port === 0 ? "*" : sa.port}`;
 }
 
 function netstat(c: Call): string {
@@ -468,14 +468,15 @@ function netstat(c: Call): string {
     if (loaded(c.kernel, "tcp") && (p === undefined || p === "tcp")) {
       for (const t of tcpConnections(c.kernel, c.vnet)) {
         if (!opts.has("a") && t.state === "LISTEN") continue;
-        rows.push(["tcp4", t.recvQ, t.sendQ, bsdAddr({ family: "inet", address: t.local, port: t.localPort }), bsdAddr({ family: "inet", address: t.foreign, port: t.foreignPort }), t.state]);
+        const f = t.family;
+        rows.push([f === "inet6" ? "tcp6" : "tcp4", t.recvQ, t.sendQ, bsdAddr({ family: f, address: t.local, port: t.localPort }), bsdAddr({ family: f, address: t.foreign, port: t.foreignPort }), t.state]);
       }
     }
     if (p === undefined || p === "udp") {
       for (const s of sockstat(c.kernel, c.vnet)) {
-        if (s.type !== "dgram" || s.family !== "inet") continue;
+        if (s.type !== "dgram" || (s.family !== "inet" && s.family !== "inet6")) continue;
         if (!opts.has("a") && !s.foreign) continue;
-        rows.push(["udp4", s.recvQ, s.sendQ, bsdAddr(s.local), bsdAddr(s.foreign), ""]);
+        rows.push([s.family === "inet6" ? "udp6" : "udp4", s.recvQ, s.sendQ, bsdAddr(s.local), bsdAddr(s.foreign), ""]);
       }
     }
     const title = opts.has("a") ? "Active Internet connections (including servers)" : "Active Internet connections";
@@ -508,13 +509,14 @@ function ndp(c: Call): string {
   return ndpAn(c.kernel, c.vnet);
 }
 
-const SOCKSTAT_USAGE = "sockstat [-4] [-l | -c]";
+const SOCKSTAT_USAGE = "sockstat [-4 | -6] [-l | -c]";
 
 function sockstatCmd(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "46lc", SOCKSTAT_USAGE);
   noMore(c, args, SOCKSTAT_USAGE);
-  if (opts.has("6")) throw new CommandError("sockstat: no IPv6 sockets yet (inet6 has no transport protocols in this kernel)");
   let rows = sockstat(c.kernel, c.vnet);
+  // -4 / -6: one family (both flags, or neither: every socket).
+  if (opts.has("4") !== opts.has("6")) rows = rows.filter((r) => r.family === (opts.has("6") ? "inet6" : "inet"));
   if (opts.has("l")) rows = rows.filter((r) => r.state.includes("LISTEN"));
   if (opts.has("c")) rows = rows.filter((r) => r.foreign !== undefined);
   return formatSockstat(rows);
