@@ -308,7 +308,7 @@ describe("topology runner: the API and up-time errors", () => {
   test("bad IPv6 routes and steps are parse errors at their line", () => {
     assert.throws(() => parseTopology(`nodes:\n  - name: a\n    interfaces: [{ name: eth0, addresses: ["fd00::1/64"] }]\n    routes: [{ to: "fd00:9::/64", via: 10.0.0.1 }]\n`, "r.yaml"), /r\.yaml:4:\d+: .*bad route: gateway 10\.0\.0\.1 is IPv4, the destination fd00:9::\/64 is IPv6/);
     assert.throws(() => parseTopology(`nodes:\n  - name: a\n    interfaces: [{ name: eth0, addresses: ["fd00::1/64"] }]\n    routes: [{ to: default, via: "fd00::zz" }]\n`, "r.yaml"), /bad route: gateway: "fd00::zz" is not an IPv6 address/);
-    assert.throws(() => parseTopology(`nodes:\n  - name: a\n  - name: b\nsteps:\n  - tcp: { from: a, to: "fd00::2", bytes: 1KiB }\n`, "s.yaml"), /s\.yaml:5:\d+: .*only ping steps take IPv6 destinations so far/);
+    assert.throws(() => parseTopology(`nodes:\n  - name: a\n  - name: b\nsteps:\n  - http: { from: a, to: "fd00::2" }\n`, "s.yaml"), /s\.yaml:5:\d+: .*http steps take IPv4 destinations only/);
   });
 
   test("a failure half way up tears down what was made, in a kernel the caller owns", async () => {

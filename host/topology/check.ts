@@ -504,7 +504,7 @@ export class Checker {
   }
 
   /**
-   * A step's "to": a node with an IPv4 address, or an IPv4 address; with v6ok (ping) also an
+   * A step's "to": a node with an IPv4 address, or an IPv4 address; with v6ok (ping, tcp, udp) also an
    * IPv6 address (a link-local one with its zone) or a node with only IPv6 addresses.
    */
   target(v: unknown, path: Path, v6ok = false): string | undefined {
@@ -512,7 +512,7 @@ export class Checker {
     if (/^\d+\.\d+\.\d+\.\d+$/.test(s)) return this.try(path, () => (v4(s), s), "bad address: ");
     if (typeof s === "string" && isV6(s)) {
       if (!v6ok) {
-        this.err(path, `${s}: only ping steps take IPv6 destinations so far`);
+        this.err(path, `${s}: http steps take IPv4 destinations only (ping, tcp and udp take IPv6)`);
         return undefined;
       }
       return this.try(path, () => (v6(s.split("%")[0]), s), "bad address: ");
@@ -572,7 +572,7 @@ export class Checker {
       }
       case "tcp": {
         const from = this.nodeRef(x.from, [...p, "from"]);
-        const to = this.target(x.to, [...p, "to"]);
+        const to = this.target(x.to, [...p, "to"], true);
         const bytes = this.try([...p, "bytes"], () => parseBytes(x.bytes), "bad byte count: ");
         const withinUs = this.dur(x.within, [...p, "within"], 60_000_000);
         const expect = this.expect(x.expect, [...p, "expect"]);
@@ -583,7 +583,7 @@ export class Checker {
       }
       case "udp": {
         const from = this.nodeRef(x.from, [...p, "from"]);
-        const to = this.target(x.to, [...p, "to"]);
+        const to = this.target(x.to, [...p, "to"], true);
         const timeoutMs = ms(this.dur(x.timeout, [...p, "timeout"], 1_000_000));
         const intervalUs = this.dur(x.interval, [...p, "interval"], 1000);
         const expect = this.expect(x.expect, [...p, "expect"]);
