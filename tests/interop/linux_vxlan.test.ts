@@ -126,6 +126,37 @@ describe("Linux vxlan device <-> wavnet node", { skip: interopSkip() }, () => {
     assert.equal(ndpTable(k, v).find((e) => e.address === "fd00:200::2")?.mac, mac);
   });
 
+  test("TCP over IPv6: curl -6 on Linux fetches 2 MiB from node:http in wavnet, and UDP over IPv6 both ways", async () => {
+    const body = randomBytes(2 * MiB);
+    const httpServer = http.createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length });
+      res.end(body);
+    });
+    const server = v.net.createServer((s) => httpServer.emit("connection", s));
+    await new Promise<void>((r) => server.listen(8086, "fd00:200::1", () => r()));
+    try {
+      const r = await nsRun(["curl", "-6", "-g", "-sS", "--fail", "--max-time", "20", "http://[fd00:200::1]:8086/blob"]);
+      assert.equal(r.stdout.length, body.length);
+      assert.equal(sha(r.stdout), sha(body));
+    } finally {
+      server.close();
+      httpServer.close();
+    }
+    // UDP: socat on Linux echoes one datagram back.
+    const echo = nsRun(["socat", "-T", "5", "UDP6-RECVFROM:5006,bind=[fd00:200::2]", "EXEC:cat"], undefined, 15_000);
+    const u = v.dgram("udp6");
+    const got = new Promise<Buffer>((resolve) => u.once("message", (m: Buffer) => resolve(m)));
+    const payload = randomBytes(3000); // over the tunnel MTU: fragments both ways
+    for (let i = 0; i < 20; i++) {
+      u.send(payload, 5006, "fd00:200::2");
+      const done = await Promise.race([got.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 200))]);
+      if (done) break;
+    }
+    assert.equal(sha(await got), sha(payload));
+    u.close();
+    await echo.catch(() => {}); // socat ends after its timeout
+  });
+
   test("curl on Linux fetches from node:http inside wavnet", async () => {
     const body = randomBytes(2 * MiB);
     const httpServer = http.createServer((req, res) => {
