@@ -220,8 +220,10 @@ function tcp_connect(so: usize, sa: usize): i32 {
   }
   tcp_enter();
   let r = 0;
+  // An ephemeral port is chosen with its 4-tuple free (tcp_port_usable); a bound one is
+  // checked here.
   if (t.t_lport == 0) r = ephemeral_connect(tp, <u16>port);
-  if (r == 0 && tcp_lookup(t.t_af, tp_laddr(tp), t.t_lport, tp_faddr(tp), <u16>port) != 0) r = -EADDRINUSE;
+  else if (tcp_lookup(t.t_af, tp_laddr(tp), t.t_lport, tp_faddr(tp), <u16>port) != 0) r = -EADDRINUSE;
   if (r != 0) {
     memory.fill(tp_faddr(tp), 0, 16);
     tcp_exit();
