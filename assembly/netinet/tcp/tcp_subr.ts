@@ -210,37 +210,36 @@ const tcp_empty_sb = memory.data(SOCKBUF_SIZE, 8);
 
 @inline function rotl64(x: u64, b: u64): u64 { return (x << b) | (x >> (64 - b)); }
 
-const sipv = memory.data(32, 8);
-@inline function sipround(): void {
-  let v0 = load<u64>(sipv), v1 = load<u64>(sipv, 8), v2 = load<u64>(sipv, 16), v3 = load<u64>(sipv, 24);
-  v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);
-  v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;
-  v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;
-  v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);
-  store<u64>(sipv, v0); store<u64>(sipv, v1, 8); store<u64>(sipv, v2, 16); store<u64>(sipv, v3, 24);
-}
-function sipword(m: u64): void {
-  store<u64>(sipv, load<u64>(sipv, 24) ^ m, 24);
-  sipround();
-  sipround();
-  store<u64>(sipv, load<u64>(sipv) ^ m);
-}
-
-/** SipHash-2-4 of (laddr, faddr, lport, fport, extra) under key (k0, k1). */
+/**
+ * SipHash-2-4 of (laddr, faddr, lport, fport, extra) under key (k0, k1): six message words
+ * (the two addresses, the ports and extra, the length), two rounds each, four to finish.
+ * The state is four locals, not memory, so the rounds stay in registers.
+ */
 export function tcp_siphash(k0: u64, k1: u64, laddr: usize, faddr: usize, lport: u16, fport: u16, extra: u32): u64 {
-  store<u64>(sipv, k0 ^ 0x736f6d6570736575);
-  store<u64>(sipv, k1 ^ 0x646f72616e646f6d, 8);
-  store<u64>(sipv, k0 ^ 0x6c7967656e657261, 16);
-  store<u64>(sipv, k1 ^ 0x7465646279746573, 24);
-  sipword(load<u64>(laddr));
-  sipword(load<u64>(laddr, 8));
-  sipword(load<u64>(faddr));
-  sipword(load<u64>(faddr, 8));
-  sipword((<u64>lport << 48) | (<u64>fport << 32) | <u64>extra);
-  sipword(<u64>48 << 56);
-  store<u64>(sipv, load<u64>(sipv, 16) ^ 0xff, 16);
-  sipround(); sipround(); sipround(); sipround();
-  return load<u64>(sipv) ^ load<u64>(sipv, 8) ^ load<u64>(sipv, 16) ^ load<u64>(sipv, 24);
+  let v0 = k0 ^ 0x736f6d6570736575;
+  let v1 = k1 ^ 0x646f72616e646f6d;
+  let v2 = k0 ^ 0x6c7967656e657261;
+  let v3 = k1 ^ 0x7465646279746573;
+  for (let w = 0; w < 6; w++) {
+    const m: u64 = w == 0 ? load<u64>(laddr) : w == 1 ? load<u64>(laddr, 8) : w == 2 ? load<u64>(faddr) : w == 3 ? load<u64>(faddr, 8) :
+      w == 4 ? (<u64>lport << 48) | (<u64>fport << 32) | <u64>extra : <u64>48 << 56;
+    v3 ^= m;
+    for (let r = 0; r < 2; r++) {
+      v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);
+      v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;
+      v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;
+      v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);
+    }
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let r = 0; r < 4; r++) {
+    v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);
+    v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;
+    v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;
+    v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);
+  }
+  return v0 ^ v1 ^ v2 ^ v3;
 }
 
 export function tcp_new_isn(laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
