@@ -245,6 +245,35 @@ describe("sockets", () => {
     k.shutdown();
   });
 
+  test("the socket registry holds many sockets: lookup, events, removal and order survive its growth", async () => {
+    const k = await boot();
+    const v = k.createVnet();
+    // 300 sockets: the registry's table grows (64 buckets at first) with some closed between.
+    const socks: Socket[] = [];
+    for (let i = 0; i < 300; i++) {
+      socks.push(dgram(k, v, i % 6 === 0 ? 1000 + i : undefined)); // the toy protocol binds a few dozen ports at most
+      if (i % 3 === 2) socks[i - 1].close();
+    }
+    const open = socks.filter((s) => !s.closed);
+    assert.equal(k.sockets.size, 200);
+    assert.deepEqual(k.sockets.all().map((s) => s.serial), open.map((s) => s.serial), "every open socket, oldest first");
+    for (const s of open) assert.equal(k.sockets.get(s.serial), s);
+    for (const s of socks) if (s.closed) assert.equal(k.sockets.get(s.serial), undefined);
+    // An event for every bound socket reaches it through the registry.
+    let readable = 0;
+    const bound = socks.filter((s, i) => i % 6 === 0);
+    for (const s of bound) s.on("readable", () => readable++);
+    const cli = dgram(k, v);
+    for (const s of bound) cli.sendto("x", LO, 1000 + socks.indexOf(s));
+    await settle();
+    assert.equal(readable, bound.length);
+    cli.close();
+    for (const s of open) s.close();
+    assert.equal(k.sockets.size, 0);
+    assert.deepEqual(k.sockets.all(), []);
+    k.shutdown();
+  });
+
   test("a full event ring loses no close: the host rescans", async () => {
     const k = await boot();
     const x = k.k as unknown as SocketExports & { soevent_set_ring_size(n: number): number };

@@ -343,6 +343,59 @@ describe("ephemeral ports per 4-tuple", () => {
   });
 });
 
+describe("ephemeral ports with many connections", () => {
+  test("past 256 connections on ephemeral ports (per-port counts): bound and listened ports are still skipped, a TIME_WAIT port is not retaken for its 4-tuple, and the counts' pages go with the last connection", async () => {
+    const { k, A, B } = await tcpHosts();
+    const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 80).listen(128);
+    const l81 = socket(k, B, "inet", "stream").bind("0.0.0.0", 81).listen(8);
+    const pages0 = A.accounting().pages;
+    const held: Socket[] = [];
+    for (let i = 0; i < 300; i++) {
+      const c = socket(k, A, "inet", "stream");
+      held.push(c, open(k, c, lsn, "10.0.0.2", 80));
+    }
+    assert.ok(A.accounting().pages >= pages0 + 4, "the counts' 4 pages are held");
+    const p = lport(held[held.length - 2]);
+    // The next two ports: one merely bound, one listening (on the wildcard).
+    const next1 = p === 65535 ? 49152 : p + 1;
+    const next2 = next1 === 65535 ? 49152 : next1 + 1;
+    const b1 = socket(k, A, "inet", "stream").bind("10.0.0.1", next1);
+    const b2 = socket(k, A, "inet", "stream").bind("0.0.0.0", next2).listen(1);
+    const c2 = socket(k, A, "inet", "stream");
+    const s2 = open(k, c2, lsn, "10.0.0.2", 80);
+    assert.notEqual(lport(c2), next1);
+    assert.notEqual(lport(c2), next2);
+    // Every port once round (the other connections in TIME_WAIT): each next connect to B:80
+    // skips the TIME_WAIT 4-tuples; one to B:81 may take such a port again.
+    const first = held[0];
+    const fp = lport(first);
+    first.close();
+    held[1].close();
+    assert.ok(tcpConnections(k, A).some((r) => r.state === "TIME_WAIT" && r.localPort === fp), "its port held in TIME_WAIT");
+    held.splice(0, 2);
+    const seen = new Set<number>();
+    for (let i = 0; i < 16384 - 300 - 3; i++) {
+      const c = socket(k, A, "inet", "stream");
+      const s = open(k, c, lsn, "10.0.0.2", 80);
+      seen.add(lport(c));
+      c.close();
+      s.close(); // client first: each leaves a TIME_WAIT in A
+    }
+    assert.ok(!seen.has(fp), "the TIME_WAIT 4-tuple's port was not taken for B:80");
+    const c3 = socket(k, A, "inet", "stream");
+    assert.throws(() => c3.connect("10.0.0.2", 80), (e: any) => e.code === "EADDRINUSE");
+    c3.close();
+    const d = socket(k, A, "inet", "stream");
+    const t = open(k, d, l81, "10.0.0.2", 81);
+    assert.equal(tcpState(d), "ESTABLISHED");
+    for (const s of [...held, c2, s2, b1, b2, d, t]) s.close();
+    clock(k).runUntilIdle(200_000_000);
+    assert.equal(items(A, "tcpcb"), 0);
+    assert.equal(A.accounting().pages, pages0, "the counts' pages are gone with the last pcb on an ephemeral port");
+    finish(k, [lsn, l81], A, B);
+  });
+});
+
 describe("listen table", () => {
   test("a SYN finds the listener bound to its address before the wildcard one", async () => {
     const { k, A, B, eb } = await tcpHosts();

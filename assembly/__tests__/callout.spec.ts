@@ -269,6 +269,33 @@ describe("callouts", () => {
     checkClean();
   });
 
+  test("callout_next stays exact while the earliest callouts of a far slot are stopped, moved and added", () => {
+    boot();
+    resetLog();
+    const base = <u64>callout_now();
+    const SEC: u64 = 1000000;
+    // All in one slot about a minute away (TIME_WAIT's case), then random moves.
+    for (let j: u32 = 0; j < NC; j++) co(j);
+    let x: u32 = 12345;
+    for (let round = 0; round < 400; round++) {
+      x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+      const i = x % NC;
+      const c = slots + i * CALLOUT_SIZE;
+      if ((x >> 8) % 3 == 0) callout_stop(c);
+      else callout_reset_at(c, base + 60 * SEC + <u64>((x >> 12) % 50000), rec.index, i);
+      let min: u64 = 0xffffffffffffffff;
+      for (let j: u32 = 0; j < NC; j++) {
+        const d = slots + j * CALLOUT_SIZE;
+        if (callout_pending(d) && callout_time(d) < min) min = callout_time(d);
+      }
+      expect(callout_next()).toBe(min == 0xffffffffffffffff ? -1 : <f64>min);
+      expect(callout_check()).toBe(0);
+    }
+    for (let j: u32 = 0; j < NC; j++) callout_stop(slots + j * CALLOUT_SIZE);
+    expect(callout_next()).toBe(-1);
+    checkClean();
+  });
+
   test("a deadline at or before now fires at the next callout_tick", () => {
     boot();
     resetLog();

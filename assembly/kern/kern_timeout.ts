@@ -74,6 +74,12 @@ const BUCKET_SHIFT: usize = sizeof<usize>() == 8 ? 4 : 3; // head, tail
 // Kernel static memory: list heads and per-level occupancy bitmaps (bit s = slot s non-empty).
 const BUCKETS: usize = memory.data(<i32>(NBUCKETS << <u32>BUCKET_SHIFT), 8);
 const BITMAPS: usize = memory.data(<i32>(LEVELS * 8), 8);
+// Per list, its minimum deadline, or NO_TIME when not known (then callout_next walks the
+// list and remembers it). Kept by append (a new minimum) and unlink (the minimum leaves:
+// unknown). Thousands of callouts with one deadline (TIME_WAIT) share a slot of a high
+// level, and the host asks callout_next before every step of its clock: one walk, not one
+// per step.
+const MINS: usize = memory.data(<i32>(NBUCKETS * 8), 8);
 
 // Counters (callout_stat).
 export const CS_FIRED: u32 = 0; // functions run
@@ -127,15 +133,23 @@ let evLevel: u32 = 0; // set by nextEvent: level of the event, LEVELS = overflow
   return (level << LEVEL_BITS) | <u32>((d >> <u64>(level * LEVEL_BITS)) & SLOT_MASK);
 }
 
+@inline function minAt(b: u32): usize {
+  return MINS + (<usize>b << 3);
+}
+
 function append(b: u32, c: usize): void {
   const h = bucketAt(b);
   const cc = changetype<Callout>(c);
   const tail = load<usize>(h, sizeof<usize>());
   cc.next = 0;
   cc.prev = tail;
+  const mp = minAt(b);
   if (tail != 0) {
     changetype<Callout>(tail).next = c;
+    const m = load<u64>(mp);
+    if (m != NO_TIME && cc.time < m) store<u64>(mp, cc.time);
   } else {
+    store<u64>(mp, cc.time);
     store<usize>(h, c);
     if (b < NWHEEL) {
       const m = BITMAPS + (<usize>(b >> LEVEL_BITS) << 3);
@@ -156,6 +170,7 @@ function unlink(c: usize): void {
   else store<usize>(h, next);
   if (next != 0) changetype<Callout>(next).prev = prev;
   else store<usize>(h, prev, sizeof<usize>());
+  if (cc.time == load<u64>(minAt(b))) store<u64>(minAt(b), NO_TIME);
   if (prev == 0 && next == 0 && b < NWHEEL) {
     const m = BITMAPS + (<usize>(b >> LEVEL_BITS) << 3);
     store<u64>(m, load<u64>(m) & ~(<u64>1 << <u64>(b & (SLOTS - 1))));
@@ -356,6 +371,7 @@ function cascade(l: u32): void {
   let c = load<usize>(h);
   store<usize>(h, 0);
   store<usize>(h, 0, sizeof<usize>());
+  store<u64>(minAt(b), NO_TIME);
   const m = BITMAPS + (<usize>l << 3);
   store<u64>(m, load<u64>(m) & ~(<u64>1 << <u64>(b & (SLOTS - 1))));
   while (c != 0) {
@@ -445,13 +461,15 @@ export function callout_tick(now_us: f64): u32 {
   return n;
 }
 
-/** Minimum deadline on bucket b's list. */
+/** Minimum deadline on bucket b's list (remembered until it leaves; see MINS). */
 function listMin(b: u32): u64 {
-  let min = NO_TIME;
+  let min = load<u64>(minAt(b));
+  if (min != NO_TIME) return min;
   for (let c = headOf(b); c != 0; c = changetype<Callout>(c).next) {
     const t = changetype<Callout>(c).time;
     if (t < min) min = t;
   }
+  store<u64>(minAt(b), min);
   return min;
 }
 
@@ -535,6 +553,7 @@ export function callout_check(): i32 {
     const h = bucketAt(i);
     let prev: usize = 0;
     let c = load<usize>(h);
+    let min = NO_TIME;
     while (c != 0) {
       const cc = changetype<Callout>(c);
       if (cc.prev != prev) return 1;
@@ -551,11 +570,15 @@ export function callout_check(): i32 {
       if (prev != 0 && changetype<Callout>(prev).time == cc.time &&
           <i32>(cc.seq - changetype<Callout>(prev).seq) <= 0) return 8;
       if (i == B_DUE && prev != 0 && changetype<Callout>(prev).time > cc.time) return 9;
+      if (cc.time < min) min = cc.time;
       total++;
       prev = c;
       c = cc.next;
     }
     if (load<usize>(h, sizeof<usize>()) != prev) return 10;
+    // A remembered minimum is the list's (the due and firing lists keep none).
+    const known = load<u64>(minAt(i));
+    if ((i < NWHEEL || i == B_OVERFLOW) && prev != 0 && known != NO_TIME && known != min) return 13;
     if (i < NWHEEL) {
       const bit = (load<u64>(BITMAPS + (<usize>(i >> LEVEL_BITS) << 3)) >> <u64>(i & (SLOTS - 1))) & 1;
       if ((bit != 0) != (prev != 0)) return 11;

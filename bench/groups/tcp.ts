@@ -28,7 +28,8 @@ const XFER = 4 * GiB;
 const XFER_RUNS = 3;
 const CHUNK = 65536;
 
-async function hosts(seed = 1) {
+/** Two vnets A (10.0.0.1) and B (10.0.0.2) on an epair, virtual clock (also bench/drivers/tcp_host.ts). */
+export async function hosts(seed = 1) {
   const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], clock: "virtual", seed });
   const A = k.createVnet("A");
   const B = k.createVnet("B");

@@ -26,7 +26,7 @@ import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, so_rcv }
 import {
   TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
-import { tcp_free, tp_sndbuf, tcp_hash_resize } from "./tcp_subr";
+import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
 import { tcp_inet_ops, tcp_inet_input, tcp_inet_ctlinput, ipproto_register, ipproto_unregister } from "./tcp_inet";
 import { tcp_inet6_ops, tcp_inet6_attach, tcp_inet6_detach } from "./tcp_inet6";
@@ -63,10 +63,12 @@ function tcp_vnet_uninit(): void {
   if (vv.hashtbl != 0) kmem_free(vv.hashtbl, (vv.hashmask + 1) >> 10, v);
   if (vv.porthash != 0) kmem_free(vv.porthash, 1, v);
   if (vv.listhash != 0) kmem_free(vv.listhash, 1, v);
+  tcp_portcnt_destroy(vv, v);
   vv.hashtbl = 0;
   vv.porthash = 0;
   vv.listhash = 0;
   vv.nlisten = 0;
+  vv.neph = 0;
   vv.up = 0;
 }
 

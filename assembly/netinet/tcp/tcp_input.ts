@@ -44,7 +44,7 @@ import {
   tp_sndbuf, tcp_rcvspace, tcp_ts_now, addr_any,
 } from "./tcp_subr";
 import { tcp_output } from "./tcp_output";
-import { tcp_timer_active, tcp_timer_activate, tcp_xmit_timer } from "./tcp_timer";
+import { tcp_timer_active, tcp_timer_activate, tcp_timer_only, tcp_xmit_timer } from "./tcp_timer";
 import { cc_conn_init, cc_ack_received, cc_cong_signal, cc_post_recovery, CC_DUPACK } from "./cc_newreno";
 import { tcp_sack_doack, tcp_sack_trim, tcp_sack_force_first } from "./tcp_sack";
 import { tcp_listen_input, tcp_synsent_input, syncookie_expand } from "./tcp_input_syn";
@@ -712,11 +712,7 @@ import { soseterror } from "../../kmod/kapi";
 export function tcp_twstart(tp: usize): void {
   const t = TP(tp);
   t.t_state = TCPS_TIME_WAIT;
-  tcp_timer_activate(tp, TT_REXMT, 0);
-  tcp_timer_activate(tp, TT_PERSIST, 0);
-  tcp_timer_activate(tp, TT_KEEP, 0);
-  tcp_timer_activate(tp, TT_DELACK, 0);
-  tcp_timer_activate(tp, TT_2MSL, 2 * TCPTV_MSL);
+  tcp_timer_only(tp, TT_2MSL, 2 * TCPTV_MSL); // every other timer off
   if (t.t_flags & TF_ACKNOW) tcp_output(tp);
   if (t.t_socket != 0) soisdisconnected(t.t_socket);
 }

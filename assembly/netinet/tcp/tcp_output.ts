@@ -49,6 +49,7 @@ const outflags = memory.data<u8>([
 ]);
 
 const optbuf = memory.data(40, 4);
+const TSOMAX_UNASKED: u32 = 0xffffffff;
 
 /** Send what should be sent on tp now. 0, or -ENOBUFS when no mbuf was left. */
 export function tcp_output(tp: usize): i32 {
@@ -60,9 +61,10 @@ export function tcp_output(tp: usize): i32 {
   let idle = t.snd_max == t.snd_una;
   if (idle && t.t_sndtime != 0 && t.t_state >= TCPS_ESTABLISHED && now - t.t_sndtime >= tcp_rto(tp)) cc_after_idle(tp);
   const mss = t.t_maxseg;
-  // Largest TCP header + data one segment may carry (0 = no TSO now), asked once per call.
-  const tsomax = t.t_state == TCPS_ESTABLISHED || t.t_state == TCPS_CLOSE_WAIT ?
-    call_indirect<u32>(changetype<TcpAfOps>(t.t_af).af_tsomax, tp_faddr(tp)) : 0;
+  // Largest TCP header + data one segment may carry (0 = no TSO now): asked (a route
+  // lookup) at most once per call, and only when there is more than one segment's worth to
+  // send, not for every ACK and small write.
+  let tsomax: u32 = TSOMAX_UNASKED;
   for (;;) {
     let sendalot = false;
     if (t.t_sackn != 0 && SEQ_LT(t.snd_nxt, t.snd_max) && (t.t_flags & TF_INRECOVERY) == 0) tcp_sack_skip(tp);
@@ -117,6 +119,10 @@ export function tcp_output(tp: usize): i32 {
     }
     let tso = false;
     if (len > <i32>mss) {
+      if (tsomax == TSOMAX_UNASKED) {
+        tsomax = t.t_state == TCPS_ESTABLISHED || t.t_state == TCPS_CLOSE_WAIT ?
+          call_indirect<u32>(changetype<TcpAfOps>(t.t_af).af_tsomax, tp_faddr(tp)) : 0;
+      }
       if (tsomax != 0 && !sackrxt && (t.t_flags & TF_FORCEDATA) == 0 && t.t_segq == 0) tso = true;
       else {
         len = <i32>mss;

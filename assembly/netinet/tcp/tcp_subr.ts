@@ -27,6 +27,7 @@ import { Socket, SS_NOFDREF, SOCKBUF_SIZE, so_snd, so_rcv, sbspace } from "../..
 import {
   Tcpcb, TcpAfOps, TcpVnet, TP, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TF_INHASH, TF_INPORT, TF_INLISTEN, TCP_LISTENHASH_SIZE,
   TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_HASH_MAX, TCP_PORTHASH_SIZE,
+  TCP_EPH_FIRST, TCP_EPH_COUNT, TCP_PORTCNT_PAGES, TCP_PORTCNT_MANY, TCP_PORTCNT_MIN,
   TH_SPORT, TH_DPORT, TH_SEQ, TH_ACK, TH_OFFX, TH_FLAGSB, TH_WIN, TH_SUM, TH_URP, TH_RST, TH_ACKF, TCP_HDR_MIN,
   TCPS_DROPS, TCPS_CONNDROPS, TCPST_CLOSED, TCPS_SNDTOTAL, TCPS_SNDCTRL, TCPS_SNDRST, TCPS_SNDACKS,
   TCPS_CHALLENGEACK, TCPS_CHALLENGEACK_LIMITED, TF_INABORT, TF_RCVD_TSTMP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP,
@@ -209,37 +210,36 @@ const tcp_empty_sb = memory.data(SOCKBUF_SIZE, 8);
 
 @inline function rotl64(x: u64, b: u64): u64 { return (x << b) | (x >> (64 - b)); }
 
-const sipv = memory.data(32, 8);
-@inline function sipround(): void {
-  let v0 = load<u64>(sipv), v1 = load<u64>(sipv, 8), v2 = load<u64>(sipv, 16), v3 = load<u64>(sipv, 24);
-  v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);
-  v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;
-  v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;
-  v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);
-  store<u64>(sipv, v0); store<u64>(sipv, v1, 8); store<u64>(sipv, v2, 16); store<u64>(sipv, v3, 24);
-}
-function sipword(m: u64): void {
-  store<u64>(sipv, load<u64>(sipv, 24) ^ m, 24);
-  sipround();
-  sipround();
-  store<u64>(sipv, load<u64>(sipv) ^ m);
-}
-
-/** SipHash-2-4 of (laddr, faddr, lport, fport, extra) under key (k0, k1). */
+/**
+ * SipHash-2-4 of (laddr, faddr, lport, fport, extra) under key (k0, k1): six message words
+ * (the two addresses, the ports and extra, the length), two rounds each, four to finish.
+ * The state is four locals, not memory, so the rounds stay in registers.
+ */
 export function tcp_siphash(k0: u64, k1: u64, laddr: usize, faddr: usize, lport: u16, fport: u16, extra: u32): u64 {
-  store<u64>(sipv, k0 ^ 0x736f6d6570736575);
-  store<u64>(sipv, k1 ^ 0x646f72616e646f6d, 8);
-  store<u64>(sipv, k0 ^ 0x6c7967656e657261, 16);
-  store<u64>(sipv, k1 ^ 0x7465646279746573, 24);
-  sipword(load<u64>(laddr));
-  sipword(load<u64>(laddr, 8));
-  sipword(load<u64>(faddr));
-  sipword(load<u64>(faddr, 8));
-  sipword((<u64>lport << 48) | (<u64>fport << 32) | <u64>extra);
-  sipword(<u64>48 << 56);
-  store<u64>(sipv, load<u64>(sipv, 16) ^ 0xff, 16);
-  sipround(); sipround(); sipround(); sipround();
-  return load<u64>(sipv) ^ load<u64>(sipv, 8) ^ load<u64>(sipv, 16) ^ load<u64>(sipv, 24);
+  let v0 = k0 ^ 0x736f6d6570736575;
+  let v1 = k1 ^ 0x646f72616e646f6d;
+  let v2 = k0 ^ 0x6c7967656e657261;
+  let v3 = k1 ^ 0x7465646279746573;
+  for (let w = 0; w < 6; w++) {
+    const m: u64 = w == 0 ? load<u64>(laddr) : w == 1 ? load<u64>(laddr, 8) : w == 2 ? load<u64>(faddr) : w == 3 ? load<u64>(faddr, 8) :
+      w == 4 ? (<u64>lport << 48) | (<u64>fport << 32) | <u64>extra : <u64>48 << 56;
+    v3 ^= m;
+    for (let r = 0; r < 2; r++) {
+      v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);
+      v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;
+      v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;
+      v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);
+    }
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let r = 0; r < 4; r++) {
+    v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);
+    v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;
+    v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;
+    v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);
+  }
+  return v0 ^ v1 ^ v2 ^ v3;
 }
 
 export function tcp_new_isn(laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
@@ -377,32 +377,91 @@ export function tcp_listen_insert(tp: usize): i32 {
   return 0;
 }
 
+// Per-port counts. Choosing an ephemeral port asks of each candidate whether anyone is on
+// it, which walks the port hash bucket (and, for a connect, the connection hash bucket of
+// the 4-tuple); with thousands of connections in TIME_WAIT those chains are long and their
+// tcpcbs cold. So a vnet with many pcbs on ephemeral ports (TCP_PORTCNT_MIN) also counts
+// the pcbs on every one (a u8 each, 4 pages, freed when the last such pcb goes): a port
+// whose count is 0 is free for any use without a walk. Counts at TCP_PORTCNT_MANY stay
+// there (the port hash is asked instead). The answers are exactly the walks' answers.
+
+/** The count of lport in vnet vv, or 0 (no table, or not an ephemeral port). */
+@inline function portcnt_of(vv: TcpVnet, lport: u16): usize {
+  return vv.portcnt != 0 && <u32>lport >= TCP_EPH_FIRST ? vv.portcnt + (<usize>lport - TCP_EPH_FIRST) : 0;
+}
+
+/** Nobody is on lport (an ephemeral port with a count of 0); false: ask the port hash. */
+@inline function port_free(lport: u16): bool {
+  const c = portcnt_of(V(), lport);
+  return c != 0 && load<u8>(c) == 0;
+}
+
+/** The table of vnet vv (curvnet), counted from its pcbs; false when no pages could be had. */
+function portcnt_create(vv: TcpVnet): bool {
+  const tbl = kmem_alloc(TCP_PORTCNT_PAGES, curvnet());
+  if (tbl == 0) return false;
+  memory.fill(tbl, 0, <usize>TCP_EPH_COUNT);
+  vv.portcnt = tbl;
+  for (let tp = vv.pcblist; tp != 0; tp = TP(tp).t_lnext) {
+    const t = TP(tp);
+    const c = portcnt_of(vv, t.t_lport);
+    if ((t.t_flags & TF_INPORT) != 0 && c != 0 && load<u8>(c) < TCP_PORTCNT_MANY) store<u8>(c, load<u8>(c) + 1);
+  }
+  return true;
+}
+
+/** Free vnet vv's table (no pcb left on an ephemeral port, or its uninit). */
+export function tcp_portcnt_destroy(vv: TcpVnet, v: usize): void {
+  if (vv.portcnt != 0) kmem_free(vv.portcnt, TCP_PORTCNT_PAGES, v);
+  vv.portcnt = 0;
+}
+
 /** Put tp in the port hash (t_lport is set). */
 export function tcp_port_insert(tp: usize): void {
   const t = TP(tp);
   if ((t.t_flags & TF_INPORT) != 0) return;
-  const head = V().porthash + (<usize>porthash(t.t_lport) << 2);
+  const vv = V();
+  const head = vv.porthash + (<usize>porthash(t.t_lport) << 2);
   const first = load<usize>(head);
   t.t_pnext = first;
   t.t_pprev = 0;
   if (first != 0) TP(first).t_pprev = tp;
   store<usize>(head, tp);
   t.t_flags |= TF_INPORT;
+  if (<u32>t.t_lport < TCP_EPH_FIRST) return;
+  vv.neph++;
+  if (vv.portcnt == 0) {
+    if (vv.neph >= TCP_PORTCNT_MIN) portcnt_create(vv); // counts tp too; without pages the walks answer alone
+    return;
+  }
+  const c = portcnt_of(vv, t.t_lport);
+  const n = load<u8>(c);
+  if (n < TCP_PORTCNT_MANY) store<u8>(c, n + 1);
 }
 
 export function tcp_port_remove(tp: usize): void {
   const t = TP(tp);
   if ((t.t_flags & TF_INPORT) == 0) return;
-  const head = portOf(t.t_vnet) + (<usize>porthash(t.t_lport) << 2);
+  const vv = changetype<TcpVnet>(VNET_VNET(t.t_vnet, TcpGlobals.voff));
+  const head = vv.porthash + (<usize>porthash(t.t_lport) << 2);
   if (t.t_pprev != 0) TP(t.t_pprev).t_pnext = t.t_pnext;
   else store<usize>(head, t.t_pnext);
   if (t.t_pnext != 0) TP(t.t_pnext).t_pprev = t.t_pprev;
   t.t_pnext = 0;
   t.t_pprev = 0;
   t.t_flags &= ~TF_INPORT;
+  if (<u32>t.t_lport < TCP_EPH_FIRST) return;
+  if (--vv.neph == 0) {
+    tcp_portcnt_destroy(vv, t.t_vnet);
+    return;
+  }
+  const c = portcnt_of(vv, t.t_lport);
+  if (c != 0) {
+    const n = load<u8>(c);
+    if (n < TCP_PORTCNT_MANY) store<u8>(c, n - 1);
+  }
 }
 
-@inline function portOf(v: usize): usize { return changetype<TcpVnet>(VNET_VNET(v, TcpGlobals.voff)).porthash; }
 
 /** The connection for a segment from faddr:fport to laddr:lport (exact 4-tuple), or 0. */
 export function tcp_lookup(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): usize {
@@ -461,6 +520,7 @@ export function tcp_port_conflict(me: usize, ops: usize, laddr: usize, lport: u1
  * serves many destinations.
  */
 export function tcp_port_usable(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): bool {
+  if (port_free(lport)) return true;
   for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
     const t = TP(tp);
     if (t.t_lport != lport || t.t_af != ops) continue;
@@ -472,6 +532,7 @@ export function tcp_port_usable(ops: usize, laddr: usize, lport: u16, faddr: usi
 
 /** Any pcb bound to lport (ephemeral port of a bind or listen with no destination). */
 export function tcp_port_used(ops: usize, lport: u16): bool {
+  if (port_free(lport)) return false;
   for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
     if (TP(tp).t_lport == lport && TP(tp).t_af == ops) return true;
   }

@@ -128,6 +128,22 @@ export function tcp_timer_activate_at(tp: usize, which: u32, when: u64): void {
   if (a == 0 || when < a) callout_reset_at(tp_callout(tp), when, tcp_timer_fn.index, tp);
 }
 
+/**
+ * Stop every timer but `which`, started to fire delta µs from now, and arm the callout for
+ * exactly that. For TIME_WAIT: the callout would otherwise stay armed for the retransmit
+ * or keepalive deadline it had, fire there for nothing and re-arm, and with thousands of
+ * connections in TIME_WAIT that lap is most of the work of expiring them.
+ */
+export function tcp_timer_only(tp: usize, which: u32, delta: u64): void {
+  const t = TP(tp);
+  t.t_tkeep = 0;
+  store<u64>(tp + offsetof<Tcpcb>("t_trexmt"), 0);
+  store<u64>(tp + offsetof<Tcpcb>("t_t2msl"), 0);
+  const when = ticks() + delta;
+  setDeadline(tp, which, when);
+  if (armed(tp) != when) callout_reset_at(tp_callout(tp), when, tcp_timer_fn.index, tp);
+}
+
 /** Stop every timer (the callout too). */
 export function tcp_timer_stopall(tp: usize): void {
   const t = TP(tp);

@@ -21,7 +21,7 @@ import {
   TCPS_SYN_RECEIVED, TCPS_ESTABLISHED, TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2, TCPS_LAST_ACK, TCPS_TIME_WAIT,
   TF_NODELAY, TF_NOOPT, TF_NEEDFIN, TF_INABORT, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_REQ, TT_KEEP, TT_2MSL,
   TCPTV_FINWAIT2, TCP_MSS_DEFAULT, TCP_MINMSS, TCP_MAX_WINSHIFT, IPPROTO_TCP, TCP_NODELAY, TCP_MAXSEG, TCP_NOOPT,
-  TCP_INFO_STATE, TCP_CONGESTION, TCP_KEEPINIT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, CC_CUBIC,
+  TCP_INFO_STATE, TCP_CONGESTION, TCP_KEEPINIT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, CC_CUBIC, TCP_EPH_FIRST, TCP_EPH_COUNT,
 } from "./tcp_var";
 import {
   tcp_enter, tcp_exit, tcp_alloc, tcp_free, tcp_close, tcp_drop, tcp_lookup, tcp_port_conflict, tcp_port_used,
@@ -141,8 +141,8 @@ function parse(tp: usize, sa: usize): i32 {
 function ephemeral(tp: usize): i32 {
   const t = TP(tp);
   const vv = V();
-  const first: u32 = 49152;
-  const n: u32 = 65536 - first; // net.inet.ip.portrange.hifirst .. hilast
+  const first = TCP_EPH_FIRST;
+  const n = TCP_EPH_COUNT; // net.inet.ip.portrange.hifirst .. hilast
   let p = vv.lastport;
   for (let i: u32 = 0; i < n; i++) {
     p = p + 1;
@@ -166,8 +166,8 @@ function ephemeral(tp: usize): i32 {
 function ephemeral_connect(tp: usize, fport: u16): i32 {
   const t = TP(tp);
   const vv = V();
-  const first: u32 = 49152;
-  const n: u32 = 65536 - first;
+  const first = TCP_EPH_FIRST;
+  const n = TCP_EPH_COUNT;
   let p = vv.lastport;
   for (let i: u32 = 0; i < n; i++) {
     p = p + 1;
@@ -220,8 +220,10 @@ function tcp_connect(so: usize, sa: usize): i32 {
   }
   tcp_enter();
   let r = 0;
+  // An ephemeral port is chosen with its 4-tuple free (tcp_port_usable); a bound one is
+  // checked here.
   if (t.t_lport == 0) r = ephemeral_connect(tp, <u16>port);
-  if (r == 0 && tcp_lookup(t.t_af, tp_laddr(tp), t.t_lport, tp_faddr(tp), <u16>port) != 0) r = -EADDRINUSE;
+  else if (tcp_lookup(t.t_af, tp_laddr(tp), t.t_lport, tp_faddr(tp), <u16>port) != 0) r = -EADDRINUSE;
   if (r != 0) {
     memory.fill(tp_faddr(tp), 0, 16);
     tcp_exit();

@@ -424,6 +424,11 @@ export const TCPS_COUNT: u32 = 74;
 export const TCP_HASH_SIZE: u32 = 1024; // connection hash buckets by default (one 4 KiB page of heads)
 export const TCP_HASH_MAX: u32 = 16384; // net.inet.tcp.tcbhashsize at most (16 pages, one kmem allocation)
 export const TCP_PORTHASH_SIZE: u32 = 1024; // local-port hash buckets
+export const TCP_EPH_FIRST: u32 = 49152; // ephemeral ports: net.inet.ip.portrange.hifirst .. 65535
+export const TCP_EPH_COUNT: u32 = 65536 - TCP_EPH_FIRST;
+export const TCP_PORTCNT_PAGES: u32 = TCP_EPH_COUNT >> 12; // a u8 per ephemeral port
+export const TCP_PORTCNT_MANY: u8 = 255; // sticky: this many or more; the port hash knows
+export const TCP_PORTCNT_MIN: u32 = 256; // pcbs on ephemeral ports that make the counts worth their pages
 export const TCP_LISTENHASH_SIZE: u32 = 256; // listen hash buckets (a page, allocated with the first listener)
 export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs per vnet
 @unmanaged export class TcpVnet {
@@ -433,6 +438,8 @@ export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs
   hashtbl: usize; // hashmask + 1 heads (kmem pages)
   hashmask: u32; // net.inet.tcp.tcbhashsize - 1
   porthash: usize; // TCP_PORTHASH_SIZE heads (kmem page)
+  portcnt: usize; // pcbs per ephemeral port, u8 each (TCP_PORTCNT_PAGES), while neph is large; else 0
+  neph: u32; // pcbs on ephemeral ports
   listhash: usize; // TCP_LISTENHASH_SIZE heads (kmem page) while the vnet has listeners, else 0
   nlisten: u32; // listeners in listhash
   maxtcpcb: u32; // net.inet.tcp.maxtcpcb (the per-vnet limit of the tcpcb zone and its companions)
