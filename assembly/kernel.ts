@@ -96,12 +96,13 @@ export {
   kern_iobuf, ifh_create, ifh_created, ifh_created_at, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
   ifh_info, ifh_setflags, ifh_setcap, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";
-export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in_cksum_update, in_delayed_cksum_value } from "./net/in_cksum";
+export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in6_pseudo, in_cksum_update, in_delayed_cksum_value } from "./net/in_cksum";
 
 // Sockets (kern/uipc_*.ts): the protocol switch and socket buffers protocol modules use, the
 // calls protocols make on sockets, and the host's socket calls (soh_*) and event drain.
 import { socket_boot } from "./kern/uipc_socket";
 export { protosw_register, protosw_unregister, pffindproto, protosw_busy, protosw_count } from "./kern/uipc_domain";
+export { domain_af_register, domain_af_unregister, domain_af_api } from "./kern/uipc_domain";
 export { sbappendaddr, sbappendstream, sbdrop, sbdroprecord, sbflush, sbreserve, soreserve } from "./kern/uipc_sockbuf";
 export {
   socreate, soclose, soabort, sobind, soconnect, sodisconnect, solisten, soaccept, sonewconn, soshutdown, sosend, soreceive,

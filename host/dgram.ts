@@ -23,11 +23,14 @@
 //   sizes are not doubled as Linux does.
 // - reuseAddr sets SO_REUSEADDR and SO_REUSEPORT (what libuv does on the BSDs), so two
 //   sockets with it share a port.
-// - Names: dotted IPv4 addresses and "localhost" only (no DNS); udp6 and multicast
-//   membership are not available yet.
+// - Names: dotted IPv4 addresses (udp4) or IPv6 literals (udp6), and "localhost" (no DNS);
+//   a udp6 socket is IPv6 only (no v4-mapped addresses, FreeBSD's default IPV6_V6ONLY) and
+//   reads its datagrams with recvfrom (the batched read is IPv4's); multicast membership
+//   is not available yet.
 // - Buffer-size calls and setBroadcast/setTTL work before bind too.
 
 import { EventEmitter } from "node:events";
+import { isIPv6 } from "node:net";
 import type { Kernel, Vnet } from "./kernel.js";
 import { ModuleNotLoadedError } from "./errors.js";
 import { Socket, SocketError, socket, SOL_SOCKET, SO } from "./socket.js";
@@ -37,7 +40,7 @@ export interface SocketOptions {
   type: "udp4" | "udp6";
   /** SO_REUSEADDR + SO_REUSEPORT: several sockets may bind the same port. */
   reuseAddr?: boolean;
-  /** Accepted for compatibility (there is no IPv6 yet). */
+  /** Accepted for compatibility: a udp6 socket is always IPv6-only here. */
   ipv6Only?: boolean;
   recvBufferSize?: number;
   sendBufferSize?: number;
@@ -47,14 +50,14 @@ export interface SocketOptions {
 
 export interface RemoteInfo {
   address: string;
-  family: "IPv4";
+  family: "IPv4" | "IPv6";
   port: number;
   size: number;
 }
 
 export interface AddressInfo {
   address: string;
-  family: "IPv4";
+  family: "IPv4" | "IPv6";
   port: number;
 }
 
@@ -112,11 +115,15 @@ function validatePort(port: unknown, allowZero: boolean): number {
 }
 
 /** Names this host resolves: dotted quads and "localhost". */
-function resolve(address: string | undefined | null, dflt: string): string | DgramError {
+function resolve(address: string | undefined | null, dflt: string, six = false): string | DgramError {
   const a = address === undefined || address === null || address === "" ? dflt : address;
-  if (a === "localhost") return "127.0.0.1";
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
-  if (m && m.slice(1).every((x) => Number(x) <= 255)) return a;
+  if (a === "localhost") return six ? "::1" : "127.0.0.1";
+  if (six) {
+    if (isIPv6(a)) return a;
+  } else {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
+    if (m && m.slice(1).every((x) => Number(x) <= 255)) return a;
+  }
   const e = new DgramError("ENOTFOUND", -3008, "getaddrinfo", a);
   Object.assign(e, { hostname: a });
   return e;
@@ -142,6 +149,7 @@ function toBytes(msg: Msg): Uint8Array {
 export class DgramSocket extends EventEmitter {
   readonly #kernel: Kernel;
   readonly #sock: Socket;
+  readonly #six: boolean;
   #bound = false;
   #connected = false;
   #closed = false;
@@ -154,7 +162,9 @@ export class DgramSocket extends EventEmitter {
     super();
     this.#kernel = kernel;
     if (!kernel.linker.isLoaded("udp")) throw new ModuleNotLoadedError(`dgram.createSocket: the udp module is not loaded (kldload("udp"), or boot the GENERIC configuration)`);
-    this.#sock = socket(kernel, vnet, "inet", "dgram", IPPROTO_UDP);
+    this.#six = opts.type === "udp6";
+    if (this.#six && !kernel.linker.isLoaded("inet6")) throw new ModuleNotLoadedError(`dgram.createSocket("udp6"): the inet6 module is not loaded (a NOINET6 kernel has no IPv6)`);
+    this.#sock = socket(kernel, vnet, this.#six ? "inet6" : "inet", "dgram", IPPROTO_UDP);
     try {
       if (opts.reuseAddr) {
         this.#sock.setsockopt(SOL_SOCKET, SO.REUSEADDR, true);
@@ -216,7 +226,7 @@ export class DgramSocket extends EventEmitter {
     if (this.#closed) return;
     if (this.#queue.length === 0) {
       try {
-        this.#queue = recvBatch(this.#kernel, this.#sock, READ_BATCH);
+        this.#queue = this.#six ? this.#read6() : recvBatch(this.#kernel, this.#sock, READ_BATCH);
       } catch (e) {
         if (this.#closed) return;
         this.#schedule(); // datagrams may be queued behind the error
@@ -234,7 +244,25 @@ export class DgramSocket extends EventEmitter {
     }
     this.#schedule();
     const msg = Buffer.from(d.data.buffer, d.data.byteOffset, d.data.length);
-    this.emit("message", msg, { address: d.address, family: "IPv4", port: d.port, size: d.data.length } satisfies RemoteInfo);
+    this.emit("message", msg, { address: d.address, family: this.#six ? "IPv6" : "IPv4", port: d.port, size: d.data.length } satisfies RemoteInfo);
+  }
+
+  /** udp6: up to READ_BATCH datagrams by recvfrom (an error with datagrams read is left for the next read). */
+  #read6(): UdpDatagram[] {
+    const out: UdpDatagram[] = [];
+    while (out.length < READ_BATCH) {
+      let d;
+      try {
+        d = this.#sock.recvfrom(UDP_MAXPAYLOAD);
+      } catch (e) {
+        if (out.length > 0) break;
+        throw e;
+      }
+      if (d === null) break;
+      const a = d.address;
+      out.push({ data: d.data, address: a && a.family === "inet6" ? a.address : "::", port: a && a.family === "inet6" ? a.port : 0 });
+    }
+    return out;
   }
 
   /**
@@ -262,7 +290,7 @@ export class DgramSocket extends EventEmitter {
     }
     const portN = validatePort(p ?? 0, true);
     if (typeof cb === "function") this.once("listening", cb as () => void);
-    const ip = resolve(a as string | undefined, "0.0.0.0");
+    const ip = resolve(a as string | undefined, this.#six ? "::" : "0.0.0.0", this.#six);
     if (ip instanceof DgramError) {
       this.#emitSoon("error", ip);
       return this;
@@ -341,7 +369,7 @@ export class DgramSocket extends EventEmitter {
     };
     let ip: string | undefined;
     if (!this.#connected) {
-      const r = resolve(address as string | undefined, "127.0.0.1");
+      const r = resolve(address as string | undefined, this.#six ? "::1" : "127.0.0.1", this.#six);
       if (r instanceof DgramError) return fail(r);
       ip = r;
     }
@@ -366,7 +394,7 @@ export class DgramSocket extends EventEmitter {
     if (this.#connected) throw new NodeError("ERR_SOCKET_DGRAM_IS_CONNECTED", "Already connected");
     if (typeof callback === "function") this.once("connect", callback);
     this.#ensureBound();
-    const ip = resolve(address, "127.0.0.1");
+    const ip = resolve(address, this.#six ? "::1" : "127.0.0.1", this.#six);
     const failed = (e: unknown) => {
       process.nextTick(() => {
         if (callback) this.removeListener("connect", callback);
@@ -401,16 +429,16 @@ export class DgramSocket extends EventEmitter {
     this.#healthCheck();
     if (!this.#connected) throw new NodeError("ERR_SOCKET_DGRAM_NOT_CONNECTED", "Not connected");
     const a = this.#sock.remoteAddress();
-    if (!a || a.family !== "inet") throw new NodeError("ERR_SOCKET_DGRAM_NOT_CONNECTED", "Not connected");
-    return { address: a.address, family: "IPv4", port: a.port };
+    if (!a || (a.family !== "inet" && a.family !== "inet6")) throw new NodeError("ERR_SOCKET_DGRAM_NOT_CONNECTED", "Not connected");
+    return { address: a.address, family: a.family === "inet6" ? "IPv6" : "IPv4", port: a.port };
   }
 
   address(): AddressInfo {
     this.#healthCheck();
     if (!this.#bound) throw new DgramError("EBADF", -9, "getsockname");
     const a = this.#sock.address();
-    if (!a || a.family !== "inet") throw new DgramError("EBADF", -9, "getsockname");
-    return { address: a.address, family: "IPv4", port: a.port };
+    if (!a || (a.family !== "inet" && a.family !== "inet6")) throw new DgramError("EBADF", -9, "getsockname");
+    return { address: a.address, family: a.family === "inet6" ? "IPv6" : "IPv4", port: a.port };
   }
 
   /** close([callback]): 'close' follows. Closing a closed socket throws ERR_SOCKET_DGRAM_NOT_RUNNING. */
@@ -552,7 +580,6 @@ export function createSocket(kernel: Kernel, vnet: Vnet, type: "udp4" | "udp6" |
     Object.setPrototypeOf(e, TypeError.prototype);
     throw e;
   }
-  if (opts.type === "udp6") throw new NodeError("ERR_SOCKET_BAD_TYPE", "udp6: there is no IPv6 in the kernel yet; use udp4");
   const s = new DgramSocket(kernel, vnet, opts);
   if (typeof callback === "function") s.on("message", callback);
   return s;

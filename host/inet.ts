@@ -2,13 +2,15 @@
 // the forwarding knob, the ARP table (arp -an), and the netstat -s counters of ip, icmp and
 // arp. Typed functions over the inet module's exports (assembly/netinet/inet.ts); every
 // argument is checked here first (ConfigError naming the bad field and value), and kernel
-// errnos become KernelErrors that say which call failed and why.
+// errnos become KernelErrors that say which call failed and why. addAddress, delAddress,
+// addRoute and delRoute also take IPv6 text (a colon) and hand it to host/inet6.ts.
 
 import type { Kernel, Vnet } from "./kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
 import { Interface, formatMac } from "./ifnet.js";
 import { formatTable } from "./format.js";
 import { netstatUdp } from "./udp.js";
+import { addAddress6, delAddress6, addRoute6, delRoute6, isIPv6Text } from "./inet6.js";
 
 /** The inet module's host exports. */
 export interface InetExports {
@@ -118,6 +120,7 @@ export interface InetAddress {
 
 /** ifconfig IF inet 10.0.0.1/24 [broadcast B] alias: add an address (and its connected route). */
 export function addAddress(kernel: Kernel, iface: Interface, cidr: string, opts: { broadcast?: string } = {}): void {
+  if (isIPv6Text(cidr)) return addAddress6(kernel, iface, cidr);
   const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet ${cidr}`;
   const x = inet(kernel, what);
   checkIface(kernel, iface, what);
@@ -138,6 +141,7 @@ export function addAddress(kernel: Kernel, iface: Interface, cidr: string, opts:
 
 /** ifconfig IF inet 10.0.0.1 -alias: delete an address (and every route that depends on it). */
 export function delAddress(kernel: Kernel, iface: Interface, address: string): void {
+  if (isIPv6Text(address)) return delAddress6(kernel, iface, address);
   const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet ${address} -alias`;
   const x = inet(kernel, what);
   checkIface(kernel, iface, what);
@@ -196,6 +200,7 @@ function flagText(f: number): string {
 
 /** route add DST/PLEN GATEWAY, or route add DST/PLEN -interface IF ("default" for 0.0.0.0/0). */
 export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: RouteVia): void {
+  if (isIPv6Text(destination) || isIPv6Text(via?.gateway ?? "")) return addRoute6(kernel, vnet, destination, via);
   const what = `route add ${destination}`;
   const x = inet(kernel, what);
   checkVnet(vnet, what);
@@ -226,6 +231,7 @@ export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: R
 
 /** route delete DST/PLEN. Connected routes go with their address (EPERM here). */
 export function delRoute(kernel: Kernel, vnet: Vnet, destination: string): void {
+  if (isIPv6Text(destination)) return delRoute6(kernel, vnet, destination);
   const what = `route delete ${destination}`;
   const x = inet(kernel, what);
   checkVnet(vnet, what);

@@ -227,7 +227,7 @@ export class Vnet {
   }
 
   /** A Node dgram-compatible UDP socket in this vnet (host/dgram.ts). */
-  dgram(type: "udp4" | import("./dgram.js").SocketOptions = "udp4"): import("./dgram.js").DgramSocket {
+  dgram(type: "udp4" | "udp6" | import("./dgram.js").SocketOptions = "udp4"): import("./dgram.js").DgramSocket {
     this.check("dgram.createSocket");
     return createDgram(this.kernel, this, type);
   }

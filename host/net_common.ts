@@ -2,6 +2,7 @@
 // alive while a server or socket is ref'd, and address helpers.
 
 import { constants as osConstants } from "node:os";
+import { isIPv6 } from "node:net";
 import { Errno } from "./errors.js";
 import { SocketError, SocketClosedError, type SockAddr } from "./socket.js";
 
@@ -101,15 +102,22 @@ export class RefHandle {
 
 export interface AddressInfo {
   address: string;
-  family: "IPv4";
+  family: "IPv4" | "IPv6";
   port: number;
 }
 
+/** A literal address (IPv4 dotted, or IPv6 without a zone), "localhost", or dflt when none is given. */
 export function resolveHost(host: string | undefined, dflt: string): string {
   if (host === undefined || host === null || host === "") return dflt;
   if (host === "localhost") return "127.0.0.1";
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host) && host.split(".").every((o) => Number(o) <= 255)) return host;
+  if (isIPv6(host)) return host;
   throw netError("getaddrinfo", "ENOTFOUND", host);
+}
+
+/** The socket domain of a resolved address. */
+export function domainOf(address: string): "inet" | "inet6" {
+  return address.includes(":") ? "inet6" : "inet";
 }
 
 export function toPort(p: unknown, what: string): number {
@@ -121,6 +129,6 @@ export function toPort(p: unknown, what: string): number {
 }
 
 export function inet(sa: SockAddr | undefined): AddressInfo | undefined {
-  if (!sa || sa.family !== "inet") return undefined;
-  return { address: sa.address, family: "IPv4", port: sa.port };
+  if (!sa || (sa.family !== "inet" && sa.family !== "inet6")) return undefined;
+  return { address: sa.address, family: sa.family === "inet" ? "IPv4" : "IPv6", port: sa.port };
 }

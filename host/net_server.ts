@@ -5,7 +5,7 @@ import { EventEmitter } from "node:events";
 import type { Kernel, Vnet } from "./kernel.js";
 import { socket as newSocket, Socket, SocketError, SOL_SOCKET, SO } from "./socket.js";
 import { IPPROTO_TCP } from "./tcp.js";
-import { asNetError, nodeError, RefHandle, resolveHost, toPort, inet, type AddressInfo } from "./net_common.js";
+import { asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
 import { NetSocket } from "./net_socket.js";
 
 // ---------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ export class NetServer extends EventEmitter {
     }
     let raw: Socket | undefined;
     try {
-      raw = newSocket(this.kernel, this.vnet, "inet", "stream", this.protocol);
+      raw = newSocket(this.kernel, this.vnet, domainOf(addr), "stream", this.protocol);
       raw.setsockopt(SOL_SOCKET, SO.REUSEADDR, true);
       try {
         raw.bind(addr, p);

@@ -6,7 +6,7 @@ import type { Kernel, Vnet } from "./kernel.js";
 import { errnoName } from "./errors.js";
 import { socket as newSocket, Socket, SocketError, SocketClosedError, SOL_SOCKET, SO, SS } from "./socket.js";
 import { IPPROTO_TCP, TCP } from "./tcp.js";
-import { netError, codeOf, asNetError, nodeError, RefHandle, resolveHost, toPort, inet, type AddressInfo } from "./net_common.js";
+import { netError, codeOf, asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
 import type { NetServer } from "./net_server.js";
 
 const READ_CHUNK = 65536; // one recv: the kernel's I/O buffer
@@ -138,8 +138,8 @@ export class NetSocket extends Duplex {
   get remotePort(): number | undefined {
     return this.#peer?.port;
   }
-  get remoteFamily(): "IPv4" | undefined {
-    return this.#peer ? "IPv4" : undefined;
+  get remoteFamily(): "IPv4" | "IPv6" | undefined {
+    return this.#peer ? (this.#peer.address.includes(":") ? "IPv6" : "IPv4") : undefined;
   }
   get localAddress(): string | undefined {
     return this.#local?.address;
@@ -147,8 +147,8 @@ export class NetSocket extends Duplex {
   get localPort(): number | undefined {
     return this.#local?.port;
   }
-  get localFamily(): "IPv4" | undefined {
-    return this.#local ? "IPv4" : undefined;
+  get localFamily(): "IPv4" | "IPv6" | undefined {
+    return this.#local ? (this.#local.address.includes(":") ? "IPv6" : "IPv4") : undefined;
   }
 
   /** getsockname as Node reports it ({} when there is no socket). */
@@ -188,7 +188,7 @@ export class NetSocket extends Duplex {
     this.#target = { address, port };
     let raw: Socket;
     try {
-      raw = newSocket(this.kernel, this.vnet, "inet", "stream", this.protocol);
+      raw = newSocket(this.kernel, this.vnet, domainOf(address), "stream", this.protocol);
     } catch (e) {
       process.nextTick(() => this.destroy(asNetError(e, "connect", address, port)));
       return this;
@@ -198,7 +198,7 @@ export class NetSocket extends Duplex {
     try {
       if (o.localAddress !== undefined || o.localPort !== undefined) {
         try {
-          raw.bind(resolveHost(o.localAddress, "0.0.0.0"), toPort(o.localPort ?? 0, "localPort"));
+          raw.bind(resolveHost(o.localAddress, domainOf(address) === "inet6" ? "::" : "0.0.0.0"), toPort(o.localPort ?? 0, "localPort"));
         } catch (e) {
           throw asNetError(e, "bind", o.localAddress ?? "0.0.0.0", o.localPort ?? 0);
         }

@@ -1,4 +1,5 @@
-// ping and traceroute -I from the host, over the inet module's echo service (no sockets):
+// ping, ping6, traceroute -I and traceroute6 from the host, over the echo services of the
+// inet and inet6 modules (no sockets):
 // inet_ping_send sends an ICMP echo request from a vnet; the vnet logs echo replies and
 // ICMP errors about its own echo requests with kernel receive times, and the host drains
 // that log. Round-trip times are kernel times (receive time minus the kernel time at send),
@@ -8,12 +9,15 @@
 // Both work with either clock: with a virtual clock the host advances it (interval between
 // sends, then in 1 ms steps until every probe is answered or the timeout passes); with a
 // real clock they wait on timers. Records for another concurrent ping of the same vnet (a
-// different identifier) are ignored.
+// different identifier) are ignored. A destination with a colon is IPv6 (ping6): the same
+// prober drives the inet6 module's service (a link-scope destination names its link,
+// "fe80::1%epair0a").
 
 import type { Kernel, Vnet } from "./kernel.js";
 import type { VirtualClock } from "./clock.js";
 import { ConfigError, KernelError } from "./errors.js";
 import { inet, parseIPv4, formatIPv4, inetErrnoName } from "./inet.js";
+import { inet6, isIPv6Text, parseScoped, formatIPv6 } from "./inet6.js";
 
 export interface PingOptions {
   /** Echo requests to send (default 4). */
@@ -77,7 +81,7 @@ interface LogRecord {
   ttl: number;
   id: number;
   seq: number;
-  from: number;
+  from: string;
   aux: number;
   timeUs: number;
   ok: boolean;
@@ -91,28 +95,84 @@ function nextId(kernel: Kernel): number {
   return id;
 }
 
-function readLog(kernel: Kernel, vnet: Vnet): LogRecord[] {
+/** One address family's echo service: send a probe, drain the log. */
+interface EchoService {
+  v6: boolean;
+  /** 0 or a negative errno. */
+  send(id: number, seq: number, size: number, ttl: number, df: boolean): number;
+  read(): LogRecord[];
+}
+
+function echo4(kernel: Kernel, vnet: Vnet, dst: number): EchoService {
   const x = inet(kernel, "ping");
-  const n = kernel.enter(() => x.inet_ping_read(vnet.ptr));
-  const out: LogRecord[] = [];
-  const dv = kernel.dv();
-  const buf = x.inet_buf();
-  for (let i = 0; i < n; i++) {
-    const o = buf + i * 32;
-    out.push({
-      kind: dv.getUint8(o),
-      type: dv.getUint8(o + 1),
-      code: dv.getUint8(o + 2),
-      ttl: dv.getUint8(o + 3),
-      id: dv.getUint16(o + 4, true),
-      seq: dv.getUint16(o + 6, true),
-      from: dv.getUint32(o + 8, true),
-      aux: dv.getUint32(o + 12, true),
-      timeUs: dv.getFloat64(o + 16, true),
-      ok: dv.getUint32(o + 24, true) === 1,
-    });
+  return {
+    v6: false,
+    send: (id, seq, size, ttl, df) => x.inet_ping_send(vnet.ptr, dst, id, seq, size, ttl, df ? 1 : 0),
+    read: () => {
+      const n = kernel.enter(() => x.inet_ping_read(vnet.ptr));
+      const out: LogRecord[] = [];
+      const dv = kernel.dv();
+      const buf = x.inet_buf();
+      for (let i = 0; i < n; i++) {
+        const o = buf + i * 32;
+        out.push({
+          kind: dv.getUint8(o),
+          type: dv.getUint8(o + 1),
+          code: dv.getUint8(o + 2),
+          ttl: dv.getUint8(o + 3),
+          id: dv.getUint16(o + 4, true),
+          seq: dv.getUint16(o + 6, true),
+          from: formatIPv4(dv.getUint32(o + 8, true)),
+          aux: dv.getUint32(o + 12, true),
+          timeUs: dv.getFloat64(o + 16, true),
+          ok: dv.getUint32(o + 24, true) === 1,
+        });
+      }
+      return out;
+    },
+  };
+}
+
+function echo6(kernel: Kernel, vnet: Vnet, dst: Uint8Array, ifp: number): EchoService {
+  const x = inet6(kernel, "ping6");
+  return {
+    v6: true,
+    send: (id, seq, size, hlim, df) => {
+      new Uint8Array(kernel.memory.buffer, x.inet6_buf(), 16).set(dst);
+      return x.inet6_ping_send(vnet.ptr, ifp, id, seq, size, hlim, df ? 1 : 0);
+    },
+    read: () => {
+      const n = kernel.enter(() => x.inet6_ping_read(vnet.ptr));
+      const out: LogRecord[] = [];
+      const dv = kernel.dv();
+      const buf = x.inet6_buf();
+      for (let i = 0; i < n; i++) {
+        const o = buf + i * 48;
+        out.push({
+          kind: dv.getUint8(o),
+          type: dv.getUint8(o + 1),
+          code: dv.getUint8(o + 2),
+          ttl: dv.getUint8(o + 3),
+          id: dv.getUint16(o + 4, true),
+          seq: dv.getUint16(o + 6, true),
+          from: formatIPv6(new Uint8Array(kernel.memory.buffer, o + 8, 16).slice()),
+          aux: dv.getUint32(o + 24, true),
+          timeUs: dv.getFloat64(o + 32, true),
+          ok: dv.getUint32(o + 28, true) === 1,
+        });
+      }
+      return out;
+    },
+  };
+}
+
+/** The echo service for dst: IPv6 when it has a colon (with its zone if link-scope), else IPv4. */
+function echoFor(kernel: Kernel, vnet: Vnet, dst: string, what: string): EchoService {
+  if (isIPv6Text(dst)) {
+    const s = parseScoped(kernel, vnet, dst, `${what}: destination`);
+    return echo6(kernel, vnet, s.addr, s.iface?.ptr ?? 0);
   }
-  return out;
+  return echo4(kernel, vnet, parseIPv4(dst, `${what}: destination`));
 }
 
 const UNREACH = [
@@ -120,6 +180,20 @@ const UNREACH = [
   "Destination Port Unreachable", "Frag needed and DF set", "Source Route Failed", "Destination Net Unknown",
   "Destination Host Unknown",
 ];
+
+const UNREACH6 = [
+  "No Route to Destination", "Administratively Prohibited", "Beyond Scope of Source Address", "Address Unreachable",
+  "Port Unreachable", "Source Address Failed Policy", "Reject Route to Destination",
+];
+
+/** ping6's words for an ICMPv6 error. */
+export function icmp6ErrorText(type: number, code: number, arg?: number): string {
+  if (type === 1) return `Destination Unreachable: ${UNREACH6[code] ?? `code ${code}`}`;
+  if (type === 2) return `Packet too big mtu = ${arg}`;
+  if (type === 3) return code === 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
+  if (type === 4) return `Parameter problem: ${["Erroneous Header Field", "Unknown Nextheader", "Unrecognized Option", "Incomplete Header Chain"][code] ?? `code ${code}`} pointer = ${arg}`;
+  return `ICMPv6 type ${type} code ${code}`;
+}
 
 export function icmpErrorText(type: number, code: number, mtu?: number): string {
   if (type === 3) return code === 4 ? `Frag needed and DF set (MTU ${mtu})` : UNREACH[code] ?? `Destination Unreachable, code ${code}`;
@@ -155,17 +229,16 @@ class Prober {
   readonly probes = new Map<number, Probe>();
   readonly answers = new Map<number, LogRecord>();
 
-  constructor(readonly kernel: Kernel, readonly vnet: Vnet, readonly dst: number, readonly id: number) {
+  constructor(readonly kernel: Kernel, readonly vnet: Vnet, readonly svc: EchoService, readonly id: number) {
     this.virtual = kernel.clock.kind === "virtual";
   }
 
   /** 0 or a negative errno. */
   send(seq: number, size: number, ttl: number, df: boolean): number {
-    const x = inet(this.kernel, "ping");
     if (!this.virtual) this.kernel.enter(() => this.kernel.k.callout_tick(this.kernel.clock.now()));
     const sentUs = this.kernel.k.callout_now();
     const t0 = performance.now();
-    const r = this.kernel.enter(() => x.inet_ping_send(this.vnet.ptr, this.dst, this.id, seq, size, ttl, df ? 1 : 0));
+    const r = this.kernel.enter(() => this.svc.send(this.id, seq, size, ttl, df));
     const callMs = performance.now() - t0;
     this.probes.set(seq, { seq, sentUs, callMs });
     this.drain(seq);
@@ -174,7 +247,7 @@ class Prober {
 
   /** Take what the log holds; justSent: the probe whose send call just returned. */
   drain(justSent = -1): void {
-    for (const rec of readLog(this.kernel, this.vnet)) {
+    for (const rec of this.svc.read()) {
       if (rec.id !== this.id || !this.probes.has(rec.seq) || this.answers.has(rec.seq)) continue;
       const p = this.probes.get(rec.seq)!;
       let rtt = (rec.timeUs - p.sentUs) / 1000;
@@ -209,30 +282,45 @@ class Prober {
   }
 }
 
+/** ping6: ping to an IPv6 destination ("fd00::2", "fe80::1%epair0a"). */
+export async function ping6(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOptions = {}): Promise<PingResult> {
+  if (!isIPv6Text(dst)) throw new ConfigError(`ping6: destination ${JSON.stringify(dst)} is not an IPv6 address`);
+  return ping(kernel, vnet, dst, opts);
+}
+
+/** traceroute6: traceroute to an IPv6 destination. */
+export async function traceroute6(kernel: Kernel, vnet: Vnet, dst: string, opts: TracerouteOptions = {}): Promise<TracerouteResult> {
+  if (!isIPv6Text(dst)) throw new ConfigError(`traceroute6: destination ${JSON.stringify(dst)} is not an IPv6 address`);
+  return traceroute(kernel, vnet, dst, opts);
+}
+
 /**
  * ping: ICMP echo requests from vnet to dst; resolves with every reply and error and BSD
  * ping's text ("64 bytes from 10.0.0.2: icmp_seq=0 ttl=64 time=0.031 ms", statistics).
  */
 export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOptions = {}): Promise<PingResult> {
   checkVnet(vnet, "ping");
-  const d = parseIPv4(dst, "ping: destination");
+  const svc = echoFor(kernel, vnet, dst, isIPv6Text(dst) ? "ping6" : "ping");
+  const six = svc.v6;
   const count = checkInt(opts.count, 4, 1, 65536, "ping: count");
   const intervalMs = opts.intervalMs ?? 1000;
   if (!(intervalMs >= 0) || !Number.isFinite(intervalMs)) throw new ConfigError(`ping: intervalMs must be a number >= 0, got ${intervalMs}`);
-  const size = checkInt(opts.size, 56, 0, 65507, "ping: size");
+  const size = checkInt(opts.size, 56, 0, six ? 65527 : 65507, "ping: size");
   const ttl = checkInt(opts.ttl, 64, 1, 255, "ping: ttl");
   const timeoutMs = opts.timeoutMs ?? 2000;
   if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`ping: timeoutMs must be a number >= 0, got ${timeoutMs}`);
-  const p = new Prober(kernel, vnet, d, nextId(kernel));
-  const lines = [`PING ${dst} (${dst}): ${size} data bytes`];
+  const p = new Prober(kernel, vnet, svc, nextId(kernel));
+  const errText = six ? icmp6ErrorText : icmpErrorText;
+  const lines = [six ? `PING6(${size + 48}=40+8+${size} bytes) --> ${dst}` : `PING ${dst} (${dst}): ${size} data bytes`];
   const sendErrors: { seq: number; error: string }[] = [];
   const printed = new Set<number>();
   const print = () => {
     for (const [seq, rec] of [...p.answers].sort((a, b) => a[0] - b[0])) {
       if (printed.has(seq)) continue;
       printed.add(seq);
-      if (rec.kind === 1) lines.push(`${rec.aux + 8} bytes from ${formatIPv4(rec.from)}: icmp_seq=${seq} ttl=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
-      else lines.push(`${formatIPv4(rec.from)}: ${icmpErrorText(rec.type, rec.code, rec.aux)} (icmp_seq=${seq})`);
+      if (rec.kind === 1 && six) lines.push(`${rec.aux + 8} bytes from ${rec.from}, icmp_seq=${seq} hlim=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
+      else if (rec.kind === 1) lines.push(`${rec.aux + 8} bytes from ${rec.from}: icmp_seq=${seq} ttl=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
+      else lines.push(`${rec.from}: ${errText(rec.type, rec.code, rec.aux)} (icmp_seq=${seq})`);
     }
   };
   for (let seq = 0; seq < count; seq++) {
@@ -252,10 +340,11 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
   const replies: PingReply[] = [];
   const errors: PingError[] = [];
   for (const [seq, rec] of [...p.answers].sort((a, b) => a[0] - b[0])) {
-    if (rec.kind === 1) replies.push({ seq, from: formatIPv4(rec.from), bytes: rec.aux + 8, ttl: rec.ttl, rttMs: p.rtt(rec), payloadOk: rec.ok });
+    if (rec.kind === 1) replies.push({ seq, from: rec.from, bytes: rec.aux + 8, ttl: rec.ttl, rttMs: p.rtt(rec), payloadOk: rec.ok });
     else {
-      const e: PingError = { seq, from: formatIPv4(rec.from), type: rec.type, code: rec.code, message: icmpErrorText(rec.type, rec.code, rec.aux) };
-      if (rec.type === 3 && rec.code === 4) e.mtu = rec.aux;
+      const e: PingError = { seq, from: rec.from, type: rec.type, code: rec.code, message: errText(rec.type, rec.code, rec.aux) };
+      if (!six && rec.type === 3 && rec.code === 4) e.mtu = rec.aux;
+      if (six && rec.type === 2) e.mtu = rec.aux;
       errors.push(e);
     }
   }
@@ -266,7 +355,7 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
   const avg = n ? rtts.reduce((a, b) => a + b, 0) / n : 0;
   const stddev = n ? Math.sqrt(Math.max(0, rtts.reduce((a, b) => a + b * b, 0) / n - avg * avg)) : 0;
   const lossPct = ((count - n) / count) * 100;
-  lines.push("", `--- ${dst} ping statistics ---`, `${count} packets transmitted, ${n} packets received, ${lossPct.toFixed(1)}% packet loss`);
+  lines.push("", `--- ${dst} ping${six ? "6" : ""} statistics ---`, `${count} packets transmitted, ${n} packets received, ${lossPct.toFixed(1)}% packet loss`);
   if (n) lines.push(`round-trip min/avg/max/stddev = ${min.toFixed(3)}/${avg.toFixed(3)}/${max.toFixed(3)}/${stddev.toFixed(3)} ms`);
   return { dst, transmitted: count, received: n, lossPct, replies, errors, sendErrors, min, avg, max, stddev, text: lines.join("\n") };
 }
@@ -304,18 +393,21 @@ export interface TracerouteResult {
 }
 
 const UNREACH_NOTE: Record<number, string> = { 0: "!N", 1: "!H", 2: "!P", 3: "", 4: "!F", 5: "!S", 13: "!X" };
+// traceroute6's notes (FreeBSD): no route !N, prohibited !P, beyond scope !S, address unreachable !A, port !
+const UNREACH6_NOTE: Record<number, string> = { 0: "!N", 1: "!P", 2: "!S", 3: "!A", 4: "" };
 
 /** traceroute -I: echo requests with TTL 1, 2, ... until dst answers (or maxHops). */
 export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: TracerouteOptions = {}): Promise<TracerouteResult> {
   checkVnet(vnet, "traceroute");
-  const d = parseIPv4(dst, "traceroute: destination");
+  const svc = echoFor(kernel, vnet, dst, isIPv6Text(dst) ? "traceroute6" : "traceroute");
+  const six = svc.v6;
   const maxHops = checkInt(opts.maxHops, 30, 1, 255, "traceroute: maxHops");
   const queries = checkInt(opts.queries, 3, 1, 10, "traceroute: queries");
   const size = checkInt(opts.size, 32, 0, 65507, "traceroute: size");
   const timeoutMs = opts.timeoutMs ?? 5000;
   if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`traceroute: timeoutMs must be a number >= 0, got ${timeoutMs}`);
-  const p = new Prober(kernel, vnet, d, nextId(kernel));
-  const lines = [`traceroute to ${dst} (${dst}), ${maxHops} hops max, ${size + 28} byte packets`];
+  const p = new Prober(kernel, vnet, svc, nextId(kernel));
+  const lines = [`traceroute${six ? "6" : ""} to ${dst} (${dst}), ${maxHops} hops max, ${size + (six ? 48 : 28)} byte packets`];
   const hops: TraceHop[] = [];
   let reached = false;
   let seq = 0;
@@ -332,12 +424,15 @@ export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: 
         hop.probes.push({});
         continue;
       }
-      const probe: TraceProbe = { from: formatIPv4(rec.from), rttMs: p.rtt(rec) };
+      const probe: TraceProbe = { from: rec.from, rttMs: p.rtt(rec) };
       if (rec.kind === 1) reached = true;
-      else if (rec.type === 3) {
+      else if (!six && rec.type === 3) {
         probe.note = UNREACH_NOTE[rec.code] ?? `!<${rec.code}>`;
         stop = true;
-        if (rec.from === d) reached = true;
+        if (rec.from === dst) reached = true;
+      } else if (six && rec.type === 1) {
+        probe.note = UNREACH6_NOTE[rec.code] ?? `!<${rec.code}>`;
+        stop = true;
       }
       hop.address ??= probe.from;
       hop.probes.push(probe);

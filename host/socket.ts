@@ -17,6 +17,7 @@ import { KernelError, WavnetError, ConfigError, Errno, errnoName } from "./error
 import { formatTable } from "./format.js";
 
 import { parseIPv4 as parseIPv4Named, formatIPv4 } from "./inet.js";
+import { parseIPv6, formatIPv6 } from "./inet6.js";
 export { formatIPv4 };
 
 export const AF_INET = 2;
@@ -100,13 +101,19 @@ export interface SockAddrIn {
   address: string;
   port: number;
 }
+export interface SockAddrIn6 {
+  family: "inet6";
+  /** RFC 5952 text, "::" for the unspecified address. */
+  address: string;
+  port: number;
+}
 /** A sockaddr of a family the host does not decode: its bytes (sa_len, sa_family, ...). */
 export interface SockAddrRaw {
   family: number;
   bytes: Uint8Array;
 }
-export type SockAddr = SockAddrIn | SockAddrRaw;
-/** What the calls taking an address accept: "10.0.0.1" with a port, a SockAddr, or sockaddr bytes. */
+export type SockAddr = SockAddrIn | SockAddrIn6 | SockAddrRaw;
+/** What the calls taking an address accept: "10.0.0.1" or "fd00::1" with a port, a SockAddr, or sockaddr bytes. */
 export type AddressLike = string | SockAddr | Uint8Array;
 
 /** An IPv4 address in dotted form to a host-order number (ConfigError if it is not one). */
@@ -126,6 +133,17 @@ export function sockaddrIn(address: string, port: number): Uint8Array {
   return b;
 }
 
+/** struct sockaddr_in6 (BSD, 28 bytes): sin6_len 28, AF_INET6, port, flow info 0, address, scope id 0. */
+export function sockaddrIn6(address: string, port: number): Uint8Array {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${port}`);
+  const b = new Uint8Array(28);
+  b[0] = 28;
+  b[1] = AF_INET6;
+  new DataView(b.buffer).setUint16(2, port, false);
+  b.set(parseIPv6(address, "address"), 8);
+  return b;
+}
+
 /** Decode sockaddr bytes (undefined for sa_len 0: no address). */
 export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
   if (b.length < 2 || b[0] === 0) return undefined;
@@ -134,12 +152,17 @@ export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
     const dv = new DataView(b.buffer, b.byteOffset, len);
     return { family: "inet", address: formatIPv4(dv.getUint32(4, false)), port: dv.getUint16(2, false) };
   }
+  if (b[1] === AF_INET6 && len >= 28) {
+    const dv = new DataView(b.buffer, b.byteOffset, len);
+    return { family: "inet6", address: formatIPv6(b.slice(8, 24)), port: dv.getUint16(2, false) };
+  }
   return { family: b[1], bytes: b.slice(0, len) };
 }
 
 export function formatSockaddr(sa: SockAddr | undefined): string {
   if (!sa) return "*:*";
   if (sa.family === "inet") return `${sa.address === "0.0.0.0" ? "*" : sa.address}:${sa.port === 0 ? "*" : sa.port}`;
+  if (sa.family === "inet6") return `${sa.address === "::" ? "*" : `[${sa.address}]`}:${sa.port === 0 ? "*" : sa.port}`;
   return `af${sa.family}:${[...sa.bytes.subarray(2)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
 }
 
@@ -150,9 +173,10 @@ function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uin
   }
   if (typeof a === "string") {
     if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
-    return sockaddrIn(a, port);
+    return a.includes(":") ? sockaddrIn6(a, port) : sockaddrIn(a, port);
   }
   if (a.family === "inet") return sockaddrIn(a.address, a.port);
+  if (a.family === "inet6") return sockaddrIn6(a.address, a.port);
   return toSockaddr(a.bytes, undefined, what);
 }
 
@@ -489,7 +513,7 @@ export class Socket extends EventEmitter {
     const w = this.kernel.sockets.windows(this.kernel);
     const u8 = w.u8;
     const p = w.sabuf;
-    if (typeof a === "string") {
+    if (typeof a === "string" && !a.includes(":")) {
       if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
       checkPort(port);
       const ip = cachedIPv4(a);

@@ -8,6 +8,7 @@ import type { Kernel, Vnet } from "./kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
 import { formatTable } from "./format.js";
 import { formatIPv4 } from "./inet.js";
+import { formatIPv6 } from "./inet6.js";
 import type { Socket } from "./socket.js";
 
 export interface TcpExports {
@@ -124,6 +125,7 @@ export function netstatSTcp(kernel: Kernel, vnet: Vnet): string {
 }
 
 export interface TcpConnection {
+  family: "inet" | "inet6";
   local: string;
   localPort: number;
   foreign: string;
@@ -154,9 +156,13 @@ export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
     const b = t.tcp_buf();
     for (let i = 0; i < n; i++) {
       const r = b + i * 80;
+      // The family (offset 52) says how to read the 16-byte address fields.
+      const six = dv.getUint32(r + 52, true) === 28;
+      const addr = (o: number) => (six ? formatIPv6(new Uint8Array(kernel.memory.buffer, o, 16).slice()) : formatIPv4(dv.getUint32(o, true)));
       out.push({
-        local: formatIPv4(dv.getUint32(r, true)),
-        foreign: formatIPv4(dv.getUint32(r + 16, true)),
+        family: six ? "inet6" : "inet",
+        local: addr(r),
+        foreign: addr(r + 16),
         localPort: dv.getUint16(r + 32, true),
         foreignPort: dv.getUint16(r + 34, true),
         state: TCP_STATES[dv.getUint32(r + 36, true)] ?? "CLOSED",

@@ -10,6 +10,8 @@ import { addresses, routes, forwarding, arpTable } from "../host/inet.js";
 import { Commands, CommandError, CommandFailed, type CommandNode } from "../host/cli/commands.js";
 import { tokenize, getopt, duration, probability, rate } from "../host/cli/args.js";
 import { twoHosts, chain, bootInet } from "./helpers/inet.js";
+import { routed6 } from "./helpers/inet6.js";
+import { addresses6, routes6, forwarding6, ndpTable } from "../host/inet6.js";
 
 /** Run a line and return the CommandError it must fail with. */
 async function fails(cmds: Commands, node: CommandNode, line: string): Promise<CommandError> {
@@ -127,7 +129,7 @@ describe("node commands", () => {
     assert.match((await fails(cmds, a, "ping")).message, /ping: a destination is needed; usage: ping /);
     assert.match((await fails(cmds, a, "ping -c 0 10.0.4.2")).message, /ping: -c \(count\) must be an integer from 1 to 65536, got "0"/);
     assert.match((await fails(cmds, a, "ping -c 1 10.0.4")).message, /ping: destination/);
-    assert.equal((await fails(cmds, a, "ping6 ::1")).message, "ping6: inet6 is not in this kernel (IPv6 is not implemented yet)");
+    assert.match((await fails(cmds, a, "ping6 ::1")).message, /^ping6: the inet6 module is not loaded .*NOINET6 has no IPv6\)$/);
     k.shutdown();
   });
 
@@ -213,7 +215,7 @@ describe("node commands", () => {
     assert.match(await cmds.exec(a, "netstat -an -p udp"), /udp4/);
     assert.doesNotMatch(await cmds.exec(a, "netstat -an -p udp"), /tcp4/);
     assert.match(await cmds.exec(a, "sockstat -4 -l"), /\*:8080.*LISTEN/);
-    assert.match((await fails(cmds, a, "sockstat -6")).message, /sockstat: inet6 is not in this kernel/);
+    assert.doesNotMatch(await cmds.exec(a, "sockstat -6"), /8080|5353/, "-6: IPv6 sockets only (none here)");
     assert.doesNotMatch(await cmds.exec(a, "sockstat -l"), /5353/);
     await cmds.exec(a, "ping -c 1 10.0.0.2");
     assert.match(await cmds.exec(a, "arp -an"), /\? \(10\.0\.0\.2\) at 02:[0-9a-f:]+ on epair0a/);
@@ -293,4 +295,73 @@ test("every command name has help, and Kernel stays importable with the cli", as
   const cmds = new Commands(k);
   for (const n of cmds.names()) assert.ok(cmds.help(n).startsWith(n), n);
   k.shutdown();
+
+});
+
+describe("node commands, IPv6", () => {
+  test("IPv6: ifconfig inet6, route -6, netstat -rn -f inet6, ndp, ping6, traceroute6, sysctl, netstat -s -p ip6", async () => {
+    const { k, A, R, B, a } = await routed6();
+    const cmds = new Commands(k);
+    const na: CommandNode = { name: "A", vnet: A, interfaces: () => [{ name: "eth0", iface: a }] };
+    const nr: CommandNode = { name: "R", vnet: R };
+    (k.clock as import("../host/index.js").VirtualClock).advance(2_000_000); // DAD done: no "tentative"
+    // ifconfig: inet6 lines (link-local with its zone and scope id), add and delete by topology name.
+    assert.equal(await cmds.exec(na, "ifconfig eth0 inet6 fd00:1::5 alias"), "");
+    assert.ok(addresses6(k, a).some((x) => x.cidr === "fd00:1::5/64"), "prefix length 64 by default");
+    const show = await cmds.exec(na, "ifconfig eth0");
+    assert.match(show, /^\tinet6 fe80::ff:fe00:a%epair0a prefixlen 64 scopeid 0x2$/m);
+    assert.match(show, /^\tinet6 fd00:1::1 prefixlen 64$/m);
+    assert.match(await cmds.exec(na, "ifconfig lo0"), /^\tinet6 ::1 prefixlen 128$/m);
+    await cmds.exec(na, "ifconfig eth0 inet6 fd00:1::5 -alias");
+    assert.ok(!addresses6(k, a).some((x) => x.cidr === "fd00:1::5/64"));
+    assert.match((await fails(cmds, na, "ifconfig eth0 inet6 10.0.0.1/24")).message, /not an IPv6 address/);
+    assert.match((await fails(cmds, na, "ifconfig eth0 inet6 ff02::1/64")).message, /multicast/);
+    // route -6 / routes by their text, with a link-local gateway zoned by the topology name.
+    assert.equal(await cmds.exec(na, "route -6 add fd00:7::/64 fe80::ff:fe00:b%eth0"), "add net fd00:7::/64: gateway fe80::ff:fe00:b%eth0");
+    assert.equal(routes6(k, A).find((r) => r.destination === "fd00:7::/64")?.gateway, "fe80::ff:fe00:b%epair0a");
+    assert.match(await cmds.exec(na, "route get fd00:7::1"), /gateway: fe80::ff:fe00:b%epair0a\n\s+interface: epair0a/);
+    assert.match(await cmds.exec(na, "route -6 get fd00:2::2"), /destination: ::\n[\s\S]*source: fd00:1::1/);
+    await cmds.exec(na, "route delete fd00:7::/64");
+    assert.match(await cmds.exec(na, "netstat -rn -f inet6"), /^Routing tables\n\nInternet6:\n.*\n(fe80::%epair0a\/64.*\n)?.*fd00:1::\/64\s+link#2\s+U\s+epair0a/m);
+    assert.match(await cmds.exec(na, "netstat -rn"), /Internet6:/);
+    assert.match(await cmds.exec(na, "route -6 show"), /default\s+fd00:1::2\s+UGS\s+epair0a/);
+    // ping6 and traceroute6 through R; the neighbour cache shows R.
+    assert.match(await cmds.exec(na, "ping6 -c 2 -i 0.1 fd00:2::2"), /2 packets transmitted, 2 packets received/);
+    assert.match(await cmds.exec(na, "ping -c 1 fd00:2::2"), /bytes from fd00:2::2, icmp_seq=0 hlim=63/);
+    assert.match(await cmds.exec(na, "traceroute6 -q 1 fd00:2::2"), /^ 1\s+fd00:1::2 .*\n 2\s+fd00:2::2 /m);
+    assert.match(await cmds.exec(na, "ndp -an"), /^fd00:1::2\s+02:00:00:00:00:0b\s+epair0a\s+\S+\s+R\s+R$/m);
+    await cmds.exec(na, "ndp -d fd00:1::2");
+    assert.equal(ndpTable(k, A).length, 0);
+    assert.match((await fails(cmds, na, "ndp")).message, /usage: ndp -a/);
+    assert.match((await fails(cmds, na, "ping6 10.0.0.1")).message, /ping6: 10\.0\.0\.1 is not an IPv6 address/);
+    await assert.rejects(cmds.exec(na, "ping6 -c 1 -W 50 fd00:9::1"), (e: unknown) => e instanceof CommandFailed && /ping6: no reply from fd00:9::1/.test(e.message) && /No Route to Destination/.test(e.output));
+    // sysctl and counters.
+    assert.equal(await cmds.exec(nr, "sysctl net.inet6.ip6.forwarding"), "net.inet6.ip6.forwarding: 1");
+    assert.equal(await cmds.exec(nr, "sysctl net.inet6.ip6.forwarding=0"), "net.inet6.ip6.forwarding: 1 -> 0");
+    assert.equal(forwarding6(k, R), false);
+    assert.match(await cmds.exec(nr, "netstat -s -p ip6"), /^ip6:\n[\s\S]*\t\d+ packets forwarded$/m);
+    assert.match(await cmds.exec(na, "netstat -s -p icmp6"), /^icmp6:\n/);
+    assert.match(await cmds.exec(na, "netstat -s"), /^ip6:$/m);
+    k.shutdown();
+  });
+
+  test("IPv6 sockets in netstat -an (tcp6, udp6) and sockstat -6", async () => {
+    const k = await Kernel.boot({ config: "GENERIC" });
+    const v = k.createVnet("v");
+    const cmds = new Commands(k);
+    const n: CommandNode = { name: "v", vnet: v };
+    const l = v.socket("inet6", "stream");
+    l.bind("::", 8080);
+    l.listen(5);
+    const u = v.socket("inet6", "dgram");
+    u.bind("::1", 5353);
+    const an = await cmds.exec(n, "netstat -an");
+    assert.match(an, /^tcp6\s+0\s+0\s+\*\.8080\s+\*\.\*\s+LISTEN$/m);
+    assert.match(an, /^udp6\s+0\s+0\s+::1\.5353\s+\*\.\*\s*$/m);
+    assert.match(await cmds.exec(n, "sockstat -6"), /\[::1\]:5353/);
+    assert.doesNotMatch(await cmds.exec(n, "sockstat -4"), /5353/);
+    l.close();
+    u.close();
+    k.shutdown();
+  });
 });

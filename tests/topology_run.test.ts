@@ -271,23 +271,44 @@ describe("topology runner: the API and up-time errors", () => {
     }
   });
 
-  test("an IPv6 address: a clear error at its line at up-time, nothing made", async () => {
-    const k = await Kernel.boot();
+  test("an IPv6 address in a NOINET6 kernel: a clear error at its line at up-time, nothing made", async () => {
+    const k = await Kernel.boot({ config: "NOINET6" });
     const before = snapshot(k);
     const spec = parseTopology(TWO.replace("[10.0.0.2/24]", "[10.0.0.2/24, \"fd00::2/64\"]"), "v6.yaml");
     await assert.rejects(Topology.up(spec, { kernel: k }), (e: unknown) => {
       assert.ok(e instanceof TopologyError);
       assert.equal(e.line, 5);
-      assert.match(e.message, /^v6\.yaml:5:\d+: nodes\[1\]\.interfaces\[0\]\.addresses\[1\]: b:eth0 fd00::2\/64: inet6 is not in this kernel/);
+      assert.match(e.message, /^v6\.yaml:5:\d+: nodes\[1\]\.interfaces\[0\]\.addresses\[1\]: b:eth0 fd00::2\/64: inet6 is not in this kernel \(the kernel given has no inet6 module/);
       return true;
     });
     assert.deepEqual(snapshot(k), before);
     k.shutdown();
+    const file = parseTopology(`kernel: NOINET6\n${TWO.replace("[10.0.0.2/24]", "[10.0.0.2/24, \"fd00::2/64\"]")}`, "v6k.yaml");
+    await assert.rejects(Topology.up(file), (e: unknown) => e instanceof TopologyError && /kernel "NOINET6" has no inet6 module/.test(e.message));
   });
 
-  test("a node that asks for the inet6 module: the same clear error at the node", async () => {
-    const spec = parseTopology(`nodes:\n  - name: a\n  - name: six\n    kernel: { modules: [inet6] }\n`, "six.yaml");
-    await assert.rejects(Topology.up(spec), (e: unknown) => e instanceof TopologyError && e.line === 3 && /node six: inet6 is not in this kernel/.test(e.message));
+  test("a node that asks for the inet6 module gets it loaded into a NOINET6 kernel; v6 addresses, routes and ping steps work", async () => {
+    const spec = parseTopology(
+      `kernel: NOINET6\nnodes:\n  - name: a\n    kernel: { modules: [inet6] }\n    interfaces: [{ name: eth0, addresses: [10.0.0.1/24, "fd00::1/64"] }]\n    routes: [{ to: "fd00:9::/64", via: "fd00::2" }]\n` +
+        `  - name: b\n    interfaces: [{ name: eth0, addresses: [10.0.0.2/24, "fd00::2/64"] }]\nlinks:\n  - endpoints: [a:eth0, b:eth0]\n` +
+        `steps:\n  - ping: { from: a, to: "fd00::2", count: 2 }\n  - ping: { from: b, to: "fe80::ff:fe00:a%eth0", count: 1 }\n  - ping: { from: a, to: "fd00:9::1", count: 1, expect: fail }\n`,
+      "six.yaml",
+    );
+    const t = await Topology.up(spec);
+    try {
+      const r = await t.runSteps();
+      assert.deepEqual(r.map((x) => x.ok), [true, true, true], r.map((x) => x.detail).join("\n"));
+      assert.match(r[0].detail, /^2\/2 replies from fd00::2/);
+    } finally {
+      const rep = await t.down();
+      assert.equal(rep.ok, true, rep.text);
+    }
+  });
+
+  test("bad IPv6 routes and steps are parse errors at their line", () => {
+    assert.throws(() => parseTopology(`nodes:\n  - name: a\n    interfaces: [{ name: eth0, addresses: ["fd00::1/64"] }]\n    routes: [{ to: "fd00:9::/64", via: 10.0.0.1 }]\n`, "r.yaml"), /r\.yaml:4:\d+: .*bad route: gateway 10\.0\.0\.1 is IPv4, the destination fd00:9::\/64 is IPv6/);
+    assert.throws(() => parseTopology(`nodes:\n  - name: a\n    interfaces: [{ name: eth0, addresses: ["fd00::1/64"] }]\n    routes: [{ to: default, via: "fd00::zz" }]\n`, "r.yaml"), /bad route: gateway: "fd00::zz" is not an IPv6 address/);
+    assert.throws(() => parseTopology(`nodes:\n  - name: a\n  - name: b\nsteps:\n  - http: { from: a, to: "fd00::2" }\n`, "s.yaml"), /s\.yaml:5:\d+: .*http steps take IPv4 destinations only/);
   });
 
   test("a failure half way up tears down what was made, in a kernel the caller owns", async () => {

@@ -189,7 +189,7 @@ describe("dgram compatibility", () => {
     assert.throws(() => s.addMembership("224.0.0.1"), (e: NodeJS.ErrnoException) => e.code === "ENOPROTOOPT");
     assert.equal(s.ref(), s);
     assert.equal(s.unref(), s);
-    assert.throws(() => createSocket(k, A, "udp6"), (e: NodeJS.ErrnoException) => e.code === "ERR_SOCKET_BAD_TYPE");
+    assert.throws(() => createSocket(k, A, "udp6"), /the inet6 module is not loaded/, "udp6 needs inet6 (this kernel has none)");
     for (const x of [srv, s, lo]) x.close();
     k.shutdown();
   });

@@ -332,9 +332,11 @@ describe("vxlan life", () => {
     for (let i = 0; i < 1000; i++) {
       const [vx] = v.ifcreate("vxlan");
       vx.setUp();
+      // Coming up, inet6 already queued its DAD probe for the new link-local address.
+      const queued = mod.vxlan_stat(vx.ptr, 0);
       // A frame into the ring with no socket to drain it: freed with the interface.
       assert.equal(vx.send(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5, 1, 2, 3, 4])), 0);
-      if (i === 0) assert.equal(mod.vxlan_stat(vx.ptr, 0), 1, "the frame is in the ring");
+      if (i === 0) assert.equal(mod.vxlan_stat(vx.ptr, 0), queued + 1, "the frame is in the ring");
       vx.destroy();
     }
     assert.equal(k.heapTop(), heap, "the kernel's runtime heap did not move");

@@ -138,6 +138,7 @@ export function protosw_valid(p: usize): bool {
  * hears SE_CLOSED|SE_ERROR (ECONNABORTED). Returns the number of sockets closed so.
  */
 export function protosw_purge_module(modid: u32): u32 {
+  domain_af_purge_module(modid);
   let n: u32 = 0;
   for (let i: u32 = 0; i < MAX_PROTOSW; i++) {
     const p = pr(i);
@@ -148,6 +149,39 @@ export function protosw_purge_module(modid: u32): u32 {
     memory.fill(p, 0, PRSIZE);
   }
   return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Address families' network-layer entry points (FreeBSD's struct domain, in small). A family
+// module (inet6) registers a table of table slots its upper protocols call (output, source
+// selection, path MTU, protocol switch, ICMP errors; the layout is the family's, e.g.
+// IN6API_* in sys/in6.ts). A transport module can then serve a family that may or may not
+// be in the kernel (GENERIC vs NOINET6) without importing it, which the linker would turn
+// into a hard dependency. Entries are tagged with the module and go with it.
+const MAX_AF: u32 = 32;
+const afTable = memory.data(MAX_AF * 8, 4); // [api pointer, module id] per family
+
+/** domain_af_register: family af's entry table is at api. 0, -EINVAL or -EEXIST. */
+export function domain_af_register(af: u32, api: usize): i32 {
+  if (af == 0 || af >= MAX_AF || api == 0) return -EINVAL;
+  const p = afTable + af * 8;
+  if (load<usize>(p) != 0) return -EEXIST;
+  store<usize>(p, api);
+  store<u32>(p, load<u32>(KGLOBALS + KG_CURMOD), 4);
+  return 0;
+}
+
+export function domain_af_unregister(af: u32): void {
+  if (af != 0 && af < MAX_AF) store<u64>(afTable + af * 8, 0);
+}
+
+/** The entry table family af registered, or 0 when the family is not in the kernel. */
+export function domain_af_api(af: u32): usize {
+  return af != 0 && af < MAX_AF ? load<usize>(afTable + af * 8) : 0;
+}
+
+function domain_af_purge_module(modid: u32): void {
+  for (let af: u32 = 1; af < MAX_AF; af++) if (load<u32>(afTable + af * 8, 4) == modid) store<u64>(afTable + af * 8, 0);
 }
 
 /** Registered entries (for tests and the host). */

@@ -137,6 +137,7 @@ const VNET_BASE: usize = 16;
 @external("kernel", "zone_charge_move") export declare function zone_charge_move(z: usize, fromBase: usize, toBase: usize): bool;
 export const EVENT_IFNET_ARRIVAL: u32 = 1;
 export const EVENT_IFNET_DEPARTURE: u32 = 2;
+export const EVENT_IFNET_UP: u32 = 3;
 export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 
 // Switching vnets (CURVNET_SET / CURVNET_RESTORE): writes the kernel globals block.
@@ -160,6 +161,7 @@ export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 @external("kernel", "in_cksum") export declare function in_cksum(m: usize, off: u32, len: u32, init: u32): u32;
 @external("kernel", "in_cksum_buf") export declare function in_cksum_buf(p: usize, len: u32): u16;
 @external("kernel", "in_pseudo") export declare function in_pseudo(src: u32, dst: u32, proto: u32, len: u32): u32;
+@external("kernel", "in6_pseudo") export declare function in6_pseudo(src: usize, dst: usize, nxt: u32, len: u32): u32;
 @external("kernel", "in_cksum_update") export declare function in_cksum_update(hc: u16, old: u16, nw: u16): u16;
 @external("kernel", "in_delayed_cksum_value") export declare function in_delayed_cksum_value(m: usize, l3off: u32, flags: u32): u32;
 
@@ -181,6 +183,9 @@ export {
 @external("kernel", "protosw_unregister") export declare function protosw_unregister(domain: u32, type: u32, protocol: u32): i32;
 @external("kernel", "pffindproto") export declare function pffindproto(domain: u32, type: u32, protocol: u32): usize;
 @external("kernel", "protosw_busy") export declare function protosw_busy(pr: usize): u32;
+@external("kernel", "domain_af_register") export declare function domain_af_register(af: u32, api: usize): i32;
+@external("kernel", "domain_af_unregister") export declare function domain_af_unregister(af: u32): void;
+@external("kernel", "domain_af_api") export declare function domain_af_api(af: u32): usize;
 @external("kernel", "sbappendaddr") export declare function sbappendaddr(so: usize, sa: usize, m: usize): bool;
 @external("kernel", "sbappendstream") export declare function sbappendstream(sb: usize, m: usize): void;
 @external("kernel", "sbdrop") export declare function sbdrop(sb: usize, len: i32): void;

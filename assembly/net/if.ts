@@ -19,7 +19,7 @@ import { zone_create, zone_alloc_in, zone_free_in, zone_charge_move, ZONE_CHARGE
 import { vnet_data_alloc, vnet_master, vnet_data_copy } from "../kern/vnet_data";
 import { vnet_sysinit_register } from "../kern/sysinit";
 import { Vnet, VNET, VNET_VNET, VNET_ALIVE, CURVNET_SET, CURVNET_RESTORE, curvnet, vnet_valid } from "../kern/vnet";
-import { eventhandler_invoke, EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE } from "../kern/kern_eventhandler";
+import { eventhandler_invoke, EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP } from "../kern/kern_eventhandler";
 import { leak_record, LEAK_ITEMS } from "../kern/leak";
 import { bpf_ifdetach } from "./bpf";
 import { if_clone_destroy_ifp } from "./if_clone";
@@ -259,6 +259,11 @@ export function if_setup(ifp: usize, up: bool): i32 {
   else ii.if_flags &= ~IFF_UP;
   const r = ioctl(ifp, SIOCSIFFLAGS, 0);
   if (r != 0) ii.if_flags = was;
+  else if (up && (was & IFF_UP) == 0) {
+    const old = CURVNET_SET(ii.if_vnet);
+    eventhandler_invoke(EVENT_IFNET_UP, ifp);
+    CURVNET_RESTORE(old);
+  }
   return r;
 }
 

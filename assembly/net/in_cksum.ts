@@ -102,6 +102,19 @@ export function in_pseudo(src: u32, dst: u32, proto: u32, len: u32): u32 {
 }
 
 /**
+ * The IPv6 pseudo-header sum (RFC 8200 8.1): the 16-byte addresses at src and dst
+ * (network order in memory), the upper-layer length and next header. Host order, folded.
+ */
+export function in6_pseudo(src: usize, dst: usize, nxt: u32, len: u32): u32 {
+  let s: u64 = sumBytes(src, 16, 0);
+  s = sumBytes(dst, 16, s);
+  let f = fold(s) + (len >> 16) + (len & 0xffff) + nxt;
+  f = (f & 0xffff) + (f >> 16);
+  f = (f & 0xffff) + (f >> 16);
+  return f;
+}
+
+/**
  * RFC 1624 eqn. 3: the new checksum (host order) after a 16-bit field changed from old to
  * new: HC' = ~(~HC + ~m + m').
  */

@@ -7,7 +7,7 @@
 // Files: udp/udp_var.ts (PCB, per-vnet block, udpstat, knobs), udp/in_pcb.ts (PCB table:
 // bind, ephemeral ports, lookups), udp/udp_hostapi.ts (counters, knobs and batched
 // send/receive for the host), this file (module events, user requests, input, output,
-// ICMP errors).
+// ICMP errors). UDP over IPv6 is netinet6/udp6_usrreq.ts, in this module, over the same PCBs.
 //
 // Input (udp_input) checks before it uses, in FreeBSD's order and with its counters: a
 // whole header (udps_hdrops), the length field >= 8 and <= the IP payload (udps_badlen; a
@@ -66,6 +66,7 @@ import {
   in_pcbhash_free,
 } from "./udp/in_pcb";
 import { inet_sockets } from "./udp/udp_hostapi";
+import { udp6_attach_family, udp6_detach_family, udp6_busy } from "../netinet6/udp6_usrreq";
 export { kmod_heap_top } from "../kmod/kmod";
 export {
   udp_stat, udp_get, udp_set, udp_busy, udp_sendmmsg, udp_recvmmsg, udp_batch_error, kmod_busy_count,
@@ -114,7 +115,7 @@ function udp_input_bcast(m: usize, iphlen: u32, ulen: u32, src: u32, sport: u16,
   let last: usize = 0;
   for (let p = in_pcbchain(dport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (x.inp_lport != dport || x.inp_socket == 0) continue;
+    if (x.inp_lport != dport || x.inp_socket == 0 || x.inp_vflag != 0) continue;
     if (x.inp_laddr != INADDR_ANY && x.inp_laddr != dst) continue;
     if (x.inp_faddr != INADDR_ANY && (x.inp_faddr != src || x.inp_fport != sport)) continue;
     if (last != 0) {
@@ -496,14 +497,20 @@ export function modevent(what: i32): i32 {
       UdpGlobals.protosw = pffindproto(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
       r = ipproto_register(IPPROTO_UDP, udp_input.index, udp_ctlinput.index);
     }
+    // UDP over IPv6 when inet6 is in the kernel (netinet6/udp6_usrreq.ts).
+    if (r == 0) {
+      r = udp6_attach_family();
+      if (r != 0) ipproto_unregister(IPPROTO_UDP); // inet's switch is not the module's to purge
+    }
     if (r != 0) return r < 0 ? -r : r;
     inet_set_quiesce_hook(udp_inet_busy.index);
     return 0;
   }
   if (what == MOD_QUIESCE) {
-    return protosw_busy(UdpGlobals.protosw) != 0 ? EBUSY : 0;
+    return protosw_busy(UdpGlobals.protosw) != 0 || udp6_busy() != 0 ? EBUSY : 0;
   }
   if (what == MOD_UNLOAD) {
+    udp6_detach_family();
     // The per-vnet uninit ran everywhere (kld_sysuninit): no PCB, no hash page is left.
     inet_set_quiesce_hook(0);
     ipproto_unregister(IPPROTO_UDP);

@@ -1,5 +1,6 @@
 // The BSD-named commands a user runs on one node (one vnet): ifconfig, route, netstat,
-// sockstat, arp, ping, traceroute, vmstat -z, kld*, sysctl, plus `link` (epair conditions)
+// sockstat, arp, ndp, ping, ping6, traceroute, traceroute6, vmstat -z, kld*, sysctl, plus
+// `link` (epair conditions)
 // and `capture` (pcap files). Each command is a thin layer over the host functions that
 // already exist (host/inet.ts, host/tcp.ts, host/ping.ts, ...): parse the words, call,
 // format. Bad input of any kind is one CommandError line; a command never prints a stack.
@@ -19,6 +20,10 @@ import {
   addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding, maskOf,
 } from "../inet.js";
 import { netstatSTcp, tcpConnections } from "../tcp.js";
+import {
+  ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpDelete,
+  setForwarding6, forwarding6, isIPv6Text,
+} from "../inet6.js";
 import { sockstat, formatSockstat, type SockAddr } from "../socket.js";
 import { ping, traceroute } from "../ping.js";
 import { formatTable } from "../format.js";
@@ -212,6 +217,7 @@ function ifconfigOne(c: Call, i: Interface): string {
       lines.push(`\tinet ${a.address} netmask ${hexMask(a.prefixLength)}${a.broadcast ? ` broadcast ${a.broadcast}` : ""}`);
     }
   }
+  if (loaded(c.kernel, "inet6")) lines.push(...ifconfigInet6Lines(c.kernel, i));
   if (loaded(c.kernel, "if_epair") && i.type === "ether" && /^epair/.test(i.name)) {
     const peer = i.peer;
     lines.push(`\tpeer ${peer.vnet.name}:${peer.name}${conditionsText(i.conditions()) ? `, conditions ${conditionsText(i.conditions())}` : ""}`);
@@ -224,7 +230,7 @@ function ifconfigOne(c: Call, i: Interface): string {
   return lines.join("\n");
 }
 
-const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [promisc | -promisc] | BRIDGE [addr] [addm IF] [deletem IF]]";
+const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [inet6 A/P [alias | -alias]] [promisc | -promisc] | BRIDGE [addr] [addm IF] [deletem IF]]";
 
 function ifconfig(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "al", IFCONFIG_USAGE);
@@ -269,6 +275,21 @@ function ifconfig(c: Call): string {
         }
         break;
       }
+      case "inet6": {
+        const a = w[++k];
+        if (a === undefined) throw new CommandError(`ifconfig: inet6 needs an address such as fd00::1/64; usage: ${IFCONFIG_USAGE}`);
+        if (!isIPv6Text(a)) throw new CommandError(`ifconfig: inet6 ${a}: not an IPv6 address`);
+        const next = w[k + 1];
+        if (next === "-alias" || next === "delete") {
+          k++;
+          delAddress6(c.kernel, i, a);
+        } else {
+          if (next === "alias") k++;
+          // FreeBSD's default prefix length for inet6 is 64.
+          addAddress6(c.kernel, i, a.includes("/") ? a : `${a}/64`);
+        }
+        break;
+      }
       case "addr":
       case "addm":
       case "deletem": {
@@ -289,10 +310,69 @@ function ifconfig(c: Call): string {
 // ---------------------------------------------------------------------------------------
 // route, netstat, arp, sockstat
 
-const ROUTE_USAGE = "route add DEST GATEWAY | route add DEST -iface IF | route delete DEST | route get DEST | route show";
+const ROUTE_USAGE = "route [-6] add DEST GATEWAY | route [-6] add DEST -iface IF | route [-6] delete DEST | route [-6] get DEST | route [-6] show";
+
+/** "fe80::1%eth0" with the node's topology name for the link -> the kernel's interface name. */
+function zoned(c: Call, a: string): string {
+  const pct = a.indexOf("%");
+  if (pct < 0) return a;
+  const z = a.slice(pct + 1);
+  const found = c.vnet.interfaces().find((i) => i.name === z) ?? c.vnet.interfaces().find((i) => aliases(c.node).get(i.name) === z);
+  return found ? `${a.slice(0, pct)}%${found.name}` : a;
+}
+
+function route6(c: Call, verb: string | undefined, rest: string[]): string {
+  switch (verb) {
+    case "add":
+    case "change": {
+      if (rest.length < 2) throw new CommandError(`route: ${verb} needs a destination and a gateway; usage: ${ROUTE_USAGE}`);
+      const [dst, via, third] = rest;
+      if (verb === "change") delRoute6(c.kernel, c.vnet, dst);
+      if (via === "-iface" || via === "-interface") {
+        if (third === undefined) throw new CommandError(`route: -iface needs an interface name; usage: ${ROUTE_USAGE}`);
+        noMore(c, rest.slice(3), ROUTE_USAGE);
+        addRoute6(c.kernel, c.vnet, dst, { iface: iface(c, third) });
+      } else {
+        noMore(c, rest.slice(2), ROUTE_USAGE);
+        addRoute6(c.kernel, c.vnet, dst, { gateway: zoned(c, via) });
+      }
+      return `${verb} net ${dst}: gateway ${via === "-iface" || via === "-interface" ? third : via}`;
+    }
+    case "delete":
+    case "del": {
+      if (rest.length !== 1) throw new CommandError(`route: delete needs one destination; usage: ${ROUTE_USAGE}`);
+      delRoute6(c.kernel, c.vnet, rest[0]);
+      return `delete net ${rest[0]}`;
+    }
+    case "get": {
+      if (rest.length !== 1) throw new CommandError(`route: get needs one destination; usage: ${ROUTE_USAGE}`);
+      const r = routeGet6(c.kernel, c.vnet, zoned(c, rest[0]));
+      if (!r) throw new CommandError(`route: get ${rest[0]}: not in table`);
+      return [
+        `   route to: ${rest[0]}`,
+        `destination: ${r.destination === "default" ? "::" : r.destination.replace(/\/\d+$/, "")}`,
+        `     prefixlen: ${r.prefixLength}`,
+        ...(r.gateway ? [`    gateway: ${r.gateway}`] : []),
+        `  interface: ${r.iface.name}`,
+        `      flags: <${r.flags.split("").map((f) => ROUTE_FLAGS[f] ?? f).join(",")}>`,
+        ...(r.source ? [`     source: ${r.source}`] : []),
+        `        use: ${r.use}`,
+      ].join("\n");
+    }
+    case "show":
+    case undefined:
+      return netstatRn6(c.kernel, c.vnet);
+    default:
+      throw new CommandError(`route: unknown verb ${JSON.stringify(verb)}; usage: ${ROUTE_USAGE}`);
+  }
+}
 
 function route(c: Call): string {
-  const [verb, ...rest] = c.argv.filter((w) => w !== "-n" && w !== "-net" && w !== "-host");
+  const words = c.argv.filter((w) => w !== "-n" && w !== "-net" && w !== "-host");
+  const six = words.includes("-6") || words.includes("-inet6");
+  const [verb, ...rest] = words.filter((w) => w !== "-6" && w !== "-inet6" && w !== "-4" && w !== "-inet");
+  // IPv6 when asked (-6), or when the destination or gateway is IPv6 text.
+  if (six || rest.slice(0, 2).some((w) => isIPv6Text(w))) return route6(c, verb, rest);
   switch (verb) {
     case "add":
     case "change": {
@@ -346,28 +426,40 @@ function formatMask(plen: number): string {
   return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join(".");
 }
 
-const NETSTAT_USAGE = "netstat -rn | -an | -i | -s [-p ip|icmp|arp|udp|tcp]";
-const NETSTAT_PROTOS = ["ip", "icmp", "arp", "udp", "tcp"] as const;
+const NETSTAT_USAGE = "netstat -rn [-f inet|inet6] | -an | -i | -s [-p ip|icmp|arp|udp|tcp|ip6|icmp6]";
+const NETSTAT_PROTOS = ["ip", "icmp", "arp", "udp", "tcp", "ip6", "icmp6"] as const;
+const PROTO_MODULE: Record<string, string> = { ip: "inet", icmp: "inet", arp: "inet", ip6: "inet6", icmp6: "inet6" };
 
 function bsdAddr(sa: SockAddr | undefined): string {
-  if (!sa || sa.family !== "inet") return "*.*";
-  return `${sa.address === "0.0.0.0" ? "*" : sa.address}.${sa.port === 0 ? "*" : sa.port}`;
+  if (!sa || (sa.family !== "inet" && sa.family !== "inet6")) return "*.*";
+  return `${sa.address === "0.0.0.0" || sa.address === "::" ? "*" : sa.address}.${sa.port === 0 ? "*" : sa.port}`;
 }
 
 function netstat(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "ranisp:f:W", NETSTAT_USAGE);
   noMore(c, args, NETSTAT_USAGE);
   const f = opts.get("f");
-  if (f !== undefined && f !== "inet") throw new CommandError(`netstat: address family ${JSON.stringify(f)} is not in this kernel (inet only)`);
-  if (opts.has("r")) return netstatRn(c.kernel, c.vnet);
+  if (f !== undefined && f !== "inet" && f !== "inet6") throw new CommandError(`netstat: unknown address family ${JSON.stringify(f)} (inet or inet6)`);
+  if (f !== undefined && !loaded(c.kernel, f)) throw new CommandError(`netstat: address family ${f} is not in this kernel (no ${f} module)`);
+  if (opts.has("r")) {
+    if (f === "inet6") return netstatRn6(c.kernel, c.vnet);
+    if (f === "inet") return netstatRn(c.kernel, c.vnet);
+    // Both families, as FreeBSD prints them.
+    const parts: string[] = [];
+    if (loaded(c.kernel, "inet")) parts.push(netstatRn(c.kernel, c.vnet));
+    if (loaded(c.kernel, "inet6")) parts.push(netstatRn6(c.kernel, c.vnet).replace(/^Routing tables\n\n/, parts.length ? "" : "Routing tables\n\n"));
+    return parts.join("\n\n");
+  }
   if (opts.has("i")) return c.vnet.netstatI();
   if (opts.has("s")) {
     const p = opts.get("p");
     if (p !== undefined && !(NETSTAT_PROTOS as readonly string[]).includes(p as string)) {
       throw new CommandError(`netstat: unknown protocol ${JSON.stringify(p)} (known: ${NETSTAT_PROTOS.join(", ")})`);
     }
-    const want = p === undefined ? NETSTAT_PROTOS.filter((x) => loaded(c.kernel, x === "ip" || x === "icmp" || x === "arp" ? "inet" : x)) : [p as (typeof NETSTAT_PROTOS)[number]];
-    return want.map((x) => (x === "tcp" ? netstatSTcp(c.kernel, c.vnet) : netstatS(c.kernel, c.vnet, x))).join("\n");
+    const want = p === undefined ? NETSTAT_PROTOS.filter((x) => loaded(c.kernel, PROTO_MODULE[x] ?? x)) : [p as (typeof NETSTAT_PROTOS)[number]];
+    return want
+      .map((x) => (x === "tcp" ? netstatSTcp(c.kernel, c.vnet) : x === "ip6" || x === "icmp6" ? netstatS6(c.kernel, c.vnet, x) : netstatS(c.kernel, c.vnet, x)))
+      .join("\n");
   }
   if (opts.has("a") || opts.size === 0 || (opts.size === 1 && opts.has("n"))) {
     // TCP from its control blocks (including TIME_WAIT ones without a socket); UDP from the socket list.
@@ -376,14 +468,15 @@ function netstat(c: Call): string {
     if (loaded(c.kernel, "tcp") && (p === undefined || p === "tcp")) {
       for (const t of tcpConnections(c.kernel, c.vnet)) {
         if (!opts.has("a") && t.state === "LISTEN") continue;
-        rows.push(["tcp4", t.recvQ, t.sendQ, bsdAddr({ family: "inet", address: t.local, port: t.localPort }), bsdAddr({ family: "inet", address: t.foreign, port: t.foreignPort }), t.state]);
+        const f = t.family;
+        rows.push([f === "inet6" ? "tcp6" : "tcp4", t.recvQ, t.sendQ, bsdAddr({ family: f, address: t.local, port: t.localPort }), bsdAddr({ family: f, address: t.foreign, port: t.foreignPort }), t.state]);
       }
     }
     if (p === undefined || p === "udp") {
       for (const s of sockstat(c.kernel, c.vnet)) {
-        if (s.type !== "dgram" || s.family !== "inet") continue;
+        if (s.type !== "dgram" || (s.family !== "inet" && s.family !== "inet6")) continue;
         if (!opts.has("a") && !s.foreign) continue;
-        rows.push(["udp4", s.recvQ, s.sendQ, bsdAddr(s.local), bsdAddr(s.foreign), ""]);
+        rows.push([s.family === "inet6" ? "udp6" : "udp4", s.recvQ, s.sendQ, bsdAddr(s.local), bsdAddr(s.foreign), ""]);
       }
     }
     const title = opts.has("a") ? "Active Internet connections (including servers)" : "Active Internet connections";
@@ -401,13 +494,29 @@ function arp(c: Call): string {
   return arpAn(c.kernel, c.vnet);
 }
 
-const SOCKSTAT_USAGE = "sockstat [-4] [-l | -c]";
+const NDP_USAGE = "ndp -a [-n] | ndp -d ADDRESS";
+
+function ndp(c: Call): string {
+  const { opts, args } = getopt(c.cmd, c.argv, "and:", NDP_USAGE);
+  if (opts.has("d")) {
+    noMore(c, args, NDP_USAGE);
+    const a = opts.get("d") as string;
+    ndpDelete(c.kernel, c.vnet, zoned(c, a));
+    return `${a} deleted`;
+  }
+  noMore(c, args, NDP_USAGE);
+  if (!opts.has("a")) throw new CommandError(`ndp: show the whole table with -a, or delete with -d; usage: ${NDP_USAGE}`);
+  return ndpAn(c.kernel, c.vnet);
+}
+
+const SOCKSTAT_USAGE = "sockstat [-4 | -6] [-l | -c]";
 
 function sockstatCmd(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "46lc", SOCKSTAT_USAGE);
   noMore(c, args, SOCKSTAT_USAGE);
-  if (opts.has("6")) throw new CommandError("sockstat: inet6 is not in this kernel");
   let rows = sockstat(c.kernel, c.vnet);
+  // -4 / -6: one family (both flags, or neither: every socket).
+  if (opts.has("4") !== opts.has("6")) rows = rows.filter((r) => r.family === (opts.has("6") ? "inet6" : "inet"));
   if (opts.has("l")) rows = rows.filter((r) => r.state.includes("LISTEN"));
   if (opts.has("c")) rows = rows.filter((r) => r.foreign !== undefined);
   return formatSockstat(rows);
@@ -433,16 +542,18 @@ async function pingCmd(c: Call): Promise<string> {
     count = o("c") !== undefined ? Math.min(count, fit) : fit;
     timeoutMs = Math.max(0, Math.min(timeoutMs, budget - (count - 1) * intervalMs));
   }
-  const r = await ping(c.kernel, c.vnet, args[0], {
+  if (c.cmd === "ping6" && !isIPv6Text(args[0])) throw new CommandError(`ping6: ${args[0]} is not an IPv6 address`);
+  const six = isIPv6Text(args[0]);
+  const r = await ping(c.kernel, c.vnet, zoned(c, args[0]), {
     count,
     intervalMs,
     timeoutMs,
-    size: o("s") !== undefined ? number("ping", "-s (data bytes)", o("s")!, 0, 65507) : undefined,
+    size: o("s") !== undefined ? number(c.cmd, "-s (data bytes)", o("s")!, 0, six ? 65527 : 65507) : undefined,
     ttl: o("m") !== undefined ? number("ping", "-m (ttl)", o("m")!, 1, 255) : undefined,
     dontFragment: opts.has("D"),
   });
   const text = opts.has("q") ? r.text.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n") : r.text;
-  if (r.received === 0) throw new CommandFailed(`ping: no reply from ${args[0]} (${r.transmitted} sent)`, text);
+  if (r.received === 0) throw new CommandFailed(`${c.cmd}: no reply from ${args[0]} (${r.transmitted} sent)`, text);
   return text;
 }
 
@@ -452,7 +563,8 @@ async function tracerouteCmd(c: Call): Promise<string> {
   const { opts, args } = getopt(c.cmd, c.argv, "Inm:q:w:", TRACEROUTE_USAGE);
   if (args.length !== 1) throw new CommandError(`traceroute: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${TRACEROUTE_USAGE}`);
   const o = (k: string) => opts.get(k) as string | undefined;
-  const r = await traceroute(c.kernel, c.vnet, args[0], {
+  if (c.cmd === "traceroute6" && !isIPv6Text(args[0])) throw new CommandError(`traceroute6: ${args[0]} is not an IPv6 address`);
+  const r = await traceroute(c.kernel, c.vnet, zoned(c, args[0]), {
     maxHops: o("m") !== undefined ? number("traceroute", "-m (max ttl)", o("m")!, 1, 255) : undefined,
     queries: o("q") !== undefined ? number("traceroute", "-q (queries)", o("q")!, 1, 10) : undefined,
     timeoutMs: o("w") !== undefined ? number("traceroute", "-w (seconds)", o("w")!, 0, 86400, false) * 1000 : undefined,
@@ -491,16 +603,18 @@ function kldunload(c: Call): string {
   return "";
 }
 
-const SYSCTL_USAGE = "sysctl net.inet.ip.forwarding[=0|1]";
+const SYSCTL_USAGE = "sysctl net.inet.ip.forwarding[=0|1] | net.inet6.ip6.forwarding[=0|1]";
 
 function sysctl(c: Call): string {
   if (c.argv.length !== 1) throw new CommandError(`sysctl: usage: ${SYSCTL_USAGE}`);
   const [name, value] = c.argv[0].split("=", 2);
-  if (name !== "net.inet.ip.forwarding") throw new CommandError(`sysctl: unknown oid '${name}' (known here: net.inet.ip.forwarding)`);
-  const old = forwarding(c.kernel, c.vnet) ? 1 : 0;
+  const six = name === "net.inet6.ip6.forwarding";
+  if (name !== "net.inet.ip.forwarding" && !six) throw new CommandError(`sysctl: unknown oid '${name}' (known here: net.inet.ip.forwarding, net.inet6.ip6.forwarding)`);
+  const old = (six ? forwarding6(c.kernel, c.vnet) : forwarding(c.kernel, c.vnet)) ? 1 : 0;
   if (value === undefined) return `${name}: ${old}`;
   if (value !== "0" && value !== "1") throw new CommandError(`sysctl: ${name} takes 0 or 1, got ${JSON.stringify(value)}`);
-  setForwarding(c.kernel, c.vnet, value === "1");
+  if (six) setForwarding6(c.kernel, c.vnet, value === "1");
+  else setForwarding(c.kernel, c.vnet, value === "1");
   return `${name}: ${old} -> ${value}`;
 }
 
@@ -597,25 +711,21 @@ async function capture(c: Call, self: Commands): Promise<string> {
 // ---------------------------------------------------------------------------------------
 
 const COMMANDS: Record<string, Command> = {
-  ifconfig: { usage: IFCONFIG_USAGE, summary: "interfaces: list, show one, up/down, mtu, inet addresses", run: ifconfig },
-  route: { usage: ROUTE_USAGE, summary: "the IPv4 routing table", run: route },
+  ifconfig: { usage: IFCONFIG_USAGE, summary: "interfaces: list, show one, up/down, mtu, inet and inet6 addresses", run: ifconfig },
+  route: { usage: ROUTE_USAGE, summary: "the routing tables (-6: IPv6)", run: route },
   netstat: { usage: NETSTAT_USAGE, summary: "routes, connections, interface counters, protocol statistics", run: netstat },
   sockstat: { usage: SOCKSTAT_USAGE, summary: "open sockets", run: sockstatCmd },
   arp: { usage: ARP_USAGE, summary: "the ARP table", run: arp },
   ping: { usage: PING_USAGE, summary: "ICMP echo (fails when no reply comes back)", run: pingCmd },
-  ping6: {
-    usage: "ping6 host",
-    summary: "IPv6 echo (inet6 is not in this kernel yet)",
-    run: () => {
-      throw new CommandError("ping6: inet6 is not in this kernel (IPv6 is not implemented yet)");
-    },
-  },
+  ping6: { usage: PING_USAGE.replace(/^ping/, "ping6"), summary: "ICMPv6 echo (fails when no reply comes back)", run: pingCmd },
+  ndp: { usage: NDP_USAGE, summary: "the IPv6 neighbour cache", run: ndp },
   traceroute: { usage: TRACEROUTE_USAGE, summary: "the path to a host (ICMP probes)", run: tracerouteCmd },
+  traceroute6: { usage: TRACEROUTE_USAGE.replace(/^traceroute/, "traceroute6"), summary: "the path to an IPv6 host (ICMPv6 probes)", run: tracerouteCmd },
   vmstat: { usage: "vmstat -z", summary: "the node's zones: items in use, limits, failures", run: vmstat },
   kldstat: { usage: "kldstat", summary: "loaded modules (kernel-wide)", run: kldstat },
   kldload: { usage: "kldload MODULE", summary: "load a module into the kernel (every node)", run: kldload },
   kldunload: { usage: "kldunload [-f] MODULE", summary: "unload a module from the kernel (every node)", run: kldunload },
-  sysctl: { usage: SYSCTL_USAGE, summary: "read or set the node's IP forwarding", run: sysctl },
+  sysctl: { usage: SYSCTL_USAGE, summary: "read or set the node's IPv4/IPv6 forwarding", run: sysctl },
   link: { usage: LINK_USAGE, summary: "conditions of frames an epair end sends (both: and its peer)", run: link },
   capture: { usage: CAPTURE_USAGE, summary: "capture an interface to a pcap/pcapng file", run: capture },
 };

@@ -9,7 +9,7 @@ import type {
   GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind,
 } from "./spec.js";
 import { TopologyError } from "./errors.js";
-import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, v4, v4text, mask, type Prefix } from "./units.js";
+import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, v4, v6, isV6, v4text, mask, type Prefix } from "./units.js";
 import { generate, GeneratorError, GENERATOR_PARAMS, COMMON_PARAMS, REQUIRED_PARAMS } from "./generators.js";
 import { bundle, dedupe, type Locator, type Path } from "./locate.js";
 import { loadLinkMap } from "../linkmap.js";
@@ -22,6 +22,8 @@ const IF_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,14}$/;
 const SYSCTLS: Record<string, (v: unknown) => number | string> = {
   "net.inet.ip.forwarding": (v) => boolish(v),
   "net.inet.icmp.icmplim": (v) => intIn(v, 0, 1_000_000),
+  "net.inet6.ip6.forwarding": (v) => boolish(v),
+  "net.inet6.icmp6.errppslimit": (v) => intIn(v, 0, 1_000_000),
   "net.inet.tcp.cc.algorithm": (v) => {
     if (v !== "newreno" && v !== "cubic") throw new Error(`must be "newreno" or "cubic", got ${JSON.stringify(v)}`);
     return v;
@@ -108,8 +110,7 @@ export class Checker {
   }
 
   moduleName(m: string, path: Path): void {
-    // inet6 is a module of the design that this kernel does not have yet: Topology.up says so.
-    if (m === "inet6" || this.modules.has(m)) return;
+    if (this.modules.has(m)) return;
     this.err(path, `unknown module "${m}" (known: ${[...this.modules].sort().join(", ")})`);
   }
 
@@ -242,7 +243,7 @@ export class Checker {
     const via = r.via as string | undefined;
     const dev = r.dev as string | undefined;
     let dst: Prefix | undefined;
-    if (to === "default") dst = { family: 4, addr: 0, plen: 0, text: "default" };
+    if (to === "default") dst = { family: via !== undefined && isV6(via) ? 6 : 4, addr: 0, plen: 0, text: "default" };
     else {
       dst = this.try([...path, "to"], () => parseCidr(to, { bare: true }), "bad route: ");
       if (!dst) return;
@@ -254,6 +255,13 @@ export class Checker {
     if (via === undefined && dev === undefined) return this.err(path, `bad route: to ${to} needs "via" (a next-hop address) or "dev" (an interface)`);
     if (dev !== undefined && !node.interfaces.some((i) => i.name === dev)) {
       return this.err([...path, "dev"], `bad route: node ${node.name} has no interface "${dev}" (it has ${node.interfaces.map((i) => i.name).join(", ") || "none"})`);
+    }
+    if (via !== undefined && isV6(via) !== (dst.family === 6)) {
+      return this.err([...path, "via"], `bad route: gateway ${via} is IPv${isV6(via) ? 6 : 4}, the destination ${to} is IPv${dst.family}`);
+    }
+    if (via !== undefined && dst.family === 6) {
+      // A link-local gateway names its link ("fe80::1%eth0"); the zone is checked when the route is added.
+      if (this.try([...path, "via"], () => v6(via.split("%")[0]), "bad route: gateway: ") === undefined) return;
     }
     if (via !== undefined && dst.family === 4) {
       const gw = this.try([...path, "via"], () => v4(via), "bad route: gateway: ");
@@ -267,12 +275,12 @@ export class Checker {
         return this.err([...path, "via"], `bad route: gateway ${via} is ${node.name}'s own address`);
       }
     }
-    const key = (t: string) => {
-      if (t === "default") return "0.0.0.0/0";
+    const key = (t: string, v: string | undefined) => {
+      if (t === "default") return v !== undefined && isV6(v) ? "::/0" : "0.0.0.0/0";
       const q = parseCidr(t, { bare: true });
       return q.family === 4 ? `${v4text(q.addr)}/${q.plen}` : t.toLowerCase();
     };
-    const dup = node.routes.find((x) => key(x.to) === key(to));
+    const dup = node.routes.find((x) => key(x.to, x.via) === key(to, via));
     if (dup) return this.err([...path, "to"], `bad route: ${node.name} already has a route to ${to} (line ${dup.origin.line})`);
     const spec: RouteSpec = { to, origin: this.loc.origin(path) };
     if (via !== undefined) spec.via = via;
@@ -495,12 +503,23 @@ export class Checker {
     return s;
   }
 
-  /** A step's "to": a node with an IPv4 address, or an IPv4 address. */
-  target(v: unknown, path: Path): string | undefined {
+  /**
+   * A step's "to": a node with an IPv4 address, or an IPv4 address; with v6ok (ping, tcp, udp) also an
+   * IPv6 address (a link-local one with its zone) or a node with only IPv6 addresses.
+   */
+  target(v: unknown, path: Path, v6ok = false): string | undefined {
     const s = v as string;
     if (/^\d+\.\d+\.\d+\.\d+$/.test(s)) return this.try(path, () => (v4(s), s), "bad address: ");
+    if (typeof s === "string" && isV6(s)) {
+      if (!v6ok) {
+        this.err(path, `${s}: http steps take IPv4 destinations only (ping, tcp and udp take IPv6)`);
+        return undefined;
+      }
+      return this.try(path, () => (v6(s.split("%")[0]), s), "bad address: ");
+    }
     const n = this.nodeRef(s, path);
     if (!n) return undefined;
+    if (v6ok && !this.firstV4(this.byName.get(n)!) && this.byName.get(n)!.interfaces.some((i) => i.addresses.some(isV6))) return n;
     if (!this.firstV4(this.byName.get(n)!)) {
       this.err(path, `node ${n} has no IPv4 address to reach`);
       return undefined;
@@ -543,7 +562,7 @@ export class Checker {
     switch (action) {
       case "ping": {
         const from = this.nodeRef(x.from, [...p, "from"]);
-        const to = this.target(x.to, [...p, "to"]);
+        const to = this.target(x.to, [...p, "to"], true);
         const intervalMs = ms(this.dur(x.interval, [...p, "interval"], 100_000));
         const timeoutMs = ms(this.dur(x.timeout, [...p, "timeout"], 2_000_000));
         const expect = this.expect(x.expect, [...p, "expect"]);
@@ -553,7 +572,7 @@ export class Checker {
       }
       case "tcp": {
         const from = this.nodeRef(x.from, [...p, "from"]);
-        const to = this.target(x.to, [...p, "to"]);
+        const to = this.target(x.to, [...p, "to"], true);
         const bytes = this.try([...p, "bytes"], () => parseBytes(x.bytes), "bad byte count: ");
         const withinUs = this.dur(x.within, [...p, "within"], 60_000_000);
         const expect = this.expect(x.expect, [...p, "expect"]);
@@ -564,7 +583,7 @@ export class Checker {
       }
       case "udp": {
         const from = this.nodeRef(x.from, [...p, "from"]);
-        const to = this.target(x.to, [...p, "to"]);
+        const to = this.target(x.to, [...p, "to"], true);
         const timeoutMs = ms(this.dur(x.timeout, [...p, "timeout"], 1_000_000));
         const intervalUs = this.dur(x.interval, [...p, "interval"], 1000);
         const expect = this.expect(x.expect, [...p, "expect"]);

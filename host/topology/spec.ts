@@ -31,7 +31,7 @@ export interface InterfaceSpec {
   /** The name in the topology ("eth0"); the kernel's own name (epair3a) is on TopoInterface.iface. */
   name: string;
   kind: "ether" | "bridge" | "vxlan";
-  /** "10.0.0.1/24" or "fd00::1/64" (inet6 is refused at up-time while the kernel has no inet6 module). */
+  /** "10.0.0.1/24" or "fd00::1/64" (IPv6 needs the inet6 module: refused at up-time in a NOINET6 kernel). */
   addresses: string[];
   mtu?: number;
   mac?: string;

@@ -137,7 +137,7 @@ function ownerOf(t: Topology, target: string) {
 
 async function pingStep(t: Topology, s: Step<"ping">): Promise<Outcome> {
   const from = nodeOf(t, s.from);
-  const dst = t.addressOf(s.to);
+  const dst = from.zoned(t.addressOf(s.to, true));
   const r = await ping(t.kernel, from.vnet, dst, { count: s.count, intervalMs: s.intervalMs, timeoutMs: s.timeoutMs, size: s.size });
   const lossPct = round3(r.lossPct);
   const ok = judge(s.expect, lossPct);
@@ -183,7 +183,7 @@ function listen(server: NetServer, port: number, host: string): Promise<void> {
 
 async function tcpStep(t: Topology, s: Step<"tcp">): Promise<Outcome> {
   const from = nodeOf(t, s.from);
-  const dst = t.addressOf(s.to);
+  const dst = t.addressOf(s.to, true);
   const to = ownerOf(t, s.to);
   const rxHash = createHash("sha256");
   const txHash = createHash("sha256");
@@ -273,9 +273,10 @@ function bind(sock: DgramSocket, port: number, host: string): Promise<void> {
 
 async function udpStep(t: Topology, s: Step<"udp">): Promise<Outcome> {
   const from = nodeOf(t, s.from);
-  const dst = t.addressOf(s.to);
+  const dst = t.addressOf(s.to, true);
   const to = ownerOf(t, s.to);
-  const rx = to.vnet.dgram("udp4");
+  const family = dst.includes(":") ? "udp6" : "udp4";
+  const rx = to.vnet.dgram(family);
   const seen = new Set<number>();
   let bad = 0;
   rx.on("message", (msg: Buffer) => {
@@ -290,7 +291,7 @@ async function udpStep(t: Topology, s: Step<"udp">): Promise<Outcome> {
     rx.close();
     return { ok: false, detail: `cannot bind ${dst}:${s.port} in ${to.name}: ${because(e)}` };
   }
-  const tx = from.vnet.dgram("udp4");
+  const tx = from.vnet.dgram(family);
   let sendErrors = 0;
   tx.on("error", () => sendErrors++);
   // Paced (as iperf -u paces, default 1 ms apart): an unpaced burst of thousands overflows

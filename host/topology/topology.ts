@@ -7,6 +7,8 @@ import { Kernel, type Vnet } from "../kernel.js";
 import { Interface } from "../ifnet.js";
 import { LeakError, type LeakEntry } from "../errors.js";
 import { addAddress, addRoute, setForwarding, setIcmpLimit } from "../inet.js";
+import { setForwarding6, setIcmp6Limit } from "../inet6.js";
+import { loadLinkMap } from "../linkmap.js";
 import { bridgeAdd } from "../bridge.js";
 import { tcpKnob, TCP_CC } from "../tcp.js";
 import type { LinkConditions } from "../epair.js";
@@ -51,6 +53,14 @@ class Node implements TopoNode {
 
   get role() {
     return this.spec.role;
+  }
+
+  /** A link-local address's zone in the file names the node's interface: the kernel knows it by its own name. */
+  zoned(addr: string): string {
+    const pct = addr.indexOf("%");
+    if (pct < 0) return addr;
+    const z = addr.slice(pct + 1);
+    return this.ifaces.has(z) ? `${addr.slice(0, pct)}%${this.iface(z).name}` : addr;
   }
 
   iface(name: string): Interface {
@@ -256,11 +266,17 @@ export class Topology {
         this.step(origin, `${n.name}:${s.name} ${a}`, () => addAddress(k, iface, a));
       });
     }
-    if (n.forwarding) this.step(n.origin, `${n.name} forwarding`, () => setForwarding(k, node.vnet, true));
+    if (n.forwarding) {
+      // A router forwards every family the kernel has.
+      if (k.linker.isLoaded("inet")) this.step(n.origin, `${n.name} forwarding`, () => setForwarding(k, node.vnet, true));
+      if (k.linker.isLoaded("inet6")) this.step(n.origin, `${n.name} forwarding (inet6)`, () => setForwarding6(k, node.vnet, true));
+    }
     for (const [name, v] of Object.entries(n.sysctl)) {
       this.step(n.origin, `${n.name} sysctl ${name}`, () => {
         if (name === "net.inet.ip.forwarding") setForwarding(k, node.vnet, v === 1);
         else if (name === "net.inet.icmp.icmplim") setIcmpLimit(k, node.vnet, v as number);
+        else if (name === "net.inet6.ip6.forwarding") setForwarding6(k, node.vnet, v === 1);
+        else if (name === "net.inet6.icmp6.errppslimit") setIcmp6Limit(k, node.vnet, v as number);
         else if (name === "net.inet.tcp.cc.algorithm") tcpKnob(k, node.vnet, "cc.algorithm", TCP_CC[v as keyof typeof TCP_CC]);
         else tcpKnob(k, node.vnet, name.slice("net.inet.tcp.".length) as "sack.enable", v as number);
       });
@@ -268,7 +284,7 @@ export class Topology {
     for (const r of n.routes) {
       this.step(r.origin, `${n.name} route ${r.to}`, () => {
         const dev = r.dev !== undefined ? node.iface(r.dev) : undefined;
-        addRoute(k, node.vnet, r.to, r.via !== undefined ? { gateway: r.via, iface: dev } : { iface: dev! });
+        addRoute(k, node.vnet, r.to, r.via !== undefined ? { gateway: node.zoned(r.via), iface: dev } : { iface: dev! });
       });
     }
   }
@@ -313,11 +329,13 @@ export class Topology {
   }
 
   /** The first IPv4 address of a node ("10.0.0.1"), or the text itself if it is an address. */
-  addressOf(target: string): string {
-    if (/^\d+\.\d+\.\d+\.\d+$/.test(target)) return target;
+  addressOf(target: string, v6ok = false): string {
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(target) || (v6ok && target.includes(":"))) return target;
     const n = this.byName.get(target);
     if (!n) throw new TopologyError(`no node "${target}"`, this.spec.file);
     for (const i of n.spec.interfaces) for (const a of i.addresses) if (!a.includes(":")) return a.split("/")[0];
+    // A node with IPv6 only: its first global address (a ping step may aim at it).
+    if (v6ok) for (const i of n.spec.interfaces) for (const a of i.addresses) if (a.includes(":") && !/^fe80:/i.test(a)) return a.split("/")[0];
     throw new TopologyError(`node ${target} has no IPv4 address`, this.spec.file);
   }
 
@@ -398,20 +416,26 @@ function addressOrigin(s: InterfaceSpec, i: number): Origin {
 }
 
 /**
- * Checks that need the kernel's facts, before anything is made: IPv6 (no inet6 module in
- * this kernel yet), and vnet names already taken in a kernel the caller brought.
+ * Checks that need the kernel's facts, before anything is made: IPv6 needs the inet6
+ * module (a NOINET6 kernel has none: a clear error at the line, nothing made), and vnet
+ * names already taken in a kernel the caller brought.
  */
 function preflight(spec: TopologySpec, kernel?: Kernel): void {
-  if (Array.isArray(spec.kernel) && spec.kernel.includes("inet6")) throw new TopologyError("kernel: inet6 is not in this kernel (no inet6 module yet)", spec.file);
+  const lm = loadLinkMap();
+  const bootList = typeof spec.kernel === "string" ? lm.configs[spec.kernel] ?? [] : spec.kernel ?? lm.configs.GENERIC ?? [];
+  const asked = spec.nodes.some((n) => n.modules.includes("inet6"));
+  const hasInet6 = asked || (kernel ? kernel.linker.isLoaded("inet6") : bootList.includes("inet6"));
+  const which = kernel ? "the kernel given" : `kernel ${JSON.stringify(spec.kernel ?? "GENERIC")}`;
+  const why = `inet6 is not in this kernel (${which} has no inet6 module: boot GENERIC, or add inet6 to the node's modules)`;
   for (const n of spec.nodes) {
-    if (n.modules.includes("inet6")) throw errAt(n.origin, `node ${n.name}: inet6 is not in this kernel (no inet6 module yet)`);
+    if (hasInet6) break;
     for (const i of n.interfaces) {
       i.addresses.forEach((a, j) => {
-        if (a.includes(":")) throw errAt(addressOrigin(i, j), `${n.name}:${i.name} ${a}: inet6 is not in this kernel (no inet6 module yet); IPv6 addresses cannot be configured`);
+        if (a.includes(":")) throw errAt(addressOrigin(i, j), `${n.name}:${i.name} ${a}: ${why}; IPv6 addresses cannot be configured`);
       });
     }
     for (const r of n.routes) {
-      if (r.to.includes(":") || (r.via ?? "").includes(":")) throw errAt(r.origin, `${n.name} route ${r.to}: inet6 is not in this kernel (no inet6 module yet)`);
+      if (r.to.includes(":") || (r.via ?? "").includes(":")) throw errAt(r.origin, `${n.name} route ${r.to}: ${why}`);
     }
   }
   if (kernel) {

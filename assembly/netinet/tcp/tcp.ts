@@ -22,13 +22,14 @@ import {
   protosw_unregister, pffindproto, protosw_busy, ZONE_CHARGE, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD,
   MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, zone_set_vnet_limit, VNET_VNET,
 } from "../../kmod/kapi";
-import { AF_INET, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, so_rcv } from "../../sys/socket";
+import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, so_rcv } from "../../sys/socket";
 import {
   TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
 import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
 import { tcp_inet_ops, tcp_inet_input, tcp_inet_ctlinput, ipproto_register, ipproto_unregister } from "./tcp_inet";
+import { tcp_inet6_ops, tcp_inet6_attach, tcp_inet6_detach } from "./tcp_inet6";
 export { kmod_heap_top } from "../../kmod/kmod";
 
 function tcp_vnet_init(): i32 {
@@ -125,6 +126,17 @@ export function modevent(what: i32): i32 {
       if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, tcp_vnet_init.index, 0, tcp_vnet_uninit.index);
       if (r != 0) ipproto_unregister(IPPROTO_TCP);
     }
+    // IPv6 when inet6 is in the kernel (loaded before tcp, as GENERIC does): the same TCP
+    // behind another family's glue (tcp_inet6.ts), found without importing inet6.
+    if (r == 0 && tcp_inet6_attach()) {
+      tcp_af_register(AF_INET6, tcp_inet6_ops());
+      r = protosw_register(AF_INET6, SOCK_STREAM, IPPROTO_TCP, tcp_usrreqs);
+      if (r != 0) {
+        tcp_inet6_detach();
+        protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+        ipproto_unregister(IPPROTO_TCP);
+      }
+    }
     if (r != 0) {
       tcp_zones_destroy();
       vnet_data_free(<u32>off, TCP_VNET_SIZE);
@@ -133,9 +145,11 @@ export function modevent(what: i32): i32 {
     return 0;
   }
   if (what == MOD_QUIESCE) {
-    return protosw_busy(pffindproto(AF_INET, SOCK_STREAM, IPPROTO_TCP)) != 0 ? EBUSY : 0;
+    return protosw_busy(pffindproto(AF_INET, SOCK_STREAM, IPPROTO_TCP)) != 0 || protosw_busy(pffindproto(AF_INET6, SOCK_STREAM, IPPROTO_TCP)) != 0 ? EBUSY : 0;
   }
   if (what == MOD_UNLOAD) {
+    protosw_unregister(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
+    tcp_inet6_detach();
     protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     ipproto_unregister(IPPROTO_TCP);
     tcp_zones_destroy();

@@ -3,6 +3,9 @@
 // SO_REUSEADDR/SO_REUSEPORT), connect, disconnect, and the lookups input and ICMP use.
 //
 // Every function runs with curvnet = the PCB's vnet. Addresses and ports are host order.
+// IPv6 PCBs (inp_vflag INP_IPV6) share the list, the port hash and the ephemeral ports;
+// the lookups here are IPv4's and pass them by (netinet6/in6_pcb.ts has IPv6's: a port
+// may be bound once per family, FreeBSD's default IPV6_V6ONLY).
 //
 // Bind conflicts follow in_pcbbind_setup: a socket with neither SO_REUSEADDR nor
 // SO_REUSEPORT conflicts with any PCB on the port whose local address overlaps (equal, or
@@ -62,7 +65,7 @@ export function in_pcbfree(p: usize): void {
   return h == 0 ? 0 : load<usize>(bucket(lport));
 }
 
-function in_pcbinshash(p: usize): bool {
+export function in_pcbinshash(p: usize): bool {
   const vv = V();
   if (vv.hash == 0) {
     const h = kmem_alloc(1, curvnet());
@@ -99,7 +102,7 @@ export function in_pcbhash_free(): void {
   vv.hash = 0;
 }
 
-@inline function soopts(p: usize): u32 {
+@inline export function soopts(p: usize): u32 {
   const so = inp(p).inp_socket;
   return so != 0 ? changetype<Socket>(so).so_options : 0;
 }
@@ -114,7 +117,7 @@ export function in_pcblookup_local(laddr: u32, lport: u32, wild: bool): usize {
   let matchwild: u32 = 3;
   for (let p = in_pcbchain(lport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (<u32>x.inp_lport != lport) continue;
+    if (<u32>x.inp_lport != lport || x.inp_vflag != 0) continue;
     if (!wild) {
       if (x.inp_faddr == INADDR_ANY && x.inp_laddr == laddr) return p;
       continue;
@@ -188,7 +191,7 @@ export function in_pcbbind(p: usize, laddr: u32, lport: u32): i32 {
 export function in_pcblookup_exact(faddr: u32, fport: u32, laddr: u32, lport: u32, except: usize): usize {
   for (let p = in_pcbchain(lport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (p != except && <u32>x.inp_lport == lport && x.inp_faddr == faddr && <u32>x.inp_fport == fport && x.inp_laddr == laddr) return p;
+    if (p != except && x.inp_vflag == 0 && <u32>x.inp_lport == lport && x.inp_faddr == faddr && <u32>x.inp_fport == fport && x.inp_laddr == laddr) return p;
   }
   return 0;
 }
@@ -203,7 +206,7 @@ export function in_pcblookup(src: u32, sport: u32, dst: u32, dport: u32): usize 
   let local: usize = 0;
   for (let p = in_pcbchain(dport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (<u32>x.inp_lport != dport) continue;
+    if (<u32>x.inp_lport != dport || x.inp_vflag != 0) continue;
     if (x.inp_faddr != INADDR_ANY) {
       if (x.inp_faddr == src && <u32>x.inp_fport == sport && x.inp_laddr == dst) return p;
       continue;
@@ -221,7 +224,7 @@ export function in_pcblookup(src: u32, sport: u32, dst: u32, dport: u32): usize 
 export function in_pcblookup_connected(faddr: u32, fport: u32, laddr: u32, lport: u32): usize {
   for (let p = in_pcbchain(lport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (<u32>x.inp_lport == lport && x.inp_faddr == faddr && x.inp_faddr != INADDR_ANY && <u32>x.inp_fport == fport &&
+    if (x.inp_vflag == 0 && <u32>x.inp_lport == lport && x.inp_faddr == faddr && x.inp_faddr != INADDR_ANY && <u32>x.inp_fport == fport &&
         (x.inp_laddr == laddr || x.inp_laddr == INADDR_ANY)) return p;
   }
   return 0;

@@ -53,10 +53,18 @@ export const IP_TTL: i32 = 4;
   inp_lport: u16; // 0 = not bound
   inp_fport: u16;
   inp_flags: u32; // INP_*
-  inp_ttl: u8;
+  inp_ttl: u8; // IPv6: the hop limit
   inp_tos: u8;
-  inp_spare: u16;
+  inp_vflag: u8; // 0: IPv4 (inp_laddr/inp_faddr), INP_IPV6: IPv6 (the 16-byte fields below)
+  inp_spare: u8;
+  inp_laddr6_0: u64; // IPv6 local address (network order); :: = wildcard
+  inp_laddr6_1: u64;
+  inp_faddr6_0: u64; // IPv6 peer; :: = not connected
+  inp_faddr6_1: u64;
 }
+export const INP_IPV6: u8 = 6;
+@inline export function in6p_laddr(p: usize): usize { return p + offsetof<Inpcb>("inp_laddr6_0"); }
+@inline export function in6p_faddr(p: usize): usize { return p + offsetof<Inpcb>("inp_faddr6_0"); }
 export const INP_INHASH: u32 = 0x1; // on the port hash
 export const INP_BOUNDADDR: u32 = 0x2; // laddr was given to bind() (kept by disconnect)
 

@@ -1,0 +1,222 @@
+// TCP over IPv6: the AF_INET6 half of TCP's per-family operations (TcpAfOps in tcp_var.ts)
+// and the input entry inet6's protocol switch calls; the sibling of tcp_inet.ts. inet6's
+// entry points are not imported (that would make tcp depend on inet6, and a NOINET6 kernel
+// could not load tcp): tcp.ts finds inet6's entry table at MOD_LOAD through
+// domain_af_api(AF_INET6) (sys/in6.ts IN6API_*) and calls through it. Addresses in the
+// 16-byte pcb fields are the IPv6 addresses, network order.
+//
+// A queued segment carries its IPv6 header from stash to output (the 32 bytes of addresses
+// do not fit the packet header's spare words): stash computes the checksum over the
+// pseudo-header (mandatory, RFC 8200 8.1) and prepends the header; output hands it to
+// ip6_output as built. Segments are never fragmented (IPV6_DONTFRAG): path MTU discovery
+// (RFC 8201) lowers the MSS on ICMPv6 packet too big. No checksum or segmentation offload
+// over IPv6 yet (af_tsomax 0): the checksum is computed at stash, in software.
+
+import { m_freem, m_pullup, m_adj, in_cksum, in6_pseudo, domain_af_api } from "../../kmod/kapi";
+import { Mbuf, mtod, M_LEADINGSPACE } from "../../sys/mbuf";
+import { AF_INET6, SOCKADDR_IN6_SIZE, SIN6_PORT, SIN6_ADDR, SIN6_FLOWINFO, SIN6_SCOPE_ID, sa_len, sa_family } from "../../sys/socket";
+import {
+  IP6_HDR_LEN, IP6_SRC, IP6_DST, ip6_fill, ip6_nxt, in6_copy, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_RTMTU, IN6API_LOCALIP,
+  IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6_IS_ADDR_MULTICAST, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_V4MAPPED,
+  ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, ICMP6_DST_UNREACH_ADMIN, ICMP6_PACKET_TOO_BIG, ICMP6_TIME_EXCEEDED,
+  ICMP6_TIME_EXCEED_TRANSIT, ICMP6_PARAM_PROB, IPV6_MMTU,
+} from "../../sys/in6";
+import { EMSGSIZE, ECONNREFUSED, EHOSTUNREACH, ENOPROTOOPT } from "../../sys/errno";
+import { TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH_SUM, IPPROTO_TCP, TCP_HDR_MIN, th_sport, th_dport, th_seq } from "./tcp_var";
+import { tcp_input } from "./tcp_input";
+import { tcp_ctlerror } from "./tcp_subr";
+
+const HLIM_DEFAULT: u32 = 64; // net.inet6.ip6.hlim
+const IPV6_REFLECT: u32 = 0x2; // ip6_output: the header is built (netinet6/ip6_var.ts)
+const IPV6_DONTFRAG: u32 = 0x4;
+
+let api: usize = 0; // inet6's entry table while tcp serves AF_INET6
+
+/** inet6 is still the one whose table tcp attached to (a forced unload of inet6 clears it). */
+@inline function live(): bool {
+  return api != 0 && domain_af_api(AF_INET6) == api;
+}
+
+// Marks a segment whose IPv6 header stash put in front of it (in ph_csum_data, as
+// tcp_inet.ts keeps its addresses in the packet header).
+const HDR_BUILT: u32 = 0x86dd;
+
+function inet6_stash(m: usize, laddr: usize, faddr: usize): void {
+  const mm = changetype<Mbuf>(m);
+  const len = <u32>mm.ph_len;
+  const th = mtod(m);
+  store<u16>(th + TH_SUM, 0);
+  store<u16>(th + TH_SUM, bswap<u16>(<u16>in_cksum(m, 0, len, in6_pseudo(laddr, faddr, IPPROTO_TCP, len))));
+  // The header goes into the room TCP leaves in front (tcp_subr.ts LEADING), in place: the
+  // queue holds this mbuf, so it may not change.
+  if (M_LEADINGSPACE(m) < <i32>IP6_HDR_LEN) {
+    mm.ph_csum_data = 0; // inet6_output drops it (never happens: TCP always leaves the room)
+    return;
+  }
+  mm.m_data -= IP6_HDR_LEN;
+  mm.m_len += <i32>IP6_HDR_LEN;
+  mm.ph_len += <i32>IP6_HDR_LEN;
+  ip6_fill(mtod(m), len, <u8>IPPROTO_TCP, <u8>HLIM_DEFAULT, laddr, faddr);
+  mm.ph_csum_data = HDR_BUILT;
+}
+
+function inet6_output(m: usize): i32 {
+  const mm = changetype<Mbuf>(m);
+  if (!live() || mm.ph_csum_data != HDR_BUILT) {
+    m_freem(m);
+    return -EHOSTUNREACH;
+  }
+  const ip = mtod(m);
+  const th = ip + IP6_HDR_LEN;
+  const sport = th_sport(th);
+  const dport = th_dport(th);
+  const seq = th_seq(th);
+  in6_copy(laddrbuf, ip + IP6_SRC);
+  in6_copy(faddrbuf, ip + IP6_DST);
+  mm.ph_csum_data = 0;
+  const r = call_indirect<i32>(load<u32>(api + IN6API_OUTPUT), m, 0, 0, 0, 0, IPV6_REFLECT | IPV6_DONTFRAG, 0);
+  if (r == -EMSGSIZE) {
+    // Our own link's MTU went below the segment.
+    const mss = inet6_mss(faddrbuf);
+    if (mss != 0) tcp_ctlerror(changetype<usize>(ops), laddrbuf, sport, faddrbuf, dport, seq, EMSGSIZE, false, mss);
+  }
+  return r;
+}
+
+/**
+ * inet6's control input for IPPROTO_TCP: an ICMPv6 error quoting one of our segments. cmd
+ * is type << 8 | code; ip6 the quoted IPv6 header with at least 8 bytes of TCP after it;
+ * arg the MTU of a packet too big (RFC 8201 4: never taken below 1280 by inet6).
+ */
+export function tcp_inet6_ctlinput(cmd: u32, ip6: usize, arg: u32): void {
+  if (ip6_nxt(ip6) != IPPROTO_TCP) return; // extension headers in the quote: not ours to parse
+  const type = <u8>((cmd >> 8) & 0xff);
+  const code = <u8>(cmd & 0xff);
+  let err: i32 = 0;
+  let hard = false;
+  let mss: u32 = 0;
+  if (type == ICMP6_PACKET_TOO_BIG) {
+    const mtu = arg < IPV6_MMTU ? IPV6_MMTU : arg;
+    mss = mtu - IP6_HDR_LEN - TCP_HDR_MIN;
+    err = EMSGSIZE;
+  } else if (type == ICMP6_DST_UNREACH) {
+    if (code == ICMP6_DST_UNREACH_NOPORT || code == ICMP6_DST_UNREACH_ADMIN) {
+      err = ECONNREFUSED;
+      hard = true;
+    } else err = EHOSTUNREACH;
+  } else if (type == ICMP6_TIME_EXCEEDED) {
+    if (code == ICMP6_TIME_EXCEED_TRANSIT) err = EHOSTUNREACH;
+  } else if (type == ICMP6_PARAM_PROB) err = ENOPROTOOPT;
+  if (err == 0) return;
+  const th = ip6 + IP6_HDR_LEN;
+  in6_copy(laddrbuf, ip6 + IP6_SRC);
+  in6_copy(faddrbuf, ip6 + IP6_DST);
+  tcp_ctlerror(changetype<usize>(ops), laddrbuf, th_sport(th), faddrbuf, th_dport(th), th_seq(th), err, hard, mss);
+}
+
+function inet6_mss(faddr: usize): u32 {
+  if (!live()) return 0;
+  const mtu = call_indirect<u32>(load<u32>(api + IN6API_RTMTU), faddr, 0);
+  return mtu > IP6_HDR_LEN + TCP_HDR_MIN ? mtu - IP6_HDR_LEN - TCP_HDR_MIN : 0;
+}
+
+/** No segmentation offload over IPv6 (yet): every segment is MSS-sized and checksummed here. */
+function inet6_tsomax(faddr: usize): u32 {
+  return 0;
+}
+
+function inet6_selectsrc(faddr: usize, out: usize): i32 {
+  if (!live()) return -51; // ENETUNREACH
+  return call_indirect<i32>(load<u32>(api + IN6API_SELECTSRC), faddr, 0, out);
+}
+
+function inet6_localip(a: usize): bool {
+  return live() && call_indirect<bool>(load<u32>(api + IN6API_LOCALIP), a, 0);
+}
+
+function inet6_badaddr(a: usize): bool {
+  return IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a);
+}
+
+/** sockaddr_in6 -> address (16 bytes) and port; 0xffffffff when sa is not one. Scope ids are not supported: link-local peers are refused by source selection. */
+function inet6_sa_to(sa: usize, out: usize): u32 {
+  if (sa_family(sa) != AF_INET6 || sa_len(sa) < SOCKADDR_IN6_SIZE) return 0xffffffff;
+  in6_copy(out, sa + SIN6_ADDR);
+  return <u32>bswap<u16>(load<u16>(sa + SIN6_PORT));
+}
+
+function inet6_to_sa(sa: usize, a: usize, port: u16): void {
+  store<u8>(sa, <u8>SOCKADDR_IN6_SIZE);
+  store<u8>(sa + 1, <u8>AF_INET6);
+  store<u16>(sa + SIN6_PORT, bswap<u16>(port));
+  store<u32>(sa + SIN6_FLOWINFO, 0);
+  in6_copy(sa + SIN6_ADDR, a);
+  store<u32>(sa + SIN6_SCOPE_ID, 0);
+}
+
+const ops = changetype<TcpAfOps>(memory.data(offsetof<TcpAfOps>(), 4));
+const srcbuf = memory.data(16, 8);
+const dstbuf = memory.data(16, 8);
+const laddrbuf = memory.data(16, 8);
+const faddrbuf = memory.data(16, 8);
+
+export function tcp_inet6_ops(): usize {
+  ops.af = AF_INET6;
+  ops.af_stash = inet6_stash.index;
+  ops.af_output = inet6_output.index;
+  ops.af_mss = inet6_mss.index;
+  ops.af_selectsrc = inet6_selectsrc.index;
+  ops.af_localip = inet6_localip.index;
+  ops.af_badaddr = inet6_badaddr.index;
+  ops.af_salen = SOCKADDR_IN6_SIZE;
+  ops.af_sa_to = inet6_sa_to.index;
+  ops.af_to_sa = inet6_to_sa.index;
+  ops.af_tsomax = inet6_tsomax.index;
+  return changetype<usize>(ops);
+}
+
+/**
+ * Attach to inet6 when it is in the kernel: register IPPROTO_TCP with its protocol switch.
+ * Returns true when tcp now serves AF_INET6 (false: no inet6, or it refused).
+ */
+export function tcp_inet6_attach(): bool {
+  const a = domain_af_api(AF_INET6);
+  if (a == 0) return false;
+  if (call_indirect<i32>(load<u32>(a + IN6API_PROTO_REGISTER), IPPROTO_TCP, tcp_inet6_input.index, tcp_inet6_ctlinput.index) != 0) return false;
+  api = a;
+  return true;
+}
+
+export function tcp_inet6_detach(): void {
+  if (live()) call_indirect<i32>(load<u32>(api + IN6API_PROTO_UNREGISTER), IPPROTO_TCP);
+  api = 0;
+}
+
+/** inet6's protocol switch input for IPPROTO_TCP: m starts at the IPv6 header, TCP at off. */
+export function tcp_inet6_input(m: usize, off: u32): void {
+  let mm = changetype<Mbuf>(m);
+  const need = <i32>(off + TCP_HDR_MIN);
+  if (mm.ph_len < need) {
+    TCPSTAT_INC(TCPS_RCVTOTAL);
+    TCPSTAT_INC(TCPS_RCVSHORT);
+    m_freem(m);
+    return;
+  }
+  if (mm.m_len < need) {
+    m = m_pullup(m, need);
+    if (m == 0) return;
+    mm = changetype<Mbuf>(m);
+  }
+  const ip = mtod(m);
+  const tlen = <u32>mm.ph_len - off;
+  if (in_cksum(m, off, tlen, in6_pseudo(ip + IP6_SRC, ip + IP6_DST, IPPROTO_TCP, tlen)) != 0) {
+    TCPSTAT_INC(TCPS_RCVTOTAL);
+    TCPSTAT_INC(TCPS_RCVBADSUM);
+    m_freem(m);
+    return;
+  }
+  in6_copy(srcbuf, ip + IP6_SRC);
+  in6_copy(dstbuf, ip + IP6_DST);
+  m_adj(m, <i32>off);
+  tcp_input(m, changetype<usize>(ops), srcbuf, dstbuf);
+}

@@ -1,0 +1,287 @@
+// IPv6 addresses of interfaces (FreeBSD netinet6/in6.c, in6_ifattach.c): several per
+// interface, each with a prefix length and flags.
+//
+// Every address is an In6Ifaddr from the module's "in6_ifaddr" zone, charged to its vnet,
+// on the interface's list (head in ifp.if_afdata1, the AF_INET6 slot) and the vnet's.
+// Adding one adds its on-link prefix route (link-local prefixes are per interface) and, on
+// an Ethernet interface that is up, starts duplicate address detection; deleting it
+// removes the routes that depend on it and forgets the neighbours of its prefix.
+//
+// Link-local: when an Ethernet interface comes up (EVENT_IFNET_UP) or arrives up, it gets
+// fe80::/64 with the modified EUI-64 interface identifier of its MAC (RFC 4291 2.5.1,
+// appendix A). lo0 gets ::1/128 at vnet init.
+//
+// DAD is the optimistic form (RFC 4429, simplified): the address is usable at once; one
+// solicitation from :: goes to its solicited-node group (DupAddrDetectTransmits = 1) and
+// a callout clears TENTATIVE after RetransTimer. A solicitation from :: or an
+// advertisement for the address heard meanwhile (or later) marks it DUPLICATED: it stays
+// listed but is never chosen as a source again. No address is reconfigured afterwards.
+
+import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop } from "../kmod/kapi";
+import { Ifnet, IFF_LOOPBACK, IFT_ETHER, IFF_UP, IFF_RUNNING, if_lladdr } from "../sys/if";
+import { EEXIST, ENOENT, EINVAL, ENOMEM } from "../sys/errno";
+import {
+  in6_copy, in6_eq, in6_mask, in6_prefix_match, in6_matchlen, in6_is_solicited, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST,
+  IN6_IS_ADDR_LOOPBACK, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_V4MAPPED, IN6_IS_ALLNODES_LL, IN6_IS_ALLNODES_IL,
+} from "../sys/in6";
+import {
+  In6Ifaddr, IA6_MAGIC, IA6_CALLOUT, Inet6Globals, V6, RTF_PINNED, ia6_addr, ia6_prefix, IN6_IFF_TENTATIVE,
+  IN6_IFF_DUPLICATED, IN6_IFF_AUTOCONF, IN6_IFF_OPTIMISTIC, ND6_RETRANS_US, ICMP6STAT_INC, ICP6S_DAD_DUP,
+} from "./ip6_var";
+import { rt6_insert, rt6_flush, rt6_find } from "./in6_rmx";
+import { nd6_dad_output, nd6_flush } from "./nd6";
+
+@inline function ia(p: usize): In6Ifaddr {
+  return changetype<In6Ifaddr>(p);
+}
+
+@inline export function in6_ifaddr_first(ifp: usize): usize {
+  return changetype<Ifnet>(ifp).if_afdata1;
+}
+
+@inline function ifup(ifp: usize): bool {
+  return (changetype<Ifnet>(ifp).if_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING);
+}
+
+/** Address a on ifp, or 0. */
+export function in6ifa_ifpwithaddr(ifp: usize, a: usize): usize {
+  for (let p = in6_ifaddr_first(ifp); p != 0; p = ia(p).ia_ifnext) if (in6_eq(ia6_addr(p), a)) return p;
+  return 0;
+}
+
+/**
+ * Our address a: link-local ones on ifp only (their scope is the link; ifp 0 = none
+ * match), others on any interface of the vnet (weak host model). 0 when not ours.
+ */
+export function in6ifa_byaddr(a: usize, ifp: usize): usize {
+  if (IN6_IS_ADDR_LINKLOCAL(a)) return ifp != 0 ? in6ifa_ifpwithaddr(ifp, a) : 0;
+  for (let p = V6().ia_head; p != 0; p = ia(p).ia_next) if (in6_eq(ia6_addr(p), a)) return p;
+  return 0;
+}
+
+/** True if a is one of this vnet's unicast addresses (link-local: of ifp). */
+export function in6_localip(a: usize, ifp: usize): bool {
+  return in6ifa_byaddr(a, ifp) != 0;
+}
+
+/** True if a is an address of any interface of the vnet, link-local ones included. */
+export function in6_localip_anyif(a: usize): bool {
+  for (let p = V6().ia_head; p != 0; p = ia(p).ia_next) if (in6_eq(ia6_addr(p), a)) return true;
+  return false;
+}
+
+/** True if ifp listens to multicast group g: all-nodes, and the solicited-node group of each of its addresses. */
+export function in6_ismember(ifp: usize, g: usize): bool {
+  if (IN6_IS_ALLNODES_LL(g)) return true;
+  if (IN6_IS_ALLNODES_IL(g)) return (changetype<Ifnet>(ifp).if_flags & IFF_LOOPBACK) != 0;
+  for (let p = in6_ifaddr_first(ifp); p != 0; p = ia(p).ia_ifnext) if (in6_is_solicited(g, ia6_addr(p))) return true;
+  return false;
+}
+
+@inline function usable(p: usize): bool {
+  return (ia(p).ia_flags & IN6_IFF_DUPLICATED) == 0;
+}
+
+/**
+ * Source address selection (RFC 6724, in small): among ifp's usable addresses, one of
+ * the destination's scope (link-local for a link-local or link-scope multicast
+ * destination, else a global one when there is one: rules 2 and 8), the longest match
+ * to dst first. 0 when ifp has none.
+ */
+export function in6_selectsrc_ifp(ifp: usize, dst: usize): usize {
+  const wantll = IN6_IS_ADDR_LINKLOCAL(dst) || (IN6_IS_ADDR_MULTICAST(dst) && (load<u8>(dst + 1) & 0xf) <= 2);
+  let best: usize = 0;
+  let bestScore: i32 = -1;
+  for (let p = in6_ifaddr_first(ifp); p != 0; p = ia(p).ia_ifnext) {
+    if (!usable(p)) continue;
+    const ll = IN6_IS_ADDR_LINKLOCAL(ia6_addr(p));
+    let score = <i32>in6_matchlen(ia6_addr(p), dst);
+    if (ll == wantll) score += 1000;
+    if ((ia(p).ia_flags & IN6_IFF_TENTATIVE) == 0) score += 200; // prefer a preferred address over an optimistic one
+    if (score > bestScore) {
+      best = p;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** The modified EUI-64 link-local address of a MAC into d (RFC 4291 2.5.1, appendix A). */
+function in6_ll_from_mac(d: usize, mac: usize): void {
+  store<u64>(d, 0x80fe); // fe80::
+  store<u8>(d + 8, load<u8>(mac) ^ 0x02);
+  store<u8>(d + 9, load<u8>(mac + 1));
+  store<u8>(d + 10, load<u8>(mac + 2));
+  store<u8>(d + 11, 0xff);
+  store<u8>(d + 12, 0xfe);
+  store<u8>(d + 13, load<u8>(mac + 3));
+  store<u8>(d + 14, load<u8>(mac + 4));
+  store<u8>(d + 15, load<u8>(mac + 5));
+}
+
+const lltmp = memory.data(16, 8);
+
+/** in6_ifattach: an Ethernet interface that is up gets its link-local address (once). */
+export function in6_ifattach(ifp: usize): void {
+  const ii = changetype<Ifnet>(ifp);
+  if (ii.if_type != IFT_ETHER || !ifup(ifp)) return;
+  for (let p = in6_ifaddr_first(ifp); p != 0; p = ia(p).ia_ifnext) if (IN6_IS_ADDR_LINKLOCAL(ia6_addr(p))) return;
+  in6_ll_from_mac(lltmp, if_lladdr(ifp));
+  in6_control_add(ifp, lltmp, 64, IN6_IFF_AUTOCONF);
+}
+
+/** DAD timer: no one objected within RetransTimer: the address is preferred now. */
+function nd6_dad_timer(p: usize): void {
+  ia(p).ia_flags &= ~(IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC);
+}
+
+/** A solicitation from :: or an advertisement for our address a on ifp: someone else has it. */
+export function nd6_dad_duplicated(ifp: usize, a: usize): bool {
+  const p = in6ifa_ifpwithaddr(ifp, a);
+  if (p == 0) return false;
+  if ((ia(p).ia_flags & IN6_IFF_DUPLICATED) == 0) {
+    ia(p).ia_flags = (ia(p).ia_flags | IN6_IFF_DUPLICATED) & ~(IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC);
+    callout_stop(p + IA6_CALLOUT);
+    ICMP6STAT_INC(ICP6S_DAD_DUP);
+  }
+  return true;
+}
+
+/** ifconfig IF inet6 addr/plen [flags]. 0 or -errno. */
+export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32): i32 {
+  const loop = (changetype<Ifnet>(ifp).if_flags & IFF_LOOPBACK) != 0;
+  if (plen == 0 || plen > 128 || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a)) return -EINVAL;
+  if (IN6_IS_ADDR_LOOPBACK(a) && !loop) return -EINVAL;
+  if (IN6_IS_ADDR_LINKLOCAL(a) && plen != 64) return -EINVAL; // fe80::/64 only (RFC 4291 2.5.6)
+  if (in6ifa_byaddr(a, ifp) != 0) return -EEXIST;
+  const p = zone_alloc(Inet6Globals.iaZone);
+  if (p == 0) return -ENOMEM;
+  const x = ia(p);
+  x.ia_magic = IA6_MAGIC;
+  x.ia_ifp = ifp;
+  x.ia_plen = plen;
+  x.ia_flags = flags;
+  in6_copy(ia6_addr(p), a);
+  in6_copy(ia6_prefix(p), a);
+  in6_mask(ia6_prefix(p), plen);
+  callout_init(p + IA6_CALLOUT);
+  // Tail of the interface's list, head of the vnet's.
+  const ii = changetype<Ifnet>(ifp);
+  x.ia_ifnext = 0;
+  let tail = ii.if_afdata1;
+  if (tail == 0) ii.if_afdata1 = p;
+  else {
+    while (ia(tail).ia_ifnext != 0) tail = ia(tail).ia_ifnext;
+    ia(tail).ia_ifnext = p;
+  }
+  const vv = V6();
+  x.ia_next = vv.ia_head;
+  vv.ia_head = p;
+  vv.ia_count++;
+  // The on-link prefix route (a prefix already routed by another address keeps its route).
+  if (plen < 128 && !loop) {
+    const r = rt6_insert(ia6_prefix(p), plen, 0, ifp, p, RTF_PINNED);
+    if (r != 0 && r != -EEXIST) {
+      unlinkAddr(p);
+      zone_free(Inet6Globals.iaZone, p);
+      return r;
+    }
+  }
+  if (ii.if_type == IFT_ETHER && ifup(ifp)) {
+    x.ia_flags |= IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC;
+    callout_reset(p + IA6_CALLOUT, ND6_RETRANS_US, nd6_dad_timer.index, p);
+    nd6_dad_output(ifp, ia6_addr(p));
+  }
+  return 0;
+}
+
+function unlinkAddr(p: usize): void {
+  const x = ia(p);
+  const ii = changetype<Ifnet>(x.ia_ifp);
+  if (ii.if_afdata1 == p) ii.if_afdata1 = x.ia_ifnext;
+  else {
+    for (let q = ii.if_afdata1; q != 0; q = ia(q).ia_ifnext) {
+      if (ia(q).ia_ifnext == p) {
+        ia(q).ia_ifnext = x.ia_ifnext;
+        break;
+      }
+    }
+  }
+  const vv = V6();
+  if (vv.ia_head == p) vv.ia_head = x.ia_next;
+  else {
+    for (let q = vv.ia_head; q != 0; q = ia(q).ia_next) {
+      if (ia(q).ia_next == p) {
+        ia(q).ia_next = x.ia_next;
+        break;
+      }
+    }
+  }
+  vv.ia_count--;
+}
+
+function freeAddr(p: usize): void {
+  const x = ia(p);
+  const ifp = x.ia_ifp;
+  callout_stop(p + IA6_CALLOUT);
+  unlinkAddr(p);
+  rt6_flush(p, 0);
+  // Neighbours of the prefix go unless another address of ifp still covers them.
+  let covered = false;
+  for (let q = in6_ifaddr_first(ifp); q != 0; q = ia(q).ia_ifnext) {
+    if (ia(q).ia_plen == x.ia_plen && in6_eq(ia6_prefix(q), ia6_prefix(p))) covered = true;
+  }
+  if (!covered) nd6_flush(ifp, ia6_prefix(p), x.ia_plen);
+  // Another address of the same prefix takes the prefix route over (in6 scrub, as inet).
+  if (x.ia_plen < 128 && (changetype<Ifnet>(ifp).if_flags & IFF_LOOPBACK) == 0) {
+    for (let q = V6().ia_head; q != 0; q = ia(q).ia_next) {
+      if (ia(q).ia_plen == x.ia_plen && in6_eq(ia6_prefix(q), ia6_prefix(p)) &&
+          (!IN6_IS_ADDR_LINKLOCAL(ia6_prefix(p)) || ia(q).ia_ifp == ifp) && rt6_find(ia6_prefix(p), x.ia_plen, ia(q).ia_ifp) == 0) {
+        rt6_insert(ia6_prefix(q), ia(q).ia_plen, 0, ia(q).ia_ifp, q, RTF_PINNED);
+        break;
+      }
+    }
+  }
+  x.ia_magic = 0;
+  zone_free(Inet6Globals.iaZone, p);
+}
+
+/** ifconfig IF inet6 addr -alias. 0 or -ENOENT. */
+export function in6_control_del(ifp: usize, a: usize): i32 {
+  const p = in6ifa_ifpwithaddr(ifp, a);
+  if (p == 0) return -ENOENT;
+  freeAddr(p);
+  return 0;
+}
+
+/** The interface is leaving the vnet (or going away): its addresses, routes and neighbours go. */
+export function in6_ifdetach(ifp: usize): void {
+  while (in6_ifaddr_first(ifp) != 0) freeAddr(in6_ifaddr_first(ifp));
+  rt6_flush(0, ifp);
+  nd6_flush(ifp, 0, 0);
+  changetype<Ifnet>(ifp).if_afdata1 = 0;
+}
+
+/** True when dst is on a prefix of one of ifp's addresses. */
+export function in6_onlink(ifp: usize, dst: usize): bool {
+  for (let p = in6_ifaddr_first(ifp); p != 0; p = ia(p).ia_ifnext) if (in6_prefix_match(ia6_addr(p), dst, ia(p).ia_plen)) return true;
+  return false;
+}
+
+// Address records for the host: 32 bytes: address (16), plen u32, flags u32, spare (8).
+export const IA6_REC: u32 = 32;
+
+export function in6_addr_fill(ifp: usize, buf: usize, max: u32): u32 {
+  let n: u32 = 0;
+  for (let p = in6_ifaddr_first(ifp); p != 0 && n < max; p = ia(p).ia_ifnext) {
+    const o = buf + n * IA6_REC;
+    in6_copy(o, ia6_addr(p));
+    store<u32>(o, ia(p).ia_plen, 16);
+    store<u32>(o, ia(p).ia_flags, 20);
+    store<u64>(o, 0, 24);
+    n++;
+  }
+  return n;
+}
+
+export { EINVAL };

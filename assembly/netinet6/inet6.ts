@@ -1,0 +1,380 @@
+// inet6: IPv6, Neighbor Discovery and ICMPv6 as a loadable module (FreeBSD sys/netinet6),
+// next to inet and independent of it (a kernel can have either, both or neither: the
+// configurations GENERIC, NOINET6, NOINET). It registers ETHERTYPE_IPV6 with netisr (lo0
+// maps AF_INET6 to the same handler), a VNET_SYSINIT that gives every vnet its IPv6 state
+// and ::1 on lo0, and interface event handlers: an Ethernet interface that comes up (or
+// arrives up) gets its link-local address; one that leaves loses its addresses, routes
+// and neighbours.
+//
+// Files: ip6_var.ts (per-vnet block, counters, structures), in6.ts (addresses, link-local,
+// DAD, source selection), in6_rmx.ts (routes), nd6.ts (Neighbor Discovery), ip6_input.ts
+// (input, extension headers, forwarding, protocol switch), ip6_output.ts (output,
+// fragmentation), frag6.ts (reassembly), icmp6.ts (ICMPv6 and the ping6 service). Wire
+// formats are in sys/in6.ts; checksums (in6_pseudo) are the kernel's, shared with IPv4.
+//
+// For upper protocols: ip6proto_register/unregister, ip6_output, icmp6_error,
+// in6_localip, in6_selectsrc, in6_rtmtu. MOD_QUIESCE refuses (EBUSY) while an upper
+// protocol is registered.
+//
+// Host entry points (host/inet6.ts wraps them) take a struct vnet or ifnet pointer and
+// check it first; addresses travel through the module buffer (inet6_buf): the host writes
+// them at offset 0 (and 16) before the call, tables come back as fixed records there.
+
+import {
+  vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid, zone_create,
+  zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register, eventhandler_deregister,
+  EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
+  if_valid, if_first, if_next, loif, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY,
+  ENOMEM, EINVAL, domain_af_register, domain_af_unregister,
+} from "../kmod/kapi";
+import { Ifnet, ETHERTYPE_IPV6, AF_INET6 } from "../sys/if";
+import {
+  IPPROTO_ICMPV6, in6_copy, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_MULTICAST, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_RTMTU,
+  IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6API_ERROR, IN6API_SIZE,
+} from "../sys/in6";
+import {
+  Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
+  IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst,
+} from "./ip6_var";
+import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
+import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
+import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
+import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister } from "./ip6_input";
+import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu } from "./ip6_output";
+import { in6_localip } from "./in6";
+import { frag6_flush_all } from "./frag6";
+import { icmp6_input, icmp6_error, ping6_send, ping6_log_read, ping6_log_dropped, ping6_log_free, LOG6_CAP, LOG6_REC } from "./icmp6";
+export { kmod_heap_top } from "../kmod/kmod";
+
+// The API for upper protocols.
+export { ip6_output, in6_selectsrc, in6_rtmtu } from "./ip6_output";
+export { ip6proto_register, ip6proto_unregister } from "./ip6_input";
+export { icmp6_error } from "./icmp6";
+export { in6_localip } from "./in6";
+
+const loopback6 = memory.data<u8>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+
+// The entry table transport modules find through domain_af_api(AF_INET6) (sys/in6.ts IN6API_*).
+const api = memory.data(<i32>IN6API_SIZE, 4);
+
+function fillApi(): void {
+  store<u32>(api + IN6API_OUTPUT, ip6_output.index);
+  store<u32>(api + IN6API_SELECTSRC, in6_selectsrc.index);
+  store<u32>(api + IN6API_RTMTU, in6_rtmtu.index);
+  store<u32>(api + IN6API_LOCALIP, in6_localip.index);
+  store<u32>(api + IN6API_PROTO_REGISTER, ip6proto_register.index);
+  store<u32>(api + IN6API_PROTO_UNREGISTER, ip6proto_unregister.index);
+  store<u32>(api + IN6API_ERROR, icmp6_error.index);
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-vnet life
+
+function inet6_vnet_init(): i32 {
+  const vv = V6();
+  vv.errppslimit = ICMP6_ERRPPSLIMIT;
+  vv.icmp6_credit = 1_000_000;
+  vv.up = 1;
+  const lo = loif();
+  if (lo != 0) {
+    const r = in6_control_add(lo, loopback6, 128, 0);
+    if (r != 0) {
+      inet6_vnet_uninit();
+      return -r;
+    }
+  }
+  // Interfaces already up when the module arrives get their link-local address now.
+  for (let ifp = if_first(curvnet()); ifp != 0; ifp = if_next(ifp)) in6_ifattach(ifp);
+  return 0;
+}
+
+function inet6_vnet_uninit(): void {
+  const v = curvnet();
+  for (let ifp = if_first(v); ifp != 0; ifp = if_next(ifp)) in6_ifdetach(ifp);
+  rt6_flush_all();
+  nd6_flush_all();
+  frag6_flush_all();
+  ping6_log_free();
+  V6().up = 0;
+}
+
+/** EVENT_IFNET_DEPARTURE (curvnet = the vnet ifp leaves). */
+function inet6_ifdeparture(ifp: usize): void {
+  if (V6().up != 0) in6_ifdetach(ifp);
+  else changetype<Ifnet>(ifp).if_afdata1 = 0;
+}
+
+/** EVENT_IFNET_ARRIVAL and EVENT_IFNET_UP: an Ethernet interface that is up gets its link-local address. */
+function inet6_ifup(ifp: usize): void {
+  if (V6().up != 0) in6_ifattach(ifp);
+}
+
+function destroyZones(): void {
+  if (Inet6Globals.iaZone != 0) zone_destroy(Inet6Globals.iaZone, false);
+  if (Inet6Globals.rtZone != 0) zone_destroy(Inet6Globals.rtZone, false);
+  if (Inet6Globals.ndZone != 0) zone_destroy(Inet6Globals.ndZone, false);
+  if (Inet6Globals.qZone != 0) zone_destroy(Inet6Globals.qZone, false);
+  Inet6Globals.iaZone = 0;
+  Inet6Globals.rtZone = 0;
+  Inet6Globals.ndZone = 0;
+  Inet6Globals.qZone = 0;
+}
+
+function unregisterHooks(): void {
+  eventhandler_deregister(EVENT_IFNET_DEPARTURE, inet6_ifdeparture.index);
+  eventhandler_deregister(EVENT_IFNET_ARRIVAL, inet6_ifup.index);
+  eventhandler_deregister(EVENT_IFNET_UP, inet6_ifup.index);
+  netisr_unregister(ETHERTYPE_IPV6);
+  domain_af_unregister(AF_INET6);
+}
+
+export function modevent(what: i32): i32 {
+  if (what == MOD_LOAD) {
+    ip6proto_reset();
+    const off = vnet_data_alloc(INET6_VNET_SIZE, 8);
+    if (off < 0) return -off;
+    Inet6Globals.voff = <u32>off;
+    const master = vnet_master_base() + <usize>off;
+    memory.fill(master, 0, INET6_VNET_SIZE);
+    changetype<Inet6Vnet>(master).errppslimit = ICMP6_ERRPPSLIMIT;
+    vnet_data_copy(<u32>off, INET6_VNET_SIZE);
+    Inet6Globals.iaZone = zone_create("in6_ifaddr", IA6_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 4096);
+    Inet6Globals.rtZone = zone_create("rt6entry", <u32>offsetof<Rt6entry>(), 0, ZONE_CHARGE | ZONE_ZERO, 16384);
+    Inet6Globals.ndZone = zone_create("nd6_entry", ND6_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 16384);
+    Inet6Globals.qZone = zone_create("ip6q", IP6Q_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 1024);
+    if (Inet6Globals.iaZone == 0 || Inet6Globals.rtZone == 0 || Inet6Globals.ndZone == 0 || Inet6Globals.qZone == 0) {
+      destroyZones();
+      vnet_data_free(<u32>off, INET6_VNET_SIZE);
+      return ENOMEM;
+    }
+    ip6proto_register_internal(IPPROTO_ICMPV6, icmp6_input.index, 0);
+    let r = netisr_register(ETHERTYPE_IPV6, ip6_input.index);
+    if (r == 0) r = eventhandler_register(EVENT_IFNET_DEPARTURE, inet6_ifdeparture.index, EVENTHANDLER_PRI_ANY);
+    if (r == 0) r = eventhandler_register(EVENT_IFNET_ARRIVAL, inet6_ifup.index, EVENTHANDLER_PRI_ANY);
+    if (r == 0) r = eventhandler_register(EVENT_IFNET_UP, inet6_ifup.index, EVENTHANDLER_PRI_ANY);
+    // After lo0 (SI_SUB_PSEUDO) and inet (SI_ORDER_FIRST); torn down before both.
+    if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, inet6_vnet_init.index, 0, inet6_vnet_uninit.index);
+    if (r == 0) {
+      fillApi();
+      r = domain_af_register(AF_INET6, api);
+    }
+    if (r != 0) {
+      unregisterHooks();
+      destroyZones();
+      vnet_data_free(<u32>off, INET6_VNET_SIZE);
+      return r < 0 ? -r : r;
+    }
+    return 0;
+  }
+  if (what == MOD_QUIESCE) {
+    return ip6proto_upper_count() != 0 ? EBUSY : 0;
+  }
+  if (what == MOD_UNLOAD) {
+    unregisterHooks();
+    ip6proto_reset();
+    destroyZones();
+    vnet_data_free(Inet6Globals.voff, INET6_VNET_SIZE);
+    return 0;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Host entry points
+
+const BUF_BYTES: u32 = 8192;
+const tbuf = memory.data(<i32>BUF_BYTES, 8);
+const abuf = memory.data(32, 8); // the call's addresses, copied out of tbuf before anything writes it
+
+export function inet6_buf(): usize {
+  return tbuf;
+}
+
+@inline function V_up(v: usize): bool {
+  return vnet_valid(v) && changetype<Inet6Vnet>(VV6(v)).up != 0;
+}
+
+@inline function ifpOk(ifp: usize): bool {
+  return if_valid(ifp) && V_up(changetype<Ifnet>(ifp).if_vnet);
+}
+
+@inline function args(): void {
+  in6_copy(abuf, tbuf);
+  in6_copy(abuf + 16, tbuf + 16);
+}
+
+/** ifconfig IF inet6 A/plen (A at buf 0). */
+export function inet6_addr_add(ifp: usize, plen: u32): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = in6_control_add(ifp, abuf, plen, 0);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ifconfig IF inet6 A -alias (A at buf 0). */
+export function inet6_addr_del(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = in6_control_del(ifp, abuf);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ifp's addresses as IA6_REC-byte records; returns how many (-1: bad ifp). */
+export function inet6_addr_fill(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -1;
+  return <i32>in6_addr_fill(ifp, tbuf, BUF_BYTES / IA6_REC);
+}
+
+/** route -6 add dst/plen [gw] [-interface ifp] (dst at buf 0, gw at buf 16; gw unused when hasgw = 0). */
+export function inet6_route_add(v: usize, plen: u32, hasgw: u32, ifp: usize): i32 {
+  if (!V_up(v)) return -EINVAL;
+  if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(v);
+  const r = rt6_add_static(abuf, plen, hasgw != 0 ? abuf + 16 : 0, ifp);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+export function inet6_route_del(v: usize, plen: u32): i32 {
+  if (!V_up(v)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(v);
+  const r = rt6_del(abuf, plen);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+export function inet6_route_fill(v: usize, skip: u32): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const n = rt6_fill(tbuf, skip, BUF_BYTES / RT6_REC);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+/** route -6 get dst (at buf 0; ifp: zone of a link-scope dst): one record, then the source address at RT6_REC; 0 none, 1 found. */
+export function inet6_route_get(v: usize, ifp: usize): i32 {
+  if (!V_up(v)) return -1;
+  if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) return -1;
+  args();
+  const old = CURVNET_SET(v);
+  const r = rt6_lookup(abuf, in6_linkscope(abuf) ? ifp : 0);
+  let n: i32 = 0;
+  if (r != 0) {
+    rt6_record(r, tbuf);
+    if (!rt6_src(r, abuf, tbuf + RT6_REC)) memory.fill(tbuf + RT6_REC, 0, 16);
+    n = 1;
+  }
+  CURVNET_RESTORE(old);
+  return n;
+}
+
+export function inet6_nd_fill(v: usize, skip: u32): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const n = nd6_fill(tbuf, skip, BUF_BYTES / ND6_REC);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+/** ndp -d A (at buf 0) on ifp. */
+export function inet6_nd_del(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = nd6_delete(ifp, abuf);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** Counter i of group (0 ip6stat, 1 icmp6stat, 2 nd6); -1 when out of range. */
+export function inet6_stat(v: usize, group: u32, i: u32): f64 {
+  if (!V_up(v)) return -1;
+  let off: u32;
+  let n: u32;
+  if (group == 0) {
+    off = IP6STAT_OFF;
+    n = IP6S_COUNT;
+  } else if (group == 1) {
+    off = ICMP6STAT_OFF;
+    n = ICP6S_COUNT;
+  } else if (group == 2) {
+    off = ND6STAT_OFF;
+    n = ND6S_COUNT;
+  } else return -1;
+  if (i >= n) return -1;
+  return <f64>load<u64>(VV6(v) + off + (<usize>i << 3));
+}
+
+const K_FORWARDING: u32 = 0; // net.inet6.ip6.forwarding (get/set)
+const K_ERRPPSLIMIT: u32 = 1; // net.inet6.icmp6.errppslimit (get/set)
+const K_FRAGQ: u32 = 2; // datagrams being reassembled
+const K_ND: u32 = 3; // neighbour cache entries
+const K_ROUTES: u32 = 4;
+const K_ADDRS: u32 = 5;
+const K_PINGDROPS: u32 = 6;
+
+export function inet6_get(v: usize, what: u32): f64 {
+  if (!V_up(v)) return -1;
+  const vv = changetype<Inet6Vnet>(VV6(v));
+  switch (what) {
+    case K_FORWARDING: return <f64>vv.forwarding;
+    case K_ERRPPSLIMIT: return <f64>vv.errppslimit;
+    case K_FRAGQ: return <f64>vv.q_count;
+    case K_ND: return <f64>vv.nd_count;
+    case K_ROUTES: return <f64>vv.rt_count;
+    case K_ADDRS: return <f64>vv.ia_count;
+    case K_PINGDROPS: {
+      const old = CURVNET_SET(v);
+      const n = ping6_log_dropped();
+      CURVNET_RESTORE(old);
+      return <f64>n;
+    }
+  }
+  return -1;
+}
+
+export function inet6_set(v: usize, what: u32, value: u32): i32 {
+  if (!V_up(v)) return -EINVAL;
+  const vv = changetype<Inet6Vnet>(VV6(v));
+  if (what == K_FORWARDING) {
+    if (value > 1) return -EINVAL;
+    vv.forwarding = value;
+    return 0;
+  }
+  if (what == K_ERRPPSLIMIT) {
+    if (value > 1_000_000) return -EINVAL;
+    vv.errppslimit = value;
+    return 0;
+  }
+  return -EINVAL;
+}
+
+/** Send an ICMPv6 echo request from vnet v to the address at buf 0 (ifp: its zone if link-scope). */
+export function inet6_ping_send(v: usize, ifp: usize, id: u32, seq: u32, size: u32, hlim: u32, df: u32): i32 {
+  if (!V_up(v) || id > 0xffff || seq > 0xffff || hlim == 0 || hlim > 255) return -EINVAL;
+  if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(v);
+  const r = ping6_send(abuf, ifp, id, seq, size, hlim, df != 0);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** Move vnet v's ping6 log into the buffer (LOG6_REC-byte records); how many (-1: bad vnet). */
+export function inet6_ping_read(v: usize): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const n = ping6_log_read(tbuf);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+if (LOG6_CAP * LOG6_REC > BUF_BYTES || INET6_VNET_SIZE > 2048) ERROR("inet6 buffer or VNET block size");
+
+export { IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_MULTICAST, rt6_dst };

@@ -1,0 +1,626 @@
+// IPv6 from the host: addresses (ifconfig inet6), routes (route -6, netstat -rn -f inet6),
+// the forwarding knob, the neighbour cache (ndp -an), and the netstat -s counters of ip6
+// and icmp6. Typed functions over the inet6 module's exports (assembly/netinet6/inet6.ts);
+// every argument is checked here first (ConfigError naming the field and value), kernel
+// errnos become KernelErrors saying which call failed and why. Addresses travel to the
+// kernel through the module's buffer (16 bytes, network order).
+//
+// Link-local addresses need their link: "fe80::1%epair0a" (RFC 4007 11 zone index, here
+// an interface name of the vnet) or an explicit interface.
+
+import type { Kernel, Vnet } from "./kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
+import { Interface, formatMac } from "./ifnet.js";
+import { formatTable } from "./format.js";
+import { v6 as parseV6Groups } from "./topology/units.js";
+import { inetErrnoName } from "./inet.js";
+
+/** The inet6 module's host exports. */
+export interface Inet6Exports {
+  inet6_buf(): number;
+  inet6_addr_add(ifp: number, plen: number): number;
+  inet6_addr_del(ifp: number): number;
+  inet6_addr_fill(ifp: number): number;
+  inet6_route_add(v: number, plen: number, hasgw: number, ifp: number): number;
+  inet6_route_del(v: number, plen: number): number;
+  inet6_route_fill(v: number, skip: number): number;
+  inet6_route_get(v: number, ifp: number): number;
+  inet6_nd_fill(v: number, skip: number): number;
+  inet6_nd_del(ifp: number): number;
+  inet6_stat(v: number, group: number, i: number): number;
+  inet6_get(v: number, what: number): number;
+  inet6_set(v: number, what: number, value: number): number;
+  inet6_ping_send(v: number, ifp: number, id: number, seq: number, size: number, hlim: number, df: number): number;
+  inet6_ping_read(v: number): number;
+}
+
+function fail(what: string, r: number, why?: string): never {
+  throw new KernelError(`${what}: ${why ?? inetErrnoName(r)}`, r);
+}
+
+/** True when the kernel has the inet6 module loaded. */
+export function hasInet6(kernel: Kernel): boolean {
+  return kernel.linker.isLoaded("inet6");
+}
+
+/** The inet6 exports; ModuleNotLoadedError when inet6 is not loaded. */
+export function inet6(kernel: Kernel, what: string): Inet6Exports {
+  if (!hasInet6(kernel)) {
+    throw new ModuleNotLoadedError(`${what}: the inet6 module is not loaded (kldload("inet6"), or boot GENERIC; NOINET6 has no IPv6)`);
+  }
+  return kernel.module<Inet6Exports>("inet6");
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses as text
+
+/** True for text that is meant as IPv6 (it has a colon). */
+export function isIPv6Text(s: string): boolean {
+  return typeof s === "string" && s.includes(":");
+}
+
+/** "fd00::1" -> 16 bytes; ConfigError naming `what` for anything else (no zone here). */
+export function parseIPv6(s: string, what: string): Uint8Array {
+  if (typeof s !== "string") throw new ConfigError(`${what}: expected an IPv6 address, got ${String(s)}`);
+  let g: number[];
+  try {
+    g = parseV6Groups(s);
+  } catch (e) {
+    throw new ConfigError(`${what}: ${(e as Error).message}`);
+  }
+  const b = new Uint8Array(16);
+  g.forEach((x, i) => {
+    b[2 * i] = x >> 8;
+    b[2 * i + 1] = x & 0xff;
+  });
+  return b;
+}
+
+/** RFC 5952 text: lower case, the longest run of two or more zero groups as "::" (the first on a tie). */
+export function formatIPv6(b: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+export function isLinkLocal(b: Uint8Array): boolean {
+  return b[0] === 0xfe && (b[1] & 0xc0) === 0x80;
+}
+
+/** Link-scope destination: link-local unicast, or interface/link-scope multicast (RFC 4007). */
+export function isLinkScope(b: Uint8Array): boolean {
+  return isLinkLocal(b) || (b[0] === 0xff && (b[1] & 0xf) <= 2);
+}
+
+function mask6(b: Uint8Array, plen: number): Uint8Array {
+  const out = b.slice();
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, plen - i * 8));
+    out[i] &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+  }
+  return out;
+}
+
+function parsePlen(p: string, s: string, what: string): number {
+  if (!/^\d{1,3}$/.test(p) || Number(p) > 128) throw new ConfigError(`${what}: prefix length ${JSON.stringify(p)} in ${JSON.stringify(s)} is not 0-128`);
+  return Number(p);
+}
+
+/** "fd00::/64" (or "default", or a bare address: /128) -> [address, plen]. */
+export function parsePrefix6(s: string, what: string, allowBare = true): [Uint8Array, number] {
+  if (s === "default") return [new Uint8Array(16), 0];
+  if (typeof s !== "string") throw new ConfigError(`${what}: expected a prefix like "fd00:1::/64", got ${String(s)}`);
+  const i = s.indexOf("/");
+  if (i < 0) {
+    if (!allowBare) throw new ConfigError(`${what}: ${JSON.stringify(s)} needs a prefix length ("/64")`);
+    return [parseIPv6(s, what), 128];
+  }
+  return [parseIPv6(s.slice(0, i), what), parsePlen(s.slice(i + 1), s, what)];
+}
+
+/**
+ * "fe80::1%epair0a" -> the address and the interface of vnet its zone names; a link-scope
+ * address without a zone is an error naming what is missing.
+ */
+export function parseScoped(kernel: Kernel, vnet: Vnet, s: string, what: string, iface?: Interface): { addr: Uint8Array; iface?: Interface } {
+  if (typeof s !== "string") throw new ConfigError(`${what}: expected an IPv6 address, got ${String(s)}`);
+  let zone: string | undefined;
+  const pct = s.indexOf("%");
+  let text = s;
+  if (pct >= 0) {
+    zone = s.slice(pct + 1);
+    text = s.slice(0, pct);
+  }
+  const addr = parseIPv6(text, what);
+  let ifc = iface;
+  if (zone !== undefined) {
+    if (!isLinkScope(addr)) throw new ConfigError(`${what}: ${JSON.stringify(s)}: a zone (%${zone}) belongs to link-local or link-scope multicast addresses only`);
+    let found: Interface | undefined;
+    try {
+      found = vnet.interface(zone);
+    } catch {
+      found = undefined;
+    }
+    if (!found) throw new ConfigError(`${what}: zone %${zone}: vnet "${vnet.name}" has no interface ${zone}`);
+    ifc = found;
+  }
+  if (isLinkScope(addr) && !ifc) throw new ConfigError(`${what}: ${JSON.stringify(s)} is link-scope: name its link, as in "${text}%epair0a"`);
+  return { addr, iface: ifc };
+}
+
+function put(kernel: Kernel, x: Inet6Exports, a: Uint8Array, at = 0): void {
+  new Uint8Array(kernel.memory.buffer, x.inet6_buf() + at, 16).set(a);
+}
+
+function bytesAt(kernel: Kernel, p: number): Uint8Array {
+  return new Uint8Array(kernel.memory.buffer, p, 16).slice();
+}
+
+function checkIface(iface: Interface, what: string): void {
+  if (!(iface instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(iface)}`);
+  if (!iface.alive) throw new ConfigError(`${what}: interface #${iface.serial} no longer exists`);
+}
+
+function checkVnet(vnet: Vnet, what: string): void {
+  if (!vnet || typeof vnet !== "object" || typeof (vnet as Vnet).ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
+  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+}
+
+function badHost(b: Uint8Array): string | undefined {
+  if (b.every((x) => x === 0)) return "the unspecified address";
+  if (b[0] === 0xff) return "a multicast address";
+  if (b.slice(0, 15).every((x) => x === 0) && b[15] === 1) return "the loopback address (lo0 has it)";
+  if (b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return "an IPv4-mapped address";
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// ifconfig IF inet6
+
+export interface Inet6Address {
+  /** "fd00::1" (link-local ones with their zone: "fe80::1%epair0a") */
+  address: string;
+  prefixLength: number;
+  /** "fd00::1/64" */
+  cidr: string;
+  /** "tentative" (DAD running), "duplicated", "autoconf" (made by the kernel) */
+  flags: string[];
+  linkLocal: boolean;
+}
+
+/** ifconfig IF inet6 fd00::1/64 alias: add an address (and its on-link prefix route). */
+export function addAddress6(kernel: Kernel, iface: Interface, cidr: string): void {
+  const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet6 ${cidr}`;
+  const x = inet6(kernel, what);
+  checkIface(iface, what);
+  const [addr, plen] = parsePrefix6(cidr, `${what}: address`, false);
+  const bad = badHost(addr);
+  if (bad) throw new ConfigError(`${what}: ${formatIPv6(addr)} is ${bad}, not an interface address`);
+  if (plen === 0) throw new ConfigError(`${what}: prefix length 0 is not an interface prefix`);
+  if (isLinkLocal(addr) && plen !== 64) throw new ConfigError(`${what}: a link-local address is fe80::/64 (RFC 4291 2.5.6), not /${plen}`);
+  put(kernel, x, addr);
+  const r = kernel.enter(() => x.inet6_addr_add(iface.ptr, plen));
+  if (r === -17) fail(what, r, `${formatIPv6(addr)} is already an address of vnet "${iface.vnet.name}"`);
+  if (r !== 0) fail(what, r);
+}
+
+/** ifconfig IF inet6 ADDR -alias. */
+export function delAddress6(kernel: Kernel, iface: Interface, address: string): void {
+  const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet6 ${address} -alias`;
+  const x = inet6(kernel, what);
+  checkIface(iface, what);
+  const a = parseIPv6(address.replace(/\/\d+$/, "").replace(/%.*$/, ""), `${what}: address`);
+  put(kernel, x, a);
+  const r = kernel.enter(() => x.inet6_addr_del(iface.ptr));
+  if (r === -2) fail(what, r, `${iface.name} has no address ${formatIPv6(a)}`);
+  if (r !== 0) fail(what, r);
+}
+
+const IA6_FLAGS: [number, string][] = [[0x02, "tentative"], [0x04, "duplicated"], [0x40, "autoconf"]];
+
+/** The IPv6 addresses of an interface, in the order they were added. */
+export function addresses6(kernel: Kernel, iface: Interface): Inet6Address[] {
+  const x = inet6(kernel, "addresses6");
+  checkIface(iface, "addresses6");
+  const n = x.inet6_addr_fill(iface.ptr);
+  if (n < 0) fail(`addresses6 of ${iface.name}`, -22);
+  const dv = kernel.dv();
+  const buf = x.inet6_buf();
+  const out: Inet6Address[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = buf + i * 32;
+    const a = bytesAt(kernel, o);
+    const plen = dv.getUint32(o + 16, true);
+    const fl = dv.getUint32(o + 20, true);
+    const ll = isLinkLocal(a);
+    const text = formatIPv6(a) + (ll ? `%${iface.name}` : "");
+    out.push({ address: text, prefixLength: plen, cidr: `${formatIPv6(a)}/${plen}`, flags: IA6_FLAGS.filter(([b]) => fl & b).map(([, s]) => s), linkLocal: ll });
+  }
+  return out;
+}
+
+/** ifconfig's inet6 lines for an interface, FreeBSD's layout ("inet6 fe80::1%lo0 prefixlen 64 scopeid 0x1"). */
+export function ifconfigInet6Lines(kernel: Kernel, iface: Interface): string[] {
+  if (!hasInet6(kernel)) return [];
+  return addresses6(kernel, iface).map((a) => {
+    const fl = a.flags.filter((f) => f !== "autoconf");
+    return `\tinet6 ${a.address} prefixlen ${a.prefixLength}${a.linkLocal ? ` scopeid 0x${iface.index.toString(16)}` : ""}${fl.length ? ` ${fl.join(" ")}` : ""}`;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Routes
+
+export type Route6Via = { gateway: string; iface?: Interface } | { iface: Interface; gateway?: undefined };
+
+export interface Route6Entry {
+  /** "fd00:1::/64", "default", or a host "fd00::5". */
+  destination: string;
+  prefixLength: number;
+  gateway?: string;
+  /** netstat flags: U up, G gateway, H host, S static. */
+  flags: string;
+  iface: Interface;
+  use: number;
+  /** On-link prefix of an address (goes with it). */
+  connected: boolean;
+  /** route get: the source address packets through this route leave with. */
+  source?: string;
+}
+
+function flagText(f: number): string {
+  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "");
+}
+
+/** route -6 add DST/PLEN GATEWAY [-ifp IF], or route -6 add DST/PLEN -interface IF ("default" = ::/0). */
+export function addRoute6(kernel: Kernel, vnet: Vnet, destination: string, via: Route6Via): void {
+  const what = `route -6 add ${destination}`;
+  const x = inet6(kernel, what);
+  checkVnet(vnet, what);
+  const [dst, plen] = parsePrefix6(destination, `${what}: destination`);
+  const masked = mask6(dst, plen);
+  if (!masked.every((b, i) => b === dst[i])) throw new ConfigError(`${what}: destination has host bits set beyond /${plen} (did you mean ${formatIPv6(masked)}/${plen}?)`);
+  if (dst[0] === 0xff) throw new ConfigError(`${what}: a multicast destination is not routed`);
+  if (isLinkLocal(dst) && plen > 0) throw new ConfigError(`${what}: link-local prefixes come with their addresses`);
+  if (!via || typeof via !== "object" || (via.gateway === undefined && via.iface === undefined)) {
+    throw new ConfigError(`${what}: give { gateway: "fd00::1" } or { iface: Interface }`);
+  }
+  let ifp = 0;
+  if (via.iface !== undefined) {
+    checkIface(via.iface, `${what}: iface`);
+    if (via.iface.vnet !== vnet) throw new ConfigError(`${what}: iface ${via.iface.name} is in vnet "${via.iface.vnet.name}", not "${vnet.name}"`);
+    ifp = via.iface.ptr;
+  }
+  let gw: Uint8Array | undefined;
+  if (via.gateway !== undefined) {
+    const s = parseScoped(kernel, vnet, via.gateway, `${what}: gateway`, via.iface);
+    gw = s.addr;
+    if (s.iface) ifp = s.iface.ptr;
+    const bad = badHost(gw);
+    if (bad) throw new ConfigError(`${what}: gateway ${via.gateway} is ${bad}`);
+  }
+  put(kernel, x, dst);
+  if (gw) put(kernel, x, gw, 16);
+  const r = kernel.enter(() => x.inet6_route_add(vnet.ptr, plen, gw ? 1 : 0, ifp));
+  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}`);
+  if (r === -51) fail(what, r, gw ? `gateway ${via.gateway} is not on a connected prefix (ENETUNREACH)` : `${via.iface!.name} has no IPv6 address to send from (ENETUNREACH)`);
+  if (r !== 0) fail(what, r);
+}
+
+/** route -6 delete DST/PLEN. On-link prefixes go with their address (EPERM here). */
+export function delRoute6(kernel: Kernel, vnet: Vnet, destination: string): void {
+  const what = `route -6 delete ${destination}`;
+  const x = inet6(kernel, what);
+  checkVnet(vnet, what);
+  const [dst, plen] = parsePrefix6(destination, `${what}: destination`);
+  put(kernel, x, mask6(dst, plen));
+  const r = kernel.enter(() => x.inet6_route_del(vnet.ptr, plen));
+  if (r === -2) fail(what, r, `vnet "${vnet.name}" has no route to ${destination}`);
+  if (r === -1) fail(what, r, `${destination} is the on-link prefix of an address; delete the address instead (EPERM)`);
+  if (r !== 0) fail(what, r);
+}
+
+function readRoute(kernel: Kernel, o: number): Route6Entry {
+  const dv = kernel.dv();
+  const dst = bytesAt(kernel, o);
+  const gw = bytesAt(kernel, o + 16);
+  const plen = dv.getUint32(o + 32, true);
+  const flags = dv.getUint32(o + 36, true);
+  const iface = new Interface(kernel, dv.getUint32(o + 40, true));
+  const zone = isLinkLocal(dst) ? `%${iface.name}` : "";
+  const e: Route6Entry = {
+    destination: plen === 0 ? "default" : plen === 128 ? formatIPv6(dst) : `${formatIPv6(dst)}${zone}/${plen}`,
+    prefixLength: plen,
+    flags: flagText(flags),
+    iface,
+    use: dv.getFloat64(o + 48, true),
+    connected: (flags & 0x100000) !== 0,
+  };
+  if (flags & 2) e.gateway = formatIPv6(gw) + (isLinkLocal(gw) ? `%${iface.name}` : "");
+  return e;
+}
+
+/** The vnet's IPv6 routes, longest prefix first. */
+export function routes6(kernel: Kernel, vnet: Vnet): Route6Entry[] {
+  const x = inet6(kernel, "routes6");
+  checkVnet(vnet, "routes6");
+  const out: Route6Entry[] = [];
+  for (;;) {
+    const n = x.inet6_route_fill(vnet.ptr, out.length);
+    if (n < 0) fail(`routes6 of vnet "${vnet.name}"`, -22);
+    const buf = x.inet6_buf();
+    for (let i = 0; i < n; i++) out.push(readRoute(kernel, buf + i * 64));
+    if (n < 128) return out;
+  }
+}
+
+/** route -6 get DST: the route a packet to dst takes (and the source it would carry), or undefined. */
+export function routeGet6(kernel: Kernel, vnet: Vnet, dst: string): Route6Entry | undefined {
+  const x = inet6(kernel, "route -6 get");
+  checkVnet(vnet, "route -6 get");
+  const s = parseScoped(kernel, vnet, dst, `route -6 get ${dst}`);
+  put(kernel, x, s.addr);
+  if (x.inet6_route_get(vnet.ptr, s.iface?.ptr ?? 0) !== 1) return undefined;
+  const e = readRoute(kernel, x.inet6_buf());
+  const src = bytesAt(kernel, x.inet6_buf() + 64);
+  if (src.some((b) => b !== 0)) e.source = formatIPv6(src);
+  return e;
+}
+
+/** netstat -rn -f inet6, FreeBSD's layout. */
+export function netstatRn6(kernel: Kernel, vnet: Vnet): string {
+  const rows = routes6(kernel, vnet).map((r) => [r.destination, r.gateway ?? `link#${r.iface.index}`, r.flags, r.iface.name, r.use]);
+  return `Routing tables\n\nInternet6:\n${formatTable(["Destination", "Gateway", "Flags", "Netif", "Use"], rows)}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Knobs
+
+/** sysctl net.inet6.ip6.forwarding=0|1 for a vnet. */
+export function setForwarding6(kernel: Kernel, vnet: Vnet, on: boolean): void {
+  const x = inet6(kernel, "net.inet6.ip6.forwarding");
+  checkVnet(vnet, "net.inet6.ip6.forwarding");
+  if (typeof on !== "boolean") throw new ConfigError(`net.inet6.ip6.forwarding: expected true or false, got ${String(on)}`);
+  const r = x.inet6_set(vnet.ptr, 0, on ? 1 : 0);
+  if (r !== 0) fail("net.inet6.ip6.forwarding", r);
+}
+
+export function forwarding6(kernel: Kernel, vnet: Vnet): boolean {
+  checkVnet(vnet, "net.inet6.ip6.forwarding");
+  return inet6(kernel, "net.inet6.ip6.forwarding").inet6_get(vnet.ptr, 0) === 1;
+}
+
+/** sysctl net.inet6.icmp6.errppslimit: ICMPv6 errors per second a vnet may send (0 = no limit). */
+export function setIcmp6Limit(kernel: Kernel, vnet: Vnet, perSecond: number): void {
+  checkVnet(vnet, "net.inet6.icmp6.errppslimit");
+  if (!Number.isInteger(perSecond) || perSecond < 0 || perSecond > 1_000_000) throw new ConfigError(`net.inet6.icmp6.errppslimit: must be an integer 0-1000000, got ${perSecond}`);
+  const r = inet6(kernel, "net.inet6.icmp6.errppslimit").inet6_set(vnet.ptr, 1, perSecond);
+  if (r !== 0) fail("net.inet6.icmp6.errppslimit", r);
+}
+
+/** Gauges: datagrams being reassembled, neighbour entries, routes, addresses. */
+export function inet6Gauges(kernel: Kernel, vnet: Vnet): { reassembling: number; neighbors: number; routes: number; addresses: number; pingLogDrops: number } {
+  checkVnet(vnet, "inet6 gauges");
+  const x = inet6(kernel, "inet6 gauges");
+  return {
+    reassembling: x.inet6_get(vnet.ptr, 2),
+    neighbors: x.inet6_get(vnet.ptr, 3),
+    routes: x.inet6_get(vnet.ptr, 4),
+    addresses: x.inet6_get(vnet.ptr, 5),
+    pingLogDrops: x.inet6_get(vnet.ptr, 6),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Neighbour cache (ndp)
+
+export type NdState = "incomplete" | "reachable" | "stale" | "delay" | "probe";
+const ND_STATES: NdState[] = ["incomplete", "reachable", "stale", "delay", "probe"];
+
+export interface NdEntry {
+  /** "fe80::1%epair0a", "fd00::2" */
+  address: string;
+  mac?: string;
+  iface: Interface;
+  state: NdState;
+  /** Seconds until the state's timer fires. */
+  expiresInS: number;
+  /** Packets waiting for resolution. */
+  held: number;
+  /** The neighbour said it is a router. */
+  router: boolean;
+}
+
+export function ndpTable(kernel: Kernel, vnet: Vnet): NdEntry[] {
+  const x = inet6(kernel, "ndp -an");
+  checkVnet(vnet, "ndp -an");
+  const out: NdEntry[] = [];
+  const now = kernel.k.callout_now();
+  for (;;) {
+    const n = x.inet6_nd_fill(vnet.ptr, out.length);
+    if (n < 0) fail(`neighbour cache of vnet "${vnet.name}"`, -22);
+    const dv = kernel.dv();
+    const buf = x.inet6_buf();
+    for (let i = 0; i < n; i++) {
+      const o = buf + i * 48;
+      const a = bytesAt(kernel, o);
+      const iface = new Interface(kernel, dv.getUint32(o + 16, true));
+      const state = ND_STATES[dv.getUint32(o + 20, true)] ?? "incomplete";
+      const e: NdEntry = {
+        address: formatIPv6(a) + (isLinkLocal(a) ? `%${iface.name}` : ""),
+        iface,
+        state,
+        expiresInS: Math.max(0, Math.ceil((dv.getFloat64(o + 40, true) - now) / 1e6)),
+        held: dv.getUint32(o + 32, true),
+        router: dv.getUint32(o + 36, true) !== 0,
+      };
+      if (state !== "incomplete") e.mac = formatMac(new Uint8Array(kernel.memory.buffer, o + 24, 6).slice());
+      out.push(e);
+    }
+    if (n < 170) break;
+  }
+  return out.sort((p, q) => (p.address < q.address ? -1 : p.address > q.address ? 1 : 0));
+}
+
+function hms(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return `${h ? `${h}h` : ""}${h || m ? `${m}m` : ""}${sec}s`;
+}
+
+/** ndp -an, FreeBSD's layout (state letters I R S D P; flag R for routers). */
+export function ndpAn(kernel: Kernel, vnet: Vnet): string {
+  const letter: Record<NdState, string> = { incomplete: "I", reachable: "R", stale: "S", delay: "D", probe: "P" };
+  const rows = ndpTable(kernel, vnet).map((e) => [e.address, e.mac ?? "(incomplete)", e.iface.name, hms(e.expiresInS), letter[e.state], e.router ? "R" : ""]);
+  return formatTable(["Neighbor", "Linklayer Address", "Netif", "Expire", "S", "Flags"], rows);
+}
+
+/** ndp -d ADDRESS (link-local: with its zone, or on iface). */
+export function ndpDelete(kernel: Kernel, vnet: Vnet, address: string, iface?: Interface): void {
+  const what = `ndp -d ${address}`;
+  const x = inet6(kernel, what);
+  checkVnet(vnet, what);
+  const s = parseScoped(kernel, vnet, address, what, iface);
+  let target = s.iface;
+  if (!target) {
+    const hit = ndpTable(kernel, vnet).find((e) => e.address === formatIPv6(s.addr));
+    if (!hit) fail(what, -2, `no neighbour entry for ${address}`);
+    target = hit.iface;
+  }
+  put(kernel, x, s.addr);
+  const r = kernel.enter(() => x.inet6_nd_del(target!.ptr));
+  if (r === -2) fail(what, r, `no neighbour entry for ${address} on ${target.name}`);
+  if (r !== 0) fail(what, r);
+}
+
+// ---------------------------------------------------------------------------------------
+// netstat -s -p ip6 / icmp6
+
+export const IP6STATS = [
+  "total", "tooshort", "toosmall", "fragments", "fragdropped", "fragtimeout", "fragoverflow", "forward", "cantforward",
+  "delivered", "localout", "odropped", "reassembled", "atomicfrags", "fragmented", "ofragments", "cantfrag", "badoptions",
+  "noroute", "badvers", "badscope", "notmember", "toomanyhdr", "exthdrtoolong", "noproto", "badrouting", "hdrorder",
+  "hlimexceed", "toobig",
+] as const;
+export type Ip6Stats = Record<(typeof IP6STATS)[number], number>;
+
+const ICMP6FIXED = ["error", "canterror", "toofreq", "badcode", "tooshort", "checksum", "badlen", "reflect", "badns", "badna", "ndhlim", "dadDup", "noroute"] as const;
+export const ICMP6TYPES = [
+  "destination unreachable", "packet too big", "time exceeded", "parameter problem", "echo", "echo reply",
+  "router solicitation", "router advertisement", "neighbor solicitation", "neighbor advertisement", "redirect", "other",
+] as const;
+export type Icmp6Stats = Record<(typeof ICMP6FIXED)[number], number> & { inhist: number[]; outhist: number[] };
+
+export const ND6STATS = ["nsout", "nsin", "naout", "nain", "dropped", "giveups", "probefail", "gc", "dadns"] as const;
+export type Nd6Stats = Record<(typeof ND6STATS)[number], number>;
+
+export function ip6Stats(kernel: Kernel, vnet: Vnet): Ip6Stats {
+  checkVnet(vnet, "netstat -s -p ip6");
+  const x = inet6(kernel, "netstat -s -p ip6");
+  const out = {} as Ip6Stats;
+  IP6STATS.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 0, i)));
+  return out;
+}
+
+export function icmp6Stats(kernel: Kernel, vnet: Vnet): Icmp6Stats {
+  checkVnet(vnet, "netstat -s -p icmp6");
+  const x = inet6(kernel, "netstat -s -p icmp6");
+  const out = { inhist: [] as number[], outhist: [] as number[] } as Icmp6Stats;
+  ICMP6FIXED.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 1, i)));
+  for (let t = 0; t < ICMP6TYPES.length; t++) {
+    out.inhist.push(x.inet6_stat(vnet.ptr, 1, ICMP6FIXED.length + t));
+    out.outhist.push(x.inet6_stat(vnet.ptr, 1, ICMP6FIXED.length + ICMP6TYPES.length + t));
+  }
+  return out;
+}
+
+export function nd6Stats(kernel: Kernel, vnet: Vnet): Nd6Stats {
+  checkVnet(vnet, "netstat -s -p nd6");
+  const x = inet6(kernel, "netstat -s -p nd6");
+  const out = {} as Nd6Stats;
+  ND6STATS.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 2, i)));
+  return out;
+}
+
+/** netstat -s -p ip6|icmp6, in FreeBSD's wording. */
+export function netstatS6(kernel: Kernel, vnet: Vnet, proto: "ip6" | "icmp6"): string {
+  if (proto === "ip6") {
+    const s = ip6Stats(kernel, vnet);
+    return [
+      "ip6:",
+      `\t${s.total} total packets received`,
+      `\t${s.toosmall} with size smaller than minimum`,
+      `\t${s.tooshort} with data size < data length`,
+      `\t${s.badoptions} with bad options`,
+      `\t${s.badvers} with incorrect version number`,
+      `\t${s.badscope} packets that violated scope rules`,
+      `\t${s.exthdrtoolong} with an extension header past the packet`,
+      `\t${s.toomanyhdr} with too many extension headers`,
+      `\t${s.hdrorder} with hop-by-hop options out of place`,
+      `\t${s.badrouting} with a routing header refused`,
+      `\t${s.fragments} fragments received`,
+      `\t${s.fragdropped} fragments dropped (dup or out of space)`,
+      `\t${s.fragtimeout} fragments dropped after timeout`,
+      `\t${s.fragoverflow} fragments that exceeded limit`,
+      `\t${s.atomicfrags} atomic fragments`,
+      `\t${s.reassembled} packets reassembled ok`,
+      `\t${s.delivered} packets for this host`,
+      `\t${s.noproto} packets for unknown next header`,
+      `\t${s.forward} packets forwarded`,
+      `\t${s.cantforward} packets not forwardable`,
+      `\t${s.hlimexceed} packets whose hop limit ran out`,
+      `\t${s.toobig} packets too big for the next link`,
+      `\t${s.notmember} packets received for unknown multicast group`,
+      `\t${s.localout} packets sent from this host`,
+      `\t${s.odropped} output packets dropped due to no bufs, etc.`,
+      `\t${s.noroute} output packets discarded due to no route`,
+      `\t${s.fragmented} output datagrams fragmented`,
+      `\t${s.ofragments} fragments created`,
+      `\t${s.cantfrag} datagrams that can't be fragmented`,
+    ].join("\n");
+  }
+  if (proto === "icmp6") {
+    const s = icmp6Stats(kernel, vnet);
+    const nd = nd6Stats(kernel, vnet);
+    const hist = (h: number[]) => h.flatMap((n, t) => (n ? [`\t\t${ICMP6TYPES[t]}: ${n}`] : []));
+    return [
+      "icmp6:",
+      `\t${s.error} calls to icmp6_error`,
+      `\t${s.canterror} errors not generated in response to an icmp6 message, multicast or bad source`,
+      `\t${s.toofreq} errors not generated because of rate limitation`,
+      ...(s.outhist.some((n) => n) ? ["\tOutput histogram:", ...hist(s.outhist)] : []),
+      `\t${s.badcode} messages with bad code fields`,
+      `\t${s.tooshort} messages < minimum length`,
+      `\t${s.checksum} bad checksums`,
+      `\t${s.badlen} messages with bad length`,
+      ...(s.inhist.some((n) => n) ? ["\tInput histogram:", ...hist(s.inhist)] : []),
+      `\t${s.reflect} message responses generated`,
+      `\t${s.ndhlim} ND messages with a hop limit other than 255`,
+      `\t${s.badns} bad neighbor solicitation messages`,
+      `\t${s.badna} bad neighbor advertisement messages`,
+      `\t${s.dadDup} duplicate addresses detected`,
+      `\t${nd.nsout} neighbor solicitations sent (${nd.dadns} for DAD), ${nd.nsin} received`,
+      `\t${nd.naout} neighbor advertisements sent, ${nd.nain} received`,
+      `\t${nd.dropped} packets dropped waiting for resolution, ${nd.giveups} resolutions given up, ${nd.probefail} neighbours lost`,
+    ].join("\n");
+  }
+  throw new ConfigError(`netstat -s -p: protocol must be "ip6" or "icmp6", got ${JSON.stringify(proto)}`);
+}
