@@ -19,19 +19,19 @@
 //      queue: tcp_reass.ts), FIN and the state transitions; TIME_WAIT last.
 
 import {
-  m_freem, m_adj, m_pullup, ticks, soisconnected, socantrcvmore, sorwakeup, sowwakeup, soisdisconnected,
+  m_freem, m_adj, m_pullup, ticks, socantrcvmore, sorwakeup, sowwakeup, soisdisconnected,
   sbappendstream, sbdrop, ECONNREFUSED, ECONNRESET,
 } from "../../kmod/kapi";
 import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, mtod } from "../../sys/mbuf";
-import { Socket, Sockbuf, SS_NOFDREF, SO_KEEPALIVE, so_rcv } from "../../sys/socket";
+import { Socket, Sockbuf, SS_NOFDREF, so_rcv } from "../../sys/socket";
 import {
   TcpOpt, TP, V, TCPSTAT_INC, TCPSTAT_ADD, tp_laddr, tp_faddr, TcpAfOps, TH_FIN, TH_SYN, TH_RST, TH_PUSH, TH_ACKF,
   TH_URG, TCP_HDR_MIN, th_sport, th_dport, th_seq, th_ack, th_off, th_flags, th_win, TCPOPT_EOL, TCPOPT_NOP,
   TCPOPT_MAXSEG, TCPOPT_WINDOW, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_SACK, TOF_MSS, TOF_SCALE, TOF_SACKPERM,
   TOF_TS, TOF_SACK, TCP_MAX_WINSHIFT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT, TCPS_SYN_RECEIVED, TCPS_ESTABLISHED,
   TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_FIN_WAIT_2, TCPS_TIME_WAIT, TCPS_HAVERCVDFIN,
-  TF_ACKNOW, TF_DELACK, TF_NEEDFIN, TF_NEEDOUTPUT, TF_SENTFIN, TF_RCVD_TSTMP, TF_SACK_PERMIT, TF_INRECOVERY,
-  TF_PASSIVE, TF_CONGRECOVERY, TT_REXMT, TT_PERSIST, TT_KEEP, TT_2MSL, TT_DELACK, TCPTV_MSL, TCPTV_DELACK,
+  TF_ACKNOW, TF_DELACK, TF_NEEDOUTPUT, TF_SENTFIN, TF_RCVD_TSTMP, TF_SACK_PERMIT, TF_INRECOVERY,
+  TF_PASSIVE, TF_CONGRECOVERY, TT_REXMT, TT_PERSIST, TT_2MSL, TT_DELACK, TCPTV_MSL, TCPTV_DELACK,
   TCPTV_FINWAIT2, TCPS_RCVTOTAL, TCPS_RCVBADOFF, TCPS_RCVBADOPT, TCPS_BADSYN, TCPS_ACCEPTS, TCPS_CONNECTS,
   TCPS_RCVPACK, TCPS_RCVBYTE, TCPS_RCVDUPPACK, TCPS_RCVDUPBYTE, TCPS_RCVPARTDUPPACK, TCPS_RCVPARTDUPBYTE,
   TCPS_RCVPACKAFTERWIN, TCPS_RCVBYTEAFTERWIN, TCPS_RCVAFTERCLOSE, TCPS_RCVWINPROBE, TCPS_RCVDUPACK, TCPS_RCVACKTOOMUCH,
@@ -45,9 +45,9 @@ import {
 } from "./tcp_subr";
 import { tcp_output } from "./tcp_output";
 import { tcp_timer_active, tcp_timer_activate, tcp_timer_only, tcp_xmit_timer } from "./tcp_timer";
-import { cc_conn_init, cc_ack_received, cc_cong_signal, cc_post_recovery, CC_DUPACK } from "./cc_newreno";
+import { cc_ack_received, cc_cong_signal, cc_post_recovery, CC_DUPACK } from "./cc_newreno";
 import { tcp_sack_doack, tcp_sack_trim, tcp_sack_force_first } from "./tcp_sack";
-import { tcp_listen_input, tcp_synsent_input, syncookie_expand } from "./tcp_input_syn";
+import { tcp_listen_input, tcp_synsent_input, syncookie_expand, tcp_established } from "./tcp_input_syn";
 import { tcp_reass } from "./tcp_reass";
 
 export const to = changetype<TcpOpt>(memory.data(offsetof<TcpOpt>(), 8));
@@ -399,17 +399,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     if (SEQ_GT(ack, t.snd_una) && SEQ_LEQ(ack, t.snd_max)) {
       TCPSTAT_INC(TCPS_CONNECTS);
       if (t.t_flags & TF_PASSIVE) TCPSTAT_INC(TCPS_ACCEPTS);
-      t.t_state = TCPS_ESTABLISHED;
-      cc_conn_init(tp);
-      if (so != 0) {
-        soisconnected(so);
-        if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
-        else tcp_timer_activate(tp, TT_KEEP, 0);
-      }
-      if (t.t_flags & TF_NEEDFIN) {
-        t.t_flags &= ~TF_NEEDFIN;
-        t.t_state = TCPS_FIN_WAIT_1;
-      }
+      tcp_established(tp);
       t.snd_wl1 = seq - 1;
     } else {
       // An unacceptable ACK in SYN_RECEIVED: <SEQ=SEG.ACK><CTL=RST>.

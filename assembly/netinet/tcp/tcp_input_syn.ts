@@ -228,18 +228,7 @@ export function tcp_synsent_input(tp: usize, m: usize, th: usize, tlen: u32, thf
     t.snd_una = ack;
     if (SEQ_LT(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
     tcp_timer_activate(tp, TT_REXMT, 0);
-    t.t_state = TCPS_ESTABLISHED;
-    cc_conn_init(tp);
-    const so = t.t_socket;
-    if (so != 0) {
-      soisconnected(so);
-      if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
-      else tcp_timer_activate(tp, TT_KEEP, 0);
-    }
-    if (t.t_flags & TF_NEEDFIN) {
-      t.t_flags &= ~TF_NEEDFIN;
-      t.t_state = TCPS_FIN_WAIT_1;
-    }
+    tcp_established(tp);
     t.snd_wl1 = seq;
     t.snd_wl2 = ack;
     t.snd_wnd = tiwin << t.snd_scale;
@@ -257,4 +246,25 @@ export function tcp_synsent_input(tp: usize, m: usize, th: usize, tlen: u32, thf
   t.t_flags |= TF_ACKNOW;
   drop(m);
   tcp_output(tp);
+}
+
+/**
+ * The handshake is done (SYN_SENT got its SYN-ACK, or SYN_RECEIVED its ACK): ESTABLISHED,
+ * congestion control starts, the socket hears 'connected', keepalive is armed if asked,
+ * and a close that came early (TF_NEEDFIN) moves on to FIN_WAIT_1.
+ */
+export function tcp_established(tp: usize): void {
+  const t = TP(tp);
+  t.t_state = TCPS_ESTABLISHED;
+  cc_conn_init(tp);
+  const so = t.t_socket;
+  if (so != 0) {
+    soisconnected(so);
+    if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
+    else tcp_timer_activate(tp, TT_KEEP, 0);
+  }
+  if (t.t_flags & TF_NEEDFIN) {
+    t.t_flags &= ~TF_NEEDFIN;
+    t.t_state = TCPS_FIN_WAIT_1;
+  }
 }
