@@ -200,7 +200,10 @@ export class Topology {
       this.attach(na, l.a.iface, ends[0]);
       this.attach(nb, l.b.iface, ends[1]);
     }
+    // Every node's interfaces first, then addresses and routes: the gratuitous ARPs and the
+    // floods they cause then find every link end up (no bring-up errors in the counters).
     for (const n of spec.nodes) await this.configure(this.byName.get(n.name)!);
+    for (const n of spec.nodes) this.configureInet(this.byName.get(n.name)!);
     for (const link of this.linkList) {
       const { forward, reverse } = link.spec;
       try {
@@ -227,6 +230,7 @@ export class Topology {
     node.ifaces.set(name, { name, kind: s.kind, iface, addresses: s.addresses });
   }
 
+  /** Interfaces of one node: bridges and vxlan ports made, MTU, MAC, members, up. */
   private async configure(node: Node): Promise<void> {
     const k = this.kernel;
     const n = node.spec;
@@ -259,6 +263,12 @@ export class Topology {
       if (s.kind === "bridge") for (const m of s.members ?? []) this.step(s.origin, `${what} addm ${m}`, () => bridgeAdd(k, iface, node.iface(m)));
       if (s.up) this.step(s.origin, `${what} up`, () => iface.setUp());
     }
+  }
+
+  /** Addresses, forwarding, sysctls and routes of one node (every interface is up by now). */
+  private configureInet(node: Node): void {
+    const k = this.kernel;
+    const n = node.spec;
     for (const s of n.interfaces) {
       const iface = node.ifaces.get(s.name)!.iface;
       s.addresses.forEach((a, i) => {
