@@ -5,6 +5,7 @@
 // 50 ms, and the TCP counters that move (retransmissions, duplicate ACKs, delayed ACKs).
 //
 //   node --import tsx bench/drivers/vxlan_tcp.ts [runs] [MiB]
+//   DIR=rx node --import tsx bench/drivers/vxlan_tcp.ts [runs] [MiB]   the other way: socat sends to wavnet
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/drivers/vxlan_tcp.ts 1 128
 
 import { spawn } from "node:child_process";
@@ -19,6 +20,8 @@ import { median } from "../lib.js";
 const MiB = 1 << 20;
 const runs = Number(process.argv[2] ?? 3);
 const mib = Number(process.argv[3] ?? 128);
+/** DIR=rx: the other way, socat in the namespace sends to a wavnet listener. */
+const rx = process.env.DIR === "rx";
 const VNI = 5152;
 const PORT = 4791;
 /** SNDBUF=bytes: SO_SNDBUF of the client socket (default: the kernel's 32 KiB). */
@@ -42,24 +45,48 @@ async function once(bytes: number): Promise<number> {
     kk.enter = (f) => (enters++, enter0(f));
     kk.call = (...a) => (enters++, call0(...a));
     kk.drainPorts = () => (drains++, drain0());
-    const sink = spawn("ip", ["netns", "exec", lx.ns, "socat", "-u", "TCP-LISTEN:5202,bind=10.205.0.2,reuseaddr", "OPEN:/dev/null"], { stdio: "ignore" });
-    const done = new Promise<number | null>((r) => sink.on("close", (c) => r(c)));
-    await new Promise((r) => setTimeout(r, 300));
+    let done: Promise<number | null>;
+    if (!rx) {
+      const sink = spawn("ip", ["netns", "exec", lx.ns, "socat", "-u", "TCP-LISTEN:5202,bind=10.205.0.2,reuseaddr", "OPEN:/dev/null"], { stdio: "ignore" });
+      done = new Promise<number | null>((r) => sink.on("close", (c) => r(c)));
+      await new Promise((r) => setTimeout(r, 300));
+    } else {
+      done = Promise.resolve(0);
+    }
     const s0 = tcpStats(k, v);
     const x0 = vx.vxlanStats();
     const chunk = Buffer.alloc(MiB, 0x5a);
     const cw: number[] = [];
     const fl: number[] = [];
     const sampler = setInterval(() => {
-      const c = tcpConnections(k, v).find((t) => t.foreignPort === 5202);
+      const c = tcpConnections(k, v).find((t) => t.foreignPort === 5202 || t.localPort === 5202);
       if (c) {
         cw.push(c.cwnd);
-        fl.push((c.sndMax - c.sndUna) >>> 0);
+        fl.push(rx ? c.recvQ : (c.sndMax - c.sndUna) >>> 0);
       }
     }, 50);
     const t0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
-    await new Promise<void>((resolve, reject) => {
+    if (rx) {
+      // head -c bytes of zeros from the namespace to a wavnet listener that counts them.
+      await new Promise<void>((resolve, reject) => {
+        let got = 0;
+        const srv = v.net.createServer((s) => {
+          s.on("data", (d: Buffer) => {
+            got += d.length;
+          });
+          s.on("end", () => {
+            srv.close();
+            if (got === bytes) resolve();
+            else reject(new Error(`received ${got} of ${bytes}`));
+          });
+        });
+        srv.listen(5202, "10.205.0.1", () => {
+          const src = spawn("ip", ["netns", "exec", lx.ns, "sh", "-c", `head -c ${bytes} /dev/zero | socat -u - TCP:10.205.0.1:5202`], { stdio: "ignore" });
+          src.on("close", (c) => c !== 0 && reject(new Error(`socat exited ${c}`)));
+        });
+      });
+    } else await new Promise<void>((resolve, reject) => {
       const c = v.net.connect(5202, "10.205.0.2");
       c.on("error", reject);
       c.on("connect", () => {
@@ -95,7 +122,7 @@ async function once(bytes: number): Promise<number> {
       `${gbps.toFixed(3)} Gbit/s in ${secs.toFixed(2)} s (cpu user ${(cpu.user / 1e6).toFixed(2)} s sys ${(cpu.system / 1e6).toFixed(2)} s)\n` +
         `  frames out ${d("txFrames")} (${(d("txFrames") / secs).toFixed(0)}/s), ring drops ${d("txRingDrops")}, sent ${d("sent")}, send errors ${d("sendErrors")}; datagrams in ${d("rxDatagrams")} (${(d("rxDatagrams") / secs).toFixed(0)}/s)\n` +
         `  kernel entries ${enters}, port drains ${drains}, ${(d("txFrames") / drains).toFixed(1)} frames/drain\n` +
-        `  cwnd median ${median(cw)} max ${Math.max(...cw)}; in flight median ${median(fl)} max ${Math.max(...fl)} (${cw.length} samples)\n` +
+        `  cwnd median ${median(cw)} max ${Math.max(...cw)}; ${rx ? "receive queue" : "in flight"} median ${median(fl)} max ${Math.max(...fl)} (${cw.length} samples)\n` +
         `  tcp: ${moved.join(" ")}`,
     );
     return gbps;
