@@ -364,6 +364,9 @@ export class Kernel {
     } finally {
       this.drainCaptures();
       this.sockets.drain(this);
+      // A send() may have put frames in a VXLAN ring: they leave now, not at the next
+      // entry or clock tick. (Most kernels have no port: no iterator on this hot path then.)
+      if (this.ports.size !== 0) this.drainPorts();
       this.clock.kick();
     }
   }
