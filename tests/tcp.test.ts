@@ -358,6 +358,28 @@ describe("data transfer", () => {
     assert.equal(sha256(r.got), sha256(data));
     finish(k, cli, srv, lsn);
   });
+
+  test("cwnd grows only while it limits sending (RFC 7661): a send-buffer-limited connection keeps a bounded window", async () => {
+    const { k, A, B, ea, eb } = await tcpHosts(4);
+    ea.setConditions({ delayUs: 1000 });
+    eb.setConditions({ delayUs: 1000 });
+    const { cli, srv, lsn } = connectPair(k, A, B);
+    const sndbuf = 16384;
+    cli.setsockopt(SOL_SOCKET, SO.SNDBUF, sndbuf);
+    const data = pattern(8 << 20);
+    let maxCwnd = 0;
+    const r = pump(k, cli, srv, data, undefined, 0, () => {
+      const c = tcpConnections(k, A).find((x) => x.state === "ESTABLISHED");
+      if (c && c.cwnd > maxCwnd) maxCwnd = c.cwnd;
+      return false;
+    });
+    assert.equal(sha256(r.got), sha256(data));
+    // Never more than 16 KiB in flight: slow start may take cwnd to twice that plus one
+    // ACK's worth, never to the megabytes an unlimited window would reach over 8 MiB.
+    assert.ok(maxCwnd > 0, "cwnd was read");
+    assert.ok(maxCwnd <= 4 * sndbuf, `cwnd reached ${maxCwnd} with at most ${sndbuf} bytes in flight`);
+    finish(k, cli, srv, lsn);
+  });
 });
 
 describe("timers", () => {

@@ -38,7 +38,14 @@ export function cc_ack_received(tp: usize, acked: u32): void {
   const t = TP(tp);
   if (t.t_flags & TF_INRECOVERY) return;
   const mss = t.t_maxseg;
-  if (t.snd_cwnd <= t.snd_ssthresh) {
+  // Grow only a window that limits sending (RFC 7661, FreeBSD's CCF_CWND_LIMITED, Linux's
+  // tcp_is_cwnd_limited): a connection held back by its send buffer or its application
+  // would otherwise raise cwnd without bound and later burst far past what the path showed
+  // it can take. Slow start may still double what is in flight.
+  const flight = tcp_flight(tp); // before this ACK: snd_una has not moved yet
+  const slowStart = t.snd_cwnd <= t.snd_ssthresh;
+  if (slowStart ? <u64>flight * 2 < <u64>t.snd_cwnd : <u64>flight + mss < <u64>t.snd_cwnd) return;
+  if (slowStart) {
     // Slow start, ABC with L = 2 SMSS (RFC 3465 2.2) per ACK. With large segments (TSO) the
     // peer ACKs each one at once and an ACK covers many SMSS sent as whole pieces: count
     // one SMSS per SMSS acknowledged, as L = 2 does for two per delayed ACK.
