@@ -321,50 +321,38 @@ function zoned(c: Call, a: string): string {
   return found ? `${a.slice(0, pct)}%${found.name}` : a;
 }
 
-function route6(c: Call, verb: string | undefined, rest: string[]): string {
-  switch (verb) {
-    case "add":
-    case "change": {
-      if (rest.length < 2) throw new CommandError(`route: ${verb} needs a destination and a gateway; usage: ${ROUTE_USAGE}`);
-      const [dst, via, third] = rest;
-      if (verb === "change") delRoute6(c.kernel, c.vnet, dst);
-      if (via === "-iface" || via === "-interface") {
-        if (third === undefined) throw new CommandError(`route: -iface needs an interface name; usage: ${ROUTE_USAGE}`);
-        noMore(c, rest.slice(3), ROUTE_USAGE);
-        addRoute6(c.kernel, c.vnet, dst, { iface: iface(c, third) });
-      } else {
-        noMore(c, rest.slice(2), ROUTE_USAGE);
-        addRoute6(c.kernel, c.vnet, dst, { gateway: zoned(c, via) });
-      }
-      return `${verb} net ${dst}: gateway ${via === "-iface" || via === "-interface" ? third : via}`;
-    }
-    case "delete":
-    case "del": {
-      if (rest.length !== 1) throw new CommandError(`route: delete needs one destination; usage: ${ROUTE_USAGE}`);
-      delRoute6(c.kernel, c.vnet, rest[0]);
-      return `delete net ${rest[0]}`;
-    }
-    case "get": {
-      if (rest.length !== 1) throw new CommandError(`route: get needs one destination; usage: ${ROUTE_USAGE}`);
-      const r = routeGet6(c.kernel, c.vnet, zoned(c, rest[0]));
-      if (!r) throw new CommandError(`route: get ${rest[0]}: not in table`);
-      return [
-        `   route to: ${rest[0]}`,
-        `destination: ${r.destination === "default" ? "::" : r.destination.replace(/\/\d+$/, "")}`,
-        `     prefixlen: ${r.prefixLength}`,
-        ...(r.gateway ? [`    gateway: ${r.gateway}`] : []),
-        `  interface: ${r.iface.name}`,
-        `      flags: <${r.flags.split("").map((f) => ROUTE_FLAGS[f] ?? f).join(",")}>`,
-        ...(r.source ? [`     source: ${r.source}`] : []),
-        `        use: ${r.use}`,
-      ].join("\n");
-    }
-    case "show":
-    case undefined:
-      return netstatRn6(c.kernel, c.vnet);
-    default:
-      throw new CommandError(`route: unknown verb ${JSON.stringify(verb)}; usage: ${ROUTE_USAGE}`);
+/** What `route` needs of one address family. */
+interface RouteFamily {
+  add(dst: string, via: { gateway: string } | { iface: Interface }): void;
+  del(dst: string): void;
+  get(dst: string): { destination: string; prefixLength: number; gateway?: string; iface: Interface; flags: string; source?: string; use: number } | undefined;
+  show(): string;
+  /** A gateway or destination word as the family's calls take it (IPv6: %zone resolved). */
+  word(w: string): string;
+  /** route get's destination and prefix lines. */
+  dstLines(r: { destination: string; prefixLength: number }): string[];
+}
+
+function routeFamily(c: Call, six: boolean): RouteFamily {
+  const bare = (d: string) => d.replace(/\/\d+$/, "");
+  if (six) {
+    return {
+      add: (dst, via) => addRoute6(c.kernel, c.vnet, dst, via),
+      del: (dst) => delRoute6(c.kernel, c.vnet, dst),
+      get: (dst) => routeGet6(c.kernel, c.vnet, dst),
+      show: () => netstatRn6(c.kernel, c.vnet),
+      word: (w) => zoned(c, w),
+      dstLines: (r) => [`destination: ${r.destination === "default" ? "::" : bare(r.destination)}`, `     prefixlen: ${r.prefixLength}`],
+    };
   }
+  return {
+    add: (dst, via) => addRoute(c.kernel, c.vnet, dst, via),
+    del: (dst) => delRoute(c.kernel, c.vnet, dst),
+    get: (dst) => routeGet(c.kernel, c.vnet, dst),
+    show: () => netstatRn(c.kernel, c.vnet),
+    word: (w) => w,
+    dstLines: (r) => [`destination: ${r.destination === "default" ? "default" : bare(r.destination)}`, `       mask: ${formatMask(r.prefixLength)}`],
+  };
 }
 
 function route(c: Call): string {
@@ -372,48 +360,46 @@ function route(c: Call): string {
   const six = words.includes("-6") || words.includes("-inet6");
   const [verb, ...rest] = words.filter((w) => w !== "-6" && w !== "-inet6" && w !== "-4" && w !== "-inet");
   // IPv6 when asked (-6), or when the destination or gateway is IPv6 text.
-  if (six || rest.slice(0, 2).some((w) => isIPv6Text(w))) return route6(c, verb, rest);
+  const f = routeFamily(c, six || rest.slice(0, 2).some((w) => isIPv6Text(w)));
   switch (verb) {
     case "add":
     case "change": {
       if (rest.length < 2) throw new CommandError(`route: ${verb} needs a destination and a gateway; usage: ${ROUTE_USAGE}`);
       const [dst, via, third] = rest;
-      if (verb === "change") delRoute(c.kernel, c.vnet, dst);
+      if (verb === "change") f.del(dst);
       if (via === "-iface" || via === "-interface") {
         if (third === undefined) throw new CommandError(`route: -iface needs an interface name; usage: ${ROUTE_USAGE}`);
         noMore(c, rest.slice(3), ROUTE_USAGE);
-        addRoute(c.kernel, c.vnet, dst, { iface: iface(c, third) });
+        f.add(dst, { iface: iface(c, third) });
       } else {
         noMore(c, rest.slice(2), ROUTE_USAGE);
-        addRoute(c.kernel, c.vnet, dst, { gateway: via });
+        f.add(dst, { gateway: f.word(via) });
       }
       return `${verb} net ${dst}: gateway ${via === "-iface" || via === "-interface" ? third : via}`;
     }
     case "delete":
     case "del": {
       if (rest.length !== 1) throw new CommandError(`route: delete needs one destination; usage: ${ROUTE_USAGE}`);
-      delRoute(c.kernel, c.vnet, rest[0]);
+      f.del(rest[0]);
       return `delete net ${rest[0]}`;
     }
     case "get": {
       if (rest.length !== 1) throw new CommandError(`route: get needs one destination; usage: ${ROUTE_USAGE}`);
-      const r = routeGet(c.kernel, c.vnet, rest[0]);
+      const r = f.get(f.word(rest[0]));
       if (!r) throw new CommandError(`route: get ${rest[0]}: not in table`);
-      const dst = r.destination === "default" ? "default" : r.destination.replace(/\/\d+$/, "");
       return [
         `   route to: ${rest[0]}`,
-        `destination: ${dst}`,
-        `       mask: ${formatMask(r.prefixLength)}`,
+        ...f.dstLines(r),
         ...(r.gateway ? [`    gateway: ${r.gateway}`] : []),
         `  interface: ${r.iface.name}`,
-        `      flags: <${r.flags.split("").map((f) => ROUTE_FLAGS[f] ?? f).join(",")}>`,
+        `      flags: <${r.flags.split("").map((fl) => ROUTE_FLAGS[fl] ?? fl).join(",")}>`,
         ...(r.source ? [`     source: ${r.source}`] : []),
         `        use: ${r.use}`,
       ].join("\n");
     }
     case "show":
     case undefined:
-      return netstatRn(c.kernel, c.vnet);
+      return f.show();
     default:
       throw new CommandError(`route: unknown verb ${JSON.stringify(verb)}; usage: ${ROUTE_USAGE}`);
   }
