@@ -103,33 +103,46 @@ interface EchoService {
   read(): LogRecord[];
 }
 
+/** Where a family's ping log record keeps its fields after the common 8-byte head. */
+interface LogLayout {
+  size: number;
+  from(dv: DataView, o: number): string;
+  aux: number;
+  time: number;
+  ok: number;
+}
+
+/** The n log records at buf (head: kind, type, code, ttl, id, seq; then the family's layout). */
+function readLog(kernel: Kernel, n: number, buf: number, l: LogLayout): LogRecord[] {
+  const out: LogRecord[] = [];
+  const dv = kernel.dv();
+  for (let i = 0; i < n; i++) {
+    const o = buf + i * l.size;
+    out.push({
+      kind: dv.getUint8(o),
+      type: dv.getUint8(o + 1),
+      code: dv.getUint8(o + 2),
+      ttl: dv.getUint8(o + 3),
+      id: dv.getUint16(o + 4, true),
+      seq: dv.getUint16(o + 6, true),
+      from: l.from(dv, o),
+      aux: dv.getUint32(o + l.aux, true),
+      timeUs: dv.getFloat64(o + l.time, true),
+      ok: dv.getUint32(o + l.ok, true) === 1,
+    });
+  }
+  return out;
+}
+
+const LOG4: LogLayout = { size: 32, from: (dv, o) => formatIPv4(dv.getUint32(o + 8, true)), aux: 12, time: 16, ok: 24 };
+const LOG6: LogLayout = { size: 48, from: (dv, o) => formatIPv6(new Uint8Array(dv.buffer, o + 8, 16).slice()), aux: 24, time: 32, ok: 28 };
+
 function echo4(kernel: Kernel, vnet: Vnet, dst: number): EchoService {
   const x = inet(kernel, "ping");
   return {
     v6: false,
     send: (id, seq, size, ttl, df) => x.inet_ping_send(vnet.ptr, dst, id, seq, size, ttl, df ? 1 : 0),
-    read: () => {
-      const n = kernel.enter(() => x.inet_ping_read(vnet.ptr));
-      const out: LogRecord[] = [];
-      const dv = kernel.dv();
-      const buf = x.inet_buf();
-      for (let i = 0; i < n; i++) {
-        const o = buf + i * 32;
-        out.push({
-          kind: dv.getUint8(o),
-          type: dv.getUint8(o + 1),
-          code: dv.getUint8(o + 2),
-          ttl: dv.getUint8(o + 3),
-          id: dv.getUint16(o + 4, true),
-          seq: dv.getUint16(o + 6, true),
-          from: formatIPv4(dv.getUint32(o + 8, true)),
-          aux: dv.getUint32(o + 12, true),
-          timeUs: dv.getFloat64(o + 16, true),
-          ok: dv.getUint32(o + 24, true) === 1,
-        });
-      }
-      return out;
-    },
+    read: () => readLog(kernel, kernel.enter(() => x.inet_ping_read(vnet.ptr)), x.inet_buf(), LOG4),
   };
 }
 
@@ -141,28 +154,7 @@ function echo6(kernel: Kernel, vnet: Vnet, dst: Uint8Array, ifp: number): EchoSe
       new Uint8Array(kernel.memory.buffer, x.inet6_buf(), 16).set(dst);
       return x.inet6_ping_send(vnet.ptr, ifp, id, seq, size, hlim, df ? 1 : 0);
     },
-    read: () => {
-      const n = kernel.enter(() => x.inet6_ping_read(vnet.ptr));
-      const out: LogRecord[] = [];
-      const dv = kernel.dv();
-      const buf = x.inet6_buf();
-      for (let i = 0; i < n; i++) {
-        const o = buf + i * 48;
-        out.push({
-          kind: dv.getUint8(o),
-          type: dv.getUint8(o + 1),
-          code: dv.getUint8(o + 2),
-          ttl: dv.getUint8(o + 3),
-          id: dv.getUint16(o + 4, true),
-          seq: dv.getUint16(o + 6, true),
-          from: formatIPv6(new Uint8Array(kernel.memory.buffer, o + 8, 16).slice()),
-          aux: dv.getUint32(o + 24, true),
-          timeUs: dv.getFloat64(o + 32, true),
-          ok: dv.getUint32(o + 28, true) === 1,
-        });
-      }
-      return out;
-    },
+    read: () => readLog(kernel, kernel.enter(() => x.inet6_ping_read(vnet.ptr)), x.inet6_buf(), LOG6),
   };
 }
 
