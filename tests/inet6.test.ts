@@ -8,7 +8,7 @@ import {
 import { ping, ping6, traceroute6 } from "../host/ping.js";
 import { addAddress } from "../host/inet.js";
 import { snapshot } from "./helpers/snapshot.js";
-import { ether, mbufsInUse } from "./helpers/inet.js";
+import { ether, mbufsInUse, twoHosts } from "./helpers/inet.js";
 import { bootInet6, twoHosts6, routed6, ip6Packet, icmp6, echo6, fragHdr, cat } from "./helpers/inet6.js";
 
 const IPV6 = 0x86dd;
@@ -415,14 +415,7 @@ describe("inet6 as a module", () => {
   });
 
   test("dual stack on one interface: v4 and v6 side by side", async () => {
-    const k = await Kernel.boot({ config: "GENERIC" });
-    const A = k.createVnet("A");
-    const B = k.createVnet("B");
-    const [ea, eb] = k.epair(A, B);
-    ea.setUp();
-    eb.setUp();
-    addAddress(k, ea, "10.0.0.1/24");
-    addAddress(k, eb, "10.0.0.2/24");
+    const { k, A, ea, eb } = await twoHosts(1, "GENERIC"); // 10.0.0.1 and 10.0.0.2
     addAddress(k, ea, "fd00::1/64"); // addAddress takes either family
     addAddress6(k, eb, "fd00::2/64");
     assert.equal((await ping(k, A, "10.0.0.2", { count: 1 })).received, 1);

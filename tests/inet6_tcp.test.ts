@@ -12,6 +12,7 @@ import { addAddress6, addRoute6, setForwarding6, ip6Stats } from "../host/inet6.
 import { snapshot } from "./helpers/snapshot.js";
 import { idleClock } from "./helpers/net.js";
 import { mbufsInUse } from "./helpers/inet.js";
+import { twoHosts6 } from "./helpers/inet6.js";
 
 const T = { timeout: 60_000 };
 
@@ -45,14 +46,7 @@ async function transfer(k: Kernel, sv: Vnet, cv: Vnet, host: string, data: Buffe
 
 describe("TCP over IPv6", () => {
   test("4 MiB between two vnets over IPv6: SHA-256 equal, MSS from the IPv6 MTU (1500 - 40 - 20), nothing left", T, async () => {
-    const k = await Kernel.boot({ config: "GENERIC" });
-    const A = k.createVnet("A");
-    const B = k.createVnet("B");
-    const [ea, eb] = k.epair(A, B);
-    ea.setUp();
-    eb.setUp();
-    addAddress6(k, ea, "fd00::1/64");
-    addAddress6(k, eb, "fd00::2/64");
+    const { k, A, B } = await twoHosts6(1, "GENERIC");
     const stop = idleClock(k);
     k.reclaim();
     const before = snapshot(k);

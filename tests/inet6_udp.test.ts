@@ -5,23 +5,16 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { Kernel, SocketError } from "../host/index.js";
-import { addAddress6, icmp6Stats, ip6Stats } from "../host/inet6.js";
+import { icmp6Stats, ip6Stats } from "../host/inet6.js";
 import { addAddress } from "../host/inet.js";
 import { udpStats } from "../host/udp.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
-import { ip6Packet, cksum6 } from "./helpers/inet6.js";
+import { ip6Packet, cksum6, twoHosts6 } from "./helpers/inet6.js";
 import { parseIPv6 } from "../host/inet6.js";
 
 async function pair() {
-  const k = await Kernel.boot({ config: "GENERIC" });
-  const A = k.createVnet("A");
-  const B = k.createVnet("B");
-  const [ea, eb] = k.epair(A, B);
-  ea.setUp();
-  eb.setUp();
-  addAddress6(k, ea, "fd00::1/64");
-  addAddress6(k, eb, "fd00::2/64");
+  const { k, A, B, ea, eb } = await twoHosts6(1, "GENERIC");
   addAddress(k, ea, "10.0.0.1/24");
   addAddress(k, eb, "10.0.0.2/24");
   return { k, A, B, ea, eb };

@@ -2,7 +2,7 @@
 import { Kernel, parseMac, type Interface, type Vnet, type VirtualClock } from "../../host/index.js";
 import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/inet.js";
 
-export async function bootInet(seed = 1, config: string[] = ["if_epair", "inet"]): Promise<Kernel> {
+export async function bootInet(seed = 1, config: string | string[] = ["if_epair", "inet"]): Promise<Kernel> {
   return Kernel.boot({ config, seed });
 }
 
@@ -11,7 +11,7 @@ export function clockOf(k: Kernel): VirtualClock {
 }
 
 /** Two vnets on one epair: A 10.0.0.1/24 on ea, B 10.0.0.2/24 on eb (config: the modules). */
-export async function twoHosts(seed = 1, config: string[] = ["if_epair", "inet"]) {
+export async function twoHosts(seed = 1, config: string | string[] = ["if_epair", "inet"]) {
   const k = await bootInet(seed, config);
   const A = k.createVnet("A");
   const B = k.createVnet("B");

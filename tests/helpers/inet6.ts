@@ -2,12 +2,12 @@
 import { Kernel, type Interface, type Vnet } from "../../host/index.js";
 import { addAddress6, addRoute6, setForwarding6, parseIPv6 } from "../../host/inet6.js";
 
-export async function bootInet6(seed = 1, config: string[] = ["if_epair", "inet6"]): Promise<Kernel> {
+export async function bootInet6(seed = 1, config: string | string[] = ["if_epair", "inet6"]): Promise<Kernel> {
   return Kernel.boot({ config, seed });
 }
 
 /** Two vnets on one epair: A fd00::1/64 on ea, B fd00::2/64 on eb. */
-export async function twoHosts6(seed = 1, config: string[] = ["if_epair", "inet6"]) {
+export async function twoHosts6(seed = 1, config: string | string[] = ["if_epair", "inet6"]) {
   const k = await bootInet6(seed, config);
   const A = k.createVnet("A");
   const B = k.createVnet("B");
