@@ -30,7 +30,7 @@ import {
   curvnet, VNET, CURVNET_SET, CURVNET_RESTORE, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_CHARGE, ZONE_ZERO,
   kmem_alloc, kmem_free, vnet_sysinit_register, if_alloc, if_initname, if_initname_unit, if_attach, if_detach, if_free, if_valid,
   ifunit, ifunit_vnet, if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_destroy_ifp, ether_input,
-  arc4random, m_gethdr, m_append, m_freem, m_copydata,
+  ether_gen_addr, m_gethdr, m_append, m_freem, m_copydata,
   SI_SUB_PSEUDO, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, EEXIST, ENOBUFS,
 } from "../kmod/kapi";
 import {
@@ -253,15 +253,7 @@ function vxlan_clone_create(unit: u32): usize {
   ii.if_ioctl = vxlan_ioctl.index;
   ii.if_cloner = cloner;
   // A random locally administered unicast address, as Linux gives a vxlan device.
-  const r0 = arc4random();
-  const r1 = arc4random();
-  const mac = if_lladdr(ifp);
-  store<u8>(mac, 0x02);
-  store<u8>(mac, <u8>r0, 1);
-  store<u8>(mac, <u8>(r0 >> 8), 2);
-  store<u8>(mac, <u8>(r0 >> 16), 3);
-  store<u8>(mac, <u8>(r0 >> 24), 4);
-  store<u8>(mac, <u8>r1, 5);
+  ether_gen_addr(ifp);
   s.ifp = ifp;
   s.magic = VXLAN_MAGIC;
   const r = if_attach(ifp);

@@ -24,6 +24,7 @@ import { VNET } from "../kern/vnet";
 import { ENOMEM, EINVAL } from "../sys/errno";
 import { bpf_mtap } from "./bpf";
 import { netisr_lookup } from "./netisr";
+import { arc4random } from "../kern/random";
 
 // Per-vnet Ethernet drop counters (netstat -s style), u64 each.
 export const ETHERSTAT_DOWN: u32 = 0; // arrived on an interface that is down
@@ -270,3 +271,19 @@ export function ether_output(ifp: usize, m: usize, dst: usize, etype: u16): i32 
 }
 
 export { ETHER_HDR_LEN };
+
+/**
+ * A random locally administered unicast MAC for ifp (FreeBSD's ether_gen_addr, Linux's
+ * eth_hw_addr_random), from the kernel's seeded random numbers: repeatable with a seed.
+ */
+export function ether_gen_addr(ifp: usize): void {
+  const r0 = arc4random();
+  const r1 = arc4random();
+  const mac = if_lladdr(ifp);
+  store<u8>(mac, 0x02);
+  store<u8>(mac, <u8>r0, 1);
+  store<u8>(mac, <u8>(r0 >> 8), 2);
+  store<u8>(mac, <u8>(r0 >> 16), 3);
+  store<u8>(mac, <u8>(r0 >> 24), 4);
+  store<u8>(mac, <u8>r1, 5);
+}

@@ -25,7 +25,7 @@
 
 import {
   curvnet, VNET, ticks, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_CHARGE, ZONE_ZERO,
-  vnet_sysinit_register, callout_init, callout_stop, arc4random,
+  vnet_sysinit_register, callout_init, callout_stop, arc4random, ether_gen_addr,
   if_alloc, if_initname_unit, if_attach, if_detach, if_free, if_valid,
   if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_vnet_destroy,
   ether_demux, ether_output_frame, ether_set_bridge_input, bpf_mtap, if_capchanged,
@@ -449,15 +449,7 @@ function bridge_clone_create(unit: u32): usize {
   ii.if_ioctl = bridge_ioctl.index;
   ii.if_cloner = cloner;
   // A locally administered unicast address from the kernel's seeded random numbers.
-  const r0 = arc4random();
-  const r1 = arc4random();
-  const mac = if_lladdr(ifp);
-  store<u8>(mac, 0x02);
-  store<u8>(mac, <u8>r0, 1);
-  store<u8>(mac, <u8>(r0 >> 8), 2);
-  store<u8>(mac, <u8>(r0 >> 16), 3);
-  store<u8>(mac, <u8>(r0 >> 24), 4);
-  store<u8>(mac, <u8>r1, 5);
+  ether_gen_addr(ifp);
   s.ifp = ifp;
   callout_init(sc_callout(sc));
   s.magic = BRIDGE_MAGIC;
