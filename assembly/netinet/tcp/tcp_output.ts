@@ -16,7 +16,8 @@
 
 import { m_copym, m_freem, m_copydata, ticks } from "../../kmod/kapi";
 import { Mbuf, CSUM_TSO, mtod } from "../../sys/mbuf";
-import { Sockbuf, so_rcv } from "../../sys/socket";
+import { Sockbuf, SB_AUTOSIZE, so_rcv } from "../../sys/socket";
+import { tcp_autosndbuf } from "./tcp_autobuf";
 import {
   TP, tp_laddr, tp_faddr, V, TCPSTAT_INC, TCPSTAT_ADD, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT, TCPS_SYN_RECEIVED,
   TCPS_ESTABLISHED, TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_FIN_WAIT_2, TCPS_TIME_WAIT,
@@ -101,6 +102,9 @@ export function tcp_output(tp: usize): i32 {
     if ((flags & TH_SYN) != 0 && t.snd_nxt != t.iss && t.t_state != TCPS_SYN_RECEIVED) flags &= ~TH_SYN;
     let len: i32 = <i32>min<u32>(<u32>sbcc, sendwin) - off;
     if (t.t_state < TCPS_ESTABLISHED) len = 0; // no data on SYNs
+    if (so != 0 && (sb.sb_flags & SB_AUTOSIZE) != 0 && t.t_state == TCPS_ESTABLISHED) {
+      tcp_autosndbuf(tp, changetype<usize>(sb), min<u32>(t.snd_wnd, t.snd_cwnd));
+    }
     if (sackoff >= 0) {
       len = sacklen;
       sackrxt = true;
