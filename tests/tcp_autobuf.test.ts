@@ -110,6 +110,40 @@ describe("TCP buffer autotuning", () => {
     finishTcp(k, p1.cli, p1.srv, p1.lsn, p2.cli, p2.srv, p2.lsn);
   });
 
+  test("the SYN asks for the window scale recvbuf_max needs (6 by default, as FreeBSD from sb_max), 1 for 64 KiB without autotuning", async () => {
+    const { k, A, B, ea } = await wan();
+    const synScale = async (port: number): Promise<number> => {
+      const cap = ea.capture();
+      const it = cap[Symbol.asyncIterator]();
+      const p = connectPair(k, A, B, port);
+      let ws = -1;
+      while (ws < 0) {
+        const fr = (await it.next()).value;
+        if (fr.dir !== "out") continue;
+        const f = fr.data as Uint8Array;
+        if (f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6) continue; // not IPv4 TCP (ARP first)
+        const tcp = f.subarray(14 + (f[14] & 15) * 4);
+        if ((tcp[13] & 0x02) === 0) continue; // not the SYN
+        for (let o = 20; o < (tcp[12] >> 4) * 4; ) {
+          if (tcp[o] === 0) break;
+          if (tcp[o] === 1) { o++; continue; }
+          if (tcp[o] === 3) ws = tcp[o + 2];
+          o += tcp[o + 1] || 1;
+        }
+        assert.ok(ws >= 0, "the SYN carries a window scale option");
+      }
+      await cap.stop();
+      p.cli.close(); p.srv.close(); p.lsn.close();
+      return ws;
+    };
+    assert.equal(await synScale(80), 6);
+    tcpKnob(k, A, "recvbuf_max", 200_000); // 65535 << 2 covers it
+    assert.equal(await synScale(81), 2);
+    tcpKnob(k, A, "recvbuf_auto", 0);
+    assert.equal(await synScale(82), 1);
+    finishTcp(k);
+  });
+
   test("memory is all returned after the grown connections close", async () => {
     const { k, A, B } = await wan();
     const w = connectPair(k, A, B, 79); // ARP and routes settled first
