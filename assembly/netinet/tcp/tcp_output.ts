@@ -296,12 +296,16 @@ export function tcp_output(tp: usize): i32 {
     if (sackrxt) seq = t.snd_una + <u32>sackoff;
     else if (len != 0 || (flags & (TH_SYN | TH_FIN)) != 0 || tcp_timer_active(tp, TT_PERSIST)) seq = t.snd_nxt;
     else seq = t.snd_max;
-    // A SYN's window is never scaled (RFC 7323 2.2); otherwise round up to the scale's unit
-    // so the right edge the peer computes never falls short of what we offered before.
+    // A SYN's window is never scaled (RFC 7323 2.2); otherwise the field holds whole units
+    // of the scale: round down. Rounding up offered up to a unit the buffer does not have,
+    // and re-rounding what was left of such a window moved the edge on by a unit with every
+    // ACK (with scale 6, a "zero" window that kept taking data). The right edge the peer
+    // computes may fall short of rcv_adv by less than a unit (RFC 7323 2.4); rcv_adv is not
+    // lowered, so what the peer was allowed before is still accepted.
     if (flags & TH_SYN) {
       if (recwin > 65535) recwin = 65535;
     } else if (t.rcv_scale != 0) {
-      recwin = <i32>((<u32>recwin + (<u32>1 << t.rcv_scale) - 1) & ~((<u32>1 << t.rcv_scale) - 1));
+      recwin = <i32>(<u32>recwin & ~((<u32>1 << t.rcv_scale) - 1));
     }
     const win = (flags & TH_SYN) != 0 ? <u32>recwin : <u32>recwin >> t.rcv_scale;
     tcp_fillhdr(th, t.t_lport, t.t_fport, seq, (flags & TH_ACKF) != 0 ? t.rcv_nxt : 0, hdrlen, flags, win);
