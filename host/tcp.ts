@@ -237,7 +237,10 @@ export function setCongestion(s: Socket, algo: keyof typeof TCP_CC): void {
   s.setsockopt(IPPROTO_TCP, TCP.CONGESTION, v);
 }
 
-const KNOBS = { "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4, maxtcpcb: 5, tcbhashsize: 6 } as const;
+const KNOBS = {
+  "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4, maxtcpcb: 5, tcbhashsize: 6,
+  sendbuf_auto: 7, recvbuf_auto: 8, sendbuf_max: 9, recvbuf_max: 10,
+} as const;
 export type TcpKnob = keyof typeof KNOBS;
 
 /**
@@ -247,6 +250,10 @@ export type TcpKnob = keyof typeof KNOBS;
  * `tcbhashsize` (default 1,024) is the number of connection hash buckets, a power of two
  * up to 16,384 (a 4 KiB page per 1,024, charged to the vnet); changing it rehashes the
  * connections the vnet holds. A vnet meant for tens of thousands of connections raises it.
+ * `sendbuf_auto` / `recvbuf_auto` (default 1) let TCP grow a connection's send / receive
+ * buffer while the connection fills it, up to `sendbuf_max` / `recvbuf_max` bytes (default
+ * 2 MiB, at most kern.ipc.maxsockbuf 2 MiB; a buffer stops at sb_max_adj, 1,864,135 bytes);
+ * SO_SNDBUF / SO_RCVBUF turn it off for that buffer (docs/tcp.md "Buffer autotuning").
  */
 export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
   const t = tcpModule(kernel, `sysctl net.inet.tcp.${knob}`);

@@ -27,7 +27,7 @@ import {
   SS_ISCONFIRMING, SS_ISDISCONNECTED, SO_ACCEPTCONN, SO_LINGER, SO_BOOLOPTS, SO_SNDBUF, SO_RCVBUF, SO_SNDLOWAT,
   SO_RCVLOWAT, SO_ERROR, SO_TYPE, SO_PROTOCOL, SOL_SOCKET, SOPT_SET, SOPT_GET, MSG_PEEK, MSG_TRUNC,
   SHUT_RD, SHUT_WR, SHUT_RDWR, SE_READABLE, SE_WRITABLE, SE_CONNECTED, SE_CLOSED, SE_ERROR, SE_ACCEPTABLE,
-  SB_SEL, SQ_INCOMP, SQ_COMP, SOMAXCONN, PR_ATOMIC, PR_ADDR, PR_CONNREQUIRED, PR_WANTRCVD,
+  SB_SEL, SB_AUTOSIZE, SQ_INCOMP, SQ_COMP, SOMAXCONN, PR_ATOMIC, PR_ADDR, PR_CONNREQUIRED, PR_WANTRCVD,
   DGRAM_SENDSPACE, DGRAM_RECVSPACE, STREAM_SENDSPACE, STREAM_RECVSPACE, SOCK_MAXADDRLEN,
   PRU_ATTACH, PRU_DETACH, PRU_BIND, PRU_CONNECT, PRU_DISCONNECT, PRU_LISTEN, PRU_ACCEPT, PRU_SEND, PRU_RCVD,
   PRU_SHUTDOWN, PRU_CTLOUTPUT, PRU_ABORT, so_rcv, so_snd,
@@ -126,6 +126,12 @@ function soalloc(pr: usize, family: u32, type: u32, protocol: u32): usize {
   SB(so_rcv(so)).sb_lowat = 1;
   SB(so_snd(so)).sb_lowat = 2048;
   SB(so_rcv(so)).sb_flags = SB_SEL; // armed: the first data posts 'readable'
+  // Stream buffers start at the defaults and may be grown by the protocol (TCP's
+  // autotuning) until the user sets a size.
+  if (stream) {
+    SB(so_rcv(so)).sb_flags |= SB_AUTOSIZE;
+    SB(so_snd(so)).sb_flags |= SB_AUTOSIZE;
+  }
   // The vnet's list, newest first.
   const head = VNET(V_so_head);
   const first = load<usize>(head);
@@ -418,6 +424,9 @@ export function sonewconn(head: usize, connstatus: u32): usize {
   sbreserve(so_rcv(so), SB(so_rcv(head)).sb_hiwat);
   SB(so_rcv(so)).sb_lowat = SB(so_rcv(head)).sb_lowat;
   SB(so_snd(so)).sb_lowat = SB(so_snd(head)).sb_lowat;
+  // A size the user set on the listener holds for its connections too (FreeBSD sonewconn).
+  SB(so_snd(so)).sb_flags = (SB(so_snd(so)).sb_flags & ~SB_AUTOSIZE) | (SB(so_snd(head)).sb_flags & SB_AUTOSIZE);
+  SB(so_rcv(so)).sb_flags = (SB(so_rcv(so)).sb_flags & ~SB_AUTOSIZE) | (SB(so_rcv(head)).sb_flags & SB_AUTOSIZE);
   const f = req(so, PRU_ATTACH);
   const r = f != 0 ? call_indirect<i32>(f, so, <i32>h.so_protocol) : -EOPNOTSUPP;
   if (r != 0) {
@@ -593,7 +602,9 @@ export function sosetopt(so: usize, level: i32, name: i32, val: i32): i32 {
     }
   } else if (name == SO_SNDBUF || name == SO_RCVBUF) {
     if (val < 1) return -EINVAL;
-    if (!sbreserve(name == SO_SNDBUF ? so_snd(so) : so_rcv(so), <u32>val)) return -ENOBUFS;
+    const b = name == SO_SNDBUF ? so_snd(so) : so_rcv(so);
+    if (!sbreserve(b, <u32>val)) return -ENOBUFS;
+    SB(b).sb_flags &= ~SB_AUTOSIZE; // the user chose a size: the protocol no longer tunes it
   } else if (name == SO_SNDLOWAT || name == SO_RCVLOWAT) {
     if (val < 0) return -EINVAL;
     const b = SB(name == SO_SNDLOWAT ? so_snd(so) : so_rcv(so));

@@ -86,6 +86,7 @@ export const SE_ALL: u32 = 63;
 
 // sb_flags
 export const SB_SEL: u16 = 0x0008; // the host waits for this buffer: next wakeup posts an event
+export const SB_AUTOSIZE: u16 = 0x0800; // the protocol may grow sb_hiwat (TCP autotuning); SO_SNDBUF/SO_RCVBUF clear it
 export const SB_STREAM: u16 = 0x1000; // byte stream (one record), not records
 
 // pr_flags, derived from the socket type at registration (FreeBSD protosw.h values)
@@ -153,7 +154,7 @@ export const SIN6_SCOPE_ID: usize = 24;
   sb_mbcnt: u32; // storage used: MSIZE per mbuf plus cluster sizes
   sb_mbmax: u32; // limit of sb_mbcnt
   sb_flags: u16; // SB_*
-  sb_spare: u16;
+  sb_spare: u16; // free for the protocol (TCP: the receive buffer's autotuning RTT start)
   sb_drops: u32; // records refused for lack of space (sbappendaddr)
 }
 
@@ -188,7 +189,7 @@ export const SIN6_SCOPE_ID: usize = 24;
   so_incqlen: u32; // head: incomplete connections queued
   so_qlimit: u32; // head: listen backlog
   so_qtail: usize; // head: last of the queue
-  so_proto_spare: usize; // free for the protocol
+  so_proto_spare: usize; // free for the protocol (TCP: bytes received in the autotuning RTT)
 }
 
 export const SO_MAGIC: u32 = 0x534f434b; // "SOCK"

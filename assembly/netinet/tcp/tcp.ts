@@ -22,9 +22,9 @@ import {
   protosw_unregister, pffindproto, protosw_busy, ZONE_CHARGE, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD,
   MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, zone_set_vnet_limit, VNET_VNET,
 } from "../../kmod/kapi";
-import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, so_rcv } from "../../sys/socket";
+import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, SB_MAX, so_rcv } from "../../sys/socket";
 import {
-  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
+  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_AUTOBUF_MAX, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
 import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
@@ -107,6 +107,10 @@ export function modevent(what: i32): i32 {
     master.syncookies = 1;
     master.cc_default = 0;
     master.maxtcpcb = TCP_MAXTCPCB_DEFAULT;
+    master.sendbuf_auto = 1;
+    master.recvbuf_auto = 1;
+    master.sendbuf_max = TCP_AUTOBUF_MAX;
+    master.recvbuf_max = TCP_AUTOBUF_MAX;
     vnet_data_copy(<u32>off, TCP_VNET_SIZE);
     // The tcpcb and what hangs off one on demand; each per-vnet limit is maxtcpcb.
     TcpGlobals.zone = zone_create("tcpcb", TCPCB_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
@@ -222,7 +226,8 @@ export function tcp_pcbcount(v: usize): i32 {
 }
 
 // Knobs (sysctl net.inet.tcp.*): 0 cc default, 1 sack.enable, 2 rfc1323, 3 syncookies, 4 ack limit/s,
-// 5 maxtcpcb, 6 tcbhashsize (connection hash buckets)
+// 5 maxtcpcb, 6 tcbhashsize (connection hash buckets), 7 sendbuf_auto, 8 recvbuf_auto,
+// 9 sendbuf_max, 10 recvbuf_max (bytes, 1 .. kern.ipc.maxsockbuf)
 export function tcp_get(v: usize, what: u32): f64 {
   if (!vOk(v)) return -1;
   const vv = VV(v);
@@ -234,6 +239,10 @@ export function tcp_get(v: usize, what: u32): f64 {
     case 4: return <f64>vv.ack_limit;
     case 5: return <f64>vv.maxtcpcb;
     case 6: return <f64>(vv.hashmask + 1);
+    case 7: return <f64>vv.sendbuf_auto;
+    case 8: return <f64>vv.recvbuf_auto;
+    case 9: return <f64>vv.sendbuf_max;
+    case 10: return <f64>vv.recvbuf_max;
   }
   return -1;
 }
@@ -247,6 +256,10 @@ export function tcp_set(v: usize, what: u32, value: u32): i32 {
   else if (what == 3 && value <= 1) vv.syncookies = value;
   else if (what == 4) vv.ack_limit = value;
   else if (what == 5 && value >= 1) tcp_set_maxtcpcb(v, value);
+  else if (what == 7 && value <= 1) vv.sendbuf_auto = value;
+  else if (what == 8 && value <= 1) vv.recvbuf_auto = value;
+  else if (what == 9 && value >= 1 && value <= SB_MAX) vv.sendbuf_max = value;
+  else if (what == 10 && value >= 1 && value <= SB_MAX) vv.recvbuf_max = value;
   else if (what == 6) {
     const old = CURVNET_SET(v);
     const r = tcp_hash_resize(value);

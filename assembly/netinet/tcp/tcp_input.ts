@@ -39,6 +39,7 @@ import {
   TCPS_RTTUPDATED, TCPS_RCVMEMDROP, TCPS_TW_RECYCLES, TCPS_CONNDROPS, TCPS_SACK_RECOVERY_EPISODE,
 } from "./tcp_var";
 import { SEQ_LT, SEQ_LEQ, SEQ_GT, SEQ_GEQ, SEQ_MAX } from "./tcp_seq";
+import { tcp_autorcvbuf } from "./tcp_autobuf";
 import {
   tcp_enter, tcp_exit, tcp_lookup, tcp_lookup_listen, tcp_respond, tcp_close, tcp_drop, tcp_send_challenge_ack,
   tp_sndbuf, tcp_rcvspace, tcp_ts_now, addr_any,
@@ -262,6 +263,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
       TCPSTAT_ADD(TCPS_RCVBYTE, tlen);
       m_adj(m, <i32>off);
       sbappendstream(so_rcv(so), m);
+      tcp_autorcvbuf(tp, so, tlen);
       sorwakeup(so);
       delack(tp, tlen);
       if (t.t_flags & TF_ACKNOW) tcp_output(tp);
@@ -627,6 +629,7 @@ export function goto_step6(tp: usize, m: usize, seq: u32, ack: u32, tiwin: u32, 
         TCPSTAT_ADD(TCPS_RCVBYTE, tlen);
         if (so != 0) {
           sbappendstream(so_rcv(so), m);
+          tcp_autorcvbuf(tp, so, tlen);
           sorwakeup(so);
         } else m_freem(m);
         delack(tp, tlen);

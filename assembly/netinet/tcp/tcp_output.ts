@@ -16,7 +16,8 @@
 
 import { m_copym, m_freem, m_copydata, ticks } from "../../kmod/kapi";
 import { Mbuf, CSUM_TSO, mtod } from "../../sys/mbuf";
-import { Sockbuf, so_rcv } from "../../sys/socket";
+import { Sockbuf, SB_AUTOSIZE, so_rcv } from "../../sys/socket";
+import { tcp_autosndbuf } from "./tcp_autobuf";
 import {
   TP, tp_laddr, tp_faddr, V, TCPSTAT_INC, TCPSTAT_ADD, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT, TCPS_SYN_RECEIVED,
   TCPS_ESTABLISHED, TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_FIN_WAIT_2, TCPS_TIME_WAIT,
@@ -101,6 +102,9 @@ export function tcp_output(tp: usize): i32 {
     if ((flags & TH_SYN) != 0 && t.snd_nxt != t.iss && t.t_state != TCPS_SYN_RECEIVED) flags &= ~TH_SYN;
     let len: i32 = <i32>min<u32>(<u32>sbcc, sendwin) - off;
     if (t.t_state < TCPS_ESTABLISHED) len = 0; // no data on SYNs
+    if (so != 0 && (sb.sb_flags & SB_AUTOSIZE) != 0 && t.t_state == TCPS_ESTABLISHED) {
+      tcp_autosndbuf(tp, changetype<usize>(sb), min<u32>(t.snd_wnd, t.snd_cwnd));
+    }
     if (sackoff >= 0) {
       len = sacklen;
       sackrxt = true;
@@ -292,12 +296,16 @@ export function tcp_output(tp: usize): i32 {
     if (sackrxt) seq = t.snd_una + <u32>sackoff;
     else if (len != 0 || (flags & (TH_SYN | TH_FIN)) != 0 || tcp_timer_active(tp, TT_PERSIST)) seq = t.snd_nxt;
     else seq = t.snd_max;
-    // A SYN's window is never scaled (RFC 7323 2.2); otherwise round up to the scale's unit
-    // so the right edge the peer computes never falls short of what we offered before.
+    // A SYN's window is never scaled (RFC 7323 2.2); otherwise the field holds whole units
+    // of the scale: round down. Rounding up offered up to a unit the buffer does not have,
+    // and re-rounding what was left of such a window moved the edge on by a unit with every
+    // ACK (with scale 6, a "zero" window that kept taking data). The right edge the peer
+    // computes may fall short of rcv_adv by less than a unit (RFC 7323 2.4); rcv_adv is not
+    // lowered, so what the peer was allowed before is still accepted.
     if (flags & TH_SYN) {
       if (recwin > 65535) recwin = 65535;
     } else if (t.rcv_scale != 0) {
-      recwin = <i32>((<u32>recwin + (<u32>1 << t.rcv_scale) - 1) & ~((<u32>1 << t.rcv_scale) - 1));
+      recwin = <i32>(<u32>recwin & ~((<u32>1 << t.rcv_scale) - 1));
     }
     const win = (flags & TH_SYN) != 0 ? <u32>recwin : <u32>recwin >> t.rcv_scale;
     tcp_fillhdr(th, t.t_lport, t.t_fport, seq, (flags & TH_ACKF) != 0 ? t.rcv_nxt : 0, hdrlen, flags, win);

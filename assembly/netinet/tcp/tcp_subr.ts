@@ -167,7 +167,8 @@ export function tcp_send_challenge_ack(tp: usize): void {
 
 /**
  * The window field we would advertise now (scaled), for ACKs sent outside tcp_output:
- * never less than what we offered (RFC 9293 3.8.6), rounded up to the scale's unit, and
+ * never less than what we offered (RFC 9293 3.8.6) but for the rounding down to the
+ * scale's unit (RFC 7323 2.4), and
  * remembered in rcv_adv so the input side accepts what the peer is now allowed to send.
  */
 export function tcp_rcvwin_adv(tp: usize): u32 {
@@ -179,7 +180,7 @@ export function tcp_rcvwin_adv(tp: usize): u32 {
   const offered = <i32>(t.rcv_adv - t.rcv_nxt);
   if (win < offered) win = offered;
   const unit = <u32>1 << t.rcv_scale;
-  const w = (<u32>win + unit - 1) & ~(unit - 1);
+  const w = <u32>win & ~(unit - 1); // whole units, rounded down (tcp_output says why)
   if (w > 0 && SEQ_GT(t.rcv_nxt + w, t.rcv_adv)) t.rcv_adv = t.rcv_nxt + w;
   return w >> t.rcv_scale;
 }

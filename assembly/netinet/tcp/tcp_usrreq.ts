@@ -13,7 +13,7 @@ import {
   EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ECONNABORTED, EOPNOTSUPP,
 } from "../../kmod/kapi";
 import {
-  Socket, Sockbuf, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
+  Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
   so_rcv, so_snd,
 } from "../../sys/socket";
 import {
@@ -62,11 +62,22 @@ export function tcp_mss_for(ops: usize, faddr: usize, user: u32): u32 {
   return mss;
 }
 
-/** Window scale to ask for: the smallest that covers the receive buffer (RFC 7323 2.3). */
+/**
+ * Window scale to ask for: the smallest that covers the receive buffer (RFC 7323 2.3), or,
+ * while the buffer may still grow (autotuning), the most it may grow to, as FreeBSD sizes
+ * it from sb_max: the scale is fixed by the handshake, and one too small would cap the
+ * window the buffer can offer later.
+ */
 function request_scale(tp: usize): void {
   const t = TP(tp);
   const so = t.t_socket;
-  const hiwat = so != 0 ? changetype<Sockbuf>(so_rcv(so)).sb_hiwat : 65535;
+  let hiwat: u32 = 65535;
+  if (so != 0) {
+    const rb = changetype<Sockbuf>(so_rcv(so));
+    hiwat = rb.sb_hiwat;
+    const vv = V();
+    if ((rb.sb_flags & SB_AUTOSIZE) != 0 && vv.recvbuf_auto != 0 && vv.recvbuf_max > hiwat) hiwat = vv.recvbuf_max;
+  }
   let s: u32 = 0;
   while (s < TCP_MAX_WINSHIFT && (<u32>65535 << s) < hiwat) s++;
   t.request_r_scale = <u8>s;

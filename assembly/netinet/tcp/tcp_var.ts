@@ -431,6 +431,9 @@ export const TCP_PORTCNT_MANY: u8 = 255; // sticky: this many or more; the port 
 export const TCP_PORTCNT_MIN: u32 = 256; // pcbs on ephemeral ports that make the counts worth their pages
 export const TCP_LISTENHASH_SIZE: u32 = 256; // listen hash buckets (a page, allocated with the first listener)
 export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs per vnet
+// Buffer autotuning (FreeBSD's defaults): growth step of a send buffer, and both maxima.
+export const TCP_SENDBUF_INC: u32 = 8192; // net.inet.tcp.sendbuf_inc
+export const TCP_AUTOBUF_MAX: u32 = 2 * 1024 * 1024; // net.inet.tcp.sendbuf_max, recvbuf_max
 @unmanaged export class TcpVnet {
   up: u32;
   pcbcount: u32;
@@ -455,6 +458,10 @@ export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs
   cc_default: u32; // net.inet.tcp.cc.algorithm (0 newreno, 1 cubic)
   use_sack: u32; // net.inet.tcp.sack.enable
   use_rfc1323: u32; // net.inet.tcp.rfc1323 (window scaling and timestamps)
+  sendbuf_auto: u32; // net.inet.tcp.sendbuf_auto: grow send buffers (tcp_output)
+  recvbuf_auto: u32; // net.inet.tcp.recvbuf_auto: grow receive buffers (tcp_input)
+  sendbuf_max: u32; // net.inet.tcp.sendbuf_max: the most a send buffer grows to
+  recvbuf_max: u32; // net.inet.tcp.recvbuf_max: the most a receive buffer grows to
 }
 export const TCPV_SIZE: u32 = (offsetof<TcpVnet>() + 7) & ~7;
 export const TCPSTAT_OFF: u32 = TCPV_SIZE;
