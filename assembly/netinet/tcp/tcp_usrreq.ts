@@ -172,7 +172,8 @@ function ephemeral(tp: usize): i32 {
  * The ephemeral port of a connect() to faddr:fport (the pcb's local address is chosen):
  * chosen per 4-tuple as FreeBSD and Linux do, so a port already serving other
  * destinations is taken again as long as the 4-tuple is new and nobody bound or listens
- * on it (tcp_port_usable). -EADDRINUSE when all of them are taken for this destination.
+ * on it (tcp_port_usable). -EADDRNOTAVAIL when all of them are taken for this destination
+ * (FreeBSD's in_pcb_lport_dest and Linux's connect() both say so).
  */
 function ephemeral_connect(tp: usize, fport: u16): i32 {
   const t = TP(tp);
@@ -190,7 +191,7 @@ function ephemeral_connect(tp: usize, fport: u16): i32 {
       return 0;
     }
   }
-  return -EADDRINUSE;
+  return -EADDRNOTAVAIL;
 }
 
 function tcp_bind(so: usize, sa: usize): i32 {
