@@ -204,7 +204,7 @@ function haveCmd(cmd: string): boolean {
 }
 
 /** iperf3 between two network namespaces over veth; undefined + reason when impossible. */
-async function linuxVethIperf3(): Promise<{ gbps?: number; reason?: string }> {
+async function linuxVethIperf3(): Promise<{ gbps: number } | { gbps?: undefined; reason: string }> {
   const root = typeof process.getuid === "function" && process.getuid() === 0;
   if (!root) return { reason: "needs root (ip netns)" };
   if (!haveCmd("ip")) return { reason: "iproute2 (ip) not installed" };
@@ -479,7 +479,7 @@ const group: Group = {
     phase("linux veth iperf3 peer");
     const lin = await linuxVethIperf3();
     if (lin.gbps !== undefined) ctx.report("linux_veth_iperf3_gbps", round(lin.gbps), { note: "iperf3 -c -t 4 -J, netns over veth, end.sum_received" });
-    else ctx.skip("linux_veth_iperf3_gbps", lin.reason ?? "?");
+    else ctx.skip("linux_veth_iperf3_gbps", lin.reason); // a peer only: Linux or iperf3 missing here
     const peer = lin.gbps !== undefined ? { peer: "linux_veth_iperf3_gbps", peerValue: round(lin.gbps) } : { peer: "node_net_loopback_gbps", peerValue: round(nodeGbps) };
     ctx.report("tcp_epair_gbps", round(t.gbps), { ...peer, note: t.note + (lin.gbps !== undefined ? `; node_net_loopback_gbps ${round(nodeGbps)}` : "") });
 
