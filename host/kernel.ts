@@ -341,10 +341,7 @@ export class Kernel {
       if (e instanceof WebAssembly.RuntimeError) throw new KernelPanic(`kernel trap: ${e.message}`);
       throw e;
     } finally {
-      this.drainCaptures();
-      this.sockets.drain(this);
-      this.drainPorts();
-      this.clock.kick();
+      this.leave();
     }
   }
 
@@ -362,13 +359,20 @@ export class Kernel {
       if (e instanceof WebAssembly.RuntimeError) throw new KernelPanic(`kernel trap: ${e.message}`);
       throw e;
     } finally {
-      this.drainCaptures();
-      this.sockets.drain(this);
-      // A send() may have put frames in a VXLAN ring: they leave now, not at the next
-      // entry or clock tick. (Most kernels have no port: no iterator on this hot path then.)
-      if (this.ports.size !== 0) this.drainPorts();
-      this.clock.kick();
+      this.leave();
     }
+  }
+
+  /**
+   * After every kernel entry: captures, socket events and host ports drained (a send() may
+   * have put frames in a VXLAN ring: they leave now, not at the next entry or clock tick),
+   * and the clock told of new deadlines.
+   */
+  private leave(): void {
+    this.drainCaptures();
+    this.sockets.drain(this);
+    if (this.ports.size !== 0) this.drainPorts(); // most kernels have none: no iterator then
+    this.clock.kick();
   }
 
   /** @internal */
