@@ -6,7 +6,7 @@ import {
 import {
   bridgeAdd, bridgeDel, bridgeAddrs, bridgeAddStatic, bridgeDelAddr, bridgeFlush, bridgeSetAgeing, bridgeSetMaxAddr,
   bridgeStats, bridgeMembers, bridgeAddrText, bridgeText,
-} from "../host/bridge.js";
+} from "../host/admin/bridge.js";
 import { snapshot } from "./helpers/snapshot.js";
 
 const ETYPE = 0x88b5; // IEEE local experimental: no protocol claims it, receivers count noproto

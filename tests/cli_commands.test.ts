@@ -6,12 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kernel, readPcap, readPcapng } from "../host/index.js";
-import { addresses, routes, forwarding, arpTable } from "../host/inet.js";
+import { addresses, routes, forwarding, arpTable } from "../host/admin/inet.js";
 import { Commands, CommandError, CommandFailed, type CommandNode } from "../host/cli/commands.js";
 import { tokenize, getopt, duration, probability, rate } from "../host/cli/args.js";
 import { twoHosts, chain, bootInet } from "./helpers/inet.js";
 import { routed6 } from "./helpers/inet6.js";
-import { addresses6, routes6, forwarding6, ndpTable } from "../host/inet6.js";
+import { addresses6, routes6, forwarding6, ndpTable } from "../host/admin/inet6.js";
 
 /** Run a line and return the CommandError it must fail with. */
 async function fails(cmds: Commands, node: CommandNode, line: string): Promise<CommandError> {

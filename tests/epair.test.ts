@@ -4,7 +4,7 @@ import {
   Kernel, VirtualClock, ConfigError, KernelError, ModuleBusyError, InterfaceGoneError, Errno, parseMac,
   type Interface, type Vnet,
 } from "../host/index.js";
-import { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions } from "../host/epair.js";
+import { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions } from "../host/admin/epair.js";
 import { snapshot } from "./helpers/snapshot.js";
 
 const ETHERTYPE_TEST = 0x88b5; // no module handles it: the receiver counts the frame as noproto

@@ -4,8 +4,8 @@ import { Kernel, ConfigError, KernelError, ModuleBusyError, ModuleNotLoadedError
 import {
   addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, arpTable,
   arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, setIcmpLimit,
-} from "../host/inet.js";
-import { ping, traceroute } from "../host/ping.js";
+} from "../host/admin/inet.js";
+import { ping, traceroute } from "../host/admin/ping.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { bootInet, twoHosts, chain, clockOf, mbufsInUse, ipPacket, echoRequest, ether, icmp } from "./helpers/inet.js";
 

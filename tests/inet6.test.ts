@@ -4,9 +4,9 @@ import { Kernel, ConfigError, KernelError, ModuleBusyError, ModuleNotLoadedError
 import {
   addAddress6, delAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6, netstatRn6, setForwarding6, forwarding6,
   ndpTable, ndpAn, ndpDelete, ip6Stats, icmp6Stats, nd6Stats, netstatS6, inet6Gauges, setIcmp6Limit, formatIPv6, parseIPv6,
-} from "../host/inet6.js";
-import { ping, ping6, traceroute6 } from "../host/ping.js";
-import { addAddress } from "../host/inet.js";
+} from "../host/admin/inet6.js";
+import { ping, ping6, traceroute6 } from "../host/admin/ping.js";
+import { addAddress } from "../host/admin/inet.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { ether, mbufsInUse, twoHosts } from "./helpers/inet.js";
 import { bootInet6, twoHosts6, routed6, ip6Packet, icmp6, echo6, fragHdr, cat } from "./helpers/inet6.js";

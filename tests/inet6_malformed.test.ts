@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Kernel, Vnet } from "../host/index.js";
-import { ip6Stats, icmp6Stats, setForwarding6, parseIPv6 } from "../host/inet6.js";
-import { ping6 } from "../host/ping.js";
+import { ip6Stats, icmp6Stats, setForwarding6, parseIPv6 } from "../host/admin/inet6.js";
+import { ping6 } from "../host/admin/ping.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
 import { twoHosts6, ip6Packet, icmp6, echo6, extHdr, fragHdr, cat } from "./helpers/inet6.js";
 

@@ -5,13 +5,13 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { Kernel, SocketError } from "../host/index.js";
-import { icmp6Stats, ip6Stats } from "../host/inet6.js";
-import { addAddress } from "../host/inet.js";
-import { udpStats } from "../host/udp.js";
+import { icmp6Stats, ip6Stats } from "../host/admin/inet6.js";
+import { addAddress } from "../host/admin/inet.js";
+import { udpStats } from "../host/admin/udp.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
 import { ip6Packet, cksum6, twoHosts6 } from "./helpers/inet6.js";
-import { parseIPv6 } from "../host/inet6.js";
+import { parseIPv6 } from "../host/admin/inet6.js";
 
 async function pair() {
   const { k, A, B, ea, eb } = await twoHosts6(1, "GENERIC");

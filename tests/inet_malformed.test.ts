@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Kernel, Vnet } from "../host/index.js";
-import { ipStats, icmpStats, arpStats, setForwarding } from "../host/inet.js";
-import { ping } from "../host/ping.js";
+import { ipStats, icmpStats, arpStats, setForwarding } from "../host/admin/inet.js";
+import { ping } from "../host/admin/ping.js";
 import { twoHosts, mbufsInUse, ipPacket, echoRequest, ether, icmp, arpPacket } from "./helpers/inet.js";
 
 const IP = 0x0800;

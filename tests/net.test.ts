@@ -5,14 +5,14 @@ import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Kernel, epairConditions, type Vnet, type Interface } from "../host/index.js";
-import { netFor, createServer, connect, NetSocket, NetServer, type NetError, type VnetNet } from "../host/net.js";
-import { IPPROTO_TCP, TCP } from "../host/tcp.js";
-import { SOL_SOCKET, SO } from "../host/socket.js";
-import { addAddress } from "../host/inet.js";
-import { loadLinkMap } from "../host/linkmap.js";
+import { netFor, createServer, connect, NetSocket, NetServer, type NetError, type VnetNet } from "../host/sockets/net.js";
+import { IPPROTO_TCP, TCP } from "../host/admin/tcp.js";
+import { SOL_SOCKET, SO } from "../host/sockets/socket.js";
+import { addAddress } from "../host/admin/inet.js";
+import { loadLinkMap } from "../host/kern/linkmap.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { idleClock } from "./helpers/net.js";
-import type { VirtualClock } from "../host/clock.js";
+import type { VirtualClock } from "../host/kern/clock.js";
 
 // Node net-compatible servers and sockets (host/net.ts) over wavnet stream sockets. Every
 // behaviour that does not need a real transport runs over the kmod_proto "pipe" stream
@@ -709,7 +709,7 @@ describe("net: process lifetime and plain functions", () => {
     const here = fileURLToPath(new URL(".", import.meta.url));
     const script = (unref: boolean) => `
       import { Kernel } from "../host/index.js";
-      import { netFor } from "../host/net.js";
+      import { netFor } from "../host/sockets/net.js";
       const k = await Kernel.boot({ config: ["kmod_proto"] });
       const srv = netFor(k, k.createVnet(), { protocol: 253 }).createServer();
       srv.listen(80, () => {

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 import { Kernel, epairConditions, type Interface } from "../host/index.js";
-import { netFor, type NetSocket, type VnetNet } from "../host/net.js";
-import { addAddress } from "../host/inet.js";
-import { loadLinkMap } from "../host/linkmap.js";
+import { netFor, type NetSocket, type VnetNet } from "../host/sockets/net.js";
+import { addAddress } from "../host/admin/inet.js";
+import { loadLinkMap } from "../host/kern/linkmap.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { idleClock } from "./helpers/net.js";
-import type { VirtualClock } from "../host/clock.js";
+import type { VirtualClock } from "../host/kern/clock.js";
 
 // The proof of issue 5: Node's own, unmodified http server and client over wavnet stream
 // sockets. The http.Server never listens: each socket our server accepts is handed to it

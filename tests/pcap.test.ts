@@ -8,10 +8,10 @@ import { PassThrough } from "node:stream";
 import {
   PcapWriter, PcapngWriter, readPcap, readPcapng, writePcapFile, writePcapngFile, loopbackHeader,
   LINKTYPE_ETHERNET, LINKTYPE_NULL, AF_INET, type PcapPacket,
-} from "../host/pcap.js";
+} from "../host/capture/pcap.js";
 import {
   Capture, PcapngSink, CaptureRecordError, parseRecords, ringRecords, encodeRecords, type Frame,
-} from "../host/capture.js";
+} from "../host/capture/capture.js";
 import { tsharkCheck, tsharkSkip } from "./helpers/tshark.js";
 
 const hex = (s: string) => Buffer.from(s.replace(/[\s|]/g, ""), "hex");

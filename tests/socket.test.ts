@@ -4,7 +4,7 @@ import { Kernel, ModuleBusyError, Errno, type Vnet } from "../host/index.js";
 import {
   socket, sockstat, formatSockstat, sockaddrIn, parseSockaddr, Socket, SocketError, SocketClosedError,
   SOL_SOCKET, SO, MSG, type SocketExports,
-} from "../host/socket.js";
+} from "../host/sockets/socket.js";
 import { snapshot } from "./helpers/snapshot.js";
 
 // The socket layer through the host, over the kmod_proto fixture: protocol 253 of

@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Kernel, ConfigError, Errno } from "../host/index.js";
-import { socket, SocketClosedError, SocketError, SOL_SOCKET, SO, MSG, type Socket, type SocketExports } from "../host/socket.js";
+import { socket, SocketClosedError, SocketError, SOL_SOCKET, SO, MSG, type Socket, type SocketExports } from "../host/sockets/socket.js";
 import { tcpHosts, step, connectPair, pattern, sha256, finishTcp } from "./helpers/tcp.js";
 
 const IOBUF = 65536;

@@ -4,8 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Kernel, type Socket } from "../host/index.js";
-import { socket, SOL_SOCKET, SO } from "../host/socket.js";
-import { tcpStats, tcpConnections, tcpState, setKeepAlive, setNoDelay, setCongestion, netstatSTcp, netstatAnTcp, tcpKnob } from "../host/tcp.js";
+import { socket, SOL_SOCKET, SO } from "../host/sockets/socket.js";
+import { tcpStats, tcpConnections, tcpState, setKeepAlive, setNoDelay, setCongestion, netstatSTcp, netstatAnTcp, tcpKnob } from "../host/admin/tcp.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { tcpHosts, clock, step, connectPair, pattern, sha256, pump, tcpFrame } from "./helpers/tcp.js";

@@ -4,8 +4,8 @@
 // maxima hold; the window scale requested covers the receive maximum; nothing is left after.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { tcpKnob } from "../host/tcp.js";
-import type { Socket } from "../host/socket.js";
+import { tcpKnob } from "../host/admin/tcp.js";
+import type { Socket } from "../host/sockets/socket.js";
 import { tcpHosts, connectPair, pattern, sha256, pump, finishTcp, clock } from "./helpers/tcp.js";
 import { snapshot } from "./helpers/snapshot.js";
 
@@ -68,7 +68,7 @@ describe("TCP buffer autotuning", () => {
 
   test("a size set on the listener holds for the connections it accepts", async () => {
     const { k, A, B } = await wan();
-    const { socket } = await import("../host/socket.js");
+    const { socket } = await import("../host/sockets/socket.js");
     const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 81);
     lsn.setsockopt(SOL_SOCKET, SO_RCVBUF, 65536);
     lsn.listen(8);

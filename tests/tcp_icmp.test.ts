@@ -3,9 +3,9 @@
 // ignored (RFC 5927), and fragmentation needed lowers the segment size (RFC 1191).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { socket } from "../host/socket.js";
-import { tcpStats, tcpConnections, tcpState } from "../host/tcp.js";
-import { ipStats } from "../host/inet.js";
+import { socket } from "../host/sockets/socket.js";
+import { tcpStats, tcpConnections, tcpState } from "../host/admin/tcp.js";
+import { ipStats } from "../host/admin/inet.js";
 import { ether, icmp, ipPacket, mbufsInUse } from "./helpers/inet.js";
 import { tcpHosts, tcpRouted, tcpQuote, connectPair, pattern, pump, sha256, step, finishTcp } from "./helpers/tcp.js";
 

@@ -3,7 +3,7 @@
 // burst loss with fewer retransmitted bytes than NewReno alone.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { tcpStats, tcpKnob, setCongestion, tcpConnections } from "../host/tcp.js";
+import { tcpStats, tcpKnob, setCongestion, tcpConnections } from "../host/admin/tcp.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { tcpHosts, connectPair, pattern, sha256, pumpWithBurst, finishTcp, tcpFrame, step } from "./helpers/tcp.js";
 

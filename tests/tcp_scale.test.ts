@@ -5,9 +5,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type Kernel, type Socket, type Vnet } from "../host/index.js";
-import { addAddress } from "../host/inet.js";
-import { socket, SOL_SOCKET, SO } from "../host/socket.js";
-import { tcpStats, tcpConnections, tcpState, setCongestion, tcpKnob, maxSockets } from "../host/tcp.js";
+import { addAddress } from "../host/admin/inet.js";
+import { socket, SOL_SOCKET, SO } from "../host/sockets/socket.js";
+import { tcpStats, tcpConnections, tcpState, setCongestion, tcpKnob, maxSockets } from "../host/admin/tcp.js";
 import { tcpHosts, clock, step, connectPair, pattern, sha256, pump } from "./helpers/tcp.js";
 
 /** Items vnet v holds in zone z. */

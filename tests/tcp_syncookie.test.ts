@@ -4,8 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Socket } from "../host/index.js";
-import { socket } from "../host/socket.js";
-import { tcpStats, tcpState, tcpKnob, tcpConnections } from "../host/tcp.js";
+import { socket } from "../host/sockets/socket.js";
+import { tcpStats, tcpState, tcpKnob, tcpConnections } from "../host/admin/tcp.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { tcpHosts, step, clock, finishTcp, tcpFrame } from "./helpers/tcp.js";
 

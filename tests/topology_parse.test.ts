@@ -1,7 +1,8 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { parseTopology, loadTopology, TopologyError, TopologyErrors } from "../host/topology/index.js";
-import { SCHEMA_PATH } from "../host/topology/parse.js";
+import { parseTopology, TopologyError, TopologyErrors } from "../host/topology/index.js";
+import { loadTopology } from "../host/index.js";
+import { TOPOLOGY_SCHEMA } from "../host/topology/parse.js";
 import { readFileSync } from "node:fs";
 
 // Topology files: every kind of mistake gives exactly one message, naming the file, the line
@@ -83,8 +84,9 @@ describe("topology files: a valid file", () => {
     assert.equal((st[5] as { file: string }).file, "a-eth0.pcapng");
   });
 
-  test("the schema shipped in schema/ is JSON Schema draft-07 and names every top-level field", () => {
-    const schema = JSON.parse(readFileSync(SCHEMA_PATH, "utf8"));
+  test("the schema shipped in schema/ is JSON Schema draft-07, names every top-level field, and is the one the parser uses", () => {
+    const schema = JSON.parse(readFileSync(new URL("../schema/topology.schema.json", import.meta.url), "utf8"));
+    assert.deepEqual(TOPOLOGY_SCHEMA, schema);
     assert.equal(schema.$schema, "http://json-schema.org/draft-07/schema#");
     assert.deepEqual(Object.keys(schema.properties).sort(), ["clock", "description", "generators", "kernel", "links", "name", "nodes", "seed", "steps"]);
   });

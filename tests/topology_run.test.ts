@@ -4,9 +4,10 @@ import { readdirSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Kernel } from "../host/kernel.js";
-import { readPcapng } from "../host/pcap.js";
-import { parseTopology, loadTopology, Topology, TopologyError, type StepEvent } from "../host/topology/index.js";
+import { Kernel } from "../host/kern/kernel.js";
+import { readPcapng } from "../host/capture/pcap.js";
+import { parseTopology, Topology, TopologyError, type StepEvent } from "../host/topology/index.js";
+import { loadTopology } from "../host/index.js";
 import { snapshot } from "./helpers/snapshot.js";
 import dgram from "node:dgram";
 

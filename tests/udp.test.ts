@@ -2,10 +2,10 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Kernel, ModuleBusyError, ModuleDependencyError, type Vnet } from "../host/index.js";
-import { socket, sockstat, formatSockstat, Socket, SocketError, SOL_SOCKET, SO } from "../host/socket.js";
-import { addAddress, addRoute, ipStats, icmpStats } from "../host/inet.js";
-import { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpen, sendBatch, recvBatch } from "../host/udp.js";
-import { ping } from "../host/ping.js";
+import { socket, sockstat, formatSockstat, Socket, SocketError, SOL_SOCKET, SO } from "../host/sockets/socket.js";
+import { addAddress, addRoute, ipStats, icmpStats } from "../host/admin/inet.js";
+import { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpen, sendBatch, recvBatch } from "../host/admin/udp.js";
+import { ping } from "../host/admin/ping.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { chain, clockOf, mbufsInUse, twoHosts as inetTwoHosts } from "./helpers/inet.js";
 

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import * as nodeDgram from "node:dgram";
 import { once } from "node:events";
 import { Kernel, createSocket, type Vnet } from "../host/index.js";
-import { addAddress, icmpStats } from "../host/inet.js";
-import { udpStats } from "../host/udp.js";
+import { addAddress, icmpStats } from "../host/admin/inet.js";
+import { udpStats } from "../host/admin/udp.js";
 
 /** A createSocket; ours is used through node:dgram's own Socket type. */
 type Make = (type: "udp4") => nodeDgram.Socket;

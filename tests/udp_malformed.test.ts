@@ -4,10 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Kernel, type Vnet } from "../host/index.js";
-import { socket, SOL_SOCKET, SO, type Socket } from "../host/socket.js";
-import { addAddress, icmpStats, parseIPv4 } from "../host/inet.js";
-import { udpStats, recvBatch, UDPSTATS, type UdpStats } from "../host/udp.js";
-import { ping } from "../host/ping.js";
+import { socket, SOL_SOCKET, SO, type Socket } from "../host/sockets/socket.js";
+import { addAddress, icmpStats, parseIPv4 } from "../host/admin/inet.js";
+import { udpStats, recvBatch, UDPSTATS, type UdpStats } from "../host/admin/udp.js";
+import { ping } from "../host/admin/ping.js";
 import { mbufsInUse, ipPacket, ether, cksum } from "./helpers/inet.js";
 
 const IP = 0x0800;

@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kernel, ConfigError, type Vnet } from "../host/index.js";
-import { createVxlan, vxlanCount, vxlanSocketsOpen, parseRemote, VXLAN_MTU, type VxlanInterface } from "../host/vxlan.js";
-import { addAddress } from "../host/inet.js";
-import { ping } from "../host/ping.js";
+import { createVxlan, vxlanCount, vxlanSocketsOpen, parseRemote, VXLAN_MTU, type VxlanInterface } from "../host/node/vxlan.js";
+import { addAddress } from "../host/admin/inet.js";
+import { ping } from "../host/admin/ping.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { tsharkCheck, tsharkSkip } from "./helpers/tshark.js";
 

@@ -1,11 +1,11 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Kernel, type Vnet } from "../host/index.js";
-import { createVxlan, vxlanCount, vxlanSocketsOpen, type VxlanInterface } from "../host/vxlan.js";
-import { addAddress } from "../host/inet.js";
-import { ping } from "../host/ping.js";
-import { socket } from "../host/socket.js";
-import { sendBatch } from "../host/udp.js";
+import { createVxlan, vxlanCount, vxlanSocketsOpen, type VxlanInterface } from "../host/node/vxlan.js";
+import { addAddress } from "../host/admin/inet.js";
+import { ping } from "../host/admin/ping.js";
+import { socket } from "../host/sockets/socket.js";
+import { sendBatch } from "../host/admin/udp.js";
 import { snapshot } from "./helpers/snapshot.js";
 
 // The fast path of a VXLAN port: frames leave the ring at the end of the kernel entry that

@@ -5,8 +5,8 @@
 // ether_input's checks and counters, demux, and for bridge_fps if_bridge's learning and
 // forwarding. Single thread; every frame is checked to have arrived.
 
-import { Kernel } from "../../host/kernel.js";
-import type { Interface } from "../../host/ifnet.js";
+import { Kernel } from "../../host/kern/kernel.js";
+import type { Interface } from "../../host/admin/ifnet.js";
 import { median, nowNs, round, type Group } from "../lib.js";
 
 interface BenchLink {
@@ -106,7 +106,7 @@ const group: Group = {
     const hosts = [1, 2, 3, 4].map((i) => kb.createVnet(`h${i}`));
     const ends = hosts.map((h) => kb.epair(h, r));
     const [br] = r.ifcreate("bridge");
-    const { bridgeAdd } = await import("../../host/bridge.js");
+    const { bridgeAdd } = await import("../../host/admin/bridge.js");
     for (const [he, re] of ends) {
       he.setUp();
       re.setUp();

@@ -6,8 +6,8 @@
 // kmem pages in use once it is up (what the vnets, interfaces, addresses and routes hold).
 
 import { parseTopology, Topology } from "../../host/topology/index.js";
-import { ping } from "../../host/ping.js";
-import { PAGE_SIZE } from "../../host/kernel.js";
+import { ping } from "../../host/admin/ping.js";
+import { PAGE_SIZE } from "../../host/kern/kernel.js";
 import { median, round, type Group } from "../lib.js";
 import { runVxlanBench, VXLAN_METRICS } from "../vxlan.js";
 

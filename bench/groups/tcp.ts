@@ -14,11 +14,11 @@
 
 import net from "node:net";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { Kernel, type Vnet } from "../../host/kernel.js";
-import type { VirtualClock } from "../../host/clock.js";
-import { addAddress } from "../../host/inet.js";
-import { socket, SOL_SOCKET, SO, type Socket } from "../../host/socket.js";
-import { tcpStats, tcpKnob, maxSockets } from "../../host/tcp.js";
+import { Kernel, type Vnet } from "../../host/kern/kernel.js";
+import type { VirtualClock } from "../../host/kern/clock.js";
+import { addAddress } from "../../host/admin/inet.js";
+import { socket, SOL_SOCKET, SO, type Socket } from "../../host/sockets/socket.js";
+import { tcpStats, tcpKnob, maxSockets } from "../../host/admin/tcp.js";
 import { median, nowNs, round, type Group, type GroupContext } from "../lib.js";
 
 const GiB = 2 ** 30;

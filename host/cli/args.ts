@@ -2,7 +2,7 @@
 // units link conditions are written in (10ms, 1%, 10Mbit). Every failure is a
 // CommandError with one line that names the command and the word at fault.
 
-import { WavnetError } from "../errors.js";
+import { WavnetError } from "../lib/errors.js";
 
 /** A command was given bad input; the message is the one line the user sees. */
 export class CommandError extends WavnetError {}

@@ -10,24 +10,24 @@
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { accessSync, constants } from "node:fs";
-import type { Kernel, Vnet } from "../kernel.js";
-import type { Interface } from "../ifnet.js";
-import { flagNames } from "../ifnet.js";
-import type { LiveCapture } from "../tap.js";
-import type { LinkConditions } from "../epair.js";
-import { WavnetError } from "../errors.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import type { Interface } from "../admin/ifnet.js";
+import { flagNames } from "../admin/ifnet.js";
+import type { LiveCapture } from "../capture/tap.js";
+import type { LinkConditions } from "../admin/epair.js";
+import { WavnetError } from "../lib/errors.js";
 import {
   addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding, maskOf,
-} from "../inet.js";
-import { netstatSTcp, tcpConnections } from "../tcp.js";
+} from "../admin/inet.js";
+import { netstatSTcp, tcpConnections } from "../admin/tcp.js";
 import {
   ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpDelete,
   setForwarding6, forwarding6, isIPv6Text,
-} from "../inet6.js";
-import { sockstat, formatSockstat, type SockAddr } from "../socket.js";
-import { ping, traceroute } from "../ping.js";
-import { formatTable } from "../format.js";
-import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel } from "../bridge.js";
+} from "../admin/inet6.js";
+import { sockstat, formatSockstat, type SockAddr } from "../sockets/socket.js";
+import { ping, traceroute } from "../admin/ping.js";
+import { formatTable } from "../lib/format.js";
+import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel } from "../admin/bridge.js";
 import {
   CommandError, tokenize, getopt, number, duration, probability, rate, formatDuration, formatRate, formatPct,
 } from "./args.js";

@@ -2,7 +2,7 @@
 // the result table, tear down, print the accounting. Exit 0 only when every step passed
 // and nothing leaked. --json prints one JSON document instead of all the text.
 
-import { formatTable } from "../format.js";
+import { formatTable } from "../lib/format.js";
 import type { StepEvent, StepResult, TeardownReport } from "../topology/index.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, type Io, type UpFlags, type Session } from "./session.js";
 

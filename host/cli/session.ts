@@ -2,7 +2,8 @@
 // command dispatcher beside it, and tear it down again with the accounting.
 
 import type { Readable, Writable } from "node:stream";
-import { loadTopology, Topology, TopologyError, TopologyErrors, type TopologySpec, type TeardownReport } from "../topology/index.js";
+import { Topology, TopologyError, TopologyErrors, type TopologySpec, type TeardownReport } from "../topology/index.js";
+import { loadTopology } from "../node/topology.js";
 import { Commands } from "./commands.js";
 
 /** Exit codes (docs/cli.md). */

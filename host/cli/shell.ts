@@ -6,8 +6,8 @@
 
 import { createInterface, type Interface as Readline } from "node:readline";
 import { appendFileSync, readFileSync, existsSync } from "node:fs";
-import type { VirtualClock } from "../clock.js";
-import { formatTable } from "../format.js";
+import type { VirtualClock } from "../kern/clock.js";
+import { formatTable } from "../lib/format.js";
 import { CommandError, CommandFailed, conditionsText, interfaceNames } from "./commands.js";
 import { tokenize, duration } from "./args.js";
 import { EXIT, isTopologyError, openSession, closeSession, write, type Io, type UpFlags, type Session } from "./session.js";

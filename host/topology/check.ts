@@ -9,11 +9,11 @@ import type {
   GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind,
 } from "./spec.js";
 import { TopologyError } from "./errors.js";
-import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, v4, v6, isV6, v4text, mask, type Prefix } from "./units.js";
+import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, v4, v6, isV6, v4text, mask, type Prefix } from "../lib/units.js";
 import { generate, GeneratorError, GENERATOR_PARAMS, COMMON_PARAMS, REQUIRED_PARAMS } from "./generators.js";
 import { bundle, dedupe, type Locator, type Path } from "./locate.js";
-import { loadLinkMap } from "../linkmap.js";
-import { parseMac } from "../ifnet.js";
+import { loadLinkMap } from "../kern/linkmap.js";
+import { parseMac } from "../admin/ifnet.js";
 
 type Obj = Record<string, unknown>;
 

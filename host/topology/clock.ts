@@ -5,8 +5,8 @@
 // virtual seconds it spans. Link schedules are events on the same time line: ScheduleClock
 // stops at each one, whoever advances it (the runner, or ping's own waiting).
 
-import { VirtualClock } from "../clock.js";
-import type { Kernel } from "../kernel.js";
+import { VirtualClock } from "../kern/clock.js";
+import type { Kernel } from "../kern/kernel.js";
 
 interface TimedEvent {
   atUs: number;

@@ -1,7 +1,7 @@
 // Errors of topology files: each names the file, the line and column, and the field path
 // ("nodes[2].interfaces[0].addresses[1]"), so the message alone says where to look.
 
-import { WavnetError } from "../errors.js";
+import { WavnetError } from "../lib/errors.js";
 
 export class TopologyError extends WavnetError {
   constructor(

@@ -14,7 +14,7 @@
 // the uplink and ethK leads to child K.
 
 import type { NodeSpec, LinkSpec, InterfaceSpec, ConditionSpec, Origin, Role } from "./spec.js";
-import { v4text, mask } from "./units.js";
+import { v4text, mask } from "../lib/units.js";
 
 export const GENERATOR_PARAMS: Record<string, string[]> = {
   chain: ["length"],

@@ -2,7 +2,7 @@
 // field paths), expand its generators, bring it up in one kernel, run its steps, tear it
 // down with the accounting. See docs/topology.md.
 export { TopologyError, TopologyErrors } from "./errors.js";
-export { parseTopology, loadTopology } from "./parse.js";
+export { parseTopology, TOPOLOGY_SCHEMA } from "./parse.js";
 export { Topology, type UpOptions, type RunOptions } from "./topology.js";
 export type {
   TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, ConditionSpec,

@@ -5,26 +5,26 @@
 // between nodes, links and steps. A later pass runs only when the earlier ones found
 // nothing, so every message is about the file as written, never a consequence of another.
 
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { parseDocument, LineCounter } from "yaml";
 import AjvModule, { type ErrorObject, type ValidateFunction } from "ajv";
 import type { TopologySpec } from "./spec.js";
 import { TopologyError } from "./errors.js";
 import { Locator, bundle, dedupe, distance, type Path } from "./locate.js";
 import { Checker } from "./check.js";
+import schemaData from "./schema_data.js";
 
 type Obj = Record<string, unknown>;
 
 // ajv is CommonJS: under NodeNext its class is the default export's default.
 const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as typeof AjvModule;
 
-export const SCHEMA_PATH = fileURLToPath(new URL("../../schema/topology.schema.json", import.meta.url));
+/** The JSON Schema of topology files (schema/topology.schema.json, taken as data). */
+export const TOPOLOGY_SCHEMA: object = schemaData;
 let validator: ValidateFunction | undefined;
 
 function schemaValidator(): ValidateFunction {
   if (!validator) {
-    const schema = JSON.parse(readFileSync(SCHEMA_PATH, "utf8"));
+    const schema = structuredClone(schemaData);
     const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): ValidateFunction })({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
     validator = ajv.compile(schema);
   }
@@ -54,17 +54,6 @@ export function parseTopology(text: string, file = "<string>"): TopologySpec {
   }
   const spec = new Checker(loc, data as Obj).run();
   return spec;
-}
-
-/** Read a file and parseTopology it. */
-export function loadTopology(file: string): TopologySpec {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new TopologyError(`cannot read: ${(e as Error).message}`, file);
-  }
-  return parseTopology(text, file);
 }
 
 function describe(v: unknown): string {

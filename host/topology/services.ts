@@ -4,9 +4,9 @@
 // (a port in use, no such address); stop() closes it and every connection it accepted.
 
 import http from "node:http";
-import type { Vnet } from "../kernel.js";
-import type { NetSocket, NetServer } from "../net.js";
-import type { DgramSocket } from "../dgram.js";
+import type { Vnet } from "../kern/kernel.js";
+import type { NetSocket, NetServer } from "../sockets/net.js";
+import type { DgramSocket } from "../sockets/dgram.js";
 import type { ServiceSpec } from "./spec.js";
 
 export interface RunningService {

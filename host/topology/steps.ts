@@ -11,9 +11,9 @@
 import http from "node:http";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ping } from "../ping.js";
-import type { NetSocket, NetServer } from "../net.js";
-import type { DgramSocket } from "../dgram.js";
+import { ping } from "../admin/ping.js";
+import type { NetSocket, NetServer } from "../sockets/net.js";
+import type { DgramSocket } from "../sockets/dgram.js";
 import type { StepSpec, Expect, ConditionSpec } from "./spec.js";
 import type { StepResult } from "./types.js";
 import type { Topology, RunOptions } from "./topology.js";

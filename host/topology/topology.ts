@@ -3,23 +3,23 @@
 // nothing: a failure tears down what was made and throws a TopologyError that points at the
 // line of the file responsible. down() tears everything down and reports the accounting.
 
-import { Kernel, type Vnet } from "../kernel.js";
-import { Interface } from "../ifnet.js";
-import { LeakError, type LeakEntry } from "../errors.js";
-import { addAddress, addRoute, setForwarding, setIcmpLimit } from "../inet.js";
-import { setForwarding6, setIcmp6Limit } from "../inet6.js";
-import { loadLinkMap } from "../linkmap.js";
-import { bridgeAdd } from "../bridge.js";
-import { tcpKnob, TCP_CC } from "../tcp.js";
-import type { LinkConditions } from "../epair.js";
-import type { LiveCapture } from "../tap.js";
+import { Kernel, type Vnet } from "../kern/kernel.js";
+import { Interface } from "../admin/ifnet.js";
+import { LeakError, type LeakEntry } from "../lib/errors.js";
+import { addAddress, addRoute, setForwarding, setIcmpLimit } from "../admin/inet.js";
+import { setForwarding6, setIcmp6Limit } from "../admin/inet6.js";
+import { loadLinkMap } from "../kern/linkmap.js";
+import { bridgeAdd } from "../admin/bridge.js";
+import { tcpKnob, TCP_CC } from "../admin/tcp.js";
+import type { LinkConditions } from "../admin/epair.js";
+import type { LiveCapture } from "../capture/tap.js";
 import type { TopologySpec, NodeSpec, LinkSpec, ConditionSpec, Origin, InterfaceSpec } from "./spec.js";
 import type { TopoNode, TopoLink, TopoInterface, LinkDirection, StepEvent, StepResult, TeardownReport } from "./types.js";
 import { TopologyError } from "./errors.js";
 import { ScheduleClock, TimeDriver } from "./clock.js";
 import { startService, type RunningService } from "./services.js";
-import { createVxlanPort } from "./vxlan.js";
-import type { VxlanInterface } from "../vxlan.js";
+import { createVxlanPort } from "../node/topology_vxlan.js";
+import type { VxlanInterface } from "../node/vxlan.js";
 import { runSteps } from "./steps.js";
 
 export interface UpOptions {

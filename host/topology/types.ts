@@ -1,9 +1,9 @@
 // What a running topology hands out: nodes, links, step results and the teardown report.
 
-import type { Vnet } from "../kernel.js";
-import type { Interface } from "../ifnet.js";
-import type { LinkConditions } from "../epair.js";
-import type { LeakEntry } from "../errors.js";
+import type { Vnet } from "../kern/kernel.js";
+import type { Interface } from "../admin/ifnet.js";
+import type { LinkConditions } from "../admin/epair.js";
+import type { LeakEntry } from "../lib/errors.js";
 import type { NodeSpec, LinkSpec, Role, Origin } from "./spec.js";
 
 export interface TopoInterface {

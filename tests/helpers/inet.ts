@@ -1,6 +1,6 @@
 // Helpers for the inet tests: topologies and hand-made IPv4/ICMP/ARP frames.
 import { Kernel, parseMac, type Interface, type Vnet, type VirtualClock } from "../../host/index.js";
-import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/inet.js";
+import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/admin/inet.js";
 
 export async function bootInet(seed = 1, config: string | string[] = ["if_epair", "inet"]): Promise<Kernel> {
   return Kernel.boot({ config, seed });

@@ -1,6 +1,6 @@
 // Helpers for the inet6 tests: topologies and hand-made IPv6/ICMPv6 packets.
 import { Kernel, type Interface, type Vnet } from "../../host/index.js";
-import { addAddress6, addRoute6, setForwarding6, parseIPv6 } from "../../host/inet6.js";
+import { addAddress6, addRoute6, setForwarding6, parseIPv6 } from "../../host/admin/inet6.js";
 
 export async function bootInet6(seed = 1, config: string | string[] = ["if_epair", "inet6"]): Promise<Kernel> {
   return Kernel.boot({ config, seed });

@@ -1,6 +1,6 @@
 // Helpers for the net tests (tests/net.test.ts, tests/net_http.test.ts).
 import type { Kernel } from "../../host/index.js";
-import type { VirtualClock } from "../../host/clock.js";
+import type { VirtualClock } from "../../host/kern/clock.js";
 
 /**
  * Virtual time moves while the host is idle (delayed ACKs, retransmissions, TIME_WAIT): from

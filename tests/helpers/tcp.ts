@@ -2,8 +2,8 @@
 // sockets, a pump that moves bytes through them in virtual time, and hand-made segments.
 import { createHash } from "node:crypto";
 import { Kernel, type Socket, type Vnet, type Interface } from "../../host/index.js";
-import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/inet.js";
-import { socket } from "../../host/socket.js";
+import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/admin/inet.js";
+import { socket } from "../../host/sockets/socket.js";
 import { cksum, ipPacket, ether, twoHosts } from "./inet.js";
 
 export function tcpHosts(seed = 1) {

@@ -4,8 +4,8 @@
 // {"ready": true}, and shuts down (printing {"leaks": 0}) when stdin ends.
 import { createInterface } from "node:readline";
 import { Kernel } from "../../host/index.js";
-import { addAddress } from "../../host/inet.js";
-import { createVxlan } from "../../host/vxlan.js";
+import { addAddress } from "../../host/admin/inet.js";
+import { createVxlan } from "../../host/node/vxlan.js";
 
 const k = await Kernel.boot({ clock: "real" });
 const v = k.createVnet("peer");

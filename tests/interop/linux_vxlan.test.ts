@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kernel, type Vnet } from "../../host/index.js";
-import { createVxlan, type VxlanInterface } from "../../host/vxlan.js";
-import { addAddress } from "../../host/inet.js";
-import { addresses6, ndpTable } from "../../host/inet6.js";
-import { ping } from "../../host/ping.js";
+import { createVxlan, type VxlanInterface } from "../../host/node/vxlan.js";
+import { addAddress } from "../../host/admin/inet.js";
+import { addresses6, ndpTable } from "../../host/admin/inet6.js";
+import { ping } from "../../host/admin/ping.js";
 import { tsharkCheck, TSHARK } from "../helpers/tshark.js";
 import { linuxVxlan, interopSkip, type LinuxVxlan } from "./netns.js";
 

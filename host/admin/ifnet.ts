@@ -1,9 +1,9 @@
 // Interfaces from the host: ifconfig-style create/destroy, up/down, MTU, MAC, moving
 // between vnets, counters, raw frames in and out, and the ifconfig text.
 
-import type { Kernel, Vnet } from "./kernel.js";
-import { KernelError, WavnetError, ConfigError, Errno } from "./errors.js";
-import { formatTable } from "./format.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { KernelError, WavnetError, ConfigError, Errno } from "../lib/errors.js";
+import { formatTable } from "../lib/format.js";
 import { epairConditions, clearConditions, getConditions, epairStats, epairPeer, type LinkConditions, type EpairStats } from "./epair.js";
 
 export class InterfaceGoneError extends WavnetError {}
@@ -261,7 +261,7 @@ export class Interface {
   }
 
   /** Capture every frame in and out (see Kernel.capture). */
-  capture(opts: import("./tap.js").CaptureStartOptions = {}): import("./tap.js").LiveCapture {
+  capture(opts: import("../capture/tap.js").CaptureStartOptions = {}): import("../capture/tap.js").LiveCapture {
     this.check("capture");
     return this.kernel.capture(this, opts);
   }

@@ -3,8 +3,8 @@
 // if_bridge module; every argument is checked here first so a mistake gets a ConfigError
 // that says what is wrong, and kernel errnos become KernelErrors that say which call failed.
 
-import type { Kernel } from "./kernel.js";
-import { ConfigError, KernelError, Errno, ModuleNotLoadedError } from "./errors.js";
+import type { Kernel } from "../kern/kernel.js";
+import { ConfigError, KernelError, Errno, ModuleNotLoadedError } from "../lib/errors.js";
 import { Interface, parseMac, formatMac, flagNames } from "./ifnet.js";
 
 /** The if_bridge module's exports (assembly/modules/if_bridge/if_bridge.ts). */

@@ -4,9 +4,9 @@
 // udp_pps benchmark sends and receives through it). Typed functions over the module's
 // exports (assembly/netinet/udp/udp_hostapi.ts).
 
-import type { Kernel, Vnet } from "./kernel.js";
-import { ConfigError, KernelError, ModuleNotLoadedError, Errno, errnoName } from "./errors.js";
-import { Socket, SocketError, SocketClosedError, sockaddrIn, SOCK_DGRAM, AF_INET } from "./socket.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError, Errno, errnoName } from "../lib/errors.js";
+import { Socket, SocketError, SocketClosedError, sockaddrIn, SOCK_DGRAM, AF_INET } from "../sockets/socket.js";
 import { formatIPv4 } from "./inet.js";
 
 export const IPPROTO_UDP = 17;

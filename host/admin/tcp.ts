@@ -4,12 +4,12 @@
 // net.inet.tcp knobs over the tcp module's exports (assembly/netinet/tcp/tcp.ts), and
 // kern.ipc.maxsockets (the kernel's socket layer), the other cap on connections per vnet.
 
-import type { Kernel, Vnet } from "./kernel.js";
-import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
-import { formatTable } from "./format.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
+import { formatTable } from "../lib/format.js";
 import { formatIPv4 } from "./inet.js";
 import { formatIPv6 } from "./inet6.js";
-import type { Socket } from "./socket.js";
+import type { Socket } from "../sockets/socket.js";
 
 export interface TcpExports {
   tcp_stat(v: number, i: number): number;

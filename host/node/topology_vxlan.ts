@@ -1,8 +1,8 @@
 // The one place the topology reaches VXLAN ports (host/vxlan.ts: RFC 7348 over a host UDP
 // socket). A port is an Interface whose destroy() also closes its socket.
 
-import type { Kernel, Vnet } from "../kernel.js";
-import { createVxlan, type VxlanInterface } from "../vxlan.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { createVxlan, type VxlanInterface } from "./vxlan.js";
 
 export interface VxlanPortOptions {
   /** Interface name in the vnet ("vx0"). */

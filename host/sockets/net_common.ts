@@ -3,7 +3,7 @@
 
 import { constants as osConstants } from "node:os";
 import { isIPv6 } from "node:net";
-import { Errno } from "./errors.js";
+import { Errno } from "../lib/errors.js";
 import { SocketError, SocketClosedError, type SockAddr } from "./socket.js";
 
 // ---------------------------------------------------------------------------------------

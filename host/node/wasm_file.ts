@@ -2,9 +2,12 @@
 import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "./linkmap.js";
-import type { ModuleSource } from "./linker.js";
-import { UnknownModuleError } from "./errors.js";
+import { fileURLToPath } from "node:url";
+import type { ModuleSource } from "../kern/linker.js";
+import { UnknownModuleError } from "../lib/errors.js";
+
+/** The package folder (host/node/ and dist/node/ sit two levels below it). */
+export const packageRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 const cache = new Map<string, Promise<WebAssembly.Module>>();
 

@@ -12,12 +12,12 @@
 // listener the socket does that itself and emits ('message', data, rinfo) per datagram.
 
 import { EventEmitter } from "node:events";
-import type { Kernel, Vnet } from "./kernel.js";
-import { KernelError, WavnetError, ConfigError, Errno, errnoName } from "./errors.js";
-import { formatTable } from "./format.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { KernelError, WavnetError, ConfigError, Errno, errnoName } from "../lib/errors.js";
+import { formatTable } from "../lib/format.js";
 
-import { parseIPv4 as parseIPv4Named, formatIPv4 } from "./inet.js";
-import { parseIPv6, formatIPv6 } from "./inet6.js";
+import { parseIPv4 as parseIPv4Named, formatIPv4 } from "../admin/inet.js";
+import { parseIPv6, formatIPv6 } from "../admin/inet6.js";
 export { formatIPv4 };
 
 export const AF_INET = 2;

@@ -2,10 +2,10 @@
 // how reading, writing and closing map onto the kernel's calls).
 
 import { Duplex } from "node:stream";
-import type { Kernel, Vnet } from "./kernel.js";
-import { errnoName } from "./errors.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { errnoName } from "../lib/errors.js";
 import { socket as newSocket, Socket, SocketError, SocketClosedError, SOL_SOCKET, SO, SS } from "./socket.js";
-import { IPPROTO_TCP, TCP } from "./tcp.js";
+import { IPPROTO_TCP, TCP } from "../admin/tcp.js";
 import { netError, codeOf, asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
 import type { NetServer } from "./net_server.js";
 

@@ -31,10 +31,10 @@
 
 import { EventEmitter } from "node:events";
 import { isIPv6 } from "node:net";
-import type { Kernel, Vnet } from "./kernel.js";
-import { ModuleNotLoadedError } from "./errors.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { ModuleNotLoadedError } from "../lib/errors.js";
 import { Socket, SocketError, socket, SOL_SOCKET, SO } from "./socket.js";
-import { recvBatch, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpDatagram } from "./udp.js";
+import { recvBatch, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpDatagram } from "../admin/udp.js";
 
 export interface SocketOptions {
   type: "udp4" | "udp6";

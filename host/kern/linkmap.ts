@@ -1,8 +1,8 @@
 // The link map (assembly/linkmap.json): every module's memory and table window, its
-// dependencies, and the named kernel configurations.
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { ConfigError } from "./errors.js";
+// dependencies, and the named kernel configurations. The host takes it as data
+// (linkmap_data.ts, written by the build from the JSON), so no file is read at run time.
+import { ConfigError } from "../lib/errors.js";
+import linkmapData from "./linkmap_data.js";
 
 export interface ModuleEntry {
   source: string;
@@ -15,6 +15,7 @@ export interface ModuleEntry {
 }
 
 export interface LinkMap {
+  $comment?: string;
   kernel: { source: string; memoryBase: number; staticLimit: number; tableBase: number; tableSlots: number };
   initialPages: number;
   tableSlots: number;
@@ -22,17 +23,14 @@ export interface LinkMap {
   configs: Record<string, string[]>;
 }
 
-export const packageRoot = fileURLToPath(new URL("..", import.meta.url));
-
-let cached: LinkMap | undefined;
+let checked = false;
 
 export function loadLinkMap(): LinkMap {
-  if (cached) return cached;
-  const file = fileURLToPath(new URL("../assembly/linkmap.json", import.meta.url));
-  const map = JSON.parse(readFileSync(file, "utf8")) as LinkMap;
-  checkLinkMap(map, file);
-  cached = map;
-  return map;
+  if (!checked) {
+    checkLinkMap(linkmapData, "assembly/linkmap.json");
+    checked = true;
+  }
+  return linkmapData;
 }
 
 /** Windows must not overlap and must sit between the kernel's static limit and kmem. */

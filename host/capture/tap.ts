@@ -5,9 +5,9 @@
 import { Capture, type CaptureOptions, type PcapngSink } from "./capture.js";
 import type { Writable } from "node:stream";
 import { LINKTYPE_ETHERNET, LINKTYPE_NULL } from "./pcap.js";
-import { ConfigError, KernelError, Errno } from "./errors.js";
-import type { Kernel } from "./kernel.js";
-import type { Interface } from "./ifnet.js";
+import { ConfigError, KernelError, Errno } from "../lib/errors.js";
+import type { Kernel } from "../kern/kernel.js";
+import type { Interface } from "../admin/ifnet.js";
 
 export interface BpfExports {
   bpfh_attach(ifp: number, snaplen: number, nseg: number): number;

@@ -5,7 +5,7 @@
 
 import { createWriteStream } from "node:fs";
 import type { Writable } from "node:stream";
-import { WavnetError } from "./errors.js";
+import { WavnetError } from "../lib/errors.js";
 import { PcapWriter, PcapngWriter, LINKTYPE_ETHERNET, MAX_SNAPLEN, type PcapPacket } from "./pcap.js";
 
 // ---------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@
 // errnos become KernelErrors that say which call failed and why. addAddress, delAddress,
 // addRoute and delRoute also take IPv6 text (a colon) and hand it to host/inet6.ts.
 
-import type { Kernel, Vnet } from "./kernel.js";
-import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
 import { Interface, formatMac } from "./ifnet.js";
-import { formatTable } from "./format.js";
+import { formatTable } from "../lib/format.js";
 import { netstatUdp } from "./udp.js";
 import { addAddress6, delAddress6, addRoute6, delRoute6, isIPv6Text } from "./inet6.js";
 

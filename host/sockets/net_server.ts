@@ -2,9 +2,9 @@
 // 'acceptable' edge accepts until the queue is empty and emits 'connection' with a NetSocket.
 
 import { EventEmitter } from "node:events";
-import type { Kernel, Vnet } from "./kernel.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
 import { socket as newSocket, Socket, SocketError, SOL_SOCKET, SO } from "./socket.js";
-import { IPPROTO_TCP } from "./tcp.js";
+import { IPPROTO_TCP } from "../admin/tcp.js";
 import { asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
 import { NetSocket } from "./net_socket.js";
 

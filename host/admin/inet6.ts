@@ -8,11 +8,11 @@
 // Link-local addresses need their link: "fe80::1%epair0a" (RFC 4007 11 zone index, here
 // an interface name of the vnet) or an explicit interface.
 
-import type { Kernel, Vnet } from "./kernel.js";
-import { ConfigError, KernelError, ModuleNotLoadedError } from "./errors.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
 import { Interface, formatMac } from "./ifnet.js";
-import { formatTable } from "./format.js";
-import { v6 as parseV6Groups } from "./topology/units.js";
+import { formatTable } from "../lib/format.js";
+import { v6 as parseV6Groups } from "../lib/units.js";
 import { inetErrnoName } from "./inet.js";
 
 /** The inet6 module's host exports. */

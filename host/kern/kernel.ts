@@ -4,16 +4,16 @@
 import { VirtualClock, RealClock, type Clock } from "./clock.js";
 import {
   KernelError, KernelPanic, VnetGoneError, LeakError, ConfigError, Errno, type LeakEntry,
-} from "./errors.js";
+} from "../lib/errors.js";
 import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
 import { loadLinkMap, type LinkMap } from "./linkmap.js";
-import { nodeModuleSource } from "./wasm-node.js";
-import { formatTable } from "./format.js";
-import { startCapture, type LiveCapture, type CaptureStartOptions } from "./tap.js";
-import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./ifnet.js";
-import { createSocket as createDgram } from "./dgram.js";
-import { netFor, type VnetNet } from "./net.js";
-import { SocketRegistry, socket as newSocket, sockstat, formatSockstat, type Socket } from "./socket.js";
+import { nodeModuleSource } from "../node/wasm_file.js";
+import { formatTable } from "../lib/format.js";
+import { startCapture, type LiveCapture, type CaptureStartOptions } from "../capture/tap.js";
+import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "../admin/ifnet.js";
+import { createSocket as createDgram } from "../sockets/dgram.js";
+import { netFor, type VnetNet } from "../sockets/net.js";
+import { SocketRegistry, socket as newSocket, sockstat, formatSockstat, type Socket } from "../sockets/socket.js";
 
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
 export interface KernelExports {
@@ -227,7 +227,7 @@ export class Vnet {
   }
 
   /** A Node dgram-compatible UDP socket in this vnet (host/dgram.ts). */
-  dgram(type: "udp4" | "udp6" | import("./dgram.js").SocketOptions = "udp4"): import("./dgram.js").DgramSocket {
+  dgram(type: "udp4" | "udp6" | import("../sockets/dgram.js").SocketOptions = "udp4"): import("../sockets/dgram.js").DgramSocket {
     this.check("dgram.createSocket");
     return createDgram(this.kernel, this, type);
   }

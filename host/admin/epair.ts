@@ -2,9 +2,9 @@
 // exports of the if_epair module (assembly/modules/if_epair.ts). Conditions set on an end
 // apply to the frames that end SENDS; set them on both ends for a symmetric link.
 
-import type { Kernel } from "./kernel.js";
+import type { Kernel } from "../kern/kernel.js";
 import { Interface, InterfaceGoneError } from "./ifnet.js";
-import { ConfigError, KernelError } from "./errors.js";
+import { ConfigError, KernelError } from "../lib/errors.js";
 
 export interface EpairExports {
   epair_set_conditions(ifp: number, delayUs: number, jitterUs: number, loss: number, duplicate: number, reorder: number, rateBps: number, queueLimit: number, queueBytes: number): number;

@@ -13,9 +13,9 @@
 import dgram from "node:dgram";
 import { isIPv4, isIPv6 } from "node:net";
 import { randomBytes } from "node:crypto";
-import type { Kernel, Vnet, HostPort } from "./kernel.js";
-import { Interface, InterfaceGoneError, createClone, putName } from "./ifnet.js";
-import { ConfigError, KernelError, Errno } from "./errors.js";
+import type { Kernel, Vnet, HostPort } from "../kern/kernel.js";
+import { Interface, InterfaceGoneError, createClone, putName } from "../admin/ifnet.js";
+import { ConfigError, KernelError, Errno } from "../lib/errors.js";
 
 /** The IANA port for VXLAN (RFC 7348 5). */
 export const VXLAN_PORT = 4789;

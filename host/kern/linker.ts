@@ -12,7 +12,7 @@ import type { ModuleEntry } from "./linkmap.js";
 import {
   UnknownModuleError, UnresolvedImportError, ModuleLoadedError, ModuleNotLoadedError, VnetSpaceError,
   ModuleDependencyError, ModuleBusyError, LeakError, KernelError, KernelPanic, ConfigError, Errno, errnoName,
-} from "./errors.js";
+} from "../lib/errors.js";
 
 export interface ModuleSource {
   kernel(): Promise<WebAssembly.Module>;

@@ -22,7 +22,7 @@
 // The pieces: host/net_socket.ts (NetSocket), host/net_server.ts (NetServer),
 // host/net_common.ts (errors, refs, addresses); this file has the net module's functions.
 
-import type { Kernel, Vnet } from "./kernel.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
 import { NetSocket, type NetSocketOptions, type ConnectOptions } from "./net_socket.js";
 import { NetServer, type ServerOptions } from "./net_server.js";
 

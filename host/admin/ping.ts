@@ -13,9 +13,9 @@
 // prober drives the inet6 module's service (a link-scope destination names its link,
 // "fe80::1%epair0a").
 
-import type { Kernel, Vnet } from "./kernel.js";
-import type { VirtualClock } from "./clock.js";
-import { ConfigError, KernelError } from "./errors.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import type { VirtualClock } from "../kern/clock.js";
+import { ConfigError, KernelError } from "../lib/errors.js";
 import { inet, parseIPv4, formatIPv4, inetErrnoName } from "./inet.js";
 import { inet6, isIPv6Text, parseScoped, formatIPv6 } from "./inet6.js";
 
