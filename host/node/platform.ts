@@ -1,0 +1,17 @@
+// Node's hooks for the platform-neutral core (host/lib/platform.ts): binaries from build/ on
+// disk, files for captures, and the event loop's view of pending host work.
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { setPlatform, type Platform } from "../lib/platform.js";
+import { nodeModuleSource } from "./wasm_file.js";
+
+export const nodePlatform: Platform = {
+  name: "node",
+  defaultModuleSource: () => nodeModuleSource(),
+  openFile: (path) => createWriteStream(path),
+  joinPath: (dir, file) => join(dir, file),
+  // setImmediate callbacks queued (someone's work is pending): Node lists them as "Immediate".
+  hostBusy: () => process.getActiveResourcesInfo().includes("Immediate"),
+};
+
+setPlatform(nodePlatform);
