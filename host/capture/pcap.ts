@@ -2,11 +2,11 @@
 // timestamps, plus minimal strict readers for tests and tools. Field layouts follow the
 // specifications (libpcap's pcap-savefile(5) and draft-ietf-opsawg-pcapng); see
 // docs/capture.md. The encoders are pure (bytes in, bytes out); `write` sends what they
-// produce to a Node Writable or collects it for `toBuffer()`.
+// produce to a ByteSink (a Node Writable, or toByteSink(WritableStream) in a browser) or
+// collects it for `toBuffer()`. Platform-neutral: Uint8Array and DataView, no Node built-in;
+// whole-file helpers (writePcapFile, writePcapngFile) are in host/node/pcap_files.ts.
 
-import { writeFile } from "node:fs/promises";
-import type { Writable } from "node:stream";
-import { finished } from "node:stream/promises";
+import type { ByteSink } from "../lib/platform.js";
 
 /** Link-layer header types (tcpdump.org/linktypes.html). */
 export const LINKTYPE_NULL = 0; // 4-byte address family in the file's byte order, then the packet
@@ -32,11 +32,37 @@ export interface PcapPacket {
 }
 
 /** The 4-byte LINKTYPE_NULL header for a little-endian file (loopback frames). */
-export function loopbackHeader(af: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(af, 0);
+export function loopbackHeader(af: number): Uint8Array {
+  const { b, dv } = alloc(4);
+  dv.setUint32(0, af, true);
   return b;
 }
+
+// ---------------------------------------------------------------------------------------
+// Bytes
+
+/** A zeroed byte array and a DataView over it (the writers set fields little-endian). */
+function alloc(n: number): { b: Uint8Array; dv: DataView } {
+  const b = new Uint8Array(n);
+  return { b, dv: new DataView(b.buffer) };
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
 // ---------------------------------------------------------------------------------------
 // Shared checks
@@ -72,14 +98,27 @@ function lengths(p: PcapPacket, snaplen: number): { incl: number; orig: number }
 }
 
 /**
- * Where a writer's bytes go: a stream, or a list of chunks for toBuffer(). The file header
+ * Where a writer's bytes go: a sink, or a list of chunks for toBuffer(). The file header
  * goes out once, before anything else (so an empty capture is still a valid file).
+ *
+ * The first error the sink reports (its 'error' event, or an error given to its end
+ * callback) is kept, not thrown where it happens (an unhandled 'error' would kill a Node
+ * process): later writes are dropped and end() rejects with it.
  */
 class Output {
-  private chunks: Buffer[] = [];
+  private chunks: Uint8Array[] = [];
   private ended = false;
   private started = false;
-  constructor(private readonly out: Writable | undefined, private readonly what: string, private readonly header: () => Buffer) {}
+  private failed: Error | undefined;
+  private onFail: (() => void) | undefined;
+  constructor(private readonly out: ByteSink | undefined, private readonly what: string, private readonly header: () => Uint8Array) {
+    out?.on?.("error", (e: Error) => this.fail(e));
+  }
+
+  private fail(e: unknown): void {
+    this.failed ??= e instanceof Error ? e : new Error(String(e));
+    this.onFail?.();
+  }
 
   start(): void {
     if (this.started) return;
@@ -87,27 +126,37 @@ class Output {
     this.push(this.header());
   }
 
-  push(b: Buffer): boolean {
+  push(b: Uint8Array): boolean {
     if (this.ended) throw new Error(`${this.what}: write after end`);
-    if (this.out) return this.out.write(b);
+    if (this.out) return this.failed ? false : this.out.write(b) !== false;
     this.chunks.push(b);
     return true;
   }
 
-  toBuffer(): Buffer {
+  toBuffer(): Uint8Array {
     this.start();
-    if (this.out) throw new Error(`${this.what}: toBuffer() is for writers without a stream`);
-    return Buffer.concat(this.chunks);
+    if (this.out) throw new Error(`${this.what}: toBuffer() is for writers without a sink`);
+    return concat(this.chunks);
   }
 
-  async end(endStream: boolean): Promise<void> {
-    if (this.ended) return;
-    this.start();
-    this.ended = true;
-    if (this.out && endStream) {
-      this.out.end();
-      await finished(this.out, { readable: false });
+  async end(endSink: boolean): Promise<void> {
+    if (!this.ended) {
+      this.start();
+      this.ended = true;
+      const out = this.out;
+      if (out && endSink) {
+        // Done when the sink says it has finished, or when it reports an error instead.
+        await new Promise<void>((resolve) => {
+          if (this.failed) resolve();
+          else this.onFail = resolve;
+          out.end((e?: unknown) => {
+            if (e) this.fail(e);
+            resolve();
+          });
+        });
+      }
     }
+    if (this.failed) throw this.failed;
   }
 }
 
@@ -125,7 +174,7 @@ export interface PcapWriterOptions {
   /** Longest packet written; longer ones are truncated (default 262144). */
   snaplen?: number;
   /** Send the file here as it is written; without it, bytes are kept for toBuffer(). */
-  out?: Writable;
+  out?: ByteSink;
 }
 
 /**
@@ -146,34 +195,37 @@ export class PcapWriter {
   }
 
   /** The 24-byte global header. */
-  header(): Buffer {
-    const b = Buffer.alloc(PCAP_HEADER_LEN);
-    b.writeUInt32LE(PCAP_MAGIC_US, 0);
-    b.writeUInt16LE(2, 4); // version 2.4
-    b.writeUInt16LE(4, 6);
-    b.writeInt32LE(0, 8); // thiszone: timestamps are UTC
-    b.writeUInt32LE(0, 12); // sigfigs
-    b.writeUInt32LE(this.snaplen, 16);
-    b.writeUInt32LE(this.linktype, 20);
+  header(): Uint8Array {
+    const { b, dv } = alloc(PCAP_HEADER_LEN);
+    dv.setUint32(0, PCAP_MAGIC_US, true);
+    dv.setUint16(4, 2, true); // version 2.4
+    dv.setUint16(6, 4, true);
+    dv.setInt32(8, 0, true); // thiszone: timestamps are UTC
+    dv.setUint32(12, 0, true); // sigfigs
+    dv.setUint32(16, this.snaplen, true);
+    dv.setUint32(20, this.linktype, true);
     return b;
   }
 
   /** One record: ts_sec, ts_usec, incl_len, orig_len, then the (truncated) data. */
-  packet(p: PcapPacket): Buffer {
+  packet(p: PcapPacket): Uint8Array {
     checkTs(p.tsUs);
     const sec = Math.floor(p.tsUs / US_PER_S);
     if (sec >= TWO_32) throw new RangeError(`packet timestamp ${p.tsUs} µs is past 2106, beyond pcap's u32 seconds`);
     const { incl, orig } = lengths(p, this.snaplen);
-    const b = Buffer.alloc(PCAP_RECORD_HEADER_LEN + incl);
-    b.writeUInt32LE(sec, 0);
-    b.writeUInt32LE(p.tsUs % US_PER_S, 4);
-    b.writeUInt32LE(incl, 8);
-    b.writeUInt32LE(orig, 12);
+    const { b, dv } = alloc(PCAP_RECORD_HEADER_LEN + incl);
+    dv.setUint32(0, sec, true);
+    dv.setUint32(4, p.tsUs % US_PER_S, true);
+    dv.setUint32(8, incl, true);
+    dv.setUint32(12, orig, true);
     b.set(p.data.subarray(0, incl), PCAP_RECORD_HEADER_LEN);
     return b;
   }
 
-  /** Encode and emit a packet (the header goes out before the first one). Returns the stream's write() result. */
+  /**
+   * Encode and emit a packet (the header goes out before the first one). False when the
+   * sink asks the writer to wait (a Node Writable's backpressure) or has failed.
+   */
   write(p: PcapPacket): boolean {
     const rec = this.packet(p);
     this.start();
@@ -185,12 +237,18 @@ export class PcapWriter {
     this.output.start();
   }
 
-  /** Everything written so far, for a writer made without `out`. */
-  toBuffer(): Buffer {
+  /**
+   * Everything written so far, for a writer made without `out`: the file's bytes as one
+   * Uint8Array (not Node's byte type, despite the name, which is kept for compatibility).
+   */
+  toBuffer(): Uint8Array {
     return this.output.toBuffer();
   }
 
-  /** Write the header if needed and end the stream (`endStream: false` leaves it open). */
+  /**
+   * Write the header if needed and end the sink (`endStream: false` leaves it open); resolves
+   * when the sink has finished, and rejects with the first error the sink reported.
+   */
   async end({ endStream = true }: { endStream?: boolean } = {}): Promise<void> {
     await this.output.end(endStream);
   }
@@ -222,32 +280,32 @@ const pad4 = (n: number) => (n + 3) & ~3;
 
 interface Opt {
   code: number;
-  value: Buffer;
+  value: Uint8Array;
 }
 
 function u32Opt(code: number, v: number): Opt {
-  const value = Buffer.alloc(4);
-  value.writeUInt32LE(v, 0);
-  return { code, value };
+  const { b, dv } = alloc(4);
+  dv.setUint32(0, v, true);
+  return { code, value: b };
 }
 
 function u64Opt(code: number, v: number): Opt {
-  const value = Buffer.alloc(8);
-  value.writeBigUInt64LE(BigInt(v), 0);
-  return { code, value };
+  const { b, dv } = alloc(8);
+  dv.setBigUint64(0, BigInt(v), true);
+  return { code, value: b };
 }
 
 /** A pcapng timestamp (two u32, high word first) as an isb_starttime/endtime value. */
 function tsOpt(code: number, tsUs: number): Opt {
   checkTs(tsUs);
-  const value = Buffer.alloc(8);
-  value.writeUInt32LE(Math.floor(tsUs / TWO_32), 0);
-  value.writeUInt32LE(tsUs % TWO_32, 4);
-  return { code, value };
+  const { b, dv } = alloc(8);
+  dv.setUint32(0, Math.floor(tsUs / TWO_32), true);
+  dv.setUint32(4, tsUs % TWO_32, true);
+  return { code, value: b };
 }
 
 function strOpt(code: number, s: string): Opt {
-  return { code, value: Buffer.from(s, "utf8") };
+  return { code, value: utf8.encode(s) };
 }
 
 /** Options, each padded to 32 bits, then opt_endofopt; nothing at all when there are none. */
@@ -256,29 +314,29 @@ function optionsLen(opts: Opt[]): number {
   return opts.reduce((n, o) => n + 4 + pad4(o.value.length), 0) + 4;
 }
 
-function writeOptions(b: Buffer, at: number, opts: Opt[]): number {
+function writeOptions(b: Uint8Array, dv: DataView, at: number, opts: Opt[]): number {
   if (opts.length === 0) return at;
   for (const o of opts) {
     if (o.value.length > 0xffff) throw new RangeError(`pcapng option ${o.code} is ${o.value.length} bytes, more than 65535`);
-    b.writeUInt16LE(o.code, at);
-    b.writeUInt16LE(o.value.length, at + 2);
-    o.value.copy(b, at + 4);
-    at += 4 + pad4(o.value.length); // padding bytes stay zero (Buffer.alloc)
+    dv.setUint16(at, o.code, true);
+    dv.setUint16(at + 2, o.value.length, true);
+    b.set(o.value, at + 4);
+    at += 4 + pad4(o.value.length); // padding bytes stay zero (a new Uint8Array)
   }
-  b.writeUInt16LE(OPT_ENDOFOPT, at);
-  b.writeUInt16LE(0, at + 2);
+  dv.setUint16(at, OPT_ENDOFOPT, true);
+  dv.setUint16(at + 2, 0, true);
   return at + 4;
 }
 
 /** A whole block: type, total length, body, options, total length again. */
-function block(type: number, body: Buffer, opts: Opt[]): Buffer {
+function block(type: number, body: Uint8Array, opts: Opt[]): Uint8Array {
   const total = 8 + body.length + optionsLen(opts) + 4;
-  const b = Buffer.alloc(total);
-  b.writeUInt32LE(type, 0);
-  b.writeUInt32LE(total, 4);
-  body.copy(b, 8);
-  const end = writeOptions(b, 8 + body.length, opts);
-  b.writeUInt32LE(total, end);
+  const { b, dv } = alloc(total);
+  dv.setUint32(0, type, true);
+  dv.setUint32(4, total, true);
+  b.set(body, 8);
+  const end = writeOptions(b, dv, 8 + body.length, opts);
+  dv.setUint32(end, total, true);
   return b;
 }
 
@@ -306,7 +364,7 @@ export interface PcapngStats {
 
 export interface PcapngWriterOptions {
   /** Send the file here as it is written; without it, bytes are kept for toBuffer(). */
-  out?: Writable;
+  out?: ByteSink;
   /** shb_userappl (default "wavnet"); "" writes no option. */
   userAppl?: string;
 }
@@ -329,12 +387,12 @@ export class PcapngWriter {
   }
 
   /** The Section Header Block: byte-order magic, version 1.0, section length unknown (-1). */
-  header(): Buffer {
-    const body = Buffer.alloc(16);
-    body.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
-    body.writeUInt16LE(1, 4);
-    body.writeUInt16LE(0, 6);
-    body.writeBigInt64LE(-1n, 8);
+  header(): Uint8Array {
+    const { b: body, dv } = alloc(16);
+    dv.setUint32(0, BYTE_ORDER_MAGIC, true);
+    dv.setUint16(4, 1, true);
+    dv.setUint16(6, 0, true);
+    dv.setBigInt64(8, -1n, true);
     return block(BT_SHB, body, this.userAppl ? [strOpt(OPT_SHB_USERAPPL, this.userAppl)] : []);
   }
 
@@ -356,29 +414,29 @@ export class PcapngWriter {
   }
 
   /** The IDB of interface `id`: linktype, snaplen, if_name, if_description, if_tsresol = 6. */
-  interfaceBlock(id: number): Buffer {
+  interfaceBlock(id: number): Uint8Array {
     const i = this.iface(id);
-    const body = Buffer.alloc(8);
-    body.writeUInt16LE(i.linktype, 0);
-    body.writeUInt16LE(0, 2);
-    body.writeUInt32LE(i.snaplen, 4);
+    const { b: body, dv } = alloc(8);
+    dv.setUint16(0, i.linktype, true);
+    dv.setUint16(2, 0, true);
+    dv.setUint32(4, i.snaplen, true);
     const opts = [strOpt(OPT_IF_NAME, i.name)];
     if (i.description) opts.push(strOpt(OPT_IF_DESCRIPTION, i.description));
-    opts.push({ code: OPT_IF_TSRESOL, value: Buffer.from([6]) }); // 10^-6 s
+    opts.push({ code: OPT_IF_TSRESOL, value: Uint8Array.of(6) }); // 10^-6 s
     return block(BT_IDB, body, opts);
   }
 
   /** An EPB: interface id, timestamp high/low (µs), captured/original length, data, epb_flags. */
-  packet(ifId: number, p: PcapPacket): Buffer {
+  packet(ifId: number, p: PcapPacket): Uint8Array {
     const i = this.iface(ifId);
     checkTs(p.tsUs);
     const { incl, orig } = lengths(p, i.snaplen);
-    const body = Buffer.alloc(20 + pad4(incl));
-    body.writeUInt32LE(ifId, 0);
-    body.writeUInt32LE(Math.floor(p.tsUs / TWO_32), 4);
-    body.writeUInt32LE(p.tsUs % TWO_32, 8);
-    body.writeUInt32LE(incl, 12);
-    body.writeUInt32LE(orig, 16);
+    const { b: body, dv } = alloc(20 + pad4(incl));
+    dv.setUint32(0, ifId, true);
+    dv.setUint32(4, Math.floor(p.tsUs / TWO_32), true);
+    dv.setUint32(8, p.tsUs % TWO_32, true);
+    dv.setUint32(12, incl, true);
+    dv.setUint32(16, orig, true);
     body.set(p.data.subarray(0, incl), 20);
     const opts: Opt[] = [];
     if (p.dir === "in") opts.push(u32Opt(OPT_EPB_FLAGS, EPB_FLAG_INBOUND));
@@ -388,13 +446,13 @@ export class PcapngWriter {
   }
 
   /** An ISB: counters of interface `ifId` (Wireshark shows them under Capture File Properties). */
-  statistics(ifId: number, s: PcapngStats): Buffer {
+  statistics(ifId: number, s: PcapngStats): Uint8Array {
     this.iface(ifId);
     checkTs(s.tsUs);
-    const body = Buffer.alloc(12);
-    body.writeUInt32LE(ifId, 0);
-    body.writeUInt32LE(Math.floor(s.tsUs / TWO_32), 4);
-    body.writeUInt32LE(s.tsUs % TWO_32, 8);
+    const { b: body, dv } = alloc(12);
+    dv.setUint32(0, ifId, true);
+    dv.setUint32(4, Math.floor(s.tsUs / TWO_32), true);
+    dv.setUint32(8, s.tsUs % TWO_32, true);
     const opts: Opt[] = [];
     if (s.startUs !== undefined) opts.push(tsOpt(OPT_ISB_STARTTIME, s.startUs));
     if (s.endUs !== undefined) opts.push(tsOpt(OPT_ISB_ENDTIME, s.endUs));
@@ -403,7 +461,7 @@ export class PcapngWriter {
     return block(BT_ISB, body, opts);
   }
 
-  /** Encode and emit a packet of interface `ifId`. Returns the stream's write() result. */
+  /** Encode and emit a packet of interface `ifId`. False when the sink asks to wait or has failed. */
   write(ifId: number, p: PcapPacket): boolean {
     return this.output.push(this.packet(ifId, p));
   }
@@ -417,10 +475,12 @@ export class PcapngWriter {
     this.output.start();
   }
 
-  toBuffer(): Buffer {
+  /** Everything written so far, for a writer made without `out`, as one Uint8Array (see PcapWriter.toBuffer). */
+  toBuffer(): Uint8Array {
     return this.output.toBuffer();
   }
 
+  /** End the sink (`endStream: false` leaves it open); rejects with the first error the sink reported. */
   async end({ endStream = true }: { endStream?: boolean } = {}): Promise<void> {
     await this.output.end(endStream);
   }
@@ -433,29 +493,12 @@ export class PcapngWriter {
 }
 
 // ---------------------------------------------------------------------------------------
-// Whole files
-
-/** Write a classic pcap file in one go. */
-export async function writePcapFile(path: string, packets: Iterable<PcapPacket>, opts: Omit<PcapWriterOptions, "out"> = {}): Promise<void> {
-  const w = new PcapWriter(opts);
-  for (const p of packets) w.write(p);
-  await writeFile(path, w.toBuffer());
-}
-
-/** Write a pcapng file in one go: interfaces in order (ids 0, 1, ...), packets name theirs by `ifId`. */
-export async function writePcapngFile(path: string, interfaces: PcapngInterface[], packets: Iterable<PcapPacket & { ifId: number }>): Promise<void> {
-  const w = new PcapngWriter();
-  for (const i of interfaces) w.addInterface(i);
-  for (const p of packets) w.write(p.ifId, p);
-  await writeFile(path, w.toBuffer());
-}
-
-// ---------------------------------------------------------------------------------------
 // Minimal readers: little-endian files as these writers make them, strict about lengths.
 
 export interface ReadPacket {
   tsUs: number;
-  data: Buffer;
+  /** The captured bytes (a copy, not a view into the file). */
+  data: Uint8Array;
   origLen: number;
   ifId: number;
   dir?: "in" | "out";
@@ -467,26 +510,35 @@ export interface PcapFile {
   packets: ReadPacket[];
 }
 
+/** A plain Uint8Array over the same bytes (a Node Buffer's slice() is a view; this one's copies). */
+function plain(buf: Uint8Array): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Read a classic pcap file (any Uint8Array, a Node Buffer too); packets' data are copies. */
 export function readPcap(buf: Uint8Array): PcapFile {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const b = plain(buf);
   if (b.length < PCAP_HEADER_LEN) throw new Error(`pcap: ${b.length} bytes is shorter than the 24-byte header`);
-  const magic = b.readUInt32LE(0);
+  const dv = view(b);
+  const u16 = (at: number) => dv.getUint16(at, true);
+  const u32 = (at: number) => dv.getUint32(at, true);
+  const magic = u32(0);
   if (magic !== PCAP_MAGIC_US) throw new Error(`pcap: magic 0x${magic.toString(16)} is not little-endian µs 0xa1b2c3d4`);
-  if (b.readUInt16LE(4) !== 2 || b.readUInt16LE(6) !== 4) throw new Error(`pcap: version ${b.readUInt16LE(4)}.${b.readUInt16LE(6)} is not 2.4`);
-  const snaplen = b.readUInt32LE(16);
-  const linktype = b.readUInt32LE(20);
+  if (u16(4) !== 2 || u16(6) !== 4) throw new Error(`pcap: version ${u16(4)}.${u16(6)} is not 2.4`);
+  const snaplen = u32(16);
+  const linktype = u32(20);
   const packets: ReadPacket[] = [];
   let at = PCAP_HEADER_LEN;
   while (at < b.length) {
     if (at + PCAP_RECORD_HEADER_LEN > b.length) throw new Error(`pcap: record header at ${at} runs past the end`);
-    const sec = b.readUInt32LE(at);
-    const usec = b.readUInt32LE(at + 4);
-    const incl = b.readUInt32LE(at + 8);
-    const orig = b.readUInt32LE(at + 12);
+    const sec = u32(at);
+    const usec = u32(at + 4);
+    const incl = u32(at + 8);
+    const orig = u32(at + 12);
     if (usec >= US_PER_S) throw new Error(`pcap: record at ${at}: ts_usec ${usec} >= 1000000`);
     if (incl > snaplen || incl > orig) throw new Error(`pcap: record at ${at}: incl_len ${incl} > snaplen ${snaplen} or orig_len ${orig}`);
     if (at + PCAP_RECORD_HEADER_LEN + incl > b.length) throw new Error(`pcap: record at ${at}: data runs past the end`);
-    const data = Buffer.from(b.subarray(at + PCAP_RECORD_HEADER_LEN, at + PCAP_RECORD_HEADER_LEN + incl));
+    const data = b.slice(at + PCAP_RECORD_HEADER_LEN, at + PCAP_RECORD_HEADER_LEN + incl);
     packets.push({ tsUs: sec * US_PER_S + usec, data, origLen: orig, ifId: 0 });
     at += PCAP_RECORD_HEADER_LEN + incl;
   }
@@ -500,19 +552,19 @@ export interface PcapngFile {
   stats: (PcapngStats & { ifId: number })[];
 }
 
-function readOptions(b: Buffer, at: number, end: number, where: string): Map<number, Buffer[]> {
-  const opts = new Map<number, Buffer[]>();
+function readOptions(b: Uint8Array, dv: DataView, at: number, end: number, where: string): Map<number, Uint8Array[]> {
+  const opts = new Map<number, Uint8Array[]>();
   while (at < end) {
     if (at + 4 > end) throw new Error(`pcapng: ${where}: option header at ${at} runs past the block`);
-    const code = b.readUInt16LE(at);
-    const len = b.readUInt16LE(at + 2);
+    const code = dv.getUint16(at, true);
+    const len = dv.getUint16(at + 2, true);
     if (code === OPT_ENDOFOPT) {
       if (len !== 0 || at + 4 !== end) throw new Error(`pcapng: ${where}: opt_endofopt at ${at} is not the last 4 bytes of the options`);
       return opts;
     }
     if (at + 4 + pad4(len) > end) throw new Error(`pcapng: ${where}: option ${code} at ${at} runs past the block`);
     const list = opts.get(code) ?? [];
-    list.push(Buffer.from(b.subarray(at + 4, at + 4 + len)));
+    list.push(b.slice(at + 4, at + 4 + len));
     opts.set(code, list);
     at += 4 + pad4(len);
   }
@@ -520,72 +572,83 @@ function readOptions(b: Buffer, at: number, end: number, where: string): Map<num
   return opts;
 }
 
-const tsOf = (v: Buffer) => v.readUInt32LE(0) * TWO_32 + v.readUInt32LE(4);
+/** An option value as a number: u32, u64 (exact below 2^53), or a pcapng timestamp (high word first). */
+const optU32 = (v: Uint8Array) => view(v).getUint32(0, true);
+const optU64 = (v: Uint8Array) => Number(view(v).getBigUint64(0, true));
+const optTs = (v: Uint8Array) => view(v).getUint32(0, true) * TWO_32 + view(v).getUint32(4, true);
 
+/** Read a one-section pcapng file (any Uint8Array, a Node Buffer too); packets' data are copies. */
 export function readPcapng(buf: Uint8Array): PcapngFile {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const b = plain(buf);
+  const dv = view(b);
+  const u16 = (at: number) => dv.getUint16(at, true);
+  const u32 = (at: number) => dv.getUint32(at, true);
   const file: PcapngFile = { interfaces: [], packets: [], stats: [] };
   let at = 0;
   let sawShb = false;
   while (at < b.length) {
     if (at + 12 > b.length) throw new Error(`pcapng: block at ${at} is shorter than 12 bytes`);
-    const type = b.readUInt32LE(at);
-    const total = b.readUInt32LE(at + 4);
+    const type = u32(at);
+    const total = u32(at + 4);
     const where = `block 0x${type.toString(16)} at ${at}`;
     if (total < 12 || total % 4 !== 0 || at + total > b.length) throw new Error(`pcapng: ${where}: total length ${total} is bad`);
-    if (b.readUInt32LE(at + total - 4) !== total) throw new Error(`pcapng: ${where}: trailing total length ${b.readUInt32LE(at + total - 4)} != ${total}`);
+    if (u32(at + total - 4) !== total) throw new Error(`pcapng: ${where}: trailing total length ${u32(at + total - 4)} != ${total}`);
     const end = at + total - 4;
     const body = at + 8;
     if (!sawShb && type !== BT_SHB) throw new Error(`pcapng: ${where}: file does not start with a Section Header Block`);
     if (type === BT_SHB) {
       if (sawShb) throw new Error(`pcapng: ${where}: a second section is not supported`);
       sawShb = true;
-      if (b.readUInt32LE(body) !== BYTE_ORDER_MAGIC) throw new Error(`pcapng: ${where}: not little-endian (byte-order magic)`);
-      if (b.readUInt16LE(body + 4) !== 1) throw new Error(`pcapng: ${where}: major version ${b.readUInt16LE(body + 4)} is not 1`);
-      const o = readOptions(b, body + 16, end, where);
+      if (u32(body) !== BYTE_ORDER_MAGIC) throw new Error(`pcapng: ${where}: not little-endian (byte-order magic)`);
+      if (u16(body + 4) !== 1) throw new Error(`pcapng: ${where}: major version ${u16(body + 4)} is not 1`);
+      const o = readOptions(b, dv, body + 16, end, where);
       const ua = o.get(OPT_SHB_USERAPPL)?.[0];
-      if (ua) file.userAppl = ua.toString("utf8");
+      if (ua) file.userAppl = fromUtf8.decode(ua);
     } else if (type === BT_IDB) {
-      const o = readOptions(b, body + 8, end, where);
+      const o = readOptions(b, dv, body + 8, end, where);
+      const str = (code: number) => {
+        const v = o.get(code)?.[0];
+        return v ? fromUtf8.decode(v) : "";
+      };
       file.interfaces.push({
-        linktype: b.readUInt16LE(body),
-        snaplen: b.readUInt32LE(body + 4),
-        name: o.get(OPT_IF_NAME)?.[0]?.toString("utf8") ?? "",
-        description: o.get(OPT_IF_DESCRIPTION)?.[0]?.toString("utf8") ?? "",
+        linktype: u16(body),
+        snaplen: u32(body + 4),
+        name: str(OPT_IF_NAME),
+        description: str(OPT_IF_DESCRIPTION),
         tsresol: o.get(OPT_IF_TSRESOL)?.[0]?.[0],
       });
     } else if (type === BT_EPB) {
-      const ifId = b.readUInt32LE(body);
+      const ifId = u32(body);
       const iface = file.interfaces[ifId];
       if (!iface) throw new Error(`pcapng: ${where}: interface ${ifId} has no IDB before it`);
       if (iface.tsresol !== undefined && iface.tsresol !== 6) throw new Error(`pcapng: ${where}: if_tsresol ${iface.tsresol} is not 6 (µs)`);
-      const incl = b.readUInt32LE(body + 12);
-      const orig = b.readUInt32LE(body + 16);
+      const incl = u32(body + 12);
+      const orig = u32(body + 16);
       if (body + 20 + pad4(incl) > end) throw new Error(`pcapng: ${where}: captured length ${incl} runs past the block`);
       if (incl > orig) throw new Error(`pcapng: ${where}: captured length ${incl} > original length ${orig}`);
-      const o = readOptions(b, body + 20 + pad4(incl), end, where);
-      const flags = o.get(OPT_EPB_FLAGS)?.[0]?.readUInt32LE(0);
-      const d = flags === undefined ? undefined : flags & 3;
+      const o = readOptions(b, dv, body + 20 + pad4(incl), end, where);
+      const fv = o.get(OPT_EPB_FLAGS)?.[0];
+      const d = fv === undefined ? undefined : optU32(fv) & 3;
       file.packets.push({
         ifId,
-        tsUs: b.readUInt32LE(body + 4) * TWO_32 + b.readUInt32LE(body + 8),
-        data: Buffer.from(b.subarray(body + 20, body + 20 + incl)),
+        tsUs: u32(body + 4) * TWO_32 + u32(body + 8),
+        data: b.slice(body + 20, body + 20 + incl),
         origLen: orig,
         ...(d === EPB_FLAG_INBOUND ? { dir: "in" as const } : d === EPB_FLAG_OUTBOUND ? { dir: "out" as const } : {}),
       });
     } else if (type === BT_ISB) {
-      const ifId = b.readUInt32LE(body);
+      const ifId = u32(body);
       if (!file.interfaces[ifId]) throw new Error(`pcapng: ${where}: interface ${ifId} has no IDB before it`);
-      const o = readOptions(b, body + 12, end, where);
+      const o = readOptions(b, dv, body + 12, end, where);
       const u64 = (code: number) => {
         const v = o.get(code)?.[0];
-        return v === undefined ? undefined : Number(v.readBigUInt64LE(0));
+        return v === undefined ? undefined : optU64(v);
       };
-      const st: PcapngStats & { ifId: number } = { ifId, tsUs: b.readUInt32LE(body + 4) * TWO_32 + b.readUInt32LE(body + 8) };
+      const st: PcapngStats & { ifId: number } = { ifId, tsUs: u32(body + 4) * TWO_32 + u32(body + 8) };
       const s = o.get(OPT_ISB_STARTTIME)?.[0];
       const e = o.get(OPT_ISB_ENDTIME)?.[0];
-      if (s) st.startUs = tsOf(s);
-      if (e) st.endUs = tsOf(e);
+      if (s) st.startUs = optTs(s);
+      if (e) st.endUs = optTs(e);
       const r = u64(OPT_ISB_IFRECV);
       const dr = u64(OPT_ISB_IFDROP);
       if (r !== undefined) st.ifRecv = r;
