@@ -1,20 +1,27 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import {
-  PcapWriter, PcapngWriter, readPcap, readPcapng, writePcapFile, writePcapngFile, loopbackHeader,
+  PcapWriter, PcapngWriter, readPcap, readPcapng, loopbackHeader,
   LINKTYPE_ETHERNET, LINKTYPE_NULL, AF_INET, type PcapPacket,
 } from "../host/capture/pcap.js";
 import {
   Capture, PcapngSink, CaptureRecordError, parseRecords, ringRecords, encodeRecords, type Frame,
 } from "../host/capture/capture.js";
+import { writePcapFile, writePcapngFile } from "../host/node/pcap_files.js";
+import { nodePlatform } from "../host/node/platform.js"; // captures to a path open files through it
+import { platform, setPlatform, toByteSink, type ByteSink } from "../host/lib/platform.js";
 import { tsharkCheck, tsharkSkip } from "./helpers/tshark.js";
 
-const hex = (s: string) => Buffer.from(s.replace(/[\s|]/g, ""), "hex");
+// The core's bytes are plain Uint8Arrays (not Buffers): the expected values are too.
+const u8 = (b: Uint8Array) => new Uint8Array(b);
+const hex = (s: string) => u8(Buffer.from(s.replace(/[\s|]/g, ""), "hex"));
+const hexOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const concat = (...parts: Uint8Array[]) => u8(Buffer.concat(parts));
 const tmp = mkdtempSync(join(tmpdir(), "wavnet-pcap-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
@@ -31,10 +38,8 @@ const BROADCAST = hex("ffffffffffff");
 const IP_A = [10, 0, 0, 1];
 const IP_B = [10, 0, 0, 2];
 
-function ether(dst: Buffer, src: Buffer, type: number, payload: Uint8Array): Buffer {
-  const t = Buffer.alloc(2);
-  t.writeUInt16BE(type);
-  return Buffer.concat([dst, src, t, payload]);
+function ether(dst: Uint8Array, src: Uint8Array, type: number, payload: Uint8Array): Uint8Array {
+  return concat(dst, src, Uint8Array.of(type >> 8, type & 0xff), payload);
 }
 
 /** RFC 1071 ones' complement sum, folded, complemented. */
@@ -46,7 +51,7 @@ function inetChecksum(...parts: Uint8Array[]): number {
   return ~sum & 0xffff;
 }
 
-function arpRequest(): Buffer {
+function arpRequest(): Uint8Array {
   const arp = Buffer.concat([
     hex("0001 0800 06 04 0001"), // Ethernet, IPv4, hlen 6, plen 4, request (RFC 826)
     MAC_A, Buffer.from(IP_A), Buffer.alloc(6), Buffer.from(IP_B),
@@ -54,7 +59,7 @@ function arpRequest(): Buffer {
   return ether(BROADCAST, MAC_A, 0x0806, arp);
 }
 
-function udpPacket(payload: string): Buffer {
+function udpPacket(payload: string): Uint8Array {
   const data = Buffer.from(payload);
   const udp = Buffer.alloc(8 + data.length);
   udp.writeUInt16BE(40000, 0);
@@ -76,7 +81,7 @@ function udpPacket(payload: string): Buffer {
   return ether(MAC_B, MAC_A, 0x0800, Buffer.concat([ip, udp]));
 }
 
-function unknownEthertype(): Buffer {
+function unknownEthertype(): Uint8Array {
   return ether(MAC_B, MAC_A, 0x88b5, Buffer.from("IEEE 802 local experimental ethertype 1, no dissector"));
 }
 
@@ -111,6 +116,18 @@ describe("classic pcap writer", () => {
   test("an empty capture is a valid file: just the header", () => {
     assert.deepEqual(new PcapWriter().toBuffer().length, 24);
     assert.deepEqual(readPcap(new PcapWriter().toBuffer()).packets, []);
+  });
+
+  test("toBuffer() and the encoders give plain Uint8Arrays, not Node Buffers (the core has none)", () => {
+    const w = new PcapWriter();
+    w.write(DEADBEEF);
+    for (const b of [w.toBuffer(), w.header(), w.packet(DEADBEEF), loopbackHeader(AF_INET), new PcapngWriter().toBuffer()]) {
+      assert.equal(Object.getPrototypeOf(b), Uint8Array.prototype);
+    }
+    // readers take a Buffer too, and give copies as plain Uint8Arrays
+    const f = readPcap(Buffer.from(w.toBuffer()));
+    assert.equal(Object.getPrototypeOf(f.packets[0].data), Uint8Array.prototype);
+    assert.deepEqual(f.packets[0].data, hex("deadbe"));
   });
 
   test("loopback header is the address family in the file's (little-endian) order", () => {
@@ -197,6 +214,50 @@ describe("pcapng writer", () => {
     assert.equal(f.userAppl, "wavnet");
   });
 
+  test("a web WritableStream (toByteSink) gets the same bytes; end() waits for it to close", async () => {
+    const chunks: Uint8Array[] = [];
+    let closed = false;
+    const ws = new WritableStream<Uint8Array>({
+      write: async (c) => {
+        await new Promise((r) => setTimeout(r, 1)); // a slow consumer
+        chunks.push(c);
+      },
+      close: () => void (closed = true),
+    });
+    const w = new PcapngWriter({ out: toByteSink(ws) });
+    w.addInterface({ name: "a" });
+    w.write(0, DEADBEEF);
+    await w.end();
+    assert.equal(closed, true);
+    const ref = new PcapngWriter();
+    ref.addInterface({ name: "a" });
+    ref.write(0, DEADBEEF);
+    assert.deepEqual(concat(...chunks), ref.toBuffer());
+  });
+
+  test("an error the sink reports is kept, later writes are dropped, and end() rejects with it", async () => {
+    // a WritableStream that fails its second write
+    let n = 0;
+    const ws = new WritableStream<Uint8Array>({ write: () => { if (++n === 2) throw new Error("disk full"); } });
+    const w = new PcapWriter({ out: toByteSink(ws) });
+    w.write(DEADBEEF);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(w.write(DEADBEEF), false); // the sink failed: nothing more goes to it
+    await assert.rejects(w.end(), /disk full/);
+    // a sink that reports the error to its end callback only
+    const quiet: ByteSink = { write: () => true, end: (cb?: (e?: Error) => void) => cb?.(new Error("close failed")) };
+    await assert.rejects(new PcapWriter({ out: quiet }).end(), /close failed/);
+    // endStream: false leaves the sink open but still reports its error
+    const listeners: ((e: Error) => void)[] = [];
+    let ended = false;
+    const open: ByteSink = { write: () => true, end: () => void (ended = true), on: (_e, l) => void listeners.push(l) };
+    const w2 = new PcapWriter({ out: open });
+    w2.start();
+    for (const l of listeners) l(new Error("EPIPE"));
+    await assert.rejects(w2.end({ endStream: false }), /EPIPE/);
+    assert.equal(ended, false);
+  });
+
   test("round trip through readPcapng: two interfaces, both directions, truncation", () => {
     const w = new PcapngWriter();
     w.addInterface({ name: "epair0a", description: "vnet a" });
@@ -233,10 +294,10 @@ describe("capture ring records", () => {
 
   test("parses records laid back to back, data as views", () => {
     const got: unknown[] = [];
-    assert.equal(parseRecords(RING, (r) => got.push({ ...r, data: Buffer.from(r.data) })), 2);
+    assert.equal(parseRecords(RING, (r) => got.push({ ...r, data: r.data.slice() })), 2);
     assert.deepEqual(got, [
       { offset: 0, caplen: 3, origLen: 60, dir: "in", tsUs: 1000, data: hex("deadbe") },
-      { offset: 32, caplen: 0, origLen: 0, dir: "out", tsUs: 2 ** 32 + 1, data: Buffer.alloc(0) },
+      { offset: 32, caplen: 0, origLen: 0, dir: "out", tsUs: 2 ** 32 + 1, data: new Uint8Array(0) },
     ]);
     assert.equal(parseRecords(new Uint8Array(0), () => assert.fail("no records")), 0);
   });
@@ -246,7 +307,7 @@ describe("capture ring records", () => {
       { data: hex("deadbe"), origLen: 60, dir: "in", tsUs: 1000 },
       { data: new Uint8Array(0), origLen: 0, dir: "out", tsUs: 2 ** 32 + 1 },
     ]);
-    assert.deepEqual(Buffer.from(enc), RING);
+    assert.deepEqual(enc, RING);
   });
 
   test("offsets in errors and records add the base (the ring's kernel address)", () => {
@@ -254,9 +315,9 @@ describe("capture ring records", () => {
   });
 
   /** RING with `patch(view)` applied to a copy; the error must name `offset` and `field`. */
-  function rejects(name: string, patch: (dv: DataView) => void, offset: number, field: string, msg: RegExp, bytes: Buffer = RING, snaplen?: number) {
+  function rejects(name: string, patch: (dv: DataView) => void, offset: number, field: string, msg: RegExp, bytes: Uint8Array = RING, snaplen?: number) {
     test(`rejects ${name}`, () => {
-      const b = Buffer.from(bytes);
+      const b = bytes.slice();
       patch(new DataView(b.buffer, b.byteOffset, b.byteLength));
       assert.throws(() => parseRecords(b, () => {}, { snaplen }), (e: unknown) => {
         assert.ok(e instanceof CaptureRecordError, String(e));
@@ -274,11 +335,11 @@ describe("capture ring records", () => {
   rejects("reclen below the header size", u32(0, 16), 0, "reclen", /16 is less than the 24-byte header/);
   rejects("reclen not a multiple of 8", u32(32, 28), 32, "reclen", /28 is not a multiple of 8/);
   rejects("reclen past the end of the range", u32(32, 32), 32, "reclen", /32 runs past the end of the range \(24 bytes left\)/);
-  rejects("a header cut short at the end of the range", () => {}, 56, "reclen", /only 8 bytes left/, Buffer.concat([RING, Buffer.alloc(8)]));
+  rejects("a header cut short at the end of the range", () => {}, 56, "reclen", /only 8 bytes left/, concat(RING, new Uint8Array(8)));
   rejects("caplen that does not fit in reclen", u32(4, 9), 0, "caplen", /9 does not fit in reclen 32 \(at most 8\)/);
   rejects("reclen with more padding than caplen needs", u32(32 + 4, 0), 0, "reclen", /40 is not 24 \+ caplen 3 rounded up to 8 \(32\)/,
     // one 40-byte record with caplen 3 (patch keeps the second record's caplen 0 at 36)
-    Buffer.concat([hex("28000000 03000000 3c000000 0100 0000 e803000000000000"), Buffer.alloc(16)]));
+    concat(hex("28000000 03000000 3c000000 0100 0000 e803000000000000"), new Uint8Array(16)));
   rejects("caplen above origlen", u32(8, 2), 0, "caplen", /3 is more than origlen 2/);
   rejects("caplen above the snaplen", () => {}, 0, "caplen", /3 is more than the snaplen 2/, RING, 2);
   rejects("direction 0", u16(12, 0), 0, "dir", /0 is neither 1 \(in\) nor 2 \(out\)/);
@@ -290,7 +351,7 @@ describe("capture ring records", () => {
 // ---------------------------------------------------------------------------------------
 
 /** A ring batch as the kernel would leave it: frames with kernel times. */
-function ring(frames: { data: Buffer; dir: "in" | "out"; tsUs: number; origLen?: number }[]): Uint8Array {
+function ring(frames: { data: Uint8Array; dir: "in" | "out"; tsUs: number; origLen?: number }[]): Uint8Array {
   return encodeRecords(frames);
 }
 
@@ -306,8 +367,8 @@ describe("Capture", () => {
     assert.equal(c.ingest(bytes), 2);
     bytes.fill(0); // the kernel reuses the ring
     seen.push((await it.next()).value, (await it.next()).value);
-    assert.deepEqual(seen.map((f) => [f.ifName, f.tsUs, f.kernelTsUs, f.dir, Buffer.from(f.data).toString("hex"), f.origLen]), [
-      ["epair0a", EPOCH + 5, 5, "out", arpRequest().toString("hex"), 42],
+    assert.deepEqual(seen.map((f) => [f.ifName, f.tsUs, f.kernelTsUs, f.dir, hexOf(f.data), f.origLen]), [
+      ["epair0a", EPOCH + 5, 5, "out", hexOf(arpRequest()), 42],
       ["epair0a", EPOCH + 9, 9, "in", "0102", 1514],
     ]);
     assert.deepEqual([c.frames, c.bytes, c.capturedBytes, c.drops], [2, 42 + 1514, 44, 0]);
@@ -395,6 +456,78 @@ describe("Capture", () => {
     const c = new Capture({ ifName: "x" }).toPcap(join(tmp, "no-such-dir", "x.pcap"));
     await assert.rejects(c.stop(), /ENOENT/);
   });
+
+  test("a capture to a path needs the platform's openFile (a browser has none): a clear error", () => {
+    const prev = platform();
+    assert.equal(prev, nodePlatform);
+    setPlatform({ name: "browser" });
+    try {
+      const c = new Capture({ ifName: "x" });
+      assert.throws(() => c.toPcap(join(tmp, "never.pcap")), /a capture to a file needs Node .*\(browser\) has no such support/);
+      assert.throws(() => new PcapngSink(join(tmp, "never.pcapng")), /a capture to a file needs Node/);
+      c.toPcapng(toByteSink(new WritableStream())); // a sink is fine anywhere
+    } finally {
+      setPlatform(prev);
+    }
+    assert.equal(existsSync(join(tmp, "never.pcap")), false);
+  });
+
+  test("readable(): a ReadableStream of frames from now on, closed at stop()", async () => {
+    const c = new Capture({ ifName: "epair0a", epochUs: EPOCH });
+    c.ingest(ring([{ data: hex("00"), dir: "in", tsUs: 1 }])); // before the stream: not in it
+    const rs = c.readable();
+    c.ingest(ring([{ data: arpRequest(), dir: "out", tsUs: 2 }, { data: hex("0102"), origLen: 60, dir: "in", tsUs: 3 }]));
+    const reader = rs.getReader();
+    const first = await reader.read();
+    assert.equal(first.done, false);
+    assert.deepEqual([first.value!.kernelTsUs, first.value!.dir, hexOf(first.value!.data)], [2, "out", hexOf(arpRequest())]);
+    c.ingest(ring([{ data: hex("03"), dir: "out", tsUs: 4 }]));
+    await c.stop();
+    const rest: number[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(r.value.kernelTsUs);
+    assert.deepEqual(rest, [3, 4]); // what was queued, then the end
+  });
+
+  test("readable(): cancelling the stream unsubscribes it, the capture goes on", async () => {
+    const c = new Capture({ ifName: "x", queueLimit: 1 });
+    const rs = c.readable();
+    const other = c[Symbol.asyncIterator]();
+    await rs.cancel();
+    c.ingest(ring([1, 2].map((t) => ({ data: hex("00"), dir: "in" as const, tsUs: t }))));
+    assert.equal(c.queueDrops, 1); // only the iterator's queue is full: the stream's is gone
+    assert.equal((await other.next()).value.kernelTsUs, 1);
+    await c.stop();
+  });
+
+  for (const format of ["pcap", "pcapng"] as const) {
+    test(`readable("${format}"): the file's bytes as frames arrive, closed at stop()`, async () => {
+      const c = new Capture({ ifName: "epair0a", epochUs: EPOCH, snaplen: 1500 });
+      const rs = c.readable(format);
+      c.ingest(ring([{ data: arpRequest(), dir: "out", tsUs: 10 }, { data: udpPacket("hi"), dir: "in", tsUs: 20 }]));
+      c.drops = 1;
+      await c.stop({ kernelNowUs: 30 });
+      const bytes = new Uint8Array(await new Response(rs).arrayBuffer());
+      if (format === "pcap") {
+        const p = readPcap(bytes);
+        assert.equal(p.snaplen, 1500);
+        assert.deepEqual(p.packets.map((x) => [x.tsUs - EPOCH, hexOf(x.data)]), [[10, hexOf(arpRequest())], [20, hexOf(udpPacket("hi"))]]);
+      } else {
+        const n = readPcapng(bytes);
+        assert.deepEqual(n.interfaces.map((i) => i.name), ["epair0a"]);
+        assert.deepEqual(n.packets.map((x) => [x.tsUs - EPOCH, x.dir]), [[10, "out"], [20, "in"]]);
+        assert.deepEqual(n.stats, [{ ifId: 0, tsUs: EPOCH + 30, ifRecv: 3, ifDrop: 1 }]);
+      }
+    });
+  }
+
+  test('readable("pcapng") cancelled by its reader: later frames are dropped, stop() still succeeds', async () => {
+    const c = new Capture({ ifName: "x" });
+    const rs = c.readable("pcapng");
+    await rs.cancel();
+    c.ingest(ring([{ data: hex("01"), dir: "in", tsUs: 1 }]));
+    await c.stop();
+    assert.equal(c.frames, 1);
+  });
 });
 
 // ---------------------------------------------------------------------------------------
@@ -475,7 +608,7 @@ describe("tshark reads what we write", () => {
 
   test("loopback: LINKTYPE_NULL with a little-endian AF_INET header decodes as IPv4", { skip: tsharkSkip }, async () => {
     const ipUdp = udpPacket("lo").subarray(14);
-    const data = Buffer.concat([loopbackHeader(AF_INET), ipUdp]);
+    const data = concat(loopbackHeader(AF_INET), ipUdp);
     const pcap = join(tmp, "lo0.pcap");
     const pcapng = join(tmp, "lo0.pcapng");
     await writePcapFile(pcap, [{ tsUs: T0, data }], { linktype: LINKTYPE_NULL });
@@ -493,7 +626,7 @@ describe("tshark reads what we write", () => {
     w.addInterface({ name: "eth0" });
     w.write(0, { tsUs: T0, data: udpPacket("x") });
     const b = w.toBuffer();
-    b.writeUInt32LE(9999, b.length - 4); // trailing total length no longer matches
+    new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(b.length - 4, 9999, true); // trailing total length no longer matches
     await writeFile(file, b);
     const r = tsharkCheck(file);
     assert.equal(r.errors.length, 1, JSON.stringify(r));

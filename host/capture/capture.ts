@@ -1,11 +1,11 @@
 // Packet capture, host side: parse the records the kernel's capture tap leaves in a byte
 // range of its memory, turn them into frames with wall-clock timestamps, and hand them to
-// async iterators and pcap/pcapng sinks as they arrive. The record layout is a contract
-// with the kernel (docs/capture.md); a record that breaks it is a kernel bug and throws.
+// async iterators, Web Streams and pcap/pcapng sinks as they arrive. The record layout is a
+// contract with the kernel (docs/capture.md); a record that breaks it is a kernel bug and
+// throws. Platform-neutral: a capture to a path opens it through the platform's openFile.
 
-import { createWriteStream } from "node:fs";
-import type { Writable } from "node:stream";
 import { WavnetError } from "../lib/errors.js";
+import { platform, unsupported, type ByteSink } from "../lib/platform.js";
 import { PcapWriter, PcapngWriter, LINKTYPE_ETHERNET, MAX_SNAPLEN, type PcapPacket } from "./pcap.js";
 
 // ---------------------------------------------------------------------------------------
@@ -285,28 +285,29 @@ export class Capture implements AsyncIterable<Frame> {
     };
   }
 
-  /** Write frames, as they arrive, to a classic pcap file (path) or stream. */
-  toPcap(dest: string | Writable, opts: { end?: boolean } = {}): this {
+  /**
+   * Write frames, as they arrive, to a classic pcap file (a path, opened with the platform's
+   * openFile: Node only) or a ByteSink (a Node Writable, toByteSink(WritableStream)).
+   * stop() ends the sink unless `end: false`, and rejects with an error the sink reported.
+   */
+  toPcap(dest: string | ByteSink, opts: { end?: boolean } = {}): this {
     this.checkLive("toPcap");
     const d = openDest(dest, opts.end);
     const w = new PcapWriter({ linktype: this.linktype, snaplen: this.snaplen, out: d.out });
     w.start();
     this.sinks.push({
       write: (f) => void w.write(f),
-      stop: async () => {
-        await w.end({ endStream: d.end });
-        d.throwIfFailed();
-      },
+      stop: () => w.end({ endStream: d.end }),
     });
     return this;
   }
 
   /**
-   * Write frames, as they arrive, to a pcapng file (path) or stream of its own, or to a
+   * Write frames, as they arrive, to a pcapng file (path) or ByteSink of its own, or to a
    * shared PcapngSink (one IDB per attached capture). A sink of its own closes at stop();
    * a shared one stays open for its owner to close.
    */
-  toPcapng(dest: string | Writable | PcapngSink, opts: { end?: boolean } = {}): this {
+  toPcapng(dest: string | ByteSink | PcapngSink, opts: { end?: boolean } = {}): this {
     this.checkLive("toPcapng");
     const own = !(dest instanceof PcapngSink);
     const sink = dest instanceof PcapngSink ? dest : new PcapngSink(dest, opts);
@@ -319,6 +320,40 @@ export class Capture implements AsyncIterable<Frame> {
       },
     });
     return this;
+  }
+
+  /**
+   * A Web Streams view (browsers, or any code that prefers streams to `for await`): with no
+   * argument, the frames from now on, closed at stop(); with "pcap" or "pcapng", the bytes
+   * of a capture file written as frames arrive (the file's header at once), closed at stop()
+   * (e.g. `new Response(cap.readable("pcapng")).blob()`). Frames wait for the reader in the
+   * capture's queue (queueLimit, as an iterator's do); file bytes wait in the stream's queue.
+   * Cancelling the stream stops the view, not the capture.
+   */
+  readable(): ReadableStream<Frame>;
+  readable(format: "pcap" | "pcapng"): ReadableStream<Uint8Array>;
+  readable(format?: "pcap" | "pcapng"): ReadableStream<Frame> | ReadableStream<Uint8Array> {
+    if (format === undefined) {
+      const it = this[Symbol.asyncIterator]();
+      return new ReadableStream<Frame>(
+        {
+          async pull(c) {
+            const r = await it.next();
+            if (r.done) c.close();
+            else c.enqueue(r.value);
+          },
+          async cancel() {
+            await it.return?.();
+          },
+        },
+        { highWaterMark: 0 }, // nothing is pulled ahead: frames stay in the capture's queue
+      );
+    }
+    if (format !== "pcap" && format !== "pcapng") throw new RangeError(`capture ${this.ifName}: readable(${String(format)}): the format is "pcap" or "pcapng"`);
+    const { sink, readable } = byteStream();
+    if (format === "pcap") this.toPcap(sink);
+    else this.toPcapng(sink);
+    return readable;
   }
 
   /** End every iterator (after it has taken what is queued) and flush and close own sinks. */
@@ -361,7 +396,8 @@ export class PcapngSink {
   private readonly attached = new Map<number, Capture>();
   private closing: Promise<void> | undefined;
 
-  constructor(dest: string | Writable, opts: { end?: boolean; userAppl?: string } = {}) {
+  /** `dest`: a path (opened with the platform's openFile: Node only) or a ByteSink. */
+  constructor(dest: string | ByteSink, opts: { end?: boolean; userAppl?: string } = {}) {
     this.dest = openDest(dest, opts.end);
     this.w = new PcapngWriter({ out: this.dest.out, userAppl: opts.userAppl });
     this.w.start();
@@ -387,34 +423,55 @@ export class PcapngSink {
     this.w.writeStatistics(ifId, { tsUs, ifRecv: c.frames + c.drops, ifDrop: c.drops });
   }
 
-  /** Detach every capture still attached, flush, and end the stream. */
+  /** Detach every capture still attached, flush, and end the sink; rejects with an error the sink reported. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     for (const [id, c] of [...this.attached]) this.detach(id, c, c.lastFrameUs ?? c.epochUs);
-    this.closing = (async () => {
-      await this.w.end({ endStream: this.dest.end });
-      this.dest.throwIfFailed();
-    })();
+    this.closing = this.w.end({ endStream: this.dest.end });
     return this.closing;
   }
 }
 
-/** A destination stream; its 'error' is kept (an unhandled one would kill the process) and rethrown on close. */
+/**
+ * Where a capture file goes. Errors the sink reports are kept by the writer (an unhandled
+ * Node 'error' event would kill the process) and rethrown by stop()/close().
+ */
 interface Dest {
-  out: Writable;
+  out: ByteSink;
+  /** End the sink when the capture stops (false for e.g. process.stdout). */
   end: boolean;
-  throwIfFailed(): void;
 }
 
-function openDest(dest: string | Writable, end: boolean | undefined): Dest {
-  const out = typeof dest === "string" ? createWriteStream(dest) : dest;
-  let failed: Error | undefined;
-  out.on("error", (e: Error) => (failed ??= e));
-  return {
-    out,
-    end: end ?? true,
-    throwIfFailed: () => {
-      if (failed) throw failed;
+function openDest(dest: string | ByteSink, end: boolean | undefined): Dest {
+  let out: ByteSink;
+  if (typeof dest === "string") {
+    const open = platform().openFile;
+    if (!open) throw unsupported("a capture to a file");
+    out = open(dest);
+  } else {
+    out = dest;
+  }
+  return { out, end: end ?? true };
+}
+
+/** A ByteSink whose bytes come out of a ReadableStream; ending the sink closes the stream. */
+function byteStream(): { sink: ByteSink; readable: ReadableStream<Uint8Array> } {
+  let ctl: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let open = true;
+  const readable = new ReadableStream<Uint8Array>({
+    start: (c) => void (ctl = c), // called at once, by the constructor
+    cancel: () => void (open = false), // the reader is gone: later bytes are dropped
+  });
+  const sink: ByteSink = {
+    write(chunk) {
+      if (open) ctl!.enqueue(chunk);
+      return true;
+    },
+    end(cb) {
+      if (open) ctl!.close();
+      open = false;
+      cb?.();
     },
   };
+  return { sink, readable };
 }

@@ -1,12 +1,13 @@
 // Captures wired to the kernel: a LiveCapture owns a kernel capture descriptor (net/bpf.ts)
 // on one interface; the kernel drains every live capture's ring after each kernel entry and
-// clock tick, so frames reach iterators and pcap/pcapng sinks as they happen.
+// clock tick, so frames reach iterators, Web Streams (readable()) and pcap/pcapng sinks as
+// they happen.
 
 import { Capture, type CaptureOptions, type PcapngSink } from "./capture.js";
-import type { Writable } from "node:stream";
+import type { ByteSink } from "../lib/platform.js";
 import { LINKTYPE_ETHERNET, LINKTYPE_NULL } from "./pcap.js";
 import { ConfigError, KernelError, Errno } from "../lib/errors.js";
-import type { Kernel } from "../kern/kernel.js";
+import { PORT_RANK, type HostPort, type Kernel } from "../kern/kernel.js";
 import type { Interface } from "../admin/ifnet.js";
 
 export interface BpfExports {
@@ -24,13 +25,13 @@ export interface CaptureStartOptions {
   snaplen?: number;
   /** Ring size in 64 KiB segments (default 16 = 1 MiB; frames beyond it are dropped and counted). */
   ringSegments?: number;
-  /** Write a pcap file (path) or stream as frames arrive. */
-  pcap?: string | Writable;
-  /** Write pcapng: a path, a stream, or a PcapngSink shared with other captures. */
-  pcapng?: string | Writable | PcapngSink;
+  /** Write a pcap file as frames arrive: a path (Node only) or a ByteSink (a Node Writable, toByteSink(WritableStream)). */
+  pcap?: string | ByteSink;
+  /** Write pcapng: a path (Node only), a ByteSink, or a PcapngSink shared with other captures. */
+  pcapng?: string | ByteSink | PcapngSink;
 }
 
-export class LiveCapture extends Capture {
+export class LiveCapture extends Capture implements HostPort {
   #d: number;
   constructor(private readonly kernel: Kernel, readonly iface: Interface, d: number, opts: CaptureOptions) {
     super(opts);
@@ -49,6 +50,11 @@ export class LiveCapture extends Capture {
     this.drops = x.bpf_stat(this.#d, 2);
   }
 
+  /** @internal HostPort: the kernel shuts down. */
+  close(): void {
+    void this.stop();
+  }
+
   /** Stop capturing: drain the ring, free it in the kernel, end iterators, close own sinks. */
   override stop(): Promise<void> {
     if (this.#d !== 0) {
@@ -56,7 +62,7 @@ export class LiveCapture extends Capture {
       this.drain();
       x.bpf_close(this.#d);
       this.#d = 0;
-      this.kernel.forgetCapture(this);
+      this.kernel.detachPort(this);
       return super.stop({ kernelNowUs: x.callout_now() });
     }
     return super.stop();
@@ -84,6 +90,6 @@ export function startCapture(kernel: Kernel, iface: Interface, opts: CaptureStar
   });
   if (opts.pcap !== undefined) cap.toPcap(opts.pcap);
   if (opts.pcapng !== undefined) cap.toPcapng(opts.pcapng);
-  kernel.rememberCapture(cap);
+  kernel.attachPort(cap, PORT_RANK.capture);
   return cap;
 }
