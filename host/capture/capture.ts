@@ -438,7 +438,7 @@ export class PcapngSink {
  */
 interface Dest {
   out: ByteSink;
-  /** End the sink when the capture stops (false for e.g. process.stdout). */
+  /** End the sink when the capture stops (false for a sink its caller keeps open, e.g. Node's stdout). */
   end: boolean;
 }
 

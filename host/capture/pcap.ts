@@ -510,12 +510,12 @@ export interface PcapFile {
   packets: ReadPacket[];
 }
 
-/** A plain Uint8Array over the same bytes (a Node Buffer's slice() is a view; this one's copies). */
+/** A plain Uint8Array over the same bytes (slice() on Node's Uint8Array subclass makes a view; on this, a copy). */
 function plain(buf: Uint8Array): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** Read a classic pcap file (any Uint8Array, a Node Buffer too); packets' data are copies. */
+/** Read a classic pcap file (any Uint8Array, Node's subclass too); packets' data are copies. */
 export function readPcap(buf: Uint8Array): PcapFile {
   const b = plain(buf);
   if (b.length < PCAP_HEADER_LEN) throw new Error(`pcap: ${b.length} bytes is shorter than the 24-byte header`);
@@ -577,7 +577,7 @@ const optU32 = (v: Uint8Array) => view(v).getUint32(0, true);
 const optU64 = (v: Uint8Array) => Number(view(v).getBigUint64(0, true));
 const optTs = (v: Uint8Array) => view(v).getUint32(0, true) * TWO_32 + view(v).getUint32(4, true);
 
-/** Read a one-section pcapng file (any Uint8Array, a Node Buffer too); packets' data are copies. */
+/** Read a one-section pcapng file (any Uint8Array, Node's subclass too); packets' data are copies. */
 export function readPcapng(buf: Uint8Array): PcapngFile {
   const b = plain(buf);
   const dv = view(b);
