@@ -1,4 +1,6 @@
 // The kernel's ABI as the host sees it: the exports of build/kernel.wasm the host calls.
+// tests/abi.test.ts checks every member against the built Wasm (and that the host calls
+// kernel.k.NAME only for a NAME declared here).
 
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
 export interface KernelExports {
@@ -6,6 +8,8 @@ export interface KernelExports {
   kern_boot(sectionBytes: number, seed: number): number;
   kern_globals(): number;
   kern_heap_top(): number;
+  /** The host I/O window (frames, datagrams, addresses in and out). */
+  kern_iobuf(): number;
   kmem_pages_inuse(): number;
   kmem_chunks_total(): number;
   kmem_chunks_free(): number;
