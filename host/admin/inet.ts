@@ -294,25 +294,28 @@ export function netstatRn(kernel: Kernel, vnet: Vnet): string {
 // ---------------------------------------------------------------------------------------
 // Knobs
 
+/** inet_get / inet_set selectors, named as assembly/netinet/inet.ts names them (K_*). */
+const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6 } as const;
+
 /** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
 export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
   const x = inet(kernel, "net.inet.ip.forwarding");
   checkVnet(vnet, "net.inet.ip.forwarding");
   if (typeof on !== "boolean") throw new ConfigError(`net.inet.ip.forwarding: expected true or false, got ${String(on)}`);
-  const r = x.inet_set(vnet.ptr, 0, on ? 1 : 0);
+  const r = x.inet_set(vnet.ptr, K.FORWARDING, on ? 1 : 0);
   if (r !== 0) fail("net.inet.ip.forwarding", r);
 }
 
 export function forwarding(kernel: Kernel, vnet: Vnet): boolean {
   checkVnet(vnet, "net.inet.ip.forwarding");
-  return inet(kernel, "net.inet.ip.forwarding").inet_get(vnet.ptr, 0) === 1;
+  return inet(kernel, "net.inet.ip.forwarding").inet_get(vnet.ptr, K.FORWARDING) === 1;
 }
 
 /** sysctl net.inet.icmp.icmplim: ICMP errors per second a vnet may send (0 = no limit). */
 export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): void {
   checkVnet(vnet, "net.inet.icmp.icmplim");
   if (!Number.isInteger(perSecond) || perSecond < 0 || perSecond > 1_000_000) throw new ConfigError(`net.inet.icmp.icmplim: must be an integer 0-1000000, got ${perSecond}`);
-  const r = inet(kernel, "net.inet.icmp.icmplim").inet_set(vnet.ptr, 1, perSecond);
+  const r = inet(kernel, "net.inet.icmp.icmplim").inet_set(vnet.ptr, K.ICMPLIM, perSecond);
   if (r !== 0) fail("net.inet.icmp.icmplim", r);
 }
 
@@ -321,11 +324,11 @@ export function inetGauges(kernel: Kernel, vnet: Vnet): { reassembling: number; 
   checkVnet(vnet, "inet gauges");
   const x = inet(kernel, "inet gauges");
   return {
-    reassembling: x.inet_get(vnet.ptr, 2),
-    arpEntries: x.inet_get(vnet.ptr, 3),
-    routes: x.inet_get(vnet.ptr, 4),
-    addresses: x.inet_get(vnet.ptr, 5),
-    pingLogDrops: x.inet_get(vnet.ptr, 6),
+    reassembling: x.inet_get(vnet.ptr, K.IPQ),
+    arpEntries: x.inet_get(vnet.ptr, K.LLE),
+    routes: x.inet_get(vnet.ptr, K.ROUTES),
+    addresses: x.inet_get(vnet.ptr, K.ADDRS),
+    pingLogDrops: x.inet_get(vnet.ptr, K.PINGDROPS),
   };
 }
 

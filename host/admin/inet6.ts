@@ -393,25 +393,28 @@ export function netstatRn6(kernel: Kernel, vnet: Vnet): string {
 // ---------------------------------------------------------------------------------------
 // Knobs
 
+/** inet6_get / inet6_set selectors, named as assembly/netinet6/inet6.ts names them (K_*). */
+const K = { FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6 } as const;
+
 /** sysctl net.inet6.ip6.forwarding=0|1 for a vnet. */
 export function setForwarding6(kernel: Kernel, vnet: Vnet, on: boolean): void {
   const x = inet6(kernel, "net.inet6.ip6.forwarding");
   checkVnet(vnet, "net.inet6.ip6.forwarding");
   if (typeof on !== "boolean") throw new ConfigError(`net.inet6.ip6.forwarding: expected true or false, got ${String(on)}`);
-  const r = x.inet6_set(vnet.ptr, 0, on ? 1 : 0);
+  const r = x.inet6_set(vnet.ptr, K.FORWARDING, on ? 1 : 0);
   if (r !== 0) fail("net.inet6.ip6.forwarding", r);
 }
 
 export function forwarding6(kernel: Kernel, vnet: Vnet): boolean {
   checkVnet(vnet, "net.inet6.ip6.forwarding");
-  return inet6(kernel, "net.inet6.ip6.forwarding").inet6_get(vnet.ptr, 0) === 1;
+  return inet6(kernel, "net.inet6.ip6.forwarding").inet6_get(vnet.ptr, K.FORWARDING) === 1;
 }
 
 /** sysctl net.inet6.icmp6.errppslimit: ICMPv6 errors per second a vnet may send (0 = no limit). */
 export function setIcmp6Limit(kernel: Kernel, vnet: Vnet, perSecond: number): void {
   checkVnet(vnet, "net.inet6.icmp6.errppslimit");
   if (!Number.isInteger(perSecond) || perSecond < 0 || perSecond > 1_000_000) throw new ConfigError(`net.inet6.icmp6.errppslimit: must be an integer 0-1000000, got ${perSecond}`);
-  const r = inet6(kernel, "net.inet6.icmp6.errppslimit").inet6_set(vnet.ptr, 1, perSecond);
+  const r = inet6(kernel, "net.inet6.icmp6.errppslimit").inet6_set(vnet.ptr, K.ERRPPSLIMIT, perSecond);
   if (r !== 0) fail("net.inet6.icmp6.errppslimit", r);
 }
 
@@ -420,11 +423,11 @@ export function inet6Gauges(kernel: Kernel, vnet: Vnet): { reassembling: number;
   checkVnet(vnet, "inet6 gauges");
   const x = inet6(kernel, "inet6 gauges");
   return {
-    reassembling: x.inet6_get(vnet.ptr, 2),
-    neighbors: x.inet6_get(vnet.ptr, 3),
-    routes: x.inet6_get(vnet.ptr, 4),
-    addresses: x.inet6_get(vnet.ptr, 5),
-    pingLogDrops: x.inet6_get(vnet.ptr, 6),
+    reassembling: x.inet6_get(vnet.ptr, K.FRAGQ),
+    neighbors: x.inet6_get(vnet.ptr, K.ND),
+    routes: x.inet6_get(vnet.ptr, K.ROUTES),
+    addresses: x.inet6_get(vnet.ptr, K.ADDRS),
+    pingLogDrops: x.inet6_get(vnet.ptr, K.PINGDROPS),
   };
 }
 

@@ -73,11 +73,14 @@ export function netstatUdp(kernel: Kernel, vnet: Vnet): string {
 // ---------------------------------------------------------------------------------------
 // Knobs
 
+/** udp_get / udp_set selectors, named as assembly/netinet/udp/udp_hostapi.ts names them (K_*). */
+const K = { PORTFIRST: 0, PORTLAST: 1, PCBS: 2 } as const;
+
 /** net.inet.ip.portrange.first/last of a vnet: where ephemeral ports come from (default 10000-65535). */
 export function portRange(kernel: Kernel, vnet: Vnet): { first: number; last: number } {
   checkVnet(vnet, "net.inet.ip.portrange");
   const x = udp(kernel, "net.inet.ip.portrange");
-  return { first: x.udp_get(vnet.ptr, 0), last: x.udp_get(vnet.ptr, 1) };
+  return { first: x.udp_get(vnet.ptr, K.PORTFIRST), last: x.udp_get(vnet.ptr, K.PORTLAST) };
 }
 
 export function setPortRange(kernel: Kernel, vnet: Vnet, first: number, last: number): void {
@@ -90,7 +93,7 @@ export function setPortRange(kernel: Kernel, vnet: Vnet, first: number, last: nu
   if (first > last) throw new ConfigError(`${what}: first is above last`);
   // Widen before narrowing so the kernel's first <= last check holds at each step.
   const cur = portRange(kernel, vnet);
-  const order: [number, number][] = first > cur.last ? [[1, last], [0, first]] : [[0, first], [1, last]];
+  const order: [number, number][] = first > cur.last ? [[K.PORTLAST, last], [K.PORTFIRST, first]] : [[K.PORTFIRST, first], [K.PORTLAST, last]];
   for (const [w, v] of order) {
     const r = x.udp_set(vnet.ptr, w, v);
     if (r !== 0) throw new KernelError(what, r);
@@ -100,7 +103,7 @@ export function setPortRange(kernel: Kernel, vnet: Vnet, first: number, last: nu
 /** Gauges: PCBs in the vnet. */
 export function udpGauges(kernel: Kernel, vnet: Vnet): { pcbs: number } {
   checkVnet(vnet, "udp gauges");
-  return { pcbs: udp(kernel, "udp gauges").udp_get(vnet.ptr, 2) };
+  return { pcbs: udp(kernel, "udp gauges").udp_get(vnet.ptr, K.PCBS) };
 }
 
 /** UDP sockets open in the whole kernel (kldunload udp is refused while any is). */
