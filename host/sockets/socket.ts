@@ -26,12 +26,15 @@ export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
 export const SOL_SOCKET = 0xffff;
+/** Level SOL_SOCKET option names (sys/socket.ts SO_*). */
 export const SO = {
   DEBUG: 0x1, ACCEPTCONN: 0x2, REUSEADDR: 0x4, KEEPALIVE: 0x8, DONTROUTE: 0x10, BROADCAST: 0x20, LINGER: 0x80,
   OOBINLINE: 0x100, REUSEPORT: 0x200, SNDBUF: 0x1001, RCVBUF: 0x1002, SNDLOWAT: 0x1003, RCVLOWAT: 0x1004,
   ERROR: 0x1007, TYPE: 0x1008, PROTOCOL: 0x1016,
 } as const;
+/** Flags of send and receive calls (sys/socket.ts MSG_*). */
 export const MSG = { OOB: 0x1, PEEK: 0x2, DONTROUTE: 0x4, TRUNC: 0x10, DONTWAIT: 0x80 } as const;
+/** Socket state bits, soh_info state (sys/socket.ts SS_*). */
 export const SS = {
   NOFDREF: 0x1, ISCONNECTED: 0x2, ISCONNECTING: 0x4, ISDISCONNECTING: 0x8, CANTSENDMORE: 0x10, CANTRCVMORE: 0x20,
   NBIO: 0x100, ISDISCONNECTED: 0x2000,
