@@ -4,7 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
-import "../node/platform.js"; // Node's hooks: captures to a path (--pcap) open files through them
+import "../node/index.js"; // Node's platform hooks (captures to a path, binaries from disk), vnet.net, VXLAN ports
 import { EXIT, UsageError, processIo, write, type Io } from "./session.js";
 import { run } from "./run.js";
 import { shell } from "./shell.js";

@@ -7,15 +7,11 @@ import {
 } from "../lib/errors.js";
 import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
 import { loadLinkMap, type LinkMap } from "./linkmap.js";
-import { nodeModuleSource } from "../node/wasm_file.js";
+import { platform } from "../lib/platform.js";
+import { urlModuleSource, packageBuildUrl } from "./source.js";
 import { formatTable } from "../lib/format.js";
 import type { KernelExports } from "./abi.js";
 export type { KernelExports } from "./abi.js";
-import { startCapture, type LiveCapture, type CaptureStartOptions } from "../capture/tap.js";
-import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "../admin/ifnet.js";
-import { createSocket as createDgram } from "../sockets/dgram.js";
-import { netFor, type VnetNet } from "../sockets/net.js";
-import { SocketRegistry, socket as newSocket, sockstat, formatSockstat, type Socket } from "../sockets/socket.js";
 
 const ZS = { size: 0, limit: 1, inuse: 2, peak: 3, allocs: 4, frees: 5, fails: 6, slabs: 7, pagesPerSlab: 8, itemsPerSlab: 9, flags: 10, modid: 11, owner: 12, badfrees: 13 };
 const ZONE_VNET = 1;
@@ -23,12 +19,20 @@ const ZONE_CHARGE = 2;
 const LEAK_KINDS: LeakEntry["kind"][] = ["items", "pages", "callouts", "zone", "vnet data"];
 export const PAGE_SIZE = 4096;
 
-/** Something outside the kernel that kernel rings feed (host/vxlan.ts): drained after every kernel entry and clock tick. */
+/**
+ * Something of the host's that kernel state feeds: captures (their rings), the socket
+ * registry (the event ring), wires such as VXLAN sockets (output rings). Drained after
+ * every kernel entry and clock tick, in rank order; closed when the kernel shuts down.
+ * Features attach themselves, so the kernel names none of them.
+ */
 export interface HostPort {
   drain(): void;
   /** Stop for good (the kernel shuts down); must not enter the kernel. */
   close(): void;
 }
+
+/** Drain order: captures see frames first, then socket events, then wires send what was queued. */
+export const PORT_RANK = { capture: 0, sockets: 1, wire: 2 } as const;
 
 export interface BootOptions {
   /** A kernel configuration from the link map (BARE, GENERIC, DEMO, ...) or a module list. */
@@ -39,7 +43,10 @@ export interface BootOptions {
   seed?: number;
   /** Size of every vnet's data block (VNET section), 4 KiB multiple, default 8192. */
   vnetSectionBytes?: number;
-  /** Where module and kernel binaries come from (default: build/ on disk, Node). */
+  /**
+   * Where module and kernel binaries come from: bytesModuleSource, urlModuleSource, or Node's
+   * nodeModuleSource. Default: build/ on disk in Node, the package's build/ by URL elsewhere.
+   */
   source?: ModuleSource;
 }
 
@@ -85,7 +92,8 @@ export interface VnetAccounting {
 export class Vnet {
   #alive = true;
   constructor(
-    private readonly kernel: Kernel,
+    /** The kernel this vnet lives in. */
+    readonly kernel: Kernel,
     /** struct vnet address in kernel memory. */
     readonly ptr: number,
     readonly id: number,
@@ -102,7 +110,8 @@ export class Vnet {
     return this.kernel.k.vnet_base(this.ptr);
   }
 
-  private check(what: string): void {
+  /** @internal throws VnetGoneError once the vnet was destroyed. */
+  check(what: string): void {
     if (!this.#alive) throw new VnetGoneError(`${what}: vnet ${this.id} ("${this.name}") was destroyed`);
   }
 
@@ -126,70 +135,6 @@ export class Vnet {
     this.check("vmstat -z");
     return this.kernel.vmstatZ(this);
   }
-
-  /** The vnet's interfaces, in index order (lo0 first). */
-  interfaces(): Interface[] {
-    this.check("interfaces");
-    return interfacesOf(this.kernel, this);
-  }
-
-  /** The interface called name; throws if there is none. */
-  interface(name: string): Interface {
-    this.check("interface");
-    const i = lookup(this.kernel, this, name);
-    if (!i) throw new ConfigError(`vnet "${this.name}" has no interface ${JSON.stringify(name)} (it has ${this.interfaces().map((x) => x.name).join(", ")})`);
-    return i;
-  }
-
-  /** ifconfig NAME create here: every interface made (an epair: both ends). */
-  ifcreate(name: string): Interface[] {
-    this.check("ifconfig create");
-    return createClone(this.kernel, this, name);
-  }
-
-  /** ifconfig's text for this vnet. */
-  ifconfig(): string {
-    this.check("ifconfig");
-    return ifconfigText(this.kernel, this);
-  }
-
-  /** netstat -i for this vnet. */
-  netstatI(): string {
-    this.check("netstat -i");
-    return netstatI(this.kernel, this);
-  }
-
-  /** socket(2) in this vnet: e.g. socket("inet", "dgram"). */
-  socket(domain: "inet" | "inet6" | number, type: "stream" | "dgram" | "raw" | number, protocol = 0): Socket {
-    this.check("socket");
-    return newSocket(this.kernel, this, domain, type, protocol);
-  }
-
-  #net?: VnetNet;
-
-  /** Node's net module for this vnet (TCP): createServer, connect, createConnection, Socket. */
-  get net(): VnetNet {
-    this.check("net");
-    return (this.#net ??= netFor(this.kernel, this));
-  }
-
-  /** A Node dgram-compatible UDP socket in this vnet (host/dgram.ts). */
-  dgram(type: "udp4" | "udp6" | import("../sockets/dgram.js").SocketOptions = "udp4"): import("../sockets/dgram.js").DgramSocket {
-    this.check("dgram.createSocket");
-    return createDgram(this.kernel, this, type);
-  }
-
-  /** sockstat for this vnet. */
-  sockstat(): string {
-    this.check("sockstat");
-    return formatSockstat(sockstat(this.kernel, this));
-  }
-
-  /** Ethernet frames this vnet dropped, by reason. */
-  etherStats(): EtherStats {
-    this.check("netstat -s");
-    return etherStats(this.kernel, this);
-  }
 }
 
 export class Kernel {
@@ -206,11 +151,10 @@ export class Kernel {
   private nextName = 1;
   private view: DataView;
   private shut = false;
-  private readonly captures = new Set<LiveCapture>();
   private readonly bootWallUs = Math.round(Date.now() * 1000);
-  /** Sockets handed out (host/socket.ts); drained after every kernel entry. */
-  readonly sockets = new SocketRegistry();
-  private readonly ports = new Set<HostPort>();
+  /** Host ports in drain order (PORT_RANK), and the rank of each. */
+  private ports: HostPort[] = [];
+  private readonly portRanks = new Map<HostPort, number>();
 
   private constructor(inst: WebAssembly.Instance, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
     this.memory = memory;
@@ -228,7 +172,8 @@ export class Kernel {
 
   static async boot(opts: BootOptions = {}): Promise<Kernel> {
     const linkmap = loadLinkMap();
-    const source = opts.source ?? nodeModuleSource();
+    // Default: the platform's (Node: build/ on disk), else the package's build/ by URL.
+    const source = opts.source ?? platform().defaultModuleSource?.() ?? urlModuleSource(packageBuildUrl());
     const config = resolveConfig(linkmap, opts.config ?? "GENERIC");
     const section = opts.vnetSectionBytes ?? 8192;
     const seed = opts.seed ?? 1;
@@ -260,8 +205,6 @@ export class Kernel {
     clock.attach({
       tick: (now) => {
         const n = self!.k.callout_tick(now);
-        self!.drainCaptures();
-        self!.sockets.drain(self!);
         self!.drainPorts();
         return n;
       },
@@ -316,40 +259,29 @@ export class Kernel {
    * and the clock told of new deadlines.
    */
   private leave(): void {
-    this.drainCaptures();
-    this.sockets.drain(this);
-    if (this.ports.size !== 0) this.drainPorts(); // most kernels have none: no iterator then
+    this.drainPorts();
     this.clock.kick();
   }
 
   /** @internal */
-  drainCaptures(): void {
-    for (const c of this.captures) c.drain();
-  }
-
-  /** @internal */
   drainPorts(): void {
-    for (const p of this.ports) p.drain();
+    const ps = this.ports; // an array, not a Set: no iterator on every kernel entry
+    for (let i = 0; i < ps.length; i++) ps[i].drain();
   }
 
-  /** @internal a host port (a VXLAN socket) fed from kernel rings: drained after every entry, closed at shutdown. */
-  attachPort(p: HostPort): void {
-    this.ports.add(p);
+  /** Attach a host port: drained after every kernel entry (in rank order), closed at shutdown. */
+  attachPort(p: HostPort, rank: number = PORT_RANK.wire): void {
+    if (this.portRanks.has(p)) return;
+    this.portRanks.set(p, rank);
+    // A new array, so a drain in progress keeps the list it started with.
+    const next = [...this.ports, p];
+    next.sort((a, b) => this.portRanks.get(a)! - this.portRanks.get(b)!);
+    this.ports = next;
   }
 
-  /** @internal */
   detachPort(p: HostPort): void {
-    this.ports.delete(p);
-  }
-
-  /** @internal */
-  rememberCapture(c: LiveCapture): void {
-    this.captures.add(c);
-  }
-
-  /** @internal */
-  forgetCapture(c: LiveCapture): void {
-    this.captures.delete(c);
+    if (!this.portRanks.delete(p)) return;
+    this.ports = this.ports.filter((q) => q !== p);
   }
 
   /**
@@ -358,11 +290,6 @@ export class Kernel {
    */
   epochUs(): number {
     return this.clock.kind === "real" ? this.bootWallUs : 946_684_800_000_000;
-  }
-
-  /** Capture every frame in and out of an interface (pcap/pcapng sinks, async iteration). */
-  capture(iface: Interface, opts: CaptureStartOptions = {}): LiveCapture {
-    return startCapture(this, iface, opts);
   }
 
   /** Create a vnet: allocate, copy the VNET section, run every sysinit. */
@@ -403,19 +330,6 @@ export class Kernel {
 
   vnetByPtrOrUndefined(ptr: number): Vnet | undefined {
     return this.byPtr.get(ptr);
-  }
-
-  /**
-   * An epair: both ends created in vnet0, then a moved into `a` and b into `b` (each
-   * optional). Returns [a end, b end].
-   */
-  epair(a?: Vnet, b?: Vnet): [Interface, Interface] {
-    const made = this.vnet0.ifcreate("epair");
-    if (made.length !== 2) throw new KernelError(`ifconfig epair create made ${made.length} interfaces`, Errno.EINVAL);
-    const [ea, eb] = made[0].name.endsWith("a") ? [made[0], made[1]] : [made[1], made[0]];
-    if (a && a !== this.vnet0) ea.moveTo(a);
-    if (b && b !== this.vnet0) eb.moveTo(b);
-    return [ea, eb];
   }
 
   vnets(): Vnet[] {
@@ -556,10 +470,7 @@ export class Kernel {
   /** Destroy every vnet but vnet0 and stop the clock. Throws LeakError listing every leak found. */
   shutdown(): void {
     if (this.shut) return;
-    for (const c of [...this.captures]) void c.stop();
-    for (const p of [...this.ports]) p.close();
-    // vnet0 is never destroyed: close its sockets here (the others go with their vnets).
-    for (const so of this.sockets.all()) if (so.vnet === this.vnet0) so.close();
+    for (const p of this.ports) p.close();
     const leaks: LeakEntry[] = [];
     for (const v of this.vnets().reverse()) {
       if (v === this.vnet0) continue;

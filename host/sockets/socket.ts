@@ -5,14 +5,14 @@
 // most once between two drains, however many packets arrive); after every kernel entry
 // and clock tick the Kernel drains the ring (SocketRegistry.drain: one Wasm call per 256
 // sockets, none per packet), records the bits on each Socket and dispatches them as
-// EventEmitter events in a microtask: 'connect', 'readable', 'writable', 'acceptable',
+// events (lib/events.ts, Node's EventEmitter semantics) in a microtask: 'connect', 'readable', 'writable', 'acceptable',
 // 'error' (only if someone listens: an unheard 'error' must not throw out of an unrelated
 // kernel call), 'close'. 'readable' is an edge: it fires again only after a read returned
 // null (EAGAIN) or emptied the buffer, so a reader reads until null. With a 'message'
 // listener the socket does that itself and emits ('message', data, rinfo) per datagram.
 
-import { EventEmitter } from "node:events";
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { Emitter } from "../lib/events.js";
+import { PORT_RANK, type HostPort, type Kernel, type Vnet } from "../kern/kernel.js";
 import { KernelError, WavnetError, ConfigError, Errno, errnoName } from "../lib/errors.js";
 import { formatTable } from "../lib/format.js";
 
@@ -307,8 +307,24 @@ class SocketTable {
   }
 }
 
+const registries = new WeakMap<Kernel, SocketRegistry>();
+
+/**
+ * The kernel's socket registry, made on first use and attached to the kernel as a host port:
+ * drained after every kernel entry and clock tick, closed (vnet0's sockets) at shutdown.
+ */
+export function registryOf(kernel: Kernel): SocketRegistry {
+  let r = registries.get(kernel);
+  if (r === undefined) {
+    r = new SocketRegistry(kernel);
+    registries.set(kernel, r);
+    kernel.attachPort(r, PORT_RANK.sockets);
+  }
+  return r;
+}
+
 /** The sockets a Kernel has handed out, by serial; drains the kernel's event ring. */
-export class SocketRegistry {
+export class SocketRegistry implements HostPort {
   readonly #bySerial = new SocketTable();
   /** Sockets with events to dispatch; their bits wait in Socket._evbits (no map per drain). */
   #queue: (Socket | null)[] = [];
@@ -319,6 +335,18 @@ export class SocketRegistry {
   #win?: KernelWindows;
   /** Counters: drain calls that found records, records read, events emitted. */
   readonly stats = { drains: 0, records: 0, dispatches: 0, rescans: 0 };
+
+  constructor(private readonly kernel: Kernel) {}
+
+  /** @internal HostPort: after every kernel entry. */
+  drain(): void {
+    this.drainEvents(this.kernel);
+  }
+
+  /** @internal HostPort: the kernel shuts down; vnet0 is never destroyed, so its sockets are closed here (the others go with their vnets). */
+  close(): void {
+    for (const so of this.all()) if (so.vnet === this.kernel.vnet0) so.close();
+  }
 
   /** @internal */
   add(s: Socket): void {
@@ -371,7 +399,7 @@ export class SocketRegistry {
   }
 
   /** @internal after every kernel entry: read the kernel's event records. */
-  drain(kernel: Kernel): void {
+  drainEvents(kernel: Kernel): void {
     if (this.#draining) return;
     this.#draining = true;
     try {
@@ -455,7 +483,7 @@ export interface Datagram {
 const FAMILY_NAMES: Record<number, string> = { [AF_INET]: "inet", [AF_INET6]: "inet6" };
 const TYPE_NAMES: Record<number, string> = { [SOCK_STREAM]: "stream", [SOCK_DGRAM]: "dgram", [SOCK_RAW]: "raw" };
 
-export class Socket extends EventEmitter {
+export class Socket extends Emitter {
   readonly serial: number;
   readonly family: number;
   readonly type: number;
@@ -475,18 +503,21 @@ export class Socket extends EventEmitter {
   /** The same for a stream send that had already handed bytes over: thrown by the next send. */
   #deferredSendErr = 0;
 
+  readonly #reg: SocketRegistry;
+
   /** @internal use socket() or accept() */
   constructor(private readonly kernel: Kernel, readonly vnet: Vnet, readonly ptr: number) {
     super();
+    this.#reg = registryOf(kernel);
     // One call for the identity (soh_stat: every field into the stat window), not one per field.
     if (x(kernel).soh_stat(ptr) !== 0) throw new SocketError(`socket #? in vnet ${vnet.name}`, -Errno.EBADF);
-    const w = kernel.sockets.windows(kernel);
+    const w = this.#reg.windows(kernel);
     const f = w.stat >>> 3;
     this.serial = w.f64[f + INFO.serial];
     this.family = w.f64[f + INFO.family];
     this.type = w.f64[f + INFO.type];
     this.protocol = w.f64[f + INFO.protocol];
-    kernel.sockets.add(this);
+    this.#reg.add(this);
   }
 
   get closed(): boolean {
@@ -513,7 +544,7 @@ export class Socket extends EventEmitter {
 
   /** Put an address into the kernel's sockaddr window; its length. A dotted string is written in place (no sockaddr object). */
   #putAddress(a: AddressLike, port: number | undefined, what: string): number {
-    const w = this.kernel.sockets.windows(this.kernel);
+    const w = this.#reg.windows(this.kernel);
     const u8 = w.u8;
     const p = w.sabuf;
     if (typeof a === "string" && !a.includes(":")) {
@@ -537,7 +568,7 @@ export class Socket extends EventEmitter {
   }
 
   #readSabuf(): Uint8Array {
-    const w = this.kernel.sockets.windows(this.kernel);
+    const w = this.#reg.windows(this.kernel);
     return w.u8.slice(w.sabuf, w.sabuf + Math.min(w.u8[w.sabuf], SOCK_MAXADDRLEN));
   }
 
@@ -584,7 +615,7 @@ export class Socket extends EventEmitter {
     const s = new Socket(this.kernel, this.vnet, c);
     // The constructor's soh_stat left every field in the window: data or EOF that arrived
     // while the connection was queued was announced to nobody, so announce it now.
-    const w = this.kernel.sockets.windows(this.kernel);
+    const w = this.#reg.windows(this.kernel);
     const f = w.stat >>> 3;
     if (w.f64[f + INFO.rcvBytes] > 0 || (w.f64[f + INFO.state] & SS.CANTRCVMORE) !== 0) s._announce(SE.READABLE);
     return s;
@@ -612,7 +643,7 @@ export class Socket extends EventEmitter {
     for (;;) {
       const len = Math.min(bytes.length - off, IOBUF_SIZE);
       const salen = address === undefined ? 0 : this.#putAddress(address, port, "sendto");
-      const w = kernel.sockets.windows(kernel);
+      const w = registryOf(kernel).windows(kernel);
       w.u8.set(len === bytes.length ? bytes : bytes.subarray(off, off + len), w.iobuf);
       const r = kernel.call(k.soh_sendto, ptr, len, salen, flags);
       if (r < 0) {
@@ -658,7 +689,7 @@ export class Socket extends EventEmitter {
     const r = this.#recvIo(k, maxlen, flags);
     if (r === -Errno.EAGAIN) return null;
     if (r < 0) this.#fail("recvfrom", r);
-    const w = this.kernel.sockets.windows(this.kernel);
+    const w = this.#reg.windows(this.kernel);
     const data = w.u8.slice(w.iobuf, w.iobuf + r);
     return { data, address: parseSockaddr(this.#readSabuf()), truncated: (k.soh_recvflags() & MSG.TRUNC) !== 0 };
   }
@@ -671,7 +702,7 @@ export class Socket extends EventEmitter {
     const r = this.#recvIo(k, maxlen, flags);
     if (r === -Errno.EAGAIN) return null;
     if (r < 0) this.#fail("recv", r);
-    const w = this.kernel.sockets.windows(this.kernel);
+    const w = this.#reg.windows(this.kernel);
     return w.u8.slice(w.iobuf, w.iobuf + r);
   }
 
@@ -702,7 +733,7 @@ export class Socket extends EventEmitter {
         if (r === -Errno.EAGAIN) return null;
         this.#fail("recvInto", r);
       }
-      const w = kernel.sockets.windows(kernel);
+      const w = registryOf(kernel).windows(kernel);
       buf.set(w.u8.subarray(w.iobuf, w.iobuf + r), got);
       got += r;
       if (once) {
@@ -727,7 +758,7 @@ export class Socket extends EventEmitter {
     if (this.#closed) return;
     const k = x(this.kernel);
     this.#closed = "host";
-    this.kernel.sockets.forget(this);
+    this.#reg.forget(this);
     this.kernel.call(k.soh_close, this.ptr);
   }
 
@@ -768,7 +799,7 @@ export class Socket extends EventEmitter {
     const k = this.#check("info");
     const r = k.soh_stat(this.ptr);
     if (r !== 0) this.#fail("info", r);
-    return readInfo(this.kernel.sockets.windows(this.kernel));
+    return readInfo(this.#reg.windows(this.kernel));
   }
 
   /** @internal the kernel freed the socket. */
@@ -935,7 +966,7 @@ export function sockstat(kernel: Kernel, vnet: Vnet): SockstatRow[] {
     }
     return 0;
   });
-  for (const r of rows) r.socket = kernel.sockets.get(r.serial);
+  for (const r of rows) r.socket = registryOf(kernel).get(r.serial);
   return rows;
 }
 

@@ -3,6 +3,7 @@
 // nothing: a failure tears down what was made and throws a TopologyError that points at the
 // line of the file responsible. down() tears everything down and reports the accounting.
 
+import "../vnet.js"; // the Kernel/Vnet convenience methods (epair, ifcreate, sockets) it uses
 import { Kernel, type Vnet } from "../kern/kernel.js";
 import { Interface } from "../admin/ifnet.js";
 import { LeakError, type LeakEntry } from "../lib/errors.js";

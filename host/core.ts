@@ -1,0 +1,58 @@
+// wavnet/core: the platform-neutral core. Everything here runs in a browser, a worker or
+// Node with no Node built-in: boot a kernel (binaries from bytes or URLs), load modules,
+// clocks, interfaces and links, IPv4/IPv6/TCP/UDP administration, BSD sockets, ping,
+// capture to memory or streams, and topology files (parse, check, up, steps, down).
+// Node's extras (files, VXLAN over node:dgram, node:net/dgram look-alikes, the CLI) are in
+// wavnet/node; the package's main entry `wavnet` is both.
+import "./vnet.js";
+
+export { Kernel, Vnet, PORT_RANK, PAGE_SIZE, type BootOptions, type ZoneRow, type Accounting, type VnetAccounting, type HostPort } from "./kern/kernel.js";
+export type { KernelExports } from "./kern/abi.js";
+export { VirtualClock, RealClock, type Clock, type ClockTarget } from "./kern/clock.js";
+export type { KldStat, ModuleSource } from "./kern/linker.js";
+export { bytesModuleSource, urlModuleSource } from "./kern/source.js";
+export { loadLinkMap, type LinkMap, type ModuleEntry } from "./kern/linkmap.js";
+export * from "./lib/errors.js";
+export { setPlatform, platform, toByteSink, type Platform, type ByteSink } from "./lib/platform.js";
+export { Emitter } from "./lib/events.js";
+export { parseRate, parseDuration, parseBytes, parseProbability } from "./lib/units.js";
+
+export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTATS, IFCAP, CSUM, type IfCounters, type EtherStats } from "./admin/ifnet.js";
+export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./admin/epair.js";
+export * from "./admin/bridge.js";
+export {
+  addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit,
+  arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, parseIPv4, formatIPv4, parsePrefix, inetGauges,
+  IPSTATS, ICMPTYPES, ARPSTATS,
+  type InetAddress, type RouteEntry, type RouteVia, type ArpEntry, type IpStats, type IcmpStats, type ArpStats,
+} from "./admin/inet.js";
+export {
+  hasInet6, parseIPv6, formatIPv6, isLinkLocal, parsePrefix6, addAddress6, delAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6,
+  netstatRn6, setForwarding6, forwarding6, setIcmp6Limit, inet6Gauges, ndpTable, ndpAn, ndpDelete, ip6Stats, icmp6Stats, nd6Stats, netstatS6,
+  IP6STATS, ICMP6TYPES, ND6STATS,
+  type Inet6Address, type Route6Entry, type Route6Via, type NdEntry, type NdState, type Ip6Stats, type Icmp6Stats, type Nd6Stats,
+} from "./admin/inet6.js";
+export {
+  ping, ping6, traceroute, traceroute6, type PingError,
+  type PingOptions, type PingResult, type PingReply, type TracerouteOptions, type TracerouteResult, type TraceHop, type TraceProbe,
+} from "./admin/ping.js";
+export { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpen, sendBatch, recvBatch, UDPSTATS, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpStats, type UdpDatagram } from "./admin/udp.js";
+export {
+  tcpStats, netstatSTcp, tcpConnections, netstatAnTcp, tcpState, setNoDelay, setKeepAlive, setCongestion, tcpKnob, maxSockets, IPPROTO_TCP, TCP, TCP_CC,
+  TCP_STATES, TCPSTAT_NAMES, type TcpStats, type TcpConnection, type TcpState, type TcpKnob,
+} from "./admin/tcp.js";
+
+export {
+  Socket, SocketError, SocketClosedError, SocketRegistry, socket, sockstat, formatSockstat, sockaddrIn, sockaddrIn6, parseSockaddr, formatSockaddr,
+  AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOL_SOCKET, SO, MSG,
+  type SockAddr, type SockAddrIn, type SockAddrIn6, type AddressLike, type Datagram, type SockstatRow,
+} from "./sockets/socket.js";
+
+export {
+  PcapWriter, PcapngWriter, readPcap, readPcapng, loopbackHeader, LINKTYPE_ETHERNET, LINKTYPE_NULL, MAX_SNAPLEN,
+  type PcapPacket, type PcapngInterface, type PcapngStats, type PcapFile, type PcapngFile,
+} from "./capture/pcap.js";
+export { Capture, PcapngSink, CaptureRecordError, parseRecords, encodeRecords, type Frame, type CaptureOptions, type RingRecord } from "./capture/capture.js";
+export { LiveCapture, type CaptureStartOptions } from "./capture/tap.js";
+
+export * from "./topology/index.js";

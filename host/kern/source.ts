@@ -1,0 +1,78 @@
+// Where kernel and module binaries come from, on any platform: bytes already in memory, or
+// URLs fetched and compiled as they stream in. Node's file loader is host/node/wasm_file.ts.
+// Each binary is compiled once per source and shared by every kernel booted from it.
+
+import type { ModuleSource } from "./linker.js";
+import { UnknownModuleError, ConfigError } from "../lib/errors.js";
+
+type Bytes = Uint8Array | ArrayBuffer;
+
+/** Binaries given as bytes: `{ kernel, modules: { inet: bytes, ... } }`. */
+export function bytesModuleSource(bins: { kernel: Bytes; modules: Record<string, Bytes> }): ModuleSource {
+  const compiled = new Map<string, Promise<WebAssembly.Module>>();
+  const compile = (key: string, b: Bytes) => {
+    let p = compiled.get(key);
+    if (!p) compiled.set(key, (p = WebAssembly.compile((b instanceof Uint8Array ? copyIfShared(b) : b) as BufferSource)));
+    return p;
+  };
+  return {
+    kernel: () => compile("", bins.kernel),
+    module(name) {
+      const b = Object.hasOwn(bins.modules, name) ? bins.modules[name] : undefined;
+      if (!b) return Promise.reject(new UnknownModuleError(`kldload ${name}: no binary given for it (have: ${Object.keys(bins.modules).join(", ") || "none"})`));
+      return compile(name, b);
+    },
+  };
+}
+
+/**
+ * Binaries fetched from a base URL laid out as build/ is: `kernel.wasm` and
+ * `modules/<name>.wasm`. Uses WebAssembly.compileStreaming where the server sends
+ * application/wasm, and compiles the bytes otherwise.
+ */
+export function urlModuleSource(base: string | URL, init?: RequestInit): ModuleSource {
+  const root = new URL(base.toString().endsWith("/") ? base.toString() : `${base}/`);
+  const compiled = new Map<string, Promise<WebAssembly.Module>>();
+  const load = (path: string, what: string): Promise<WebAssembly.Module> => {
+    let p = compiled.get(path);
+    if (!p) {
+      const url = new URL(path, root);
+      if (url.protocol === "file:") {
+        return Promise.reject(new ConfigError(`${what}: ${url.href} is a file: fetch cannot read files; in Node import "wavnet" or "wavnet/node" (binaries from disk) or pass Kernel.boot({ source })`));
+      }
+      p = fetchModule(url, what, init);
+      compiled.set(path, p);
+      p.catch(() => compiled.delete(path)); // a failed fetch may be retried
+    }
+    return p;
+  };
+  return {
+    kernel: () => load("kernel.wasm", "kernel"),
+    module: (name) => (/^[A-Za-z0-9_]+$/.test(name) ? load(`modules/${name}.wasm`, `kldload ${name}`) : Promise.reject(new UnknownModuleError(`kldload ${JSON.stringify(name)}: not a module name`))),
+  };
+}
+
+async function fetchModule(url: URL, what: string, init: RequestInit | undefined): Promise<WebAssembly.Module> {
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ConfigError(`${what}: cannot fetch ${url.href}: ${(e as Error).message}`);
+  }
+  if (res.status === 404) throw new UnknownModuleError(`${what}: no binary at ${url.href} (404)`);
+  if (!res.ok) throw new ConfigError(`${what}: ${url.href} answered ${res.status} ${res.statusText}`);
+  if (typeof WebAssembly.compileStreaming === "function" && res.headers.get("content-type")?.startsWith("application/wasm")) {
+    return WebAssembly.compileStreaming(res);
+  }
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+// WebAssembly.compile refuses views of a SharedArrayBuffer.
+function copyIfShared(b: Uint8Array): Uint8Array {
+  return typeof SharedArrayBuffer !== "undefined" && b.buffer instanceof SharedArrayBuffer ? b.slice() : b;
+}
+
+/** The package's build/ folder next to this file's (host/kern/ and dist/kern/ both sit two levels below it). */
+export function packageBuildUrl(): URL {
+  return new URL("../../build/", import.meta.url);
+}

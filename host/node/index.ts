@@ -1,0 +1,20 @@
+// wavnet/node: what only Node can do, on top of the core: binaries from build/ on disk (the
+// default once this is imported), topology and capture files, VXLAN ports on node:dgram,
+// node:net/node:dgram look-alikes on every vnet (`vnet.net`, `vnet.dgram()`), and the CLI's
+// command table. Importing it installs Node's platform hooks.
+import "./platform.js";
+import "./vnet_net.js";
+import "./topology_vxlan.js";
+
+export { nodeModuleSource, packageRoot } from "./wasm_file.js";
+export { nodePlatform } from "./platform.js";
+export { loadTopology } from "./topology.js";
+export { writePcapFile, writePcapngFile } from "./pcap_files.js";
+export { createVxlan, VxlanInterface, vxlanCount, vxlanSocketsOpen, parseRemote, VXLAN_PORT, VXLAN_MTU, type VxlanOptions, type VxlanStats } from "./vxlan.js";
+export {
+  netFor, NetSocket, NetServer, netError, createServer as netCreateServer, connect as netConnect,
+  type VnetNet, type NetError, type NetSocketOptions, type ConnectOptions as NetConnectOptions, type ServerOptions as NetServerOptions,
+  type ListenOptions as NetListenOptions, type AddressInfo as NetAddressInfo,
+} from "../sockets/net.js";
+export { createSocket, DgramSocket, DgramError, type SocketOptions as DgramSocketOptions, type RemoteInfo, type AddressInfo as DgramAddressInfo, type BindOptions as DgramBindOptions } from "../sockets/dgram.js";
+export { Commands, CommandError, CommandFailed, type CommandNode, type CommandsOptions } from "../cli/commands.js";
