@@ -1,8 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { parseTopology, Topology, type TopologySpec, type NodeSpec } from "../host/topology/index.js";
-import { routes } from "../host/admin/inet.js";
-import { ping } from "../host/admin/ping.js";
+import { parseTopology, Topology, routes, ping, type TopologySpec, type NodeSpec } from "../host/index.js";
 
 // Generators expand into the right numbers of nodes, links, addresses and routes, and what
 // they make works: every node reaches every other.
