@@ -4,10 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
-import "../node/index.js"; // Node's platform hooks (captures to a path, binaries from disk), vnet.net, VXLAN ports
-import { EXIT, UsageError, processIo, write, type Io } from "./session.js";
-import { run } from "./run.js";
-import { shell } from "./shell.js";
+import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
 
 const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--json]
        wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--history FILE]
@@ -117,7 +114,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         }
         const p = parse(cmd, rest);
         const flags = { clock: p.clock, seed: p.seed, pcapDir: p.pcapDir };
-        return cmd === "run" ? await run(p.file, { ...flags, json: p.json }, io) : await shell(p.file, { ...flags, history: p.history }, io);
+        // The stack is loaded only now (help and version stay fast): Node's platform hooks
+        // (binaries and capture files on disk), vnet.net, VXLAN ports, then the command.
+        await import("../node/index.js");
+        if (cmd === "run") return await (await import("./run.js")).run(p.file, { ...flags, json: p.json }, io);
+        return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);
       }
       default:
         throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, version, --help)`);

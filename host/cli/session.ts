@@ -1,37 +1,12 @@
 // What `wavnet run` and `wavnet shell` share: load a topology file, bring it up with the
 // command dispatcher beside it, and tear it down again with the accounting.
 
-import type { Readable, Writable } from "node:stream";
 import { Topology, TopologyError, TopologyErrors, type TopologySpec, type TeardownReport } from "../topology/index.js";
 import { loadTopology } from "../node/topology.js";
 import { Commands } from "./commands.js";
 
-/** Exit codes (docs/cli.md). */
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
-
-/** Where the CLI reads and writes; process.* by default, streams in tests. */
-export interface Io {
-  stdin: Readable;
-  stdout: Writable;
-  stderr: Writable;
-  /** stdout is a terminal (live progress line, colours off otherwise). */
-  stdoutTTY: boolean;
-  /** stdin is a terminal (interactive shell with prompt, history, completion). */
-  stdinTTY: boolean;
-}
-
-export function processIo(): Io {
-  return {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdoutTTY: process.stdout.isTTY === true,
-    stdinTTY: process.stdin.isTTY === true,
-  };
-}
-
-/** A problem with the command line itself (exit 2). */
-export class UsageError extends Error {}
+export { EXIT, processIo, UsageError, write, type Io } from "./io.js";
+import type { Io } from "./io.js";
 
 export interface UpFlags {
   clock?: "virtual" | "real";
@@ -73,8 +48,4 @@ export async function closeSession(s: Session): Promise<TeardownReport> {
 /** The command dispatcher as Topology.runSteps wants it: node name and command line. */
 export function execFor(s: Session): (node: string, cmd: string) => Promise<string> {
   return (node, cmd) => s.commands.exec(s.topo.node(node), cmd);
-}
-
-export function write(w: Writable, text: string): void {
-  w.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
 }
