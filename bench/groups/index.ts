@@ -6,6 +6,7 @@ import link from "./link.js";
 import ipv4 from "./ipv4.js";
 import tcp from "./tcp.js";
 import runner from "./runner.js";
+import pkg from "./package.js";
 
 export const groups: Group[] = [
   kernel,
@@ -13,4 +14,5 @@ export const groups: Group[] = [
   ipv4,
   tcp,
   runner,
+  pkg,
 ];
