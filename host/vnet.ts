@@ -1,5 +1,5 @@
 // The convenience face of Kernel and Vnet: what a user reaches from a kernel or a vnet handle
-// (interfaces, sockets, captures, epairs), added here on top of the kernel core, so that the
+// (interfaces, sockets, captures, epairs; an interface's capture()), added here on top of the kernel core, so that the
 // core (host/kern/) imports none of the features built on it. Importing this module (every
 // public entry does) installs the methods; their types merge into Kernel and Vnet.
 
@@ -8,6 +8,13 @@ import { ConfigError, KernelError, Errno } from "./lib/errors.js";
 import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./admin/ifnet.js";
 import { startCapture, type LiveCapture, type CaptureStartOptions } from "./capture/tap.js";
 import { registryOf, socket as newSocket, sockstat, formatSockstat, type Socket, type SocketRegistry } from "./sockets/socket.js";
+
+declare module "./admin/ifnet.js" {
+  interface Interface {
+    /** Capture every frame in and out (see Kernel.capture). */
+    capture(opts?: CaptureStartOptions): LiveCapture;
+  }
+}
 
 declare module "./kern/kernel.js" {
   interface Vnet {
@@ -76,6 +83,13 @@ Object.assign(Vnet.prototype, {
   etherStats(this: Vnet): EtherStats {
     this.check("netstat -s");
     return etherStats(this.kernel, this);
+  },
+});
+
+Object.assign(Interface.prototype, {
+  capture(this: Interface, opts: CaptureStartOptions = {}): LiveCapture {
+    this.check("capture");
+    return startCapture(this.kernel, this, opts);
   },
 });
 

@@ -73,7 +73,7 @@ export function formatMac(b: Uint8Array): string {
 /** A handle on one struct ifnet; it goes stale when the interface is destroyed. */
 export class Interface {
   readonly serial: number;
-  constructor(private readonly kernel: Kernel, readonly ptr: number) {
+  constructor(/** The kernel the interface lives in. */ readonly kernel: Kernel, readonly ptr: number) {
     this.serial = k(kernel).ifh_info(ptr, 8);
   }
 
@@ -83,7 +83,8 @@ export class Interface {
     return x.ifh_valid(this.ptr) !== 0 && x.ifh_info(this.ptr, 8) === this.serial;
   }
 
-  private check(what: string): IfnetExports {
+  /** @internal throws InterfaceGoneError once the interface was destroyed or moved away. */
+  check(what: string): IfnetExports {
     if (!this.alive) throw new InterfaceGoneError(`${what}: interface #${this.serial} no longer exists`);
     return k(this.kernel);
   }
@@ -258,12 +259,6 @@ export class Interface {
   /** The other end of this epair. */
   get peer(): Interface {
     return epairPeer(this.kernel, this);
-  }
-
-  /** Capture every frame in and out (see Kernel.capture). */
-  capture(opts: import("../capture/tap.js").CaptureStartOptions = {}): import("../capture/tap.js").LiveCapture {
-    this.check("capture");
-    return this.kernel.capture(this, opts);
   }
 
   toString(): string {

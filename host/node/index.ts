@@ -1,7 +1,8 @@
 // wavnet/node: what only Node can do, on top of the core: binaries from build/ on disk (the
 // default once this is imported), topology and capture files, VXLAN ports on node:dgram,
 // node:net/node:dgram look-alikes on every vnet (`vnet.net`, `vnet.dgram()`), and the CLI's
-// command table. Importing it installs Node's platform hooks.
+// command table, and HTTP clients through a vnet (vnetAgent for node:http, vnetDispatcher for
+// fetch with the optional peer dependency undici). Importing it installs Node's platform hooks.
 import "./platform.js";
 import "./vnet_net.js";
 import "./topology_vxlan.js";
@@ -17,4 +18,7 @@ export {
   type ListenOptions as NetListenOptions, type AddressInfo as NetAddressInfo,
 } from "../sockets/net.js";
 export { createSocket, DgramSocket, DgramError, type SocketOptions as DgramSocketOptions, type RemoteInfo, type AddressInfo as DgramAddressInfo, type BindOptions as DgramBindOptions } from "../sockets/dgram.js";
-export { Commands, CommandError, CommandFailed, type CommandNode, type CommandsOptions } from "../cli/commands.js";
+export {
+  vnetAgent, VnetAgent, vnetDispatcher, vnetConnector,
+  type VnetAgentOptions, type VnetDispatcherOptions, type UndiciConnector, type UndiciConnectOptions, type UndiciModule,
+} from "./http_agent.js";
