@@ -28,6 +28,12 @@ export interface Platform {
    * virtual-time driver does not move time while the host still has work of its own.
    */
   hostBusy?(): boolean;
+  /**
+   * Queue cb for the next turn of the event loop, behind the host callbacks already queued
+   * (Node: an immediate, the kind hostBusy counts). Without it: a MessageChannel task, else
+   * a 0 ms timer (host/lib/turn.ts).
+   */
+  nextTurn?(cb: () => void): void;
 }
 
 /** Web platforms: nothing beyond the web's own APIs. */

@@ -7,6 +7,8 @@
 
 import { VirtualClock } from "../kern/clock.js";
 import type { Kernel } from "../kern/kernel.js";
+import { platform } from "../lib/platform.js";
+import { turn } from "../lib/turn.js";
 
 interface TimedEvent {
   atUs: number;
@@ -43,11 +45,15 @@ export class ScheduleClock extends VirtualClock {
 
 const BUSY_TURNS = 1000;
 const BUSY_TURNS_MAX = 100_000;
-const turn = () => new Promise<void>((r) => setImmediate(r));
 
-/** setImmediate callbacks are queued (someone's work is pending): Node lists them as "Immediate". */
+/** The platform says host callbacks are queued behind this turn (Node: immediates pending). */
 function hostBusy(): boolean {
-  return process.getActiveResourcesInfo().includes("Immediate");
+  return platform().hostBusy?.() ?? false;
+}
+
+/** A timer that does not keep Node alive on its own (browsers' timers are numbers: nothing to do). */
+function unref(t: ReturnType<typeof setTimeout>): void {
+  (t as { unref?: () => void }).unref?.();
 }
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -86,10 +92,10 @@ export class TimeDriver {
       await turn();
       if (done()) return true;
       if (this.now() >= end) return false;
-      // Time stands still while the host has work queued (a dgram socket emits one message
-      // per setImmediate, a stream flushes in several turns): moving it then would let a
+      // Time stands still while the host has work queued (Node's dgram look-alike emits one
+      // message per turn, a Node stream flushes in several): moving it then would let a
       // timer fire before the work it races with. Bounded, in case something else in the
-      // process spins on setImmediate: then time moves one deadline per BUSY_TURNS turns,
+      // process queues a task every turn: then time moves one deadline per BUSY_TURNS turns,
       // and jumps to the limit only after BUSY_TURNS_MAX.
       const busyNow = hostBusy();
       busy = busyNow ? busy + 1 : 0;
@@ -130,7 +136,7 @@ export class TimeDriver {
           fire();
         }
       }, 1);
-      t.unref();
+      unref(t);
       this.timers.add(t);
       return;
     }
@@ -138,7 +144,7 @@ export class TimeDriver {
       this.timers.delete(t);
       fire();
     }, Math.max(0, (atUs - this.now()) / 1000));
-    t.unref(); // a schedule alone does not keep the process alive
+    unref(t); // a schedule alone does not keep the process alive
     this.timers.add(t);
   }
 

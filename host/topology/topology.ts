@@ -22,6 +22,7 @@ import { startService, type RunningService } from "./services.js";
 import { createVxlanPort } from "../node/topology_vxlan.js";
 import type { VxlanInterface } from "../node/vxlan.js";
 import { runSteps } from "./steps.js";
+import { turn } from "../lib/turn.js";
 
 export interface UpOptions {
   /** Bring the topology up in this kernel (default: boot one with spec.kernel). */
@@ -367,7 +368,7 @@ export class Topology {
     this.captures.clear();
     for (const v of this.vxlans.splice(0)) await v.close();
     // Give stream callbacks (closes, FINs) a turn, then close whatever host socket is left.
-    await new Promise((r) => setImmediate(r));
+    await turn();
     const ours = new Set([...this.byName.values()].map((n) => n.vnet));
     let socketsLeft = 0;
     for (const so of k.sockets.all()) {
