@@ -8,6 +8,8 @@ import { Kernel } from "../host/kern/kernel.js";
 import { readPcapng } from "../host/capture/pcap.js";
 import { parseTopology, Topology, TopologyError, type StepEvent } from "../host/topology/index.js";
 import { loadTopology } from "../host/index.js";
+import { socket } from "../host/sockets/socket.js";
+import { sha256Hex } from "../host/lib/sha256.js";
 import { snapshot } from "./helpers/snapshot.js";
 import dgram from "node:dgram";
 
@@ -437,6 +439,65 @@ links:
       assert.deepEqual(await udp(7), ["ping?"]);
       assert.deepEqual(await udp(9999), []);
     } finally {
+      const rep = await t.down();
+      assert.ok(rep.ok, rep.text);
+    }
+  });
+
+  test("tcp echo gives back a stream larger than its buffers, whole, to a client that reads late", async () => {
+    const t = await Topology.up(parseTopology(`nodes:
+  - name: c
+    interfaces: [{ name: eth0, addresses: [10.0.0.1/24] }]
+  - name: s
+    interfaces: [{ name: eth0, addresses: [10.0.0.2/24] }]
+    services: [{ kind: tcp-echo }]
+links:
+  - endpoints: [c:eth0, s:eth0]
+    conditions: { delay: 1ms, rate: 100Mbit }
+`));
+    const data = new Uint8Array(1024 * 1024).map((_, i) => (i * 31 + (i >>> 10)) & 0xff);
+    const s = socket(t.kernel, t.node("c").vnet, "inet", "stream");
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    let sent = 0;
+    let eof = false;
+    let reading = false;
+    const write = () => {
+      while (sent < data.length) {
+        const n = s.send(data.subarray(sent));
+        if (n === 0) return;
+        sent += n;
+      }
+      s.shutdown("write");
+    };
+    const read = () => {
+      if (!reading) return;
+      for (let d = s.recv(); d !== null; d = s.recv()) {
+        if (d.length === 0) return void (eof = true);
+        parts.push(d);
+        got += d.length;
+      }
+    };
+    s.on("connect", write);
+    s.on("writable", () => sent < data.length && write());
+    s.on("readable", read);
+    try {
+      s.connect("10.0.0.2", 7);
+      // Not reading for a while: the echo fills its buffers and ours, and must wait, not drop.
+      await t.time.until(() => sent === data.length, 500_000);
+      assert.ok(sent < data.length, `the sender is held back (${sent} of ${data.length} bytes taken)`);
+      reading = true;
+      read();
+      assert.ok(await t.time.until(() => eof, 10_000_000), `${got} of ${data.length} bytes back`);
+      const back = new Uint8Array(got);
+      let off = 0;
+      for (const p of parts) {
+        back.set(p, off);
+        off += p.length;
+      }
+      assert.equal(sha256Hex(back), sha256Hex(data));
+    } finally {
+      s.close();
       const rep = await t.down();
       assert.ok(rep.ok, rep.text);
     }

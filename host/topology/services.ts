@@ -1,12 +1,12 @@
-// Services a node runs while the topology is up, over the vnet's own sockets: TCP and UDP
-// echo (RFC 862) and discard (RFC 863), and an HTTP server (Node's http.Server fed the
-// vnet's TCP connections). Each start resolves once it listens, or rejects with the reason
-// (a port in use, no such address); stop() closes it and every connection it accepted.
+// Services a node runs while the topology is up, over the vnet's own BSD sockets: TCP and
+// UDP echo (RFC 862) and discard (RFC 863), and an HTTP server (host/sockets/http1.ts).
+// Each start resolves once it listens, or rejects with the reason (a port in use, no such
+// address); stop() closes it and every connection it accepted.
 
-import http from "node:http";
-import type { Vnet } from "../kern/kernel.js";
-import type { NetSocket, NetServer } from "../sockets/net.js";
-import type { DgramSocket } from "../sockets/dgram.js";
+import type { Kernel, Vnet } from "../kern/kernel.js";
+import type { Socket, SockAddr } from "../sockets/socket.js";
+import { createHttpServer } from "../sockets/http1.js";
+import { listenStream, onAccept, bindDgram } from "./sockets.js";
 import type { ServiceSpec } from "./spec.js";
 
 export interface RunningService {
@@ -14,80 +14,114 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-function listen(server: NetServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error) => reject(e);
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      server.off("error", onError);
-      resolve();
-    });
-  });
+const READ_CHUNK = 65536;
+
+/**
+ * RFC 862 echo on one connection: what arrives goes back. While the peer does not take it
+ * (our send buffer full), we hold at most the one read that did not fit and stop reading,
+ * so TCP's window holds the sender back; the end of the peer's stream ends ours once
+ * everything went back.
+ */
+function echo(s: Socket, done: () => void): void {
+  let held: Uint8Array | undefined;
+  let eof = false;
+  const close = () => {
+    if (!s.closed) s.close();
+    done();
+  };
+  // Send until the kernel takes nothing: only a send that found no room (EAGAIN) arms 'writable'.
+  const flush = (): boolean => {
+    while (held) {
+      const n = s.send(held);
+      if (n === 0) return false;
+      held = n < held.length ? held.subarray(n) : undefined;
+    }
+    return true;
+  };
+  const pump = () => {
+    try {
+      if (!flush()) return; // 'writable' resumes us
+      while (!eof && !s.closed) {
+        const b = s.recv(READ_CHUNK);
+        if (b === null) return; // 'readable' comes again
+        if (b.length === 0) eof = true;
+        else {
+          held = b;
+          if (!flush()) return;
+        }
+      }
+      if (eof) close();
+    } catch {
+      close(); // a reset: the peer is gone
+    }
+  };
+  s.on("readable", pump);
+  s.on("writable", pump);
+  s.on("close", close);
+  pump();
 }
 
-function bind(sock: DgramSocket, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error) => reject(e);
-    sock.once("error", onError);
-    sock.bind(port, host, () => {
-      sock.off("error", onError);
-      resolve();
-    });
-  });
+/** RFC 863 discard on one connection: read and drop; the end of the peer's stream ends ours. */
+function discard(s: Socket, done: () => void): void {
+  const close = () => {
+    if (!s.closed) s.close();
+    done();
+  };
+  const pump = () => {
+    try {
+      for (let b = s.recv(READ_CHUNK); b !== null; b = s.closed ? null : s.recv(READ_CHUNK)) {
+        if (b.length === 0) return close();
+      }
+    } catch {
+      close();
+    }
+  };
+  s.on("readable", pump);
+  s.on("close", close);
+  pump();
 }
 
-export async function startService(vnet: Vnet, spec: ServiceSpec, nodeName: string): Promise<RunningService> {
+export async function startService(kernel: Kernel, vnet: Vnet, spec: ServiceSpec, nodeName: string): Promise<RunningService> {
   const host = spec.address ?? "0.0.0.0";
   if (spec.kind === "udp-echo" || spec.kind === "udp-discard") {
-    const sock = vnet.dgram("udp4");
-    sock.on("error", () => {}); // a send to an unreachable peer must not take the service down
-    if (spec.kind === "udp-echo") sock.on("message", (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
-    await bind(sock, spec.port, host);
+    const sock = bindDgram(kernel, vnet, host, spec.port);
+    if (spec.kind === "udp-echo") {
+      sock.on("message", (data: Uint8Array, rinfo: { address?: SockAddr }) => {
+        if (rinfo.address === undefined) return;
+        try {
+          sock.sendto(data, rinfo.address);
+        } catch {
+          // an unreachable sender must not take the service down
+        }
+      });
+    } else sock.on("message", () => {});
     return {
       spec,
-      stop: () => new Promise<void>((r) => sock.close(() => r())),
+      stop: async () => sock.close(),
     };
   }
-  const conns = new Set<NetSocket>();
-  let onConnection: (s: NetSocket) => void;
-  let web: http.Server | undefined;
-  switch (spec.kind) {
-    case "tcp-echo":
-      onConnection = (s) => s.pipe(s);
-      break;
-    case "tcp-discard":
-      onConnection = (s) => {
-        s.resume();
-        s.on("end", () => s.end());
-      };
-      break;
-    case "http": {
-      const body = spec.body ?? `hello from ${nodeName}\n`;
-      web = http.createServer((req, res) => {
-        req.resume();
-        res.setHeader("content-type", "text/plain");
-        res.end(body);
-      });
-      const w = web;
-      onConnection = (s) => w.emit("connection", s);
-      break;
-    }
+  if (spec.kind === "http") {
+    const body = spec.body ?? `hello from ${nodeName}\n`;
+    const web = createHttpServer(kernel, vnet, () => ({ status: 200, headers: { "Content-Type": "text/plain" }, body }));
+    web.listen(spec.port, host);
+    return {
+      spec,
+      stop: async () => web.close(),
+    };
   }
-  const server = vnet.net.createServer((s: NetSocket) => {
+  const conns = new Set<Socket>();
+  const serve = spec.kind === "tcp-echo" ? echo : discard;
+  const lst = listenStream(kernel, vnet, host, spec.port);
+  onAccept(lst, (s) => {
     conns.add(s);
-    s.on("error", () => {}); // a peer that resets is its own problem
-    s.on("close", () => conns.delete(s));
-    onConnection(s);
+    serve(s, () => conns.delete(s));
   });
-  server.on("error", () => {});
-  await listen(server, spec.port, host);
   return {
     spec,
     async stop() {
-      for (const s of conns) s.destroy();
+      lst.close();
+      for (const s of conns) s.close();
       conns.clear();
-      web?.close();
-      await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }

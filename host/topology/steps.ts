@@ -8,12 +8,12 @@
 // nothing did (no reply, no datagram, the transfer or request did not complete, the command
 // failed or its output did not match); "loss<=N%" for ping and udp.
 
-import http from "node:http";
-import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { ping } from "../admin/ping.js";
-import type { NetSocket, NetServer } from "../sockets/net.js";
-import type { DgramSocket } from "../sockets/dgram.js";
+import { Sha256 } from "../lib/sha256.js";
+import { platform, unsupported } from "../lib/platform.js";
+import { socket, type Socket } from "../sockets/socket.js";
+import { httpGet, type HttpClientResponse } from "../sockets/http1.js";
+import { listenStream, onAccept, bindDgram, connectStream, sysError, domainOf } from "./sockets.js";
 import type { StepSpec, Expect, ConditionSpec } from "./spec.js";
 import type { StepResult } from "./types.js";
 import type { Topology, RunOptions } from "./topology.js";
@@ -148,18 +148,19 @@ async function pingStep(t: Topology, s: Step<"ping">): Promise<Outcome> {
   return { ok, detail: `${r.received}/${r.transmitted} replies from ${dst} (${lossPct}% loss${rtt})${errs}; expected ${expectText(s.expect)}`, figures };
 }
 
-/** Deterministic bytes for transfers (xorshift32), chunk by chunk. */
-function* pattern(total: number, chunk = 65536, seed = 0x9e3779b9): Generator<Buffer> {
+/** Deterministic bytes for transfers (xorshift32, little-endian words), chunk by chunk. */
+function* pattern(total: number, chunk = 65536, seed = 0x9e3779b9): Generator<Uint8Array> {
   let x = seed >>> 0;
   for (let sent = 0; sent < total; sent += chunk) {
     const n = Math.min(chunk, total - sent);
-    const b = Buffer.allocUnsafe(n);
+    const b = new Uint8Array(n);
+    const dv = new DataView(b.buffer);
     let i = 0;
     for (; i + 4 <= n; i += 4) {
       x ^= x << 13;
       x ^= x >>> 17;
       x ^= x << 5;
-      b.writeUInt32LE(x >>> 0, i);
+      dv.setUint32(i, x >>> 0, true);
     }
     for (; i < n; i++) {
       x ^= x << 13;
@@ -171,82 +172,99 @@ function* pattern(total: number, chunk = 65536, seed = 0x9e3779b9): Generator<Bu
   }
 }
 
-function listen(server: NetServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-}
+const READ_CHUNK = 65536;
 
 async function tcpStep(t: Topology, s: Step<"tcp">): Promise<Outcome> {
   const from = nodeOf(t, s.from);
   const dst = t.addressOf(s.to, true);
   const to = ownerOf(t, s.to);
-  const rxHash = createHash("sha256");
-  const txHash = createHash("sha256");
+  const rxHash = new Sha256();
+  const txHash = new Sha256();
   let received = 0;
   let complete = false;
   let failure: string | undefined;
   let endUs = 0;
-  const accepted: NetSocket[] = [];
-  const server = to.vnet.net.createServer((c: NetSocket) => {
-    accepted.push(c);
-    c.on("data", (d: Buffer) => {
-      rxHash.update(d);
-      received += d.length;
-    });
-    c.on("end", () => {
-      endUs = t.time.now();
-      complete = true;
-      c.end();
-    });
-    c.on("error", (e: Error) => (failure ??= `receiver: ${e.message}`));
-  });
+  const accepted: Socket[] = [];
+  let server: Socket;
   try {
-    await listen(server, s.port, dst);
+    server = listenStream(t.kernel, to.vnet, dst, s.port);
   } catch (e) {
     return { ok: false, detail: `cannot listen on ${dst}:${s.port} in ${to.name}: ${because(e)}` };
   }
-  const startUs = t.time.now();
-  const client = from.vnet.net.connect({ port: s.port, host: dst });
-  client.on("error", (e: Error) => (failure ??= `sender: ${e.message}`));
-  client.on("close", () => (writerDone = true));
-  let writerDone = false;
-  const writer = (async () => {
-    await new Promise<void>((resolve) => {
-      client.once("connect", () => resolve());
-      client.once("close", () => resolve());
-    });
-    for (const chunk of pattern(s.bytes)) {
-      if (writerDone || failure) return;
-      txHash.update(chunk);
-      if (!client.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            client.off("drain", go);
-            client.off("close", go);
-            resolve();
-          };
-          client.on("drain", go);
-          client.on("close", go);
-        });
+  // The receiver: hash what arrives; the end of the stream is the end of the transfer.
+  onAccept(server, (c) => {
+    accepted.push(c);
+    const read = () => {
+      try {
+        for (let d = c.recv(READ_CHUNK); d !== null; d = c.closed ? null : c.recv(READ_CHUNK)) {
+          if (d.length === 0) {
+            endUs = t.time.now();
+            complete = true;
+            c.shutdown("write");
+            return;
+          }
+          rxHash.update(d);
+          received += d.length;
+        }
+      } catch (e) {
+        failure ??= `receiver: ${because(sysError("read", e))}`;
       }
+    };
+    c.on("readable", read);
+    c.on("error", (e: Error) => (failure ??= `receiver: ${because(sysError("read", e))}`));
+    read();
+  });
+  const startUs = t.time.now();
+  // The sender: the pattern, chunk by chunk, as fast as the send buffer takes it; then FIN.
+  const chunks = pattern(s.bytes);
+  let chunk: Uint8Array | undefined;
+  let off = 0;
+  let connected = false;
+  let writerDone = false;
+  const write = () => {
+    if (!connected || writerDone || failure !== undefined || client.closed) return;
+    try {
+      for (;;) {
+        if (!chunk || off >= chunk.length) {
+          const next = chunks.next();
+          if (next.done) {
+            writerDone = true;
+            client.shutdown("write");
+            return;
+          }
+          chunk = next.value;
+          off = 0;
+          txHash.update(chunk);
+        }
+        const n = client.send(off === 0 ? chunk : chunk.subarray(off));
+        if (n === 0) return; // the send buffer is full: 'writable' follows
+        off += n;
+      }
+    } catch (e) {
+      writerDone = true;
+      failure ??= `sender: ${because(sysError("write", e))}`;
     }
-    if (!writerDone) client.end();
-  })();
+  };
+  const client = connectStream(t.kernel, from.vnet, dst, s.port, {
+    connected: () => {
+      connected = true;
+      write();
+    },
+    failed: (e) => (failure ??= `sender: ${because(e)}`),
+  });
+  client.on("writable", write);
+  client.on("error", (e: Error) => {
+    if (connected) failure ??= `sender: ${because(sysError("write", e))}`;
+  });
   await t.time.until(() => complete || failure !== undefined, s.withinUs);
-  client.destroy();
-  for (const c of accepted) c.destroy();
-  await new Promise<void>((r) => server.close(() => r()));
-  await writer;
+  client.close();
+  for (const c of accepted) c.close();
+  server.close();
   const us = (complete ? endUs : t.time.now()) - startUs;
   const figures: Record<string, number> = { bytes: received, ms: round3(us / 1000) };
   if (complete && us > 0) figures.mbitPerS = round3((received * 8) / us);
   const rate = figures.mbitPerS !== undefined ? `${figures.mbitPerS} Mbit/s` : "no link delay or rate on the way: no time passed";
-  const sumOk = complete && received === s.bytes && rxHash.digest("hex") === txHash.digest("hex");
+  const sumOk = complete && received === s.bytes && rxHash.digest() === txHash.digest();
   const within = complete && us <= s.withinUs;
   const done = sumOk && within;
   const what = done
@@ -261,52 +279,48 @@ async function tcpStep(t: Topology, s: Step<"tcp">): Promise<Outcome> {
   return { ok: s.expect.kind === "fail" ? !done : done, detail: `${what}; expected ${expectText(s.expect)}`, figures };
 }
 
-function bind(sock: DgramSocket, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    sock.once("error", reject);
-    sock.bind(port, host, () => {
-      sock.off("error", reject);
-      resolve();
-    });
-  });
-}
-
 async function udpStep(t: Topology, s: Step<"udp">): Promise<Outcome> {
   const from = nodeOf(t, s.from);
   const dst = t.addressOf(s.to, true);
   const to = ownerOf(t, s.to);
-  const family = dst.includes(":") ? "udp6" : "udp4";
-  const rx = to.vnet.dgram(family);
+  let rx: Socket;
+  try {
+    rx = bindDgram(t.kernel, to.vnet, dst, s.port);
+  } catch (e) {
+    return { ok: false, detail: `cannot bind ${dst}:${s.port} in ${to.name}: ${because(e)}` };
+  }
   const seen = new Set<number>();
   let bad = 0;
-  rx.on("message", (msg: Buffer) => {
+  rx.on("message", (msg: Uint8Array) => {
     // Each datagram carries its sequence number; duplicates (a duplicating link) count once.
-    if (msg.length >= 4 && msg.length === s.size) seen.add(msg.readUInt32BE(0));
+    if (msg.length >= 4 && msg.length === s.size) seen.add(new DataView(msg.buffer, msg.byteOffset, 4).getUint32(0, false));
     else if (s.size < 4 && msg.length === s.size) seen.add(seen.size);
     else bad++;
   });
+  let tx: Socket;
   try {
-    await bind(rx, s.port, dst);
+    tx = socket(t.kernel, from.vnet, domainOf(dst), "dgram");
   } catch (e) {
     rx.close();
-    return { ok: false, detail: `cannot bind ${dst}:${s.port} in ${to.name}: ${because(e)}` };
+    return { ok: false, detail: `cannot open a UDP socket in ${from.name}: ${because(e)}` };
   }
-  const tx = from.vnet.dgram(family);
   let sendErrors = 0;
-  tx.on("error", () => sendErrors++);
+  tx.on("error", () => sendErrors++); // ICMP unreachables reported later
   // Paced (as iperf -u paces, default 1 ms apart): an unpaced burst of thousands overflows
   // the receiving socket's buffer (udps_fullsock), which measures the host, not the network.
   for (let i = 0; i < s.count; i++) {
-    const b = Buffer.alloc(s.size);
-    if (s.size >= 4) b.writeUInt32BE(i, 0);
-    tx.send(b, s.port, dst, (err) => {
-      if (err) sendErrors++;
-    });
+    const b = new Uint8Array(s.size);
+    if (s.size >= 4) new DataView(b.buffer).setUint32(0, i, false);
+    try {
+      tx.sendto(b, dst, s.port);
+    } catch {
+      sendErrors++;
+    }
     if (s.intervalUs > 0 && i + 1 < s.count) await t.time.sleep(s.intervalUs);
   }
   await t.time.until(() => seen.size >= s.count, s.timeoutMs * 1000);
-  await new Promise<void>((r) => tx.close(() => r()));
-  await new Promise<void>((r) => rx.close(() => r()));
+  tx.close();
+  rx.close();
   const got = Math.min(seen.size, s.count);
   const lossPct = round3(((s.count - got) / s.count) * 100);
   const ok = judge(s.expect, lossPct);
@@ -320,29 +334,24 @@ async function udpStep(t: Topology, s: Step<"udp">): Promise<Outcome> {
 async function httpStep(t: Topology, s: Step<"http">): Promise<Outcome> {
   const from = nodeOf(t, s.from);
   const dst = t.addressOf(s.to);
-  const agent = new http.Agent({ keepAlive: false });
-  (agent as unknown as { createConnection: unknown }).createConnection = (o: { port: number; host: string }) => from.vnet.net.connect({ port: o.port, host: o.host });
-  let status = 0;
-  let body = "";
-  let done = false;
+  let res: HttpClientResponse | undefined;
   let failure: string | undefined;
   const startUs = t.time.now();
   let endUs = 0;
-  const req = http.request({ host: dst, port: s.port, path: s.path, agent, method: "GET" }, (res) => {
-    status = res.statusCode ?? 0;
-    res.setEncoding("utf8");
-    res.on("data", (d: string) => (body += d));
-    res.on("end", () => {
+  // Time is the topology's: the runner decides when the request has had long enough.
+  const abort = new AbortController();
+  httpGet(t.kernel, from.vnet, { host: dst, port: s.port, path: s.path }, { signal: abort.signal }).then(
+    (r) => {
       endUs = t.time.now();
-      done = true;
-    });
-    res.on("error", (e) => (failure ??= e.message));
-  });
-  req.on("error", (e) => (failure ??= e.message));
-  req.end();
-  await t.time.until(() => done || failure !== undefined, s.timeoutMs * 1000);
-  req.destroy();
-  agent.destroy();
+      res = r;
+    },
+    (e) => (failure ??= because(e)),
+  );
+  await t.time.until(() => res !== undefined || failure !== undefined, s.timeoutMs * 1000);
+  abort.abort();
+  const done = res !== undefined;
+  const status = res?.status ?? 0;
+  const body = res?.text() ?? "";
   const ms = round3(((done ? endUs : t.time.now()) - startUs) / 1000);
   const statusOk = done && status === s.status;
   const bodyOk = !done || s.contains === undefined || body.includes(s.contains);
@@ -368,7 +377,7 @@ async function captureStep(t: Topology, s: Step<"capture">): Promise<Outcome> {
   const node = nodeOf(t, nodeName);
   if (s.on) {
     if (t.captures.has(s.endpoint)) return { ok: false, detail: `${s.endpoint} is already being captured` };
-    const path = t.pcapDir && s.file ? join(t.pcapDir, s.file) : undefined;
+    const path = t.pcapDir && s.file ? joinPath(t.pcapDir, s.file) : undefined;
     const cap = node.iface(ifName).capture(path ? { pcapng: path } : {});
     t.captures.set(s.endpoint, cap);
     return { ok: true, detail: `capturing ${s.endpoint} (${node.iface(ifName).name})${path ? ` to ${path}` : " (counted; give a pcap folder to write a file)"}` };
@@ -378,6 +387,12 @@ async function captureStep(t: Topology, s: Step<"capture">): Promise<Outcome> {
   t.captures.delete(s.endpoint);
   await cap.stop();
   return { ok: true, detail: `${s.endpoint}: ${cap.frames} frames, ${cap.bytes} bytes, ${cap.drops} dropped`, figures: { frames: cap.frames, bytes: cap.bytes, drops: cap.drops } };
+}
+
+function joinPath(dir: string, file: string): string {
+  const join = platform().joinPath;
+  if (!join) throw unsupported("a capture file in a folder");
+  return join(dir, file);
 }
 
 async function shellStep(t: Topology, s: Step<"shell">, opts: RunOptions): Promise<Outcome> {

@@ -219,7 +219,7 @@ export class Topology {
       const node = this.byName.get(n.name)!;
       for (const s of n.services) {
         try {
-          this.services.push(await startService(node.vnet, s, n.name));
+          this.services.push(await startService(k, node.vnet, s, n.name));
         } catch (e) {
           throw errAt(s.origin, `service ${s.kind} on port ${s.port}: ${because(e)}`);
         }
