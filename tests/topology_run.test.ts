@@ -8,6 +8,7 @@ import { Kernel } from "../host/kern/kernel.js";
 import { readPcapng } from "../host/capture/pcap.js";
 import { parseTopology, Topology, TopologyError, type StepEvent } from "../host/topology/index.js";
 import { loadTopology } from "../host/index.js";
+import { setVxlanPortFactory, vxlanPortFactory } from "../host/topology/ports.js";
 import { socket } from "../host/sockets/socket.js";
 import { sha256Hex } from "../host/lib/sha256.js";
 import { snapshot } from "./helpers/snapshot.js";
@@ -368,6 +369,22 @@ ${steps}`;
       await assert.rejects(Topology.up(spec), (e: unknown) => e instanceof TopologyError && e.line === 4 && new RegExp(`${p}`).test(e.message));
     } finally {
       hold.close();
+    }
+  });
+
+  test("without Node's VXLAN port maker (a browser), a vxlan interface fails at its line saying what it needs", async () => {
+    const node = vxlanPortFactory();
+    assert.ok(node, "importing wavnet registers Node's maker");
+    setVxlanPortFactory(undefined);
+    try {
+      const spec = parseTopology(`nodes:
+  - name: edge
+    interfaces:
+      - { name: vx0, kind: vxlan, vni: 42, remote: "127.0.0.1:4789", addresses: [10.9.0.1/24] }
+`, "vx.yaml");
+      await assert.rejects(Topology.up(spec), (e: unknown) => e instanceof TopologyError && e.line === 4 && /vx\.yaml:4:\d+: .*vxlan ports need Node \(import wavnet or wavnet\/node\)/.test(e.message));
+    } finally {
+      setVxlanPortFactory(node);
     }
   });
 

@@ -4,6 +4,7 @@ import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { setPlatform, type Platform } from "../lib/platform.js";
 import { nodeModuleSource } from "./wasm_file.js";
+import "./topology_vxlan.js"; // VXLAN ports for topologies (node:dgram)
 
 export const nodePlatform: Platform = {
   name: "node",

@@ -1,19 +1,7 @@
-// The one place the topology reaches VXLAN ports (host/vxlan.ts: RFC 7348 over a host UDP
-// socket). A port is an Interface whose destroy() also closes its socket.
+// VXLAN ports for topologies in Node (host/node/vxlan.ts: RFC 7348 over a node:dgram
+// socket), registered with the core's port registry (host/topology/ports.ts) on import.
 
-import type { Kernel, Vnet } from "../kern/kernel.js";
-import { createVxlan, type VxlanInterface } from "./vxlan.js";
+import { setVxlanPortFactory } from "../topology/ports.js";
+import { createVxlan } from "./vxlan.js";
 
-export interface VxlanPortOptions {
-  /** Interface name in the vnet ("vx0"). */
-  name: string;
-  vni: number;
-  /** Peer "address:port". */
-  remote: string;
-  /** Host UDP port to bind (0: any). */
-  localPort: number;
-}
-
-export function createVxlanPort(kernel: Kernel, vnet: Vnet, opts: VxlanPortOptions): Promise<VxlanInterface> {
-  return createVxlan(kernel, vnet, { name: opts.name, vni: opts.vni, remote: opts.remote, localPort: opts.localPort });
-}
+setVxlanPortFactory((kernel, vnet, opts) => createVxlan(kernel, vnet, { name: opts.name, vni: opts.vni, remote: opts.remote, localPort: opts.localPort }));

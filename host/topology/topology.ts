@@ -19,8 +19,7 @@ import type { TopoNode, TopoLink, TopoInterface, LinkDirection, StepEvent, StepR
 import { TopologyError } from "./errors.js";
 import { ScheduleClock, TimeDriver } from "./clock.js";
 import { startService, type RunningService } from "./services.js";
-import { createVxlanPort } from "../node/topology_vxlan.js";
-import type { VxlanInterface } from "../node/vxlan.js";
+import { createVxlanPort, type VxlanPort } from "./ports.js";
 import { runSteps } from "./steps.js";
 import { turn } from "../lib/turn.js";
 
@@ -242,7 +241,7 @@ export class Topology {
         const made = this.step(s.origin, `bridge ${s.name}`, () => node.vnet.ifcreate("bridge"));
         node.ifaces.set(s.name, { name: s.name, kind: "bridge", iface: made[0], addresses: s.addresses });
       } else if (s.kind === "vxlan") {
-        let port: VxlanInterface;
+        let port: VxlanPort;
         try {
           port = await createVxlanPort(k, node.vnet, { name: s.name, vni: s.vni!, remote: s.remote!, localPort: s.localPort ?? 0 });
         } catch (e) {
