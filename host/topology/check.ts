@@ -3,7 +3,6 @@
 // references between nodes, links and steps. Every problem found is collected with its
 // place in the file; run() throws them all at once, or returns the TopologySpec.
 
-import { basename, extname } from "node:path";
 import type {
   TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, ConditionSpec,
   GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind,
@@ -79,7 +78,7 @@ export class Checker {
   run(): TopologySpec {
     const d = this.data;
     const file = this.loc.file;
-    const name = (d.name as string | undefined) ?? (file.startsWith("<") ? "topology" : basename(file, extname(file)));
+    const name = (d.name as string | undefined) ?? (file.startsWith("<") ? "topology" : fileStem(file));
     const kernel = (d.kernel as string | string[] | undefined) ?? "GENERIC";
     this.kernelConfig(kernel);
     ((d.nodes as Obj[] | undefined) ?? []).forEach((n, i) => this.node(n, ["nodes", i]));
@@ -652,4 +651,11 @@ export class Checker {
       }
     }
   }
+}
+
+/** A file's name without its folder and extension ("examples/demo.yaml" -> "demo"), as path.basename(f, path.extname(f)) says it. */
+function fileStem(file: string): string {
+  const base = file.replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? "";
+  const dot = base.lastIndexOf(".");
+  return dot > 0 ? base.slice(0, dot) : base;
 }
