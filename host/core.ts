@@ -16,18 +16,22 @@ export * from "./lib/errors.js";
 export { setPlatform, platform, toByteSink, type Platform, type ByteSink } from "./lib/platform.js";
 export { Emitter } from "./lib/events.js";
 export { parseRate, parseDuration, parseBytes, parseProbability } from "./lib/units.js";
+export {
+  parseIPv4, parseIPv4Bytes, formatIPv4, isIPv4, parseIPv6, parseIPv6Zoned, splitZone, formatIPv6, isIPv6, isIPv6Text, isLinkLocal,
+  parseAddress, parsePrefix, parsePrefix6, type Family, type ParsedAddress,
+} from "./lib/addr.js";
 
 export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTATS, IFCAP, CSUM, type IfCounters, type EtherStats } from "./admin/ifnet.js";
 export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./admin/epair.js";
 export * from "./admin/bridge.js";
 export {
   addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit,
-  arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, parseIPv4, formatIPv4, parsePrefix, inetGauges,
+  arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges,
   IPSTATS, ICMPTYPES, ARPSTATS,
   type InetAddress, type RouteEntry, type RouteVia, type ArpEntry, type IpStats, type IcmpStats, type ArpStats,
 } from "./admin/inet.js";
 export {
-  hasInet6, parseIPv6, formatIPv6, isLinkLocal, parsePrefix6, addAddress6, delAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6,
+  hasInet6, addAddress6, delAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6,
   netstatRn6, setForwarding6, forwarding6, setIcmp6Limit, inet6Gauges, ndpTable, ndpAn, ndpDelete, ip6Stats, icmp6Stats, nd6Stats, netstatS6,
   IP6STATS, ICMP6TYPES, ND6STATS,
   type Inet6Address, type Route6Entry, type Route6Via, type NdEntry, type NdState, type Ip6Stats, type Icmp6Stats, type Nd6Stats,

@@ -7,10 +7,11 @@
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
+import { parseIPv4, formatIPv4, parsePrefix, mask4 as maskOf, isIPv6Text } from "../lib/addr.js";
 import { Interface, formatMac } from "./ifnet.js";
 import { formatTable } from "../lib/format.js";
 import { netstatUdp } from "./udp.js";
-import { addAddress6, delAddress6, addRoute6, delRoute6, isIPv6Text } from "./inet6.js";
+import { addAddress6, delAddress6, addRoute6, delRoute6 } from "./inet6.js";
 
 /** The inet module's host exports. */
 export interface InetExports {
@@ -52,39 +53,9 @@ export function inet(kernel: Kernel, what: string): InetExports {
 }
 
 // ---------------------------------------------------------------------------------------
-// Addresses as text
+// Addresses as text: lib/addr.ts (re-exported here, where callers and tests found them).
 
-/** "10.0.0.1" -> 0x0a000001; ConfigError naming `what` for anything else. */
-export function parseIPv4(s: string, what: string): number {
-  const m = typeof s === "string" ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s) : null;
-  if (!m) throw new ConfigError(`${what}: ${JSON.stringify(s)} is not an IPv4 address (a.b.c.d)`);
-  const b = m.slice(1).map(Number);
-  if (b.some((x) => x > 255)) throw new ConfigError(`${what}: ${JSON.stringify(s)} has a part over 255`);
-  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-}
-
-export function formatIPv4(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-export function maskOf(plen: number): number {
-  return plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
-}
-
-/** "10.0.0.0/24" (or "default", or a bare address: /32) -> [addr, plen]. */
-export function parsePrefix(s: string, what: string, allowBare = true): [number, number] {
-  if (s === "default") return [0, 0];
-  if (typeof s !== "string") throw new ConfigError(`${what}: expected a prefix like "10.0.0.0/24", got ${String(s)}`);
-  const i = s.indexOf("/");
-  if (i < 0) {
-    if (!allowBare) throw new ConfigError(`${what}: ${JSON.stringify(s)} needs a prefix length ("/24")`);
-    return [parseIPv4(s, what), 32];
-  }
-  const addr = parseIPv4(s.slice(0, i), what);
-  const p = s.slice(i + 1);
-  if (!/^\d{1,2}$/.test(p) || Number(p) > 32) throw new ConfigError(`${what}: prefix length ${JSON.stringify(p)} in ${JSON.stringify(s)} is not 0-32`);
-  return [addr, Number(p)];
-}
+export { parseIPv4, formatIPv4, parsePrefix, mask4 as maskOf } from "../lib/addr.js";
 
 function checkIface(kernel: Kernel, iface: Interface, what: string): void {
   if (!(iface instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(iface)}`);
@@ -374,7 +345,7 @@ export function arpTable(kernel: Kernel, vnet: Vnet): ArpEntry[] {
     }
     if (n < 256) break;
   }
-  return out.sort((a, b) => parseIPv4(a.address, "") - parseIPv4(b.address, ""));
+  return out.sort((a, b) => parseIPv4(a.address) - parseIPv4(b.address));
 }
 
 /** arp -an, FreeBSD's layout. */

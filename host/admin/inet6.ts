@@ -12,8 +12,8 @@ import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
 import { Interface, formatMac } from "./ifnet.js";
 import { formatTable } from "../lib/format.js";
-import { v6 as parseV6Groups } from "../lib/units.js";
 import { inetErrnoName } from "./inet.js";
+import { parseIPv6, parseIPv6Zoned, splitZone, formatIPv6, isLinkLocal, isLinkScope, mask6, parsePrefix6 } from "../lib/addr.js";
 
 /** The inet6 module's host exports. */
 export interface Inet6Exports {
@@ -52,103 +52,17 @@ export function inet6(kernel: Kernel, what: string): Inet6Exports {
 }
 
 // ---------------------------------------------------------------------------------------
-// Addresses as text
+// Addresses as text: lib/addr.ts (re-exported here, where callers and tests found them).
 
-/** True for text that is meant as IPv6 (it has a colon). */
-export function isIPv6Text(s: string): boolean {
-  return typeof s === "string" && s.includes(":");
-}
-
-/** "fd00::1" -> 16 bytes; ConfigError naming `what` for anything else (no zone here). */
-export function parseIPv6(s: string, what: string): Uint8Array {
-  if (typeof s !== "string") throw new ConfigError(`${what}: expected an IPv6 address, got ${String(s)}`);
-  let g: number[];
-  try {
-    g = parseV6Groups(s);
-  } catch (e) {
-    throw new ConfigError(`${what}: ${(e as Error).message}`);
-  }
-  const b = new Uint8Array(16);
-  g.forEach((x, i) => {
-    b[2 * i] = x >> 8;
-    b[2 * i + 1] = x & 0xff;
-  });
-  return b;
-}
-
-/** RFC 5952 text: lower case, the longest run of two or more zero groups as "::" (the first on a tie). */
-export function formatIPv6(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
-
-export function isLinkLocal(b: Uint8Array): boolean {
-  return b[0] === 0xfe && (b[1] & 0xc0) === 0x80;
-}
-
-/** Link-scope destination: link-local unicast, or interface/link-scope multicast (RFC 4007). */
-export function isLinkScope(b: Uint8Array): boolean {
-  return isLinkLocal(b) || (b[0] === 0xff && (b[1] & 0xf) <= 2);
-}
-
-function mask6(b: Uint8Array, plen: number): Uint8Array {
-  const out = b.slice();
-  for (let i = 0; i < 16; i++) {
-    const keep = Math.max(0, Math.min(8, plen - i * 8));
-    out[i] &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
-  }
-  return out;
-}
-
-function parsePlen(p: string, s: string, what: string): number {
-  if (!/^\d{1,3}$/.test(p) || Number(p) > 128) throw new ConfigError(`${what}: prefix length ${JSON.stringify(p)} in ${JSON.stringify(s)} is not 0-128`);
-  return Number(p);
-}
-
-/** "fd00::/64" (or "default", or a bare address: /128) -> [address, plen]. */
-export function parsePrefix6(s: string, what: string, allowBare = true): [Uint8Array, number] {
-  if (s === "default") return [new Uint8Array(16), 0];
-  if (typeof s !== "string") throw new ConfigError(`${what}: expected a prefix like "fd00:1::/64", got ${String(s)}`);
-  const i = s.indexOf("/");
-  if (i < 0) {
-    if (!allowBare) throw new ConfigError(`${what}: ${JSON.stringify(s)} needs a prefix length ("/64")`);
-    return [parseIPv6(s, what), 128];
-  }
-  return [parseIPv6(s.slice(0, i), what), parsePlen(s.slice(i + 1), s, what)];
-}
+export { isIPv6Text, parseIPv6, formatIPv6, isLinkLocal, isLinkScope, parsePrefix6 } from "../lib/addr.js";
 
 /**
  * "fe80::1%epair0a" -> the address and the interface of vnet its zone names; a link-scope
  * address without a zone is an error naming what is missing.
  */
 export function parseScoped(kernel: Kernel, vnet: Vnet, s: string, what: string, iface?: Interface): { addr: Uint8Array; iface?: Interface } {
-  if (typeof s !== "string") throw new ConfigError(`${what}: expected an IPv6 address, got ${String(s)}`);
-  let zone: string | undefined;
-  const pct = s.indexOf("%");
-  let text = s;
-  if (pct >= 0) {
-    zone = s.slice(pct + 1);
-    text = s.slice(0, pct);
-  }
-  const addr = parseIPv6(text, what);
+  const { bytes: addr, zone } = parseIPv6Zoned(s, what);
+  const text = splitZone(s).address;
   let ifc = iface;
   if (zone !== undefined) {
     if (!isLinkScope(addr)) throw new ConfigError(`${what}: ${JSON.stringify(s)}: a zone (%${zone}) belongs to link-local or link-scope multicast addresses only`);
@@ -226,7 +140,7 @@ export function delAddress6(kernel: Kernel, iface: Interface, address: string): 
   const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet6 ${address} -alias`;
   const x = inet6(kernel, what);
   checkIface(iface, what);
-  const a = parseIPv6(address.replace(/\/\d+$/, "").replace(/%.*$/, ""), `${what}: address`);
+  const a = parseIPv6(splitZone(address.replace(/\/\d+$/, "")).address, `${what}: address`);
   put(kernel, x, a);
   const r = kernel.enter(() => x.inet6_addr_del(iface.ptr));
   if (r === -2) fail(what, r, `${iface.name} has no address ${formatIPv6(a)}`);

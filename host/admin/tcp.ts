@@ -7,8 +7,7 @@
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
 import { formatTable } from "../lib/format.js";
-import { formatIPv4 } from "./inet.js";
-import { formatIPv6 } from "./inet6.js";
+import { formatIPv4, formatIPv6 } from "../lib/addr.js";
 import type { Socket } from "../sockets/socket.js";
 
 export interface TcpExports {

@@ -7,7 +7,7 @@
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, Errno, errnoName } from "../lib/errors.js";
 import { Socket, SocketError, SocketClosedError, sockaddrIn, SOCK_DGRAM, AF_INET } from "../sockets/socket.js";
-import { formatIPv4 } from "./inet.js";
+import { formatIPv4 } from "../lib/addr.js";
 
 export const IPPROTO_UDP = 17;
 /** The largest UDP payload IPv4 carries (65535 - 20 - 8). */

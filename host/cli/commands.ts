@@ -17,12 +17,13 @@ import type { LiveCapture } from "../capture/tap.js";
 import type { LinkConditions } from "../admin/epair.js";
 import { WavnetError } from "../lib/errors.js";
 import {
-  addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding, maskOf,
+  addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding,
 } from "../admin/inet.js";
+import { isIPv6Text, splitZone, mask4 as maskOf } from "../lib/addr.js";
 import { netstatSTcp, tcpConnections } from "../admin/tcp.js";
 import {
   ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpDelete,
-  setForwarding6, forwarding6, isIPv6Text,
+  setForwarding6, forwarding6,
 } from "../admin/inet6.js";
 import { sockstat, formatSockstat, type SockAddr } from "../sockets/socket.js";
 import { ping, traceroute } from "../admin/ping.js";
@@ -314,11 +315,10 @@ const ROUTE_USAGE = "route [-6] add DEST GATEWAY | route [-6] add DEST -iface IF
 
 /** "fe80::1%eth0" with the node's topology name for the link -> the kernel's interface name. */
 function zoned(c: Call, a: string): string {
-  const pct = a.indexOf("%");
-  if (pct < 0) return a;
-  const z = a.slice(pct + 1);
+  const { address, zone: z } = splitZone(a);
+  if (z === undefined) return a;
   const found = c.vnet.interfaces().find((i) => i.name === z) ?? c.vnet.interfaces().find((i) => aliases(c.node).get(i.name) === z);
-  return found ? `${a.slice(0, pct)}%${found.name}` : a;
+  return found ? `${address}%${found.name}` : a;
 }
 
 /** What `route` needs of one address family. */

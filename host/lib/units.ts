@@ -3,6 +3,8 @@
 // value or throws a plain Error whose message says what was expected; the caller adds the
 // file, line and field.
 
+import { parseIPv4, formatIPv4, mask4, isIPv6Text, parseIPv6, parseAddress, bytesToIPv4, scanPrefixLength, type ParsedAddress } from "./addr.js";
+
 const DURATION = /^(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m)$/;
 const UNIT_US: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000, m: 60_000_000 };
 
@@ -63,51 +65,33 @@ export function parseBytes(v: unknown): number {
 }
 
 // ---------------------------------------------------------------------------------------
-// Addresses
+// Addresses: parsed by lib/addr.ts. v4, v4text, mask, isV6 and v6 are the names
+// host/topology imports; they stay here as thin aliases.
 
+/** Dotted quad -> host-order u32 (lib/addr.ts parseIPv4). */
 export function v4(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) throw new Error(`${JSON.stringify(s)} is not an IPv4 address (a.b.c.d)`);
-  const b = m.slice(1).map(Number);
-  const big = b.find((x) => x > 255);
-  if (big !== undefined) throw new Error(`${JSON.stringify(s)} is not an IPv4 address: ${big} is over 255`);
-  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+  return parseIPv4(s);
 }
 
+/** Host-order u32 -> dotted quad (lib/addr.ts formatIPv4). */
 export function v4text(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+  return formatIPv4(a);
 }
 
-export function mask(plen: number): number {
-  return plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
-}
+/** The IPv4 netmask of a prefix length (lib/addr.ts mask4). */
+export const mask = mask4;
 
-/** True for text that looks like IPv6 (has a colon) - checked by v6(). */
+/** True for text meant as IPv6 (it has a colon; lib/addr.ts isIPv6Text); checked by v6(). */
 export function isV6(s: string): boolean {
-  return s.includes(":");
+  return isIPv6Text(s);
 }
 
-/** Checks IPv6 text (RFC 4291 2.2 forms, with an optional dotted IPv4 tail); returns 8 groups. */
+/** Checks IPv6 text (lib/addr.ts parseIPv6); returns its 8 groups. */
 export function v6(s: string): number[] {
-  const bad = (why: string) => new Error(`${JSON.stringify(s)} is not an IPv6 address: ${why}`);
-  let text = s;
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    // RFC 4291 2.2 form 3: the last 32 bits as a dotted IPv4 address.
-    const a = v4(text.slice(lastColon + 1));
-    text = `${text.slice(0, lastColon + 1)}${(a >>> 16).toString(16)}:${(a & 0xffff).toString(16)}`;
-  }
-  const dbl = text.split("::");
-  if (dbl.length > 2) throw bad(`"::" appears more than once`);
-  const part = (t: string) => (t === "" ? [] : t.split(":"));
-  const head = part(dbl[0]);
-  const rest = dbl.length === 2 ? part(dbl[1]) : [];
-  for (const g of [...head, ...rest]) if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad(`group ${JSON.stringify(g)} is not 1-4 hex digits`);
-  const n = head.length + rest.length;
-  if (dbl.length === 1 && n !== 8) throw bad(`${n} groups, not 8`);
-  if (dbl.length === 2 && n > 7) throw bad(`too many groups for "::"`);
-  const zeros: number[] = dbl.length === 2 ? new Array(8 - n).fill(0) : [];
-  return [...head.map((g) => parseInt(g, 16)), ...zeros, ...rest.map((g) => parseInt(g, 16))];
+  const b = parseIPv6(s);
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
+  return g;
 }
 
 export interface Prefix {
@@ -126,23 +110,21 @@ export function parseCidr(s: unknown, opts: { bare?: boolean } = {}): Prefix {
   if (typeof s !== "string") throw new Error(`bad address: expected a string like "10.0.0.1/24", got ${JSON.stringify(s)}`);
   const i = s.indexOf("/");
   const a = i < 0 ? s : s.slice(0, i);
-  const six = isV6(a);
+  const six = isIPv6Text(a);
   if (i < 0 && !opts.bare) throw new Error(`bad prefix: ${JSON.stringify(s)} needs a prefix length (like "/24"${six ? ' or "/64"' : ""})`);
-  let addr = 0;
+  let parsed: ParsedAddress;
   try {
-    if (six) v6(a);
-    else addr = v4(a);
+    parsed = parseAddress(a);
   } catch (e) {
     throw new Error(`bad address: ${(e as Error).message}`);
   }
-  const max = six ? 128 : 32;
-  let plen = max;
+  let plen = parsed.family === 6 ? 128 : 32;
   if (i >= 0) {
-    const p = s.slice(i + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > max) throw new Error(`bad prefix: length ${JSON.stringify(p)} in ${JSON.stringify(s)} is not 0-${max}`);
-    plen = Number(p);
+    const p = scanPrefixLength(s.slice(i + 1), plen, s);
+    if (typeof p === "string") throw new Error(`bad prefix: ${p}`);
+    plen = p;
   }
-  return { family: six ? 6 : 4, addr, plen, text: s };
+  return { family: parsed.family, addr: parsed.family === 4 ? bytesToIPv4(parsed.bytes) : 0, plen, text: s };
 }
 
 /** An interface address: parseCidr plus the IPv4 host-part rules (not the network or broadcast address). */
@@ -169,7 +151,7 @@ export function parseHostPort(s: unknown): { host: string; port: number } {
   const host = m[1] ?? m[2];
   const port = Number(m[3]);
   if (port < 1 || port > 65535) throw new Error(`port ${port} in ${JSON.stringify(s)} is not 1-65535`);
-  if (m[1] !== undefined) v6(host);
-  else if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) v4(host);
+  if (m[1] !== undefined) parseIPv6(host);
+  else if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) parseIPv4(host);
   return { host, port };
 }

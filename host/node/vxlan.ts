@@ -11,11 +11,11 @@
 // the vnet it was created in) or when the kernel shuts down.
 
 import dgram from "node:dgram";
-import { isIPv4, isIPv6 } from "node:net";
 import { randomBytes } from "node:crypto";
 import type { Kernel, Vnet, HostPort } from "../kern/kernel.js";
 import { Interface, InterfaceGoneError, createClone, putName } from "../admin/ifnet.js";
 import { ConfigError, KernelError, Errno } from "../lib/errors.js";
+import { isIPv4, isIPv6, isIPv6Text, parseIPv4, formatIPv4, parseIPv6Zoned, formatIPv6 } from "../lib/addr.js";
 
 /** The IANA port for VXLAN (RFC 7348 5). */
 export const VXLAN_PORT = 4789;
@@ -95,7 +95,17 @@ function exportsOf(kernel: Kernel): VxlanExports {
   return kernel.module<VxlanExports>("if_vxlan");
 }
 
-/** "a.b.c.d:port" or "[v6]:port" -> address, port, family. */
+/**
+ * An underlay address (the host's own, for node:dgram) in the one text form Node reads as
+ * we do: "010.0.0.1" would reach getaddrinfo, which reads 010 as octal.
+ */
+function underlayText(address: string, family: 4 | 6): string {
+  if (family === 4) return formatIPv4(parseIPv4(address));
+  const { bytes, zone } = parseIPv6Zoned(address);
+  return formatIPv6(bytes, zone);
+}
+
+/** "a.b.c.d:port" or "[v6]:port" (a link-local one with its zone, "[fe80::1%eth0]:4789") -> address, port, family. */
 export function parseRemote(remote: string, what = "vxlan"): { address: string; port: number; family: 4 | 6 } {
   if (typeof remote !== "string") throw new ConfigError(`${what}: remote must be "address:port", got ${JSON.stringify(remote)}`);
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(remote) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(remote);
@@ -104,8 +114,8 @@ export function parseRemote(remote: string, what = "vxlan"): { address: string; 
     throw new ConfigError(`${what}: remote must be "address:port" (e.g. "10.0.0.2:4789" or "[2001:db8::2]:4789"), got ${JSON.stringify(remote)}`);
   }
   const address = m[1];
-  if (isIPv4(address) && !remote.startsWith("[")) return { address, port, family: 4 };
-  if (isIPv6(address) && remote.startsWith("[")) return { address, port, family: 6 };
+  if (isIPv4(address) && !remote.startsWith("[")) return { address: underlayText(address, 4), port, family: 4 };
+  if (isIPv6(address, { zone: true }) && remote.startsWith("[")) return { address: underlayText(address, 6), port, family: 6 };
   throw new ConfigError(`${what}: remote address must be an IPv4 literal, or an IPv6 literal in brackets, got ${JSON.stringify(remote)}`);
 }
 
@@ -306,7 +316,7 @@ function bind(sock: dgram.Socket, port: number, address: string, what: string): 
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => {
       sock.off("listening", onListening);
-      reject(new ConfigError(`${what}: cannot bind UDP ${address.includes(":") ? `[${address}]` : address}:${port}: ${e.message}`));
+      reject(new ConfigError(`${what}: cannot bind UDP ${isIPv6Text(address) ? `[${address}]` : address}:${port}: ${e.message}`));
     };
     const onListening = () => {
       sock.off("error", onError);
@@ -333,10 +343,11 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   const vni = integer(what, "vni", opts.vni, 0, VNI_MAX);
   const remote = parseRemote(opts.remote, what);
   const localPort = integer(what, "localPort", opts.localPort ?? VXLAN_PORT, 0, 65535);
-  const localAddress = opts.localAddress ?? (remote.family === 6 ? "::" : "0.0.0.0");
-  if (typeof localAddress !== "string" || !(remote.family === 4 ? isIPv4(localAddress) : isIPv6(localAddress))) {
+  const localText = opts.localAddress ?? (remote.family === 6 ? "::" : "0.0.0.0");
+  if (typeof localText !== "string" || !(remote.family === 4 ? isIPv4(localText) : isIPv6(localText, { zone: true }))) {
     throw new ConfigError(`${what}: localAddress must be an IPv${remote.family} literal like the remote's, got ${JSON.stringify(opts.localAddress)}`);
   }
+  const localAddress = underlayText(localText, remote.family);
   const mtu = opts.mtu === undefined ? undefined : integer(what, "mtu", opts.mtu, 72, 16384);
   const ring = opts.ringSegments === undefined ? undefined : integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX);
   const rcvbuf = integer(what, "recvBufferSize", opts.recvBufferSize ?? 4 << 20, 65536, 1 << 30);

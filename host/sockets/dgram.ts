@@ -30,11 +30,11 @@
 // - Buffer-size calls and setBroadcast/setTTL work before bind too.
 
 import { EventEmitter } from "node:events";
-import { isIPv6 } from "node:net";
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ModuleNotLoadedError } from "../lib/errors.js";
 import { Socket, SocketError, socket, SOL_SOCKET, SO } from "./socket.js";
 import { recvBatch, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpDatagram } from "../admin/udp.js";
+import { isIPv4, isIPv6 } from "../lib/addr.js";
 
 export interface SocketOptions {
   type: "udp4" | "udp6";
@@ -118,12 +118,7 @@ function validatePort(port: unknown, allowZero: boolean): number {
 function resolve(address: string | undefined | null, dflt: string, six = false): string | DgramError {
   const a = address === undefined || address === null || address === "" ? dflt : address;
   if (a === "localhost") return six ? "::1" : "127.0.0.1";
-  if (six) {
-    if (isIPv6(a)) return a;
-  } else {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
-    if (m && m.slice(1).every((x) => Number(x) <= 255)) return a;
-  }
+  if (six ? isIPv6(a) : isIPv4(a)) return a;
   const e = new DgramError("ENOTFOUND", -3008, "getaddrinfo", a);
   Object.assign(e, { hostname: a });
   return e;

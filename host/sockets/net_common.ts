@@ -2,8 +2,8 @@
 // alive while a server or socket is ref'd, and address helpers.
 
 import { constants as osConstants } from "node:os";
-import { isIPv6 } from "node:net";
 import { Errno } from "../lib/errors.js";
+import { isIPv4, isIPv6, isIPv6Text } from "../lib/addr.js";
 import { SocketError, SocketClosedError, type SockAddr } from "./socket.js";
 
 // ---------------------------------------------------------------------------------------
@@ -110,14 +110,13 @@ export interface AddressInfo {
 export function resolveHost(host: string | undefined, dflt: string): string {
   if (host === undefined || host === null || host === "") return dflt;
   if (host === "localhost") return "127.0.0.1";
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host) && host.split(".").every((o) => Number(o) <= 255)) return host;
-  if (isIPv6(host)) return host;
+  if (isIPv4(host) || isIPv6(host)) return host;
   throw netError("getaddrinfo", "ENOTFOUND", host);
 }
 
 /** The socket domain of a resolved address. */
 export function domainOf(address: string): "inet" | "inet6" {
-  return address.includes(":") ? "inet6" : "inet";
+  return isIPv6Text(address) ? "inet6" : "inet";
 }
 
 export function toPort(p: unknown, what: string): number {

@@ -4,6 +4,7 @@
 import { Duplex } from "node:stream";
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { errnoName } from "../lib/errors.js";
+import { isIPv6Text } from "../lib/addr.js";
 import { socket as newSocket, Socket, SocketError, SocketClosedError, SOL_SOCKET, SO, SS } from "./socket.js";
 import { IPPROTO_TCP, TCP } from "../admin/tcp.js";
 import { netError, codeOf, asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
@@ -139,7 +140,7 @@ export class NetSocket extends Duplex {
     return this.#peer?.port;
   }
   get remoteFamily(): "IPv4" | "IPv6" | undefined {
-    return this.#peer ? (this.#peer.address.includes(":") ? "IPv6" : "IPv4") : undefined;
+    return this.#peer ? (isIPv6Text(this.#peer.address) ? "IPv6" : "IPv4") : undefined;
   }
   get localAddress(): string | undefined {
     return this.#local?.address;
@@ -148,7 +149,7 @@ export class NetSocket extends Duplex {
     return this.#local?.port;
   }
   get localFamily(): "IPv4" | "IPv6" | undefined {
-    return this.#local ? (this.#local.address.includes(":") ? "IPv6" : "IPv4") : undefined;
+    return this.#local ? (isIPv6Text(this.#local.address) ? "IPv6" : "IPv4") : undefined;
   }
 
   /** getsockname as Node reports it ({} when there is no socket). */

@@ -16,8 +16,7 @@ import { PORT_RANK, type HostPort, type Kernel, type Vnet } from "../kern/kernel
 import { KernelError, WavnetError, ConfigError, Errno, errnoName } from "../lib/errors.js";
 import { formatTable } from "../lib/format.js";
 
-import { parseIPv4 as parseIPv4Named, formatIPv4 } from "../admin/inet.js";
-import { parseIPv6, formatIPv6 } from "../admin/inet6.js";
+import { parseIPv4, parseIPv6, formatIPv4, formatIPv6, isIPv6Text } from "../lib/addr.js";
 export { formatIPv4 };
 
 export const AF_INET = 2;
@@ -119,11 +118,6 @@ export type SockAddr = SockAddrIn | SockAddrIn6 | SockAddrRaw;
 /** What the calls taking an address accept: "10.0.0.1" or "fd00::1" with a port, a SockAddr, or sockaddr bytes. */
 export type AddressLike = string | SockAddr | Uint8Array;
 
-/** An IPv4 address in dotted form to a host-order number (ConfigError if it is not one). */
-export function parseIPv4(address: string): number {
-  return parseIPv4Named(address, "address");
-}
-
 /** struct sockaddr_in (BSD, 16 bytes): sin_len 16, AF_INET, port and address in network order, 8 zeros. */
 export function sockaddrIn(address: string, port: number): Uint8Array {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${port}`);
@@ -132,7 +126,7 @@ export function sockaddrIn(address: string, port: number): Uint8Array {
   b[0] = 16;
   b[1] = AF_INET;
   dv.setUint16(2, port, false);
-  dv.setUint32(4, parseIPv4(address), false);
+  dv.setUint32(4, parseIPv4(address, "address"), false);
   return b;
 }
 
@@ -176,7 +170,7 @@ function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uin
   }
   if (typeof a === "string") {
     if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
-    return a.includes(":") ? sockaddrIn6(a, port) : sockaddrIn(a, port);
+    return isIPv6Text(a) ? sockaddrIn6(a, port) : sockaddrIn(a, port);
   }
   if (a.family === "inet") return sockaddrIn(a.address, a.port);
   if (a.family === "inet6") return sockaddrIn6(a.address, a.port);
@@ -194,7 +188,7 @@ const IP_CACHE_MAX = 4096;
 function cachedIPv4(address: string): number {
   let a = ipCache.get(address);
   if (a === undefined) {
-    a = parseIPv4(address);
+    a = parseIPv4(address, "address");
     if (ipCache.size >= IP_CACHE_MAX) ipCache.clear();
     ipCache.set(address, a);
   }
@@ -547,7 +541,7 @@ export class Socket extends Emitter {
     const w = this.#reg.windows(this.kernel);
     const u8 = w.u8;
     const p = w.sabuf;
-    if (typeof a === "string" && !a.includes(":")) {
+    if (typeof a === "string" && !isIPv6Text(a)) {
       if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
       checkPort(port);
       const ip = cachedIPv4(a);
