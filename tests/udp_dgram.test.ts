@@ -5,6 +5,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as nodeDgram from "node:dgram";
 import { once } from "node:events";
+import { constants as osConstants } from "node:os";
 import { Kernel, createSocket, type Vnet } from "../host/index.js";
 import { addAddress, icmpStats } from "../host/admin/inet.js";
 import { udpStats } from "../host/admin/udp.js";
@@ -115,7 +116,7 @@ describe("dgram compatibility", () => {
     const [err] = (await once(b, "error")) as [NodeJS.ErrnoException & { address: string; port: number }];
     assert.equal(err.code, "EADDRINUSE");
     assert.equal(err.syscall, "bind");
-    assert.equal(err.errno, -48);
+    assert.equal(err.errno, -osConstants.errno.EADDRINUSE, "libuv's number for this platform, as node:dgram reports it");
     assert.equal(err.address, "0.0.0.0");
     assert.equal(err.port, 5000);
     assert.equal(err.message, "bind EADDRINUSE 0.0.0.0:5000");
@@ -170,7 +171,7 @@ describe("dgram compatibility", () => {
     assert.equal(((await got)[0] as Buffer).length, 20_000, "fragmented and reassembled");
     s.send("x", 7, "10.0.0.255");
     const [e2] = (await once(s, "error")) as [NodeJS.ErrnoException];
-    assert.equal(e2.errno, -13, "EACCES without SO_BROADCAST");
+    assert.equal(e2.errno, -osConstants.errno.EACCES, "EACCES without SO_BROADCAST");
     s.setBroadcast(true);
     const bc = once(srv, "message");
     s.send("to all", 7, "10.0.0.255");

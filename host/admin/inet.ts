@@ -6,7 +6,7 @@
 // addRoute and delRoute also take IPv6 text (a colon) and hand it to host/inet6.ts.
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
-import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
+import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../lib/errors.js";
 import { parseIPv4, formatIPv4, parsePrefix, mask4 as maskOf, isIPv6Text } from "../lib/addr.js";
 import { Interface, formatMac } from "./ifnet.js";
 import { formatTable } from "../lib/format.js";
@@ -32,18 +32,11 @@ export interface InetExports {
   inet_ping_read(v: number): number;
 }
 
-/** errno names the inet calls return (FreeBSD values). */
-const ERRNO: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 12: "ENOMEM", 13: "EACCES", 17: "EEXIST", 22: "EINVAL", 28: "ENOSPC", 40: "EMSGSIZE",
-  49: "EADDRNOTAVAIL", 50: "ENETDOWN", 51: "ENETUNREACH", 55: "ENOBUFS", 65: "EHOSTUNREACH",
-};
-
-export function inetErrnoName(e: number): string {
-  return ERRNO[Math.abs(e)] ?? `errno ${Math.abs(e)}`;
-}
+/** The errno's name (lib/errors.ts errnoName; kept under this name for ping and inet6). */
+export const inetErrnoName = errnoName;
 
 function fail(what: string, r: number, why?: string): never {
-  throw new KernelError(`${what}: ${why ?? inetErrnoName(r)}`, r);
+  throw new KernelError(`${what}: ${why ?? errnoName(r)}`, r);
 }
 
 /** The inet exports; ModuleNotLoadedError when inet is not loaded. */

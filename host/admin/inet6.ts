@@ -9,10 +9,9 @@
 // an interface name of the vnet) or an explicit interface.
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
-import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
+import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../lib/errors.js";
 import { Interface, formatMac } from "./ifnet.js";
 import { formatTable } from "../lib/format.js";
-import { inetErrnoName } from "./inet.js";
 import { parseIPv6, parseIPv6Zoned, splitZone, formatIPv6, isLinkLocal, isLinkScope, mask6, parsePrefix6 } from "../lib/addr.js";
 
 /** The inet6 module's host exports. */
@@ -35,7 +34,7 @@ export interface Inet6Exports {
 }
 
 function fail(what: string, r: number, why?: string): never {
-  throw new KernelError(`${what}: ${why ?? inetErrnoName(r)}`, r);
+  throw new KernelError(`${what}: ${why ?? errnoName(r)}`, r);
 }
 
 /** True when the kernel has the inet6 module loaded. */

@@ -2,18 +2,24 @@
 // records leaks; the host turns those into these classes with messages that say what is
 // wrong and where.
 
+/**
+ * The one errno table: the kernel's numbers (FreeBSD's sys/errno.h, as the kernel's
+ * sys/errno and netinet6/ip6_var define them) and their names. errnoName turns a kernel
+ * return into the name that KernelError messages and SocketError.code carry. Node's
+ * look-alikes (sockets/net_common, sockets/dgram) keep the only other numbering, libuv's,
+ * and reach it from these names.
+ */
 export const Errno = {
   EPERM: 1,
   ENOENT: 2,
+  EBADF: 9,
   EDEADLK: 11,
   ENOMEM: 12,
+  EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,
   EINVAL: 22,
   ENOSPC: 28,
-  ENETDOWN: 50,
-  EACCES: 13,
-  EBADF: 9,
   EPIPE: 32,
   EAGAIN: 35,
   EINPROGRESS: 36,
@@ -27,6 +33,7 @@ export const Errno = {
   EAFNOSUPPORT: 47,
   EADDRINUSE: 48,
   EADDRNOTAVAIL: 49,
+  ENETDOWN: 50,
   ENETUNREACH: 51,
   ECONNABORTED: 53,
   ECONNRESET: 54,
@@ -40,6 +47,7 @@ export const Errno = {
 
 const names = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
 
+/** A kernel errno (either sign) -> its name, "errno N" for a number the table does not have. */
 export function errnoName(e: number): string {
   return names.get(Math.abs(e)) ?? `errno ${Math.abs(e)}`;
 }

@@ -35,6 +35,7 @@ import { ModuleNotLoadedError } from "../lib/errors.js";
 import { Socket, SocketError, socket, SOL_SOCKET, SO } from "./socket.js";
 import { recvBatch, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpDatagram } from "../admin/udp.js";
 import { isIPv4, isIPv6 } from "../lib/addr.js";
+import { uvErrno } from "./net_common.js";
 
 export interface SocketOptions {
   type: "udp4" | "udp6";
@@ -99,8 +100,13 @@ export class DgramError extends Error {
   }
 }
 
+/** A DgramError with Node's errno for the code (libuv's number, net_common.ts uvErrno). */
+function dgramError(code: string, syscall: string, address?: string, port?: number, options?: { cause?: unknown }): DgramError {
+  return new DgramError(code, uvErrno(code), syscall, address, port, options);
+}
+
 function fromSocketError(e: unknown, syscall: string, address?: string, port?: number): unknown {
-  if (e instanceof SocketError) return new DgramError(e.code, -e.errno, syscall, address, port, { cause: e });
+  if (e instanceof SocketError) return dgramError(e.code, syscall, address, port, { cause: e });
   return e;
 }
 
@@ -119,7 +125,7 @@ function resolve(address: string | undefined | null, dflt: string, six = false):
   const a = address === undefined || address === null || address === "" ? dflt : address;
   if (a === "localhost") return six ? "::1" : "127.0.0.1";
   if (six ? isIPv6(a) : isIPv4(a)) return a;
-  const e = new DgramError("ENOTFOUND", -3008, "getaddrinfo", a);
+  const e = dgramError("ENOTFOUND", "getaddrinfo", a);
   Object.assign(e, { hostname: a });
   return e;
 }
@@ -368,7 +374,7 @@ export class DgramSocket extends EventEmitter {
       if (r instanceof DgramError) return fail(r);
       ip = r;
     }
-    if (bytes.length > UDP_MAXPAYLOAD) return fail(new DgramError("EMSGSIZE", -40, "send", ip, portN || undefined));
+    if (bytes.length > UDP_MAXPAYLOAD) return fail(dgramError("EMSGSIZE", "send", ip, portN || undefined));
     let n: number;
     try {
       n = ip !== undefined ? this.#sock.sendto(bytes, ip, portN) : this.#sock.send(bytes);
@@ -430,9 +436,9 @@ export class DgramSocket extends EventEmitter {
 
   address(): AddressInfo {
     this.#healthCheck();
-    if (!this.#bound) throw new DgramError("EBADF", -9, "getsockname");
+    if (!this.#bound) throw dgramError("EBADF", "getsockname");
     const a = this.#sock.address();
-    if (!a || (a.family !== "inet" && a.family !== "inet6")) throw new DgramError("EBADF", -9, "getsockname");
+    if (!a || (a.family !== "inet" && a.family !== "inet6")) throw dgramError("EBADF", "getsockname");
     return { address: a.address, family: a.family === "inet6" ? "IPv6" : "IPv4", port: a.port };
   }
 
@@ -466,7 +472,7 @@ export class DgramSocket extends EventEmitter {
       throw e;
     }
     this.#healthCheck();
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new DgramError("EINVAL", -22, "setTTL");
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw dgramError("EINVAL", "setTTL");
     try {
       this.#sock.setsockopt(IPPROTO_IP, IP_TTL, ttl);
     } catch (e) {
@@ -520,7 +526,7 @@ export class DgramSocket extends EventEmitter {
   }
 
   #noMulticast(what: string): never {
-    throw new DgramError("ENOPROTOOPT", -42, what);
+    throw dgramError("ENOPROTOOPT", what);
   }
 
   addMembership(_group: string, _iface?: string): void {

@@ -2,7 +2,6 @@
 // alive while a server or socket is ref'd, and address helpers.
 
 import { constants as osConstants } from "node:os";
-import { Errno } from "../lib/errors.js";
 import { isIPv4, isIPv6, isIPv6Text } from "../lib/addr.js";
 import { SocketError, SocketClosedError, type SockAddr } from "./socket.js";
 
@@ -18,14 +17,28 @@ export interface NetError extends Error {
   port?: number;
 }
 
+// Node reports errno as libuv's negative number for the platform it runs on (ECONNREFUSED
+// is -111 on Linux, -61 on FreeBSD and macOS). The kernel's numbers are FreeBSD's and their
+// names are lib/errors.ts's one table; here, and only in the Node look-alikes (net, dgram),
+// a name becomes libuv's number through node:os.
 const UV_ERRNO = osConstants.errno as Record<string, number>;
+/** getaddrinfo's codes, which are not errnos: libuv's UV_EAI_* numbers (the same everywhere). */
+const UV_EAI: Record<string, number> = { ENOTFOUND: -3008 };
+/** libuv's UV_UNKNOWN, for a name this platform's libuv does not have. */
+const UV_UNKNOWN = -4094;
+
+/** The `errno` Node would put on an error with this code: libuv's negative number. */
+export function uvErrno(code: string): number {
+  const n = UV_ERRNO[code];
+  return n !== undefined ? -n : (UV_EAI[code] ?? UV_UNKNOWN);
+}
 
 /** Build the error Node would report: `${syscall} ${code} ${address}:${port}`. */
 export function netError(syscall: string, code: string, address?: string, port?: number, cause?: unknown): NetError {
   const where = address !== undefined ? ` ${address}${port !== undefined ? `:${port}` : ""}` : "";
   const e = new Error(`${syscall} ${code}${where}`, cause !== undefined ? { cause } : undefined) as NetError;
   e.code = code;
-  e.errno = -(UV_ERRNO[code] ?? Errno[code as keyof typeof Errno] ?? 0);
+  e.errno = uvErrno(code);
   e.syscall = syscall;
   if (address !== undefined) e.address = address;
   if (port !== undefined) e.port = port;
