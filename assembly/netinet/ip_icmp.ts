@@ -4,7 +4,8 @@
 // icmp_error never answers an ICMP error, a fragment other than the first, a link- or
 // IP-level broadcast/multicast, or a packet whose source is not a unicast host; it is
 // rate limited per vnet by a token bucket of net.inet.icmp.icmplim errors per second
-// (default 200) on kernel time; it quotes the IP header and the first 8 bytes of data. Its
+// (default 200) on kernel time; it quotes the IP header and the first 8 bytes of data, as
+// the wire carried them (a checksum left to the interface is finished in the quote). Its
 // source is the address the offending packet was sent to if that is ours, else the address
 // of the interface it came in on (so traceroute sees each router's inbound address).
 //
@@ -15,10 +16,10 @@
 
 import {
   m_gethdr, m_freem, m_pullup, m_copydata, m_append, m_adj, m_dup, in_cksum, in_cksum_buf, in_cksum_update, ticks,
-  kmem_alloc, kmem_free, if_valid, curvnet,
+  kmem_alloc, kmem_free, if_valid, curvnet, in_delayed_cksum_value,
 } from "../kmod/kapi";
 import { Ifnet } from "../sys/if";
-import { Mbuf, M_BCAST, M_MCAST, M_WRITABLE, MT_DATA, mtod } from "../sys/mbuf";
+import { Mbuf, M_BCAST, M_MCAST, M_WRITABLE, MT_DATA, CSUM_DELAY_DATA, mtod } from "../sys/mbuf";
 import {
   IP_HDR_MIN, IP_OFFMASK, IPPROTO_ICMP, INADDR_BROADCAST, INADDR_ANY, IP_MAXPACKET, IPVERSION,
   ICMP_ECHO, ICMP_ECHOREPLY, ICMP_UNREACH, ICMP_TIMXCEED, ICMP_PARAMPROB, ICMP_SOURCEQUENCH, ICMP_UNREACH_NEEDFRAG,
@@ -130,6 +131,15 @@ export function icmp_error(n: usize, type: u8, code: u8, arg: u32): void {
   if (type == ICMP_UNREACH && code == ICMP_UNREACH_NEEDFRAG) store<u16>(icp + ICMP_NEXTMTU, bswap<u16>(<u16>arg));
   else if (type == ICMP_PARAMPROB) store<u8>(icp + 4, <u8>arg);
   m_copydata(n, 0, <i32>quote, icp + ICMP_IP);
+  // A packet that left its transport checksum to the interface (CSUM_DELAY_DATA, an
+  // epair's offload; also when received that way and forwarded) holds only the
+  // pseudo-header sum in that field. The quote must be what the wire carries (RFC 792: the
+  // source matches the error to its packet by these bytes; a UDP checksum is among the 8),
+  // so finish it in the copy, as FreeBSD's icmp_error does (in_delayed_cksum).
+  if ((nn.ph_csum_flags & CSUM_DELAY_DATA) != 0) {
+    const v = in_delayed_cksum_value(n, 0, nn.ph_csum_flags);
+    if (v != 0 && (v >> 16) + 2 <= quote) store<u16>(icp + ICMP_IP + (v >> 16), bswap<u16>(<u16>v));
+  }
   mm.m_len = <i32>(ICMP_MINLEN + quote);
   mm.ph_len = mm.m_len;
   store<u16>(icp + ICMP_CKSUM, bswap<u16>(in_cksum_buf(icp, ICMP_MINLEN + quote)));
