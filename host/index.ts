@@ -11,7 +11,7 @@ export * from "./bridge.js";
 export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./epair.js";
 export { Socket, SocketError, SocketClosedError, socket, sockstat, formatSockstat, sockaddrIn, parseSockaddr, formatSockaddr, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOL_SOCKET, SO, MSG, type SockAddr, type SockAddrIn, type Datagram, type SockstatRow } from "./socket.js";
 export {
-  addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit,
+  addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl,
   arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, parseIPv4, formatIPv4,
   type InetAddress, type RouteEntry, type RouteVia, type ArpEntry, type IpStats, type IcmpStats, type ArpStats,
 } from "./inet.js";

@@ -316,6 +316,19 @@ export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): voi
   if (r !== 0) fail("net.inet.icmp.icmplim", r);
 }
 
+/** sysctl net.inet.icmp.tstamprepl: answer ICMP timestamp requests (RFC 792; on by default, as FreeBSD). */
+export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void {
+  checkVnet(vnet, "net.inet.icmp.tstamprepl");
+  if (typeof on !== "boolean") throw new ConfigError(`net.inet.icmp.tstamprepl: expected true or false, got ${String(on)}`);
+  const r = inet(kernel, "net.inet.icmp.tstamprepl").inet_set(vnet.ptr, 7, on ? 1 : 0);
+  if (r !== 0) fail("net.inet.icmp.tstamprepl", r);
+}
+
+export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
+  checkVnet(vnet, "net.inet.icmp.tstamprepl");
+  return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, 7) === 1;
+}
+
 /** Gauges: datagrams being reassembled, ARP entries, routes, addresses. */
 export function inetGauges(kernel: Kernel, vnet: Vnet): { reassembling: number; arpEntries: number; routes: number; addresses: number; pingLogDrops: number } {
   checkVnet(vnet, "inet gauges");
@@ -407,7 +420,7 @@ export const ICMPTYPES = [
   "router advertisement", "router solicitation", "time exceeded", "parameter problem", "time stamp", "time stamp reply",
   "information request", "information request reply", "address mask request", "address mask reply",
 ] as const;
-const ICMPFIXED = ["error", "oldicmp", "badcode", "tooshort", "checksum", "badlen", "reflect", "bmcastecho", "badaddr", "noroute", "ratelimited", "noerror"] as const;
+const ICMPFIXED = ["error", "oldicmp", "badcode", "tooshort", "checksum", "badlen", "reflect", "bmcastecho", "badaddr", "noroute", "ratelimited", "noerror", "bmcasttstamp"] as const;
 export type IcmpStats = Record<(typeof ICMPFIXED)[number], number> & { inhist: number[]; outhist: number[] };
 
 export const ARPSTATS = [
@@ -430,8 +443,8 @@ export function icmpStats(kernel: Kernel, vnet: Vnet): IcmpStats {
   const out = { inhist: [] as number[], outhist: [] as number[] } as IcmpStats;
   ICMPFIXED.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 1, i)));
   for (let t = 0; t < 19; t++) {
-    out.inhist.push(x.inet_stat(vnet.ptr, 1, 12 + t));
-    out.outhist.push(x.inet_stat(vnet.ptr, 1, 31 + t));
+    out.inhist.push(x.inet_stat(vnet.ptr, 1, ICMPFIXED.length + t));
+    out.outhist.push(x.inet_stat(vnet.ptr, 1, ICMPFIXED.length + 19 + t));
   }
   return out;
 }
@@ -494,6 +507,7 @@ export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp
       `\t${s.checksum} messages with bad checksum`,
       `\t${s.badlen} messages with bad length`,
       `\t${s.bmcastecho} multicast echo requests ignored`,
+      `\t${s.bmcasttstamp} multicast timestamp requests ignored`,
       ...(s.inhist.some((n) => n) ? ["\tInput histogram:", ...hist(s.inhist)] : []),
       `\t${s.reflect} message responses generated`,
     ].join("\n");

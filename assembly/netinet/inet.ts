@@ -108,6 +108,7 @@ function inet_vnet_init(): i32 {
   const vv = V();
   vv.ip_id = arc4random() & 0xffff;
   vv.icmplim = ICMPLIM_DEFAULT;
+  vv.tstamprepl = 1;
   vv.icmp_credit = 1_000_000;
   vv.icmp_last = ticks();
   vv.rt_gen = 1;
@@ -161,6 +162,7 @@ export function modevent(what: i32): i32 {
     const master = vnet_master_base() + <usize>off;
     memory.fill(master, 0, INET_VNET_SIZE);
     changetype<InetVnet>(master).icmplim = ICMPLIM_DEFAULT;
+    changetype<InetVnet>(master).tstamprepl = 1;
     vnet_data_copy(<u32>off, INET_VNET_SIZE);
     InetGlobals.iaZone = zone_create("in_ifaddr", <u32>offsetof<InIfaddr>(), 0, ZONE_CHARGE | ZONE_ZERO, 4096);
     InetGlobals.rtZone = zone_create("rtentry", <u32>offsetof<Rtentry>(), 0, ZONE_CHARGE | ZONE_ZERO, 16384);
@@ -356,6 +358,7 @@ const K_LLE: u32 = 3; // ARP entries
 const K_ROUTES: u32 = 4;
 const K_ADDRS: u32 = 5;
 const K_PINGDROPS: u32 = 6; // ping log records lost (log full)
+const K_TSTAMPREPL: u32 = 7; // net.inet.icmp.tstamprepl (get/set)
 
 export function inet_get(v: usize, what: u32): f64 {
   if (!V_up(v)) return -1;
@@ -363,6 +366,7 @@ export function inet_get(v: usize, what: u32): f64 {
   switch (what) {
     case K_FORWARDING: return <f64>vv.forwarding;
     case K_ICMPLIM: return <f64>vv.icmplim;
+    case K_TSTAMPREPL: return <f64>vv.tstamprepl;
     case K_IPQ: return <f64>vv.ipq_count;
     case K_LLE: return <f64>vv.lle_count;
     case K_ROUTES: return <f64>vv.rt_count;
@@ -388,6 +392,11 @@ export function inet_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_ICMPLIM) {
     if (value > 1_000_000) return -EINVAL;
     vv.icmplim = value;
+    return 0;
+  }
+  if (what == K_TSTAMPREPL) {
+    if (value > 1) return -EINVAL;
+    vv.tstamprepl = value;
     return 0;
   }
   return -EINVAL;

@@ -56,7 +56,8 @@ export const ICPS_BADADDR: u32 = 8; // reply to a bad address refused
 export const ICPS_NOROUTE: u32 = 9; // no route back
 export const ICPS_RATELIMIT: u32 = 10; // errors suppressed by net.inet.icmp.icmplim
 export const ICPS_NOERROR: u32 = 11; // errors not sent: fragment, broadcast, bad source (RFC 1122 3.2.2)
-export const ICPS_FIXED: u32 = 12;
+export const ICPS_BMCASTTSTAMP: u32 = 12; // timestamp requests to broadcast/multicast, ignored
+export const ICPS_FIXED: u32 = 13;
 export const ICMP_HIST: u32 = 19; // types 0..18
 export const ICPS_INHIST: u32 = ICPS_FIXED;
 export const ICPS_OUTHIST: u32 = ICPS_FIXED + ICMP_HIST;
@@ -200,6 +201,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   forwarding: u32; // net.inet.ip.forwarding
   ip_id: u32; // next IP id (random start)
   icmplim: u32; // net.inet.icmp.icmplim (errors/s, 0 = no limit)
+  tstamprepl: u32; // net.inet.icmp.tstamprepl (answer timestamp requests; default 1)
   icmp_credit: u64; // token bucket, in microseconds of budget
   icmp_last: u64;
   ipq_head: usize; // datagrams being reassembled, oldest first
