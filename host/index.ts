@@ -11,9 +11,9 @@ export * from "./bridge.js";
 export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./epair.js";
 export { Socket, SocketError, SocketClosedError, socket, sockstat, formatSockstat, sockaddrIn, parseSockaddr, formatSockaddr, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOL_SOCKET, SO, MSG, type SockAddr, type SockAddrIn, type Datagram, type SockstatRow } from "./socket.js";
 export {
-  addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl,
+  addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh,
   arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, parseIPv4, formatIPv4,
-  type InetAddress, type RouteEntry, type RouteVia, type ArpEntry, type IpStats, type IcmpStats, type ArpStats,
+  type InetAddress, type RouteEntry, type RouteVia, type ArpEntry, type GcThresh, type IpStats, type IcmpStats, type ArpStats,
 } from "./inet.js";
 export { ping, traceroute, type PingOptions, type PingResult, type PingReply } from "./ping.js";
 export { createSocket, DgramSocket, DgramError, type SocketOptions as DgramSocketOptions, type RemoteInfo, type AddressInfo as DgramAddressInfo, type BindOptions as DgramBindOptions } from "./dgram.js";

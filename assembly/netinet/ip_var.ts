@@ -8,8 +8,10 @@
 //   ICMPSTAT_OFF            icmpstat (ICPS_COUNT u64: fixed counters, then in/out histograms)
 //   ARPSTAT_OFF             arpstat  (ARPS_COUNT u64)
 //   ARPHASH_OFF             ARP cache hash heads (ARP_HASH_SIZE pointers)
+//   ARPLLT_OFF              the ARP cache's bound and eviction lists (sys/llatbl.ts Llt)
 
 import { VNET, VNET_VNET, CALLOUT_SIZE } from "../kmod/kapi";
+import { LltNode, LLT_SIZE } from "../sys/llatbl";
 
 // ---------------------------------------------------------------------------------------
 // ipstat (FreeBSD struct ipstat names)
@@ -80,7 +82,9 @@ export const ARPS_BADOP: u32 = 12; // opcode neither request nor reply
 export const ARPS_BADSENDER: u32 = 13; // sender MAC broadcast, multicast or zero; sender IP martian
 export const ARPS_LOOPED: u32 = 14; // our own MAC as sender
 export const ARPS_GIVEUPS: u32 = 15; // resolutions abandoned after arp_maxtries requests
-export const ARPS_COUNT: u32 = 16;
+export const ARPS_EVICTED: u32 = 16; // entries evicted to make room (sys/llatbl.ts)
+export const ARPS_TABLEFULL: u32 = 17; // entries not made: the table full of what may not go
+export const ARPS_COUNT: u32 = 18;
 
 // ---------------------------------------------------------------------------------------
 // Knobs (FreeBSD sysctl names and defaults where they exist)
@@ -166,8 +170,16 @@ export const LLE_REACHABLE: u32 = 2; // resolved, valid until la_expire
   la_hold_tail: usize;
   la_expire: u64; // kernel time it stops being valid (REACHABLE)
   la_hits: u64;
+  la_lru_prev: usize; // an LltNode (sys/llatbl.ts): class list, eviction order
+  la_lru_next: usize;
+  la_lru_cls: u32;
+  la_lru_spare: u32;
+  la_lru_stamp: u64;
   // then the callout at LLE_CALLOUT
 }
+/** Where an Llentry's sys/llatbl.ts node starts. */
+export const LLE_LRU: usize = offsetof<Llentry>("la_lru_prev");
+if (offsetof<Llentry>("la_lru_stamp") - LLE_LRU != offsetof<LltNode>("stamp")) ERROR("Llentry: the LltNode fields are out of line");
 export const LLE_CALLOUT: usize = (offsetof<Llentry>() + 7) & ~7;
 export const LLE_SIZE: u32 = <u32>(LLE_CALLOUT + CALLOUT_SIZE);
 
@@ -209,7 +221,6 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   ipq_count: u32;
   ipq_bytes: u32;
   ping_log: usize; // echo reply/error log page, made by the first ping from this vnet
-  lle_count: u32;
   up: u32; // 1 between the vnet init and uninit
 }
 
@@ -219,7 +230,8 @@ export const ICMPSTAT_OFF: u32 = IPSTAT_OFF + IPS_COUNT * 8;
 export const ARPSTAT_OFF: u32 = ICMPSTAT_OFF + ICPS_COUNT * 8;
 export const ARP_HASH_SIZE: u32 = 64;
 export const ARPHASH_OFF: u32 = ARPSTAT_OFF + ARPS_COUNT * 8;
-export const INET_VNET_SIZE: u32 = ARPHASH_OFF + ARP_HASH_SIZE * 4;
+export const ARPLLT_OFF: u32 = (ARPHASH_OFF + ARP_HASH_SIZE * 4 + 7) & ~7;
+export const INET_VNET_SIZE: u32 = ARPLLT_OFF + LLT_SIZE;
 
 // ---------------------------------------------------------------------------------------
 // Module globals shared by the files (set by inet.ts at MOD_LOAD)

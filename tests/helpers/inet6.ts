@@ -4,7 +4,7 @@ import { addAddress6, addRoute6, setForwarding6, parseIPv6 } from "../../host/in
 
 // The IPv6 host functions tests read that host/index.ts does not export (yet): one place to
 // follow host/ when it moves.
-export { ip6Stats, icmp6Stats, nd6Stats, ndpTable, inet6Gauges, parseIPv6, formatIPv6 } from "../../host/inet6.js";
+export { ip6Stats, icmp6Stats, nd6Stats, ndpTable, inet6Gauges, nd6GcThresh, parseIPv6, formatIPv6 } from "../../host/inet6.js";
 
 export async function bootInet6(seed = 1, config: string | string[] = ["if_epair", "inet6"]): Promise<Kernel> {
   return Kernel.boot({ config, seed });
