@@ -1,11 +1,27 @@
 // The kernel's random numbers: xoshiro128** seeded by the host, so a run under virtual
 // time with a given seed repeats exactly. (Not for secrets: a seeded emulator wants
 // repeatability; ISNs and the like mix in their own keys on top of it.)
+//
+// One stream per vnet (issue 14 item 7): arc4random() draws from the current vnet's own
+// state, derived at vnet_alloc from the kernel seed and the vnet's id, so what a vnet draws
+// (ISN keys, ephemeral ports, IP IDs, timestamps offsets, link-condition dice) depends on
+// the seed, its id and its own history only: a neighbour's traffic cannot shift it. With no
+// current vnet (boot, before vnet0) the kernel's own stream is used.
 
-let s0: u32 = 0x9e3779b9;
-let s1: u32 = 0x243f6a88;
-let s2: u32 = 0xb7e15162;
-let s3: u32 = 0x85a308d3;
+import { curvnet } from "./vnet";
+
+/** Bytes of one stream's state (four u32: s0..s3). */
+export const RANDOM_STATE_SIZE: u32 = 16;
+
+const kstate = memory.data(16, 8);
+let kseed: u64 = 0;
+
+/** Where curvnet keeps its stream; set by vnet.ts (offsetof<Vnet>("rnd")). */
+let vnetStateOff: usize = 0;
+
+export function random_set_vnet_offset(off: usize): void {
+  vnetStateOff = off;
+}
 
 function splitmix(x: u64): u64 {
   x += 0x9e3779b97f4a7c15;
@@ -14,17 +30,35 @@ function splitmix(x: u64): u64 {
   return x ^ (x >> 31);
 }
 
-export function kern_srandom(seed: f64): void {
-  const a = splitmix(<u64>seed);
+/** Fill a stream's state from a 64-bit key (never all zero: xoshiro's one fixed point). */
+function seed_state(p: usize, key: u64): void {
+  const a = splitmix(key);
   const b = splitmix(a);
-  s0 = <u32>a;
-  s1 = <u32>(a >> 32);
-  s2 = <u32>b;
-  s3 = <u32>(b >> 32);
-  if ((s0 | s1 | s2 | s3) == 0) s0 = 1;
+  store<u32>(p, <u32>a);
+  store<u32>(p, <u32>(a >> 32), 4);
+  store<u32>(p, <u32>b, 8);
+  store<u32>(p, <u32>(b >> 32), 12);
+  if ((load<u64>(p) | load<u64>(p, 8)) == 0) store<u32>(p, 1);
 }
 
-export function arc4random(): u32 {
+export function kern_srandom(seed: f64): void {
+  kseed = <u64>seed;
+  seed_state(kstate, kseed);
+}
+
+/**
+ * The stream of the vnet with this id, at p: a key from the kernel seed and the id through
+ * splitmix64 (distinct ids give unrelated streams; the same seed and id, the same stream).
+ */
+export function random_vnet_seed(p: usize, id: u32): void {
+  seed_state(p, splitmix(kseed) ^ splitmix((<u64>0x76737472 << 32) | <u64>id));
+}
+
+@inline function next(p: usize): u32 {
+  let s0 = load<u32>(p);
+  let s1 = load<u32>(p, 4);
+  let s2 = load<u32>(p, 8);
+  let s3 = load<u32>(p, 12);
   const result = rotl<u32>(s1 * 5, 7) * 9;
   const t = s1 << 9;
   s2 ^= s0;
@@ -33,7 +67,16 @@ export function arc4random(): u32 {
   s0 ^= s3;
   s2 ^= t;
   s3 = rotl<u32>(s3, 11);
+  store<u32>(p, s0);
+  store<u32>(p, s1, 4);
+  store<u32>(p, s2, 8);
+  store<u32>(p, s3, 12);
   return result;
+}
+
+export function arc4random(): u32 {
+  const v = curvnet();
+  return next(v != 0 ? v + vnetStateOff : kstate);
 }
 
 /** Uniform in [0, n) without modulo bias (Lemire). */

@@ -23,6 +23,7 @@ import { vnet_master_base, vnet_section_size, vnet_section_pages, vnet_data_boot
 import { sysinit_vnet_init, sysinit_vnet_stop, sysinit_vnet_uninit } from "./sysinit";
 import { callout_vnet_purge } from "./kern_timeout";
 import { leak_record, leak_record_str, leak_count, leak_dropped, LEAK_ITEMS, LEAK_PAGES, LEAK_CALLOUTS, LEAK_ZONE } from "./leak";
+import { random_vnet_seed, random_set_vnet_offset } from "./random";
 import { EINVAL, EPERM, ENOMEM } from "../sys/errno";
 
 export const VNET_MAGIC: u32 = 0x564e4554; // "VNET"
@@ -44,6 +45,10 @@ export const VNET_ZOMBIE: u32 = 4;
   zones: usize; // zones this vnet owns (ZONE_VNET)
   callouts: u32; // callouts pending for this vnet
   flags: u32;
+  rnd0: u32; // this vnet's random stream (kern/random.ts): xoshiro128** state, 16 bytes
+  rnd1: u32;
+  rnd2: u32;
+  rnd3: u32;
 }
 
 // Modules read these two fields directly (assembly/kmod/kapi.ts: VNET_VNET, vnet_alive).
@@ -103,6 +108,7 @@ export function vnet_boot(): i32 {
   if (vnetzone != 0) return 0;
   let r = vnet_data_boot();
   if (r != 0) return r;
+  random_set_vnet_offset(offsetof<Vnet>("rnd0"));
   vnetzone = zone_create("vnet", offsetof<Vnet>(), 0, 0, 0);
   if (vnetzone == 0) return -ENOMEM;
   vnet0 = vnet_alloc();
@@ -130,6 +136,8 @@ export function vnet_alloc(): usize {
   store<usize>(base + V_SELF, v);
   vv.base = base;
   vv.id = nextId++;
+  // Its own random stream before any init draws from it (TCP's keys, the first IP ID).
+  random_vnet_seed(v + offsetof<Vnet>("rnd0"), vv.id);
   vv.magic = VNET_MAGIC;
   vv.state = VNET_ALIVE;
   const old = CURVNET_SET(v);

@@ -12,10 +12,18 @@
 //               then the entry expires (callout) and is deleted (counted as a timeout): the
 //               next packet starts a new resolution.
 // Entries are created by our own resolutions and by requests/replies aimed at one of our
-// addresses; an existing entry is refreshed by any ARP packet from its address (RFC 826's
-// merge flag). Every field of a received packet is checked before use and every drop is
-// counted by reason (arpstat). A sender claiming one of our addresses is a duplicate
-// address: counted (dupips) and dropped.
+// addresses (RFC 826: "Am I the target protocol address? ... add the triplet"); an existing
+// entry is refreshed by any ARP packet from its address (RFC 826's merge flag). Every field
+// of a received packet is checked before use and every drop is counted by reason (arpstat).
+// A sender claiming one of our addresses is a duplicate address: counted (dupips) and
+// dropped.
+//
+// Bound (sys/llatbl.ts, per vnet: net.link.ether.inet.gc_thresh1/2/3): an entry learned
+// from someone else's packet is "unsolicited" until we use it; those are capped at
+// gc_thresh2 by replacing the oldest of them, so a flood of spoofed requests (16,384 of
+// them filled the table for 20 minutes before) replaces itself and cannot stop a new
+// resolution; our own resolutions make room up to gc_thresh3 by eviction (counted: evicted,
+// tablefull). One made past gc_thresh1 lives LLT_STALE_US (60 s) unless used.
 
 import {
   zone_alloc, zone_free, callout_init, callout_reset, callout_stop, ticks, m_gethdr, m_freem, m_pullup,
@@ -33,8 +41,13 @@ import {
   ARP_RETRANS_US, ARP_MAXTRIES, ARP_MAXHOLD, MAX_LINKHDR, ARPSTAT_INC, IPSTAT_INC, IPS_ODROPPED,
   ARPS_TXREQUESTS, ARPS_TXREPLIES, ARPS_RXREQUESTS, ARPS_RXREPLIES, ARPS_RECEIVED, ARPS_DROPPED, ARPS_TIMEOUTS, ARPS_DUPIPS,
   ARPS_TOOSHORT, ARPS_BADHRD, ARPS_BADPRO, ARPS_BADLEN, ARPS_BADOP, ARPS_BADSENDER, ARPS_LOOPED, ARPS_GIVEUPS,
+  ARPS_EVICTED, ARPS_TABLEFULL, ARPLLT_OFF, LLE_LRU,
 } from "./ip_var";
 import { in_ifaddr_first, in_ifaddr_for } from "./in";
+import {
+  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_class,
+  llt_room,
+} from "../sys/llatbl";
 import { icmp_error } from "./ip_icmp";
 
 const etherbroadcast: usize = memory.data<u8>([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]);
@@ -66,7 +79,27 @@ export function lle_lookup(ifp: usize, addr: u32): usize {
   return 0;
 }
 
-function lle_create(ifp: usize, addr: u32): usize {
+/** The current vnet's table record (sys/llatbl.ts). */
+@inline function llt(): usize {
+  return VNET(InetGlobals.voff + ARPLLT_OFF);
+}
+
+/**
+ * A new entry for (ifp, addr), of class cls (LLT_INCOMPLETE: our resolution; LLT_UNSOL:
+ * learned from the neighbour), after making room as sys/llatbl.ts says. 0 when the table
+ * may not grow (counted) or there is no memory.
+ */
+function lle_create(ifp: usize, addr: u32, cls: u32): usize {
+  const now = ticks();
+  const victim = llt_room(llt(), LLE_LRU, cls != LLT_UNSOL, now);
+  if (victim == LLT_FULL) {
+    ARPSTAT_INC(ARPS_TABLEFULL);
+    return 0;
+  }
+  if (victim != 0) {
+    ARPSTAT_INC(ARPS_EVICTED);
+    lle_free(victim);
+  }
   const p = zone_alloc(InetGlobals.lleZone);
   if (p == 0) return 0;
   const e = lle(p);
@@ -85,7 +118,7 @@ function lle_create(ifp: usize, addr: u32): usize {
   const b = bucket(ifp, addr);
   e.la_next = load<usize>(b);
   store<usize>(b, p);
-  V().lle_count++;
+  llt_insert(llt(), p, LLE_LRU, cls, now);
   return p;
 }
 
@@ -117,7 +150,7 @@ function lle_free(p: usize): void {
     }
     b = q + offsetof<Llentry>("la_next");
   }
-  V().lle_count--;
+  llt_remove(llt(), p, LLE_LRU);
   zone_free(InetGlobals.lleZone, p);
 }
 
@@ -173,6 +206,11 @@ function arptimer(p: usize): void {
     lle_free(p);
     return;
   }
+  if (e.la_expire > ticks()) {
+    // Made with a short life (sys/llatbl.ts gc_thresh1) and used since: the rest of max_age.
+    callout_reset(p + LLE_CALLOUT, e.la_expire - ticks(), arptimer.index, p);
+    return;
+  }
   ARPSTAT_INC(ARPS_TIMEOUTS);
   lle_free(p);
 }
@@ -185,10 +223,12 @@ export function arpresolve(ifp: usize, m: usize, nh: u32): usize {
   let p = lle_lookup(ifp, nh);
   if (p != 0 && lle(p).la_state == LLE_REACHABLE) {
     lle(p).la_hits++;
+    if (llt_class(p, LLE_LRU) == LLT_UNSOL) lle(p).la_expire = ticks() + ARP_MAXAGE_US; // ours now: its full life
+    llt_use(llt(), p, LLE_LRU, ticks());
     return lle_mac(p);
   }
   if (p == 0) {
-    p = lle_create(ifp, nh);
+    p = lle_create(ifp, nh, LLT_INCOMPLETE);
     if (p == 0) {
       ARPSTAT_INC(ARPS_DROPPED);
       IPSTAT_INC(IPS_ODROPPED);
@@ -220,30 +260,40 @@ export function arpresolve(ifp: usize, m: usize, nh: u32): usize {
   return 0;
 }
 
-/** The entry is resolved: record the MAC, (re)start its life, send what waited for it. */
-function lle_resolved(p: usize, sha: usize): void {
+/**
+ * The entry is resolved: record the MAC, (re)start its life (life: max_age, or the short
+ * life of an unsolicited entry made past gc_thresh1), send what waited for it.
+ */
+function lle_resolved(p: usize, sha: usize, life: u64): void {
   const e = lle(p);
   memory.copy(lle_mac(p), sha, 6);
   e.la_state = LLE_REACHABLE;
   e.la_asked = 0;
-  e.la_expire = ticks() + ARP_MAXAGE_US;
-  callout_reset(p + LLE_CALLOUT, ARP_MAXAGE_US, arptimer.index, p);
+  e.la_expire = ticks() + life;
+  callout_reset(p + LLE_CALLOUT, life, arptimer.index, p);
+  // Our resolution answered: the entry is active (an unsolicited one stays so until used).
+  if (llt_class(p, LLE_LRU) == LLT_INCOMPLETE) llt_setclass(llt(), p, LLE_LRU, LLT_ACTIVE, ticks());
   let m = e.la_hold;
   if (m == 0) return;
   e.la_hold = 0;
   e.la_hold_tail = 0;
   e.la_numheld = 0;
   const ifp = e.la_ifp;
-  // Sending can re-enter ARP (a reply coming straight back) and refresh this entry; it
-  // cannot free it (only timers and the host do), so its MAC stays valid to read.
-  const mac = lle_mac(p);
+  // Sending can re-enter ARP (a reply coming straight back) and even evict this entry to
+  // make room for another: the MAC is kept here and copied out before each send (ether_output
+  // copies it into the header before it transmits), and e is not touched again.
+  const mac = <u64>load<u32>(lle_mac(p)) | (<u64>load<u16>(lle_mac(p) + 4) << 32);
   while (m != 0) {
     const next = changetype<Mbuf>(m).m_nextpkt;
     changetype<Mbuf>(m).m_nextpkt = 0;
-    ether_output(ifp, m, mac, ETHERTYPE_IP);
+    store<u32>(flushMac, <u32>mac);
+    store<u16>(flushMac + 4, <u16>(mac >> 32));
+    ether_output(ifp, m, flushMac, ETHERTYPE_IP);
     m = next;
   }
 }
+
+const flushMac: usize = memory.data(8, 4);
 
 @inline function drop(m: usize, why: u32): void {
   ARPSTAT_INC(why);
@@ -322,8 +372,17 @@ export function arp_input(ifp: usize, m: usize): void {
   }
   if (sip != 0) {
     let p = lle_lookup(ifp, sip);
-    if (p == 0 && itaddr) p = lle_create(ifp, sip);
-    if (p != 0) lle_resolved(p, sha);
+    if (p != 0) {
+      // RFC 826 merge. An unsolicited entry keeps its (maybe short) life: the neighbour
+      // cannot extend it by repeating itself; ours get max_age again.
+      const unsol = llt_class(p, LLE_LRU) == LLT_UNSOL && lle(p).la_state == LLE_REACHABLE;
+      lle_resolved(p, sha, unsol ? max<u64>(lle(p).la_expire, ticks() + 1) - ticks() : ARP_MAXAGE_US);
+    } else if (itaddr) {
+      // Short-lived past gc_thresh1 (sys/llatbl.ts), so a flood also drains by itself.
+      const life = changetype<Llt>(llt()).count >= changetype<Llt>(llt()).thresh1 ? LLT_STALE_US : ARP_MAXAGE_US;
+      p = lle_create(ifp, sip, LLT_UNSOL);
+      if (p != 0) lle_resolved(p, sha, life);
+    }
   }
   if (op == ARPOP_REQUEST && itaddr) {
     // Copy what the reply needs before m goes (the hold flush above may have sent packets).

@@ -33,8 +33,9 @@ import { ip_offload_fixup } from "./ip_offload";
 import { IPPROTO_ICMP, INADDR_LOOPBACK } from "../sys/in";
 import {
   InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
-  ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet,
+  ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet, ARPLLT_OFF, Vbase,
 } from "./ip_var";
+import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, IA_REC } from "./in";
 import { rt_add_static, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
 import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
@@ -108,6 +109,8 @@ function inet_vnet_init(): i32 {
   const vv = V();
   vv.ip_id = arc4random() & 0xffff;
   vv.icmplim = ICMPLIM_DEFAULT;
+  vv.tstamprepl = 1;
+  llt_defaults(Vbase() + ARPLLT_OFF);
   vv.icmp_credit = 1_000_000;
   vv.icmp_last = ticks();
   vv.rt_gen = 1;
@@ -161,6 +164,8 @@ export function modevent(what: i32): i32 {
     const master = vnet_master_base() + <usize>off;
     memory.fill(master, 0, INET_VNET_SIZE);
     changetype<InetVnet>(master).icmplim = ICMPLIM_DEFAULT;
+    changetype<InetVnet>(master).tstamprepl = 1;
+    llt_defaults(master + ARPLLT_OFF);
     vnet_data_copy(<u32>off, INET_VNET_SIZE);
     InetGlobals.iaZone = zone_create("in_ifaddr", <u32>offsetof<InIfaddr>(), 0, ZONE_CHARGE | ZONE_ZERO, 4096);
     InetGlobals.rtZone = zone_create("rtentry", <u32>offsetof<Rtentry>(), 0, ZONE_CHARGE | ZONE_ZERO, 16384);
@@ -356,6 +361,9 @@ const K_LLE: u32 = 3; // ARP entries
 const K_ROUTES: u32 = 4;
 const K_ADDRS: u32 = 5;
 const K_PINGDROPS: u32 = 6; // ping log records lost (log full)
+const K_TSTAMPREPL: u32 = 7; // net.inet.icmp.tstamprepl (get/set)
+const K_GC_THRESH1: u32 = 8; // net.link.ether.inet.gc_thresh1..3 (get/set; sys/llatbl.ts)
+const K_GC_THRESH3: u32 = 10;
 
 export function inet_get(v: usize, what: u32): f64 {
   if (!V_up(v)) return -1;
@@ -363,8 +371,12 @@ export function inet_get(v: usize, what: u32): f64 {
   switch (what) {
     case K_FORWARDING: return <f64>vv.forwarding;
     case K_ICMPLIM: return <f64>vv.icmplim;
+    case K_TSTAMPREPL: return <f64>vv.tstamprepl;
+    case K_GC_THRESH1:
+    case K_GC_THRESH1 + 1:
+    case K_GC_THRESH3: return <f64>load<u32>(VV(v) + ARPLLT_OFF + offsetof<Llt>("thresh1") + ((what - K_GC_THRESH1) << 2));
     case K_IPQ: return <f64>vv.ipq_count;
-    case K_LLE: return <f64>vv.lle_count;
+    case K_LLE: return <f64>changetype<Llt>(VV(v) + ARPLLT_OFF).count;
     case K_ROUTES: return <f64>vv.rt_count;
     case K_ADDRS: return <f64>vv.ia_count;
     case K_PINGDROPS: {
@@ -388,6 +400,19 @@ export function inet_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_ICMPLIM) {
     if (value > 1_000_000) return -EINVAL;
     vv.icmplim = value;
+    return 0;
+  }
+  if (what == K_TSTAMPREPL) {
+    if (value > 1) return -EINVAL;
+    vv.tstamprepl = value;
+    return 0;
+  }
+  if (what >= K_GC_THRESH1 && what <= K_GC_THRESH3) {
+    // Any order of the three works (sys/llatbl.ts takes min(thresh2, thresh3)); the bound is
+    // the llentry zone's per-vnet limit. Lowering one evicts nothing at once: the table
+    // shrinks as entries come and go.
+    if (value > LLT_THRESH_MAX || (what == K_GC_THRESH3 && value == 0)) return -EINVAL;
+    store<u32>(VV(v) + ARPLLT_OFF + offsetof<Llt>("thresh1") + ((what - K_GC_THRESH1) << 2), value);
     return 0;
   }
   return -EINVAL;

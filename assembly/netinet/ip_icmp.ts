@@ -4,7 +4,8 @@
 // icmp_error never answers an ICMP error, a fragment other than the first, a link- or
 // IP-level broadcast/multicast, or a packet whose source is not a unicast host; it is
 // rate limited per vnet by a token bucket of net.inet.icmp.icmplim errors per second
-// (default 200) on kernel time; it quotes the IP header and the first 8 bytes of data. Its
+// (default 200) on kernel time; it quotes the IP header and the first 8 bytes of data, as
+// the wire carried them (a checksum left to the interface is finished in the quote). Its
 // source is the address the offending packet was sent to if that is ours, else the address
 // of the interface it came in on (so traceroute sees each router's inbound address).
 //
@@ -15,20 +16,20 @@
 
 import {
   m_gethdr, m_freem, m_pullup, m_copydata, m_append, m_adj, m_dup, in_cksum, in_cksum_buf, in_cksum_update, ticks,
-  kmem_alloc, kmem_free, if_valid, curvnet,
+  kmem_alloc, kmem_free, if_valid, curvnet, in_delayed_cksum_value,
 } from "../kmod/kapi";
 import { Ifnet } from "../sys/if";
-import { Mbuf, M_BCAST, M_MCAST, M_WRITABLE, MT_DATA, mtod } from "../sys/mbuf";
+import { Mbuf, M_BCAST, M_MCAST, M_WRITABLE, MT_DATA, CSUM_DELAY_DATA, mtod } from "../sys/mbuf";
 import {
   IP_HDR_MIN, IP_OFFMASK, IPPROTO_ICMP, INADDR_BROADCAST, INADDR_ANY, IP_MAXPACKET, IPVERSION,
   ICMP_ECHO, ICMP_ECHOREPLY, ICMP_UNREACH, ICMP_TIMXCEED, ICMP_PARAMPROB, ICMP_SOURCEQUENCH, ICMP_UNREACH_NEEDFRAG,
   ICMP_MINLEN, ICMP_ADVLENMIN, ICMP_MAXTYPE, ICMP_IS_ERROR, ICMP_TYPE, ICMP_CODE, ICMP_CKSUM, ICMP_ID, ICMP_SEQ,
-  ICMP_NEXTMTU, ICMP_IP, IN_MULTICAST, IN_EXPERIMENTAL, ip_hl, ip_len, ip_off, ip_p, ip_src, ip_dst, ip_ttl, ip_tos, ip_v,
+  ICMP_NEXTMTU, ICMP_IP, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_RTIME, ICMP_TTIME, ICMP_TSLEN, IN_MULTICAST, IN_EXPERIMENTAL, ip_hl, ip_len, ip_off, ip_p, ip_src, ip_dst, ip_ttl, ip_tos, ip_v,
   ip_fill,
 } from "../sys/in";
 import {
   V, InIfaddr, ICMPSTAT_INC, ICPS_ERROR, ICPS_OLDICMP, ICPS_BADCODE, ICPS_TOOSHORT, ICPS_CHECKSUM, ICPS_BADLEN, ICPS_REFLECT,
-  ICPS_BMCASTECHO, ICPS_RATELIMIT, ICPS_NOERROR, ICPS_INHIST, ICPS_OUTHIST, MAX_LINKHDR, IP_DONTFRAG, EMSGSIZE,
+  ICPS_BMCASTECHO, ICPS_BMCASTTSTAMP, ICPS_RATELIMIT, ICPS_NOERROR, ICPS_INHIST, ICPS_OUTHIST, MAX_LINKHDR, IP_DONTFRAG, EMSGSIZE,
 } from "./ip_var";
 import { in_localip, in_broadcast, in_ifaddr_for } from "./in";
 import { ip_output, IP_REFLECT } from "./ip_output";
@@ -130,6 +131,15 @@ export function icmp_error(n: usize, type: u8, code: u8, arg: u32): void {
   if (type == ICMP_UNREACH && code == ICMP_UNREACH_NEEDFRAG) store<u16>(icp + ICMP_NEXTMTU, bswap<u16>(<u16>arg));
   else if (type == ICMP_PARAMPROB) store<u8>(icp + 4, <u8>arg);
   m_copydata(n, 0, <i32>quote, icp + ICMP_IP);
+  // A packet that left its transport checksum to the interface (CSUM_DELAY_DATA, an
+  // epair's offload; also when received that way and forwarded) holds only the
+  // pseudo-header sum in that field. The quote must be what the wire carries (RFC 792: the
+  // source matches the error to its packet by these bytes; a UDP checksum is among the 8),
+  // so finish it in the copy, as FreeBSD's icmp_error does (in_delayed_cksum).
+  if ((nn.ph_csum_flags & CSUM_DELAY_DATA) != 0) {
+    const v = in_delayed_cksum_value(n, 0, nn.ph_csum_flags);
+    if (v != 0 && (v >> 16) + 2 <= quote) store<u16>(icp + ICMP_IP + (v >> 16), bswap<u16>(<u16>v));
+  }
   mm.m_len = <i32>(ICMP_MINLEN + quote);
   mm.ph_len = mm.m_len;
   store<u16>(icp + ICMP_CKSUM, bswap<u16>(in_cksum_buf(icp, ICMP_MINLEN + quote)));
@@ -216,6 +226,10 @@ export function icmp_input(m: usize, hlen: u32): void {
     icmp_reflect(m, hlen);
     return;
   }
+  if (type == ICMP_TSTAMP) {
+    icmp_tstamp(m, ip, hlen, icmplen);
+    return;
+  }
   if (type == ICMP_ECHOREPLY) {
     ping_log_reply(m, ip, hlen, icmplen);
     m_freem(m);
@@ -246,6 +260,49 @@ export function icmp_input(m: usize, hlen: u32): void {
     return;
   }
   m_freem(m); // redirects and queries we do not answer
+}
+
+/**
+ * A timestamp request (RFC 792): answered, as FreeBSD does by default, unless the vnet's
+ * net.inet.icmp.tstamprepl is 0; never to a broadcast or multicast (as echo, FreeBSD's
+ * icmpbmcastecho=0). The kernel knows no time of day, only its own clock, so the receive
+ * and transmit times are milliseconds since boot with the high-order bit set: RFC 792's
+ * mark for "not milliseconds since midnight UT". Not rate limited, like echo: the reply is
+ * no larger than the request. m is consumed.
+ */
+function icmp_tstamp(m: usize, ip: usize, hlen: u32, icmplen: u32): void {
+  if (V().tstamprepl == 0) {
+    m_freem(m);
+    return;
+  }
+  const dst = ip_dst(ip);
+  if ((changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0 || IN_MULTICAST(dst) || !in_localip(dst)) {
+    ICMPSTAT_INC(ICPS_BMCASTTSTAMP);
+    m_freem(m);
+    return;
+  }
+  if (icmplen < ICMP_TSLEN) {
+    ICMPSTAT_INC(ICPS_BADLEN);
+    m_freem(m);
+    return;
+  }
+  if (!M_WRITABLE(m)) {
+    const d = m_dup(m);
+    m_freem(m);
+    if (d == 0) return;
+    m = d;
+    ip = mtod(m);
+  }
+  const p = ip + hlen;
+  const now = bswap<u32>(0x80000000 | <u32>((ticks() / 1000) & 0x7fffffff));
+  store<u8>(p + ICMP_TYPE, ICMP_TSTAMPREPLY);
+  store<u32>(p + ICMP_RTIME, now);
+  store<u32>(p + ICMP_TTIME, now);
+  store<u16>(p + ICMP_CKSUM, 0);
+  // icmp_input made the first ICMP_TSLEN bytes contiguous; the sum walks the whole chain.
+  store<u16>(p + ICMP_CKSUM, bswap<u16>(<u16>in_cksum(m, hlen, icmplen, 0)));
+  ICMPSTAT_INC(ICPS_OUTHIST + ICMP_TSTAMPREPLY);
+  icmp_reflect(m, hlen);
 }
 
 // ---------------------------------------------------------------------------------------

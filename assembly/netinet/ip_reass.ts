@@ -7,7 +7,12 @@
 // IP_MAXFRAGPACKETS datagrams (the oldest is dropped to make room, as FreeBSD),
 // IP_MAXFRAGSPERPACKET fragments per datagram (over it: the datagram is dropped),
 // IP_MAXFRAGBYTES payload bytes held per vnet (over it: the fragment is dropped), and
-// 65,535 bytes per datagram (ips_toolong). Each datagram has a callout: IPFRAGTTL_US
+// 65,535 bytes per datagram (ips_toolong). A datagram's size is the first fragment's header
+// length plus its payload's end, and only the first fragment says what that header length
+// is: a fragment alone is checked against the smallest header it could belong to (20 bytes,
+// its own if it is the first), and the datagram as a whole whenever its first fragment is
+// held, whichever of the two arrives last (FreeBSD checks the same at completion; checking
+// early frees the memory at once). Each datagram has a callout: IPFRAGTTL_US
 // (30 s) after its first fragment it is dropped, with an ICMP time exceeded (reassembly)
 // when the first fragment is there (RFC 792, RFC 1122 3.3.2).
 //
@@ -18,7 +23,7 @@
 import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop, m_freem, m_adj, m_cat } from "../kmod/kapi";
 import { Mbuf, mtod } from "../sys/mbuf";
 import {
-  IP_MF, IP_OFFMASK, IP_MAXPACKET, ICMP_TIMXCEED, ICMP_TIMXCEED_REASS, ip_hl, ip_len, ip_off, ip_id, ip_p, ip_src, ip_dst,
+  IP_MF, IP_OFFMASK, IP_MAXPACKET, IP_HDR_MIN, ICMP_TIMXCEED, ICMP_TIMXCEED_REASS, ip_hl, ip_len, ip_off, ip_id, ip_p, ip_src, ip_dst,
   ip_set_len, ip_set_off,
 } from "../sys/in";
 import {
@@ -103,8 +108,10 @@ export function ip_reass(m: usize, hlen: u32): usize {
   const len = ip_len(ip) - hlen;
   // Every fragment but the last carries a non-zero multiple of 8 bytes (RFC 791).
   if (mf && (len == 0 || (len & 7) != 0)) return dropfrag(m, IPS_TOOSMALL);
-  if (hlen + off + len > IP_MAXPACKET) return dropfrag(m, IPS_TOOLONG);
   const end = off + len;
+  // A later fragment may carry a longer header (copied options) than the first; only the
+  // first fragment's counts, so the smallest possible header bounds a fragment alone.
+  if ((off == 0 ? hlen : IP_HDR_MIN) + end > IP_MAXPACKET) return dropfrag(m, IPS_TOOLONG);
   const src = ip_src(ip);
   const dst = ip_dst(ip);
   const id = <u32>ip_id(ip);
@@ -146,6 +153,18 @@ export function ip_reass(m: usize, hlen: u32): usize {
   if (vv.ipq_bytes + len > IP_MAXFRAGBYTES) return dropfrag(m, IPS_FRAGDROPPED);
   // The last fragment fixes the length; nothing may end past it, and it may not change.
   if ((!mf && x.ipq_total != 0 && x.ipq_total != end) || (x.ipq_total != 0 && end > x.ipq_total) || (!mf && end < lastEnd(x))) {
+    ipq_drop(p, IPS_FRAGDROPPED);
+    return dropfrag(m, IPS_FRAGDROPPED);
+  }
+  // RFC 791: a datagram is at most 65,535 bytes, and its header is the first fragment's.
+  // Every end already held was checked against the first fragment if it was there, so a
+  // first fragment arriving now is checked against the furthest end held, a later fragment
+  // against the first fragment held.
+  const first = x.ipq_frags;
+  const far: u32 = off == 0 ? max<u32>(end, lastEnd(x)) : end;
+  const hfirst: u32 = off == 0 ? hlen : first != 0 && fm(first).ph_flowid == 0 ? <u32>fm(first).ph_l3hlen : IP_HDR_MIN;
+  if (hfirst + far > IP_MAXPACKET) {
+    IPSTAT_INC(IPS_TOOLONG);
     ipq_drop(p, IPS_FRAGDROPPED);
     return dropfrag(m, IPS_FRAGDROPPED);
   }

@@ -8,8 +8,10 @@
 //   ICMPSTAT_OFF            icmpstat (ICPS_COUNT u64: fixed counters, then in/out histograms)
 //   ARPSTAT_OFF             arpstat  (ARPS_COUNT u64)
 //   ARPHASH_OFF             ARP cache hash heads (ARP_HASH_SIZE pointers)
+//   ARPLLT_OFF              the ARP cache's bound and eviction lists (sys/llatbl.ts Llt)
 
 import { VNET, VNET_VNET, CALLOUT_SIZE } from "../kmod/kapi";
+import { LltNode, LLT_SIZE } from "../sys/llatbl";
 
 // ---------------------------------------------------------------------------------------
 // ipstat (FreeBSD struct ipstat names)
@@ -36,7 +38,7 @@ export const IPS_BADOPTIONS: u32 = 19; // malformed options, or source routing (
 export const IPS_NOROUTE: u32 = 20; // no route to the destination
 export const IPS_BADVERS: u32 = 21; // version not 4
 export const IPS_RAWOUT: u32 = 22; // packets sent with a header built by the caller
-export const IPS_TOOLONG: u32 = 23; // fragment offset + length over 65535
+export const IPS_TOOLONG: u32 = 23; // fragment or reassembled datagram (first fragment's header + end) over 65535
 export const IPS_NOTMEMBER: u32 = 24; // multicast to a group we are not in
 export const IPS_BADADDR: u32 = 25; // martian source or destination (RFC 1122 3.2.1.3)
 export const IPS_SWCSUM: u32 = 26; // transport checksums left to an interface, computed in software after all
@@ -56,7 +58,8 @@ export const ICPS_BADADDR: u32 = 8; // reply to a bad address refused
 export const ICPS_NOROUTE: u32 = 9; // no route back
 export const ICPS_RATELIMIT: u32 = 10; // errors suppressed by net.inet.icmp.icmplim
 export const ICPS_NOERROR: u32 = 11; // errors not sent: fragment, broadcast, bad source (RFC 1122 3.2.2)
-export const ICPS_FIXED: u32 = 12;
+export const ICPS_BMCASTTSTAMP: u32 = 12; // timestamp requests to broadcast/multicast, ignored
+export const ICPS_FIXED: u32 = 13;
 export const ICMP_HIST: u32 = 19; // types 0..18
 export const ICPS_INHIST: u32 = ICPS_FIXED;
 export const ICPS_OUTHIST: u32 = ICPS_FIXED + ICMP_HIST;
@@ -79,7 +82,9 @@ export const ARPS_BADOP: u32 = 12; // opcode neither request nor reply
 export const ARPS_BADSENDER: u32 = 13; // sender MAC broadcast, multicast or zero; sender IP martian
 export const ARPS_LOOPED: u32 = 14; // our own MAC as sender
 export const ARPS_GIVEUPS: u32 = 15; // resolutions abandoned after arp_maxtries requests
-export const ARPS_COUNT: u32 = 16;
+export const ARPS_EVICTED: u32 = 16; // entries evicted to make room (sys/llatbl.ts)
+export const ARPS_TABLEFULL: u32 = 17; // entries not made: the table full of what may not go
+export const ARPS_COUNT: u32 = 18;
 
 // ---------------------------------------------------------------------------------------
 // Knobs (FreeBSD sysctl names and defaults where they exist)
@@ -165,8 +170,16 @@ export const LLE_REACHABLE: u32 = 2; // resolved, valid until la_expire
   la_hold_tail: usize;
   la_expire: u64; // kernel time it stops being valid (REACHABLE)
   la_hits: u64;
+  la_lru_prev: usize; // an LltNode (sys/llatbl.ts): class list, eviction order
+  la_lru_next: usize;
+  la_lru_cls: u32;
+  la_lru_spare: u32;
+  la_lru_stamp: u64;
   // then the callout at LLE_CALLOUT
 }
+/** Where an Llentry's sys/llatbl.ts node starts. */
+export const LLE_LRU: usize = offsetof<Llentry>("la_lru_prev");
+if (offsetof<Llentry>("la_lru_stamp") - LLE_LRU != offsetof<LltNode>("stamp")) ERROR("Llentry: the LltNode fields are out of line");
 export const LLE_CALLOUT: usize = (offsetof<Llentry>() + 7) & ~7;
 export const LLE_SIZE: u32 = <u32>(LLE_CALLOUT + CALLOUT_SIZE);
 
@@ -200,6 +213,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   forwarding: u32; // net.inet.ip.forwarding
   ip_id: u32; // next IP id (random start)
   icmplim: u32; // net.inet.icmp.icmplim (errors/s, 0 = no limit)
+  tstamprepl: u32; // net.inet.icmp.tstamprepl (answer timestamp requests; default 1)
   icmp_credit: u64; // token bucket, in microseconds of budget
   icmp_last: u64;
   ipq_head: usize; // datagrams being reassembled, oldest first
@@ -207,7 +221,6 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   ipq_count: u32;
   ipq_bytes: u32;
   ping_log: usize; // echo reply/error log page, made by the first ping from this vnet
-  lle_count: u32;
   up: u32; // 1 between the vnet init and uninit
 }
 
@@ -217,7 +230,8 @@ export const ICMPSTAT_OFF: u32 = IPSTAT_OFF + IPS_COUNT * 8;
 export const ARPSTAT_OFF: u32 = ICMPSTAT_OFF + ICPS_COUNT * 8;
 export const ARP_HASH_SIZE: u32 = 64;
 export const ARPHASH_OFF: u32 = ARPSTAT_OFF + ARPS_COUNT * 8;
-export const INET_VNET_SIZE: u32 = ARPHASH_OFF + ARP_HASH_SIZE * 4;
+export const ARPLLT_OFF: u32 = (ARPHASH_OFF + ARP_HASH_SIZE * 4 + 7) & ~7;
+export const INET_VNET_SIZE: u32 = ARPLLT_OFF + LLT_SIZE;
 
 // ---------------------------------------------------------------------------------------
 // Module globals shared by the files (set by inet.ts at MOD_LOAD)

@@ -7,7 +7,8 @@
 // the offset of the next-header byte that names it plus its own next header (ph_spare).
 // Limits: IP6_MAXFRAGPACKETS datagrams (the oldest goes to make room), 64 fragments per
 // datagram, 1 MiB held per vnet (over them: ip6s_fragoverflow), a reassembled payload of
-// at most 65,535 bytes (parameter problem at the offset field). A datagram not complete
+// at most 65,535 bytes counting the first fragment's unfragmentable part, checked whichever
+// fragment arrives last (parameter problem at the offset field, the datagram dropped). A datagram not complete
 // 60 s after its first fragment is dropped, with ICMPv6 time exceeded (reassembly) when
 // its first fragment is there.
 //
@@ -138,11 +139,6 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     icmp6_error(m, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, 4);
     return 0;
   }
-  if ((off - IP6_HDR_LEN) + foff + flen > IPV6_MAXPACKET) {
-    IP6STAT_INC(IP6S_FRAGDROPPED);
-    icmp6_error(m, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, off + 2);
-    return 0;
-  }
   const end = foff + flen;
   const src = ip + IP6_SRC;
   const dst = ip + IP6_DST;
@@ -152,6 +148,24 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     if (q(p).q_ident == ident && in6_eq(q6_src(p), src) && in6_eq(q6_dst(p), dst)) break;
     p = q(p).q_next;
   }
+  // RFC 8200 4.5: a fragment that would make the reassembled payload longer than 65,535
+  // bytes is discarded with a parameter problem at its Fragment Offset field. The
+  // reassembled packet's unfragmentable part is the first fragment's (FreeBSD frag6's
+  // ip6q_unfrglen): this one's if it is the first, the held first's, else none known yet.
+  // The datagram can never be whole, so it goes with it.
+  const first: usize = p != 0 ? q(p).q_frags : 0;
+  const unfrag: u32 = foff == 0 ? off - IP6_HDR_LEN : first != 0 && fm(first).ph_flowid == 0 ? <u32>fm(first).ph_tso_segsz - IP6_HDR_LEN : 0;
+  if (unfrag + end > IPV6_MAXPACKET) {
+    if (p != 0) q_drop(p, IP6S_FRAGDROPPED);
+    IP6STAT_INC(IP6S_FRAGDROPPED);
+    icmp6_error(m, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, off + 2);
+    return 0;
+  }
+  // The first fragment arriving after the others: the fragments held were checked with no
+  // unfragmentable part; check them again with this one's. The furthest of them is the one
+  // the limit is about; it gets the parameter problem (one per datagram: an error per
+  // fragment would let one packet draw up to 64), the rest go silently.
+  if (foff == 0 && p != 0 && unfrag + lastEnd(q(p)) > IPV6_MAXPACKET) return frag6_toolong(p, m);
   if (p == 0) {
     if (vv.q_count >= IP6_MAXFRAGPACKETS) q_drop(vv.q_head, IP6S_FRAGOVERFLOW);
     p = zone_alloc(Inet6Globals.qZone);
@@ -248,6 +262,39 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   frag6_off = off0;
   frag6_nxtoff = nxtoff0;
   return m0;
+}
+
+/**
+ * The datagram p is over 65,535 bytes with its first fragment m (not queued): the last
+ * fragment held is answered with a parameter problem, everything else is dropped.
+ */
+function frag6_toolong(p: usize, m: usize): usize {
+  const x = q(p);
+  let prev: usize = 0;
+  let last = x.q_frags;
+  while (fm(last).m_nextpkt != 0) {
+    prev = last;
+    last = fm(last).m_nextpkt;
+  }
+  if (prev != 0) fm(prev).m_nextpkt = 0;
+  else x.q_frags = 0;
+  const lm = fm(last);
+  const llen = lm.ph_csum_data - lm.ph_flowid;
+  x.q_nfrags--;
+  x.q_bytes -= llen;
+  V6().q_bytes -= llen;
+  // Its receiving interface may have gone since it was queued; the first fragment's is live.
+  lm.ph_rcvif = fm(m).ph_rcvif;
+  q_drop(p, IP6S_FRAGDROPPED);
+  dropfrag(m, IP6S_FRAGDROPPED);
+  const loff = <u32>lm.ph_tso_segsz;
+  lm.ph_flowid = 0;
+  lm.ph_csum_data = 0;
+  lm.ph_tso_segsz = 0;
+  lm.ph_spare = 0;
+  IP6STAT_INC(IP6S_FRAGDROPPED);
+  icmp6_error(last, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, loff + 2);
+  return 0;
 }
 
 function lastEnd(x: Ip6q): u32 {

@@ -34,8 +34,9 @@ import {
 } from "../sys/in6";
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
-  IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst,
+  IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst, NDLLT_OFF,
 } from "./ip6_var";
+import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
 import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
@@ -73,6 +74,7 @@ function fillApi(): void {
 function inet6_vnet_init(): i32 {
   const vv = V6();
   vv.errppslimit = ICMP6_ERRPPSLIMIT;
+  llt_defaults(changetype<usize>(vv) + NDLLT_OFF);
   vv.icmp6_credit = 1_000_000;
   vv.up = 1;
   const lo = loif();
@@ -137,6 +139,7 @@ export function modevent(what: i32): i32 {
     const master = vnet_master_base() + <usize>off;
     memory.fill(master, 0, INET6_VNET_SIZE);
     changetype<Inet6Vnet>(master).errppslimit = ICMP6_ERRPPSLIMIT;
+    llt_defaults(master + NDLLT_OFF);
     vnet_data_copy(<u32>off, INET6_VNET_SIZE);
     Inet6Globals.iaZone = zone_create("in6_ifaddr", IA6_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 4096);
     Inet6Globals.rtZone = zone_create("rt6entry", <u32>offsetof<Rt6entry>(), 0, ZONE_CHARGE | ZONE_ZERO, 16384);
@@ -318,6 +321,8 @@ const K_ND: u32 = 3; // neighbour cache entries
 const K_ROUTES: u32 = 4;
 const K_ADDRS: u32 = 5;
 const K_PINGDROPS: u32 = 6;
+const K_GC_THRESH1: u32 = 7; // net.inet6.icmp6.nd6_gc_thresh1..3 (get/set; sys/llatbl.ts)
+const K_GC_THRESH3: u32 = 9;
 
 export function inet6_get(v: usize, what: u32): f64 {
   if (!V_up(v)) return -1;
@@ -326,9 +331,12 @@ export function inet6_get(v: usize, what: u32): f64 {
     case K_FORWARDING: return <f64>vv.forwarding;
     case K_ERRPPSLIMIT: return <f64>vv.errppslimit;
     case K_FRAGQ: return <f64>vv.q_count;
-    case K_ND: return <f64>vv.nd_count;
+    case K_ND: return <f64>changetype<Llt>(VV6(v) + NDLLT_OFF).count;
     case K_ROUTES: return <f64>vv.rt_count;
     case K_ADDRS: return <f64>vv.ia_count;
+    case K_GC_THRESH1:
+    case K_GC_THRESH1 + 1:
+    case K_GC_THRESH3: return <f64>load<u32>(VV6(v) + NDLLT_OFF + offsetof<Llt>("thresh1") + ((what - K_GC_THRESH1) << 2));
     case K_PINGDROPS: {
       const old = CURVNET_SET(v);
       const n = ping6_log_dropped();
@@ -350,6 +358,13 @@ export function inet6_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_ERRPPSLIMIT) {
     if (value > 1_000_000) return -EINVAL;
     vv.errppslimit = value;
+    return 0;
+  }
+  if (what >= K_GC_THRESH1 && what <= K_GC_THRESH3) {
+    // As net.link.ether.inet.gc_thresh*: any order works; bounded by the nd6_entry zone's
+    // per-vnet limit; lowering one evicts nothing at once.
+    if (value > LLT_THRESH_MAX || (what == K_GC_THRESH3 && value == 0)) return -EINVAL;
+    store<u32>(VV6(v) + NDLLT_OFF + offsetof<Llt>("thresh1") + ((what - K_GC_THRESH1) << 2), value);
     return 0;
   }
   return -EINVAL;

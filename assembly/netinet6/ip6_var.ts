@@ -7,8 +7,10 @@
 //   IP6STAT_OFF        ip6stat   (IP6S_COUNT u64)
 //   ICMP6STAT_OFF      icmp6stat (ICP6S_COUNT u64: fixed counters, then in/out histograms)
 //   NDHASH_OFF         neighbour cache hash heads (ND_HASH_SIZE pointers)
+//   NDLLT_OFF          the neighbour cache's bound and eviction lists (sys/llatbl.ts Llt)
 
 import { VNET, VNET_VNET, CALLOUT_SIZE } from "../kmod/kapi";
+import { LltNode, LLT_SIZE } from "../sys/llatbl";
 
 // ---------------------------------------------------------------------------------------
 // ip6stat (FreeBSD struct ip6stat names; a few reasons split out so every drop has one)
@@ -73,7 +75,9 @@ export const ND6S_GIVEUPS: u32 = 5; // resolutions abandoned after nd6_mmaxtries
 export const ND6S_PROBEFAIL: u32 = 6; // reachable neighbours lost (unicast probes unanswered)
 export const ND6S_GC: u32 = 7; // stale entries collected
 export const ND6S_DADNS: u32 = 8; // DAD probes sent
-export const ND6S_COUNT: u32 = 9;
+export const ND6S_EVICTED: u32 = 9; // entries evicted to make room (sys/llatbl.ts)
+export const ND6S_TABLEFULL: u32 = 10; // entries not made: the table full of what may not go
+export const ND6S_COUNT: u32 = 11;
 
 /** The histogram slot of an ICMPv6 type. */
 export function icmp6_hist(t: u8): u32 {
@@ -195,8 +199,16 @@ export const ND6_LLINFO_PROBE: u32 = 4;
   ln_hits: u64;
   ln_addr0: u64;
   ln_addr1: u64;
+  ln_lru_prev: usize; // an LltNode (sys/llatbl.ts): class list, eviction order
+  ln_lru_next: usize;
+  ln_lru_cls: u32;
+  ln_lru_spare: u32;
+  ln_lru_stamp: u64;
   // then the callout at ND6_CALLOUT
 }
+/** Where an Nd6entry's sys/llatbl.ts node starts. */
+export const ND6_LRU: usize = offsetof<Nd6entry>("ln_lru_prev");
+if (offsetof<Nd6entry>("ln_lru_stamp") - ND6_LRU != offsetof<LltNode>("stamp")) ERROR("Nd6entry: the LltNode fields are out of line");
 export const ND6_CALLOUT: usize = (offsetof<Nd6entry>() + 7) & ~7;
 export const ND6_SIZE: u32 = <u32>(ND6_CALLOUT + CALLOUT_SIZE);
 @inline export function ln_addr(p: usize): usize { return p + offsetof<Nd6entry>("ln_addr0"); }
@@ -238,7 +250,6 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   q_bytes: u32;
   frag_ident: u32; // next fragment identification (random start)
   ping_log: usize; // echo reply/error log page, made by the first ping6 from this vnet
-  nd_count: u32;
   up: u32; // 1 between the vnet init and uninit
 }
 
@@ -248,7 +259,8 @@ export const ICMP6STAT_OFF: u32 = IP6STAT_OFF + IP6S_COUNT * 8;
 export const ND6STAT_OFF: u32 = ICMP6STAT_OFF + ICP6S_COUNT * 8;
 export const ND_HASH_SIZE: u32 = 64;
 export const NDHASH_OFF: u32 = ND6STAT_OFF + ND6S_COUNT * 8;
-export const INET6_VNET_SIZE: u32 = NDHASH_OFF + ND_HASH_SIZE * 4;
+export const NDLLT_OFF: u32 = (NDHASH_OFF + ND_HASH_SIZE * 4 + 7) & ~7;
+export const INET6_VNET_SIZE: u32 = NDLLT_OFF + LLT_SIZE;
 
 // ---------------------------------------------------------------------------------------
 // Module globals shared by the files (set by inet6.ts at MOD_LOAD)

@@ -18,6 +18,13 @@
 //               here yet), then PROBE.
 //   PROBE       unicast solicitations to the cached address every RetransTimer; after
 //               MAX_UNICAST_SOLICIT (3) unanswered the entry is deleted.
+// Bound (sys/llatbl.ts, per vnet: net.inet6.icmp6.nd6_gc_thresh1/2/3): an entry made by a
+// neighbour's NS (STALE, RFC 4861 7.2.3: only with a source link-layer option and for one
+// of our addresses) is "unsolicited" until we use it; those are capped at gc_thresh2 by
+// replacing the oldest of them, so a flood of spoofed NSs (which kept the table full for a
+// day before) replaces itself and cannot stop a new resolution; our own resolutions make
+// room up to gc_thresh3 by eviction (counted: evicted, tablefull). An unsolicited entry
+// made past gc_thresh1 is collected after LLT_STALE_US (60 s) instead of gctimer.
 // Messages are checked field by field (hop limit 255, code 0, lengths, option lengths,
 // RFC 4861 7.1.1 and 7.1.2) and every drop is counted (icmp6stat badns/badna/ndhlim). ND
 // packets are link-local business: they are built whole here and go straight to
@@ -40,11 +47,15 @@ import {
   Nd6entry, Inet6Globals, V6, NDHASH_OFF, ND6_CALLOUT, ND6_LLINFO_INCOMPLETE, ND6_LLINFO_REACHABLE, ND6_LLINFO_STALE,
   ND6_LLINFO_DELAY, ND6_LLINFO_PROBE, ND6_REACHABLE_US, ND6_RETRANS_US, ND6_DELAY_US, ND6_MMAXTRIES, ND6_UMAXTRIES,
   ND6_GCTIMER_US, ND6_MAXHOLD, MAX_LINKHDR, ln_addr, ln_mac, ia6_addr, ND6STAT_INC, ND6S_NSOUT, ND6S_NSIN, ND6S_NAOUT,
-  ND6S_NAIN, ND6S_DROPPED, ND6S_GIVEUPS, ND6S_PROBEFAIL, ND6S_GC, ND6S_DADNS, ICMP6STAT_INC, ICP6S_BADNS, ICP6S_BADNA,
+  ND6S_NAIN, ND6S_DROPPED, ND6S_GIVEUPS, ND6S_PROBEFAIL, ND6S_GC, ND6S_DADNS, ND6S_EVICTED, ND6S_TABLEFULL, ND6_LRU, NDLLT_OFF, ICMP6STAT_INC, ICP6S_BADNS, ICP6S_BADNA,
   ICP6S_NDHLIM, ICP6S_OUTHIST, IP6STAT_INC, IP6S_ODROPPED, IP6S_LOCALOUT, icmp6_hist, In6Ifaddr, IN6_IFF_TENTATIVE,
 } from "./ip6_var";
 import { in6ifa_ifpwithaddr, in6_selectsrc_ifp, nd6_dad_duplicated } from "./in6";
 import { icmp6_error } from "./icmp6";
+import {
+  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_room,
+  llt_class,
+} from "../sys/llatbl";
 
 const NDOPT_LLA_LEN: u32 = 8; // an Ethernet link-layer address option
 
@@ -68,7 +79,27 @@ export function nd6_lookup(ifp: usize, a: usize): usize {
   return 0;
 }
 
-function nd6_create(ifp: usize, a: usize): usize {
+/** The current vnet's table record (sys/llatbl.ts). */
+@inline function llt(): usize {
+  return VNET(Inet6Globals.voff + NDLLT_OFF);
+}
+
+/**
+ * A new entry for (ifp, a), of class cls (LLT_INCOMPLETE: our resolution; LLT_UNSOL: made
+ * by the neighbour's NS), after making room as sys/llatbl.ts says. 0 when the table may
+ * not grow (counted) or there is no memory.
+ */
+function nd6_create(ifp: usize, a: usize, cls: u32): usize {
+  const now = ticks();
+  const victim = llt_room(llt(), ND6_LRU, cls != LLT_UNSOL, now);
+  if (victim == LLT_FULL) {
+    ND6STAT_INC(ND6S_TABLEFULL);
+    return 0;
+  }
+  if (victim != 0) {
+    ND6STAT_INC(ND6S_EVICTED);
+    nd6_free(victim);
+  }
   const p = zone_alloc(Inet6Globals.ndZone);
   if (p == 0) return 0;
   const e = ln(p);
@@ -88,7 +119,7 @@ function nd6_create(ifp: usize, a: usize): usize {
   const b = bucket(ifp, a);
   e.ln_next = load<usize>(b);
   store<usize>(b, p);
-  V6().nd_count++;
+  llt_insert(llt(), p, ND6_LRU, cls, now);
   return p;
 }
 
@@ -119,7 +150,7 @@ function nd6_free(p: usize): void {
     }
     b = q + offsetof<Nd6entry>("ln_next");
   }
-  V6().nd_count--;
+  llt_remove(llt(), p, ND6_LRU);
   zone_free(Inet6Globals.ndZone, p);
 }
 
@@ -269,6 +300,7 @@ export function nd6_resolve(ifp: usize, m: usize, nh: usize): usize {
   let p = nd6_lookup(ifp, nh);
   if (p != 0 && ln(p).ln_state != ND6_LLINFO_INCOMPLETE) {
     ln(p).ln_hits++;
+    llt_use(llt(), p, ND6_LRU, ticks());
     if (ln(p).ln_state == ND6_LLINFO_STALE) {
       // RFC 4861 7.3.3: sending to a STALE neighbour starts the delay before probing.
       ln(p).ln_state = ND6_LLINFO_DELAY;
@@ -278,7 +310,7 @@ export function nd6_resolve(ifp: usize, m: usize, nh: usize): usize {
     return ln_mac(p);
   }
   if (p == 0) {
-    p = nd6_create(ifp, nh);
+    p = nd6_create(ifp, nh, LLT_INCOMPLETE);
     if (p == 0) {
       ND6STAT_INC(ND6S_DROPPED);
       IP6STAT_INC(IP6S_ODROPPED);
@@ -319,24 +351,33 @@ function nd6_update(p: usize, mac: usize, st: u32): void {
   if (st == ND6_LLINFO_REACHABLE) settimer(p, reachable_time());
   else if (st == ND6_LLINFO_STALE) settimer(p, ND6_GCTIMER_US);
   if (was != ND6_LLINFO_INCOMPLETE) return;
+  // Our resolution answered: the entry is active (one made by an NS stays unsolicited).
+  if (llt_class(p, ND6_LRU) == LLT_INCOMPLETE) llt_setclass(llt(), p, ND6_LRU, LLT_ACTIVE, ticks());
   let m = e.ln_hold;
   e.ln_hold = 0;
   e.ln_hold_tail = 0;
   e.ln_numheld = 0;
   const ifp = e.ln_ifp;
-  const lm = ln_mac(p); // entries are freed by timers and the host only: valid while sending
   if (st == ND6_LLINFO_STALE && m != 0) {
     // Sending to a STALE entry starts DELAY (RFC 4861 7.3.3).
     e.ln_state = ND6_LLINFO_DELAY;
     settimer(p, ND6_DELAY_US);
   }
+  // Sending can re-enter this module and even evict p to make room for another entry: the
+  // MAC is kept here and copied out before each send (ether_output copies it into the
+  // header before it transmits), and p is not touched again.
+  const lm = <u64>load<u32>(ln_mac(p)) | (<u64>load<u16>(ln_mac(p) + 4) << 32);
   while (m != 0) {
     const next = changetype<Mbuf>(m).m_nextpkt;
     changetype<Mbuf>(m).m_nextpkt = 0;
-    if (ether_output(ifp, m, lm, ETHERTYPE_IPV6) != 0) IP6STAT_INC(IP6S_ODROPPED);
+    store<u32>(flushMac, <u32>lm);
+    store<u16>(flushMac + 4, <u16>(lm >> 32));
+    if (ether_output(ifp, m, flushMac, ETHERTYPE_IPV6) != 0) IP6STAT_INC(IP6S_ODROPPED);
     m = next;
   }
 }
+
+const flushMac: usize = memory.data(8, 4);
 
 // ---------------------------------------------------------------------------------------
 // Input (icmp6_input hands over NS/NA: m starts at the IPv6 header, contiguous through
@@ -425,8 +466,12 @@ export function nd6_ns_input(ifp: usize, m: usize, off: u32, icmplen: u32): void
     putmac(mac);
     let p = nd6_lookup(ifp, replybuf);
     if (p == 0) {
-      p = nd6_create(ifp, replybuf);
-      if (p != 0) nd6_update(p, macbuf, ND6_LLINFO_STALE);
+      const short = changetype<Llt>(llt()).count >= changetype<Llt>(llt()).thresh1;
+      p = nd6_create(ifp, replybuf, LLT_UNSOL);
+      if (p != 0) {
+        nd6_update(p, macbuf, ND6_LLINFO_STALE);
+        if (short) settimer(p, LLT_STALE_US); // past gc_thresh1: collected in a minute unless used
+      }
     } else if (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), macbuf)) {
       nd6_update(p, macbuf, ND6_LLINFO_STALE);
     }

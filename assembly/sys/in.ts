@@ -116,6 +116,10 @@ export const ICMP_SEQ: usize = 6; // echo: sequence number
 export const ICMP_NEXTMTU: usize = 6; // unreach needfrag: next-hop MTU (RFC 1191)
 export const ICMP_PPTR: usize = 4; // parameter problem: pointer
 export const ICMP_IP: usize = 8; // errors: the quoted IP header
+export const ICMP_OTIME: usize = 8; // timestamp: originate, receive, transmit (RFC 792)
+export const ICMP_RTIME: usize = 12;
+export const ICMP_TTIME: usize = 16;
+export const ICMP_TSLEN: u32 = 20; // a timestamp message: header + three 32-bit times
 
 /** True for the ICMP types that report an error (never answered with another error). */
 @inline export function ICMP_IS_ERROR(t: u8): bool {

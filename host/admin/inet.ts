@@ -283,6 +283,50 @@ export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): voi
   if (r !== 0) fail("net.inet.icmp.icmplim", r);
 }
 
+/** sysctl net.inet.icmp.tstamprepl: answer ICMP timestamp requests (RFC 792; on by default, as FreeBSD). */
+export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void {
+  checkVnet(vnet, "net.inet.icmp.tstamprepl");
+  if (typeof on !== "boolean") throw new ConfigError(`net.inet.icmp.tstamprepl: expected true or false, got ${String(on)}`);
+  const r = inet(kernel, "net.inet.icmp.tstamprepl").inet_set(vnet.ptr, 7, on ? 1 : 0);
+  if (r !== 0) fail("net.inet.icmp.tstamprepl", r);
+}
+
+export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
+  checkVnet(vnet, "net.inet.icmp.tstamprepl");
+  return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, 7) === 1;
+}
+
+/** Neighbour cache bounds (Linux's gc_thresh1/2/3; assembly/sys/llatbl.ts says what each does). */
+export interface GcThresh { thresh1: number; thresh2: number; thresh3: number }
+
+/** Read a vnet's gc_thresh1/2/3 (knob ids k..k+2), or set those given (1 <= thresh3, thresh1 <= thresh2 <= thresh3 <= 16384). */
+export function gcThresh(name: string, get: (i: number) => number, put: (i: number, v: number) => number, set: Partial<GcThresh>): GcThresh {
+  const cur = { thresh1: get(0), thresh2: get(1), thresh3: get(2) };
+  const want = { ...cur, ...set };
+  for (const [k, v] of Object.entries(set)) {
+    if (!(k in cur)) throw new ConfigError(`${name}: unknown threshold ${JSON.stringify(k)} (thresh1, thresh2, thresh3)`);
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 16384) throw new ConfigError(`${name}.${k}: must be an integer 0-16384, got ${v}`);
+  }
+  if (want.thresh3 < 1 || want.thresh1 > want.thresh2 || want.thresh2 > want.thresh3) {
+    throw new ConfigError(`${name}: want 1 <= thresh3 and thresh1 <= thresh2 <= thresh3, got ${want.thresh1}/${want.thresh2}/${want.thresh3}`);
+  }
+  // Raise the hard bound first, lower it last: the kernel copes with any order; this keeps the steps sane.
+  for (const i of want.thresh3 >= cur.thresh3 ? [2, 1, 0] : [0, 1, 2]) {
+    const v = [want.thresh1, want.thresh2, want.thresh3][i];
+    const r = put(i, v);
+    if (r !== 0) fail(`${name}${i + 1}=${v}`, r);
+  }
+  return want;
+}
+
+/** sysctl net.link.ether.inet.gc_thresh1/2/3: the ARP cache's bounds for a vnet (read, or set those given). */
+export function arpGcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> = {}): GcThresh {
+  const name = "net.link.ether.inet.gc_thresh";
+  checkVnet(vnet, name);
+  const x = inet(kernel, name);
+  return gcThresh(name, (i) => x.inet_get(vnet.ptr, 8 + i), (i, v) => x.inet_set(vnet.ptr, 8 + i, v), set);
+}
+
 /** Gauges: datagrams being reassembled, ARP entries, routes, addresses. */
 export function inetGauges(kernel: Kernel, vnet: Vnet): { reassembling: number; arpEntries: number; routes: number; addresses: number; pingLogDrops: number } {
   checkVnet(vnet, "inet gauges");
@@ -374,12 +418,12 @@ export const ICMPTYPES = [
   "router advertisement", "router solicitation", "time exceeded", "parameter problem", "time stamp", "time stamp reply",
   "information request", "information request reply", "address mask request", "address mask reply",
 ] as const;
-const ICMPFIXED = ["error", "oldicmp", "badcode", "tooshort", "checksum", "badlen", "reflect", "bmcastecho", "badaddr", "noroute", "ratelimited", "noerror"] as const;
+const ICMPFIXED = ["error", "oldicmp", "badcode", "tooshort", "checksum", "badlen", "reflect", "bmcastecho", "badaddr", "noroute", "ratelimited", "noerror", "bmcasttstamp"] as const;
 export type IcmpStats = Record<(typeof ICMPFIXED)[number], number> & { inhist: number[]; outhist: number[] };
 
 export const ARPSTATS = [
   "txrequests", "txreplies", "rxrequests", "rxreplies", "received", "dropped", "timeouts", "dupips", "tooshort", "badhrd",
-  "badpro", "badlen", "badop", "badsender", "looped", "giveups",
+  "badpro", "badlen", "badop", "badsender", "looped", "giveups", "evicted", "tablefull",
 ] as const;
 export type ArpStats = Record<(typeof ARPSTATS)[number], number>;
 
@@ -397,8 +441,8 @@ export function icmpStats(kernel: Kernel, vnet: Vnet): IcmpStats {
   const out = { inhist: [] as number[], outhist: [] as number[] } as IcmpStats;
   ICMPFIXED.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 1, i)));
   for (let t = 0; t < 19; t++) {
-    out.inhist.push(x.inet_stat(vnet.ptr, 1, 12 + t));
-    out.outhist.push(x.inet_stat(vnet.ptr, 1, 31 + t));
+    out.inhist.push(x.inet_stat(vnet.ptr, 1, ICMPFIXED.length + t));
+    out.outhist.push(x.inet_stat(vnet.ptr, 1, ICMPFIXED.length + 19 + t));
   }
   return out;
 }
@@ -461,6 +505,7 @@ export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp
       `\t${s.checksum} messages with bad checksum`,
       `\t${s.badlen} messages with bad length`,
       `\t${s.bmcastecho} multicast echo requests ignored`,
+      `\t${s.bmcasttstamp} multicast timestamp requests ignored`,
       ...(s.inhist.some((n) => n) ? ["\tInput histogram:", ...hist(s.inhist)] : []),
       `\t${s.reflect} message responses generated`,
     ].join("\n");
@@ -477,6 +522,8 @@ export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp
       `\t${s.dropped} total packets dropped due to no ARP entry`,
       `\t${s.timeouts} ARP entries timed out`,
       `\t${s.giveups} resolutions given up`,
+      `\t${s.evicted} entries evicted to make room`,
+      `\t${s.tablefull} entries not made: table full`,
       `\t${s.dupips} Duplicate IPs seen`,
       `\t${s.tooshort + s.badhrd + s.badpro + s.badlen + s.badop + s.badsender + s.looped} malformed or looped packets dropped`,
     ].join("\n");

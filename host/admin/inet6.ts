@@ -13,6 +13,7 @@ import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../li
 import { Interface, formatMac } from "./ifnet.js";
 import { formatTable } from "../lib/format.js";
 import { parseIPv6, parseIPv6Zoned, splitZone, formatIPv6, isLinkLocal, isLinkScope, mask6, parsePrefix6 } from "../lib/addr.js";
+import { gcThresh, type GcThresh } from "./inet.js";
 
 /** The inet6 module's host exports. */
 export interface Inet6Exports {
@@ -331,6 +332,14 @@ export function setIcmp6Limit(kernel: Kernel, vnet: Vnet, perSecond: number): vo
   if (r !== 0) fail("net.inet6.icmp6.errppslimit", r);
 }
 
+/** sysctl net.inet6.icmp6.nd6_gc_thresh1/2/3: the neighbour cache's bounds for a vnet (read, or set those given). */
+export function nd6GcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> = {}): GcThresh {
+  const name = "net.inet6.icmp6.nd6_gc_thresh";
+  checkVnet(vnet, name);
+  const x = inet6(kernel, name);
+  return gcThresh(name, (i) => x.inet6_get(vnet.ptr, 7 + i), (i, v) => x.inet6_set(vnet.ptr, 7 + i, v), set);
+}
+
 /** Gauges: datagrams being reassembled, neighbour entries, routes, addresses. */
 export function inet6Gauges(kernel: Kernel, vnet: Vnet): { reassembling: number; neighbors: number; routes: number; addresses: number; pingLogDrops: number } {
   checkVnet(vnet, "inet6 gauges");
@@ -445,7 +454,7 @@ export const ICMP6TYPES = [
 ] as const;
 export type Icmp6Stats = Record<(typeof ICMP6FIXED)[number], number> & { inhist: number[]; outhist: number[] };
 
-export const ND6STATS = ["nsout", "nsin", "naout", "nain", "dropped", "giveups", "probefail", "gc", "dadns"] as const;
+export const ND6STATS = ["nsout", "nsin", "naout", "nain", "dropped", "giveups", "probefail", "gc", "dadns", "evicted", "tablefull"] as const;
 export type Nd6Stats = Record<(typeof ND6STATS)[number], number>;
 
 export function ip6Stats(kernel: Kernel, vnet: Vnet): Ip6Stats {
@@ -536,6 +545,7 @@ export function netstatS6(kernel: Kernel, vnet: Vnet, proto: "ip6" | "icmp6"): s
       `\t${nd.nsout} neighbor solicitations sent (${nd.dadns} for DAD), ${nd.nsin} received`,
       `\t${nd.naout} neighbor advertisements sent, ${nd.nain} received`,
       `\t${nd.dropped} packets dropped waiting for resolution, ${nd.giveups} resolutions given up, ${nd.probefail} neighbours lost`,
+      `\t${nd.evicted} neighbour entries evicted to make room, ${nd.tablefull} not made: table full`,
     ].join("\n");
   }
   throw new ConfigError(`netstat -s -p: protocol must be "ip6" or "icmp6", got ${JSON.stringify(proto)}`);
