@@ -58,17 +58,62 @@ describe("SYN cookies", () => {
     assert.equal(mbufsInUse(k), 0);
   });
 
-  test("an ACK to a listener with a forged cookie is refused with a RST and counted", async () => {
+  test("forged cookies with the right time-slot bits but a wrong MAC are refused; a real cookie only on its own 4-tuple", async () => {
     const { k, A, B, ea, eb } = await tcpHosts();
+    clock(k).advance(40_000_000); // a time slot other than 0 (the slot bits must be learned, not assumed)
     const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 80).listen(1);
-    const rst0 = tcpStats(k, B).sndrst;
-    eb.receive(tcpFrame({ from: ea, to: eb, src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 80, seq: 1000, ack: 0x12345678, flags: 0x10 }));
-    assert.equal(tcpStats(k, B).sc_badcookie, 1);
-    assert.equal(tcpStats(k, B).sc_recvcookie, 0);
-    assert.equal(tcpStats(k, B).sndrst - rst0, 1);
+    // Two connections complete and wait to be accepted: the queue is full, SYNs get cookies.
+    const waiting = [socket(k, A, "inet", "stream"), socket(k, A, "inet", "stream")];
+    for (const c of waiting) c.connect("10.0.0.2", 80);
+    step(k);
+    // A SYN from a port A does not use; the SYN-ACK's ISS is a cookie (captured on A's end).
+    const cap = ea.capture();
+    const frames: Uint8Array[] = [];
+    const reading = (async () => { for await (const f of cap) frames.push(f.data); })();
+    const seg = (sport: number, seq: number, ack: number, flags: number) =>
+      eb.receive(tcpFrame({ from: ea, to: eb, src: "10.0.0.1", dst: "10.0.0.2", sport, dport: 80, seq, ack, flags, options: flags === 0x02 ? [2, 4, 0x05, 0xb4] : [] }));
+    seg(40000, 1000, 0, 0x02);
+    step(k);
+    await cap.stop();
+    await reading;
+    const synack = frames.map((f) => new DataView(f.buffer, f.byteOffset, f.byteLength)).find((d) =>
+      d.getUint16(12) === 0x0800 && d.getUint8(23) === 6 && d.getUint16(14 + 20 + 2) === 40000 && d.getUint8(14 + 20 + 13) === 0x12);
+    assert.ok(synack, "the SYN was answered with a SYN-ACK");
+    const cookie = synack.getUint32(14 + 20 + 4);
+    assert.equal(synack.getUint32(14 + 20 + 8), 1001, "it acknowledges the SYN");
+    assert.ok(tcpStats(k, B).sc_sendcookie >= 1, "a cookie was sent");
+    const slotBits = cookie & 0x3ff; // MSS index, SACK, window shift, time slot: all plausible
+    const accepted: Socket[] = [];
+    for (let s = lsn.accept(); s; s = lsn.accept()) accepted.push(s); // room in the queue: a good cookie would get in
+    const before = tcpStats(k, B);
+    const rst0 = before.sndrst;
+    // 64 ACKs from fresh 4-tuples: the right low 10 bits, a MAC of random bits. And the
+    // real cookie on other 4-tuples (the MAC covers ports and addresses).
+    let x = 0x9e3779b9;
+    let sent = 0;
+    for (let i = 0; i < 64; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const forged = (((x & 0x3fffff) << 10) | slotBits) >>> 0;
+      if (forged === cookie) continue;
+      seg(41000 + i, 5000 + i, forged + 1, 0x10);
+      sent++;
+    }
+    seg(42000, 1001, cookie + 1, 0x10); // another source port
+    seg(40000, 1002, cookie + 1, 0x10); // another peer ISN
+    step(k);
+    const after = tcpStats(k, B);
+    assert.equal(after.sc_recvcookie, before.sc_recvcookie, "no forged cookie made a connection");
+    assert.equal(after.sc_badcookie - before.sc_badcookie, sent + 2, "each counted as a bad cookie");
+    assert.equal(after.sndrst - rst0, sent + 2, "each refused with a RST");
     assert.equal(lsn.accept(), null);
-    void A;
-    finishTcp(k, lsn);
+    assert.equal(tcpConnections(k, B).filter((c) => c.state === "ESTABLISHED" && c.foreignPort >= 40000 && c.foreignPort < 43000).length, 0, "no connection from a forged cookie");
+    // The real cookie on its own 4-tuple is good: the connection is made.
+    seg(40000, 1001, cookie + 1, 0x10);
+    step(k);
+    assert.equal(tcpConnections(k, B).filter((c) => c.state === "ESTABLISHED" && c.foreignPort === 40000).length, 1, "the genuine cookie is accepted");
+    const s = lsn.accept();
+    assert.ok(s, "and its connection accepted");
+    finishTcp(k, s, lsn, ...waiting, ...accepted);
   });
 
   test("with net.inet.tcp.syncookies 0 no cookie is sent", async () => {
