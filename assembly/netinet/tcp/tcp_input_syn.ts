@@ -8,13 +8,13 @@ import { ECONNREFUSED, arc4random, m_adj, soisconnected, sonewconn, ticks } from
 import { M_BCAST, M_MCAST, Mbuf } from "../../sys/mbuf";
 import { SO_KEEPALIVE, Sockbuf, Socket, so_rcv } from "../../sys/socket";
 import {
-  TCPSTAT_INC, TCPS_ACCEPTS, TCPS_CONNECTS, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_LISTENDROP, TCPS_SC_BADCOOKIE,
+  TCPSTAT_INC, TCPS_ACCEPTS, TCPS_BADSYN, TCPS_CONNECTS, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_LISTENDROP, TCPS_SC_BADCOOKIE,
   TCPS_SC_RECVCOOKIE, TCPS_SYN_RECEIVED, TCP_MINMSS, TF_ACKNOW, TF_NEEDFIN, TF_NODELAY, TF_PASSIVE, TF_RCVD_SCALE,
   TF_RCVD_TSTMP, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_PERMIT, TF_SACK_REQ, TH_ACKF, TH_RST, TH_SYN, TOF_MSS,
   TOF_SACKPERM, TOF_SCALE, TOF_TS, TP, TT_KEEP, TT_REXMT, TcpAfOps, V, th_off, th_sport, tp_faddr, tp_laddr,
 } from "./tcp_var";
 import { SEQ_GT, SEQ_LEQ, SEQ_LT } from "./tcp_seq";
-import { tcp_hash_insert, tcp_new_isn, tcp_port_insert, tcp_rcvspace } from "./tcp_subr";
+import { tcp_addr_eq, tcp_hash_insert, tcp_new_isn, tcp_port_insert, tcp_rcvspace } from "./tcp_subr";
 import { tcp_output } from "./tcp_output";
 import { tcp_timer_activate } from "./tcp_timer";
 import { cc_conn_init } from "./cc_newreno";
@@ -79,6 +79,13 @@ export function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, ds
   const bad = (changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0 ||
     call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, src) || call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, dst);
   if (bad) {
+    drop(m);
+    return;
+  }
+  // A SYN from the listener's own address and port (the land attack; FreeBSD tcp_input
+  // "it must be forged"): answering it makes a connection talk to itself.
+  if (th_sport(th) == lt.t_lport && tcp_addr_eq(src, dst)) {
+    TCPSTAT_INC(TCPS_BADSYN);
     drop(m);
     return;
   }
