@@ -7,7 +7,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  socket, tcpStats, tcpConnections, tcpState, ipStats, type Kernel, type Vnet, type Socket, type Interface,
+  socket, tcpStats, tcpConnections, tcpState, tcpKnob, ipStats, type Kernel, type Vnet, type Socket, type Interface,
 } from "../host/index.js";
 import { tcpHosts, clock, step, tcpFrame, finishTcp } from "./helpers/tcp.js";
 import { twoHosts6 } from "./helpers/inet6.js";
@@ -80,6 +80,7 @@ function assertNoLand(e: Env, before: ReturnType<typeof tcpStats>, what: string)
   const after = tcpStats(k, B);
   const self = tcpConnections(k, B).filter((c) => c.state === "SYN_RCVD" || c.foreign === bAddr);
   assert.deepEqual(self, [], `${what}: no connection to itself`);
+  assert.equal(tcpKnob(k, B, "syncache.count"), 0, `${what}: nothing in the syncache`);
   assert.equal(after.sndtotal, before.sndtotal, `${what}: TCP sent nothing`);
   assert.equal(after.challenge_acks, before.challenge_acks, `${what}: no challenge ACK spent`);
   assert.equal(after.challenge_acks_limited, before.challenge_acks_limited);
