@@ -14,10 +14,10 @@ import { platform, unsupported } from "../lib/platform.js";
 import { socket, type Socket } from "../sockets/socket.js";
 import { httpGet, type HttpClientResponse } from "../sockets/http1.js";
 import { listenStream, onAccept, bindDgram, connectStream, sysError, domainOf } from "./sockets.js";
-import type { StepSpec, Expect, ConditionSpec } from "./spec.js";
+import type { StepSpec, Expect, LinkConditions } from "./spec.js";
 import type { StepResult } from "./types.js";
 import type { Topology, RunOptions } from "./topology.js";
-import { linkConditions } from "./topology.js";
+import { formatConditions } from "../admin/epair.js";
 
 type Outcome = { ok: boolean; detail: string; figures?: Record<string, number> };
 type Step<A extends StepSpec["action"]> = Extract<StepSpec, { action: A }>;
@@ -38,28 +38,6 @@ function expectText(e: Expect): string {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function usText(us: number): string {
-  return us >= 1_000_000 && us % 1000 === 0 ? `${us / 1_000_000} s` : us >= 1000 ? `${us / 1000} ms` : `${us} us`;
-}
-
-function rateText(bps: number): string {
-  for (const [d, u] of [[1e9, "Gbit/s"], [1e6, "Mbit/s"], [1e3, "kbit/s"]] as const) if (bps >= d) return `${round3(bps / d)} ${u}`;
-  return `${bps} bit/s`;
-}
-
-/** "delay 20 ms, loss 1%, rate 50 Mbit/s" (or "none"): conditions as a file would say them. */
-export function conditionsText(c: ConditionSpec): string {
-  const parts: string[] = [];
-  if (c.delayUs) parts.push(`delay ${usText(c.delayUs)}`);
-  if (c.jitterUs) parts.push(`jitter ${usText(c.jitterUs)}`);
-  if (c.loss) parts.push(`loss ${round3(c.loss * 100)}%`);
-  if (c.duplicate) parts.push(`duplicate ${round3(c.duplicate * 100)}%`);
-  if (c.reorder) parts.push(`reorder ${round3(c.reorder * 100)}%`);
-  if (c.rateBps) parts.push(`rate ${rateText(c.rateBps)}`);
-  if (c.queueLimit !== undefined) parts.push(`queue ${c.queueLimit}`);
-  if (c.queueBytes) parts.push(`queueBytes ${c.queueBytes}`);
-  return parts.length ? parts.join(", ") : "none";
-}
 
 export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResult[]> {
   const emit = opts.onEvent ?? (() => {});
@@ -68,8 +46,8 @@ export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResul
     for (const s of link.spec.schedule) {
       t.time.at(t0 + s.atUs, () => {
         if (!link.ends[0].alive) return;
-        if (s.forward) link.ends[0].setConditions(linkConditions(s.forward));
-        if (s.reverse) link.ends[1].setConditions(linkConditions(s.reverse));
+        if (s.forward) link.ends[0].setConditions(s.forward);
+        if (s.reverse) link.ends[1].setConditions(s.reverse);
         emit({ type: "schedule", atMs: s.atUs / 1000, link: `${link.a} ${link.b}` });
       });
     }
@@ -366,9 +344,9 @@ async function httpStep(t: Topology, s: Step<"http">): Promise<Outcome> {
 function linkStep(t: Topology, s: Step<"link">): Outcome {
   const link = t.linkAt(s.endpoint);
   if (!link) return { ok: false, detail: `no link at ${s.endpoint}` };
-  if (s.forward) link.ends[0].setConditions(linkConditions(s.forward));
-  if (s.reverse) link.ends[1].setConditions(linkConditions(s.reverse));
-  const text = (c?: ConditionSpec) => (c ? conditionsText(c) : "unchanged");
+  if (s.forward) link.ends[0].setConditions(s.forward);
+  if (s.reverse) link.ends[1].setConditions(s.reverse);
+  const text = (c?: LinkConditions) => (c ? formatConditions(c) || "none" : "unchanged");
   return { ok: true, detail: `${link.a} -> ${link.b}: ${text(s.forward)}; ${link.b} -> ${link.a}: ${text(s.reverse)}` };
 }
 

@@ -14,7 +14,7 @@ import { bridgeAdd } from "../admin/bridge.js";
 import { tcpKnob, TCP_CC } from "../admin/tcp.js";
 import type { LinkConditions } from "../admin/epair.js";
 import type { LiveCapture } from "../capture/tap.js";
-import type { TopologySpec, NodeSpec, LinkSpec, ConditionSpec, Origin, InterfaceSpec } from "./spec.js";
+import type { TopologySpec, NodeSpec, LinkSpec, Origin, InterfaceSpec } from "./spec.js";
 import type { TopoNode, TopoLink, TopoInterface, LinkDirection, StepEvent, StepResult, TeardownReport } from "./types.js";
 import { TopologyError } from "./errors.js";
 import { ScheduleClock, TimeDriver } from "./clock.js";
@@ -93,12 +93,6 @@ class Link implements TopoLink {
   }
 }
 
-/** ConditionSpec (parsed units) -> the epair's LinkConditions. */
-export function linkConditions(c: ConditionSpec): LinkConditions {
-  const out: LinkConditions = {};
-  for (const [k, v] of Object.entries(c)) if (v !== undefined) (out as Record<string, number>)[k] = v;
-  return out;
-}
 
 interface Baseline {
   pages: number;
@@ -208,8 +202,8 @@ export class Topology {
     for (const link of this.linkList) {
       const { forward, reverse } = link.spec;
       try {
-        if (Object.keys(forward).length) link.ends[0].setConditions(linkConditions(forward));
-        if (Object.keys(reverse).length) link.ends[1].setConditions(linkConditions(reverse));
+        if (Object.keys(forward).length) link.ends[0].setConditions(forward);
+        if (Object.keys(reverse).length) link.ends[1].setConditions(reverse);
       } catch (e) {
         throw errAt(link.spec.origin, `bad condition value: ${because(e)}`);
       }
