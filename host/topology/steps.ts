@@ -10,6 +10,7 @@
 
 import { ping } from "../admin/ping.js";
 import { Sha256 } from "../lib/sha256.js";
+import { abortError, type AbortError } from "../lib/errors.js";
 import { platform, unsupported } from "../lib/platform.js";
 import { socket, type Socket } from "../sockets/socket.js";
 import { httpGet, type HttpClientResponse } from "../sockets/http1.js";
@@ -54,15 +55,23 @@ export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResul
   }
   const results: StepResult[] = [];
   const steps = t.spec.steps;
+  const signal = opts.signal;
+  const aborted = (): AbortError<StepResult[]> => {
+    const e = abortError<StepResult[]>(signal!, "runSteps");
+    e.partial = results;
+    return e;
+  };
   for (let index = 0; index < steps.length; index++) {
     const step = steps[index];
+    if (signal?.aborted) throw aborted();
     emit({ type: "start", index, name: step.name, action: step.action, total: steps.length });
     const w0 = performance.now();
     const v0 = t.time.now();
     let out: Outcome;
     try {
-      out = await runOne(t, step, opts);
+      out = await untilAborted(runOne(t, step, opts), signal);
     } catch (e) {
+      if (signal?.aborted) throw aborted(); // the step was abandoned, not failed
       out = { ok: false, detail: because(e) };
     }
     const result: StepResult = {
@@ -76,10 +85,30 @@ export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResul
   return results;
 }
 
+/** p, or a rejection as soon as signal aborts (the work behind p is left to down()). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 function runOne(t: Topology, step: StepSpec, opts: RunOptions): Promise<Outcome> {
   switch (step.action) {
     case "ping":
-      return pingStep(t, step);
+      return pingStep(t, step, opts.signal);
     case "tcp":
       return tcpStep(t, step);
     case "udp":
@@ -113,10 +142,10 @@ function ownerOf(t: Topology, target: string) {
   throw new Error(`no node of the topology has address ${target} (a transfer needs its receiving end in the topology)`);
 }
 
-async function pingStep(t: Topology, s: Step<"ping">): Promise<Outcome> {
+async function pingStep(t: Topology, s: Step<"ping">, signal?: AbortSignal): Promise<Outcome> {
   const from = nodeOf(t, s.from);
   const dst = from.zoned(t.addressOf(s.to, true));
-  const r = await ping(t.kernel, from.vnet, dst, { count: s.count, intervalMs: s.intervalMs, timeoutMs: s.timeoutMs, size: s.size });
+  const r = await ping(t.kernel, from.vnet, dst, { count: s.count, intervalMs: s.intervalMs, timeoutMs: s.timeoutMs, size: s.size, ...(signal ? { signal } : {}) });
   const lossPct = round3(r.lossPct);
   const ok = judge(s.expect, lossPct);
   const errs = r.errors.length ? `; ${r.errors[0].message} from ${r.errors[0].from}` : r.sendErrors.length ? `; sendto: ${r.sendErrors[0].error}` : "";
