@@ -10,7 +10,7 @@ import { loadLinkMap, type LinkMap } from "./linkmap.js";
 import { platform } from "../lib/platform.js";
 import { urlModuleSource, packageBuildUrl } from "./source.js";
 import { formatTable } from "../lib/format.js";
-import type { KernelExports } from "./abi.js";
+import { unsignedView, type KernelExports } from "./abi.js";
 export type { KernelExports } from "./abi.js";
 
 const ZS = { size: 0, limit: 1, inuse: 2, peak: 3, allocs: 4, frees: 5, fails: 6, slabs: 7, pagesPerSlab: 8, itemsPerSlab: 9, flags: 10, modid: 11, owner: 12, badfrees: 13 };
@@ -140,7 +140,10 @@ export class Vnet {
 export class Kernel {
   readonly memory: WebAssembly.Memory;
   readonly table: WebAssembly.Table;
+  /** The kernel's exports as the host calls them: unsigned results read unsigned (abi.ts unsignedView). */
   readonly k: KernelExports;
+  /** @internal the instance's own exports, what modules link against (host calls use k). */
+  readonly raw: WebAssembly.Exports;
   readonly clock: Clock;
   readonly linkmap: LinkMap;
   readonly linker: ModuleLinker;
@@ -156,10 +159,11 @@ export class Kernel {
   private ports: HostPort[] = [];
   private readonly portRanks = new Map<HostPort, number>();
 
-  private constructor(inst: WebAssembly.Instance, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
+  private constructor(inst: WebAssembly.Instance, k: KernelExports, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
     this.memory = memory;
     this.table = table;
-    this.k = inst.exports as unknown as KernelExports;
+    this.k = k;
+    this.raw = inst.exports;
     this.clock = clock;
     this.linkmap = linkmap;
     this.config = config;
@@ -186,13 +190,14 @@ export class Kernel {
     const table = new WebAssembly.Table({ initial: linkmap.tableSlots, element: "anyfunc" });
     let self: Kernel | undefined;
     const abort = (msg: number, file: number, line: number, col: number) => {
-      const m = readAsString(memory, msg);
-      const f = readAsString(memory, file);
+      // Wasm passes i32 arguments signed too: addresses are read unsigned.
+      const m = readAsString(memory, msg >>> 0);
+      const f = readAsString(memory, file >>> 0);
       throw new KernelPanic(`kernel abort: ${m} at ${f}:${line}:${col}`);
     };
     const mod = await source.kernel();
     const inst = await WebAssembly.instantiate(mod, { env: { memory, table, abort } });
-    const k = inst.exports as unknown as KernelExports;
+    const k = unsignedView<KernelExports>(mod, inst.exports, "kernel");
     k._start();
     const r = k.kern_boot(section, seed);
     if (r !== 0) {
@@ -201,7 +206,7 @@ export class Kernel {
     }
     const top = k.kern_heap_top();
     if (top >= linkmap.kernel.staticLimit) throw new KernelPanic(`kernel static data ends at ${top}, past its link-map limit ${linkmap.kernel.staticLimit}`);
-    self = new Kernel(inst, memory, table, clock, linkmap, source, config);
+    self = new Kernel(inst, k, memory, table, clock, linkmap, source, config);
     clock.attach({
       tick: (now) => {
         const n = self!.k.callout_tick(now);
