@@ -4,7 +4,8 @@
 // (host/node/platform.ts, loaded by `wavnet` and `wavnet/node`) installs the Node hooks.
 
 import type { ModuleSource } from "../kern/linker.js";
-import { WavnetError } from "./errors.js";
+import { WavnetError, ConfigError } from "./errors.js";
+import { show } from "./format.js";
 
 /** Where bytes go: a Node Writable fits, and so does toByteSink(WritableStream). */
 export interface ByteSink {
@@ -46,6 +47,7 @@ export function platform(): Platform {
 
 /** Install a platform's hooks (Node's entry does this once when it is imported). */
 export function setPlatform(p: Platform): void {
+  if (p === null || typeof p !== "object" || typeof p.name !== "string") throw new ConfigError(`setPlatform: expected a Platform ({ name, ...hooks }), got ${show(p)}`);
   current = p;
 }
 
@@ -56,6 +58,7 @@ export function unsupported(what: string): WavnetError {
 
 /** Adapt a web WritableStream<Uint8Array> to a ByteSink (captures in a browser). */
 export function toByteSink(stream: WritableStream<Uint8Array>): ByteSink {
+  if (typeof (stream as { getWriter?: unknown } | null)?.getWriter !== "function") throw new ConfigError(`toByteSink: expected a WritableStream, got ${show(stream)}`);
   const w = stream.getWriter();
   const listeners: ((e: Error) => void)[] = [];
   const fail = (e: unknown) => {
