@@ -9,7 +9,7 @@ import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
 import { loadLinkMap, type LinkMap } from "./linkmap.js";
 import { platform } from "../lib/platform.js";
 import { urlModuleSource, packageBuildUrl } from "./source.js";
-import { formatTable } from "../lib/format.js";
+import { formatTable, show } from "../lib/format.js";
 import { unsignedView, type KernelExports } from "./abi.js";
 export type { KernelExports } from "./abi.js";
 
@@ -137,6 +137,25 @@ export class Vnet {
   }
 }
 
+/** @internal k as the first argument of a function of the host API: a Kernel, or a ConfigError that says so. */
+export function checkKernel(k: unknown, what: string): Kernel {
+  if (!(k instanceof Kernel)) throw new ConfigError(`${what}: expected a Kernel, got ${show(k)}`);
+  return k;
+}
+
+/**
+ * @internal v as an argument of a call on `kernel`, checked before anything changes: a Vnet
+ * (ConfigError otherwise), of this kernel (a handle from another kernel names another
+ * memory's vnet: ConfigError), alive (VnetGoneError).
+ */
+export function checkVnet(kernel: Kernel, v: unknown, what: string): Vnet {
+  checkKernel(kernel, what);
+  if (!(v instanceof Vnet)) throw new ConfigError(`${what}: expected a Vnet, got ${show(v)}`);
+  if (v.kernel !== kernel) throw new ConfigError(`${what}: vnet "${v.name}" belongs to another kernel`);
+  v.check(what);
+  return v;
+}
+
 export class Kernel {
   readonly memory: WebAssembly.Memory;
   readonly table: WebAssembly.Table;
@@ -184,7 +203,7 @@ export class Kernel {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`boot: seed must be a non-negative integer, got ${seed}`);
     const clock = typeof opts.clock === "object" ? opts.clock : opts.clock === "real" ? new RealClock() : new VirtualClock();
     if (opts.clock !== undefined && typeof opts.clock !== "object" && opts.clock !== "real" && opts.clock !== "virtual") {
-      throw new ConfigError(`boot: clock must be "virtual", "real" or a Clock, got ${JSON.stringify(opts.clock)}`);
+      throw new ConfigError(`boot: clock must be "virtual", "real" or a Clock, got ${show(opts.clock)}`);
     }
     const memory = new WebAssembly.Memory({ initial: linkmap.initialPages });
     const table = new WebAssembly.Table({ initial: linkmap.tableSlots, element: "anyfunc" });
@@ -300,7 +319,7 @@ export class Kernel {
   /** Create a vnet: allocate, copy the VNET section, run every sysinit. */
   createVnet(name?: string): Vnet {
     if (name !== undefined) {
-      if (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError(`createVnet: name must be 1-64 of [A-Za-z0-9_.-], got ${JSON.stringify(name)}`);
+      if (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError(`createVnet: name must be 1-64 of [A-Za-z0-9_.-], got ${show(name)}`);
       if (this.names.has(name)) throw new ConfigError(`createVnet: a vnet named "${name}" exists`);
     }
     const ptr = this.enter(() => this.k.vnet_alloc());
@@ -392,6 +411,7 @@ export class Kernel {
    */
   vmstatZ(vnet?: Vnet): ZoneRow[] {
     const rows: ZoneRow[] = [];
+    if (vnet !== undefined) checkVnet(this, vnet, "vmstat -z");
     if (!vnet) {
       for (let z = this.k.zone_first(); z !== 0; z = this.k.zone_next(z)) {
         rows.push(this.zoneRow(z, this.k.zone_stat(z, ZS.flags) & ZONE_CHARGE ? "charged" : "kernel"));
