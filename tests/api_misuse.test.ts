@@ -16,10 +16,13 @@ import {
   setPlatform, formatSockaddr, setNoDelay, tcpState, bridgeFlush,
   type TcpKnob,
 } from "../host/index.js";
-import { createSocket, createVxlan, netFor, netCreateServer } from "../host/node/index.js";
+import { createSocket, createVxlan, netFor, netCreateServer, vnetAgent, vnetDispatcher } from "../host/node/index.js";
 import { snapshot } from "./helpers/snapshot.js";
 
-const KNOBS: TcpKnob[] = ["cc.algorithm", "sack.enable", "rfc1323", "syncookies", "ack_limit", "maxtcpcb", "tcbhashsize", "sendbuf_auto", "recvbuf_auto", "sendbuf_max", "recvbuf_max"];
+const KNOBS: TcpKnob[] = [
+  "cc.algorithm", "sack.enable", "rfc1323", "syncookies", "ack_limit", "maxtcpcb", "tcbhashsize", "sendbuf_auto", "recvbuf_auto", "sendbuf_max", "recvbuf_max",
+  "syncache.bucketlimit", "syncache.cachelimit", "syncookies_only",
+];
 
 interface Ctx {
   k: Kernel;
@@ -248,6 +251,10 @@ const ROWS: Row[] = [
   { call: "bridgeFlush(k, bridge, null)", run: (c) => bridgeFlush(c.k, c.bridge, null as never), error: ConfigError, message: /options are \{ all\?: boolean \}, got null/ },
   { call: "ping(k, A, \"10.0.0.2\", null)", run: (c) => ping(c.k, c.A, "10.0.0.2", null as never), error: ConfigError, message: /ping: options must be an object, got null/ },
   { call: "netFor(k, {})", run: (c) => netFor(c.k, {} as Vnet), error: ConfigError, message: /^net: expected a Vnet, got \{\}$/ },
+  { call: "vnetAgent({})", run: () => vnetAgent({} as Vnet), error: ConfigError, message: /^vnetAgent: expected a Vnet, got \{\}$/ },
+  { call: "vnetDispatcher(destroyedVnet)", run: (c) => vnetDispatcher(c.gone, { undici: { Agent: class {} } }), error: VnetGoneError, message: /^vnetDispatcher: vnet \d+ \("gone"\) was destroyed$/ },
+  { call: 'tcpKnob(k, A, "syncache.count", 5) (read only)', run: (c) => tcpKnob(c.k, c.A, "syncache.count", 5), error: ConfigError, message: /syncache.count is read only/ },
+  { call: 'tcpKnob(k, A, "syncache.cachelimit", 0)', run: (c) => tcpKnob(c.k, c.A, "syncache.cachelimit", 0), error: ConfigError, message: /from 1 to 1048576 entries, got 0/ },
   { call: "netCreateServer(k, destroyedVnet)", run: (c) => netCreateServer(c.k, c.gone), error: VnetGoneError, message: /net.createServer: vnet \d+ \("gone"\) was destroyed/ },
   { call: "formatIPv4(NaN)", run: () => formatIPv4(NaN), error: ConfigError, message: /a 32-bit number or 4 bytes, got NaN/ },
   { call: "formatMac(5)", run: () => formatMac(5 as unknown as Uint8Array), error: ConfigError, message: /a MAC address is 6 bytes, got 5/ },

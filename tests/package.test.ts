@@ -76,7 +76,7 @@ describe("a consumer project", () => {
   test("a plain .mjs boots a kernel, pings over an epair and fetches over HTTP between vnets", () => {
     writeFileSync(join(dir, "x.mjs"), `
 import http from "node:http";
-import { Kernel, addAddress, ping } from "wavnet";
+import { Kernel, addAddress, ping, vnetAgent } from "wavnet";
 const k = await Kernel.boot({ clock: "real" });
 const a = k.createVnet("a"), b = k.createVnet("b");
 const [ea, eb] = k.epair(a, b);
@@ -87,8 +87,7 @@ const p = await ping(k, a, "10.0.0.2", { count: 2, intervalMs: 10 });
 const server = http.createServer((req, res) => res.end("hello from b"));
 const listener = b.net.createServer((s) => server.emit("connection", s));
 await new Promise((r) => listener.listen(80, r));
-const agent = new http.Agent();
-agent.createConnection = (o) => a.net.connect({ port: o.port, host: o.host });
+const agent = vnetAgent(a);
 const body = await new Promise((resolve, reject) => {
   http.get({ host: "10.0.0.2", port: 80, path: "/", agent }, (res) => {
     let s = ""; res.setEncoding("utf8"); res.on("data", (d) => (s += d)); res.on("end", () => resolve(s));

@@ -44,6 +44,8 @@ export const TCPSTAT_NAMES = [
   "sc_badcookie", "sack_recovery_episode", "sack_rexmits", "sack_rexmit_bytes", "sack_rcv_blocks", "sack_send_blocks",
   "finwait2_drops", "rcvmemdrop", "rcvreassfull", "challenge_acks", "challenge_acks_limited", "rcvbadopt", "ecn_shs",
   "sndrst", "tw_recycles", "spare", "mturesent", "icmpsoft", "icmpignored", "icmpdrop",
+  "sc_added", "sc_retransmitted", "sc_dupsyn", "sc_dropped", "sc_completed", "sc_bucketoverflow", "sc_cacheoverflow",
+  "sc_reset", "sc_stale", "sc_badack", "sc_zonefail",
 ] as const;
 export type TcpStats = Record<(typeof TCPSTAT_NAMES)[number], number>;
 
@@ -103,6 +105,19 @@ export function netstatSTcp(kernel: Kernel, vnet: Vnet): string {
     l(s.accepts, "connection accepts"),
     l(s.badsyn, "bad connection attempts"),
     l(s.listendrop, "listen queue overflows"),
+    l(s.sc_added, "syncache entries added"),
+    ll(s.sc_retransmitted, "retransmitted"),
+    ll(s.sc_dupsyn, "dupsyn"),
+    ll(s.sc_dropped, "dropped"),
+    ll(s.sc_completed, "completed"),
+    ll(s.sc_bucketoverflow, "bucket overflow"),
+    ll(s.sc_cacheoverflow, "cache overflow"),
+    ll(s.sc_reset, "reset"),
+    ll(s.sc_stale, "stale"),
+    ll(s.sc_badack, "badack"),
+    ll(s.sc_zonefail, "zone failures"),
+    l(s.sc_sendcookie, "cookies sent"),
+    l(s.sc_recvcookie, "cookies received"),
     l(s.connects, `connections established (including accepts)`),
     l(s.closed, `connections closed (including ${s.drops} drops)`),
     l(s.conndrops, "embryonic connections dropped"),
@@ -276,6 +291,11 @@ const KNOBS = {
   recvbuf_auto: { id: 8, min: 0, max: 1, unit: "" },
   sendbuf_max: { id: 9, min: 1, max: SB_MAX, unit: " bytes" },
   recvbuf_max: { id: 10, min: 1, max: SB_MAX, unit: " bytes" },
+  "syncache.bucketlimit": { id: 11, min: 1, max: 65535, unit: " entries per bucket" },
+  "syncache.cachelimit": { id: 12, min: 1, max: 1 << 20, unit: " entries" },
+  syncookies_only: { id: 13, min: 0, max: 1, unit: "" },
+  /** Read only: the entries the syncache holds. */
+  "syncache.count": { id: 14, min: 0, max: -1, unit: "" },
 } as const;
 export type TcpKnob = keyof typeof KNOBS;
 
@@ -290,6 +310,9 @@ export type TcpKnob = keyof typeof KNOBS;
  * buffer while the connection fills it, up to `sendbuf_max` / `recvbuf_max` bytes (default
  * 2 MiB, at most kern.ipc.maxsockbuf 2 MiB; a buffer stops at sb_max_adj, 1,864,135 bytes);
  * SO_SNDBUF / SO_RCVBUF turn it off for that buffer (docs/tcp.md "Buffer autotuning").
+ * `syncache.bucketlimit` (30) and `syncache.cachelimit` (15,360) bound the syncache's
+ * embryonic connections per hash bucket and per vnet; `syncookies_only` (0) answers every
+ * SYN with a cookie and keeps nothing; `syncache.count` (read only) is how many it holds.
  */
 export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
   const t = tcpModule(kernel, `sysctl net.inet.tcp.${String(knob)}`);
@@ -297,6 +320,7 @@ export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: numbe
   const v = vnetPtr(kernel, vnet, `sysctl net.inet.tcp.${knob}`);
   const k = KNOBS[knob];
   if (value !== undefined) {
+    if (k.max < k.min) throw new ConfigError(`sysctl net.inet.tcp.${knob} is read only`);
     integerArg(`sysctl net.inet.tcp.${knob}:`, value, k.min, k.max, k.unit);
     if (knob === "tcbhashsize" && (value & (value - 1)) !== 0) throw new ConfigError(`sysctl net.inet.tcp.tcbhashsize: must be a power of two from ${TCP_HASH_SIZE} to ${TCP_HASH_MAX}, got ${value}`);
     const r = kernel.enter(() => t.tcp_set(v, k.id, value));
