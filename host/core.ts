@@ -8,7 +8,7 @@ import "./vnet.js";
 
 export { Kernel, Vnet, PORT_RANK, PAGE_SIZE, type BootOptions, type ZoneRow, type Accounting, type VnetAccounting, type HostPort } from "./kern/kernel.js";
 export type { KernelExports } from "./kern/abi.js";
-export { VirtualClock, RealClock, type Clock, type ClockTarget } from "./kern/clock.js";
+export { VirtualClock, RealClock, VIRTUAL_TIME_MAX_US, type Clock, type ClockTarget } from "./kern/clock.js";
 export type { KldStat, ModuleSource } from "./kern/linker.js";
 export { bytesModuleSource, urlModuleSource } from "./kern/source.js";
 export { loadLinkMap, type LinkMap, type ModuleEntry } from "./kern/linkmap.js";
