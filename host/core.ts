@@ -52,6 +52,7 @@ export {
   type SockAddr, type SockAddrIn, type SockAddrIn6, type AddressLike, type Datagram, type SockstatRow,
 } from "./sockets/socket.js";
 
+export { socketStreams, type SocketStreams } from "./sockets/streams.js";
 export {
   PcapWriter, PcapngWriter, readPcap, readPcapng, loopbackHeader, LINKTYPE_ETHERNET, LINKTYPE_NULL, MAX_SNAPLEN,
   type PcapPacket, type PcapngInterface, type PcapngStats, type PcapFile, type PcapngFile,
