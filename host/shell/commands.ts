@@ -1,21 +1,20 @@
 // The BSD-named commands a user runs on one node (one vnet): ifconfig, route, netstat,
 // sockstat, arp, ndp, ping, ping6, traceroute, traceroute6, vmstat -z, kld*, sysctl, plus
-// `link` (epair conditions)
-// and `capture` (pcap files). Each command is a thin layer over the host functions that
+// `link` (epair conditions) and `capture` (pcap files, through the platform's files: Node's,
+// or a worker's in memory). Each command is a thin layer over the host functions that
 // already exist (host/inet.ts, host/tcp.ts, host/ping.ts, ...): parse the words, call,
 // format. Bad input of any kind is one CommandError line; a command never prints a stack.
 //
-// Commands.exec(node, line) is what the shell and Topology.runSteps call.
+// Commands.exec(node, line) is what the shell and Topology.runSteps call. Platform-neutral:
+// `wavnet shell` (Node) and the browser page's consoles (host/web/) run the same table.
 
-import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { accessSync, constants } from "node:fs";
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import type { Interface } from "../admin/ifnet.js";
 import { flagNames } from "../admin/ifnet.js";
 import type { LiveCapture } from "../capture/tap.js";
 import { formatConditions, type LinkConditions } from "../admin/epair.js";
 import { WavnetError } from "../lib/errors.js";
+import { platform, unsupported } from "../lib/platform.js";
 import {
   addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding,
 } from "../admin/inet.js";
@@ -44,7 +43,7 @@ export interface CommandNode {
 }
 
 export interface CommandsOptions {
-  /** Where `capture IF on` writes when it is given no file (default: the OS temp directory). */
+  /** Where `capture IF on` writes when it is given no file (default: the platform's temp folder; Node: the OS's). */
   pcapDir?: string;
 }
 
@@ -140,13 +139,19 @@ export class Commands {
   startCapture(node: CommandNode, iface: Interface, file: string | undefined): ShellCapture {
     const key = `${node.name}:${iface.name}`;
     if (this.#captures.has(key)) throw new CommandError(`capture: ${iface.name} on ${node.name} is already capturing to ${this.#captures.get(key)!.file}`);
-    const path = resolve(file ?? join(this.pcapDir ?? tmpdir(), `wavnet-${node.name}-${iface.name}.pcap`));
-    // The file is opened as the first frame is written: find a bad folder now, not at `off`.
-    try {
-      accessSync(dirname(path), constants.W_OK);
-    } catch (e) {
-      throw new CommandError(`capture: cannot write in ${dirname(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    // Paths and files come from the platform (Node: node:path, node:fs, the OS temp folder).
+    const p = platform();
+    if (!p.openFile) throw new CommandError(`capture: ${unsupported("a capture to a file").message}`);
+    let named = file;
+    if (named === undefined) {
+      const dir = this.pcapDir ?? p.tempDir?.();
+      if (dir === undefined || !p.joinPath) throw new CommandError(`capture: name the file (capture ${iface.name} on FILE): this platform (${p.name}) has no folder for it`);
+      named = p.joinPath(dir, `wavnet-${node.name}-${iface.name}.pcap`);
     }
+    const path = p.resolvePath ? p.resolvePath(named) : named;
+    // The file is opened as the first frame is written: find a bad folder now, not at `off`.
+    const no = p.checkWritable?.(path);
+    if (no) throw new CommandError(`capture: cannot write in ${no.dir} (${no.reason})`);
     const capture = path.endsWith(".pcapng") ? iface.capture({ pcapng: path }) : iface.capture({ pcap: path });
     const c = { node: node.name, iface: iface.name, file: path, capture };
     this.#captures.set(key, c);
