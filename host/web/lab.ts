@@ -144,6 +144,7 @@ export class Lab {
         routes: n.spec.routes.map((r) => ({ to: r.to, ...(r.via !== undefined ? { via: r.via } : {}), ...(r.dev !== undefined ? { dev: r.dev } : {}) })),
         services: n.spec.services.map((s) => ({ kind: s.kind, port: s.port })),
         line: n.spec.origin.line,
+        generated: n.spec.generator !== undefined || n.spec.origin.path.startsWith("generators"),
       })),
       links: t.links().map((l, i) => this.linkInfo(l, i)),
       steps: this.spec.steps.map((s, index) => ({ index, name: s.name, action: s.action, line: s.origin.line })),
@@ -151,7 +152,7 @@ export class Lab {
   }
 
   private linkInfo(l: TopoLink, index: number): LinkInfo {
-    return { index, a: l.a, b: l.b, conditions: l.conditions(), cut: this.cutSaved.has(index), line: l.spec.origin.line };
+    return { index, a: l.a, b: l.b, conditions: l.conditions(), cut: this.cutSaved.has(index), line: l.spec.origin.line, generated: l.spec.origin.path.startsWith("generators") };
   }
 
   /** A link by either endpoint ("ra:wan"), both ("ra:wan|rb:wan") or its index ("#3"). */

@@ -114,6 +114,8 @@ export interface NodeInfo {
   services: { kind: string; port: number }[];
   /** The file's line of the node (for the editor). */
   line: number;
+  /** Made by a generator (not in the file's nodes: edit the generator). */
+  generated: boolean;
 }
 
 export interface LinkInfo {
@@ -125,6 +127,8 @@ export interface LinkInfo {
   conditions: { "a->b": Required<LinkConditions>; "b->a": Required<LinkConditions> };
   cut: boolean;
   line: number;
+  /** Made by a generator (not in the file's links). */
+  generated: boolean;
 }
 
 export interface LabInfo {
