@@ -99,7 +99,7 @@ export class Lab {
   private clockTimer: ReturnType<typeof setTimeout> | undefined;
   private clockSent = 0;
   private batchTimer: ReturnType<typeof setTimeout> | undefined;
-  private anim: { caps: LiveCapture[]; pending: Map<string, Pending[]>; out: Flight[]; nextId: number; skipped: number } | undefined;
+  private anim: { caps: LiveCapture[]; pending: Map<string, Pending[]>; early: Map<string, { key: string; atUs: number }[]>; out: Flight[]; nextId: number; skipped: number } | undefined;
   private stepsRunning = false;
   private closed = false;
 
@@ -282,7 +282,7 @@ export class Lab {
 
   animate(on: boolean): boolean {
     if (on && !this.anim) {
-      const anim = { caps: [] as LiveCapture[], pending: new Map<string, Pending[]>(), out: [] as Flight[], nextId: 1, skipped: 0 };
+      const anim = { caps: [] as LiveCapture[], pending: new Map<string, Pending[]>(), early: new Map<string, { key: string; atUs: number }[]>(), out: [] as Flight[], nextId: 1, skipped: 0 };
       this.anim = anim;
       this.topo.links().forEach((l, index) => {
         if (!l.ends[0].alive) return;
@@ -309,22 +309,36 @@ export class Lab {
     const dir = (f.dir === "out") === (end === 0) ? "a->b" : "b->a";
     const key = `${index}${dir}`;
     const fk = frameKey(f);
+    // Each end's capture is read on its own, so a frame's arrival may be seen before its departure.
     if (f.dir === "out") {
       const c = l.conditions()[dir];
       const eta = f.kernelTsUs + c.delayUs + (c.rateBps > 0 ? Math.round((f.origLen * 8 * 1e6) / c.rateBps) : 0);
       const id = anim.nextId++;
-      let q = anim.pending.get(key);
-      if (!q) anim.pending.set(key, (q = []));
-      q.push({ id, key: fk, etaUs: eta });
-      if (q.length > 2000) q.shift();
-      if (anim.out.length < FLIGHTS_PER_BATCH) anim.out.push({ kind: "depart", id, link: index, dir, atUs: f.kernelTsUs, etaUs: eta, len: f.origLen, proto: protoOf(f.data) });
+      const early = anim.early.get(key);
+      const e = early ? early.findIndex((x) => x.key === fk) : -1;
+      const room = anim.out.length < FLIGHTS_PER_BATCH;
+      if (room) anim.out.push({ kind: "depart", id, link: index, dir, atUs: f.kernelTsUs, etaUs: eta, len: f.origLen, proto: protoOf(f.data) });
       else anim.skipped++;
+      if (early && e >= 0) {
+        const arrived = early.splice(e, 1)[0]!;
+        if (room) anim.out.push({ kind: "arrive", id, atUs: arrived.atUs });
+      } else {
+        let q = anim.pending.get(key);
+        if (!q) anim.pending.set(key, (q = []));
+        q.push({ id, key: fk, etaUs: eta });
+        if (q.length > 2000) q.shift();
+      }
     } else {
       const q = anim.pending.get(key);
       const i = q ? q.findIndex((p) => p.key === fk) : -1;
       if (q && i >= 0) {
-        const p = q.splice(i, 1)[0];
+        const p = q.splice(i, 1)[0]!;
         if (anim.out.length < FLIGHTS_PER_BATCH * 2) anim.out.push({ kind: "arrive", id: p.id, atUs: f.kernelTsUs });
+      } else {
+        let early = anim.early.get(key);
+        if (!early) anim.early.set(key, (early = []));
+        early.push({ key: fk, atUs: f.kernelTsUs });
+        if (early.length > 2000) early.shift();
       }
     }
     this.batchSoon();
@@ -335,6 +349,7 @@ export class Lab {
     const anim = this.anim;
     if (!anim || this.closed) return;
     const now = this.topo.kernel.clock.now();
+    for (const q of anim.early.values()) while (q.length && q[0]!.atUs + 1_000_000 < now) q.shift();
     for (const q of anim.pending.values()) {
       while (q.length && q[0].etaUs + 200_000 < now) {
         const p = q.shift()!;

@@ -119,8 +119,13 @@ export class Graph {
         this.ev.select(null);
       }
     });
-    this.cy.on("dbltap", "node", (e) => this.ev.openConsole((e.target as NodeSingular).id()));
-    this.cy.on("dbltap", "edge", (e) => this.ev.toggleCut(Number((e.target as EdgeSingular).data("index"))));
+    // Two quick taps on two nodes while drawing a link are not a double tap.
+    this.cy.on("dbltap", "node", (e) => {
+      if (this.mode === "select") this.ev.openConsole((e.target as NodeSingular).id());
+    });
+    this.cy.on("dbltap", "edge", (e) => {
+      if (this.mode === "select") this.ev.toggleCut(Number((e.target as EdgeSingular).data("index")));
+    });
     this.cy.on("position", "node", (e) => {
       const n = e.target as NodeSingular;
       this.positions.set(n.id(), { ...n.position() });

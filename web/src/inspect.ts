@@ -155,7 +155,7 @@ export class Inspector {
     for (const f of FIELDS) {
       grid.append(h("label", { for: `insC-ab-${f.label}` }, f.label));
       for (const d of ["a->b", "b->a"] as const) {
-        const i = h("input", { type: "text", id: `insC-${d === "a->b" ? "ab" : "ba"}-${f.label}`, value: f.fmt(l.conditions[d][f.key] ?? 0), placeholder: f.hint, "aria-label": `${f.label} ${d === "a->b" ? `${l.a} to ${l.b}` : `${l.b} to ${l.a}`}` });
+        const i = h("input", { type: "text", id: `insC-${d === "a->b" ? "ab" : "ba"}-${f.label}`, value: f.fmt(l.conditions[d][f.key] ?? 0), placeholder: "–", title: `e.g. ${f.hint}; empty: none`, "aria-label": `${f.label} ${d === "a->b" ? `${l.a} to ${l.b}` : `${l.b} to ${l.a}`}` });
         inputs[d].set(f.key, i);
         grid.append(i);
       }

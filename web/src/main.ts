@@ -51,6 +51,7 @@ const showDock = tabs($("dockTabs"), (panel) => {
   consoles.shown(panel);
   counters.visible = panel === "countersPane";
   if (counters.visible) counters.show();
+  if (panel === "stepsPane" && info) void steps.files().catch(() => undefined);
 });
 consoles = new Consoles($("consoleTabs"), $("consoles"), $in<HTMLSelectElement>("newConsole"), client, showDock);
 const packets = new Packets(client);

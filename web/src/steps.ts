@@ -5,7 +5,7 @@
 import type { LabClient } from "../../host/web/client.js";
 import type { LabInfo, StepResult } from "../../host/web/protocol.js";
 import { figuresText } from "../../host/shell/results.js";
-import { $in, h, toast } from "./util.js";
+import { $in, download, fmtBytes, h, toast } from "./util.js";
 
 const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`);
 
@@ -41,6 +41,7 @@ export class Steps {
     this.text.textContent = "";
     this.progress.textContent = info ? `${info.steps.length} steps in ${info.name}` : "";
     this.button.disabled = !info || info.steps.length === 0;
+    $in<HTMLElement>("files").replaceChildren();
     this.draw();
   }
 
@@ -61,6 +62,18 @@ export class Steps {
     this.table.replaceChildren(h("thead", {}, head), h("tbody", {}, ...rows));
   }
 
+  /** Files the lab wrote (capture steps, the shell's capture): download links. */
+  async files(): Promise<void> {
+    const el = $in<HTMLElement>("files");
+    const { files } = await this.client.request("files");
+    el.replaceChildren(...(files.length ? [h("span", { class: "hint" }, "files: ")] : []), ...files.map((f) =>
+      h("button", { type: "button", title: `Download ${f.path}`, onclick: async () => {
+        const { bytes } = await this.client.request("readFile", { path: f.path });
+        download(f.path.split("/").pop()!, bytes as BlobPart);
+      } }, `${f.path.split("/").pop()} (${fmtBytes(f.bytes)})`),
+    ));
+  }
+
   async run(): Promise<void> {
     this.results.clear();
     this.text.textContent = "";
@@ -70,6 +83,7 @@ export class Steps {
       const r = await this.client.request("runSteps");
       this.text.textContent = `${r.table}\n\n${r.passed}`;
       this.progress.textContent = r.passed;
+      await this.files();
     } catch (e) {
       toast(`steps: ${(e as Error).message}`);
     } finally {
