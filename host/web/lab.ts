@@ -152,7 +152,11 @@ export class Lab {
   }
 
   private linkInfo(l: TopoLink, index: number): LinkInfo {
-    return { index, a: l.a, b: l.b, conditions: l.conditions(), cut: this.cutSaved.has(index), line: l.spec.origin.line, generated: l.spec.origin.path.startsWith("generators") };
+    // A cut link's conditions are those a restore brings back (the cut itself is `cut`).
+    const saved = this.cutSaved.get(index);
+    const full = (c: LinkConditions): Required<LinkConditions> => ({ delayUs: 0, jitterUs: 0, loss: 0, duplicate: 0, reorder: 0, rateBps: 0, queueLimit: 1000, queueBytes: 0, ...c });
+    const conditions = saved ? { "a->b": full(saved["a->b"]), "b->a": full(saved["b->a"]) } : l.conditions();
+    return { index, a: l.a, b: l.b, conditions, cut: saved !== undefined, line: l.spec.origin.line, generated: l.spec.origin.path.startsWith("generators") };
   }
 
   /** A link by either endpoint ("ra:wan"), both ("ra:wan|rb:wan") or its index ("#3"). */

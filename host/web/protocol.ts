@@ -124,7 +124,9 @@ export interface LinkInfo {
   /** "node:if" of each end. */
   a: string;
   b: string;
+  /** Conditions each way (of a cut link: those its restore brings back). */
   conditions: { "a->b": Required<LinkConditions>; "b->a": Required<LinkConditions> };
+  /** Cut: 100% loss both ways, on top of its conditions. */
   cut: boolean;
   line: number;
   /** Made by a generator (not in the file's links). */
