@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import "../host/node/platform.js";
 import { Lab } from "../host/web/lab.js";
-import { MemFs } from "../host/web/memfs.js";
 import { decodeFrame, type Layer } from "../host/web/decode.js";
 import { compileFilter, FilterError } from "../host/web/filter.js";
 import type { Event, PacketRow } from "../host/web/protocol.js";
@@ -39,7 +38,7 @@ function field(layers: Layer[], layer: string, name: string): string | undefined
 
 test("rows and layers agree with tshark, frame by frame", { skip: tsharkSkip }, async () => {
   const rows: PacketRow[] = [];
-  const lab = await Lab.load(YAML, { fs: new MemFs(), emit: (e: Event) => void (e.event === "rows" && rows.push(...e.rows)) });
+  const lab = await Lab.load(YAML, { emit: (e: Event) => void (e.event === "rows" && rows.push(...e.rows)) });
   try {
     lab.time.set({ speed: Infinity });
     const { capture } = lab.captureStart("a:eth0");

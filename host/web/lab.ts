@@ -15,7 +15,6 @@ import { ShellCore } from "../shell/shell.js";
 import { resultTable, passedLine } from "../shell/results.js";
 import { TimeController, type ClockState } from "./time.js";
 import { decodeFrame, LINKTYPE_ETHERNET, LINKTYPE_NULL } from "./decode.js";
-import type { MemFs } from "./memfs.js";
 import type {
   CheckResult, Direction, Event, Flight, IfaceStats, LabInfo, LinkInfo, PacketRow, Problem, Stats, StepResult,
 } from "./protocol.js";
@@ -103,7 +102,7 @@ export class Lab {
   private stepsRunning = false;
   private closed = false;
 
-  private constructor(readonly topo: Topology, readonly spec: TopologySpec, upMs: number, private readonly fs: MemFs, private readonly emit: (e: Event) => void) {
+  private constructor(readonly topo: Topology, readonly spec: TopologySpec, upMs: number, private readonly emit: (e: Event) => void) {
     this.upMs = upMs;
     this.commands = new Commands(topo.kernel, { pcapDir: "/tmp" });
     this.shell = new ShellCore({ topo, commands: this.commands });
@@ -114,12 +113,12 @@ export class Lab {
     }, STATS_MS);
   }
 
-  /** Parse, bring up; TopologyError(s) for a bad file. */
-  static async load(yaml: string, opts: { file?: string; clock?: "virtual" | "real"; seed?: number; fs: MemFs; emit: (e: Event) => void }): Promise<Lab> {
+  /** Parse, bring up (capture steps write under CAPTURE_DIR, through the platform's files); TopologyError(s) for a bad file. */
+  static async load(yaml: string, opts: { file?: string; clock?: "virtual" | "real"; seed?: number; emit: (e: Event) => void }): Promise<Lab> {
     const spec = parseTopology(yaml, opts.file ?? "lab.yaml");
     const t0 = performance.now();
     const topo = await Topology.up(spec, { clock: opts.clock ?? spec.clock ?? "virtual", seed: opts.seed ?? spec.seed, pcapDir: CAPTURE_DIR });
-    return new Lab(topo, spec, performance.now() - t0, opts.fs, opts.emit);
+    return new Lab(topo, spec, performance.now() - t0, opts.emit);
   }
 
   info(): LabInfo {
@@ -426,7 +425,6 @@ export class Lab {
     this.anim = undefined;
     for (const c of this.captures.values()) await c.live.stop().catch(() => {});
     await this.commands.close().catch(() => {});
-    void this.fs;
     return this.topo.down();
   }
 }

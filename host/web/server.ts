@@ -61,7 +61,7 @@ export class LabServer {
         this.emit({ event: "unloaded" });
       }
       this.fs.clear();
-      const lab = await Lab.load(a.yaml, { file: a.file, clock: a.clock, seed: a.seed, fs: this.fs, emit: this.emit });
+      const lab = await Lab.load(a.yaml, { file: a.file, clock: a.clock, seed: a.seed, emit: this.emit });
       this.lab = lab;
       const info = lab.info();
       this.emit({ event: "loaded", info });

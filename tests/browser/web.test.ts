@@ -240,6 +240,20 @@ describe("the browser page", { skip }, () => {
     const out = await run("web", "ping -c 2 -i 0.1 10.100.0.1");
     assert.match(out, /2 packets transmitted, 2 packets received/);
     await shot("added-node");
+    // The inspector edits the node: a second address and a route, written into the YAML and brought up.
+    const n1 = await nodeAt("n1");
+    await page.mouse.click(n1.x, n1.y);
+    await page.waitForSelector("#insAddr-eth0");
+    await page.fill("#insAddr-eth0", "10.100.0.1/24, 10.100.0.11/24");
+    await page.click("#inspectPane button:text('+ route')");
+    await page.fill("#inspectPane .route:last-of-type input[data-k=to]", "default");
+    await page.fill("#inspectPane .route:last-of-type input[data-k=via]", "10.100.0.2");
+    await page.click("#insApply");
+    await page.waitForFunction(() => /routes: \[ \{ to: default, via: 10\.100\.0\.2 \} \]/.test((window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text), null, { timeout: 30_000 });
+    await page.waitForFunction(() => /^demo: 7 nodes, 6 links/.test(document.getElementById("status")?.textContent ?? ""), null, { timeout: 30_000 });
+    assert.match(await run("web", "ping -c 1 10.100.0.11"), /1 packets received/);
+    await page.selectOption("#newConsole", "n1");
+    assert.match(await run("n1", "netstat -rn -f inet"), /default\s+10\.100\.0\.2/);
   });
 
   test("a link at 100% loss fails the ping, restored it works; a click in cut mode cuts the WAN", async () => {

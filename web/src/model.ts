@@ -90,9 +90,7 @@ export class Model {
       s = n.get("interfaces");
     }
     if (!isSeq(s)) throw new ModelError(`node ${str(n, "name")}: interfaces is not a list`);
-    const ss = s as YAMLSeq;
-    ss.flow = false;
-    return ss;
+    return s as YAMLSeq;
   }
 
   /** A name not taken by a node: prefix1, prefix2, ... (taken: every node, generated ones too). */
@@ -106,7 +104,6 @@ export class Model {
     if (this.hasNode(name)) throw new ModelError(`there is a node ${name} already`);
     const n: Record<string, unknown> = { name };
     if (role !== "host") n.role = role;
-    n.interfaces = [];
     seq(this.doc, "nodes").add(this.doc.createNode(n));
   }
 
