@@ -132,7 +132,7 @@ describe("the browser page", { skip }, () => {
     assert.equal(await page.evaluate(() => (window as unknown as { wavnet: { graph: { cy: import("cytoscape").Core } } }).wavnet.graph.cy.nodes().length), 6);
     // The console of the first host is open and has the keyboard.
     assert.ok(await page.isVisible("#console-c1"));
-    assert.equal(await page.evaluate(() => document.activeElement?.classList.contains("xterm-helper-textarea")), true, "the console has keyboard focus");
+    await page.waitForFunction(() => document.activeElement?.classList.contains("xterm-helper-textarea") === true, null, { timeout: 5000 });
   });
 
   test("examples load from the menu: star.yaml, then demo.yaml again", async () => {
