@@ -1,7 +1,8 @@
 // wavnet/core: the platform-neutral core. Everything here runs in a browser, a worker or
 // Node with no Node built-in: boot a kernel (binaries from bytes or URLs), load modules,
 // clocks, interfaces and links, IPv4/IPv6/TCP/UDP administration, BSD sockets, ping,
-// capture to memory or streams, and topology files (parse, check, up, steps, down).
+// capture to memory or streams, topology files (parse, check, up, steps, down), and the
+// shell's commands (the `wavnet shell` language: Commands, ShellCore).
 // Node's extras (files, VXLAN over node:dgram, node:net/dgram look-alikes, the CLI) are in
 // wavnet/node; the package's main entry `wavnet` is both.
 import "./vnet.js";
@@ -61,3 +62,7 @@ export { Capture, PcapngSink, CaptureRecordError, parseRecords, encodeRecords, t
 export { LiveCapture, type CaptureStartOptions } from "./capture/tap.js";
 
 export * from "./topology/index.js";
+
+export { Commands, CommandError, CommandFailed, interfaceNames, type CommandNode, type CommandsOptions, type ShellCapture } from "./shell/commands.js";
+export { ShellCore, SHELL_WORDS, type ShellSession, type LineResult } from "./shell/shell.js";
+export { resultTable, figuresText, passedLine } from "./shell/results.js";

@@ -110,4 +110,11 @@ describe("wavnet/core in a browser bundle", () => {
     assert.ok(out.steps.length >= 3, `the chain example's steps ran: ${JSON.stringify(out.steps)}`);
     assert.ok(out.steps.every(([ok]) => ok), `every step passed: ${JSON.stringify(out.steps)}`);
   });
+
+  test("wavnet/web (the page protocol) bundles for the browser with no Node built-in too", async () => {
+    const r = await bundle(`export * from "wavnet/web";`, "esm");
+    const inputs = Object.keys(r.metafile!.inputs);
+    assert.ok(inputs.some((f) => f.startsWith("dist/web/server.js")), `built from dist/web: ${inputs.slice(0, 5)}`);
+    assert.ok(!inputs.some((f) => f.startsWith("dist/node/") || f.startsWith("dist/cli/")), "no Node-only module");
+  });
 });

@@ -7,8 +7,8 @@
 // comes back inside the send call (no link delay) is timed by the host around that call.
 //
 // Both work with either clock: with a virtual clock the host advances it (interval between
-// sends, then in 1 ms steps until every probe is answered or the timeout passes); with a
-// real clock they wait on timers. Records for another concurrent ping of the same vnet (a
+// sends, then in 1 ms steps until every probe is answered or the timeout passes), or waits
+// for its pacer to (a paced clock: VirtualClock.pacer); with a real clock they wait on timers. Records for another concurrent ping of the same vnet (a
 // different identifier) are ignored. A destination with a colon is IPv6 (ping6): the same
 // prober drives the inet6 module's service (a link-scope destination names its link,
 // "fe80::1%epair0a").
@@ -294,7 +294,10 @@ class Prober {
   /** Let time pass: ms of virtual time, or real time; then throw if aborted. */
   async wait(ms: number): Promise<void> {
     if (this.virtual) {
-      (this.kernel.clock as VirtualClock).advance(Math.round(ms * 1000));
+      const clock = this.kernel.clock as VirtualClock;
+      // A paced clock (a page's play/pause): time passes at the pacer's speed.
+      if (clock.pacer) await clock.pacer(clock.now() + Math.round(ms * 1000));
+      else clock.advance(Math.round(ms * 1000));
       if (this.signal && performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
         await sleep(0, this.signal);
         this.#lastYield = performance.now();

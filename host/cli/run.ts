@@ -2,9 +2,11 @@
 // the result table, tear down, print the accounting. Exit 0 only when every step passed
 // and nothing leaked. --json prints one JSON document instead of all the text.
 
-import { formatTable } from "../lib/format.js";
+import { fmtMs, resultTable, passedLine } from "../shell/results.js";
 import type { StepEvent, StepResult, TeardownReport } from "../topology/index.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, type Io, type UpFlags, type Session } from "./session.js";
+
+export { resultTable } from "../shell/results.js";
 
 export interface RunFlags extends UpFlags {
   json?: boolean;
@@ -26,22 +28,6 @@ export interface RunReport {
   teardown: TeardownReport;
   ok: boolean;
   exitCode: number;
-}
-
-const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`);
-
-function figuresText(f: Record<string, number>): string {
-  return Object.entries(f)
-    .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : Number(v.toPrecision(4))}`)
-    .join(" ");
-}
-
-/** The result table: one row per step. */
-export function resultTable(results: StepResult[]): string {
-  return formatTable(
-    ["#", "STEP", "RESULT", "TIME", "FIGURES", "DETAIL"],
-    results.map((r) => [r.index + 1, r.name, r.ok ? "ok" : "FAIL", fmtMs(r.durationMs), figuresText(r.figures), r.detail]),
-  );
 }
 
 /**
@@ -117,12 +103,11 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void): 
 
 /** The text of a finished run (after the progress lines). */
 export function reportText(r: RunReport): string {
-  const failed = r.steps.filter((s) => !s.ok).length;
   return [
     "",
     resultTable(r.steps),
     "",
-    `${r.steps.length - failed} of ${r.steps.length} steps passed${failed ? `, ${failed} FAILED` : ""}`,
+    passedLine(r.steps),
     r.teardown.text,
     ...(r.teardown.ok ? [] : ["LEAK: the kernel did not get back everything the topology used"]),
   ].join("\n");

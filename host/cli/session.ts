@@ -3,7 +3,7 @@
 
 import { Topology, TopologyError, TopologyErrors, type TopologySpec, type TeardownReport } from "../topology/index.js";
 import { loadTopology } from "../node/topology.js";
-import { Commands } from "./commands.js";
+import { Commands } from "../shell/commands.js";
 
 export { EXIT, processIo, UsageError, write, type Io } from "./io.js";
 import type { Io } from "./io.js";

@@ -32,10 +32,23 @@ export interface Clock {
  */
 export const VIRTUAL_TIME_MAX_US = Number.MAX_SAFE_INTEGER;
 
+/**
+ * Paces a virtual clock: resolves once virtual time has reached untilUs. Whoever owns the
+ * pace (a page's play/pause/speed, host/web/time.ts) moves the clock and resolves it.
+ */
+export type Pacer = (untilUs: number) => Promise<void>;
+
 export class VirtualClock implements Clock {
   readonly kind = "virtual" as const;
   private t = 0;
   private target?: ClockTarget;
+  /**
+   * When set, host code that waits for virtual time (ping, the topology's time driver, the
+   * shell's sleep) asks the pacer instead of advancing the clock itself: time then moves at
+   * the pacer's speed, stops while it is paused, and can be stepped event by event. Unset
+   * (the default), waiting for time is advancing it: as fast as the work.
+   */
+  pacer?: Pacer;
 
   now(): number {
     return this.t;
@@ -59,6 +72,14 @@ export class VirtualClock implements Clock {
       throw new RangeError(`advance: ${us} µs from ${this.t} µs is past the end of virtual time (${VIRTUAL_TIME_MAX_US} µs, 2^53 - 1: the last microsecond a number holds exactly)`);
     }
     return this.advanceTo(this.t + us);
+  }
+
+  /** Let us µs of virtual time pass: through the pacer if there is one, else advance now. */
+  async waitFor(us: number): Promise<void> {
+    if (!(us >= 0) || !Number.isFinite(us)) throw new RangeError(`waitFor: microseconds must be a finite number >= 0, got ${us}`);
+    const whole = Math.ceil(us); // advance() takes whole microseconds
+    if (this.pacer) await this.pacer(this.t + whole);
+    else this.advance(whole);
   }
 
   /**

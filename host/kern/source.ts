@@ -81,5 +81,5 @@ function copyIfShared(b: Uint8Array): Uint8Array {
 
 /** The package's build/ folder next to this file's (host/kern/ and dist/kern/ both sit two levels below it). */
 export function packageBuildUrl(): URL {
-  return new URL("../../build/", import.meta.url);
+  return new URL(/* @vite-ignore */ "../../build/", import.meta.url);
 }

@@ -29,6 +29,15 @@ export interface Platform {
   openFile?(path: string): ByteSink;
   /** A file's path inside a folder. */
   joinPath?(dir: string, file: string): string;
+  /** A path made absolute (Node: path.resolve against the working directory). */
+  resolvePath?(path: string): string;
+  /** The folder for files the user did not name (Node: the OS temp folder). */
+  tempDir?(): string;
+  /**
+   * Whether a file could be created at path: undefined if it could, else the folder that
+   * would hold it and why not (Node: access(dirname, W_OK) and its error code, "ENOENT").
+   */
+  checkWritable?(path: string): { dir: string; reason: string } | undefined;
   /**
    * Whether host callbacks are queued behind the current turn (I/O done, immediates): the
    * virtual-time driver does not move time while the host still has work of its own.

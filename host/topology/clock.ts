@@ -3,7 +3,9 @@
 // servers answering), then jumps to the kernel's next deadline, and so on until the
 // condition holds or the time limit passes, so a step costs the work it does, not the
 // virtual seconds it spans. Link schedules are events on the same time line: ScheduleClock
-// stops at each one, whoever advances it (the runner, or ping's own waiting).
+// stops at each one, whoever advances it (the runner, or ping's own waiting). A paced clock
+// (VirtualClock.pacer: the browser page's play/pause/speed) moves at its pacer's speed and
+// the runner waits for it instead.
 
 import { VirtualClock } from "../kern/clock.js";
 import type { Kernel } from "../kern/kernel.js";
@@ -88,6 +90,7 @@ export class TimeDriver {
         await sleep(Math.min(2, Math.max(0, (end - this.now()) / 1000)));
       }
     }
+    if (this.vclock.pacer) return this.paced(done, end);
     let busy = 0;
     for (;;) {
       await turn();
@@ -114,6 +117,24 @@ export class TimeDriver {
       if (busyNow && busy < BUSY_TURNS) continue;
       busy = 0;
       clock.advanceTo(Math.max(next, this.now()));
+    }
+  }
+
+  /**
+   * until() on a paced clock (VirtualClock.pacer: a page's play/pause/speed): the pacer moves
+   * time; this wakes at the next kernel deadline or schedule event (the first moment anything
+   * can change), lets the host's work run, and checks again.
+   */
+  private async paced(done: () => boolean, end: number): Promise<boolean> {
+    const clock = this.vclock;
+    for (;;) {
+      await turn();
+      if (done()) return true;
+      if (this.now() >= end) return false;
+      const k = this.kernel.k.callout_next();
+      const ev = clock instanceof ScheduleClock ? clock.nextEvent() : -1;
+      const next = [k, ev, end].filter((x) => x >= 0).reduce((a, b) => Math.min(a, b), Infinity);
+      await clock.pacer!(Math.max(next, this.now() + 1));
     }
   }
 

@@ -1,0 +1,132 @@
+// The worker's side of the page protocol (host/web/protocol.ts): requests in, responses and
+// events out, one lab at a time. Runs wherever the core does: a Web Worker
+// (web/src/worker.ts), a Node worker_threads worker (tests), or the page's own thread.
+//
+//   const server = new LabServer((m, transfer) => self.postMessage(m, transfer), { source });
+//   self.onmessage = (e) => server.handle(e.data);
+
+import { platform, setPlatform, type ModuleSource } from "../lib/platform.js";
+import { Lab, check, problemsOf } from "./lab.js";
+import { MemFs } from "./memfs.js";
+import { PROTOCOL_VERSION, type Event, type Ops, type Request, type Response, type WireError } from "./protocol.js";
+
+export interface ServeOptions {
+  /** Kernel and module binaries (a browser: urlModuleSource of the page's wasm folder). Default: the platform's. */
+  source?: ModuleSource;
+}
+
+type Handler<K extends keyof Ops> = (args: Ops[K]["args"]) => Ops[K]["result"] | Promise<Ops[K]["result"]>;
+
+export class LabServer {
+  readonly fs = new MemFs();
+  private lab: Lab | undefined;
+  /** load/unload one after the other: a second load waits for the first. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly post: (m: Response | Event, transfer?: Transferable[]) => void, opts: ServeOptions = {}) {
+    // Files in memory (shell captures, capture steps) and the binaries: over the platform in force.
+    const base = platform();
+    const source = opts.source ?? base.defaultModuleSource?.();
+    setPlatform({
+      ...base,
+      name: `${base.name} worker`,
+      ...(source ? { defaultModuleSource: () => source } : {}),
+      ...this.fs.hooks(),
+    });
+  }
+
+  private emit = (e: Event): void => {
+    this.post(e);
+  };
+
+  private need(): Lab {
+    if (!this.lab) throw new Error("no lab is loaded (load a topology first)");
+    return this.lab;
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(f, f);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private readonly ops: { [K in keyof Ops]: Handler<K> } = {
+    hello: () => ({ version: PROTOCOL_VERSION, platform: platform().name }),
+    check: (a) => check(a.yaml, a.file),
+    load: (a) => this.serial(async () => {
+      if (this.lab) {
+        const old = this.lab;
+        this.lab = undefined;
+        await old.close().catch(() => undefined);
+        this.emit({ event: "unloaded" });
+      }
+      this.fs.clear();
+      const lab = await Lab.load(a.yaml, { file: a.file, clock: a.clock, seed: a.seed, emit: this.emit });
+      this.lab = lab;
+      const info = lab.info();
+      this.emit({ event: "loaded", info });
+      this.emit({ event: "clock", state: lab.time.state() });
+      return info;
+    }),
+    unload: () => this.serial(async () => {
+      const lab = this.lab;
+      if (!lab) return { teardown: null };
+      this.lab = undefined;
+      const teardown = await lab.close();
+      this.emit({ event: "unloaded" });
+      return { teardown };
+    }),
+    info: () => this.lab?.info() ?? null,
+    shell: async (a) => {
+      const r = await this.need().shell.run(a.line, a.node);
+      return r.error !== undefined ? { out: r.out, error: r.error } : { out: r.out };
+    },
+    complete: (a) => {
+      const [candidates, word] = this.need().shell.complete(a.line, a.node);
+      return { candidates, word };
+    },
+    captureStart: (a) => this.need().captureStart(a.endpoint),
+    captureStop: (a) => this.need().captureStop(a.capture),
+    capturePcapng: (a) => this.need().capturePcapng(a.capture),
+    counters: () => this.need().stats(),
+    setConditions: (a) => this.need().setConditions(a.link, a.dir, a.conditions),
+    cut: (a) => this.need().cut(a.link, a.cut),
+    runSteps: () => this.need().runSteps(),
+    time: (a) => this.need().time.set(a),
+    stepTime: () => this.need().time.step(),
+    animate: (a) => ({ on: this.need().animate(a.on) }),
+    files: () => ({ files: this.fs.list() }),
+    readFile: (a) => {
+      const bytes = this.fs.read(a.path);
+      if (!bytes) throw new Error(`no file ${a.path}`);
+      return { bytes };
+    },
+  };
+
+  /** One message from the page. */
+  async handle(msg: unknown): Promise<void> {
+    const req = msg as Request;
+    if (!req || typeof req !== "object" || typeof req.id !== "number" || typeof req.op !== "string") return;
+    const op = Object.hasOwn(this.ops, req.op) ? (this.ops as Record<string, Handler<keyof Ops>>)[req.op] : undefined;
+    try {
+      if (!op) throw new Error(`unknown request ${JSON.stringify(req.op)} (known: ${Object.keys(this.ops).join(", ")})`);
+      const result = await op(req as never);
+      this.post({ id: req.id, ok: true, result }, transfers(result));
+    } catch (e) {
+      this.post({ id: req.id, ok: false, error: wireError(e) });
+    }
+  }
+}
+
+function wireError(e: unknown): WireError {
+  const problems = problemsOf(e);
+  if (e instanceof Error) return { name: e.name === "Error" ? e.constructor.name : e.name, message: e.message, ...(problems ? { problems } : {}) };
+  return { name: "Error", message: String(e) };
+}
+
+/** Byte results move to the page rather than being copied. */
+function transfers(result: unknown): Transferable[] {
+  const r = result as { bytes?: unknown } | null;
+  if (r && r.bytes instanceof Uint8Array && r.bytes.byteOffset === 0 && r.bytes.byteLength === r.bytes.buffer.byteLength && !(r.bytes.buffer instanceof SharedArrayBuffer)) return [r.bytes.buffer];
+  return [];
+}
