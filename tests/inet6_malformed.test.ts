@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Kernel, Vnet } from "../host/index.js";
 import { ip6Stats, icmp6Stats, setForwarding6, parseIPv6 } from "../host/admin/inet6.js";
 import { ping6 } from "../host/admin/ping.js";
-import { ether, mbufsInUse } from "./helpers/inet.js";
+import { ether, mbufsInUse, clockOf } from "./helpers/inet.js";
 import { twoHosts6, ip6Packet, icmp6, echo6, extHdr, fragHdr, cat } from "./helpers/inet6.js";
 
 const IPV6 = 0x86dd;
@@ -61,6 +61,7 @@ const CASES: Case[] = [
   { name: "destination unspecified", packet: () => ip6Packet({ dst: "::", payload: echo }), counter: "ip6.badscope" },
   { name: "source ::1 on a wire", packet: () => ip6Packet({ src: "::1", payload: echo }), counter: "ip6.badscope" },
   { name: "destination ::1 on a wire", packet: () => ip6Packet({ dst: "::1", payload: echo }), counter: "ip6.badscope" },
+  { name: "source is B's own address, from a wire (forged)", packet: () => ip6Packet({ src: B6, payload: echo6(9, 1, 16, B6, B6) }), counter: "ip6.badscope" },
   { name: "source IPv4-mapped", packet: () => ip6Packet({ src: "::ffff:10.0.0.1", payload: echo }), counter: "ip6.badscope" },
   { name: "destination interface-local multicast on a wire", packet: () => ip6Packet({ dst: "ff01::1", payload: echo }), counter: "ip6.badscope" },
   { name: "destination multicast of reserved scope 0", packet: () => ip6Packet({ dst: "ff00::1", payload: echo }), counter: "ip6.badscope" },
@@ -106,6 +107,7 @@ test(`${CASES.length} malformed IPv6/ICMPv6/ND packets: each dropped and counted
   const { k, A, B, ea, eb } = await twoHosts6();
   setForwarding6(k, B, true); // so the forwarding checks (hop limit, scope) are reached
   assert.equal((await ping6(k, A, B6, { count: 1 })).received, 1); // ND resolved both ways
+  clockOf(k).advance(2_000_000); // DAD done: B's address is no longer tentative
   const mbufs = mbufsInUse(k);
   for (const c of CASES) {
     const before = counters(k, B);

@@ -60,6 +60,7 @@ const CASES: Case[] = [
   { name: "source class E", etype: IP, packet: () => ipPacket({ src: "240.0.0.1", payload: echo }), counter: "ip.badaddr" },
   { name: "source 127.0.0.1 on a wire", etype: IP, packet: () => ipPacket({ src: "127.0.0.1", payload: echo }), counter: "ip.badaddr" },
   { name: "destination 127.0.0.1 on a wire", etype: IP, packet: () => ipPacket({ dst: "127.0.0.1", payload: echo }), counter: "ip.badaddr" },
+  { name: "source is B's own address, from a wire (forged)", etype: IP, packet: () => ipPacket({ src: B_IP, payload: echo }), counter: "ip.badaddr" },
   { name: "option running past the header", etype: IP, packet: () => ipPacket({ options: [7, 10, 4, 0], payload: echo }), counter: "ip.badoptions" },
   { name: "option length 1", etype: IP, packet: () => ipPacket({ options: [68, 1, 0, 0], payload: echo }), counter: "ip.badoptions" },
   { name: "option length byte missing at the end", etype: IP, packet: () => ipPacket({ options: [1, 1, 1, 68], payload: echo }), counter: "ip.badoptions" },

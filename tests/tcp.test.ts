@@ -485,29 +485,52 @@ describe("RFC 5961 and malformed segments", () => {
     void A;
   });
 
-  test("an in-window RST that is not exact gets a challenge ACK; an out-of-window one is ignored; SYN gets a challenge ACK", async () => {
+  test("an in-window RST that is not exact gets a challenge ACK and the connection lives; an out-of-window one is ignored; only RCV.NXT resets (RFC 5961 3.2)", async () => {
     const { k, A, B, ea, eb, cli, srv, lsn, cport } = await established();
-    // Learn the sequence numbers from a segment B sends.
-    const seen: number[] = [];
     cli.send("x");
     step(k);
-    readAll(srv);
-    const conn = tcpConnections(k, B).find((c) => c.state === "ESTABLISHED")!;
-    void conn;
-    const ch0 = tcpStats(k, B).challenge_acks;
-    const f = (seq: number, flags: number) => tcpFrame({ from: ea, to: eb, src: "10.0.0.1", dst: "10.0.0.2", sport: cport, dport: 80, seq, ack: 0, flags });
-    // We do not know rcv_nxt from the host, so use a far-away and a guessed in-window value:
-    // any sequence number other than rcv_nxt in the window earns a challenge ACK.
-    eb.receive(f(0x7fff_0000, 0x04));
-    assert.equal(tcpState(srv), "ESTABLISHED", "out-of-window RST ignored");
-    eb.receive(f(0x1234_5678, 0x02));
-    assert.equal(tcpStats(k, B).challenge_acks - ch0, 1, "SYN on an established connection: challenge ACK");
+    assert.equal(readAll(srv), "x");
+    // Everything A sent is acknowledged, so B's RCV.NXT is A's SND.MAX.
+    const ca = tcpConnections(k, A).find((c) => c.localPort === cport)!;
+    assert.equal(ca.sndUna, ca.sndMax, "nothing in flight");
+    const rcvNxt = ca.sndMax >>> 0;
+    const rst = (seq: number) => eb.receive(tcpFrame({ from: ea, to: eb, src: "10.0.0.1", dst: "10.0.0.2", sport: cport, dport: 80, seq: seq >>> 0, ack: 0, flags: 0x04 }));
+    const st = () => tcpStats(k, B);
+    // In the window but not at RCV.NXT: a challenge ACK, which reaches A; the connection stays.
+    for (const off of [1, 1000, 30_000]) {
+      const b = st();
+      const a0 = tcpStats(k, A).rcvtotal;
+      rst(rcvNxt + off);
+      step(k);
+      assert.equal(tcpState(srv), "ESTABLISHED", `RST at RCV.NXT + ${off} ignored`);
+      assert.equal(st().challenge_acks - b.challenge_acks, 1, `RST at RCV.NXT + ${off}: one challenge ACK`);
+      assert.equal(st().badrst - b.badrst, 1);
+      assert.equal(tcpStats(k, A).rcvtotal - a0, 1, "the challenge ACK reached the peer");
+    }
+    // Out of the window (below RCV.NXT, or far above): ignored without an answer.
+    for (const seq of [rcvNxt - 1, rcvNxt + 0x4000_0000]) {
+      const b = st();
+      rst(seq);
+      step(k);
+      assert.equal(tcpState(srv), "ESTABLISHED");
+      assert.equal(st().challenge_acks, b.challenge_acks, "no challenge ACK outside the window");
+      assert.equal(st().badrst - b.badrst, 1);
+    }
+    // A SYN on a synchronized connection: a challenge ACK (RFC 5961 4.2).
+    const b = st();
+    eb.receive(tcpFrame({ from: ea, to: eb, src: "10.0.0.1", dst: "10.0.0.2", sport: cport, dport: 80, seq: 0x1234_5678, ack: 0, flags: 0x02 }));
+    assert.equal(st().challenge_acks - b.challenge_acks, 1, "SYN on an established connection: challenge ACK");
     assert.equal(tcpState(srv), "ESTABLISHED");
     cli.send("y");
     step(k);
-    assert.equal(readAll(srv), "y");
-    void seen;
-    void A;
+    assert.equal(readAll(srv), "y", "data still flows");
+    // Exactly RCV.NXT (now one byte further): the connection is reset.
+    let err = "";
+    srv.on("error", (e) => (err = e.code));
+    rst(rcvNxt + 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(err, "ECONNRESET", "a RST at RCV.NXT resets");
+    assert.notEqual(tcpState(srv), "ESTABLISHED");
     finish(k, cli, srv, lsn);
   });
 });

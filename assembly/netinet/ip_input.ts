@@ -6,7 +6,8 @@
 // (ips_badvers), 20 <= IHL <= data (ips_badhlen), header checksum (ips_badsum), total
 // length >= IHL (ips_badlen), total length <= frame (ips_tooshort; trailing link padding
 // is trimmed), martian addresses (ips_badaddr: loopback on a non-loopback interface,
-// source multicast/broadcast/zero/class E), options walked with bounds checks
+// source multicast/broadcast/zero/class E, one of our own addresses as the source from a
+// wire), options walked with bounds checks
 // (ips_badoptions; source routes are refused, FreeBSD's net.inet.ip.sourceroute=0). Then
 // local delivery (one of our addresses, weak host model; the limited or a subnet
 // broadcast), reassembly, and the protocol switch; or forwarding when
@@ -181,6 +182,13 @@ export function ip_input(ifp: usize, m: usize): void {
     return;
   }
   if (src == INADDR_ANY || src == INADDR_BROADCAST || IN_MULTICAST(src) || IN_EXPERIMENTAL(src) || (!loop && in_broadcast(src, ifp))) {
+    drop(m, IPS_BADADDR);
+    return;
+  }
+  // One of our own addresses as the source, from a wire: what we send to ourselves goes
+  // through lo0, so this is forged (a land attack: src = dst makes a connection talk to
+  // itself). Linux drops it as a martian source (ip_route_input, accept_local 0).
+  if (!loop && in_localip(src)) {
     drop(m, IPS_BADADDR);
     return;
   }

@@ -64,6 +64,15 @@ export function in6_localip(a: usize, ifp: usize): bool {
   return in6ifa_byaddr(a, ifp) != 0;
 }
 
+/**
+ * True if a is one of this vnet's addresses in use (link-local: of ifp), not tentative or
+ * duplicated: a packet from a wire with such a source is forged (ip6_input).
+ */
+export function in6_ownsrc(a: usize, ifp: usize): bool {
+  const p = in6ifa_byaddr(a, ifp);
+  return p != 0 && (ia(p).ia_flags & (IN6_IFF_TENTATIVE | IN6_IFF_DUPLICATED)) == 0;
+}
+
 /** True if a is an address of any interface of the vnet, link-local ones included. */
 export function in6_localip_anyif(a: usize): bool {
   for (let p = V6().ia_head; p != 0; p = ia(p).ia_next) if (in6_eq(ia6_addr(p), a)) return true;

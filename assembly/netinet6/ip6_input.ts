@@ -36,7 +36,7 @@ import {
   IP6S_CANTFORWARD, IP6S_DELIVERED, IP6S_FORWARD, IP6S_NOROUTE, IP6S_TOOMANYHDR, IP6S_EXTHDRTOOLONG, IP6S_NOPROTO,
   IP6S_BADROUTING, IP6S_HDRORDER, IP6S_HLIMEXCEED, IP6_HDR_NESTLIMIT, IPV6_FORWARDING,
 } from "./ip6_var";
-import { in6_localip, in6_localip_anyif, in6_ismember } from "./in6";
+import { in6_localip, in6_localip_anyif, in6_ismember, in6_ownsrc } from "./in6";
 import { rt6_lookup } from "./in6_rmx";
 import { ip6_output } from "./ip6_output";
 import { frag6_input, frag6_off, frag6_nxtoff } from "./frag6";
@@ -185,6 +185,13 @@ export function ip6_input(ifp: usize, m: usize): void {
   if (IN6_IS_ADDR_MULTICAST(src) || IN6_IS_ADDR_UNSPECIFIED(dst) || IN6_IS_ADDR_V4MAPPED(src) || IN6_IS_ADDR_V4MAPPED(dst) ||
       (!loop && (IN6_IS_ADDR_LOOPBACK(src) || IN6_IS_ADDR_LOOPBACK(dst))) ||
       (IN6_IS_ADDR_MULTICAST(dst) && (IN6_MC_SCOPE(dst) == 0 || (!loop && IN6_MC_SCOPE(dst) == IPV6_SCOPE_INTFACELOCAL)))) {
+    drop(m, IP6S_BADSCOPE);
+    return;
+  }
+  // One of our own addresses as the source, from a wire: forged (a land attack makes a
+  // connection talk to itself; our own traffic to ourselves goes through lo0). A tentative
+  // address is not ours yet: a neighbour defending it answers from it (RFC 4862 5.4).
+  if (!loop && in6_ownsrc(src, ifp)) {
     drop(m, IP6S_BADSCOPE);
     return;
   }

@@ -43,6 +43,8 @@ export const TCPSTAT_NAMES = [
   "sc_badcookie", "sack_recovery_episode", "sack_rexmits", "sack_rexmit_bytes", "sack_rcv_blocks", "sack_send_blocks",
   "finwait2_drops", "rcvmemdrop", "rcvreassfull", "challenge_acks", "challenge_acks_limited", "rcvbadopt", "ecn_shs",
   "sndrst", "tw_recycles", "spare", "mturesent", "icmpsoft", "icmpignored", "icmpdrop",
+  "sc_added", "sc_retransmitted", "sc_dupsyn", "sc_dropped", "sc_completed", "sc_bucketoverflow", "sc_cacheoverflow",
+  "sc_reset", "sc_stale", "sc_badack", "sc_zonefail",
 ] as const;
 export type TcpStats = Record<(typeof TCPSTAT_NAMES)[number], number>;
 
@@ -102,6 +104,19 @@ export function netstatSTcp(kernel: Kernel, vnet: Vnet): string {
     l(s.accepts, "connection accepts"),
     l(s.badsyn, "bad connection attempts"),
     l(s.listendrop, "listen queue overflows"),
+    l(s.sc_added, "syncache entries added"),
+    ll(s.sc_retransmitted, "retransmitted"),
+    ll(s.sc_dupsyn, "dupsyn"),
+    ll(s.sc_dropped, "dropped"),
+    ll(s.sc_completed, "completed"),
+    ll(s.sc_bucketoverflow, "bucket overflow"),
+    ll(s.sc_cacheoverflow, "cache overflow"),
+    ll(s.sc_reset, "reset"),
+    ll(s.sc_stale, "stale"),
+    ll(s.sc_badack, "badack"),
+    ll(s.sc_zonefail, "zone failures"),
+    l(s.sc_sendcookie, "cookies sent"),
+    l(s.sc_recvcookie, "cookies received"),
     l(s.connects, `connections established (including accepts)`),
     l(s.closed, `connections closed (including ${s.drops} drops)`),
     l(s.conndrops, "embryonic connections dropped"),
@@ -242,6 +257,7 @@ export function setCongestion(s: Socket, algo: keyof typeof TCP_CC): void {
 const KNOBS = {
   "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4, maxtcpcb: 5, tcbhashsize: 6,
   sendbuf_auto: 7, recvbuf_auto: 8, sendbuf_max: 9, recvbuf_max: 10,
+  "syncache.bucketlimit": 11, "syncache.cachelimit": 12, syncookies_only: 13, "syncache.count": 14,
 } as const;
 export type TcpKnob = keyof typeof KNOBS;
 
@@ -256,6 +272,9 @@ export type TcpKnob = keyof typeof KNOBS;
  * buffer while the connection fills it, up to `sendbuf_max` / `recvbuf_max` bytes (default
  * 2 MiB, at most kern.ipc.maxsockbuf 2 MiB; a buffer stops at sb_max_adj, 1,864,135 bytes);
  * SO_SNDBUF / SO_RCVBUF turn it off for that buffer (docs/tcp.md "Buffer autotuning").
+ * `syncache.bucketlimit` (30) and `syncache.cachelimit` (15,360) bound the syncache's
+ * embryonic connections per hash bucket and per vnet; `syncookies_only` (0) answers every
+ * SYN with a cookie and keeps nothing; `syncache.count` (read only) is how many it holds.
  */
 export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
   const t = tcpModule(kernel, `sysctl net.inet.tcp.${knob}`);

@@ -3,7 +3,7 @@
 // Files: tcp_var.ts (header view, states, struct tcpcb, per-family operations, per-vnet
 // block, tcpstat), tcp_seq.ts, tcp_subr.ts (tcpcb life, lookup tables, ISN, RST/ACK
 // without a connection, the output queue), tcp_input.ts (with tcp_input_syn.ts: LISTEN and
-// SYN_SENT, and tcp_reass.ts: the reassembly queue), tcp_output.ts, tcp_timer.ts,
+// SYN_SENT, tcp_syncache.ts: embryonic connections, and tcp_reass.ts: the reassembly queue), tcp_output.ts, tcp_timer.ts,
 // tcp_usrreq.ts (the socket layer's requests), cc_newreno.ts and cc_cubic.ts (congestion
 // control), tcp_sack.ts (SACK, RFC 2018 / 6675), tcp_syncookie.ts, tcp_inet.ts (the AF_INET glue:
 // IPv4 addresses, ip_output, the protocol-switch input). TCP itself never names a family:
@@ -12,7 +12,8 @@
 // Per vnet: the block in the VNET section (TcpVnet + tcpstat, ~650 bytes), two kmem pages
 // of hash heads (a third, the listen hash, with the first listener), the tcpcbs (zone
 // "tcpcb", charged to the vnet) and what hangs off them on demand ("tcpsb", "tcpsack",
-// "cc_cubic"), each limited per vnet by net.inet.tcp.maxtcpcb. MOD_QUIESCE refuses while
+// "cc_cubic"), each limited per vnet by net.inet.tcp.maxtcpcb; the syncache's table (two
+// pages with the first listener) and entries ("syncache", net.inet.tcp.syncache.cachelimit). MOD_QUIESCE refuses while
 // TCP sockets are open; a connection still closing without a socket (FIN_WAIT, TIME_WAIT)
 // does not keep the module busy: the per-vnet uninit frees it.
 
@@ -30,6 +31,7 @@ import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy } from "./tcp
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
 import { tcp_inet_ops, tcp_inet_input, tcp_inet_ctlinput, ipproto_register, ipproto_unregister } from "./tcp_inet";
 import { tcp_inet6_ops, tcp_inet6_attach, tcp_inet6_detach } from "./tcp_inet6";
+import { SYNCACHE_SIZE, SC_BUCKETLIMIT, SC_CACHELIMIT, syncache_tbl_destroy } from "./tcp_syncache";
 export { kmod_heap_top } from "../../kmod/kmod";
 
 function tcp_vnet_init(): i32 {
@@ -50,6 +52,9 @@ function tcp_vnet_init(): i32 {
   vv.cookie_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.lastport = 49152 + arc4random() % 16384;
   tcp_set_maxtcpcb(v, vv.maxtcpcb);
+  zone_set_vnet_limit(TcpGlobals.sczone, VNET_VNET(v, 0), vv.sc_cachelimit);
+  vv.sc_count = 0;
+  vv.sc_overflow = 0;
   vv.up = 1;
   return 0;
 }
@@ -63,6 +68,7 @@ function tcp_vnet_uninit(): void {
   if (vv.hashtbl != 0) kmem_free(vv.hashtbl, (vv.hashmask + 1) >> 10, v);
   if (vv.porthash != 0) kmem_free(vv.porthash, 1, v);
   if (vv.listhash != 0) kmem_free(vv.listhash, 1, v);
+  syncache_tbl_destroy(vv, v);
   tcp_portcnt_destroy(vv, v);
   vv.hashtbl = 0;
   vv.porthash = 0;
@@ -73,11 +79,12 @@ function tcp_vnet_uninit(): void {
 }
 
 function tcp_zones_destroy(): void {
+  if (TcpGlobals.sczone != 0) zone_destroy(TcpGlobals.sczone, false);
   if (TcpGlobals.cczone != 0) zone_destroy(TcpGlobals.cczone, false);
   if (TcpGlobals.sackzone != 0) zone_destroy(TcpGlobals.sackzone, false);
   if (TcpGlobals.sbzone != 0) zone_destroy(TcpGlobals.sbzone, false);
   if (TcpGlobals.zone != 0) zone_destroy(TcpGlobals.zone, false);
-  TcpGlobals.zone = TcpGlobals.sbzone = TcpGlobals.sackzone = TcpGlobals.cczone = 0;
+  TcpGlobals.zone = TcpGlobals.sbzone = TcpGlobals.sackzone = TcpGlobals.cczone = TcpGlobals.sczone = 0;
 }
 
 /**
@@ -111,13 +118,17 @@ export function modevent(what: i32): i32 {
     master.recvbuf_auto = 1;
     master.sendbuf_max = TCP_AUTOBUF_MAX;
     master.recvbuf_max = TCP_AUTOBUF_MAX;
+    master.sc_bucketlimit = SC_BUCKETLIMIT;
+    master.sc_cachelimit = SC_CACHELIMIT;
     vnet_data_copy(<u32>off, TCP_VNET_SIZE);
     // The tcpcb and what hangs off one on demand; each per-vnet limit is maxtcpcb.
     TcpGlobals.zone = zone_create("tcpcb", TCPCB_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
     TcpGlobals.sbzone = zone_create("tcpsb", SOCKBUF_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
     TcpGlobals.sackzone = zone_create("tcpsack", TCPSACK_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
     TcpGlobals.cczone = zone_create("cc_cubic", CUBIC_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
-    if (TcpGlobals.zone == 0 || TcpGlobals.sbzone == 0 || TcpGlobals.sackzone == 0 || TcpGlobals.cczone == 0) {
+    // Embryonic connections, each vnet up to its net.inet.tcp.syncache.cachelimit.
+    TcpGlobals.sczone = zone_create("syncache", SYNCACHE_SIZE, 0, ZONE_CHARGE, SC_CACHELIMIT);
+    if (TcpGlobals.zone == 0 || TcpGlobals.sbzone == 0 || TcpGlobals.sackzone == 0 || TcpGlobals.cczone == 0 || TcpGlobals.sczone == 0) {
       tcp_zones_destroy();
       vnet_data_free(<u32>off, TCP_VNET_SIZE);
       return ENOMEM;
@@ -227,7 +238,9 @@ export function tcp_pcbcount(v: usize): i32 {
 
 // Knobs (sysctl net.inet.tcp.*): 0 cc default, 1 sack.enable, 2 rfc1323, 3 syncookies, 4 ack limit/s,
 // 5 maxtcpcb, 6 tcbhashsize (connection hash buckets), 7 sendbuf_auto, 8 recvbuf_auto,
-// 9 sendbuf_max, 10 recvbuf_max (bytes, 1 .. kern.ipc.maxsockbuf)
+// 9 sendbuf_max, 10 recvbuf_max (bytes, 1 .. kern.ipc.maxsockbuf), 11 syncache.bucketlimit,
+// 12 syncache.cachelimit (FreeBSD's are boot tunables; here they apply from the next SYN),
+// 13 syncookies_only, 14 syncache.count (read only)
 export function tcp_get(v: usize, what: u32): f64 {
   if (!vOk(v)) return -1;
   const vv = VV(v);
@@ -243,6 +256,10 @@ export function tcp_get(v: usize, what: u32): f64 {
     case 8: return <f64>vv.recvbuf_auto;
     case 9: return <f64>vv.sendbuf_max;
     case 10: return <f64>vv.recvbuf_max;
+    case 11: return <f64>vv.sc_bucketlimit;
+    case 12: return <f64>vv.sc_cachelimit;
+    case 13: return <f64>vv.syncookies_only;
+    case 14: return <f64>vv.sc_count;
   }
   return -1;
 }
@@ -260,6 +277,11 @@ export function tcp_set(v: usize, what: u32, value: u32): i32 {
   else if (what == 8 && value <= 1) vv.recvbuf_auto = value;
   else if (what == 9 && value >= 1 && value <= SB_MAX) vv.sendbuf_max = value;
   else if (what == 10 && value >= 1 && value <= SB_MAX) vv.recvbuf_max = value;
+  else if (what == 11 && value >= 1 && value <= 65535) vv.sc_bucketlimit = value;
+  else if (what == 12 && value >= 1 && value <= 1 << 20) {
+    vv.sc_cachelimit = value;
+    zone_set_vnet_limit(TcpGlobals.sczone, VNET_VNET(v, 0), value);
+  } else if (what == 13 && value <= 1) vv.syncookies_only = value;
   else if (what == 6) {
     const old = CURVNET_SET(v);
     const r = tcp_hash_resize(value);

@@ -8,8 +8,9 @@
 //      malformed segment cannot touch a connection;
 //   2. lookup: the exact 4-tuple, else a listener; nothing (or CLOSED): RST (RFC 9293
 //      3.10.7.1);
-//   3. LISTEN: a SYN makes a connection through sonewconn (incomplete until the handshake
-//      completes; refused beyond 3/2 of the backlog: tcps_listendrop) (tcp_input_syn.ts);
+//   3. LISTEN: a SYN goes to the syncache (tcp_syncache.ts), and the ACK that completes
+//      the handshake makes the connection (sonewconn; refused beyond 3/2 of the backlog:
+//      tcps_listendrop) and goes on below in SYN_RECEIVED (tcp_input_syn.ts);
 //   4. SYN_SENT (3.10.7.3), including simultaneous open (tcp_input_syn.ts);
 //   5. every other state: header prediction for in-order bulk data and pure ACKs, PAWS
 //      (RFC 7323 5), RST with RFC 5961 3 rules (exact sequence resets, in-window
@@ -48,7 +49,8 @@ import { tcp_output } from "./tcp_output";
 import { tcp_timer_active, tcp_timer_activate, tcp_timer_only, tcp_xmit_timer } from "./tcp_timer";
 import { cc_ack_received, cc_cong_signal, cc_post_recovery, CC_DUPACK } from "./cc_newreno";
 import { tcp_sack_doack, tcp_sack_trim, tcp_sack_force_first } from "./tcp_sack";
-import { tcp_listen_input, tcp_synsent_input, syncookie_expand, tcp_established } from "./tcp_input_syn";
+import { tcp_listen_input, tcp_synsent_input, tcp_established } from "./tcp_input_syn";
+import { syncache_expand } from "./tcp_syncache";
 import { tcp_reass } from "./tcp_reass";
 
 export const to = changetype<TcpOpt>(memory.data(offsetof<TcpOpt>(), 8));
@@ -193,21 +195,24 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
     t = TP(tp);
   }
 
-  if (t.t_state == TCPS_LISTEN && (thflags & (TH_SYN | TH_RST | TH_ACKF)) == TH_ACKF && V().syncookies != 0) {
-    // Maybe the ACK of a cookie SYN-ACK (RFC 4987 3.6).
-    const ntp = syncookie_expand(tp, ops, src, dst, sport, seq0, ack, tiwin0);
+  if (t.t_state == TCPS_LISTEN) {
+    if ((thflags & (TH_SYN | TH_RST | TH_ACKF)) != TH_ACKF) {
+      tcp_listen_input(tp, m, ops, src, dst, th, tlen, thflags, seq0, tiwin0);
+      return;
+    }
+    // The ACK that completes a handshake: the syncache's entry (or a SYN cookie) becomes a
+    // connection in SYN_RECEIVED, and the segment goes on as for any connection.
+    const ntp = syncache_expand(tp, ops, src, dst, sport, seq0, ack, tiwin0);
     if (ntp == <usize>-1) {
       drop(m);
       return;
     }
-    if (ntp != 0) {
-      tp = ntp;
-      t = TP(tp);
+    if (ntp == 0) {
+      dropwithreset(m, ops, src, dst, th, tlen, 0);
+      return;
     }
-  }
-  if (t.t_state == TCPS_LISTEN) {
-    tcp_listen_input(tp, m, ops, src, dst, th, tlen, thflags, seq0, tiwin0);
-    return;
+    tp = ntp;
+    t = TP(tp);
   }
 
   // From here on the segment belongs to a connection.
@@ -712,8 +717,9 @@ export function tcp_twstart(tp: usize): void {
 
 /**
  * A segment for a connection in TIME_WAIT (FreeBSD tcp_twcheck). True when it was handled
- * (m consumed); false for a SYN with a sequence number above the old connection's (RFC
- * 6191 / RFC 1122 4.2.2.13): the old connection is closed and the SYN goes to a listener.
+ * (m consumed); false for a SYN with a timestamp or else a sequence number above the old
+ * connection's (RFC 6191, RFC 1122 4.2.2.13): the old connection is closed and the SYN goes
+ * to a listener.
  */
 function tcp_twcheck(tp: usize, m: usize, th: usize, tlen: u32, thflags: u32, seq: u32, ack: u32): bool {
   const t = TP(tp);
@@ -722,7 +728,11 @@ function tcp_twcheck(tp: usize, m: usize, th: usize, tlen: u32, thflags: u32, se
     m_freem(m);
     return true;
   }
-  if ((thflags & TH_SYN) != 0 && SEQ_GT(seq, t.rcv_nxt) && (thflags & TH_ACKF) == 0) {
+  // FreeBSD: a newer timestamp (the clock runs on per 4-tuple, tcp_ts_offset) or, without
+  // timestamps, a higher sequence number says it is a new incarnation, not an old duplicate.
+  if ((thflags & TH_SYN) != 0 && (thflags & TH_ACKF) == 0 &&
+      (((to.to_flags & TOF_TS) != 0 && (t.t_flags & TF_RCVD_TSTMP) != 0 && t.ts_recent != 0 && SEQ_GT(to.to_tsval, t.ts_recent)) ||
+       SEQ_GT(seq, t.rcv_nxt))) {
     TCPSTAT_INC(TCPS_TW_RECYCLES);
     tcp_close(tp);
     return false;

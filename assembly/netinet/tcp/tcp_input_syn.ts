@@ -1,34 +1,35 @@
-// TCP input for segments that open a connection (FreeBSD tcp_input.c and tcp_syncache.c's
-// part): LISTEN (RFC 9293 3.10.7.2; a SYN makes a connection through sonewconn, or a SYN
-// cookie when the queue is full, and a returning cookie makes it ESTABLISHED), SYN_SENT
-// (3.10.7.3, simultaneous open included), and the option negotiation both share. Called
-// from tcp_input.ts, whose option parse (`to`) and drop helpers these use.
+// TCP input for segments that open a connection (FreeBSD tcp_input.c and syncache_socket):
+// LISTEN (RFC 9293 3.10.7.2: a SYN goes to the syncache, tcp_syncache.ts, which makes the
+// connection here when the handshake completes), SYN_SENT (3.10.7.3, simultaneous open
+// included), and the option negotiation both share. Called from tcp_input.ts, whose option
+// parse (`to`) and drop helpers these use.
 
-import { ECONNREFUSED, arc4random, m_adj, soisconnected, sonewconn, ticks } from "../../kmod/kapi";
+import { ECONNREFUSED, m_adj, soisconnected, sonewconn, ticks } from "../../kmod/kapi";
 import { M_BCAST, M_MCAST, Mbuf } from "../../sys/mbuf";
 import { SO_KEEPALIVE, Sockbuf, Socket, so_rcv } from "../../sys/socket";
 import {
-  TCPSTAT_INC, TCPS_ACCEPTS, TCPS_CONNECTS, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_LISTENDROP, TCPS_SC_BADCOOKIE,
+  TCPSTAT_INC, TCPS_ACCEPTS, TCPS_BADSYN, TCPS_CONNECTS, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_LISTENDROP, TCPS_SC_BADCOOKIE,
   TCPS_SC_RECVCOOKIE, TCPS_SYN_RECEIVED, TCP_MINMSS, TF_ACKNOW, TF_NEEDFIN, TF_NODELAY, TF_PASSIVE, TF_RCVD_SCALE,
   TF_RCVD_TSTMP, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_PERMIT, TF_SACK_REQ, TH_ACKF, TH_RST, TH_SYN, TOF_MSS,
   TOF_SACKPERM, TOF_SCALE, TOF_TS, TP, TT_KEEP, TT_REXMT, TcpAfOps, V, th_off, th_sport, tp_faddr, tp_laddr,
 } from "./tcp_var";
 import { SEQ_GT, SEQ_LEQ, SEQ_LT } from "./tcp_seq";
-import { tcp_hash_insert, tcp_new_isn, tcp_port_insert, tcp_rcvspace } from "./tcp_subr";
+import { tcp_addr_eq, tcp_hash_insert, tcp_new_isn, tcp_port_insert, tcp_rcvspace } from "./tcp_subr";
 import { tcp_output } from "./tcp_output";
 import { tcp_timer_activate } from "./tcp_timer";
 import { cc_conn_init } from "./cc_newreno";
 import { tcp_cc_set } from "./cc_cubic";
-import { SYNCOOKIE_NO_WSCALE, syncookie_check, syncookie_mss, syncookie_send } from "./tcp_syncookie";
-import { tcp_mss_for, tcp_mss_from } from "./tcp_usrreq";
+import { syncache_add, syncache_chkrst } from "./tcp_syncache";
+import { tcp_mss_from } from "./tcp_usrreq";
 import { drop, dropwithreset, goto_step6, rtt_sample, tcp_drop_noreset, to } from "./tcp_input";
 
 /**
- * What a SYN (or a SYN cookie standing for one) negotiates into tp: window scaling and
- * timestamps (RFC 7323: both ways or neither), SACK permitted, and the MSS (the peer's
- * offer capped by our route's and the user's). wscale < 0: the peer sent none.
+ * What a SYN (from the syncache, a SYN cookie, or the peer's SYN-ACK) negotiates into tp:
+ * window scaling and timestamps (RFC 7323: both ways or neither; tsrecent the peer's
+ * timestamp to echo), SACK permitted, and the MSS (the peer's offer capped by our route's
+ * and the user's). wscale < 0: the peer sent none.
  */
-function syn_negotiate(tp: usize, wscale: i32, ts: bool, sack: bool, peerMss: u32): void {
+function syn_negotiate(tp: usize, wscale: i32, ts: bool, tsrecent: u32, sack: bool, peerMss: u32): void {
   const t = TP(tp);
   if (wscale >= 0 && (t.t_flags & TF_REQ_SCALE) != 0) {
     t.t_flags |= TF_RCVD_SCALE;
@@ -41,7 +42,7 @@ function syn_negotiate(tp: usize, wscale: i32, ts: bool, sack: bool, peerMss: u3
   t.rcv_scale = t.request_r_scale;
   if (ts && (t.t_flags & TF_REQ_TSTMP) != 0) {
     t.t_flags |= TF_RCVD_TSTMP;
-    t.ts_recent = to.to_tsval;
+    t.ts_recent = tsrecent;
     t.ts_recent_age = <u32>(ticks() / 1_000_000);
   } else t.t_flags &= ~TF_REQ_TSTMP;
   if (sack && (t.t_flags & TF_SACK_REQ) != 0) t.t_flags |= TF_SACK_PERMIT;
@@ -54,16 +55,21 @@ function syn_negotiate(tp: usize, wscale: i32, ts: bool, sack: bool, peerMss: u3
 
 /** Negotiate options from a SYN into tp (MSS, window scale, timestamps, SACK). */
 function syn_options(tp: usize, tiwin: u32): void {
-  syn_negotiate(tp, (to.to_flags & TOF_SCALE) != 0 ? <i32>to.to_wscale : -1, (to.to_flags & TOF_TS) != 0,
+  syn_negotiate(tp, (to.to_flags & TOF_SCALE) != 0 ? <i32>to.to_wscale : -1, (to.to_flags & TOF_TS) != 0, to.to_tsval,
     (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_MSS) != 0 ? to.to_mss : 536);
   const t = TP(tp);
   t.snd_wnd = tiwin;
   t.max_sndwnd = tiwin;
 }
 
-/** A segment for a listening socket (RFC 9293 3.10.7.2). */
+/**
+ * A segment for a listening socket (RFC 9293 3.10.7.2) other than the ACK that completes
+ * a handshake (tcp_input.ts gives that to syncache_expand): a RST is checked against the
+ * syncache, an ACK with SYN is answered with a RST, a good SYN goes to the syncache.
+ */
 export function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, dst: usize, th: usize, tlen: u32, thflags: u32, seq: u32, tiwin: u32): void {
   if (thflags & TH_RST) {
+    syncache_chkrst(lp, ops, src, dst, th_sport(th), seq);
     drop(m);
     return;
   }
@@ -82,39 +88,15 @@ export function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, ds
     drop(m);
     return;
   }
-  const head = lt.t_socket;
-  const so = head != 0 ? sonewconn(head, 0) : 0;
-  if (so == 0) {
-    TCPSTAT_INC(TCPS_LISTENDROP);
-    if (head != 0 && V().syncookies != 0) {
-      // RFC 4987 3.6: the queue is full; answer with a cookie and keep nothing.
-      syncookie_send(lp, ops, dst, src, th_sport(th), seq, (to.to_flags & TOF_MSS) != 0, to.to_mss, (to.to_flags & TOF_SCALE) != 0,
-        to.to_wscale, (to.to_flags & TOF_SACKPERM) != 0, (to.to_flags & TOF_TS) != 0, to.to_tsval,
-        <u32>changetype<Sockbuf>(so_rcv(head)).sb_hiwat, tcp_mss_for(ops, src, lt.t_maxseg_user));
-    }
+  // A SYN from the listener's own address and port (the land attack; FreeBSD tcp_input
+  // "it must be forged"): answering it makes a connection talk to itself.
+  if (th_sport(th) == lt.t_lport && tcp_addr_eq(src, dst)) {
+    TCPSTAT_INC(TCPS_BADSYN);
     drop(m);
     return;
   }
-  const tp = listen_child(lp, so, src, dst, th_sport(th));
-  const t = TP(tp);
-  t.iss = tcp_new_isn(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
-  t.snd_una = t.iss;
-  t.snd_nxt = t.iss;
-  t.snd_max = t.iss;
-  t.snd_recover = t.iss;
-  t.irs = seq;
-  t.rcv_nxt = seq + 1;
-  t.rcv_adv = t.rcv_nxt;
-  t.snd_wl1 = seq;
-  t.ts_offset = <u32>arc4random_();
-  syn_options(tp, tiwin);
-  t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
-  t.t_state = TCPS_SYN_RECEIVED;
-  t.t_rcvtime = ticks();
-  tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepinit * 1_000_000);
-  t.t_flags |= TF_ACKNOW;
-  drop(m); // data on a SYN is not kept: the peer sends it again
-  tcp_output(tp);
+  syncache_add(lp, ops, src, dst, th_sport(th), seq);
+  drop(m); // data on a SYN is not kept: the peer sends it again (FreeBSD syncache_add says why)
 }
 
 /** A new connection's tcpcb under listener lp (socket so from sonewconn), in the hashes. */
@@ -136,64 +118,52 @@ function listen_child(lp: usize, so: usize, src: usize, dst: usize, fport: u16):
   // The listener's algorithm; if CUBIC's state cannot be had, the default stays.
   if (t.t_cc_algo != lt.t_cc_algo) tcp_cc_set(tp, lt.t_cc_algo);
   tcp_hash_insert(tp);
-  tcp_port_insert_child(tp);
+  tcp_port_insert(tp);
   t.t_rcvmss = tcp_mss_from(tp);
   return tp;
 }
 
 /**
- * An ACK for listener lp: if it returns a good SYN cookie (tcp_syncookie.ts), make the
- * connection ESTABLISHED and return it (the caller goes on with the segment). 0: not a
- * cookie (sc_badcookie); -1: a good cookie but the queue is still full (dropped; the peer
- * retransmits its data or times out).
+ * FreeBSD's syncache_socket: the connection of a completed handshake under listener lp, from
+ * faddr:fport to laddr, in SYN-RECEIVED with our SYN-ACK sent (ISS iss, the peer's ISN
+ * irs) and what the SYNs agreed (wscale < 0: no scaling; timestamps with tsrecent to echo
+ * and our offset tsoff; SACK; the peer's MSS; the window wnd the SYN-ACK offered and our
+ * shift rscale); tiwin0 the window of the ACK. Its socket is queued, incomplete, on the
+ * listener until the ACK is processed. 0 when the listener cannot take it (its queue is at
+ * 3/2 x backlog, or a limit: tcps_listendrop).
  */
-export function syncookie_expand(lp: usize, ops: usize, src: usize, dst: usize, fport: u16, seq: u32, ack: u32, tiwin0: u32): usize {
+export function syncache_socket(lp: usize, ops: usize, faddr: usize, laddr: usize, fport: u16, iss: u32, irs: u32, wscale: i32, ts: bool,
+  tsrecent: u32, tsoff: u32, sack: bool, peermss: u32, wnd: u32, rscale: u32, tiwin0: u32): usize {
   const lt = TP(lp);
-  const c = syncookie_check(dst, src, lt.t_lport, fport, seq, ack);
-  if (c == 0) {
-    TCPSTAT_INC(TCPS_SC_BADCOOKIE);
-    return 0;
-  }
   const head = lt.t_socket;
   const so = head != 0 ? sonewconn(head, 0) : 0;
   if (so == 0) {
     TCPSTAT_INC(TCPS_LISTENDROP);
-    return <usize>-1;
+    return 0;
   }
-  TCPSTAT_INC(TCPS_SC_RECVCOOKIE);
-  const tp = listen_child(lp, so, src, dst, fport);
+  const tp = listen_child(lp, so, faddr, laddr, fport);
   const t = TP(tp);
-  const low = <u32>c;
-  t.iss = ack - 1;
-  t.snd_una = ack;
-  t.snd_nxt = ack;
-  t.snd_max = ack;
-  t.snd_recover = ack;
-  t.irs = seq - 1;
-  t.rcv_nxt = seq;
-  t.snd_wl1 = seq - 1;
-  t.snd_wl2 = ack;
-  t.ts_offset = <u32>(c >> 32);
-  const ws = (low >> 4) & 15;
-  syn_negotiate(tp, ws != SYNCOOKIE_NO_WSCALE ? <i32>ws : -1, (to.to_flags & TOF_TS) != 0, (low & 8) != 0, syncookie_mss(low & 7));
+  t.request_r_scale = <u8>rscale;
+  t.iss = iss;
+  t.snd_una = iss;
+  t.snd_nxt = iss + 1;
+  t.snd_max = iss + 1;
+  t.snd_recover = iss;
+  t.irs = irs;
+  t.rcv_nxt = irs + 1;
+  t.rcv_adv = t.rcv_nxt + wnd; // what the SYN-ACK offered: never shrink it
+  t.last_ack_sent = t.rcv_nxt;
+  t.snd_wl1 = irs;
+  t.ts_offset = tsoff;
+  syn_negotiate(tp, wscale, ts, tsrecent, sack, peermss);
   t.snd_wnd = tiwin0 << t.snd_scale;
   t.max_sndwnd = t.snd_wnd;
-  // What the cookie SYN-ACK offered (unscaled, at most 64 KiB): never shrink it.
-  t.rcv_adv = t.rcv_nxt + min<u32>(<u32>max<i32>(tcp_rcvspace(tp), 0), 65535);
   t.rcv_wnd = <u32>max<i32>(tcp_rcvspace(tp), 0);
-  t.t_state = TCPS_ESTABLISHED;
+  t.t_state = TCPS_SYN_RECEIVED;
   t.t_rcvtime = ticks();
-  TCPSTAT_INC(TCPS_CONNECTS);
-  TCPSTAT_INC(TCPS_ACCEPTS);
-  cc_conn_init(tp);
-  soisconnected(so);
-  if ((changetype<Socket>(so).so_options & <u32>SO_KEEPALIVE) != 0) tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepidle * 1_000_000);
-  else tcp_timer_activate(tp, TT_KEEP, 0);
+  tcp_timer_activate(tp, TT_KEEP, <u64>t.t_keepinit * 1_000_000);
   return tp;
 }
-
-@inline function arc4random_(): u32 { return arc4random(); }
-@inline function tcp_port_insert_child(tp: usize): void { tcp_port_insert(tp); }
 
 /** A segment for a connection in SYN_SENT (RFC 9293 3.10.7.3). */
 export function tcp_synsent_input(tp: usize, m: usize, th: usize, tlen: u32, thflags: u32, seq: u32, ack: u32, tiwin: u32): void {

@@ -37,7 +37,10 @@ export function tcp_reass(tp: usize, m: usize, seq: u32, tlen: u32, fin: bool): 
       TCPSTAT_INC(TCPS_RCVOOPACK);
       TCPSTAT_ADD(TCPS_RCVOOBYTE, tlen);
     }
-    if (b.sb_segqn >= 512) {
+    // A full queue takes no more out-of-order segments, but always the one at RCV.NXT
+    // (FreeBSD tcp_reass): dropping the segment that fills the hole would leave the queue
+    // full for ever and the connection would time out.
+    if (b.sb_segqn >= 512 && seq != t.rcv_nxt) {
       TCPSTAT_INC(TCPS_RCVREASSFULL);
       m_freem(m);
       return false;

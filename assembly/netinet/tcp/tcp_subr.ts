@@ -145,10 +145,10 @@ export function tcp_respond(tp: usize, ops: usize, laddr: usize, faddr: usize, l
 }
 
 /**
- * RFC 5961 challenge ACK: ACK the peer's view with our current one, at most ack_limit a
- * second per vnet (RFC 5961 7).
+ * May a challenge ACK go now? At most ack_limit a second per vnet (RFC 5961 7), counted
+ * (tcps_challenge_acks, or _limited when not).
  */
-export function tcp_send_challenge_ack(tp: usize): void {
+export function tcp_challenge_ok(): bool {
   const vv = V();
   const sec = ticks() / 1_000_000;
   if (vv.ack_second != sec) {
@@ -157,10 +157,19 @@ export function tcp_send_challenge_ack(tp: usize): void {
   }
   if (vv.ack_count >= vv.ack_limit) {
     TCPSTAT_INC(TCPS_CHALLENGEACK_LIMITED);
-    return;
+    return false;
   }
   vv.ack_count++;
   TCPSTAT_INC(TCPS_CHALLENGEACK);
+  return true;
+}
+
+/**
+ * RFC 5961 challenge ACK: ACK the peer's view with our current one, at most ack_limit a
+ * second per vnet (RFC 5961 7).
+ */
+export function tcp_send_challenge_ack(tp: usize): void {
+  if (!tcp_challenge_ok()) return;
   const t = TP(tp);
   tcp_respond(tp, t.t_af, tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport, t.snd_nxt, t.rcv_nxt, TH_ACKF, tcp_rcvwin_adv(tp));
 }
@@ -243,6 +252,17 @@ export function tcp_siphash(k0: u64, k1: u64, laddr: usize, faddr: usize, lport:
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
+/**
+ * The timestamp clock's offset for a connection (RFC 7323 7.1, FreeBSD tcp_new_ts_offset):
+ * a keyed hash of its 4-tuple, so the clock tells nothing of our uptime, yet runs on from
+ * one incarnation of a 4-tuple to the next (a TIME_WAIT end recognises the new SYN by it,
+ * tcp_twcheck), and a SYN cookie's connection gets it back without carrying it.
+ */
+export function tcp_ts_offset(laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
+  const vv = V();
+  return <u32>tcp_siphash(vv.isn_key0, vv.isn_key1, laddr, faddr, lport, fport, 1);
+}
+
 export function tcp_new_isn(laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
   const vv = V();
   const f = <u32>tcp_siphash(vv.isn_key0, vv.isn_key1, laddr, faddr, lport, fport, 0);
@@ -260,7 +280,7 @@ export function tcp_new_isn(laddr: usize, faddr: usize, lport: u16, fport: u16):
 }
 export { addr_eq as tcp_addr_eq };
 
-function hash4(key: u64, laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
+export function hash4(key: u64, laddr: usize, faddr: usize, lport: u16, fport: u16): u32 {
   let x = load<u32>(laddr) ^ load<u32>(laddr, 4) ^ load<u32>(laddr, 8) ^ load<u32>(laddr, 12);
   x = x * 0x9e3779b1 ^ load<u32>(faddr) ^ load<u32>(faddr, 4) ^ load<u32>(faddr, 8) ^ load<u32>(faddr, 12);
   x = x * 0x85ebca6b ^ ((<u32>lport << 16) | <u32>fport) ^ <u32>key;
@@ -350,6 +370,7 @@ export function tcp_hash_remove(tp: usize): void {
     if (--vv.nlisten == 0) {
       kmem_free(vv.listhash, 1, t.t_vnet);
       vv.listhash = 0;
+      syncache_tbl_destroy(vv, t.t_vnet); // no listener can complete its entries
     }
   }
   t.t_flags &= ~(TF_INHASH | TF_INLISTEN);
@@ -359,7 +380,8 @@ export function tcp_hash_remove(tp: usize): void {
  * Put listener tp in the listen hash (FreeBSD's listen hash: a SYN's lookup walks only
  * listeners, never the connections accepted on the same port). A listener has no foreign
  * address, so it uses the connection hash's links. The table's page is allocated with the
- * vnet's first listener and freed with its last. -ENOMEM when it cannot be had.
+ * vnet's first listener and freed with its last, and so is the syncache's table
+ * (tcp_syncache.ts). -ENOMEM when they cannot be had.
  */
 export function tcp_listen_insert(tp: usize): i32 {
   const t = TP(tp);
@@ -368,6 +390,10 @@ export function tcp_listen_insert(tp: usize): i32 {
   if (vv.listhash == 0) {
     const pg = kmem_alloc(1, curvnet());
     if (pg == 0) return -ENOMEM;
+    if (!syncache_tbl_create(vv, curvnet())) {
+      kmem_free(pg, 1, curvnet());
+      return -ENOMEM;
+    }
     memory.fill(pg, 0, 4096);
     vv.listhash = pg;
   }
@@ -715,6 +741,7 @@ export function tcp_mtudisc(tp: usize, mss: u32): void {
 }
 
 import { tcp_output } from "./tcp_output";
+import { syncache_tbl_create, syncache_tbl_destroy } from "./tcp_syncache";
 import { tcp_sack_reset, tcp_sack_release, tcp_sack_reass_done } from "./tcp_sack";
 import {
   TCPS_MTURESENT, TCPS_ICMPSOFT, TCPS_ICMPIGNORED, TCPS_ICMPDROP, TCPS_SYN_SENT, TCPS_ESTABLISHED,

@@ -25,7 +25,7 @@ import {
 } from "./tcp_var";
 import {
   tcp_enter, tcp_exit, tcp_alloc, tcp_free, tcp_close, tcp_drop, tcp_lookup, tcp_port_conflict, tcp_port_used,
-  tcp_port_insert, tcp_hash_insert, tcp_new_isn, addr_any, tcp_port_usable, tcp_listen_insert,
+  tcp_port_insert, tcp_hash_insert, tcp_new_isn, addr_any, tcp_port_usable, tcp_listen_insert, tcp_ts_offset,
 } from "./tcp_subr";
 import { tcp_cc_set } from "./cc_cubic";
 import { tcp_output } from "./tcp_output";
@@ -251,7 +251,7 @@ function tcp_connect(so: usize, sa: usize): i32 {
   t.snd_nxt = t.iss;
   t.snd_max = t.iss;
   t.snd_recover = t.iss;
-  t.ts_offset = arc4random();
+  t.ts_offset = tcp_ts_offset(tp_laddr(tp), tp_faddr(tp), t.t_lport, t.t_fport);
   t.t_state = TCPS_SYN_SENT;
   t.t_rcvtime = ticks();
   TCPSTAT_INC(TCPS_CONNATTEMPT);

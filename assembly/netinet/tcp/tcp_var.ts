@@ -417,7 +417,19 @@ export const TCPS_MTURESENT: u32 = 70; // resends after the path MTU went down (
 export const TCPS_ICMPSOFT: u32 = 71; // wavnet: ICMP errors kept as a connection's soft error
 export const TCPS_ICMPIGNORED: u32 = 72; // wavnet: ICMP errors for no connection or outside SND.UNA..SND.MAX
 export const TCPS_ICMPDROP: u32 = 73; // wavnet: connections dropped by an ICMP error (SYN_SENT hard errors)
-export const TCPS_COUNT: u32 = 74;
+// The syncache (tcp_syncache.ts; FreeBSD's tcps_sc_* names)
+export const TCPS_SC_ADDED: u32 = 74; // entries added
+export const TCPS_SC_RETRANSMITTED: u32 = 75; // SYN-ACKs retransmitted
+export const TCPS_SC_DUPSYN: u32 = 76; // duplicate SYNs for an entry (SYN-ACK sent again)
+export const TCPS_SC_DROPPED: u32 = 77; // entries dropped: no mbuf for their SYN-ACK
+export const TCPS_SC_COMPLETED: u32 = 78; // entries that became connections
+export const TCPS_SC_BUCKETOVERFLOW: u32 = 79; // entries dropped for a full bucket (the oldest goes)
+export const TCPS_SC_CACHEOVERFLOW: u32 = 80; // SYNs that found the cache at net.inet.tcp.syncache.cachelimit
+export const TCPS_SC_RESET: u32 = 81; // entries ended by a RST at IRS + 1
+export const TCPS_SC_STALE: u32 = 82; // entries dropped after their last retransmission
+export const TCPS_SC_BADACK: u32 = 83; // ACKs for an entry that did not acknowledge its SYN-ACK (RST sent)
+export const TCPS_SC_ZONEFAIL: u32 = 84; // entries that could not be allocated below the limit (memory)
+export const TCPS_COUNT: u32 = 85;
 
 // ---------------------------------------------------------------------------------------
 // The per-vnet block (one vnet_data_alloc): TcpVnet, then tcpstat.
@@ -462,6 +474,13 @@ export const TCP_AUTOBUF_MAX: u32 = 2 * 1024 * 1024; // net.inet.tcp.sendbuf_max
   recvbuf_auto: u32; // net.inet.tcp.recvbuf_auto: grow receive buffers (tcp_input)
   sendbuf_max: u32; // net.inet.tcp.sendbuf_max: the most a send buffer grows to
   recvbuf_max: u32; // net.inet.tcp.recvbuf_max: the most a receive buffer grows to
+  // The syncache (tcp_syncache.ts)
+  sc_tbl: usize; // SyncacheTbl (kmem pages) while the vnet has a listener, else 0
+  sc_count: u32; // entries (net.inet.tcp.syncache.count)
+  sc_bucketlimit: u32; // net.inet.tcp.syncache.bucketlimit
+  sc_cachelimit: u32; // net.inet.tcp.syncache.cachelimit
+  syncookies_only: u32; // net.inet.tcp.syncookies_only: no entries, every SYN gets a cookie
+  sc_overflow: u64; // µs + 1 of the last overflow (0 = never): a cookie without an entry counts for 30 s after
 }
 export const TCPV_SIZE: u32 = (offsetof<TcpVnet>() + 7) & ~7;
 export const TCPSTAT_OFF: u32 = TCPV_SIZE;
@@ -473,6 +492,7 @@ export class TcpGlobals {
   static sbzone: usize = 0; // "tcpsb": send buffers of connections that outlived their socket
   static sackzone: usize = 0; // "tcpsack": TcpSackBlk
   static cczone: usize = 0; // "cc_cubic": CubicData
+  static sczone: usize = 0; // "syncache": Syncache entries (tcp_syncache.ts)
 }
 
 @inline export function V(): TcpVnet { return changetype<TcpVnet>(VNET(TcpGlobals.voff)); }
