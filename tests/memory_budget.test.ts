@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { Kernel, KernelError, ConfigError, type Vnet, type Interface } from "../host/index.js";
 import { addAddress } from "../host/admin/inet.js";
 import { ping } from "../host/admin/ping.js";
+import { tcpKnob } from "../host/admin/tcp.js";
 import { socket, SOL_SOCKET, SO, type Socket } from "../host/sockets/socket.js";
-import { mbufsInUse } from "./helpers/inet.js";
+import { mbufsInUse, ipPacket, ether } from "./helpers/inet.js";
 import { step, pattern, sha256, pump } from "./helpers/tcp.js";
 
 const MiB = 1024 * 1024;
@@ -181,11 +182,41 @@ describe("memory budgets", () => {
     k.shutdown();
   });
 
+  test("packets epair hands over count against the receiver's budget (fragments held for reassembly)", async () => {
+    const k = await Kernel.boot({ config: ["if_epair", "inet"] });
+    const [X, F] = ["X", "F"].map((n) => k.createVnet(n));
+    const [ex, ef] = link(k, X, F, "10.1.0");
+    F.setMemoryBudget(1 * MiB);
+    // First fragments of datagrams that never complete: F keeps each one (an mbuf and a
+    // cluster moved to it by m_chargeto) without allocating anything for it.
+    for (let id = 1; id <= 20; id++) {
+      for (let j = 0; j < 40; j++) {
+        const frag = ipPacket({ src: "10.1.0.1", dst: "10.1.0.2", proto: 17, id, off: j * 1480, mf: true, payload: new Uint8Array(1480) });
+        ex.send(ether(ex, ef, 0x0800, frag));
+      }
+    }
+    const f = F.accounting();
+    assert.ok(f.pinnedBytes <= 1 * MiB, `F pins ${f.pinnedBytes}, within its budget`);
+    assert.ok(f.refusals.budget > 0, "the fragments past it were refused at the crossing");
+    assert.equal(X.accounting().refusals.budget, 0);
+    assertPinnedConsistent(k, [X, F]);
+    X.destroy();
+    F.destroy();
+    assert.equal(mbufsInUse(k), 0);
+    k.shutdown();
+  });
+
   test("a vnet's budget counts its own pages (per-vnet zones, tables), not only its packets", async () => {
     const k = await Kernel.boot({ config: ["inet", "tcp"] });
     const v = k.createVnet();
-    const budget = v.accounting().pinnedBytes + 64 * 1024;
+    const budget = v.accounting().pinnedBytes + 48 * 1024;
     v.setMemoryBudget(budget);
+    // A 64 KiB connection hash (16 pages charged to v) does not fit; a 4 KiB one does.
+    assert.throws(() => tcpKnob(k, v, "tcbhashsize", 16384), /ENOMEM|ENOBUFS/);
+    assert.ok(v.accounting().pinnedBytes <= budget);
+    assert.equal(v.accounting().refusals.budget, 1);
+    tcpKnob(k, v, "tcbhashsize", 2048);
+    // Then sockets (items charged to v, tcpcbs from its own zone's pages) until refused.
     const socks: Socket[] = [];
     let refused: unknown;
     for (let i = 0; i < 2000 && !refused; i++) {
@@ -208,14 +239,15 @@ describe("memory budgets", () => {
 
   test("100 flooded vnets: a quiet pair keeps full service (ping, TCP with SHA-256) and the kernel stays under its budget", async () => {
     const BUDGET = 256 * MiB;
+    const PORTS = [9000, 9001, 9002];
     const k = await Kernel.boot({ config: ["if_epair", "inet", "udp", "tcp"], memoryBudget: BUDGET });
     const pagesBefore = k.accounting().pagesInUse;
     const Q = k.createVnet("Q");
     const S = k.createVnet("S");
     link(k, Q, S, "10.9.0");
-    // 100 flooded vnets, each with two sockets nobody reads (about 2.4 MiB of room): 96 flood
-    // themselves over lo0, 4 are flooded from an attacker X over epairs; all at once, as the
-    // audit did, until the kernel refuses them.
+    // 100 flooded vnets, each with three sockets nobody reads (about 3.6 MiB of room, 360 MiB
+    // in all, more than the budget): 96 flood themselves over lo0, 4 are flooded from an
+    // attacker X over epairs; all at once, as the audit did, until the kernel refuses them.
     const X = k.createVnet("X");
     const flooded: { v: Vnet; s: Socket; dst: string; data: Uint8Array; burst: number }[] = [];
     const fromX = sender(k, X);
@@ -223,34 +255,35 @@ describe("memory budgets", () => {
       const v = k.createVnet(`F${i}`);
       if (i < 4) {
         link(k, X, v, `10.3.${i}`);
-        for (const port of [9000, 9001]) sink(k, v, "0.0.0.0", port);
+        for (const port of PORTS) sink(k, v, "0.0.0.0", port);
         flooded.push({ v, s: fromX, dst: `10.3.${i}.2`, data: FRAME_DATAGRAM, burst: 24 });
       } else {
-        for (const port of [9000, 9001]) sink(k, v, "127.0.0.1", port);
+        for (const port of PORTS) sink(k, v, "127.0.0.1", port);
         flooded.push({ v, s: sender(k, v), dst: "127.0.0.1", data: DATAGRAM, burst: 1 });
       }
     }
-    for (let round = 0; round < 40; round++) {
+    for (let round = 0; round < 60; round++) {
       for (const f of flooded) {
-        for (let j = 0; j < f.burst; j++) flood(f.s, f.dst, 9000 + ((round + j) & 1), f.data);
+        for (let j = 0; j < f.burst; j++) flood(f.s, f.dst, PORTS[(round + j) % PORTS.length], f.data);
       }
     }
+    // The quiet pair has full service while the floods hold their memory, and was never refused.
+    await fullService(k, Q, S);
+    for (const v of [Q, S]) assert.deepEqual(v.accounting().refusals, { budget: 0, fairShare: 0 }, `${v.name} was never refused`);
     const a = k.accounting();
     assert.ok(a.memoryBytes <= BUDGET && a.memoryPeak <= BUDGET, `kernel ${a.memoryPeak} under its budget`);
-    assert.ok(a.memoryInUse >= a.memoryHighWater, "the floods reached the high-water mark");
-    assert.ok(a.memoryRefusals.fairShare > 0, "vnets over their fair share were refused");
     assert.equal(a.memoryRefusals.budget, 0, "the hard budget was never reached");
+    assert.ok(a.memoryPeak >= a.memoryHighWater, "the floods reached the high-water mark");
+    assert.ok(a.memoryRefusals.fairShare > 0, "vnets over their fair share were refused");
+    // Flooded at the same rate, each holds about its share at the mark (high water / vnets).
     const share = a.memoryHighWater / k.vnets().length;
     for (const f of flooded) {
       const fa = f.v.accounting();
       assert.ok(fa.pinnedBytes > share / 2, `${f.v.name} was flooded (${fa.pinnedBytes})`);
       assert.ok(fa.pinnedBytes <= share + 128 * 1024, `${f.v.name} pinned ${fa.pinnedBytes}, about its share ${share}`);
+      assert.ok(fa.refusals.fairShare > 0, `${f.v.name} was refused`);
     }
     assertPinnedConsistent(k, [Q, S, X, ...flooded.slice(0, 8).map((f) => f.v)]);
-    // The quiet pair still has full service while the floods hold their memory.
-    await fullService(k, Q, S);
-    for (const v of [Q, S]) assert.deepEqual(v.accounting().refusals, { budget: 0, fairShare: 0 }, `${v.name} was never refused`);
-    assert.ok(k.accounting().memoryPeak <= BUDGET);
     destroyAll(k, [Q, S, X, ...flooded.map((f) => f.v)], pagesBefore);
     k.shutdown();
   });
