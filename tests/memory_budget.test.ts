@@ -206,6 +206,21 @@ describe("memory budgets", () => {
     k.shutdown();
   });
 
+  test("a dying vnet's interfaces go home even when home is at its budget; a user's move there is refused", async () => {
+    const k = await Kernel.boot({ config: ["if_epair", "inet"] });
+    const [H, F, G] = ["H", "F", "G"].map((n) => k.createVnet(n));
+    link(k, H, F, "10.1.0");
+    const [, gb] = link(k, H, G, "10.2.0");
+    H.setMemoryBudget(H.accounting().pinnedBytes);
+    assert.throws(() => gb.moveTo(H), /ENOMEM/, "a move into a vnet at its budget is refused");
+    F.destroy(); // must not leak: epair1b... goes back to H
+    assert.equal(H.interfaces().filter((i) => i.name.startsWith("epair")).length, 3);
+    assert.ok(H.accounting().pinnedBytes > H.accounting().memoryBudget, "home took it past its budget");
+    G.destroy();
+    H.destroy();
+    k.shutdown();
+  });
+
   test("a vnet's budget counts its own pages (per-vnet zones, tables), not only its packets", async () => {
     const k = await Kernel.boot({ config: ["inet", "tcp"] });
     const v = k.createVnet();

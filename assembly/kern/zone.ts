@@ -566,16 +566,21 @@ export function zone_drain_all(): u32 {
 /**
  * Move one item's charge in a ZONE_CHARGE zone from the vnet whose data block is fromBase
  * to the one at toBase (an interface moving, a packet crossing). False, with nothing
- * changed, when the target is at its limit.
+ * changed, when the target is at its limit or its byte budget (kern_racct.ts).
  */
 export function zone_charge_move(z: usize, fromBase: usize, toBase: usize): bool {
+  return zone_charge_move_in(z, fromBase, toBase, false);
+}
+
+/** zone_charge_move; with force, past the target's limits (teardown sending something home must not fail). */
+export function zone_charge_move_in(z: usize, fromBase: usize, toBase: usize, force: bool): bool {
   const zz = changetype<Zone>(z);
   if (!(zz.flags & ZONE_CHARGE) || fromBase == 0 || toBase == 0) return false;
   if (fromBase == toBase) return true;
   const to = toBase + zz.vnoff;
   const lim = load<u32>(to, ZR_LIMIT);
   const n = load<u32>(to, ZR_INUSE);
-  if ((lim != 0 && n >= lim) || !racct_may_charge(toBase, zz.size)) {
+  if (!force && ((lim != 0 && n >= lim) || !racct_may_charge(toBase, zz.size))) {
     store<u32>(to, load<u32>(to, ZR_FAILS) + 1, ZR_FAILS);
     return false;
   }
