@@ -75,25 +75,13 @@ function refuse(vbase: usize, own: bool): bool {
   racct_add(toBase, bytes);
 }
 
-/** The data block of a kmem account if it is a vnet's with one (kmem accounts are a vnet's or the kernel's). */
-@inline function acctBase(acct: usize): usize {
-  // (A page account that is not a vnet's, e.g. a unit test's counter, is not budgeted.)
+/**
+ * The data block of a kmem page account if it is a vnet's and the vnet has one yet (kmem
+ * accounts are a struct vnet or the kernel's; a unit test's counter is not budgeted). kmem
+ * passes a vnet's pages through racct_may_charge / racct_add / racct_sub with it.
+ */
+@inline export function racct_kmem_base(acct: usize): usize {
   return load<u32>(acct + offsetof<Vnet>("magic")) == VNET_MAGIC ? changetype<Vnet>(acct).base : 0;
-}
-
-/** kmem_alloc of npages charged to acct: a vnet's pages pass its budget and are counted as pinned. */
-export function racct_kmem_charge(acct: usize, npages: u32): bool {
-  const b = acctBase(acct);
-  if (b == 0) return true;
-  const bytes = npages << PAGE_SHIFT;
-  if (!racct_may_charge(b, bytes)) return false;
-  racct_add(b, bytes);
-  return true;
-}
-
-export function racct_kmem_uncharge(acct: usize, npages: u32): void {
-  const b = acctBase(acct);
-  if (b != 0) racct_sub(b, npages << PAGE_SHIFT);
 }
 
 /** A new vnet's data block (allocated before it had one, so not yet counted) is its first pinned memory. */

@@ -42,7 +42,7 @@ const DESC_SHIFT: u32 = 4;
 const DESCS_PER_TABLE_SHIFT: u32 = CHUNK_SHIFT - DESC_SHIFT; // 4096 descriptors
 const DIR: usize = memory.data(16 * 4, 4);
 
-import { racct_kmem_charge, racct_kmem_uncharge, racct_level } from "./kern_racct";
+import { racct_kmem_base, racct_may_charge, racct_add, racct_sub, racct_level } from "./kern_racct";
 
 /** The kernel's own page account. */
 export const KMEM_KERNEL_ACCT: usize = memory.data(8, 8);
@@ -185,7 +185,8 @@ export function kmem_alloc(npages: u32, acct: usize): usize {
   if (npages == 0 || npages > PAGES_PER_CHUNK) return 0;
   if (pageLimit != 0 && pagesInUse + npages > pageLimit) return 0;
   // A vnet's pages count against its budget (and its fair share under pressure).
-  if (acct != KMEM_KERNEL_ACCT && !racct_kmem_charge(acct, npages)) return 0;
+  const vb = acct != KMEM_KERNEL_ACCT ? racct_kmem_base(acct) : 0;
+  if (vb != 0 && !racct_may_charge(vb, npages << PAGE_SHIFT)) return 0;
   let c: u32 = 0;
   let first: i32 = -1;
   if (npages < PAGES_PER_CHUNK) {
@@ -228,6 +229,7 @@ export function kmem_alloc(npages: u32, acct: usize): usize {
     racct_level(inUseBytes());
   }
   store<u32>(acct, load<u32>(acct) + npages);
+  if (vb != 0) racct_add(vb, npages << PAGE_SHIFT);
   return (<usize>c << CHUNK_SHIFT) + ((<usize>first) << PAGE_SHIFT);
 }
 
@@ -269,7 +271,10 @@ export function kmem_free(addr: usize, npages: u32, acct: usize): void {
     racct_level(inUseBytes());
   }
   store<u32>(acct, load<u32>(acct) - npages);
-  if (acct != KMEM_KERNEL_ACCT) racct_kmem_uncharge(acct, npages);
+  if (acct != KMEM_KERNEL_ACCT) {
+    const vb = racct_kmem_base(acct);
+    if (vb != 0) racct_sub(vb, npages << PAGE_SHIFT);
+  }
   if (nmask == ALL_FREE) {
     if (state == CS_PARTIAL) partialHead = listRemove(partialHead, c);
     store<u16>(d, CS_FREE, D_STATE);
