@@ -8,7 +8,7 @@ import "./vnet.js";
 
 export { Kernel, Vnet, PORT_RANK, PAGE_SIZE, type BootOptions, type ZoneRow, type Accounting, type VnetAccounting, type HostPort } from "./kern/kernel.js";
 export type { KernelExports } from "./kern/abi.js";
-export { VirtualClock, RealClock, type Clock, type ClockTarget } from "./kern/clock.js";
+export { VirtualClock, RealClock, VIRTUAL_TIME_MAX_US, type Clock, type ClockTarget } from "./kern/clock.js";
 export type { KldStat, ModuleSource } from "./kern/linker.js";
 export { bytesModuleSource, urlModuleSource } from "./kern/source.js";
 export { loadLinkMap, type LinkMap, type ModuleEntry } from "./kern/linkmap.js";
@@ -52,6 +52,7 @@ export {
   type SockAddr, type SockAddrIn, type SockAddrIn6, type AddressLike, type Datagram, type SockstatRow,
 } from "./sockets/socket.js";
 
+export { socketStreams, type SocketStreams } from "./sockets/streams.js";
 export {
   PcapWriter, PcapngWriter, readPcap, readPcapng, loopbackHeader, LINKTYPE_ETHERNET, LINKTYPE_NULL, MAX_SNAPLEN,
   type PcapPacket, type PcapngInterface, type PcapngStats, type PcapFile, type PcapngFile,

@@ -3,9 +3,9 @@
 // core (host/kern/) imports none of the features built on it. Importing this module (every
 // public entry does) installs the methods; their types merge into Kernel and Vnet.
 
-import { Kernel, Vnet } from "./kern/kernel.js";
+import { Kernel, Vnet, checkVnet } from "./kern/kernel.js";
 import { ConfigError, KernelError, Errno } from "./lib/errors.js";
-import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, type EtherStats } from "./admin/ifnet.js";
+import { Interface, interfacesOf, lookup, createClone, ifconfigText, netstatI, etherStats, checkInterface, type EtherStats } from "./admin/ifnet.js";
 import { startCapture, type LiveCapture, type CaptureStartOptions } from "./capture/tap.js";
 import { registryOf, socket as newSocket, sockstat, formatSockstat, type Socket, type SocketRegistry } from "./sockets/socket.js";
 
@@ -40,7 +40,8 @@ declare module "./kern/kernel.js" {
     readonly sockets: SocketRegistry;
     /**
      * An epair: both ends created in vnet0, then a moved into `a` and b into `b` (each
-     * optional). Returns [a end, b end].
+     * optional). Returns [a end, b end]. Both vnets are checked first, and a move that fails
+     * destroys the pair: a failed call leaves no interface behind.
      */
     epair(a?: Vnet, b?: Vnet): [Interface, Interface];
     /** Capture every frame in and out of an interface (pcap/pcapng sinks, async iteration). */
@@ -88,8 +89,7 @@ Object.assign(Vnet.prototype, {
 
 Object.assign(Interface.prototype, {
   capture(this: Interface, opts: CaptureStartOptions = {}): LiveCapture {
-    this.check("capture");
-    return startCapture(this.kernel, this, opts);
+    return startCapture(this.kernel, checkInterface(this.kernel, this, "capture"), opts);
   },
 });
 
@@ -101,15 +101,23 @@ Object.defineProperty(Kernel.prototype, "sockets", {
 });
 
 Object.assign(Kernel.prototype, {
-  epair(this: Kernel, a?: Vnet, b?: Vnet): [Interface, Interface] {
+  epair(this: Kernel, a?: Vnet | null, b?: Vnet | null): [Interface, Interface] {
+    const va = a === undefined || a === null ? this.vnet0 : checkVnet(this, a, "epair: vnet a");
+    const vb = b === undefined || b === null ? this.vnet0 : checkVnet(this, b, "epair: vnet b");
     const made = createClone(this, this.vnet0, "epair");
-    if (made.length !== 2) throw new KernelError(`ifconfig epair create made ${made.length} interfaces`, Errno.EINVAL);
     const [ea, eb] = made[0]!.name.endsWith("a") ? [made[0]!, made[1]!] : [made[1]!, made[0]!];
-    if (a && a !== this.vnet0) ea.moveTo(a);
-    if (b && b !== this.vnet0) eb.moveTo(b);
+    try {
+      if (made.length !== 2) throw new KernelError(`ifconfig epair create made ${made.length} interfaces`, Errno.EINVAL);
+      if (va !== this.vnet0) ea.moveTo(va);
+      if (vb !== this.vnet0) eb.moveTo(vb);
+    } catch (e) {
+      // Destroying one end takes the pair, wherever its ends are now.
+      if (ea.alive) ea.destroy();
+      throw e;
+    }
     return [ea, eb];
   },
   capture(this: Kernel, iface: Interface, opts: CaptureStartOptions = {}): LiveCapture {
-    return startCapture(this, iface, opts);
+    return startCapture(this, checkInterface(this, iface, "capture"), opts);
   },
 });

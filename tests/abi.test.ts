@@ -18,6 +18,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { unsignedExports, unsignedView } from "../host/kern/abi.js";
 import { readWasmAbi, readWasmAbiFile, formatFuncType, type FuncType, type ValType, type WasmAbi } from "./helpers/wasm_abi.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -468,6 +469,41 @@ describe("kernel ABI", () => {
     }
     report("host constants that differ from the AssemblyScript side", errors);
     assert.ok(checked > 30, `checked ${checked} constants`);
+  });
+
+  test("every binary names its unsigned results (wavnet.unsigned), and the host's view reads them unsigned", () => {
+    const errors: string[] = [];
+    for (const target of ["kernel", ...moduleNames]) {
+      const names = unsignedExports(new WebAssembly.Module(readFileSync(wasmPath(target))), target);
+      for (const n of names) {
+        const f = abi(target).funcs.get(n);
+        if (!f || f.results.join() !== "i32") errors.push(`${target}: ${n} is listed unsigned but ${f ? `returns ${f.results.join() || "nothing"}` : "is not an exported function"}`);
+      }
+    }
+    report("unsigned-section mismatches", errors);
+    const kernel = unsignedExports(new WebAssembly.Module(readFileSync(wasmPath("kernel"))), "kernel");
+    // Addresses the host takes from the kernel; errno results stay signed.
+    for (const n of ["vnet_alloc", "vnet_first", "vnet_base", "ifh_create", "ifh_first", "soh_socket", "soh_accept", "soh_ev_out", "bpfh_attach", "bpf_read_ptr", "kern_iobuf", "leak_entry", "zone_first", "zone_name_ptr"]) {
+      assert.ok(kernel.has(n), `${n} is read unsigned`);
+    }
+    for (const n of ["vnet_destroy", "soh_bind", "ifh_vmove", "kern_boot"]) assert.ok(!kernel.has(n), `${n} returns an errno`);
+    const epair = unsignedExports(new WebAssembly.Module(readFileSync(wasmPath("if_epair"))), "if_epair");
+    assert.ok(epair.has("epair_peer"));
+
+    // The view: a function returning 0x80000000 gives 2147483648, not -2147483648.
+    const bytes = Uint8Array.from([
+      0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+      1, 5, 1, 0x60, 0, 1, 0x7f, // type: () -> i32
+      3, 3, 2, 0, 0, // two functions
+      7, 9, 2, 1, 0x61, 0, 0, 1, 0x62, 0, 1, // exports a, b
+      10, 19, 2, 8, 0, 0x41, 0x80, 0x80, 0x80, 0x80, 0x78, 0x0b, 8, 0, 0x41, 0x80, 0x80, 0x80, 0x80, 0x78, 0x0b, // both i32.const 0x80000000
+      0, 17, 15, ...new TextEncoder().encode("wavnet.unsigned"), 0x61, // custom section: "a"
+    ]);
+    const mod = new WebAssembly.Module(bytes);
+    const view = unsignedView<{ a(): number; b(): number }>(mod, new WebAssembly.Instance(mod).exports, "test");
+    assert.equal(view.a(), 0x80000000);
+    assert.equal(view.b(), -0x80000000, "a result not listed stays signed (an errno)");
+    assert.throws(() => unsignedExports(new WebAssembly.Module(bytes.subarray(0, bytes.length - 19)), "plain"), /no "wavnet.unsigned" section/);
   });
 
   test("no host call passes a bare number where the AssemblyScript side names the selector", () => {

@@ -322,7 +322,7 @@ describe("topology runner: the API and up-time errors", () => {
     // MTU 100000 is refused by the schema; 70000 passes it but not the interface.
     const spec = parseTopology(`${TWO.replace("interfaces: [{ name: eth0, addresses: [10.0.0.2/24] }]", "interfaces: [{ name: eth0, addresses: [10.0.0.2/24], mac: \"02:00:00:00:00:01\" }]")}`, "half.yaml");
     spec.nodes[1].interfaces[0].mtu = 70000;
-    await assert.rejects(Topology.up(spec, { kernel: k }), (e: unknown) => e instanceof TopologyError && /half\.yaml:5:\d+: .*interface b:eth0 mtu: mtu epair\d+b: must be an integer from 72 to 65535, got 70000/.test((e as Error).message));
+    await assert.rejects(Topology.up(spec, { kernel: k }), (e: unknown) => e instanceof TopologyError && /half\.yaml:5:\d+: .*interface b:eth0 mtu: mtu epair\d+b: must be an integer from 72 to 16384 \(the epair driver's limit\), got 70000/.test((e as Error).message));
     k.reclaim();
     assert.deepEqual(snapshot(k), before);
     assert.deepEqual(k.vnets().map((v) => v.name), ["vnet0"]);

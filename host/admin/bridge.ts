@@ -3,9 +3,10 @@
 // if_bridge module; every argument is checked here first so a mistake gets a ConfigError
 // that says what is wrong, and kernel errnos become KernelErrors that say which call failed.
 
-import type { Kernel } from "../kern/kernel.js";
+import { checkKernel, type Kernel } from "../kern/kernel.js";
 import { ConfigError, KernelError, Errno, ModuleNotLoadedError } from "../lib/errors.js";
-import { Interface, parseMac, formatMac, flagNames } from "./ifnet.js";
+import { show } from "../lib/format.js";
+import { Interface, checkInterface, parseMac, formatMac, flagNames } from "./ifnet.js";
 
 /** The if_bridge module's exports (assembly/modules/if_bridge/if_bridge.ts). */
 export interface BridgeExports {
@@ -64,21 +65,26 @@ export const BRIDGE_AGEING_MAX_S = 1_000_000;
 export const BRIDGE_MAXADDR_LIMIT = 65536;
 
 function x(kernel: Kernel, what: string): BridgeExports {
+  checkKernel(kernel, what);
   if (!kernel.linker.isLoaded("if_bridge")) {
     throw new ModuleNotLoadedError(`${what}: the if_bridge module is not loaded (kldload("if_bridge"), or boot the GENERIC configuration)`);
   }
   return kernel.module<BridgeExports>("if_bridge");
 }
 
-function alive(i: Interface, what: string): void {
-  if (!(i instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(i)}`);
-  if (!i.alive) throw new ConfigError(`${what}: interface #${i.serial} no longer exists`);
+function alive(kernel: Kernel, i: Interface, what: string): void {
+  checkInterface(kernel, i, what);
+}
+
+/** The bridge's name for a message, before it is checked. */
+function nameOf(i: unknown): string {
+  return i instanceof Interface && i.alive ? i.name : "bridge";
 }
 
 /** The exports, after checking that `bridge` is a live bridge interface of the module. */
 function bridgeOf(kernel: Kernel, bridge: Interface, what: string): BridgeExports {
   const b = x(kernel, what);
-  alive(bridge, what);
+  alive(kernel, bridge, what);
   if (!b.bridge_is(bridge.ptr)) throw new ConfigError(`${what}: ${bridge.name} is not a bridge (type ${bridge.type})`);
   return b;
 }
@@ -97,9 +103,9 @@ function macArgs(mac: string, what: string): [number, number] {
 
 /** ifconfig BRIDGE addm MEMBER: an Ethernet interface of the bridge's vnet joins (and goes promiscuous). */
 export function bridgeAdd(kernel: Kernel, bridge: Interface, member: Interface): void {
-  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} addm`;
+  const what = `ifconfig ${nameOf(bridge)} addm`;
   const b = bridgeOf(kernel, bridge, what);
-  alive(member, what);
+  alive(kernel, member, what);
   const w = `${what} ${member.name}`;
   if (member.type !== "ether") throw new ConfigError(`${w}: only Ethernet interfaces can be members (it is ${member.type})`);
   if (member.vnet !== bridge.vnet) throw new ConfigError(`${w}: ${member.name} is in vnet "${member.vnet.name}", the bridge in "${bridge.vnet.name}"; move it first`);
@@ -115,9 +121,9 @@ export function bridgeAdd(kernel: Kernel, bridge: Interface, member: Interface):
 
 /** ifconfig BRIDGE deletem MEMBER: it leaves (its promiscuous mode is restored, its addresses forgotten). */
 export function bridgeDel(kernel: Kernel, bridge: Interface, member: Interface): void {
-  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} deletem`;
+  const what = `ifconfig ${nameOf(bridge)} deletem`;
   const b = bridgeOf(kernel, bridge, what);
-  alive(member, what);
+  alive(kernel, member, what);
   const r = kernel.enter(() => b.bridge_delm(bridge.ptr, member.ptr));
   if (r === -Errno.ENOENT) throw new ConfigError(`${what} ${member.name}: not a member of ${bridge.name}`);
   if (r !== 0) throw new KernelError(`${what} ${member.name}`, r);
@@ -137,7 +143,7 @@ export function bridgeMembers(kernel: Kernel, bridge: Interface): Interface[] {
 
 /** ifconfig BRIDGE addr: the address table, live entries only. */
 export function bridgeAddrs(kernel: Kernel, bridge: Interface): BridgeAddr[] {
-  const b = bridgeOf(kernel, bridge, `ifconfig ${bridge.alive ? bridge.name : "bridge"} addr`);
+  const b = bridgeOf(kernel, bridge, `ifconfig ${nameOf(bridge)} addr`);
   const now = b.bridge_now();
   const out: BridgeAddr[] = [];
   const names = new Map<number, Interface>();
@@ -163,9 +169,9 @@ export function bridgeAddrs(kernel: Kernel, bridge: Interface): BridgeAddr[] {
 
 /** ifconfig BRIDGE static MEMBER MAC: an entry that never ages or moves. */
 export function bridgeAddStatic(kernel: Kernel, bridge: Interface, member: Interface, mac: string): void {
-  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} static`;
+  const what = `ifconfig ${nameOf(bridge)} static`;
   const b = bridgeOf(kernel, bridge, what);
-  alive(member, what);
+  alive(kernel, member, what);
   const [hi, lo] = macArgs(mac, `${what} ${member.name}`);
   const r = kernel.enter(() => b.bridge_addstatic(bridge.ptr, member.ptr, hi, lo));
   if (r === -Errno.ENOENT) throw new ConfigError(`${what} ${member.name} ${mac}: ${member.name} is not a member of ${bridge.name}`);
@@ -175,7 +181,7 @@ export function bridgeAddStatic(kernel: Kernel, bridge: Interface, member: Inter
 
 /** ifconfig BRIDGE deladdr MAC. */
 export function bridgeDelAddr(kernel: Kernel, bridge: Interface, mac: string): void {
-  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} deladdr ${mac}`;
+  const what = `ifconfig ${nameOf(bridge)} deladdr ${mac}`;
   const b = bridgeOf(kernel, bridge, what);
   const [hi, lo] = macArgs(mac, what);
   const r = kernel.enter(() => b.bridge_deladdr(bridge.ptr, hi, lo));
@@ -185,13 +191,14 @@ export function bridgeDelAddr(kernel: Kernel, bridge: Interface, mac: string): v
 
 /** ifconfig BRIDGE flush (dynamic entries) or, with all, flushall. Returns entries removed. */
 export function bridgeFlush(kernel: Kernel, bridge: Interface, opts: { all?: boolean } = {}): number {
-  const b = bridgeOf(kernel, bridge, `ifconfig ${bridge.alive ? bridge.name : "bridge"} flush`);
+  const b = bridgeOf(kernel, bridge, `ifconfig ${nameOf(bridge)} flush`);
+  if (opts === null || typeof opts !== "object" || (opts.all !== undefined && typeof opts.all !== "boolean")) throw new ConfigError(`ifconfig ${nameOf(bridge)} flush: options are { all?: boolean }, got ${show(opts)}`);
   return kernel.enter(() => b.bridge_flush(bridge.ptr, opts.all ? 1 : 0));
 }
 
 /** ifconfig BRIDGE timeout SECONDS (default 1200; 0 learns nothing). Applies to current entries too. */
 export function bridgeSetAgeing(kernel: Kernel, bridge: Interface, seconds: number): void {
-  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} timeout`;
+  const what = `ifconfig ${nameOf(bridge)} timeout`;
   const b = bridgeOf(kernel, bridge, what);
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > BRIDGE_AGEING_MAX_S) {
     throw new ConfigError(`${what}: seconds must be an integer from 0 to ${BRIDGE_AGEING_MAX_S}, got ${seconds}`);
@@ -202,7 +209,7 @@ export function bridgeSetAgeing(kernel: Kernel, bridge: Interface, seconds: numb
 
 /** ifconfig BRIDGE maxaddr N (default 4096): dynamic entries over it are removed. */
 export function bridgeSetMaxAddr(kernel: Kernel, bridge: Interface, n: number): void {
-  const what = `ifconfig ${bridge.alive ? bridge.name : "bridge"} maxaddr`;
+  const what = `ifconfig ${nameOf(bridge)} maxaddr`;
   const b = bridgeOf(kernel, bridge, what);
   if (!Number.isInteger(n) || n < 1 || n > BRIDGE_MAXADDR_LIMIT) {
     throw new ConfigError(`${what}: must be an integer from 1 to ${BRIDGE_MAXADDR_LIMIT}, got ${n}`);
@@ -213,7 +220,7 @@ export function bridgeSetMaxAddr(kernel: Kernel, bridge: Interface, n: number): 
 
 /** Bridge counters, parameters, and per-member counters keyed by member name. */
 export function bridgeStats(kernel: Kernel, bridge: Interface): BridgeStats {
-  const b = bridgeOf(kernel, bridge, `bridge stats ${bridge.alive ? bridge.name : ""}`);
+  const b = bridgeOf(kernel, bridge, `bridge stats ${nameOf(bridge)}`);
   const out = {} as BridgeStats;
   BRIDGE_STATS.forEach((n, i) => (out[n] = b.bridge_stat(bridge.ptr, i)));
   out.members = b.bridge_param(bridge.ptr, 0);

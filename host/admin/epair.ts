@@ -2,9 +2,10 @@
 // exports of the if_epair module (assembly/modules/if_epair.ts). Conditions set on an end
 // apply to the frames that end SENDS; set them on both ends for a symmetric link.
 
-import type { Kernel } from "../kern/kernel.js";
-import { Interface, InterfaceGoneError } from "./ifnet.js";
+import { checkKernel, type Kernel } from "../kern/kernel.js";
+import { Interface, checkInterface } from "./ifnet.js";
 import { ConfigError, KernelError } from "../lib/errors.js";
+import { show } from "../lib/format.js";
 import { formatDuration, formatRate, formatPct } from "../lib/units.js";
 
 export interface EpairExports {
@@ -85,27 +86,27 @@ const QLIMIT_DEFAULT = 1000;
 const QLIMIT_MAX = 1_000_000;
 
 function exportsOf(kernel: Kernel): EpairExports {
+  checkKernel(kernel, "epair");
   return kernel.module<EpairExports>("if_epair");
 }
 
 /** The interface's pointer, checked: alive, and an epair end. */
 function endOf(kernel: Kernel, iface: Interface, what: string): number {
-  if (!(iface instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(iface)}`);
-  if (!iface.alive) throw new InterfaceGoneError(`${what}: interface #${iface.serial} no longer exists`);
+  checkInterface(kernel, iface, what);
   if (exportsOf(kernel).epair_peer(iface.ptr) === 0) throw new ConfigError(`${what}: ${iface.name} is not an epair end`);
   return iface.ptr;
 }
 
 function integer(what: string, field: string, v: unknown, min: number, max: number, unit: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`${what}: ${field} must be an integer from ${min} to ${max}${unit}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`${what}: ${field} must be an integer from ${min} to ${max}${unit}, got ${show(v)}`);
   }
   return v;
 }
 
 function probability(what: string, field: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) {
-    throw new ConfigError(`${what}: ${field} must be a probability from 0 to 1, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`${what}: ${field} must be a probability from 0 to 1, got ${show(v)}`);
   }
   return v;
 }
@@ -116,7 +117,7 @@ function probability(what: string, field: string, v: unknown): number {
  */
 export function epairConditions(kernel: Kernel, iface: Interface, c: LinkConditions): void {
   const what = `epair conditions ${iface instanceof Interface && iface.alive ? iface.name : "?"}`;
-  if (c === null || typeof c !== "object") throw new ConfigError(`${what}: conditions must be an object, got ${JSON.stringify(c)}`);
+  if (c === null || typeof c !== "object") throw new ConfigError(`${what}: conditions must be an object, got ${show(c)}`);
   for (const key of Object.keys(c)) {
     if (!(CONDITIONS as string[]).includes(key)) throw new ConfigError(`${what}: unknown condition "${key}" (known: ${CONDITIONS.join(", ")})`);
   }

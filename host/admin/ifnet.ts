@@ -3,7 +3,9 @@
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { KernelError, WavnetError, ConfigError, Errno } from "../lib/errors.js";
-import { formatTable } from "../lib/format.js";
+import { formatTable, show } from "../lib/format.js";
+import { integerArg, booleanArg } from "../lib/check.js";
+import { checkVnet, checkKernel } from "../kern/kernel.js";
 import { epairConditions, clearConditions, getConditions, epairStats, epairPeer, type LinkConditions, type EpairStats } from "./epair.js";
 
 export class InterfaceGoneError extends WavnetError {}
@@ -42,6 +44,16 @@ export const ETHERSTATS = ["down", "runt", "oversize", "badlen", "badsrc", "notf
 
 /** Offload capabilities (FreeBSD IFCAP_* values): ifconfig's rxcsum, txcsum, tso4. */
 export const IFCAP = { RXCSUM: 0x1, TXCSUM: 0x2, TSO4: 0x100 } as const;
+const IFCAP_ALL = IFCAP.RXCSUM | IFCAP.TXCSUM | IFCAP.TSO4;
+
+/** MTU bounds of every interface (assembly/sys/if.ts). */
+const IF_MINMTU = 72;
+/** assembly/sys/if.ts */
+const IF_MAXMTU = 65535;
+/** The epair driver's largest MTU (assembly/modules/if_epair/if_epairvar.ts). */
+const EPAIR_MAXMTU = 16384;
+/** The vxlan driver's largest MTU (assembly/modules/if_vxlan.ts). */
+const VXLAN_MAXMTU = 16384;
 /** What an interface assists for packets sent now (FreeBSD CSUM_* values of if_hwassist). */
 export const CSUM = { TCP: 0x4, UDP: 0x2, TSO: 0x10 } as const;
 export type EtherStats = Record<(typeof ETHERSTATS)[number], number>;
@@ -53,7 +65,7 @@ function k(kernel: Kernel): IfnetExports {
 /** Write an ASCII name into the kernel's I/O buffer; returns its length. */
 export function putName(kernel: Kernel, name: string, what: string): number {
   if (typeof name !== "string" || !/^[A-Za-z][A-Za-z0-9_.]{0,14}$/.test(name)) {
-    throw new ConfigError(`${what}: interface name must be 1-15 of [A-Za-z0-9_.] starting with a letter, got ${JSON.stringify(name)}`);
+    throw new ConfigError(`${what}: interface name must be 1-15 of [A-Za-z0-9_.] starting with a letter, got ${show(name)}`);
   }
   const buf = new Uint8Array(kernel.memory.buffer, k(kernel).kern_iobuf(), name.length);
   for (let i = 0; i < name.length; i++) buf[i] = name.charCodeAt(i);
@@ -62,12 +74,26 @@ export function putName(kernel: Kernel, name: string, what: string): number {
 
 export function parseMac(mac: string): Uint8Array {
   const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(mac);
-  if (!m) throw new ConfigError(`MAC address must look like 02:00:00:00:00:01, got ${JSON.stringify(mac)}`);
+  if (!m) throw new ConfigError(`MAC address must look like 02:00:00:00:00:01, got ${show(mac)}`);
   return Uint8Array.from(m.slice(1).map((x) => parseInt(x, 16)));
 }
 
 export function formatMac(b: Uint8Array): string {
+  if (!(b instanceof Uint8Array) || b.length !== 6) throw new ConfigError(`a MAC address is 6 bytes, got ${show(b)}`);
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+/**
+ * @internal i as an argument of a call on `kernel`, checked before anything changes: an
+ * Interface (ConfigError otherwise), of this kernel (ConfigError: another memory's
+ * interface), that still exists (InterfaceGoneError).
+ */
+export function checkInterface(kernel: Kernel, i: unknown, what: string): Interface {
+  checkKernel(kernel, what);
+  if (!(i instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${show(i)}`);
+  if (i.kernel !== kernel) throw new ConfigError(`${what}: interface #${i.serial} belongs to another kernel`);
+  i.check(what);
+  return i;
 }
 
 /** A handle on one struct ifnet; it goes stale when the interface is destroyed. */
@@ -153,6 +179,10 @@ export class Interface {
   /** ifconfig rxcsum/txcsum/tso on or off: the IFCAP_* bits to have on (others the driver lacks are ignored). */
   setCapEnable(caps: number): void {
     const x = this.check("capenable");
+    integerArg(`capabilities ${this.name}: caps`, caps, 0, 0xffffffff, " (IFCAP_* bits)");
+    if ((caps & ~IFCAP_ALL) !== 0) {
+      throw new ConfigError(`capabilities ${this.name}: unknown IFCAP bits 0x${((caps & ~IFCAP_ALL) >>> 0).toString(16)} (known: RXCSUM 0x1, TXCSUM 0x2, TSO4 0x100)`);
+    }
     this.errno("ifconfig capabilities", this.kernel.enter(() => x.ifh_setcap(this.ptr, caps)));
   }
 
@@ -169,6 +199,7 @@ export class Interface {
 
   setUp(up = true): void {
     const x = this.check("up");
+    booleanArg(`${up ? "up" : "down"} ${this.name}: up`, up);
     this.errno(up ? "up" : "down", this.kernel.enter(() => x.ifh_setflags(this.ptr, up ? 1 : 0, -1)));
   }
 
@@ -178,13 +209,29 @@ export class Interface {
 
   setPromisc(on: boolean): void {
     const x = this.check("promisc");
+    booleanArg(`promisc ${this.name}: on`, on);
     this.errno("promisc", this.kernel.enter(() => x.ifh_setflags(this.ptr, -1, on ? 1 : 0)));
+  }
+
+  /** The largest MTU the interface's driver takes: epair and vxlan 16384, loopback and bridge 65535. */
+  get maxMtu(): number {
+    return this.#driverMtu()[0];
+  }
+
+  #driverMtu(): [number, string] {
+    if (this.type !== "ether") return [IF_MAXMTU, ""];
+    const k = this.kernel;
+    const epair = k.linker.isLoaded("if_epair") && k.module<{ epair_peer(ifp: number): number }>("if_epair").epair_peer(this.ptr) !== 0;
+    return epair ? [EPAIR_MAXMTU, " (the epair driver's limit)"] : [VXLAN_MAXMTU, " (the vxlan driver's limit)"];
   }
 
   setMtu(mtu: number): void {
     const x = this.check("mtu");
-    if (!Number.isInteger(mtu) || mtu < 72 || mtu > 65535) throw new ConfigError(`mtu ${this.name}: must be an integer from 72 to 65535, got ${mtu}`);
-    this.errno("mtu", this.kernel.enter(() => x.ifh_setmtu(this.ptr, mtu)));
+    const [max, why] = this.#driverMtu();
+    integerArg(`mtu ${this.name}:`, mtu, IF_MINMTU, max, why);
+    const r = this.kernel.enter(() => x.ifh_setmtu(this.ptr, mtu));
+    if (r === -Errno.EINVAL && this.type === "bridge") throw new KernelError(`mtu ${this.name} ${mtu}: a bridge's MTU is its members' (${this.mtu}); change the members' first`, r);
+    this.errno(`mtu ${mtu}`, r);
   }
 
   setMac(mac: string): void {
@@ -199,7 +246,7 @@ export class Interface {
   /** if_vmove: move into another vnet (ifconfig IF vnet JAIL). */
   moveTo(vnet: Vnet): void {
     const x = this.check("vnet");
-    if (!vnet.alive) throw new KernelError(`move ${this.name}: target vnet was destroyed`, Errno.EINVAL);
+    checkVnet(this.kernel, vnet, `move ${this.name}: target vnet`);
     const r = this.kernel.enter(() => x.ifh_vmove(this.ptr, vnet.ptr));
     if (r === -Errno.EEXIST) throw new KernelError(`move ${this.name} into vnet "${vnet.name}": an interface of that name exists there`, r);
     if (r === -Errno.EPERM) throw new KernelError(`move ${this.name}: a loopback interface stays in its vnet`, r);

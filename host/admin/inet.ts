@@ -5,11 +5,11 @@
 // errnos become KernelErrors that say which call failed and why. addAddress, delAddress,
 // addRoute and delRoute also take IPv6 text (a colon) and hand it to host/inet6.ts.
 
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../lib/errors.js";
 import { parseIPv4, formatIPv4, parsePrefix, mask4 as maskOf, isIPv6Text } from "../lib/addr.js";
-import { Interface, formatMac } from "./ifnet.js";
-import { formatTable } from "../lib/format.js";
+import { Interface, checkInterface, formatMac } from "./ifnet.js";
+import { formatTable, show } from "../lib/format.js";
 import { netstatUdp } from "./udp.js";
 import { addAddress6, delAddress6, addRoute6, delRoute6 } from "./inet6.js";
 
@@ -41,6 +41,7 @@ function fail(what: string, r: number, why?: string): never {
 
 /** The inet exports; ModuleNotLoadedError when inet is not loaded. */
 export function inet(kernel: Kernel, what: string): InetExports {
+  checkKernel(kernel, what);
   if (!kernel.linker.isLoaded("inet")) throw new ModuleNotLoadedError(`${what}: the inet module is not loaded (kldload("inet"), or boot the GENERIC configuration)`);
   return kernel.module<InetExports>("inet");
 }
@@ -50,15 +51,7 @@ export function inet(kernel: Kernel, what: string): InetExports {
 
 export { parseIPv4, formatIPv4, parsePrefix, mask4 as maskOf } from "../lib/addr.js";
 
-function checkIface(kernel: Kernel, iface: Interface, what: string): void {
-  if (!(iface instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(iface)}`);
-  if (!iface.alive) throw new ConfigError(`${what}: interface #${iface.serial} no longer exists`);
-}
 
-function checkVnet(vnet: Vnet, what: string): void {
-  if (!vnet || typeof vnet !== "object" || typeof (vnet as Vnet).ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
-  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
-}
 
 function isMartianHost(a: number): string | undefined {
   if (a === 0) return "the unspecified address";
@@ -87,7 +80,7 @@ export function addAddress(kernel: Kernel, iface: Interface, cidr: string, opts:
   if (isIPv6Text(cidr)) return addAddress6(kernel, iface, cidr);
   const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet ${cidr}`;
   const x = inet(kernel, what);
-  checkIface(kernel, iface, what);
+  checkInterface(kernel, iface, what);
   const [addr, plen] = parsePrefix(cidr, `${what}: address`, false);
   const bad = isMartianHost(addr);
   if (bad) throw new ConfigError(`${what}: ${formatIPv4(addr)} is ${bad}, not an interface address`);
@@ -108,7 +101,7 @@ export function delAddress(kernel: Kernel, iface: Interface, address: string): v
   if (isIPv6Text(address)) return delAddress6(kernel, iface, address);
   const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet ${address} -alias`;
   const x = inet(kernel, what);
-  checkIface(kernel, iface, what);
+  checkInterface(kernel, iface, what);
   const a = parseIPv4(address.replace(/\/\d+$/, ""), `${what}: address`);
   const r = kernel.enter(() => x.inet_addr_del(iface.ptr, a));
   if (r === -2) fail(what, r, `${iface.name} has no address ${formatIPv4(a)}`);
@@ -118,7 +111,7 @@ export function delAddress(kernel: Kernel, iface: Interface, address: string): v
 /** The IPv4 addresses of an interface, primary first. */
 export function addresses(kernel: Kernel, iface: Interface): InetAddress[] {
   const x = inet(kernel, "addresses");
-  checkIface(kernel, iface, "addresses");
+  checkInterface(kernel, iface, "addresses");
   const n = x.inet_addr_fill(iface.ptr);
   if (n < 0) fail(`addresses of ${iface.name}`, -22);
   const dv = kernel.dv();
@@ -167,7 +160,7 @@ export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: R
   if (isIPv6Text(destination) || isIPv6Text(via?.gateway ?? "")) return addRoute6(kernel, vnet, destination, via);
   const what = `route add ${destination}`;
   const x = inet(kernel, what);
-  checkVnet(vnet, what);
+  checkVnet(kernel, vnet, what);
   const [dst, plen] = parsePrefix(destination, `${what}: destination`);
   if ((dst & ~maskOf(plen)) >>> 0 !== 0) {
     throw new ConfigError(`${what}: destination has host bits set beyond /${plen} (did you mean ${formatIPv4((dst & maskOf(plen)) >>> 0)}/${plen}?)`);
@@ -183,7 +176,7 @@ export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: R
   }
   let ifp = 0;
   if (via.iface !== undefined) {
-    checkIface(kernel, via.iface, `${what}: iface`);
+    checkInterface(kernel, via.iface, `${what}: iface`);
     if (via.iface.vnet !== vnet) throw new ConfigError(`${what}: iface ${via.iface.name} is in vnet "${via.iface.vnet.name}", not "${vnet.name}"`);
     ifp = via.iface.ptr;
   }
@@ -198,7 +191,7 @@ export function delRoute(kernel: Kernel, vnet: Vnet, destination: string): void 
   if (isIPv6Text(destination)) return delRoute6(kernel, vnet, destination);
   const what = `route delete ${destination}`;
   const x = inet(kernel, what);
-  checkVnet(vnet, what);
+  checkVnet(kernel, vnet, what);
   const [dst, plen] = parsePrefix(destination, `${what}: destination`);
   const r = kernel.enter(() => x.inet_route_del(vnet.ptr, (dst & maskOf(plen)) >>> 0, plen));
   if (r === -2) fail(what, r, `vnet "${vnet.name}" has no route to ${destination}`);
@@ -230,7 +223,7 @@ function readRoute(kernel: Kernel, o: number): RouteEntry {
 /** The vnet's IPv4 routes, longest prefix first. */
 export function routes(kernel: Kernel, vnet: Vnet): RouteEntry[] {
   const x = inet(kernel, "routes");
-  checkVnet(vnet, "routes");
+  checkVnet(kernel, vnet, "routes");
   const out: RouteEntry[] = [];
   for (;;) {
     const n = x.inet_route_fill(vnet.ptr, out.length);
@@ -244,7 +237,7 @@ export function routes(kernel: Kernel, vnet: Vnet): RouteEntry[] {
 /** route get DST: the route a packet to dst takes, or undefined. */
 export function routeGet(kernel: Kernel, vnet: Vnet, dst: string): RouteEntry | undefined {
   const x = inet(kernel, "route get");
-  checkVnet(vnet, "route get");
+  checkVnet(kernel, vnet, "route get");
   const a = parseIPv4(dst, `route get ${dst}`);
   return x.inet_route_get(vnet.ptr, a) === 1 ? readRoute(kernel, x.inet_buf()) : undefined;
 }
@@ -264,20 +257,20 @@ const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PING
 /** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
 export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
   const x = inet(kernel, "net.inet.ip.forwarding");
-  checkVnet(vnet, "net.inet.ip.forwarding");
+  checkVnet(kernel, vnet, "net.inet.ip.forwarding");
   if (typeof on !== "boolean") throw new ConfigError(`net.inet.ip.forwarding: expected true or false, got ${String(on)}`);
   const r = x.inet_set(vnet.ptr, K.FORWARDING, on ? 1 : 0);
   if (r !== 0) fail("net.inet.ip.forwarding", r);
 }
 
 export function forwarding(kernel: Kernel, vnet: Vnet): boolean {
-  checkVnet(vnet, "net.inet.ip.forwarding");
+  checkVnet(kernel, vnet, "net.inet.ip.forwarding");
   return inet(kernel, "net.inet.ip.forwarding").inet_get(vnet.ptr, K.FORWARDING) === 1;
 }
 
 /** sysctl net.inet.icmp.icmplim: ICMP errors per second a vnet may send (0 = no limit). */
 export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): void {
-  checkVnet(vnet, "net.inet.icmp.icmplim");
+  checkVnet(kernel, vnet, "net.inet.icmp.icmplim");
   if (!Number.isInteger(perSecond) || perSecond < 0 || perSecond > 1_000_000) throw new ConfigError(`net.inet.icmp.icmplim: must be an integer 0-1000000, got ${perSecond}`);
   const r = inet(kernel, "net.inet.icmp.icmplim").inet_set(vnet.ptr, K.ICMPLIM, perSecond);
   if (r !== 0) fail("net.inet.icmp.icmplim", r);
@@ -285,14 +278,14 @@ export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): voi
 
 /** sysctl net.inet.icmp.tstamprepl: answer ICMP timestamp requests (RFC 792; on by default, as FreeBSD). */
 export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void {
-  checkVnet(vnet, "net.inet.icmp.tstamprepl");
+  checkVnet(kernel, vnet, "net.inet.icmp.tstamprepl");
   if (typeof on !== "boolean") throw new ConfigError(`net.inet.icmp.tstamprepl: expected true or false, got ${String(on)}`);
   const r = inet(kernel, "net.inet.icmp.tstamprepl").inet_set(vnet.ptr, K.TSTAMPREPL, on ? 1 : 0);
   if (r !== 0) fail("net.inet.icmp.tstamprepl", r);
 }
 
 export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
-  checkVnet(vnet, "net.inet.icmp.tstamprepl");
+  checkVnet(kernel, vnet, "net.inet.icmp.tstamprepl");
   return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, K.TSTAMPREPL) === 1;
 }
 
@@ -322,14 +315,14 @@ export function gcThresh(name: string, get: (i: number) => number, put: (i: numb
 /** sysctl net.link.ether.inet.gc_thresh1/2/3: the ARP cache's bounds for a vnet (read, or set those given). */
 export function arpGcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> = {}): GcThresh {
   const name = "net.link.ether.inet.gc_thresh";
-  checkVnet(vnet, name);
+  checkVnet(kernel, vnet, name);
   const x = inet(kernel, name);
   return gcThresh(name, (i) => x.inet_get(vnet.ptr, K.GC_THRESH1 + i), (i, v) => x.inet_set(vnet.ptr, K.GC_THRESH1 + i, v), set);
 }
 
 /** Gauges: datagrams being reassembled, ARP entries, routes, addresses. */
 export function inetGauges(kernel: Kernel, vnet: Vnet): { reassembling: number; arpEntries: number; routes: number; addresses: number; pingLogDrops: number } {
-  checkVnet(vnet, "inet gauges");
+  checkVnet(kernel, vnet, "inet gauges");
   const x = inet(kernel, "inet gauges");
   return {
     reassembling: x.inet_get(vnet.ptr, K.IPQ),
@@ -357,7 +350,7 @@ export interface ArpEntry {
 
 export function arpTable(kernel: Kernel, vnet: Vnet): ArpEntry[] {
   const x = inet(kernel, "arp -an");
-  checkVnet(vnet, "arp -an");
+  checkVnet(kernel, vnet, "arp -an");
   const out: ArpEntry[] = [];
   const now = kernel.k.callout_now();
   for (;;) {
@@ -396,7 +389,7 @@ export function arpAn(kernel: Kernel, vnet: Vnet): string {
 export function arpDelete(kernel: Kernel, iface: Interface, address: string): void {
   const what = `arp -d ${address}`;
   const x = inet(kernel, what);
-  checkIface(kernel, iface, what);
+  checkInterface(kernel, iface, what);
   const a = parseIPv4(address, what);
   const r = kernel.enter(() => x.inet_arp_del(iface.ptr, a));
   if (r === -2) fail(what, r, `no ARP entry for ${address} on ${iface.name}`);
@@ -428,7 +421,7 @@ export const ARPSTATS = [
 export type ArpStats = Record<(typeof ARPSTATS)[number], number>;
 
 export function ipStats(kernel: Kernel, vnet: Vnet): IpStats {
-  checkVnet(vnet, "netstat -s -p ip");
+  checkVnet(kernel, vnet, "netstat -s -p ip");
   const x = inet(kernel, "netstat -s -p ip");
   const out = {} as IpStats;
   IPSTATS.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 0, i)));
@@ -436,7 +429,7 @@ export function ipStats(kernel: Kernel, vnet: Vnet): IpStats {
 }
 
 export function icmpStats(kernel: Kernel, vnet: Vnet): IcmpStats {
-  checkVnet(vnet, "netstat -s -p icmp");
+  checkVnet(kernel, vnet, "netstat -s -p icmp");
   const x = inet(kernel, "netstat -s -p icmp");
   const out = { inhist: [] as number[], outhist: [] as number[] } as IcmpStats;
   ICMPFIXED.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 1, i)));
@@ -448,7 +441,7 @@ export function icmpStats(kernel: Kernel, vnet: Vnet): IcmpStats {
 }
 
 export function arpStats(kernel: Kernel, vnet: Vnet): ArpStats {
-  checkVnet(vnet, "netstat -s -p arp");
+  checkVnet(kernel, vnet, "netstat -s -p arp");
   const x = inet(kernel, "netstat -s -p arp");
   const out = {} as ArpStats;
   ARPSTATS.forEach((n, i) => (out[n] = x.inet_stat(vnet.ptr, 2, i)));
@@ -528,5 +521,5 @@ export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp
       `\t${s.tooshort + s.badhrd + s.badpro + s.badlen + s.badop + s.badsender + s.looped} malformed or looped packets dropped`,
     ].join("\n");
   }
-  throw new ConfigError(`netstat -s -p: protocol must be "ip", "icmp" or "arp", got ${JSON.stringify(proto)}`);
+  throw new ConfigError(`netstat -s -p: protocol must be "ip", "icmp" or "arp", got ${show(proto)}`);
 }

@@ -8,10 +8,10 @@
 // Link-local addresses need their link: "fe80::1%epair0a" (RFC 4007 11 zone index, here
 // an interface name of the vnet) or an explicit interface.
 
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../lib/errors.js";
-import { Interface, formatMac } from "./ifnet.js";
-import { formatTable } from "../lib/format.js";
+import { Interface, checkInterface, formatMac } from "./ifnet.js";
+import { formatTable, show } from "../lib/format.js";
 import { parseIPv6, parseIPv6Zoned, splitZone, formatIPv6, isLinkLocal, isLinkScope, mask6, parsePrefix6 } from "../lib/addr.js";
 import { gcThresh, type GcThresh } from "./inet.js";
 
@@ -45,6 +45,7 @@ export function hasInet6(kernel: Kernel): boolean {
 
 /** The inet6 exports; ModuleNotLoadedError when inet6 is not loaded. */
 export function inet6(kernel: Kernel, what: string): Inet6Exports {
+  checkKernel(kernel, what);
   if (!hasInet6(kernel)) {
     throw new ModuleNotLoadedError(`${what}: the inet6 module is not loaded (kldload("inet6"), or boot GENERIC; NOINET6 has no IPv6)`);
   }
@@ -87,15 +88,7 @@ function bytesAt(kernel: Kernel, p: number): Uint8Array {
   return new Uint8Array(kernel.memory.buffer, p, 16).slice();
 }
 
-function checkIface(iface: Interface, what: string): void {
-  if (!(iface instanceof Interface)) throw new ConfigError(`${what}: expected an Interface, got ${String(iface)}`);
-  if (!iface.alive) throw new ConfigError(`${what}: interface #${iface.serial} no longer exists`);
-}
 
-function checkVnet(vnet: Vnet, what: string): void {
-  if (!vnet || typeof vnet !== "object" || typeof (vnet as Vnet).ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
-  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
-}
 
 function badHost(b: Uint8Array): string | undefined {
   if (b.every((x) => x === 0)) return "the unspecified address";
@@ -123,7 +116,7 @@ export interface Inet6Address {
 export function addAddress6(kernel: Kernel, iface: Interface, cidr: string): void {
   const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet6 ${cidr}`;
   const x = inet6(kernel, what);
-  checkIface(iface, what);
+  checkInterface(kernel, iface, what);
   const [addr, plen] = parsePrefix6(cidr, `${what}: address`, false);
   const bad = badHost(addr);
   if (bad) throw new ConfigError(`${what}: ${formatIPv6(addr)} is ${bad}, not an interface address`);
@@ -139,7 +132,7 @@ export function addAddress6(kernel: Kernel, iface: Interface, cidr: string): voi
 export function delAddress6(kernel: Kernel, iface: Interface, address: string): void {
   const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet6 ${address} -alias`;
   const x = inet6(kernel, what);
-  checkIface(iface, what);
+  checkInterface(kernel, iface, what);
   const a = parseIPv6(splitZone(address.replace(/\/\d+$/, "")).address, `${what}: address`);
   put(kernel, x, a);
   const r = kernel.enter(() => x.inet6_addr_del(iface.ptr));
@@ -152,7 +145,7 @@ const IA6_FLAGS: [number, string][] = [[0x02, "tentative"], [0x04, "duplicated"]
 /** The IPv6 addresses of an interface, in the order they were added. */
 export function addresses6(kernel: Kernel, iface: Interface): Inet6Address[] {
   const x = inet6(kernel, "addresses6");
-  checkIface(iface, "addresses6");
+  checkInterface(kernel, iface, "addresses6");
   const n = x.inet6_addr_fill(iface.ptr);
   if (n < 0) fail(`addresses6 of ${iface.name}`, -22);
   const dv = kernel.dv();
@@ -207,7 +200,7 @@ function flagText(f: number): string {
 export function addRoute6(kernel: Kernel, vnet: Vnet, destination: string, via: Route6Via): void {
   const what = `route -6 add ${destination}`;
   const x = inet6(kernel, what);
-  checkVnet(vnet, what);
+  checkVnet(kernel, vnet, what);
   const [dst, plen] = parsePrefix6(destination, `${what}: destination`);
   const masked = mask6(dst, plen);
   if (!masked.every((b, i) => b === dst[i])) throw new ConfigError(`${what}: destination has host bits set beyond /${plen} (did you mean ${formatIPv6(masked)}/${plen}?)`);
@@ -218,7 +211,7 @@ export function addRoute6(kernel: Kernel, vnet: Vnet, destination: string, via: 
   }
   let ifp = 0;
   if (via.iface !== undefined) {
-    checkIface(via.iface, `${what}: iface`);
+    checkInterface(kernel, via.iface, `${what}: iface`);
     if (via.iface.vnet !== vnet) throw new ConfigError(`${what}: iface ${via.iface.name} is in vnet "${via.iface.vnet.name}", not "${vnet.name}"`);
     ifp = via.iface.ptr;
   }
@@ -242,7 +235,7 @@ export function addRoute6(kernel: Kernel, vnet: Vnet, destination: string, via: 
 export function delRoute6(kernel: Kernel, vnet: Vnet, destination: string): void {
   const what = `route -6 delete ${destination}`;
   const x = inet6(kernel, what);
-  checkVnet(vnet, what);
+  checkVnet(kernel, vnet, what);
   const [dst, plen] = parsePrefix6(destination, `${what}: destination`);
   put(kernel, x, mask6(dst, plen));
   const r = kernel.enter(() => x.inet6_route_del(vnet.ptr, plen));
@@ -274,7 +267,7 @@ function readRoute(kernel: Kernel, o: number): Route6Entry {
 /** The vnet's IPv6 routes, longest prefix first. */
 export function routes6(kernel: Kernel, vnet: Vnet): Route6Entry[] {
   const x = inet6(kernel, "routes6");
-  checkVnet(vnet, "routes6");
+  checkVnet(kernel, vnet, "routes6");
   const out: Route6Entry[] = [];
   for (;;) {
     const n = x.inet6_route_fill(vnet.ptr, out.length);
@@ -288,7 +281,7 @@ export function routes6(kernel: Kernel, vnet: Vnet): Route6Entry[] {
 /** route -6 get DST: the route a packet to dst takes (and the source it would carry), or undefined. */
 export function routeGet6(kernel: Kernel, vnet: Vnet, dst: string): Route6Entry | undefined {
   const x = inet6(kernel, "route -6 get");
-  checkVnet(vnet, "route -6 get");
+  checkVnet(kernel, vnet, "route -6 get");
   const s = parseScoped(kernel, vnet, dst, `route -6 get ${dst}`);
   put(kernel, x, s.addr);
   if (x.inet6_route_get(vnet.ptr, s.iface?.ptr ?? 0) !== 1) return undefined;
@@ -313,20 +306,20 @@ const K = { FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5,
 /** sysctl net.inet6.ip6.forwarding=0|1 for a vnet. */
 export function setForwarding6(kernel: Kernel, vnet: Vnet, on: boolean): void {
   const x = inet6(kernel, "net.inet6.ip6.forwarding");
-  checkVnet(vnet, "net.inet6.ip6.forwarding");
+  checkVnet(kernel, vnet, "net.inet6.ip6.forwarding");
   if (typeof on !== "boolean") throw new ConfigError(`net.inet6.ip6.forwarding: expected true or false, got ${String(on)}`);
   const r = x.inet6_set(vnet.ptr, K.FORWARDING, on ? 1 : 0);
   if (r !== 0) fail("net.inet6.ip6.forwarding", r);
 }
 
 export function forwarding6(kernel: Kernel, vnet: Vnet): boolean {
-  checkVnet(vnet, "net.inet6.ip6.forwarding");
+  checkVnet(kernel, vnet, "net.inet6.ip6.forwarding");
   return inet6(kernel, "net.inet6.ip6.forwarding").inet6_get(vnet.ptr, K.FORWARDING) === 1;
 }
 
 /** sysctl net.inet6.icmp6.errppslimit: ICMPv6 errors per second a vnet may send (0 = no limit). */
 export function setIcmp6Limit(kernel: Kernel, vnet: Vnet, perSecond: number): void {
-  checkVnet(vnet, "net.inet6.icmp6.errppslimit");
+  checkVnet(kernel, vnet, "net.inet6.icmp6.errppslimit");
   if (!Number.isInteger(perSecond) || perSecond < 0 || perSecond > 1_000_000) throw new ConfigError(`net.inet6.icmp6.errppslimit: must be an integer 0-1000000, got ${perSecond}`);
   const r = inet6(kernel, "net.inet6.icmp6.errppslimit").inet6_set(vnet.ptr, K.ERRPPSLIMIT, perSecond);
   if (r !== 0) fail("net.inet6.icmp6.errppslimit", r);
@@ -335,14 +328,14 @@ export function setIcmp6Limit(kernel: Kernel, vnet: Vnet, perSecond: number): vo
 /** sysctl net.inet6.icmp6.nd6_gc_thresh1/2/3: the neighbour cache's bounds for a vnet (read, or set those given). */
 export function nd6GcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> = {}): GcThresh {
   const name = "net.inet6.icmp6.nd6_gc_thresh";
-  checkVnet(vnet, name);
+  checkVnet(kernel, vnet, name);
   const x = inet6(kernel, name);
   return gcThresh(name, (i) => x.inet6_get(vnet.ptr, 7 + i), (i, v) => x.inet6_set(vnet.ptr, 7 + i, v), set);
 }
 
 /** Gauges: datagrams being reassembled, neighbour entries, routes, addresses. */
 export function inet6Gauges(kernel: Kernel, vnet: Vnet): { reassembling: number; neighbors: number; routes: number; addresses: number; pingLogDrops: number } {
-  checkVnet(vnet, "inet6 gauges");
+  checkVnet(kernel, vnet, "inet6 gauges");
   const x = inet6(kernel, "inet6 gauges");
   return {
     reassembling: x.inet6_get(vnet.ptr, K.FRAGQ),
@@ -375,7 +368,7 @@ export interface NdEntry {
 
 export function ndpTable(kernel: Kernel, vnet: Vnet): NdEntry[] {
   const x = inet6(kernel, "ndp -an");
-  checkVnet(vnet, "ndp -an");
+  checkVnet(kernel, vnet, "ndp -an");
   const out: NdEntry[] = [];
   const now = kernel.k.callout_now();
   for (;;) {
@@ -422,7 +415,7 @@ export function ndpAn(kernel: Kernel, vnet: Vnet): string {
 export function ndpDelete(kernel: Kernel, vnet: Vnet, address: string, iface?: Interface): void {
   const what = `ndp -d ${address}`;
   const x = inet6(kernel, what);
-  checkVnet(vnet, what);
+  checkVnet(kernel, vnet, what);
   const s = parseScoped(kernel, vnet, address, what, iface);
   let target = s.iface;
   if (!target) {
@@ -458,7 +451,7 @@ export const ND6STATS = ["nsout", "nsin", "naout", "nain", "dropped", "giveups",
 export type Nd6Stats = Record<(typeof ND6STATS)[number], number>;
 
 export function ip6Stats(kernel: Kernel, vnet: Vnet): Ip6Stats {
-  checkVnet(vnet, "netstat -s -p ip6");
+  checkVnet(kernel, vnet, "netstat -s -p ip6");
   const x = inet6(kernel, "netstat -s -p ip6");
   const out = {} as Ip6Stats;
   IP6STATS.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 0, i)));
@@ -466,7 +459,7 @@ export function ip6Stats(kernel: Kernel, vnet: Vnet): Ip6Stats {
 }
 
 export function icmp6Stats(kernel: Kernel, vnet: Vnet): Icmp6Stats {
-  checkVnet(vnet, "netstat -s -p icmp6");
+  checkVnet(kernel, vnet, "netstat -s -p icmp6");
   const x = inet6(kernel, "netstat -s -p icmp6");
   const out = { inhist: [] as number[], outhist: [] as number[] } as Icmp6Stats;
   ICMP6FIXED.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 1, i)));
@@ -478,7 +471,7 @@ export function icmp6Stats(kernel: Kernel, vnet: Vnet): Icmp6Stats {
 }
 
 export function nd6Stats(kernel: Kernel, vnet: Vnet): Nd6Stats {
-  checkVnet(vnet, "netstat -s -p nd6");
+  checkVnet(kernel, vnet, "netstat -s -p nd6");
   const x = inet6(kernel, "netstat -s -p nd6");
   const out = {} as Nd6Stats;
   ND6STATS.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 2, i)));
@@ -548,5 +541,5 @@ export function netstatS6(kernel: Kernel, vnet: Vnet, proto: "ip6" | "icmp6"): s
       `\t${nd.evicted} neighbour entries evicted to make room, ${nd.tablefull} not made: table full`,
     ].join("\n");
   }
-  throw new ConfigError(`netstat -s -p: protocol must be "ip6" or "icmp6", got ${JSON.stringify(proto)}`);
+  throw new ConfigError(`netstat -s -p: protocol must be "ip6" or "icmp6", got ${show(proto)}`);
 }

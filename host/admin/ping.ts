@@ -24,9 +24,10 @@
 // is left open; replies to probes in flight land in the vnet's ping log and are skipped by
 // the next ping (another identifier).
 
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { checkVnet, type Kernel, type Vnet } from "../kern/kernel.js";
 import type { VirtualClock } from "../kern/clock.js";
 import { ConfigError, KernelError, AbortError, abortError } from "../lib/errors.js";
+import { show } from "../lib/format.js";
 import { inet, parseIPv4, formatIPv4, inetErrnoName } from "./inet.js";
 import { inet6, isIPv6Text, parseScoped, formatIPv6 } from "./inet6.js";
 
@@ -210,13 +211,13 @@ export function icmpErrorText(type: number, code: number, mtu?: number): string 
 
 function checkInt(v: number | undefined, def: number, lo: number, hi: number, what: string): number {
   if (v === undefined) return def;
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new ConfigError(`${what} must be an integer from ${lo} to ${hi}, got ${v}`);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new ConfigError(`${what} must be an integer from ${lo} to ${hi}, got ${show(v)}`);
   return v;
 }
 
-function checkVnet(vnet: Vnet, what: string): void {
-  if (!vnet || typeof vnet.ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
-  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+/** A wait in milliseconds: 0 up to setTimeout's limit (2^31 - 1 ms, about 24.8 days; Node fires a longer one at once). */
+function checkMs(v: unknown, what: string): void {
+  if (typeof v !== "number" || !(v >= 0) || v > 0x7fffffff) throw new ConfigError(`${what} must be a number of milliseconds from 0 to 2147483647, got ${show(v)}`);
 }
 
 /** A timer of ms that ends early, cleared, when signal aborts (it never rejects). */
@@ -332,16 +333,17 @@ export async function traceroute6(kernel: Kernel, vnet: Vnet, dst: string, opts:
  * ping's text ("64 bytes from 10.0.0.2: icmp_seq=0 ttl=64 time=0.031 ms", statistics).
  */
 export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOptions = {}): Promise<PingResult> {
-  checkVnet(vnet, "ping");
+  checkVnet(kernel, vnet, "ping");
+  if (opts === null || typeof opts !== "object") throw new ConfigError(`ping: options must be an object, got ${show(opts)}`);
   const svc = echoFor(kernel, vnet, dst, isIPv6Text(dst) ? "ping6" : "ping");
   const six = svc.v6;
   const count = checkInt(opts.count, 4, 1, 65536, "ping: count");
   const intervalMs = opts.intervalMs ?? 1000;
-  if (!(intervalMs >= 0) || !Number.isFinite(intervalMs)) throw new ConfigError(`ping: intervalMs must be a number >= 0, got ${intervalMs}`);
+  checkMs(intervalMs, "ping: intervalMs");
   const size = checkInt(opts.size, 56, 0, six ? 65527 : 65507, "ping: size");
   const ttl = checkInt(opts.ttl, 64, 1, 255, "ping: ttl");
   const timeoutMs = opts.timeoutMs ?? 2000;
-  if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`ping: timeoutMs must be a number >= 0, got ${timeoutMs}`);
+  checkMs(timeoutMs, "ping: timeoutMs");
   const what = `ping${six ? "6" : ""} ${dst}`;
   const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, what);
   p.check();
@@ -450,14 +452,15 @@ const UNREACH6_NOTE: Record<number, string> = { 0: "!N", 1: "!P", 2: "!S", 3: "!
 
 /** traceroute -I: echo requests with TTL 1, 2, ... until dst answers (or maxHops). */
 export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: TracerouteOptions = {}): Promise<TracerouteResult> {
-  checkVnet(vnet, "traceroute");
+  checkVnet(kernel, vnet, "traceroute");
+  if (opts === null || typeof opts !== "object") throw new ConfigError(`traceroute: options must be an object, got ${show(opts)}`);
   const svc = echoFor(kernel, vnet, dst, isIPv6Text(dst) ? "traceroute6" : "traceroute");
   const six = svc.v6;
   const maxHops = checkInt(opts.maxHops, 30, 1, 255, "traceroute: maxHops");
   const queries = checkInt(opts.queries, 3, 1, 10, "traceroute: queries");
   const size = checkInt(opts.size, 32, 0, 65507, "traceroute: size");
   const timeoutMs = opts.timeoutMs ?? 5000;
-  if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`traceroute: timeoutMs must be a number >= 0, got ${timeoutMs}`);
+  checkMs(timeoutMs, "traceroute: timeoutMs");
   const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, `traceroute${six ? "6" : ""} ${dst}`);
   p.check();
   const lines = [`traceroute${six ? "6" : ""} to ${dst} (${dst}), ${maxHops} hops max, ${size + (six ? 48 : 28)} byte packets`];

@@ -4,11 +4,12 @@
 // net.inet.tcp knobs over the tcp module's exports (assembly/netinet/tcp/tcp.ts), and
 // kern.ipc.maxsockets (the kernel's socket layer), the other cap on connections per vnet.
 
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError } from "../lib/errors.js";
-import { formatTable } from "../lib/format.js";
+import { formatTable, show } from "../lib/format.js";
+import { integerArg, booleanArg } from "../lib/check.js";
 import { formatIPv4, formatIPv6 } from "../lib/addr.js";
-import type { Socket } from "../sockets/socket.js";
+import { Socket } from "../sockets/socket.js";
 
 export interface TcpExports {
   tcp_stat(v: number, i: number): number;
@@ -49,19 +50,19 @@ export const TCPSTAT_NAMES = [
 export type TcpStats = Record<(typeof TCPSTAT_NAMES)[number], number>;
 
 export function tcpModule(kernel: Kernel, what: string): TcpExports {
+  checkKernel(kernel, what);
   if (!kernel.linker.isLoaded("tcp")) throw new ModuleNotLoadedError(`${what}: the tcp module is not loaded (kldload("tcp"), or boot the GENERIC configuration)`);
   return kernel.module<TcpExports>("tcp");
 }
 
-function vnetPtr(vnet: Vnet, what: string): number {
-  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
-  return vnet.ptr;
+function vnetPtr(kernel: Kernel, vnet: Vnet, what: string): number {
+  return checkVnet(kernel, vnet, what).ptr;
 }
 
 /** The tcpstat counters of a vnet. */
 export function tcpStats(kernel: Kernel, vnet: Vnet): TcpStats {
   const t = tcpModule(kernel, "netstat -s -p tcp");
-  const v = vnetPtr(vnet, "netstat -s -p tcp");
+  const v = vnetPtr(kernel, vnet, "netstat -s -p tcp");
   const out = {} as TcpStats;
   TCPSTAT_NAMES.forEach((n, i) => (out[n] = t.tcp_stat(v, i)));
   return out;
@@ -164,7 +165,7 @@ export interface TcpConnection {
 /** The TCP connections of a vnet (every tcpcb, with or without its socket). */
 export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
   const t = tcpModule(kernel, "netstat -an");
-  const v = vnetPtr(vnet, "netstat -an");
+  const v = vnetPtr(kernel, vnet, "netstat -an");
   const out: TcpConnection[] = [];
   for (let skip = 0; ; ) {
     const n = t.tcp_pcblist(v, skip);
@@ -210,7 +211,7 @@ export function netstatAnTcp(kernel: Kernel, vnet: Vnet): string {
 
 /** The state of a TCP socket's connection. */
 export function tcpState(s: Socket): TcpState {
-  return TCP_STATES[s.getsockopt(IPPROTO_TCP, TCP.STATE)] ?? "CLOSED";
+  return TCP_STATES[tcpSocket(s, "tcp state").getsockopt(IPPROTO_TCP, TCP.STATE)] ?? "CLOSED";
 }
 
 interface IpcExports {
@@ -225,22 +226,36 @@ interface IpcExports {
  * failures).
  */
 export function maxSockets(kernel: Kernel, vnet: Vnet, value?: number): number {
-  const v = vnetPtr(vnet, "sysctl kern.ipc.maxsockets");
-  if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 0x7fffffff)) {
-    throw new ConfigError(`sysctl kern.ipc.maxsockets: must be an integer 1-2147483647, got ${value}`);
-  }
+  const v = vnetPtr(kernel, vnet, "sysctl kern.ipc.maxsockets");
+  if (value !== undefined) integerArg("sysctl kern.ipc.maxsockets:", value, 1, I32_MAX);
   const r = kernel.enter(() => (kernel.k as unknown as IpcExports).so_maxsockets(v, value ?? 0));
   if (r < 0) throw new KernelError(`sysctl kern.ipc.maxsockets`, r);
   return r;
 }
 
+/** s, checked: a Socket (what TCP's option calls take). */
+function tcpSocket(s: Socket, what: string): Socket {
+  if (!(s instanceof Socket)) throw new ConfigError(`${what}: expected a Socket, got ${show(s)}`);
+  return s;
+}
+
 /** TCP_NODELAY on or off. */
 export function setNoDelay(s: Socket, on = true): void {
-  s.setsockopt(IPPROTO_TCP, TCP.NODELAY, on);
+  tcpSocket(s, "TCP_NODELAY").setsockopt(IPPROTO_TCP, TCP.NODELAY, on);
 }
+
+/** The longest keepalive time the kernel takes, seconds (its timers count milliseconds in an i32). */
+const KEEP_MAX_S = Math.floor(0x7fffffff / 1000);
 
 /** SO_KEEPALIVE with optional idle / interval (seconds) and probe count. */
 export function setKeepAlive(s: Socket, on: boolean, opts: { idle?: number; interval?: number; count?: number } = {}): void {
+  // Checked together first (the kernel's ranges: seconds up to 2147483, 1-255 probes), so a bad one changes nothing.
+  tcpSocket(s, "SO_KEEPALIVE");
+  booleanArg("SO_KEEPALIVE: on", on);
+  if (opts === null || typeof opts !== "object") throw new ConfigError(`SO_KEEPALIVE: options must be an object, got ${show(opts)}`);
+  if (opts.idle !== undefined) integerArg("TCP_KEEPIDLE: idle", opts.idle, 1, KEEP_MAX_S, " seconds");
+  if (opts.interval !== undefined) integerArg("TCP_KEEPINTVL: interval", opts.interval, 1, KEEP_MAX_S, " seconds");
+  if (opts.count !== undefined) integerArg("TCP_KEEPCNT: count", opts.count, 1, 255, " probes");
   if (opts.idle !== undefined) s.setsockopt(IPPROTO_TCP, TCP.KEEPIDLE, opts.idle);
   if (opts.interval !== undefined) s.setsockopt(IPPROTO_TCP, TCP.KEEPINTVL, opts.interval);
   if (opts.count !== undefined) s.setsockopt(IPPROTO_TCP, TCP.KEEPCNT, opts.count);
@@ -249,15 +264,38 @@ export function setKeepAlive(s: Socket, on: boolean, opts: { idle?: number; inte
 
 /** TCP_CONGESTION: "newreno" or "cubic". */
 export function setCongestion(s: Socket, algo: keyof typeof TCP_CC): void {
-  const v = TCP_CC[algo];
-  if (v === undefined) throw new ConfigError(`TCP_CONGESTION: expected "newreno" or "cubic", got ${JSON.stringify(algo)}`);
+  tcpSocket(s, "TCP_CONGESTION");
+  const v = typeof algo === "string" && Object.hasOwn(TCP_CC, algo) ? TCP_CC[algo] : undefined;
+  if (v === undefined) throw new ConfigError(`TCP_CONGESTION: expected "newreno" or "cubic", got ${show(algo)}`);
   s.setsockopt(IPPROTO_TCP, TCP.CONGESTION, v);
 }
 
+/** The connection hash's default and largest size (assembly/netinet/tcp/tcp_var.ts). */
+const TCP_HASH_SIZE = 1024;
+/** assembly/netinet/tcp/tcp_var.ts */
+const TCP_HASH_MAX = 16384;
+/** kern.ipc.maxsockbuf, the most a buffer may grow to (assembly/sys/socket.ts). */
+const SB_MAX = 2097152;
+const I32_MAX = 0x7fffffff;
+
+/** Each knob's selector (tcp_get / tcp_set) and the values it takes (the kernel's own checks, said first). */
 const KNOBS = {
-  "cc.algorithm": 0, "sack.enable": 1, rfc1323: 2, syncookies: 3, "ack_limit": 4, maxtcpcb: 5, tcbhashsize: 6,
-  sendbuf_auto: 7, recvbuf_auto: 8, sendbuf_max: 9, recvbuf_max: 10,
-  "syncache.bucketlimit": 11, "syncache.cachelimit": 12, syncookies_only: 13, "syncache.count": 14,
+  "cc.algorithm": { id: 0, min: 0, max: 1, unit: " (0 newreno, 1 cubic)" },
+  "sack.enable": { id: 1, min: 0, max: 1, unit: "" },
+  rfc1323: { id: 2, min: 0, max: 1, unit: "" },
+  syncookies: { id: 3, min: 0, max: 1, unit: "" },
+  ack_limit: { id: 4, min: 0, max: I32_MAX, unit: " challenge ACKs per second" },
+  maxtcpcb: { id: 5, min: 1, max: I32_MAX, unit: " tcpcbs" },
+  tcbhashsize: { id: 6, min: TCP_HASH_SIZE, max: TCP_HASH_MAX, unit: ", a power of two" },
+  sendbuf_auto: { id: 7, min: 0, max: 1, unit: "" },
+  recvbuf_auto: { id: 8, min: 0, max: 1, unit: "" },
+  sendbuf_max: { id: 9, min: 1, max: SB_MAX, unit: " bytes" },
+  recvbuf_max: { id: 10, min: 1, max: SB_MAX, unit: " bytes" },
+  "syncache.bucketlimit": { id: 11, min: 1, max: 65535, unit: " entries per bucket" },
+  "syncache.cachelimit": { id: 12, min: 1, max: 1 << 20, unit: " entries" },
+  syncookies_only: { id: 13, min: 0, max: 1, unit: "" },
+  /** Read only: the entries the syncache holds. */
+  "syncache.count": { id: 14, min: 0, max: -1, unit: "" },
 } as const;
 export type TcpKnob = keyof typeof KNOBS;
 
@@ -277,13 +315,16 @@ export type TcpKnob = keyof typeof KNOBS;
  * SYN with a cookie and keeps nothing; `syncache.count` (read only) is how many it holds.
  */
 export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
-  const t = tcpModule(kernel, `sysctl net.inet.tcp.${knob}`);
-  const v = vnetPtr(vnet, `sysctl net.inet.tcp.${knob}`);
-  const i = KNOBS[knob];
-  if (i === undefined) throw new ConfigError(`sysctl: unknown knob net.inet.tcp.${knob}`);
+  const t = tcpModule(kernel, `sysctl net.inet.tcp.${String(knob)}`);
+  if (typeof knob !== "string" || !Object.hasOwn(KNOBS, knob)) throw new ConfigError(`sysctl: unknown knob net.inet.tcp.${String(knob)} (known: ${Object.keys(KNOBS).join(", ")})`);
+  const v = vnetPtr(kernel, vnet, `sysctl net.inet.tcp.${knob}`);
+  const k = KNOBS[knob];
   if (value !== undefined) {
-    const r = t.tcp_set(v, i, value);
+    if (k.max < k.min) throw new ConfigError(`sysctl net.inet.tcp.${knob} is read only`);
+    integerArg(`sysctl net.inet.tcp.${knob}:`, value, k.min, k.max, k.unit);
+    if (knob === "tcbhashsize" && (value & (value - 1)) !== 0) throw new ConfigError(`sysctl net.inet.tcp.tcbhashsize: must be a power of two from ${TCP_HASH_SIZE} to ${TCP_HASH_MAX}, got ${value}`);
+    const r = kernel.enter(() => t.tcp_set(v, k.id, value));
     if (r !== 0) throw new KernelError(`sysctl net.inet.tcp.${knob}=${value}`, r);
   }
-  return t.tcp_get(v, i);
+  return t.tcp_get(v, k.id);
 }

@@ -4,10 +4,12 @@
 // udp_pps benchmark sends and receives through it). Typed functions over the module's
 // exports (assembly/netinet/udp/udp_hostapi.ts).
 
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, Errno, errnoName } from "../lib/errors.js";
 import { Socket, SocketError, SocketClosedError, sockaddrIn, SOCK_DGRAM, AF_INET } from "../sockets/socket.js";
 import { formatIPv4 } from "../lib/addr.js";
+import { show } from "../lib/format.js";
+import { integerArg } from "../lib/check.js";
 
 export const IPPROTO_UDP = 17;
 /** The largest UDP payload IPv4 carries (65535 - 20 - 8). */
@@ -27,14 +29,11 @@ export interface UdpExports {
 
 /** The udp exports; ModuleNotLoadedError when udp is not loaded. */
 export function udp(kernel: Kernel, what: string): UdpExports {
+  checkKernel(kernel, what);
   if (!kernel.linker.isLoaded("udp")) throw new ModuleNotLoadedError(`${what}: the udp module is not loaded (kldload("udp"), or boot the GENERIC configuration)`);
   return kernel.module<UdpExports>("udp");
 }
 
-function checkVnet(vnet: Vnet, what: string): void {
-  if (!vnet || typeof vnet !== "object" || typeof (vnet as Vnet).ptr !== "number") throw new ConfigError(`${what}: expected a Vnet, got ${String(vnet)}`);
-  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
-}
 
 // ---------------------------------------------------------------------------------------
 // netstat -s -p udp
@@ -44,7 +43,7 @@ export const UDPSTATS = ["ipackets", "hdrops", "badsum", "nosum", "badlen", "nop
 export type UdpStats = Record<(typeof UDPSTATS)[number], number>;
 
 export function udpStats(kernel: Kernel, vnet: Vnet): UdpStats {
-  checkVnet(vnet, "netstat -s -p udp");
+  checkVnet(kernel, vnet, "netstat -s -p udp");
   const x = udp(kernel, "netstat -s -p udp");
   const out = {} as UdpStats;
   UDPSTATS.forEach((n, i) => (out[n] = x.udp_stat(vnet.ptr, i)));
@@ -78,14 +77,14 @@ const K = { PORTFIRST: 0, PORTLAST: 1, PCBS: 2 } as const;
 
 /** net.inet.ip.portrange.first/last of a vnet: where ephemeral ports come from (default 10000-65535). */
 export function portRange(kernel: Kernel, vnet: Vnet): { first: number; last: number } {
-  checkVnet(vnet, "net.inet.ip.portrange");
+  checkVnet(kernel, vnet, "net.inet.ip.portrange");
   const x = udp(kernel, "net.inet.ip.portrange");
   return { first: x.udp_get(vnet.ptr, K.PORTFIRST), last: x.udp_get(vnet.ptr, K.PORTLAST) };
 }
 
 export function setPortRange(kernel: Kernel, vnet: Vnet, first: number, last: number): void {
   const what = `net.inet.ip.portrange ${first}-${last}`;
-  checkVnet(vnet, what);
+  checkVnet(kernel, vnet, what);
   const x = udp(kernel, what);
   for (const [n, v] of [["first", first], ["last", last]] as const) {
     if (!Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(`${what}: ${n} must be an integer 1-65535, got ${v}`);
@@ -102,7 +101,7 @@ export function setPortRange(kernel: Kernel, vnet: Vnet, first: number, last: nu
 
 /** Gauges: PCBs in the vnet. */
 export function udpGauges(kernel: Kernel, vnet: Vnet): { pcbs: number } {
-  checkVnet(vnet, "udp gauges");
+  checkVnet(kernel, vnet, "udp gauges");
   return { pcbs: udp(kernel, "udp gauges").udp_get(vnet.ptr, K.PCBS) };
 }
 
@@ -121,7 +120,8 @@ export interface UdpDatagram {
 }
 
 function checkUdp(kernel: Kernel, s: Socket, what: string): UdpExports {
-  if (!(s instanceof Socket)) throw new ConfigError(`${what}: expected a Socket, got ${String(s)}`);
+  if (!(s instanceof Socket)) throw new ConfigError(`${what}: expected a Socket, got ${show(s)}`);
+  if (s.vnet.kernel !== kernel) throw new ConfigError(`${what}: ${s} belongs to another kernel`);
   if (s.closed) throw new SocketClosedError(`${what}: ${s} is closed`);
   if (s.family !== AF_INET || s.type !== SOCK_DGRAM || s.protocol !== IPPROTO_UDP) throw new ConfigError(`${what}: ${s} is not a UDP socket`);
   return udp(kernel, what);
@@ -136,7 +136,11 @@ function checkUdp(kernel: Kernel, s: Socket, what: string): UdpExports {
 export function sendBatch(kernel: Kernel, s: Socket, datagrams: readonly Uint8Array[], address?: string, port?: number): { sent: number; lastError?: string } {
   const what = `sendBatch${address !== undefined ? ` ${address}:${port}` : ""} (${s})`;
   const x = checkUdp(kernel, s, what);
-  const sa = address !== undefined ? sockaddrIn(address, port ?? -1) : undefined;
+  if (!Array.isArray(datagrams)) throw new ConfigError(`${what}: datagrams must be an array of Uint8Array, got ${show(datagrams)}`);
+  const bad = datagrams.findIndex((d) => !(d instanceof Uint8Array));
+  if (bad >= 0) throw new ConfigError(`${what}: datagram ${bad} is ${show(datagrams[bad])}, not a Uint8Array`);
+  if (address !== undefined && port === undefined) throw new ConfigError(`${what}: a port is needed with address ${address}`);
+  const sa = address !== undefined ? sockaddrIn(address, port!) : undefined;
   let sent = 0;
   let i = 0;
   while (i < datagrams.length) {
@@ -185,6 +189,7 @@ export function sendBatch(kernel: Kernel, s: Socket, datagrams: readonly Uint8Ar
 export function recvBatch(kernel: Kernel, s: Socket, max = Infinity): UdpDatagram[] {
   const what = `recvBatch (${s})`;
   const x = checkUdp(kernel, s, what);
+  if (max !== Infinity) integerArg(`${what}: max`, max, 0, Number.MAX_SAFE_INTEGER, " (or Infinity)");
   const out: UdpDatagram[] = [];
   while (out.length < max) {
     const want = Math.min(max - out.length, 0x7fffffff);

@@ -4,7 +4,8 @@
 // contract with the kernel (docs/capture.md); a record that breaks it is a kernel bug and
 // throws. Platform-neutral: a capture to a path opens it through the platform's openFile.
 
-import { WavnetError } from "../lib/errors.js";
+import { WavnetError, ConfigError } from "../lib/errors.js";
+import { show } from "../lib/format.js";
 import { platform, unsupported, type ByteSink } from "../lib/platform.js";
 import { PcapWriter, PcapngWriter, LINKTYPE_ETHERNET, MAX_SNAPLEN, type PcapPacket } from "./pcap.js";
 
@@ -104,6 +105,8 @@ export function* ringRecords(bytes: Uint8Array, opts: ParseOptions = {}): Genera
 
 /** Call `onRecord` for every record in `bytes` (see ringRecords); returns how many there were. */
 export function parseRecords(bytes: Uint8Array, onRecord: (r: RingRecord) => void, opts: ParseOptions = {}): number {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseRecords: expected ring bytes (a Uint8Array), got ${show(bytes)}`);
+  if (typeof onRecord !== "function") throw new TypeError(`parseRecords: onRecord must be a function, got ${show(onRecord)}`);
   let count = 0;
   for (const r of ringRecords(bytes, opts)) {
     onRecord(r);
@@ -211,8 +214,11 @@ export class Capture implements AsyncIterable<Frame> {
     this.epochUs = opts.epochUs ?? 0;
     this.queueLimit = opts.queueLimit ?? 65536;
     if (!Number.isSafeInteger(this.epochUs) || this.epochUs < 0) {
-      throw new RangeError(`capture ${this.ifName}: epochUs ${this.epochUs} is not a non-negative integer of µs`);
+      throw new RangeError(`capture ${this.ifName}: epochUs ${show(this.epochUs)} is not a non-negative integer of µs`);
     }
+    if (!Number.isInteger(this.snaplen) || this.snaplen < 1 || this.snaplen > MAX_SNAPLEN) throw new RangeError(`capture ${this.ifName}: snaplen must be an integer from 1 to ${MAX_SNAPLEN}, got ${show(this.snaplen)}`);
+    if (!Number.isInteger(this.linktype) || this.linktype < 0 || this.linktype > 0xffffffff) throw new RangeError(`capture ${this.ifName}: linktype must be a LINKTYPE_ number, got ${show(this.linktype)}`);
+    if (!Number.isInteger(this.queueLimit) || this.queueLimit < 1) throw new RangeError(`capture ${this.ifName}: queueLimit must be an integer >= 1, got ${show(this.queueLimit)}`);
   }
 
   /** Wall-clock time of the last frame ingested. */
@@ -448,8 +454,10 @@ function openDest(dest: string | ByteSink, end: boolean | undefined): Dest {
     const open = platform().openFile;
     if (!open) throw unsupported("a capture to a file");
     out = open(dest);
-  } else {
+  } else if (dest !== null && typeof dest === "object" && typeof dest.write === "function" && typeof dest.end === "function") {
     out = dest;
+  } else {
+    throw new ConfigError(`capture: a destination is a file path or a ByteSink (write(bytes), end()), got ${show(dest)}`);
   }
   return { out, end: end ?? true };
 }

@@ -7,6 +7,7 @@
 // whole-file helpers (writePcapFile, writePcapngFile) are in host/node/pcap_files.ts.
 
 import type { ByteSink } from "../lib/platform.js";
+import { show } from "../lib/format.js";
 
 /** Link-layer header types (tcpdump.org/linktypes.html). */
 export const LINKTYPE_NULL = 0; // 4-byte address family in the file's byte order, then the packet
@@ -512,6 +513,7 @@ export interface PcapFile {
 
 /** A plain Uint8Array over the same bytes (slice() on Node's Uint8Array subclass makes a view; on this, a copy). */
 function plain(buf: Uint8Array): Uint8Array {
+  if (!(buf instanceof Uint8Array)) throw new TypeError(`expected the file's bytes (a Uint8Array), got ${show(buf)}`);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 

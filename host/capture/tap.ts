@@ -7,6 +7,8 @@ import { Capture, type CaptureOptions, type PcapngSink } from "./capture.js";
 import type { ByteSink } from "../lib/platform.js";
 import { LINKTYPE_ETHERNET, LINKTYPE_NULL } from "./pcap.js";
 import { ConfigError, KernelError, Errno } from "../lib/errors.js";
+import { show } from "../lib/format.js";
+import { integerArg } from "../lib/check.js";
 import { PORT_RANK, type HostPort, type Kernel } from "../kern/kernel.js";
 import type { Interface } from "../admin/ifnet.js";
 
@@ -69,18 +71,17 @@ export class LiveCapture extends Capture implements HostPort {
   }
 }
 
-/** Start capturing on iface. */
+/** Start capturing on iface. Options are checked first; if a sink cannot be opened the ring is given back. */
 export function startCapture(kernel: Kernel, iface: Interface, opts: CaptureStartOptions = {}): LiveCapture {
-  const snaplen = opts.snaplen ?? 65535;
-  const nseg = opts.ringSegments ?? 16;
-  if (!Number.isInteger(snaplen) || snaplen < 14 || snaplen > 65535) throw new ConfigError(`capture ${iface.name}: snaplen must be an integer from 14 to 65535, got ${snaplen}`);
-  if (!Number.isInteger(nseg) || nseg < 1 || nseg > 64) throw new ConfigError(`capture ${iface.name}: ringSegments must be an integer from 1 to 64, got ${nseg}`);
-  const x = kernel.k as unknown as BpfExports;
   const name = iface.name;
+  if (opts === null || typeof opts !== "object") throw new ConfigError(`capture ${name}: options must be an object, got ${show(opts)}`);
+  const snaplen = integerArg(`capture ${name}: snaplen`, opts.snaplen ?? 65535, 14, 65535);
+  const nseg = integerArg(`capture ${name}: ringSegments`, opts.ringSegments ?? 16, 1, 64);
+  const x = kernel.k as unknown as BpfExports;
   const loop = iface.type === "loopback";
+  const vnet = iface.vnet;
   const d = kernel.enter(() => x.bpfh_attach(iface.ptr, snaplen, nseg));
   if (d === 0) throw new KernelError(`capture ${name}: no memory for a ${nseg}-segment ring`, -Errno.ENOMEM);
-  const vnet = iface.vnet;
   const cap = new LiveCapture(kernel, iface, d, {
     ifName: vnet === kernel.vnet0 ? name : `${vnet.name}:${name}`,
     description: `vnet ${vnet.name}, ${name}`,
@@ -88,8 +89,14 @@ export function startCapture(kernel: Kernel, iface: Interface, opts: CaptureStar
     snaplen,
     epochUs: kernel.epochUs(),
   });
-  if (opts.pcap !== undefined) cap.toPcap(opts.pcap);
-  if (opts.pcapng !== undefined) cap.toPcapng(opts.pcapng);
+  try {
+    if (opts.pcap !== undefined) cap.toPcap(opts.pcap);
+    if (opts.pcapng !== undefined) cap.toPcapng(opts.pcapng);
+  } catch (e) {
+    // A sink that cannot be opened (a bad path, not a sink): no ring stays attached.
+    void cap.stop().catch(() => {});
+    throw e;
+  }
   kernel.attachPort(cap, PORT_RANK.capture);
   return cap;
 }

@@ -2,6 +2,8 @@
 // tests/abi.test.ts checks every member against the built Wasm (and that the host calls
 // kernel.k.NAME only for a NAME declared here).
 
+import { ConfigError } from "../lib/errors.js";
+
 /** The kernel's exports as the host uses them (all numbers: wasm32 pointers are u32). */
 export interface KernelExports {
   _start(): void;
@@ -65,4 +67,50 @@ export interface KernelExports {
   callout_check(): number;
   arc4random(): number;
   [name: string]: unknown;
+}
+
+/**
+ * The custom section scripts/unsigned_exports.mjs writes into every binary the build makes:
+ * the names, one a line, of the exported functions whose result is u32, usize or a class
+ * reference in the AssemblyScript source.
+ */
+export const UNSIGNED_SECTION = "wavnet.unsigned";
+
+/** The exports of `mod` whose results are unsigned (from its UNSIGNED_SECTION). */
+export function unsignedExports(mod: WebAssembly.Module, what: string): Set<string> {
+  const s = WebAssembly.Module.customSections(mod, UNSIGNED_SECTION);
+  if (s.length !== 1) throw new ConfigError(`${what}: the binary has no "${UNSIGNED_SECTION}" section; it was not built by scripts/build.mjs (npm run build)`);
+  const text = new TextDecoder().decode(s[0]);
+  return new Set(text === "" ? [] : text.split("\n"));
+}
+
+/**
+ * What the host calls: an instance's exports with every unsigned result read unsigned.
+ * Wasm has no unsigned i32, so JavaScript receives every i32 result signed, and once kernel
+ * memory passes 2 GiB an address comes back negative (a RangeError as a typed-array offset,
+ * a miss as a map key, "an error" to a `< 0` test). Every function the compiler knows to be
+ * unsigned is wrapped here, once per instance, so no call site has to remember `>>> 0`.
+ * Modules link against the raw exports (a wrapper would put JavaScript between two Wasm
+ * functions); only the host's calls go through this view.
+ */
+export function unsignedView<T>(mod: WebAssembly.Module, exports: WebAssembly.Exports, what: string): T {
+  const names = unsignedExports(mod, what);
+  const view: Record<string, unknown> = { ...exports };
+  for (const name of names) {
+    const f = exports[name];
+    if (typeof f === "function") view[name] = unsigned(f as (...a: number[]) => number);
+  }
+  return Object.freeze(view) as T;
+}
+
+/** f with its result taken `>>> 0`, at f's own arity (a Wasm function's length is its parameter count). */
+function unsigned(f: (...a: number[]) => number): (...a: number[]) => number {
+  switch (f.length) {
+    case 0: return () => f() >>> 0;
+    case 1: return (a) => f(a) >>> 0;
+    case 2: return (a, b) => f(a, b) >>> 0;
+    case 3: return (a, b, c) => f(a, b, c) >>> 0;
+    case 4: return (a, b, c, d) => f(a, b, c, d) >>> 0;
+    default: return (...a) => f(...a) >>> 0;
+  }
 }

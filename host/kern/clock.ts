@@ -6,6 +6,8 @@
 // the work, not the wall clock. RealClock: a timer set for the next deadline, re-armed
 // after every kernel entry.
 
+import { show } from "../lib/format.js";
+
 export interface ClockTarget {
   /** Fire callouts due at or before now (µs); returns how many fired. */
   tick(nowUs: number): number;
@@ -22,6 +24,13 @@ export interface Clock {
   kick(): void;
   stop(): void;
 }
+
+/**
+ * The latest time a VirtualClock reaches, µs: 2^53 - 1 (about 285 years), the last integer
+ * a JavaScript number holds exactly. The kernel's own clock goes further (2^63 - 1), but a
+ * host time past this would no longer be the kernel's time to the microsecond.
+ */
+export const VIRTUAL_TIME_MAX_US = Number.MAX_SAFE_INTEGER;
 
 export class VirtualClock implements Clock {
   readonly kind = "virtual" as const;
@@ -40,14 +49,25 @@ export class VirtualClock implements Clock {
 
   stop(): void {}
 
-  /** Move time forward by us microseconds, firing every callout on the way in order. */
+  /**
+   * Move time forward by us microseconds (an integer, 0 up to what is left before
+   * VIRTUAL_TIME_MAX_US), firing every callout on the way in order. RangeError otherwise.
+   */
   advance(us: number): number {
-    if (!(us >= 0) || !Number.isFinite(us)) throw new RangeError(`advance: microseconds must be a finite number >= 0, got ${us}`);
+    if (typeof us !== "number" || !Number.isInteger(us) || us < 0) throw new RangeError(`advance: microseconds must be an integer >= 0, got ${show(us)}`);
+    if (us > VIRTUAL_TIME_MAX_US - this.t) {
+      throw new RangeError(`advance: ${us} µs from ${this.t} µs is past the end of virtual time (${VIRTUAL_TIME_MAX_US} µs, 2^53 - 1: the last microsecond a number holds exactly)`);
+    }
     return this.advanceTo(this.t + us);
   }
 
-  /** Move time forward to an absolute time (µs); returns callouts fired. */
+  /**
+   * Move time forward to an absolute time (µs, an integer from now() to VIRTUAL_TIME_MAX_US);
+   * returns callouts fired. Time never goes back: a time before now() is a RangeError, as a
+   * negative advance() is (now() itself is allowed and fires what is due).
+   */
   advanceTo(when: number): number {
+    this.checkTarget(when, "advanceTo");
     const target = this.target;
     if (!target) throw new Error("VirtualClock: not attached to a kernel");
     let fired = 0;
@@ -66,9 +86,10 @@ export class VirtualClock implements Clock {
    * has passed (periodic callouts never go idle). Returns callouts fired.
    */
   runUntilIdle(limitUs = 3_600_000_000): number {
+    if (typeof limitUs !== "number" || !(limitUs >= 0)) throw new RangeError(`runUntilIdle: limitUs must be a number >= 0 (Infinity: no limit), got ${show(limitUs)}`);
     const target = this.target;
     if (!target) throw new Error("VirtualClock: not attached to a kernel");
-    const end = this.t + limitUs;
+    const end = Math.min(this.t + limitUs, VIRTUAL_TIME_MAX_US);
     let fired = 0;
     for (;;) {
       const at = this.nextStep(target);
@@ -79,6 +100,13 @@ export class VirtualClock implements Clock {
   }
 
   private lastTick = -1;
+
+  /** @internal RangeError unless `when` is an integer time from now() to VIRTUAL_TIME_MAX_US. */
+  protected checkTarget(when: number, what: string): void {
+    if (typeof when !== "number" || !Number.isInteger(when)) throw new RangeError(`${what}: time must be an integer number of µs, got ${show(when)}`);
+    if (when < this.t) throw new RangeError(`${what}: ${when} µs is before now (${this.t} µs); virtual time does not go back`);
+    if (when > VIRTUAL_TIME_MAX_US) throw new RangeError(`${what}: ${when} µs is past the end of virtual time (${VIRTUAL_TIME_MAX_US} µs, 2^53 - 1: the last microsecond a number holds exactly)`);
+  }
 
   /**
    * When to tick next: the next deadline, but never the same instant twice, so a callout

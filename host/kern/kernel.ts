@@ -9,8 +9,9 @@ import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
 import { loadLinkMap, type LinkMap } from "./linkmap.js";
 import { platform } from "../lib/platform.js";
 import { urlModuleSource, packageBuildUrl } from "./source.js";
-import { formatTable } from "../lib/format.js";
-import type { KernelExports } from "./abi.js";
+import { formatTable, show } from "../lib/format.js";
+import { integerArg } from "../lib/check.js";
+import { unsignedView, type KernelExports } from "./abi.js";
 export type { KernelExports } from "./abi.js";
 
 const ZS = { size: 0, limit: 1, inuse: 2, peak: 3, allocs: 4, frees: 5, fails: 6, slabs: 7, pagesPerSlab: 8, itemsPerSlab: 9, flags: 10, modid: 11, owner: 12, badfrees: 13 };
@@ -173,7 +174,7 @@ export class Vnet {
   /** Its byte budget: pages plus buffers charged to it (0 = none); a charge past it is refused and counted. */
   setMemoryBudget(bytes: number): void {
     this.check("setMemoryBudget");
-    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > 0xffffffff) throw new ConfigError(`setMemoryBudget: bytes must be an integer from 0 to ${0xffffffff}, got ${bytes}`);
+    integerArg("setMemoryBudget: bytes", bytes, 0, 0xffffffff);
     const r = this.kernel.k.vnet_set_memory_budget(this.ptr, bytes);
     if (r !== 0) throw new KernelError("setMemoryBudget", r);
   }
@@ -184,10 +185,32 @@ export class Vnet {
   }
 }
 
+/** @internal k as the first argument of a function of the host API: a Kernel, or a ConfigError that says so. */
+export function checkKernel(k: unknown, what: string): Kernel {
+  if (!(k instanceof Kernel)) throw new ConfigError(`${what}: expected a Kernel, got ${show(k)}`);
+  return k;
+}
+
+/**
+ * @internal v as an argument of a call on `kernel`, checked before anything changes: a Vnet
+ * (ConfigError otherwise), of this kernel (a handle from another kernel names another
+ * memory's vnet: ConfigError), alive (VnetGoneError).
+ */
+export function checkVnet(kernel: Kernel, v: unknown, what: string): Vnet {
+  checkKernel(kernel, what);
+  if (!(v instanceof Vnet)) throw new ConfigError(`${what}: expected a Vnet, got ${show(v)}`);
+  if (v.kernel !== kernel) throw new ConfigError(`${what}: vnet "${v.name}" belongs to another kernel`);
+  v.check(what);
+  return v;
+}
+
 export class Kernel {
   readonly memory: WebAssembly.Memory;
   readonly table: WebAssembly.Table;
+  /** The kernel's exports as the host calls them: unsigned results read unsigned (abi.ts unsignedView). */
   readonly k: KernelExports;
+  /** @internal the instance's own exports, what modules link against (host calls use k). */
+  readonly raw: WebAssembly.Exports;
   readonly clock: Clock;
   readonly linkmap: LinkMap;
   readonly linker: ModuleLinker;
@@ -203,10 +226,11 @@ export class Kernel {
   private ports: HostPort[] = [];
   private readonly portRanks = new Map<HostPort, number>();
 
-  private constructor(inst: WebAssembly.Instance, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
+  private constructor(inst: WebAssembly.Instance, k: KernelExports, memory: WebAssembly.Memory, table: WebAssembly.Table, clock: Clock, linkmap: LinkMap, source: ModuleSource, config: string[]) {
     this.memory = memory;
     this.table = table;
-    this.k = inst.exports as unknown as KernelExports;
+    this.k = k;
+    this.raw = inst.exports;
     this.clock = clock;
     this.linkmap = linkmap;
     this.config = config;
@@ -227,23 +251,22 @@ export class Kernel {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`boot: seed must be a non-negative integer, got ${seed}`);
     const clock = typeof opts.clock === "object" ? opts.clock : opts.clock === "real" ? new RealClock() : new VirtualClock();
     if (opts.clock !== undefined && typeof opts.clock !== "object" && opts.clock !== "real" && opts.clock !== "virtual") {
-      throw new ConfigError(`boot: clock must be "virtual", "real" or a Clock, got ${JSON.stringify(opts.clock)}`);
+      throw new ConfigError(`boot: clock must be "virtual", "real" or a Clock, got ${show(opts.clock)}`);
     }
-    const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-    if (!Number.isSafeInteger(budget) || budget < 16 * MiB || budget > 4 * GiB) throw new ConfigError(`boot: memoryBudget must be an integer number of bytes from 16 MiB to 4 GiB, got ${budget}`);
-    const vnetBudget = opts.vnetMemoryBudget ?? DEFAULT_VNET_MEMORY_BUDGET;
-    if (!Number.isSafeInteger(vnetBudget) || vnetBudget < 0 || vnetBudget > 0xffffffff) throw new ConfigError(`boot: vnetMemoryBudget must be an integer number of bytes from 0 to ${0xffffffff}, got ${vnetBudget}`);
+    const budget = integerArg("boot: memoryBudget", opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET, 16 * MiB, 4 * GiB, " bytes (16 MiB to 4 GiB)");
+    const vnetBudget = integerArg("boot: vnetMemoryBudget", opts.vnetMemoryBudget ?? DEFAULT_VNET_MEMORY_BUDGET, 0, 0xffffffff, " bytes");
     const memory = new WebAssembly.Memory({ initial: linkmap.initialPages });
     const table = new WebAssembly.Table({ initial: linkmap.tableSlots, element: "anyfunc" });
     let self: Kernel | undefined;
     const abort = (msg: number, file: number, line: number, col: number) => {
-      const m = readAsString(memory, msg);
-      const f = readAsString(memory, file);
+      // Wasm passes i32 arguments signed too: addresses are read unsigned.
+      const m = readAsString(memory, msg >>> 0);
+      const f = readAsString(memory, file >>> 0);
       throw new KernelPanic(`kernel abort: ${m} at ${f}:${line}:${col}`);
     };
     const mod = await source.kernel();
     const inst = await WebAssembly.instantiate(mod, { env: { memory, table, abort } });
-    const k = inst.exports as unknown as KernelExports;
+    const k = unsignedView<KernelExports>(mod, inst.exports, "kernel");
     k._start();
     k.kmem_set_budget(Math.floor(budget / 65536));
     const r = k.kern_boot(section, seed);
@@ -255,7 +278,7 @@ export class Kernel {
     if (top >= linkmap.kernel.staticLimit) throw new KernelPanic(`kernel static data ends at ${top}, past its link-map limit ${linkmap.kernel.staticLimit}`);
     k.racct_set_default(vnetBudget);
     k.vnet_set_memory_budget(k.vnet_vnet0(), vnetBudget);
-    self = new Kernel(inst, memory, table, clock, linkmap, source, config);
+    self = new Kernel(inst, k, memory, table, clock, linkmap, source, config);
     clock.attach({
       tick: (now) => {
         const n = self!.k.callout_tick(now);
@@ -349,7 +372,7 @@ export class Kernel {
   /** Create a vnet: allocate, copy the VNET section, run every sysinit. */
   createVnet(name?: string): Vnet {
     if (name !== undefined) {
-      if (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError(`createVnet: name must be 1-64 of [A-Za-z0-9_.-], got ${JSON.stringify(name)}`);
+      if (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError(`createVnet: name must be 1-64 of [A-Za-z0-9_.-], got ${show(name)}`);
       if (this.names.has(name)) throw new ConfigError(`createVnet: a vnet named "${name}" exists`);
     }
     const ptr = this.enter(() => this.k.vnet_alloc());
@@ -441,6 +464,7 @@ export class Kernel {
    */
   vmstatZ(vnet?: Vnet): ZoneRow[] {
     const rows: ZoneRow[] = [];
+    if (vnet !== undefined) checkVnet(this, vnet, "vmstat -z");
     if (!vnet) {
       for (let z = this.k.zone_first(); z !== 0; z = this.k.zone_next(z)) {
         rows.push(this.zoneRow(z, this.k.zone_stat(z, ZS.flags) & ZONE_CHARGE ? "charged" : "kernel"));

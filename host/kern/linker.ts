@@ -9,6 +9,7 @@
 
 import { readAsString, type Kernel } from "./kernel.js";
 import type { ModuleEntry } from "./linkmap.js";
+import { unsignedView, unsignedExports } from "./abi.js";
 import {
   UnknownModuleError, UnresolvedImportError, ModuleLoadedError, ModuleNotLoadedError, VnetSpaceError,
   ModuleDependencyError, ModuleBusyError, LeakError, KernelError, KernelPanic, ConfigError, Errno, errnoName,
@@ -46,7 +47,10 @@ interface Loaded {
   id: number;
   name: string;
   entry: ModuleEntry;
+  /** What the host calls (unsigned results read unsigned, abi.ts unsignedView). */
   exports: ModuleExports;
+  /** The instance's own exports: what modules that depend on this one link against. */
+  raw: WebAssembly.Exports;
   dependents: Set<string>;
 }
 
@@ -111,9 +115,9 @@ export class ModuleLinker {
 
   private kernelNamespace(): Record<string, unknown> {
     if (!this.kernelImports) {
-      const k = this.kernel.k as unknown as Record<string, unknown>;
+      // The raw exports: a module's calls into the kernel stay Wasm to Wasm.
       this.kernelImports = {
-        ...k,
+        ...this.kernel.raw,
         kglobals: new WebAssembly.Global({ value: "i32", mutable: false }, this.kernel.k.kern_globals()),
       };
     }
@@ -148,6 +152,7 @@ export class ModuleLinker {
       if (!exps.includes("modevent") || !exps.includes("kmod_heap_top")) {
         throw new UnresolvedImportError(n, [`${n} does not export modevent and kmod_heap_top`]);
       }
+      unsignedExports(compiled.get(n)!, `kldload ${n}`);
     }
     const done: string[] = [];
     try {
@@ -176,9 +181,9 @@ export class ModuleLinker {
       },
       kernel: this.kernelNamespace() as WebAssembly.ModuleImports,
     };
-    for (const d of e.depends) imports[d] = this.loaded.get(d)!.exports as unknown as WebAssembly.ModuleImports;
+    for (const d of e.depends) imports[d] = this.loaded.get(d)!.raw as WebAssembly.ModuleImports;
     const inst = await WebAssembly.instantiate(mod, imports);
-    const exports = inst.exports as unknown as ModuleExports;
+    const exports = unsignedView<ModuleExports>(mod, inst.exports, `kldload ${name}`);
     // Top-level initialisers run before anything else of the module (asconfig exportStart).
     exports._start?.();
     const top = exports.kmod_heap_top();
@@ -205,7 +210,7 @@ export class ModuleLinker {
       }
       throw new KernelError(`kldload ${name}: MOD_LOAD failed`, r);
     }
-    this.loaded.set(name, { id, name, entry: e, exports, dependents: new Set() });
+    this.loaded.set(name, { id, name, entry: e, exports, raw: inst.exports, dependents: new Set() });
     this.names.set(id, name);
     for (const d of e.depends) this.loaded.get(d)!.dependents.add(name);
   }

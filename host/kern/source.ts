@@ -4,11 +4,18 @@
 
 import type { ModuleSource } from "./linker.js";
 import { UnknownModuleError, ConfigError } from "../lib/errors.js";
+import { show } from "../lib/format.js";
 
 type Bytes = Uint8Array | ArrayBuffer;
 
 /** Binaries given as bytes: `{ kernel, modules: { inet: bytes, ... } }`. */
 export function bytesModuleSource(bins: { kernel: Bytes; modules: Record<string, Bytes> }): ModuleSource {
+  const isBytes = (b: unknown) => b instanceof Uint8Array || b instanceof ArrayBuffer;
+  if (bins === null || typeof bins !== "object" || !isBytes(bins.kernel) || bins.modules === null || typeof bins.modules !== "object") {
+    throw new ConfigError(`bytesModuleSource: expected { kernel: bytes, modules: { name: bytes, ... } }, got ${show(bins)}`);
+  }
+  const notBytes = Object.keys(bins.modules).filter((n) => !isBytes(bins.modules[n]));
+  if (notBytes.length) throw new ConfigError(`bytesModuleSource: modules ${notBytes.join(", ")} are not bytes (Uint8Array or ArrayBuffer)`);
   const compiled = new Map<string, Promise<WebAssembly.Module>>();
   const compile = (key: string, b: Bytes) => {
     let p = compiled.get(key);

@@ -15,12 +15,9 @@
 // Node's own sockets, the formatted text), so nothing downstream reads the text again.
 
 import { ConfigError } from "./errors.js";
+import { show } from "./format.js";
 
 export type Family = 4 | 6;
-
-function show(s: unknown): string {
-  return typeof s === "string" ? JSON.stringify(s) : String(s);
-}
 
 function fail(what: string | undefined, msg: string): never {
   throw new ConfigError(what ? `${what}: ${msg}` : msg);
@@ -65,9 +62,11 @@ export function isIPv4(s: unknown): boolean {
 /** A host-order u32 (or 4 bytes in network order) -> "10.0.0.1". */
 export function formatIPv4(a: number | Uint8Array): string {
   if (typeof a !== "number") {
+    if (!(a instanceof Uint8Array)) throw new ConfigError(`an IPv4 address is a 32-bit number or 4 bytes, got ${show(a)}`);
     if (a.length !== 4) throw new ConfigError(`an IPv4 address is 4 bytes, got ${a.length}`);
     return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
   }
+  if (!Number.isInteger(a) || a < -0x80000000 || a > 0xffffffff) throw new ConfigError(`an IPv4 address is a 32-bit number or 4 bytes, got ${show(a)}`);
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 

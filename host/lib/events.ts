@@ -4,10 +4,19 @@
 
 type Listener = (...args: any[]) => void;
 
+/** Node's check: a listener that is not a function is refused when added, not when the event comes. */
+function checkListener(l: unknown): void {
+  if (typeof l !== "function") {
+    const got = l === null || l === undefined ? String(l) : typeof l === "object" ? `an instance of ${(l as object).constructor?.name ?? "Object"}` : `type ${typeof l} (${String(l)})`;
+    throw Object.assign(new TypeError(`The "listener" argument must be of type function. Received ${got}`), { code: "ERR_INVALID_ARG_TYPE" });
+  }
+}
+
 export class Emitter {
   #listeners = new Map<string | symbol, Listener[]>();
 
   on(event: string | symbol, listener: Listener): this {
+    checkListener(listener);
     const list = this.#listeners.get(event);
     if (list) list.push(listener);
     else this.#listeners.set(event, [listener]);
@@ -19,6 +28,7 @@ export class Emitter {
   }
 
   once(event: string | symbol, listener: Listener): this {
+    checkListener(listener);
     const wrapper: Listener & { listener?: Listener } = (...args) => {
       this.off(event, wrapper);
       listener.apply(this, args);

@@ -3,7 +3,8 @@
 // UDP sockets, and the core says so with a clear error when one is asked for. Node's entry
 // (host/node/platform.ts, loaded by `wavnet` and `wavnet/node`) installs the Node hooks.
 
-import { WavnetError } from "./errors.js";
+import { WavnetError, ConfigError } from "./errors.js";
+import { show } from "./format.js";
 
 /** Where a kernel's binaries come from (host/kern/source.ts, host/node/wasm_file.ts): compiled modules by name. */
 export interface ModuleSource {
@@ -51,6 +52,7 @@ export function platform(): Platform {
 
 /** Install a platform's hooks (Node's entry does this once when it is imported). */
 export function setPlatform(p: Platform): void {
+  if (p === null || typeof p !== "object" || typeof p.name !== "string") throw new ConfigError(`setPlatform: expected a Platform ({ name, ...hooks }), got ${show(p)}`);
   current = p;
 }
 
@@ -61,6 +63,7 @@ export function unsupported(what: string): WavnetError {
 
 /** Adapt a web WritableStream<Uint8Array> to a ByteSink (captures in a browser). */
 export function toByteSink(stream: WritableStream<Uint8Array>): ByteSink {
+  if (typeof (stream as { getWriter?: unknown } | null)?.getWriter !== "function") throw new ConfigError(`toByteSink: expected a WritableStream, got ${show(stream)}`);
   const w = stream.getWriter();
   const listeners: ((e: Error) => void)[] = [];
   const fail = (e: unknown) => {

@@ -4,6 +4,7 @@
 // file, line and field.
 
 import { parseIPv4, formatIPv4, mask4, isIPv6Text, parseIPv6, parseAddress, bytesToIPv4, scanPrefixLength, type ParsedAddress } from "./addr.js";
+import { show } from "./format.js";
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m)$/;
 const UNIT_US: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000, m: 60_000_000 };
@@ -14,11 +15,11 @@ export function parseDuration(v: unknown): number {
   if (typeof v === "number") us = v * 1000;
   else if (typeof v === "string") {
     const m = DURATION.exec(v.trim());
-    if (!m) throw new Error(`${JSON.stringify(v)} is not a duration (like "250us", "10ms", "2s", "1m", or a number of milliseconds)`);
+    if (!m) throw new Error(`${show(v)} is not a duration (like "250us", "10ms", "2s", "1m", or a number of milliseconds)`);
     us = Number(m[1]) * UNIT_US[m[2]];
-  } else throw new Error(`expected a duration, got ${JSON.stringify(v)}`);
-  if (!Number.isFinite(us) || us < 0) throw new Error(`a duration must be a number >= 0, got ${JSON.stringify(v)}`);
-  if (us > 0x7fffffff * 1000) throw new Error(`duration ${JSON.stringify(v)} is too long`);
+  } else throw new Error(`expected a duration, got ${show(v)}`);
+  if (!Number.isFinite(us) || us < 0) throw new Error(`a duration must be a number >= 0, got ${show(v)}`);
+  if (us > 0x7fffffff * 1000) throw new Error(`duration ${show(v)} is too long`);
   return Math.round(us);
 }
 
@@ -27,8 +28,8 @@ export function parseProbability(v: unknown): number {
   let p: number;
   if (typeof v === "number") p = v;
   else if (typeof v === "string" && /^\d+(?:\.\d+)?\s*%$/.test(v.trim())) p = Number(v.trim().slice(0, -1).trim()) / 100;
-  else throw new Error(`${JSON.stringify(v)} is not a probability (a fraction 0..1 or a percentage like "1.5%")`);
-  if (!Number.isFinite(p) || p < 0 || p > 1) throw new Error(`${JSON.stringify(v)} is not between 0 and 1 (0% and 100%)`);
+  else throw new Error(`${show(v)} is not a probability (a fraction 0..1 or a percentage like "1.5%")`);
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new Error(`${show(v)} is not between 0 and 1 (0% and 100%)`);
   return p;
 }
 
@@ -41,10 +42,10 @@ export function parseRate(v: unknown): number {
   if (typeof v === "number") r = v;
   else if (typeof v === "string") {
     const m = RATE.exec(v.trim());
-    if (!m) throw new Error(`${JSON.stringify(v)} is not a rate (like "10Mbit", "1Gbit/s", "512kbps", or a number of bit/s)`);
+    if (!m) throw new Error(`${show(v)} is not a rate (like "10Mbit", "1Gbit/s", "512kbps", or a number of bit/s)`);
     r = Number(m[1]) * RATE_MUL[m[2].toLowerCase()];
-  } else throw new Error(`expected a rate, got ${JSON.stringify(v)}`);
-  if (!Number.isFinite(r) || r < 0 || r > 1e12) throw new Error(`rate ${JSON.stringify(v)} must be from 0 to 1 Tbit/s`);
+  } else throw new Error(`expected a rate, got ${show(v)}`);
+  if (!Number.isFinite(r) || r < 0 || r > 1e12) throw new Error(`rate ${show(v)} must be from 0 to 1 Tbit/s`);
   return Math.round(r);
 }
 
@@ -57,10 +58,10 @@ export function parseBytes(v: unknown): number {
   if (typeof v === "number") n = v;
   else if (typeof v === "string") {
     const m = BYTES.exec(v.trim());
-    if (!m) throw new Error(`${JSON.stringify(v)} is not a byte count (like 4096, "64KiB", "1MB", "2GiB")`);
+    if (!m) throw new Error(`${show(v)} is not a byte count (like 4096, "64KiB", "1MB", "2GiB")`);
     n = Number(m[1]) * BYTE_MUL[m[2] ?? "B"];
-  } else throw new Error(`expected a byte count, got ${JSON.stringify(v)}`);
-  if (!Number.isSafeInteger(Math.round(n)) || n < 1) throw new Error(`byte count ${JSON.stringify(v)} must be a whole number >= 1`);
+  } else throw new Error(`expected a byte count, got ${show(v)}`);
+  if (!Number.isSafeInteger(Math.round(n)) || n < 1) throw new Error(`byte count ${show(v)} must be a whole number >= 1`);
   return Math.round(n);
 }
 
@@ -107,7 +108,7 @@ export interface Prefix {
  * and the prefix length. Errors say "bad address" or "bad prefix" so a reader knows which.
  */
 export function parseCidr(s: unknown, opts: { bare?: boolean } = {}): Prefix {
-  if (typeof s !== "string") throw new Error(`bad address: expected a string like "10.0.0.1/24", got ${JSON.stringify(s)}`);
+  if (typeof s !== "string") throw new Error(`bad address: expected a string like "10.0.0.1/24", got ${show(s)}`);
   const i = s.indexOf("/");
   const a = i < 0 ? s : s.slice(0, i);
   const six = isIPv6Text(a);
@@ -145,7 +146,7 @@ export function parseIfAddress(s: unknown): Prefix {
 
 /** "host:port" / "[v6]:port" -> parts, checked. */
 export function parseHostPort(s: unknown): { host: string; port: number } {
-  if (typeof s !== "string") throw new Error(`expected "address:port", got ${JSON.stringify(s)}`);
+  if (typeof s !== "string") throw new Error(`expected "address:port", got ${show(s)}`);
   const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
   if (!m) throw new Error(`${JSON.stringify(s)} is not "address:port"`);
   const host = m[1] ?? m[2];

@@ -30,12 +30,12 @@
 // - Buffer-size calls and setBroadcast/setTTL work before bind too.
 
 import { EventEmitter } from "node:events";
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { checkVnet, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ModuleNotLoadedError } from "../lib/errors.js";
 import { Socket, SocketError, socket, SOL_SOCKET, SO } from "../sockets/socket.js";
 import { recvBatch, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpDatagram } from "../admin/udp.js";
 import { isIPv4, isIPv6 } from "../lib/addr.js";
-import { uvErrno } from "./net_common.js";
+import { uvErrno, receivedType } from "./net_common.js";
 
 export interface SocketOptions {
   type: "udp4" | "udp6";
@@ -113,7 +113,7 @@ function fromSocketError(e: unknown, syscall: string, address?: string, port?: n
 function validatePort(port: unknown, allowZero: boolean): number {
   const n = typeof port === "string" && port.trim() !== "" ? Number(port) : port;
   if (typeof n !== "number" || !Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) {
-    const e = new NodeError("ERR_SOCKET_BAD_PORT", `Port should be ${allowZero ? ">=" : ">"} 0 and < 65536. Received ${typeof port === "string" ? `type string ('${port}')` : String(port)}.`);
+    const e = new NodeError("ERR_SOCKET_BAD_PORT", `Port should be ${allowZero ? ">=" : ">"} 0 and < 65536. Received ${receivedType(port)}.`);
     Object.setPrototypeOf(e, RangeError.prototype);
     throw e;
   }
@@ -205,8 +205,14 @@ export class DgramSocket extends EventEmitter {
     if (!this.#closed) this.close();
   }
 
+  /**
+   * Node's healthCheck: a closed socket throws ERR_SOCKET_DGRAM_NOT_RUNNING, synchronously.
+   * Closed includes closed by the kernel (its vnet destroyed, udp unloaded) before that
+   * 'close' has been dispatched: otherwise a send() in between would fail later, as an
+   * 'error' event that ends a process with no listener for it.
+   */
   #healthCheck(): void {
-    if (this.#closed) throw new NodeError("ERR_SOCKET_DGRAM_NOT_RUNNING", "Not running");
+    if (this.#closed || this.#sock.closed) throw new NodeError("ERR_SOCKET_DGRAM_NOT_RUNNING", "Not running");
   }
 
   #emitSoon(event: string, ...args: unknown[]): void {
@@ -224,7 +230,7 @@ export class DgramSocket extends EventEmitter {
 
   /** Emit the next datagram (reading a batch when none is held); again in the next turn while any is left. */
   #pump(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#sock.closed) return;
     if (this.#queue.length === 0) {
       try {
         this.#queue = this.#six ? this.#read6() : recvBatch(this.#kernel, this.#sock, READ_BATCH);
@@ -442,10 +448,14 @@ export class DgramSocket extends EventEmitter {
     return { address: a.address, family: a.family === "inet6" ? "IPv6" : "IPv4", port: a.port };
   }
 
-  /** close([callback]): 'close' follows. Closing a closed socket throws ERR_SOCKET_DGRAM_NOT_RUNNING. */
+  /**
+   * close([callback]): 'close' follows. Closing a closed socket throws
+   * ERR_SOCKET_DGRAM_NOT_RUNNING; one the kernel closed whose 'close' has not come yet
+   * closes quietly (cleanup right after destroying its vnet is not a mistake).
+   */
   close(callback?: () => void): this {
     if (typeof callback === "function") this.on("close", callback);
-    this.#healthCheck();
+    if (this.#closed) throw new NodeError("ERR_SOCKET_DGRAM_NOT_RUNNING", "Not running");
     this.#closed = true;
     this.#sock.close();
     this.#emitSoon("close");
@@ -581,6 +591,7 @@ export function createSocket(kernel: Kernel, vnet: Vnet, type: "udp4" | "udp6" |
     Object.setPrototypeOf(e, TypeError.prototype);
     throw e;
   }
+  checkVnet(kernel, vnet, "socket");
   const s = new DgramSocket(kernel, vnet, opts);
   if (typeof callback === "function") s.on("message", callback);
   return s;

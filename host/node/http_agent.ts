@@ -33,10 +33,17 @@ import type { Socket as NodeSocket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createRequire } from "node:module";
 import type { Dispatcher } from "undici-types";
-import type { Vnet } from "../kern/kernel.js";
-import { WavnetError } from "../lib/errors.js";
+import { Vnet, checkVnet } from "../kern/kernel.js";
+import { WavnetError, ConfigError } from "../lib/errors.js";
+import { show } from "../lib/format.js";
 import type { ConnectOptions, NetSocket } from "./net.js";
 import "./vnet_net.js";
+
+/** vnet, checked when the client is made (not at its first request): a live Vnet. */
+function clientVnet(vnet: unknown, what: string): Vnet {
+  if (!(vnet instanceof Vnet)) throw new ConfigError(`${what}: expected a Vnet, got ${show(vnet)}`);
+  return checkVnet(vnet.kernel, vnet, what);
+}
 
 // ---------------------------------------------------------------------------------------
 // node:http
@@ -51,6 +58,7 @@ export class VnetAgent extends http.Agent {
   readonly vnet: Vnet;
 
   constructor(vnet: Vnet, opts: VnetAgentOptions = {}) {
+    clientVnet(vnet, "vnetAgent");
     super(opts);
     this.vnet = vnet;
   }
@@ -123,6 +131,7 @@ export interface VnetDispatcherOptions {
  * It connects with vnet.net and calls back with the NetSocket once it is connected.
  */
 export function vnetConnector(vnet: Vnet): UndiciConnector {
+  clientVnet(vnet, "vnetConnector");
   return (options, callback) => {
     if (options.protocol !== "http:") {
       callback(new WavnetError(`wavnet: ${options.protocol}//${options.hostname} is not supported over a vnet: plain http: only (no TLS)`), null);
@@ -182,6 +191,7 @@ function loadUndici(): UndiciModule {
  * before the vnet goes.
  */
 export function vnetDispatcher(vnet: Vnet, opts: VnetDispatcherOptions = {}): Dispatcher {
+  clientVnet(vnet, "vnetDispatcher");
   const u = opts.undici ?? loadUndici();
   return new u.Agent({ ...(opts.agent ?? {}), connect: vnetConnector(vnet) }) as Dispatcher;
 }

@@ -22,7 +22,7 @@
 // The pieces: host/net_socket.ts (NetSocket), host/net_server.ts (NetServer),
 // host/net_common.ts (errors, refs, addresses); this file has the net module's functions.
 
-import type { Kernel, Vnet } from "../kern/kernel.js";
+import { checkVnet, type Kernel, type Vnet } from "../kern/kernel.js";
 import { NetSocket, type NetSocketOptions, type ConnectOptions } from "./net_socket.js";
 import { NetServer, type ServerOptions } from "./net_server.js";
 
@@ -34,12 +34,14 @@ export { NetServer, type ServerOptions, type ListenOptions } from "./net_server.
 // Functions, as the net module has them
 
 export function createServer(kernel: Kernel, vnet: Vnet, opts?: ServerOptions | ((s: NetSocket) => void), connectionListener?: (s: NetSocket) => void): NetServer {
+  checkVnet(kernel, vnet, "net.createServer");
   if (typeof opts === "function") return new NetServer(kernel, vnet, {}, opts);
   return new NetServer(kernel, vnet, opts ?? {}, connectionListener);
 }
 
 /** connect(k, v, { port, host, localAddress, localPort, ... }, cb?) | connect(k, v, port, host?, cb?). */
 export function connect(kernel: Kernel, vnet: Vnet, options: ConnectOptions | number | string, host?: string | (() => void), cb?: () => void): NetSocket {
+  checkVnet(kernel, vnet, "net.connect");
   const o = typeof options === "object" ? options : {};
   const s = new NetSocket(kernel, vnet, o);
   return s.connect(options, host, cb);
@@ -60,6 +62,7 @@ export interface VnetNet {
  * every server and socket made through it (e.g. { protocol: 253 } for the test fixture).
  */
 export function netFor(kernel: Kernel, vnet: Vnet, defaults: { protocol?: number } = {}): VnetNet {
+  checkVnet(kernel, vnet, "net");
   const withDefaults = <T extends object>(o: T | undefined): T => ({ ...defaults, ...(o ?? {}) }) as T;
   const conn = (options: ConnectOptions | number | string, host?: string | (() => void), cb?: () => void) => {
     const o: ConnectOptions = typeof options === "object" ? withDefaults(options) : { ...defaults, port: options, host: typeof host === "string" ? host : undefined };

@@ -135,9 +135,18 @@ export function domainOf(address: string): "inet" | "inet6" {
 export function toPort(p: unknown, what: string): number {
   const n = typeof p === "string" && p.trim() !== "" ? Number(p) : p;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
-    throw Object.assign(new RangeError(`${what} should be >= 0 and < 65536. Received ${JSON.stringify(p)}.`), { code: "ERR_SOCKET_BAD_PORT" });
+    throw Object.assign(new RangeError(`${what} should be >= 0 and < 65536. Received ${receivedType(p)}.`), { code: "ERR_SOCKET_BAD_PORT" });
   }
   return n;
+}
+
+/** How Node's argument errors name a value ("type number (NaN)", "type string ('x')"). */
+export function receivedType(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === "function") return `function ${v.name}`;
+  if (typeof v === "object") return `an instance of ${(v as object).constructor?.name ?? "Object"}`;
+  if (typeof v === "string") return `type string ('${v.length > 28 ? `${v.slice(0, 25)}...` : v}')`;
+  return `type ${typeof v} (${String(v)})`;
 }
 
 export function inet(sa: SockAddr | undefined): AddressInfo | undefined {

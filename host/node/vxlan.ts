@@ -12,10 +12,11 @@
 
 import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
-import type { Kernel, Vnet, HostPort } from "../kern/kernel.js";
+import { checkVnet, checkKernel, type Kernel, type Vnet, type HostPort } from "../kern/kernel.js";
 import { Interface, InterfaceGoneError, createClone, putName } from "../admin/ifnet.js";
 import { ConfigError, KernelError, Errno } from "../lib/errors.js";
 import { isIPv4, isIPv6, isIPv6Text, parseIPv4, formatIPv4, parseIPv6Zoned, formatIPv6 } from "../lib/addr.js";
+import { show } from "../lib/format.js";
 
 /** The IANA port for VXLAN (RFC 7348 5). */
 export const VXLAN_PORT = 4789;
@@ -89,6 +90,7 @@ export interface VxlanStats {
 const KERNEL_STATS: (keyof VxlanStats)[] = ["txFrames", "txRingDrops", "rxDatagrams", "rxFrames", "rxShort", "rxBadFlags", "rxBadVni", "rxNoMem", "rxBadRecord"];
 
 function exportsOf(kernel: Kernel): VxlanExports {
+  checkKernel(kernel, "vxlan");
   if (!kernel.kldstat().some((m) => m.name === "if_vxlan")) {
     throw new ConfigError("vxlan: the if_vxlan module is not loaded (boot GENERIC or kldload if_vxlan)");
   }
@@ -107,21 +109,21 @@ function underlayText(address: string, family: 4 | 6): string {
 
 /** "a.b.c.d:port" or "[v6]:port" (a link-local one with its zone, "[fe80::1%eth0]:4789") -> address, port, family. */
 export function parseRemote(remote: string, what = "vxlan"): { address: string; port: number; family: 4 | 6 } {
-  if (typeof remote !== "string") throw new ConfigError(`${what}: remote must be "address:port", got ${JSON.stringify(remote)}`);
+  if (typeof remote !== "string") throw new ConfigError(`${what}: remote must be "address:port", got ${show(remote)}`);
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(remote) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(remote);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !(port >= 1 && port <= 65535)) {
-    throw new ConfigError(`${what}: remote must be "address:port" (e.g. "10.0.0.2:4789" or "[2001:db8::2]:4789"), got ${JSON.stringify(remote)}`);
+    throw new ConfigError(`${what}: remote must be "address:port" (e.g. "10.0.0.2:4789" or "[2001:db8::2]:4789"), got ${show(remote)}`);
   }
   const address = m[1];
   if (isIPv4(address) && !remote.startsWith("[")) return { address: underlayText(address, 4), port, family: 4 };
   if (isIPv6(address, { zone: true }) && remote.startsWith("[")) return { address: underlayText(address, 6), port, family: 6 };
-  throw new ConfigError(`${what}: remote address must be an IPv4 literal, or an IPv6 literal in brackets, got ${JSON.stringify(remote)}`);
+  throw new ConfigError(`${what}: remote address must be an IPv4 literal, or an IPv6 literal in brackets, got ${show(remote)}`);
 }
 
 function integer(what: string, field: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`${what}: ${field} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`${what}: ${field} must be an integer from ${min} to ${max}, got ${show(v)}`);
   }
   return v;
 }
@@ -345,13 +347,13 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   const localPort = integer(what, "localPort", opts.localPort ?? VXLAN_PORT, 0, 65535);
   const localText = opts.localAddress ?? (remote.family === 6 ? "::" : "0.0.0.0");
   if (typeof localText !== "string" || !(remote.family === 4 ? isIPv4(localText) : isIPv6(localText, { zone: true }))) {
-    throw new ConfigError(`${what}: localAddress must be an IPv${remote.family} literal like the remote's, got ${JSON.stringify(opts.localAddress)}`);
+    throw new ConfigError(`${what}: localAddress must be an IPv${remote.family} literal like the remote's, got ${show(opts.localAddress)}`);
   }
   const localAddress = underlayText(localText, remote.family);
   const mtu = opts.mtu === undefined ? undefined : integer(what, "mtu", opts.mtu, 72, 16384);
   const ring = opts.ringSegments === undefined ? undefined : integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX);
   const rcvbuf = integer(what, "recvBufferSize", opts.recvBufferSize ?? 4 << 20, 65536, 1 << 30);
-  if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
+  checkVnet(kernel, vnet, what);
   const x = exportsOf(kernel);
 
   const custom = opts.name !== undefined && !/^vxlan\d{1,5}$/.test(opts.name);

@@ -12,9 +12,10 @@
 // listener the socket does that itself and emits ('message', data, rinfo) per datagram.
 
 import { Emitter } from "../lib/events.js";
-import { PORT_RANK, type HostPort, type Kernel, type Vnet } from "../kern/kernel.js";
+import { PORT_RANK, checkVnet, type HostPort, type Kernel, type Vnet } from "../kern/kernel.js";
 import { KernelError, WavnetError, ConfigError, Errno, errnoName } from "../lib/errors.js";
-import { formatTable } from "../lib/format.js";
+import { formatTable, show } from "../lib/format.js";
+import { integerArg } from "../lib/check.js";
 
 import { parseIPv4, parseIPv6, formatIPv4, formatIPv6, isIPv6Text } from "../lib/addr.js";
 export { formatIPv4 };
@@ -120,7 +121,7 @@ export type AddressLike = string | SockAddr | Uint8Array;
 
 /** struct sockaddr_in (BSD, 16 bytes): sin_len 16, AF_INET, port and address in network order, 8 zeros. */
 export function sockaddrIn(address: string, port: number): Uint8Array {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${port}`);
+  checkPort(port);
   const b = new Uint8Array(16);
   const dv = new DataView(b.buffer);
   b[0] = 16;
@@ -132,7 +133,7 @@ export function sockaddrIn(address: string, port: number): Uint8Array {
 
 /** struct sockaddr_in6 (BSD, 28 bytes): sin6_len 28, AF_INET6, port, flow info 0, address, scope id 0. */
 export function sockaddrIn6(address: string, port: number): Uint8Array {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${port}`);
+  checkPort(port);
   const b = new Uint8Array(28);
   b[0] = 28;
   b[1] = AF_INET6;
@@ -143,6 +144,7 @@ export function sockaddrIn6(address: string, port: number): Uint8Array {
 
 /** Decode sockaddr bytes (undefined for sa_len 0: no address). */
 export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
+  if (!(b instanceof Uint8Array)) throw new ConfigError(`parseSockaddr: expected sockaddr bytes (a Uint8Array), got ${show(b)}`);
   if (b.length < 2 || b[0] === 0) return undefined;
   const len = Math.min(b[0], b.length);
   if (b[1] === AF_INET && len >= 16) {
@@ -158,6 +160,9 @@ export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
 
 export function formatSockaddr(sa: SockAddr | undefined): string {
   if (!sa) return "*:*";
+  if (typeof sa !== "object" || (sa.family !== "inet" && sa.family !== "inet6" && !((sa as SockAddrRaw).bytes instanceof Uint8Array))) {
+    throw new ConfigError(`formatSockaddr: expected a SockAddr ({ family, address, port } or { family, bytes }), got ${show(sa)}`);
+  }
   if (sa.family === "inet") return `${sa.address === "0.0.0.0" ? "*" : sa.address}:${sa.port === 0 ? "*" : sa.port}`;
   if (sa.family === "inet6") return `${sa.address === "::" ? "*" : `[${sa.address}]`}:${sa.port === 0 ? "*" : sa.port}`;
   return `af${sa.family}:${[...sa.bytes.subarray(2)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
@@ -172,8 +177,10 @@ function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uin
     if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
     return isIPv6Text(a) ? sockaddrIn6(a, port) : sockaddrIn(a, port);
   }
+  if (a === null || typeof a !== "object") throw new ConfigError(`${what}: an address is "10.0.0.1" (with a port), { family, address, port } or sockaddr bytes, got ${show(a)}`);
   if (a.family === "inet") return sockaddrIn(a.address, a.port);
   if (a.family === "inet6") return sockaddrIn6(a.address, a.port);
+  if (!((a as SockAddrRaw).bytes instanceof Uint8Array)) throw new ConfigError(`${what}: an address of family ${show(a.family)} needs its sockaddr bytes`);
   return toSockaddr(a.bytes, undefined, what);
 }
 
@@ -196,7 +203,7 @@ function cachedIPv4(address: string): number {
 }
 
 function checkPort(port: number): void {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be an integer from 0 to 65535, got ${show(port)}`);
 }
 
 const ENCODER = new TextEncoder();
@@ -592,6 +599,7 @@ export class Socket extends Emitter {
   /** listen(2); backlog defaults to SOMAXCONN. */
   listen(backlog = -1): this {
     const k = this.#check("listen");
+    integerArg(`listen (${this}): backlog`, backlog, -1, 0x7fffffff, " (-1: SOMAXCONN)");
     const r = this.kernel.call(k.soh_listen, this.ptr, backlog);
     if (r !== 0) this.#fail("listen", r);
     return this;
@@ -628,6 +636,8 @@ export class Socket extends Emitter {
       this.#deferredSendErr = 0;
       this.#fail(address !== undefined ? "sendto" : "send", e);
     }
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) throw new ConfigError(`sendto (${this}): data must be a Uint8Array or a string, got ${show(data)}`);
+    checkFlags(flags, `sendto (${this})`);
     const bytes = typeof data === "string" ? ENCODER.encode(data) : data;
     const stream = this.type === SOCK_STREAM;
     if (!stream && bytes.length > IOBUF_SIZE) throw new SocketError(`sendto (${this}): ${bytes.length} bytes is more than one call carries (${IOBUF_SIZE})`, -Errno.EMSGSIZE);
@@ -678,7 +688,8 @@ export class Socket extends Emitter {
    */
   recvfrom(maxlen = IOBUF_SIZE, flags = 0): Datagram | null {
     const k = this.#check("recvfrom");
-    if (!Number.isInteger(maxlen) || maxlen < 0 || maxlen > IOBUF_SIZE) throw new ConfigError(`recvfrom: maxlen must be an integer from 0 to ${IOBUF_SIZE}, got ${maxlen}`);
+    if (!Number.isInteger(maxlen) || maxlen < 0 || maxlen > IOBUF_SIZE) throw new ConfigError(`recvfrom: maxlen must be an integer from 0 to ${IOBUF_SIZE}, got ${show(maxlen)}`);
+    checkFlags(flags, `recvfrom (${this})`);
     if (this.#deferredErr !== 0) this.#throwDeferred("recvfrom");
     const r = this.#recvIo(k, maxlen, flags);
     if (r === -Errno.EAGAIN) return null;
@@ -691,7 +702,8 @@ export class Socket extends Emitter {
   /** recv(2): the data only (a new Uint8Array), or null when nothing is queued. */
   recv(maxlen = IOBUF_SIZE, flags = 0): Uint8Array | null {
     const k = this.#check("recv");
-    if (!Number.isInteger(maxlen) || maxlen < 0 || maxlen > IOBUF_SIZE) throw new ConfigError(`recv: maxlen must be an integer from 0 to ${IOBUF_SIZE}, got ${maxlen}`);
+    if (!Number.isInteger(maxlen) || maxlen < 0 || maxlen > IOBUF_SIZE) throw new ConfigError(`recv: maxlen must be an integer from 0 to ${IOBUF_SIZE}, got ${show(maxlen)}`);
+    checkFlags(flags, `recv (${this})`);
     if (this.#deferredErr !== 0) this.#throwDeferred("recv");
     const r = this.#recvIo(k, maxlen, flags);
     if (r === -Errno.EAGAIN) return null;
@@ -710,7 +722,8 @@ export class Socket extends Emitter {
    */
   recvInto(buf: Uint8Array, flags = 0): number | null {
     const k = this.#check("recvInto");
-    if (!(buf instanceof Uint8Array) || buf.length === 0) throw new ConfigError(`recvInto: buf must be a non-empty Uint8Array, got ${buf instanceof Uint8Array ? "an empty one" : typeof buf}`);
+    if (!(buf instanceof Uint8Array) || buf.length === 0) throw new ConfigError(`recvInto: buf must be a non-empty Uint8Array, got ${buf instanceof Uint8Array ? "an empty one" : show(buf)}`);
+    checkFlags(flags, `recvInto (${this})`);
     if (this.#deferredErr !== 0) this.#throwDeferred("recvInto");
     const stream = this.type === SOCK_STREAM;
     const once = !stream || (flags & MSG.PEEK) !== 0;
@@ -743,6 +756,7 @@ export class Socket extends Emitter {
   shutdown(how: "read" | "write" | "both" | 0 | 1 | 2 = "both"): void {
     const k = this.#check("shutdown");
     const h = how === "read" ? 0 : how === "write" ? 1 : how === "both" ? 2 : how;
+    if (h !== 0 && h !== 1 && h !== 2) throw new ConfigError(`shutdown (${this}): how must be "read", "write", "both" or 0, 1, 2, got ${show(how)}`);
     const r = this.kernel.call(k.soh_shutdown, this.ptr, h);
     if (r !== 0) this.#fail(`shutdown ${how}`, r);
   }
@@ -758,14 +772,16 @@ export class Socket extends Emitter {
 
   setsockopt(level: number, name: number, value: number | boolean): void {
     const k = this.#check("setsockopt");
+    checkOpt(level, name, `setsockopt (${this})`);
     const v = typeof value === "boolean" ? (value ? 1 : 0) : value;
-    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new ConfigError(`setsockopt: value must be a 32-bit integer or boolean, got ${value}`);
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new ConfigError(`setsockopt ${optName(level, name)}: value must be a 32-bit integer or boolean, got ${show(value)}`);
     const r = this.kernel.call(k.soh_setsockopt, this.ptr, level, name, v);
     if (r !== 0) this.#fail(`setsockopt ${optName(level, name)}=${v}`, r);
   }
 
   getsockopt(level: number, name: number): number {
     const k = this.#check("getsockopt");
+    checkOpt(level, name, `getsockopt (${this})`);
     const r = this.kernel.call(k.soh_getsockopt, this.ptr, level, name);
     if (r !== 0) this.#fail(`getsockopt ${optName(level, name)}`, r);
     return this.kernel.dv().getInt32(k.kern_sabuf(), true);
@@ -870,6 +886,17 @@ export class Socket extends Emitter {
   }
 }
 
+/** MSG_* flags: a non-negative 32-bit integer (NaN would reach the kernel as 0). */
+function checkFlags(flags: unknown, what: string): void {
+  integerArg(`${what}: flags`, flags, 0, 0x7fffffff, " (MSG_* bits)");
+}
+
+/** An option's level and name: 32-bit integers (SOL_SOCKET is 0xffff). */
+function checkOpt(level: unknown, name: unknown, what: string): void {
+  integerArg(`${what}: level`, level, 0, 0x7fffffff);
+  integerArg(`${what}: name`, name, 0, 0x7fffffff);
+}
+
 function optName(level: number, name: number): string {
   if (level === SOL_SOCKET) {
     const e = Object.entries(SO).find(([, v]) => v === name);
@@ -879,26 +906,27 @@ function optName(level: number, name: number): string {
 }
 
 function familyNumber(d: string | number): number {
-  if (typeof d === "number") return d;
+  if (typeof d === "number") return integerArg("socket: domain", d, 0, 255, " (an AF_ number)");
   if (d === "inet") return AF_INET;
   if (d === "inet6") return AF_INET6;
-  throw new ConfigError(`socket: domain must be "inet", "inet6" or an AF_ number, got ${JSON.stringify(d)}`);
+  throw new ConfigError(`socket: domain must be "inet", "inet6" or an AF_ number, got ${show(d)}`);
 }
 
 const TYPE_NUMBERS: Record<string, number> = { stream: SOCK_STREAM, dgram: SOCK_DGRAM, raw: SOCK_RAW };
 
 function typeNumber(t: string | number): number {
-  if (typeof t === "number") return t;
+  if (typeof t === "number") return integerArg("socket: type", t, 0, 255, " (a SOCK_ number)");
   const n = Object.hasOwn(TYPE_NUMBERS, t) ? TYPE_NUMBERS[t] : undefined;
-  if (n === undefined) throw new ConfigError(`socket: type must be "stream", "dgram", "raw" or a SOCK_ number, got ${JSON.stringify(t)}`);
+  if (n === undefined) throw new ConfigError(`socket: type must be "stream", "dgram", "raw" or a SOCK_ number, got ${show(t)}`);
   return n;
 }
 
 /** socket(2) in vnet: socket(k, v, "inet", "dgram", 17). Throws SocketError (EAFNOSUPPORT, EPROTONOSUPPORT, ...). */
 export function socket(kernel: Kernel, vnet: Vnet, domain: "inet" | "inet6" | number, type: "stream" | "dgram" | "raw" | number, protocol = 0): Socket {
-  if (!vnet.alive) throw new SocketClosedError(`socket: vnet "${vnet.name}" was destroyed`);
+  checkVnet(kernel, vnet, "socket");
   const d = familyNumber(domain);
   const t = typeNumber(type);
+  integerArg("socket: protocol", protocol, 0, 255, " (0: the type's default)");
   const k = x(kernel);
   const so = kernel.call(k.soh_socket, vnet.ptr, d, t, protocol);
   if (so === 0) {
@@ -932,7 +960,7 @@ const STATE_NAMES: [number, string][] = [
 
 /** The sockets of a vnet, newest first (sockstat -4/-6 style rows). */
 export function sockstat(kernel: Kernel, vnet: Vnet): SockstatRow[] {
-  if (!vnet.alive) throw new SocketClosedError(`sockstat: vnet "${vnet.name}" was destroyed`);
+  checkVnet(kernel, vnet, "sockstat");
   const k = x(kernel);
   const rows: SockstatRow[] = [];
   kernel.enter(() => {

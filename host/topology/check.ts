@@ -13,6 +13,7 @@ import { generate, GeneratorError, GENERATOR_PARAMS, COMMON_PARAMS, REQUIRED_PAR
 import { bundle, dedupe, type Locator, type Path } from "./locate.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { parseMac } from "../admin/ifnet.js";
+import { show } from "../lib/format.js";
 
 type Obj = Record<string, unknown>;
 
@@ -24,7 +25,7 @@ const SYSCTLS: Record<string, (v: unknown) => number | string> = {
   "net.inet6.ip6.forwarding": (v) => boolish(v),
   "net.inet6.icmp6.errppslimit": (v) => intIn(v, 0, 1_000_000),
   "net.inet.tcp.cc.algorithm": (v) => {
-    if (v !== "newreno" && v !== "cubic") throw new Error(`must be "newreno" or "cubic", got ${JSON.stringify(v)}`);
+    if (v !== "newreno" && v !== "cubic") throw new Error(`must be "newreno" or "cubic", got ${show(v)}`);
     return v;
   },
   "net.inet.tcp.sack.enable": (v) => boolish(v),
@@ -37,12 +38,12 @@ export const ACTIONS = ["ping", "tcp", "udp", "http", "sleep", "wait", "link", "
 function boolish(v: unknown): number {
   if (v === true || v === 1 || v === "1") return 1;
   if (v === false || v === 0 || v === "0") return 0;
-  throw new Error(`must be 0 or 1 (or true/false), got ${JSON.stringify(v)}`);
+  throw new Error(`must be 0 or 1 (or true/false), got ${show(v)}`);
 }
 
 function intIn(v: unknown, lo: number, hi: number): number {
   const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < lo || n > hi) throw new Error(`must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`);
+  if (typeof n !== "number" || !Number.isInteger(n) || n < lo || n > hi) throw new Error(`must be an integer from ${lo} to ${hi}, got ${show(v)}`);
   return n;
 }
 
@@ -598,7 +599,7 @@ export class Checker {
         const expect = this.expect(x.expect, [...p, "expect"]);
         if (expect?.kind === "loss") return this.err([...p, "expect"], `an http step expects "success" or "fail"`);
         const path0 = (x.path as string | undefined) ?? "/";
-        if (!path0.startsWith("/")) return this.err([...p, "path"], `an http path starts with "/", got ${JSON.stringify(path0)}`);
+        if (!path0.startsWith("/")) return this.err([...p, "path"], `an http path starts with "/", got ${show(path0)}`);
         if (!from || !to || timeoutMs === undefined || !expect) return;
         const step: StepSpec = { action, from, to, port: (x.port as number | undefined) ?? 80, path: path0, status: (x.status as number | undefined) ?? 200, timeoutMs, expect, name: named(`http ${from} -> ${to}${path0}`), origin };
         if (x.contains !== undefined) step.contains = x.contains as string;

@@ -33,6 +33,7 @@ export class ScheduleClock extends VirtualClock {
   }
 
   override advanceTo(when: number): number {
+    this.checkTarget(when, "advanceTo"); // before any event runs
     let fired = 0;
     while (this.events.length && this.events[0].atUs <= when) {
       const e = this.events.shift()!;

@@ -15,6 +15,7 @@
 
 import type { NodeSpec, LinkSpec, InterfaceSpec, LinkConditions, Origin, Role } from "./spec.js";
 import { v4text, mask } from "../lib/units.js";
+import { show } from "../lib/format.js";
 
 export const GENERATOR_PARAMS: Record<string, string[]> = {
   chain: ["length"],
@@ -107,7 +108,7 @@ class Builder {
 function int(g: GeneratorInput, p: string, min: number, max: number): number {
   const v = g.params[p];
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new GeneratorError(`${g.shape} ${p} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, p);
+    throw new GeneratorError(`${g.shape} ${p} must be an integer from ${min} to ${max}, got ${show(v)}`, p);
   }
   return v;
 }
@@ -154,7 +155,7 @@ function chain(b: Builder, length: number): void {
 }
 
 function star(b: Builder, leaves: number, center: string): void {
-  if (center !== "bridge" && center !== "router") throw new GeneratorError(`star center must be "bridge" or "router", got ${JSON.stringify(center)}`, "center");
+  if (center !== "bridge" && center !== "router") throw new GeneratorError(`star center must be "bridge" or "router", got ${show(center)}`, "center");
   const hub = b.node(`${b.g.name}0`, center === "bridge" ? "bridge" : "router");
   if (center === "bridge") {
     let size = 4;

@@ -12,6 +12,7 @@ import { TopologyError } from "./errors.js";
 import { Locator, bundle, dedupe, distance, type Path } from "./locate.js";
 import { Checker } from "./check.js";
 import schemaData from "./schema_data.js";
+import { show } from "../lib/format.js";
 
 type Obj = Record<string, unknown>;
 
@@ -103,10 +104,10 @@ function schemaError(loc: Locator, e: ErrorObject): TopologyError {
       return loc.error(path, `must be ${t === "object" ? "a mapping" : t === "array" ? "a list" : `a${/^[aeiou]/.test(t) ? "n" : ""} ${t}`}, got ${describe(value)}`);
     }
     case "enum":
-      return loc.error(path, `must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}; got ${JSON.stringify(value)}`);
+      return loc.error(path, `must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}; got ${show(value)}`);
     case "minimum":
     case "maximum":
-      return loc.error(path, `must be ${e.keyword === "minimum" ? ">=" : "<="} ${p.limit}, got ${JSON.stringify(value)}`);
+      return loc.error(path, `must be ${e.keyword === "minimum" ? ">=" : "<="} ${p.limit}, got ${show(value)}`);
     case "minItems":
     case "maxItems":
       return loc.error(path, path[path.length - 1] === "endpoints" ? `a link has exactly 2 endpoints, got ${(value as unknown[]).length}` : `${e.message}`);
