@@ -34,7 +34,7 @@ function sender(k: Kernel, v: Vnet): Socket {
 }
 
 /** Send one datagram; false when the kernel refused it (ENOBUFS). */
-function flood(s: Socket, addr: string, port: number, data = DATAGRAM): boolean {
+function flood(s: Socket, addr: string, port: number, data: Uint8Array = DATAGRAM): boolean {
   try {
     s.sendto(data, addr, port);
     return true;
