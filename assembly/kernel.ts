@@ -13,11 +13,14 @@ import { loop_boot } from "./net/if_loop";
 import { iobuf_boot } from "./net/if_hostapi";
 import { bpf_boot } from "./net/bpf";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
+import { EINVAL } from "./sys/errno";
+import { racct_set_limit, racct_vnet_stat } from "./kern/kern_racct";
 
-export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit } from "./kern/kmem";
+export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit, kmem_set_budget, kmem_budget_stat } from "./kern/kmem";
+export { racct_set_default, racct_stat } from "./kern/kern_racct";
 export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next, zone_stat, zone_vnet_stat, zone_first_vnet, zone_name_ptr, zone_drain, zone_drain_all } from "./kern/zone";
 export { vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
-export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, vnet_zombies } from "./kern/vnet";
+export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, vnet_pinned, vnet_zombies } from "./kern/vnet";
 export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
 export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count } from "./kern/kern_linker";
 export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";
@@ -78,6 +81,18 @@ export function vnet_pages(v: usize): u32 {
 
 export function vnet_base(v: usize): usize {
   return changetype<Vnet>(v).base;
+}
+
+/** Set live vnet v's byte budget (kern_racct.ts; 0 = none). -EINVAL if v is not a live vnet. */
+export function vnet_set_memory_budget(v: usize, bytes: u32): i32 {
+  if (!vnet_valid(v)) return -EINVAL;
+  racct_set_limit(changetype<Vnet>(v).base, bytes);
+  return 0;
+}
+
+/** One memory figure of live vnet v (kern_racct.ts RV_*), -1 if v is not live. */
+export function vnet_memory_stat(v: usize, what: u32): f64 {
+  return vnet_valid(v) ? racct_vnet_stat(changetype<Vnet>(v).base, what) : -1;
 }
 
 // The interface layer (net/): what modules call, and what the host calls.

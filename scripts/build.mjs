@@ -54,10 +54,15 @@ if (!force && existsSync(stampFile) && readFileSync(stampFile, "utf8") === diges
 
 mkdirSync(join(root, "build/modules"), { recursive: true });
 
-async function compile(label, source, out, memoryBase, tableBase) {
+// The stub runtime with a heap limit (assembly/rt/stub.ts) replaces the compiler's: every
+// binary aborts, naming itself through the host, if its runtime heap would leave its window.
+asc.libraryFiles["rt/index-stub"] = readFileSync(join(root, "assembly/rt/stub.ts"), "utf8");
+
+async function compile(label, source, out, memoryBase, tableBase, heapLimit) {
   const args = [
     join(root, source), "--config", join(root, "asconfig.json"), "--target", "release",
     "--memoryBase", String(memoryBase), "--tableBase", String(tableBase), "-o", out,
+    "--use", `KERN_HEAP_LIMIT=${heapLimit}`,
   ];
   let stderr = "";
   const { error } = await asc.main(args, {
@@ -73,13 +78,13 @@ async function compile(label, source, out, memoryBase, tableBase) {
 
 const t0 = Date.now();
 const k = linkmap.kernel;
-await compile("kernel", k.source, join(root, "build/kernel.wasm"), k.memoryBase, k.tableBase);
+await compile("kernel", k.source, join(root, "build/kernel.wasm"), k.memoryBase, k.tableBase, k.staticLimit);
 for (const [name, m] of Object.entries(linkmap.modules)) {
   if (!existsSync(join(root, m.source))) {
     process.stderr.write(`build: module ${name}: source ${m.source} is missing\n`);
     process.exit(1);
   }
-  await compile(name, m.source, join(root, `build/modules/${name}.wasm`), m.memoryBase, m.tableBase);
+  await compile(name, m.source, join(root, `build/modules/${name}.wasm`), m.memoryBase, m.tableBase, m.memoryBase + m.memorySize);
 }
 writeFileSync(stampFile, digest);
 process.stdout.write(`build: kernel and ${Object.keys(linkmap.modules).length} modules in ${Date.now() - t0} ms\n`);

@@ -107,8 +107,13 @@ const ROWS: Row[] = [
   { call: "Kernel.boot({ vnetSectionBytes: 4097 })", run: () => Kernel.boot({ config: "BARE", vnetSectionBytes: 4097 }), error: ConfigError, message: /vnetSectionBytes 4097 is not a 4 KiB multiple/ },
   { call: 'Kernel.boot({ config: "NOPE" })', run: () => Kernel.boot({ config: "NOPE" }), error: ConfigError, message: /unknown kernel configuration "NOPE"/ },
   { call: 'Kernel.boot({ clock: "fast" })', run: () => Kernel.boot({ clock: "fast" as "real" }), error: ConfigError, message: /clock must be "virtual", "real" or a Clock, got "fast"/ },
+  { call: "Kernel.boot({ memoryBudget: 1 MiB })", run: () => Kernel.boot({ config: "BARE", memoryBudget: 1 << 20 }), error: ConfigError, message: /^boot: memoryBudget must be an integer from 16777216 to 4294967296 bytes \(16 MiB to 4 GiB\), got 1048576$/ },
+  { call: "Kernel.boot({ vnetMemoryBudget: NaN })", run: () => Kernel.boot({ config: "BARE", vnetMemoryBudget: NaN }), error: ConfigError, message: /^boot: vnetMemoryBudget must be an integer from 0 to 4294967295 bytes, got NaN$/ },
 
   // Vnet methods
+  { call: "A.setMemoryBudget(-1)", run: (c) => c.A.setMemoryBudget(-1), error: ConfigError, message: /^setMemoryBudget: bytes must be an integer from 0 to 4294967295, got -1$/ },
+  { call: "A.setMemoryBudget(2 ** 32)", run: (c) => c.A.setMemoryBudget(2 ** 32), error: ConfigError, message: /got 4294967296$/ },
+  { call: "destroyedVnet.setMemoryBudget(0)", run: (c) => c.gone.setMemoryBudget(0), error: VnetGoneError, message: /^setMemoryBudget: vnet \d+ \("gone"\) was destroyed$/ },
   { call: 'A.interface("nope0")', run: (c) => c.A.interface("nope0"), error: ConfigError, message: /vnet "A" has no interface "nope0"/ },
   { call: 'A.ifcreate("nope")', run: (c) => c.A.ifcreate("nope"), error: KernelError, message: /no cloner "nope"/ },
   { call: 'A.ifcreate("bad name")', run: (c) => c.A.ifcreate("bad name"), error: ConfigError, message: /interface name must be/ },

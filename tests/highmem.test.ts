@@ -21,7 +21,8 @@ interface Kmem {
 
 describe("a kernel past 2 GiB of memory", () => {
   test("epair, ping over it, a TCP connection and a capture work with every address above 2 GiB, and all of it goes away", async () => {
-    const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"] });
+    // Past the default memory budgets (2 GiB for the kernel, 64 MiB for the hog).
+    const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], memoryBudget: 4 * 2 ** 30, vnetMemoryBudget: 0 });
     const kmem = k.k as unknown as Kmem;
     const clock = k.clock as VirtualClock;
     const before = snapshot(k);

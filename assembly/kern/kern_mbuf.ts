@@ -8,7 +8,8 @@
 // vnet it is charged to (m_vnet) and m_free uncharges that vnet whoever frees it; an
 // unshared cluster is charged to its mbuf's vnet, a shared one to ExtRef.vnet.
 // m_get and friends charge curvnet; m_chargeto moves a packet's charge, e.g. when epair
-// hands it to another vnet.
+// hands it to another vnet. Both pass the vnet's byte budget and, near the kernel's
+// budget, its fair share (kern_racct.ts) as well as the item limits.
 //
 // Errors. Nothing here traps on bad input: a refused allocation or a bad free is counted
 // in mbstat (mbuf_stat).
@@ -28,6 +29,7 @@ import {
 import { KGLOBALS, KG_CURVNET } from "./kglobals";
 import { Vnet, VNET_MAGIC, vnet_valid, vnet_uncharged } from "./vnet";
 import { vnet_master_base } from "./vnet_data";
+import { racct_may_charge, racct_move } from "./kern_racct";
 import { EINVAL, ENOMEM } from "../sys/errno";
 
 // Zones by MBZ_* index, and by ext_type (0 for types that are not ours).
@@ -407,6 +409,7 @@ let nfrom: u32 = 0;
   const r = load<u32>(b, ZR_INUSE) + 1;
   store<u32>(b, r, ZR_INUSE);
   if (r > load<u32>(b, ZR_PEAK)) store<u32>(b, r, ZR_PEAK);
+  racct_move(vbase(from), vbase(to), changetype<Zone>(z).size);
 }
 
 /**
@@ -432,7 +435,7 @@ export function m_chargeto(m: usize, v: usize): bool {
       }
       const rec = vbase(v) + changetype<Zone>(mbufZone).vnoff;
       const lim = load<u32>(rec, ZR_LIMIT);
-      if (lim != 0 && load<u32>(rec, ZR_INUSE) >= lim) {
+      if ((lim != 0 && load<u32>(rec, ZR_INUSE) >= lim) || !racct_may_charge(vbase(v), MSIZE)) {
         store<u32>(rec, load<u32>(rec, ZR_FAILS) + 1, ZR_FAILS);
         count(MBS_CHARGE_FAIL);
         return false;
@@ -472,6 +475,7 @@ export function m_chargeto(m: usize, v: usize): bool {
     }
   }
   const b = vbase(v);
+  let bytes: u64 = 0;
   for (let i: u32 = 0; i < MBZ_COUNT; i++) {
     const k = load<u32>(need + (<usize>i << 2));
     if (k == 0) continue;
@@ -483,6 +487,12 @@ export function m_chargeto(m: usize, v: usize): bool {
       count(MBS_CHARGE_FAIL);
       return false;
     }
+    bytes += <u64>k * changetype<Zone>(z).size;
+  }
+  // The byte budget and fair share (kern_racct.ts) for the whole packet at once.
+  if (bytes != 0 && !racct_may_charge(b, <u32>min<u64>(bytes, 0xffffffff))) {
+    count(MBS_CHARGE_FAIL);
+    return false;
   }
   nfrom = 0;
   for (let n = m; n != 0; n = changetype<Mbuf>(n).m_next) {

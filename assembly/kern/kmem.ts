@@ -9,6 +9,14 @@
 //
 // Chunk descriptors (16 bytes each) live in descriptor tables of one chunk each, found
 // through a 16-entry directory: descriptor(c) = dir[c >> 12] + (c & 4095) * 16.
+//
+// The kernel's memory budget (kmem_set_budget, Kernel.boot({ memoryBudget })) is enforced
+// here, where memory grows: linear memory never grows past it, a growth that would is
+// refused and counted, and the allocation that needed it returns 0 (never a trap). Memory
+// in use (what kmem does not hand out, descriptor tables, pages in use) is compared with a
+// high-water mark, 3/4 of the budget; above it kern_racct.ts refuses the vnets over their
+// fair share first, and hears of every change so the share shrinks as memory runs out.
+// Pages charged to a vnet (acct is a struct vnet) pass its budget first.
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
@@ -34,6 +42,8 @@ const DESC_SHIFT: u32 = 4;
 const DESCS_PER_TABLE_SHIFT: u32 = CHUNK_SHIFT - DESC_SHIFT; // 4096 descriptors
 const DIR: usize = memory.data(16 * 4, 4);
 
+import { racct_kmem_base, racct_may_charge, racct_add, racct_sub, racct_level } from "./kern_racct";
+
 /** The kernel's own page account. */
 export const KMEM_KERNEL_ACCT: usize = memory.data(8, 8);
 
@@ -47,6 +57,11 @@ let badFrees: u32 = 0;
 let growFailures: u32 = 0;
 let growStep: u32 = 16;
 let pageLimit: u32 = 0; // 0 = only memory's own maximum
+let budgetChunks: u32 = 0; // linear memory never grows past this many chunks; 0 = memory's own maximum
+let budgetRefusals: u32 = 0; // growths the budget refused
+let hwPages: u32 = 0xffffffff; // pages in use at which the fair-share policy starts
+let pressure = false; // pagesInUse >= hwPages
+let peakPages: u32 = 0;
 
 @inline function desc(c: u32): usize {
   return load<usize>(DIR + ((<usize>(c >> DESCS_PER_TABLE_SHIFT)) << 2)) +
@@ -76,6 +91,14 @@ function listPush(head: u32, c: u32): u32 {
 /** Grow memory by at least one chunk; false when memory cannot grow. */
 function kmemGrow(): bool {
   let n = growStep;
+  if (budgetChunks != 0) {
+    const have = <u32>memory.size();
+    if (have >= budgetChunks) {
+      budgetRefusals++;
+      return false;
+    }
+    if (n > budgetChunks - have) n = budgetChunks - have;
+  }
   let old = memory.grow(<i32>n);
   if (old < 0) {
     n = 1;
@@ -109,7 +132,30 @@ function kmemGrow(): bool {
     freeHead = listPush(freeHead, c);
     chunksFree++;
   }
+  setHighWater(); // the memory kmem does not hand out may have grown (a descriptor table)
   return true;
+}
+
+/** Bytes of linear memory that are not kmem pages to hand out: static data, module windows, descriptor tables. */
+@inline function overheadBytes(): u64 {
+  return (<u64>(<u32>memory.size() - chunksTotal + chunksMeta)) << CHUNK_SHIFT;
+}
+
+@inline function inUseBytes(): f64 {
+  return <f64>(overheadBytes() + (<u64>pagesInUse << PAGE_SHIFT));
+}
+
+/** hwPages: pages in use at which memory in use reaches 3/4 of the budget. */
+function setHighWater(): void {
+  if (budgetChunks == 0) {
+    hwPages = 0xffffffff;
+  } else {
+    const hw = <u64>kmem_highwater();
+    const over = overheadBytes();
+    hwPages = hw > over ? <u32>((hw - over) >> PAGE_SHIFT) : 0;
+  }
+  pressure = pagesInUse >= hwPages;
+  racct_level(inUseBytes());
 }
 
 function takeFreeChunk(): i64 {
@@ -138,6 +184,9 @@ function takeFreeChunk(): i64 {
 export function kmem_alloc(npages: u32, acct: usize): usize {
   if (npages == 0 || npages > PAGES_PER_CHUNK) return 0;
   if (pageLimit != 0 && pagesInUse + npages > pageLimit) return 0;
+  // A vnet's pages count against its budget (and its fair share under pressure).
+  const vb = acct != KMEM_KERNEL_ACCT ? racct_kmem_base(acct) : 0;
+  if (vb != 0 && !racct_may_charge(vb, npages << PAGE_SHIFT)) return 0;
   let c: u32 = 0;
   let first: i32 = -1;
   if (npages < PAGES_PER_CHUNK) {
@@ -174,7 +223,13 @@ export function kmem_alloc(npages: u32, acct: usize): usize {
     store<u16>(d, CS_FULL, D_STATE);
   }
   pagesInUse += npages;
+  if (pagesInUse > peakPages) peakPages = pagesInUse;
+  if (pagesInUse >= hwPages) {
+    pressure = true;
+    racct_level(inUseBytes());
+  }
   store<u32>(acct, load<u32>(acct) + npages);
+  if (vb != 0) racct_add(vb, npages << PAGE_SHIFT);
   return (<usize>c << CHUNK_SHIFT) + ((<usize>first) << PAGE_SHIFT);
 }
 
@@ -211,7 +266,15 @@ export function kmem_free(addr: usize, npages: u32, acct: usize): void {
   const nmask = mask | bits;
   store<u16>(d, <u16>nmask, D_MASK);
   pagesInUse -= npages;
+  if (pressure) {
+    pressure = pagesInUse >= hwPages;
+    racct_level(inUseBytes());
+  }
   store<u32>(acct, load<u32>(acct) - npages);
+  if (acct != KMEM_KERNEL_ACCT) {
+    const vb = racct_kmem_base(acct);
+    if (vb != 0) racct_sub(vb, npages << PAGE_SHIFT);
+  }
   if (nmask == ALL_FREE) {
     if (state == CS_PARTIAL) partialHead = listRemove(partialHead, c);
     store<u16>(d, CS_FREE, D_STATE);
@@ -239,6 +302,49 @@ export function kmem_set_chunk_aux(addr: usize, v: u32): void {
 /** Cap the pages kmem hands out (0 = no cap but memory's own). */
 export function kmem_set_limit(pages: u32): void {
   pageLimit = pages;
+}
+
+/**
+ * The kernel's memory budget in 64 KiB chunks of linear memory (0 = memory's own maximum,
+ * 4 GiB). Memory already grown stays; kmem only stops growing past it.
+ */
+export function kmem_set_budget(chunks: u32): i32 {
+  if (chunks > 65536) return -22; // EINVAL: wasm32 has 65536 pages
+  budgetChunks = chunks;
+  setHighWater();
+  return 0;
+}
+
+/** The high-water mark in bytes of memory in use: 3/4 of the budget (0 without one). */
+@inline export function kmem_highwater(): f64 {
+  return <f64>((<u64>budgetChunks << CHUNK_SHIFT) >> 2) * 3;
+}
+
+/** True while memory in use is at or above the high-water mark. */
+@inline export function kmem_pressure(): bool {
+  return pressure;
+}
+
+// Field numbers of kmem_budget_stat, mirrored by host/kern/kernel.ts.
+export const KB_BUDGET: u32 = 0; // bytes, 0 = none
+export const KB_INUSE: u32 = 1; // bytes: overhead + pages in use
+export const KB_PEAK: u32 = 2; // bytes: overhead + the most pages ever in use
+export const KB_REFUSED: u32 = 3; // growths the budget refused
+export const KB_HIGHWATER: u32 = 4; // bytes in use at which the fair-share policy starts, 0 = none
+export const KB_PRESSURE: u32 = 5; // 1 while at or above it
+
+/** One figure of the memory budget (KB_*), in bytes or counts. */
+export function kmem_budget_stat(what: u32): f64 {
+  const over = <f64>overheadBytes();
+  switch (what) {
+    case KB_BUDGET: return <f64>(<u64>budgetChunks << CHUNK_SHIFT);
+    case KB_INUSE: return over + <f64>(<u64>pagesInUse << PAGE_SHIFT);
+    case KB_PEAK: return over + <f64>(<u64>peakPages << PAGE_SHIFT);
+    case KB_REFUSED: return <f64>budgetRefusals;
+    case KB_HIGHWATER: return budgetChunks == 0 ? 0 : over + <f64>(<u64>hwPages << PAGE_SHIFT);
+    case KB_PRESSURE: return pressure ? 1 : 0;
+  }
+  return -1;
 }
 
 // Figures for vmstat-like reports.

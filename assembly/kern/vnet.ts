@@ -19,11 +19,12 @@
 import { KGLOBALS, KG_CURVNET, KG_CURVNET_BASE } from "./kglobals";
 import { kmem_alloc, kmem_free, PAGE_SHIFT } from "./kmem";
 import { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_first, zone_next, zone_is_charged, zone_vnet_inuse, zone_name, Zone } from "./zone";
-import { vnet_master_base, vnet_section_size, vnet_section_pages, vnet_data_boot, V_SELF } from "./vnet_data";
+import { vnet_master_base, vnet_master, vnet_section_size, vnet_section_pages, vnet_data_boot, V_SELF, V_PINNED, V_PINLIMIT } from "./vnet_data";
 import { sysinit_vnet_init, sysinit_vnet_stop, sysinit_vnet_uninit } from "./sysinit";
 import { callout_vnet_purge } from "./kern_timeout";
 import { leak_record, leak_record_str, leak_count, leak_dropped, LEAK_ITEMS, LEAK_PAGES, LEAK_CALLOUTS, LEAK_ZONE } from "./leak";
 import { random_vnet_seed, random_set_vnet_offset } from "./random";
+import { racct_vnet_init, racct_update, racct_sub, RACCT_VNET_DEFAULT } from "./kern_racct";
 import { EINVAL, EPERM, ENOMEM } from "../sys/errno";
 
 export const VNET_MAGIC: u32 = 0x564e4554; // "VNET"
@@ -108,6 +109,7 @@ export function vnet_boot(): i32 {
   if (vnetzone != 0) return 0;
   let r = vnet_data_boot();
   if (r != 0) return r;
+  store<u32>(vnet_master(V_PINLIMIT), RACCT_VNET_DEFAULT);
   random_set_vnet_offset(offsetof<Vnet>("rnd0"));
   vnetzone = zone_create("vnet", offsetof<Vnet>(), 0, 0, 0);
   if (vnetzone == 0) return -ENOMEM;
@@ -134,6 +136,7 @@ export function vnet_alloc(): usize {
   }
   memory.copy(base, vnet_master_base(), vnet_section_size());
   store<usize>(base + V_SELF, v);
+  racct_vnet_init(base, vnet_section_pages());
   vv.base = base;
   vv.id = nextId++;
   // Its own random stream before any init draws from it (TCP's keys, the first IP ID).
@@ -154,6 +157,7 @@ export function vnet_alloc(): usize {
   else liveHead = v;
   liveTail = v;
   nlive++;
+  racct_update(nlive);
   return v;
 }
 
@@ -241,15 +245,20 @@ function reapZombie(v: usize): void {
  * is charged for them any more. Clears the record at off in every vnet and zombie and
  * lets zombies that were waiting only for them go.
  */
-export function vnet_charge_forget(off: u32): void {
-  for (let v = liveHead; v != 0; v = changetype<Vnet>(v).next) store<u32>(changetype<Vnet>(v).base + off, 0);
+export function vnet_charge_forget(off: u32, size: u32): void {
+  for (let v = liveHead; v != 0; v = changetype<Vnet>(v).next) forget(changetype<Vnet>(v).base, off, size);
   let z = zombieHead;
   while (z != 0) {
     const next = changetype<Vnet>(z).next;
-    store<u32>(changetype<Vnet>(z).base + off, 0);
+    forget(changetype<Vnet>(z).base, off, size);
     reapZombie(z);
     z = next;
   }
+}
+
+function forget(base: usize, off: u32, size: u32): void {
+  racct_sub(base, load<u32>(base + off) * size);
+  store<u32>(base + off, 0);
 }
 
 /** Destroyed vnets still waiting for shared items to come back. */
@@ -277,6 +286,7 @@ export function vnet_destroy(v: usize): i32 {
   if (vv.next != 0) changetype<Vnet>(vv.next).prev = vv.prev;
   else liveTail = vv.prev;
   nlive--;
+  racct_update(nlive);
   reclaim(v);
   return <i32>(leak_count() + leak_dropped() - before);
 }
@@ -289,6 +299,11 @@ export function vnet_bytes(v: usize): f64 {
     if (zone_is_charged(z)) b += <f64>zone_vnet_inuse(z, vv.base) * <f64>changetype<Zone>(z).size;
   }
   return b;
+}
+
+/** Bytes v pins now (kern_racct.ts): its pages and its items in charged zones, kept as they change. */
+export function vnet_pinned(v: usize): f64 {
+  return <f64>load<u32>(changetype<Vnet>(v).base + V_PINNED);
 }
 
 export function vnet_zone(): usize { return vnetzone; }

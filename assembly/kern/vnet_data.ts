@@ -27,13 +27,22 @@ let used: u32 = 0;
 
 /**
  * Offset 0 of every data block holds the block's own struct vnet, so code that has only
- * a data block (a charged zone free) can find the vnet. Reserved before anything else.
+ * a data block (a charged zone free) can find the vnet. Then the vnet's memory account
+ * (kern/kern_racct.ts), at fixed offsets so a charge reaches it with one add. The header
+ * is reserved before anything else.
  */
 export const V_SELF: u32 = 0;
-const V_SELF_SIZE: u32 = 8;
+/** u32: bytes the vnet pins (its pages and its items in shared zones). */
+export const V_PINNED: u32 = 4;
+/** u32: its byte budget, 0 = none. */
+export const V_PINLIMIT: u32 = 8;
+/** u32: charges refused because of its own budget, and because it was over its fair share. */
+export const V_REFUSED_OWN: u32 = 12;
+export const V_REFUSED_FAIR: u32 = 16;
+const V_HDR_SIZE: u32 = 24; // (20, rounded to 8)
 
 @inline function reserveSelf(): void {
-  if (nregions == 0) insertRegion(0, V_SELF, V_SELF_SIZE, 0);
+  if (nregions == 0) insertRegion(0, V_SELF, V_HDR_SIZE, 0);
 }
 
 @inline function rOff(i: u32): u32 { return load<u32>(regions + i * REGION); }

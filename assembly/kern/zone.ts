@@ -9,13 +9,16 @@
 // charged to that vnet and vnet_destroy reports it if it is still there. A zone created
 // with ZONE_CHARGE is shared by all vnets but every item is charged to one vnet, with a
 // per-vnet limit, through a small record in the VNET section (so one stack cannot starve
-// the others, the weakness Zec's 2003 paper names for FreeBSD's global mbufs).
+// the others, the weakness Zec's 2003 paper names for FreeBSD's global mbufs). A charged
+// item also counts its size against the vnet's byte budget (kern_racct.ts): a shared
+// zone's slab pages are the kernel's, so that is where a vnet's packets show.
 
 import { kmem_alloc, kmem_free, kmem_chunk_aux, kmem_set_chunk_aux, KMEM_KERNEL_ACCT, PAGE_SIZE, CHUNK_SIZE, PAGES_PER_CHUNK } from "./kmem";
 import { KGLOBALS, KG_CURVNET, KG_CURVNET_BASE, KG_CURMOD } from "./kglobals";
 import { vnet_data_alloc, vnet_data_free, vnet_master, vnet_data_copy } from "./vnet_data";
 import { leak_record } from "./leak";
 import { Vnet, vnet_uncharged, vnet_charge_forget } from "./vnet";
+import { racct_may_charge, racct_add, racct_sub, racct_move } from "./kern_racct";
 import { EBUSY } from "../sys/errno";
 
 export const ZONE_VNET: u32 = 1; // owned by the vnet current at creation
@@ -306,6 +309,11 @@ export function zone_alloc_in(z: usize, vbase: usize): usize {
       zz.fails++;
       return 0;
     }
+    if (!racct_may_charge(vbase, zz.size)) {
+      store<u32>(rec, load<u32>(rec, ZR_FAILS) + 1, ZR_FAILS);
+      zz.fails++;
+      return 0;
+    }
   }
   let s = zz.partial;
   if (s == 0) {
@@ -338,6 +346,7 @@ export function zone_alloc_in(z: usize, vbase: usize): usize {
     const r = load<u32>(rec, ZR_INUSE) + 1;
     store<u32>(rec, r, ZR_INUSE);
     if (r > load<u32>(rec, ZR_PEAK)) store<u32>(rec, r, ZR_PEAK);
+    racct_add(vbase, zz.size);
   }
   if (zz.flags & ZONE_ZERO) memory.fill(item, 0, zz.size);
   return item;
@@ -386,6 +395,7 @@ export function zone_free_in(z: usize, item: usize, vbase: usize): void {
   if (zz.flags & ZONE_CHARGE) {
     const rec = vbase + zz.vnoff;
     store<u32>(rec, load<u32>(rec, ZR_INUSE) - 1, ZR_INUSE);
+    racct_sub(vbase, zz.size);
     vnet_uncharged(vbase);
   }
 }
@@ -431,7 +441,7 @@ export function zone_destroy(z: usize, force: bool): i32 {
   releaseAll(zz);
   listRemoveZone(z);
   if (zz.flags & ZONE_CHARGE) {
-    if (zz.inuse != 0) vnet_charge_forget(zz.vnoff + <u32>ZR_INUSE);
+    if (zz.inuse != 0) vnet_charge_forget(zz.vnoff + <u32>ZR_INUSE, zz.size);
     vnet_data_free(zz.vnoff, ZR_SIZE);
   }
   zz.flags = 0;
@@ -556,16 +566,21 @@ export function zone_drain_all(): u32 {
 /**
  * Move one item's charge in a ZONE_CHARGE zone from the vnet whose data block is fromBase
  * to the one at toBase (an interface moving, a packet crossing). False, with nothing
- * changed, when the target is at its limit.
+ * changed, when the target is at its limit or its byte budget (kern_racct.ts).
  */
 export function zone_charge_move(z: usize, fromBase: usize, toBase: usize): bool {
+  return zone_charge_move_in(z, fromBase, toBase, false);
+}
+
+/** zone_charge_move; with force, past the target's limits (teardown sending something home must not fail). */
+export function zone_charge_move_in(z: usize, fromBase: usize, toBase: usize, force: bool): bool {
   const zz = changetype<Zone>(z);
   if (!(zz.flags & ZONE_CHARGE) || fromBase == 0 || toBase == 0) return false;
   if (fromBase == toBase) return true;
   const to = toBase + zz.vnoff;
   const lim = load<u32>(to, ZR_LIMIT);
   const n = load<u32>(to, ZR_INUSE);
-  if (lim != 0 && n >= lim) {
+  if (!force && ((lim != 0 && n >= lim) || !racct_may_charge(toBase, zz.size))) {
     store<u32>(to, load<u32>(to, ZR_FAILS) + 1, ZR_FAILS);
     return false;
   }
@@ -573,6 +588,7 @@ export function zone_charge_move(z: usize, fromBase: usize, toBase: usize): bool
   if (n + 1 > load<u32>(to, ZR_PEAK)) store<u32>(to, n + 1, ZR_PEAK);
   const from = fromBase + zz.vnoff;
   store<u32>(from, load<u32>(from, ZR_INUSE) - 1, ZR_INUSE);
+  racct_move(fromBase, toBase, zz.size);
   vnet_uncharged(fromBase);
   return true;
 }

@@ -15,7 +15,7 @@
 import { Ifnet, IFNET_MAGIC, IFNET_SIZE, IFNAMSIZ, IFF_UP, IFF_RUNNING, IFF_LOOPBACK, IFF_PROMISC, IF_MINMTU, IF_MAXMTU, if_name, if_lladdr } from "../sys/if";
 import { SI_SUB_INIT_IF, SI_SUB_VNET_DONE, SI_ORDER_FIRST, SI_ORDER_ANY } from "../sys/kernel";
 import { EINVAL, EEXIST, ENOMEM, EPERM, ENOENT, EBUSY } from "../sys/errno";
-import { zone_create, zone_alloc_in, zone_free_in, zone_charge_move, ZONE_CHARGE, ZONE_ZERO } from "../kern/zone";
+import { zone_create, zone_alloc_in, zone_free_in, zone_charge_move_in, ZONE_CHARGE, ZONE_ZERO } from "../kern/zone";
 import { vnet_data_alloc, vnet_master, vnet_data_copy } from "../kern/vnet_data";
 import { vnet_sysinit_register } from "../kern/sysinit";
 import { Vnet, VNET, VNET_VNET, VNET_ALIVE, CURVNET_SET, CURVNET_RESTORE, curvnet, vnet_valid } from "../kern/vnet";
@@ -304,9 +304,14 @@ export function if_setlladdr(ifp: usize, addr: usize): i32 {
 
 /**
  * if_vmove: move ifp into vnet to. Refused for loopback interfaces (-EPERM), when the name
- * is taken there (-EEXIST) or when to is at its interface limit (-ENOMEM).
+ * is taken there (-EEXIST) or when to is at its interface limit or memory budget (-ENOMEM).
  */
 export function if_vmove(ifp: usize, to: usize): i32 {
+  return vmove(ifp, to, false);
+}
+
+/** if_vmove; home: an interface going back to its home vnet, which takes it whatever its limits. */
+function vmove(ifp: usize, to: usize, home: bool): i32 {
   const ii = changetype<Ifnet>(ifp);
   const from = ii.if_vnet;
   if (!vnet_valid(to)) return -EINVAL;
@@ -314,7 +319,7 @@ export function if_vmove(ifp: usize, to: usize): i32 {
   if (ii.if_flags & IFF_LOOPBACK) return -EPERM;
   const nlen = cstrlen(if_name(ifp), IFNAMSIZ);
   if (ifunit_vnet(to, if_name(ifp), nlen) != 0) return -EEXIST;
-  if (!zone_charge_move(ifnetzone, changetype<Vnet>(from).base, changetype<Vnet>(to).base)) return -ENOMEM;
+  if (!zone_charge_move_in(ifnetzone, changetype<Vnet>(from).base, changetype<Vnet>(to).base, home)) return -ENOMEM;
   // Leave: departure event in the old vnet (protocols and bridges let go of it).
   ii.if_flags &= ~(IFF_UP | IFF_RUNNING);
   let old = CURVNET_SET(from);
@@ -345,7 +350,7 @@ function vnet_if_return(): void {
     const next = changetype<Ifnet>(ifp).if_next;
     const home = changetype<Ifnet>(ifp).if_home_vnet;
     if (home != v && vnet_valid(home)) {
-      if (if_vmove(ifp, home) != 0) {
+      if (vmove(ifp, home, true) != 0) {
         // The name is taken at home: FreeBSD renames; we leave it here for the cloner or the
         // leak check below, which is at least visible.
       }

@@ -18,6 +18,14 @@ export interface KernelExports {
   kmem_chunks_meta(): number;
   kmem_kernel_pages(): number;
   kmem_bad_frees(): number;
+  /** The memory budget in 64 KiB chunks (0 = memory's own maximum). */
+  kmem_set_budget(chunks: number): number;
+  kmem_budget_stat(what: number): number;
+  racct_set_default(bytes: number): void;
+  racct_stat(what: number): number;
+  vnet_set_memory_budget(v: number, bytes: number): number;
+  vnet_memory_stat(v: number, what: number): number;
+  vnet_pinned(v: number): number;
   zone_drain_all(): number;
   zone_first(): number;
   zone_next(z: number): number;

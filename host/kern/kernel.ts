@@ -10,10 +10,17 @@ import { loadLinkMap, type LinkMap } from "./linkmap.js";
 import { platform } from "../lib/platform.js";
 import { urlModuleSource, packageBuildUrl } from "./source.js";
 import { formatTable, show } from "../lib/format.js";
+import { integerArg } from "../lib/check.js";
 import { unsignedView, type KernelExports } from "./abi.js";
 export type { KernelExports } from "./abi.js";
 
 const ZS = { size: 0, limit: 1, inuse: 2, peak: 3, allocs: 4, frees: 5, fails: 6, slabs: 7, pagesPerSlab: 8, itemsPerSlab: 9, flags: 10, modid: 11, owner: 12, badfrees: 13 };
+/** Figures of kmem_budget_stat, as assembly/kern/kmem.ts numbers them (KB_*). */
+const KB = { BUDGET: 0, INUSE: 1, PEAK: 2, REFUSED: 3, HIGHWATER: 4 };
+/** Figures of vnet_memory_stat, as assembly/kern/kern_racct.ts numbers them (RV_*). */
+const RV = { PINNED: 0, LIMIT: 1, REFUSED_OWN: 2, REFUSED_FAIR: 3 };
+/** Figures of racct_stat, as assembly/kern/kern_racct.ts numbers them (RS_*). */
+const RS = { FAIR_SHARE: 0, REFUSED_OWN: 1, REFUSED_FAIR: 2 };
 const ZONE_VNET = 1;
 const ZONE_CHARGE = 2;
 const LEAK_KINDS: LeakEntry["kind"][] = ["items", "pages", "callouts", "zone", "vnet data"];
@@ -44,6 +51,14 @@ export interface BootOptions {
   /** Size of every vnet's data block (VNET section), 4 KiB multiple, default 8192. */
   vnetSectionBytes?: number;
   /**
+   * The kernel's memory budget in bytes (default 2 GiB, at least 16 MiB, at most 4 GiB,
+   * rounded down to 64 KiB): linear memory never grows past it, and from 3/4 of it on, a
+   * vnet over its fair share (3/4 of the budget / live vnets) is refused memory first.
+   */
+  memoryBudget?: number;
+  /** Byte budget of every vnet (pages plus buffers charged to it), default 64 MiB; 0 = none. Vnet.setMemoryBudget changes one. */
+  vnetMemoryBudget?: number;
+  /**
    * Where module and kernel binaries come from: bytesModuleSource, urlModuleSource, or Node's
    * nodeModuleSource. Default: build/ on disk in Node, the package's build/ by URL elsewhere.
    */
@@ -68,6 +83,18 @@ export interface ZoneRow {
 export interface Accounting {
   /** kmem pages (4 KiB) in use in the whole kernel. */
   pagesInUse: number;
+  /** The memory budget (bytes): linear memory never grows past it. */
+  memoryBudget: number;
+  /** Bytes in use: memory kmem does not hand out (static data, module windows, its tables) plus pages in use. */
+  memoryInUse: number;
+  /** The most memoryInUse has been. */
+  memoryPeak: number;
+  /** memoryInUse at which vnets over their fair share are refused first (3/4 of the budget). */
+  memoryHighWater: number;
+  /** Bytes a vnet may pin while memoryInUse is above high water: high water / live vnets. */
+  fairShare: number;
+  /** Refusals: growths past the budget, charges past a vnet's own budget, charges past a fair share under pressure. */
+  memoryRefusals: { budget: number; vnetBudget: number; fairShare: number };
   /** Pages charged to the kernel itself (zone slabs of shared zones, master copy). */
   kernelPages: number;
   /** 64 KiB chunks kmem took from memory.grow, and how many are free. */
@@ -84,10 +111,23 @@ export interface Accounting {
 
 /** What a vnet owns now: pages, bytes (pages, struct, charged items), items per charged zone. */
 export interface VnetAccounting {
+  /** Pages charged to it (data block, its own zones, its tables); not its packets. */
   pages: number;
   bytes: number;
   items: Record<string, number>;
+  /** Bytes it pins: its pages and its items in shared zones (mbufs, clusters, sockets), as its budget counts them. */
+  pinnedBytes: number;
+  /** Its byte budget (0 = none). */
+  memoryBudget: number;
+  /** Charges refused: past its own budget, past its fair share while the kernel was above high water. */
+  refusals: { budget: number; fairShare: number };
 }
+
+const GiB = 1024 * 1024 * 1024;
+const MiB = 1024 * 1024;
+/** Default kernel memory budget: half of wasm32's 4 GiB, so addresses stay below 2^31. */
+export const DEFAULT_MEMORY_BUDGET = 2 * GiB;
+export const DEFAULT_VNET_MEMORY_BUDGET = 64 * MiB;
 
 export class Vnet {
   #alive = true;
@@ -129,6 +169,14 @@ export class Vnet {
   accounting(): VnetAccounting {
     this.check("accounting");
     return this.kernel.vnetAccounting(this);
+  }
+
+  /** Its byte budget: pages plus buffers charged to it (0 = none); a charge past it is refused and counted. */
+  setMemoryBudget(bytes: number): void {
+    this.check("setMemoryBudget");
+    integerArg("setMemoryBudget: bytes", bytes, 0, 0xffffffff);
+    const r = this.kernel.k.vnet_set_memory_budget(this.ptr, bytes);
+    if (r !== 0) throw new KernelError("setMemoryBudget", r);
   }
 
   vmstatZ(): ZoneRow[] {
@@ -205,6 +253,8 @@ export class Kernel {
     if (opts.clock !== undefined && typeof opts.clock !== "object" && opts.clock !== "real" && opts.clock !== "virtual") {
       throw new ConfigError(`boot: clock must be "virtual", "real" or a Clock, got ${show(opts.clock)}`);
     }
+    const budget = integerArg("boot: memoryBudget", opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET, 16 * MiB, 4 * GiB, " bytes (16 MiB to 4 GiB)");
+    const vnetBudget = integerArg("boot: vnetMemoryBudget", opts.vnetMemoryBudget ?? DEFAULT_VNET_MEMORY_BUDGET, 0, 0xffffffff, " bytes");
     const memory = new WebAssembly.Memory({ initial: linkmap.initialPages });
     const table = new WebAssembly.Table({ initial: linkmap.tableSlots, element: "anyfunc" });
     let self: Kernel | undefined;
@@ -218,6 +268,7 @@ export class Kernel {
     const inst = await WebAssembly.instantiate(mod, { env: { memory, table, abort } });
     const k = unsignedView<KernelExports>(mod, inst.exports, "kernel");
     k._start();
+    k.kmem_set_budget(Math.floor(budget / 65536));
     const r = k.kern_boot(section, seed);
     if (r !== 0) {
       if (-r === Errno.EINVAL || -r === Errno.ENOSPC) throw new ConfigError(`boot: vnetSectionBytes ${section} is not a 4 KiB multiple between 4096 and 65536 that holds the kernel's own per-vnet variables`);
@@ -225,6 +276,8 @@ export class Kernel {
     }
     const top = k.kern_heap_top();
     if (top >= linkmap.kernel.staticLimit) throw new KernelPanic(`kernel static data ends at ${top}, past its link-map limit ${linkmap.kernel.staticLimit}`);
+    k.racct_set_default(vnetBudget);
+    k.vnet_set_memory_budget(k.vnet_vnet0(), vnetBudget);
     self = new Kernel(inst, k, memory, table, clock, linkmap, source, config);
     clock.attach({
       tick: (now) => {
@@ -438,12 +491,25 @@ export class Kernel {
   vnetAccounting(v: Vnet): VnetAccounting {
     const items: Record<string, number> = {};
     for (const row of this.vmstatZ(v)) if (row.used > 0) items[row.name] = (items[row.name] ?? 0) + row.used;
-    return { pages: this.k.vnet_pages(v.ptr), bytes: this.k.vnet_bytes(v.ptr), items };
+    const m = (w: number) => this.k.vnet_memory_stat(v.ptr, w);
+    return {
+      pages: this.k.vnet_pages(v.ptr), bytes: this.k.vnet_bytes(v.ptr), items,
+      pinnedBytes: m(RV.PINNED), memoryBudget: m(RV.LIMIT),
+      refusals: { budget: m(RV.REFUSED_OWN), fairShare: m(RV.REFUSED_FAIR) },
+    };
   }
 
   accounting(): Accounting {
+    const b = (w: number) => this.k.kmem_budget_stat(w);
+    const share = this.k.racct_stat(RS.FAIR_SHARE);
     return {
       pagesInUse: this.k.kmem_pages_inuse(),
+      memoryBudget: b(KB.BUDGET),
+      memoryInUse: b(KB.INUSE),
+      memoryPeak: b(KB.PEAK),
+      memoryHighWater: b(KB.HIGHWATER),
+      fairShare: share === 0xffffffff ? Infinity : share,
+      memoryRefusals: { budget: b(KB.REFUSED), vnetBudget: this.k.racct_stat(RS.REFUSED_OWN), fairShare: this.k.racct_stat(RS.REFUSED_FAIR) },
       kernelPages: this.k.kmem_kernel_pages(),
       chunks: this.k.kmem_chunks_total(),
       chunksFree: this.k.kmem_chunks_free(),

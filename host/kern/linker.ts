@@ -7,7 +7,7 @@
 // leaves the kernel as it was. A MOD_LOAD that fails is rolled back by the kernel
 // (kld_purge) and the modules this call auto-loaded as dependencies are unloaded again.
 
-import type { Kernel } from "./kernel.js";
+import { readAsString, type Kernel } from "./kernel.js";
 import type { ModuleEntry } from "./linkmap.js";
 import { unsignedView, unsignedExports } from "./abi.js";
 import {
@@ -174,8 +174,9 @@ export class ModuleLinker {
       env: {
         memory: kernel.memory,
         table: kernel.table,
-        abort: (_m: number, _f: number, line: number, col: number) => {
-          throw new KernelPanic(`module ${name} aborted at line ${line}:${col}`);
+        abort: (m: number, _f: number, line: number, col: number) => {
+          // m: the module's message, a static string (e.g. its runtime heap leaving its window).
+          throw new KernelPanic(`module ${name} aborted at line ${line}:${col}: ${readAsString(kernel.memory, m)}`);
         },
       },
       kernel: this.kernelNamespace() as WebAssembly.ModuleImports,

@@ -166,6 +166,15 @@ const data: LinkMap = {
       "depends": [],
       "description": "VXLAN (RFC 7348) interfaces: cloner vxlanN, an output ring the host drains into a UDP socket, batched input with header and VNI checks"
     },
+    "kmod_heapgrow": {
+      "source": "tests/kmod/kmod_heapgrow.ts",
+      "memoryBase": 2162688,
+      "memorySize": 65536,
+      "tableBase": 7936,
+      "tableSlots": 256,
+      "depends": [],
+      "description": "test fixture: allocates from its runtime heap after load; the heap limit must stop it at its window's end"
+    },
     "inet6": {
       "source": "assembly/netinet6/inet6.ts",
       "memoryBase": 2293760,

@@ -38,13 +38,13 @@ function tcp_vnet_init(): i32 {
   const vv = V();
   const v = curvnet();
   vv.hashtbl = kmem_alloc(1, v);
+  vv.hashmask = TCP_HASH_SIZE - 1; // (before a failure: the uninit frees the table by its size)
   vv.porthash = kmem_alloc(1, v);
   if (vv.hashtbl == 0 || vv.porthash == 0) {
     tcp_vnet_uninit();
     return -ENOMEM;
   }
   memory.fill(vv.hashtbl, 0, 4096);
-  vv.hashmask = TCP_HASH_SIZE - 1;
   memory.fill(vv.porthash, 0, 4096);
   vv.isn_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.isn_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
