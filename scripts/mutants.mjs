@@ -13,7 +13,7 @@
 // most a stale scratch folder, which the next run does not reuse. The tree's tracked files
 // are hashed before and after, and the run fails loudly if they differ.
 //
-// A mutant: { name, file, find, replace, tests: [...], why, occurrence? }. `find` must occur
+// A mutant: { name, file, find, replace, tests: [...], why, occurrence?, timeout? }. `find` must occur
 // exactly once in `file` (or give `occurrence`, 1-based, when it occurs more often). Tests
 // are node:test files (tests/*.test.ts, optionally "file::name pattern" to run only the
 // matching tests) or as-pect specs (assembly/__tests__/*.spec.ts, compiled from source).
@@ -224,18 +224,18 @@ function runCmd(cmd, args, limitS) {
   });
 }
 
-function runTest(spec) {
+function runTest(spec, limitS = timeoutS) {
   const [file, pattern] = spec.split("::");
   if (file.endsWith(".spec.ts")) {
     const cfg = join(scratch, `as-pect.mutant.config.js`);
     writeFileSync(cfg, `import base from "./as-pect.config.js";\nexport default { ...base, entries: [${JSON.stringify(file)}] };\n`);
     // A relative config path: as-pect 8 fails (exit 7) on an absolute one.
-    return runCmd(process.execPath, [join(scratch, "node_modules/@as-pect/cli/bin/asp.js"), "--summary", "-c", relative(scratch, cfg)], timeoutS);
+    return runCmd(process.execPath, [join(scratch, "node_modules/@as-pect/cli/bin/asp.js"), "--summary", "-c", relative(scratch, cfg)], limitS);
   }
   const args = ["--import", "tsx", "--test", "--test-reporter=tap"];
   if (pattern) args.push("--test-name-pattern", pattern);
   args.push(file);
-  return runCmd(process.execPath, args, timeoutS);
+  return runCmd(process.execPath, args, limitS);
 }
 
 /** A node:test run whose TAP summary says no test passed (a name pattern matching nothing). */
@@ -294,11 +294,11 @@ try {
       }
       if (row.status !== "error") {
         for (const s of m.tests) {
-          const r = await runTest(s);
+          const r = await runTest(s, m.timeout ?? timeoutS);
           if (r.code !== 0) {
             row.status = "killed";
             row.by = s;
-            row.note = r.timedOut ? `timed out after ${timeoutS} s` : firstFailure(r.out);
+            row.note = r.timedOut ? `timed out after ${m.timeout ?? timeoutS} s (the mutant makes the test hang)` : firstFailure(r.out);
             break;
           }
         }
