@@ -48,14 +48,14 @@ log(`${seconds} s, seed ${seed}, paths ${(paths ?? PATHS.map((p) => p.name)).joi
 const stats = await fuzzFor({ seconds, seed, paths, save: !argv.includes("--no-save"), log });
 closeRawSocket();
 const perS = stats.cases / stats.seconds;
-process.stdout.write(`\nfuzz: ${stats.cases} cases in ${stats.seconds.toFixed(1)} s = ${perS.toFixed(0)} cases/s, ${stats.failures.length} failures (seed ${seed})\n`);
+process.stdout.write(`\nfuzz: ${stats.cases} cases in ${stats.seconds.toFixed(1)} s = ${perS.toFixed(0)} cases/s, ${stats.failures.length} failing cases, ${stats.distinct} distinct (seed ${seed})\n`);
 for (const [p, n] of Object.entries(stats.byPath)) process.stdout.write(`  ${p.padEnd(10)} ${n}\n`);
 for (const f of stats.failures) process.stdout.write(`FAIL ${f.path}: ${f.message.split("\n")[0]}${f.file ? `\n  saved ${f.file}` : ""}\n`);
 const out = join(root, "bench/results/fuzz.json");
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({
   date: new Date().toISOString(), seed, seconds: Math.round(stats.seconds), cases: stats.cases,
-  fuzz_cases_per_s: Math.round(perS), fuzz_failures: stats.failures.length, by_path: stats.byPath,
+  fuzz_cases_per_s: Math.round(perS), fuzz_failures: stats.failures.length, distinct_failures: stats.distinct, by_path: stats.byPath,
   failures: stats.failures.map((f) => ({ path: f.path, seed: f.seed, message: f.message.split("\n")[0], file: f.file })),
 }, null, 2) + "\n");
 process.exit(stats.failures.length ? 1 : 0);

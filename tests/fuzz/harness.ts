@@ -29,7 +29,10 @@ export interface Failure {
 export interface RunStats {
   cases: number;
   seconds: number;
+  /** Failing cases found (the same bug may be found again by later seeds: see distinct). */
   failures: Failure[];
+  /** Failures with distinct signatures (signature()): the bugs found. */
+  distinct: number;
   byPath: Record<string, number>;
 }
 
@@ -95,36 +98,32 @@ export async function replay(box: WorldBox, file: string): Promise<void> {
   await runCase(box, pathByName(r.path), r.case);
 }
 
+/** What makes two failures the same bug: the path and the message with numbers blanked. */
+export function signature(path: string, message: string): string {
+  return `${path}: ${message.split("\n")[0].replace(/\d+/g, "N")}`;
+}
+
 /**
- * One seeded fast-check run of a path: numRuns cases (or until timeMs), a failure shrunk
- * and returned (and saved when save is set).
+ * One seeded fast-check run of a path: numRuns cases (or until timeMs). A failure is then
+ * shrunk from where it was found (fast-check's replay path) for at most shrinkMs, unless
+ * `seen` already holds its signature (the same bug found again: not worth the time), and
+ * returned (and saved when save is set).
  */
-export async function fuzzPath(box: WorldBox, path: Path, opts: { seed: number; numRuns: number; timeMs?: number; save?: boolean }): Promise<{ cases: number; failure?: Failure }> {
+export async function fuzzPath(box: WorldBox, path: Path, opts: { seed: number; numRuns: number; timeMs?: number; shrinkMs?: number; save?: boolean; seen?: Set<string> }): Promise<{ cases: number; failure?: Failure }> {
   let cases = 0;
-  let first: FuzzFailure | undefined;
   const prop = fc.asyncProperty(path.arb, async (c) => {
     cases++;
-    try {
-      await runCase(box, path, c);
-    } catch (e) {
-      first ??= e as FuzzFailure;
-      throw e;
-    }
+    await runCase(box, path, c);
   });
-  const details = await fc.check(prop, {
-    seed: opts.seed,
-    numRuns: opts.numRuns,
-    interruptAfterTimeLimit: opts.timeMs,
-    markInterruptAsFailure: false,
-  });
-  if (!details.failed || !details.counterexample) return { cases };
-  const err = details.errorInstance;
-  const f: Failure = {
-    path: path.name,
-    seed: opts.seed,
-    message: err instanceof Error ? err.message : String(first?.message ?? err),
-    case: details.counterexample[0],
-  };
+  const found = await fc.check(prop, { seed: opts.seed, numRuns: opts.numRuns, interruptAfterTimeLimit: opts.timeMs, markInterruptAsFailure: false, endOnFailure: true });
+  if (!found.failed || !found.counterexample) return { cases };
+  const msg = (d: typeof found) => (d.errorInstance instanceof Error ? d.errorInstance.message : String(d.errorInstance));
+  let f: Failure = { path: path.name, seed: opts.seed, message: msg(found), case: found.counterexample[0] };
+  const sig = signature(path.name, f.message);
+  if (opts.seen?.has(sig)) return { cases, failure: f };
+  opts.seen?.add(sig);
+  const shrunk = await fc.check(prop, { seed: opts.seed, path: found.counterexamplePath ?? undefined, interruptAfterTimeLimit: opts.shrinkMs ?? 60_000, markInterruptAsFailure: false });
+  if (shrunk.failed && shrunk.counterexample) f = { ...f, message: msg(shrunk), case: shrunk.counterexample[0] };
   if (opts.save) f.file = saveRegression(f);
   return { cases, failure: f };
 }
@@ -135,7 +134,8 @@ export async function fuzzFor(opts: { seconds: number; seed: number; paths?: str
   const paths = opts.paths ? opts.paths.map(pathByName) : PATHS;
   const t0 = performance.now();
   const end = t0 + opts.seconds * 1000;
-  const stats: RunStats = { cases: 0, seconds: 0, failures: [], byPath: {} };
+  const stats: RunStats = { cases: 0, seconds: 0, failures: [], distinct: 0, byPath: {} };
+  const seen = new Set<string>();
   let seed = opts.seed;
   try {
     while (performance.now() < end) {
@@ -143,7 +143,7 @@ export async function fuzzFor(opts: { seconds: number; seed: number; paths?: str
         const left = end - performance.now();
         if (left <= 0) break;
         const numRuns = Math.max(1, Math.round((opts.chunk ?? 200) * p.weight));
-        const r = await fuzzPath(box, p, { seed: seed++, numRuns, timeMs: left, save: opts.save });
+        const r = await fuzzPath(box, p, { seed: seed++, numRuns, timeMs: left, save: opts.save, seen });
         stats.cases += r.cases;
         stats.byPath[p.name] = (stats.byPath[p.name] ?? 0) + r.cases;
         if (r.failure) {
@@ -157,5 +157,6 @@ export async function fuzzFor(opts: { seconds: number; seed: number; paths?: str
     box.close();
   }
   stats.seconds = (performance.now() - t0) / 1000;
+  stats.distinct = seen.size;
   return stats;
 }
