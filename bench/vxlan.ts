@@ -9,10 +9,10 @@
 // over a veth: the same kind of link with Linux (and its offloads) at both ends.
 
 import { spawn, spawnSync } from "node:child_process";
-import { Kernel } from "../host/kern/kernel.js";
-import { addAddress } from "../host/admin/inet.js";
-import { createVxlan } from "../host/node/vxlan.js";
-import { SOL_SOCKET, SO } from "../host/sockets/socket.js";
+import { Kernel } from "../host/index.js";
+import { addAddress } from "../host/index.js";
+import { createVxlan } from "../host/index.js";
+import { SOL_SOCKET, SO } from "../host/index.js";
 import { linuxVxlan, linuxVxlanPair, pairAddress, interopMissing } from "../tests/interop/netns.js";
 import { median, round, errMessage, type GroupContext, type MetricSpec } from "./lib.js";
 

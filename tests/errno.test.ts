@@ -7,7 +7,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { constants as osConstants } from "node:os";
 import { Errno, errnoName } from "../host/lib/errors.js";
-import { uvErrno, netError } from "../host/sockets/net_common.js";
+import { uvErrno, netError } from "../host/node/net_common.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 

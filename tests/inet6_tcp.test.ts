@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
 import { Kernel, type Vnet, type VirtualClock } from "../host/index.js";
-import { netFor, type NetSocket } from "../host/sockets/net.js";
+import { netFor, type NetSocket } from "../host/node/net.js";
 import { tcpConnections } from "../host/admin/tcp.js";
 import { addAddress6, addRoute6, setForwarding6, ip6Stats } from "../host/admin/inet6.js";
 import { snapshot } from "./helpers/snapshot.js";

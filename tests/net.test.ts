@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Kernel, epairConditions, type Vnet, type Interface } from "../host/index.js";
-import { netFor, createServer, connect, NetSocket, NetServer, type NetError, type VnetNet } from "../host/sockets/net.js";
+import { netFor, createServer, connect, NetSocket, NetServer, type NetError, type VnetNet } from "../host/node/net.js";
 import { IPPROTO_TCP, TCP } from "../host/admin/tcp.js";
 import { SOL_SOCKET, SO } from "../host/sockets/socket.js";
 import { addAddress } from "../host/admin/inet.js";
@@ -709,7 +709,7 @@ describe("net: process lifetime and plain functions", () => {
     const here = fileURLToPath(new URL(".", import.meta.url));
     const script = (unref: boolean) => `
       import { Kernel } from "../host/index.js";
-      import { netFor } from "../host/sockets/net.js";
+      import { netFor } from "../host/node/net.js";
       const k = await Kernel.boot({ config: ["kmod_proto"] });
       const srv = netFor(k, k.createVnet(), { protocol: 253 }).createServer();
       srv.listen(80, () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 import { Kernel, epairConditions, type Interface } from "../host/index.js";
-import { netFor, type NetSocket, type VnetNet } from "../host/sockets/net.js";
+import { netFor, type NetSocket, type VnetNet } from "../host/node/net.js";
 import { addAddress } from "../host/admin/inet.js";
 import { loadLinkMap } from "../host/kern/linkmap.js";
 import { snapshot } from "./helpers/snapshot.js";

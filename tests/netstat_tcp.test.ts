@@ -1,11 +1,14 @@
 // `netstat -s -p tcp` text carries the SYN-cookie counters tcpStats() has (issue 14, item 12).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { socket, tcpStats, netstatSTcp, tcpState } from "../host/index.js";
+import { socket, tcpStats, netstatSTcp, tcpState, tcpKnob } from "../host/index.js";
 import { tcpHosts, step, tcpFrame } from "./helpers/tcp.js";
 
 test("netstat -s -p tcp prints cookies sent, received and rejected, as tcpStats() counts them", async () => {
   const { k, A, B, ea, eb } = await tcpHosts();
+  // Cookies only: every SYN is answered with a cookie and the syncache keeps nothing, so the
+  // completing ACKs bring cookies back (with the syncache they would find their entries).
+  tcpKnob(k, B, "syncookies_only", 1);
   const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 80).listen(1);
   const clients = Array.from({ length: 6 }, () => socket(k, A, "inet", "stream"));
   for (const c of clients) c.connect("10.0.0.2", 80);

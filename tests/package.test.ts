@@ -7,11 +7,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const npm = (args: string[], cwd: string) => execFileSync("npm", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_fund: "false", npm_config_audit: "false", npm_config_update_notifier: "false" } });
+// The npm that came with this node: inside `npm test` the PATH starts with node_modules/.bin,
+// where a dev dependency's own npm 6 (through @as-pect/cli) would answer instead.
+const NPM = existsSync(join(dirname(process.execPath), "npm")) ? join(dirname(process.execPath), "npm") : "npm";
+const npm = (args: string[], cwd: string) => execFileSync(NPM, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_fund: "false", npm_config_audit: "false", npm_config_update_notifier: "false" } });
 
 interface PackEntry { filename: string; size: number; unpackedSize: number; files: { path: string }[] }
 
@@ -76,7 +79,7 @@ describe("a consumer project", () => {
   test("a plain .mjs boots a kernel, pings over an epair and fetches over HTTP between vnets", () => {
     writeFileSync(join(dir, "x.mjs"), `
 import http from "node:http";
-import { Kernel, addAddress, ping } from "wavnet";
+import { Kernel, addAddress, ping, vnetAgent } from "wavnet";
 const k = await Kernel.boot({ clock: "real" });
 const a = k.createVnet("a"), b = k.createVnet("b");
 const [ea, eb] = k.epair(a, b);
@@ -87,8 +90,7 @@ const p = await ping(k, a, "10.0.0.2", { count: 2, intervalMs: 10 });
 const server = http.createServer((req, res) => res.end("hello from b"));
 const listener = b.net.createServer((s) => server.emit("connection", s));
 await new Promise((r) => listener.listen(80, r));
-const agent = new http.Agent();
-agent.createConnection = (o) => a.net.connect({ port: o.port, host: o.host });
+const agent = vnetAgent(a);
 const body = await new Promise((resolve, reject) => {
   http.get({ host: "10.0.0.2", port: 80, path: "/", agent }, (res) => {
     let s = ""; res.setEncoding("utf8"); res.on("data", (d) => (s += d)); res.on("end", () => resolve(s));

@@ -182,7 +182,7 @@ steps:
     assert.equal(r[0].figures.rttMs, 20); // the first echo waits for ARP: two round trips of 10 ms
     assert.equal(r[4].figures.rttMs, 2);
     assert.equal(r[6].figures.rttMs, 31);
-    assert.equal(r[5].detail, "a:eth0 -> b:eth0: unchanged; b:eth0 -> a:eth0: delay 30 ms");
+    assert.equal(r[5].detail, "a:eth0 -> b:eth0: unchanged; b:eth0 -> a:eth0: delay 30ms");
     assert.equal(conds["a->b"].delayUs, 1000);
     assert.equal(conds["b->a"].delayUs, 30000);
     assert.deepEqual(events.filter((e) => e.type === "schedule").map((e) => e.type === "schedule" && e.atMs), [2000, 4000]);

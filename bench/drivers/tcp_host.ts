@@ -7,8 +7,8 @@
 //   node --import tsx bench/drivers/tcp_host.ts bulk-recv [runs] [MiB]   the same read with recv()
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/drivers/tcp_host.ts conns 10
 
-import type { VirtualClock } from "../../host/kern/clock.js";
-import { socket, SOL_SOCKET, SO, type Socket } from "../../host/sockets/socket.js";
+import type { VirtualClock } from "../../host/index.js";
+import { socket, SOL_SOCKET, SO, type Socket } from "../../host/index.js";
 import { median, nowNs } from "../lib.js";
 import { hosts } from "../groups/tcp.js";
 

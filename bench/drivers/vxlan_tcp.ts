@@ -9,12 +9,12 @@
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/drivers/vxlan_tcp.ts 1 128
 
 import { spawn } from "node:child_process";
-import { Kernel } from "../../host/kern/kernel.js";
-import { addAddress } from "../../host/admin/inet.js";
-import { createVxlan } from "../../host/node/vxlan.js";
-import { tcpConnections, tcpStats, TCPSTAT_NAMES } from "../../host/admin/tcp.js";
+import { Kernel } from "../../host/index.js";
+import { addAddress } from "../../host/index.js";
+import { createVxlan } from "../../host/index.js";
+import { tcpConnections, tcpStats, TCPSTAT_NAMES } from "../../host/index.js";
 import { linuxVxlan } from "../../tests/interop/netns.js";
-import { SOL_SOCKET, SO } from "../../host/sockets/socket.js";
+import { SOL_SOCKET, SO } from "../../host/index.js";
 import { median } from "../lib.js";
 
 const MiB = 1 << 20;

@@ -9,12 +9,12 @@
 // buffer and copies every datagram out; one Wasm call per batch each way), every datagram
 // counted and checked at B.
 
-import { Kernel, type Vnet } from "../../host/kern/kernel.js";
-import type { Interface } from "../../host/admin/ifnet.js";
-import { addAddress, addRoute, setForwarding } from "../../host/admin/inet.js";
-import { ping } from "../../host/admin/ping.js";
-import { socket, SOL_SOCKET, SO } from "../../host/sockets/socket.js";
-import { sendBatch, recvBatch, udpStats } from "../../host/admin/udp.js";
+import { Kernel, type Vnet } from "../../host/index.js";
+import type { Interface } from "../../host/index.js";
+import { addAddress, addRoute, setForwarding } from "../../host/index.js";
+import { ping } from "../../host/index.js";
+import { socket, SOL_SOCKET, SO } from "../../host/index.js";
+import { sendBatch, recvBatch, udpStats } from "../../host/index.js";
 import { median, nowNs, round, type Group } from "../lib.js";
 
 interface BenchIpv4 {

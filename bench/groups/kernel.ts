@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync, rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Kernel, PAGE_SIZE } from "../../host/kern/kernel.js";
+import { Kernel, PAGE_SIZE } from "../../host/index.js";
 import { median, nowNs, perOpNs, round, fmtValue, type Group, type GroupContext } from "../lib.js";
 
 interface BenchKern {

@@ -5,8 +5,8 @@
 // ether_input's checks and counters, demux, and for bridge_fps if_bridge's learning and
 // forwarding. Single thread; every frame is checked to have arrived.
 
-import { Kernel } from "../../host/kern/kernel.js";
-import type { Interface } from "../../host/admin/ifnet.js";
+import { Kernel } from "../../host/index.js";
+import type { Interface } from "../../host/index.js";
 import { median, nowNs, round, type Group } from "../lib.js";
 
 interface BenchLink {

@@ -4,19 +4,22 @@
 // next to a bare `node -e 0` measured in the same run.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, lstatSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, lstatSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { median, nowNs, round, type Group, type GroupContext } from "../lib.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+// The npm that came with this node: inside `npm test` the PATH starts with node_modules/.bin,
+// where a dev dependency's own npm 6 (through @as-pect/cli) would answer instead.
+const NPM = existsSync(join(dirname(process.execPath), "npm")) ? join(dirname(process.execPath), "npm") : "npm";
 const HELP_RUNS = 15;
 
 function npm(args: string[], cwd: string): string {
-  return execFileSync("npm", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_fund: "false", npm_config_audit: "false", npm_config_update_notifier: "false" } });
+  return execFileSync(NPM, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_fund: "false", npm_config_audit: "false", npm_config_update_notifier: "false" } });
 }
 
 function treeBytes(dir: string): number {

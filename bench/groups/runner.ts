@@ -5,9 +5,9 @@
 // hop) answered; wall time, median of RUNS, each run a new kernel. topology_1000_nodes_bytes:
 // kmem pages in use once it is up (what the vnets, interfaces, addresses and routes hold).
 
-import { parseTopology, Topology } from "../../host/topology/index.js";
-import { ping } from "../../host/admin/ping.js";
-import { PAGE_SIZE } from "../../host/kern/kernel.js";
+import { parseTopology, Topology } from "../../host/index.js";
+import { ping } from "../../host/index.js";
+import { PAGE_SIZE } from "../../host/index.js";
 import { median, round, type Group } from "../lib.js";
 import { runVxlanBench, VXLAN_METRICS } from "../vxlan.js";
 

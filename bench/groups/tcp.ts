@@ -14,11 +14,11 @@
 
 import net from "node:net";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { Kernel, type Vnet } from "../../host/kern/kernel.js";
-import type { VirtualClock } from "../../host/kern/clock.js";
-import { addAddress } from "../../host/admin/inet.js";
-import { socket, SOL_SOCKET, SO, type Socket } from "../../host/sockets/socket.js";
-import { tcpStats, tcpKnob, maxSockets } from "../../host/admin/tcp.js";
+import { Kernel, type Vnet } from "../../host/index.js";
+import type { VirtualClock } from "../../host/index.js";
+import { addAddress } from "../../host/index.js";
+import { socket, SOL_SOCKET, SO, type Socket } from "../../host/index.js";
+import { tcpStats, tcpKnob, maxSockets } from "../../host/index.js";
 import { median, nowNs, round, type Group, type GroupContext } from "../lib.js";
 
 const GiB = 2 ** 30;

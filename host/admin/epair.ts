@@ -5,6 +5,7 @@
 import type { Kernel } from "../kern/kernel.js";
 import { Interface, InterfaceGoneError } from "./ifnet.js";
 import { ConfigError, KernelError } from "../lib/errors.js";
+import { formatDuration, formatRate, formatPct } from "../lib/units.js";
 
 export interface EpairExports {
   epair_set_conditions(ifp: number, delayUs: number, jitterUs: number, loss: number, duplicate: number, reorder: number, rateBps: number, queueLimit: number, queueBytes: number): number;
@@ -36,6 +37,22 @@ export interface LinkConditions {
   queueLimit?: number;
   /** Bytes that may wait for the link when a rate is set; 0 = no byte limit. */
   queueBytes?: number;
+}
+
+/**
+ * Conditions in the words the `link` command and topology files take, only those that are
+ * on: "delay 10ms loss 1% rate 50Mbit limit 1000"; "" when there are none.
+ */
+export function formatConditions(c: LinkConditions): string {
+  const parts: string[] = [];
+  if (c.delayUs) parts.push(`delay ${formatDuration(c.delayUs)}`);
+  if (c.jitterUs) parts.push(`jitter ${formatDuration(c.jitterUs)}`);
+  if (c.loss) parts.push(`loss ${formatPct(c.loss)}`);
+  if (c.duplicate) parts.push(`duplicate ${formatPct(c.duplicate)}`);
+  if (c.reorder) parts.push(`reorder ${formatPct(c.reorder)}`);
+  if (c.rateBps) parts.push(`rate ${formatRate(c.rateBps)}${c.queueLimit !== undefined ? ` limit ${c.queueLimit}` : ""}`);
+  if (c.queueBytes) parts.push(`queueBytes ${c.queueBytes}`);
+  return parts.join(" ");
 }
 
 export interface EpairStats {

@@ -259,7 +259,7 @@ export function netstatRn(kernel: Kernel, vnet: Vnet): string {
 // Knobs
 
 /** inet_get / inet_set selectors, named as assembly/netinet/inet.ts names them (K_*). */
-const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6 } as const;
+const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6, TSTAMPREPL: 7, GC_THRESH1: 8, GC_THRESH3: 10 } as const;
 
 /** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
 export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
@@ -287,13 +287,13 @@ export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): voi
 export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void {
   checkVnet(vnet, "net.inet.icmp.tstamprepl");
   if (typeof on !== "boolean") throw new ConfigError(`net.inet.icmp.tstamprepl: expected true or false, got ${String(on)}`);
-  const r = inet(kernel, "net.inet.icmp.tstamprepl").inet_set(vnet.ptr, 7, on ? 1 : 0);
+  const r = inet(kernel, "net.inet.icmp.tstamprepl").inet_set(vnet.ptr, K.TSTAMPREPL, on ? 1 : 0);
   if (r !== 0) fail("net.inet.icmp.tstamprepl", r);
 }
 
 export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
   checkVnet(vnet, "net.inet.icmp.tstamprepl");
-  return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, 7) === 1;
+  return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, K.TSTAMPREPL) === 1;
 }
 
 /** Neighbour cache bounds (Linux's gc_thresh1/2/3; assembly/sys/llatbl.ts says what each does). */
@@ -324,7 +324,7 @@ export function arpGcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> =
   const name = "net.link.ether.inet.gc_thresh";
   checkVnet(vnet, name);
   const x = inet(kernel, name);
-  return gcThresh(name, (i) => x.inet_get(vnet.ptr, 8 + i), (i, v) => x.inet_set(vnet.ptr, 8 + i, v), set);
+  return gcThresh(name, (i) => x.inet_get(vnet.ptr, K.GC_THRESH1 + i), (i, v) => x.inet_set(vnet.ptr, K.GC_THRESH1 + i, v), set);
 }
 
 /** Gauges: datagrams being reassembled, ARP entries, routes, addresses. */

@@ -12,10 +12,21 @@
 // different identifier) are ignored. A destination with a colon is IPv6 (ping6): the same
 // prober drives the inet6 module's service (a link-scope destination names its link,
 // "fe80::1%epair0a").
+//
+// Both take an AbortSignal (`signal`), as Node's own APIs do: aborting stops sending and
+// waiting, clears the pending timer and listener, and rejects with an AbortError (name
+// "AbortError", code "ABORT_ERR", cause = signal.reason) whose `partial` is the result so
+// far (ping's statistics over the probes sent, as BSD ping prints them on ^C; traceroute's
+// hops done). A signal already aborted rejects before anything is sent. Under a virtual
+// clock the prober moves time itself and would otherwise run in microtasks to the end, so
+// with a signal it lets the event loop turn (a 0 ms timer) every few ms of host time: a
+// timer-driven abort (AbortSignal.timeout) gets its chance. Ping uses no socket: nothing
+// is left open; replies to probes in flight land in the vnet's ping log and are skipped by
+// the next ping (another identifier).
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import type { VirtualClock } from "../kern/clock.js";
-import { ConfigError, KernelError } from "../lib/errors.js";
+import { ConfigError, KernelError, AbortError, abortError } from "../lib/errors.js";
 import { inet, parseIPv4, formatIPv4, inetErrnoName } from "./inet.js";
 import { inet6, isIPv6Text, parseScoped, formatIPv6 } from "./inet6.js";
 
@@ -32,6 +43,8 @@ export interface PingOptions {
   timeoutMs?: number;
   /** Set DF (ping -D). */
   dontFragment?: boolean;
+  /** Abort: stop sending and waiting, reject with an AbortError (`partial`: the result so far). */
+  signal?: AbortSignal;
 }
 
 export interface PingReply {
@@ -206,7 +219,22 @@ function checkVnet(vnet: Vnet, what: string): void {
   if (!vnet.alive) throw new ConfigError(`${what}: vnet "${vnet.name}" was destroyed`);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** A timer of ms that ends early, cleared, when signal aborts (it never rejects). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Host time a virtual-clock prober with a signal runs before it lets the event loop turn, ms. */
+const YIELD_EVERY_MS = 4;
 
 /** One probe in flight: its kernel send time and the host's timing of the send call. */
 interface Probe {
@@ -221,8 +249,15 @@ class Prober {
   readonly probes = new Map<number, Probe>();
   readonly answers = new Map<number, LogRecord>();
 
-  constructor(readonly kernel: Kernel, readonly vnet: Vnet, readonly svc: EchoService, readonly id: number) {
+  #lastYield = performance.now();
+
+  constructor(readonly kernel: Kernel, readonly vnet: Vnet, readonly svc: EchoService, readonly id: number, readonly signal?: AbortSignal, readonly what = "ping") {
     this.virtual = kernel.clock.kind === "virtual";
+  }
+
+  /** Throw the AbortError if the signal has aborted. */
+  check(): void {
+    if (this.signal?.aborted) throw abortError(this.signal, this.what);
   }
 
   /** 0 or a negative errno. */
@@ -255,11 +290,17 @@ class Prober {
     return (rec as LogRecord & { rttMs: number }).rttMs;
   }
 
-  /** Let time pass: ms of virtual time, or real time. */
+  /** Let time pass: ms of virtual time, or real time; then throw if aborted. */
   async wait(ms: number): Promise<void> {
-    if (this.virtual) (this.kernel.clock as VirtualClock).advance(Math.round(ms * 1000));
-    else await sleep(ms);
+    if (this.virtual) {
+      (this.kernel.clock as VirtualClock).advance(Math.round(ms * 1000));
+      if (this.signal && performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
+        await sleep(0, this.signal);
+        this.#lastYield = performance.now();
+      }
+    } else await sleep(ms, this.signal);
     this.drain();
+    this.check();
   }
 
   /** Wait until every seq in seqs is answered or timeoutMs passed. */
@@ -301,7 +342,9 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
   const ttl = checkInt(opts.ttl, 64, 1, 255, "ping: ttl");
   const timeoutMs = opts.timeoutMs ?? 2000;
   if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`ping: timeoutMs must be a number >= 0, got ${timeoutMs}`);
-  const p = new Prober(kernel, vnet, svc, nextId(kernel));
+  const what = `ping${six ? "6" : ""} ${dst}`;
+  const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, what);
+  p.check();
   const errText = six ? icmp6ErrorText : icmpErrorText;
   const lines = [six ? `PING6(${size + 48}=40+8+${size} bytes) --> ${dst}` : `PING ${dst} (${dst}): ${size} data bytes`];
   const sendErrors: { seq: number; error: string }[] = [];
@@ -315,20 +358,35 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
       else lines.push(`${rec.from}: ${errText(rec.type, rec.code, rec.aux)} (icmp_seq=${seq})`);
     }
   };
-  for (let seq = 0; seq < count; seq++) {
-    const r = p.send(seq & 0xffff, size, ttl, opts.dontFragment === true);
-    if (r !== 0) {
-      sendErrors.push({ seq, error: inetErrnoName(r) });
-      lines.push(`ping: sendto: ${inetErrnoName(r)} (icmp_seq=${seq})`);
-    }
-    print();
-    if (seq < count - 1) {
-      await p.wait(intervalMs);
+  let sent = 0;
+  try {
+    for (let seq = 0; seq < count; seq++) {
+      const r = p.send(seq & 0xffff, size, ttl, opts.dontFragment === true);
+      sent++;
+      if (r !== 0) {
+        sendErrors.push({ seq, error: inetErrnoName(r) });
+        lines.push(`ping: sendto: ${inetErrnoName(r)} (icmp_seq=${seq})`);
+      }
       print();
+      if (seq < count - 1) {
+        await p.wait(intervalMs);
+        print();
+      }
     }
+    await p.settle([...p.probes.keys()], timeoutMs);
+  } catch (e) {
+    if (e instanceof AbortError) {
+      print();
+      (e as AbortError<PingResult>).partial = pingResult(dst, six, sent, p, lines, sendErrors, errText);
+    }
+    throw e;
   }
-  await p.settle([...p.probes.keys()], timeoutMs);
   print();
+  return pingResult(dst, six, count, p, lines, sendErrors, errText);
+}
+
+/** The result over the probes sent (transmitted: count, or fewer when aborted). */
+function pingResult(dst: string, six: boolean, count: number, p: Prober, lines: string[], sendErrors: { seq: number; error: string }[], errText: (type: number, code: number, arg?: number) => string): PingResult {
   const replies: PingReply[] = [];
   const errors: PingError[] = [];
   for (const [seq, rec] of [...p.answers].sort((a, b) => a[0] - b[0])) {
@@ -346,7 +404,7 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
   const max = n ? Math.max(...rtts) : 0;
   const avg = n ? rtts.reduce((a, b) => a + b, 0) / n : 0;
   const stddev = n ? Math.sqrt(Math.max(0, rtts.reduce((a, b) => a + b * b, 0) / n - avg * avg)) : 0;
-  const lossPct = ((count - n) / count) * 100;
+  const lossPct = count ? ((count - n) / count) * 100 : 0;
   lines.push("", `--- ${dst} ping${six ? "6" : ""} statistics ---`, `${count} packets transmitted, ${n} packets received, ${lossPct.toFixed(1)}% packet loss`);
   if (n) lines.push(`round-trip min/avg/max/stddev = ${min.toFixed(3)}/${avg.toFixed(3)}/${max.toFixed(3)}/${stddev.toFixed(3)} ms`);
   return { dst, transmitted: count, received: n, lossPct, replies, errors, sendErrors, min, avg, max, stddev, text: lines.join("\n") };
@@ -361,6 +419,8 @@ export interface TracerouteOptions {
   queries?: number;
   /** Data bytes per probe (default 32: 60-byte packets, as traceroute -I). */
   size?: number;
+  /** Abort: stop probing, reject with an AbortError (`partial`: the hops done so far). */
+  signal?: AbortSignal;
 }
 
 export interface TraceProbe {
@@ -398,51 +458,63 @@ export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: 
   const size = checkInt(opts.size, 32, 0, 65507, "traceroute: size");
   const timeoutMs = opts.timeoutMs ?? 5000;
   if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) throw new ConfigError(`traceroute: timeoutMs must be a number >= 0, got ${timeoutMs}`);
-  const p = new Prober(kernel, vnet, svc, nextId(kernel));
+  const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, `traceroute${six ? "6" : ""} ${dst}`);
+  p.check();
   const lines = [`traceroute${six ? "6" : ""} to ${dst} (${dst}), ${maxHops} hops max, ${size + (six ? 48 : 28)} byte packets`];
   const hops: TraceHop[] = [];
   let reached = false;
   let seq = 0;
-  for (let ttl = 1; ttl <= maxHops && !reached; ttl++) {
-    const hop: TraceHop = { ttl, probes: [] };
-    let stop = false;
-    for (let q = 0; q < queries; q++) {
-      const s = seq++ & 0xffff;
-      const r = p.send(s, size, ttl, false);
-      if (r !== 0) throw new KernelError(`traceroute: sendto (ttl ${ttl})`, r);
-      await p.settle([s], timeoutMs);
-      const rec = p.answers.get(s);
-      if (!rec) {
-        hop.probes.push({});
-        continue;
+  try {
+    for (let ttl = 1; ttl <= maxHops && !reached; ttl++) {
+      const hop: TraceHop = { ttl, probes: [] };
+      let stop = false;
+      for (let q = 0; q < queries; q++) {
+        const s = seq++ & 0xffff;
+        const r = p.send(s, size, ttl, false);
+        if (r !== 0) throw new KernelError(`traceroute: sendto (ttl ${ttl})`, r);
+        await p.settle([s], timeoutMs);
+        p.check();
+        const rec = p.answers.get(s);
+        if (!rec) {
+          hop.probes.push({});
+          continue;
+        }
+        const probe: TraceProbe = { from: rec.from, rttMs: p.rtt(rec) };
+        if (rec.kind === 1) reached = true;
+        else if (!six && rec.type === 3) {
+          probe.note = UNREACH_NOTE[rec.code] ?? `!<${rec.code}>`;
+          stop = true;
+          if (rec.from === dst) reached = true;
+        } else if (six && rec.type === 1) {
+          probe.note = UNREACH6_NOTE[rec.code] ?? `!<${rec.code}>`;
+          stop = true;
+        }
+        hop.address ??= probe.from;
+        hop.probes.push(probe);
       }
-      const probe: TraceProbe = { from: rec.from, rttMs: p.rtt(rec) };
-      if (rec.kind === 1) reached = true;
-      else if (!six && rec.type === 3) {
-        probe.note = UNREACH_NOTE[rec.code] ?? `!<${rec.code}>`;
-        stop = true;
-        if (rec.from === dst) reached = true;
-      } else if (six && rec.type === 1) {
-        probe.note = UNREACH6_NOTE[rec.code] ?? `!<${rec.code}>`;
-        stop = true;
-      }
-      hop.address ??= probe.from;
-      hop.probes.push(probe);
+      hops.push(hop);
+      lines.push(hopLine(hop));
+      if (stop) break;
     }
-    hops.push(hop);
-    let line = `${String(ttl).padStart(2)} `;
-    let last: string | undefined;
-    for (const pr of hop.probes) {
-      if (pr.from === undefined) {
-        line += " *";
-        continue;
-      }
-      if (pr.from !== last) line += ` ${pr.from}`;
-      last = pr.from;
-      line += `  ${pr.rttMs!.toFixed(3)} ms${pr.note ? ` ${pr.note}` : ""}`;
-    }
-    lines.push(line);
-    if (stop) break;
+  } catch (e) {
+    if (e instanceof AbortError) (e as AbortError<TracerouteResult>).partial = { dst, hops, reached, text: lines.join("\n") };
+    throw e;
   }
   return { dst, hops, reached, text: lines.join("\n") };
+}
+
+/** A hop as traceroute prints it: " 2  10.0.2.2  0.031 ms  0.029 ms *". */
+function hopLine(hop: TraceHop): string {
+  let line = `${String(hop.ttl).padStart(2)} `;
+  let last: string | undefined;
+  for (const pr of hop.probes) {
+    if (pr.from === undefined) {
+      line += " *";
+      continue;
+    }
+    if (pr.from !== last) line += ` ${pr.from}`;
+    last = pr.from;
+    line += `  ${pr.rttMs!.toFixed(3)} ms${pr.note ? ` ${pr.note}` : ""}`;
+  }
+  return line;
 }

@@ -124,19 +124,3 @@ export function rate(cmd: string, what: string, word: string): number {
   if (bps > 1e12) throw new CommandError(`${cmd}: ${what} ${word} is above 1Tbit`);
   return bps;
 }
-
-/** Microseconds as the shortest exact unit: 10ms, 250us, 2s. */
-export function formatDuration(us: number): string {
-  if (us % 1_000_000 === 0 && us !== 0) return `${us / 1_000_000}s`;
-  if (us % 1000 === 0) return `${us / 1000}ms`;
-  return `${us}us`;
-}
-
-export function formatRate(bps: number): string {
-  for (const [u, f] of [["Gbit", 1e9], ["Mbit", 1e6], ["kbit", 1e3]] as const) if (bps >= f && bps % f === 0) return `${bps / f}${u}`;
-  return `${bps}bit`;
-}
-
-export function formatPct(p: number): string {
-  return `${Number((p * 100).toPrecision(6))}%`;
-}

@@ -14,7 +14,7 @@ import type { Kernel, Vnet } from "../kern/kernel.js";
 import type { Interface } from "../admin/ifnet.js";
 import { flagNames } from "../admin/ifnet.js";
 import type { LiveCapture } from "../capture/tap.js";
-import type { LinkConditions } from "../admin/epair.js";
+import { formatConditions, type LinkConditions } from "../admin/epair.js";
 import { WavnetError } from "../lib/errors.js";
 import {
   addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding,
@@ -30,7 +30,7 @@ import { ping, traceroute } from "../admin/ping.js";
 import { formatTable } from "../lib/format.js";
 import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel } from "../admin/bridge.js";
 import {
-  CommandError, tokenize, getopt, number, duration, probability, rate, formatDuration, formatRate, formatPct,
+  CommandError, tokenize, getopt, number, duration, probability, rate,
 } from "./args.js";
 
 export { CommandError } from "./args.js";
@@ -221,7 +221,7 @@ function ifconfigOne(c: Call, i: Interface): string {
   if (loaded(c.kernel, "inet6")) lines.push(...ifconfigInet6Lines(c.kernel, i));
   if (loaded(c.kernel, "if_epair") && i.type === "ether" && /^epair/.test(i.name)) {
     const peer = i.peer;
-    lines.push(`\tpeer ${peer.vnet.name}:${peer.name}${conditionsText(i.conditions()) ? `, conditions ${conditionsText(i.conditions())}` : ""}`);
+    lines.push(`\tpeer ${peer.vnet.name}:${peer.name}${formatConditions(i.conditions()) ? `, conditions ${formatConditions(i.conditions())}` : ""}`);
   }
   // A bridge: its table parameters, members with their counters, forwarding counters.
   if (i.type === "bridge" && loaded(c.kernel, "if_bridge")) lines.push(...bridgeText(c.kernel, i).split("\n").slice(2));
@@ -613,18 +613,6 @@ const CONDITION_WORDS: Record<string, keyof LinkConditions> = {
   delay: "delayUs", jitter: "jitterUs", loss: "loss", duplicate: "duplicate", reorder: "reorder", rate: "rateBps", limit: "queueLimit",
 };
 
-/** "delay 10ms loss 1%": only the conditions that are on. */
-export function conditionsText(c: Required<LinkConditions>): string {
-  const parts: string[] = [];
-  if (c.delayUs) parts.push(`delay ${formatDuration(c.delayUs)}`);
-  if (c.jitterUs) parts.push(`jitter ${formatDuration(c.jitterUs)}`);
-  if (c.loss) parts.push(`loss ${formatPct(c.loss)}`);
-  if (c.duplicate) parts.push(`duplicate ${formatPct(c.duplicate)}`);
-  if (c.reorder) parts.push(`reorder ${formatPct(c.reorder)}`);
-  if (c.rateBps) parts.push(`rate ${formatRate(c.rateBps)} limit ${c.queueLimit}`);
-  return parts.join(" ");
-}
-
 function epairEnd(c: Call, name: string): Interface {
   const i = iface(c, name);
   if (!loaded(c.kernel, "if_epair") || i.type !== "ether" || !/^epair/.test(i.name)) {
@@ -635,7 +623,7 @@ function epairEnd(c: Call, name: string): Interface {
 
 function linkShow(i: Interface): string {
   const s = i.linkStats();
-  const cond = conditionsText(i.conditions()) || "none";
+  const cond = formatConditions(i.conditions()) || "none";
   return `${i.name} -> ${i.peer.vnet.name}:${i.peer.name}: ${cond}\n\tsent ${s.sent} delivered ${s.delivered} lost ${s.lost} duplicated ${s.duplicated} reordered ${s.reordered} queue drops ${s.queueDrops} dropped ${s.dropped} on the link ${s.queued}`;
 }
 

@@ -8,7 +8,8 @@ import { createInterface, type Interface as Readline } from "node:readline";
 import { appendFileSync, readFileSync, existsSync } from "node:fs";
 import type { VirtualClock } from "../kern/clock.js";
 import { formatTable } from "../lib/format.js";
-import { CommandError, CommandFailed, conditionsText, interfaceNames } from "./commands.js";
+import { CommandError, CommandFailed, interfaceNames } from "./commands.js";
+import { formatConditions } from "../admin/epair.js";
 import { tokenize, duration } from "./args.js";
 import { EXIT, isTopologyError, openSession, closeSession, write, type Io, type UpFlags, type Session } from "./session.js";
 
@@ -65,7 +66,7 @@ export class Shell {
       ["A", "B", "A->B", "B->A"],
       links.map((l) => {
         const c = l.conditions();
-        return [l.a, l.b, conditionsText(c["a->b"]) || "-", conditionsText(c["b->a"]) || "-"];
+        return [l.a, l.b, formatConditions(c["a->b"]) || "-", formatConditions(c["b->a"]) || "-"];
       }),
     );
   }

@@ -14,10 +14,8 @@ import {
   ModuleDependencyError, ModuleBusyError, LeakError, KernelError, KernelPanic, ConfigError, Errno, errnoName,
 } from "../lib/errors.js";
 
-export interface ModuleSource {
-  kernel(): Promise<WebAssembly.Module>;
-  module(name: string): Promise<WebAssembly.Module>;
-}
+export type { ModuleSource } from "../lib/platform.js";
+import type { ModuleSource } from "../lib/platform.js";
 
 export interface KldStat {
   id: number;

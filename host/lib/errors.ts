@@ -53,8 +53,8 @@ export function errnoName(e: number): string {
 }
 
 export class WavnetError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -112,3 +112,21 @@ export class LeakError extends WavnetError {
 }
 
 export class ConfigError extends WavnetError {}
+
+/**
+ * An operation given an AbortSignal was aborted: name "AbortError", code "ABORT_ERR" and
+ * cause = signal.reason, as Node's own APIs reject. `partial` holds what the operation had
+ * done so far when it has something to show (ping: the PingResult of the probes sent).
+ */
+export class AbortError<R = unknown> extends WavnetError {
+  readonly code = "ABORT_ERR";
+  partial?: R;
+  constructor(message = "The operation was aborted", options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The AbortError for signal (its reason as the cause). */
+export function abortError<R = unknown>(signal: AbortSignal, what?: string): AbortError<R> {
+  return new AbortError<R>(what ? `${what}: the operation was aborted` : undefined, { cause: signal.reason });
+}

@@ -3,8 +3,13 @@
 // UDP sockets, and the core says so with a clear error when one is asked for. Node's entry
 // (host/node/platform.ts, loaded by `wavnet` and `wavnet/node`) installs the Node hooks.
 
-import type { ModuleSource } from "../kern/linker.js";
 import { WavnetError } from "./errors.js";
+
+/** Where a kernel's binaries come from (host/kern/source.ts, host/node/wasm_file.ts): compiled modules by name. */
+export interface ModuleSource {
+  kernel(): Promise<WebAssembly.Module>;
+  module(name: string): Promise<WebAssembly.Module>;
+}
 
 /** Where bytes go: a Node Writable fits, and so does toByteSink(WritableStream). */
 export interface ByteSink {

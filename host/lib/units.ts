@@ -155,3 +155,21 @@ export function parseHostPort(s: unknown): { host: string; port: number } {
   else if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) parseIPv4(host);
   return { host, port };
 }
+
+/** Microseconds as the shortest exact unit: 10ms, 250us, 2s. */
+export function formatDuration(us: number): string {
+  if (us % 1_000_000 === 0 && us !== 0) return `${us / 1_000_000}s`;
+  if (us % 1000 === 0) return `${us / 1000}ms`;
+  return `${us}us`;
+}
+
+/** bit/s as the largest exact SI unit: 50Mbit, 1Gbit, 64kbit. */
+export function formatRate(bps: number): string {
+  for (const [u, f] of [["Gbit", 1e9], ["Mbit", 1e6], ["kbit", 1e3]] as const) if (bps >= f && bps % f === 0) return `${bps / f}${u}`;
+  return `${bps}bit`;
+}
+
+/** A probability as a percentage: 0.01 -> 1%. */
+export function formatPct(p: number): string {
+  return `${Number((p * 100).toPrecision(6))}%`;
+}

@@ -16,8 +16,8 @@ export {
   netFor, NetSocket, NetServer, netError, createServer as netCreateServer, connect as netConnect,
   type VnetNet, type NetError, type NetSocketOptions, type ConnectOptions as NetConnectOptions, type ServerOptions as NetServerOptions,
   type ListenOptions as NetListenOptions, type AddressInfo as NetAddressInfo,
-} from "../sockets/net.js";
-export { createSocket, DgramSocket, DgramError, type SocketOptions as DgramSocketOptions, type RemoteInfo, type AddressInfo as DgramAddressInfo, type BindOptions as DgramBindOptions } from "../sockets/dgram.js";
+} from "./net.js";
+export { createSocket, DgramSocket, DgramError, type SocketOptions as DgramSocketOptions, type RemoteInfo, type AddressInfo as DgramAddressInfo, type BindOptions as DgramBindOptions } from "./dgram.js";
 export {
   vnetAgent, VnetAgent, vnetDispatcher, vnetConnector,
   type VnetAgentOptions, type VnetDispatcherOptions, type UndiciConnector, type UndiciConnectOptions, type UndiciModule,

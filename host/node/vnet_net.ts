@@ -3,8 +3,8 @@
 // the platform-neutral core does not carry them (in a browser: Socket and its Web Streams).
 
 import { Vnet } from "../kern/kernel.js";
-import { netFor, type VnetNet } from "../sockets/net.js";
-import { createSocket as createDgram, type DgramSocket, type SocketOptions } from "../sockets/dgram.js";
+import { netFor, type VnetNet } from "./net.js";
+import { createSocket as createDgram, type DgramSocket, type SocketOptions } from "./dgram.js";
 
 declare module "../kern/kernel.js" {
   interface Vnet {

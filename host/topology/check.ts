@@ -4,7 +4,7 @@
 // place in the file; run() throws them all at once, or returns the TopologySpec.
 
 import type {
-  TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, ConditionSpec,
+  TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, LinkConditions,
   GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind,
 } from "./spec.js";
 import { TopologyError } from "./errors.js";
@@ -439,21 +439,21 @@ export class Checker {
   }
 
   /** conditions / forward / reverse of a schedule entry or link step -> the directions it sets. */
-  directions(s: Obj, path: Path): { forward?: ConditionSpec; reverse?: ConditionSpec } | undefined {
+  directions(s: Obj, path: Path): { forward?: LinkConditions; reverse?: LinkConditions } | undefined {
     const base = s.conditions !== undefined ? this.conditions(s.conditions as Obj, [...path, "conditions"]) : undefined;
     if (s.conditions !== undefined && base === undefined) return undefined;
     const fwd = s.forward !== undefined ? this.conditions(s.forward as Obj, [...path, "forward"], base ?? {}) : base;
     const rev = s.reverse !== undefined ? this.conditions(s.reverse as Obj, [...path, "reverse"], base ?? {}) : base;
     if ((s.forward !== undefined && !fwd) || (s.reverse !== undefined && !rev)) return undefined;
-    const out: { forward?: ConditionSpec; reverse?: ConditionSpec } = {};
+    const out: { forward?: LinkConditions; reverse?: LinkConditions } = {};
     if (fwd) out.forward = fwd;
     if (rev) out.reverse = rev;
     return out;
   }
 
-  /** A conditions mapping in file units -> ConditionSpec (merged over base); undefined if bad. */
-  conditions(c: Obj, path: Path, base: ConditionSpec = {}): ConditionSpec | undefined {
-    const out: ConditionSpec = { ...base };
+  /** A conditions mapping in file units -> LinkConditions (merged over base); undefined if bad. */
+  conditions(c: Obj, path: Path, base: LinkConditions = {}): LinkConditions | undefined {
+    const out: LinkConditions = { ...base };
     let ok = true;
     const field = <T>(k: string, f: (v: unknown) => T, set: (v: T) => void) => {
       if (c[k] === undefined) return;

@@ -13,7 +13,7 @@
 // Interfaces are eth0, eth1, ... in the order the node's links are made; in a tree eth0 is
 // the uplink and ethK leads to child K.
 
-import type { NodeSpec, LinkSpec, InterfaceSpec, ConditionSpec, Origin, Role } from "./spec.js";
+import type { NodeSpec, LinkSpec, InterfaceSpec, LinkConditions, Origin, Role } from "./spec.js";
 import { v4text, mask } from "../lib/units.js";
 
 export const GENERATOR_PARAMS: Record<string, string[]> = {
@@ -32,7 +32,7 @@ export interface GeneratorInput {
   params: Record<string, unknown>;
   /** Base address and prefix length of the addresses to use. */
   subnet: { addr: number; plen: number };
-  conditions: ConditionSpec;
+  conditions: LinkConditions;
   origin: Origin;
 }
 

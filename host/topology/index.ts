@@ -5,7 +5,7 @@ export { TopologyError, TopologyErrors } from "./errors.js";
 export { parseTopology, TOPOLOGY_SCHEMA } from "./parse.js";
 export { Topology, type UpOptions, type RunOptions } from "./topology.js";
 export type {
-  TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, ConditionSpec,
+  TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, LinkConditions,
   GeneratorSpec, EndpointSpec, Expect, Origin, Role, ServiceKind,
 } from "./spec.js";
 export type { TopoNode, TopoLink, TopoInterface, LinkDirection, StepEvent, StepResult, TeardownReport } from "./types.js";

@@ -16,16 +16,9 @@ export interface Origin {
 }
 
 /** Link conditions of one direction, normalised to the units of host/epair.ts LinkConditions. */
-export interface ConditionSpec {
-  delayUs?: number;
-  jitterUs?: number;
-  loss?: number;
-  duplicate?: number;
-  reorder?: number;
-  rateBps?: number;
-  queueLimit?: number;
-  queueBytes?: number;
-}
+/** Link conditions, in the epair's own type (parsed from file units). */
+export type { LinkConditions } from "../admin/epair.js";
+import type { LinkConditions } from "../admin/epair.js";
 
 export interface InterfaceSpec {
   /** The name in the topology ("eth0"); the kernel's own name (epair3a) is on TopoInterface.iface. */
@@ -93,8 +86,8 @@ export interface ScheduleSpec {
   /** µs after the steps start. */
   atUs: number;
   /** Conditions from then on, a -> b and b -> a (undefined = that direction unchanged). */
-  forward?: ConditionSpec;
-  reverse?: ConditionSpec;
+  forward?: LinkConditions;
+  reverse?: LinkConditions;
   origin: Origin;
 }
 
@@ -102,8 +95,8 @@ export interface LinkSpec {
   a: EndpointSpec;
   b: EndpointSpec;
   /** Conditions on frames a sends (a -> b) and b sends (b -> a). */
-  forward: ConditionSpec;
-  reverse: ConditionSpec;
+  forward: LinkConditions;
+  reverse: LinkConditions;
   schedule: ScheduleSpec[];
   origin: Origin;
 }
@@ -120,7 +113,7 @@ export type StepSpec = (
   | { action: "udp"; from: string; to: string; port: number; count: number; size: number; intervalUs: number; timeoutMs: number; expect: Expect }
   | { action: "http"; from: string; to: string; port: number; path: string; status: number; contains?: string; timeoutMs: number; expect: Expect }
   | { action: "sleep"; us: number }
-  | { action: "link"; endpoint: string; peer?: string; forward?: ConditionSpec; reverse?: ConditionSpec }
+  | { action: "link"; endpoint: string; peer?: string; forward?: LinkConditions; reverse?: LinkConditions }
   | { action: "capture"; on: boolean; endpoint: string; file?: string }
   | { action: "shell"; node: string; cmd: string; contains?: string; match?: string; timeoutMs: number; expect: Expect }
 ) & { name: string; origin: Origin };

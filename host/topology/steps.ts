@@ -10,14 +10,15 @@
 
 import { ping } from "../admin/ping.js";
 import { Sha256 } from "../lib/sha256.js";
+import { abortError, type AbortError } from "../lib/errors.js";
 import { platform, unsupported } from "../lib/platform.js";
 import { socket, type Socket } from "../sockets/socket.js";
 import { httpGet, type HttpClientResponse } from "../sockets/http1.js";
 import { listenStream, onAccept, bindDgram, connectStream, sysError, domainOf } from "./sockets.js";
-import type { StepSpec, Expect, ConditionSpec } from "./spec.js";
+import type { StepSpec, Expect, LinkConditions } from "./spec.js";
 import type { StepResult } from "./types.js";
 import type { Topology, RunOptions } from "./topology.js";
-import { linkConditions } from "./topology.js";
+import { formatConditions } from "../admin/epair.js";
 
 type Outcome = { ok: boolean; detail: string; figures?: Record<string, number> };
 type Step<A extends StepSpec["action"]> = Extract<StepSpec, { action: A }>;
@@ -38,28 +39,6 @@ function expectText(e: Expect): string {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function usText(us: number): string {
-  return us >= 1_000_000 && us % 1000 === 0 ? `${us / 1_000_000} s` : us >= 1000 ? `${us / 1000} ms` : `${us} us`;
-}
-
-function rateText(bps: number): string {
-  for (const [d, u] of [[1e9, "Gbit/s"], [1e6, "Mbit/s"], [1e3, "kbit/s"]] as const) if (bps >= d) return `${round3(bps / d)} ${u}`;
-  return `${bps} bit/s`;
-}
-
-/** "delay 20 ms, loss 1%, rate 50 Mbit/s" (or "none"): conditions as a file would say them. */
-export function conditionsText(c: ConditionSpec): string {
-  const parts: string[] = [];
-  if (c.delayUs) parts.push(`delay ${usText(c.delayUs)}`);
-  if (c.jitterUs) parts.push(`jitter ${usText(c.jitterUs)}`);
-  if (c.loss) parts.push(`loss ${round3(c.loss * 100)}%`);
-  if (c.duplicate) parts.push(`duplicate ${round3(c.duplicate * 100)}%`);
-  if (c.reorder) parts.push(`reorder ${round3(c.reorder * 100)}%`);
-  if (c.rateBps) parts.push(`rate ${rateText(c.rateBps)}`);
-  if (c.queueLimit !== undefined) parts.push(`queue ${c.queueLimit}`);
-  if (c.queueBytes) parts.push(`queueBytes ${c.queueBytes}`);
-  return parts.length ? parts.join(", ") : "none";
-}
 
 export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResult[]> {
   const emit = opts.onEvent ?? (() => {});
@@ -68,23 +47,31 @@ export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResul
     for (const s of link.spec.schedule) {
       t.time.at(t0 + s.atUs, () => {
         if (!link.ends[0].alive) return;
-        if (s.forward) link.ends[0].setConditions(linkConditions(s.forward));
-        if (s.reverse) link.ends[1].setConditions(linkConditions(s.reverse));
+        if (s.forward) link.ends[0].setConditions(s.forward);
+        if (s.reverse) link.ends[1].setConditions(s.reverse);
         emit({ type: "schedule", atMs: s.atUs / 1000, link: `${link.a} ${link.b}` });
       });
     }
   }
   const results: StepResult[] = [];
   const steps = t.spec.steps;
+  const signal = opts.signal;
+  const aborted = (): AbortError<StepResult[]> => {
+    const e = abortError<StepResult[]>(signal!, "runSteps");
+    e.partial = results;
+    return e;
+  };
   for (let index = 0; index < steps.length; index++) {
     const step = steps[index];
+    if (signal?.aborted) throw aborted();
     emit({ type: "start", index, name: step.name, action: step.action, total: steps.length });
     const w0 = performance.now();
     const v0 = t.time.now();
     let out: Outcome;
     try {
-      out = await runOne(t, step, opts);
+      out = await untilAborted(runOne(t, step, opts), signal);
     } catch (e) {
+      if (signal?.aborted) throw aborted(); // the step was abandoned, not failed
       out = { ok: false, detail: because(e) };
     }
     const result: StepResult = {
@@ -98,10 +85,30 @@ export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResul
   return results;
 }
 
+/** p, or a rejection as soon as signal aborts (the work behind p is left to down()). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 function runOne(t: Topology, step: StepSpec, opts: RunOptions): Promise<Outcome> {
   switch (step.action) {
     case "ping":
-      return pingStep(t, step);
+      return pingStep(t, step, opts.signal);
     case "tcp":
       return tcpStep(t, step);
     case "udp":
@@ -135,10 +142,10 @@ function ownerOf(t: Topology, target: string) {
   throw new Error(`no node of the topology has address ${target} (a transfer needs its receiving end in the topology)`);
 }
 
-async function pingStep(t: Topology, s: Step<"ping">): Promise<Outcome> {
+async function pingStep(t: Topology, s: Step<"ping">, signal?: AbortSignal): Promise<Outcome> {
   const from = nodeOf(t, s.from);
   const dst = from.zoned(t.addressOf(s.to, true));
-  const r = await ping(t.kernel, from.vnet, dst, { count: s.count, intervalMs: s.intervalMs, timeoutMs: s.timeoutMs, size: s.size });
+  const r = await ping(t.kernel, from.vnet, dst, { count: s.count, intervalMs: s.intervalMs, timeoutMs: s.timeoutMs, size: s.size, ...(signal ? { signal } : {}) });
   const lossPct = round3(r.lossPct);
   const ok = judge(s.expect, lossPct);
   const errs = r.errors.length ? `; ${r.errors[0].message} from ${r.errors[0].from}` : r.sendErrors.length ? `; sendto: ${r.sendErrors[0].error}` : "";
@@ -366,9 +373,9 @@ async function httpStep(t: Topology, s: Step<"http">): Promise<Outcome> {
 function linkStep(t: Topology, s: Step<"link">): Outcome {
   const link = t.linkAt(s.endpoint);
   if (!link) return { ok: false, detail: `no link at ${s.endpoint}` };
-  if (s.forward) link.ends[0].setConditions(linkConditions(s.forward));
-  if (s.reverse) link.ends[1].setConditions(linkConditions(s.reverse));
-  const text = (c?: ConditionSpec) => (c ? conditionsText(c) : "unchanged");
+  if (s.forward) link.ends[0].setConditions(s.forward);
+  if (s.reverse) link.ends[1].setConditions(s.reverse);
+  const text = (c?: LinkConditions) => (c ? formatConditions(c) || "none" : "unchanged");
   return { ok: true, detail: `${link.a} -> ${link.b}: ${text(s.forward)}; ${link.b} -> ${link.a}: ${text(s.reverse)}` };
 }
 

@@ -6,7 +6,7 @@
 import "../vnet.js"; // the Kernel/Vnet convenience methods (epair, ifcreate, sockets) it uses
 import { Kernel, type Vnet } from "../kern/kernel.js";
 import { Interface } from "../admin/ifnet.js";
-import { LeakError, type LeakEntry } from "../lib/errors.js";
+import { LeakError, AbortError, abortError, type LeakEntry } from "../lib/errors.js";
 import { addAddress, addRoute, setForwarding, setIcmpLimit } from "../admin/inet.js";
 import { setForwarding6, setIcmp6Limit } from "../admin/inet6.js";
 import { loadLinkMap } from "../kern/linkmap.js";
@@ -14,7 +14,7 @@ import { bridgeAdd } from "../admin/bridge.js";
 import { tcpKnob, TCP_CC } from "../admin/tcp.js";
 import type { LinkConditions } from "../admin/epair.js";
 import type { LiveCapture } from "../capture/tap.js";
-import type { TopologySpec, NodeSpec, LinkSpec, ConditionSpec, Origin, InterfaceSpec } from "./spec.js";
+import type { TopologySpec, NodeSpec, LinkSpec, Origin, InterfaceSpec } from "./spec.js";
 import type { TopoNode, TopoLink, TopoInterface, LinkDirection, StepEvent, StepResult, TeardownReport } from "./types.js";
 import { TopologyError } from "./errors.js";
 import { ScheduleClock, TimeDriver } from "./clock.js";
@@ -32,12 +32,19 @@ export interface UpOptions {
   seed?: number;
   /** Folder for capture files of capture steps (default: captures are counted, not written). */
   pcapDir?: string;
+  /** Abandon bring-up: what was made is torn down and up() rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface RunOptions {
   onEvent?: (e: StepEvent) => void;
   /** Runs a shell step's command on a node (the CLI's command dispatcher); its output is checked. */
   exec?: (node: string, cmd: string) => Promise<string>;
+  /**
+   * Stop running steps: the step under way is abandoned and runSteps rejects with an
+   * AbortError whose `partial` holds the results so far. The topology stays up (down() it).
+   */
+  signal?: AbortSignal;
 }
 
 function errAt(origin: Origin, reason: string): TopologyError {
@@ -93,12 +100,6 @@ class Link implements TopoLink {
   }
 }
 
-/** ConditionSpec (parsed units) -> the epair's LinkConditions. */
-export function linkConditions(c: ConditionSpec): LinkConditions {
-  const out: LinkConditions = {};
-  for (const [k, v] of Object.entries(c)) if (v !== undefined) (out as Record<string, number>)[k] = v;
-  return out;
-}
 
 interface Baseline {
   pages: number;
@@ -134,6 +135,8 @@ export class Topology {
 
   /** Bring spec up; on any failure everything made so far is torn down and a TopologyError names the line. */
   static async up(spec: TopologySpec, opts: UpOptions = {}): Promise<Topology> {
+    const signal = opts.signal;
+    if (signal?.aborted) throw abortError(signal, "Topology.up");
     preflight(spec, opts.kernel);
     let kernel = opts.kernel;
     const own = !kernel;
@@ -147,19 +150,23 @@ export class Topology {
     }
     const t = new Topology(kernel, spec, own, opts.pcapDir);
     try {
-      await t.build();
+      await t.build(signal);
     } catch (e) {
       try {
         await t.down();
       } catch {
         // the build error is the one worth reporting
       }
-      throw e instanceof TopologyError ? e : new TopologyError(because(e), spec.file);
+      throw e instanceof TopologyError || e instanceof AbortError ? e : new TopologyError(because(e), spec.file);
     }
     return t;
   }
 
-  private async build(): Promise<void> {
+  /** Build in phases; between them, and before each service, an abort is honoured. */
+  private async build(signal?: AbortSignal): Promise<void> {
+    const check = () => {
+      if (signal?.aborted) throw abortError(signal, "Topology.up");
+    };
     const k = this.kernel;
     const spec = this.spec;
     // Modules the nodes ask for that the boot configuration lacks.
@@ -173,6 +180,7 @@ export class Topology {
         }
       }
     }
+    check();
     k.reclaim();
     this.baseline = { pages: k.accounting().pagesInUse, zones: zonesInUse(k) };
 
@@ -201,15 +209,17 @@ export class Topology {
       this.attach(na, l.a.iface, ends[0]);
       this.attach(nb, l.b.iface, ends[1]);
     }
+    check();
     // Every node's interfaces first, then addresses and routes: the gratuitous ARPs and the
     // floods they cause then find every link end up (no bring-up errors in the counters).
     for (const n of spec.nodes) await this.configure(this.byName.get(n.name)!);
+    check();
     for (const n of spec.nodes) this.configureInet(this.byName.get(n.name)!);
     for (const link of this.linkList) {
       const { forward, reverse } = link.spec;
       try {
-        if (Object.keys(forward).length) link.ends[0].setConditions(linkConditions(forward));
-        if (Object.keys(reverse).length) link.ends[1].setConditions(linkConditions(reverse));
+        if (Object.keys(forward).length) link.ends[0].setConditions(forward);
+        if (Object.keys(reverse).length) link.ends[1].setConditions(reverse);
       } catch (e) {
         throw errAt(link.spec.origin, `bad condition value: ${because(e)}`);
       }
@@ -217,6 +227,7 @@ export class Topology {
     for (const n of spec.nodes) {
       const node = this.byName.get(n.name)!;
       for (const s of n.services) {
+        check();
         try {
           this.services.push(await startService(k, node.vnet, s, n.name));
         } catch (e) {

@@ -32,7 +32,7 @@
 import { EventEmitter } from "node:events";
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ModuleNotLoadedError } from "../lib/errors.js";
-import { Socket, SocketError, socket, SOL_SOCKET, SO } from "./socket.js";
+import { Socket, SocketError, socket, SOL_SOCKET, SO } from "../sockets/socket.js";
 import { recvBatch, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpDatagram } from "../admin/udp.js";
 import { isIPv4, isIPv6 } from "../lib/addr.js";
 import { uvErrno } from "./net_common.js";

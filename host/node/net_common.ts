@@ -3,7 +3,7 @@
 
 import { constants as osConstants } from "node:os";
 import { isIPv4, isIPv6, isIPv6Text } from "../lib/addr.js";
-import { SocketError, SocketClosedError, type SockAddr } from "./socket.js";
+import { SocketError, SocketClosedError, type SockAddr } from "../sockets/socket.js";
 
 // ---------------------------------------------------------------------------------------
 // Errors

@@ -3,7 +3,7 @@
 
 import { EventEmitter } from "node:events";
 import type { Kernel, Vnet } from "../kern/kernel.js";
-import { socket as newSocket, Socket, SocketError, SOL_SOCKET, SO } from "./socket.js";
+import { socket as newSocket, Socket, SocketError, SOL_SOCKET, SO } from "../sockets/socket.js";
 import { IPPROTO_TCP } from "../admin/tcp.js";
 import { asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
 import { NetSocket } from "./net_socket.js";

@@ -5,7 +5,7 @@ import { Duplex } from "node:stream";
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { errnoName } from "../lib/errors.js";
 import { isIPv6Text } from "../lib/addr.js";
-import { socket as newSocket, Socket, SocketError, SocketClosedError, SOL_SOCKET, SO, SS } from "./socket.js";
+import { socket as newSocket, Socket, SocketError, SocketClosedError, SOL_SOCKET, SO, SS } from "../sockets/socket.js";
 import { IPPROTO_TCP, TCP } from "../admin/tcp.js";
 import { netError, codeOf, asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
 import type { NetServer } from "./net_server.js";
