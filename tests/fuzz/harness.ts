@@ -65,11 +65,16 @@ export class WorldBox {
   }
 }
 
+/** Whether a case runs against a forwarding target: half of them, fixed by the case itself (so a replay is the same). */
+function routerFor(c: unknown): boolean {
+  return (createHash("sha256").update(toJson(c)).digest()[0] & 1) === 1;
+}
+
 /** Run one case of a path; a broken invariant throws FuzzFailure (and marks the world dirty). */
 export async function runCase(box: WorldBox, path: Path, c: unknown): Promise<void> {
   const w = await box.get();
   try {
-    await w.run((t) => path.run(w, t, c), { bridge: path.bridge });
+    await w.run((t) => path.run(w, t, c), { bridge: path.bridge, router: path.router === true && routerFor(c) });
   } catch (e) {
     box.dirty = true;
     if (e instanceof FuzzFailure) throw e;

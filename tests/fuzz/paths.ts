@@ -50,12 +50,12 @@ function macOf(t: Target, m: string, iface = t.eT): Bytes {
 
 const addr4 = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(T4, PEER4) },
-  fc.constantFrom("10.0.0.255", "255.255.255.255", "0.0.0.0", "127.0.0.1", "224.0.0.1", "10.0.1.5", "240.0.0.1", "10.0.0.3"),
+  fc.constantFrom("10.0.0.255", "255.255.255.255", "0.0.0.0", "127.0.0.1", "224.0.0.1", "10.0.1.5", "10.0.1.255", "240.0.0.1", "10.0.0.3"),
   bytes(4, 4).map((b) => [...b].join(".")),
 );
 const addr6 = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(T6, PEER6) },
-  fc.constantFrom("fe80::1", "fe80::2", "ff02::1", "ff02::2", "ff02::1:ff00:2", "::", "::1", "fd00::3", "2001:db8::1", "::ffff:10.0.0.1"),
+  fc.constantFrom("fe80::1", "fe80::2", "ff02::1", "ff02::2", "ff02::1:ff00:2", "::", "::1", "fd00::3", "fd00:1::5", "2001:db8::1", "::ffff:10.0.0.1"),
 );
 const port = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(53, 80) }, fc.constantFrom(0, 7, 1234, 65535), u16);
 const sumMode = fc.oneof({ weight: 8, arbitrary: fc.constant("ok" as const) }, fc.constantFrom("bad" as const, "zero" as const));
@@ -823,17 +823,19 @@ export interface Path<T = unknown> {
   /** Runs of this path per run of the cheapest (vxlan is slow: it goes through a real socket). */
   weight: number;
   bridge?: boolean;
+  /** Half the cases (chosen by the case's hash) run against a target that forwards. */
+  router?: boolean;
   run(w: World, t: Target, c: T): void | Promise<void>;
 }
 
 function frames<T>(name: string, arb: fc.Arbitrary<T[]>, make: (t: Target, c: T) => Bytes): Path<T[]> {
-  return { name, arb, weight: 1, run: (_w, t, cs) => { for (const c of cs) t.inject(make(t, c)); } };
+  return { name, arb, weight: 1, router: true, run: (_w, t, cs) => { for (const c of cs) t.inject(make(t, c)); } };
 }
 
 export const PATHS: Path<any>[] = [
   frames("ether", fc.array(etherArb, { minLength: 1, maxLength: 8 }), etherBytes),
   frames("ipv4", fc.array(ip4Arb, { minLength: 1, maxLength: 6 }), ip4Bytes),
-  { name: "fragments", arb: fragSetArb, weight: 1, run: (_w, t, c: FragSet) => { for (const f of fragFrames(t, c)) t.inject(f); } },
+  { name: "fragments", arb: fragSetArb, weight: 1, router: true, run: (_w, t, c: FragSet) => { for (const f of fragFrames(t, c)) t.inject(f); } },
   frames("icmp", fc.array(icmpArb, { minLength: 1, maxLength: 6 }), icmpBytes),
   frames("udp", fc.array(udpArb, { minLength: 1, maxLength: 6 }), udpBytes),
   frames("ipv6", fc.array(ip6Arb, { minLength: 1, maxLength: 6 }), ip6Bytes),
@@ -841,7 +843,7 @@ export const PATHS: Path<any>[] = [
   { name: "tcp", arb: tcpArb, weight: 1, run: runTcp },
   { name: "bridge", arb: bridgeArb, weight: 1, bridge: true, run: (_w, t, c: BridgeCase) => { for (const x of bridgeFrames(t, c)) t.inject(x.f, x.iface); } },
   { name: "vxlan", arb: vxlanArb, weight: 0.2, run: runVxlan },
-  { name: "corpus", arb: corpusArb, weight: 1, run: (_w, t, c: CorpusCase) => { for (const f of corpusFramesFor(t, c)) t.inject(f); } },
+  { name: "corpus", arb: corpusArb, weight: 1, router: true, run: (_w, t, c: CorpusCase) => { for (const f of corpusFramesFor(t, c)) t.inject(f); } },
 ];
 
 export function pathByName(name: string): Path<any> {

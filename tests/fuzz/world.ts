@@ -14,13 +14,15 @@
 // A target T is a vnet with epair end eT (10.0.0.2/24, fd00::2/64, up), TCP listeners on
 // port 80 and UDP sockets on 53 for both families; the epair's other end sits down in a
 // vnet W, so what T sends goes nowhere and the harness (the peer at 10.0.0.1 / fd00::1,
-// MAC 02:00:00:00:00:01) reads it from a capture of eT. After the case T and W are
+// MAC 02:00:00:00:00:01) reads it from a capture of eT. A router target also forwards
+// (both families) to a second link eR (10.0.1.2/24, fd00:1::2/64, MTU 1280: fragmentation
+// and packet-too-big on the way out), its peer end down in W too. After the case T and W are
 // destroyed and every invariant is checked (World.check).
 
 import { createHash } from "node:crypto";
 import { Kernel, KernelPanic, LeakError, WavnetError, socket, type Interface, type Socket, type Vnet, type VirtualClock } from "../../host/index.js";
-import { addAddress, arpDelete } from "../../host/admin/inet.js";
-import { addAddress6, ndpDelete } from "../../host/admin/inet6.js";
+import { addAddress, arpDelete, setForwarding } from "../../host/admin/inet.js";
+import { addAddress6, ndpDelete, setForwarding6 } from "../../host/admin/inet6.js";
 import { bridgeAdd } from "../../host/admin/bridge.js";
 import type { LiveCapture } from "../../host/capture/tap.js";
 import * as W from "./wire.js";
@@ -84,7 +86,9 @@ export class Target {
   out: OutFrame[] = [];
   sockets: Socket[] = [];
   bridge?: Interface;
+  /** Bridge members (eT first), then the router's second link when there is one. */
   members: Interface[] = [];
+  router = false;
   constructor(
     readonly world: World,
     readonly T: Vnet,
@@ -290,7 +294,7 @@ export class World {
   // ---------------------------------------------------------------------------------------
   // Targets
 
-  async target(opts: { bridge?: boolean } = {}): Promise<Target> {
+  async target(opts: { bridge?: boolean; router?: boolean } = {}): Promise<Target> {
     const k = this.k;
     const T = k.createVnet();
     const Wv = k.createVnet();
@@ -313,6 +317,16 @@ export class World {
     }
     addAddress(k, ipIf, `${T4}/24`);
     addAddress6(k, ipIf, `${T6}/64`);
+    if (opts.router) {
+      const [eR] = k.epair(T, Wv);
+      eR.setMtu(1280);
+      eR.setUp();
+      addAddress(k, eR, "10.0.1.2/24");
+      addAddress6(k, eR, "fd00:1::2/64");
+      setForwarding(k, T, true);
+      setForwarding6(k, T, true);
+      members.push(eR);
+    }
     const tcp4 = socket(k, T, "inet", "stream").bind("0.0.0.0", 80).listen(4);
     const tcp6 = socket(k, T, "inet6", "stream").bind("::", 80).listen(4);
     const udp4 = socket(k, T, "inet", "dgram").bind("0.0.0.0", 53);
@@ -327,6 +341,7 @@ export class World {
     t = new Target(this, T, Wv, eT, eW, cap, tcp4, tcp6, udp4, udp6);
     t.bridge = bridge;
     t.members = members;
+    t.router = opts.router === true;
     return t;
   }
 
@@ -334,7 +349,7 @@ export class World {
    * One case: a fresh target, the case's body, then every invariant. Throws FuzzFailure.
    * The clock may move in a case (TCP timers); the bystanders have nothing that could run.
    */
-  async run(body: (t: Target) => void | Promise<void>, opts: { bridge?: boolean } = {}): Promise<void> {
+  async run(body: (t: Target) => void | Promise<void>, opts: { bridge?: boolean; router?: boolean } = {}): Promise<void> {
     this.cases++;
     const before = this.zoneUse();
     const t = await this.target(opts);
