@@ -519,6 +519,7 @@ const tcpAction = fc.oneof(
   { weight: 3, arbitrary: fc.record({ a: fc.constant("data" as const), len: fc.integer({ min: 1, max: 3000 }), psh: fc.boolean() }) },
   { weight: 6, arbitrary: fc.record({ a: fc.constant("seg" as const), flags: u8, seq: seqOff, ack: seqOff, len: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 1500 })), win: fc.oneof(fc.constant(65535), u16), opts: fc.array(tcpOpt, { maxLength: 4 }), urp: fc.oneof(fc.constant(0), u16) }) },
   fc.constant({ a: "fin" as const }),
+  fc.constant({ a: "finold" as const }),
   fc.record({ a: fc.constant("rst" as const), seq: seqOff }),
   { weight: 3, arbitrary: fc.record({ a: fc.constant("app" as const), op: fc.constantFrom("accept", "send", "recv", "close", "shutdown", "abort", "connect"), n: fc.integer({ min: 1, max: 70000 }) }) },
   { weight: 2, arbitrary: fc.record({ a: fc.constant("synack" as const), opts: fc.array(tcpOpt, { maxLength: 5 }) }) },
@@ -526,12 +527,39 @@ const tcpAction = fc.oneof(
 );
 type TcpAction = typeof tcpAction extends fc.Arbitrary<infer T> ? T : never;
 
+/**
+ * A start that takes the connection to a deeper state before the generated actions, so they
+ * are tried in every state of RFC 9293's diagram, not mostly in LISTEN and ESTABLISHED:
+ * passive (accept) or active (connect, synack), then our close and the peer's ACK and FIN
+ * (or a FIN crossing ours) in the orders that give FIN_WAIT_1/2, CLOSING, TIME_WAIT,
+ * CLOSE_WAIT and LAST_ACK.
+ */
+const tcpPrefix = fc.constantFrom(
+  [], ["accept"], ["accept", "close"], ["accept", "close", "ack"], ["accept", "fin"], ["accept", "fin", "close"],
+  ["accept", "close", "fin"], ["accept", "close", "ack", "fin"], ["accept", "fin", "close", "ack"], ["accept", "close", "finold"],
+  ["connect"], ["connect", "synack"], ["connect", "synack", "close"], ["connect", "synack", "close", "ack"],
+  ["connect", "synack", "fin"], ["connect", "synack", "close", "fin"], ["connect", "synack", "close", "ack", "fin"],
+  ["connect", "synack", "close", "finold"],
+);
+
 const tcpArb = fc.record({
   v6: fc.boolean(),
   pport: fc.integer({ min: 1024, max: 65535 }),
   handshake: fc.boolean(),
+  prefix: tcpPrefix,
   actions: fc.array(tcpAction, { minLength: 1, maxLength: 24 }),
 });
+
+const FULL_OPTS: TcpOpt[] = [{ o: "mss", v: 1460 }, { o: "ws", v: 7 }, { o: "sackok" }, { o: "ts", val: "now", ecr: "echo" }];
+function prefixAction(step: string): TcpAction {
+  switch (step) {
+    case "accept": case "close": case "connect": return { a: "app", op: step, n: 1 };
+    case "synack": return { a: "synack", opts: FULL_OPTS };
+    case "ack": return { a: "ack" };
+    case "finold": return { a: "finold" };
+    default: return { a: "fin" };
+  }
+}
 type TcpCase = typeof tcpArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** The peer's view of one connection (to the listener, or from the target's connect). */
@@ -648,12 +676,14 @@ async function runTcp(w: World, t: Target, c: TcpCase): Promise<void> {
   const k = t.k;
   const fam = c.v6 ? "inet6" : "inet";
   const lsn = c.v6 ? t.tcp6 : t.tcp4;
-  if (c.handshake) {
+  // A passive start needs the handshake, an active one must not have it.
+  const handshake = c.prefix[0] === "accept" ? true : c.prefix[0] === "connect" ? false : c.handshake;
+  if (handshake) {
     p.send(p.base(W.TH.SYN, { options: p.opts([{ o: "mss", v: 1460 }, { o: "ws", v: 7 }, { o: "sackok" }, { o: "ts", val: "now", ecr: "zero" }]) }));
     p.nxt++;
     p.send(p.base(W.TH.ACK, { options: p.opts([{ o: "ts", val: "now", ecr: "echo" }]) }));
   }
-  for (const a of c.actions) {
+  for (const a of [...c.prefix.map(prefixAction), ...c.actions]) {
     switch (a.a) {
       case "syn":
         p.nxt = p.iss;
@@ -680,6 +710,11 @@ async function runTcp(w: World, t: Target, c: TcpCase): Promise<void> {
         break;
       case "fin":
         p.send(p.base(W.TH.FIN | W.TH.ACK));
+        p.nxt = (p.nxt + 1) >>> 0;
+        break;
+      case "finold":
+        // Our FIN crossing theirs: it does not acknowledge their FIN (simultaneous close, CLOSING).
+        p.send(p.base(W.TH.FIN | W.TH.ACK, { ack: (p.tnxt - 1) >>> 0 }));
         p.nxt = (p.nxt + 1) >>> 0;
         break;
       case "rst":
