@@ -353,12 +353,21 @@ export class World {
     this.cases++;
     const before = this.zoneUse();
     const t = await this.target(opts);
+    // The first failure is the one reported: a trap in the body also makes the teardown
+    // fail (a leak), and that must not hide it.
+    let failure: unknown;
     try {
       await body(t);
       this.check("after the case");
-    } finally {
-      await this.destroyChecked(t, before);
+    } catch (e) {
+      failure = e;
     }
+    try {
+      await this.destroyChecked(t, before);
+    } catch (e) {
+      failure ??= e;
+    }
+    if (failure !== undefined) throw failure;
     this.check("after the target was destroyed");
     this.checkBystanders();
   }
