@@ -10,7 +10,7 @@ import { World } from "./fuzz/world.js";
 
 // Cases per path: enough to reach every kind of header each generator makes, small enough
 // that the whole file stays well under 30 s on a loaded 2-core machine.
-const RUNS: Record<string, number> = { tcp: 40, vxlan: 15 };
+const RUNS: Record<string, number> = { tcp: 100, vxlan: 30, mixed: 40 };
 const SEED = 20261207;
 
 const box = new WorldBox();
@@ -59,7 +59,7 @@ describe("fuzz: saved regression cases pass", () => {
 describe(`fuzz: a seeded pass over every input path (seed ${SEED})`, () => {
   for (const p of PATHS) {
     test(`${p.name}: no trap, no host exception, counters consistent, bystanders untouched, nothing leaked`, async () => {
-      const r = await fuzzPath(box, p, { seed: SEED, numRuns: RUNS[p.name] ?? 60 });
+      const r = await fuzzPath(box, p, { seed: SEED, numRuns: RUNS[p.name] ?? 150 });
       if (r.failure) assert.fail(`${r.failure.message}\nminimized case (save it with npm run fuzz, or replay):\n${toJson(r.failure.case).slice(0, 4000)}`);
       assert.ok(r.cases > 0);
     });

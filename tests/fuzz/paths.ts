@@ -9,7 +9,8 @@
 // fragment sets), icmp (errors quoting our own connections), udp (both families), ipv6
 // (extension header chains, fragment sets), icmp6 (ND with options), tcp (stateful: the
 // harness is the peer), bridge (frames into the members of a bridge), vxlan (datagrams into
-// a VXLAN port over 127.0.0.1), corpus (real captured frames, mutated).
+// a VXLAN port over 127.0.0.1), corpus (real captured frames, mutated), mixed (a history of
+// the stateless paths' cases, time passing, into one target).
 
 import fc from "fast-check";
 import dgram from "node:dgram";
@@ -888,6 +889,30 @@ export const PATHS: Path<any>[] = [
   { name: "vxlan", arb: vxlanArb, weight: 0.2, run: runVxlan },
   { name: "corpus", arb: corpusArb, weight: 1, router: true, run: (_w, t, c: CorpusCase) => { for (const f of corpusFramesFor(t, c)) t.inject(f); } },
 ];
+
+/**
+ * "mixed": one target takes a history, not one burst: up to 40 cases of the stateless
+ * paths in a row with time passing between them (fragments waiting and timing out, tables
+ * filling and ageing, ICMP rate limits), so a fault that needs state built by other
+ * inputs can show. Added after the others so it can reuse their runners.
+ */
+const stateless = PATHS.filter((p) => p.router === true);
+const mixedArb = fc.array(fc.oneof(
+  ...stateless.map((p) => p.arb.map((c) => ({ k: p.name, c }))),
+  fc.record({ k: fc.constant("time"), c: fc.oneof(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 120_000_000 })) }),
+), { minLength: 2, maxLength: 40 });
+type MixedCase = typeof mixedArb extends fc.Arbitrary<infer T> ? T : never;
+
+PATHS.push({
+  name: "mixed", arb: mixedArb, weight: 0.25, router: true,
+  run: async (w, t, cs: MixedCase) => {
+    for (const x of cs) {
+      if (x.k === "time") w.guard(() => w.clock.advance(x.c as number));
+      else await pathByName(x.k).run(w, t, x.c);
+    }
+    t.take();
+  },
+});
 
 export function pathByName(name: string): Path<any> {
   const p = PATHS.find((x) => x.name === name);
