@@ -7,6 +7,7 @@ import ipv4 from "./ipv4.js";
 import tcp from "./tcp.js";
 import runner from "./runner.js";
 import pkg from "./package.js";
+import hardening from "./hardening.js";
 
 export const groups: Group[] = [
   kernel,
@@ -15,4 +16,5 @@ export const groups: Group[] = [
   tcp,
   runner,
   pkg,
+  hardening,
 ];
