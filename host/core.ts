@@ -61,6 +61,12 @@ export {
 export { Capture, PcapngSink, CaptureRecordError, parseRecords, encodeRecords, type Frame, type CaptureOptions, type RingRecord } from "./capture/capture.js";
 export { LiveCapture, type CaptureStartOptions } from "./capture/tap.js";
 
+export { TapInterface, TapPort, createTap, tapCount, randomMac, TAP_STATS, TAP_MTU, TAP_MAXMTU, TAP_MAXFRAME, type TapStats, type TapOptions, type TapDrop, type Wire } from "./wire/tap.js";
+export {
+  WebSocketInterface, connectWebSocket, createWebSocketInterface, setWebSocketConstructor, webSocketConstructor, WS_SEND_BUFFER, WS_CONNECT_TIMEOUT_MS,
+  type WebSocketLike, type WebSocketConstructor, type WebSocketOptions, type WebSocketConnectOptions, type WebSocketStats, type CloseInfo,
+} from "./wire/websocket.js";
+
 export * from "./topology/index.js";
 
 export { Commands, CommandError, CommandFailed, interfaceNames, type CommandNode, type CommandsOptions, type ShellCapture } from "./shell/commands.js";

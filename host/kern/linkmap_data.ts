@@ -183,6 +183,15 @@ const data: LinkMap = {
       "tableSlots": 512,
       "depends": [],
       "description": "IPv6: addresses (link-local EUI-64, optimistic DAD), routes, Neighbor Discovery (NS/NA, NUD states), input with extension headers, output, source fragmentation and reassembly, forwarding, ICMPv6 and the ping6 service"
+    },
+    "if_tap": {
+      "source": "assembly/modules/if_tap.ts",
+      "memoryBase": 2424832,
+      "memorySize": 65536,
+      "tableBase": 6144,
+      "tableSlots": 256,
+      "depends": [],
+      "description": "tap(4)-like Ethernet interfaces whose wire is the host (WebSocket ports and other transports): cloner tapN, an output ring the host drains, batched input with record and length checks, carrier set by the host"
     }
   },
   "configs": {
@@ -194,7 +203,8 @@ const data: LinkMap = {
       "inet6",
       "tcp",
       "udp",
-      "if_vxlan"
+      "if_vxlan",
+      "if_tap"
     ],
     "DEMO": [
       "vnet_demo"
@@ -205,13 +215,15 @@ const data: LinkMap = {
       "inet",
       "tcp",
       "udp",
-      "if_vxlan"
+      "if_vxlan",
+      "if_tap"
     ],
     "NOINET": [
       "if_bridge",
       "if_epair",
       "inet6",
-      "if_vxlan"
+      "if_vxlan",
+      "if_tap"
     ]
   }
 };

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { setPlatform, type Platform } from "../lib/platform.js";
 import { nodeModuleSource } from "./wasm_file.js";
 import "./topology_vxlan.js"; // VXLAN ports for topologies (node:dgram)
+import "./topology_ws.js"; // WebSocket client ports (ws) and listeners for topologies
 
 export const nodePlatform: Platform = {
   name: "node",

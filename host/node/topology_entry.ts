@@ -2,6 +2,7 @@
 // platform hooks (binaries and capture files from disk, VXLAN ports) and loadTopology(file).
 import "./platform.js";
 import "./topology_vxlan.js";
+import "./topology_ws.js";
 
 export * from "../topology/index.js";
 export { loadTopology } from "./topology.js";

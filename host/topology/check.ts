@@ -155,7 +155,7 @@ export class Checker {
     if (role === "bridge" && !spec.interfaces.some((i) => i.kind === "bridge")) {
       // A bridge node with no bridge interface of its own: bridge0 with every Ethernet interface.
       if (spec.interfaces.some((i) => i.name === "bridge0")) this.err([...path, "interfaces"], `role bridge makes a bridge0 of kind bridge; this node has a bridge0 of another kind`);
-      else spec.interfaces.push({ name: "bridge0", kind: "bridge", addresses: [], up: true, members: spec.interfaces.filter((i) => i.kind === "ether").map((i) => i.name), origin: spec.origin });
+      else spec.interfaces.push({ name: "bridge0", kind: "bridge", addresses: [], up: true, members: spec.interfaces.filter((i) => i.kind === "ether" || i.kind === "websocket").map((i) => i.name), origin: spec.origin });
     }
     this.bridgeMembers(spec, path);
     ((n.routes as Obj[] | undefined) ?? []).forEach((r, i) => this.route(spec, r, [...path, "routes", i]));
@@ -199,6 +199,8 @@ export class Checker {
     only("vni", "vxlan");
     only("remote", "vxlan");
     only("localPort", "vxlan");
+    only("url", "websocket");
+    only("listen", "websocket");
     if (kind === "bridge") spec.members = (x.members as string[] | undefined) ?? [];
     if (kind === "vxlan") {
       if (x.vni === undefined) this.err(path, `a vxlan interface needs "vni"`);
@@ -207,6 +209,26 @@ export class Checker {
       spec.vni = x.vni as number;
       spec.remote = x.remote as string;
       spec.localPort = (x.localPort as number | undefined) ?? 0;
+    }
+    if (kind === "websocket") {
+      const listen = x.listen === true;
+      if (x.url === undefined && !listen) this.err(path, `a websocket interface needs "url" (ws://... of its peer) or "listen: true" (served at /${node.name}/${name} by wavnet run --listen)`);
+      else if (x.url !== undefined && listen) this.err([...path, "listen"], `a websocket interface either connects ("url") or accepts a connection ("listen: true"), not both`);
+      else if (x.url !== undefined) {
+        const ok = this.try([...path, "url"], () => {
+          let u: URL;
+          try {
+            u = new URL(x.url as string);
+          } catch {
+            throw new Error(`${JSON.stringify(x.url)} is not a URL (ws://host:port/path)`);
+          }
+          if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error(`${JSON.stringify(x.url)} is not ws:// or wss://`);
+          if (u.hash) throw new Error(`${JSON.stringify(x.url)} has a fragment; a WebSocket URL has none`);
+          return true;
+        }, "bad url: ");
+        if (ok) spec.url = x.url as string;
+      }
+      if (listen) spec.listen = true;
     }
     node.interfaces.push(spec);
   }
@@ -219,7 +241,7 @@ export class Checker {
         const where = b.origin === node.origin ? [...path, "role"] : [...path, "interfaces", bi, "members", i];
         const it = node.interfaces.find((x) => x.name === m);
         if (!it) return this.err(where, `bridge ${b.name}: node ${node.name} has no interface "${m}" (it has ${node.interfaces.map((x) => x.name).join(", ")})`);
-        if (it.kind !== "ether") return this.err(where, `bridge ${b.name}: member ${m} is of kind ${it.kind}; only ether interfaces join a bridge`);
+        if (it.kind === "bridge") return this.err(where, `bridge ${b.name}: member ${m} is of kind bridge; ether, vxlan and websocket interfaces join a bridge`);
         if (owner.has(m)) return this.err(where, `bridge ${b.name}: ${m} is already a member of ${owner.get(m)}`);
         owner.set(m, b.name);
       });

@@ -42,3 +42,47 @@ export function createVxlanPort(kernel: Kernel, vnet: Vnet, opts: VxlanPortOptio
   if (!vxlanFactory) return Promise.reject(new WavnetError("vxlan ports need Node (import wavnet or wavnet/node)"));
   return vxlanFactory(kernel, vnet, opts);
 }
+
+// WebSocket ports: a client port (url) is the core's own (host/wire/websocket.ts, on the
+// platform's WebSocket); a port that accepts connections (listen: true) needs a server,
+// which only Node has: host/node/topology_ws.ts registers the maker of listeners.
+
+/** Where a topology's listen: true interfaces are served (host/node/ws_listen.ts WebSocketListener). */
+export interface WebSocketListenerLike {
+  readonly host: string;
+  readonly port: number;
+  /** ws://HOST:PORT/PATH */
+  url(path: string): string;
+  serve(path: string, iface: import("../wire/websocket.js").WebSocketInterface): void;
+  close(): Promise<void>;
+}
+
+export interface WebSocketListenOptions {
+  /** TCP port (0: any free one). */
+  port: number;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Browser origins allowed to connect (default: any). */
+  allowOrigins?: string[];
+  /** Ping interval, ms (default 15000; 0: none). */
+  heartbeatMs?: number;
+}
+
+export type WebSocketListenerFactory = (opts: WebSocketListenOptions) => Promise<WebSocketListenerLike>;
+
+let listenerFactory: WebSocketListenerFactory | undefined;
+
+/** Install the platform's WebSocket listener maker (undefined removes it). */
+export function setWebSocketListenerFactory(f: WebSocketListenerFactory | undefined): void {
+  listenerFactory = f;
+}
+
+export function webSocketListenerFactory(): WebSocketListenerFactory | undefined {
+  return listenerFactory;
+}
+
+/** A listener from the registered maker; rejects when the platform registered none. */
+export function createWebSocketListener(opts: WebSocketListenOptions): Promise<WebSocketListenerLike> {
+  if (!listenerFactory) return Promise.reject(new WavnetError("websocket interfaces with listen: true need a server, which only Node has (import wavnet or wavnet/node)"));
+  return listenerFactory(opts);
+}

@@ -207,9 +207,10 @@ const data = {
           "enum": [
             "ether",
             "bridge",
-            "vxlan"
+            "vxlan",
+            "websocket"
           ],
-          "description": "ether (an epair end, default), bridge, or vxlan (RFC 7348 port)"
+          "description": "ether (an epair end, default), bridge, vxlan (RFC 7348 port), or websocket (Ethernet frames over a WebSocket)"
         },
         "addresses": {
           "type": "array",
@@ -252,6 +253,14 @@ const data = {
           "minimum": 0,
           "maximum": 65535,
           "description": "vxlan: host UDP port to bind (0 = any)"
+        },
+        "url": {
+          "type": "string",
+          "description": "websocket: ws:// or wss:// URL of the peer (a wavnet run --listen endpoint is ws://HOST:PORT/NODE/IFACE)"
+        },
+        "listen": {
+          "type": "boolean",
+          "description": "websocket: accept a peer at /NODE/IFACE of the listener (wavnet run --listen PORT)"
         }
       }
     },

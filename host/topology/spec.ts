@@ -23,7 +23,7 @@ import type { LinkConditions } from "../admin/epair.js";
 export interface InterfaceSpec {
   /** The name in the topology ("eth0"); the kernel's own name (epair3a) is on TopoInterface.iface. */
   name: string;
-  kind: "ether" | "bridge" | "vxlan";
+  kind: "ether" | "bridge" | "vxlan" | "websocket";
   /** "10.0.0.1/24" or "fd00::1/64" (IPv6 needs the inet6 module: refused at up-time in a NOINET6 kernel). */
   addresses: string[];
   mtu?: number;
@@ -35,6 +35,9 @@ export interface InterfaceSpec {
   vni?: number;
   remote?: string;
   localPort?: number;
+  /** websocket: the peer's ws:// or wss:// URL (a client port), or listen: served at /NODE/IFACE by the topology's listener. */
+  url?: string;
+  listen?: boolean;
   origin: Origin;
 }
 

@@ -19,7 +19,8 @@ import type { TopoNode, TopoLink, TopoInterface, LinkDirection, StepEvent, StepR
 import { TopologyError } from "./errors.js";
 import { ScheduleClock, TimeDriver } from "./clock.js";
 import { startService, type RunningService } from "./services.js";
-import { createVxlanPort, type VxlanPort } from "./ports.js";
+import { createVxlanPort, createWebSocketListener, type VxlanPort, type WebSocketListenerLike, type WebSocketListenOptions } from "./ports.js";
+import { connectWebSocket, createWebSocketInterface, type WebSocketInterface } from "../wire/websocket.js";
 import { runSteps } from "./steps.js";
 import { turn } from "../lib/turn.js";
 
@@ -34,6 +35,11 @@ export interface UpOptions {
   pcapDir?: string;
   /** Abandon bring-up: what was made is torn down and up() rejects with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * Serve the websocket interfaces with `listen: true` at ws://HOST:PORT/NODE/IFACE (Node:
+   * host/node/ws_listen.ts). Needed when the file has such interfaces, refused otherwise.
+   */
+  listen?: WebSocketListenOptions;
 }
 
 export interface RunOptions {
@@ -119,6 +125,8 @@ export class Topology {
   private readonly byEndpoint = new Map<string, Link>();
   private readonly services: RunningService[] = [];
   private readonly vxlans: { close(): Promise<void> | void }[] = [];
+  private readonly websockets: WebSocketInterface[] = [];
+  #listener: WebSocketListenerLike | undefined;
   /** Captures started by capture steps, by "node:if". */
   readonly captures = new Map<string, LiveCapture>();
   private baseline?: Baseline;
@@ -133,15 +141,22 @@ export class Topology {
     this.time = new TimeDriver(kernel);
   }
 
+  /** Where the websocket interfaces with `listen: true` are served (undefined: none are). */
+  get listener(): { host: string; port: number; url(path: string): string } | undefined {
+    return this.#listener;
+  }
+
   /** Bring spec up; on any failure everything made so far is torn down and a TopologyError names the line. */
   static async up(spec: TopologySpec, opts: UpOptions = {}): Promise<Topology> {
     const signal = opts.signal;
     if (signal?.aborted) throw abortError(signal, "Topology.up");
-    preflight(spec, opts.kernel);
+    preflight(spec, opts);
     let kernel = opts.kernel;
     const own = !kernel;
     if (!kernel) {
-      const clockKind = opts.clock ?? spec.clock ?? "virtual";
+      // A peer in another process or page cannot share virtual time: with websocket
+      // interfaces the default clock is real (and a virtual one is refused by preflight).
+      const clockKind = opts.clock ?? spec.clock ?? (webSocketsOf(spec).length ? "real" : "virtual");
       try {
         kernel = await Kernel.boot({ config: spec.kernel, clock: clockKind === "virtual" ? new ScheduleClock() : "real", seed: opts.seed ?? spec.seed ?? 1 });
       } catch (e) {
@@ -150,6 +165,14 @@ export class Topology {
     }
     const t = new Topology(kernel, spec, own, opts.pcapDir);
     try {
+      const listens = webSocketsOf(spec).filter((w) => w.iface.listen);
+      if (listens.length) {
+        try {
+          t.#listener = await createWebSocketListener(opts.listen!);
+        } catch (e) {
+          throw errAt(listens[0].iface.origin, `${listens[0].node}:${listens[0].iface.name}: ${because(e)}`);
+        }
+      }
       await t.build(signal);
     } catch (e) {
       try {
@@ -265,6 +288,19 @@ export class Topology {
           },
         });
         node.ifaces.set(s.name, { name: s.name, kind: "vxlan", iface: port, addresses: s.addresses });
+      } else if (s.kind === "websocket") {
+        let ws: WebSocketInterface;
+        try {
+          if (s.url !== undefined) ws = await connectWebSocket(k, node.vnet, { name: s.name, url: s.url });
+          else {
+            ws = createWebSocketInterface(k, node.vnet, { name: s.name });
+            this.#listener!.serve(`/${n.name}/${s.name}`, ws);
+          }
+        } catch (e) {
+          throw errAt(s.origin, because(e));
+        }
+        this.websockets.push(ws);
+        node.ifaces.set(s.name, { name: s.name, kind: "websocket", iface: ws, addresses: s.addresses });
       }
     }
     for (const s of n.interfaces) {
@@ -377,6 +413,15 @@ export class Topology {
     for (const c of this.captures.values()) await c.stop().catch(() => {});
     this.captures.clear();
     for (const v of this.vxlans.splice(0)) await v.close();
+    // WebSocket ports: the listener's connections end with it; client ports close theirs.
+    const listener = this.#listener;
+    this.#listener = undefined;
+    if (listener) await listener.close();
+    for (const ws of this.websockets.splice(0)) {
+      await ws.disconnect();
+      if (ws.alive) ws.destroy();
+      await ws.whenClosed();
+    }
     // Give stream callbacks (closes, FINs) a turn, then close whatever host socket is left.
     await turn();
     const ours = new Set([...this.byName.values()].map((n) => n.vnet));
@@ -442,7 +487,8 @@ function addressOrigin(s: InterfaceSpec, i: number): Origin {
  * module (a NOINET6 kernel has none: a clear error at the line, nothing made), and vnet
  * names already taken in a kernel the caller brought.
  */
-function preflight(spec: TopologySpec, kernel?: Kernel): void {
+function preflight(spec: TopologySpec, opts: UpOptions): void {
+  const kernel = opts.kernel;
   const lm = loadLinkMap();
   const bootList = typeof spec.kernel === "string" ? lm.configs[spec.kernel] ?? [] : spec.kernel ?? lm.configs.GENERIC ?? [];
   const asked = spec.nodes.some((n) => n.modules.includes("inet6"));
@@ -460,8 +506,29 @@ function preflight(spec: TopologySpec, kernel?: Kernel): void {
       if (r.to.includes(":") || (r.via ?? "").includes(":")) throw errAt(r.origin, `${n.name} route ${r.to}: ${why}`);
     }
   }
+  const websockets = webSocketsOf(spec);
+  const clock = kernel ? kernel.clock.kind : opts.clock ?? spec.clock ?? (websockets.length ? "real" : "virtual");
+  if (websockets.length && clock !== "real") {
+    const w = websockets[0];
+    throw errAt(w.iface.origin, `${w.node}:${w.iface.name}: websocket interfaces need a real clock (clock: real, or --real-time): a peer in another process or page cannot share virtual time`);
+  }
+  const listens = websockets.filter((w) => w.iface.listen);
+  if (listens.length && !opts.listen) {
+    const w = listens[0];
+    throw errAt(w.iface.origin, `${w.node}:${w.iface.name}: listen: true needs a listener (wavnet run --listen PORT, or Topology.up(spec, { listen: { port } }))`);
+  }
+  if (!listens.length && opts.listen) {
+    throw new TopologyError(`listen: ${spec.name} has no websocket interface with listen: true to serve`, spec.file);
+  }
   if (kernel) {
     const taken = new Set(kernel.vnets().map((v) => v.name));
     for (const n of spec.nodes) if (taken.has(n.name)) throw errAt(n.origin, `node ${n.name}: the kernel already has a vnet of that name`);
   }
+}
+
+/** The websocket interfaces of a spec, with their nodes' names. */
+function webSocketsOf(spec: TopologySpec): { node: string; iface: InterfaceSpec }[] {
+  const out: { node: string; iface: InterfaceSpec }[] = [];
+  for (const n of spec.nodes) for (const i of n.interfaces) if (i.kind === "websocket") out.push({ node: n.name, iface: i });
+  return out;
 }

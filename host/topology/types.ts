@@ -9,7 +9,7 @@ import type { NodeSpec, LinkSpec, Role, Origin } from "./spec.js";
 export interface TopoInterface {
   /** The topology's name ("eth0"). */
   name: string;
-  kind: "ether" | "bridge" | "vxlan";
+  kind: "ether" | "bridge" | "vxlan" | "websocket";
   /** The kernel interface (its kernel name is iface.name, e.g. "epair12a"). */
   iface: Interface;
   addresses: string[];

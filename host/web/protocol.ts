@@ -99,7 +99,7 @@ export interface IfaceInfo {
   name: string;
   /** The kernel's ("epair3a"). */
   kname: string;
-  kind: "ether" | "bridge" | "vxlan";
+  kind: "ether" | "bridge" | "vxlan" | "websocket";
   addresses: string[];
   mac: string;
   mtu: number;
