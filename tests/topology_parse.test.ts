@@ -118,6 +118,17 @@ describe("topology files: one clear message per mistake, at its line", () => {
     assert.match(e.message, /steps\[0\]\.ping\.form: unknown field "form" \(did you mean "from"\?\)$/);
   });
 
+  test("a capture file is a name inside the pcap folder, never a path out of it", () => {
+    for (const bad of ["../x.pcapng", "/etc/cron.d/x", "sub/x.pcapng", "..\\\\x", "C:x", "..", "a\\u0000b"]) {
+      const e = only(`${HOSTS}steps:\n  - capture: { on: a:eth0, file: ${JSON.stringify(bad)} }\n`);
+      assert.equal(e.line, 11, bad);
+      assert.equal(e.path, "steps[0].capture.file", bad);
+      assert.match(e.message, /bad capture file .*: a file name inside the pcap folder, not a path/, bad);
+    }
+    const s = parseTopology(`${HOSTS}steps:\n  - capture: { on: a:eth0, file: "run 1.a-eth0.pcapng" }\n`);
+    assert.equal((s.steps[0] as { file: string }).file, "run 1.a-eth0.pcapng");
+  });
+
   test("duplicate node: the second one, pointing at the first", () => {
     const e = only(`nodes:
   - name: a

@@ -654,6 +654,11 @@ export class Checker {
         if (!ep) return;
         if (!on && x.file !== undefined) return this.err([...p, "file"], `"file" goes with "on"`, true);
         const file = (x.file as string | undefined) ?? `${ep.node}-${ep.iface}.pcapng`;
+        // A file is a name inside the pcap folder the runner was given, never a path: a file
+        // from elsewhere must not write where its user did not point (../x, /etc/x, C:x).
+        if (file === "." || file === ".." || file.length > 255 || /[\\/:\x00-\x1f]/.test(file)) {
+          return this.err([...p, "file"], `bad capture file ${JSON.stringify(file)}: a file name inside the pcap folder, not a path (no "/", "\\" or ":", not "." or "..", at most 255 characters)`);
+        }
         this.steps.push({ action, on, endpoint: `${ep.node}:${ep.iface}`, ...(on ? { file } : {}), name: named(`capture ${which} ${ep.node}:${ep.iface}`), origin });
         return;
       }

@@ -688,7 +688,7 @@ const data = {
             },
             "file": {
               "type": "string",
-              "description": "pcapng file (relative to the pcap folder)"
+              "description": "pcapng file name inside the pcap folder, not a path (no /, \\ or :)"
             }
           }
         },
