@@ -51,8 +51,18 @@ function opened(ws: WsClient): Promise<void> {
   });
 }
 
-function closed(ws: WsClient): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+/** The close code and reason; a connection still open after ms fails the test (it does not hang it). */
+function closed(ws: WsClient, ms = 5000): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`timed out waiting for ${ws.url} to close`));
+    }, ms);
+    ws.once("close", (code, reason) => {
+      clearTimeout(t);
+      resolve({ code, reason: reason.toString() });
+    });
+  });
 }
 
 interface Lab {
@@ -387,6 +397,33 @@ describe("websocket ports: peers come and go", () => {
     assert.equal(page.status, 426);
     assert.match(await page.text(), /\/a\/ws0  connected \(127\.0\.0\.1:\d+\)\n.*\/a\/ws1  free/);
     await down(x);
+  });
+
+  test("by default only pages of this machine may join (no cross-site hijacking of a lab); \"*\" allows any", async () => {
+    const x = await lab();
+    for (const origin of ["http://evil.example", "http://127.0.0.1.evil.example", "null", "file://"]) {
+      const c = new WsClient(x.l.url("/a/ws1"), { origin });
+      assert.deepEqual(await closed(c), { code: WS_CLOSE.forbidden, reason: `origin ${origin} is not allowed` }, origin);
+    }
+    assert.equal(x.l.refused.forbidden, 4);
+    assert.ok(!x.srv1.connected);
+    for (const origin of ["http://localhost:5173", "https://127.0.0.1:8443", "http://[::1]:4173"]) {
+      const c = new WsClient(x.l.url("/a/ws1"), { origin });
+      await opened(c);
+      await until(`${origin} attached`, () => x.srv1.connected);
+      c.close();
+      await closed(c);
+      await until(`${origin} detached`, () => !x.srv1.connected);
+    }
+    await down(x);
+    const y = await lab({ allowOrigins: ["*"] });
+    const any = new WsClient(y.l.url("/a/ws1"), { origin: "http://evil.example" });
+    await opened(any);
+    await until("any origin attached", () => y.srv1.connected);
+    any.close();
+    await closed(any);
+    assert.equal(y.l.refused.forbidden, 0);
+    await down(y);
   });
 
   test("the peer leaves: link down (counted), sends fail; reconnect is explicit and brings it back", async () => {

@@ -22,7 +22,12 @@ export interface ListenOptions {
   host?: string;
   /** Ping interval, ms: a peer that misses a whole interval is dropped (default 15000; 0: no pings). */
   heartbeatMs?: number;
-  /** Browser origins allowed to connect ("http://localhost:5173"); default: any. Clients that send no Origin (not browsers) are always allowed. */
+  /**
+   * Browser origins allowed to connect ("https://lab.example.org"); "*" allows any. Default:
+   * pages served from this machine only (http or https on localhost, 127.0.0.0/8 or [::1], any
+   * port), so a web site the user happens to visit cannot join its lab (cross-site WebSocket
+   * hijacking). Clients that send no Origin (not browsers) are always allowed.
+   */
   allowOrigins?: string[];
 }
 
@@ -52,6 +57,7 @@ export class WebSocketListener {
   readonly #endpoints = new Map<string, Endpoint>();
   readonly #alive = new WeakMap<WsWebSocket, boolean>();
   readonly #allow: Set<string> | undefined;
+  readonly #loopbackOnly: boolean;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   /** Connections refused, by reason. */
@@ -66,7 +72,8 @@ export class WebSocketListener {
     const a = server.address() as AddressInfo;
     this.host = a.address;
     this.port = a.port;
-    this.#allow = opts.allowOrigins ? new Set(opts.allowOrigins) : undefined;
+    this.#allow = opts.allowOrigins && !opts.allowOrigins.includes("*") ? new Set(opts.allowOrigins) : undefined;
+    this.#loopbackOnly = opts.allowOrigins === undefined;
     const hb = opts.heartbeatMs ?? 15_000;
     if (hb > 0) {
       this.#timer = setInterval(() => this.#heartbeat(), hb);
@@ -158,7 +165,7 @@ export class WebSocketListener {
         ws.close(code, reason.length > 120 ? `${reason.slice(0, 117)}...` : reason);
       };
       if (this.#closed) return refuse(WS_CLOSE.shutdown, "shutting down");
-      if (this.#allow && origin !== undefined && !this.#allow.has(origin)) {
+      if (origin !== undefined && (this.#loopbackOnly ? !loopbackOrigin(origin) : this.#allow && !this.#allow.has(origin))) {
         this.refused.forbidden++;
         return refuse(WS_CLOSE.forbidden, `origin ${origin} is not allowed`);
       }
@@ -225,4 +232,17 @@ export class WebSocketListener {
 /** Listen for WebSocket ports (see WebSocketListener). */
 export function listenWebSocket(opts: ListenOptions): Promise<WebSocketListener> {
   return WebSocketListener.listen(opts);
+}
+
+/** Is origin a page of this machine (http(s) on localhost, 127.0.0.0/8 or [::1])? */
+export function loopbackOrigin(origin: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return false;
+  const h = u.hostname;
+  return h === "localhost" || h.endsWith(".localhost") || h === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
