@@ -27,7 +27,7 @@ describe("npm pack", () => {
   test("the tarball holds the compiled package and nothing of the workshop", () => {
     const files = new Set(packList().files.map((f) => f.path));
     for (const must of [
-      "package.json", "README.md", "LICENSE", "CHANGELOG.md", "bin/wavnet.mjs",
+      "package.json", "README.md", "LICENSE", "CHANGELOG.md", "SECURITY.md", "bin/wavnet.mjs",
       "dist/index.js", "dist/index.d.ts", "dist/core.js", "dist/core.d.ts", "dist/node/index.js", "dist/node/core_entry.js",
       "dist/node/topology_entry.js", "dist/topology/index.js", "dist/cli/main.js", "dist/kern/kernel.js.map",
       "build/kernel.wasm", "build/modules/inet.wasm", "build/modules/inet6.wasm", "build/modules/tcp.wasm", "build/modules/udp.wasm",
