@@ -6,7 +6,8 @@
 // nothing, so every message is about the file as written, never a consequence of another.
 
 import { parseDocument, LineCounter } from "yaml";
-import AjvModule, { type ErrorObject, type ValidateFunction } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import validateSchema from "./schema_validate.js";
 import type { TopologySpec } from "./spec.js";
 import { TopologyError } from "./errors.js";
 import { Locator, bundle, dedupe, distance, type Path } from "./locate.js";
@@ -16,21 +17,10 @@ import { show } from "../lib/format.js";
 
 type Obj = Record<string, unknown>;
 
-// ajv is CommonJS: under NodeNext its class is the default export's default.
-const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as typeof AjvModule;
-
 /** The JSON Schema of topology files (schema/topology.schema.json, taken as data). */
 export const TOPOLOGY_SCHEMA: object = schemaData;
-let validator: ValidateFunction | undefined;
-
-function schemaValidator(): ValidateFunction {
-  if (!validator) {
-    const schema = structuredClone(schemaData);
-    const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): ValidateFunction })({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-    validator = ajv.compile(schema);
-  }
-  return validator;
-}
+/** Its validator, compiled by ajv at build time (scripts/build.mjs). */
+const schemaValidator = validateSchema as unknown as ValidateFunction;
 
 /** Parse and check a topology; throws TopologyError (one problem) or TopologyErrors (several). */
 export function parseTopology(text: string, file = "<string>"): TopologySpec {
@@ -48,7 +38,7 @@ export function parseTopology(text: string, file = "<string>"): TopologySpec {
   if (data === null || data === undefined) throw new TopologyError("the file is empty: a topology has at least nodes or generators", file, 1, 1);
   if (typeof data !== "object" || Array.isArray(data)) throw new TopologyError("a topology file is a mapping (name:, nodes:, links:, ...) at the top", file, 1, 1);
 
-  const validate = schemaValidator();
+  const validate = schemaValidator;
   if (!validate(data)) {
     for (const e of typos(validate.errors ?? [])) errors.push(schemaError(loc, e));
     throw bundle(dedupe(errors));
