@@ -465,7 +465,7 @@ export const TCP_RSTLIM_DEFAULT: u32 = 200;
   cookie_key0: u64; // SYN cookie secret
   cookie_key1: u64;
   lastport: u32;
-  ack_second: u64; // challenge ACK rate limit window (RFC 5961 7)
+  ack_second: u64; // challenge ACK rate limit window (RFC 5961 7); these three as rst_*: tcp_subr.ts persec_take
   ack_count: u32;
   ack_limit: u32;
   syncookies: u32; // net.inet.tcp.syncookies
@@ -488,6 +488,8 @@ export const TCP_RSTLIM_DEFAULT: u32 = 200;
   rst_count: u32;
   rst_limit: u32; // net.inet.tcp.rst_limit (0 = no limit)
 }
+// persec_take (tcp_subr.ts) reads each (second, count, limit) triple as u64, u32, u32.
+if (offsetof<TcpVnet>("ack_limit") != offsetof<TcpVnet>("ack_second") + 12 || offsetof<TcpVnet>("rst_limit") != offsetof<TcpVnet>("rst_second") + 12) ERROR("TcpVnet: a rate limit's fields moved apart");
 export const TCPV_SIZE: u32 = (offsetof<TcpVnet>() + 7) & ~7;
 export const TCPSTAT_OFF: u32 = TCPV_SIZE;
 export const TCP_VNET_SIZE: u32 = TCPSTAT_OFF + TCPS_COUNT * 8;
