@@ -24,6 +24,7 @@ import { ConfigError, KernelError, Errno } from "../lib/errors.js";
 import { isIPv4, isIPv6, isIPv6Text, parseIPv4, formatIPv4, parseIPv6Zoned, formatIPv6 } from "../lib/addr.js";
 import { show } from "../lib/format.js";
 import { RxQueue, rxqBucket } from "../wire/rxqueue.js";
+import { drainRing, putRecord, recordFits, IOBUF_SIZE, type RingReader } from "../wire/ring.js";
 import { socketDrops } from "./udp_drops.js";
 
 /** The IANA port for VXLAN (RFC 7348 5). */
@@ -32,7 +33,6 @@ export const VXLAN_PORT = 4789;
 export const VXLAN_MTU = 1450;
 const VNI_MAX = 0xffffff;
 const RING_MAX = 64;
-const IOBUF_SIZE = 65536;
 /** Records per vxlan_input call at most: the time share is checked between calls. */
 const BATCH_MAX = 256;
 /** The kernel may always run this long per turn, however short the turn's reading was. */
@@ -179,6 +179,8 @@ class VxlanPort implements HostPort {
   private scheduled = false;
   private lastFlushEnd = 0;
   private readonly flushNow = () => this.flush();
+  private readonly sendOne = (d: Uint8Array) => this.sock.send(d, this.remote.port, this.remote.address);
+  private readonly reader: RingReader;
   private destroyedSeen: number;
   private readonly x: VxlanExports;
   private readonly burst: number;
@@ -193,6 +195,7 @@ class VxlanPort implements HostPort {
     rx: { queue: number; queueBytes: number; burst: number },
   ) {
     this.x = exportsOf(kernel);
+    this.reader = { readable: this.x.vxlan_readable, readPtr: this.x.vxlan_read_ptr, consume: this.x.vxlan_consume };
     this.destroyedSeen = this.x.vxlan_destroyed();
     this.rxq = new RxQueue(rx.queue, rx.queueBytes);
     this.burst = rx.burst;
@@ -215,21 +218,7 @@ class VxlanPort implements HostPort {
         return;
       }
     }
-    const ifp = this.iface.ptr;
-    for (let n = this.x.vxlan_readable(ifp); n > 0; n = this.x.vxlan_readable(ifp)) {
-      const p = this.x.vxlan_read_ptr();
-      // One copy per drain: the records' datagrams are views of it, never written again.
-      const chunk = Buffer.from(new Uint8Array(this.kernel.memory.buffer, p, n));
-      this.x.vxlan_consume(ifp, n);
-      for (let off = 0; off + 8 <= n; ) {
-        const reclen = chunk.readUInt32LE(off);
-        const dlen = chunk.readUInt32LE(off + 4);
-        if (reclen < 8 || off + 8 + dlen > n) break; // cannot happen: the kernel writes whole records
-        this.sock.send(chunk.subarray(off + 8, off + 8 + dlen), this.remote.port, this.remote.address);
-        this.sent++;
-        off += reclen;
-      }
-    }
+    this.sent += drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne);
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -260,19 +249,12 @@ class VxlanPort implements HostPort {
         this.close();
         return;
       }
-      const base = this.kernel.k.kern_iobuf() >>> 0;
-      const mem = new Uint8Array(this.kernel.memory.buffer, base, IOBUF_SIZE);
+      const iobuf = new Uint8Array(this.kernel.memory.buffer, this.kernel.k.kern_iobuf() >>> 0, IOBUF_SIZE);
       let off = 0;
       let n = 0;
       // A datagram is at most 65507 bytes, so one always fits an empty buffer.
-      for (let len = q.peekLength(); len >= 0 && off + 4 + len <= IOBUF_SIZE && n < BATCH_MAX && n < budget; len = q.peekLength()) {
-        const b = q.shift()!;
-        mem[off] = len;
-        mem[off + 1] = len >>> 8;
-        mem[off + 2] = len >>> 16;
-        mem[off + 3] = len >>> 24;
-        mem.set(b, off + 4);
-        off += (4 + len + 3) & ~3;
+      for (let len = q.peekLength(); len >= 0 && recordFits(off, len) && n < BATCH_MAX && n < budget; len = q.peekLength()) {
+        off = putRecord(iobuf, off, q.shift()!);
         n++;
       }
       budget -= n;
