@@ -33,10 +33,17 @@ export const VXLAN_PORT = 4789;
 export const VXLAN_MTU = 1450;
 const VNI_MAX = 0xffffff;
 const RING_MAX = 64;
-/** Records per vxlan_input call at most: the time share is checked between calls. */
+/** Records per vxlan_input call at most; fewer when the kernel is slow per datagram (the time share is checked between calls). */
 const BATCH_MAX = 256;
 /** The kernel may always run this long per turn, however short the turn's reading was. */
 const MIN_SLICE_MS = 0.1;
+/**
+ * And never longer, however long the rest of the turn was (timers that ran the kernel's
+ * callouts count as "elsewhere" too): libuv reads at most 32 datagrams a turn, so a turn
+ * must stay short for reading to keep up (32 in 0.5 ms plus the reading is some 45,000 a
+ * second at the least).
+ */
+const MAX_SLICE_MS = 0.5;
 const RXQ_DEFAULT = 4096;
 const RXQ_BYTES_DEFAULT = 4 << 20;
 const RCVBUF_DEFAULT = 16 << 20;
@@ -178,6 +185,8 @@ class VxlanPort implements HostPort {
   readonly rxq: RxQueue;
   private scheduled = false;
   private lastFlushEnd = 0;
+  /** Kernel time per datagram handed in, ms (a moving average): sizes batches to the time share. */
+  private costMs = 0.001;
   private readonly flushNow = () => this.flush();
   private readonly sendOne = (d: Uint8Array) => this.sock.send(d, this.remote.port, this.remote.address);
   private readonly reader: RingReader;
@@ -234,17 +243,18 @@ class VxlanPort implements HostPort {
 
   /**
    * Hand the queue to the kernel in batches, in the queue's fair order, for at most as long
-   * as the event loop spent elsewhere (reading the socket, mostly) since the last flush, or
-   * rxBurst datagrams; what is left waits for the next turn, after the socket was read again.
+   * as the event loop spent elsewhere (reading the socket, mostly) since the last flush,
+   * within MIN_SLICE_MS .. MAX_SLICE_MS, or rxBurst datagrams; what is left waits for the
+   * next turn, after the socket was read again.
    */
   private flush(): void {
     this.scheduled = false;
     if (this.closed) return;
     const t0 = performance.now();
-    const slice = Math.max(MIN_SLICE_MS, t0 - this.lastFlushEnd);
+    const slice = Math.min(MAX_SLICE_MS, Math.max(MIN_SLICE_MS, t0 - this.lastFlushEnd));
     const q = this.rxq;
     let budget = this.burst;
-    while (q.length > 0 && budget > 0) {
+    for (let now = t0; q.length > 0 && budget > 0 && now - t0 < slice; ) {
       if (!this.iface.alive) {
         this.close();
         return;
@@ -253,14 +263,18 @@ class VxlanPort implements HostPort {
       let off = 0;
       let n = 0;
       // A datagram is at most 65507 bytes, so one always fits an empty buffer.
-      for (let len = q.peekLength(); len >= 0 && recordFits(off, len) && n < BATCH_MAX && n < budget; len = q.peekLength()) {
+      // As many as the rest of the slice holds at the kernel's recent pace (at least one).
+      const most = Math.min(BATCH_MAX, budget, Math.max(1, Math.floor((slice - (now - t0)) / this.costMs)));
+      for (let len = q.peekLength(); len >= 0 && recordFits(off, len) && n < most; len = q.peekLength()) {
         off = putRecord(iobuf, off, q.shift()!);
         n++;
       }
       budget -= n;
       this.kernel.call(this.x.vxlan_input, this.iface.ptr, n);
       if (this.closed) return;
-      if (performance.now() - t0 >= slice) break;
+      const after = performance.now();
+      this.costMs = Math.max(0.0001, 0.75 * this.costMs + 0.25 * ((after - now) / n));
+      now = after;
     }
     this.lastFlushEnd = performance.now();
     if (q.length > 0 && !this.scheduled) {
