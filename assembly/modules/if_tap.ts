@@ -10,12 +10,10 @@
 // peer (tap_setcarrier, tap(4)'s "open"); without one ether_output_frame refuses frames
 // (ENETDOWN, oerrors), as for a NIC with no cable. Carrier transitions are counted.
 //
-// Transmit copies the frame into the interface's output ring and frees the mbuf; the host
-// drains every ring after each kernel entry and clock tick and hands the frames to its
-// transport, so there is no JavaScript call per frame inside the kernel. Ring record
-// (little-endian), back to back in a 64 KiB segment, never split:
-//   0 u32 reclen (8 + dlen rounded up to 8)   4 u32 dlen   8 data[dlen]: the frame
-// A full ring drops the frame and counts it (oqdrops), never overwrites.
+// Transmit copies the frame into the interface's output ring (if_ring.ts) and frees the
+// mbuf; the host drains every ring after each kernel entry and clock tick and hands the
+// frames to its transport, so there is no JavaScript call per frame inside the kernel. A
+// full ring drops the frame and counts it (oqdrops), never overwrites.
 //
 // Receive: the host packs frames into the kernel's I/O buffer as records
 //   0 u32 len   4 data[len] (an Ethernet frame, no FCS), padded to 4
@@ -34,7 +32,7 @@
 
 import {
   curvnet, VNET, CURVNET_SET, CURVNET_RESTORE, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_CHARGE, ZONE_ZERO,
-  kmem_alloc, kmem_free, vnet_sysinit_register, if_alloc, if_initname, if_initname_unit, if_attach, if_detach, if_free, if_valid,
+  vnet_sysinit_register, if_alloc, if_initname, if_initname_unit, if_attach, if_detach, if_free, if_valid,
   ifunit, ifunit_vnet, if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_destroy_ifp, ether_input,
   ether_gen_addr, m_gethdr, m_append, m_freem, m_copydata,
   SI_SUB_PSEUDO, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, EEXIST, ENOBUFS,
@@ -44,6 +42,9 @@ import {
   IFCOUNTER_IERRORS, IFCOUNTER_IQDROPS, IFCOUNTER_OQDROPS, if_inc_counter,
 } from "../sys/if";
 import { Mbuf, MT_DATA } from "../sys/mbuf";
+import {
+  IFRING_SIZE, RING_MAXSEG, RING_DEFSEG, ring_alloc, ring_free, ring_resize, ring_reserve, ring_readable, ring_read_ptr, ring_consume, ring_nseg,
+} from "./if_ring";
 export { kmod_heap_top } from "../kmod/kmod";
 
 @external("kernel", "kern_iobuf") declare function kern_iobuf(): usize;
@@ -56,11 +57,7 @@ export const TAP_MTU: u32 = 1500;
 /** A frame must fit one ring segment and one I/O buffer record. */
 export const TAP_MAXMTU: u32 = 16384;
 const IOBUF_SIZE: u32 = 65536;
-const SEG_SIZE: u32 = 65536; // one kmem chunk
-const SEG_PAGES: u32 = 16;
-const REC_HDR: u32 = 8;
-export const TAP_MAXSEG: u32 = 64;
-const TAP_DEFSEG: u32 = 16; // 1 MiB: a TCP window's burst from one kernel entry
+export const TAP_MAXSEG: u32 = RING_MAXSEG;
 const TAP_MAGIC: u32 = 0x54415030; // "TAP0"
 
 // Counters per interface (host/wire/tap.ts TAP_STATS has the same order).
@@ -85,18 +82,12 @@ const TS_COUNT: u32 = 11;
   next: usize; // every tap interface, any vnet
   prev: usize;
   carrier: u32;
-  nseg: u32;
-  w: u32; // segment being written, offset in it
-  wo: u32;
-  r: u32; // segment being read, offset in it
-  ro: u32;
-  // then counters: TS_COUNT x u64, segs: TAP_MAXSEG x usize, seglen: TAP_MAXSEG x u32
+  // then counters: TS_COUNT x u64, then the output ring (if_ring.ts)
 }
 
 const SC_COUNTERS: usize = (offsetof<TapSoftc>() + 7) & ~7;
-const SC_SEGS: usize = SC_COUNTERS + TS_COUNT * 8;
-const SC_SEGLEN: usize = SC_SEGS + TAP_MAXSEG * sizeof<usize>();
-const SC_SIZE: u32 = <u32>((SC_SEGLEN + TAP_MAXSEG * 4 + 7) & ~7);
+const SC_RING: usize = SC_COUNTERS + TS_COUNT * 8;
+const SC_SIZE: u32 = <u32>SC_RING + IFRING_SIZE;
 
 const TAP_PREFIX: usize = memory.data<u8>([0x74, 0x61, 0x70]); // "tap"
 const TAP_PREFIX_LEN: u32 = 3;
@@ -107,18 +98,13 @@ let cloner: usize = 0;
 let softcs: usize = 0; // list of every tap softc
 let nsoftc: u32 = 0;
 let destroyed: u32 = 0; // interfaces destroyed since load: the host rechecks its ports when it moves
-let readPtr: usize = 0;
 
 @inline function sc_(p: usize): TapSoftc {
   return changetype<TapSoftc>(p);
 }
 
-@inline function seg(sc: usize, i: u32): usize {
-  return load<usize>(sc + SC_SEGS + (<usize>i << 2));
-}
-
-@inline function seglenp(sc: usize, i: u32): usize {
-  return sc + SC_SEGLEN + (<usize>i << 2);
+@inline function ring(sc: usize): usize {
+  return sc + SC_RING;
 }
 
 @inline function stat(sc: usize, which: u32, n: u64 = 1): void {
@@ -145,55 +131,19 @@ function setRunning(ifp: usize, sc: usize): void {
 // ---------------------------------------------------------------------------------------
 // Output ring
 
-function ringAlloc(sc: usize, nseg: u32): bool {
-  const s = sc_(sc);
-  for (let i: u32 = 0; i < nseg; i++) {
-    const p = kmem_alloc(SEG_PAGES, s.vnet);
-    if (p == 0) {
-      s.nseg = i;
-      ringFree(sc);
-      return false;
-    }
-    store<usize>(sc + SC_SEGS + (<usize>i << 2), p);
-    store<u32>(seglenp(sc, i), 0);
-  }
-  s.nseg = nseg;
-  s.w = s.wo = s.r = s.ro = 0;
-  return true;
-}
-
-function ringFree(sc: usize): void {
-  const s = sc_(sc);
-  for (let i: u32 = 0; i < s.nseg; i++) kmem_free(seg(sc, i), SEG_PAGES, s.vnet);
-  s.nseg = 0;
-}
-
 /** if_transmit: the frame into the ring; the mbuf is freed. */
 function tap_transmit(ifp: usize, m: usize): i32 {
   const sc = changetype<Ifnet>(ifp).if_softc;
-  const s = sc_(sc);
-  const mm = changetype<Mbuf>(m);
-  const len: u32 = <u32>mm.ph_len;
-  const reclen = (REC_HDR + len + 7) & ~7;
-  if (s.wo + reclen > SEG_SIZE || s.nseg == 0) {
-    const nw = s.nseg != 0 ? (s.w + 1) % s.nseg : 0;
-    if (nw == s.r || reclen > SEG_SIZE) {
-      stat(sc, TS_TXRINGDROPS);
-      if_inc_counter(ifp, IFCOUNTER_OQDROPS, 1);
-      m_freem(m);
-      return -ENOBUFS;
-    }
-    store<u32>(seglenp(sc, s.w), s.wo);
-    s.w = nw;
-    s.wo = 0;
+  const len: u32 = <u32>changetype<Mbuf>(m).ph_len;
+  const p = ring_reserve(ring(sc), len);
+  if (p == 0) {
+    stat(sc, TS_TXRINGDROPS);
+    if_inc_counter(ifp, IFCOUNTER_OQDROPS, 1);
+    m_freem(m);
+    return -ENOBUFS;
   }
-  const p = seg(sc, s.w) + s.wo;
-  store<u32>(p, reclen);
-  store<u32>(p, len, 4);
-  m_copydata(m, 0, <i32>len, p + REC_HDR);
+  m_copydata(m, 0, <i32>len, p);
   m_freem(m);
-  s.wo += reclen;
-  store<u32>(seglenp(sc, s.w), s.wo);
   stat(sc, TS_TXFRAMES);
   return 0;
 }
@@ -241,7 +191,7 @@ function tap_clone_create(unit: u32): usize {
   s.vnet = v;
   s.vbase = vbase;
   const ifp = if_alloc(IFT_ETHER);
-  if (ifp == 0 || !ringAlloc(sc, TAP_DEFSEG)) {
+  if (ifp == 0 || !ring_alloc(ring(sc), v, RING_DEFSEG)) {
     if (ifp != 0) if_free(ifp);
     zone_free_in(zone, sc, vbase);
     if_clone_seterror(-ENOMEM);
@@ -263,7 +213,7 @@ function tap_clone_create(unit: u32): usize {
   const r = if_attach(ifp);
   if (r != 0) {
     s.magic = 0;
-    ringFree(sc);
+    ring_free(ring(sc));
     if_free(ifp);
     zone_free_in(zone, sc, vbase);
     if_clone_seterror(r);
@@ -290,7 +240,7 @@ function destroySoftc(sc: usize): void {
   if (s.next != 0) sc_(s.next).prev = s.prev;
   nsoftc--;
   destroyed++;
-  ringFree(sc);
+  ring_free(ring(sc));
   zone_free_in(zone, sc, s.vbase);
 }
 
@@ -377,19 +327,13 @@ export function tap_drop(ifp: usize, which: u32, n: u32): i32 {
 /** Resize the output ring (1 .. 64 segments of 64 KiB); what it holds is dropped. */
 export function tap_setring(ifp: usize, nseg: u32): i32 {
   const sc = softcOf(ifp);
-  if (sc == 0 || nseg < 1 || nseg > TAP_MAXSEG) return -EINVAL;
-  if (nseg == sc_(sc).nseg) return 0;
-  const old = sc_(sc).nseg;
-  ringFree(sc);
-  if (ringAlloc(sc, nseg)) return 0;
-  ringAlloc(sc, old); // pages just freed: this gets them back
-  return -ENOMEM;
+  return sc == 0 ? -EINVAL : ring_resize(ring(sc), nseg);
 }
 
 /** Ring segments of ifp, or -EINVAL. */
 export function tap_ring(ifp: usize): i32 {
   const sc = softcOf(ifp);
-  return sc == 0 ? -EINVAL : <i32>sc_(sc).nseg;
+  return sc == 0 ? -EINVAL : <i32>ring_nseg(ring(sc));
 }
 
 /** Rename ifp to the len bytes in the I/O buffer. */
@@ -426,32 +370,16 @@ export function tap_count(): u32 {
  */
 export function tap_readable(ifp: usize): i32 {
   const sc = softcOf(ifp);
-  if (sc == 0) return -1;
-  const s = sc_(sc);
-  readPtr = seg(sc, s.r) + s.ro;
-  const end = s.r == s.w ? s.wo : load<u32>(seglenp(sc, s.r));
-  return <i32>(end - s.ro);
+  return sc == 0 ? -1 : ring_readable(ring(sc));
 }
 
 export function tap_read_ptr(): usize {
-  return readPtr;
+  return ring_read_ptr();
 }
 
 export function tap_consume(ifp: usize, n: u32): void {
   const sc = softcOf(ifp);
-  if (sc == 0) return;
-  const s = sc_(sc);
-  const end = s.r == s.w ? s.wo : load<u32>(seglenp(sc, s.r));
-  s.ro = min<u32>(s.ro + n, end);
-  if (s.ro < end) return;
-  if (s.r == s.w) {
-    s.ro = 0;
-    s.wo = 0;
-    store<u32>(seglenp(sc, s.w), 0);
-  } else {
-    s.r = (s.r + 1) % s.nseg;
-    s.ro = 0;
-  }
+  if (sc != 0) ring_consume(ring(sc), n);
 }
 
 /**

@@ -8,12 +8,15 @@
 // - fuzz_cases_per_s / fuzz_failures: measured here, a seeded fuzz run of every input path
 //   (tests/fuzz/) for FUZZ_SECONDS: cases per second through the whole harness (a fresh
 //   target vnet per case, every invariant checked after it), and the failing cases found.
+// - vxlan_rx_pps, vxlan_rx_host_socket_drops, linux_vxlan_rx_pps (item 11): a flood into a
+//   VXLAN port from another process; bench/vxlan_rx.ts measures them (its own block below).
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Group } from "../lib.js";
 import { fuzzFor } from "../../tests/fuzz/harness.js";
 import { closeRawSocket } from "../../tests/fuzz/paths.js";
+import { runVxlanRxBench, VXLAN_RX_METRICS } from "../vxlan_rx.js";
 
 const FUZZ_SECONDS = 20;
 const FUZZ_SEED = 14;
@@ -27,6 +30,8 @@ const group: Group = {
     { name: "mutants_survived", unit: "mutants", target: { max: 0 }, description: "of those, mutations no named test caught" },
     { name: "fuzz_cases_per_s", unit: "cases/s", description: `fuzz cases per second over every input path (fresh target vnet per case, every invariant checked), ${FUZZ_SECONDS} s seeded run` },
     { name: "fuzz_failures", unit: "cases", target: { max: 0 }, description: "failing cases (trap, host exception, broken invariant, leak) in that run" },
+    // VXLAN receive under a flood (issue 14 item 11): bench/vxlan_rx.ts
+    ...VXLAN_RX_METRICS,
   ],
   async run(ctx) {
     if (existsSync(mutantsFile)) {
@@ -43,6 +48,10 @@ const group: Group = {
     closeRawSocket();
     ctx.report("fuzz_cases_per_s", Math.round(s.cases / s.seconds), { note: `${s.cases} cases, seed ${FUZZ_SEED}` });
     ctx.report("fuzz_failures", s.failures.length, s.failures.length ? { note: s.failures.map((f) => `${f.path}: ${f.message.split("\n")[0]}`).join("; ").slice(0, 300) } : {});
+
+    // VXLAN receive under a flood (issue 14 item 11): bench/vxlan_rx.ts
+    ctx.log("VXLAN receive: a flood from another process into a port, and into a Linux vxlan device");
+    await runVxlanRxBench(ctx);
   },
 };
 

@@ -43,7 +43,7 @@ export const TCPSTAT_NAMES = [
   "pawsdrop", "predack", "preddat", "persistdrop", "badsyn", "listendrop", "badrst", "sc_sendcookie", "sc_recvcookie",
   "sc_badcookie", "sack_recovery_episode", "sack_rexmits", "sack_rexmit_bytes", "sack_rcv_blocks", "sack_send_blocks",
   "finwait2_drops", "rcvmemdrop", "rcvreassfull", "challenge_acks", "challenge_acks_limited", "rcvbadopt", "ecn_shs",
-  "sndrst", "tw_recycles", "spare", "mturesent", "icmpsoft", "icmpignored", "icmpdrop",
+  "sndrst", "tw_recycles", "rstlimited", "mturesent", "icmpsoft", "icmpignored", "icmpdrop",
   "sc_added", "sc_retransmitted", "sc_dupsyn", "sc_dropped", "sc_completed", "sc_bucketoverflow", "sc_cacheoverflow",
   "sc_reset", "sc_stale", "sc_badack", "sc_zonefail",
 ] as const;
@@ -83,6 +83,7 @@ export function netstatSTcp(kernel: Kernel, vnet: Vnet): string {
     ll(s.sndwinup, "window update packets"),
     ll(s.sndctrl, "control packets"),
     ll(s.sndrst, "resets"),
+    ll(s.rstlimited, "resets not sent (over rst_limit)"),
     l(s.rcvtotal, "packets received"),
     ll(s.rcvackpack, `acks (for ${s.rcvackbyte} bytes)`),
     ll(s.rcvdupack, "duplicate acks"),
@@ -296,6 +297,7 @@ const KNOBS = {
   syncookies_only: { id: 13, min: 0, max: 1, unit: "" },
   /** Read only: the entries the syncache holds. */
   "syncache.count": { id: 14, min: 0, max: -1, unit: "" },
+  rst_limit: { id: 15, min: 0, max: I32_MAX, unit: " RSTs per second (0: no limit)" },
 } as const;
 export type TcpKnob = keyof typeof KNOBS;
 
@@ -313,6 +315,9 @@ export type TcpKnob = keyof typeof KNOBS;
  * `syncache.bucketlimit` (30) and `syncache.cachelimit` (15,360) bound the syncache's
  * embryonic connections per hash bucket and per vnet; `syncookies_only` (0) answers every
  * SYN with a cookie and keeps nothing; `syncache.count` (read only) is how many it holds.
+ * `rst_limit` (200, FreeBSD's icmplim) is the most RSTs a second the vnet sends to segments
+ * no connection wants (closed ports, bad ACKs to a listener); the rest are dropped and
+ * counted (`tcpStats().rstlimited`). 0 removes the limit.
  */
 export function tcpKnob(kernel: Kernel, vnet: Vnet, knob: TcpKnob, value?: number): number {
   const t = tcpModule(kernel, `sysctl net.inet.tcp.${String(knob)}`);

@@ -4,11 +4,17 @@
 //
 // Output: the kernel copies each frame, behind its VXLAN header, into the interface's ring;
 // the kernel drains every port after each kernel entry and clock tick (Kernel.attachPort)
-// and this file sends one datagram per record to the remote. Input: datagrams that arrive
-// in one turn of the event loop are packed into the kernel's I/O buffer and handed in with
-// one call per 64 KiB (vxlan_input), which checks the VXLAN header and the VNI and counts
-// what it drops. The socket closes when the interface is destroyed (by the host, or with
-// the vnet it was created in) or when the kernel shuts down.
+// and this file sends one datagram per record to the remote. Input: every datagram the
+// socket reads goes into the port's receive queue (host/wire/rxqueue.ts: one FIFO per
+// source, served round robin, bounded, drops counted); once per turn of the event loop the
+// queue is packed into the kernel's I/O buffer and handed in with one call per batch
+// (vxlan_input), which checks the VXLAN header and the VNI and counts what it drops. The
+// kernel gets at most as much of the event loop's time as reading the socket had since the
+// last batch: when the kernel cannot keep up, the fair queue drops (a flooding source loses
+// its own excess), not the OS socket (which drops blindly, a quiet TCP client's segments as
+// readily as the flood's). docs/vxlan.md "Receive path" has the figures. The socket closes
+// when the interface is destroyed (by the host, or with the vnet it was created in) or when
+// the kernel shuts down.
 
 import dgram from "node:dgram";
 import { randomBytes } from "node:crypto";
@@ -17,6 +23,9 @@ import { Interface, InterfaceGoneError, createClone, putName } from "../admin/if
 import { ConfigError, KernelError, Errno } from "../lib/errors.js";
 import { isIPv4, isIPv6, isIPv6Text, parseIPv4, formatIPv4, parseIPv6Zoned, formatIPv6 } from "../lib/addr.js";
 import { show } from "../lib/format.js";
+import { RxQueue, rxqBucket } from "../wire/rxqueue.js";
+import { drainRing, putRecord, recordFits, IOBUF_SIZE, type RingReader } from "../wire/ring.js";
+import { socketDrops } from "./udp_drops.js";
 
 /** The IANA port for VXLAN (RFC 7348 5). */
 export const VXLAN_PORT = 4789;
@@ -24,7 +33,20 @@ export const VXLAN_PORT = 4789;
 export const VXLAN_MTU = 1450;
 const VNI_MAX = 0xffffff;
 const RING_MAX = 64;
-const IOBUF_SIZE = 65536;
+/** Records per vxlan_input call at most; fewer when the kernel is slow per datagram (the time share is checked between calls). */
+const BATCH_MAX = 256;
+/** The kernel may always run this long per turn, however short the turn's reading was. */
+const MIN_SLICE_MS = 0.1;
+/**
+ * And never longer, however long the rest of the turn was (timers that ran the kernel's
+ * callouts count as "elsewhere" too): libuv reads at most 32 datagrams a turn, so a turn
+ * must stay short for reading to keep up (32 in 0.5 ms plus the reading is some 45,000 a
+ * second at the least).
+ */
+const MAX_SLICE_MS = 0.5;
+const RXQ_DEFAULT = 4096;
+const RXQ_BYTES_DEFAULT = 4 << 20;
+const RCVBUF_DEFAULT = 16 << 20;
 
 export interface VxlanExports {
   vxlan_setvni(ifp: number, vni: number): number;
@@ -58,8 +80,14 @@ export interface VxlanOptions {
   mtu?: number;
   /** Output ring size in 64 KiB segments, 1 .. 64 (default 16): frames one kernel entry may send. */
   ringSegments?: number;
-  /** Socket receive buffer to ask the OS for, bytes (default 4 MiB; the OS may cap it). */
+  /** Socket receive buffer to ask the OS for, bytes (default 16 MiB; the OS caps it at net.core.rmem_max). */
   recvBufferSize?: number;
+  /** Datagrams the port's receive queue holds for the kernel at most (default 4096); beyond, the longest source's oldest go. */
+  rxQueue?: number;
+  /** Bytes the receive queue holds at most (default 4 MiB), the same way. */
+  rxQueueBytes?: number;
+  /** Datagrams handed to the kernel per turn of the event loop at most (default: no limit but the time share). */
+  rxBurst?: number;
 }
 
 /** Counters of one VXLAN port: the kernel's (frames and drops) and the socket's. */
@@ -85,6 +113,17 @@ export interface VxlanStats {
   /** Datagrams given to the socket, and send errors it reported. */
   sent: number;
   sendErrors: number;
+  /** Datagrams read from the socket (each goes to the receive queue). */
+  rxRead: number;
+  /** Datagrams the receive queue dropped: it was full (the longest source's oldest went). */
+  rxQueueDrops: number;
+  /** Datagrams waiting in the receive queue now, and the most that ever waited. */
+  rxQueued: number;
+  rxQueuePeak: number;
+  /** Datagrams the OS dropped on the socket (its buffer was full): Linux's /proc/net/udp; -1 where not known. */
+  rxSocketDrops: number;
+  /** The socket's receive buffer as the OS gave it, bytes (Linux reports twice what was set). */
+  recvBufferSize: number;
 }
 
 const KERNEL_STATS: (keyof VxlanStats)[] = ["txFrames", "txRingDrops", "rxDatagrams", "rxFrames", "rxShort", "rxBadFlags", "rxBadVni", "rxNoMem", "rxBadRecord"];
@@ -142,10 +181,18 @@ class VxlanPort implements HostPort {
   closed = false;
   sent = 0;
   sendErrors = 0;
-  private pending: Buffer[] = [];
+  rxRead = 0;
+  readonly rxq: RxQueue;
   private scheduled = false;
+  private lastFlushEnd = 0;
+  /** Kernel time per datagram handed in, ms (a moving average): sizes batches to the time share. */
+  private costMs = 0.001;
+  private readonly flushNow = () => this.flush();
+  private readonly sendOne = (d: Uint8Array) => this.sock.send(d, this.remote.port, this.remote.address);
+  private readonly reader: RingReader;
   private destroyedSeen: number;
   private readonly x: VxlanExports;
+  private readonly burst: number;
   private closeWaiters: (() => void)[] = [];
   private sockClosed = false;
 
@@ -154,10 +201,14 @@ class VxlanPort implements HostPort {
     readonly iface: Interface,
     readonly sock: dgram.Socket,
     public remote: { address: string; port: number; family: 4 | 6 },
+    rx: { queue: number; queueBytes: number; burst: number },
   ) {
     this.x = exportsOf(kernel);
+    this.reader = { readable: this.x.vxlan_readable, readPtr: this.x.vxlan_read_ptr, consume: this.x.vxlan_consume };
     this.destroyedSeen = this.x.vxlan_destroyed();
-    sock.on("message", (msg) => this.onMessage(msg));
+    this.rxq = new RxQueue(rx.queue, rx.queueBytes);
+    this.burst = rx.burst;
+    sock.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
     sock.on("error", () => this.sendErrors++);
     sock.on("close", () => {
       this.sockClosed = true;
@@ -176,65 +227,59 @@ class VxlanPort implements HostPort {
         return;
       }
     }
-    const ifp = this.iface.ptr;
-    for (let n = this.x.vxlan_readable(ifp); n > 0; n = this.x.vxlan_readable(ifp)) {
-      const p = this.x.vxlan_read_ptr();
-      // One copy per drain: the records' datagrams are views of it, never written again.
-      const chunk = Buffer.from(new Uint8Array(this.kernel.memory.buffer, p, n));
-      this.x.vxlan_consume(ifp, n);
-      for (let off = 0; off + 8 <= n; ) {
-        const reclen = chunk.readUInt32LE(off);
-        const dlen = chunk.readUInt32LE(off + 4);
-        if (reclen < 8 || off + 8 + dlen > n) break; // cannot happen: the kernel writes whole records
-        this.sock.send(chunk.subarray(off + 8, off + 8 + dlen), this.remote.port, this.remote.address);
-        this.sent++;
-        off += reclen;
-      }
-    }
+    this.sent += drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne);
   }
 
-  private onMessage(msg: Buffer): void {
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
-    this.pending.push(msg);
+    this.rxRead++;
+    this.rxq.push(rxqBucket(rinfo.address, rinfo.port), msg);
     if (!this.scheduled) {
       this.scheduled = true;
       // Everything the socket read in this turn of the event loop goes in together.
-      setImmediate(() => this.flush());
+      setImmediate(this.flushNow);
     }
   }
 
+  /**
+   * Hand the queue to the kernel in batches, in the queue's fair order, for at most as long
+   * as the event loop spent elsewhere (reading the socket, mostly) since the last flush,
+   * within MIN_SLICE_MS .. MAX_SLICE_MS, or rxBurst datagrams; what is left waits for the
+   * next turn, after the socket was read again.
+   */
   private flush(): void {
     this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
     if (this.closed) return;
-    let i = 0;
-    while (i < batch.length) {
+    const t0 = performance.now();
+    const slice = Math.min(MAX_SLICE_MS, Math.max(MIN_SLICE_MS, t0 - this.lastFlushEnd));
+    const q = this.rxq;
+    let budget = this.burst;
+    for (let now = t0; q.length > 0 && budget > 0 && now - t0 < slice; ) {
       if (!this.iface.alive) {
         this.close();
         return;
       }
-      const io = this.kernel.k.kern_iobuf as () => number;
-      const base = io();
-      const mem = new Uint8Array(this.kernel.memory.buffer, base, IOBUF_SIZE);
-      const dv = new DataView(this.kernel.memory.buffer, base, IOBUF_SIZE);
+      const iobuf = new Uint8Array(this.kernel.memory.buffer, this.kernel.k.kern_iobuf() >>> 0, IOBUF_SIZE);
       let off = 0;
       let n = 0;
       // A datagram is at most 65507 bytes, so one always fits an empty buffer.
-      while (i < batch.length && off + 4 + batch[i].length <= IOBUF_SIZE) {
-        const b = batch[i++];
-        dv.setUint32(off, b.length, true);
-        mem.set(b, off + 4);
-        off += (4 + b.length + 3) & ~3;
+      // As many as the rest of the slice holds at the kernel's recent pace (at least one).
+      const most = Math.min(BATCH_MAX, budget, Math.max(1, Math.floor((slice - (now - t0)) / this.costMs)));
+      for (let len = q.peekLength(); len >= 0 && recordFits(off, len) && n < most; len = q.peekLength()) {
+        off = putRecord(iobuf, off, q.shift()!);
         n++;
       }
-      if (n === 0) {
-        i++; // larger than the buffer: not a datagram we could have received
-        continue;
-      }
-      const ifp = this.iface.ptr;
-      this.kernel.enter(() => this.x.vxlan_input(ifp, n));
+      budget -= n;
+      this.kernel.call(this.x.vxlan_input, this.iface.ptr, n);
       if (this.closed) return;
+      const after = performance.now();
+      this.costMs = Math.max(0.0001, 0.75 * this.costMs + 0.25 * ((after - now) / n));
+      now = after;
+    }
+    this.lastFlushEnd = performance.now();
+    if (q.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
     }
   }
 
@@ -242,13 +287,22 @@ class VxlanPort implements HostPort {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.pending = [];
+    this.rxq.clear();
     this.kernel.detachPort(this);
     ports.get(this.kernel)?.delete(this);
     try {
       this.sock.close();
     } catch {
       // already closed
+    }
+  }
+
+  /** The socket's receive buffer as the OS gave it (0 once closed). */
+  recvBufferSize(): number {
+    try {
+      return this.sock.getRecvBufferSize();
+    } catch {
+      return 0;
     }
   }
 
@@ -303,8 +357,15 @@ export class VxlanInterface extends Interface {
     const x = exportsOf(this.#kernel);
     const out = {} as VxlanStats;
     KERNEL_STATS.forEach((name, i) => (out[name] = x.vxlan_stat(this.ptr, i)));
-    out.sent = this.#port.sent;
-    out.sendErrors = this.#port.sendErrors;
+    const p = this.#port;
+    out.sent = p.sent;
+    out.sendErrors = p.sendErrors;
+    out.rxRead = p.rxRead;
+    out.rxQueueDrops = p.rxq.drops;
+    out.rxQueued = p.rxq.length;
+    out.rxQueuePeak = p.rxq.peak;
+    out.rxSocketDrops = socketDrops(p.remote.family, this.localAddress, this.localPort);
+    out.recvBufferSize = p.recvBufferSize();
     return out;
   }
 
@@ -337,7 +398,7 @@ function bind(sock: dgram.Socket, port: number, address: string, what: string): 
 export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions): Promise<VxlanInterface> {
   let what = "vxlan create";
   if (opts === null || typeof opts !== "object") throw new ConfigError(`${what}: options must be an object`);
-  const known = ["name", "vni", "remote", "localPort", "localAddress", "mac", "mtu", "ringSegments", "recvBufferSize"];
+  const known = ["name", "vni", "remote", "localPort", "localAddress", "mac", "mtu", "ringSegments", "recvBufferSize", "rxQueue", "rxQueueBytes", "rxBurst"];
   for (const key of Object.keys(opts)) {
     if (!known.includes(key)) throw new ConfigError(`${what}: unknown option "${key}" (known: ${known.join(", ")})`);
   }
@@ -352,7 +413,12 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   const localAddress = underlayText(localText, remote.family);
   const mtu = opts.mtu === undefined ? undefined : integer(what, "mtu", opts.mtu, 72, 16384);
   const ring = opts.ringSegments === undefined ? undefined : integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX);
-  const rcvbuf = integer(what, "recvBufferSize", opts.recvBufferSize ?? 4 << 20, 65536, 1 << 30);
+  const rcvbuf = integer(what, "recvBufferSize", opts.recvBufferSize ?? RCVBUF_DEFAULT, 65536, 1 << 30);
+  const rx = {
+    queue: integer(what, "rxQueue", opts.rxQueue ?? RXQ_DEFAULT, 1, 1 << 20),
+    queueBytes: integer(what, "rxQueueBytes", opts.rxQueueBytes ?? RXQ_BYTES_DEFAULT, 65536, 1 << 30),
+    burst: opts.rxBurst === undefined ? Infinity : integer(what, "rxBurst", opts.rxBurst, 1, 1 << 20),
+  };
   checkVnet(kernel, vnet, what);
   const x = exportsOf(kernel);
 
@@ -401,7 +467,7 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
     sock.close();
     throw new InterfaceGoneError(`${what}: the interface was destroyed while its socket was binding`);
   }
-  const port = new VxlanPort(kernel, iface, sock, remote);
+  const port = new VxlanPort(kernel, iface, sock, remote, rx);
   const addr = sock.address();
   const vx = new VxlanInterface(kernel, iface.ptr, port, vni, { address: addr.address, port: addr.port });
   let set = ports.get(kernel);

@@ -9,13 +9,13 @@
 import type { Kernel, Vnet, HostPort } from "../kern/kernel.js";
 import { Interface, InterfaceGoneError, createClone, putName } from "../admin/ifnet.js";
 import { ConfigError, KernelError, Errno } from "../lib/errors.js";
+import { drainRing, putRecord, recordFits, IOBUF_SIZE, type RingReader } from "./ring.js";
 
 export const TAP_MTU = 1500;
 export const TAP_MAXMTU = 16384;
 /** Longest frame an interface may take: the largest MTU, the Ethernet header and an 802.1Q tag. */
 export const TAP_MAXFRAME = TAP_MAXMTU + 14 + 4;
 const RING_MAX = 64;
-const IOBUF_SIZE = 65536;
 /** Frames queued for input beyond this many bytes go into the kernel at once, not at the end of the turn. */
 const PENDING_MAX = 256 * 1024;
 
@@ -103,11 +103,13 @@ export class TapPort implements HostPort {
   private scheduled = false;
   private destroyedSeen: number;
   private readonly x: TapExports;
+  private readonly reader: RingReader;
   /** Called once when the port closes (the interface is gone, or the kernel shut down); must not enter the kernel. */
   onGone: (() => void) | undefined;
 
   constructor(readonly kernel: Kernel, readonly iface: Interface) {
     this.x = tapExports(kernel);
+    this.reader = { readable: this.x.tap_readable, readPtr: this.x.tap_read_ptr, consume: this.x.tap_consume };
     this.destroyedSeen = this.x.tap_destroyed();
   }
 
@@ -123,24 +125,12 @@ export class TapPort implements HostPort {
       }
     }
     const ifp = this.iface.ptr;
-    let n = this.x.tap_readable(ifp);
-    if (n <= 0) return;
     let dropped = 0;
     const wire = this.wire;
-    for (; n > 0; n = this.x.tap_readable(ifp)) {
-      const p = this.x.tap_read_ptr();
-      // One copy per drain: the frames are views of it, never written again.
-      const chunk = new Uint8Array(this.kernel.memory.buffer, p, n).slice();
-      this.x.tap_consume(ifp, n);
-      const dv = new DataView(chunk.buffer);
-      for (let off = 0; off + 8 <= n; ) {
-        const reclen = dv.getUint32(off, true);
-        const dlen = dv.getUint32(off + 4, true);
-        if (reclen < 8 || off + 8 + dlen > n) break; // cannot happen: the kernel writes whole records
-        if (!wire || !wire.send(chunk.subarray(off + 8, off + 8 + dlen))) dropped++;
-        off += reclen;
-      }
-    }
+    const records = drainRing(this.kernel.memory, this.reader, ifp, (frame) => {
+      if (!wire || !wire.send(frame)) dropped++;
+    });
+    if (records === 0) return;
     wire?.flush?.();
     // Inside a kernel entry's drain: a plain call, not enter() (that would drain again).
     if (dropped) this.x.tap_drop(ifp, DROP.txQueueDrops, dropped);
@@ -177,16 +167,11 @@ export class TapPort implements HostPort {
         this.close();
         return;
       }
-      const base = this.kernel.k.kern_iobuf();
-      const mem = new Uint8Array(this.kernel.memory.buffer, base, IOBUF_SIZE);
-      const dv = new DataView(this.kernel.memory.buffer, base, IOBUF_SIZE);
+      const iobuf = new Uint8Array(this.kernel.memory.buffer, this.kernel.k.kern_iobuf() >>> 0, IOBUF_SIZE);
       let off = 0;
       let n = 0;
-      while (i < batch.length && off + 4 + batch[i].length <= IOBUF_SIZE) {
-        const b = batch[i++];
-        dv.setUint32(off, b.length, true);
-        mem.set(b, off + 4);
-        off += (4 + b.length + 3) & ~3;
+      while (i < batch.length && recordFits(off, batch[i].length)) {
+        off = putRecord(iobuf, off, batch[i++]);
         n++;
       }
       if (n === 0) {

@@ -24,8 +24,8 @@ export function interopMissing(tools = INTEROP_TOOLS): string | undefined {
  * node:test's `skip` for the interop suite: false when it can run, else the reason. With
  * WAVNET_INTEROP=1 (what .ci/run sets) a reason is an error instead: CI skips nothing silently.
  */
-export function interopSkip(): string | false {
-  const why = interopMissing();
+export function interopSkip(tools = INTEROP_TOOLS): string | false {
+  const why = interopMissing(tools);
   if (why === undefined) return false;
   if (process.env.WAVNET_INTEROP === "1") throw new Error(`interop suite required (WAVNET_INTEROP=1) but cannot run: ${why}`);
   return why;

@@ -25,7 +25,7 @@ import {
 } from "../../kmod/kapi";
 import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, SB_MAX, so_rcv } from "../../sys/socket";
 import {
-  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_AUTOBUF_MAX, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
+  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_AUTOBUF_MAX, TCP_RSTLIM_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
 import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
@@ -109,6 +109,7 @@ export function modevent(what: i32): i32 {
     const master = changetype<TcpVnet>(vnet_master_base() + <usize>off);
     memory.fill(changetype<usize>(master), 0, TCP_VNET_SIZE);
     master.ack_limit = 1000; // net.inet.tcp.ack_war... RFC 5961 7 rate limit, per second
+    master.rst_limit = TCP_RSTLIM_DEFAULT;
     master.use_rfc1323 = 1;
     master.use_sack = 1;
     master.syncookies = 1;
@@ -240,7 +241,7 @@ export function tcp_pcbcount(v: usize): i32 {
 // 5 maxtcpcb, 6 tcbhashsize (connection hash buckets), 7 sendbuf_auto, 8 recvbuf_auto,
 // 9 sendbuf_max, 10 recvbuf_max (bytes, 1 .. kern.ipc.maxsockbuf), 11 syncache.bucketlimit,
 // 12 syncache.cachelimit (FreeBSD's are boot tunables; here they apply from the next SYN),
-// 13 syncookies_only, 14 syncache.count (read only)
+// 13 syncookies_only, 14 syncache.count (read only), 15 rst_limit (RSTs a second to unwanted segments)
 export function tcp_get(v: usize, what: u32): f64 {
   if (!vOk(v)) return -1;
   const vv = VV(v);
@@ -260,6 +261,7 @@ export function tcp_get(v: usize, what: u32): f64 {
     case 12: return <f64>vv.sc_cachelimit;
     case 13: return <f64>vv.syncookies_only;
     case 14: return <f64>vv.sc_count;
+    case 15: return <f64>vv.rst_limit;
   }
   return -1;
 }
@@ -282,6 +284,7 @@ export function tcp_set(v: usize, what: u32, value: u32): i32 {
     vv.sc_cachelimit = value;
     zone_set_vnet_limit(TcpGlobals.sczone, VNET_VNET(v, 0), value);
   } else if (what == 13 && value <= 1) vv.syncookies_only = value;
+  else if (what == 15) vv.rst_limit = value;
   else if (what == 6) {
     const old = CURVNET_SET(v);
     const r = tcp_hash_resize(value);

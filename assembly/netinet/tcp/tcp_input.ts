@@ -42,7 +42,7 @@ import {
 import { SEQ_LT, SEQ_LEQ, SEQ_GT, SEQ_GEQ, SEQ_MAX } from "./tcp_seq";
 import { tcp_autorcvbuf } from "./tcp_autobuf";
 import {
-  tcp_enter, tcp_exit, tcp_lookup, tcp_lookup_listen, tcp_respond, tcp_close, tcp_drop, tcp_send_challenge_ack,
+  tcp_enter, tcp_exit, tcp_lookup, tcp_lookup_listen, tcp_respond, tcp_rst_ok, tcp_close, tcp_drop, tcp_send_challenge_ack,
   tp_sndbuf, tcp_rcvspace, tcp_ts_now, addr_any,
 } from "./tcp_subr";
 import { tcp_output } from "./tcp_output";
@@ -110,13 +110,13 @@ function tcp_dooptions(cp: usize, cnt: u32, syn: bool): bool {
 
 /**
  * RST for a segment nobody wants (RFC 9293 3.10.7.1): never for a RST, nor toward a
- * broadcast or multicast. ACK set: <SEQ=SEG.ACK><CTL=RST>; else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+ * broadcast or multicast, nor over net.inet.tcp.rst_limit a second (tcp_rst_ok). ACK set: <SEQ=SEG.ACK><CTL=RST>; else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
  */
 export function dropwithreset(m: usize, ops: usize, src: usize, dst: usize, th: usize, tlen: u32, tp: usize): void {
   const flags = th_flags(th);
   const bad = (changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0 ||
     call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, src) || call_indirect<bool>(changetype<TcpAfOps>(ops).af_badaddr, dst);
-  if ((flags & TH_RST) == 0 && !bad) {
+  if ((flags & TH_RST) == 0 && !bad && tcp_rst_ok()) {
     if (flags & TH_ACKF) {
       tcp_respond(0, ops, dst, src, th_dport(th), th_sport(th), th_ack(th), 0, TH_RST, 0);
     } else {

@@ -29,7 +29,7 @@ import {
   TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_HASH_MAX, TCP_PORTHASH_SIZE,
   TCP_EPH_FIRST, TCP_EPH_COUNT, TCP_PORTCNT_PAGES, TCP_PORTCNT_MANY, TCP_PORTCNT_MIN,
   TH_SPORT, TH_DPORT, TH_SEQ, TH_ACK, TH_OFFX, TH_FLAGSB, TH_WIN, TH_SUM, TH_URP, TH_RST, TH_ACKF, TCP_HDR_MIN,
-  TCPS_DROPS, TCPS_CONNDROPS, TCPST_CLOSED, TCPS_SNDTOTAL, TCPS_SNDCTRL, TCPS_SNDRST, TCPS_SNDACKS,
+  TCPS_DROPS, TCPS_CONNDROPS, TCPST_CLOSED, TCPS_SNDTOTAL, TCPS_SNDCTRL, TCPS_SNDRST, TCPS_RSTLIMITED, TCPS_SNDACKS,
   TCPS_CHALLENGEACK, TCPS_CHALLENGEACK_LIMITED, TF_INABORT, TF_RCVD_TSTMP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP,
   TCPTV_KEEP_IDLE, TCPTV_KEEPINTVL, TCPTV_KEEPCNT, TCPTV_KEEP_INIT, TCPTV_RTOBASE, TCP_MSS_DEFAULT,
 } from "./tcp_var";
@@ -145,22 +145,47 @@ export function tcp_respond(tp: usize, ops: usize, laddr: usize, faddr: usize, l
 }
 
 /**
+ * One more this second? A per-vnet budget kept as TcpVnet's (second u64, count u32, limit
+ * u32) at p: the count starts again each second of kernel time.
+ */
+function persec_take(p: usize): bool {
+  const sec = ticks() / 1_000_000;
+  if (load<u64>(p) != sec) {
+    store<u64>(p, sec);
+    store<u32>(p, 0, 8);
+  }
+  const n = load<u32>(p, 8);
+  if (n >= load<u32>(p, 12)) return false;
+  store<u32>(p, n + 1, 8);
+  return true;
+}
+
+/**
  * May a challenge ACK go now? At most ack_limit a second per vnet (RFC 5961 7), counted
  * (tcps_challenge_acks, or _limited when not).
  */
 export function tcp_challenge_ok(): bool {
-  const vv = V();
-  const sec = ticks() / 1_000_000;
-  if (vv.ack_second != sec) {
-    vv.ack_second = sec;
-    vv.ack_count = 0;
-  }
-  if (vv.ack_count >= vv.ack_limit) {
+  if (!persec_take(changetype<usize>(V()) + offsetof<TcpVnet>("ack_second"))) {
     TCPSTAT_INC(TCPS_CHALLENGEACK_LIMITED);
     return false;
   }
-  vv.ack_count++;
   TCPSTAT_INC(TCPS_CHALLENGEACK);
+  return true;
+}
+
+/**
+ * May a RST for a segment nobody wants go now? At most rst_limit a second per vnet (0: no
+ * limit), as FreeBSD's badport_bandlim (BANDLIM_RST_CLOSEDPORT, _OPENPORT): a flood of
+ * segments to closed ports must not become a flood of RSTs, each of which costs the host a
+ * datagram on a VXLAN or WebSocket port. Counted (tcps_rstlimited) when not.
+ */
+export function tcp_rst_ok(): bool {
+  const vv = V();
+  if (vv.rst_limit == 0) return true;
+  if (!persec_take(changetype<usize>(vv) + offsetof<TcpVnet>("rst_second"))) {
+    TCPSTAT_INC(TCPS_RSTLIMITED);
+    return false;
+  }
   return true;
 }
 

@@ -412,7 +412,7 @@ export const TCPS_RCVBADOPT: u32 = 65; // wavnet: options whose lengths lie (seg
 export const TCPS_ECN_SHS: u32 = 66; // unused (no ECN)
 export const TCPS_SNDRST: u32 = 67; // wavnet: RSTs sent
 export const TCPS_TW_RECYCLES: u32 = 68; // wavnet: TIME_WAIT connections ended by a new SYN (RFC 6191)
-export const TCPS_RCVWINPROBE_SENT: u32 = 69; // unused
+export const TCPS_RSTLIMITED: u32 = 69; // wavnet: RSTs not sent, over net.inet.tcp.rst_limit (FreeBSD badport_bandlim)
 export const TCPS_MTURESENT: u32 = 70; // resends after the path MTU went down (RFC 1191)
 export const TCPS_ICMPSOFT: u32 = 71; // wavnet: ICMP errors kept as a connection's soft error
 export const TCPS_ICMPIGNORED: u32 = 72; // wavnet: ICMP errors for no connection or outside SND.UNA..SND.MAX
@@ -446,6 +446,8 @@ export const TCP_MAXTCPCB_DEFAULT: u32 = 65536; // net.inet.tcp.maxtcpcb: tcpcbs
 // Buffer autotuning (FreeBSD's defaults): growth step of a send buffer, and both maxima.
 export const TCP_SENDBUF_INC: u32 = 8192; // net.inet.tcp.sendbuf_inc
 export const TCP_AUTOBUF_MAX: u32 = 2 * 1024 * 1024; // net.inet.tcp.sendbuf_max, recvbuf_max
+/** net.inet.tcp.rst_limit: FreeBSD bounds these RSTs by net.inet.icmp.icmplim, 200 a second. */
+export const TCP_RSTLIM_DEFAULT: u32 = 200;
 @unmanaged export class TcpVnet {
   up: u32;
   pcbcount: u32;
@@ -463,7 +465,7 @@ export const TCP_AUTOBUF_MAX: u32 = 2 * 1024 * 1024; // net.inet.tcp.sendbuf_max
   cookie_key0: u64; // SYN cookie secret
   cookie_key1: u64;
   lastport: u32;
-  ack_second: u64; // challenge ACK rate limit window (RFC 5961 7)
+  ack_second: u64; // challenge ACK rate limit window (RFC 5961 7); these three as rst_*: tcp_subr.ts persec_take
   ack_count: u32;
   ack_limit: u32;
   syncookies: u32; // net.inet.tcp.syncookies
@@ -481,7 +483,13 @@ export const TCP_AUTOBUF_MAX: u32 = 2 * 1024 * 1024; // net.inet.tcp.sendbuf_max
   sc_cachelimit: u32; // net.inet.tcp.syncache.cachelimit
   syncookies_only: u32; // net.inet.tcp.syncookies_only: no entries, every SYN gets a cookie
   sc_overflow: u64; // µs + 1 of the last overflow (0 = never): a cookie without an entry counts for 30 s after
+  // RSTs for segments nobody wants, at most rst_limit a second (tcp_input.ts dropwithreset)
+  rst_second: u64;
+  rst_count: u32;
+  rst_limit: u32; // net.inet.tcp.rst_limit (0 = no limit)
 }
+// persec_take (tcp_subr.ts) reads each (second, count, limit) triple as u64, u32, u32.
+if (offsetof<TcpVnet>("ack_limit") != offsetof<TcpVnet>("ack_second") + 12 || offsetof<TcpVnet>("rst_limit") != offsetof<TcpVnet>("rst_second") + 12) ERROR("TcpVnet: a rate limit's fields moved apart");
 export const TCPV_SIZE: u32 = (offsetof<TcpVnet>() + 7) & ~7;
 export const TCPSTAT_OFF: u32 = TCPV_SIZE;
 export const TCP_VNET_SIZE: u32 = TCPSTAT_OFF + TCPS_COUNT * 8;
