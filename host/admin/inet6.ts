@@ -333,6 +333,34 @@ export function nd6GcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> =
   return gcThresh(name, (i) => x.inet6_get(vnet.ptr, 7 + i), (i, v) => x.inet6_set(vnet.ptr, 7 + i, v), set);
 }
 
+/** Reassembly knobs of a vnet, FreeBSD's net.inet6.ip6.* names (assembly/netinet6/frag6.ts). */
+const FRAG6_KNOBS = { maxfrags: 10, maxfragpackets: 11, maxfragbucketsize: 12, maxfragsperpacket: 13, frag6_nfrags: 14 } as const;
+export type Frag6Knob = keyof typeof FRAG6_KNOBS;
+
+/**
+ * sysctl net.inet6.ip6.<knob> of a vnet: `maxfrags` (default 512) fragments held at once,
+ * `maxfragpackets` (512, at most 1,024) datagrams being reassembled (setting it sets
+ * `maxfragbucketsize` too: a vnet keeps one list, one bucket), `maxfragsperpacket` (64)
+ * fragments per datagram; -1 means no limit, 0 accepts no fragment. FreeBSD's maxfrags is
+ * one for the whole system; here each vnet has its own. `frag6_nfrags` (read only) is how
+ * many fragments the vnet holds. Returns the value (after setting it, when one is given).
+ */
+export function frag6Knob(kernel: Kernel, vnet: Vnet, knob: Frag6Knob, value?: number): number {
+  const name = `net.inet6.ip6.${String(knob)}`;
+  if (typeof knob !== "string" || !Object.hasOwn(FRAG6_KNOBS, knob)) throw new ConfigError(`sysctl: unknown knob ${name} (known: ${Object.keys(FRAG6_KNOBS).map((k) => `net.inet6.ip6.${k}`).join(", ")})`);
+  checkVnet(kernel, vnet, name);
+  const x = inet6(kernel, name);
+  const id = FRAG6_KNOBS[knob];
+  if (value !== undefined) {
+    if (knob === "frag6_nfrags") throw new ConfigError(`sysctl ${name} is read only`);
+    const max = knob === "maxfragpackets" || knob === "maxfragbucketsize" ? 1024 : 0x7fffffff;
+    if (!Number.isInteger(value) || value < -1 || value > max) throw new ConfigError(`sysctl ${name}: must be an integer from -1 (no limit) to ${max}, got ${value}`);
+    const r = x.inet6_set(vnet.ptr, id, value);
+    if (r !== 0) fail(`${name}=${value}`, r);
+  }
+  return x.inet6_get(vnet.ptr, id);
+}
+
 /** Gauges: datagrams being reassembled, neighbour entries, routes, addresses. */
 export function inet6Gauges(kernel: Kernel, vnet: Vnet): { reassembling: number; neighbors: number; routes: number; addresses: number; pingLogDrops: number } {
   checkVnet(kernel, vnet, "inet6 gauges");
