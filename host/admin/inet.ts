@@ -252,7 +252,8 @@ export function netstatRn(kernel: Kernel, vnet: Vnet): string {
 // Knobs
 
 /** inet_get / inet_set selectors, named as assembly/netinet/inet.ts names them (K_*). */
-const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6, TSTAMPREPL: 7, GC_THRESH1: 8, GC_THRESH3: 10 } as const;
+const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6, TSTAMPREPL: 7, GC_THRESH1: 8, GC_THRESH3: 10,
+  MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13 } as const;
 
 /** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
 export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
@@ -289,8 +290,8 @@ export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
   return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, K.TSTAMPREPL) === 1;
 }
 
-/** Reassembly knobs of a vnet, FreeBSD's net.inet.ip.* names (assembly/netinet/ip_reass.ts). */
-const REASS_KNOBS = { maxfragpackets: 11, maxfragbucketsize: 12, maxfragsperpacket: 13 } as const;
+/** Reassembly knobs of a vnet by FreeBSD's net.inet.ip.* names, and their selectors. */
+const REASS_KNOBS = { maxfragpackets: K.MAXFRAGPACKETS, maxfragbucketsize: K.MAXFRAGBUCKETSIZE, maxfragsperpacket: K.MAXFRAGSPERPACKET } as const;
 export type IpReassKnob = keyof typeof REASS_KNOBS;
 
 /**

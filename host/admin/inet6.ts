@@ -301,7 +301,10 @@ export function netstatRn6(kernel: Kernel, vnet: Vnet): string {
 // Knobs
 
 /** inet6_get / inet6_set selectors, named as assembly/netinet6/inet6.ts names them (K_*). */
-const K = { FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6 } as const;
+const K = {
+  FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6,
+  MAXFRAGS: 10, MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, FRAG6_NFRAGS: 14,
+} as const;
 
 /** sysctl net.inet6.ip6.forwarding=0|1 for a vnet. */
 export function setForwarding6(kernel: Kernel, vnet: Vnet, on: boolean): void {
@@ -333,8 +336,10 @@ export function nd6GcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> =
   return gcThresh(name, (i) => x.inet6_get(vnet.ptr, 7 + i), (i, v) => x.inet6_set(vnet.ptr, 7 + i, v), set);
 }
 
-/** Reassembly knobs of a vnet, FreeBSD's net.inet6.ip6.* names (assembly/netinet6/frag6.ts). */
-const FRAG6_KNOBS = { maxfrags: 10, maxfragpackets: 11, maxfragbucketsize: 12, maxfragsperpacket: 13, frag6_nfrags: 14 } as const;
+/** Reassembly knobs of a vnet by FreeBSD's net.inet6.ip6.* names, and their selectors. */
+const FRAG6_KNOBS = {
+  maxfrags: K.MAXFRAGS, maxfragpackets: K.MAXFRAGPACKETS, maxfragbucketsize: K.MAXFRAGBUCKETSIZE, maxfragsperpacket: K.MAXFRAGSPERPACKET, frag6_nfrags: K.FRAG6_NFRAGS,
+} as const;
 export type Frag6Knob = keyof typeof FRAG6_KNOBS;
 
 /**
