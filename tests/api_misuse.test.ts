@@ -13,8 +13,8 @@ import {
   traceroute, setPortRange, portRange, recvBatch, sendBatch, udpStats, tcpKnob, maxSockets, setCongestion, setKeepAlive,
   IPPROTO_TCP, TCP, socket, sockaddrIn, parseSockaddr, parseDuration, bridgeAdd, bridgeSetAgeing, bridgeAddStatic,
   formatIPv4, formatMac, parseRate, parseProbability, readPcap, parseRecords, Capture, toByteSink, Emitter, bytesModuleSource,
-  setPlatform, formatSockaddr, setNoDelay, tcpState, bridgeFlush,
-  type TcpKnob,
+  setPlatform, formatSockaddr, setNoDelay, tcpState, bridgeFlush, frag6Knob, ipReassKnob,
+  type TcpKnob, type Frag6Knob, type IpReassKnob,
 } from "../host/index.js";
 import { createSocket, createVxlan, netFor, netCreateServer, vnetAgent, vnetDispatcher } from "../host/node/index.js";
 import { snapshot } from "./helpers/snapshot.js";
@@ -184,6 +184,11 @@ const ROWS: Row[] = [
   { call: 'addAddress6(k, destroyedIf, "fd00::1/64")', run: (c) => addAddress6(c.k, c.goneIf, "fd00::1/64"), error: InterfaceGoneError, message: /no longer exists/ },
   { call: "setIcmp6Limit(k, A, -1)", run: (c) => setIcmp6Limit(c.k, c.A, -1), error: ConfigError, message: /got -1/ },
   { call: "nd6GcThresh(k, destroyedVnet)", run: (c) => nd6GcThresh(c.k, c.gone), error: VnetGoneError, message: /was destroyed/ },
+  { call: 'frag6Knob(k, A, "maxfrag")', run: (c) => frag6Knob(c.k, c.A, "maxfrag" as Frag6Knob), error: ConfigError, message: /unknown knob net\.inet6\.ip6\.maxfrag \(known: net\.inet6\.ip6\.maxfrags,/ },
+  { call: 'frag6Knob(k, A, "maxfragpackets", 2000)', run: (c) => frag6Knob(c.k, c.A, "maxfragpackets", 2000), error: ConfigError, message: /maxfragpackets: must be an integer from -1 \(no limit\) to 1024, got 2000/ },
+  { call: 'frag6Knob(k, A, "frag6_nfrags", 1)', run: (c) => frag6Knob(c.k, c.A, "frag6_nfrags", 1), error: ConfigError, message: /frag6_nfrags is read only/ },
+  { call: 'ipReassKnob(k, A, "maxfragsperpacket", -2)', run: (c) => ipReassKnob(c.k, c.A, "maxfragsperpacket", -2), error: ConfigError, message: /net\.inet\.ip\.maxfragsperpacket: must be an integer from -1 \(no limit\)/ },
+  { call: 'ipReassKnob(k, destroyedVnet, "maxfragpackets")', run: (c) => ipReassKnob(c.k, c.gone, "maxfragpackets" as IpReassKnob), error: VnetGoneError, message: /was destroyed/ },
   { call: 'ping(k, A, "10.0.0.2", { count: NaN })', run: (c) => ping(c.k, c.A, "10.0.0.2", { count: NaN }), error: ConfigError, message: /ping: count must be an integer from 1 to 65536, got NaN/ },
   { call: 'ping(k, A, "10.0.0.2", { intervalMs: 1e300 })', run: (c) => ping(c.k, c.A, "10.0.0.2", { intervalMs: 1e300 }), error: ConfigError, message: /intervalMs must be a number of milliseconds from 0 to 2147483647, got 1e\+300/ },
   { call: 'ping(k, destroyedVnet, "10.0.0.2")', run: (c) => ping(c.k, c.gone, "10.0.0.2"), error: VnetGoneError, message: /^ping: vnet \d+ \("gone"\) was destroyed$/ },

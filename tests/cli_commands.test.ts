@@ -250,6 +250,10 @@ describe("node commands", () => {
     assert.equal(forwarding(k, A), true);
     assert.equal(await cmds.exec(a, "sysctl net.inet.ip.forwarding"), "net.inet.ip.forwarding: 1");
     assert.match((await fails(cmds, a, "sysctl kern.hostname")).message, /unknown oid 'kern\.hostname'/);
+    // The reassembly limits, FreeBSD's names (docs/conformance.md).
+    assert.equal(await cmds.exec(a, "sysctl net.inet.ip.maxfragpackets"), "net.inet.ip.maxfragpackets: 512");
+    assert.equal(await cmds.exec(a, "sysctl net.inet.ip.maxfragpackets=-1"), "net.inet.ip.maxfragpackets: 512 -> -1");
+    assert.match((await fails(cmds, a, "sysctl net.inet.ip.maxfragsperpacket=lots")).message, /takes an integer \(-1: no limit\), got "lots"/);
     k.shutdown();
   });
 

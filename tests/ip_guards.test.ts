@@ -6,8 +6,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { VirtualClock } from "../host/index.js";
-import { ipStats, inetGauges } from "../host/admin/inet.js";
-import { ip6Stats, inet6Gauges } from "../host/admin/inet6.js";
+import { ipStats, inetGauges, ipReassKnob } from "../host/admin/inet.js";
+import { ip6Stats, inet6Gauges, frag6Knob } from "../host/admin/inet6.js";
 import { tcpStats } from "../host/admin/tcp.js";
 import { twoHosts, mbufsInUse } from "./helpers/inet.js";
 import { twoHosts6 } from "./helpers/inet6.js";
@@ -27,8 +27,11 @@ function frag6(macA: string, macB: string, ident: number, off: number, len: numb
 }
 
 describe("IPv4 reassembly bounds", () => {
-  test("at most 64 datagrams are reassembled at once per vnet (IP_MAXFRAGPACKETS): the 65th pushes the oldest out", async () => {
+  test("at most net.inet.ip.maxfragpackets (64 here) datagrams are reassembled at once per vnet: the 65th pushes the oldest out", async () => {
     const { k, B, ea, eb } = await twoHosts(1, ["if_epair", "inet", "udp"]);
+    assert.equal(ipReassKnob(k, B, "maxfragpackets"), 512, "the default");
+    assert.equal(ipReassKnob(k, B, "maxfragpackets", 64), 64);
+    assert.equal(ipReassKnob(k, B, "maxfragbucketsize"), 64, "the one bucket follows it");
     for (let id = 1; id <= 64; id++) eb.receive(frag4(ea.mac, eb.mac, id, 0, 64, true));
     assert.equal(inetGauges(k, B).reassembling, 64);
     const before = ipStats(k, B).fragdropped;
@@ -61,6 +64,7 @@ describe("IPv4 reassembly bounds", () => {
 
   test("a later fragment ending past 65,515 cannot fit behind even a 20-byte header: toolong before it takes a slot, so it pushes no held datagram out", async () => {
     const { k, B, ea, eb } = await twoHosts(1, ["if_epair", "inet", "udp"]);
+    ipReassKnob(k, B, "maxfragpackets", 64);
     // The table full: 64 datagrams waiting for their last fragment.
     for (let id = 1; id <= 64; id++) eb.receive(frag4(ea.mac, eb.mac, id, 0, 64, true));
     const before = ipStats(k, B);
@@ -83,8 +87,10 @@ describe("IPv4 reassembly bounds", () => {
 });
 
 describe("IPv6 reassembly bounds", () => {
-  test("at most 64 datagrams are reassembled at once per vnet (IP6_MAXFRAGPACKETS): the 65th pushes the oldest out", async () => {
+  test("at most net.inet6.ip6.maxfragpackets (64 here) datagrams are reassembled at once per vnet: the 65th pushes the oldest out", async () => {
     const { k, B, ea, eb } = await twoHosts6(1, ["if_epair", "inet6", "udp"]);
+    assert.equal(frag6Knob(k, B, "maxfragpackets"), 512, "the default");
+    assert.equal(frag6Knob(k, B, "maxfragpackets", 64), 64);
     (k.clock as VirtualClock).advance(5_000_000); // duplicate address detection done
     for (let id = 1; id <= 64; id++) eb.receive(frag6(ea.mac, eb.mac, id, 0, 64, true));
     assert.equal(inet6Gauges(k, B).reassembling, 64);

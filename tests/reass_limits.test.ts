@@ -158,22 +158,26 @@ function paramProblems(frames: Uint8Array[]): [number, number, number][] {
 describe("IPv6 reassembly limit (RFC 8200 4.5: unfragmentable part + offset + length <= 65,535)", () => {
   const UNFRAG = 1392;
 
-  test("a 1,392-byte unfragmentable part and a payload ending at 65,535: parameter problem at the offending fragment's offset field, nothing delivered", async () => {
+  // FreeBSD's rules (frag6_07, frag6_08 in tests/conformance): each fragment that would end
+  // past 65,535 gets its parameter problem and leaves, uncounted in ip6stat; the datagram
+  // stays and times out with a time exceeded for its first fragment.
+  test("a 1,392-byte unfragmentable part and a payload ending at 65,535: a parameter problem at each offending fragment's offset field, nothing delivered, the rest times out", async () => {
     const { k, B, sock, stop, inject } = await setup6();
     const { packets, offsets } = fragments6(65535, UNFRAG, 0x6001);
-    const before = icmp6Stats(k, B).outhist[3];
+    const before = icmp6Stats(k, B).outhist;
     for (const p of packets) inject(p);
+    // Those ending past 65,535 - 1,392 = 64,143.
+    const bad = offsets.filter((o, i) => i > 0 && UNFRAG + Math.min(o + 1448, 65535) > 65535);
+    assert.equal(bad.length, 2);
+    assert.equal(icmp6Stats(k, B).outhist[3] - before[3], bad.length, "one parameter problem per offending fragment");
+    assert.equal(ip6Stats(k, B).fragdropped, 0, "as FreeBSD, the error is their count");
+    assert.equal(inet6Gauges(k, B).reassembling, 1, "the datagram stays, waiting");
+    (k.clock as VirtualClock).advance(60_000_000);
     const s = ip6Stats(k, B);
     assert.equal(s.reassembled, 0);
-    assert.equal(icmp6Stats(k, B).outhist[3] - before, 1, "one parameter problem");
-    // The first fragment that ends past 65,535 - 1,392 = 64,143.
-    const bad = offsets.findIndex((o, i) => i > 0 && UNFRAG + Math.min(o + 1448, 65535) > 65535);
-    assert.deepEqual(paramProblems(await stop()), [[0, 42, offsets[bad]]], "code 0, pointer at the Fragment Offset field (40 + 2)");
-    assert.equal(s.fragdropped, bad + 1, "the datagram held so far and the offending fragment");
-    assert.equal(sock.recv(), null);
-    // What came after it cannot complete without a first fragment: it times out.
-    (k.clock as VirtualClock).advance(60_000_000);
-    assert.equal(ip6Stats(k, B).reassembled, 0);
+    assert.equal(s.fragtimeout, packets.length - bad.length);
+    assert.equal(icmp6Stats(k, B).outhist[2] - before[2], 1, "time exceeded for the first fragment");
+    assert.deepEqual(paramProblems(await stop()), bad.map((o) => [0, 42, o]), "code 0, pointer at the Fragment Offset field (40 + 2)");
     assert.equal(sock.recv(), null);
     assert.equal(inet6Gauges(k, B).reassembling, 0);
     sock.close();
@@ -181,19 +185,21 @@ describe("IPv6 reassembly limit (RFC 8200 4.5: unfragmentable part + offset + le
     k.shutdown();
   });
 
-  test("the first fragment arriving last re-checks the fragments held: the furthest gets the parameter problem, the datagram is dropped", async () => {
+  test("the first fragment arriving last re-checks the fragments held: each pushed past 65,535 gets a parameter problem and leaves, the first stays", async () => {
     const { k, B, sock, stop, inject } = await setup6();
     const { packets, offsets } = fragments6(65535, UNFRAG, 0x6002);
-    const before = icmp6Stats(k, B).outhist[3];
+    const before = icmp6Stats(k, B).outhist;
     for (const p of packets.slice(1)) inject(p);
     assert.equal(inet6Gauges(k, B).reassembling, 1, "held: without the first fragment each is within 65,535");
     inject(packets[0]);
-    assert.equal(inet6Gauges(k, B).reassembling, 0, "dropped at once");
+    assert.equal(icmp6Stats(k, B).outhist[3] - before[3], 2, "at once, for the two held fragments past 64,143");
+    assert.equal(inet6Gauges(k, B).reassembling, 1, "the first fragment and the others stay");
+    assert.equal(ip6Stats(k, B).fragdropped, 0);
+    (k.clock as VirtualClock).advance(60_000_000);
     const s = ip6Stats(k, B);
     assert.equal(s.reassembled, 0);
-    assert.equal(s.fragdropped, packets.length);
-    assert.equal(icmp6Stats(k, B).outhist[3] - before, 1);
-    assert.deepEqual(paramProblems(await stop()), [[0, 42, offsets[offsets.length - 1]]]);
+    assert.equal(s.fragtimeout, packets.length - 2);
+    assert.deepEqual(paramProblems(await stop()), offsets.slice(-2).map((o) => [0, 42, o]));
     assert.equal(sock.recv(), null);
     sock.close();
     assert.equal(mbufsInUse(k), 0);

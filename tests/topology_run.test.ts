@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Kernel } from "../host/kern/kernel.js";
 import { readPcapng } from "../host/capture/pcap.js";
 import { parseTopology, Topology, TopologyError, type StepEvent } from "../host/topology/index.js";
-import { loadTopology } from "../host/index.js";
+import { loadTopology, ipReassKnob, frag6Knob } from "../host/index.js";
 import { setVxlanPortFactory, vxlanPortFactory } from "../host/topology/ports.js";
 import { socket } from "../host/sockets/socket.js";
 import { sha256Hex } from "../host/lib/sha256.js";
@@ -108,6 +108,30 @@ describe("topology runner: the examples", () => {
       return r.map((x) => [x.name, x.ok, x.durationMs, x.figures]);
     };
     assert.deepEqual(await run(), await run());
+  });
+});
+
+describe("topology runner: reassembly sysctls (FreeBSD's names, docs/conformance.md)", () => {
+  test("kernel.sysctl sets net.inet.ip.* and net.inet6.ip6.* reassembly limits on the node's vnet, -1 included", async () => {
+    const t = await Topology.up(parseTopology(`nodes:
+  - name: a
+    kernel:
+      modules: [inet6]
+      sysctl: { net.inet.ip.maxfragpackets: 32, net.inet.ip.maxfragsperpacket: -1, net.inet6.ip6.maxfrags: 10, net.inet6.ip6.maxfragsperpacket: 3 }
+    interfaces: [{ name: eth0, addresses: [10.0.0.1/24] }]
+  - name: b
+    interfaces: [{ name: eth0, addresses: [10.0.0.2/24] }]
+links:
+  - endpoints: [a:eth0, b:eth0]
+`));
+    const a = t.node("a").vnet;
+    assert.equal(ipReassKnob(t.kernel, a, "maxfragpackets"), 32);
+    assert.equal(ipReassKnob(t.kernel, a, "maxfragbucketsize"), 32, "the one bucket follows");
+    assert.equal(ipReassKnob(t.kernel, a, "maxfragsperpacket"), -1);
+    assert.equal(frag6Knob(t.kernel, a, "maxfrags"), 10);
+    assert.equal(frag6Knob(t.kernel, a, "maxfragsperpacket"), 3);
+    assert.equal(frag6Knob(t.kernel, t.node("b").vnet, "maxfrags"), 512, "b keeps the default");
+    await t.down();
   });
 });
 

@@ -33,7 +33,8 @@ import { ip_offload_fixup } from "./ip_offload";
 import { IPPROTO_ICMP, INADDR_LOOPBACK } from "../sys/in";
 import {
   InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
-  ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet, ARPLLT_OFF, Vbase,
+  ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet, ARPLLT_OFF, Vbase, IP_MAXFRAGPACKETS, IP_MAXFRAGSPERPACKET,
+  IP_MAXFRAGQ_ZONE,
 } from "./ip_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, IA_REC } from "./in";
@@ -110,6 +111,7 @@ function inet_vnet_init(): i32 {
   vv.ip_id = arc4random() & 0xffff;
   vv.icmplim = ICMPLIM_DEFAULT;
   vv.tstamprepl = 1;
+  ipreass_defaults(vv);
   llt_defaults(Vbase() + ARPLLT_OFF);
   vv.icmp_credit = 1_000_000;
   vv.icmp_last = ticks();
@@ -165,6 +167,7 @@ export function modevent(what: i32): i32 {
     memory.fill(master, 0, INET_VNET_SIZE);
     changetype<InetVnet>(master).icmplim = ICMPLIM_DEFAULT;
     changetype<InetVnet>(master).tstamprepl = 1;
+    ipreass_defaults(changetype<InetVnet>(master));
     llt_defaults(master + ARPLLT_OFF);
     vnet_data_copy(<u32>off, INET_VNET_SIZE);
     InetGlobals.iaZone = zone_create("in_ifaddr", <u32>offsetof<InIfaddr>(), 0, ZONE_CHARGE | ZONE_ZERO, 4096);
@@ -364,6 +367,16 @@ const K_PINGDROPS: u32 = 6; // ping log records lost (log full)
 const K_TSTAMPREPL: u32 = 7; // net.inet.icmp.tstamprepl (get/set)
 const K_GC_THRESH1: u32 = 8; // net.link.ether.inet.gc_thresh1..3 (get/set; sys/llatbl.ts)
 const K_GC_THRESH3: u32 = 10;
+const K_MAXFRAGPACKETS: u32 = 11; // net.inet.ip.maxfragpackets (get/set; ip_reass.ts)
+const K_MAXFRAGBUCKETSIZE: u32 = 12; // net.inet.ip.maxfragbucketsize
+const K_MAXFRAGSPERPACKET: u32 = 13; // net.inet.ip.maxfragsperpacket
+
+/** Reassembly knobs at their defaults (ip_var.ts says why these). */
+function ipreass_defaults(vv: InetVnet): void {
+  vv.maxfragpackets = IP_MAXFRAGPACKETS;
+  vv.maxfragbucketsize = IP_MAXFRAGPACKETS;
+  vv.maxfragsperpacket = IP_MAXFRAGSPERPACKET;
+}
 
 export function inet_get(v: usize, what: u32): f64 {
   if (!V_up(v)) return -1;
@@ -376,6 +389,9 @@ export function inet_get(v: usize, what: u32): f64 {
     case K_GC_THRESH1 + 1:
     case K_GC_THRESH3: return <f64>load<u32>(VV(v) + ARPLLT_OFF + offsetof<Llt>("thresh1") + ((what - K_GC_THRESH1) << 2));
     case K_IPQ: return <f64>vv.ipq_count;
+    case K_MAXFRAGPACKETS: return <f64>vv.maxfragpackets;
+    case K_MAXFRAGBUCKETSIZE: return <f64>vv.maxfragbucketsize;
+    case K_MAXFRAGSPERPACKET: return <f64>vv.maxfragsperpacket;
     case K_LLE: return <f64>changetype<Llt>(VV(v) + ARPLLT_OFF).count;
     case K_ROUTES: return <f64>vv.rt_count;
     case K_ADDRS: return <f64>vv.ia_count;
@@ -405,6 +421,18 @@ export function inet_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_TSTAMPREPL) {
     if (value > 1) return -EINVAL;
     vv.tstamprepl = value;
+    return 0;
+  }
+  if (what >= K_MAXFRAGPACKETS && what <= K_MAXFRAGSPERPACKET) {
+    // FreeBSD's ints: -1 (0xffffffff here) is no limit, 0 accepts no fragment. Lowering a
+    // limit frees nothing at once: what is held completes or times out.
+    const n = <i32>value;
+    if (n < -1 || (what != K_MAXFRAGSPERPACKET && n > <i32>IP_MAXFRAGQ_ZONE)) return -EINVAL;
+    if (what == K_MAXFRAGPACKETS) {
+      vv.maxfragpackets = n;
+      if (n > 0) vv.maxfragbucketsize = n; // one bucket per vnet follows it (FreeBSD ipreass_zone_change)
+    } else if (what == K_MAXFRAGBUCKETSIZE) vv.maxfragbucketsize = n;
+    else vv.maxfragsperpacket = n;
     return 0;
   }
   if (what >= K_GC_THRESH1 && what <= K_GC_THRESH3) {

@@ -3,10 +3,12 @@
 // Per vnet: a list of datagrams being reassembled (Ipq, "ipq" zone, charged to the vnet),
 // keyed (src, dst, id, protocol), oldest first. Each holds its fragments ordered by
 // offset (linked through m_nextpkt; a fragment's payload offset and end are kept in its
-// packet header's ph_flowid / ph_csum_data, its header length in ph_l3hlen). Limits:
-// IP_MAXFRAGPACKETS datagrams (the oldest is dropped to make room, as FreeBSD),
-// IP_MAXFRAGSPERPACKET fragments per datagram (over it: the datagram is dropped),
-// IP_MAXFRAGBYTES payload bytes held per vnet (over it: the fragment is dropped), and
+// packet header's ph_flowid / ph_csum_data, its header length in ph_l3hlen). Limits, per
+// vnet, FreeBSD's sysctls: net.inet.ip.maxfragpackets and maxfragbucketsize datagrams (one
+// list per vnet is one bucket; the oldest is dropped to make room, as FreeBSD's ipq_reuse;
+// 0 refuses every fragment), net.inet.ip.maxfragsperpacket fragments per datagram (over
+// it: the datagram is dropped), IP_MAXFRAGBYTES payload bytes held (over it: the
+// fragment is dropped), and
 // 65,535 bytes per datagram (ips_toolong). A datagram's size is the first fragment's header
 // length plus its payload's end, and only the first fragment says what that header length
 // is: a fragment alone is checked against the smallest header it could belong to (20 bytes,
@@ -18,7 +20,11 @@
 //
 // Overlaps: a fragment that overlaps one already held drops the whole datagram (RFC 5722's
 // rule for IPv6, applied to IPv4: overlapping fragments are an attack, never a
-// retransmission); an exact duplicate is dropped alone.
+// retransmission); an exact duplicate is dropped alone. A fragment that contradicts the
+// last fragment held (a second last one elsewhere, data past the end) is dropped alone and
+// counted, the datagram kept (FreeBSD, ip_reass_test multiple_last_fragments). A fragment
+// of no bytes is toosmall (ip_reass_test zero_length_fragment). Fragments that mix
+// not-ECT with CE are dropped; a CE fragment makes the datagram CE (RFC 3168 5.3).
 
 import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop, m_freem, m_adj, m_cat } from "../kmod/kapi";
 import { Mbuf, mtod } from "../sys/mbuf";
@@ -27,7 +33,7 @@ import {
   ip_set_len, ip_set_off,
 } from "../sys/in";
 import {
-  Ipq, InetGlobals, V, IPQ_CALLOUT, IPFRAGTTL_US, IP_MAXFRAGPACKETS, IP_MAXFRAGSPERPACKET, IP_MAXFRAGBYTES,
+  Ipq, InetGlobals, V, IPQ_CALLOUT, IPFRAGTTL_US, IP_MAXFRAGQ_ZONE, IP_MAXFRAGBYTES,
   IPSTAT_INC, IPSTAT_ADD, IPS_FRAGMENTS, IPS_FRAGDROPPED, IPS_FRAGTIMEOUT, IPS_TOOSMALL, IPS_TOOLONG, IPS_REASSEMBLED,
 } from "./ip_var";
 import { ip_cksum_set } from "./ip_output";
@@ -87,6 +93,14 @@ export function ipq_flush_all(): void {
   while (V().ipq_head != 0) ipq_drop(V().ipq_head, IPS_FRAGDROPPED);
 }
 
+// RFC 3168 5.3 codepoints (the low two bits of the TOS byte).
+const ECN_NOTECT: u32 = 0;
+const ECN_CE: u32 = 3;
+
+@inline function ip_ecn(ip: usize): u32 {
+  return <u32>load<u8>(ip + 1) & 3;
+}
+
 @inline function dropfrag(m: usize, why: u32): usize {
   if (why != IPS_FRAGDROPPED) IPSTAT_INC(why);
   IPSTAT_INC(IPS_FRAGDROPPED);
@@ -106,8 +120,8 @@ export function ip_reass(m: usize, hlen: u32): usize {
   const mf = (offw & IP_MF) != 0;
   const off: u32 = <u32>(offw & IP_OFFMASK) << 3;
   const len = ip_len(ip) - hlen;
-  // Every fragment but the last carries a non-zero multiple of 8 bytes (RFC 791).
-  if (mf && (len == 0 || (len & 7) != 0)) return dropfrag(m, IPS_TOOSMALL);
+  // Every fragment carries bytes, and all but the last a multiple of 8 (RFC 791).
+  if (len == 0 || (mf && (len & 7) != 0)) return dropfrag(m, IPS_TOOSMALL);
   const end = off + len;
   // A later fragment may carry a longer header (copied options) than the first; only the
   // first fragment's counts, so the smallest possible header bounds a fragment alone.
@@ -124,7 +138,9 @@ export function ip_reass(m: usize, hlen: u32): usize {
     p = x.ipq_next;
   }
   if (p == 0) {
-    if (vv.ipq_count >= IP_MAXFRAGPACKETS) ipq_drop(vv.ipq_head, IPS_FRAGDROPPED);
+    const lim = maxdatagrams();
+    if (lim == 0) return dropfrag(m, IPS_FRAGDROPPED);
+    while (vv.ipq_count >= lim && vv.ipq_head != 0) ipq_drop(vv.ipq_head, IPS_FRAGDROPPED);
     p = zone_alloc(InetGlobals.ipqZone);
     if (p == 0) return dropfrag(m, IPS_FRAGDROPPED);
     const x = q(p);
@@ -136,6 +152,7 @@ export function ip_reass(m: usize, hlen: u32): usize {
     x.ipq_bytes = 0;
     x.ipq_total = 0;
     x.ipq_frags = 0;
+    x.ipq_ecn = ip_ecn(ip);
     x.ipq_next = 0;
     x.ipq_prev = vv.ipq_tail;
     if (vv.ipq_tail != 0) q(vv.ipq_tail).ipq_next = p;
@@ -144,16 +161,25 @@ export function ip_reass(m: usize, hlen: u32): usize {
     vv.ipq_count++;
     callout_init(p + IPQ_CALLOUT);
     callout_reset(p + IPQ_CALLOUT, IPFRAGTTL_US, ipq_timeout.index, p);
+  } else {
+    // RFC 3168 5.3: not-ECT and CE fragments of one datagram may not be mixed; CE is kept.
+    const ecn = ip_ecn(ip);
+    const ecn0 = q(p).ipq_ecn;
+    if (ecn == ECN_CE) {
+      if (ecn0 == ECN_NOTECT) return dropfrag(m, IPS_FRAGDROPPED);
+      q(p).ipq_ecn = ECN_CE;
+    } else if (ecn == ECN_NOTECT && ecn0 != ECN_NOTECT) return dropfrag(m, IPS_FRAGDROPPED);
   }
   const x = q(p);
-  if (x.ipq_nfrags >= IP_MAXFRAGSPERPACKET) {
+  const maxper = vv.maxfragsperpacket;
+  if (maxper >= 0 && x.ipq_nfrags >= <u32>maxper) {
     ipq_drop(p, IPS_FRAGDROPPED);
     return dropfrag(m, IPS_FRAGDROPPED);
   }
   if (vv.ipq_bytes + len > IP_MAXFRAGBYTES) return dropfrag(m, IPS_FRAGDROPPED);
-  // The last fragment fixes the length; nothing may end past it, and it may not change.
+  // The last fragment fixes the length: a fragment that says otherwise (a second last one
+  // elsewhere, data past the end) is dropped alone; the datagram keeps what it holds.
   if ((!mf && x.ipq_total != 0 && x.ipq_total != end) || (x.ipq_total != 0 && end > x.ipq_total) || (!mf && end < lastEnd(x))) {
-    ipq_drop(p, IPS_FRAGDROPPED);
     return dropfrag(m, IPS_FRAGDROPPED);
   }
   // RFC 791: a datagram is at most 65,535 bytes, and its header is the first fragment's.
@@ -201,6 +227,7 @@ export function ip_reass(m: usize, hlen: u32): usize {
   if (expect != x.ipq_total) return 0;
 
   const total = x.ipq_total;
+  const ce = x.ipq_ecn == ECN_CE;
   const m0 = x.ipq_frags;
   x.ipq_frags = 0;
   x.ipq_nfrags = 0;
@@ -221,10 +248,20 @@ export function ip_reass(m: usize, hlen: u32): usize {
   fm(m0).ph_flowid = 0;
   fm(m0).ph_csum_data = 0;
   ip_set_len(ip0, h0 + total);
+  if (ce) store<u8>(ip0 + 1, load<u8>(ip0 + 1) | <u8>ECN_CE); // RFC 3168 5.3: CE is not lost
   ip_set_off(ip0, 0);
   ip_cksum_set(ip0, h0);
   IPSTAT_INC(IPS_REASSEMBLED);
   return m0;
+}
+
+/** How many datagrams the vnet may reassemble at once: maxfragpackets and the one bucket's size. */
+function maxdatagrams(): u32 {
+  const vv = V();
+  if (vv.maxfragpackets < 0) return IP_MAXFRAGQ_ZONE; // -1: no limit but the zone's
+  let n = <u32>vv.maxfragpackets;
+  if (vv.maxfragbucketsize >= 0 && <u32>vv.maxfragbucketsize < n) n = <u32>vv.maxfragbucketsize;
+  return n;
 }
 
 /** End of the furthest fragment held. */

@@ -89,8 +89,11 @@ export const ARPS_COUNT: u32 = 18;
 // ---------------------------------------------------------------------------------------
 // Knobs (FreeBSD sysctl names and defaults where they exist)
 export const IPFRAGTTL_US: u64 = 30_000_000; // reassembly timeout (30 s)
-export const IP_MAXFRAGPACKETS: u32 = 64; // datagrams being reassembled per vnet
-export const IP_MAXFRAGSPERPACKET: u32 = 64; // fragments per datagram (FreeBSD 16: too few for 64 KiB at 1500)
+// Reassembly limits per vnet (ip_reass.ts). FreeBSD's maxfragpackets is nmbclusters / 32;
+// a vnet's cluster limit is MBUF_VNET_CLUSTERS (16,384) here, so 512.
+export const IP_MAXFRAGPACKETS: i32 = 512; // net.inet.ip.maxfragpackets: datagrams being reassembled
+export const IP_MAXFRAGSPERPACKET: i32 = 64; // net.inet.ip.maxfragsperpacket (FreeBSD 16: too few for 64 KiB at 1500)
+export const IP_MAXFRAGQ_ZONE: u32 = 1024; // the ipq zone's per-vnet limit: the most maxfragpackets can mean
 export const IP_MAXFRAGBYTES: u32 = 1 << 20; // bytes held for reassembly per vnet
 export const ARP_MAXAGE_US: u64 = 1_200_000_000; // net.link.ether.inet.max_age 1200 s
 export const ARP_RETRANS_US: u64 = 1_000_000; // one request a second while unresolved
@@ -195,6 +198,7 @@ export const LLE_SIZE: u32 = <u32>(LLE_CALLOUT + CALLOUT_SIZE);
   ipq_bytes: u32; // payload bytes held
   ipq_total: u32; // payload length once the last fragment (MF clear) came; 0 = unknown
   ipq_frags: usize; // fragments (m_nextpkt), ordered by offset; offset in ph_flowid, end in ph_csum_data
+  ipq_ecn: u32; // ECN codepoint of the fragment that made the queue; CE once a CE fragment joined (RFC 3168 5.3)
   // then the callout at IPQ_CALLOUT
 }
 export const IPQ_CALLOUT: usize = (offsetof<Ipq>() + 7) & ~7;
@@ -220,6 +224,9 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   ipq_tail: usize;
   ipq_count: u32;
   ipq_bytes: u32;
+  maxfragpackets: i32; // net.inet.ip.maxfragpackets (-1: up to the zone's limit)
+  maxfragbucketsize: i32; // net.inet.ip.maxfragbucketsize (one bucket per vnet)
+  maxfragsperpacket: i32; // net.inet.ip.maxfragsperpacket
   ping_log: usize; // echo reply/error log page, made by the first ping from this vnet
   up: u32; // 1 between the vnet init and uninit
 }

@@ -1,22 +1,32 @@
-// IPv6 reassembly (RFC 8200 4.5, RFC 5722, RFC 6946; FreeBSD netinet6/frag6.c).
+// IPv6 reassembly (RFC 8200 4.5, RFC 5722, RFC 6946, RFC 3168 5.3; FreeBSD netinet6/frag6.c).
 //
 // Per vnet: a list of datagrams being reassembled (Ip6q, "ip6q" zone, charged to the
 // vnet), keyed (source, destination, identification), oldest first. Each holds its
 // fragments ordered by offset (m_nextpkt); per fragment, in its packet header: fragment
 // offset (ph_flowid), end (ph_csum_data), the Fragment header's offset (ph_tso_segsz) and
 // the offset of the next-header byte that names it plus its own next header (ph_spare).
-// Limits: IP6_MAXFRAGPACKETS datagrams (the oldest goes to make room), 64 fragments per
-// datagram, 1 MiB held per vnet (over them: ip6s_fragoverflow), a reassembled payload of
-// at most 65,535 bytes counting the first fragment's unfragmentable part, checked whichever
-// fragment arrives last (parameter problem at the offset field, the datagram dropped). A datagram not complete
-// 60 s after its first fragment is dropped, with ICMPv6 time exceeded (reassembly) when
-// its first fragment is there.
 //
-// RFC 8200 rules: every fragment but the last carries a multiple of 8 bytes (else
-// parameter problem pointing at the payload length); an atomic fragment (offset 0, M
-// clear) is processed at once, outside any queue (RFC 6946); an overlap drops the whole
-// datagram (RFC 5722); an exact duplicate is dropped alone. The unfragmentable part and
-// the next header are the first fragment's.
+// Limits, per vnet, FreeBSD's sysctls (ip6_var.ts has the defaults): maxfrags fragments
+// held (over it the fragment is dropped), maxfragpackets and maxfragbucketsize datagrams
+// (one list per vnet is one bucket; at the limit the oldest datagram goes to make room,
+// counted fragoverflow: FreeBSD's IPv4 ipq_reuse, where its IPv6 refuses the newcomer; 0
+// refuses every fragment), maxfragsperpacket fragments per datagram (over it the datagram
+// is dropped, its fragments counted fragdropped), and IP6_MAXFRAGBYTES held (fragoverflow).
+//
+// The rules and their counters follow FreeBSD's frag6_input (docs/conformance.md, the
+// frag6_* cases): a fragment with M set that is not a multiple of 8 bytes gets a parameter
+// problem at the payload length before it counts as a fragment; a fragment of no bytes
+// gets one too (fragdropped); an atomic fragment (offset 0, M clear) is processed at once,
+// outside any queue (RFC 6946). A fragment that would make the reassembled packet longer
+// than 65,535 bytes (the first fragment's unfragmentable part + offset + length) gets a
+// parameter problem at its offset field and the datagram stays; when the first fragment
+// arrives after others, each held fragment it pushes past 65,535 gets one and leaves the
+// queue. Fragments that mix not-ECT with CE are dropped (RFC 3168 5.3); a CE fragment makes
+// the datagram CE. An overlap drops the whole datagram (RFC 5722), an exact duplicate only
+// itself. A datagram freed whole (overlap, too many fragments, timeout, room for another)
+// sends ICMPv6 time exceeded (reassembly) for its first fragment if it holds it. A datagram
+// not complete 60 s after its first fragment is dropped (fragtimeout). The unfragmentable
+// part and the next header are the first fragment's.
 
 import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop, m_freem, m_adj, m_cat, m_pullup } from "../kmod/kapi";
 import { Mbuf, mtod } from "../sys/mbuf";
@@ -25,11 +35,20 @@ import {
   ICMP6_TIME_EXCEED_REASSEMBLY, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER,
 } from "../sys/in6";
 import {
-  Ip6q, Inet6Globals, V6, IP6Q_CALLOUT, IP6_FRAGTTL_US, IP6_MAXFRAGPACKETS, IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGBYTES,
+  Ip6q, Inet6Globals, V6, IP6Q_CALLOUT, IP6_FRAGTTL_US, IP6_MAXFRAGQ_ZONE, IP6_MAXFRAGBYTES,
   IP6STAT_INC, IP6STAT_ADD, IP6S_FRAGMENTS, IP6S_FRAGDROPPED, IP6S_FRAGTIMEOUT, IP6S_FRAGOVERFLOW, IP6S_REASSEMBLED,
   IP6S_ATOMICFRAGS, IP6S_TOOSMALL, q6_src, q6_dst,
 } from "./ip6_var";
 import { icmp6_error } from "./icmp6";
+
+// RFC 3168 5.3 codepoints (the low two bits of the traffic class).
+const ECN_NOTECT: u32 = 0;
+const ECN_CE: u32 = 3;
+
+/** The ECN codepoint of an IPv6 header: traffic class bits 0-1 sit in byte 1, bits 4-5. */
+@inline function ip6_ecn(ip: usize): u32 {
+  return (<u32>load<u8>(ip + 1) >> 4) & 3;
+}
 
 @inline function q(p: usize): Ip6q {
   return changetype<Ip6q>(p);
@@ -52,9 +71,11 @@ function unlink(p: usize): void {
   else vv.q_tail = x.q_prev;
   vv.q_count--;
   vv.q_bytes -= x.q_bytes;
+  vv.q_nfrags -= x.q_nfrags;
   callout_stop(p + IP6Q_CALLOUT);
 }
 
+/** Drop a datagram silently, its fragments counted as counter (the vnet going away). */
 function q_drop(p: usize, counter: u32): void {
   unlink(p);
   IP6STAT_ADD(counter, q(p).q_nfrags);
@@ -68,18 +89,31 @@ function q_drop(p: usize, counter: u32): void {
   zone_free(Inet6Globals.qZone, p);
 }
 
-function frag6_timeout(p: usize): void {
-  const first = q(p).q_frags;
-  if (first != 0 && fm(first).ph_flowid == 0) {
-    q(p).q_frags = fm(first).m_nextpkt;
-    fm(first).m_nextpkt = 0;
-    q(p).q_nfrags--;
-    IP6STAT_INC(IP6S_FRAGTIMEOUT);
-    q_drop(p, IP6S_FRAGTIMEOUT);
-    icmp6_error(first, ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_REASSEMBLY, 0);
-    return;
+/**
+ * Free a datagram whole (FreeBSD frag6_freef; the caller counted): its first fragment, if
+ * held, goes back to the source as ICMPv6 time exceeded (reassembly), the rest is freed.
+ */
+function frag6_freef(p: usize): void {
+  unlink(p);
+  let first: usize = 0;
+  let m = q(p).q_frags;
+  while (m != 0) {
+    const next = fm(m).m_nextpkt;
+    fm(m).m_nextpkt = 0;
+    if (fm(m).ph_flowid == 0) first = m;
+    else m_freem(m);
+    m = next;
   }
-  q_drop(p, IP6S_FRAGTIMEOUT);
+  zone_free(Inet6Globals.qZone, p);
+  if (first != 0) {
+    clear_meta(first);
+    icmp6_error(first, ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_REASSEMBLY, 0);
+  }
+}
+
+function frag6_timeout(p: usize): void {
+  IP6STAT_ADD(IP6S_FRAGTIMEOUT, q(p).q_nfrags);
+  frag6_freef(p);
 }
 
 export function frag6_flush_all(): void {
@@ -93,6 +127,15 @@ export function frag6_flush_all(): void {
   return 0;
 }
 
+/** Forget the reassembly bookkeeping a fragment carries in its packet header. */
+function clear_meta(m: usize): void {
+  const mm = fm(m);
+  mm.ph_flowid = 0;
+  mm.ph_csum_data = 0;
+  mm.ph_tso_segsz = 0;
+  mm.ph_spare = 0;
+}
+
 /** Remove the 8-byte Fragment header at off (the bytes before it contiguous) and name fnxt at nxtoff. */
 function strip_fraghdr(m: usize, off: u32, nxtoff: u32, fnxt: u8): void {
   const ip = mtod(m);
@@ -101,16 +144,25 @@ function strip_fraghdr(m: usize, off: u32, nxtoff: u32, fnxt: u8): void {
   store<u8>(mtod(m) + nxtoff, fnxt);
 }
 
+/** How many datagrams the vnet may reassemble at once: maxfragpackets and the one bucket's size. */
+function maxdatagrams(): u32 {
+  const vv = V6();
+  if (vv.maxfragpackets < 0) return IP6_MAXFRAGQ_ZONE; // FreeBSD: -1 is no limit (and no bucket limit)
+  let n = <u32>vv.maxfragpackets;
+  if (vv.maxfragbucketsize >= 0 && <u32>vv.maxfragbucketsize < n) n = <u32>vv.maxfragbucketsize;
+  return n;
+}
+
 /**
  * Take a packet with a Fragment header at off (nxtoff: the byte that names it). Returns a
  * whole packet to go on with (an atomic fragment, or the datagram this fragment
  * completed) with frag6_off/frag6_nxtoff set, else 0 (m held, or dropped and counted).
  */
 export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
-  IP6STAT_INC(IP6S_FRAGMENTS);
   if (fm(m).m_len < <i32>(off + IP6F_LEN)) {
     m = m_pullup(m, <i32>(off + IP6F_LEN));
     if (m == 0) {
+      IP6STAT_INC(IP6S_FRAGMENTS);
       IP6STAT_INC(IP6S_TOOSMALL);
       IP6STAT_INC(IP6S_FRAGDROPPED);
       return 0;
@@ -124,6 +176,13 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   const more = (offlg & 1) != 0;
   const ident = bswap<u32>(load<u32>(fh + 4));
   const flen = <u32>fm(m).ph_len - off - IP6F_LEN;
+  if (more && (flen & 7) != 0) {
+    // RFC 8200 4.5: not a multiple of 8: parameter problem at the payload length. FreeBSD
+    // answers before it counts the fragment (frag6_02): the error is the only count.
+    icmp6_error(m, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, 4);
+    return 0;
+  }
+  IP6STAT_INC(IP6S_FRAGMENTS);
   if (foff == 0 && !more) {
     // RFC 6946: an atomic fragment is a whole packet.
     IP6STAT_INC(IP6S_ATOMICFRAGS);
@@ -133,43 +192,49 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     frag6_nxtoff = nxtoff;
     return m;
   }
-  if (more && (flen == 0 || (flen & 7) != 0)) {
-    // RFC 8200 4.5: not a multiple of 8: parameter problem at the payload length.
+  if (flen == 0) {
+    // A fragment of no bytes (frag6_04): parameter problem at the payload length.
     IP6STAT_INC(IP6S_FRAGDROPPED);
     icmp6_error(m, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, 4);
     return 0;
   }
+  const vv = V6();
+  if (vv.maxfrags >= 0 && vv.q_nfrags >= <u32>vv.maxfrags) return dropfrag(m, IP6S_FRAGDROPPED);
+  if (vv.q_bytes + flen > IP6_MAXFRAGBYTES) return dropfrag(m, IP6S_FRAGOVERFLOW);
   const end = foff + flen;
   const src = ip + IP6_SRC;
   const dst = ip + IP6_DST;
-  const vv = V6();
   let p = vv.q_head;
   while (p != 0) {
     if (q(p).q_ident == ident && in6_eq(q6_src(p), src) && in6_eq(q6_dst(p), dst)) break;
     p = q(p).q_next;
   }
-  // RFC 8200 4.5: a fragment that would make the reassembled payload longer than 65,535
+  // RFC 8200 4.5: a fragment that would make the reassembled packet longer than 65,535
   // bytes is discarded with a parameter problem at its Fragment Offset field. The
-  // reassembled packet's unfragmentable part is the first fragment's (FreeBSD frag6's
-  // ip6q_unfrglen): this one's if it is the first, the held first's, else none known yet.
-  // The datagram can never be whole, so it goes with it.
+  // unfragmentable part is the first fragment's (FreeBSD's ip6q_unfrglen): the one held if
+  // any, else this one's if it is a first, else unknown (0 bytes then). The datagram stays
+  // (frag6_07: its first fragment still times out with a time exceeded).
   const first: usize = p != 0 ? q(p).q_frags : 0;
-  const unfrag: u32 = foff == 0 ? off - IP6_HDR_LEN : first != 0 && fm(first).ph_flowid == 0 ? <u32>fm(first).ph_tso_segsz - IP6_HDR_LEN : 0;
+  const heldFirst = first != 0 && fm(first).ph_flowid == 0;
+  const unfrag: u32 = heldFirst ? <u32>fm(first).ph_tso_segsz - IP6_HDR_LEN : foff == 0 ? off - IP6_HDR_LEN : 0;
   if (unfrag + end > IPV6_MAXPACKET) {
-    if (p != 0) q_drop(p, IP6S_FRAGDROPPED);
-    IP6STAT_INC(IP6S_FRAGDROPPED);
     icmp6_error(m, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, off + 2);
     return 0;
   }
-  // The first fragment arriving after the others: the fragments held were checked with no
-  // unfragmentable part; check them again with this one's. The furthest of them is the one
-  // the limit is about; it gets the parameter problem (one per datagram: an error per
-  // fragment would let one packet draw up to 64), the rest go silently.
-  if (foff == 0 && p != 0 && unfrag + lastEnd(q(p)) > IPV6_MAXPACKET) return frag6_toolong(p, m);
+  // The first fragment arriving after others: they were checked with no unfragmentable
+  // part; each one this one's pushes past 65,535 gets its parameter problem and leaves the
+  // queue (frag6_08), the rest stay with the first.
+  if (foff == 0 && p != 0 && !heldFirst) frag6_recheck(p, unfrag, m);
   if (p == 0) {
-    if (vv.q_count >= IP6_MAXFRAGPACKETS) q_drop(vv.q_head, IP6S_FRAGOVERFLOW);
+    const lim = maxdatagrams();
+    if (lim == 0) return dropfrag(m, IP6S_FRAGDROPPED);
+    // Room for a new datagram: the oldest goes (FreeBSD's IPv4 ipq_reuse; docs/conformance.md).
+    while (vv.q_count >= lim && vv.q_head != 0) {
+      IP6STAT_ADD(IP6S_FRAGOVERFLOW, q(vv.q_head).q_nfrags);
+      frag6_freef(vv.q_head);
+    }
     p = zone_alloc(Inet6Globals.qZone);
-    if (p == 0) return dropfrag(m, IP6S_FRAGOVERFLOW);
+    if (p == 0) return dropfrag(m, IP6S_FRAGDROPPED);
     const x = q(p);
     x.q_ident = ident;
     in6_copy(q6_src(p), src);
@@ -178,6 +243,7 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     x.q_bytes = 0;
     x.q_total = 0;
     x.q_frags = 0;
+    x.q_ecn = ip6_ecn(ip);
     x.q_next = 0;
     x.q_prev = vv.q_tail;
     if (vv.q_tail != 0) q(vv.q_tail).q_next = p;
@@ -186,17 +252,16 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     vv.q_count++;
     callout_init(p + IP6Q_CALLOUT);
     callout_reset(p + IP6Q_CALLOUT, IP6_FRAGTTL_US, frag6_timeout.index, p);
+  } else {
+    // RFC 3168 5.3: not-ECT and CE fragments of one datagram may not be mixed; CE is kept.
+    const ecn = ip6_ecn(ip);
+    const ecn0 = q(p).q_ecn;
+    if (ecn == ECN_CE) {
+      if (ecn0 == ECN_NOTECT) return dropfrag(m, IP6S_FRAGDROPPED);
+      q(p).q_ecn = ECN_CE;
+    } else if (ecn == ECN_NOTECT && ecn0 != ECN_NOTECT) return dropfrag(m, IP6S_FRAGDROPPED);
   }
   const x = q(p);
-  if (x.q_nfrags >= IP6_MAXFRAGSPERPACKET) {
-    q_drop(p, IP6S_FRAGOVERFLOW);
-    return dropfrag(m, IP6S_FRAGOVERFLOW);
-  }
-  if (vv.q_bytes + flen > IP6_MAXFRAGBYTES) return dropfrag(m, IP6S_FRAGOVERFLOW);
-  if ((!more && x.q_total != 0 && x.q_total != end) || (x.q_total != 0 && end > x.q_total) || (!more && end < lastEnd(x))) {
-    q_drop(p, IP6S_FRAGDROPPED);
-    return dropfrag(m, IP6S_FRAGDROPPED);
-  }
   let prev: usize = 0;
   let cur = x.q_frags;
   while (cur != 0 && fm(cur).ph_flowid < foff) {
@@ -205,7 +270,14 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   }
   if (cur != 0 && fm(cur).ph_flowid == foff && fm(cur).ph_csum_data == end) return dropfrag(m, IP6S_FRAGDROPPED); // duplicate
   if ((prev != 0 && fm(prev).ph_csum_data > foff) || (cur != 0 && fm(cur).ph_flowid < end)) {
-    q_drop(p, IP6S_FRAGDROPPED); // RFC 5722: overlapping fragments drop the whole datagram
+    // RFC 5722: overlapping fragments drop the whole datagram. As FreeBSD, only the
+    // fragment that overlapped is counted (frag6_14).
+    frag6_freef(p);
+    return dropfrag(m, IP6S_FRAGDROPPED);
+  }
+  // A last fragment fixes the length: a second one elsewhere, or data past it, is dropped
+  // alone (the datagram keeps what it has, as for IPv4).
+  if ((!more && x.q_total != 0 && x.q_total != end) || (x.q_total != 0 && end > x.q_total) || (!more && end < lastEnd(x))) {
     return dropfrag(m, IP6S_FRAGDROPPED);
   }
   const mm = fm(m);
@@ -217,22 +289,27 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   if (prev != 0) fm(prev).m_nextpkt = m;
   else x.q_frags = m;
   x.q_nfrags++;
+  vv.q_nfrags++;
   x.q_bytes += flen;
   vv.q_bytes += flen;
   if (!more) x.q_total = end;
-  if (x.q_total == 0) return 0;
-  let expect: u32 = 0;
-  for (let f = x.q_frags; f != 0; f = fm(f).m_nextpkt) {
-    if (fm(f).ph_flowid != expect) return 0;
-    expect = fm(f).ph_csum_data;
+  if (!complete(x)) {
+    // Too many fragments for one datagram (FreeBSD checks once this one is in): all of
+    // them are counted dropped and the datagram goes, with a time exceeded if its first
+    // fragment is here (frag6_15).
+    if (vv.maxfragsperpacket >= 0 && x.q_nfrags > <u32>vv.maxfragsperpacket) {
+      IP6STAT_ADD(IP6S_FRAGDROPPED, x.q_nfrags);
+      frag6_freef(p);
+    }
+    return 0;
   }
-  if (expect != x.q_total) return 0;
 
   const total = x.q_total;
+  const ce = x.q_ecn == ECN_CE;
   const m0 = x.q_frags;
+  unlink(p);
   x.q_frags = 0;
   x.q_nfrags = 0;
-  unlink(p);
   zone_free(Inet6Globals.qZone, p);
   let f = fm(m0).m_nextpkt;
   fm(m0).m_nextpkt = 0;
@@ -244,63 +321,79 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     const next = fm(f).m_nextpkt;
     fm(f).m_nextpkt = 0;
     m_adj(f, <i32>(<u32>fm(f).ph_tso_segsz + IP6F_LEN));
-    fm(f).ph_flowid = 0;
-    fm(f).ph_csum_data = 0;
-    fm(f).ph_tso_segsz = 0;
-    fm(f).ph_spare = 0;
+    clear_meta(f);
     m_cat(m0, f);
     f = next;
   }
   fm(m0).ph_len = <i32>(off0 + total);
-  fm(m0).ph_flowid = 0;
-  fm(m0).ph_csum_data = 0;
-  fm(m0).ph_tso_segsz = 0;
-  fm(m0).ph_spare = 0;
+  clear_meta(m0);
   ip = mtod(m0);
   ip6_set_plen(ip, off0 - IP6_HDR_LEN + total);
+  if (ce) store<u8>(ip + 1, load<u8>(ip + 1) | <u8>(ECN_CE << 4)); // RFC 3168 5.3: CE is not lost
   IP6STAT_INC(IP6S_REASSEMBLED);
   frag6_off = off0;
   frag6_nxtoff = nxtoff0;
   return m0;
 }
 
-/**
- * The datagram p is over 65,535 bytes with its first fragment m (not queued): the last
- * fragment held is answered with a parameter problem, everything else is dropped.
- */
-function frag6_toolong(p: usize, m: usize): usize {
-  const x = q(p);
-  let prev: usize = 0;
-  let last = x.q_frags;
-  while (fm(last).m_nextpkt != 0) {
-    prev = last;
-    last = fm(last).m_nextpkt;
+/** Do the fragments held tile [0, total) with the last one in? */
+function complete(x: Ip6q): bool {
+  if (x.q_total == 0) return false;
+  let expect: u32 = 0;
+  for (let f = x.q_frags; f != 0; f = fm(f).m_nextpkt) {
+    if (fm(f).ph_flowid != expect) return false;
+    expect = fm(f).ph_csum_data;
   }
-  if (prev != 0) fm(prev).m_nextpkt = 0;
-  else x.q_frags = 0;
-  const lm = fm(last);
-  const llen = lm.ph_csum_data - lm.ph_flowid;
-  x.q_nfrags--;
-  x.q_bytes -= llen;
-  V6().q_bytes -= llen;
-  // Its receiving interface may have gone since it was queued; the first fragment's is live.
-  lm.ph_rcvif = fm(m).ph_rcvif;
-  q_drop(p, IP6S_FRAGDROPPED);
-  dropfrag(m, IP6S_FRAGDROPPED);
-  const loff = <u32>lm.ph_tso_segsz;
-  lm.ph_flowid = 0;
-  lm.ph_csum_data = 0;
-  lm.ph_tso_segsz = 0;
-  lm.ph_spare = 0;
-  IP6STAT_INC(IP6S_FRAGDROPPED);
-  icmp6_error(last, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, loff + 2);
-  return 0;
+  return expect == x.q_total;
+}
+
+/**
+ * The first fragment m (not queued yet) says the unfragmentable part is unfrag bytes: each
+ * fragment held that now ends past 65,535 leaves the queue with a parameter problem at its
+ * Fragment Offset field (FreeBSD frag6_input; uncounted in ip6stat, as there).
+ */
+function frag6_recheck(p: usize, unfrag: u32, m: usize): void {
+  const x = q(p);
+  const vv = V6();
+  let prev: usize = 0;
+  let f = x.q_frags;
+  while (f != 0) {
+    const next = fm(f).m_nextpkt;
+    const ff = fm(f);
+    if (unfrag + ff.ph_csum_data <= IPV6_MAXPACKET) {
+      prev = f;
+      f = next;
+      continue;
+    }
+    if (prev != 0) fm(prev).m_nextpkt = next;
+    else x.q_frags = next;
+    ff.m_nextpkt = 0;
+    const len = ff.ph_csum_data - ff.ph_flowid;
+    if (x.q_total == ff.ph_csum_data) x.q_total = 0; // the last fragment left
+    x.q_nfrags--;
+    vv.q_nfrags--;
+    x.q_bytes -= len;
+    vv.q_bytes -= len;
+    // Its receiving interface may have gone since it was queued; the first fragment's is live.
+    ff.ph_rcvif = fm(m).ph_rcvif;
+    const foff = <u32>ff.ph_tso_segsz;
+    clear_meta(f);
+    icmp6_error(f, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER, foff + 2);
+    f = next;
+  }
 }
 
 function lastEnd(x: Ip6q): u32 {
   let e: u32 = 0;
   for (let f = x.q_frags; f != 0; f = fm(f).m_nextpkt) if (fm(f).ph_csum_data > e) e = fm(f).ph_csum_data;
   return e;
+}
+
+/** sysctl net.inet6.ip6.maxfragpackets set: the one bucket follows it (FreeBSD frag6_set_bucketsize). */
+export function frag6_set_maxfragpackets(n: i32): void {
+  const vv = V6();
+  vv.maxfragpackets = n;
+  if (n > 0) vv.maxfragbucketsize = n;
 }
 
 export { ICMP6_PARAM_PROB };

@@ -34,7 +34,8 @@ import {
 } from "../sys/in6";
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
-  IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst, NDLLT_OFF,
+  IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst, NDLLT_OFF, IP6_MAXFRAGS, IP6_MAXFRAGPACKETS,
+  IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE,
 } from "./ip6_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
@@ -43,7 +44,7 @@ import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
 import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister } from "./ip6_input";
 import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu } from "./ip6_output";
 import { in6_localip } from "./in6";
-import { frag6_flush_all } from "./frag6";
+import { frag6_flush_all, frag6_set_maxfragpackets } from "./frag6";
 import { icmp6_input, icmp6_error, ping6_send, ping6_log_read, ping6_log_dropped, ping6_log_free, LOG6_CAP, LOG6_REC } from "./icmp6";
 export { kmod_heap_top } from "../kmod/kmod";
 
@@ -74,6 +75,7 @@ function fillApi(): void {
 function inet6_vnet_init(): i32 {
   const vv = V6();
   vv.errppslimit = ICMP6_ERRPPSLIMIT;
+  frag6_defaults(vv);
   llt_defaults(changetype<usize>(vv) + NDLLT_OFF);
   vv.icmp6_credit = 1_000_000;
   vv.up = 1;
@@ -139,6 +141,7 @@ export function modevent(what: i32): i32 {
     const master = vnet_master_base() + <usize>off;
     memory.fill(master, 0, INET6_VNET_SIZE);
     changetype<Inet6Vnet>(master).errppslimit = ICMP6_ERRPPSLIMIT;
+    frag6_defaults(changetype<Inet6Vnet>(master));
     llt_defaults(master + NDLLT_OFF);
     vnet_data_copy(<u32>off, INET6_VNET_SIZE);
     Inet6Globals.iaZone = zone_create("in6_ifaddr", IA6_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 4096);
@@ -323,6 +326,19 @@ const K_ADDRS: u32 = 5;
 const K_PINGDROPS: u32 = 6;
 const K_GC_THRESH1: u32 = 7; // net.inet6.icmp6.nd6_gc_thresh1..3 (get/set; sys/llatbl.ts)
 const K_GC_THRESH3: u32 = 9;
+const K_MAXFRAGS: u32 = 10; // net.inet6.ip6.maxfrags (get/set; frag6.ts)
+const K_MAXFRAGPACKETS: u32 = 11; // net.inet6.ip6.maxfragpackets
+const K_MAXFRAGBUCKETSIZE: u32 = 12; // net.inet6.ip6.maxfragbucketsize
+const K_MAXFRAGSPERPACKET: u32 = 13; // net.inet6.ip6.maxfragsperpacket
+const K_FRAG6_NFRAGS: u32 = 14; // fragments held (read only; FreeBSD's frag6_nfrags, per vnet here)
+
+/** Reassembly knobs at their defaults (ip6_var.ts says why these). */
+function frag6_defaults(vv: Inet6Vnet): void {
+  vv.maxfrags = IP6_MAXFRAGS;
+  vv.maxfragpackets = IP6_MAXFRAGPACKETS;
+  vv.maxfragbucketsize = IP6_MAXFRAGPACKETS;
+  vv.maxfragsperpacket = IP6_MAXFRAGSPERPACKET;
+}
 
 export function inet6_get(v: usize, what: u32): f64 {
   if (!V_up(v)) return -1;
@@ -331,6 +347,11 @@ export function inet6_get(v: usize, what: u32): f64 {
     case K_FORWARDING: return <f64>vv.forwarding;
     case K_ERRPPSLIMIT: return <f64>vv.errppslimit;
     case K_FRAGQ: return <f64>vv.q_count;
+    case K_MAXFRAGS: return <f64>vv.maxfrags;
+    case K_MAXFRAGPACKETS: return <f64>vv.maxfragpackets;
+    case K_MAXFRAGBUCKETSIZE: return <f64>vv.maxfragbucketsize;
+    case K_MAXFRAGSPERPACKET: return <f64>vv.maxfragsperpacket;
+    case K_FRAG6_NFRAGS: return <f64>vv.q_nfrags;
     case K_ND: return <f64>changetype<Llt>(VV6(v) + NDLLT_OFF).count;
     case K_ROUTES: return <f64>vv.rt_count;
     case K_ADDRS: return <f64>vv.ia_count;
@@ -358,6 +379,20 @@ export function inet6_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_ERRPPSLIMIT) {
     if (value > 1_000_000) return -EINVAL;
     vv.errppslimit = value;
+    return 0;
+  }
+  if (what >= K_MAXFRAGS && what <= K_MAXFRAGSPERPACKET) {
+    // FreeBSD's ints: -1 (0xffffffff here) is no limit, 0 accepts no fragment. Lowering a
+    // limit frees nothing at once: what is held completes or times out.
+    const n = <i32>value;
+    if (n < -1 || (what == K_MAXFRAGPACKETS && n > <i32>IP6_MAXFRAGQ_ZONE) || (what == K_MAXFRAGBUCKETSIZE && n > <i32>IP6_MAXFRAGQ_ZONE)) return -EINVAL;
+    if (what == K_MAXFRAGS) vv.maxfrags = n;
+    else if (what == K_MAXFRAGPACKETS) {
+      const old = CURVNET_SET(v);
+      frag6_set_maxfragpackets(n);
+      CURVNET_RESTORE(old);
+    } else if (what == K_MAXFRAGBUCKETSIZE) vv.maxfragbucketsize = n;
+    else vv.maxfragsperpacket = n;
     return 0;
   }
   if (what >= K_GC_THRESH1 && what <= K_GC_THRESH3) {

@@ -91,8 +91,14 @@ export function icmp6_hist(t: u8): u32 {
 // ---------------------------------------------------------------------------------------
 // Knobs (FreeBSD sysctl names and defaults where they exist)
 export const IP6_FRAGTTL_US: u64 = 60_000_000; // RFC 8200 4.5: 60 s
-export const IP6_MAXFRAGPACKETS: u32 = 64; // datagrams being reassembled per vnet
-export const IP6_MAXFRAGSPERPACKET: u32 = 64;
+// Reassembly limits, per vnet (frag6.ts; docs/conformance.md says why these defaults).
+// FreeBSD derives maxfrags from nmbclusters (/32); here a vnet's cluster limit is
+// MBUF_VNET_CLUSTERS (16,384), so 16,384 / 32 = 512. maxfragpackets is FreeBSD's
+// min(maxfrags, ...) = 512; maxfragbucketsize follows it (one list per vnet: one bucket).
+export const IP6_MAXFRAGS: i32 = 512; // net.inet6.ip6.maxfrags: fragments held (-1: no limit)
+export const IP6_MAXFRAGPACKETS: i32 = 512; // net.inet6.ip6.maxfragpackets: datagrams being reassembled
+export const IP6_MAXFRAGSPERPACKET: i32 = 64; // net.inet6.ip6.maxfragsperpacket (FreeBSD's default)
+export const IP6_MAXFRAGQ_ZONE: u32 = 1024; // the ip6q zone's per-vnet limit: the most maxfragpackets can mean
 export const IP6_MAXFRAGBYTES: u32 = 1 << 20;
 export const IP6_HDR_NESTLIMIT: u32 = 15; // extension headers walked per packet
 export const ICMP6_ERRPPSLIMIT: u32 = 100; // net.inet6.icmp6.errppslimit
@@ -223,6 +229,8 @@ export const ND6_SIZE: u32 = <u32>(ND6_CALLOUT + CALLOUT_SIZE);
   q_bytes: u32; // fragmentable bytes held
   q_total: u32; // fragmentable length once the last fragment came; 0 = unknown
   q_frags: usize; // fragments (m_nextpkt) by offset; offset in ph_flowid, end in ph_csum_data
+  q_ecn: u32; // ECN codepoint of the fragment that made the queue; CE once a CE fragment joined (RFC 3168 5.3)
+  q_pad: u32;
   q_src0: u64;
   q_src1: u64;
   q_dst0: u64;
@@ -249,6 +257,11 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   q_count: u32;
   q_bytes: u32;
   frag_ident: u32; // next fragment identification (random start)
+  q_nfrags: u32; // fragments held in every queue (bounded by maxfrags)
+  maxfrags: i32; // net.inet6.ip6.maxfrags (-1: no limit)
+  maxfragpackets: i32; // net.inet6.ip6.maxfragpackets (-1: up to the zone's limit)
+  maxfragbucketsize: i32; // net.inet6.ip6.maxfragbucketsize (one bucket per vnet)
+  maxfragsperpacket: i32; // net.inet6.ip6.maxfragsperpacket
   ping_log: usize; // echo reply/error log page, made by the first ping6 from this vnet
   up: u32; // 1 between the vnet init and uninit
 }

@@ -252,7 +252,8 @@ export function netstatRn(kernel: Kernel, vnet: Vnet): string {
 // Knobs
 
 /** inet_get / inet_set selectors, named as assembly/netinet/inet.ts names them (K_*). */
-const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6, TSTAMPREPL: 7, GC_THRESH1: 8, GC_THRESH3: 10 } as const;
+const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6, TSTAMPREPL: 7, GC_THRESH1: 8, GC_THRESH3: 10,
+  MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13 } as const;
 
 /** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
 export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
@@ -287,6 +288,32 @@ export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void
 export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
   checkVnet(kernel, vnet, "net.inet.icmp.tstamprepl");
   return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, K.TSTAMPREPL) === 1;
+}
+
+/** Reassembly knobs of a vnet by FreeBSD's net.inet.ip.* names, and their selectors. */
+const REASS_KNOBS = { maxfragpackets: K.MAXFRAGPACKETS, maxfragbucketsize: K.MAXFRAGBUCKETSIZE, maxfragsperpacket: K.MAXFRAGSPERPACKET } as const;
+export type IpReassKnob = keyof typeof REASS_KNOBS;
+
+/**
+ * sysctl net.inet.ip.<knob> of a vnet: `maxfragpackets` (default 512, at most 1,024)
+ * datagrams being reassembled (setting it sets `maxfragbucketsize` too: a vnet keeps one
+ * list, one bucket; when full the oldest datagram makes room), `maxfragsperpacket` (64)
+ * fragments per datagram; -1 means no limit, 0 accepts no fragment. Returns the value
+ * (after setting it, when one is given).
+ */
+export function ipReassKnob(kernel: Kernel, vnet: Vnet, knob: IpReassKnob, value?: number): number {
+  const name = `net.inet.ip.${String(knob)}`;
+  if (typeof knob !== "string" || !Object.hasOwn(REASS_KNOBS, knob)) throw new ConfigError(`sysctl: unknown knob ${name} (known: ${Object.keys(REASS_KNOBS).map((k) => `net.inet.ip.${k}`).join(", ")})`);
+  checkVnet(kernel, vnet, name);
+  const x = inet(kernel, name);
+  const id = REASS_KNOBS[knob];
+  if (value !== undefined) {
+    const max = knob === "maxfragsperpacket" ? 0x7fffffff : 1024;
+    if (!Number.isInteger(value) || value < -1 || value > max) throw new ConfigError(`sysctl ${name}: must be an integer from -1 (no limit) to ${max}, got ${value}`);
+    const r = x.inet_set(vnet.ptr, id, value);
+    if (r !== 0) fail(`${name}=${value}`, r);
+  }
+  return x.inet_get(vnet.ptr, id);
 }
 
 /** Neighbour cache bounds (Linux's gc_thresh1/2/3; assembly/sys/llatbl.ts says what each does). */

@@ -301,7 +301,10 @@ export function netstatRn6(kernel: Kernel, vnet: Vnet): string {
 // Knobs
 
 /** inet6_get / inet6_set selectors, named as assembly/netinet6/inet6.ts names them (K_*). */
-const K = { FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6 } as const;
+const K = {
+  FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6,
+  MAXFRAGS: 10, MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, FRAG6_NFRAGS: 14,
+} as const;
 
 /** sysctl net.inet6.ip6.forwarding=0|1 for a vnet. */
 export function setForwarding6(kernel: Kernel, vnet: Vnet, on: boolean): void {
@@ -331,6 +334,36 @@ export function nd6GcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> =
   checkVnet(kernel, vnet, name);
   const x = inet6(kernel, name);
   return gcThresh(name, (i) => x.inet6_get(vnet.ptr, 7 + i), (i, v) => x.inet6_set(vnet.ptr, 7 + i, v), set);
+}
+
+/** Reassembly knobs of a vnet by FreeBSD's net.inet6.ip6.* names, and their selectors. */
+const FRAG6_KNOBS = {
+  maxfrags: K.MAXFRAGS, maxfragpackets: K.MAXFRAGPACKETS, maxfragbucketsize: K.MAXFRAGBUCKETSIZE, maxfragsperpacket: K.MAXFRAGSPERPACKET, frag6_nfrags: K.FRAG6_NFRAGS,
+} as const;
+export type Frag6Knob = keyof typeof FRAG6_KNOBS;
+
+/**
+ * sysctl net.inet6.ip6.<knob> of a vnet: `maxfrags` (default 512) fragments held at once,
+ * `maxfragpackets` (512, at most 1,024) datagrams being reassembled (setting it sets
+ * `maxfragbucketsize` too: a vnet keeps one list, one bucket), `maxfragsperpacket` (64)
+ * fragments per datagram; -1 means no limit, 0 accepts no fragment. FreeBSD's maxfrags is
+ * one for the whole system; here each vnet has its own. `frag6_nfrags` (read only) is how
+ * many fragments the vnet holds. Returns the value (after setting it, when one is given).
+ */
+export function frag6Knob(kernel: Kernel, vnet: Vnet, knob: Frag6Knob, value?: number): number {
+  const name = `net.inet6.ip6.${String(knob)}`;
+  if (typeof knob !== "string" || !Object.hasOwn(FRAG6_KNOBS, knob)) throw new ConfigError(`sysctl: unknown knob ${name} (known: ${Object.keys(FRAG6_KNOBS).map((k) => `net.inet6.ip6.${k}`).join(", ")})`);
+  checkVnet(kernel, vnet, name);
+  const x = inet6(kernel, name);
+  const id = FRAG6_KNOBS[knob];
+  if (value !== undefined) {
+    if (knob === "frag6_nfrags") throw new ConfigError(`sysctl ${name} is read only`);
+    const max = knob === "maxfragpackets" || knob === "maxfragbucketsize" ? 1024 : 0x7fffffff;
+    if (!Number.isInteger(value) || value < -1 || value > max) throw new ConfigError(`sysctl ${name}: must be an integer from -1 (no limit) to ${max}, got ${value}`);
+    const r = x.inet6_set(vnet.ptr, id, value);
+    if (r !== 0) fail(`${name}=${value}`, r);
+  }
+  return x.inet6_get(vnet.ptr, id);
 }
 
 /** Gauges: datagrams being reassembled, neighbour entries, routes, addresses. */

@@ -17,12 +17,13 @@ import { WavnetError } from "../lib/errors.js";
 import { platform, unsupported } from "../lib/platform.js";
 import {
   addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding,
+  ipReassKnob, type IpReassKnob,
 } from "../admin/inet.js";
 import { isIPv6Text, splitZone, mask4 as maskOf } from "../lib/addr.js";
 import { netstatSTcp, tcpConnections } from "../admin/tcp.js";
 import {
   ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpDelete,
-  setForwarding6, forwarding6,
+  setForwarding6, forwarding6, frag6Knob, type Frag6Knob,
 } from "../admin/inet6.js";
 import { sockstat, formatSockstat, type SockAddr } from "../sockets/socket.js";
 import { ping, traceroute } from "../admin/ping.js";
@@ -594,13 +595,29 @@ function kldunload(c: Call): string {
   return "";
 }
 
-const SYSCTL_USAGE = "sysctl net.inet.ip.forwarding[=0|1] | net.inet6.ip6.forwarding[=0|1]";
+const SYSCTL_USAGE = "sysctl net.inet.ip.forwarding[=0|1] | net.inet6.ip6.forwarding[=0|1] | net.inet.ip.maxfrag*[=N] | net.inet6.ip6.maxfrag*[=N]";
+
+/** The reassembly limits (docs/conformance.md), FreeBSD's names: integers, -1 for no limit. */
+const REASS_OIDS = [
+  "net.inet.ip.maxfragpackets", "net.inet.ip.maxfragbucketsize", "net.inet.ip.maxfragsperpacket",
+  "net.inet6.ip6.maxfrags", "net.inet6.ip6.maxfragpackets", "net.inet6.ip6.maxfragbucketsize", "net.inet6.ip6.maxfragsperpacket",
+  "net.inet6.ip6.frag6_nfrags",
+];
 
 function sysctl(c: Call): string {
   if (c.argv.length !== 1) throw new CommandError(`sysctl: usage: ${SYSCTL_USAGE}`);
   const [name, value] = c.argv[0].split("=", 2);
+  if (REASS_OIDS.includes(name)) {
+    const six = name.startsWith("net.inet6.");
+    const knob = name.slice(six ? "net.inet6.ip6.".length : "net.inet.ip.".length);
+    const get = (v?: number) => (six ? frag6Knob(c.kernel, c.vnet, knob as Frag6Knob, v) : ipReassKnob(c.kernel, c.vnet, knob as IpReassKnob, v));
+    const old = get();
+    if (value === undefined) return `${name}: ${old}`;
+    if (!/^-?\d+$/.test(value)) throw new CommandError(`sysctl: ${name} takes an integer (-1: no limit), got ${JSON.stringify(value)}`);
+    return `${name}: ${old} -> ${get(Number(value))}`;
+  }
   const six = name === "net.inet6.ip6.forwarding";
-  if (name !== "net.inet.ip.forwarding" && !six) throw new CommandError(`sysctl: unknown oid '${name}' (known here: net.inet.ip.forwarding, net.inet6.ip6.forwarding)`);
+  if (name !== "net.inet.ip.forwarding" && !six) throw new CommandError(`sysctl: unknown oid '${name}' (known here: net.inet.ip.forwarding, net.inet6.ip6.forwarding, ${REASS_OIDS.join(", ")})`);
   const old = (six ? forwarding6(c.kernel, c.vnet) : forwarding(c.kernel, c.vnet)) ? 1 : 0;
   if (value === undefined) return `${name}: ${old}`;
   if (value !== "0" && value !== "1") throw new CommandError(`sysctl: ${name} takes 0 or 1, got ${JSON.stringify(value)}`);

@@ -31,6 +31,14 @@ const SYSCTLS: Record<string, (v: unknown) => number | string> = {
   "net.inet.tcp.sack.enable": (v) => boolish(v),
   "net.inet.tcp.rfc1323": (v) => boolish(v),
   "net.inet.tcp.syncookies": (v) => boolish(v),
+  // Reassembly limits (docs/conformance.md): FreeBSD's -1 is no limit.
+  "net.inet.ip.maxfragpackets": (v) => intIn(v, -1, 1024),
+  "net.inet.ip.maxfragbucketsize": (v) => intIn(v, -1, 1024),
+  "net.inet.ip.maxfragsperpacket": (v) => intIn(v, -1, 0x7fffffff),
+  "net.inet6.ip6.maxfrags": (v) => intIn(v, -1, 0x7fffffff),
+  "net.inet6.ip6.maxfragpackets": (v) => intIn(v, -1, 1024),
+  "net.inet6.ip6.maxfragbucketsize": (v) => intIn(v, -1, 1024),
+  "net.inet6.ip6.maxfragsperpacket": (v) => intIn(v, -1, 0x7fffffff),
 };
 const SERVICE_PORT: Record<ServiceKind, number> = { "tcp-echo": 7, "udp-echo": 7, "tcp-discard": 9, "udp-discard": 9, http: 80 };
 export const ACTIONS = ["ping", "tcp", "udp", "http", "sleep", "wait", "link", "capture", "shell"] as const;
@@ -42,7 +50,7 @@ function boolish(v: unknown): number {
 }
 
 function intIn(v: unknown, lo: number, hi: number): number {
-  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+  const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
   if (typeof n !== "number" || !Number.isInteger(n) || n < lo || n > hi) throw new Error(`must be an integer from ${lo} to ${hi}, got ${show(v)}`);
   return n;
 }

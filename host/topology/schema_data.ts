@@ -164,7 +164,7 @@ const data = {
                   "boolean"
                 ]
               },
-              "description": "net.inet.ip.forwarding, net.inet.icmp.icmplim, net.inet6.ip6.forwarding, net.inet6.icmp6.errppslimit, net.inet.tcp.{cc.algorithm,sack.enable,rfc1323,syncookies}"
+              "description": "net.inet.ip.forwarding, net.inet.icmp.icmplim, net.inet6.ip6.forwarding, net.inet6.icmp6.errppslimit, net.inet.tcp.{cc.algorithm,sack.enable,rfc1323,syncookies}, net.inet.ip.{maxfragpackets,maxfragbucketsize,maxfragsperpacket}, net.inet6.ip6.{maxfrags,maxfragpackets,maxfragbucketsize,maxfragsperpacket}"
             }
           }
         },

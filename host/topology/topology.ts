@@ -7,8 +7,8 @@ import "../vnet.js"; // the Kernel/Vnet convenience methods (epair, ifcreate, so
 import { Kernel, type Vnet } from "../kern/kernel.js";
 import { Interface } from "../admin/ifnet.js";
 import { LeakError, AbortError, abortError, type LeakEntry } from "../lib/errors.js";
-import { addAddress, addRoute, setForwarding, setIcmpLimit } from "../admin/inet.js";
-import { setForwarding6, setIcmp6Limit } from "../admin/inet6.js";
+import { addAddress, addRoute, setForwarding, setIcmpLimit, ipReassKnob, type IpReassKnob } from "../admin/inet.js";
+import { setForwarding6, setIcmp6Limit, frag6Knob, type Frag6Knob } from "../admin/inet6.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { bridgeAdd } from "../admin/bridge.js";
 import { tcpKnob, TCP_CC } from "../admin/tcp.js";
@@ -336,6 +336,8 @@ export class Topology {
         else if (name === "net.inet6.ip6.forwarding") setForwarding6(k, node.vnet, v === 1);
         else if (name === "net.inet6.icmp6.errppslimit") setIcmp6Limit(k, node.vnet, v as number);
         else if (name === "net.inet.tcp.cc.algorithm") tcpKnob(k, node.vnet, "cc.algorithm", TCP_CC[v as keyof typeof TCP_CC]);
+        else if (name.startsWith("net.inet.ip.maxfrag")) ipReassKnob(k, node.vnet, name.slice("net.inet.ip.".length) as IpReassKnob, v as number);
+        else if (name.startsWith("net.inet6.ip6.maxfrag")) frag6Knob(k, node.vnet, name.slice("net.inet6.ip6.".length) as Frag6Knob, v as number);
         else tcpKnob(k, node.vnet, name.slice("net.inet.tcp.".length) as "sack.enable", v as number);
       });
     }
