@@ -10,7 +10,7 @@ import {
 } from "../../host/index.js";
 import { createVxlan, type VxlanInterface } from "../../host/node/vxlan.js";
 import { tsharkCheck, TSHARK } from "../helpers/tshark.js";
-import { linuxVxlan, interopSkip, nsExec, scapyPython, type LinuxVxlan } from "./netns.js";
+import { linuxVxlan, interopSkip, nsExec, scapyPython, INTEROP_TOOLS, type LinuxVxlan } from "./netns.js";
 
 // Issue 14 items 9 and 10 from a real Linux host, the way the audit found them: hping3 and
 // scapy in a network namespace whose vxlan device is joined to a wavnet node's VXLAN port
@@ -104,7 +104,7 @@ function delta(a: TcpStats, b: TcpStats, ...names: (keyof TcpStats)[]): Record<s
   return Object.fromEntries(names.map((n) => [n, b[n] - a[n]]));
 }
 
-describe("Linux attacker over VXLAN: spoofed SYN flood and land attack (issue 14 items 9, 10)", { skip: interopSkip({ extra: ["hping3"], scapy: true }) }, () => {
+describe("Linux attacker over VXLAN: spoofed SYN flood and land attack (issue 14 items 9, 10)", { skip: interopSkip([...INTEROP_TOOLS, "hping3"], { scapy: true }) }, () => {
   before(async () => {
     py = scapyPython()!;
     lx = linuxVxlan({ tag: `a${process.pid % 10000}`, vni: VNI, port: 4789, linuxAddr: `${L4}/24` });

@@ -36,10 +36,10 @@ export function interopMissing(tools = INTEROP_TOOLS, o: { scapy?: boolean } = {
 /**
  * node:test's `skip` for the interop suite: false when it can run, else the reason. With
  * WAVNET_INTEROP=1 (what .ci/run sets) a reason is an error instead: CI skips nothing silently.
- * A test file that needs more than the common tools names them (`extra`, `scapy`).
+ * A test file that needs more than the common tools names them all (`tools`), and `scapy`.
  */
-export function interopSkip(o: { extra?: string[]; scapy?: boolean } = {}): string | false {
-  const why = interopMissing([...INTEROP_TOOLS, ...(o.extra ?? [])], o);
+export function interopSkip(tools = INTEROP_TOOLS, o: { scapy?: boolean } = {}): string | false {
+  const why = interopMissing(tools, o);
   if (why === undefined) return false;
   if (process.env.WAVNET_INTEROP === "1") throw new Error(`interop suite required (WAVNET_INTEROP=1) but cannot run: ${why}`);
   return why;
