@@ -5,12 +5,15 @@
 //   node --import tsx bench/drivers/tcp_host.ts conns [runs]        connect, accept, 1 byte each way, close
 //   node --import tsx bench/drivers/tcp_host.ts bulk [runs] [MiB]   send + recvInto, 64 KiB per call
 //   node --import tsx bench/drivers/tcp_host.ts bulk-recv [runs] [MiB]   the same read with recv()
+//   node --import tsx bench/drivers/tcp_host.ts bulk-nooffload [runs] [MiB]   offloads off on the epair
+//   ... bulk [runs] [MiB] --no-verify   without the CRC-32 of every byte (what checking costs)
+//   ... bulk [runs] [MiB] --corrupt     flip one byte B reads: the check must throw
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/drivers/tcp_host.ts conns 10
 
 import type { VirtualClock } from "../../host/index.js";
-import { socket, SOL_SOCKET, SO, type Socket } from "../../host/index.js";
+import { socket } from "../../host/index.js";
 import { median, nowNs } from "../lib.js";
-import { hosts } from "../groups/tcp.js";
+import { hosts, bulkPair } from "../groups/tcp.js";
 
 const MiB = 2 ** 20;
 const CHUNK = 65536;
@@ -68,44 +71,18 @@ async function conns(): Promise<void> {
   k.shutdown();
 }
 
-async function bulk(copyOut: boolean): Promise<void> {
-  const { k, A, B, clock } = await hostsWithClock(1);
-  const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 5001).listen(8);
-  lsn.setsockopt(SOL_SOCKET, SO.RCVBUF, MiB);
-  const cli = socket(k, A, "inet", "stream");
-  cli.connect("10.0.0.2", 5001);
-  let srv: Socket | null = null;
-  for (let i = 0; i < 1000 && !srv; i++) {
-    srv = lsn.accept();
-    if (!srv) clock.advance(1000);
-  }
-  if (!srv) throw new Error("no connection");
-  const src = new Uint8Array(CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
-  const dst = new Uint8Array(CHUNK);
-  const move = (total: number) => {
-    let sent = 0;
-    let got = 0;
-    while (got < total) {
-      const before = sent + got;
-      for (let n = 1; sent < total && n > 0; sent += n) n = cli.send(sent + CHUNK <= total ? src : src.subarray(0, total - sent));
-      if (copyOut) {
-        for (let r = srv!.recv(CHUNK); r !== null && r.length > 0; r = srv!.recv(CHUNK)) got += r.length;
-      } else {
-        for (let n = srv!.recvInto(dst); n !== null && n > 0; n = srv!.recvInto(dst)) got += n;
-      }
-      if (sent + got === before) clock.advance(1000); // neither side could move: let timers run
-    }
-  };
+/** The tcp group's transfer (bulkPair), runs x MiB, verified unless --no-verify; --corrupt flips one received byte. */
+async function bulk(copyOut: boolean, offload: boolean): Promise<void> {
+  const verify = !process.argv.includes("--no-verify");
+  const corrupt = process.argv.includes("--corrupt");
+  const p = await bulkPair({ offload, corruptAt: corrupt ? 40 * MiB + 12345 : undefined });
   const xfer = Number(process.argv[4] ?? 512) * MiB;
-  move(32 * MiB);
-  const m = measure(xfer * 8, () => move(xfer));
-  console.log(`${mode}: ${(m.wall / 1e9).toFixed(2)} Gbit/s wall, ${(m.cpu / 1e9).toFixed(2)} per CPU second (median of ${runs} x ${xfer / MiB} MiB)`);
-  cli.close();
-  srv.close();
-  lsn.close();
-  k.shutdown();
+  p.move(32 * MiB, { copyOut, verify });
+  const m = measure(xfer * 8, () => p.move(xfer, { copyOut, verify }));
+  console.log(`${mode}${verify ? " (verified: CRC-32 of every byte)" : " (NOT verified)"}: ${(m.wall / 1e9).toFixed(2)} Gbit/s wall, ${(m.cpu / 1e9).toFixed(2)} per CPU second (median of ${runs} x ${xfer / MiB} MiB)`);
+  p.close();
 }
 
 if (mode === "conns") await conns();
-else if (mode === "bulk" || mode === "bulk-recv") await bulk(mode === "bulk-recv");
-else throw new Error(`mode must be conns, bulk or bulk-recv, got ${JSON.stringify(mode)}`);
+else if (mode === "bulk" || mode === "bulk-recv" || mode === "bulk-nooffload") await bulk(mode === "bulk-recv", mode !== "bulk-nooffload");
+else throw new Error(`mode must be conns, bulk, bulk-recv or bulk-nooffload, got ${JSON.stringify(mode)}`);

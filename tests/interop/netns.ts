@@ -2,7 +2,7 @@
 // Everything made here is named after a tag and removed by destroy(), which also runs at
 // process exit, so a failed test leaves no namespace, veth or vxlan device behind.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 
 function which(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -11,11 +11,24 @@ function which(cmd: string): boolean {
 /** Tools the interop suite runs (.ci/run installs them: iproute2, socat, curl, tshark, ethtool, iputils-ping). */
 export const INTEROP_TOOLS = ["ip", "socat", "curl", "tshark", "ethtool", "ping"];
 
-/** Why Linux interop cannot run here, or undefined when it can. */
-export function interopMissing(tools = INTEROP_TOOLS): string | undefined {
+/**
+ * A Python interpreter that imports scapy (Debian's python3-scapy installs it for
+ * /usr/bin/python3, which a python3 earlier on PATH, a pyenv or venv, may not see), or
+ * undefined.
+ */
+export function scapyPython(): string | undefined {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    if (spawnSync(py, ["-c", "import scapy"], { stdio: "ignore" }).status === 0) return py;
+  }
+  return undefined;
+}
+
+/** Why Linux interop cannot run here, or undefined when it can; `scapy` also asks for a Python with scapy. */
+export function interopMissing(tools = INTEROP_TOOLS, o: { scapy?: boolean } = {}): string | undefined {
   if (process.platform !== "linux") return "needs Linux (network namespaces)";
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return "needs root (ip netns)";
   const missing = tools.filter((t) => !which(t));
+  if (o.scapy && scapyPython() === undefined) missing.push("python3 with scapy (python3-scapy)");
   if (missing.length) return `missing tools: ${missing.join(", ")}`;
   return undefined;
 }
@@ -23,9 +36,10 @@ export function interopMissing(tools = INTEROP_TOOLS): string | undefined {
 /**
  * node:test's `skip` for the interop suite: false when it can run, else the reason. With
  * WAVNET_INTEROP=1 (what .ci/run sets) a reason is an error instead: CI skips nothing silently.
+ * A test file that needs more than the common tools names them all (`tools`), and `scapy`.
  */
-export function interopSkip(tools = INTEROP_TOOLS): string | false {
-  const why = interopMissing(tools);
+export function interopSkip(tools = INTEROP_TOOLS, o: { scapy?: boolean } = {}): string | false {
+  const why = interopMissing(tools, o);
   if (why === undefined) return false;
   if (process.env.WAVNET_INTEROP === "1") throw new Error(`interop suite required (WAVNET_INTEROP=1) but cannot run: ${why}`);
   return why;
@@ -158,4 +172,24 @@ export function linuxVxlanPair(o: { tag: string; vni: number; port: number }): L
 /** 10.203.N.x of linuxVxlanPair for a tag. */
 export function pairAddress(tag: string, i: 1 | 2): string {
   return `10.203.${slot(tag)}.${i}`;
+}
+
+/**
+ * Run a command in a namespace; resolves with its exit code and output (a non-zero exit is
+ * the caller's to judge: hping3 exits 1 when nothing answers). Killed after timeoutMs.
+ */
+export function nsExec(ns: string, args: string[], o: { input?: Buffer | string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn("ip", ["netns", "exec", ns, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    const t = setTimeout(() => p.kill("SIGKILL"), o.timeoutMs ?? 30_000);
+    p.stdout.on("data", (d: Buffer) => (out += d));
+    p.stderr.on("data", (d: Buffer) => (err += d));
+    p.on("close", (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout: out, stderr: err });
+    });
+    p.stdin.end(o.input);
+  });
 }
