@@ -160,7 +160,9 @@ describe("websocket ports: two kernels joined by a WebSocket", () => {
     assert.equal(r2.received, 3, r2.text);
     await tcpTransfer(x.vb, x.va, "10.70.0.1", 4 << 20);
     await tcpTransfer(x.va, x.vb, "10.70.0.2", 4 << 20);
-    await sleep(50);
+    // The last ACKs and FINs may still be on the wire (a busy machine delays a socket's
+    // reads): wait until both ends have read what the other sent, then compare everything.
+    await until("the messages in flight arrived", () => x.srv.wsStats().messagesIn === x.cli.wsStats().messagesOut && x.cli.wsStats().messagesIn === x.srv.wsStats().messagesOut);
     const c = x.cli.wsStats();
     const s = x.srv.wsStats();
     assert.equal(c.messagesOut, c.txFrames, "every frame the client's ring held became one message");
