@@ -162,7 +162,10 @@ test("the animation's flights: frames depart one end of a link and arrive at the
   const flights: import("../host/web/protocol.js").Flight[] = [];
   const off = lab.on("flights", (e) => flights.push(...e.flights));
   await lab.request("shell", { node: "c1", line: "ping -c 1 10.2.0.80" });
-  await new Promise((r) => setTimeout(r, 150));
+  // Flights come as events from the worker, after the reply: wait for the WAN crossing's
+  // arrival (a busy machine delays them), at most 5 s.
+  const wanArrived = () => flights.some((a) => a.kind === "arrive" && flights.some((d) => d.kind === "depart" && d.proto === "ICMP" && d.link === 3 && d.dir === "a->b" && d.id === a.id));
+  for (const t0 = Date.now(); !wanArrived() && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 20));
   off();
   await lab.request("animate", { on: false });
   const departs = flights.filter((f) => f.kind === "depart" && f.proto === "ICMP");
