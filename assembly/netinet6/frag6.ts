@@ -1,12 +1,14 @@
 // IPv6 reassembly (RFC 8200 4.5, RFC 5722, RFC 6946; FreeBSD netinet6/frag6.c).
 //
 // Per vnet: a list of datagrams being reassembled (Ip6q, "ip6q" zone, charged to the
-// vnet), keyed (source, destination, identification), oldest first. Each holds its
+// vnet), keyed (source, destination, identification), least recently fed first. Each holds its
 // fragments ordered by offset (m_nextpkt); per fragment, in its packet header: fragment
 // offset (ph_flowid), end (ph_csum_data), the Fragment header's offset (ph_tso_segsz) and
 // the offset of the next-header byte that names it plus its own next header (ph_spare).
-// Limits: IP6_MAXFRAGPACKETS datagrams (the oldest goes to make room), 64 fragments per
-// datagram, 1 MiB held per vnet (over them: ip6s_fragoverflow), a reassembled payload of
+// Limits: IP6_MAXFRAGPACKETS datagrams and 1 MiB held per vnet (over either, the least
+// recently fed datagrams go to make room, so one still being fed survives a flood of
+// fresh ids: netinet/ip_reass.ts says why), 64 fragments per datagram (over them:
+// ip6s_fragoverflow), a reassembled payload of
 // at most 65,535 bytes counting the first fragment's unfragmentable part, checked whichever
 // fragment arrives last (parameter problem at the offset field, the datagram dropped). A datagram not complete
 // 60 s after its first fragment is dropped, with ICMPv6 time exceeded (reassembly) when
@@ -42,6 +44,20 @@ import { icmp6_error } from "./icmp6";
 /** Where the walk goes on after frag6_input returned a packet: the header offset and its next-header byte. */
 export let frag6_off: u32 = 0;
 export let frag6_nxtoff: u32 = 0;
+
+/** p was just fed a fragment: to the tail, the last to make room. */
+function q_touch(p: usize): void {
+  const vv = V6();
+  if (vv.q_tail == p) return;
+  const x = q(p);
+  if (x.q_prev != 0) q(x.q_prev).q_next = x.q_next;
+  else vv.q_head = x.q_next;
+  q(x.q_next).q_prev = x.q_prev; // not the tail: it has a next
+  x.q_next = 0;
+  x.q_prev = vv.q_tail;
+  q(vv.q_tail).q_next = p;
+  vv.q_tail = p;
+}
 
 function unlink(p: usize): void {
   const vv = V6();
@@ -192,7 +208,6 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     q_drop(p, IP6S_FRAGOVERFLOW);
     return dropfrag(m, IP6S_FRAGOVERFLOW);
   }
-  if (vv.q_bytes + flen > IP6_MAXFRAGBYTES) return dropfrag(m, IP6S_FRAGOVERFLOW);
   if ((!more && x.q_total != 0 && x.q_total != end) || (x.q_total != 0 && end > x.q_total) || (!more && end < lastEnd(x))) {
     q_drop(p, IP6S_FRAGDROPPED);
     return dropfrag(m, IP6S_FRAGDROPPED);
@@ -208,6 +223,12 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     q_drop(p, IP6S_FRAGDROPPED); // RFC 5722: overlapping fragments drop the whole datagram
     return dropfrag(m, IP6S_FRAGDROPPED);
   }
+  // Over the byte limit the least recently fed datagrams (never this one) make room.
+  while (vv.q_bytes + flen > IP6_MAXFRAGBYTES) {
+    const victim = vv.q_head != p ? vv.q_head : x.q_next;
+    if (victim == 0) return dropfrag(m, IP6S_FRAGOVERFLOW);
+    q_drop(victim, IP6S_FRAGOVERFLOW);
+  }
   const mm = fm(m);
   mm.ph_flowid = foff;
   mm.ph_csum_data = end;
@@ -219,6 +240,7 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   x.q_nfrags++;
   x.q_bytes += flen;
   vv.q_bytes += flen;
+  q_touch(p);
   if (!more) x.q_total = end;
   if (x.q_total == 0) return 0;
   let expect: u32 = 0;
