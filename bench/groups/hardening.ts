@@ -8,12 +8,16 @@
 // - fuzz_cases_per_s / fuzz_failures: measured here, a seeded fuzz run of every input path
 //   (tests/fuzz/) for FUZZ_SECONDS: cases per second through the whole harness (a fresh
 //   target vnet per case, every invariant checked after it), and the failing cases found.
+// - the flood figures (synflood_*, flood_100_*, kernel_bytes_peak, neighbour_flood_*,
+//   teardown_*, spoofed_syn_*): bench/groups/hardening_floods.ts; each runs the setup of the
+//   test that checks the same defence (tests/helpers/floods.ts), under the virtual clock.
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Group } from "../lib.js";
 import { fuzzFor } from "../../tests/fuzz/harness.js";
 import { closeRawSocket } from "../../tests/fuzz/paths.js";
+import { floodMetrics, runFloods } from "./hardening_floods.js";
 
 const FUZZ_SECONDS = 20;
 const FUZZ_SEED = 14;
@@ -27,6 +31,7 @@ const group: Group = {
     { name: "mutants_survived", unit: "mutants", target: { max: 0 }, description: "of those, mutations no named test caught" },
     { name: "fuzz_cases_per_s", unit: "cases/s", description: `fuzz cases per second over every input path (fresh target vnet per case, every invariant checked), ${FUZZ_SECONDS} s seeded run` },
     { name: "fuzz_failures", unit: "cases", target: { max: 0 }, description: "failing cases (trap, host exception, broken invariant, leak) in that run" },
+    ...floodMetrics(),
   ],
   async run(ctx) {
     if (existsSync(mutantsFile)) {
@@ -43,6 +48,7 @@ const group: Group = {
     closeRawSocket();
     ctx.report("fuzz_cases_per_s", Math.round(s.cases / s.seconds), { note: `${s.cases} cases, seed ${FUZZ_SEED}` });
     ctx.report("fuzz_failures", s.failures.length, s.failures.length ? { note: s.failures.map((f) => `${f.path}: ${f.message.split("\n")[0]}`).join("; ").slice(0, 300) } : {});
+    await runFloods(ctx);
   },
 };
 
