@@ -593,3 +593,66 @@ describe("if_bridge: members leaving, bad input, teardown", () => {
     k.shutdown();
   });
 });
+
+// A MAC address flood (macof, issue 14): a full table does not evict, it stops learning
+// (FreeBSD's bridge_rtupdate: ENOSPC, brtexceeded), so hosts learned before keep being
+// forwarded to their port; a host that appears during the flood is reached by flooding.
+describe("if_bridge: address flood", () => {
+  test("100,000 source addresses: the table stays at maxaddr, the rest counted in tableFull, memory bounded; hosts learned before are forwarded, not flooded; a new host works by flooding; ageing frees it all", async () => {
+    const N = 100_000;
+    const l = await lab();
+    const { k, clock, R, br, h, p } = l;
+    const maxaddr = bridgeStats(k, br).maxAddresses;
+    assert.equal(maxaddr, 4096);
+    h[1].send(frame(BCAST, MAC(1)));
+    h[2].send(frame(BCAST, MAC(2)));
+    const pinned0 = R.accounting().pinnedBytes;
+    const rx0 = rx(l);
+    const flooded0 = bridgeStats(k, br).flooded;
+    // Distinct, unicast, locally administered sources (a bijection of i), random-looking
+    // destinations nobody has: every flood frame is flooded to ports 1, 2 and 4.
+    const mac = (i: number) => {
+      const x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
+      return `06:${[x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
+    };
+    let legit = 0;
+    let peakPinned = 0;
+    for (let i = 0; i < N; i++) {
+      h[3].send(frame(mac(N + i), mac(i)));
+      if (i % 1000 === 999) {
+        // Between the flood's frames H1 and H2 talk: each frame reaches its port alone.
+        const f1 = bridgeStats(k, br).flooded;
+        h[1].send(frame(MAC(2), MAC(1)));
+        h[2].send(frame(MAC(1), MAC(2)));
+        assert.equal(bridgeStats(k, br).flooded, f1, `forwarded, not flooded (after ${i + 1} flood frames)`);
+        legit++;
+        peakPinned = Math.max(peakPinned, R.accounting().pinnedBytes - pinned0);
+      }
+    }
+    let s = bridgeStats(k, br);
+    assert.equal(s.addresses, maxaddr, "the table stays at maxaddr");
+    assert.equal(s.learned, maxaddr, "2 hosts, then flood sources until it was full");
+    assert.equal(s.tableFull, N - (maxaddr - 2), "every source after that counted, none learned");
+    assert.equal(s.flooded - flooded0, N);
+    const d = rx(l).map((n, i) => n - rx0[i]);
+    assert.deepEqual(d, [N + legit, N + legit, 0, N], "H3 got nothing back; H4 only the flood; H1 and H2 the flood and each other's frames");
+    assert.equal(R.accounting().items["bridge_rtnode"], maxaddr);
+    assert.ok(peakPinned <= maxaddr * 64 + 16 * 4096, `the table pinned ${peakPinned} bytes at most (${maxaddr} entries)`);
+    // A host new to the bridge (MAC(4) never seen) is not learned while the table is full:
+    // frames to it flood, and it still gets them; its frames to a learned host are forwarded.
+    const r1 = rx(l);
+    h[4].send(frame(MAC(1), MAC(4)));
+    h[1].send(frame(MAC(4), MAC(1)));
+    assert.deepEqual(rx(l).map((n, i) => n - r1[i]), [1, 1, 1, 1], "H4's frame forwarded to H1; H1's answer flooded to H2, H3, H4");
+    assert.ok(!table(l).some((e) => e.startsWith(MAC(4))), "not learned");
+    assert.equal(bridgeStats(k, br).tableFull, s.tableFull + 1);
+    // Ageing frees every entry (and the memory), after which the new host is learned.
+    clock.advance(1201 * S);
+    s = bridgeStats(k, br);
+    assert.equal(s.addresses, 0);
+    assert.equal(R.accounting().items["bridge_rtnode"] ?? 0, 0, "every entry's item freed");
+    h[4].send(frame(MAC(1), MAC(4)));
+    assert.deepEqual(table(l), [`${MAC(4)}@${p[4].name}`]);
+    k.shutdown();
+  });
+});

@@ -10,72 +10,12 @@ import { ping } from "../host/admin/ping.js";
 import { tcpKnob } from "../host/admin/tcp.js";
 import { socket, SOL_SOCKET, SO, type Socket } from "../host/sockets/socket.js";
 import { mbufsInUse, ipPacket, ether } from "./helpers/inet.js";
-import { step, pattern, sha256, pump } from "./helpers/tcp.js";
+import { pattern } from "./helpers/tcp.js";
+import { sink, sender, floodSend as flood, link, fullService, hundredFloodedVnets, FRAME_DATAGRAM } from "./helpers/floods.js";
 
 const MiB = 1024 * 1024;
-/** Over lo0 (MTU 16384) four fragments, whose shared 16 KiB clusters the socket counts in full. */
-const DATAGRAM = new Uint8Array(60_000);
-/** One Ethernet frame's worth: an mbuf and a 2 KiB cluster. */
-const FRAME_DATAGRAM = new Uint8Array(1472);
 /** sizeof(struct vnet): VnetAccounting.bytes counts it, pinnedBytes does not. */
 const VNET_STRUCT = 56;
-
-/** A UDP socket nobody reads, with the largest receive buffer (2 MiB of storage). */
-function sink(k: Kernel, v: Vnet, addr: string, port: number): Socket {
-  const r = socket(k, v, "inet", "dgram").bind(addr, port);
-  r.setsockopt(SOL_SOCKET, SO.RCVBUF, 1_800_000);
-  return r;
-}
-
-function sender(k: Kernel, v: Vnet): Socket {
-  const s = socket(k, v, "inet", "dgram");
-  s.setsockopt(SOL_SOCKET, SO.SNDBUF, 65_536);
-  return s;
-}
-
-/** Send one datagram; false when the kernel refused it (ENOBUFS). */
-function flood(s: Socket, addr: string, port: number, data: Uint8Array = DATAGRAM): boolean {
-  try {
-    s.sendto(data, addr, port);
-    return true;
-  } catch (e) {
-    if (e instanceof KernelError && /ENOBUFS|ENOMEM/.test(e.message)) return false;
-    throw e;
-  }
-}
-
-/** An epair homed in a (it dies with a), its b end moved into b. */
-function link(k: Kernel, a: Vnet, b: Vnet, net: string): [Interface, Interface] {
-  const [ea, eb] = a.ifcreate("epair");
-  eb.moveTo(b);
-  ea.setUp();
-  eb.setUp();
-  addAddress(k, ea, `${net}.1/24`);
-  addAddress(k, eb, `${net}.2/24`);
-  return [ea, eb];
-}
-
-/** A ping and a 1 MiB TCP transfer from Q to S (10.9.0.2) with the bytes checked by SHA-256. */
-async function fullService(k: Kernel, Q: Vnet, S: Vnet): Promise<void> {
-  const p = await ping(k, Q, "10.9.0.2", { count: 3, intervalMs: 10, size: 1000 });
-  assert.equal(p.received, 3, `ping: ${JSON.stringify(p.sendErrors)}`);
-  const lsn = socket(k, S, "inet", "stream").bind("0.0.0.0", 80).listen(4);
-  const cli = socket(k, Q, "inet", "stream");
-  cli.connect("10.9.0.2", 80);
-  let srv: Socket | null = null;
-  for (let i = 0; i < 100 && !srv; i++) {
-    srv = lsn.accept();
-    if (!srv) step(k);
-  }
-  assert.ok(srv, "connection accepted");
-  const data = pattern(1 << 20, 11);
-  const r = pump(k, cli, srv, data, 60_000_000);
-  assert.equal(r.bytes, data.length);
-  assert.equal(sha256(r.got), sha256(data));
-  cli.close();
-  srv.close();
-  lsn.close();
-}
 
 /** The running figure a budget is checked against agrees with the one summed over every zone. */
 function assertPinnedConsistent(k: Kernel, vnets: Vnet[]): void {
@@ -254,34 +194,9 @@ describe("memory budgets", () => {
 
   test("100 flooded vnets: a quiet pair keeps full service (ping, TCP with SHA-256) and the kernel stays under its budget", async () => {
     const BUDGET = 256 * MiB;
-    const PORTS = [9000, 9001, 9002];
     const k = await Kernel.boot({ config: ["if_epair", "inet", "udp", "tcp"], memoryBudget: BUDGET });
     const pagesBefore = k.accounting().pagesInUse;
-    const Q = k.createVnet("Q");
-    const S = k.createVnet("S");
-    link(k, Q, S, "10.9.0");
-    // 100 flooded vnets, each with three sockets nobody reads (about 3.6 MiB of room, 360 MiB
-    // in all, more than the budget): 96 flood themselves over lo0, 4 are flooded from an
-    // attacker X over epairs; all at once, as the audit did, until the kernel refuses them.
-    const X = k.createVnet("X");
-    const flooded: { v: Vnet; s: Socket; dst: string; data: Uint8Array; burst: number }[] = [];
-    const fromX = sender(k, X);
-    for (let i = 0; i < 100; i++) {
-      const v = k.createVnet(`F${i}`);
-      if (i < 4) {
-        link(k, X, v, `10.3.${i}`);
-        for (const port of PORTS) sink(k, v, "0.0.0.0", port);
-        flooded.push({ v, s: fromX, dst: `10.3.${i}.2`, data: FRAME_DATAGRAM, burst: 24 });
-      } else {
-        for (const port of PORTS) sink(k, v, "127.0.0.1", port);
-        flooded.push({ v, s: sender(k, v), dst: "127.0.0.1", data: DATAGRAM, burst: 1 });
-      }
-    }
-    for (let round = 0; round < 60; round++) {
-      for (const f of flooded) {
-        for (let j = 0; j < f.burst; j++) flood(f.s, f.dst, PORTS[(round + j) % PORTS.length], f.data);
-      }
-    }
+    const { Q, S, X, flooded } = hundredFloodedVnets(k);
     // The quiet pair has full service while the floods hold their memory, and was never refused.
     await fullService(k, Q, S);
     for (const v of [Q, S]) assert.deepEqual(v.accounting().refusals, { budget: 0, fairShare: 0 }, `${v.name} was never refused`);

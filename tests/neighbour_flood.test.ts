@@ -6,59 +6,14 @@
 // minutes (ARP) and a day (ND).
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import {
-  Kernel, addAddress, arpTable, arpStats, arpGcThresh, ping, socket, epairConditions, type Interface, type Vnet, type VirtualClock,
-} from "../host/index.js";
+import { arpTable, arpStats, arpGcThresh, ping, socket, epairConditions } from "../host/index.js";
 import { arpPacket, ether, mbufsInUse } from "./helpers/inet.js";
+import { neighbourPair as pair, arpFlood, nsFlood, resolveMs, spoofMac, spoofIp } from "./helpers/floods.js";
 import { ip6Packet, icmp6, cat, parseIPv6, nd6Stats, ndpTable, nd6GcThresh } from "./helpers/inet6.js";
 
 const FLOOD = 16_384;
 const ETHERTYPE_ARP = 0x0806;
 const ETHERTYPE_IPV6 = 0x86dd;
-
-/** A (10.0.0.1/16, fd00::1/64) and B (10.0.0.2/16, fd00::2/64) on one epair; nothing resolved yet. */
-async function pair() {
-  const k = await Kernel.boot({ config: ["if_epair", "inet", "inet6", "udp"], seed: 1 });
-  const A = k.createVnet("A");
-  const B = k.createVnet("B");
-  const [ea, eb] = k.epair(A, B);
-  ea.setUp();
-  eb.setUp();
-  addAddress(k, ea, "10.0.0.1/16");
-  addAddress(k, eb, "10.0.0.2/16");
-  addAddress(k, ea, "fd00::1/64");
-  addAddress(k, eb, "fd00::2/64");
-  return { k, A, B, ea, eb, clk: k.clock as VirtualClock };
-}
-
-const spoofMac = (i: number) => `02:5f:00:${((i >> 16) & 0xff).toString(16).padStart(2, "0")}:${((i >> 8) & 0xff).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;
-/** 10.0.1.0 onwards: on B's /16, none of them real. */
-const spoofIp = (i: number) => `10.0.${1 + (i >> 8)}.${i & 0xff}`;
-
-/** n spoofed ARP requests for B's address, each from its own address and MAC, into B's end. */
-function arpFlood(eb: Interface, n: number, from = 0): void {
-  for (let i = from; i < from + n; i++) {
-    eb.receive(ether(spoofMac(i), "ff:ff:ff:ff:ff:ff", ETHERTYPE_ARP, arpPacket({ sha: spoofMac(i), spa: spoofIp(i), tpa: "10.0.0.2" })));
-  }
-}
-
-/** n spoofed NSs for fd00::2 with a source link-layer option, each from its own address and MAC. */
-function nsFlood(eb: Interface, n: number, from = 0): void {
-  const dst = "ff02::1:ff00:2"; // fd00::2's solicited-node group
-  for (let i = from; i < from + n; i++) {
-    const src = `fd00::5f:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`;
-    const mac = spoofMac(i);
-    const body = cat(parseIPv6("fd00::2", "target"), Uint8Array.from([1, 1, ...mac.split(":").map((h) => parseInt(h, 16))]));
-    const ns = icmp6(src, dst, 135, 0, 0, body);
-    eb.receive(ether(mac, "33:33:ff:00:00:02", ETHERTYPE_IPV6, ip6Packet({ src, dst, hlim: 255, payload: ns })));
-  }
-}
-
-/** Ping dst from v once; the reply's round trip in virtual ms, or Infinity. */
-async function resolveMs(k: Kernel, v: Vnet, dst: string): Promise<number> {
-  const r = await ping(k, v, dst, { count: 1, timeoutMs: 5000 });
-  return r.received === 1 ? r.replies[0].rttMs : Infinity;
-}
 
 describe("ARP cache under a flood of spoofed requests", () => {
   test("16,384 spoofed requests: unsolicited entries stay at gc_thresh2 (512); a new neighbour resolves within a second", async () => {

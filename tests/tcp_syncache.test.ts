@@ -9,63 +9,12 @@ import {
   socket, tcpStats, tcpKnob, tcpConnections, tcpState, addRoute, SOL_SOCKET, SO, type Kernel, type Vnet, type Socket, type Interface,
 } from "../host/index.js";
 import { tcpHosts, clock, step, tcpFrame, finishTcp, pattern, pump, pumpWithBurst, sha256 } from "./helpers/tcp.js";
+import { synFlood as flood, connectTimed } from "./helpers/floods.js";
 
 const SYN = 0x02;
 const RST = 0x04;
 const ACK = 0x10;
 const MSS = [2, 4, 0x05, 0xb4];
-
-/** A small deterministic generator (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
-
-interface Flood {
-  k: Kernel; A: Vnet; B: Vnet; ea: Interface; eb: Interface; lsn: Socket;
-  /** n SYNs to B:80 from random sources in 198.18.0.0/15 and random ports. */
-  spoof(n: number): void;
-  /** One hand-made segment to B:80 from src:sport. */
-  seg(src: string, sport: number, seq: number, ack: number, flags: number): void;
-  count(): number;
-}
-
-async function flood(backlog = 128, seed = 1): Promise<Flood> {
-  const { k, A, B, ea, eb } = await tcpHosts(seed);
-  addRoute(k, B, "default", { gateway: "10.0.0.1" });
-  const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 80).listen(backlog);
-  const r = rng(seed * 7919);
-  const seg = (src: string, sport: number, seq: number, ack: number, flags: number) =>
-    eb.receive(tcpFrame({ from: ea, to: eb, src, dst: "10.0.0.2", sport, dport: 80, seq, ack, flags, options: flags === SYN ? MSS : [] }));
-  return {
-    k, A, B, ea, eb, lsn, seg,
-    spoof(n) {
-      for (let i = 0; i < n; i++) {
-        const a = r();
-        seg(`198.${18 + (a & 1)}.${(a >>> 1) & 255}.${((a >>> 9) % 254) + 1}`, 1024 + (r() % 64000), r(), 0, SYN);
-      }
-    },
-    count: () => tcpKnob(k, B, "syncache.count"),
-  };
-}
-
-/** Connect a client in A to B:80 and wait (virtual time) until B accepts it; returns both ends and the time it took. */
-function connectTimed(k: Kernel, A: Vnet, lsn: Socket, limitUs = 1_000_000): { cli: Socket; srv: Socket | null; us: number } {
-  const t0 = clock(k).now();
-  const cli = socket(k, A, "inet", "stream");
-  cli.connect("10.0.0.2", 80);
-  let srv = lsn.accept();
-  while (!srv && clock(k).now() - t0 < limitUs) {
-    step(k, 1_000);
-    srv = lsn.accept();
-  }
-  return { cli, srv, us: clock(k).now() - t0 };
-}
 
 /** The options of the first SYN-ACK to `dport` among captured frames (IPv4, no IP options). */
 function synAckOptions(frames: Uint8Array[], dport: number): { iss: number; opts: Map<number, number[]> } | null {

@@ -8,6 +8,7 @@ import { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpe
 import { ping } from "../host/admin/ping.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { chain, clockOf, mbufsInUse, twoHosts as inetTwoHosts } from "./helpers/inet.js";
+import { pattern } from "./helpers/tcp.js";
 
 // UDP (RFC 768) through the udp module: sockets of the kernel's socket layer (host/socket.ts)
 // between vnets joined by epairs, IPv4 from the inet module.
@@ -444,3 +445,59 @@ describe("udp as a module", () => {
   });
 });
 
+
+describe("udp flood into a socket that never reads", () => {
+  test("100,000 datagrams: the receive buffer bound holds, every drop counted in udps_fullsock, another socket of the vnet and another vnet unaffected, memory bounded, nothing left", async () => {
+    const N = 100_000;
+    const k = await boot(9);
+    k.reclaim();
+    const before = snapshot(k);
+    const [A, B, C] = ["A", "B", "C"].map((n) => k.createVnet(n));
+    const [ea, eb] = k.epair(A, B);
+    const [ec, eb2] = k.epair(C, B);
+    for (const i of [ea, eb, ec, eb2]) i.setUp();
+    addAddress(k, ea, "10.0.0.1/24");
+    addAddress(k, eb, "10.0.0.2/24");
+    addAddress(k, ec, "10.0.1.1/24");
+    addAddress(k, eb2, "10.0.1.2/24");
+    const slow = udpSock(k, B, "0.0.0.0", 9); // never read, default buffer
+    const other = udpSock(k, B, "0.0.0.0", 10); // read as it goes
+    const cSock = udpSock(k, C, "0.0.0.0", 11); // another vnet's socket, from B
+    const flood = udpSock(k, A);
+    const bTx = udpSock(k, B);
+    const pinned0 = B.accounting().pinnedBytes;
+    const limits = slow.info();
+    const batch = Array.from({ length: 1000 }, (_, i) => pattern(512, i));
+    let peakPinned = 0;
+    let peakMbufs = 0;
+    for (let round = 0; round < N / batch.length; round++) {
+      assert.equal(sendBatch(k, flood, batch, "10.0.0.2", 9).sent, batch.length);
+      // The other socket of B and a vnet B talks to get every datagram, intact.
+      flood.sendto(pattern(700, round), "10.0.0.2", 10);
+      assert.deepEqual(other.recv(), pattern(700, round), `datagram ${round} to the other socket`);
+      bTx.sendto(pattern(300, round), "10.0.1.1", 11);
+      assert.deepEqual(cSock.recv(), pattern(300, round), `datagram ${round} from B to C`);
+      const i = slow.info();
+      assert.ok(i.rcvBytes <= i.rcvLimit && i.rcvStorage <= i.rcvStorageLimit, `round ${round}: ${i.rcvBytes}/${i.rcvLimit} bytes, ${i.rcvStorage}/${i.rcvStorageLimit} storage`);
+      peakPinned = Math.max(peakPinned, B.accounting().pinnedBytes - pinned0);
+      peakMbufs = Math.max(peakMbufs, mbufsInUse(k));
+    }
+    const info = slow.info();
+    const s = udpStats(k, B);
+    assert.ok(info.rcvRecords > 0 && info.rcvRecords < 100, `${info.rcvRecords} datagrams queued`);
+    assert.equal(s.fullsock, N - info.rcvRecords, "every datagram that did not fit counted");
+    assert.equal(info.rcvDrops, s.fullsock);
+    assert.equal(s.delivered, info.rcvRecords + N / batch.length, "the queued ones and the other socket's");
+    assert.deepEqual(B.accounting().refusals, { budget: 0, fairShare: 0 }, "the socket's bound acts before any budget");
+    assert.ok(peakPinned <= limits.rcvStorageLimit + 64 * 1024, `B pinned ${peakPinned} bytes more at most`);
+    assert.ok(peakMbufs <= 4 * info.rcvRecords + 16, `${peakMbufs} mbufs and clusters at most: a few per queued datagram, none for the dropped`);
+    assert.equal(udpStats(k, C).fullsock, 0);
+    for (const x of [slow, other, cSock, flood, bTx]) x.close();
+    for (const v of [A, B, C]) v.destroy();
+    for (const i of k.vnet0.interfaces().filter((i) => i.name.startsWith("epair"))) if (i.alive) i.destroy();
+    k.reclaim();
+    assert.equal(mbufsInUse(k), 0);
+    assert.deepEqual(snapshot(k), before, "nothing left after destroy");
+    k.shutdown();
+  });
+});

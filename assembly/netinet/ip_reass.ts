@@ -1,14 +1,14 @@
 // IPv4 reassembly (RFC 791 3.2, RFC 815; FreeBSD netinet/ip_reass.c).
 //
 // Per vnet: a list of datagrams being reassembled (Ipq, "ipq" zone, charged to the vnet),
-// keyed (src, dst, id, protocol), oldest first. Each holds its fragments ordered by
+// keyed (src, dst, id, protocol), least recently fed first (a datagram moves to the tail
+// whenever a fragment of it is queued). Each holds its fragments ordered by
 // offset (linked through m_nextpkt; a fragment's payload offset and end are kept in its
 // packet header's ph_flowid / ph_csum_data, its header length in ph_l3hlen). Limits, per
 // vnet, FreeBSD's sysctls: net.inet.ip.maxfragpackets and maxfragbucketsize datagrams (one
-// list per vnet is one bucket; the oldest is dropped to make room, as FreeBSD's ipq_reuse;
-// 0 refuses every fragment), net.inet.ip.maxfragsperpacket fragments per datagram (over
-// it: the datagram is dropped), IP_MAXFRAGBYTES payload bytes held (over it: the
-// fragment is dropped), and
+// list per vnet is one bucket; 0 refuses every fragment), net.inet.ip.maxfragsperpacket
+// fragments per datagram (over it: the datagram is dropped), IP_MAXFRAGBYTES payload bytes
+// held (over either limit the least recently fed datagrams are dropped to make room), and
 // 65,535 bytes per datagram (ips_toolong). A datagram's size is the first fragment's header
 // length plus its payload's end, and only the first fragment says what that header length
 // is: a fragment alone is checked against the smallest header it could belong to (20 bytes,
@@ -17,6 +17,15 @@
 // early frees the memory at once). Each datagram has a callout: IPFRAGTTL_US
 // (30 s) after its first fragment it is dropped, with an ICMP time exceeded (reassembly)
 // when the first fragment is there (RFC 792, RFC 1122 3.3.2).
+//
+// Who makes room under a flood: FreeBSD drops the oldest created (ipq_reuse takes the
+// tail of the bucket, and a queue is never moved on a new fragment), so a flood of
+// fragments with fresh ids pushes out a real datagram unless it completes within the next
+// maxfragpackets new ones; and over its fragment limit it drops every new fragment,
+// real ones too, until the flood's time out. Here a datagram still being fed stays: it
+// survives a flood as long as no more than maxfragpackets - 1 new datagrams arrive
+// between two of its fragments, and the byte limit evicts too rather than shutting the
+// door for 30 s. A per-source quota would add nothing against spoofed random sources.
 //
 // Overlaps: a fragment that overlaps one already held drops the whole datagram (RFC 5722's
 // rule for IPv6, applied to IPv4: overlapping fragments are an attack, never a
@@ -45,6 +54,20 @@ import { icmp_error } from "./ip_icmp";
 
 @inline function fm(m: usize): Mbuf {
   return changetype<Mbuf>(m);
+}
+
+/** p was just fed a fragment: to the tail, the last to make room. */
+function ipq_touch(p: usize): void {
+  const vv = V();
+  if (vv.ipq_tail == p) return;
+  const x = q(p);
+  if (x.ipq_prev != 0) q(x.ipq_prev).ipq_next = x.ipq_next;
+  else vv.ipq_head = x.ipq_next;
+  q(x.ipq_next).ipq_prev = x.ipq_prev; // not the tail: it has a next
+  x.ipq_next = 0;
+  x.ipq_prev = vv.ipq_tail;
+  q(vv.ipq_tail).ipq_next = p;
+  vv.ipq_tail = p;
 }
 
 function unlink(p: usize): void {
@@ -176,7 +199,6 @@ export function ip_reass(m: usize, hlen: u32): usize {
     ipq_drop(p, IPS_FRAGDROPPED);
     return dropfrag(m, IPS_FRAGDROPPED);
   }
-  if (vv.ipq_bytes + len > IP_MAXFRAGBYTES) return dropfrag(m, IPS_FRAGDROPPED);
   // The last fragment fixes the length: a fragment that says otherwise (a second last one
   // elsewhere, data past the end) is dropped alone; the datagram keeps what it holds.
   if ((!mf && x.ipq_total != 0 && x.ipq_total != end) || (x.ipq_total != 0 && end > x.ipq_total) || (!mf && end < lastEnd(x))) {
@@ -206,6 +228,12 @@ export function ip_reass(m: usize, hlen: u32): usize {
     ipq_drop(p, IPS_FRAGDROPPED);
     return dropfrag(m, IPS_FRAGDROPPED);
   }
+  // Over the byte limit the least recently fed datagrams (never this one) make room.
+  while (vv.ipq_bytes + len > IP_MAXFRAGBYTES) {
+    const victim = vv.ipq_head != p ? vv.ipq_head : x.ipq_next;
+    if (victim == 0) return dropfrag(m, IPS_FRAGDROPPED);
+    ipq_drop(victim, IPS_FRAGDROPPED);
+  }
   const mm = fm(m);
   mm.ph_flowid = off;
   mm.ph_csum_data = end;
@@ -216,6 +244,7 @@ export function ip_reass(m: usize, hlen: u32): usize {
   x.ipq_nfrags++;
   x.ipq_bytes += len;
   vv.ipq_bytes += len;
+  ipq_touch(p);
   if (!mf) x.ipq_total = end;
   if (x.ipq_total == 0) return 0;
   // Complete when the fragments tile [0, total).

@@ -1,16 +1,17 @@
 // IPv6 reassembly (RFC 8200 4.5, RFC 5722, RFC 6946, RFC 3168 5.3; FreeBSD netinet6/frag6.c).
 //
 // Per vnet: a list of datagrams being reassembled (Ip6q, "ip6q" zone, charged to the
-// vnet), keyed (source, destination, identification), oldest first. Each holds its
+// vnet), keyed (source, destination, identification), least recently fed first. Each holds its
 // fragments ordered by offset (m_nextpkt); per fragment, in its packet header: fragment
 // offset (ph_flowid), end (ph_csum_data), the Fragment header's offset (ph_tso_segsz) and
 // the offset of the next-header byte that names it plus its own next header (ph_spare).
 //
 // Limits, per vnet, FreeBSD's sysctls (ip6_var.ts has the defaults): maxfrags fragments
 // held (over it the fragment is dropped), maxfragpackets and maxfragbucketsize datagrams
-// (one list per vnet is one bucket; at the limit the oldest datagram goes to make room,
-// counted fragoverflow: FreeBSD's IPv4 ipq_reuse, where its IPv6 refuses the newcomer; 0
-// refuses every fragment), maxfragsperpacket fragments per datagram (over it the datagram
+// (one list per vnet is one bucket; at the limit the least recently fed datagram goes to
+// make room, counted fragoverflow: FreeBSD's IPv4 ipq_reuse takes the oldest created, its
+// IPv6 refuses the newcomer, netinet/ip_reass.ts says why we differ; 0 refuses every
+// fragment), maxfragsperpacket fragments per datagram (over it the datagram
 // is dropped, its fragments counted fragdropped), and IP6_MAXFRAGBYTES held (fragoverflow).
 //
 // The rules and their counters follow FreeBSD's frag6_input (docs/conformance.md, the
@@ -61,6 +62,20 @@ const ECN_CE: u32 = 3;
 /** Where the walk goes on after frag6_input returned a packet: the header offset and its next-header byte. */
 export let frag6_off: u32 = 0;
 export let frag6_nxtoff: u32 = 0;
+
+/** p was just fed a fragment: to the tail, the last to make room. */
+function q_touch(p: usize): void {
+  const vv = V6();
+  if (vv.q_tail == p) return;
+  const x = q(p);
+  if (x.q_prev != 0) q(x.q_prev).q_next = x.q_next;
+  else vv.q_head = x.q_next;
+  q(x.q_next).q_prev = x.q_prev; // not the tail: it has a next
+  x.q_next = 0;
+  x.q_prev = vv.q_tail;
+  q(vv.q_tail).q_next = p;
+  vv.q_tail = p;
+}
 
 function unlink(p: usize): void {
   const vv = V6();
@@ -200,7 +215,6 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   }
   const vv = V6();
   if (vv.maxfrags >= 0 && vv.q_nfrags >= <u32>vv.maxfrags) return dropfrag(m, IP6S_FRAGDROPPED);
-  if (vv.q_bytes + flen > IP6_MAXFRAGBYTES) return dropfrag(m, IP6S_FRAGOVERFLOW);
   const end = foff + flen;
   const src = ip + IP6_SRC;
   const dst = ip + IP6_DST;
@@ -228,7 +242,8 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   if (p == 0) {
     const lim = maxdatagrams();
     if (lim == 0) return dropfrag(m, IP6S_FRAGDROPPED);
-    // Room for a new datagram: the oldest goes (FreeBSD's IPv4 ipq_reuse; docs/conformance.md).
+    // Room for a new datagram: the least recently fed goes (FreeBSD's IPv4 ipq_reuse takes
+    // the oldest created; docs/conformance.md, netinet/ip_reass.ts).
     while (vv.q_count >= lim && vv.q_head != 0) {
       IP6STAT_ADD(IP6S_FRAGOVERFLOW, q(vv.q_head).q_nfrags);
       frag6_freef(vv.q_head);
@@ -280,6 +295,13 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   if ((!more && x.q_total != 0 && x.q_total != end) || (x.q_total != 0 && end > x.q_total) || (!more && end < lastEnd(x))) {
     return dropfrag(m, IP6S_FRAGDROPPED);
   }
+  // Over the byte limit the least recently fed datagrams (never this one) make room.
+  while (vv.q_bytes + flen > IP6_MAXFRAGBYTES) {
+    const victim = vv.q_head != p ? vv.q_head : x.q_next;
+    if (victim == 0) return dropfrag(m, IP6S_FRAGOVERFLOW);
+    IP6STAT_ADD(IP6S_FRAGOVERFLOW, q(victim).q_nfrags);
+    frag6_freef(victim);
+  }
   const mm = fm(m);
   mm.ph_flowid = foff;
   mm.ph_csum_data = end;
@@ -292,6 +314,7 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
   vv.q_nfrags++;
   x.q_bytes += flen;
   vv.q_bytes += flen;
+  q_touch(p);
   if (!more) x.q_total = end;
   if (!complete(x)) {
     // Too many fragments for one datagram (FreeBSD checks once this one is in): all of

@@ -95,7 +95,13 @@ export const IP6_FRAGTTL_US: u64 = 60_000_000; // RFC 8200 4.5: 60 s
 // FreeBSD derives maxfrags from nmbclusters (/32); here a vnet's cluster limit is
 // MBUF_VNET_CLUSTERS (16,384), so 16,384 / 32 = 512. maxfragpackets is FreeBSD's
 // min(maxfrags, ...) = 512; maxfragbucketsize follows it (one list per vnet: one bucket).
-export const IP6_MAXFRAGS: i32 = 512; // net.inet6.ip6.maxfrags: fragments held (-1: no limit)
+// net.inet6.ip6.maxfrags: fragments held per vnet (-1: no limit). Over it a fragment is
+// refused, as FreeBSD: a flood that reaches it shuts out every real fragment until the
+// flood's time out. So by default it cannot bind before the datagram and per-datagram
+// limits do (maxfragpackets x maxfragsperpacket), whose least-recently-fed eviction keeps a
+// datagram still arriving alive (tests/frag_flood.test.ts); memory stays bounded by those,
+// the 1 MiB byte limit and the vnet's mbuf limit and budget. Set it and FreeBSD's rule applies.
+export const IP6_MAXFRAGS: i32 = 512 * 64;
 export const IP6_MAXFRAGPACKETS: i32 = 512; // net.inet6.ip6.maxfragpackets: datagrams being reassembled
 export const IP6_MAXFRAGSPERPACKET: i32 = 64; // net.inet6.ip6.maxfragsperpacket (FreeBSD's default)
 export const IP6_MAXFRAGQ_ZONE: u32 = 1024; // the ip6q zone's per-vnet limit: the most maxfragpackets can mean

@@ -10,6 +10,9 @@
 //   target vnet per case, every invariant checked after it), and the failing cases found.
 // - vxlan_rx_pps, vxlan_rx_host_socket_drops, linux_vxlan_rx_pps (item 11): a flood into a
 //   VXLAN port from another process; bench/vxlan_rx.ts measures them (its own block below).
+// - the flood figures (synflood_*, flood_100_*, kernel_bytes_peak, neighbour_flood_*,
+//   teardown_*, spoofed_syn_*): bench/groups/hardening_floods.ts; each runs the setup of the
+//   test that checks the same defence (tests/helpers/floods.ts), under the virtual clock.
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -17,6 +20,7 @@ import type { Group } from "../lib.js";
 import { fuzzFor } from "../../tests/fuzz/harness.js";
 import { closeRawSocket } from "../../tests/fuzz/paths.js";
 import { runVxlanRxBench, VXLAN_RX_METRICS } from "../vxlan_rx.js";
+import { floodMetrics, runFloods } from "./hardening_floods.js";
 
 const FUZZ_SECONDS = 20;
 const FUZZ_SEED = 14;
@@ -32,6 +36,7 @@ const group: Group = {
     { name: "fuzz_failures", unit: "cases", target: { max: 0 }, description: "failing cases (trap, host exception, broken invariant, leak) in that run" },
     // VXLAN receive under a flood (issue 14 item 11): bench/vxlan_rx.ts
     ...VXLAN_RX_METRICS,
+    ...floodMetrics(),
   ],
   async run(ctx) {
     if (existsSync(mutantsFile)) {
@@ -52,6 +57,7 @@ const group: Group = {
     // VXLAN receive under a flood (issue 14 item 11): bench/vxlan_rx.ts
     ctx.log("VXLAN receive: a flood from another process into a port, and into a Linux vxlan device");
     await runVxlanRxBench(ctx);
+    await runFloods(ctx);
   },
 };
 
