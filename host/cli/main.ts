@@ -6,8 +6,8 @@ import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
 import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
 
-const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--json]
-       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--history FILE]
+const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT] [--json]
+       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT] [--history FILE]
        wavnet version
        wavnet --help
 
@@ -21,6 +21,12 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
   --real-time      run on the wall clock (timers), whatever the file says
   --seed N         seed of the kernel's random numbers (loss, jitter, ISNs)
   --pcap DIR       where capture files go (created if missing)
+  --listen [HOST:]PORT
+                   serve the file's websocket interfaces with listen: true at
+                   ws://HOST:PORT/NODE/IFACE (HOST default 127.0.0.1; 0.0.0.0 or [::]
+                   for every address; PORT 0: any free one), so a browser page's lab or
+                   another wavnet joins this one; run stays up after its steps until
+                   ^C or SIGTERM, then brings the lab down
   --json           run: print one JSON document (steps, figures, teardown) instead of text
   --history FILE   shell: keep command history in FILE
 
@@ -40,6 +46,17 @@ interface Parsed {
   pcapDir?: string;
   json: boolean;
   history?: string;
+  listen?: { host?: string; port: number };
+}
+
+/** --listen's value: PORT, HOST:PORT or [IPV6]:PORT. */
+export function parseListen(cmd: string, v: string): { host?: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]:|([^:\[\]]+):)?(\d+)$/.exec(v);
+  if (!m) throw new UsageError(`wavnet ${cmd}: --listen takes PORT or HOST:PORT ([ADDR]:PORT for IPv6), got ${JSON.stringify(v)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new UsageError(`wavnet ${cmd}: --listen: port ${m[3]} is out of range (0 to 65535; 0: any free port)`);
+  const host = m[1] ?? m[2];
+  return host === undefined ? { port } : { host, port };
 }
 
 function parse(cmd: "run" | "shell", argv: string[]): Parsed {
@@ -55,6 +72,7 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
   const v = p.values;
   if (p.positionals.length !== 1) throw new UsageError(`wavnet ${cmd}: ${p.positionals.length ? "one topology file only" : "a topology file is needed"}`);
   if (v["virtual-time"] && v["real-time"]) throw new UsageError(`wavnet ${cmd}: --virtual-time and --real-time exclude each other`);
+  if (v.listen !== undefined && v["virtual-time"]) throw new UsageError(`wavnet ${cmd}: --listen and --virtual-time exclude each other (a peer in another process or page cannot share virtual time)`);
   if (cmd === "shell" && v.json) throw new UsageError("wavnet shell: --json is for wavnet run");
   if (cmd === "run" && v.history !== undefined) throw new UsageError("wavnet run: --history is for wavnet shell");
   let seed: number | undefined;
@@ -77,6 +95,7 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     pcapDir: v.pcap,
     json: v.json === true,
     history: v.history,
+    ...(v.listen !== undefined ? { listen: parseListen(cmd, v.listen) } : {}),
   };
 }
 
@@ -87,6 +106,7 @@ const OPTIONS = {
   pcap: { type: "string" },
   json: { type: "boolean" },
   history: { type: "string" },
+  listen: { type: "string" },
 } as const;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
@@ -113,7 +133,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
           return EXIT.OK;
         }
         const p = parse(cmd, rest);
-        const flags = { clock: p.clock, seed: p.seed, pcapDir: p.pcapDir };
+        const flags = { clock: p.clock, seed: p.seed, pcapDir: p.pcapDir, listen: p.listen };
         // The stack is loaded only now (help and version stay fast): Node's platform hooks
         // (binaries and capture files on disk), vnet.net, VXLAN ports, then the command.
         await import("../node/index.js");

@@ -8,7 +8,7 @@
 import { createInterface, type Interface as Readline } from "node:readline";
 import { appendFileSync, readFileSync, existsSync } from "node:fs";
 import { ShellCore } from "../shell/shell.js";
-import { EXIT, isTopologyError, openSession, closeSession, write, type Io, type UpFlags, type Session } from "./session.js";
+import { EXIT, isTopologyError, openSession, closeSession, write, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export interface ShellFlags extends UpFlags {
   /** Keep history in this file (read at start, one line appended per command). */
@@ -72,13 +72,16 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
   try {
     s = await openSession(file, flags);
   } catch (e) {
-    if (isTopologyError(e)) {
-      write(io.stderr, `wavnet shell: ${e.message}`);
+    if (isTopologyError(e) || e instanceof ListenError) {
+      write(io.stderr, `wavnet shell: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
       return EXIT.USAGE;
     }
     throw e;
   }
   const sh = new Shell(s, io);
+  // --listen: the URLs peers join at, and peers coming and going, on stderr (stdout is the script's output).
+  const stopWatch = s.topo.listener ? watchPeers(s, (l) => write(io.stderr, l)) : undefined;
+  if (s.topo.listener) write(io.stderr, listenText(s));
   const interactive = io.stdinTTY;
   let rl: Readline;
   if (interactive) {
@@ -114,6 +117,7 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
     if (interactive) rl.prompt();
   }
   rl.close();
+  stopWatch?.();
   const report = await closeSession(s);
   write(io.stdout, report.text);
   if (!report.ok) write(io.stderr, "LEAK: the kernel did not get back everything the topology used");
