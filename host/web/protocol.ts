@@ -103,6 +103,11 @@ export interface IfaceInfo {
   addresses: string[];
   mac: string;
   mtu: number;
+  /** websocket: the peer it connects to (a client port), or listen (served by a Node listener: not in a page). */
+  url?: string;
+  listen?: boolean;
+  /** websocket: a peer is attached now (as of this info). */
+  connected?: boolean;
 }
 
 export interface NodeInfo {
