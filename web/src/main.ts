@@ -77,6 +77,15 @@ const graph = new Graph($("graph"), $in<HTMLCanvasElement>("anim"), {
 const inspector = new Inspector($("inspectPane"), {
   applyNode: (name, e) => void edit((m) => m.setNode(name, e), { kind: "node", name }),
   deleteNode: (name) => void deleteNode(name),
+  addWebSocket: (node, e) => {
+    // A peer in a Node process cannot share the page's virtual time: the file's default (real) then.
+    if (clockKind === "virtual") {
+      clockKind = undefined;
+      toast("websocket interfaces run on the real clock: the lab comes up on it", "info");
+    }
+    void edit((m) => m.addWebSocket(node, e), { kind: "node", name: node });
+  },
+  removeInterface: (node, name) => void edit((m) => m.removeInterface(node, name), { kind: "node", name: node }),
   openConsole: (n) => openConsole(n),
   applyConditions: (i, f, r) => void setConditions(i, f, r),
   cut: (i, c) => void setCut(i, c),
