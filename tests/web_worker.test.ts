@@ -99,6 +99,39 @@ test("paced virtual time: speed 1 takes the wall time the pings span; paused hol
   assert.match(out.out, /3 packets received/);
 });
 
+test("^C (interrupt) stops a console's ping at once, with the statistics of the probes sent; paused too; other consoles go on", { timeout: 30_000 }, async () => {
+  await lab.request("time", { speed: 1, playing: true });
+  const t0 = performance.now();
+  const p = lab.request("shell", { node: "c1", line: "ping -c 100 -i 0.1 10.1.0.12" });
+  const other = lab.request("shell", { node: "c2", line: "ping -c 2 -i 0.1 10.1.0.11" });
+  await new Promise((r) => setTimeout(r, 450));
+  assert.deepEqual(await lab.request("interrupt", { node: "c1" }), { interrupted: 1 });
+  const r = await p;
+  const ms = performance.now() - t0;
+  assert.equal(r.interrupted, true);
+  const sent = Number(/(\d+) packets transmitted, (\d+) packets received/.exec(r.out)?.[1]);
+  assert.ok(sent >= 2 && sent < 20, `a few of the 100 were sent before ^C (${sent}):\n${r.out}`);
+  assert.match(r.out, /round-trip min\/avg\/max/);
+  assert.ok(ms < 3000, `the ping ended at ^C, not after 10 s (${ms.toFixed(0)} ms)`);
+  assert.match((await other).out, /2 packets received/, "c2's ping is not c1's to stop");
+  // Paused, a waiting ping still ends at ^C; nothing to stop is 0.
+  await lab.request("time", { playing: false });
+  const q = lab.request("shell", { node: "c1", line: "ping -c 5 -i 1 10.1.0.12" });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(await lab.request("interrupt", { node: "c1" }), { interrupted: 1 });
+  const held = await q;
+  assert.equal(held.interrupted, true);
+  assert.match(held.out + (held.error ?? ""), /1 packets transmitted/);
+  assert.deepEqual(await lab.request("interrupt", { node: "c1" }), { interrupted: 0 });
+  // sleep stops at ^C too.
+  await lab.request("time", { playing: true, speed: 1 });
+  const z = lab.request("shell", { node: "c1", line: "sleep 30s" });
+  await new Promise((r) => setTimeout(r, 100));
+  await lab.request("interrupt", { node: "c1" });
+  assert.equal((await z).interrupted, true);
+  await lab.request("time", { playing: true, speed: Infinity });
+});
+
 test("a capture streams decoded ICMP rows and its pcapng reads back (and tshark reads it cleanly)", async () => {
   const { capture, ifName } = await lab.request("captureStart", { endpoint: "ra:wan" });
   assert.match(ifName, /^ra:epair\d+a$/);

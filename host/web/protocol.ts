@@ -34,7 +34,9 @@ export interface Ops {
   /** The running lab's nodes, links and steps (null if none). */
   info: { args: Record<string, never>; result: LabInfo | null };
   /** One shell line (the `wavnet shell` language); with node, on that node's console. */
-  shell: { args: { line: string; node?: string }; result: { out: string; error?: string } };
+  shell: { args: { line: string; node?: string }; result: { out: string; error?: string; interrupted?: boolean } };
+  /** ^C: stop the shell lines running on that node's console (without node: the shell's own); a ping prints what it has. */
+  interrupt: { args: { node?: string }; result: { interrupted: number } };
   /** Completion of a shell line: candidates for its last word. */
   complete: { args: { line: string; node?: string }; result: { candidates: string[]; word: string } };
   /** Capture an interface ("node:if", topology or kernel name): rows come as "rows" events. */

@@ -162,6 +162,21 @@ describe("the browser page", { skip }, () => {
     await shot("console");
   });
 
+  test("^C in a console stops a running ping, which prints the statistics of what it sent", async () => {
+    // 1x virtual time: 100 pings 0.2 s apart would take 20 s.
+    await page.selectOption("#speed", "1");
+    await typeIn("c1", "ping -c 100 -i 0.2 10.2.0.80");
+    await page.waitForFunction(() => document.getElementById("console-c1")?.getAttribute("aria-busy") === "true", null, { timeout: 5000 });
+    await page.waitForTimeout(800);
+    await page.keyboard.press("Control+C");
+    // The line ends (the prompt is back) long before the 20 s the 100 pings would take.
+    await page.waitForFunction(() => document.getElementById("console-c1")?.getAttribute("aria-busy") === null, null, { timeout: 5000 });
+    const text = await screen("c1");
+    const sent = Number([...text.matchAll(/(\d+) packets transmitted/g)].pop()![1]);
+    assert.ok(sent >= 2 && sent < 100, `stopped after a few (${sent})`);
+    assert.match(text, /c1> ping -c 100 -i 0\.2 10\.2\.0\.80\s*\n\^C\s*\n/);
+  });
+
   test("a capture on ra:wan lists ICMP rows with a correct decode, and its pcapng reads cleanly in tshark", async () => {
     await page.click("#tab-packets");
     await page.selectOption("#capIface", "ra:wan");
