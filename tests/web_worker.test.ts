@@ -232,3 +232,57 @@ test("the shell's capture writes a file in the worker's memory; steps run with t
   assert.equal(teardown!.ok, true, teardown!.text);
   assert.equal(await lab.request("info"), null);
 });
+
+test("grow: nodes and links added to the file come up in the running lab (time, captures and other nodes go on); anything else is refused with why", async () => {
+  const base = `name: grow
+nodes:
+  - name: sw
+    role: bridge
+    interfaces: [{ name: p1 }, { name: p2 }]
+  - name: a
+    interfaces: [{ name: eth0, addresses: [10.7.0.1/24] }]
+  - name: b
+    interfaces: [{ name: eth0, addresses: [10.7.0.2/24] }]
+links:
+  - endpoints: [sw:p1, a:eth0]
+  - endpoints: [sw:p2, b:eth0]
+`;
+  await lab.request("load", { yaml: base, file: "grow.yaml" });
+  await lab.request("time", { speed: Infinity, playing: true });
+  assert.match((await lab.request("shell", { node: "a", line: "ping -c 1 10.7.0.2" })).out, /1 packets received/);
+  const cap = await lab.request("captureStart", { endpoint: "a:eth0" });
+  const t0 = (await lab.request("counters")).nowUs;
+  // A node c on the bridge (a new port p3: the bridge's members grow) and a node d linked to c, a comment above them.
+  const grown = base.replace("  - name: a\n", "  # added\n  - name: c\n    interfaces: [{ name: eth0, addresses: [10.7.0.3/24] }, { name: eth1, addresses: [10.8.0.1/24] }]\n  - name: d\n    interfaces: [{ name: eth0, addresses: [10.8.0.2/24] }]\n  - name: a\n")
+    .replace("interfaces: [{ name: p1 }, { name: p2 }]", "interfaces: [{ name: p1 }, { name: p2 }, { name: p3 }]")
+    + "  - endpoints: [sw:p3, c:eth0]\n  - endpoints: [c:eth1, d:eth0]\n    conditions: { delay: 5ms }\n";
+  const r = await lab.request("grow", { yaml: grown, file: "grow.yaml" });
+  assert.equal(r.grown, true, JSON.stringify(r));
+  if (!r.grown) return;
+  assert.deepEqual([r.nodes, r.links], [["c", "d"], 2]);
+  assert.deepEqual(r.info.nodes.map((n) => n.name), ["sw", "a", "b", "c", "d"], "new nodes after the old ones");
+  assert.equal(r.info.nodes.find((n) => n.name === "a")!.line, 11, "old nodes have their new lines");
+  assert.equal(r.info.links[3]!.conditions["a->b"].delayUs, 5000);
+  // Kernel time went on (no restart); a reaches c through the bridge's new port; c reaches d over the delayed link.
+  assert.ok((await lab.request("counters")).nowUs >= t0);
+  assert.match((await lab.request("shell", { node: "a", line: "ping -c 2 10.7.0.3" })).out, /2 packets received/);
+  assert.match((await lab.request("shell", { node: "c", line: "ping -c 2 10.8.0.2" })).out, /icmp_seq=1 ttl=64 time=10\.000 ms/, "5 ms each way (the first waits for ARP)");
+  // The capture started before the growth is still running and saw a's pings to c.
+  const stop = await lab.request("captureStop", { capture: cap.capture });
+  assert.ok(stop.frames >= 6, `a:eth0's capture went on: ${stop.frames} frames`);
+  // Not growths: a changed address, a removed link, a new interface on an old node that is no new link's end.
+  for (const [yaml, why] of [
+    [grown.replace("10.7.0.1/24", "10.7.0.9/24"), /a:eth0 changed/],
+    [grown.replace("delay: 5ms", "delay: 6ms"), /link c:eth1 - d:eth0 changed/],
+    [grown.replace(", { name: eth1, addresses: [10.8.0.1/24] }", "").replace("  - name: d\n    interfaces: [{ name: eth0, addresses: [10.8.0.2/24] }]\n", "").replace("  - endpoints: [c:eth1, d:eth0]\n    conditions: { delay: 5ms }\n", ""), /a link was removed/],
+    [grown.replace("[{ name: eth0, addresses: [10.7.0.2/24] }]", "[{ name: eth0, addresses: [10.7.0.2/24] }, { name: br9, kind: bridge }]"), /b:br9 is new and not the end of a new link/],
+  ] as const) {
+    const no = await lab.request("grow", { yaml, file: "grow.yaml" });
+    assert.equal(no.grown, false);
+    if (!no.grown) assert.match(no.why, why);
+  }
+  // Everything grown goes with the lab.
+  const { teardown } = await lab.request("unload");
+  assert.equal(teardown!.ok, true, teardown!.text);
+  assert.equal(teardown!.vnets, 5);
+});

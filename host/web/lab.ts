@@ -103,7 +103,7 @@ export class Lab {
   private stepsRunning = false;
   private closed = false;
 
-  private constructor(readonly topo: Topology, readonly spec: TopologySpec, upMs: number, private readonly emit: (e: Event) => void) {
+  private constructor(readonly topo: Topology, public spec: TopologySpec, upMs: number, private readonly emit: (e: Event) => void) {
     this.upMs = upMs;
     this.commands = new Commands(topo.kernel, { pcapDir: "/tmp" });
     this.shell = new ShellCore({ topo, commands: this.commands });
@@ -121,6 +121,18 @@ export class Lab {
     // No clock asked for: Topology.up's default (virtual; real with websocket interfaces, whose peers cannot share virtual time).
     const topo = await Topology.up(spec, { clock: opts.clock ?? spec.clock, seed: opts.seed ?? spec.seed, pcapDir: CAPTURE_DIR });
     return new Lab(topo, spec, performance.now() - t0, opts.emit);
+  }
+
+  /**
+   * The file grown by nodes and links (Topology.grow): they come up in the running lab (time,
+   * captures and connections go on). { why } when the change is not a growth: load it.
+   */
+  async grow(yaml: string, file?: string): Promise<{ grown: true; info: LabInfo; nodes: string[]; links: number } | { grown: false; why: string }> {
+    const spec = parseTopology(yaml, file ?? this.spec.file);
+    const r = await this.topo.grow(spec);
+    if (!r.grown) return r;
+    this.spec = spec;
+    return { grown: true, info: this.info(), nodes: r.nodes, links: r.links };
   }
 
   info(): LabInfo {

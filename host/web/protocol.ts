@@ -29,6 +29,8 @@ export interface Ops {
   check: { args: { yaml: string; file?: string }; result: CheckResult };
   /** Tear down the lab running (if any) and bring this one up. Fails with the file's problems (error.problems). */
   load: { args: { yaml: string; file?: string; clock?: "virtual" | "real"; seed?: number }; result: LabInfo };
+  /** The file with nodes and links added, brought up in the running lab (no restart); grown: false (and why) when it is not only that: load it. */
+  grow: { args: { yaml: string; file?: string }; result: { grown: true; info: LabInfo; nodes: string[]; links: number } | { grown: false; why: string } };
   /** Tear the lab down; its accounting (null if none was up). */
   unload: { args: Record<string, never>; result: { teardown: TeardownReport | null } };
   /** The running lab's nodes, links and steps (null if none). */

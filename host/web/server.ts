@@ -70,6 +70,12 @@ export class LabServer {
       this.emit({ event: "clock", state: lab.time.state() });
       return info;
     }),
+    grow: (a) => this.serial(async () => {
+      if (!this.lab) return { grown: false as const, why: "no lab is up" };
+      const r = await this.lab.grow(a.yaml, a.file);
+      if (r.grown) this.emit({ event: "loaded", info: r.info });
+      return r;
+    }),
     unload: () => this.serial(async () => {
       const lab = this.lab;
       if (!lab) return { teardown: null };
