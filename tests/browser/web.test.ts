@@ -238,6 +238,10 @@ describe("the browser page", { skip }, () => {
   });
 
   test("add a node and a link in the graph, then ping it", async () => {
+    const kernelS = async () => Number(((await page.textContent("#now")) ?? "").replace(/[^\d.]/g, ""));
+    await page.waitForTimeout(300);
+    const t0 = await kernelS();
+    assert.ok(t0 > 0.2, `the lab has run a while (${t0} s)`);
     await page.selectOption("#addRole", "host");
     await page.click("#addNode");
     await page.waitForFunction(() => (window as unknown as { wavnet: { graph: { cy: import("cytoscape").Core } } }).wavnet.graph.cy.getElementById("n1").length === 1, null, { timeout: 30_000 });
@@ -247,6 +251,9 @@ describe("the browser page", { skip }, () => {
     const w = await nodeAt("web");
     await page.mouse.click(w.x, w.y);
     await page.waitForFunction(() => /^demo: 7 nodes, 6 links/.test(document.getElementById("status")?.textContent ?? ""), null, { timeout: 30_000 });
+    // Both came up in the running lab: no restart, kernel time went on.
+    assert.match(await status(), /^demo: 7 nodes, 6 links; 1 link added to the running lab$/);
+    assert.ok(await kernelS() >= t0, "kernel time did not start again at 0");
     const yaml = await page.evaluate(() => (window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text);
     assert.match(yaml, /- name: n1\n\s+interfaces:\n\s+- \{ name: eth0, addresses: \[ 10\.100\.0\.1\/24 \] \}/);
     assert.match(yaml, /endpoints: \[ n1:eth0, web:eth1 \]/);
