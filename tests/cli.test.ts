@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PassThrough } from "node:stream";
 import { createServer } from "node:net";
+import { WebSocket } from "ws";
 import { readPcap } from "../host/index.js";
 import { main } from "../host/cli/main.js";
 
@@ -283,6 +284,27 @@ describe("wavnet run --listen", () => {
     assert.equal((await inProcess(["run", gwFile, "--listen"])).stderr.trim(), "wavnet run: --listen needs a value");
     assert.equal((await inProcess(["run", gwFile, "--listen", "0", "--virtual-time"])).stderr.trim(), "wavnet run: --listen and --virtual-time exclude each other (a peer in another process or page cannot share virtual time)");
     assert.match((await inProcess(["--help"])).stdout, /--listen \[HOST:\]PORT\n\s+serve the file's websocket interfaces/);
+  });
+
+  test("--allow-origin: browser pages from that origin join, others are refused (4403); bad values are usage errors", async () => {
+    const gw = started(["run", file("gw.yaml", GW), "--listen", "0", "--allow-origin", "http://lab.example", "--allow-origin", "https://other.example:8443"]);
+    try {
+      const url = (await gw.waitFor(/^ {2}gw:ws0 +(ws:\/\/127\.0\.0\.1:\d+\/gw\/ws0)$/m))[1]!;
+      const closeOf = (origin: string) => new Promise<number | "open">((resolve, reject) => {
+        const ws = new WebSocket(url, { origin });
+        ws.on("open", () => setTimeout(() => (ws.readyState === WebSocket.OPEN ? (ws.close(), resolve("open")) : undefined), 200));
+        ws.on("close", (code) => resolve(code));
+        ws.on("error", reject);
+      });
+      assert.equal(await closeOf("http://evil.example"), 4403);
+      assert.equal(await closeOf("http://lab.example"), "open");
+    } finally {
+      gw.p.kill("SIGTERM");
+    }
+    assert.equal(await gw.closed, 0);
+    const gwFile = join(dir, "gw.yaml");
+    assert.equal((await inProcess(["run", gwFile, "--allow-origin", "http://lab.example"])).stderr.trim(), "wavnet run: --allow-origin is for --listen");
+    assert.match((await inProcess(["run", gwFile, "--listen", "0", "--allow-origin", "http://lab.example/page"])).stderr, /^wavnet run: --allow-origin takes an origin such as https:\/\/lab\.example\.org .*got "http:\/\/lab\.example\/page"\n$/);
   });
 
   test("[::1]:PORT listens on IPv6 loopback; wavnet shell --listen serves too", async () => {

@@ -6,8 +6,8 @@ import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
 import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
 
-const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT] [--json]
-       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT] [--history FILE]
+const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--json]
+       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--history FILE]
        wavnet version
        wavnet --help
 
@@ -27,6 +27,9 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
                    for every address; PORT 0: any free one), so a browser page's lab or
                    another wavnet joins this one; run stays up after its steps until
                    ^C or SIGTERM, then brings the lab down
+  --allow-origin ORIGIN
+                   with --listen: let browser pages from ORIGIN join (https://lab.example.org;
+                   repeat for more; * for any); by default only pages of this machine may
   --json           run: print one JSON document (steps, figures, teardown) instead of text
   --history FILE   shell: keep command history in FILE
 
@@ -46,7 +49,7 @@ interface Parsed {
   pcapDir?: string;
   json: boolean;
   history?: string;
-  listen?: { host?: string; port: number };
+  listen?: { host?: string; port: number; allowOrigins?: string[] };
 }
 
 /** --listen's value: PORT, HOST:PORT or [IPV6]:PORT. */
@@ -73,6 +76,19 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
   if (p.positionals.length !== 1) throw new UsageError(`wavnet ${cmd}: ${p.positionals.length ? "one topology file only" : "a topology file is needed"}`);
   if (v["virtual-time"] && v["real-time"]) throw new UsageError(`wavnet ${cmd}: --virtual-time and --real-time exclude each other`);
   if (v.listen !== undefined && v["virtual-time"]) throw new UsageError(`wavnet ${cmd}: --listen and --virtual-time exclude each other (a peer in another process or page cannot share virtual time)`);
+  const origins = v["allow-origin"];
+  if (origins && v.listen === undefined) throw new UsageError(`wavnet ${cmd}: --allow-origin is for --listen`);
+  for (const o of origins ?? []) {
+    if (o === "*") continue;
+    let u: URL | undefined;
+    try {
+      u = new URL(o);
+    } catch {
+      // not a URL: refused below
+    }
+    // An Origin header is scheme://host[:port], nothing more: anything else would never match.
+    if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o) throw new UsageError(`wavnet ${cmd}: --allow-origin takes an origin such as https://lab.example.org or http://10.0.0.5:5173 (scheme, host, port; no path), or *; got ${JSON.stringify(o)}`);
+  }
   if (cmd === "shell" && v.json) throw new UsageError("wavnet shell: --json is for wavnet run");
   if (cmd === "run" && v.history !== undefined) throw new UsageError("wavnet run: --history is for wavnet shell");
   let seed: number | undefined;
@@ -95,7 +111,7 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     pcapDir: v.pcap,
     json: v.json === true,
     history: v.history,
-    ...(v.listen !== undefined ? { listen: parseListen(cmd, v.listen) } : {}),
+    ...(v.listen !== undefined ? { listen: { ...parseListen(cmd, v.listen), ...(origins ? { allowOrigins: origins } : {}) } } : {}),
   };
 }
 
@@ -107,6 +123,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   history: { type: "string" },
   listen: { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
 } as const;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {

@@ -14,7 +14,7 @@ export interface UpFlags {
   seed?: number;
   pcapDir?: string;
   /** --listen: serve the file's websocket interfaces with `listen: true` here (ws://HOST:PORT/NODE/IFACE). */
-  listen?: { host?: string; port: number };
+  listen?: { host?: string; port: number; allowOrigins?: string[] };
 }
 
 export interface Session {
