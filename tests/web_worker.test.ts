@@ -276,6 +276,7 @@ links:
     [grown.replace("delay: 5ms", "delay: 6ms"), /link c:eth1 - d:eth0 changed/],
     [grown.replace(", { name: eth1, addresses: [10.8.0.1/24] }", "").replace("  - name: d\n    interfaces: [{ name: eth0, addresses: [10.8.0.2/24] }]\n", "").replace("  - endpoints: [c:eth1, d:eth0]\n    conditions: { delay: 5ms }\n", ""), /a link was removed/],
     [grown.replace("[{ name: eth0, addresses: [10.7.0.2/24] }]", "[{ name: eth0, addresses: [10.7.0.2/24] }, { name: br9, kind: bridge }]"), /b:br9 is new and not the end of a new link/],
+    [`${grown.replace("nodes:\n", "nodes:\n  - name: e\n    interfaces: [{ name: ws0, kind: websocket, url: \"ws://127.0.0.1:9/x\" }]\n")}`, /new node e has a websocket interface \(ws0\)/],
   ] as const) {
     const no = await lab.request("grow", { yaml, file: "grow.yaml" });
     assert.equal(no.grown, false);

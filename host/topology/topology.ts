@@ -134,6 +134,12 @@ function growthProblem(prev: TopologySpec, next: TopologySpec): string {
   for (let i = 0; i < prev.links.length; i++) {
     if (shape(prev.links[i]) !== shape(next.links[i])) return `link ${prev.links[i]!.a.node}:${prev.links[i]!.a.iface} - ${prev.links[i]!.b.node}:${prev.links[i]!.b.iface} changed`;
   }
+  // Ports to other processes have bring-up rules of their own (a real clock, a listener): a new lab checks them.
+  for (const n of next.nodes) {
+    if (prev.nodes.some((p) => p.name === n.name)) continue;
+    const port = n.interfaces.find((i) => i.kind === "websocket" || i.kind === "vxlan");
+    if (port) return `new node ${n.name} has a ${port.kind} interface (${port.name})`;
+  }
   const newEnds = new Set(next.links.slice(prev.links.length).flatMap((l) => [`${l.a.node}:${l.a.iface}`, `${l.b.node}:${l.b.iface}`]));
   for (const p of prev.nodes) {
     const n = next.nodes.find((x) => x.name === p.name);
