@@ -172,7 +172,7 @@ describe("wavnet run", () => {
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^wavnet \d+\.\d+\.\d+ \(node v\d+/);
     const x = await inProcess(["frob"]);
-    assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, version, --help)`]);
+    assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, relay, version, --help)`]);
   });
 });
 
@@ -305,6 +305,33 @@ describe("wavnet run --listen", () => {
     const gwFile = join(dir, "gw.yaml");
     assert.equal((await inProcess(["run", gwFile, "--allow-origin", "http://lab.example"])).stderr.trim(), "wavnet run: --allow-origin is for --listen");
     assert.match((await inProcess(["run", gwFile, "--listen", "0", "--allow-origin", "http://lab.example/page"])).stderr, /^wavnet run: --allow-origin takes an origin such as https:\/\/lab\.example\.org .*got "http:\/\/lab\.example\/page"\n$/);
+  });
+
+  test("wavnet relay: two labs joined on its ports share one segment; its errors", async () => {
+    const relay = started(["relay", "--listen", "127.0.0.1:0", "--ports", "2"]);
+    const host = (name: string, url: string, addr: string, steps = "") => `name: ${name}\nnodes:\n  - name: ${name}\n    interfaces:\n      - { name: ws0, kind: websocket, url: "${url}", addresses: [${addr}] }\n${steps}`;
+    let a: ReturnType<typeof spawn> | undefined;
+    try {
+      const p1 = (await relay.waitFor(/^ {2}relay:p1 +(ws:\/\/127\.0\.0\.1:\d+\/relay\/p1)$/m))[1]!;
+      const p2 = (await relay.waitFor(/^ {2}relay:p2 +(ws:\/\/127\.0\.0\.1:\d+\/relay\/p2)$/m))[1]!;
+      await relay.waitFor(/up until \^C or SIGTERM/);
+      // a stays up (a shell waiting on its script); b pings it through the relay's bridge.
+      a = spawn(process.execPath, [BIN, "shell", file("a.yaml", host("a", p1, "10.9.0.1/24"))], { stdio: ["pipe", "ignore", "pipe"] });
+      await relay.waitFor(/relay:p1: peer 127\.0\.0\.1:\d+ joined/);
+      const b = await wavnet(["run", file("b.yaml", host("b", p2, "10.9.0.2/24", "steps:\n  - ping: { from: b, to: 10.9.0.1, count: 2 }\n"))]);
+      assert.equal(b.code, 0, b.stdout + b.stderr);
+      assert.match(b.stdout, /2\/2 replies from 10\.9\.0\.1/);
+    } finally {
+      a?.stdin!.end();
+      relay.p.kill("SIGTERM");
+    }
+    if (a) assert.equal(await new Promise((r) => (a!.exitCode !== null ? r(a!.exitCode) : a!.on("close", r))), 0, "a's shell ended with its script");
+    assert.equal(await relay.closed, 0, relay.o.stdout + relay.o.stderr);
+    assert.match(relay.o.stdout, /^relay \(relay\): 1 nodes, 0 links up/);
+    assert.match(relay.o.stdout, /teardown: 1 vnets destroyed, 0 pages and 0 items leaked/);
+    assert.equal((await inProcess(["relay"])).stderr.trim(), "wavnet relay: --listen [HOST:]PORT is needed");
+    assert.equal((await inProcess(["relay", "--listen", "0", "--ports", "0"])).stderr.trim(), `wavnet relay: --ports must be 1 to 64, got "0"`);
+    assert.equal((await inProcess(["relay", "x.yaml", "--listen", "0"])).stderr.trim(), `wavnet relay: no file: the relay is its own lab (got "x.yaml")`);
   });
 
   test("[::1]:PORT listens on IPv6 loopback; wavnet shell --listen serves too", async () => {

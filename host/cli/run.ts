@@ -6,7 +6,7 @@
 // cleanly (the exit status is still the steps' and the teardown's).
 
 import { fmtMs, resultTable, passedLine } from "../shell/results.js";
-import type { StepEvent, StepResult, TeardownReport } from "../topology/index.js";
+import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
 import { AbortError } from "../lib/errors.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
@@ -146,10 +146,11 @@ function teardownText(t: TeardownReport): string {
   return [t.text, ...(t.ok ? [] : ["LEAK: the kernel did not get back everything the topology used"])].join("\n");
 }
 
-export async function run(file: string, flags: RunFlags, io: Io): Promise<number> {
+/** wavnet run FILE (spec: a topology made by the command instead of read from FILE, as wavnet relay's). */
+export async function run(file: string, flags: RunFlags, io: Io, spec?: TopologySpec): Promise<number> {
   let s: Session;
   try {
-    s = await openSession(file, flags);
+    s = await openSession(file, flags, spec);
   } catch (e) {
     if (isTopologyError(e) || e instanceof ListenError) {
       write(io.stderr, `wavnet run: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
@@ -231,4 +232,14 @@ function jsonSafe(_key: string, v: unknown): unknown {
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   if (typeof v === "bigint") return Number(v);
   return v;
+}
+
+/**
+ * wavnet relay: a lab of one bridge whose ports are listen interfaces (/relay/p1 ... /relay/pN),
+ * so pages and other wavnets that connect to them share one Ethernet segment; up until a signal.
+ */
+export async function relay(ports: number, flags: RunFlags, io: Io): Promise<number> {
+  const ifaces = Array.from({ length: ports }, (_, i) => `      - { name: p${i + 1}, kind: websocket, listen: true }`).join("\n");
+  const yaml = `name: relay\nclock: real\nnodes:\n  - name: relay\n    role: bridge\n    interfaces:\n${ifaces}\n`;
+  return run("relay", flags, io, parseTopology(yaml, "relay"));
 }

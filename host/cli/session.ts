@@ -33,8 +33,8 @@ export function isTopologyError(e: unknown): e is TopologyError | TopologyErrors
 }
 
 /** Load and bring up; throws TopologyError(s) for a bad file. */
-export async function openSession(file: string, flags: UpFlags): Promise<Session> {
-  const spec = loadTopology(file);
+export async function openSession(file: string, flags: UpFlags, given?: TopologySpec): Promise<Session> {
+  const spec = given ?? loadTopology(file);
   const t0 = performance.now();
   if (flags.listen && !listenInterfaces(spec).length) {
     // A listener that serves nothing would refuse every peer (4404): say so before booting.
