@@ -191,7 +191,10 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
  * Text goes to stdout; with --json the document is the only thing there and the rest is on stderr.
  */
 async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): Promise<number> {
-  const say = (line: string) => write(flags.json ? io.stderr : io.stdout, line);
+  const say = (line: string) => {
+    progress.clear(); // a peer may come while a step runs: not in the middle of its live line
+    write(flags.json ? io.stderr : io.stdout, line);
+  };
   say(listenText(s));
   const abort = new AbortController();
   let wake = () => {};
