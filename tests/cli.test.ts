@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PassThrough } from "node:stream";
+import { createServer } from "node:net";
+import { WebSocket } from "ws";
 import { readPcap } from "../host/index.js";
 import { main } from "../host/cli/main.js";
 
@@ -170,7 +172,174 @@ describe("wavnet run", () => {
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^wavnet \d+\.\d+\.\d+ \(node v\d+/);
     const x = await inProcess(["frob"]);
-    assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, version, --help)`]);
+    assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, relay, version, --help)`]);
+  });
+});
+
+// A lab for others to join: gw serves ws0 and routes to h1 behind it.
+const GW = `name: gw
+nodes:
+  - name: gw
+    role: router
+    interfaces:
+      - { name: ws0, kind: websocket, listen: true, addresses: [10.9.0.1/24] }
+      - { name: eth0, addresses: [10.1.0.1/24] }
+  - name: h1
+    interfaces: [{ name: eth0, addresses: [10.1.0.2/24] }]
+    routes: [{ to: default, via: 10.1.0.1 }]
+links:
+  - endpoints: [gw:eth0, h1:eth0]
+steps:
+  - ping: { from: gw, to: h1, count: 1 }
+`;
+const edge = (url: string) => `name: edge
+nodes:
+  - name: edge
+    interfaces:
+      - { name: ws0, kind: websocket, url: "${url}", addresses: [10.9.0.2/24] }
+    routes: [{ to: 10.1.0.0/24, via: 10.9.0.1 }]
+steps:
+  - ping: { from: edge, to: 10.1.0.2, count: 2 }
+`;
+
+/** A long-running wavnet: its output so far, and a wait for a line of it. */
+function started(args: string[]) {
+  const p = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WAVNET_DEBUG: "" } });
+  const o = { stdout: "", stderr: "" };
+  p.stdout.setEncoding("utf8").on("data", (d: string) => (o.stdout += d));
+  p.stderr.setEncoding("utf8").on("data", (d: string) => (o.stderr += d));
+  const closed = new Promise<number | null>((r) => p.on("close", r));
+  const waitFor = async (re: RegExp, ms = 30_000): Promise<RegExpMatchArray> => {
+    const t0 = Date.now();
+    for (;;) {
+      const m = re.exec(o.stdout);
+      if (m) return m;
+      if (p.exitCode !== null || Date.now() - t0 > ms) throw new Error(`no ${re} in:\n${o.stdout}\n${o.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { p, o, closed, waitFor };
+}
+
+describe("wavnet run --listen", () => {
+  test("prints the URL of each listen interface, runs the steps, stays up for a peer that pings through it, and goes down on SIGTERM", async () => {
+    const gw = started(["run", file("gw.yaml", GW), "--listen", "0"]);
+    try {
+      const url = (await gw.waitFor(/^ {2}gw:ws0 +(ws:\/\/127\.0\.0\.1:\d+\/gw\/ws0)$/m))[1]!;
+      await gw.waitFor(/1 of 1 steps passed\nup until \^C or SIGTERM/);
+      // Another wavnet joins it and pings h1 through gw.
+      const r = await wavnet(["run", file("edge.yaml", edge(url))]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /2\/2 replies from 10\.1\.0\.2/);
+      await gw.waitFor(/gw:ws0: peer 127\.0\.0\.1:\d+ joined\ngw:ws0: peer 127\.0\.0\.1:\d+ left/);
+      // Still up after the peer left and the steps ended: a second peer is served too.
+      assert.equal(gw.p.exitCode, null);
+      assert.equal((await wavnet(["run", join(dir, "edge.yaml")])).code, 0);
+    } finally {
+      gw.p.kill("SIGTERM");
+    }
+    assert.equal(await gw.closed, 0);
+    assert.match(gw.o.stderr, /wavnet run: SIGTERM: bringing the lab down/);
+    assert.match(gw.o.stdout, /teardown: 2 vnets destroyed, 0 pages and 0 items leaked\n$/);
+  });
+
+  test("^C while the steps run abandons them, brings the lab down and exits 130", async () => {
+    const slow = GW.replace("count: 1 }", "count: 50, interval: 1s }");
+    const gw = started(["run", file("gw-slow.yaml", slow), "--listen", "127.0.0.1:0", "--json"]);
+    // --json: the URLs go to stderr, stdout is the one document.
+    const t0 = Date.now();
+    while (!/ws:\/\/127\.0\.0\.1:\d+\/gw\/ws0/.test(gw.o.stderr) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
+    gw.p.kill("SIGINT");
+    assert.equal(await gw.closed, 130);
+    const doc = JSON.parse(gw.o.stdout);
+    assert.equal(doc.interrupted, true);
+    assert.equal(doc.ok, false);
+    assert.match(doc.listen.endpoints[0].url, /^ws:\/\/127\.0\.0\.1:\d+\/gw\/ws0$/);
+    assert.equal(doc.teardown.ok, true);
+  });
+
+  test("errors: a busy port, a file with nothing to serve, a file that needs --listen, bad values", async () => {
+    const gwFile = file("gw.yaml", GW);
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const b = await inProcess(["run", gwFile, "--listen", `127.0.0.1:${port}`]);
+      assert.equal(b.code, 2);
+      assert.equal(b.stderr.trim(), `wavnet run: --listen: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port} (another program has it: pick another port, or 0 for any free one)`);
+    } finally {
+      busy.close();
+    }
+    const none = await inProcess(["run", file("pair.yaml", PAIR), "--listen", "0"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^wavnet run: --listen: .*pair\.yaml has no websocket interface with listen: true to serve; add one to a node/);
+    const needs = await inProcess(["run", gwFile]);
+    assert.equal(needs.code, 2);
+    assert.match(needs.stderr, /gw\.yaml:6:9: nodes\[0\]\.interfaces\[0\]: gw:ws0: listen: true needs a listener \(wavnet run --listen PORT/);
+    for (const [v, msg] of [
+      ["70000", "wavnet run: --listen: port 70000 is out of range (0 to 65535; 0: any free port)"],
+      ["x:y", `wavnet run: --listen takes PORT or HOST:PORT ([ADDR]:PORT for IPv6), got "x:y"`],
+      ["::1:80", `wavnet run: --listen takes PORT or HOST:PORT ([ADDR]:PORT for IPv6), got "::1:80"`],
+    ]) assert.deepEqual((await inProcess(["run", gwFile, "--listen", v!])).stderr.trim(), msg);
+    assert.equal((await inProcess(["run", gwFile, "--listen"])).stderr.trim(), "wavnet run: --listen needs a value");
+    assert.equal((await inProcess(["run", gwFile, "--listen", "0", "--virtual-time"])).stderr.trim(), "wavnet run: --listen and --virtual-time exclude each other (a peer in another process or page cannot share virtual time)");
+    assert.match((await inProcess(["--help"])).stdout, /--listen \[HOST:\]PORT\n\s+serve the file's websocket interfaces/);
+  });
+
+  test("--allow-origin: browser pages from that origin join, others are refused (4403); bad values are usage errors", async () => {
+    const gw = started(["run", file("gw.yaml", GW), "--listen", "0", "--allow-origin", "http://lab.example", "--allow-origin", "https://other.example:8443"]);
+    try {
+      const url = (await gw.waitFor(/^ {2}gw:ws0 +(ws:\/\/127\.0\.0\.1:\d+\/gw\/ws0)$/m))[1]!;
+      const closeOf = (origin: string) => new Promise<number | "open">((resolve, reject) => {
+        const ws = new WebSocket(url, { origin });
+        ws.on("open", () => setTimeout(() => (ws.readyState === WebSocket.OPEN ? (ws.close(), resolve("open")) : undefined), 200));
+        ws.on("close", (code) => resolve(code));
+        ws.on("error", reject);
+      });
+      assert.equal(await closeOf("http://evil.example"), 4403);
+      assert.equal(await closeOf("http://lab.example"), "open");
+    } finally {
+      gw.p.kill("SIGTERM");
+    }
+    assert.equal(await gw.closed, 0);
+    const gwFile = join(dir, "gw.yaml");
+    assert.equal((await inProcess(["run", gwFile, "--allow-origin", "http://lab.example"])).stderr.trim(), "wavnet run: --allow-origin is for --listen");
+    assert.match((await inProcess(["run", gwFile, "--listen", "0", "--allow-origin", "http://lab.example/page"])).stderr, /^wavnet run: --allow-origin takes an origin such as https:\/\/lab\.example\.org .*got "http:\/\/lab\.example\/page"\n$/);
+  });
+
+  test("wavnet relay: two labs joined on its ports share one segment; its errors", async () => {
+    const relay = started(["relay", "--listen", "127.0.0.1:0", "--ports", "2"]);
+    const host = (name: string, url: string, addr: string, steps = "") => `name: ${name}\nnodes:\n  - name: ${name}\n    interfaces:\n      - { name: ws0, kind: websocket, url: "${url}", addresses: [${addr}] }\n${steps}`;
+    let a: ReturnType<typeof spawn> | undefined;
+    try {
+      const p1 = (await relay.waitFor(/^ {2}relay:p1 +(ws:\/\/127\.0\.0\.1:\d+\/relay\/p1)$/m))[1]!;
+      const p2 = (await relay.waitFor(/^ {2}relay:p2 +(ws:\/\/127\.0\.0\.1:\d+\/relay\/p2)$/m))[1]!;
+      await relay.waitFor(/up until \^C or SIGTERM/);
+      // a stays up (a shell waiting on its script); b pings it through the relay's bridge.
+      a = spawn(process.execPath, [BIN, "shell", file("a.yaml", host("a", p1, "10.9.0.1/24"))], { stdio: ["pipe", "ignore", "pipe"] });
+      await relay.waitFor(/relay:p1: peer 127\.0\.0\.1:\d+ joined/);
+      const b = await wavnet(["run", file("b.yaml", host("b", p2, "10.9.0.2/24", "steps:\n  - ping: { from: b, to: 10.9.0.1, count: 2 }\n"))]);
+      assert.equal(b.code, 0, b.stdout + b.stderr);
+      assert.match(b.stdout, /2\/2 replies from 10\.9\.0\.1/);
+    } finally {
+      a?.stdin!.end();
+      relay.p.kill("SIGTERM");
+    }
+    if (a) assert.equal(await new Promise((r) => (a!.exitCode !== null ? r(a!.exitCode) : a!.on("close", r))), 0, "a's shell ended with its script");
+    assert.equal(await relay.closed, 0, relay.o.stdout + relay.o.stderr);
+    assert.match(relay.o.stdout, /^relay \(relay\): 1 nodes, 0 links up/);
+    assert.match(relay.o.stdout, /teardown: 1 vnets destroyed, 0 pages and 0 items leaked/);
+    assert.equal((await inProcess(["relay"])).stderr.trim(), "wavnet relay: --listen [HOST:]PORT is needed");
+    assert.equal((await inProcess(["relay", "--listen", "0", "--ports", "0"])).stderr.trim(), `wavnet relay: --ports must be 1 to 64, got "0"`);
+    assert.equal((await inProcess(["relay", "x.yaml", "--listen", "0"])).stderr.trim(), `wavnet relay: no file: the relay is its own lab (got "x.yaml")`);
+  });
+
+  test("[::1]:PORT listens on IPv6 loopback; wavnet shell --listen serves too", async () => {
+    const r = started(["shell", file("gw.yaml", GW), "--listen", "[::1]:0"]);
+    // The shell reads its script from stdin (ignored: at once at its end), so it prints the URLs and goes down.
+    assert.equal(await r.closed, 0);
+    assert.match(r.o.stderr, /^listening on \[::1\]:\d+: websocket interfaces/m);
+    assert.match(r.o.stderr, /gw:ws0 +ws:\/\/\[::1\]:\d+\/gw\/ws0/);
   });
 });
 

@@ -73,3 +73,39 @@ test("on a terminal: prompt, Tab completion, history recall and file, ^C", { ski
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("on a terminal, ^C stops a running ping, which prints the statistics of what it sent", { skip: hasScript ? false : "script(1) is not installed (no pseudo-terminal)" }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "wavnet-tty-"));
+  try {
+    const topo = join(dir, "pair.yaml");
+    writeFileSync(topo, PAIR);
+    const p = spawn("script", ["-qfec", `${process.execPath} ${BIN} shell ${topo} --real-time`, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const closed = new Promise<number | null>((r) => p.on("close", r));
+    const guard = setTimeout(() => p.kill(), 30_000);
+    const until = async (re: RegExp) => {
+      while (!re.test(out)) {
+        if (p.exitCode !== null) assert.fail(`never saw ${re}; the terminal showed:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(/wavnet> /);
+    const t0 = Date.now();
+    // 100 pings 0.2 s apart: 20 s, unless ^C stops them.
+    p.stdin.write("h1 ping -c 100 -i 0.2 10.0.0.2\r");
+    await new Promise((r) => setTimeout(r, 700));
+    p.stdin.write("\x03");
+    await until(/packets transmitted/);
+    const ms = Date.now() - t0;
+    const sent = Number(/(\d+) packets transmitted/.exec(out)![1]);
+    assert.ok(sent >= 2 && sent < 100, `stopped after a few (${sent}):\n${out}`);
+    assert.ok(ms < 10_000, `stopped at ^C (${ms} ms)`);
+    await until(/packets transmitted[^]*wavnet> /);
+    p.stdin.write("quit\r");
+    assert.equal(await closed, 0, out);
+    clearTimeout(guard);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

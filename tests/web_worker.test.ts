@@ -99,6 +99,39 @@ test("paced virtual time: speed 1 takes the wall time the pings span; paused hol
   assert.match(out.out, /3 packets received/);
 });
 
+test("^C (interrupt) stops a console's ping at once, with the statistics of the probes sent; paused too; other consoles go on", { timeout: 30_000 }, async () => {
+  await lab.request("time", { speed: 1, playing: true });
+  const t0 = performance.now();
+  const p = lab.request("shell", { node: "c1", line: "ping -c 100 -i 0.1 10.1.0.12" });
+  const other = lab.request("shell", { node: "c2", line: "ping -c 2 -i 0.1 10.1.0.11" });
+  await new Promise((r) => setTimeout(r, 450));
+  assert.deepEqual(await lab.request("interrupt", { node: "c1" }), { interrupted: 1 });
+  const r = await p;
+  const ms = performance.now() - t0;
+  assert.equal(r.interrupted, true);
+  const sent = Number(/(\d+) packets transmitted, (\d+) packets received/.exec(r.out)?.[1]);
+  assert.ok(sent >= 2 && sent < 20, `a few of the 100 were sent before ^C (${sent}):\n${r.out}`);
+  assert.match(r.out, /round-trip min\/avg\/max/);
+  assert.ok(ms < 3000, `the ping ended at ^C, not after 10 s (${ms.toFixed(0)} ms)`);
+  assert.match((await other).out, /2 packets received/, "c2's ping is not c1's to stop");
+  // Paused, a waiting ping still ends at ^C; nothing to stop is 0.
+  await lab.request("time", { playing: false });
+  const q = lab.request("shell", { node: "c1", line: "ping -c 5 -i 1 10.1.0.12" });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(await lab.request("interrupt", { node: "c1" }), { interrupted: 1 });
+  const held = await q;
+  assert.equal(held.interrupted, true);
+  assert.match(held.out + (held.error ?? ""), /1 packets transmitted/);
+  assert.deepEqual(await lab.request("interrupt", { node: "c1" }), { interrupted: 0 });
+  // sleep stops at ^C too.
+  await lab.request("time", { playing: true, speed: 1 });
+  const z = lab.request("shell", { node: "c1", line: "sleep 30s" });
+  await new Promise((r) => setTimeout(r, 100));
+  await lab.request("interrupt", { node: "c1" });
+  assert.equal((await z).interrupted, true);
+  await lab.request("time", { playing: true, speed: Infinity });
+});
+
 test("a capture streams decoded ICMP rows and its pcapng reads back (and tshark reads it cleanly)", async () => {
   const { capture, ifName } = await lab.request("captureStart", { endpoint: "ra:wan" });
   assert.match(ifName, /^ra:epair\d+a$/);
@@ -201,4 +234,59 @@ test("the shell's capture writes a file in the worker's memory; steps run with t
   const { teardown } = await lab.request("unload");
   assert.equal(teardown!.ok, true, teardown!.text);
   assert.equal(await lab.request("info"), null);
+});
+
+test("grow: nodes and links added to the file come up in the running lab (time, captures and other nodes go on); anything else is refused with why", async () => {
+  const base = `name: grow
+nodes:
+  - name: sw
+    role: bridge
+    interfaces: [{ name: p1 }, { name: p2 }]
+  - name: a
+    interfaces: [{ name: eth0, addresses: [10.7.0.1/24] }]
+  - name: b
+    interfaces: [{ name: eth0, addresses: [10.7.0.2/24] }]
+links:
+  - endpoints: [sw:p1, a:eth0]
+  - endpoints: [sw:p2, b:eth0]
+`;
+  await lab.request("load", { yaml: base, file: "grow.yaml" });
+  await lab.request("time", { speed: Infinity, playing: true });
+  assert.match((await lab.request("shell", { node: "a", line: "ping -c 1 10.7.0.2" })).out, /1 packets received/);
+  const cap = await lab.request("captureStart", { endpoint: "a:eth0" });
+  const t0 = (await lab.request("counters")).nowUs;
+  // A node c on the bridge (a new port p3: the bridge's members grow) and a node d linked to c, a comment above them.
+  const grown = base.replace("  - name: a\n", "  # added\n  - name: c\n    interfaces: [{ name: eth0, addresses: [10.7.0.3/24] }, { name: eth1, addresses: [10.8.0.1/24] }]\n  - name: d\n    interfaces: [{ name: eth0, addresses: [10.8.0.2/24] }]\n  - name: a\n")
+    .replace("interfaces: [{ name: p1 }, { name: p2 }]", "interfaces: [{ name: p1 }, { name: p2 }, { name: p3 }]")
+    + "  - endpoints: [sw:p3, c:eth0]\n  - endpoints: [c:eth1, d:eth0]\n    conditions: { delay: 5ms }\n";
+  const r = await lab.request("grow", { yaml: grown, file: "grow.yaml" });
+  assert.equal(r.grown, true, JSON.stringify(r));
+  if (!r.grown) return;
+  assert.deepEqual([r.nodes, r.links], [["c", "d"], 2]);
+  assert.deepEqual(r.info.nodes.map((n) => n.name), ["sw", "a", "b", "c", "d"], "new nodes after the old ones");
+  assert.equal(r.info.nodes.find((n) => n.name === "a")!.line, 11, "old nodes have their new lines");
+  assert.equal(r.info.links[3]!.conditions["a->b"].delayUs, 5000);
+  // Kernel time went on (no restart); a reaches c through the bridge's new port; c reaches d over the delayed link.
+  assert.ok((await lab.request("counters")).nowUs >= t0);
+  assert.match((await lab.request("shell", { node: "a", line: "ping -c 2 10.7.0.3" })).out, /2 packets received/);
+  assert.match((await lab.request("shell", { node: "c", line: "ping -c 2 10.8.0.2" })).out, /icmp_seq=1 ttl=64 time=10\.000 ms/, "5 ms each way (the first waits for ARP)");
+  // The capture started before the growth is still running and saw a's pings to c.
+  const stop = await lab.request("captureStop", { capture: cap.capture });
+  assert.ok(stop.frames >= 6, `a:eth0's capture went on: ${stop.frames} frames`);
+  // Not growths: a changed address, a removed link, a new interface on an old node that is no new link's end.
+  for (const [yaml, why] of [
+    [grown.replace("10.7.0.1/24", "10.7.0.9/24"), /a:eth0 changed/],
+    [grown.replace("delay: 5ms", "delay: 6ms"), /link c:eth1 - d:eth0 changed/],
+    [grown.replace(", { name: eth1, addresses: [10.8.0.1/24] }", "").replace("  - name: d\n    interfaces: [{ name: eth0, addresses: [10.8.0.2/24] }]\n", "").replace("  - endpoints: [c:eth1, d:eth0]\n    conditions: { delay: 5ms }\n", ""), /a link was removed/],
+    [grown.replace("[{ name: eth0, addresses: [10.7.0.2/24] }]", "[{ name: eth0, addresses: [10.7.0.2/24] }, { name: br9, kind: bridge }]"), /b:br9 is new and not the end of a new link/],
+    [`${grown.replace("nodes:\n", "nodes:\n  - name: e\n    interfaces: [{ name: ws0, kind: websocket, url: \"ws://127.0.0.1:9/x\" }]\n")}`, /new node e has a websocket interface \(ws0\)/],
+  ] as const) {
+    const no = await lab.request("grow", { yaml, file: "grow.yaml" });
+    assert.equal(no.grown, false);
+    if (!no.grown) assert.match(no.why, why);
+  }
+  // Everything grown goes with the lab.
+  const { teardown } = await lab.request("unload");
+  assert.equal(teardown!.ok, true, teardown!.text);
+  assert.equal(teardown!.vnets, 5);
 });

@@ -220,6 +220,23 @@ function checkMs(v: unknown, what: string): void {
   if (typeof v !== "number" || !(v >= 0) || v > 0x7fffffff) throw new ConfigError(`${what} must be a number of milliseconds from 0 to 2147483647, got ${show(v)}`);
 }
 
+/** p, or earlier when signal aborts (never rejects for the abort: the caller checks). */
+function untilAbort(p: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const done = () => resolve();
+    signal.addEventListener("abort", done, { once: true });
+    p.then(() => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    }, (e) => {
+      signal.removeEventListener("abort", done);
+      reject(e);
+    });
+  });
+}
+
 /** A timer of ms that ends early, cleared, when signal aborts (it never rejects). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -296,7 +313,9 @@ class Prober {
     if (this.virtual) {
       const clock = this.kernel.clock as VirtualClock;
       // A paced clock (a page's play/pause): time passes at the pacer's speed.
-      if (clock.pacer) await clock.pacer(clock.now() + Math.round(ms * 1000));
+      // A paused page clock would hold the wait forever: an abort ends it (the pacer's waiter
+      // stays until time moves, then finds nobody).
+      if (clock.pacer) await untilAbort(clock.pacer(clock.now() + Math.round(ms * 1000)), this.signal);
       else clock.advance(Math.round(ms * 1000));
       if (this.signal && performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
         await sleep(0, this.signal);

@@ -4,7 +4,7 @@
 import type { Readable, Writable } from "node:stream";
 
 /** Exit codes (docs/cli.md). */
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 
 /** Where the CLI reads and writes; process.* by default, streams in tests. */
 export interface Io {

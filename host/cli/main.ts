@@ -6,13 +6,16 @@ import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
 import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
 
-const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--json]
-       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--history FILE]
+const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--json]
+       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--history FILE]
+       wavnet relay --listen [HOST:]PORT [--ports N] [--allow-origin ORIGIN]
        wavnet version
        wavnet --help
 
   run     bring the topology in FILE up, run its steps, print the results and the
           teardown accounting; exit 0 only if every step passed and nothing leaked
+  relay   one Ethernet segment for others to join: a bridge whose N ports (default 8)
+          are served at ws://HOST:PORT/relay/p1 ... /relay/pN; up until ^C or SIGTERM
   shell   a console on the topology: NODE COMMAND (ifconfig, route, netstat, ping, ...),
           help, nodes, links, sleep, quit; reads a script from stdin when it is not a terminal
 
@@ -21,8 +24,18 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
   --real-time      run on the wall clock (timers), whatever the file says
   --seed N         seed of the kernel's random numbers (loss, jitter, ISNs)
   --pcap DIR       where capture files go (created if missing)
+  --listen [HOST:]PORT
+                   serve the file's websocket interfaces with listen: true at
+                   ws://HOST:PORT/NODE/IFACE (HOST default 127.0.0.1; 0.0.0.0 or [::]
+                   for every address; PORT 0: any free one), so a browser page's lab or
+                   another wavnet joins this one; run stays up after its steps until
+                   ^C or SIGTERM, then brings the lab down
+  --allow-origin ORIGIN
+                   with --listen: let browser pages from ORIGIN join (https://lab.example.org;
+                   repeat for more; * for any); by default only pages of this machine may
   --json           run: print one JSON document (steps, figures, teardown) instead of text
   --history FILE   shell: keep command history in FILE
+  --ports N        relay: how many ports (1 to 64, default 8)
 
 exit status: 0 ok; 1 a step or command failed, or the teardown found a leak;
              2 bad command line or topology file (file:line:col: field: problem)`;
@@ -40,6 +53,54 @@ interface Parsed {
   pcapDir?: string;
   json: boolean;
   history?: string;
+  listen?: { host?: string; port: number; allowOrigins?: string[] };
+}
+
+/** wavnet relay's options: --listen (needed), --ports, --allow-origin. */
+function parseRelay(argv: string[]): { ports: number; listen: { host?: string; port: number; allowOrigins?: string[] } } {
+  let p: ReturnType<typeof parseArgs<{ options: typeof RELAY_OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    p = parseArgs({ args: argv, options: RELAY_OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    const m = (e as Error).message.split("\n")[0];
+    const opt = /^Option '(--[a-z-]+)[^']*' argument (is ambiguous|missing)/.exec(m);
+    throw new UsageError(`wavnet relay: ${opt ? `${opt[1]} needs a value` : m.replace(/\. .*$/, "").replace(/\.$/, "")}`);
+  }
+  if (p.positionals.length) throw new UsageError(`wavnet relay: no file: the relay is its own lab (got ${JSON.stringify(p.positionals[0])})`);
+  if (p.values.listen === undefined) throw new UsageError("wavnet relay: --listen [HOST:]PORT is needed");
+  const ports = p.values.ports === undefined ? 8 : /^\d+$/.test(p.values.ports) ? Number(p.values.ports) : NaN;
+  if (!(ports >= 1 && ports <= 64)) throw new UsageError(`wavnet relay: --ports must be 1 to 64, got ${JSON.stringify(p.values.ports)}`);
+  const origins = p.values["allow-origin"];
+  for (const o of origins ?? []) checkOrigin("relay", o);
+  return { ports, listen: { ...parseListen("relay", p.values.listen), ...(origins ? { allowOrigins: origins } : {}) } };
+}
+
+const RELAY_OPTIONS = {
+  listen: { type: "string" },
+  ports: { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
+} as const;
+
+/** An Origin header is scheme://host[:port], nothing more (anything else would never match), or "*". */
+function checkOrigin(cmd: string, o: string): void {
+  if (o === "*") return;
+  let u: URL | undefined;
+  try {
+    u = new URL(o);
+  } catch {
+    // not a URL: refused below
+  }
+  if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o) throw new UsageError(`wavnet ${cmd}: --allow-origin takes an origin such as https://lab.example.org or http://10.0.0.5:5173 (scheme, host, port; no path), or *; got ${JSON.stringify(o)}`);
+}
+
+/** --listen's value: PORT, HOST:PORT or [IPV6]:PORT. */
+export function parseListen(cmd: string, v: string): { host?: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]:|([^:\[\]]+):)?(\d+)$/.exec(v);
+  if (!m) throw new UsageError(`wavnet ${cmd}: --listen takes PORT or HOST:PORT ([ADDR]:PORT for IPv6), got ${JSON.stringify(v)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new UsageError(`wavnet ${cmd}: --listen: port ${m[3]} is out of range (0 to 65535; 0: any free port)`);
+  const host = m[1] ?? m[2];
+  return host === undefined ? { port } : { host, port };
 }
 
 function parse(cmd: "run" | "shell", argv: string[]): Parsed {
@@ -55,6 +116,10 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
   const v = p.values;
   if (p.positionals.length !== 1) throw new UsageError(`wavnet ${cmd}: ${p.positionals.length ? "one topology file only" : "a topology file is needed"}`);
   if (v["virtual-time"] && v["real-time"]) throw new UsageError(`wavnet ${cmd}: --virtual-time and --real-time exclude each other`);
+  if (v.listen !== undefined && v["virtual-time"]) throw new UsageError(`wavnet ${cmd}: --listen and --virtual-time exclude each other (a peer in another process or page cannot share virtual time)`);
+  const origins = v["allow-origin"];
+  if (origins && v.listen === undefined) throw new UsageError(`wavnet ${cmd}: --allow-origin is for --listen`);
+  for (const o of origins ?? []) checkOrigin(cmd, o);
   if (cmd === "shell" && v.json) throw new UsageError("wavnet shell: --json is for wavnet run");
   if (cmd === "run" && v.history !== undefined) throw new UsageError("wavnet run: --history is for wavnet shell");
   let seed: number | undefined;
@@ -77,6 +142,7 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     pcapDir: v.pcap,
     json: v.json === true,
     history: v.history,
+    ...(v.listen !== undefined ? { listen: { ...parseListen(cmd, v.listen), ...(origins ? { allowOrigins: origins } : {}) } } : {}),
   };
 }
 
@@ -87,6 +153,8 @@ const OPTIONS = {
   pcap: { type: "string" },
   json: { type: "boolean" },
   history: { type: "string" },
+  listen: { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
 } as const;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
@@ -106,6 +174,15 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       case "-V":
         write(io.stdout, `wavnet ${version()} (node ${process.version})`);
         return EXIT.OK;
+      case "relay": {
+        if (rest.includes("--help") || rest.includes("-h")) {
+          write(io.stdout, USAGE);
+          return EXIT.OK;
+        }
+        const p = parseRelay(rest);
+        await import("../node/index.js");
+        return await (await import("./run.js")).relay(p.ports, { listen: p.listen }, io);
+      }
       case "run":
       case "shell": {
         if (rest.includes("--help") || rest.includes("-h")) {
@@ -113,7 +190,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
           return EXIT.OK;
         }
         const p = parse(cmd, rest);
-        const flags = { clock: p.clock, seed: p.seed, pcapDir: p.pcapDir };
+        const flags = { clock: p.clock, seed: p.seed, pcapDir: p.pcapDir, listen: p.listen };
         // The stack is loaded only now (help and version stay fast): Node's platform hooks
         // (binaries and capture files on disk), vnet.net, VXLAN ports, then the command.
         await import("../node/index.js");
@@ -121,7 +198,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);
       }
       default:
-        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, version, --help)`);
+        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, relay, version, --help)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -1,10 +1,14 @@
 // wavnet run topo.yaml: bring the topology up, run its steps with a progress display, print
 // the result table, tear down, print the accounting. Exit 0 only when every step passed
 // and nothing leaked. --json prints one JSON document instead of all the text.
+// With --listen the lab is for others to join: the URLs of its websocket interfaces are
+// printed first, and after its steps it stays up until ^C or SIGTERM, then goes down
+// cleanly (the exit status is still the steps' and the teardown's).
 
 import { fmtMs, resultTable, passedLine } from "../shell/results.js";
-import type { StepEvent, StepResult, TeardownReport } from "../topology/index.js";
-import { EXIT, isTopologyError, openSession, closeSession, execFor, write, type Io, type UpFlags, type Session } from "./session.js";
+import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
+import { AbortError } from "../lib/errors.js";
+import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export { resultTable } from "../shell/results.js";
 
@@ -25,6 +29,10 @@ export interface RunReport {
   kmemPages: number;
   memoryBytes: number;
   steps: StepResult[];
+  /** --listen: where the websocket interfaces were served. */
+  listen?: { host: string; port: number; endpoints: { node: string; iface: string; url: string }[] };
+  /** Stopped by a signal while the steps ran (the results are those finished before). */
+  interrupted?: boolean;
   teardown: TeardownReport;
   ok: boolean;
   exitCode: number;
@@ -72,18 +80,39 @@ export class Progress {
   }
 }
 
+export interface SessionRunOptions {
+  /** Abandons the steps (the report has those finished, interrupted: true) and skips hold. */
+  signal?: AbortSignal;
+  /** After the steps, before the teardown: what keeps the lab up (--listen: until a signal). */
+  hold?: (steps: StepResult[]) => Promise<void>;
+}
+
 /** Run a session's steps, tear down; the report (nothing printed). */
-export async function runSession(s: Session, onEvent?: (e: StepEvent) => void): Promise<RunReport> {
+export async function runSession(s: Session, onEvent?: (e: StepEvent) => void, opts: SessionRunOptions = {}): Promise<RunReport> {
   const acc = s.topo.kernel.accounting();
+  const l = s.topo.listener;
+  const listen = l ? { host: l.host, port: l.port, endpoints: listenInterfaces(s.spec).map((x) => ({ node: x.node, iface: x.iface, url: l.url(x.path) })) } : undefined;
   let steps: StepResult[];
+  let interrupted = false;
   try {
-    steps = await s.topo.runSteps({ onEvent, exec: execFor(s) });
+    steps = await s.topo.runSteps({ onEvent, exec: execFor(s), ...(opts.signal ? { signal: opts.signal } : {}) });
+  } catch (e) {
+    if (opts.signal?.aborted && e instanceof AbortError) {
+      steps = (e as { partial?: StepResult[] }).partial ?? [];
+      interrupted = true;
+    } else {
+      await closeSession(s).catch(() => undefined);
+      throw e;
+    }
+  }
+  try {
+    if (!interrupted && opts.hold) await opts.hold(steps);
   } catch (e) {
     await closeSession(s).catch(() => undefined);
     throw e;
   }
   const teardown = await closeSession(s);
-  const ok = steps.every((r) => r.ok) && teardown.ok;
+  const ok = !interrupted && steps.every((r) => r.ok) && teardown.ok;
   return {
     file: s.spec.file,
     name: s.spec.name,
@@ -95,31 +124,36 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void): 
     kmemPages: acc.pagesInUse,
     memoryBytes: acc.memoryBytes,
     steps,
+    ...(listen ? { listen } : {}),
+    ...(interrupted ? { interrupted } : {}),
     teardown,
     ok,
-    exitCode: ok ? EXIT.OK : EXIT.FAILED,
+    exitCode: interrupted ? EXIT.INTERRUPTED : ok ? EXIT.OK : EXIT.FAILED,
   };
 }
 
 /** The text of a finished run (after the progress lines). */
 export function reportText(r: RunReport): string {
-  return [
-    "",
-    resultTable(r.steps),
-    "",
-    passedLine(r.steps),
-    r.teardown.text,
-    ...(r.teardown.ok ? [] : ["LEAK: the kernel did not get back everything the topology used"]),
-  ].join("\n");
+  return [stepsText(r.steps), teardownText(r.teardown)].join("\n");
 }
 
-export async function run(file: string, flags: RunFlags, io: Io): Promise<number> {
+/** The result table and the line under it. */
+export function stepsText(steps: StepResult[]): string {
+  return ["", resultTable(steps), "", passedLine(steps)].join("\n");
+}
+
+function teardownText(t: TeardownReport): string {
+  return [t.text, ...(t.ok ? [] : ["LEAK: the kernel did not get back everything the topology used"])].join("\n");
+}
+
+/** wavnet run FILE (spec: a topology made by the command instead of read from FILE, as wavnet relay's). */
+export async function run(file: string, flags: RunFlags, io: Io, spec?: TopologySpec): Promise<number> {
   let s: Session;
   try {
-    s = await openSession(file, flags);
+    s = await openSession(file, flags, spec);
   } catch (e) {
-    if (isTopologyError(e)) {
-      write(io.stderr, `wavnet run: ${e.message}`);
+    if (isTopologyError(e) || e instanceof ListenError) {
+      write(io.stderr, `wavnet run: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
       return EXIT.USAGE;
     }
     throw e;
@@ -131,11 +165,12 @@ export async function run(file: string, flags: RunFlags, io: Io): Promise<number
       `${acc.pagesInUse} kmem pages (${(acc.pagesInUse * 4096 / (1 << 20)).toFixed(1)} MiB)`);
   }
   const progress = new Progress(io, io.stdoutTTY);
+  if (s.topo.listener) return serve(s, flags, io, progress);
   // ^C: leave the terminal tidy (the live line cleared) and say so; the kernel goes with the process.
   const interrupted = () => {
     progress.clear();
     write(io.stderr, "wavnet run: interrupted");
-    process.exit(130);
+    process.exit(EXIT.INTERRUPTED);
   };
   process.once("SIGINT", interrupted);
   let report: RunReport;
@@ -150,9 +185,64 @@ export async function run(file: string, flags: RunFlags, io: Io): Promise<number
   return report.exitCode;
 }
 
+/**
+ * --listen: the URLs, the steps, then up until ^C or SIGTERM; the lab is brought down on
+ * the signal (during the steps too: they are abandoned). A second ^C ends the process at once.
+ * Text goes to stdout; with --json the document is the only thing there and the rest is on stderr.
+ */
+async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): Promise<number> {
+  const say = (line: string) => {
+    progress.clear(); // a peer may come while a step runs: not in the middle of its live line
+    write(flags.json ? io.stderr : io.stdout, line);
+  };
+  say(listenText(s));
+  const abort = new AbortController();
+  let wake = () => {};
+  const signalled = new Promise<void>((r) => (wake = r));
+  const onSignal = (sig: NodeJS.Signals) => {
+    progress.clear();
+    write(io.stderr, `wavnet run: ${sig}: bringing the lab down`);
+    abort.abort(new Error(sig));
+    wake();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const stopWatch = watchPeers(s, say);
+  let report: RunReport;
+  try {
+    report = await runSession(s, flags.json ? undefined : (e) => progress.event(e), {
+      signal: abort.signal,
+      hold: async (steps) => {
+        progress.clear();
+        if (steps.length && !flags.json) say(stepsText(steps));
+        say(`up until ^C or SIGTERM (the lab stays up for its peers)`);
+        await signalled;
+      },
+    });
+  } finally {
+    stopWatch();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  progress.clear();
+  if (flags.json) write(io.stdout, JSON.stringify(report, jsonSafe, 2));
+  else write(io.stdout, report.interrupted ? reportText(report) : teardownText(report.teardown));
+  return report.exitCode;
+}
+
 /** JSON has no NaN, Infinity or bigint: a figure that is one is written as a string or number. */
 function jsonSafe(_key: string, v: unknown): unknown {
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   if (typeof v === "bigint") return Number(v);
   return v;
+}
+
+/**
+ * wavnet relay: a lab of one bridge whose ports are listen interfaces (/relay/p1 ... /relay/pN),
+ * so pages and other wavnets that connect to them share one Ethernet segment; up until a signal.
+ */
+export async function relay(ports: number, flags: RunFlags, io: Io): Promise<number> {
+  const ifaces = Array.from({ length: ports }, (_, i) => `      - { name: p${i + 1}, kind: websocket, listen: true }`).join("\n");
+  const yaml = `name: relay\nclock: real\nnodes:\n  - name: relay\n    role: bridge\n    interfaces:\n${ifaces}\n`;
+  return run("relay", flags, io, parseTopology(yaml, "relay"));
 }

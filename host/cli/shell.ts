@@ -8,7 +8,7 @@
 import { createInterface, type Interface as Readline } from "node:readline";
 import { appendFileSync, readFileSync, existsSync } from "node:fs";
 import { ShellCore } from "../shell/shell.js";
-import { EXIT, isTopologyError, openSession, closeSession, write, type Io, type UpFlags, type Session } from "./session.js";
+import { EXIT, isTopologyError, openSession, closeSession, write, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export interface ShellFlags extends UpFlags {
   /** Keep history in this file (read at start, one line appended per command). */
@@ -42,8 +42,8 @@ export class Shell {
   }
 
   /** Run one line; returns false when the shell should end. */
-  async line(raw: string): Promise<boolean> {
-    const r = await this.core.run(raw);
+  async line(raw: string, signal?: AbortSignal): Promise<boolean> {
+    const r = await this.core.run(raw, undefined, signal ? { signal } : {});
     if (r.quit) return false;
     if (r.out !== "") write(this.io.stdout, r.out);
     if (r.error !== undefined) this.fail(r.error);
@@ -72,14 +72,18 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
   try {
     s = await openSession(file, flags);
   } catch (e) {
-    if (isTopologyError(e)) {
-      write(io.stderr, `wavnet shell: ${e.message}`);
+    if (isTopologyError(e) || e instanceof ListenError) {
+      write(io.stderr, `wavnet shell: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
       return EXIT.USAGE;
     }
     throw e;
   }
   const sh = new Shell(s, io);
+  // --listen: the URLs peers join at, and peers coming and going, on stderr (stdout is the script's output).
+  const stopWatch = s.topo.listener ? watchPeers(s, (l) => write(io.stderr, l)) : undefined;
+  if (s.topo.listener) write(io.stderr, listenText(s));
   const interactive = io.stdinTTY;
+  let running: AbortController | undefined;
   let rl: Readline;
   if (interactive) {
     rl = createInterface({
@@ -91,6 +95,12 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
       completer: (line: string) => sh.complete(line),
     });
     rl.on("SIGINT", () => {
+      // ^C while a line runs stops it (ping and traceroute print what they have), as in a shell.
+      if (running) {
+        running.abort(new Error("^C"));
+        io.stdout.write("^C\n");
+        return;
+      }
       if (rl.line === "") write(io.stdout, "\n(quit, exit or ^D to leave)");
       else io.stdout.write("\n");
       rl.prompt();
@@ -110,10 +120,18 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
     const line: string = next.value;
     if (!interactive && line.trim() !== "") write(io.stdout, `${PROMPT}${line}`);
     if (interactive && flags.history && line.trim() !== "") appendFileSync(flags.history, `${line}\n`);
-    if (!(await sh.line(line))) break;
+    running = new AbortController();
+    let more: boolean;
+    try {
+      more = await sh.line(line, running.signal);
+    } finally {
+      running = undefined;
+    }
+    if (!more) break;
     if (interactive) rl.prompt();
   }
   rl.close();
+  stopWatch?.();
   const report = await closeSession(s);
   write(io.stdout, report.text);
   if (!report.ok) write(io.stderr, "LEAK: the kernel did not get back everything the topology used");

@@ -157,6 +157,20 @@ export function parseHostPort(s: unknown): { host: string; port: number } {
   return { host, port };
 }
 
+/** A websocket interface's peer: ws:// or wss://, no fragment (what the topology check and the page's inspector accept). */
+export function parseWebSocketUrl(s: unknown): URL {
+  if (typeof s !== "string") throw new Error(`expected a ws:// URL, got ${show(s)}`);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error(`${JSON.stringify(s)} is not a URL (ws://host:port/path)`);
+  }
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error(`${JSON.stringify(s)} is not ws:// or wss://`);
+  if (u.hash) throw new Error(`${JSON.stringify(s)} has a fragment; a WebSocket URL has none`);
+  return u;
+}
+
 /** Microseconds as the shortest exact unit: 10ms, 250us, 2s. */
 export function formatDuration(us: number): string {
   if (us % 1_000_000 === 0 && us !== 0) return `${us / 1_000_000}s`;

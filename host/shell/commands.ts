@@ -13,7 +13,7 @@ import type { Interface } from "../admin/ifnet.js";
 import { flagNames } from "../admin/ifnet.js";
 import type { LiveCapture } from "../capture/tap.js";
 import { formatConditions, type LinkConditions } from "../admin/epair.js";
-import { WavnetError } from "../lib/errors.js";
+import { WavnetError, AbortError } from "../lib/errors.js";
 import { platform, unsupported } from "../lib/platform.js";
 import {
   addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding,
@@ -54,6 +54,8 @@ interface Call {
   vnet: Vnet;
   cmd: string;
   argv: string[];
+  /** ^C: a command that waits (ping, traceroute) stops and prints what it has, as BSD's do. */
+  signal?: AbortSignal;
 }
 
 interface Command {
@@ -107,7 +109,7 @@ export class Commands {
    * Run one command line on a node; resolves with its output (possibly ""). Rejects with a
    * CommandError (one line; CommandFailed also carries the output) for anything that failed.
    */
-  async exec(node: CommandNode, line: string): Promise<string> {
+  async exec(node: CommandNode, line: string, opts: { signal?: AbortSignal } = {}): Promise<string> {
     const words = tokenize(line);
     if (words.length === 0) return "";
     const [cmd, ...argv] = words;
@@ -115,7 +117,7 @@ export class Commands {
     if (!c) throw new CommandError(`${cmd}: unknown command (commands: ${this.names().join(", ")})`);
     if (!node.vnet.alive) throw new CommandError(`${cmd}: node "${node.name}" is gone`);
     try {
-      return await c.run({ kernel: this.kernel, node, vnet: node.vnet, cmd, argv }, this);
+      return await c.run({ kernel: this.kernel, node, vnet: node.vnet, cmd, argv, ...(opts.signal ? { signal: opts.signal } : {}) }, this);
     } catch (e) {
       if (e instanceof CommandError) throw e;
       // The host's own errors already say what and where; keep them to one line.
@@ -517,6 +519,16 @@ function sockstatCmd(c: Call): string {
 // ---------------------------------------------------------------------------------------
 // ping, traceroute
 
+/** A prober's result, or on ^C the part it had (ping's statistics over the probes sent, traceroute's hops done). */
+async function interruptible<R>(c: Call, p: Promise<R>): Promise<R> {
+  try {
+    return await p;
+  } catch (e) {
+    if (c.signal?.aborted && e instanceof AbortError && e.partial !== undefined) return e.partial as R;
+    throw e;
+  }
+}
+
 const PING_USAGE = "ping [-c count] [-i wait_s] [-s size] [-m ttl] [-t timeout_s] [-W waittime_ms] [-D] [-q] host";
 
 async function pingCmd(c: Call): Promise<string> {
@@ -536,14 +548,15 @@ async function pingCmd(c: Call): Promise<string> {
   }
   if (c.cmd === "ping6" && !isIPv6Text(args[0])) throw new CommandError(`ping6: ${args[0]} is not an IPv6 address`);
   const six = isIPv6Text(args[0]);
-  const r = await ping(c.kernel, c.vnet, zoned(c, args[0]), {
+  const r = await interruptible(c, ping(c.kernel, c.vnet, zoned(c, args[0]), {
     count,
     intervalMs,
     timeoutMs,
     size: o("s") !== undefined ? number(c.cmd, "-s (data bytes)", o("s")!, 0, six ? 65527 : 65507) : undefined,
     ttl: o("m") !== undefined ? number("ping", "-m (ttl)", o("m")!, 1, 255) : undefined,
     dontFragment: opts.has("D"),
-  });
+    ...(c.signal ? { signal: c.signal } : {}),
+  }));
   const text = opts.has("q") ? r.text.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n") : r.text;
   if (r.received === 0) throw new CommandFailed(`${c.cmd}: no reply from ${args[0]} (${r.transmitted} sent)`, text);
   return text;
@@ -556,11 +569,12 @@ async function tracerouteCmd(c: Call): Promise<string> {
   if (args.length !== 1) throw new CommandError(`traceroute: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${TRACEROUTE_USAGE}`);
   const o = (k: string) => opts.get(k) as string | undefined;
   if (c.cmd === "traceroute6" && !isIPv6Text(args[0])) throw new CommandError(`traceroute6: ${args[0]} is not an IPv6 address`);
-  const r = await traceroute(c.kernel, c.vnet, zoned(c, args[0]), {
+  const r = await interruptible(c, traceroute(c.kernel, c.vnet, zoned(c, args[0]), {
     maxHops: o("m") !== undefined ? number("traceroute", "-m (max ttl)", o("m")!, 1, 255) : undefined,
     queries: o("q") !== undefined ? number("traceroute", "-q (queries)", o("q")!, 1, 10) : undefined,
     timeoutMs: o("w") !== undefined ? number("traceroute", "-w (seconds)", o("w")!, 0, 86400, false) * 1000 : undefined,
-  });
+    ...(c.signal ? { signal: c.signal } : {}),
+  }));
   return r.text;
 }
 

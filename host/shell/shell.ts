@@ -85,18 +85,28 @@ export class ShellCore {
     );
   }
 
-  /** Let us µs pass: a virtual clock moves (at its pacer's speed if it has one), a real one is waited for. */
-  async sleep(us: number): Promise<void> {
+  /** Let us µs pass: a virtual clock moves (at its pacer's speed if it has one), a real one is waited for; ^C (signal) ends it early. */
+  async sleep(us: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return;
     const clock = this.s.topo.kernel.clock;
-    if (clock.kind === "virtual") await (clock as VirtualClock).waitFor(us);
-    else await new Promise((r) => setTimeout(r, us / 1000));
+    let stop = () => {};
+    const aborted = new Promise<void>((r) => (stop = r));
+    signal?.addEventListener("abort", stop, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      if (clock.kind === "virtual") await Promise.race([(clock as VirtualClock).waitFor(us), aborted]);
+      else await Promise.race([new Promise((r) => (timer = setTimeout(r, us / 1000))), aborted]);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", stop);
+    }
   }
 
   /**
    * Run one line. With `node`, the line is run on that node (a console of its own): a first
    * word that is not a shell word is a command of the node's.
    */
-  async run(raw: string, node?: string): Promise<LineResult> {
+  async run(raw: string, node?: string, opts: { signal?: AbortSignal } = {}): Promise<LineResult> {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return { out: "", quit: false };
     let words: string[];
@@ -121,7 +131,7 @@ export class ShellCore {
           return { out: this.linksText(), quit: false };
         case "sleep": {
           if (rest.length !== 1) throw new CommandError("sleep: usage: sleep T (10ms, 2s)");
-          await this.sleep(duration("sleep", "T", rest[0]));
+          await this.sleep(duration("sleep", "T", rest[0]), opts.signal);
           return { out: "", quit: false };
         }
       }
@@ -140,7 +150,7 @@ export class ShellCore {
         // Pass the rest of the line as typed, so the command sees the user's quoting.
         cmdLine = line.slice(line.indexOf(first) + first.length);
       }
-      out = await this.s.commands.exec(this.s.topo.node(target), cmdLine);
+      out = await this.s.commands.exec(this.s.topo.node(target), cmdLine, opts);
       return { out, quit: false };
     } catch (e) {
       const shown = e instanceof CommandFailed && e.output ? e.output : out;

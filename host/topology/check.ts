@@ -8,7 +8,7 @@ import type {
   GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind,
 } from "./spec.js";
 import { TopologyError } from "./errors.js";
-import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, v4, v6, isV6, v4text, mask, type Prefix } from "../lib/units.js";
+import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, parseWebSocketUrl, v4, v6, isV6, v4text, mask, type Prefix } from "../lib/units.js";
 import { generate, GeneratorError, GENERATOR_PARAMS, COMMON_PARAMS, REQUIRED_PARAMS } from "./generators.js";
 import { bundle, dedupe, type Locator, type Path } from "./locate.js";
 import { loadLinkMap } from "../kern/linkmap.js";
@@ -223,17 +223,7 @@ export class Checker {
       if (x.url === undefined && !listen) this.err(path, `a websocket interface needs "url" (ws://... of its peer) or "listen: true" (served at /${node.name}/${name} by wavnet run --listen)`);
       else if (x.url !== undefined && listen) this.err([...path, "listen"], `a websocket interface either connects ("url") or accepts a connection ("listen: true"), not both`);
       else if (x.url !== undefined) {
-        const ok = this.try([...path, "url"], () => {
-          let u: URL;
-          try {
-            u = new URL(x.url as string);
-          } catch {
-            throw new Error(`${JSON.stringify(x.url)} is not a URL (ws://host:port/path)`);
-          }
-          if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error(`${JSON.stringify(x.url)} is not ws:// or wss://`);
-          if (u.hash) throw new Error(`${JSON.stringify(x.url)} has a fragment; a WebSocket URL has none`);
-          return true;
-        }, "bad url: ");
+        const ok = this.try([...path, "url"], () => parseWebSocketUrl(x.url), "bad url: ");
         if (ok) spec.url = x.url as string;
       }
       if (listen) spec.listen = true;

@@ -63,7 +63,11 @@ function because(e: unknown): string {
 
 class Node implements TopoNode {
   readonly ifaces = new Map<string, TopoInterface>();
-  constructor(readonly name: string, readonly vnet: Vnet, readonly spec: NodeSpec) {}
+  /** The file's node (replaced by Topology.grow with the same node of the grown file). */
+  spec: NodeSpec;
+  constructor(readonly name: string, readonly vnet: Vnet, spec: NodeSpec) {
+    this.spec = spec;
+  }
 
   get role() {
     return this.spec.role;
@@ -118,6 +122,44 @@ function zonesInUse(k: Kernel): Map<string, number> {
   return m;
 }
 
+/** JSON of a spec part without where it was written (origins move when lines are added above). */
+function shape(x: unknown, drop: (k: string) => boolean = () => false): string {
+  return JSON.stringify(x, (k, v) => (k === "origin" || k === "addressOrigins" || drop(k) ? undefined : v));
+}
+
+/** Why next is not prev with nodes, links and link ends added (Topology.grow); "" when it is. */
+function growthProblem(prev: TopologySpec, next: TopologySpec): string {
+  if (shape(prev.kernel) !== shape(next.kernel) || prev.clock !== next.clock || prev.seed !== next.seed) return "the kernel, clock or seed changed";
+  if (next.links.length < prev.links.length) return "a link was removed";
+  for (let i = 0; i < prev.links.length; i++) {
+    if (shape(prev.links[i]) !== shape(next.links[i])) return `link ${prev.links[i]!.a.node}:${prev.links[i]!.a.iface} - ${prev.links[i]!.b.node}:${prev.links[i]!.b.iface} changed`;
+  }
+  // Ports to other processes have bring-up rules of their own (a real clock, a listener): a new lab checks them.
+  for (const n of next.nodes) {
+    if (prev.nodes.some((p) => p.name === n.name)) continue;
+    const port = n.interfaces.find((i) => i.kind === "websocket" || i.kind === "vxlan");
+    if (port) return `new node ${n.name} has a ${port.kind} interface (${port.name})`;
+  }
+  const newEnds = new Set(next.links.slice(prev.links.length).flatMap((l) => [`${l.a.node}:${l.a.iface}`, `${l.b.node}:${l.b.iface}`]));
+  for (const p of prev.nodes) {
+    const n = next.nodes.find((x) => x.name === p.name);
+    if (!n) return `node ${p.name} was removed`;
+    if (shape(p, (k) => k === "interfaces") !== shape(n, (k) => k === "interfaces")) return `node ${p.name} changed`;
+    for (const pi of p.interfaces) {
+      const ni = n.interfaces.find((x) => x.name === pi.name);
+      if (!ni) return `${p.name}:${pi.name} was removed`;
+      if (shape(pi, (k) => k === "members") !== shape(ni, (k) => k === "members")) return `${p.name}:${pi.name} changed`;
+      const grew = (ni.members ?? []).filter((m) => !(pi.members ?? []).includes(m));
+      if ((pi.members ?? []).some((m) => !(ni.members ?? []).includes(m)) || grew.some((m) => !newEnds.has(`${p.name}:${m}`))) return `bridge ${p.name}:${pi.name}'s members changed`;
+    }
+    for (const ni of n.interfaces) {
+      if (p.interfaces.some((x) => x.name === ni.name)) continue;
+      if (ni.kind !== "ether" || !newEnds.has(`${p.name}:${ni.name}`)) return `${p.name}:${ni.name} is new and not the end of a new link`;
+    }
+  }
+  return "";
+}
+
 export class Topology {
   readonly time: TimeDriver;
   private readonly byName = new Map<string, Node>();
@@ -132,13 +174,134 @@ export class Topology {
   private baseline?: Baseline;
   private isDown = false;
 
+  #spec: TopologySpec;
+
   private constructor(
     readonly kernel: Kernel,
-    readonly spec: TopologySpec,
+    spec: TopologySpec,
     private readonly ownKernel: boolean,
     readonly pcapDir: string | undefined,
   ) {
+    this.#spec = spec;
     this.time = new TimeDriver(kernel);
+  }
+
+  /** The file this topology runs (after grow(): the grown one). */
+  get spec(): TopologySpec {
+    return this.#spec;
+  }
+
+  /**
+   * Bring up what `next` adds to the running file, without touching the rest: new nodes
+   * (everything a node can have), new links (appended after the old ones) and, on old
+   * nodes, the new interfaces that are ends of those links (joining the node's bridge when
+   * its members list grew by them). Anything else that differs (a node or link removed or
+   * changed, addresses, routes, forwarding, the kernel, the clock) is not a growth: returns
+   * the first such difference as text and changes nothing, and the caller brings `next` up
+   * from scratch. The steps may differ freely. Kernel time, captures, sockets and
+   * connections go on. A failure part way leaves what was made (down() takes it all).
+   */
+  async grow(next: TopologySpec): Promise<{ grown: true; nodes: string[]; links: number } | { grown: false; why: string }> {
+    if (this.isDown) throw new TopologyError("grow: the topology was torn down", this.spec.file);
+    const why = growthProblem(this.#spec, next);
+    if (why) return { grown: false, why };
+    const k = this.kernel;
+    const fresh = next.nodes.filter((n) => !this.byName.has(n.name));
+    for (const n of fresh) {
+      for (const m of n.modules) {
+        if (k.linker.isLoaded(m)) continue;
+        try {
+          await k.kldload(m);
+        } catch (e) {
+          throw errAt(n.origin, `kldload ${m}: ${because(e)}`);
+        }
+      }
+    }
+    for (const n of fresh) {
+      let vnet: Vnet;
+      try {
+        vnet = k.createVnet(n.name);
+      } catch (e) {
+        throw errAt(n.origin, `node ${n.name}: ${because(e)}`);
+      }
+      this.byName.set(n.name, new Node(n.name, vnet, n));
+    }
+    // Old nodes see the grown file's node (new interfaces, new lines).
+    const old = new Map<string, NodeSpec>();
+    for (const n of next.nodes) {
+      const node = this.byName.get(n.name)!;
+      if (!fresh.includes(n)) old.set(n.name, node.spec);
+      node.spec = n;
+    }
+    const newLinks = next.links.slice(this.linkList.length);
+    const made: Link[] = [];
+    for (const l of newLinks) {
+      const na = this.byName.get(l.a.node)!;
+      const nb = this.byName.get(l.b.node)!;
+      let ends: [Interface, Interface];
+      try {
+        ends = k.epair(na.vnet, nb.vnet);
+      } catch (e) {
+        throw errAt(l.origin, `link ${l.a.node}:${l.a.iface} - ${l.b.node}:${l.b.iface}: ${because(e)}`);
+      }
+      const link = new Link(l, ends);
+      this.linkList.push(link);
+      made.push(link);
+      this.byEndpoint.set(link.a, link);
+      this.byEndpoint.set(link.b, link);
+      this.attach(na, l.a.iface, ends[0]);
+      this.attach(nb, l.b.iface, ends[1]);
+    }
+    for (const n of fresh) await this.configure(this.byName.get(n.name)!);
+    // The new link ends of old nodes: up, their MTU and MAC, into the bridge, then addresses.
+    const added: { node: Node; s: InterfaceSpec }[] = [];
+    for (const [name, was] of old) {
+      const node = this.byName.get(name)!;
+      for (const s of node.spec.interfaces) {
+        const before = was.interfaces.find((i) => i.name === s.name);
+        if (!before) {
+          added.push({ node, s });
+          const iface = node.iface(s.name);
+          const what = `interface ${name}:${s.name}`;
+          if (s.mtu !== undefined) this.step(s.origin, `${what} mtu`, () => iface.setMtu(s.mtu!));
+          if (s.mac !== undefined) this.step(s.origin, `${what} ether`, () => iface.setMac(s.mac!));
+          if (s.up) this.step(s.origin, `${what} up`, () => iface.setUp());
+        } else if (s.kind === "bridge") {
+          const bridge = node.iface(s.name);
+          for (const m of s.members ?? []) if (!(before.members ?? []).includes(m)) this.step(s.origin, `interface ${name}:${s.name} addm ${m}`, () => bridgeAdd(k, bridge, node.iface(m)));
+        }
+      }
+    }
+    for (const n of fresh) this.configureInet(this.byName.get(n.name)!);
+    for (const { node, s } of added) {
+      const iface = node.iface(s.name);
+      s.addresses.forEach((a, i) => this.step(addressOrigin(s, i), `${node.name}:${s.name} ${a}`, () => addAddress(k, iface, a)));
+    }
+    for (const link of made) {
+      const { forward, reverse } = link.spec;
+      try {
+        if (Object.keys(forward).length) link.ends[0].setConditions(forward);
+        if (Object.keys(reverse).length) link.ends[1].setConditions(reverse);
+      } catch (e) {
+        throw errAt(link.spec.origin, `bad condition value: ${because(e)}`);
+      }
+    }
+    for (const n of fresh) {
+      const node = this.byName.get(n.name)!;
+      for (const sv of n.services) {
+        try {
+          this.services.push(await startService(k, node.vnet, sv, n.name));
+        } catch (e) {
+          throw errAt(sv.origin, `service ${sv.kind} on port ${sv.port}: ${because(e)}`);
+        }
+      }
+    }
+    // Old links keep their objects and counters; their specs are the grown file's (lines).
+    next.links.forEach((l, i) => {
+      if (i < this.linkList.length - made.length) (this.linkList[i] as { spec: LinkSpec }).spec = l;
+    });
+    this.#spec = next;
+    return { grown: true, nodes: fresh.map((n) => n.name), links: made.length };
   }
 
   /** Where the websocket interfaces with `listen: true` are served (undefined: none are). */

@@ -11,6 +11,7 @@ import type { LiveCapture } from "../capture/tap.js";
 import type { Frame } from "../capture/capture.js";
 import type { ByteSink } from "../lib/platform.js";
 import { Commands } from "../shell/commands.js";
+import { WebSocketInterface } from "../wire/websocket.js";
 import { ShellCore } from "../shell/shell.js";
 import { resultTable, passedLine } from "../shell/results.js";
 import { TimeController, type ClockState } from "./time.js";
@@ -102,7 +103,7 @@ export class Lab {
   private stepsRunning = false;
   private closed = false;
 
-  private constructor(readonly topo: Topology, readonly spec: TopologySpec, upMs: number, private readonly emit: (e: Event) => void) {
+  private constructor(readonly topo: Topology, public spec: TopologySpec, upMs: number, private readonly emit: (e: Event) => void) {
     this.upMs = upMs;
     this.commands = new Commands(topo.kernel, { pcapDir: "/tmp" });
     this.shell = new ShellCore({ topo, commands: this.commands });
@@ -117,8 +118,21 @@ export class Lab {
   static async load(yaml: string, opts: { file?: string; clock?: "virtual" | "real"; seed?: number; emit: (e: Event) => void }): Promise<Lab> {
     const spec = parseTopology(yaml, opts.file ?? "lab.yaml");
     const t0 = performance.now();
-    const topo = await Topology.up(spec, { clock: opts.clock ?? spec.clock ?? "virtual", seed: opts.seed ?? spec.seed, pcapDir: CAPTURE_DIR });
+    // No clock asked for: Topology.up's default (virtual; real with websocket interfaces, whose peers cannot share virtual time).
+    const topo = await Topology.up(spec, { clock: opts.clock ?? spec.clock, seed: opts.seed ?? spec.seed, pcapDir: CAPTURE_DIR });
     return new Lab(topo, spec, performance.now() - t0, opts.emit);
+  }
+
+  /**
+   * The file grown by nodes and links (Topology.grow): they come up in the running lab (time,
+   * captures and connections go on). { why } when the change is not a growth: load it.
+   */
+  async grow(yaml: string, file?: string): Promise<{ grown: true; info: LabInfo; nodes: string[]; links: number } | { grown: false; why: string }> {
+    const spec = parseTopology(yaml, file ?? this.spec.file);
+    const r = await this.topo.grow(spec);
+    if (!r.grown) return r;
+    this.spec = spec;
+    return { grown: true, info: this.info(), nodes: r.nodes, links: r.links };
   }
 
   info(): LabInfo {
@@ -132,14 +146,20 @@ export class Lab {
         name: n.name,
         role: n.role,
         forwarding: n.spec.forwarding,
-        interfaces: n.interfaces().map((i) => ({
-          name: i.name,
-          kname: i.iface.alive ? i.iface.name : "",
-          kind: i.kind,
-          addresses: i.addresses,
-          mac: i.iface.alive ? i.iface.mac : "",
-          mtu: i.iface.alive ? i.iface.mtu : 0,
-        })),
+        interfaces: n.interfaces().map((i) => {
+          const is = n.spec.interfaces.find((x) => x.name === i.name);
+          return {
+            name: i.name,
+            kname: i.iface.alive ? i.iface.name : "",
+            kind: i.kind,
+            addresses: i.addresses,
+            mac: i.iface.alive ? i.iface.mac : "",
+            mtu: i.iface.alive ? i.iface.mtu : 0,
+            ...(is?.url !== undefined ? { url: is.url } : {}),
+            ...(is?.listen ? { listen: true } : {}),
+            ...(i.iface instanceof WebSocketInterface ? { connected: i.iface.connected } : {}),
+          };
+        }),
         routes: n.spec.routes.map((r) => ({ to: r.to, ...(r.via !== undefined ? { via: r.via } : {}), ...(r.dev !== undefined ? { dev: r.dev } : {}) })),
         services: n.spec.services.map((s) => ({ kind: s.kind, port: s.port })),
         line: n.spec.origin.line,

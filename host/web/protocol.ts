@@ -29,12 +29,16 @@ export interface Ops {
   check: { args: { yaml: string; file?: string }; result: CheckResult };
   /** Tear down the lab running (if any) and bring this one up. Fails with the file's problems (error.problems). */
   load: { args: { yaml: string; file?: string; clock?: "virtual" | "real"; seed?: number }; result: LabInfo };
+  /** The file with nodes and links added, brought up in the running lab (no restart); grown: false (and why) when it is not only that: load it. */
+  grow: { args: { yaml: string; file?: string }; result: { grown: true; info: LabInfo; nodes: string[]; links: number } | { grown: false; why: string } };
   /** Tear the lab down; its accounting (null if none was up). */
   unload: { args: Record<string, never>; result: { teardown: TeardownReport | null } };
   /** The running lab's nodes, links and steps (null if none). */
   info: { args: Record<string, never>; result: LabInfo | null };
   /** One shell line (the `wavnet shell` language); with node, on that node's console. */
-  shell: { args: { line: string; node?: string }; result: { out: string; error?: string } };
+  shell: { args: { line: string; node?: string }; result: { out: string; error?: string; interrupted?: boolean } };
+  /** ^C: stop the shell lines running on that node's console (without node: the shell's own); a ping prints what it has. */
+  interrupt: { args: { node?: string }; result: { interrupted: number } };
   /** Completion of a shell line: candidates for its last word. */
   complete: { args: { line: string; node?: string }; result: { candidates: string[]; word: string } };
   /** Capture an interface ("node:if", topology or kernel name): rows come as "rows" events. */
@@ -103,6 +107,11 @@ export interface IfaceInfo {
   addresses: string[];
   mac: string;
   mtu: number;
+  /** websocket: the peer it connects to (a client port), or listen (served by a Node listener: not in a page). */
+  url?: string;
+  listen?: boolean;
+  /** websocket: a peer is attached now (as of this info). */
+  connected?: boolean;
 }
 
 export interface NodeInfo {

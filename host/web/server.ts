@@ -22,6 +22,8 @@ export class LabServer {
   private lab: Lab | undefined;
   /** load/unload one after the other: a second load waits for the first. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** Shell lines running, by console (node name; "" for the shell's own), for interrupt. */
+  readonly #running = new Map<string, Set<AbortController>>();
 
   constructor(private readonly post: (m: Response | Event, transfer?: Transferable[]) => void, opts: ServeOptions = {}) {
     // Files in memory (shell captures, capture steps) and the binaries: over the platform in force.
@@ -68,6 +70,12 @@ export class LabServer {
       this.emit({ event: "clock", state: lab.time.state() });
       return info;
     }),
+    grow: (a) => this.serial(async () => {
+      if (!this.lab) return { grown: false as const, why: "no lab is up" };
+      const r = await this.lab.grow(a.yaml, a.file);
+      if (r.grown) this.emit({ event: "loaded", info: r.info });
+      return r;
+    }),
     unload: () => this.serial(async () => {
       const lab = this.lab;
       if (!lab) return { teardown: null };
@@ -78,8 +86,31 @@ export class LabServer {
     }),
     info: () => this.lab?.info() ?? null,
     shell: async (a) => {
-      const r = await this.need().shell.run(a.line, a.node);
-      return r.error !== undefined ? { out: r.out, error: r.error } : { out: r.out };
+      // Each line has its own abort, found by its console (the node) for ^C.
+      const lab = this.need();
+      const key = a.node ?? "";
+      const ac = new AbortController();
+      let set = this.#running.get(key);
+      if (!set) this.#running.set(key, (set = new Set()));
+      set.add(ac);
+      try {
+        const r = await lab.shell.run(a.line, a.node, { signal: ac.signal });
+        const stopped = ac.signal.aborted ? { interrupted: true } : {};
+        return r.error !== undefined ? { out: r.out, error: r.error, ...stopped } : { out: r.out, ...stopped };
+      } finally {
+        set.delete(ac);
+        if (!set.size) this.#running.delete(key);
+      }
+    },
+    interrupt: (a) => {
+      const set = this.#running.get(a.node ?? "");
+      let n = 0;
+      for (const ac of set ?? []) {
+        if (ac.signal.aborted) continue;
+        ac.abort(new Error("^C"));
+        n++;
+      }
+      return { interrupted: n };
     },
     complete: (a) => {
       const [candidates, word] = this.need().shell.complete(a.line, a.node);

@@ -10,11 +10,12 @@
 
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { TSHARK, tsharkCheck } from "../helpers/tshark.js";
 
@@ -161,6 +162,21 @@ describe("the browser page", { skip }, () => {
     await shot("console");
   });
 
+  test("^C in a console stops a running ping, which prints the statistics of what it sent", async () => {
+    // 1x virtual time: 100 pings 0.2 s apart would take 20 s.
+    await page.selectOption("#speed", "1");
+    await typeIn("c1", "ping -c 100 -i 0.2 10.2.0.80");
+    await page.waitForFunction(() => document.getElementById("console-c1")?.getAttribute("aria-busy") === "true", null, { timeout: 5000 });
+    await page.waitForTimeout(800);
+    await page.keyboard.press("Control+C");
+    // The line ends (the prompt is back) long before the 20 s the 100 pings would take.
+    await page.waitForFunction(() => document.getElementById("console-c1")?.getAttribute("aria-busy") === null, null, { timeout: 5000 });
+    const text = await screen("c1");
+    const sent = Number([...text.matchAll(/(\d+) packets transmitted/g)].pop()![1]);
+    assert.ok(sent >= 2 && sent < 100, `stopped after a few (${sent})`);
+    assert.match(text, /c1> ping -c 100 -i 0\.2 10\.2\.0\.80\s*\n\^C\s*\n/);
+  });
+
   test("a capture on ra:wan lists ICMP rows with a correct decode, and its pcapng reads cleanly in tshark", async () => {
     await page.click("#tab-packets");
     await page.selectOption("#capIface", "ra:wan");
@@ -222,6 +238,10 @@ describe("the browser page", { skip }, () => {
   });
 
   test("add a node and a link in the graph, then ping it", async () => {
+    const kernelS = async () => Number(((await page.textContent("#now")) ?? "").replace(/[^\d.]/g, ""));
+    await page.waitForTimeout(300);
+    const t0 = await kernelS();
+    assert.ok(t0 > 0.2, `the lab has run a while (${t0} s)`);
     await page.selectOption("#addRole", "host");
     await page.click("#addNode");
     await page.waitForFunction(() => (window as unknown as { wavnet: { graph: { cy: import("cytoscape").Core } } }).wavnet.graph.cy.getElementById("n1").length === 1, null, { timeout: 30_000 });
@@ -231,6 +251,9 @@ describe("the browser page", { skip }, () => {
     const w = await nodeAt("web");
     await page.mouse.click(w.x, w.y);
     await page.waitForFunction(() => /^demo: 7 nodes, 6 links/.test(document.getElementById("status")?.textContent ?? ""), null, { timeout: 30_000 });
+    // Both came up in the running lab: no restart, kernel time went on.
+    assert.match(await status(), /^demo: 7 nodes, 6 links; 1 link added to the running lab$/);
+    assert.ok(await kernelS() >= t0, "kernel time did not start again at 0");
     const yaml = await page.evaluate(() => (window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text);
     assert.match(yaml, /- name: n1\n\s+interfaces:\n\s+- \{ name: eth0, addresses: \[ 10\.100\.0\.1\/24 \] \}/);
     assert.match(yaml, /endpoints: \[ n1:eth0, web:eth1 \]/);
@@ -352,6 +375,95 @@ describe("the browser page", { skip }, () => {
     assert.equal(await p3.evaluate(() => (window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text), small);
     await p2.close();
     await p3.close();
+  });
+
+  test("a page lab joins a wavnet run --listen lab: a websocket interface added in the inspector, then a ping to a node behind the CLI lab's router", async () => {
+    // The CLI lab: gw serves ws0 (listen: true) and routes to h1 behind it.
+    const cliDir = mkdtempSync(join(tmpdir(), "wavnet-web-listen-"));
+    const cliFile = join(cliDir, "gw.yaml");
+    writeFileSync(cliFile, `name: gw
+nodes:
+  - name: gw
+    role: router
+    interfaces:
+      - { name: ws0, kind: websocket, listen: true, addresses: [10.9.0.1/24] }
+      - { name: eth0, addresses: [10.1.0.1/24] }
+  - name: h1
+    interfaces: [{ name: eth0, addresses: [10.1.0.2/24] }]
+    routes: [{ to: default, via: 10.1.0.1 }]
+links:
+  - endpoints: [gw:eth0, h1:eth0]
+`);
+    // wavnet run from the sources (tsx), as bin/wavnet.mjs runs the compiled CLI.
+    const cli = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", "const m = await import(process.argv[1]); process.exit(await m.main(process.argv.slice(2)))",
+      join(root, "host/cli/main.ts"), "run", cliFile, "--listen", "127.0.0.1:0"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const out = { stdout: "", stderr: "" };
+    cli.stdout.setEncoding("utf8").on("data", (d: string) => (out.stdout += d));
+    cli.stderr.setEncoding("utf8").on("data", (d: string) => (out.stderr += d));
+    const closed = new Promise<number | null>((r) => cli.on("close", r));
+    const until = async (re: RegExp, ms = 60_000) => {
+      const t0 = Date.now();
+      for (let m = re.exec(out.stdout); ; m = re.exec(out.stdout)) {
+        if (m) return m;
+        if (cli.exitCode !== null || Date.now() - t0 > ms) throw new Error(`no ${re} from wavnet run:\n${out.stdout}\n${out.stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      const url = (await until(/^ {2}gw:ws0 +(ws:\/\/127\.0\.0\.1:\d+\/gw\/ws0)$/m))[1]!;
+      await until(/up until \^C or SIGTERM/);
+      // The page's lab: one node, no interfaces yet.
+      await page.click("#tab-yaml");
+      await page.click("#editor .cm-content");
+      await page.keyboard.press("Control+A");
+      await page.keyboard.insertText("name: joiner\nnodes:\n  - name: pc\n");
+      await page.click("#apply");
+      await page.waitForFunction(() => /^joiner: 1 nodes, 0 links up/.test(document.getElementById("status")?.textContent ?? ""), null, { timeout: 30_000 });
+      const pc = await nodeAt("pc");
+      await page.mouse.click(pc.x, pc.y);
+      await page.waitForFunction(() => /Node pc/.test(document.querySelector("#inspectPane h2")?.textContent ?? ""), null, { timeout: 5000 });
+      await page.click("#insWs summary");
+      // A URL the topology check refuses is refused here, before the YAML changes.
+      await page.fill("#insWsUrl", url.replace("ws://", "http://"));
+      await page.fill("#insWsAddr", "10.9.0.2/24");
+      await page.click("#insWsAdd");
+      await page.waitForFunction(() => /url: .* is not ws:\/\/ or wss:\/\//.test(document.getElementById("insWsError")?.textContent ?? ""), null, { timeout: 5000 });
+      assert.doesNotMatch(await page.evaluate(() => (window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text), /websocket/);
+      await page.fill("#insWsUrl", url);
+      await page.click("#insWsAdd");
+      const said = async (e: Error) => {
+        throw new Error(`${e.message}\nstatus: ${await status()}\ntoast/errors: ${await page.textContent("#insWsError")}\n${await page.evaluate(() => (window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text)}`);
+      };
+      await page.waitForFunction((u) => (window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text.includes(`{ name: ws0, kind: websocket, url: ${u}, addresses: [ 10.9.0.2/24 ] }`), url, { timeout: 30_000 }).catch(said);
+      await page.waitForFunction(() => /^joiner: 1 nodes, 0 links up .*; real clock/.test(document.getElementById("status")?.textContent ?? ""), null, { timeout: 30_000 }).catch(said);
+      await until(/gw:ws0: peer 127\.0\.0\.1:\d+ joined/);
+      // A route to the CLI lab's LAN through gw, in the inspector as well.
+      await page.waitForSelector("#insUrl-ws0");
+      assert.equal(await page.inputValue("#insUrl-ws0"), url);
+      await page.click("#inspectPane button:text('+ route')");
+      await page.fill("#inspectPane .route:last-of-type input[data-k=to]", "10.1.0.0/24");
+      await page.fill("#inspectPane .route:last-of-type input[data-k=via]", "10.9.0.1");
+      await page.click("#insApply");
+      await page.waitForFunction(() => /routes: \[ \{ to: 10\.1\.0\.0\/24, via: 10\.9\.0\.1 \} \]/.test((window as unknown as { wavnet: { editor: { text: string } } }).wavnet.editor.text), null, { timeout: 30_000 });
+      await page.waitForFunction(() => /^joiner: 1 nodes, 0 links up/.test(document.getElementById("status")?.textContent ?? ""), null, { timeout: 30_000 });
+      await page.selectOption("#newConsole", "pc");
+      // gw in the CLI process, then h1 behind it (TTL one less: gw forwarded it).
+      assert.match(await run("pc", "ping -c 2 -i 0.2 10.9.0.1"), /2 packets transmitted, 2 packets received, 0\.0% packet loss/);
+      const far = await run("pc", "ping -c 3 -i 0.2 10.1.0.2");
+      assert.match(far, /64 bytes from 10\.1\.0\.2: icmp_seq=0 ttl=63 time=\d+\.\d{3} ms/);
+      assert.match(far, /3 packets transmitted, 3 packets received, 0\.0% packet loss/);
+      await shot("websocket");
+      // The page's lab goes (its connection closes cleanly); the CLI lab stays up for the next peer.
+      await page.selectOption("#examples", "demo.yaml");
+      await page.waitForFunction(() => /^demo: 6 nodes/.test(document.getElementById("status")?.textContent ?? ""), null, { timeout: 30_000 });
+      await until(/gw:ws0: peer 127\.0\.0\.1:\d+ left \(1000/);
+      assert.equal(cli.exitCode, null);
+    } finally {
+      cli.kill("SIGTERM");
+    }
+    assert.equal(await closed, 0, out.stdout + out.stderr);
+    assert.match(out.stdout, /teardown: 2 vnets destroyed, 0 pages and 0 items leaked/);
+    rmSync(cliDir, { recursive: true, force: true });
   });
 
   test("a YAML error is shown at its line (gutter, underline, list) and the lab keeps running", async () => {

@@ -85,8 +85,12 @@ class NodeConsole {
 
   private input(d: string): void {
     if (this.busy) {
-      if (d === "\x03") this.term.write(`${DIM}^C (the command finishes first; it is bounded by its own count and timeout)${RESET}\r\n`);
-      else this.queued.push(d);
+      if (d === "\x03") {
+        // ^C: the worker stops the line (ping and traceroute print what they have); typed-ahead lines are dropped, as a shell does.
+        this.queued.length = 0;
+        this.term.write("^C\r\n");
+        void this.client.request("interrupt", { node: this.node }).catch(() => undefined);
+      } else this.queued.push(d);
       return;
     }
     // Several lines pasted at once: each runs in turn.

@@ -3,13 +3,16 @@
 // applied live while traffic runs and written into the YAML; cut and restore; its counters).
 
 import type { LabInfo, LinkConditions, LinkInfo, NodeInfo, Stats } from "../../host/web/protocol.js";
-import { parseDuration, parseProbability, parseRate } from "../../host/lib/units.js";
+import { parseDuration, parseProbability, parseRate, parseIfAddress, parseWebSocketUrl } from "../../host/lib/units.js";
 import { formatDuration, formatPct, formatRate } from "../../host/lib/units.js";
 import type { Role, RouteEdit } from "./model.js";
 import { h } from "./util.js";
 
 export interface InspectActions {
-  applyNode(name: string, e: { role: Role; forwarding: boolean; interfaces: { name: string; addresses: string[] }[]; routes: RouteEdit[] }): void;
+  applyNode(name: string, e: { role: Role; forwarding: boolean; interfaces: { name: string; addresses: string[]; url?: string }[]; routes: RouteEdit[] }): void;
+  /** A websocket interface joining a wavnet run --listen lab (checked here first). */
+  addWebSocket(node: string, e: { name: string; url: string; addresses: string[] }): void;
+  removeInterface(node: string, name: string): void;
   deleteNode(name: string): void;
   openConsole(name: string): void;
   applyConditions(index: number, forward: LinkConditions, reverse: LinkConditions): void;
@@ -29,6 +32,39 @@ const FIELDS: { key: keyof LinkConditions; label: string; hint: string; fmt: (v:
   { key: "reorder", label: "reorder", hint: "1%", fmt: (v) => (v ? formatPct(v) : ""), parse: (s) => parseProbability(num(s)) },
   { key: "queueLimit", label: "queue", hint: "1000", fmt: (v) => (v && v !== 1000 ? String(v) : ""), parse: (s) => Number.parseInt(s, 10) },
 ];
+
+/** Interface names as the topology check takes them. */
+const IF_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,14}$/;
+
+/** Addresses typed in a field: "10.0.0.1/24, fd00::1/64". */
+function addressList(s: string): string[] {
+  return s.split(/[\s,]+/).filter((x) => x !== "");
+}
+
+/**
+ * A new websocket interface as typed, checked as the topology check would (name, ws:// URL
+ * without a fragment, addresses): the first problem as an Error naming the field.
+ */
+export function checkWebSocketForm(f: { name: string; url: string; addresses: string }, taken: string[]): { name: string; url: string; addresses: string[] } {
+  const name = f.name.trim();
+  if (!IF_NAME.test(name)) throw new Error(`name: ${JSON.stringify(name)} is not an interface name (1-15 of letters, digits, "_" and ".", starting with a letter)`);
+  if (taken.includes(name)) throw new Error(`name: the node has an interface ${name} already`);
+  const url = f.url.trim();
+  try {
+    parseWebSocketUrl(url);
+  } catch (e) {
+    throw new Error(`url: ${(e as Error).message}`);
+  }
+  const addresses = addressList(f.addresses);
+  for (const a of addresses) {
+    try {
+      parseIfAddress(a);
+    } catch (e) {
+      throw new Error(`addresses: ${(e as Error).message}`);
+    }
+  }
+  return { name, url, addresses };
+}
 
 function nodes(...xs: (Node | null)[]): Node[] {
   return xs.filter((x): x is Node => x !== null);
@@ -115,8 +151,21 @@ export class Inspector {
       routes.append(row);
     };
     n.routes.forEach(routeRow);
+    const urlInputs = new Map(n.interfaces.filter((i) => i.kind === "websocket" && i.url !== undefined).map((i) =>
+      [i.name, h("input", { type: "text", id: `insUrl-${i.name}`, value: i.url ?? "", placeholder: "ws://127.0.0.1:8080/gw/ws0", "aria-label": `Peer URL of ${i.name}` })]));
+    const err = h("p", { class: "note", role: "alert", id: "insNodeError" });
     const ro = n.generated;
     const apply = () => {
+      err.textContent = "";
+      for (const [name, i] of urlInputs) {
+        try {
+          parseWebSocketUrl(i.value.trim());
+        } catch (e) {
+          err.textContent = `${name}: url: ${(e as Error).message}`;
+          i.focus();
+          return;
+        }
+      }
       const rs: RouteEdit[] = [...routes.querySelectorAll<HTMLElement>(".route")].map((r) => {
         const get = (k: string) => (r.querySelector<HTMLInputElement>(`[data-k="${k}"]`)!.value.trim());
         return { to: get("to"), ...(get("via") ? { via: get("via") } : {}), ...(get("dev") ? { dev: get("dev") } : {}) };
@@ -124,7 +173,7 @@ export class Inspector {
       this.act.applyNode(n.name, {
         role: role.value as Role,
         forwarding: fwd.checked,
-        interfaces: addrInputs.map((i) => ({ name: i.dataset.if!, addresses: i.value.split(/[\s,]+/).filter((x) => x !== "") })),
+        interfaces: addrInputs.map((i) => ({ name: i.dataset.if!, addresses: addressList(i.value), ...(urlInputs.has(i.dataset.if!) ? { url: urlInputs.get(i.dataset.if!)!.value.trim() } : {}) })),
         routes: rs,
       });
     };
@@ -134,12 +183,22 @@ export class Inspector {
       h("div", { class: "row" }, h("label", { for: "insRole" }, "Role"), role),
       h("div", { class: "row" }, h("label", { for: "insFwd" }, "IP forwarding"), fwd),
       h("h3", {}, "Interfaces"),
-      ...n.interfaces.map((i, k) => h("div", { class: "row" }, h("label", { for: `insAddr-${i.name}`, title: `kernel: ${i.kname} ${i.mac}` }, `${i.name}${i.kind !== "ether" ? ` (${i.kind})` : ""}`), addrInputs[k]!)),
-      n.interfaces.length === 0 ? h("p", { class: "note" }, "No interfaces yet: + Link joins it to another node.") : null,
+      ...n.interfaces.flatMap((i, k) => nodes(
+        h("div", { class: "row" }, h("label", { for: `insAddr-${i.name}`, title: `kernel: ${i.kname} ${i.mac}` }, `${i.name}${i.kind !== "ether" ? ` (${i.kind})` : ""}`), addrInputs[k]!),
+        urlInputs.has(i.name) ? h("div", { class: "row" },
+          h("label", { for: `insUrl-${i.name}`, title: i.connected ? "connected when the lab came up" : "not connected" }, `${i.connected ? "●" : "○"} peer`),
+          urlInputs.get(i.name)!,
+          h("button", { type: "button", id: `insRemove-${i.name}`, disabled: ro, title: `Remove ${i.name}`, "aria-label": `Remove ${i.name}`, onclick: () => this.act.removeInterface(n.name, i.name) }, "×"),
+        ) : null,
+        i.listen ? h("p", { class: "note" }, `${i.name} waits for a peer (listen: true): only wavnet run --listen serves that, not a page.`) : null,
+      )),
+      n.interfaces.length === 0 ? h("p", { class: "note" }, "No interfaces yet: + Link joins it to another node; a WebSocket interface joins a wavnet run --listen lab.") : null,
       h("h3", {}, "Routes"),
       routes,
       h("button", { type: "button", onclick: () => routeRow({ to: "" }) }, "+ route"),
       n.services.length ? h("p", { class: "note" }, `Services: ${n.services.map((s) => `${s.kind}/${s.port}`).join(", ")}`) : null,
+      err,
+      ro ? null : this.wsForm(n),
       h("div", { class: "actions" },
         h("button", { type: "button", id: "insApply", disabled: ro, onclick: apply, title: "Write into the YAML and bring the lab up again" }, "Apply"),
         h("button", { type: "button", onclick: () => this.act.openConsole(n.name) }, "Console"),
@@ -147,6 +206,33 @@ export class Inspector {
         h("button", { type: "button", id: "insDelete", disabled: ro, onclick: () => this.act.deleteNode(n.name) }, "Delete node"),
       ),
     ));
+  }
+
+  /** + WebSocket interface: name, peer URL (a wavnet run --listen endpoint) and addresses. */
+  private wsForm(n: NodeInfo): HTMLElement {
+    const taken = n.interfaces.map((i) => i.name);
+    let free = 0;
+    while (taken.includes(`ws${free}`)) free++;
+    const name = h("input", { type: "text", id: "insWsName", value: `ws${free}`, size: 5, "aria-label": "Name of the new WebSocket interface" });
+    const url = h("input", { type: "text", id: "insWsUrl", placeholder: "ws://127.0.0.1:8080/gw/ws0", "aria-label": "URL of the peer (wavnet run FILE --listen PORT prints it)" });
+    const addr = h("input", { type: "text", id: "insWsAddr", placeholder: "10.9.0.2/24", "aria-label": "Addresses of the new WebSocket interface" });
+    const err = h("p", { class: "note", role: "alert", id: "insWsError" });
+    const add = () => {
+      try {
+        err.textContent = "";
+        this.act.addWebSocket(n.name, checkWebSocketForm({ name: name.value, url: url.value, addresses: addr.value }, taken));
+      } catch (e) {
+        err.textContent = (e as Error).message;
+      }
+    };
+    return h("details", { id: "insWs" },
+      h("summary", {}, "+ WebSocket interface (join a wavnet run --listen lab)"),
+      h("div", { class: "row" }, h("label", { for: "insWsName" }, "name"), name),
+      h("div", { class: "row" }, h("label", { for: "insWsUrl" }, "peer URL"), url),
+      h("div", { class: "row" }, h("label", { for: "insWsAddr" }, "addresses"), addr),
+      err,
+      h("div", { class: "actions" }, h("button", { type: "button", id: "insWsAdd", onclick: add, title: "Write it into the YAML and bring the lab up again (real clock)" }, "Add interface")),
+    );
   }
 
   private linkForm(l: LinkInfo): void {

@@ -77,6 +77,15 @@ const graph = new Graph($("graph"), $in<HTMLCanvasElement>("anim"), {
 const inspector = new Inspector($("inspectPane"), {
   applyNode: (name, e) => void edit((m) => m.setNode(name, e), { kind: "node", name }),
   deleteNode: (name) => void deleteNode(name),
+  addWebSocket: (node, e) => {
+    // A peer in a Node process cannot share the page's virtual time: the file's default (real) then.
+    if (clockKind === "virtual") {
+      clockKind = undefined;
+      toast("websocket interfaces run on the real clock: the lab comes up on it", "info");
+    }
+    void edit((m) => m.addWebSocket(node, e), { kind: "node", name: node });
+  },
+  removeInterface: (node, name) => void edit((m) => m.removeInterface(node, name), { kind: "node", name: node }),
   openConsole: (n) => openConsole(n),
   applyConditions: (i, f, r) => void setConditions(i, f, r),
   cut: (i, c) => void setCut(i, c),
@@ -199,7 +208,11 @@ function showClock(s: ClockState): void {
 
 // ---- edits
 
-async function edit(f: (m: Model) => void, sel?: Selection): Promise<void> {
+/**
+ * Edit the YAML and bring the change up. Added nodes and links (grow) come up in the running
+ * lab when the file was the running one; anything else brings the lab up again.
+ */
+async function edit(f: (m: Model) => void, sel?: Selection, opts: { grow?: boolean } = {}): Promise<void> {
   let m: Model;
   try {
     m = new Model(editor.text);
@@ -208,8 +221,46 @@ async function edit(f: (m: Model) => void, sel?: Selection): Promise<void> {
     toast((e as Error).message);
     return;
   }
-  const ok = await apply(m.text());
+  const ok = opts.grow && editor.text === applied && info ? await grow(m.text()) || await apply(m.text()) : await apply(m.text());
   if (ok && sel !== undefined) select(sel);
+}
+
+/** The running lab grows by the file's new nodes and links; false (nothing changed) when the worker says it is not a growth. */
+async function grow(text: string): Promise<boolean> {
+  if (loading) await loading.catch(() => undefined);
+  try {
+    const r = await client.request("grow", { yaml: text, file: fileName });
+    if (!r.grown) return false;
+    editor.setText(text);
+    applied = text;
+    refreshLab(r.info);
+    const what = [r.nodes.length ? `node${r.nodes.length > 1 ? "s" : ""} ${r.nodes.join(", ")}` : "", r.links ? `${r.links} link${r.links > 1 ? "s" : ""}` : ""].filter((x) => x).join(" and ");
+    status(`${r.info.name}: ${r.info.nodes.length} nodes, ${r.info.links.length} links; ${what} added to the running lab`);
+    try {
+      localStorage.setItem("wavnet.yaml", text);
+    } catch {
+      // storage denied
+    }
+    markDirty();
+    return true;
+  } catch {
+    // a bad file: apply() shows its problems at their lines
+    return false;
+  }
+}
+
+/** The views of a lab that grew (no reload: captures, consoles, counters and time go on). */
+function refreshLab(next: LabInfo): void {
+  const wasSel = selection;
+  info = next;
+  graph.show(next);
+  consoles.setNodes(next.nodes.map((n) => n.name));
+  packets.setLab(next, { keepCapture: true });
+  counters.setLab(next);
+  steps.setLab(next);
+  inspector.set(next, wasSel);
+  // The animation watches the links it found when it started: start it again to see the new ones.
+  if (animateOn) void client.request("animate", { on: false }).then(() => client.request("animate", { on: true }));
 }
 
 function addNode(): void {
@@ -218,7 +269,7 @@ function addNode(): void {
   void edit((m) => {
     name = m.freeNodeName(role === "router" ? "r" : role === "bridge" ? "sw" : "n", info?.nodes.map((n) => n.name) ?? []);
     m.addNode(name, role);
-  }).then(() => {
+  }, undefined, { grow: true }).then(() => {
     if (info?.nodes.some((n) => n.name === name)) select({ kind: "node", name });
   });
 }
@@ -232,7 +283,7 @@ async function linkNodes(a: string, b: string): Promise<void> {
     const nb = info?.nodes.find((n) => n.name === b);
     const addr = auto && na && nb ? suggestAddresses(na, nb, info!.nodes, info!.links) : {};
     ends = m.addLink(a, b, addr);
-  });
+  }, undefined, { grow: true });
   const l = ends && info?.links.find((x) => x.a === ends!.a && x.b === ends!.b);
   if (l) select({ kind: "link", index: l.index });
 }

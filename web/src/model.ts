@@ -12,6 +12,8 @@ export type Role = "host" | "router" | "bridge";
 export interface IfaceEdit {
   name: string;
   addresses: string[];
+  /** websocket interfaces: the peer's URL. */
+  url?: string;
 }
 
 export interface RouteEdit {
@@ -66,7 +68,8 @@ export class Model {
   }
 
   text(): string {
-    return String(this.doc);
+    // No folding: a flow map stays on one line however long ({ name: ws0, kind: websocket, url: ws://..., ... }), as people write them.
+    return this.doc.toString({ lineWidth: 0 });
   }
 
   private nodes(): YAMLMap[] {
@@ -239,6 +242,31 @@ export class Model {
     }
   }
 
+  /** A free name for a new websocket interface: ws0, ws1, ... */
+  freeWsName(node: string): string {
+    const taken = new Set(mapsOf(this.ifaces(this.node(node))).map((m) => str(m, "name")));
+    for (let i = 0; ; i++) if (!taken.has(`ws${i}`)) return `ws${i}`;
+  }
+
+  /** A websocket interface that connects to url (a wavnet run --listen endpoint), with its addresses. */
+  addWebSocket(node: string, e: { name: string; url: string; addresses: string[] }): void {
+    const n = this.node(node);
+    if (mapsOf(this.ifaces(n)).some((m) => str(m, "name") === e.name)) throw new ModelError(`node ${node} has an interface ${e.name} already`);
+    const i: Record<string, unknown> = { name: e.name, kind: "websocket", url: e.url };
+    if (e.addresses.length) i.addresses = e.addresses;
+    const m = this.doc.createNode(i) as YAMLMap;
+    m.flow = true;
+    this.ifaces(n).add(m);
+  }
+
+  /** Remove an interface that is no link's end (a link's ends go with the link). */
+  removeInterface(node: string, name: string): void {
+    const ls = this.doc.get("links");
+    if (isSeq(ls) && mapsOf(ls as YAMLSeq).some((l) => this.endpoints(l).includes(`${node}:${name}`))) throw new ModelError(`${node}:${name} is a link's end: delete the link`);
+    this.node(node);
+    this.dropIface(`${node}:${name}`);
+  }
+
   /** A node's role, forwarding, interfaces' addresses and routes, as the inspector edits them. */
   setNode(name: string, e: { role: Role; forwarding: boolean; interfaces: IfaceEdit[]; routes: RouteEdit[] }): void {
     const n = this.node(name);
@@ -251,6 +279,7 @@ export class Model {
     for (const ie of e.interfaces) {
       const m = mapsOf(this.ifaces(n)).find((x) => str(x, "name") === ie.name);
       if (!m) continue;
+      if (ie.url !== undefined && str(m, "kind") === "websocket" && m.get("listen") !== true) m.set("url", ie.url);
       if (ie.addresses.length) {
         const s = this.doc.createNode(ie.addresses) as YAMLSeq;
         s.flow = true;

@@ -54,7 +54,7 @@ export class Packets {
   }
 
   /** The interfaces to choose from: every node's, link ends first ("ra:wan  (ra:wan - rb:wan)"). */
-  setLab(info: LabInfo | null): void {
+  setLab(info: LabInfo | null, how: { keepCapture?: boolean } = {}): void {
     const prev = this.iface.value;
     const opts: HTMLOptionElement[] = [];
     if (info) {
@@ -64,7 +64,8 @@ export class Packets {
     }
     this.iface.replaceChildren(...opts);
     if ([...this.iface.options].some((o) => o.value === prev)) this.iface.value = prev;
-    // A reload ends the capture the worker had.
+    // A reload ends the capture the worker had (a lab that grew keeps it).
+    if (how.keepCapture) return;
     this.capture = null;
     this.setRunning(false);
     this.dl.disabled = true;
