@@ -9,6 +9,10 @@
 import os from "node:os";
 import { readFileSync, writeFileSync, mkdirSync, existsSync, renameSync } from "node:fs";
 import { dirname } from "node:path";
+import { median, round } from "./workloads/common.js";
+
+// Shared with the workloads that also run in a browser (bench/workloads/common.ts).
+export { median, round };
 
 export interface MetricSpec {
   /** snake_case, stable once published. */
@@ -43,6 +47,12 @@ export interface Group {
   name: string;
   description: string;
   metrics: MetricSpec[];
+  /**
+   * Metrics of other groups this one measures again, in its own run, only to compare with:
+   * they may be named as a peer (with the value measured here) but stay the other group's
+   * (not written as metrics by this group).
+   */
+  peers?: string[];
   run(ctx: GroupContext): Promise<void>;
 }
 
@@ -69,7 +79,7 @@ export async function runGroup(group: Group, log: (s: string) => void): Promise<
       if (!Number.isFinite(value)) throw new Error(`bench group ${group.name}: metric ${name} is not a finite number (${value})`);
       const row: Measured = { name, value, unit: m.unit, note: opts.note };
       if (opts.peer !== undefined) {
-        must(opts.peer);
+        if (!group.peers?.includes(opts.peer)) must(opts.peer);
         row.peer = opts.peer;
         if (opts.peerValue !== undefined) row.peer_value = opts.peerValue;
       }
@@ -113,13 +123,6 @@ export function nowNs(): number {
   return Number(process.hrtime.bigint());
 }
 
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 export function min(xs: number[]): number {
   return Math.min(...xs);
 }
@@ -137,13 +140,6 @@ export function perOpNs(fn: (n: number) => unknown, n: number, runs: number, war
     out.push((nowNs() - t0) / n);
   }
   return out;
-}
-
-/** Round for display and JSON: 3 significant digits, at most 3 decimals. */
-export function round(x: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  const digits = Math.max(0, Math.min(3, 2 - Math.floor(Math.log10(Math.abs(x)))));
-  return Number(x.toFixed(digits));
 }
 
 // ---------------------------------------------------------------------------------------
