@@ -8,6 +8,7 @@ import tcp from "./tcp.js";
 import runner from "./runner.js";
 import pkg from "./package.js";
 import hardening from "./hardening.js";
+import browser from "./browser.js";
 
 export const groups: Group[] = [
   kernel,
@@ -17,4 +18,5 @@ export const groups: Group[] = [
   runner,
   pkg,
   hardening,
+  browser,
 ];
