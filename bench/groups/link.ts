@@ -5,6 +5,7 @@
 // ether_input's checks and counters, demux, and for bridge_fps if_bridge's learning and
 // forwarding. Single thread; every frame is checked to have arrived.
 
+import "../../host/index.js"; // Node's platform for the shared workloads: binaries from build/ on disk
 import { nowNs, round, type Group } from "../lib.js";
 import { bootWith as boot, epairFps, epairSetup, measureFps as measure, type BenchLink } from "../workloads/epair_fps.js";
 
