@@ -3,7 +3,7 @@
 // shared workloads (bench/workloads/) here, inside Chromium's worker:
 //   { benchId, bench: "tcp", opts: { xfer, runs, warmup } }  -> tcpEpairBulk
 //   { benchId, bench: "epair" }                              -> epairFps
-//   { benchId, bench: "topoSplit", opts: { yaml, from, to } }  -> where a topology's time goes
+//   { benchId, bench: "topoSplit", opts: { yaml, from, to } }  -> topologySplit
 // answered { benchId, ok, result | error }. Timing is performance.now (5 µs steps in a
 // cross-origin isolated worker, which the bench server's COOP/COEP headers make this).
 // The worker's name is the absolute URL of the binaries' folder.
@@ -13,11 +13,7 @@ import { urlModuleSource } from "../../host/kern/source.js";
 import { tcpEpairBulk } from "../workloads/tcp_epair.js";
 import { epairFps, epairSetup } from "../workloads/epair_fps.js";
 import { perfNowNs } from "../workloads/common.js";
-import { Kernel, parseTopology, Topology, ping, TOPOLOGY_SCHEMA } from "../../host/core.js";
-import AjvModule from "ajv";
-
-// ajv is CommonJS (as in host/topology/parse.ts).
-const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as new (o: object) => { compile(s: object): unknown };
+import { topologySplit } from "../workloads/topology_split.js";
 
 interface WorkerScope {
   name: string;
@@ -33,40 +29,6 @@ interface BenchRequest {
   benchId: number;
   bench: "tcp" | "epair" | "topoSplit";
   opts?: { xfer: number; runs: number; warmup: number } | { yaml: string; from: string; to: string };
-}
-
-/**
- * The steps of a lab's load timed one by one (this worker's first lab, so the first parse
- * compiles the schema validator and the first boot fetches and compiles the kernel): parse
- * and check, the schema validator compiled again alone, parse and check again, a kernel booted twice (the second from compiled modules), the
- * topology up, one ping. For the note of browser_topology_100_up_ms.
- */
-async function topoSplit(o: { yaml: string; from: string; to: string }): Promise<Record<string, number>> {
-  const t: Record<string, number> = {};
-  let t0 = performance.now();
-  const lap = (name: string) => {
-    const t1 = performance.now();
-    t[name] = t1 - t0;
-    t0 = t1;
-  };
-  parseTopology(o.yaml, "split.yaml");
-  lap("parseFirst");
-  // The schema validator alone, compiled again as parse.ts compiles it (ajv's own code warm by now).
-  new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(structuredClone(TOPOLOGY_SCHEMA));
-  lap("schemaCompile");
-  const spec = parseTopology(o.yaml, "split.yaml");
-  lap("parse");
-  (await Kernel.boot({ source, config: "GENERIC" })).shutdown();
-  lap("bootFirst");
-  (await Kernel.boot({ source, config: "GENERIC" })).shutdown();
-  lap("boot");
-  const topo = await Topology.up(spec);
-  lap("up");
-  const r = await ping(topo.kernel, topo.node(o.from).vnet, topo.addressOf(o.to), { count: 1, timeoutMs: 1000 });
-  lap("ping");
-  if (r.received !== 1) throw new Error(`topoSplit: ping ${o.from} -> ${o.to} failed:\n${r.text}`);
-  await topo.down();
-  return t;
 }
 
 async function bench(req: BenchRequest): Promise<unknown> {
@@ -85,7 +47,10 @@ async function bench(req: BenchRequest): Promise<unknown> {
       s.k.shutdown();
     }
   }
-  if (req.bench === "topoSplit") return await topoSplit(req.opts as { yaml: string; from: string; to: string });
+  if (req.bench === "topoSplit") {
+    const o = req.opts as { yaml: string; from: string; to: string };
+    return await topologySplit(o.yaml, o.from, o.to, source);
+  }
   throw new Error(`unknown bench ${JSON.stringify((req as { bench: unknown }).bench)} (known: tcp, epair, topoSplit)`);
 }
 

@@ -18,6 +18,7 @@ import "../../host/index.js"; // Node's platform for the shared workloads: binar
 import { median, nowNs, round, type Group, type GroupContext } from "../lib.js";
 import { tcpEpairBulk } from "../workloads/tcp_epair.js";
 import { epairFps, epairSetup } from "../workloads/epair_fps.js";
+import { topologySplit } from "../workloads/topology_split.js";
 import { EPAIR_BULK } from "./tcp.js";
 import { serveBenchPage, type BenchServer } from "../browser/serve.js";
 import type { Browser, Page } from "playwright-core";
@@ -90,6 +91,11 @@ async function topologyOnce(browser: Browser, srv: BenchServer, name: string, fr
   }
 }
 
+function splitText(t: Record<string, number>): string {
+  const ms = (x: number | undefined) => (x ?? NaN).toFixed(0);
+  return `parse ${ms(t.parseFirst)} then ${ms(t.parse)} (validator alone ${ms(t.schemaCompile)}), boot ${ms(t.bootFirst)} then ${ms(t.boot)}, up ${ms(t.up)}, ping ${ms(t.ping)} ms`;
+}
+
 async function run(ctx: GroupContext): Promise<void> {
   if (!CHROMIUM) {
     const why = "Chromium not installed (apt-get install chromium, or CHROMIUM=path); the bench never downloads a browser";
@@ -100,6 +106,9 @@ async function run(ctx: GroupContext): Promise<void> {
   const srv = await serveBenchPage({ grid100: GRID, star100: STAR });
   const browser = await launch();
   try {
+    // The topology's steps in Node first, while this process has parsed no topology and
+    // booted no kernel (the same cold start as the page's worker), for the note.
+    const nodeSplit = await topologySplit(GRID, "g-1-1", "g-10-10");
     const version = browser.version();
     ctx.log(`Chromium ${version}, page at ${srv.url} (page.js ${srv.sizes.page} B, worker.js ${srv.sizes.worker} B)`);
 
@@ -115,13 +124,12 @@ async function run(ctx: GroupContext): Promise<void> {
     // Where the time goes, step by step, in the worker of one more fresh page.
     const splitPage = await openPage(browser, srv.url, errors);
     const split = await inPage<Record<string, number>>(splitPage, "topoSplit", { yaml: GRID, from: "g-1-1", to: "g-10-10" }).finally(() => splitPage.close());
-    const ms = (x: number) => x.toFixed(0);
     const mid = (rs: TopoResult[], f: (r: TopoResult) => number) => median(rs.map(f)).toFixed(0);
     ctx.report("browser_topology_100_up_ms", round(median(runs.map((r) => r.totalMs))), {
       note: `10 x 10 grid of routers (${cold.nodes} nodes, ${cold.links} links, shortest-path routes to every link), ping g-1-1 -> g-10-10 (18 hops) at max speed; median of ${TOPO_RUNS} fresh pages: ` +
         `page answered at ${mid(runs, (r) => r.navigation?.responseEnd ?? NaN)} ms, parsed at ${mid(runs, (r) => r.navigation?.domInteractive ?? NaN)}, script running at ${mid(runs, (r) => r.marks.script)}, worker answering at ${mid(runs, (r) => r.marks.hello)}, lab up at ${mid(runs, (r) => r.marks.loaded)} (of which topology up ${mid(runs, (r) => r.upMs)}), ping answered at ${mid(runs, (r) => r.marks.pinged)}; ` +
         `runs ${runs.map((r) => r.totalMs.toFixed(0)).join(" ")} ms; first (cold) page ${cold.totalMs.toFixed(0)} ms; a star of 100 (router centre, 99 hosts): ${mid(stars, (r) => r.totalMs)} ms; ` +
-        `in one more page's worker, step by step: parse + check ${ms(split.parseFirst)} ms the first time (the schema validator compiled in it: ${ms(split.schemaCompile)} when compiled again alone), ${ms(split.parse)} the second; GENERIC kernel boot ${ms(split.bootFirst)} the first time (binaries fetched and compiled), ${ms(split.boot)} the second; grid up ${ms(split.up)}, ping ${ms(split.ping)}; ` +
+        `step by step (first parse compiles the schema validator, first boot fetches and compiles the binaries) in one more page's worker: ${splitText(split)}; in Node (this process, as cold): ${splitText(nodeSplit)}; ` +
         `crossOriginIsolated ${cold.crossOriginIsolated}, Chromium ${version}, load average ${load()}`,
     });
 
