@@ -105,8 +105,10 @@ function splitText(t: Record<string, number>): string {
 }
 
 async function run(ctx: GroupContext): Promise<void> {
-  if (!CHROMIUM) {
-    const why = "Chromium not installed (apt-get install chromium, or CHROMIUM=path); the bench never downloads a browser";
+  if (!CHROMIUM || !existsSync(CHROMIUM)) {
+    const why = CHROMIUM
+      ? `CHROMIUM=${CHROMIUM} does not exist`
+      : "Chromium not installed (apt-get install chromium, or CHROMIUM=path); the bench never downloads a browser";
     for (const m of group.metrics) ctx.skip(m.name, why);
     return;
   }
