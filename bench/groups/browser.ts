@@ -13,7 +13,7 @@
 // browser_epair_fps: epair_fps's workload in the worker.
 
 import os from "node:os";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import "../../host/index.js"; // Node's platform for the shared workloads: binaries from build/ on disk
 import { median, nowNs, round, type Group, type GroupContext } from "../lib.js";
 import { tcpEpairBulk } from "../workloads/tcp_epair.js";
@@ -47,6 +47,62 @@ interface TopoResult {
   nodes: number;
   links: number;
   crossOriginIsolated: boolean;
+  /** CPU time of Chromium's processes over the load (from before the tab opened to the result read). */
+  cpu: { all: number; renderer: number };
+}
+
+/**
+ * CPU time (ms, utime + stime) of every live process below this one (Chromium's browser,
+ * renderers, GPU and utility processes), by pid; empty where /proc is not Linux's.
+ * A page load's CPU time against its wall time says how much of the wall was waiting for
+ * a core on a shared machine.
+ */
+function childCpuMs(): Map<number, { ms: number; renderer: boolean }> {
+  const out = new Map<number, { ms: number; renderer: boolean }>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  const parent = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const d of entries) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+      parent.set(Number(d), Number(f[1]));
+      cpu.set(Number(d), ((Number(f[11]) + Number(f[12])) * 1000) / 100); // utime, stime in ticks of 1/100 s
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (pid: number): boolean => {
+    for (let p = parent.get(pid), hops = 0; p !== undefined && hops < 64; p = parent.get(p), hops++) if (p === process.pid) return true;
+    return false;
+  };
+  for (const [pid, ms] of cpu) {
+    if (!below(pid)) continue;
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      // gone meanwhile
+    }
+    out.set(pid, { ms, renderer: cmd.includes("--type=renderer") });
+  }
+  return out;
+}
+
+/** CPU ms spent between two childCpuMs snapshots by the processes alive at the second: all, and renderers only. */
+function cpuSpent(before: ReturnType<typeof childCpuMs>, after: ReturnType<typeof childCpuMs>): { all: number; renderer: number } {
+  const r = { all: 0, renderer: 0 };
+  for (const [pid, t] of after) {
+    const d = t.ms - (before.get(pid)?.ms ?? 0);
+    r.all += d;
+    if (t.renderer) r.renderer += d;
+  }
+  return r;
 }
 
 async function launch(): Promise<Browser> {
@@ -82,6 +138,7 @@ async function inPage<T>(page: Page, bench: string, opts?: unknown): Promise<T> 
 }
 
 async function topologyOnce(browser: Browser, srv: BenchServer, name: string, from: string, to: string, errors: string[]): Promise<TopoResult> {
+  const cpu0 = childCpuMs();
   const page = await openPage(browser, `${srv.url}?topology=${name}&from=${from}&to=${to}`, errors);
   try {
     await page.waitForFunction(() => {
@@ -93,7 +150,7 @@ async function topologyOnce(browser: Browser, srv: BenchServer, name: string, fr
       return { result: w.benchResult, error: w.benchError };
     });
     if (error !== undefined) throw new Error(`browser_topology_100_up_ms: ${error}`);
-    return result as TopoResult;
+    return { ...(result as TopoResult), cpu: cpuSpent(cpu0, childCpuMs()) };
   } finally {
     await page.close();
   }
@@ -131,6 +188,13 @@ async function run(ctx: GroupContext): Promise<void> {
     for (let i = 0; i < TOPO_RUNS; i++) runs.push(await topologyOnce(browser, srv, "grid100", "g-1-1", "g-10-10", errors));
     const stars: TopoResult[] = [];
     for (let i = 0; i < 2; i++) stars.push(await topologyOnce(browser, srv, "star100", "s1", "s99", errors));
+    // What a new tab costs with no page in it (the renderer's start, the browser's side), for the note.
+    const cpuB = childCpuMs();
+    const blankPage = await browser.newPage();
+    await blankPage.goto("about:blank");
+    await new Promise((r) => setTimeout(r, 300));
+    const blank = cpuSpent(cpuB, childCpuMs());
+    await blankPage.close();
     // Where the time goes, step by step, in the worker of one more fresh page.
     const splitPage = await openPage(browser, srv.url, errors);
     const split = await inPage<Record<string, number>>(splitPage, "topoSplit", { yaml: GRID, from: "g-1-1", to: "g-10-10" }).finally(() => splitPage.close());
@@ -138,7 +202,7 @@ async function run(ctx: GroupContext): Promise<void> {
     ctx.report("browser_topology_100_up_ms", round(median(runs.map((r) => r.totalMs))), {
       note: `10 x 10 grid of routers (${cold.nodes} nodes, ${cold.links} links, shortest-path routes to every link), ping g-1-1 -> g-10-10 (18 hops) at max speed; median of ${TOPO_RUNS} fresh pages: ` +
         `page answered at ${mid(runs, (r) => r.navigation?.responseEnd ?? NaN)} ms, parsed at ${mid(runs, (r) => r.navigation?.domInteractive ?? NaN)}, script running at ${mid(runs, (r) => r.marks.script)}, worker answering at ${mid(runs, (r) => r.marks.hello)}, lab up at ${mid(runs, (r) => r.marks.loaded)} (of which topology up ${mid(runs, (r) => r.upMs)}), ping answered at ${mid(runs, (r) => r.marks.pinged)}; ` +
-        `runs ${runs.map((r) => r.totalMs.toFixed(0)).join(" ")} ms; first (cold) page ${cold.totalMs.toFixed(0)} ms; a star of 100 (router centre, 99 hosts): ${mid(stars, (r) => r.totalMs)} ms; ` +
+        `runs ${runs.map((r) => r.totalMs.toFixed(0)).join(" ")} ms; CPU time Chromium spent on each (all its processes / the renderers: page and worker) ${runs.map((r) => `${r.cpu.all.toFixed(0)}/${r.cpu.renderer.toFixed(0)}`).join(" ")} ms, and on a blank tab ${blank.all.toFixed(0)}/${blank.renderer.toFixed(0)} ms; first (cold) page ${cold.totalMs.toFixed(0)} ms; a star of 100 (router centre, 99 hosts): ${mid(stars, (r) => r.totalMs)} ms; ` +
         `step by step (first parse compiles the schema validator, first boot fetches and compiles the binaries) in one more page's worker: ${splitText(split)}; in Node (this process, as cold): ${splitText(nodeSplit)}; ` +
         `crossOriginIsolated ${cold.crossOriginIsolated}, Chromium ${version}, load average ${load()}`,
     });
