@@ -18,10 +18,19 @@ export interface MetricSpec {
   /** snake_case, stable once published. */
   name: string;
   unit: string;
-  /** The bar, shown in the table and never asserted: value <= max (or >= min). */
-  target?: { max?: number; min?: number };
+  /**
+   * The bar, shown in the table and never asserted: value <= max, value >= min, or value >=
+   * minPeerRatio x the peer's value measured in the same run.
+   */
+  target?: Target;
   /** One line: what the figure is. */
   description: string;
+}
+
+export interface Target {
+  max?: number;
+  min?: number;
+  minPeerRatio?: number;
 }
 
 export interface Measured {
@@ -227,17 +236,21 @@ export function writeResults(file: string, results: Results): void {
 // ---------------------------------------------------------------------------------------
 // The table
 
-function targetText(spec: { max?: number; min?: number } | undefined): string {
+function targetText(spec: Target | undefined): string {
   if (!spec) return "";
   if (spec.max !== undefined) return `<= ${spec.max}`;
   if (spec.min !== undefined) return `>= ${spec.min}`;
+  if (spec.minPeerRatio !== undefined) return `>= ${spec.minPeerRatio} x peer`;
   return "";
 }
 
-function meets(spec: { max?: number; min?: number } | undefined, v: number): boolean | undefined {
+function meets(spec: Target | undefined, m: Measured): boolean | undefined {
   if (!spec) return undefined;
+  const v = m.value;
   if (spec.max !== undefined && v > spec.max) return false;
   if (spec.min !== undefined && v < spec.min) return false;
+  // A ratio bar without the peer's value in this run is not met: there is nothing to compare with.
+  if (spec.minPeerRatio !== undefined && !(v >= spec.minPeerRatio * (m.peer_value ?? NaN))) return false;
   return true;
 }
 
@@ -253,7 +266,7 @@ export function formatGroup(r: GroupResult): string {
   for (const spec of r.group.metrics) {
     const m = r.measured.find((x) => x.name === spec.name);
     if (m) {
-      const ok = meets(spec.target, m.value);
+      const ok = meets(spec.target, m);
       const target = spec.target ? `${targetText(spec.target)} ${ok ? "ok" : "MISSED"}` : "";
       const peer = m.peer ? `${m.peer} ${m.peer_value !== undefined ? fmtValue(m.peer_value) : "?"}` : "";
       rows.push([spec.name, fmtValue(m.value), spec.unit, target, peer, m.note ?? ""]);

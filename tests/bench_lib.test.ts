@@ -1,9 +1,10 @@
 // The bench harness (bench/lib.ts): a group may name as a peer only a metric it declares,
 // or one of another group's it lists in `peers` (measured again in its own run only to
-// compare; the figure stays that group's and is not written by this one).
+// compare; the figure stays that group's and is not written by this one). A bar relative to
+// the peer (minPeerRatio) is judged against the peer's value of the same run.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { runGroup, mergeResults, machine, type Group } from "../bench/lib.js";
+import { runGroup, mergeResults, machine, formatGroup, type Group } from "../bench/lib.js";
 
 function group(peer: string, peers?: string[]): Group {
   return {
@@ -32,5 +33,21 @@ describe("bench groups and peers", () => {
     const r = await runGroup(group("othr_metric", ["other_metric"]), () => {});
     assert.match(String(r.error), /metric othr_metric is not declared/);
     assert.equal(r.measured.length, 0);
+  });
+
+  test("a target of a ratio to the peer says ok or MISSED against the peer's value of the same run", async () => {
+    const ratioGroup = (value: number, peerValue?: number): Group => ({
+      name: "r",
+      description: "ratio",
+      metrics: [{ name: "r_metric", unit: "x", target: { minPeerRatio: 0.8 }, description: "a figure" }],
+      peers: ["p_metric"],
+      async run(ctx) {
+        ctx.report("r_metric", value, { peer: "p_metric", ...(peerValue !== undefined ? { peerValue } : {}) });
+      },
+    });
+    const row = async (v: number, p?: number) => formatGroup(await runGroup(ratioGroup(v, p), () => {})).split("\n").find((l) => l.startsWith("r_metric"))!;
+    assert.match(await row(8, 10), />= 0\.8 x peer ok/);
+    assert.match(await row(7.9, 10), />= 0\.8 x peer MISSED/);
+    assert.match(await row(8), />= 0\.8 x peer MISSED/, "no peer value: nothing shows the bar met");
   });
 });
