@@ -39,6 +39,12 @@ const OMNIBOX_WEBUI = ["WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmnibo
 
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
 
+/** What the worker says of itself with each workload's result. */
+interface WorkerEnv {
+  crossOriginIsolated: boolean;
+  userAgent: string;
+}
+
 interface TopoResult {
   totalMs: number;
   marks: { script: number; hello: number; loaded: number; pinged: number };
@@ -214,11 +220,13 @@ async function run(ctx: GroupContext): Promise<void> {
       const nodeRates: number[] = [];
       const pageRates: number[] = [];
       let pageNote = "";
+      let env: WorkerEnv | undefined;
       for (let r = 0; r < ROUNDS; r++) {
         ctx.log(`tcp round ${r + 1}: node`);
         nodeRates.push(...(await tcpEpairBulk({ ...opts, recvXfer: 0, now: nowNs, log: (m) => ctx.log(m) })).rates);
         ctx.log(`tcp round ${r + 1}: page`);
-        const b = await inPage<{ rates: number[]; note: string }>(page, "tcp", opts);
+        const b = await inPage<{ rates: number[]; note: string; env: WorkerEnv }>(page, "tcp", opts);
+        env = b.env;
         ctx.log(`  ${b.rates.map((x) => x.toFixed(2)).join(" ")} Gbit/s`);
         pageRates.push(...b.rates);
         pageNote = b.note;
@@ -229,7 +237,7 @@ async function run(ctx: GroupContext): Promise<void> {
         peer: "tcp_epair_gbps",
         peerValue: round(nodeG),
         note: `${ratio(pageG, nodeG)}; ${ROUNDS} rounds alternating Node (this process) and the page's worker, median of ${ROUNDS * opts.runs} runs each; ` +
-          `page runs ${pageRates.map((x) => x.toFixed(1)).join(" ")}, Node runs ${nodeRates.map((x) => x.toFixed(1)).join(" ")} Gbit/s; the page's last round: ${pageNote}; load average ${load()}`,
+          `page runs ${pageRates.map((x) => x.toFixed(1)).join(" ")}, Node runs ${nodeRates.map((x) => x.toFixed(1)).join(" ")} Gbit/s; the page's last round: ${pageNote}; worker cross-origin isolated: ${env?.crossOriginIsolated}; load average ${load()}`,
       });
 
       // Frames: epair_fps's loop.
