@@ -9,15 +9,28 @@
 import os from "node:os";
 import { readFileSync, writeFileSync, mkdirSync, existsSync, renameSync } from "node:fs";
 import { dirname } from "node:path";
+import { median, round } from "./workloads/common.js";
+
+// Shared with the workloads that also run in a browser (bench/workloads/common.ts).
+export { median, round };
 
 export interface MetricSpec {
   /** snake_case, stable once published. */
   name: string;
   unit: string;
-  /** The bar, shown in the table and never asserted: value <= max (or >= min). */
-  target?: { max?: number; min?: number };
+  /**
+   * The bar, shown in the table and never asserted: value <= max, value >= min, or value >=
+   * minPeerRatio x the peer's value measured in the same run.
+   */
+  target?: Target;
   /** One line: what the figure is. */
   description: string;
+}
+
+export interface Target {
+  max?: number;
+  min?: number;
+  minPeerRatio?: number;
 }
 
 export interface Measured {
@@ -43,6 +56,12 @@ export interface Group {
   name: string;
   description: string;
   metrics: MetricSpec[];
+  /**
+   * Metrics of other groups this one measures again, in its own run, only to compare with:
+   * they may be named as a peer (with the value measured here) but stay the other group's
+   * (not written as metrics by this group).
+   */
+  peers?: string[];
   run(ctx: GroupContext): Promise<void>;
 }
 
@@ -69,7 +88,7 @@ export async function runGroup(group: Group, log: (s: string) => void): Promise<
       if (!Number.isFinite(value)) throw new Error(`bench group ${group.name}: metric ${name} is not a finite number (${value})`);
       const row: Measured = { name, value, unit: m.unit, note: opts.note };
       if (opts.peer !== undefined) {
-        must(opts.peer);
+        if (!group.peers?.includes(opts.peer)) must(opts.peer);
         row.peer = opts.peer;
         if (opts.peerValue !== undefined) row.peer_value = opts.peerValue;
       }
@@ -113,13 +132,6 @@ export function nowNs(): number {
   return Number(process.hrtime.bigint());
 }
 
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 export function min(xs: number[]): number {
   return Math.min(...xs);
 }
@@ -137,13 +149,6 @@ export function perOpNs(fn: (n: number) => unknown, n: number, runs: number, war
     out.push((nowNs() - t0) / n);
   }
   return out;
-}
-
-/** Round for display and JSON: 3 significant digits, at most 3 decimals. */
-export function round(x: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  const digits = Math.max(0, Math.min(3, 2 - Math.floor(Math.log10(Math.abs(x)))));
-  return Number(x.toFixed(digits));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -231,17 +236,21 @@ export function writeResults(file: string, results: Results): void {
 // ---------------------------------------------------------------------------------------
 // The table
 
-function targetText(spec: { max?: number; min?: number } | undefined): string {
+function targetText(spec: Target | undefined): string {
   if (!spec) return "";
   if (spec.max !== undefined) return `<= ${spec.max}`;
   if (spec.min !== undefined) return `>= ${spec.min}`;
+  if (spec.minPeerRatio !== undefined) return `>= ${spec.minPeerRatio} x peer`;
   return "";
 }
 
-function meets(spec: { max?: number; min?: number } | undefined, v: number): boolean | undefined {
+function meets(spec: Target | undefined, m: Measured): boolean | undefined {
   if (!spec) return undefined;
+  const v = m.value;
   if (spec.max !== undefined && v > spec.max) return false;
   if (spec.min !== undefined && v < spec.min) return false;
+  // A ratio bar without the peer's value in this run is not met: there is nothing to compare with.
+  if (spec.minPeerRatio !== undefined && !(v >= spec.minPeerRatio * (m.peer_value ?? NaN))) return false;
   return true;
 }
 
@@ -257,7 +266,7 @@ export function formatGroup(r: GroupResult): string {
   for (const spec of r.group.metrics) {
     const m = r.measured.find((x) => x.name === spec.name);
     if (m) {
-      const ok = meets(spec.target, m.value);
+      const ok = meets(spec.target, m);
       const target = spec.target ? `${targetText(spec.target)} ${ok ? "ok" : "MISSED"}` : "";
       const peer = m.peer ? `${m.peer} ${m.peer_value !== undefined ? fmtValue(m.peer_value) : "?"}` : "";
       rows.push([spec.name, fmtValue(m.value), spec.unit, target, peer, m.note ?? ""]);

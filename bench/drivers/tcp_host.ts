@@ -6,17 +6,16 @@
 //   node --import tsx bench/drivers/tcp_host.ts bulk [runs] [MiB]   send + recvInto, 64 KiB per call
 //   node --import tsx bench/drivers/tcp_host.ts bulk-recv [runs] [MiB]   the same read with recv()
 //   node --import tsx bench/drivers/tcp_host.ts bulk-nooffload [runs] [MiB]   offloads off on the epair
-//   ... bulk [runs] [MiB] --no-verify   without the CRC-32 of every byte (what checking costs)
+//   ... bulk [runs] [MiB] --no-verify   without the hash of every byte (what checking costs)
 //   ... bulk [runs] [MiB] --corrupt     flip one byte B reads: the check must throw
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/drivers/tcp_host.ts conns 10
 
 import type { VirtualClock } from "../../host/index.js";
 import { socket } from "../../host/index.js";
 import { median, nowNs } from "../lib.js";
-import { hosts, bulkPair } from "../groups/tcp.js";
+import { hosts, bulkPair } from "../workloads/tcp_epair.js";
 
 const MiB = 2 ** 20;
-const CHUNK = 65536;
 const mode = process.argv[2] ?? "conns";
 const runs = Number(process.argv[3] ?? 5);
 
@@ -71,7 +70,7 @@ async function conns(): Promise<void> {
   k.shutdown();
 }
 
-/** The tcp group's transfer (bulkPair), runs x MiB, verified unless --no-verify; --corrupt flips one received byte. */
+/** The tcp group's transfer (the shared workload's bulkPair), runs x MiB, verified unless --no-verify; --corrupt flips one received byte. */
 async function bulk(copyOut: boolean, offload: boolean): Promise<void> {
   const verify = !process.argv.includes("--no-verify");
   const corrupt = process.argv.includes("--corrupt");
@@ -79,7 +78,7 @@ async function bulk(copyOut: boolean, offload: boolean): Promise<void> {
   const xfer = Number(process.argv[4] ?? 512) * MiB;
   p.move(32 * MiB, { copyOut, verify });
   const m = measure(xfer * 8, () => p.move(xfer, { copyOut, verify }));
-  console.log(`${mode}${verify ? " (verified: CRC-32 of every byte)" : " (NOT verified)"}: ${(m.wall / 1e9).toFixed(2)} Gbit/s wall, ${(m.cpu / 1e9).toFixed(2)} per CPU second (median of ${runs} x ${xfer / MiB} MiB)`);
+  console.log(`${mode}${verify ? " (verified: StreamHash of every byte, both ends)" : " (NOT verified)"}: ${(m.wall / 1e9).toFixed(2)} Gbit/s wall, ${(m.cpu / 1e9).toFixed(2)} per CPU second (median of ${runs} x ${xfer / MiB} MiB)`);
   p.close();
 }
 

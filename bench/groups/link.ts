@@ -5,14 +5,9 @@
 // ether_input's checks and counters, demux, and for bridge_fps if_bridge's learning and
 // forwarding. Single thread; every frame is checked to have arrived.
 
-import { Kernel } from "../../host/index.js";
-import type { Interface } from "../../host/index.js";
-import { median, nowNs, round, type Group } from "../lib.js";
-
-interface BenchLink {
-  bench_send(ifp: number, dstIfp: number, n: number): number;
-  bench_received(): number;
-}
+import "../../host/index.js"; // Node's platform for the shared workloads: binaries from build/ on disk
+import { nowNs, round, type Group } from "../lib.js";
+import { bootWith as boot, epairFps, epairSetup, measureFps as measure, type BenchLink } from "../workloads/epair_fps.js";
 
 interface Bpf {
   bpfh_attach(ifp: number, snaplen: number, nseg: number): number;
@@ -20,44 +15,6 @@ interface Bpf {
   bpf_consume(d: number, n: number): void;
   bpf_close(d: number): void;
   bpf_stat(d: number, what: number): number;
-}
-
-const BATCH = 50_000;
-const RUNS = 9;
-const FRAMES_PER_RUN = 1_000_000;
-
-/** Frames per second from src to dst, median of RUNS, optionally draining a capture between batches. */
-function measure(k: Kernel, src: Interface, dst: Interface, drain?: () => void, batch = BATCH): { fps: number; drainMs: number } {
-  const bl = k.module<BenchLink>("bench_link");
-  const rates: number[] = [];
-  let drainNs = 0;
-  bl.bench_send(src.ptr, dst.ptr, batch); // warm up
-  drain?.();
-  for (let r = 0; r < RUNS; r++) {
-    let sendNs = 0;
-    const before = bl.bench_received();
-    for (let sent = 0; sent < FRAMES_PER_RUN; sent += batch) {
-      const t0 = nowNs();
-      const refused = bl.bench_send(src.ptr, dst.ptr, batch);
-      sendNs += Number(nowNs() - t0);
-      if (refused !== 0) throw new Error(`bench_send: ${refused} frames refused`);
-      if (drain) {
-        const t1 = nowNs();
-        drain();
-        drainNs += Number(nowNs() - t1);
-      }
-    }
-    const got = bl.bench_received() - before;
-    if (got !== FRAMES_PER_RUN) throw new Error(`sent ${FRAMES_PER_RUN} frames, the sink saw ${got}`);
-    rates.push(FRAMES_PER_RUN / (sendNs / 1e9));
-  }
-  return { fps: median(rates), drainMs: drainNs / RUNS / 1e6 };
-}
-
-async function boot(modules: string[]): Promise<Kernel> {
-  const k = await Kernel.boot({ config: "BARE" });
-  for (const m of modules) await k.kldload(m);
-  return k;
 }
 
 const group: Group = {
@@ -70,15 +27,12 @@ const group: Group = {
   ],
   async run(ctx) {
     // epair
-    const k = await boot(["if_epair", "bench_link"]);
-    const a = k.createVnet("a");
-    const b = k.createVnet("b");
-    const [ea, eb] = k.epair(a, b);
-    ea.setUp();
-    eb.setUp();
+    // (the shared workload, bench/workloads/epair_fps.ts: the browser group runs it in a Web Worker)
+    const setup = await epairSetup();
+    const { k, ea, eb } = setup;
     ctx.log("epair");
-    const plain = measure(k, ea, eb);
-    ctx.report("epair_fps", round(plain.fps), { note: `1M frames x ${RUNS} runs in batches of ${BATCH}, median; ${(1e9 / plain.fps).toFixed(1)} ns per frame end to end` });
+    const plain = epairFps(setup, nowNs);
+    ctx.report("epair_fps", round(plain.fps), { note: plain.note });
 
     // the same with a capture on the receiving end, drained between batches
     ctx.log("epair with capture");
@@ -89,7 +43,7 @@ const group: Group = {
       for (let n = x.bpf_readable(d); n > 0; n = x.bpf_readable(d)) x.bpf_consume(d, n);
     };
     // 20,000 frames of 88 ring bytes each fit the 4 MiB ring between drains.
-    const cap = measure(k, ea, eb, drain, 20_000);
+    const cap = measure(k, ea, eb, nowNs, drain, 20_000);
     const drops = x.bpf_stat(d, 2);
     const frames = x.bpf_stat(d, 0);
     x.bpf_close(d);
@@ -117,7 +71,7 @@ const group: Group = {
     // Teach the bridge both MACs: one frame each way.
     bl.bench_send(ends[1][0].ptr, ends[0][0].ptr, 1);
     bl.bench_send(ends[0][0].ptr, ends[1][0].ptr, 1);
-    const fwd = measure(kb, ends[0][0], ends[1][0]);
+    const fwd = measure(kb, ends[0][0], ends[1][0], nowNs);
     const flooded = ends.slice(2).map(([he]) => he.counters().ipackets);
     ctx.report("bridge_fps", round(fwd.fps), {
       note: `H1 -> bridge0 in R (4 members, addresses learned) -> H2; hosts on the other ports received ${flooded.join("/")} frames (flooding would show millions)`,

@@ -4,11 +4,12 @@
 // tcp_epair_gbps: one connection A -> B; the host writes every byte into the kernel
 // (Socket.send, 64 KiB per call: the I/O buffer's size) and reads every byte out
 // (Socket.recvInto, into one reused 64 KiB Uint8Array: the public no-allocation read, as
-// Node's onread buffer; docs/sockets.md "Moving bytes fast"), and checks them: a CRC-32 of
+// Node's onread buffer; docs/sockets.md "Moving bytes fast"), and checks them: a hash of
 // everything sent against everything read (a figure for bytes nobody looked at proves
-// nothing about the stack). The note gives the same runs unverified, and the read with
-// Socket.recv (a new Uint8Array per call). tcp_epair_nooffload_gbps: the same with checksum
-// offload and TSO off on both epair ends. Peers in the same run: Node's own node:net over
+// nothing about the stack; the loop and its hash are bench/workloads/tcp_epair.ts, which
+// the browser group runs in Chromium too). The note gives the same runs unverified, and
+// the read with Socket.recv (a new Uint8Array per call). tcp_epair_nooffload_gbps: the same
+// with checksum offload and TSO off on both epair ends. Peers in the same run: Node's own node:net over
 // 127.0.0.1 (server and client in this process, 1 MiB writes), and iperf3 between two Linux
 // network namespaces over a veth, once with its offloads on and once off (root and iperf3 only).
 // tcp_connections_per_s: connect, accept, 1 byte each way, close, in a loop.
@@ -16,14 +17,13 @@
 // (v.accounting().bytes) over N established idle connections.
 
 import net from "node:net";
-import zlib from "node:zlib";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { Kernel, type Vnet, type Interface } from "../../host/index.js";
+import { Kernel, type Vnet } from "../../host/index.js";
 import type { VirtualClock } from "../../host/index.js";
-import { addAddress } from "../../host/index.js";
-import { socket, SOL_SOCKET, SO, type Socket } from "../../host/index.js";
+import { socket, type Socket } from "../../host/index.js";
 import { tcpStats, tcpKnob, maxSockets } from "../../host/index.js";
 import { median, nowNs, round, type Group, type GroupContext } from "../lib.js";
+import { hosts, tcpEpairBulk } from "../workloads/tcp_epair.js";
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -32,227 +32,21 @@ const XFER = 4 * GiB;
 /** Per run with offloads off: every segment MTU-sized and checksummed in software, so fewer bytes for a similar time. */
 const XFER_NOOFFLOAD = 1 * GiB;
 const XFER_RUNS = 3;
-const CHUNK = 65536;
-
-/** Two vnets A (10.0.0.1) and B (10.0.0.2) on an epair, virtual clock (also bench/drivers/tcp_host.ts). */
-export async function hosts(seed = 1) {
-  const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], clock: "virtual", seed });
-  const A = k.createVnet("A");
-  const B = k.createVnet("B");
-  const [ea, eb] = k.epair(A, B);
-  ea.setUp();
-  eb.setUp();
-  addAddress(k, ea, "10.0.0.1/24");
-  addAddress(k, eb, "10.0.0.2/24");
-  return { k, A, B, ea, eb };
-}
 
 function clock(k: Kernel): VirtualClock {
   return k.clock as VirtualClock;
 }
 
-/** Advance virtual time to the next kernel deadline (at most maxUs). */
-function step(k: Kernel, maxUs = 1_000_000): void {
-  const next = k.k.callout_next();
-  const now = clock(k).now();
-  clock(k).advance(next < 0 ? maxUs : Math.max(1, Math.min(maxUs, next - now)));
-}
-
-function accept(k: Kernel, lsn: Socket): Socket {
-  for (let i = 0; i < 1000; i++) {
-    const s = lsn.accept();
-    if (s) return s;
-    step(k);
-  }
-  throw new Error("tcp: no connection to accept");
-}
-
 // ---------------------------------------------------------------------------------------
-// Throughput
+// Throughput: the shared workload (bench/workloads/tcp_epair.ts), which the browser group
+// also runs inside a Web Worker of Chromium.
 
-/**
- * zlib's CRC-32 (native, Node >= 20.15), chained over a stream: crc32(chunk, crcSoFar). The
- * fastest hash of every byte Node offers here (about 4 GB per CPU second on this machine; a
- * 32-bit FNV or Fletcher sum in JavaScript is slower): it catches every error burst of up
- * to 32 bits, and any other corruption or reordering but for a 2^-32 chance.
- */
-const crc32: ((b: Uint8Array, prev: number) => number) | undefined = (zlib as { crc32?: (b: Uint8Array, prev: number) => number }).crc32;
+/** tcp_epair_gbps's sizes (3 x 4 GiB after 32 MiB), which the browser group runs too. */
+export const EPAIR_BULK = { offload: true, xfer: XFER, runs: XFER_RUNS, warmup: 32 * MiB };
 
-/** Why the bulk figures cannot be verified on this Node, or undefined. */
-export function bulkUnverifiable(): string | undefined {
-  return crc32 ? undefined : `Node ${process.version} has no zlib.crc32 (20.15 or later): the bytes could not be verified`;
-}
-
-export interface BulkCounters {
-  /** Clock steps taken because neither side could move, send and read calls. */
-  steps: number;
-  sendCalls: number;
-  recvCalls: number;
-}
-
-export interface BulkPair {
-  k: Kernel;
-  A: Vnet;
-  B: Vnet;
-  /** A's end of the epair (its counters show the frames' sizes). */
-  ea: Interface;
-  mtu: number;
-  counters: BulkCounters;
-  /**
-   * Move total bytes A -> B: send 64 KiB per call, read with recvInto (a reused buffer) or,
-   * with copyOut, recv (a new array per call). With verify (the default) the sender's CRC-32
-   * of every byte send() accepted is compared with the receiver's of every byte read, and a
-   * difference throws; the sender stamps a counter into each chunk so the stream has no
-   * period a misplaced segment could hide in.
-   */
-  move(total: number, o?: { copyOut?: boolean; verify?: boolean }): void;
-  close(): void;
-}
-
-/**
- * One connection A -> B:5001 over the epair, B's SO_RCVBUF 1 MiB (set on the listener,
- * inherited), A's SO_SNDBUF the default 32 KiB (1 MiB measures about the same). offload
- * false turns checksum offload and TSO off on both epair ends first (ifconfig -rxcsum
- * -txcsum -tso): MTU-sized segments, checksums made and checked in software. corrupt (for
- * proving the check) flips one byte of what B reads at that offset of the first move that reaches it.
- */
-export async function bulkPair(o: { offload: boolean; corruptAt?: number }): Promise<BulkPair> {
-  const { k, A, B, ea, eb } = await hosts();
-  if (!o.offload) for (const e of [ea, eb]) e.setCapEnable(0);
-  const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 5001).listen(8);
-  lsn.setsockopt(SOL_SOCKET, SO.RCVBUF, MiB);
-  const cli = socket(k, A, "inet", "stream");
-  cli.connect("10.0.0.2", 5001);
-  const srv = accept(k, lsn);
-  const src = new Uint8Array(CHUNK);
-  for (let i = 0; i < CHUNK; i++) src[i] = (i * 131 + 7) & 0xff;
-  const stamp = new DataView(src.buffer);
-  const dst = new Uint8Array(CHUNK);
-  const counters: BulkCounters = { steps: 0, sendCalls: 0, recvCalls: 0 };
-  let corruptAt = o.corruptAt ?? -1;
-  const move = (total: number, mo: { copyOut?: boolean; verify?: boolean } = {}): void => {
-    const verify = mo.verify ?? true;
-    if (verify && !crc32) throw new Error(bulkUnverifiable());
-    let sent = 0;
-    let got = 0;
-    let sendCrc = 0;
-    let recvCrc = 0;
-    let seq = 0;
-    const read = (b: Uint8Array): void => {
-      if (corruptAt >= got && corruptAt < got + b.length) {
-        b[corruptAt - got] ^= 0x20; // the deliberate fault of bulkPair's corrupt option
-        corruptAt = -1;
-      }
-      if (verify) recvCrc = crc32!(b, recvCrc);
-      got += b.length;
-    };
-    while (got < total) {
-      let progress = false;
-      while (sent < total) {
-        stamp.setUint32(0, ++seq);
-        stamp.setUint32(CHUNK >> 1, seq);
-        const piece = sent + CHUNK <= total ? src : src.subarray(0, total - sent);
-        const n = cli.send(piece);
-        counters.sendCalls++;
-        if (n <= 0) break;
-        if (verify) sendCrc = crc32!(n === piece.length ? piece : piece.subarray(0, n), sendCrc);
-        sent += n;
-        progress = true;
-      }
-      if (mo.copyOut) {
-        for (let r = srv.recv(CHUNK); r !== null && r.length > 0; r = srv.recv(CHUNK)) {
-          counters.recvCalls++;
-          read(r);
-          progress = true;
-        }
-      } else {
-        for (let n = srv.recvInto(dst); n !== null && n > 0; n = srv.recvInto(dst)) {
-          counters.recvCalls++;
-          read(n === CHUNK ? dst : dst.subarray(0, n));
-          progress = true;
-        }
-      }
-      if (!progress) {
-        step(k);
-        counters.steps++;
-      }
-    }
-    if (got !== sent) throw new Error(`tcp bulk${o.offload ? "" : " (offload off)"}: read ${got} bytes of the ${sent} sent`);
-    if (verify && recvCrc !== sendCrc) {
-      throw new Error(`tcp bulk${o.offload ? "" : " (offload off)"}: the ${got} bytes read are not the bytes sent: CRC-32 read 0x${(recvCrc >>> 0).toString(16)}, sent 0x${(sendCrc >>> 0).toString(16)}`);
-    }
-  };
-  return {
-    k, A, B, ea, mtu: ea.mtu ?? 1500, counters, move,
-    close() {
-      cli.close();
-      srv.close();
-      lsn.close();
-      k.shutdown();
-    },
-  };
-}
-
-/**
- * tcp_epair_gbps (offload on) or tcp_epair_nooffload_gbps: XFER_RUNS verified runs of
- * `xfer` bytes, each followed by the same run unverified (alternating, so load on the
- * machine hits both alike): the figure is the verified median, the note says what checking
- * costs. Then the same read with recv() (verified), for comparison.
- */
+/** tcp_epair_gbps (offload on) or tcp_epair_nooffload_gbps, verified runs alternating with unverified ones. */
 async function epairGbps(ctx: GroupContext, o: { offload: boolean; xfer: number }): Promise<{ gbps: number; note: string }> {
-  const p = await bulkPair({ offload: o.offload });
-  const { k, A, B, counters } = p;
-  const xfer = o.xfer;
-  p.move(32 * MiB); // warm-up: JIT, zones, cwnd open
-  const rates: number[] = [];
-  const bare: number[] = [];
-  const vt: number[] = [];
-  const st0 = tcpStats(k, A);
-  const sbBefore = tcpStats(k, B);
-  const if0 = p.ea.counters();
-  const calls: BulkCounters = { steps: 0, sendCalls: 0, recvCalls: 0 }; // of the verified runs
-  for (let r = 0; r < XFER_RUNS; r++) {
-    const c0 = { ...counters };
-    const v0 = clock(k).now();
-    const t0 = nowNs();
-    p.move(xfer);
-    const s = (nowNs() - t0) / 1e9;
-    rates.push((xfer * 8) / s / 1e9);
-    vt.push(clock(k).now() - v0);
-    for (const c of ["steps", "sendCalls", "recvCalls"] as const) calls[c] += counters[c] - c0[c];
-    const t1 = nowNs();
-    p.move(xfer, { verify: false });
-    bare.push((xfer * 8) / ((nowNs() - t1) / 1e9) / 1e9);
-    ctx.log(`  ${xfer / MiB} MiB verified in ${s.toFixed(2)} s: ${rates[r].toFixed(2)} Gbit/s; unverified ${bare[r].toFixed(2)} Gbit/s`);
-  }
-  const st1 = tcpStats(k, A);
-  const sb0 = tcpStats(k, B);
-  const if1 = p.ea.counters();
-  // The same transfer read with recv() (a new Uint8Array per call), verified too.
-  const recvRates: number[] = [];
-  for (let r = 0; r < XFER_RUNS; r++) {
-    const t0 = nowNs();
-    p.move(xfer / 8, { copyOut: true });
-    recvRates.push((xfer / 8 * 8) / ((nowNs() - t0) / 1e9) / 1e9);
-  }
-  // Segment counts cover the verified and the unverified runs alike (2 x XFER_RUNS transfers).
-  const moved = 2 * XFER_RUNS * xfer;
-  const segs = st1.sndpack - st0.sndpack;
-  const rexmt = st1.sndrexmitpack - st0.sndrexmitpack;
-  const afterWin = sb0.rcvpackafterwin - sbBefore.rcvpackafterwin;
-  const acks = sb0.sndacks - sbBefore.sndacks;
-  const badsum = sb0.rcvbadsum - sbBefore.rcvbadsum;
-  const gbps = median(rates);
-  const cost = 1 - gbps / median(bare);
-  const how = o.offload
-    ? "checksum offload and TSO on between the vnets (epair default: large segments, checksums marked verified)"
-    : "offloads OFF on both epair ends (setCapEnable(0): no TSO, MTU-sized segments, every checksum computed and checked in software)";
-  const note = `VERIFIED: a CRC-32 (zlib.crc32) of every byte sent against every byte read, per run; unverified the same runs measure ${round(median(bare))} Gbit/s, so checking costs ${Math.round(cost * 100)}%; ` +
-    `${XFER_RUNS} x ${xfer / GiB} GiB after a 32 MiB warm-up, median, alternating with the unverified runs; ${how}; send 64 KiB per call, recvInto a reused 64 KiB buffer (read with recv(), a new array per call, verified: ${round(median(recvRates))} Gbit/s, ${XFER_RUNS} x ${xfer / 8 / MiB} MiB), SO_RCVBUF 1 MiB at B, default SO_SNDBUF 32 KiB at A, MTU ${p.mtu}, virtual clock; ` +
-    `A's epair end sent ${if1.opackets - if0.opackets} frames of ${Math.round((if1.obytes - if0.obytes) / (if1.opackets - if0.opackets))} B on average; ${segs} new data segments as tcpstat counts them (${Math.round(moved / segs)} B each) + ${rexmt} retransmitted (B dropped ${afterWin} as beyond its window: rcvpackafterwin; ${badsum} with a bad checksum), ${round(((xfer * 8) / (gbps * 1e9) / (segs / (2 * XFER_RUNS))) * 1e6)} µs per segment all included; ` +
-    `${acks} ACKs from B; per verified run ${Math.round(calls.steps / XFER_RUNS)} clock steps, ${Math.round(calls.sendCalls / XFER_RUNS)} send + ${Math.round(calls.recvCalls / XFER_RUNS)} recvInto calls; virtual time ${(median(vt) / 1e3).toFixed(0)} ms/run`;
-  p.close();
-  return { gbps, note };
+  return await tcpEpairBulk({ ...EPAIR_BULK, offload: o.offload, xfer: o.xfer, recvXfer: o.xfer / 8, unverified: true, now: nowNs, log: (m) => ctx.log(m) });
 }
 
 /** Node's node:net over 127.0.0.1 in this process: server reads, client writes 1 MiB chunks. */
@@ -583,10 +377,9 @@ const group: Group = {
     const g0 = nowNs();
     const phase = (what: string) => ctx.log(`${what} (${((nowNs() - g0) / 1e9).toFixed(1)} s into the group)`);
     phase("bulk transfer over epair (offloads on)");
-    const unverifiable = bulkUnverifiable();
-    const t = unverifiable ? undefined : await epairGbps(ctx, { offload: true, xfer: XFER });
+    const t = await epairGbps(ctx, { offload: true, xfer: XFER });
     phase("bulk transfer over epair (offloads off)");
-    const tNo = unverifiable ? undefined : await epairGbps(ctx, { offload: false, xfer: XFER_NOOFFLOAD });
+    const tNo = await epairGbps(ctx, { offload: false, xfer: XFER_NOOFFLOAD });
     phase("node:net loopback peer");
     await nodeLoopbackGbps(64 * MiB); // warm-up
     const nodeRuns: number[] = [];
@@ -602,15 +395,10 @@ const group: Group = {
     const lin0 = await linuxVethIperf3({ offload: false });
     if (lin0.gbps !== undefined) ctx.report("linux_veth_iperf3_nooffload_gbps", round(lin0.gbps), { note: `OFFLOADS OFF (ethtool -K tso off gso off gro off tx off rx off, both ends); ${iperfNote(lin0.features)}` });
     else ctx.skip("linux_veth_iperf3_nooffload_gbps", lin0.reason);
-    if (!t || !tNo) {
-      ctx.skip("tcp_epair_gbps", unverifiable!);
-      ctx.skip("tcp_epair_nooffload_gbps", unverifiable!);
-    } else {
-      const peer = lin.gbps !== undefined ? { peer: "linux_veth_iperf3_gbps", peerValue: round(lin.gbps) } : { peer: "node_net_loopback_gbps", peerValue: round(nodeGbps) };
-      ctx.report("tcp_epair_gbps", round(t.gbps), { ...peer, note: t.note + (lin.gbps !== undefined ? `; node_net_loopback_gbps ${round(nodeGbps)}` : "") });
-      const peer0 = lin0.gbps !== undefined ? { peer: "linux_veth_iperf3_nooffload_gbps", peerValue: round(lin0.gbps) } : {};
-      ctx.report("tcp_epair_nooffload_gbps", round(tNo.gbps), { ...peer0, note: tNo.note });
-    }
+    const peer = lin.gbps !== undefined ? { peer: "linux_veth_iperf3_gbps", peerValue: round(lin.gbps) } : { peer: "node_net_loopback_gbps", peerValue: round(nodeGbps) };
+    ctx.report("tcp_epair_gbps", round(t.gbps), { ...peer, note: t.note + (lin.gbps !== undefined ? `; node_net_loopback_gbps ${round(nodeGbps)}` : "") });
+    const peer0 = lin0.gbps !== undefined ? { peer: "linux_veth_iperf3_nooffload_gbps", peerValue: round(lin0.gbps) } : {};
+    ctx.report("tcp_epair_nooffload_gbps", round(tNo.gbps), { ...peer0, note: tNo.note });
 
     phase("connections per second");
     const c = await connectionsPerS(ctx);

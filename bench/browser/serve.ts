@@ -1,0 +1,78 @@
+// The bench page, built and served for the browser group: esbuild bundles page.ts and
+// worker.ts (the core, the page protocol and the shared workloads) into memory, and a tiny
+// node:http server on 127.0.0.1 serves them with the kernel and module binaries of build/
+// at wasm/, loaded by URL (urlModuleSource) as the real page loads them. Every answer
+// carries COOP/COEP (cross-origin isolation: precise timers, SharedArrayBuffer) and
+// Cache-Control: no-store, so each page load fetches and compiles the Wasm afresh (no code
+// cache from an earlier load: every load is a first visit).
+
+import http from "node:http";
+import { readFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>wavnet bench</title>
+<link rel="icon" href="data:,"><script type="module" src="page.js"></script></head><body>wavnet bench</body></html>`;
+
+export interface BenchServer {
+  url: string;
+  /** Bytes of the two bundles (page.js, worker.js). */
+  sizes: { page: number; worker: number };
+  close(): Promise<void>;
+}
+
+/** Build the bundles and listen; `topologies` are served at topology/NAME.yaml. */
+export async function serveBenchPage(topologies: Record<string, string>): Promise<BenchServer> {
+  const { build } = await import("esbuild");
+  const out = await build({
+    entryPoints: { page: join(root, "bench/browser/page.ts"), worker: join(root, "bench/browser/worker.ts") },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    outdir: "/out",
+    minify: true,
+    logLevel: "silent",
+  });
+  const files = new Map<string, { type: string; body: Uint8Array }>();
+  for (const f of out.outputFiles) files.set(`/${f.path.split("/").pop()}`, { type: "text/javascript", body: f.contents });
+  files.set("/", { type: "text/html", body: new TextEncoder().encode(PAGE) });
+  for (const [name, yaml] of Object.entries(topologies)) files.set(`/topology/${name}.yaml`, { type: "text/yaml", body: new TextEncoder().encode(yaml) });
+  if (!existsSync(join(root, "build/kernel.wasm"))) throw new Error(`${root}build/kernel.wasm is missing: run "npm run build" first`);
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0]!;
+    const headers = {
+      "Cross-Origin-Opener-Policy": "same-origin",
+      "Cross-Origin-Embedder-Policy": "require-corp",
+      "Cache-Control": "no-store",
+    };
+    const m = /^\/wasm\/((?:modules\/)?[A-Za-z0-9_]+\.wasm)$/.exec(path);
+    if (m && existsSync(join(root, "build", m[1]!))) {
+      res.writeHead(200, { ...headers, "Content-Type": "application/wasm" });
+      res.end(readFileSync(join(root, "build", m[1]!)));
+      return;
+    }
+    const f = files.get(path);
+    if (!f) {
+      res.writeHead(404, headers);
+      res.end(`no ${path}`);
+      return;
+    }
+    res.writeHead(200, { ...headers, "Content-Type": f.type });
+    res.end(f.body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    sizes: { page: files.get("/page.js")!.body.length, worker: files.get("/worker.js")!.body.length },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,67 @@
+// The bench page's Web Worker (bench/browser/): the page protocol's LabServer, as the real
+// page's worker (web/src/worker.ts) runs it, plus two benchmark requests that run the
+// shared workloads (bench/workloads/) here, inside Chromium's worker:
+//   { benchId, bench: "tcp", opts: { offload, xfer, runs, warmup } }  -> tcpEpairBulk
+//   { benchId, bench: "epair" }                              -> epairFps
+//   { benchId, bench: "topoSplit", opts: { yaml, from, to } }  -> topologySplit
+// answered { benchId, ok, result | error }. Timing is performance.now (5 µs steps in a
+// cross-origin isolated worker, which the bench server's COOP/COEP headers make this).
+// The worker's name is the absolute URL of the binaries' folder.
+
+import { LabServer } from "../../host/web/server.js";
+import { urlModuleSource } from "../../host/kern/source.js";
+import { tcpEpairBulk } from "../workloads/tcp_epair.js";
+import { epairFps, epairSetup } from "../workloads/epair_fps.js";
+import { perfNowNs } from "../workloads/common.js";
+import { topologySplit } from "../workloads/topology_split.js";
+
+interface WorkerScope {
+  name: string;
+  crossOriginIsolated: boolean;
+  postMessage(m: unknown, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent) => void) | null;
+}
+const scope = self as unknown as WorkerScope;
+const source = urlModuleSource(scope.name);
+const server = new LabServer((m, transfer) => scope.postMessage(m, transfer ?? []), { source });
+
+interface BenchRequest {
+  benchId: number;
+  bench: "tcp" | "epair" | "topoSplit";
+  opts?: { offload: boolean; xfer: number; runs: number; warmup: number } | { yaml: string; from: string; to: string };
+}
+
+async function bench(req: BenchRequest): Promise<unknown> {
+  const env = { crossOriginIsolated: scope.crossOriginIsolated, userAgent: navigator.userAgent };
+  if (req.bench === "tcp") {
+    const o = req.opts as { offload: boolean; xfer: number; runs: number; warmup: number } | undefined;
+    if (!o) throw new Error("bench tcp: opts { offload, xfer, runs, warmup } missing");
+    const r = await tcpEpairBulk({ ...o, recvXfer: 0, now: perfNowNs, source });
+    return { ...r, env };
+  }
+  if (req.bench === "epair") {
+    const s = await epairSetup(source);
+    try {
+      return { ...epairFps(s, perfNowNs), env };
+    } finally {
+      s.k.shutdown();
+    }
+  }
+  if (req.bench === "topoSplit") {
+    const o = req.opts as { yaml: string; from: string; to: string };
+    return await topologySplit(o.yaml, o.from, o.to, source);
+  }
+  throw new Error(`unknown bench ${JSON.stringify((req as { bench: unknown }).bench)} (known: tcp, epair, topoSplit)`);
+}
+
+scope.onmessage = (e: MessageEvent) => {
+  const m = e.data as BenchRequest | undefined;
+  if (m && typeof m === "object" && typeof m.benchId === "number") {
+    bench(m).then(
+      (result) => scope.postMessage({ benchId: m.benchId, ok: true, result }),
+      (err: unknown) => scope.postMessage({ benchId: m.benchId, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+    );
+    return;
+  }
+  void server.handle(e.data);
+};
