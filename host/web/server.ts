@@ -8,11 +8,20 @@
 import { platform, setPlatform, type ModuleSource } from "../lib/platform.js";
 import { Lab, check, problemsOf } from "./lab.js";
 import { MemFs } from "./memfs.js";
+import linkmap from "../kern/linkmap_data.js";
 import { PROTOCOL_VERSION, type Event, type Ops, type Request, type Response, type WireError } from "./protocol.js";
 
 export interface ServeOptions {
   /** Kernel and module binaries (a browser: urlModuleSource of the page's wasm folder). Default: the platform's. */
   source?: ModuleSource;
+  /**
+   * Fetch and compile these binaries at once, while the page is still starting, so the
+   * first load does not wait for them: the kernel and a configuration's modules (a name in
+   * the link map) or a list of module names; false for none. Default: GENERIC's when a
+   * source is given (urlModuleSource keeps what it compiled; a failure here is retried at
+   * the boot that needs it, and reported there).
+   */
+  prefetch?: string | readonly string[] | false;
 }
 
 type Handler<K extends keyof Ops> = (args: Ops[K]["args"]) => Ops[K]["result"] | Promise<Ops[K]["result"]>;
@@ -35,6 +44,13 @@ export class LabServer {
       ...(source ? { defaultModuleSource: () => source } : {}),
       ...this.fs.hooks(),
     });
+    const pre = opts.prefetch ?? (opts.source ? "GENERIC" : false);
+    if (source && pre !== false) {
+      const names = typeof pre === "string" ? linkmap.configs[pre] ?? [] : pre;
+      const quiet = (p: Promise<unknown>) => void p.catch(() => undefined);
+      quiet(source.kernel());
+      for (const n of names) quiet(source.module(n));
+    }
   }
 
   private emit = (e: Event): void => {
