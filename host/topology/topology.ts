@@ -217,15 +217,7 @@ export class Topology {
         }
       }
     }
-    for (const n of fresh) {
-      let vnet: Vnet;
-      try {
-        vnet = k.createVnet(n.name);
-      } catch (e) {
-        throw errAt(n.origin, `node ${n.name}: ${because(e)}`);
-      }
-      this.byName.set(n.name, new Node(n.name, vnet, n));
-    }
+    for (const n of fresh) this.makeNode(n);
     // Old nodes see the grown file's node (new interfaces, new lines).
     const old = new Map<string, NodeSpec>();
     for (const n of next.nodes) {
@@ -235,23 +227,7 @@ export class Topology {
     }
     const newLinks = next.links.slice(this.linkList.length);
     const made: Link[] = [];
-    for (const l of newLinks) {
-      const na = this.byName.get(l.a.node)!;
-      const nb = this.byName.get(l.b.node)!;
-      let ends: [Interface, Interface];
-      try {
-        ends = k.epair(na.vnet, nb.vnet);
-      } catch (e) {
-        throw errAt(l.origin, `link ${l.a.node}:${l.a.iface} - ${l.b.node}:${l.b.iface}: ${because(e)}`);
-      }
-      const link = new Link(l, ends);
-      this.linkList.push(link);
-      made.push(link);
-      this.byEndpoint.set(link.a, link);
-      this.byEndpoint.set(link.b, link);
-      this.attach(na, l.a.iface, ends[0]);
-      this.attach(nb, l.b.iface, ends[1]);
-    }
+    for (const l of newLinks) made.push(this.makeLink(l));
     for (const n of fresh) await this.configure(this.byName.get(n.name)!);
     // The new link ends of old nodes: up, their MTU and MAC, into the bridge, then addresses.
     const added: { node: Node; s: InterfaceSpec }[] = [];
@@ -370,31 +346,8 @@ export class Topology {
     k.reclaim();
     this.baseline = { pages: k.accounting().pagesInUse, zones: zonesInUse(k) };
 
-    for (const n of spec.nodes) {
-      let vnet: Vnet;
-      try {
-        vnet = k.createVnet(n.name);
-      } catch (e) {
-        throw errAt(n.origin, `node ${n.name}: ${because(e)}`);
-      }
-      this.byName.set(n.name, new Node(n.name, vnet, n));
-    }
-    for (const l of spec.links) {
-      const na = this.byName.get(l.a.node)!;
-      const nb = this.byName.get(l.b.node)!;
-      let ends: [Interface, Interface];
-      try {
-        ends = k.epair(na.vnet, nb.vnet);
-      } catch (e) {
-        throw errAt(l.origin, `link ${l.a.node}:${l.a.iface} - ${l.b.node}:${l.b.iface}: ${because(e)}`);
-      }
-      const link = new Link(l, ends);
-      this.linkList.push(link);
-      this.byEndpoint.set(link.a, link);
-      this.byEndpoint.set(link.b, link);
-      this.attach(na, l.a.iface, ends[0]);
-      this.attach(nb, l.b.iface, ends[1]);
-    }
+    for (const n of spec.nodes) this.makeNode(n);
+    for (const l of spec.links) this.makeLink(l);
     check();
     // Every node's interfaces first, then addresses and routes: the gratuitous ARPs and the
     // floods they cause then find every link end up (no bring-up errors in the counters).
@@ -421,6 +374,38 @@ export class Topology {
         }
       }
     }
+  }
+
+  /** A node's vnet, named after it (an error at the node's line). */
+  private makeNode(n: NodeSpec): Node {
+    let vnet: Vnet;
+    try {
+      vnet = this.kernel.createVnet(n.name);
+    } catch (e) {
+      throw errAt(n.origin, `node ${n.name}: ${because(e)}`);
+    }
+    const node = new Node(n.name, vnet, n);
+    this.byName.set(n.name, node);
+    return node;
+  }
+
+  /** A link's epair between its nodes, each end attached under the file's interface name. */
+  private makeLink(l: LinkSpec): Link {
+    const na = this.byName.get(l.a.node)!;
+    const nb = this.byName.get(l.b.node)!;
+    let ends: [Interface, Interface];
+    try {
+      ends = this.kernel.epair(na.vnet, nb.vnet);
+    } catch (e) {
+      throw errAt(l.origin, `link ${l.a.node}:${l.a.iface} - ${l.b.node}:${l.b.iface}: ${because(e)}`);
+    }
+    const link = new Link(l, ends);
+    this.linkList.push(link);
+    this.byEndpoint.set(link.a, link);
+    this.byEndpoint.set(link.b, link);
+    this.attach(na, l.a.iface, ends[0]);
+    this.attach(nb, l.b.iface, ends[1]);
+    return link;
   }
 
   private attach(node: Node, name: string, iface: Interface): void {
