@@ -9,6 +9,7 @@ import runner from "./runner.js";
 import pkg from "./package.js";
 import hardening from "./hardening.js";
 import conformance from "./conformance.js";
+import mvns from "./mvns.js";
 
 export const groups: Group[] = [
   kernel,
@@ -19,4 +20,5 @@ export const groups: Group[] = [
   pkg,
   hardening,
   conformance,
+  mvns,
 ];
