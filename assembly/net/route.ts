@@ -34,14 +34,17 @@ const T_ROUTES: usize = 4;
 const T_NODES: usize = 8;
 const T_GEN: usize = 12;
 
-// Node: 0 key hi, 8 key lo, 16 left, 20 right, 24 route, 28 plen.
+// Node: 0 key hi, 8 left, 12 right, 16 route, 20 plen, 24 key lo. What a lookup reads at
+// a node with plen <= 64 (every IPv4 node) is in its first 24 bytes: the zone packs 32-byte
+// items from offset 40 of a page, so every other node crosses a 64-byte line at byte 24,
+// and this order keeps such a node at one cache miss instead of two.
 export const RTNODE_SIZE: u32 = 32;
 const N_HI: usize = 0;
-const N_LO: usize = 8;
-const N_LEFT: usize = 16;
-const N_RIGHT: usize = 20;
-const N_VAL: usize = 24;
-const N_PLEN: usize = 28;
+const N_LEFT: usize = 8;
+const N_RIGHT: usize = 12;
+const N_VAL: usize = 16;
+const N_PLEN: usize = 20;
+const N_LO: usize = 24;
 
 let nodezone: usize = 0;
 
