@@ -136,8 +136,16 @@ describe("route table (net/route.ts) against a naive longest-prefix reference", 
     addAddress6(k2, ea, "fd00::1/64");
     for (let i = 0; i < 2000; i++) addRoute(k2, A, `${100 + (i >> 8)}.${i & 255}.0.0/16`, { gateway: "10.0.0.2" });
     for (let i = 0; i < 2000; i++) addRoute6(k2, A, `2001:db8:${i.toString(16)}::/48`, { gateway: "fd00::2" });
-    assert.equal(routes(k2, A).length, 2002);
-    assert.ok(routes6(k2, A).length >= 2001);
+    // netstat -rn pages through them longest prefix first, ties in insertion order.
+    const r4 = routes(k2, A).map((r) => r.destination);
+    assert.equal(r4.length, 2002);
+    assert.deepEqual(r4.slice(0, 3), ["10.0.0.0/24", "100.0.0.0/16", "100.1.0.0/16"]);
+    assert.equal(r4[2000], "107.207.0.0/16");
+    assert.equal(r4[2001], "127.0.0.0/8");
+    const r6 = routes6(k2, A).map((r) => r.destination);
+    assert.deepEqual(r6.slice(0, 3), ["fe80::%epair0a/64", "fd00::/64", "2001:db8::/48"]); // /64s in insertion order, then the /48s
+    assert.equal(r6.length, 2002);
+    assert.equal(r6[r6.length - 1], "2001:db8:7cf::/48");
     assert.ok((A.accounting().items["rtnode"] ?? 0) >= 4000, "the routes' nodes are charged to A");
     A.destroy(); // throws a LeakError if anything of A's is left
     B.destroy();

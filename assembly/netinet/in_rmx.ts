@@ -15,11 +15,17 @@
 import { zone_alloc, zone_free, rtable_lookup, rtable_find, rtable_insert, rtable_delete, rtable_gen } from "../kmod/kapi";
 import { EEXIST, ENOENT, EINVAL, ENOMEM, EPERM } from "../sys/errno";
 import { in_plen2mask } from "../sys/in";
-import { Rtentry, InIfaddr, InetGlobals, V, rtab, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, ENETUNREACH } from "./ip_var";
+import { Rtentry, InIfaddr, InetGlobals, InetVnet, V, rtab, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, ENETUNREACH } from "./ip_var";
 import { in_ifaddr_byaddr, in_ifaddr_first } from "./in";
+import { rtlist_append, rtlist_remove, rtlist_flush, rtlist_fill, rtlist_head } from "../net/route_list";
 
 @inline function rt(p: usize): Rtentry {
   return changetype<Rtentry>(p);
+}
+
+/** The vnet's route list (rt_head, rt_tail: a struct rtlist, net/route_list.ts). */
+@inline function rtl(): usize {
+  return changetype<usize>(V()) + offsetof<InetVnet>("rt_head");
 }
 
 /** The table key of an IPv4 address (host order): its 32 bits on top. */
@@ -70,26 +76,16 @@ export function rt_insert(dst: u32, plen: u32, gw: u32, ifp: usize, ifa: usize, 
     zone_free(InetGlobals.rtZone, p);
     return e;
   }
-  const vv = V();
-  r.rt_next = 0;
-  r.rt_prev = vv.rt_tail;
-  if (vv.rt_tail != 0) rt(vv.rt_tail).rt_next = p;
-  else vv.rt_head = p;
-  vv.rt_tail = p;
-  vv.rt_count++;
+  rtlist_append(rtl(), p);
+  V().rt_count++;
   return 0;
 }
 
 /** Take route p out of the table and the list, and free it. */
 function unlinkFree(p: usize): void {
-  const vv = V();
-  const r = rt(p);
-  rtable_delete(rtab(), key(r.rt_dst), 0, r.rt_plen);
-  if (r.rt_prev != 0) rt(r.rt_prev).rt_next = r.rt_next;
-  else vv.rt_head = r.rt_next;
-  if (r.rt_next != 0) rt(r.rt_next).rt_prev = r.rt_prev;
-  else vv.rt_tail = r.rt_prev;
-  vv.rt_count--;
+  rtable_delete(rtab(), key(rt(p).rt_dst), 0, rt(p).rt_plen);
+  rtlist_remove(rtl(), p);
+  V().rt_count--;
   zone_free(InetGlobals.rtZone, p);
 }
 
@@ -134,60 +130,36 @@ export function rt_del(dst: u32, plen: u32, force: bool): i32 {
 
 /** Remove every route that depends on address ia (ia == 0: none) or goes out of ifp (ifp == 0: none). */
 export function rt_flush(ia: usize, ifp: usize): u32 {
-  let n: u32 = 0;
-  let p = V().rt_head;
-  while (p != 0) {
-    const next = rt(p).rt_next;
-    if ((ia != 0 && rt(p).rt_ifa == ia) || (ifp != 0 && rt(p).rt_ifp == ifp)) {
-      unlinkFree(p);
-      n++;
-    }
-    p = next;
-  }
-  return n;
+  return rtlist_flush(rtl(), offsetof<Rtentry>("rt_ifa"), offsetof<Rtentry>("rt_ifp"), ia, ifp, unlinkFree);
 }
 
 /** Remove every route of the vnet (uninit): the table's nodes go with them. */
 export function rt_flush_all(): void {
-  while (V().rt_head != 0) unlinkFree(V().rt_head);
+  while (rtlist_head(rtl()) != 0) unlinkFree(rtlist_head(rtl()));
 }
 
 // Route records for the host (netstat -rn): 32 bytes each.
 //   0 dst u32, 4 plen u32, 8 gateway u32, 12 flags u32, 16 ifp u32, 20 ifa address u32, 24 use f64
 export const RT_REC: u32 = 32;
 
-/**
- * Write up to max records, skipping the first skip routes; returns how many were written.
- * Order: longest prefix first, ties in insertion order (one pass over the list per prefix
- * length present: listing is rare, the list stays O(1) to change).
- */
+let fillBuf: usize = 0;
+
+function fillOne(p: usize, n: u32): void {
+  const r = rt(p);
+  const o = fillBuf + n * RT_REC;
+  store<u32>(o, r.rt_dst);
+  store<u32>(o, r.rt_plen, 4);
+  store<u32>(o, r.rt_gateway, 8);
+  store<u32>(o, r.rt_flags, 12);
+  store<u32>(o, <u32>r.rt_ifp, 16);
+  store<u32>(o, r.rt_ifa != 0 ? changetype<InIfaddr>(r.rt_ifa).ia_addr : 0, 20);
+  store<f64>(o, <f64>r.rt_use, 24);
+}
+
+/** Write up to max records, skipping the first skip routes (longest prefix first); returns how many. */
 export function rt_fill(buf: usize, skip: u32, max: u32): u32 {
-  let i: u32 = 0;
-  let n: u32 = 0;
-  let len: i32 = 32;
-  while (len >= 0 && n < max) {
-    let lower: i32 = -1; // the longest prefix length shorter than len
-    for (let p = V().rt_head; p != 0 && n < max; p = rt(p).rt_next) {
-      const r = rt(p);
-      const pl = <i32>r.rt_plen;
-      if (pl != len) {
-        if (pl < len && pl > lower) lower = pl;
-        continue;
-      }
-      if (i++ < skip) continue;
-      const o = buf + n * RT_REC;
-      store<u32>(o, r.rt_dst);
-      store<u32>(o, r.rt_plen, 4);
-      store<u32>(o, r.rt_gateway, 8);
-      store<u32>(o, r.rt_flags, 12);
-      store<u32>(o, <u32>r.rt_ifp, 16);
-      store<u32>(o, r.rt_ifa != 0 ? changetype<InIfaddr>(r.rt_ifa).ia_addr : 0, 20);
-      store<f64>(o, <f64>r.rt_use, 24);
-      n++;
-    }
-    len = lower;
-  }
-  return n;
+  fillBuf = buf;
+  return rtlist_fill(rtl(), offsetof<Rtentry>("rt_plen"), 32, skip, max, fillOne);
 }
 
 export { EPERM };

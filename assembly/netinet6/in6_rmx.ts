@@ -17,12 +17,18 @@ import {
 import { EEXIST, ENOENT, EINVAL, ENOMEM, EPERM } from "../sys/errno";
 import { in6_copy, in6_zero, in6_eq, in6_mask, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST } from "../sys/in6";
 import {
-  Rt6entry, Inet6Globals, V6, rtab6, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, ENETUNREACH, rt6_dst, rt6_gw, ia6_addr,
+  Rt6entry, Inet6Globals, Inet6Vnet, V6, rtab6, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, ENETUNREACH, rt6_dst, rt6_gw, ia6_addr,
 } from "./ip6_var";
 import { in6_ifaddr_first, in6_onlink, in6_selectsrc_ifp } from "./in6";
+import { rtlist_append, rtlist_remove, rtlist_flush, rtlist_fill, rtlist_head } from "../net/route_list";
 
 @inline function rt(p: usize): Rt6entry {
   return changetype<Rt6entry>(p);
+}
+
+/** The vnet's route list (rt_head, rt_tail: a struct rtlist, net/route_list.ts). */
+@inline function rtl(): usize {
+  return changetype<usize>(V6()) + offsetof<Inet6Vnet>("rt_head");
 }
 
 /** The table key of an address: its first and last 8 bytes as big-endian numbers. */
@@ -110,13 +116,8 @@ export function rt6_insert(dst: usize, plen: u32, gw: usize, ifp: usize, ifa: us
       return e;
     }
   }
-  const vv = V6();
-  r.rt_next = 0;
-  r.rt_prev = vv.rt_tail;
-  if (vv.rt_tail != 0) rt(vv.rt_tail).rt_next = p;
-  else vv.rt_head = p;
-  vv.rt_tail = p;
-  vv.rt_count++;
+  rtlist_append(rtl(), p);
+  V6().rt_count++;
   return 0;
 }
 
@@ -136,10 +137,7 @@ function unlinkFree(p: usize): void {
     while (q != 0 && rt(q).rt_dup != p) q = rt(q).rt_dup;
     if (q != 0) rt(q).rt_dup = r.rt_dup;
   }
-  if (r.rt_prev != 0) rt(r.rt_prev).rt_next = r.rt_next;
-  else vv.rt_head = r.rt_next;
-  if (r.rt_next != 0) rt(r.rt_next).rt_prev = r.rt_prev;
-  else vv.rt_tail = r.rt_prev;
+  rtlist_remove(rtl(), p);
   vv.rt_count--;
   zone_free(Inet6Globals.rtZone, p);
 }
@@ -183,22 +181,12 @@ export function rt6_del(dst: usize, plen: u32): i32 {
 
 /** Remove every route that depends on address ia, or goes out of ifp (either may be 0). */
 export function rt6_flush(ia: usize, ifp: usize): u32 {
-  let n: u32 = 0;
-  let p = V6().rt_head;
-  while (p != 0) {
-    const next = rt(p).rt_next;
-    if ((ia != 0 && rt(p).rt_ifa == ia) || (ifp != 0 && rt(p).rt_ifp == ifp)) {
-      unlinkFree(p);
-      n++;
-    }
-    p = next;
-  }
-  return n;
+  return rtlist_flush(rtl(), offsetof<Rt6entry>("rt_ifa"), offsetof<Rt6entry>("rt_ifp"), ia, ifp, unlinkFree);
 }
 
 /** Remove every route of the vnet (uninit): the table's nodes go with them. */
 export function rt6_flush_all(): void {
-  while (V6().rt_head != 0) unlinkFree(V6().rt_head);
+  while (rtlist_head(rtl()) != 0) unlinkFree(rtlist_head(rtl()));
 }
 
 // Route records for the host (netstat -rn -f inet6): 64 bytes each.
@@ -206,26 +194,16 @@ export function rt6_flush_all(): void {
 //   address index: 0 (the host asks route get for it)
 export const RT6_REC: u32 = 64;
 
-/** Longest prefix first, ties in insertion order (one pass over the list per prefix length present). */
+let fillBuf: usize = 0;
+
+function fillOne(p: usize, n: u32): void {
+  rt6_record(p, fillBuf + n * RT6_REC);
+}
+
+/** Write up to max records, skipping the first skip routes (longest prefix first); returns how many. */
 export function rt6_fill(buf: usize, skip: u32, max: u32): u32 {
-  let i: u32 = 0;
-  let n: u32 = 0;
-  let len: i32 = 128;
-  while (len >= 0 && n < max) {
-    let lower: i32 = -1; // the longest prefix length shorter than len
-    for (let p = V6().rt_head; p != 0 && n < max; p = rt(p).rt_next) {
-      const pl = <i32>rt(p).rt_plen;
-      if (pl != len) {
-        if (pl < len && pl > lower) lower = pl;
-        continue;
-      }
-      if (i++ < skip) continue;
-      rt6_record(p, buf + n * RT6_REC);
-      n++;
-    }
-    len = lower;
-  }
-  return n;
+  fillBuf = buf;
+  return rtlist_fill(rtl(), offsetof<Rt6entry>("rt_plen"), 128, skip, max, fillOne);
 }
 
 export function rt6_record(p: usize, o: usize): void {
