@@ -12,6 +12,7 @@ import { ether_boot } from "./net/if_ethersubr";
 import { loop_boot } from "./net/if_loop";
 import { iobuf_boot } from "./net/if_hostapi";
 import { bpf_boot } from "./net/bpf";
+import { route_boot } from "./net/route";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
 import { EINVAL } from "./sys/errno";
 import { racct_set_limit, racct_vnet_stat } from "./kern/kern_racct";
@@ -51,6 +52,7 @@ export function kern_boot(sectionBytes: u32, seed: f64): i32 {
   if (r == 0) r = iobuf_boot();
   if (r == 0) r = bpf_boot();
   if (r == 0) r = if_boot();
+  if (r == 0) r = route_boot();
   if (r == 0) r = ether_boot();
   if (r == 0) r = loop_boot();
   if (r == 0) r = socket_boot();
@@ -111,6 +113,8 @@ export {
   kern_iobuf, ifh_create, ifh_created, ifh_created_at, ifh_error, ifh_destroy, ifh_lookup, ifh_first, ifh_next, ifh_valid, ifh_name, ifh_lladdr,
   ifh_info, ifh_setflags, ifh_setcap, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";
+// The route table both families use (net/route.ts).
+export { rtable_init, rtable_lookup, rtable_matches, rtable_find, rtable_insert, rtable_replace, rtable_delete, rtable_flush, rtable_count, rtable_nodes, rtable_zone } from "./net/route";
 export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in6_pseudo, in_cksum_update, in_delayed_cksum_value } from "./net/in_cksum";
 
 // Sockets (kern/uipc_*.ts): the protocol switch and socket buffers protocol modules use, the

@@ -166,6 +166,24 @@ export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 @external("kernel", "in_cksum_update") export declare function in_cksum_update(hc: u16, old: u16, nw: u16): u16;
 @external("kernel", "in_delayed_cksum_value") export declare function in_delayed_cksum_value(m: usize, l3off: u32, flags: u32): u32;
 
+// The route table both families use (net/route.ts; struct rtable is RTABLE_SIZE bytes in the
+// caller's memory, its generation at offset 12 bumps on every change). Keys: hi/lo u64 halves.
+export const RTABLE_SIZE: u32 = 16; // = net/route.ts RTABLE_SIZE
+@inline export function rtable_gen(t: usize): u32 {
+  return load<u32>(t, 12);
+}
+@external("kernel", "rtable_init") export declare function rtable_init(t: usize): void;
+@external("kernel", "rtable_lookup") export declare function rtable_lookup(t: usize, hi: u64, lo: u64): usize;
+@external("kernel", "rtable_matches") export declare function rtable_matches(t: usize, hi: u64, lo: u64, out: usize, max: u32): u32;
+@external("kernel", "rtable_find") export declare function rtable_find(t: usize, hi: u64, lo: u64, plen: u32): usize;
+@external("kernel", "rtable_insert") export declare function rtable_insert(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32;
+@external("kernel", "rtable_replace") export declare function rtable_replace(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32;
+@external("kernel", "rtable_delete") export declare function rtable_delete(t: usize, hi: u64, lo: u64, plen: u32): usize;
+@external("kernel", "rtable_flush") export declare function rtable_flush(t: usize): void;
+@external("kernel", "rtable_count") export declare function rtable_count(t: usize): u32;
+@external("kernel", "rtable_nodes") export declare function rtable_nodes(t: usize): u32;
+@external("kernel", "rtable_zone") export declare function rtable_zone(): usize;
+
 // Loopback and vnet checks (net/if_loop.ts, kern/vnet.ts), for protocol modules (inet).
 @external("kernel", "looutput") export declare function looutput(ifp: usize, m: usize, af: u32): i32;
 @external("kernel", "loif") export declare function loif(): usize;

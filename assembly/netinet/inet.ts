@@ -25,7 +25,7 @@ import {
   zone_create, zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register,
   eventhandler_deregister, EVENT_IFNET_DEPARTURE, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet, if_valid,
   if_first, if_next, loif, arc4random, ticks, SI_SUB_PROTO_DOMAIN, SI_ORDER_FIRST, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE,
-  EBUSY, ENOMEM, EINVAL, ether_set_offload_fixup,
+  EBUSY, ENOMEM, EINVAL, ether_set_offload_fixup, rtable_init,
 } from "../kmod/kapi";
 import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP, IFF_UP, IF_HW_TSOMAX } from "../sys/if";
 import { CSUM_TSO } from "../sys/mbuf";
@@ -34,7 +34,7 @@ import { IPPROTO_ICMP, INADDR_LOOPBACK } from "../sys/in";
 import {
   InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
   ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet, ARPLLT_OFF, Vbase, IP_MAXFRAGPACKETS, IP_MAXFRAGSPERPACKET,
-  IP_MAXFRAGQ_ZONE,
+  IP_MAXFRAGQ_ZONE, rtab,
 } from "./ip_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, IA_REC } from "./in";
@@ -115,7 +115,7 @@ function inet_vnet_init(): i32 {
   llt_defaults(Vbase() + ARPLLT_OFF);
   vv.icmp_credit = 1_000_000;
   vv.icmp_last = ticks();
-  vv.rt_gen = 1;
+  rtable_init(rtab());
   vv.up = 1;
   const lo = loif();
   if (lo != 0) {

@@ -144,7 +144,8 @@ export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an ad
 
 /** A route: destination prefix, next hop, outgoing interface and the address used as source. */
 @unmanaged export class Rtentry {
-  rt_next: usize; // the vnet's table, longest prefix first
+  rt_next: usize; // every route of the vnet, in insertion order (the lookup is net/route.ts's)
+  rt_prev: usize;
   rt_dst: u32;
   rt_mask: u32;
   rt_plen: u32;
@@ -208,9 +209,13 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
 @unmanaged export class InetVnet {
   ia_head: usize; // every address of the vnet
   ia_count: u32;
-  rt_head: usize; // the route table, longest prefix first
+  rt_head: usize; // every route, in insertion order (rt_fill lists them longest prefix first)
+  rt_tail: usize;
   rt_count: u32;
-  rt_gen: u32; // bumped on every change: invalidates the lookup cache
+  rt_tab_root: usize; // struct rtable (net/route.ts, RTABLE_SIZE bytes): the longest-prefix-match table
+  rt_tab_routes: u32;
+  rt_tab_nodes: u32;
+  rt_tab_gen: u32; // bumped on every change: invalidates the lookup cache
   rc_dst: u32; // one-entry lookup cache
   rc_rt: usize;
   rc_gen: u32;
@@ -254,6 +259,11 @@ export class InetGlobals {
 /** The current vnet's InetVnet. */
 @inline export function V(): InetVnet {
   return changetype<InetVnet>(VNET(InetGlobals.voff));
+}
+
+/** The current vnet's IPv4 route table (struct rtable). */
+@inline export function rtab(): usize {
+  return VNET(InetGlobals.voff) + offsetof<InetVnet>("rt_tab_root");
 }
 
 @inline export function Vbase(): usize {

@@ -1,50 +1,91 @@
-// The IPv6 route table of a vnet (FreeBSD netinet6/in6_rmx.c and net/route.c, in small;
-// the same shape as inet's in_rmx.ts).
+// The IPv6 routes of a vnet (FreeBSD netinet6/in6_rmx.c): what is IPv6 about them. The
+// longest-prefix match itself is the table both families share (net/route.ts, keyed by the
+// 16 address bytes).
 //
-// One list per vnet sorted by prefix length, longest first, so the first match is the
-// longest-prefix match. Routes: on-link prefixes (added with an address, RTF_PINNED,
-// removed with it; link-local fe80::/64 once per interface, since its scope is the link),
-// static routes (via a gateway, which must be on-link or a link-local neighbour of the
-// given interface, or out of an interface), and the default route (::/0). Link-local
+// Routes: on-link prefixes (added with an address, RTF_PINNED, removed with it; link-local
+// fe80::/64 once per interface, since its scope is the link: the table holds one route per
+// prefix, so the others of that prefix hang off it on rt_dup, in insertion order), static
+// routes (via a gateway, which must be on-link or a link-local neighbour of the given
+// interface, or out of an interface), and the default route (::/0). Link-local
 // destinations never use the table for their interface: the caller names the link (its
-// scope zone), and a lookup only matches routes of that interface.
+// scope zone), and a lookup only matches routes of that interface. A lookup without a zone
+// goes through a one-entry cache validated by the table's generation, as IPv4's does.
 
-import { zone_alloc, zone_free } from "../kmod/kapi";
-import { EEXIST, ENOENT, EINVAL, ENOMEM, EPERM } from "../sys/errno";
-import { in6_copy, in6_zero, in6_eq, in6_mask, in6_prefix_match, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST } from "../sys/in6";
 import {
-  Rt6entry, Inet6Globals, V6, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, ENETUNREACH, rt6_dst, rt6_gw, ia6_addr,
+  zone_alloc, zone_free, rtable_lookup, rtable_matches, rtable_find, rtable_insert, rtable_replace, rtable_delete, rtable_gen,
+} from "../kmod/kapi";
+import { EEXIST, ENOENT, EINVAL, ENOMEM, EPERM } from "../sys/errno";
+import { in6_copy, in6_zero, in6_eq, in6_mask, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST } from "../sys/in6";
+import {
+  Rt6entry, Inet6Globals, Inet6Vnet, V6, rtab6, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, ENETUNREACH, rt6_dst, rt6_gw, ia6_addr,
 } from "./ip6_var";
 import { in6_ifaddr_first, in6_onlink, in6_selectsrc_ifp } from "./in6";
+import { rtlist_append, rtlist_remove, rtlist_flush, rtlist_fill, rtlist_head } from "../net/route_list";
 
 @inline function rt(p: usize): Rt6entry {
   return changetype<Rt6entry>(p);
 }
+
+/** The vnet's route list (rt_head, rt_tail: a struct rtlist, net/route_list.ts). */
+@inline function rtl(): usize {
+  return changetype<usize>(V6()) + offsetof<Inet6Vnet>("rt_head");
+}
+
+/** The table key of an address: its first and last 8 bytes as big-endian numbers. */
+@inline function khi(a: usize): u64 {
+  return bswap<u64>(load<u64>(a));
+}
+@inline function klo(a: usize): u64 {
+  return bswap<u64>(load<u64>(a, 8));
+}
+
+const MATCH_MAX: u32 = 129;
+const matches = memory.data(MATCH_MAX * 4, 4);
 
 /**
  * Longest-prefix match for dst in the current vnet, or 0. ifp != 0 restricts the match
  * to routes out of ifp (link-local destinations: ifp is their zone).
  */
 export function rt6_lookup(dst: usize, ifp: usize): usize {
-  for (let p = V6().rt_head; p != 0; p = rt(p).rt_next) {
-    if (ifp != 0 && rt(p).rt_ifp != ifp) continue;
-    if (in6_prefix_match(rt6_dst(p), dst, rt(p).rt_plen)) return p;
+  const t = rtab6();
+  const hi = khi(dst);
+  const lo = klo(dst);
+  if (ifp == 0) {
+    const vv = V6();
+    const gen = rtable_gen(t);
+    if (vv.rc_gen == gen && vv.rc_rt != 0 && vv.rc_dst0 == hi && vv.rc_dst1 == lo) return vv.rc_rt;
+    const p = rtable_lookup(t, hi, lo);
+    if (p != 0) {
+      vv.rc_dst0 = hi;
+      vv.rc_dst1 = lo;
+      vv.rc_rt = p;
+      vv.rc_gen = gen;
+    }
+    return p;
+  }
+  // Longest first, the first route of each prefix that goes out of ifp.
+  let k = rtable_matches(t, hi, lo, matches, MATCH_MAX);
+  while (k > 0) {
+    k--;
+    for (let p = load<usize>(matches + (<usize>k << 2)); p != 0; p = rt(p).rt_dup) {
+      if (rt(p).rt_ifp == ifp) return p;
+    }
   }
   return 0;
 }
 
 /** The route with exactly this prefix (for link-local prefixes: out of ifp), or 0. */
 export function rt6_find(dst: usize, plen: u32, ifp: usize): usize {
-  const ll = IN6_IS_ADDR_LINKLOCAL(dst);
-  for (let p = V6().rt_head; p != 0; p = rt(p).rt_next) {
-    if (rt(p).rt_plen == plen && in6_eq(rt6_dst(p), dst) && (!ll || rt(p).rt_ifp == ifp)) return p;
-  }
-  return 0;
+  if (plen > 128) return 0;
+  let p = rtable_find(rtab6(), khi(dst), klo(dst), plen);
+  if (!IN6_IS_ADDR_LINKLOCAL(dst)) return p;
+  while (p != 0 && rt(p).rt_ifp != ifp) p = rt(p).rt_dup;
+  return p;
 }
 
 const tmp = memory.data(16, 8);
 
-/** Insert a route (sorted); -EEXIST when the prefix is there, -ENOMEM. gw 0: on-link. */
+/** Insert a route; -EEXIST when the prefix is there, -ENOMEM. gw 0: on-link. */
 export function rt6_insert(dst: usize, plen: u32, gw: usize, ifp: usize, ifa: usize, flags: u32): i32 {
   if (plen > 128) return -EINVAL;
   in6_copy(tmp, dst);
@@ -61,24 +102,42 @@ export function rt6_insert(dst: usize, plen: u32, gw: usize, ifp: usize, ifa: us
   r.rt_ifp = ifp;
   r.rt_ifa = ifa;
   r.rt_use = 0;
-  const vv = V6();
-  let prev: usize = 0;
-  let cur = vv.rt_head;
-  while (cur != 0 && rt(cur).rt_plen >= plen) {
-    prev = cur;
-    cur = rt(cur).rt_next;
+  r.rt_dup = 0;
+  const t = rtab6();
+  let head = rtable_find(t, khi(tmp), klo(tmp), plen);
+  if (head != 0) {
+    // Another zone's route of this (link-local) prefix: after the last of them.
+    while (rt(head).rt_dup != 0) head = rt(head).rt_dup;
+    rt(head).rt_dup = p;
+  } else {
+    const e = rtable_insert(t, khi(tmp), klo(tmp), plen, p);
+    if (e != 0) {
+      zone_free(Inet6Globals.rtZone, p);
+      return e;
+    }
   }
-  r.rt_next = cur;
-  if (prev == 0) vv.rt_head = p;
-  else rt(prev).rt_next = p;
-  vv.rt_count++;
+  rtlist_append(rtl(), p);
+  V6().rt_count++;
   return 0;
 }
 
-function unlinkFree(prev: usize, p: usize): void {
+/** Take route p out of the table (or its prefix's rt_dup chain) and the list, and free it. */
+function unlinkFree(p: usize): void {
   const vv = V6();
-  if (prev == 0) vv.rt_head = rt(p).rt_next;
-  else rt(prev).rt_next = rt(p).rt_next;
+  const r = rt(p);
+  const t = rtab6();
+  const hi = khi(rt6_dst(p));
+  const lo = klo(rt6_dst(p));
+  const head = rtable_find(t, hi, lo, r.rt_plen);
+  if (head == p) {
+    if (r.rt_dup != 0) rtable_replace(t, hi, lo, r.rt_plen, r.rt_dup);
+    else rtable_delete(t, hi, lo, r.rt_plen);
+  } else {
+    let q = head;
+    while (q != 0 && rt(q).rt_dup != p) q = rt(q).rt_dup;
+    if (q != 0) rt(q).rt_dup = r.rt_dup;
+  }
+  rtlist_remove(rtl(), p);
   vv.rt_count--;
   zone_free(Inet6Globals.rtZone, p);
 }
@@ -113,38 +172,21 @@ export function rt6_del(dst: usize, plen: u32): i32 {
   if (plen > 128) return -EINVAL;
   in6_copy(tmp, dst);
   in6_mask(tmp, plen);
-  let prev: usize = 0;
-  for (let p = V6().rt_head; p != 0; p = rt(p).rt_next) {
-    if (rt(p).rt_plen == plen && in6_eq(rt6_dst(p), tmp)) {
-      if ((rt(p).rt_flags & RTF_PINNED) != 0) return -EPERM;
-      unlinkFree(prev, p);
-      return 0;
-    }
-    prev = p;
-  }
-  return -ENOENT;
+  const p = rtable_find(rtab6(), khi(tmp), klo(tmp), plen);
+  if (p == 0) return -ENOENT;
+  if ((rt(p).rt_flags & RTF_PINNED) != 0) return -EPERM;
+  unlinkFree(p);
+  return 0;
 }
 
 /** Remove every route that depends on address ia, or goes out of ifp (either may be 0). */
 export function rt6_flush(ia: usize, ifp: usize): u32 {
-  let n: u32 = 0;
-  let prev: usize = 0;
-  let p = V6().rt_head;
-  while (p != 0) {
-    const next = rt(p).rt_next;
-    if ((ia != 0 && rt(p).rt_ifa == ia) || (ifp != 0 && rt(p).rt_ifp == ifp)) {
-      unlinkFree(prev, p);
-      n++;
-    } else {
-      prev = p;
-    }
-    p = next;
-  }
-  return n;
+  return rtlist_flush(rtl(), offsetof<Rt6entry>("rt_ifa"), offsetof<Rt6entry>("rt_ifp"), ia, ifp, unlinkFree);
 }
 
+/** Remove every route of the vnet (uninit): the table's nodes go with them. */
 export function rt6_flush_all(): void {
-  while (V6().rt_head != 0) unlinkFree(0, V6().rt_head);
+  while (rtlist_head(rtl()) != 0) unlinkFree(rtlist_head(rtl()));
 }
 
 // Route records for the host (netstat -rn -f inet6): 64 bytes each.
@@ -152,15 +194,16 @@ export function rt6_flush_all(): void {
 //   address index: 0 (the host asks route get for it)
 export const RT6_REC: u32 = 64;
 
+let fillBuf: usize = 0;
+
+function fillOne(p: usize, n: u32): void {
+  rt6_record(p, fillBuf + n * RT6_REC);
+}
+
+/** Write up to max records, skipping the first skip routes (longest prefix first); returns how many. */
 export function rt6_fill(buf: usize, skip: u32, max: u32): u32 {
-  let i: u32 = 0;
-  let n: u32 = 0;
-  for (let p = V6().rt_head; p != 0 && n < max; p = rt(p).rt_next, i++) {
-    if (i < skip) continue;
-    rt6_record(p, buf + n * RT6_REC);
-    n++;
-  }
-  return n;
+  fillBuf = buf;
+  return rtlist_fill(rtl(), offsetof<Rt6entry>("rt_plen"), 128, skip, max, fillOne);
 }
 
 export function rt6_record(p: usize, o: usize): void {

@@ -25,7 +25,7 @@ import {
   zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register, eventhandler_deregister,
   EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
   if_valid, if_first, if_next, loif, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY,
-  ENOMEM, EINVAL, domain_af_register, domain_af_unregister,
+  ENOMEM, EINVAL, domain_af_register, domain_af_unregister, rtable_init,
 } from "../kmod/kapi";
 import { Ifnet, ETHERTYPE_IPV6, AF_INET6 } from "../sys/if";
 import {
@@ -35,7 +35,7 @@ import {
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
   IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst, NDLLT_OFF, IP6_MAXFRAGS, IP6_MAXFRAGPACKETS,
-  IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE,
+  IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE, rtab6,
 } from "./ip6_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
@@ -78,6 +78,7 @@ function inet6_vnet_init(): i32 {
   frag6_defaults(vv);
   llt_defaults(changetype<usize>(vv) + NDLLT_OFF);
   vv.icmp6_credit = 1_000_000;
+  rtable_init(rtab6());
   vv.up = 1;
   const lo = loif();
   if (lo != 0) {

@@ -174,7 +174,9 @@ export const RTF_PINNED: u32 = 0x100000;
 
 /** An IPv6 route: prefix, next hop, outgoing interface, the address it depends on. */
 @unmanaged export class Rt6entry {
-  rt_next: usize; // the vnet's table, longest prefix first
+  rt_next: usize; // every route of the vnet, in insertion order (the lookup is net/route.ts's)
+  rt_prev: usize;
+  rt_dup: usize; // the next route of the same prefix out of another interface (link-local: one per zone)
   rt_plen: u32;
   rt_flags: u32;
   rt_ifp: usize;
@@ -252,8 +254,17 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
 @unmanaged export class Inet6Vnet {
   ia_head: usize; // every address of the vnet
   ia_count: u32;
-  rt_head: usize; // the route table, longest prefix first
+  rt_head: usize; // every route, in insertion order (rt6_fill lists them longest prefix first)
+  rt_tail: usize;
   rt_count: u32;
+  rt_tab_root: usize; // struct rtable (net/route.ts, RTABLE_SIZE bytes): the longest-prefix-match table
+  rt_tab_routes: u32;
+  rt_tab_nodes: u32;
+  rt_tab_gen: u32; // bumped on every change: invalidates the lookup cache
+  rc_rt: usize; // one-entry lookup cache (lookups without a zone)
+  rc_gen: u32;
+  rc_dst0: u64;
+  rc_dst1: u64;
   forwarding: u32; // net.inet6.ip6.forwarding
   errppslimit: u32; // net.inet6.icmp6.errppslimit (0 = no limit)
   icmp6_credit: u64; // token bucket, in microseconds of budget
@@ -290,6 +301,11 @@ export class Inet6Globals {
   static rtZone: usize = 0;
   static ndZone: usize = 0;
   static qZone: usize = 0;
+}
+
+/** The current vnet's IPv6 route table (struct rtable). */
+@inline export function rtab6(): usize {
+  return VNET(Inet6Globals.voff) + offsetof<Inet6Vnet>("rt_tab_root");
 }
 
 @inline export function V6(): Inet6Vnet {

@@ -10,6 +10,7 @@ import pkg from "./package.js";
 import hardening from "./hardening.js";
 import conformance from "./conformance.js";
 import browser from "./browser.js";
+import mvns from "./mvns.js";
 
 export const groups: Group[] = [
   kernel,
@@ -21,4 +22,5 @@ export const groups: Group[] = [
   hardening,
   conformance,
   browser,
+  mvns,
 ];

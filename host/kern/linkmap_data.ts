@@ -61,6 +61,15 @@ const data: LinkMap = {
       "depends": [],
       "description": "benchmark loops over kernel primitives, run inside Wasm"
     },
+    "bench_route": {
+      "source": "bench/kmod/bench_route.ts",
+      "memoryBase": 3866624,
+      "memorySize": 65536,
+      "tableBase": 7680,
+      "tableSlots": 256,
+      "depends": [],
+      "description": "the shared route table (net/route.ts) without a family: benchmark loops inside Wasm and single operations for its property tests"
+    },
     "kmod_leaky": {
       "source": "tests/kmod/kmod_leaky.ts",
       "memoryBase": 1376256,

@@ -1,0 +1,187 @@
+// bench_route: the shared route table (net/route.ts) seen from a module, with no family
+// around it. Two uses:
+// - bench/groups/mvns.ts times loops that run inside Wasm (rb_fill*, rb_lookup*), so a
+//   figure is a lookup as inet or inet6 pays for it (a direct call into the kernel), not a
+//   JavaScript crossing per lookup;
+// - tests/route_table.test.ts drives single operations (rb_insert, rb_lookup, ...) against
+//   a naive reference.
+// The table lives in this module's static window; its nodes are charged to a vnet the
+// module makes (rb_open) and destroys (rb_close), which reports what the vnet still held.
+import {
+  CURVNET_SET, CURVNET_RESTORE, MOD_UNLOAD, RTABLE_SIZE, rtable_init, rtable_insert, rtable_delete, rtable_lookup, rtable_find,
+  rtable_flush, rtable_count, rtable_nodes, rtable_zone, VNET,
+} from "../../assembly/kmod/kapi";
+export { kmod_heap_top } from "../../assembly/kmod/kmod";
+
+@external("kernel", "vnet_alloc") declare function vnet_alloc(): usize;
+@external("kernel", "vnet_destroy") declare function vnet_destroy(v: usize): i32;
+@external("kernel", "vnet_bytes") declare function vnet_bytes(v: usize): f64;
+@external("kernel", "zone_vnet_inuse") declare function zone_vnet_inuse(z: usize, vbase: usize): u32;
+
+const T: usize = memory.data(<i32>RTABLE_SIZE, 8);
+let vnet: usize = 0;
+
+export function modevent(what: i32): i32 {
+  if (what == MOD_UNLOAD && vnet != 0) rb_close();
+  return 0;
+}
+
+/** Makes the vnet the nodes are charged to and an empty table. 0, or 12 (no vnet). */
+export function rb_open(): i32 {
+  if (vnet != 0) rb_close();
+  vnet = vnet_alloc();
+  if (vnet == 0) return 12;
+  rtable_init(T);
+  return 0;
+}
+
+/** Destroys the vnet; returns the rtnode items it held just before vnet_destroy (0 after rb_flush). */
+export function rb_close(): u32 {
+  const old = CURVNET_SET(vnet);
+  const held = zone_vnet_inuse(rtable_zone(), VNET(0));
+  CURVNET_RESTORE(old);
+  vnet_destroy(vnet);
+  vnet = 0;
+  return held;
+}
+
+export function rb_flush(): void {
+  const old = CURVNET_SET(vnet);
+  rtable_flush(T);
+  CURVNET_RESTORE(old);
+}
+
+export function rb_bytes(): f64 {
+  return vnet_bytes(vnet);
+}
+
+export function rb_count(): u32 {
+  return rtable_count(T);
+}
+
+export function rb_nodes(): u32 {
+  return rtable_nodes(T);
+}
+
+// Single operations; an address is four big-endian 32-bit words (IPv4: a, 0, 0, 0).
+@inline function hi(a: u32, b: u32): u64 {
+  return (<u64>a << 32) | <u64>b;
+}
+
+export function rb_insert(a: u32, b: u32, c: u32, d: u32, plen: u32, v: u32): i32 {
+  const old = CURVNET_SET(vnet);
+  const r = rtable_insert(T, hi(a, b), hi(c, d), plen, v);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+export function rb_delete(a: u32, b: u32, c: u32, d: u32, plen: u32): u32 {
+  const old = CURVNET_SET(vnet);
+  const r = rtable_delete(T, hi(a, b), hi(c, d), plen);
+  CURVNET_RESTORE(old);
+  return <u32>r;
+}
+
+export function rb_lookup(a: u32, b: u32, c: u32, d: u32): u32 {
+  return <u32>rtable_lookup(T, hi(a, b), hi(c, d));
+}
+
+export function rb_find(a: u32, b: u32, c: u32, d: u32, plen: u32): u32 {
+  return <u32>rtable_find(T, hi(a, b), hi(c, d), plen);
+}
+
+// Loops. Prefixes are drawn from a xorshift generator; the same seed draws the same
+// prefixes, so a lookup loop can aim at the prefixes a fill loop inserted.
+let s: u32 = 1;
+@inline function rnd(): u32 {
+  let x = s;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  s = x;
+  return x;
+}
+
+/** An IPv4 prefix length shaped like a BGP table: most /24, then /16-/23, a few shorter. */
+@inline function plen4(r: u32): u32 {
+  const q = r % 100;
+  if (q < 55) return 24;
+  if (q < 90) return 16 + (q - 55) % 8; // /16-/23
+  return 8 + (q - 90) % 8; // /8-/15
+}
+
+/** An IPv6 prefix length: /48 most, then /32, /40, /44, /56, /64. */
+@inline function plen6(r: u32): u32 {
+  const q = r % 100;
+  if (q < 50) return 48;
+  if (q < 65) return 32;
+  if (q < 75) return 40;
+  if (q < 85) return 44;
+  if (q < 92) return 56;
+  return 64;
+}
+
+/** Inserts n random IPv4 prefixes (seed); returns how many were new (the rest: -EEXIST). */
+export function rb_fill4(n: u32, seed: u32): u32 {
+  s = seed | 1;
+  const old = CURVNET_SET(vnet);
+  let added: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const a = rnd();
+    const p = plen4(rnd());
+    if (rtable_insert(T, <u64>a << 32, 0, p, i + 1) == 0) added++;
+  }
+  CURVNET_RESTORE(old);
+  return added;
+}
+
+/**
+ * n lookups of IPv4 addresses inside the prefixes rb_fill4(n, seed) drew (random host
+ * bits), with no cache; returns how many found a route (all of them, if the fill ran).
+ */
+export function rb_lookup4(n: u32, seed: u32): u32 {
+  s = seed | 1;
+  let found: u32 = 0;
+  let h: u32 = seed * 0x9e3779b9;
+  for (let i: u32 = 0; i < n; i++) {
+    const a = rnd();
+    rnd(); // the length draw
+    h ^= h << 13;
+    h ^= h >> 17;
+    h ^= h << 5;
+    const dst = (a & 0xffffff00) | (h & 0xff); // every drawn prefix is /24 or shorter
+    if (rtable_lookup(T, <u64>dst << 32, 0) != 0) found++;
+  }
+  return found;
+}
+
+/** Inserts n random IPv6 prefixes under 2000::/3 (seed); returns how many were new. */
+export function rb_fill6(n: u32, seed: u32): u32 {
+  s = seed | 1;
+  const old = CURVNET_SET(vnet);
+  let added: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const kh = (<u64>((rnd() & 0x1fffffff) | 0x20000000) << 32) | <u64>rnd();
+    const p = plen6(rnd());
+    if (rtable_insert(T, kh, 0, p, i + 1) == 0) added++;
+  }
+  CURVNET_RESTORE(old);
+  return added;
+}
+
+/** n lookups of IPv6 addresses inside the prefixes rb_fill6(n, seed) drew; returns how many found a route. */
+export function rb_lookup6(n: u32, seed: u32): u32 {
+  s = seed | 1;
+  let found: u32 = 0;
+  let h: u32 = seed * 0x9e3779b9;
+  for (let i: u32 = 0; i < n; i++) {
+    const kh = (<u64>((rnd() & 0x1fffffff) | 0x20000000) << 32) | <u64>rnd();
+    rnd();
+    h ^= h << 13;
+    h ^= h >> 17;
+    h ^= h << 5;
+    // Every drawn prefix is /64 or shorter: the drawn upper half, random host bits below it.
+    if (rtable_lookup(T, kh, (<u64>h << 32) | <u64>(h * 31)) != 0) found++;
+  }
+  return found;
+}
