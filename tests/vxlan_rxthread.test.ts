@@ -1,0 +1,173 @@
+// The receive thread of VXLAN ports (host/node/vxlan_thread.ts, docs/vxlan.md "Receive
+// path"): a worker reads the ports' sockets into shared rings while the main thread is busy,
+// so a burst the main thread cannot read in time still arrives whole; one worker serves every
+// port of the process and ends with the last one; its death closes the ports. No root: all
+// on 127.0.0.1.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Kernel } from "../host/index.js";
+import { addAddress } from "../host/admin/inet.js";
+import { createVxlan, vxlanSocketsOpen, type VxlanInterface } from "../host/node/vxlan.js";
+import { vxlanRxThread } from "../host/node/vxlan_thread.js";
+
+const blaster = fileURLToPath(new URL("./helpers/vxlan_blast.ts", import.meta.url));
+const VNI = 7272;
+// The burst: 10,000 a second for 1 s in bursts of 256, while the main thread spins for
+// BLOCK_MS. The socket buffer is set to 1 MiB (Linux doubles it: some 2,000 small datagrams
+// at ~1 KiB of kernel memory each), far less than the burst, so on the main thread the OS
+// must drop; the receive thread reads on and its ring (8 MiB) holds them all.
+const PPS = 10000;
+const SECONDS = 1;
+const BLOCK_MS = 1600;
+const RCVBUF = Number(process.env.RCVBUF ?? 1 << 20);
+
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/** Blast into vx while the main thread is blocked; then wait until every datagram is accounted for. */
+async function burstWhileBlocked(vx: VxlanInterface) {
+  const s0 = vx.vxlanStats();
+  const child = spawn(process.execPath, ["--import", "tsx", blaster, "127.0.0.1", String(vx.localPort), String(VNI), vx.mac, "10.72.0.1", String(SECONDS), "0", "0", String(PPS)], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  const exited = new Promise((r) => child.on("close", r));
+  while (!out.includes("ready")) await new Promise((r) => setTimeout(r, 5));
+  spin(BLOCK_MS);
+  await exited;
+  const sent: number = JSON.parse(out.split("\n").filter((l) => l.startsWith("{")).pop()!).sent;
+  // Until everything read is through the kernel (or 10 s).
+  let s1 = vx.vxlanStats();
+  for (let i = 0; i < 200; i++) {
+    s1 = vx.vxlanStats();
+    if (s1.rxFrames - s0.rxFrames + (s1.rxSocketDrops - s0.rxSocketDrops) + (s1.rxRingDrops - s0.rxRingDrops) + (s1.rxQueueDrops - s0.rxQueueDrops) >= sent) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    sent,
+    frames: s1.rxFrames - s0.rxFrames,
+    socketDrops: s1.rxSocketDrops - s0.rxSocketDrops,
+    ringDrops: s1.rxRingDrops - s0.rxRingDrops,
+    queueDrops: s1.rxQueueDrops - s0.rxQueueDrops,
+  };
+}
+
+async function port(k: Kernel, rxThread: boolean): Promise<VxlanInterface> {
+  const v = k.createVnet("rx");
+  // rxQueue holds the whole burst: this test is about the socket, not the fair queue's bound.
+  const vx = await createVxlan(k, v, { vni: VNI, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0, recvBufferSize: RCVBUF, rxQueue: 4 * PPS * SECONDS, rxThread });
+  vx.setUp();
+  addAddress(k, vx, "10.72.0.1/24");
+  return vx;
+}
+
+describe("the VXLAN receive thread", () => {
+  test("a burst the main thread is too busy to read arrives whole: none dropped by the OS, the ring or the queue", async (t) => {
+    const k = await Kernel.boot({ clock: "real" });
+    try {
+      const vx = await port(k, true);
+      if (vx.vxlanStats().rxSocketDrops < 0) {
+        t.skip("the OS does not report the socket's drops (Linux /proc/net/udp)");
+        return;
+      }
+      const r = await burstWhileBlocked(vx);
+      process.stdout.write(`# receive thread: ${JSON.stringify(r)}\n`);
+      assert.ok(r.sent >= PPS * SECONDS * 0.9, `the sender sent its burst (${r.sent})`);
+      assert.equal(r.socketDrops, 0, "the OS dropped nothing");
+      assert.equal(r.ringDrops, 0, "the ring dropped nothing");
+      assert.equal(r.queueDrops, 0, "the queue dropped nothing");
+      assert.equal(r.frames, r.sent, "every datagram reached Ethernet input");
+    } finally {
+      k.shutdown();
+    }
+  });
+
+  test("control: the same burst read on the main thread (rxThread: false) loses datagrams in the OS socket", async (t) => {
+    const k = await Kernel.boot({ clock: "real" });
+    try {
+      const vx = await port(k, false);
+      if (vx.vxlanStats().rxSocketDrops < 0) {
+        t.skip("the OS does not report the socket's drops (Linux /proc/net/udp)");
+        return;
+      }
+      const r = await burstWhileBlocked(vx);
+      process.stdout.write(`# main thread: ${JSON.stringify(r)}\n`);
+      assert.ok(r.socketDrops > 0, `the OS dropped some (${r.socketDrops} of ${r.sent}): the premise of the test above`);
+      assert.equal(r.frames + r.socketDrops, r.sent, "what the OS did not drop reached Ethernet input");
+    } finally {
+      k.shutdown();
+    }
+  });
+
+  test("one worker serves every port of the process and exits once the last socket has closed", async () => {
+    const k = await Kernel.boot({ clock: "real" });
+    const k2 = await Kernel.boot({ clock: "real" });
+    try {
+      assert.equal(vxlanRxThread(), undefined, "no worker before the first port");
+      const a = await createVxlan(k, k.createVnet("a"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+      const w = vxlanRxThread();
+      assert.ok(w, "the first port started the worker");
+      const exited = new Promise<number>((r) => w.once("exit", r));
+      const b = await createVxlan(k2, k2.createVnet("b"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+      assert.equal(vxlanRxThread(), w, "a second port (of another kernel) uses the same worker");
+      const c = await createVxlan(k, k.createVnet("c"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0, rxThread: false });
+      assert.equal(vxlanRxThread(), w);
+      a.destroy();
+      await a.whenClosed();
+      assert.equal(vxlanRxThread(), w, "still running for the other port");
+      k2.shutdown();
+      await b.whenClosed();
+      await exited;
+      assert.equal(vxlanRxThread(), undefined, "the worker ended with the last threaded port");
+      assert.ok(c.open, "the main-thread port is not affected");
+      // And a new port starts a new one.
+      const d = await createVxlan(k, k.createVnet("d"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+      assert.ok(vxlanRxThread() && vxlanRxThread() !== w);
+      const w2 = vxlanRxThread()!;
+      const exited2 = new Promise((r) => w2.once("exit", r));
+      k.shutdown();
+      await Promise.all([d.whenClosed(), c.whenClosed(), exited2]);
+      assert.equal(vxlanSocketsOpen(k), 0);
+    } finally {
+      k.shutdown();
+      k2.shutdown();
+    }
+  });
+
+  test("traffic both ways between two threaded ports; the worker's death closes its ports and counts as their error", async () => {
+    const k = await Kernel.boot({ clock: "real" });
+    try {
+      const A = k.createVnet("A");
+      const B = k.createVnet("B");
+      const a = await createVxlan(k, A, { vni: 5, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+      const b = await createVxlan(k, B, { vni: 5, remote: `127.0.0.1:${a.localPort}`, localAddress: "127.0.0.1", localPort: 0 });
+      a.setRemote(`127.0.0.1:${b.localPort}`);
+      a.setUp();
+      b.setUp();
+      addAddress(k, a, "10.73.0.1/24");
+      addAddress(k, b, "10.73.0.2/24");
+      B.net.createServer((s) => s.end("hi\n")).listen(80, "10.73.0.2");
+      const got = await new Promise<string>((resolve, reject) => {
+        let d = "";
+        const c = A.net.connect(80, "10.73.0.2");
+        c.on("data", (x) => (d += x)).on("end", () => resolve(d)).on("error", reject);
+      });
+      assert.equal(got, "hi\n");
+      assert.ok(a.vxlanStats().sent > 0 && b.vxlanStats().rxFrames > 0);
+
+      const e0 = a.vxlanStats().sendErrors;
+      await vxlanRxThread()!.terminate();
+      await Promise.all([a.whenClosed(), b.whenClosed()]);
+      assert.equal(a.open, false, "port a closed with the worker");
+      assert.equal(b.open, false, "port b too");
+      assert.equal(a.vxlanStats().sendErrors, e0 + 1, "the death counted as an error of the port");
+      assert.equal(vxlanRxThread(), undefined);
+      assert.equal(vxlanSocketsOpen(k), 0);
+    } finally {
+      k.shutdown();
+    }
+  });
+});
