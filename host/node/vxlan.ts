@@ -4,12 +4,15 @@
 //
 // Output: the kernel copies each frame, behind its VXLAN header, into the interface's ring;
 // the kernel drains every port after each kernel entry and clock tick (Kernel.attachPort)
-// and this file sends one datagram per record to the remote. Input: every datagram the
+// and this file sends one datagram per record to the remote. The socket lives in the
+// process's VXLAN receive thread by default (host/node/vxlan_thread.ts), which reads it
+// while this thread runs the kernel and passes datagrams through a shared ring; with
+// rxThread: false it is a node:dgram socket of this thread. Input: every datagram the
 // socket reads goes into the port's receive queue (host/wire/rxqueue.ts: one FIFO per
 // source, served round robin, bounded, drops counted); once per turn of the event loop the
 // queue is packed into the kernel's I/O buffer and handed in with one call per batch
-// (vxlan_input), which checks the VXLAN header and the VNI and counts what it drops. The
-// kernel gets at most as much of the event loop's time as reading the socket had since the
+// (vxlan_input), which checks the VXLAN header and the VNI and counts what it drops. Read
+// on this thread, the kernel gets at most as much of the event loop's time as reading the socket had since the
 // last batch: when the kernel cannot keep up, the fair queue drops (a flooding source loses
 // its own excess), not the OS socket (which drops blindly, a quiet TCP client's segments as
 // readily as the flood's). docs/vxlan.md "Receive path" has the figures. The socket closes
