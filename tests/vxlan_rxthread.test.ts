@@ -1,7 +1,7 @@
 // The receive thread of VXLAN ports (host/node/vxlan_thread.ts, docs/vxlan.md "Receive
 // path"): a worker reads the ports' sockets into shared rings while the main thread is busy,
 // so a burst the main thread cannot read in time still arrives whole; one worker serves every
-// port of the process and ends with the last one; its death closes the ports. No root: all
+// port of the process and ends a second after the last one; its death closes the ports. No root: all
 // on 127.0.0.1.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,6 +22,16 @@ const PPS = 10000;
 const SECONDS = 1;
 const BLOCK_MS = 1600;
 const RCVBUF = Number(process.env.RCVBUF ?? 1 << 20);
+
+/** Wait for p with the event loop held: a lingering worker does not keep the process alive. */
+async function held<T>(p: Promise<T>): Promise<T> {
+  const keep = setInterval(() => {}, 100);
+  try {
+    return await p;
+  } finally {
+    clearInterval(keep);
+  }
+}
 
 function spin(ms: number): void {
   const end = performance.now() + ms;
@@ -138,10 +148,13 @@ describe("the VXLAN receive thread", () => {
     }
   });
 
-  test("one worker serves every port of the process and exits once the last socket has closed", async () => {
+  test("one worker serves every port of the process and exits a second after the last socket has closed", async () => {
     const k = await Kernel.boot({ clock: "real" });
     const k2 = await Kernel.boot({ clock: "real" });
     try {
+      // The tests above leave a worker that lingers for a second.
+      const old = vxlanRxThread();
+      if (old) await held(new Promise((r) => old.once("exit", r)));
       assert.equal(vxlanRxThread(), undefined, "no worker before the first port");
       const a = await createVxlan(k, k.createVnet("a"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
       const w = vxlanRxThread();
@@ -154,9 +167,19 @@ describe("the VXLAN receive thread", () => {
       a.destroy();
       await a.whenClosed();
       assert.equal(vxlanRxThread(), w, "still running for the other port");
+      const e = await createVxlan(k, k.createVnet("e"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+      e.destroy();
+      await e.whenClosed();
       k2.shutdown();
       await b.whenClosed();
-      await exited;
+      assert.equal(vxlanRxThread(), w, "it lingers a while after the last port");
+      const b2 = await createVxlan(k, k.createVnet("b2"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+      assert.equal(vxlanRxThread(), w, "and a port made meanwhile uses it");
+      b2.destroy();
+      await b2.whenClosed();
+      const t0 = performance.now();
+      await held(exited);
+      assert.ok(performance.now() - t0 > 500, "the worker waited before it ended");
       assert.equal(vxlanRxThread(), undefined, "the worker ended with the last threaded port");
       assert.ok(c.open, "the main-thread port is not affected");
       // And a new port starts a new one.
@@ -165,12 +188,36 @@ describe("the VXLAN receive thread", () => {
       const w2 = vxlanRxThread()!;
       const exited2 = new Promise((r) => w2.once("exit", r));
       k.shutdown();
-      await Promise.all([d.whenClosed(), c.whenClosed(), exited2]);
+      await held(Promise.all([d.whenClosed(), c.whenClosed(), exited2]));
       assert.equal(vxlanSocketsOpen(k), 0);
     } finally {
       k.shutdown();
       k2.shutdown();
     }
+  });
+
+  test("a lingering worker does not keep the process alive: a script whose last port closed exits at once", async () => {
+    const vxlanUrl = new URL("../host/node/vxlan.js", import.meta.url).href;
+    const indexUrl = new URL("../host/index.js", import.meta.url).href;
+    const script = `
+      import { Kernel } from ${JSON.stringify(indexUrl)};
+      import { createVxlan } from ${JSON.stringify(vxlanUrl)};
+      const k = await Kernel.boot({ clock: "real" });
+      const vx = await createVxlan(k, k.createVnet("a"), { vni: 1, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+      k.shutdown();
+      await vx.whenClosed();
+      process.stdout.write("closed\\n");`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let closedAt = 0;
+    child.stdout!.on("data", (d) => {
+      if (String(d).includes("closed")) closedAt = performance.now();
+    });
+    const code = await new Promise((r) => child.on("close", r));
+    const after = performance.now() - closedAt;
+    assert.equal(code, 0);
+    assert.ok(closedAt > 0, "the script's port closed");
+    // The worker lingers for a second; the process must not wait for it.
+    assert.ok(after < 700, `exited ${after.toFixed(0)} ms after its last port closed`);
   });
 
   test("traffic both ways between two threaded ports; the worker's death closes its ports and counts as their error", async () => {

@@ -17,7 +17,9 @@
 // sends are packed into one transferred ArrayBuffer, one message per entry.
 //
 // One worker for all ports (a worker is a V8 isolate, some MB): started with the first port,
-// terminated when the last one's socket has closed.
+// terminated LINGER_MS after the last one's socket has closed (a port made again soon, as the
+// fuzz harness does per case, finds it still there; while it waits it does not keep the
+// process alive).
 
 import { Worker } from "node:worker_threads";
 import { rxqBucket, RXQ_BUCKETS } from "../wire/rxqueue.js";
@@ -30,6 +32,8 @@ const DROPS = 3; // datagrams the worker dropped because the ring was full
 const HDR_BYTES = 64;
 /** A record's length word saying "continue at offset 0". */
 const WRAP = 0xffffffff;
+/** How long the worker outlives its last port. */
+const LINGER_MS = 1000;
 
 // The worker's program (plain JavaScript: it runs with no loader, from source or from dist/).
 // rxqBucket is the queue's own hash, so the worker files each datagram as the queue would.
@@ -131,6 +135,7 @@ class RxThread {
   readonly worker: Worker;
   readonly socks = new Map<number, ThreadSocket>();
   private nextId = 1;
+  private linger?: ReturnType<typeof setTimeout>;
   dead = false;
 
   constructor() {
@@ -151,16 +156,26 @@ class RxThread {
   add(s: ThreadSocket): number {
     const id = this.nextId++;
     this.socks.set(id, s);
+    if (this.linger !== undefined) {
+      clearTimeout(this.linger);
+      this.linger = undefined;
+      this.worker.ref();
+    }
     return id;
   }
 
   remove(id: number): void {
     this.socks.delete(id);
-    if (this.socks.size === 0 && !this.dead) {
+    if (this.socks.size > 0 || this.dead || this.linger !== undefined) return;
+    this.worker.unref();
+    this.linger = setTimeout(() => {
+      this.linger = undefined;
+      if (this.socks.size > 0 || this.dead) return;
       this.dead = true;
       if (shared === this) shared = undefined;
       void this.worker.terminate();
-    }
+    }, LINGER_MS);
+    this.linger.unref();
   }
 }
 
