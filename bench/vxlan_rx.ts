@@ -40,6 +40,7 @@ export interface RxRun {
   pps: number;
   socketDrops: number;
   queueDrops: number;
+  ringDrops: number;
   badFlags: number;
   cpuSeconds: number;
 }
@@ -62,11 +63,11 @@ function runBlaster(args: string[], prefix: string[] = []): Promise<{ sent: numb
 }
 
 /** One blast into a fresh kernel's VXLAN port over 127.0.0.1. */
-export async function wavnetRxOnce(seconds = SECONDS): Promise<RxRun> {
+export async function wavnetRxOnce(seconds = SECONDS, rxThread = true): Promise<RxRun> {
   const k = await Kernel.boot({ clock: "real" });
   try {
     const v = k.createVnet("rx");
-    const vx = await createVxlan(k, v, { vni: VNI, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0 });
+    const vx = await createVxlan(k, v, { vni: VNI, remote: "127.0.0.1:9", localAddress: "127.0.0.1", localPort: 0, rxThread });
     vx.setUp();
     addAddress(k, vx, "10.98.0.1/24");
     const s0 = vx.vxlanStats();
@@ -79,7 +80,7 @@ export async function wavnetRxOnce(seconds = SECONDS): Promise<RxRun> {
     if (s1.rxRead !== s1.rxDatagrams + s1.rxQueueDrops + s1.rxQueued) throw new Error(`vxlan_rx: datagrams read (${s1.rxRead}) != handed in + dropped + queued`);
     return {
       sent: r.sent, sendSeconds: r.seconds, frames, pps: frames / r.seconds,
-      socketDrops: s1.rxSocketDrops - s0.rxSocketDrops, queueDrops: s1.rxQueueDrops - s0.rxQueueDrops,
+      socketDrops: s1.rxSocketDrops - s0.rxSocketDrops, queueDrops: s1.rxQueueDrops - s0.rxQueueDrops, ringDrops: s1.rxRingDrops - s0.rxRingDrops,
       badFlags: s1.rxBadFlags - s0.rxBadFlags, cpuSeconds: (c.user + c.system) / 1e6,
     };
   } finally {
@@ -146,7 +147,7 @@ export async function runVxlanRxBench(ctx: GroupContext): Promise<void> {
   const load = loadavg()[0].toFixed(1);
   const note =
     `median of ${RUNS} (${runs.map((r) => k1(r.pps)).join(", ")}); sender ${runs.map((r) => k1(r.sent / r.sendSeconds)).join(", ")}/s; ` +
-    `dropped in the port's queue ${runs.map((r) => r.queueDrops).join(", ")}; port CPU ${runs.map((r) => ((r.cpuSeconds / r.sendSeconds) * 100).toFixed(0) + "%").join(", ")}; ` +
+    `dropped in the port's queue ${runs.map((r) => r.queueDrops).join(", ")}, in its ring ${runs.map((r) => r.ringDrops).join(", ")}; port CPU ${runs.map((r) => ((r.cpuSeconds / r.sendSeconds) * 100).toFixed(0) + "%").join(", ")}; ` +
     `junk counted by the kernel ${runs.map((r) => r.badFlags).join(", ")}; load average ${load} on ${cpus().length} cores`;
   ctx.report("vxlan_rx_pps", pps, peer !== undefined ? { peer: "linux_vxlan_rx_pps", peerValue: peer, note } : { note });
   const drops = runs.map((r) => r.socketDrops);

@@ -16,6 +16,7 @@ export { writePcapFile, writePcapngFile } from "./pcap_files.js";
 export { listenWebSocket, WebSocketListener, WS_CLOSE, WS_MAX_MESSAGE, type ListenOptions as WebSocketListenOptions } from "./ws_listen.js";
 export { NodeWebSocket } from "./topology_ws.js";
 export { createVxlan, VxlanInterface, vxlanCount, vxlanSocketsOpen, parseRemote, VXLAN_PORT, VXLAN_MTU, type VxlanOptions, type VxlanStats } from "./vxlan.js";
+export { vxlanRxThread } from "./vxlan_thread.js";
 export {
   netFor, NetSocket, NetServer, netError, createServer as netCreateServer, connect as netConnect,
   type VnetNet, type NetError, type NetSocketOptions, type ConnectOptions as NetConnectOptions, type ServerOptions as NetServerOptions,

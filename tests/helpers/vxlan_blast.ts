@@ -71,8 +71,9 @@ sock.bind(Number(srcPortS ?? 0), () => {
       if (due > 1) setTimeout(burst, due);
       else setImmediate(burst);
     } else {
-      sock.close();
       process.stdout.write(JSON.stringify({ sent, seconds: (performance.now() - t0) / 1000 }) + "\n");
+      // Sends libuv could not complete at once wait in its queue; closing now would cancel them.
+      setTimeout(() => sock.close(), 200);
     }
   };
   burst();

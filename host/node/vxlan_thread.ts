@@ -1,0 +1,332 @@
+// The receive thread of VXLAN ports (host/node/vxlan.ts, docs/vxlan.md "Receive path"): one
+// worker thread per process owns the UDP sockets of every port that uses it and reads them
+// while the main thread runs the kernel. Node reads a socket with one recvmsg per datagram,
+// some microseconds each; on the main thread that time and the kernel's alternate, and
+// while the kernel (or anything else on the loop) runs, nobody reads, so a burst beyond the
+// OS socket buffer is dropped by the OS, blind. Here the worker keeps reading.
+//
+// Each port has a ring in a SharedArrayBuffer: the worker writes records (u32 length, u32
+// receive-queue bucket of the source, the datagram, padding to 4), the main thread reads
+// them into the port's fair receive queue (host/wire/rxqueue.ts). Head and tail are byte
+// offsets updated with Atomics; no message per datagram: the worker posts one "rx" ping when
+// it writes into a ring the main thread has asked to be woken for (WANT), and the main thread
+// asks only once it found the ring empty. When the ring is full the worker drops the
+// datagram and counts it (rxRingDrops): the drop is ours, counted, not the OS's.
+//
+// Sending goes through the worker too (the socket lives there): the frames one kernel entry
+// sends are packed into one transferred ArrayBuffer, one message per entry.
+//
+// One worker for all ports (a worker is a V8 isolate, some MB): started with the first port,
+// terminated LINGER_MS after the last one's socket has closed (a port made again soon, as the
+// fuzz harness does per case, finds it still there; while it waits it does not keep the
+// process alive).
+
+import { Worker } from "node:worker_threads";
+import { rxqBucket, RXQ_BUCKETS } from "../wire/rxqueue.js";
+
+/** Int32 slots at the start of a ring's SharedArrayBuffer. */
+const HEAD = 0; // next byte the worker writes (offset in the data area)
+const TAIL = 1; // next byte the main thread reads
+const WANT = 2; // 1: the main thread found the ring empty and wants an "rx" ping
+const DROPS = 3; // datagrams the worker dropped because the ring was full
+const HDR_BYTES = 64;
+/** A record's length word saying "continue at offset 0". */
+const WRAP = 0xffffffff;
+/** How long the worker outlives its last port. */
+const LINGER_MS = 1000;
+
+// The worker's program (plain JavaScript: it runs with no loader, from source or from dist/).
+// rxqBucket is the queue's own hash, so the worker files each datagram as the queue would.
+const WORKER_SOURCE = `
+"use strict";
+const { parentPort } = require("node:worker_threads");
+const dgram = require("node:dgram");
+const RXQ_BUCKETS = ${RXQ_BUCKETS};
+const rxqBucket = ${rxqBucket.toString()};
+const HEAD = ${HEAD}, TAIL = ${TAIL}, WANT = ${WANT}, DROPS = ${DROPS}, HDR_BYTES = ${HDR_BYTES}, WRAP = ${WRAP};
+const socks = new Map();
+
+function put(p, msg, b) {
+  const h = p.h, cap = p.cap;
+  const need = 8 + ((msg.length + 3) & ~3);
+  let head = Atomics.load(h, HEAD);
+  const tail = Atomics.load(h, TAIL);
+  // head == tail means empty, so a write never makes head reach tail.
+  if (head >= tail) {
+    const room = cap - head;
+    if (!(room > need || (room === need && tail > 0))) {
+      if (tail <= need) return false;
+      p.w[head >>> 2] = WRAP;
+      head = 0;
+    }
+  } else if (tail - head <= need) return false;
+  p.w[head >>> 2] = msg.length;
+  p.w[(head >>> 2) + 1] = b;
+  p.d.set(msg, head + 8);
+  head += need;
+  if (head === cap) head = 0;
+  Atomics.store(h, HEAD, head);
+  return true;
+}
+
+parentPort.on("message", (m) => {
+  if (m.t === "open") {
+    const sock = dgram.createSocket({ type: m.type });
+    const p = { sock, h: new Int32Array(m.sab, 0, HDR_BYTES / 4), w: new Uint32Array(m.sab, HDR_BYTES), d: new Uint8Array(m.sab, HDR_BYTES), cap: m.sab.byteLength - HDR_BYTES };
+    socks.set(m.id, p);
+    let bound = false;
+    sock.on("error", (e) => {
+      if (!bound) {
+        socks.delete(m.id);
+        try { sock.close(); } catch {}
+        parentPort.postMessage({ t: "bindError", id: m.id, message: e.message });
+      } else parentPort.postMessage({ t: "error", id: m.id, message: e.message });
+    });
+    sock.on("listening", () => {
+      bound = true;
+      try {
+        sock.setRecvBufferSize(m.rcvbuf);
+        sock.setSendBufferSize(m.rcvbuf);
+      } catch {}
+      const a = sock.address();
+      parentPort.postMessage({ t: "bound", id: m.id, address: a.address, port: a.port, rcvbuf: sock.getRecvBufferSize() });
+    });
+    sock.on("message", (msg, rinfo) => {
+      if (!put(p, msg, rxqBucket(rinfo.address, rinfo.port))) {
+        Atomics.add(p.h, DROPS, 1);
+        return;
+      }
+      if (Atomics.load(p.h, WANT) === 1) {
+        Atomics.store(p.h, WANT, 0);
+        parentPort.postMessage({ t: "rx", id: m.id });
+      }
+    });
+    sock.on("close", () => parentPort.postMessage({ t: "closed", id: m.id }));
+    sock.bind(m.port, m.address);
+  } else if (m.t === "tx") {
+    const p = socks.get(m.id);
+    if (!p) return;
+    const dv = new DataView(m.buf);
+    for (let off = 0; off + 4 <= m.buf.byteLength; ) {
+      const len = dv.getUint32(off, true);
+      p.sock.send(new Uint8Array(m.buf, off + 4, len), m.port, m.address);
+      off += 4 + len;
+    }
+  } else if (m.t === "close") {
+    const p = socks.get(m.id);
+    if (!p) return;
+    socks.delete(m.id);
+    p.sock.close();
+  }
+});
+`;
+
+/** What a ThreadSocket tells its port. */
+export interface ThreadSocketEvents {
+  /** Records are waiting in the ring (the main thread asked to be told). */
+  rx(): void;
+  /** The socket reported an error after it was bound (a send that failed, mostly). */
+  error(message: string): void;
+  /** The socket is closed (asked, or the worker died). */
+  closed(): void;
+}
+
+class RxThread {
+  readonly worker: Worker;
+  readonly socks = new Map<number, ThreadSocket>();
+  private nextId = 1;
+  private linger?: ReturnType<typeof setTimeout>;
+  dead = false;
+
+  constructor() {
+    // No loader flags (tsx): the program is plain JavaScript, and the worker starts faster.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    this.worker.on("message", (m) => this.socks.get(m.id)?.onMessage(m));
+    const die = (why: string) => {
+      if (this.dead) return;
+      this.dead = true;
+      if (shared === this) shared = undefined;
+      for (const s of [...this.socks.values()]) s.onDeath(why);
+      this.socks.clear();
+    };
+    this.worker.on("error", (e) => die(`the receive thread failed: ${e.message}`));
+    this.worker.on("exit", (code) => die(`the receive thread exited (code ${code})`));
+  }
+
+  add(s: ThreadSocket): number {
+    const id = this.nextId++;
+    this.socks.set(id, s);
+    if (this.linger !== undefined) {
+      clearTimeout(this.linger);
+      this.linger = undefined;
+      this.worker.ref();
+    }
+    return id;
+  }
+
+  remove(id: number): void {
+    this.socks.delete(id);
+    if (this.socks.size > 0 || this.dead || this.linger !== undefined) return;
+    this.worker.unref();
+    this.linger = setTimeout(() => {
+      this.linger = undefined;
+      if (this.socks.size > 0 || this.dead) return;
+      this.dead = true;
+      if (shared === this) shared = undefined;
+      void this.worker.terminate();
+    }, LINGER_MS);
+    this.linger.unref();
+  }
+}
+
+let shared: RxThread | undefined;
+
+/**
+ * The receive thread's Worker while it runs (for tests and diagnostics: there is one per
+ * process, and none once the last port's socket has closed).
+ */
+export function vxlanRxThread(): Worker | undefined {
+  return shared?.worker;
+}
+
+/** One port's socket, living in the receive thread. */
+export class ThreadSocket {
+  private readonly thread: RxThread;
+  private readonly id: number;
+  private readonly sab: SharedArrayBuffer;
+  private readonly h: Int32Array;
+  private readonly w: Uint32Array;
+  private readonly d: Uint8Array;
+  private readonly cap: number;
+  private tx: Uint8Array[] = [];
+  private txBytes = 0;
+  private bindWaiter?: { resolve: (a: { address: string; port: number }) => void; reject: (e: Error) => void };
+  private rcvbuf = 0;
+  private gone = false;
+  events?: ThreadSocketEvents;
+
+  /** @param ringBytes size of the ring the worker fills (a multiple of 4). */
+  constructor(ringBytes: number) {
+    this.thread = shared ??= new RxThread();
+    this.id = this.thread.add(this);
+    this.sab = new SharedArrayBuffer(HDR_BYTES + ringBytes);
+    this.h = new Int32Array(this.sab, 0, HDR_BYTES / 4);
+    this.w = new Uint32Array(this.sab, HDR_BYTES);
+    this.d = new Uint8Array(this.sab, HDR_BYTES);
+    this.cap = ringBytes;
+  }
+
+  /** Bind in the worker; resolves with the bound address, rejects with the OS's message. */
+  bind(type: "udp4" | "udp6", port: number, address: string, rcvbuf: number): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.bindWaiter = { resolve, reject };
+      this.thread.worker.postMessage({ t: "open", id: this.id, type, port, address, rcvbuf, sab: this.sab });
+    });
+  }
+
+  onMessage(m: { t: string; message?: string; address?: string; port?: number; rcvbuf?: number }): void {
+    switch (m.t) {
+      case "rx":
+        this.events?.rx();
+        break;
+      case "bound":
+        this.rcvbuf = m.rcvbuf!;
+        this.bindWaiter?.resolve({ address: m.address!, port: m.port! });
+        this.bindWaiter = undefined;
+        break;
+      case "bindError":
+        this.gone = true;
+        this.thread.remove(this.id);
+        this.bindWaiter?.reject(new Error(m.message));
+        this.bindWaiter = undefined;
+        break;
+      case "error":
+        this.events?.error(m.message!);
+        break;
+      case "closed":
+        this.gone = true;
+        this.thread.remove(this.id);
+        this.events?.closed();
+        break;
+    }
+  }
+
+  onDeath(why: string): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.bindWaiter?.reject(new Error(why));
+    this.bindWaiter = undefined;
+    this.events?.error(why);
+    this.events?.closed();
+  }
+
+  /** Queue one datagram; sendFlush() hands what is queued to the worker in one message. */
+  send(d: Uint8Array): void {
+    this.tx.push(d);
+    this.txBytes += 4 + d.length;
+  }
+
+  sendFlush(port: number, address: string): void {
+    if (this.tx.length === 0) return;
+    const buf = new ArrayBuffer(this.txBytes);
+    const dv = new DataView(buf);
+    const u8 = new Uint8Array(buf);
+    let off = 0;
+    for (const d of this.tx) {
+      dv.setUint32(off, d.length, true);
+      u8.set(d, off + 4);
+      off += 4 + d.length;
+    }
+    this.tx = [];
+    this.txBytes = 0;
+    if (!this.gone) this.thread.worker.postMessage({ t: "tx", id: this.id, buf, port, address }, [buf]);
+  }
+
+  /**
+   * Take up to `max` datagrams from the ring, oldest first: each(bucket, copy). When the ring
+   * is found empty, ask the worker for an "rx" ping (then look once more: a datagram written
+   * just before the ask would otherwise wait unannounced). Returns the datagrams taken.
+   */
+  take(max: number, each: (bucket: number, d: Uint8Array) => void): number {
+    let n = 0;
+    let tail = Atomics.load(this.h, TAIL);
+    for (let asked = false; n < max; ) {
+      const head = Atomics.load(this.h, HEAD);
+      if (head === tail) {
+        if (asked) break;
+        Atomics.store(this.h, TAIL, tail);
+        Atomics.store(this.h, WANT, 1);
+        asked = true;
+        continue;
+      }
+      const len = this.w[tail >>> 2];
+      if (len === WRAP) {
+        tail = 0;
+        continue;
+      }
+      each(this.w[(tail >>> 2) + 1], this.d.slice(tail + 8, tail + 8 + len));
+      n++;
+      tail += 8 + ((len + 3) & ~3);
+      if (tail === this.cap) tail = 0;
+      // Free the space as we go: the worker may be writing right now.
+      if ((n & 63) === 0) Atomics.store(this.h, TAIL, tail);
+    }
+    Atomics.store(this.h, TAIL, tail);
+    return n;
+  }
+
+  /** Datagrams the worker dropped because the ring was full. */
+  get ringDrops(): number {
+    return Atomics.load(this.h, DROPS);
+  }
+
+  /** The socket's receive buffer as the OS gave it (Linux reports twice what was set). */
+  recvBufferSize(): number {
+    return this.gone ? 0 : this.rcvbuf;
+  }
+
+  close(): void {
+    if (this.gone) return;
+    this.thread.worker.postMessage({ t: "close", id: this.id });
+  }
+}
