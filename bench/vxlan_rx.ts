@@ -1,6 +1,7 @@
 // VXLAN receive figures for bench group "hardening" (issue 14 item 11; bench/groups/hardening.ts
 // lists VXLAN_RX_METRICS and calls runVxlanRxBench).
 //
+// The port as a user gets it (rxThread false, the default).
 // vxlan_rx_pps: a sender in another process (tests/helpers/vxlan_blast.ts: node:dgram, one
 // socket, bursts of 256, as fast as it can) sends VXLAN datagrams carrying 64-byte frames
 // (IPv4 UDP to a closed port, every 100th datagram junk without the I flag) over 127.0.0.1 to
@@ -13,6 +14,8 @@
 // linux_vxlan_rx_pps (peer; root): the same sender, run in one network namespace, sends
 // the same datagrams to the Linux vxlan device of another (linuxVxlanPair, over a veth):
 // that device's rx_packets per second of sending.
+// vxlan_rx_lossless_pps: the same sender at a set rate, stepped up until something is lost:
+// the highest rate the port took whole (runVxlanLosslessBench).
 
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -25,6 +28,7 @@ export const VXLAN_RX_METRICS: MetricSpec[] = [
   { name: "vxlan_rx_pps", unit: "frames/s", description: "64-byte frames into a VXLAN port from another process (node:dgram sender over 127.0.0.1, as fast as it sends), counted at the kernel" },
   { name: "vxlan_rx_host_socket_drops", unit: "datagrams", target: { max: 0 }, description: "in those runs, datagrams the OS dropped on the port's full socket (/proc/net/udp), median" },
   { name: "linux_vxlan_rx_pps", unit: "frames/s", description: "peer: the same sender in one network namespace into a Linux vxlan device in another (over a veth), its rx_packets; root only" },
+  { name: "vxlan_rx_lossless_pps", unit: "frames/s", description: "the highest offered rate of 64-byte frames into a VXLAN port from another process at which nothing was dropped, in the OS socket or the port (rates stepped up by 1.25x, 2 s each)" },
 ];
 
 const SECONDS = 3;
@@ -63,7 +67,7 @@ function runBlaster(args: string[], prefix: string[] = []): Promise<{ sent: numb
 }
 
 /** One blast into a fresh kernel's VXLAN port over 127.0.0.1. */
-export async function wavnetRxOnce(seconds = SECONDS, rxThread = true): Promise<RxRun> {
+export async function wavnetRxOnce(seconds = SECONDS, rxThread = false, pps = 0): Promise<RxRun> {
   const k = await Kernel.boot({ clock: "real" });
   try {
     const v = k.createVnet("rx");
@@ -72,7 +76,7 @@ export async function wavnetRxOnce(seconds = SECONDS, rxThread = true): Promise<
     addAddress(k, vx, "10.98.0.1/24");
     const s0 = vx.vxlanStats();
     const c0 = process.cpuUsage();
-    const r = await runBlaster(["127.0.0.1", String(vx.localPort), String(VNI), vx.mac, "10.98.0.1", String(seconds), String(JUNK_EVERY)]);
+    const r = await runBlaster(["127.0.0.1", String(vx.localPort), String(VNI), vx.mac, "10.98.0.1", String(seconds), String(JUNK_EVERY), "0", String(pps)]);
     await new Promise((res) => setTimeout(res, 300)); // what the socket still holds
     const c = process.cpuUsage(c0);
     const s1 = vx.vxlanStats();
@@ -153,4 +157,38 @@ export async function runVxlanRxBench(ctx: GroupContext): Promise<void> {
   const drops = runs.map((r) => r.socketDrops);
   if (drops.some((d) => d < 0)) ctx.skip("vxlan_rx_host_socket_drops", "the OS does not say (no /proc/net/udp)");
   else ctx.report("vxlan_rx_host_socket_drops", Math.round(median(drops)), { note: `runs: ${drops.join(", ")} of ${runs.map((r) => r.sent).join(", ")} sent` });
+}
+
+/**
+ * vxlan_rx_lossless_pps: the offered rate steps up from 10k/s by 1.25x, 2 s a step, until a
+ * step loses a datagram (the OS socket, the ring or the queue) or the sender cannot reach the
+ * rate; the figure is the last rate delivered whole (what the sender sent, per second). Two
+ * losing steps in a row end it, so one unlucky scheduling hiccup does not.
+ */
+export async function runVxlanLosslessBench(ctx: GroupContext, rxThread = false): Promise<void> {
+  let best = 0;
+  let misses = 0;
+  const steps: string[] = [];
+  for (let rate = 10_000; rate <= 2_000_000 && misses < 2; rate = Math.round(rate * 1.25)) {
+    const r = await wavnetRxOnce(2, rxThread, rate);
+    const sentPps = r.sent / r.sendSeconds;
+    const lost = Math.max(0, r.socketDrops) + r.queueDrops + r.ringDrops;
+    steps.push(`${k1(rate)}: ${lost ? `${lost} lost` : "0 lost"}`);
+    if (sentPps < rate * 0.9) {
+      steps.push("sender could not keep up");
+      break;
+    }
+    if (lost === 0) {
+      best = Math.max(best, sentPps);
+      misses = 0;
+    } else misses++;
+  }
+  if (r0Unknown()) return ctx.skip("vxlan_rx_lossless_pps", "the OS does not say what it dropped (no /proc/net/udp)");
+  ctx.report("vxlan_rx_lossless_pps", Math.round(best), {
+    note: `${rxThread ? "receive thread" : "main thread"}; steps ${steps.join(", ")}; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`,
+  });
+}
+
+function r0Unknown(): boolean {
+  return spawnSync("test", ["-r", "/proc/net/udp"]).status !== 0;
 }

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import type { Group } from "../lib.js";
 import { fuzzFor } from "../../tests/fuzz/harness.js";
 import { closeRawSocket } from "../../tests/fuzz/paths.js";
-import { runVxlanRxBench, VXLAN_RX_METRICS } from "../vxlan_rx.js";
+import { runVxlanRxBench, runVxlanLosslessBench, VXLAN_RX_METRICS } from "../vxlan_rx.js";
 import { floodMetrics, runFloods } from "./hardening_floods.js";
 
 const FUZZ_SECONDS = 20;
@@ -57,6 +57,7 @@ const group: Group = {
     // VXLAN receive under a flood (issue 14 item 11): bench/vxlan_rx.ts
     ctx.log("VXLAN receive: a flood from another process into a port, and into a Linux vxlan device");
     await runVxlanRxBench(ctx);
+    await runVxlanLosslessBench(ctx);
     await runFloods(ctx);
   },
 };
