@@ -37,12 +37,13 @@
 
 import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop, m_freem, m_adj, m_cat } from "../kmod/kapi";
 import { Mbuf, mtod } from "../sys/mbuf";
+import { tq_insert_tail, tq_remove, tq_move_tail } from "../net/tailq";
 import {
   IP_MF, IP_OFFMASK, IP_MAXPACKET, IP_HDR_MIN, ICMP_TIMXCEED, ICMP_TIMXCEED_REASS, ip_hl, ip_len, ip_off, ip_id, ip_p, ip_src, ip_dst,
   ip_set_len, ip_set_off,
 } from "../sys/in";
 import {
-  Ipq, InetGlobals, V, IPQ_CALLOUT, IPFRAGTTL_US, IP_MAXFRAGQ_ZONE, IP_MAXFRAGBYTES,
+  Ipq, InetVnet, InetGlobals, V, IPQ_CALLOUT, IPFRAGTTL_US, IP_MAXFRAGQ_ZONE, IP_MAXFRAGBYTES,
   IPSTAT_INC, IPSTAT_ADD, IPS_FRAGMENTS, IPS_FRAGDROPPED, IPS_FRAGTIMEOUT, IPS_TOOSMALL, IPS_TOOLONG, IPS_REASSEMBLED,
 } from "./ip_var";
 import { ip_cksum_set } from "./ip_output";
@@ -56,29 +57,19 @@ import { icmp_error } from "./ip_icmp";
   return changetype<Mbuf>(m);
 }
 
+/** The vnet's list of datagrams (head, tail, count: net/tailq.ts). */
+@inline function ipq_list(): usize {
+  return changetype<usize>(V()) + offsetof<InetVnet>("ipq_head");
+}
+
 /** p was just fed a fragment: to the tail, the last to make room. */
 function ipq_touch(p: usize): void {
-  const vv = V();
-  if (vv.ipq_tail == p) return;
-  const x = q(p);
-  if (x.ipq_prev != 0) q(x.ipq_prev).ipq_next = x.ipq_next;
-  else vv.ipq_head = x.ipq_next;
-  q(x.ipq_next).ipq_prev = x.ipq_prev; // not the tail: it has a next
-  x.ipq_next = 0;
-  x.ipq_prev = vv.ipq_tail;
-  q(vv.ipq_tail).ipq_next = p;
-  vv.ipq_tail = p;
+  tq_move_tail(ipq_list(), p);
 }
 
 function unlink(p: usize): void {
-  const vv = V();
-  const x = q(p);
-  if (x.ipq_prev != 0) q(x.ipq_prev).ipq_next = x.ipq_next;
-  else vv.ipq_head = x.ipq_next;
-  if (x.ipq_next != 0) q(x.ipq_next).ipq_prev = x.ipq_prev;
-  else vv.ipq_tail = x.ipq_prev;
-  vv.ipq_count--;
-  vv.ipq_bytes -= x.ipq_bytes;
+  tq_remove(ipq_list(), p);
+  V().ipq_bytes -= q(p).ipq_bytes;
   callout_stop(p + IPQ_CALLOUT);
 }
 
@@ -176,12 +167,7 @@ export function ip_reass(m: usize, hlen: u32): usize {
     x.ipq_total = 0;
     x.ipq_frags = 0;
     x.ipq_ecn = ip_ecn(ip);
-    x.ipq_next = 0;
-    x.ipq_prev = vv.ipq_tail;
-    if (vv.ipq_tail != 0) q(vv.ipq_tail).ipq_next = p;
-    else vv.ipq_head = p;
-    vv.ipq_tail = p;
-    vv.ipq_count++;
+    tq_insert_tail(ipq_list(), p);
     callout_init(p + IPQ_CALLOUT);
     callout_reset(p + IPQ_CALLOUT, IPFRAGTTL_US, ipq_timeout.index, p);
   } else {

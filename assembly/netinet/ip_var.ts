@@ -189,7 +189,7 @@ export const LLE_SIZE: u32 = <u32>(LLE_CALLOUT + CALLOUT_SIZE);
 
 /** A datagram being reassembled (struct ipq), keyed (src, dst, id, proto). */
 @unmanaged export class Ipq {
-  ipq_next: usize;
+  ipq_next: usize; // next, prev first: net/tailq.ts
   ipq_prev: usize;
   ipq_src: u32;
   ipq_dst: u32;
@@ -225,7 +225,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   tstamprepl: u32; // net.inet.icmp.tstamprepl (answer timestamp requests; default 1)
   icmp_credit: u64; // token bucket, in microseconds of budget
   icmp_last: u64;
-  ipq_head: usize; // datagrams being reassembled, oldest first
+  ipq_head: usize; // datagrams being reassembled, least recently fed first; head, tail, count in net/tailq.ts's order
   ipq_tail: usize;
   ipq_count: u32;
   ipq_bytes: u32;

@@ -31,12 +31,13 @@
 
 import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop, m_freem, m_adj, m_cat, m_pullup } from "../kmod/kapi";
 import { Mbuf, mtod } from "../sys/mbuf";
+import { tq_insert_tail, tq_remove, tq_move_tail } from "../net/tailq";
 import {
   IP6_HDR_LEN, IP6_SRC, IP6_DST, IP6F_LEN, IPV6_MAXPACKET, in6_copy, in6_eq, ip6_set_plen, ICMP6_TIME_EXCEEDED,
   ICMP6_TIME_EXCEED_REASSEMBLY, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER,
 } from "../sys/in6";
 import {
-  Ip6q, Inet6Globals, V6, IP6Q_CALLOUT, IP6_FRAGTTL_US, IP6_MAXFRAGQ_ZONE, IP6_MAXFRAGBYTES,
+  Ip6q, Inet6Vnet, Inet6Globals, V6, IP6Q_CALLOUT, IP6_FRAGTTL_US, IP6_MAXFRAGQ_ZONE, IP6_MAXFRAGBYTES,
   IP6STAT_INC, IP6STAT_ADD, IP6S_FRAGMENTS, IP6S_FRAGDROPPED, IP6S_FRAGTIMEOUT, IP6S_FRAGOVERFLOW, IP6S_REASSEMBLED,
   IP6S_ATOMICFRAGS, IP6S_TOOSMALL, q6_src, q6_dst,
 } from "./ip6_var";
@@ -63,30 +64,21 @@ const ECN_CE: u32 = 3;
 export let frag6_off: u32 = 0;
 export let frag6_nxtoff: u32 = 0;
 
+/** The vnet's list of datagrams (head, tail, count: net/tailq.ts). */
+@inline function q_list(): usize {
+  return changetype<usize>(V6()) + offsetof<Inet6Vnet>("q_head");
+}
+
 /** p was just fed a fragment: to the tail, the last to make room. */
 function q_touch(p: usize): void {
-  const vv = V6();
-  if (vv.q_tail == p) return;
-  const x = q(p);
-  if (x.q_prev != 0) q(x.q_prev).q_next = x.q_next;
-  else vv.q_head = x.q_next;
-  q(x.q_next).q_prev = x.q_prev; // not the tail: it has a next
-  x.q_next = 0;
-  x.q_prev = vv.q_tail;
-  q(vv.q_tail).q_next = p;
-  vv.q_tail = p;
+  tq_move_tail(q_list(), p);
 }
 
 function unlink(p: usize): void {
   const vv = V6();
-  const x = q(p);
-  if (x.q_prev != 0) q(x.q_prev).q_next = x.q_next;
-  else vv.q_head = x.q_next;
-  if (x.q_next != 0) q(x.q_next).q_prev = x.q_prev;
-  else vv.q_tail = x.q_prev;
-  vv.q_count--;
-  vv.q_bytes -= x.q_bytes;
-  vv.q_nfrags -= x.q_nfrags;
+  tq_remove(q_list(), p);
+  vv.q_bytes -= q(p).q_bytes;
+  vv.q_nfrags -= q(p).q_nfrags;
   callout_stop(p + IP6Q_CALLOUT);
 }
 
@@ -259,12 +251,7 @@ export function frag6_input(m: usize, off: u32, nxtoff: u32): usize {
     x.q_total = 0;
     x.q_frags = 0;
     x.q_ecn = ip6_ecn(ip);
-    x.q_next = 0;
-    x.q_prev = vv.q_tail;
-    if (vv.q_tail != 0) q(vv.q_tail).q_next = p;
-    else vv.q_head = p;
-    vv.q_tail = p;
-    vv.q_count++;
+    tq_insert_tail(q_list(), p);
     callout_init(p + IP6Q_CALLOUT);
     callout_reset(p + IP6Q_CALLOUT, IP6_FRAGTTL_US, frag6_timeout.index, p);
   } else {

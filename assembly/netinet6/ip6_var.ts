@@ -230,7 +230,7 @@ export const ND6_SIZE: u32 = <u32>(ND6_CALLOUT + CALLOUT_SIZE);
 
 /** A datagram being reassembled (struct ip6q), keyed (src, dst, identification). */
 @unmanaged export class Ip6q {
-  q_next: usize;
+  q_next: usize; // next, prev first: net/tailq.ts
   q_prev: usize;
   q_ident: u32;
   q_nfrags: u32;
@@ -269,7 +269,7 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   errppslimit: u32; // net.inet6.icmp6.errppslimit (0 = no limit)
   icmp6_credit: u64; // token bucket, in microseconds of budget
   icmp6_last: u64;
-  q_head: usize; // datagrams being reassembled, oldest first
+  q_head: usize; // datagrams being reassembled, least recently fed first; head, tail, count in net/tailq.ts's order
   q_tail: usize;
   q_count: u32;
   q_bytes: u32;
