@@ -239,6 +239,15 @@ describe("ipfw's normalisations", () => {
     ]) assert.equal(formatRule(compileRule(`100 deny ip from ${a} to any`)), `00100 deny ip from ${p} to any`, a);
   });
 
+  test("words beyond the grammar print as ipfw prints them: ports in an or-block go with the options, named", () => {
+    const w = Uint32Array.from(rule(100, 0, [[h(3, 1, 6)], [h(13, 2, 1, OR), 80 | (80 << 16)], [h(13, 2, 1), 443 | (443 << 16)], [h(99, 1)]], [[h(65, 1)]]));
+    assert.equal(formatRule(w), "00100 allow tcp from any to any { dst-port 80 or dst-port 443 } [opcode 99 len 1]");
+    const one = Uint32Array.from(rule(100, 0, [[h(3, 1, 6)], [h(14, 5, 0, OR), q(0x65, 0x6d, 0x30, 0), 0, 0, 0], [h(13, 2, 1), 80 | (80 << 16)]], [[h(65, 1)]]));
+    assert.equal(formatRule(one), "00100 allow tcp from any to any { via em0 or dst-port 80 }");
+    const two = Uint32Array.from(rule(100, 0, [[h(12, 2, 1), 53 | (53 << 16)], [h(12, 2, 1, NOT), 1 | (1023 << 16)]], [[h(67, 1, 256)]]));
+    assert.equal(formatRule(two), "00100 reset ip from any to any src-port 53 not src-port 1-1023");
+  });
+
   test("show prints packet and byte counters in columns as wide as the widest", () => {
     const lines = formatRules([
       { words: compileRule("100 allow ip from any to any via lo0"), packets: 7, bytes: 588 },
