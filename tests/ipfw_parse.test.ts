@@ -7,7 +7,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { compileRule, parseRule, formatRule, formatRules, IpfwParseError, decodeRule } from "../host/ipfw/index.js";
+import { compileRule, compileRules, parseRule, formatRule, formatRules, IpfwParseError, decodeRule } from "../host/ipfw/index.js";
 
 /** An instruction header as the contract lays it out, written independently of host/ipfw/insn.ts. */
 const h = (op: number, len: number, arg1 = 0, flags = 0) => (op | (len << 8) | flags | (arg1 << 16)) >>> 0;
@@ -248,6 +248,12 @@ describe("ipfw's normalisations", () => {
     assert.equal(formatRule(two), "00100 reset ip from any to any src-port 53 not src-port 1-1023");
   });
 
+  test("an or-block of protocols prints in the order written (ip4 last included)", () => {
+    for (const b of ["{ ip4 or tcp }", "{ tcp or ip4 }", "{ ip6 or ip4 or tcp }", "{ udp or not ip4 or tcp }"]) {
+      assert.equal(formatRule(compileRule(`100 allow ${b} from any to any`)), `00100 allow ${b} from any to any`);
+    }
+  });
+
   test("show prints packet and byte counters in columns as wide as the widest", () => {
     const lines = formatRules([
       { words: compileRule("100 allow ip from any to any via lo0"), packets: 7, bytes: 588 },
@@ -327,6 +333,12 @@ describe("errors name the rule and the column", () => {
     });
   }
 
+  test("compileRules names the bad rule of a list by its number or its index", () => {
+    assert.equal(compileRules(["100 allow ip from any to any", "deny ip from any to any"]).length, 2);
+    assert.throws(() => compileRules(["100 allow ip from any to any", "deny ip from any to bogus"]), /^IpfwParseError: rule at index 1, column 21: expected an address after "to", found "bogus"$/);
+    assert.throws(() => compileRules(["allow ip from any to any", "300 deny ip from any to bogus"]), /^IpfwParseError: rule 300, column 25: /);
+  });
+
   test("an unnumbered rule of a list is named by its index", () => {
     assert.throws(() => compileRule("allow tcp from 80 to any", { index: 3 }), /^IpfwParseError: rule at index 3, column 16: expected an address after "from", found "80"$/);
     try { compileRule("allow tcp from 80 to any", { index: 3 }); } catch (e) {
@@ -367,7 +379,7 @@ function portsFor(proto: string): fc.Arbitrary<string> {
   const item = ["ip", "all", "ip4", "tcp", "udp", "17"].includes(last) ? portItem : fc.oneof(port.map(String), fc.tuple(port, port).map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`));
   return fc.oneof(fc.constant(""), maybeNot(list(item)).map((p) => ` ${p}`));
 }
-const proto4 = fc.oneof(fc.constantFrom("ip", "all", "ip4", "tcp", "udp", "icmp", "gre", "17", "132"), fc.array(fc.constantFrom("tcp", "udp", "icmp", "47", "not tcp"), { minLength: 2, maxLength: 3 }).map((a) => `{ ${a.join(" or ")} }`));
+const proto4 = fc.oneof(fc.constantFrom("ip", "all", "ip4", "tcp", "udp", "icmp", "gre", "17", "132"), fc.array(fc.constantFrom("tcp", "udp", "icmp", "47", "not tcp", "ip4", "not ip4"), { minLength: 2, maxLength: 3 }).map((a) => `{ ${a.join(" or ")} }`));
 const name = fc.stringMatching(/^[a-z][a-z0-9]{0,12}\*?$/);
 const ranges = (max: number) => list(fc.oneof(fc.integer({ min: 0, max }).map(String), fc.tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max })).map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`)));
 const flagList = (names: string[]) => fc.uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: 4 }).chain((a) => fc.tuple(...a.map((n) => fc.boolean().map((neg) => (neg ? `!${n}` : n))))).map((a) => a.join(","));

@@ -46,6 +46,14 @@ export function parseRule(text: string, opts: CompileOptions = {}): CompiledRule
   return new RuleParser(String(text), opts.index).parse();
 }
 
+/**
+ * A list of rules (a topology's `firewall:` list, a file of rules): each compiled, an error
+ * naming the first bad one by its number or its index.
+ */
+export function compileRules(texts: readonly string[]): CompiledRule[] {
+  return texts.map((t, index) => parseRule(t, { index }));
+}
+
 interface Token {
   text: string;
   /** 1-based column of the token's first character. */

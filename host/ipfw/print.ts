@@ -123,7 +123,18 @@ class BodyPrinter {
       this.haveProto = true;
       return;
     }
-    // `{ ip4 or ip6 }`: the one carrying F_OR first.
+    // An or-block of protocols prints in the order it is held. (ipfw prints ip4/ip6 first and
+    // then the protocols, which reorders `{ ip6 or ip4 or tcp }` and, with ip4 last, leaves
+    // the block unclosed; where ipfw's order is the held one the text is the same.)
+    const first = this.insns.findIndex((x) => x.opcode === O_PROTO || x.opcode === O_IP4 || x.opcode === O_IP6);
+    if (this.insns[first]!.or) {
+      for (let j = first; j < this.insns.length; j++) {
+        this.one(j);
+        if (!this.insns[j]!.or) break;
+      }
+      this.haveProto = true;
+      return;
+    }
     let k = -1;
     if (ip4 || ip6) k = this.byOpcode(ip4 > ip6 ? O_IP4 : O_IP6);
     if (k >= 0 && this.insns[k]!.or) k = this.byOpcode(ip4 > ip6 ? O_IP6 : O_IP4);
