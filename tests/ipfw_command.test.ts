@@ -4,7 +4,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ipfwCommand, nextRuleNumber, compileRule, IpfwCommandError, IpfwParseError,
+  ipfwCommand, nextRuleNumber, compileRule, decodeRuleList, IpfwCommandError, IpfwParseError, IpfwDecodeError,
   type IpfwBackend, type IpfwRuleEntry, type IpfwStateEntry,
 } from "../host/ipfw/index.js";
 
@@ -176,5 +176,34 @@ describe("ipfw list, show, delete, zero, flush", () => {
     await assert.rejects(ipfwCommand(b, "-x list"), /unknown flag -x/);
     await assert.rejects(ipfwCommand(b, ""), /usage: ipfw/);
     await assert.rejects(ipfwCommand(b, "set 40 list"), /invalid set number 40/);
+  });
+});
+
+describe("decodeRuleList: ipfw_list's words", () => {
+  test("each rule's words then packets lo/hi, bytes lo/hi, last match", () => {
+    const a = compileRule("100 allow tcp from any to any 80 keep-state");
+    const d = defaultRule();
+    const buf = Uint32Array.from([...a, 5, 0, 700, 0, 1234, ...d, 0xffffffff, 0x1fffff, 0, 1, 0]);
+    const list = decodeRuleList(buf);
+    assert.equal(list.length, 2);
+    assert.deepEqual([...list[0]!.words], [...a]);
+    assert.equal(list[0]!.packets, 5);
+    assert.equal(list[0]!.bytes, 700);
+    assert.equal(list[0]!.lastMatch, 1234);
+    assert.equal(list[1]!.packets, 2 ** 53 - 1, "2^53 - 1 is still a number");
+    assert.equal(list[1]!.bytes, 2 ** 32);
+    const big = decodeRuleList(Uint32Array.from([...d, 0, 0x200000, 0, 0, 0]));
+    assert.equal(big[0]!.packets, 1n << 53n, "past 2^53 a bigint");
+    assert.deepEqual(decodeRuleList(new Uint32Array(0)), []);
+  });
+
+  test("a list cut short or a rule whose length runs past its words is an IpfwDecodeError", () => {
+    const a = compileRule("100 allow ip from any to any via em0");
+    for (const cut of [1, a.length, a.length + 4]) {
+      assert.throws(() => decodeRuleList(Uint32Array.from([...a, 0, 0, 0, 0, 0]).subarray(0, cut)), IpfwDecodeError, `cut at ${cut}`);
+    }
+    const bad = Uint32Array.from([...a, 0, 0, 0, 0, 0]);
+    bad[2] = (bad[2]! & ~0x3f00) | (40 << 8); // the via instruction claims 40 words
+    assert.throws(() => decodeRuleList(bad), /past the end/);
   });
 });

@@ -4,7 +4,7 @@
 // it, `flush` prints "Flushed all rules.", `zero` "Accounting cleared." or "Entry N cleared.".
 
 import { IpfwParseError } from "./errors.js";
-import { IPFW_DEFAULT_RULE, O_SKIPTO, RESVD_SET, decodeRule } from "./insn.js";
+import { IPFW_DEFAULT_RULE, IpfwDecodeError, O_SKIPTO, RESVD_SET, decodeRule } from "./insn.js";
 import { protocolName } from "./names.js";
 import { parseRule, tokenize } from "./parse.js";
 import { formatRule, formatRules } from "./print.js";
@@ -34,6 +34,32 @@ export interface IpfwStateEntry {
 }
 
 type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * ipfw_list's output (docs/ipfw_insn.md): per rule its words, then packets lo, hi, bytes lo,
+ * hi and the last-match seconds. Throws IpfwDecodeError when a rule's length runs past the end.
+ */
+export function decodeRuleList(buf: Uint32Array): IpfwRuleEntry[] {
+  const out: IpfwRuleEntry[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    if (at + 2 > buf.length) throw new IpfwDecodeError(`rule list: a rule header at word ${at} runs past the end (${buf.length} words)`);
+    const len = 2 + (buf[at + 1]! & 0xffff);
+    if (at + len + 5 > buf.length) throw new IpfwDecodeError(`rule list: the rule at word ${at} (${len} words and 5 of counters) runs past the end (${buf.length} words)`);
+    const words = buf.slice(at, at + len);
+    decodeRule(words);
+    const c = at + len;
+    out.push({ words, packets: u64(buf[c]!, buf[c + 1]!), bytes: u64(buf[c + 2]!, buf[c + 3]!), lastMatch: buf[c + 4]! });
+    at = c + 5;
+  }
+  return out;
+}
+
+/** lo, hi -> a number, or a bigint past 2^53. */
+function u64(lo: number, hi: number): number | bigint {
+  const n = hi * 2 ** 32 + lo;
+  return Number.isSafeInteger(n) ? n : (BigInt(hi) << 32n) | BigInt(lo);
+}
 
 /**
  * What `ipfw` needs from a vnet's firewall: the calls of docs/ipfw_insn.md ("Host ↔ kernel

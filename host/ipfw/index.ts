@@ -6,6 +6,6 @@ export { formatRule, formatRules, type FormatOptions } from "./print.js";
 export { IpfwParseError } from "./errors.js";
 export { IpfwDecodeError, decodeRule, type Insn as IpfwInsn, type RuleWords as IpfwRuleWords } from "./insn.js";
 export {
-  ipfwCommand, nextRuleNumber, IpfwCommandError,
+  ipfwCommand, nextRuleNumber, decodeRuleList, IpfwCommandError,
   type IpfwBackend, type IpfwRuleEntry, type IpfwStateEntry, type IpfwCommandOptions,
 } from "./command.js";
