@@ -28,7 +28,8 @@ export interface IpfwStateEntry {
   dst: string;
   dstPort: number;
   packets: number | bigint;
-  bytes: number | bigint;
+  /** Printed as 0 when the kernel does not count them. */
+  bytes?: number | bigint;
   /** Seconds left before it expires. */
   expire: number;
 }
@@ -223,10 +224,10 @@ async function list(backend: IpfwBackend, args: string[], useSet: number, counte
     if (states.length > 0) {
       lines.push(`## Dynamic rules (${states.length}):`);
       const pw = Math.max(...states.map((s) => String(s.packets).length));
-      const bw = Math.max(...states.map((s) => String(s.bytes).length));
+      const bw = Math.max(...states.map((s) => String(s.bytes ?? 0).length));
       for (const s of states) {
         let line = String(s.rule).padStart(5, "0");
-        if (counters) line += ` ${String(s.packets).padStart(pw)} ${String(s.bytes).padStart(bw)} (${s.expire}s)`;
+        if (counters) line += ` ${String(s.packets).padStart(pw)} ${String(s.bytes ?? 0).padStart(bw)} (${s.expire}s)`;
         line += ` STATE ${protocolName(s.proto)} ${s.src} ${s.srcPort} <-> ${s.dst} ${s.dstPort}`;
         lines.push(line);
       }
