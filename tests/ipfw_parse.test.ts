@@ -472,7 +472,10 @@ function onlyParseErrors(text: string): void {
 }
 
 test("token soup only ever compiles or throws IpfwParseError", () => {
-  fc.assert(fc.property(soup, onlyParseErrors), { numRuns: 5000 });
+  // Bare soup reaches the errors of every field; after a valid head it reaches the options,
+  // where about one in fifteen compiles.
+  const heads = fc.constantFrom("", "100 allow ", "allow tcp from any to any ", "200 deny ip from 10.0.0.0/8 to any 80 ", "check-state ");
+  fc.assert(fc.property(fc.tuple(heads, soup).map(([hd, s]) => hd + s), onlyParseErrors), { numRuns: 8000 });
 });
 
 test("random strings only ever compile or throw IpfwParseError", () => {
