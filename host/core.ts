@@ -72,3 +72,4 @@ export * from "./topology/index.js";
 export { Commands, CommandError, CommandFailed, interfaceNames, type CommandNode, type CommandsOptions, type ShellCapture } from "./shell/commands.js";
 export { ShellCore, SHELL_WORDS, type ShellSession, type LineResult } from "./shell/shell.js";
 export { resultTable, figuresText, passedLine } from "./shell/results.js";
+export * from "./ipfw/index.js";

@@ -1,0 +1,11 @@
+// ipfw's rule language on the host (platform-neutral: no Node import): compile rule text to
+// the words of docs/ipfw_insn.md, print words as `ipfw list`/`ipfw show` do, and run `ipfw`
+// commands over an IpfwBackend (a vnet's firewall in the kernel, or one in memory).
+export { compileRule, compileRules, parseRule, tokenize, type CompileOptions, type CompiledRule } from "./parse.js";
+export { formatRule, formatRules, type FormatOptions } from "./print.js";
+export { IpfwParseError } from "./errors.js";
+export { IpfwDecodeError, decodeRule, type Insn as IpfwInsn, type RuleWords as IpfwRuleWords } from "./insn.js";
+export {
+  ipfwCommand, nextRuleNumber, decodeRuleList, IpfwCommandError,
+  type IpfwBackend, type IpfwRuleEntry, type IpfwStateEntry, type IpfwCommandOptions,
+} from "./command.js";
