@@ -2,9 +2,9 @@
 // library that draws the SVG), mermaid by Mermaid's own parser, the SVG and the page are
 // checked as well-formed XML; every node, link end, address and condition must appear as
 // a label. A bad file is refused with the very messages `wavnet run` gives.
-import { test, describe } from "node:test";
+import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -113,6 +113,7 @@ function decodeXml(s: string): string {
 
 describe("wavnet graph", () => {
   const dir = mkdtempSync(join(tmpdir(), "wavnet-graph-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const f of FILES) {
     test(`${f}: dot is a graph Graphviz reads, with every node, link end, address and condition`, async () => {

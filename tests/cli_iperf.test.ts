@@ -4,7 +4,7 @@
 // header fields, files and failures. Node names stand for addresses in both.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import "../host/index.js";
@@ -33,10 +33,7 @@ async function lab(conditions: string) {
   const topo = await Topology.up(parseTopology(PAIR(conditions), "pair.yaml"), { clock: "virtual" });
   const commands = new Commands(topo.kernel);
   const shell = new ShellCore({ topo, commands });
-  const run = async (line: string) => {
-    const r = await shell.run(line);
-    return r;
-  };
+  const run = (line: string) => shell.run(line);
   const ok = async (line: string) => {
     const r = await shell.run(line);
     assert.equal(r.error, undefined, `${line}: ${r.error}\n${r.out}`);
@@ -48,7 +45,7 @@ async function lab(conditions: string) {
     assert.equal(t.ok, true, t.text);
     assert.equal(t.socketsLeft, 0, "iperf and curl leave no socket behind");
   };
-  return { topo, run, ok, close };
+  return { topo, shell, run, ok, close };
 }
 
 /** iperf3's summary lines: [ ID] Interval Transfer Bitrate ... sender|receiver. */
@@ -191,6 +188,23 @@ describe("shell iperf", () => {
     }
   });
 
+  test("^C stops the sending and prints the summary of what was sent, verified", async () => {
+    const l = await lab("{ delay: 1ms, rate: 100Mbit }");
+    try {
+      await l.ok("h1 iperf -s");
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 400);
+      const r = await l.shell.run("h2 iperf -c h1 -t 1000", undefined, { signal: ac.signal });
+      assert.equal(r.error, undefined, r.error);
+      assert.match(r.out, /\(interrupted: the summary covers the time until \^C\)/);
+      const tx = summary(r.out, "sender");
+      assert.ok(tx.to > 0 && tx.to < 1000, `stopped early: ${tx.to} s`);
+      assert.match(r.out, /every byte verified/);
+    } finally {
+      await l.close();
+    }
+  });
+
   test("bad use: one line each", async () => {
     const l = await lab("{ delay: 1ms }");
     try {
@@ -222,7 +236,7 @@ describe("shell iperf", () => {
 
 describe("shell curl", () => {
   const dir = mkdtempSync(join(tmpdir(), "wavnet-curl-"));
-  after(() => {});
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   test("the body, -I's header fields, -i, -o FILE; a node's name for the host", async () => {
     const l = await lab("{ delay: 5ms }");
