@@ -161,8 +161,9 @@ export class IperfServer {
         if (r.helloLen === HELLO) {
           const dv = new DataView(r.hello.buffer);
           if (dv.getUint32(0) !== MAGIC) {
-            r.error = "not an iperf client (bad hello)";
+            // Not an iperf client (a curl to the port, say): drop it and forget it.
             r.sock.close();
+            for (const [k, x] of this.tcp) if (x === r) this.tcp.delete(k);
             return moved;
           }
           r.reverse = (dv.getUint8(4) & 1) !== 0;
@@ -437,7 +438,7 @@ interface ClientOpts {
   json: boolean;
 }
 
-async function connectAll(c: IperfIo, o: ClientOpts, clock: Clock, srv: IperfServer): Promise<ClientStream[]> {
+async function connectAll(c: IperfIo, o: ClientOpts, clock: Clock): Promise<ClientStream[]> {
   const out: ClientStream[] = [];
   for (let i = 0; i < o.streams; i++) {
     const s = socket(c.kernel, c.vnet, domainOf(o.dst), o.udp ? "dgram" : "stream");
@@ -483,7 +484,6 @@ async function connectAll(c: IperfIo, o: ClientOpts, clock: Clock, srv: IperfSer
     dv.setFloat64(8, o.seconds);
     if (x.sock.send(hello) !== HELLO) throw new CommandError("iperf: the connection took less than its 16-byte hello");
   }
-  void srv;
   return out;
 }
 
@@ -508,7 +508,7 @@ async function client(c: IperfIo, o: ClientOpts, srv: IperfServer): Promise<stri
   srv.clock = clock;
   const lines: string[] = [`Connecting to host ${o.dst}, port ${o.port}`];
   if (o.reverse) lines.push(`Reverse mode, remote host ${o.dst} is sending`);
-  let streams = await connectAll(c, o, clock, srv);
+  const streams = await connectAll(c, o, clock);
   streams.forEach((x, i) => lines.push(`${id(i + 1)} local ${x.local.host} port ${x.local.port} connected to ${o.dst} port ${o.port}`));
   const recordOf = (x: ClientStream) => srv.tcp.get(x.key);
   const udpOf = (x: ClientStream) => srv.udp.get(x.key);
@@ -537,7 +537,7 @@ async function client(c: IperfIo, o: ClientOpts, srv: IperfServer): Promise<stri
         if (o.udp) {
           if (!sending) return;
           // Paced: datagram k leaves at start + k * len * 8 / rate.
-          const due = Math.floor(((now - start) * o.bps) / (o.len * 8 * 1e6) / 1) + 1;
+          const due = Math.floor(((now - start) * o.bps) / (o.len * 8 * 1e6)) + 1;
           while (x.packets < due) {
             const dv = new DataView(x.chunk.buffer);
             const t = c.kernel.clock.now();
