@@ -9,6 +9,7 @@ import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
 const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--json]
        wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--history FILE]
        wavnet relay --listen [HOST:]PORT [--ports N] [--allow-origin ORIGIN]
+       wavnet graph FILE [--format svg|mermaid|dot|html] [-o OUT]
        wavnet version
        wavnet --help
 
@@ -16,6 +17,8 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
           teardown accounting; exit 0 only if every step passed and nothing leaked
   relay   one Ethernet segment for others to join: a bridge whose N ports (default 8)
           are served at ws://HOST:PORT/relay/p1 ... /relay/pN; up until ^C or SIGTERM
+  graph   a picture of the lab in FILE (svg by default, or the format OUT's extension
+          names; mermaid and dot are text); nothing is brought up
   shell   a console on the topology: NODE COMMAND (ifconfig, route, netstat, ping, ...),
           help, nodes, links, sleep, quit; reads a script from stdin when it is not a terminal
 
@@ -183,6 +186,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         await import("../node/index.js");
         return await (await import("./run.js")).relay(p.ports, { listen: p.listen }, io);
       }
+      case "graph":
+        return await (await import("./graph.js")).graph(rest, io);
       case "run":
       case "shell": {
         if (rest.includes("--help") || rest.includes("-h")) {
@@ -198,7 +203,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);
       }
       default:
-        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, relay, version, --help)`);
+        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, graph, relay, version, --help)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -32,6 +32,8 @@ import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel } from "../admin/bridg
 import {
   CommandError, tokenize, getopt, number, duration, probability, rate,
 } from "./args.js";
+import { iperf, IPERF_USAGE, closeIperfServers } from "./iperf.js";
+import { curl, CURL_USAGE } from "./curl.js";
 
 export { CommandError } from "./args.js";
 
@@ -133,6 +135,7 @@ export class Commands {
 
   /** Stop every capture (their files are complete when this resolves). */
   async close(): Promise<void> {
+    closeIperfServers(this.kernel);
     const all = [...this.#captures.values()];
     this.#captures.clear();
     await Promise.all(all.map((c) => c.capture.stop()));
@@ -738,4 +741,6 @@ const COMMANDS: Record<string, Command> = {
   sysctl: { usage: SYSCTL_USAGE, summary: "read or set the node's IPv4/IPv6 forwarding", run: sysctl },
   link: { usage: LINK_USAGE, summary: "conditions of frames an epair end sends (both: and its peer)", run: link },
   capture: { usage: CAPTURE_USAGE, summary: "capture an interface to a pcap/pcapng file", run: capture },
+  iperf: { usage: IPERF_USAGE, summary: "throughput to another node, iperf3's reports (-s: a server in the background)", run: (c) => iperf({ kernel: c.kernel, vnet: c.vnet, node: c.node.name, argv: c.argv, signal: c.signal }) },
+  curl: { usage: CURL_USAGE, summary: "fetch a URL over HTTP/1.1 from this node", run: (c) => curl({ kernel: c.kernel, vnet: c.vnet, node: c.node.name, argv: c.argv, signal: c.signal }) },
 };
