@@ -34,7 +34,7 @@ const wall = async <T>(p: Promise<T>): Promise<[T, number]> => {
 
 test("hello, and a bad file's problems come back at their lines without loading anything", async () => {
   const h = await lab.request("hello");
-  assert.equal(h.version, 1);
+  assert.equal(h.version, 2);
   assert.match(h.platform, /worker/);
   const bad = "nodes:\n  - name: a\n    interfaces: [{ name: eth0, addresses: [10.0.0.300/24] }]\n  - name: b\n    colour: red\n";
   const c = await lab.request("check", { yaml: bad, file: "bad.yaml" });
@@ -52,7 +52,7 @@ test("hello, and a bad file's problems come back at their lines without loading 
 test("load demo.yaml; a node's console runs the shell's commands at full speed", async () => {
   const loaded = lab.next("loaded");
   const info = await lab.request("load", { yaml: demo, file: "demo.yaml" });
-  assert.equal((await loaded).info.name, "demo");
+  assert.deepEqual(await loaded, { event: "loaded", name: "demo", nodes: 6, links: 5 });
   assert.equal(info.nodes.length, 6);
   assert.deepEqual(info.links.map((l) => `${l.a}|${l.b}`), ["c1:eth0|sw:p1", "c2:eth0|sw:p2", "ra:eth0|sw:p3", "ra:wan|rb:wan", "rb:eth0|web:eth0"]);
   assert.equal(info.links[3]!.conditions["a->b"].delayUs, 20_000);

@@ -162,6 +162,8 @@ function growthProblem(prev: TopologySpec, next: TopologySpec): string {
 
 export class Topology {
   readonly time: TimeDriver;
+  /** Wall ms up() spent booting the kernel (0 when it was given one): the rest of up() is the build. */
+  bootMs = 0;
   private readonly byName = new Map<string, Node>();
   private readonly linkList: Link[] = [];
   private readonly byEndpoint = new Map<string, Link>();
@@ -292,6 +294,7 @@ export class Topology {
     preflight(spec, opts);
     let kernel = opts.kernel;
     const own = !kernel;
+    const t0 = performance.now();
     if (!kernel) {
       // A peer in another process or page cannot share virtual time: with websocket
       // interfaces the default clock is real (and a virtual one is refused by preflight).
@@ -303,6 +306,7 @@ export class Topology {
       }
     }
     const t = new Topology(kernel, spec, own, opts.pcapDir);
+    t.bootMs = own ? performance.now() - t0 : 0;
     try {
       const listens = webSocketsOf(spec).filter((w) => w.iface.listen);
       if (listens.length) {
