@@ -28,7 +28,7 @@ const CHROMIUM = process.env.CHROMIUM ?? ["/usr/bin/chromium", "/usr/bin/chromiu
 const ROUNDS = 2;
 const TOPO_RUNS = 5;
 
-const GRID = "name: grid100\ngenerators:\n  - shape: grid\n    name: g\n    rows: 10\n    cols: 10\n";
+export const GRID = "name: grid100\ngenerators:\n  - shape: grid\n    name: g\n    rows: 10\n    cols: 10\n";
 const STAR = "name: star100\ngenerators:\n  - shape: star\n    name: s\n    leaves: 99\n    center: router\n";
 
 /** The issue's bar for the throughput figures: at least 0.8 x the peer of the same run. */
@@ -45,10 +45,15 @@ interface WorkerEnv {
   userAgent: string;
 }
 
-interface TopoResult {
+export interface TopoResult {
   totalMs: number;
   marks: { script: number; hello: number; loaded: number; pinged: number };
   navigation?: { responseEnd: number; domInteractive: number };
+  /** The worker's marks on the page's clock (ms from navigation start), and its phases of the load (ms). */
+  worker: {
+    created: number; evalStart: number; ready: number; helloIn: number; loadIn: number; loadPost: number; loadPosted: number;
+    parseMs: number; bootMs: number; upMs: number;
+  };
   upMs: number;
   nodes: number;
   links: number;
@@ -113,7 +118,7 @@ function cpuSpent(before: ReturnType<typeof childCpuMs>, after: ReturnType<typeo
   return r;
 }
 
-async function launch(): Promise<Browser> {
+export async function launch(): Promise<Browser> {
   const { chromium } = await import("playwright-core");
   return await chromium.launch({
     executablePath: CHROMIUM,
@@ -145,7 +150,7 @@ async function inPage<T>(page: Page, bench: string, opts?: unknown): Promise<T> 
   )) as T;
 }
 
-async function topologyOnce(browser: Browser, srv: BenchServer, name: string, from: string, to: string, errors: string[]): Promise<TopoResult> {
+export async function topologyOnce(browser: Browser, srv: BenchServer, name: string, from: string, to: string, errors: string[]): Promise<TopoResult> {
   const cpu0 = childCpuMs();
   const page = await openPage(browser, `${srv.url}?topology=${name}&from=${from}&to=${to}`, errors);
   try {
