@@ -7,7 +7,7 @@ import "../vnet.js"; // the Kernel/Vnet convenience methods (epair, ifcreate, so
 import { Kernel, type Vnet } from "../kern/kernel.js";
 import { Interface } from "../admin/ifnet.js";
 import { LeakError, AbortError, abortError, type LeakEntry } from "../lib/errors.js";
-import { addAddress, addRoute, setForwarding, setIcmpLimit, ipReassKnob, type IpReassKnob } from "../admin/inet.js";
+import { addAddress, addRoutes, setForwarding, setIcmpLimit, ipReassKnob, type IpReassKnob } from "../admin/inet.js";
 import { setForwarding6, setIcmp6Limit, frag6Knob, type Frag6Knob } from "../admin/inet6.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { bridgeAdd } from "../admin/bridge.js";
@@ -493,12 +493,14 @@ export class Topology {
         else tcpKnob(k, node.vnet, name.slice("net.inet.tcp.".length) as "sack.enable", v as number);
       });
     }
-    for (const r of n.routes) {
-      this.step(r.origin, `${n.name} route ${r.to}`, () => {
-        const dev = r.dev !== undefined ? node.iface(r.dev) : undefined;
-        addRoute(k, node.vnet, r.to, r.via !== undefined ? { gateway: node.zoned(r.via), iface: dev } : { iface: dev! });
-      });
-    }
+    // All of a node's routes in one call (batched into the kernel); a refused one names its line.
+    const routes = n.routes.map((r) => {
+      const dev = r.dev !== undefined ? this.step(r.origin, `${n.name} route ${r.to}`, () => node.iface(r.dev!)) : undefined;
+      return { to: r.to, via: r.via !== undefined ? { gateway: node.zoned(r.via), iface: dev } : { iface: dev! } };
+    });
+    addRoutes(k, node.vnet, routes, (i, e) => {
+      throw errAt(n.routes[i]!.origin, `${n.name} route ${n.routes[i]!.to}: ${because(e)}`);
+    });
   }
 
   /** Run one configuration call; its failure becomes a TopologyError at origin. */
