@@ -20,7 +20,7 @@ try {
     if (i > 0) rs.push(r);
     const m = r.marks as Record<string, number>;
     console.log(`${i === 0 ? "cold " : "     "}total ${r.totalMs.toFixed(0)} | html ${r.navigation?.responseEnd.toFixed(0)} parsed ${r.navigation?.domInteractive.toFixed(0)} | ` +
-      Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(" ") + ` | worker ${Object.entries(r.worker).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(" ")} | cpu ${r.cpu.all.toFixed(0)}/${r.cpu.renderer.toFixed(0)}`);
+      Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(" ") + ` | worker ${Object.entries(r.worker).map(([k, v]) => `${k} ${(v ?? NaN).toFixed(0)}`).join(" ")} | cpu ${r.cpu.all.toFixed(0)}/${r.cpu.renderer.toFixed(0)}`);
   }
   const mid = (f: (r: TopoResult) => number) => median(rs.map(f)).toFixed(0);
   console.log(`median of ${rs.length} (after the cold one): total ${mid((r) => r.totalMs)}, up ${mid((r) => r.upMs)}, cpu ${mid((r) => r.cpu.all)}/${mid((r) => r.cpu.renderer)}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
