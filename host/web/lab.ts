@@ -16,6 +16,7 @@ import { ShellCore } from "../shell/shell.js";
 import { resultTable, passedLine } from "../shell/results.js";
 import { TimeController, type ClockState } from "./time.js";
 import { decodeFrame, LINKTYPE_ETHERNET, LINKTYPE_NULL } from "./decode.js";
+import { routeText } from "./protocol.js";
 import type {
   CheckResult, Direction, Event, Flight, IfaceStats, LabInfo, LinkInfo, PacketRow, Problem, Stats, StepResult,
 } from "./protocol.js";
@@ -167,7 +168,7 @@ export class Lab {
             ...(i.iface instanceof WebSocketInterface ? { connected: i.iface.connected } : {}),
           };
         }),
-        routes: n.spec.routes.map((r) => ({ to: r.to, ...(r.via !== undefined ? { via: r.via } : {}), ...(r.dev !== undefined ? { dev: r.dev } : {}) })),
+        routes: n.spec.routes.map(routeText),
         services: n.spec.services.map((s) => ({ kind: s.kind, port: s.port })),
         line: n.spec.origin.line,
         generated: n.spec.generator !== undefined || n.spec.origin.path.startsWith("generators"),

@@ -119,12 +119,34 @@ export interface NodeInfo {
   role: "host" | "router" | "bridge";
   forwarding: boolean;
   interfaces: IfaceInfo[];
-  routes: { to: string; via?: string; dev?: string }[];
+  /**
+   * The file's routes, one text each in its fields' order: "TO via GW", "TO dev IF" or
+   * "TO via GW dev IF" (routeText / parseRouteText). Text rather than objects: a 100-router
+   * grid has 17,640, and as objects their structured clone and deserialisation cost the
+   * load's answer about 100 ms each way in a cold worker; as strings a few ms.
+   */
+  routes: string[];
   services: { kind: string; port: number }[];
   /** The file's line of the node (for the editor). */
   line: number;
   /** Made by a generator (not in the file's nodes: edit the generator). */
   generated: boolean;
+}
+
+/** A route of the file as NodeInfo carries it. */
+export function routeText(r: { to: string; via?: string; dev?: string }): string {
+  return r.to + (r.via !== undefined ? ` via ${r.via}` : "") + (r.dev !== undefined ? ` dev ${r.dev}` : "");
+}
+
+/** NodeInfo's route text back to its fields (none of them holds a space). */
+export function parseRouteText(t: string): { to: string; via?: string; dev?: string } {
+  const w = t.split(" ");
+  const r: { to: string; via?: string; dev?: string } = { to: w[0] ?? "" };
+  for (let i = 1; i + 1 < w.length; i += 2) {
+    if (w[i] === "via") r.via = w[i + 1];
+    else if (w[i] === "dev") r.dev = w[i + 1];
+  }
+  return r;
 }
 
 export interface LinkInfo {
