@@ -17,8 +17,8 @@ interface Marks {
   pinged: number;
 }
 
-const wasmBase = new URL("wasm/", location.href).href;
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: wasmBase });
+// Started by the page's head (serve.ts), before this script ran.
+const worker = (window as unknown as { benchWorker: Worker }).benchWorker;
 const lab = new LabClient(worker);
 const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let nextBench = 1;

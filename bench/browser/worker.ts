@@ -12,10 +12,9 @@
 import { evalStart } from "./worker_start.js"; // first: its time is the bundle's start
 import { LabServer } from "../../host/web/server.js";
 import { urlModuleSource } from "../../host/kern/source.js";
-import { tcpEpairBulk } from "../workloads/tcp_epair.js";
-import { epairFps, epairSetup } from "../workloads/epair_fps.js";
-import { perfNowNs } from "../workloads/common.js";
-import { topologySplit } from "../workloads/topology_split.js";
+// The workloads are imported when first asked for (chunks of their own): a page load that
+// only brings a lab up loads what the real page's worker loads (topologySplit alone brings
+// ajv, ~125 KB).
 
 interface WorkerScope {
   name: string;
@@ -60,12 +59,14 @@ interface BenchRequest {
 async function bench(req: BenchRequest): Promise<unknown> {
   const env = { crossOriginIsolated: scope.crossOriginIsolated, userAgent: navigator.userAgent };
   if (req.bench === "tcp") {
+    const [{ tcpEpairBulk }, { perfNowNs }] = await Promise.all([import("../workloads/tcp_epair.js"), import("../workloads/common.js")]);
     const o = req.opts as { offload: boolean; xfer: number; runs: number; warmup: number } | undefined;
     if (!o) throw new Error("bench tcp: opts { offload, xfer, runs, warmup } missing");
     const r = await tcpEpairBulk({ ...o, recvXfer: 0, now: perfNowNs, source });
     return { ...r, env };
   }
   if (req.bench === "epair") {
+    const [{ epairFps, epairSetup }, { perfNowNs }] = await Promise.all([import("../workloads/epair_fps.js"), import("../workloads/common.js")]);
     const s = await epairSetup(source);
     try {
       return { ...epairFps(s, perfNowNs), env };
@@ -76,6 +77,7 @@ async function bench(req: BenchRequest): Promise<unknown> {
   if (req.bench === "marks") return marks;
   if (req.bench === "topoSplit") {
     const o = req.opts as { yaml: string; from: string; to: string };
+    const { topologySplit } = await import("../workloads/topology_split.js");
     return await topologySplit(o.yaml, o.from, o.to, source);
   }
   throw new Error(`unknown bench ${JSON.stringify((req as { bench: unknown }).bench)} (known: tcp, epair, topoSplit, marks)`);

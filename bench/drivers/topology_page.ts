@@ -14,7 +14,7 @@ const browser = await launch();
 const errors: string[] = [];
 const rs: TopoResult[] = [];
 try {
-  console.log(`page.js ${srv.sizes.page} B, worker.js ${srv.sizes.worker} B; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(`page.js ${srv.sizes.page} B, worker.js ${srv.sizes.worker} B, chunks ${srv.sizes.chunks} B; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   for (let i = 0; i < loads; i++) {
     const r = await topologyOnce(browser, srv, "grid100", "g-1-1", "g-10-10", errors);
     if (i > 0) rs.push(r);

@@ -190,7 +190,7 @@ async function run(ctx: GroupContext): Promise<void> {
     // booted no kernel (the same cold start as the page's worker), for the note.
     const nodeSplit = await topologySplit(GRID, "g-1-1", "g-10-10");
     const version = browser.version();
-    ctx.log(`Chromium ${version}, page at ${srv.url} (page.js ${srv.sizes.page} B, worker.js ${srv.sizes.worker} B)`);
+    ctx.log(`Chromium ${version}, page at ${srv.url} (page.js ${srv.sizes.page} B, worker.js ${srv.sizes.worker} B, the workloads${"'"} chunks ${srv.sizes.chunks} B)`);
 
     // Page load to a 100-node lab up and pinging: one cold load (the browser's first
     // worker and Wasm compile), then TOPO_RUNS, each a new page; no-store, so every load
