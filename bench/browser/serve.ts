@@ -28,14 +28,20 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-/** Build the bundles and listen; `topologies` are served at topology/NAME.yaml. */
-export async function serveBenchPage(topologies: Record<string, string>): Promise<BenchServer> {
+/**
+ * Build the bundles and listen; `topologies` are served at topology/NAME.yaml. With
+ * `cache`, the scripts and binaries may be kept (Cache-Control: max-age=3600, as a static
+ * host serves them), so a second visit finds them in the HTTP cache, and with them
+ * Chromium's code cache for scripts and compiled Wasm; the HTML and the YAML are no-store
+ * either way.
+ */
+export async function serveBenchPage(topologies: Record<string, string>, opts: { cache?: boolean } = {}): Promise<BenchServer> {
   const { build } = await import("esbuild");
-  const opts = { bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, outdir: "/out", minify: true, logLevel: "silent" } as const;
+  const esb = { bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, outdir: "/out", minify: true, logLevel: "silent" } as const;
   // Two builds, so that the page and the worker share no chunk (each is one file to fetch);
   // the worker's workloads are chunks of their own, fetched when asked for.
-  const page = await build({ ...opts, entryPoints: { page: join(root, "bench/browser/page.ts") } });
-  const worker = await build({ ...opts, entryPoints: { worker: join(root, "bench/browser/worker.ts") }, splitting: true });
+  const page = await build({ ...esb, entryPoints: { page: join(root, "bench/browser/page.ts") } });
+  const worker = await build({ ...esb, entryPoints: { worker: join(root, "bench/browser/worker.ts") }, splitting: true });
   const out = { outputFiles: [...page.outputFiles, ...worker.outputFiles] };
   const files = new Map<string, { type: string; body: Uint8Array }>();
   for (const f of out.outputFiles) files.set(`/${f.path.split("/").pop()}`, { type: "text/javascript", body: f.contents });
@@ -48,7 +54,7 @@ export async function serveBenchPage(topologies: Record<string, string>): Promis
     const headers = {
       "Cross-Origin-Opener-Policy": "same-origin",
       "Cross-Origin-Embedder-Policy": "require-corp",
-      "Cache-Control": "no-store",
+      "Cache-Control": opts.cache && /\.(js|wasm)$/.test(path) ? "public, max-age=3600" : "no-store",
     };
     const m = /^\/wasm\/((?:modules\/)?[A-Za-z0-9_]+\.wasm)$/.exec(path);
     if (m && existsSync(join(root, "build", m[1]!))) {
