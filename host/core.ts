@@ -26,10 +26,10 @@ export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTA
 export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./admin/epair.js";
 export * from "./admin/bridge.js";
 export {
-  addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh,
+  addAddress, delAddress, addresses, addRoute, addRoutes, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh,
   arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, ipReassKnob, type IpReassKnob,
   IPSTATS, ICMPTYPES, ARPSTATS,
-  type InetAddress, type RouteEntry, type RouteVia, type ArpEntry, type GcThresh, type IpStats, type IcmpStats, type ArpStats,
+  type InetAddress, type RouteEntry, type RouteVia, type RouteAdd, type ArpEntry, type GcThresh, type IpStats, type IcmpStats, type ArpStats,
 } from "./admin/inet.js";
 export {
   hasInet6, addAddress6, delAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6,

@@ -208,6 +208,38 @@ describe("round trips over random addresses", () => {
     }
   });
 
+  test("IPv4 and IPv4 prefixes: random near-miss texts are taken or refused exactly as the dotted-quad rule says (the fast path agrees with it)", () => {
+    // The rule, written out: four groups of 1-3 ASCII digits, each 0-255; a prefix is such
+    // an address, "/", 1-3 digits, 0-32. Texts are made of the characters that matter.
+    const quadRule = (t: string) => {
+      const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(t);
+      return m && m.slice(1).every((p) => Number(p) <= 255) ? m.slice(1).reduce((a, p) => a * 256 + Number(p), 0) : undefined;
+    };
+    const r = rng(SEED + 7);
+    const alphabet = "0123456789012345678901234567890123456789....//  a-٣";
+    let taken = 0;
+    for (let i = 0; i < 40_000; i++) {
+      const len = 1 + Math.floor(r() * 20);
+      let t = "";
+      for (let j = 0; j < len; j++) t += alphabet[Math.floor(r() * alphabet.length)];
+      const n = () => `${r() < 0.1 ? "0" : ""}${Math.floor(r() * 300)}`;
+      const pick = r();
+      if (pick < 0.3) t = `${n()}.${n()}.${n()}.${t}`;
+      else if (pick < 0.7) t = `${n()}.${n()}.${n()}.${n()}/${Math.floor(r() * 40)}${r() < 0.2 ? t : ""}`;
+      const want = quadRule(t);
+      if (want === undefined) assert.throws(() => parseIPv4(t), ConfigError, `seed ${SEED + 7} #${i}: ${JSON.stringify(t)} is not an address`);
+      else assert.equal(parseIPv4(t), want, `seed ${SEED + 7} #${i}: ${JSON.stringify(t)}`);
+      const slash = t.indexOf("/");
+      const addr = slash < 0 ? undefined : quadRule(t.slice(0, slash));
+      const plen = slash < 0 ? "" : t.slice(slash + 1);
+      if (slash >= 0 && addr !== undefined && /^\d{1,3}$/.test(plen) && Number(plen) <= 32) {
+        taken++;
+        assert.deepEqual(parsePrefix(t), [addr, Number(plen)], `seed ${SEED + 7} #${i}: ${JSON.stringify(t)}`);
+      } else if (slash >= 0) assert.throws(() => parsePrefix(t), ConfigError, `seed ${SEED + 7} #${i}: ${JSON.stringify(t)} is not a prefix`);
+    }
+    assert.ok(taken > 1000, `enough prefixes were taken to compare (${taken})`);
+  });
+
   test("IPv6: parse(format(b)) = b, format is RFC 5952's (the URL serializer agrees), and every other text of b parses to b", () => {
     const r = rng(SEED + 1);
     const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];

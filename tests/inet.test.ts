@@ -2,9 +2,10 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Kernel, ConfigError, KernelError, ModuleBusyError, ModuleNotLoadedError } from "../host/index.js";
 import {
-  addAddress, delAddress, addresses, addRoute, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, arpTable,
+  addAddress, delAddress, addresses, addRoute, addRoutes, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, arpTable,
   arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, setIcmpLimit,
 } from "../host/admin/inet.js";
+import { addAddress6, routes6 } from "../host/admin/inet6.js";
 import { ping, traceroute } from "../host/admin/ping.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { bootInet, twoHosts, chain, clockOf, mbufsInUse, ipPacket, echoRequest, ether, icmp } from "./helpers/inet.js";
@@ -36,6 +37,46 @@ describe("inet addresses and routes", () => {
     delAddress(k, ea, "192.168.5.1");
     assert.deepEqual(routes(k, A).map((r) => r.destination), ["10.0.0.0/24", "127.0.0.0/8"]);
     assert.match(netstatRn(k, A), /10\.0\.0\.0\/24\s+link#2\s+U\s+epair0a/);
+    k.shutdown();
+  });
+
+  test("addRoutes: many routes in batches of 512 make the table one-by-one addRoute makes; the first refused stops it with addRoute's error and its index", async () => {
+    const { k, A, B, ea, eb } = await twoHosts(1, ["if_epair", "inet", "inet6"]);
+    // 1,300 /24s through 10.0.0.2 (three buffers' worth), an IPv6 route among them.
+    addAddress6(k, ea, "fd00::1/64");
+    addAddress6(k, eb, "fd00::2/64");
+    const list = Array.from({ length: 1300 }, (_, i) => ({ to: `172.${16 + (i >> 8)}.${i & 255}.0/24`, via: { gateway: "10.0.0.2" } }));
+    list.splice(600, 0, { to: "fd00:9::/64", via: { gateway: "fd00::2" } });
+    addRoutes(k, A, list);
+    for (const r of list) addRoute(k, B, r.to, { gateway: r.to.includes(":") ? "fd00::1" : "10.0.0.1" });
+    const table = (v: typeof A) => routes(k, v).map((r) => `${r.destination} ${r.flags}`).sort();
+    assert.equal(routes(k, A).length, 1 + 1 + 1300, "the connected route, lo0's and every IPv4 one");
+    assert.deepEqual(table(A), table(B));
+    assert.ok(routes6(k, A).some((r) => r.destination === "fd00:9::/64"), "the IPv6 route in the middle went in too");
+
+    // Refusals: by the kernel in the second buffer (a duplicate), and by the host (bad text).
+    const again = Array.from({ length: 700 }, (_, i) => ({ to: `192.168.${i >> 6}.${(i & 63) * 4}/30`, via: { gateway: "10.0.0.2" } }));
+    again[650] = { to: "172.16.5.0/24", via: { gateway: "10.0.0.2" } };
+    let want: Error | undefined;
+    try {
+      addRoute(k, A, again[650]!.to, again[650]!.via);
+    } catch (e) {
+      want = e as Error;
+    }
+    let at = -1;
+    assert.throws(() => addRoutes(k, A, again, (i, e) => {
+      at = i;
+      throw e;
+    }), (e: unknown) => e instanceof KernelError && e.message === want!.message && /already has a route to 172\.16\.5\.0\/24/.test(e.message));
+    assert.equal(at, 650);
+    const have = new Set(routes(k, A).map((r) => r.destination));
+    assert.ok(again.slice(0, 650).every((r) => have.has(r.to)), "the routes before the refused one are in");
+    assert.ok(again.slice(651).every((r) => !have.has(r.to)), "none after it");
+    assert.throws(() => addRoutes(k, A, [{ to: "10.7.0.0/16", via: { gateway: "10.0.0.2" } }, { to: "10.8.0.0/16", via: { gateway: "10.0.0.256" } }], (i, e) => {
+      throw new Error(`#${i}: ${(e as Error).message}`);
+    }), /^Error: #1: route add 10\.8\.0\.0\/16: gateway: "10\.0\.0\.256" is not an IPv4 address: 256 is over 255$/);
+    assert.ok(routes(k, A).some((r) => r.destination === "10.7.0.0/16"), "the route before the bad text is in");
+    assert.throws(() => addRoutes(k, A, [{ to: "10.9.0.0/16", via: { gateway: "10.5.0.2" } }]), (e: unknown) => e instanceof KernelError && /route add 10\.9\.0\.0\/16: gateway 10\.5\.0\.2 is not on a connected network/.test(e.message));
     k.shutdown();
   });
 

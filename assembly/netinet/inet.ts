@@ -281,6 +281,36 @@ export function inet_route_add(v: usize, dst: u32, plen: u32, gw: u32, ifp: usiz
   return r;
 }
 
+/** Records of inet_route_add_many in tbuf: dst, plen, gateway, ifp (u32 each). */
+const RA_REC: u32 = 16;
+
+/**
+ * inet_route_add for n records the host wrote into tbuf (at most BUF_BYTES / RA_REC), in
+ * order, in one entry: a topology's routes (a 100-router grid has 17,640) cost one host
+ * crossing per buffer instead of one each. Stops at the first refused: returns how many
+ * were added, and when that is less than n, the refused record's error (negative errno)
+ * is stored at tbuf. -EINVAL for a bad vnet or n.
+ */
+export function inet_route_add_many(v: usize, n: u32): i32 {
+  if (!V_up(v) || n > BUF_BYTES / RA_REC) return -EINVAL;
+  const old = CURVNET_SET(v);
+  let i: u32 = 0;
+  let r: i32 = 0;
+  for (; i < n; i++) {
+    const rec = tbuf + i * RA_REC;
+    const ifp = <usize>load<u32>(rec, 12);
+    if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) {
+      r = -EINVAL;
+      break;
+    }
+    r = rt_add_static(load<u32>(rec), load<u32>(rec, 4), load<u32>(rec, 8), ifp);
+    if (r != 0) break;
+  }
+  CURVNET_RESTORE(old);
+  if (i < n) store<i32>(tbuf, r);
+  return <i32>i;
+}
+
 export function inet_route_del(v: usize, dst: u32, plen: u32): i32 {
   if (!V_up(v)) return -EINVAL;
   const old = CURVNET_SET(v);

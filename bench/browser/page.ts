@@ -8,6 +8,7 @@
 // the throughput workloads.
 
 import { LabClient } from "../../host/web/client.js";
+import type { WorkerMarks } from "./worker.js";
 
 interface Marks {
   script: number;
@@ -16,8 +17,8 @@ interface Marks {
   pinged: number;
 }
 
-const wasmBase = new URL("wasm/", location.href).href;
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: wasmBase });
+// Started by the page's head (serve.ts), before this script ran.
+const worker = (window as unknown as { benchWorker: Worker }).benchWorker;
 const lab = new LabClient(worker);
 const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let nextBench = 1;
@@ -64,7 +65,15 @@ async function topology(name: string, from: string, to: string): Promise<unknown
   if (error || !/1 packets transmitted, 1 (packets )?received/.test(out)) throw new Error(`ping ${from} -> ${to} (${target}) failed: ${error ?? ""}\n${out}`);
   const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
   const navigation = nav ? { responseEnd: nav.responseEnd, domInteractive: nav.domInteractive } : undefined;
-  return { totalMs: marks.pinged, marks, navigation, upMs: info.upMs, nodes: info.nodes.length, links: info.links.length, ping: out, crossOriginIsolated };
+  // The worker's marks on this page's clock (both from their time origins, epoch ms).
+  const wm = (await run("marks")) as WorkerMarks;
+  const at = (t: number) => wm.origin + t - performance.timeOrigin;
+  const op = (name: string) => wm.ops[name] ?? { in: NaN, post: NaN, posted: NaN };
+  const worker = {
+    created: at(0), evalStart: at(wm.evalStart), ready: at(wm.ready), helloIn: at(op("hello").in), loadIn: at(op("load").in),
+    loadPost: at(op("load").post), loadPosted: at(op("load").posted), parseMs: info.parseMs, bootMs: info.bootMs, upMs: info.upMs,
+  };
+  return { totalMs: marks.pinged, marks, navigation, worker, upMs: info.upMs, nodes: info.nodes.length, links: info.links.length, ping: out, crossOriginIsolated };
 }
 
 const w = window as unknown as { bench: { run: typeof run }; benchResult?: unknown; benchError?: string };

@@ -14,32 +14,38 @@ import type { AddressInfo } from "node:net";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
+// The worker starts from the head, while the document is still being parsed, rather than
+// from page.js (a module script runs only after parsing, and after its own fetch); page.js
+// takes it from window.benchWorker. The worker's name is the binaries' folder (worker.ts).
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>wavnet bench</title>
-<link rel="icon" href="data:,"><script type="module" src="page.js"></script></head><body>wavnet bench</body></html>`;
+<link rel="icon" href="data:,"><script>window.benchWorker = new Worker("worker.js", { type: "module", name: new URL("wasm/", location.href).href });</script>
+<script type="module" src="page.js"></script></head><body>wavnet bench</body></html>`;
 
 export interface BenchServer {
   url: string;
-  /** Bytes of the two bundles (page.js, worker.js). */
-  sizes: { page: number; worker: number };
+  /** Bytes of the two bundles (page.js, worker.js) and of the chunks loaded when asked for (the workloads). */
+  sizes: { page: number; worker: number; chunks: number };
   close(): Promise<void>;
 }
 
-/** Build the bundles and listen; `topologies` are served at topology/NAME.yaml. */
-export async function serveBenchPage(topologies: Record<string, string>): Promise<BenchServer> {
+/**
+ * Build the bundles and listen; `topologies` are served at topology/NAME.yaml. With
+ * `cache`, the scripts and binaries may be kept (Cache-Control: max-age=3600, as a static
+ * host serves them), so a second visit finds them in the HTTP cache, and with them
+ * Chromium's code cache for scripts and compiled Wasm; the HTML and the YAML are no-store
+ * either way.
+ */
+export async function serveBenchPage(topologies: Record<string, string>, opts: { cache?: boolean } = {}): Promise<BenchServer> {
   const { build } = await import("esbuild");
-  const out = await build({
-    entryPoints: { page: join(root, "bench/browser/page.ts"), worker: join(root, "bench/browser/worker.ts") },
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    write: false,
-    outdir: "/out",
-    minify: true,
-    logLevel: "silent",
-  });
+  const esb = { bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, outdir: "/out", minify: true, logLevel: "silent" } as const;
+  // Two builds, so that the page and the worker share no chunk (each is one file to fetch);
+  // the worker's workloads are chunks of their own, fetched when asked for.
+  const page = await build({ ...esb, entryPoints: { page: join(root, "bench/browser/page.ts") } });
+  const worker = await build({ ...esb, entryPoints: { worker: join(root, "bench/browser/worker.ts") }, splitting: true });
+  const out = { outputFiles: [...page.outputFiles, ...worker.outputFiles] };
   const files = new Map<string, { type: string; body: Uint8Array }>();
   for (const f of out.outputFiles) files.set(`/${f.path.split("/").pop()}`, { type: "text/javascript", body: f.contents });
+  const chunks = out.outputFiles.filter((f) => !/\/(page|worker)\.js$/.test(f.path)).reduce((n, f) => n + f.contents.length, 0);
   files.set("/", { type: "text/html", body: new TextEncoder().encode(PAGE) });
   for (const [name, yaml] of Object.entries(topologies)) files.set(`/topology/${name}.yaml`, { type: "text/yaml", body: new TextEncoder().encode(yaml) });
   if (!existsSync(join(root, "build/kernel.wasm"))) throw new Error(`${root}build/kernel.wasm is missing: run "npm run build" first`);
@@ -48,7 +54,7 @@ export async function serveBenchPage(topologies: Record<string, string>): Promis
     const headers = {
       "Cross-Origin-Opener-Policy": "same-origin",
       "Cross-Origin-Embedder-Policy": "require-corp",
-      "Cache-Control": "no-store",
+      "Cache-Control": opts.cache && /\.(js|wasm)$/.test(path) ? "public, max-age=3600" : "no-store",
     };
     const m = /^\/wasm\/((?:modules\/)?[A-Za-z0-9_]+\.wasm)$/.exec(path);
     if (m && existsSync(join(root, "build", m[1]!))) {
@@ -72,7 +78,7 @@ export async function serveBenchPage(topologies: Record<string, string>): Promis
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/`,
-    sizes: { page: files.get("/page.js")!.body.length, worker: files.get("/worker.js")!.body.length },
+    sizes: { page: files.get("/page.js")!.body.length, worker: files.get("/worker.js")!.body.length, chunks },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -7,13 +7,14 @@
 // answered { benchId, ok, result | error }. Timing is performance.now (5 µs steps in a
 // cross-origin isolated worker, which the bench server's COOP/COEP headers make this).
 // The worker's name is the absolute URL of the binaries' folder.
+//   { benchId, bench: "marks" }  -> WorkerMarks (where the worker's own time went)
 
+import { evalStart } from "./worker_start.js"; // first: its time is the bundle's start
 import { LabServer } from "../../host/web/server.js";
 import { urlModuleSource } from "../../host/kern/source.js";
-import { tcpEpairBulk } from "../workloads/tcp_epair.js";
-import { epairFps, epairSetup } from "../workloads/epair_fps.js";
-import { perfNowNs } from "../workloads/common.js";
-import { topologySplit } from "../workloads/topology_split.js";
+// The workloads are imported when first asked for (chunks of their own): a page load that
+// only brings a lab up loads what the real page's worker loads (topologySplit alone brings
+// ajv, ~125 KB).
 
 interface WorkerScope {
   name: string;
@@ -23,23 +24,49 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 const source = urlModuleSource(scope.name);
-const server = new LabServer((m, transfer) => scope.postMessage(m, transfer ?? []), { source });
+
+/**
+ * The worker's marks for the page load's breakdown, in ms of the worker's clock, with its
+ * time origin (performance.timeOrigin, epoch ms) so the page can put them on its own:
+ * the bundle started and finished evaluating; per request op, when its first one came in,
+ * and when its response was posted (before and after postMessage: the difference is the
+ * structured clone of the result).
+ */
+export interface WorkerMarks {
+  origin: number;
+  evalStart: number;
+  ready: number;
+  ops: Record<string, { in: number; post: number; posted: number }>;
+}
+const marks: WorkerMarks = { origin: performance.timeOrigin, evalStart, ready: 0, ops: {} };
+const opOf = new Map<number, string>();
+const server = new LabServer((m, transfer) => {
+  const id = (m as { id?: number }).id;
+  const op = id !== undefined ? opOf.get(id) : undefined;
+  if (op) opOf.delete(id!);
+  const post = performance.now();
+  scope.postMessage(m, transfer ?? []);
+  if (op && marks.ops[op] && !marks.ops[op].posted) Object.assign(marks.ops[op], { post, posted: performance.now() });
+}, { source });
+marks.ready = performance.now();
 
 interface BenchRequest {
   benchId: number;
-  bench: "tcp" | "epair" | "topoSplit";
+  bench: "tcp" | "epair" | "topoSplit" | "marks";
   opts?: { offload: boolean; xfer: number; runs: number; warmup: number } | { yaml: string; from: string; to: string };
 }
 
 async function bench(req: BenchRequest): Promise<unknown> {
   const env = { crossOriginIsolated: scope.crossOriginIsolated, userAgent: navigator.userAgent };
   if (req.bench === "tcp") {
+    const [{ tcpEpairBulk }, { perfNowNs }] = await Promise.all([import("../workloads/tcp_epair.js"), import("../workloads/common.js")]);
     const o = req.opts as { offload: boolean; xfer: number; runs: number; warmup: number } | undefined;
     if (!o) throw new Error("bench tcp: opts { offload, xfer, runs, warmup } missing");
     const r = await tcpEpairBulk({ ...o, recvXfer: 0, now: perfNowNs, source });
     return { ...r, env };
   }
   if (req.bench === "epair") {
+    const [{ epairFps, epairSetup }, { perfNowNs }] = await Promise.all([import("../workloads/epair_fps.js"), import("../workloads/common.js")]);
     const s = await epairSetup(source);
     try {
       return { ...epairFps(s, perfNowNs), env };
@@ -47,11 +74,13 @@ async function bench(req: BenchRequest): Promise<unknown> {
       s.k.shutdown();
     }
   }
+  if (req.bench === "marks") return marks;
   if (req.bench === "topoSplit") {
     const o = req.opts as { yaml: string; from: string; to: string };
+    const { topologySplit } = await import("../workloads/topology_split.js");
     return await topologySplit(o.yaml, o.from, o.to, source);
   }
-  throw new Error(`unknown bench ${JSON.stringify((req as { bench: unknown }).bench)} (known: tcp, epair, topoSplit)`);
+  throw new Error(`unknown bench ${JSON.stringify((req as { bench: unknown }).bench)} (known: tcp, epair, topoSplit, marks)`);
 }
 
 scope.onmessage = (e: MessageEvent) => {
@@ -62,6 +91,11 @@ scope.onmessage = (e: MessageEvent) => {
       (err: unknown) => scope.postMessage({ benchId: m.benchId, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
     );
     return;
+  }
+  const r = e.data as { id?: unknown; op?: unknown } | undefined;
+  if (r && typeof r.id === "number" && typeof r.op === "string") {
+    opOf.set(r.id, r.op);
+    marks.ops[r.op] ??= { in: performance.now(), post: 0, posted: 0 };
   }
   void server.handle(e.data);
 };

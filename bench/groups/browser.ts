@@ -27,8 +27,10 @@ const CHROMIUM = process.env.CHROMIUM ?? ["/usr/bin/chromium", "/usr/bin/chromiu
 /** Node round + page round, this many times; each figure is the median of all its runs. */
 const ROUNDS = 2;
 const TOPO_RUNS = 5;
+/** Second visits (scripts and binaries cached), after one that fills the cache. */
+const WARM_RUNS = 3;
 
-const GRID = "name: grid100\ngenerators:\n  - shape: grid\n    name: g\n    rows: 10\n    cols: 10\n";
+export const GRID = "name: grid100\ngenerators:\n  - shape: grid\n    name: g\n    rows: 10\n    cols: 10\n";
 const STAR = "name: star100\ngenerators:\n  - shape: star\n    name: s\n    leaves: 99\n    center: router\n";
 
 /** The issue's bar for the throughput figures: at least 0.8 x the peer of the same run. */
@@ -45,16 +47,21 @@ interface WorkerEnv {
   userAgent: string;
 }
 
-interface TopoResult {
+export interface TopoResult {
   totalMs: number;
   marks: { script: number; hello: number; loaded: number; pinged: number };
   navigation?: { responseEnd: number; domInteractive: number };
+  /** The worker's marks on the page's clock (ms from navigation start), and its phases of the load (ms). */
+  worker: {
+    created: number; evalStart: number; ready: number; helloIn: number; loadIn: number; loadPost: number; loadPosted: number;
+    parseMs: number; bootMs: number; upMs: number;
+  };
   upMs: number;
   nodes: number;
   links: number;
   crossOriginIsolated: boolean;
-  /** CPU time of Chromium's processes over the load (from before the tab opened to the result read). */
-  cpu: { all: number; renderer: number };
+  /** CPU time of Chromium's processes over the load (from before the tab opened to the result read); of the renderers' threads by name. */
+  cpu: { all: number; renderer: number; threads: Record<string, number> };
 }
 
 /**
@@ -102,6 +109,36 @@ function childCpuMs(): Map<number, { ms: number; renderer: boolean }> {
   return out;
 }
 
+/**
+ * CPU time (ms) of the renderers' threads by thread name ("main" is the page's main
+ * thread, "DedicatedWorker" the worker's, "ThreadPoolForeg" V8's helpers: compiling, GC): the renderer of a page with COOP is
+ * its own new process, so read before the page closes this is that page's alone. CPU time
+ * holds still on a shared machine where wall time does not.
+ */
+function rendererThreadCpuMs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [pid, t] of childCpuMs()) {
+    if (!t.renderer) continue;
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const comm = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        out[comm] = (out[comm] ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return out;
+}
+
 /** CPU ms spent between two childCpuMs snapshots by the processes alive at the second: all, and renderers only. */
 function cpuSpent(before: ReturnType<typeof childCpuMs>, after: ReturnType<typeof childCpuMs>): { all: number; renderer: number } {
   const r = { all: 0, renderer: 0 };
@@ -113,7 +150,7 @@ function cpuSpent(before: ReturnType<typeof childCpuMs>, after: ReturnType<typeo
   return r;
 }
 
-async function launch(): Promise<Browser> {
+export async function launch(): Promise<Browser> {
   const { chromium } = await import("playwright-core");
   return await chromium.launch({
     executablePath: CHROMIUM,
@@ -145,7 +182,7 @@ async function inPage<T>(page: Page, bench: string, opts?: unknown): Promise<T> 
   )) as T;
 }
 
-async function topologyOnce(browser: Browser, srv: BenchServer, name: string, from: string, to: string, errors: string[]): Promise<TopoResult> {
+export async function topologyOnce(browser: Browser, srv: BenchServer, name: string, from: string, to: string, errors: string[]): Promise<TopoResult> {
   const cpu0 = childCpuMs();
   const page = await openPage(browser, `${srv.url}?topology=${name}&from=${from}&to=${to}`, errors);
   try {
@@ -158,7 +195,8 @@ async function topologyOnce(browser: Browser, srv: BenchServer, name: string, fr
       return { result: w.benchResult, error: w.benchError };
     });
     if (error !== undefined) throw new Error(`browser_topology_100_up_ms: ${error}`);
-    return { ...(result as TopoResult), cpu: cpuSpent(cpu0, childCpuMs()) };
+    const threads = HAVE_PROC ? rendererThreadCpuMs() : {};
+    return { ...(result as TopoResult), cpu: { ...cpuSpent(cpu0, childCpuMs()), threads } };
   } finally {
     await page.close();
   }
@@ -185,7 +223,7 @@ async function run(ctx: GroupContext): Promise<void> {
     // booted no kernel (the same cold start as the page's worker), for the note.
     const nodeSplit = await topologySplit(GRID, "g-1-1", "g-10-10");
     const version = browser.version();
-    ctx.log(`Chromium ${version}, page at ${srv.url} (page.js ${srv.sizes.page} B, worker.js ${srv.sizes.worker} B)`);
+    ctx.log(`Chromium ${version}, page at ${srv.url} (page.js ${srv.sizes.page} B, worker.js ${srv.sizes.worker} B, the workloads${"'"} chunks ${srv.sizes.chunks} B)`);
 
     // Page load to a 100-node lab up and pinging: one cold load (the browser's first
     // worker and Wasm compile), then TOPO_RUNS, each a new page; no-store, so every load
@@ -194,6 +232,16 @@ async function run(ctx: GroupContext): Promise<void> {
     const cold = await topologyOnce(browser, srv, "grid100", "g-1-1", "g-10-10", errors);
     const runs: TopoResult[] = [];
     for (let i = 0; i < TOPO_RUNS; i++) runs.push(await topologyOnce(browser, srv, "grid100", "g-1-1", "g-10-10", errors));
+    // A second visit: the scripts and binaries from the HTTP cache (and with them the code
+    // caches), from a server of their own (another origin, so the loads above never saw them).
+    const warmSrv = await serveBenchPage({ grid100: GRID }, { cache: true });
+    const warm: TopoResult[] = [];
+    try {
+      for (let i = 0; i < 1 + WARM_RUNS; i++) warm.push(await topologyOnce(browser, warmSrv, "grid100", "g-1-1", "g-10-10", errors));
+    } finally {
+      await warmSrv.close();
+    }
+    warm.shift(); // the visit that filled the cache
     const stars: TopoResult[] = [];
     for (let i = 0; i < 2; i++) stars.push(await topologyOnce(browser, srv, "star100", "s1", "s99", errors));
     // What a new tab costs with no page in it (the renderer's start, the browser's side), for the note.
@@ -208,11 +256,15 @@ async function run(ctx: GroupContext): Promise<void> {
     const split = await inPage<Record<string, number>>(splitPage, "topoSplit", { yaml: GRID, from: "g-1-1", to: "g-10-10" }).finally(() => splitPage.close());
     const mid = (rs: TopoResult[], f: (r: TopoResult) => number) => median(rs.map(f)).toFixed(0);
     const cpuNote = HAVE_PROC
-      ? `CPU time Chromium spent on each (all its processes / the renderers: page and worker) ${runs.map((r) => `${r.cpu.all.toFixed(0)}/${r.cpu.renderer.toFixed(0)}`).join(" ")} ms, and on a blank tab ${blank.all.toFixed(0)}/${blank.renderer.toFixed(0)} ms; `
+      ? `CPU time Chromium spent on each (all its processes / the renderers: page and worker) ${runs.map((r) => `${r.cpu.all.toFixed(0)}/${r.cpu.renderer.toFixed(0)}`).join(" ")} ms, and on a blank tab ${blank.all.toFixed(0)}/${blank.renderer.toFixed(0)} ms; ` +
+        `of it the page's main thread ${mid(runs, (r) => r.cpu.threads.main ?? NaN)} ms and the worker's ${mid(runs, (r) => r.cpu.threads.DedicatedWorker ?? NaN)} ms (medians); `
       : "";
     ctx.report("browser_topology_100_up_ms", round(median(runs.map((r) => r.totalMs))), {
       note: `10 x 10 grid of routers (${cold.nodes} nodes, ${cold.links} links, shortest-path routes to every link), ping g-1-1 -> g-10-10 (18 hops) at max speed; median of ${TOPO_RUNS} fresh pages: ` +
-        `page answered at ${mid(runs, (r) => r.navigation?.responseEnd ?? NaN)} ms, parsed at ${mid(runs, (r) => r.navigation?.domInteractive ?? NaN)}, script running at ${mid(runs, (r) => r.marks.script)}, worker answering at ${mid(runs, (r) => r.marks.hello)}, lab up at ${mid(runs, (r) => r.marks.loaded)} (of which topology up ${mid(runs, (r) => r.upMs)}), ping answered at ${mid(runs, (r) => r.marks.pinged)}; ` +
+        `page answered at ${mid(runs, (r) => r.navigation?.responseEnd ?? NaN)} ms, parsed at ${mid(runs, (r) => r.navigation?.domInteractive ?? NaN)}, script running at ${mid(runs, (r) => r.marks.script)}, ` +
+        `worker started (its script fetched) at ${mid(runs, (r) => r.worker.created)}, its code running at ${mid(runs, (r) => r.worker.evalStart)}, ready at ${mid(runs, (r) => r.worker.ready)}, answering at ${mid(runs, (r) => r.marks.hello)}, ` +
+        `load in at ${mid(runs, (r) => r.worker.loadIn)} (parse ${mid(runs, (r) => r.worker.parseMs)}, boot ${mid(runs, (r) => r.worker.bootMs)}, rest of up ${mid(runs, (r) => r.worker.upMs - r.worker.bootMs)}), its answer posted at ${mid(runs, (r) => r.worker.loadPosted)} (clone ${mid(runs, (r) => r.worker.loadPosted - r.worker.loadPost)}), read by the page at ${mid(runs, (r) => r.marks.loaded)}, ping answered at ${mid(runs, (r) => r.marks.pinged)}; ` +
+        `second visits (scripts and binaries from the HTTP cache, HTML and YAML not): ${warm.map((r) => r.totalMs.toFixed(0)).join(" ")} ms (worker's code running at ${mid(warm, (r) => r.worker.evalStart)}, CPU ${warm.map((r) => r.cpu.all.toFixed(0)).join(" ")} ms); ` +
         `runs ${runs.map((r) => r.totalMs.toFixed(0)).join(" ")} ms; ${cpuNote}first (cold) page ${cold.totalMs.toFixed(0)} ms; a star of 100 (router centre, 99 hosts): ${mid(stars, (r) => r.totalMs)} ms; ` +
         `step by step (first parse compiles the schema validator, first boot fetches and compiles the binaries) in one more page's worker: ${splitText(split)}; in Node (this process, as cold): ${splitText(nodeSplit)}; ` +
         `crossOriginIsolated ${cold.crossOriginIsolated}, Chromium ${version}, load average ${load()}`,

@@ -28,8 +28,39 @@ function fail(what: string | undefined, msg: string): never {
 
 const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
+/**
+ * The dotted quad in s[from, to) as a host-order u32, or -1 when it is not one: the same
+ * texts DOTTED and the 0-255 check take, read without a regex or a slice (a topology's
+ * thousands of routes are parsed in a worker whose code is still cold).
+ */
+function quad(s: string, from: number, to: number): number {
+  let a = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      a = a * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits > 3) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+    } else return -1;
+  }
+  return digits === 0 || dots !== 3 ? -1 : a * 256 + part;
+}
+
 /** The address as a host-order u32, or why the text is not one. */
 function scan4(s: unknown): number | string {
+  if (typeof s === "string") {
+    const a = quad(s, 0, s.length);
+    if (a >= 0) return a;
+  }
   const m = typeof s === "string" ? DOTTED.exec(s) : null;
   if (!m) return `${show(s)} is not an IPv4 address (a.b.c.d)`;
   let a = 0;
@@ -250,6 +281,20 @@ function prefixOf<A>(s: string, what: string | undefined, allowBare: boolean, fa
 
 /** "10.0.0.0/24" (or "default", or a bare address: /32 unless !allowBare) -> [host-order address, plen]. */
 export function parsePrefix(s: string, what?: string, allowBare = true): [number, number] {
+  // The common "a.b.c.d/n" read in place; anything else (and every error) as prefixOf reads it.
+  if (typeof s === "string") {
+    const i = s.indexOf("/");
+    const digits = s.length - i - 1;
+    if (i > 0 && digits >= 1 && digits <= 3) {
+      let plen = 0;
+      for (let j = i + 1; j < s.length; j++) {
+        const c = s.charCodeAt(j);
+        plen = c >= 48 && c <= 57 ? plen * 10 + (c - 48) : 99;
+      }
+      const a = plen <= 32 ? quad(s, 0, i) : -1;
+      if (a >= 0) return [a, plen];
+    }
+  }
   return prefixOf(s, what, allowBare, 4, (t) => parseIPv4(t, what), 0);
 }
 

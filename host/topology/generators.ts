@@ -262,33 +262,49 @@ export function shortestPathRoutes(nodes: NodeSpec[], links: LinkSpec[]): void {
     const net = (ipNum(ip) & mask(p)) >>> 0;
     nets.push({ net: `${v4text(net)}/${p}`, ends: [a, bb] });
   }
-  nodes.forEach((n, s) => {
+  // Plain indexed loops over flat arrays: a 10 x 10 grid runs the inner loop 17,800 times,
+  // in a worker whose code is still cold (for-of with destructuring there took ~100x the
+  // time it takes warm).
+  const nNets = nets.length;
+  const netText = nets.map((x) => x.net);
+  const endA = Int32Array.from(nets, (x) => x.ends[0]);
+  const endB = Int32Array.from(nets, (x) => x.ends[1]);
+  const dist = new Int32Array(nodes.length);
+  const hop: string[] = new Array<string>(nodes.length).fill("");
+  const q = new Int32Array(nodes.length);
+  for (let s = 0; s < nodes.length; s++) {
+    const n = nodes[s];
     if (n.role !== "router") {
       if (adj[s].length === 1) n.routes.push({ to: "default", via: adj[s][0][1], origin: n.origin });
-      return;
+      continue;
     }
     // BFS: first hop (address) towards every node.
-    const hop: (string | undefined)[] = new Array(nodes.length);
-    const dist = new Int32Array(nodes.length).fill(-1);
+    dist.fill(-1);
     dist[s] = 0;
-    const q = [s];
-    for (let h = 0; h < q.length; h++) {
+    q[0] = s;
+    let tail = 1;
+    for (let h = 0; h < tail; h++) {
       const u = q[h];
-      for (const [v, addr] of adj[u]) {
+      const nb = adj[u];
+      for (let j = 0; j < nb.length; j++) {
+        const v = nb[j][0];
         if (dist[v] >= 0) continue;
         dist[v] = dist[u] + 1;
-        hop[v] = u === s ? addr : hop[u];
-        q.push(v);
+        hop[v] = u === s ? nb[j][1] : hop[u];
+        q[tail++] = v;
       }
     }
-    for (const { net, ends } of nets) {
-      if (ends[0] === s || ends[1] === s) continue;
-      const [x, y] = ends;
+    const routes = n.routes;
+    const origin = n.origin;
+    for (let i = 0; i < nNets; i++) {
+      const x = endA[i];
+      const y = endB[i];
+      if (x === s || y === s) continue;
       const near = dist[x] < 0 ? y : dist[y] < 0 ? x : dist[x] <= dist[y] ? x : y;
       if (dist[near] < 0) continue;
-      n.routes.push({ to: net, via: hop[near]!, origin: n.origin });
+      routes.push({ to: netText[i], via: hop[near], origin });
     }
-  });
+  }
 }
 
 function ipNum(s: string): number {

@@ -7,7 +7,7 @@ import "../vnet.js"; // the Kernel/Vnet convenience methods (epair, ifcreate, so
 import { Kernel, type Vnet } from "../kern/kernel.js";
 import { Interface } from "../admin/ifnet.js";
 import { LeakError, AbortError, abortError, type LeakEntry } from "../lib/errors.js";
-import { addAddress, addRoute, setForwarding, setIcmpLimit, ipReassKnob, type IpReassKnob } from "../admin/inet.js";
+import { addAddress, addRoutes, setForwarding, setIcmpLimit, ipReassKnob, type IpReassKnob } from "../admin/inet.js";
 import { setForwarding6, setIcmp6Limit, frag6Knob, type Frag6Knob } from "../admin/inet6.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { bridgeAdd } from "../admin/bridge.js";
@@ -162,6 +162,8 @@ function growthProblem(prev: TopologySpec, next: TopologySpec): string {
 
 export class Topology {
   readonly time: TimeDriver;
+  /** Wall ms up() spent booting the kernel (0 when it was given one): the rest of up() is the build. */
+  bootMs = 0;
   private readonly byName = new Map<string, Node>();
   private readonly linkList: Link[] = [];
   private readonly byEndpoint = new Map<string, Link>();
@@ -292,6 +294,7 @@ export class Topology {
     preflight(spec, opts);
     let kernel = opts.kernel;
     const own = !kernel;
+    const t0 = performance.now();
     if (!kernel) {
       // A peer in another process or page cannot share virtual time: with websocket
       // interfaces the default clock is real (and a virtual one is refused by preflight).
@@ -303,6 +306,7 @@ export class Topology {
       }
     }
     const t = new Topology(kernel, spec, own, opts.pcapDir);
+    t.bootMs = own ? performance.now() - t0 : 0;
     try {
       const listens = webSocketsOf(spec).filter((w) => w.iface.listen);
       if (listens.length) {
@@ -489,12 +493,14 @@ export class Topology {
         else tcpKnob(k, node.vnet, name.slice("net.inet.tcp.".length) as "sack.enable", v as number);
       });
     }
-    for (const r of n.routes) {
-      this.step(r.origin, `${n.name} route ${r.to}`, () => {
-        const dev = r.dev !== undefined ? node.iface(r.dev) : undefined;
-        addRoute(k, node.vnet, r.to, r.via !== undefined ? { gateway: node.zoned(r.via), iface: dev } : { iface: dev! });
-      });
-    }
+    // All of a node's routes in one call (batched into the kernel); a refused one names its line.
+    const routes = n.routes.map((r) => {
+      const dev = r.dev !== undefined ? this.step(r.origin, `${n.name} route ${r.to}`, () => node.iface(r.dev!)) : undefined;
+      return { to: r.to, via: r.via !== undefined ? { gateway: node.zoned(r.via), iface: dev } : { iface: dev! } };
+    });
+    addRoutes(k, node.vnet, routes, (i, e) => {
+      throw errAt(n.routes[i]!.origin, `${n.name} route ${n.routes[i]!.to}: ${because(e)}`);
+    });
   }
 
   /** Run one configuration call; its failure becomes a TopologyError at origin. */

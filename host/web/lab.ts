@@ -16,6 +16,7 @@ import { ShellCore } from "../shell/shell.js";
 import { resultTable, passedLine } from "../shell/results.js";
 import { TimeController, type ClockState } from "./time.js";
 import { decodeFrame, LINKTYPE_ETHERNET, LINKTYPE_NULL } from "./decode.js";
+import { routeText } from "./protocol.js";
 import type {
   CheckResult, Direction, Event, Flight, IfaceStats, LabInfo, LinkInfo, PacketRow, Problem, Stats, StepResult,
 } from "./protocol.js";
@@ -92,6 +93,8 @@ export class Lab {
   readonly shell: ShellCore;
   readonly time: TimeController;
   readonly upMs: number;
+  /** Wall ms the file's parse and check took (0 once grown: the first file's). */
+  parseMs = 0;
   private captures = new Map<number, UserCapture>();
   private nextCapture = 1;
   private cutSaved = new Map<number, { "a->b": LinkConditions; "b->a": LinkConditions }>();
@@ -116,11 +119,14 @@ export class Lab {
 
   /** Parse, bring up (capture steps write under CAPTURE_DIR, through the platform's files); TopologyError(s) for a bad file. */
   static async load(yaml: string, opts: { file?: string; clock?: "virtual" | "real"; seed?: number; emit: (e: Event) => void }): Promise<Lab> {
+    const tp = performance.now();
     const spec = parseTopology(yaml, opts.file ?? "lab.yaml");
     const t0 = performance.now();
     // No clock asked for: Topology.up's default (virtual; real with websocket interfaces, whose peers cannot share virtual time).
     const topo = await Topology.up(spec, { clock: opts.clock ?? spec.clock, seed: opts.seed ?? spec.seed, pcapDir: CAPTURE_DIR });
-    return new Lab(topo, spec, performance.now() - t0, opts.emit);
+    const lab = new Lab(topo, spec, performance.now() - t0, opts.emit);
+    lab.parseMs = t0 - tp;
+    return lab;
   }
 
   /**
@@ -141,7 +147,9 @@ export class Lab {
       name: this.spec.name,
       clock: t.kernel.clock.kind,
       seed: this.spec.seed ?? 1,
+      parseMs: this.parseMs,
       upMs: this.upMs,
+      bootMs: this.topo.bootMs,
       nodes: t.nodes().map((n) => ({
         name: n.name,
         role: n.role,
@@ -160,7 +168,7 @@ export class Lab {
             ...(i.iface instanceof WebSocketInterface ? { connected: i.iface.connected } : {}),
           };
         }),
-        routes: n.spec.routes.map((r) => ({ to: r.to, ...(r.via !== undefined ? { via: r.via } : {}), ...(r.dev !== undefined ? { dev: r.dev } : {}) })),
+        routes: n.spec.routes.map(routeText),
         services: n.spec.services.map((s) => ({ kind: s.kind, port: s.port })),
         line: n.spec.origin.line,
         generated: n.spec.generator !== undefined || n.spec.origin.path.startsWith("generators"),

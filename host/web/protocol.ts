@@ -15,7 +15,7 @@ import type { LinkConditions, EpairStats } from "../admin/epair.js";
 import type { Summary } from "./decode.js";
 import type { MemFile } from "./memfs.js";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type { ClockState, MemFile, StepEvent, StepResult, TeardownReport, LinkConditions, EpairStats };
 
@@ -119,12 +119,34 @@ export interface NodeInfo {
   role: "host" | "router" | "bridge";
   forwarding: boolean;
   interfaces: IfaceInfo[];
-  routes: { to: string; via?: string; dev?: string }[];
+  /**
+   * The file's routes, one text each in its fields' order: "TO via GW", "TO dev IF" or
+   * "TO via GW dev IF" (routeText / parseRouteText). Text rather than objects: a 100-router
+   * grid has 17,640, and as objects their structured clone and deserialisation cost the
+   * load's answer about 100 ms each way in a cold worker; as strings a few ms.
+   */
+  routes: string[];
   services: { kind: string; port: number }[];
   /** The file's line of the node (for the editor). */
   line: number;
   /** Made by a generator (not in the file's nodes: edit the generator). */
   generated: boolean;
+}
+
+/** A route of the file as NodeInfo carries it. */
+export function routeText(r: { to: string; via?: string; dev?: string }): string {
+  return r.to + (r.via !== undefined ? ` via ${r.via}` : "") + (r.dev !== undefined ? ` dev ${r.dev}` : "");
+}
+
+/** NodeInfo's route text back to its fields (none of them holds a space). */
+export function parseRouteText(t: string): { to: string; via?: string; dev?: string } {
+  const w = t.split(" ");
+  const r: { to: string; via?: string; dev?: string } = { to: w[0] ?? "" };
+  for (let i = 1; i + 1 < w.length; i += 2) {
+    if (w[i] === "via") r.via = w[i + 1];
+    else if (w[i] === "dev") r.dev = w[i + 1];
+  }
+  return r;
 }
 
 export interface LinkInfo {
@@ -146,7 +168,10 @@ export interface LabInfo {
   name: string;
   clock: "virtual" | "real";
   seed: number;
+  /** Wall ms in the worker: the file parsed and checked; the lab up (of which the kernel's boot, bootMs). */
+  parseMs: number;
   upMs: number;
+  bootMs: number;
   nodes: NodeInfo[];
   links: LinkInfo[];
   steps: { index: number; name: string; action: string; line: number }[];
@@ -201,7 +226,12 @@ export type Event =
   | { event: "captureEnded"; capture: number; frames: number; drops: number }
   | { event: "flights"; flights: Flight[] }
   | { event: "step"; step: StepEvent }
-  | { event: "loaded"; info: LabInfo }
+  /**
+   * A lab came up or grew. Counts only: the LabInfo is the load's (grow's) response, and
+   * `info` asks for it again. Sending it twice cost the page of a 100-node grid (17,640
+   * routes) two structured clones and two deserialisations of ~900 KB, about 100 ms.
+   */
+  | { event: "loaded"; name: string; nodes: number; links: number }
   | { event: "unloaded" };
 
 /** What a port needs: Worker, MessagePort, DedicatedWorkerGlobalScope, worker_threads' parentPort (with a shim). */

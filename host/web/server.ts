@@ -9,7 +9,7 @@ import { platform, setPlatform, type ModuleSource } from "../lib/platform.js";
 import { Lab, check, problemsOf } from "./lab.js";
 import { MemFs } from "./memfs.js";
 import linkmap from "../kern/linkmap_data.js";
-import { PROTOCOL_VERSION, type Event, type Ops, type Request, type Response, type WireError } from "./protocol.js";
+import { PROTOCOL_VERSION, type Event, type LabInfo, type Ops, type Request, type Response, type WireError } from "./protocol.js";
 
 export interface ServeOptions {
   /** Kernel and module binaries (a browser: urlModuleSource of the page's wasm folder). Default: the platform's. */
@@ -82,14 +82,14 @@ export class LabServer {
       const lab = await Lab.load(a.yaml, { file: a.file, clock: a.clock, seed: a.seed, emit: this.emit });
       this.lab = lab;
       const info = lab.info();
-      this.emit({ event: "loaded", info });
+      this.emit(loadedEvent(info));
       this.emit({ event: "clock", state: lab.time.state() });
       return info;
     }),
     grow: (a) => this.serial(async () => {
       if (!this.lab) return { grown: false as const, why: "no lab is up" };
       const r = await this.lab.grow(a.yaml, a.file);
-      if (r.grown) this.emit({ event: "loaded", info: r.info });
+      if (r.grown) this.emit(loadedEvent(r.info));
       return r;
     }),
     unload: () => this.serial(async () => {
@@ -163,6 +163,10 @@ export class LabServer {
       this.post({ id: req.id, ok: false, error: wireError(e) });
     }
   }
+}
+
+function loadedEvent(info: LabInfo): Event {
+  return { event: "loaded", name: info.name, nodes: info.nodes.length, links: info.links.length };
 }
 
 function wireError(e: unknown): WireError {
