@@ -47,13 +47,14 @@ describe("cli words", () => {
     assert.equal(duration("link", "delay", "250us"), 250);
     assert.equal(duration("link", "delay", "1.5s"), 1_500_000);
     assert.equal(duration("link", "delay", "7"), 7000);
-    assert.throws(() => duration("link", "delay", "10 parsecs"), /link: delay must be a time such as 10ms/);
+    assert.throws(() => duration("link", "delay", "10 parsecs"), /link: delay: "10 parsecs" is not a duration: write a time in us, ms, s or m/);
     assert.equal(probability("link", "loss", "1%"), 0.01);
     assert.equal(probability("link", "loss", "0.25"), 0.25);
-    assert.throws(() => probability("link", "loss", "150%"), /link: loss must be a percentage/);
+    assert.throws(() => probability("link", "loss", "150%"), /link: loss: "150%" is not between 0 and 1/);
     assert.equal(rate("link", "rate", "10Mbit"), 10_000_000);
     assert.equal(rate("link", "rate", "64kbit"), 64_000);
-    assert.throws(() => rate("link", "rate", "10MB/s"), /link: rate must be a rate such as 10Mbit/);
+    assert.equal(rate("link", "rate", "10MB/s"), 80_000_000); // bytes where a B says so
+    assert.throws(() => rate("link", "rate", "10 furlongs"), /link: rate: "10 furlongs" is not a rate: write bits per second as bit, kbit, Mbit/);
   });
 });
 
