@@ -16,14 +16,12 @@ import { formatConditions, type LinkConditions } from "../admin/epair.js";
 import { WavnetError, AbortError } from "../lib/errors.js";
 import { platform, unsupported } from "../lib/platform.js";
 import {
-  addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding,
-  ipReassKnob, type IpReassKnob,
+  addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS,
 } from "../admin/inet.js";
 import { isIPv6Text, splitZone, mask4 as maskOf } from "../lib/addr.js";
 import { netstatSTcp, tcpConnections } from "../admin/tcp.js";
 import {
   ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpDelete,
-  setForwarding6, forwarding6, frag6Knob, type Frag6Knob,
 } from "../admin/inet6.js";
 import { sockstat, formatSockstat, type SockAddr } from "../sockets/socket.js";
 import { ping, traceroute } from "../admin/ping.js";
@@ -32,6 +30,8 @@ import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel } from "../admin/bridg
 import {
   CommandError, tokenize, getopt, number, duration, probability, rate,
 } from "./args.js";
+
+import { SYSCTL } from "./sysctl.js";
 
 export { CommandError } from "./args.js";
 
@@ -48,7 +48,7 @@ export interface CommandsOptions {
   pcapDir?: string;
 }
 
-interface Call {
+export interface Call {
   kernel: Kernel;
   node: CommandNode;
   vnet: Vnet;
@@ -58,7 +58,7 @@ interface Call {
   signal?: AbortSignal;
 }
 
-interface Command {
+export interface Command {
   usage: string;
   summary: string;
   run(c: Call, self: Commands): string | Promise<string>;
@@ -609,37 +609,6 @@ function kldunload(c: Call): string {
   return "";
 }
 
-const SYSCTL_USAGE = "sysctl net.inet.ip.forwarding[=0|1] | net.inet6.ip6.forwarding[=0|1] | net.inet.ip.maxfrag*[=N] | net.inet6.ip6.maxfrag*[=N]";
-
-/** The reassembly limits (docs/conformance.md), FreeBSD's names: integers, -1 for no limit. */
-const REASS_OIDS = [
-  "net.inet.ip.maxfragpackets", "net.inet.ip.maxfragbucketsize", "net.inet.ip.maxfragsperpacket",
-  "net.inet6.ip6.maxfrags", "net.inet6.ip6.maxfragpackets", "net.inet6.ip6.maxfragbucketsize", "net.inet6.ip6.maxfragsperpacket",
-  "net.inet6.ip6.frag6_nfrags",
-];
-
-function sysctl(c: Call): string {
-  if (c.argv.length !== 1) throw new CommandError(`sysctl: usage: ${SYSCTL_USAGE}`);
-  const [name, value] = c.argv[0].split("=", 2);
-  if (REASS_OIDS.includes(name)) {
-    const six = name.startsWith("net.inet6.");
-    const knob = name.slice(six ? "net.inet6.ip6.".length : "net.inet.ip.".length);
-    const get = (v?: number) => (six ? frag6Knob(c.kernel, c.vnet, knob as Frag6Knob, v) : ipReassKnob(c.kernel, c.vnet, knob as IpReassKnob, v));
-    const old = get();
-    if (value === undefined) return `${name}: ${old}`;
-    if (!/^-?\d+$/.test(value)) throw new CommandError(`sysctl: ${name} takes an integer (-1: no limit), got ${JSON.stringify(value)}`);
-    return `${name}: ${old} -> ${get(Number(value))}`;
-  }
-  const six = name === "net.inet6.ip6.forwarding";
-  if (name !== "net.inet.ip.forwarding" && !six) throw new CommandError(`sysctl: unknown oid '${name}' (known here: net.inet.ip.forwarding, net.inet6.ip6.forwarding, ${REASS_OIDS.join(", ")})`);
-  const old = (six ? forwarding6(c.kernel, c.vnet) : forwarding(c.kernel, c.vnet)) ? 1 : 0;
-  if (value === undefined) return `${name}: ${old}`;
-  if (value !== "0" && value !== "1") throw new CommandError(`sysctl: ${name} takes 0 or 1, got ${JSON.stringify(value)}`);
-  if (six) setForwarding6(c.kernel, c.vnet, value === "1");
-  else setForwarding(c.kernel, c.vnet, value === "1");
-  return `${name}: ${old} -> ${value}`;
-}
-
 // ---------------------------------------------------------------------------------------
 // link conditions
 
@@ -735,7 +704,7 @@ const COMMANDS: Record<string, Command> = {
   kldstat: { usage: "kldstat", summary: "loaded modules (kernel-wide)", run: kldstat },
   kldload: { usage: "kldload MODULE", summary: "load a module into the kernel (every node)", run: kldload },
   kldunload: { usage: "kldunload [-f] MODULE", summary: "unload a module from the kernel (every node)", run: kldunload },
-  sysctl: { usage: SYSCTL_USAGE, summary: "read or set the node's IPv4/IPv6 forwarding", run: sysctl },
+  sysctl: SYSCTL,
   link: { usage: LINK_USAGE, summary: "conditions of frames an epair end sends (both: and its peer)", run: link },
   capture: { usage: CAPTURE_USAGE, summary: "capture an interface to a pcap/pcapng file", run: capture },
 };
