@@ -32,6 +32,7 @@ import {
 } from "./args.js";
 
 import { SYSCTL } from "./sysctl.js";
+import { resolveHost, noRouteHint } from "./resolve.js";
 
 export { CommandError } from "./args.js";
 
@@ -367,6 +368,11 @@ function route(c: Call): string {
   const words = c.argv.filter((w) => w !== "-n" && w !== "-net" && w !== "-host");
   const six = words.includes("-6") || words.includes("-inet6");
   const [verb, ...rest] = words.filter((w) => w !== "-6" && w !== "-inet6" && w !== "-4" && w !== "-inet");
+  // A node's name for the gateway (route add default r1) or the destination of route get.
+  const named = (w: string | undefined) => w !== undefined && w !== "default" && c.kernel.vnets().some((v) => v.name === w);
+  const fam = six ? 6 : words.includes("-4") || words.includes("-inet") ? 4 : undefined;
+  if ((verb === "add" || verb === "change") && named(rest[1])) rest[1] = resolveHost(c, rest[1]!, fam ?? (isIPv6Text(rest[0]) ? 6 : undefined)).address;
+  if (verb === "get" && named(rest[0])) rest[0] = resolveHost(c, rest[0]!, fam).address;
   // IPv6 when asked (-6), or when the destination or gateway is IPv6 text.
   const f = routeFamily(c, six || rest.slice(0, 2).some((w) => isIPv6Text(w)));
   switch (verb) {
@@ -529,11 +535,21 @@ async function interruptible<R>(c: Call, p: Promise<R>): Promise<R> {
   }
 }
 
-const PING_USAGE = "ping [-c count] [-i wait_s] [-s size] [-m ttl] [-t timeout_s] [-W waittime_ms] [-D] [-q] host";
+const PING_USAGE = "ping [-4 | -6] [-c count] [-i wait_s] [-s size] [-m ttl] [-t timeout_s] [-W waittime_ms] [-D] [-q] host|node";
+
+/** -4 / -6 (ping6 and traceroute6: 6). */
+function familyOpt(c: Call, opts: Map<string, string | true>): 4 | 6 | undefined {
+  if (opts.has("4") && opts.has("6")) throw new CommandError(`${c.cmd}: -4 and -6 exclude each other`);
+  if (c.cmd.endsWith("6")) {
+    if (opts.has("4")) throw new CommandError(`${c.cmd}: -4 is for ${c.cmd.slice(0, -1)}`);
+    return 6;
+  }
+  return opts.has("4") ? 4 : opts.has("6") ? 6 : undefined;
+}
 
 async function pingCmd(c: Call): Promise<string> {
-  const { opts, args } = getopt(c.cmd, c.argv, "c:i:s:m:t:W:Dq", PING_USAGE);
-  if (args.length !== 1) throw new CommandError(`ping: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${PING_USAGE}`);
+  const { opts, args } = getopt(c.cmd, c.argv, "c:i:s:m:t:W:Dq46", PING_USAGE);
+  if (args.length !== 1) throw new CommandError(`${c.cmd}: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${PING_USAGE}`);
   const o = (k: string) => opts.get(k) as string | undefined;
   const intervalMs = o("i") !== undefined ? number("ping", "-i (seconds between requests)", o("i")!, 0, 3600, false) * 1000 : 1000;
   let count = o("c") !== undefined ? number("ping", "-c (count)", o("c")!, 1, 65536) : 4;
@@ -546,9 +562,9 @@ async function pingCmd(c: Call): Promise<string> {
     count = o("c") !== undefined ? Math.min(count, fit) : fit;
     timeoutMs = Math.max(0, Math.min(timeoutMs, budget - (count - 1) * intervalMs));
   }
-  if (c.cmd === "ping6" && !isIPv6Text(args[0])) throw new CommandError(`ping6: ${args[0]} is not an IPv6 address`);
-  const six = isIPv6Text(args[0]);
-  const r = await interruptible(c, ping(c.kernel, c.vnet, zoned(c, args[0]), {
+  const dst = resolveHost(c, args[0], familyOpt(c, opts));
+  const six = dst.family === 6;
+  const r = await interruptible(c, ping(c.kernel, c.vnet, zoned(c, dst.address), {
     count,
     intervalMs,
     timeoutMs,
@@ -557,25 +573,36 @@ async function pingCmd(c: Call): Promise<string> {
     dontFragment: opts.has("D"),
     ...(c.signal ? { signal: c.signal } : {}),
   }));
-  const text = opts.has("q") ? r.text.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n") : r.text;
-  if (r.received === 0) throw new CommandFailed(`${c.cmd}: no reply from ${args[0]} (${r.transmitted} sent)`, text);
+  // BSD's first line names the host as typed: "PING h2 (10.0.0.2): 56 data bytes".
+  let text = dst.node !== undefined && !six ? r.text.replace(/^PING [^ ]+ \(/, `PING ${dst.node} (`) : r.text;
+  if (opts.has("q")) text = text.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n");
+  if (r.received === 0) {
+    const hint = /sendto: E(HOST|NET)UNREACH/.test(r.text) ? noRouteHint(c, dst.address) : undefined;
+    throw new CommandFailed(hint ? `${c.cmd}: ${hint}` : `${c.cmd}: no reply from ${args[0]} (${r.transmitted} sent)`, text);
+  }
   return text;
 }
 
-const TRACEROUTE_USAGE = "traceroute [-I] [-n] [-m max_ttl] [-q nqueries] [-w wait_s] host";
+const TRACEROUTE_USAGE = "traceroute [-4 | -6] [-I] [-n] [-m max_ttl] [-q nqueries] [-w wait_s] host|node";
 
 async function tracerouteCmd(c: Call): Promise<string> {
-  const { opts, args } = getopt(c.cmd, c.argv, "Inm:q:w:", TRACEROUTE_USAGE);
-  if (args.length !== 1) throw new CommandError(`traceroute: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${TRACEROUTE_USAGE}`);
+  const { opts, args } = getopt(c.cmd, c.argv, "Inm:q:w:46", TRACEROUTE_USAGE);
+  if (args.length !== 1) throw new CommandError(`${c.cmd}: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${TRACEROUTE_USAGE}`);
   const o = (k: string) => opts.get(k) as string | undefined;
-  if (c.cmd === "traceroute6" && !isIPv6Text(args[0])) throw new CommandError(`traceroute6: ${args[0]} is not an IPv6 address`);
-  const r = await interruptible(c, traceroute(c.kernel, c.vnet, zoned(c, args[0]), {
-    maxHops: o("m") !== undefined ? number("traceroute", "-m (max ttl)", o("m")!, 1, 255) : undefined,
-    queries: o("q") !== undefined ? number("traceroute", "-q (queries)", o("q")!, 1, 10) : undefined,
-    timeoutMs: o("w") !== undefined ? number("traceroute", "-w (seconds)", o("w")!, 0, 86400, false) * 1000 : undefined,
-    ...(c.signal ? { signal: c.signal } : {}),
-  }));
-  return r.text;
+  const dst = resolveHost(c, args[0], familyOpt(c, opts));
+  try {
+    const r = await interruptible(c, traceroute(c.kernel, c.vnet, zoned(c, dst.address), {
+      maxHops: o("m") !== undefined ? number("traceroute", "-m (max ttl)", o("m")!, 1, 255) : undefined,
+      queries: o("q") !== undefined ? number("traceroute", "-q (queries)", o("q")!, 1, 10) : undefined,
+      timeoutMs: o("w") !== undefined ? number("traceroute", "-w (seconds)", o("w")!, 0, 86400, false) * 1000 : undefined,
+      ...(c.signal ? { signal: c.signal } : {}),
+    }));
+    return r.text;
+  } catch (e) {
+    const hint = /E(HOST|NET)UNREACH/.test((e as Error).message) ? noRouteHint(c, dst.address) : undefined;
+    if (hint) throw new CommandError(`${c.cmd}: ${hint}`);
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
