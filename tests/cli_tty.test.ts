@@ -55,8 +55,9 @@ test("on a terminal: prompt, Tab completion, history recall and file, ^C", { ski
       p.stdin.write(keys);
     };
     await until(1, "h1 ifc\t");
-    await until("h1 ifconfig", " eth\t");
-    await until("h1 ifconfig eth0", "\r");
+    // A unique match gets its space: the next word is typed straight after.
+    await until("h1 ifconfig ", "eth\t");
+    await until("h1 ifconfig eth0 ", "\r");
     await until(2, "h1 ping -c 1 10.0.0.2\r");
     await until(3, "\x1b[A");
     await until(4, "\r"); // the up arrow brought the ping back: run it again

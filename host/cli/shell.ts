@@ -43,7 +43,8 @@ export class Shell {
 
   /** Run one line; returns false when the shell should end. */
   async line(raw: string, signal?: AbortSignal): Promise<boolean> {
-    const r = await this.core.run(raw, undefined, signal ? { signal } : {});
+    // Long commands (ping, traceroute, pingall) print each line as it comes.
+    const r = await this.core.run(raw, undefined, { ...(signal ? { signal } : {}), print: (l) => write(this.io.stdout, l) });
     if (r.quit) return false;
     if (r.out !== "") write(this.io.stdout, r.out);
     if (r.error !== undefined) this.fail(r.error);
@@ -57,7 +58,9 @@ export class Shell {
 
   /** readline's completer: node names and shell words, then commands, then interface names. */
   complete(line: string): [string[], string] {
-    return this.core.complete(line);
+    // A unique match ends its word, as bash does: "pi<Tab>" gives "ping " (then "-c" stays a word of its own).
+    const [cands, word] = this.core.complete(line);
+    return [cands.length === 1 ? [`${cands[0]} `] : cands, word];
   }
 }
 

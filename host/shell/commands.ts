@@ -57,6 +57,8 @@ export interface Call {
   argv: string[];
   /** ^C: a command that waits (ping, traceroute) stops and prints what it has, as BSD's do. */
   signal?: AbortSignal;
+  /** Where a long command writes lines as they come (ping's replies); what it returns is the rest. */
+  print?: (line: string) => void;
 }
 
 export interface Command {
@@ -110,7 +112,7 @@ export class Commands {
    * Run one command line on a node; resolves with its output (possibly ""). Rejects with a
    * CommandError (one line; CommandFailed also carries the output) for anything that failed.
    */
-  async exec(node: CommandNode, line: string, opts: { signal?: AbortSignal } = {}): Promise<string> {
+  async exec(node: CommandNode, line: string, opts: { signal?: AbortSignal; print?: (line: string) => void } = {}): Promise<string> {
     const words = tokenize(line);
     if (words.length === 0) return "";
     const [cmd, ...argv] = words;
@@ -118,7 +120,7 @@ export class Commands {
     if (!c) throw new CommandError(`${cmd}: unknown command (commands: ${this.names().join(", ")})`);
     if (!node.vnet.alive) throw new CommandError(`${cmd}: node "${node.name}" is gone`);
     try {
-      return await c.run({ kernel: this.kernel, node, vnet: node.vnet, cmd, argv, ...(opts.signal ? { signal: opts.signal } : {}) }, this);
+      return await c.run({ kernel: this.kernel, node, vnet: node.vnet, cmd, argv, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.print ? { print: opts.print } : {}) }, this);
     } catch (e) {
       if (e instanceof CommandError) throw e;
       // The host's own errors already say what and where; keep them to one line.
@@ -564,7 +566,21 @@ async function pingCmd(c: Call): Promise<string> {
   }
   const dst = resolveHost(c, args[0], familyOpt(c, opts));
   const six = dst.family === 6;
+  // BSD's first line names the host as typed: "PING h2 (10.0.0.2): 56 data bytes"; -q keeps only the statistics.
+  const shown = (t: string) => {
+    let x = dst.node !== undefined && !six ? t.replace(/^PING [^ ]+ \(/, `PING ${dst.node} (`) : t;
+    if (opts.has("q")) x = x.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n");
+    return x;
+  };
+  // Streaming: each line printed as it comes; what is returned is what was not printed.
+  let streamed = 0;
+  const onLine = c.print && ((l: string) => {
+    streamed++;
+    const t = shown(l);
+    if (t !== "") c.print!(t);
+  });
   const r = await interruptible(c, ping(c.kernel, c.vnet, zoned(c, dst.address), {
+    ...(onLine ? { onLine } : {}),
     count,
     intervalMs,
     timeoutMs,
@@ -573,9 +589,7 @@ async function pingCmd(c: Call): Promise<string> {
     dontFragment: opts.has("D"),
     ...(c.signal ? { signal: c.signal } : {}),
   }));
-  // BSD's first line names the host as typed: "PING h2 (10.0.0.2): 56 data bytes".
-  let text = dst.node !== undefined && !six ? r.text.replace(/^PING [^ ]+ \(/, `PING ${dst.node} (`) : r.text;
-  if (opts.has("q")) text = text.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n");
+  const text = shown(r.text.split("\n").slice(streamed).join("\n"));
   if (r.received === 0) {
     const hint = /sendto: E(HOST|NET)UNREACH/.test(r.text) ? noRouteHint(c, dst.address) : undefined;
     throw new CommandFailed(hint ? `${c.cmd}: ${hint}` : `${c.cmd}: no reply from ${args[0]} (${r.transmitted} sent)`, text);
@@ -590,14 +604,20 @@ async function tracerouteCmd(c: Call): Promise<string> {
   if (args.length !== 1) throw new CommandError(`${c.cmd}: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${TRACEROUTE_USAGE}`);
   const o = (k: string) => opts.get(k) as string | undefined;
   const dst = resolveHost(c, args[0], familyOpt(c, opts));
+  let streamed = 0;
+  const onLine = c.print && ((l: string) => {
+    streamed++;
+    c.print!(l);
+  });
   try {
     const r = await interruptible(c, traceroute(c.kernel, c.vnet, zoned(c, dst.address), {
+      ...(onLine ? { onLine } : {}),
       maxHops: o("m") !== undefined ? number("traceroute", "-m (max ttl)", o("m")!, 1, 255) : undefined,
       queries: o("q") !== undefined ? number("traceroute", "-q (queries)", o("q")!, 1, 10) : undefined,
       timeoutMs: o("w") !== undefined ? number("traceroute", "-w (seconds)", o("w")!, 0, 86400, false) * 1000 : undefined,
       ...(c.signal ? { signal: c.signal } : {}),
     }));
-    return r.text;
+    return r.text.split("\n").slice(streamed).join("\n");
   } catch (e) {
     const hint = /E(HOST|NET)UNREACH/.test((e as Error).message) ? noRouteHint(c, dst.address) : undefined;
     if (hint) throw new CommandError(`${c.cmd}: ${hint}`);
