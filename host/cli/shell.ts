@@ -122,7 +122,7 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
     if (next.done) break;
     const line: string = next.value;
     if (!interactive && line.trim() !== "") write(io.stdout, `${PROMPT}${line}`);
-    if (interactive && flags.history && line.trim() !== "") appendFileSync(flags.history, `${line}\n`);
+    if (interactive && flags.history && line.trim() !== "") appendFileSync(flags.history, `${line.trimEnd()}\n`);
     running = new AbortController();
     let more: boolean;
     try {
