@@ -1,4 +1,4 @@
-// The wavnet command: `wavnet run`, `wavnet shell`, `wavnet version`, `wavnet --help`.
+// The wavnet command: `wavnet run`, `wavnet shell`, `wavnet check`, `wavnet relay`, `wavnet version`, `wavnet --help`.
 // main() returns the exit code (docs/cli.md); bin/wavnet.mjs calls it. Errors reach the
 // user as one line; WAVNET_DEBUG=1 adds the stack of an internal error.
 
@@ -8,12 +8,15 @@ import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
 
 const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--json]
        wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--history FILE]
+       wavnet check FILE [--json]
        wavnet relay --listen [HOST:]PORT [--ports N] [--allow-origin ORIGIN]
        wavnet version
        wavnet --help
 
   run     bring the topology in FILE up, run its steps, print the results and the
           teardown accounting; exit 0 only if every step passed and nothing leaked
+  check   check FILE (YAML, schema, meaning) and bring nothing up; exit 0 if it is
+          good, 2 with every problem (file:line:col, the line, a caret)
   relay   one Ethernet segment for others to join: a bridge whose N ports (default 8)
           are served at ws://HOST:PORT/relay/p1 ... /relay/pN; up until ^C or SIGTERM
   shell   a console on the topology: NODE COMMAND (ifconfig, route, netstat, ping, ...),
@@ -33,7 +36,8 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
   --allow-origin ORIGIN
                    with --listen: let browser pages from ORIGIN join (https://lab.example.org;
                    repeat for more; * for any); by default only pages of this machine may
-  --json           run: print one JSON document (steps, figures, teardown) instead of text
+  --json           run: print one JSON document (steps, figures, teardown) instead of text;
+                   run and check: a bad file's problems as JSON on stdout
   --history FILE   shell: keep command history in FILE
   --ports N        relay: how many ports (1 to 64, default 8)
 
@@ -183,6 +187,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         await import("../node/index.js");
         return await (await import("./run.js")).relay(p.ports, { listen: p.listen }, io);
       }
+      case "check": {
+        if (rest.includes("--help") || rest.includes("-h")) {
+          write(io.stdout, USAGE);
+          return EXIT.OK;
+        }
+        const files = rest.filter((a) => a !== "--json");
+        const bad = files.find((a) => a.startsWith("-"));
+        if (bad !== undefined) throw new UsageError(`wavnet check: unknown option ${bad} (only --json)`);
+        if (files.length !== 1) throw new UsageError(`wavnet check: ${files.length ? "one topology file only" : "a topology file is needed"}`);
+        return (await import("./check.js")).check(files[0]!, { json: rest.includes("--json") }, io);
+      }
       case "run":
       case "shell": {
         if (rest.includes("--help") || rest.includes("-h")) {
@@ -198,7 +213,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);
       }
       default:
-        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, relay, version, --help)`);
+        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, check, relay, version, --help)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -8,6 +8,7 @@
 import { fmtMs, resultTable, passedLine } from "../shell/results.js";
 import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
 import { AbortError } from "../lib/errors.js";
+import { problemsText, problemsJson } from "./check.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export { resultTable } from "../shell/results.js";
@@ -153,7 +154,9 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
     s = await openSession(file, flags, spec);
   } catch (e) {
     if (isTopologyError(e) || e instanceof ListenError) {
-      write(io.stderr, `wavnet run: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
+      write(io.stderr, `wavnet run: ${e instanceof ListenError ? `--listen: ${e.message}` : problemsText(e)}`);
+      // --json: the document is the problems (file:line:col each), so a tool need not parse stderr.
+      if (flags.json) write(io.stdout, JSON.stringify({ file, ok: false, exitCode: EXIT.USAGE, errors: e instanceof ListenError ? [{ file, line: 0, column: 0, path: "--listen", message: e.message }] : problemsJson(e) }, null, 2));
       return EXIT.USAGE;
     }
     throw e;

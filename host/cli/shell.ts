@@ -8,6 +8,7 @@
 import { createInterface, type Interface as Readline } from "node:readline";
 import { appendFileSync, readFileSync, existsSync } from "node:fs";
 import { ShellCore } from "../shell/shell.js";
+import { problemsText } from "./check.js";
 import { EXIT, isTopologyError, openSession, closeSession, write, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export interface ShellFlags extends UpFlags {
@@ -76,7 +77,7 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
     s = await openSession(file, flags);
   } catch (e) {
     if (isTopologyError(e) || e instanceof ListenError) {
-      write(io.stderr, `wavnet shell: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
+      write(io.stderr, `wavnet shell: ${e instanceof ListenError ? `--listen: ${e.message}` : problemsText(e)}`);
       return EXIT.USAGE;
     }
     throw e;
