@@ -9,6 +9,7 @@ import { fmtMs, resultTable, passedLine } from "../shell/results.js";
 import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
 import { AbortError } from "../lib/errors.js";
 import { problemsText, problemsJson } from "./check.js";
+import { captureLinks } from "./capture_links.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export { resultTable } from "../shell/results.js";
@@ -34,6 +35,8 @@ export interface RunReport {
   listen?: { host: string; port: number; endpoints: { node: string; iface: string; url: string }[] };
   /** Stopped by a signal while the steps ran (the results are those finished before). */
   interrupted?: boolean;
+  /** --pcap with no capture steps: the file of each link. */
+  captures?: { link: string; file: string; frames: number }[];
   teardown: TeardownReport;
   ok: boolean;
   exitCode: number;
@@ -127,6 +130,7 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void, o
     steps,
     ...(listen ? { listen } : {}),
     ...(interrupted ? { interrupted } : {}),
+    ...(s.linkCaptures ? { captures: s.linkCaptures.map((c) => ({ link: c.link, file: c.file, frames: c.capture.frames })) } : {}),
     teardown,
     ok,
     exitCode: interrupted ? EXIT.INTERRUPTED : ok ? EXIT.OK : EXIT.FAILED,
@@ -135,7 +139,9 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void, o
 
 /** The text of a finished run (after the progress lines). */
 export function reportText(r: RunReport): string {
-  return [stepsText(r.steps), teardownText(r.teardown)].join("\n");
+  const c = r.captures;
+  const caps = c?.length ? [`captured ${c.length} link${c.length === 1 ? "" : "s"} to ${c[0]!.file.replace(/[\\/][^\\/]*$/, "")} (a pcapng file per link, such as ${c[0]!.file.replace(/^.*[\\/]/, "")}; ${c.reduce((n, x) => n + x.frames, 0)} frames)`] : [];
+  return [stepsText(r.steps), ...caps, teardownText(r.teardown)].join("\n");
 }
 
 /** The result table and the line under it. */
@@ -161,6 +167,8 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
     }
     throw e;
   }
+  // --pcap and no capture step: every link is captured (a file per link), not an empty folder.
+  if (flags.pcapDir !== undefined && !s.spec.steps.some((x) => x.action === "capture")) s.linkCaptures = captureLinks(s.topo, flags.pcapDir);
   if (!flags.json) {
     const acc = s.topo.kernel.accounting();
     write(io.stdout, `${s.spec.name} (${file}): ${s.topo.nodes().length} nodes, ${s.topo.links().length} links up in ${fmtMs(s.upMs)}; ` +
