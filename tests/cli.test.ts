@@ -88,7 +88,7 @@ describe("wavnet run", () => {
     assert.match(r.stdout, /^\[1\/2\] .*: ok \(/m);
     assert.match(r.stdout, /^\[2\/2\] .*: ok \(/m);
     assert.doesNotMatch(r.stdout, /\r/);
-    assert.match(r.stdout, /^#\s+STEP\s+RESULT\s+TIME\s+FIGURES\s+DETAIL$/m);
+    assert.match(r.stdout, /^#\s+STEP\s+RESULT\s+TIME\s+DETAIL$/m);
     assert.match(r.stdout, /^1\s+.*\s+ok\s+/m);
     assert.match(r.stdout, /^2 of 2 steps passed$/m);
   });

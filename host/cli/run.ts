@@ -5,7 +5,7 @@
 // printed first, and after its steps it stays up until ^C or SIGTERM, then goes down
 // cleanly (the exit status is still the steps' and the teardown's).
 
-import { fmtMs, resultTable, passedLine } from "../shell/results.js";
+import { fmtMs, resultTableFit, passedLine } from "../shell/results.js";
 import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
 import { AbortError } from "../lib/errors.js";
 import { problemsText, problemsJson } from "./check.js";
@@ -137,6 +137,13 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void, o
   };
 }
 
+/** Columns for the result table: the terminal's, else $COLUMNS, else 80. */
+function tableWidth(): number {
+  const tty = process.stdout.isTTY ? process.stdout.columns : 0;
+  const env = Number(process.env.COLUMNS);
+  return tty > 0 ? tty : Number.isInteger(env) && env > 0 ? env : 80;
+}
+
 /** The text of a finished run (after the progress lines). */
 export function reportText(r: RunReport): string {
   const c = r.captures;
@@ -145,8 +152,8 @@ export function reportText(r: RunReport): string {
 }
 
 /** The result table and the line under it. */
-export function stepsText(steps: StepResult[]): string {
-  return ["", resultTable(steps), "", passedLine(steps)].join("\n");
+export function stepsText(steps: StepResult[], width = tableWidth()): string {
+  return ["", resultTableFit(steps, width), "", passedLine(steps)].join("\n");
 }
 
 function teardownText(t: TeardownReport): string {
