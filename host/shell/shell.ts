@@ -1,6 +1,6 @@
 // The shell's language, platform-neutral: a line is a shell word (help, nodes, links, sleep,
 // pingall, quit) or `NODE COMMAND [ARGS]` (host/shell/commands.ts), and completion offers node names
-// and shell words, then command names, then the node's interface names and node names. `wavnet shell`
+// and shell words, then command names, then the node's interface names (and node names after ping, traceroute, route). `wavnet shell`
 // (host/cli/shell.ts) reads lines from a terminal or a script and prints what this returns;
 // the browser page's consoles (host/web/) send lines to a worker that runs them here, with
 // the console's node standing in for the first word.
@@ -34,6 +34,9 @@ export const SHELL_WORDS: Record<string, string> = {
   pingall: "pingall [-4|-6] [-W ms]  every host pings every host once: a row per host (X: no reply), the loss",
   quit: "quit                    tear the topology down and leave (also exit, or end of input)",
 };
+
+/** Commands where a node's name stands for an address (shell/resolve.ts), so completion offers node names. */
+const ADDRESS_COMMANDS = new Set(["ping", "ping6", "traceroute", "traceroute6", "route"]);
 
 /** What one line did: its output (possibly ""), its error line if it failed, and whether the shell should end. */
 export interface LineResult {
@@ -178,13 +181,13 @@ export class ShellCore {
     if (node !== undefined && this.nodeNames().includes(node)) {
       if (words.length === 1) cands = [...this.s.commands.names(), ...Object.keys(SHELL_WORDS)];
       else if (words[0] === "help" && words.length === 2) cands = this.s.commands.names();
-      else if (!Object.hasOwn(SHELL_WORDS, words[0])) cands = [...new Set([...interfaceNames(this.s.topo.node(node)), ...this.nodeNames()])];
+      else if (!Object.hasOwn(SHELL_WORDS, words[0])) cands = [...new Set([...interfaceNames(this.s.topo.node(node)), ...(ADDRESS_COMMANDS.has(words[0]!) ? this.nodeNames() : [])])];
     } else if (words.length === 1) cands = [...this.nodeNames(), ...Object.keys(SHELL_WORDS)];
     else if (words[0] === "help" && words.length === 2) cands = this.s.commands.names();
     else if (this.nodeNames().includes(words[0])) {
       const n = this.s.topo.node(words[0]);
-      // Node names too after the command: they stand for addresses (h1 ping h2).
-      cands = words.length === 2 ? this.s.commands.names() : [...new Set([...interfaceNames(n), ...this.nodeNames()])];
+      // Node names too after a command that takes an address (h1 ping h2).
+      cands = words.length === 2 ? this.s.commands.names() : [...new Set([...interfaceNames(n), ...(ADDRESS_COMMANDS.has(words[1]!) ? this.nodeNames() : [])])];
     }
     return [cands.filter((c) => c.startsWith(last)).sort(), last];
   }
