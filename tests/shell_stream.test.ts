@@ -96,3 +96,22 @@ test("streaming: ping's replies and pingall's rows are printed as they come, on 
     await topo.down();
   }
 });
+
+test("^C (the line's signal) stops pingall after the row it is on; the shell goes on", async () => {
+  const { topo, core } = await shellOn(readFileSync(new URL("../examples/tree.yaml", import.meta.url), "utf8"), "examples/tree.yaml");
+  try {
+    const ac = new AbortController();
+    const rows: string[] = [];
+    // ^C as the second row is printed.
+    const r = await core.run("pingall", undefined, { signal: ac.signal, print: (l) => {
+      rows.push(l);
+      if (rows.length === 3) ac.abort(new Error("^C"));
+    } });
+    assert.equal(rows.length, 4, rows.join("\n"));
+    assert.match(rows[3]!, /^\*\*\* Results: 0% dropped \(16\/16 received\)$/);
+    assert.equal(r.quit, false);
+    assert.match((await core.run("t-1-1 ping -c 1 t-3-3")).out, /1 packets received/);
+  } finally {
+    await topo.down();
+  }
+});
