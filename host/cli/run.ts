@@ -10,12 +10,15 @@ import { parseTopology, type StepEvent, type StepResult, type TeardownReport, ty
 import { AbortError } from "../lib/errors.js";
 import { problemsText, problemsJson } from "./check.js";
 import { captureLinks } from "./capture_links.js";
+import { startControl } from "./control.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export { resultTable } from "../shell/results.js";
 
 export interface RunFlags extends UpFlags {
   json?: boolean;
+  /** --keep: after the steps, stay up for wavnet inspect/attach/exec/destroy (a control socket). */
+  keep?: boolean;
 }
 
 /** What --json prints (and what npm start's demo reads). */
@@ -183,7 +186,7 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
       `${acc.pagesInUse} kmem pages (${(acc.pagesInUse * 4096 / (1 << 20)).toFixed(1)} MiB)`);
   }
   const progress = new Progress(io, io.stdoutTTY);
-  if (s.topo.listener) return serve(s, flags, io, progress);
+  if (s.topo.listener || flags.keep) return serve(s, flags, io, progress);
   // ^C: leave the terminal tidy (the live line cleared) and say so; the kernel goes with the process.
   const interrupted = () => {
     progress.clear();
@@ -213,7 +216,7 @@ async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): P
     progress.clear(); // a peer may come while a step runs: not in the middle of its live line
     write(flags.json ? io.stderr : io.stdout, line);
   };
-  say(listenText(s));
+  if (s.topo.listener) say(listenText(s));
   const abort = new AbortController();
   let wake = () => {};
   const signalled = new Promise<void>((r) => (wake = r));
@@ -226,18 +229,32 @@ async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): P
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const stopWatch = watchPeers(s, say);
+  let control: { close(): Promise<void> } | undefined;
   let report: RunReport;
   try {
+    // --keep: other terminals reach the lab through its control socket; destroy ends the hold.
+    if (flags.keep) {
+      control = await startControl(s, () => wake()).catch(async (e: Error) => {
+        await closeSession(s).catch(() => undefined);
+        throw e;
+      });
+    }
     report = await runSession(s, flags.json ? undefined : (e) => progress.event(e), {
       signal: abort.signal,
       hold: async (steps) => {
         progress.clear();
         if (steps.length && !flags.json) say(stepsText(steps));
-        say(`up until ^C or SIGTERM (the lab stays up for its peers)`);
+        say(flags.keep
+          ? `kept up as ${s.spec.name} until wavnet destroy ${s.spec.name}, ^C or SIGTERM (wavnet attach ${s.spec.name}, wavnet exec ${s.spec.name} NODE CMD, wavnet inspect)`
+          : `up until ^C or SIGTERM (the lab stays up for its peers)`);
         await signalled;
+        // No command from another terminal while the lab goes down.
+        await control?.close();
+        control = undefined;
       },
     });
   } finally {
+    await control?.close();
     stopWatch();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
