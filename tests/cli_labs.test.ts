@@ -3,7 +3,7 @@
 // that look at it, run commands in it, and bring it down (the owner prints the teardown).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,15 +27,16 @@ test("run --keep, then inspect, exec, attach and destroy from other processes", 
   const dir = mkdtempSync(join(tmpdir(), "wavnet-labs-"));
   const env = { ...process.env, WAVNET_RUN_DIR: join(dir, "run"), WAVNET_DEBUG: "" };
   const client = (args: string[], input = "") => spawnSync(process.execPath, [BIN, ...args], { env, input, encoding: "utf8", timeout: 60_000 });
+  let owner: ChildProcess | undefined;
   try {
     const f = join(dir, "kept.yaml");
     writeFileSync(f, PAIR);
-    const owner = spawn(process.execPath, [BIN, "run", f, "--keep"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    owner = spawn(process.execPath, [BIN, "run", f, "--keep"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    owner.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    owner.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
-    const closed = new Promise<number | null>((r) => owner.on("close", r));
-    const guard = setTimeout(() => owner.kill(), 90_000);
+    owner.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    owner.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const closed = new Promise<number | null>((r) => owner!.on("close", r));
+    const guard = setTimeout(() => owner!.kill(), 90_000);
     while (!/kept up as kept until wavnet destroy kept/.test(out)) {
       if (owner.exitCode !== null) assert.fail(`the owner ended:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -79,6 +80,8 @@ test("run --keep, then inspect, exec, attach and destroy from other processes", 
     assert.equal(r.status, 1);
     assert.match(r.stderr, /no lab named kept is running/);
   } finally {
+    // A failed assertion must not leave the lab's process behind.
+    if (owner && owner.exitCode === null) owner.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });
