@@ -46,6 +46,8 @@ export {
   tcpStats, netstatSTcp, tcpConnections, netstatAnTcp, tcpState, setNoDelay, setKeepAlive, setCongestion, tcpKnob, maxSockets, IPPROTO_TCP, TCP, TCP_CC,
   TCP_STATES, TCPSTAT_NAMES, type TcpStats, type TcpConnection, type TcpState, type TcpKnob,
 } from "./admin/tcp.js";
+// Every per-vnet knob by its sysctl name (what topology files and the shell's sysctl take).
+export { SYSCTLS, sysctlKnobs, sysctlKnob, sysctlGet, sysctlSet, type SysctlKnob } from "./admin/sysctl.js";
 
 export {
   Socket, SocketError, SocketClosedError, SocketRegistry, socket, sockstat, formatSockstat, sockaddrIn, sockaddrIn6, parseSockaddr, formatSockaddr,

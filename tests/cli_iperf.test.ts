@@ -214,7 +214,7 @@ describe("shell iperf", () => {
         ["h2 iperf -s -c h1", /say -s \(server\) or -c HOST/],
         ["h2 iperf -c h1 -R -u", /-R with -u is not supported/],
         ["h2 iperf -c h1 -b 5M", /-b and -l are for UDP/],
-        ["h2 iperf -c h1 -u -b fast", /-b \(rate\) must be a rate/],
+        ["h2 iperf -c h1 -u -b fast", /-b \(rate\): "fast" is not a rate/],
         ["h2 iperf -c nowhere", /"nowhere" is neither an address nor a node/],
         ["h2 iperf -s -t 3", /-t is a client option/],
         ["h2 iperf -s --stop", /no server on h2 port 5201/],

@@ -74,6 +74,10 @@ test("completion: node names and shell words, then commands, then the node's int
   assert.deepEqual(sh.complete("h2 link "), [["epair0b", "eth0", "lo0"], ""]);
   assert.deepEqual(sh.complete("help kld"), [["kldload", "kldstat", "kldunload"], "kld"]);
   assert.deepEqual(sh.complete("zz"), [[], "zz"]);
+  // A unique match ends its word (pi<Tab> then -c must not make "ping-c").
+  assert.deepEqual(sh.complete("h1 ifc"), [["ifconfig "], "ifc"]);
+  // After a command, node names too (they stand for addresses).
+  assert.deepEqual(sh.complete("h1 ping -c 1 h"), [["h1", "h2"], "h"]);
   // The shell words.
   assert.equal(await sh.line("h1 ping -c 1 eth0"), true);
   assert.equal(await sh.line("sleep 2s"), true);
@@ -86,7 +90,7 @@ test("completion: node names and shell words, then commands, then the node's int
   assert.match(t.out(), /^no links$/m);
   assert.equal(k.clock.now(), 2_000_000);
   assert.deepEqual(t.err().trim().split("\n"), [
-    `ping: destination: "eth0" is not an IPv4 address (a.b.c.d)`,
+    `ping: "eth0" is neither an address nor a node (nodes: h1, h2)`,
     "h1: a command is needed after the node name (try: help)",
   ]);
   assert.equal(sh.failed, 2);

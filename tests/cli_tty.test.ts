@@ -55,8 +55,9 @@ test("on a terminal: prompt, Tab completion, history recall and file, ^C", { ski
       p.stdin.write(keys);
     };
     await until(1, "h1 ifc\t");
-    await until("h1 ifconfig", " eth\t");
-    await until("h1 ifconfig eth0", "\r");
+    // A unique match gets its space: the next word is typed straight after.
+    await until("h1 ifconfig ", "eth\t");
+    await until("h1 ifconfig eth0 ", "\r");
     await until(2, "h1 ping -c 1 10.0.0.2\r");
     await until(3, "\x1b[A");
     await until(4, "\r"); // the up arrow brought the ping back: run it again
@@ -74,7 +75,7 @@ test("on a terminal: prompt, Tab completion, history recall and file, ^C", { ski
   }
 });
 
-test("on a terminal, ^C stops a running ping, which prints the statistics of what it sent", { skip: hasScript ? false : "script(1) is not installed (no pseudo-terminal)" }, async () => {
+test("on a terminal, ping prints each reply as it comes and ^C stops it (not the shell), which prints the statistics of what it sent", { skip: hasScript ? false : "script(1) is not installed (no pseudo-terminal)" }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "wavnet-tty-"));
   try {
     const topo = join(dir, "pair.yaml");
@@ -93,8 +94,10 @@ test("on a terminal, ^C stops a running ping, which prints the statistics of wha
     await until(/wavnet> /);
     const t0 = Date.now();
     // 100 pings 0.2 s apart: 20 s, unless ^C stops them.
-    p.stdin.write("h1 ping -c 100 -i 0.2 10.0.0.2\r");
-    await new Promise((r) => setTimeout(r, 700));
+    p.stdin.write("h1 ping -c 100 -i 0.2 h2\r");
+    // Streaming: the replies show while the ping runs (the statistics are not there yet).
+    await until(/icmp_seq=1 /);
+    assert.doesNotMatch(out, /packets transmitted/);
     p.stdin.write("\x03");
     await until(/packets transmitted/);
     const ms = Date.now() - t0;

@@ -298,7 +298,7 @@ generators:
     assert.match(e.message, /unknown module "ipfw" \(known: .*if_epair.*tcp/);
     e = only(`nodes:\n  - name: a\n    kernel:\n      sysctl: { net.inet.ip.ttl: 3 }\n`);
     assert.equal(e.line, 4);
-    assert.match(e.message, /unknown sysctl "net\.inet\.ip\.ttl" \(known: net\.inet\.ip\.forwarding, /);
+    assert.match(e.message, /unknown sysctl "net\.inet\.ip\.ttl" \(near it: net\.inet\.ip\.forwarding, .*sysctl -a lists them\)/);
     e = only(`nodes:\n  - name: a\n    kernel:\n      sysctl: { net.inet.tcp.cc.algorithm: vegas }\n`);
     assert.match(e.message, /net\.inet\.tcp\.cc\.algorithm must be "newreno" or "cubic", got "vegas"/);
   });

@@ -73,7 +73,7 @@ test("load demo.yaml; a node's console runs the shell's commands at full speed",
   assert.match((await lab.request("shell", { line: "rb netstat -rn -f inet" })).out, /10\.1\.0\.0\/24\s+192\.0\.2\.1/);
   const e = await lab.request("shell", { node: "c1", line: "frob" });
   assert.match(e.error!, /^frob: unknown command/);
-  assert.deepEqual(await lab.request("complete", { node: "c1", line: "pi" }), { candidates: ["ping", "ping6"], word: "pi" });
+  assert.deepEqual(await lab.request("complete", { node: "c1", line: "pi" }), { candidates: ["ping", "ping6", "pingall"], word: "pi" });
   assert.deepEqual((await lab.request("complete", { node: "ra", line: "ifconfig w" })).candidates, ["wan"]);
 });
 

@@ -361,6 +361,11 @@ export function setIcmpLimit(kernel: Kernel, vnet: Vnet, perSecond: number): voi
   if (r !== 0) fail("net.inet.icmp.icmplim", r);
 }
 
+export function icmpLimit(kernel: Kernel, vnet: Vnet): number {
+  checkVnet(kernel, vnet, "net.inet.icmp.icmplim");
+  return inet(kernel, "net.inet.icmp.icmplim").inet_get(vnet.ptr, K.ICMPLIM);
+}
+
 /** sysctl net.inet.icmp.tstamprepl: answer ICMP timestamp requests (RFC 792; on by default, as FreeBSD). */
 export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void {
   checkVnet(kernel, vnet, "net.inet.icmp.tstamprepl");

@@ -328,6 +328,11 @@ export function setIcmp6Limit(kernel: Kernel, vnet: Vnet, perSecond: number): vo
   if (r !== 0) fail("net.inet6.icmp6.errppslimit", r);
 }
 
+export function icmp6Limit(kernel: Kernel, vnet: Vnet): number {
+  checkVnet(kernel, vnet, "net.inet6.icmp6.errppslimit");
+  return inet6(kernel, "net.inet6.icmp6.errppslimit").inet6_get(vnet.ptr, K.ERRPPSLIMIT);
+}
+
 /** sysctl net.inet6.icmp6.nd6_gc_thresh1/2/3: the neighbour cache's bounds for a vnet (read, or set those given). */
 export function nd6GcThresh(kernel: Kernel, vnet: Vnet, set: Partial<GcThresh> = {}): GcThresh {
   const name = "net.inet6.icmp6.nd6_gc_thresh";

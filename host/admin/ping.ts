@@ -46,6 +46,8 @@ export interface PingOptions {
   dontFragment?: boolean;
   /** Abort: stop sending and waiting, reject with an AbortError (`partial`: the result so far). */
   signal?: AbortSignal;
+  /** Each line of the text as it happens (the header, each reply or error), not the statistics at the end. */
+  onLine?: (line: string) => void;
 }
 
 export interface PingReply {
@@ -370,16 +372,21 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
   const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, what);
   p.check();
   const errText = six ? icmp6ErrorText : icmpErrorText;
-  const lines = [six ? `PING6(${size + 48}=40+8+${size} bytes) --> ${dst}` : `PING ${dst} (${dst}): ${size} data bytes`];
+  const lines: string[] = [];
+  const emit = (l: string) => {
+    lines.push(l);
+    opts.onLine?.(l);
+  };
+  emit(six ? `PING6(${size + 48}=40+8+${size} bytes) --> ${dst}` : `PING ${dst} (${dst}): ${size} data bytes`);
   const sendErrors: { seq: number; error: string }[] = [];
   const printed = new Set<number>();
   const print = () => {
     for (const [seq, rec] of [...p.answers].sort((a, b) => a[0] - b[0])) {
       if (printed.has(seq)) continue;
       printed.add(seq);
-      if (rec.kind === 1 && six) lines.push(`${rec.aux + 8} bytes from ${rec.from}, icmp_seq=${seq} hlim=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
-      else if (rec.kind === 1) lines.push(`${rec.aux + 8} bytes from ${rec.from}: icmp_seq=${seq} ttl=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
-      else lines.push(`${rec.from}: ${errText(rec.type, rec.code, rec.aux)} (icmp_seq=${seq})`);
+      if (rec.kind === 1 && six) emit(`${rec.aux + 8} bytes from ${rec.from}, icmp_seq=${seq} hlim=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
+      else if (rec.kind === 1) emit(`${rec.aux + 8} bytes from ${rec.from}: icmp_seq=${seq} ttl=${rec.ttl} time=${p.rtt(rec).toFixed(3)} ms${rec.ok ? "" : " (wrong data)"}`);
+      else emit(`${rec.from}: ${errText(rec.type, rec.code, rec.aux)} (icmp_seq=${seq})`);
     }
   };
   let sent = 0;
@@ -389,7 +396,7 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
       sent++;
       if (r !== 0) {
         sendErrors.push({ seq, error: inetErrnoName(r) });
-        lines.push(`ping: sendto: ${inetErrnoName(r)} (icmp_seq=${seq})`);
+        emit(`ping: sendto: ${inetErrnoName(r)} (icmp_seq=${seq})`);
       }
       print();
       if (seq < count - 1) {
@@ -445,6 +452,8 @@ export interface TracerouteOptions {
   size?: number;
   /** Abort: stop probing, reject with an AbortError (`partial`: the hops done so far). */
   signal?: AbortSignal;
+  /** Each line of the text as it happens (the header, then each hop). */
+  onLine?: (line: string) => void;
 }
 
 export interface TraceProbe {
@@ -486,6 +495,7 @@ export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: 
   const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, `traceroute${six ? "6" : ""} ${dst}`);
   p.check();
   const lines = [`traceroute${six ? "6" : ""} to ${dst} (${dst}), ${maxHops} hops max, ${size + (six ? 48 : 28)} byte packets`];
+  opts.onLine?.(lines[0]!);
   const hops: TraceHop[] = [];
   let reached = false;
   let seq = 0;
@@ -519,6 +529,7 @@ export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: 
       }
       hops.push(hop);
       lines.push(hopLine(hop));
+      opts.onLine?.(lines[lines.length - 1]!);
       if (stop) break;
     }
   } catch (e) {

@@ -10,6 +10,7 @@ import { loadTopology } from "../node/topology.js";
 import { labGraph, toDot, toMermaid } from "../topology/graph.js";
 import { EXIT, UsageError, write, type Io } from "./io.js";
 import { isTopologyError } from "./session.js";
+import { problemsText } from "./check.js";
 
 export const GRAPH_USAGE = "wavnet graph FILE [--format svg|mermaid|dot|html] [-o OUT]";
 const FORMATS = ["svg", "mermaid", "dot", "html"] as const;
@@ -95,7 +96,7 @@ export async function graph(argv: string[], io: Io): Promise<number> {
     spec = loadTopology(a.file);
   } catch (e) {
     if (isTopologyError(e)) {
-      write(io.stderr, `wavnet graph: ${e.message}`);
+      write(io.stderr, `wavnet graph: ${problemsText(e)}`);
       return EXIT.USAGE;
     }
     throw e;

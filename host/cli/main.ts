@@ -1,4 +1,4 @@
-// The wavnet command: `wavnet run`, `wavnet shell`, `wavnet version`, `wavnet --help`.
+// The wavnet command: `wavnet run`, `wavnet shell`, `wavnet check`, `wavnet relay`, `wavnet version`, `wavnet --help`.
 // main() returns the exit code (docs/cli.md); bin/wavnet.mjs calls it. Errors reach the
 // user as one line; WAVNET_DEBUG=1 adds the stack of an internal error.
 
@@ -6,8 +6,10 @@ import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
 import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
 
-const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--json]
+const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--keep] [--json]
        wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--history FILE]
+       wavnet check FILE [--json]
+       wavnet inspect [LAB] [--json] | attach LAB | exec LAB NODE CMD... | destroy LAB
        wavnet relay --listen [HOST:]PORT [--ports N] [--allow-origin ORIGIN]
        wavnet graph FILE [--format svg|mermaid|dot|html] [-o OUT]
        wavnet version
@@ -15,6 +17,10 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
 
   run     bring the topology in FILE up, run its steps, print the results and the
           teardown accounting; exit 0 only if every step passed and nothing leaked
+  inspect the labs kept up by run --keep, or one lab's nodes; attach: a shell on
+          one from another terminal; exec: one command; destroy: bring it down
+  check   check FILE (YAML, schema, meaning) and bring nothing up; exit 0 if it is
+          good, 2 with every problem (file:line:col, the line, a caret)
   relay   one Ethernet segment for others to join: a bridge whose N ports (default 8)
           are served at ws://HOST:PORT/relay/p1 ... /relay/pN; up until ^C or SIGTERM
   graph   a picture of the lab in FILE (svg by default, or the format OUT's extension
@@ -36,7 +42,11 @@ const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] 
   --allow-origin ORIGIN
                    with --listen: let browser pages from ORIGIN join (https://lab.example.org;
                    repeat for more; * for any); by default only pages of this machine may
-  --json           run: print one JSON document (steps, figures, teardown) instead of text
+  --keep           run: keep the lab up after its steps, for inspect, attach, exec
+                   and destroy from other terminals (a control socket), until
+                   wavnet destroy LAB, ^C or SIGTERM
+  --json           run: print one JSON document (steps, figures, teardown) instead of text;
+                   run and check: a bad file's problems as JSON on stdout
   --history FILE   shell: keep command history in FILE
   --ports N        relay: how many ports (1 to 64, default 8)
 
@@ -56,6 +66,7 @@ interface Parsed {
   pcapDir?: string;
   json: boolean;
   history?: string;
+  keep?: boolean;
   listen?: { host?: string; port: number; allowOrigins?: string[] };
 }
 
@@ -125,6 +136,7 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
   for (const o of origins ?? []) checkOrigin(cmd, o);
   if (cmd === "shell" && v.json) throw new UsageError("wavnet shell: --json is for wavnet run");
   if (cmd === "run" && v.history !== undefined) throw new UsageError("wavnet run: --history is for wavnet shell");
+  if (cmd === "shell" && v.keep) throw new UsageError("wavnet shell: --keep is for wavnet run (wavnet attach then gives a shell on the kept lab)");
   let seed: number | undefined;
   if (v.seed !== undefined) {
     seed = /^\d+$/.test(v.seed) ? Number(v.seed) : NaN;
@@ -145,6 +157,7 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     pcapDir: v.pcap,
     json: v.json === true,
     history: v.history,
+    keep: v.keep === true,
     ...(v.listen !== undefined ? { listen: { ...parseListen(cmd, v.listen), ...(origins ? { allowOrigins: origins } : {}) } } : {}),
   };
 }
@@ -156,6 +169,7 @@ const OPTIONS = {
   pcap: { type: "string" },
   json: { type: "boolean" },
   history: { type: "string" },
+  keep: { type: "boolean" },
   listen: { type: "string" },
   "allow-origin": { type: "string", multiple: true },
 } as const;
@@ -188,6 +202,27 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       }
       case "graph":
         return await (await import("./graph.js")).graph(rest, io);
+      case "check": {
+        if (rest.includes("--help") || rest.includes("-h")) {
+          write(io.stdout, USAGE);
+          return EXIT.OK;
+        }
+        const files = rest.filter((a) => a !== "--json");
+        const bad = files.find((a) => a.startsWith("-"));
+        if (bad !== undefined) throw new UsageError(`wavnet check: unknown option ${bad} (only --json)`);
+        if (files.length !== 1) throw new UsageError(`wavnet check: ${files.length ? "one topology file only" : "a topology file is needed"}`);
+        return (await import("./check.js")).check(files[0]!, { json: rest.includes("--json") }, io);
+      }
+      case "inspect":
+      case "attach":
+      case "exec":
+      case "destroy": {
+        if (rest.includes("--help") || rest.includes("-h")) {
+          write(io.stdout, USAGE);
+          return EXIT.OK;
+        }
+        return await (await import("./labs.js"))[cmd](rest, io);
+      }
       case "run":
       case "shell": {
         if (rest.includes("--help") || rest.includes("-h")) {
@@ -199,11 +234,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         // The stack is loaded only now (help and version stay fast): Node's platform hooks
         // (binaries and capture files on disk), vnet.net, VXLAN ports, then the command.
         await import("../node/index.js");
-        if (cmd === "run") return await (await import("./run.js")).run(p.file, { ...flags, json: p.json }, io);
+        if (cmd === "run") return await (await import("./run.js")).run(p.file, { ...flags, json: p.json, keep: p.keep }, io);
         return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);
       }
       default:
-        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, graph, relay, version, --help)`);
+        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, check, graph, inspect, attach, exec, destroy, relay, version, --help)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

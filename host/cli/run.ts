@@ -5,15 +5,20 @@
 // printed first, and after its steps it stays up until ^C or SIGTERM, then goes down
 // cleanly (the exit status is still the steps' and the teardown's).
 
-import { fmtMs, resultTable, passedLine } from "../shell/results.js";
+import { fmtMs, resultTableFit, passedLine } from "../shell/results.js";
 import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
 import { AbortError } from "../lib/errors.js";
+import { problemsText, problemsJson } from "./check.js";
+import { captureLinks } from "./capture_links.js";
+import { startControl } from "./control.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export { resultTable } from "../shell/results.js";
 
 export interface RunFlags extends UpFlags {
   json?: boolean;
+  /** --keep: after the steps, stay up for wavnet inspect/attach/exec/destroy (a control socket). */
+  keep?: boolean;
 }
 
 /** What --json prints (and what npm start's demo reads). */
@@ -33,6 +38,8 @@ export interface RunReport {
   listen?: { host: string; port: number; endpoints: { node: string; iface: string; url: string }[] };
   /** Stopped by a signal while the steps ran (the results are those finished before). */
   interrupted?: boolean;
+  /** --pcap with no capture steps: the file of each link. */
+  captures?: { link: string; file: string; frames: number }[];
   teardown: TeardownReport;
   ok: boolean;
   exitCode: number;
@@ -126,20 +133,30 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void, o
     steps,
     ...(listen ? { listen } : {}),
     ...(interrupted ? { interrupted } : {}),
+    ...(s.linkCaptures ? { captures: s.linkCaptures.map((c) => ({ link: c.link, file: c.file, frames: c.capture.frames })) } : {}),
     teardown,
     ok,
     exitCode: interrupted ? EXIT.INTERRUPTED : ok ? EXIT.OK : EXIT.FAILED,
   };
 }
 
+/** Columns for the result table: the terminal's, else $COLUMNS, else 80. */
+function tableWidth(): number {
+  const tty = process.stdout.isTTY ? process.stdout.columns : 0;
+  const env = Number(process.env.COLUMNS);
+  return tty > 0 ? tty : Number.isInteger(env) && env > 0 ? env : 80;
+}
+
 /** The text of a finished run (after the progress lines). */
 export function reportText(r: RunReport): string {
-  return [stepsText(r.steps), teardownText(r.teardown)].join("\n");
+  const c = r.captures;
+  const caps = c?.length ? [`captured ${c.length} link${c.length === 1 ? "" : "s"} to ${c[0]!.file.replace(/[\\/][^\\/]*$/, "")} (a pcapng file per link, such as ${c[0]!.file.replace(/^.*[\\/]/, "")}; ${c.reduce((n, x) => n + x.frames, 0)} frames)`] : [];
+  return [stepsText(r.steps), ...caps, teardownText(r.teardown)].join("\n");
 }
 
 /** The result table and the line under it. */
-export function stepsText(steps: StepResult[]): string {
-  return ["", resultTable(steps), "", passedLine(steps)].join("\n");
+export function stepsText(steps: StepResult[], width = tableWidth()): string {
+  return ["", resultTableFit(steps, width), "", passedLine(steps)].join("\n");
 }
 
 function teardownText(t: TeardownReport): string {
@@ -153,11 +170,15 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
     s = await openSession(file, flags, spec);
   } catch (e) {
     if (isTopologyError(e) || e instanceof ListenError) {
-      write(io.stderr, `wavnet run: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
+      write(io.stderr, `wavnet run: ${e instanceof ListenError ? `--listen: ${e.message}` : problemsText(e)}`);
+      // --json: the document is the problems (file:line:col each), so a tool need not parse stderr.
+      if (flags.json) write(io.stdout, JSON.stringify({ file, ok: false, exitCode: EXIT.USAGE, errors: e instanceof ListenError ? [{ file, line: 0, column: 0, path: "--listen", message: e.message }] : problemsJson(e) }, null, 2));
       return EXIT.USAGE;
     }
     throw e;
   }
+  // --pcap and no capture step: every link is captured (a file per link), not an empty folder.
+  if (flags.pcapDir !== undefined && !s.spec.steps.some((x) => x.action === "capture")) s.linkCaptures = captureLinks(s.topo, flags.pcapDir);
   if (!flags.json) {
     const acc = s.topo.kernel.accounting();
     write(io.stdout, `${s.spec.name} (${file}): ${s.topo.nodes().length} nodes, ${s.topo.links().length} links up in ${fmtMs(s.upMs)}; ` +
@@ -165,7 +186,7 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
       `${acc.pagesInUse} kmem pages (${(acc.pagesInUse * 4096 / (1 << 20)).toFixed(1)} MiB)`);
   }
   const progress = new Progress(io, io.stdoutTTY);
-  if (s.topo.listener) return serve(s, flags, io, progress);
+  if (s.topo.listener || flags.keep) return serve(s, flags, io, progress);
   // ^C: leave the terminal tidy (the live line cleared) and say so; the kernel goes with the process.
   const interrupted = () => {
     progress.clear();
@@ -195,7 +216,7 @@ async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): P
     progress.clear(); // a peer may come while a step runs: not in the middle of its live line
     write(flags.json ? io.stderr : io.stdout, line);
   };
-  say(listenText(s));
+  if (s.topo.listener) say(listenText(s));
   const abort = new AbortController();
   let wake = () => {};
   const signalled = new Promise<void>((r) => (wake = r));
@@ -208,18 +229,32 @@ async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): P
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const stopWatch = watchPeers(s, say);
+  let control: { close(): Promise<void> } | undefined;
   let report: RunReport;
   try {
+    // --keep: other terminals reach the lab through its control socket; destroy ends the hold.
+    if (flags.keep) {
+      control = await startControl(s, () => wake()).catch(async (e: Error) => {
+        await closeSession(s).catch(() => undefined);
+        throw e;
+      });
+    }
     report = await runSession(s, flags.json ? undefined : (e) => progress.event(e), {
       signal: abort.signal,
       hold: async (steps) => {
         progress.clear();
         if (steps.length && !flags.json) say(stepsText(steps));
-        say(`up until ^C or SIGTERM (the lab stays up for its peers)`);
+        say(flags.keep
+          ? `kept up as ${s.spec.name} until wavnet destroy ${s.spec.name}, ^C or SIGTERM (wavnet attach ${s.spec.name}, wavnet exec ${s.spec.name} NODE CMD, wavnet inspect)`
+          : `up until ^C or SIGTERM (the lab stays up for its peers)`);
         await signalled;
+        // No command from another terminal while the lab goes down.
+        await control?.close();
+        control = undefined;
       },
     });
   } finally {
+    await control?.close();
     stopWatch();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -8,6 +8,7 @@
 import { createInterface, type Interface as Readline } from "node:readline";
 import { appendFileSync, readFileSync, existsSync } from "node:fs";
 import { ShellCore } from "../shell/shell.js";
+import { problemsText } from "./check.js";
 import { EXIT, isTopologyError, openSession, closeSession, write, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export interface ShellFlags extends UpFlags {
@@ -43,7 +44,8 @@ export class Shell {
 
   /** Run one line; returns false when the shell should end. */
   async line(raw: string, signal?: AbortSignal): Promise<boolean> {
-    const r = await this.core.run(raw, undefined, signal ? { signal } : {});
+    // Long commands (ping, traceroute, pingall) print each line as it comes.
+    const r = await this.core.run(raw, undefined, { ...(signal ? { signal } : {}), print: (l) => write(this.io.stdout, l) });
     if (r.quit) return false;
     if (r.out !== "") write(this.io.stdout, r.out);
     if (r.error !== undefined) this.fail(r.error);
@@ -57,7 +59,9 @@ export class Shell {
 
   /** readline's completer: node names and shell words, then commands, then interface names. */
   complete(line: string): [string[], string] {
-    return this.core.complete(line);
+    // A unique match ends its word, as bash does: "pi<Tab>" gives "ping " (then "-c" stays a word of its own).
+    const [cands, word] = this.core.complete(line);
+    return [cands.length === 1 ? [`${cands[0]} `] : cands, word];
   }
 }
 
@@ -73,7 +77,7 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
     s = await openSession(file, flags);
   } catch (e) {
     if (isTopologyError(e) || e instanceof ListenError) {
-      write(io.stderr, `wavnet shell: ${e instanceof ListenError ? `--listen: ${e.message}` : e.message}`);
+      write(io.stderr, `wavnet shell: ${e instanceof ListenError ? `--listen: ${e.message}` : problemsText(e)}`);
       return EXIT.USAGE;
     }
     throw e;
@@ -119,7 +123,7 @@ export async function shell(file: string, flags: ShellFlags, io: Io): Promise<nu
     if (next.done) break;
     const line: string = next.value;
     if (!interactive && line.trim() !== "") write(io.stdout, `${PROMPT}${line}`);
-    if (interactive && flags.history && line.trim() !== "") appendFileSync(flags.history, `${line}\n`);
+    if (interactive && flags.history && line.trim() !== "") appendFileSync(flags.history, `${line.trimEnd()}\n`);
     running = new AbortController();
     let more: boolean;
     try {

@@ -1,13 +1,25 @@
-// Values as people write them in topology files: durations ("10ms"), rates ("10Mbit"),
-// probabilities ("1%"), byte counts ("1MiB"), IPv4/IPv6 prefixes. Each parser returns the
-// value or throws a plain Error whose message says what was expected; the caller adds the
-// file, line and field.
+// Values as people write them in topology files, shell commands and API calls: durations
+// ("10ms"), rates ("10Mbit"), probabilities ("1%"), byte counts ("1MiB"), IPv4/IPv6
+// prefixes. This is the one unit grammar of wavnet (docs/cli.md "Units"): the shell's words
+// and the browser page's fields call these parsers too. Each returns the value or throws a
+// plain Error whose message names the value and what is accepted; the caller adds the file,
+// line and field (or the command and its word).
+//
+// Rates are bits per second unless a unit says B (bytes): Mbit, Mbit/s, Mbps and a bare
+// 100M (iperf's -b) are all 10^6 bit/s. tc(8) reads "kbps" as kilobytes per second; wavnet
+// does not (the 8x trap the docs warn about): bytes per second are written B/s, kB/s, MB/s,
+// KiB/s, MiB/s.
 
 import { parseIPv4, formatIPv4, mask4, isIPv6Text, parseIPv6, parseAddress, bytesToIPv4, scanPrefixLength, type ParsedAddress } from "./addr.js";
 import { show } from "./format.js";
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m)$/;
+/** A decimal number as the grammar takes it: 10, 1.5, .5 (no sign, no exponent). */
+const NUM = String.raw`(\d+(?:\.\d*)?|\.\d+)`;
+
+const DURATION = new RegExp(`^${NUM}\\s*(us|µs|ms|s|m)?$`);
 const UNIT_US: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000, m: 60_000_000 };
+/** What a duration may be, for error messages. */
+export const DURATION_FORMS = `a time in us, ms, s or m ("250us", "10ms", "1.5s", "2m"; a bare number is milliseconds)`;
 
 /** "250us", "10ms", "1.5s", "2m" or a bare number of milliseconds -> integer µs. */
 export function parseDuration(v: unknown): number {
@@ -15,50 +27,71 @@ export function parseDuration(v: unknown): number {
   if (typeof v === "number") us = v * 1000;
   else if (typeof v === "string") {
     const m = DURATION.exec(v.trim());
-    if (!m) throw new Error(`${show(v)} is not a duration (like "250us", "10ms", "2s", "1m", or a number of milliseconds)`);
-    us = Number(m[1]) * UNIT_US[m[2]];
+    if (!m) throw new Error(`${show(v)} is not a duration: write ${DURATION_FORMS}`);
+    us = Number(m[1]) * UNIT_US[m[2] ?? "ms"];
   } else throw new Error(`expected a duration, got ${show(v)}`);
   if (!Number.isFinite(us) || us < 0) throw new Error(`a duration must be a number >= 0, got ${show(v)}`);
   if (us > 0x7fffffff * 1000) throw new Error(`duration ${show(v)} is too long`);
   return Math.round(us);
 }
 
-/** "1.5%" or a fraction 0..1 -> fraction. */
+/** What a probability may be, for error messages. */
+export const PROBABILITY_FORMS = `a percentage ("1%", "0.5%") or a fraction from 0 to 1 (0.01)`;
+
+/** "1.5%", a fraction 0..1, or its text "0.015" -> fraction. */
 export function parseProbability(v: unknown): number {
   let p: number;
+  const t = typeof v === "string" ? v.trim() : "";
+  const m = new RegExp(`^${NUM}\\s*(%)?$`).exec(t);
   if (typeof v === "number") p = v;
-  else if (typeof v === "string" && /^\d+(?:\.\d+)?\s*%$/.test(v.trim())) p = Number(v.trim().slice(0, -1).trim()) / 100;
-  else throw new Error(`${show(v)} is not a probability (a fraction 0..1 or a percentage like "1.5%")`);
-  if (!Number.isFinite(p) || p < 0 || p > 1) throw new Error(`${show(v)} is not between 0 and 1 (0% and 100%)`);
+  else if (m) p = Number(m[1]) / (m[2] ? 100 : 1);
+  else throw new Error(`${show(v)} is not a probability: write ${PROBABILITY_FORMS}`);
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new Error(`${show(v)} is not between 0 and 1 (0% and 100%): write ${PROBABILITY_FORMS}`);
   return p;
 }
 
-const RATE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(bit|bps|bit\/s|b\/s)$/i;
-const RATE_MUL: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+const SI: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+const BIN: Record<string, number> = { ki: 1024, mi: 1 << 20, gi: 1 << 30, ti: 2 ** 40 };
+/** Bits: bit, kbit, Mbit, Gbit (the prefix in either case: tc's "mbit" too; the unit in lower case, so B stays bytes), with an optional "/s"; bps, kbps, Mbps, Gbps; a bare 100M. */
+const RATE_BITS = new RegExp(`^${NUM}\\s*([kKmMgGtT]?)(bit(?:/s)?|bps)?$`);
+/** Bytes per second, only where a capital B says so: B/s, kB/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s. */
+const RATE_BYTES = new RegExp(`^${NUM}\\s*(k|K|M|G|T|Ki|Mi|Gi|Ti)?B/s$`);
+/** What a rate may be, for error messages. */
+export const RATE_FORMS = `bits per second as bit, kbit, Mbit, Gbit (also Mbit/s, or kbps, Mbps, Gbps: bits, not tc's kilobytes), a bare 100M (bits, as iperf's -b), or bytes per second spelt with B: kB/s, MB/s, KiB/s, MiB/s`;
 
-/** "10Mbit", "1.5 Gbit/s", "512kbps" or a number -> integer bit/s. */
+/** "10Mbit", "1.5 Gbit/s", "512kbps", "100M", "10MB/s" (bytes: 80 Mbit/s) or a number -> integer bit/s. */
 export function parseRate(v: unknown): number {
   let r: number;
   if (typeof v === "number") r = v;
   else if (typeof v === "string") {
-    const m = RATE.exec(v.trim());
-    if (!m) throw new Error(`${show(v)} is not a rate (like "10Mbit", "1Gbit/s", "512kbps", or a number of bit/s)`);
-    r = Number(m[1]) * RATE_MUL[m[2].toLowerCase()];
+    const t = v.trim();
+    const b = RATE_BITS.exec(t);
+    const B = b ? null : RATE_BYTES.exec(t);
+    // A bare number in text is bit/s, as the number is; a bare prefix (100M) needs no unit.
+    if (b) r = Number(b[1]) * SI[b[2].toLowerCase()];
+    else if (B) {
+      const p = B[2] ?? "";
+      r = Number(B[1]) * 8 * (p.endsWith("i") ? BIN[p.toLowerCase()] : SI[p.toLowerCase()]);
+    } else if (/^[\d.]+\s*[kKmMgGtT]?B(ps)?$/.test(t)) {
+      throw new Error(`${show(v)} is not a rate: a capital B means bytes, and bytes per second are written with /s (${t.replace(/ps$/, "").replace(/B$/, "B/s")}), or in bits (${t.replace(/B(ps)?$/, "bit")} is 8 times less); accepted: ${RATE_FORMS}`);
+    } else throw new Error(`${show(v)} is not a rate: write ${RATE_FORMS}`);
   } else throw new Error(`expected a rate, got ${show(v)}`);
   if (!Number.isFinite(r) || r < 0 || r > 1e12) throw new Error(`rate ${show(v)} must be from 0 to 1 Tbit/s`);
   return Math.round(r);
 }
 
-const BYTES = /^(\d+(?:\.\d+)?)\s*(B|k|K|KB|kB|KiB|M|MB|MiB|G|GB|GiB)?$/;
-const BYTE_MUL: Record<string, number> = { B: 1, k: 1e3, K: 1e3, KB: 1e3, kB: 1e3, KiB: 1024, M: 1e6, MB: 1e6, MiB: 1 << 20, G: 1e9, GB: 1e9, GiB: 1 << 30 };
+const BYTES = new RegExp(`^${NUM}\\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$`);
+const BYTE_MUL: Record<string, number> = { B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1 << 20, GiB: 1 << 30, TiB: 2 ** 40 };
+/** What a byte count may be, for error messages. */
+export const BYTES_FORMS = `a number of bytes, or one with B, kB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024): 4096, "64KiB", "1MB"`;
 
-/** 4096, "64KiB", "1MB", "10 MiB" -> integer bytes. */
+/** 4096, "64KiB", "1MB", "10 MiB" -> integer bytes. Bytes only where a B says so: "1M" and "1Mbit" are refused. */
 export function parseBytes(v: unknown): number {
   let n: number;
   if (typeof v === "number") n = v;
   else if (typeof v === "string") {
     const m = BYTES.exec(v.trim());
-    if (!m) throw new Error(`${show(v)} is not a byte count (like 4096, "64KiB", "1MB", "2GiB")`);
+    if (!m) throw new Error(`${show(v)} is not a byte count: write ${BYTES_FORMS}`);
     n = Number(m[1]) * BYTE_MUL[m[2] ?? "B"];
   } else throw new Error(`expected a byte count, got ${show(v)}`);
   if (!Number.isSafeInteger(Math.round(n)) || n < 1) throw new Error(`byte count ${show(v)} must be a whole number >= 1`);

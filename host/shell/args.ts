@@ -1,8 +1,9 @@
 // Command-line words for the shell: splitting a line into words, BSD getopt(3), and the
-// units link conditions are written in (10ms, 1%, 10Mbit). Every failure is a
+// units link conditions are written in (10ms, 1%, 10Mbit; lib/units.ts's grammar). Every failure is a
 // CommandError with one line that names the command and the word at fault.
 
 import { WavnetError } from "../lib/errors.js";
+import { parseDuration, parseProbability, parseRate } from "../lib/units.js";
 
 /** A command was given bad input; the message is the one line the user sees. */
 export class CommandError extends WavnetError {}
@@ -94,33 +95,30 @@ export function number(cmd: string, what: string, word: string, lo: number, hi: 
   return n;
 }
 
-const TIME_UNITS: Record<string, number> = { us: 1, "µs": 1, ms: 1000, s: 1_000_000 };
+// The units are lib/units.ts's, the grammar topology files use (docs/cli.md "Units"):
+// these only put the command and the word in front of its message.
 
-/** "10ms", "250us", "1.5s" to microseconds (a bare number is milliseconds, as in dummynet). */
+function unit<T>(cmd: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new CommandError(`${cmd}: ${what}: ${(e as Error).message}`);
+  }
+}
+
+/** "10ms", "250us", "1.5s", "2m" to microseconds (a bare number is milliseconds, as in dummynet); at most 2147 s. */
 export function duration(cmd: string, what: string, word: string): number {
-  const m = /^(\d+\.?\d*|\.\d+)(us|µs|ms|s)?$/.exec(word);
-  if (!m) throw new CommandError(`${cmd}: ${what} must be a time such as 10ms, 500us or 1s, got ${JSON.stringify(word)}`);
-  const us = Math.round(Number(m[1]) * TIME_UNITS[m[2] ?? "ms"]);
+  const us = unit(cmd, what, () => parseDuration(word));
   if (us > 0x7fffffff) throw new CommandError(`${cmd}: ${what} ${word} is longer than 2147 s`);
   return us;
 }
 
 /** "1%", "0.5%" or a fraction "0.01" to a probability in [0, 1]. */
 export function probability(cmd: string, what: string, word: string): number {
-  const m = /^(\d+\.?\d*|\.\d+)(%)?$/.exec(word);
-  const p = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
-  if (!(p >= 0 && p <= 1)) throw new CommandError(`${cmd}: ${what} must be a percentage (1%) or a fraction from 0 to 1, got ${JSON.stringify(word)}`);
-  return p;
+  return unit(cmd, what, () => parseProbability(word));
 }
 
-const RATE_UNITS: Record<string, number> = { bit: 1, bps: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, tbit: 1e12 };
-
-/** "10Mbit", "1gbit", "64kbit", "9600bit" (or bps) to bit/s. */
+/** "10Mbit", "1Gbit/s", "512kbps", "100M" (bits), "10MB/s" (bytes) to bit/s. */
 export function rate(cmd: string, what: string, word: string): number {
-  const m = /^(\d+\.?\d*|\.\d+)([a-z]+)$/i.exec(word);
-  const unit = m ? RATE_UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new CommandError(`${cmd}: ${what} must be a rate such as 10Mbit, 1Gbit or 64kbit, got ${JSON.stringify(word)}`);
-  const bps = Math.round(Number(m[1]) * unit);
-  if (bps > 1e12) throw new CommandError(`${cmd}: ${what} ${word} is above 1Tbit`);
-  return bps;
+  return unit(cmd, what, () => parseRate(word));
 }

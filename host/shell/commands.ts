@@ -16,14 +16,12 @@ import { formatConditions, type LinkConditions } from "../admin/epair.js";
 import { WavnetError, AbortError } from "../lib/errors.js";
 import { platform, unsupported } from "../lib/platform.js";
 import {
-  addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS, setForwarding, forwarding,
-  ipReassKnob, type IpReassKnob,
+  addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS,
 } from "../admin/inet.js";
 import { isIPv6Text, splitZone, mask4 as maskOf } from "../lib/addr.js";
 import { netstatSTcp, tcpConnections } from "../admin/tcp.js";
 import {
   ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpDelete,
-  setForwarding6, forwarding6, frag6Knob, type Frag6Knob,
 } from "../admin/inet6.js";
 import { sockstat, formatSockstat, type SockAddr } from "../sockets/socket.js";
 import { ping, traceroute } from "../admin/ping.js";
@@ -34,6 +32,9 @@ import {
 } from "./args.js";
 import { iperf, IPERF_USAGE, closeIperfServers } from "./iperf.js";
 import { curl, CURL_USAGE } from "./curl.js";
+
+import { SYSCTL } from "./sysctl.js";
+import { resolveHost, noRouteHint } from "./resolve.js";
 
 export { CommandError } from "./args.js";
 
@@ -50,7 +51,7 @@ export interface CommandsOptions {
   pcapDir?: string;
 }
 
-interface Call {
+export interface Call {
   kernel: Kernel;
   node: CommandNode;
   vnet: Vnet;
@@ -58,9 +59,11 @@ interface Call {
   argv: string[];
   /** ^C: a command that waits (ping, traceroute) stops and prints what it has, as BSD's do. */
   signal?: AbortSignal;
+  /** Where a long command writes lines as they come (ping's replies); what it returns is the rest. */
+  print?: (line: string) => void;
 }
 
-interface Command {
+export interface Command {
   usage: string;
   summary: string;
   run(c: Call, self: Commands): string | Promise<string>;
@@ -111,7 +114,7 @@ export class Commands {
    * Run one command line on a node; resolves with its output (possibly ""). Rejects with a
    * CommandError (one line; CommandFailed also carries the output) for anything that failed.
    */
-  async exec(node: CommandNode, line: string, opts: { signal?: AbortSignal } = {}): Promise<string> {
+  async exec(node: CommandNode, line: string, opts: { signal?: AbortSignal; print?: (line: string) => void } = {}): Promise<string> {
     const words = tokenize(line);
     if (words.length === 0) return "";
     const [cmd, ...argv] = words;
@@ -119,7 +122,7 @@ export class Commands {
     if (!c) throw new CommandError(`${cmd}: unknown command (commands: ${this.names().join(", ")})`);
     if (!node.vnet.alive) throw new CommandError(`${cmd}: node "${node.name}" is gone`);
     try {
-      return await c.run({ kernel: this.kernel, node, vnet: node.vnet, cmd, argv, ...(opts.signal ? { signal: opts.signal } : {}) }, this);
+      return await c.run({ kernel: this.kernel, node, vnet: node.vnet, cmd, argv, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.print ? { print: opts.print } : {}) }, this);
     } catch (e) {
       if (e instanceof CommandError) throw e;
       // The host's own errors already say what and where; keep them to one line.
@@ -370,6 +373,11 @@ function route(c: Call): string {
   const words = c.argv.filter((w) => w !== "-n" && w !== "-net" && w !== "-host");
   const six = words.includes("-6") || words.includes("-inet6");
   const [verb, ...rest] = words.filter((w) => w !== "-6" && w !== "-inet6" && w !== "-4" && w !== "-inet");
+  // A node's name for the gateway (route add default r1) or the destination of route get.
+  const named = (w: string | undefined) => w !== undefined && w !== "default" && c.kernel.vnets().some((v) => v.name === w);
+  const fam = six ? 6 : words.includes("-4") || words.includes("-inet") ? 4 : undefined;
+  if ((verb === "add" || verb === "change") && named(rest[1])) rest[1] = resolveHost(c, rest[1]!, fam ?? (isIPv6Text(rest[0]) ? 6 : undefined)).address;
+  if (verb === "get" && named(rest[0])) rest[0] = resolveHost(c, rest[0]!, fam).address;
   // IPv6 when asked (-6), or when the destination or gateway is IPv6 text.
   const f = routeFamily(c, six || rest.slice(0, 2).some((w) => isIPv6Text(w)));
   switch (verb) {
@@ -532,11 +540,21 @@ async function interruptible<R>(c: Call, p: Promise<R>): Promise<R> {
   }
 }
 
-const PING_USAGE = "ping [-c count] [-i wait_s] [-s size] [-m ttl] [-t timeout_s] [-W waittime_ms] [-D] [-q] host";
+const PING_USAGE = "ping [-4 | -6] [-c count] [-i wait_s] [-s size] [-m ttl] [-t timeout_s] [-W waittime_ms] [-D] [-q] host|node";
+
+/** -4 / -6 (ping6 and traceroute6: 6). */
+function familyOpt(c: Call, opts: Map<string, string | true>): 4 | 6 | undefined {
+  if (opts.has("4") && opts.has("6")) throw new CommandError(`${c.cmd}: -4 and -6 exclude each other`);
+  if (c.cmd.endsWith("6")) {
+    if (opts.has("4")) throw new CommandError(`${c.cmd}: -4 is for ${c.cmd.slice(0, -1)}`);
+    return 6;
+  }
+  return opts.has("4") ? 4 : opts.has("6") ? 6 : undefined;
+}
 
 async function pingCmd(c: Call): Promise<string> {
-  const { opts, args } = getopt(c.cmd, c.argv, "c:i:s:m:t:W:Dq", PING_USAGE);
-  if (args.length !== 1) throw new CommandError(`ping: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${PING_USAGE}`);
+  const { opts, args } = getopt(c.cmd, c.argv, "c:i:s:m:t:W:Dq46", PING_USAGE);
+  if (args.length !== 1) throw new CommandError(`${c.cmd}: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${PING_USAGE}`);
   const o = (k: string) => opts.get(k) as string | undefined;
   const intervalMs = o("i") !== undefined ? number("ping", "-i (seconds between requests)", o("i")!, 0, 3600, false) * 1000 : 1000;
   let count = o("c") !== undefined ? number("ping", "-c (count)", o("c")!, 1, 65536) : 4;
@@ -549,9 +567,23 @@ async function pingCmd(c: Call): Promise<string> {
     count = o("c") !== undefined ? Math.min(count, fit) : fit;
     timeoutMs = Math.max(0, Math.min(timeoutMs, budget - (count - 1) * intervalMs));
   }
-  if (c.cmd === "ping6" && !isIPv6Text(args[0])) throw new CommandError(`ping6: ${args[0]} is not an IPv6 address`);
-  const six = isIPv6Text(args[0]);
-  const r = await interruptible(c, ping(c.kernel, c.vnet, zoned(c, args[0]), {
+  const dst = resolveHost(c, args[0], familyOpt(c, opts));
+  const six = dst.family === 6;
+  // BSD's first line names the host as typed: "PING h2 (10.0.0.2): 56 data bytes"; -q keeps only the statistics.
+  const shown = (t: string) => {
+    let x = dst.node !== undefined && !six ? t.replace(/^PING [^ ]+ \(/, `PING ${dst.node} (`) : t;
+    if (opts.has("q")) x = x.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n");
+    return x;
+  };
+  // Streaming: each line printed as it comes; what is returned is what was not printed.
+  let streamed = 0;
+  const onLine = c.print && ((l: string) => {
+    streamed++;
+    const t = shown(l);
+    if (t !== "") c.print!(t);
+  });
+  const r = await interruptible(c, ping(c.kernel, c.vnet, zoned(c, dst.address), {
+    ...(onLine ? { onLine } : {}),
     count,
     intervalMs,
     timeoutMs,
@@ -560,25 +592,40 @@ async function pingCmd(c: Call): Promise<string> {
     dontFragment: opts.has("D"),
     ...(c.signal ? { signal: c.signal } : {}),
   }));
-  const text = opts.has("q") ? r.text.split("\n").filter((l) => !/ bytes from |icmp_seq=/.test(l)).join("\n") : r.text;
-  if (r.received === 0) throw new CommandFailed(`${c.cmd}: no reply from ${args[0]} (${r.transmitted} sent)`, text);
+  const text = shown(r.text.split("\n").slice(streamed).join("\n"));
+  if (r.received === 0) {
+    const hint = /sendto: E(HOST|NET)UNREACH/.test(r.text) ? noRouteHint(c, dst.address) : undefined;
+    throw new CommandFailed(hint ? `${c.cmd}: ${hint}` : `${c.cmd}: no reply from ${args[0]} (${r.transmitted} sent)`, text);
+  }
   return text;
 }
 
-const TRACEROUTE_USAGE = "traceroute [-I] [-n] [-m max_ttl] [-q nqueries] [-w wait_s] host";
+const TRACEROUTE_USAGE = "traceroute [-4 | -6] [-I] [-n] [-m max_ttl] [-q nqueries] [-w wait_s] host|node";
 
 async function tracerouteCmd(c: Call): Promise<string> {
-  const { opts, args } = getopt(c.cmd, c.argv, "Inm:q:w:", TRACEROUTE_USAGE);
-  if (args.length !== 1) throw new CommandError(`traceroute: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${TRACEROUTE_USAGE}`);
+  const { opts, args } = getopt(c.cmd, c.argv, "Inm:q:w:46", TRACEROUTE_USAGE);
+  if (args.length !== 1) throw new CommandError(`${c.cmd}: ${args.length ? "one destination only" : "a destination is needed"}; usage: ${TRACEROUTE_USAGE}`);
   const o = (k: string) => opts.get(k) as string | undefined;
-  if (c.cmd === "traceroute6" && !isIPv6Text(args[0])) throw new CommandError(`traceroute6: ${args[0]} is not an IPv6 address`);
-  const r = await interruptible(c, traceroute(c.kernel, c.vnet, zoned(c, args[0]), {
-    maxHops: o("m") !== undefined ? number("traceroute", "-m (max ttl)", o("m")!, 1, 255) : undefined,
-    queries: o("q") !== undefined ? number("traceroute", "-q (queries)", o("q")!, 1, 10) : undefined,
-    timeoutMs: o("w") !== undefined ? number("traceroute", "-w (seconds)", o("w")!, 0, 86400, false) * 1000 : undefined,
-    ...(c.signal ? { signal: c.signal } : {}),
-  }));
-  return r.text;
+  const dst = resolveHost(c, args[0], familyOpt(c, opts));
+  let streamed = 0;
+  const onLine = c.print && ((l: string) => {
+    streamed++;
+    c.print!(l);
+  });
+  try {
+    const r = await interruptible(c, traceroute(c.kernel, c.vnet, zoned(c, dst.address), {
+      ...(onLine ? { onLine } : {}),
+      maxHops: o("m") !== undefined ? number("traceroute", "-m (max ttl)", o("m")!, 1, 255) : undefined,
+      queries: o("q") !== undefined ? number("traceroute", "-q (queries)", o("q")!, 1, 10) : undefined,
+      timeoutMs: o("w") !== undefined ? number("traceroute", "-w (seconds)", o("w")!, 0, 86400, false) * 1000 : undefined,
+      ...(c.signal ? { signal: c.signal } : {}),
+    }));
+    return r.text.split("\n").slice(streamed).join("\n");
+  } catch (e) {
+    const hint = /E(HOST|NET)UNREACH/.test((e as Error).message) ? noRouteHint(c, dst.address) : undefined;
+    if (hint) throw new CommandError(`${c.cmd}: ${hint}`);
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -610,37 +657,6 @@ function kldunload(c: Call): string {
   if (args.length !== 1) throw new CommandError("kldunload: usage: kldunload [-f] MODULE");
   c.kernel.kldunload(args[0], { force: opts.has("f") });
   return "";
-}
-
-const SYSCTL_USAGE = "sysctl net.inet.ip.forwarding[=0|1] | net.inet6.ip6.forwarding[=0|1] | net.inet.ip.maxfrag*[=N] | net.inet6.ip6.maxfrag*[=N]";
-
-/** The reassembly limits (docs/conformance.md), FreeBSD's names: integers, -1 for no limit. */
-const REASS_OIDS = [
-  "net.inet.ip.maxfragpackets", "net.inet.ip.maxfragbucketsize", "net.inet.ip.maxfragsperpacket",
-  "net.inet6.ip6.maxfrags", "net.inet6.ip6.maxfragpackets", "net.inet6.ip6.maxfragbucketsize", "net.inet6.ip6.maxfragsperpacket",
-  "net.inet6.ip6.frag6_nfrags",
-];
-
-function sysctl(c: Call): string {
-  if (c.argv.length !== 1) throw new CommandError(`sysctl: usage: ${SYSCTL_USAGE}`);
-  const [name, value] = c.argv[0].split("=", 2);
-  if (REASS_OIDS.includes(name)) {
-    const six = name.startsWith("net.inet6.");
-    const knob = name.slice(six ? "net.inet6.ip6.".length : "net.inet.ip.".length);
-    const get = (v?: number) => (six ? frag6Knob(c.kernel, c.vnet, knob as Frag6Knob, v) : ipReassKnob(c.kernel, c.vnet, knob as IpReassKnob, v));
-    const old = get();
-    if (value === undefined) return `${name}: ${old}`;
-    if (!/^-?\d+$/.test(value)) throw new CommandError(`sysctl: ${name} takes an integer (-1: no limit), got ${JSON.stringify(value)}`);
-    return `${name}: ${old} -> ${get(Number(value))}`;
-  }
-  const six = name === "net.inet6.ip6.forwarding";
-  if (name !== "net.inet.ip.forwarding" && !six) throw new CommandError(`sysctl: unknown oid '${name}' (known here: net.inet.ip.forwarding, net.inet6.ip6.forwarding, ${REASS_OIDS.join(", ")})`);
-  const old = (six ? forwarding6(c.kernel, c.vnet) : forwarding(c.kernel, c.vnet)) ? 1 : 0;
-  if (value === undefined) return `${name}: ${old}`;
-  if (value !== "0" && value !== "1") throw new CommandError(`sysctl: ${name} takes 0 or 1, got ${JSON.stringify(value)}`);
-  if (six) setForwarding6(c.kernel, c.vnet, value === "1");
-  else setForwarding(c.kernel, c.vnet, value === "1");
-  return `${name}: ${old} -> ${value}`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -738,7 +754,7 @@ const COMMANDS: Record<string, Command> = {
   kldstat: { usage: "kldstat", summary: "loaded modules (kernel-wide)", run: kldstat },
   kldload: { usage: "kldload MODULE", summary: "load a module into the kernel (every node)", run: kldload },
   kldunload: { usage: "kldunload [-f] MODULE", summary: "unload a module from the kernel (every node)", run: kldunload },
-  sysctl: { usage: SYSCTL_USAGE, summary: "read or set the node's IPv4/IPv6 forwarding", run: sysctl },
+  sysctl: SYSCTL,
   link: { usage: LINK_USAGE, summary: "conditions of frames an epair end sends (both: and its peer)", run: link },
   capture: { usage: CAPTURE_USAGE, summary: "capture an interface to a pcap/pcapng file", run: capture },
   iperf: { usage: IPERF_USAGE, summary: "throughput to another node, iperf3's reports (-s: a server in the background)", run: (c) => iperf({ kernel: c.kernel, vnet: c.vnet, node: c.node.name, argv: c.argv, signal: c.signal }) },

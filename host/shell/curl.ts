@@ -41,7 +41,7 @@ export async function curl(c: CurlIo): Promise<string> {
   }
   if (u.protocol !== "http:") throw new CommandError(`curl: (1) protocol "${u.protocol.replace(/:$/, "")}" not supported (http only)`);
   const name = u.hostname.replace(/^\[(.*)\]$/, "$1");
-  const host = resolveHost("curl", c.kernel, c.vnet, name);
+  const host = resolveHost({ kernel: c.kernel, vnet: c.vnet, cmd: "curl" }, name).address;
   const port = u.port ? Number(u.port) : 80;
   const path = `${u.pathname || "/"}${u.search}`;
   const head = opts.has("I");

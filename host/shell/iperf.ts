@@ -375,7 +375,7 @@ export async function iperf(c: IperfIo): Promise<string> {
   if (udp && opts.has("R")) throw new CommandError("iperf: -R with -u is not supported here (TCP only)");
   const seconds = o("t") !== undefined ? number("iperf", "-t (seconds)", o("t")!, 0.1, 86400, false) : 10;
   const streams = o("P") !== undefined ? number("iperf", "-P (parallel streams)", o("P")!, 1, 128) : 1;
-  const dst = resolveHost("iperf", c.kernel, c.vnet, o("c")!);
+  const dst = resolveHost({ kernel: c.kernel, vnet: c.vnet, cmd: "iperf" }, o("c")!).address;
   const bps = udp ? (o("b") !== undefined ? bandwidth(o("b")!) : 1e6) : 0;
   if (udp && bps <= 0) throw new CommandError("iperf: -b must be above 0");
   const len = udp ? (o("l") !== undefined ? number("iperf", "-l (datagram bytes)", o("l")!, UDP_HEADER, 65507) : dst.includes(":") ? 1440 : 1460) : CHUNK;

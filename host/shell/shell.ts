@@ -1,6 +1,6 @@
 // The shell's language, platform-neutral: a line is a shell word (help, nodes, links, sleep,
-// quit) or `NODE COMMAND [ARGS]` (host/shell/commands.ts), and completion offers node names
-// and shell words, then command names, then the node's interface names. `wavnet shell`
+// pingall, quit) or `NODE COMMAND [ARGS]` (host/shell/commands.ts), and completion offers node names
+// and shell words, then command names, then the node's interface names (and node names after ping, traceroute, route). `wavnet shell`
 // (host/cli/shell.ts) reads lines from a terminal or a script and prints what this returns;
 // the browser page's consoles (host/web/) send lines to a worker that runs them here, with
 // the console's node standing in for the first word.
@@ -12,6 +12,7 @@ import { formatTable } from "../lib/format.js";
 import { formatConditions } from "../admin/epair.js";
 import { CommandError, CommandFailed, interfaceNames, type Commands } from "./commands.js";
 import { tokenize, duration } from "./args.js";
+import { pingall } from "./pingall.js";
 
 /** What the shell runs on: a running topology (or anything shaped like one) and its command table. */
 export interface ShellSession {
@@ -30,8 +31,12 @@ export const SHELL_WORDS: Record<string, string> = {
   nodes: "nodes                   the nodes, their roles and interfaces",
   links: "links                   the links and their conditions",
   sleep: "sleep T                 let time pass (10ms, 2s): virtual time moves, real time is waited",
+  pingall: "pingall [-4|-6] [-W ms]  every host pings every host once: a row per host (X: no reply), the loss",
   quit: "quit                    tear the topology down and leave (also exit, or end of input)",
 };
+
+/** Commands where a node's name stands for an address (shell/resolve.ts), so completion offers node names. */
+const ADDRESS_COMMANDS = new Set(["ping", "ping6", "traceroute", "traceroute6", "route"]);
 
 /** What one line did: its output (possibly ""), its error line if it failed, and whether the shell should end. */
 export interface LineResult {
@@ -106,7 +111,7 @@ export class ShellCore {
    * Run one line. With `node`, the line is run on that node (a console of its own): a first
    * word that is not a shell word is a command of the node's.
    */
-  async run(raw: string, node?: string, opts: { signal?: AbortSignal } = {}): Promise<LineResult> {
+  async run(raw: string, node?: string, opts: { signal?: AbortSignal; print?: (line: string) => void } = {}): Promise<LineResult> {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return { out: "", quit: false };
     let words: string[];
@@ -129,6 +134,12 @@ export class ShellCore {
           return { out: this.nodesText(), quit: false };
         case "links":
           return { out: this.linksText(), quit: false };
+        case "pingall": {
+          const r = await pingall(this.s, rest, opts);
+          const out = opts.print ? "" : r.text;
+          if (r.received < r.sent) return { out, error: `pingall: ${r.sent - r.received} of ${r.sent} pings got no reply`, quit: false };
+          return { out, quit: false };
+        }
         case "sleep": {
           if (rest.length !== 1) throw new CommandError("sleep: usage: sleep T (10ms, 2s)");
           await this.sleep(duration("sleep", "T", rest[0]), opts.signal);
@@ -170,12 +181,13 @@ export class ShellCore {
     if (node !== undefined && this.nodeNames().includes(node)) {
       if (words.length === 1) cands = [...this.s.commands.names(), ...Object.keys(SHELL_WORDS)];
       else if (words[0] === "help" && words.length === 2) cands = this.s.commands.names();
-      else if (!Object.hasOwn(SHELL_WORDS, words[0])) cands = [...new Set(interfaceNames(this.s.topo.node(node)))];
+      else if (!Object.hasOwn(SHELL_WORDS, words[0])) cands = [...new Set([...interfaceNames(this.s.topo.node(node)), ...(ADDRESS_COMMANDS.has(words[0]!) ? this.nodeNames() : [])])];
     } else if (words.length === 1) cands = [...this.nodeNames(), ...Object.keys(SHELL_WORDS)];
     else if (words[0] === "help" && words.length === 2) cands = this.s.commands.names();
     else if (this.nodeNames().includes(words[0])) {
       const n = this.s.topo.node(words[0]);
-      cands = words.length === 2 ? this.s.commands.names() : [...new Set(interfaceNames(n))];
+      // Node names too after a command that takes an address (h1 ping h2).
+      cands = words.length === 2 ? this.s.commands.names() : [...new Set([...interfaceNames(n), ...(ADDRESS_COMMANDS.has(words[1]!) ? this.nodeNames() : [])])];
     }
     return [cands.filter((c) => c.startsWith(last)).sort(), last];
   }

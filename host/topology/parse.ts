@@ -5,7 +5,7 @@
 // between nodes, links and steps. A later pass runs only when the earlier ones found
 // nothing, so every message is about the file as written, never a consequence of another.
 
-import { parseDocument, LineCounter } from "yaml";
+import { parseDocument, LineCounter, Parser } from "yaml";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import validateSchema from "./schema_validate.js";
 import type { TopologySpec } from "./spec.js";
@@ -29,9 +29,18 @@ export function parseTopology(text: string, file = "<string>"): TopologySpec {
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const loc = new Locator(doc, lc, file);
   const errors: TopologyError[] = [];
-  for (const e of doc.errors) {
-    const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-    errors.push(new TopologyError(`YAML: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`, file, lp.line, lp.col));
+  const seen = new Set<number>();
+  const placed = doc.errors.map((e) => ({ e, at: yamlPlace(text, e.pos[0], e.message) }));
+  // What follows an unclosed quote or bracket is read as part of it: errors there are its echo.
+  const opened = Math.min(...placed.map((p) => p.at.opened ?? Infinity));
+  for (const { e, at } of placed) {
+    if (at.opened === undefined && e.pos[0] > opened) continue;
+    const lp = lc.linePos(at.offset);
+    // One error a line: the library often says the same thing twice, or once more on the next line.
+    if (seen.has(lp.line)) continue;
+    seen.add(lp.line);
+    const what = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "").replace(/^Missing closing (["'])quote$/, "missing closing $1");
+    errors.push(new TopologyError(`YAML: ${what}${at.note ? ` (${at.note})` : ""}`, file, lp.line, lp.col));
   }
   if (errors.length) throw bundle(errors);
   const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
@@ -45,6 +54,65 @@ export function parseTopology(text: string, file = "<string>"): TopologySpec {
   }
   const spec = new Checker(loc, data as Obj).run();
   return spec;
+}
+
+/** A CST token as yaml's Parser gives it (only what yamlPlace reads). */
+interface Token {
+  type: string;
+  offset: number;
+  source?: string;
+  start?: { offset: number; source: string };
+  end?: { source: string }[];
+}
+
+/** Every token of the concrete syntax tree, in document order. */
+function* tokens(t: unknown): Generator<Token> {
+  if (!t || typeof t !== "object") return;
+  if ("type" in t && "offset" in t) yield t as Token;
+  for (const v of Object.values(t)) {
+    if (Array.isArray(v)) for (const x of v) yield* tokens(x);
+    else if (v && typeof v === "object") yield* tokens(v);
+  }
+}
+
+/** The offset just after the last non-blank character before `off` (the end of the line where something was left open). */
+function endOfContentBefore(text: string, off: number): number {
+  let i = Math.min(off, text.length) - 1;
+  while (i >= 0 && /\s/.test(text[i]!)) i--;
+  // A comment at the end of that line is not where the closer goes: before it.
+  const lineStart = text.lastIndexOf("\n", i) + 1;
+  const hash = text.slice(lineStart, i + 1).search(/\s#/);
+  return hash >= 0 ? lineStart + hash : i + 1;
+}
+
+/**
+ * Where a YAML syntax error really is. The yaml library reports an unclosed quote at the end
+ * of the file and an unclosed [ or { at the start of the next line (one line late, or more):
+ * a quote is placed at its opening, a bracket at the end of the line that should close it,
+ * with a note saying where it opened. Other errors stay where the library puts them.
+ */
+function yamlPlace(text: string, off: number, message: string): { offset: number; note?: string; opened?: number } {
+  const lineStart = text.lastIndexOf("\n", off - 1) + 1;
+  const atLineStart = off >= text.length || text.slice(lineStart, off).trim() === "";
+  const all = [...tokens([...new Parser().parse(text)])];
+  const where = (o: number) => {
+    const before = text.slice(0, o);
+    return `line ${before.split("\n").length}, column ${o - before.lastIndexOf("\n")}`;
+  };
+  if (/closing ["']?quote/i.test(message)) {
+    const open = all.filter((t) => t.offset <= off && ((t.type === "double-quoted-scalar" && !/^"(?:[^"\\]|\\.)*"$/s.test(t.source ?? "")) ||
+      (t.type === "single-quoted-scalar" && !/^'(?:[^']|'')*'$/s.test(t.source ?? ""))));
+    const q = open[open.length - 1];
+    if (q) return { offset: q.offset, note: "the quote opened here is never closed", opened: q.offset };
+  }
+  if (/^Flow (sequence|map)|flow collection/i.test(message) && atLineStart) {
+    const open = all.filter((t) => t.type === "flow-collection" && t.offset < off && t.start &&
+      !(t.end ?? []).some((x) => x.source === (t.start!.source === "[" ? "]" : "}")));
+    const f = open[open.length - 1];
+    if (f) return { offset: endOfContentBefore(text, lineStart), note: `the ${f.start!.source} opened at ${where(f.start!.offset)} is not closed: a ${f.start!.source === "[" ? "]" : "}"} is missing`, opened: f.start!.offset };
+  }
+  if (off >= text.length) return { offset: endOfContentBefore(text, off) };
+  return { offset: off };
 }
 
 function describe(v: unknown): string {

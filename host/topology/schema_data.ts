@@ -109,7 +109,7 @@ const data = {
             "string",
             "number"
           ],
-          "description": "bit/s: a number, or \"10Mbit\", \"1.5 Gbit\", \"512kbit\"; 0 = unlimited"
+          "description": "bit/s: a number, or \"10Mbit\", \"1.5 Gbit/s\", \"512kbps\" (bits, not tc's kilobytes), \"10MB/s\" (bytes); 0 = unlimited (docs/cli.md Units)"
         },
         "queue": {
           "type": "integer",
@@ -164,7 +164,7 @@ const data = {
                   "boolean"
                 ]
               },
-              "description": "net.inet.ip.forwarding, net.inet.icmp.icmplim, net.inet6.ip6.forwarding, net.inet6.icmp6.errppslimit, net.inet.tcp.{cc.algorithm,sack.enable,rfc1323,syncookies}, net.inet.ip.{maxfragpackets,maxfragbucketsize,maxfragsperpacket}, net.inet6.ip6.{maxfrags,maxfragpackets,maxfragbucketsize,maxfragsperpacket}"
+              "description": "any per-vnet knob the shell's sysctl -a lists (host/admin/sysctl.ts): net.inet.ip.forwarding, net.inet.icmp.icmplim, net.inet.tcp.cc.algorithm (newreno or cubic), net.inet.tcp.sack.enable, net.inet.ip.maxfragpackets, net.inet6.ip6.forwarding, kern.ipc.maxsockets, ..."
             }
           }
         },

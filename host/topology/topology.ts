@@ -7,11 +7,11 @@ import "../vnet.js"; // the Kernel/Vnet convenience methods (epair, ifcreate, so
 import { Kernel, type Vnet } from "../kern/kernel.js";
 import { Interface } from "../admin/ifnet.js";
 import { LeakError, AbortError, abortError, type LeakEntry } from "../lib/errors.js";
-import { addAddress, addRoutes, setForwarding, setIcmpLimit, ipReassKnob, type IpReassKnob } from "../admin/inet.js";
-import { setForwarding6, setIcmp6Limit, frag6Knob, type Frag6Knob } from "../admin/inet6.js";
+import { addAddress, addRoutes, setForwarding } from "../admin/inet.js";
+import { sysctlKnob } from "../admin/sysctl.js";
+import { setForwarding6 } from "../admin/inet6.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { bridgeAdd } from "../admin/bridge.js";
-import { tcpKnob, TCP_CC } from "../admin/tcp.js";
 import type { LinkConditions } from "../admin/epair.js";
 import type { LiveCapture } from "../capture/tap.js";
 import type { TopologySpec, NodeSpec, LinkSpec, Origin, InterfaceSpec } from "./spec.js";
@@ -482,16 +482,7 @@ export class Topology {
       if (k.linker.isLoaded("inet6")) this.step(n.origin, `${n.name} forwarding (inet6)`, () => setForwarding6(k, node.vnet, true));
     }
     for (const [name, v] of Object.entries(n.sysctl)) {
-      this.step(n.origin, `${n.name} sysctl ${name}`, () => {
-        if (name === "net.inet.ip.forwarding") setForwarding(k, node.vnet, v === 1);
-        else if (name === "net.inet.icmp.icmplim") setIcmpLimit(k, node.vnet, v as number);
-        else if (name === "net.inet6.ip6.forwarding") setForwarding6(k, node.vnet, v === 1);
-        else if (name === "net.inet6.icmp6.errppslimit") setIcmp6Limit(k, node.vnet, v as number);
-        else if (name === "net.inet.tcp.cc.algorithm") tcpKnob(k, node.vnet, "cc.algorithm", TCP_CC[v as keyof typeof TCP_CC]);
-        else if (name.startsWith("net.inet.ip.maxfrag")) ipReassKnob(k, node.vnet, name.slice("net.inet.ip.".length) as IpReassKnob, v as number);
-        else if (name.startsWith("net.inet6.ip6.maxfrag")) frag6Knob(k, node.vnet, name.slice("net.inet6.ip6.".length) as Frag6Knob, v as number);
-        else tcpKnob(k, node.vnet, name.slice("net.inet.tcp.".length) as "sack.enable", v as number);
-      });
+      this.step(n.origin, `${n.name} sysctl ${name}`, () => sysctlKnob(name).set(k, node.vnet, v));
     }
     // All of a node's routes in one call (batched into the kernel); a refused one names its line.
     const routes = n.routes.map((r) => {
