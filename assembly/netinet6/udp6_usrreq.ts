@@ -369,6 +369,11 @@ export function udp6_attach_family(): i32 {
   return 0;
 }
 
+/** udp serves AF_INET6 (inet6 was in the kernel at MOD_LOAD). */
+export function udp6_served(): bool {
+  return api != 0;
+}
+
 /** Sockets open on UDP over IPv6 (MOD_QUIESCE). */
 export function udp6_busy(): u32 {
   return api != 0 ? protosw_busy(pffindproto(AF_INET6, SOCK_DGRAM, IPPROTO_UDP)) : 0;
