@@ -43,7 +43,7 @@
 import {
   vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, zone_create, zone_destroy,
   ZONE_CHARGE, ZONE_ZERO, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, ENOMEM, EBUSY, EINVAL,
-  protosw_register, protosw_unregister, pffindproto, protosw_busy, sbappendaddr, sorwakeup, soisconnected, soseterror, domain_af_api,
+  protosw_register, protosw_unregister, pffindproto, protosw_busy, sbappendaddr, sorwakeup, soisconnected, soseterror,
   m_freem, m_pullup, m_adj, m_copym, m_length, M_PREPEND, in_cksum, in_pseudo, curvnet, if_first, if_next,
   EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, EMSGSIZE, ENETUNREACH, ECONNREFUSED, EHOSTUNREACH,
 } from "../kmod/kapi";
@@ -69,31 +69,32 @@ import {
   in_pcbhash_free,
 } from "./udp/in_pcb";
 import { udp_busy } from "./udp/udp_hostapi";
+import { AfApi, af_attach, af_detach, af_live, af_fn } from "../kmod/af_api";
 import { udp6_attach_family, udp6_detach_family, udp6_busy, udp6_served } from "../netinet6/udp6_usrreq";
 export { kmod_heap_top } from "../kmod/kmod";
 export { udp_stat, udp_get, udp_set, udp_busy, udp_sendmmsg, udp_recvmmsg, udp_batch_error } from "./udp/udp_hostapi";
 
 // inet's entry table (sys/in.ts INAPI_*) while udp serves AF_INET, found at MOD_LOAD.
-let api: usize = 0;
+const inet = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4));
 
 /** inet is still the one whose table udp attached to (a forced unload of inet clears it). */
 @inline function live(): bool {
-  return api != 0 && domain_af_api(AF_INET) == api;
+  return af_live(inet);
 }
 
 // inet's entry points, called through its table. Input paths call them without live():
 // inet is the caller there. User requests check live() first.
 @inline function in_localip(a: u32): bool {
-  return call_indirect<bool>(load<u32>(api + INAPI_LOCALIP), a);
+  return call_indirect<bool>(af_fn(inet, INAPI_LOCALIP), a);
 }
 @inline function in_broadcast(a: u32, ifp: usize): bool {
-  return call_indirect<bool>(load<u32>(api + INAPI_BROADCAST), a, ifp);
+  return call_indirect<bool>(af_fn(inet, INAPI_BROADCAST), a, ifp);
 }
 @inline function in_selectsrc(dst: u32): u32 {
-  return call_indirect<u32>(load<u32>(api + INAPI_SELECTSRC), dst);
+  return call_indirect<u32>(af_fn(inet, INAPI_SELECTSRC), dst);
 }
 @inline function icmp_error(m: usize, type: u32, code: u32, arg: u32): void {
-  call_indirect<void>(load<u32>(api + INAPI_ERROR), m, type, code, arg);
+  call_indirect<void>(af_fn(inet, INAPI_ERROR), m, type, code, arg);
 }
 
 // ip_output flags (netinet/ip_var.ts values)
@@ -330,7 +331,7 @@ function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32):
   if (opts & <u32>SO_BROADCAST) ipflags |= IP_ALLOWBROADCAST;
   if ((opts & <u32>SO_DONTROUTE) != 0 || (flags & MSG_DONTROUTE) != 0) ipflags |= IP_ROUTETOIF;
   UDPSTAT_INC(UDPS_OPACKETS);
-  const r = call_indirect<i32>(load<u32>(api + INAPI_OUTPUT), m, src, dst, <u32>IPPROTO_UDP, <u32>x.inp_ttl, <u32>x.inp_tos, ipflags, 0);
+  const r = call_indirect<i32>(af_fn(inet, INAPI_OUTPUT), m, src, dst, <u32>IPPROTO_UDP, <u32>x.inp_ttl, <u32>x.inp_tos, ipflags, 0);
   if (r != 0) UDPSTAT_INC(UDPS_ODROPPED);
   return r;
 }
@@ -477,27 +478,29 @@ function udp_vnet_uninit(): void {
 
 /** MOD_LOAD: serve AF_INET when inet is in the kernel. 0 (also when it is not) or -errno. */
 function udp_inet_attach(): i32 {
-  const a = domain_af_api(AF_INET);
-  if (a == 0) return 0;
+  if (!af_attach(inet, AF_INET)) return 0;
   let r = protosw_register(AF_INET, SOCK_DGRAM, IPPROTO_UDP, usrreqs);
-  if (r != 0) return r;
+  if (r != 0) {
+    af_detach(inet);
+    return r;
+  }
   UdpGlobals.protosw = pffindproto(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-  r = call_indirect<i32>(load<u32>(a + INAPI_PROTO_REGISTER), <u32>IPPROTO_UDP, udp_input.index, udp_ctlinput.index);
+  r = call_indirect<i32>(af_fn(inet, INAPI_PROTO_REGISTER), <u32>IPPROTO_UDP, udp_input.index, udp_ctlinput.index);
   if (r != 0) {
     protosw_unregister(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
     UdpGlobals.protosw = 0;
+    af_detach(inet);
     return r;
   }
-  api = a;
   return 0;
 }
 
 function udp_inet_detach(): void {
-  if (api == 0) return;
-  if (live()) call_indirect<i32>(load<u32>(api + INAPI_PROTO_UNREGISTER), <u32>IPPROTO_UDP);
+  if (inet.api == 0) return;
+  if (live()) call_indirect<i32>(af_fn(inet, INAPI_PROTO_UNREGISTER), <u32>IPPROTO_UDP);
   protosw_unregister(AF_INET, SOCK_DGRAM, IPPROTO_UDP); // EBUSY after a forced unload: kld_purge orphans the sockets
   UdpGlobals.protosw = 0;
-  api = 0;
+  af_detach(inet);
 }
 
 /**
@@ -542,7 +545,7 @@ export function modevent(what: i32): i32 {
       r = udp6_attach_family();
       if (r != 0) udp_inet_detach(); // a family's switch is not the module's to purge
     }
-    if (r == 0 && api == 0 && !udp6_served()) r = -EAFNOSUPPORT; // no network layer to serve: load inet or inet6 first
+    if (r == 0 && inet.api == 0 && !udp6_served()) r = -EAFNOSUPPORT; // no network layer to serve: load inet or inet6 first
     if (r != 0) return r < 0 ? -r : r;
     return 0;
   }

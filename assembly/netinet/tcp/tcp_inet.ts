@@ -8,7 +8,8 @@
 // Addresses in the 16-byte pcb fields: the IPv4 address (u32, host order) in the first 4
 // bytes, zeros after.
 
-import { m_freem, m_pullup, m_adj, in_cksum, in_pseudo, domain_af_api } from "../../kmod/kapi";
+import { m_freem, m_pullup, m_adj, in_cksum, in_pseudo } from "../../kmod/kapi";
+import { AfApi, af_attach, af_detach, af_live, af_fn } from "../../kmod/af_api";
 import { Mbuf, CSUM_TCP, CSUM_L4_CALC, CSUM_L4_VALID, mtod } from "../../sys/mbuf";
 import { AF_INET, SOCKADDR_IN_SIZE, sa_len, sa_family, sin_port, sin_addr, sockaddr_in_set } from "../../sys/socket";
 import {
@@ -21,11 +22,10 @@ import { TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH
 import { tcp_input } from "./tcp_input";
 import { tcp_ctlerror } from "./tcp_subr";
 
-let api: usize = 0; // inet's entry table while tcp serves AF_INET
+const inet = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4)); // inet's entry table while tcp serves AF_INET
 
-/** inet is still the one whose table tcp attached to (a forced unload of inet clears it). */
 @inline function live(): bool {
-  return api != 0 && domain_af_api(AF_INET) == api;
+  return af_live(inet);
 }
 
 const IP_TTL_DEFAULT: u32 = 64;
@@ -59,7 +59,7 @@ function inet_output(m: usize): i32 {
   const dport = th_dport(th);
   const seq = th_seq(th);
   // DF on every segment: path MTU discovery (RFC 1191), as FreeBSD's path_mtu_discovery=1.
-  const r = call_indirect<i32>(load<u32>(api + INAPI_OUTPUT), m, src, dst, <u32>IPPROTO_TCP, IP_TTL_DEFAULT, 0, IP_DONTFRAG, 0);
+  const r = call_indirect<i32>(af_fn(inet, INAPI_OUTPUT), m, src, dst, <u32>IPPROTO_TCP, IP_TTL_DEFAULT, 0, IP_DONTFRAG, 0);
   if (r == -EMSGSIZE) {
     // Our own interface's MTU went below the segment (FreeBSD tcp_output's EMSGSIZE case).
     const mss = inet_mss(storeAddr(faddrbuf, dst));
@@ -120,19 +120,19 @@ export function tcp_inet_ctlinput(cmd: u32, ip: usize, reporter: u32): void {
 
 function inet_tsomax(faddr: usize): u32 {
   if (!live()) return 0;
-  const max = call_indirect<u32>(load<u32>(api + INAPI_RTTSO), load<u32>(faddr));
+  const max = call_indirect<u32>(af_fn(inet, INAPI_RTTSO), load<u32>(faddr));
   return max > IPV4_HDR ? max - IPV4_HDR : 0;
 }
 
 function inet_mss(faddr: usize): u32 {
   if (!live()) return 0;
-  const mtu = call_indirect<u32>(load<u32>(api + INAPI_RTMTU), load<u32>(faddr));
+  const mtu = call_indirect<u32>(af_fn(inet, INAPI_RTMTU), load<u32>(faddr));
   return mtu > IPV4_HDR + TCP_HDR_MIN ? mtu - IPV4_HDR - TCP_HDR_MIN : 0;
 }
 
 function inet_selectsrc(faddr: usize, out: usize): i32 {
   if (!live()) return -51; // ENETUNREACH
-  const a = call_indirect<u32>(load<u32>(api + INAPI_SELECTSRC), load<u32>(faddr));
+  const a = call_indirect<u32>(af_fn(inet, INAPI_SELECTSRC), load<u32>(faddr));
   if (a == 0) return -51; // ENETUNREACH
   memory.fill(out, 0, 16);
   store<u32>(out, a);
@@ -140,7 +140,7 @@ function inet_selectsrc(faddr: usize, out: usize): i32 {
 }
 
 function inet_localip(a: usize): bool {
-  return live() && call_indirect<bool>(load<u32>(api + INAPI_LOCALIP), load<u32>(a));
+  return live() && call_indirect<bool>(af_fn(inet, INAPI_LOCALIP), load<u32>(a));
 }
 
 function inet_badaddr(a: usize): bool {
@@ -185,16 +185,17 @@ export function tcp_inet_ops(): usize {
  * Returns true when tcp now serves AF_INET (false: no inet, or it refused).
  */
 export function tcp_inet_attach(): bool {
-  const a = domain_af_api(AF_INET);
-  if (a == 0) return false;
-  if (call_indirect<i32>(load<u32>(a + INAPI_PROTO_REGISTER), <u32>IPPROTO_TCP, tcp_inet_input.index, tcp_inet_ctlinput.index) != 0) return false;
-  api = a;
+  if (!af_attach(inet, AF_INET)) return false;
+  if (call_indirect<i32>(af_fn(inet, INAPI_PROTO_REGISTER), <u32>IPPROTO_TCP, tcp_inet_input.index, tcp_inet_ctlinput.index) != 0) {
+    af_detach(inet);
+    return false;
+  }
   return true;
 }
 
 export function tcp_inet_detach(): void {
-  if (live()) call_indirect<i32>(load<u32>(api + INAPI_PROTO_UNREGISTER), <u32>IPPROTO_TCP);
-  api = 0;
+  if (live()) call_indirect<i32>(af_fn(inet, INAPI_PROTO_UNREGISTER), <u32>IPPROTO_TCP);
+  af_detach(inet);
 }
 
 /** ipproto input for IPPROTO_TCP: m starts at the IP header (contiguous), iphlen long. */
