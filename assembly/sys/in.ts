@@ -26,7 +26,10 @@ export const IPPROTO_UDP: u8 = 17;
 // The inet module's entry table for upper protocols, the sibling of sys/in6.ts IN6API_*:
 // registered with the kernel by domain_af_register(AF_INET, table) while inet is loaded,
 // each entry a table slot. Transports find it with domain_af_api(AF_INET) and never import
-// inet, so they load in a NOINET kernel too. Addresses are u32, host order.
+// inet, so they load in a NOINET kernel too. Addresses are u32, host order. inet hands a
+// protocol's input only datagrams for one of our addresses or a broadcast, and marks a
+// broadcast destination (limited or subnet-directed) M_BCAST (ip_input), so a protocol needs
+// no call back into inet to tell unicast from broadcast.
 export const INAPI_OUTPUT: usize = 0; // ip_output(m, src, dst, proto, ttl, tos, flags, ifp): i32 (owns m)
 export const INAPI_SELECTSRC: usize = 4; // in_selectsrc(dst): u32 (0: no route)
 export const INAPI_RTMTU: usize = 8; // in_rtmtu(dst): u32 (0: no route)
