@@ -212,7 +212,7 @@ export function udp_input(m: usize, iphlen: u32): void {
   // inet delivers a datagram only when it is for one of our addresses or a broadcast, and
   // marks a broadcast M_BCAST (sys/in.ts INAPI_*): without the mark the destination is ours
   // and a unicast datagram costs no call into inet here (it was one, through inet's table,
-  // per datagram: measurable, bench/ab_transport.ts).
+  // per datagram: measurable, bench/drivers/ab_transport.ts).
   if (IN_MULTICAST(dst) || ((mm.m_flags & M_BCAST) != 0 && (dst == INADDR_BROADCAST || (!in_localip(dst) && in_broadcast(dst, mm.ph_rcvif))))) {
     udp_input_bcast(m, iphlen, ulen, src, sport, dst, dport);
     return;

@@ -4,7 +4,7 @@
 // short trials of both builds alternately, many times, and compares the best (minimum) and
 // the median of each: the minimum is the trial least disturbed by other jobs.
 //
-//   node --import tsx bench/ab_transport.ts A_BUILD_DIR B_BUILD_DIR [trials] [udp,tcp,tso]
+//   node --import tsx bench/drivers/ab_transport.ts A_BUILD_DIR B_BUILD_DIR [trials] [udp,tcp,tso]
 //
 // Run it with the host of the build whose link map is the older one (a build where tcp and
 // udp import inet needs a link map that lists the dependency; a newer build loads under an
@@ -13,13 +13,13 @@
 // Trials: udp (512 datagrams of 64 bytes A -> B through sendBatch/recvBatch: udp_output,
 // ip_output, ip_input, udp_input), tcp (1 MiB A -> B with offloads off: MTU-sized segments,
 // each through af_output and the family's input), tcp_tso (4 MiB with offloads on).
-import { Kernel, socket, SOL_SOCKET, SO, addAddress, sendBatch, recvBatch } from "../host/index.js";
-import { nodeModuleSource } from "../host/node/wasm_file.js";
-import { bulkPair } from "./workloads/tcp_epair.js";
+import { Kernel, socket, SOL_SOCKET, SO, addAddress, sendBatch, recvBatch } from "../../host/index.js";
+import { nodeModuleSource } from "../../host/node/wasm_file.js";
+import { bulkPair } from "../workloads/tcp_epair.js";
 
 const [dirA, dirB, trialsArg, which] = process.argv.slice(2);
 const want = new Set((which ?? "udp,tcp,tso").split(","));
-if (!dirA || !dirB) throw new Error("usage: bench/ab_transport.ts A_BUILD_DIR B_BUILD_DIR [trials]");
+if (!dirA || !dirB) throw new Error("usage: bench/drivers/ab_transport.ts A_BUILD_DIR B_BUILD_DIR [trials]");
 const TRIALS = Number(trialsArg ?? 300);
 
 async function udpSide(dir: string) {
