@@ -13,6 +13,7 @@ import { snapshot } from "./helpers/snapshot.js";
 import { idleClock } from "./helpers/net.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { twoHosts6 } from "./helpers/inet6.js";
+import { suiteConfig } from "./helpers/config.js";
 
 const T = { timeout: 60_000 };
 
@@ -46,7 +47,7 @@ async function transfer(k: Kernel, sv: Vnet, cv: Vnet, host: string, data: Buffe
 
 describe("TCP over IPv6", () => {
   test("4 MiB between two vnets over IPv6: SHA-256 equal, MSS from the IPv6 MTU (1500 - 40 - 20), nothing left", T, async () => {
-    const { k, A, B } = await twoHosts6(1, "GENERIC");
+    const { k, A, B } = await twoHosts6(1, suiteConfig(["if_epair", "inet6", "tcp"], "GENERIC"));
     const stop = idleClock(k);
     k.reclaim();
     const before = snapshot(k);
@@ -76,7 +77,7 @@ describe("TCP over IPv6", () => {
   });
 
   test("path MTU discovery: a 1280-byte link between two routers answers packet too big, the sender's MSS drops to 1220, the data arrives whole", T, async () => {
-    const k = await Kernel.boot({ config: "GENERIC" });
+    const k = await Kernel.boot({ config: suiteConfig(["if_epair", "inet6", "tcp"], "GENERIC") });
     const [A, R1, R2, B] = ["A", "R1", "R2", "B"].map((n) => k.createVnet(n));
     const link = (x: Vnet, y: Vnet, net: number, mtu?: number) => {
       const [ex, ey] = k.epair(x, y);

@@ -9,6 +9,7 @@ import { addAddress, icmpStats, parseIPv4 } from "../host/admin/inet.js";
 import { udpStats, recvBatch, UDPSTATS, type UdpStats } from "../host/admin/udp.js";
 import { ping } from "../host/admin/ping.js";
 import { mbufsInUse, ipPacket, ether, cksum } from "./helpers/inet.js";
+import { suiteConfig } from "./helpers/config.js";
 
 const IP = 0x0800;
 const A_IP = "10.0.0.1";
@@ -128,7 +129,7 @@ function counters(k: Kernel, v: Vnet): UdpStats {
 }
 
 test(`${CASES.length} malformed and edge-case UDP datagrams: each counted by the right udpstat counter, delivered or dropped, nothing leaked`, async () => {
-  const k = await Kernel.boot({ config: ["if_epair", "inet", "udp"], seed: 2 });
+  const k = await Kernel.boot({ config: suiteConfig(["if_epair", "inet", "udp"], ["if_epair", "inet", "udp"]), seed: 2 });
   const A = k.createVnet("A");
   const B = k.createVnet("B");
   const [ea, eb] = k.epair(A, B);

@@ -13,3 +13,9 @@ export const KG_CURVNET_BASE: usize = 4;
 export const KG_CURMOD: usize = 8;
 /** Kernel time in microseconds (u64), written by callout_tick. */
 export const KG_TICKS: usize = 16;
+/**
+ * Bumped whenever an address family's entry table is registered or goes (uipc_domain.ts), so
+ * a transport that holds a family's table re-asks domain_af_api only when this moved: its
+ * per-packet check is one load (kmod/af_api.ts).
+ */
+export const KG_AFGEN: usize = 24;

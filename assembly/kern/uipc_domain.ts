@@ -11,7 +11,7 @@
 // module that registered them. kld_purge drops a module's entries; sockets still open on
 // one (a forced unload) are closed without calling the protocol, which is gone.
 
-import { KGLOBALS, KG_CURMOD } from "./kglobals";
+import { KGLOBALS, KG_CURMOD, KG_AFGEN } from "./kglobals";
 import { EEXIST, ENOSPC, EINVAL, ENOENT, EBUSY } from "../sys/errno";
 import { SOCK_SEQPACKET, SOCK_RAW, pr_flags_for_type } from "../sys/socket";
 import { so_orphan_protosw } from "./uipc_socket";
@@ -168,11 +168,17 @@ export function domain_af_register(af: u32, api: usize): i32 {
   if (load<usize>(p) != 0) return -EEXIST;
   store<usize>(p, api);
   store<u32>(p, load<u32>(KGLOBALS + KG_CURMOD), 4);
+  afgen_bump();
   return 0;
 }
 
 export function domain_af_unregister(af: u32): void {
   if (af != 0 && af < MAX_AF) store<u64>(afTable + af * 8, 0);
+  afgen_bump();
+}
+
+@inline function afgen_bump(): void {
+  store<u32>(KGLOBALS + KG_AFGEN, load<u32>(KGLOBALS + KG_AFGEN) + 1);
 }
 
 /** The entry table family af registered, or 0 when the family is not in the kernel. */
@@ -181,7 +187,11 @@ export function domain_af_api(af: u32): usize {
 }
 
 function domain_af_purge_module(modid: u32): void {
-  for (let af: u32 = 1; af < MAX_AF; af++) if (load<u32>(afTable + af * 8, 4) == modid) store<u64>(afTable + af * 8, 0);
+  for (let af: u32 = 1; af < MAX_AF; af++) {
+    if (load<u32>(afTable + af * 8, 4) != modid) continue;
+    store<u64>(afTable + af * 8, 0);
+    afgen_bump();
+  }
 }
 
 /** Registered entries (for tests and the host). */

@@ -10,6 +10,7 @@ export { EBUSY, ENOMEM, ENOSPC, EINVAL, ENOENT, EEXIST, EPERM } from "../sys/err
 const KG_CURVNET: usize = 0;
 const KG_CURVNET_BASE: usize = 4;
 const KG_TICKS: usize = 16;
+const KG_CURMOD: usize = 8;
 
 @external("kernel", "kglobals") export declare const kglobals: usize;
 
@@ -20,6 +21,11 @@ const KG_TICKS: usize = 16;
 /** VNET(off): the current vnet's copy of the per-vnet variable at off. */
 @inline export function VNET(off: u32): usize {
   return load<usize>(kglobals + KG_CURVNET_BASE) + off;
+}
+
+/** Id of the module whose modevent is running (the one registering something now), 0 outside one. */
+@inline export function curmod(): u32 {
+  return load<u32>(kglobals + KG_CURMOD);
 }
 
 /** Kernel time in microseconds. */

@@ -9,11 +9,13 @@
 // ip_output.ts (output, fragmentation, pfil hooks), ip_reass.ts (reassembly), ip_icmp.ts
 // (ICMP and the ping service).
 //
-// For upper protocols (udp, tcp): ipproto_register/ipproto_unregister, ip_output,
-// icmp_error, in_localip, in_broadcast, in_selectsrc; for firewalls: pfil_add_hook_inet /
+// For upper protocols (udp, tcp): an entry table registered with the kernel as inet6 does
+// (domain_af_register(AF_INET, ...), sys/in.ts INAPI_*: ip_output, source selection, route
+// MTU and TSO, in_localip, in_broadcast, the protocol switch, icmp_error), so no transport
+// imports inet and TCP and UDP load in a NOINET kernel; for firewalls: pfil_add_hook_inet /
 // pfil_remove_hook_inet. MOD_QUIESCE refuses (EBUSY) while an upper protocol or a pfil hook
-// is registered, or while the socket layer's hook (inet_set_quiesce_hook) reports open
-// AF_INET sockets.
+// is registered; kmod_busy_holder names the modules holding the protocol switch, so
+// `kldunload inet` says which transports to unload first.
 //
 // Host entry points (host/inet.ts wraps them) take a struct vnet or ifnet pointer and check
 // it first (vnet_valid, if_valid): inet_addr_*, inet_route_*, inet_arp_*, inet_stat,
@@ -25,25 +27,28 @@ import {
   zone_create, zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register,
   eventhandler_deregister, EVENT_IFNET_DEPARTURE, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet, if_valid,
   if_first, if_next, loif, arc4random, ticks, SI_SUB_PROTO_DOMAIN, SI_ORDER_FIRST, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE,
-  EBUSY, ENOMEM, EINVAL, ether_set_offload_fixup, rtable_init,
+  EBUSY, ENOMEM, EINVAL, ether_set_offload_fixup, rtable_init, domain_af_register, domain_af_unregister,
 } from "../kmod/kapi";
-import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP, IFF_UP, IF_HW_TSOMAX } from "../sys/if";
+import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP, IFF_UP, IF_HW_TSOMAX, AF_INET } from "../sys/if";
 import { CSUM_TSO } from "../sys/mbuf";
 import { ip_offload_fixup } from "./ip_offload";
-import { IPPROTO_ICMP, INADDR_LOOPBACK } from "../sys/in";
+import {
+  IPPROTO_ICMP, INADDR_LOOPBACK, INAPI_OUTPUT, INAPI_SELECTSRC, INAPI_RTMTU, INAPI_RTTSO, INAPI_LOCALIP, INAPI_BROADCAST,
+  INAPI_PROTO_REGISTER, INAPI_PROTO_UNREGISTER, INAPI_ERROR, INAPI_SIZE,
+} from "../sys/in";
 import {
   InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
   ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet, ARPLLT_OFF, Vbase, IP_MAXFRAGPACKETS, IP_MAXFRAGSPERPACKET,
   IP_MAXFRAGQ_ZONE, rtab,
 } from "./ip_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
-import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, IA_REC } from "./in";
+import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, in_broadcast, IA_REC } from "./in";
 import { rt_add_static, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
 import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
-import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count } from "./ip_input";
-import { pfil_reset, pfil_count } from "./ip_output";
+import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count, ipproto_holder, ipproto_register, ipproto_unregister } from "./ip_input";
+import { ip_output, pfil_reset, pfil_count } from "./ip_output";
 import { ipq_flush_all, ipq_count } from "./ip_reass";
-import { icmp_input, ping_send, ping_log_read, ping_log_dropped, ping_log_free, LOG_CAP, LOG_REC } from "./ip_icmp";
+import { icmp_input, icmp_error, ping_send, ping_log_read, ping_log_dropped, ping_log_free, LOG_CAP, LOG_REC } from "./ip_icmp";
 export { kmod_heap_top } from "../kmod/kmod";
 
 // The API for upper protocols and firewalls.
@@ -52,11 +57,24 @@ export { ipproto_register, ipproto_unregister } from "./ip_input";
 export { icmp_error } from "./ip_icmp";
 export { in_localip, in_broadcast } from "./in";
 
-let quiesceHook: u32 = 0; // () => u32: open AF_INET sockets (the socket layer sets it)
+// The entry table transport modules find through domain_af_api(AF_INET) (sys/in.ts INAPI_*).
+const api = memory.data(<i32>INAPI_SIZE, 4);
 
-/** The socket layer (or a protocol) tells inet how to count open AF_INET sockets; 0 clears. */
-export function inet_set_quiesce_hook(fn: u32): void {
-  quiesceHook = fn;
+function fillApi(): void {
+  store<u32>(api + INAPI_OUTPUT, ip_output.index);
+  store<u32>(api + INAPI_SELECTSRC, in_selectsrc.index);
+  store<u32>(api + INAPI_RTMTU, in_rtmtu.index);
+  store<u32>(api + INAPI_RTTSO, in_rttso.index);
+  store<u32>(api + INAPI_LOCALIP, in_localip.index);
+  store<u32>(api + INAPI_BROADCAST, in_broadcast.index);
+  store<u32>(api + INAPI_PROTO_REGISTER, ipproto_register.index);
+  store<u32>(api + INAPI_PROTO_UNREGISTER, ipproto_unregister.index);
+  store<u32>(api + INAPI_ERROR, icmp_error.index);
+}
+
+/** For kldunload's message: the id of the i-th module holding inet's protocol switch, 0 past the last. */
+export function kmod_busy_holder(i: u32): u32 {
+  return ipproto_holder(i);
 }
 
 /** The source address for a datagram to dst from the current vnet (route's address), or 0. */
@@ -159,7 +177,6 @@ export function modevent(what: i32): i32 {
   if (what == MOD_LOAD) {
     ipproto_reset();
     pfil_reset();
-    quiesceHook = 0;
     const off = vnet_data_alloc(INET_VNET_SIZE, 8);
     if (off < 0) return -off;
     InetGlobals.voff = <u32>off;
@@ -201,6 +218,15 @@ export function modevent(what: i32): i32 {
         netisr_unregister(ETHERTYPE_ARP);
       }
     }
+    if (r == 0) {
+      fillApi();
+      r = domain_af_register(AF_INET, api);
+      if (r != 0) {
+        eventhandler_deregister(EVENT_IFNET_DEPARTURE, inet_ifdeparture.index);
+        netisr_unregister(ETHERTYPE_IP);
+        netisr_unregister(ETHERTYPE_ARP);
+      }
+    }
     if (r != 0) {
       destroyZones();
       vnet_data_free(<u32>off, INET_VNET_SIZE);
@@ -210,13 +236,12 @@ export function modevent(what: i32): i32 {
     return 0;
   }
   if (what == MOD_QUIESCE) {
-    if (ipproto_upper_count() != 0 || pfil_count() != 0) return EBUSY;
-    if (quiesceHook != 0 && call_indirect<u32>(quiesceHook) != 0) return EBUSY;
-    return 0;
+    return ipproto_upper_count() != 0 || pfil_count() != 0 ? EBUSY : 0;
   }
   if (what == MOD_UNLOAD) {
     // The uninit ran in every vnet (kld_sysuninit): nothing is left in the zones.
     ether_set_offload_fixup(0);
+    domain_af_unregister(AF_INET);
     eventhandler_deregister(EVENT_IFNET_DEPARTURE, inet_ifdeparture.index);
     netisr_unregister(ETHERTYPE_IP);
     netisr_unregister(ETHERTYPE_ARP);

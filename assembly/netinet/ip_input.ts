@@ -13,7 +13,7 @@
 // broadcast), reassembly, and the protocol switch; or forwarding when
 // net.inet.ip.forwarding is on (RFC 1812); else ips_cantforward.
 
-import { m_freem, m_pullup, m_adj, m_dup, in_cksum_buf, in_cksum_update } from "../kmod/kapi";
+import { m_freem, m_pullup, m_adj, m_dup, in_cksum_buf, in_cksum_update, curmod } from "../kmod/kapi";
 import { Ifnet, IFF_LOOPBACK } from "../sys/if";
 import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, M_WRITABLE, CSUM_IP_CHECKED, CSUM_IP_VALID, mtod } from "../sys/mbuf";
 import { EINVAL, EEXIST, ENOENT } from "../sys/errno";
@@ -38,11 +38,13 @@ import { icmp_error } from "./ip_icmp";
 // number, table slots. Global (protocols are code, their state is per vnet).
 const protoInput = memory.data(256 * 4, 4);
 const protoCtl = memory.data(256 * 4, 4);
+const protoMod = memory.data(256 * 4, 4); // module id that registered each upper protocol (kmod_busy_holder)
 let nUpper: u32 = 0; // protocols registered by other modules
 
 export function ipproto_reset(): void {
   memory.fill(protoInput, 0, 256 * 4);
   memory.fill(protoCtl, 0, 256 * 4);
+  memory.fill(protoMod, 0, 256 * 4);
   nUpper = 0;
 }
 
@@ -64,6 +66,7 @@ export function ipproto_register(proto: u32, input: u32, ctlinput: u32): i32 {
   if (proto == 0 || proto >= 255 || input == 0) return -EINVAL;
   if (load<u32>(protoInput + (proto << 2)) != 0) return -EEXIST;
   ipproto_register_internal(proto, input, ctlinput);
+  store<u32>(protoMod + (proto << 2), curmod());
   nUpper++;
   return 0;
 }
@@ -72,12 +75,23 @@ export function ipproto_unregister(proto: u32): i32 {
   if (proto == 0 || proto >= 255 || proto == IPPROTO_ICMP) return -EINVAL;
   if (load<u32>(protoInput + (proto << 2)) == 0) return -ENOENT;
   ipproto_register_internal(proto, 0, 0);
+  store<u32>(protoMod + (proto << 2), 0);
   nUpper--;
   return 0;
 }
 
 export function ipproto_upper_count(): u32 {
   return nUpper;
+}
+
+/** The module id that registered the i-th upper protocol (in protocol number order), 0 past the last. */
+export function ipproto_holder(i: u32): u32 {
+  for (let p: u32 = 1; p < 255; p++) {
+    if (load<u32>(protoInput + (p << 2)) == 0 || load<u32>(protoMod + (p << 2)) == 0) continue;
+    if (i == 0) return load<u32>(protoMod + (p << 2));
+    i--;
+  }
+  return 0;
 }
 
 @inline export function ipproto_ctlinput(proto: u32): u32 {

@@ -1,8 +1,12 @@
 // udp: the User Datagram Protocol (RFC 768) as a loadable module (FreeBSD
-// netinet/udp_usrreq.c). It depends on inet: datagrams come in through inet's protocol
-// switch (ipproto_register: udp_input, udp_ctlinput) and go out through ip_output; sockets
-// reach it through the socket layer's protocol switch (AF_INET, SOCK_DGRAM, IPPROTO_UDP; the
-// default of (AF_INET, SOCK_DGRAM) when it is the first datagram protocol registered).
+// netinet/udp_usrreq.c). It imports no network module: each family in the kernel is found
+// through its entry table (domain_af_api: inet's sys/in.ts INAPI_*, inet6's IN6API_*), so
+// udp loads in GENERIC, NOINET6 and NOINET kernels and serves the families present (at
+// least one; without any, MOD_LOAD fails with EAFNOSUPPORT). Over IPv4, datagrams come in
+// through inet's protocol switch (udp_input, udp_ctlinput) and go out through its ip_output;
+// sockets reach it through the socket layer's protocol switch (AF_INET, SOCK_DGRAM,
+// IPPROTO_UDP; the default of (AF_INET, SOCK_DGRAM) when it is the first datagram protocol
+// registered).
 //
 // Files: udp/udp_var.ts (PCB, per-vnet block, udpstat, knobs), udp/in_pcb.ts (PCB table:
 // bind, ephemeral ports, lookups), udp/udp_hostapi.ts (counters, knobs and batched
@@ -30,13 +34,11 @@
 //
 // Module life: MOD_QUIESCE refuses (EBUSY) while any UDP socket is open, so `kldunload udp`
 // is refused (ModuleBusyError) until they close or it is forced (then the sockets are closed
-// by the kernel: the host hears 'close'). `kldunload inet` is refused first by the link map
-// (udp depends on inet: ModuleDependencyError "udp depends on it; unload it first"), and
-// inet's own MOD_QUIESCE also refuses while udp is registered as its upper protocol. MOD_LOAD
-// additionally gives inet its quiesce hook (inet_set_quiesce_hook: AF_INET sockets open in
-// any vnet, of any protocol) and MOD_UNLOAD takes it back: a third guard, which only decides
-// anything if the linker ever lets inet go before its dependents. So: close the sockets,
-// kldunload udp, then kldunload inet.
+// by the kernel: the host hears 'close'). `kldunload inet` (or inet6) is refused by the
+// family's MOD_QUIESCE while udp is registered with its protocol switch, and the message
+// names udp (kmod_busy_holder). So: close the sockets, kldunload udp, then kldunload inet.
+// A forced unload of inet under udp leaves udp loaded: its IPv4 output then fails with
+// ENETUNREACH (live() below), its IPv6 half goes on.
 
 import {
   vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, zone_create, zone_destroy,
@@ -54,7 +56,8 @@ import { Mbuf, M_BCAST, M_MCAST, CSUM_L4_CALC, CSUM_L4_VALID, CSUM_UDP, mtod } f
 import {
   IPPROTO_UDP, UDP_HDR_LEN, UH_SPORT, UH_DPORT, UH_ULEN, UH_SUM, INADDR_ANY, INADDR_BROADCAST, INADDR_LOOPBACK,
   IN_MULTICAST, IN_LOOPBACK, ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_PROTOCOL,
-  ICMP_UNREACH_FILTER_PROHIB, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, ICMP_PARAMPROB, ip_hl, ip_src, ip_dst,
+  ICMP_UNREACH_FILTER_PROHIB, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, ICMP_PARAMPROB, ip_hl, ip_src, ip_dst, INAPI_OUTPUT,
+  INAPI_SELECTSRC, INAPI_LOCALIP, INAPI_BROADCAST, INAPI_PROTO_REGISTER, INAPI_PROTO_UNREGISTER, INAPI_ERROR,
 } from "../sys/in";
 import {
   Inpcb, UdpGlobals, UdpVnet, V, inp, UDPSTAT_INC, UDPS_IPACKETS, UDPS_HDROPS, UDPS_BADSUM, UDPS_NOSUM, UDPS_BADLEN,
@@ -65,22 +68,34 @@ import {
   in_pcballoc, in_pcbfree, in_pcbbind, in_pcblookup, in_pcblookup_exact, in_pcblookup_connected, in_pcbchain,
   in_pcbhash_free,
 } from "./udp/in_pcb";
-import { inet_sockets } from "./udp/udp_hostapi";
-import { udp6_attach_family, udp6_detach_family, udp6_busy } from "../netinet6/udp6_usrreq";
+import { udp_busy } from "./udp/udp_hostapi";
+import { AfApi, af_attach, af_detach, af_live, af_fn } from "../kmod/af_api";
+import { udp6_attach_family, udp6_detach_family, udp6_busy, udp6_served } from "../netinet6/udp6_usrreq";
 export { kmod_heap_top } from "../kmod/kmod";
-export {
-  udp_stat, udp_get, udp_set, udp_busy, udp_sendmmsg, udp_recvmmsg, udp_batch_error, kmod_busy_count,
-} from "./udp/udp_hostapi";
+export { udp_stat, udp_get, udp_set, udp_busy, udp_sendmmsg, udp_recvmmsg, udp_batch_error } from "./udp/udp_hostapi";
 
-// inet's API for upper protocols (resolved against the inet module at kldload).
-@external("inet", "ip_output") declare function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, tos: u32, flags: u32, ifp: usize): i32;
-@external("inet", "ipproto_register") declare function ipproto_register(proto: u32, input: u32, ctlinput: u32): i32;
-@external("inet", "ipproto_unregister") declare function ipproto_unregister(proto: u32): i32;
-@external("inet", "icmp_error") declare function icmp_error(m: usize, type: u32, code: u32, arg: u32): void;
-@external("inet", "in_localip") declare function in_localip(a: u32): bool;
-@external("inet", "in_broadcast") declare function in_broadcast(a: u32, ifp: usize): bool;
-@external("inet", "in_selectsrc") declare function in_selectsrc(dst: u32): u32;
-@external("inet", "inet_set_quiesce_hook") declare function inet_set_quiesce_hook(fn: u32): void;
+// inet's entry table (sys/in.ts INAPI_*) while udp serves AF_INET, found at MOD_LOAD.
+const inet = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4));
+
+/** inet is still the one whose table udp attached to (a forced unload of inet clears it). */
+@inline function live(): bool {
+  return af_live(inet);
+}
+
+// inet's entry points, called through its table. Input paths call them without live():
+// inet is the caller there. User requests check live() first.
+@inline function in_localip(a: u32): bool {
+  return call_indirect<bool>(af_fn(inet, INAPI_LOCALIP), a);
+}
+@inline function in_broadcast(a: u32, ifp: usize): bool {
+  return call_indirect<bool>(af_fn(inet, INAPI_BROADCAST), a, ifp);
+}
+@inline function in_selectsrc(dst: u32): u32 {
+  return call_indirect<u32>(af_fn(inet, INAPI_SELECTSRC), dst);
+}
+@inline function icmp_error(m: usize, type: u32, code: u32, arg: u32): void {
+  call_indirect<void>(af_fn(inet, INAPI_ERROR), m, type, code, arg);
+}
 
 // ip_output flags (netinet/ip_var.ts values)
 const IP_ROUTETOIF: u32 = 0x10;
@@ -194,7 +209,11 @@ export function udp_input(m: usize, iphlen: u32): void {
   } else {
     UDPSTAT_INC(UDPS_NOSUM);
   }
-  if (IN_MULTICAST(dst) || dst == INADDR_BROADCAST || (!in_localip(dst) && in_broadcast(dst, mm.ph_rcvif))) {
+  // inet delivers a datagram only when it is for one of our addresses or a broadcast, and
+  // marks a broadcast M_BCAST (sys/in.ts INAPI_*): without the mark the destination is ours
+  // and a unicast datagram costs no call into inet here (it was one, through inet's table,
+  // per datagram: measurable, bench/drivers/ab_transport.ts).
+  if (IN_MULTICAST(dst) || ((mm.m_flags & M_BCAST) != 0 && (dst == INADDR_BROADCAST || (!in_localip(dst) && in_broadcast(dst, mm.ph_rcvif))))) {
     udp_input_bcast(m, iphlen, ulen, src, sport, dst, dport);
     return;
   }
@@ -244,6 +263,7 @@ export function udp_ctlinput(cmd: u32, ip: usize, reporter: u32): void {
 
 /** The source address for a datagram to dst from an unbound socket, or 0 (no route). */
 function udp_selectsrc(dst: u32): u32 {
+  if (!live()) return 0;
   if (in_localip(dst)) return dst;
   if (IN_LOOPBACK(dst)) return INADDR_LOOPBACK;
   return in_selectsrc(dst);
@@ -252,9 +272,9 @@ function udp_selectsrc(dst: u32): u32 {
 function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
   if (control != 0) m_freem(control);
   const p = pcbOf(so);
-  if (p == 0) {
+  if (p == 0 || !live()) {
     m_freem(m);
-    return -EINVAL;
+    return p == 0 ? -EINVAL : -ENETUNREACH;
   }
   const x = inp(p);
   const len = <u32>m_length(m);
@@ -315,7 +335,7 @@ function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32):
   if (opts & <u32>SO_BROADCAST) ipflags |= IP_ALLOWBROADCAST;
   if ((opts & <u32>SO_DONTROUTE) != 0 || (flags & MSG_DONTROUTE) != 0) ipflags |= IP_ROUTETOIF;
   UDPSTAT_INC(UDPS_OPACKETS);
-  const r = ip_output(m, src, dst, IPPROTO_UDP, x.inp_ttl, x.inp_tos, ipflags, 0);
+  const r = call_indirect<i32>(af_fn(inet, INAPI_OUTPUT), m, src, dst, <u32>IPPROTO_UDP, <u32>x.inp_ttl, <u32>x.inp_tos, ipflags, 0);
   if (r != 0) UDPSTAT_INC(UDPS_ODROPPED);
   return r;
 }
@@ -335,8 +355,9 @@ function udp_detach(so: usize): void {
 
 /** laddr may be bound: ours, a broadcast address of one of our interfaces, or multicast. */
 function bindable(a: u32): bool {
-  if (a == INADDR_ANY || IN_MULTICAST(a) || in_localip(a)) return true;
-  if (a == INADDR_BROADCAST) return false;
+  if (a == INADDR_ANY || IN_MULTICAST(a)) return true;
+  if (a == INADDR_BROADCAST || !live()) return false;
+  if (in_localip(a)) return true;
   for (let ifp = if_first(curvnet()); ifp != 0; ifp = if_next(ifp)) if (in_broadcast(a, ifp)) return true;
   return false;
 }
@@ -459,9 +480,39 @@ function udp_vnet_uninit(): void {
   in_pcbhash_free();
 }
 
-/** inet's quiesce hook: AF_INET sockets open in any vnet. */
-function udp_inet_busy(): u32 {
-  return inet_sockets();
+/** MOD_LOAD: serve AF_INET when inet is in the kernel. 0 (also when it is not) or -errno. */
+function udp_inet_attach(): i32 {
+  if (!af_attach(inet, AF_INET)) return 0;
+  let r = protosw_register(AF_INET, SOCK_DGRAM, IPPROTO_UDP, usrreqs);
+  if (r != 0) {
+    af_detach(inet);
+    return r;
+  }
+  UdpGlobals.protosw = pffindproto(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  r = call_indirect<i32>(af_fn(inet, INAPI_PROTO_REGISTER), <u32>IPPROTO_UDP, udp_input.index, udp_ctlinput.index);
+  if (r != 0) {
+    protosw_unregister(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    UdpGlobals.protosw = 0;
+    af_detach(inet);
+    return r;
+  }
+  return 0;
+}
+
+function udp_inet_detach(): void {
+  if (inet.api == 0) return;
+  if (live()) call_indirect<i32>(af_fn(inet, INAPI_PROTO_UNREGISTER), <u32>IPPROTO_UDP);
+  protosw_unregister(AF_INET, SOCK_DGRAM, IPPROTO_UDP); // EBUSY after a forced unload: kld_purge orphans the sockets
+  UdpGlobals.protosw = 0;
+  af_detach(inet);
+}
+
+/**
+ * What keeps the module busy, for the host's kldunload message ("2 sockets open"): UDP
+ * sockets of both families.
+ */
+export function kmod_busy_count(): u32 {
+  return udp_busy() + udp6_busy();
 }
 
 export function modevent(what: i32): i32 {
@@ -492,18 +543,14 @@ export function modevent(what: i32): i32 {
     // After inet's init (SI_ORDER_FIRST), torn down before it. Everything tagged with the
     // module (zone, VNET space, sysinit, protosw entry) goes with kld_purge if a step fails.
     let r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, 0, 0, udp_vnet_uninit.index);
-    if (r == 0) r = protosw_register(AF_INET, SOCK_DGRAM, IPPROTO_UDP, usrreqs);
-    if (r == 0) {
-      UdpGlobals.protosw = pffindproto(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-      r = ipproto_register(IPPROTO_UDP, udp_input.index, udp_ctlinput.index);
-    }
-    // UDP over IPv6 when inet6 is in the kernel (netinet6/udp6_usrreq.ts).
+    // Each family in the kernel, the same way (UDP over IPv6: netinet6/udp6_usrreq.ts).
+    if (r == 0) r = udp_inet_attach();
     if (r == 0) {
       r = udp6_attach_family();
-      if (r != 0) ipproto_unregister(IPPROTO_UDP); // inet's switch is not the module's to purge
+      if (r != 0) udp_inet_detach(); // a family's switch is not the module's to purge
     }
+    if (r == 0 && inet.api == 0 && !udp6_served()) r = -EAFNOSUPPORT; // no network layer to serve: load inet or inet6 first
     if (r != 0) return r < 0 ? -r : r;
-    inet_set_quiesce_hook(udp_inet_busy.index);
     return 0;
   }
   if (what == MOD_QUIESCE) {
@@ -512,10 +559,7 @@ export function modevent(what: i32): i32 {
   if (what == MOD_UNLOAD) {
     udp6_detach_family();
     // The per-vnet uninit ran everywhere (kld_sysuninit): no PCB, no hash page is left.
-    inet_set_quiesce_hook(0);
-    ipproto_unregister(IPPROTO_UDP);
-    protosw_unregister(AF_INET, SOCK_DGRAM, IPPROTO_UDP); // EBUSY after a forced unload: kld_purge orphans the sockets
-    UdpGlobals.protosw = 0;
+    udp_inet_detach();
     zone_destroy(UdpGlobals.pcbZone, false);
     UdpGlobals.pcbZone = 0;
     vnet_data_free(UdpGlobals.voff, UDP_VNET_SIZE);

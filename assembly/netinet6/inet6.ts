@@ -41,7 +41,7 @@ import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
 import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
-import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister } from "./ip6_input";
+import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister, ip6proto_holder } from "./ip6_input";
 import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu } from "./ip6_output";
 import { in6_localip } from "./in6";
 import { frag6_flush_all, frag6_set_maxfragpackets } from "./frag6";
@@ -67,6 +67,11 @@ function fillApi(): void {
   store<u32>(api + IN6API_PROTO_REGISTER, ip6proto_register.index);
   store<u32>(api + IN6API_PROTO_UNREGISTER, ip6proto_unregister.index);
   store<u32>(api + IN6API_ERROR, icmp6_error.index);
+}
+
+/** For kldunload's message: the id of the i-th module holding inet6's protocol switch, 0 past the last. */
+export function kmod_busy_holder(i: u32): u32 {
+  return ip6proto_holder(i);
 }
 
 // ---------------------------------------------------------------------------------------

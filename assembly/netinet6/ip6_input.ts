@@ -20,7 +20,7 @@
 // an unknown next header gets ICMPv6 parameter problem code 1 at the byte that names it
 // (ip6s_noproto). There are no pfil hooks for IPv6 yet.
 
-import { m_freem, m_pullup, m_adj, m_dup } from "../kmod/kapi";
+import { m_freem, m_pullup, m_adj, m_dup, curmod } from "../kmod/kapi";
 import { Ifnet, IFF_LOOPBACK } from "../sys/if";
 import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, M_WRITABLE, mtod } from "../sys/mbuf";
 import { EINVAL, EEXIST, ENOENT } from "../sys/errno";
@@ -47,11 +47,13 @@ import { icmp6_error } from "./icmp6";
 // value, table slots. Global (protocols are code; their state is per vnet).
 const protoInput = memory.data(256 * 4, 4);
 const protoCtl = memory.data(256 * 4, 4);
+const protoMod = memory.data(256 * 4, 4); // module id that registered each upper protocol (kmod_busy_holder)
 let nUpper: u32 = 0;
 
 export function ip6proto_reset(): void {
   memory.fill(protoInput, 0, 256 * 4);
   memory.fill(protoCtl, 0, 256 * 4);
+  memory.fill(protoMod, 0, 256 * 4);
   nUpper = 0;
 }
 
@@ -77,6 +79,7 @@ export function ip6proto_register(proto: u32, input: u32, ctlinput: u32): i32 {
   if (proto == 0 || proto >= 255 || input == 0 || isExtHdr(proto) || proto == IPPROTO_ICMPV6) return -EINVAL;
   if (load<u32>(protoInput + (proto << 2)) != 0) return -EEXIST;
   ip6proto_register_internal(proto, input, ctlinput);
+  store<u32>(protoMod + (proto << 2), curmod());
   nUpper++;
   return 0;
 }
@@ -85,12 +88,23 @@ export function ip6proto_unregister(proto: u32): i32 {
   if (proto == 0 || proto >= 255 || proto == IPPROTO_ICMPV6) return -EINVAL;
   if (load<u32>(protoInput + (proto << 2)) == 0) return -ENOENT;
   ip6proto_register_internal(proto, 0, 0);
+  store<u32>(protoMod + (proto << 2), 0);
   nUpper--;
   return 0;
 }
 
 export function ip6proto_upper_count(): u32 {
   return nUpper;
+}
+
+/** The module id that registered the i-th upper protocol (in protocol number order), 0 past the last. */
+export function ip6proto_holder(i: u32): u32 {
+  for (let p: u32 = 1; p < 255; p++) {
+    if (load<u32>(protoInput + (p << 2)) == 0 || load<u32>(protoMod + (p << 2)) == 0) continue;
+    if (i == 0) return load<u32>(protoMod + (p << 2));
+    i--;
+  }
+  return 0;
 }
 
 @inline export function ip6proto_ctlinput(proto: u32): u32 {

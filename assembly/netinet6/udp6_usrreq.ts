@@ -14,7 +14,7 @@
 
 import {
   sbappendaddr, sorwakeup, soisconnected, soseterror, m_freem, m_pullup, m_adj, m_length, M_PREPEND, in_cksum, in6_pseudo,
-  domain_af_api, protosw_register, protosw_unregister, pffindproto, protosw_busy,
+  protosw_register, protosw_unregister, pffindproto, protosw_busy,
 } from "../kmod/kapi";
 import {
   Socket, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SS_ISCONNECTED, SOL_SOCKET, PRU_SIZE, PRU_ATTACH, PRU_DETACH, PRU_BIND,
@@ -34,6 +34,7 @@ import {
   UDPS_FULLSOCK, UDPS_OPACKETS, UDPS_DELIVERED, UDPS_ODROPPED, INP_BOUNDADDR, INP_IPV6, in6p_laddr, in6p_faddr,
 } from "../netinet/udp/udp_var";
 import { in_pcballoc, in_pcbfree } from "../netinet/udp/in_pcb";
+import { AfApi, af_attach, af_detach, af_live, af_fn } from "../kmod/af_api";
 import { in6_pcbbind, in6_pcblookup, in6_pcblookup_exact, in6_pcblookup_connected } from "./in6_pcb";
 
 const EINVAL: i32 = 22;
@@ -50,7 +51,7 @@ const EHOSTUNREACH: i32 = 65;
 const ENETUNREACH: i32 = 51;
 const UDP6_MAXPAYLOAD: u32 = 65535 - 8; // the payload length field less the UDP header
 
-let api: usize = 0;
+const inet6 = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4)); // inet6's entry table while udp serves AF_INET6
 const usrreqs6 = memory.data(PRU_SIZE, 4);
 const srcsa = memory.data(<i32>SOCKADDR_IN6_SIZE, 8);
 const abuf = memory.data(16, 8);
@@ -58,7 +59,7 @@ const sbuf = memory.data(16, 8);
 const loopback6 = memory.data<u8>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
 @inline function live(): bool {
-  return api != 0 && domain_af_api(AF_INET6) == api;
+  return af_live(inet6);
 }
 
 @inline function pcbOf(so: usize): usize {
@@ -135,7 +136,7 @@ export function udp6_input(m: usize, off: u32): void {
       m_freem(m);
       return;
     }
-    call_indirect<void>(load<u32>(api + IN6API_ERROR), m, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, 0);
+    call_indirect<void>(af_fn(inet6, IN6API_ERROR), m, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, 0);
     return;
   }
   sockaddr6_set(srcsa, ip + IP6_SRC, sport);
@@ -179,7 +180,7 @@ function selectsrc(p: usize, dst: usize, out: usize): i32 {
     return 0;
   }
   if (!live()) return -ENETUNREACH;
-  return call_indirect<i32>(load<u32>(api + IN6API_SELECTSRC), dst, 0, out);
+  return call_indirect<i32>(af_fn(inet6, IN6API_SELECTSRC), dst, 0, out);
 }
 
 function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
@@ -243,7 +244,7 @@ function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32)
   if (sum == 0) sum = 0xffff; // RFC 8200 8.1: a computed zero is sent as all ones
   store<u16>(uh + UH_SUM, bswap<u16>(sum));
   UDPSTAT_INC(UDPS_OPACKETS);
-  const r = call_indirect<i32>(load<u32>(api + IN6API_OUTPUT), m, sbuf, abuf, IPPROTO_UDP, <u32>x.inp_ttl, 0, 0);
+  const r = call_indirect<i32>(af_fn(inet6, IN6API_OUTPUT), m, sbuf, abuf, IPPROTO_UDP, <u32>x.inp_ttl, 0, 0);
   if (r != 0) UDPSTAT_INC(UDPS_ODROPPED);
   return r;
 }
@@ -270,7 +271,7 @@ function udp6_bind(so: usize, sa: usize): i32 {
   const x = inp(p);
   if (x.inp_lport != 0 || !IN6_IS_ADDR_UNSPECIFIED(in6p_laddr(p))) return -EINVAL;
   if (!IN6_IS_ADDR_UNSPECIFIED(abuf) && !IN6_IS_ADDR_MULTICAST(abuf) &&
-      !(live() && call_indirect<bool>(load<u32>(api + IN6API_LOCALIP), abuf, 0))) return -EADDRNOTAVAIL;
+      !(live() && call_indirect<bool>(af_fn(inet6, IN6API_LOCALIP), abuf, 0))) return -EADDRNOTAVAIL;
   const e = in6_pcbbind(p, abuf, <u32>r);
   if (e == 0 && !IN6_IS_ADDR_UNSPECIFIED(abuf)) x.inp_flags |= INP_BOUNDADDR;
   return e;
@@ -345,8 +346,7 @@ function udp6_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize)
 
 /** MOD_LOAD: serve AF_INET6 when inet6 is in the kernel. 0 (also when it is not) or -errno. */
 export function udp6_attach_family(): i32 {
-  const a = domain_af_api(AF_INET6);
-  if (a == 0) return 0;
+  if (!af_attach(inet6, AF_INET6)) return 0;
   memory.fill(usrreqs6, 0, PRU_SIZE);
   store<u32>(usrreqs6 + PRU_ATTACH, udp6_attach.index);
   store<u32>(usrreqs6 + PRU_DETACH, udp6_detach.index);
@@ -358,27 +358,30 @@ export function udp6_attach_family(): i32 {
   store<u32>(usrreqs6 + PRU_SOCKADDR, udp6_sockaddr.index);
   store<u32>(usrreqs6 + PRU_PEERADDR, udp6_peeraddr.index);
   store<u32>(usrreqs6 + PRU_CTLOUTPUT, udp6_ctloutput.index);
-  let r = call_indirect<i32>(load<u32>(a + IN6API_PROTO_REGISTER), IPPROTO_UDP, udp6_input.index, udp6_ctlinput.index);
-  if (r != 0) return r;
-  r = protosw_register(AF_INET6, SOCK_DGRAM, IPPROTO_UDP, usrreqs6);
-  if (r != 0) {
-    call_indirect<i32>(load<u32>(a + IN6API_PROTO_UNREGISTER), IPPROTO_UDP);
-    return r;
+  let r = call_indirect<i32>(af_fn(inet6, IN6API_PROTO_REGISTER), IPPROTO_UDP, udp6_input.index, udp6_ctlinput.index);
+  if (r == 0) {
+    r = protosw_register(AF_INET6, SOCK_DGRAM, IPPROTO_UDP, usrreqs6);
+    if (r != 0) call_indirect<i32>(af_fn(inet6, IN6API_PROTO_UNREGISTER), IPPROTO_UDP);
   }
-  api = a;
-  return 0;
+  if (r != 0) af_detach(inet6);
+  return r;
+}
+
+/** udp serves AF_INET6 (inet6 was in the kernel at MOD_LOAD). */
+export function udp6_served(): bool {
+  return inet6.api != 0;
 }
 
 /** Sockets open on UDP over IPv6 (MOD_QUIESCE). */
 export function udp6_busy(): u32 {
-  return api != 0 ? protosw_busy(pffindproto(AF_INET6, SOCK_DGRAM, IPPROTO_UDP)) : 0;
+  return inet6.api != 0 ? protosw_busy(pffindproto(AF_INET6, SOCK_DGRAM, IPPROTO_UDP)) : 0;
 }
 
 export function udp6_detach_family(): void {
-  if (api == 0) return;
+  if (inet6.api == 0) return;
   protosw_unregister(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
-  if (live()) call_indirect<i32>(load<u32>(api + IN6API_PROTO_UNREGISTER), IPPROTO_UDP);
-  api = 0;
+  if (live()) call_indirect<i32>(af_fn(inet6, IN6API_PROTO_UNREGISTER), IPPROTO_UDP);
+  af_detach(inet6);
 }
 
 export { UDPS_NOPORTBCAST };

@@ -23,6 +23,24 @@ export const IPPROTO_ICMP: u8 = 1;
 export const IPPROTO_TCP: u8 = 6;
 export const IPPROTO_UDP: u8 = 17;
 
+// The inet module's entry table for upper protocols, the sibling of sys/in6.ts IN6API_*:
+// registered with the kernel by domain_af_register(AF_INET, table) while inet is loaded,
+// each entry a table slot. Transports find it with domain_af_api(AF_INET) and never import
+// inet, so they load in a NOINET kernel too. Addresses are u32, host order. inet hands a
+// protocol's input only datagrams for one of our addresses or a broadcast, and marks a
+// broadcast destination (limited or subnet-directed) M_BCAST (ip_input), so a protocol needs
+// no call back into inet to tell unicast from broadcast.
+export const INAPI_OUTPUT: usize = 0; // ip_output(m, src, dst, proto, ttl, tos, flags, ifp): i32 (owns m)
+export const INAPI_SELECTSRC: usize = 4; // in_selectsrc(dst): u32 (0: no route)
+export const INAPI_RTMTU: usize = 8; // in_rtmtu(dst): u32 (0: no route)
+export const INAPI_RTTSO: usize = 12; // in_rttso(dst): u32 (largest TSO packet, 0: none)
+export const INAPI_LOCALIP: usize = 16; // in_localip(a): bool
+export const INAPI_BROADCAST: usize = 20; // in_broadcast(a, ifp): bool
+export const INAPI_PROTO_REGISTER: usize = 24; // ipproto_register(proto, input, ctlinput): i32
+export const INAPI_PROTO_UNREGISTER: usize = 28; // ipproto_unregister(proto): i32
+export const INAPI_ERROR: usize = 32; // icmp_error(m, type, code, arg): void (owns m)
+export const INAPI_SIZE: u32 = 36;
+
 // Header field offsets
 export const IP_VHL: usize = 0;
 export const IP_TOS: usize = 1;

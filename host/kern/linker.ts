@@ -208,6 +208,9 @@ export class ModuleLinker {
       if (Math.abs(r) === Errno.ENOSPC) {
         throw new VnetSpaceError(`kldload ${name}: asks for more VNET section space than is left (${used} of ${k.vnet_section_size()} bytes were in use); boot with a larger vnetSectionBytes`);
       }
+      if (Math.abs(r) === Errno.EAFNOSUPPORT) {
+        throw new KernelError(`kldload ${name}: no address family to serve: load inet or inet6 before ${name}`, r);
+      }
       throw new KernelError(`kldload ${name}: MOD_LOAD failed`, r);
     }
     this.loaded.set(name, { id, name, entry: e, exports, raw: inst.exports, dependents: new Set() });
@@ -225,6 +228,12 @@ export class ModuleLinker {
     const k = this.kernel.k;
     const q = this.kernel.enter(() => m.exports.modevent(MOD_QUIESCE));
     if (q !== 0 && !opts.force) {
+      // A network layer names the modules registered with its protocol switch (kmod_busy_holder):
+      // no link-map dependency holds it, so the message says which to unload first.
+      const holders = this.busyHolders(m);
+      if (holders.length) {
+        throw new ModuleBusyError(`kldunload ${name}: module is busy: ${holders.join(", ")} ${holders.length === 1 ? "is" : "are"} registered with its protocol switch; unload ${holders.length === 1 ? "it" : "them"} first, or unload with force`);
+      }
       // A module may say how much is using it (kmod_busy_count: open sockets, pairs...).
       const n = typeof m.exports.kmod_busy_count === "function" ? (m.exports.kmod_busy_count as () => number)() : -1;
       const what = n > 0 ? `${n} ${n === 1 ? "user" : "users"} (open sockets, interfaces or hooks)` : errnoName(q);
@@ -248,6 +257,20 @@ export class ModuleLinker {
     this.names.delete(m.id);
     for (const d of m.entry.depends) this.loaded.get(d)?.dependents.delete(name);
     if (leaks > 0) throw new LeakError(`kldunload ${name}`, this.kernel.readLeaks());
+  }
+
+  /** Names of the loaded modules m says hold it (kmod_busy_holder(i): module id, 0 past the last). */
+  private busyHolders(m: Loaded): string[] {
+    const f = m.exports.kmod_busy_holder;
+    if (typeof f !== "function") return [];
+    const out: string[] = [];
+    for (let i = 0; i < 256; i++) {
+      const id = (f as (i: number) => number)(i);
+      if (id === 0) break;
+      const n = this.names.get(id) ?? `module id ${id}`;
+      if (!out.includes(n)) out.push(n);
+    }
+    return out;
   }
 
   /** Null the module's table window so a stale function index traps instead of running old code. */

@@ -150,10 +150,8 @@ const data: LinkMap = {
       "memorySize": 65536,
       "tableBase": 4608,
       "tableSlots": 256,
-      "depends": [
-        "inet"
-      ],
-      "description": "UDP (RFC 768): sockets (bind, connect, sendto/recvfrom, ephemeral ports, SO_REUSEADDR/SO_REUSEPORT, broadcast), input checks and udpstat, ICMP errors to connected sockets, batched send/receive for the host"
+      "depends": [],
+      "description": "UDP (RFC 768) over IPv4 and IPv6, whichever families are loaded before it: sockets (bind, connect, sendto/recvfrom, ephemeral ports, SO_REUSEADDR/SO_REUSEPORT, broadcast), input checks and udpstat, ICMP errors to connected sockets, batched send/receive for the host"
     },
     "tcp": {
       "source": "assembly/netinet/tcp/tcp.ts",
@@ -161,10 +159,8 @@ const data: LinkMap = {
       "memorySize": 131072,
       "tableBase": 4864,
       "tableSlots": 512,
-      "depends": [
-        "inet"
-      ],
-      "description": "TCP (RFC 9293): state machine, timers, NewReno/CUBIC, window scaling, timestamps; sockets through the protocol switch"
+      "depends": [],
+      "description": "TCP (RFC 9293) over IPv4 and IPv6, whichever families are loaded before it: state machine, timers, NewReno/CUBIC, window scaling, timestamps; sockets through the protocol switch"
     },
     "if_vxlan": {
       "source": "assembly/modules/if_vxlan.ts",
@@ -231,6 +227,8 @@ const data: LinkMap = {
       "if_bridge",
       "if_epair",
       "inet6",
+      "tcp",
+      "udp",
       "if_vxlan",
       "if_tap"
     ]

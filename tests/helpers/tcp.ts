@@ -5,9 +5,13 @@ import { Kernel, type Socket, type Vnet, type Interface } from "../../host/index
 import { addAddress, addRoute, setForwarding, parseIPv4 } from "../../host/admin/inet.js";
 import { socket } from "../../host/sockets/socket.js";
 import { cksum, ipPacket, ether, twoHosts } from "./inet.js";
+import { suiteConfig } from "./config.js";
+
+/** The kernel of TCP over IPv4 suites: if_epair, inet, tcp (or WAVNET_TEST_CONFIG, helpers/config.ts). */
+export const TCP4_CONFIG = () => suiteConfig(["if_epair", "inet", "tcp"], ["if_epair", "inet", "tcp"]);
 
 export function tcpHosts(seed = 1) {
-  return twoHosts(seed, ["if_epair", "inet", "tcp"]);
+  return twoHosts(seed, TCP4_CONFIG());
 }
 
 export function clock(k: Kernel) {
@@ -156,7 +160,7 @@ export function pumpWithBurst(k: Kernel, from: Socket, to: Socket, data: Uint8Ar
  * in the middle of the path that neither end sees (path MTU discovery).
  */
 export async function tcpRouted(mtu = 1500, seed = 1) {
-  const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], seed });
+  const k = await Kernel.boot({ config: TCP4_CONFIG(), seed });
   const [A, R1, R2, B] = ["A", "R1", "R2", "B"].map((n) => k.createVnet(n));
   const link = (x: Vnet, y: Vnet, net: number, m: number): [Interface, Interface] => {
     const [ex, ey] = k.epair(x, y);

@@ -5,9 +5,14 @@
 // without a connection, the output queue), tcp_input.ts (with tcp_input_syn.ts: LISTEN and
 // SYN_SENT, tcp_syncache.ts: embryonic connections, and tcp_reass.ts: the reassembly queue), tcp_output.ts, tcp_timer.ts,
 // tcp_usrreq.ts (the socket layer's requests), cc_newreno.ts and cc_cubic.ts (congestion
-// control), tcp_sack.ts (SACK, RFC 2018 / 6675), tcp_syncookie.ts, tcp_inet.ts (the AF_INET glue:
-// IPv4 addresses, ip_output, the protocol-switch input). TCP itself never names a family:
-// it calls the operations table of the pcb's family, so IPv6 adds a glue file, not a copy.
+// control), tcp_sack.ts (SACK, RFC 2018 / 6675), tcp_syncookie.ts, tcp_inet.ts and
+// tcp_inet6.ts (each family's glue: addresses, the family's output, the protocol-switch
+// input). TCP itself never names a family: it calls the operations table of the pcb's
+// family, so IPv6 adds a glue file, not a copy. Nor does it import a network module: each
+// glue finds its family's entry table through domain_af_api at MOD_LOAD, so tcp loads in
+// GENERIC, NOINET6 and NOINET (IPv6 only) kernels alike and serves the families present
+// (at least one: without any MOD_LOAD fails with EAFNOSUPPORT). A family loaded after tcp
+// is not served until tcp is loaded again.
 //
 // Per vnet: the block in the VNET section (TcpVnet + tcpstat, ~650 bytes), two kmem pages
 // of hash heads (a third, the listen hash, with the first listener), the tcpcbs (zone
@@ -21,7 +26,7 @@ import {
   vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid, zone_create,
   zone_destroy, kmem_alloc, kmem_free, curvnet, arc4random, CURVNET_SET, CURVNET_RESTORE, protosw_register,
   protosw_unregister, pffindproto, protosw_busy, ZONE_CHARGE, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD,
-  MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, zone_set_vnet_limit, VNET_VNET,
+  MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, EAFNOSUPPORT, zone_set_vnet_limit, VNET_VNET,
 } from "../../kmod/kapi";
 import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, SB_MAX, so_rcv } from "../../sys/socket";
 import {
@@ -29,7 +34,7 @@ import {
 } from "./tcp_var";
 import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
-import { tcp_inet_ops, tcp_inet_input, tcp_inet_ctlinput, ipproto_register, ipproto_unregister } from "./tcp_inet";
+import { tcp_inet_ops, tcp_inet_attach, tcp_inet_detach } from "./tcp_inet";
 import { tcp_inet6_ops, tcp_inet6_attach, tcp_inet6_detach } from "./tcp_inet6";
 import { SYNCACHE_SIZE, SC_BUCKETLIMIT, SC_CACHELIMIT, syncache_tbl_destroy } from "./tcp_syncache";
 export { kmod_heap_top } from "../../kmod/kmod";
@@ -135,25 +140,30 @@ export function modevent(what: i32): i32 {
       return ENOMEM;
     }
     tcp_usrreqs_init();
-    tcp_af_register(AF_INET, tcp_inet_ops());
-    let r = ipproto_register(IPPROTO_TCP, tcp_inet_input.index, tcp_inet_ctlinput.index);
-    if (r == 0) {
+    // Each family in the kernel (loaded before tcp, as the configurations do), the same way:
+    // its glue attaches to the family's protocol switch through the entry table the family
+    // registered, then sockets of (family, SOCK_STREAM) reach tcp.
+    let r: i32 = 0;
+    let families = 0;
+    if (tcp_inet_attach()) {
+      tcp_af_register(AF_INET, tcp_inet_ops());
       r = protosw_register(AF_INET, SOCK_STREAM, IPPROTO_TCP, tcp_usrreqs);
-      if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, tcp_vnet_init.index, 0, tcp_vnet_uninit.index);
-      if (r != 0) ipproto_unregister(IPPROTO_TCP);
+      if (r != 0) tcp_inet_detach();
+      else families++;
     }
-    // IPv6 when inet6 is in the kernel (loaded before tcp, as GENERIC does): the same TCP
-    // behind another family's glue (tcp_inet6.ts), found without importing inet6.
     if (r == 0 && tcp_inet6_attach()) {
       tcp_af_register(AF_INET6, tcp_inet6_ops());
       r = protosw_register(AF_INET6, SOCK_STREAM, IPPROTO_TCP, tcp_usrreqs);
-      if (r != 0) {
-        tcp_inet6_detach();
-        protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-        ipproto_unregister(IPPROTO_TCP);
-      }
+      if (r != 0) tcp_inet6_detach();
+      else families++;
     }
+    if (r == 0 && families == 0) r = -EAFNOSUPPORT; // no network layer to serve: load inet or inet6 first
+    if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, tcp_vnet_init.index, 0, tcp_vnet_uninit.index);
     if (r != 0) {
+      protosw_unregister(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
+      tcp_inet6_detach();
+      protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+      tcp_inet_detach();
       tcp_zones_destroy();
       vnet_data_free(<u32>off, TCP_VNET_SIZE);
       return r < 0 ? -r : r;
@@ -167,7 +177,7 @@ export function modevent(what: i32): i32 {
     protosw_unregister(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
     tcp_inet6_detach();
     protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    ipproto_unregister(IPPROTO_TCP);
+    tcp_inet_detach();
     tcp_zones_destroy();
     vnet_data_free(TcpGlobals.voff, TCP_VNET_SIZE);
   }

@@ -1,29 +1,32 @@
 // TCP over IPv4: the AF_INET half of TCP's per-family operations (TcpAfOps in tcp_var.ts)
 // and the input entry the inet module's protocol switch calls. Everything IPv4-specific
-// in TCP is in this file; an IPv6 glue would be a sibling with the same shape.
+// in TCP is in this file; tcp_inet6.ts is its sibling with the same shape. inet is not
+// imported (tcp would depend on it, and a NOINET kernel could not load tcp): tcp.ts finds
+// inet's entry table at MOD_LOAD through domain_af_api(AF_INET) (sys/in.ts INAPI_*) and
+// calls through it.
 //
 // Addresses in the 16-byte pcb fields: the IPv4 address (u32, host order) in the first 4
 // bytes, zeros after.
 
 import { m_freem, m_pullup, m_adj, in_cksum, in_pseudo } from "../../kmod/kapi";
+import { AfApi, af_attach, af_detach, af_live, af_fn } from "../../kmod/af_api";
 import { Mbuf, CSUM_TCP, CSUM_L4_CALC, CSUM_L4_VALID, mtod } from "../../sys/mbuf";
 import { AF_INET, SOCKADDR_IN_SIZE, sa_len, sa_family, sin_port, sin_addr, sockaddr_in_set } from "../../sys/socket";
 import {
   ip_hl, ip_len, ip_src, ip_dst, IN_MULTICAST, INADDR_BROADCAST, ICMP_UNREACH, ICMP_UNREACH_NET, ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_PORT,
-  ICMP_UNREACH_PROTOCOL, ICMP_UNREACH_FILTER_PROHIB, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, ICMP_PARAMPROB,
+  ICMP_UNREACH_PROTOCOL, ICMP_UNREACH_FILTER_PROHIB, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, ICMP_PARAMPROB, INAPI_OUTPUT,
+  INAPI_SELECTSRC, INAPI_RTMTU, INAPI_RTTSO, INAPI_LOCALIP, INAPI_PROTO_REGISTER, INAPI_PROTO_UNREGISTER,
 } from "../../sys/in";
 import { EMSGSIZE, ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT } from "../../sys/errno";
 import { TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH_SUM, IPPROTO_TCP, TCP_HDR_MIN, th_sport, th_dport, th_seq } from "./tcp_var";
 import { tcp_input } from "./tcp_input";
 import { tcp_ctlerror } from "./tcp_subr";
 
-@external("inet", "ip_output") declare function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, tos: u32, flags: u32, ifp: usize): i32;
-@external("inet", "in_selectsrc") declare function in_selectsrc(dst: u32): u32;
-@external("inet", "in_localip") declare function in_localip(a: u32): bool;
-@external("inet", "in_rtmtu") declare function in_rtmtu(dst: u32): u32;
-@external("inet", "in_rttso") declare function in_rttso(dst: u32): u32;
-@external("inet", "ipproto_register") export declare function ipproto_register(proto: u32, input: u32, ctlinput: u32): i32;
-@external("inet", "ipproto_unregister") export declare function ipproto_unregister(proto: u32): i32;
+const inet = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4)); // inet's entry table while tcp serves AF_INET
+
+@inline function live(): bool {
+  return af_live(inet);
+}
 
 const IP_TTL_DEFAULT: u32 = 64;
 const IP_DONTFRAG: u32 = 0x4000; // ip_output flag: set DF (netinet/ip_var.ts)
@@ -43,6 +46,10 @@ function inet_stash(m: usize, laddr: usize, faddr: usize): void {
 }
 
 function inet_output(m: usize): i32 {
+  if (!live()) {
+    m_freem(m);
+    return -EHOSTUNREACH;
+  }
   const mm = changetype<Mbuf>(m);
   const src = mm.ph_flowid;
   const dst = mm.ph_csum_data;
@@ -52,7 +59,7 @@ function inet_output(m: usize): i32 {
   const dport = th_dport(th);
   const seq = th_seq(th);
   // DF on every segment: path MTU discovery (RFC 1191), as FreeBSD's path_mtu_discovery=1.
-  const r = ip_output(m, src, dst, IPPROTO_TCP, IP_TTL_DEFAULT, 0, IP_DONTFRAG, 0);
+  const r = call_indirect<i32>(af_fn(inet, INAPI_OUTPUT), m, src, dst, <u32>IPPROTO_TCP, IP_TTL_DEFAULT, 0, IP_DONTFRAG, 0);
   if (r == -EMSGSIZE) {
     // Our own interface's MTU went below the segment (FreeBSD tcp_output's EMSGSIZE case).
     const mss = inet_mss(storeAddr(faddrbuf, dst));
@@ -112,17 +119,20 @@ export function tcp_inet_ctlinput(cmd: u32, ip: usize, reporter: u32): void {
 }
 
 function inet_tsomax(faddr: usize): u32 {
-  const max = in_rttso(load<u32>(faddr));
+  if (!live()) return 0;
+  const max = call_indirect<u32>(af_fn(inet, INAPI_RTTSO), load<u32>(faddr));
   return max > IPV4_HDR ? max - IPV4_HDR : 0;
 }
 
 function inet_mss(faddr: usize): u32 {
-  const mtu = in_rtmtu(load<u32>(faddr));
+  if (!live()) return 0;
+  const mtu = call_indirect<u32>(af_fn(inet, INAPI_RTMTU), load<u32>(faddr));
   return mtu > IPV4_HDR + TCP_HDR_MIN ? mtu - IPV4_HDR - TCP_HDR_MIN : 0;
 }
 
 function inet_selectsrc(faddr: usize, out: usize): i32 {
-  const a = in_selectsrc(load<u32>(faddr));
+  if (!live()) return -51; // ENETUNREACH
+  const a = call_indirect<u32>(af_fn(inet, INAPI_SELECTSRC), load<u32>(faddr));
   if (a == 0) return -51; // ENETUNREACH
   memory.fill(out, 0, 16);
   store<u32>(out, a);
@@ -130,7 +140,7 @@ function inet_selectsrc(faddr: usize, out: usize): i32 {
 }
 
 function inet_localip(a: usize): bool {
-  return in_localip(load<u32>(a));
+  return live() && call_indirect<bool>(af_fn(inet, INAPI_LOCALIP), load<u32>(a));
 }
 
 function inet_badaddr(a: usize): bool {
@@ -168,6 +178,24 @@ export function tcp_inet_ops(): usize {
   ops.af_to_sa = inet_to_sa.index;
   ops.af_tsomax = inet_tsomax.index;
   return changetype<usize>(ops);
+}
+
+/**
+ * Attach to inet when it is in the kernel: register IPPROTO_TCP with its protocol switch.
+ * Returns true when tcp now serves AF_INET (false: no inet, or it refused).
+ */
+export function tcp_inet_attach(): bool {
+  if (!af_attach(inet, AF_INET)) return false;
+  if (call_indirect<i32>(af_fn(inet, INAPI_PROTO_REGISTER), <u32>IPPROTO_TCP, tcp_inet_input.index, tcp_inet_ctlinput.index) != 0) {
+    af_detach(inet);
+    return false;
+  }
+  return true;
+}
+
+export function tcp_inet_detach(): void {
+  if (live()) call_indirect<i32>(af_fn(inet, INAPI_PROTO_UNREGISTER), <u32>IPPROTO_TCP);
+  af_detach(inet);
 }
 
 /** ipproto input for IPPROTO_TCP: m starts at the IP header (contiguous), iphlen long. */

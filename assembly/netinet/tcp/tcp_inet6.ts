@@ -12,7 +12,8 @@
 // (RFC 8201) lowers the MSS on ICMPv6 packet too big. No checksum or segmentation offload
 // over IPv6 yet (af_tsomax 0): the checksum is computed at stash, in software.
 
-import { m_freem, m_pullup, m_adj, in_cksum, in6_pseudo, domain_af_api } from "../../kmod/kapi";
+import { m_freem, m_pullup, m_adj, in_cksum, in6_pseudo } from "../../kmod/kapi";
+import { AfApi, af_attach, af_detach, af_live, af_fn } from "../../kmod/af_api";
 import { Mbuf, mtod, M_LEADINGSPACE } from "../../sys/mbuf";
 import { AF_INET6, SOCKADDR_IN6_SIZE, SIN6_PORT, SIN6_ADDR, SIN6_FLOWINFO, SIN6_SCOPE_ID, sa_len, sa_family } from "../../sys/socket";
 import {
@@ -30,11 +31,10 @@ const HLIM_DEFAULT: u32 = 64; // net.inet6.ip6.hlim
 const IPV6_REFLECT: u32 = 0x2; // ip6_output: the header is built (netinet6/ip6_var.ts)
 const IPV6_DONTFRAG: u32 = 0x4;
 
-let api: usize = 0; // inet6's entry table while tcp serves AF_INET6
+const inet6 = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4)); // inet6's entry table while tcp serves AF_INET6
 
-/** inet6 is still the one whose table tcp attached to (a forced unload of inet6 clears it). */
 @inline function live(): bool {
-  return api != 0 && domain_af_api(AF_INET6) == api;
+  return af_live(inet6);
 }
 
 // Marks a segment whose IPv6 header stash put in front of it (in ph_csum_data, as
@@ -74,7 +74,7 @@ function inet6_output(m: usize): i32 {
   in6_copy(laddrbuf, ip + IP6_SRC);
   in6_copy(faddrbuf, ip + IP6_DST);
   mm.ph_csum_data = 0;
-  const r = call_indirect<i32>(load<u32>(api + IN6API_OUTPUT), m, 0, 0, 0, 0, IPV6_REFLECT | IPV6_DONTFRAG, 0);
+  const r = call_indirect<i32>(af_fn(inet6, IN6API_OUTPUT), m, 0, 0, 0, 0, IPV6_REFLECT | IPV6_DONTFRAG, 0);
   if (r == -EMSGSIZE) {
     // Our own link's MTU went below the segment.
     const mss = inet6_mss(faddrbuf);
@@ -116,7 +116,7 @@ export function tcp_inet6_ctlinput(cmd: u32, ip6: usize, arg: u32): void {
 
 function inet6_mss(faddr: usize): u32 {
   if (!live()) return 0;
-  const mtu = call_indirect<u32>(load<u32>(api + IN6API_RTMTU), faddr, 0);
+  const mtu = call_indirect<u32>(af_fn(inet6, IN6API_RTMTU), faddr, 0);
   return mtu > IP6_HDR_LEN + TCP_HDR_MIN ? mtu - IP6_HDR_LEN - TCP_HDR_MIN : 0;
 }
 
@@ -127,11 +127,11 @@ function inet6_tsomax(faddr: usize): u32 {
 
 function inet6_selectsrc(faddr: usize, out: usize): i32 {
   if (!live()) return -51; // ENETUNREACH
-  return call_indirect<i32>(load<u32>(api + IN6API_SELECTSRC), faddr, 0, out);
+  return call_indirect<i32>(af_fn(inet6, IN6API_SELECTSRC), faddr, 0, out);
 }
 
 function inet6_localip(a: usize): bool {
-  return live() && call_indirect<bool>(load<u32>(api + IN6API_LOCALIP), a, 0);
+  return live() && call_indirect<bool>(af_fn(inet6, IN6API_LOCALIP), a, 0);
 }
 
 function inet6_badaddr(a: usize): bool {
@@ -180,16 +180,17 @@ export function tcp_inet6_ops(): usize {
  * Returns true when tcp now serves AF_INET6 (false: no inet6, or it refused).
  */
 export function tcp_inet6_attach(): bool {
-  const a = domain_af_api(AF_INET6);
-  if (a == 0) return false;
-  if (call_indirect<i32>(load<u32>(a + IN6API_PROTO_REGISTER), IPPROTO_TCP, tcp_inet6_input.index, tcp_inet6_ctlinput.index) != 0) return false;
-  api = a;
+  if (!af_attach(inet6, AF_INET6)) return false;
+  if (call_indirect<i32>(af_fn(inet6, IN6API_PROTO_REGISTER), IPPROTO_TCP, tcp_inet6_input.index, tcp_inet6_ctlinput.index) != 0) {
+    af_detach(inet6);
+    return false;
+  }
   return true;
 }
 
 export function tcp_inet6_detach(): void {
-  if (live()) call_indirect<i32>(load<u32>(api + IN6API_PROTO_UNREGISTER), IPPROTO_TCP);
-  api = 0;
+  if (live()) call_indirect<i32>(af_fn(inet6, IN6API_PROTO_UNREGISTER), IPPROTO_TCP);
+  af_detach(inet6);
 }
 
 /** inet6's protocol switch input for IPPROTO_TCP: m starts at the IPv6 header, TCP at off. */

@@ -11,17 +11,13 @@ import {
   VNET_VNET, CURVNET_SET, CURVNET_RESTORE, vnet_valid, protosw_busy, sosend, soreceive, m_gethdr, m_append, m_freem,
   m_length, EINVAL, EBADF, EMSGSIZE, ENOBUFS, EPROTOTYPE,
 } from "../../kmod/kapi";
-import { Socket, AF_INET, MSG_PEEK, so_rcv, sockbuf, sin_port, sin_addr } from "../../sys/socket";
+import { Socket, MSG_PEEK, so_rcv, sockbuf, sin_port, sin_addr } from "../../sys/socket";
 import { Mbuf, MT_DATA, MT_SONAME, MHLEN, M_START } from "../../sys/mbuf";
 import { UdpGlobals, UdpVnet, VV, UDPSTAT_OFF, UDPS_COUNT, UDP_MAXPAYLOAD } from "./udp_var";
 
 @external("kernel", "kern_iobuf") declare function kern_iobuf(): usize;
 @external("kernel", "kern_sabuf") declare function kern_sabuf(): usize;
 @external("kernel", "so_valid") declare function so_valid(so: usize): bool;
-@external("kernel", "vnet_first") declare function vnet_first(): usize;
-@external("kernel", "vnet_next") declare function vnet_next(v: usize): usize;
-@external("kernel", "soh_first") declare function soh_first(v: usize): usize;
-@external("kernel", "soh_next") declare function soh_next(so: usize): usize;
 
 const IOBUF_SIZE: u32 = 65536;
 const MAX_HDR: u32 = 96; // room for Ethernet + IP + UDP headers in front of the data (as soh_sendto)
@@ -77,23 +73,6 @@ export function udp_set(v: usize, what: u32, value: u32): i32 {
 /** UDP sockets open in every vnet (MOD_QUIESCE refuses while nonzero). */
 export function udp_busy(): u32 {
   return UdpGlobals.protosw != 0 ? protosw_busy(UdpGlobals.protosw) : 0;
-}
-
-/**
- * What keeps the module busy, for the host's kldunload message ("2 sockets open"): the
- * linker may read it when MOD_QUIESCE refuses (see host/udp.ts udpSocketsOpen meanwhile).
- */
-export function kmod_busy_count(): u32 {
-  return udp_busy();
-}
-
-/** AF_INET sockets open in any vnet, whatever their protocol (inet's quiesce hook). */
-export function inet_sockets(): u32 {
-  let n: u32 = 0;
-  for (let v = vnet_first(); v != 0; v = vnet_next(v)) {
-    for (let so = soh_first(v); so != 0; so = soh_next(so)) if (<u32>changetype<Socket>(so).so_family == AF_INET) n++;
-  }
-  return n;
 }
 
 /** 0, or the error that stopped the last batch after it had moved something. */
