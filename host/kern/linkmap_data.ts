@@ -210,6 +210,17 @@ const data: LinkMap = {
       "tableSlots": 256,
       "depends": [],
       "description": "test fixture: pfil hooks on any head of any vnet that pass, drop, keep or replace every packet, with an order log"
+    },
+    "ipfw": {
+      "source": "assembly/netpfil/ipfw/ipfw.ts",
+      "memoryBase": 3735552,
+      "memorySize": 131072,
+      "tableBase": 7168,
+      "tableSlots": 512,
+      "depends": [
+        "inet"
+      ],
+      "description": "ipfw: the per-vnet firewall on the pfil heads of inet and inet6: numbered rules of microinstructions (docs/ipfw_insn.md), counters, keep-state, a log ring"
     }
   },
   "configs": {
