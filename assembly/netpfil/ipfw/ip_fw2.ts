@@ -280,12 +280,15 @@ function match(h: u32, c: usize, r: usize): bool {
     case O_IPTTL: return inRanges(c + 4, arg, Args.ttl);
     case O_IPID: return Args.af == 4 && inRanges(c + 4, arg, Args.ipid);
     case O_PROBE_STATE: {
-      if (dynLooked) return false;
+      // FreeBSD: found, the walk jumps to the action of the state's rule; not found (or
+      // looked up already), the rule goes on with its next instruction.
+      if (dynLooked) return true;
       dynLooked = true;
       const d = dyn_lookup();
-      if (d == 0) return false;
-      dyn_update(d);
-      probeHit = d;
+      if (d != 0) {
+        dyn_update(d);
+        probeHit = d;
+      }
       return true;
     }
     case O_KEEP_STATE: {
