@@ -6,6 +6,7 @@ import {
   ipfwAdd, ipfwDelete, ipfwFlush, ipfwZero, ipfwList, ipfwStats, ipfwLog, ipfwSetDefault, IpfwRuleError,
 } from "../host/admin/ipfw.js";
 import { icmpStats } from "../host/admin/inet.js";
+import { pfilStats } from "../host/admin/pfil.js";
 import { icmp6Stats } from "../host/admin/inet6.js";
 import { socket } from "../host/sockets/socket.js";
 import { ether, ipPacket } from "./helpers/inet.js";
@@ -90,6 +91,23 @@ describe("ipfw actions", () => {
     assert.equal(ipfwDelete(l.k, l.B, 100, 4), 1);
     assert.equal(ipfwDelete(l.k, l.B, 0, 3), 2, "the whole set 3");
     assert.deepEqual(ipfwList(l.k, l.B).map((r) => r.rulenum), [65535]);
+    l.k.shutdown();
+  });
+});
+
+describe("ipfw on pfil", () => {
+  test("an empty firewall that accepts is not on the packet path; a rule or default deny hooks it again", async () => {
+    const l = await lab();
+    const hooks = () => (["inet", "inet6"] as const).flatMap((h) => (["in", "out"] as const).map((d) => pfilStats(l.k, l.B, h, d).hooks));
+    assert.deepEqual(hooks(), [0, 0, 0, 0], "default accept, no rules");
+    ipfwAdd(l.k, l.B, rule(100, [M.proto(17)], [A_.deny]));
+    assert.deepEqual(hooks(), [1, 1, 1, 1]);
+    assert.equal(udpOk(l.k, l.A, l.B, "fd00:0::2", 7), false);
+    ipfwFlush(l.k, l.B);
+    assert.deepEqual(hooks(), [0, 0, 0, 0]);
+    ipfwSetDefault(l.k, l.B, false);
+    assert.deepEqual(hooks(), [1, 1, 1, 1]);
+    assert.equal(await pingOk(l.k, l.A, "10.0.0.2"), false);
     l.k.shutdown();
   });
 });
@@ -185,6 +203,7 @@ describe("ipfw: malformed rules are refused, never trusted", () => {
 describe("ipfw: malformed packets reaching the firewall are dropped and counted", () => {
   test("TCP, UDP and ICMP headers cut short, an IPv6 extension header past the end", async () => {
     const l = await lab();
+    ipfwAdd(l.k, l.B, rule(100, [], [A_.count])); // with no rule at all ipfw does not parse (docs/ipfw.md)
     assert.equal(await pingOk(l.k, l.A, "10.0.0.2"), true); // ARP both ways
     assert.equal(await pingOk(l.k, l.A, "fd00:0::2"), true);
     const frames = [

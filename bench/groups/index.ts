@@ -11,6 +11,7 @@ import hardening from "./hardening.js";
 import conformance from "./conformance.js";
 import browser from "./browser.js";
 import mvns from "./mvns.js";
+import firewall from "./firewall.js";
 
 export const groups: Group[] = [
   kernel,
@@ -23,4 +24,5 @@ export const groups: Group[] = [
   conformance,
   browser,
   mvns,
+  firewall,
 ];

@@ -33,7 +33,7 @@ const BUF_WORDS = 16384;
 export const IPFW_REJECT_REASONS: Record<number, string> = {
   1: "rule number not in 1..65534",
   2: "set not in 0..31 (or unused bits of word 0 set)",
-  3: "cmd_len is 0, larger than the kernel keeps (502 words), or not the number of command words given",
+  3: "cmd_len is 0, larger than the kernel keeps (500 words), or not the number of command words given",
   4: "act_ofs is not the start of an instruction inside the commands",
   5: "an instruction of length 0 or running past the end",
   6: "unknown opcode",
@@ -185,7 +185,8 @@ export function ipfwStates(kernel: Kernel, vnet: Vnet): IpfwState[] {
 export function ipfwSetDefault(kernel: Kernel, vnet: Vnet, accept: boolean): void {
   checkVnet(kernel, vnet, "ipfw default");
   if (typeof accept !== "boolean") throw new ConfigError(`ipfw default: accept must be a boolean, got ${show(accept)}`);
-  x(kernel, "ipfw default").ipfw_set_default(vnet.ptr, accept ? 1 : 0);
+  const r = x(kernel, "ipfw default").ipfw_set_default(vnet.ptr, accept ? 1 : 0);
+  if (r < 0) throw new KernelError("ipfw default", r);
 }
 
 /** The per-vnet knobs, FreeBSD's names under net.inet.ip.fw. */

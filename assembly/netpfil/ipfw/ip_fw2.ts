@@ -32,7 +32,8 @@ import {
   O_ESTAB, O_SETUP, O_ICMPTYPE, O_ICMP6TYPE, O_PROBE_STATE, O_KEEP_STATE, O_IPLEN, O_IPTTL, O_IPID, O_ICMPCODE, O_LOG,
   O_ACCEPT, O_DENY, O_REJECT, O_RESET, O_COUNT, O_SKIPTO, O_CHECK_STATE, O_NAT, O_UNREACH6, REJECT_RESET, RL_NEXT, RL_NUM,
   RL_CMDLEN, RL_ACTOFS, RL_CMD, RL_LOGGED, V_RULES, V_DEFACCEPT, V_LOGRING, V_LOGSEQ, VF, FWSTAT_INC, ST_BADPKT,
-  ST_DENIED, ST_ACCEPTED, ST_LOGGED, ST_REJECTS, ST_RESETS, ST_NAT, ST_DEFAULT, V_HOOKED,
+  ST_DENIED, ST_ACCEPTED, ST_LOGGED, ST_REJECTS, ST_RESETS, ST_NAT, ST_DEFAULT, V_HOOKED, RL_PRE_PROTO, RL_PRE_FLAGS,
+  RL_PRE_DLO, RL_PRE_DHI, PRE_DPORT,
 } from "./ip_fw_var";
 import { rule_count } from "./ip_fw_rules";
 import { dyn_lookup, dyn_update, dyn_install, dyn_rule } from "./ip_fw_dynamic";
@@ -429,7 +430,17 @@ function ipfw_chk(m: usize): usize {
   dynLooked = false;
   keepFail = false;
   let r = load<usize>(VF(V_RULES));
+  const proto1 = Args.proto + 1;
+  const ports = hasPorts();
   while (r != 0) {
+    // The prefilter: a rule that cannot match this packet is passed with a few compares.
+    const pp = <u32>load<u16>(r + RL_PRE_PROTO);
+    if ((pp != 0 && pp != proto1) ||
+        ((<u32>load<u16>(r + RL_PRE_FLAGS) & PRE_DPORT) != 0 &&
+          (!ports || Args.dport < <u32>load<u16>(r + RL_PRE_DLO) || Args.dport > <u32>load<u16>(r + RL_PRE_DHI)))) {
+      r = load<usize>(r + RL_NEXT);
+      continue;
+    }
     const cmd = r + RL_CMD;
     const actofs = <u32>load<u16>(r + RL_ACTOFS);
     let i: u32 = 0;
@@ -557,6 +568,17 @@ function ipfw_chk(m: usize): usize {
 
 /** The pfil hook on inet and inet6, in and out: arg is the family (4 or 6). */
 function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
+  if (load<usize>(VF(V_RULES)) == 0) {
+    // No rule but the default: it needs no facts. The packet is counted on 65535 and passed
+    // or dropped unparsed (a malformed one is the stack's to drop, as without ipfw).
+    rule_count(0, <u32>changetype<Mbuf>(m).ph_len);
+    FWSTAT_INC(ST_DEFAULT);
+    if (load<u32>(VF(V_DEFACCEPT)) != 0) {
+      FWSTAT_INC(ST_ACCEPTED);
+      return m;
+    }
+    return drop(m);
+  }
   Args.m = m;
   Args.ifp = ifp;
   Args.dir = dir;
@@ -567,6 +589,20 @@ function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
     return PFIL_DROPPED;
   }
   return ipfw_chk(m);
+}
+
+/**
+ * A vnet is hooked exactly while its firewall can refuse something: it has a rule, or its
+ * default denies. An empty firewall that accepts costs its packets nothing, not even the
+ * call (pfil_empty_overhead_pct); rule 65535 then counts nothing either. willHaveRules: the
+ * caller is about to add one. 0 or -errno (hooking failed: the vnet's pfil limit).
+ */
+export function ipfw_sync_hooks(willHaveRules: bool): i32 {
+  const want = willHaveRules || load<usize>(VF(V_RULES)) != 0 || load<u32>(VF(V_DEFACCEPT)) == 0;
+  const have = load<u32>(VF(V_HOOKED)) != 0;
+  if (want && !have) return ipfw_hook_vnet();
+  if (!want && have) ipfw_unhook_vnet();
+  return 0;
 }
 
 /** VNET_SYSINIT part: hook the heads whose owners are loaded. 0 or -errno. */

@@ -16,6 +16,7 @@ import {
   O_UNREACH6, REJECT_RESET, IPFW_DEFAULT_RULE, R_RULENUM, R_SET, R_CMDLEN, R_ACTOFS, R_INSNLEN, R_OPCODE, R_OPLEN,
   R_ACTION_IN_MATCH, R_MATCH_IN_ACTION, R_NO_ACTION, R_SKIPTO, R_OR_OPEN, R_ARG, R_FLAGS, RL_NEXT, RL_NUM, RL_SET,
   RL_CMDLEN, RL_ACTOFS, RL_ZONE, RL_PKTS, RL_BYTES, RL_TS, RL_LOGGED, RL_CMD, RULE_MAX_WORDS, V_RULES, V_NRULES,
+  RL_PRE_PROTO, RL_PRE_FLAGS, RL_PRE_DLO, RL_PRE_DHI, PRE_DPORT,
   V_DEF_PKTS, V_DEF_BYTES, V_DEF_TS, VF,
 } from "./ip_fw_var";
 
@@ -24,7 +25,7 @@ export const ruleZones = memory.data(12, 4);
 
 /** The size class of a rule of cmdlen command words: items of 128, 512, 2048 bytes. */
 @inline function classOf(cmdlen: u32): u32 {
-  return cmdlen <= 22 ? 0 : cmdlen <= 118 ? 1 : 2;
+  return cmdlen <= 20 ? 0 : cmdlen <= 116 ? 1 : 2;
 }
 
 export let lastReason: u32 = 0;
@@ -137,6 +138,7 @@ export function ipfw_insert(p: usize, words: u32): i32 {
   store<u32>(r + RL_TS, 0);
   store<u32>(r + RL_LOGGED, 0);
   memory.copy(r + RL_CMD, p + 8, cmdlen << 2);
+  rule_prefilter(r);
   let prev = VF(V_RULES);
   let q = load<usize>(prev);
   while (q != 0 && <u32>load<u16>(q + RL_NUM) <= num) {
@@ -147,6 +149,40 @@ export function ipfw_insert(p: usize, words: u32): i32 {
   store<usize>(prev, r);
   store<u32>(VF(V_NRULES), load<u32>(VF(V_NRULES)) + 1);
   return 0;
+}
+
+/**
+ * The prefilter of a checked rule: the protocol of a stand-alone O_PROTO and the range of a
+ * stand-alone one-range O_IP_DSTPORT (neither negated nor in an or-block). Only for rules
+ * without O_PROBE_STATE / O_KEEP_STATE, whose instructions have no side effects: passing
+ * such a rule on a prefilter miss is exactly what the interpreter would decide.
+ */
+function rule_prefilter(r: usize): void {
+  store<u16>(r + RL_PRE_PROTO, 0);
+  store<u16>(r + RL_PRE_FLAGS, 0);
+  const cmd = r + RL_CMD;
+  const actofs = <u32>load<u16>(r + RL_ACTOFS);
+  let i: u32 = 0;
+  let inOr = false;
+  let proto: u32 = 0;
+  let flags: u32 = 0;
+  while (i < actofs) {
+    const h = load<u32>(cmd + (i << 2));
+    const op = insn_op(h);
+    if (op == O_PROBE_STATE || op == O_KEEP_STATE) return;
+    const alone = !inOr && (h & (F_OR | F_NOT)) == 0;
+    if (alone && op == O_PROTO) proto = insn_arg(h) + 1;
+    if (alone && op == O_IP_DSTPORT && insn_arg(h) == 1 && (flags & PRE_DPORT) == 0) {
+      const rg = load<u32>(cmd + ((i + 1) << 2));
+      store<u16>(r + RL_PRE_DLO, <u16>rg);
+      store<u16>(r + RL_PRE_DHI, <u16>(rg >> 16));
+      flags |= PRE_DPORT;
+    }
+    inOr = (h & F_OR) != 0;
+    i += insn_len(h);
+  }
+  store<u16>(r + RL_PRE_PROTO, <u16>proto);
+  store<u16>(r + RL_PRE_FLAGS, <u16>flags);
 }
 
 function freeRule(r: usize): void {

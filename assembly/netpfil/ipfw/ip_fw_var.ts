@@ -91,9 +91,17 @@ export const RL_PKTS: usize = 16; // u64
 export const RL_BYTES: usize = 24; // u64
 export const RL_TS: usize = 32; // u32: seconds of kernel time at the last match
 export const RL_LOGGED: usize = 36; // u32: logged by this rule (O_LOG's limit)
-export const RL_CMD: usize = 40;
+// Prefilter (ip_fw_rules.ts rule_prefilter): what a packet must have for the rule to be
+// worth interpreting, read from its stand-alone instructions when the rule has no side
+// effects (no probe or keep-state), so the walk can pass it with a few compares.
+export const RL_PRE_PROTO: usize = 40; // u16: protocol + 1, 0 = any
+export const RL_PRE_FLAGS: usize = 42; // u16: PRE_DPORT
+export const RL_PRE_DLO: usize = 44; // u16
+export const RL_PRE_DHI: usize = 46; // u16
+export const PRE_DPORT: u32 = 1;
+export const RL_CMD: usize = 48;
 export const RULE_CLASSES: u32 = 3;
-export const RULE_MAX_WORDS: u32 = 502; // (2048 - 40) / 4
+export const RULE_MAX_WORDS: u32 = 500; // (2048 - 48) / 4
 
 // Per-vnet block (VNET space).
 export const V_RULES: u32 = 0;

@@ -8,7 +8,8 @@
 // list with the default rule 65535 (deny, or accept with default_to_accept), the dynamic
 // table's knobs with FreeBSD's defaults, counters, a log ring, hooks on inet in/out and
 // inet6 in/out (the heads whose owners are loaded when the vnet is made or ipfw loads:
-// load ipfw after inet6). The uninit unhooks and frees rules, states, the hash and log
+// load ipfw after inet6), present exactly while the firewall can refuse something (a rule,
+// or default deny): an empty accepting firewall is not on the packet path at all. The uninit unhooks and frees rules, states, the hash and log
 // pages and stops the expiry callout, so a destroyed vnet, or every vnet on kldunload,
 // keeps nothing. ipfw depends on inet (ICMP errors, RSTs, "me"); IPv6 is reached through
 // the kernel's AF_INET6 table.
@@ -33,7 +34,7 @@ import {
   ruleZones, ipfw_check_rule, ipfw_insert, ipfw_delete, ipfw_flush_rules, ipfw_zero_rules, lastReason, lastWhere,
 } from "./ip_fw_rules";
 import { dyn_setzone, dyn_free_all, dyn_delete_rule, dyn_list, DYN_SIZE } from "./ip_fw_dynamic";
-import { ipfw_hook_vnet, ipfw_unhook_vnet, LOG_RING } from "./ip_fw2";
+import { ipfw_hook_vnet, ipfw_unhook_vnet, ipfw_sync_hooks, LOG_RING } from "./ip_fw2";
 export { kmod_heap_top } from "../../kmod/kmod";
 
 export const IPFW_BUF_WORDS: u32 = 16384;
@@ -138,7 +139,9 @@ export function ipfw_add(v: usize, p: usize, words: u32): i32 {
   }
   const old = CURVNET_SET(v);
   let r = ipfw_check_rule(p, words);
+  if (r == 0) r = ipfw_sync_hooks(true);
   if (r == 0) r = ipfw_insert(p, words);
+  if (r != 0) ipfw_sync_hooks(false);
   CURVNET_RESTORE(old);
   return r;
 }
@@ -156,6 +159,7 @@ export function ipfw_del(v: usize, num: u32, set: i32): i32 {
   if (!vnet_valid(v) || num >= IPFW_DEFAULT_RULE || set > 31) return -EINVAL;
   const old = CURVNET_SET(v);
   const n = ipfw_delete(num, set, dyn_delete_rule.index);
+  ipfw_sync_hooks(false);
   CURVNET_RESTORE(old);
   return <i32>n;
 }
@@ -166,6 +170,7 @@ export function ipfw_flush(v: usize): i32 {
   const old = CURVNET_SET(v);
   dyn_free_all(true);
   const n = ipfw_flush_rules();
+  ipfw_sync_hooks(false);
   CURVNET_RESTORE(old);
   return <i32>n;
 }
@@ -258,9 +263,15 @@ export function ipfw_set(v: usize, what: u32, value: u32): i32 {
   if (what == 1 && value > 1048576) return -EINVAL;
   if (what >= 2 && (value == 0 || value > 86400)) return -EINVAL;
   const old = CURVNET_SET(v);
+  const was = load<u32>(VF(KNOB_OFF[what]));
   store<u32>(VF(KNOB_OFF[what]), value);
+  let r: i32 = 0;
+  if (what == 0) {
+    r = ipfw_sync_hooks(false);
+    if (r != 0) store<u32>(VF(KNOB_OFF[what]), was); // could not hook: the default stays
+  }
   CURVNET_RESTORE(old);
-  return 0;
+  return r;
 }
 
 export function ipfw_stat(v: usize, i: u32): f64 {
