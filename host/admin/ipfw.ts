@@ -29,24 +29,25 @@ export interface IpfwExports {
 
 const BUF_WORDS = 16384;
 
-/** Why the kernel refused a rule (assembly/netpfil/ipfw/ip_fw_var.ts R_*). */
-export const IPFW_REJECT_REASONS: Record<number, string> = {
-  1: "rule number not in 1..65534",
-  2: "set not in 0..31 (or unused bits of word 0 set)",
-  3: "cmd_len is 0, larger than the kernel keeps (500 words), or not the number of command words given",
-  4: "act_ofs is not the start of an instruction inside the commands",
-  5: "an instruction of length 0 or running past the end",
-  6: "unknown opcode",
-  7: "wrong length for the opcode (or its count)",
-  8: "an action before act_ofs",
-  9: "a match instruction after act_ofs",
-  10: "no action, or an instruction after the action",
-  11: "skipto not to a later rule number",
-  12: "F_OR on the last match instruction",
-  13: "an argument out of range",
-  14: "F_OR or F_NOT on an action",
-  15: "the words are not in the module's buffer",
-};
+/** Why the kernel refused a rule, by reason code (assembly/netpfil/ipfw/ip_fw_var.ts R_*; 0 unused). */
+export const IPFW_REJECT_REASONS: readonly string[] = [
+  "",
+  "rule number not in 1..65534",
+  "set not in 0..31 (or unused bits of word 0 set)",
+  "cmd_len is 0, larger than the kernel keeps (500 words), or not the number of command words given",
+  "act_ofs is not the start of an instruction inside the commands",
+  "an instruction of length 0 or running past the end",
+  "unknown opcode",
+  "wrong length for the opcode (or its count)",
+  "an action before act_ofs",
+  "a match instruction after act_ofs",
+  "no action, or an instruction after the action",
+  "skipto not to a later rule number",
+  "F_OR on the last match instruction",
+  "an argument out of range",
+  "F_OR or F_NOT on an action",
+  "the words are not in the module's buffer",
+];
 
 /** The kernel refused a rule as malformed (EINVAL); reason and the command word it concerns. */
 export class IpfwRuleError extends KernelError {
