@@ -25,9 +25,14 @@ describe("ipfw actions", () => {
     const c = Object.fromEntries(ipfwList(l.k, l.B).filter((r) => r.rulenum < 65535).map((r) => [r.rulenum, r.packets]));
     assert.deepEqual(c, { 100: 2, 200: 2, 300: 1, 400: 2, 500: 0 }); // (the default rule has seen IPv6 ND)
     assert.ok(ipfwList(l.k, l.B)[0].bytes >= 2 * 84);
+    // Last match time: kernel seconds of the latest packet the rule took.
+    clock(l.k).advance(7_000_000);
+    assert.equal(await pingOk(l.k, l.A, "10.0.0.2"), true);
+    assert.equal(ipfwList(l.k, l.B)[0].lastMatchS, Math.floor(clock(l.k).now() / 1_000_000));
+    assert.equal(ipfwList(l.k, l.B)[4].lastMatchS, 0, "rule 500 never matched");
     assert.equal(ipfwZero(l.k, l.B, 100), 1);
     assert.equal(ipfwList(l.k, l.B)[0].packets, 0);
-    assert.equal(ipfwList(l.k, l.B)[1].packets, 2, "zero of one rule leaves the others");
+    assert.equal(ipfwList(l.k, l.B)[1].packets, 4, "zero of one rule leaves the others");
     ipfwFlush(l.k, l.B);
     ipfwSetDefault(l.k, l.B, false);
     assert.equal(await pingOk(l.k, l.A, "10.0.0.2"), false, "default deny");
