@@ -1,13 +1,14 @@
 // ipfw's packet path (FreeBSD netpfil/ipfw/ip_fw2.c, ipfw_chk): the pfil hook, the packet's
 // facts gathered once, the rules walked in order, the action applied.
 //
-// Facts: the network and upper-layer headers are copied out of the chain (m_copydata),
-// never read in place, so a packet split over mbufs is read the same and nothing here
-// depends on a pullup. A packet whose headers are not what its own fields say (an IPv4
-// header or total length the packet does not hold; an IPv6 extension header running past
-// the payload; a TCP, UDP, SCTP or ICMP header cut short in an unfragmented packet or a
-// first fragment; a TCP data offset below 20 or past the end) is dropped and counted
-// (ST_BADPKT) before any rule sees it, as ipfw's pullup_failed does.
+// Facts: the network and upper-layer headers are copied out of the chain (from the first
+// mbuf when they are all there, else m_copydata), never read in place, so a packet split
+// over mbufs is read the same and nothing here depends on a pullup. A packet whose headers
+// are not what its own fields say (an IPv4 header or total length the packet does not hold;
+// an IPv6 extension header running past the payload; a TCP, UDP, SCTP or ICMP header cut
+// short in an unfragmented packet or a first fragment; a TCP data offset below 20 or past
+// the end) is dropped and counted (ST_BADPKT) before any rule sees it, as ipfw's
+// pullup_failed does.
 //
 // Walk: a rule matches when every match instruction (or or-block) of it matches; its
 // action part then runs: O_LOG modifiers, then the one action. count goes on with the next
@@ -59,6 +60,16 @@ const TH_FIN: u32 = 1;
 // ---------------------------------------------------------------------------------------
 // Facts
 
+/** Copy len bytes at off of chain m to dst: from the first mbuf when they are all there. */
+@inline function copyOut(m: usize, off: u32, len: u32, dst: usize): bool {
+  const mm = changetype<Mbuf>(m);
+  if (<i32>(off + len) <= mm.m_len) {
+    memory.copy(dst, mm.m_data + off, len);
+    return true;
+  }
+  return m_copydata(m, <i32>off, <i32>len, dst);
+}
+
 /** The upper-layer header at Args.hlen, avail bytes of it in the packet. false: malformed. */
 function parseUlp(m: usize, avail: u32): bool {
   const p = Args.proto;
@@ -68,7 +79,7 @@ function parseUlp(m: usize, avail: u32): bool {
   else if (p == IPPROTO_SCTP) need = 12;
   else if ((p == IPPROTO_ICMP && Args.af == 4) || (p == IPPROTO_ICMPV6 && Args.af == 6)) need = 4;
   else return true;
-  if (avail < need || !m_copydata(m, <i32>Args.hlen, <i32>need, ubuf)) return false;
+  if (avail < need || !copyOut(m, Args.hlen, need, ubuf)) return false;
   Args.ulp = true;
   if (need == 4) {
     Args.icmptype = load<u8>(ubuf);
@@ -82,7 +93,7 @@ function parseUlp(m: usize, avail: u32): bool {
   const thoff = (<u32>load<u8>(ubuf, 12) >> 4) << 2;
   if (thoff < 20 || thoff > avail) return false;
   if (thoff > 20) {
-    if (!m_copydata(m, <i32>(Args.hlen + 20), <i32>(thoff - 20), ubuf + 20)) return false;
+    if (!copyOut(m, Args.hlen + 20, thoff - 20, ubuf + 20)) return false;
     // Options (RFC 9293 3.1), walked with bounds: kinds 0 end, 1 nop, else kind, length.
     let i: u32 = 20;
     while (i < thoff) {
@@ -116,7 +127,7 @@ function clearArgs(): void {
 function parse4(m: usize): bool {
   clearArgs();
   const plen = <u32>changetype<Mbuf>(m).ph_len;
-  if (plen < 20 || !m_copydata(m, 0, 20, hbuf)) return false;
+  if (plen < 20 || !copyOut(m, 0, 20, hbuf)) return false;
   const vhl = <u32>load<u8>(hbuf);
   const hlen = (vhl & 15) << 2;
   if ((vhl >> 4) != 4 || hlen < 20 || hlen > plen) return false;
@@ -142,7 +153,7 @@ function parse4(m: usize): bool {
 function parse6(m: usize): bool {
   clearArgs();
   const plen = <u32>changetype<Mbuf>(m).ph_len;
-  if (plen < 40 || !m_copydata(m, 0, 40, hbuf)) return false;
+  if (plen < 40 || !copyOut(m, 0, 40, hbuf)) return false;
   if ((load<u8>(hbuf) >> 4) != 6) return false;
   const iplen: u32 = 40 + <u32>bswap<u16>(load<u16>(hbuf, 4));
   if (iplen > plen) return false;
@@ -156,14 +167,14 @@ function parse6(m: usize): bool {
   let off: u32 = 40;
   for (let n = 0; n < 8; n++) {
     if (nxt == 0 || nxt == 43 || nxt == 60 || nxt == 51) {
-      if (off + 8 > iplen || !m_copydata(m, <i32>off, 2, ubuf)) return false;
+      if (off + 8 > iplen || !copyOut(m, off, 2, ubuf)) return false;
       const l = <u32>load<u8>(ubuf, 1);
       const hl = nxt == 51 ? (l + 2) << 2 : (l + 1) << 3;
       nxt = load<u8>(ubuf);
       off += hl;
       if (off > iplen) return false;
     } else if (nxt == 44) {
-      if (off + 8 > iplen || !m_copydata(m, <i32>off, 8, ubuf)) return false;
+      if (off + 8 > iplen || !copyOut(m, off, 8, ubuf)) return false;
       nxt = load<u8>(ubuf);
       off += 8;
       if ((bswap<u16>(load<u16>(ubuf, 2)) & 0xfff8) != 0) {
