@@ -13,6 +13,7 @@ import { loop_boot } from "./net/if_loop";
 import { iobuf_boot } from "./net/if_hostapi";
 import { bpf_boot } from "./net/bpf";
 import { route_boot } from "./net/route";
+import { pfil_boot } from "./net/pfil";
 import { KMEM_KERNEL_ACCT } from "./kern/kmem";
 import { EINVAL } from "./sys/errno";
 import { racct_set_limit, racct_vnet_stat } from "./kern/kern_racct";
@@ -53,6 +54,7 @@ export function kern_boot(sectionBytes: u32, seed: f64): i32 {
   if (r == 0) r = bpf_boot();
   if (r == 0) r = if_boot();
   if (r == 0) r = route_boot();
+  if (r == 0) r = pfil_boot();
   if (r == 0) r = ether_boot();
   if (r == 0) r = loop_boot();
   if (r == 0) r = socket_boot();
@@ -106,6 +108,10 @@ export { if_clone_attach, if_clone_detach, if_clone_destroy_ifp, if_clone_seterr
 export { ether_input, ether_demux, ether_output, ether_output_frame, ether_gen_addr, ether_set_bridge_input, ether_set_offload_fixup, etherstat } from "./net/if_ethersubr";
 export { looutput, loif } from "./net/if_loop";
 export { netisr_register, netisr_unregister } from "./net/netisr";
+export {
+  pfil_vnet_off, pfil_head_register, pfil_head_unregister, pfil_head_hooks, pfil_head_registered, pfil_add_hook, pfil_remove_hook,
+  pfil_hook_count, pfil_stat, pfil_run_hooks, pfilh_count, pfilh_stat,
+} from "./net/pfil";
 export { bpf_mtap, bpf_close, bpf_readable, bpf_read_ptr, bpf_consume, bpf_stat } from "./net/bpf";
 export { eventhandler_register, eventhandler_deregister } from "./kern/kern_eventhandler";
 export { zone_charge_move } from "./kern/zone";

@@ -25,6 +25,12 @@ export {
 export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTATS, IFCAP, CSUM, type IfCounters, type EtherStats } from "./admin/ifnet.js";
 export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./admin/epair.js";
 export * from "./admin/bridge.js";
+export { pfilStats, pfilHeadRegistered, PFIL_HEADS, type PfilHead, type PfilDir, type PfilHeadStats } from "./admin/pfil.js";
+export {
+  ipfwAdd, ipfwDelete, ipfwFlush, ipfwZero, ipfwList, ipfwStates, ipfwSetDefault, ipfwGet, ipfwSet, ipfwGauges, ipfwStats, ipfwLog,
+  IpfwRuleError, IPFW_REJECT_REASONS, IPFW_KNOBS, IPFW_STATS,
+  type IpfwRule, type IpfwState, type IpfwKnob, type IpfwStats, type IpfwLogEntry,
+} from "./admin/ipfw.js";
 export {
   addAddress, delAddress, addresses, addRoute, addRoutes, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh,
   arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, ipReassKnob, type IpReassKnob,

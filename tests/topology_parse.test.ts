@@ -293,9 +293,9 @@ generators:
     let e = only(`kernel: MINIMAL\nnodes:\n  - name: a\n`);
     assert.equal(e.line, 1);
     assert.match(e.message, /unknown kernel configuration "MINIMAL" \(known: .*GENERIC/);
-    e = only(`nodes:\n  - name: a\n    kernel:\n      modules: [ipfw]\n`);
+    e = only(`nodes:\n  - name: a\n    kernel:\n      modules: [pf]\n`);
     assert.equal(e.path, "nodes[0].kernel.modules[0]");
-    assert.match(e.message, /unknown module "ipfw" \(known: .*if_epair.*tcp/);
+    assert.match(e.message, /unknown module "pf" \(known: .*if_epair.*tcp/);
     e = only(`nodes:\n  - name: a\n    kernel:\n      sysctl: { net.inet.ip.ttl: 3 }\n`);
     assert.equal(e.line, 4);
     assert.match(e.message, /unknown sysctl "net\.inet\.ip\.ttl" \(near it: net\.inet\.ip\.forwarding, .*sysctl -a lists them\)/);

@@ -14,6 +14,7 @@ import { eventhandler_purge_module } from "./kern_eventhandler";
 import { netisr_purge_module } from "../net/netisr";
 import { if_clone_purge_module } from "../net/if_clone";
 import { protosw_purge_module } from "./uipc_domain";
+import { pfil_purge_range } from "../net/pfil";
 
 /** Begin MOD_LOAD or MOD_UNLOAD of module modid: what it registers now is its own. */
 export function kld_begin(modid: u32): void {
@@ -54,6 +55,7 @@ export function kld_purge(modid: u32, tableLo: u32, tableHi: u32): u32 {
   netisr_purge_module(modid);
   if_clone_purge_module(modid);
   protosw_purge_module(modid); // sockets left on its protocols (forced unload) are closed
+  pfil_purge_range(tableLo, tableHi); // its packet filter hooks, in every vnet
   let leaks = purgeZones(zone_first(), modid);
   for (let v = vnet_first(); v != 0; v = vnet_next(v)) {
     leaks += purgeZones(changetype<Vnet>(v).zones, modid);

@@ -138,6 +138,29 @@ const VNET_BASE: usize = 16;
 @external("kernel", "ether_set_bridge_input") export declare function ether_set_bridge_input(fn: u32): void;
 @external("kernel", "netisr_register") export declare function netisr_register(etype: u32, fn: u32): i32;
 @external("kernel", "netisr_unregister") export declare function netisr_unregister(etype: u32): i32;
+// pfil (net/pfil.ts): heads, hooks, and the packet path's one test. A module reads the
+// VNET offset once (pfil_vnet_off) and keeps it; pfil_hooked is then a load and a compare.
+export const PFIL_HEAD_INET: u32 = 0;
+export const PFIL_HEAD_INET6: u32 = 1;
+export const PFIL_HEAD_ETHER: u32 = 2;
+export const PFIL_HEAD_BRIDGE: u32 = 3;
+export const PFIL_IN: u32 = 1;
+export const PFIL_OUT: u32 = 2;
+export const PFIL_FWD: u32 = 4;
+export const PFIL_DROPPED: usize = 0;
+export const PFIL_CONSUMED: usize = 1;
+@external("kernel", "pfil_vnet_off") export declare function pfil_vnet_off(): u32;
+@external("kernel", "pfil_head_register") export declare function pfil_head_register(head: u32): i32;
+@external("kernel", "pfil_head_unregister") export declare function pfil_head_unregister(head: u32): i32;
+@external("kernel", "pfil_head_hooks") export declare function pfil_head_hooks(head: u32): u32;
+@external("kernel", "pfil_head_registered") export declare function pfil_head_registered(head: u32): bool;
+@external("kernel", "pfil_add_hook") export declare function pfil_add_hook(head: u32, dir: u32, fn: u32, arg: usize, prio: i32): i32;
+@external("kernel", "pfil_remove_hook") export declare function pfil_remove_hook(head: u32, dir: u32, fn: u32, arg: usize): i32;
+@external("kernel", "pfil_run_hooks") export declare function pfil_run_hooks(head: u32, dir: u32, m: usize, ifp: usize, flags: u32): usize;
+/** Does the current vnet have a hook on (head, dir)? off = pfil_vnet_off(). */
+@inline export function pfil_hooked(off: u32, head: u32, dir: u32): bool {
+  return load<usize>(load<usize>(kglobals + KG_CURVNET_BASE) + off + ((<usize>head * 2 + dir - 1) << 2)) != 0;
+}
 @external("kernel", "bpf_mtap") export declare function bpf_mtap(ifp: usize, m: usize, dir: u16): void;
 @external("kernel", "eventhandler_register") export declare function eventhandler_register(event: u32, fn: u32, pri: u32): i32;
 @external("kernel", "eventhandler_deregister") export declare function eventhandler_deregister(event: u32, fn: u32): void;

@@ -24,6 +24,7 @@ import { VNET } from "../kern/vnet";
 import { ENOMEM, EINVAL } from "../sys/errno";
 import { bpf_mtap } from "./bpf";
 import { netisr_lookup } from "./netisr";
+import { pfil_hooked, pfil_run_hooks, PFIL_HEAD_ETHER, PFIL_IN, PFIL_OUT } from "./pfil";
 import { arc4random } from "../kern/random";
 
 // Per-vnet Ethernet drop counters (netstat -s style), u64 each.
@@ -144,6 +145,17 @@ export function ether_input(ifp: usize, m: usize): void {
   }
   mm.ph_rcvif = ifp;
   if (ii.if_bpf != 0) bpf_mtap(ifp, m, BPF_D_IN);
+  if (pfil_hooked(PFIL_HEAD_ETHER, PFIL_IN)) {
+    m = pfil_run_hooks(PFIL_HEAD_ETHER, PFIL_IN, m, ifp, 0);
+    if (m == 0) return;
+    mm = changetype<Mbuf>(m);
+    if ((mm.m_flags & M_PKTHDR) == 0 || mm.m_len < <i32>ETHER_HDR_LEN) {
+      // A hook's replacement must still be a frame with its header in the first mbuf.
+      drop(ifp, m, ETHERSTAT_RUNT, IFCOUNTER_IERRORS);
+      return;
+    }
+    eh = mtod(m);
+  }
   if (ii.if_bridge != 0 && bridgeInput != 0) {
     m = call_indirect<usize>(bridgeInput, ifp, m);
     if (m == 0) return;
@@ -196,13 +208,17 @@ export function ether_demux(ifp: usize, m: usize): void {
  */
 export function ether_output_frame(ifp: usize, m: usize): i32 {
   const ii = changetype<Ifnet>(ifp);
-  const mm = changetype<Mbuf>(m);
   if ((ii.if_flags & (IFF_UP | IFF_RUNNING)) != (IFF_UP | IFF_RUNNING) || ii.if_transmit == 0) {
     stat(ETHERSTAT_OUTDOWN);
     if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
     m_freem(m);
     return -50; // ENETDOWN
   }
+  if (pfil_hooked(PFIL_HEAD_ETHER, PFIL_OUT)) {
+    m = pfil_run_hooks(PFIL_HEAD_ETHER, PFIL_OUT, m, ifp, 0);
+    if (m == 0) return -13; // EACCES: a filter took it
+  }
+  const mm = changetype<Mbuf>(m);
   const need = mm.ph_csum_flags & CSUM_OFFLOAD & ~ii.if_hwassist;
   if (need != 0 && (mm.m_flags & M_PKTHDR) != 0) return ether_output_sw(ifp, m, need);
   return ether_output_one(ifp, m);

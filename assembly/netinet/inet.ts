@@ -6,16 +6,17 @@
 //
 // Files: ip_var.ts (per-vnet block, counters, structures), in.ts (addresses), in_rmx.ts
 // (routes), if_ether.ts (ARP), ip_input.ts (input, forwarding, protocol switch),
-// ip_output.ts (output, fragmentation, pfil hooks), ip_reass.ts (reassembly), ip_icmp.ts
+// ip_output.ts (output, fragmentation, the pfil out head), ip_reass.ts (reassembly), ip_icmp.ts
 // (ICMP and the ping service).
 //
 // For upper protocols (udp, tcp): an entry table registered with the kernel as inet6 does
 // (domain_af_register(AF_INET, ...), sys/in.ts INAPI_*: ip_output, source selection, route
 // MTU and TSO, in_localip, in_broadcast, the protocol switch, icmp_error), so no transport
-// imports inet and TCP and UDP load in a NOINET kernel; for firewalls: pfil_add_hook_inet /
-// pfil_remove_hook_inet. MOD_QUIESCE refuses (EBUSY) while an upper protocol or a pfil hook
-// is registered; kmod_busy_holder names the modules holding the protocol switch, so
-// `kldunload inet` says which transports to unload first.
+// imports inet and TCP and UDP load in a NOINET kernel. inet owns the kernel's pfil head
+// PFIL_HEAD_INET (net/pfil.ts: firewalls hook it per vnet). MOD_QUIESCE refuses (EBUSY) while
+// an upper protocol is registered or any vnet has a hook on that head; kmod_busy_holder names
+// the modules holding the protocol switch, so `kldunload inet` says which transports to
+// unload first.
 //
 // Host entry points (host/inet.ts wraps them) take a struct vnet or ifnet pointer and check
 // it first (vnet_valid, if_valid): inet_addr_*, inet_route_*, inet_arp_*, inet_stat,
@@ -28,6 +29,7 @@ import {
   eventhandler_deregister, EVENT_IFNET_DEPARTURE, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet, if_valid,
   if_first, if_next, loif, arc4random, ticks, SI_SUB_PROTO_DOMAIN, SI_ORDER_FIRST, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE,
   EBUSY, ENOMEM, EINVAL, ether_set_offload_fixup, rtable_init, domain_af_register, domain_af_unregister,
+  pfil_vnet_off, pfil_head_register, pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET,
 } from "../kmod/kapi";
 import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP, IFF_UP, IF_HW_TSOMAX, AF_INET } from "../sys/if";
 import { CSUM_TSO } from "../sys/mbuf";
@@ -46,13 +48,13 @@ import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_fo
 import { rt_add_static, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
 import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
 import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count, ipproto_holder, ipproto_register, ipproto_unregister } from "./ip_input";
-import { ip_output, pfil_reset, pfil_count } from "./ip_output";
+import { ip_output, pfil_set_off } from "./ip_output";
 import { ipq_flush_all, ipq_count } from "./ip_reass";
 import { icmp_input, icmp_error, ping_send, ping_log_read, ping_log_dropped, ping_log_free, LOG_CAP, LOG_REC } from "./ip_icmp";
 export { kmod_heap_top } from "../kmod/kmod";
 
 // The API for upper protocols and firewalls.
-export { ip_output, pfil_add_hook_inet, pfil_remove_hook_inet } from "./ip_output";
+export { ip_output } from "./ip_output";
 export { ipproto_register, ipproto_unregister } from "./ip_input";
 export { icmp_error } from "./ip_icmp";
 export { in_localip, in_broadcast } from "./in";
@@ -176,7 +178,6 @@ function destroyZones(): void {
 export function modevent(what: i32): i32 {
   if (what == MOD_LOAD) {
     ipproto_reset();
-    pfil_reset();
     const off = vnet_data_alloc(INET_VNET_SIZE, 8);
     if (off < 0) return -off;
     InetGlobals.voff = <u32>off;
@@ -233,10 +234,12 @@ export function modevent(what: i32): i32 {
       return r < 0 ? -r : r;
     }
     ether_set_offload_fixup(ip_offload_fixup.index);
+    pfil_set_off(pfil_vnet_off());
+    pfil_head_register(PFIL_HEAD_INET);
     return 0;
   }
   if (what == MOD_QUIESCE) {
-    return ipproto_upper_count() != 0 || pfil_count() != 0 ? EBUSY : 0;
+    return ipproto_upper_count() != 0 || pfil_head_hooks(PFIL_HEAD_INET) != 0 ? EBUSY : 0;
   }
   if (what == MOD_UNLOAD) {
     // The uninit ran in every vnet (kld_sysuninit): nothing is left in the zones.
@@ -246,7 +249,7 @@ export function modevent(what: i32): i32 {
     netisr_unregister(ETHERTYPE_IP);
     netisr_unregister(ETHERTYPE_ARP);
     ipproto_reset();
-    pfil_reset();
+    pfil_head_unregister(PFIL_HEAD_INET); // forced: hooks still on the head go too
     destroyZones();
     vnet_data_free(InetGlobals.voff, INET_VNET_SIZE);
     return 0;

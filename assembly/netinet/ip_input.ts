@@ -29,7 +29,8 @@ import {
 } from "./ip_var";
 import { in_localip, in_broadcast } from "./in";
 import { rt_lookup } from "./in_rmx";
-import { ip_output, pfil_has_in, pfil_run_hooks, PFIL_IN } from "./ip_output";
+import { ip_output, pfil_off } from "./ip_output";
+import { pfil_hooked, pfil_run_hooks, PFIL_HEAD_INET, PFIL_IN } from "../kmod/kapi";
 import { ip_reass } from "./ip_reass";
 import { icmp_error } from "./ip_icmp";
 
@@ -207,10 +208,15 @@ export function ip_input(ifp: usize, m: usize): void {
     return;
   }
   if (hlen > IP_HDR_MIN && ip_dooptions(m, hlen) != 0) return;
-  if (pfil_has_in()) {
-    m = pfil_run_hooks(m, ifp, PFIL_IN);
+  if (pfil_hooked(pfil_off, PFIL_HEAD_INET, PFIL_IN)) {
+    m = pfil_run_hooks(PFIL_HEAD_INET, PFIL_IN, m, ifp, 0);
     if (m == 0) return;
     mm = changetype<Mbuf>(m);
+    // A hook's replacement must still hold the header it had.
+    if ((mm.m_flags & M_PKTHDR) == 0 || mm.m_len < <i32>hlen) {
+      drop(m, IPS_BADHLEN);
+      return;
+    }
     ip = mtod(m);
   }
 

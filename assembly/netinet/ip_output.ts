@@ -17,7 +17,9 @@
 // ph_tso_segsz pieces fit it). ether_output_frame does in software what the interface does
 // not assist (ip_offload.ts); lo0 and fragmentation get complete packets from here.
 
-import { m_gethdr, m_freem, m_copym, m_adj, M_PREPEND, m_pullup, ether_output, looutput, loif } from "../kmod/kapi";
+import {
+  m_gethdr, m_freem, m_copym, m_adj, M_PREPEND, m_pullup, ether_output, looutput, loif, pfil_hooked, pfil_run_hooks, PFIL_HEAD_INET, PFIL_OUT, PFIL_FWD,
+} from "../kmod/kapi";
 import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET, ETHERTYPE_IP } from "../sys/if";
 import { Mbuf, M_PKTHDR, MT_DATA, CSUM_TSO, CSUM_OFFLOAD, mtod } from "../sys/mbuf";
 import { EINVAL } from "../sys/errno";
@@ -41,63 +43,13 @@ import { ip_offload_sw, in_delayed_cksum } from "./ip_offload";
 export const IP_REFLECT: u32 = 0x1000;
 
 // ---------------------------------------------------------------------------------------
-// pfil: a tiny hook list per direction (FreeBSD pfil(9) heads "inet" in/out). A hook is a
-// table slot (m, ifp, dir) => usize: the packet to go on with, or 0 when it took it. Hooks
-// are global to the module (not per vnet): a firewall keeps per-vnet rules itself.
-export const PFIL_IN: u32 = 1;
-export const PFIL_OUT: u32 = 2;
-const PFIL_MAX: u32 = 4;
-const pfilHooks = memory.data(<i32>(2 * PFIL_MAX * 4), 4);
-let npfil_in: u32 = 0;
-let npfil_out: u32 = 0;
-
-export function pfil_reset(): void {
-  memory.fill(pfilHooks, 0, 2 * PFIL_MAX * 4);
-  npfil_in = 0;
-  npfil_out = 0;
+// pfil: inet owns the kernel's PFIL_HEAD_INET (net/pfil.ts); the hooks are per vnet there.
+// pfil_off is the kernel's VNET offset of the hook lists, read at MOD_LOAD, so the packet
+// path's test is one load and a compare.
+export let pfil_off: u32 = 0;
+export function pfil_set_off(off: u32): void {
+  pfil_off = off;
 }
-
-export function pfil_count(): u32 {
-  return npfil_in + npfil_out;
-}
-
-/** pfil_add_hook for the inet head; dir PFIL_IN or PFIL_OUT. 0 or -errno. */
-export function pfil_add_hook_inet(dir: u32, fn: u32): i32 {
-  if (fn == 0 || (dir != PFIL_IN && dir != PFIL_OUT)) return -EINVAL;
-  const n = dir == PFIL_IN ? npfil_in : npfil_out;
-  if (n >= PFIL_MAX) return -28; // ENOSPC
-  store<u32>(pfilHooks + ((dir - 1) * PFIL_MAX + n) * 4, fn);
-  if (dir == PFIL_IN) npfil_in++;
-  else npfil_out++;
-  return 0;
-}
-
-export function pfil_remove_hook_inet(dir: u32, fn: u32): i32 {
-  if (dir != PFIL_IN && dir != PFIL_OUT) return -EINVAL;
-  const base = pfilHooks + (dir - 1) * PFIL_MAX * 4;
-  let n = dir == PFIL_IN ? npfil_in : npfil_out;
-  for (let i: u32 = 0; i < n; i++) {
-    if (load<u32>(base + i * 4) == fn) {
-      memory.copy(base + i * 4, base + (i + 1) * 4, (n - i - 1) * 4);
-      n--;
-      if (dir == PFIL_IN) npfil_in = n;
-      else npfil_out = n;
-      return 0;
-    }
-  }
-  return -2; // ENOENT
-}
-
-/** Run the hooks of one direction; 0 when one of them took the packet. */
-export function pfil_run_hooks(m: usize, ifp: usize, dir: u32): usize {
-  const n = dir == PFIL_IN ? npfil_in : npfil_out;
-  const base = pfilHooks + (dir - 1) * PFIL_MAX * 4;
-  for (let i: u32 = 0; i < n && m != 0; i++) m = call_indirect<usize>(load<u32>(base + i * 4), m, ifp, dir);
-  return m;
-}
-
-@inline export function pfil_has_in(): bool { return npfil_in != 0; }
-@inline export function pfil_has_out(): bool { return npfil_out != 0; }
 
 // ---------------------------------------------------------------------------------------
 
@@ -238,10 +190,12 @@ export function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, to
     ip_set_src(ip, src);
   }
 
-  if (pfil_has_out()) {
-    m = pfil_run_hooks(m, ifp, PFIL_OUT);
+  if (pfil_hooked(pfil_off, PFIL_HEAD_INET, PFIL_OUT)) {
+    m = pfil_run_hooks(PFIL_HEAD_INET, PFIL_OUT, m, ifp, (flags & IP_FORWARDING) != 0 ? PFIL_FWD : 0);
     if (m == 0) return -EACCES;
     mm = changetype<Mbuf>(m);
+    // A hook's replacement must still hold the header it had.
+    if ((mm.m_flags & M_PKTHDR) == 0 || mm.m_len < <i32>hlen) return odrop(m, EINVAL);
     ip = mtod(m);
   }
 

@@ -13,8 +13,9 @@
 // formats are in sys/in6.ts; checksums (in6_pseudo) are the kernel's, shared with IPv4.
 //
 // For upper protocols: ip6proto_register/unregister, ip6_output, icmp6_error,
-// in6_localip, in6_selectsrc, in6_rtmtu. MOD_QUIESCE refuses (EBUSY) while an upper
-// protocol is registered.
+// in6_localip, in6_selectsrc, in6_rtmtu. inet6 owns the kernel's pfil head PFIL_HEAD_INET6
+// (net/pfil.ts). MOD_QUIESCE refuses (EBUSY) while an upper protocol is registered or any
+// vnet has a hook on that head.
 //
 // Host entry points (host/inet6.ts wraps them) take a struct vnet or ifnet pointer and
 // check it first; addresses travel through the module buffer (inet6_buf): the host writes
@@ -25,7 +26,8 @@ import {
   zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register, eventhandler_deregister,
   EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
   if_valid, if_first, if_next, loif, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY,
-  ENOMEM, EINVAL, domain_af_register, domain_af_unregister, rtable_init,
+  ENOMEM, EINVAL, domain_af_register, domain_af_unregister, rtable_init, pfil_vnet_off, pfil_head_register,
+  pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET6,
 } from "../kmod/kapi";
 import { Ifnet, ETHERTYPE_IPV6, AF_INET6 } from "../sys/if";
 import {
@@ -42,7 +44,7 @@ import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
 import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
 import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister, ip6proto_holder } from "./ip6_input";
-import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu } from "./ip6_output";
+import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu, pfil6_set_off } from "./ip6_output";
 import { in6_localip } from "./in6";
 import { frag6_flush_all, frag6_set_maxfragpackets } from "./frag6";
 import { icmp6_input, icmp6_error, ping6_send, ping6_log_read, ping6_log_dropped, ping6_log_free, LOG6_CAP, LOG6_REC } from "./icmp6";
@@ -176,12 +178,15 @@ export function modevent(what: i32): i32 {
       vnet_data_free(<u32>off, INET6_VNET_SIZE);
       return r < 0 ? -r : r;
     }
+    pfil6_set_off(pfil_vnet_off());
+    pfil_head_register(PFIL_HEAD_INET6);
     return 0;
   }
   if (what == MOD_QUIESCE) {
-    return ip6proto_upper_count() != 0 ? EBUSY : 0;
+    return ip6proto_upper_count() != 0 || pfil_head_hooks(PFIL_HEAD_INET6) != 0 ? EBUSY : 0;
   }
   if (what == MOD_UNLOAD) {
+    pfil_head_unregister(PFIL_HEAD_INET6); // forced: hooks still on the head go too
     unregisterHooks();
     ip6proto_reset();
     destroyZones();

@@ -18,9 +18,12 @@
 // left 0 is skipped; any routing header with segments left is refused with a parameter
 // problem, RH0 per RFC 5095), fragment (frag6.ts), no next header, or an upper protocol;
 // an unknown next header gets ICMPv6 parameter problem code 1 at the byte that names it
-// (ip6s_noproto). There are no pfil hooks for IPv6 yet.
+// (ip6s_noproto). The pfil in head (PFIL_HEAD_INET6) runs after the fixed header's checks,
+// before hop-by-hop options and the local/forward decision, so forwarded packets pass it
+// and ip6_output's out head, as in FreeBSD.
 
-import { m_freem, m_pullup, m_adj, m_dup, curmod } from "../kmod/kapi";
+import { m_freem, m_pullup, m_adj, m_dup, curmod, pfil_hooked, pfil_run_hooks, PFIL_HEAD_INET6, PFIL_IN } from "../kmod/kapi";
+import { pfil6_off } from "./ip6_output";
 import { Ifnet, IFF_LOOPBACK } from "../sys/if";
 import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, M_WRITABLE, mtod } from "../sys/mbuf";
 import { EINVAL, EEXIST, ENOENT } from "../sys/errno";
@@ -208,6 +211,18 @@ export function ip6_input(ifp: usize, m: usize): void {
   if (!loop && in6_ownsrc(src, ifp)) {
     drop(m, IP6S_BADSCOPE);
     return;
+  }
+  if (pfil_hooked(pfil6_off, PFIL_HEAD_INET6, PFIL_IN)) {
+    m = pfil_run_hooks(PFIL_HEAD_INET6, PFIL_IN, m, ifp, 0);
+    if (m == 0) return;
+    mm = changetype<Mbuf>(m);
+    // A hook's replacement must still hold the fixed header.
+    if ((mm.m_flags & M_PKTHDR) == 0 || mm.m_len < <i32>IP6_HDR_LEN) {
+      drop(m, IP6S_TOOSMALL);
+      return;
+    }
+    ip = mtod(m);
+    nxt = <u32>ip6_nxt(ip);
   }
   let off = IP6_HDR_LEN;
   let nxtoff: u32 = IP6_NXT;

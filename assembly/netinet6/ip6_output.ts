@@ -13,8 +13,20 @@
 // ICMPv6 packet too big with that link's MTU. A packet of ours that is too big is cut
 // into fragments (a Fragment header after the fixed header, 8-byte aligned pieces)
 // unless IPV6_DONTFRAG (ping6 -D; -EMSGSIZE). ICMPv6 errors are never larger than 1280.
+//
+// pfil: inet6 owns the kernel's PFIL_HEAD_INET6 (net/pfil.ts); the out hooks run after
+// routing, before fragmentation (forwarded packets too, with PFIL_FWD).
 
-import { m_gethdr, m_freem, m_copym, M_PREPEND, m_pullup, ether_output, looutput, loif, arc4random } from "../kmod/kapi";
+/** The kernel's VNET offset of the pfil lists (read at MOD_LOAD): pfil_hooked's load. */
+export let pfil6_off: u32 = 0;
+export function pfil6_set_off(off: u32): void {
+  pfil6_off = off;
+}
+
+import {
+  m_gethdr, m_freem, m_copym, M_PREPEND, m_pullup, ether_output, looutput, loif, arc4random, pfil_hooked, pfil_run_hooks,
+  PFIL_HEAD_INET6, PFIL_OUT, PFIL_FWD,
+} from "../kmod/kapi";
 import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET6, ETHERTYPE_IPV6 } from "../sys/if";
 import { Mbuf, M_PKTHDR, MT_DATA, mtod } from "../sys/mbuf";
 import { EINVAL } from "../sys/errno";
@@ -185,6 +197,13 @@ export function ip6_output(m: usize, src: usize, dst: usize, nxt: u32, hlim: u32
   }
   const ii = changetype<Ifnet>(oif);
   if ((ii.if_flags & IFF_UP) == 0) return odrop(m, ENETDOWN);
+  if (pfil_hooked(pfil6_off, PFIL_HEAD_INET6, PFIL_OUT)) {
+    m = pfil_run_hooks(PFIL_HEAD_INET6, PFIL_OUT, m, oif, (flags & IPV6_FORWARDING) != 0 ? PFIL_FWD : 0);
+    if (m == 0) return -13; // EACCES: a filter took it
+    // A hook's replacement must still hold the fixed header.
+    if ((changetype<Mbuf>(m).m_flags & M_PKTHDR) == 0 || changetype<Mbuf>(m).m_len < <i32>IP6_HDR_LEN) return odrop(m, EINVAL);
+    ip = mtod(m);
+  }
 
   const len = IP6_HDR_LEN + ip6_plen(ip);
   let mtu = ii.if_mtu;

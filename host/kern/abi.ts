@@ -66,6 +66,11 @@ export interface KernelExports {
   callout_fired_total(): number;
   callout_check(): number;
   arc4random(): number;
+  /** pfil (net/pfil.ts): hooks on (head, dir) of vnet v, -1 if v is not live. */
+  pfilh_count(v: number, head: number, dir: number): number;
+  /** Drops (what 0) or consumptions (1) on (head, dir) of vnet v. */
+  pfilh_stat(v: number, head: number, dir: number, what: number): number;
+  pfil_head_registered(head: number): number;
   [name: string]: unknown;
 }
 

@@ -197,6 +197,26 @@ const data: LinkMap = {
       "tableSlots": 256,
       "depends": [],
       "description": "tap(4)-like Ethernet interfaces whose wire is the host (WebSocket ports and other transports): cloner tapN, an output ring the host drains, batched input with record and length checks, carrier set by the host"
+    },
+    "kmod_pfil": {
+      "source": "tests/kmod/kmod_pfil.ts",
+      "memoryBase": 3670016,
+      "memorySize": 65536,
+      "tableBase": 6912,
+      "tableSlots": 256,
+      "depends": [],
+      "description": "test fixture: pfil hooks on any head of any vnet that pass, drop, keep or replace every packet, with an order log"
+    },
+    "ipfw": {
+      "source": "assembly/netpfil/ipfw/ipfw.ts",
+      "memoryBase": 3735552,
+      "memorySize": 131072,
+      "tableBase": 7168,
+      "tableSlots": 512,
+      "depends": [
+        "inet"
+      ],
+      "description": "ipfw: the per-vnet firewall on the pfil heads of inet and inet6: numbered rules of microinstructions (docs/ipfw_insn.md), counters, keep-state, a log ring"
     }
   },
   "configs": {

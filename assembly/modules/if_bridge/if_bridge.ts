@@ -22,6 +22,11 @@
 // bridge was created in. A member that leaves the vnet or is destroyed is removed
 // (EVENT_IFNET_DEPARTURE); a bridge that leaves its vnet loses all its members (FreeBSD's
 // bridge_reassign). The VNET_SYSUNINIT destroys the bridges created in a dying vnet.
+//
+// pfil: the bridge owns the kernel's PFIL_HEAD_BRIDGE (net/pfil.ts): in, a member's frame
+// after learning and before it is delivered or forwarded (ifp: the member); out, a frame
+// the bridge puts on a member (bridge_enqueue). MOD_QUIESCE refuses while a vnet has hooks
+// on it.
 
 import {
   curvnet, VNET, ticks, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_CHARGE, ZONE_ZERO,
@@ -31,7 +36,8 @@ import {
   ether_demux, ether_output_frame, ether_set_bridge_input, bpf_mtap, if_capchanged,
   eventhandler_register, eventhandler_deregister, EVENT_IFNET_DEPARTURE, EVENTHANDLER_PRI_ANY,
   m_copym, m_dup, m_freem, m_pullup, CURVNET_SET, CURVNET_RESTORE,
-  MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, ENOSPC,
+  MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, ENOSPC, pfil_vnet_off, pfil_hooked, pfil_run_hooks,
+  pfil_head_register, pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_BRIDGE, PFIL_IN, PFIL_OUT,
 } from "../../kmod/kapi";
 import { SI_SUB_PROTO_IFATTACHDOMAIN, SI_ORDER_ANY } from "../../sys/kernel";
 import { EEXIST, ENOENT, EPERM } from "../../sys/errno";
@@ -55,6 +61,9 @@ import {
   bridge_rtlist, rtrecs,
 } from "./bridge_rtable";
 export { kmod_heap_top } from "../../kmod/kmod";
+
+/** The kernel's VNET offset of the pfil lists (read at MOD_LOAD): pfil_hooked's load. */
+let pfil_off: u32 = 0;
 
 const SIOCSIFFLAGS: u32 = 1; // net/if.ts ioctl commands
 const SIOCSIFMTU: u32 = 2;
@@ -116,6 +125,10 @@ function setpromisc(ifp: usize, on: bool): i32 {
 function bridge_enqueue(sc: usize, bif: usize, m: usize, flooded: bool, local: bool): void {
   const s = changetype<BridgeSoftc>(sc);
   const ifp = changetype<BridgePort>(bif).ifp;
+  if (pfil_hooked(pfil_off, PFIL_HEAD_BRIDGE, PFIL_OUT)) {
+    m = pfil_run_hooks(PFIL_HEAD_BRIDGE, PFIL_OUT, m, ifp, 0);
+    if (m == 0) return;
+  }
   const len = <u64>changetype<Mbuf>(m).ph_len;
   bp_add(bif, BP_OPACKETS, 1);
   bp_add(bif, BP_OBYTES, len);
@@ -234,7 +247,7 @@ function bridge_input(ifp: usize, m: usize): usize {
   const bifp = s.ifp;
   const bif = port_of(sc, ifp);
   if (bif == 0 || !running(bifp)) return m; // a bridge that is down leaves its members alone
-  const mm = changetype<Mbuf>(m);
+  let mm = changetype<Mbuf>(m);
   // ether_input has checked all of this; the bridge does not rely on it.
   if ((mm.m_flags & M_PKTHDR) == 0 || mm.ph_len < <i32>ETHER_HDR_LEN || mm.m_len < <i32>ETHER_HDR_LEN) {
     sc_stat(sc, BS_DROP_BAD);
@@ -243,7 +256,7 @@ function bridge_input(ifp: usize, m: usize): usize {
     m_freem(m);
     return 0;
   }
-  const eh = mtod(m);
+  let eh = mtod(m);
   const src = eh + 6;
   if ((load<u32>(src) == 0 && load<u16>(src, 4) == 0) || (load<u8>(src) & 1) != 0) {
     sc_stat(sc, BS_DROP_BAD);
@@ -281,6 +294,20 @@ function bridge_input(ifp: usize, m: usize): usize {
   }
   if (changetype<Ifnet>(bifp).if_bpf != 0) bpf_mtap(bifp, m, BPF_D_IN);
   bridge_rtupdate(sc, src, bif);
+  if (pfil_hooked(pfil_off, PFIL_HEAD_BRIDGE, PFIL_IN)) {
+    // Learned first, filtered after (FreeBSD learns in bridge_input and filters later).
+    m = pfil_run_hooks(PFIL_HEAD_BRIDGE, PFIL_IN, m, ifp, 0);
+    if (m == 0) return 0;
+    mm = changetype<Mbuf>(m);
+    if ((mm.m_flags & M_PKTHDR) == 0 || mm.m_len < <i32>ETHER_HDR_LEN) {
+      // A hook's replacement must still be a frame with its header in the first mbuf.
+      sc_stat(sc, BS_DROP_BAD);
+      bp_add(bif, BP_DROPPED, 1);
+      m_freem(m);
+      return 0;
+    }
+    eh = mtod(m);
+  }
 
   if (!ucast) {
     // Broadcast or multicast: everyone else, the bridge interface, and this member.
@@ -518,11 +545,14 @@ export function modevent(what: i32): i32 {
     r = vnet_sysinit_register(SI_SUB_PROTO_IFATTACHDOMAIN, SI_ORDER_ANY, 0, 0, vnet_bridge_uninit.index);
     if (r != 0) return -r;
     ether_set_bridge_input(bridge_input.index);
+    pfil_off = pfil_vnet_off();
+    pfil_head_register(PFIL_HEAD_BRIDGE);
     return 0;
   }
-  if (what == MOD_QUIESCE) return nbridges != 0 ? EBUSY : 0;
+  if (what == MOD_QUIESCE) return nbridges != 0 || pfil_head_hooks(PFIL_HEAD_BRIDGE) != 0 ? EBUSY : 0;
   if (what == MOD_UNLOAD) {
     ether_set_bridge_input(0);
+    pfil_head_unregister(PFIL_HEAD_BRIDGE); // forced: hooks still on the head go too
     // Forced: whatever the per-vnet uninits left (nothing, normally).
     while (bridges != 0) bridge_clone_destroy(changetype<BridgeSoftc>(bridges).ifp);
     eventhandler_deregister(EVENT_IFNET_DEPARTURE, bridge_ifdetach.index);

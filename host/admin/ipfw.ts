@@ -1,0 +1,287 @@
+// ipfw from the host (the kernel side: assembly/netpfil/ipfw/, docs/ipfw.md): add rules
+// already compiled to the words of docs/ipfw_insn.md, delete, flush, zero, list with
+// counters, dynamic states, the default rule, the per-vnet knobs (FreeBSD's
+// net.inet.ip.fw.* names), counters and the log ring. Typed functions over the ipfw
+// module's exports; arguments are checked here, kernel refusals become typed errors.
+
+import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
+import { ConfigError, KernelError, ModuleNotLoadedError, Errno } from "../lib/errors.js";
+import { formatIPv4, formatIPv6 } from "../lib/addr.js";
+import { integerArg } from "../lib/check.js";
+import { show } from "../lib/format.js";
+
+export interface IpfwExports {
+  ipfw_buf(): number;
+  ipfw_add(v: number, p: number, words: number): number;
+  ipfw_add_reason(): number;
+  ipfw_add_where(): number;
+  ipfw_del(v: number, num: number, set: number): number;
+  ipfw_flush(v: number): number;
+  ipfw_zero(v: number, num: number): number;
+  ipfw_list(v: number, p: number, cap: number): number;
+  ipfw_states(v: number, p: number, max: number, skip: number): number;
+  ipfw_set_default(v: number, accept: number): number;
+  ipfw_get(v: number, what: number): number;
+  ipfw_set(v: number, what: number, value: number): number;
+  ipfw_stat(v: number, i: number): number;
+  ipfw_log_read(v: number, seq: number, p: number): number;
+}
+
+const BUF_WORDS = 16384;
+
+/** Why the kernel refused a rule, by reason code (assembly/netpfil/ipfw/ip_fw_var.ts R_*; 0 unused). */
+export const IPFW_REJECT_REASONS: readonly string[] = [
+  "",
+  "rule number not in 1..65534",
+  "set not in 0..31 (or unused bits of word 0 set)",
+  "cmd_len is 0, larger than the kernel keeps (500 words), or not the number of command words given",
+  "act_ofs is not the start of an instruction inside the commands",
+  "an instruction of length 0 or running past the end",
+  "unknown opcode",
+  "wrong length for the opcode (or its count)",
+  "an action before act_ofs",
+  "a match instruction after act_ofs",
+  "no action, or an instruction after the action",
+  "skipto not to a later rule number",
+  "F_OR on the last match instruction",
+  "an argument out of range",
+  "F_OR or F_NOT on an action",
+  "the words are not in the module's buffer",
+];
+
+/** The kernel refused a rule as malformed (EINVAL); reason and the command word it concerns. */
+export class IpfwRuleError extends KernelError {
+  readonly reason: number;
+  readonly word: number;
+  constructor(what: string, reason: number, word: number) {
+    super(what, -Errno.EINVAL);
+    this.reason = reason;
+    this.word = word;
+    this.message = `${what}: rule refused: ${IPFW_REJECT_REASONS[reason] ?? `reason ${reason}`} (command word ${word})`;
+  }
+}
+
+function x(kernel: Kernel, what: string): IpfwExports {
+  checkKernel(kernel, what);
+  if (!kernel.linker.isLoaded("ipfw")) throw new ModuleNotLoadedError(`${what}: the ipfw module is not loaded (kldload("ipfw"))`);
+  return kernel.module<IpfwExports>("ipfw");
+}
+
+function words(kernel: Kernel, e: IpfwExports): Uint32Array {
+  return new Uint32Array(kernel.memory.buffer, e.ipfw_buf(), BUF_WORDS);
+}
+
+/** ipfw add: one compiled rule (a Uint32Array in the encoding of docs/ipfw_insn.md). */
+export function ipfwAdd(kernel: Kernel, vnet: Vnet, rule: Uint32Array | readonly number[]): void {
+  checkVnet(kernel, vnet, "ipfw add");
+  const e = x(kernel, "ipfw add");
+  if (!(rule instanceof Uint32Array) && !Array.isArray(rule)) throw new ConfigError(`ipfw add: rule must be a Uint32Array, got ${show(rule)}`);
+  if (rule.length < 1 || rule.length > BUF_WORDS) throw new ConfigError(`ipfw add: a rule is 1 to ${BUF_WORDS} words, got ${rule.length}`);
+  const w = words(kernel, e);
+  for (let i = 0; i < rule.length; i++) w[i] = Number(rule[i]) >>> 0;
+  const r = e.ipfw_add(vnet.ptr, e.ipfw_buf(), rule.length);
+  if (r === -Errno.EINVAL) throw new IpfwRuleError("ipfw add", e.ipfw_add_reason(), e.ipfw_add_where());
+  if (r < 0) throw new KernelError("ipfw add", r);
+}
+
+/** ipfw delete N [set S]: how many rules went (their dynamic states with them). */
+export function ipfwDelete(kernel: Kernel, vnet: Vnet, rulenum: number, set = -1): number {
+  checkVnet(kernel, vnet, "ipfw delete");
+  integerArg("ipfw delete: rule number", rulenum, 0, 65534);
+  integerArg("ipfw delete: set", set, -1, 31);
+  const r = x(kernel, "ipfw delete").ipfw_del(vnet.ptr, rulenum, set);
+  if (r < 0) throw new KernelError("ipfw delete", r);
+  return r;
+}
+
+/** ipfw flush: every rule but 65535, and every dynamic state. */
+export function ipfwFlush(kernel: Kernel, vnet: Vnet): number {
+  checkVnet(kernel, vnet, "ipfw flush");
+  return x(kernel, "ipfw flush").ipfw_flush(vnet.ptr);
+}
+
+/** ipfw zero [N]: counters back to 0 (0 = every rule, the default's too). */
+export function ipfwZero(kernel: Kernel, vnet: Vnet, rulenum = 0): number {
+  checkVnet(kernel, vnet, "ipfw zero");
+  integerArg("ipfw zero: rule number", rulenum, 0, 65535);
+  return x(kernel, "ipfw zero").ipfw_zero(vnet.ptr, rulenum);
+}
+
+export interface IpfwRule {
+  rulenum: number;
+  set: number;
+  /** The rule's words as the kernel keeps them (header and commands). */
+  words: Uint32Array;
+  packets: number;
+  bytes: number;
+  /** Kernel time in seconds of the last match (0 = never). */
+  lastMatchS: number;
+}
+
+/** ipfw list / show: every rule with its counters, the default rule 65535 last. */
+export function ipfwList(kernel: Kernel, vnet: Vnet): IpfwRule[] {
+  checkVnet(kernel, vnet, "ipfw list");
+  const e = x(kernel, "ipfw list");
+  const n = e.ipfw_list(vnet.ptr, e.ipfw_buf(), BUF_WORDS);
+  if (n < 0) throw new KernelError("ipfw list", n);
+  const w = words(kernel, e).slice(0, n);
+  const out: IpfwRule[] = [];
+  for (let i = 0; i < n; ) {
+    const cl = w[i + 1] & 0xffff;
+    const t = i + 2 + cl;
+    out.push({
+      rulenum: w[i] & 0xffff,
+      set: (w[i] >>> 16) & 31,
+      words: w.slice(i, t),
+      packets: w[t] + w[t + 1] * 2 ** 32,
+      bytes: w[t + 2] + w[t + 3] * 2 ** 32,
+      lastMatchS: w[t + 4],
+    });
+    i = t + 5;
+  }
+  return out;
+}
+
+export interface IpfwState {
+  family: 4 | 6;
+  proto: number;
+  rulenum: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  /** ms until it expires. */
+  expiresInMs: number;
+  packets: number;
+  /** TCP: SYN/FIN/RST seen as made (low byte) and back (high byte). */
+  tcpState: number;
+}
+
+/** The vnet's dynamic states (ipfw -d show). */
+export function ipfwStates(kernel: Kernel, vnet: Vnet): IpfwState[] {
+  checkVnet(kernel, vnet, "ipfw states");
+  const e = x(kernel, "ipfw states");
+  const out: IpfwState[] = [];
+  const per = Math.floor(BUF_WORDS / 16);
+  for (let skip = 0; ; skip += per) {
+    const n = e.ipfw_states(vnet.ptr, e.ipfw_buf(), per, skip);
+    if (n < 0) throw new KernelError("ipfw states", n);
+    const w = words(kernel, e);
+    const b = new Uint8Array(kernel.memory.buffer, e.ipfw_buf(), n * 64).slice();
+    for (let i = 0; i < n; i++) {
+      const o = i * 16;
+      const af = (w[o] & 0xff) === 6 ? 6 : 4;
+      const addr = (at: number) => (af === 4 ? formatIPv4(b.slice(at, at + 4)) : formatIPv6(b.slice(at, at + 16)));
+      out.push({
+        family: af, proto: (w[o] >>> 8) & 0xff, tcpState: w[o] >>> 16, rulenum: w[o + 1],
+        src: addr(i * 64 + 8), dst: addr(i * 64 + 24), sport: w[o + 10] & 0xffff, dport: w[o + 10] >>> 16,
+        expiresInMs: w[o + 11], packets: w[o + 12],
+      });
+    }
+    if (n < per) return out;
+  }
+}
+
+/** The default rule: accept (net.inet.ip.fw.default_to_accept=1) or deny. */
+export function ipfwSetDefault(kernel: Kernel, vnet: Vnet, accept: boolean): void {
+  checkVnet(kernel, vnet, "ipfw default");
+  if (typeof accept !== "boolean") throw new ConfigError(`ipfw default: accept must be a boolean, got ${show(accept)}`);
+  const r = x(kernel, "ipfw default").ipfw_set_default(vnet.ptr, accept ? 1 : 0);
+  if (r < 0) throw new KernelError("ipfw default", r);
+}
+
+/** The per-vnet knobs, FreeBSD's names under net.inet.ip.fw. */
+export const IPFW_KNOBS = [
+  "default_to_accept", "dyn_max", "dyn_syn_lifetime", "dyn_ack_lifetime", "dyn_fin_lifetime", "dyn_rst_lifetime",
+  "dyn_udp_lifetime", "dyn_short_lifetime",
+] as const;
+export type IpfwKnob = (typeof IPFW_KNOBS)[number];
+const KNOB_RANGE: Record<IpfwKnob, [number, number]> = {
+  default_to_accept: [0, 1], dyn_max: [0, 1048576], dyn_syn_lifetime: [1, 86400], dyn_ack_lifetime: [1, 86400],
+  dyn_fin_lifetime: [1, 86400], dyn_rst_lifetime: [1, 86400], dyn_udp_lifetime: [1, 86400], dyn_short_lifetime: [1, 86400],
+};
+
+export function ipfwGet(kernel: Kernel, vnet: Vnet, knob: IpfwKnob): number {
+  checkVnet(kernel, vnet, "sysctl net.inet.ip.fw");
+  const i = IPFW_KNOBS.indexOf(knob);
+  if (i < 0) throw new ConfigError(`sysctl net.inet.ip.fw: knob must be one of ${IPFW_KNOBS.join(", ")}, got ${show(knob)}`);
+  return x(kernel, "sysctl net.inet.ip.fw").ipfw_get(vnet.ptr, i);
+}
+
+export function ipfwSet(kernel: Kernel, vnet: Vnet, knob: IpfwKnob, value: number): void {
+  checkVnet(kernel, vnet, "sysctl net.inet.ip.fw");
+  const i = IPFW_KNOBS.indexOf(knob);
+  if (i < 0) throw new ConfigError(`sysctl net.inet.ip.fw: knob must be one of ${IPFW_KNOBS.join(", ")}, got ${show(knob)}`);
+  const [lo, hi] = KNOB_RANGE[knob];
+  integerArg(`sysctl net.inet.ip.fw.${knob}`, value, lo, hi);
+  const r = x(kernel, "sysctl net.inet.ip.fw").ipfw_set(vnet.ptr, i, value);
+  if (r < 0) throw new KernelError(`sysctl net.inet.ip.fw.${knob}`, r);
+}
+
+/** What ipfw keeps per vnet: dynamic states, rules (without 65535), hooked families. */
+export function ipfwGauges(kernel: Kernel, vnet: Vnet): { states: number; rules: number; hookedInet: boolean; hookedInet6: boolean; logged: number } {
+  checkVnet(kernel, vnet, "ipfw");
+  const e = x(kernel, "ipfw");
+  const h = e.ipfw_get(vnet.ptr, 10);
+  return { states: e.ipfw_get(vnet.ptr, 8), rules: e.ipfw_get(vnet.ptr, 9), hookedInet: (h & 1) !== 0, hookedInet6: (h & 2) !== 0, logged: e.ipfw_get(vnet.ptr, 11) };
+}
+
+export const IPFW_STATS = [
+  "badpkt", "denied", "accepted", "dynCreated", "dynFull", "dynExpired", "logged", "rejects", "resets", "nat", "default",
+] as const;
+export type IpfwStats = Record<(typeof IPFW_STATS)[number], number>;
+
+export function ipfwStats(kernel: Kernel, vnet: Vnet): IpfwStats {
+  checkVnet(kernel, vnet, "ipfw stats");
+  const e = x(kernel, "ipfw stats");
+  const out = {} as IpfwStats;
+  IPFW_STATS.forEach((n, i) => (out[n] = e.ipfw_stat(vnet.ptr, i)));
+  return out;
+}
+
+export interface IpfwLogEntry {
+  seq: number;
+  timeMs: number;
+  rulenum: number;
+  /** The rule's action opcode (docs/ipfw_insn.md). */
+  action: number;
+  direction: "in" | "out";
+  forwarded: boolean;
+  family: 4 | 6;
+  proto: number;
+  tcpFlags: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  bytes: number;
+}
+
+/**
+ * The log ring from record `from` on: the entries still held (the ring keeps the last 64)
+ * and the sequence number to ask from next time.
+ */
+export function ipfwLog(kernel: Kernel, vnet: Vnet, from = 0): { entries: IpfwLogEntry[]; next: number; lost: number } {
+  checkVnet(kernel, vnet, "ipfw log");
+  integerArg("ipfw log: from", from, 0, 0xffffffff);
+  const e = x(kernel, "ipfw log");
+  const total = e.ipfw_get(vnet.ptr, 11);
+  const entries: IpfwLogEntry[] = [];
+  let lost = 0;
+  for (let s = from; s < total; s++) {
+    if (e.ipfw_log_read(vnet.ptr, s, e.ipfw_buf()) !== 1) {
+      lost++;
+      continue;
+    }
+    const w = words(kernel, e).slice(0, 16);
+    const b = new Uint8Array(kernel.memory.buffer, e.ipfw_buf(), 64).slice();
+    const af = (w[3] & 0xff) === 6 ? 6 : 4;
+    const addr = (at: number) => (af === 4 ? formatIPv4(b.slice(at, at + 4)) : formatIPv6(b.slice(at, at + 16)));
+    entries.push({
+      seq: w[0], timeMs: w[1], rulenum: w[2] & 0xffff, action: (w[2] >>> 16) & 0xff, direction: ((w[2] >>> 24) & 1) !== 0 ? "in" : "out",
+      forwarded: ((w[2] >>> 24) & 4) !== 0, family: af, proto: (w[3] >>> 8) & 0xff, tcpFlags: (w[3] >>> 16) & 0xff,
+      sport: w[4] & 0xffff, dport: w[4] >>> 16, bytes: w[5], src: addr(24), dst: addr(40),
+    });
+  }
+  return { entries, next: Math.max(from, total), lost };
+}
