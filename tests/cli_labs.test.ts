@@ -4,7 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, existsSync, statSync, mkdirSync, chmodSync, chownSync } from "node:fs";
+import { createConnection } from "node:net";
+import { privateDir, MAX_REQUEST } from "../host/cli/control.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,6 +65,21 @@ test("run --keep, then inspect, exec, attach and destroy from other processes", 
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^kept> h1 sysctl net\.inet\.icmp\.icmplim\nnet\.inet\.icmp\.icmplim: 5\n/m);
     assert.match(r.stdout, /\*\*\* Results: 0% dropped \(2\/2 received\)/);
+    // Only this user reaches the socket; a request line past the limit is cut off, not kept.
+    const sock = join(dir, "run", "kept.sock");
+    assert.equal(statSync(sock).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, "run")).mode & 0o777, 0o700);
+    const cut = await new Promise<string>((resolve, reject) => {
+      const c = createConnection(sock);
+      let got = "";
+      c.setEncoding("utf8").on("data", (d: string) => (got += d));
+      const t = setTimeout(() => (c.destroy(), resolve(`${got}(still open after 10 s)`)), 10_000);
+      c.on("close", () => (clearTimeout(t), resolve(got)));
+      c.on("error", reject);
+      c.write("x".repeat(MAX_REQUEST + 10));
+    });
+    assert.match(cut, /request longer than 65536 bytes without a newline: connection closed/);
+    assert.equal(client(["exec", "kept", "h2", "ifconfig", "-l"]).status, 0); // the lab goes on
     // A second owner of the same name is refused, and the first lab is untouched.
     r = client(["run", f, "--keep"]);
     assert.equal(r.status, 1);
@@ -82,6 +99,30 @@ test("run --keep, then inspect, exec, attach and destroy from other processes", 
   } finally {
     // A failed assertion must not leave the lab's process behind.
     if (owner && owner.exitCode === null) owner.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the kept labs' folder must be private to this user", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wavnet-private-"));
+  try {
+    const made = join(dir, "new");
+    privateDir(made);
+    assert.equal(statSync(made).mode & 0o777, 0o700);
+    const open = join(dir, "open");
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    assert.throws(() => privateDir(open), /may be entered by others \(mode 777\)/);
+    const file = join(dir, "file");
+    writeFileSync(file, "");
+    assert.throws(() => privateDir(file), /EEXIST|is not a folder/);
+    if (process.getuid?.() === 0) {
+      const theirs = join(dir, "theirs");
+      mkdirSync(theirs, { mode: 0o700 });
+      chownSync(theirs, 65534, 65534);
+      assert.throws(() => privateDir(theirs), /belongs to uid 65534, not to you/);
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -6,10 +6,9 @@
 // line means the same typed there, sent by exec, or typed in attach.
 
 import { createServer, createConnection, type Server, type Socket } from "node:net";
-import { mkdirSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, existsSync, lstatSync, chmodSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { ShellCore } from "../shell/shell.js";
 import type { Session } from "./session.js";
 
@@ -24,6 +23,23 @@ export interface LabInfo {
 
 export type Request = { op: "inspect" } | { op: "line"; line: string } | { op: "complete"; line: string } | { op: "destroy" };
 export type Answer = { ok: true; lab?: LabInfo; out?: string; error?: string; candidates?: string[]; word?: string } | { ok: false; error: string };
+
+/** Longest request line the lab reads (a shell line and its JSON wrapping). */
+export const MAX_REQUEST = 64 * 1024;
+
+/**
+ * Make `dir` (the kept labs' folder) or check it: it must be a real folder owned by this
+ * user that no one else may enter, since whoever can reach a lab's socket can run commands
+ * in it. A folder under the shared temp folder could have been made by someone else first.
+ */
+export function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  const uid = userInfo().uid;
+  if (!st.isDirectory()) throw new Error(`${dir} is not a folder (kept labs' sockets go there; remove it or set WAVNET_RUN_DIR)`);
+  if (uid >= 0 && st.uid !== uid) throw new Error(`${dir} belongs to uid ${st.uid}, not to you (uid ${uid}): refusing to put a lab's control socket there (set WAVNET_RUN_DIR)`);
+  if ((st.mode & 0o077) !== 0) throw new Error(`${dir} may be entered by others (mode ${(st.mode & 0o777).toString(8)}): refusing to put a lab's control socket there (chmod 700 it, or set WAVNET_RUN_DIR)`);
+}
 
 /** Where kept labs' sockets are. */
 export function controlDir(): string {
@@ -93,7 +109,7 @@ function info(s: Session): LabInfo {
 export async function startControl(s: Session, onDestroy: () => void): Promise<{ path: string; close(): Promise<void> }> {
   const name = s.spec.name;
   const path = socketPath(name);
-  mkdirSync(controlDir(), { recursive: true, mode: 0o700 });
+  privateDir(controlDir());
   if (existsSync(path)) {
     const alive = await request(name, { op: "inspect" }, 2000).then(() => true, () => false);
     if (alive) throw new Error(`a lab named ${name} is already kept (wavnet destroy ${name} first, or give the file another name:)`);
@@ -123,8 +139,8 @@ export async function startControl(s: Session, onDestroy: () => void): Promise<{
   };
   const server: Server = createServer((c) => {
     c.setEncoding("utf8");
-    const rl = createInterface({ input: c });
-    rl.on("line", (l) => {
+    let buf = "";
+    const line = (l: string): void => {
       queue = queue.then(async () => {
         let a: Answer;
         try {
@@ -134,6 +150,20 @@ export async function startControl(s: Session, onDestroy: () => void): Promise<{
         }
         if (!c.destroyed) c.write(`${JSON.stringify(a)}\n`);
       });
+    };
+    c.on("data", (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        line(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+      // A request is one short line; a client that sends more without a newline is cut off
+      // rather than held in memory.
+      if (buf.length > MAX_REQUEST) {
+        buf = "";
+        c.end(`${JSON.stringify({ ok: false, error: `request longer than ${MAX_REQUEST} bytes without a newline: connection closed` })}\n`);
+        c.destroy();
+      }
     });
     c.on("error", () => {});
   });
@@ -141,6 +171,7 @@ export async function startControl(s: Session, onDestroy: () => void): Promise<{
     server.once("error", reject);
     server.listen(path, () => resolve());
   });
+  chmodSync(path, 0o600); // the folder is private already; the socket says so too
   return {
     path,
     close: async () => {
