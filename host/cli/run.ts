@@ -9,7 +9,7 @@ import { fmtMs, resultTableFit, passedLine } from "../shell/results.js";
 import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
 import { AbortError } from "../lib/errors.js";
 import { problemsText, problemsJson } from "./check.js";
-import { captureLinks } from "./capture_links.js";
+import { captureLinks, linkFrames } from "./capture_links.js";
 import { startControl } from "./control.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
@@ -38,8 +38,8 @@ export interface RunReport {
   listen?: { host: string; port: number; endpoints: { node: string; iface: string; url: string }[] };
   /** Stopped by a signal while the steps ran (the results are those finished before). */
   interrupted?: boolean;
-  /** --pcap with no capture steps: the file of each link. */
-  captures?: { link: string; file: string; frames: number }[];
+  /** --pcap with no capture steps: each link, the lab's one file, its ends' interface names there (pcapng if_name), frames of both ends. */
+  captures?: { link: string; file: string; interfaces: [string, string]; frames: number }[];
   teardown: TeardownReport;
   ok: boolean;
   exitCode: number;
@@ -133,7 +133,7 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void, o
     steps,
     ...(listen ? { listen } : {}),
     ...(interrupted ? { interrupted } : {}),
-    ...(s.linkCaptures ? { captures: s.linkCaptures.map((c) => ({ link: c.link, file: c.file, frames: c.capture.frames })) } : {}),
+    ...(s.linkCaptures ? { captures: s.linkCaptures.links.map((c) => ({ link: c.link, file: c.file, interfaces: [c.ends[0].ifName, c.ends[1].ifName] as [string, string], frames: linkFrames(c) })) } : {}),
     teardown,
     ok,
     exitCode: interrupted ? EXIT.INTERRUPTED : ok ? EXIT.OK : EXIT.FAILED,
@@ -150,7 +150,7 @@ function tableWidth(): number {
 /** The text of a finished run (after the progress lines). */
 export function reportText(r: RunReport): string {
   const c = r.captures;
-  const caps = c?.length ? [`captured ${c.length} link${c.length === 1 ? "" : "s"} to ${c[0]!.file.replace(/[\\/][^\\/]*$/, "")} (a pcapng file per link, such as ${c[0]!.file.replace(/^.*[\\/]/, "")}; ${c.reduce((n, x) => n + x.frames, 0)} frames)`] : [];
+  const caps = c?.length ? [`captured ${c.length} link${c.length === 1 ? "" : "s"} to ${c[0]!.file} (an interface per link end, named NODE:IFACE; ${c.reduce((n, x) => n + x.frames, 0)} frames)`] : [];
   return [stepsText(r.steps), ...caps, teardownText(r.teardown)].join("\n");
 }
 
@@ -177,8 +177,8 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
     }
     throw e;
   }
-  // --pcap and no capture step: every link is captured (a file per link), not an empty folder.
-  if (flags.pcapDir !== undefined && !s.spec.steps.some((x) => x.action === "capture")) s.linkCaptures = captureLinks(s.topo, flags.pcapDir);
+  // --pcap and no capture step: every link is captured (one file, an interface per link end), not an empty folder.
+  if (flags.pcapDir !== undefined && !s.spec.steps.some((x) => x.action === "capture")) s.linkCaptures = captureLinks(s.topo, flags.pcapDir, s.spec.name);
   if (!flags.json) {
     const acc = s.topo.kernel.accounting();
     write(io.stdout, `${s.spec.name} (${file}): ${s.topo.nodes().length} nodes, ${s.topo.links().length} links up in ${fmtMs(s.upMs)}; ` +
