@@ -67,6 +67,7 @@ interface Parsed {
   json: boolean;
   history?: string;
   keep?: boolean;
+  verbosity: "quiet" | "normal" | "verbose";
   listen?: { host?: string; port: number; allowOrigins?: string[] };
 }
 
@@ -136,6 +137,9 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
   for (const o of origins ?? []) checkOrigin(cmd, o);
   if (cmd === "shell" && v.json) throw new UsageError("wavnet shell: --json is for wavnet run");
   if (cmd === "run" && v.history !== undefined) throw new UsageError("wavnet run: --history is for wavnet shell");
+  if (v.quiet && v.verbose) throw new UsageError(`wavnet ${cmd}: -q and -v exclude each other`);
+  if (cmd === "shell" && (v.quiet || v.verbose)) throw new UsageError(`wavnet shell: ${v.quiet ? "-q" : "-v"} is for wavnet run`);
+  if (v.json && (v.quiet || v.verbose)) throw new UsageError(`wavnet run: --json and ${v.quiet ? "-q" : "-v"} exclude each other (the document has every detail)`);
   if (cmd === "shell" && v.keep) throw new UsageError("wavnet shell: --keep is for wavnet run (wavnet attach then gives a shell on the kept lab)");
   let seed: number | undefined;
   if (v.seed !== undefined) {
@@ -158,6 +162,7 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     json: v.json === true,
     history: v.history,
     keep: v.keep === true,
+    verbosity: v.quiet ? "quiet" : v.verbose ? "verbose" : "normal",
     ...(v.listen !== undefined ? { listen: { ...parseListen(cmd, v.listen), ...(origins ? { allowOrigins: origins } : {}) } } : {}),
   };
 }
@@ -170,6 +175,8 @@ const OPTIONS = {
   json: { type: "boolean" },
   history: { type: "string" },
   keep: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean", short: "v" },
   listen: { type: "string" },
   "allow-origin": { type: "string", multiple: true },
 } as const;
@@ -234,7 +241,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         // The stack is loaded only now (help and version stay fast): Node's platform hooks
         // (binaries and capture files on disk), vnet.net, VXLAN ports, then the command.
         await import("../node/index.js");
-        if (cmd === "run") return await (await import("./run.js")).run(p.file, { ...flags, json: p.json, keep: p.keep }, io);
+        if (cmd === "run") return await (await import("./run.js")).run(p.file, { ...flags, json: p.json, keep: p.keep, verbosity: p.verbosity }, io);
         return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);
       }
       default:
