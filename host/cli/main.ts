@@ -1,57 +1,12 @@
-// The wavnet command: `wavnet run`, `wavnet shell`, `wavnet check`, `wavnet relay`, `wavnet version`, `wavnet --help`.
+// The wavnet command: the commands of host/cli/command_table.ts (run, shell, check, graph,
+// inspect, attach, exec, destroy, relay, completion, help, version).
 // main() returns the exit code (docs/cli.md); bin/wavnet.mjs calls it. Errors reach the
 // user as one line; WAVNET_DEBUG=1 adds the stack of an internal error.
 
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
 import { EXIT, UsageError, processIo, write, type Io } from "./io.js";
-
-const USAGE = `usage: wavnet run FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--keep] [--json]
-       wavnet shell FILE [--virtual-time | --real-time] [--seed N] [--pcap DIR] [--listen [HOST:]PORT [--allow-origin ORIGIN]] [--history FILE]
-       wavnet check FILE [--json]
-       wavnet inspect [LAB] [--json] | attach LAB | exec LAB NODE CMD... | destroy LAB
-       wavnet relay --listen [HOST:]PORT [--ports N] [--allow-origin ORIGIN]
-       wavnet graph FILE [--format svg|mermaid|dot|html] [-o OUT]
-       wavnet version
-       wavnet --help
-
-  run     bring the topology in FILE up, run its steps, print the results and the
-          teardown accounting; exit 0 only if every step passed and nothing leaked
-  inspect the labs kept up by run --keep, or one lab's nodes; attach: a shell on
-          one from another terminal; exec: one command; destroy: bring it down
-  check   check FILE (YAML, schema, meaning) and bring nothing up; exit 0 if it is
-          good, 2 with every problem (file:line:col, the line, a caret)
-  relay   one Ethernet segment for others to join: a bridge whose N ports (default 8)
-          are served at ws://HOST:PORT/relay/p1 ... /relay/pN; up until ^C or SIGTERM
-  graph   a picture of the lab in FILE (svg by default, or the format OUT's extension
-          names; mermaid and dot are text); nothing is brought up
-  shell   a console on the topology: NODE COMMAND (ifconfig, route, netstat, ping, ...),
-          help, nodes, links, sleep, quit; reads a script from stdin when it is not a terminal
-
-  --virtual-time   run on virtual time: exact, repeatable, as fast as the work (the
-                   default, unless the file says clock: real)
-  --real-time      run on the wall clock (timers), whatever the file says
-  --seed N         seed of the kernel's random numbers (loss, jitter, ISNs)
-  --pcap DIR       where capture files go (created if missing)
-  --listen [HOST:]PORT
-                   serve the file's websocket interfaces with listen: true at
-                   ws://HOST:PORT/NODE/IFACE (HOST default 127.0.0.1; 0.0.0.0 or [::]
-                   for every address; PORT 0: any free one), so a browser page's lab or
-                   another wavnet joins this one; run stays up after its steps until
-                   ^C or SIGTERM, then brings the lab down
-  --allow-origin ORIGIN
-                   with --listen: let browser pages from ORIGIN join (https://lab.example.org;
-                   repeat for more; * for any); by default only pages of this machine may
-  --keep           run: keep the lab up after its steps, for inspect, attach, exec
-                   and destroy from other terminals (a control socket), until
-                   wavnet destroy LAB, ^C or SIGTERM
-  --json           run: print one JSON document (steps, figures, teardown) instead of text;
-                   run and check: a bad file's problems as JSON on stdout
-  --history FILE   shell: keep command history in FILE
-  --ports N        relay: how many ports (1 to 64, default 8)
-
-exit status: 0 ok; 1 a step or command failed, or the teardown found a leak;
-             2 bad command line or topology file (file:line:col: field: problem)`;
+import { COMMANDS, command, commandHelp, parseArgsOptions, usageText } from "./command_table.js";
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -90,11 +45,11 @@ function parseRelay(argv: string[]): { ports: number; listen: { host?: string; p
   return { ports, listen: { ...parseListen("relay", p.values.listen), ...(origins ? { allowOrigins: origins } : {}) } };
 }
 
-const RELAY_OPTIONS = {
-  listen: { type: "string" },
-  ports: { type: "string" },
-  "allow-origin": { type: "string", multiple: true },
-} as const;
+const RELAY_OPTIONS = parseArgsOptions(command("relay")!.options) as {
+  listen: { type: "string" };
+  ports: { type: "string" };
+  "allow-origin": { type: "string"; multiple: true };
+};
 
 /** An Origin header is scheme://host[:port], nothing more (anything else would never match), or "*". */
 function checkOrigin(cmd: string, o: string): void {
@@ -167,32 +122,43 @@ function parse(cmd: "run" | "shell", argv: string[]): Parsed {
   };
 }
 
-const OPTIONS = {
-  "virtual-time": { type: "boolean" },
-  "real-time": { type: "boolean" },
-  seed: { type: "string" },
-  pcap: { type: "string" },
-  json: { type: "boolean" },
-  history: { type: "string" },
-  keep: { type: "boolean" },
-  quiet: { type: "boolean", short: "q" },
-  verbose: { type: "boolean", short: "v" },
-  listen: { type: "string" },
-  "allow-origin": { type: "string", multiple: true },
-} as const;
+// run and shell share one parser (the union of their options in the table), so that an
+// option of the other one gets a message that says whose it is.
+const OPTIONS = parseArgsOptions([...new Set([...command("run")!.options, ...command("shell")!.options])]) as {
+  "virtual-time": { type: "boolean" };
+  "real-time": { type: "boolean" };
+  seed: { type: "string" };
+  pcap: { type: "string" };
+  json: { type: "boolean" };
+  history: { type: "string" };
+  keep: { type: "boolean" };
+  quiet: { type: "boolean"; short: "q" };
+  verbose: { type: "boolean"; short: "v" };
+  listen: { type: "string" };
+  "allow-origin": { type: "string"; multiple: true };
+};
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
       case undefined:
-        write(io.stderr, USAGE);
+        write(io.stderr, usageText());
         return EXIT.USAGE;
       case "-h":
       case "--help":
-      case "help":
-        write(io.stdout, USAGE);
+      case "help": {
+        if (rest.length === 0) {
+          write(io.stdout, usageText());
+          return EXIT.OK;
+        }
+        const c = rest.length === 1 ? command(rest[0]!) : undefined;
+        if (!c) throw new UsageError(`wavnet help: ${rest.length === 1 ? `no command ${JSON.stringify(rest[0])}` : "one command only"} (${COMMANDS.map((x) => x.name).join(", ")})`);
+        write(io.stdout, commandHelp(c));
         return EXIT.OK;
+      }
+      case "completion":
+        return (await import("./completion.js")).completion(rest, io);
       case "version":
       case "--version":
       case "-V":
@@ -200,7 +166,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return EXIT.OK;
       case "relay": {
         if (rest.includes("--help") || rest.includes("-h")) {
-          write(io.stdout, USAGE);
+          write(io.stdout, commandHelp(command(cmd)!));
           return EXIT.OK;
         }
         const p = parseRelay(rest);
@@ -208,10 +174,14 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await (await import("./run.js")).relay(p.ports, { listen: p.listen }, io);
       }
       case "graph":
+        if (rest.includes("--help") || rest.includes("-h")) {
+          write(io.stdout, commandHelp(command(cmd)!));
+          return EXIT.OK;
+        }
         return await (await import("./graph.js")).graph(rest, io);
       case "check": {
         if (rest.includes("--help") || rest.includes("-h")) {
-          write(io.stdout, USAGE);
+          write(io.stdout, commandHelp(command(cmd)!));
           return EXIT.OK;
         }
         const files = rest.filter((a) => a !== "--json");
@@ -225,7 +195,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       case "exec":
       case "destroy": {
         if (rest.includes("--help") || rest.includes("-h")) {
-          write(io.stdout, USAGE);
+          write(io.stdout, commandHelp(command(cmd)!));
           return EXIT.OK;
         }
         return await (await import("./labs.js"))[cmd](rest, io);
@@ -233,7 +203,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       case "run":
       case "shell": {
         if (rest.includes("--help") || rest.includes("-h")) {
-          write(io.stdout, USAGE);
+          write(io.stdout, commandHelp(command(cmd)!));
           return EXIT.OK;
         }
         const p = parse(cmd, rest);
@@ -245,7 +215,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);
       }
       default:
-        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (run, shell, check, graph, inspect, attach, exec, destroy, relay, version, --help)`);
+        throw new UsageError(`wavnet: unknown command ${JSON.stringify(cmd)} (${COMMANDS.map((c) => c.name).join(", ")})`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
