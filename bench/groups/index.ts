@@ -12,6 +12,7 @@ import conformance from "./conformance.js";
 import browser from "./browser.js";
 import mvns from "./mvns.js";
 import shell from "./shell.js";
+import cli from "./cli.js";
 
 export const groups: Group[] = [
   kernel,
@@ -25,4 +26,5 @@ export const groups: Group[] = [
   browser,
   mvns,
   shell,
+  cli,
 ];
