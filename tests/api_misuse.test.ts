@@ -159,6 +159,7 @@ const ROWS: Row[] = [
   { call: "destroyedIf.capture()", run: (c) => c.goneIf.capture(), error: InterfaceGoneError, message: /^capture: interface #\d+ no longer exists$/ },
   { call: "ea.capture({ snaplen: NaN })", run: (c) => c.ea.capture({ snaplen: NaN }), error: ConfigError, message: /snaplen must be an integer from 14 to 65535, got NaN/ },
   { call: "ea.capture({ ringSegments: 0 })", run: (c) => c.ea.capture({ ringSegments: 0 }), error: ConfigError, message: /ringSegments must be an integer from 1 to 64, got 0/ },
+  { call: "ea.capture({ ifName: \"\" })", run: (c) => c.ea.capture({ ifName: "" }), error: ConfigError, message: /ifName must be a non-empty string, got ""/ },
   { call: "ea.capture(null)", run: (c) => c.ea.capture(null as never), error: ConfigError, message: /options must be an object, got null/ },
   { call: "ea.capture({ pcap: 42 }) (ring attached, then the sink fails)", run: (c) => c.ea.capture({ pcap: 42 as never }), error: ConfigError, message: /a destination is a file path or a ByteSink/ },
 

@@ -174,7 +174,7 @@ describe("wavnet run", () => {
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^wavnet \d+\.\d+\.\d+ \(node v\d+/);
     const x = await inProcess(["frob"]);
-    assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, check, graph, inspect, attach, exec, destroy, relay, version, --help)`]);
+    assert.deepEqual([x.code, x.stderr.trim()], [2, `wavnet: unknown command "frob" (run, shell, check, graph, inspect, attach, exec, destroy, relay, completion, help, version)`]);
   });
 });
 

@@ -13,6 +13,7 @@ import browser from "./browser.js";
 import mvns from "./mvns.js";
 import shell from "./shell.js";
 import firewall from "./firewall.js";
+import cli from "./cli.js";
 
 export const groups: Group[] = [
   kernel,
@@ -27,4 +28,5 @@ export const groups: Group[] = [
   mvns,
   shell,
   firewall,
+  cli,
 ];

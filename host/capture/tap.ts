@@ -31,6 +31,8 @@ export interface CaptureStartOptions {
   pcap?: string | ByteSink;
   /** Write pcapng: a path (Node only), a ByteSink, or a PcapngSink shared with other captures. */
   pcapng?: string | ByteSink | PcapngSink;
+  /** The interface's name in frames and files (pcapng if_name): default VNET:IF ("h1:epair0a"), IF in vnet0. */
+  ifName?: string;
 }
 
 export class LiveCapture extends Capture implements HostPort {
@@ -77,13 +79,14 @@ export function startCapture(kernel: Kernel, iface: Interface, opts: CaptureStar
   if (opts === null || typeof opts !== "object") throw new ConfigError(`capture ${name}: options must be an object, got ${show(opts)}`);
   const snaplen = integerArg(`capture ${name}: snaplen`, opts.snaplen ?? 65535, 14, 65535);
   const nseg = integerArg(`capture ${name}: ringSegments`, opts.ringSegments ?? 16, 1, 64);
+  if (opts.ifName !== undefined && (typeof opts.ifName !== "string" || opts.ifName === "")) throw new ConfigError(`capture ${name}: ifName must be a non-empty string, got ${show(opts.ifName)}`);
   const x = kernel.k as unknown as BpfExports;
   const loop = iface.type === "loopback";
   const vnet = iface.vnet;
   const d = kernel.enter(() => x.bpfh_attach(iface.ptr, snaplen, nseg));
   if (d === 0) throw new KernelError(`capture ${name}: no memory for a ${nseg}-segment ring`, -Errno.ENOMEM);
   const cap = new LiveCapture(kernel, iface, d, {
-    ifName: vnet === kernel.vnet0 ? name : `${vnet.name}:${name}`,
+    ifName: opts.ifName ?? (vnet === kernel.vnet0 ? name : `${vnet.name}:${name}`),
     description: `vnet ${vnet.name}, ${name}`,
     linktype: loop ? LINKTYPE_NULL : LINKTYPE_ETHERNET,
     snaplen,

@@ -6,13 +6,14 @@
 
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { command, parseArgsOptions, usageLine } from "./command_table.js";
 import { loadTopology } from "../node/topology.js";
 import { labGraph, toDot, toMermaid } from "../topology/graph.js";
 import { EXIT, UsageError, write, type Io } from "./io.js";
 import { isTopologyError } from "./session.js";
 import { problemsText } from "./check.js";
 
-export const GRAPH_USAGE = "wavnet graph FILE [--format svg|mermaid|dot|html] [-o OUT]";
+export const GRAPH_USAGE = usageLine(command("graph")!);
 const FORMATS = ["svg", "mermaid", "dot", "html"] as const;
 type Format = (typeof FORMATS)[number];
 
@@ -31,7 +32,7 @@ interface GraphArgs {
 function parse(argv: string[]): GraphArgs {
   let p;
   try {
-    p = parseArgs({ args: argv, options: { format: { type: "string", short: "f" }, output: { type: "string", short: "o" } }, allowPositionals: true, strict: true });
+    p = parseArgs({ args: argv, options: parseArgsOptions(command("graph")!.options) as { format: { type: "string"; short: "f" }; output: { type: "string"; short: "o" } }, allowPositionals: true, strict: true });
   } catch (e) {
     const m = (e as Error).message.split("\n")[0];
     const opt = /^Option '((?:-\w, )?--[a-z-]+)[^']*' argument (is ambiguous|missing)/.exec(m);

@@ -9,8 +9,9 @@ import { fmtMs, resultTableFit, passedLine } from "../shell/results.js";
 import { parseTopology, type StepEvent, type StepResult, type TeardownReport, type TopologySpec } from "../topology/index.js";
 import { AbortError } from "../lib/errors.js";
 import { problemsText, problemsJson } from "./check.js";
-import { captureLinks } from "./capture_links.js";
+import { captureLinks, linkFrames } from "./capture_links.js";
 import { startControl } from "./control.js";
+import { quietEnd, verboseStep, type Verbosity } from "./run_output.js";
 import { EXIT, isTopologyError, openSession, closeSession, execFor, write, listenInterfaces, listenText, watchPeers, ListenError, type Io, type UpFlags, type Session } from "./session.js";
 
 export { resultTable } from "../shell/results.js";
@@ -19,6 +20,8 @@ export interface RunFlags extends UpFlags {
   json?: boolean;
   /** --keep: after the steps, stay up for wavnet inspect/attach/exec/destroy (a control socket). */
   keep?: boolean;
+  /** -q: only failures and how it ended; -v: every step's detail as it finishes (host/cli/run_output.ts). */
+  verbosity?: Verbosity;
 }
 
 /** What --json prints (and what npm start's demo reads). */
@@ -38,8 +41,8 @@ export interface RunReport {
   listen?: { host: string; port: number; endpoints: { node: string; iface: string; url: string }[] };
   /** Stopped by a signal while the steps ran (the results are those finished before). */
   interrupted?: boolean;
-  /** --pcap with no capture steps: the file of each link. */
-  captures?: { link: string; file: string; frames: number }[];
+  /** --pcap with no capture steps: each link, the lab's one file, its ends' interface names there (pcapng if_name), frames of both ends. */
+  captures?: { link: string; file: string; interfaces: [string, string]; frames: number }[];
   teardown: TeardownReport;
   ok: boolean;
   exitCode: number;
@@ -51,20 +54,28 @@ export interface RunReport {
  */
 export class Progress {
   #live = false;
-  constructor(private readonly io: Io, private readonly tty: boolean) {}
+  constructor(private readonly io: Io, private readonly tty: boolean, private readonly verbosity: Verbosity = "normal") {}
 
   event(e: StepEvent): void {
     const out = this.io.stdout;
+    const quiet = this.verbosity === "quiet";
     if (e.type === "start") {
-      if (this.tty) this.live(`[${e.index + 1}/${e.total}] ${e.name} ...`);
+      if (this.tty && !quiet) this.live(`[${e.index + 1}/${e.total}] ${e.name} ...`);
       return;
     }
     if (e.type === "schedule") {
+      if (quiet) return;
       this.clear();
       write(out, `  at ${fmtMs(e.atMs)}: link ${e.link} conditions changed`);
       return;
     }
     const r = e.result;
+    if (this.verbosity === "verbose") {
+      this.clear();
+      write(out, verboseStep(r, e.total));
+      return;
+    }
+    if (quiet && r.ok) return;
     const line = `[${e.index + 1}/${e.total}] ${r.name}: ${r.ok ? "ok" : "FAIL"} (${fmtMs(r.durationMs)})${r.ok ? "" : ` ${r.detail}`}`;
     if (this.tty && r.ok) this.live(line);
     else {
@@ -133,7 +144,7 @@ export async function runSession(s: Session, onEvent?: (e: StepEvent) => void, o
     steps,
     ...(listen ? { listen } : {}),
     ...(interrupted ? { interrupted } : {}),
-    ...(s.linkCaptures ? { captures: s.linkCaptures.map((c) => ({ link: c.link, file: c.file, frames: c.capture.frames })) } : {}),
+    ...(s.linkCaptures ? { captures: s.linkCaptures.links.map((c) => ({ link: c.link, file: c.file, interfaces: [c.ends[0].ifName, c.ends[1].ifName] as [string, string], frames: linkFrames(c) })) } : {}),
     teardown,
     ok,
     exitCode: interrupted ? EXIT.INTERRUPTED : ok ? EXIT.OK : EXIT.FAILED,
@@ -150,7 +161,7 @@ function tableWidth(): number {
 /** The text of a finished run (after the progress lines). */
 export function reportText(r: RunReport): string {
   const c = r.captures;
-  const caps = c?.length ? [`captured ${c.length} link${c.length === 1 ? "" : "s"} to ${c[0]!.file.replace(/[\\/][^\\/]*$/, "")} (a pcapng file per link, such as ${c[0]!.file.replace(/^.*[\\/]/, "")}; ${c.reduce((n, x) => n + x.frames, 0)} frames)`] : [];
+  const caps = c?.length ? [`captured ${c.length} link${c.length === 1 ? "" : "s"} to ${c[0]!.file} (an interface per link end, named NODE:IFACE; ${c.reduce((n, x) => n + x.frames, 0)} frames)`] : [];
   return [stepsText(r.steps), ...caps, teardownText(r.teardown)].join("\n");
 }
 
@@ -177,15 +188,16 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
     }
     throw e;
   }
-  // --pcap and no capture step: every link is captured (a file per link), not an empty folder.
-  if (flags.pcapDir !== undefined && !s.spec.steps.some((x) => x.action === "capture")) s.linkCaptures = captureLinks(s.topo, flags.pcapDir);
-  if (!flags.json) {
+  // --pcap and no capture step: every link is captured (one file, an interface per link end), not an empty folder.
+  if (flags.pcapDir !== undefined && !s.spec.steps.some((x) => x.action === "capture")) s.linkCaptures = captureLinks(s.topo, flags.pcapDir, s.spec.name);
+  const quiet = flags.verbosity === "quiet";
+  if (!flags.json && !quiet) {
     const acc = s.topo.kernel.accounting();
     write(io.stdout, `${s.spec.name} (${file}): ${s.topo.nodes().length} nodes, ${s.topo.links().length} links up in ${fmtMs(s.upMs)}; ` +
       `${s.topo.kernel.clock.kind} clock${s.seed !== undefined ? `, seed ${s.seed}` : ""}; ` +
       `${acc.pagesInUse} kmem pages (${(acc.pagesInUse * 4096 / (1 << 20)).toFixed(1)} MiB)`);
   }
-  const progress = new Progress(io, io.stdoutTTY);
+  const progress = new Progress(io, io.stdoutTTY, flags.verbosity);
   if (s.topo.listener || flags.keep) return serve(s, flags, io, progress);
   // ^C: leave the terminal tidy (the live line cleared) and say so; the kernel goes with the process.
   const interrupted = () => {
@@ -202,6 +214,7 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
   }
   progress.clear();
   if (flags.json) write(io.stdout, JSON.stringify(report, jsonSafe, 2));
+  else if (quiet) quietReport(report, io);
   else write(io.stdout, reportText(report));
   return report.exitCode;
 }
@@ -212,6 +225,7 @@ export async function run(file: string, flags: RunFlags, io: Io, spec?: Topology
  * Text goes to stdout; with --json the document is the only thing there and the rest is on stderr.
  */
 async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): Promise<number> {
+  const quiet = flags.verbosity === "quiet";
   const say = (line: string) => {
     progress.clear(); // a peer may come while a step runs: not in the middle of its live line
     write(flags.json ? io.stderr : io.stdout, line);
@@ -243,7 +257,7 @@ async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): P
       signal: abort.signal,
       hold: async (steps) => {
         progress.clear();
-        if (steps.length && !flags.json) say(stepsText(steps));
+        if (steps.length && !flags.json && !quiet) say(stepsText(steps));
         say(flags.keep
           ? `kept up as ${s.spec.name} until wavnet destroy ${s.spec.name}, ^C or SIGTERM (wavnet attach ${s.spec.name}, wavnet exec ${s.spec.name} NODE CMD, wavnet inspect)`
           : `up until ^C or SIGTERM (the lab stays up for its peers)`);
@@ -261,8 +275,15 @@ async function serve(s: Session, flags: RunFlags, io: Io, progress: Progress): P
   }
   progress.clear();
   if (flags.json) write(io.stdout, JSON.stringify(report, jsonSafe, 2));
+  else if (quiet) quietReport(report, io);
   else write(io.stdout, report.interrupted ? reportText(report) : teardownText(report.teardown));
   return report.exitCode;
+}
+
+/** -q's end: one line when the run did not succeed, nothing when it did. */
+function quietReport(r: RunReport, io: Io): void {
+  const end = quietEnd(r.steps, r.teardown.ok, r.exitCode, r.interrupted === true);
+  if (end !== undefined) write(io.stdout, end);
 }
 
 /** JSON has no NaN, Infinity or bigint: a figure that is one is written as a string or number. */

@@ -5,7 +5,7 @@ import { Topology, TopologyError, TopologyErrors, type TopologySpec, type Teardo
 import { loadTopology } from "../node/topology.js";
 import { Commands } from "../shell/commands.js";
 import { WebSocketInterface, type CloseInfo } from "../wire/websocket.js";
-import { stopLinkCaptures, type LinkCapture } from "./capture_links.js";
+import { stopLabCapture, type LabCapture } from "./capture_links.js";
 
 export { EXIT, processIo, UsageError, write, type Io } from "./io.js";
 import type { Io } from "./io.js";
@@ -27,7 +27,7 @@ export interface Session {
   /** The seed in force (command line, else file; undefined: the kernel's default). */
   seed?: number;
   /** --pcap with no capture steps (wavnet run): every link's capture, stopped by closeSession. */
-  linkCaptures?: LinkCapture[];
+  linkCaptures?: LabCapture;
 }
 
 /** True for the errors that mean "the file is wrong": they name file:line:col and exit 2. */
@@ -100,7 +100,7 @@ export function watchPeers(s: Session, say: (line: string) => void): () => void 
 /** Stop the shell's captures, then tear the topology down. */
 export async function closeSession(s: Session): Promise<TeardownReport> {
   await s.commands.close();
-  if (s.linkCaptures) await stopLinkCaptures(s.linkCaptures);
+  if (s.linkCaptures) await stopLabCapture(s.linkCaptures);
   return s.topo.down();
 }
 
