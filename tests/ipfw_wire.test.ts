@@ -13,7 +13,7 @@ import "../host/index.js"; // the Node platform (binaries from disk)
 import { parseTopology, Topology, TopologyError, type TopologySpec } from "../host/topology/index.js";
 import { Commands, CommandError } from "../host/shell/commands.js";
 import { main } from "../host/cli/main.js";
-import { ipfwList, ipfwGet } from "../host/admin/ipfw.js";
+import { ipfwList, ipfwGet, ipfwStats } from "../host/admin/ipfw.js";
 
 const EXAMPLE = readFileSync(new URL("../examples/firewall.yaml", import.meta.url), "utf8");
 
@@ -109,6 +109,8 @@ describe("examples/firewall.yaml", () => {
       assert.equal(ipfwGet(t.kernel, gw.vnet, "default_to_accept"), 0);
       // Nodes without a firewall allow (the module is loaded kernel-wide).
       assert.equal(ipfwGet(t.kernel, t.node("h1").vnet, "default_to_accept"), 1);
+      // Nothing was refused while the nodes came up (a new vnet starts denying until its rules are in).
+      for (const n of t.nodes()) assert.equal(ipfwStats(t.kernel, n.vnet).denied, 0, `${n.name} denied during bring-up`);
       const results = await t.runSteps({ exec: (node, cmd) => cmds.exec(t.node(node), cmd) });
       assert.deepEqual(results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`), []);
       assert.equal(results.length, 9);

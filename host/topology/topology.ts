@@ -396,6 +396,8 @@ export class Topology {
     }
     const node = new Node(n.name, vnet, n);
     this.byName.set(n.name, node);
+    // A vnet made while ipfw is loaded starts denying: open it until its rules are in (configureFirewall).
+    if (this.kernel.linker.isLoaded("ipfw")) this.step(n.origin, `${n.name} firewall default`, () => ipfwSetDefault(this.kernel, vnet, true));
     return node;
   }
 
@@ -521,17 +523,17 @@ export class Topology {
     const k = this.kernel;
     if (!k.linker.isLoaded("ipfw")) return;
     const fw = node.spec.firewall;
-    this.step(node.spec.origin, `${node.name} firewall default`, () => ipfwSetDefault(k, node.vnet, fw?.default !== "deny"));
-    if (!fw) return;
     const backend = kernelIpfwBackend(k, node.vnet);
     const rename = (name: string) => (node.ifaces.has(name) ? node.iface(name).name : undefined);
-    for (const r of fw.rules) {
+    for (const r of fw?.rules ?? []) {
       try {
         await ipfwCommand(backend, ["add", kernelIfnames(r.text, rename)]);
       } catch (e) {
         throw errAt(r.origin, `${node.name} firewall: ipfw add ${r.text}: ${because(e)}`);
       }
     }
+    // The default last: a deny set before the rules would refuse what the kernel sends in between.
+    this.step(node.spec.origin, `${node.name} firewall default`, () => ipfwSetDefault(k, node.vnet, fw?.default !== "deny"));
   }
 
   /** Run one configuration call; its failure becomes a TopologyError at origin. */
