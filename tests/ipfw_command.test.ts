@@ -207,3 +207,39 @@ describe("decodeRuleList: ipfw_list's words", () => {
     assert.throws(() => decodeRuleList(bad), /past the end/);
   });
 });
+
+describe("ipfw log and nat over a backend", () => {
+  test("log prints the ring as ipfw_log's syslog lines; a backend without one says so", async () => {
+    const b = new MemoryBackend();
+    await assert.rejects(ipfwCommand(b, "ipfw log"), /log: this backend keeps no log/);
+    const withLog: IpfwBackend = Object.assign(b, {
+      log: () => ({
+        lost: 3,
+        lines: [
+          { seq: 3, rule: 500, action: 66, direction: "in" as const, proto: 6, src: "10.0.0.1", srcPort: 4000, dst: "10.0.0.2", dstPort: 22 },
+          { seq: 4, rule: 600, action: 65, direction: "out" as const, proto: 17, src: "fd00::1", srcPort: 53, dst: "fd00::2", dstPort: 5353 },
+          { seq: 5, rule: 700, action: 68, direction: "in" as const, proto: 1, src: "10.0.0.1", srcPort: 0, dst: "10.0.0.2", dstPort: 0 },
+          { seq: 6, rule: 800, action: 69, direction: "out" as const, proto: 47, src: "10.0.0.1", srcPort: 0, dst: "10.0.0.2", dstPort: 0 },
+        ],
+      }),
+    });
+    assert.equal(await ipfwCommand(withLog, "ipfw log"), [
+      "ipfw: 3 earlier records were overwritten (the ring keeps the last 64)",
+      "ipfw: 500 Deny TCP 10.0.0.1:4000 10.0.0.2:22 in",
+      "ipfw: 600 Accept UDP [fd00::1]:53 [fd00::2]:5353 out",
+      "ipfw: 700 Reset ICMP 10.0.0.1 10.0.0.2 in",
+      "ipfw: 800 Count P:47 10.0.0.1 10.0.0.2 out",
+      "",
+    ].join("\n"));
+    await assert.rejects(ipfwCommand(withLog, "ipfw log 5"), /log takes no arguments/);
+  });
+
+  test("nat goes to the backend's nat(), words after \"nat\"; without one it is not supported", async () => {
+    const b = new MemoryBackend();
+    await assert.rejects(ipfwCommand(b, "ipfw nat 1 config ip 192.0.2.1"), (e: unknown) => e instanceof IpfwCommandError && /nat: not supported by this backend/.test(e.message));
+    const seen: string[][] = [];
+    const withNat: IpfwBackend = Object.assign(b, { nat: (args: string[]) => (seen.push(args), "ipfw nat 1 config ip 192.0.2.1\n") });
+    assert.equal(await ipfwCommand(withNat, "ipfw nat 1 config ip 192.0.2.1"), "ipfw nat 1 config ip 192.0.2.1\n");
+    assert.deepEqual(seen, [["1", "config", "ip", "192.0.2.1"]]);
+  });
+});

@@ -32,6 +32,8 @@ describe("npm pack", () => {
       "dist/node/topology_entry.js", "dist/topology/index.js", "dist/cli/main.js", "dist/kern/kernel.js.map",
       "build/kernel.wasm", "build/modules/inet.wasm", "build/modules/inet6.wasm", "build/modules/tcp.wasm", "build/modules/udp.wasm",
       "build/modules/if_epair.wasm", "build/modules/if_bridge.wasm", "build/modules/if_vxlan.wasm",
+      // A topology with a firewall: loads it (examples/firewall.yaml).
+      "build/modules/ipfw.wasm",
       "schema/topology.schema.json", "examples/demo.yaml", "docs/ARCHITECTURE.md",
     ]) {
       assert.ok(files.has(must), `${must} is in the tarball`);

@@ -12,6 +12,7 @@ import { setVxlanPortFactory, vxlanPortFactory } from "../host/topology/ports.js
 import { socket } from "../host/sockets/socket.js";
 import { sha256Hex } from "../host/lib/sha256.js";
 import { snapshot } from "./helpers/snapshot.js";
+import { Commands } from "../host/shell/commands.js";
 import dgram from "node:dgram";
 
 /** n distinct UDP ports that were free a moment ago. */
@@ -63,7 +64,10 @@ describe("topology runner: the examples", () => {
       assert.ok(spec.steps.length > 0, "an example has steps");
       const t = await Topology.up(spec);
       const events: StepEvent[] = [];
-      const results = await t.runSteps({ onEvent: (e) => events.push(e) });
+      // Shell steps run the shell's commands, as under `wavnet run`.
+      const cmds = new Commands(t.kernel);
+      const results = await t.runSteps({ onEvent: (e) => events.push(e), exec: (node, cmd) => cmds.exec(t.node(node), cmd) });
+      await cmds.close();
       const report = await t.down();
       for (const r of results) assert.ok(r.ok, `step ${r.index} "${r.name}" (line ${r.origin.line}): ${r.detail}`);
       assert.equal(results.length, spec.steps.length);

@@ -295,3 +295,19 @@ links:
   assert.equal(teardown!.ok, true, teardown!.text);
   assert.equal(teardown!.vnets, 5);
 });
+
+test("the page's consoles run ipfw: examples/firewall.yaml's router filters, its counters show it, unload accounts", async () => {
+  const fw = readFileSync(new URL("../examples/firewall.yaml", import.meta.url), "utf8");
+  const info = await lab.request("load", { yaml: fw, file: "firewall.yaml" });
+  assert.equal(info.nodes.length, 5);
+  await lab.request("time", { speed: Infinity, playing: true });
+  // h2 pings out (h1 would open the way back: an ICMP state has no ports, as in FreeBSD, so it passes any ICMP between the pair).
+  assert.match((await lab.request("shell", { node: "h2", line: "ping -c 1 198.51.100.80" })).out, /1 packets received/);
+  const refused = await lab.request("shell", { node: "server", line: "ping -c 1 -t 1 10.0.1.10" });
+  assert.match(`${refused.out}\n${refused.error ?? ""}`, /1 packets transmitted, 0 packets received/, `nobody outside pings in: ${JSON.stringify(refused)}`);
+  // One echo through gw: request in on lan and out on wan, reply in on wan and out on lan, 84 bytes each.
+  assert.match((await lab.request("shell", { node: "gw", line: "ipfw show 300" })).out, /^00300 4 336 allow icmp from 10\.0\.1\.0\/24 to any icmptypes 8 keep-state :default$/);
+  assert.match((await lab.request("shell", { line: "gw ipfw show 65000" })).out, /^65000 [1-9]\d* +\d+ deny log ip from any to any$/);
+  const { teardown } = await lab.request("unload");
+  assert.equal(teardown!.ok, true, teardown!.text);
+});

@@ -13,7 +13,7 @@ const build = join(root, "build");
 /** The binaries the page boots: kernel.wasm and the modules the package ships. */
 function wasmFiles(): string[] {
   if (!existsSync(join(build, "kernel.wasm"))) throw new Error(`${build}/kernel.wasm is missing: run "npm run build" first`);
-  const mods = readdirSync(join(build, "modules")).filter((f) => /^(if_[a-z0-9_]+|inet|inet6|tcp|udp|vnet_demo)\.wasm$/.test(f));
+  const mods = readdirSync(join(build, "modules")).filter((f) => /^(if_[a-z0-9_]+|inet|inet6|ipfw|tcp|udp|vnet_demo)\.wasm$/.test(f));
   return ["kernel.wasm", ...mods.map((m) => `modules/${m}`)];
 }
 

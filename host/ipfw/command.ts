@@ -4,7 +4,10 @@
 // it, `flush` prints "Flushed all rules.", `zero` "Accounting cleared." or "Entry N cleared.".
 
 import { IpfwParseError } from "./errors.js";
-import { IPFW_DEFAULT_RULE, IpfwDecodeError, O_SKIPTO, RESVD_SET, decodeRule } from "./insn.js";
+import {
+  IPFW_DEFAULT_RULE, IpfwDecodeError, O_ACCEPT, O_CHECK_STATE, O_COUNT, O_DENY, O_NAT, O_REJECT, O_RESET, O_SKIPTO,
+  O_UNREACH6, RESVD_SET, decodeRule,
+} from "./insn.js";
 import { protocolName } from "./names.js";
 import { parseRule, tokenize } from "./parse.js";
 import { formatRule, formatRules } from "./print.js";
@@ -32,6 +35,20 @@ export interface IpfwStateEntry {
   bytes?: number | bigint;
   /** Seconds left before it expires. */
   expire: number;
+}
+
+/** One record of the log ring (a rule with `log` matched), as `ipfw log` prints it. */
+export interface IpfwLogLine {
+  seq: number;
+  rule: number;
+  /** The rule's action opcode (docs/ipfw_insn.md). */
+  action: number;
+  direction: "in" | "out";
+  proto: number;
+  src: string;
+  srcPort: number;
+  dst: string;
+  dstPort: number;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -79,6 +96,13 @@ export interface IpfwBackend {
   list(): MaybePromise<IpfwRuleEntry[]>;
   /** ipfw_states: the dynamic states; a backend without them lists none. */
   states?(): MaybePromise<IpfwStateEntry[]>;
+  /** The log ring's records still held, oldest first, and how many were overwritten before them. */
+  log?(): MaybePromise<{ lines: IpfwLogLine[]; lost: number }>;
+  /**
+   * `ipfw nat N ...` (config, show, delete): its words after "nat", and what it prints. A
+   * backend without NAT leaves it out or throws an IpfwCommandError saying so.
+   */
+  nat?(args: string[]): MaybePromise<string>;
 }
 
 export interface IpfwCommandOptions {
@@ -94,7 +118,7 @@ export class IpfwCommandError extends Error {
   }
 }
 
-const USAGE = "usage: ipfw [-adfqS] {add [N] RULE | delete [set] N[-M] ... | [set N] {list|show} [N[-M] ...] | zero [N ...] | flush | set N {delete [N ...] | flush}}";
+const USAGE = "usage: ipfw [-adfqS] {add [N] RULE | delete [set] N[-M] ... | [set N] {list|show} [N[-M] ...] | zero [N ...] | flush | set N {delete [N ...] | flush} | log | nat N ...}";
 
 /**
  * Runs one `ipfw` command line (a string, with or without the leading "ipfw", or its words)
@@ -136,6 +160,14 @@ export async function ipfwCommand(backend: IpfwBackend, command: string | string
     case "list": case "show":
       return list(backend, args, useSet, cmd.text === "show" || flags.has("a"), flags.has("S"), flags.has("d"));
     case "zero": return zero(backend, args, quiet);
+    case "log": {
+      if (args.length) throw new IpfwCommandError(`log takes no arguments; ${USAGE}`);
+      if (!backend.log) throw new IpfwCommandError("log: this backend keeps no log");
+      return formatLog(await backend.log());
+    }
+    case "nat":
+      if (!backend.nat) throw new IpfwCommandError("nat: not supported by this backend");
+      return backend.nat(args);
   }
   throw new IpfwCommandError(`unknown command ${JSON.stringify(cmd.text)}; ${USAGE}`);
 }
@@ -234,6 +266,31 @@ async function list(backend: IpfwBackend, args: string[], useSet: number, counte
     }
   }
   return lines.map((l) => l + "\n").join("");
+}
+
+const LOG_ACTIONS: Record<number, string> = {
+  [O_ACCEPT]: "Accept", [O_DENY]: "Deny", [O_REJECT]: "Unreach", [O_RESET]: "Reset", [O_COUNT]: "Count",
+  [O_SKIPTO]: "SkipTo", [O_CHECK_STATE]: "Check-state", [O_NAT]: "Nat", [O_UNREACH6]: "Unreach6",
+};
+
+/**
+ * The log ring as FreeBSD's ipfw_log writes it to syslog ("ipfw: 500 Deny TCP
+ * 10.0.2.10:49152 10.0.1.10:5001 in"), one line a record; the ring keeps no interface, so
+ * no "via IF", and no ICMP type. A first line says how many records were overwritten.
+ */
+export function formatLog(log: { lines: IpfwLogLine[]; lost: number }): string {
+  let out = log.lost > 0 ? `ipfw: ${log.lost} earlier records were overwritten (the ring keeps the last 64)\n` : "";
+  for (const l of log.lines) {
+    const v6 = l.src.includes(":");
+    const ep = (a: string, p: number) => (v6 ? `[${a}]:${p}` : `${a}:${p}`);
+    const what = l.proto === 6 ? `TCP ${ep(l.src, l.srcPort)} ${ep(l.dst, l.dstPort)}`
+      : l.proto === 17 ? `UDP ${ep(l.src, l.srcPort)} ${ep(l.dst, l.dstPort)}`
+      : l.proto === 1 ? `ICMP ${l.src} ${l.dst}`
+      : l.proto === 58 ? `ICMPv6 ${l.src} ${l.dst}`
+      : `P:${l.proto} ${l.src} ${l.dst}`;
+    out += `ipfw: ${l.rule} ${LOG_ACTIONS[l.action] ?? `action ${l.action}`} ${what} ${l.direction}\n`;
+  }
+  return out;
 }
 
 async function zero(backend: IpfwBackend, args: string[], quiet: boolean): Promise<string> {

@@ -6,6 +6,8 @@ export { formatRule, formatRules, type FormatOptions } from "./print.js";
 export { IpfwParseError } from "./errors.js";
 export { IpfwDecodeError, decodeRule, type Insn as IpfwInsn, type RuleWords as IpfwRuleWords } from "./insn.js";
 export {
-  ipfwCommand, nextRuleNumber, decodeRuleList, IpfwCommandError,
-  type IpfwBackend, type IpfwRuleEntry, type IpfwStateEntry, type IpfwCommandOptions,
+  ipfwCommand, nextRuleNumber, decodeRuleList, formatLog, IpfwCommandError,
+  type IpfwBackend, type IpfwRuleEntry, type IpfwStateEntry, type IpfwLogLine, type IpfwCommandOptions,
 } from "./command.js";
+export { kernelIpfwBackend } from "./backend.js";
+export { kernelIfnames } from "./ifnames.js";

@@ -34,6 +34,7 @@ import { iperf, IPERF_USAGE, closeIperfServers } from "./iperf.js";
 import { curl, CURL_USAGE } from "./curl.js";
 
 import { SYSCTL } from "./sysctl.js";
+import { IPFW } from "./ipfw.js";
 import { resolveHost, noRouteHint } from "./resolve.js";
 
 export { CommandError } from "./args.js";
@@ -755,6 +756,7 @@ const COMMANDS: Record<string, Command> = {
   kldload: { usage: "kldload MODULE", summary: "load a module into the kernel (every node)", run: kldload },
   kldunload: { usage: "kldunload [-f] MODULE", summary: "unload a module from the kernel (every node)", run: kldunload },
   sysctl: SYSCTL,
+  ipfw: IPFW,
   link: { usage: LINK_USAGE, summary: "conditions of frames an epair end sends (both: and its peer)", run: link },
   capture: { usage: CAPTURE_USAGE, summary: "capture an interface to a pcap/pcapng file", run: capture },
   iperf: { usage: IPERF_USAGE, summary: "throughput to another node, iperf3's reports (-s: a server in the background)", run: (c) => iperf({ kernel: c.kernel, vnet: c.vnet, node: c.node.name, argv: c.argv, signal: c.signal }) },

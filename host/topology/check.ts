@@ -5,8 +5,10 @@
 
 import type {
   TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, LinkConditions,
-  GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind,
+  GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind, FirewallSpec,
 } from "./spec.js";
+import { parseRule } from "../ipfw/parse.js";
+import { IpfwParseError } from "../ipfw/errors.js";
 import { TopologyError } from "./errors.js";
 import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, parseWebSocketUrl, v4, v6, isV6, v4text, mask, type Prefix } from "../lib/units.js";
 import { generate, GeneratorError, GENERATOR_PARAMS, COMMON_PARAMS, REQUIRED_PARAMS } from "./generators.js";
@@ -143,7 +145,25 @@ export class Checker {
     this.bridgeMembers(spec, path);
     ((n.routes as Obj[] | undefined) ?? []).forEach((r, i) => this.route(spec, r, [...path, "routes", i]));
     ((n.services as Obj[] | undefined) ?? []).forEach((s, i) => this.service(spec, s, [...path, "services", i]));
+    if (n.firewall !== undefined || n.firewallDefault !== undefined) spec.firewall = this.firewall(n, path);
     this.addNode(spec, path);
+  }
+
+  /** `firewall:` rules compiled as ipfw would (a bad one: the error at its column inside the string). */
+  firewall(n: Obj, path: Path): FirewallSpec {
+    const rules: FirewallSpec["rules"] = [];
+    ((n.firewall as string[] | undefined) ?? []).forEach((text, i) => {
+      const at: Path = [...path, "firewall", i];
+      try {
+        parseRule(text, { index: i });
+      } catch (e) {
+        if (!(e instanceof IpfwParseError)) throw e;
+        this.errors.push(this.loc.errorAtChar(at, e.column, `bad firewall rule: ${e.message}`));
+        return;
+      }
+      rules.push({ text, origin: this.loc.origin(at) });
+    });
+    return { default: (n.firewallDefault as "allow" | "deny" | undefined) ?? "allow", rules };
   }
 
   iface(node: NodeSpec, x: Obj, path: Path): void {

@@ -16,7 +16,45 @@ export function pathText(path: Path): string {
 
 /** Maps a field path to its place in the file. */
 export class Locator {
-  constructor(readonly doc: Document | undefined, readonly lc: LineCounter, readonly file: string) {}
+  constructor(readonly doc: Document | undefined, readonly lc: LineCounter, readonly file: string, readonly text?: string) {}
+
+  /**
+   * Line and column of the `column`th character (1-based) of the string value at path, counted
+   * through its quotes, escapes and folded line breaks, so an error inside a string (an ipfw
+   * rule's column) points at the character itself. Block scalars, or a column past the
+   * string, give the value's start.
+   */
+  atChar(path: Path, column: number): { line: number; column: number } {
+    let node: unknown = this.doc?.contents;
+    for (const seg of path) {
+      if (isMap(node)) node = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg))?.value;
+      else if (isSeq(node) && typeof seg === "number") node = node.items[seg];
+      else node = undefined;
+    }
+    const start = rangeStart(node);
+    const end = (node as { range?: [number, number, number] } | undefined)?.range?.[1];
+    if (this.text === undefined || !isScalar(node) || start === undefined || end === undefined) return this.at(path);
+    const src = this.text;
+    let i = start;
+    if (node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE") i++;
+    else if (node.type !== "PLAIN") return this.at(path);
+    for (let c = 1; c < column && i < end; c++) {
+      if (node.type === "QUOTE_DOUBLE" && src[i] === "\\") {
+        const e = src[i + 1];
+        i += e === "x" ? 4 : e === "u" ? 6 : e === "U" ? 10 : 2;
+      } else if (node.type === "QUOTE_SINGLE" && src[i] === "'" && src[i + 1] === "'") i += 2;
+      else if (/\s/.test(src[i]!) && /\n/.test(src.slice(i, i + src.slice(i).search(/\S|$/)))) i += src.slice(i).search(/\S|$/);
+      else i++;
+    }
+    const lp = this.lc.linePos(Math.min(i, end));
+    return { line: lp.line, column: lp.col };
+  }
+
+  /** A problem at the `column`th character of the string at path (see atChar). */
+  errorAtChar(path: Path, column: number, reason: string): TopologyError {
+    const { line, column: col } = this.atChar(path, column);
+    return new TopologyError(reason, this.file, line, col, pathText(path));
+  }
 
   /** Line and column of the value at path (or of its key, for a field that should not be there). */
   at(path: Path, key = false): { line: number; column: number } {

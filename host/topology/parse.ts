@@ -27,7 +27,7 @@ export function parseTopology(text: string, file = "<string>"): TopologySpec {
   if (typeof text !== "string") throw new TopologyError(`expected the file's text as a string, got ${typeof text}`, file);
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const loc = new Locator(doc, lc, file);
+  const loc = new Locator(doc, lc, file, text);
   const errors: TopologyError[] = [];
   const seen = new Set<number>();
   const placed = doc.errors.map((e) => ({ e, at: yamlPlace(text, e.pos[0], e.message) }));

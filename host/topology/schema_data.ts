@@ -189,6 +189,20 @@ const data = {
           "items": {
             "$ref": "#/definitions/service"
           }
+        },
+        "firewall": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "ipfw rules as `ipfw add` takes them (\"100 allow tcp from any to any 80 setup keep-state\"; docs/ipfw.md), added in order at bring-up; the ipfw module is loaded when any node has a firewall"
+        },
+        "firewallDefault": {
+          "enum": [
+            "allow",
+            "deny"
+          ],
+          "description": "the firewall's default rule 65535 (default allow)"
         }
       }
     },

@@ -63,6 +63,19 @@ export interface ServiceSpec {
   origin: Origin;
 }
 
+/** One rule of a node's `firewall:` list: its text as written (compiled at load, added at bring-up). */
+export interface FirewallRuleSpec {
+  text: string;
+  origin: Origin;
+}
+
+/** A node's firewall (docs/ipfw.md): the ipfw module is loaded when any node has one. */
+export interface FirewallSpec {
+  /** The default rule 65535: allow unless the file says deny. */
+  default: "allow" | "deny";
+  rules: FirewallRuleSpec[];
+}
+
 export interface NodeSpec {
   name: string;
   role: Role;
@@ -75,6 +88,8 @@ export interface NodeSpec {
   interfaces: InterfaceSpec[];
   routes: RouteSpec[];
   services: ServiceSpec[];
+  /** Present when the file gives `firewall:` or `firewallDefault:`. */
+  firewall?: FirewallSpec;
   /** The generator that made this node, if any. */
   generator?: string;
   origin: Origin;

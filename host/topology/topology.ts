@@ -12,6 +12,8 @@ import { sysctlKnob } from "../admin/sysctl.js";
 import { setForwarding6 } from "../admin/inet6.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { bridgeAdd } from "../admin/bridge.js";
+import { ipfwSetDefault } from "../admin/ipfw.js";
+import { ipfwCommand, kernelIpfwBackend, kernelIfnames } from "../ipfw/index.js";
 import type { LinkConditions } from "../admin/epair.js";
 import type { LiveCapture } from "../capture/tap.js";
 import type { TopologySpec, NodeSpec, LinkSpec, Origin, InterfaceSpec } from "./spec.js";
@@ -219,6 +221,7 @@ export class Topology {
         }
       }
     }
+    await this.loadFirewall(fresh);
     for (const n of fresh) this.makeNode(n);
     // Old nodes see the grown file's node (new interfaces, new lines).
     const old = new Map<string, NodeSpec>();
@@ -251,6 +254,7 @@ export class Topology {
       }
     }
     for (const n of fresh) this.configureInet(this.byName.get(n.name)!);
+    for (const n of fresh) await this.configureFirewall(this.byName.get(n.name)!);
     for (const { node, s } of added) {
       const iface = node.iface(s.name);
       s.addresses.forEach((a, i) => this.step(addressOrigin(s, i), `${node.name}:${s.name} ${a}`, () => addAddress(k, iface, a)));
@@ -346,6 +350,7 @@ export class Topology {
         }
       }
     }
+    await this.loadFirewall(spec.nodes);
     check();
     k.reclaim();
     this.baseline = { pages: k.accounting().pagesInUse, zones: zonesInUse(k) };
@@ -358,6 +363,7 @@ export class Topology {
     for (const n of spec.nodes) await this.configure(this.byName.get(n.name)!);
     check();
     for (const n of spec.nodes) this.configureInet(this.byName.get(n.name)!);
+    for (const n of spec.nodes) await this.configureFirewall(this.byName.get(n.name)!);
     for (const link of this.linkList) {
       const { forward, reverse } = link.spec;
       try {
@@ -390,6 +396,8 @@ export class Topology {
     }
     const node = new Node(n.name, vnet, n);
     this.byName.set(n.name, node);
+    // A vnet made while ipfw is loaded starts denying: open it until its rules are in (configureFirewall).
+    if (this.kernel.linker.isLoaded("ipfw")) this.step(n.origin, `${n.name} firewall default`, () => ipfwSetDefault(this.kernel, vnet, true));
     return node;
   }
 
@@ -492,6 +500,40 @@ export class Topology {
     addRoutes(k, node.vnet, routes, (i, e) => {
       throw errAt(n.routes[i]!.origin, `${n.name} route ${n.routes[i]!.to}: ${because(e)}`);
     });
+  }
+
+  /** kldload ipfw when one of nodes has a firewall (after the nodes' own modules: inet6 first, so IPv6 is filtered too). */
+  private async loadFirewall(nodes: NodeSpec[]): Promise<void> {
+    const first = nodes.find((n) => n.firewall);
+    if (!first || this.kernel.linker.isLoaded("ipfw")) return;
+    try {
+      await this.kernel.kldload("ipfw");
+    } catch (e) {
+      throw errAt(first.origin, `kldload ipfw (for the firewall of ${first.name}): ${because(e)}`);
+    }
+  }
+
+  /**
+   * A node's firewall: its default rule (allow unless the file says deny; also for nodes
+   * without a firewall while the module is loaded, whose vnets it would otherwise make deny
+   * everything) and its rules in order, numbered as `ipfw add` numbers them. A refused rule
+   * names its line.
+   */
+  private async configureFirewall(node: Node): Promise<void> {
+    const k = this.kernel;
+    if (!k.linker.isLoaded("ipfw")) return;
+    const fw = node.spec.firewall;
+    const backend = kernelIpfwBackend(k, node.vnet);
+    const rename = (name: string) => (node.ifaces.has(name) ? node.iface(name).name : undefined);
+    for (const r of fw?.rules ?? []) {
+      try {
+        await ipfwCommand(backend, ["add", kernelIfnames(r.text, rename)]);
+      } catch (e) {
+        throw errAt(r.origin, `${node.name} firewall: ipfw add ${r.text}: ${because(e)}`);
+      }
+    }
+    // The default last: a deny set before the rules would refuse what the kernel sends in between.
+    this.step(node.spec.origin, `${node.name} firewall default`, () => ipfwSetDefault(k, node.vnet, fw?.default !== "deny"));
   }
 
   /** Run one configuration call; its failure becomes a TopologyError at origin. */
