@@ -9,3 +9,7 @@ export {
   ipfwCommand, nextRuleNumber, decodeRuleList, IpfwCommandError,
   type IpfwBackend, type IpfwRuleEntry, type IpfwStateEntry, type IpfwCommandOptions,
 } from "./command.js";
+export {
+  parseNatCommand, parseNatConfig, natConfigWords, formatNatConfig,
+  type NatConfig, type NatRedirectPort, type NatCommand,
+} from "./nat.js";
