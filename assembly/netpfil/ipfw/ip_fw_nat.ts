@@ -14,7 +14,8 @@
 // probed from a hash of the key. Filtering is endpoint-independent too: once a mapping
 // exists, any remote host may reach it (libalias without deny_incoming). Entries come from
 // the charged zone "ipfw_nat" (each one charged to its vnet), at most nat_max per vnet (over
-// it, a new flow is dropped and counted), on two hash chains in one kmem page of the vnet:
+// it, a new flow is dropped and counted), on two hash chains in 8 kmem pages of the vnet
+// (4,096 buckets each way, made with the first entry):
 // by (instance, proto, local address, local port) and by (instance, proto, public port).
 // Lifetimes (seconds, settable): TCP transitory (before SYN both ways, after FIN both ways or
 // RST) 240 and established 7440 (RFC 5382 REQ-5), UDP 300 (RFC 4787 REQ-5), ICMP 60 (RFC
@@ -131,7 +132,8 @@ const K_MAP: u8 = 0;
 const K_FRAG_OUT: u8 = 1;
 const K_FRAG_IN: u8 = 2;
 
-const NBUCKETS: u32 = 512; // out chains, then in chains, in one 4 KiB page
+const NBUCKETS: u32 = 4096; // out chains, then in chains: 32 KiB, HASH_PAGES kmem pages
+const HASH_PAGES: u32 = (NBUCKETS * 2 * 4) / 4096;
 const S: u64 = 1_000_000;
 const IPPROTO_ICMP: u32 = 1;
 const IPPROTO_TCP: u32 = 6;
@@ -377,7 +379,7 @@ function entryNew(inst: usize, kind: u8, proto: u32, laddr: u32, lport: u32, apo
   }
   let tab = load<usize>(NV(NV_HASH));
   if (tab == 0) {
-    tab = kmem_alloc(1, curvnet());
+    tab = kmem_alloc(HASH_PAGES, curvnet());
     if (tab == 0) return 0;
     memory.fill(tab, 0, NBUCKETS << 3);
     store<usize>(NV(NV_HASH), tab);
@@ -483,7 +485,7 @@ export function nat_flush_inst(id: u32): u32 {
 export function nat_free_all(): void {
   sweep(1, 0);
   const tab = load<usize>(NV(NV_HASH));
-  if (tab != 0) kmem_free(tab, 1, curvnet());
+  if (tab != 0) kmem_free(tab, HASH_PAGES, curvnet());
   store<usize>(NV(NV_HASH), 0);
   const pg = load<usize>(NV(NV_INST));
   if (pg != 0) kmem_free(pg, 1, curvnet());
