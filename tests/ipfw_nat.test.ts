@@ -5,7 +5,7 @@ import { addAddress, addRoute, setForwarding, ipStats } from "../host/admin/inet
 import { ping } from "../host/admin/ping.js";
 import { socket } from "../host/sockets/socket.js";
 import {
-  ipfwAdd, ipfwSetDefault, ipfwStats, ipfwNatConfig, ipfwNatShow, ipfwNatSet, ipfwNatGet, ipfwNatDelete,
+  ipfwAdd, ipfwSetDefault, ipfwStats, ipfwNatConfig, ipfwNatShow, ipfwNatSet, ipfwNatGet, ipfwNatDelete, formatNatShow,
 } from "../host/admin/ipfw.js";
 import { parseNatCommand, IpfwParseError } from "../host/ipfw/index.js";
 import { rule, M, A_, clock } from "./helpers/ipfw.js";
@@ -97,6 +97,10 @@ describe("ipfw nat", () => {
       assert.ok(e.packetsOut > 10 && e.packetsIn > 10);
       assert.ok(e.expiresInMs > 7_000_000, "established lifetime (RFC 5382: > 2 h 4 min)");
       assert.equal(ipfwStats(k, l.R).badpkt, 0);
+      const text = formatNatShow(ipfwNatShow(k, l.R)).split("\n");
+      assert.match(text[0]!, new RegExp(`^nat 1: ${PUB} \\(${l.ext.name}\\), 1 entries; out \\d+, in \\d+`));
+      assert.equal(text[1], `  ipfw nat 1 config ip ${PUB}`);
+      assert.match(text[2]!, /^ {2}tcp 192\.168\.1\.10:40000 -> 203\.0\.113\.1:40000 \(last 203\.0\.113\.2:80\) out \d+\/\d+ in \d+\/\d+ expires 74\d\d s$/);
       t.cli.close();
       t.srv.close();
       t.lsn.close();

@@ -9,7 +9,7 @@ import { ConfigError, KernelError, ModuleNotLoadedError, Errno } from "../lib/er
 import { formatIPv4, formatIPv6 } from "../lib/addr.js";
 import { integerArg } from "../lib/check.js";
 import { show } from "../lib/format.js";
-import { parseNatConfig, natConfigWords, type NatConfig } from "../ipfw/nat.js";
+import { parseNatConfig, natConfigWords, formatNatConfig, type NatConfig } from "../ipfw/nat.js";
 import { interfacesOf } from "./ifnet.js";
 import { addresses } from "./inet.js";
 
@@ -455,4 +455,28 @@ export function ipfwNatSet(kernel: Kernel, vnet: Vnet, knob: IpfwNatKnob, value:
   integerArg(`ipfw nat ${knob}`, value, i === 0 ? 0 : 1, i === 0 ? 1048576 : 86400);
   const r = x(kernel, "ipfw nat").ipfw_nat_set(vnet.ptr, i, value);
   if (r < 0) throw new KernelError(`ipfw nat ${knob}`, r);
+}
+
+const PROTO_NAME: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp" };
+
+/** `ipfw nat show` as text: per instance its config and counters, then its entries. */
+export function formatNatShow(s: { instances: IpfwNatInstance[]; entries: IpfwNatEntry[] }, id?: number): string {
+  const out: string[] = [];
+  for (const i of s.instances) {
+    if (id !== undefined && i.id !== id) continue;
+    const st = i.stats;
+    const cfg = formatNatConfig({
+      id: i.id, ...(i.flags.fromInterface ? { iface: i.iface } : { ip: i.address }), samePorts: i.flags.samePorts,
+      unregOnly: i.flags.unregOnly, reset: i.flags.reset, redirects: i.redirects,
+    });
+    out.push(`nat ${i.id}: ${i.address}${i.iface ? ` (${i.iface})` : ""}, ${i.entries} entries; out ${st.out}, in ${st.in}, in ignored ${st.inIgnored}, new ${st.newMappings}, full ${st.full}, hairpin ${st.hairpin}, icmp errors ${st.icmpErrors}, fragments dropped ${st.fragDropped}`);
+    out.push(`  ${cfg}`);
+    for (const e of s.entries) {
+      if (e.instance !== i.id) continue;
+      const p = PROTO_NAME[e.proto] ?? String(e.proto);
+      const what = e.kind === "map" ? `${p} ${e.localAddress}:${e.localPort} -> ${i.address}:${e.publicPort} (last ${e.remoteAddress}${e.proto === 1 ? "" : `:${e.remotePort}`})` : `${p} fragments ${e.kind === "frag-out" ? "from" : "to"} ${e.localAddress} id ${e.localPort}`;
+      out.push(`  ${what} out ${e.packetsOut}/${e.bytesOut} in ${e.packetsIn}/${e.bytesIn} expires ${Math.ceil(e.expiresInMs / 1000)} s`);
+    }
+  }
+  return out.join("\n");
 }
