@@ -173,6 +173,26 @@ describe("ipfw nat", () => {
     k.shutdown();
   });
 
+  test("port unreachable both ways through NAT reaches the connected UDP socket of the 4-tuple (the quoted header translated, RFC 5508)", async () => {
+    const k = await boot();
+    const l = natLab(k, "");
+    ipfwNatConfig(k, l.R, `nat 1 config ip ${PUB} redirect_port udp 192.168.1.10:5353 53`);
+    // In: L1 -> Srv:9, nobody there; Srv's error names 203.0.113.1:5002 and must come back as 192.168.1.10:5002.
+    const c = socket(k, l.L1, "inet", "dgram", 17).bind("0.0.0.0", 5002);
+    c.connect("203.0.113.2", 9);
+    c.send("anyone?");
+    clock(k).advance(20_000);
+    assert.throws(() => c.recvfrom(), (e: { code?: string }) => e.code === "ECONNREFUSED", "L1's socket heard the translated error");
+    // Out: Srv -> 203.0.113.1:53 -> L1:5353, nobody there; L1's error names 192.168.1.10:5353 and must leave as 203.0.113.1:53.
+    const o = socket(k, l.Srv, "inet", "dgram", 17).bind("0.0.0.0", 9999);
+    o.connect(PUB, 53);
+    o.send("anyone?");
+    clock(k).advance(20_000);
+    assert.throws(() => o.recvfrom(), (e: { code?: string }) => e.code === "ECONNREFUSED", "Srv's socket heard the translated error");
+    assert.equal(ipfwNatShow(k, l.R).instances[0]!.stats.icmpErrors, 2);
+    k.shutdown();
+  });
+
   test("redirect_port: an outside client reaches the inside server through the public port; the server answers from it", async () => {
     const k = await boot();
     const l = natLab(k, "");
