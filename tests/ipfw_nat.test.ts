@@ -305,6 +305,16 @@ describe("ipfw nat", () => {
     assert.throws(() => ipfwNatConfig(k, l.R, `nat 1 config ip ${PUB} redirect_port tcp 192.168.1.10:80 80 redirect_port tcp 192.168.1.11:80 80`), /overlap/);
     assert.throws(() => parseNatCommand("nat 1 config ip 1.2.3.4 deny_in"), (e: unknown) => e instanceof IpfwParseError && e.column === 25 && /not supported/.test(e.message));
     assert.throws(() => parseNatCommand("nat 1 config ip 1.2.3.4 redirect_port tcp 10.0.0.1:80-81 80"), /as long as/);
+    assert.deepEqual(parseNatCommand("nat show"), { op: "show" });
+    assert.deepEqual(parseNatCommand("nat 3 show"), { op: "show", id: 3 });
+    assert.deepEqual(parseNatCommand("nat 3 delete"), { op: "delete", id: 3 });
+    assert.throws(() => parseNatCommand("nat 0 config ip 1.2.3.4"), (e: unknown) => e instanceof IpfwParseError && e.column === 5);
+    assert.throws(() => parseNatCommand("nat 1 config same_ports"), /needs an address/);
+    assert.throws(() => parseNatCommand("nat 1 config ip 1.2.3"), (e: unknown) => e instanceof IpfwParseError && e.column === 17);
+    assert.throws(() => parseNatCommand("nat 1 config ip 1.2.3.4 redirect_port icmp 10.0.0.1:80 80"), /"tcp" or "udp"/);
+    assert.throws(() => parseNatCommand("nat 1 config ip 1.2.3.4 redirect_port tcp 10.0.0.1:80 5.6.7.8:80"), /alias address must be/);
+    assert.throws(() => parseNatCommand("nat 1 config ip 1.2.3.4 redirect_port tcp 10.0.0.1:80 80 9.9.9.9:1-2"), /ranges are not supported/);
+    assert.throws(() => parseNatCommand("nat 1 show now"), /nothing may follow/);
     const c = parseNatCommand(`nat 7 config ip ${PUB} same_ports unreg_only reset redirect_port tcp 192.168.1.10:8000-8001 ${PUB}:80-81 198.51.100.9`);
     assert.equal(c.op, "config");
     ipfwNatConfig(k, l.R, c.op === "config" ? c.config : (null as never));
