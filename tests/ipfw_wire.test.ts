@@ -189,7 +189,7 @@ describe("the shell's ipfw", () => {
     }
   });
 
-  test("bad input is one line: rule text with its column, unknown commands, nat not supported yet", async () => {
+  test("bad input is one line: rule text with its column, unknown commands, a bad nat config; a good one shows", async () => {
     const t = await Topology.up(parseTopology(PAIR, "pair.yaml"));
     const cmds = new Commands(t.kernel);
     try {
@@ -207,7 +207,10 @@ describe("the shell's ipfw", () => {
       assert.match(await msg("ipfw add 100 allow tcp from any to 80"), /loaded the ipfw module.*; ipfw: rule 100, column 27: expected an address after "to", found "80"$/);
       assert.equal(await msg("ipfw frobnicate"), `ipfw: unknown command "frobnicate"; usage: ipfw [-adfqS] {add [N] RULE | delete [set] N[-M] ... | [set N] {list|show} [N[-M] ...] | zero [N ...] | flush | set N {delete [N ...] | flush} | log | nat N ...}`);
       assert.equal(await msg("ipfw delete 4242"), "ipfw: rule 4242 not found");
-      assert.match(await msg("ipfw nat 1 config ip 198.51.100.1"), /^ipfw: nat: not supported yet: the kernel's ipfw module has no NAT/);
+      assert.match(await msg("ipfw nat 1 config ip 198.51.100"), /^ipfw: .*198\.51\.100/);
+      assert.equal(await cmds.exec(a, "ipfw nat 1 config ip 198.51.100.1 redirect_port tcp 10.0.0.1:80 8080"), "");
+      assert.match(await cmds.exec(a, "ipfw nat 1 show"), /198\.51\.100\.1/);
+      assert.match(await cmds.exec(a, "ipfw nat 1 show"), /8080/);
       assert.match(await msg("ipfw"), /^ipfw: usage: /);
     } finally {
       await cmds.close();

@@ -188,7 +188,7 @@ export function ip_input(ifp: usize, m: usize): void {
   }
   if (mm.ph_len > <i32>len) m_adj(m, <i32>len - mm.ph_len); // link-layer padding
   const src = ip_src(ip);
-  const dst = ip_dst(ip);
+  let dst = ip_dst(ip);
   const loop = (changetype<Ifnet>(ifp).if_flags & IFF_LOOPBACK) != 0;
   // RFC 1122 3.2.1.3: martians. 127/8 never on a wire; a source is never a broadcast,
   // multicast, class E or zero address.
@@ -218,6 +218,9 @@ export function ip_input(ifp: usize, m: usize): void {
       return;
     }
     ip = mtod(m);
+    // A hook may have rewritten the destination (ipfw nat): route by the new one, as
+    // FreeBSD's ip_input does after pfil (its dchg).
+    dst = ip_dst(ip);
   }
 
   if (!in_localip(dst)) {

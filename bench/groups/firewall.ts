@@ -9,10 +9,22 @@
 // FW_CONTROL=1 makes the "loaded" kernel a second "not loaded" one: the spread between two
 // identical kernels is the noise floor of pfil_empty_overhead_pct on this machine. A spare
 // kernel is booted first and not measured (the first kernel of a process ran slower).
+//
+// NAT (ipfw nat, docs/ipfw_nat.md), in two more kernels of the same shape L - R - S:
+// nat_tcp_gbps is one TCP connection L -> S through R doing `nat 1 ip from any to any via
+// <ext>`, against the same transfer through R as a plain router (S routes back to L's net)
+// in the same run: NAT_RUNS alternating runs of NAT_BYTES each, medians, every byte checked
+// (a running sum both sides), virtual clock, wall time. nat_new_flows_per_s: bench_ipv4's
+// in-Wasm generator sends one UDP frame per new source address from L (NAT_FLOWS of them, so
+// each is a new mapping; all use port 9, so every one after the first probes for a port)
+// through the NAT router; flows per second of wall time, against the same frames through the
+// plain router. FW_NAT_ONLY=1 runs only the NAT part.
 
 import { Kernel, type Vnet, type Interface } from "../../host/index.js";
 import { addAddress, addRoute, setForwarding, ping } from "../../host/index.js";
-import { ipfwAdd, ipfwList, ipfwSetDefault } from "../../host/admin/ipfw.js";
+import { ipfwAdd, ipfwList, ipfwSetDefault, ipfwNatConfig, ipfwNatGet, ipfwNatSet } from "../../host/admin/ipfw.js";
+import { socket } from "../../host/sockets/socket.js";
+import type { VirtualClock } from "../../host/index.js";
 import { median, nowNs, round, type Group } from "../lib.js";
 
 interface BenchIpv4 {
@@ -101,9 +113,12 @@ const group: Group = {
   metrics: [
     { name: "pfil_empty_overhead_pct", unit: "%", target: { max: 2 }, description: "ipv4 forwarding pps lost with ipfw loaded and no rules, against not loaded, same run" },
     { name: "fw_forward_pps_100rules", unit: "packets/s", target: { minPeerRatio: 0.6 }, description: "ipv4 forwarding through R with 100 stateless ipfw rules, the match at the last (peer: ipv4_forward_pps of this run)" },
+    { name: "nat_tcp_gbps", unit: "Gbit/s", target: { minPeerRatio: 0.7 }, description: "one TCP connection L -> S through a NAT router vnet (ipfw nat), every byte checked (peer: tcp_epair_gbps, here the same transfer through a plain router vnet in this run)" },
+    { name: "nat_new_flows_per_s", unit: "flows/s", description: "new UDP flows (one frame each, a new mapping each) through a NAT router vnet, frames made in Wasm (peer: the same frames through a plain router, as ipv4_forward_pps)" },
   ],
-  peers: ["ipv4_forward_pps"],
+  peers: ["ipv4_forward_pps", "tcp_epair_gbps"],
   async run(ctx) {
+    if (process.env.FW_NAT_ONLY) return natBench(ctx);
     // Three kernels, one per configuration, measured in turn: loading and unloading ipfw
     // between runs in one kernel upset the figures more than anything measured (a control
     // of two identical configurations differed by 20-70% under load).
@@ -140,7 +155,133 @@ const group: Group = {
       note: `${(mf / mb).toFixed(2)} x; ${(1e9 / mf - 1e9 / mb).toFixed(0)} ns more per packet for 2 walks of 100 rules at R`,
     });
     for (const c of [spare, plain, empty, full]) c.k.shutdown();
+    // After the forwarding figures, so its kernels do not run before theirs.
+    await natBench(ctx);
   },
 };
+
+const NAT_RUNS = 5;
+const NAT_BYTES = 64 * 1024 * 1024;
+const NAT_FLOWS = 20_000;
+
+/** L (10.0.1.1) - R - S (203.0.113.2); R NATs to 203.0.113.1, or routes plainly. */
+async function natChain(nat: boolean) {
+  const k = await Kernel.boot({ config: "GENERIC", clock: "virtual" });
+  const [l, r, s] = ["l", "r", "s"].map((n) => k.createVnet(n)) as [Vnet, Vnet, Vnet];
+  const [l0, r0] = link(k, l, r);
+  const [r1, s0] = link(k, r, s);
+  addAddress(k, l0, "10.0.1.1/24");
+  addAddress(k, r0, "10.0.1.254/24");
+  addAddress(k, r1, "203.0.113.1/24");
+  addAddress(k, s0, "203.0.113.2/24");
+  addRoute(k, l, "default", { gateway: "10.0.1.254" });
+  setForwarding(k, r, true);
+  if (nat) {
+    await k.kldload("ipfw");
+    for (const v of [l, r, s]) ipfwSetDefault(k, v, true);
+    ipfwNatSet(k, r, "nat_max", 1048576);
+    ipfwNatConfig(k, r, "nat 1 config ip 203.0.113.1");
+    // nat 1 ip from any to any via <R's outside interface>
+    const name = new Uint8Array(16);
+    name.set(new TextEncoder().encode(r1.name).subarray(0, 15));
+    ipfwAdd(k, r, rule(100, [I(14, 5), ...new Uint32Array(name.buffer), I(72, 1, 1)], 5));
+  } else {
+    addRoute(k, s, "10.0.1.0/24", { gateway: "203.0.113.1" });
+  }
+  if ((await ping(k, l, "203.0.113.2", { count: 1, intervalMs: 1 })).received !== 1) throw new Error(`ping through the ${nat ? "NAT" : "plain"} router failed`);
+  const clock = k.clock as VirtualClock;
+  const lsn = socket(k, s, "inet", "stream").bind("0.0.0.0", 5001).listen(8);
+  const cli = socket(k, l, "inet", "stream");
+  try { cli.connect("203.0.113.2", 5001); } catch { /* in progress */ }
+  let srv = null;
+  for (let i = 0; i < 100 && !srv; i++) {
+    clock.advance(10_000);
+    srv = lsn.accept();
+  }
+  if (!srv) throw new Error("no connection");
+  const step = () => {
+    const next = k.k.callout_next();
+    const now = clock.now();
+    clock.advance(next < 0 ? 1000 : Math.max(1, Math.min(1_000_000, next - now)));
+  };
+  const chunk = new Uint8Array(65536);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 131 + 7) & 255;
+  const rbuf = new Uint8Array(65536);
+  return {
+    k, l, r, l0, r0, nat,
+    /** Bytes L -> S; Gbit/s of wall time. Every byte summed both sides. */
+    transfer(bytes: number): number {
+      let sent = 0;
+      let got = 0;
+      let sumTx = 0;
+      let sumRx = 0;
+      const t0 = nowNs();
+      while (got < bytes) {
+        let progress = false;
+        while (sent < bytes) {
+          const n = cli.send(chunk.subarray(0, Math.min(chunk.length, bytes - sent)));
+          if (n <= 0) break;
+          for (let i = 0; i < n; i++) sumTx = (sumTx + chunk[i]!) | 0;
+          sent += n;
+          progress = true;
+        }
+        for (let n = srv!.recvInto(rbuf) ?? 0; n > 0; n = srv!.recvInto(rbuf) ?? 0) {
+          for (let i = 0; i < n; i++) sumRx = (sumRx + rbuf[i]!) | 0;
+          got += n;
+          progress = true;
+        }
+        if (!progress) step();
+      }
+      const ns = nowNs() - t0;
+      if (sumTx !== sumRx) throw new Error("bytes changed on the way");
+      return (bytes * 8) / ns;
+    },
+    close() {
+      cli.close();
+      srv!.close();
+      lsn.close();
+      k.shutdown();
+    },
+  };
+}
+
+async function natBench(ctx: { log(s: string): void; report: Group["run"] extends (c: infer C) => unknown ? C extends { report: infer R } ? R : never : never }): Promise<void> {
+  const spare = await natChain(false);
+  spare.transfer(8 * 1024 * 1024);
+  const plain = await natChain(false);
+  const nat = await natChain(true);
+  const rates = { plain: [] as number[], nat: [] as number[] };
+  for (let run = 0; run < NAT_RUNS; run++) {
+    ctx.log(`nat tcp run ${run + 1}/${NAT_RUNS}`);
+    for (const c of run % 2 ? [nat, plain] : [plain, nat]) rates[c.nat ? "nat" : "plain"].push(c.transfer(NAT_BYTES));
+  }
+  const mp = median(rates.plain);
+  const mn = median(rates.nat);
+  ctx.report("nat_tcp_gbps", round(mn), {
+    peer: "tcp_epair_gbps", peerValue: round(mp),
+    note: `${(mn / mp).toFixed(2)} x; ${NAT_RUNS} alternating runs of ${NAT_BYTES >> 20} MiB, medians; peer = the same transfer through a plain router vnet in this run (not the tcp group's direct epair); runs nat ${rates.nat.map((x) => x.toFixed(2)).join(" ")}, plain ${rates.plain.map((x) => x.toFixed(2)).join(" ")}`,
+  });
+  // New flows: the udp module gives way to bench_ipv4's sink in S.
+  const flows = async (c: Awaited<ReturnType<typeof natChain>>): Promise<number> => {
+    c.k.kldunload("udp");
+    await c.k.kldload("bench_ipv4");
+    const bi = c.k.module<BenchIpv4>("bench_ipv4");
+    const before = bi.bench_received();
+    const t0 = nowNs();
+    for (let i = 0; i < NAT_FLOWS; i++) bi.bench_send(c.l0.ptr, c.r0.ptr, 0x0a010000 + i + 1, 0xcb007102, 1);
+    const ns = nowNs() - t0;
+    const got = bi.bench_received() - before;
+    if (got !== NAT_FLOWS) throw new Error(`${c.nat ? "nat" : "plain"}: sent ${NAT_FLOWS} flows, S received ${got}`);
+    if (c.nat && ipfwNatGet(c.k, c.r, "entries") < NAT_FLOWS) throw new Error(`only ${ipfwNatGet(c.k, c.r, "entries")} mappings made`);
+    return NAT_FLOWS / (ns / 1e9);
+  };
+  const fp = await flows(plain);
+  const fn = await flows(nat);
+  ctx.report("nat_new_flows_per_s", round(fn), {
+    peer: "ipv4_forward_pps", peerValue: round(fp),
+    note: `${NAT_FLOWS} flows (one frame each, one host call each) into an empty table; peer: the same frames through the plain router (one host call per frame, so not the ipv4 group's batched figure)`,
+  });
+  for (const c of [spare, plain, nat]) c.close();
+}
 
 export default group;

@@ -9,6 +9,9 @@ import { ConfigError, KernelError, ModuleNotLoadedError, Errno } from "../lib/er
 import { formatIPv4, formatIPv6 } from "../lib/addr.js";
 import { integerArg } from "../lib/check.js";
 import { show } from "../lib/format.js";
+import { parseNatConfig, natConfigWords, formatNatConfig, type NatConfig } from "../ipfw/nat.js";
+import { interfacesOf } from "./ifnet.js";
+import { addresses } from "./inet.js";
 
 export interface IpfwExports {
   ipfw_buf(): number;
@@ -25,6 +28,12 @@ export interface IpfwExports {
   ipfw_set(v: number, what: number, value: number): number;
   ipfw_stat(v: number, i: number): number;
   ipfw_log_read(v: number, seq: number, p: number): number;
+  ipfw_nat_config(v: number, p: number, words: number): number;
+  ipfw_nat_reason(): number;
+  ipfw_nat_del(v: number, id: number): number;
+  ipfw_nat_list(v: number, p: number, cap: number, skip: number): number;
+  ipfw_nat_get(v: number, what: number): number;
+  ipfw_nat_set(v: number, what: number, value: number): number;
 }
 
 const BUF_WORDS = 16384;
@@ -284,4 +293,190 @@ export function ipfwLog(kernel: Kernel, vnet: Vnet, from = 0): { entries: IpfwLo
     });
   }
   return { entries, next: Math.max(from, total), lost };
+}
+
+// ---------------------------------------------------------------------------------------
+// ipfw nat (docs/ipfw_nat.md; the kernel side assembly/netpfil/ipfw/ip_fw_nat.ts)
+
+/** Why the kernel refused a nat config, by reason code (ip_fw_nat.ts NR_*). */
+export const IPFW_NAT_REASONS: readonly string[] = [
+  "", "instance number not in 1..65534", "unknown flag bits", "the address is 0, broadcast, multicast, class E or loopback",
+  "the interface name is not NUL-terminated in 16 bytes", "the redirect count does not match the words (at most 8)",
+  "a redirect_port is malformed (protocol, ports or addresses)", "two redirect_port public ranges overlap",
+  "16 nat instances already exist in this vnet",
+];
+
+/**
+ * ipfw nat N config: a NatConfig or its text ("nat 1 config ip 192.0.2.1 redirect_port ...").
+ * `if IFNAME` takes that interface's first IPv4 address now (FreeBSD follows later changes;
+ * this does not: configure again). With `ip ADDR` the interface holding ADDR, if any, is the
+ * external one (for hairpinning).
+ */
+export function ipfwNatConfig(kernel: Kernel, vnet: Vnet, config: NatConfig | string): void {
+  checkVnet(kernel, vnet, "ipfw nat config");
+  const e = x(kernel, "ipfw nat config");
+  const cfg = typeof config === "string" ? parseNatConfig(config) : config;
+  if (cfg === null || typeof cfg !== "object") throw new ConfigError(`ipfw nat config: a NatConfig or its text, got ${show(config)}`);
+  const ifs = interfacesOf(kernel, vnet);
+  let address = cfg.ip;
+  let extIf = "";
+  if (cfg.iface !== undefined) {
+    const i = ifs.find((f) => f.name === cfg.iface);
+    if (!i) throw new ConfigError(`ipfw nat ${cfg.id} config: no interface ${cfg.iface} in vnet ${vnet.name}`);
+    const a = addresses(kernel, i)[0];
+    if (!a) throw new ConfigError(`ipfw nat ${cfg.id} config: ${cfg.iface} has no IPv4 address`);
+    address = a.address;
+    extIf = i.name;
+  } else if (address !== undefined) {
+    extIf = ifs.find((f) => addresses(kernel, f).some((a) => a.address === address))?.name ?? "";
+  }
+  if (address === undefined) throw new ConfigError(`ipfw nat ${cfg.id} config: needs ip ADDR or if IFNAME`);
+  const w = natConfigWords(cfg, address, extIf);
+  words(kernel, e).set(w);
+  const r = e.ipfw_nat_config(vnet.ptr, e.ipfw_buf(), w.length);
+  if (r === -Errno.EINVAL) {
+    const why = e.ipfw_nat_reason();
+    throw new KernelError(`ipfw nat ${cfg.id} config: refused: ${IPFW_NAT_REASONS[why] ?? `reason ${why}`}`, r);
+  }
+  if (r < 0) throw new KernelError(`ipfw nat ${cfg.id} config`, r);
+}
+
+/** ipfw nat N delete: the instance and its mappings. */
+export function ipfwNatDelete(kernel: Kernel, vnet: Vnet, id: number): void {
+  checkVnet(kernel, vnet, "ipfw nat delete");
+  integerArg("ipfw nat delete: instance", id, 1, 65534);
+  const r = x(kernel, "ipfw nat delete").ipfw_nat_del(vnet.ptr, id);
+  if (r === -Errno.ENOENT) throw new KernelError(`ipfw nat delete: no instance ${id}`, r);
+  if (r < 0) throw new KernelError("ipfw nat delete", r);
+}
+
+export const IPFW_NAT_STATS = ["out", "in", "inIgnored", "newMappings", "full", "hairpin", "icmpErrors", "fragDropped"] as const;
+
+export interface IpfwNatRedirect { proto: "tcp" | "udp"; localAddress: string; localPort: number; count: number; publicPort: number; remoteAddress?: string; remotePort?: number }
+export interface IpfwNatInstance {
+  id: number;
+  address: string;
+  /** The external interface ('' none known). */
+  iface: string;
+  flags: { samePorts: boolean; unregOnly: boolean; reset: boolean; fromInterface: boolean };
+  entries: number;
+  stats: Record<(typeof IPFW_NAT_STATS)[number], number>;
+  redirects: IpfwNatRedirect[];
+}
+export interface IpfwNatEntry {
+  instance: number;
+  proto: number;
+  /** map: a port (or echo id) mapping; frag-out / frag-in: a datagram's fragments. */
+  kind: "map" | "frag-out" | "frag-in";
+  /** TCP: SYN out 1, SYN in 2, FIN out 4, FIN in 8, RST 16. */
+  tcpSeen: number;
+  localAddress: string;
+  localPort: number;
+  publicPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  expiresInMs: number;
+  packetsOut: number;
+  packetsIn: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+const rawV4 = (w: number) => formatIPv4(Uint8Array.of(w & 255, (w >>> 8) & 255, (w >>> 16) & 255, w >>> 24));
+
+/** ipfw nat show: the vnet's instances with counters and redirects, and every live entry. */
+export function ipfwNatShow(kernel: Kernel, vnet: Vnet): { instances: IpfwNatInstance[]; entries: IpfwNatEntry[] } {
+  checkVnet(kernel, vnet, "ipfw nat show");
+  const e = x(kernel, "ipfw nat show");
+  const instances: IpfwNatInstance[] = [];
+  const entries: IpfwNatEntry[] = [];
+  let skip = 0;
+  for (let first = true; ; first = false) {
+    const n = e.ipfw_nat_list(vnet.ptr, e.ipfw_buf(), BUF_WORDS, skip);
+    if (n < 0) throw new KernelError("ipfw nat show", n);
+    const w = words(kernel, e).slice(0, n);
+    let i = 0;
+    while (i < n && w[i] !== 0xffffffff) {
+      const nb = new Uint8Array(w.slice(i + 3, i + 7).buffer);
+      const name = new TextDecoder().decode(nb.subarray(0, nb.indexOf(0) < 0 ? 16 : nb.indexOf(0)));
+      const stats = {} as IpfwNatInstance["stats"];
+      IPFW_NAT_STATS.forEach((s, j) => (stats[s] = w[i + 9 + j]!));
+      const redirects: IpfwNatRedirect[] = [];
+      for (let r = 0; r < w[i + 7]!; r++) {
+        const o = i + 17 + r * 5;
+        const rd: IpfwNatRedirect = {
+          proto: (w[o]! & 0xffff) === 6 ? "tcp" : "udp", count: w[o]! >>> 16, localPort: w[o + 1]! & 0xffff, publicPort: w[o + 1]! >>> 16,
+          localAddress: rawV4(w[o + 2]!),
+        };
+        if (w[o + 3]) rd.remoteAddress = rawV4(w[o + 3]!);
+        if (w[o + 4]) rd.remotePort = w[o + 4]!;
+        redirects.push(rd);
+      }
+      const f = w[i + 1]!;
+      if (first) {
+        instances.push({
+          id: w[i]!, address: rawV4(w[i + 2]!), iface: name, entries: w[i + 8]!, stats, redirects,
+          flags: { samePorts: (f & 1) !== 0, unregOnly: (f & 2) !== 0, reset: (f & 4) !== 0, fromInterface: (f & 8) !== 0 },
+        });
+      }
+      i += 57;
+    }
+    i++; // the separator
+    let got = 0;
+    for (; i + 16 <= n; i += 16, got++) {
+      const k = (w[i + 1]! >>> 8) & 255;
+      entries.push({
+        instance: w[i]!, proto: w[i + 1]! & 255, kind: k === 0 ? "map" : k === 1 ? "frag-out" : "frag-in", tcpSeen: w[i + 1]! >>> 16,
+        localAddress: rawV4(w[i + 2]!), localPort: w[i + 3]! & 0xffff, publicPort: w[i + 3]! >>> 16, remoteAddress: rawV4(w[i + 4]!),
+        remotePort: w[i + 5]!, expiresInMs: w[i + 6]!, packetsOut: w[i + 7]!, packetsIn: w[i + 8]!,
+        bytesOut: w[i + 9]! + w[i + 10]! * 2 ** 32, bytesIn: w[i + 11]! + w[i + 12]! * 2 ** 32,
+      });
+    }
+    skip += got;
+    if (n + 16 <= BUF_WORDS) return { instances, entries };
+  }
+}
+
+export const IPFW_NAT_KNOBS = ["nat_max", "nat_tcp_transitory_lifetime", "nat_tcp_established_lifetime", "nat_udp_lifetime", "nat_icmp_lifetime", "nat_frag_lifetime"] as const;
+export type IpfwNatKnob = (typeof IPFW_NAT_KNOBS)[number];
+
+/** A per-vnet NAT knob (or "entries", read only). */
+export function ipfwNatGet(kernel: Kernel, vnet: Vnet, knob: IpfwNatKnob | "entries"): number {
+  checkVnet(kernel, vnet, "ipfw nat");
+  const i = knob === "entries" ? 6 : IPFW_NAT_KNOBS.indexOf(knob);
+  if (i < 0) throw new ConfigError(`ipfw nat: knob must be one of ${IPFW_NAT_KNOBS.join(", ")}, entries; got ${show(knob)}`);
+  return x(kernel, "ipfw nat").ipfw_nat_get(vnet.ptr, i);
+}
+
+export function ipfwNatSet(kernel: Kernel, vnet: Vnet, knob: IpfwNatKnob, value: number): void {
+  checkVnet(kernel, vnet, "ipfw nat");
+  const i = IPFW_NAT_KNOBS.indexOf(knob);
+  if (i < 0) throw new ConfigError(`ipfw nat: knob must be one of ${IPFW_NAT_KNOBS.join(", ")}, got ${show(knob)}`);
+  integerArg(`ipfw nat ${knob}`, value, i === 0 ? 0 : 1, i === 0 ? 1048576 : 86400);
+  const r = x(kernel, "ipfw nat").ipfw_nat_set(vnet.ptr, i, value);
+  if (r < 0) throw new KernelError(`ipfw nat ${knob}`, r);
+}
+
+const PROTO_NAME: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp" };
+
+/** `ipfw nat show` as text: per instance its config and counters, then its entries. */
+export function formatNatShow(s: { instances: IpfwNatInstance[]; entries: IpfwNatEntry[] }, id?: number): string {
+  const out: string[] = [];
+  for (const i of s.instances) {
+    if (id !== undefined && i.id !== id) continue;
+    const st = i.stats;
+    const cfg = formatNatConfig({
+      id: i.id, ...(i.flags.fromInterface ? { iface: i.iface } : { ip: i.address }), samePorts: i.flags.samePorts,
+      unregOnly: i.flags.unregOnly, reset: i.flags.reset, redirects: i.redirects,
+    });
+    out.push(`nat ${i.id}: ${i.address}${i.iface ? ` (${i.iface})` : ""}, ${i.entries} entries; out ${st.out}, in ${st.in}, in ignored ${st.inIgnored}, new ${st.newMappings}, full ${st.full}, hairpin ${st.hairpin}, icmp errors ${st.icmpErrors}, fragments dropped ${st.fragDropped}`);
+    out.push(`  ${cfg}`);
+    for (const e of s.entries) {
+      if (e.instance !== i.id) continue;
+      const p = PROTO_NAME[e.proto] ?? String(e.proto);
+      const what = e.kind === "map" ? `${p} ${e.localAddress}:${e.localPort} -> ${i.address}:${e.publicPort} (last ${e.remoteAddress}${e.proto === 1 ? "" : `:${e.remotePort}`})` : `${p} fragments ${e.kind === "frag-out" ? "from" : "to"} ${e.localAddress} id ${e.localPort}`;
+      out.push(`  ${what} out ${e.packetsOut}/${e.bytesOut} in ${e.packetsIn}/${e.bytesIn} expires ${Math.ceil(e.expiresInMs / 1000)} s`);
+    }
+  }
+  return out.join("\n");
 }

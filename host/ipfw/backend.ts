@@ -3,8 +3,9 @@
 // Counters, states and the log come from the kernel as they are; nothing is kept here.
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
-import { ipfwAdd, ipfwDelete, ipfwFlush, ipfwZero, ipfwList, ipfwStates, ipfwLog } from "../admin/ipfw.js";
-import { IpfwCommandError, type IpfwBackend, type IpfwLogLine } from "./command.js";
+import { ipfwAdd, ipfwDelete, ipfwFlush, ipfwZero, ipfwList, ipfwStates, ipfwLog, ipfwNatConfig, ipfwNatDelete, ipfwNatShow, formatNatShow } from "../admin/ipfw.js";
+import { parseNatCommand } from "./nat.js";
+import { type IpfwBackend, type IpfwLogLine } from "./command.js";
 
 /** ipfw's commands on `vnet`'s firewall (the ipfw module must be loaded: ModuleNotLoadedError otherwise). */
 export function kernelIpfwBackend(kernel: Kernel, vnet: Vnet): IpfwBackend {
@@ -31,9 +32,17 @@ export function kernelIpfwBackend(kernel: Kernel, vnet: Vnet): IpfwBackend {
       }));
       return { lines, lost };
     },
-    nat: () => {
-      // The ipfw module denies (and counts) O_NAT until in-kernel NAT exists; nothing to configure yet.
-      throw new IpfwCommandError("nat: not supported yet: the kernel's ipfw module has no NAT (a `nat N` rule denies and counts)");
+    nat: (args) => {
+      const c = parseNatCommand(["nat", ...args].join(" "));
+      if (c.op === "config") {
+        ipfwNatConfig(kernel, vnet, c.config);
+        return "";
+      }
+      if (c.op === "delete") {
+        ipfwNatDelete(kernel, vnet, c.id);
+        return "";
+      }
+      return formatNatShow(ipfwNatShow(kernel, vnet), c.id);
     },
   };
 }

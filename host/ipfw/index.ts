@@ -11,3 +11,7 @@ export {
 } from "./command.js";
 export { kernelIpfwBackend } from "./backend.js";
 export { kernelIfnames } from "./ifnames.js";
+export {
+  parseNatCommand, parseNatConfig, natConfigWords, formatNatConfig,
+  type NatConfig, type NatRedirectPort, type NatCommand,
+} from "./nat.js";

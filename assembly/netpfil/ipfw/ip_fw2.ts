@@ -38,6 +38,7 @@ import {
 } from "./ip_fw_var";
 import { rule_count } from "./ip_fw_rules";
 import { dyn_lookup, dyn_update, dyn_install, dyn_rule } from "./ip_fw_dynamic";
+import { ipfw_nat } from "./ip_fw_nat";
 
 @external("inet", "in_localip") declare function in_localip(a: u32): bool;
 @external("inet", "icmp_error") declare function icmp_error(m: usize, type: u32, code: u32, arg: u32): void;
@@ -536,10 +537,14 @@ function ipfw_chk(m: usize): usize {
             sendReset();
             m_freem(m);
             return PFIL_DROPPED;
-          case O_NAT:
+          case O_NAT: {
+            // FreeBSD's one_pass (the default): a packet through nat is accepted.
             rule_count(ar, Args.plen);
-            FWSTAT_INC(ST_NAT);
-            return drop(m);
+            const t = ipfw_nat(m, arg);
+            if (t == 0) return PFIL_DROPPED; // counted there
+            FWSTAT_INC(ST_ACCEPTED);
+            return t;
+          }
           case O_COUNT:
             rule_count(ar, Args.plen);
             next = load<usize>(ar + RL_NEXT);

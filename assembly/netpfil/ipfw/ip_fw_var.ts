@@ -124,7 +124,8 @@ export const V_LT_SHORT: u32 = 72;
 export const V_HOOKED: u32 = 76; // bit 0 inet, bit 1 inet6
 export const V_CALLOUT: u32 = 80; // CALLOUT_SIZE (40)
 export const V_STATS: u32 = 120;
-export const V_SIZE: u32 = 168;
+export const V_NAT: u32 = 168; // ip_fw_nat.ts's words (NV_SIZE)
+export const V_SIZE: u32 = 168 + 76;
 
 // Counters (V_STATS + 4 * i), shown by the host as ipfw's.
 export const ST_BADPKT: u32 = 0; // malformed packets dropped before any rule
@@ -136,7 +137,7 @@ export const ST_DYN_EXPIRED: u32 = 5;
 export const ST_LOGGED: u32 = 6;
 export const ST_REJECTS: u32 = 7; // ICMP / ICMPv6 unreachables sent
 export const ST_RESETS: u32 = 8; // TCP RSTs sent
-export const ST_NAT: u32 = 9; // nat: no NAT yet, denied
+export const ST_NAT: u32 = 9; // dropped by nat: no such instance, table full, a lone fragment, a bad quote
 export const ST_DEFAULT: u32 = 10; // decided by the default rule
 export const ST_COUNT: u32 = 12;
 

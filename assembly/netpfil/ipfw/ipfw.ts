@@ -25,7 +25,7 @@ import {
 import { SI_SUB_PROTO_FIREWALL, SI_ORDER_ANY } from "../../sys/kernel";
 import {
   IpfwGlobals, VF, V_SIZE, V_RULES, V_NRULES, V_DEFACCEPT, V_DYNCOUNT, V_DEF_PKTS, V_DEF_BYTES, V_DEF_TS, V_DYNMAX,
-  V_LOGRING, V_LOGSEQ, V_LT_SYN, V_LT_ACK, V_LT_FIN, V_LT_RST, V_LT_UDP, V_LT_SHORT, V_HOOKED, V_CALLOUT, V_STATS,
+  V_LOGRING, V_LOGSEQ, V_NAT, V_LT_SYN, V_LT_ACK, V_LT_FIN, V_LT_RST, V_LT_UDP, V_LT_SHORT, V_HOOKED, V_CALLOUT, V_STATS,
   ST_COUNT, DYN_MAX_DEFAULT, DYN_SYN_LIFETIME, DYN_ACK_LIFETIME, DYN_FIN_LIFETIME, DYN_RST_LIFETIME, DYN_UDP_LIFETIME,
   DYN_SHORT_LIFETIME, RL_NEXT, RL_NUM, RL_SET, RL_CMDLEN, RL_ACTOFS, RL_PKTS, RL_BYTES, RL_TS, RL_CMD, IPFW_DEFAULT_RULE,
   O_DENY, O_ACCEPT, R_WORDS,
@@ -35,11 +35,17 @@ import {
 } from "./ip_fw_rules";
 import { dyn_setzone, dyn_free_all, dyn_delete_rule, dyn_list, DYN_SIZE } from "./ip_fw_dynamic";
 import { ipfw_hook_vnet, ipfw_unhook_vnet, ipfw_sync_hooks, LOG_RING } from "./ip_fw2";
+import {
+  NatGlobals, NV_MAX, NV_COUNT, NV_LT_TCP_TRANS, NV_LT_TCP_EST, NV_LT_UDP, NV_LT_ICMP, NV_LT_FRAG, NAT_MAX_DEFAULT,
+  NAT_LT_TCP_TRANS, NAT_LT_TCP_EST, NAT_LT_UDP, NAT_LT_ICMP, NAT_LT_FRAG, NAT_ENT_SIZE, nat_config, nat_delete, nat_list,
+  nat_free_all, nat_callout, natReason,
+} from "./ip_fw_nat";
 export { kmod_heap_top } from "../../kmod/kmod";
 
 export const IPFW_BUF_WORDS: u32 = 16384;
 const buf = memory.data(<i32>(IPFW_BUF_WORDS * 4), 8);
 let dynZone: usize = 0;
+let natZone: usize = 0;
 let badWords = false;
 
 // ---------------------------------------------------------------------------------------
@@ -47,12 +53,15 @@ let badWords = false;
 
 function ipfw_vnet_init(): i32 {
   callout_init(VF(V_CALLOUT));
+  callout_init(nat_callout());
   return ipfw_hook_vnet();
 }
 
 function ipfw_vnet_uninit(): void {
   ipfw_unhook_vnet();
   callout_drain(VF(V_CALLOUT));
+  callout_drain(nat_callout());
+  nat_free_all();
   dyn_free_all(false);
   ipfw_flush_rules();
   const ring = load<usize>(VF(V_LOGRING));
@@ -70,6 +79,8 @@ function destroyZones(): void {
   }
   if (dynZone != 0) zone_destroy(dynZone, false);
   dynZone = 0;
+  if (natZone != 0) zone_destroy(natZone, false);
+  natZone = 0;
 }
 
 export function modevent(what: i32): i32 {
@@ -86,12 +97,21 @@ export function modevent(what: i32): i32 {
     store<u32>(m + V_LT_RST, DYN_RST_LIFETIME);
     store<u32>(m + V_LT_UDP, DYN_UDP_LIFETIME);
     store<u32>(m + V_LT_SHORT, DYN_SHORT_LIFETIME);
+    NatGlobals.base = V_NAT;
+    store<u32>(m + V_NAT + NV_MAX, NAT_MAX_DEFAULT);
+    store<u32>(m + V_NAT + NV_LT_TCP_TRANS, NAT_LT_TCP_TRANS);
+    store<u32>(m + V_NAT + NV_LT_TCP_EST, NAT_LT_TCP_EST);
+    store<u32>(m + V_NAT + NV_LT_UDP, NAT_LT_UDP);
+    store<u32>(m + V_NAT + NV_LT_ICMP, NAT_LT_ICMP);
+    store<u32>(m + V_NAT + NV_LT_FRAG, NAT_LT_FRAG);
     vnet_data_copy(<u32>off, V_SIZE);
     store<usize>(ruleZones, zone_create("ipfw_rule128", 128, 0, ZONE_CHARGE, 0));
     store<usize>(ruleZones + 4, zone_create("ipfw_rule512", 512, 0, ZONE_CHARGE, 0));
     store<usize>(ruleZones + 8, zone_create("ipfw_rule2k", 2048, 0, ZONE_CHARGE, 0));
     dynZone = zone_create("ipfw_dyn", DYN_SIZE, 0, ZONE_CHARGE, 0);
-    if (load<usize>(ruleZones) == 0 || load<usize>(ruleZones + 4) == 0 || load<usize>(ruleZones + 8) == 0 || dynZone == 0) {
+    natZone = zone_create("ipfw_nat", NAT_ENT_SIZE, 0, ZONE_CHARGE, 0);
+    NatGlobals.zone = natZone;
+    if (load<usize>(ruleZones) == 0 || load<usize>(ruleZones + 4) == 0 || load<usize>(ruleZones + 8) == 0 || dynZone == 0 || natZone == 0) {
       destroyZones();
       vnet_data_free(<u32>off, V_SIZE);
       return ENOMEM;
@@ -300,6 +320,65 @@ export function ipfw_log_read(v: usize, seq: u32, p: usize): i32 {
   }
   CURVNET_RESTORE(old);
   return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// ipfw nat (ip_fw_nat.ts)
+
+/** ipfw nat N config: the config of `words` words at p. 0, -EINVAL (ipfw_nat_reason), -ENOMEM, -ENOSPC. */
+export function ipfw_nat_config(v: usize, p: usize, words: u32): i32 {
+  badWords = false;
+  if (!vnet_valid(v)) return -EINVAL;
+  if (!inBuf(p, words)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = nat_config(p, words);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+export function ipfw_nat_reason(): u32 {
+  return natReason;
+}
+
+/** ipfw nat N delete. 0 or -ENOENT, -EINVAL. */
+export function ipfw_nat_del(v: usize, id: u32): i32 {
+  if (!vnet_valid(v)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = nat_delete(id);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ipfw nat show: instances and entries (ip_fw_nat.ts nat_list). Words written. */
+export function ipfw_nat_list(v: usize, p: usize, cap: u32, skip: u32): i32 {
+  if (!vnet_valid(v) || !inBuf(p, cap)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const n = nat_list(p, cap, skip);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+// NAT knobs: 0 nat_max, 1-5 lifetimes (s) tcp transitory, tcp established, udp, icmp,
+// fragment; read only: 6 entries.
+const NAT_KNOB: StaticArray<u32> = [NV_MAX, NV_LT_TCP_TRANS, NV_LT_TCP_EST, NV_LT_UDP, NV_LT_ICMP, NV_LT_FRAG, NV_COUNT];
+
+export function ipfw_nat_get(v: usize, what: u32): f64 {
+  if (!vnet_valid(v) || what >= <u32>NAT_KNOB.length) return -1;
+  const old = CURVNET_SET(v);
+  const x = load<u32>(VF(V_NAT + NAT_KNOB[what]));
+  CURVNET_RESTORE(old);
+  return <f64>x;
+}
+
+/** Set NAT knob what (0 .. 5): nat_max up to 1,048,576, lifetimes 1 .. 86400 s. 0 or -EINVAL. */
+export function ipfw_nat_set(v: usize, what: u32, value: u32): i32 {
+  if (!vnet_valid(v) || what > 5) return -EINVAL;
+  if (what == 0 && value > 1048576) return -EINVAL;
+  if (what > 0 && (value == 0 || value > 86400)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  store<u32>(VF(V_NAT + NAT_KNOB[what]), value);
+  CURVNET_RESTORE(old);
+  return 0;
 }
 
 export { EINVAL };
