@@ -113,7 +113,7 @@ export const V_DEF_PKTS: u32 = 16; // u64
 export const V_DEF_BYTES: u32 = 24; // u64
 export const V_DEF_TS: u32 = 32;
 export const V_DYNMAX: u32 = 36;
-export const V_DYNHASH: u32 = 40; // kmem page of buckets, or 0
+export const V_DYNHASH: u32 = 40; // the state hash's first chunk (V_DYNDIR's word 0), or 0
 export const V_LOGRING: u32 = 44; // kmem page of log records, or 0
 export const V_LOGSEQ: u32 = 48; // records written (ever)
 export const V_LT_SYN: u32 = 52; // lifetimes, seconds
@@ -130,7 +130,9 @@ export const V_IXPAGES: u32 = 172;
 export const V_IXHASH: u32 = 176; // kmem pages: the exact-port hash of the index's runs, or 0
 export const V_IXHPAGES: u32 = 180;
 export const V_IXHMASK: u32 = 184; // slots - 1
-export const V_SIZE: u32 = 188;
+export const V_DYNHPAGES: u32 = 188; // pages of the state hash: 1024 chains each
+export const V_DYNDIR: u32 = 192; // chunks 1..15 of the state hash (16 pages each); 0 is V_DYNHASH
+export const V_SIZE: u32 = 256;
 
 // The walk index (ip_fw_rules.ts ipfw_reindex, FreeBSD's chain->map with pf's skip steps):
 // the rules in order as an array, each entry its rule and prefilter, rebuilt after every
