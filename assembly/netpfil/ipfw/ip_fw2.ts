@@ -624,7 +624,7 @@ function ipfw_chk(m: usize): usize {
 }
 
 /** The pfil hook on inet and inet6, in and out: arg is the family (4 or 6). */
-function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
+export function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
   if (load<usize>(VF(V_RULES)) == 0) {
     // No rule but the default: it needs no facts. The packet is counted on 65535 and passed
     // or dropped unparsed (a malformed one is the stack's to drop, as without ipfw).
