@@ -140,7 +140,7 @@ const range = fc.oneof(
 const net4 = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom(8, 16, 24, 32), fc.integer({ min: 1, max: 2 }))
   .map(([x, plen, h]) => {
     const a = [10, 0, x, h];
-    const m = plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
+    const m = (0xffffffff << (32 - plen)) >>> 0;
     const mb = [m >>> 24, (m >>> 16) & 255, (m >>> 8) & 255, m & 255];
     return [(le(a) & le(mb)) >>> 0, le(mb)];
   });
