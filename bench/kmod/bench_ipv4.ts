@@ -3,7 +3,9 @@
 // hop's MAC and a destination behind it, and sends them out of an interface; the sink is
 // inet's protocol handler for UDP at the destination (this module registers it, so load it
 // into a kernel without the udp module) and counts what arrives.
-import { m_freem, in_cksum_buf, MOD_LOAD, MOD_UNLOAD } from "../../assembly/kmod/kapi";
+import { m_freem, in_cksum_buf, m_gethdr, ether_output_frame, CURVNET_SET, CURVNET_RESTORE, MOD_LOAD, MOD_UNLOAD } from "../../assembly/kmod/kapi";
+import { Mbuf, MT_DATA, mtod } from "../../assembly/sys/mbuf";
+import { Ifnet } from "../../assembly/sys/if";
 import { if_lladdr } from "../../assembly/sys/if";
 export { kmod_heap_top } from "../../assembly/kmod/kmod";
 import { send_frames } from "./framegen";
@@ -36,6 +38,41 @@ export function bench_received(): u32 {
  * 9 -> 9 with 22 bytes of payload. Returns how many the driver refused.
  */
 export function bench_send(ifp: usize, nhIfp: usize, src: u32, dst: u32, n: u32): u32 {
+  build(ifp, nhIfp, src, dst);
+  return send_frames(ifp, template, FRAME_LEN, n);
+}
+
+/**
+ * As bench_send, but frame k (k = 0 .. n-1) belongs to flow (first + k) % flows: UDP from
+ * port 1024 + (f & 0x7fff) to port 2000 + (f >> 15), so up to 1,048,576 flows differ in
+ * their ports only (the IPv4 header and its checksum stay; the UDP checksum is 0).
+ */
+export function bench_send_flows(ifp: usize, nhIfp: usize, src: u32, dst: u32, n: u32, flows: u32, first: u32): u32 {
+  build(ifp, nhIfp, src, dst);
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  let refused: u32 = 0;
+  let f = first % flows;
+  for (let i: u32 = 0; i < n; i++) {
+    const m = m_gethdr(MT_DATA);
+    if (m == 0) {
+      refused++;
+      continue;
+    }
+    const mm = changetype<Mbuf>(m);
+    const p = mtod(m);
+    memory.copy(p, template, FRAME_LEN);
+    store<u16>(p, bswap<u16>(<u16>(1024 + (f & 0x7fff))), 34);
+    store<u16>(p, bswap<u16>(<u16>(2000 + (f >> 15))), 36);
+    mm.m_len = FRAME_LEN;
+    mm.ph_len = FRAME_LEN;
+    if (ether_output_frame(ifp, m) != 0) refused++;
+    if (++f == flows) f = 0;
+  }
+  CURVNET_RESTORE(old);
+  return refused;
+}
+
+function build(ifp: usize, nhIfp: usize, src: u32, dst: u32): void {
   const t = template;
   memory.fill(t, 0, 64);
   memory.copy(t, if_lladdr(nhIfp), 6);
@@ -53,5 +90,4 @@ export function bench_send(ifp: usize, nhIfp: usize, src: u32, dst: u32, n: u32)
   store<u16>(udp, bswap<u16>(9), 0);
   store<u16>(udp, bswap<u16>(9), 2);
   store<u16>(udp, bswap<u16>(<u16>(FRAME_LEN - 34)), 4); // checksum 0: none (RFC 768)
-  return send_frames(ifp, t, FRAME_LEN, n);
 }

@@ -33,8 +33,9 @@ import {
   O_ESTAB, O_SETUP, O_ICMPTYPE, O_ICMP6TYPE, O_PROBE_STATE, O_KEEP_STATE, O_IPLEN, O_IPTTL, O_IPID, O_ICMPCODE, O_LOG,
   O_ACCEPT, O_DENY, O_REJECT, O_RESET, O_COUNT, O_SKIPTO, O_CHECK_STATE, O_NAT, O_UNREACH6, REJECT_RESET, RL_NEXT, RL_NUM,
   RL_CMDLEN, RL_ACTOFS, RL_CMD, RL_LOGGED, V_RULES, V_DEFACCEPT, V_LOGRING, V_LOGSEQ, VF, FWSTAT_INC, ST_BADPKT,
-  ST_DENIED, ST_ACCEPTED, ST_LOGGED, ST_REJECTS, ST_RESETS, ST_NAT, ST_DEFAULT, V_HOOKED, RL_PRE_PROTO, RL_PRE_FLAGS,
-  RL_PRE_DLO, RL_PRE_DHI, PRE_DPORT,
+  ST_DENIED, ST_ACCEPTED, ST_LOGGED, ST_REJECTS, ST_RESETS, ST_NAT, ST_DEFAULT, V_HOOKED,
+  PRE_DPORT, RL_IDX, V_INDEX, V_NRULES, V_IXHASH, V_IXHMASK, IX_SHIFT, IX_RULE, IX_PRE, IX_DLO, IX_NEXT, IX_END,
+  IX_RUN,
 } from "./ip_fw_var";
 import { rule_count } from "./ip_fw_rules";
 import { dyn_lookup, dyn_update, dyn_install, dyn_rule } from "./ip_fw_dynamic";
@@ -65,7 +66,11 @@ const TH_FIN: u32 = 1;
 @inline function copyOut(m: usize, off: u32, len: u32, dst: usize): bool {
   const mm = changetype<Mbuf>(m);
   if (<i32>(off + len) <= mm.m_len) {
-    memory.copy(dst, mm.m_data + off, len);
+    // Headers are a few dozen bytes: word moves cost less than memory.copy's call here.
+    const src = mm.m_data + off;
+    let o: u32 = 0;
+    for (; o + 8 <= len; o += 8) store<u64>(dst + o, load<u64>(src + o));
+    for (; o < len; o++) store<u8>(dst + o, load<u8>(src + o));
     return true;
   }
   return m_copydata(m, <i32>off, <i32>len, dst);
@@ -429,11 +434,40 @@ function sendReset(): void {
   return PFIL_DROPPED;
 }
 
-/** The first rule after r numbered >= num, or 0. */
-function skipTo(r: usize, num: u32): usize {
-  let q = load<usize>(r + RL_NEXT);
-  while (q != 0 && <u32>load<u16>(q + RL_NUM) < num) q = load<usize>(q + RL_NEXT);
-  return q;
+/** The index of the first rule after index a numbered >= num (n: none). */
+function skipTo(ix: usize, n: u32, a: u32, num: u32): u32 {
+  let j = a + 1;
+  while (j < n && <u32>load<u16>(<usize>load<u32>(ix + (<usize>j << IX_SHIFT)) + RL_NUM) < num) j++;
+  return j;
+}
+
+/**
+ * Entry i is a run member the packet failed: the first later member of its run with the
+ * packet's key pk ((protocol + 1) << 16 | dport, 0 when the packet has no ports), or the
+ * end of the run.
+ */
+function runFind(ix: usize, i: u32, pk: u32): u32 {
+  const end = <u32>load<u16>(ix + (<usize>i << IX_SHIFT) + IX_END);
+  if (pk == 0) return end;
+  const tab = load<usize>(VF(V_IXHASH));
+  const mask = load<u32>(VF(V_IXHMASK));
+  let h = pk ^ (end * 0x9e3779b1);
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  h &= mask;
+  while (true) {
+    const sl = tab + (<usize>h << 3);
+    const w0 = load<u32>(sl);
+    if (w0 == 0) return end;
+    const w1 = load<u32>(sl + 4);
+    if (w0 == pk && (w1 >> 16) == end) {
+      let j = w1 & 0xffff;
+      while (j < i) j = <u32>load<u16>(ix + (<usize>j << IX_SHIFT) + IX_NEXT);
+      return j;
+    }
+    h = (h + 1) & mask;
+  }
 }
 
 /** The rules over the packet m; Args are filled. Returns m to pass, or PFIL_DROPPED. */
@@ -441,34 +475,48 @@ function ipfw_chk(m: usize): usize {
   probeHit = 0;
   dynLooked = false;
   keepFail = false;
-  let r = load<usize>(VF(V_RULES));
+  // The walk goes over the index (ip_fw_var.ts IX_*), position by position.
+  const ix = load<usize>(VF(V_INDEX));
+  const nr = load<u32>(VF(V_NRULES));
   const proto1 = Args.proto + 1;
   const ports = hasPorts();
-  while (r != 0) {
-    // The prefilter: a rule that cannot match this packet is passed with a few compares.
-    const pp = <u32>load<u16>(r + RL_PRE_PROTO);
-    if ((pp != 0 && pp != proto1) ||
-        ((<u32>load<u16>(r + RL_PRE_FLAGS) & PRE_DPORT) != 0 &&
-          (!ports || Args.dport < <u32>load<u16>(r + RL_PRE_DLO) || Args.dport > <u32>load<u16>(r + RL_PRE_DHI)))) {
-      r = load<usize>(r + RL_NEXT);
+  const dport = Args.dport;
+  const pk = ports ? (proto1 << 16) | dport : 0;
+  let i: u32 = 0;
+  while (i < nr) {
+    const e = ix + (<usize>i << IX_SHIFT);
+    // The prefilter: a rule that cannot match this packet is passed with a few compares,
+    // and with it every rule its skip step or run says cannot match either.
+    const pre = load<u32>(e + IX_PRE); // protocol + 1 | flags << 16
+    const pp = pre & 0xffff;
+    if (pp != 0 && pp != proto1) {
+      i = (pre & (IX_RUN << 16)) != 0 ? runFind(ix, i, pk) : <u32>load<u16>(e + IX_NEXT);
       continue;
     }
+    if ((pre & (PRE_DPORT << 16)) != 0) {
+      const rg = load<u32>(e + IX_DLO); // lo | hi << 16
+      if (!ports || dport < (rg & 0xffff) || dport > (rg >> 16)) {
+        i = (pre & (IX_RUN << 16)) != 0 ? runFind(ix, i, pk) : i + 1;
+        continue;
+      }
+    }
+    const r = <usize>load<u32>(e + IX_RULE);
     const cmd = r + RL_CMD;
     const actofs = <u32>load<u16>(r + RL_ACTOFS);
-    let i: u32 = 0;
+    let ci: u32 = 0;
     let ok = true;
-    while (i < actofs) {
+    while (ci < actofs) {
       let blk = false;
       while (true) {
-        const c = cmd + (i << 2);
+        const c = cmd + (ci << 2);
         const h = load<u32>(c);
         if (!blk) {
           let mt = match(h, c, r);
           if ((h & F_NOT) != 0) mt = !mt;
           blk = mt;
         }
-        i += insn_len(h);
-        if ((h & F_OR) == 0 || i >= actofs) break;
+        ci += insn_len(h);
+        if ((h & F_OR) == 0 || ci >= actofs) break;
       }
       if (!blk) {
         ok = false;
@@ -477,7 +525,9 @@ function ipfw_chk(m: usize): usize {
       if (probeHit != 0) break;
     }
     if (!ok) {
-      r = load<usize>(r + RL_NEXT);
+      // A run member the packet got this far on has the packet's key: its next member
+      // with that key is the next rule that can match.
+      i = (pre & (IX_RUN << 16)) != 0 ? <u32>load<u16>(e + IX_NEXT) : i + 1;
       continue;
     }
     if (keepFail) {
@@ -491,7 +541,7 @@ function ipfw_chk(m: usize): usize {
       ar = dyn_rule(probeHit);
       probeHit = 0;
     }
-    let next: usize = 0;
+    let next: u32 = nr;
     let again = true;
     while (again) {
       again = false;
@@ -547,14 +597,14 @@ function ipfw_chk(m: usize): usize {
           }
           case O_COUNT:
             rule_count(ar, Args.plen);
-            next = load<usize>(ar + RL_NEXT);
+            next = <u32>load<u16>(ar + RL_IDX) + 1;
             break;
           case O_SKIPTO:
             rule_count(ar, Args.plen);
-            next = skipTo(ar, arg);
+            next = skipTo(ix, nr, <u32>load<u16>(ar + RL_IDX), arg);
             break;
           case O_CHECK_STATE: {
-            next = load<usize>(ar + RL_NEXT);
+            next = <u32>load<u16>(ar + RL_IDX) + 1;
             if (!dynLooked) {
               dynLooked = true;
               const d = dyn_lookup();
@@ -570,7 +620,7 @@ function ipfw_chk(m: usize): usize {
         break;
       }
     }
-    r = next;
+    i = next;
   }
   // The default rule.
   rule_count(0, Args.plen);
@@ -583,7 +633,7 @@ function ipfw_chk(m: usize): usize {
 }
 
 /** The pfil hook on inet and inet6, in and out: arg is the family (4 or 6). */
-function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
+export function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
   if (load<usize>(VF(V_RULES)) == 0) {
     // No rule but the default: it needs no facts. The packet is counted on 65535 and passed
     // or dropped unparsed (a malformed one is the stack's to drop, as without ipfw).

@@ -1,8 +1,10 @@
 // ipfw's dynamic states (FreeBSD netpfil/ipfw/ip_fw_dynamic.c): keep-state makes one per
 // flow, check-state (and keep-state's own probe) finds it for packets of either direction.
 //
-// Per vnet: a hash of 1024 chains in one kmem page charged to the vnet (allocated with the
-// first state), states from the charged zone "ipfw_dyn" (64 bytes), at most dyn_max of
+// Per vnet: a hash of 1024 chains per kmem page charged to the vnet (one page allocated
+// with the first state, doubled whenever the states outnumber the chains, up to 256 pages:
+// 262,144 chains, in chunks of 16 pages, kmem's largest allocation, named by V_DYNHASH
+// and V_DYNDIR), states from the charged zone "ipfw_dyn" (64 bytes), at most dyn_max of
 // them (net.inet.ip.fw.dyn_max; a keep-state past it is refused and the packet denied, as
 // FreeBSD does). The hash is symmetric in the two ends, so both directions meet in one
 // chain. A state lives until its expiry, refreshed by every packet that hits it:
@@ -20,7 +22,7 @@ import {
 import { Args, srcAddr, dstAddr } from "./ip_fw_args";
 import {
   VF, FWSTAT_INC, V_DYNHASH, V_DYNCOUNT, V_DYNMAX, V_CALLOUT, V_LT_SYN, V_LT_ACK, V_LT_FIN, V_LT_RST, V_LT_UDP,
-  V_LT_SHORT, ST_DYN_CREATED, ST_DYN_FULL, ST_DYN_EXPIRED, RL_NUM,
+  V_LT_SHORT, ST_DYN_CREATED, ST_DYN_FULL, ST_DYN_EXPIRED, RL_NUM, V_DYNHPAGES, V_DYNDIR,
 } from "./ip_fw_var";
 
 export const DYN_SIZE: u32 = 64;
@@ -37,7 +39,50 @@ const D_PKTS: usize = 28;
 const D_SRC: usize = 32;
 const D_DST: usize = 48;
 
-const NBUCKETS: u32 = 1024;
+const NBUCKETS: u32 = 1024; // per page
+const HASH_MAX_PAGES: u32 = 256;
+const CHUNK_PAGES: u32 = 16;
+const CHUNK_SHIFT: u32 = 14; // chains per chunk: 16 pages of 1024
+
+/** Where chunk c of the state hash is named. */
+@inline function dirSlot(c: u32): usize {
+  return c == 0 ? VF(V_DYNHASH) : VF(V_DYNDIR + (c << 2));
+}
+
+/** The chain head of hash value h (already masked). */
+@inline function bucket(h: u32): usize {
+  return load<usize>(dirSlot(h >> CHUNK_SHIFT)) + ((<usize>h & ((1 << CHUNK_SHIFT) - 1)) << 2);
+}
+
+/** Allocate a zeroed table of `pages` into dir (16 words). false: no memory (nothing kept). */
+function tableAlloc(dir: usize, pages: u32): bool {
+  const per = pages < CHUNK_PAGES ? pages : CHUNK_PAGES;
+  const n = pages / per;
+  for (let c: u32 = 0; c < n; c++) {
+    const t = kmem_alloc(per, curvnet());
+    if (t == 0) {
+      for (let j: u32 = 0; j < c; j++) kmem_free(load<usize>(dir + (j << 2)), per, curvnet());
+      return false;
+    }
+    memory.fill(t, 0, per << 12);
+    store<usize>(dir + (c << 2), t);
+  }
+  return true;
+}
+
+/** Free the current vnet's table. */
+function tableFree(): void {
+  const pages = load<u32>(VF(V_DYNHPAGES));
+  if (pages == 0) return;
+  const per = pages < CHUNK_PAGES ? pages : CHUNK_PAGES;
+  for (let c: u32 = 0; c < pages / per; c++) {
+    kmem_free(load<usize>(dirSlot(c)), per, curvnet());
+    store<usize>(dirSlot(c), 0);
+  }
+  store<u32>(VF(V_DYNHPAGES), 0);
+}
+
+const newDir = memory.data(64, 4);
 const TH_FIN: u32 = 1;
 const TH_SYN: u32 = 2;
 const TH_RST: u32 = 4;
@@ -57,15 +102,58 @@ export let dynReverse = false;
   return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8);
 }
 
+/** One end of a flow (address, port), mixed. */
+@inline function endHash(a: usize, port: u32): u32 {
+  let h = load<u32>(a) * 0x9e3779b1 ^ load<u32>(a, 4) * 0x85ebca6b ^ load<u32>(a, 8) * 0xc2b2ae35;
+  h ^= load<u32>(a, 12) * 0x27d4eb2f ^ (port + 1) * 0x165667b1;
+  h ^= h >> 15;
+  h *= 0x2c1b3c6d;
+  h ^= h >> 12;
+  return h;
+}
+
+/**
+ * The chain of a flow: the sum of its two ends' hashes, so both directions meet in one
+ * chain (an xor of the raw fields, as before, put flows that differ in both ports or in
+ * address and port into one chain).
+ */
+@inline function flowHash(src: usize, sport: u32, dst: usize, dport: u32, proto: u32): u32 {
+  const h = endHash(src, sport) + endHash(dst, dport) + proto * 0x9e3779b1;
+  return (h ^ (h >> 16)) & ((load<u32>(VF(V_DYNHPAGES)) << 10) - 1);
+}
+
 @inline function hashOf(): u32 {
-  let h = load<u32>(srcAddr) ^ load<u32>(dstAddr);
-  h ^= load<u32>(srcAddr, 4) ^ load<u32>(dstAddr, 4) ^ load<u32>(srcAddr, 8) ^ load<u32>(dstAddr, 8);
-  h ^= load<u32>(srcAddr, 12) ^ load<u32>(dstAddr, 12);
-  h ^= (Args.sport ^ Args.dport) | (Args.proto << 16);
-  h ^= h >> 16;
-  h *= 0x45d9f3b;
-  h ^= h >> 16;
-  return h & (NBUCKETS - 1);
+  return flowHash(srcAddr, Args.sport, dstAddr, Args.dport, Args.proto);
+}
+
+/** Rehash every state into a table of twice the pages, when kmem has them. */
+function dyn_grow(): void {
+  const pages = load<u32>(VF(V_DYNHPAGES));
+  if (!tableAlloc(newDir, pages << 1)) return; // longer chains, still correct
+  const nb = pages << 10;
+  // Unlink every state from the old table onto one list, then switch tables and rehash.
+  let all: usize = 0;
+  for (let i: u32 = 0; i < nb; i++) {
+    const b = bucket(i);
+    let d = load<usize>(b);
+    while (d != 0) {
+      const next = load<usize>(d + D_NEXT);
+      store<usize>(d + D_NEXT, all);
+      all = d;
+      d = next;
+    }
+  }
+  tableFree();
+  const per = (pages << 1) < CHUNK_PAGES ? pages << 1 : CHUNK_PAGES;
+  for (let c: u32 = 0; c < (pages << 1) / per; c++) store<usize>(dirSlot(c), load<usize>(newDir + (c << 2)));
+  store<u32>(VF(V_DYNHPAGES), pages << 1);
+  while (all != 0) {
+    const next = load<usize>(all + D_NEXT);
+    const b = bucket(flowHash(all + D_SRC, <u32>load<u16>(all + D_SPORT), all + D_DST, <u32>load<u16>(all + D_DPORT), <u32>load<u8>(all + D_PROTO)));
+    store<usize>(all + D_NEXT, load<usize>(b));
+    store<usize>(b, all);
+    all = next;
+  }
 }
 
 /** The state of the current packet's flow (either direction), or 0; sets dynReverse. */
@@ -73,7 +161,7 @@ export function dyn_lookup(): usize {
   const tab = load<usize>(VF(V_DYNHASH));
   if (tab == 0) return 0;
   const now = ticks();
-  for (let d = load<usize>(tab + (hashOf() << 2)); d != 0; d = load<usize>(d + D_NEXT)) {
+  for (let d = load<usize>(bucket(hashOf())); d != 0; d = load<usize>(d + D_NEXT)) {
     if (<u32>load<u8>(d + D_PROTO) != Args.proto || <u32>load<u8>(d + D_AF) != Args.af || load<u64>(d + D_EXPIRE) <= now) continue;
     const sp = <u32>load<u16>(d + D_SPORT);
     const dp = <u32>load<u16>(d + D_DPORT);
@@ -129,10 +217,11 @@ export function dyn_install(r: usize): usize {
   }
   let tab = load<usize>(VF(V_DYNHASH));
   if (tab == 0) {
-    tab = kmem_alloc(1, curvnet());
-    if (tab == 0) return 0;
-    memory.fill(tab, 0, NBUCKETS << 2);
-    store<usize>(VF(V_DYNHASH), tab);
+    if (!tableAlloc(VF(V_DYNHASH), 1)) return 0;
+    store<u32>(VF(V_DYNHPAGES), 1);
+  } else {
+    const pages = load<u32>(VF(V_DYNHPAGES));
+    if (pages < HASH_MAX_PAGES && load<u32>(VF(V_DYNCOUNT)) >= (pages << 10)) dyn_grow();
   }
   const d = zone_alloc(dynZone);
   if (d == 0) {
@@ -149,7 +238,7 @@ export function dyn_install(r: usize): usize {
   store<u32>(d + D_PKTS, 0);
   memory.copy(d + D_SRC, srcAddr, 16);
   memory.copy(d + D_DST, dstAddr, 16);
-  const b = tab + (hashOf() << 2);
+  const b = bucket(hashOf());
   store<usize>(d + D_NEXT, load<usize>(b));
   store<usize>(b, d);
   store<u32>(VF(V_DYNCOUNT), load<u32>(VF(V_DYNCOUNT)) + 1);
@@ -169,8 +258,9 @@ function sweep(what: u32, rule: usize): u32 {
   if (tab == 0) return 0;
   const now = ticks();
   let n: u32 = 0;
-  for (let i: u32 = 0; i < NBUCKETS; i++) {
-    let prev = tab + (i << 2);
+  const nb = load<u32>(VF(V_DYNHPAGES)) << 10;
+  for (let i: u32 = 0; i < nb; i++) {
+    let prev = bucket(i);
     let d = load<usize>(prev);
     while (d != 0) {
       const next = load<usize>(d + D_NEXT);
@@ -199,10 +289,8 @@ function dyn_tick(arg: usize): void {
 /** Every state of the current vnet, and the hash page (flush, uninit). */
 export function dyn_free_all(keepTable: bool): u32 {
   const n = sweep(1, 0);
-  const tab = load<usize>(VF(V_DYNHASH));
-  if (!keepTable && tab != 0) {
-    kmem_free(tab, 1, curvnet());
-    store<usize>(VF(V_DYNHASH), 0);
+  if (!keepTable) {
+    tableFree();
   }
   return n;
 }
@@ -223,8 +311,9 @@ export function dyn_list(out: usize, max: u32, skip: u32): u32 {
   const now = ticks();
   let seen: u32 = 0;
   let n: u32 = 0;
-  for (let i: u32 = 0; i < NBUCKETS && n < max; i++) {
-    for (let d = load<usize>(tab + (i << 2)); d != 0 && n < max; d = load<usize>(d + D_NEXT)) {
+  const nb = load<u32>(VF(V_DYNHPAGES)) << 10;
+  for (let i: u32 = 0; i < nb && n < max; i++) {
+    for (let d = load<usize>(bucket(i)); d != 0 && n < max; d = load<usize>(d + D_NEXT)) {
       const exp = load<u64>(d + D_EXPIRE);
       if (exp <= now) continue;
       if (seen++ < skip) continue;

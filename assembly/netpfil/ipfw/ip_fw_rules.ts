@@ -7,7 +7,7 @@
 // the same number (ipfw's order). The default rule 65535 is not on the list: its
 // counters and its action (deny, or accept with default_to_accept) live in the vnet block.
 
-import { zone_alloc, zone_free, curvnet, ticks } from "../../kmod/kapi";
+import { zone_alloc, zone_free, curvnet, ticks, kmem_alloc, kmem_free } from "../../kmod/kapi";
 import {
   insn_op, insn_len, insn_arg, F_OR, F_NOT, O_IP4, O_IP6, O_PROTO, O_IP_SRC_MASK, O_IP_DST_MASK, O_IP_SRC_ME, O_IP_DST_ME,
   O_IP6_SRC_MASK, O_IP6_DST_MASK, O_IP_SRC_LOOKUP, O_IP_DST_LOOKUP, O_IP_SRCPORT, O_IP_DSTPORT, O_VIA, O_RECV, O_XMIT, O_IN,
@@ -17,7 +17,8 @@ import {
   R_ACTION_IN_MATCH, R_MATCH_IN_ACTION, R_NO_ACTION, R_SKIPTO, R_OR_OPEN, R_ARG, R_FLAGS, RL_NEXT, RL_NUM, RL_SET,
   RL_CMDLEN, RL_ACTOFS, RL_ZONE, RL_PKTS, RL_BYTES, RL_TS, RL_LOGGED, RL_CMD, RULE_MAX_WORDS, V_RULES, V_NRULES,
   RL_PRE_PROTO, RL_PRE_FLAGS, RL_PRE_DLO, RL_PRE_DHI, PRE_DPORT,
-  V_DEF_PKTS, V_DEF_BYTES, V_DEF_TS, VF,
+  V_DEF_PKTS, V_DEF_BYTES, V_DEF_TS, VF, RL_IDX, V_INDEX, V_IXPAGES, V_IXHASH, V_IXHPAGES, V_IXHMASK, IX_SIZE, IX_SHIFT,
+  IX_RULE, IX_PRE, IX_FLAGS, IX_DLO, IX_DHI, IX_NEXT, IX_END, IX_RUN, IX_RUN_MIN, IX_MAX_PAGES, IX_MAX_RULES,
 } from "./ip_fw_var";
 
 /** The zones of the three size classes (created at MOD_LOAD). */
@@ -119,8 +120,12 @@ export function ipfw_check_rule(p: usize, words: u32): i32 {
   return 0;
 }
 
-/** Store a checked rule (words at p) in the current vnet's list. 0 or -ENOMEM. */
+/**
+ * Store a checked rule (words at p) in the current vnet's list. 0, -ENOMEM, or -ENOSPC
+ * (the vnet holds IX_MAX_RULES rules already).
+ */
 export function ipfw_insert(p: usize, words: u32): i32 {
+  if (load<u32>(VF(V_NRULES)) >= IX_MAX_RULES) return -28; // ENOSPC
   const cmdlen = words - 2;
   const c = classOf(cmdlen);
   const r = zone_alloc(load<usize>(ruleZones + (c << 2)));
@@ -132,7 +137,7 @@ export function ipfw_insert(p: usize, words: u32): i32 {
   store<u8>(r + RL_SET, <u8>(w0 >> 16));
   store<u16>(r + RL_CMDLEN, <u16>cmdlen);
   store<u16>(r + RL_ACTOFS, <u16>(w1 >> 16));
-  store<u32>(r + RL_ZONE, c);
+  store<u16>(r + RL_ZONE, <u16>c);
   store<u64>(r + RL_PKTS, 0);
   store<u64>(r + RL_BYTES, 0);
   store<u32>(r + RL_TS, 0);
@@ -148,6 +153,134 @@ export function ipfw_insert(p: usize, words: u32): i32 {
   store<usize>(r + RL_NEXT, q);
   store<usize>(prev, r);
   store<u32>(VF(V_NRULES), load<u32>(VF(V_NRULES)) + 1);
+  if (ipfw_reindex() != 0) {
+    // No memory for the larger index: the rule is not kept (the old index still holds).
+    store<usize>(prev, q);
+    freeRule(r);
+    return -12; // ENOMEM
+  }
+  return 0;
+}
+
+@inline function ixHash(key: u32, end: u32): u32 {
+  let h = key ^ (end * 0x9e3779b1);
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  return h;
+}
+
+/** Does entry e start or continue an exact-port run (one protocol, one exact dport)? */
+@inline function ixExact(e: usize): bool {
+  return load<u16>(e + IX_PRE) != 0 && (<u32>load<u16>(e + IX_FLAGS) & PRE_DPORT) != 0 &&
+    load<u16>(e + IX_DLO) == load<u16>(e + IX_DHI);
+}
+
+/** Replace an allocation of `have` pages at *slot by one of `need` (0: none). false: no memory. */
+function ixRealloc(slot: u32, pslot: u32, need: u32): bool {
+  const have = load<u32>(VF(pslot));
+  if (need == have) return true;
+  const old = load<usize>(VF(slot));
+  let nw: usize = 0;
+  if (need != 0) {
+    nw = kmem_alloc(need, curvnet());
+    if (nw == 0) return false;
+  }
+  if (old != 0) kmem_free(old, have, curvnet());
+  store<usize>(VF(slot), nw);
+  store<u32>(VF(pslot), need);
+  return true;
+}
+
+/**
+ * Rebuild the current vnet's walk index (ip_fw_var.ts, IX_*) from the rule list: after
+ * every change of the list. 0, or -ENOMEM when a larger index cannot be had (the old one
+ * is left as it was). Without memory for the run hash the index has no runs, which the
+ * walk handles (every rule is then tried on its prefilter).
+ */
+export function ipfw_reindex(): i32 {
+  const n = load<u32>(VF(V_NRULES));
+  const need: u32 = n == 0 ? 0 : (((n << IX_SHIFT) + 4095) >> 12);
+  if (need > load<u32>(VF(V_IXPAGES))) {
+    if (!ixRealloc(V_INDEX, V_IXPAGES, need)) return -12;
+  } else if (need < load<u32>(VF(V_IXPAGES))) {
+    ixRealloc(V_INDEX, V_IXPAGES, need); // shrinking: on failure the larger one serves
+  }
+  const ix = load<usize>(VF(V_INDEX));
+  let i: u32 = 0;
+  for (let q = load<usize>(VF(V_RULES)); q != 0; q = load<usize>(q + RL_NEXT)) {
+    const e = ix + (<usize>i << IX_SHIFT);
+    store<u32>(e + IX_RULE, <u32>q);
+    store<u16>(e + IX_PRE, load<u16>(q + RL_PRE_PROTO));
+    store<u16>(e + IX_FLAGS, load<u16>(q + RL_PRE_FLAGS));
+    store<u16>(e + IX_DLO, load<u16>(q + RL_PRE_DLO));
+    store<u16>(e + IX_DHI, load<u16>(q + RL_PRE_DHI));
+    store<u16>(e + IX_END, 0);
+    store<u16>(q + RL_IDX, <u16>i);
+    i++;
+  }
+  // Skip steps on the prefilter protocol, from the back: the first later rule whose
+  // protocol differs (pf's skip[PF_SKIP_PROTO]).
+  let bound: u32 = n;
+  for (let k = <i32>n - 1; k >= 0; k--) {
+    const e = ix + (<usize>k << IX_SHIFT);
+    if (<u32>k + 1 < n && load<u16>(e + IX_PRE) != load<u16>(e + IX_SIZE + IX_PRE)) bound = <u32>k + 1;
+    store<u16>(e + IX_NEXT, <u16>(load<u16>(e + IX_PRE) != 0 ? bound : <u32>k + 1));
+  }
+  // Exact-port runs: count their members, size the hash (load at most 1/2), fill it.
+  let members: u32 = 0;
+  for (let s: u32 = 0; s < n;) {
+    let t = s;
+    while (t < n && ixExact(ix + (<usize>t << IX_SHIFT))) t++;
+    if (t - s >= IX_RUN_MIN) members += t - s;
+    s = t == s ? s + 1 : t;
+  }
+  let slots: u32 = 16;
+  while (slots < members * 2) slots <<= 1;
+  let hpages: u32 = members == 0 ? 0 : ((slots << 3) + 4095) >> 12;
+  if (hpages > IX_MAX_PAGES || !ixRealloc(V_IXHASH, V_IXHPAGES, hpages)) {
+    ixRealloc(V_IXHASH, V_IXHPAGES, 0);
+    return 0; // no runs: correct, only slower
+  }
+  if (hpages == 0) return 0;
+  const tab = load<usize>(VF(V_IXHASH));
+  slots = (hpages << 12) >> 3;
+  const mask = slots - 1;
+  store<u32>(VF(V_IXHMASK), mask);
+  memory.fill(tab, 0, hpages << 12);
+  for (let s: u32 = 0; s < n;) {
+    let t = s;
+    while (t < n && ixExact(ix + (<usize>t << IX_SHIFT))) t++;
+    if (t - s >= IX_RUN_MIN) {
+      // From the back, so each key's slot ends holding its first member and each member
+      // links to the next one with its key.
+      for (let k = <i32>t - 1; k >= <i32>s; k--) {
+        const e = ix + (<usize>k << IX_SHIFT);
+        store<u16>(e + IX_FLAGS, <u16>(<u32>load<u16>(e + IX_FLAGS) | IX_RUN));
+        store<u16>(e + IX_END, <u16>t);
+        const key = (<u32>load<u16>(e + IX_PRE) << 16) | <u32>load<u16>(e + IX_DLO);
+        let h = ixHash(key, t) & mask;
+        while (true) {
+          const sl = tab + (<usize>h << 3);
+          const w0 = load<u32>(sl);
+          if (w0 == 0) {
+            store<u32>(sl, key);
+            store<u32>(sl + 4, (t << 16) | <u32>k);
+            store<u16>(e + IX_NEXT, <u16>t);
+            break;
+          }
+          const w1 = load<u32>(sl + 4);
+          if (w0 == key && (w1 >> 16) == t) {
+            store<u16>(e + IX_NEXT, <u16>(w1 & 0xffff));
+            store<u32>(sl + 4, (t << 16) | <u32>k);
+            break;
+          }
+          h = (h + 1) & mask;
+        }
+      }
+    }
+    s = t == s ? s + 1 : t;
+  }
   return 0;
 }
 
@@ -186,7 +319,7 @@ function rule_prefilter(r: usize): void {
 }
 
 function freeRule(r: usize): void {
-  zone_free(load<usize>(ruleZones + (load<u32>(r + RL_ZONE) << 2)), r);
+  zone_free(load<usize>(ruleZones + (<u32>load<u16>(r + RL_ZONE) << 2)), r);
   store<u32>(VF(V_NRULES), load<u32>(VF(V_NRULES)) - 1);
 }
 
@@ -213,6 +346,7 @@ export function ipfw_delete(num: u32, set: i32, onDelete: u32): u32 {
     }
     q = next;
   }
+  if (n != 0) ipfw_reindex(); // smaller: cannot fail
   return n;
 }
 
@@ -227,6 +361,7 @@ export function ipfw_flush_rules(): u32 {
     n++;
     q = next;
   }
+  ipfw_reindex(); // no rules: frees the index and its hash
   return n;
 }
 
@@ -251,9 +386,24 @@ export function ipfw_zero_rules(num: u32): u32 {
   return n;
 }
 
+// The second of kernel time last computed and where it began: a 64-bit division per
+// counted packet cost more than the rest of counting it.
+let secNow: u32 = 0;
+let secBase: u64 = 0;
+
+/** Seconds of kernel time. */
+@inline function seconds(): u32 {
+  const t = ticks();
+  if (t < secBase || t - secBase >= 1_000_000) {
+    secNow = <u32>(t / 1_000_000);
+    secBase = <u64>secNow * 1_000_000;
+  }
+  return secNow;
+}
+
 /** Count a match of rule r (0: the default rule) for a packet of len bytes. */
 @inline export function rule_count(r: usize, len: u32): void {
-  const s = <u32>(ticks() / 1_000_000);
+  const s = seconds();
   if (r == 0) {
     store<u64>(VF(V_DEF_PKTS), load<u64>(VF(V_DEF_PKTS)) + 1);
     store<u64>(VF(V_DEF_BYTES), load<u64>(VF(V_DEF_BYTES)) + len);

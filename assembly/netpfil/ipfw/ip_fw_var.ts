@@ -86,7 +86,8 @@ export const RL_NUM: usize = 4; // u16 rulenum, u8 set at 6
 export const RL_SET: usize = 6;
 export const RL_CMDLEN: usize = 8; // u16
 export const RL_ACTOFS: usize = 10; // u16
-export const RL_ZONE: usize = 12; // u32: which size class
+export const RL_ZONE: usize = 12; // u16: which size class
+export const RL_IDX: usize = 14; // u16: the rule's position in the walk index (V_INDEX)
 export const RL_PKTS: usize = 16; // u64
 export const RL_BYTES: usize = 24; // u64
 export const RL_TS: usize = 32; // u32: seconds of kernel time at the last match
@@ -112,7 +113,7 @@ export const V_DEF_PKTS: u32 = 16; // u64
 export const V_DEF_BYTES: u32 = 24; // u64
 export const V_DEF_TS: u32 = 32;
 export const V_DYNMAX: u32 = 36;
-export const V_DYNHASH: u32 = 40; // kmem page of buckets, or 0
+export const V_DYNHASH: u32 = 40; // the state hash's first chunk (V_DYNDIR's word 0), or 0
 export const V_LOGRING: u32 = 44; // kmem page of log records, or 0
 export const V_LOGSEQ: u32 = 48; // records written (ever)
 export const V_LT_SYN: u32 = 52; // lifetimes, seconds
@@ -124,8 +125,38 @@ export const V_LT_SHORT: u32 = 72;
 export const V_HOOKED: u32 = 76; // bit 0 inet, bit 1 inet6
 export const V_CALLOUT: u32 = 80; // CALLOUT_SIZE (40)
 export const V_STATS: u32 = 120;
-export const V_NAT: u32 = 168; // ip_fw_nat.ts's words (NV_SIZE)
-export const V_SIZE: u32 = 168 + 76;
+export const V_INDEX: u32 = 168; // kmem pages: the walk index, IX_SIZE bytes per rule, or 0
+export const V_IXPAGES: u32 = 172;
+export const V_IXHASH: u32 = 176; // kmem pages: the exact-port hash of the index's runs, or 0
+export const V_IXHPAGES: u32 = 180;
+export const V_IXHMASK: u32 = 184; // slots - 1
+export const V_DYNHPAGES: u32 = 188; // pages of the state hash: 1024 chains each
+export const V_DYNDIR: u32 = 192; // chunks 1..15 of the state hash (16 pages each); 0 is V_DYNHASH
+export const V_NAT: u32 = 256; // ip_fw_nat.ts's words (NV_SIZE)
+export const V_SIZE: u32 = 256 + 80;
+
+// The walk index (ip_fw_rules.ts ipfw_reindex, FreeBSD's chain->map with pf's skip steps):
+// the rules in order as an array, each entry its rule and prefilter, rebuilt after every
+// add, delete and flush. A run of at least IX_RUN_MIN consecutive rules that each match
+// one protocol and one exact destination port (from their prefilters) is hashed by
+// (protocol, port): a packet enters the run at the first member with its key, and a
+// member that fails goes on to the next member with the same key (IX_NEXT) or past the
+// run (IX_END). Any other rule with a protocol prefilter has as IX_NEXT the next rule of a
+// different prefilter protocol (a skip step): a packet of another protocol skips the lot.
+export const IX_SIZE: u32 = 16;
+export const IX_SHIFT: u32 = 4;
+export const IX_RULE: usize = 0; // u32: the rule
+export const IX_PRE: usize = 4; // u16: prefilter protocol + 1, 0 = any
+export const IX_FLAGS: usize = 6; // u16: PRE_DPORT | IX_RUN
+export const IX_DLO: usize = 8; // u16
+export const IX_DHI: usize = 10; // u16
+export const IX_NEXT: usize = 12; // u16: see above
+export const IX_END: usize = 14; // u16: run members: the index after the run
+export const IX_RUN: u32 = 2;
+export const IX_RUN_MIN: u32 = 4;
+export const IX_MAX_PAGES: u32 = 16; // kmem's largest allocation
+/** Rules a vnet may hold: the index fits one kmem allocation. */
+export const IX_MAX_RULES: u32 = (IX_MAX_PAGES << 12) >> IX_SHIFT;
 
 // Counters (V_STATS + 4 * i), shown by the host as ipfw's.
 export const ST_BADPKT: u32 = 0; // malformed packets dropped before any rule

@@ -20,8 +20,9 @@
 import {
   CURVNET_SET, CURVNET_RESTORE, vnet_valid, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base,
   vnet_sysinit_register, zone_create, zone_destroy, ZONE_CHARGE, callout_init, callout_drain, kmem_free, curvnet,
-  MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, ENOMEM, EINVAL, ENOSPC,
+  MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, ENOMEM, EINVAL, ENOSPC, m_gethdr, m_append, m_freem, PFIL_DROPPED,
 } from "../../kmod/kapi";
+import { MT_DATA } from "../../sys/mbuf";
 import { SI_SUB_PROTO_FIREWALL, SI_ORDER_ANY } from "../../sys/kernel";
 import {
   IpfwGlobals, VF, V_SIZE, V_RULES, V_NRULES, V_DEFACCEPT, V_DYNCOUNT, V_DEF_PKTS, V_DEF_BYTES, V_DEF_TS, V_DYNMAX,
@@ -34,7 +35,7 @@ import {
   ruleZones, ipfw_check_rule, ipfw_insert, ipfw_delete, ipfw_flush_rules, ipfw_zero_rules, lastReason, lastWhere,
 } from "./ip_fw_rules";
 import { dyn_setzone, dyn_free_all, dyn_delete_rule, dyn_list, DYN_SIZE } from "./ip_fw_dynamic";
-import { ipfw_hook_vnet, ipfw_unhook_vnet, ipfw_sync_hooks, LOG_RING } from "./ip_fw2";
+import { ipfw_hook_vnet, ipfw_unhook_vnet, ipfw_sync_hooks, ipfw_hook, LOG_RING } from "./ip_fw2";
 import {
   NatGlobals, NV_MAX, NV_COUNT, NV_LT_TCP_TRANS, NV_LT_TCP_EST, NV_LT_UDP, NV_LT_ICMP, NV_LT_FRAG, NAT_MAX_DEFAULT,
   NAT_LT_TCP_TRANS, NAT_LT_TCP_EST, NAT_LT_UDP, NAT_LT_ICMP, NAT_LT_FRAG, NAT_ENT_SIZE, nat_config, nat_delete, nat_list,
@@ -382,3 +383,28 @@ export function ipfw_nat_set(v: usize, what: u32, value: u32): i32 {
 }
 
 export { EINVAL };
+
+/**
+ * Run vnet v's rules over the len-byte IPv4 (af 4) or IPv6 (af 6) packet at p in the module
+ * buffer, as its pfil hook at direction dir with no interface, as if it were hooked: for
+ * tests that compare verdicts and counters with a reference. Meant for rules whose actions
+ * send nothing (accept, deny, count, skipto, check-state). 1 passed, 0 dropped, -EINVAL,
+ * -ENOMEM.
+ */
+export function ipfw_inject(v: usize, p: usize, len: u32, af: u32, dir: u32): i32 {
+  if (!vnet_valid(v) || len == 0 || !inBuf(p, (len + 3) >> 2) || (af != 4 && af != 6)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  let r: i32 = -ENOMEM;
+  const m = m_gethdr(MT_DATA);
+  if (m != 0) {
+    if (!m_append(m, len, p)) {
+      m_freem(m);
+    } else {
+      const out = ipfw_hook(m, 0, dir, af);
+      r = out == PFIL_DROPPED ? 0 : 1;
+      if (out != PFIL_DROPPED) m_freem(out);
+    }
+  }
+  CURVNET_RESTORE(old);
+  return r;
+}
