@@ -166,13 +166,14 @@ describe("memory budgets", () => {
     const v = k.createVnet();
     const budget = v.accounting().pinnedBytes + 48 * 1024;
     v.setMemoryBudget(budget);
-    // A 64 KiB connection hash (16 pages charged to v) does not fit; a 4 KiB one does.
+    // The first socket makes the connection and port hashes (two pages charged to v).
+    const socks: Socket[] = [socket(k, v, "inet", "stream")];
+    // A 64 KiB connection hash (16 pages charged to v) does not fit; an 8 KiB one does.
     assert.throws(() => tcpKnob(k, v, "tcbhashsize", 16384), /ENOMEM|ENOBUFS/);
     assert.ok(v.accounting().pinnedBytes <= budget);
     assert.equal(v.accounting().refusals.budget, 1);
     tcpKnob(k, v, "tcbhashsize", 2048);
     // Then sockets (items charged to v, tcpcbs from its own zone's pages) until refused.
-    const socks: Socket[] = [];
     let refused: unknown;
     for (let i = 0; i < 2000 && !refused; i++) {
       try {

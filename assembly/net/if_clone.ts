@@ -154,6 +154,7 @@ export function if_clone_destroy_ifp(ifp: usize): i32 {
  * driver's VNET_SYSUNINIT: clones die with their home vnet).
  */
 export function if_clone_vnet_destroy(c: usize): u32 {
+  if (load<u32>(c, C_COUNT) == 0) return 0; // no clone anywhere: no walk over every vnet
   // (The dying vnet is still on the live list while its uninits run.)
   const home = curvnet();
   let n: u32 = 0;

@@ -112,7 +112,7 @@ async function vnetCreateDestroy(ctx: GroupContext): Promise<void> {
 }
 
 /** `ip -batch` adding then deleting NETNS_PAIRS namespaces: µs per add+del pair. */
-function linuxNetns(ctx: GroupContext): { value?: number; note: string } {
+export function linuxNetns(ctx: GroupContext): { value?: number; note: string } {
   if (process.platform !== "linux") return { note: "not Linux" };
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return { note: "needs root (ip netns add)" };
   const ver = spawnSync("ip", ["-V"], { encoding: "utf8" });

@@ -10,8 +10,15 @@
 // near the root. Bytes per route: what the vnet is charged (nodes, 32 B each, including
 // the glue nodes where prefixes part) over the routes; a family adds its route entry.
 
-import { Kernel } from "../../host/index.js";
-import { median, nowNs, round, type Group } from "../lib.js";
+//
+// And what a GENERIC vnet costs (the headline vnet figures use BARE vnets, lo0 only): the
+// bytes one idle vnet owns, broken down by module (each module kldloaded in turn into a
+// BARE kernel with a live vnet: its VNET section bytes, pages and items charged), and
+// 100,000 of them created through the host API.
+
+import { Kernel, PAGE_SIZE, type Vnet } from "../../host/index.js";
+import { median, nowNs, round, fmtValue, type Group, type GroupContext } from "../lib.js";
+import { linuxNetns } from "./kernel.js";
 
 interface BenchRoute {
   rb_open(): number;
@@ -53,16 +60,109 @@ function lookups(rb: BenchRoute, f: (n: number, seed: number) => number, seed: n
   return median(ns);
 }
 
+const VNETS_MANY = 100_000;
+const MANY_RUNS = 3;
+
+/** Bytes an idle vnet of each GENERIC module adds: VNET section, pages, charged items. */
+async function genericBreakdown(): Promise<string> {
+  const k = await Kernel.boot({ config: "BARE" });
+  try {
+    const v = k.createVnet();
+    const parts: string[] = [];
+    let used = k.accounting().vnetSectionUsed;
+    let prev = v.accounting();
+    const itemBytes = (vv: Vnet, names: string[]) => {
+      const size = new Map(k.vmstatZ(vv).map((r) => [r.name, r.size]));
+      return names.map((n) => `${n} ${size.get(n)} B`).join(", ");
+    };
+    parts.push(`kernel: section ${used} B, items ${itemBytes(v, Object.keys(prev.items))}`);
+    for (const m of k.linkmap.configs.GENERIC!) {
+      await k.kldload(m);
+      const a = v.accounting();
+      const u = k.accounting().vnetSectionUsed;
+      const items = Object.keys(a.items).filter((n) => a.items[n] !== (prev.items[n] ?? 0));
+      const pages = a.pages - prev.pages;
+      parts.push(`${m}: section ${u - used} B${pages ? `, ${pages} pages` : ""}${items.length ? `, items ${itemBytes(v, items)}` : ""}`);
+      used = u;
+      prev = a;
+    }
+    v.destroy();
+    return `section used ${used} of ${k.accounting().vnetSectionBytes} B; ${parts.join("; ")}`;
+  } finally {
+    k.shutdown();
+  }
+}
+
+async function genericIdle(ctx: GroupContext): Promise<void> {
+  const k = await Kernel.boot({ config: "GENERIC" });
+  const v = k.createVnet();
+  const a = v.accounting();
+  const items = Object.entries(a.items).map(([n, c]) => `${n} ${c}`).join(", ");
+  v.destroy();
+  k.shutdown();
+  const breakdown = await genericBreakdown();
+  ctx.report("vnet_generic_idle_bytes", a.bytes, {
+    note: `GENERIC kernel: ${a.pages} pages (${a.pages * PAGE_SIZE} B VNET data block) + ${a.bytes - a.pages * PAGE_SIZE} B struct vnet and charged items (${items}); per module, kldloaded in turn into a live vnet: ${breakdown}`,
+  });
+}
+
+/** One GENERIC kernel, 100,000 vnets through the host API, all destroyed; pages must come back. */
+async function genericManyOnce(ctx: GroupContext): Promise<{ createS: number; destroyS: number; bytes: number }> {
+  const k = await Kernel.boot({ config: "GENERIC" });
+  try {
+    for (let r = 0; r < 3; r++) {
+      const warm = Array.from({ length: 1000 }, () => k.createVnet());
+      for (const v of warm.reverse()) v.destroy();
+    }
+    const base = k.accounting();
+    const t0 = nowNs();
+    const vs: Vnet[] = new Array(VNETS_MANY);
+    for (let i = 0; i < VNETS_MANY; i++) vs[i] = k.createVnet();
+    const createS = (nowNs() - t0) / 1e9;
+    const bytes = (k.accounting().pagesInUse - base.pagesInUse) * PAGE_SIZE;
+    const t1 = nowNs();
+    for (let i = VNETS_MANY - 1; i >= 0; i--) vs[i].destroy();
+    const destroyS = (nowNs() - t1) / 1e9;
+    const after = k.accounting();
+    const left = after.pagesInUse - base.pagesInUse;
+    ctx.log(`100k GENERIC vnets: created in ${createS.toFixed(2)} s, destroyed in ${destroyS.toFixed(2)} s, ${left} pages left`);
+    if (left !== 0 || after.vnets !== 1) throw new Error(`vnets_100k_generic: ${left} pages and ${after.vnets - 1} vnets left after destroying all`);
+    return { createS, destroyS, bytes };
+  } finally {
+    k.shutdown();
+  }
+}
+
+async function genericMany(ctx: GroupContext): Promise<void> {
+  const runs = [];
+  for (let r = 0; r < MANY_RUNS; r++) runs.push(await genericManyOnce(ctx));
+  const createS = median(runs.map((r) => r.createS));
+  const peer = linuxNetns(ctx);
+  const opts = peer.value !== undefined ? { peer: "linux_netns_add_del_us", peerValue: peer.value } : {};
+  const b = runs[runs.length - 1].bytes;
+  ctx.report("vnets_100k_generic_create_s", round(createS), {
+    ...opts,
+    note: `host API k.createVnet() x 100,000 in a fresh GENERIC kernel (${fmtValue(round((createS * 1e6) / VNETS_MANY))} µs each, runs ${runs.map((r) => r.createS.toFixed(2)).join(", ")} s, median); destroy all ${median(runs.map((r) => r.destroyS)).toFixed(2)} s, 0 pages left; kmem ${(b / 2 ** 20).toFixed(0)} MiB (${fmtValue(round(b / VNETS_MANY))} B/vnet)${peer.value === undefined ? `; peer not measured: ${peer.note}` : ""}`,
+  });
+}
+
 const group: Group = {
   name: "mvns",
-  description: "the modular stack (issue 12): the route table both families share",
+  description: "the modular stack (issue 12): the route table both families share, the GENERIC vnet's footprint",
+  peers: ["linux_netns_add_del_us"],
   metrics: [
+    { name: "vnet_generic_idle_bytes", unit: "B", target: { max: 12288 }, description: "kernel memory one idle vnet owns in a GENERIC kernel (accounting().bytes), with the per-module breakdown in the note" },
+    { name: "vnets_100k_generic_create_s", unit: "s", target: { max: 2 }, description: "100,000 vnets created in one GENERIC kernel through the host API" },
     { name: "route_lookup_ns_1m", unit: "ns", target: { max: 60 }, description: "IPv4 longest-prefix match in a table of 1,000,000 random prefixes, random lookups, cache off (inside Wasm)" },
     { name: "route6_lookup_ns_1m", unit: "ns", target: { max: 100 }, description: "IPv6 longest-prefix match in a table of 1,000,000 random prefixes, random lookups, cache off (inside Wasm)" },
     { name: "route_insert_per_s_1m", unit: "routes/s", description: "IPv4 prefixes inserted per second while filling a table to 1,000,000 (inside Wasm)" },
     { name: "route_bytes_per_route", unit: "bytes", description: "memory charged to the vnet per IPv4 route in the 1,000,000-prefix table (trie nodes; the family's route entry is extra)" },
   ],
   async run(ctx) {
+    ctx.log("GENERIC vnet footprint");
+    await genericIdle(ctx);
+    ctx.log("100k GENERIC vnets");
+    await genericMany(ctx);
     const k = await Kernel.boot({ config: "BARE" });
     try {
       await k.kldload("bench_route");

@@ -45,7 +45,7 @@ export const TCPSTAT_NAMES = [
   "finwait2_drops", "rcvmemdrop", "rcvreassfull", "challenge_acks", "challenge_acks_limited", "rcvbadopt", "ecn_shs",
   "sndrst", "tw_recycles", "rstlimited", "mturesent", "icmpsoft", "icmpignored", "icmpdrop",
   "sc_added", "sc_retransmitted", "sc_dupsyn", "sc_dropped", "sc_completed", "sc_bucketoverflow", "sc_cacheoverflow",
-  "sc_reset", "sc_stale", "sc_badack", "sc_zonefail",
+  "sc_reset", "sc_stale", "sc_badack", "sc_zonefail", "tablefail",
 ] as const;
 export type TcpStats = Record<(typeof TCPSTAT_NAMES)[number], number>;
 
@@ -117,6 +117,7 @@ export function netstatSTcp(kernel: Kernel, vnet: Vnet): string {
     ll(s.sc_stale, "stale"),
     ll(s.sc_badack, "badack"),
     ll(s.sc_zonefail, "zone failures"),
+    l(s.tablefail, "sockets refused for want of memory for the connection tables"),
     l(s.sc_sendcookie, "cookies sent"),
     l(s.sc_recvcookie, "cookies received"),
     l(s.connects, `connections established (including accepts)`),

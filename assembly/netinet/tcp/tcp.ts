@@ -14,8 +14,8 @@
 // (at least one: without any MOD_LOAD fails with EAFNOSUPPORT). A family loaded after tcp
 // is not served until tcp is loaded again.
 //
-// Per vnet: the block in the VNET section (TcpVnet + tcpstat, ~650 bytes), two kmem pages
-// of hash heads (a third, the listen hash, with the first listener), the tcpcbs (zone
+// Per vnet: the block in the VNET section (TcpVnet + tcpstat, ~950 bytes), two kmem pages
+// of hash heads while it has tcpcbs (a third, the listen hash, with the first listener), the tcpcbs (zone
 // "tcpcb", charged to the vnet) and what hangs off them on demand ("tcpsb", "tcpsack",
 // "cc_cubic"), each limited per vnet by net.inet.tcp.maxtcpcb; the syncache's table (two
 // pages with the first listener) and entries ("syncache", net.inet.tcp.syncache.cachelimit). MOD_QUIESCE refuses while
@@ -32,7 +32,7 @@ import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, SB_MAX, 
 import {
   TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_AUTOBUF_MAX, TCP_RSTLIM_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
-import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy } from "./tcp_subr";
+import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy, tcp_tables_destroy } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
 import { tcp_inet_ops, tcp_inet_attach, tcp_inet_detach } from "./tcp_inet";
 import { tcp_inet6_ops, tcp_inet6_attach, tcp_inet6_detach } from "./tcp_inet6";
@@ -42,15 +42,12 @@ export { kmod_heap_top } from "../../kmod/kmod";
 function tcp_vnet_init(): i32 {
   const vv = V();
   const v = curvnet();
-  vv.hashtbl = kmem_alloc(1, v);
-  vv.hashmask = TCP_HASH_SIZE - 1; // (before a failure: the uninit frees the table by its size)
-  vv.porthash = kmem_alloc(1, v);
-  if (vv.hashtbl == 0 || vv.porthash == 0) {
-    tcp_vnet_uninit();
-    return -ENOMEM;
-  }
-  memory.fill(vv.hashtbl, 0, 4096);
-  memory.fill(vv.porthash, 0, 4096);
+  // The connection and port hashes (two pages) come with the vnet's first tcpcb and go
+  // with its last (tcp_subr.ts tcp_tables_create): most vnets of a large lab never open a
+  // TCP socket.
+  vv.hashtbl = 0;
+  vv.porthash = 0;
+  vv.hashmask = TCP_HASH_SIZE - 1;
   vv.isn_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.isn_key1 = (<u64>arc4random() << 32) | <u64>arc4random();
   vv.cookie_key0 = (<u64>arc4random() << 32) | <u64>arc4random();
@@ -70,13 +67,10 @@ function tcp_vnet_uninit(): void {
   // connections, TIME_WAIT), or, after a forced unload, sockets the layer frees without us.
   while (vv.pcblist != 0) tcp_free(vv.pcblist);
   const v = curvnet();
-  if (vv.hashtbl != 0) kmem_free(vv.hashtbl, (vv.hashmask + 1) >> 10, v);
-  if (vv.porthash != 0) kmem_free(vv.porthash, 1, v);
+  tcp_tables_destroy(vv, v);
   if (vv.listhash != 0) kmem_free(vv.listhash, 1, v);
   syncache_tbl_destroy(vv, v);
   tcp_portcnt_destroy(vv, v);
-  vv.hashtbl = 0;
-  vv.porthash = 0;
   vv.listhash = 0;
   vv.nlisten = 0;
   vv.neph = 0;

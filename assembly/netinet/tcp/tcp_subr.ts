@@ -30,7 +30,7 @@ import {
   TCP_EPH_FIRST, TCP_EPH_COUNT, TCP_PORTCNT_PAGES, TCP_PORTCNT_MANY, TCP_PORTCNT_MIN,
   TH_SPORT, TH_DPORT, TH_SEQ, TH_ACK, TH_OFFX, TH_FLAGSB, TH_WIN, TH_SUM, TH_URP, TH_RST, TH_ACKF, TCP_HDR_MIN,
   TCPS_DROPS, TCPS_CONNDROPS, TCPST_CLOSED, TCPS_SNDTOTAL, TCPS_SNDCTRL, TCPS_SNDRST, TCPS_RSTLIMITED, TCPS_SNDACKS,
-  TCPS_CHALLENGEACK, TCPS_CHALLENGEACK_LIMITED, TF_INABORT, TF_RCVD_TSTMP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP,
+  TCPS_CHALLENGEACK, TCPS_CHALLENGEACK_LIMITED, TCPS_TABLEFAIL, TF_INABORT, TF_RCVD_TSTMP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP,
   TCPTV_KEEP_IDLE, TCPTV_KEEPINTVL, TCPTV_KEEPCNT, TCPTV_KEEP_INIT, TCPTV_RTOBASE, TCP_MSS_DEFAULT,
 } from "./tcp_var";
 
@@ -349,6 +349,10 @@ export function tcp_hash_resize(buckets: u32): i32 {
   if (buckets < TCP_HASH_SIZE || buckets > TCP_HASH_MAX || (buckets & (buckets - 1)) != 0) return -EINVAL;
   const vv = V();
   if (buckets == vv.hashmask + 1) return 0;
+  if (vv.hashtbl == 0) {
+    vv.hashmask = buckets - 1; // no table yet: the first tcpcb's has this size
+    return 0;
+  }
   const v = curvnet();
   const pages = buckets >> 10;
   const tbl = kmem_alloc(pages, v);
@@ -369,6 +373,41 @@ export function tcp_hash_resize(buckets: u32): i32 {
   }
   kmem_free(old, oldn >> 10, v);
   return 0;
+}
+
+/**
+ * The connection hash (hashmask + 1 heads) and the port hash of the current vnet, made
+ * with its first tcpcb and freed with its last (tcp_free) or with the vnet (tcp.ts
+ * tcp_vnet_uninit): a vnet without TCP holds no TCP pages, like the listen hash without
+ * listeners. Every table user runs with a tcpcb of the vnet in hand, except the input
+ * lookup (tcp_lookup), which finds nothing while there is no table. False, counted
+ * (tablefail), when the pages cannot be had; nothing is kept then.
+ */
+export function tcp_tables_create(): bool {
+  const vv = V();
+  if (vv.hashtbl != 0) return true;
+  const v = curvnet();
+  const pages = (vv.hashmask + 1) >> 10;
+  const tbl = kmem_alloc(pages, v);
+  const ph = tbl != 0 ? kmem_alloc(1, v) : 0;
+  if (ph == 0) {
+    if (tbl != 0) kmem_free(tbl, pages, v);
+    TCPSTAT_INC(TCPS_TABLEFAIL);
+    return false;
+  }
+  memory.fill(tbl, 0, <usize>pages << 12);
+  memory.fill(ph, 0, 4096);
+  vv.hashtbl = tbl;
+  vv.porthash = ph;
+  return true;
+}
+
+/** Free vnet v's connection and port hashes (its last tcpcb is gone, or its uninit). */
+export function tcp_tables_destroy(vv: TcpVnet, v: usize): void {
+  if (vv.hashtbl != 0) kmem_free(vv.hashtbl, (vv.hashmask + 1) >> 10, v);
+  if (vv.porthash != 0) kmem_free(vv.porthash, 1, v);
+  vv.hashtbl = 0;
+  vv.porthash = 0;
 }
 
 /** Put tp in the connection hash (its 4-tuple is set). */
@@ -518,6 +557,7 @@ export function tcp_port_remove(tp: usize): void {
 /** The connection for a segment from faddr:fport to laddr:lport (exact 4-tuple), or 0. */
 export function tcp_lookup(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): usize {
   const vv = V();
+  if (vv.hashtbl == 0) return 0; // no tcpcb yet (tcp_tables_create)
   const b = hash4(vv.isn_key0, laddr, faddr, lport, fport) & vv.hashmask;
   for (let tp = load<usize>(vv.hashtbl + (<usize>b << 2)); tp != 0; tp = TP(tp).t_hnext) {
     const t = TP(tp);
@@ -599,8 +639,12 @@ import { tcp_cc_set } from "./cc_cubic";
 
 /** A tcpcb for socket so (0: none yet) of family ops, in curvnet. */
 export function tcp_alloc(so: usize, ops: usize): usize {
+  if (!tcp_tables_create()) return 0;
   const tp = zone_alloc(TcpGlobals.zone);
-  if (tp == 0) return 0;
+  if (tp == 0) {
+    if (V().pcbcount == 0) tcp_tables_destroy(V(), curvnet()); // made for this tcpcb alone
+    return 0;
+  }
   memory.fill(tp, 0, TCPCB_SIZE);
   const t = TP(tp);
   t.t_socket = so;
@@ -617,6 +661,7 @@ export function tcp_alloc(so: usize, ops: usize): usize {
   t.snd_ssthresh = 0x7fffffff;
   if (!tcp_cc_set(tp, V().cc_default)) {
     zone_free(TcpGlobals.zone, tp);
+    if (V().pcbcount == 0) tcp_tables_destroy(V(), curvnet());
     return 0;
   }
   callout_init(tp_callout(tp));
@@ -650,6 +695,7 @@ export function tcp_free(tp: usize): void {
   vv.pcbcount--;
   if (t.t_socket != 0) changetype<Socket>(t.t_socket).so_pcb = 0;
   zone_free(TcpGlobals.zone, tp);
+  if (vv.pcbcount == 0) tcp_tables_destroy(vv, t.t_vnet); // tp was off both hashes already
 }
 
 export function tcp_reass_flush(tp: usize): void {

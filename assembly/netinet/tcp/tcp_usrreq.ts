@@ -10,7 +10,7 @@
 
 import {
   sbappendstream, soisconnecting, soisdisconnecting, sbflush, m_freem, arc4random, ticks, zone_alloc, EINVAL, EADDRINUSE,
-  EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ECONNABORTED, EOPNOTSUPP,
+  EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ENOMEM, ECONNABORTED, EOPNOTSUPP,
 } from "../../kmod/kapi";
 import {
   Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
@@ -24,7 +24,7 @@ import {
   TCP_INFO_STATE, TCP_CONGESTION, TCP_KEEPINIT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, CC_CUBIC, TCP_EPH_FIRST, TCP_EPH_COUNT,
 } from "./tcp_var";
 import {
-  tcp_enter, tcp_exit, tcp_alloc, tcp_free, tcp_close, tcp_drop, tcp_lookup, tcp_port_conflict, tcp_port_used,
+  tcp_enter, tcp_exit, tcp_tables_create, tcp_alloc, tcp_free, tcp_close, tcp_drop, tcp_lookup, tcp_port_conflict, tcp_port_used,
   tcp_port_insert, tcp_hash_insert, tcp_new_isn, addr_any, tcp_port_usable, tcp_listen_insert, tcp_ts_offset,
 } from "./tcp_subr";
 import { tcp_cc_set } from "./cc_cubic";
@@ -87,9 +87,12 @@ function tcp_attach(so: usize, proto: i32): i32 {
   const ops = opsFor(S(so).so_family);
   if (ops == 0) return -EAFNOSUPPORT;
   tcp_enter();
-  const tp = tcp_alloc(so, ops);
+  // The vnet's first socket makes its connection tables; no memory for them is ENOMEM
+  // (counted, tablefail), as a full tcpcb zone is ENOBUFS.
+  const tables = tcp_tables_create();
+  const tp = tables ? tcp_alloc(so, ops) : 0;
   let r = 0;
-  if (tp == 0) r = -ENOBUFS;
+  if (tp == 0) r = tables ? -ENOBUFS : -ENOMEM;
   else {
     const vv = V();
     if (vv.use_rfc1323 != 0) TP(tp).t_flags |= TF_REQ_SCALE | TF_REQ_TSTMP;

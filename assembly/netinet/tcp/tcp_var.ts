@@ -429,7 +429,8 @@ export const TCPS_SC_RESET: u32 = 81; // entries ended by a RST at IRS + 1
 export const TCPS_SC_STALE: u32 = 82; // entries dropped after their last retransmission
 export const TCPS_SC_BADACK: u32 = 83; // ACKs for an entry that did not acknowledge its SYN-ACK (RST sent)
 export const TCPS_SC_ZONEFAIL: u32 = 84; // entries that could not be allocated below the limit (memory)
-export const TCPS_COUNT: u32 = 85;
+export const TCPS_TABLEFAIL: u32 = 85; // a vnet's first tcpcb refused: its connection and port hashes could not be had
+export const TCPS_COUNT: u32 = 86;
 
 // ---------------------------------------------------------------------------------------
 // The per-vnet block (one vnet_data_alloc): TcpVnet, then tcpstat.
@@ -452,9 +453,9 @@ export const TCP_RSTLIM_DEFAULT: u32 = 200;
   up: u32;
   pcbcount: u32;
   pcblist: usize; // every tcpcb of the vnet
-  hashtbl: usize; // hashmask + 1 heads (kmem pages)
+  hashtbl: usize; // hashmask + 1 heads (kmem pages), allocated with the vnet's first tcpcb, else 0
   hashmask: u32; // net.inet.tcp.tcbhashsize - 1
-  porthash: usize; // TCP_PORTHASH_SIZE heads (kmem page)
+  porthash: usize; // TCP_PORTHASH_SIZE heads (kmem page), with hashtbl, else 0
   portcnt: usize; // pcbs per ephemeral port, u8 each (TCP_PORTCNT_PAGES), while neph is large; else 0
   neph: u32; // pcbs on ephemeral ports
   listhash: usize; // TCP_LISTENHASH_SIZE heads (kmem page) while the vnet has listeners, else 0
