@@ -8,11 +8,10 @@ import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, existsSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PassThrough } from "node:stream";
 import { createServer } from "node:net";
 import { WebSocket } from "ws";
 import { readPcap } from "../host/index.js";
-import { main } from "../host/cli/main.js";
+import { cliMain } from "./helpers/cli.js";
 
 const BIN = fileURLToPath(new URL("../bin/wavnet.mjs", import.meta.url));
 
@@ -51,18 +50,7 @@ steps:
   - shell: { node: h1, cmd: "netstat -rn", contains: "10.0.0.0/24" }
 `;
 
-/** main() in this process, with pipes for stdio (no tsx start-up, no kernel build check). */
-async function inProcess(argv: string[]): Promise<Ran> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  err.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout, stderr };
-}
+const inProcess = cliMain;
 
 let dir: string;
 const file = (name: string, text: string) => {

@@ -8,22 +8,12 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PassThrough } from "node:stream";
 import { main } from "../host/cli/main.js";
+import { cliMain } from "./helpers/cli.js";
 
 const BIN = fileURLToPath(new URL("../bin/wavnet.mjs", import.meta.url));
 
-async function wavnet(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  err.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout, stderr };
-}
+const wavnet = cliMain;
 
 let dir: string;
 const file = (name: string, text: string) => {

@@ -9,24 +9,13 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PassThrough } from "node:stream";
-import { main } from "../host/cli/main.js";
 import { COMMANDS, OPTIONS, usageLine } from "../host/cli/command_table.js";
+import { cliMain } from "./helpers/cli.js";
 
 const BIN = fileURLToPath(new URL("../bin/wavnet.mjs", import.meta.url));
 const ZSH = spawnSync("sh", ["-c", "command -v zsh"], { encoding: "utf8" }).stdout.trim();
 
-async function wavnet(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  err.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout, stderr };
-}
+const wavnet = cliMain;
 
 const names = (long: string) => [OPTIONS[long]!.long, ...(OPTIONS[long]!.short ? [OPTIONS[long]!.short!] : [])];
 const has = (text: string, word: string) => new RegExp(`(^|[\\s'"(|\\[])${word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?=$|[\\s'"\\[\\])|])`, "m").test(text);

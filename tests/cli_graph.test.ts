@@ -8,28 +8,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PassThrough } from "node:stream";
 import { instance } from "@viz-js/viz";
-import { main } from "../host/cli/main.js";
 import { loadTopology } from "../host/node/topology.js";
 import { parseTopology } from "../host/topology/parse.js";
 import { labGraph, toDot, toMermaid } from "../host/topology/graph.js";
 import { formatConditions } from "../host/admin/epair.js";
 import type { TopologySpec } from "../host/topology/spec.js";
+import { cliMain } from "./helpers/cli.js";
 
 const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 const FILES = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml")).sort();
 
-async function wavnet(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  err.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
-  return { code, stdout, stderr };
-}
+const wavnet = cliMain;
 
 /** Mermaid's parser, run in Node: DOMPurify (its label sanitiser, not its parser) needs a DOM, so it is stubbed. */
 async function mermaidParse(text: string): Promise<unknown> {

@@ -6,22 +6,11 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
-import { main } from "../host/cli/main.js";
 import { readPcapng } from "../host/index.js";
 import { tsharkCheck, tsharkSkip } from "./helpers/tshark.js";
+import { cliMain } from "./helpers/cli.js";
 
-async function wavnet(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  err.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const code = await main(argv, { stdin: new PassThrough(), stdout: out, stderr: err, stdoutTTY: false, stdinTTY: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout, stderr };
-}
+const wavnet = cliMain;
 
 let dir: string;
 before(() => (dir = mkdtempSync(join(tmpdir(), "wavnet-pcap-"))));
