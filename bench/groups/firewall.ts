@@ -30,6 +30,7 @@ import { ipfwAdd, ipfwList, ipfwSetDefault, ipfwSet, ipfwGauges, ipfwNatConfig, 
 import { socket } from "../../host/sockets/socket.js";
 import type { VirtualClock } from "../../host/index.js";
 import { median, nowNs, round, type Group } from "../lib.js";
+import { chain as ipv4Chain, link } from "./ipv4.js";
 
 interface BenchIpv4 {
   bench_send(ifp: number, nhIfp: number, src: number, dst: number, n: number): number;
@@ -48,30 +49,12 @@ function rule(num: number, cmds: number[], actofs: number): Uint32Array {
   return Uint32Array.from([num, cmds.length | (actofs << 16), ...cmds]);
 }
 
-function link(k: Kernel, a: Vnet, b: Vnet): [Interface, Interface] {
-  const [x, y] = k.epair(a, b);
-  x.setUp();
-  y.setUp();
-  return [x, y];
-}
 
 type What = "none" | "empty" | "rules" | "stateful";
 
 /** The ipv4 group's chain in its own kernel, with ipfw as `what` says, and its generator. */
 async function chain(ctx: { log(s: string): void }, what: What) {
-  const k = await Kernel.boot({ config: "GENERIC", clock: "virtual" });
-  const a = k.createVnet("a");
-  const r = k.createVnet("r");
-  const b = k.createVnet("b");
-  const [a0, r0] = link(k, a, r);
-  const [r1, b0] = link(k, r, b);
-  addAddress(k, a0, "10.0.1.1/24");
-  addAddress(k, r0, "10.0.1.254/24");
-  addAddress(k, r1, "10.0.2.254/24");
-  addAddress(k, b0, "10.0.2.1/24");
-  addRoute(k, a, "default", { gateway: "10.0.1.254" });
-  addRoute(k, b, "default", { gateway: "10.0.2.254" });
-  setForwarding(k, r, true);
+  const { k, a, r, b, a0, r0, r1, b0 } = await ipv4Chain("virtual");
   if ((await ping(k, a, "10.0.2.1", { count: 1, intervalMs: 1 })).received !== 1) throw new Error("ping through the router failed");
   k.kldunload("udp");
   await k.kldload("bench_ipv4");

@@ -26,14 +26,16 @@ const BATCH = 50_000;
 const RUNS = 7;
 const PER_RUN = 1_000_000;
 
-function link(k: Kernel, a: Vnet, b: Vnet): [Interface, Interface] {
+/** An epair between vnets a and b, both ends up (the firewall group builds with it too). */
+export function link(k: Kernel, a: Vnet, b: Vnet): [Interface, Interface] {
   const [x, y] = k.epair(a, b);
   x.setUp();
   y.setUp();
   return [x, y];
 }
 
-async function chain(clock: "virtual" | "real") {
+/** A -- R -- B: 10.0.1.0/24 and 10.0.2.0/24, R forwarding (the firewall group starts from it). */
+export async function chain(clock: "virtual" | "real") {
   const k = await Kernel.boot({ config: "GENERIC", clock });
   const a = k.createVnet("a");
   const r = k.createVnet("r");
