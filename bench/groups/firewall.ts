@@ -23,6 +23,12 @@
 // each is a new mapping; all use port 9, so every one after the first probes for a port)
 // through the NAT router; flows per second of wall time, against the same frames through the
 // plain router. FW_NAT_ONLY=1 runs only the NAT part.
+//
+// fw_states_100k_bytes: R of a "stateful" kernel of its own, its charged memory (the pages
+// and charged items Vnet.accounting().bytes counts) after the warm-up made the 100,000
+// states, minus before it (the same rules, no state), over 100,000: the 64-byte state plus
+// its share of the hash table (grown to 128 pages at this size). FW_STATES_ONLY=1 runs only
+// this figure.
 
 import { Kernel, type Vnet, type Interface } from "../../host/index.js";
 import { addAddress, addRoute, setForwarding, ping } from "../../host/index.js";
@@ -87,7 +93,7 @@ async function chain(ctx: { log(s: string): void }, what: What) {
     return refused;
   };
   return {
-    k, what,
+    k, what, r,
     warm() {
       for (let i = 0; i < 4; i++) send(BATCH);
     },
@@ -120,12 +126,14 @@ const group: Group = {
     { name: "pfil_empty_overhead_pct", unit: "%", target: { max: 2 }, description: "ipv4 forwarding pps lost with ipfw loaded and no rules, against not loaded, same run" },
     { name: "fw_forward_pps_100rules", unit: "packets/s", target: { minPeerRatio: 0.6 }, description: "ipv4 forwarding through R with 100 stateless ipfw rules, the match at the last (peer: ipv4_forward_pps of this run)" },
     { name: "fw_forward_pps_stateful", unit: "packets/s", target: { minPeerRatio: 0.7 }, description: "ipv4 forwarding through R over 100,000 UDP flows, each let through by its keep-state state (check-state first, 100 rules) (peer: ipv4_forward_pps of this run)" },
+    { name: "fw_states_100k_bytes", unit: "B", description: "memory charged to R per keep-state state with 100,000 UDP states: R's bytes with them minus without, over 100,000 (the state and its share of the hash table)" },
     { name: "nat_tcp_gbps", unit: "Gbit/s", target: { minPeerRatio: 0.7 }, description: "one TCP connection L -> S through a NAT router vnet (ipfw nat), every byte checked (peer: tcp_epair_gbps, here the same transfer through a plain router vnet in this run)" },
     { name: "nat_new_flows_per_s", unit: "flows/s", description: "new UDP flows (one frame each, a new mapping each) through a NAT router vnet, frames made in Wasm (peer: the same frames through a plain router, as ipv4_forward_pps)" },
   ],
   peers: ["ipv4_forward_pps", "tcp_epair_gbps"],
   async run(ctx) {
     if (process.env.FW_NAT_ONLY) return natBench(ctx);
+    if (process.env.FW_STATES_ONLY) return statesBench(ctx);
     // Three kernels, one per configuration, measured in turn: loading and unloading ipfw
     // between runs in one kernel upset the figures more than anything measured (a control
     // of two identical configurations differed by 20-70% under load).
@@ -174,9 +182,31 @@ const group: Group = {
     });
     for (const c of [spare, ...kernels]) c.k.shutdown();
     // After the forwarding figures, so its kernels do not run before theirs.
+    await statesBench(ctx);
     await natBench(ctx);
   },
 };
+
+type Ctx = { log(s: string): void; report: Group["run"] extends (c: infer C) => unknown ? C extends { report: infer R } ? R : never : never };
+
+/** fw_states_100k_bytes: R's charged bytes with the warm-up's 100,000 states, minus before. */
+async function statesBench(ctx: Ctx): Promise<void> {
+  const c = await chain(ctx, "stateful");
+  const before = c.r.accounting();
+  c.warm();
+  const after = c.r.accounting();
+  const states = c.states();
+  if (states !== FLOWS) throw new Error(`${states} states after the warm-up, expected ${FLOWS}`);
+  const items = (after.items["ipfw_dyn"] ?? 0) - (before.items["ipfw_dyn"] ?? 0);
+  if (items !== FLOWS) throw new Error(`${items} ipfw_dyn items charged to R, expected ${FLOWS}`);
+  const per = (after.bytes - before.bytes) / FLOWS;
+  const hashPages = after.pages - before.pages;
+  const itemBytes = (after.bytes - before.bytes - hashPages * 4096) / FLOWS;
+  ctx.report("fw_states_100k_bytes", Number(per.toFixed(2)), {
+    note: `${FLOWS} UDP keep-state states in R (dyn_max ${2 * FLOWS}): ${after.bytes - before.bytes} B more charged to R; ${itemBytes.toFixed(2)} B the state item (zone ipfw_dyn), ${((hashPages * 4096) / FLOWS).toFixed(2)} B its share of the hash table (${hashPages} pages of 1024 chains, ${hashPages * 1024} chains)`,
+  });
+  c.k.shutdown();
+}
 
 const NAT_RUNS = 5;
 const NAT_BYTES = 64 * 1024 * 1024;
@@ -263,7 +293,7 @@ async function natChain(nat: boolean) {
   };
 }
 
-async function natBench(ctx: { log(s: string): void; report: Group["run"] extends (c: infer C) => unknown ? C extends { report: infer R } ? R : never : never }): Promise<void> {
+async function natBench(ctx: Ctx): Promise<void> {
   const spare = await natChain(false);
   spare.transfer(8 * 1024 * 1024);
   const plain = await natChain(false);
