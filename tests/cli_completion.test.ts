@@ -5,11 +5,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { COMMANDS, OPTIONS, usageLine } from "../host/cli/command_table.js";
+import { COMMANDS, OPTIONS, usageLine, usageText } from "../host/cli/command_table.js";
 import { cliMain } from "./helpers/cli.js";
 
 const BIN = fileURLToPath(new URL("../bin/wavnet.mjs", import.meta.url));
@@ -127,4 +127,15 @@ test("zsh: the generated script parses and registers _wavnet for wavnet", { skip
   writeFileSync(file, spawnSync(bin + "/wavnet", ["completion", "zsh"], { encoding: "utf8" }).stdout);
   const n = spawnSync(ZSH, ["-n", file], { encoding: "utf8" });
   assert.equal(n.status, 0, n.stderr);
+});
+
+test("wavnet --help from the bin answers with the build's help.txt, which is the table's usage text", () => {
+  const bin = fileURLToPath(new URL("../bin/wavnet.mjs", import.meta.url));
+  const helpTxt = fileURLToPath(new URL("../dist/cli/help.txt", import.meta.url));
+  assert.equal(readFileSync(helpTxt, "utf8"), `${usageText()}\n`, "dist/cli/help.txt is stale: npm run build");
+  for (const flag of ["--help", "-h"]) {
+    const r = spawnSync(process.execPath, [bin, flag], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${usageText()}\n`);
+  }
 });
