@@ -5,9 +5,10 @@
 
 import type {
   TopologySpec, NodeSpec, LinkSpec, InterfaceSpec, RouteSpec, ServiceSpec, StepSpec, ScheduleSpec, LinkConditions,
-  GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind, FirewallSpec,
+  GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind, FirewallSpec, NatSpec,
 } from "./spec.js";
 import { parseRule } from "../ipfw/parse.js";
+import { parseNatConfig } from "../ipfw/nat.js";
 import { IpfwParseError } from "../ipfw/errors.js";
 import { TopologyError } from "./errors.js";
 import { parseDuration, parseProbability, parseRate, parseBytes, parseCidr, parseIfAddress, parseHostPort, parseWebSocketUrl, v4, v6, isV6, v4text, mask, type Prefix } from "../lib/units.js";
@@ -145,12 +146,12 @@ export class Checker {
     this.bridgeMembers(spec, path);
     ((n.routes as Obj[] | undefined) ?? []).forEach((r, i) => this.route(spec, r, [...path, "routes", i]));
     ((n.services as Obj[] | undefined) ?? []).forEach((s, i) => this.service(spec, s, [...path, "services", i]));
-    if (n.firewall !== undefined || n.firewallDefault !== undefined) spec.firewall = this.firewall(n, path);
+    if (n.firewall !== undefined || n.firewallDefault !== undefined || n.nat !== undefined) spec.firewall = this.firewall(n, path, spec);
     this.addNode(spec, path);
   }
 
   /** `firewall:` rules compiled as ipfw would (a bad one: the error at its column inside the string). */
-  firewall(n: Obj, path: Path): FirewallSpec {
+  firewall(n: Obj, path: Path, node: NodeSpec): FirewallSpec {
     const rules: FirewallSpec["rules"] = [];
     ((n.firewall as string[] | undefined) ?? []).forEach((text, i) => {
       const at: Path = [...path, "firewall", i];
@@ -163,7 +164,35 @@ export class Checker {
       }
       rules.push({ text, origin: this.loc.origin(at) });
     });
-    return { default: (n.firewallDefault as "allow" | "deny" | undefined) ?? "allow", rules };
+    return { default: (n.firewallDefault as "allow" | "deny" | undefined) ?? "allow", rules, nat: this.nat(n, path, node) };
+  }
+
+  /**
+   * `nat:` configs as `ipfw nat` takes them ("1 config if eth1 ..."), parsed as ipfw would; a
+   * bad one: the error at its column inside the string. `if NAME` must name an interface of
+   * the node as the file writes it (bring-up gives the kernel its own name).
+   */
+  nat(n: Obj, path: Path, node: NodeSpec): NatSpec[] {
+    const out: NatSpec[] = [];
+    ((n.nat as string[] | undefined) ?? []).forEach((text, i) => {
+      const at: Path = [...path, "nat", i];
+      let config;
+      try {
+        config = parseNatConfig(text);
+      } catch (e) {
+        if (!(e instanceof IpfwParseError)) throw e;
+        this.errors.push(this.loc.errorAtChar(at, e.column, `bad nat config: column ${e.column}: ${e.reason}`));
+        return;
+      }
+      if (config.iface !== undefined && !node.interfaces.some((f) => f.name === config.iface)) {
+        const m = /(^|\s)if\s+(\S+)/.exec(text);
+        const col = m ? m.index + m[0].length - m[2]!.length + 1 : 1;
+        this.errors.push(this.loc.errorAtChar(at, col, `bad nat config: node ${node.name} has no interface ${JSON.stringify(config.iface)}`));
+        return;
+      }
+      out.push({ text, config, origin: this.loc.origin(at) });
+    });
+    return out;
   }
 
   iface(node: NodeSpec, x: Obj, path: Path): void {

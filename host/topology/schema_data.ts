@@ -197,6 +197,13 @@ const data = {
           },
           "description": "ipfw rules as `ipfw add` takes them (\"100 allow tcp from any to any 80 setup keep-state\"; docs/ipfw.md), added in order at bring-up; the ipfw module is loaded when any node has a firewall"
         },
+        "nat": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "ipfw NAT configs as `ipfw nat` takes them (\"1 config if eth1 redirect_port tcp 192.168.1.10:80 8080\"; docs/ipfw_nat.md), configured at bring-up before the firewall rules; `if NAME` is an interface of this node"
+        },
         "firewallDefault": {
           "enum": [
             "allow",

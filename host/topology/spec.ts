@@ -3,6 +3,7 @@
 // normalised (durations in µs, rates in bit/s, probabilities as fractions), generators are
 // already expanded into nodes and links, and every part keeps the line it came from so a
 // failure at up-time or in a step can still point into the file.
+import type { NatConfig } from "../ipfw/nat.js";
 
 export type Role = "host" | "router" | "bridge";
 
@@ -69,11 +70,21 @@ export interface FirewallRuleSpec {
   origin: Origin;
 }
 
+/** One entry of a node's `nat:` list (docs/ipfw_nat.md): parsed at load, configured at bring-up before the rules. */
+export interface NatSpec {
+  /** The text as written, after `ipfw nat` ("1 config if eth1 redirect_port tcp ..."). */
+  text: string;
+  config: NatConfig;
+  origin: Origin;
+}
+
 /** A node's firewall (docs/ipfw.md): the ipfw module is loaded when any node has one. */
 export interface FirewallSpec {
   /** The default rule 65535: allow unless the file says deny. */
   default: "allow" | "deny";
   rules: FirewallRuleSpec[];
+  /** NAT instances, configured before the rules (a `nat N` rule needs its instance). */
+  nat: NatSpec[];
 }
 
 export interface NodeSpec {
@@ -88,7 +99,7 @@ export interface NodeSpec {
   interfaces: InterfaceSpec[];
   routes: RouteSpec[];
   services: ServiceSpec[];
-  /** Present when the file gives `firewall:` or `firewallDefault:`. */
+  /** Present when the file gives `firewall:`, `firewallDefault:` or `nat:`. */
   firewall?: FirewallSpec;
   /** The generator that made this node, if any. */
   generator?: string;

@@ -12,7 +12,7 @@ import { sysctlKnob } from "../admin/sysctl.js";
 import { setForwarding6 } from "../admin/inet6.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { bridgeAdd } from "../admin/bridge.js";
-import { ipfwSetDefault } from "../admin/ipfw.js";
+import { ipfwSetDefault, ipfwNatConfig } from "../admin/ipfw.js";
 import { ipfwCommand, kernelIpfwBackend, kernelIfnames } from "../ipfw/index.js";
 import type { LinkConditions } from "../admin/epair.js";
 import type { LiveCapture } from "../capture/tap.js";
@@ -502,7 +502,7 @@ export class Topology {
     });
   }
 
-  /** kldload ipfw when one of nodes has a firewall (after the nodes' own modules: inet6 first, so IPv6 is filtered too). */
+  /** kldload ipfw when one of nodes has a firewall or NAT (after the nodes' own modules: inet6 first, so IPv6 is filtered too). */
   private async loadFirewall(nodes: NodeSpec[]): Promise<void> {
     const first = nodes.find((n) => n.firewall);
     if (!first || this.kernel.linker.isLoaded("ipfw")) return;
@@ -525,6 +525,15 @@ export class Topology {
     const fw = node.spec.firewall;
     const backend = kernelIpfwBackend(k, node.vnet);
     const rename = (name: string) => (node.ifaces.has(name) ? node.iface(name).name : undefined);
+    // NAT instances before the rules: a `nat N` rule sends packets to an instance that must exist.
+    for (const n of fw?.nat ?? []) {
+      const cfg = n.config.iface === undefined ? n.config : { ...n.config, iface: rename(n.config.iface) ?? n.config.iface };
+      try {
+        ipfwNatConfig(k, node.vnet, cfg);
+      } catch (e) {
+        throw errAt(n.origin, `${node.name} nat: ipfw nat ${n.text}: ${because(e)}`);
+      }
+    }
     for (const r of fw?.rules ?? []) {
       try {
         await ipfwCommand(backend, ["add", kernelIfnames(r.text, rename)]);
