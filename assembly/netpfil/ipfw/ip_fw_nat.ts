@@ -576,6 +576,32 @@ function redirByPublic(inst: usize, proto: u32, hport: u32, raddr: u32, rport: u
   return -1;
 }
 
+// What insideOf found: the inside address and port (network order) behind a public port.
+let inAddr: u32 = 0;
+let inPort: u32 = 0;
+
+/**
+ * The inside end behind TCP/UDP public port pport (network order) for a peer raddr:rport
+ * (rport host order): a mapping's, else a redirect_port's. Sets inAddr/inPort and returns
+ * the mapping (0 for a redirect), or -1 when neither exists. Replies (natIn) and the
+ * packets quoted in ICMP errors about them (icmpErrIn) are looked up the same way.
+ */
+function insideOf(inst: usize, id: u32, proto: u32, pport: u32, raddr: u32, rport: u32): isize {
+  const e = lookupIn(id, K_MAP, proto, pport, 0);
+  if (e != 0) {
+    inAddr = load<u32>(e + E_LADDR);
+    inPort = <u32>load<u16>(e + E_LPORT);
+    return <isize>e;
+  }
+  const hp = <u32>bswap<u16>(<u16>pport);
+  const ri = redirByPublic(inst, proto, hp, raddr, rport);
+  if (ri < 0) return -1;
+  const r = redir(inst, <u32>ri);
+  inAddr = load<u32>(r, 8);
+  inPort = <u32>bswap<u16>(<u16>((load<u32>(r, 4) & 0xffff) + hp - (load<u32>(r, 4) >> 16)));
+  return 0;
+}
+
 // Results of the one-way translators.
 const T_PASS: i32 = 0; // not ours: unchanged
 const T_DONE: i32 = 1; // translated
@@ -672,23 +698,15 @@ function natIn(m: usize, inst: usize, ip: usize, hlen: u32, iplen: u32): i32 {
   let poff: u32 = 2;
   let e: usize = 0;
   if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
-    const dport = <u32>load<u16>(l4 + 2);
-    e = lookupIn(id, K_MAP, proto, dport, 0);
-    if (e != 0) {
-      laddr = load<u32>(e + E_LADDR);
-      lport = <u32>load<u16>(e + E_LPORT);
-      if (proto == IPPROTO_TCP) tcpSeen(e, <u32>load<u8>(l4 + 13), false);
-    } else {
-      const hp = <u32>bswap<u16>(<u16>dport);
-      const ri = redirByPublic(inst, proto, hp, src, <u32>bswap<u16>(load<u16>(l4)));
-      if (ri < 0) {
-        bump(inst, NS_IN_IGNORED);
-        return T_PASS;
-      }
-      const r = redir(inst, <u32>ri);
-      laddr = load<u32>(r, 8);
-      lport = <u32>bswap<u16>(<u16>((load<u32>(r, 4) & 0xffff) + hp - (load<u32>(r, 4) >> 16)));
+    const found = insideOf(inst, id, proto, <u32>load<u16>(l4 + 2), src, <u32>bswap<u16>(load<u16>(l4)));
+    if (found < 0) {
+      bump(inst, NS_IN_IGNORED);
+      return T_PASS;
     }
+    e = <usize>found;
+    laddr = inAddr;
+    lport = inPort;
+    if (e != 0 && proto == IPPROTO_TCP) tcpSeen(e, <u32>load<u8>(l4 + 13), false);
   } else if (proto == IPPROTO_ICMP) {
     const t = <u32>load<u8>(l4);
     if (isError(t)) return icmpErrIn(m, inst, ip, hlen, iplen);
@@ -781,21 +799,13 @@ function icmpErrIn(m: usize, inst: usize, ip: usize, hlen: u32, iplen: u32): i32
   let lport: u32 = 0;
   let poff: u32 = 0;
   if (qproto == IPPROTO_TCP || qproto == IPPROTO_UDP) {
-    const sport = <u32>load<u16>(ql4);
-    const e = lookupIn(id, K_MAP, qproto, sport, 0);
-    if (e != 0) {
-      laddr = load<u32>(e + E_LADDR);
-      lport = <u32>load<u16>(e + E_LPORT);
-    } else {
-      const ri = redirByPublic(inst, qproto, <u32>bswap<u16>(<u16>sport), load<u32>(qip + 16), <u32>bswap<u16>(load<u16>(ql4 + 2)));
-      if (ri < 0) {
-        bump(inst, NS_IN_IGNORED);
-        return T_PASS;
-      }
-      const r = redir(inst, <u32>ri);
-      laddr = load<u32>(r, 8);
-      lport = <u32>bswap<u16>(<u16>((load<u32>(r, 4) & 0xffff) + <u32>bswap<u16>(<u16>sport) - (load<u32>(r, 4) >> 16)));
+    // The quoted packet went out from the public side: its source is the public port.
+    if (insideOf(inst, id, qproto, <u32>load<u16>(ql4), load<u32>(qip + 16), <u32>bswap<u16>(load<u16>(ql4 + 2))) < 0) {
+      bump(inst, NS_IN_IGNORED);
+      return T_PASS;
     }
+    laddr = inAddr;
+    lport = inPort;
   } else if (qproto == IPPROTO_ICMP && load<u8>(ql4) == 8) {
     const e = lookupIn(id, K_MAP, qproto, <u32>load<u16>(ql4 + 4), 0);
     if (e == 0) {
