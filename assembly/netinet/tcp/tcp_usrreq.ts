@@ -14,7 +14,7 @@ import {
 } from "../../kmod/kapi";
 import {
   Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
-  so_rcv, so_snd,
+  so_rcv, so_snd, SS_ISDISCONNECTED,
 } from "../../sys/socket";
 import {
   TP, V, TcpAfOps, tp_laddr, tp_faddr, TcpGlobals, TCPS_RCVMEMDROP, TCPSTAT_INC, TCPS_CONNATTEMPT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT,
@@ -337,6 +337,24 @@ function tcp_accept(so: usize, sa_out: usize): i32 {
 function tcp_send(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
   if (control != 0) m_freem(control);
   const tp = S(so).so_pcb;
+  // Implied connect (FreeBSD's tcp_usr_send): sendto() with an address on a socket that
+  // never connected connects it, and the data waits in the send buffer for the handshake.
+  if (tp != 0 && sa != 0 && TP(tp).t_state == TCPS_CLOSED && (S(so).so_state & SS_ISDISCONNECTED) == 0) {
+    const r = tcp_connect(so, sa);
+    if (r != 0) {
+      m_freem(m);
+      return r;
+    }
+    if (S(so).so_pcb != tp || TP(tp).t_state < TCPS_SYN_SENT) {
+      m_freem(m);
+      return -ENOTCONN;
+    }
+    tcp_enter();
+    sbappendstream(so_snd(so), m);
+    tcp_output(tp);
+    tcp_exit();
+    return 0;
+  }
   if (tp == 0 || TP(tp).t_state < TCPS_SYN_SENT) {
     m_freem(m);
     return -ENOTCONN;
