@@ -170,6 +170,13 @@ export function formatSockaddr(sa: SockAddr | undefined): string {
 
 function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uint8Array {
   if (a instanceof Uint8Array) {
+    // sa_len 0 takes the length of the bytes, as FreeBSD's getsockaddr takes the call's
+    // length argument (a bzero'd sockaddr_in binds: socket_afinet.c bind_zero).
+    if (a.length >= 2 && a.length <= SOCK_MAXADDRLEN && a[0] === 0) {
+      const b = a.slice();
+      b[0] = a.length;
+      return b;
+    }
     if (a.length < 2 || a.length > SOCK_MAXADDRLEN || a[0] !== a.length) throw new ConfigError(`${what}: sockaddr bytes must start with their length (2-128), got ${a.length} bytes with sa_len ${a[0]}`);
     return a;
   }
