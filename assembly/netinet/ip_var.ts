@@ -43,7 +43,8 @@ export const IPS_NOTMEMBER: u32 = 24; // multicast to a group we are not in
 export const IPS_BADADDR: u32 = 25; // martian source or destination (RFC 1122 3.2.1.3)
 export const IPS_SWCSUM: u32 = 26; // transport checksums left to an interface, computed in software after all
 export const IPS_GSO: u32 = 27; // segments cut in software from large (TSO) packets
-export const IPS_COUNT: u32 = 28;
+export const IPS_FASTFORWARD: u32 = 28; // of IPS_FORWARD, those with no IP options (FreeBSD's ip_tryforward path)
+export const IPS_COUNT: u32 = 29;
 
 // icmpstat (FreeBSD struct icmpstat names; then the histograms by type)
 export const ICPS_ERROR: u32 = 0; // icmp_error calls

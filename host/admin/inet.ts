@@ -518,7 +518,7 @@ export function arpDelete(kernel: Kernel, iface: Interface, address: string): vo
 export const IPSTATS = [
   "total", "badsum", "tooshort", "toosmall", "badhlen", "badlen", "fragments", "fragdropped", "fragtimeout", "forward",
   "cantforward", "noproto", "delivered", "localout", "odropped", "reassembled", "fragmented", "ofragments", "cantfrag",
-  "badoptions", "noroute", "badvers", "rawout", "toolong", "notmember", "badaddr", "swcsum", "gso",
+  "badoptions", "noroute", "badvers", "rawout", "toolong", "notmember", "badaddr", "swcsum", "gso", "fastforward",
 ] as const;
 export type IpStats = Record<(typeof IPSTATS)[number], number>;
 
@@ -587,7 +587,7 @@ export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp
       `\t${s.reassembled} packets reassembled ok`,
       `\t${s.delivered} packets for this host`,
       `\t${s.noproto} packets for unknown/unsupported protocol`,
-      `\t${s.forward} packets forwarded`,
+      `\t${s.forward} packet${s.forward === 1 ? "" : "s"} forwarded (${s.fastforward} packet${s.fastforward === 1 ? "" : "s"} fast forwarded)`,
       `\t${s.cantforward} packets not forwardable`,
       `\t${s.notmember} packets received for unknown multicast group`,
       `\t${s.localout} packets sent from this host`,
