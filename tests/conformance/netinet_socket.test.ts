@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import type { Kernel, Vnet, Socket } from "../../host/index.js";
 import { socket, SOL_SOCKET, SO, MSG, SS, SocketError } from "../../host/sockets/socket.js";
 import { tcpModule } from "../../host/admin/tcp.js";
-import { udpGauges } from "../../host/admin/udp.js";
 import { mbufsInUse } from "../helpers/inet.js";
 import { bootLab, clock, conformanceTest } from "./lab.js";
 
@@ -381,4 +380,3 @@ conformanceTest("tcpstats__kmod_load_unload", async () => {});
 conformanceTest("tcpstats__dev_readable", async () => {});
 conformanceTest("tcpstats__sysctl_exists", async () => {});
 
-void udpGauges;
