@@ -13,7 +13,7 @@ import {
   EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ENOMEM, ECONNABORTED, EOPNOTSUPP,
 } from "../../kmod/kapi";
 import {
-  Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
+  Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SO_REUSEPORT_LB, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
   so_rcv, so_snd, SS_ISDISCONNECTED,
 } from "../../sys/socket";
 import {
@@ -208,7 +208,7 @@ function tcp_bind(so: usize, sa: usize): i32 {
   memory.copy(tp_laddr(tp), abuf, 16);
   if (port == 0) return ephemeral(tp);
   const opts = S(so).so_options;
-  if (tcp_port_conflict(tp, t.t_af, abuf, <u16>port, (opts & <u32>SO_REUSEADDR) != 0, (opts & <u32>SO_REUSEPORT) != 0)) {
+  if (tcp_port_conflict(tp, t.t_af, abuf, <u16>port, (opts & <u32>SO_REUSEADDR) != 0, (opts & <u32>SO_REUSEPORT) != 0, (opts & <u32>SO_REUSEPORT_LB) != 0)) {
     memory.fill(tp_laddr(tp), 0, 16);
     return -EADDRINUSE;
   }
