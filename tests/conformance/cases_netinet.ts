@@ -70,14 +70,8 @@ export const NETINET_CASES: readonly ConformanceCase[] = [
   afinet("socket_afinet_stream_reconnect", "connect() on a connected then shut-down stream socket: EISCONN"),
   cport("basic_ipv4", "65,536 connections to a listener on 127.0.0.1 with sequential ports: no client ever gets the listener's port"),
   cport("basic_ipv6", "the same over ::1"),
-  lb("basic_ipv4", "16 listeners with SO_REUSEPORT_LB on one 127.0.0.1 port, 16,384 connections: each listener accepts more than 128", {
-    status: "known-divergence",
-    reason: "SO_REUSEPORT_LB (load-balancing groups of listeners) is not implemented: the option is refused (ENOPROTOOPT); wavnet's SO_REUSEPORT gives every connection to the last listener",
-  }),
-  lb("basic_ipv6", "the same over ::1", {
-    status: "known-divergence",
-    reason: "SO_REUSEPORT_LB (load-balancing groups of listeners) is not implemented: the option is refused (ENOPROTOOPT); wavnet's SO_REUSEPORT gives every connection to the last listener",
-  }),
+  lb("basic_ipv4", "16 listeners with SO_REUSEPORT_LB on one 127.0.0.1 port, 16,384 connections: each listener accepts more than 128"),
+  lb("basic_ipv6", "the same over ::1"),
   udpb("v4mapped", "an AF_INET6 datagram socket with IPV6_V6ONLY off sends to ::ffff:127.0.0.1 (bug 274009): sendto returns the length", {
     status: "known-divergence",
     reason: "wavnet's IPv6 sockets are always IPV6_V6ONLY (FreeBSD's default): the option cannot be turned off (ENOPROTOOPT) and a v4-mapped destination is refused (EINVAL)",

@@ -332,7 +332,7 @@ conformanceTest("tcp_connect_port__basic_ipv6", () => inVnet("tcp-connect-port-6
 // ---------------------------------------------------------------------------------------
 // so_reuseport_lb_test.c
 
-const SO_REUSEPORT_LB = 0x10000;
+const SO_REUSEPORT_LB = SO.REUSEPORT_LB;
 
 function lbAcceptLoop(v: Vnet, family: "inet" | "inet6"): void {
   const lo = family === "inet" ? "127.0.0.1" : "::1";
