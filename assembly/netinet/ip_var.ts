@@ -140,6 +140,7 @@ export const IA_MAGIC: u32 = 0x49414452; // "IADR"
 export const RTF_UP: u32 = 0x1;
 export const RTF_GATEWAY: u32 = 0x2;
 export const RTF_HOST: u32 = 0x4;
+export const RTF_DYNAMIC: u32 = 0x10; // made by an ICMP redirect
 export const RTF_STATIC: u32 = 0x800;
 export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an address: not removable by hand
 

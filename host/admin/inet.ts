@@ -141,7 +141,7 @@ export interface RouteEntry {
   prefixLength: number;
   /** The next hop for gateway routes. */
   gateway?: string;
-  /** netstat flags: U up, G gateway, H host, S static. */
+  /** netstat flags: U up, G gateway, H host, D dynamic (an ICMP redirect made it), S static. */
   flags: string;
   iface: Interface;
   /** The address packets through this route leave from. */
@@ -153,7 +153,7 @@ export interface RouteEntry {
 }
 
 function flagText(f: number): string {
-  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "");
+  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x10 ? "D" : "") + (f & 0x800 ? "S" : "");
 }
 
 /** route add DST/PLEN GATEWAY, or route add DST/PLEN -interface IF ("default" for 0.0.0.0/0). */
