@@ -58,10 +58,7 @@ export const NETINET_CASES: readonly ConformanceCase[] = [
   out("output_raw_flowid_mpath_success", "two routes to one /24 (multipath): pings to 32 addresses spread over both epairs", { status: "known-divergence", reason: MPATH }),
   lpm("lpm_test1_success", "routes to 198.51.100.0/30 and /31 over two epairs: .0 goes by the /31, .2 by the /30 (20 pings each)"),
   lpm("lpm_test2_success", "host routes to 198.51.100.0 and .1 over two epairs: each goes its own way"),
-  redir("valid_redirect", "an ICMP redirect (host) from the current gateway of 198.51.100.0/24 for 198.51.100.42 to 192.0.2.4: a host route to .42 installed", {
-    status: "known-divergence",
-    reason: "wavnet ignores ICMP redirects (icmp_input drops type 5): no host route is installed (FreeBSD's icmp_input and rib_add_redirect, with an expiry of net.inet.icmp.redirtimeout)",
-  }),
+  redir("valid_redirect", "an ICMP redirect (host) from the current gateway of 198.51.100.0/24 for 198.51.100.42 to 192.0.2.4: a host route to .42 installed"),
   afinet("socket_afinet", "socket(PF_INET, SOCK_DGRAM, 0) succeeds"),
   afinet("socket_afinet_bind_zero", "bind() with an all-zero sockaddr_in (family 0; sa_len comes from the length argument): binds 0.0.0.0:0, returns 0"),
   afinet("socket_afinet_bind_ok", "bind() to 127.0.0.1 port 0: returns 0"),
