@@ -45,7 +45,7 @@ import {
 } from "./ip_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, in_broadcast, IA_REC } from "./in";
-import { rt_add_static, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
+import { rt_add_static, rt_add_blackhole, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
 import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
 import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count, ipproto_holder, ipproto_register, ipproto_unregister } from "./ip_input";
 import { ip_output, pfil_set_off } from "./ip_output";
@@ -305,6 +305,15 @@ export function inet_route_add(v: usize, dst: u32, plen: u32, gw: u32, ifp: usiz
   if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) return -EINVAL;
   const old = CURVNET_SET(v);
   const r = rt_add_static(dst, plen, gw, ifp);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** route add dst/plen -blackhole. */
+export function inet_route_add_blackhole(v: usize, dst: u32, plen: u32): i32 {
+  if (!V_up(v)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = rt_add_blackhole(dst, plen);
   CURVNET_RESTORE(old);
   return r;
 }

@@ -25,7 +25,7 @@ import {
 } from "../sys/in";
 import {
   V, IPSTAT_INC, IPS_TOTAL, IPS_TOOSMALL, IPS_BADVERS, IPS_BADHLEN, IPS_BADSUM, IPS_BADLEN, IPS_TOOSHORT, IPS_BADADDR,
-  IPS_BADOPTIONS, IPS_NOTMEMBER, IPS_CANTFORWARD, IPS_NOPROTO, IPS_DELIVERED, IPS_FORWARD, IPS_FASTFORWARD, IPS_NOROUTE, IP_FORWARDING,
+  IPS_BADOPTIONS, IPS_NOTMEMBER, IPS_CANTFORWARD, IPS_NOPROTO, IPS_DELIVERED, IPS_FORWARD, IPS_FASTFORWARD, IPS_NOROUTE, IP_FORWARDING, Rtentry, RTF_BLACKHOLE,
 } from "./ip_var";
 import { in_localip, in_broadcast } from "./in";
 import { rt_lookup } from "./in_rmx";
@@ -279,10 +279,16 @@ function ip_forward(m: usize, ifp: usize): void {
     icmp_error(m, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, 0);
     return;
   }
-  if (rt_lookup(dst) == 0) {
+  const rt = rt_lookup(dst);
+  if (rt == 0) {
     IPSTAT_INC(IPS_NOROUTE);
     IPSTAT_INC(IPS_CANTFORWARD);
     icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_HOST, 0);
+    return;
+  }
+  if ((changetype<Rtentry>(rt).rt_flags & RTF_BLACKHOLE) != 0) {
+    // A blackhole route: discarded without an ICMP error, counted (FreeBSD's ip_tryforward).
+    drop(m, IPS_CANTFORWARD);
     return;
   }
   if (!M_WRITABLE(m)) {

@@ -142,6 +142,7 @@ export const RTF_GATEWAY: u32 = 0x2;
 export const RTF_HOST: u32 = 0x4;
 export const RTF_DYNAMIC: u32 = 0x10; // made by an ICMP redirect
 export const RTF_STATIC: u32 = 0x800;
+export const RTF_BLACKHOLE: u32 = 0x1000; // discard packets (route add -blackhole): silently, counted when forwarded
 export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an address: not removable by hand
 
 /** A route: destination prefix, next hop, outgoing interface and the address used as source. */

@@ -21,6 +21,7 @@ export interface InetExports {
   inet_addr_fill(ifp: number): number;
   inet_route_add(v: number, dst: number, plen: number, gw: number, ifp: number): number;
   inet_route_add_many(v: number, n: number): number;
+  inet_route_add_blackhole(v: number, dst: number, plen: number): number;
   inet_route_del(v: number, dst: number, plen: number): number;
   inet_route_fill(v: number, skip: number): number;
   inet_route_get(v: number, dst: number): number;
@@ -141,7 +142,7 @@ export interface RouteEntry {
   prefixLength: number;
   /** The next hop for gateway routes. */
   gateway?: string;
-  /** netstat flags: U up, G gateway, H host, D dynamic (an ICMP redirect made it), S static. */
+  /** netstat flags: U up, G gateway, H host, D dynamic (an ICMP redirect made it), S static, B blackhole. */
   flags: string;
   iface: Interface;
   /** The address packets through this route leave from. */
@@ -153,7 +154,7 @@ export interface RouteEntry {
 }
 
 function flagText(f: number): string {
-  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x10 ? "D" : "") + (f & 0x800 ? "S" : "");
+  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x10 ? "D" : "") + (f & 0x800 ? "S" : "") + (f & 0x1000 ? "B" : "");
 }
 
 /** route add DST/PLEN GATEWAY, or route add DST/PLEN -interface IF ("default" for 0.0.0.0/0). */
@@ -165,6 +166,21 @@ export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: R
   const [dst, plen, gw, ifp] = routeArgs(kernel, vnet, destination, via, what);
   const r = kernel.enter(() => x.inet_route_add(vnet.ptr, dst, plen, gw, ifp));
   if (r !== 0) routeRefused(vnet, destination, via, r);
+}
+
+/**
+ * route add DESTINATION -blackhole: packets to it are discarded, with no ICMP error; those
+ * forwarded are counted as not forwardable (ipstat cantforward). The route leaves by lo0.
+ */
+export function addBlackholeRoute(kernel: Kernel, vnet: Vnet, destination: string): void {
+  const what = `route add ${destination} -blackhole`;
+  const x = inet(kernel, what);
+  checkVnet(kernel, vnet, what);
+  const [dst, plen] = parsePrefix(destination, `${what}: destination`);
+  if ((dst & ~maskOf(plen)) >>> 0 !== 0) throw new ConfigError(`${what}: destination has host bits set beyond /${plen}`);
+  const r = kernel.enter(() => x.inet_route_add_blackhole(vnet.ptr, dst, plen));
+  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}`);
+  if (r !== 0) fail(what, r);
 }
 
 /** One route of addRoutes: addRoute's destination and via. */
