@@ -46,10 +46,7 @@ export const NETINET_CASES: readonly ConformanceCase[] = [
   fwd("fwd_ip_icmp_gw_fast_success", "the same through a host route via a gateway: forwarded, fast forwarded"),
   fwd("fwd_ip_icmp_iface_slow_success", "the same with an IP option (Stream ID): forwarded on the slow path, '1 packet forwarded (0 packets fast forwarded)'"),
   fwd("fwd_ip_icmp_gw_slow_success", "(FreeBSD's script sends the fast-path packet here) through the gateway route: forwarded, fast forwarded"),
-  fwd("fwd_ip_blackhole", "a ping through the router to an absent host: 0 not forwardable; a blackhole route to it: with an IP option and without, 1 then 2 packets not forwardable", {
-    status: "known-divergence",
-    reason: "wavnet's routes have no RTF_BLACKHOLE (route add -blackhole): a route goes to a gateway or out of an interface",
-  }),
+  fwd("fwd_ip_blackhole", "a ping through the router to an absent host: 0 not forwardable; a blackhole route to it: with an IP option and without, 1 then 2 packets not forwardable"),
   out("output_tcp_setup_success", "a TCP connection between two jails carries 'testtesttst' to a listener on port 4242"),
   out("output_udp_setup_success", "a UDP datagram 'testtesttst' from one jail reaches a socket bound to port 4242 in the other"),
   out("output_raw_success", "ping -c1 from one jail to the other: 1 transmitted, 1 received"),

@@ -7,7 +7,7 @@
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ping, type Kernel, type Vnet, type Interface } from "../../host/index.js";
-import { addAddress, addRoute, routeGet, ipStats, netstatS, setForwarding, parseIPv4 } from "../../host/admin/inet.js";
+import { addAddress, addRoute, addBlackholeRoute, routeGet, ipStats, netstatS, setForwarding, parseIPv4 } from "../../host/admin/inet.js";
 import { socket } from "../../host/sockets/socket.js";
 import { ipPacket, ether, echoRequest, icmp, mbufsInUse } from "../helpers/inet.js";
 import { bootLab, clock, conformanceTest } from "./lab.js";
@@ -146,7 +146,16 @@ conformanceTest("forward__fwd_ip_blackhole", () =>
     assert.equal((await ping(k, host, "198.51.100.2", { count: 1, timeoutMs: 1000 })).received, 0);
     clock(k).advance(5_000_000); // the jail's ARP for .2 gives up
     assert.equal(ip().cantforward, 0, "forwarded into an unanswered ARP: not counted as not forwardable");
-    assert.fail("route add 198.51.100.2 -blackhole: wavnet's routes have no RTF_BLACKHOLE");
+    addBlackholeRoute(k, jail, "198.51.100.2/32");
+    const sent = l.sniff(ob);
+    // ping -R (record route: type 7, length 39, pointer 4) for the slow path, then a plain ping.
+    const rr = [7, 39, 4, ...new Array<number>(36).fill(0), 0];
+    b.receive(ether(a, b, ETHERTYPE_IP, ipPacket({ src: "192.0.2.2", dst: "198.51.100.2", ttl: 64, options: rr, payload: echoRequest(7, 1) })));
+    assert.equal(ip().cantforward, 1, "1 packet not forwardable");
+    assert.equal((await ping(k, host, "198.51.100.2", { count: 1, timeoutMs: 1000 })).received, 0);
+    assert.equal(ip().cantforward, 2, "2 packets not forwardable");
+    assert.match(netstatS(k, jail, "ip"), /\t2 packets not forwardable/);
+    assert.equal((await sent()).filter((f) => f[12] === 0x08).length, 0, "nothing went out towards 198.51.100.0/24");
   }));
 
 // ---------------------------------------------------------------------------------------
