@@ -21,6 +21,7 @@ async function lab(): Promise<{ k: Kernel; v: Vnet; b: Interface }> {
   addAddress(k, a, "192.0.2.1/24");
   addAddress(k, b, "192.0.2.2/24");
   addRoute(k, v, "198.51.100.0/24", { gateway: "192.0.2.3" });
+  addRoute(k, v, "203.0.113.0/24", { gateway: "192.0.2.1" }); // reachable, but not directly
   return { k, v, b };
 }
 

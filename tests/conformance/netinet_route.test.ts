@@ -147,6 +147,7 @@ conformanceTest("forward__fwd_ip_blackhole", () =>
     clock(k).advance(5_000_000); // the jail's ARP for .2 gives up
     assert.equal(ip().cantforward, 0, "forwarded into an unanswered ARP: not counted as not forwardable");
     addBlackholeRoute(k, jail, "198.51.100.2/32");
+    const forwarded = ip().forward;
     const sent = l.sniff(ob);
     // ping -R (record route: type 7, length 39, pointer 4) for the slow path, then a plain ping.
     const rr = [7, 39, 4, ...new Array<number>(36).fill(0), 0];
@@ -155,6 +156,7 @@ conformanceTest("forward__fwd_ip_blackhole", () =>
     assert.equal((await ping(k, host, "198.51.100.2", { count: 1, timeoutMs: 1000 })).received, 0);
     assert.equal(ip().cantforward, 2, "2 packets not forwardable");
     assert.match(netstatS(k, jail, "ip"), /\t2 packets not forwardable/);
+    assert.equal(ip().forward, forwarded, "neither counted as forwarded");
     assert.equal((await sent()).filter((f) => f[12] === 0x08).length, 0, "nothing went out towards 198.51.100.0/24");
   }));
 
