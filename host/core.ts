@@ -33,7 +33,7 @@ export {
 } from "./admin/ipfw.js";
 export {
   addAddress, delAddress, addresses, addRoute, addBlackholeRoute, addRoutes, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh,
-  arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, ipReassKnob, type IpReassKnob,
+  arpTable, arpAn, arpSet, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, ipReassKnob, type IpReassKnob,
   IPSTATS, ICMPTYPES, ARPSTATS,
   type InetAddress, type RouteEntry, type RouteVia, type RouteAdd, type ArpEntry, type GcThresh, type IpStats, type IcmpStats, type ArpStats,
 } from "./admin/inet.js";

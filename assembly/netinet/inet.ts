@@ -46,7 +46,7 @@ import {
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, in_broadcast, IA_REC } from "./in";
 import { rt_add_static, rt_add_blackhole, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
-import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
+import { arp_input, arp_flush_all, arp_fill, arp_delete, arp_set_static, LLE_REC } from "./if_ether";
 import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count, ipproto_holder, ipproto_register, ipproto_unregister } from "./ip_input";
 import { ip_output, pfil_set_off } from "./ip_output";
 import { ipq_flush_all, ipq_count } from "./ip_reass";
@@ -400,6 +400,16 @@ export function inet_arp_del(ifp: usize, addr: u32): i32 {
   if (!ifpOk(ifp)) return -EINVAL;
   const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
   const r = arp_delete(ifp, addr);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** arp -s addr MAC on ifp: the MAC's 6 bytes at inet_buf(). */
+export function inet_arp_set(ifp: usize, addr: u32): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  if (addr == 0 || addr == 0xffffffff) return -EINVAL;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = arp_set_static(ifp, addr, tbuf);
   CURVNET_RESTORE(old);
   return r;
 }

@@ -162,6 +162,7 @@ export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an ad
 // ARP entry states
 export const LLE_INCOMPLETE: u32 = 1; // asked, no answer yet; packets wait in the hold queue
 export const LLE_REACHABLE: u32 = 2; // resolved, valid until la_expire
+export const LLE_STATIC: u32 = 3; // arp -s: permanent, never changed by what arrives
 
 /** struct llentry: one ARP cache entry, keyed by (interface, IPv4 address). */
 @unmanaged export class Llentry {

@@ -8,7 +8,7 @@
 import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../lib/errors.js";
 import { parseIPv4, formatIPv4, parsePrefix, mask4 as maskOf, isIPv6Text } from "../lib/addr.js";
-import { Interface, checkInterface, formatMac } from "./ifnet.js";
+import { Interface, checkInterface, formatMac, parseMac } from "./ifnet.js";
 import { formatTable, show } from "../lib/format.js";
 import { netstatUdp } from "./udp.js";
 import { addAddress6, delAddress6, addRoute6, delRoute6 } from "./inet6.js";
@@ -27,6 +27,7 @@ export interface InetExports {
   inet_route_get(v: number, dst: number): number;
   inet_arp_fill(v: number, skip: number): number;
   inet_arp_del(ifp: number, addr: number): number;
+  inet_arp_set(ifp: number, addr: number): number;
   inet_stat(v: number, group: number, i: number): number;
   inet_get(v: number, what: number): number;
   inet_set(v: number, what: number, value: number): number;
@@ -473,7 +474,8 @@ export interface ArpEntry {
   /** "02:00:01:00:00:0b", or undefined while incomplete. */
   mac?: string;
   iface: Interface;
-  state: "incomplete" | "reachable";
+  /** permanent: made by arpSet (arp -s), never expires nor changes by what arrives. */
+  state: "incomplete" | "reachable" | "permanent";
   /** Seconds left (reachable entries). */
   expiresInS?: number;
   /** Packets waiting for resolution. */
@@ -492,17 +494,16 @@ export function arpTable(kernel: Kernel, vnet: Vnet): ArpEntry[] {
     const buf = x.inet_buf();
     for (let i = 0; i < n; i++) {
       const o = buf + i * 32;
-      const state = dv.getUint32(o + 8, true) === 2 ? "reachable" : "incomplete";
+      const st = dv.getUint32(o + 8, true);
+      const state = st === 3 ? "permanent" : st === 2 ? "reachable" : "incomplete";
       const e: ArpEntry = {
         address: formatIPv4(dv.getUint32(o + 4, true)),
         iface: new Interface(kernel, dv.getUint32(o, true)),
         state,
         held: dv.getUint32(o + 20, true),
       };
-      if (state === "reachable") {
-        e.mac = formatMac(new Uint8Array(kernel.memory.buffer, o + 12, 6).slice());
-        e.expiresInS = Math.max(0, Math.ceil((dv.getFloat64(o + 24, true) - now) / 1e6));
-      }
+      if (state !== "incomplete") e.mac = formatMac(new Uint8Array(kernel.memory.buffer, o + 12, 6).slice());
+      if (state === "reachable") e.expiresInS = Math.max(0, Math.ceil((dv.getFloat64(o + 24, true) - now) / 1e6));
       out.push(e);
     }
     if (n < 256) break;
@@ -513,8 +514,25 @@ export function arpTable(kernel: Kernel, vnet: Vnet): ArpEntry[] {
 /** arp -an, FreeBSD's layout. */
 export function arpAn(kernel: Kernel, vnet: Vnet): string {
   return arpTable(kernel, vnet)
-    .map((e) => `? (${e.address}) at ${e.mac ?? "(incomplete)"} on ${e.iface.name}${e.state === "reachable" ? ` expires in ${e.expiresInS} seconds` : ""} [ethernet]`)
+    .map((e) => `? (${e.address}) at ${e.mac ?? "(incomplete)"} on ${e.iface.name}${e.state === "reachable" ? ` expires in ${e.expiresInS} seconds` : e.state === "permanent" ? " permanent" : ""} [ethernet]`)
     .join("\n");
+}
+
+/**
+ * arp -s ADDRESS MAC on iface: a permanent entry (it replaces one there, as arp -S does;
+ * packets waiting for the address go out to MAC). arpDelete removes it.
+ */
+export function arpSet(kernel: Kernel, iface: Interface, address: string, mac: string): void {
+  const what = `arp -s ${address} ${mac}`;
+  const x = inet(kernel, what);
+  checkInterface(kernel, iface, what);
+  const a = parseIPv4(address, what);
+  const b = parseMac(mac);
+  const r = kernel.enter(() => {
+    new Uint8Array(kernel.memory.buffer, x.inet_buf(), 6).set(b);
+    return x.inet_arp_set(iface.ptr, a);
+  });
+  if (r !== 0) fail(what, r);
 }
 
 /** arp -d ADDRESS on iface. */
