@@ -29,15 +29,14 @@ const tcps = from("tcp_socket.c", "tcp_socket");
 const tstats = from("tcpstats_test.sh", "tcpstats");
 
 const MPATH = "wavnet's route table holds one next hop per prefix: a second route to the same prefix is refused (EEXIST), there is no net.route.multipath and no flowid hashing (FreeBSD's ROUTE_MPATH); FreeBSD skips these cases on a kernel without it";
-const STATIC_ARP = "wavnet's ARP table has no static (permanent) entries: no arp -s / -S, and every entry is learned and expires (net.link.ether.inet.max_age)";
 const TCPSTATS = "tcpstats is an out-of-tree character device module (/dev/tcpstats, dev.tcpstats.* sysctls) for reading connection statistics; wavnet has no device nodes, and its TCP connection list is read with tcpConnections (netstat -an)";
 
 export const NETINET_CASES: readonly ConformanceCase[] = [
-  arp("arp_add_success", "arp -s 198.51.100.2 90:10:00:01:02:03: a permanent entry, shown by arp -n", { status: "known-divergence", reason: STATIC_ARP }),
+  arp("arp_add_success", "arp -s 198.51.100.2 90:10:00:01:02:03: a permanent entry, shown by arp -n"),
   arp("arp_del_success", "ping -c1 an absent host (an incomplete entry), arp -d it: deleted, then no entry"),
   arp("pending_delete_if", "199 hosts pinged at once (incomplete entries with held packets), then the interface destroyed: no crash, nothing left"),
   arp("arp_lookup_host", "no entry before, ping the other jail, then an entry with its MAC on the right interface"),
-  arp("static", "arp -s to 0:0:0:0:0:0, the other jail's gratuitous ARP must not change it; arp -d, ping, a learned entry expiring in max_age; arp -S replaces it with a permanent one", { status: "known-divergence", reason: STATIC_ARP }),
+  arp("static", "arp -s to 0:0:0:0:0:0, the other jail's gratuitous ARP must not change it; arp -d, ping, a learned entry expiring in max_age; arp -S replaces it with a permanent one"),
   arp("garp", "net.link.ether.inet.garp_rexmit_count=3, an address added: gratuitous ARPs sent, no crash", {
     status: "known-divergence",
     reason: "wavnet announces a new address with one gratuitous ARP and has no net.link.ether.inet.garp_rexmit_count (FreeBSD repeats it with a growing interval); the sysctl is refused",

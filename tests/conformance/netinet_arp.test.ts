@@ -5,7 +5,7 @@
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ping, type Kernel, type Vnet, type Interface } from "../../host/index.js";
-import { addAddress, arpTable, arpAn, arpDelete, inetGauges } from "../../host/admin/inet.js";
+import { addAddress, arpTable, arpAn, arpSet, arpDelete, inetGauges } from "../../host/admin/inet.js";
 import { sysctlSet } from "../../host/admin/sysctl.js";
 import { mbufsInUse } from "../helpers/inet.js";
 import { bootLab, clock, conformanceTest } from "./lab.js";
@@ -43,7 +43,9 @@ conformanceTest("arp__arp_add_success", () =>
   withVnets("arp-add", 1, async ([j]) => {
     const [, b] = epair(k.vnet0, j);
     addAddress(k, b, "198.51.100.1/24");
-    assert.fail("arp -s 198.51.100.2 90:10:00:01:02:03: wavnet has no static (permanent) ARP entries");
+    arpSet(k, b, "198.51.100.2", "90:10:00:01:02:03");
+    assert.match(arpAn(k, j), new RegExp(`\\? \\(198\\.51\\.100\\.2\\) at 90:10:00:01:02:03 on ${b.name} permanent`));
+    assert.equal(entry(j, "198.51.100.2")?.state, "permanent");
   }));
 
 conformanceTest("arp__arp_del_success", () =>
@@ -94,13 +96,27 @@ conformanceTest("arp__static", () =>
   withVnets("arp-static", 2, async ([ja, jb]) => {
     const [a, b] = epair(ja, jb);
     addAddress(k, a, "198.51.100.1/24");
+    const ZERO = "00:00:00:00:00:00";
+    const permanent = `? (198.51.100.2) at ${ZERO} on ${a.name} permanent [ethernet]`;
+    // -s first; then jail b's address, whose gratuitous ARP reaches a and must change nothing.
+    arpSet(k, a, "198.51.100.2", ZERO);
+    const entries = arpTable(k, ja).length;
     addAddress(k, b, "198.51.100.2/24");
-    // The -S half that wavnet can do: a learned entry lives max_age seconds.
+    assert.equal(arpAn(k, ja), permanent);
+    assert.equal(entries, 1, "the permanent entry only");
+    // Then -S: delete, learn it from a ping of b's, and replace the learned entry.
+    arpDelete(k, a, "198.51.100.2");
     assert.equal((await ping(k, jb, "198.51.100.1", { count: 1 })).received, 1);
     const e = entry(ja, "198.51.100.2");
     assert.equal(e?.mac, b.mac);
+    assert.equal(e?.state, "reachable");
     assert.ok(e?.expiresInS !== undefined && e.expiresInS <= MAX_AGE && e.expiresInS >= MAX_AGE - 5, `expires in about ${MAX_AGE} seconds (${e?.expiresInS})`);
-    assert.fail("arp -s / arp -S (permanent entries that a gratuitous ARP must not change): wavnet has no static ARP entries");
+    arpSet(k, a, "198.51.100.2", ZERO); // arp -S: "deleted", then the permanent entry
+    assert.equal(arpAn(k, ja), permanent);
+    // Permanent means it outlives max_age and b's traffic.
+    clock(k).advance((MAX_AGE + 10) * 1_000_000);
+    assert.equal((await ping(k, jb, "198.51.100.1", { count: 1, timeoutMs: 500 })).received, 0, "a's replies go to the zero MAC");
+    assert.equal(arpAn(k, ja), permanent);
   }));
 
 conformanceTest("arp__garp", () =>
