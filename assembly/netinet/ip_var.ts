@@ -133,8 +133,14 @@ export const ENOBUFS: i32 = 55;
   ia_subnet: u32; // ia_addr & ia_mask
   ia_broadaddr: u32; // 0 on interfaces without broadcast
   ia_magic: u32;
+  ia_garp_count: u32; // gratuitous ARPs repeated so far (net.link.ether.inet.garp_rexmit_count)
+  // then the repeat's callout at IA_CALLOUT
 }
 export const IA_MAGIC: u32 = 0x49414452; // "IADR"
+export const IA_CALLOUT: usize = (offsetof<InIfaddr>() + 7) & ~7;
+export const IA_SIZE: u32 = <u32>(IA_CALLOUT + CALLOUT_SIZE);
+/** The most net.link.ether.inet.garp_rexmit_count may be (FreeBSD's bound). */
+export const GARP_REXMIT_MAX: u32 = 16;
 
 // rt_flags (FreeBSD route.h values)
 export const RTF_UP: u32 = 0x1;
@@ -227,6 +233,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   ip_id: u32; // next IP id (random start)
   icmplim: u32; // net.inet.icmp.icmplim (errors/s, 0 = no limit)
   tstamprepl: u32; // net.inet.icmp.tstamprepl (answer timestamp requests; default 1)
+  garp_rexmit_count: u32; // net.link.ether.inet.garp_rexmit_count (repeats of a new address's gratuitous ARP; default 0)
   icmp_credit: u64; // token bucket, in microseconds of budget
   icmp_last: u64;
   ipq_head: usize; // datagrams being reassembled, least recently fed first; head, tail, count in net/tailq.ts's order

@@ -354,7 +354,7 @@ export function netstatRn(kernel: Kernel, vnet: Vnet): string {
 
 /** inet_get / inet_set selectors, named as assembly/netinet/inet.ts names them (K_*). */
 const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6, TSTAMPREPL: 7, GC_THRESH1: 8, GC_THRESH3: 10,
-  MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13 } as const;
+  MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, GARP_REXMIT: 14 } as const;
 
 /** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
 export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
@@ -394,6 +394,23 @@ export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void
 export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
   checkVnet(kernel, vnet, "net.inet.icmp.tstamprepl");
   return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, K.TSTAMPREPL) === 1;
+}
+
+/**
+ * sysctl net.link.ether.inet.garp_rexmit_count (0 to 16, default 0): a new address's
+ * gratuitous ARP is sent again this many times, after 1 s, 2 s, 4 s ... (FreeBSD's).
+ * Omit `count` to read it.
+ */
+export function garpRexmitCount(kernel: Kernel, vnet: Vnet, count?: number): number {
+  const what = "net.link.ether.inet.garp_rexmit_count";
+  checkVnet(kernel, vnet, what);
+  const x = inet(kernel, what);
+  if (count !== undefined) {
+    if (!Number.isInteger(count) || count < 0 || count > 16) throw new ConfigError(`${what}: must be an integer from 0 to 16, got ${String(count)}`);
+    const r = x.inet_set(vnet.ptr, K.GARP_REXMIT, count);
+    if (r !== 0) fail(what, r);
+  }
+  return x.inet_get(vnet.ptr, K.GARP_REXMIT);
 }
 
 /** Reassembly knobs of a vnet by FreeBSD's net.inet.ip.* names, and their selectors. */
