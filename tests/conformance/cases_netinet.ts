@@ -37,10 +37,7 @@ export const NETINET_CASES: readonly ConformanceCase[] = [
   arp("pending_delete_if", "199 hosts pinged at once (incomplete entries with held packets), then the interface destroyed: no crash, nothing left"),
   arp("arp_lookup_host", "no entry before, ping the other jail, then an entry with its MAC on the right interface"),
   arp("static", "arp -s to 0:0:0:0:0:0, the other jail's gratuitous ARP must not change it; arp -d, ping, a learned entry expiring in max_age; arp -S replaces it with a permanent one"),
-  arp("garp", "net.link.ether.inet.garp_rexmit_count=3, an address added: gratuitous ARPs sent, no crash", {
-    status: "known-divergence",
-    reason: "wavnet announces a new address with one gratuitous ARP and has no net.link.ether.inet.garp_rexmit_count (FreeBSD repeats it with a growing interval); the sysctl is refused",
-  }),
+  arp("garp", "net.link.ether.inet.garp_rexmit_count=3, an address added: gratuitous ARPs sent, no crash"),
   fwd("fwd_ip_icmp_iface_fast_success", "router on a stick (forwarding=1, redirect=0): an echo request to a connected host comes back out with MACs swapped and TTL - 1; '1 packet forwarded (1 packet fast forwarded)'"),
   fwd("fwd_ip_icmp_gw_fast_success", "the same through a host route via a gateway: forwarded, fast forwarded"),
   fwd("fwd_ip_icmp_iface_slow_success", "the same with an IP option (Stream ID): forwarded on the slow path, '1 packet forwarded (0 packets fast forwarded)'"),
