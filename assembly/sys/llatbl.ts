@@ -4,13 +4,14 @@
 // modules; no state of its own: the table record lives in each family's VNET area and a
 // node in each entry.
 //
-// Every entry is in one of three lists by class, each oldest first:
+// Every entry is in one of four lists by class, each oldest first:
 //   LLT_UNSOL       learned from a neighbour's own traffic (an ARP request for our address,
 //                   RFC 826's merge; an NS with a source link-layer option, RFC 4861 7.2.3)
 //                   and not used by us since: the first to go, what a spoofed flood makes;
 //   LLT_INCOMPLETE  a resolution of ours, unanswered so far;
 //   LLT_ACTIVE      resolved by us or used by us: least recently used first (a send moves
-//                   the entry to the end).
+//                   the entry to the end);
+//   LLT_STATIC      made by hand (arp -s): counted, never chosen to make room.
 // Thresholds, per vnet and family (the knobs of the same names; Linux's defaults):
 //   gc_thresh3 (1024)  hard bound: the table never holds more. Our own resolution makes room
 //                      by evicting, in order: an incomplete entry unanswered for a second
