@@ -32,8 +32,8 @@ export {
   type IpfwRule, type IpfwState, type IpfwKnob, type IpfwStats, type IpfwLogEntry,
 } from "./admin/ipfw.js";
 export {
-  addAddress, delAddress, addresses, addRoute, addRoutes, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh,
-  arpTable, arpAn, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, ipReassKnob, type IpReassKnob,
+  addAddress, delAddress, addresses, addRoute, addBlackholeRoute, addRoutes, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh, garpRexmitCount,
+  arpTable, arpAn, arpSet, arpDelete, ipStats, icmpStats, arpStats, netstatS, inetGauges, ipReassKnob, type IpReassKnob,
   IPSTATS, ICMPTYPES, ARPSTATS,
   type InetAddress, type RouteEntry, type RouteVia, type RouteAdd, type ArpEntry, type GcThresh, type IpStats, type IcmpStats, type ArpStats,
 } from "./admin/inet.js";

@@ -37,7 +37,7 @@ import {
   ICMP_UNREACH, ICMP_UNREACH_HOST,
 } from "../sys/in";
 import {
-  Llentry, InIfaddr, InetGlobals, V, ARPHASH_OFF, ARP_HASH_SIZE, LLE_CALLOUT, LLE_INCOMPLETE, LLE_REACHABLE, ARP_MAXAGE_US,
+  Llentry, InIfaddr, InetGlobals, V, ARPHASH_OFF, ARP_HASH_SIZE, LLE_CALLOUT, LLE_INCOMPLETE, LLE_REACHABLE, LLE_STATIC, ARP_MAXAGE_US,
   ARP_RETRANS_US, ARP_MAXTRIES, ARP_MAXHOLD, MAX_LINKHDR, ARPSTAT_INC, IPSTAT_INC, IPS_ODROPPED,
   ARPS_TXREQUESTS, ARPS_TXREPLIES, ARPS_RXREQUESTS, ARPS_RXREPLIES, ARPS_RECEIVED, ARPS_DROPPED, ARPS_TIMEOUTS, ARPS_DUPIPS,
   ARPS_TOOSHORT, ARPS_BADHRD, ARPS_BADPRO, ARPS_BADLEN, ARPS_BADOP, ARPS_BADSENDER, ARPS_LOOPED, ARPS_GIVEUPS,
@@ -45,7 +45,7 @@ import {
 } from "./ip_var";
 import { in_ifaddr_first, in_ifaddr_for } from "./in";
 import {
-  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_class,
+  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_STATIC, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_class,
   llt_room,
 } from "../sys/llatbl";
 import { icmp_error } from "./ip_icmp";
@@ -221,7 +221,7 @@ function arptimer(p: usize): void {
  */
 export function arpresolve(ifp: usize, m: usize, nh: u32): usize {
   let p = lle_lookup(ifp, nh);
-  if (p != 0 && lle(p).la_state == LLE_REACHABLE) {
+  if (p != 0 && lle(p).la_state >= LLE_REACHABLE) {
     lle(p).la_hits++;
     if (llt_class(p, LLE_LRU) == LLT_UNSOL) lle(p).la_expire = ticks() + ARP_MAXAGE_US; // ours now: its full life
     llt_use(llt(), p, LLE_LRU, ticks());
@@ -270,7 +270,7 @@ function lle_resolved(p: usize, sha: usize, life: u64): void {
   e.la_state = LLE_REACHABLE;
   e.la_asked = 0;
   e.la_expire = ticks() + life;
-  callout_reset(p + LLE_CALLOUT, life, arptimer.index, p);
+  if (life != 0) callout_reset(p + LLE_CALLOUT, life, arptimer.index, p);
   // Our resolution answered: the entry is active (an unsolicited one stays so until used).
   if (llt_class(p, LLE_LRU) == LLT_INCOMPLETE) llt_setclass(llt(), p, LLE_LRU, LLT_ACTIVE, ticks());
   let m = e.la_hold;
@@ -372,7 +372,10 @@ export function arp_input(ifp: usize, m: usize): void {
   }
   if (sip != 0) {
     let p = lle_lookup(ifp, sip);
-    if (p != 0) {
+    if (p != 0 && lle(p).la_state == LLE_STATIC) {
+      // A permanent entry is not changed by what arrives (FreeBSD logs the attempt,
+      // net.link.ether.inet.log_arp_permanent_modify).
+    } else if (p != 0) {
       // RFC 826 merge. An unsolicited entry keeps its (maybe short) life: the neighbour
       // cannot extend it by repeating itself; ours get max_age again.
       const unsol = llt_class(p, LLE_LRU) == LLT_UNSOL && lle(p).la_state == LLE_REACHABLE;
@@ -415,6 +418,25 @@ export function arp_flush_all(): void {
   for (let i: u32 = 0; i < ARP_HASH_SIZE; i++) {
     while (load<usize>(base + (<usize>i << 2)) != 0) lle_free(load<usize>(base + (<usize>i << 2)));
   }
+}
+
+/**
+ * arp -s (and -S): a permanent entry for (ifp, addr) with the MAC at mac, replacing one
+ * there; packets waiting for its resolution go out to it. 0, or -ENOMEM.
+ */
+export function arp_set_static(ifp: usize, addr: u32, mac: usize): i32 {
+  let p = lle_lookup(ifp, addr);
+  if (p == 0) {
+    p = lle_create(ifp, addr, LLT_STATIC);
+    if (p == 0) return -12;
+  }
+  callout_stop(p + LLE_CALLOUT);
+  if (llt_class(p, LLE_LRU) != LLT_STATIC) llt_setclass(llt(), p, LLE_LRU, LLT_STATIC, ticks());
+  lle_resolved(p, mac, 0);
+  const e = lle(p);
+  e.la_state = LLE_STATIC;
+  e.la_expire = 0;
+  return 0;
 }
 
 /** arp -d: delete the entry of (ifp, addr); 0 or -ENOENT. */

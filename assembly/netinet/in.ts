@@ -8,11 +8,11 @@
 // depends on it (connected and static), forgets the ARP entries of its prefix, and hands
 // the prefix route to another address of the same prefix if there is one (in_scrubprefix).
 
-import { zone_alloc, zone_free } from "../kmod/kapi";
+import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop } from "../kmod/kapi";
 import { Ifnet, IFF_BROADCAST, IFF_LOOPBACK, IFT_ETHER, IFF_UP, IFF_RUNNING } from "../sys/if";
 import { EEXIST, ENOENT, EINVAL, ENOMEM } from "../sys/errno";
 import { in_plen2mask, IN_MULTICAST, IN_EXPERIMENTAL, IN_ZERONET, INADDR_BROADCAST, INADDR_ANY } from "../sys/in";
-import { InIfaddr, IA_MAGIC, InetGlobals, V, RTF_PINNED } from "./ip_var";
+import { InIfaddr, IA_MAGIC, IA_CALLOUT, InetGlobals, V, RTF_PINNED } from "./ip_var";
 import { rt_insert, rt_flush, rt_find } from "./in_rmx";
 import { arp_announce, arp_flush } from "./if_ether";
 
@@ -96,8 +96,24 @@ export function in_control_add(ifp: usize, addr: u32, plen: u32, bcast: u32): i3
     zone_free(InetGlobals.iaZone, p);
     return r;
   }
-  if (ii.if_type == IFT_ETHER && (ii.if_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING)) arp_announce(ifp, addr);
+  callout_init(p + IA_CALLOUT);
+  x.ia_garp_count = 0;
+  if (ii.if_type == IFT_ETHER && (ii.if_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING)) {
+    arp_announce(ifp, addr);
+    // FreeBSD's garp_rexmit: the announcement again after 1 s, 2 s, 4 s ... count times.
+    if (vv.garp_rexmit_count > 0) callout_reset(p + IA_CALLOUT, 1_000_000, garp_rexmit.index, p);
+  }
   return 0;
+}
+
+/** One repeat of a new address's gratuitous ARP; the next after twice the wait. */
+function garp_rexmit(p: usize): void {
+  const x = ia(p);
+  if (x.ia_magic != IA_MAGIC) return;
+  const ii = changetype<Ifnet>(x.ia_ifp);
+  if ((ii.if_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING)) arp_announce(x.ia_ifp, x.ia_addr);
+  x.ia_garp_count++;
+  if (x.ia_garp_count < V().garp_rexmit_count) callout_reset(p + IA_CALLOUT, <u64>1_000_000 << x.ia_garp_count, garp_rexmit.index, p);
 }
 
 function unlinkAddr(p: usize): void {
@@ -145,6 +161,7 @@ function freeAddr(p: usize): void {
       }
     }
   }
+  callout_stop(p + IA_CALLOUT); // a repeat due must not fire on freed memory
   x.ia_magic = 0;
   zone_free(InetGlobals.iaZone, p);
 }

@@ -12,10 +12,10 @@
 // (0.0.0.0/0). Every route records the address it depends on (rt_ifa): deleting that
 // address, or the interface leaving, removes the route.
 
-import { zone_alloc, zone_free, rtable_lookup, rtable_find, rtable_insert, rtable_delete, rtable_gen } from "../kmod/kapi";
+import { loif, zone_alloc, zone_free, rtable_lookup, rtable_find, rtable_insert, rtable_delete, rtable_gen } from "../kmod/kapi";
 import { EEXIST, ENOENT, EINVAL, ENOMEM, EPERM } from "../sys/errno";
 import { in_plen2mask } from "../sys/in";
-import { Rtentry, InIfaddr, InetGlobals, InetVnet, V, rtab, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, ENETUNREACH } from "./ip_var";
+import { Rtentry, InIfaddr, InetGlobals, InetVnet, V, rtab, RTF_UP, RTF_GATEWAY, RTF_HOST, RTF_STATIC, RTF_PINNED, RTF_BLACKHOLE, ENETUNREACH } from "./ip_var";
 import { in_ifaddr_byaddr, in_ifaddr_first } from "./in";
 import { rtlist_append, rtlist_remove, rtlist_flush, rtlist_fill, rtlist_head } from "../net/route_list";
 
@@ -115,6 +115,18 @@ export function rt_add_static(dst: u32, plen: u32, gw: u32, ifp: usize): i32 {
     if (ifa == 0) return -ENETUNREACH; // no address there to send from
   }
   return rt_insert(dst, plen, gw, ifp, ifa, RTF_STATIC);
+}
+
+/**
+ * route add dst/plen -blackhole: packets to it are discarded without an error (FreeBSD
+ * points such a route at lo0, as here: it leaves from lo0's 127.0.0.1). 0 or -errno.
+ */
+export function rt_add_blackhole(dst: u32, plen: u32): i32 {
+  if (plen > 32 || (dst & ~in_plen2mask(plen)) != 0) return -EINVAL;
+  const lo = loif();
+  const ifa = in_ifaddr_first(lo);
+  if (ifa == 0) return -ENETUNREACH;
+  return rt_insert(dst, plen, 0, lo, ifa, RTF_STATIC | RTF_BLACKHOLE);
 }
 
 /** route delete dst/plen. Connected routes go with their address (-EPERM here). */

@@ -41,12 +41,12 @@ import {
 import {
   InetGlobals, InIfaddr, Rtentry, Llentry, V, VV, INET_VNET_SIZE, IPSTAT_OFF, ICMPSTAT_OFF, ARPSTAT_OFF, IPS_COUNT,
   ICPS_COUNT, ARPS_COUNT, LLE_SIZE, IPQ_SIZE, ICMPLIM_DEFAULT, InetVnet, ARPLLT_OFF, Vbase, IP_MAXFRAGPACKETS, IP_MAXFRAGSPERPACKET,
-  IP_MAXFRAGQ_ZONE, rtab,
+  IP_MAXFRAGQ_ZONE, rtab, IA_SIZE, GARP_REXMIT_MAX,
 } from "./ip_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in_control_add, in_control_del, in_ifdetach, in_addr_fill, in_ifaddr_for, in_localip, in_broadcast, IA_REC } from "./in";
-import { rt_add_static, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
-import { arp_input, arp_flush_all, arp_fill, arp_delete, LLE_REC } from "./if_ether";
+import { rt_add_static, rt_add_blackhole, rt_del, rt_fill, rt_flush_all, rt_lookup, RT_REC } from "./in_rmx";
+import { arp_input, arp_flush_all, arp_fill, arp_delete, arp_set_static, LLE_REC } from "./if_ether";
 import { ip_input, ipproto_reset, ipproto_register_internal, ipproto_upper_count, ipproto_holder, ipproto_register, ipproto_unregister } from "./ip_input";
 import { ip_output, pfil_set_off } from "./ip_output";
 import { ipq_flush_all, ipq_count } from "./ip_reass";
@@ -188,7 +188,7 @@ export function modevent(what: i32): i32 {
     ipreass_defaults(changetype<InetVnet>(master));
     llt_defaults(master + ARPLLT_OFF);
     vnet_data_copy(<u32>off, INET_VNET_SIZE);
-    InetGlobals.iaZone = zone_create("in_ifaddr", <u32>offsetof<InIfaddr>(), 0, ZONE_CHARGE | ZONE_ZERO, 4096);
+    InetGlobals.iaZone = zone_create("in_ifaddr", IA_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 4096);
     InetGlobals.rtZone = zone_create("rtentry", <u32>offsetof<Rtentry>(), 0, ZONE_CHARGE | ZONE_ZERO, 16384);
     InetGlobals.lleZone = zone_create("llentry", LLE_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 16384);
     InetGlobals.ipqZone = zone_create("ipq", IPQ_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 1024);
@@ -309,6 +309,15 @@ export function inet_route_add(v: usize, dst: u32, plen: u32, gw: u32, ifp: usiz
   return r;
 }
 
+/** route add dst/plen -blackhole. */
+export function inet_route_add_blackhole(v: usize, dst: u32, plen: u32): i32 {
+  if (!V_up(v)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = rt_add_blackhole(dst, plen);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
 /** Records of inet_route_add_many in tbuf: dst, plen, gateway, ifp (u32 each). */
 const RA_REC: u32 = 16;
 
@@ -395,6 +404,16 @@ export function inet_arp_del(ifp: usize, addr: u32): i32 {
   return r;
 }
 
+/** arp -s addr MAC on ifp: the MAC's 6 bytes at inet_buf(). */
+export function inet_arp_set(ifp: usize, addr: u32): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  if (addr == 0 || addr == 0xffffffff) return -EINVAL;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = arp_set_static(ifp, addr, tbuf);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
 /** Counter i of group (0 ipstat, 1 icmpstat, 2 arpstat); -1 when out of range. */
 export function inet_stat(v: usize, group: u32, i: u32): f64 {
   if (!V_up(v)) return -1;
@@ -428,6 +447,7 @@ const K_GC_THRESH3: u32 = 10;
 const K_MAXFRAGPACKETS: u32 = 11; // net.inet.ip.maxfragpackets (get/set; ip_reass.ts)
 const K_MAXFRAGBUCKETSIZE: u32 = 12; // net.inet.ip.maxfragbucketsize
 const K_MAXFRAGSPERPACKET: u32 = 13; // net.inet.ip.maxfragsperpacket
+const K_GARP_REXMIT: u32 = 14; // net.link.ether.inet.garp_rexmit_count (get/set)
 
 /** Reassembly knobs at their defaults (ip_var.ts says why these). */
 function ipreass_defaults(vv: InetVnet): void {
@@ -443,6 +463,7 @@ export function inet_get(v: usize, what: u32): f64 {
     case K_FORWARDING: return <f64>vv.forwarding;
     case K_ICMPLIM: return <f64>vv.icmplim;
     case K_TSTAMPREPL: return <f64>vv.tstamprepl;
+    case K_GARP_REXMIT: return <f64>vv.garp_rexmit_count;
     case K_GC_THRESH1:
     case K_GC_THRESH1 + 1:
     case K_GC_THRESH3: return <f64>load<u32>(VV(v) + ARPLLT_OFF + offsetof<Llt>("thresh1") + ((what - K_GC_THRESH1) << 2));
@@ -474,6 +495,11 @@ export function inet_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_ICMPLIM) {
     if (value > 1_000_000) return -EINVAL;
     vv.icmplim = value;
+    return 0;
+  }
+  if (what == K_GARP_REXMIT) {
+    if (value > GARP_REXMIT_MAX) return -EINVAL;
+    vv.garp_rexmit_count = value;
     return 0;
   }
   if (what == K_TSTAMPREPL) {

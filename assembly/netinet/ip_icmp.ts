@@ -24,13 +24,15 @@ import {
   IP_HDR_MIN, IP_OFFMASK, IPPROTO_ICMP, INADDR_BROADCAST, INADDR_ANY, IP_MAXPACKET, IPVERSION,
   ICMP_ECHO, ICMP_ECHOREPLY, ICMP_UNREACH, ICMP_TIMXCEED, ICMP_PARAMPROB, ICMP_SOURCEQUENCH, ICMP_UNREACH_NEEDFRAG,
   ICMP_MINLEN, ICMP_ADVLENMIN, ICMP_MAXTYPE, ICMP_IS_ERROR, ICMP_TYPE, ICMP_CODE, ICMP_CKSUM, ICMP_ID, ICMP_SEQ,
-  ICMP_NEXTMTU, ICMP_IP, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_RTIME, ICMP_TTIME, ICMP_TSLEN, IN_MULTICAST, IN_EXPERIMENTAL, ip_hl, ip_len, ip_off, ip_p, ip_src, ip_dst, ip_ttl, ip_tos, ip_v,
+  ICMP_NEXTMTU, ICMP_IP, ICMP_GWADDR, ICMP_REDIRECT, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_RTIME, ICMP_TTIME, ICMP_TSLEN, IN_MULTICAST, IN_EXPERIMENTAL, ip_hl, ip_len, ip_off, ip_p, ip_src, ip_dst, ip_ttl, ip_tos, ip_v,
   ip_fill,
 } from "../sys/in";
 import {
   V, InIfaddr, ICMPSTAT_INC, ICPS_ERROR, ICPS_OLDICMP, ICPS_BADCODE, ICPS_TOOSHORT, ICPS_CHECKSUM, ICPS_BADLEN, ICPS_REFLECT,
   ICPS_BMCASTECHO, ICPS_BMCASTTSTAMP, ICPS_RATELIMIT, ICPS_NOERROR, ICPS_INHIST, ICPS_OUTHIST, MAX_LINKHDR, IP_DONTFRAG, EMSGSIZE,
+  Rtentry, RTF_GATEWAY, RTF_HOST, RTF_DYNAMIC,
 } from "./ip_var";
+import { rt_lookup, rt_insert } from "./in_rmx";
 import { in_localip, in_broadcast, in_ifaddr_for } from "./in";
 import { ip_output, IP_REFLECT } from "./ip_output";
 import { ipproto_ctlinput } from "./ip_input";
@@ -204,6 +206,10 @@ export function icmp_input(m: usize, hlen: u32): void {
     return;
   }
   ICMPSTAT_INC(ICPS_INHIST + type);
+  if (type == ICMP_REDIRECT) {
+    icmp_redirect(m, ip, icp, icmplen, code);
+    return;
+  }
   if (type == ICMP_ECHO) {
     const dst = ip_dst(ip);
     if ((changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0 || IN_MULTICAST(dst) || !in_localip(dst)) {
@@ -259,7 +265,47 @@ export function icmp_input(m: usize, hlen: u32): void {
     m_freem(m);
     return;
   }
-  m_freem(m); // redirects and queries we do not answer
+  m_freem(m); // queries we do not answer
+}
+
+/**
+ * A redirect (RFC 792; RFC 1122 3.2.2.2: a host updates its route): a host route to the
+ * quoted destination via the new gateway, when FreeBSD's icmp_verify_redirect_gateway would
+ * take it: the gateway is on a connected network and not one of our addresses, and the
+ * route now in use for the destination goes through the redirect's sender, on that network,
+ * and is not a host route already. Every code is taken as a host redirect (RFC 1122: net
+ * redirects are treated as host ones). A forwarding vnet is a router and ignores redirects
+ * (RFC 1812 4.3.3.2). The route is RTF_DYNAMIC and goes with the address it leaves from;
+ * it does not expire (FreeBSD's net.inet.icmp.redirtimeout). m is consumed.
+ */
+function icmp_redirect(m: usize, ip: usize, icp: usize, icmplen: u32, code: u32): void {
+  if (code > 3) {
+    ICMPSTAT_INC(ICPS_BADCODE);
+    m_freem(m);
+    return;
+  }
+  const inner = icp + ICMP_IP;
+  if (icmplen < ICMP_ADVLENMIN || ip_v(inner) != IPVERSION || ip_hl(inner) < IP_HDR_MIN || icmplen < ICMP_MINLEN + ip_hl(inner) + 8) {
+    ICMPSTAT_INC(ICPS_BADLEN);
+    m_freem(m);
+    return;
+  }
+  const gw = bswap<u32>(load<u32>(icp + ICMP_GWADDR));
+  const dst = ip_dst(inner);
+  const from = ip_src(ip);
+  const bmcast = (changetype<Mbuf>(m).m_flags & (M_BCAST | M_MCAST)) != 0;
+  m_freem(m);
+  if (V().forwarding != 0 || bmcast) return;
+  if (IN_MULTICAST(dst) || dst == INADDR_BROADCAST || dst == INADDR_ANY || in_localip(gw)) return;
+  const link = rt_lookup(gw);
+  if (link == 0 || (changetype<Rtentry>(link).rt_flags & RTF_GATEWAY) != 0) return; // not directly reachable
+  const cur = rt_lookup(dst);
+  if (cur == 0) return;
+  const r = changetype<Rtentry>(cur);
+  if ((r.rt_flags & RTF_GATEWAY) == 0 || r.rt_gateway != from || (r.rt_flags & RTF_HOST) != 0) return; // not from our router, or a host route already
+  const l = changetype<Rtentry>(link);
+  if (r.rt_ifp != l.rt_ifp) return;
+  rt_insert(dst, 32, gw, l.rt_ifp, l.rt_ifa, RTF_DYNAMIC);
 }
 
 /**

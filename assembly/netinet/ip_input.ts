@@ -25,7 +25,7 @@ import {
 } from "../sys/in";
 import {
   V, IPSTAT_INC, IPS_TOTAL, IPS_TOOSMALL, IPS_BADVERS, IPS_BADHLEN, IPS_BADSUM, IPS_BADLEN, IPS_TOOSHORT, IPS_BADADDR,
-  IPS_BADOPTIONS, IPS_NOTMEMBER, IPS_CANTFORWARD, IPS_NOPROTO, IPS_DELIVERED, IPS_FORWARD, IPS_NOROUTE, IP_FORWARDING,
+  IPS_BADOPTIONS, IPS_NOTMEMBER, IPS_CANTFORWARD, IPS_NOPROTO, IPS_DELIVERED, IPS_FORWARD, IPS_FASTFORWARD, IPS_NOROUTE, IP_FORWARDING, Rtentry, RTF_BLACKHOLE,
 } from "./ip_var";
 import { in_localip, in_broadcast } from "./in";
 import { rt_lookup } from "./in_rmx";
@@ -279,10 +279,16 @@ function ip_forward(m: usize, ifp: usize): void {
     icmp_error(m, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, 0);
     return;
   }
-  if (rt_lookup(dst) == 0) {
+  const rt = rt_lookup(dst);
+  if (rt == 0) {
     IPSTAT_INC(IPS_NOROUTE);
     IPSTAT_INC(IPS_CANTFORWARD);
     icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_HOST, 0);
+    return;
+  }
+  if ((changetype<Rtentry>(rt).rt_flags & RTF_BLACKHOLE) != 0) {
+    // A blackhole route: discarded without an ICMP error, counted (FreeBSD's ip_tryforward).
+    drop(m, IPS_CANTFORWARD);
     return;
   }
   if (!M_WRITABLE(m)) {
@@ -303,8 +309,13 @@ function ip_forward(m: usize, ifp: usize): void {
   store<u8>(ip + IP_TTL, ttl - 1);
   const sum = in_cksum_update(bswap<u16>(load<u16>(ip + IP_SUM)), oldw, oldw - 0x100);
   store<u16>(ip + IP_SUM, bswap<u16>(sum));
+  const fast = ip_hl(ip) == IP_HDR_MIN;
   const r = ip_output(m, 0, dst, 0, 0, 0, IP_FORWARDING, 0);
   IPSTAT_INC(r == 0 ? IPS_FORWARD : IPS_CANTFORWARD);
+  // FreeBSD forwards a packet without options on its fast path (ip_tryforward) and counts
+  // it again there; wavnet has one path, so the count says which packets FreeBSD's would
+  // have taken (it sends no redirects, which would send them to the slow path).
+  if (r == 0 && fast) IPSTAT_INC(IPS_FASTFORWARD);
 }
 
 export { ICMP_UNREACH_HOST, EINVAL };

@@ -31,7 +31,7 @@ import { in_cksum_buf } from "../kmod/kapi";
 import {
   Rtentry, InIfaddr, V, IPSTAT_INC, IPSTAT_ADD, IPS_LOCALOUT, IPS_ODROPPED, IPS_NOROUTE, IPS_CANTFRAG, IPS_FRAGMENTED,
   IPS_OFRAGMENTS, IPS_RAWOUT, IP_FORWARDING, IP_RAWOUTPUT, IP_ROUTETOIF, IP_ALLOWBROADCAST, IP_DONTFRAG, MAX_LINKHDR,
-  EACCES, EMSGSIZE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, EHOSTUNREACH, ENOBUFS, RTF_GATEWAY,
+  EACCES, EMSGSIZE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, EHOSTUNREACH, ENOBUFS, RTF_GATEWAY, RTF_BLACKHOLE,
 } from "./ip_var";
 import { rt_lookup } from "./in_rmx";
 import { in_localip, in_ifaddr_byaddr, in_broadcast, in_ifaddr_first } from "./in";
@@ -171,6 +171,12 @@ export function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, to
       return odrop(m, EHOSTUNREACH);
     }
     const rt = changetype<Rtentry>(r);
+    if ((rt.rt_flags & RTF_BLACKHOLE) != 0) {
+      // Discarded, and the sender is told nothing (FreeBSD: lo0 drops RTF_BLACKHOLE).
+      rt.rt_use++;
+      m_freem(m);
+      return 0;
+    }
     if ((rt.rt_flags & RTF_GATEWAY) != 0) {
       if ((flags & IP_ROUTETOIF) != 0) return odrop(m, ENETUNREACH);
       nh = rt.rt_gateway;

@@ -43,7 +43,8 @@ export const IPS_NOTMEMBER: u32 = 24; // multicast to a group we are not in
 export const IPS_BADADDR: u32 = 25; // martian source or destination (RFC 1122 3.2.1.3)
 export const IPS_SWCSUM: u32 = 26; // transport checksums left to an interface, computed in software after all
 export const IPS_GSO: u32 = 27; // segments cut in software from large (TSO) packets
-export const IPS_COUNT: u32 = 28;
+export const IPS_FASTFORWARD: u32 = 28; // of IPS_FORWARD, those with no IP options (FreeBSD's ip_tryforward path)
+export const IPS_COUNT: u32 = 29;
 
 // icmpstat (FreeBSD struct icmpstat names; then the histograms by type)
 export const ICPS_ERROR: u32 = 0; // icmp_error calls
@@ -132,14 +133,22 @@ export const ENOBUFS: i32 = 55;
   ia_subnet: u32; // ia_addr & ia_mask
   ia_broadaddr: u32; // 0 on interfaces without broadcast
   ia_magic: u32;
+  ia_garp_count: u32; // gratuitous ARPs repeated so far (net.link.ether.inet.garp_rexmit_count)
+  // then the repeat's callout at IA_CALLOUT
 }
 export const IA_MAGIC: u32 = 0x49414452; // "IADR"
+export const IA_CALLOUT: usize = (offsetof<InIfaddr>() + 7) & ~7;
+export const IA_SIZE: u32 = <u32>(IA_CALLOUT + CALLOUT_SIZE);
+/** The most net.link.ether.inet.garp_rexmit_count may be (FreeBSD's bound). */
+export const GARP_REXMIT_MAX: u32 = 16;
 
 // rt_flags (FreeBSD route.h values)
 export const RTF_UP: u32 = 0x1;
 export const RTF_GATEWAY: u32 = 0x2;
 export const RTF_HOST: u32 = 0x4;
+export const RTF_DYNAMIC: u32 = 0x10; // made by an ICMP redirect
 export const RTF_STATIC: u32 = 0x800;
+export const RTF_BLACKHOLE: u32 = 0x1000; // discard packets (route add -blackhole): silently, counted when forwarded
 export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an address: not removable by hand
 
 /** A route: destination prefix, next hop, outgoing interface and the address used as source. */
@@ -159,6 +168,7 @@ export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an ad
 // ARP entry states
 export const LLE_INCOMPLETE: u32 = 1; // asked, no answer yet; packets wait in the hold queue
 export const LLE_REACHABLE: u32 = 2; // resolved, valid until la_expire
+export const LLE_STATIC: u32 = 3; // arp -s: permanent, never changed by what arrives
 
 /** struct llentry: one ARP cache entry, keyed by (interface, IPv4 address). */
 @unmanaged export class Llentry {
@@ -223,6 +233,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   ip_id: u32; // next IP id (random start)
   icmplim: u32; // net.inet.icmp.icmplim (errors/s, 0 = no limit)
   tstamprepl: u32; // net.inet.icmp.tstamprepl (answer timestamp requests; default 1)
+  garp_rexmit_count: u32; // net.link.ether.inet.garp_rexmit_count (repeats of a new address's gratuitous ARP; default 0)
   icmp_credit: u64; // token bucket, in microseconds of budget
   icmp_last: u64;
   ipq_head: usize; // datagrams being reassembled, least recently fed first; head, tail, count in net/tailq.ts's order

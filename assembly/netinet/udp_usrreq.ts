@@ -365,7 +365,9 @@ function bindable(a: u32): bool {
 function udp_bind(so: usize, sa: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
-  if (sa_family(sa) != AF_INET) return -EAFNOSUPPORT;
+  // AF_UNSPEC with the wildcard address binds as AF_INET: old programs pass a bzero'd
+  // sockaddr_in (FreeBSD's udp_bind; tests/sys/netinet/socket_afinet.c bind_zero).
+  if (sa_family(sa) != AF_INET && (sa_family(sa) != AF_UNSPEC || sa_len(sa) < SOCKADDR_IN_SIZE || sin_addr(sa) != INADDR_ANY)) return -EAFNOSUPPORT;
   if (sa_len(sa) != SOCKADDR_IN_SIZE) return -EINVAL;
   const x = inp(p);
   if (x.inp_lport != 0 || x.inp_laddr != INADDR_ANY) return -EINVAL; // bound already
@@ -404,10 +406,13 @@ function udp_connect(so: usize, sa: usize): i32 {
   if (sa_family(sa) != AF_INET) return -EAFNOSUPPORT;
   if (sa_len(sa) != SOCKADDR_IN_SIZE) return -EINVAL;
   if (x.inp_faddr != INADDR_ANY) return -EISCONN;
-  const dst = sin_addr(sa);
+  let dst = sin_addr(sa);
   const dport = <u32>sin_port(sa);
-  if (dst == INADDR_ANY) return 0;
+  if (dst == INADDR_ANY && dport == 0) return 0; // 0.0.0.0:0 leaves it disconnected (soconnect disconnected it)
   if (dport == 0) return -EADDRNOTAVAIL;
+  // 0.0.0.0 with a port is "this host", as sendto takes it (FreeBSD's
+  // in_pcbconnect_setup: the primary address; tests/sys/netinet/udp_io.c connects so).
+  if (dst == INADDR_ANY) dst = INADDR_LOOPBACK;
   let laddr = x.inp_laddr;
   if (laddr == INADDR_ANY || IN_MULTICAST(laddr)) {
     laddr = udp_selectsrc(dst);

@@ -131,6 +131,7 @@ export const ICMP_CODE: usize = 1;
 export const ICMP_CKSUM: usize = 2;
 export const ICMP_ID: usize = 4; // echo: identifier
 export const ICMP_SEQ: usize = 6; // echo: sequence number
+export const ICMP_GWADDR: usize = 4; // redirect: the new gateway
 export const ICMP_NEXTMTU: usize = 6; // unreach needfrag: next-hop MTU (RFC 1191)
 export const ICMP_PPTR: usize = 4; // parameter problem: pointer
 export const ICMP_IP: usize = 8; // errors: the quoted IP header

@@ -4,13 +4,14 @@
 // modules; no state of its own: the table record lives in each family's VNET area and a
 // node in each entry.
 //
-// Every entry is in one of three lists by class, each oldest first:
+// Every entry is in one of four lists by class, each oldest first:
 //   LLT_UNSOL       learned from a neighbour's own traffic (an ARP request for our address,
 //                   RFC 826's merge; an NS with a source link-layer option, RFC 4861 7.2.3)
 //                   and not used by us since: the first to go, what a spoofed flood makes;
 //   LLT_INCOMPLETE  a resolution of ours, unanswered so far;
 //   LLT_ACTIVE      resolved by us or used by us: least recently used first (a send moves
-//                   the entry to the end).
+//                   the entry to the end);
+//   LLT_STATIC      made by hand (arp -s): counted, never chosen to make room.
 // Thresholds, per vnet and family (the knobs of the same names; Linux's defaults):
 //   gc_thresh3 (1024)  hard bound: the table never holds more. Our own resolution makes room
 //                      by evicting, in order: an incomplete entry unanswered for a second
@@ -28,6 +29,8 @@
 export const LLT_UNSOL: u32 = 0;
 export const LLT_INCOMPLETE: u32 = 1;
 export const LLT_ACTIVE: u32 = 2;
+/** Static (arp -s): on a list of its own that no eviction looks at; counted in the table. */
+export const LLT_STATIC: u32 = 3;
 
 export const LLT_THRESH1_DEFAULT: u32 = 128;
 export const LLT_THRESH2_DEFAULT: u32 = 512;
@@ -53,6 +56,8 @@ export const LLT_FULL: usize = 1;
   tail1: usize;
   head2: usize; // LLT_ACTIVE, least recently used first
   tail2: usize;
+  head3: usize; // LLT_STATIC
+  tail3: usize;
 }
 export const LLT_SIZE: u32 = <u32>((offsetof<Llt>() + 7) & ~7);
 
@@ -111,6 +116,7 @@ export function llt_setclass(t: usize, e: usize, off: usize, cls: u32, now: u64)
 /** We used e to send: it is active and the most recently used. */
 @inline export function llt_use(t: usize, e: usize, off: usize, now: u64): void {
   const n = nd(e, off);
+  if (n.cls == LLT_STATIC) return;
   if (n.cls != LLT_ACTIVE || n.next != 0) llt_setclass(t, e, off, LLT_ACTIVE, now);
   else n.stamp = now;
 }

@@ -31,6 +31,7 @@ export const SO_BROADCAST: i32 = 0x0020;
 export const SO_LINGER: i32 = 0x0080; // int value here: seconds >= 0 = on, < 0 = off
 export const SO_OOBINLINE: i32 = 0x0100;
 export const SO_REUSEPORT: i32 = 0x0200;
+export const SO_REUSEPORT_LB: i32 = 0x10000; // listeners sharing a port take turns by connection hash
 export const SO_SNDBUF: i32 = 0x1001;
 export const SO_RCVBUF: i32 = 0x1002;
 export const SO_SNDLOWAT: i32 = 0x1003;
@@ -39,7 +40,7 @@ export const SO_ERROR: i32 = 0x1007; // get only; reading clears it
 export const SO_TYPE: i32 = 0x1008; // get only
 export const SO_PROTOCOL: i32 = 0x1016; // get only
 /** so_options bits that setsockopt turns on and off (the boolean options). */
-export const SO_BOOLOPTS: u32 = 0x0001 | 0x0004 | 0x0008 | 0x0010 | 0x0020 | 0x0100 | 0x0200;
+export const SO_BOOLOPTS: u32 = 0x0001 | 0x0004 | 0x0008 | 0x0010 | 0x0020 | 0x0100 | 0x0200 | 0x10000;
 
 // pru_ctloutput direction (sopt_dir)
 export const SOPT_SET: i32 = 1;

@@ -8,7 +8,7 @@
 import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../lib/errors.js";
 import { parseIPv4, formatIPv4, parsePrefix, mask4 as maskOf, isIPv6Text } from "../lib/addr.js";
-import { Interface, checkInterface, formatMac } from "./ifnet.js";
+import { Interface, checkInterface, formatMac, parseMac } from "./ifnet.js";
 import { formatTable, show } from "../lib/format.js";
 import { netstatUdp } from "./udp.js";
 import { addAddress6, delAddress6, addRoute6, delRoute6 } from "./inet6.js";
@@ -21,11 +21,13 @@ export interface InetExports {
   inet_addr_fill(ifp: number): number;
   inet_route_add(v: number, dst: number, plen: number, gw: number, ifp: number): number;
   inet_route_add_many(v: number, n: number): number;
+  inet_route_add_blackhole(v: number, dst: number, plen: number): number;
   inet_route_del(v: number, dst: number, plen: number): number;
   inet_route_fill(v: number, skip: number): number;
   inet_route_get(v: number, dst: number): number;
   inet_arp_fill(v: number, skip: number): number;
   inet_arp_del(ifp: number, addr: number): number;
+  inet_arp_set(ifp: number, addr: number): number;
   inet_stat(v: number, group: number, i: number): number;
   inet_get(v: number, what: number): number;
   inet_set(v: number, what: number, value: number): number;
@@ -141,7 +143,7 @@ export interface RouteEntry {
   prefixLength: number;
   /** The next hop for gateway routes. */
   gateway?: string;
-  /** netstat flags: U up, G gateway, H host, S static. */
+  /** netstat flags: U up, G gateway, H host, D dynamic (an ICMP redirect made it), S static, B blackhole. */
   flags: string;
   iface: Interface;
   /** The address packets through this route leave from. */
@@ -153,7 +155,7 @@ export interface RouteEntry {
 }
 
 function flagText(f: number): string {
-  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "");
+  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x10 ? "D" : "") + (f & 0x800 ? "S" : "") + (f & 0x1000 ? "B" : "");
 }
 
 /** route add DST/PLEN GATEWAY, or route add DST/PLEN -interface IF ("default" for 0.0.0.0/0). */
@@ -165,6 +167,21 @@ export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: R
   const [dst, plen, gw, ifp] = routeArgs(kernel, vnet, destination, via, what);
   const r = kernel.enter(() => x.inet_route_add(vnet.ptr, dst, plen, gw, ifp));
   if (r !== 0) routeRefused(vnet, destination, via, r);
+}
+
+/**
+ * route add DESTINATION -blackhole: packets to it are discarded, with no ICMP error; those
+ * forwarded are counted as not forwardable (ipstat cantforward). The route leaves by lo0.
+ */
+export function addBlackholeRoute(kernel: Kernel, vnet: Vnet, destination: string): void {
+  const what = `route add ${destination} -blackhole`;
+  const x = inet(kernel, what);
+  checkVnet(kernel, vnet, what);
+  const [dst, plen] = parsePrefix(destination, `${what}: destination`);
+  if ((dst & ~maskOf(plen)) >>> 0 !== 0) throw new ConfigError(`${what}: destination has host bits set beyond /${plen}`);
+  const r = kernel.enter(() => x.inet_route_add_blackhole(vnet.ptr, dst, plen));
+  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}`);
+  if (r !== 0) fail(what, r);
 }
 
 /** One route of addRoutes: addRoute's destination and via. */
@@ -337,7 +354,7 @@ export function netstatRn(kernel: Kernel, vnet: Vnet): string {
 
 /** inet_get / inet_set selectors, named as assembly/netinet/inet.ts names them (K_*). */
 const K = { FORWARDING: 0, ICMPLIM: 1, IPQ: 2, LLE: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6, TSTAMPREPL: 7, GC_THRESH1: 8, GC_THRESH3: 10,
-  MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13 } as const;
+  MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, GARP_REXMIT: 14 } as const;
 
 /** sysctl net.inet.ip.forwarding=0|1 for a vnet (routers turn it on). */
 export function setForwarding(kernel: Kernel, vnet: Vnet, on: boolean): void {
@@ -377,6 +394,23 @@ export function setIcmpTstampRepl(kernel: Kernel, vnet: Vnet, on: boolean): void
 export function icmpTstampRepl(kernel: Kernel, vnet: Vnet): boolean {
   checkVnet(kernel, vnet, "net.inet.icmp.tstamprepl");
   return inet(kernel, "net.inet.icmp.tstamprepl").inet_get(vnet.ptr, K.TSTAMPREPL) === 1;
+}
+
+/**
+ * sysctl net.link.ether.inet.garp_rexmit_count (0 to 16, default 0): a new address's
+ * gratuitous ARP is sent again this many times, after 1 s, 2 s, 4 s ... (FreeBSD's).
+ * Omit `count` to read it.
+ */
+export function garpRexmitCount(kernel: Kernel, vnet: Vnet, count?: number): number {
+  const what = "net.link.ether.inet.garp_rexmit_count";
+  checkVnet(kernel, vnet, what);
+  const x = inet(kernel, what);
+  if (count !== undefined) {
+    if (!Number.isInteger(count) || count < 0 || count > 16) throw new ConfigError(`${what}: must be an integer from 0 to 16, got ${String(count)}`);
+    const r = x.inet_set(vnet.ptr, K.GARP_REXMIT, count);
+    if (r !== 0) fail(what, r);
+  }
+  return x.inet_get(vnet.ptr, K.GARP_REXMIT);
 }
 
 /** Reassembly knobs of a vnet by FreeBSD's net.inet.ip.* names, and their selectors. */
@@ -457,7 +491,8 @@ export interface ArpEntry {
   /** "02:00:01:00:00:0b", or undefined while incomplete. */
   mac?: string;
   iface: Interface;
-  state: "incomplete" | "reachable";
+  /** permanent: made by arpSet (arp -s), never expires nor changes by what arrives. */
+  state: "incomplete" | "reachable" | "permanent";
   /** Seconds left (reachable entries). */
   expiresInS?: number;
   /** Packets waiting for resolution. */
@@ -476,17 +511,16 @@ export function arpTable(kernel: Kernel, vnet: Vnet): ArpEntry[] {
     const buf = x.inet_buf();
     for (let i = 0; i < n; i++) {
       const o = buf + i * 32;
-      const state = dv.getUint32(o + 8, true) === 2 ? "reachable" : "incomplete";
+      const st = dv.getUint32(o + 8, true);
+      const state = st === 3 ? "permanent" : st === 2 ? "reachable" : "incomplete";
       const e: ArpEntry = {
         address: formatIPv4(dv.getUint32(o + 4, true)),
         iface: new Interface(kernel, dv.getUint32(o, true)),
         state,
         held: dv.getUint32(o + 20, true),
       };
-      if (state === "reachable") {
-        e.mac = formatMac(new Uint8Array(kernel.memory.buffer, o + 12, 6).slice());
-        e.expiresInS = Math.max(0, Math.ceil((dv.getFloat64(o + 24, true) - now) / 1e6));
-      }
+      if (state !== "incomplete") e.mac = formatMac(new Uint8Array(kernel.memory.buffer, o + 12, 6).slice());
+      if (state === "reachable") e.expiresInS = Math.max(0, Math.ceil((dv.getFloat64(o + 24, true) - now) / 1e6));
       out.push(e);
     }
     if (n < 256) break;
@@ -497,8 +531,25 @@ export function arpTable(kernel: Kernel, vnet: Vnet): ArpEntry[] {
 /** arp -an, FreeBSD's layout. */
 export function arpAn(kernel: Kernel, vnet: Vnet): string {
   return arpTable(kernel, vnet)
-    .map((e) => `? (${e.address}) at ${e.mac ?? "(incomplete)"} on ${e.iface.name}${e.state === "reachable" ? ` expires in ${e.expiresInS} seconds` : ""} [ethernet]`)
+    .map((e) => `? (${e.address}) at ${e.mac ?? "(incomplete)"} on ${e.iface.name}${e.state === "reachable" ? ` expires in ${e.expiresInS} seconds` : e.state === "permanent" ? " permanent" : ""} [ethernet]`)
     .join("\n");
+}
+
+/**
+ * arp -s ADDRESS MAC on iface: a permanent entry (it replaces one there, as arp -S does;
+ * packets waiting for the address go out to MAC). arpDelete removes it.
+ */
+export function arpSet(kernel: Kernel, iface: Interface, address: string, mac: string): void {
+  const what = `arp -s ${address} ${mac}`;
+  const x = inet(kernel, what);
+  checkInterface(kernel, iface, what);
+  const a = parseIPv4(address, what);
+  const b = parseMac(mac);
+  const r = kernel.enter(() => {
+    new Uint8Array(kernel.memory.buffer, x.inet_buf(), 6).set(b);
+    return x.inet_arp_set(iface.ptr, a);
+  });
+  if (r !== 0) fail(what, r);
 }
 
 /** arp -d ADDRESS on iface. */
@@ -518,7 +569,7 @@ export function arpDelete(kernel: Kernel, iface: Interface, address: string): vo
 export const IPSTATS = [
   "total", "badsum", "tooshort", "toosmall", "badhlen", "badlen", "fragments", "fragdropped", "fragtimeout", "forward",
   "cantforward", "noproto", "delivered", "localout", "odropped", "reassembled", "fragmented", "ofragments", "cantfrag",
-  "badoptions", "noroute", "badvers", "rawout", "toolong", "notmember", "badaddr", "swcsum", "gso",
+  "badoptions", "noroute", "badvers", "rawout", "toolong", "notmember", "badaddr", "swcsum", "gso", "fastforward",
 ] as const;
 export type IpStats = Record<(typeof IPSTATS)[number], number>;
 
@@ -587,7 +638,7 @@ export function netstatS(kernel: Kernel, vnet: Vnet, proto: "ip" | "icmp" | "arp
       `\t${s.reassembled} packets reassembled ok`,
       `\t${s.delivered} packets for this host`,
       `\t${s.noproto} packets for unknown/unsupported protocol`,
-      `\t${s.forward} packets forwarded`,
+      `\t${s.forward} packet${s.forward === 1 ? "" : "s"} forwarded (${s.fastforward} packet${s.fastforward === 1 ? "" : "s"} fast forwarded)`,
       `\t${s.cantforward} packets not forwardable`,
       `\t${s.notmember} packets received for unknown multicast group`,
       `\t${s.localout} packets sent from this host`,

@@ -8,7 +8,7 @@
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError } from "../lib/errors.js";
 import { show } from "../lib/format.js";
-import { setForwarding, forwarding, setIcmpLimit, icmpLimit, setIcmpTstampRepl, icmpTstampRepl, ipReassKnob, arpGcThresh, type IpReassKnob } from "./inet.js";
+import { setForwarding, forwarding, setIcmpLimit, icmpLimit, setIcmpTstampRepl, icmpTstampRepl, ipReassKnob, arpGcThresh, garpRexmitCount, type IpReassKnob } from "./inet.js";
 import { setForwarding6, forwarding6, setIcmp6Limit, icmp6Limit, nd6GcThresh, frag6Knob, type Frag6Knob } from "./inet6.js";
 import { tcpKnob, maxSockets, TCP_CC, type TcpKnob } from "./tcp.js";
 import { portRange, setPortRange } from "./udp.js";
@@ -124,6 +124,10 @@ const LIST: SysctlKnob[] = [
   tcp("syncache.bucketlimit", intIn(1, 65535), "embryonic connections per syncache bucket"),
   tcp("syncache.cachelimit", intIn(1, 1 << 20), "embryonic connections in the syncache"),
   tcp("syncache.count", intIn(0, 0), "embryonic connections held now", true),
+  {
+    name: "net.link.ether.inet.garp_rexmit_count", module: "inet", description: "times a new address's gratuitous ARP is repeated, after 1, 2, 4 ... s (0 to 16)", parse: intIn(0, 16),
+    get: (k, v) => garpRexmitCount(k, v), set: (k, v, x) => void garpRexmitCount(k, v, x as number),
+  },
   gc("net.link.ether.inet.gc_thresh", "inet", 1, arpGcThresh),
   gc("net.link.ether.inet.gc_thresh", "inet", 2, arpGcThresh),
   gc("net.link.ether.inet.gc_thresh", "inet", 3, arpGcThresh),

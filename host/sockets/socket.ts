@@ -29,7 +29,7 @@ export const SOL_SOCKET = 0xffff;
 /** Level SOL_SOCKET option names (sys/socket.ts SO_*). */
 export const SO = {
   DEBUG: 0x1, ACCEPTCONN: 0x2, REUSEADDR: 0x4, KEEPALIVE: 0x8, DONTROUTE: 0x10, BROADCAST: 0x20, LINGER: 0x80,
-  OOBINLINE: 0x100, REUSEPORT: 0x200, SNDBUF: 0x1001, RCVBUF: 0x1002, SNDLOWAT: 0x1003, RCVLOWAT: 0x1004,
+  OOBINLINE: 0x100, REUSEPORT: 0x200, REUSEPORT_LB: 0x10000, SNDBUF: 0x1001, RCVBUF: 0x1002, SNDLOWAT: 0x1003, RCVLOWAT: 0x1004,
   ERROR: 0x1007, TYPE: 0x1008, PROTOCOL: 0x1016,
 } as const;
 /** Flags of send and receive calls (sys/socket.ts MSG_*). */
@@ -170,6 +170,13 @@ export function formatSockaddr(sa: SockAddr | undefined): string {
 
 function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uint8Array {
   if (a instanceof Uint8Array) {
+    // sa_len 0 takes the length of the bytes, as FreeBSD's getsockaddr takes the call's
+    // length argument (a bzero'd sockaddr_in binds: socket_afinet.c bind_zero).
+    if (a.length >= 2 && a.length <= SOCK_MAXADDRLEN && a[0] === 0) {
+      const b = a.slice();
+      b[0] = a.length;
+      return b;
+    }
     if (a.length < 2 || a.length > SOCK_MAXADDRLEN || a[0] !== a.length) throw new ConfigError(`${what}: sockaddr bytes must start with their length (2-128), got ${a.length} bytes with sa_len ${a[0]}`);
     return a;
   }

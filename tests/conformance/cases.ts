@@ -3,6 +3,8 @@
 // not applicable or a known divergence. The tests in this folder name their case by id;
 // bench/groups/conformance.ts counts them (docs/conformance.md is the table for people).
 
+import { NETINET_CASES } from "./cases_netinet.js";
+
 export type CaseStatus = "applicable" | "not-applicable" | "known-divergence";
 
 export interface ConformanceCase {
@@ -63,6 +65,7 @@ export const CASES: readonly ConformanceCase[] = [
     id: "ip_reass__large_fragment", source: REASS, status: "applicable",
     summary: "16 bytes at offset 65,528, M set and clear: toolong and fragdropped each",
   },
+  ...NETINET_CASES,
 ];
 
 export function conformanceCase(id: string): ConformanceCase {

@@ -177,7 +177,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
   const tiwin0 = th_win(th);
 
   let tp = tcp_lookup(ops, dst, dport, src, sport);
-  if (tp == 0) tp = tcp_lookup_listen(ops, dst, dport);
+  if (tp == 0) tp = tcp_lookup_listen(ops, dst, dport, src, sport);
   if (tp == 0 || TP(tp).t_state == TCPS_CLOSED) {
     dropwithreset(m, ops, src, dst, th, tlen, 0);
     return;
@@ -187,7 +187,7 @@ function tcp_input_locked(m: usize, ops: usize, src: usize, dst: usize): void {
   if (t.t_state == TCPS_TIME_WAIT) {
     if (tcp_twcheck(tp, m, th, tlen, thflags, seq0, ack)) return;
     // A new SYN ended the TIME_WAIT connection (RFC 6191 spirit): look for a listener.
-    tp = tcp_lookup_listen(ops, dst, dport);
+    tp = tcp_lookup_listen(ops, dst, dport, src, sport);
     if (tp == 0) {
       dropwithreset(m, ops, src, dst, th, tlen, 0);
       return;

@@ -23,7 +23,7 @@ import {
   CURVNET_SET, CURVNET_RESTORE, ticks, VNET_VNET, soisdisconnected, soabort, soseterror, sbflush, ECONNRESET, ENOMEM, EINVAL,
 } from "../../kmod/kapi";
 import { Mbuf, MT_DATA, M_PKTHDR, mtod } from "../../sys/mbuf";
-import { Socket, SS_NOFDREF, SOCKBUF_SIZE, so_snd, so_rcv, sbspace } from "../../sys/socket";
+import { Socket, SO_REUSEPORT_LB, SS_NOFDREF, SOCKBUF_SIZE, so_snd, so_rcv, sbspace } from "../../sys/socket";
 import {
   Tcpcb, TcpAfOps, TcpVnet, TP, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TF_INHASH, TF_INPORT, TF_INLISTEN, TCP_LISTENHASH_SIZE,
   TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_HASH_MAX, TCP_PORTHASH_SIZE,
@@ -566,15 +566,44 @@ export function tcp_lookup(ops: usize, laddr: usize, lport: u16, faddr: usize, f
   return 0;
 }
 
+/** A listener in a load-balancing group (SO_REUSEPORT_LB). */
+@inline function lb_member(tp: usize): bool {
+  const so = TP(tp).t_socket;
+  return so != 0 && (changetype<Socket>(so).so_options & <u32>SO_REUSEPORT_LB) != 0;
+}
+
 /**
- * The listener for laddr:lport: bound to laddr exactly, else to the wildcard; or 0. Among
- * several (SO_REUSEPORT) the one that listened last wins, as the first on FreeBSD's chain.
+ * The listener for laddr:lport, for a SYN from faddr:fport: bound to laddr exactly, else to
+ * the wildcard; or 0. Listeners with SO_REUSEPORT_LB on the same address form a group, and
+ * the connection's hash picks one of them (FreeBSD's in_pcblookup_lbgroup), so a group's
+ * members share the connections; it is looked at before the others, as FreeBSD does.
+ * Among several plain SO_REUSEPORT listeners the one that listened last wins, as the first
+ * on FreeBSD's chain.
  */
-export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16): usize {
+export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16, faddr: usize, fport: u16): usize {
   const vv = V();
   if (vv.listhash == 0) return 0;
+  const head = load<usize>(vv.listhash + (<usize>listenhash(lport) << 2));
+  // The groups first: exact address, then wildcard (count, then take the hash's member).
+  for (let pass = 0; pass < 2; pass++) {
+    let n: u32 = 0;
+    for (let tp = head; tp != 0; tp = TP(tp).t_hnext) {
+      const t = TP(tp);
+      if (t.t_lport != lport || t.t_af != ops || !lb_member(tp)) continue;
+      if (pass == 0 ? addr_eq(tp_laddr(tp), laddr) : addr_any(tp_laddr(tp))) n++;
+    }
+    if (n == 0) continue;
+    let i = hash4(vv.isn_key1, laddr, faddr, lport, fport) % n;
+    for (let tp = head; tp != 0; tp = TP(tp).t_hnext) {
+      const t = TP(tp);
+      if (t.t_lport != lport || t.t_af != ops || !lb_member(tp)) continue;
+      if (!(pass == 0 ? addr_eq(tp_laddr(tp), laddr) : addr_any(tp_laddr(tp)))) continue;
+      if (i == 0) return tp;
+      i--;
+    }
+  }
   let wild: usize = 0;
-  for (let tp = load<usize>(vv.listhash + (<usize>listenhash(lport) << 2)); tp != 0; tp = TP(tp).t_hnext) {
+  for (let tp = head; tp != 0; tp = TP(tp).t_hnext) {
     const t = TP(tp);
     if (t.t_lport != lport || t.t_af != ops) continue;
     if (addr_eq(tp_laddr(tp), laddr)) return tp;
@@ -589,7 +618,7 @@ export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16): usize {
  * SO_REUSEPORT, or `me` has SO_REUSEADDR and the other is not listening and not merely
  * bound (a connection, or TIME_WAIT).
  */
-export function tcp_port_conflict(me: usize, ops: usize, laddr: usize, lport: u16, reuseaddr: bool, reuseport: bool): bool {
+export function tcp_port_conflict(me: usize, ops: usize, laddr: usize, lport: u16, reuseaddr: bool, reuseport: bool, reuselb: bool = false): bool {
   for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
     const t = TP(tp);
     if (tp == me || t.t_lport != lport || t.t_af != ops) continue;
@@ -597,6 +626,7 @@ export function tcp_port_conflict(me: usize, ops: usize, laddr: usize, lport: u1
     const so = t.t_socket;
     const theirs = so != 0 ? changetype<Socket>(so).so_options : 0;
     if (reuseport && (theirs & 0x200) != 0) continue;
+    if (reuselb && (theirs & <u32>SO_REUSEPORT_LB) != 0) continue; // one load-balancing group
     const connected = (t.t_flags & TF_INHASH) != 0; // has a foreign address (connection or TIME_WAIT)
     if (reuseaddr && connected) continue;
     return true;

@@ -13,8 +13,8 @@ import {
   EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ENOMEM, ECONNABORTED, EOPNOTSUPP,
 } from "../../kmod/kapi";
 import {
-  Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
-  so_rcv, so_snd,
+  Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SO_REUSEPORT_LB, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
+  so_rcv, so_snd, SS_ISDISCONNECTED,
 } from "../../sys/socket";
 import {
   TP, V, TcpAfOps, tp_laddr, tp_faddr, TcpGlobals, TCPS_RCVMEMDROP, TCPSTAT_INC, TCPS_CONNATTEMPT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT,
@@ -208,7 +208,7 @@ function tcp_bind(so: usize, sa: usize): i32 {
   memory.copy(tp_laddr(tp), abuf, 16);
   if (port == 0) return ephemeral(tp);
   const opts = S(so).so_options;
-  if (tcp_port_conflict(tp, t.t_af, abuf, <u16>port, (opts & <u32>SO_REUSEADDR) != 0, (opts & <u32>SO_REUSEPORT) != 0)) {
+  if (tcp_port_conflict(tp, t.t_af, abuf, <u16>port, (opts & <u32>SO_REUSEADDR) != 0, (opts & <u32>SO_REUSEPORT) != 0, (opts & <u32>SO_REUSEPORT_LB) != 0)) {
     memory.fill(tp_laddr(tp), 0, 16);
     return -EADDRINUSE;
   }
@@ -337,6 +337,24 @@ function tcp_accept(so: usize, sa_out: usize): i32 {
 function tcp_send(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
   if (control != 0) m_freem(control);
   const tp = S(so).so_pcb;
+  // Implied connect (FreeBSD's tcp_usr_send): sendto() with an address on a socket that
+  // never connected connects it, and the data waits in the send buffer for the handshake.
+  if (tp != 0 && sa != 0 && TP(tp).t_state == TCPS_CLOSED && (S(so).so_state & SS_ISDISCONNECTED) == 0) {
+    const r = tcp_connect(so, sa);
+    if (r != 0) {
+      m_freem(m);
+      return r;
+    }
+    if (S(so).so_pcb != tp || TP(tp).t_state < TCPS_SYN_SENT) {
+      m_freem(m);
+      return -ENOTCONN;
+    }
+    tcp_enter();
+    sbappendstream(so_snd(so), m);
+    tcp_output(tp);
+    tcp_exit();
+    return 0;
+  }
   if (tp == 0 || TP(tp).t_state < TCPS_SYN_SENT) {
     m_freem(m);
     return -ENOTCONN;
