@@ -387,6 +387,12 @@ export function rtable_nodes(t: usize): u32 {
   return h != 0 ? load<u32>(h, H_NODES) : 0;
 }
 
+/** 0 while the lookup trie answers; else the changes left before it is rebuilt (it was dropped for lack of memory). */
+export function rtable_degraded(t: usize): u32 {
+  const h = load<usize>(t, T_HEAD);
+  return h != 0 ? load<u32>(h, H_STATE) : 0;
+}
+
 export function rtable_gen(t: usize): u32 {
   return load<u32>(t, T_GEN);
 }

@@ -9,7 +9,7 @@
 // module makes (rb_open) and destroys (rb_close), which reports what the vnet still held.
 import {
   CURVNET_SET, CURVNET_RESTORE, MOD_UNLOAD, RTABLE_SIZE, rtable_init, rtable_insert, rtable_delete, rtable_lookup, rtable_find,
-  rtable_flush, rtable_count, rtable_nodes, rtable_vnet_items,
+  rtable_flush, rtable_count, rtable_nodes, rtable_vnet_items, rtable_degraded,
 } from "../../assembly/kmod/kapi";
 export { kmod_heap_top } from "../../assembly/kmod/kmod";
 
@@ -65,6 +65,19 @@ export function rb_bytes(): f64 {
 
 export function rb_count(): u32 {
   return rtable_count(T);
+}
+
+/** 0 while the table's lookup trie answers; else it was dropped for lack of memory (net/route.ts). */
+export function rb_degraded(): u32 {
+  return rtable_degraded(T);
+}
+
+/** Route table items the vnet holds now. */
+export function rb_items(): u32 {
+  const old = CURVNET_SET(vnet);
+  const n = rtable_vnet_items();
+  CURVNET_RESTORE(old);
+  return n;
 }
 
 export function rb_nodes(): u32 {
