@@ -4,7 +4,9 @@
 // A longest-prefix-match table over 128-bit keys with a prefix length. The routes are held
 // in a path-compressed binary trie (this file: exact find, insert, delete, every match);
 // lookups are answered by a multibit trie built from it and kept in step with every change
-// (net/route_pop.ts, poptrie-like, 6-bit strides). This is the binary trie: Every node holds a prefix (key, plen) and, if a route has exactly that
+// (net/route_pop.ts, poptrie-like, 6-bit strides; docs/route.md).
+//
+// The binary trie: every node holds a prefix (key, plen) and, if a route has exactly that
 // prefix, the route (an opaque nonzero value: the family's route entry). A node's children
 // continue its prefix with bit plen = 0 (left) or 1 (right); a node without a route exists
 // only where two subtrees part (it has both children), so a table of N routes has at most
@@ -30,7 +32,8 @@
 //
 // struct rtable (RTABLE_SIZE bytes, embedded in the owner's memory, e.g. its VNET data):
 //   0 binary trie root   4 routes   8 head (0 while the table is empty)   12 generation
-// head (HEAD_SIZE bytes): 0 binary trie nodes   4 state   8 lookup trie root node (PN_SIZE)
+// head (32 bytes, from "rtpop32"): 0 binary trie nodes   4 state (0: the lookup trie
+//   answers; else changes left before a rebuild is tried)   8 lookup trie root node (PN_SIZE)
 
 import { zone_create, zone_alloc_in, zone_free_in, zone_vnet_inuse, ZONE_CHARGE } from "../kern/zone";
 import { EEXIST, EINVAL, ENOMEM, ENOENT } from "../sys/errno";

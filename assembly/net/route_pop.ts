@@ -2,7 +2,7 @@
 // (poptrie: Asai and Ohara, SIGCOMM 2015), built from the binary trie in net/route.ts,
 // which stays the table of record (exact find, delete, every match for a zone, listing).
 // FreeBSD's fib_algo(4) has the same split: the radix tree holds the routes and a lookup
-// algorithm (DXR, its own poptrie-like modules) is built beside it.
+// algorithm (DXR, in_fib_dxr.c; DPDK's LPM) is built beside it.
 //
 // A node covers 6 bits of the key (a stride): 64 slots, each either a child node (a longer
 // prefix exists below the slot) or a leaf (the route of the longest prefix that covers the
@@ -25,10 +25,12 @@
 //
 // Updates rebuild one node: after a route changes, the node D on its path whose stride
 // holds the prefix's last bit (or the deepest node above it) is rebuilt from the binary
-// trie; of D's children, those whose slot the changed prefix touches are rebuilt whole and
-// the others are moved over as they are. New arrays are allocated before the old ones go,
-// so a failed allocation (-ENOMEM) leaves the old structure as it was. A node whose region
-// no longer holds a prefix longer than its offset is folded into its parent's leaf.
+// trie. Of D's children, those in slots the prefix does not touch, and those in slots it
+// covers whole, are moved over as they are (the latter with their leaves rewritten, see
+// chFrom); only the slot holding the prefix's end, or lying above it, is built again. New
+// arrays are allocated before the old ones go, so a failed allocation (-ENOMEM) leaves the
+// old structure as it was. A node whose region is left with at most one prefix longer than
+// its offset is folded into its parent (a leaf or a compressed entry there).
 //
 // Memory: kids and leaves arrays come from charged zones in power-of-two sizes (16 to
 // 2048 bytes: "rtpop16" .. "rtpop2048"), charged to the vnet current at the change.
