@@ -212,6 +212,8 @@ export const RTABLE_SIZE: u32 = 16; // = net/route.ts RTABLE_SIZE
 @external("kernel", "rtable_count") export declare function rtable_count(t: usize): u32;
 @external("kernel", "rtable_nodes") export declare function rtable_nodes(t: usize): u32;
 @external("kernel", "rtable_zone") export declare function rtable_zone(): usize;
+@external("kernel", "rtable_vnet_items") export declare function rtable_vnet_items(): u32;
+@external("kernel", "rtable_degraded") export declare function rtable_degraded(t: usize): u32;
 
 // Loopback and vnet checks (net/if_loop.ts, kern/vnet.ts), for protocol modules (inet).
 @external("kernel", "looutput") export declare function looutput(ifp: usize, m: usize, af: u32): i32;

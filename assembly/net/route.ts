@@ -1,8 +1,12 @@
 // The route table both address families use (FreeBSD net/route.c and net/radix.c in idea;
 // the family modules keep only address semantics: netinet/in_rmx.ts, netinet6/in6_rmx.ts).
 //
-// A longest-prefix-match table over 128-bit keys with a prefix length: a path-compressed
-// binary trie. Every node holds a prefix (key, plen) and, if a route has exactly that
+// A longest-prefix-match table over 128-bit keys with a prefix length. The routes are held
+// in a path-compressed binary trie (this file: exact find, insert, delete, every match);
+// lookups are answered by a multibit trie built from it and kept in step with every change
+// (net/route_pop.ts, poptrie-like, 6-bit strides; docs/route.md).
+//
+// The binary trie: every node holds a prefix (key, plen) and, if a route has exactly that
 // prefix, the route (an opaque nonzero value: the family's route entry). A node's children
 // continue its prefix with bit plen = 0 (left) or 1 (right); a node without a route exists
 // only where two subtrees part (it has both children), so a table of N routes has at most
@@ -13,46 +17,50 @@
 // Keys travel as two u64 (hi = first 8 address bytes, lo = last 8, each big-endian), so a
 // prefix compare is two xors and shifts and the caller converts an address once.
 //
-// Memory: nodes come from the charged zone "rtnode": each is charged to the vnet current
-// at insert (the vnet byte budget counts routes); the table's owner flushes it before the
-// vnet goes (rtable_flush), and a leak shows as rtnode items the vnet still holds.
+// Memory: nodes come from the charged zone "rtnode", the lookup trie's arrays from the
+// "rtpop*" zones, and a table with routes has a 32-byte head (in "rtpop32"); all are charged
+// to the vnet current at the change (the vnet byte budget counts routes); the table's owner
+// flushes it before the vnet goes (rtable_flush), and a leak shows as items of those zones
+// the vnet still holds. An insert that finds no memory for either structure fails with
+// -ENOMEM and leaves the table as it was. A delete never fails: if the lookup trie cannot
+// be rebuilt for lack of memory, it is dropped and lookups walk the binary trie until a
+// rebuild succeeds (tried again after max(64, routes / 8) further changes).
 //
 // Generation: every change (insert, delete, replace) bumps the table's generation, so a
 // family's one-entry lookup cache stays valid exactly until the table changes: a hot flow
 // costs one compare and no trie walk.
 //
 // struct rtable (RTABLE_SIZE bytes, embedded in the owner's memory, e.g. its VNET data):
-//   0 root node   4 routes   8 nodes   12 generation
+//   0 binary trie root   4 routes   8 head (0 while the table is empty)   12 generation
+// head (32 bytes, from "rtpop32"): 0 binary trie nodes   4 state (0: the lookup trie
+//   answers; else changes left before a rebuild is tried)   8 lookup trie root node (PN_SIZE)
 
-import { zone_create, zone_alloc_in, zone_free_in, ZONE_CHARGE } from "../kern/zone";
-import { KGLOBALS, KG_CURVNET_BASE } from "../kern/kglobals";
+import { zone_create, zone_alloc_in, zone_free_in, zone_vnet_inuse, ZONE_CHARGE } from "../kern/zone";
 import { EEXIST, EINVAL, ENOMEM, ENOENT } from "../sys/errno";
+import {
+  RTNODE_SIZE, N_HI, N_LEFT, N_RIGHT, N_VAL, N_PLEN, N_LO, vbase, maskhi, masklo, nmatch, keybit, childslot,
+} from "./route_var";
+import { pop_boot, pop_vnet_items, pop_lookup, pop_update, pop_replace, pop_build, pop_free, pop_head_alloc, pop_head_free } from "./route_pop";
 
+export { RTNODE_SIZE };
 export const RTABLE_SIZE: u32 = 16;
 const T_ROOT: usize = 0;
 const T_ROUTES: usize = 4;
-const T_NODES: usize = 8;
+const T_HEAD: usize = 8;
 const T_GEN: usize = 12;
 
-// Node: 0 key hi, 8 left, 12 right, 16 route, 20 plen, 24 key lo. What a lookup reads at
-// a node with plen <= 64 (every IPv4 node) is in its first 24 bytes: the zone packs 32-byte
-// items from offset 40 of a page, so every other node crosses a 64-byte line at byte 24,
-// and this order keeps such a node at one cache miss instead of two.
-export const RTNODE_SIZE: u32 = 32;
-const N_HI: usize = 0;
-const N_LEFT: usize = 8;
-const N_RIGHT: usize = 12;
-const N_VAL: usize = 16;
-const N_PLEN: usize = 20;
-const N_LO: usize = 24;
+const H_NODES: usize = 0;
+const H_STATE: usize = 4; // 0: the lookup trie answers; else changes left before a rebuild is tried
+const H_POP: usize = 8;
 
 let nodezone: usize = 0;
 
-/** Creates the node zone (kernel boot). 0 or -ENOMEM. */
+/** Creates the node zones (kernel boot). 0 or -ENOMEM. */
 export function route_boot(): i32 {
   if (nodezone != 0) return 0;
   nodezone = zone_create("rtnode", RTNODE_SIZE, 0, ZONE_CHARGE, 0);
-  return nodezone == 0 ? -ENOMEM : 0;
+  if (nodezone == 0) return -ENOMEM;
+  return pop_boot();
 }
 
 /** The node zone (tests and the bench read its per-vnet figures). */
@@ -60,30 +68,9 @@ export function rtable_zone(): usize {
   return nodezone;
 }
 
-@inline function vbase(): usize {
-  return load<usize>(KGLOBALS + KG_CURVNET_BASE);
-}
-
-/** The mask of the first plen bits of a 64-bit half (plen 0..64). */
-@inline function himask(plen: u32): u64 {
-  return plen == 0 ? 0 : ~(<u64>0) << (64 - <u64>plen);
-}
-
-/** Does key (hi, lo) lie inside the prefix of node n? */
-@inline function nmatch(n: usize, hi: u64, lo: u64): bool {
-  const p = load<u32>(n, N_PLEN);
-  if (p <= 64) return p == 0 || ((hi ^ load<u64>(n, N_HI)) >> (64 - <u64>p)) == 0;
-  return hi == load<u64>(n, N_HI) && ((lo ^ load<u64>(n, N_LO)) >> (128 - <u64>p)) == 0;
-}
-
-/** Bit p (0 = the most significant of hi) of the key: which child continues it. */
-@inline function keybit(hi: u64, lo: u64, p: u32): u32 {
-  return p < 64 ? <u32>(hi >> (63 - <u64>p)) & 1 : <u32>(lo >> (127 - <u64>p)) & 1;
-}
-
-/** Where node n keeps its child for bit b. */
-@inline function childslot(n: usize, b: u32): usize {
-  return n + (b != 0 ? N_RIGHT : N_LEFT);
+/** Items of every route table zone (binary nodes, lookup trie arrays, heads) the current vnet holds. */
+export function rtable_vnet_items(): u32 {
+  return zone_vnet_inuse(nodezone, vbase()) + pop_vnet_items(vbase());
 }
 
 /** The first bit where two keys differ (128: equal). */
@@ -96,7 +83,7 @@ export function rtable_zone(): usize {
 export function rtable_init(t: usize): void {
   store<usize>(t, 0, T_ROOT);
   store<u32>(t, 0, T_ROUTES);
-  store<u32>(t, 0, T_NODES);
+  store<usize>(t, 0, T_HEAD);
   store<u32>(t, 1, T_GEN);
 }
 
@@ -106,6 +93,14 @@ export function rtable_init(t: usize): void {
 
 /** The route of the longest prefix that contains (hi, lo), or 0. */
 export function rtable_lookup(t: usize, hi: u64, lo: u64): usize {
+  const h = load<usize>(t, T_HEAD);
+  if (h == 0) return 0;
+  if (load<u32>(h, H_STATE) == 0) return pop_lookup(h + H_POP, hi, lo);
+  return blookup(t, hi, lo);
+}
+
+/** The same answer from the binary trie (while the lookup trie is dropped for lack of memory). */
+function blookup(t: usize, hi: u64, lo: u64): usize {
   let n = load<usize>(t, T_ROOT);
   let best: usize = 0;
   while (n != 0) {
@@ -152,14 +147,6 @@ function findnode(t: usize, hi: u64, lo: u64, plen: u32): usize {
   return 0;
 }
 
-@inline function maskhi(hi: u64, plen: u32): u64 {
-  return plen >= 64 ? hi : hi & himask(plen);
-}
-
-@inline function masklo(lo: u64, plen: u32): u64 {
-  return plen <= 64 ? 0 : lo & himask(plen - 64);
-}
-
 /** The route of exactly this prefix, or 0. */
 export function rtable_find(t: usize, hi: u64, lo: u64, plen: u32): usize {
   if (plen > 128) return 0;
@@ -179,14 +166,8 @@ function newnode(hi: u64, lo: u64, plen: u32, v: usize): usize {
   return n;
 }
 
-/**
- * Adds route v (nonzero) for (hi, lo)/plen; bits past plen are ignored. 0, -EEXIST when
- * the prefix has a route, -EINVAL (plen > 128, v == 0), -ENOMEM (node zone or budget).
- */
-export function rtable_insert(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32 {
-  if (plen > 128 || v == 0) return -EINVAL;
-  hi = maskhi(hi, plen);
-  lo = masklo(lo, plen);
+/** The binary trie's half of an insert (key masked): 0, -EEXIST, -ENOMEM. */
+function binsert(t: usize, h: usize, hi: u64, lo: u64, plen: u32, v: usize): i32 {
   let link = t + T_ROOT;
   let n = load<usize>(link);
   while (n != 0) {
@@ -196,7 +177,6 @@ export function rtable_insert(t: usize, hi: u64, lo: u64, plen: u32, v: usize): 
         if (load<usize>(n, N_VAL) != 0) return -EEXIST;
         store<usize>(n, v, N_VAL); // a glue node becomes a route
         store<u32>(t, load<u32>(t, T_ROUTES) + 1, T_ROUTES);
-        changed(t);
         return 0;
       }
       link = childslot(n, keybit(hi, lo, p));
@@ -212,7 +192,7 @@ export function rtable_insert(t: usize, hi: u64, lo: u64, plen: u32, v: usize): 
     if (c == plen) {
       store<usize>(childslot(x, keybit(load<u64>(n, N_HI), load<u64>(n, N_LO), plen)), n);
       store<usize>(link, x);
-      store<u32>(t, load<u32>(t, T_NODES) + 1, T_NODES);
+      store<u32>(h, load<u32>(h, H_NODES) + 1, H_NODES);
     } else {
       const g = newnode(maskhi(hi, c), masklo(lo, c), c, 0);
       if (g == 0) {
@@ -222,41 +202,109 @@ export function rtable_insert(t: usize, hi: u64, lo: u64, plen: u32, v: usize): 
       store<usize>(childslot(g, keybit(hi, lo, c)), x);
       store<usize>(childslot(g, keybit(load<u64>(n, N_HI), load<u64>(n, N_LO), c)), n);
       store<usize>(link, g);
-      store<u32>(t, load<u32>(t, T_NODES) + 2, T_NODES);
+      store<u32>(h, load<u32>(h, H_NODES) + 2, H_NODES);
     }
     store<u32>(t, load<u32>(t, T_ROUTES) + 1, T_ROUTES);
-    changed(t);
     return 0;
   }
   const x = newnode(hi, lo, plen, v);
   if (x == 0) return -ENOMEM;
   store<usize>(link, x);
-  store<u32>(t, load<u32>(t, T_NODES) + 1, T_NODES);
+  store<u32>(h, load<u32>(h, H_NODES) + 1, H_NODES);
   store<u32>(t, load<u32>(t, T_ROUTES) + 1, T_ROUTES);
-  changed(t);
   return 0;
+}
+
+/**
+ * Adds route v (nonzero) for (hi, lo)/plen; bits past plen are ignored. 0, -EEXIST when
+ * the prefix has a route, -EINVAL (plen > 128, v == 0), -ENOMEM (zones or budget; the
+ * table is left as it was).
+ */
+export function rtable_insert(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32 {
+  if (plen > 128 || v == 0) return -EINVAL;
+  hi = maskhi(hi, plen);
+  lo = masklo(lo, plen);
+  let h = load<usize>(t, T_HEAD);
+  if (h == 0) {
+    h = pop_head_alloc(); // state 0 and an empty root node: the first update builds the root
+    if (h == 0) return -ENOMEM;
+    store<usize>(t, h, T_HEAD);
+  }
+  let r = binsert(t, h, hi, lo, plen, v);
+  if (r == 0) {
+    if (load<u32>(h, H_STATE) == 0) {
+      r = pop_update(h + H_POP, load<usize>(t, T_ROOT), hi, lo, plen, cover(t, hi, lo, plen), v);
+      if (r < 0) bdelete(t, h, hi, lo, plen); // the lookup trie is as before: so is the table
+    } else {
+      retry(t, h);
+    }
+  }
+  if (r == 0) changed(t);
+  else release(t, h);
+  return r;
+}
+
+/** The route of the longest prefix shorter than plen that contains (hi, lo)/plen, or 0. */
+function cover(t: usize, hi: u64, lo: u64, plen: u32): usize {
+  let n = load<usize>(t, T_ROOT);
+  let best: usize = 0;
+  while (n != 0) {
+    const p = load<u32>(n, N_PLEN);
+    if (p >= plen || !nmatch(n, hi, lo)) break;
+    const v = load<usize>(n, N_VAL);
+    if (v != 0) best = v;
+    n = load<usize>(childslot(n, keybit(hi, lo, p)));
+  }
+  return best;
+}
+
+/** Frees the head of a table left without routes. */
+function release(t: usize, h: usize): void {
+  if (load<u32>(t, T_ROUTES) != 0 || load<u32>(h, H_NODES) != 0) return;
+  if (load<u32>(h, H_STATE) == 0) pop_free(h + H_POP);
+  pop_head_free(h);
+  store<usize>(t, 0, T_HEAD);
+}
+
+/** After a change made while the lookup trie is dropped: rebuild it when the countdown ends. */
+function retry(t: usize, h: usize): void {
+  const left = load<u32>(h, H_STATE) - 1;
+  if (left != 0) {
+    store<u32>(h, left, H_STATE);
+    return;
+  }
+  if (pop_build(h + H_POP, load<usize>(t, T_ROOT)) == 0) store<u32>(h, 0, H_STATE);
+  else store<u32>(h, max<u32>(64, load<u32>(t, T_ROUTES) >> 3), H_STATE);
+}
+
+/** The lookup trie could not follow a change (no memory): drop it, lookups walk the binary trie. */
+function drop(t: usize, h: usize): void {
+  pop_free(h + H_POP);
+  store<u32>(h, max<u32>(64, load<u32>(t, T_ROUTES) >> 3), H_STATE);
 }
 
 /** Replaces the route of exactly this prefix with v (nonzero). 0, -ENOENT, -EINVAL. */
 export function rtable_replace(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32 {
   if (plen > 128 || v == 0) return -EINVAL;
-  const n = findnode(t, maskhi(hi, plen), masklo(lo, plen), plen);
+  hi = maskhi(hi, plen);
+  lo = masklo(lo, plen);
+  const n = findnode(t, hi, lo, plen);
   if (n == 0 || load<usize>(n, N_VAL) == 0) return -ENOENT;
+  const was = load<usize>(n, N_VAL);
   store<usize>(n, v, N_VAL);
+  const h = load<usize>(t, T_HEAD);
+  if (load<u32>(h, H_STATE) == 0) pop_replace(h + H_POP, hi, lo, plen, was, v);
   changed(t);
   return 0;
 }
 
-function freenode(t: usize, n: usize): void {
+function freenode(h: usize, n: usize): void {
   zone_free_in(nodezone, n, vbase());
-  store<u32>(t, load<u32>(t, T_NODES) - 1, T_NODES);
+  store<u32>(h, load<u32>(h, H_NODES) - 1, H_NODES);
 }
 
-/** Removes the route of exactly this prefix; returns it (the caller frees it), or 0 if none. */
-export function rtable_delete(t: usize, hi: u64, lo: u64, plen: u32): usize {
-  if (plen > 128) return 0;
-  hi = maskhi(hi, plen);
-  lo = masklo(lo, plen);
+/** The binary trie's half of a delete (key masked): the route, or 0 if none. */
+function bdelete(t: usize, h: usize, hi: u64, lo: u64, plen: u32): usize {
   let plink: usize = 0; // the slot that points at the parent
   let link = t + T_ROOT;
   let n = load<usize>(link);
@@ -273,26 +321,45 @@ export function rtable_delete(t: usize, hi: u64, lo: u64, plen: u32): usize {
   if (v == 0) return 0;
   store<usize>(n, 0, N_VAL);
   store<u32>(t, load<u32>(t, T_ROUTES) - 1, T_ROUTES);
-  changed(t);
   const l = load<usize>(n, N_LEFT);
   const r = load<usize>(n, N_RIGHT);
   if (l != 0 && r != 0) return v; // still where two subtrees part: stays as glue
   store<usize>(link, l != 0 ? l : r);
-  freenode(t, n);
+  freenode(h, n);
   if (l == 0 && r == 0 && plink != 0) {
     // The parent lost a child; a parent without a route is glue with one child left: splice it out.
     const par = load<usize>(plink);
     if (load<usize>(par, N_VAL) == 0) {
       const other = load<usize>(par, N_LEFT) != 0 ? load<usize>(par, N_LEFT) : load<usize>(par, N_RIGHT);
       store<usize>(plink, other);
-      freenode(t, par);
+      freenode(h, par);
     }
   }
   return v;
 }
 
+/** Removes the route of exactly this prefix; returns it (the caller frees it), or 0 if none. Never fails. */
+export function rtable_delete(t: usize, hi: u64, lo: u64, plen: u32): usize {
+  const h = load<usize>(t, T_HEAD);
+  if (plen > 128 || h == 0) return 0;
+  hi = maskhi(hi, plen);
+  lo = masklo(lo, plen);
+  const v = bdelete(t, h, hi, lo, plen);
+  if (v == 0) return 0;
+  if (load<u32>(h, H_STATE) == 0) {
+    if (pop_update(h + H_POP, load<usize>(t, T_ROOT), hi, lo, plen, v, cover(t, hi, lo, plen)) < 0) drop(t, h);
+  } else {
+    retry(t, h);
+  }
+  changed(t);
+  release(t, h);
+  return v;
+}
+
 /** Frees every node (the routes are the owner's, freed by it). O(nodes), no recursion. */
 export function rtable_flush(t: usize): void {
+  const h = load<usize>(t, T_HEAD);
+  if (h == 0) return;
   let n = load<usize>(t, T_ROOT);
   while (n != 0) {
     const l = load<usize>(n, N_LEFT);
@@ -303,23 +370,30 @@ export function rtable_flush(t: usize): void {
       n = l;
     } else {
       const next = load<usize>(n, N_RIGHT);
-      freenode(t, n);
+      freenode(h, n);
       n = next;
     }
   }
   store<usize>(t, 0, T_ROOT);
-  if (load<u32>(t, T_ROUTES) != 0) {
-    store<u32>(t, 0, T_ROUTES);
-    changed(t);
-  }
+  store<u32>(t, 0, T_ROUTES);
+  changed(t);
+  release(t, h);
 }
 
 export function rtable_count(t: usize): u32 {
   return load<u32>(t, T_ROUTES);
 }
 
+/** Nodes of the binary trie (at most 2 * routes - 1). */
 export function rtable_nodes(t: usize): u32 {
-  return load<u32>(t, T_NODES);
+  const h = load<usize>(t, T_HEAD);
+  return h != 0 ? load<u32>(h, H_NODES) : 0;
+}
+
+/** 0 while the lookup trie answers; else the changes left before it is rebuilt (it was dropped for lack of memory). */
+export function rtable_degraded(t: usize): u32 {
+  const h = load<usize>(t, T_HEAD);
+  return h != 0 ? load<u32>(h, H_STATE) : 0;
 }
 
 export function rtable_gen(t: usize): u32 {

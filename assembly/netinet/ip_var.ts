@@ -224,7 +224,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   rt_count: u32;
   rt_tab_root: usize; // struct rtable (net/route.ts, RTABLE_SIZE bytes): the longest-prefix-match table
   rt_tab_routes: u32;
-  rt_tab_nodes: u32;
+  rt_tab_head: usize; // binary trie node count, lookup trie root (net/route.ts)
   rt_tab_gen: u32; // bumped on every change: invalidates the lookup cache
   rc_dst: u32; // one-entry lookup cache
   rc_rt: usize;

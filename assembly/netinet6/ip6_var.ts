@@ -259,7 +259,7 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   rt_count: u32;
   rt_tab_root: usize; // struct rtable (net/route.ts, RTABLE_SIZE bytes): the longest-prefix-match table
   rt_tab_routes: u32;
-  rt_tab_nodes: u32;
+  rt_tab_head: usize; // binary trie node count, lookup trie root (net/route.ts)
   rt_tab_gen: u32; // bumped on every change: invalidates the lookup cache
   rc_rt: usize; // one-entry lookup cache (lookups without a zone)
   rc_gen: u32;

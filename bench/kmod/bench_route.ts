@@ -9,14 +9,14 @@
 // module makes (rb_open) and destroys (rb_close), which reports what the vnet still held.
 import {
   CURVNET_SET, CURVNET_RESTORE, MOD_UNLOAD, RTABLE_SIZE, rtable_init, rtable_insert, rtable_delete, rtable_lookup, rtable_find,
-  rtable_flush, rtable_count, rtable_nodes, rtable_zone, VNET,
+  rtable_flush, rtable_count, rtable_nodes, rtable_vnet_items, rtable_degraded,
 } from "../../assembly/kmod/kapi";
 export { kmod_heap_top } from "../../assembly/kmod/kmod";
 
 @external("kernel", "vnet_alloc") declare function vnet_alloc(): usize;
 @external("kernel", "vnet_destroy") declare function vnet_destroy(v: usize): i32;
 @external("kernel", "vnet_bytes") declare function vnet_bytes(v: usize): f64;
-@external("kernel", "zone_vnet_inuse") declare function zone_vnet_inuse(z: usize, vbase: usize): u32;
+@external("kernel", "vnet_set_memory_budget") declare function vnet_set_memory_budget(v: usize, bytes: u32): i32;
 
 const T: usize = memory.data(<i32>RTABLE_SIZE, 8);
 let vnet: usize = 0;
@@ -35,14 +35,22 @@ export function rb_open(): i32 {
   return 0;
 }
 
-/** Destroys the vnet; returns the rtnode items it held just before vnet_destroy (0 after rb_flush). */
+/**
+ * Destroys the vnet; returns the route table items (binary trie nodes, lookup trie arrays,
+ * the head) it held just before vnet_destroy (0 after rb_flush).
+ */
 export function rb_close(): u32 {
   const old = CURVNET_SET(vnet);
-  const held = zone_vnet_inuse(rtable_zone(), VNET(0));
+  const held = rtable_vnet_items();
   CURVNET_RESTORE(old);
   vnet_destroy(vnet);
   vnet = 0;
   return held;
+}
+
+/** Sets the table's vnet's byte budget (MiB, 0 = none); the default (64 MiB) holds no million IPv6 routes. */
+export function rb_budget(mib: u32): i32 {
+  return vnet_set_memory_budget(vnet, mib << 20);
 }
 
 export function rb_flush(): void {
@@ -57,6 +65,19 @@ export function rb_bytes(): f64 {
 
 export function rb_count(): u32 {
   return rtable_count(T);
+}
+
+/** 0 while the table's lookup trie answers; else it was dropped for lack of memory (net/route.ts). */
+export function rb_degraded(): u32 {
+  return rtable_degraded(T);
+}
+
+/** Route table items the vnet holds now. */
+export function rb_items(): u32 {
+  const old = CURVNET_SET(vnet);
+  const n = rtable_vnet_items();
+  CURVNET_RESTORE(old);
+  return n;
 }
 
 export function rb_nodes(): u32 {
