@@ -86,7 +86,12 @@ const USAGE = "table {N | all} {create [type addr] [limit L] | add PREFIX [VALUE
  */
 export function parseTableCommand(text: string): TableCommand {
   const toks = tokenize(text);
-  const err = (col: number, msg: string, expected?: string, found?: string) => new IpfwParseError({ column: col }, msg, expected, found);
+  const err = (col: number, msg: string, expected?: string, found?: string) => {
+    // Not a rule: the message names the column alone ("column 13: bad IPv4 mask width ...").
+    const e = new IpfwParseError({ column: col }, msg, expected, found);
+    e.message = `column ${col}: ${msg}`;
+    return e;
+  };
   const end = text.length + 1;
   let i = 0;
   if (toks[i]?.text === "table") i++;
@@ -246,13 +251,17 @@ function sysErr(what: string, e: unknown): string {
   return `${what}: ${text}${why}`;
 }
 
+/** ipfw's error exit of a table command: one line; what it had printed before is `output`. */
 export class IpfwTableCommandError extends Error {
   /** The kernel's errno, when the kernel refused. */
   readonly errno: number | undefined;
-  constructor(message: string, errno?: number) {
+  /** The lines printed before the error ("added: ...", "exists: ..."). */
+  readonly output: string;
+  constructor(message: string, errno?: number, output = "") {
     super(message);
     this.name = "IpfwTableCommandError";
     this.errno = errno;
+    this.output = output;
   }
 }
 
@@ -285,7 +294,7 @@ export async function runTableCommand(b: IpfwTableBackend, c: TableCommand, quie
         try {
           await b.create(c.table, 0);
         } catch (e) {
-          throw new IpfwTableCommandError(out + sysErr("Table creation failed", e), errnoOf(e));
+          throw new IpfwTableCommandError(sysErr("Table creation failed", e), errnoOf(e), out);
         }
       }
       let fail: { e: unknown; n: number | undefined } | undefined;
@@ -300,7 +309,7 @@ export async function runTableCommand(b: IpfwTableBackend, c: TableCommand, quie
           fail ??= { e, n };
         }
       }
-      if (fail) throw new IpfwTableCommandError(out + addFailure("Adding record failed", fail.e, fail.n), fail.n);
+      if (fail) throw new IpfwTableCommandError(addFailure("Adding record failed", fail.e, fail.n), fail.n, out);
       return out;
     }
     case "delete": {
@@ -318,7 +327,7 @@ export async function runTableCommand(b: IpfwTableBackend, c: TableCommand, quie
           fail ??= { e, n };
         }
       }
-      if (fail) throw new IpfwTableCommandError(out + addFailure("Deleting record failed", fail.e, fail.n), fail.n);
+      if (fail) throw new IpfwTableCommandError(addFailure("Deleting record failed", fail.e, fail.n), fail.n, out);
       return out;
     }
     case "lookup": {
@@ -336,7 +345,7 @@ export async function runTableCommand(b: IpfwTableBackend, c: TableCommand, quie
         try {
           info = await b.info(n);
         } catch (e) {
-          throw new IpfwTableCommandError(out + sysErr("failed to request table info", e), errnoOf(e));
+          throw new IpfwTableCommandError(sysErr("failed to request table info", e), errnoOf(e), out);
         }
         if (c.op === "info") {
           out += formatTableInfo(info);
@@ -362,7 +371,7 @@ export async function runTableCommand(b: IpfwTableBackend, c: TableCommand, quie
             if (!quiet) out += `ipfw: ${sysErr(what, e)}\n`;
             continue;
           }
-          throw new IpfwTableCommandError(out + sysErr(what, e), errnoOf(e));
+          throw new IpfwTableCommandError(sysErr(what, e), errnoOf(e), out);
         }
       }
       return out;
