@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { Vnet } from "../host/index.js";
 import {
   ipfwAdd, ipfwDelete, ipfwGauges, ipfwSet, ipfwSetDefault, ipfwTableAdd, ipfwTableCreate, ipfwTableDelete, ipfwTableDestroy,
-  ipfwTableFlush, ipfwTableInfo, ipfwTableList, ipfwTableLookup, ipfwTables, IpfwTableError,
+  ipfwTableFlush, ipfwTableInfo, ipfwTableList, ipfwTableLookup, ipfwTables, IpfwTableError, IpfwRuleError,
 } from "../host/admin/ipfw.js";
 import { ConfigError, Errno } from "../host/lib/errors.js";
 import { M, A_, I, rule, lab, pingOk } from "./helpers/ipfw.js";
@@ -122,6 +122,7 @@ describe("ipfw tables: matching", () => {
       ipfwTableAdd(l.k, l.B, 1, `fd00:${i.toString(16)}::/48`, 100000 + i);
     }
     assert.equal(ipfwGauges(l.k, l.B).tableEntries, 5000);
+    assert.equal(ipfwGauges(l.k, l.B).tableHashPages, 8, "5,000 entries outnumber 4 pages' 4,096 chains");
     for (let i = 0; i < 2500; i += 7) {
       assert.equal(ipfwTableLookup(l.k, l.B, 1, `10.${i >> 8}.${i & 255}.9`)?.value, i);
       assert.equal(ipfwTableLookup(l.k, l.B, 1, `fd00:${i.toString(16)}::9`)?.value, 100000 + i);
@@ -132,6 +133,7 @@ describe("ipfw tables: matching", () => {
       ipfwTableDelete(l.k, l.B, 1, `fd00:${i.toString(16)}::/48`);
     }
     assert.equal(ipfwTableInfo(l.k, l.B, 1).entries, 0);
+    assert.equal(ipfwGauges(l.k, l.B).tableHashPages, 0, "the hash goes with the last entry");
     ipfwTableDestroy(l.k, l.B, 1);
     l.k.reclaim();
     assert.deepEqual(items(l.B), []);
@@ -200,6 +202,22 @@ describe("ipfw tables: bounds and errors", () => {
     assert.throws(() => ipfwAdd(l.k, l.B, rule(100, [M.srcLookup(5), M.dstLookup(6)], [A_.deny])), /ENOSPC/);
     assert.deepEqual(ipfwTables(l.k, l.B), [1]);
     assert.equal(ipfwGauges(l.k, l.B).rules, 0);
+    l.k.shutdown();
+  });
+
+  test("the kernel takes a lookup of 1 word or 2 (the value) and refuses any other length", async () => {
+    const l = await lab();
+    ipfwAdd(l.k, l.B, rule(100, [M.srcLookup(1)], [A_.deny]));
+    ipfwAdd(l.k, l.B, rule(200, [srcLookupValue(1, 9)], [A_.deny]));
+    for (const bad of [[I(10, 3, 1), 9, 9], [I(11, 4, 1), 1, 2, 3]]) {
+      assert.throws(() => ipfwAdd(l.k, l.B, rule(300, [bad], [A_.deny])), (e: unknown) => {
+        assert.ok(e instanceof IpfwRuleError, String(e));
+        assert.equal(e.reason, 7, e.message); // R_OPLEN
+        assert.match(e.message, /wrong length for the opcode/);
+        return true;
+      });
+    }
+    assert.deepEqual(ipfwTables(l.k, l.B), [1], "a refused rule made no table");
     l.k.shutdown();
   });
 

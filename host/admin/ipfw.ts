@@ -243,14 +243,14 @@ export function ipfwSet(kernel: Kernel, vnet: Vnet, knob: IpfwKnob, value: numbe
   if (r < 0) throw new KernelError(`sysctl net.inet.ip.fw.${knob}`, r);
 }
 
-/** What ipfw keeps per vnet: dynamic states, rules (without 65535), hooked families. */
-export function ipfwGauges(kernel: Kernel, vnet: Vnet): { states: number; rules: number; hookedInet: boolean; hookedInet6: boolean; logged: number; tables: number; tableEntries: number } {
+/** What ipfw keeps per vnet: dynamic states, rules (without 65535), hooked families, tables, their entries and the entry hash's pages. */
+export function ipfwGauges(kernel: Kernel, vnet: Vnet): { states: number; rules: number; hookedInet: boolean; hookedInet6: boolean; logged: number; tables: number; tableEntries: number; tableHashPages: number } {
   checkVnet(kernel, vnet, "ipfw");
   const e = x(kernel, "ipfw");
   const h = e.ipfw_get(vnet.ptr, 10);
   return {
     states: e.ipfw_get(vnet.ptr, 8), rules: e.ipfw_get(vnet.ptr, 9), hookedInet: (h & 1) !== 0, hookedInet6: (h & 2) !== 0, logged: e.ipfw_get(vnet.ptr, 11),
-    tables: e.ipfw_table_get(vnet.ptr, 2), tableEntries: e.ipfw_table_get(vnet.ptr, 3),
+    tables: e.ipfw_table_get(vnet.ptr, 2), tableEntries: e.ipfw_table_get(vnet.ptr, 3), tableHashPages: e.ipfw_table_get(vnet.ptr, 4),
   };
 }
 

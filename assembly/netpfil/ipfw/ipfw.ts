@@ -30,7 +30,7 @@ import {
   V_LOGRING, V_LOGSEQ, V_NAT, V_LT_SYN, V_LT_ACK, V_LT_FIN, V_LT_RST, V_LT_UDP, V_LT_SHORT, V_HOOKED, V_CALLOUT, V_STATS,
   ST_COUNT, DYN_MAX_DEFAULT, DYN_SYN_LIFETIME, DYN_ACK_LIFETIME, DYN_FIN_LIFETIME, DYN_RST_LIFETIME, DYN_UDP_LIFETIME,
   DYN_SHORT_LIFETIME, RL_NEXT, RL_NUM, RL_SET, RL_CMDLEN, RL_ACTOFS, RL_PKTS, RL_BYTES, RL_TS, RL_CMD, IPFW_DEFAULT_RULE,
-  O_DENY, O_ACCEPT, R_WORDS, V_TABLES_MAX, V_TENT_MAX, V_NTABLES, V_NTENT,
+  O_DENY, O_ACCEPT, R_WORDS, V_TABLES_MAX, V_TENT_MAX, V_NTABLES, V_NTENT, V_TENT_HPAGES,
 } from "./ip_fw_var";
 import {
   table_setzones, table_free_all, table_rule_refs, table_rule_undo, table_create, table_destroy, table_flush, table_add,
@@ -544,8 +544,8 @@ export function ipfw_table_next(v: usize, from: u32): i32 {
 }
 
 // Table knobs: 0 tables_max (1..65536), 1 table_entries_max (0..1,048,576); read only: 2
-// tables, 3 entries.
-const TABLE_KNOB: StaticArray<u32> = [V_TABLES_MAX, V_TENT_MAX, V_NTABLES, V_NTENT];
+// tables, 3 entries, 4 pages of the entry hash.
+const TABLE_KNOB: StaticArray<u32> = [V_TABLES_MAX, V_TENT_MAX, V_NTABLES, V_NTENT, V_TENT_HPAGES];
 
 export function ipfw_table_get(v: usize, what: u32): f64 {
   if (!vnet_valid(v) || what >= <u32>TABLE_KNOB.length) return -1;
