@@ -8,7 +8,7 @@ import "../host/index.js"; // the Node platform (binaries from disk)
 import { Kernel } from "../host/index.js";
 import { parseTopology, Topology, TopologyError } from "../host/topology/index.js";
 import { Commands, CommandError } from "../host/shell/commands.js";
-import { ipfwCommand, kernelIpfwBackend, parseTableCommand, IpfwParseError, IpfwTableCommandError } from "../host/ipfw/index.js";
+import { ipfwCommand, kernelIpfwBackend, parseTableCommand, compileRule, formatRule, IpfwParseError, IpfwTableCommandError } from "../host/ipfw/index.js";
 import { ipfwSetDefault, ipfwTableList, ipfwSet } from "../host/admin/ipfw.js";
 
 async function fw() {
@@ -77,6 +77,20 @@ describe("ipfw table: output as ipfw prints it", () => {
     await run("ipfw table all destroy");
     assert.equal(await run("ipfw table all list"), "");
     k.shutdown();
+  });
+});
+
+describe("table(N) in rules", () => {
+  test("src-ip / dst-ip / lookup compile to what from / to table(N) compile to; table(N,value) keeps its value", () => {
+    const same = (a: string, b: string) => assert.deepEqual([...compileRule(a)], [...compileRule(b)], `${a} vs ${b}`);
+    same("100 deny ip from any to any src-ip table(3)", "100 deny ip from table(3) to any");
+    same("100 deny ip from any to any dst-ip table(3,7)", "100 deny ip from any to table(3,7)");
+    same("100 deny ip from any to any lookup src-ip 9", "100 deny ip from table(9) to any");
+    same("100 deny ip from any to any lookup dst-ip 9", "100 deny ip from any to table(9)");
+    same("100 deny ip from table(1,0x10) to any", "100 deny ip from table(1,16) to any");
+    const w = compileRule("100 deny ip from table(1,4294967295) to any");
+    assert.deepEqual([...w.subarray(2, 4)], [(10 | (2 << 8) | (1 << 16)) >>> 0, 4294967295], "O_IP_SRC_LOOKUP, len 2, table 1, the value");
+    assert.equal(formatRule(compileRule("100 deny ip from any to any { src-ip table(1) or dst-ip table(2) }")), "00100 deny ip from any to any { src-ip table(1) or dst-ip table(2) }");
   });
 });
 
