@@ -17,6 +17,8 @@ export interface ConformanceCase {
   reason?: string;
 }
 
+import { NETPFIL_CASES } from "./cases_netpfil.js";
+
 const FRAG6 = "tests/sys/netinet6/frag6";
 const f6 = (n: string, file: string, summary: string, extra: Partial<ConformanceCase> = {}): ConformanceCase => ({
   id: `frag6_${n}`, source: `${FRAG6}/frag6_${file}.sh (+ .py)`, status: "applicable", summary, ...extra,
@@ -63,6 +65,7 @@ export const CASES: readonly ConformanceCase[] = [
     id: "ip_reass__large_fragment", source: REASS, status: "applicable",
     summary: "16 bytes at offset 65,528, M set and clear: toolong and fragdropped each",
   },
+  ...NETPFIL_CASES,
 ];
 
 export function conformanceCase(id: string): ConformanceCase {
