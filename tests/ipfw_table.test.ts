@@ -101,6 +101,20 @@ describe("ipfw tables: matching", () => {
     l.k.shutdown();
   });
 
+  test("20,000 tables (tables_max raised): all listed in numeric order, then all destroyed", async () => {
+    const l = await lab();
+    ipfwSet(l.k, l.B, "tables_max", 65536);
+    const nums = Array.from({ length: 20000 }, (_, i) => (i * 7919) % 65536);
+    for (const n of nums) ipfwTableCreate(l.k, l.B, n);
+    const listed = ipfwTables(l.k, l.B);
+    assert.equal(listed.length, 20000);
+    assert.deepEqual(listed, [...nums].sort((a, b) => a - b));
+    for (const n of nums) ipfwTableDestroy(l.k, l.B, n);
+    assert.deepEqual(ipfwTables(l.k, l.B), []);
+    assert.deepEqual(items(l.B), []);
+    l.k.shutdown();
+  });
+
   test("tables belong to their vnet: the same number in another vnet is another table", async () => {
     const l = await lab();
     ipfwTableCreate(l.k, l.B, 1);

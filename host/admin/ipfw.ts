@@ -42,7 +42,7 @@ export interface IpfwExports {
   ipfw_table_lookup(v: number, num: number, p: number): number;
   ipfw_table_list(v: number, num: number, p: number, max: number, skip: number): number;
   ipfw_table_info(v: number, num: number, p: number): number;
-  ipfw_table_next(v: number, from: number): number;
+  ipfw_table_numbers(v: number, p: number, max: number, skip: number): number;
   ipfw_table_get(v: number, what: number): number;
   ipfw_table_set(v: number, what: number, value: number): number;
 }
@@ -697,8 +697,13 @@ export function ipfwTables(kernel: Kernel, vnet: Vnet): number[] {
   checkVnet(kernel, vnet, "ipfw table all");
   const e = x(kernel, "ipfw table all");
   const out: number[] = [];
-  for (let n = e.ipfw_table_next(vnet.ptr, 0); n >= 0; n = n < 65535 ? e.ipfw_table_next(vnet.ptr, n + 1) : -1) out.push(n);
-  return out;
+  for (let skip = 0; ; skip += BUF_WORDS) {
+    const n = e.ipfw_table_numbers(vnet.ptr, e.ipfw_buf(), BUF_WORDS, skip);
+    if (n < 0) throw new KernelError("ipfw table all", n);
+    out.push(...words(kernel, e).slice(0, n));
+    if (n < BUF_WORDS) break;
+  }
+  return out.sort((a, b) => a - b);
 }
 
 /** ipfw table N lookup ADDR: the entry a packet from or to ADDR would match (longest prefix), or undefined. */

@@ -197,20 +197,27 @@ export function table_free_all(): void {
   }
 }
 
-/** The smallest table number >= from of the current vnet, or -1. */
-export function table_next(from: u32): i32 {
+/**
+ * The current vnet's table numbers after the first `skip` (directory order: the host
+ * sorts), at most max, as u32 at p. Numbers written.
+ */
+export function table_numbers(p: usize, max: u32, skip: u32): u32 {
   const dir = load<usize>(VF(V_TBLDIR));
-  if (dir == 0) return -1;
-  let best: i32 = -1;
-  for (let c: u32 = 0; c < DIR_CHAINS; c++) {
+  if (dir == 0) return 0;
+  let seen: u32 = 0;
+  let n: u32 = 0;
+  for (let c: u32 = 0; c < DIR_CHAINS && n < max; c++) {
     let d = load<usize>(dir + (c << 2));
-    while (d != 0) {
-      const n = load<u32>(d + TD_NUM);
-      if (n >= from && (best < 0 || n < <u32>best)) best = <i32>n;
+    while (d != 0 && n < max) {
+      if (seen >= skip) {
+        store<u32>(p + (<usize>n << 2), load<u32>(d + TD_NUM));
+        n++;
+      }
+      seen++;
       d = load<usize>(d + TD_NEXT);
     }
   }
-  return best;
+  return n;
 }
 
 /** [num, entries, limit, rules naming it] of table num at p. 0 or -ESRCH. */

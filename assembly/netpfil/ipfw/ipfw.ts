@@ -34,7 +34,7 @@ import {
 } from "./ip_fw_var";
 import {
   table_setzones, table_free_all, table_rule_refs, table_rule_undo, table_create, table_destroy, table_flush, table_add,
-  table_del, table_lookup, table_list, table_info, table_next, table_find, TD_SIZE, TE_SIZE, TE_VALUE, TE_LEN, TE_ADDR, TABLES_MAX_DEFAULT,
+  table_del, table_lookup, table_list, table_info, table_numbers, table_find, TD_SIZE, TE_SIZE, TE_VALUE, TE_LEN, TE_ADDR, TABLES_MAX_DEFAULT,
   TENT_MAX_DEFAULT, TABLE_NUM_MAX,
 } from "./ip_fw_table";
 import {
@@ -534,13 +534,13 @@ export function ipfw_table_info(v: usize, num: u32, p: usize): i32 {
   return r;
 }
 
-/** The smallest table number >= from in the vnet, or -1 (none; -EINVAL for a bad vnet is -22). */
-export function ipfw_table_next(v: usize, from: u32): i32 {
-  if (!vnet_valid(v)) return -EINVAL;
+/** The vnet's table numbers after `skip`, at most max, at p (unsorted). Numbers written, or -EINVAL. */
+export function ipfw_table_numbers(v: usize, p: usize, max: u32, skip: u32): i32 {
+  if (!vnet_valid(v) || !inBuf(p, max)) return -EINVAL;
   const old = CURVNET_SET(v);
-  const r = table_next(from);
+  const r = table_numbers(p, max, skip);
   CURVNET_RESTORE(old);
-  return r;
+  return <i32>r;
 }
 
 // Table knobs: 0 tables_max (1..65536), 1 table_entries_max (0..1,048,576); read only: 2
