@@ -30,6 +30,8 @@ export {
   ipfwAdd, ipfwDelete, ipfwFlush, ipfwZero, ipfwList, ipfwStates, ipfwSetDefault, ipfwGet, ipfwSet, ipfwGauges, ipfwStats, ipfwLog,
   IpfwRuleError, IPFW_REJECT_REASONS, IPFW_KNOBS, IPFW_STATS,
   type IpfwRule, type IpfwState, type IpfwKnob, type IpfwStats, type IpfwLogEntry,
+  ipfwTableCreate, ipfwTableDestroy, ipfwTableFlush, ipfwTableAdd, ipfwTableDelete, ipfwTableList, ipfwTableInfo, ipfwTables,
+  ipfwTableLookup, IpfwTableError, type IpfwTableEntry, type IpfwTableInfo,
 } from "./admin/ipfw.js";
 export {
   addAddress, delAddress, addresses, addRoute, addBlackholeRoute, addRoutes, delRoute, routes, routeGet, netstatRn, setForwarding, forwarding, setIcmpLimit, setIcmpTstampRepl, icmpTstampRepl, arpGcThresh, garpRexmitCount,

@@ -64,7 +64,7 @@ const rows: Row[] = [
   { name: "O_IPLEN 1000-2000", matches: () => [M.iplen([[1000, 2000]])], denied: [(l) => pingOk(l.k, l.A, "10.0.0.2", { size: 1200 })], allowed: [ping4A] },
   { name: "O_IPTTL 64", matches: () => [M.ttl([[64, 64]]), M.in()], denied: [ping4A, ping6A], allowed: [(l) => pingOk(l.k, l.A, "10.0.0.2", { ttl: 30 })] },
   { name: "O_IPID (IPv4 only)", matches: () => [M.ipid([[0, 65535]])], denied: [ping4A], allowed: [ping6A] },
-  { name: "O_IP_SRC_LOOKUP: no tables yet, no match", matches: () => [M.srcLookup(1)], denied: [], allowed: [ping4A] },
+  { name: "O_IP_SRC_LOOKUP of an empty table (the rule creates it): no match", matches: () => [M.srcLookup(1)], denied: [], allowed: [ping4A] },
   { name: "O_LAYER2: ipfw is not on a layer-2 head, no match", matches: () => [M.layer2()], denied: [], allowed: [ping4A] },
 ];
 

@@ -315,7 +315,12 @@ describe("errors name the rule and the column", () => {
     ["100 set 32 allow ip from any to any", 9, /expected a set number 0..31/],
     ["100 allow ip from me6 to any", 19, /"me6" is not supported/],
     ["100 allow ip from 10.1.2.0/24{1,2} to any", 19, /address sets .* are not supported/],
-    ["100 allow ip from table(foo) to any", 19, /table names and values are not supported/],
+    ["100 allow ip from table(foo) to any", 19, /table names are not supported/],
+    ["100 allow ip from table(1,x) to any", 27, /expected a table value 0..4294967295, found "x"/],
+    ["100 allow ip from table(65536) to any", 25, /table number 65536 is out of range 0..65535/],
+    ["100 allow ip from any to any lookup uid 5", 37, /lookup uid is not supported: wavnet's tables hold addresses/],
+    ["100 allow ip from any to any src-ip", 36, /expected an address after "src-ip", found the end of the rule/],
+    ["100 allow ip from any to any { via em0 or src-ip any }", 43, /src-ip any matches every packet and cannot be part of an or-block/],
     ["100 allow ip from any to any ipttl 300", 36, /ipttl 300 is out of range 0..255/],
     ["100 allow 256 from any to any", 11, /protocol number 256 is out of range/],
     ["100 allow tcp from any to any via any not", 42, /expected an option after "not"/],
@@ -369,8 +374,12 @@ const v6item = fc.oneof(v6, fc.tuple(v6, fc.integer({ min: 1, max: 128 })).map((
 const list = (item: fc.Arbitrary<string>) => fc.array(item, { minLength: 1, maxLength: 4 }).map((a) => a.join(","));
 const maybeNot = (s: fc.Arbitrary<string>) => fc.tuple(fc.boolean(), s).map(([n, x]) => (n ? `not ${x}` : x));
 const orBlock = (item: fc.Arbitrary<string>) => fc.array(maybeNot(item), { minLength: 1, maxLength: 3 }).map((a) => (a.length === 1 ? a[0]! : `{ ${a.join(" or ")} }`));
-const addr6 = fc.oneof(fc.constant("any"), fc.constant("me"), orBlock(list(v6item)), fc.integer({ min: 0, max: 65535 }).map((n) => `table(${n})`));
-const addr4 = fc.oneof(fc.constant("any"), fc.constant("me"), orBlock(fc.oneof(list(v4item), fc.constant("me"))), fc.integer({ min: 0, max: 65535 }).map((n) => `table(${n})`));
+const table = fc.oneof(
+  fc.integer({ min: 0, max: 65535 }).map((n) => `table(${n})`),
+  fc.tuple(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 0xffffffff })).map(([n, v]) => `table(${n},${v})`),
+);
+const addr6 = fc.oneof(fc.constant("any"), fc.constant("me"), orBlock(list(v6item)), table);
+const addr4 = fc.oneof(fc.constant("any"), fc.constant("me"), orBlock(fc.oneof(list(v4item), fc.constant("me"), table)), table);
 const port = fc.integer({ min: 0, max: 65535 });
 const portItem = fc.oneof(port.map(String), fc.tuple(port, port).map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`), fc.constantFrom("http", "https", "ssh", "domain"));
 /** Ports for a protocol field: service names only where getservbyname would find them (the last protocol is TCP, UDP or none). */
@@ -393,6 +402,8 @@ const simpleOption = fc.oneof(
   ranges(255).map((r) => `ipttl ${r}`),
   ranges(65535).map((r) => `iplen ${r}`),
   ranges(65535).map((r) => `ipid ${r}`),
+  // Family-neutral addresses: an IPv4 list after an ip6 protocol is an error (as in ipfw).
+  fc.tuple(fc.constantFrom("src-ip", "dst-ip"), fc.oneof(table, fc.constant("me"))).map(([k, a]) => `${k} ${a}`),
 );
 const option = fc.oneof(
   { weight: 4, arbitrary: maybeNot(simpleOption) },

@@ -205,7 +205,7 @@ describe("the shell's ipfw", () => {
         assert.fail(`${line}: accepted`);
       };
       assert.match(await msg("ipfw add 100 allow tcp from any to 80"), /loaded the ipfw module.*; ipfw: rule 100, column 27: expected an address after "to", found "80"$/);
-      assert.equal(await msg("ipfw frobnicate"), `ipfw: unknown command "frobnicate"; usage: ipfw [-adfqS] {add [N] RULE | delete [set] N[-M] ... | [set N] {list|show} [N[-M] ...] | zero [N ...] | flush | set N {delete [N ...] | flush} | log | nat N ...}`);
+      assert.equal(await msg("ipfw frobnicate"), `ipfw: unknown command "frobnicate"; usage: ipfw [-adfqS] {add [N] RULE | delete [set] N[-M] ... | [set N] {list|show} [N[-M] ...] | zero [N ...] | flush | set N {delete [N ...] | flush} | log | nat N ... | table {N | all} ...}`);
       assert.equal(await msg("ipfw delete 4242"), "ipfw: rule 4242 not found");
       assert.match(await msg("ipfw nat 1 config ip 198.51.100"), /^ipfw: .*198\.51\.100/);
       assert.equal(await cmds.exec(a, "ipfw nat 1 config ip 198.51.100.1 redirect_port tcp 10.0.0.1:80 8080"), "");

@@ -2,10 +2,12 @@
 // host/errors.ts maps them to typed errors.
 export const EPERM: i32 = 1;
 export const ENOENT: i32 = 2;
+export const ESRCH: i32 = 3; // ipfw: no such table
 export const ENOMEM: i32 = 12;
 export const EBUSY: i32 = 16;
 export const EEXIST: i32 = 17;
 export const EINVAL: i32 = 22;
+export const EFBIG: i32 = 27; // ipfw: a table's limit is hit
 export const ENOSPC: i32 = 28;
 export const EDEADLK: i32 = 11;
 // Sockets and networking (FreeBSD values)

@@ -5,8 +5,8 @@
 // module's exports; arguments are checked here, kernel refusals become typed errors.
 
 import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
-import { ConfigError, KernelError, ModuleNotLoadedError, Errno } from "../lib/errors.js";
-import { formatIPv4, formatIPv6 } from "../lib/addr.js";
+import { ConfigError, KernelError, ModuleNotLoadedError, Errno, errnoName } from "../lib/errors.js";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, mask4, mask6 } from "../lib/addr.js";
 import { integerArg } from "../lib/check.js";
 import { show } from "../lib/format.js";
 import { parseNatConfig, natConfigWords, formatNatConfig, type NatConfig } from "../ipfw/nat.js";
@@ -34,6 +34,17 @@ export interface IpfwExports {
   ipfw_nat_list(v: number, p: number, cap: number, skip: number): number;
   ipfw_nat_get(v: number, what: number): number;
   ipfw_nat_set(v: number, what: number, value: number): number;
+  ipfw_table_create(v: number, num: number, limit: number): number;
+  ipfw_table_destroy(v: number, num: number): number;
+  ipfw_table_flush(v: number, num: number): number;
+  ipfw_table_add(v: number, num: number, p: number): number;
+  ipfw_table_del(v: number, num: number, p: number): number;
+  ipfw_table_lookup(v: number, num: number, p: number): number;
+  ipfw_table_list(v: number, num: number, p: number, max: number, skip: number): number;
+  ipfw_table_info(v: number, num: number, p: number): number;
+  ipfw_table_numbers(v: number, p: number, max: number, skip: number): number;
+  ipfw_table_get(v: number, what: number): number;
+  ipfw_table_set(v: number, what: number, value: number): number;
 }
 
 const BUF_WORDS = 16384;
@@ -202,19 +213,23 @@ export function ipfwSetDefault(kernel: Kernel, vnet: Vnet, accept: boolean): voi
 /** The per-vnet knobs, FreeBSD's names under net.inet.ip.fw. */
 export const IPFW_KNOBS = [
   "default_to_accept", "dyn_max", "dyn_syn_lifetime", "dyn_ack_lifetime", "dyn_fin_lifetime", "dyn_rst_lifetime",
-  "dyn_udp_lifetime", "dyn_short_lifetime",
+  "dyn_udp_lifetime", "dyn_short_lifetime", "tables_max", "table_entries_max",
 ] as const;
 export type IpfwKnob = (typeof IPFW_KNOBS)[number];
 const KNOB_RANGE: Record<IpfwKnob, [number, number]> = {
   default_to_accept: [0, 1], dyn_max: [0, 1048576], dyn_syn_lifetime: [1, 86400], dyn_ack_lifetime: [1, 86400],
   dyn_fin_lifetime: [1, 86400], dyn_rst_lifetime: [1, 86400], dyn_udp_lifetime: [1, 86400], dyn_short_lifetime: [1, 86400],
+  tables_max: [1, 65536], table_entries_max: [0, 1048576],
 };
+/** The table knobs are the kernel's ipfw_table_get/set 0 and 1, after the eight of ipfw_get/set. */
+const TABLE_KNOB0 = 8;
 
 export function ipfwGet(kernel: Kernel, vnet: Vnet, knob: IpfwKnob): number {
   checkVnet(kernel, vnet, "sysctl net.inet.ip.fw");
   const i = IPFW_KNOBS.indexOf(knob);
   if (i < 0) throw new ConfigError(`sysctl net.inet.ip.fw: knob must be one of ${IPFW_KNOBS.join(", ")}, got ${show(knob)}`);
-  return x(kernel, "sysctl net.inet.ip.fw").ipfw_get(vnet.ptr, i);
+  const e = x(kernel, "sysctl net.inet.ip.fw");
+  return i >= TABLE_KNOB0 ? e.ipfw_table_get(vnet.ptr, i - TABLE_KNOB0) : e.ipfw_get(vnet.ptr, i);
 }
 
 export function ipfwSet(kernel: Kernel, vnet: Vnet, knob: IpfwKnob, value: number): void {
@@ -223,16 +238,20 @@ export function ipfwSet(kernel: Kernel, vnet: Vnet, knob: IpfwKnob, value: numbe
   if (i < 0) throw new ConfigError(`sysctl net.inet.ip.fw: knob must be one of ${IPFW_KNOBS.join(", ")}, got ${show(knob)}`);
   const [lo, hi] = KNOB_RANGE[knob];
   integerArg(`sysctl net.inet.ip.fw.${knob}`, value, lo, hi);
-  const r = x(kernel, "sysctl net.inet.ip.fw").ipfw_set(vnet.ptr, i, value);
+  const e = x(kernel, "sysctl net.inet.ip.fw");
+  const r = i >= TABLE_KNOB0 ? e.ipfw_table_set(vnet.ptr, i - TABLE_KNOB0, value) : e.ipfw_set(vnet.ptr, i, value);
   if (r < 0) throw new KernelError(`sysctl net.inet.ip.fw.${knob}`, r);
 }
 
-/** What ipfw keeps per vnet: dynamic states, rules (without 65535), hooked families. */
-export function ipfwGauges(kernel: Kernel, vnet: Vnet): { states: number; rules: number; hookedInet: boolean; hookedInet6: boolean; logged: number } {
+/** What ipfw keeps per vnet: dynamic states, rules (without 65535), hooked families, tables, their entries and the entry hash's pages. */
+export function ipfwGauges(kernel: Kernel, vnet: Vnet): { states: number; rules: number; hookedInet: boolean; hookedInet6: boolean; logged: number; tables: number; tableEntries: number; tableHashPages: number } {
   checkVnet(kernel, vnet, "ipfw");
   const e = x(kernel, "ipfw");
   const h = e.ipfw_get(vnet.ptr, 10);
-  return { states: e.ipfw_get(vnet.ptr, 8), rules: e.ipfw_get(vnet.ptr, 9), hookedInet: (h & 1) !== 0, hookedInet6: (h & 2) !== 0, logged: e.ipfw_get(vnet.ptr, 11) };
+  return {
+    states: e.ipfw_get(vnet.ptr, 8), rules: e.ipfw_get(vnet.ptr, 9), hookedInet: (h & 1) !== 0, hookedInet6: (h & 2) !== 0, logged: e.ipfw_get(vnet.ptr, 11),
+    tables: e.ipfw_table_get(vnet.ptr, 2), tableEntries: e.ipfw_table_get(vnet.ptr, 3), tableHashPages: e.ipfw_table_get(vnet.ptr, 4),
+  };
 }
 
 export const IPFW_STATS = [
@@ -479,4 +498,226 @@ export function formatNatShow(s: { instances: IpfwNatInstance[]; entries: IpfwNa
     }
   }
   return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Lookup tables (docs/ipfw.md "Tables"; the kernel side assembly/netpfil/ipfw/ip_fw_table.ts)
+
+/** One entry of an `addr` table: a prefix and its 32-bit value. */
+export interface IpfwTableEntry {
+  family: 4 | 6;
+  /** The prefix's address, masked ("10.0.0.0", "2001:db8::"). */
+  address: string;
+  prefixLength: number;
+  value: number;
+}
+
+export interface IpfwTableInfo {
+  table: number;
+  entries: number;
+  /** The table's own limit (0: none). */
+  limit: number;
+  /** Rules of the vnet that name the table (it cannot be destroyed while any do). */
+  references: number;
+}
+
+/** A table call the kernel refused: errno plus what was wrong, named. */
+export class IpfwTableError extends KernelError {
+  readonly table: number;
+  constructor(what: string, table: number, errno: number, why: string) {
+    super(what, errno);
+    this.table = table;
+    this.message = `${what}: ${why} (${errnoName(errno)})`;
+  }
+}
+
+function tableArg(what: string, table: number): void {
+  integerArg(`${what}: table number`, table, 0, 65535);
+}
+
+/** "10.0.0.0/8", "10.1.2.3" (/32), "2001:db8::/32", "::1" (/128) -> family, length and the 16 bytes (masked). */
+export function parseTablePrefix(what: string, text: string): { family: 4 | 6; prefixLength: number; bytes: Uint8Array } {
+  if (typeof text !== "string") throw new ConfigError(`${what}: a prefix must be a string ("10.0.0.0/8", "2001:db8::/32"), got ${show(text)}`);
+  const slash = text.indexOf("/");
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const v6 = addr.includes(":");
+  const max = v6 ? 128 : 32;
+  let len = max;
+  if (slash >= 0) {
+    const l = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(l) || Number(l) > max) throw new ConfigError(`${what}: bad ${v6 ? "IPv6" : "IPv4"} mask width in ${JSON.stringify(text)}: expected 0..${max}`);
+    len = Number(l);
+  }
+  const bytes = new Uint8Array(16);
+  if (v6) bytes.set(mask6(parseIPv6(addr, `${what}: the address of ${JSON.stringify(text)}`), len));
+  else {
+    const a = (parseIPv4(addr, `${what}: the address of ${JSON.stringify(text)}`) & mask4(len)) >>> 0;
+    bytes.set([a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255]);
+  }
+  return { family: v6 ? 6 : 4, prefixLength: len, bytes };
+}
+
+/** Key words at the module buffer: [af | len << 8 | flags << 16][value][16 bytes]. */
+function putKey(kernel: Kernel, e: IpfwExports, k: { family: 4 | 6; prefixLength: number; bytes: Uint8Array }, value: number, flags: number): void {
+  const w = words(kernel, e);
+  w[0] = k.family | (k.prefixLength << 8) | (flags << 16);
+  w[1] = value >>> 0;
+  new Uint8Array(kernel.memory.buffer, e.ipfw_buf() + 8, 16).set(k.bytes);
+}
+
+function entryAt(kernel: Kernel, e: IpfwExports, i: number): IpfwTableEntry {
+  const w = words(kernel, e);
+  const o = i * 6;
+  const family = (w[o] & 0xff) === 6 ? 6 : 4;
+  const b = new Uint8Array(kernel.memory.buffer, e.ipfw_buf() + o * 4 + 8, 16).slice();
+  return { family, prefixLength: (w[o] >>> 8) & 0xff, value: w[o + 1], address: family === 4 ? formatIPv4(b.slice(0, 4)) : formatIPv6(b) };
+}
+
+/** ipfw table N create [limit L]: an empty `addr` table (limit 0: none but the vnet's). */
+export function ipfwTableCreate(kernel: Kernel, vnet: Vnet, table: number, opts: { limit?: number } = {}): void {
+  const what = `ipfw table ${table} create`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  const limit = opts.limit ?? 0;
+  integerArg(`${what}: limit`, limit, 0, 0xffffffff);
+  const e = x(kernel, what);
+  const r = e.ipfw_table_create(vnet.ptr, table, limit);
+  if (r === -Errno.EEXIST) throw new IpfwTableError(what, table, r, `table ${table} already exists`);
+  if (r === -Errno.ENOSPC) throw new IpfwTableError(what, table, r, `vnet ${vnet.name} has tables_max (${e.ipfw_table_get(vnet.ptr, 0)}) tables already`);
+  if (r === -Errno.ENOMEM) throw new IpfwTableError(what, table, r, `no memory for the table in vnet ${vnet.name}`);
+  if (r < 0) throw new KernelError(what, r);
+}
+
+/** ipfw table N destroy: the table and its entries (refused while a rule names it). */
+export function ipfwTableDestroy(kernel: Kernel, vnet: Vnet, table: number): void {
+  const what = `ipfw table ${table} destroy`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  const r = x(kernel, what).ipfw_table_destroy(vnet.ptr, table);
+  if (r === -Errno.ESRCH) throw new IpfwTableError(what, table, r, `no table ${table} in vnet ${vnet.name}`);
+  if (r === -Errno.EBUSY) throw new IpfwTableError(what, table, r, `rules of vnet ${vnet.name} name table(${table}); delete them first`);
+  if (r < 0) throw new KernelError(what, r);
+}
+
+/** ipfw table N flush: every entry; how many went. */
+export function ipfwTableFlush(kernel: Kernel, vnet: Vnet, table: number): number {
+  const what = `ipfw table ${table} flush`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  const r = x(kernel, what).ipfw_table_flush(vnet.ptr, table);
+  if (r === -Errno.ESRCH) throw new IpfwTableError(what, table, r, `no table ${table} in vnet ${vnet.name}`);
+  if (r < 0) throw new KernelError(what, r);
+  return r;
+}
+
+/**
+ * ipfw table N add PREFIX [VALUE]: "added", or "updated" when the prefix was there and
+ * `update` is set (ipfw's -q); without it an existing prefix is an error (EEXIST).
+ */
+export function ipfwTableAdd(kernel: Kernel, vnet: Vnet, table: number, prefix: string, value = 0, opts: { update?: boolean } = {}): "added" | "updated" {
+  const what = `ipfw table ${table} add ${prefix}`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  integerArg(`${what}: value`, value, 0, 0xffffffff);
+  const k = parseTablePrefix(what, prefix);
+  const e = x(kernel, what);
+  putKey(kernel, e, k, value, opts.update ? 1 : 0);
+  const r = e.ipfw_table_add(vnet.ptr, table, e.ipfw_buf());
+  if (r === 0) return "added";
+  if (r === 1) return "updated";
+  if (r === -Errno.ESRCH) throw new IpfwTableError(what, table, r, `no table ${table} in vnet ${vnet.name}`);
+  if (r === -Errno.EEXIST) throw new IpfwTableError(what, table, r, `table ${table} already holds ${prefix}`);
+  if (r === -Errno.EFBIG) throw new IpfwTableError(what, table, r, `table ${table} is at its limit (${ipfwTableInfo(kernel, vnet, table).limit} entries)`);
+  if (r === -Errno.ENOSPC) throw new IpfwTableError(what, table, r, `vnet ${vnet.name} holds table_entries_max (${e.ipfw_table_get(vnet.ptr, 1)}) table entries already`);
+  if (r === -Errno.ENOMEM) throw new IpfwTableError(what, table, r, `no memory for the entry in vnet ${vnet.name}`);
+  throw new KernelError(what, r);
+}
+
+/** ipfw table N delete PREFIX: the value the entry had. */
+export function ipfwTableDelete(kernel: Kernel, vnet: Vnet, table: number, prefix: string): number {
+  const what = `ipfw table ${table} delete ${prefix}`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  const k = parseTablePrefix(what, prefix);
+  const e = x(kernel, what);
+  putKey(kernel, e, k, 0, 0);
+  const r = e.ipfw_table_del(vnet.ptr, table, e.ipfw_buf());
+  if (r === -Errno.ESRCH) throw new IpfwTableError(what, table, r, `no table ${table} in vnet ${vnet.name}`);
+  if (r === -Errno.ENOENT) throw new IpfwTableError(what, table, r, `table ${table} has no entry ${prefix}`);
+  if (r < 0) throw new KernelError(what, r);
+  return words(kernel, e)[1];
+}
+
+/** ipfw table N list: every entry, IPv4 first, each family in address order then by length. */
+export function ipfwTableList(kernel: Kernel, vnet: Vnet, table: number): IpfwTableEntry[] {
+  const what = `ipfw table ${table} list`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  const e = x(kernel, what);
+  const per = Math.floor(BUF_WORDS / 6);
+  const out: IpfwTableEntry[] = [];
+  const keys: Uint8Array[] = [];
+  for (let skip = 0; ; skip += per) {
+    const n = e.ipfw_table_list(vnet.ptr, table, e.ipfw_buf(), per, skip);
+    if (n === -Errno.ESRCH) throw new IpfwTableError(what, table, n, `no table ${table} in vnet ${vnet.name}`);
+    if (n < 0) throw new KernelError(what, n);
+    for (let i = 0; i < n; i++) {
+      out.push(entryAt(kernel, e, i));
+      keys.push(new Uint8Array(kernel.memory.buffer, e.ipfw_buf() + i * 24 + 8, 16).slice());
+    }
+    if (n < per) break;
+  }
+  const order = out.map((_, i) => i).sort((a, b) => {
+    const ea = out[a]!;
+    const eb = out[b]!;
+    if (ea.family !== eb.family) return ea.family - eb.family;
+    const ka = keys[a]!;
+    const kb = keys[b]!;
+    for (let j = 0; j < 16; j++) if (ka[j] !== kb[j]) return ka[j]! - kb[j]!;
+    return ea.prefixLength - eb.prefixLength;
+  });
+  return order.map((i) => out[i]!);
+}
+
+/** ipfw table N info: entries, limit, the rules naming it. */
+export function ipfwTableInfo(kernel: Kernel, vnet: Vnet, table: number): IpfwTableInfo {
+  const what = `ipfw table ${table} info`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  const e = x(kernel, what);
+  const r = e.ipfw_table_info(vnet.ptr, table, e.ipfw_buf());
+  if (r === -Errno.ESRCH) throw new IpfwTableError(what, table, r, `no table ${table} in vnet ${vnet.name}`);
+  if (r < 0) throw new KernelError(what, r);
+  const w = words(kernel, e);
+  return { table: w[0], entries: w[1], limit: w[2], references: w[3] };
+}
+
+/** The vnet's table numbers, ascending (ipfw table all ...). */
+export function ipfwTables(kernel: Kernel, vnet: Vnet): number[] {
+  checkVnet(kernel, vnet, "ipfw table all");
+  const e = x(kernel, "ipfw table all");
+  const out: number[] = [];
+  for (let skip = 0; ; skip += BUF_WORDS) {
+    const n = e.ipfw_table_numbers(vnet.ptr, e.ipfw_buf(), BUF_WORDS, skip);
+    if (n < 0) throw new KernelError("ipfw table all", n);
+    out.push(...words(kernel, e).slice(0, n));
+    if (n < BUF_WORDS) break;
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** ipfw table N lookup ADDR: the entry a packet from or to ADDR would match (longest prefix), or undefined. */
+export function ipfwTableLookup(kernel: Kernel, vnet: Vnet, table: number, address: string): IpfwTableEntry | undefined {
+  const what = `ipfw table ${table} lookup ${address}`;
+  checkVnet(kernel, vnet, what);
+  tableArg(what, table);
+  if (typeof address !== "string" || address.includes("/")) throw new ConfigError(`${what}: an address without a prefix length, got ${show(address)}`);
+  const k = parseTablePrefix(what, address);
+  const e = x(kernel, what);
+  putKey(kernel, e, k, 0, 0);
+  words(kernel, e)[0] = k.family;
+  const r = e.ipfw_table_lookup(vnet.ptr, table, e.ipfw_buf());
+  if (r === -Errno.ESRCH) throw new IpfwTableError(what, table, r, `no table ${table} in vnet ${vnet.name}`);
+  if (r < 0) throw new KernelError(what, r);
+  return r === 1 ? entryAt(kernel, e, 0) : undefined;
 }

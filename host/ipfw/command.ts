@@ -11,6 +11,7 @@ import {
 import { protocolName } from "./names.js";
 import { parseRule, tokenize } from "./parse.js";
 import { formatRule, formatRules } from "./print.js";
+import { parseTableCommand, runTableCommand, type IpfwTableBackend } from "./table.js";
 
 /** One static rule as the kernel lists it (ipfw_list: the words, then the counters). */
 export interface IpfwRuleEntry {
@@ -103,6 +104,8 @@ export interface IpfwBackend {
    * backend without NAT leaves it out or throws an IpfwCommandError saying so.
    */
   nat?(args: string[]): MaybePromise<string>;
+  /** `ipfw table ...` (host/ipfw/table.ts); a backend without tables leaves it out. */
+  table?: IpfwTableBackend;
 }
 
 export interface IpfwCommandOptions {
@@ -118,7 +121,7 @@ export class IpfwCommandError extends Error {
   }
 }
 
-const USAGE = "usage: ipfw [-adfqS] {add [N] RULE | delete [set] N[-M] ... | [set N] {list|show} [N[-M] ...] | zero [N ...] | flush | set N {delete [N ...] | flush} | log | nat N ...}";
+const USAGE = "usage: ipfw [-adfqS] {add [N] RULE | delete [set] N[-M] ... | [set N] {list|show} [N[-M] ...] | zero [N ...] | flush | set N {delete [N ...] | flush} | log | nat N ... | table {N | all} ...}";
 
 /**
  * Runs one `ipfw` command line (a string, with or without the leading "ipfw", or its words)
@@ -168,6 +171,12 @@ export async function ipfwCommand(backend: IpfwBackend, command: string | string
     case "nat":
       if (!backend.nat) throw new IpfwCommandError("nat: not supported by this backend");
       return backend.nat(args);
+    case "table": {
+      if (useSet >= 0) throw new IpfwCommandError(`"set N table" is not supported: wavnet's tables are all in set 0`);
+      if (!backend.table) throw new IpfwCommandError("table: not supported by this backend");
+      // Columns of errors count in the whole line, as for rules.
+      return runTableCommand(backend.table, parseTableCommand(" ".repeat(cmd.col - 1) + text.slice(cmd.col - 1)), quiet);
+    }
   }
   throw new IpfwCommandError(`unknown command ${JSON.stringify(cmd.text)}; ${USAGE}`);
 }

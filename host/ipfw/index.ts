@@ -10,6 +10,10 @@ export {
   type IpfwBackend, type IpfwRuleEntry, type IpfwStateEntry, type IpfwLogLine, type IpfwCommandOptions,
 } from "./command.js";
 export { kernelIpfwBackend } from "./backend.js";
+export {
+  parseTableCommand, runTableCommand, formatTableEntry, formatTableKey, formatTableInfo, IpfwTableCommandError,
+  type IpfwTableBackend, type TableCommand, type TableEntry, type TableKey, type TableInfo,
+} from "./table.js";
 export { kernelIfnames } from "./ifnames.js";
 export {
   parseNatCommand, parseNatConfig, natConfigWords, formatNatConfig,

@@ -82,13 +82,12 @@ const UNSUPPORTED_ACTIONS = new Set([
 const UNSUPPORTED_OPTIONS = new Set([
   "tagged", "uid", "gid", "jail", "limit", "set-limit", "diverted", "diverted-loopback", "diverted-output", "fib",
   "ipoptions", "ipopts", "ipprecedence", "dscp", "iptos", "ipversion", "ipver", "sockarg", "tcpdatalen", "tcpseq",
-  "tcpack", "tcpwin", "dst-ip", "src-ip", "dst-port", "src-port", "proto", "MAC", "mac", "mac-type", "verrevpath",
-  "versrcreach", "antispoof", "ipsec", "ext6hdr", "flow-id", "ipv6", "ip6", "ipv4", "ip4", "dst-ipv6", "dst-ip6",
-  "src-ipv6", "src-ip6", "lookup", "flow", "defer-action", "defer-immediate-action", "//", "log", "altq", "tag", "untag",
+  "tcpack", "tcpwin", "dst-port", "src-port", "proto", "MAC", "mac", "mac-type", "verrevpath",
+  "versrcreach", "antispoof", "ipsec", "ext6hdr", "flow-id", "ipv6", "ip6", "ipv4", "ip4", "flow", "defer-action", "defer-immediate-action", "//", "log", "altq", "tag", "untag",
 ]);
 
 /** Words that end a port list in ipfw (f_reserved_keywords): never read as a service name. */
-const RESERVED = new Set(["altq", "//", "diverted", "dst-port", "src-port", "established", "keep-state", "frag", "icmptypes", "in", "out", "ip6", "any", "to", "via", "{"]);
+const RESERVED = new Set(["altq", "//", "diverted", "dst-port", "src-port", "established", "keep-state", "frag", "icmptypes", "in", "out", "ip6", "any", "to", "via", "{", "src-ip", "dst-ip", "lookup"]);
 
 class RuleParser {
   private readonly toks: Token[];
@@ -345,11 +344,15 @@ class RuleParser {
     if (a === "me") return this.insn(src ? O_IP_SRC_ME : O_IP_DST_ME);
     if (a === "me6") throw this.err(t.col, `"me6" is not supported (the kernel's me opcodes match both families; write "ip6 from me")`);
     if (a.startsWith("table(")) {
-      const m = /^table\((\d+)\)$/.exec(a);
-      if (!m) throw this.err(t.col, `expected table(N) with a table number 0..65535, found ${foundText(a)} (table names and values are not supported)`, "table(N)", a);
+      // ipfw's fill_table: table(N) or table(N,value), the value as strtoul base 0 reads it.
+      const m = /^table\((\d+)(?:,([^)]*))?\)$/.exec(a);
+      if (!m) throw this.err(t.col, `expected table(N) or table(N,value) with a table number 0..65535, found ${foundText(a)} (table names are not supported)`, "table(N)", a);
       const n = Number(m[1]);
-      if (n > 65535) throw this.err(t.col, `table number ${m[1]} is out of range 0..65535`);
-      return this.insn(src ? O_IP_SRC_LOOKUP : O_IP_DST_LOOKUP, n);
+      if (n > 65535) throw this.err(t.col + 6, `table number ${m[1]} is out of range 0..65535`);
+      if (m[2] === undefined) return this.insn(src ? O_IP_SRC_LOOKUP : O_IP_DST_LOOKUP, n);
+      const v = /^0[xX][0-9a-fA-F]+$/.test(m[2]) ? parseInt(m[2].slice(2), 16) : /^0[0-7]+$/.test(m[2]) ? parseInt(m[2].slice(1), 8) : /^\d+$/.test(m[2]) ? Number(m[2]) : NaN;
+      if (!(v <= 0xffffffff)) throw this.err(t.col + 7 + m[1]!.length, `expected a table value 0..4294967295, found ${foundText(m[2])}`, "a table value", m[2]);
+      return this.insn(src ? O_IP_SRC_LOOKUP : O_IP_DST_LOOKUP, n, [v]);
     }
     const host = a.split(/[/,]/)[0]!;
     if (this.proto === IPPROTO_IPV6 || parseIPv6Bytes(host)) return this.ip6List(t, src, what);
@@ -569,6 +572,29 @@ class RuleParser {
       case "iplen": return this.rangeOption(t, O_IPLEN, 65535, "a length");
       case "ipid": return this.rangeOption(t, O_IPID, 65535, "an IP id");
       case "via": case "recv": case "xmit": return this.iface(t, open);
+      case "src-ip": case "dst-ip": {
+        // ipfw's src-ip / dst-ip options: an address as after from / to (tables too).
+        if (!this.peek()) throw this.expected(`an address after ${JSON.stringify(t.text)}`, undefined);
+        const insn = this.addrOne(t.text === "src-ip", t);
+        if (!insn && open) throw this.err(t.col, `${t.text} any matches every packet and cannot be part of an or-block`);
+        return insn;
+      }
+      case "src-ip6": case "dst-ip6": case "src-ipv6": case "dst-ipv6": {
+        const a = this.next();
+        if (!a) throw this.expected(`an IPv6 address after ${JSON.stringify(t.text)}`, undefined);
+        const insn = this.ip6List(a, t.text.startsWith("src"), `an IPv6 address after ${JSON.stringify(t.text)}`);
+        if (!insn && open) throw this.err(t.col, `${t.text} ::/0 matches every packet and cannot be part of an or-block`);
+        return insn;
+      }
+      case "lookup": {
+        // lookup {src-ip | dst-ip} N is table(N) on that address; the other keys need tables of
+        // ports, uids or jails, which wavnet does not have.
+        const k = this.arg(t, "a lookup key");
+        if (k.text !== "src-ip" && k.text !== "dst-ip") throw this.err(k.col, `lookup ${k.text} is not supported: wavnet's tables hold addresses (lookup src-ip N or lookup dst-ip N)`, "src-ip or dst-ip", k.text);
+        const n = this.arg(k, "a table number");
+        if (!/^\d+$/.test(n.text) || Number(n.text) > 65535) throw this.expected(`a table number 0..65535 after "lookup ${k.text}"`, n);
+        return this.insn(k.text === "src-ip" ? O_IP_SRC_LOOKUP : O_IP_DST_LOOKUP, Number(n.text));
+      }
       case "keep-state": case "record-state": {
         if (open) throw this.err(t.col, `${t.text} cannot be part of an or-block`);
         if (this.state) throw this.err(t.col, `only one keep-state or record-state per rule`);
@@ -726,7 +752,7 @@ function scanPortAtom(s: string, pos: number, proto: number): { value: number; s
 }
 
 /** Dotted quad -> the word of its 4 bytes loaded little-endian; undefined for anything else (no inet_aton short forms, no leading zeros). */
-function parseIPv4Word(s: string): number | undefined {
+export function parseIPv4Word(s: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   if (!m) return undefined;
   let w = 0;

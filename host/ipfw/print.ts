@@ -148,19 +148,30 @@ class BodyPrinter {
   }
 
   private address(ops: Set<number>, portOp: number): void {
-    let count = 0;
     let ports = 0;
-    for (const x of this.insns) {
-      if (ops.has(x.opcode)) count++;
-      else if (x.opcode === portOp) ports++;
+    for (const x of this.insns) if (x.opcode === portOp) ports++;
+    // The first address instruction, with its or-block when every member is an address of
+    // this side; one in a block mixed with other options (src-ip X or dst-ip Y) stays an
+    // option, printed with its keyword.
+    let start = -1;
+    for (let k = 0; k < this.insns.length && start < 0; k++) {
+      if (!ops.has(this.insns[k]!.opcode)) continue;
+      let a = k;
+      while (a > 0 && this.insns[a - 1]!.or) a--;
+      let z = a;
+      while (this.insns[z]!.or && z + 1 < this.insns.length) z++;
+      let pure = true;
+      for (let j = a; j <= z; j++) if (!ops.has(this.insns[j]!.opcode)) pure = false;
+      // Only where ipfw compiles the field: after what is printed already (an address given
+      // as an option, after ports or other options, stays one, so the words keep their order).
+      for (let j = 0; j < a; j++) if (!this.printed[j] && this.insns[j]!.opcode !== O_PROBE_STATE) pure = false;
+      if (pure) start = a;
+      else k = z;
     }
-    if (count === 0) this.out += " any";
-    for (let k = 0; k < this.insns.length && count > 0; k++) {
-      const x = this.insns[k]!;
-      if (!ops.has(x.opcode)) continue;
+    if (start < 0) this.out += " any";
+    for (let k = start; k >= 0 && k < this.insns.length; k++) {
       this.one(k);
-      if (!x.or) break;
-      count--;
+      if (!this.insns[k]!.or) break;
     }
     // One port list beside its address, unless it sits in an or-block; else with the options.
     if (ports === 1) {
@@ -252,7 +263,7 @@ function wordBytes(ws: ArrayLike<number>): number[] {
 
 function ip4Text(x: Insn): string {
   if (x.opcode === O_IP_SRC_ME || x.opcode === O_IP_DST_ME) return "me";
-  if (x.opcode === O_IP_SRC_LOOKUP || x.opcode === O_IP_DST_LOOKUP) return `table(${x.arg1})`;
+  if (x.opcode === O_IP_SRC_LOOKUP || x.opcode === O_IP_DST_LOOKUP) return x.ops.length ? `table(${x.arg1},${x.ops[0]})` : `table(${x.arg1})`;
   const parts: string[] = [];
   for (let k = 0; k + 1 < x.ops.length; k += 2) {
     const addr = x.ops[k]!;

@@ -12,6 +12,7 @@
 export const Errno = {
   EPERM: 1,
   ENOENT: 2,
+  ESRCH: 3,
   EBADF: 9,
   EDEADLK: 11,
   ENOMEM: 12,
@@ -19,6 +20,7 @@ export const Errno = {
   EBUSY: 16,
   EEXIST: 17,
   EINVAL: 22,
+  EFBIG: 27,
   ENOSPC: 28,
   EPIPE: 32,
   EAGAIN: 35,

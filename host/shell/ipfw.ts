@@ -1,8 +1,9 @@
 // ipfw on a node: ipfw(8)'s command line (add, delete, list, show, zero, flush, set N ...,
-// -q -a -d -f -S, `log` for the log ring, `nat` passed to the backend) on the node's vnet,
-// through host/ipfw's ipfwCommand over the kernel's backend. The first use in a kernel
-// without the module loads it and says so: every live vnet then gets an allowing default
-// rule, as a topology's nodes do, so loading a firewall never cuts a running lab off.
+// -q -a -d -f -S, `log` for the log ring, `nat` passed to the backend, `table` for lookup
+// tables) on the node's vnet, through host/ipfw's ipfwCommand over the kernel's backend.
+// The first use in a kernel without the module loads it and says so: every live vnet then
+// gets an allowing default rule, as a topology's nodes do, so loading a firewall never cuts
+// a running lab off.
 // Interface names in rules may be the topology's (eth0): they are given to the kernel as
 // its own (epair3a), which is what `list` prints.
 
@@ -12,7 +13,7 @@ import { CommandError } from "./args.js";
 import type { Call, Command, CommandNode } from "./commands.js";
 import type { Kernel } from "../kern/kernel.js";
 
-const USAGE = "ipfw [-adfqS] add [N] RULE | delete N[-M]... | [set N] list|show [N[-M]...] | zero [N...] | flush | log | -d show";
+const USAGE = "ipfw [-adfqS] add [N] RULE | delete N[-M]... | [set N] list|show [N[-M]...] | zero [N...] | flush | log | -d show | table N|all create|add|delete|list|flush|destroy|info|lookup ...";
 
 /** Load ipfw if needed; every vnet alive then gets default allow. Returns the line to print (or ""). */
 export async function ensureIpfw(kernel: Kernel): Promise<string> {

@@ -8,6 +8,7 @@ import type {
   GeneratorSpec, EndpointSpec, Expect, Role, ServiceKind, FirewallSpec, NatSpec,
 } from "./spec.js";
 import { parseRule } from "../ipfw/parse.js";
+import { parseTableCommand } from "../ipfw/table.js";
 import { parseNatConfig } from "../ipfw/nat.js";
 import { IpfwParseError } from "../ipfw/errors.js";
 import { TopologyError } from "./errors.js";
@@ -156,10 +157,13 @@ export class Checker {
     ((n.firewall as string[] | undefined) ?? []).forEach((text, i) => {
       const at: Path = [...path, "firewall", i];
       try {
-        parseRule(text, { index: i });
+        // `table N ...` lines fill lookup tables (host/ipfw/table.ts); the rest are rules.
+        if (/^\s*table(\s|$)/.test(text)) parseTableCommand(text);
+        else parseRule(text, { index: i });
       } catch (e) {
         if (!(e instanceof IpfwParseError)) throw e;
-        this.errors.push(this.loc.errorAtChar(at, e.column, `bad firewall rule: ${e.message}`));
+        const what = /^\s*table(\s|$)/.test(text) ? "bad firewall table command" : "bad firewall rule";
+        this.errors.push(this.loc.errorAtChar(at, e.column, `${what}: ${e.message}`));
         return;
       }
       rules.push({ text, origin: this.loc.origin(at) });

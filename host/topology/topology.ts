@@ -535,10 +535,14 @@ export class Topology {
       }
     }
     for (const r of fw?.rules ?? []) {
+      // `table N ...` lines fill tables, in list order with the rules (a rule naming a table
+      // that is not there yet makes it empty, as ipfw does).
+      const table = /^\s*table(\s|$)/.test(r.text);
       try {
-        await ipfwCommand(backend, ["add", kernelIfnames(r.text, rename)]);
+        if (table) await ipfwCommand(backend, ["-q", r.text.trim()]);
+        else await ipfwCommand(backend, ["add", kernelIfnames(r.text, rename)]);
       } catch (e) {
-        throw errAt(r.origin, `${node.name} firewall: ipfw add ${r.text}: ${because(e)}`);
+        throw errAt(r.origin, `${node.name} firewall: ipfw ${table ? "" : "add "}${r.text}: ${because(e)}`);
       }
     }
     // The default last: a deny set before the rules would refuse what the kernel sends in between.

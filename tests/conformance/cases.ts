@@ -4,6 +4,7 @@
 // bench/groups/conformance.ts counts them (docs/conformance.md is the table for people).
 
 import { NETINET_CASES } from "./cases_netinet.js";
+import { NETPFIL_CASES } from "./cases_netpfil.js";
 
 export type CaseStatus = "applicable" | "not-applicable" | "known-divergence";
 
@@ -66,6 +67,7 @@ export const CASES: readonly ConformanceCase[] = [
     summary: "16 bytes at offset 65,528, M set and clear: toolong and fragdropped each",
   },
   ...NETINET_CASES,
+  ...NETPFIL_CASES,
 ];
 
 export function conformanceCase(id: string): ConformanceCase {

@@ -35,8 +35,9 @@ import {
   RL_CMDLEN, RL_ACTOFS, RL_CMD, RL_LOGGED, V_RULES, V_DEFACCEPT, V_LOGRING, V_LOGSEQ, VF, FWSTAT_INC, ST_BADPKT,
   ST_DENIED, ST_ACCEPTED, ST_LOGGED, ST_REJECTS, ST_RESETS, ST_NAT, ST_DEFAULT, V_HOOKED,
   PRE_DPORT, RL_IDX, V_INDEX, V_NRULES, V_IXHASH, V_IXHMASK, IX_SHIFT, IX_RULE, IX_PRE, IX_DLO, IX_NEXT, IX_END,
-  IX_RUN,
+  IX_RUN, O_IP_SRC_LOOKUP, O_IP_DST_LOOKUP,
 } from "./ip_fw_var";
+import { table_lookup, TE_VALUE } from "./ip_fw_table";
 import { rule_count } from "./ip_fw_rules";
 import { dyn_lookup, dyn_update, dyn_install, dyn_rule } from "./ip_fw_dynamic";
 import { ipfw_nat } from "./ip_fw_nat";
@@ -267,6 +268,11 @@ function match(h: u32, c: usize, r: usize): bool {
       }
       return false;
     }
+    case O_IP_SRC_LOOKUP: case O_IP_DST_LOOKUP: {
+      // Longest prefix in table arg; table(N,value) also wants that entry's value (FreeBSD).
+      const e = table_lookup(arg, Args.af, insn_op(h) == O_IP_SRC_LOOKUP ? srcAddr : dstAddr);
+      return e != 0 && (insn_len(h) == 1 || load<u32>(e + TE_VALUE) == load<u32>(c + 4));
+    }
     case O_IP_SRC_ME: return isMe(srcAddr);
     case O_IP_DST_ME: return isMe(dstAddr);
     case O_IP_SRCPORT: return hasPorts() && inRanges(c + 4, arg, Args.sport);
@@ -320,7 +326,7 @@ function match(h: u32, c: usize, r: usize): bool {
       return true;
     }
   }
-  return false; // tables (O_IP_*_LOOKUP) do not exist yet; O_LAYER2: no layer-2 hook
+  return false; // O_LAYER2: no layer-2 hook
 }
 
 // ---------------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ export let lastWhere: u32 = 0;
 /** The operand length an opcode must have (words after the header), or -1 if it varies. */
 function matchLenOk(op: u32, len: u32, arg: u32): bool {
   switch (op) {
-    case O_IP4: case O_IP6: case O_IP_SRC_ME: case O_IP_DST_ME: case O_IP_SRC_LOOKUP: case O_IP_DST_LOOKUP:
+    case O_IP_SRC_LOOKUP: case O_IP_DST_LOOKUP:
+      return len == 1 || len == 2; // table(N), or table(N,value): one operand, the value
+    case O_IP4: case O_IP6: case O_IP_SRC_ME: case O_IP_DST_ME:
     case O_IN: case O_FRAG: case O_TCPFLAGS: case O_TCPOPTS: case O_ESTAB: case O_SETUP: case O_PROBE_STATE:
     case O_KEEP_STATE: case O_LAYER2: case O_PROTO:
       return len == 1;

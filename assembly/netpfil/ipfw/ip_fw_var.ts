@@ -133,7 +133,15 @@ export const V_IXHMASK: u32 = 184; // slots - 1
 export const V_DYNHPAGES: u32 = 188; // pages of the state hash: 1024 chains each
 export const V_DYNDIR: u32 = 192; // chunks 1..15 of the state hash (16 pages each); 0 is V_DYNHASH
 export const V_NAT: u32 = 256; // ip_fw_nat.ts's words (NV_SIZE)
-export const V_SIZE: u32 = 256 + 80;
+// Lookup tables (ip_fw_table.ts).
+export const V_TBLDIR: u32 = 336; // kmem page: 1024 chains of table descriptors, or 0
+export const V_NTABLES: u32 = 340;
+export const V_TABLES_MAX: u32 = 344; // net.inet.ip.fw.tables_max
+export const V_TENT_HASH: u32 = 348; // kmem pages: the entry hash, or 0
+export const V_TENT_HPAGES: u32 = 352;
+export const V_NTENT: u32 = 356; // entries over all tables
+export const V_TENT_MAX: u32 = 360; // table_entries_max
+export const V_SIZE: u32 = 256 + 80 + 32;
 
 // The walk index (ip_fw_rules.ts ipfw_reindex, FreeBSD's chain->map with pf's skip steps):
 // the rules in order as an array, each entry its rule and prefilter, rebuilt after every

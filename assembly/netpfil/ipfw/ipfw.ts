@@ -23,14 +23,20 @@ import {
   MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, ENOMEM, EINVAL, ENOSPC, m_gethdr, m_append, m_freem, PFIL_DROPPED,
 } from "../../kmod/kapi";
 import { MT_DATA } from "../../sys/mbuf";
+import { ESRCH } from "../../sys/errno";
 import { SI_SUB_PROTO_FIREWALL, SI_ORDER_ANY } from "../../sys/kernel";
 import {
   IpfwGlobals, VF, V_SIZE, V_RULES, V_NRULES, V_DEFACCEPT, V_DYNCOUNT, V_DEF_PKTS, V_DEF_BYTES, V_DEF_TS, V_DYNMAX,
   V_LOGRING, V_LOGSEQ, V_NAT, V_LT_SYN, V_LT_ACK, V_LT_FIN, V_LT_RST, V_LT_UDP, V_LT_SHORT, V_HOOKED, V_CALLOUT, V_STATS,
   ST_COUNT, DYN_MAX_DEFAULT, DYN_SYN_LIFETIME, DYN_ACK_LIFETIME, DYN_FIN_LIFETIME, DYN_RST_LIFETIME, DYN_UDP_LIFETIME,
   DYN_SHORT_LIFETIME, RL_NEXT, RL_NUM, RL_SET, RL_CMDLEN, RL_ACTOFS, RL_PKTS, RL_BYTES, RL_TS, RL_CMD, IPFW_DEFAULT_RULE,
-  O_DENY, O_ACCEPT, R_WORDS,
+  O_DENY, O_ACCEPT, R_WORDS, V_TABLES_MAX, V_TENT_MAX, V_NTABLES, V_NTENT, V_TENT_HPAGES,
 } from "./ip_fw_var";
+import {
+  table_setzones, table_free_all, table_rule_refs, table_rule_undo, table_create, table_destroy, table_flush, table_add,
+  table_del, table_lookup, table_list, table_info, table_numbers, table_find, TD_SIZE, TE_SIZE, TE_VALUE, TE_LEN, TE_ADDR, TABLES_MAX_DEFAULT,
+  TENT_MAX_DEFAULT, TABLE_NUM_MAX,
+} from "./ip_fw_table";
 import {
   ruleZones, ipfw_check_rule, ipfw_insert, ipfw_delete, ipfw_flush_rules, ipfw_zero_rules, lastReason, lastWhere,
 } from "./ip_fw_rules";
@@ -47,6 +53,8 @@ export const IPFW_BUF_WORDS: u32 = 16384;
 const buf = memory.data(<i32>(IPFW_BUF_WORDS * 4), 8);
 let dynZone: usize = 0;
 let natZone: usize = 0;
+let tdZone: usize = 0;
+let teZone: usize = 0;
 let badWords = false;
 
 // ---------------------------------------------------------------------------------------
@@ -65,6 +73,7 @@ function ipfw_vnet_uninit(): void {
   nat_free_all();
   dyn_free_all(false);
   ipfw_flush_rules();
+  table_free_all();
   const ring = load<usize>(VF(V_LOGRING));
   if (ring != 0) {
     kmem_free(ring, 1, curvnet());
@@ -82,6 +91,10 @@ function destroyZones(): void {
   dynZone = 0;
   if (natZone != 0) zone_destroy(natZone, false);
   natZone = 0;
+  if (tdZone != 0) zone_destroy(tdZone, false);
+  tdZone = 0;
+  if (teZone != 0) zone_destroy(teZone, false);
+  teZone = 0;
 }
 
 export function modevent(what: i32): i32 {
@@ -98,6 +111,8 @@ export function modevent(what: i32): i32 {
     store<u32>(m + V_LT_RST, DYN_RST_LIFETIME);
     store<u32>(m + V_LT_UDP, DYN_UDP_LIFETIME);
     store<u32>(m + V_LT_SHORT, DYN_SHORT_LIFETIME);
+    store<u32>(m + V_TABLES_MAX, TABLES_MAX_DEFAULT);
+    store<u32>(m + V_TENT_MAX, TENT_MAX_DEFAULT);
     NatGlobals.base = V_NAT;
     store<u32>(m + V_NAT + NV_MAX, NAT_MAX_DEFAULT);
     store<u32>(m + V_NAT + NV_LT_TCP_TRANS, NAT_LT_TCP_TRANS);
@@ -112,7 +127,11 @@ export function modevent(what: i32): i32 {
     dynZone = zone_create("ipfw_dyn", DYN_SIZE, 0, ZONE_CHARGE, 0);
     natZone = zone_create("ipfw_nat", NAT_ENT_SIZE, 0, ZONE_CHARGE, 0);
     NatGlobals.zone = natZone;
-    if (load<usize>(ruleZones) == 0 || load<usize>(ruleZones + 4) == 0 || load<usize>(ruleZones + 8) == 0 || dynZone == 0 || natZone == 0) {
+    tdZone = zone_create("ipfw_table", TD_SIZE, 0, ZONE_CHARGE, 0);
+    teZone = zone_create("ipfw_tentry", TE_SIZE, 0, ZONE_CHARGE, 0);
+    table_setzones(tdZone, teZone);
+    if (load<usize>(ruleZones) == 0 || load<usize>(ruleZones + 4) == 0 || load<usize>(ruleZones + 8) == 0 || dynZone == 0 || natZone == 0 ||
+      tdZone == 0 || teZone == 0) {
       destroyZones();
       vnet_data_free(<u32>off, V_SIZE);
       return ENOMEM;
@@ -160,9 +179,17 @@ export function ipfw_add(v: usize, p: usize, words: u32): i32 {
   }
   const old = CURVNET_SET(v);
   let r = ipfw_check_rule(p, words);
-  if (r == 0) r = ipfw_sync_hooks(true);
-  if (r == 0) r = ipfw_insert(p, words);
-  if (r != 0) ipfw_sync_hooks(false);
+  // Tables the rule names and that do not exist are created (FreeBSD), and go again if the
+  // rule is not kept.
+  if (r == 0) r = table_rule_refs(p + 8, load<u32>(p, 4) >> 16);
+  if (r == 0) {
+    r = ipfw_sync_hooks(true);
+    if (r == 0) r = ipfw_insert(p, words);
+    if (r != 0) {
+      ipfw_sync_hooks(false);
+      table_rule_undo();
+    }
+  }
   CURVNET_RESTORE(old);
   return r;
 }
@@ -407,4 +434,134 @@ export function ipfw_inject(v: usize, p: usize, len: u32, af: u32, dir: u32): i3
   }
   CURVNET_RESTORE(old);
   return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// Lookup tables (ip_fw_table.ts): ipfw table N create|destroy|flush|add|delete|list|info|lookup
+
+/** ipfw table N create [limit L]. 0, -EEXIST, -ENOSPC (tables_max), -ENOMEM, -EINVAL. */
+export function ipfw_table_create(v: usize, num: u32, limit: u32): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = table_create(num, limit);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ipfw table N destroy. 0, -ESRCH (no such table), -EBUSY (a rule names it), -EINVAL. */
+export function ipfw_table_destroy(v: usize, num: u32): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = table_destroy(num);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ipfw table N flush. Entries removed, -ESRCH, -EINVAL. */
+export function ipfw_table_flush(v: usize, num: u32): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = table_flush(num);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/**
+ * ipfw table N add: the key at p (6 words: [af | len << 8 | update << 16][value][address,
+ * header byte order]). 0 added, 1 updated, -ESRCH, -EEXIST, -EFBIG (the table's limit),
+ * -ENOSPC (table_entries_max), -ENOMEM, -EINVAL.
+ */
+export function ipfw_table_add(v: usize, num: u32, p: usize): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX || !inBuf(p, 6)) return -EINVAL;
+  const w = load<u32>(p);
+  if ((w >> 17) != 0) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = table_add(num, w & 0xff, (w >> 8) & 0xff, p + 8, load<u32>(p, 4), (w & 0x10000) != 0);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ipfw table N delete: the key at p as for add; the entry's value is written at p + 4. 0, -ESRCH, -ENOENT, -EINVAL. */
+export function ipfw_table_del(v: usize, num: u32, p: usize): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX || !inBuf(p, 6)) return -EINVAL;
+  const w = load<u32>(p);
+  const old = CURVNET_SET(v);
+  const r = table_del(num, w & 0xff, (w >> 8) & 0xff, p + 8, p + 4);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/**
+ * ipfw table N lookup: the af (word 0) address at p + 8 by longest prefix; the entry found
+ * is written over p as list writes it. 1 found, 0 not, -ESRCH, -EINVAL.
+ */
+export function ipfw_table_lookup(v: usize, num: u32, p: usize): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX || !inBuf(p, 6)) return -EINVAL;
+  const af = load<u32>(p);
+  if (af != 4 && af != 6) return -EINVAL;
+  const old = CURVNET_SET(v);
+  let r: i32 = 0;
+  if (table_find(num) == 0) {
+    r = -ESRCH;
+  } else {
+    const e = table_lookup(num, af, p + 8);
+    if (e != 0) {
+      store<u32>(p, af | (<u32>load<u8>(e + TE_LEN) << 8));
+      store<u32>(p, load<u32>(e + TE_VALUE), 4);
+      memory.copy(p + 8, e + TE_ADDR, 16);
+      r = 1;
+    }
+  }
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** Entries of table N after skip, at most max, 6 words each (ip_fw_table.ts table_list). */
+export function ipfw_table_list(v: usize, num: u32, p: usize, max: u32, skip: u32): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX || !inBuf(p, max * 6)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = table_list(num, p, max, skip);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** [num, entries, limit, rules naming it] at p. 0, -ESRCH, -EINVAL. */
+export function ipfw_table_info(v: usize, num: u32, p: usize): i32 {
+  if (!vnet_valid(v) || num > TABLE_NUM_MAX || !inBuf(p, 4)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = table_info(num, p);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** The vnet's table numbers after `skip`, at most max, at p (unsorted). Numbers written, or -EINVAL. */
+export function ipfw_table_numbers(v: usize, p: usize, max: u32, skip: u32): i32 {
+  if (!vnet_valid(v) || !inBuf(p, max)) return -EINVAL;
+  const old = CURVNET_SET(v);
+  const r = table_numbers(p, max, skip);
+  CURVNET_RESTORE(old);
+  return <i32>r;
+}
+
+// Table knobs: 0 tables_max (1..65536), 1 table_entries_max (0..1,048,576); read only: 2
+// tables, 3 entries, 4 pages of the entry hash.
+const TABLE_KNOB: StaticArray<u32> = [V_TABLES_MAX, V_TENT_MAX, V_NTABLES, V_NTENT, V_TENT_HPAGES];
+
+export function ipfw_table_get(v: usize, what: u32): f64 {
+  if (!vnet_valid(v) || what >= <u32>TABLE_KNOB.length) return -1;
+  const old = CURVNET_SET(v);
+  const x = load<u32>(VF(TABLE_KNOB[what]));
+  CURVNET_RESTORE(old);
+  return <f64>x;
+}
+
+/** Set table knob what (0, 1). Lowering a limit keeps what exists and refuses more. 0 or -EINVAL. */
+export function ipfw_table_set(v: usize, what: u32, value: u32): i32 {
+  if (!vnet_valid(v) || what > 1) return -EINVAL;
+  if (what == 0 && (value == 0 || value > 65536)) return -EINVAL;
+  if (what == 1 && value > 1048576) return -EINVAL;
+  const old = CURVNET_SET(v);
+  store<u32>(VF(TABLE_KNOB[what]), value);
+  CURVNET_RESTORE(old);
+  return 0;
 }
