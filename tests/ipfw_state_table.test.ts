@@ -171,6 +171,21 @@ describe("ipfw state table against a model", () => {
     assert.equal(runs, 60);
   });
 
+  test("a state's packet count goes past 65,535 (the slot's count carried into the item) and survives the table's growth", () => {
+    ipfwFlush(k, v);
+    ipfwSetDefault(k, v, false);
+    ipfwAdd(k, v, rule(1, [], [A_.checkState]));
+    addClass(0);
+    const f: Flow = { six: false, src: 1, dst: 2, sport: 1234, cls: 0 };
+    for (let i = 0; i < 70_000; i++) assert.ok(inject(f, i % 2 === 1) || assert.fail(`packet ${i} denied`));
+    // Enough other flows to grow the table twice: the counting slot moves.
+    for (let i = 0; i < 300; i++) inject({ six: true, src: i & 15, dst: i >> 4, sport: 2000, cls: 0 }, false);
+    for (let i = 0; i < 5; i++) inject(f, false);
+    const [st] = ipfwStates(k, v).filter((s) => s.family === 4);
+    assert.equal(st.packets, 70_005);
+    assert.equal(ipfwStates(k, v).length, 301);
+  });
+
   test("dyn_max 300 over 400 flows of both families: 100 refused and counted (dynFull), every state still found", () => {
     ipfwFlush(k, v);
     ipfwSetDefault(k, v, false);

@@ -2,13 +2,14 @@
 // flow, check-state (and keep-state's own probe) finds it for packets of either direction.
 //
 // Per vnet: an open-addressed table (linear probing) of 32-byte slots, one per state, that
-// holds everything a packet hitting its state reads: the flow's compact key (both ends'
-// addresses, IPv6 ones folded to 32 bits, ports, protocol, family), the TCP flags seen,
-// the expiry and the rule. A hit reads one slot, one cache line, and nothing else (with
-// chains, the chain head and every state before the hit were each a miss at 100,000 flows).
-// The rest of a state, read only to list it (and for IPv6 to compare whole addresses), is
-// a 48-byte item of the charged zone "ipfw_dyn": the packet count, the rule number, the
-// addresses. The table lives in kmem chunks charged to the vnet (16 pages, kmem's largest
+// holds everything a packet hitting its state reads and writes: the flow's compact key
+// (both ends' addresses, IPv6 ones folded to 32 bits, ports, protocol, family), the TCP
+// flags seen, the expiry, the rule and the packets counted since the last carry. A hit
+// touches one slot, one cache line, and nothing else (with chains, the chain head and every
+// state before the hit were each a miss at 100,000 flows). The rest of a state, read only
+// to list it (and for IPv6 to compare whole addresses), is a 48-byte item of the charged
+// zone "ipfw_dyn": the packet count carried from the slot every 65,536 packets, the rule
+// number, the addresses. The table lives in kmem chunks charged to the vnet (16 pages, kmem's largest
 // allocation, or fewer for a small table) named by a directory page (V_DYNHASH); it starts
 // at one page (128 slots) and doubles (rehashed) before the states would fill more than
 // 4/5 of it, up to 16,384 pages (2,097,152 slots: dyn_max's ceiling of 1,048,576 fits at
@@ -38,21 +39,20 @@ import {
   V_LT_SHORT, ST_DYN_CREATED, ST_DYN_FULL, ST_DYN_EXPIRED, RL_NUM, V_DYNHPAGES, V_DYNDIR,
 } from "./ip_fw_var";
 
-// A slot. Empty: S_AF 0. The key is the flow as its state was made (forward).
+// A slot. Empty: all zero (K_USED clear). The key is the flow as its state was made (forward).
 const SLOT_SHIFT: u32 = 5;
 const S_A: usize = 0; // u32: source address (IPv6: folded)
 const S_B: usize = 4; // u32: destination address (IPv6: folded)
 const S_PORTS: usize = 8; // u32: sport | dport << 16
-const S_PROTO: usize = 12; // u8
-const S_AF: usize = 13; // u8: 4 or 6; 0 = empty
-const S_STATE: usize = 14; // u16: TH_SYN/FIN/RST seen forward (low byte) and back (high byte)
+const S_KEY: usize = 12; // u16: protocol | K_V6 | K_USED | TCP flags seen << K_TCP_SHIFT
+const S_PKTS: usize = 14; // u16: packets not yet carried into the item
 const S_EXPIRE: usize = 16; // u64 µs
 const S_RULE: usize = 24; // u32
 const S_ITEM: usize = 28; // u32: the zone item
 
 // The item.
 export const DYN_SIZE: u32 = 48;
-const D_PKTS: usize = 0;
+const D_PKTS: usize = 0; // u32: packets carried from the slot
 const D_RULENUM: usize = 4;
 const D_SRC: usize = 8;
 const D_DST: usize = 24;
@@ -64,11 +64,17 @@ const HASH_MAX_PAGES: u32 = 16384; // 1024 chunks: one directory page
 const V_DYN_CSHIFT: u32 = V_DYNDIR; // log2 of slots per chunk
 const V_DYN_MASK: u32 = V_DYNDIR + 4; // slots - 1
 
+const K_V6: u32 = 0x100;
+const K_USED: u32 = 0x200;
+const K_MATCH: u32 = 0x3ff; // what a packet's key must equal: protocol, family, used
+// TCP flags seen: TH_FIN, TH_SYN, TH_RST forward in bits 0-2, the same back in bits 3-5.
+const K_TCP_SHIFT: u32 = 10;
 const TH_FIN: u32 = 1;
 const TH_SYN: u32 = 2;
 const TH_RST: u32 = 4;
-const BOTH_SYN: u32 = TH_SYN | (TH_SYN << 8);
-const BOTH_FIN: u32 = TH_FIN | (TH_FIN << 8);
+const BACK: u32 = 3;
+const BOTH_SYN: u32 = TH_SYN | (TH_SYN << BACK);
+const BOTH_FIN: u32 = TH_FIN | (TH_FIN << BACK);
 const S: u64 = 1_000_000;
 
 export let dynZone: usize = 0;
@@ -112,7 +118,16 @@ export let dynReverse = false;
 
 /** The hash of the flow in slot s. */
 @inline function slotHash(s: usize): u32 {
-  return flowHash(load<u32>(s + S_A), load<u32>(s + S_B), load<u32>(s + S_PORTS), <u32>load<u16>(s + S_PROTO));
+  return flowHash(load<u32>(s + S_A), load<u32>(s + S_B), load<u32>(s + S_PORTS), <u32>load<u16>(s + S_KEY) & K_MATCH);
+}
+
+@inline function used(s: usize): bool {
+  return (<u32>load<u16>(s + S_KEY) & K_USED) != 0;
+}
+
+/** The current packet's key bits: protocol, family, used. */
+@inline function packetKey(): u32 {
+  return Args.proto | (Args.af == 6 ? K_V6 : 0) | K_USED;
 }
 
 /** Allocate a zeroed table of `pages` (a directory page and its chunks). 0: no memory. */
@@ -170,7 +185,7 @@ function emptySlot(h: u32): usize {
   let i = h & mask;
   while (true) {
     const s = slotAt(dir, cs, i);
-    if (load<u8>(s + S_AF) == 0) return s;
+    if (!used(s)) return s;
     i = (i + 1) & mask;
   }
 }
@@ -186,7 +201,7 @@ function dyn_grow(): void {
   tableUse(dir, pages << 1);
   for (let i: u32 = 0; i < nslots; i++) {
     const s = slotAt(odir, ocs, i);
-    if (load<u8>(s + S_AF) == 0) continue;
+    if (!used(s)) continue;
     const t = emptySlot(slotHash(s));
     store<u64>(t, load<u64>(s));
     store<u64>(t, load<u64>(s, 8), 8);
@@ -206,7 +221,7 @@ export function dyn_lookup(): usize {
   const a = fold(srcAddr, af);
   const b = fold(dstAddr, af);
   const ports = Args.sport | (Args.dport << 16);
-  const pa = Args.proto | (af << 8);
+  const pa = packetKey();
   const fwd = <u64>a | (<u64>b << 32);
   const rev = <u64>b | (<u64>a << 32);
   const rports = (ports >> 16) | (ports << 16);
@@ -214,9 +229,9 @@ export function dyn_lookup(): usize {
   let i = flowHash(a, b, ports, pa) & mask;
   while (true) {
     const s = slotAt(dir, cs, i);
-    const spa = <u32>load<u16>(s + S_PROTO);
-    if (spa == 0) return 0; // an empty slot ends the probe run
-    if (spa == pa && load<u64>(s + S_EXPIRE) > now) {
+    const k = <u32>load<u16>(s + S_KEY);
+    if (k == 0) return 0; // an empty slot ends the probe run
+    if ((k & K_MATCH) == pa && load<u64>(s + S_EXPIRE) > now) {
       const ab = load<u64>(s + S_A);
       const sp = load<u32>(s + S_PORTS);
       if (ab == fwd && sp == ports && (af == 4 || fwdAddrs(s))) {
@@ -249,22 +264,29 @@ function revAddrs(s: usize): bool {
 
 /** A packet hit state s (in direction dynReverse): count it and move its expiry. */
 export function dyn_update(s: usize): void {
-  const d = <usize>load<u32>(s + S_ITEM);
-  store<u32>(d + D_PKTS, load<u32>(d + D_PKTS) + 1);
+  const pk = <u32>load<u16>(s + S_PKTS) + 1;
+  if (pk > 0xffff) {
+    const d = <usize>load<u32>(s + S_ITEM);
+    store<u32>(d + D_PKTS, load<u32>(d + D_PKTS) + pk);
+    store<u16>(s + S_PKTS, 0);
+  } else {
+    store<u16>(s + S_PKTS, <u16>pk);
+  }
   let life: u32;
   const p = Args.proto;
   if (p == 17) {
     life = load<u32>(VF(V_LT_UDP));
   } else if (p == 6) {
-    let st = <u32>load<u16>(s + S_STATE);
+    const key = <u32>load<u16>(s + S_KEY);
+    let st = key >> K_TCP_SHIFT;
     if (Args.ulp) {
       const f = Args.tcpflags & (TH_SYN | TH_FIN | TH_RST);
-      st |= dynReverse ? f << 8 : f;
-      store<u16>(s + S_STATE, <u16>st);
+      st |= dynReverse ? f << BACK : f;
+      store<u16>(s + S_KEY, <u16>((key & K_MATCH) | (st << K_TCP_SHIFT)));
     }
-    const k = st & (BOTH_SYN | BOTH_FIN | TH_RST | (TH_RST << 8));
+    const k = st;
     if (k == TH_SYN) life = load<u32>(VF(V_LT_SYN));
-    else if (k == BOTH_SYN || k == (BOTH_SYN | TH_FIN) || k == (BOTH_SYN | (TH_FIN << 8))) life = load<u32>(VF(V_LT_ACK));
+    else if (k == BOTH_SYN || k == (BOTH_SYN | TH_FIN) || k == (BOTH_SYN | (TH_FIN << BACK))) life = load<u32>(VF(V_LT_ACK));
     else if (k == (BOTH_SYN | BOTH_FIN)) life = load<u32>(VF(V_LT_FIN));
     else life = load<u32>(VF(V_LT_RST));
   } else {
@@ -313,13 +335,13 @@ export function dyn_install(r: usize): usize {
   const a = fold(srcAddr, af);
   const b = fold(dstAddr, af);
   const ports = Args.sport | (Args.dport << 16);
-  const pa = Args.proto | (af << 8);
+  const pa = packetKey();
   const s = emptySlot(flowHash(a, b, ports, pa));
   store<u32>(s + S_A, a);
   store<u32>(s + S_B, b);
   store<u32>(s + S_PORTS, ports);
-  store<u16>(s + S_PROTO, <u16>pa);
-  store<u16>(s + S_STATE, 0);
+  store<u16>(s + S_KEY, <u16>pa);
+  store<u16>(s + S_PKTS, 0);
   store<u32>(s + S_RULE, <u32>r);
   store<u32>(s + S_ITEM, <u32>d);
   store<u32>(VF(V_DYNCOUNT), count + 1);
@@ -340,7 +362,7 @@ function slotRemove(dir: usize, cs: u32, mask: u32, i: u32): void {
   while (true) {
     j = (j + 1) & mask;
     const s = slotAt(dir, cs, j);
-    if (load<u8>(s + S_AF) == 0) break;
+    if (!used(s)) break;
     const home = slotHash(s) & mask;
     // s may move to the hole unless its home lies cyclically in (hole, j].
     const stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
@@ -374,7 +396,7 @@ function sweep(what: u32, rule: usize): u32 {
   // front of the table to its end (looked at twice: harmless); none escapes the scan.
   for (let i: u32 = 0; i <= mask;) {
     const s = slotAt(dir, cs, i);
-    if (load<u8>(s + S_AF) != 0 &&
+    if (used(s) &&
       (what == 1 || (what == 0 ? load<u64>(s + S_EXPIRE) <= now : <usize>load<u32>(s + S_RULE) == rule))) {
       zone_free(dynZone, <usize>load<u32>(s + S_ITEM));
       slotRemove(dir, cs, mask, i);
@@ -423,19 +445,21 @@ export function dyn_list(out: usize, max: u32, skip: u32): u32 {
   let n: u32 = 0;
   for (let i: u32 = 0; i <= mask && n < max; i++) {
     const s = slotAt(dir, cs, i);
-    if (load<u8>(s + S_AF) == 0) continue;
+    if (!used(s)) continue;
     const exp = load<u64>(s + S_EXPIRE);
     if (exp <= now) continue;
     if (seen++ < skip) continue;
     const d = <usize>load<u32>(s + S_ITEM);
     const o = out + <usize>n * 64;
-    store<u32>(o, <u32>load<u8>(s + S_AF) | (<u32>load<u8>(s + S_PROTO) << 8) | (<u32>load<u16>(s + S_STATE) << 16));
+    const k = <u32>load<u16>(s + S_KEY);
+    const st = k >> K_TCP_SHIFT; // forward flags in the low byte, back in the high one
+    store<u32>(o, ((k & K_V6) != 0 ? 6 : 4) | ((k & 0xff) << 8) | (((st & 7) | ((st >> BACK) << 8)) << 16));
     store<u32>(o, load<u32>(d + D_RULENUM), 4);
     memory.copy(o + 8, d + D_SRC, 16);
     memory.copy(o + 24, d + D_DST, 16);
     store<u32>(o, load<u32>(s + S_PORTS), 40);
     store<u32>(o, <u32>((exp - now + 999) / 1000), 44);
-    store<u32>(o, load<u32>(d + D_PKTS), 48);
+    store<u32>(o, load<u32>(d + D_PKTS) + <u32>load<u16>(s + S_PKTS), 48);
     store<u32>(o, 0, 52);
     store<u64>(o, 0, 56);
     n++;
