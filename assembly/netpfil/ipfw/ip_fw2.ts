@@ -1,9 +1,10 @@
 // ipfw's packet path (FreeBSD netpfil/ipfw/ip_fw2.c, ipfw_chk): the pfil hook, the packet's
 // facts gathered once, the rules walked in order, the action applied.
 //
-// Facts: the network and upper-layer headers are copied out of the chain (from the first
-// mbuf when they are all there, else m_copydata), never read in place, so a packet split
-// over mbufs is read the same and nothing here depends on a pullup. A packet whose headers
+// Facts: the network and upper-layer headers are read into Args once, in place when the
+// first mbuf holds them, else from a copy out of the chain (m_copydata); a packet split over
+// mbufs is read the same and nothing here depends on a pullup (a TCP header is always
+// copied: a RST answering it is built from the copy). A packet whose headers
 // are not what its own fields say (an IPv4 header or total length the packet does not hold;
 // an IPv6 extension header running past the payload; a TCP, UDP, SCTP or ICMP header cut
 // short in an unfragmented packet or a first fragment; a TCP data offset below 20 or past
@@ -46,7 +47,7 @@ import { ipfw_nat } from "./ip_fw_nat";
 @external("inet", "icmp_error") declare function icmp_error(m: usize, type: u32, code: u32, arg: u32): void;
 @external("inet", "ip_output") declare function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, tos: u32, flags: u32, ifp: usize): i32;
 
-const hbuf = memory.data(64, 8); // the network header
+const hbuf = memory.data(64, 8); // the network header (IPv6, or IPv4 split over mbufs)
 const ubuf = memory.data(64, 8); // the upper-layer header (TCP with options: 60 bytes)
 const rbuf = memory.data(24, 8); // a RST being built
 
@@ -86,15 +87,21 @@ function parseUlp(m: usize, avail: u32): bool {
   else if (p == IPPROTO_SCTP) need = 12;
   else if ((p == IPPROTO_ICMP && Args.af == 4) || (p == IPPROTO_ICMPV6 && Args.af == 6)) need = 4;
   else return true;
-  if (avail < need || !copyOut(m, Args.hlen, need, ubuf)) return false;
+  if (avail < need) return false;
+  // Read in place when the first mbuf holds the header; TCP's is copied (a RST answering
+  // it reads it later, when the packet may be gone).
+  const mm = changetype<Mbuf>(m);
+  let u = ubuf;
+  if (p != IPPROTO_TCP && <i32>(Args.hlen + need) <= mm.m_len) u = mm.m_data + Args.hlen;
+  else if (!copyOut(m, Args.hlen, need, ubuf)) return false;
   Args.ulp = true;
   if (need == 4) {
-    Args.icmptype = load<u8>(ubuf);
-    Args.icmpcode = load<u8>(ubuf, 1);
+    Args.icmptype = load<u8>(u);
+    Args.icmpcode = load<u8>(u, 1);
     return true;
   }
-  Args.sport = <u32>bswap<u16>(load<u16>(ubuf));
-  Args.dport = <u32>bswap<u16>(load<u16>(ubuf, 2));
+  Args.sport = <u32>bswap<u16>(load<u16>(u));
+  Args.dport = <u32>bswap<u16>(load<u16>(u, 2));
   if (p != IPPROTO_TCP) return true;
   Args.tcpflags = load<u8>(ubuf, 13);
   const thoff = (<u32>load<u8>(ubuf, 12) >> 4) << 2;
@@ -133,24 +140,31 @@ function clearArgs(): void {
 /** IPv4 facts. false: malformed. */
 function parse4(m: usize): bool {
   clearArgs();
-  const plen = <u32>changetype<Mbuf>(m).ph_len;
-  if (plen < 20 || !copyOut(m, 0, 20, hbuf)) return false;
-  const vhl = <u32>load<u8>(hbuf);
+  const mm = changetype<Mbuf>(m);
+  const plen = <u32>mm.ph_len;
+  if (plen < 20) return false;
+  // In place when the first mbuf holds the header (every field is read here, once).
+  let ip = mm.m_data;
+  if (mm.m_len < 20) {
+    ip = hbuf;
+    if (!copyOut(m, 0, 20, ip)) return false;
+  }
+  const vhl = <u32>load<u8>(ip);
   const hlen = (vhl & 15) << 2;
   if ((vhl >> 4) != 4 || hlen < 20 || hlen > plen) return false;
-  const iplen = <u32>bswap<u16>(load<u16>(hbuf, 2));
+  const iplen = <u32>bswap<u16>(load<u16>(ip, 2));
   if (iplen < hlen || iplen > plen) return false;
   Args.af = 4;
   Args.iplen = iplen;
   Args.plen = plen;
   Args.hlen = hlen;
-  Args.ttl = load<u8>(hbuf, 8);
-  Args.proto = load<u8>(hbuf, 9);
-  Args.ipid = <u32>bswap<u16>(load<u16>(hbuf, 4));
-  Args.nonfirst = (bswap<u16>(load<u16>(hbuf, 6)) & 0x1fff) != 0;
-  store<u64>(srcAddr, <u64>load<u32>(hbuf, 12));
+  Args.ttl = load<u8>(ip, 8);
+  Args.proto = load<u8>(ip, 9);
+  Args.ipid = <u32>bswap<u16>(load<u16>(ip, 4));
+  Args.nonfirst = (bswap<u16>(load<u16>(ip, 6)) & 0x1fff) != 0;
+  store<u64>(srcAddr, <u64>load<u32>(ip, 12));
   store<u64>(srcAddr, 0, 8);
-  store<u64>(dstAddr, <u64>load<u32>(hbuf, 16));
+  store<u64>(dstAddr, <u64>load<u32>(ip, 16));
   store<u64>(dstAddr, 0, 8);
   if (Args.nonfirst) return true;
   return parseUlp(m, iplen - hlen);
@@ -517,7 +531,18 @@ function ipfw_chk(m: usize): usize {
         const c = cmd + (ci << 2);
         const h = load<u32>(c);
         if (!blk) {
-          let mt = match(h, c, r);
+          // The instructions of most rules, decided here without a call (match() decides
+          // the same): a protocol, one IPv4 prefix, one port range.
+          const op = insn_op(h);
+          const arg = insn_arg(h);
+          let mt: bool;
+          if (op == O_PROTO) mt = Args.proto == arg;
+          else if ((op == O_IP_SRC_MASK || op == O_IP_DST_MASK) && arg == 1) mt = Args.af == 4 && (load<u32>(op == O_IP_SRC_MASK ? srcAddr : dstAddr) & load<u32>(c, 8)) == load<u32>(c, 4);
+          else if ((op == O_IP_DSTPORT || op == O_IP_SRCPORT) && arg == 1) {
+            const v = op == O_IP_DSTPORT ? dport : Args.sport;
+            const rg = load<u32>(c, 4);
+            mt = ports && v >= (rg & 0xffff) && v <= (rg >> 16);
+          } else mt = match(h, c, r);
           if ((h & F_NOT) != 0) mt = !mt;
           blk = mt;
         }

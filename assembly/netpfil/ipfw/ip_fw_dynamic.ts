@@ -1,20 +1,34 @@
 // ipfw's dynamic states (FreeBSD netpfil/ipfw/ip_fw_dynamic.c): keep-state makes one per
 // flow, check-state (and keep-state's own probe) finds it for packets of either direction.
 //
-// Per vnet: a hash of 1024 chains per kmem page charged to the vnet (one page allocated
-// with the first state, doubled whenever the states outnumber the chains, up to 256 pages:
-// 262,144 chains, in chunks of 16 pages, kmem's largest allocation, named by V_DYNHASH
-// and V_DYNDIR), states from the charged zone "ipfw_dyn" (64 bytes), at most dyn_max of
-// them (net.inet.ip.fw.dyn_max; a keep-state past it is refused and the packet denied, as
-// FreeBSD does). The hash is symmetric in the two ends, so both directions meet in one
-// chain. A state lives until its expiry, refreshed by every packet that hits it:
+// Per vnet: an open-addressed table (linear probing) of 32-byte slots, one per state, that
+// holds everything a packet hitting its state reads and writes: the flow's compact key
+// (both ends' addresses, IPv6 ones folded to 32 bits, ports, protocol, family), the TCP
+// flags seen, the expiry, the rule and the packets counted since the last carry. A hit
+// touches one slot, one cache line, and nothing else (with chains, the chain head and every
+// state before the hit were each a miss at 100,000 flows). The rest of a state, read only
+// to list it (and for IPv6 to compare whole addresses), is a 48-byte item of the charged
+// zone "ipfw_dyn": the packet count carried from the slot every 65,536 packets, the rule
+// number, the addresses. The table lives in kmem chunks charged to the vnet (16 pages, kmem's largest
+// allocation, or fewer for a small table) named by a directory page (V_DYNHASH); it starts
+// at one page (128 slots) and doubles (rehashed) before the states would fill more than
+// 4/5 of it, up to 16,384 pages (2,097,152 slots: dyn_max's ceiling of 1,048,576 fits at
+// half load). At most dyn_max states per vnet (net.inet.ip.fw.dyn_max); a keep-state past
+// it, or past a table that cannot grow, is refused and the packet denied, as FreeBSD does.
+// The slot of a flow is a hash of its two ends taken in a fixed order (the smaller first),
+// so both directions probe from the same slot.
+//
+// A state lives until its expiry, refreshed by every packet that hits it:
 //   TCP (FreeBSD's dyn_update_tcp_state): SYN one way dyn_syn_lifetime; SYN both ways (and
 //   a FIN one way) dyn_ack_lifetime; FIN both ways dyn_fin_lifetime; anything else (RST)
 //   dyn_rst_lifetime. UDP dyn_udp_lifetime; other protocols dyn_short_lifetime.
-// One callout per vnet, every second while states exist, frees the expired ones; lookups
-// ignore an expired state, so expiry is exact in virtual time.
+// One callout per vnet, every second while states exist, frees the expired ones (a slot
+// freed pulls later slots of its probe run back, so no tombstones); lookups ignore an
+// expired state, so expiry is exact in virtual time.
 //
 // A state points at the rule that made it; deleting that rule deletes its states.
+// A slot pointer is good until the next install or sweep (either may move slots): the
+// walk uses the one it got within the packet and keeps none.
 
 import {
   zone_alloc, zone_free, kmem_alloc, kmem_free, curvnet, ticks, callout_reset, callout_pending,
@@ -25,69 +39,42 @@ import {
   V_LT_SHORT, ST_DYN_CREATED, ST_DYN_FULL, ST_DYN_EXPIRED, RL_NUM, V_DYNHPAGES, V_DYNDIR,
 } from "./ip_fw_var";
 
-export const DYN_SIZE: u32 = 64;
-const D_NEXT: usize = 0;
-const D_AF: usize = 4;
-const D_PROTO: usize = 5;
-const D_STATE: usize = 6; // u16: TH_SYN/FIN/RST seen forward (low byte) and back (high byte)
-const D_SPORT: usize = 8;
-const D_DPORT: usize = 10;
-const D_RULE: usize = 12;
-const D_EXPIRE: usize = 16; // u64 µs
-const D_RULENUM: usize = 24;
-const D_PKTS: usize = 28;
-const D_SRC: usize = 32;
-const D_DST: usize = 48;
+// A slot. Empty: all zero (K_USED clear). The key is the flow as its state was made (forward).
+const SLOT_SHIFT: u32 = 5;
+const S_A: usize = 0; // u32: source address (IPv6: folded)
+const S_B: usize = 4; // u32: destination address (IPv6: folded)
+const S_PORTS: usize = 8; // u32: sport | dport << 16
+const S_KEY: usize = 12; // u16: protocol | K_V6 | K_USED | TCP flags seen << K_TCP_SHIFT
+const S_PKTS: usize = 14; // u16: packets not yet carried into the item
+const S_EXPIRE: usize = 16; // u64 µs
+const S_RULE: usize = 24; // u32
+const S_ITEM: usize = 28; // u32: the zone item
 
-const NBUCKETS: u32 = 1024; // per page
-const HASH_MAX_PAGES: u32 = 256;
+// The item.
+export const DYN_SIZE: u32 = 48;
+const D_PKTS: usize = 0; // u32: packets carried from the slot
+const D_RULENUM: usize = 4;
+const D_SRC: usize = 8;
+const D_DST: usize = 24;
+
+const SLOTS_PER_PAGE_SHIFT: u32 = 12 - SLOT_SHIFT; // 128
 const CHUNK_PAGES: u32 = 16;
-const CHUNK_SHIFT: u32 = 14; // chains per chunk: 16 pages of 1024
+const HASH_MAX_PAGES: u32 = 16384; // 1024 chunks: one directory page
+// V_DYNDIR's words (the per-vnet table geometry, read by every lookup).
+const V_DYN_CSHIFT: u32 = V_DYNDIR; // log2 of slots per chunk
+const V_DYN_MASK: u32 = V_DYNDIR + 4; // slots - 1
 
-/** Where chunk c of the state hash is named. */
-@inline function dirSlot(c: u32): usize {
-  return c == 0 ? VF(V_DYNHASH) : VF(V_DYNDIR + (c << 2));
-}
-
-/** The chain head of hash value h (already masked). */
-@inline function bucket(h: u32): usize {
-  return load<usize>(dirSlot(h >> CHUNK_SHIFT)) + ((<usize>h & ((1 << CHUNK_SHIFT) - 1)) << 2);
-}
-
-/** Allocate a zeroed table of `pages` into dir (16 words). false: no memory (nothing kept). */
-function tableAlloc(dir: usize, pages: u32): bool {
-  const per = pages < CHUNK_PAGES ? pages : CHUNK_PAGES;
-  const n = pages / per;
-  for (let c: u32 = 0; c < n; c++) {
-    const t = kmem_alloc(per, curvnet());
-    if (t == 0) {
-      for (let j: u32 = 0; j < c; j++) kmem_free(load<usize>(dir + (j << 2)), per, curvnet());
-      return false;
-    }
-    memory.fill(t, 0, per << 12);
-    store<usize>(dir + (c << 2), t);
-  }
-  return true;
-}
-
-/** Free the current vnet's table. */
-function tableFree(): void {
-  const pages = load<u32>(VF(V_DYNHPAGES));
-  if (pages == 0) return;
-  const per = pages < CHUNK_PAGES ? pages : CHUNK_PAGES;
-  for (let c: u32 = 0; c < pages / per; c++) {
-    kmem_free(load<usize>(dirSlot(c)), per, curvnet());
-    store<usize>(dirSlot(c), 0);
-  }
-  store<u32>(VF(V_DYNHPAGES), 0);
-}
-
-const newDir = memory.data(64, 4);
+const K_V6: u32 = 0x100;
+const K_USED: u32 = 0x200;
+const K_MATCH: u32 = 0x3ff; // what a packet's key must equal: protocol, family, used
+// TCP flags seen: TH_FIN, TH_SYN, TH_RST forward in bits 0-2, the same back in bits 3-5.
+const K_TCP_SHIFT: u32 = 10;
 const TH_FIN: u32 = 1;
 const TH_SYN: u32 = 2;
 const TH_RST: u32 = 4;
-const BOTH_SYN: u32 = TH_SYN | (TH_SYN << 8);
-const BOTH_FIN: u32 = TH_FIN | (TH_FIN << 8);
+const BACK: u32 = 3;
+const BOTH_SYN: u32 = TH_SYN | (TH_SYN << BACK);
+const BOTH_FIN: u32 = TH_FIN | (TH_FIN << BACK);
 const S: u64 = 1_000_000;
 
 export let dynZone: usize = 0;
@@ -98,182 +85,325 @@ export function dyn_setzone(z: usize): void {
 /** Direction of the last lookup's hit: false = as the state was made, true = the reply. */
 export let dynReverse = false;
 
+/** Slot i of the table whose directory is dir, with chunks of 1 << cshift slots. */
+@inline function slotAt(dir: usize, cshift: u32, i: u32): usize {
+  return load<usize>(dir + ((<usize>i >> cshift) << 2)) + ((<usize>i & ((1 << cshift) - 1)) << SLOT_SHIFT);
+}
+
 @inline function eq16(a: usize, b: usize): bool {
   return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8);
 }
 
-/** One end of a flow (address, port), mixed. */
-@inline function endHash(a: usize, port: u32): u32 {
-  let h = load<u32>(a) * 0x9e3779b1 ^ load<u32>(a, 4) * 0x85ebca6b ^ load<u32>(a, 8) * 0xc2b2ae35;
-  h ^= load<u32>(a, 12) * 0x27d4eb2f ^ (port + 1) * 0x165667b1;
-  h ^= h >> 15;
-  h *= 0x2c1b3c6d;
-  h ^= h >> 12;
-  return h;
+/** An address as the key holds it: IPv4 itself, IPv6 its 128 bits mixed down to 32. */
+@inline function fold(a: usize, af: u32): u32 {
+  if (af == 4) return load<u32>(a);
+  let x = (load<u64>(a) * 0x9e3779b97f4a7c15) ^ load<u64>(a, 8);
+  x *= 0xbf58476d1ce4e5b9;
+  return <u32>(x >> 32);
 }
 
 /**
- * The chain of a flow: the sum of its two ends' hashes, so both directions meet in one
- * chain (an xor of the raw fields, as before, put flows that differ in both ports or in
- * address and port into one chain).
+ * The hash of a flow: its two ends (address << 16 | port) in a fixed order, the smaller
+ * first, so both directions hash alike, then two multiply-xorshift rounds.
  */
-@inline function flowHash(src: usize, sport: u32, dst: usize, dport: u32, proto: u32): u32 {
-  const h = endHash(src, sport) + endHash(dst, dport) + proto * 0x9e3779b1;
-  return (h ^ (h >> 16)) & ((load<u32>(VF(V_DYNHPAGES)) << 10) - 1);
+@inline function flowHash(a: u32, b: u32, ports: u32, pa: u32): u32 {
+  const e1 = (<u64>a << 16) | <u64>(ports & 0xffff);
+  const e2 = (<u64>b << 16) | <u64>(ports >> 16);
+  const lo = e1 < e2 ? e1 : e2;
+  const hi = e1 < e2 ? e2 : e1;
+  let x = (lo ^ (<u64>pa << 48)) * 0x9e3779b97f4a7c15;
+  x = (x ^ hi) * 0xbf58476d1ce4e5b9;
+  return <u32>(x ^ (x >> 32));
 }
 
-@inline function hashOf(): u32 {
-  return flowHash(srcAddr, Args.sport, dstAddr, Args.dport, Args.proto);
+/** The hash of the flow in slot s. */
+@inline function slotHash(s: usize): u32 {
+  return flowHash(load<u32>(s + S_A), load<u32>(s + S_B), load<u32>(s + S_PORTS), <u32>load<u16>(s + S_KEY) & K_MATCH);
+}
+
+@inline function used(s: usize): bool {
+  return (<u32>load<u16>(s + S_KEY) & K_USED) != 0;
+}
+
+/** The current packet's key bits: protocol, family, used. */
+@inline function packetKey(): u32 {
+  return Args.proto | (Args.af == 6 ? K_V6 : 0) | K_USED;
+}
+
+/** Allocate a zeroed table of `pages` (a directory page and its chunks). 0: no memory. */
+function tableAlloc(pages: u32): usize {
+  const dir = kmem_alloc(1, curvnet());
+  if (dir == 0) return 0;
+  memory.fill(dir, 0, 4096);
+  const per = pages < CHUNK_PAGES ? pages : CHUNK_PAGES;
+  const n = pages / per;
+  for (let c: u32 = 0; c < n; c++) {
+    const t = kmem_alloc(per, curvnet());
+    if (t == 0) {
+      tableRelease(dir, pages);
+      return 0;
+    }
+    memory.fill(t, 0, per << 12);
+    store<usize>(dir + (c << 2), t);
+  }
+  return dir;
+}
+
+/** Free a table of `pages` named by directory dir (chunks not yet made are 0). */
+function tableRelease(dir: usize, pages: u32): void {
+  const per = pages < CHUNK_PAGES ? pages : CHUNK_PAGES;
+  for (let c: u32 = 0; c < pages / per; c++) {
+    const t = load<usize>(dir + (c << 2));
+    if (t != 0) kmem_free(t, per, curvnet());
+  }
+  kmem_free(dir, 1, curvnet());
+}
+
+/** Make the table of `pages` at dir the current vnet's. */
+function tableUse(dir: usize, pages: u32): void {
+  const per = pages < CHUNK_PAGES ? pages : CHUNK_PAGES;
+  store<usize>(VF(V_DYNHASH), dir);
+  store<u32>(VF(V_DYNHPAGES), pages);
+  store<u32>(VF(V_DYN_CSHIFT), SLOTS_PER_PAGE_SHIFT + <u32>ctz(per));
+  store<u32>(VF(V_DYN_MASK), (pages << SLOTS_PER_PAGE_SHIFT) - 1);
+}
+
+/** Free the current vnet's table. */
+function tableFree(): void {
+  const dir = load<usize>(VF(V_DYNHASH));
+  if (dir == 0) return;
+  tableRelease(dir, load<u32>(VF(V_DYNHPAGES)));
+  store<usize>(VF(V_DYNHASH), 0);
+  store<u32>(VF(V_DYNHPAGES), 0);
+}
+
+/** The first empty slot of hash h's probe run in the current table. */
+function emptySlot(h: u32): usize {
+  const dir = load<usize>(VF(V_DYNHASH));
+  const cs = load<u32>(VF(V_DYN_CSHIFT));
+  const mask = load<u32>(VF(V_DYN_MASK));
+  let i = h & mask;
+  while (true) {
+    const s = slotAt(dir, cs, i);
+    if (!used(s)) return s;
+    i = (i + 1) & mask;
+  }
 }
 
 /** Rehash every state into a table of twice the pages, when kmem has them. */
 function dyn_grow(): void {
   const pages = load<u32>(VF(V_DYNHPAGES));
-  if (!tableAlloc(newDir, pages << 1)) return; // longer chains, still correct
-  const nb = pages << 10;
-  // Unlink every state from the old table onto one list, then switch tables and rehash.
-  let all: usize = 0;
-  for (let i: u32 = 0; i < nb; i++) {
-    const b = bucket(i);
-    let d = load<usize>(b);
-    while (d != 0) {
-      const next = load<usize>(d + D_NEXT);
-      store<usize>(d + D_NEXT, all);
-      all = d;
-      d = next;
-    }
+  const dir = tableAlloc(pages << 1);
+  if (dir == 0) return; // longer probe runs, still correct while a slot is free
+  const odir = load<usize>(VF(V_DYNHASH));
+  const ocs = load<u32>(VF(V_DYN_CSHIFT));
+  const nslots = pages << SLOTS_PER_PAGE_SHIFT;
+  tableUse(dir, pages << 1);
+  for (let i: u32 = 0; i < nslots; i++) {
+    const s = slotAt(odir, ocs, i);
+    if (!used(s)) continue;
+    const t = emptySlot(slotHash(s));
+    store<u64>(t, load<u64>(s));
+    store<u64>(t, load<u64>(s, 8), 8);
+    store<u64>(t, load<u64>(s, 16), 16);
+    store<u64>(t, load<u64>(s, 24), 24);
   }
-  tableFree();
-  const per = (pages << 1) < CHUNK_PAGES ? pages << 1 : CHUNK_PAGES;
-  for (let c: u32 = 0; c < (pages << 1) / per; c++) store<usize>(dirSlot(c), load<usize>(newDir + (c << 2)));
-  store<u32>(VF(V_DYNHPAGES), pages << 1);
-  while (all != 0) {
-    const next = load<usize>(all + D_NEXT);
-    const b = bucket(flowHash(all + D_SRC, <u32>load<u16>(all + D_SPORT), all + D_DST, <u32>load<u16>(all + D_DPORT), <u32>load<u8>(all + D_PROTO)));
-    store<usize>(all + D_NEXT, load<usize>(b));
-    store<usize>(b, all);
-    all = next;
-  }
+  tableRelease(odir, pages);
 }
 
 /** The state of the current packet's flow (either direction), or 0; sets dynReverse. */
 export function dyn_lookup(): usize {
-  const tab = load<usize>(VF(V_DYNHASH));
-  if (tab == 0) return 0;
+  const dir = load<usize>(VF(V_DYNHASH));
+  if (dir == 0) return 0;
+  const cs = load<u32>(VF(V_DYN_CSHIFT));
+  const mask = load<u32>(VF(V_DYN_MASK));
+  const af = Args.af;
+  const a = fold(srcAddr, af);
+  const b = fold(dstAddr, af);
+  const ports = Args.sport | (Args.dport << 16);
+  const pa = packetKey();
+  const fwd = <u64>a | (<u64>b << 32);
+  const rev = <u64>b | (<u64>a << 32);
+  const rports = (ports >> 16) | (ports << 16);
   const now = ticks();
-  for (let d = load<usize>(bucket(hashOf())); d != 0; d = load<usize>(d + D_NEXT)) {
-    if (<u32>load<u8>(d + D_PROTO) != Args.proto || <u32>load<u8>(d + D_AF) != Args.af || load<u64>(d + D_EXPIRE) <= now) continue;
-    const sp = <u32>load<u16>(d + D_SPORT);
-    const dp = <u32>load<u16>(d + D_DPORT);
-    if (sp == Args.sport && dp == Args.dport && eq16(d + D_SRC, srcAddr) && eq16(d + D_DST, dstAddr)) {
-      dynReverse = false;
-      return d;
+  let i = flowHash(a, b, ports, pa) & mask;
+  while (true) {
+    const s = slotAt(dir, cs, i);
+    const k = <u32>load<u16>(s + S_KEY);
+    if (k == 0) return 0; // an empty slot ends the probe run
+    if ((k & K_MATCH) == pa && load<u64>(s + S_EXPIRE) > now) {
+      const ab = load<u64>(s + S_A);
+      const sp = load<u32>(s + S_PORTS);
+      if (ab == fwd && sp == ports && (af == 4 || fwdAddrs(s))) {
+        dynReverse = false;
+        return s;
+      }
+      if (ab == rev && sp == rports && (af == 4 || revAddrs(s))) {
+        dynReverse = true;
+        return s;
+      }
     }
-    if (sp == Args.dport && dp == Args.sport && eq16(d + D_SRC, dstAddr) && eq16(d + D_DST, srcAddr)) {
-      dynReverse = true;
-      return d;
-    }
+    i = (i + 1) & mask;
   }
-  return 0;
+}
+
+/** IPv6: the packet's addresses are the state's whole ones, forward / reversed. */
+function fwdAddrs(s: usize): bool {
+  const d = <usize>load<u32>(s + S_ITEM);
+  return eq16(d + D_SRC, srcAddr) && eq16(d + D_DST, dstAddr);
+}
+function revAddrs(s: usize): bool {
+  const d = <usize>load<u32>(s + S_ITEM);
+  return eq16(d + D_SRC, dstAddr) && eq16(d + D_DST, srcAddr);
 }
 
 /** The rule a state belongs to. */
-@inline export function dyn_rule(d: usize): usize {
-  return load<usize>(d + D_RULE);
+@inline export function dyn_rule(s: usize): usize {
+  return <usize>load<u32>(s + S_RULE);
 }
 
-/** A packet hit state d (in direction dynReverse): count it and move its expiry. */
-export function dyn_update(d: usize): void {
-  store<u32>(d + D_PKTS, load<u32>(d + D_PKTS) + 1);
+/** A packet hit state s (in direction dynReverse): count it and move its expiry. */
+export function dyn_update(s: usize): void {
+  const pk = <u32>load<u16>(s + S_PKTS) + 1;
+  if (pk > 0xffff) {
+    const d = <usize>load<u32>(s + S_ITEM);
+    store<u32>(d + D_PKTS, load<u32>(d + D_PKTS) + pk);
+    store<u16>(s + S_PKTS, 0);
+  } else {
+    store<u16>(s + S_PKTS, <u16>pk);
+  }
   let life: u32;
-  if (Args.proto == 6) {
-    let st = <u32>load<u16>(d + D_STATE);
+  const p = Args.proto;
+  if (p == 17) {
+    life = load<u32>(VF(V_LT_UDP));
+  } else if (p == 6) {
+    const key = <u32>load<u16>(s + S_KEY);
+    let st = key >> K_TCP_SHIFT;
     if (Args.ulp) {
       const f = Args.tcpflags & (TH_SYN | TH_FIN | TH_RST);
-      st |= dynReverse ? f << 8 : f;
-      store<u16>(d + D_STATE, <u16>st);
+      st |= dynReverse ? f << BACK : f;
+      store<u16>(s + S_KEY, <u16>((key & K_MATCH) | (st << K_TCP_SHIFT)));
     }
-    const k = st & (BOTH_SYN | BOTH_FIN | TH_RST | (TH_RST << 8));
+    const k = st;
     if (k == TH_SYN) life = load<u32>(VF(V_LT_SYN));
-    else if (k == BOTH_SYN || k == (BOTH_SYN | TH_FIN) || k == (BOTH_SYN | (TH_FIN << 8))) life = load<u32>(VF(V_LT_ACK));
+    else if (k == BOTH_SYN || k == (BOTH_SYN | TH_FIN) || k == (BOTH_SYN | (TH_FIN << BACK))) life = load<u32>(VF(V_LT_ACK));
     else if (k == (BOTH_SYN | BOTH_FIN)) life = load<u32>(VF(V_LT_FIN));
     else life = load<u32>(VF(V_LT_RST));
-  } else if (Args.proto == 17) {
-    life = load<u32>(VF(V_LT_UDP));
   } else {
     life = load<u32>(VF(V_LT_SHORT));
   }
-  store<u64>(d + D_EXPIRE, ticks() + <u64>life * S);
+  store<u64>(s + S_EXPIRE, ticks() + <u64>life * S);
 }
 
 /**
- * keep-state: a state for the current packet's flow, made by rule r. Returns it, or 0 when
- * the vnet's table is full (counted) or memory is short.
+ * keep-state: a state for the current packet's flow, made by rule r. Returns its slot, or
+ * 0 when the vnet holds dyn_max states or its table is full and cannot grow (both counted
+ * as dynFull), or memory is short.
  */
 export function dyn_install(r: usize): usize {
-  if (load<u32>(VF(V_DYNCOUNT)) >= load<u32>(VF(V_DYNMAX))) {
+  const count = load<u32>(VF(V_DYNCOUNT));
+  if (count >= load<u32>(VF(V_DYNMAX))) {
     FWSTAT_INC(ST_DYN_FULL);
     return 0;
   }
-  let tab = load<usize>(VF(V_DYNHASH));
-  if (tab == 0) {
-    if (!tableAlloc(VF(V_DYNHASH), 1)) return 0;
-    store<u32>(VF(V_DYNHPAGES), 1);
-  } else {
-    const pages = load<u32>(VF(V_DYNHPAGES));
-    if (pages < HASH_MAX_PAGES && load<u32>(VF(V_DYNCOUNT)) >= (pages << 10)) dyn_grow();
+  if (load<usize>(VF(V_DYNHASH)) == 0) {
+    const dir = tableAlloc(1);
+    if (dir == 0) return 0;
+    tableUse(dir, 1);
+  }
+  let pages = load<u32>(VF(V_DYNHPAGES));
+  // Grow before the table is more than 4/5 full (probe runs stay short).
+  if (pages < HASH_MAX_PAGES && (count + 1) * 5 > (pages << SLOTS_PER_PAGE_SHIFT) * 4) {
+    dyn_grow();
+    pages = load<u32>(VF(V_DYNHPAGES));
+  }
+  if (count + 1 >= (pages << SLOTS_PER_PAGE_SHIFT)) {
+    // One slot always stays empty: it ends every probe run.
+    FWSTAT_INC(ST_DYN_FULL);
+    return 0;
   }
   const d = zone_alloc(dynZone);
   if (d == 0) {
     FWSTAT_INC(ST_DYN_FULL);
     return 0;
   }
-  store<u8>(d + D_AF, <u8>Args.af);
-  store<u8>(d + D_PROTO, <u8>Args.proto);
-  store<u16>(d + D_STATE, 0);
-  store<u16>(d + D_SPORT, <u16>Args.sport);
-  store<u16>(d + D_DPORT, <u16>Args.dport);
-  store<usize>(d + D_RULE, r);
-  store<u32>(d + D_RULENUM, <u32>load<u16>(r + RL_NUM));
   store<u32>(d + D_PKTS, 0);
+  store<u32>(d + D_RULENUM, <u32>load<u16>(r + RL_NUM));
   memory.copy(d + D_SRC, srcAddr, 16);
   memory.copy(d + D_DST, dstAddr, 16);
-  const b = bucket(hashOf());
-  store<usize>(d + D_NEXT, load<usize>(b));
-  store<usize>(b, d);
-  store<u32>(VF(V_DYNCOUNT), load<u32>(VF(V_DYNCOUNT)) + 1);
+  const af = Args.af;
+  const a = fold(srcAddr, af);
+  const b = fold(dstAddr, af);
+  const ports = Args.sport | (Args.dport << 16);
+  const pa = packetKey();
+  const s = emptySlot(flowHash(a, b, ports, pa));
+  store<u32>(s + S_A, a);
+  store<u32>(s + S_B, b);
+  store<u32>(s + S_PORTS, ports);
+  store<u16>(s + S_KEY, <u16>pa);
+  store<u16>(s + S_PKTS, 0);
+  store<u32>(s + S_RULE, <u32>r);
+  store<u32>(s + S_ITEM, <u32>d);
+  store<u32>(VF(V_DYNCOUNT), count + 1);
   FWSTAT_INC(ST_DYN_CREATED);
   dynReverse = false;
-  dyn_update(d);
+  dyn_update(s);
   if (!callout_pending(VF(V_CALLOUT))) callout_reset(VF(V_CALLOUT), S, dyn_tick.index, 0);
-  return d;
+  return s;
 }
 
 /**
- * Free the states for which keep(d) is false: what = 0 expired ones, 1 all, 2 those of
- * rule `rule`. Returns how many.
+ * Empty slot i of the current table and pull back the slots after it that its emptying
+ * would cut off from their home (linear probing's deletion; no tombstones).
+ */
+function slotRemove(dir: usize, cs: u32, mask: u32, i: u32): void {
+  let hole = i;
+  let j = i;
+  while (true) {
+    j = (j + 1) & mask;
+    const s = slotAt(dir, cs, j);
+    if (!used(s)) break;
+    const home = slotHash(s) & mask;
+    // s may move to the hole unless its home lies cyclically in (hole, j].
+    const stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (stays) continue;
+    const h = slotAt(dir, cs, hole);
+    store<u64>(h, load<u64>(s));
+    store<u64>(h, load<u64>(s, 8), 8);
+    store<u64>(h, load<u64>(s, 16), 16);
+    store<u64>(h, load<u64>(s, 24), 24);
+    hole = j;
+  }
+  const h = slotAt(dir, cs, hole);
+  store<u64>(h, 0);
+  store<u64>(h, 0, 8);
+  store<u64>(h, 0, 16);
+  store<u64>(h, 0, 24);
+}
+
+/**
+ * Free the states for which the test holds: what = 0 expired ones, 1 all, 2 those of rule
+ * `rule`. Returns how many.
  */
 function sweep(what: u32, rule: usize): u32 {
-  const tab = load<usize>(VF(V_DYNHASH));
-  if (tab == 0) return 0;
+  const dir = load<usize>(VF(V_DYNHASH));
+  if (dir == 0) return 0;
+  const cs = load<u32>(VF(V_DYN_CSHIFT));
+  const mask = load<u32>(VF(V_DYN_MASK));
   const now = ticks();
   let n: u32 = 0;
-  const nb = load<u32>(VF(V_DYNHPAGES)) << 10;
-  for (let i: u32 = 0; i < nb; i++) {
-    let prev = bucket(i);
-    let d = load<usize>(prev);
-    while (d != 0) {
-      const next = load<usize>(d + D_NEXT);
-      const go = what == 1 || (what == 0 ? load<u64>(d + D_EXPIRE) <= now : load<usize>(d + D_RULE) == rule);
-      if (go) {
-        store<usize>(prev, next);
-        zone_free(dynZone, d);
-        n++;
-      } else {
-        prev = d + D_NEXT;
-      }
-      d = next;
+  // A removal may pull a later slot into slot i (looked at again) or move a slot from the
+  // front of the table to its end (looked at twice: harmless); none escapes the scan.
+  for (let i: u32 = 0; i <= mask;) {
+    const s = slotAt(dir, cs, i);
+    if (used(s) &&
+      (what == 1 || (what == 0 ? load<u64>(s + S_EXPIRE) <= now : <usize>load<u32>(s + S_RULE) == rule))) {
+      zone_free(dynZone, <usize>load<u32>(s + S_ITEM));
+      slotRemove(dir, cs, mask, i);
+      n++;
+      continue;
     }
+    i++;
   }
   store<u32>(VF(V_DYNCOUNT), load<u32>(VF(V_DYNCOUNT)) - n);
   return n;
@@ -286,7 +416,7 @@ function dyn_tick(arg: usize): void {
   if (load<u32>(VF(V_DYNCOUNT)) != 0) callout_reset(VF(V_CALLOUT), S, dyn_tick.index, 0);
 }
 
-/** Every state of the current vnet, and the hash page (flush, uninit). */
+/** Every state of the current vnet, and the table unless keepTable (flush, uninit). */
 export function dyn_free_all(keepTable: bool): u32 {
   const n = sweep(1, 0);
   if (!keepTable) {
@@ -306,29 +436,33 @@ export function dyn_delete_rule(r: usize): void {
  * [ms to expiry][packets][0 0]. Returns how many were written.
  */
 export function dyn_list(out: usize, max: u32, skip: u32): u32 {
-  const tab = load<usize>(VF(V_DYNHASH));
-  if (tab == 0) return 0;
+  const dir = load<usize>(VF(V_DYNHASH));
+  if (dir == 0) return 0;
+  const cs = load<u32>(VF(V_DYN_CSHIFT));
+  const mask = load<u32>(VF(V_DYN_MASK));
   const now = ticks();
   let seen: u32 = 0;
   let n: u32 = 0;
-  const nb = load<u32>(VF(V_DYNHPAGES)) << 10;
-  for (let i: u32 = 0; i < nb && n < max; i++) {
-    for (let d = load<usize>(bucket(i)); d != 0 && n < max; d = load<usize>(d + D_NEXT)) {
-      const exp = load<u64>(d + D_EXPIRE);
-      if (exp <= now) continue;
-      if (seen++ < skip) continue;
-      const o = out + <usize>n * 64;
-      store<u32>(o, <u32>load<u8>(d + D_AF) | (<u32>load<u8>(d + D_PROTO) << 8) | (<u32>load<u16>(d + D_STATE) << 16));
-      store<u32>(o, load<u32>(d + D_RULENUM), 4);
-      memory.copy(o + 8, d + D_SRC, 16);
-      memory.copy(o + 24, d + D_DST, 16);
-      store<u32>(o, <u32>load<u16>(d + D_SPORT) | (<u32>load<u16>(d + D_DPORT) << 16), 40);
-      store<u32>(o, <u32>((exp - now + 999) / 1000), 44);
-      store<u32>(o, load<u32>(d + D_PKTS), 48);
-      store<u32>(o, 0, 52);
-      store<u64>(o, 0, 56);
-      n++;
-    }
+  for (let i: u32 = 0; i <= mask && n < max; i++) {
+    const s = slotAt(dir, cs, i);
+    if (!used(s)) continue;
+    const exp = load<u64>(s + S_EXPIRE);
+    if (exp <= now) continue;
+    if (seen++ < skip) continue;
+    const d = <usize>load<u32>(s + S_ITEM);
+    const o = out + <usize>n * 64;
+    const k = <u32>load<u16>(s + S_KEY);
+    const st = k >> K_TCP_SHIFT; // forward flags in the low byte, back in the high one
+    store<u32>(o, ((k & K_V6) != 0 ? 6 : 4) | ((k & 0xff) << 8) | (((st & 7) | ((st >> BACK) << 8)) << 16));
+    store<u32>(o, load<u32>(d + D_RULENUM), 4);
+    memory.copy(o + 8, d + D_SRC, 16);
+    memory.copy(o + 24, d + D_DST, 16);
+    store<u32>(o, load<u32>(s + S_PORTS), 40);
+    store<u32>(o, <u32>((exp - now + 999) / 1000), 44);
+    store<u32>(o, load<u32>(d + D_PKTS) + <u32>load<u16>(s + S_PKTS), 48);
+    store<u32>(o, 0, 52);
+    store<u64>(o, 0, 56);
+    n++;
   }
   return n;
 }
