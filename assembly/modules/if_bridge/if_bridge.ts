@@ -265,6 +265,11 @@ function bridge_input(ifp: usize, m: usize): usize {
     m_freem(m);
     return 0;
   }
+  // IEEE 802.1D 7.12.6: frames to the reserved group addresses 01:80:c2:00:00:00-0f
+  // (BPDUs, LACP, LLDP, pause) are never relayed by a bridge; they are the receiving
+  // member's own, as FreeBSD's bridge_input hands them back (tests/sys/net
+  // if_bridge_test.sh:stp_validation).
+  if (load<u32>(eh) == 0x00c28001 && load<u8>(eh, 4) == 0 && load<u8>(eh, 5) <= 0x0f) return m;
   const len = <u64>mm.ph_len;
   bp_add(bif, BP_IPACKETS, 1);
   bp_add(bif, BP_IBYTES, len);
