@@ -17,6 +17,9 @@ export interface ConformanceCase {
   reason?: string;
 }
 
+import { CASES_NETINET6 } from "./cases_netinet6.js";
+import { CASES_NET } from "./cases_net.js";
+
 const FRAG6 = "tests/sys/netinet6/frag6";
 const f6 = (n: string, file: string, summary: string, extra: Partial<ConformanceCase> = {}): ConformanceCase => ({
   id: `frag6_${n}`, source: `${FRAG6}/frag6_${file}.sh (+ .py)`, status: "applicable", summary, ...extra,
@@ -63,6 +66,8 @@ export const CASES: readonly ConformanceCase[] = [
     id: "ip_reass__large_fragment", source: REASS, status: "applicable",
     summary: "16 bytes at offset 65,528, M set and clear: toolong and fragdropped each",
   },
+  ...CASES_NETINET6,
+  ...CASES_NET,
 ];
 
 export function conformanceCase(id: string): ConformanceCase {
