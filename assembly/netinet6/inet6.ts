@@ -42,7 +42,7 @@ import {
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
-import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
+import { nd6_flush_all, nd6_fill, nd6_delete, nd6_add_static, ND6_REC } from "./nd6";
 import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister, ip6proto_holder } from "./ip6_input";
 import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu, pfil6_set_off } from "./ip6_output";
 import { in6_localip } from "./in6";
@@ -305,6 +305,16 @@ export function inet6_nd_del(ifp: usize): i32 {
   args();
   const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
   const r = nd6_delete(ifp, abuf);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ndp -s A MAC (A at buf 0, the MAC's 6 bytes at buf 16) on ifp. */
+export function inet6_nd_add(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = nd6_add_static(ifp, abuf, abuf + 16);
   CURVNET_RESTORE(old);
   return r;
 }

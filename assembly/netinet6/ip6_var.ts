@@ -196,6 +196,8 @@ export const ND6_LLINFO_REACHABLE: u32 = 1;
 export const ND6_LLINFO_STALE: u32 = 2;
 export const ND6_LLINFO_DELAY: u32 = 3;
 export const ND6_LLINFO_PROBE: u32 = 4;
+/** ndp -s: FreeBSD keeps such an entry REACHABLE with LLE_STATIC; here a state of its own, no timer, never changed by ND. */
+export const ND6_LLINFO_PERMANENT: u32 = 5;
 
 /** A neighbour cache entry, keyed by (interface, IPv6 address). */
 @unmanaged export class Nd6entry {

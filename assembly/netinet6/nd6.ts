@@ -45,7 +45,7 @@ import {
 } from "../sys/in6";
 import {
   Nd6entry, Inet6Globals, V6, NDHASH_OFF, ND6_CALLOUT, ND6_LLINFO_INCOMPLETE, ND6_LLINFO_REACHABLE, ND6_LLINFO_STALE,
-  ND6_LLINFO_DELAY, ND6_LLINFO_PROBE, ND6_REACHABLE_US, ND6_RETRANS_US, ND6_DELAY_US, ND6_MMAXTRIES, ND6_UMAXTRIES,
+  ND6_LLINFO_DELAY, ND6_LLINFO_PROBE, ND6_LLINFO_PERMANENT, ND6_REACHABLE_US, ND6_RETRANS_US, ND6_DELAY_US, ND6_MMAXTRIES, ND6_UMAXTRIES,
   ND6_GCTIMER_US, ND6_MAXHOLD, MAX_LINKHDR, ln_addr, ln_mac, ia6_addr, ND6STAT_INC, ND6S_NSOUT, ND6S_NSIN, ND6S_NAOUT,
   ND6S_NAIN, ND6S_DROPPED, ND6S_GIVEUPS, ND6S_PROBEFAIL, ND6S_GC, ND6S_DADNS, ND6S_EVICTED, ND6S_TABLEFULL, ND6_LRU, NDLLT_OFF, ICMP6STAT_INC, ICP6S_BADNS, ICP6S_BADNA,
   ICP6S_NDHLIM, ICP6S_OUTHIST, IP6STAT_INC, IP6S_ODROPPED, IP6S_LOCALOUT, icmp6_hist, In6Ifaddr, IN6_IFF_TENTATIVE,
@@ -53,7 +53,7 @@ import {
 import { in6ifa_ifpwithaddr, in6_selectsrc_ifp, nd6_dad_duplicated } from "./in6";
 import { icmp6_error } from "./icmp6";
 import {
-  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_room,
+  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_STATIC, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_room,
   llt_class,
 } from "../sys/llatbl";
 
@@ -472,7 +472,7 @@ export function nd6_ns_input(ifp: usize, m: usize, off: u32, icmplen: u32): void
         nd6_update(p, macbuf, ND6_LLINFO_STALE);
         if (short) settimer(p, LLT_STALE_US); // past gc_thresh1: collected in a minute unless used
       }
-    } else if (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), macbuf)) {
+    } else if (ln(p).ln_state != ND6_LLINFO_PERMANENT && (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), macbuf))) {
       nd6_update(p, macbuf, ND6_LLINFO_STALE);
     }
   } else {
@@ -531,6 +531,7 @@ export function nd6_na_input(ifp: usize, m: usize, off: u32, icmplen: u32): void
   }
   m_freem(m);
   const e = ln(p);
+  if (e.ln_state == ND6_LLINFO_PERMANENT) return; // ndp -s: what the administrator said stands
   e.ln_router = (flags & ND_NA_FLAG_ROUTER) != 0 ? 1 : 0;
   const solicited = (flags & ND_NA_FLAG_SOLICITED) != 0;
   if (e.ln_state == ND6_LLINFO_INCOMPLETE) {
@@ -561,7 +562,10 @@ export function nd6_flush(ifp: usize, prefix: usize, plen: u32): void {
     let p = load<usize>(base + (<usize>i << 2));
     while (p != 0) {
       const next = ln(p).ln_next;
-      if (ln(p).ln_ifp == ifp && (prefix == 0 || in6_prefix_match(ln_addr(p), prefix, plen))) nd6_free(p);
+      // An address going takes the dynamic entries of its prefix; static ones stay (FreeBSD's
+      // lltable_prefix_free leaves LLE_STATIC entries to ndp -d). The interface going takes all.
+      const keep = prefix != 0 && ln(p).ln_state == ND6_LLINFO_PERMANENT;
+      if (ln(p).ln_ifp == ifp && !keep && (prefix == 0 || in6_prefix_match(ln_addr(p), prefix, plen))) nd6_free(p);
       p = next;
     }
   }
@@ -579,6 +583,35 @@ export function nd6_delete(ifp: usize, a: usize): i32 {
   const p = nd6_lookup(ifp, a);
   if (p == 0) return -2;
   nd6_free(p);
+  return 0;
+}
+
+/**
+ * ndp -s: a static entry for (ifp, a) with MAC mac: never aged, probed or changed by
+ * Neighbor Discovery, never evicted to make room (LLT_STATIC), gone only by ndp -d or with
+ * its interface. An entry already there becomes static (packets it held leave now). 0 or
+ * -ENOMEM.
+ */
+export function nd6_add_static(ifp: usize, a: usize, mac: usize): i32 {
+  let p = nd6_lookup(ifp, a);
+  if (p == 0) {
+    const t = changetype<Llt>(llt());
+    if (t.count >= t.thresh3) {
+      ND6STAT_INC(ND6S_TABLEFULL);
+      return -12;
+    }
+    p = nd6_create(ifp, a, LLT_ACTIVE);
+    if (p == 0) return -12;
+  }
+  callout_stop(p + ND6_CALLOUT);
+  llt_setclass(llt(), p, ND6_LRU, LLT_STATIC, ticks());
+  memory.copy(ln_mac(p), mac, 6);
+  ln(p).ln_expire = 0;
+  if (ln(p).ln_state == ND6_LLINFO_INCOMPLETE) {
+    nd6_update(p, mac, ND6_LLINFO_PERMANENT); // sends what waited (no timer for this state)
+    return 0;
+  }
+  ln(p).ln_state = ND6_LLINFO_PERMANENT;
   return 0;
 }
 

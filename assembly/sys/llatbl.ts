@@ -28,6 +28,8 @@
 export const LLT_UNSOL: u32 = 0;
 export const LLT_INCOMPLETE: u32 = 1;
 export const LLT_ACTIVE: u32 = 2;
+/** Added by hand (arp -s, ndp -s): counted, never evicted, never aged. */
+export const LLT_STATIC: u32 = 3;
 
 export const LLT_THRESH1_DEFAULT: u32 = 128;
 export const LLT_THRESH2_DEFAULT: u32 = 512;
@@ -53,6 +55,8 @@ export const LLT_FULL: usize = 1;
   tail1: usize;
   head2: usize; // LLT_ACTIVE, least recently used first
   tail2: usize;
+  head3: usize; // LLT_STATIC: never chosen to make room
+  tail3: usize;
 }
 export const LLT_SIZE: u32 = <u32>((offsetof<Llt>() + 7) & ~7);
 
@@ -111,6 +115,7 @@ export function llt_setclass(t: usize, e: usize, off: usize, cls: u32, now: u64)
 /** We used e to send: it is active and the most recently used. */
 @inline export function llt_use(t: usize, e: usize, off: usize, now: u64): void {
   const n = nd(e, off);
+  if (n.cls == LLT_STATIC) return;
   if (n.cls != LLT_ACTIVE || n.next != 0) llt_setclass(t, e, off, LLT_ACTIVE, now);
   else n.stamp = now;
 }
