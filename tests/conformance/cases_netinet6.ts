@@ -32,10 +32,7 @@ export const CASES_NETINET6: readonly ConformanceCase[] = [
   c("lpm6", "lpm6_test1_success", "two host routes via link-local gateways on two epairs: each /128 goes out its own interface (20 pings each)"),
   c("lpm6", "lpm6_test2_success", "a /126 via one epair and a /127 inside it via the other: the longer prefix wins, the rest of the /126 takes the other"),
 
-  c("ndp", "ndp_add_gu_success", "ndp -s 2001:db8::2 90:10:00:01:02:03: listed with that MAC on the interface, permanent", {
-    status: "known-divergence",
-    reason: "wavnet has no static neighbour entries (ndp -s): every entry is learned by Neighbor Discovery and ages (docs/inet6.md)",
-  }),
+  c("ndp", "ndp_add_gu_success", "ndp -s 2001:db8::2 90:10:00:01:02:03: listed with that MAC on the interface, permanent"),
   c("ndp", "ndp_del_gu_success", "a ping to an absent neighbour leaves an entry; ndp -d deletes it"),
   c("ndp", "ndp_slaac_default_route", "a router advertisement installs a default route via the router's link-local address, again after route flush", { status: "not-applicable", reason: NO_RA }),
   c("ndp", "ndp_prefix_len_mismatch", "a router advertisement on an interface with a /127 link-local address still autoconfigures a /64 address", { status: "not-applicable", reason: NO_RA }),
