@@ -71,10 +71,7 @@ export const CASES_NET: readonly ConformanceCase[] = [
   c("if_bridge__stp_vlan", BRIDGE, "the same loop over vlan(4) members", na(`${NO_STP}; and no vlan(4)`)),
   c("if_bridge__static", BRIDGE, "static address: refused on a non-member and for a short MAC; added, listed; deladdr refused for a short MAC and an unlisted one, then deletes"),
   c("if_bridge__span", BRIDGE, "a span port sees the bridge's traffic, and none once removed", na("wavnet's bridge has no span ports (ifconfig bridge span); a capture on any interface (docs/capture.md) is its way to watch traffic")),
-  c("if_bridge__inherit_mac", BRIDGE, "net.link.bridge.inherit_mac=1, a bridge with an address gets its first member: no crash (PR 216510)", {
-    status: "known-divergence",
-    reason: "wavnet has no net.link.bridge.inherit_mac: a bridge keeps its own generated MAC whatever its members' (the knob is not added yet)",
-  }),
+  c("if_bridge__inherit_mac", BRIDGE, "net.link.bridge.inherit_mac=1, a bridge with an address gets its first member: no crash (PR 216510), the bridge wears the member's MAC"),
   c("if_bridge__delete_with_members", BRIDGE, "a bridge with an address and an up member is destroyed: the member survives, detached"),
   c("if_bridge__mac_conflict", BRIDGE, "bridge0 made in each of two jails: different MACs, the jails ping each other through them"),
   c("if_bridge__stp_validation", BRIDGE, "BPDUs with out-of-range timers sent into one member are not repeated on the other"),

@@ -67,11 +67,12 @@ conformanceTest("if_bridge__inherit_mac", () => withJails(k, async (j) => {
   const one = j.jail("one");
   const [ea] = k.epair(one);
   const [br] = createClone(k, one, "bridge");
-  sysctlSet(k, one, "net.link.bridge.inherit_mac", 1);
+  assert.equal(sysctlSet(k, one, "net.link.bridge.inherit_mac", 1), 1, "sysctl net.link.bridge.inherit_mac=1");
   addAddress(k, br, "192.0.0.1/24");
   br.setUp();
   bridgeAdd(k, br, ea);
   assert.equal(br.mac, ea.mac, "the bridge took its first member's MAC");
+  assert.ok(br.alive && br.up, "and lives on");
 }));
 
 conformanceTest("if_bridge__delete_with_members", () => withJails(k, async (j) => {
