@@ -587,6 +587,20 @@ export function nd6_delete(ifp: usize, a: usize): i32 {
 }
 
 /**
+ * An unsolicited advertisement of our address a on ifp to all nodes, with our (new) MAC and
+ * the override flag (RFC 4861 7.2.6): a changed link-layer address reaches the neighbours'
+ * caches without waiting for them to probe (RFC 9131's GRAND; FreeBSD's nd6 does it).
+ */
+export function nd6_na_unsolicited(ifp: usize, a: usize): void {
+  if (!ifrunning(ifp)) return;
+  in6_copy(dstbuf, a);
+  put(replybuf, 0x02ff, 0x0100000000000000); // ff02::1
+  in6_mcast_mac(macbuf, replybuf);
+  ND6STAT_INC(ND6S_NAOUT);
+  nd6_send(ifp, ND_NEIGHBOR_ADVERT, ND_NA_FLAG_OVERRIDE | (V6().forwarding != 0 ? ND_NA_FLAG_ROUTER : 0), dstbuf, replybuf, dstbuf, ND_OPT_TARGET_LINKADDR, macbuf);
+}
+
+/**
  * ndp -s: a static entry for (ifp, a) with MAC mac: never aged, probed or changed by
  * Neighbor Discovery, never evicted to make room (LLT_STATIC), gone only by ndp -d or with
  * its interface. An entry already there becomes static (packets it held leave now). 0 or
