@@ -38,10 +38,7 @@ export const CASES_NETINET6: readonly ConformanceCase[] = [
   c("ndp", "ndp_prefix_len_mismatch", "a router advertisement on an interface with a /127 link-local address still autoconfigures a /64 address", { status: "not-applicable", reason: NO_RA }),
   c("ndp", "ndp_prefix_lifetime", "an autoconfigured address is deprecated after its preferred lifetime and goes after its valid lifetime", { status: "not-applicable", reason: NO_RA }),
   c("ndp", "ndp_prefix_lifetime_extend", "ifconfig pltime/vltime extend a prefix's lifetimes and a shorter second address does not shorten them", { status: "not-applicable", reason: NO_RA }),
-  c("ndp", "ndp_grand_linklayer_event", "a changed MAC is announced by unsolicited neighbour advertisements (GRAND), the global address a second after the link-local one; the peer's entry follows", {
-    status: "known-divergence",
-    reason: "wavnet sends no unsolicited neighbour advertisement when an interface's MAC changes (RFC 4861 7.2.6 and RFC 9131 make it optional; FreeBSD's nd6 does it): the peer keeps the old MAC until its entry goes stale and is probed",
-  }),
+  c("ndp", "ndp_grand_linklayer_event", "a changed MAC is announced by unsolicited neighbour advertisements (GRAND), the global address a second after the link-local one; the peer's entry follows"),
 
   c("redirect", "valid_redirect", "a redirect from the current router for a destination installs a host route via the new router, flags UP,GATEWAY,HOST,DYNAMIC,DONE", {
     source: `${D}/redirect.sh (+ redirect.py)`,
