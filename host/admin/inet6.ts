@@ -183,7 +183,7 @@ export interface Route6Entry {
   destination: string;
   prefixLength: number;
   gateway?: string;
-  /** netstat flags: U up, G gateway, H host, S static. */
+  /** netstat flags: U up, G gateway, H host, S static, D dynamic (made by a redirect). */
   flags: string;
   iface: Interface;
   use: number;
@@ -194,7 +194,7 @@ export interface Route6Entry {
 }
 
 function flagText(f: number): string {
-  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "");
+  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "") + (f & 0x10 ? "D" : "");
 }
 
 /** route -6 add DST/PLEN GATEWAY [-ifp IF], or route -6 add DST/PLEN -interface IF ("default" = ::/0). */
@@ -507,7 +507,7 @@ export const IP6STATS = [
 ] as const;
 export type Ip6Stats = Record<(typeof IP6STATS)[number], number>;
 
-const ICMP6FIXED = ["error", "canterror", "toofreq", "badcode", "tooshort", "checksum", "badlen", "reflect", "badns", "badna", "ndhlim", "dadDup", "noroute"] as const;
+const ICMP6FIXED = ["error", "canterror", "toofreq", "badcode", "tooshort", "checksum", "badlen", "reflect", "badns", "badna", "ndhlim", "dadDup", "noroute", "badredirect"] as const;
 export const ICMP6TYPES = [
   "destination unreachable", "packet too big", "time exceeded", "parameter problem", "echo", "echo reply",
   "router solicitation", "router advertisement", "neighbor solicitation", "neighbor advertisement", "redirect", "other",
@@ -601,6 +601,7 @@ export function netstatS6(kernel: Kernel, vnet: Vnet, proto: "ip6" | "icmp6"): s
       `\t${s.ndhlim} ND messages with a hop limit other than 255`,
       `\t${s.badns} bad neighbor solicitation messages`,
       `\t${s.badna} bad neighbor advertisement messages`,
+      `\t${s.badredirect} bad redirect messages`,
       `\t${s.dadDup} duplicate addresses detected`,
       `\t${nd.nsout} neighbor solicitations sent (${nd.dadns} for DAD), ${nd.nsin} received`,
       `\t${nd.naout} neighbor advertisements sent, ${nd.nain} received`,
