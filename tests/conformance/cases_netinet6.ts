@@ -42,8 +42,6 @@ export const CASES_NETINET6: readonly ConformanceCase[] = [
 
   c("redirect", "valid_redirect", "a redirect from the current router for a destination installs a host route via the new router, flags UP,GATEWAY,HOST,DYNAMIC,DONE", {
     source: `${D}/redirect.sh (+ redirect.py)`,
-    status: "known-divergence",
-    reason: "wavnet ignores redirects it receives (RFC 4861 8.3 processing is not implemented; docs/inet6.md, Left out): it counts them in the ICMPv6 input histogram and installs no route",
   }),
 
   c("addr6", "addr6_invalid_addr", "2001:db8::1/128 on an interface, then the same address as /127 alias: refused"),

@@ -203,7 +203,7 @@ conformanceTest("redirect__valid_redirect", () => withJails(k, async (j) => {
   new DataView(rd.buffer).setUint16(2, cksum6(parseIPv6(rtrLL, "src"), parseIPv6(localLL, "dst"), 58, rd));
   jb.receive(ether(rtrMac, jb.mac, 0x86dd, ip6Packet({ src: rtrLL, dst: localLL, nxt: 58, hlim: 255, payload: rd })));
   const r = routeGet6(k, v, dst);
-  assert.equal(r?.destination, `${dst}/128`, "route -n get -6: destination is the redirected host");
+  assert.deepEqual([r?.destination, r?.prefixLength], [dst, 128], "route -n get -6: \"destination: 2001:db8:6667::4242\", a host route");
   assert.equal(r?.gateway, `fe80::5555%${jb.name}`);
   assert.match(r?.flags ?? "", /^(?=.*G)(?=.*H)(?=.*D)/, "flags: UP,GATEWAY,HOST,DYNAMIC");
 }));
