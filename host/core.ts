@@ -41,7 +41,7 @@ export {
 } from "./admin/inet.js";
 export {
   hasInet6, addAddress6, delAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6,
-  netstatRn6, setForwarding6, forwarding6, setIcmp6Limit, inet6Gauges, nd6GcThresh, frag6Knob, type Frag6Knob, ndpTable, ndpAn, ndpDelete, ip6Stats, icmp6Stats, nd6Stats, netstatS6,
+  netstatRn6, setForwarding6, forwarding6, setIcmp6Limit, inet6Gauges, nd6GcThresh, frag6Knob, type Frag6Knob, ndpTable, ndpAn, ndpAdd, ndpDelete, ip6Stats, icmp6Stats, nd6Stats, netstatS6,
   IP6STATS, ICMP6TYPES, ND6STATS,
   type Inet6Address, type Route6Entry, type Route6Via, type NdEntry, type NdState, type Ip6Stats, type Icmp6Stats, type Nd6Stats,
 } from "./admin/inet6.js";

@@ -337,6 +337,11 @@ describe("node commands, IPv6", () => {
     assert.match(await cmds.exec(na, "ndp -an"), /^fd00:1::2\s+02:00:00:00:00:0b\s+epair0a\s+\S+\s+R\s+R$/m);
     await cmds.exec(na, "ndp -d fd00:1::2");
     assert.equal(ndpTable(k, A).length, 0);
+    await cmds.exec(na, "ndp -s fd00:1::9 90:10:00:01:02:03");
+    assert.match(await cmds.exec(na, "ndp -an"), /^fd00:1::9\s+90:10:00:01:02:03\s+epair0a\s+permanent\s+R\s*$/m);
+    assert.match((await fails(cmds, na, "ndp -s fd00:1::9")).message, /give an address and a MAC/);
+    await cmds.exec(na, "ndp -d fd00:1::9");
+    assert.equal(ndpTable(k, A).length, 0);
     assert.match((await fails(cmds, na, "ndp")).message, /usage: ndp -a/);
     assert.match((await fails(cmds, na, "ping6 10.0.0.1")).message, /ping6: 10\.0\.0\.1 is an IPv4 address \(-6 wants IPv6\)/);
     await assert.rejects(cmds.exec(na, "ping6 -c 1 -W 50 fd00:9::1"), (e: unknown) => e instanceof CommandFailed && /ping6: no reply from fd00:9::1/.test(e.message) && /No Route to Destination/.test(e.output));

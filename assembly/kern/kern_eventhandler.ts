@@ -9,6 +9,7 @@ import { tbl_remove, tbl_purge } from "./kern_table";
 export const EVENT_IFNET_ARRIVAL: u32 = 1; // (ifp): an interface attached to curvnet
 export const EVENT_IFNET_DEPARTURE: u32 = 2; // (ifp): an interface is leaving curvnet
 export const EVENT_IFNET_UP: u32 = 3; // (ifp): IFF_UP was just set (inet6 makes its link-local address)
+export const EVENT_IFNET_LLADDR: u32 = 4; // (ifp): its MAC changed (FreeBSD's iflladdr_event; inet6 announces it)
 export const EVENT_MAX: u32 = 8;
 
 export const EVENTHANDLER_PRI_FIRST: u32 = 0;

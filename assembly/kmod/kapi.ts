@@ -168,6 +168,7 @@ export const PFIL_CONSUMED: usize = 1;
 export const EVENT_IFNET_ARRIVAL: u32 = 1;
 export const EVENT_IFNET_DEPARTURE: u32 = 2;
 export const EVENT_IFNET_UP: u32 = 3;
+export const EVENT_IFNET_LLADDR: u32 = 4;
 export const EVENTHANDLER_PRI_ANY: u32 = 10000;
 
 // Switching vnets (CURVNET_SET / CURVNET_RESTORE): writes the kernel globals block.

@@ -19,7 +19,7 @@ import { zone_create, zone_alloc_in, zone_free_in, zone_charge_move_in, ZONE_CHA
 import { vnet_data_alloc, vnet_master, vnet_data_copy } from "../kern/vnet_data";
 import { vnet_sysinit_register } from "../kern/sysinit";
 import { Vnet, VNET, VNET_VNET, VNET_ALIVE, CURVNET_SET, CURVNET_RESTORE, curvnet, vnet_valid } from "../kern/vnet";
-import { eventhandler_invoke, EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP } from "../kern/kern_eventhandler";
+import { eventhandler_invoke, EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENT_IFNET_LLADDR } from "../kern/kern_eventhandler";
 import { leak_record, LEAK_ITEMS } from "../kern/leak";
 import { bpf_ifdetach } from "./bpf";
 import { if_clone_destroy_ifp } from "./if_clone";
@@ -299,6 +299,11 @@ export function if_setlladdr(ifp: usize, addr: usize): i32 {
   memory.copy(dst, addr, 6);
   const r = ioctl(ifp, SIOCSIFLLADDR, 0);
   if (r != 0) store<u64>(dst, save);
+  else if ((save & 0xffffffffffff) != (load<u64>(dst) & 0xffffffffffff)) {
+    const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+    eventhandler_invoke(EVENT_IFNET_LLADDR, ifp);
+    CURVNET_RESTORE(old);
+  }
   return r;
 }
 

@@ -38,7 +38,7 @@ import {
 import { in6_localip, in6_localip_anyif, in6_selectsrc_ifp } from "./in6";
 import { ip6_output, in6_selectsrc } from "./ip6_output";
 import { ip6proto_ctlinput } from "./ip6_input";
-import { nd6_ns_input, nd6_na_input } from "./nd6";
+import { nd6_ns_input, nd6_na_input, nd6_redirect_input } from "./nd6";
 
 const srcbuf = memory.data(16, 8);
 const dstbuf = memory.data(16, 8);
@@ -216,6 +216,11 @@ export function icmp6_input(m: usize, off: u32): void {
   if (type == ND_NEIGHBOR_ADVERT) {
     if (ifp == 0) return bad(m, ICP6S_BADLEN);
     nd6_na_input(ifp, m, off, icmplen);
+    return;
+  }
+  if (type == ND_REDIRECT) {
+    if (ifp == 0) return bad(m, ICP6S_BADLEN);
+    nd6_redirect_input(ifp, m, off, icmplen);
     return;
   }
   if (type == ICMP6_DST_UNREACH || type == ICMP6_PACKET_TOO_BIG || type == ICMP6_TIME_EXCEEDED || type == ICMP6_PARAM_PROB) {

@@ -29,7 +29,7 @@ import {
   IN6_IFF_DUPLICATED, IN6_IFF_AUTOCONF, IN6_IFF_OPTIMISTIC, ND6_RETRANS_US, ICMP6STAT_INC, ICP6S_DAD_DUP,
 } from "./ip6_var";
 import { rt6_insert, rt6_flush, rt6_find } from "./in6_rmx";
-import { nd6_dad_output, nd6_flush } from "./nd6";
+import { nd6_dad_output, nd6_flush, nd6_na_unsolicited } from "./nd6";
 
 @inline function ia(p: usize): In6Ifaddr {
   return changetype<In6Ifaddr>(p);
@@ -154,6 +154,25 @@ export function nd6_dad_duplicated(ifp: usize, a: usize): bool {
     ICMP6STAT_INC(ICP6S_DAD_DUP);
   }
   return true;
+}
+
+/**
+ * EVENT_IFNET_LLADDR: ifp's MAC changed. Each of its addresses in use is announced by an
+ * unsolicited advertisement, one RetransTimer after the other in list order, the link-local
+ * address first (RFC 4861 7.2.6 spaces them by RetransTimer; FreeBSD's nd6 does the same).
+ * A tentative address is left to its DAD probe, which carries the new MAC already.
+ */
+export function in6_lladdr_changed(ifp: usize): void {
+  let delay: u64 = 0;
+  for (let q = in6_ifaddr_first(ifp); q != 0; q = ia(q).ia_ifnext) {
+    if ((ia(q).ia_flags & (IN6_IFF_TENTATIVE | IN6_IFF_DUPLICATED)) != 0) continue;
+    callout_reset(q + IA6_CALLOUT, delay, in6_grand_timer.index, q);
+    delay += ND6_RETRANS_US;
+  }
+}
+
+function in6_grand_timer(p: usize): void {
+  nd6_na_unsolicited(ia(p).ia_ifp, ia6_addr(p));
 }
 
 /** ifconfig IF inet6 addr/plen [flags]. 0 or -errno. */

@@ -24,7 +24,7 @@
 import {
   vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid, zone_create,
   zone_destroy, ZONE_CHARGE, ZONE_ZERO, netisr_register, netisr_unregister, eventhandler_register, eventhandler_deregister,
-  EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
+  EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENT_IFNET_LLADDR, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
   if_valid, if_first, if_next, loif, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY,
   ENOMEM, EINVAL, domain_af_register, domain_af_unregister, rtable_init, pfil_vnet_off, pfil_head_register,
   pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET6,
@@ -40,9 +40,9 @@ import {
   IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE, rtab6,
 } from "./ip6_var";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
-import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_addr_fill, IA6_REC } from "./in6";
+import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_lladdr_changed, in6_addr_fill, IA6_REC } from "./in6";
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
-import { nd6_flush_all, nd6_fill, nd6_delete, ND6_REC } from "./nd6";
+import { nd6_flush_all, nd6_fill, nd6_delete, nd6_add_static, ND6_REC } from "./nd6";
 import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister, ip6proto_holder } from "./ip6_input";
 import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu, pfil6_set_off } from "./ip6_output";
 import { in6_localip } from "./in6";
@@ -121,6 +121,11 @@ function inet6_ifup(ifp: usize): void {
   if (V6().up != 0) in6_ifattach(ifp);
 }
 
+/** EVENT_IFNET_LLADDR: the interface's addresses announce its new MAC. */
+function inet6_iflladdr(ifp: usize): void {
+  if (V6().up != 0) in6_lladdr_changed(ifp);
+}
+
 function destroyZones(): void {
   if (Inet6Globals.iaZone != 0) zone_destroy(Inet6Globals.iaZone, false);
   if (Inet6Globals.rtZone != 0) zone_destroy(Inet6Globals.rtZone, false);
@@ -136,6 +141,7 @@ function unregisterHooks(): void {
   eventhandler_deregister(EVENT_IFNET_DEPARTURE, inet6_ifdeparture.index);
   eventhandler_deregister(EVENT_IFNET_ARRIVAL, inet6_ifup.index);
   eventhandler_deregister(EVENT_IFNET_UP, inet6_ifup.index);
+  eventhandler_deregister(EVENT_IFNET_LLADDR, inet6_iflladdr.index);
   netisr_unregister(ETHERTYPE_IPV6);
   domain_af_unregister(AF_INET6);
 }
@@ -166,6 +172,7 @@ export function modevent(what: i32): i32 {
     if (r == 0) r = eventhandler_register(EVENT_IFNET_DEPARTURE, inet6_ifdeparture.index, EVENTHANDLER_PRI_ANY);
     if (r == 0) r = eventhandler_register(EVENT_IFNET_ARRIVAL, inet6_ifup.index, EVENTHANDLER_PRI_ANY);
     if (r == 0) r = eventhandler_register(EVENT_IFNET_UP, inet6_ifup.index, EVENTHANDLER_PRI_ANY);
+    if (r == 0) r = eventhandler_register(EVENT_IFNET_LLADDR, inet6_iflladdr.index, EVENTHANDLER_PRI_ANY);
     // After lo0 (SI_SUB_PSEUDO) and inet (SI_ORDER_FIRST); torn down before both.
     if (r == 0) r = vnet_sysinit_register(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, inet6_vnet_init.index, 0, inet6_vnet_uninit.index);
     if (r == 0) {
@@ -305,6 +312,16 @@ export function inet6_nd_del(ifp: usize): i32 {
   args();
   const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
   const r = nd6_delete(ifp, abuf);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ndp -s A MAC (A at buf 0, the MAC's 6 bytes at buf 16) on ifp. */
+export function inet6_nd_add(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  args();
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = nd6_add_static(ifp, abuf, abuf + 16);
   CURVNET_RESTORE(old);
   return r;
 }

@@ -59,7 +59,8 @@ export const ICP6S_BADNA: u32 = 9; // malformed neighbor advertisements
 export const ICP6S_NDHLIM: u32 = 10; // ND messages with a hop limit other than 255
 export const ICP6S_DAD_DUP: u32 = 11; // addresses found duplicated
 export const ICP6S_NOROUTE: u32 = 12; // error or reply could not be sent
-export const ICP6S_FIXED: u32 = 13;
+export const ICP6S_BADREDIRECT: u32 = 13; // redirects refused (RFC 4861 8.1)
+export const ICP6S_FIXED: u32 = 14;
 export const ICMP6_HIST: u32 = 12;
 export const ICP6S_INHIST: u32 = ICP6S_FIXED;
 export const ICP6S_OUTHIST: u32 = ICP6S_FIXED + ICMP6_HIST;
@@ -169,6 +170,7 @@ export const IA6_SIZE: u32 = <u32>(IA6_CALLOUT + CALLOUT_SIZE);
 export const RTF_UP: u32 = 0x1;
 export const RTF_GATEWAY: u32 = 0x2;
 export const RTF_HOST: u32 = 0x4;
+export const RTF_DYNAMIC: u32 = 0x10; // made by a redirect (RFC 4861 8.3)
 export const RTF_STATIC: u32 = 0x800;
 export const RTF_PINNED: u32 = 0x100000;
 
@@ -196,6 +198,8 @@ export const ND6_LLINFO_REACHABLE: u32 = 1;
 export const ND6_LLINFO_STALE: u32 = 2;
 export const ND6_LLINFO_DELAY: u32 = 3;
 export const ND6_LLINFO_PROBE: u32 = 4;
+/** ndp -s: FreeBSD keeps such an entry REACHABLE with LLE_STATIC; here a state of its own, no timer, never changed by ND. */
+export const ND6_LLINFO_PERMANENT: u32 = 5;
 
 /** A neighbour cache entry, keyed by (interface, IPv6 address). */
 @unmanaged export class Nd6entry {

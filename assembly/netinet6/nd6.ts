@@ -41,19 +41,20 @@ import {
   IP6_HDR_LEN, IP6_SRC, IP6_DST, IPPROTO_ICMPV6, ip6_fill, in6_copy, in6_zero, in6_eq, in6_prefix_match, in6_solicited,
   in6_mcast_mac, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST, ip6_hlim, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
   ND_MSG_LEN, ND_TARGET, ND_NA_FLAG_ROUTER, ND_NA_FLAG_SOLICITED, ND_NA_FLAG_OVERRIDE, ND_OPT_SOURCE_LINKADDR,
-  ND_OPT_TARGET_LINKADDR, ICMP6_CKSUM, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR,
+  ND_OPT_TARGET_LINKADDR, ICMP6_CKSUM, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, IN6_IS_ADDR_LINKLOCAL,
 } from "../sys/in6";
+import { rt6_lookup, rt6_find, rt6_insert } from "./in6_rmx";
 import {
   Nd6entry, Inet6Globals, V6, NDHASH_OFF, ND6_CALLOUT, ND6_LLINFO_INCOMPLETE, ND6_LLINFO_REACHABLE, ND6_LLINFO_STALE,
-  ND6_LLINFO_DELAY, ND6_LLINFO_PROBE, ND6_REACHABLE_US, ND6_RETRANS_US, ND6_DELAY_US, ND6_MMAXTRIES, ND6_UMAXTRIES,
+  ND6_LLINFO_DELAY, ND6_LLINFO_PROBE, ND6_LLINFO_PERMANENT, ND6_REACHABLE_US, ND6_RETRANS_US, ND6_DELAY_US, ND6_MMAXTRIES, ND6_UMAXTRIES,
   ND6_GCTIMER_US, ND6_MAXHOLD, MAX_LINKHDR, ln_addr, ln_mac, ia6_addr, ND6STAT_INC, ND6S_NSOUT, ND6S_NSIN, ND6S_NAOUT,
   ND6S_NAIN, ND6S_DROPPED, ND6S_GIVEUPS, ND6S_PROBEFAIL, ND6S_GC, ND6S_DADNS, ND6S_EVICTED, ND6S_TABLEFULL, ND6_LRU, NDLLT_OFF, ICMP6STAT_INC, ICP6S_BADNS, ICP6S_BADNA,
-  ICP6S_NDHLIM, ICP6S_OUTHIST, IP6STAT_INC, IP6S_ODROPPED, IP6S_LOCALOUT, icmp6_hist, In6Ifaddr, IN6_IFF_TENTATIVE,
+  ICP6S_NDHLIM, ICP6S_BADREDIRECT, Rt6entry, rt6_gw, RTF_GATEWAY, RTF_DYNAMIC, ICP6S_OUTHIST, IP6STAT_INC, IP6S_ODROPPED, IP6S_LOCALOUT, icmp6_hist, In6Ifaddr, IN6_IFF_TENTATIVE,
 } from "./ip6_var";
 import { in6ifa_ifpwithaddr, in6_selectsrc_ifp, nd6_dad_duplicated } from "./in6";
 import { icmp6_error } from "./icmp6";
 import {
-  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_room,
+  Llt, LLT_UNSOL, LLT_INCOMPLETE, LLT_ACTIVE, LLT_STATIC, LLT_FULL, LLT_STALE_US, llt_insert, llt_remove, llt_setclass, llt_use, llt_room,
   llt_class,
 } from "../sys/llatbl";
 
@@ -472,7 +473,7 @@ export function nd6_ns_input(ifp: usize, m: usize, off: u32, icmplen: u32): void
         nd6_update(p, macbuf, ND6_LLINFO_STALE);
         if (short) settimer(p, LLT_STALE_US); // past gc_thresh1: collected in a minute unless used
       }
-    } else if (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), macbuf)) {
+    } else if (ln(p).ln_state != ND6_LLINFO_PERMANENT && (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), macbuf))) {
       nd6_update(p, macbuf, ND6_LLINFO_STALE);
     }
   } else {
@@ -531,6 +532,7 @@ export function nd6_na_input(ifp: usize, m: usize, off: u32, icmplen: u32): void
   }
   m_freem(m);
   const e = ln(p);
+  if (e.ln_state == ND6_LLINFO_PERMANENT) return; // ndp -s: what the administrator said stands
   e.ln_router = (flags & ND_NA_FLAG_ROUTER) != 0 ? 1 : 0;
   const solicited = (flags & ND_NA_FLAG_SOLICITED) != 0;
   if (e.ln_state == ND6_LLINFO_INCOMPLETE) {
@@ -551,6 +553,64 @@ export function nd6_na_input(ifp: usize, m: usize, off: u32, icmplen: u32): void
   else if (changed) nd6_update(p, mac, ND6_LLINFO_STALE);
 }
 
+/**
+ * A redirect (RFC 4861 8): the router we send dst's packets to says target is a better first
+ * hop (or, target == dst, that dst is on-link). Checked as 8.1 says (link-local source, hop
+ * limit 255, code 0, length, dst not multicast, target link-local or dst, options well
+ * formed, and the source is our current first hop for dst on this interface); then a host
+ * route for dst via target, flagged DYNAMIC, goes in (an earlier redirect's is updated; a
+ * route set by hand is left alone), and a target link-layer option makes or updates the
+ * target's neighbour entry, STALE (8.3). Routers ignore redirects. Refusals are counted
+ * (badredirect). Such routes do not expire (FreeBSD's net.inet6.icmp6.redirtimeout).
+ */
+export function nd6_redirect_input(ifp: usize, m: usize, off: u32, icmplen: u32): void {
+  const ip = mtod(m);
+  const icp = ip + off;
+  const src = ip + IP6_SRC;
+  if (V6().forwarding != 0) {
+    m_freem(m);
+    return;
+  }
+  if (ip6_hlim(ip) != 255) return baddrop(m, ICP6S_NDHLIM);
+  if (load<u8>(icp + 1) != 0 || icmplen < 40 || !IN6_IS_ADDR_LINKLOCAL(src)) return baddrop(m, ICP6S_BADREDIRECT);
+  const target = icp + 8;
+  const dst = icp + 24;
+  const onlink = in6_eq(target, dst);
+  if (IN6_IS_ADDR_MULTICAST(dst) || (!onlink && !IN6_IS_ADDR_LINKLOCAL(target))) return baddrop(m, ICP6S_BADREDIRECT);
+  const rt = rt6_lookup(dst, ifp);
+  if (rt == 0 || (changetype<Rt6entry>(rt).rt_flags & RTF_GATEWAY) == 0 || changetype<Rt6entry>(rt).rt_ifp != ifp || !in6_eq(rt6_gw(rt), src)) {
+    return baddrop(m, ICP6S_BADREDIRECT); // not from our first hop for dst
+  }
+  const tll = nd6_options(icp + 40, icmplen - 40, ND_OPT_TARGET_LINKADDR);
+  if (tll == 1) return baddrop(m, ICP6S_BADREDIRECT);
+  in6_copy(dstbuf, dst);
+  in6_copy(replybuf, target);
+  if (tll != 0) memory.copy(macbuf, tll, 6);
+  m_freem(m);
+  const have = rt6_find(dstbuf, 128, ifp);
+  if (have != 0) {
+    const h = changetype<Rt6entry>(have);
+    if ((h.rt_flags & RTF_DYNAMIC) == 0) return; // a route set by hand stands
+    if (onlink) {
+      in6_zero(rt6_gw(have));
+      h.rt_flags &= ~RTF_GATEWAY;
+    } else {
+      in6_copy(rt6_gw(have), replybuf);
+      h.rt_flags |= RTF_GATEWAY;
+    }
+  } else if (rt6_insert(dstbuf, 128, onlink ? 0 : replybuf, ifp, 0, RTF_DYNAMIC) != 0) {
+    return; // no memory: the old route keeps working
+  }
+  if (tll == 0) return;
+  let p = nd6_lookup(ifp, replybuf);
+  if (p == 0) {
+    p = nd6_create(ifp, replybuf, LLT_UNSOL);
+    if (p != 0) nd6_update(p, macbuf, ND6_LLINFO_STALE);
+  } else if (ln(p).ln_state != ND6_LLINFO_PERMANENT && (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), macbuf))) {
+    nd6_update(p, macbuf, ND6_LLINFO_STALE);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Flushes and the host's view
 
@@ -561,7 +621,10 @@ export function nd6_flush(ifp: usize, prefix: usize, plen: u32): void {
     let p = load<usize>(base + (<usize>i << 2));
     while (p != 0) {
       const next = ln(p).ln_next;
-      if (ln(p).ln_ifp == ifp && (prefix == 0 || in6_prefix_match(ln_addr(p), prefix, plen))) nd6_free(p);
+      // An address going takes the dynamic entries of its prefix; static ones stay (FreeBSD's
+      // lltable_prefix_free leaves LLE_STATIC entries to ndp -d). The interface going takes all.
+      const keep = prefix != 0 && ln(p).ln_state == ND6_LLINFO_PERMANENT;
+      if (ln(p).ln_ifp == ifp && !keep && (prefix == 0 || in6_prefix_match(ln_addr(p), prefix, plen))) nd6_free(p);
       p = next;
     }
   }
@@ -579,6 +642,49 @@ export function nd6_delete(ifp: usize, a: usize): i32 {
   const p = nd6_lookup(ifp, a);
   if (p == 0) return -2;
   nd6_free(p);
+  return 0;
+}
+
+/**
+ * An unsolicited advertisement of our address a on ifp to all nodes, with our (new) MAC and
+ * the override flag (RFC 4861 7.2.6): a changed link-layer address reaches the neighbours'
+ * caches without waiting for them to probe (RFC 9131's GRAND; FreeBSD's nd6 does it).
+ */
+export function nd6_na_unsolicited(ifp: usize, a: usize): void {
+  if (!ifrunning(ifp)) return;
+  in6_copy(dstbuf, a);
+  put(replybuf, 0x02ff, 0x0100000000000000); // ff02::1
+  in6_mcast_mac(macbuf, replybuf);
+  ND6STAT_INC(ND6S_NAOUT);
+  nd6_send(ifp, ND_NEIGHBOR_ADVERT, ND_NA_FLAG_OVERRIDE | (V6().forwarding != 0 ? ND_NA_FLAG_ROUTER : 0), dstbuf, replybuf, dstbuf, ND_OPT_TARGET_LINKADDR, macbuf);
+}
+
+/**
+ * ndp -s: a static entry for (ifp, a) with MAC mac: never aged, probed or changed by
+ * Neighbor Discovery, never evicted to make room (LLT_STATIC), gone only by ndp -d or with
+ * its interface. An entry already there becomes static (packets it held leave now). 0 or
+ * -ENOMEM.
+ */
+export function nd6_add_static(ifp: usize, a: usize, mac: usize): i32 {
+  let p = nd6_lookup(ifp, a);
+  if (p == 0) {
+    const t = changetype<Llt>(llt());
+    if (t.count >= t.thresh3) {
+      ND6STAT_INC(ND6S_TABLEFULL);
+      return -12;
+    }
+    p = nd6_create(ifp, a, LLT_ACTIVE);
+    if (p == 0) return -12;
+  }
+  callout_stop(p + ND6_CALLOUT);
+  llt_setclass(llt(), p, ND6_LRU, LLT_STATIC, ticks());
+  memory.copy(ln_mac(p), mac, 6);
+  ln(p).ln_expire = 0;
+  if (ln(p).ln_state == ND6_LLINFO_INCOMPLETE) {
+    nd6_update(p, mac, ND6_LLINFO_PERMANENT); // sends what waited (no timer for this state)
+    return 0;
+  }
+  ln(p).ln_state = ND6_LLINFO_PERMANENT;
   return 0;
 }
 

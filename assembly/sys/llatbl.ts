@@ -11,7 +11,7 @@
 //   LLT_INCOMPLETE  a resolution of ours, unanswered so far;
 //   LLT_ACTIVE      resolved by us or used by us: least recently used first (a send moves
 //                   the entry to the end);
-//   LLT_STATIC      made by hand (arp -s): counted, never chosen to make room.
+//   LLT_STATIC      made by hand (arp -s, ndp -s): counted, never aged, never chosen to make room.
 // Thresholds, per vnet and family (the knobs of the same names; Linux's defaults):
 //   gc_thresh3 (1024)  hard bound: the table never holds more. Our own resolution makes room
 //                      by evicting, in order: an incomplete entry unanswered for a second
@@ -29,7 +29,7 @@
 export const LLT_UNSOL: u32 = 0;
 export const LLT_INCOMPLETE: u32 = 1;
 export const LLT_ACTIVE: u32 = 2;
-/** Static (arp -s): on a list of its own that no eviction looks at; counted in the table. */
+/** Added by hand (arp -s, ndp -s): counted, never evicted, never aged. */
 export const LLT_STATIC: u32 = 3;
 
 export const LLT_THRESH1_DEFAULT: u32 = 128;
@@ -56,7 +56,7 @@ export const LLT_FULL: usize = 1;
   tail1: usize;
   head2: usize; // LLT_ACTIVE, least recently used first
   tail2: usize;
-  head3: usize; // LLT_STATIC
+  head3: usize; // LLT_STATIC: never chosen to make room
   tail3: usize;
 }
 export const LLT_SIZE: u32 = <u32>((offsetof<Llt>() + 7) & ~7);

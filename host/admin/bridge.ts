@@ -3,7 +3,7 @@
 // if_bridge module; every argument is checked here first so a mistake gets a ConfigError
 // that says what is wrong, and kernel errnos become KernelErrors that say which call failed.
 
-import { checkKernel, type Kernel } from "../kern/kernel.js";
+import { checkKernel, checkVnet, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, Errno, ModuleNotLoadedError } from "../lib/errors.js";
 import { show } from "../lib/format.js";
 import { Interface, checkInterface, parseMac, formatMac, flagNames } from "./ifnet.js";
@@ -27,6 +27,7 @@ export interface BridgeExports {
   bridge_rtbuf(): number;
   bridge_count(): number;
   bridge_now(): number;
+  bridge_inherit_mac(v: number, value: number): number;
 }
 
 /** One entry of a bridge's address table. */
@@ -99,6 +100,21 @@ function macArgs(mac: string, what: string): [number, number] {
   if (b[0] & 1) throw new ConfigError(`${what}: ${mac} is a multicast address; only unicast addresses go in the table`);
   if (b.every((v) => v === 0)) throw new ConfigError(`${what}: the all-zero address cannot be a table entry`);
   return [(b[0] << 16) | (b[1] << 8) | b[2], (b[3] << 16) | (b[4] << 8) | b[5]];
+}
+
+/**
+ * sysctl net.link.bridge.inherit_mac of a vnet (FreeBSD's knob, off by default): a bridge
+ * that gets its first member takes that member's MAC, and the next member's when it leaves
+ * (its own generated MAC when none is left). Sets it when `on` is given; returns the value.
+ */
+export function bridgeInheritMac(kernel: Kernel, vnet: Vnet, on?: boolean): boolean {
+  const what = "sysctl net.link.bridge.inherit_mac";
+  const b = x(kernel, what);
+  checkVnet(kernel, vnet, what);
+  if (on !== undefined && typeof on !== "boolean") throw new ConfigError(`${what}: on must be a boolean, got ${show(on)}`);
+  const r = kernel.enter(() => b.bridge_inherit_mac(vnet.ptr, on === undefined ? -1 : on ? 1 : 0));
+  if (r < 0) throw new KernelError(`${what} in vnet "${vnet.name}"`, -Errno.EINVAL);
+  return r === 1;
 }
 
 /** ifconfig BRIDGE addm MEMBER: an Ethernet interface of the bridge's vnet joins (and goes promiscuous). */

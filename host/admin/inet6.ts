@@ -10,7 +10,7 @@
 
 import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../lib/errors.js";
-import { Interface, checkInterface, formatMac } from "./ifnet.js";
+import { Interface, checkInterface, formatMac, parseMac } from "./ifnet.js";
 import { formatTable, show } from "../lib/format.js";
 import { parseIPv6, parseIPv6Zoned, splitZone, formatIPv6, isLinkLocal, isLinkScope, mask6, parsePrefix6 } from "../lib/addr.js";
 import { gcThresh, type GcThresh } from "./inet.js";
@@ -27,6 +27,7 @@ export interface Inet6Exports {
   inet6_route_get(v: number, ifp: number): number;
   inet6_nd_fill(v: number, skip: number): number;
   inet6_nd_del(ifp: number): number;
+  inet6_nd_add(ifp: number): number;
   inet6_stat(v: number, group: number, i: number): number;
   inet6_get(v: number, what: number): number;
   inet6_set(v: number, what: number, value: number): number;
@@ -182,7 +183,7 @@ export interface Route6Entry {
   destination: string;
   prefixLength: number;
   gateway?: string;
-  /** netstat flags: U up, G gateway, H host, S static. */
+  /** netstat flags: U up, G gateway, H host, S static, D dynamic (made by a redirect). */
   flags: string;
   iface: Interface;
   use: number;
@@ -193,7 +194,7 @@ export interface Route6Entry {
 }
 
 function flagText(f: number): string {
-  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "");
+  return (f & 1 ? "U" : "") + (f & 2 ? "G" : "") + (f & 4 ? "H" : "") + (f & 0x800 ? "S" : "") + (f & 0x10 ? "D" : "");
 }
 
 /** route -6 add DST/PLEN GATEWAY [-ifp IF], or route -6 add DST/PLEN -interface IF ("default" = ::/0). */
@@ -387,8 +388,9 @@ export function inet6Gauges(kernel: Kernel, vnet: Vnet): { reassembling: number;
 // ---------------------------------------------------------------------------------------
 // Neighbour cache (ndp)
 
-export type NdState = "incomplete" | "reachable" | "stale" | "delay" | "probe";
-const ND_STATES: NdState[] = ["incomplete", "reachable", "stale", "delay", "probe"];
+/** "permanent": added by ndp -s, never aged or changed by Neighbor Discovery. */
+export type NdState = "incomplete" | "reachable" | "stale" | "delay" | "probe" | "permanent";
+const ND_STATES: NdState[] = ["incomplete", "reachable", "stale", "delay", "probe", "permanent"];
 
 export interface NdEntry {
   /** "fe80::1%epair0a", "fd00::2" */
@@ -444,9 +446,36 @@ function hms(s: number): string {
 
 /** ndp -an, FreeBSD's layout (state letters I R S D P; flag R for routers). */
 export function ndpAn(kernel: Kernel, vnet: Vnet): string {
-  const letter: Record<NdState, string> = { incomplete: "I", reachable: "R", stale: "S", delay: "D", probe: "P" };
-  const rows = ndpTable(kernel, vnet).map((e) => [e.address, e.mac ?? "(incomplete)", e.iface.name, hms(e.expiresInS), letter[e.state], e.router ? "R" : ""]);
+  // A static entry shows "permanent" for its expiry and R for its state, as FreeBSD's ndp does.
+  const letter: Record<NdState, string> = { incomplete: "I", reachable: "R", stale: "S", delay: "D", probe: "P", permanent: "R" };
+  const rows = ndpTable(kernel, vnet).map((e) => [e.address, e.mac ?? "(incomplete)", e.iface.name, e.state === "permanent" ? "permanent" : hms(e.expiresInS), letter[e.state], e.router ? "R" : ""]);
   return formatTable(["Neighbor", "Linklayer Address", "Netif", "Expire", "S", "Flags"], rows);
+}
+
+/**
+ * ndp -s ADDRESS MAC: a static neighbour entry (link-local: with its zone, or on iface; a
+ * global address: on the interface whose on-link prefix holds it, unless iface says).
+ */
+export function ndpAdd(kernel: Kernel, vnet: Vnet, address: string, mac: string, iface?: Interface): void {
+  const what = `ndp -s ${address} ${mac}`;
+  const x = inet6(kernel, what);
+  checkVnet(kernel, vnet, what);
+  const s = parseScoped(kernel, vnet, address, what, iface);
+  const b = parseMac(mac);
+  if (b[0] & 1) throw new ConfigError(`${what}: ${mac} is a multicast address, not a neighbour's`);
+  if (badHost(s.addr)) throw new ConfigError(`${what}: ${formatIPv6(s.addr)} is ${badHost(s.addr)}, not a neighbour's address`);
+  let target = s.iface;
+  if (!target) {
+    const r = routeGet6(kernel, vnet, formatIPv6(s.addr));
+    // FreeBSD's ndp: "cannot intuit interface index and type" for an address on no link of ours.
+    if (!r || !r.connected) throw new ConfigError(`${what}: ${formatIPv6(s.addr)} is on no connected prefix of vnet "${vnet.name}": name the interface`);
+    target = r.iface;
+  }
+  put(kernel, x, s.addr);
+  new Uint8Array(kernel.memory.buffer, x.inet6_buf() + 16, 6).set(b);
+  const r = kernel.enter(() => x.inet6_nd_add(target!.ptr));
+  if (r === -12) fail(what, r, `the neighbour cache of vnet "${vnet.name}" is full (net.inet6.icmp6.nd6_gc_thresh3)`);
+  if (r !== 0) fail(what, r);
 }
 
 /** ndp -d ADDRESS (link-local: with its zone, or on iface). */
@@ -478,7 +507,7 @@ export const IP6STATS = [
 ] as const;
 export type Ip6Stats = Record<(typeof IP6STATS)[number], number>;
 
-const ICMP6FIXED = ["error", "canterror", "toofreq", "badcode", "tooshort", "checksum", "badlen", "reflect", "badns", "badna", "ndhlim", "dadDup", "noroute"] as const;
+const ICMP6FIXED = ["error", "canterror", "toofreq", "badcode", "tooshort", "checksum", "badlen", "reflect", "badns", "badna", "ndhlim", "dadDup", "noroute", "badredirect"] as const;
 export const ICMP6TYPES = [
   "destination unreachable", "packet too big", "time exceeded", "parameter problem", "echo", "echo reply",
   "router solicitation", "router advertisement", "neighbor solicitation", "neighbor advertisement", "redirect", "other",
@@ -572,6 +601,7 @@ export function netstatS6(kernel: Kernel, vnet: Vnet, proto: "ip6" | "icmp6"): s
       `\t${s.ndhlim} ND messages with a hop limit other than 255`,
       `\t${s.badns} bad neighbor solicitation messages`,
       `\t${s.badna} bad neighbor advertisement messages`,
+      `\t${s.badredirect} bad redirect messages`,
       `\t${s.dadDup} duplicate addresses detected`,
       `\t${nd.nsout} neighbor solicitations sent (${nd.dadns} for DAD), ${nd.nsin} received`,
       `\t${nd.naout} neighbor advertisements sent, ${nd.nain} received`,

@@ -12,6 +12,7 @@ import { setForwarding, forwarding, setIcmpLimit, icmpLimit, setIcmpTstampRepl, 
 import { setForwarding6, forwarding6, setIcmp6Limit, icmp6Limit, nd6GcThresh, frag6Knob, type Frag6Knob } from "./inet6.js";
 import { tcpKnob, maxSockets, TCP_CC, type TcpKnob } from "./tcp.js";
 import { portRange, setPortRange } from "./udp.js";
+import { bridgeInheritMac } from "./bridge.js";
 
 type Value = number | string;
 
@@ -131,6 +132,7 @@ const LIST: SysctlKnob[] = [
   gc("net.link.ether.inet.gc_thresh", "inet", 1, arpGcThresh),
   gc("net.link.ether.inet.gc_thresh", "inet", 2, arpGcThresh),
   gc("net.link.ether.inet.gc_thresh", "inet", 3, arpGcThresh),
+  boolKnob("net.link.bridge.inherit_mac", "if_bridge", "a bridge takes its first member's MAC", (k, v) => bridgeInheritMac(k, v), (k, v, on) => void bridgeInheritMac(k, v, on)),
   boolKnob("net.inet6.ip6.forwarding", "inet6", "forward IPv6 packets not addressed to this vnet", forwarding6, setForwarding6),
   {
     name: "net.inet6.icmp6.errppslimit", module: "inet6", description: "ICMPv6 errors sent per second (0: no limit)", parse: intIn(0, 1_000_000),

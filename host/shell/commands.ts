@@ -21,7 +21,7 @@ import {
 import { isIPv6Text, splitZone, mask4 as maskOf } from "../lib/addr.js";
 import { netstatSTcp, tcpConnections } from "../admin/tcp.js";
 import {
-  ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpDelete,
+  ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpAdd, ndpDelete,
 } from "../admin/inet6.js";
 import { sockstat, formatSockstat, type SockAddr } from "../sockets/socket.js";
 import { ping, traceroute } from "../admin/ping.js";
@@ -500,10 +500,16 @@ function arp(c: Call): string {
   return arpAn(c.kernel, c.vnet);
 }
 
-const NDP_USAGE = "ndp -a [-n] | ndp -d ADDRESS";
+const NDP_USAGE = "ndp -a [-n] | ndp -d ADDRESS | ndp -s ADDRESS MAC";
 
 function ndp(c: Call): string {
-  const { opts, args } = getopt(c.cmd, c.argv, "and:", NDP_USAGE);
+  const { opts, args } = getopt(c.cmd, c.argv, "and:s", NDP_USAGE);
+  if (opts.has("s")) {
+    // ndp -s ADDRESS MAC: a static entry (FreeBSD's ndp(8) -s), listed as permanent.
+    if (args.length !== 2) throw new CommandError(`ndp -s: give an address and a MAC; usage: ${NDP_USAGE}`);
+    ndpAdd(c.kernel, c.vnet, zoned(c, args[0]), args[1]);
+    return "";
+  }
   if (opts.has("d")) {
     noMore(c, args, NDP_USAGE);
     const a = opts.get("d") as string;

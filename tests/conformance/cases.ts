@@ -5,6 +5,8 @@
 
 import { NETINET_CASES } from "./cases_netinet.js";
 import { NETPFIL_CASES } from "./cases_netpfil.js";
+import { CASES_NETINET6 } from "./cases_netinet6.js";
+import { CASES_NET } from "./cases_net.js";
 
 export type CaseStatus = "applicable" | "not-applicable" | "known-divergence";
 
@@ -19,6 +21,7 @@ export interface ConformanceCase {
   /** Why not applicable, or what diverges (known-divergence); shown as the test's todo. */
   reason?: string;
 }
+
 
 const FRAG6 = "tests/sys/netinet6/frag6";
 const f6 = (n: string, file: string, summary: string, extra: Partial<ConformanceCase> = {}): ConformanceCase => ({
@@ -68,6 +71,8 @@ export const CASES: readonly ConformanceCase[] = [
   },
   ...NETINET_CASES,
   ...NETPFIL_CASES,
+  ...CASES_NETINET6,
+  ...CASES_NET,
 ];
 
 export function conformanceCase(id: string): ConformanceCase {

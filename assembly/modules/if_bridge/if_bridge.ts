@@ -29,7 +29,7 @@
 // on it.
 
 import {
-  curvnet, VNET, ticks, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_CHARGE, ZONE_ZERO,
+  curvnet, VNET, VNET_VNET, vnet_valid, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, ticks, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_CHARGE, ZONE_ZERO,
   vnet_sysinit_register, callout_init, callout_stop, arc4random, ether_gen_addr,
   if_alloc, if_initname_unit, if_attach, if_detach, if_free, if_valid,
   if_clone_attach, if_clone_detach, if_clone_seterror, if_clone_of, if_clone_vnet_destroy,
@@ -61,6 +61,16 @@ import {
   bridge_rtlist, rtrecs,
 } from "./bridge_rtable";
 export { kmod_heap_top } from "../../kmod/kmod";
+
+/**
+ * This module's VNET space: one u32, net.link.bridge.inherit_mac (FreeBSD's knob, per vnet
+ * as there): a bridge takes the MAC of its first member when it gets one.
+ */
+let voff: u32 = 0;
+const V_SIZE: u32 = 8;
+@inline function inherit_mac(): bool {
+  return load<u32>(VNET(voff)) != 0;
+}
 
 /** The kernel's VNET offset of the pfil lists (read at MOD_LOAD): pfil_hooked's load. */
 let pfil_off: u32 = 0;
@@ -265,6 +275,11 @@ function bridge_input(ifp: usize, m: usize): usize {
     m_freem(m);
     return 0;
   }
+  // IEEE 802.1D 7.12.6: frames to the reserved group addresses 01:80:c2:00:00:00-0f
+  // (BPDUs, LACP, LLDP, pause) are never relayed by a bridge; they are the receiving
+  // member's own, as FreeBSD's bridge_input hands them back (tests/sys/net
+  // if_bridge_test.sh:stp_validation).
+  if (load<u32>(eh) == 0x00c28001 && load<u8>(eh, 4) == 0 && load<u8>(eh, 5) <= 0x0f) return m;
   const len = <u64>mm.ph_len;
   bp_add(bif, BP_IPACKETS, 1);
   bp_add(bif, BP_IBYTES, len);
@@ -358,6 +373,16 @@ function bridge_delete_member(sc: usize, bif: usize): void {
   s.nmembers--;
   bridge_rtdelete_port(sc, bif);
   const ifp = changetype<BridgePort>(bif).ifp;
+  if (s.ifaddr == ifp) {
+    // The member whose MAC the bridge wore goes: the next member's, or the bridge's own
+    // generated one when none is left (FreeBSD's bridge_delete_member).
+    s.ifaddr = s.members != 0 ? changetype<BridgePort>(s.members).ifp : 0;
+    if (s.ifaddr != 0) memory.copy(if_lladdr(s.ifp), if_lladdr(s.ifaddr), 6);
+    else {
+      store<u32>(if_lladdr(s.ifp), <u32>s.defaddr);
+      store<u16>(if_lladdr(s.ifp), <u16>(s.defaddr >> 32), 4);
+    }
+  }
   changetype<Ifnet>(ifp).if_bridge = 0;
   if_capchanged(ifp); // its driver may offload again
   if ((changetype<BridgePort>(bif).flags & BIF_WASPROMISC) == 0) setpromisc(ifp, false);
@@ -402,6 +427,12 @@ function bridge_add_member(sc: usize, ifp: usize): i32 {
   store<usize>(pp, bif);
   s.nmembers++;
   ii.if_bridge = sc;
+  if (inherit_mac() && s.ifaddr == 0) {
+    // net.link.bridge.inherit_mac: the first member's MAC becomes the bridge's (FreeBSD's
+    // bridge_ioctl_add; PR 216510 was a crash on this path with an address configured).
+    memory.copy(if_lladdr(s.ifp), if_lladdr(ifp), 6);
+    s.ifaddr = ifp;
+  }
   // A member's frames may be flooded anywhere: its driver stops offloading (FreeBSD mutes
   // member capabilities the same way).
   if_capchanged(ifp);
@@ -477,6 +508,8 @@ function bridge_clone_create(unit: u32): usize {
   ii.if_cloner = cloner;
   // A locally administered unicast address from the kernel's seeded random numbers.
   ether_gen_addr(ifp);
+  s.defaddr = <u64>load<u32>(if_lladdr(ifp)) | (<u64>load<u16>(if_lladdr(ifp), 4) << 32);
+  s.ifaddr = 0;
   s.ifp = ifp;
   callout_init(sc_callout(sc));
   s.magic = BRIDGE_MAGIC;
@@ -537,6 +570,11 @@ function vnet_bridge_uninit(): void {
 
 export function modevent(what: i32): i32 {
   if (what == MOD_LOAD) {
+    const off = vnet_data_alloc(V_SIZE, 8);
+    if (off < 0) return -off;
+    voff = <u32>off;
+    memory.fill(vnet_master_base() + <usize>off, 0, V_SIZE); // inherit_mac 0, as FreeBSD
+    vnet_data_copy(voff, V_SIZE);
     scZone = zone_create("bridge_softc", SC_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 0);
     portZone = zone_create("bridge_port", BP_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 0);
     rtZone = zone_create("bridge_rtnode", RT_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 0);
@@ -567,6 +605,7 @@ export function modevent(what: i32): i32 {
     zone_destroy(portZone, false);
     zone_destroy(scZone, false);
     rtZone = portZone = scZone = 0;
+    vnet_data_free(voff, V_SIZE);
     return 0;
   }
   return 0;
@@ -586,6 +625,14 @@ function putmac(hi: u32, lo: u32): usize {
   store<u8>(macbuf, <u8>(lo >> 8), 4);
   store<u8>(macbuf, <u8>lo, 5);
   return macbuf;
+}
+
+/** net.link.bridge.inherit_mac of vnet v: set to value (0 or 1), or read (value < 0). -1 for a bad vnet. */
+export function bridge_inherit_mac(v: usize, value: i32): i32 {
+  if (!vnet_valid(v) || value > 1) return -1;
+  const p = VNET_VNET(v, voff);
+  if (value >= 0) store<u32>(p, <u32>value);
+  return <i32>load<u32>(p);
 }
 
 /** True if ifp is a bridge this module made. */

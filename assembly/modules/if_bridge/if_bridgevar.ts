@@ -65,6 +65,8 @@ export const BP_COUNT: u32 = 7;
   rtmax: u32; // maxaddr
   nstatic: u32;
   ageing_us: u64; // 0: dynamic entries are not kept (hub mode)
+  defaddr: u64; // the generated MAC (low 6 bytes), given back when the member it took goes
+  ifaddr: usize; // net.link.bridge.inherit_mac: the member whose MAC the bridge took, or 0
   next: usize; // every bridge of the module (unload, vnet teardown)
   prev: usize;
   // then: stats (BS_COUNT x u64), callout (CALLOUT_SIZE)
