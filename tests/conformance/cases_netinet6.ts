@@ -40,7 +40,9 @@ export const CASES_NETINET6: readonly ConformanceCase[] = [
   c("ndp", "ndp_prefix_lifetime_extend", "ifconfig pltime/vltime extend a prefix's lifetimes and a shorter second address does not shorten them", { status: "not-applicable", reason: NO_RA }),
   c("ndp", "ndp_grand_linklayer_event", "a changed MAC is announced by unsolicited neighbour advertisements (GRAND), the global address a second after the link-local one; the peer's entry follows"),
 
+  // netinet/redirect.sh has a case of the same name: this one's id says its folder.
   c("redirect", "valid_redirect", "a redirect from the current router for a destination installs a host route via the new router, flags UP,GATEWAY,HOST,DYNAMIC,DONE", {
+    id: "netinet6_redirect__valid_redirect",
     source: `${D}/redirect.sh (+ redirect.py)`,
   }),
 

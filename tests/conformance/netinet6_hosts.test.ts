@@ -183,7 +183,7 @@ conformanceTest("ndp__ndp_grand_linklayer_event", () => withJails(k, async (j) =
 
 // redirect.sh (+ redirect.py): the jail's route to 2001:db8:6667::/64 is via fe80::4242, a
 // router whose MAC it knows; fe80::4242 then redirects 2001:db8:6667::4242 to fe80::5555.
-conformanceTest("redirect__valid_redirect", () => withJails(k, async (j) => {
+conformanceTest("netinet6_redirect__valid_redirect", () => withJails(k, async (j) => {
   const host = j.jail("v6t-redirect-host");
   const v = j.jail("v6t-redirect");
   const [ha, jb] = k.epair(host, v);
