@@ -57,6 +57,13 @@ const RXRING_DEFAULT = 8 << 20;
  * ring, so the kernel may run this long per turn (then the loop runs timers and other I/O).
  */
 const THREAD_SLICE_MS = 2;
+/** Default output ring of the if_vxlan module, segments of 64 KiB. */
+const RING_DEFAULT = 16;
+
+/** The tx ring to the receive thread: room for what two full kernel output rings hold, at least 2 MiB. */
+function txRingBytes(ringSegments = RING_DEFAULT): number {
+  return Math.max(2 << 20, 2 * ringSegments * 65536);
+}
 /** Datagrams moved from the ring into the fair queue per look at most (then the kernel gets a batch). */
 const TAKE_MAX = 1024;
 
@@ -110,6 +117,8 @@ export interface VxlanOptions {
   rxThread?: boolean;
   /** Bytes of the ring between the receive thread and the port (default 8 MiB; about 100,000 small datagrams). */
   rxRing?: number;
+  /** With rxThread: bytes of the ring from the port to the thread's socket (default: twice the output ring, at least 2 MiB); a frame that finds it full is dropped and counted (txThreadDrops). */
+  txRing?: number;
 }
 
 /** Counters of one VXLAN port: the kernel's (frames and drops) and the socket's. */
@@ -141,6 +150,8 @@ export interface VxlanStats {
   rxQueueDrops: number;
   /** Datagrams the receive thread dropped because its ring to the port was full (0 without the thread). */
   rxRingDrops: number;
+  /** Frames the port dropped because its ring to the thread's socket was full (0 without the thread). */
+  txThreadDrops: number;
   /** Datagrams waiting in the receive queue now, and the most that ever waited. */
   rxQueued: number;
   rxQueuePeak: number;
@@ -289,9 +300,15 @@ class VxlanPort implements HostPort {
         return;
       }
     }
-    const n = drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne);
-    this.sent += n;
-    if (n > 0 && this.sock instanceof ThreadSocket) this.sock.sendFlush(this.remote.port, this.remote.address);
+    if (this.sock instanceof ThreadSocket) {
+      // Straight from kernel memory into the thread's tx ring (one copy), then one ping at most.
+      const drops = this.sock.txDrops;
+      const n = drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne, false);
+      this.sent += n - (this.sock.txDrops - drops);
+      if (n > 0) this.sock.sendFlush();
+      return;
+    }
+    this.sent += drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne);
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -411,6 +428,7 @@ export class VxlanInterface extends Interface {
     const r = parseRemote(remote, what);
     if (r.family !== this.#port.remote.family) throw new ConfigError(`${what}: the socket is IPv${this.#port.remote.family}, ${remote} is not`);
     this.#port.remote = r;
+    if (this.#port.sock instanceof ThreadSocket) this.#port.sock.setRemote(r.port, r.address);
   }
 
   /** False once the interface is gone or the kernel shut down (the socket is closed then). */
@@ -429,6 +447,7 @@ export class VxlanInterface extends Interface {
     out.rxRead = p.rxRead;
     out.rxQueueDrops = p.rxq.drops;
     out.rxRingDrops = p.ringDrops;
+    out.txThreadDrops = p.sock instanceof ThreadSocket ? p.sock.txDrops : 0;
     out.rxQueued = p.rxq.length;
     out.rxQueuePeak = p.rxq.peak;
     out.rxSocketDrops = socketDrops(p.remote.family, this.localAddress, this.localPort);
@@ -465,7 +484,7 @@ function bind(sock: dgram.Socket, port: number, address: string, what: string): 
 export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions): Promise<VxlanInterface> {
   let what = "vxlan create";
   if (opts === null || typeof opts !== "object") throw new ConfigError(`${what}: options must be an object`);
-  const known = ["name", "vni", "remote", "localPort", "localAddress", "mac", "mtu", "ringSegments", "recvBufferSize", "rxQueue", "rxQueueBytes", "rxBurst", "rxThread", "rxRing"];
+  const known = ["name", "vni", "remote", "localPort", "localAddress", "mac", "mtu", "ringSegments", "recvBufferSize", "rxQueue", "rxQueueBytes", "rxBurst", "rxThread", "rxRing", "txRing"];
   for (const key of Object.keys(opts)) {
     if (!known.includes(key)) throw new ConfigError(`${what}: unknown option "${key}" (known: ${known.join(", ")})`);
   }
@@ -489,6 +508,7 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   const rxThread = opts.rxThread ?? false;
   if (typeof rxThread !== "boolean") throw new ConfigError(`${what}: rxThread must be true or false, got ${show(opts.rxThread)}`);
   const rxRing = integer(what, "rxRing", opts.rxRing ?? RXRING_DEFAULT, 65536 + 64, 1 << 30) & ~3;
+  const txRing = integer(what, "txRing", opts.txRing ?? txRingBytes(ring), 65536 + 64, 1 << 30) & ~3;
   checkVnet(kernel, vnet, what);
   const x = exportsOf(kernel);
 
@@ -523,7 +543,7 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   let sock: dgram.Socket | ThreadSocket;
   let addr: { address: string; port: number };
   if (rxThread) {
-    const ts = new ThreadSocket(rxRing);
+    const ts = new ThreadSocket(rxRing, txRing, remote);
     sock = ts;
     try {
       // The worker sets the buffer sizes once bound (the OS caps them at net.core.rmem_max).
