@@ -97,7 +97,7 @@ export interface VxlanOptions {
   mac?: string;
   /** Interface MTU (default 1450). */
   mtu?: number;
-  /** Output ring size in 64 KiB segments, 1 .. 64 (default 16): frames one kernel entry may send. */
+  /** Output ring size in 64 KiB segments, 1 .. 64 (default 16, more for an mtu above 1450: as many frames): frames one kernel entry may send. */
   ringSegments?: number;
   /** Socket receive buffer to ask the OS for, bytes (default 16 MiB; the OS caps it at net.core.rmem_max). */
   recvBufferSize?: number;
@@ -498,7 +498,15 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   }
   const localAddress = underlayText(localText, remote.family);
   const mtu = opts.mtu === undefined ? undefined : integer(what, "mtu", opts.mtu, 72, 16384);
-  const ring = opts.ringSegments === undefined ? undefined : integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX);
+  // A larger MTU makes larger records: by default the ring grows with it, so that it holds as
+  // many frames as the default ring does at MTU 1450 (64 segments at most: about 450 frames
+  // at MTU 8950, more than a 2 MiB window's burst from one kernel entry).
+  const ring =
+    opts.ringSegments !== undefined
+      ? integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX)
+      : mtu !== undefined && mtu > VXLAN_MTU
+        ? Math.min(RING_MAX, Math.ceil((RING_DEFAULT * (mtu + 30)) / (VXLAN_MTU + 30)))
+        : undefined;
   const rcvbuf = integer(what, "recvBufferSize", opts.recvBufferSize ?? RCVBUF_DEFAULT, 65536, 1 << 30);
   const rx = {
     queue: integer(what, "rxQueue", opts.rxQueue ?? RXQ_DEFAULT, 1, 1 << 20),
