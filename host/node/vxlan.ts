@@ -4,10 +4,11 @@
 //
 // Output: the kernel copies each frame, behind its VXLAN header, into the interface's ring;
 // the kernel drains every port after each kernel entry and clock tick (Kernel.attachPort)
-// and this file sends one datagram per record to the remote. The socket lives in the
-// process's VXLAN receive thread by default (host/node/vxlan_thread.ts), which reads it
-// while this thread runs the kernel and passes datagrams through a shared ring; with
-// rxThread: false it is a node:dgram socket of this thread. Input: every datagram the
+// and this file sends one datagram per record to the remote. The socket is a node:dgram
+// socket of this thread by default (one sendmsg per datagram); with rxThread: true it lives
+// in the process's VXLAN thread (host/node/vxlan_thread.ts), which reads it while this
+// thread runs the kernel, passes datagrams through a shared ring, and sends the frames this
+// file copies into a second ring with sendmmsg batches. Input: every datagram the
 // socket reads goes into the port's receive queue (host/wire/rxqueue.ts: one FIFO per
 // source, served round robin, bounded, drops counted); once per turn of the event loop the
 // queue is packed into the kernel's I/O buffer and handed in with one call per batch
