@@ -7,6 +7,7 @@
 //   node --import tsx bench/drivers/vxlan_tcp.ts [runs] [MiB]
 //   DIR=rx node --import tsx bench/drivers/vxlan_tcp.ts [runs] [MiB]   the other way: socat sends to wavnet
 //   RXTHREAD=1 ...   the port's socket in the VXLAN thread (which sends with sendmmsg batches)
+//   RXTHREAD=1 NOBATCH=1 ...   the same with a sendmsg per datagram in the thread
 //   MTU=8950 ...     a jumbo underlay: veth MTU 9000, inner MTU 8950 at both ends
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/drivers/vxlan_tcp.ts 1 128
 
@@ -17,6 +18,7 @@ import { createVxlan } from "../../host/index.js";
 import { tcpConnections, tcpStats, TCPSTAT_NAMES } from "../../host/index.js";
 import { linuxVxlan } from "../../tests/interop/netns.js";
 import { SOL_SOCKET, SO } from "../../host/index.js";
+import { setVxlanSendBatching } from "../../host/node/vxlan_thread.js";
 import { median } from "../lib.js";
 
 const MiB = 1 << 20;
@@ -30,6 +32,7 @@ const PORT = 4791;
 const sndbuf = Number(process.env.SNDBUF ?? 0);
 /** RXTHREAD=1: the port's socket in the VXLAN receive thread (rxThread: true), sends included. */
 const rxThread = process.env.RXTHREAD === "1";
+if (process.env.NOBATCH === "1") setVxlanSendBatching(false);
 /** MTU=8950: a jumbo underlay (veth MTU = this + 50) and this inner MTU at both ends. */
 const mtu = process.env.MTU ? Number(process.env.MTU) : undefined;
 
