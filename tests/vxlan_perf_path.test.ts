@@ -19,20 +19,20 @@ interface Side {
   before: ReturnType<typeof snapshot>;
 }
 
-async function side(name: string, addr: string, ringSegments?: number): Promise<Side> {
+async function side(name: string, addr: string, ringSegments?: number, thread?: { txRing?: number }): Promise<Side> {
   const k = await Kernel.boot({ clock: "real" });
   k.reclaim();
   const before = snapshot(k);
   const v = k.createVnet(name);
-  const vx = await createVxlan(k, v, { vni: 77, remote: "127.0.0.1:9", localPort: 0, localAddress: "127.0.0.1", ringSegments });
+  const vx = await createVxlan(k, v, { vni: 77, remote: "127.0.0.1:9", localPort: 0, localAddress: "127.0.0.1", ringSegments, rxThread: thread !== undefined, txRing: thread?.txRing });
   vx.setUp();
   addAddress(k, vx, addr);
   return { k, v, vx, before };
 }
 
 /** Two sides joined, ARP resolved both ways (a ping each way). */
-async function link(ringSegments?: number): Promise<[Side, Side]> {
-  const a = await side("A", "10.67.0.1/24", ringSegments);
+async function link(ringSegments?: number, thread?: { txRing?: number }): Promise<[Side, Side]> {
+  const a = await side("A", "10.67.0.1/24", ringSegments, thread);
   const b = await side("B", "10.67.0.2/24");
   a.vx.setRemote(`127.0.0.1:${b.vx.localPort}`);
   b.vx.setRemote(`127.0.0.1:${a.vx.localPort}`);
@@ -52,9 +52,9 @@ async function teardown(s: Side): Promise<void> {
   s.k.shutdown();
 }
 
-describe("vxlan port fast path", () => {
+for (const threaded of [false, true]) describe(`vxlan port fast path, ${threaded ? "socket in the thread (rxThread: true)" : "socket on the main thread"}`, () => {
   test("a socket send() puts its frame on the wire before the call returns", async () => {
-    const [a, b] = await link();
+    const [a, b] = await link(undefined, threaded ? {} : undefined);
     const s = socket(a.k, a.v, "inet", "dgram", 17);
     const before = a.vx.vxlanStats();
     // No await between the send and the check: no later kernel entry or clock tick may do it.
@@ -70,7 +70,7 @@ describe("vxlan port fast path", () => {
   test("a burst over two ring segments in one kernel entry arrives whole and in order", async () => {
     // Two 64 KiB segments; one sendBatch call fills up to 64 KiB of 1,200-byte datagrams,
     // whose frames (with record and VXLAN headers) take more than one segment.
-    const [a, b] = await link(2);
+    const [a, b] = await link(2, threaded ? {} : undefined);
     const N = 150;
     const rx = b.v.dgram({ type: "udp4", recvBufferSize: 1 << 20 });
     await new Promise<void>((r) => rx.bind(7001, "10.67.0.2", () => r()));
@@ -127,6 +127,47 @@ describe("vxlan port fast path", () => {
     assert.equal(s1.sent - s0.sent, r.sent, "what went in went out");
     assert.equal(a.vx.counters().oqdrops, s1.txRingDrops);
     tx.close();
+    await teardown(a);
+    await teardown(b);
+  });
+});
+
+describe("vxlan port fast path, the thread's tx ring", () => {
+  test("a burst bigger than the ring to the thread is cut and counted (txThreadDrops), and what fits arrives in order", async () => {
+    // The smallest tx ring (64 KiB + 64) and a kernel ring of 4 segments: one sendBatch of
+    // 150 datagrams of 1,200 bytes (1,260 bytes a record in the tx ring) fills the tx ring
+    // after about 52 frames within one kernel entry (the worker is only told at the end of
+    // it), and the rest are dropped there, counted, never sent.
+    const [a, b] = await link(4, { txRing: 65536 + 64 });
+    const N = 150;
+    const rx = b.v.dgram({ type: "udp4", recvBufferSize: 1 << 20 });
+    await new Promise<void>((r) => rx.bind(7003, "10.67.0.2", () => r()));
+    const got: number[] = [];
+    rx.on("message", (msg: Uint8Array) => got.push(new DataView(msg.buffer, msg.byteOffset, msg.byteLength).getUint32(0)));
+    const tx = socket(a.k, a.v, "inet", "dgram", 17);
+    const dgrams = Array.from({ length: N }, (_, i) => {
+      const d = new Uint8Array(1200);
+      new DataView(d.buffer).setUint32(0, i);
+      return d;
+    });
+    const s0 = a.vx.vxlanStats();
+    // sendBatch fills up to 64 KiB of datagrams per kernel entry: three calls, one entry each.
+    let done = 0;
+    while (done < N) done += sendBatch(a.k, tx, dgrams.slice(done), "10.67.0.2", 7003).sent;
+    const s1 = a.vx.vxlanStats();
+    const dropped = s1.txThreadDrops - s0.txThreadDrops;
+    const sent = s1.sent - s0.sent;
+    assert.equal(s1.txFrames - s0.txFrames, N, "every datagram made a frame");
+    assert.equal(s1.txRingDrops - s0.txRingDrops, 0, "the kernel's ring held each entry's burst");
+    assert.ok(dropped > 0, "the tx ring to the thread overflowed");
+    assert.equal(sent + dropped, N, "each frame was sent or dropped and counted");
+    const deadline = Date.now() + 5000;
+    while (got.length < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got.length, sent, "what was handed to the thread arrived, nothing else");
+    assert.deepEqual([...got].sort((x, y) => x - y), got, "in order");
+    tx.close();
+    rx.close();
     await teardown(a);
     await teardown(b);
   });

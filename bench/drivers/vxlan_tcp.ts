@@ -6,6 +6,9 @@
 //
 //   node --import tsx bench/drivers/vxlan_tcp.ts [runs] [MiB]
 //   DIR=rx node --import tsx bench/drivers/vxlan_tcp.ts [runs] [MiB]   the other way: socat sends to wavnet
+//   RXTHREAD=1 ...   the port's socket in the VXLAN thread (which sends with sendmmsg batches)
+//   RXTHREAD=1 NOBATCH=1 ...   the same with a sendmsg per datagram in the thread
+//   MTU=8950 ...     a jumbo underlay: veth MTU 9000, inner MTU 8950 at both ends
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/drivers/vxlan_tcp.ts 1 128
 
 import { spawn } from "node:child_process";
@@ -15,6 +18,7 @@ import { createVxlan } from "../../host/index.js";
 import { tcpConnections, tcpStats, TCPSTAT_NAMES } from "../../host/index.js";
 import { linuxVxlan } from "../../tests/interop/netns.js";
 import { SOL_SOCKET, SO } from "../../host/index.js";
+import { setVxlanSendBatching } from "../../host/node/vxlan_thread.js";
 import { median } from "../lib.js";
 
 const MiB = 1 << 20;
@@ -26,13 +30,18 @@ const VNI = 5152;
 const PORT = 4791;
 /** SNDBUF=bytes: SO_SNDBUF of the client socket (default: the kernel's 32 KiB). */
 const sndbuf = Number(process.env.SNDBUF ?? 0);
+/** RXTHREAD=1: the port's socket in the VXLAN receive thread (rxThread: true), sends included. */
+const rxThread = process.env.RXTHREAD === "1";
+if (process.env.NOBATCH === "1") setVxlanSendBatching(false);
+/** MTU=8950: a jumbo underlay (veth MTU = this + 50) and this inner MTU at both ends. */
+const mtu = process.env.MTU ? Number(process.env.MTU) : undefined;
 
 async function once(bytes: number): Promise<number> {
-  const lx = linuxVxlan({ tag: `d${process.pid % 10000}`, vni: VNI, port: PORT, linuxAddr: "10.205.0.2/24" });
+  const lx = linuxVxlan({ tag: `d${process.pid % 10000}`, vni: VNI, port: PORT, linuxAddr: "10.205.0.2/24", mtu, underlayMtu: mtu !== undefined ? mtu + 50 : undefined });
   const k = await Kernel.boot({ clock: "real" });
   try {
     const v = k.createVnet("drv");
-    const vx = await createVxlan(k, v, { vni: VNI, remote: `${lx.underlayLinux}:${PORT}`, localAddress: lx.underlayHost, localPort: PORT });
+    const vx = await createVxlan(k, v, { vni: VNI, remote: `${lx.underlayLinux}:${PORT}`, localAddress: lx.underlayHost, localPort: PORT, rxThread, mtu });
     vx.setUp();
     addAddress(k, vx, "10.205.0.1/24");
     // Counts of kernel entries and port drains (wrapped on this instance only).

@@ -4,10 +4,11 @@
 //
 // Output: the kernel copies each frame, behind its VXLAN header, into the interface's ring;
 // the kernel drains every port after each kernel entry and clock tick (Kernel.attachPort)
-// and this file sends one datagram per record to the remote. The socket lives in the
-// process's VXLAN receive thread by default (host/node/vxlan_thread.ts), which reads it
-// while this thread runs the kernel and passes datagrams through a shared ring; with
-// rxThread: false it is a node:dgram socket of this thread. Input: every datagram the
+// and this file sends one datagram per record to the remote. The socket is a node:dgram
+// socket of this thread by default (one sendmsg per datagram); with rxThread: true it lives
+// in the process's VXLAN thread (host/node/vxlan_thread.ts), which reads it while this
+// thread runs the kernel, passes datagrams through a shared ring, and sends the frames this
+// file copies into a second ring with sendmmsg batches. Input: every datagram the
 // socket reads goes into the port's receive queue (host/wire/rxqueue.ts: one FIFO per
 // source, served round robin, bounded, drops counted); once per turn of the event loop the
 // queue is packed into the kernel's I/O buffer and handed in with one call per batch
@@ -57,6 +58,13 @@ const RXRING_DEFAULT = 8 << 20;
  * ring, so the kernel may run this long per turn (then the loop runs timers and other I/O).
  */
 const THREAD_SLICE_MS = 2;
+/** Default output ring of the if_vxlan module, segments of 64 KiB. */
+const RING_DEFAULT = 16;
+
+/** The tx ring to the receive thread: room for what two full kernel output rings hold, at least 2 MiB. */
+function txRingBytes(ringSegments = RING_DEFAULT): number {
+  return Math.max(2 << 20, 2 * ringSegments * 65536);
+}
 /** Datagrams moved from the ring into the fair queue per look at most (then the kernel gets a batch). */
 const TAKE_MAX = 1024;
 
@@ -90,7 +98,7 @@ export interface VxlanOptions {
   mac?: string;
   /** Interface MTU (default 1450). */
   mtu?: number;
-  /** Output ring size in 64 KiB segments, 1 .. 64 (default 16): frames one kernel entry may send. */
+  /** Output ring size in 64 KiB segments, 1 .. 64 (default 16, more for an mtu above 1450: as many frames): frames one kernel entry may send. */
   ringSegments?: number;
   /** Socket receive buffer to ask the OS for, bytes (default 16 MiB; the OS caps it at net.core.rmem_max). */
   recvBufferSize?: number;
@@ -110,6 +118,8 @@ export interface VxlanOptions {
   rxThread?: boolean;
   /** Bytes of the ring between the receive thread and the port (default 8 MiB; about 100,000 small datagrams). */
   rxRing?: number;
+  /** With rxThread: bytes of the ring from the port to the thread's socket (default: twice the output ring, at least 2 MiB); a frame that finds it full is dropped and counted (txThreadDrops). */
+  txRing?: number;
 }
 
 /** Counters of one VXLAN port: the kernel's (frames and drops) and the socket's. */
@@ -141,6 +151,8 @@ export interface VxlanStats {
   rxQueueDrops: number;
   /** Datagrams the receive thread dropped because its ring to the port was full (0 without the thread). */
   rxRingDrops: number;
+  /** Frames the port dropped because its ring to the thread's socket was full (0 without the thread). */
+  txThreadDrops: number;
   /** Datagrams waiting in the receive queue now, and the most that ever waited. */
   rxQueued: number;
   rxQueuePeak: number;
@@ -289,9 +301,15 @@ class VxlanPort implements HostPort {
         return;
       }
     }
-    const n = drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne);
-    this.sent += n;
-    if (n > 0 && this.sock instanceof ThreadSocket) this.sock.sendFlush(this.remote.port, this.remote.address);
+    if (this.sock instanceof ThreadSocket) {
+      // Straight from kernel memory into the thread's tx ring (one copy), then one ping at most.
+      const drops = this.sock.txDrops;
+      const n = drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne, false);
+      this.sent += n - (this.sock.txDrops - drops);
+      if (n > 0) this.sock.sendFlush();
+      return;
+    }
+    this.sent += drainRing(this.kernel.memory, this.reader, this.iface.ptr, this.sendOne);
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -411,6 +429,7 @@ export class VxlanInterface extends Interface {
     const r = parseRemote(remote, what);
     if (r.family !== this.#port.remote.family) throw new ConfigError(`${what}: the socket is IPv${this.#port.remote.family}, ${remote} is not`);
     this.#port.remote = r;
+    if (this.#port.sock instanceof ThreadSocket) this.#port.sock.setRemote(r.port, r.address);
   }
 
   /** False once the interface is gone or the kernel shut down (the socket is closed then). */
@@ -429,6 +448,7 @@ export class VxlanInterface extends Interface {
     out.rxRead = p.rxRead;
     out.rxQueueDrops = p.rxq.drops;
     out.rxRingDrops = p.ringDrops;
+    out.txThreadDrops = p.sock instanceof ThreadSocket ? p.sock.txDrops : 0;
     out.rxQueued = p.rxq.length;
     out.rxQueuePeak = p.rxq.peak;
     out.rxSocketDrops = socketDrops(p.remote.family, this.localAddress, this.localPort);
@@ -465,7 +485,7 @@ function bind(sock: dgram.Socket, port: number, address: string, what: string): 
 export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions): Promise<VxlanInterface> {
   let what = "vxlan create";
   if (opts === null || typeof opts !== "object") throw new ConfigError(`${what}: options must be an object`);
-  const known = ["name", "vni", "remote", "localPort", "localAddress", "mac", "mtu", "ringSegments", "recvBufferSize", "rxQueue", "rxQueueBytes", "rxBurst", "rxThread", "rxRing"];
+  const known = ["name", "vni", "remote", "localPort", "localAddress", "mac", "mtu", "ringSegments", "recvBufferSize", "rxQueue", "rxQueueBytes", "rxBurst", "rxThread", "rxRing", "txRing"];
   for (const key of Object.keys(opts)) {
     if (!known.includes(key)) throw new ConfigError(`${what}: unknown option "${key}" (known: ${known.join(", ")})`);
   }
@@ -479,7 +499,15 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   }
   const localAddress = underlayText(localText, remote.family);
   const mtu = opts.mtu === undefined ? undefined : integer(what, "mtu", opts.mtu, 72, 16384);
-  const ring = opts.ringSegments === undefined ? undefined : integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX);
+  // A larger MTU makes larger records: by default the ring grows with it, so that it holds as
+  // many frames as the default ring does at MTU 1450 (64 segments at most: about 450 frames
+  // at MTU 8950, more than a 2 MiB window's burst from one kernel entry).
+  const ring =
+    opts.ringSegments !== undefined
+      ? integer(what, "ringSegments", opts.ringSegments, 1, RING_MAX)
+      : mtu !== undefined && mtu > VXLAN_MTU
+        ? Math.min(RING_MAX, Math.ceil((RING_DEFAULT * (mtu + 30)) / (VXLAN_MTU + 30)))
+        : undefined;
   const rcvbuf = integer(what, "recvBufferSize", opts.recvBufferSize ?? RCVBUF_DEFAULT, 65536, 1 << 30);
   const rx = {
     queue: integer(what, "rxQueue", opts.rxQueue ?? RXQ_DEFAULT, 1, 1 << 20),
@@ -489,6 +517,7 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   const rxThread = opts.rxThread ?? false;
   if (typeof rxThread !== "boolean") throw new ConfigError(`${what}: rxThread must be true or false, got ${show(opts.rxThread)}`);
   const rxRing = integer(what, "rxRing", opts.rxRing ?? RXRING_DEFAULT, 65536 + 64, 1 << 30) & ~3;
+  const txRing = integer(what, "txRing", opts.txRing ?? txRingBytes(ring), 65536 + 64, 1 << 30) & ~3;
   checkVnet(kernel, vnet, what);
   const x = exportsOf(kernel);
 
@@ -523,7 +552,7 @@ export async function createVxlan(kernel: Kernel, vnet: Vnet, opts: VxlanOptions
   let sock: dgram.Socket | ThreadSocket;
   let addr: { address: string; port: number };
   if (rxThread) {
-    const ts = new ThreadSocket(rxRing);
+    const ts = new ThreadSocket(rxRing, txRing, remote);
     sock = ts;
     try {
       // The worker sets the buffer sizes once bound (the OS caps them at net.core.rmem_max).

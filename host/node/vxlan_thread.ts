@@ -13,8 +13,16 @@
 // asks only once it found the ring empty. When the ring is full the worker drops the
 // datagram and counts it (rxRingDrops): the drop is ours, counted, not the OS's.
 //
-// Sending goes through the worker too (the socket lives there): the frames one kernel entry
-// sends are packed into one transferred ArrayBuffer, one message per entry.
+// Sending goes through the worker too (the socket lives there), through a second ring of the
+// same layout the other way: the port copies each frame straight from the kernel's output
+// ring into it (one copy), and posts one "tx" ping only when the worker found the ring empty
+// and asked (WANT), so a busy worker is never sent a message. The worker takes whatever the
+// ring holds in one copy per look and sends it. It runs with Node's --test-udp-no-try-send
+// where Node accepts that for a worker: then node:dgram does not try each send at once but
+// queues it in libuv, which flushes its queue with sendmmsg, up to 20 datagrams a system
+// call, once per turn of the worker's loop (about half the CPU per datagram of one sendmsg
+// each; docs/vxlan.md "Performance"). A full tx ring drops the frame in the port, counted
+// (txThreadDrops), as a NIC's full transmit ring does.
 //
 // One worker for all ports (a worker is a V8 isolate, some MB): started with the first port,
 // terminated LINGER_MS after the last one's socket has closed (a port made again soon, as the
@@ -34,6 +42,48 @@ const HDR_BYTES = 64;
 const WRAP = 0xffffffff;
 /** How long the worker outlives its last port. */
 const LINGER_MS = 1000;
+/** Datagrams the worker lets libuv queue per socket at most; beyond, it leaves the tx ring alone (which then fills and drops). */
+const TX_QUEUE_MAX = 4096;
+/**
+ * Node's option that makes node:dgram queue every send in libuv (which sends a queue with
+ * sendmmsg) instead of trying sendmsg first. Meant for Node's own tests, so checked: a Node
+ * that refuses it for a worker gets a worker without it (one sendmsg per datagram).
+ */
+const BATCH_FLAG = "--test-udp-no-try-send";
+let batchSends = true;
+
+/** Off: the next worker started sends each datagram with its own sendmsg (drivers compare the two; the worker running keeps its mode). */
+export function setVxlanSendBatching(on: boolean): void {
+  batchSends = on;
+}
+
+/**
+ * Write one record (u32 length, u32 word, the bytes, padding to 4) into a ring of header h
+ * (HEAD, TAIL as byte offsets of the data area w/d of cap bytes); false when it does not
+ * fit. The writer owns HEAD, the reader TAIL. Runs in the worker too (as its source text),
+ * so it names nothing outside itself.
+ */
+function ringPut(h: Int32Array, w: Uint32Array, d: Uint8Array, cap: number, msg: Uint8Array, word: number): boolean {
+  const need = 8 + ((msg.length + 3) & ~3);
+  let head = Atomics.load(h, 0);
+  const tail = Atomics.load(h, 1);
+  // head == tail means empty, so a write never makes head reach tail.
+  if (head >= tail) {
+    const room = cap - head;
+    if (!(room > need || (room === need && tail > 0))) {
+      if (tail <= need) return false;
+      w[head >>> 2] = 0xffffffff;
+      head = 0;
+    }
+  } else if (tail - head <= need) return false;
+  w[head >>> 2] = msg.length;
+  w[(head >>> 2) + 1] = word;
+  d.set(msg, head + 8);
+  head += need;
+  if (head === cap) head = 0;
+  Atomics.store(h, 0, head);
+  return true;
+}
 
 // The worker's program (plain JavaScript: it runs with no loader, from source or from dist/).
 // rxqBucket is the queue's own hash, so the worker files each datagram as the queue would.
@@ -44,35 +94,63 @@ const dgram = require("node:dgram");
 const RXQ_BUCKETS = ${RXQ_BUCKETS};
 const rxqBucket = ${rxqBucket.toString()};
 const HEAD = ${HEAD}, TAIL = ${TAIL}, WANT = ${WANT}, DROPS = ${DROPS}, HDR_BYTES = ${HDR_BYTES}, WRAP = ${WRAP};
+const TX_QUEUE_MAX = ${TX_QUEUE_MAX};
+const ringPut = ${ringPut.toString()};
 const socks = new Map();
 
-function put(p, msg, b) {
-  const h = p.h, cap = p.cap;
-  const need = 8 + ((msg.length + 3) & ~3);
-  let head = Atomics.load(h, HEAD);
-  const tail = Atomics.load(h, TAIL);
-  // head == tail means empty, so a write never makes head reach tail.
-  if (head >= tail) {
-    const room = cap - head;
-    if (!(room > need || (room === need && tail > 0))) {
-      if (tail <= need) return false;
-      p.w[head >>> 2] = WRAP;
-      head = 0;
+function ring(sab) {
+  return { h: new Int32Array(sab, 0, HDR_BYTES / 4), w: new Uint32Array(sab, HDR_BYTES), d: new Uint8Array(sab, HDR_BYTES), cap: sab.byteLength - HDR_BYTES };
+}
+
+// Send everything the port's tx ring holds: one copy out of the ring per look (the sends
+// may complete later, in libuv's queue, and the ring's space is reused at once), then a
+// datagram per record. Found empty, ask the port for a ping (and look once more: a record
+// written just before the ask would otherwise wait unannounced).
+function txDrain(p) {
+  p.txScheduled = false;
+  if (p.closed) return;
+  const t = p.tx;
+  for (;;) {
+    let tail = Atomics.load(t.h, TAIL);
+    const head = Atomics.load(t.h, HEAD);
+    if (head === tail) {
+      Atomics.store(t.h, WANT, 1);
+      if (Atomics.load(t.h, HEAD) === tail) return;
+      Atomics.store(t.h, WANT, 0);
+      continue;
     }
-  } else if (tail - head <= need) return false;
-  p.w[head >>> 2] = msg.length;
-  p.w[(head >>> 2) + 1] = b;
-  p.d.set(msg, head + 8);
-  head += need;
-  if (head === cap) head = 0;
-  Atomics.store(h, HEAD, head);
-  return true;
+    if (p.sock.getSendQueueCount() > TX_QUEUE_MAX) break;
+    // [tail, end): up to head, or to the end of the data area, where a WRAP record may sit.
+    const end = head > tail ? head : t.cap;
+    const chunk = t.d.slice(tail, end);
+    const w = new Uint32Array(chunk.buffer);
+    let off = 0;
+    while (off < chunk.length) {
+      const len = w[off >>> 2];
+      if (len === WRAP) {
+        off = chunk.length;
+        break;
+      }
+      p.sock.send(new Uint8Array(chunk.buffer, off + 8, len), p.rport, p.raddr);
+      off += 8 + ((len + 3) & ~3);
+    }
+    tail += off;
+    if (tail >= t.cap) tail = 0;
+    Atomics.store(t.h, TAIL, tail);
+    // Let the loop run (libuv sends what was queued) before the next look.
+    break;
+  }
+  if (!p.txScheduled) {
+    p.txScheduled = true;
+    setImmediate(txDrain, p);
+  }
 }
 
 parentPort.on("message", (m) => {
   if (m.t === "open") {
     const sock = dgram.createSocket({ type: m.type });
-    const p = { sock, h: new Int32Array(m.sab, 0, HDR_BYTES / 4), w: new Uint32Array(m.sab, HDR_BYTES), d: new Uint8Array(m.sab, HDR_BYTES), cap: m.sab.byteLength - HDR_BYTES };
+    const rx = ring(m.sab);
+    const p = { sock, h: rx.h, w: rx.w, d: rx.d, cap: rx.cap, tx: ring(m.txSab), rport: m.rport, raddr: m.raddr, txScheduled: false, closed: false };
     socks.set(m.id, p);
     let bound = false;
     sock.on("error", (e) => {
@@ -92,7 +170,7 @@ parentPort.on("message", (m) => {
       parentPort.postMessage({ t: "bound", id: m.id, address: a.address, port: a.port, rcvbuf: sock.getRecvBufferSize() });
     });
     sock.on("message", (msg, rinfo) => {
-      if (!put(p, msg, rxqBucket(rinfo.address, rinfo.port))) {
+      if (!ringPut(p.h, p.w, p.d, p.cap, msg, rxqBucket(rinfo.address, rinfo.port))) {
         Atomics.add(p.h, DROPS, 1);
         return;
       }
@@ -105,17 +183,17 @@ parentPort.on("message", (m) => {
     sock.bind(m.port, m.address);
   } else if (m.t === "tx") {
     const p = socks.get(m.id);
+    if (p && !p.txScheduled) txDrain(p);
+  } else if (m.t === "remote") {
+    const p = socks.get(m.id);
     if (!p) return;
-    const dv = new DataView(m.buf);
-    for (let off = 0; off + 4 <= m.buf.byteLength; ) {
-      const len = dv.getUint32(off, true);
-      p.sock.send(new Uint8Array(m.buf, off + 4, len), m.port, m.address);
-      off += 4 + len;
-    }
+    p.rport = m.rport;
+    p.raddr = m.raddr;
   } else if (m.t === "close") {
     const p = socks.get(m.id);
     if (!p) return;
     socks.delete(m.id);
+    p.closed = true;
     p.sock.close();
   }
 });
@@ -133,6 +211,8 @@ export interface ThreadSocketEvents {
 
 class RxThread {
   readonly worker: Worker;
+  /** Whether the worker runs with BATCH_FLAG (libuv sends its queue with sendmmsg). */
+  readonly batched: boolean;
   readonly socks = new Map<number, ThreadSocket>();
   private nextId = 1;
   private linger?: ReturnType<typeof setTimeout>;
@@ -140,7 +220,16 @@ class RxThread {
 
   constructor() {
     // No loader flags (tsx): the program is plain JavaScript, and the worker starts faster.
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    let worker: Worker | undefined;
+    if (batchSends) {
+      try {
+        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [BATCH_FLAG] });
+      } catch {
+        // ERR_WORKER_INVALID_EXEC_ARGV: this Node does not have the flag; send one by one.
+      }
+    }
+    this.worker = worker ?? new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    this.batched = worker !== undefined;
     this.worker.on("message", (m) => this.socks.get(m.id)?.onMessage(m));
     const die = (why: string) => {
       if (this.dead) return;
@@ -198,15 +287,27 @@ export class ThreadSocket {
   private readonly w: Uint32Array;
   private readonly d: Uint8Array;
   private readonly cap: number;
-  private tx: Uint8Array[] = [];
-  private txBytes = 0;
+  private readonly txSab: SharedArrayBuffer;
+  private readonly txh: Int32Array;
+  private readonly txw: Uint32Array;
+  private readonly txd: Uint8Array;
+  private readonly txCap: number;
+  private rport: number;
+  private raddr: string;
+  private sentRemote: { port: number; address: string };
+  /** Frames dropped because the tx ring to the worker was full. */
+  txDrops = 0;
   private bindWaiter?: { resolve: (a: { address: string; port: number }) => void; reject: (e: Error) => void };
   private rcvbuf = 0;
   private gone = false;
   events?: ThreadSocketEvents;
 
-  /** @param ringBytes size of the ring the worker fills (a multiple of 4). */
-  constructor(ringBytes: number) {
+  /**
+   * @param ringBytes size of the ring the worker fills (a multiple of 4).
+   * @param txRingBytes size of the ring the port fills with frames to send (a multiple of 4).
+   * @param remote where datagrams go (setRemote changes it).
+   */
+  constructor(ringBytes: number, txRingBytes: number, remote: { port: number; address: string }) {
     this.thread = shared ??= new RxThread();
     this.id = this.thread.add(this);
     this.sab = new SharedArrayBuffer(HDR_BYTES + ringBytes);
@@ -214,13 +315,28 @@ export class ThreadSocket {
     this.w = new Uint32Array(this.sab, HDR_BYTES);
     this.d = new Uint8Array(this.sab, HDR_BYTES);
     this.cap = ringBytes;
+    this.txSab = new SharedArrayBuffer(HDR_BYTES + txRingBytes);
+    this.txh = new Int32Array(this.txSab, 0, HDR_BYTES / 4);
+    this.txw = new Uint32Array(this.txSab, HDR_BYTES);
+    this.txd = new Uint8Array(this.txSab, HDR_BYTES);
+    this.txCap = txRingBytes;
+    // The worker looks at the tx ring when pinged: it wants the first ping.
+    Atomics.store(this.txh, WANT, 1);
+    this.rport = remote.port;
+    this.raddr = remote.address;
+    this.sentRemote = remote;
+  }
+
+  /** Whether the worker sends with sendmmsg batches (Node took --test-udp-no-try-send for it). */
+  get batched(): boolean {
+    return this.thread.batched;
   }
 
   /** Bind in the worker; resolves with the bound address, rejects with the OS's message. */
   bind(type: "udp4" | "udp6", port: number, address: string, rcvbuf: number): Promise<{ address: string; port: number }> {
     return new Promise((resolve, reject) => {
       this.bindWaiter = { resolve, reject };
-      this.thread.worker.postMessage({ t: "open", id: this.id, type, port, address, rcvbuf, sab: this.sab });
+      this.thread.worker.postMessage({ t: "open", id: this.id, type, port, address, rcvbuf, sab: this.sab, txSab: this.txSab, rport: this.rport, raddr: this.raddr });
     });
   }
 
@@ -260,26 +376,31 @@ export class ThreadSocket {
     this.events?.closed();
   }
 
-  /** Queue one datagram; sendFlush() hands what is queued to the worker in one message. */
-  send(d: Uint8Array): void {
-    this.tx.push(d);
-    this.txBytes += 4 + d.length;
+  /** Copy one datagram into the tx ring (d may be a view of kernel memory); false: the ring was full and it was dropped (counted). */
+  send(d: Uint8Array): boolean {
+    if (ringPut(this.txh, this.txw, this.txd, this.txCap, d, 0)) return true;
+    this.txDrops++;
+    return false;
   }
 
-  sendFlush(port: number, address: string): void {
-    if (this.tx.length === 0) return;
-    const buf = new ArrayBuffer(this.txBytes);
-    const dv = new DataView(buf);
-    const u8 = new Uint8Array(buf);
-    let off = 0;
-    for (const d of this.tx) {
-      dv.setUint32(off, d.length, true);
-      u8.set(d, off + 4);
-      off += 4 + d.length;
+  /** Where datagrams go from the worker's next look at the tx ring on. */
+  setRemote(port: number, address: string): void {
+    this.rport = port;
+    this.raddr = address;
+  }
+
+  /** After a kernel entry's send()s: tell the worker, if it is waiting for a ping (one message, not one per datagram). */
+  sendFlush(): void {
+    if (this.gone) return;
+    if (this.sentRemote.port !== this.rport || this.sentRemote.address !== this.raddr) {
+      this.sentRemote = { port: this.rport, address: this.raddr };
+      this.thread.worker.postMessage({ t: "remote", id: this.id, rport: this.rport, raddr: this.raddr });
     }
-    this.tx = [];
-    this.txBytes = 0;
-    if (!this.gone) this.thread.worker.postMessage({ t: "tx", id: this.id, buf, port, address }, [buf]);
+    if (Atomics.load(this.txh, HEAD) === Atomics.load(this.txh, TAIL)) return;
+    if (Atomics.load(this.txh, WANT) === 1) {
+      Atomics.store(this.txh, WANT, 0);
+      this.thread.worker.postMessage({ t: "tx", id: this.id });
+    }
   }
 
   /**

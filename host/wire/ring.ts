@@ -13,15 +13,17 @@ export interface RingReader {
 /**
  * Take every record the ring of ifp holds and call each(data) for each, in order. One copy
  * per segment read: the views handed to each() are of that copy, never written again, so a
- * transport may keep them (a send that completes later). Returns the records read.
+ * transport may keep them (a send that completes later). With copy false there is no copy:
+ * the views are of kernel memory and valid only during each() (for a transport that copies
+ * them at once, as the VXLAN thread's ring does). Returns the records read.
  */
-export function drainRing(memory: WebAssembly.Memory, r: RingReader, ifp: number, each: (data: Uint8Array) => void): number {
+export function drainRing(memory: WebAssembly.Memory, r: RingReader, ifp: number, each: (data: Uint8Array) => void, copy = true): number {
   let records = 0;
   for (let n = r.readable(ifp); n > 0; n = r.readable(ifp)) {
     const p = r.readPtr() >>> 0;
-    const chunk = new Uint8Array(memory.buffer, p, n).slice();
-    r.consume(ifp, n);
-    const dv = new DataView(chunk.buffer);
+    const chunk = copy ? new Uint8Array(memory.buffer, p, n).slice() : new Uint8Array(memory.buffer, p, n);
+    if (copy) r.consume(ifp, n);
+    const dv = new DataView(chunk.buffer, chunk.byteOffset, n);
     for (let off = 0; off + 8 <= n; ) {
       const reclen = dv.getUint32(off, true);
       const dlen = dv.getUint32(off + 4, true);
@@ -30,6 +32,7 @@ export function drainRing(memory: WebAssembly.Memory, r: RingReader, ifp: number
       records++;
       off += reclen;
     }
+    if (!copy) r.consume(ifp, n);
   }
   return records;
 }

@@ -90,9 +90,10 @@ export interface LinuxVxlan {
 /**
  * Namespace `wvx-<tag>` with veth `wvn-<tag>` (underlay 10.201.N.2/24), whose root-side end
  * `wvh-<tag>` has 10.201.N.1/24, and a vxlan device vx0 (vni, remote 10.201.N.1:port,
- * dstport port) with linuxAddr on it.
+ * dstport port) with linuxAddr on it. underlayMtu: the veth pair's MTU (a jumbo underlay);
+ * mtu: vx0's.
  */
-export function linuxVxlan(o: { tag: string; vni: number; port: number; linuxAddr: string; mtu?: number }): LinuxVxlan {
+export function linuxVxlan(o: { tag: string; vni: number; port: number; linuxAddr: string; mtu?: number; underlayMtu?: number }): LinuxVxlan {
   const ns = `wvx-${o.tag}`;
   const host = `wvh-${o.tag}`;
   const peer = `wvn-${o.tag}`;
@@ -111,6 +112,10 @@ export function linuxVxlan(o: { tag: string; vni: number; port: number; linuxAdd
     ip("netns", "add", ns);
     ip("link", "add", host, "type", "veth", "peer", "name", peer, "netns", ns);
     ip("addr", "add", `${underlayHost}/24`, "dev", host);
+    if (o.underlayMtu !== undefined) {
+      ip("link", "set", host, "mtu", String(o.underlayMtu));
+      ip("-n", ns, "link", "set", peer, "mtu", String(o.underlayMtu));
+    }
     ip("link", "set", host, "up");
     ip("-n", ns, "link", "set", "lo", "up");
     ip("-n", ns, "addr", "add", `${underlayLinux}/24`, "dev", peer);
@@ -138,9 +143,10 @@ export interface LinuxVxlanPair {
 /**
  * Two namespaces joined by a veth (underlay 10.202.N.1/.2) and a VXLAN link over it: vx0 in
  * each, addresses 10.203.N.1/24 and 10.203.N.2/24. The same kind of link as linuxVxlan's,
- * with Linux at both ends (the peer measurement of bench/vxlan.ts).
+ * with Linux at both ends (the peer measurement of bench/vxlan.ts). mtu: vx0's MTU, over a
+ * veth of mtu + 50 (a jumbo underlay).
  */
-export function linuxVxlanPair(o: { tag: string; vni: number; port: number }): LinuxVxlanPair {
+export function linuxVxlanPair(o: { tag: string; vni: number; port: number; mtu?: number }): LinuxVxlanPair {
   const ns: [string, string] = [`wvxa-${o.tag}`, `wvxb-${o.tag}`];
   const n = slot(o.tag);
   const destroy = () => {
@@ -157,8 +163,10 @@ export function linuxVxlanPair(o: { tag: string; vni: number; port: number }): L
     for (let i = 0; i < 2; i++) {
       ip("-n", ns[i], "link", "set", "lo", "up");
       ip("-n", ns[i], "addr", "add", `10.202.${n}.${i + 1}/24`, "dev", `wvp${i}`);
+      if (o.mtu !== undefined) ip("-n", ns[i], "link", "set", `wvp${i}`, "mtu", String(o.mtu + 50));
       ip("-n", ns[i], "link", "set", `wvp${i}`, "up");
       ip("-n", ns[i], "link", "add", "vx0", "type", "vxlan", "id", String(o.vni), "remote", `10.202.${n}.${2 - i}`, "dstport", String(o.port), "dev", `wvp${i}`);
+      if (o.mtu !== undefined) ip("-n", ns[i], "link", "set", "vx0", "mtu", String(o.mtu));
       ip("-n", ns[i], "addr", "add", `10.203.${n}.${i + 1}/24`, "dev", "vx0");
       ip("-n", ns[i], "link", "set", "vx0", "up");
     }
