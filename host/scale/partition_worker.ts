@@ -130,6 +130,11 @@ export class PartitionWorker {
         if (local) {
           iface.setMac(linkMac(local.link, local.end));
           iface.setCapEnable(0);
+          // Conditions from the start, as a cut link's end has them: frames of the bring-up
+          // (gratuitous ARP, ND) then take the same time over either.
+          const l = m.spec.links[m.linkIndex.indexOf(local.link)]!;
+          const c = local.end === 0 ? l.forward : l.reverse;
+          if (Object.keys(c).length) iface.setConditions(c);
         }
       },
     };
