@@ -51,7 +51,7 @@ export interface ScaleOptions {
   /** Bytes of each cross-partition ring (default 1 MiB). */
   ringBytes?: number;
   /** Partition p throws when its virtual time reaches atUs (fault tests). */
-  crash?: { partition: number; atUs: number };
+  crash?: { partition: number; atUs: number; uncaught?: boolean };
 }
 
 export class ScaleError extends WavnetError {
@@ -173,7 +173,7 @@ export class ScaleLab {
       for (let p = 0; p < plan.partitions; p++) lab.start(p);
       const ready = await Promise.all(inits.map((m, p) => lab.ask(p, m)));
       for (const r of ready) lab.ready.push(r as ReadyMessage);
-      if (opts.crash) lab.workers[opts.crash.partition]!.post({ t: "crash", atUs: opts.crash.atUs });
+      if (opts.crash) lab.workers[opts.crash.partition]!.post({ t: "crash", atUs: opts.crash.atUs, uncaught: opts.crash.uncaught === true });
     } catch (e) {
       await lab.kill();
       throw e;

@@ -58,6 +58,7 @@ export class PartitionWorker {
   private clock: ScheduleClock | undefined;
   private result: StepResult | undefined;
   private crashAt = -1;
+  private crashUncaught = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly busy0 = busyNow();
 
@@ -86,6 +87,7 @@ export class PartitionWorker {
       }
       case "crash":
         this.crashAt = m.atUs;
+        this.crashUncaught = m.uncaught === true;
         return;
       case "down":
         return this.down();
@@ -179,7 +181,15 @@ export class PartitionWorker {
     const clock = this.clock!;
     for (const x of this.xends) x.receive();
     if (to > clock.now()) clock.advanceTo(to);
-    if (this.crashAt >= 0 && clock.now() >= this.crashAt) throw new Error(`injected fault at ${clock.now()} µs`);
+    if (this.crashAt >= 0 && clock.now() >= this.crashAt) {
+      const e = new Error(`injected fault at ${clock.now()} µs`);
+      this.crashAt = -1;
+      // Thrown where nothing catches it (the thread's uncaught exception), or from the round.
+      if (this.crashUncaught) setTimeout(() => {
+        throw e;
+      });
+      else throw e;
+    }
     // Wake whoever waited for this time, in the order they asked, and the time driver's
     // loops (wakeEarly) at every round: a one-kernel run's driver wakes at every kernel
     // deadline, and the deadlines of all partitions together are the rounds' times.

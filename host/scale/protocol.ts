@@ -58,6 +58,8 @@ export interface DownMessage {
 export interface CrashMessage {
   t: "crash";
   atUs: number;
+  /** Throw outside any handler (the thread's uncaught exception) instead of from the round. */
+  uncaught?: boolean;
 }
 
 export type ToWorker = InitMessage | RoundMessage | StepMessage | DownMessage | CrashMessage;

@@ -6,14 +6,18 @@ import { ScaleLab, type ScaleOptions, type Spawn, type WorkerLike } from "./lab.
 import type { TopologySpec } from "../topology/spec.js";
 import type { FromWorker } from "./protocol.js";
 
-export const nodeSpawn: Spawn = () => {
+/** A worker as ScaleLab sees it, and the thread itself (tests kill it to play a crash). */
+export type NodeWorker = WorkerLike & { worker: Worker };
+
+export const nodeSpawn = (): NodeWorker => {
   const ts = import.meta.url.endsWith(".ts");
   const entry = new URL(ts ? "./worker_node.ts" : "./worker_node.js", import.meta.url);
   const w = ts
     ? new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true })
     : new Worker(entry);
   let ended = false;
-  const lab: WorkerLike = {
+  const lab: NodeWorker = {
+    worker: w,
     post: (m) => w.postMessage(m),
     onMessage: (fn) => w.on("message", (m: FromWorker) => fn(m)),
     onFault: (fn) => {
