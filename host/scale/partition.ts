@@ -291,7 +291,7 @@ function ownerName(spec: TopologySpec, to: string): string | undefined {
 /** One line per partition: "p0: 5 nodes (h1, r1, ...), load 6.2". */
 export function planText(plan: PartitionPlan): string {
   const lines = plan.nodesOf.map((ns, p) => `p${p}: ${ns.length} node${ns.length === 1 ? "" : "s"} (${ns.slice(0, 6).join(", ")}${ns.length > 6 ? ", ..." : ""}), load ${plan.load[p]}`);
-  lines.push(`${plan.cut.length} link${plan.cut.length === 1 ? "" : "s"} cross partitions`);
+  lines.push(`${plan.cut.length} link${plan.cut.length === 1 ? " crosses" : "s cross"} partitions`);
   if (plan.note) lines.push(plan.note);
   return lines.join("\n");
 }
