@@ -163,6 +163,13 @@ export class FrameRing {
     }
   }
 
+  /** wait() blocking the thread (a worker with nothing else to do; never a page's main thread). */
+  wait(seq: number, timeoutMs: number): void {
+    Atomics.store(this.hdr, H_SLEEPING, 1);
+    Atomics.wait(this.hdr, H_SEQ, seq, timeoutMs);
+    Atomics.store(this.hdr, H_SLEEPING, 0);
+  }
+
   /** Either side: no more frames (a consumer waiting wakes). */
   close(): void {
     Atomics.store(this.hdr, H_CLOSED, 1);

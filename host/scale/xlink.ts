@@ -127,10 +127,9 @@ export class XlinkEnd {
     });
     for (const [at, frames] of byTime) {
       const fire = () => this.deliver(frames);
-      if (this.clock) {
-        if (at <= this.clock.now()) fire();
-        else this.clock.at(at, fire);
-      } else {
+      if (at <= this.kernel.clock.now()) fire();
+      else if (this.clock) this.clock.at(at, fire);
+      else {
         const t = setTimeout(() => {
           this.timers.delete(t);
           fire();
