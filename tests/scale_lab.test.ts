@@ -92,14 +92,15 @@ ${steps}`, "pair.yaml");
 
 describe("scale-out: the cross-partition link", () => {
   test("delay and rate as an epair's: a 1000-byte ping's RTT to the microsecond, and the same over 1 kernel", async () => {
-    const spec = PAIR("{ delay: 5ms, rate: 1Mbit }", "  - ping: { from: h0, to: h1, count: 3, size: 1000 }\n  - http: { from: h0, to: h1, contains: far }\n");
+    const spec = PAIR("{ delay: 5ms, rate: 3Mbit }", "  - ping: { from: h0, to: h1, count: 3, size: 1000 }\n  - http: { from: h0, to: h1, contains: far }\n");
     const two = await run(spec, 2);
     assert.deepEqual(two.plan.nodesOf, [["h0", "r0"], ["r1", "h1"]]);
     assert.equal(two.plan.cut.length, 1);
     const ping = two.results[0]!;
     assert.ok(ping.ok, ping.detail);
-    // A 1042-byte frame (1000 + ICMP 8 + IP 20 + Ethernet 14) holds a 1 Mbit/s link 8.336 ms, then 5 ms of delay, each way.
-    assert.equal(ping.figures.rttMinMs, 2 * (8.336 + 5));
+    // A 1042-byte frame (1000 + ICMP 8 + IP 20 + Ethernet 14) holds a 3 Mbit/s link 2778.666 µs
+    // (2778666 ns), leaves at the next whole µs (2779), then 5 ms of delay, each way.
+    assert.equal(ping.figures.rttMinMs, (2 * (2779 + 5000)) / 1000);
     const one = await run(spec, 1);
     assert.deepEqual(two.results, one.results);
     assert.deepEqual(two.counters, one.counters);
