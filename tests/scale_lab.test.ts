@@ -111,13 +111,13 @@ describe("scale-out: the cross-partition link", () => {
 describe("scale-out: faults", () => {
   for (const uncaught of [false, true]) {
     test(`a worker that throws ${uncaught ? "(uncaught, in a timer)" : "(in a round)"} ends the run naming its partition and nodes; no worker left`, async () => {
-      const spec = PAIR("{ delay: 5ms }", "  - ping: { from: h0, to: h1, count: 2 }\n  - sleep: 5s\n  - ping: { from: h0, to: h1, count: 1 }\n");
+      const spec = PAIR("{ delay: 5ms }", "  - ping: { from: h0, to: h1, count: 2 }\n  - sleep: 5s\n  - ping: { from: h0, to: h1, count: 5 }\n");
       const lab = await scaleUp(spec, { workers: 2, crash: { partition: 1, atUs: 3_000_000, uncaught } });
       await assert.rejects(lab.runSteps(), (e: unknown) => {
         assert.ok(e instanceof ScaleError, String(e));
         assert.equal(e.partition, 1);
         assert.deepEqual(e.nodes, ["r1", "h1"]);
-        assert.match(e.message, /^partition 1 \(nodes r1, h1\) failed: .*injected fault at 5110000 µs/); // the first round at or past 3 s: the sleep's end
+        assert.match(e.message, /^partition 1 \(nodes r1, h1\) failed: .*injected fault at 5115000 µs/); // its first round at or past 3 s: the first echo request after the sleep arrives
         // The steps finished before (the sleep's end may be reported before an uncaught throw arrives).
         assert.ok(e.partial.length >= 1 && e.partial.length <= 2 && e.partial.every((r) => r.ok), JSON.stringify(e.partial));
         return true;

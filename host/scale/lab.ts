@@ -4,11 +4,13 @@
 // FrameRings for every cut link, starts a worker per partition with its part of the file,
 // runs the steps and tears everything down.
 //
-// Virtual time, conservative synchronization: every partition is at the same time T between
-// rounds. A round moves all of them to T, starts the next step in its partition if one is
-// due, lets each partition's host work settle, and collects each one's next event (kernel
-// callouts, schedule changes, host code waiting for a time, and the arrival times of frames
-// it sent to other partitions). The next T is the earliest of these. A frame sent at T
+// Virtual time, conservative synchronization: a round moves to a time T the partitions that
+// have something due by T (their own next event, or a frame from another partition arriving)
+// and the one running the step, starts the next step in its partition if one is due, lets
+// each one's host work settle, and collects each one's next event (kernel callouts, schedule
+// changes, host code waiting for a time) and the earliest arrival of the frames it sent to
+// each other partition. The next T is the earliest of all these. A partition left out of a
+// round has nothing that could happen in it at T. A frame sent at T
 // arrives no earlier than T + the link's delay (> 0: the partitioner never cuts a link
 // without delay), so no partition ever receives a frame in its past. Each partition thus
 // advances to min(its next event, the others' next event, the earliest frame in flight),
@@ -151,8 +153,8 @@ export class ScaleLab {
     for (const c of plan.cut) {
       const ab = FrameRing.create(opts.ringBytes ?? RING_DEFAULT_BYTES);
       const ba = FrameRing.create(opts.ringBytes ?? RING_DEFAULT_BYTES);
-      foreign[c.pa]!.push({ node: c.link.a.node, iface: c.link.a.iface, link: c.index, end: 0, out: ab, in: ba, conditions: c.link.forward });
-      foreign[c.pb]!.push({ node: c.link.b.node, iface: c.link.b.iface, link: c.index, end: 1, out: ba, in: ab, conditions: c.link.reverse });
+      foreign[c.pa]!.push({ node: c.link.a.node, iface: c.link.a.iface, link: c.index, end: 0, peer: c.pb, out: ab, in: ba, conditions: c.link.forward });
+      foreign[c.pb]!.push({ node: c.link.b.node, iface: c.link.b.iface, link: c.index, end: 1, peer: c.pa, out: ba, in: ab, conditions: c.link.reverse });
     }
     try {
       const inits: InitMessage[] = plan.nodesOf.map((names, p) => {
@@ -249,26 +251,51 @@ export class ScaleLab {
     return (m as { result: StepResult }).result;
   }
 
-  /** Rounds until partition p reports the step's result. */
+  /** Each partition's own next event (-1: none) and the earliest frame in flight to it. */
+  private nextOf: number[] = [];
+  private inbound: number[] = [];
+
+  /**
+   * Rounds until partition p reports the step's result. A round at T takes the step's
+   * partition (its time driver looks at every T, as a one-kernel run's does) and those with
+   * something due by T (own events, frames arriving); the others have nothing to do then and
+   * are left out (their kernel does not tick at T: nothing would happen in it).
+   */
   private async virtualStep(index: number, p: number): Promise<StepResult> {
     let start: number | undefined = index;
+    const n = this.workers.length;
+    if (this.nextOf.length !== n) {
+      this.nextOf = new Array<number>(n).fill(0);
+      this.inbound = new Array<number>(n).fill(Infinity);
+    }
     for (;;) {
       const w0 = performance.now();
-      const reports = (await Promise.all(this.workers.map((_, q) => this.ask(q, { t: "round", to: this.now, ...(q === p && start !== undefined ? { step: start } : {}) })))) as ReportMessage[];
+      const T = this.now;
+      const takes = this.workers.map((_, q) => q === p || (this.nextOf[q]! >= 0 && this.nextOf[q]! <= T) || this.inbound[q]! <= T);
+      const asked = this.workers.map((_, q) => (takes[q] ? this.ask(q, { t: "round", to: T, ...(q === p && start !== undefined ? { step: start } : {}) }) : undefined));
+      const reports: (ReportMessage | undefined)[] = [];
+      for (let q = 0; q < n; q++) reports.push(asked[q] ? ((await asked[q]) as ReportMessage) : undefined);
       const wall = performance.now() - w0;
       start = undefined;
       this.rounds++;
       this.roundsMs += wall;
       let busiest = 0;
       reports.forEach((r, q) => {
+        if (!r) return;
         this.roundBusy[q]! += r.busyMs;
         busiest = Math.max(busiest, r.busyMs);
+        this.nextOf[q] = r.next;
+        this.inbound[q] = Infinity; // it took its frames in: they are its own events now
       });
+      for (const r of reports) for (const [q, at] of Object.entries(r?.sent ?? {})) this.inbound[Number(q)] = Math.min(this.inbound[Number(q)]!, at);
       this.syncMs += Math.max(0, wall - busiest);
       const done = reports[p]!.result;
       if (done) return done;
       let next = Infinity;
-      for (const r of reports) if (r.next >= 0 && r.next < next) next = r.next;
+      for (let q = 0; q < n; q++) {
+        if (this.nextOf[q]! >= 0 && this.nextOf[q]! < next) next = this.nextOf[q]!;
+        if (this.inbound[q]! < next) next = this.inbound[q]!;
+      }
       if (next === Infinity) throw new ScaleError(`step ${index + 1} waits, and no partition has anything left to do (a bug: a step always waits for a time)`, p, this.plan.nodesOf[p] ?? [], [...this.results]);
       this.now = Math.max(this.now, next);
     }

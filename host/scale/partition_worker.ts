@@ -123,6 +123,7 @@ export class PartitionWorker {
         const f = foreign.get(`${node}:${iface}`)!;
         const x = new XlinkEnd(k, vnet, { name: `xpart${f.link}${f.end === 0 ? "a" : "b"}`, mac: linkMac(f.link, f.end), out: f.out, in: f.in });
         x.setConditions(f.conditions);
+        x.peer = f.peer;
         this.xends.push(x);
         return x.iface;
       },
@@ -207,11 +208,17 @@ export class PartitionWorker {
     const result = this.result;
     this.result = undefined;
     const k = this.topo.kernel;
-    const cands = [k.k.callout_next(), clock.nextEvent(), ...this.waiters.map((w) => w.until), ...this.xends.map((x) => x.takeSentMin())];
+    const cands = [k.k.callout_next(), clock.nextEvent(), ...this.waiters.map((w) => w.until)];
     let next = Infinity;
     for (const c of cands) if (c >= 0 && c < next) next = c;
+    // Frames sent to other partitions: the earliest arrival per partition (it must take part then).
+    const sent: Record<number, number> = {};
+    for (const x of this.xends) {
+      const at = x.takeSentMin();
+      if (at < (sent[x.peer] ?? Infinity)) sent[x.peer] = at;
+    }
     this.ch.post({
-      t: "report", now: clock.now(), next: next === Infinity ? -1 : next,
+      t: "report", now: clock.now(), next: next === Infinity ? -1 : next, sent,
       ...(result ? { result } : {}),
       busyMs: busyNow() - b0,
     });

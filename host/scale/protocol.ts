@@ -13,6 +13,8 @@ export interface ForeignEndInit {
   /** Index of the link in the whole file's links, and which end this is (0: a, 1: b). */
   link: number;
   end: 0 | 1;
+  /** The far end's partition. */
+  peer: number;
   /** Frames this end sends go to `out`; the far end's come from `in`. */
   out: SharedArrayBuffer;
   in: SharedArrayBuffer;
@@ -77,8 +79,10 @@ export interface ReportMessage {
   t: "report";
   /** Kernel time now. */
   now: number;
-  /** Earliest next event (kernel callout, schedule, host waiting for time, frame sent to another partition), µs; -1: none. */
+  /** Earliest next event of this partition (kernel callout, schedule, host waiting for time), µs; -1: none. */
   next: number;
+  /** Frames sent this round to other partitions: the earliest arrival time per partition. */
+  sent: Record<number, number>;
   /** The step finished in this round, if one did. */
   result?: StepResult;
   /** ms this partition's thread was busy in this round (its work; the rest is waiting on the others). */

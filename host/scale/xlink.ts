@@ -47,6 +47,8 @@ function serializationNs(len: number, rateBps: number): number {
 
 export class XlinkEnd {
   readonly iface: TapInterface;
+  /** The far end's partition (the coordinator's bookkeeping of frames in flight). */
+  peer = -1;
   readonly stats: XlinkStats = { txFrames: 0, txBytes: 0, txQueueDrops: 0, txRingFull: 0, rxFrames: 0, rxBytes: 0 };
   private cond: LinkConditions = {};
   private linkFreeNs = 0;
