@@ -106,7 +106,7 @@ describe("topology files: one clear message per mistake, at its line", () => {
     assert.equal(e.line, 3);
     assert.equal(e.column, 5);
     assert.equal(e.path, "nodes[0].colour");
-    assert.match(e.message, /^t\.yaml:3:5: nodes\[0\]\.colour: unknown field "colour" \(known: name, role, kernel, forwarding, interfaces, routes, services, firewall, nat, firewallDefault\)$/);
+    assert.match(e.message, /^t\.yaml:3:5: nodes\[0\]\.colour: unknown field "colour" \(known: name, role, kernel, forwarding, partition, interfaces, routes, services, firewall, nat, firewallDefault\)$/);
   });
 
   test("a misspelt required field is one mistake: the unknown field says what was meant", () => {

@@ -14,6 +14,7 @@ import mvns from "./mvns.js";
 import shell from "./shell.js";
 import firewall from "./firewall.js";
 import cli from "./cli.js";
+import scale from "./scale.js";
 
 export const groups: Group[] = [
   kernel,
@@ -29,4 +30,5 @@ export const groups: Group[] = [
   shell,
   firewall,
   cli,
+  scale,
 ];

@@ -103,11 +103,14 @@ interface LogRecord {
   ok: boolean;
 }
 
-const ids = new WeakMap<Kernel, number>();
+// Echo identifiers count per vnet (as a BSD ping's pid is its host's): what one vnet sends
+// then does not depend on how many pings other vnets of its kernel ran (a topology split
+// over several kernels sends the same packets as in one, host/scale/).
+const ids = new WeakMap<Vnet, number>();
 
-function nextId(kernel: Kernel): number {
-  const id = ids.get(kernel) ?? 0x5750; // "WP"
-  ids.set(kernel, (id + 1) & 0xffff);
+function nextId(vnet: Vnet): number {
+  const id = ids.get(vnet) ?? 0x5750; // "WP"
+  ids.set(vnet, (id + 1) & 0xffff);
   return id;
 }
 
@@ -369,7 +372,7 @@ export async function ping(kernel: Kernel, vnet: Vnet, dst: string, opts: PingOp
   const timeoutMs = opts.timeoutMs ?? 2000;
   checkMs(timeoutMs, "ping: timeoutMs");
   const what = `ping${six ? "6" : ""} ${dst}`;
-  const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, what);
+  const p = new Prober(kernel, vnet, svc, nextId(vnet), opts.signal, what);
   p.check();
   const errText = six ? icmp6ErrorText : icmpErrorText;
   const lines: string[] = [];
@@ -492,7 +495,7 @@ export async function traceroute(kernel: Kernel, vnet: Vnet, dst: string, opts: 
   const size = checkInt(opts.size, 32, 0, 65507, "traceroute: size");
   const timeoutMs = opts.timeoutMs ?? 5000;
   checkMs(timeoutMs, "traceroute: timeoutMs");
-  const p = new Prober(kernel, vnet, svc, nextId(kernel), opts.signal, `traceroute${six ? "6" : ""} ${dst}`);
+  const p = new Prober(kernel, vnet, svc, nextId(vnet), opts.signal, `traceroute${six ? "6" : ""} ${dst}`);
   p.check();
   const lines = [`traceroute${six ? "6" : ""} to ${dst} (${dst}), ${maxHops} hops max, ${size + (six ? 48 : 28)} byte packets`];
   opts.onLine?.(lines[0]!);

@@ -16,6 +16,8 @@ export interface Parsed {
   json: boolean;
   history?: string;
   keep?: boolean;
+  /** --workers N: the lab over N kernels in worker threads (host/scale/). */
+  workers?: number;
   verbosity: "quiet" | "normal" | "verbose";
   listen?: { host?: string; port: number; allowOrigins?: string[] };
 }
@@ -95,6 +97,14 @@ export function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     seed = /^\d+$/.test(v.seed) ? Number(v.seed) : NaN;
     if (!Number.isSafeInteger(seed)) throw new UsageError(`wavnet ${cmd}: --seed must be a non-negative integer, got ${JSON.stringify(v.seed)}`);
   }
+  let workers: number | undefined;
+  if (v.workers !== undefined) {
+    workers = /^\d+$/.test(v.workers) ? Number(v.workers) : NaN;
+    if (!(workers >= 1 && workers <= 256)) throw new UsageError(`wavnet run: --workers must be an integer from 1 to 256, got ${JSON.stringify(v.workers)}`);
+    // Not yet over several kernels: a lab for others to join, or kept for other terminals.
+    if (v.listen !== undefined) throw new UsageError("wavnet run: --workers and --listen exclude each other (for now)");
+    if (v.keep) throw new UsageError("wavnet run: --workers and --keep exclude each other (for now)");
+  }
   if (v.pcap !== undefined) {
     try {
       mkdirSync(v.pcap, { recursive: true });
@@ -111,6 +121,7 @@ export function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     json: v.json === true,
     history: v.history,
     keep: v.keep === true,
+    ...(workers !== undefined ? { workers } : {}),
     verbosity: v.quiet ? "quiet" : v.verbose ? "verbose" : "normal",
     ...(v.listen !== undefined ? { listen: { ...parseListen(cmd, v.listen), ...(origins ? { allowOrigins: origins } : {}) } } : {}),
   };
@@ -126,6 +137,7 @@ const OPTIONS = parseArgsOptions([...new Set([...command("run")!.options, ...com
   json: { type: "boolean" };
   history: { type: "string" };
   keep: { type: "boolean" };
+  workers: { type: "string" };
   quiet: { type: "boolean"; short: "q" };
   verbose: { type: "boolean"; short: "v" };
   listen: { type: "string" };

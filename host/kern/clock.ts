@@ -35,8 +35,11 @@ export const VIRTUAL_TIME_MAX_US = Number.MAX_SAFE_INTEGER;
 /**
  * Paces a virtual clock: resolves once virtual time has reached untilUs. Whoever owns the
  * pace (a page's play/pause/speed, host/web/time.ts) moves the clock and resolves it.
+ * wakeEarly: the caller only wants to look again when anything may have changed (the
+ * topology's time driver), so a pacer may resolve it at any moment time moved, before
+ * untilUs (the scale-out runner does, host/scale/partition_worker.ts); others may ignore it.
  */
-export type Pacer = (untilUs: number) => Promise<void>;
+export type Pacer = (untilUs: number, wakeEarly?: boolean) => Promise<void>;
 
 export class VirtualClock implements Clock {
   readonly kind = "virtual" as const;

@@ -283,7 +283,7 @@ export interface HttpServerOptions {
 }
 
 /** The response's bytes: status line, the handler's fields, Date, Connection, Content-Length, body. */
-function responseBytes(res: HttpResponse, head: boolean): Uint8Array {
+function responseBytes(res: HttpResponse, head: boolean, date: Date): Uint8Array {
   const status = res.status ?? 200;
   const reason = res.reason ?? REASONS[status] ?? "";
   const body = typeof res.body === "string" ? ENCODER.encode(res.body) : (res.body ?? new Uint8Array(0));
@@ -294,7 +294,7 @@ function responseBytes(res: HttpResponse, head: boolean): Uint8Array {
     if (!TOKEN.test(k) || !FIELD_VALUE.test(v) || /[^\x00-\xff]/.test(v)) throw new Error(`bad response header ${JSON.stringify(k)}`);
     text += `${k}: ${v}\r\n`;
   }
-  text += `Date: ${new Date().toUTCString()}\r\nConnection: close\r\n`;
+  text += `Date: ${date.toUTCString()}\r\nConnection: close\r\n`;
   if (!noBody) text += `Content-Length: ${body.length}\r\n`;
   text += "\r\n";
   const headBytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -364,11 +364,15 @@ class ServerConn {
 
   #send(res: HttpResponse, head: boolean): void {
     if (this.wire.closed) return;
+    // The kernel's wall clock (a virtual clock's starts at 2000-01-01, as captures' do): a
+    // seeded virtual-time run sends the same bytes every time.
+    const k = this.server.kernel;
+    const date = new Date(Math.floor((k.epochUs() + k.clock.now()) / 1000));
     let bytes: Uint8Array;
     try {
-      bytes = responseBytes(res, head);
+      bytes = responseBytes(res, head, date);
     } catch {
-      bytes = responseBytes({ status: 500, body: "the handler's response was malformed\n" }, head);
+      bytes = responseBytes({ status: 500, body: "the handler's response was malformed\n" }, head, date);
     }
     this.#sent = true;
     this.wire.write(bytes);
@@ -394,7 +398,7 @@ export class HttpServer {
   readonly #conns = new Set<ServerConn>();
   readonly #maxHeaderBytes: number;
 
-  constructor(private readonly kernel: Kernel, readonly vnet: Vnet, readonly handler: HttpHandler, opts: HttpServerOptions = {}) {
+  constructor(readonly kernel: Kernel, readonly vnet: Vnet, readonly handler: HttpHandler, opts: HttpServerOptions = {}) {
     this.#maxHeaderBytes = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   }
 

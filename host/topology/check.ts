@@ -138,6 +138,10 @@ export class Checker {
       forwarding: (n.forwarding as boolean | undefined) ?? (sysctl["net.inet.ip.forwarding"] !== undefined ? sysctl["net.inet.ip.forwarding"] === 1 : role === "router"),
       interfaces: [], routes: [], services: [], origin: this.loc.origin(path),
     };
+    if (n.partition !== undefined) {
+      spec.partition = n.partition as number;
+      spec.partitionOrigin = this.loc.origin([...path, "partition"]);
+    }
     ((n.interfaces as Obj[] | undefined) ?? []).forEach((x, i) => this.iface(spec, x, [...path, "interfaces", i]));
     if (role === "bridge" && !spec.interfaces.some((i) => i.kind === "bridge")) {
       // A bridge node with no bridge interface of its own: bridge0 with every Ethernet interface.

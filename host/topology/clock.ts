@@ -134,7 +134,7 @@ export class TimeDriver {
       const k = this.kernel.k.callout_next();
       const ev = clock instanceof ScheduleClock ? clock.nextEvent() : -1;
       const next = [k, ev, end].filter((x) => x >= 0).reduce((a, b) => Math.min(a, b), Infinity);
-      await clock.pacer!(Math.max(next, this.now() + 1));
+      await clock.pacer!(Math.max(next, this.now() + 1), true);
     }
   }
 

@@ -172,6 +172,12 @@ const data = {
           "type": "boolean",
           "description": "IP forwarding of every family the kernel has (default: on for routers)"
         },
+        "partition": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 255,
+          "description": "wavnet run --workers N: the partition (kernel, worker) this node is placed in, 0 .. N-1; the partitioner places the rest (docs/scale.md)"
+        },
         "interfaces": {
           "type": "array",
           "items": {

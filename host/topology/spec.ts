@@ -103,6 +103,9 @@ export interface NodeSpec {
   firewall?: FirewallSpec;
   /** The generator that made this node, if any. */
   generator?: string;
+  /** `partition:` hint for runs over several kernels (host/scale/partition.ts, docs/scale.md). */
+  partition?: number;
+  partitionOrigin?: Origin;
   origin: Origin;
 }
 

@@ -16,7 +16,7 @@ import { socket, type Socket } from "../sockets/socket.js";
 import { httpGet, type HttpClientResponse } from "../sockets/http1.js";
 import { listenStream, onAccept, bindDgram, connectStream, sysError, domainOf } from "./sockets.js";
 import type { StepSpec, Expect, LinkConditions } from "./spec.js";
-import type { StepResult } from "./types.js";
+import type { StepResult, StepEvent } from "./types.js";
 import type { Topology, RunOptions } from "./topology.js";
 import { formatConditions } from "../admin/epair.js";
 
@@ -42,17 +42,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResult[]> {
   const emit = opts.onEvent ?? (() => {});
-  const t0 = t.time.now();
-  for (const link of t.links()) {
-    for (const s of link.spec.schedule) {
-      t.time.at(t0 + s.atUs, () => {
-        if (!link.ends[0].alive) return;
-        if (s.forward) link.ends[0].setConditions(s.forward);
-        if (s.reverse) link.ends[1].setConditions(s.reverse);
-        emit({ type: "schedule", atMs: s.atUs / 1000, link: `${link.a} ${link.b}` });
-      });
-    }
-  }
+  startSchedules(t, emit);
   const results: StepResult[] = [];
   const steps = t.spec.steps;
   const signal = opts.signal;
@@ -65,24 +55,55 @@ export async function runSteps(t: Topology, opts: RunOptions): Promise<StepResul
     const step = steps[index];
     if (signal?.aborted) throw aborted();
     emit({ type: "start", index, name: step.name, action: step.action, total: steps.length });
-    const w0 = performance.now();
-    const v0 = t.time.now();
-    let out: Outcome;
+    let result: StepResult;
     try {
-      out = await untilAborted(runOne(t, step, opts), signal);
+      result = await runStep(t, index, opts);
     } catch (e) {
       if (signal?.aborted) throw aborted(); // the step was abandoned, not failed
-      out = { ok: false, detail: because(e) };
+      throw e;
     }
-    const result: StepResult = {
-      index, name: step.name, action: step.action, ok: out.ok,
-      durationMs: round3((t.time.now() - v0) / 1000), wallMs: round3(performance.now() - w0),
-      detail: out.detail, figures: out.figures ?? {}, origin: step.origin,
-    };
     results.push(result);
     emit({ type: "end", index, result, total: steps.length });
   }
   return results;
+}
+
+/** Link schedules: each change at its time from now (the steps' start). */
+export function startSchedules(t: Topology, emit: (e: StepEvent) => void): void {
+  const t0 = t.time.now();
+  for (const link of t.links()) {
+    for (const s of link.spec.schedule) {
+      t.time.at(t0 + s.atUs, () => {
+        if (!link.ends[0].alive) return;
+        if (s.forward) link.ends[0].setConditions(s.forward);
+        if (s.reverse) link.ends[1].setConditions(s.reverse);
+        emit({ type: "schedule", atMs: s.atUs / 1000, link: `${link.a} ${link.b}` });
+      });
+    }
+  }
+}
+
+/**
+ * Run step `index` of t's file: its result (a failure is a result with ok false). Rejects
+ * only when opts.signal aborts it.
+ */
+export async function runStep(t: Topology, index: number, opts: RunOptions): Promise<StepResult> {
+  const step = t.spec.steps[index]!;
+  const signal = opts.signal;
+  const w0 = performance.now();
+  const v0 = t.time.now();
+  let out: Outcome;
+  try {
+    out = await untilAborted(runOne(t, step, opts), signal);
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    out = { ok: false, detail: because(e) };
+  }
+  return {
+    index, name: step.name, action: step.action, ok: out.ok,
+    durationMs: round3((t.time.now() - v0) / 1000), wallMs: round3(performance.now() - w0),
+    detail: out.detail, figures: out.figures ?? {}, origin: step.origin,
+  };
 }
 
 /** p, or a rejection as soon as signal aborts (the work behind p is left to down()). */

@@ -42,6 +42,23 @@ export interface UpOptions {
    * host/node/ws_listen.ts). Needed when the file has such interfaces, refused otherwise.
    */
   listen?: WebSocketListenOptions;
+  /**
+   * Bring up one partition of a topology split over several kernels (host/scale/): the
+   * spec holds this partition's nodes and the links between them; the hooks make the rest.
+   */
+  partition?: PartitionHooks;
+}
+
+/** What a partition of a split topology adds to the bring-up (host/scale/partition_worker.ts). */
+export interface PartitionHooks {
+  /** Before each node's vnet is made (the scale-out runner keeps vnet ids as in a one-kernel run). */
+  beforeNode?(kernel: Kernel, node: NodeSpec): void;
+  /** Link ends whose peer is in another kernel: node and interface names (file names). */
+  foreign: { node: string; iface: string }[];
+  /** Make one foreign end's interface in vnet (after the local links' epairs). */
+  foreignEnd(kernel: Kernel, vnet: Vnet, node: string, iface: string): Interface;
+  /** Every link end once made, local or foreign, before its node is configured (MAC, capabilities, conditions). */
+  linkEnd?(kernel: Kernel, iface: Interface, node: string, ifaceName: string): void;
 }
 
 export interface RunOptions {
@@ -173,6 +190,7 @@ export class Topology {
   private readonly vxlans: { close(): Promise<void> | void }[] = [];
   private readonly websockets: WebSocketInterface[] = [];
   #listener: WebSocketListenerLike | undefined;
+  #hooks: PartitionHooks | undefined;
   /** Captures started by capture steps, by "node:if". */
   readonly captures = new Map<string, LiveCapture>();
   private baseline?: Baseline;
@@ -310,6 +328,7 @@ export class Topology {
       }
     }
     const t = new Topology(kernel, spec, own, opts.pcapDir);
+    t.#hooks = opts.partition;
     t.bootMs = own ? performance.now() - t0 : 0;
     try {
       const listens = webSocketsOf(spec).filter((w) => w.iface.listen);
@@ -355,8 +374,22 @@ export class Topology {
     k.reclaim();
     this.baseline = { pages: k.accounting().pagesInUse, zones: zonesInUse(k) };
 
-    for (const n of spec.nodes) this.makeNode(n);
+    const hooks = this.#hooks;
+    for (const n of spec.nodes) {
+      hooks?.beforeNode?.(k, n);
+      this.makeNode(n);
+    }
     for (const l of spec.links) this.makeLink(l);
+    if (hooks) {
+      for (const f of hooks.foreign) {
+        const node = this.byName.get(f.node)!;
+        const s = node.spec.interfaces.find((i) => i.name === f.iface)!;
+        this.attach(node, f.iface, this.step(s.origin, `interface ${f.node}:${f.iface}`, () => hooks.foreignEnd(k, node.vnet, f.node, f.iface)));
+      }
+      for (const node of this.byName.values()) {
+        for (const [name, i] of node.ifaces) hooks.linkEnd?.(k, i.iface, node.name, name);
+      }
+    }
     check();
     // Every node's interfaces first, then addresses and routes: the gratuitous ARPs and the
     // floods they cause then find every link end up (no bring-up errors in the counters).
