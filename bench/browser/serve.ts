@@ -38,11 +38,14 @@ export interface BenchServer {
 export async function serveBenchPage(topologies: Record<string, string>, opts: { cache?: boolean } = {}): Promise<BenchServer> {
   const { build } = await import("esbuild");
   const esb = { bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, outdir: "/out", minify: true, logLevel: "silent" } as const;
-  // Two builds, so that the page and the worker share no chunk (each is one file to fetch);
-  // the worker's workloads are chunks of their own, fetched when asked for.
+  // Three builds, so that the page and the worker are one file each (no chunk to fetch after
+  // them) and share nothing; the workloads (wl_NAME.js, sharing chunks among themselves,
+  // with their own copy of the core) are fetched by the worker when asked for.
   const page = await build({ ...esb, entryPoints: { page: join(root, "bench/browser/page.ts") } });
-  const worker = await build({ ...esb, entryPoints: { worker: join(root, "bench/browser/worker.ts") }, splitting: true });
-  const out = { outputFiles: [...page.outputFiles, ...worker.outputFiles] };
+  const worker = await build({ ...esb, entryPoints: { worker: join(root, "bench/browser/worker.ts") } });
+  const wl = (name: string) => [`wl_${name}`, join(root, `bench/workloads/${name}.ts`)];
+  const workloads = await build({ ...esb, entryPoints: Object.fromEntries(["tcp_epair", "epair_fps", "topology_split"].map(wl)), splitting: true, chunkNames: "wl_chunk-[hash]" });
+  const out = { outputFiles: [...page.outputFiles, ...worker.outputFiles, ...workloads.outputFiles] };
   const files = new Map<string, { type: string; body: Uint8Array }>();
   for (const f of out.outputFiles) files.set(`/${f.path.split("/").pop()}`, { type: "text/javascript", body: f.contents });
   const chunks = out.outputFiles.filter((f) => !/\/(page|worker)\.js$/.test(f.path)).reduce((n, f) => n + f.contents.length, 0);
