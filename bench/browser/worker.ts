@@ -6,12 +6,14 @@
 //   { benchId, bench: "topoSplit", opts: { yaml, from, to } }  -> topologySplit
 // answered { benchId, ok, result | error }. Timing is performance.now (5 µs steps in a
 // cross-origin isolated worker, which the bench server's COOP/COEP headers make this).
-// The worker's name is the absolute URL of the binaries' folder.
+// The worker's name is the absolute URL of the binaries' folder, with the binaries the page's
+// head hands over (host/web/early.ts labWorkerName).
 //   { benchId, bench: "marks" }  -> WorkerMarks (where the worker's own time went)
 
 import { evalStart } from "./worker_start.js"; // first: its time is the bundle's start
 import { LabServer } from "../../host/web/server.js";
 import { urlModuleSource } from "../../host/kern/source.js";
+import { readLabWorkerName } from "../../host/web/early.js";
 import { perfNowNs } from "../workloads/common.js";
 // The workloads are bundles of their own (serve.ts: wl_NAME.js beside this file, with their
 // own copy of the core), imported when first asked for: a page load that only brings a lab
@@ -34,7 +36,9 @@ interface WorkerScope {
   onmessage: ((e: MessageEvent) => void) | null;
 }
 const scope = self as unknown as WorkerScope;
-const source = urlModuleSource(scope.name);
+// The name: the binaries' folder and those the page's head compiles and hands over (head.ts).
+const named = readLabWorkerName(scope.name);
+if (!named.base) throw new Error(`bench worker: its name ${JSON.stringify(scope.name)} is not the binaries' folder (an http URL)`);
 
 /**
  * The worker's marks for the page load's breakdown, in ms of the worker's clock, with its
@@ -58,7 +62,9 @@ const server = new LabServer((m, transfer) => {
   const post = performance.now();
   scope.postMessage(m, transfer ?? []);
   if (op && marks.ops[op] && !marks.ops[op].posted) Object.assign(marks.ops[op], { post, posted: performance.now() });
-}, { source });
+}, { source: urlModuleSource(named.base), handed: named.handed });
+/** The server's binaries (the handed ones first), for the workloads too. */
+const source = server.source!;
 marks.ready = performance.now();
 
 interface BenchRequest {
