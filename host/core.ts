@@ -11,7 +11,7 @@ export { Kernel, Vnet, PORT_RANK, PAGE_SIZE, type BootOptions, type ZoneRow, typ
 export type { KernelExports } from "./kern/abi.js";
 export { VirtualClock, RealClock, VIRTUAL_TIME_MAX_US, type Clock, type ClockTarget } from "./kern/clock.js";
 export type { KldStat, ModuleSource } from "./kern/linker.js";
-export { bytesModuleSource, urlModuleSource } from "./kern/source.js";
+export { bytesModuleSource, urlModuleSource, handedModuleSource, type HandedModuleSource } from "./kern/source.js";
 export { loadLinkMap, type LinkMap, type ModuleEntry } from "./kern/linkmap.js";
 export * from "./lib/errors.js";
 export { setPlatform, platform, toByteSink, type Platform, type ByteSink } from "./lib/platform.js";

@@ -157,3 +157,28 @@ describe("shutdown", () => {
     assert.equal(k.vmstatZ().find((z) => z.name === "socket")?.used, 0);
   });
 });
+
+test("cstring reads a NUL-terminated name, one that fills its field, and UTF-8", async () => {
+  const k = await Kernel.boot({ config: "BARE" });
+  try {
+    // The last bytes of memory, put back after: the kernel's pages grow from below.
+    const mem = new Uint8Array(k.memory.buffer);
+    const at = mem.length - 64;
+    const saved = mem.slice(at);
+    try {
+      const put = (bytes: number[]) => mem.set([...bytes, ...new Array(16).fill(0x7a)].slice(0, 16), at);
+      put([...Buffer.from("eth0"), 0]);
+      assert.equal(k.cstring(at, 16), "eth0");
+      put([...Buffer.from("abcdefghijklmnop")]);
+      assert.equal(k.cstring(at, 16), "abcdefghijklmnop", "no NUL: the whole field");
+      put([...Buffer.from("br-é"), 0]);
+      assert.equal(k.cstring(at, 16), "br-é", "UTF-8 past ASCII");
+      put([0]);
+      assert.equal(k.cstring(at, 16), "");
+    } finally {
+      mem.set(saved, at);
+    }
+  } finally {
+    k.shutdown();
+  }
+});

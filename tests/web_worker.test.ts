@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { LabClient, LabError } from "../host/web/client.js";
-import { routeText, parseRouteText } from "../host/web/protocol.js";
+import { routeText, routeLines, parseRouteText } from "../host/web/protocol.js";
 import { readPcapng } from "../host/capture/pcap.js";
 import { decodeFrame } from "../host/web/decode.js";
 import { tsharkCheck, tsharkSkip } from "./helpers/tshark.js";
@@ -35,7 +35,7 @@ const wall = async <T>(p: Promise<T>): Promise<[T, number]> => {
 
 test("hello, and a bad file's problems come back at their lines without loading anything", async () => {
   const h = await lab.request("hello");
-  assert.equal(h.version, 2);
+  assert.equal(h.version, 3);
   assert.match(h.platform, /worker/);
   const bad = "nodes:\n  - name: a\n    interfaces: [{ name: eth0, addresses: [10.0.0.300/24] }]\n  - name: b\n    colour: red\n";
   const c = await lab.request("check", { yaml: bad, file: "bad.yaml" });
@@ -58,7 +58,10 @@ test("load demo.yaml; a node's console runs the shell's commands at full speed",
   assert.deepEqual(info.links.map((l) => `${l.a}|${l.b}`), ["c1:eth0|sw:p1", "c2:eth0|sw:p2", "ra:eth0|sw:p3", "ra:wan|rb:wan", "rb:eth0|web:eth0"]);
   assert.equal(info.links[3]!.conditions["a->b"].delayUs, 20_000);
   assert.equal(info.nodes.find((n) => n.name === "ra")!.role, "router");
-  assert.deepEqual(info.nodes.find((n) => n.name === "ra")!.routes, ["10.2.0.0/24 via 192.0.2.2"]);
+  assert.equal(info.nodes.find((n) => n.name === "ra")!.routes, "10.2.0.0/24 via 192.0.2.2");
+  assert.deepEqual(routeLines(info.nodes.find((n) => n.name === "ra")!.routes), ["10.2.0.0/24 via 192.0.2.2"]);
+  assert.deepEqual(routeLines(info.nodes.find((n) => n.name === "c1")!.routes), ["default via 10.1.0.1"]);
+  assert.deepEqual(routeLines(info.nodes.find((n) => n.name === "sw")!.routes), [], "a node without routes has none, not one empty line");
   for (const r of [{ to: "default", via: "10.1.0.1" }, { to: "10.9.0.0/16", dev: "eth0" }, { to: "fd00:9::/64", via: "fe80::1%eth0", dev: "eth0" }]) {
     assert.deepEqual(parseRouteText(routeText(r)), r, "a route's text reads back to its fields");
   }

@@ -17,6 +17,35 @@ function wasmFiles(): string[] {
   return ["kernel.wasm", ...mods.map((m) => `modules/${m}`)];
 }
 
+/**
+ * The built page's head starts the lab's worker (web/src/head.ts, inlined as a classic
+ * script): vite names the worker's file only when it bundles the page, so the head is
+ * written into index.html after that, with the file's name and the binaries to hand
+ * (the kernel and GENERIC's modules). Under the dev server main.ts starts the worker.
+ */
+function earlyWorker(): Plugin {
+  return {
+    name: "wavnet-early-worker",
+    apply: "build",
+    transformIndexHtml: {
+      order: "post",
+      async handler(html, ctx) {
+        const names = Object.keys(ctx.bundle ?? {}).filter((f) => /(^|\/)worker-[\w-]+\.js$/.test(f));
+        if (names.length !== 1) throw new Error(`wavnet-early-worker: expected one worker file in the bundle, found ${names.length ? names.join(", ") : "none"}`);
+        const { build: esbuild } = await import("esbuild");
+        const { default: linkmap } = await import("../host/kern/linkmap_data.js");
+        const handed = ["kernel", ...(linkmap.configs.GENERIC ?? [])];
+        const out = await esbuild({
+          entryPoints: [join(root, "web/src/head.ts")], bundle: true, format: "iife", platform: "browser", target: "es2022", write: false, minify: true, logLevel: "silent",
+          define: { WORKER_URL: JSON.stringify(`./${names[0]}`), HANDED: JSON.stringify(handed) },
+        });
+        const js = new TextDecoder().decode(out.outputFiles[0]!.contents).trim();
+        return [{ tag: "script", children: js, injectTo: "head" }];
+      },
+    },
+  };
+}
+
 const isolation = {
   "Cross-Origin-Opener-Policy": "same-origin",
   "Cross-Origin-Embedder-Policy": "require-corp",
@@ -44,7 +73,7 @@ function wavnetWasm(): Plugin {
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
-  plugins: [wavnetWasm()],
+  plugins: [wavnetWasm(), earlyWorker()],
   server: { headers: isolation, fs: { allow: [root] } },
   preview: { headers: isolation },
   worker: { format: "es" },

@@ -14,11 +14,13 @@ import type { AddressInfo } from "node:net";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
-// The worker starts from the head, while the document is still being parsed, rather than
-// from page.js (a module script runs only after parsing, and after its own fetch); page.js
-// takes it from window.benchWorker. The worker's name is the binaries' folder (worker.ts).
-const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>wavnet bench</title>
-<link rel="icon" href="data:,"><script>window.benchWorker = new Worker("worker.js", { type: "module", name: new URL("wasm/", location.href).href });</script>
+// The worker starts from the head (head.ts, inlined), while the document is still being
+// parsed, rather than from page.js (a module script runs only after parsing, and after its
+// own fetch), and the head compiles the binaries beside it; page.js takes the worker from
+// window.benchWorker. The worker's name is the binaries' folder and the binaries handed
+// (worker.ts).
+const pageHtml = (head: string) => `<!doctype html><html><head><meta charset="utf-8"><title>wavnet bench</title>
+<link rel="icon" href="data:,"><script>${head}</script>
 <script type="module" src="page.js"></script></head><body>wavnet bench</body></html>`;
 
 export interface BenchServer {
@@ -35,18 +37,27 @@ export interface BenchServer {
  * Chromium's code cache for scripts and compiled Wasm; the HTML and the YAML are no-store
  * either way.
  */
-export async function serveBenchPage(topologies: Record<string, string>, opts: { cache?: boolean } = {}): Promise<BenchServer> {
+export async function serveBenchPage(topologies: Record<string, string>, opts: { cache?: boolean; handed?: boolean } = {}): Promise<BenchServer> {
   const { build } = await import("esbuild");
+  const { default: linkmap } = await import("../../host/kern/linkmap_data.js");
+  // The binaries the head compiles and hands to the worker: the kernel and GENERIC's modules
+  // (what a topology boots); handed: false leaves them all to the worker (to compare).
+  const handed = opts.handed === false ? [] : ["kernel", ...(linkmap.configs.GENERIC ?? [])];
+  const head = await build({ entryPoints: [join(root, "bench/browser/head.ts")], bundle: true, format: "iife", platform: "browser", target: "es2022", write: false, minify: true, logLevel: "silent", define: { HANDED: JSON.stringify(handed) } });
+  const headJs = new TextDecoder().decode(head.outputFiles[0]!.contents).trim();
   const esb = { bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, outdir: "/out", minify: true, logLevel: "silent" } as const;
-  // Two builds, so that the page and the worker share no chunk (each is one file to fetch);
-  // the worker's workloads are chunks of their own, fetched when asked for.
+  // Three builds, so that the page and the worker are one file each (no chunk to fetch after
+  // them) and share nothing; the workloads (wl_NAME.js, sharing chunks among themselves,
+  // with their own copy of the core) are fetched by the worker when asked for.
   const page = await build({ ...esb, entryPoints: { page: join(root, "bench/browser/page.ts") } });
-  const worker = await build({ ...esb, entryPoints: { worker: join(root, "bench/browser/worker.ts") }, splitting: true });
-  const out = { outputFiles: [...page.outputFiles, ...worker.outputFiles] };
+  const worker = await build({ ...esb, entryPoints: { worker: join(root, "bench/browser/worker.ts") } });
+  const wl = (name: string) => [`wl_${name}`, join(root, `bench/workloads/${name}.ts`)];
+  const workloads = await build({ ...esb, entryPoints: Object.fromEntries(["tcp_epair", "epair_fps", "topology_split"].map(wl)), splitting: true, chunkNames: "wl_chunk-[hash]" });
+  const out = { outputFiles: [...page.outputFiles, ...worker.outputFiles, ...workloads.outputFiles] };
   const files = new Map<string, { type: string; body: Uint8Array }>();
   for (const f of out.outputFiles) files.set(`/${f.path.split("/").pop()}`, { type: "text/javascript", body: f.contents });
   const chunks = out.outputFiles.filter((f) => !/\/(page|worker)\.js$/.test(f.path)).reduce((n, f) => n + f.contents.length, 0);
-  files.set("/", { type: "text/html", body: new TextEncoder().encode(PAGE) });
+  files.set("/", { type: "text/html", body: new TextEncoder().encode(pageHtml(headJs)) });
   for (const [name, yaml] of Object.entries(topologies)) files.set(`/topology/${name}.yaml`, { type: "text/yaml", body: new TextEncoder().encode(yaml) });
   if (!existsSync(join(root, "build/kernel.wasm"))) throw new Error(`${root}build/kernel.wasm is missing: run "npm run build" first`);
   const server = http.createServer((req, res) => {

@@ -6,15 +6,28 @@
 //   { benchId, bench: "topoSplit", opts: { yaml, from, to } }  -> topologySplit
 // answered { benchId, ok, result | error }. Timing is performance.now (5 µs steps in a
 // cross-origin isolated worker, which the bench server's COOP/COEP headers make this).
-// The worker's name is the absolute URL of the binaries' folder.
+// The worker's name is the absolute URL of the binaries' folder, with the binaries the page's
+// head hands over (host/web/early.ts labWorkerName).
 //   { benchId, bench: "marks" }  -> WorkerMarks (where the worker's own time went)
 
 import { evalStart } from "./worker_start.js"; // first: its time is the bundle's start
 import { LabServer } from "../../host/web/server.js";
 import { urlModuleSource } from "../../host/kern/source.js";
-// The workloads are imported when first asked for (chunks of their own): a page load that
-// only brings a lab up loads what the real page's worker loads (topologySplit alone brings
-// ajv, ~125 KB).
+import { readLabWorkerName } from "../../host/web/early.js";
+import { perfNowNs } from "../workloads/common.js";
+// The workloads are bundles of their own (serve.ts: wl_NAME.js beside this file, with their
+// own copy of the core), imported when first asked for: a page load that only brings a lab
+// up fetches one file, what the real page's worker loads, and no chunk after it (a chunk
+// shared with the workloads was a second fetch, ~90 ms of a loaded machine's wall time
+// between the worker's script compiled and its code running); topologySplit alone brings
+// ajv, ~125 KB.
+type Workloads = {
+  tcp_epair: typeof import("../workloads/tcp_epair.js");
+  epair_fps: typeof import("../workloads/epair_fps.js");
+  topology_split: typeof import("../workloads/topology_split.js");
+};
+/** A workload's bundle; the URL is not a literal, so the worker's own bundle leaves it out. */
+const workload = <K extends keyof Workloads>(name: K): Promise<Workloads[K]> => import(/* @vite-ignore */ new URL(`wl_${name}.js`, import.meta.url).href);
 
 interface WorkerScope {
   name: string;
@@ -23,7 +36,9 @@ interface WorkerScope {
   onmessage: ((e: MessageEvent) => void) | null;
 }
 const scope = self as unknown as WorkerScope;
-const source = urlModuleSource(scope.name);
+// The name: the binaries' folder and those the page's head compiles and hands over (head.ts).
+const named = readLabWorkerName(scope.name);
+if (!named.base) throw new Error(`bench worker: its name ${JSON.stringify(scope.name)} is not the binaries' folder (an http URL)`);
 
 /**
  * The worker's marks for the page load's breakdown, in ms of the worker's clock, with its
@@ -47,7 +62,9 @@ const server = new LabServer((m, transfer) => {
   const post = performance.now();
   scope.postMessage(m, transfer ?? []);
   if (op && marks.ops[op] && !marks.ops[op].posted) Object.assign(marks.ops[op], { post, posted: performance.now() });
-}, { source });
+}, { source: urlModuleSource(named.base), handed: named.handed });
+/** The server's binaries (the handed ones first), for the workloads too. */
+const source = server.source!;
 marks.ready = performance.now();
 
 interface BenchRequest {
@@ -59,14 +76,14 @@ interface BenchRequest {
 async function bench(req: BenchRequest): Promise<unknown> {
   const env = { crossOriginIsolated: scope.crossOriginIsolated, userAgent: navigator.userAgent };
   if (req.bench === "tcp") {
-    const [{ tcpEpairBulk }, { perfNowNs }] = await Promise.all([import("../workloads/tcp_epair.js"), import("../workloads/common.js")]);
+    const { tcpEpairBulk } = await workload("tcp_epair");
     const o = req.opts as { offload: boolean; xfer: number; runs: number; warmup: number } | undefined;
     if (!o) throw new Error("bench tcp: opts { offload, xfer, runs, warmup } missing");
     const r = await tcpEpairBulk({ ...o, recvXfer: 0, now: perfNowNs, source });
     return { ...r, env };
   }
   if (req.bench === "epair") {
-    const [{ epairFps, epairSetup }, { perfNowNs }] = await Promise.all([import("../workloads/epair_fps.js"), import("../workloads/common.js")]);
+    const { epairFps, epairSetup } = await workload("epair_fps");
     const s = await epairSetup(source);
     try {
       return { ...epairFps(s, perfNowNs), env };
@@ -77,7 +94,7 @@ async function bench(req: BenchRequest): Promise<unknown> {
   if (req.bench === "marks") return marks;
   if (req.bench === "topoSplit") {
     const o = req.opts as { yaml: string; from: string; to: string };
-    const { topologySplit } = await import("../workloads/topology_split.js");
+    const { topologySplit } = await workload("topology_split");
     return await topologySplit(o.yaml, o.from, o.to, source);
   }
   throw new Error(`unknown bench ${JSON.stringify((req as { bench: unknown }).bench)} (known: tcp, epair, topoSplit, marks)`);

@@ -2,7 +2,7 @@
 // page's worker and in Node, so the note of browser_topology_100_up_ms can say which steps
 // cost what on each. Platform-neutral (wavnet/core only).
 
-import { Kernel, parseTopology, Topology, ping, TOPOLOGY_SCHEMA, type ModuleSource } from "../../host/core.js";
+import { Kernel, parseTopology, Topology, ping, TOPOLOGY_SCHEMA, platform, setPlatform, type ModuleSource } from "../../host/core.js";
 import AjvModule from "ajv";
 
 // ajv is CommonJS (as in host/topology/parse.ts).
@@ -16,6 +16,9 @@ const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ??
  * up; one ping from `from` to `to`.
  */
 export async function topologySplit(yaml: string, from: string, to: string, source?: ModuleSource): Promise<Record<string, number>> {
+  // The bench worker loads this bundle with a core of its own, whose platform has no
+  // binaries: the topology's boot below takes them from source too.
+  if (source) setPlatform({ ...platform(), defaultModuleSource: () => source });
   const t: Record<string, number> = {};
   let t0 = performance.now();
   const lap = (name: string) => {
@@ -34,7 +37,7 @@ export async function topologySplit(yaml: string, from: string, to: string, sour
   lap("bootFirst");
   (await Kernel.boot({ config: "GENERIC", ...(source ? { source } : {}) })).shutdown();
   lap("boot");
-  const topo = await Topology.up(spec); // the platform's binaries (the bench worker's LabServer made them source's)
+  const topo = await Topology.up(spec); // the platform's binaries (source's, when given)
   lap("up");
   const r = await ping(topo.kernel, topo.node(from).vnet, topo.addressOf(to), { count: 1, timeoutMs: 1000 });
   lap("ping");

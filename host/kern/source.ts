@@ -83,3 +83,51 @@ function copyIfShared(b: Uint8Array): Uint8Array {
 export function packageBuildUrl(): URL {
   return new URL(/* @vite-ignore */ "../../build/", import.meta.url);
 }
+
+/** A ModuleSource whose binaries another thread compiles and hands over (handedModuleSource). */
+export interface HandedModuleSource extends ModuleSource {
+  /**
+   * A binary arrived: "kernel" or a module's name, with its compiled module, or without one
+   * (the other side could not compile it: it is then taken from the fallback source).
+   * A name not announced, or handed twice, is ignored and counted in `ignored`.
+   */
+  hand(name: string, module?: WebAssembly.Module): void;
+  readonly ignored: number;
+}
+
+/**
+ * The binaries named (`"kernel"` and module names) come from `hand`, the rest from
+ * `fallback`. A page's head compiles the kernel and its modules while its worker is still
+ * starting, and posts the modules (a WebAssembly.Module is cloned to a worker of the same
+ * page without compiling again); the worker's boot then waits for the handed modules
+ * rather than fetching them. A name is waited for only once it is announced, so the page
+ * must hand every one it announces (with no module if its compile failed).
+ */
+export function handedModuleSource(fallback: ModuleSource, names: readonly string[]): HandedModuleSource {
+  const waiting = new Map<string, { promise: Promise<WebAssembly.Module>; resolve: (m: WebAssembly.Module | Promise<WebAssembly.Module>) => void }>();
+  for (const n of names) {
+    let resolve!: (m: WebAssembly.Module | Promise<WebAssembly.Module>) => void;
+    const promise = new Promise<WebAssembly.Module>((r) => (resolve = r));
+    waiting.set(n, { promise, resolve });
+  }
+  const handed = new Set<string>();
+  let ignored = 0;
+  const get = (name: string, fetch: () => Promise<WebAssembly.Module>) => waiting.get(name)?.promise ?? fetch();
+  return {
+    kernel: () => get("kernel", () => fallback.kernel()),
+    module: (name) => get(name, () => fallback.module(name)),
+    hand(name, module) {
+      const w = typeof name === "string" && !handed.has(name) ? waiting.get(name) : undefined;
+      if (!w) {
+        ignored++;
+        return;
+      }
+      handed.add(name);
+      if (module instanceof WebAssembly.Module) w.resolve(module);
+      else w.resolve(name === "kernel" ? fallback.kernel() : fallback.module(name));
+    },
+    get ignored() {
+      return ignored;
+    },
+  };
+}

@@ -4,6 +4,7 @@
 // decoder and filter the packet list uses, and files in memory. The browser page (web/)
 // is built on it; a Node worker_threads worker can serve it too.
 export { LabServer, type ServeOptions } from "./server.js";
+export { startLabWorker, labWorkerName, readLabWorkerName, isWasmHand, type WasmHand } from "./early.js";
 export { LabClient, LabError, type ClientPort } from "./client.js";
 export { Lab, check, problemsOf, CAPTURE_DIR } from "./lab.js";
 export { TimeController, type ClockState } from "./time.js";

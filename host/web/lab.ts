@@ -168,7 +168,7 @@ export class Lab {
             ...(i.iface instanceof WebSocketInterface ? { connected: i.iface.connected } : {}),
           };
         }),
-        routes: n.spec.routes.map(routeText),
+        routes: n.spec.routes.map(routeText).join("\n"),
         services: n.spec.services.map((s) => ({ kind: s.kind, port: s.port })),
         line: n.spec.origin.line,
         generated: n.spec.generator !== undefined || n.spec.origin.path.startsWith("generators"),

@@ -15,7 +15,7 @@ import type { LinkConditions, EpairStats } from "../admin/epair.js";
 import type { Summary } from "./decode.js";
 import type { MemFile } from "./memfs.js";
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export type { ClockState, MemFile, StepEvent, StepResult, TeardownReport, LinkConditions, EpairStats };
 
@@ -120,12 +120,14 @@ export interface NodeInfo {
   forwarding: boolean;
   interfaces: IfaceInfo[];
   /**
-   * The file's routes, one text each in its fields' order: "TO via GW", "TO dev IF" or
-   * "TO via GW dev IF" (routeText / parseRouteText). Text rather than objects: a 100-router
-   * grid has 17,640, and as objects their structured clone and deserialisation cost the
-   * load's answer about 100 ms each way in a cold worker; as strings a few ms.
+   * The file's routes, one line each in its fields' order: "TO via GW", "TO dev IF" or
+   * "TO via GW dev IF" (routeText; routeLines and parseRouteText read them back); "" for
+   * none. One string per node: a 100-router grid has 17,640 routes, and as objects their
+   * structured clone and deserialisation cost the load's answer about 100 ms each way in a
+   * cold worker; as a string each, 17,640 strings still made the answer's clone and read
+   * ~25 ms of CPU (a trace at load 10); as one text per node, 100 strings.
    */
-  routes: string[];
+  routes: string;
   services: { kind: string; port: number }[];
   /** The file's line of the node (for the editor). */
   line: number;
@@ -138,7 +140,12 @@ export function routeText(r: { to: string; via?: string; dev?: string }): string
   return r.to + (r.via !== undefined ? ` via ${r.via}` : "") + (r.dev !== undefined ? ` dev ${r.dev}` : "");
 }
 
-/** NodeInfo's route text back to its fields (none of them holds a space). */
+/** NodeInfo's routes, one text per route ("" has none). */
+export function routeLines(routes: string): string[] {
+  return routes === "" ? [] : routes.split("\n");
+}
+
+/** A route's text back to its fields (none of them holds a space). */
 export function parseRouteText(t: string): { to: string; via?: string; dev?: string } {
   const w = t.split(" ");
   const r: { to: string; via?: string; dev?: string } = { to: w[0] ?? "" };

@@ -9,6 +9,8 @@ import { platform, setPlatform, type ModuleSource } from "../lib/platform.js";
 import { Lab, check, problemsOf } from "./lab.js";
 import { MemFs } from "./memfs.js";
 import linkmap from "../kern/linkmap_data.js";
+import { handedModuleSource, type HandedModuleSource } from "../kern/source.js";
+import { isWasmHand } from "./early.js";
 import { PROTOCOL_VERSION, type Event, type LabInfo, type Ops, type Request, type Response, type WireError } from "./protocol.js";
 
 export interface ServeOptions {
@@ -22,6 +24,12 @@ export interface ServeOptions {
    * the boot that needs it, and reported there).
    */
   prefetch?: string | readonly string[] | false;
+  /**
+   * Binaries ("kernel", module names) the page compiles and posts as `{ wasm: name, module }`
+   * messages (host/web/early.ts startLabWorker): they are waited for rather than fetched
+   * from `source`, which serves the rest and any the page hands without a module.
+   */
+  handed?: readonly string[];
 }
 
 type Handler<K extends keyof Ops> = (args: Ops[K]["args"]) => Ops[K]["result"] | Promise<Ops[K]["result"]>;
@@ -34,10 +42,18 @@ export class LabServer {
   /** Shell lines running, by console (node name; "" for the shell's own), for interrupt. */
   readonly #running = new Map<string, Set<AbortController>>();
 
+  /** Where this server's kernels take their binaries from (the handed ones first). */
+  readonly source: ModuleSource | undefined;
+  /** The binaries the page hands over (ServeOptions.handed), fed by handle(). */
+  readonly #handed: HandedModuleSource | undefined;
+
   constructor(private readonly post: (m: Response | Event, transfer?: Transferable[]) => void, opts: ServeOptions = {}) {
     // Files in memory (shell captures, capture steps) and the binaries: over the platform in force.
     const base = platform();
-    const source = opts.source ?? base.defaultModuleSource?.();
+    const given = opts.source ?? base.defaultModuleSource?.();
+    if (opts.handed?.length && !given) throw new Error("LabServer: handed binaries need a source to fall back on (ServeOptions.source)");
+    this.#handed = opts.handed?.length ? handedModuleSource(given!, opts.handed) : undefined;
+    const source = (this.source = this.#handed ?? given);
     setPlatform({
       ...base,
       name: `${base.name} worker`,
@@ -150,8 +166,12 @@ export class LabServer {
     },
   };
 
-  /** One message from the page. */
+  /** One message from the page: a request, or a binary the page compiled (ServeOptions.handed). */
   async handle(msg: unknown): Promise<void> {
+    if (isWasmHand(msg)) {
+      if (this.#handed) this.#handed.hand(msg.wasm, msg.module);
+      return;
+    }
     const req = msg as Request;
     if (!req || typeof req !== "object" || typeof req.id !== "number" || typeof req.op !== "string") return;
     const op = Object.hasOwn(this.ops, req.op) ? (this.ops as Record<string, Handler<keyof Ops>>)[req.op] : undefined;

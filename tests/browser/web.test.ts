@@ -129,6 +129,11 @@ describe("the browser page", { skip }, () => {
     await page.goto(`${server!.url}?fresh`);
     await page.waitForSelector("body[data-ready]", { timeout: 60_000 });
     assert.equal(await page.evaluate(() => crossOriginIsolated), true, "COOP/COEP headers make the page cross-origin isolated");
+    // The built page's head started the worker (vite.config.ts earlyWorker) and compiled the
+    // kernel and GENERIC's modules beside it: the page itself fetched them, to hand them over.
+    assert.equal(await page.evaluate(() => (window as unknown as { labWorker?: unknown }).labWorker instanceof Worker), true, "the head started the worker");
+    const wasm = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name).filter((n) => n.endsWith(".wasm")).map((n) => n.split("/wasm/")[1]));
+    assert.ok(wasm.includes("kernel.wasm") && wasm.includes("modules/inet.wasm"), `the page compiles the binaries it hands the worker (it fetched ${wasm.join(", ") || "none"})`);
     assert.match(await status(), /^demo: 6 nodes, 5 links up in/);
     assert.equal(await page.evaluate(() => (window as unknown as { wavnet: { graph: { cy: import("cytoscape").Core } } }).wavnet.graph.cy.nodes().length), 6);
     // The console of the first host is open and has the keyboard.

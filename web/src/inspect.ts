@@ -2,7 +2,7 @@
 // by editing the YAML and bringing the lab up again) or link (conditions per direction,
 // applied live while traffic runs and written into the YAML; cut and restore; its counters).
 
-import { parseRouteText, type LabInfo, type LinkConditions, type LinkInfo, type NodeInfo, type Stats } from "../../host/web/protocol.js";
+import { parseRouteText, routeLines, type LabInfo, type LinkConditions, type LinkInfo, type NodeInfo, type Stats } from "../../host/web/protocol.js";
 import { parseDuration, parseProbability, parseRate, parseIfAddress, parseWebSocketUrl } from "../../host/lib/units.js";
 import { formatDuration, formatPct, formatRate } from "../../host/lib/units.js";
 import type { Role, RouteEdit } from "./model.js";
@@ -150,7 +150,7 @@ export class Inspector {
       );
       routes.append(row);
     };
-    for (const t of n.routes) routeRow(parseRouteText(t));
+    for (const t of routeLines(n.routes)) routeRow(parseRouteText(t));
     const urlInputs = new Map(n.interfaces.filter((i) => i.kind === "websocket" && i.url !== undefined).map((i) =>
       [i.name, h("input", { type: "text", id: `insUrl-${i.name}`, value: i.url ?? "", placeholder: "ws://127.0.0.1:8080/gw/ws0", "aria-label": `Peer URL of ${i.name}` })]));
     const err = h("p", { class: "note", role: "alert", id: "insNodeError" });

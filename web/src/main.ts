@@ -21,8 +21,9 @@ const examples = new Map(Object.entries(EXAMPLES).map(([p, t]) => [p.split("/").
 
 // ---- the worker
 
+// The built page's head started it (head.ts, with the binaries compiled beside it); the dev server's page starts it here.
 const wasmBase = new URL("wasm/", document.baseURI).href;
-const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: wasmBase });
+const worker = (window as unknown as { labWorker?: Worker }).labWorker ?? new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: wasmBase });
 const client = new LabClient(worker);
 worker.onmessage = (e) => client.receive(e.data);
 worker.onerror = (e) => {
