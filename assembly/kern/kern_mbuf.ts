@@ -471,6 +471,11 @@ export function m_chargeto(m: usize, v: usize): bool {
         }
         tally(extIndex(nn.ext_type));
         tally(MBZ_EXTREF);
+      } else if (nn.m_vnet == changetype<ExtRef>(r).vnet && changetype<ExtRef>(r).nalt + 1 >= changetype<ExtRef>(r).refcnt) {
+        // The charged vnet's last reference leaves with this packet: the storage follows it
+        // (below), so v must have room for it too.
+        tally(extIndex(nn.ext_type));
+        tally(MBZ_EXTREF);
       }
     }
   }
@@ -515,6 +520,16 @@ export function m_chargeto(m: usize, v: usize): bool {
           if (old == rr.vnet) rr.nalt++;
           else if (v == rr.vnet && rr.nalt != 0) rr.nalt--;
           if (v != rr.vnet) rr.alt = v;
+          if (rr.vnet != v && rr.nalt >= rr.refcnt) {
+            // Every reference is now charged away from the cluster's vnet (the fragments of
+            // one datagram, each crossing an epair after the sender freed the original):
+            // the storage follows them, as it does when the last reference is freed
+            // (extFree), so the sender owns nothing of it and can be destroyed.
+            chargeMove(z, rr.vnet, v);
+            chargeMove(refZone, rr.vnet, v);
+            rr.vnet = v;
+            rr.nalt = 0; // (sharers in a third vnet, if any, now count as v's, as in extFree)
+          }
         }
       }
     }
