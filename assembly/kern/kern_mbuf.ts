@@ -415,7 +415,9 @@ let nfrom: u32 = 0;
 /**
  * m_chargeto: charge a packet (the m_next chain) to vnet v: each mbuf, each cluster it
  * alone uses, and the packet header's ph_vnet. A cluster still shared stays charged to the
- * vnet that holds it (e.g. a sender's socket buffer). Returns false, with nothing changed,
+ * vnet that holds it (e.g. a sender's socket buffer), unless this packet takes that vnet's
+ * last reference (the last fragment of a datagram to cross): then the cluster moves to v
+ * too, as extFree moves it when that vnet frees its last one. Returns false, with nothing changed,
  * when v would go over its limit in any mbuf zone (counted there and in mbstat).
  */
 export function m_chargeto(m: usize, v: usize): bool {
