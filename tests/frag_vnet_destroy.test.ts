@@ -1,15 +1,17 @@
 // Destroying a vnet while a neighbour still holds the fragments it sent (both families, both
-// orders) leaves nothing and raises no LeakError. ip_fragment/ip6_fragment make every
-// fragment share the original datagram's clusters (m_copym); each fragment crosses the epair
-// on its own, after the sender has freed the original, so the clusters' last references are
-// all in the receiver. Before the fix (kern_mbuf.ts m_chargeto) the clusters stayed charged to
-// the sender: destroying it raised LeakError on mbuf_cluster (and left a zombie), or, sender
-// last, the receiver's reassembly queue held storage charged to a vnet about to go.
+// orders; held in a reassembly queue, a socket buffer or a router's ARP/ND hold queue) leaves
+// nothing and raises no LeakError. ip_fragment/ip6_fragment make every fragment share the
+// original datagram's clusters (m_copym); each fragment crosses the epair on its own, after
+// the sender has freed the original, so the clusters' last references all end up in the
+// receiver. Before the fix (kern_mbuf.ts m_chargeto) the clusters stayed charged to the
+// sender, and destroying it raised LeakError on mbuf_cluster and left a zombie: the host
+// first for its echo requests in the jail's queue, the jail first for its fragmented echo
+// replies in the host's.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Kernel, ping, addAddress, socket, SOL_SOCKET, SO, type Vnet, type VirtualClock } from "../host/index.js";
-import { ipReassKnob, inetGauges } from "../host/admin/inet.js";
-import { frag6Knob, inet6Gauges } from "../host/admin/inet6.js";
+import { ipReassKnob, inetGauges, addRoute, setForwarding } from "../host/admin/inet.js";
+import { frag6Knob, inet6Gauges, setForwarding6 } from "../host/admin/inet6.js";
 import { mbufsInUse } from "./helpers/inet.js";
 
 type Family = "inet" | "inet6";
@@ -92,5 +94,43 @@ for (const family of ["inet", "inet6"] as const) {
       assert.equal(mbufsInUse(k), 0);
       k.shutdown();
     });
+  });
+}
+
+// A router's neighbour hold queue (ARP, ND) holding fragments another vnet sent: A fragments
+// a datagram for C at MTU 200, R forwards each fragment toward C, whose end is down, so they
+// wait in R's hold queue for an address resolution that never comes.
+for (const family of ["inet", "inet6"] as const) {
+  test(`${family}: the sender destroyed while a router's hold queue holds its fragments`, async () => {
+    const k = await Kernel.boot({ config: ["if_epair", "inet", "inet6", "udp"], seed: 5 });
+    k.reclaim();
+    const [A, R, C] = ["A", "R", "C"].map((n) => k.createVnet(n));
+    const [a, ra] = k.epair(A, R);
+    const [rc, c] = k.epair(R, C);
+    for (const i of [a, ra, rc]) i.setUp();
+    a.setMtu(200);
+    ra.setMtu(200);
+    const six = family === "inet6";
+    addAddress(k, a, six ? "fd00:1::1/64" : "10.0.1.1/24");
+    addAddress(k, ra, six ? "fd00:1::2/64" : "10.0.1.2/24");
+    addAddress(k, rc, six ? "fd00:2::1/64" : "10.0.2.1/24");
+    addAddress(k, c, six ? "fd00:2::2/64" : "10.0.2.2/24");
+    addRoute(k, A, six ? "fd00:2::/64" : "10.0.2.0/24", { gateway: six ? "fd00:1::2" : "10.0.1.2" });
+    if (six) setForwarding6(k, R, true);
+    else setForwarding(k, R, true);
+    const clock = k.clock as VirtualClock;
+    clock.advance(5000); // past IPv6 DAD
+    const cli = socket(k, A, family, "dgram", 17);
+    cli.sendto(new Uint8Array(1500).fill(9), six ? "fd00:2::2" : "10.0.2.2", 9); // about 8 fragments
+    clock.advance(1);
+    assert.ok((R.accounting().items.mbuf ?? 0) > 0, "R holds A's fragments");
+    assert.equal(A.accounting().items.mbuf_cluster ?? 0, 0, "their storage is R's, not A's");
+    cli.close();
+    A.destroy(); // threw LeakError (mbuf_cluster) before the fix
+    assert.equal(k.accounting().zombies, 0);
+    R.destroy();
+    C.destroy();
+    assert.equal(mbufsInUse(k), 0);
+    k.shutdown();
   });
 }
