@@ -978,6 +978,68 @@ describe("per-vnet charging", () => {
     expectClean();
   });
 
+  test("fragments sharing a freed original's cluster: the last one to cross takes the cluster with it", () => {
+    boot();
+    const a = vnet_alloc();
+    const b = vnet_alloc();
+    let old = CURVNET_SET(a);
+    const d = m_getcl(MT_DATA, M_PKTHDR); // the datagram ip_fragment cut up
+    m_append(d, 1500, src(1500, 44));
+    const f1 = m_copym(d, 0, 500);
+    const f2 = m_copym(d, 500, 500);
+    const f3 = m_copym(d, 1000, 500);
+    m_freem(d); // the original goes before the fragments cross (epair queues them)
+    CURVNET_RESTORE(old);
+    expect(m_chargeto(f1, b)).toBe(true);
+    expect(m_chargeto(f2, b)).toBe(true);
+    expect(mbuf_vnet_inuse(a, MBZ_CLUSTER)).toBe(1); // f3 still in a
+    expect(m_chargeto(f3, b)).toBe(true); // a's last reference left: the storage is b's
+    expect(mbuf_vnet_inuse(a, MBZ_CLUSTER)).toBe(0);
+    expect(mbuf_vnet_inuse(a, MBZ_EXTREF)).toBe(0);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(1);
+    expect(mbuf_vnet_inuse(b, MBZ_EXTREF)).toBe(1);
+    expect(vnet_destroy(a)).toBe(0); // b's reassembly queue holds nothing of a
+    expect(vnet_zombies()).toBe(0);
+    m_freem(f1);
+    m_freem(f2);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(1);
+    m_freem(f3);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(0);
+    expect(mbuf_vnet_inuse(b, MBZ_EXTREF)).toBe(0);
+    expect(vnet_destroy(b)).toBe(0);
+    expectClean();
+  });
+
+  test("the last fragment is refused, changing nothing, when the cluster it would bring is over the receiver's limit", () => {
+    boot();
+    const a = vnet_alloc();
+    const b = vnet_alloc();
+    mbuf_set_vnet_limit(b, 100, 1);
+    let old = CURVNET_SET(b);
+    const own = m_getcl(MT_DATA, M_PKTHDR); // b is at its cluster limit
+    CURVNET_RESTORE(old);
+    old = CURVNET_SET(a);
+    const d = m_getcl(MT_DATA, M_PKTHDR);
+    m_append(d, 1000, src(1000, 45));
+    const f1 = m_copym(d, 0, 500);
+    const f2 = m_copym(d, 500, 500);
+    m_freem(d);
+    CURVNET_RESTORE(old);
+    expect(m_chargeto(f1, b)).toBe(true); // a keeps f2's reference: the cluster stays a's
+    expect(m_chargeto(f2, b)).toBe(false);
+    expect(mbuf_vnet_fails(b, MBZ_CLUSTER)).toBe(1);
+    expect(changetype<Mbuf>(f2).m_vnet).toBe(a);
+    expect(mbuf_vnet_inuse(a, MBZ_CLUSTER)).toBe(1);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(1); // its own, nothing more
+    m_freem(f2); // a lets go: the cluster follows f1 as before (extFree), past the limit
+    m_freem(f1);
+    m_freem(own);
+    expect(mbuf_vnet_inuse(b, MBZ_CLUSTER)).toBe(0);
+    expect(vnet_destroy(a)).toBe(0);
+    expect(vnet_destroy(b)).toBe(0);
+    expectClean();
+  });
+
 });
 
 describe("vnet teardown", () => {

@@ -415,7 +415,9 @@ let nfrom: u32 = 0;
 /**
  * m_chargeto: charge a packet (the m_next chain) to vnet v: each mbuf, each cluster it
  * alone uses, and the packet header's ph_vnet. A cluster still shared stays charged to the
- * vnet that holds it (e.g. a sender's socket buffer). Returns false, with nothing changed,
+ * vnet that holds it (e.g. a sender's socket buffer), unless this packet takes that vnet's
+ * last reference (the last fragment of a datagram to cross): then the cluster moves to v
+ * too, as extFree moves it when that vnet frees its last one. Returns false, with nothing changed,
  * when v would go over its limit in any mbuf zone (counted there and in mbstat).
  */
 export function m_chargeto(m: usize, v: usize): bool {
@@ -471,6 +473,11 @@ export function m_chargeto(m: usize, v: usize): bool {
         }
         tally(extIndex(nn.ext_type));
         tally(MBZ_EXTREF);
+      } else if (nn.m_vnet == changetype<ExtRef>(r).vnet && changetype<ExtRef>(r).nalt + 1 >= changetype<ExtRef>(r).refcnt) {
+        // The charged vnet's last reference leaves with this packet: the storage follows it
+        // (below), so v must have room for it too.
+        tally(extIndex(nn.ext_type));
+        tally(MBZ_EXTREF);
       }
     }
   }
@@ -515,6 +522,16 @@ export function m_chargeto(m: usize, v: usize): bool {
           if (old == rr.vnet) rr.nalt++;
           else if (v == rr.vnet && rr.nalt != 0) rr.nalt--;
           if (v != rr.vnet) rr.alt = v;
+          if (rr.vnet != v && rr.nalt >= rr.refcnt) {
+            // Every reference is now charged away from the cluster's vnet (the fragments of
+            // one datagram, each crossing an epair after the sender freed the original):
+            // the storage follows them, as it does when the last reference is freed
+            // (extFree), so the sender owns nothing of it and can be destroyed.
+            chargeMove(z, rr.vnet, v);
+            chargeMove(refZone, rr.vnet, v);
+            rr.vnet = v;
+            rr.nalt = 0; // (sharers in a third vnet, if any, now count as v's, as in extFree)
+          }
         }
       }
     }
