@@ -58,6 +58,7 @@ export { ip_output } from "./ip_output";
 export { ipproto_register, ipproto_unregister } from "./ip_input";
 export { icmp_error } from "./ip_icmp";
 export { in_localip, in_broadcast } from "./in";
+export { ip_reass } from "./ip_reass"; // ipfw's reass action
 
 // The entry table transport modules find through domain_af_api(AF_INET) (sys/in.ts INAPI_*).
 const api = memory.data(<i32>INAPI_SIZE, 4);

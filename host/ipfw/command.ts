@@ -6,7 +6,7 @@
 import { IpfwParseError } from "./errors.js";
 import {
   IPFW_DEFAULT_RULE, IpfwDecodeError, O_ACCEPT, O_CHECK_STATE, O_COUNT, O_DENY, O_NAT, O_REJECT, O_RESET, O_SKIPTO,
-  O_UNREACH6, RESVD_SET, decodeRule,
+  O_UNREACH6, O_SETDSCP, O_REASS, RESVD_SET, decodeRule,
 } from "./insn.js";
 import { protocolName } from "./names.js";
 import { parseRule, tokenize } from "./parse.js";
@@ -279,7 +279,7 @@ async function list(backend: IpfwBackend, args: string[], useSet: number, counte
 
 const LOG_ACTIONS: Record<number, string> = {
   [O_ACCEPT]: "Accept", [O_DENY]: "Deny", [O_REJECT]: "Unreach", [O_RESET]: "Reset", [O_COUNT]: "Count",
-  [O_SKIPTO]: "SkipTo", [O_CHECK_STATE]: "Check-state", [O_NAT]: "Nat", [O_UNREACH6]: "Unreach6",
+  [O_SKIPTO]: "SkipTo", [O_CHECK_STATE]: "Check-state", [O_NAT]: "Nat", [O_UNREACH6]: "Unreach6", [O_SETDSCP]: "SetDscp", [O_REASS]: "Reass",
 };
 
 /**

@@ -34,6 +34,8 @@ export const O_IPTTL = 28;
 export const O_IPID = 29;
 export const O_ICMPCODE = 30;
 export const O_LAYER2 = 31;
+/** ipfw's `dscp`: 2 operand words, a bitmap of code points 0..63 (bit v of word v >> 5). */
+export const O_DSCP = 32;
 
 /** Action part. */
 export const O_LOG = 64;
@@ -46,6 +48,10 @@ export const O_SKIPTO = 70;
 export const O_CHECK_STATE = 71;
 export const O_NAT = 72;
 export const O_UNREACH6 = 73;
+/** `setdscp N`: arg1 the code point 0..63; the walk goes on with the next rule. */
+export const O_SETDSCP = 74;
+/** `reass`: IPv4 fragments to reassembly, the whole datagram on with the next rule. */
+export const O_REASS = 75;
 
 /** O_REJECT's arg1 for a TCP reset (FreeBSD's ICMP_REJECT_RST); `reset` itself compiles to O_RESET. */
 export const REJECT_RST = 256;

@@ -112,3 +112,19 @@ export const TCP_OPTS: [string, number][] = [
 export const ICMP_MAXTYPE = 31;
 /** The largest ICMPv6 type icmp6types takes (ICMP6_MAXTYPE). */
 export const ICMP6_MAXTYPE = 201;
+
+/**
+ * DiffServ code point names ipfw reads and prints (its f_ipdscp; the values are RFC 2597's
+ * AF classes, RFC 3246's EF, RFC 2474's class selectors, RFC 5865's VOICE-ADMIT). Printing
+ * takes the first name of a value: 0 prints as "be".
+ */
+export const DSCP_NAMES: [string, number][] = [
+  ["af11", 10], ["af12", 12], ["af13", 14], ["af21", 18], ["af22", 20], ["af23", 22], ["af31", 26], ["af32", 28],
+  ["af33", 30], ["af41", 34], ["af42", 36], ["af43", 38], ["be", 0], ["ef", 46], ["cs0", 0], ["cs1", 8], ["cs2", 16],
+  ["cs3", 24], ["cs4", 32], ["cs5", 40], ["cs6", 48], ["cs7", 56], ["va", 44],
+];
+
+/** A code point's name, or its number when it has none. */
+export function dscpText(v: number): string {
+  return DSCP_NAMES.find(([, c]) => c === v)?.[0] ?? String(v);
+}

@@ -16,9 +16,9 @@ import {
   O_IP4, O_IP6, O_IP6_DST_MASK, O_IP6_SRC_MASK, O_IPID, O_IPLEN, O_IPTTL, O_IP_DSTPORT, O_IP_DST_LOOKUP, O_IP_DST_MASK,
   O_IP_DST_ME, O_IP_SRCPORT, O_IP_SRC_LOOKUP, O_IP_SRC_MASK, O_IP_SRC_ME, O_KEEP_STATE, O_LAYER2, O_LOG, O_NAT,
   O_PROBE_STATE, O_PROTO, O_RECV, O_REJECT, O_RESET, O_SETUP, O_SKIPTO, O_TCPFLAGS, O_TCPOPTS, O_UNREACH6, O_VIA,
-  O_XMIT, RESVD_SET, IPFW_DEFAULT_RULE, insnHeader,
+  O_XMIT, O_DSCP, O_SETDSCP, O_REASS, RESVD_SET, IPFW_DEFAULT_RULE, insnHeader,
 } from "./insn.js";
-import { ICMP6_CODES, ICMP6_MAXTYPE, ICMP_CODES, ICMP_MAXTYPE, TCP_FLAGS, TCP_OPTS, protocolNumber, servicePort } from "./names.js";
+import { DSCP_NAMES, ICMP6_CODES, ICMP6_MAXTYPE, ICMP_CODES, ICMP_MAXTYPE, TCP_FLAGS, TCP_OPTS, protocolNumber, servicePort } from "./names.js";
 
 export interface CompileOptions {
   /** The rule's index in the list it came from (a topology's `firewall:` list, a file): named in errors of unnumbered rules. */
@@ -74,14 +74,14 @@ const IPPROTO_IPV6 = 41;
 
 /** ipfw actions wavnet's kernel does not have: named in the error instead of "expected an action". */
 const UNSUPPORTED_ACTIONS = new Set([
-  "abort", "abort6", "reset6", "pipe", "queue", "divert", "tee", "netgraph", "ngtee", "fwd", "forward", "//", "reass",
-  "setfib", "setdscp", "call", "return", "eaction", "tcp-setmss", "nat64clat", "nat64lsn", "nat64stl", "nptv6",
+  "abort", "abort6", "reset6", "pipe", "queue", "divert", "tee", "netgraph", "ngtee", "fwd", "forward", "//",
+  "setfib", "call", "return", "eaction", "tcp-setmss", "nat64clat", "nat64lsn", "nat64stl", "nptv6",
 ]);
 
 /** ipfw options wavnet does not compile. */
 const UNSUPPORTED_OPTIONS = new Set([
   "tagged", "uid", "gid", "jail", "limit", "set-limit", "diverted", "diverted-loopback", "diverted-output", "fib",
-  "ipoptions", "ipopts", "ipprecedence", "dscp", "iptos", "ipversion", "ipver", "sockarg", "tcpdatalen", "tcpseq",
+  "ipoptions", "ipopts", "ipprecedence", "iptos", "ipversion", "ipver", "sockarg", "tcpdatalen", "tcpseq",
   "tcpack", "tcpwin", "dst-port", "src-port", "proto", "MAC", "mac", "mac-type", "verrevpath",
   "versrcreach", "antispoof", "ipsec", "ext6hdr", "flow-id", "ipv6", "ip6", "ipv4", "ip4", "flow", "defer-action", "defer-immediate-action", "//", "log", "altq", "tag", "untag",
 ]);
@@ -198,6 +198,13 @@ class RuleParser {
         this.action = this.insn(O_RESET); return;
       case "count":
         this.action = this.insn(O_COUNT); return;
+      case "reass":
+        this.action = this.insn(O_REASS); return;
+      case "setdscp": {
+        const c = this.arg(t, "a DSCP code point (0..63 or a name: af11, cs1, ef, ...)");
+        if (c.text === "tablearg") throw this.err(c.col, `"setdscp tablearg" is not supported (wavnet's tables give no argument to actions)`);
+        this.action = this.insn(O_SETDSCP, this.dscpCode(c, "setdscp")); return;
+      }
       case "unreach": {
         const c = this.arg(t, "an ICMP unreachable code");
         const code = codeOf(c.text, ICMP_CODES);
@@ -569,6 +576,18 @@ class RuleParser {
       case "icmptypes": case "icmptype": return this.insn(O_ICMPTYPE, 0, this.typeBitmap(this.arg(t, "a list of ICMP types"), ICMP_MAXTYPE, "ICMP"));
       case "icmp6types": case "icmp6type": return this.insn(O_ICMP6TYPE, 0, this.typeBitmap(this.arg(t, "a list of ICMPv6 types"), ICMP6_MAXTYPE, "ICMPv6"));
       case "ipttl": return this.rangeOption(t, O_IPTTL, 255, "a TTL");
+      case "dscp": {
+        // ipfw: a comma-separated list of code points (numbers or names), any of them matches.
+        const a = this.arg(t, "a list of DSCP code points");
+        const bm = [0, 0];
+        let col = a.col;
+        for (const item of a.text.split(",")) {
+          const v = this.dscpCode({ text: item, col } as Token, "dscp");
+          bm[v >>> 5] = (bm[v >>> 5]! | (1 << (v & 31))) >>> 0;
+          col += item.length + 1;
+        }
+        return this.insn(O_DSCP, 0, bm);
+      }
       case "iplen": return this.rangeOption(t, O_IPLEN, 65535, "a length");
       case "ipid": return this.rangeOption(t, O_IPID, 65535, "an IP id");
       case "via": case "recv": case "xmit": return this.iface(t, open);
@@ -643,6 +662,16 @@ class RuleParser {
       bm[v >>> 5] = (bm[v >>> 5]! | (1 << (v & 31))) >>> 0;
     }
     return bm;
+  }
+
+  /** A DSCP code point: a number 0..63 or one of ipfw's names (names.ts DSCP_NAMES). */
+  private dscpCode(c: Token, keyword: string): number {
+    const named = DSCP_NAMES.find(([n]) => n === c.text);
+    if (named) return named[1];
+    const v = base0Number(c.text);
+    if (v === undefined) throw this.err(c.col, `expected a DSCP code point (0..63 or a name such as af11, cs1, ef) after "${keyword}", found ${foundText(c.text || undefined)}`, "a DSCP code point", c.text);
+    if (v > 63) throw this.err(c.col, `DSCP code point ${v} is out of range 0..63`);
+    return v;
   }
 
   /** ipttl/iplen/ipid: one number, or (with - or ,) a list of ranges. */

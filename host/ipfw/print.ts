@@ -11,10 +11,10 @@ import {
   O_ACCEPT, O_CHECK_STATE, O_COUNT, O_DENY, O_ESTAB, O_FRAG, O_ICMP6TYPE, O_ICMPCODE, O_ICMPTYPE, O_IN, O_IP4, O_IP6,
   O_IP6_DST_MASK, O_IP6_SRC_MASK, O_IPID, O_IPLEN, O_IPTTL, O_IP_DSTPORT, O_IP_DST_LOOKUP, O_IP_DST_MASK, O_IP_DST_ME,
   O_IP_SRCPORT, O_IP_SRC_LOOKUP, O_IP_SRC_MASK, O_IP_SRC_ME, O_KEEP_STATE, O_LAYER2, O_LOG, O_NAT, O_PROBE_STATE,
-  O_PROTO, O_RECV, O_REJECT, O_RESET, O_SETUP, O_SKIPTO, O_TCPFLAGS, O_TCPOPTS, O_UNREACH6, O_VIA, O_XMIT, REJECT_RST,
+  O_PROTO, O_RECV, O_REJECT, O_RESET, O_SETUP, O_SKIPTO, O_DSCP, O_SETDSCP, O_REASS, O_TCPFLAGS, O_TCPOPTS, O_UNREACH6, O_VIA, O_XMIT, REJECT_RST,
   decodeRule, type Insn,
 } from "./insn.js";
-import { ICMP6_CODES, ICMP_CODES, TCP_FLAGS, TCP_OPTS, protocolName } from "./names.js";
+import { ICMP6_CODES, ICMP_CODES, TCP_FLAGS, TCP_OPTS, dscpText, protocolName } from "./names.js";
 
 export interface FormatOptions {
   /** Packet and byte counters (`ipfw show`), printed in columns of these widths. */
@@ -67,6 +67,8 @@ function actionText(a: Insn): string {
     case O_CHECK_STATE: return "check-state :default";
     case O_SKIPTO: return `skipto ${a.arg1}`;
     case O_NAT: return `nat ${a.arg1}`;
+    case O_SETDSCP: return `setdscp ${dscpText(a.arg1)}`;
+    case O_REASS: return "reass";
     case O_REJECT:
       if (a.arg1 === REJECT_RST) return "reset";
       if (a.arg1 === 1) return "reject";
@@ -231,6 +233,11 @@ class BodyPrinter {
       case O_IPTTL: return " ipttl " + rangesText(x);
       case O_IPLEN: return " iplen " + rangesText(x);
       case O_IPID: return " ipid " + rangesText(x);
+      case O_DSCP: {
+        const vs: string[] = [];
+        for (let v = 0; v < 64; v++) if ((x.ops[v >>> 5]! >>> (v & 31)) & 1) vs.push(dscpText(v));
+        return " dscp " + vs.join(",");
+      }
       case O_VIA: case O_RECV: case O_XMIT: {
         const kw = x.opcode === O_VIA ? "via" : x.opcode === O_RECV ? "recv" : "xmit";
         return ` ${kw} ${ifName(x.ops) || "any"}`;

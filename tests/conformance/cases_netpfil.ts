@@ -38,9 +38,8 @@ export const NETPFIL_CASES: readonly ConformanceCase[] = [
     reason: "needs ipdivert sockets and the natd daemon: wavnet has no divert action or socket and runs no userland programs in a vnet",
   },
   {
-    id: "fragments__ipfw_fragments", source: `${COMMON}/fragments.sh`, status: "known-divergence",
-    summary: "MTU 200 both ends, `add 100 reass all from any to any in`: ping and ping -s 800 pass, ping -s 20000 (too many fragments) fails",
-    reason: "wavnet's ipfw has no reass action (the rule parser refuses it, docs/ipfw.md); the jail reassembles in ip_input instead",
+    id: "fragments__ipfw_fragments", source: `${COMMON}/fragments.sh`, status: "applicable",
+    summary: "MTU 200 both ends, `add 100 reass all from any to any in`: ping and ping -s 800 pass (the firewall reassembles the fragments), ping -s 20000 (too many fragments) fails",
   },
   ...others("fragments", "fragments", ["pf", "ipf"], "reassembly by the firewall with a fragment limit"),
   {
@@ -49,9 +48,8 @@ export const NETPFIL_CASES: readonly ConformanceCase[] = [
   },
   ...others("forward", "v4", ["pf", "ipf"], "block in / block out of forwarded IPv4"),
   {
-    id: "tos__ipfw_tos", source: `${COMMON}/tos.sh`, status: "known-divergence",
+    id: "tos__ipfw_tos", source: `${COMMON}/tos.sh`, status: "applicable",
     summary: "`add 100 setdscp 9 ip from any to any` rewrites forwarded packets' TOS to 36 (39 keeping ECN 3); `deny all from any to any dscp 9` drops TOS 36, passes 32",
-    reason: "wavnet's ipfw has no setdscp action and no dscp option (the rule parser refuses both, docs/ipfw.md)",
   },
   ...others("tos", "tos", ["pf"], "set-tos and filtering by TOS"),
 ];

@@ -22,7 +22,7 @@
 import {
   m_freem, m_copydata, m_gethdr, m_append, m_length, in_cksum, in_pseudo, in6_pseudo, domain_af_api, ticks,
   pfil_head_registered, pfil_add_hook, pfil_remove_hook, PFIL_HEAD_INET, PFIL_HEAD_INET6, PFIL_IN, PFIL_OUT, PFIL_DROPPED,
-  kmem_alloc, curvnet,
+  kmem_alloc, curvnet, m_copyback, m_pullup, PFIL_CONSUMED,
 } from "../../kmod/kapi";
 import { Mbuf, MT_DATA } from "../../sys/mbuf";
 import { AF_INET6, if_name } from "../../sys/if";
@@ -36,7 +36,7 @@ import {
   RL_CMDLEN, RL_ACTOFS, RL_CMD, RL_LOGGED, V_RULES, V_DEFACCEPT, V_LOGRING, V_LOGSEQ, VF, FWSTAT_INC, ST_BADPKT,
   ST_DENIED, ST_ACCEPTED, ST_LOGGED, ST_REJECTS, ST_RESETS, ST_NAT, ST_DEFAULT, V_HOOKED,
   PRE_DPORT, RL_IDX, V_INDEX, V_NRULES, V_IXHASH, V_IXHMASK, IX_SHIFT, IX_RULE, IX_PRE, IX_DLO, IX_NEXT, IX_END,
-  IX_RUN, O_IP_SRC_LOOKUP, O_IP_DST_LOOKUP,
+  IX_RUN, O_IP_SRC_LOOKUP, O_IP_DST_LOOKUP, O_DSCP, O_SETDSCP, O_REASS,
 } from "./ip_fw_var";
 import { table_lookup, TE_VALUE } from "./ip_fw_table";
 import { rule_count } from "./ip_fw_rules";
@@ -45,6 +45,7 @@ import { ipfw_nat } from "./ip_fw_nat";
 
 @external("inet", "in_localip") declare function in_localip(a: u32): bool;
 @external("inet", "icmp_error") declare function icmp_error(m: usize, type: u32, code: u32, arg: u32): void;
+@external("inet", "ip_reass") declare function ip_reass(m: usize, hlen: u32): usize;
 @external("inet", "ip_output") declare function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, tos: u32, flags: u32, ifp: usize): i32;
 
 const hbuf = memory.data(64, 8); // the network header (IPv6, or IPv4 split over mbufs)
@@ -134,7 +135,8 @@ function parseUlp(m: usize, avail: u32): bool {
 function clearArgs(): void {
   Args.ulp = false;
   Args.nonfirst = false;
-  Args.sport = Args.dport = Args.tcpflags = Args.tcpopts = Args.icmptype = Args.icmpcode = Args.ipid = 0;
+  Args.frag4 = false;
+  Args.sport = Args.dport = Args.tcpflags = Args.tcpopts = Args.icmptype = Args.icmpcode = Args.ipid = Args.dscp = 0;
 }
 
 /** IPv4 facts. false: malformed. */
@@ -161,7 +163,10 @@ function parse4(m: usize): bool {
   Args.ttl = load<u8>(ip, 8);
   Args.proto = load<u8>(ip, 9);
   Args.ipid = <u32>bswap<u16>(load<u16>(ip, 4));
-  Args.nonfirst = (bswap<u16>(load<u16>(ip, 6)) & 0x1fff) != 0;
+  const offw = <u32>bswap<u16>(load<u16>(ip, 6));
+  Args.nonfirst = (offw & 0x1fff) != 0;
+  Args.frag4 = (offw & 0x3fff) != 0; // MF or an offset
+  Args.dscp = <u32>load<u8>(ip, 1) >> 2;
   store<u64>(srcAddr, <u64>load<u32>(ip, 12));
   store<u64>(srcAddr, 0, 8);
   store<u64>(dstAddr, <u64>load<u32>(ip, 16));
@@ -182,6 +187,8 @@ function parse6(m: usize): bool {
   Args.iplen = iplen;
   Args.plen = plen;
   Args.ttl = load<u8>(hbuf, 7);
+  // The traffic class straddles bytes 0 and 1; its top six bits are the code point.
+  Args.dscp = ((<u32>load<u8>(hbuf) & 15) << 2) | (<u32>load<u8>(hbuf, 1) >> 6);
   memory.copy(srcAddr, hbuf + 8, 16);
   memory.copy(dstAddr, hbuf + 24, 16);
   let nxt = <u32>load<u8>(hbuf, 6);
@@ -317,6 +324,7 @@ function match(h: u32, c: usize, r: usize): bool {
     case O_IPLEN: return inRanges(c + 4, arg, Args.iplen);
     case O_IPTTL: return inRanges(c + 4, arg, Args.ttl);
     case O_IPID: return Args.af == 4 && inRanges(c + 4, arg, Args.ipid);
+    case O_DSCP: return (load<u32>(c + 4 + ((Args.dscp >> 5) << 2)) & (1 << (Args.dscp & 31))) != 0;
     case O_PROBE_STATE: {
       // FreeBSD: found, the walk jumps to the action of the state's rule; not found (or
       // looked up already), the rule goes on with its next instruction.
@@ -448,6 +456,39 @@ function sendReset(): void {
   call_indirect<i32>(load<u32>(api + IN6API_OUTPUT), n, rbuf, hbuf, IPPROTO_TCP, 64, 0, Args.ifp);
 }
 
+/**
+ * setdscp: the DS field's code point set to code, its ECN bits kept (RFC 3168 keeps them
+ * apart from DSCP). IPv4's header checksum is moved by the change alone (RFC 1624 eqn. 3:
+ * HC' = ~(~HC + ~m + m'), m the header's first 16-bit word); IPv6 has none. The bytes are
+ * read and written through the chain, so a header split over mbufs is handled the same.
+ */
+function setdscp(m: usize, code: u32): void {
+  if (Args.af == 4) {
+    if (!m_copydata(m, 0, 12, rbuf)) return; // parse4 saw 20 bytes: cannot fail
+    const old = (<u32>load<u8>(rbuf) << 8) | <u32>load<u8>(rbuf, 1);
+    const tos = (code << 2) | (<u32>load<u8>(rbuf, 1) & 3);
+    const nw = (old & 0xff00) | tos;
+    const hc = (<u32>load<u8>(rbuf, 10) << 8) | <u32>load<u8>(rbuf, 11);
+    let s = (~hc & 0xffff) + (~old & 0xffff) + nw;
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    const sum = ~s & 0xffff;
+    store<u8>(rbuf, <u8>tos, 1);
+    store<u8>(rbuf, <u8>(sum >> 8), 10);
+    store<u8>(rbuf, <u8>sum, 11);
+    m_copyback(m, 1, 1, rbuf + 1);
+    m_copyback(m, 10, 2, rbuf + 10);
+  } else {
+    if (!m_copydata(m, 0, 2, rbuf)) return;
+    const b0 = <u32>load<u8>(rbuf);
+    const b1 = <u32>load<u8>(rbuf, 1);
+    store<u8>(rbuf, <u8>((b0 & 0xf0) | (code >> 2)));
+    store<u8>(rbuf, <u8>(((code & 3) << 6) | (b1 & 0x3f)), 1);
+    m_copyback(m, 0, 2, rbuf);
+  }
+  Args.dscp = code; // later rules see the new code point, as ipfw reads the header again
+}
+
 @inline function drop(m: usize): usize {
   FWSTAT_INC(ST_DENIED);
   m_freem(m);
@@ -491,7 +532,7 @@ function runFind(ix: usize, i: u32, pk: u32): u32 {
 }
 
 /** The rules over the packet m; Args are filled. Returns m to pass, or PFIL_DROPPED. */
-function ipfw_chk(m: usize): usize {
+function ipfw_chk(m: usize, from: u32): usize {
   probeHit = 0;
   dynLooked = false;
   keepFail = false;
@@ -502,7 +543,7 @@ function ipfw_chk(m: usize): usize {
   const ports = hasPorts();
   const dport = Args.dport;
   const pk = ports ? (proto1 << 16) | dport : 0;
-  let i: u32 = 0;
+  let i: u32 = from;
   while (i < nr) {
     const e = ix + (<usize>i << IX_SHIFT);
     // The prefilter: a rule that cannot match this packet is passed with a few compares,
@@ -630,6 +671,39 @@ function ipfw_chk(m: usize): usize {
             rule_count(ar, Args.plen);
             next = <u32>load<u16>(ar + RL_IDX) + 1;
             break;
+          case O_SETDSCP:
+            // ipfw: the packet goes on with the next rule whatever one_pass says.
+            rule_count(ar, Args.plen);
+            setdscp(m, arg);
+            next = <u32>load<u16>(ar + RL_IDX) + 1;
+            break;
+          case O_REASS: {
+            // ipfw's reass (IP_FW_REASS in ipfw_check_packet): a fragment goes to IPv4
+            // reassembly; while the datagram is incomplete the fragment is kept there (or
+            // dropped and counted by it) and the walk ends; the fragment completing it
+            // brings the whole datagram, whose walk starts again after this rule, with its
+            // facts read afresh. Anything else (IPv6, an unfragmented packet) goes on with
+            // the next rule. one_pass is not consulted (FreeBSD's caller resumes always).
+            rule_count(ar, Args.plen);
+            next = <u32>load<u16>(ar + RL_IDX) + 1;
+            if (Args.af != 4 || !Args.frag4) break;
+            if (changetype<Mbuf>(m).m_len < <i32>Args.hlen) {
+              m = m_pullup(m, <i32>Args.hlen);
+              if (m == 0) {
+                FWSTAT_INC(ST_BADPKT);
+                return PFIL_DROPPED;
+              }
+            }
+            const whole = ip_reass(m, Args.hlen);
+            if (whole == 0) return PFIL_CONSUMED;
+            Args.m = whole;
+            if (!parse4(whole)) {
+              FWSTAT_INC(ST_BADPKT);
+              m_freem(whole);
+              return PFIL_DROPPED;
+            }
+            return ipfw_chk(whole, next);
+          }
           case O_SKIPTO:
             rule_count(ar, Args.plen);
             next = skipTo(ix, nr, <u32>load<u16>(ar + RL_IDX), arg);
@@ -685,7 +759,7 @@ export function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
     m_freem(m);
     return PFIL_DROPPED;
   }
-  return ipfw_chk(m);
+  return ipfw_chk(m, 0);
 }
 
 /**

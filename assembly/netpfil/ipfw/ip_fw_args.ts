@@ -21,6 +21,8 @@ export class Args {
   static iplen: u32 = 0;
   static ttl: u32 = 0;
   static ipid: u32 = 0;
+  static dscp: u32 = 0; // the DS field's code point (RFC 2474): TOS / traffic class >> 2
+  static frag4: bool = false; // an IPv4 fragment, first or not (MF set or an offset)
   static plen: u32 = 0; // bytes counted for the rule (the packet's length)
 }
 

@@ -13,7 +13,7 @@ import {
   O_IP6_SRC_MASK, O_IP6_DST_MASK, O_IP_SRC_LOOKUP, O_IP_DST_LOOKUP, O_IP_SRCPORT, O_IP_DSTPORT, O_VIA, O_RECV, O_XMIT, O_IN,
   O_FRAG, O_TCPFLAGS, O_TCPOPTS, O_ESTAB, O_SETUP, O_ICMPTYPE, O_ICMP6TYPE, O_PROBE_STATE, O_KEEP_STATE, O_IPLEN, O_IPTTL,
   O_IPID, O_ICMPCODE, O_LAYER2, O_LOG, O_ACCEPT, O_DENY, O_REJECT, O_RESET, O_COUNT, O_SKIPTO, O_CHECK_STATE, O_NAT,
-  O_UNREACH6, REJECT_RESET, IPFW_DEFAULT_RULE, R_RULENUM, R_SET, R_CMDLEN, R_ACTOFS, R_INSNLEN, R_OPCODE, R_OPLEN,
+  O_UNREACH6, O_DSCP, O_SETDSCP, O_REASS, O_MATCH_LAST, O_ACTION_LAST, REJECT_RESET, IPFW_DEFAULT_RULE, R_RULENUM, R_SET, R_CMDLEN, R_ACTOFS, R_INSNLEN, R_OPCODE, R_OPLEN,
   R_ACTION_IN_MATCH, R_MATCH_IN_ACTION, R_NO_ACTION, R_SKIPTO, R_OR_OPEN, R_ARG, R_FLAGS, RL_NEXT, RL_NUM, RL_SET,
   RL_CMDLEN, RL_ACTOFS, RL_ZONE, RL_PKTS, RL_BYTES, RL_TS, RL_LOGGED, RL_CMD, RULE_MAX_WORDS, V_RULES, V_NRULES,
   RL_PRE_PROTO, RL_PRE_FLAGS, RL_PRE_DLO, RL_PRE_DHI, PRE_DPORT,
@@ -55,6 +55,8 @@ function matchLenOk(op: u32, len: u32, arg: u32): bool {
       return arg >= 1 && len == 1 + arg;
     case O_VIA: case O_RECV: case O_XMIT:
       return len == 5;
+    case O_DSCP:
+      return arg == 0 && len == 3; // a bitmap of the 64 code points
     case O_ICMPTYPE: case O_ICMP6TYPE: case O_ICMPCODE:
       return len == 9;
   }
@@ -90,8 +92,8 @@ export function ipfw_check_rule(p: usize, words: u32): i32 {
     if (len == 0 || i + len > cmdlen) return refuse(R_INSNLEN, i);
     if (i < actofs && i + len > actofs) return refuse(R_ACTOFS, i);
     if (i < actofs) {
-      if (op >= O_LOG && op <= O_UNREACH6) return refuse(R_ACTION_IN_MATCH, i);
-      if (op == 0 || op > O_LAYER2) return refuse(R_OPCODE, i);
+      if (op >= O_LOG && op <= O_ACTION_LAST) return refuse(R_ACTION_IN_MATCH, i);
+      if (op == 0 || op > O_MATCH_LAST) return refuse(R_OPCODE, i);
       if (!matchLenOk(op, len, arg)) return refuse(R_OPLEN, i);
       if (op == O_PROTO && arg > 255) return refuse(R_ARG, i);
       if (op == O_IP_SRCPORT || op == O_IP_DSTPORT || op == O_IPLEN || op == O_IPTTL || op == O_IPID) {
@@ -102,8 +104,8 @@ export function ipfw_check_rule(p: usize, words: u32): i32 {
       }
       lastMatchOr = (h & F_OR) != 0;
     } else {
-      if (op >= 1 && op <= O_LAYER2) return refuse(R_MATCH_IN_ACTION, i);
-      if (op < O_LOG || op > O_UNREACH6) return refuse(R_OPCODE, i);
+      if (op >= 1 && op <= O_MATCH_LAST) return refuse(R_MATCH_IN_ACTION, i);
+      if (op < O_LOG || op > O_ACTION_LAST) return refuse(R_OPCODE, i);
       if (len != 1) return refuse(R_OPLEN, i);
       if ((h & (F_OR | F_NOT)) != 0) return refuse(R_FLAGS, i);
       if (sawAct) return refuse(R_NO_ACTION, i); // something after the action
@@ -112,7 +114,8 @@ export function ipfw_check_rule(p: usize, words: u32): i32 {
         if (op == O_SKIPTO && (arg <= num)) return refuse(R_SKIPTO, i);
         if (op == O_REJECT && arg > 15 && arg != REJECT_RESET) return refuse(R_ARG, i);
         if (op == O_UNREACH6 && arg > 255) return refuse(R_ARG, i);
-        if ((op == O_ACCEPT || op == O_DENY || op == O_RESET || op == O_COUNT || op == O_CHECK_STATE) && arg != 0) return refuse(R_ARG, i);
+        if (op == O_SETDSCP && arg > 63) return refuse(R_ARG, i); // a 6-bit code point
+        if ((op == O_ACCEPT || op == O_DENY || op == O_RESET || op == O_COUNT || op == O_CHECK_STATE || op == O_REASS) && arg != 0) return refuse(R_ARG, i);
       }
     }
     i += len;

@@ -42,7 +42,8 @@ export const O_IPTTL: u32 = 28;
 export const O_IPID: u32 = 29;
 export const O_ICMPCODE: u32 = 30;
 export const O_LAYER2: u32 = 31;
-export const O_MATCH_LAST: u32 = 31;
+export const O_DSCP: u32 = 32;
+export const O_MATCH_LAST: u32 = 32;
 
 // Action part.
 export const O_LOG: u32 = 64;
@@ -55,7 +56,9 @@ export const O_SKIPTO: u32 = 70;
 export const O_CHECK_STATE: u32 = 71;
 export const O_NAT: u32 = 72;
 export const O_UNREACH6: u32 = 73;
-export const O_ACTION_LAST: u32 = 73;
+export const O_SETDSCP: u32 = 74;
+export const O_REASS: u32 = 75;
+export const O_ACTION_LAST: u32 = 75;
 
 /** O_REJECT's arg1 that means "reset" rather than an ICMP code. */
 export const REJECT_RESET: u32 = 256;
