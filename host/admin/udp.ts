@@ -236,6 +236,12 @@ export interface UdpSendmsgOptions {
   srcAddress?: string;
   /** MSG_* flags. */
   flags?: number;
+  /**
+   * Further control messages, raw, in wavnet's layout (docs/udp-cmsg.md): records of
+   * [cmsg_len u32][cmsg_level i32][cmsg_type i32][data], little-endian, each 4-byte aligned;
+   * at most 224 bytes with the IP_SENDSRCADDR record. For programs that build their own.
+   */
+  control?: Uint8Array;
 }
 
 export interface UdpMessage extends UdpDatagram {
@@ -255,7 +261,9 @@ export function sendmsg(kernel: Kernel, s: Socket, data: Uint8Array, opts: UdpSe
   const x = checkUdp(kernel, s, what);
   if (!(data instanceof Uint8Array)) throw new ConfigError(`${what}: data must be a Uint8Array, got ${show(data)}`);
   if (data.length > UDP_MAXPAYLOAD) throw new SocketError(`${what}: a ${data.length}-byte datagram is more than UDP carries (${UDP_MAXPAYLOAD})`, -Errno.EMSGSIZE);
-  const { address, port, srcAddress, flags = 0 } = opts;
+  const { address, port, srcAddress, flags = 0, control } = opts;
+  if (control !== undefined && !(control instanceof Uint8Array)) throw new ConfigError(`${what}: control must be a Uint8Array, got ${show(control)}`);
+  if (control !== undefined && data.length + 16 + control.length > IOBUF_SIZE) throw new SocketError(`${what}: ${data.length} bytes of data and ${control.length} of control are more than one call carries (${IOBUF_SIZE})`, -Errno.EMSGSIZE);
   if (address !== undefined && port === undefined) throw new ConfigError(`${what}: a port is needed with address ${address}`);
   integerArg(`${what}: flags`, flags, 0, 0x7fffffff);
   const sa = address !== undefined ? sockaddrIn(address, port!) : undefined;
@@ -276,6 +284,10 @@ export function sendmsg(kernel: Kernel, s: Socket, data: Uint8Array, opts: UdpSe
       dv.setInt32(c + 8, IP_SENDSRCADDR, true);
       dv.setUint32(c + 12, src, false);
       clen = 16;
+    }
+    if (control !== undefined) {
+      mem.set(control, buf + data.length + clen);
+      clen += control.length;
     }
     if (sa) mem.set(sa, k.kern_sabuf());
     return x.udp_sendmsg(s.ptr, data.length, sa ? sa.length : 0, clen, flags);
