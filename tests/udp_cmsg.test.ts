@@ -98,11 +98,19 @@ describe("udp control messages", () => {
     const to = { address: "10.0.0.2", port: 7 };
     const addr = Uint8Array.of(10, 0, 0, 11);
     assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: new Uint8Array(8) })), "EINVAL", "shorter than a header");
-    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: cmsg(IPPROTO_IP, IP_SENDSRCADDR, addr, 40) })), "EINVAL", "cmsg_len past the end");
-    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: cmsg(IPPROTO_IP, IP_SENDSRCADDR, addr, 8) })), "EINVAL", "cmsg_len under the header");
-    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: cmsg(IPPROTO_IP, IP_SENDSRCADDR, new Uint8Array(8)) })), "EINVAL", "8 bytes of address");
+    // Records of another level (skipped when well formed), so only the length check can refuse them.
+    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: cmsg(0xffff, 1, addr, 40) })), "EINVAL", "cmsg_len past the end");
+    // cmsg_len 4: were it taken, the next "record" at offset 4 would be [12][0xffff][1], well formed.
+    const under = new Uint8Array(16);
+    new Uint32Array(under.buffer).set([4, 12, 0xffff, 1]);
+    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: under })), "EINVAL", "cmsg_len under the header");
+    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: cmsg(IPPROTO_IP, IP_SENDSRCADDR, Uint8Array.of(10, 0, 0, 11, 0, 0, 0, 0)) })), "EINVAL", "8 bytes of address");
     assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: cmsg(IPPROTO_IP, 99, addr) })), "ENOPROTOOPT", "an IPPROTO_IP type UDP does not know");
-    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: new Uint8Array(240) })), "EINVAL", "more than one mbuf (224 bytes)");
+    const many = new Uint8Array(240); // 20 well-formed records of another level: 240 bytes
+    for (let i = 0; i < 20; i++) many.set(cmsg(0xffff, 1, new Uint8Array(0)), i * 12);
+    assert.equal(code(() => sendmsg(k, s, bytes("x"), { ...to, control: many })), "EINVAL", "more than one mbuf (224 bytes)");
+    assert.equal(sendmsg(k, s, bytes("x"), { ...to, control: many.subarray(0, 216) }), 1, "18 of them fit");
+    assert.equal(text(srv.recvfrom()!.data), "x");
     assert.equal(srv.recvfrom(), null, "nothing went");
     // A record of another level, then the source: the first is skipped, the second used.
     const two = new Uint8Array([...cmsg(0xffff, 1, Uint8Array.of(1, 2, 3)), ...cmsg(IPPROTO_IP, IP_SENDSRCADDR, addr)]);

@@ -303,10 +303,8 @@ function udp_control(control: usize): i32 {
   let r: i32 = c.m_next != 0 ? -EINVAL : 0; // one mbuf (the host's control is at most MLEN)
   let off: u32 = 0;
   while (r >= 0 && off < clen) {
-    if (clen - off < CMSG_HDR) {
-      r = -EINVAL;
-      break;
-    }
+    // cl >= 12 and <= what is left: the header is inside the record, and each step moves on.
+    // (The first u32 may lie past a short tail; the check fails it then, still in the mbuf.)
     const cl = load<u32>(base + off);
     if (cl < CMSG_HDR || cl > clen - off) {
       r = -EINVAL;
