@@ -49,7 +49,8 @@ export {
   ping, ping6, traceroute, traceroute6, type PingError,
   type PingOptions, type PingResult, type PingReply, type TracerouteOptions, type TracerouteResult, type TraceHop, type TraceProbe,
 } from "./admin/ping.js";
-export { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpen, sendBatch, recvBatch, UDPSTATS, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpStats, type UdpDatagram } from "./admin/udp.js";
+export { udpStats, netstatUdp, portRange, setPortRange, udpGauges, udpSocketsOpen, sendBatch, recvBatch, UDPSTATS, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpStats, type UdpDatagram,
+  sendmsg, recvmsg, IPPROTO_IP, IP_SENDSRCADDR, IP_RECVDSTADDR, type UdpSendmsgOptions, type UdpMessage } from "./admin/udp.js";
 export {
   tcpStats, netstatSTcp, tcpConnections, netstatAnTcp, tcpState, setNoDelay, setKeepAlive, setCongestion, tcpKnob, maxSockets, IPPROTO_TCP, TCP, TCP_CC,
   TCP_STATES, TCPSTAT_NAMES, type TcpStats, type TcpConnection, type TcpState, type TcpKnob,

@@ -28,6 +28,9 @@
 // and the interface, or ip_output's software fallback, completes it, docs/tcp.md "Offload
 // between vnets"; an epair peer vouches for the data instead), ip_output without DF (IP fragments up to 65507 bytes of
 // data), SO_BROADCAST -> IP_ALLOWBROADCAST (else EACCES), SO_DONTROUTE -> IP_ROUTETOIF.
+// IP_SENDSRCADDR (a control message of the send, udp_control) picks the source address of
+// one datagram; IP_RECVDSTADDR (an option) notes each arriving datagram's destination in its
+// packet header (ph_spare, read back by udp_hostapi.ts udp_recvmsg). docs/udp-cmsg.md.
 // Errors come back to the sender. ICMP errors about a datagram reach the connected socket
 // of its 4-tuple as so_error (port unreachable -> ECONNREFUSED), as FreeBSD does;
 // unconnected sockets hear nothing (RFC 1122 4.1.3.3 leaves it to the application).
@@ -63,6 +66,7 @@ import {
   Inpcb, UdpGlobals, UdpVnet, V, inp, UDPSTAT_INC, UDPS_IPACKETS, UDPS_HDROPS, UDPS_BADSUM, UDPS_NOSUM, UDPS_BADLEN,
   UDPS_NOPORT, UDPS_NOPORTBCAST, UDPS_FULLSOCK, UDPS_OPACKETS, UDPS_DELIVERED, UDPS_ODROPPED, UDP_VNET_SIZE,
   UDP_MAXPAYLOAD, UDP_PCB_VNET_LIMIT, IPPORT_EPHEMERALFIRST, IPPORT_EPHEMERALLAST, INP_BOUNDADDR, IPPROTO_IP, IP_TTL, IP_TOS,
+  INP_RECVDSTADDR, IP_RECVDSTADDR, IP_SENDSRCADDR,
 } from "./udp/udp_var";
 import {
   in_pcballoc, in_pcbfree, in_pcbbind, in_pcblookup, in_pcblookup_exact, in_pcblookup_connected, in_pcbchain,
@@ -72,7 +76,9 @@ import { udp_busy } from "./udp/udp_hostapi";
 import { AfApi, af_attach, af_detach, af_live, af_fn } from "../kmod/af_api";
 import { udp6_attach_family, udp6_detach_family, udp6_busy, udp6_served } from "../netinet6/udp6_usrreq";
 export { kmod_heap_top } from "../kmod/kmod";
-export { udp_stat, udp_get, udp_set, udp_busy, udp_sendmmsg, udp_recvmmsg, udp_batch_error } from "./udp/udp_hostapi";
+export {
+  udp_stat, udp_get, udp_set, udp_busy, udp_sendmmsg, udp_recvmmsg, udp_batch_error, udp_sendmsg, udp_recvmsg, udp_rcvdstaddr,
+} from "./udp/udp_hostapi";
 
 // inet's entry table (sys/in.ts INAPI_*) while udp serves AF_INET, found at MOD_LOAD.
 const inet = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4));
@@ -112,9 +118,12 @@ const srcsa = memory.data(16, 8); // the sender's sockaddr_in of the datagram be
 // Input
 
 /** Queue the datagram in m (IP header at the front, off = IP header length) on p's socket. */
-function udp_append(p: usize, m: usize, off: u32, src: u32, sport: u16): void {
+function udp_append(p: usize, m: usize, off: u32, src: u32, sport: u16, dst: u32): void {
   m_adj(m, <i32>(off + UDP_HDR_LEN));
   const so = inp(p).inp_socket;
+  // IP_RECVDSTADDR: the destination rides in the packet header to recvmsg (0: none asked;
+  // never a real destination). Always written: the field is scratch elsewhere (frag6).
+  changetype<Mbuf>(m).ph_spare = (inp(p).inp_flags & INP_RECVDSTADDR) != 0 ? dst : 0;
   sockaddr_in_set(srcsa, src, sport);
   if (sbappendaddr(so, srcsa, m)) {
     UDPSTAT_INC(UDPS_DELIVERED);
@@ -134,9 +143,15 @@ function udp_input_bcast(m: usize, iphlen: u32, ulen: u32, src: u32, sport: u16,
     if (x.inp_laddr != INADDR_ANY && x.inp_laddr != dst) continue;
     if (x.inp_faddr != INADDR_ANY && (x.inp_faddr != src || x.inp_fport != sport)) continue;
     if (last != 0) {
-      // The data only: the copy needs no headers.
-      const n = m_copym(m, <i32>(iphlen + UDP_HDR_LEN), <i32>(ulen - UDP_HDR_LEN));
-      if (n != 0) udp_append_data(last, n, src, sport);
+      if ((inp(last).inp_flags & INP_RECVDSTADDR) != 0) {
+        // From the front: the copy needs a packet header to carry the destination.
+        const n = m_copym(m, 0, <i32>(iphlen + ulen));
+        if (n != 0) udp_append(last, n, iphlen, src, sport, dst);
+      } else {
+        // The data only: the copy needs no headers.
+        const n = m_copym(m, <i32>(iphlen + UDP_HDR_LEN), <i32>(ulen - UDP_HDR_LEN));
+        if (n != 0) udp_append_data(last, n, src, sport);
+      }
     }
     last = p;
     // A socket that does not share its port ends the search (FreeBSD's heuristic).
@@ -147,7 +162,7 @@ function udp_input_bcast(m: usize, iphlen: u32, ulen: u32, src: u32, sport: u16,
     m_freem(m);
     return;
   }
-  udp_append(last, m, iphlen, src, sport);
+  udp_append(last, m, iphlen, src, sport, dst);
 }
 
 function udp_append_data(p: usize, n: usize, src: u32, sport: u16): void {
@@ -228,7 +243,7 @@ export function udp_input(m: usize, iphlen: u32): void {
     icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_PORT, 0);
     return;
   }
-  udp_append(p, m, iphlen, src, sport);
+  udp_append(p, m, iphlen, src, sport, dst);
 }
 
 /** The errno an ICMP error reports to a connected socket (FreeBSD inetctlerrmap), 0 = none. */
@@ -269,26 +284,94 @@ function udp_selectsrc(dst: u32): u32 {
   return in_selectsrc(dst);
 }
 
+// Control messages of a send, as the host lays them out (docs/udp-cmsg.md): records of
+// [cmsg_len u32][cmsg_level i32][cmsg_type i32][data], each starting 4-byte aligned,
+// cmsg_len = 12 + the data's length (FreeBSD's cmsghdr with 4-byte CMSG_ALIGN).
+const CMSG_HDR: u32 = 12;
+let ctlSrc: u32 = 0; // udp_control's IP_SENDSRCADDR address (host order)
+
+/**
+ * The control messages of one send (FreeBSD udp_output's loop): 1 with an IP_SENDSRCADDR
+ * (the address in ctlSrc), 0 without, or -errno: a record shorter than its header or longer
+ * than what is left, or an IP_SENDSRCADDR whose data is not 4 bytes: EINVAL; another
+ * IPPROTO_IP type: ENOPROTOOPT. Other levels are skipped. Takes control.
+ */
+function udp_control(control: usize): i32 {
+  const c = changetype<Mbuf>(control);
+  const base = c.m_data;
+  const clen = <u32>max<i32>(c.m_len, 0);
+  let r: i32 = c.m_next != 0 ? -EINVAL : 0; // one mbuf (the host's control is at most MLEN)
+  let off: u32 = 0;
+  while (r >= 0 && off < clen) {
+    // cl >= 12 and <= what is left: the header is inside the record, and each step moves on.
+    // (The first u32 may lie past a short tail; the check fails it then, still in the mbuf.)
+    const cl = load<u32>(base + off);
+    if (cl < CMSG_HDR || cl > clen - off) {
+      r = -EINVAL;
+      break;
+    }
+    if (load<i32>(base + off + 4) == IPPROTO_IP) {
+      if (load<i32>(base + off + 8) != IP_SENDSRCADDR) r = -ENOPROTOOPT;
+      else if (cl != CMSG_HDR + 4) r = -EINVAL;
+      else {
+        ctlSrc = bswap<u32>(load<u32>(base + off + CMSG_HDR)); // struct in_addr: network order
+        r = 1;
+      }
+    }
+    off += (cl + 3) & ~3;
+  }
+  m_freem(control);
+  return r;
+}
+
 function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
-  if (control != 0) m_freem(control);
   const p = pcbOf(so);
   if (p == 0 || !live()) {
     m_freem(m);
+    m_freem(control);
     return p == 0 ? -EINVAL : -ENETUNREACH;
   }
   const x = inp(p);
   const len = <u32>m_length(m);
   if (len > UDP_MAXPAYLOAD) {
     m_freem(m);
+    m_freem(control);
     return -EMSGSIZE;
+  }
+  const withSrc = control != 0 ? udp_control(control) : 0;
+  if (withSrc < 0) {
+    m_freem(m);
+    return withSrc;
   }
   let dst: u32;
   let dport: u32;
   if (sa != 0) {
     let e: i32 = 0;
-    if (x.inp_faddr != INADDR_ANY) e = EISCONN;
-    else if (sa_family(sa) != AF_INET) e = EAFNOSUPPORT;
+    if (sa_family(sa) != AF_INET) e = EAFNOSUPPORT;
     else if (sa_len(sa) != SOCKADDR_IN_SIZE) e = EINVAL;
+    if (e != 0) {
+      m_freem(m);
+      return -e;
+    }
+  }
+  let src = x.inp_laddr;
+  if (withSrc != 0) {
+    // FreeBSD: IP_SENDSRCADDR needs a bound port, and some address (the socket's or the
+    // message's); the address must be one that bind() would take. Checked before the
+    // destination, so an unbound socket gets EINVAL whatever the destination.
+    if (x.inp_lport == 0 || (x.inp_laddr == INADDR_ANY && ctlSrc == INADDR_ANY)) {
+      m_freem(m);
+      return -EINVAL;
+    }
+    if (!bindable(ctlSrc)) {
+      m_freem(m);
+      return -EADDRNOTAVAIL;
+    }
+    src = ctlSrc;
+  }
+  if (sa != 0) {
+    let e: i32 = 0;
+    if (x.inp_faddr != INADDR_ANY) e = EISCONN;
     else if (sin_port(sa) == 0) e = EADDRNOTAVAIL;
     if (e != 0) {
       m_freem(m);
@@ -305,7 +388,6 @@ function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32):
     dst = x.inp_faddr;
     dport = <u32>x.inp_fport;
   }
-  let src = x.inp_laddr;
   if (src == INADDR_ANY || IN_MULTICAST(src)) {
     src = udp_selectsrc(dst);
     if (src == 0) {
@@ -450,13 +532,28 @@ function udp_peeraddr(so: usize, sa_out: usize): i32 {
   return 0;
 }
 
-/** IPPROTO_IP options: IP_TTL and IP_TOS (0-255). Socket-level changes need nothing here. */
+/**
+ * IPPROTO_IP options: IP_TTL and IP_TOS (0-255), IP_RECVDSTADDR (on when non-zero).
+ * Socket-level changes need nothing here.
+ */
 function udp_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize): i32 {
   if (level == SOL_SOCKET) return 0;
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
-  if (level != IPPROTO_IP || (name != IP_TTL && name != IP_TOS)) return -ENOPROTOOPT;
+  if (level != IPPROTO_IP || (name != IP_TTL && name != IP_TOS && name != IP_RECVDSTADDR)) return -ENOPROTOOPT;
   const x = inp(p);
+  if (name == IP_RECVDSTADDR) {
+    if (dir == SOPT_SET) {
+      if (load<i32>(valp) != 0) x.inp_flags |= INP_RECVDSTADDR;
+      else x.inp_flags &= ~INP_RECVDSTADDR;
+      return 0;
+    }
+    if (dir == SOPT_GET) {
+      store<i32>(valp, (x.inp_flags & INP_RECVDSTADDR) != 0 ? 1 : 0);
+      return 0;
+    }
+    return -EINVAL;
+  }
   if (dir == SOPT_SET) {
     const v = load<i32>(valp);
     if (v < 0 || v > 255) return -EINVAL;

@@ -6,8 +6,8 @@
 
 import { checkVnet, checkKernel, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ConfigError, KernelError, ModuleNotLoadedError, Errno, errnoName } from "../lib/errors.js";
-import { Socket, SocketError, SocketClosedError, sockaddrIn, SOCK_DGRAM, AF_INET } from "../sockets/socket.js";
-import { formatIPv4 } from "../lib/addr.js";
+import { Socket, SocketError, SocketClosedError, sockaddrIn, SOCK_DGRAM, AF_INET, MSG } from "../sockets/socket.js";
+import { formatIPv4, parseIPv4 } from "../lib/addr.js";
 import { show } from "../lib/format.js";
 import { integerArg } from "../lib/check.js";
 
@@ -25,6 +25,9 @@ export interface UdpExports {
   udp_sendmmsg(so: number, n: number, salen: number, flags: number): number;
   udp_recvmmsg(so: number, max: number, keepError: number): number;
   udp_batch_error(): number;
+  udp_sendmsg(so: number, len: number, salen: number, clen: number, flags: number): number;
+  udp_recvmsg(so: number, maxlen: number, flags: number): number;
+  udp_rcvdstaddr(): number;
 }
 
 /** The udp exports; ModuleNotLoadedError when udp is not loaded. */
@@ -215,4 +218,112 @@ export function recvBatch(kernel: Kernel, s: Socket, max = Infinity): UdpDatagra
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// sendmsg / recvmsg with control messages (docs/udp-cmsg.md)
+
+/** IPPROTO_IP option and control-message numbers (FreeBSD netinet/in.h; both are 7 on purpose). */
+export const IPPROTO_IP = 0;
+export const IP_RECVDSTADDR = 7;
+export const IP_SENDSRCADDR = 7;
+
+export interface UdpSendmsgOptions {
+  /** The destination; without it, the connected peer. */
+  address?: string;
+  port?: number;
+  /** IP_SENDSRCADDR: the source address of this datagram (an address of the vnet; the socket must be bound). */
+  srcAddress?: string;
+  /** MSG_* flags. */
+  flags?: number;
+  /**
+   * Further control messages, raw, in wavnet's layout (docs/udp-cmsg.md): records of
+   * [cmsg_len u32][cmsg_level i32][cmsg_type i32][data], little-endian, each 4-byte aligned;
+   * at most 224 bytes with the IP_SENDSRCADDR record. For programs that build their own.
+   */
+  control?: Uint8Array;
+}
+
+export interface UdpMessage extends UdpDatagram {
+  /** The datagram was longer than maxlen: the rest was discarded (MSG_TRUNC). */
+  truncated: boolean;
+  /** IP_RECVDSTADDR: the address the datagram was sent to, when the option was on at its arrival. */
+  dstAddress?: string;
+}
+
+/**
+ * sendmsg(2) on a UDP socket: one datagram, with an IP_SENDSRCADDR control message when
+ * srcAddress is given. Returns the bytes sent; SocketError with FreeBSD's errno otherwise
+ * (EINVAL: IP_SENDSRCADDR on a socket with no local port, EADDRNOTAVAIL: not our address).
+ */
+export function sendmsg(kernel: Kernel, s: Socket, data: Uint8Array, opts: UdpSendmsgOptions = {}): number {
+  const what = `sendmsg (${s})`;
+  const x = checkUdp(kernel, s, what);
+  if (!(data instanceof Uint8Array)) throw new ConfigError(`${what}: data must be a Uint8Array, got ${show(data)}`);
+  if (data.length > UDP_MAXPAYLOAD) throw new SocketError(`${what}: a ${data.length}-byte datagram is more than UDP carries (${UDP_MAXPAYLOAD})`, -Errno.EMSGSIZE);
+  const { address, port, srcAddress, flags = 0, control } = opts;
+  if (control !== undefined && !(control instanceof Uint8Array)) throw new ConfigError(`${what}: control must be a Uint8Array, got ${show(control)}`);
+  if (control !== undefined && data.length + 16 + control.length > IOBUF_SIZE) throw new SocketError(`${what}: ${data.length} bytes of data and ${control.length} of control are more than one call carries (${IOBUF_SIZE})`, -Errno.EMSGSIZE);
+  if (address !== undefined && port === undefined) throw new ConfigError(`${what}: a port is needed with address ${address}`);
+  integerArg(`${what}: flags`, flags, 0, 0x7fffffff);
+  const sa = address !== undefined ? sockaddrIn(address, port!) : undefined;
+  let src: number | undefined;
+  if (srcAddress !== undefined) src = parseIPv4(srcAddress, `${what}: srcAddress`);
+  const r = kernel.enter(() => {
+    const k = kernel.k as unknown as { kern_iobuf(): number; kern_sabuf(): number };
+    const buf = k.kern_iobuf();
+    const mem = new Uint8Array(kernel.memory.buffer);
+    mem.set(data, buf);
+    let clen = 0;
+    if (src !== undefined) {
+      // One record: cmsg_len 16, IPPROTO_IP, IP_SENDSRCADDR, the address in network order.
+      const dv = kernel.dv();
+      const c = buf + data.length;
+      dv.setUint32(c, 16, true);
+      dv.setInt32(c + 4, IPPROTO_IP, true);
+      dv.setInt32(c + 8, IP_SENDSRCADDR, true);
+      dv.setUint32(c + 12, src, false);
+      clen = 16;
+    }
+    if (control !== undefined) {
+      mem.set(control, buf + data.length + clen);
+      clen += control.length;
+    }
+    if (sa) mem.set(sa, k.kern_sabuf());
+    return x.udp_sendmsg(s.ptr, data.length, sa ? sa.length : 0, clen, flags);
+  });
+  if (r < 0) throw new SocketError(`${what}${address !== undefined ? ` to ${address}:${port}` : ""}${srcAddress !== undefined ? ` from ${srcAddress}` : ""}`, r);
+  return r;
+}
+
+/**
+ * recvmsg(2) on a UDP socket: one datagram of up to maxlen bytes with its sender and, when
+ * IP_RECVDSTADDR was on (setsockopt(IPPROTO_IP, IP_RECVDSTADDR, 1)) as it arrived, its
+ * destination address; null when nothing is queued ('readable' will say when).
+ */
+export function recvmsg(kernel: Kernel, s: Socket, maxlen = IOBUF_SIZE, flags = 0): UdpMessage | null {
+  const what = `recvmsg (${s})`;
+  const x = checkUdp(kernel, s, what);
+  integerArg(`${what}: maxlen`, maxlen, 0, IOBUF_SIZE);
+  integerArg(`${what}: flags`, flags, 0, 0x7fffffff);
+  const r = kernel.enter(() => {
+    const n = x.udp_recvmsg(s.ptr, maxlen, flags);
+    if (n < 0) return n;
+    const k = kernel.k as unknown as { kern_iobuf(): number; kern_sabuf(): number; soh_recvflags(): number };
+    const dv = kernel.dv();
+    const sa = k.kern_sabuf();
+    const named = dv.getUint8(sa) !== 0;
+    const dst = x.udp_rcvdstaddr();
+    const m: UdpMessage = {
+      data: new Uint8Array(kernel.memory.buffer, k.kern_iobuf(), n).slice(),
+      address: named ? formatIPv4(dv.getUint32(sa + 4, false)) : "0.0.0.0",
+      port: named ? dv.getUint16(sa + 2, false) : 0,
+      truncated: (k.soh_recvflags() & MSG.TRUNC) !== 0,
+    };
+    if (dst >= 0) m.dstAddress = formatIPv4(dst);
+    return m;
+  });
+  if (r === -Errno.EAGAIN) return null;
+  if (typeof r === "number") throw new SocketError(what, r);
+  return r;
 }

@@ -71,10 +71,7 @@ export const NETINET_CASES: readonly ConformanceCase[] = [
     status: "not-applicable",
     reason: "the case is about FreeBSD's non-VNET jails, which share the host's stack and rewrite a wildcard source to the jail's one address (prison_local_ip4); every wavnet vnet is a stack of its own (a VNET jail), where FreeBSD also keeps 0.0.0.0",
   }),
-  udpb("IP_SENDSRCADDR", "sendmsg with an IP_SENDSRCADDR control message: EINVAL on an unbound socket; then from each local address, the echo sees that source and IP_RECVDSTADDR reports it", {
-    status: "known-divergence",
-    reason: "wavnet's socket calls carry no control messages (no sendmsg/recvmsg ancillary data): IP_SENDSRCADDR and IP_RECVDSTADDR are not implemented",
-  }),
+  udpb("IP_SENDSRCADDR", "sendmsg with an IP_SENDSRCADDR control message: EINVAL on an unbound socket; then from each local address, the echo sees that source and IP_RECVDSTADDR reports it"),
   udpio("trunc", "a 13-byte datagram read into a shorter buffer: that many bytes, MSG_TRUNC; the rest is gone (EAGAIN)"),
   udpio("peek", "MSG_PEEK ten times with random lengths: the same bytes each time, MSG_TRUNC when shorter"),
   tcps("implied_connect", "sendto() with an address on an unconnected TCP socket connects it and sends; the listener accepts and reads the bytes"),

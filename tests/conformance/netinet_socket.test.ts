@@ -6,7 +6,9 @@
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { Kernel, Vnet, Socket } from "../../host/index.js";
-import { socket, SOL_SOCKET, SO, MSG, SS, SocketError } from "../../host/sockets/socket.js";
+import { socket, sockaddrIn, SOL_SOCKET, SO, MSG, SS, SocketError } from "../../host/sockets/socket.js";
+import { sendmsg, recvmsg, IPPROTO_IP, IP_RECVDSTADDR } from "../../host/admin/udp.js";
+import { addAddress, addresses } from "../../host/admin/inet.js";
 import { tcpModule } from "../../host/admin/tcp.js";
 import { mbufsInUse } from "../helpers/inet.js";
 import { bootLab, clock, conformanceTest } from "./lab.js";
@@ -182,9 +184,47 @@ conformanceTest("udp_bindings__gethostname_jailed", async () => {});
 
 conformanceTest("udp_bindings__IP_SENDSRCADDR", () =>
   inVnet("udp-sendsrcaddr", (v) => {
-    const s = socket(k, v, "inet", "dgram");
-    // IPPROTO_IP IP_SENDSRCADDR (7) as a control message: the host's sendto has no way to pass one.
-    assert.fail(`${s}: sendmsg with control messages (IP_SENDSRCADDR / IP_RECVDSTADDR) is not available`);
+    // FreeBSD's host normally has two IPv4 addresses or more: lo0's and an interface's.
+    const peer = k.createVnet("udp-sendsrcaddr-peer");
+    try {
+      const [ea] = k.epair(v, peer);
+      ea.setUp();
+      addAddress(k, ea, "192.0.2.1/24");
+      addAddress(k, v.interface("lo0"), "127.0.0.2/8");
+      const srv = { address: "0.0.0.0", port: 0 };
+      const s = socket(k, v, "inet", "dgram");
+      const hello = new TextEncoder().encode("Hello\0");
+      assert.equal(errnoOf(() => sendmsg(k, s, hello, { ...srv, srcAddress: "127.0.0.1" })), "EINVAL", "IP_SENDSRCADDR on an unbound socket");
+      s.bind("0.0.0.0", 0);
+      const e = socket(k, v, "inet", "dgram");
+      e.bind("0.0.0.0", 0);
+      const eport = (e.address() as { port: number }).port;
+      // FreeBSD's case reads the control buffer it also sent from, without turning
+      // IP_RECVDSTADDR on: its last check passes without the option. Here it is on, so the
+      // address reported comes from the kernel.
+      s.setsockopt(IPPROTO_IP, IP_RECVDSTADDR, 1);
+      const sources = v.interfaces().flatMap((i) => addresses(k, i).map((a) => a.address));
+      assert.deepEqual(sources.sort(), ["127.0.0.1", "127.0.0.2", "192.0.2.1"]);
+      for (const src of sources) {
+        assert.equal(sendmsg(k, s, hello, { address: "127.0.0.1", port: eport, srcAddress: src }), hello.length);
+        settle();
+        // The echo: the sender's address back to it, as the payload.
+        const d = e.recvfrom()!;
+        const from = d.address as { address: string; port: number };
+        assert.equal(e.sendto(sockaddrIn(from.address, from.port), from.address, from.port), 16);
+        settle();
+        const r = recvmsg(k, s)!;
+        assert.equal(r.data.length, 16);
+        const echoed = `${r.data[4]}.${r.data[5]}.${r.data[6]}.${r.data[7]}`;
+        assert.equal(echoed, src, `sent from ${src}, but the echo server reports ${echoed}`);
+        assert.equal(r.dstAddress, src, `sent from ${src}, but IP_RECVDSTADDR reports ${r.dstAddress}`);
+      }
+      s.close();
+      e.close();
+      settle();
+    } finally {
+      peer.destroy();
+    }
   }));
 
 // ---------------------------------------------------------------------------------------

@@ -5,14 +5,17 @@
 // Batches travel through the kernel's I/O buffer (kern_iobuf, 64 KiB) as packed records:
 //   send:    [len u16][payload len bytes]                          (n records)
 //   receive: [len u16][port u16][addr u32][payload len bytes]      (host order, little-endian)
+// One datagram with control messages (sendmsg/recvmsg, docs/udp-cmsg.md): udp_sendmsg
+// takes the payload at the I/O buffer's start and the control records after it;
+// udp_recvmsg reads like recvfrom, and udp_rcvdstaddr then gives the IP_RECVDSTADDR address.
 // Every pointer from the host is checked first (vnet_valid, so_valid and "a UDP socket").
 
 import {
   VNET_VNET, CURVNET_SET, CURVNET_RESTORE, vnet_valid, protosw_busy, sosend, soreceive, m_gethdr, m_append, m_freem,
-  m_length, EINVAL, EBADF, EMSGSIZE, ENOBUFS, EPROTOTYPE,
+  m_length, m_get, EINVAL, EBADF, EMSGSIZE, ENOBUFS, EPROTOTYPE,
 } from "../../kmod/kapi";
 import { Socket, MSG_PEEK, so_rcv, sockbuf, sin_port, sin_addr } from "../../sys/socket";
-import { Mbuf, MT_DATA, MT_SONAME, MHLEN, M_START } from "../../sys/mbuf";
+import { Mbuf, MT_DATA, MT_SONAME, MT_CONTROL, MHLEN, MLEN, M_START, M_PKTHDR } from "../../sys/mbuf";
 import { UdpGlobals, UdpVnet, VV, UDPSTAT_OFF, UDPS_COUNT, UDP_MAXPAYLOAD } from "./udp_var";
 
 @external("kernel", "kern_iobuf") declare function kern_iobuf(): usize;
@@ -184,4 +187,65 @@ export function udp_recvmmsg(so: usize, max: u32, keepError: u32): i32 {
   CURVNET_RESTORE(old);
   if (n == 0) return r;
   return <i32>n;
+}
+
+/**
+ * sendmsg(2): len bytes at the I/O buffer's start, to the sockaddr in kern_sabuf (salen 0:
+ * the connected peer), with clen bytes of control messages at offset len (the udp_usrreq.ts
+ * record layout; at most MLEN bytes, as FreeBSD's sockargs, else EINVAL). The bytes sent,
+ * or a negative errno (control errors: udp_usrreq.ts udp_control).
+ */
+export function udp_sendmsg(so: usize, len: u32, salen: u32, clen: u32, flags: i32): i32 {
+  const bad = udpSocket(so);
+  if (bad != 0) return bad;
+  const sa = kern_sabuf();
+  if (salen != 0 && (salen > 128 || <u32>load<u8>(sa) != salen)) return -EINVAL;
+  if (len > UDP_MAXPAYLOAD) return -EMSGSIZE;
+  if (clen > MLEN || len + clen > IOBUF_SIZE) return -EINVAL;
+  const buf = kern_iobuf();
+  const old = CURVNET_SET(changetype<Socket>(so).so_vnet);
+  let r: i32 = -ENOBUFS;
+  const m = packet(buf, len);
+  let control: usize = 0;
+  if (m != 0 && clen != 0) {
+    control = m_get(MT_CONTROL);
+    if (control == 0) m_freem(m);
+    else {
+      memory.copy(changetype<Mbuf>(control).m_data, buf + len, clen);
+      changetype<Mbuf>(control).m_len = <i32>clen;
+    }
+  }
+  if (m != 0 && (clen == 0 || control != 0)) {
+    r = sosend(so, salen != 0 ? sa : 0, m, control, flags);
+    if (r == 0) r = <i32>len;
+  }
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+let rcvdst: f64 = -1;
+
+/**
+ * recvmsg(2): as recvfrom (soh_recvfrom): up to maxlen bytes of one datagram into the I/O
+ * buffer, the sender into kern_sabuf; bytes or a negative errno. The datagram's
+ * IP_RECVDSTADDR destination, if it came with one, is then udp_rcvdstaddr().
+ */
+export function udp_recvmsg(so: usize, maxlen: u32, flags: i32): i32 {
+  const bad = udpSocket(so);
+  if (bad != 0) return bad;
+  rcvdst = -1;
+  const old = CURVNET_SET(changetype<Socket>(so).so_vnet);
+  const rec = sockbuf(so_rcv(so)).sb_mb;
+  const data = rec != 0 && changetype<Mbuf>(rec).m_type == MT_SONAME ? changetype<Mbuf>(rec).m_next : rec;
+  // udp_append wrote the destination (or 0) into the packet header of every datagram.
+  const dst: u32 = data != 0 && (changetype<Mbuf>(data).m_flags & M_PKTHDR) != 0 ? changetype<Mbuf>(data).ph_spare : 0;
+  const r = soreceive(so, kern_iobuf(), <i32>min<u32>(maxlen, IOBUF_SIZE), kern_sabuf(), flags);
+  if (r >= 0 && dst != 0) rcvdst = <f64>dst;
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** The IP_RECVDSTADDR address (host order) of the datagram the last udp_recvmsg read, or -1: none. */
+export function udp_rcvdstaddr(): f64 {
+  return rcvdst;
 }

@@ -38,6 +38,11 @@ export const UDP_PCB_VNET_LIMIT: u32 = 65536; // PCBs per vnet (as sockets)
 export const IPPROTO_IP: i32 = 0;
 export const IP_TOS: i32 = 3;
 export const IP_TTL: i32 = 4;
+// IP_SENDSRCADDR: a sendmsg control message (struct in_addr), the source of that one datagram.
+// IP_RECVDSTADDR: an option; each datagram then carries its destination address as a control
+// message of the same type (FreeBSD gives both the number 7 on purpose: one buffer serves both).
+export const IP_RECVDSTADDR: i32 = 7;
+export const IP_SENDSRCADDR: i32 = 7;
 
 // ---------------------------------------------------------------------------------------
 
@@ -67,6 +72,7 @@ export const INP_IPV6: u8 = 6;
 @inline export function in6p_faddr(p: usize): usize { return p + offsetof<Inpcb>("inp_faddr6_0"); }
 export const INP_INHASH: u32 = 0x1; // on the port hash
 export const INP_BOUNDADDR: u32 = 0x2; // laddr was given to bind() (kept by disconnect)
+export const INP_RECVDSTADDR: u32 = 0x4; // IP_RECVDSTADDR: note each datagram's destination
 
 /** The per-vnet part of the module (at offset 0 of its VNET space). */
 @unmanaged export class UdpVnet {
