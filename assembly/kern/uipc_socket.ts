@@ -474,8 +474,8 @@ export function soshutdown(so: usize, how: i32): i32 {
 
 /**
  * sosend: hand packet m (M_PKTHDR chain) to the protocol, to sa (0 = the connected peer),
- * control 0 for now. Always takes m. Checks in BSD order: can't send (-EPIPE), a pending
- * error (reported once), not connected (-ENOTCONN, -EDESTADDRREQ), too big for an atomic
+ * control an MT_CONTROL mbuf or 0 (UDP reads IP_SENDSRCADDR from it). Always takes m.
+ * Checks in BSD order: can't send (-EPIPE), a pending error (reported once), not connected (-ENOTCONN, -EDESTADDRREQ), too big for an atomic
  * protocol (-EMSGSIZE). Stream space is the caller's to check (sbspace(so_snd(so))).
  */
 export function sosend(so: usize, sa: usize, m: usize, control: usize, flags: i32): i32 {
