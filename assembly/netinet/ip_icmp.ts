@@ -248,7 +248,7 @@ export function icmp_input(m: usize, hlen: u32): void {
       return;
     }
     const inner = icp + ICMP_IP;
-    if (icmplen < ICMP_ADVLENMIN || ip_v(inner) != IPVERSION || ip_hl(inner) < IP_HDR_MIN || icmplen < ICMP_MINLEN + ip_hl(inner) + 8) {
+    if (!icmp_quote_ok(inner, icmplen)) {
       ICMPSTAT_INC(ICPS_BADLEN);
       m_freem(m);
       return;
@@ -269,6 +269,15 @@ export function icmp_input(m: usize, hlen: u32): void {
 }
 
 /**
+ * An error or a redirect quotes the offending datagram's IP header and 8 bytes of what
+ * followed (RFC 792): true when the quote at inner is an IPv4 header of a sane length that
+ * the message holds whole with those 8 bytes.
+ */
+@inline function icmp_quote_ok(inner: usize, icmplen: u32): bool {
+  return icmplen >= ICMP_ADVLENMIN && ip_v(inner) == IPVERSION && ip_hl(inner) >= IP_HDR_MIN && icmplen >= ICMP_MINLEN + ip_hl(inner) + 8;
+}
+
+/**
  * A redirect (RFC 792; RFC 1122 3.2.2.2: a host updates its route): a host route to the
  * quoted destination via the new gateway, when FreeBSD's icmp_verify_redirect_gateway would
  * take it: the gateway is on a connected network and not one of our addresses, and the
@@ -285,7 +294,7 @@ function icmp_redirect(m: usize, ip: usize, icp: usize, icmplen: u32, code: u32)
     return;
   }
   const inner = icp + ICMP_IP;
-  if (icmplen < ICMP_ADVLENMIN || ip_v(inner) != IPVERSION || ip_hl(inner) < IP_HDR_MIN || icmplen < ICMP_MINLEN + ip_hl(inner) + 8) {
+  if (!icmp_quote_ok(inner, icmplen)) {
     ICMPSTAT_INC(ICPS_BADLEN);
     m_freem(m);
     return;
