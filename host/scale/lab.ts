@@ -121,9 +121,8 @@ function resolveSteps(spec: TopologySpec): StepSpec[] {
 
 export class ScaleLab {
   private workers: WorkerLike[] = [];
-  private waiting = new Map<number, { resolve: (m: FromWorker) => void }>();
+  private waiting = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: ScaleError) => void }>();
   private fault: ScaleError | undefined;
-  private onFault: ((e: ScaleError) => void)[] = [];
   private results: StepResult[] = [];
   private rounds = 0;
   private roundsMs = 0;
@@ -201,7 +200,8 @@ export class ScaleLab {
     if (this.fault || this.downDone) return;
     const nodes = this.plan.nodesOf[p] ?? [];
     this.fault = new ScaleError(`partition ${p} (nodes ${nodes.join(", ")}) failed: ${why}`, p, nodes, [...this.results]);
-    for (const f of this.onFault.splice(0)) f(this.fault);
+    for (const w of this.waiting.values()) w.reject(this.fault);
+    this.waiting.clear();
     void this.kill();
   }
 
@@ -209,8 +209,7 @@ export class ScaleLab {
   private ask(p: number, m: ToWorker): Promise<FromWorker> {
     if (this.fault) return Promise.reject(this.fault);
     return new Promise<FromWorker>((resolve, reject) => {
-      this.waiting.set(p, { resolve });
-      this.onFault.push(reject);
+      this.waiting.set(p, { resolve, reject });
       this.workers[p]!.post(m);
     });
   }
@@ -273,8 +272,9 @@ export class ScaleLab {
       const T = this.now;
       const takes = this.workers.map((_, q) => q === p || (this.nextOf[q]! >= 0 && this.nextOf[q]! <= T) || this.inbound[q]! <= T);
       const asked = this.workers.map((_, q) => (takes[q] ? this.ask(q, { t: "round", to: T, ...(q === p && start !== undefined ? { step: start } : {}) }) : undefined));
-      const reports: (ReportMessage | undefined)[] = [];
-      for (let q = 0; q < n; q++) reports.push(asked[q] ? ((await asked[q]) as ReportMessage) : undefined);
+      // All at once: a fault rejects every question out, and each rejection must be handled
+      // (awaiting them one by one left the second one unhandled when the first threw).
+      const reports = (await Promise.all(asked)) as (ReportMessage | undefined)[];
       const wall = performance.now() - w0;
       start = undefined;
       this.rounds++;
