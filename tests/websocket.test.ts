@@ -459,13 +459,23 @@ describe("websocket ports: peers come and go", () => {
   });
 
   test("a peer that stops answering pings is dropped by the heartbeat", async () => {
-    const x = await lab({ heartbeatMs: 50 });
+    // 200 ms: long enough that the answering client is not dropped when a loaded machine
+    // stalls this process for a tick or two (at 50 ms it was, and the failed test then kept
+    // the process alive with its listener and peer open).
+    const x = await lab({ heartbeatMs: 200 });
     const g = new WsClient(x.l.url("/a/ws1"), { autoPong: false });
-    await opened(g);
-    await until("ws1 attached", () => x.srv1.connected);
-    await until("dropped", () => !x.srv1.connected, 2000);
-    assert.equal(x.l.timeouts, 1);
-    assert.ok(x.cli.connected, "the client port answers pings (ws does, browsers do)");
+    try {
+      await opened(g);
+      await until("ws1 attached", () => x.srv1.connected);
+      await until("dropped", () => !x.srv1.connected, 5000);
+      assert.equal(x.l.timeouts, 1);
+      assert.ok(x.cli.connected, "the client port answers pings (ws does, browsers do)");
+    } catch (e) {
+      g.terminate();
+      await x.cli.disconnect().catch(() => undefined);
+      await x.l.close().catch(() => undefined);
+      throw e;
+    }
     g.terminate();
     await down(x);
   });
