@@ -35,6 +35,31 @@ let vx: VxlanInterface;
 let capture: ChildProcess | undefined;
 const pcap = join(dir, "linux-vx0.pcap");
 
+/** tshark on vx0 in the Linux namespace ns, keeping the frames wavnet (mac) sent, once it captures. */
+async function captureVx0(ns: string, mac: string, file: string): Promise<ChildProcess> {
+  const c = spawn("ip", ["netns", "exec", ns, TSHARK!, "-n", "-q", "-i", "vx0", "-f", `ether src ${mac}`, "-w", file], { stdio: ["ignore", "ignore", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let err = "";
+    const t = setTimeout(() => reject(new Error(`tshark did not start capturing: ${err}`)), 15_000);
+    c.stderr!.on("data", (d: Buffer) => {
+      err += d;
+      if (/Capturing on/.test(err)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  return c;
+}
+
+/** Stop a capture and wait until tshark has written its file. */
+async function stopCapture(c: ChildProcess | undefined): Promise<void> {
+  if (c && c.exitCode === null) {
+    c.kill("SIGINT");
+    await new Promise((r) => c.once("close", r));
+  }
+}
+
 function sha(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
 }
@@ -67,25 +92,11 @@ describe("Linux vxlan device <-> wavnet node", { skip: interopSkip() }, () => {
     addAddress(k, vx, "10.200.0.1/24");
     // tshark on the Linux side of the tunnel sees the inner frames as Linux receives them;
     // the capture filter keeps what wavnet sent.
-    capture = spawn("ip", ["netns", "exec", lx.ns, TSHARK!, "-n", "-q", "-i", "vx0", "-f", `ether src ${vx.mac}`, "-w", pcap], { stdio: ["ignore", "ignore", "pipe"] });
-    await new Promise<void>((resolve, reject) => {
-      let err = "";
-      const t = setTimeout(() => reject(new Error(`tshark did not start capturing: ${err}`)), 15_000);
-      capture!.stderr!.on("data", (d: Buffer) => {
-        err += d;
-        if (/Capturing on/.test(err)) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
+    capture = await captureVx0(lx.ns, vx.mac, pcap);
   });
 
   after(async () => {
-    if (capture && capture.exitCode === null) {
-      capture.kill("SIGINT");
-      await new Promise((r) => capture!.once("close", r));
-    }
+    await stopCapture(capture);
     try {
       k?.shutdown();
     } finally {
@@ -208,8 +219,7 @@ describe("Linux vxlan device <-> wavnet node", { skip: interopSkip() }, () => {
 
   test("tshark on Linux finds no malformed frame and no bad checksum in what wavnet sent", async () => {
     await new Promise((r) => setTimeout(r, 300)); // the last frames reach the capture file
-    capture!.kill("SIGINT");
-    await new Promise((r) => capture!.once("close", r));
+    await stopCapture(capture);
     assert.ok(existsSync(pcap), "capture written");
     // The 50 MB are random bytes: declared opaque, or a heuristic dissector (Thrift, ...) may
     // take a segment for its protocol and call it malformed.
@@ -249,25 +259,11 @@ describe("Linux vxlan device <-> wavnet node, socket in the thread, jumbo underl
     jvx = await createVxlan(jk, jv, { vni: VNI, remote: `${jlx.underlayLinux}:4789`, localAddress: jlx.underlayHost, localPort: 4789, rxThread: true, mtu: JUMBO });
     jvx.setUp();
     addAddress(jk, jvx, "10.200.1.1/24");
-    jcap = spawn("ip", ["netns", "exec", jlx.ns, TSHARK!, "-n", "-q", "-i", "vx0", "-f", `ether src ${jvx.mac}`, "-w", jpcap], { stdio: ["ignore", "ignore", "pipe"] });
-    await new Promise<void>((resolve, reject) => {
-      let err = "";
-      const t = setTimeout(() => reject(new Error(`tshark did not start capturing: ${err}`)), 15_000);
-      jcap!.stderr!.on("data", (d: Buffer) => {
-        err += d;
-        if (/Capturing on/.test(err)) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
+    jcap = await captureVx0(jlx.ns, jvx.mac, jpcap);
   });
 
   after(async () => {
-    if (jcap && jcap.exitCode === null) {
-      jcap.kill("SIGINT");
-      await new Promise((r) => jcap!.once("close", r));
-    }
+    await stopCapture(jcap);
     try {
       jk?.shutdown();
     } finally {
@@ -314,8 +310,7 @@ describe("Linux vxlan device <-> wavnet node, socket in the thread, jumbo underl
     assert.ok(s.sent < 50e6 / 8000, `${s.sent} datagrams sent: jumbo frames, not 1450-byte ones`);
 
     await new Promise((res) => setTimeout(res, 300));
-    jcap!.kill("SIGINT");
-    await new Promise((res) => jcap!.once("close", res));
+    await stopCapture(jcap);
     const t = tsharkCheck(jpcap, ["frame.len", "ip.proto", "tcp.len", "ip.checksum.status", "tcp.checksum.status"], ["-d", "tcp.port==5001,data"]);
     assert.deepEqual(t.errors, [], "no malformed frame, no bad checksum");
     const tcp = t.rows.filter((row) => row[1] === "6");
