@@ -96,8 +96,8 @@ describe("Linux vxlan device <-> wavnet node", { skip: interopSkip() }, () => {
   });
 
   after(async () => {
-    await stopCapture(capture);
     try {
+      await stopCapture(capture);
       k?.shutdown();
     } finally {
       lx?.destroy();
@@ -263,8 +263,8 @@ describe("Linux vxlan device <-> wavnet node, socket in the thread, jumbo underl
   });
 
   after(async () => {
-    await stopCapture(jcap);
     try {
+      await stopCapture(jcap);
       jk?.shutdown();
     } finally {
       jlx?.destroy();

@@ -3,6 +3,8 @@
 // process exit, so a failed test leaves no namespace, veth or vxlan device behind.
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
 
 function which(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -66,7 +68,11 @@ function delNetns(ns: string): void {
   quiet("netns", "del", ns);
 }
 
-/** A small number from the tag, for underlay addresses that differ between concurrent users. */
+/** A small number from the tag, for underlay addresses that differ between concurrent users (linuxVxlan starts its search for a free slot here). */
+export function underlaySlot(tag: string): number {
+  return slot(tag);
+}
+
 function slot(tag: string): number {
   let h = 0;
   for (const c of tag) h = (h * 31 + c.charCodeAt(0)) >>> 0;
@@ -77,6 +83,90 @@ const live = new Set<{ destroy(): void }>();
 process.on("exit", () => {
   for (const x of [...live]) x.destroy();
 });
+
+/** Whether a process is alive (EPERM: alive, not ours). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+// Underlay slots. linuxVxlan's root-side address 10.201.N.1/24 is on the machine's own routing
+// table, so two live set-ups with one N route each other's packets into the wrong namespace
+// (ping answered by the stale one, TCP refused by it: CI saw exactly that). A set-up claims N
+// with a lock file that names its pid and namespace, made with O_EXCL before the namespace; a
+// namespace `wvx-*` that no live lock claims is a leftover of a killed run and is removed.
+const LOCKS = "/run/wavnet-interop";
+
+interface SlotLock {
+  pid: number;
+  ns: string;
+  host: string;
+}
+
+function readLock(file: string): SlotLock | undefined {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as SlotLock;
+  } catch {
+    return undefined; // half-written by a live claimer, or removed meanwhile
+  }
+}
+
+/** Remove every `wvx-<tag>` namespace (and its `wvh-<tag>` veth end) that no live lock claims. */
+function sweepLeftovers(): void {
+  // Namespaces first, locks second: a namespace listed here was made after its lock, so a
+  // live owner's lock is seen.
+  let names: string[] = [];
+  try {
+    names = readdirSync("/run/netns").filter((n) => /^wvx-/.test(n));
+  } catch {
+    return; // no namespace at all
+  }
+  const claimed = new Set<string>();
+  for (const f of readdirSync(LOCKS)) {
+    const l = readLock(join(LOCKS, f));
+    if (l && alive(l.pid)) claimed.add(l.ns);
+    else if (l) rmSync(join(LOCKS, f), { force: true });
+  }
+  for (const ns of names) {
+    if (claimed.has(ns)) continue;
+    delNetns(ns);
+    quiet("link", "del", `wvh-${ns.slice("wvx-".length)}`);
+  }
+}
+
+/** Claim a free underlay slot N (1..250), starting at the tag's; the lock is removed by release(). */
+function claimSlot(tag: string, ns: string, host: string): { n: number; release(): void } {
+  mkdirSync(LOCKS, { recursive: true });
+  sweepLeftovers();
+  const inUse = spawnSync("ip", ["-o", "-4", "addr", "show"], { encoding: "utf8" }).stdout ?? "";
+  const first = slot(tag);
+  for (let i = 0; i < 250; i++) {
+    const n = 1 + ((first - 1 + i) % 250);
+    if (inUse.includes(` 10.201.${n}.`)) continue; // someone else's address, lock or not
+    const file = join(LOCKS, `slot-${n}`);
+    let fd: number;
+    try {
+      fd = openSync(file, "wx");
+    } catch {
+      const l = readLock(file);
+      if (l === undefined || alive(l.pid)) continue;
+      rmSync(file, { force: true }); // a dead owner's (sweepLeftovers removed its namespace)
+      try {
+        fd = openSync(file, "wx");
+      } catch {
+        continue; // another claimer was quicker
+      }
+    }
+    writeSync(fd, JSON.stringify({ pid: process.pid, ns, host } satisfies SlotLock));
+    closeSync(fd);
+    return { n, release: () => rmSync(file, { force: true }) };
+  }
+  throw new Error(`interop: no free underlay slot 10.201.N.0/24 (locks in ${LOCKS})`);
+}
 
 export interface LinuxVxlan {
   /** The namespace holding the Linux vxlan device "vx0". */
@@ -90,23 +180,26 @@ export interface LinuxVxlan {
 /**
  * Namespace `wvx-<tag>` with veth `wvn-<tag>` (underlay 10.201.N.2/24), whose root-side end
  * `wvh-<tag>` has 10.201.N.1/24, and a vxlan device vx0 (vni, remote 10.201.N.1:port,
- * dstport port) with linuxAddr on it. underlayMtu: the veth pair's MTU (a jumbo underlay);
- * mtu: vx0's.
+ * dstport port) with linuxAddr on it. N is a slot no other live set-up holds (claimSlot).
+ * underlayMtu: the veth pair's MTU (a jumbo underlay); mtu: vx0's.
  */
 export function linuxVxlan(o: { tag: string; vni: number; port: number; linuxAddr: string; mtu?: number; underlayMtu?: number }): LinuxVxlan {
   const ns = `wvx-${o.tag}`;
   const host = `wvh-${o.tag}`;
   const peer = `wvn-${o.tag}`;
-  const n = slot(o.tag);
-  const underlayHost = `10.201.${n}.1`;
-  const underlayLinux = `10.201.${n}.2`;
+  // This process's own earlier set-up of the same tag goes first (its lock is live).
+  delNetns(ns);
+  quiet("link", "del", host);
+  const claim = claimSlot(o.tag, ns, host);
+  const underlayHost = `10.201.${claim.n}.1`;
+  const underlayLinux = `10.201.${claim.n}.2`;
   const destroy = () => {
     delNetns(ns);
     quiet("link", "del", host); // the pair goes with the namespace, but not always at once
+    claim.release();
     live.delete(handle);
   };
   const handle = { ns, underlayHost, underlayLinux, destroy };
-  destroy();
   live.add(handle);
   try {
     ip("netns", "add", ns);
