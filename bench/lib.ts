@@ -238,10 +238,11 @@ export function writeResults(file: string, results: Results): void {
 
 function targetText(spec: Target | undefined): string {
   if (!spec) return "";
-  if (spec.max !== undefined) return `<= ${spec.max}`;
-  if (spec.min !== undefined) return `>= ${spec.min}`;
-  if (spec.minPeerRatio !== undefined) return `>= ${spec.minPeerRatio} x peer`;
-  return "";
+  const bars: string[] = [];
+  if (spec.max !== undefined) bars.push(`<= ${spec.max}`);
+  if (spec.min !== undefined) bars.push(`>= ${spec.min}`);
+  if (spec.minPeerRatio !== undefined) bars.push(`>= ${spec.minPeerRatio} x peer`);
+  return bars.join(" and ");
 }
 
 function meets(spec: Target | undefined, m: Measured): boolean | undefined {

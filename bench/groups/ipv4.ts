@@ -7,7 +7,8 @@
 // 64-byte datagrams to a socket in vnet B over an epair through the host API in batches
 // (host/udp.ts sendBatch/recvBatch: the host writes every payload into the kernel's I/O
 // buffer and copies every datagram out; one Wasm call per batch each way), every datagram
-// counted and checked at B.
+// counted and checked at B. linux_netns_forward_pps: ipv4_forward_pps's peer, the same frames
+// through a Linux router namespace (bench/peers/linux_forward.ts; root and a C compiler).
 
 import { Kernel, type Vnet } from "../../host/index.js";
 import type { Interface } from "../../host/index.js";
@@ -16,6 +17,7 @@ import { ping } from "../../host/index.js";
 import { socket, SOL_SOCKET, SO } from "../../host/index.js";
 import { sendBatch, recvBatch, udpStats } from "../../host/index.js";
 import { median, nowNs, round, type Group } from "../lib.js";
+import { linuxForwardPps } from "../peers/linux_forward.js";
 
 interface BenchIpv4 {
   bench_send(ifp: number, nhIfp: number, src: number, dst: number, n: number): number;
@@ -96,7 +98,8 @@ const group: Group = {
   name: "ipv4",
   description: "IPv4 forwarding through a router vnet, ping round trips, UDP through sockets",
   metrics: [
-    { name: "ipv4_forward_pps", unit: "packets/s", target: { min: 5_000_000 }, description: "64-byte UDP/IPv4 frames from vnet A through router vnet R to vnet B, single thread, counted at B" },
+    { name: "ipv4_forward_pps", unit: "packets/s", target: { min: 5_000_000, minPeerRatio: 2 }, description: "64-byte UDP/IPv4 frames from vnet A through router vnet R to vnet B, single thread, counted at B (peer: linux_netns_forward_pps of this run)" },
+    { name: "linux_netns_forward_pps", unit: "packets/s", description: "Peer: the same 64-byte UDP/IPv4 frames from namespace A through router namespace R to B over veths, sendmmsg senders one per core, counted at B's veth (root and cc only)" },
     { name: "udp_pps", unit: "datagrams/s", description: "UDP datagrams from a socket in A to a socket in B through the host API, in batches" },
     { name: "ping_rtt_us", unit: "µs", description: "median ping round trip between two vnets on the real clock" },
   ],
@@ -127,9 +130,14 @@ const group: Group = {
       rates.push(PER_RUN / (ns / 1e9));
     }
     const fwd = t.r1.counters().opackets;
-    ctx.report("ipv4_forward_pps", round(median(rates)), { note: `${RUNS} x 1M frames, median; R forwarded ${fwd} in all; ${(1e9 / median(rates)).toFixed(1)} ns per packet for 2 epair hops, ip_input x2, ip_forward, ARP lookup` });
     t.k.kldunload("bench_ipv4");
     t.k.shutdown();
+    ctx.log("linux forwarding (peer)");
+    const peer = await linuxForwardPps((s) => ctx.log(s));
+    const peerOpts = peer.value !== undefined ? { peer: "linux_netns_forward_pps", peerValue: peer.value } : {};
+    ctx.report("ipv4_forward_pps", round(median(rates)), { ...peerOpts, note: `${RUNS} x 1M frames, median; R forwarded ${fwd} in all; ${(1e9 / median(rates)).toFixed(1)} ns per packet for 2 epair hops, ip_input x2, ip_forward, ARP lookup` });
+    if (peer.value !== undefined) ctx.report("linux_netns_forward_pps", peer.value, { note: peer.note });
+    else ctx.skip("linux_netns_forward_pps", peer.note);
 
     ctx.log("udp through sockets");
     const u = await udpPps();
