@@ -335,7 +335,7 @@ describe("node commands, IPv6", () => {
     assert.match(await cmds.exec(na, "ping -c 1 fd00:2::2"), /bytes from fd00:2::2, icmp_seq=0 hlim=63/);
     assert.match(await cmds.exec(na, "traceroute6 -q 1 fd00:2::2"), /^ 1\s+fd00:1::2 .*\n 2\s+fd00:2::2 /m);
     assert.match(await cmds.exec(na, "ndp -an"), /^fd00:1::2\s+02:00:00:00:00:0b\s+epair0a\s+\S+\s+R\s+R$/m);
-    await cmds.exec(na, "ndp -d fd00:1::2");
+    assert.equal(await cmds.exec(na, "ndp -d fd00:1::2"), "fd00:1::2 (fd00:1::2) deleted");
     assert.equal(ndpTable(k, A).length, 0);
     await cmds.exec(na, "ndp -s fd00:1::9 90:10:00:01:02:03");
     assert.match(await cmds.exec(na, "ndp -an"), /^fd00:1::9\s+90:10:00:01:02:03\s+epair0a\s+permanent\s+R\s*$/m);

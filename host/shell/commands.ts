@@ -514,7 +514,8 @@ function ndp(c: Call): string {
     noMore(c, args, NDP_USAGE);
     const a = opts.get("d") as string;
     ndpDelete(c.kernel, c.vnet, zoned(c, a));
-    return `${a} deleted`;
+    // ndp(8) prints the host name and the address; the shell resolves no names.
+    return `${a} (${a}) deleted`;
   }
   noMore(c, args, NDP_USAGE);
   if (!opts.has("a")) throw new CommandError(`ndp: show the whole table with -a, or delete with -d; usage: ${NDP_USAGE}`);
