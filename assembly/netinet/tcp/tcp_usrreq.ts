@@ -359,10 +359,8 @@ function tcp_send(so: usize, m: usize, sa: usize, control: usize, flags: i32): i
     m_freem(m);
     return -ENOTCONN;
   }
-  if (sa != 0) {
-    m_freem(m);
-    return -EISCONN;
-  }
+  // An address given to sendto() on a connection that is already under way is ignored, as
+  // FreeBSD's tcp_usr_send (and Linux's tcp_sendmsg) ignore it: the data goes to the peer.
   tcp_enter();
   sbappendstream(so_snd(so), m);
   tcp_output(tp);
