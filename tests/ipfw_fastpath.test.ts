@@ -2,7 +2,8 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Kernel, type Vnet } from "../host/index.js";
-import { ipfwAdd, ipfwDelete, ipfwFlush, ipfwList, ipfwZero, ipfwSetDefault, ipfwGauges, ipfwSet, type IpfwExports } from "../host/admin/ipfw.js";
+import { ipfwAdd, ipfwDelete, ipfwFlush, ipfwList, ipfwZero, ipfwSetDefault, ipfwGauges, ipfwSet, ipfwGet, ipfwLog, ipfwStats, type IpfwExports } from "../host/admin/ipfw.js";
+import type { VirtualClock } from "../host/index.js";
 import { I, F_OR, F_NOT } from "./helpers/ipfw.js";
 
 // The kernel's walk uses an index rebuilt on every add and delete (docs/ipfw.md: prefilters
@@ -301,5 +302,60 @@ describe("ipfw fast path against a reference interpreter", () => {
     assert.equal(ipfwGauges(k, v).states, N);
     ipfwFlush(k, v);
     assert.equal(ipfwGauges(k, v).states, 0);
+  });
+
+  test("check-state first: a hit on a bare allow state ends at once; count, log and a logged check-state still go the walk's way", () => {
+    // The stateful fast path (docs/ipfw.md): a bare check-state as the first rule and a
+    // state whose rule's action is a bare allow end the packet before the walk. Everything
+    // else must come out as the walk has it: a count state counts and goes on (here to the
+    // default deny), a logged allow logs, a logged check-state logs, a miss goes on with
+    // the rules after check-state without a second lookup, and a hit refreshes the state.
+    ipfwFlush(k, v);
+    ipfwZero(k, v, 0);
+    ipfwSetDefault(k, v, false);
+    const probeUdp = (dport: number) => [I(25), I(O.proto, 1, 17), I(O.dport, 2, 1), (dport | (dport << 16)) >>> 0, I(26)];
+    const add = (num: number, words: number[], actofs: number) => ipfwAdd(k, v, Uint32Array.from([num, words.length | (actofs << 16), ...words]));
+    add(1, [I(71)], 0); // check-state
+    add(50, [...probeUdp(53), I(A.count)], 5); // count udp dst-port 53 keep-state
+    add(60, [...probeUdp(54), I(64), I(A.allow)], 5); // allow log udp dst-port 54 keep-state
+    add(70, [...probeUdp(55), I(A.allow)], 5); // allow udp dst-port 55 keep-state
+    const fwd = (dport: number): Pkt => ({ proto: 17, src: [10, 0, 0, 1], dst: [10, 0, 1, 1], sport: 5000, dport, ttl: 64, flags: 0, dir: PFIL_IN });
+    const back = (dport: number): Pkt => ({ proto: 17, src: [10, 0, 1, 1], dst: [10, 0, 0, 1], sport: dport, dport: 5000, ttl: 64, flags: 0, dir: PFIL_OUT });
+    const pkts = (num: number) => ipfwList(k, v).find((r) => r.rulenum === num)!.packets;
+    const logged = () => ipfwLog(k, v).entries.length;
+
+    // count: the state is made, the walk goes on past 50 to the default deny, both ways.
+    assert.equal(inject(fwd(53)), false, "count keep-state, then the default denies");
+    assert.equal(inject(back(53)), false, "the reply hits the count state: counted, then denied");
+    assert.equal(pkts(50), 2, "rule 50 counted both");
+    // allow log: the hit logs as the walk does.
+    const l0 = logged();
+    assert.equal(inject(fwd(54)), true);
+    assert.equal(inject(back(54)), true, "the reply passes on rule 60's state");
+    assert.equal(logged() - l0, 2, "rule 60 logged the packet that made the state and the reply that hit it");
+    // bare allow: the fast path.
+    const acc0 = ipfwStats(k, v).accepted;
+    assert.equal(inject(fwd(55)), true);
+    for (let i = 0; i < 5; i++) assert.equal(inject(back(55)), true, "the reply passes on rule 70's state");
+    assert.equal(pkts(70), 6, "rule 70 counts the packet that made the state and every hit");
+    assert.equal(pkts(1), 0, "check-state itself counts nothing");
+    assert.equal(ipfwStats(k, v).accepted - acc0, 6, "every hit counted as accepted");
+    assert.equal(ipfwGauges(k, v).states, 3);
+    // A hit moves the expiry: 3/4 of the lifetime, a hit, 3/4 again: still there.
+    const life = ipfwGet(k, v, "dyn_udp_lifetime") * 1_000_000;
+    const clk = k.clock as VirtualClock;
+    clk.advance((life * 3) / 4);
+    assert.equal(inject(back(55)), true, "before the expiry");
+    clk.advance((life * 3) / 4);
+    assert.equal(inject(back(55)), true, "the hit before moved the expiry");
+    clk.advance(life + 1);
+    assert.equal(inject(back(55)), false, "expired: the default denies");
+    // A logged check-state logs every packet it looks at, hit or not.
+    ipfwDelete(k, v, 1);
+    add(1, [I(64), I(71)], 0);
+    assert.equal(inject(fwd(55)), true, "a new state by rule 70");
+    const l1 = logged();
+    assert.equal(inject(back(55)), true);
+    assert.equal(logged() - l1, 1, "the logged check-state logged the hit");
   });
 });

@@ -27,10 +27,10 @@
 // fw_states_100k_bytes: R of a "stateful" kernel of its own, its charged memory (the pages
 // and charged items Vnet.accounting().bytes counts) after the warm-up made the 100,000
 // states, minus before it (the same rules, no state), over 100,000: the 48-byte state item
-// plus its share of the open-addressed table (32-byte slots; 1024 pages, 131,072 slots, and
-// the directory page at this size). FW_STATES_ONLY=1 runs only
-// this figure. FW_FWD_ONLY=1 runs only the three forwarding figures (pfil_empty_overhead_pct,
-// fw_forward_pps_100rules, fw_forward_pps_stateful).
+// plus its share of the open-addressed table (32-byte slots and a tag byte each; at this
+// size 1024 pages of 131,072 slots, 32 pages of their tags and the two directory pages).
+// FW_STATES_ONLY=1 runs only this figure. FW_FWD_ONLY=1 runs only the three forwarding
+// figures (pfil_empty_overhead_pct, fw_forward_pps_100rules, fw_forward_pps_stateful).
 
 import os from "node:os";
 import { Kernel, type Vnet, type Interface } from "../../host/index.js";
@@ -223,7 +223,7 @@ async function statesBench(ctx: Ctx): Promise<void> {
   const hashPages = after.pages - before.pages;
   const itemBytes = (after.bytes - before.bytes - hashPages * 4096) / FLOWS;
   ctx.report("fw_states_100k_bytes", Number(per.toFixed(2)), {
-    note: `${FLOWS} UDP keep-state states in R (dyn_max ${2 * FLOWS}): ${after.bytes - before.bytes} B more charged to R; ${itemBytes.toFixed(2)} B the state item (zone ipfw_dyn), ${((hashPages * 4096) / FLOWS).toFixed(2)} B its share of the state table (${hashPages} pages: ${hashPages - 1} of 128 slots, ${(hashPages - 1) * 128} slots, and the directory)`,
+    note: `${FLOWS} UDP keep-state states in R (dyn_max ${2 * FLOWS}): ${after.bytes - before.bytes} B more charged to R; ${itemBytes.toFixed(2)} B the state item (zone ipfw_dyn), ${((hashPages * 4096) / FLOWS).toFixed(2)} B its share of the state table (${hashPages} pages: the slots, 128 a page, their tags, 4,096 a page, and the two directory pages)`,
   });
   c.k.shutdown();
 }

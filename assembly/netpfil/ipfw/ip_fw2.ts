@@ -531,14 +531,40 @@ function runFind(ix: usize, i: u32, pk: u32): u32 {
   }
 }
 
-/** The rules over the packet m; Args are filled. Returns m to pass, or PFIL_DROPPED. */
-function ipfw_chk(m: usize, from: u32): usize {
+/**
+ * The rules over the packet m from index `from`; Args are filled. looked: the packet's one
+ * dynamic lookup is done (and missed). Returns m to pass, or PFIL_DROPPED.
+ */
+function ipfw_chk(m: usize, from: u32, looked: bool): usize {
   probeHit = 0;
-  dynLooked = false;
+  dynLooked = looked;
   keepFail = false;
   // The walk goes over the index (ip_fw_var.ts IX_*), position by position.
   const ix = load<usize>(VF(V_INDEX));
   const nr = load<u32>(VF(V_NRULES));
+  if (from == 0 && !looked && nr != 0) {
+    // The stateful fast path: the first rule is a bare check-state (no match part, no log:
+    // its first action instruction is check-state), so the walk would look the flow up
+    // before anything else. A hit whose state's rule's action is a bare allow ends here, as
+    // the walk would end it (the state refreshed, its rule counted, accepted), without the
+    // walk's interpreting; any other hit goes the walk's way (it looks up again: the same
+    // state). A miss goes on with the walk, the lookup done (only the first can hit).
+    const r0 = <usize>load<u32>(ix + IX_RULE);
+    if (load<u16>(r0 + RL_ACTOFS) == 0 && insn_op(load<u32>(r0 + RL_CMD)) == O_CHECK_STATE) {
+      const d = dyn_lookup();
+      if (d == 0) {
+        dynLooked = true;
+      } else {
+        const ar = dyn_rule(d);
+        if (insn_op(load<u32>(ar + RL_CMD + (<usize>load<u16>(ar + RL_ACTOFS) << 2))) == O_ACCEPT) {
+          dyn_update(d);
+          rule_count(ar, Args.plen);
+          FWSTAT_INC(ST_ACCEPTED);
+          return m;
+        }
+      }
+    }
+  }
   const proto1 = Args.proto + 1;
   const ports = hasPorts();
   const dport = Args.dport;
@@ -702,7 +728,7 @@ function ipfw_chk(m: usize, from: u32): usize {
               m_freem(whole);
               return PFIL_DROPPED;
             }
-            return ipfw_chk(whole, next);
+            return ipfw_chk(whole, next, false);
           }
           case O_SKIPTO:
             rule_count(ar, Args.plen);
@@ -759,7 +785,7 @@ export function ipfw_hook(m: usize, ifp: usize, dir: u32, arg: usize): usize {
     m_freem(m);
     return PFIL_DROPPED;
   }
-  return ipfw_chk(m, 0);
+  return ipfw_chk(m, 0, false);
 }
 
 /**
