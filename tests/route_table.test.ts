@@ -104,7 +104,7 @@ const mask = (k: bigint, plen: number): bigint => (plen === 0 ? 0n : (k >> BigIn
 
 /**
  * The answers of rtable_lookup_n (through bench_route's 256-key batch) for addrs, in calls
- * of uneven sizes so lane groups of 16 end part-full and single keys pass too.
+ * of uneven sizes so groups of 32 lanes end part-full and single keys pass too.
  */
 function lookupBatch(rb: BenchRoute, addrs: bigint[]): number[] {
   const sizes = [256, 37, 1, 16, 17, 255];

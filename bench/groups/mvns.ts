@@ -3,7 +3,7 @@
 // table, then lookups, timed inside Wasm by bench_route (bench/kmod/), so a figure is the
 // lookup's cost (a direct call into the kernel, no JavaScript crossing per lookup) with the
 // one-entry cache out of the way. The lookup metrics are rtable_lookup_n, 256 keys a call
-// (its walks overlap their cache misses, 16 keys at a time); the note gives one
+// (its walks overlap their cache misses, 32 keys at a time); the note gives one
 // rtable_lookup call per key too, what inet and inet6 pay per packet today. The table's vnet has its byte budget lifted to 1 GiB: a million IPv6 routes
 // take ~110 MB, past the default 64 MiB.
 //
