@@ -463,7 +463,7 @@ export function pop_replace(root: usize, hi: u64, lo: u64, plen: u32, from: usiz
 // together, one stride of each per pass, so the misses of up to LANES keys are in flight at
 // once, and loads the leaves last, all lanes together. Each lane follows exactly the steps
 // of pop_lookup, so the answers are the same. 32 lanes: over a million IPv4 prefixes 8
-// lanes cost 81-107 ns a key, 16 lanes 69 ns, 32 lanes 58-67 ns (CPU time, load 13-18;
+// lanes cost 81-107 ns a key, 16 lanes 69-88 ns, 32 lanes 58-91 ns (CPU time, load 13-18;
 // keeping every lane busy by refilling it as soon as its key is answered measured slower).
 const LANES: u32 = 32;
 const LANE_NODE: usize = memory.data(<i32>LANES * 4, 4); // the lane's node; 0: its walk is over
