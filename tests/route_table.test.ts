@@ -29,6 +29,9 @@ interface BenchRoute {
   rb_delete(a: number, b: number, c: number, d: number, plen: number): number;
   rb_lookup(a: number, b: number, c: number, d: number): number;
   rb_find(a: number, b: number, c: number, d: number, plen: number): number;
+  rb_key(i: number, a: number, b: number, c: number, d: number): void;
+  rb_lookup_batch(n: number): void;
+  rb_result(i: number): number;
 }
 
 const EEXIST = -17;
@@ -99,6 +102,29 @@ const words = (k: bigint): [number, number, number, number] =>
   [Number((k >> 96n) & 0xffffffffn), Number((k >> 64n) & 0xffffffffn), Number((k >> 32n) & 0xffffffffn), Number(k & 0xffffffffn)];
 const mask = (k: bigint, plen: number): bigint => (plen === 0 ? 0n : (k >> BigInt(128 - plen)) << BigInt(128 - plen));
 
+/**
+ * The answers of rtable_lookup_n (through bench_route's 256-key batch) for addrs, in calls
+ * of uneven sizes so groups of 32 lanes end part-full and single keys pass too.
+ */
+function lookupBatch(rb: BenchRoute, addrs: bigint[]): number[] {
+  const sizes = [256, 37, 1, 16, 17, 255];
+  const out: number[] = [];
+  for (let i = 0, c = 0; i < addrs.length; c++) {
+    const part = addrs.slice(i, i + sizes[c % sizes.length]);
+    part.forEach((a, j) => rb.rb_key(j, ...words(a)));
+    rb.rb_lookup_batch(part.length);
+    part.forEach((_, j) => out.push(rb.rb_result(j)));
+    i += part.length;
+  }
+  return out;
+}
+
+/** Batched lookups of addrs answer as single ones and as the reference. */
+function sameBatched(rb: BenchRoute, addrs: bigint[], ref: (a: bigint) => number, what: string): void {
+  const got = lookupBatch(rb, addrs);
+  addrs.forEach((a, i) => assert.equal(got[i], ref(a), `${what}: batched lookup ${a.toString(16)} (key ${i})`));
+}
+
 type Op = { kind: "insert" | "delete" | "lookup"; key: bigint; plen: number };
 
 /** Keys near a few bases (so prefixes nest and overlap), lengths biased to the ends. */
@@ -144,6 +170,12 @@ function check(rb: BenchRoute, list: Op[]): void {
     assert.ok(rb.rb_nodes() <= Math.max(0, 2 * ref.size - 1), `${rb.rb_nodes()} nodes for ${ref.size} routes`);
   }
   for (const e of ref.values()) assert.equal(rb.rb_find(...words(e.key), e.plen), e.v, `find ${e.key}/${e.plen}`);
+  const naive = (a: bigint) => {
+    let best: { plen: number; v: number } | undefined;
+    for (const e of ref.values()) if (mask(a, e.plen) === e.key && (!best || e.plen > best.plen)) best = e;
+    return best?.v ?? 0;
+  };
+  sameBatched(rb, list.map((o) => o.key), naive, "end of sequence");
   rb.rb_flush();
   assert.equal(rb.rb_count(), 0);
   assert.equal(rb.rb_nodes(), 0);
@@ -183,7 +215,9 @@ describe("route table (net/route.ts) against a naive longest-prefix reference", 
         v++;
       }
       const sweep = (what: string) => {
-        for (const a of probes(rnd, all, bits)) assert.equal(rb.rb_lookup(...words(a)), ref.lookup(a), `${what}: lookup ${a.toString(16)}`);
+        const addrs = probes(rnd, all, bits);
+        for (const a of addrs) assert.equal(rb.rb_lookup(...words(a)), ref.lookup(a), `${what}: lookup ${a.toString(16)}`);
+        sameBatched(rb, addrs, (a) => ref.lookup(a), what);
       };
       sweep("full");
       // Delete half, in random order (short prefixes too: their leaves are rewritten below them).
@@ -234,7 +268,9 @@ describe("route table (net/route.ts) against a naive longest-prefix reference", 
     }
     assert.ok(refused > 1000, `${refused} inserts refused for lack of memory (${live.length} in)`);
     const check = (what: string, n: number) => {
-      for (const a of probes(rnd, live.slice(0, n), 32)) assert.equal(rb.rb_lookup(...words(a)), ref.lookup(a), `${what}: lookup ${a.toString(16)}`);
+      const addrs = probes(rnd, live.slice(0, n), 32);
+      for (const a of addrs) assert.equal(rb.rb_lookup(...words(a)), ref.lookup(a), `${what}: lookup ${a.toString(16)}`);
+      sameBatched(rb, addrs, (a) => ref.lookup(a), what); // dropped: the binary trie answers each key
     };
     check("full", 3000);
     // Deletes at the budget's edge: some cannot rebuild the lookup trie and drop it.
@@ -295,6 +331,7 @@ describe("route table (net/route.ts) against a naive longest-prefix reference", 
   test("the default route and host routes at both ends of the key", () => {
     assert.equal(rb.rb_open(), 0);
     assert.equal(rb.rb_lookup(0x0a000001, 0, 0, 0), 0, "empty table");
+    sameBatched(rb, [0x0a000001n << 96n, 0n], () => 0, "empty table");
     assert.equal(rb.rb_insert(0, 0, 0, 0, 0, 1), 0);
     assert.equal(rb.rb_insert(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 128, 2), 0);
     assert.equal(rb.rb_insert(0, 0, 0, 0, 128, 3), 0);
@@ -302,6 +339,8 @@ describe("route table (net/route.ts) against a naive longest-prefix reference", 
     assert.equal(rb.rb_lookup(0xffffffff, 0xffffffff, 0xffffffff, 0xfffffffe), 1);
     assert.equal(rb.rb_lookup(0, 0, 0, 0), 3);
     assert.equal(rb.rb_lookup(0, 0, 0, 1), 1);
+    const top = (1n << 128n) - 1n;
+    sameBatched(rb, [top, top - 1n, 0n, 1n], (a) => (a === top ? 2 : a === 0n ? 3 : 1), "both ends");
     assert.equal(rb.rb_insert(0, 0, 0, 0, 129, 4), -22, "plen > 128 is EINVAL");
     assert.equal(rb.rb_insert(0, 0, 0, 0, 5, 0), -22, "a route is never 0");
     assert.equal(rb.rb_delete(0, 0, 0, 0, 0), 1);

@@ -204,6 +204,8 @@ export const RTABLE_SIZE: u32 = 16; // = net/route.ts RTABLE_SIZE
 }
 @external("kernel", "rtable_init") export declare function rtable_init(t: usize): void;
 @external("kernel", "rtable_lookup") export declare function rtable_lookup(t: usize, hi: u64, lo: u64): usize;
+// n keys (16 bytes each: hi u64, lo u64) at keys, n routes (usize) into out: the cache misses of many keys overlap.
+@external("kernel", "rtable_lookup_n") export declare function rtable_lookup_n(t: usize, keys: usize, out: usize, n: u32): void;
 @external("kernel", "rtable_matches") export declare function rtable_matches(t: usize, hi: u64, lo: u64, out: usize, max: u32): u32;
 @external("kernel", "rtable_find") export declare function rtable_find(t: usize, hi: u64, lo: u64, plen: u32): usize;
 @external("kernel", "rtable_insert") export declare function rtable_insert(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32;

@@ -456,3 +456,68 @@ function subst(n: usize, from: usize, to: usize): void {
 export function pop_replace(root: usize, hi: u64, lo: u64, plen: u32, from: usize, to: usize): void {
   subst(descend(root, hi, lo, plen), from, to);
 }
+
+// Batched lookups. One lookup's loads depend on each other (a node's child is found from
+// the node), so a walk through a large table waits on one cache miss per level; the loads
+// of two different keys do not depend on each other. pop_lookup_n walks LANES keys
+// together, one stride of each per pass, so the misses of up to LANES keys are in flight at
+// once, and loads the leaves last, all lanes together. Each lane follows exactly the steps
+// of pop_lookup, so the answers are the same. 32 lanes: over a million IPv4 prefixes 8
+// lanes cost 81-107 ns a key, 16 lanes 69-88 ns, 32 lanes 58-91 ns (CPU time, load 13-18;
+// keeping every lane busy by refilling it as soon as its key is answered measured slower).
+const LANES: u32 = 32;
+const LANE_NODE: usize = memory.data(<i32>LANES * 4, 4); // the lane's node; 0: its walk is over
+const LANE_OFF: usize = memory.data(<i32>LANES * 4, 4); // the node's offset in the key
+const LANE_LEAF: usize = memory.data(<i32>LANES * 4, 4); // the leaf that answers; 0: answered already
+
+/**
+ * pop_lookup for n keys at keys (16 bytes each: hi u64, then lo u64), the routes (usize
+ * each) into out.
+ */
+export function pop_lookup_n(root: usize, keys: usize, out: usize, n: u32): void {
+  for (let first: u32 = 0; first < n; first += LANES) {
+    const g = min<u32>(LANES, n - first);
+    const kb = keys + (<usize>first << 4);
+    const ob = out + (<usize>first << 2);
+    for (let i: u32 = 0; i < g; i++) {
+      store<usize>(LANE_NODE + (<usize>i << 2), root);
+      store<u32>(LANE_OFF + (<usize>i << 2), 0);
+      store<usize>(LANE_LEAF + (<usize>i << 2), 0);
+    }
+    let live = g;
+    while (live != 0) {
+      for (let i: u32 = 0; i < g; i++) {
+        const nd = load<usize>(LANE_NODE + (<usize>i << 2));
+        if (nd == 0) continue;
+        const hi = load<u64>(kb + (<usize>i << 4));
+        const lo = load<u64>(kb + (<usize>i << 4), 8);
+        const off = load<u32>(LANE_OFF + (<usize>i << 2));
+        const bit = <u64>1 << <u64>chunk(hi, lo, off);
+        const vec = load<u64>(nd, P_VEC);
+        if ((vec & bit) != 0) {
+          const c = load<usize>(nd, P_KIDS) + <usize>popcnt<u64>(vec & (bit - 1)) * <usize>PN_SIZE;
+          const tag = load<u32>(c, C_TAG);
+          if ((tag & 1) == 0) {
+            store<usize>(LANE_NODE + (<usize>i << 2), c);
+            store<u32>(LANE_OFF + (<usize>i << 2), off + STRIDE);
+            continue;
+          }
+          if (cmatch(c, tag, hi, lo)) {
+            store<usize>(ob + (<usize>i << 2), load<usize>(c, C_VAL));
+            store<usize>(LANE_NODE + (<usize>i << 2), 0);
+            live--;
+            continue;
+          }
+        }
+        const li = <usize>popcnt<u64>(load<u64>(nd, P_LEAF) & ((bit << 1) - 1)) - 1;
+        store<usize>(LANE_LEAF + (<usize>i << 2), load<usize>(nd, P_LEAVES) + (li << 2));
+        store<usize>(LANE_NODE + (<usize>i << 2), 0);
+        live--;
+      }
+    }
+    for (let i: u32 = 0; i < g; i++) {
+      const lp = load<usize>(LANE_LEAF + (<usize>i << 2));
+      if (lp != 0) store<usize>(ob + (<usize>i << 2), load<usize>(lp));
+    }
+  }
+}

@@ -2,13 +2,13 @@
 // around it. Two uses:
 // - bench/groups/mvns.ts times loops that run inside Wasm (rb_fill*, rb_lookup*), so a
 //   figure is a lookup as inet or inet6 pays for it (a direct call into the kernel), not a
-//   JavaScript crossing per lookup;
+//   JavaScript crossing per lookup; rb_lookup*_n ask rtable_lookup_n for BATCH keys a call;
 // - tests/route_table.test.ts drives single operations (rb_insert, rb_lookup, ...) against
 //   a naive reference.
 // The table lives in this module's static window; its nodes are charged to a vnet the
 // module makes (rb_open) and destroys (rb_close), which reports what the vnet still held.
 import {
-  CURVNET_SET, CURVNET_RESTORE, MOD_UNLOAD, RTABLE_SIZE, rtable_init, rtable_insert, rtable_delete, rtable_lookup, rtable_find,
+  CURVNET_SET, CURVNET_RESTORE, MOD_UNLOAD, RTABLE_SIZE, rtable_init, rtable_insert, rtable_delete, rtable_lookup, rtable_lookup_n, rtable_find,
   rtable_flush, rtable_count, rtable_nodes, rtable_vnet_items, rtable_degraded,
 } from "../../assembly/kmod/kapi";
 export { kmod_heap_top } from "../../assembly/kmod/kmod";
@@ -107,6 +107,27 @@ export function rb_lookup(a: u32, b: u32, c: u32, d: u32): u32 {
   return <u32>rtable_lookup(T, hi(a, b), hi(c, d));
 }
 
+// A batch for rtable_lookup_n: keys (hi, lo u64) and the routes found.
+const BATCH: u32 = 256;
+const KEYS: usize = memory.data(<i32>BATCH * 16, 8);
+const OUT: usize = memory.data(<i32>BATCH * 4, 4);
+
+/** Sets key i (< 256) of the batch. */
+export function rb_key(i: u32, a: u32, b: u32, c: u32, d: u32): void {
+  if (i >= BATCH) return;
+  store<u64>(KEYS + (<usize>i << 4), hi(a, b));
+  store<u64>(KEYS + (<usize>i << 4), hi(c, d), 8);
+}
+
+/** rtable_lookup_n over the batch's first n keys (n <= 256); rb_result(i) reads the answers. */
+export function rb_lookup_batch(n: u32): void {
+  rtable_lookup_n(T, KEYS, OUT, min<u32>(n, BATCH));
+}
+
+export function rb_result(i: u32): u32 {
+  return i < BATCH ? load<u32>(OUT + (<usize>i << 2)) : 0;
+}
+
 export function rb_find(a: u32, b: u32, c: u32, d: u32, plen: u32): u32 {
   return <u32>rtable_find(T, hi(a, b), hi(c, d), plen);
 }
@@ -176,6 +197,36 @@ export function rb_lookup4(n: u32, seed: u32): u32 {
   return found;
 }
 
+/** Counts the routes found for the batch's first g keys (rtable_lookup_n). */
+function batch(g: u32): u32 {
+  rtable_lookup_n(T, KEYS, OUT, g);
+  let found: u32 = 0;
+  for (let j: u32 = 0; j < g; j++) if (load<u32>(OUT + (<usize>j << 2)) != 0) found++;
+  return found;
+}
+
+/** rb_lookup4's addresses, BATCH per call of rtable_lookup_n. */
+export function rb_lookup4_n(n: u32, seed: u32): u32 {
+  s = seed | 1;
+  let found: u32 = 0;
+  let h: u32 = seed * 0x9e3779b9;
+  let g: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const a = rnd();
+    rnd();
+    h ^= h << 13;
+    h ^= h >> 17;
+    h ^= h << 5;
+    store<u64>(KEYS + (<usize>g << 4), <u64>((a & 0xffffff00) | (h & 0xff)) << 32);
+    store<u64>(KEYS + (<usize>g << 4), 0, 8);
+    if (++g == BATCH) {
+      found += batch(g);
+      g = 0;
+    }
+  }
+  return g != 0 ? found + batch(g) : found;
+}
+
 /** Inserts n random IPv6 prefixes under 2000::/3 (seed); returns how many were new. */
 export function rb_fill6(n: u32, seed: u32): u32 {
   s = seed | 1;
@@ -205,4 +256,26 @@ export function rb_lookup6(n: u32, seed: u32): u32 {
     if (rtable_lookup(T, kh, (<u64>h << 32) | <u64>(h * 31)) != 0) found++;
   }
   return found;
+}
+
+/** rb_lookup6's addresses, BATCH per call of rtable_lookup_n. */
+export function rb_lookup6_n(n: u32, seed: u32): u32 {
+  s = seed | 1;
+  let found: u32 = 0;
+  let h: u32 = seed * 0x9e3779b9;
+  let g: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const kh = (<u64>((rnd() & 0x1fffffff) | 0x20000000) << 32) | <u64>rnd();
+    rnd();
+    h ^= h << 13;
+    h ^= h >> 17;
+    h ^= h << 5;
+    store<u64>(KEYS + (<usize>g << 4), kh);
+    store<u64>(KEYS + (<usize>g << 4), (<u64>h << 32) | <u64>(h * 31), 8);
+    if (++g == BATCH) {
+      found += batch(g);
+      g = 0;
+    }
+  }
+  return g != 0 ? found + batch(g) : found;
 }
