@@ -163,6 +163,7 @@ export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an ad
   rt_ifp: usize;
   rt_ifa: usize; // the InIfaddr the route depends on (source address)
   rt_use: u64; // packets sent through it
+  rt_weight: u32; // its share of its prefix's traffic when the prefix has several paths (route add -weight)
 }
 
 // ARP entry states
