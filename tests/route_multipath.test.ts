@@ -13,6 +13,7 @@ import { addAddress, addRoute, delRoute, routes, routeMultipath, setForwarding }
 import { addAddress6, addRoute6, delRoute6, routes6 } from "../host/admin/inet6.js";
 import { socket } from "../host/sockets/socket.js";
 import { sysctlSet } from "../host/admin/sysctl.js";
+import { Commands } from "../host/shell/commands.js";
 import type { VirtualClock } from "../host/index.js";
 
 interface BenchRoute {
@@ -242,6 +243,25 @@ describe("several paths in inet and inet6", async () => {
     // Back to one path, then two again; delete PREFIX of a single path still works as before.
     addRoute(k, a, "198.51.100.0/24", { gateway: "203.0.113.2" });
     delRoute(k, a, "198.51.100.0/24");
+    a.destroy();
+    b.destroy();
+  });
+
+  test("the shell: route add ... -weight, netstat -rn shows each path, route delete DEST GATEWAY", async () => {
+    const { a, b } = await twoPaths(k, "sh");
+    const cmds = new Commands(k);
+    const node = { name: "sha", vnet: a };
+    await cmds.exec(node, "route add -net 198.51.100.0/24 203.0.113.2");
+    assert.equal(await cmds.exec(node, "route add -net 198.51.100.0/24 203.0.113.6 -weight 2"), "add net 198.51.100.0/24: gateway 203.0.113.6");
+    const rows = (await cmds.exec(node, "netstat -rn -f inet")).split("\n").filter((l) => l.startsWith("198.51.100.0/24"));
+    assert.equal(rows.length, 2, rows.join("\n"));
+    assert.match(rows[0], /203\.0\.113\.2 +UGS/);
+    assert.match(rows[1], /203\.0\.113\.6 +UGS/);
+    await assert.rejects(cmds.exec(node, "route delete 198.51.100.0/24"), /several paths; name the gateway/);
+    await assert.rejects(cmds.exec(node, "route add 198.51.100.0/24 203.0.113.9 -weight 0"), /-weight needs an integer from 1 to 16777215/);
+    assert.equal(await cmds.exec(node, "route delete 198.51.100.0/24 203.0.113.2"), "delete net 198.51.100.0/24: gateway 203.0.113.2");
+    assert.equal((await cmds.exec(node, "sysctl net.route.multipath=0")), "net.route.multipath: 1 -> 0");
+    await assert.rejects(cmds.exec(node, "route add 198.51.100.0/24 203.0.113.2"), /already has a route/);
     a.destroy();
     b.destroy();
   });
