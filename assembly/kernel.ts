@@ -120,7 +120,8 @@ export {
   ifh_info, ifh_setflags, ifh_setcap, ifh_setmtu, ifh_setlladdr, ifh_vmove, ifh_send, ifh_input, bpfh_attach, etherh_stat,
 } from "./net/if_hostapi";
 // The route table both families use (net/route.ts).
-export { rtable_init, rtable_lookup, rtable_lookup_n, rtable_matches, rtable_find, rtable_insert, rtable_replace, rtable_delete, rtable_flush, rtable_count, rtable_nodes, rtable_zone, rtable_vnet_items, rtable_degraded } from "./net/route";
+export { rtable_init, rtable_lookup, rtable_lookup_n, rtable_matches, rtable_find, rtable_insert, rtable_replace, rtable_delete, rtable_flush, rtable_count, rtable_nodes, rtable_zone, rtable_vnet_items, rtable_degraded, rtable_append, rtable_remove } from "./net/route";
+export { nhgrp_select, nhgrp_count, nhgrp_member, nhgrp_weight, net_route_multipath } from "./net/route_nhgrp";
 export { in_cksum, in_cksum_buf, in_cksum_sum, in_pseudo, in6_pseudo, in_cksum_update, in_delayed_cksum_value } from "./net/in_cksum";
 
 // Sockets (kern/uipc_*.ts): the protocol switch and socket buffers protocol modules use, the

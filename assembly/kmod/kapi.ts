@@ -217,6 +217,17 @@ export const RTABLE_SIZE: u32 = 16; // = net/route.ts RTABLE_SIZE
 @external("kernel", "rtable_zone") export declare function rtable_zone(): usize;
 @external("kernel", "rtable_vnet_items") export declare function rtable_vnet_items(): u32;
 @external("kernel", "rtable_degraded") export declare function rtable_degraded(t: usize): u32;
+// Several paths for one prefix (net/route_nhgrp.ts): a value with its low bit set is a
+// next-hop group; nhgrp_select picks the member for a flow hash.
+@external("kernel", "rtable_append") export declare function rtable_append(t: usize, hi: u64, lo: u64, plen: u32, v: usize, w: u32, curw: u32): i32;
+@external("kernel", "rtable_remove") export declare function rtable_remove(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32;
+@external("kernel", "nhgrp_select") export declare function nhgrp_select(g: usize, hash: u32): usize;
+@external("kernel", "nhgrp_count") export declare function nhgrp_count(g: usize): u32;
+@external("kernel", "nhgrp_member") export declare function nhgrp_member(g: usize, i: u32): usize;
+@external("kernel", "nhgrp_weight") export declare function nhgrp_weight(g: usize, i: u32): u32;
+@inline export function nhgrp_is(v: usize): bool {
+  return (v & 1) != 0;
+}
 
 // Loopback and vnet checks (net/if_loop.ts, kern/vnet.ts), for protocol modules (inet).
 @external("kernel", "looutput") export declare function looutput(ifp: usize, m: usize, af: u32): i32;

@@ -26,7 +26,11 @@
 // be rebuilt for lack of memory, it is dropped and lookups walk the binary trie until a
 // rebuild succeeds (tried again after max(64, routes / 8) further changes).
 //
-// Generation: every change (insert, delete, replace) bumps the table's generation, so a
+// Several paths for one prefix (net/route_nhgrp.ts): a prefix's value is then a next-hop
+// group, tagged by its low bit (rtable_append, rtable_remove); lookups return it as they
+// return a route, and the family picks a member by the packet's flow hash.
+//
+// Generation: every change (insert, delete, replace, a path added or removed) bumps the table's generation, so a
 // family's one-entry lookup cache stays valid exactly until the table changes: a hot flow
 // costs one compare and no trie walk.
 //
@@ -36,11 +40,12 @@
 //   answers; else changes left before a rebuild is tried)   8 lookup trie root node (PN_SIZE)
 
 import { zone_create, zone_alloc_in, zone_free_in, zone_vnet_inuse, ZONE_CHARGE } from "../kern/zone";
-import { EEXIST, EINVAL, ENOMEM, ENOENT } from "../sys/errno";
+import { EEXIST, EINVAL, ENOMEM, ENOENT, ENOSPC } from "../sys/errno";
 import {
   RTNODE_SIZE, N_HI, N_LEFT, N_RIGHT, N_VAL, N_PLEN, N_LO, vbase, maskhi, masklo, nmatch, keybit, childslot,
 } from "./route_var";
 import { pop_boot, pop_vnet_items, pop_lookup, pop_lookup_n, pop_update, pop_replace, pop_build, pop_free, pop_head_alloc, pop_head_free } from "./route_pop";
+import { nhgrp_boot, nhgrp_vnet_items, nhgrp_enabled, nhgrp_is, nhgrp_pair, nhgrp_append, nhgrp_remove, nhgrp_count, nhgrp_member, nhgrp_free, RT_MAX_WEIGHT } from "./route_nhgrp";
 
 export { RTNODE_SIZE };
 export const RTABLE_SIZE: u32 = 16;
@@ -60,7 +65,8 @@ export function route_boot(): i32 {
   if (nodezone != 0) return 0;
   nodezone = zone_create("rtnode", RTNODE_SIZE, 0, ZONE_CHARGE, 0);
   if (nodezone == 0) return -ENOMEM;
-  return pop_boot();
+  const r = pop_boot();
+  return r != 0 ? r : nhgrp_boot();
 }
 
 /** The node zone (tests and the bench read its per-vnet figures). */
@@ -68,9 +74,9 @@ export function rtable_zone(): usize {
   return nodezone;
 }
 
-/** Items of every route table zone (binary nodes, lookup trie arrays, heads) the current vnet holds. */
+/** Items of every route table zone (binary nodes, lookup trie arrays, heads, next-hop groups) the current vnet holds. */
 export function rtable_vnet_items(): u32 {
-  return zone_vnet_inuse(nodezone, vbase()) + pop_vnet_items(vbase());
+  return zone_vnet_inuse(nodezone, vbase()) + pop_vnet_items(vbase()) + nhgrp_vnet_items(vbase());
 }
 
 /** The first bit where two keys differ (128: equal). */
@@ -101,8 +107,8 @@ export function rtable_lookup(t: usize, hi: u64, lo: u64): usize {
 
 /**
  * rtable_lookup for n keys at once: keys holds n (hi, lo) pairs, 16 bytes each (the two u64
- * as rtable_lookup takes them, hi first), out gets n routes (usize each, 0 for none). The
- * same answers as n calls; faster over a large table, whose cache misses the keys then
+ * as rtable_lookup takes them, hi first), out gets n values (usize each, 0 for none: a route,
+ * or a tagged next-hop group, as rtable_lookup returns them). The same answers as n calls; faster over a large table, whose cache misses the keys then
  * wait on together (net/route_pop.ts: pop_lookup_n).
  */
 export function rtable_lookup_n(t: usize, keys: usize, out: usize, n: u32): void {
@@ -356,7 +362,11 @@ function bdelete(t: usize, h: usize, hi: u64, lo: u64, plen: u32): usize {
   return v;
 }
 
-/** Removes the route of exactly this prefix; returns it (the caller frees it), or 0 if none. Never fails. */
+/**
+ * Removes the route of exactly this prefix; returns it (the caller frees it), or 0 if none.
+ * Never fails. A next-hop group goes with it (the returned value is then its tagged
+ * address, no longer valid; its members are the caller's).
+ */
 export function rtable_delete(t: usize, hi: u64, lo: u64, plen: u32): usize {
   const h = load<usize>(t, T_HEAD);
   if (plen > 128 || h == 0) return 0;
@@ -371,6 +381,7 @@ export function rtable_delete(t: usize, hi: u64, lo: u64, plen: u32): usize {
   }
   changed(t);
   release(t, h);
+  if (nhgrp_is(v)) nhgrp_free(v);
   return v;
 }
 
@@ -388,6 +399,7 @@ export function rtable_flush(t: usize): void {
       n = l;
     } else {
       const next = load<usize>(n, N_RIGHT);
+      if (nhgrp_is(load<usize>(n, N_VAL))) nhgrp_free(load<usize>(n, N_VAL));
       freenode(h, n);
       n = next;
     }
@@ -396,6 +408,71 @@ export function rtable_flush(t: usize): void {
   store<u32>(t, 0, T_ROUTES);
   changed(t);
   release(t, h);
+}
+
+// ---------------------------------------------------------------------------------------
+// Several paths for one prefix (net/route_nhgrp.ts): the prefix's value becomes a tagged
+// group; the lookup trie's leaves are rewritten in place (pop_replace), nothing else moves.
+
+/**
+ * Adds path v (a route entry, even, nonzero) with weight w to the prefix, which has a route:
+ * a single route cur becomes a group {cur with weight curw, v}; a group gains a member.
+ * 0, -ENOENT (no route of exactly this prefix), -EEXIST (net.route.multipath is 0 in the
+ * current vnet), -ENOSPC (NHGRP_MAX members), -ENOMEM, -EINVAL (bad weight or value).
+ * Whether two routes may share a prefix (gateway routes only, a gateway not twice) is the
+ * family's to decide before it calls.
+ */
+export function rtable_append(t: usize, hi: u64, lo: u64, plen: u32, v: usize, w: u32, curw: u32): i32 {
+  if (plen > 128 || v == 0 || nhgrp_is(v) || w == 0 || w > RT_MAX_WEIGHT || curw == 0 || curw > RT_MAX_WEIGHT) return -EINVAL;
+  hi = maskhi(hi, plen);
+  lo = masklo(lo, plen);
+  const n = findnode(t, hi, lo, plen);
+  if (n == 0 || load<usize>(n, N_VAL) == 0) return -ENOENT;
+  if (!nhgrp_enabled()) return -EEXIST;
+  const cur = load<usize>(n, N_VAL);
+  if (nhgrp_is(cur)) {
+    if (nhgrp_append(cur, v, w) < 0) return -ENOSPC;
+  } else {
+    const g = nhgrp_pair(cur, curw, v, w);
+    if (g == 0) return -ENOMEM;
+    setval(t, n, hi, lo, plen, cur, g);
+  }
+  changed(t);
+  return 0;
+}
+
+/** Node n's route (prefix hi, lo / plen) changes from `was` to v: both structures follow (no allocation). */
+function setval(t: usize, n: usize, hi: u64, lo: u64, plen: u32, was: usize, v: usize): void {
+  store<usize>(n, v, N_VAL);
+  const h = load<usize>(t, T_HEAD);
+  if (load<u32>(h, H_STATE) == 0) pop_replace(h + H_POP, hi, lo, plen, was, v);
+}
+
+/**
+ * Removes path v of the prefix: its only route (the prefix goes, as rtable_delete), or a
+ * member of its group (the group keeps the others in order; left with one, the prefix
+ * holds that route again and the group is freed). 0, or -ENOENT when v is not a path of
+ * exactly this prefix. Never fails for lack of memory.
+ */
+export function rtable_remove(t: usize, hi: u64, lo: u64, plen: u32, v: usize): i32 {
+  if (plen > 128 || v == 0) return -ENOENT;
+  hi = maskhi(hi, plen);
+  lo = masklo(lo, plen);
+  const n = findnode(t, hi, lo, plen);
+  if (n == 0) return -ENOENT;
+  const cur = load<usize>(n, N_VAL);
+  if (cur == 0) return -ENOENT;
+  if (cur == v) {
+    rtable_delete(t, hi, lo, plen);
+    return 0;
+  }
+  if (!nhgrp_is(cur) || !nhgrp_remove(cur, v)) return -ENOENT;
+  if (nhgrp_count(cur) == 1) {
+    setval(t, n, hi, lo, plen, cur, nhgrp_member(cur, 0));
+    nhgrp_free(cur);
+  }
+  changed(t);
+  return 0;
 }
 
 export function rtable_count(t: usize): u32 {

@@ -300,12 +300,12 @@ export function inet_addr_fill(ifp: usize): i32 {
   return <i32>in_addr_fill(ifp, tbuf, BUF_BYTES / IA_REC);
 }
 
-/** route add dst/plen gw (gw 0: out of ifp). */
-export function inet_route_add(v: usize, dst: u32, plen: u32, gw: u32, ifp: usize): i32 {
+/** route add dst/plen gw (gw 0: out of ifp) [-weight w] (0: the default, 1). A second gateway route to dst/plen is another path (net.route.multipath). */
+export function inet_route_add(v: usize, dst: u32, plen: u32, gw: u32, ifp: usize, weight: u32): i32 {
   if (!V_up(v)) return -EINVAL;
   if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) return -EINVAL;
   const old = CURVNET_SET(v);
-  const r = rt_add_static(dst, plen, gw, ifp);
+  const r = rt_add_static(dst, plen, gw, ifp, weight != 0 ? weight : 1);
   CURVNET_RESTORE(old);
   return r;
 }
@@ -349,10 +349,11 @@ export function inet_route_add_many(v: usize, n: u32): i32 {
   return <i32>i;
 }
 
-export function inet_route_del(v: usize, dst: u32, plen: u32): i32 {
+/** route delete dst/plen [gw] (gw 0: the prefix's only route; else its path via gw). */
+export function inet_route_del(v: usize, dst: u32, plen: u32, gw: u32): i32 {
   if (!V_up(v)) return -EINVAL;
   const old = CURVNET_SET(v);
-  const r = rt_del(dst, plen, false);
+  const r = rt_del(dst, plen, false, gw);
   CURVNET_RESTORE(old);
   return r;
 }

@@ -12,6 +12,10 @@
 // already updated): no allocation, one cached route lookup, one ARP hash lookup, the
 // Ethernet header prepended into the leading space the frame arrived with.
 //
+// Several paths to a destination (net.route.multipath, in_rmx.ts): the route lookup returns
+// their group, and the packet's flow hash (ip_flowhash: addresses, protocol, and the ports of
+// TCP and UDP) picks one, so a connection's packets, and a forwarded flow's, keep one path.
+//
 // Offload (docs/tcp.md "Offload between vnets"): a packet may ask for its transport checksum
 // (CSUM_DELAY_DATA) and, from TCP, for segmentation (CSUM_TSO, larger than the MTU when its
 // ph_tso_segsz pieces fit it). ether_output_frame does in software what the interface does
@@ -19,7 +23,9 @@
 
 import {
   m_gethdr, m_freem, m_copym, m_adj, M_PREPEND, m_pullup, ether_output, looutput, loif, pfil_hooked, pfil_run_hooks, PFIL_HEAD_INET, PFIL_OUT, PFIL_FWD,
+  m_copydata, nhgrp_is,
 } from "../kmod/kapi";
+import { flowhash_mix, flowhash_fin } from "../net/flowhash";
 import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET, ETHERTYPE_IP } from "../sys/if";
 import { Mbuf, M_PKTHDR, MT_DATA, CSUM_TSO, CSUM_OFFLOAD, mtod } from "../sys/mbuf";
 import { EINVAL } from "../sys/errno";
@@ -33,7 +39,7 @@ import {
   IPS_OFRAGMENTS, IPS_RAWOUT, IP_FORWARDING, IP_RAWOUTPUT, IP_ROUTETOIF, IP_ALLOWBROADCAST, IP_DONTFRAG, MAX_LINKHDR,
   EACCES, EMSGSIZE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, EHOSTUNREACH, ENOBUFS, RTF_GATEWAY, RTF_BLACKHOLE,
 } from "./ip_var";
-import { rt_lookup } from "./in_rmx";
+import { rt_lookup, rt_lookup_any, rt_select } from "./in_rmx";
 import { in_localip, in_ifaddr_byaddr, in_broadcast, in_ifaddr_first } from "./in";
 import { arpresolve, etherbroadcast } from "./if_ether";
 import { icmp_error } from "./ip_icmp";
@@ -165,11 +171,12 @@ export function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, to
     ifp = loif();
     ifa = in_ifaddr_byaddr(dst);
   } else {
-    const r = rt_lookup(dst);
+    let r = rt_lookup_any(dst);
     if (r == 0) {
       IPSTAT_INC(IPS_NOROUTE);
       return odrop(m, EHOSTUNREACH);
     }
+    if (nhgrp_is(r)) r = rt_select(r, ip_flowhash(m, ip, hlen));
     const rt = changetype<Rtentry>(r);
     if ((rt.rt_flags & RTF_BLACKHOLE) != 0) {
       // Discarded, and the sender is told nothing (FreeBSD: lo0 drops RTF_BLACKHOLE).
@@ -228,6 +235,26 @@ export function ip_output(m: usize, src: u32, dst: u32, proto: u32, ttl: u32, to
     changetype<Mbuf>(m).ph_csum_flags &= ~CSUM_TSO;
   }
   return ip_fragment(m, ifp, mtu, nh, bcast, hlen);
+}
+
+const portbuf = memory.data(4, 4);
+
+/**
+ * The flow hash of the packet whose IPv4 header (hlen bytes) is at ip: source, destination
+ * and protocol, and for TCP and UDP the two ports, unless the packet is a fragment (later
+ * fragments carry no ports; all of a datagram's fragments then hash alike). Fixed for a
+ * connection's life: its addresses and ports are.
+ */
+export function ip_flowhash(m: usize, ip: usize, hlen: u32): u32 {
+  const p = <u32>load<u8>(ip + 9);
+  let h = flowhash_mix(flowhash_mix(p, load<u32>(ip + 12)), load<u32>(ip + 16));
+  if ((p == 6 || p == 17) && (ip_off(ip) & (IP_MF | IP_OFFMASK)) == 0) {
+    let ports: u32 = 0;
+    if (changetype<Mbuf>(m).m_len >= <i32>(hlen + 4)) ports = load<u32>(ip + hlen);
+    else if (m_copydata(m, <i32>hlen, 4, portbuf)) ports = load<u32>(portbuf);
+    h = flowhash_mix(h, ports);
+  }
+  return flowhash_fin(h);
 }
 
 /**

@@ -162,6 +162,7 @@ export const RTF_PINNED: u32 = 0x100000; // connected (interface) route of an ad
   rt_gateway: u32; // 0 for interface routes: the destination itself is the next hop
   rt_ifp: usize;
   rt_ifa: usize; // the InIfaddr the route depends on (source address)
+  rt_weight: u32; // its share of its prefix's traffic when the prefix has several paths (route add -weight); in rt_use's alignment gap, so the entry stays 48 bytes
   rt_use: u64; // packets sent through it
 }
 

@@ -95,7 +95,10 @@ export function in6_ismember(ifp: usize, g: usize): bool {
  * Source address selection (RFC 6724, in small): among ifp's usable addresses, one of
  * the destination's scope (link-local for a link-local or link-scope multicast
  * destination, else a global one when there is one: rules 2 and 8), the longest match
- * to dst first. 0 when ifp has none.
+ * to dst first. When ifp has no global address for a global destination, the best global
+ * address of another interface (rule 2, the scope, ranks above rule 5, the outgoing
+ * interface: a router's loopback address, or a host whose paths leave by interfaces with
+ * link-local addresses only). 0 when there is none at all.
  */
 export function in6_selectsrc_ifp(ifp: usize, dst: usize): usize {
   const wantll = IN6_IS_ADDR_LINKLOCAL(dst) || (IN6_IS_ADDR_MULTICAST(dst) && (load<u8>(dst + 1) & 0xf) <= 2);
@@ -111,6 +114,20 @@ export function in6_selectsrc_ifp(ifp: usize, dst: usize): usize {
       best = p;
       bestScore = score;
     }
+  }
+  if (!wantll && (best == 0 || IN6_IS_ADDR_LINKLOCAL(ia6_addr(best)))) {
+    let other: usize = 0;
+    let otherScore: i32 = -1;
+    for (let p = V6().ia_head; p != 0; p = ia(p).ia_next) {
+      if (!usable(p) || IN6_IS_ADDR_LINKLOCAL(ia6_addr(p)) || IN6_IS_ADDR_LOOPBACK(ia6_addr(p))) continue;
+      let score = <i32>in6_matchlen(ia6_addr(p), dst);
+      if ((ia(p).ia_flags & IN6_IFF_TENTATIVE) == 0) score += 200;
+      if (score > otherScore) {
+        other = p;
+        otherScore = score;
+      }
+    }
+    if (other != 0) return other;
   }
   return best;
 }

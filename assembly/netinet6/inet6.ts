@@ -254,21 +254,23 @@ export function inet6_addr_fill(ifp: usize): i32 {
 }
 
 /** route -6 add dst/plen [gw] [-interface ifp] (dst at buf 0, gw at buf 16; gw unused when hasgw = 0). */
-export function inet6_route_add(v: usize, plen: u32, hasgw: u32, ifp: usize): i32 {
+/** route -6 add (destination at abuf, gateway at abuf + 16 when hasgw) [-weight w] (0: the default, 1). */
+export function inet6_route_add(v: usize, plen: u32, hasgw: u32, ifp: usize, weight: u32): i32 {
   if (!V_up(v)) return -EINVAL;
   if (ifp != 0 && (!if_valid(ifp) || changetype<Ifnet>(ifp).if_vnet != v)) return -EINVAL;
   args();
   const old = CURVNET_SET(v);
-  const r = rt6_add_static(abuf, plen, hasgw != 0 ? abuf + 16 : 0, ifp);
+  const r = rt6_add_static(abuf, plen, hasgw != 0 ? abuf + 16 : 0, ifp, weight != 0 ? weight : 1);
   CURVNET_RESTORE(old);
   return r;
 }
 
-export function inet6_route_del(v: usize, plen: u32): i32 {
+/** route -6 delete (destination at abuf) [gateway at abuf + 16 when hasgw: that path only]. */
+export function inet6_route_del(v: usize, plen: u32, hasgw: u32): i32 {
   if (!V_up(v)) return -EINVAL;
   args();
   const old = CURVNET_SET(v);
-  const r = rt6_del(abuf, plen);
+  const r = rt6_del(abuf, plen, hasgw != 0 ? abuf + 16 : 0);
   CURVNET_RESTORE(old);
   return r;
 }

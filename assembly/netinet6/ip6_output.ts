@@ -25,7 +25,7 @@ export function pfil6_set_off(off: u32): void {
 
 import {
   m_gethdr, m_freem, m_copym, M_PREPEND, m_pullup, ether_output, looutput, loif, arc4random, pfil_hooked, pfil_run_hooks,
-  PFIL_HEAD_INET6, PFIL_OUT, PFIL_FWD,
+  PFIL_HEAD_INET6, PFIL_OUT, PFIL_FWD, m_copydata, nhgrp_is,
 } from "../kmod/kapi";
 import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET6, ETHERTYPE_IPV6 } from "../sys/if";
 import { Mbuf, M_PKTHDR, MT_DATA, mtod } from "../sys/mbuf";
@@ -40,7 +40,8 @@ import {
   IP6S_OFRAGMENTS, IP6S_TOOBIG, IPV6_FORWARDING, IPV6_REFLECT, IPV6_DONTFRAG, IPV6_UNSPECSRC, IPV6_MINMTU, MAX_LINKHDR,
   EMSGSIZE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, EHOSTUNREACH, ENOBUFS, RTF_GATEWAY, rt6_gw, ia6_addr,
 } from "./ip6_var";
-import { rt6_lookup } from "./in6_rmx";
+import { rt6_lookup, rt6_lookup_any, rt6_select } from "./in6_rmx";
+import { flowhash_mix, flowhash_fin } from "../net/flowhash";
 import { in6_localip, in6_selectsrc_ifp } from "./in6";
 import { nd6_resolve } from "./nd6";
 import { icmp6_error } from "./icmp6";
@@ -86,6 +87,27 @@ export function in6_rtmtu(dst: usize, ifp: usize): u32 {
   if (in6_linkscope(dst)) return ifp != 0 ? changetype<Ifnet>(ifp).if_mtu : 0;
   const r = rt6_lookup(dst, 0);
   return r != 0 ? changetype<Ifnet>(changetype<Rt6entry>(r).rt_ifp).if_mtu : 0;
+}
+
+const portbuf = memory.data(4, 4);
+
+/**
+ * The flow hash of the packet whose IPv6 header is at ip (net.route.multipath): both
+ * addresses and the next header, and the ports when that is TCP or UDP (a packet with
+ * extension headers hashes by addresses alone, as do all its fragments). Fixed for a
+ * connection's life.
+ */
+export function ip6_flowhash(m: usize, ip: usize): u32 {
+  const nxt = <u32>load<u8>(ip + 6);
+  let h = nxt;
+  for (let o: usize = 8; o < 40; o += 4) h = flowhash_mix(h, load<u32>(ip + o));
+  if (nxt == 6 || nxt == 17) {
+    let ports: u32 = 0;
+    if (changetype<Mbuf>(m).m_len >= 44) ports = load<u32>(ip + 40);
+    else if (m_copydata(m, 40, 4, portbuf)) ports = load<u32>(portbuf);
+    h = flowhash_mix(h, ports);
+  }
+  return flowhash_fin(h);
 }
 
 @inline function odrop(m: usize, err: i32): i32 {
@@ -185,11 +207,12 @@ export function ip6_output(m: usize, src: usize, dst: usize, nxt: u32, hlim: u32
       return odrop(m, EHOSTUNREACH);
     }
   } else {
-    const r = rt6_lookup(d, 0);
+    let r = rt6_lookup_any(d, 0);
     if (r == 0) {
       IP6STAT_INC(IP6S_NOROUTE);
       return odrop(m, EHOSTUNREACH);
     }
+    if (nhgrp_is(r)) r = rt6_select(r, ip6_flowhash(m, ip)); // several paths: the flow's
     const rt = changetype<Rt6entry>(r);
     if ((rt.rt_flags & RTF_GATEWAY) != 0) in6_copy(nhbuf, rt6_gw(r));
     rt.rt_use++;

@@ -183,6 +183,7 @@ export const RTF_PINNED: u32 = 0x100000;
   rt_flags: u32;
   rt_ifp: usize;
   rt_ifa: usize; // the In6Ifaddr the route depends on (0: a static route out of an interface)
+  rt_weight: u32; // its share of its prefix's traffic when the prefix has several paths
   rt_use: u64;
   rt_dst0: u64;
   rt_dst1: u64;

@@ -4,12 +4,14 @@
 //   figure is a lookup as inet or inet6 pays for it (a direct call into the kernel), not a
 //   JavaScript crossing per lookup; rb_lookup*_n ask rtable_lookup_n for BATCH keys a call;
 // - tests/route_table.test.ts drives single operations (rb_insert, rb_lookup, ...) against
-//   a naive reference.
+//   a naive reference, and the paths of a prefix (rb_append, rb_remove, rb_paths, ...:
+//   net/route_nhgrp.ts) against the same reference holding a list of paths per prefix.
 // The table lives in this module's static window; its nodes are charged to a vnet the
 // module makes (rb_open) and destroys (rb_close), which reports what the vnet still held.
 import {
   CURVNET_SET, CURVNET_RESTORE, MOD_UNLOAD, RTABLE_SIZE, rtable_init, rtable_insert, rtable_delete, rtable_lookup, rtable_lookup_n, rtable_find,
-  rtable_flush, rtable_count, rtable_nodes, rtable_vnet_items, rtable_degraded,
+  rtable_flush, rtable_count, rtable_nodes, rtable_vnet_items, rtable_degraded, rtable_append, rtable_remove,
+  nhgrp_is, nhgrp_count, nhgrp_member, nhgrp_weight, nhgrp_select,
 } from "../../assembly/kmod/kapi";
 export { kmod_heap_top } from "../../assembly/kmod/kmod";
 
@@ -46,6 +48,11 @@ export function rb_close(): u32 {
   vnet_destroy(vnet);
   vnet = 0;
   return held;
+}
+
+/** The table's vnet (struct vnet *), for its sysctls (net.route.multipath). */
+export function rb_vnet(): u32 {
+  return <u32>vnet;
 }
 
 /** Sets the table's vnet's byte budget (MiB, 0 = none); the default (64 MiB) holds no million IPv6 routes. */
@@ -130,6 +137,53 @@ export function rb_result(i: u32): u32 {
 
 export function rb_find(a: u32, b: u32, c: u32, d: u32, plen: u32): u32 {
   return <u32>rtable_find(T, hi(a, b), hi(c, d), plen);
+}
+
+// Paths. A route value must be even (the table tags groups with the low bit), so these
+// take and give v as the test's number and store v << 1.
+
+/** rtable_append: path v (weight w) joins the prefix, whose single route has weight curw. */
+export function rb_append(a: u32, b: u32, c: u32, d: u32, plen: u32, v: u32, w: u32, curw: u32): i32 {
+  const old = CURVNET_SET(vnet);
+  const r = rtable_append(T, hi(a, b), hi(c, d), plen, <usize>v << 1, w, curw);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+export function rb_insert2(a: u32, b: u32, c: u32, d: u32, plen: u32, v: u32): i32 {
+  return rb_insert(a, b, c, d, plen, v << 1);
+}
+
+/** rtable_remove of path v: 0 or -ENOENT. */
+export function rb_remove(a: u32, b: u32, c: u32, d: u32, plen: u32, v: u32): i32 {
+  const old = CURVNET_SET(vnet);
+  const r = rtable_remove(T, hi(a, b), hi(c, d), plen, <usize>v << 1);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+let lastv: usize = 0;
+
+/** Looks (hi, lo) up (exact prefix when plen <= 128, else longest match): how many paths it has (0: no route). */
+export function rb_paths(a: u32, b: u32, c: u32, d: u32, plen: u32): u32 {
+  lastv = plen <= 128 ? rtable_find(T, hi(a, b), hi(c, d), plen) : rtable_lookup(T, hi(a, b), hi(c, d));
+  if (lastv == 0) return 0;
+  return nhgrp_is(lastv) ? nhgrp_count(lastv) : 1;
+}
+
+/** Path i of the last rb_paths answer (as the test's number). */
+export function rb_path(i: u32): u32 {
+  return <u32>(nhgrp_is(lastv) ? nhgrp_member(lastv, i) : lastv) >> 1;
+}
+
+/** Weight of path i of the last rb_paths answer (0 for a single route: the family keeps it). */
+export function rb_weight(i: u32): u32 {
+  return nhgrp_is(lastv) ? nhgrp_weight(lastv, i) : 0;
+}
+
+/** The path of the last rb_paths answer that flow hash h takes. */
+export function rb_select(h: u32): u32 {
+  return <u32>(nhgrp_is(lastv) ? nhgrp_select(lastv, h) : lastv) >> 1;
 }
 
 // Loops. Prefixes are drawn from a xorshift generator; the same seed draws the same

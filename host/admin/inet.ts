@@ -19,10 +19,10 @@ export interface InetExports {
   inet_addr_add(ifp: number, addr: number, plen: number, bcast: number): number;
   inet_addr_del(ifp: number, addr: number): number;
   inet_addr_fill(ifp: number): number;
-  inet_route_add(v: number, dst: number, plen: number, gw: number, ifp: number): number;
+  inet_route_add(v: number, dst: number, plen: number, gw: number, ifp: number, weight: number): number;
   inet_route_add_many(v: number, n: number): number;
   inet_route_add_blackhole(v: number, dst: number, plen: number): number;
-  inet_route_del(v: number, dst: number, plen: number): number;
+  inet_route_del(v: number, dst: number, plen: number, gw: number): number;
   inet_route_fill(v: number, skip: number): number;
   inet_route_get(v: number, dst: number): number;
   inet_arp_fill(v: number, skip: number): number;
@@ -135,7 +135,12 @@ export function addresses(kernel: Kernel, iface: Interface): InetAddress[] {
 // ---------------------------------------------------------------------------------------
 // Routes
 
-export type RouteVia = { gateway: string; iface?: Interface } | { iface: Interface; gateway?: undefined };
+/**
+ * Where a route goes. A second gateway route to a prefix that has one adds another path
+ * (net.route.multipath, docs/route.md "Several paths"); weight (1 to 16777215, default 1)
+ * is the path's share of the prefix's flows.
+ */
+export type RouteVia = { gateway: string; iface?: Interface; weight?: number } | { iface: Interface; gateway?: undefined; weight?: number };
 
 export interface RouteEntry {
   /** "10.1.0.0/16", "default", or a host "10.0.0.5". */
@@ -165,8 +170,17 @@ export function addRoute(kernel: Kernel, vnet: Vnet, destination: string, via: R
   const x = inet(kernel, what);
   checkVnet(kernel, vnet, what);
   const [dst, plen, gw, ifp] = routeArgs(kernel, vnet, destination, via, what);
-  const r = kernel.enter(() => x.inet_route_add(vnet.ptr, dst, plen, gw, ifp));
+  const weight = routeWeight(via, what);
+  const r = kernel.enter(() => x.inet_route_add(vnet.ptr, dst, plen, gw, ifp, weight));
   if (r !== 0) routeRefused(vnet, destination, via, r);
+}
+
+/** A route's weight (RouteVia.weight): 1 to 16777215 (FreeBSD's RT_MAX_WEIGHT), 1 when not given. */
+export function routeWeight(via: RouteVia, what: string): number {
+  const w = via?.weight;
+  if (w === undefined) return 1;
+  if (typeof w !== "number" || !Number.isInteger(w) || w < 1 || w > 0xffffff) throw new ConfigError(`${what}: weight must be an integer from 1 to 16777215, got ${show(w)}`);
+  return w;
 }
 
 /**
@@ -239,6 +253,12 @@ export function addRoutes(kernel: Kernel, vnet: Vnet, routes: readonly RouteAdd[
     let args: [number, number, number, number];
     try {
       args = routeArgs(kernel, vnet, to, via, `route add ${to}`);
+      if (routeWeight(via, `route add ${to}`) !== 1) {
+        // The batch's records have no weight: this one goes alone.
+        flush();
+        addRoute(kernel, vnet, to, via);
+        continue;
+      }
     } catch (e) {
       flush(); // the routes before it are added, as one by one
       fail(i, e);
@@ -282,20 +302,27 @@ function routeArgs(kernel: Kernel, vnet: Vnet, destination: string, via: RouteVi
 /** The kernel refused an IPv4 route (r, a negative errno): the KernelError addRoute throws. */
 function routeRefused(vnet: Vnet, destination: string, via: RouteVia, r: number): never {
   const what = `route add ${destination}`;
-  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}`);
+  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}${via.gateway !== undefined ? " (another path is only added via a new gateway, when both are gateway routes and net.route.multipath is 1)" : ""}`);
+  if (r === -28) fail(what, r, `${destination} already has 32 paths (ENOSPC)`);
   if (r === -51) fail(what, r, via.gateway !== undefined ? `gateway ${via.gateway} is not on a connected network${via.iface ? ` of ${via.iface.name}` : ""} (ENETUNREACH)` : `${via.iface!.name} has no IPv4 address to send from (ENETUNREACH)`);
   fail(what, r);
 }
 
-/** route delete DST/PLEN. Connected routes go with their address (EPERM here). */
-export function delRoute(kernel: Kernel, vnet: Vnet, destination: string): void {
-  if (isIPv6Text(destination)) return delRoute6(kernel, vnet, destination);
-  const what = `route delete ${destination}`;
+/**
+ * route delete DST/PLEN [GATEWAY]. Connected routes go with their address (EPERM here). With
+ * a gateway only the path via it goes; a prefix with several paths needs one (ESRCH without,
+ * as FreeBSD).
+ */
+export function delRoute(kernel: Kernel, vnet: Vnet, destination: string, gateway?: string): void {
+  if (isIPv6Text(destination) || isIPv6Text(gateway ?? "")) return delRoute6(kernel, vnet, destination, gateway);
+  const what = `route delete ${destination}${gateway !== undefined ? ` ${gateway}` : ""}`;
   const x = inet(kernel, what);
   checkVnet(kernel, vnet, what);
   const [dst, plen] = parsePrefix(destination, `${what}: destination`);
-  const r = kernel.enter(() => x.inet_route_del(vnet.ptr, (dst & maskOf(plen)) >>> 0, plen));
+  const gw = gateway !== undefined ? parseIPv4(gateway, `${what}: gateway`) : 0;
+  const r = kernel.enter(() => x.inet_route_del(vnet.ptr, (dst & maskOf(plen)) >>> 0, plen, gw));
   if (r === -2) fail(what, r, `vnet "${vnet.name}" has no route to ${destination}`);
+  if (r === -3) fail(what, r, gateway === undefined ? `${destination} has several paths; name the gateway of the one to delete (ESRCH)` : `${destination} has no path via ${gateway} (ESRCH)`);
   if (r === -1) fail(what, r, `${destination} is the connected route of an address; delete the address instead (EPERM)`);
   if (r !== 0) fail(what, r);
 }
@@ -333,6 +360,20 @@ export function routes(kernel: Kernel, vnet: Vnet): RouteEntry[] {
     for (let i = 0; i < n; i++) out.push(readRoute(kernel, buf + i * 32));
     if (n < 256) return out;
   }
+}
+
+/**
+ * sysctl net.route.multipath of a vnet (FreeBSD's knob, 1 by default): while 1, a second
+ * gateway route to a prefix becomes another path of it (IPv4 and IPv6); 0 refuses it with
+ * EEXIST. Paths already there stay. Sets it when `on` is given; returns it.
+ */
+export function routeMultipath(kernel: Kernel, vnet: Vnet, on?: boolean): boolean {
+  const what = "sysctl net.route.multipath";
+  checkVnet(kernel, vnet, what);
+  if (on !== undefined && typeof on !== "boolean") throw new ConfigError(`${what}: expected true or false, got ${show(on)}`);
+  const r = kernel.enter(() => kernel.k.net_route_multipath(vnet.ptr, on === undefined ? -1 : on ? 1 : 0));
+  if (r < 0) fail(what, r);
+  return r === 1;
 }
 
 /** route get DST: the route a packet to dst takes, or undefined. */

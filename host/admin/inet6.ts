@@ -13,7 +13,7 @@ import { ConfigError, KernelError, ModuleNotLoadedError, errnoName } from "../li
 import { Interface, checkInterface, formatMac, parseMac } from "./ifnet.js";
 import { formatTable, show } from "../lib/format.js";
 import { parseIPv6, parseIPv6Zoned, splitZone, formatIPv6, isLinkLocal, isLinkScope, mask6, parsePrefix6 } from "../lib/addr.js";
-import { gcThresh, type GcThresh } from "./inet.js";
+import { gcThresh, routeWeight as routeWeight6, type GcThresh } from "./inet.js";
 
 /** The inet6 module's host exports. */
 export interface Inet6Exports {
@@ -21,8 +21,8 @@ export interface Inet6Exports {
   inet6_addr_add(ifp: number, plen: number): number;
   inet6_addr_del(ifp: number): number;
   inet6_addr_fill(ifp: number): number;
-  inet6_route_add(v: number, plen: number, hasgw: number, ifp: number): number;
-  inet6_route_del(v: number, plen: number): number;
+  inet6_route_add(v: number, plen: number, hasgw: number, ifp: number, weight: number): number;
+  inet6_route_del(v: number, plen: number, hasgw: number): number;
   inet6_route_fill(v: number, skip: number): number;
   inet6_route_get(v: number, ifp: number): number;
   inet6_nd_fill(v: number, skip: number): number;
@@ -176,7 +176,8 @@ export function ifconfigInet6Lines(kernel: Kernel, iface: Interface): string[] {
 // ---------------------------------------------------------------------------------------
 // Routes
 
-export type Route6Via = { gateway: string; iface?: Interface } | { iface: Interface; gateway?: undefined };
+/** Where an IPv6 route goes; weight as RouteVia's (a path's share when the prefix has several). */
+export type Route6Via = { gateway: string; iface?: Interface; weight?: number } | { iface: Interface; gateway?: undefined; weight?: number };
 
 export interface Route6Entry {
   /** "fd00:1::/64", "default", or a host "fd00::5". */
@@ -226,21 +227,30 @@ export function addRoute6(kernel: Kernel, vnet: Vnet, destination: string, via: 
   }
   put(kernel, x, dst);
   if (gw) put(kernel, x, gw, 16);
-  const r = kernel.enter(() => x.inet6_route_add(vnet.ptr, plen, gw ? 1 : 0, ifp));
-  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}`);
+  const weight = routeWeight6(via, what);
+  const r = kernel.enter(() => x.inet6_route_add(vnet.ptr, plen, gw ? 1 : 0, ifp, weight));
+  if (r === -17) fail(what, r, `vnet "${vnet.name}" already has a route to ${destination}${gw ? " (another path is only added via a new gateway, when both are gateway routes and net.route.multipath is 1)" : ""}`);
+  if (r === -28) fail(what, r, `${destination} already has 32 paths (ENOSPC)`);
   if (r === -51) fail(what, r, gw ? `gateway ${via.gateway} is not on a connected prefix (ENETUNREACH)` : `${via.iface!.name} has no IPv6 address to send from (ENETUNREACH)`);
   if (r !== 0) fail(what, r);
 }
 
 /** route -6 delete DST/PLEN. On-link prefixes go with their address (EPERM here). */
-export function delRoute6(kernel: Kernel, vnet: Vnet, destination: string): void {
-  const what = `route -6 delete ${destination}`;
+/**
+ * route -6 delete DST/PLEN [GATEWAY]: with a gateway only the path via it goes; a prefix with
+ * several paths needs one (ESRCH without).
+ */
+export function delRoute6(kernel: Kernel, vnet: Vnet, destination: string, gateway?: string): void {
+  const what = `route -6 delete ${destination}${gateway !== undefined ? ` ${gateway}` : ""}`;
   const x = inet6(kernel, what);
   checkVnet(kernel, vnet, what);
   const [dst, plen] = parsePrefix6(destination, `${what}: destination`);
+  const gw = gateway !== undefined ? parseScoped(kernel, vnet, gateway, `${what}: gateway`).addr : undefined;
   put(kernel, x, mask6(dst, plen));
-  const r = kernel.enter(() => x.inet6_route_del(vnet.ptr, plen));
+  if (gw) put(kernel, x, gw, 16);
+  const r = kernel.enter(() => x.inet6_route_del(vnet.ptr, plen, gw ? 1 : 0));
   if (r === -2) fail(what, r, `vnet "${vnet.name}" has no route to ${destination}`);
+  if (r === -3) fail(what, r, gateway === undefined ? `${destination} has several paths; name the gateway of the one to delete (ESRCH)` : `${destination} has no path via ${gateway} (ESRCH)`);
   if (r === -1) fail(what, r, `${destination} is the on-link prefix of an address; delete the address instead (EPERM)`);
   if (r !== 0) fail(what, r);
 }

@@ -8,7 +8,7 @@
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError } from "../lib/errors.js";
 import { show } from "../lib/format.js";
-import { setForwarding, forwarding, setIcmpLimit, icmpLimit, setIcmpTstampRepl, icmpTstampRepl, ipReassKnob, arpGcThresh, garpRexmitCount, type IpReassKnob } from "./inet.js";
+import { routeMultipath, setForwarding, forwarding, setIcmpLimit, icmpLimit, setIcmpTstampRepl, icmpTstampRepl, ipReassKnob, arpGcThresh, garpRexmitCount, type IpReassKnob } from "./inet.js";
 import { setForwarding6, forwarding6, setIcmp6Limit, icmp6Limit, nd6GcThresh, frag6Knob, type Frag6Knob } from "./inet6.js";
 import { tcpKnob, maxSockets, TCP_CC, type TcpKnob } from "./tcp.js";
 import { portRange, setPortRange } from "./udp.js";
@@ -132,6 +132,7 @@ const LIST: SysctlKnob[] = [
   gc("net.link.ether.inet.gc_thresh", "inet", 1, arpGcThresh),
   gc("net.link.ether.inet.gc_thresh", "inet", 2, arpGcThresh),
   gc("net.link.ether.inet.gc_thresh", "inet", 3, arpGcThresh),
+  boolKnob("net.route.multipath", "", "a second gateway route to a prefix adds another path (flows spread by hash; 0: EEXIST)", (k, v) => routeMultipath(k, v), (k, v, on) => void routeMultipath(k, v, on)),
   boolKnob("net.link.bridge.inherit_mac", "if_bridge", "a bridge takes its first member's MAC", (k, v) => bridgeInheritMac(k, v), (k, v, on) => void bridgeInheritMac(k, v, on)),
   boolKnob("net.inet6.ip6.forwarding", "inet6", "forward IPv6 packets not addressed to this vnet", forwarding6, setForwarding6),
   {

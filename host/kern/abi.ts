@@ -24,6 +24,8 @@ export interface KernelExports {
   racct_set_default(bytes: number): void;
   racct_stat(what: number): number;
   vnet_set_memory_budget(v: number, bytes: number): number;
+  /** sysctl net.route.multipath of vnet v: value 0 or 1 sets it, -1 reads it; returns it or -EINVAL. */
+  net_route_multipath(v: number, value: number): number;
   vnet_memory_stat(v: number, what: number): number;
   vnet_pinned(v: number): number;
   zone_drain_all(): number;

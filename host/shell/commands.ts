@@ -326,7 +326,7 @@ function ifconfig(c: Call): string {
 // ---------------------------------------------------------------------------------------
 // route, netstat, arp, sockstat
 
-const ROUTE_USAGE = "route [-6] add DEST GATEWAY | route [-6] add DEST -iface IF | route [-6] delete DEST | route [-6] get DEST | route [-6] show";
+const ROUTE_USAGE = "route [-6] add DEST GATEWAY [-weight N] | route [-6] add DEST -iface IF | route [-6] delete DEST [GATEWAY] | route [-6] get DEST | route [-6] show";
 
 /** "fe80::1%eth0" with the node's topology name for the link -> the kernel's interface name. */
 function zoned(c: Call, a: string): string {
@@ -338,8 +338,8 @@ function zoned(c: Call, a: string): string {
 
 /** What `route` needs of one address family. */
 interface RouteFamily {
-  add(dst: string, via: { gateway: string } | { iface: Interface }): void;
-  del(dst: string): void;
+  add(dst: string, via: { gateway: string; weight?: number } | { iface: Interface }): void;
+  del(dst: string, gateway?: string): void;
   get(dst: string): { destination: string; prefixLength: number; gateway?: string; iface: Interface; flags: string; source?: string; use: number } | undefined;
   show(): string;
   /** A gateway or destination word as the family's calls take it (IPv6: %zone resolved). */
@@ -353,7 +353,7 @@ function routeFamily(c: Call, six: boolean): RouteFamily {
   if (six) {
     return {
       add: (dst, via) => addRoute6(c.kernel, c.vnet, dst, via),
-      del: (dst) => delRoute6(c.kernel, c.vnet, dst),
+      del: (dst, gw) => delRoute6(c.kernel, c.vnet, dst, gw),
       get: (dst) => routeGet6(c.kernel, c.vnet, dst),
       show: () => netstatRn6(c.kernel, c.vnet),
       word: (w) => zoned(c, w),
@@ -362,7 +362,7 @@ function routeFamily(c: Call, six: boolean): RouteFamily {
   }
   return {
     add: (dst, via) => addRoute(c.kernel, c.vnet, dst, via),
-    del: (dst) => delRoute(c.kernel, c.vnet, dst),
+    del: (dst, gw) => delRoute(c.kernel, c.vnet, dst, gw),
     get: (dst) => routeGet(c.kernel, c.vnet, dst),
     show: () => netstatRn(c.kernel, c.vnet),
     word: (w) => w,
@@ -391,6 +391,12 @@ function route(c: Call): string {
         if (third === undefined) throw new CommandError(`route: -iface needs an interface name; usage: ${ROUTE_USAGE}`);
         noMore(c, rest.slice(3), ROUTE_USAGE);
         f.add(dst, { iface: iface(c, third) });
+      } else if (third === "-weight") {
+        // Another path's share when dst has several (net.route.multipath).
+        const w = rest[3] !== undefined && /^\d+$/.test(rest[3]) ? Number(rest[3]) : NaN;
+        if (!(w >= 1 && w <= 0xffffff)) throw new CommandError(`route: -weight needs an integer from 1 to 16777215; usage: ${ROUTE_USAGE}`);
+        noMore(c, rest.slice(4), ROUTE_USAGE);
+        f.add(dst, { gateway: f.word(via), weight: w });
       } else {
         noMore(c, rest.slice(2), ROUTE_USAGE);
         f.add(dst, { gateway: f.word(via) });
@@ -399,9 +405,9 @@ function route(c: Call): string {
     }
     case "delete":
     case "del": {
-      if (rest.length !== 1) throw new CommandError(`route: delete needs one destination; usage: ${ROUTE_USAGE}`);
-      f.del(rest[0]);
-      return `delete net ${rest[0]}`;
+      if (rest.length !== 1 && rest.length !== 2) throw new CommandError(`route: delete needs a destination (and the gateway of one of several paths); usage: ${ROUTE_USAGE}`);
+      f.del(rest[0], rest[1] !== undefined ? f.word(rest[1]) : undefined);
+      return `delete net ${rest[0]}${rest[1] !== undefined ? `: gateway ${rest[1]}` : ""}`;
     }
     case "get": {
       if (rest.length !== 1) throw new CommandError(`route: get needs one destination; usage: ${ROUTE_USAGE}`);

@@ -54,7 +54,7 @@ const MPATH_PARAMS = [
   "transition_multi", "transition_single1", "transition_single2", "correctness1", "correctness2", "weight1", "weight2",
   "weight3_max", "change_new_weight1", "change_new_weight2", "change_new_weight3", "change_same_weight1", "change_same_weight2",
 ];
-const NO_MPATH = `${NO_RTSOCK}; nor multipath routes (one route per prefix)`;
+const NO_MPATH = `${NO_RTSOCK}; multipath routes exist (net.route.multipath, docs/route.md "Several paths"), but these cases add, change and read them as routing-socket messages (RTM_ADD/RTM_CHANGE/RTM_GET with weights)`;
 const RTSOCK_MPATH = [
   ...MPATH_PARAMS.map((p) => `test_rtm_multipath4_${p}`),
   // pytest runs multipath6's duplicated "weight3_max" parameter twice, as weight3_max0 and weight3_max1.

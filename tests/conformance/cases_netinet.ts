@@ -28,7 +28,6 @@ const udpio = from("udp_io.c", "udp_io");
 const tcps = from("tcp_socket.c", "tcp_socket");
 const tstats = from("tcpstats_test.sh", "tcpstats");
 
-const MPATH = "wavnet's route table holds one next hop per prefix: a second route to the same prefix is refused (EEXIST), there is no net.route.multipath and no flowid hashing (FreeBSD's ROUTE_MPATH); FreeBSD skips these cases on a kernel without it";
 const TCPSTATS = "tcpstats is an out-of-tree character device module (/dev/tcpstats, dev.tcpstats.* sysctls) for reading connection statistics; wavnet has no device nodes, and its TCP connection list is read with tcpConnections (netstat -an)";
 
 export const NETINET_CASES: readonly ConformanceCase[] = [
@@ -46,9 +45,9 @@ export const NETINET_CASES: readonly ConformanceCase[] = [
   out("output_tcp_setup_success", "a TCP connection between two jails carries 'testtesttst' to a listener on port 4242"),
   out("output_udp_setup_success", "a UDP datagram 'testtesttst' from one jail reaches a socket bound to port 4242 in the other"),
   out("output_raw_success", "ping -c1 from one jail to the other: 1 transmitted, 1 received"),
-  out("output_tcp_flowid_mpath_success", "two routes to one /24 (multipath): 640 TCP connections spread over both epairs", { status: "known-divergence", reason: MPATH }),
-  out("output_udp_flowid_mpath_success", "two routes to one /24 (multipath): 640 UDP datagrams spread over both epairs", { status: "known-divergence", reason: MPATH }),
-  out("output_raw_flowid_mpath_success", "two routes to one /24 (multipath): pings to 32 addresses spread over both epairs", { status: "known-divergence", reason: MPATH }),
+  out("output_tcp_flowid_mpath_success", "two routes to one /24 (multipath): 640 TCP connections spread over both epairs"),
+  out("output_udp_flowid_mpath_success", "two routes to one /24 (multipath): 640 UDP datagrams spread over both epairs"),
+  out("output_raw_flowid_mpath_success", "two routes to one /24 (multipath): pings to 32 addresses spread over both epairs"),
   lpm("lpm_test1_success", "routes to 198.51.100.0/30 and /31 over two epairs: .0 goes by the /31, .2 by the /30 (20 pings each)"),
   lpm("lpm_test2_success", "host routes to 198.51.100.0 and .1 over two epairs: each goes its own way"),
   redir("valid_redirect", "an ICMP redirect (host) from the current gateway of 198.51.100.0/24 for 198.51.100.42 to 192.0.2.4: a host route to .42 installed"),

@@ -9,7 +9,6 @@ const c = (file: string, name: string, summary: string, extra: Partial<Conforman
   id: `${file}__${name}`, source: `${D}/${file}.sh`, status: "applicable", summary, ...extra,
 });
 
-const NO_MPATH = "wavnet keeps one route per destination prefix (no multipath routes, no net.route.multipath); FreeBSD skips these cases too on a kernel without ROUTE_MPATH";
 const NO_RA = "wavnet has no router discovery, SLAAC or address lifetimes (RFC 4861 6, RFC 4862 5.5; docs/inet6.md, Left out): addresses and routes are configured by hand";
 
 export const CASES_NETINET6: readonly ConformanceCase[] = [
@@ -25,9 +24,9 @@ export const CASES_NETINET6: readonly ConformanceCase[] = [
   c("output6", "output6_tcp_setup_success", "a TCP connection between two jails over IPv6 carries its text to the listener"),
   c("output6", "output6_udp_setup_success", "a UDP datagram between two jails over IPv6 reaches the bound socket"),
   c("output6", "output6_raw_success", "ping -6 between two jails: 1 transmitted, 1 received"),
-  c("output6", "output6_tcp_flowid_mpath_success", "TCP connections balanced over two equal routes (multipath)", { status: "not-applicable", reason: NO_MPATH }),
-  c("output6", "output6_udp_flowid_mpath_success", "UDP datagrams balanced over two equal routes (multipath)", { status: "not-applicable", reason: NO_MPATH }),
-  c("output6", "output6_raw_flowid_mpath_success", "echo requests balanced over two equal routes (multipath)", { status: "not-applicable", reason: NO_MPATH }),
+  c("output6", "output6_tcp_flowid_mpath_success", "TCP connections balanced over two equal routes (multipath)"),
+  c("output6", "output6_udp_flowid_mpath_success", "UDP datagrams balanced over two equal routes (multipath)"),
+  c("output6", "output6_raw_flowid_mpath_success", "echo requests balanced over two equal routes (multipath)"),
 
   c("lpm6", "lpm6_test1_success", "two host routes via link-local gateways on two epairs: each /128 goes out its own interface (20 pings each)"),
   c("lpm6", "lpm6_test2_success", "a /126 via one epair and a /127 inside it via the other: the longer prefix wins, the rest of the /126 takes the other"),

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { Kernel, KernelError, ping, type Interface, type Vnet, type VirtualClock } from "../../host/index.js";
 import { netFor, type NetSocket } from "../../host/node/net.js";
+import { sysctlSet } from "../../host/admin/sysctl.js";
 import { addAddress6, addresses6, addRoute6, routeGet6, ndpTable, ndpAn, ndpAdd, ndpDelete, parseIPv6 } from "../../host/admin/inet6.js";
 import { parseMac } from "../../host/admin/ifnet.js";
 import { ip6Packet, cksum6, cat } from "../helpers/inet6.js";
@@ -93,9 +94,90 @@ conformanceTest("output6__output6_raw_success", () => withJails(k, async (j) => 
   assert.match(r.text, /1 packets transmitted, 1 packets received/);
 }));
 
-conformanceTest("output6__output6_tcp_flowid_mpath_success", async () => {});
-conformanceTest("output6__output6_udp_flowid_mpath_success", async () => {});
-conformanceTest("output6__output6_raw_flowid_mpath_success", async () => {});
+// Multipath (net.route.multipath=1 in a): a has two routes to 2001:db8:0:2::/64, via b's
+// link-local address on each epair; b's addresses are /128s on its lo0 (FreeBSD clones a
+// loopback), a's source 2001:db8:0:1::1 on a's lo0; b goes back via a's epair1a. Traffic to
+// the addresses (and ports) of FreeBSD's lists must leave by both epairs, more than 10 packets each.
+const MP_IPS = ["d3:c4:eb:40", "2b:ff:dd:52", "b1:d4:44:0e", "41:2c:4d:43", "66:4a:b4:be", "8b:da:ac:f7", "ca:d1:c4:f0", "b1:31:da:d7", "0c:ac:45:7a", "44:9c:ce:71"];
+const MP_PORTS = [53540, 49743, 43067, 9131, 16734, 5150, 14379, 40292, 20634, 51302, 3387, 24387, 9282, 14275, 42103, 26881, 42461, 29520, 45714, 11096];
+const MP_RAW_IPS = [
+  "9d:33:f2:7f", "48:06:9a:0b", "cf:96:d5:78", "76:da:8e:28", "d4:66:38:1e", "ec:43:da:7c", "bb:f8:93:2f", "d3:c4:eb:40",
+  "c7:31:0e:ae", "8d:ed:35:2e", "c0:e0:22:31", "82:1c:4e:28", "c1:00:60:3e", "6a:4f:3b:6c", "8e:a7:e9:57", "2b:ff:dd:52",
+  "88:44:79:5d", "80:62:83:11", "c8:e4:17:a6", "e7:2a:45:d7", "5a:92:0e:04", "70:fc:6a:ee", "ce:24:4c:68", "41:2c:4d:43",
+  "57:2b:5e:a7", "f9:e0:69:c6", "cb:b9:e6:ed", "28:88:5d:fa", "d6:19:ac:1d", "dc:de:37:d8", "fe:39:55:c7", "b1:31:da:d7",
+];
+
+async function mpath6(name: string, ips: string[], send: (a: Vnet, b: Vnet, dsts: string[]) => Promise<void>): Promise<void> {
+  await withJails(k, async (j) => {
+    const a = j.jail(`${name}a`);
+    const b = j.jail(`${name}b`);
+    const ends = [k.epair(a, b), k.epair(a, b)];
+    for (const [x, y] of ends) (x.setUp(), y.setUp());
+    sysctlSet(k, a, "net.route.multipath", 1);
+    addAddress6(k, a.interface("lo0"), "2001:db8:0:1::1/128");
+    addAddress6(k, b.interface("lo0"), "2001:db8:0:2::1/128");
+    const dsts = ips.map((i) => `2001:db8:0:2:${i}`);
+    for (const d of dsts) addAddress6(k, b.interface("lo0"), `${d}/128`);
+    dadDone();
+    addRoute6(k, a, "2001:db8:0:2::/64", { gateway: `${linkLocal(ends[0][1])}%${ends[0][0].name}` });
+    addRoute6(k, a, "2001:db8:0:2::/64", { gateway: `${linkLocal(ends[1][1])}%${ends[1][0].name}` });
+    addRoute6(k, b, "2001:db8:0:1::/64", { gateway: `${linkLocal(ends[1][0])}%${ends[1][1].name}` });
+    assert.match((await ping(k, a, "2001:db8:0:2::1", { count: 1 })).text, /1 packets transmitted, 1 packets received/, "base setup");
+    const out0 = ends.map(([x]) => x.counters().opackets);
+    await send(a, b, dsts);
+    const pkt = ends.map(([x], i) => x.counters().opackets - out0[i]);
+    assert.ok(pkt[0] > 10 && pkt[1] > 10, `balancing over both epairs: ${pkt[0]} and ${pkt[1]}`);
+  });
+}
+
+/** Run the clock until `done` or 10 s of virtual time. */
+function until(done: () => boolean): void {
+  for (let i = 0; i < 10_000 && !done(); i++) clock().advance(1000);
+}
+
+conformanceTest("output6__output6_tcp_flowid_mpath_success", () => mpath6("v6t-output6_tcp_flowid_mpath_success", MP_IPS, async (a, b, dsts) => {
+  const lsn = MP_PORTS.map((p) => b.socket("inet6", "stream").bind("::", p).listen(64));
+  let got = 0;
+  for (const d of dsts) {
+    for (const p of MP_PORTS) {
+      const c = a.socket("inet6", "stream");
+      c.connect(d, p); // nc -nN: connect, send the text, shut down
+      until(() => (c.info().state & 0x2) !== 0);
+      c.send(TEXT);
+      c.close();
+      for (const l of lsn) {
+        for (let s = l.accept(); s; s = l.accept()) {
+          until(() => s!.recv() !== null);
+          got++;
+          s.close();
+        }
+      }
+    }
+  }
+  assert.equal(got, dsts.length * MP_PORTS.length, "the listener accepted every connection (net_receiver.py --count)");
+  for (const l of lsn) l.close();
+  clock().advance(120_000_000);
+}));
+
+conformanceTest("output6__output6_udp_flowid_mpath_success", () => mpath6("v6t-output6_udp_flowid_mpath_success", MP_IPS, async (a, b, dsts) => {
+  const srv = MP_PORTS.map((p) => b.socket("inet6", "dgram").bind("::", p));
+  for (const d of dsts) {
+    for (const p of MP_PORTS) {
+      const c = a.socket("inet6", "dgram");
+      assert.equal(c.sendto(TEXT, d, p), TEXT.length);
+      c.close();
+    }
+  }
+  clock().advance(100_000);
+  let got = 0;
+  for (const s of srv) while (s.recvfrom()) got++;
+  assert.equal(got, dsts.length * MP_PORTS.length, "every datagram arrived");
+  for (const s of srv) s.close();
+}));
+
+conformanceTest("output6__output6_raw_flowid_mpath_success", () => mpath6("v6t-output6_raw_flowid_mpath_success", MP_RAW_IPS, async (a, _b, dsts) => {
+  for (const d of dsts) assert.match((await ping(k, a, d, { count: 1 })).text, /1 packets transmitted, 1 packets received/, `ping -6 -c1 ${d}`);
+}));
 
 // lpm6.sh: jails a and b joined by two epairs, IPv6 on with link-local addresses only;
 // b's addresses are /128s on a loopback, reached from a by routes via b's link-local
