@@ -1,4 +1,4 @@
-import { test, describe } from "node:test";
+import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -87,6 +87,23 @@ interface LabOptions {
   ringSegments?: number;
 }
 
+// Labs not yet torn down by down(): a test whose assertion failed leaves its lab here, and
+// afterEach closes it, so the listener, the client's socket and the kernels' timers do not
+// keep the process (and the test runner waiting on it) alive.
+const live = new Set<Lab>();
+
+afterEach(async () => {
+  for (const x of [...live]) {
+    live.delete(x);
+    await x.cli.disconnect().catch(() => undefined);
+    await x.l.close().catch(() => undefined);
+    x.ka.shutdown();
+    x.kb.shutdown();
+    // The next test counts sockets from its start: let these close first.
+    await until("a failed test's sockets closed", () => netHandles() <= x.before.handles).catch(() => undefined);
+  }
+});
+
 async function lab(o: LabOptions = {}): Promise<Lab> {
   const handles = netHandles();
   const tmr = timers();
@@ -109,11 +126,14 @@ async function lab(o: LabOptions = {}): Promise<Lab> {
   const cli = await connectWebSocket(kb, vb, { url: l.url("/a/ws0"), name: "up0", WebSocket: o.ctor ?? (NodeWebSocket as unknown as WebSocketConstructor), ringSegments: o.ringSegments });
   cli.setUp();
   addAddress(kb, cli, "10.70.0.2/24");
-  return { ka, kb, va, vb, srv, srv1, cli, l, before };
+  const x = { ka, kb, va, vb, srv, srv1, cli, l, before };
+  live.add(x);
+  return x;
 }
 
 /** Tear the lab down and check nothing is left: kernels as before, no socket, no timer. */
 async function down(x: Lab): Promise<void> {
+  live.delete(x);
   await x.cli.disconnect();
   await x.l.close();
   x.va.destroy();
