@@ -5,6 +5,7 @@
 // left afterwards.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { Kernel, SocketError, type Socket, type Vnet } from "../host/index.js";
 import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO } from "../host/sockets/socket.js";
 import { addAddress } from "../host/admin/inet.js";
@@ -13,6 +14,8 @@ import { tcpConnections } from "../host/admin/tcp.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { twoHosts6 } from "./helpers/inet6.js";
 import { clock, step } from "./helpers/tcp.js";
+import { idleClock } from "./helpers/net.js";
+import { netFor } from "../host/node/net.js";
 
 async function pair() {
   const { k, A, B, ea, eb } = await twoHosts6(1, ["if_epair", "inet", "inet6", "tcp"]);
@@ -203,5 +206,46 @@ describe("dual-stack TCP without inet (NOINET)", () => {
     assert.deepEqual(s.address(), { family: "inet6", address: "::", port: 80 });
     s.close();
     k.shutdown();
+  });
+});
+
+describe("net.Server listen({ host: '::', ipv6Only })", () => {
+  test("dual-stack by default (Node's): an IPv4 client's remoteAddress is ::ffff:a.b.c.d, remoteFamily IPv6; ipv6Only: true leaves the IPv4 side to others", async () => {
+    const { k, A, B } = await pair();
+    const stop = idleClock(k);
+    const server = netFor(k, B).createServer((s) => s.end(`hello ${s.remoteAddress} ${s.remoteFamily}`));
+    server.listen({ port: 8080, host: "::" });
+    await once(server, "listening");
+    assert.equal(server.raw!.getsockopt(IPPROTO_IPV6, IPV6_V6ONLY), 0);
+    const c = netFor(k, A).connect(8080, "10.0.0.2");
+    const chunks: Buffer[] = [];
+    c.on("data", (d: Buffer) => chunks.push(d));
+    await once(c, "end");
+    assert.equal(Buffer.concat(chunks).toString(), "hello ::ffff:10.0.0.1 IPv6");
+    c.destroy();
+    // The port's IPv4 wildcard is the dual server's: an IPv4 server on it is refused.
+    const four = netFor(k, B).createServer();
+    four.listen(8080, "0.0.0.0");
+    const [err] = await once(four, "error");
+    assert.equal((err as { code: string }).code, "EADDRINUSE");
+    await new Promise<void>((r) => server.close(() => r()));
+    // ipv6Only: true: IPv6 only, and an IPv4 server shares the port number.
+    const six = netFor(k, B).createServer();
+    six.listen({ port: 8081, host: "::", ipv6Only: true });
+    await once(six, "listening");
+    assert.equal(six.raw!.getsockopt(IPPROTO_IPV6, IPV6_V6ONLY), 1);
+    const v4 = netFor(k, B).createServer((s) => s.end("four"));
+    v4.listen(8081, "0.0.0.0");
+    await once(v4, "listening");
+    const c2 = netFor(k, A).connect(8081, "10.0.0.2");
+    const got: Buffer[] = [];
+    c2.on("data", (d: Buffer) => got.push(d));
+    await once(c2, "end");
+    assert.equal(Buffer.concat(got).toString(), "four");
+    c2.destroy();
+    await new Promise<void>((r) => six.close(() => r()));
+    await new Promise<void>((r) => v4.close(() => r()));
+    stop();
+    finish(k);
   });
 });

@@ -5,7 +5,8 @@
 // AF_INET ones, and what a kernel without inet says.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { Kernel, SocketError, type Socket, type Vnet } from "../host/index.js";
+import { once } from "node:events";
+import { Kernel, SocketError, createSocket, type Socket, type Vnet } from "../host/index.js";
 import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO } from "../host/sockets/socket.js";
 import { addAddress } from "../host/admin/inet.js";
 import { setV6only, v6only } from "../host/admin/inet6.js";
@@ -248,6 +249,37 @@ describe("dual-stack UDP without inet (NOINET)", () => {
     const r = v.socket("inet6", "dgram").bind("::1", 7);
     s.sendto("six", "::1", 7);
     assert.equal(text(r.recvfrom()), "six");
+    k.shutdown();
+  });
+});
+
+describe("dgram.createSocket({ type: 'udp6', ipv6Only })", () => {
+  test("ipv6Only false: dual-stack, IPv4 senders as ::ffff:a.b.c.d with family IPv6; true or left out (v6only=1): IPv6 only", async () => {
+    const { k, A, B } = await pair();
+    const dual6 = createSocket(k, B, { type: "udp6", ipv6Only: false });
+    dual6.bind(5400, "::");
+    await once(dual6, "listening");
+    const got = once(dual6, "message");
+    A.socket("inet", "dgram").bind("10.0.0.1", 6400).sendto("hi", "10.0.0.2", 5400);
+    const [msg, rinfo] = await got;
+    assert.equal(Buffer.from(msg).toString(), "hi");
+    assert.deepEqual(rinfo, { address: "::ffff:10.0.0.1", family: "IPv6", port: 6400, size: 2 });
+    // The reply to that address leaves over IPv4.
+    const back = A.socket("inet", "dgram").bind("10.0.0.1", 6401);
+    await new Promise<void>((r, j) => dual6.send("yo", 6401, "::ffff:10.0.0.1", (e) => (e ? j(e) : r())));
+    assert.equal(text(back.recvfrom()), "yo");
+    assert.equal(dual6.socket.getsockopt(IPPROTO_IPV6, IPV6_V6ONLY), 0);
+    for (const opts of [{ type: "udp6" as const, ipv6Only: true }, { type: "udp6" as const }]) {
+      const s = createSocket(k, B, opts);
+      assert.equal(s.socket.getsockopt(IPPROTO_IPV6, IPV6_V6ONLY), 1, JSON.stringify(opts));
+      s.close();
+    }
+    // Left out, the vnet's net.inet6.ip6.v6only decides (Node on FreeBSD: libuv sets it only when asked).
+    setV6only(k, B, false);
+    const byDefault = createSocket(k, B, "udp6");
+    assert.equal(byDefault.socket.getsockopt(IPPROTO_IPV6, IPV6_V6ONLY), 0);
+    byDefault.close();
+    dual6.close();
     k.shutdown();
   });
 });
