@@ -176,21 +176,28 @@ describe("dual-stack TCP (IPV6_V6ONLY off)", () => {
     finish(k, ...socks);
   });
 
-  test("an AF_INET wildcard listener wins IPv4 over a dual one on a shared port (FreeBSD's order)", async () => {
+  test("an AF_INET wildcard listener wins IPv4 over a dual one on a shared port, whichever listened first (FreeBSD's order)", async () => {
     const { k, A, B } = await pair();
-    const d = dual(B);
-    d.setsockopt(SOL_SOCKET, SO.REUSEPORT, 1);
-    d.bind("::", 94).listen();
-    const f = B.socket("inet", "stream");
-    f.setsockopt(SOL_SOCKET, SO.REUSEPORT, 1);
-    f.bind("0.0.0.0", 94).listen();
-    const c = A.socket("inet", "stream");
-    c.connect("10.0.0.2", 94);
-    settle(k);
-    const got = f.accept();
-    assert.ok(got, "the AF_INET listener took it");
-    assert.equal(d.accept(), null);
-    finish(k, d, f, c, got!);
+    const socks: Socket[] = [];
+    const shared = (s: Socket, addr: string, port: number) => {
+      s.setsockopt(SOL_SOCKET, SO.REUSEPORT, 1);
+      socks.push(s.bind(addr, port).listen());
+      return s;
+    };
+    for (const [port, dualFirst] of [[94, true], [95, false]] as const) {
+      const d = dualFirst ? shared(dual(B), "::", port) : undefined;
+      const f = shared(B.socket("inet", "stream"), "0.0.0.0", port);
+      const d2 = d ?? shared(dual(B), "::", port);
+      const c = A.socket("inet", "stream");
+      socks.push(c);
+      c.connect("10.0.0.2", port);
+      settle(k);
+      const got = f.accept();
+      assert.ok(got, `the AF_INET listener took it (dual listened ${dualFirst ? "first" : "second"})`);
+      socks.push(got!);
+      assert.equal(d2.accept(), null);
+    }
+    finish(k, ...socks);
   });
 });
 

@@ -206,20 +206,29 @@ describe("dual-stack UDP (IPV6_V6ONLY off)", () => {
     k.shutdown();
   });
 
-  test("SO_REUSEPORT on an AF_INET and a dual wildcard: both bind, and IPv4 goes to the AF_INET socket (FreeBSD's order)", async () => {
+  test("SO_REUSEPORT on an AF_INET and a dual wildcard: both bind, and IPv4 goes to the AF_INET socket whichever bound first (FreeBSD's order)", async () => {
     const { k, A, B } = await pair();
-    const d = B.socket("inet6", "dgram");
-    d.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0);
-    d.setsockopt(SOL_SOCKET, SO.REUSEPORT, 1);
-    d.bind("::", 5200);
-    const f = B.socket("inet", "dgram");
-    f.setsockopt(SOL_SOCKET, SO.REUSEPORT, 1);
-    f.bind("0.0.0.0", 5200);
-    A.socket("inet", "dgram").sendto("four", "10.0.0.2", 5200);
-    assert.equal(text(f.recvfrom()), "four");
-    assert.equal(d.recvfrom(), null);
-    A.socket("inet6", "dgram").sendto("six", "fd00::2", 5200);
-    assert.equal(text(d.recvfrom()), "six");
+    const dualShared = (port: number) => {
+      const d = B.socket("inet6", "dgram");
+      d.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0);
+      d.setsockopt(SOL_SOCKET, SO.REUSEPORT, 1);
+      return d.bind("::", port);
+    };
+    const fourShared = (port: number) => {
+      const f = B.socket("inet", "dgram");
+      f.setsockopt(SOL_SOCKET, SO.REUSEPORT, 1);
+      return f.bind("0.0.0.0", port);
+    };
+    for (const [port, dualFirst] of [[5200, true], [5201, false]] as const) {
+      const d = dualFirst ? dualShared(port) : undefined;
+      const f = fourShared(port);
+      const d2 = d ?? dualShared(port);
+      A.socket("inet", "dgram").sendto("four", "10.0.0.2", port);
+      assert.equal(text(f.recvfrom()), "four", `dual bound ${dualFirst ? "first" : "second"}`);
+      assert.equal(d2.recvfrom(), null);
+      A.socket("inet6", "dgram").sendto("six", "fd00::2", port);
+      assert.equal(text(d2.recvfrom()), "six");
+    }
     k.shutdown();
   });
 
