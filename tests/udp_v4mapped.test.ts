@@ -65,6 +65,9 @@ describe("dual-stack UDP (IPV6_V6ONLY off)", () => {
     sysctlKnob("net.inet6.ip6.v6only").set(k, A, 1);
     assert.equal(A.socket("inet6", "dgram").getsockopt(IPPROTO_IPV6, IPV6_V6ONLY), 1);
     assert.throws(() => sysctlKnob("net.inet6.ip6.v6only").parse(2), /0 or 1/);
+    // The kernel checks the value too (inet6_set, selector 15 as host/admin/inet6.ts's K.V6ONLY).
+    assert.equal((k.module("inet6") as unknown as { inet6_set(v: number, what: number, value: number): number }).inet6_set(A.ptr, 15, 2), -22);
+    assert.equal(v6only(k, A), true, "unchanged by the refused value");
     k.shutdown();
   });
 
@@ -184,7 +187,7 @@ describe("dual-stack UDP (IPV6_V6ONLY off)", () => {
   });
 
   test("bind conflicts: a dual [::]:p holds the port's IPv4 wildcard against AF_INET binds, both ways; SO_REUSEPORT shares it; v6only does not", async () => {
-    const { k, B } = await pair();
+    const { k, A, B } = await pair();
     const d = dual(B).bind("::", 5100);
     assert.equal(errnoOf(() => B.socket("inet", "dgram").bind("0.0.0.0", 5100)), "EADDRINUSE", "AF_INET wildcard after the dual");
     assert.equal(errnoOf(() => B.socket("inet", "dgram").bind("10.0.0.2", 5100)), "EADDRINUSE", "AF_INET address after the dual");
@@ -200,9 +203,17 @@ describe("dual-stack UDP (IPV6_V6ONLY off)", () => {
     // IPV6_V6ONLY on: one binding per family, as before.
     B.socket("inet", "dgram").bind("0.0.0.0", 5104);
     B.socket("inet6", "dgram").bind("::", 5104);
-    // A dual socket bound to a real IPv6 address is IPv6 only: no IPv4 side to conflict.
+    // A dual socket bound to a real IPv6 address is IPv6 only: no IPv4 side to conflict,
+    // in either order, and no IPv4 datagram for it.
     B.socket("inet", "dgram").bind("0.0.0.0", 5105);
     dual(B).bind("fd00::2", 5105);
+    const only6 = dual(B).bind("fd00::2", 5106);
+    const four = B.socket("inet", "dgram").bind("0.0.0.0", 5106);
+    four.close();
+    const noport = udpStats(k, B).noport;
+    A.socket("inet", "dgram").sendto("four", "10.0.0.2", 5106);
+    assert.equal(only6.recvfrom(), null, "bound to fd00::2: IPv4 does not reach it");
+    assert.equal(udpStats(k, B).noport, noport + 1);
     k.shutdown();
   });
 
