@@ -217,7 +217,7 @@ describe("dual-stack TCP without inet (NOINET)", () => {
 });
 
 describe("net.Server listen({ host: '::', ipv6Only })", () => {
-  test("dual-stack by default (Node's): an IPv4 client's remoteAddress is ::ffff:a.b.c.d, remoteFamily IPv6; ipv6Only: true leaves the IPv4 side to others", async () => {
+  test("dual-stack by default (Node's): an IPv4 client's remoteAddress is ::ffff:a.b.c.d, remoteFamily IPv6; ipv6Only: true leaves the IPv4 side to others", { timeout: 60_000 }, async () => {
     const { k, A, B } = await pair();
     const stop = idleClock(k);
     const server = netFor(k, B).createServer((s) => s.end(`hello ${s.remoteAddress} ${s.remoteFamily}`));

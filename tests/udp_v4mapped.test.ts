@@ -274,7 +274,7 @@ describe("dual-stack UDP without inet (NOINET)", () => {
 });
 
 describe("dgram.createSocket({ type: 'udp6', ipv6Only })", () => {
-  test("ipv6Only false: dual-stack, IPv4 senders as ::ffff:a.b.c.d with family IPv6; true or left out (v6only=1): IPv6 only", async () => {
+  test("ipv6Only false: dual-stack, IPv4 senders as ::ffff:a.b.c.d with family IPv6; true or left out (v6only=1): IPv6 only", { timeout: 60_000 }, async () => {
     const { k, A, B } = await pair();
     const dual6 = createSocket(k, B, { type: "udp6", ipv6Only: false });
     dual6.bind(5400, "::");
