@@ -132,6 +132,20 @@ describe("dual-stack TCP (IPV6_V6ONLY off)", () => {
     finish(k, s, d, v6, c, four, other);
   });
 
+  test("a v4-mapped connect that fails (no route) leaves the socket as it was: dual, unbound", async () => {
+    const { k, A, B } = await pair();
+    const s = dual(A);
+    assert.equal(errnoOf(() => s.connect("::ffff:192.0.2.9", 80)), "ENETUNREACH");
+    s.bind("::", 96).listen();
+    assert.deepEqual(s.address(), { family: "inet6", address: "::", port: 96 });
+    const c = B.socket("inet", "stream");
+    c.connect("10.0.0.1", 96);
+    settle(k);
+    const got = s.accept();
+    assert.ok(got, "still dual: it accepts IPv4");
+    finish(k, s, c, got!);
+  });
+
   test("bind to ::ffff:a.b.c.d: IPv4 only on that address; not ours: EADDRNOTAVAIL", async () => {
     const { k, A, B } = await pair();
     const l = dual(B).bind("::ffff:10.0.0.2", 83).listen();
