@@ -41,7 +41,7 @@ export {
 } from "./admin/inet.js";
 export {
   hasInet6, addAddress6, delAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6,
-  netstatRn6, setForwarding6, forwarding6, setIcmp6Limit, inet6Gauges, nd6GcThresh, frag6Knob, type Frag6Knob, ndpTable, ndpAn, ndpAdd, ndpDelete, ip6Stats, icmp6Stats, nd6Stats, netstatS6,
+  netstatRn6, setForwarding6, forwarding6, setV6only, v6only, setIcmp6Limit, inet6Gauges, nd6GcThresh, frag6Knob, type Frag6Knob, ndpTable, ndpAn, ndpAdd, ndpDelete, ip6Stats, icmp6Stats, nd6Stats, netstatS6,
   IP6STATS, ICMP6TYPES, ND6STATS,
   type Inet6Address, type Route6Entry, type Route6Via, type NdEntry, type NdState, type Ip6Stats, type Icmp6Stats, type Nd6Stats,
 } from "./admin/inet6.js";
@@ -60,7 +60,7 @@ export { SYSCTLS, sysctlKnobs, sysctlKnob, sysctlGet, sysctlSet, type SysctlKnob
 
 export {
   Socket, SocketError, SocketClosedError, SocketRegistry, socket, sockstat, formatSockstat, sockaddrIn, sockaddrIn6, parseSockaddr, formatSockaddr,
-  AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOL_SOCKET, SO, MSG,
+  AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOL_SOCKET, SO, MSG, IPPROTO_IPV6, IPV6_V6ONLY,
   type SockAddr, type SockAddrIn, type SockAddrIn6, type AddressLike, type Datagram, type SockstatRow,
 } from "./sockets/socket.js";
 

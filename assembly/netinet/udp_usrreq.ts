@@ -53,7 +53,8 @@ import {
 import {
   Socket, AF_INET, AF_UNSPEC, SOCK_DGRAM, SS_ISCONNECTED, SOPT_SET, SOPT_GET, SOL_SOCKET, SO_BROADCAST, SO_DONTROUTE, SO_REUSEADDR, SO_REUSEPORT,
   MSG_DONTROUTE, PRU_SIZE, PRU_ATTACH, PRU_DETACH, PRU_BIND, PRU_CONNECT, PRU_DISCONNECT, PRU_SEND, PRU_SHUTDOWN,
-  PRU_SOCKADDR, PRU_PEERADDR, PRU_CTLOUTPUT, SOCKADDR_IN_SIZE, sa_len, sa_family, sin_port, sin_addr, sockaddr_in_set,
+  PRU_SOCKADDR, PRU_PEERADDR, PRU_CTLOUTPUT, SOCKADDR_IN_SIZE, SOCKADDR_IN6_SIZE, sa_len, sa_family, sin_port, sin_addr,
+  sockaddr_in_set, sockaddr_in6_mapped,
 } from "../sys/socket";
 import { Mbuf, M_BCAST, M_MCAST, CSUM_L4_CALC, CSUM_L4_VALID, CSUM_UDP, mtod } from "../sys/mbuf";
 import {
@@ -66,7 +67,7 @@ import {
   Inpcb, UdpGlobals, UdpVnet, V, inp, UDPSTAT_INC, UDPS_IPACKETS, UDPS_HDROPS, UDPS_BADSUM, UDPS_NOSUM, UDPS_BADLEN,
   UDPS_NOPORT, UDPS_NOPORTBCAST, UDPS_FULLSOCK, UDPS_OPACKETS, UDPS_DELIVERED, UDPS_ODROPPED, UDP_VNET_SIZE,
   UDP_MAXPAYLOAD, UDP_PCB_VNET_LIMIT, IPPORT_EPHEMERALFIRST, IPPORT_EPHEMERALLAST, INP_BOUNDADDR, IPPROTO_IP, IP_TTL, IP_TOS,
-  INP_RECVDSTADDR, IP_RECVDSTADDR, IP_SENDSRCADDR,
+  INP_RECVDSTADDR, IP_RECVDSTADDR, IP_SENDSRCADDR, INP_IPV4, INP_IPV6PROTO,
 } from "./udp/udp_var";
 import {
   in_pcballoc, in_pcbfree, in_pcbbind, in_pcblookup, in_pcblookup_exact, in_pcblookup_connected, in_pcbchain,
@@ -108,7 +109,14 @@ const IP_ROUTETOIF: u32 = 0x10;
 const IP_ALLOWBROADCAST: u32 = 0x20;
 
 const usrreqs = memory.data(PRU_SIZE, 4);
-const srcsa = memory.data(16, 8); // the sender's sockaddr_in of the datagram being delivered
+const srcsa = memory.data(<i32>SOCKADDR_IN6_SIZE, 8); // the sender's sockaddr of the datagram being delivered
+
+/** The sender's address as p's socket names it: sockaddr_in, or ::ffff:src for an AF_INET6 socket (dual or v4-mapped). */
+@inline function udp_srcsa(p: usize, src: u32, sport: u16): usize {
+  if ((inp(p).inp_vflag & INP_IPV6PROTO) != 0) sockaddr_in6_mapped(srcsa, src, sport);
+  else sockaddr_in_set(srcsa, src, sport);
+  return srcsa;
+}
 
 @inline function pcbOf(so: usize): usize {
   return changetype<Socket>(so).so_pcb;
@@ -124,8 +132,7 @@ function udp_append(p: usize, m: usize, off: u32, src: u32, sport: u16, dst: u32
   // IP_RECVDSTADDR: the destination rides in the packet header to recvmsg (0: none asked;
   // never a real destination). Always written: the field is scratch elsewhere (frag6).
   changetype<Mbuf>(m).ph_spare = (inp(p).inp_flags & INP_RECVDSTADDR) != 0 ? dst : 0;
-  sockaddr_in_set(srcsa, src, sport);
-  if (sbappendaddr(so, srcsa, m)) {
+  if (sbappendaddr(so, udp_srcsa(p, src, sport), m)) {
     UDPSTAT_INC(UDPS_DELIVERED);
     sorwakeup(so);
   } else {
@@ -139,7 +146,7 @@ function udp_input_bcast(m: usize, iphlen: u32, ulen: u32, src: u32, sport: u16,
   let last: usize = 0;
   for (let p = in_pcbchain(dport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (x.inp_lport != dport || x.inp_socket == 0 || x.inp_vflag != 0) continue;
+    if (x.inp_lport != dport || x.inp_socket == 0 || (x.inp_vflag & INP_IPV4) == 0) continue;
     if (x.inp_laddr != INADDR_ANY && x.inp_laddr != dst) continue;
     if (x.inp_faddr != INADDR_ANY && (x.inp_faddr != src || x.inp_fport != sport)) continue;
     if (last != 0) {
@@ -167,8 +174,7 @@ function udp_input_bcast(m: usize, iphlen: u32, ulen: u32, src: u32, sport: u16,
 
 function udp_append_data(p: usize, n: usize, src: u32, sport: u16): void {
   const so = inp(p).inp_socket;
-  sockaddr_in_set(srcsa, src, sport);
-  if (sbappendaddr(so, srcsa, n)) {
+  if (sbappendaddr(so, udp_srcsa(p, src, sport), n)) {
     UDPSTAT_INC(UDPS_DELIVERED);
     sorwakeup(so);
   } else {
@@ -324,7 +330,11 @@ function udp_control(control: usize): i32 {
   return r;
 }
 
-function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
+/**
+ * PRU_SEND of AF_INET sockets, and of AF_INET6 ones for a v4-mapped destination or peer
+ * (udp6_output passes sa as a sockaddr_in). Takes m and control.
+ */
+export function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
   const p = pcbOf(so);
   if (p == 0 || !live()) {
     m_freem(m);
@@ -427,7 +437,10 @@ function udp_output(so: usize, m: usize, sa: usize, control: usize, flags: i32):
 
 function udp_attach(so: usize, proto: i32): i32 {
   if (pcbOf(so) != 0) return -EINVAL;
-  return in_pcballoc(so) != 0 ? 0 : -ENOBUFS;
+  const p = in_pcballoc(so);
+  if (p == 0) return -ENOBUFS;
+  inp(p).inp_vflag = INP_IPV4;
+  return 0;
 }
 
 function udp_detach(so: usize): void {
@@ -436,7 +449,7 @@ function udp_detach(so: usize): void {
 }
 
 /** laddr may be bound: ours, a broadcast address of one of our interfaces, or multicast. */
-function bindable(a: u32): bool {
+export function bindable(a: u32): bool {
   if (a == INADDR_ANY || IN_MULTICAST(a)) return true;
   if (a == INADDR_BROADCAST || !live()) return false;
   if (in_localip(a)) return true;
@@ -460,7 +473,7 @@ function udp_bind(so: usize, sa: usize): i32 {
   return r;
 }
 
-function udp_disconnect(so: usize): i32 {
+export function udp_disconnect(so: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
   const x = inp(p);
@@ -477,7 +490,7 @@ function udp_disconnect(so: usize): i32 {
  * connect: fixes the peer (send() needs no address; only its datagrams are received) and
  * the local address. AF_UNSPEC or INADDR_ANY disconnects (the socket layer already did).
  */
-function udp_connect(so: usize, sa: usize): i32 {
+export function udp_connect(so: usize, sa: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
   const x = inp(p);

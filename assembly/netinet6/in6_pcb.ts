@@ -1,21 +1,25 @@
 // IPv6 protocol control blocks for UDP (FreeBSD netinet6/in6_pcb.c, the parts UDP uses):
 // bind, and the lookups input and ICMPv6 use, over the PCBs marked INP_IPV6. They share
 // the udp module's list, port hash and ephemeral ports with IPv4 (netinet/udp/in_pcb.ts);
-// each family's lookups see only its own PCBs, so a port may be bound once per family
-// (FreeBSD's default, IPV6_V6ONLY on). Addresses are 16 bytes, network order; :: is the
-// wildcard. Bind conflicts follow the IPv4 rules of in_pcb.ts.
+// each family's lookups see only the PCBs marked for it, so with IPV6_V6ONLY on (FreeBSD's
+// default) a port may be bound once per family. Addresses are 16 bytes, network order; ::
+// is the wildcard. Bind conflicts follow the IPv4 rules of in_pcb.ts; a dual socket (IPV6_V6ONLY
+// off) binding :: also takes the port's IPv4 wildcard, so it must pass IPv4's rules too, and
+// an AF_INET bind meets it there in turn (Linux's symmetric rule: FreeBSD lets a dual bind
+// follow an AF_INET wildcard one, docs/sockets.md "Dual-stack sockets").
 
 import { Socket, SO_REUSEADDR, SO_REUSEPORT } from "../sys/socket";
 import { in6_copy, in6_zero, in6_eq, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST } from "../sys/in6";
-import { inp, INP_IPV6, in6p_laddr, in6p_faddr } from "../netinet/udp/udp_var";
-import { in_pcbchain, in_pcb_lport, in_pcbinshash, soopts } from "../netinet/udp/in_pcb";
+import { inp, INP_IPV4, INP_IPV6, in6p_laddr, in6p_faddr } from "../netinet/udp/udp_var";
+import { in_pcbchain, in_pcb_lport, in_pcbinshash, in_pcblookup_local, soopts } from "../netinet/udp/in_pcb";
+import { INADDR_ANY } from "../sys/in";
 
 const EADDRINUSE: i32 = 48;
 const EADDRNOTAVAIL: i32 = 49;
 const ENOBUFS: i32 = 55;
 
 @inline function v6(p: usize, lport: u32): bool {
-  return inp(p).inp_vflag == INP_IPV6 && <u32>inp(p).inp_lport == lport;
+  return (inp(p).inp_vflag & INP_IPV6) != 0 && <u32>inp(p).inp_lport == lport;
 }
 
 @inline function connected(p: usize): bool {
@@ -62,6 +66,11 @@ export function in6_pcbbind(p: usize, laddr: usize, lport: u32): i32 {
     const wild = (opts & <u32>(SO_REUSEADDR | SO_REUSEPORT)) == 0;
     const t = in6_pcblookup_local(laddr, lport, wild);
     if (t != 0 && (reuseport & soopts(t)) == 0) return -EADDRINUSE;
+    if ((x.inp_vflag & INP_IPV4) != 0 && IN6_IS_ADDR_UNSPECIFIED(laddr)) {
+      // Dual: the IPv4 wildcard of the port as well.
+      const t4 = in_pcblookup_local(INADDR_ANY, lport, wild);
+      if (t4 != 0 && (reuseport & soopts(t4)) == 0) return -EADDRINUSE;
+    }
   }
   in6_copy(in6p_laddr(p), laddr);
   x.inp_lport = <u16>lport;

@@ -32,7 +32,7 @@ import {
 import { Ifnet, ETHERTYPE_IPV6, AF_INET6 } from "../sys/if";
 import {
   IPPROTO_ICMPV6, in6_copy, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_MULTICAST, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_RTMTU,
-  IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6API_ERROR, IN6API_SIZE,
+  IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6API_ERROR, IN6API_V6ONLY, IN6API_SIZE,
 } from "../sys/in6";
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
@@ -69,6 +69,12 @@ function fillApi(): void {
   store<u32>(api + IN6API_PROTO_REGISTER, ip6proto_register.index);
   store<u32>(api + IN6API_PROTO_UNREGISTER, ip6proto_unregister.index);
   store<u32>(api + IN6API_ERROR, icmp6_error.index);
+  store<u32>(api + IN6API_V6ONLY, in6_v6only.index);
+}
+
+/** net.inet6.ip6.v6only of the current vnet: the IPV6_V6ONLY a transport gives a new AF_INET6 socket. */
+function in6_v6only(): bool {
+  return V6().v6only != 0;
 }
 
 /** For kldunload's message: the id of the i-th module holding inet6's protocol switch, 0 past the last. */
@@ -82,6 +88,7 @@ export function kmod_busy_holder(i: u32): u32 {
 function inet6_vnet_init(): i32 {
   const vv = V6();
   vv.errppslimit = ICMP6_ERRPPSLIMIT;
+  vv.v6only = 1;
   frag6_defaults(vv);
   llt_defaults(changetype<usize>(vv) + NDLLT_OFF);
   vv.icmp6_credit = 1_000_000;
@@ -155,6 +162,7 @@ export function modevent(what: i32): i32 {
     const master = vnet_master_base() + <usize>off;
     memory.fill(master, 0, INET6_VNET_SIZE);
     changetype<Inet6Vnet>(master).errppslimit = ICMP6_ERRPPSLIMIT;
+    changetype<Inet6Vnet>(master).v6only = 1;
     frag6_defaults(changetype<Inet6Vnet>(master));
     llt_defaults(master + NDLLT_OFF);
     vnet_data_copy(<u32>off, INET6_VNET_SIZE);
@@ -360,6 +368,7 @@ const K_MAXFRAGS: u32 = 10; // net.inet6.ip6.maxfrags (get/set; frag6.ts)
 const K_MAXFRAGPACKETS: u32 = 11; // net.inet6.ip6.maxfragpackets
 const K_MAXFRAGBUCKETSIZE: u32 = 12; // net.inet6.ip6.maxfragbucketsize
 const K_MAXFRAGSPERPACKET: u32 = 13; // net.inet6.ip6.maxfragsperpacket
+const K_V6ONLY: u32 = 15; // net.inet6.ip6.v6only (get/set; read by udp and tcp at socket())
 const K_FRAG6_NFRAGS: u32 = 14; // fragments held (read only; FreeBSD's frag6_nfrags, per vnet here)
 
 /** Reassembly knobs at their defaults (ip6_var.ts says why these). */
@@ -382,6 +391,7 @@ export function inet6_get(v: usize, what: u32): f64 {
     case K_MAXFRAGBUCKETSIZE: return <f64>vv.maxfragbucketsize;
     case K_MAXFRAGSPERPACKET: return <f64>vv.maxfragsperpacket;
     case K_FRAG6_NFRAGS: return <f64>vv.q_nfrags;
+    case K_V6ONLY: return <f64>vv.v6only;
     case K_ND: return <f64>changetype<Llt>(VV6(v) + NDLLT_OFF).count;
     case K_ROUTES: return <f64>vv.rt_count;
     case K_ADDRS: return <f64>vv.ia_count;
@@ -404,6 +414,11 @@ export function inet6_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_FORWARDING) {
     if (value > 1) return -EINVAL;
     vv.forwarding = value;
+    return 0;
+  }
+  if (what == K_V6ONLY) {
+    if (value > 1) return -EINVAL;
+    vv.v6only = value; // sockets already open keep theirs
     return 0;
   }
   if (what == K_ERRPPSLIMIT) {

@@ -285,6 +285,7 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   maxfragbucketsize: i32; // net.inet6.ip6.maxfragbucketsize (one bucket per vnet)
   maxfragsperpacket: i32; // net.inet6.ip6.maxfragsperpacket
   ping_log: usize; // echo reply/error log page, made by the first ping6 from this vnet
+  v6only: u32; // net.inet6.ip6.v6only: IPV6_V6ONLY of a new AF_INET6 socket (1, FreeBSD's default)
   up: u32; // 1 between the vnet init and uninit
 }
 

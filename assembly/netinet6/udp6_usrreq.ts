@@ -11,6 +11,15 @@
 // bind, source from the bound address or inet6's source selection, the checksum in
 // software (a computed 0 is sent as 0xffff), ip6_output (fragmented at the source when
 // larger than the link). ICMPv6 errors reach the connected socket of the 4-tuple.
+//
+// IPV6_V6ONLY (docs/sockets.md "Dual-stack sockets"): a new socket takes inet6's
+// net.inet6.ip6.v6only (1, FreeBSD's default); the option may change until the socket is
+// bound (EINVAL after, FreeBSD's rule). With it off the PCB is dual (INP_IPV4 too, udp_var.ts)
+// and IPv4 goes through IPv4's code in udp_usrreq.ts with the addresses as sockaddr_in: a
+// sendto or connect to ::ffff:a.b.c.d is udp_output/udp_connect to a.b.c.d, a bind to
+// ::ffff:a.b.c.d is IPv4's bind, and IPv4 input delivers to the socket with the sender as
+// ::ffff:a.b.c.d (udp_usrreq.ts udp_srcsa). A socket bound or connected to a v4-mapped
+// address is IPv4 only from then on, one connected to an IPv6 address IPv6 only (FreeBSD).
 
 import {
   sbappendaddr, sorwakeup, soisconnected, soseterror, m_freem, m_pullup, m_adj, m_length, M_PREPEND, in_cksum, in6_pseudo,
@@ -19,21 +28,23 @@ import {
 import {
   Socket, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SS_ISCONNECTED, SOL_SOCKET, PRU_SIZE, PRU_ATTACH, PRU_DETACH, PRU_BIND,
   PRU_CONNECT, PRU_DISCONNECT, PRU_SEND, PRU_SHUTDOWN, PRU_SOCKADDR, PRU_PEERADDR, PRU_CTLOUTPUT, SOCKADDR_IN6_SIZE,
-  SIN6_PORT, SIN6_FLOWINFO, SIN6_ADDR, SIN6_SCOPE_ID, sa_len, sa_family,
+  SIN6_PORT, SIN6_FLOWINFO, SIN6_ADDR, SIN6_SCOPE_ID, SOPT_SET, SOPT_GET, sa_len, sa_family, sockaddr_in_set, sockaddr_in6_mapped,
 } from "../sys/socket";
 import { Mbuf, M_BCAST, M_MCAST, mtod } from "../sys/mbuf";
 import {
   IP6_HDR_LEN, IP6_SRC, IP6_DST, in6_copy, in6_zero, ip6_nxt, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST,
   IN6_IS_ADDR_V4MAPPED, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER,
-  IN6API_ERROR, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, ICMP6_DST_UNREACH_ADMIN, ICMP6_PACKET_TOO_BIG,
+  IN6API_ERROR, IN6API_V6ONLY, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, ICMP6_DST_UNREACH_ADMIN, ICMP6_PACKET_TOO_BIG,
   ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_TRANSIT, ICMP6_PARAM_PROB,
 } from "../sys/in6";
-import { IPPROTO_UDP, UDP_HDR_LEN, UH_SPORT, UH_DPORT, UH_ULEN, UH_SUM } from "../sys/in";
+import { IPPROTO_UDP, UDP_HDR_LEN, UH_SPORT, UH_DPORT, UH_ULEN, UH_SUM, INADDR_ANY } from "../sys/in";
 import {
   inp, UDPSTAT_INC, UDPS_IPACKETS, UDPS_HDROPS, UDPS_BADSUM, UDPS_NOSUM, UDPS_BADLEN, UDPS_NOPORT, UDPS_NOPORTBCAST,
-  UDPS_FULLSOCK, UDPS_OPACKETS, UDPS_DELIVERED, UDPS_ODROPPED, INP_BOUNDADDR, INP_IPV6, in6p_laddr, in6p_faddr,
+  UDPS_FULLSOCK, UDPS_OPACKETS, UDPS_DELIVERED, UDPS_ODROPPED, INP_BOUNDADDR, INP_IPV4, INP_IPV6, INP_IPV6PROTO,
+  INP_IPV6_V6ONLY, IPPROTO_IPV6, IPV6_V6ONLY, in6p_laddr, in6p_faddr,
 } from "../netinet/udp/udp_var";
-import { in_pcballoc, in_pcbfree } from "../netinet/udp/in_pcb";
+import { in_pcballoc, in_pcbfree, in_pcbbind } from "../netinet/udp/in_pcb";
+import { udp_output, udp_connect, udp_disconnect, bindable } from "../netinet/udp_usrreq";
 import { AfApi, af_attach, af_detach, af_live, af_fn } from "../kmod/af_api";
 import { in6_pcbbind, in6_pcblookup, in6_pcblookup_exact, in6_pcblookup_connected } from "./in6_pcb";
 
@@ -55,6 +66,7 @@ const inet6 = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4)); // inet6's e
 const usrreqs6 = memory.data(PRU_SIZE, 4);
 const srcsa = memory.data(<i32>SOCKADDR_IN6_SIZE, 8);
 const abuf = memory.data(16, 8);
+const sinbuf = memory.data(16, 8); // a v4-mapped address as the sockaddr_in IPv4's code takes
 const sbuf = memory.data(16, 8);
 const loopback6 = memory.data<u8>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
@@ -81,6 +93,32 @@ function sa6(sa: usize, out: usize): i32 {
   if (sa_len(sa) < SOCKADDR_IN6_SIZE) return -2;
   in6_copy(out, sa + SIN6_ADDR);
   return <i32>bswap<u16>(load<u16>(sa + SIN6_PORT));
+}
+
+/** The IPv4 address (host order) in the v4-mapped address at a. */
+@inline function mapped4(a: usize): u32 {
+  return bswap<u32>(load<u32>(a, 12));
+}
+
+/** sinbuf as the sockaddr_in of the v4-mapped address at a and port (IPv4's code takes that). */
+function sin_of_mapped(a: usize, port: u32): usize {
+  sockaddr_in_set(sinbuf, mapped4(a), <u16>port);
+  return sinbuf;
+}
+
+/** p may carry IPv4: IPV6_V6ONLY off and not bound to a real IPv6 address (or already IPv4). */
+@inline function takes4(p: usize): bool {
+  return (inp(p).inp_flags & INP_IPV6_V6ONLY) == 0 && (inp(p).inp_vflag & INP_IPV4) != 0;
+}
+
+/** p is an IPv4 PCB now (bound or connected to a v4-mapped address): its addresses are inp_laddr/inp_faddr. */
+@inline function is4(p: usize): bool {
+  return (inp(p).inp_vflag & INP_IPV6) == 0;
+}
+
+/** p has a peer, IPv6 or v4-mapped. */
+@inline function connected(p: usize): bool {
+  return !IN6_IS_ADDR_UNSPECIFIED(in6p_faddr(p)) || inp(p).inp_faddr != INADDR_ANY;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -184,8 +222,20 @@ function selectsrc(p: usize, dst: usize, out: usize): i32 {
 }
 
 function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
-  if (control != 0) m_freem(control);
   const p = pcbOf(so);
+  if (p != 0 && (sa != 0 ? sa_family(sa) == AF_INET6 && sa_len(sa) >= SOCKADDR_IN6_SIZE && IN6_IS_ADDR_V4MAPPED(sa + SIN6_ADDR) : is4(p))) {
+    // IPv4 through this socket: to a v4-mapped destination, or to the v4-mapped peer.
+    let e: i32 = 0;
+    if (connected(p) && sa != 0) e = EISCONN;
+    else if (sa != 0 && !takes4(p)) e = EINVAL; // IPV6_V6ONLY, or bound to an IPv6 address
+    if (e != 0) {
+      m_freem(m);
+      if (control != 0) m_freem(control);
+      return -e;
+    }
+    return udp_output(so, m, sa != 0 ? sin_of_mapped(sa + SIN6_ADDR, <u32>bswap<u16>(load<u16>(sa + SIN6_PORT))) : 0, control, flags);
+  }
+  if (control != 0) m_freem(control);
   if (p == 0 || !live()) {
     m_freem(m);
     return p == 0 ? -EINVAL : -ENETUNREACH;
@@ -200,11 +250,11 @@ function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32)
   if (sa != 0) {
     let e: i32 = 0;
     const r = sa6(sa, abuf);
-    if (!IN6_IS_ADDR_UNSPECIFIED(in6p_faddr(p))) e = EISCONN;
+    if (connected(p)) e = EISCONN;
     else if (r == -1) e = EAFNOSUPPORT;
     else if (r == -2) e = EINVAL;
     else if (r == 0) e = EADDRNOTAVAIL;
-    else if (IN6_IS_ADDR_V4MAPPED(abuf)) e = EINVAL; // no v4-mapped sockets here
+    else if (is4(p)) e = EINVAL; // bound to a v4-mapped address: no IPv6 destination
     if (e != 0) {
       m_freem(m);
       return -e;
@@ -253,7 +303,11 @@ function udp6_attach(so: usize, proto: i32): i32 {
   if (pcbOf(so) != 0) return -EINVAL;
   const p = in_pcballoc(so);
   if (p == 0) return -ENOBUFS;
-  inp(p).inp_vflag = INP_IPV6;
+  const x = inp(p);
+  x.inp_vflag = INP_IPV6 | INP_IPV6PROTO;
+  // net.inet6.ip6.v6only of the vnet (on when inet6 has gone: nothing to read it from).
+  if (!live() || call_indirect<bool>(af_fn(inet6, IN6API_V6ONLY))) x.inp_flags |= INP_IPV6_V6ONLY;
+  else x.inp_vflag |= INP_IPV4;
   return 0;
 }
 
@@ -267,19 +321,34 @@ function udp6_bind(so: usize, sa: usize): i32 {
   if (p == 0) return -EINVAL;
   const r = sa6(sa, abuf);
   if (r == -1) return -EAFNOSUPPORT;
-  if (r == -2 || IN6_IS_ADDR_V4MAPPED(abuf)) return -EINVAL;
+  if (r == -2) return -EINVAL;
   const x = inp(p);
-  if (x.inp_lport != 0 || !IN6_IS_ADDR_UNSPECIFIED(in6p_laddr(p))) return -EINVAL;
+  if (x.inp_lport != 0 || !IN6_IS_ADDR_UNSPECIFIED(in6p_laddr(p)) || x.inp_laddr != INADDR_ANY) return -EINVAL;
+  const vflag = x.inp_vflag;
+  if (IN6_IS_ADDR_V4MAPPED(abuf)) {
+    // IPv4's bind, and the socket is IPv4 only from now on (EINVAL with IPV6_V6ONLY, as Linux).
+    if (!takes4(p)) return -EINVAL;
+    const a = mapped4(abuf);
+    if (!bindable(a)) return -EADDRNOTAVAIL;
+    x.inp_vflag = INP_IPV4 | INP_IPV6PROTO;
+    const e = in_pcbbind(p, a, <u32>r);
+    if (e != 0) x.inp_vflag = vflag;
+    else if (a != INADDR_ANY) x.inp_flags |= INP_BOUNDADDR;
+    return e;
+  }
   if (!IN6_IS_ADDR_UNSPECIFIED(abuf) && !IN6_IS_ADDR_MULTICAST(abuf) &&
       !(live() && call_indirect<bool>(af_fn(inet6, IN6API_LOCALIP), abuf, 0))) return -EADDRNOTAVAIL;
+  if (!IN6_IS_ADDR_UNSPECIFIED(abuf)) x.inp_vflag &= ~INP_IPV4; // an IPv6 address: IPv6 only (FreeBSD)
   const e = in6_pcbbind(p, abuf, <u32>r);
-  if (e == 0 && !IN6_IS_ADDR_UNSPECIFIED(abuf)) x.inp_flags |= INP_BOUNDADDR;
+  if (e != 0) x.inp_vflag = vflag;
+  else if (!IN6_IS_ADDR_UNSPECIFIED(abuf)) x.inp_flags |= INP_BOUNDADDR;
   return e;
 }
 
 function udp6_disconnect(so: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
+  if (is4(p)) return udp_disconnect(so); // it stays IPv4 (FreeBSD)
   if (IN6_IS_ADDR_UNSPECIFIED(in6p_faddr(p))) return -ENOTCONN;
   in6_zero(in6p_faddr(p));
   inp(p).inp_fport = 0;
@@ -292,18 +361,26 @@ function udp6_connect(so: usize, sa: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
   if (sa_family(sa) == AF_UNSPEC) {
-    if (!IN6_IS_ADDR_UNSPECIFIED(in6p_faddr(p))) udp6_disconnect(so);
+    if (connected(p)) udp6_disconnect(so);
     return 0;
   }
   const r = sa6(sa, abuf);
   if (r == -1) return -EAFNOSUPPORT;
-  if (r == -2 || IN6_IS_ADDR_V4MAPPED(abuf)) return -EINVAL;
-  if (!IN6_IS_ADDR_UNSPECIFIED(in6p_faddr(p))) return -EISCONN;
+  if (r == -2) return -EINVAL;
+  if (connected(p)) return -EISCONN;
+  const x = inp(p);
+  if (IN6_IS_ADDR_V4MAPPED(abuf)) {
+    // IPv4's connect; on success the socket is IPv4 only (it leaves IPv6's lookups).
+    if (!takes4(p)) return -EINVAL;
+    const e = udp_connect(so, sin_of_mapped(abuf, <u32>r));
+    if (e == 0 && x.inp_faddr != INADDR_ANY) x.inp_vflag = INP_IPV4 | INP_IPV6PROTO;
+    return e;
+  }
+  if (is4(p)) return -EINVAL; // bound to a v4-mapped address: no IPv6 peer
   if (IN6_IS_ADDR_UNSPECIFIED(abuf)) return 0;
   if (r == 0) return -EADDRNOTAVAIL;
   const e = selectsrc(p, abuf, sbuf);
   if (e != 0) return e;
-  const x = inp(p);
   if (x.inp_lport != 0) {
     if (in6_pcblookup_exact(abuf, <u32>r, sbuf, <u32>x.inp_lport, p) != 0) return -EADDRINUSE;
   } else {
@@ -314,6 +391,7 @@ function udp6_connect(so: usize, sa: usize): i32 {
   in6_copy(in6p_laddr(p), sbuf);
   in6_copy(in6p_faddr(p), abuf);
   x.inp_fport = <u16>r;
+  x.inp_vflag &= ~INP_IPV4; // connected over IPv6: IPv6 only (FreeBSD)
   soisconnected(so);
   return 0;
 }
@@ -325,21 +403,45 @@ function udp6_shutdown(so: usize): i32 {
 function udp6_sockaddr(so: usize, sa_out: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
-  sockaddr6_set(sa_out, in6p_laddr(p), inp(p).inp_lport);
+  if (is4(p)) sockaddr_in6_mapped(sa_out, inp(p).inp_laddr, inp(p).inp_lport);
+  else sockaddr6_set(sa_out, in6p_laddr(p), inp(p).inp_lport);
   return 0;
 }
 
 function udp6_peeraddr(so: usize, sa_out: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
-  if (IN6_IS_ADDR_UNSPECIFIED(in6p_faddr(p))) return -ENOTCONN;
-  sockaddr6_set(sa_out, in6p_faddr(p), inp(p).inp_fport);
+  if (!connected(p)) return -ENOTCONN;
+  if (is4(p)) sockaddr_in6_mapped(sa_out, inp(p).inp_faddr, inp(p).inp_fport);
+  else sockaddr6_set(sa_out, in6p_faddr(p), inp(p).inp_fport);
   return 0;
 }
 
-/** Socket-level options need nothing here; IPv6-level ones (hop limit, ...) are not implemented. */
+/**
+ * Socket-level options need nothing here. IPPROTO_IPV6: IPV6_V6ONLY (on when non-zero),
+ * settable until the socket has a port or an address (then EINVAL, FreeBSD's ip6_ctloutput);
+ * other IPv6-level options (hop limit, ...) are not implemented.
+ */
 function udp6_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize): i32 {
-  return level == SOL_SOCKET ? 0 : -ENOPROTOOPT;
+  if (level == SOL_SOCKET) return 0;
+  if (level != IPPROTO_IPV6 || name != IPV6_V6ONLY) return -ENOPROTOOPT;
+  const p = pcbOf(so);
+  if (p == 0) return -EINVAL;
+  const x = inp(p);
+  if (dir == SOPT_GET) {
+    store<i32>(valp, (x.inp_flags & INP_IPV6_V6ONLY) != 0 ? 1 : 0);
+    return 0;
+  }
+  if (dir != SOPT_SET) return -EINVAL;
+  if (x.inp_lport != 0 || !IN6_IS_ADDR_UNSPECIFIED(in6p_laddr(p)) || is4(p)) return -EINVAL; // bound already
+  if (load<i32>(valp) != 0) {
+    x.inp_flags |= INP_IPV6_V6ONLY;
+    x.inp_vflag &= ~INP_IPV4;
+  } else {
+    x.inp_flags &= ~INP_IPV6_V6ONLY;
+    x.inp_vflag |= INP_IPV4;
+  }
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -139,6 +139,18 @@ export const SIN6_FLOWINFO: usize = 4;
 export const SIN6_ADDR: usize = 8;
 export const SIN6_SCOPE_ID: usize = 24;
 
+/** Write a sockaddr_in6 for the v4-mapped address ::ffff:addr, port (host order) at sa (RFC 4291 2.5.5.2). */
+export function sockaddr_in6_mapped(sa: usize, addr: u32, port: u16): void {
+  store<u8>(sa + SA_LEN, <u8>SOCKADDR_IN6_SIZE);
+  store<u8>(sa + SA_FAMILY, 28); // AF_INET6
+  store<u16>(sa + SIN6_PORT, bswap<u16>(port));
+  store<u32>(sa + SIN6_FLOWINFO, 0);
+  store<u64>(sa + SIN6_ADDR, 0);
+  store<u32>(sa + SIN6_ADDR + 8, bswap<u32>(0xffff));
+  store<u32>(sa + SIN6_ADDR + 12, bswap<u32>(addr));
+  store<u32>(sa + SIN6_SCOPE_ID, 0);
+}
+
 /**
  * struct sockbuf: one direction of a socket's data. Datagram sockets keep records (each an
  * MT_SONAME mbuf with the sender's address, then the data) linked through m_nextpkt; stream

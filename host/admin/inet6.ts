@@ -314,8 +314,26 @@ export function netstatRn6(kernel: Kernel, vnet: Vnet): string {
 /** inet6_get / inet6_set selectors, named as assembly/netinet6/inet6.ts names them (K_*). */
 const K = {
   FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6,
-  MAXFRAGS: 10, MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, FRAG6_NFRAGS: 14,
+  MAXFRAGS: 10, MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, FRAG6_NFRAGS: 14, V6ONLY: 15,
 } as const;
+
+/**
+ * sysctl net.inet6.ip6.v6only for a vnet: the IPV6_V6ONLY new AF_INET6 sockets start with
+ * (true, FreeBSD's default: IPv6 only; false: dual-stack, IPv4 as ::ffff:a.b.c.d, as Linux's
+ * net.ipv6.bindv6only=0). Sockets already open keep theirs. docs/sockets.md "Dual-stack sockets".
+ */
+export function setV6only(kernel: Kernel, vnet: Vnet, on: boolean): void {
+  const x = inet6(kernel, "net.inet6.ip6.v6only");
+  checkVnet(kernel, vnet, "net.inet6.ip6.v6only");
+  if (typeof on !== "boolean") throw new ConfigError(`net.inet6.ip6.v6only: expected true or false, got ${String(on)}`);
+  const r = x.inet6_set(vnet.ptr, K.V6ONLY, on ? 1 : 0);
+  if (r !== 0) fail("net.inet6.ip6.v6only", r);
+}
+
+export function v6only(kernel: Kernel, vnet: Vnet): boolean {
+  checkVnet(kernel, vnet, "net.inet6.ip6.v6only");
+  return inet6(kernel, "net.inet6.ip6.v6only").inet6_get(vnet.ptr, K.V6ONLY) === 1;
+}
 
 /** sysctl net.inet6.ip6.forwarding=0|1 for a vnet. */
 export function setForwarding6(kernel: Kernel, vnet: Vnet, on: boolean): void {

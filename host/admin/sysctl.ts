@@ -9,7 +9,7 @@ import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError } from "../lib/errors.js";
 import { show } from "../lib/format.js";
 import { routeMultipath, setForwarding, forwarding, setIcmpLimit, icmpLimit, setIcmpTstampRepl, icmpTstampRepl, ipReassKnob, arpGcThresh, garpRexmitCount, type IpReassKnob } from "./inet.js";
-import { setForwarding6, forwarding6, setIcmp6Limit, icmp6Limit, nd6GcThresh, frag6Knob, type Frag6Knob } from "./inet6.js";
+import { setForwarding6, forwarding6, setIcmp6Limit, icmp6Limit, nd6GcThresh, frag6Knob, setV6only, v6only, type Frag6Knob } from "./inet6.js";
 import { tcpKnob, maxSockets, TCP_CC, type TcpKnob } from "./tcp.js";
 import { portRange, setPortRange } from "./udp.js";
 import { bridgeInheritMac } from "./bridge.js";
@@ -135,6 +135,7 @@ const LIST: SysctlKnob[] = [
   boolKnob("net.route.multipath", "", "a second gateway route to a prefix adds another path (flows spread by hash; 0: EEXIST)", (k, v) => routeMultipath(k, v), (k, v, on) => void routeMultipath(k, v, on)),
   boolKnob("net.link.bridge.inherit_mac", "if_bridge", "a bridge takes its first member's MAC", (k, v) => bridgeInheritMac(k, v), (k, v, on) => void bridgeInheritMac(k, v, on)),
   boolKnob("net.inet6.ip6.forwarding", "inet6", "forward IPv6 packets not addressed to this vnet", forwarding6, setForwarding6),
+  boolKnob("net.inet6.ip6.v6only", "inet6", "new AF_INET6 sockets are IPv6 only (IPV6_V6ONLY); 0: dual-stack, IPv4 as ::ffff:a.b.c.d", v6only, setV6only),
   {
     name: "net.inet6.icmp6.errppslimit", module: "inet6", description: "ICMPv6 errors sent per second (0: no limit)", parse: intIn(0, 1_000_000),
     get: icmp6Limit, set: (k, v, x) => setIcmp6Limit(k, v, x as number),

@@ -24,15 +24,16 @@
 // - reuseAddr sets SO_REUSEADDR and SO_REUSEPORT (what libuv does on the BSDs), so two
 //   sockets with it share a port.
 // - Names: dotted IPv4 addresses (udp4) or IPv6 literals (udp6), and "localhost" (no DNS);
-//   a udp6 socket is IPv6 only (no v4-mapped addresses, FreeBSD's default IPV6_V6ONLY) and
-//   reads its datagrams with recvfrom (the batched read is IPv4's); multicast membership
-//   is not available yet.
+//   a udp6 socket is IPv6 only unless ipv6Only is false or the vnet's net.inet6.ip6.v6only
+//   is 0 (then dual-stack: IPv4 peers as ::ffff:a.b.c.d, docs/sockets.md) and reads its
+//   datagrams with recvfrom (the batched read is IPv4's); multicast membership is not
+//   available yet.
 // - Buffer-size calls and setBroadcast/setTTL work before bind too.
 
 import { EventEmitter } from "node:events";
 import { checkVnet, type Kernel, type Vnet } from "../kern/kernel.js";
 import { ModuleNotLoadedError } from "../lib/errors.js";
-import { Socket, SocketError, socket, SOL_SOCKET, SO } from "../sockets/socket.js";
+import { Socket, SocketError, socket, SOL_SOCKET, SO, IPPROTO_IPV6, IPV6_V6ONLY } from "../sockets/socket.js";
 import { recvBatch, IPPROTO_UDP, UDP_MAXPAYLOAD, type UdpDatagram } from "../admin/udp.js";
 import { isIPv4, isIPv6 } from "../lib/addr.js";
 import { uvErrno, receivedType } from "./net_common.js";
@@ -41,7 +42,11 @@ export interface SocketOptions {
   type: "udp4" | "udp6";
   /** SO_REUSEADDR + SO_REUSEPORT: several sockets may bind the same port. */
   reuseAddr?: boolean;
-  /** Accepted for compatibility: a udp6 socket is always IPv6-only here. */
+  /**
+   * udp6: true: IPv6 only; false: dual-stack (IPv4 peers as ::ffff:a.b.c.d, and "::" also
+   * takes the port's IPv4 wildcard). Left out, the vnet's net.inet6.ip6.v6only decides (1 by
+   * default: IPv6 only), as Node on FreeBSD, whose libuv sets IPV6_V6ONLY only when asked.
+   */
   ipv6Only?: boolean;
   recvBufferSize?: number;
   sendBufferSize?: number;
@@ -171,6 +176,7 @@ export class DgramSocket extends EventEmitter {
         this.#sock.setsockopt(SOL_SOCKET, SO.REUSEADDR, true);
         this.#sock.setsockopt(SOL_SOCKET, SO.REUSEPORT, true);
       }
+      if (this.#six && opts.ipv6Only !== undefined) this.#sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, !!opts.ipv6Only);
       if (opts.recvBufferSize !== undefined) this.setRecvBufferSize(opts.recvBufferSize);
       if (opts.sendBufferSize !== undefined) this.setSendBufferSize(opts.sendBufferSize);
     } catch (e) {

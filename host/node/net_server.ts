@@ -3,7 +3,7 @@
 
 import { EventEmitter } from "node:events";
 import type { Kernel, Vnet } from "../kern/kernel.js";
-import { socket as newSocket, Socket, SocketError, SOL_SOCKET, SO } from "../sockets/socket.js";
+import { socket as newSocket, Socket, SocketError, SOL_SOCKET, SO, IPPROTO_IPV6, IPV6_V6ONLY, AF_INET6 } from "../sockets/socket.js";
 import { IPPROTO_TCP } from "../admin/tcp.js";
 import { asNetError, nodeError, RefHandle, resolveHost, toPort, inet, domainOf, type AddressInfo } from "./net_common.js";
 import { NetSocket } from "./net_socket.js";
@@ -25,7 +25,11 @@ export interface ListenOptions {
   port?: number | string;
   host?: string;
   backlog?: number;
-  /** Ignored (IPv4 only). */
+  /**
+   * With an IPv6 host: true listens for IPv6 only; false (the default, as Node's, whose libuv
+   * always sets IPV6_V6ONLY on a TCP bind) is dual-stack: "::" also takes the port's IPv4
+   * wildcard, and IPv4 clients show as ::ffff:a.b.c.d (docs/net.md).
+   */
   ipv6Only?: boolean;
   exclusive?: boolean;
 }
@@ -66,6 +70,7 @@ export class NetServer extends EventEmitter {
     let port: unknown = 0;
     let host: string | undefined;
     let backlog = 511;
+    let ipv6Only = false;
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === "function") cb = args.pop() as () => void;
     if (args.length > 0 && typeof args[0] === "object" && args[0] !== null) {
@@ -73,6 +78,7 @@ export class NetServer extends EventEmitter {
       port = o.port ?? 0;
       host = o.host;
       backlog = o.backlog ?? backlog;
+      ipv6Only = o.ipv6Only === true; // Node tests it for truth
     } else {
       if (args[0] !== undefined && args[0] !== null) port = args[0];
       if (typeof args[1] === "string") host = args[1];
@@ -93,6 +99,7 @@ export class NetServer extends EventEmitter {
     try {
       raw = newSocket(this.kernel, this.vnet, domainOf(addr), "stream", this.protocol);
       raw.setsockopt(SOL_SOCKET, SO.REUSEADDR, true);
+      if (raw.family === AF_INET6) raw.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, ipv6Only);
       try {
         raw.bind(addr, p);
       } catch (e) {

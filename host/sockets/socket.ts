@@ -26,6 +26,9 @@ export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
 export const SOL_SOCKET = 0xffff;
+/** Level and name of IPV6_V6ONLY (FreeBSD's values): setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0) before bind makes an AF_INET6 socket dual-stack. */
+export const IPPROTO_IPV6 = 41;
+export const IPV6_V6ONLY = 27;
 /** Level SOL_SOCKET option names (sys/socket.ts SO_*). */
 export const SO = {
   DEBUG: 0x1, ACCEPTCONN: 0x2, REUSEADDR: 0x4, KEEPALIVE: 0x8, DONTROUTE: 0x10, BROADCAST: 0x20, LINGER: 0x80,
@@ -153,9 +156,19 @@ export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
   }
   if (b[1] === AF_INET6 && len >= 28) {
     const dv = new DataView(b.buffer, b.byteOffset, len);
-    return { family: "inet6", address: formatIPv6(b.slice(8, 24)), port: dv.getUint16(2, false) };
+    return { family: "inet6", address: formatSockIPv6(b.subarray(8, 24)), port: dv.getUint16(2, false) };
   }
   return { family: b[1], bytes: b.slice(0, len) };
+}
+
+/**
+ * A socket's IPv6 address as text: RFC 5952, but a v4-mapped one (a dual-stack socket's IPv4
+ * peer) in the mixed form of RFC 5952 5, ::ffff:192.0.2.1, as inet_ntop and Node print it.
+ */
+function formatSockIPv6(a: Uint8Array): string {
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return formatIPv6(a.slice());
+  if (a[10] !== 0xff || a[11] !== 0xff) return formatIPv6(a.slice());
+  return `::ffff:${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
 }
 
 export function formatSockaddr(sa: SockAddr | undefined): string {
@@ -909,6 +922,7 @@ function optName(level: number, name: number): string {
     const e = Object.entries(SO).find(([, v]) => v === name);
     if (e) return `SO_${e[0]}`;
   }
+  if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) return "IPV6_V6ONLY";
   return `${level === SOL_SOCKET ? "SOL_SOCKET" : `level ${level}`}/${name}`;
 }
 

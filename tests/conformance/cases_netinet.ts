@@ -61,10 +61,7 @@ export const NETINET_CASES: readonly ConformanceCase[] = [
   cport("basic_ipv6", "the same over ::1"),
   lb("basic_ipv4", "16 listeners with SO_REUSEPORT_LB on one 127.0.0.1 port, 16,384 connections: each listener accepts more than 128"),
   lb("basic_ipv6", "the same over ::1"),
-  udpb("v4mapped", "an AF_INET6 datagram socket with IPV6_V6ONLY off sends to ::ffff:127.0.0.1 (bug 274009): sendto returns the length", {
-    status: "known-divergence",
-    reason: "wavnet's IPv6 sockets are always IPV6_V6ONLY (FreeBSD's default): the option cannot be turned off (ENOPROTOOPT) and a v4-mapped destination is refused (EINVAL)",
-  }),
+  udpb("v4mapped", "an AF_INET6 datagram socket with IPV6_V6ONLY off sends to ::ffff:127.0.0.1 (bug 274009): sendto returns the length"),
   udpb("gethostname", "getsockname of a newborn datagram socket: 0.0.0.0:0; after a sendto: 0.0.0.0 and a port"),
   udpb("gethostname_jailed", "in a non-VNET jail limited to 127.0.0.1, getsockname after sendto gives 127.0.0.1", {
     status: "not-applicable",

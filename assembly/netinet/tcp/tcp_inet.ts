@@ -159,6 +159,17 @@ function inet_to_sa(sa: usize, a: usize, port: u16): void {
   sockaddr_in_set(sa, load<u32>(a), port);
 }
 
+// IPv4 has no dual-stack sockets: no options of its level here, nothing mapped.
+function inet_init(tp: usize): void {}
+
+function inet_ctloutput(tp: usize, dir: i32, level: i32, name: i32, valp: usize): i32 {
+  return -ENOPROTOOPT;
+}
+
+function inet_unmap(a: usize, out: usize): u32 {
+  return 0;
+}
+
 const ops = changetype<TcpAfOps>(memory.data(offsetof<TcpAfOps>(), 4));
 const srcbuf = memory.data(16, 8);
 const laddrbuf = memory.data(16, 8);
@@ -177,6 +188,11 @@ export function tcp_inet_ops(): usize {
   ops.af_sa_to = inet_sa_to.index;
   ops.af_to_sa = inet_to_sa.index;
   ops.af_tsomax = inet_tsomax.index;
+  ops.af_init = inet_init.index;
+  ops.af_ctloutput = inet_ctloutput.index;
+  ops.af_unmap = inet_unmap.index;
+  ops.af_map_sa = inet_to_sa.index; // never called: nothing maps into IPv4
+  ops.af_dual = 0;
   return changetype<usize>(ops);
 }
 

@@ -11,6 +11,12 @@
 // ip6_output as built. Segments are never fragmented (IPV6_DONTFRAG): path MTU discovery
 // (RFC 8201) lowers the MSS on ICMPv6 packet too big. No checksum or segmentation offload
 // over IPv6 yet (af_tsomax 0): the checksum is computed at stash, in software.
+//
+// Dual-stack sockets (docs/sockets.md "Dual-stack sockets"): a new pcb takes inet6's
+// net.inet6.ip6.v6only (af_init); with IPV6_V6ONLY off (af_ctloutput, until bound) it is
+// TF_DUAL while unbound or on :: and unconnected, and IPv4's lookups see it. A bind or
+// connect to ::ffff:a.b.c.d (af_unmap) moves the pcb to IPv4's operations for good, and the
+// socket shows its addresses as ::ffff:a.b.c.d (af_map_sa).
 
 import { m_freem, m_pullup, m_adj, in_cksum, in6_pseudo } from "../../kmod/kapi";
 import { AfApi, af_attach, af_detach, af_live, af_fn } from "../../kmod/af_api";
@@ -22,8 +28,10 @@ import {
   ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, ICMP6_DST_UNREACH_ADMIN, ICMP6_PACKET_TOO_BIG, ICMP6_TIME_EXCEEDED,
   ICMP6_TIME_EXCEED_TRANSIT, ICMP6_PARAM_PROB, IPV6_MMTU,
 } from "../../sys/in6";
-import { EMSGSIZE, ECONNREFUSED, EHOSTUNREACH, ENOPROTOOPT } from "../../sys/errno";
-import { TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH_SUM, IPPROTO_TCP, TCP_HDR_MIN, th_sport, th_dport, th_seq } from "./tcp_var";
+import { EMSGSIZE, ECONNREFUSED, EHOSTUNREACH, ENOPROTOOPT, EINVAL } from "../../sys/errno";
+import { AF_INET, SOPT_GET, SOPT_SET } from "../../sys/socket";
+import { IN6API_V6ONLY } from "../../sys/in6";
+import { TP, TF_V6ONLY, TF_DUAL, TCPS_CLOSED, TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH_SUM, IPPROTO_TCP, TCP_HDR_MIN, th_sport, th_dport, th_seq } from "./tcp_var";
 import { tcp_input } from "./tcp_input";
 import { tcp_ctlerror } from "./tcp_subr";
 
@@ -154,7 +162,48 @@ function inet6_to_sa(sa: usize, a: usize, port: u16): void {
   store<u32>(sa + SIN6_SCOPE_ID, 0);
 }
 
+const IPPROTO_IPV6: i32 = 41;
+const IPV6_V6ONLY: i32 = 27;
+
+/** A new pcb of an AF_INET6 socket: IPV6_V6ONLY from net.inet6.ip6.v6only (on when inet6 has gone). */
+function inet6_init(tp: usize): void {
+  if (!live() || call_indirect<bool>(af_fn(inet6, IN6API_V6ONLY))) TP(tp).t_flags |= TF_V6ONLY;
+  else TP(tp).t_flags |= TF_DUAL;
+}
+
+/** IPPROTO_IPV6 options: IPV6_V6ONLY, settable until the socket is bound (EINVAL after, FreeBSD). */
+function inet6_ctloutput(tp: usize, dir: i32, level: i32, name: i32, valp: usize): i32 {
+  if (level != IPPROTO_IPV6 || name != IPV6_V6ONLY) return -ENOPROTOOPT;
+  const t = TP(tp);
+  if (dir == SOPT_GET) {
+    store<i32>(valp, (t.t_flags & TF_V6ONLY) != 0 ? 1 : 0);
+    return 0;
+  }
+  if (dir != SOPT_SET || t.t_lport != 0 || t.t_state != TCPS_CLOSED || t.t_af != changetype<usize>(ops)) return -EINVAL;
+  if (load<i32>(valp) != 0) t.t_flags = (t.t_flags | TF_V6ONLY) & ~TF_DUAL;
+  else t.t_flags = (t.t_flags | TF_DUAL) & ~TF_V6ONLY;
+  return 0;
+}
+
+/** ::ffff:a.b.c.d is IPv4's a.b.c.d (the pcb form: host order in the first 4 bytes). */
+function inet6_unmap(a: usize, out: usize): u32 {
+  if (!IN6_IS_ADDR_V4MAPPED(a)) return 0;
+  const v4 = bswap<u32>(load<u32>(a, 12));
+  memory.fill(out, 0, 16);
+  store<u32>(out, v4);
+  return AF_INET;
+}
+
+/** The sockaddr_in6 ::ffff:a.b.c.d of IPv4 pcb address a. */
+function inet6_map_sa(sa: usize, a: usize, port: u16): void {
+  memory.fill(mapbuf, 0, 16);
+  store<u32>(mapbuf, 0xffff0000, 8);
+  store<u32>(mapbuf, bswap<u32>(load<u32>(a)), 12);
+  inet6_to_sa(sa, mapbuf, port);
+}
+
 const ops = changetype<TcpAfOps>(memory.data(offsetof<TcpAfOps>(), 4));
+const mapbuf = memory.data(16, 8);
 const srcbuf = memory.data(16, 8);
 const dstbuf = memory.data(16, 8);
 const laddrbuf = memory.data(16, 8);
@@ -172,6 +221,11 @@ export function tcp_inet6_ops(): usize {
   ops.af_sa_to = inet6_sa_to.index;
   ops.af_to_sa = inet6_to_sa.index;
   ops.af_tsomax = inet6_tsomax.index;
+  ops.af_init = inet6_init.index;
+  ops.af_ctloutput = inet6_ctloutput.index;
+  ops.af_unmap = inet6_unmap.index;
+  ops.af_map_sa = inet6_map_sa.index;
+  ops.af_dual = AF_INET;
   return changetype<usize>(ops);
 }
 

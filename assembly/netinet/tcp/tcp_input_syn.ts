@@ -9,7 +9,7 @@ import { M_BCAST, M_MCAST, Mbuf } from "../../sys/mbuf";
 import { SO_KEEPALIVE, Sockbuf, Socket, so_rcv } from "../../sys/socket";
 import {
   TCPSTAT_INC, TCPS_ACCEPTS, TCPS_BADSYN, TCPS_CONNECTS, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_LISTENDROP, TCPS_SC_BADCOOKIE,
-  TCPS_SC_RECVCOOKIE, TCPS_SYN_RECEIVED, TCP_MINMSS, TF_ACKNOW, TF_NEEDFIN, TF_NODELAY, TF_PASSIVE, TF_RCVD_SCALE,
+  TCPS_SC_RECVCOOKIE, TCPS_SYN_RECEIVED, TCP_MINMSS, TF_ACKNOW, TF_NEEDFIN, TF_NODELAY, TF_PASSIVE, TF_DUAL, TF_V6ONLY, TF_RCVD_SCALE,
   TF_RCVD_TSTMP, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_PERMIT, TF_SACK_REQ, TH_ACKF, TH_RST, TH_SYN, TOF_MSS,
   TOF_SACKPERM, TOF_SCALE, TOF_TS, TP, TT_KEEP, TT_REXMT, TcpAfOps, V, th_off, th_sport, tp_faddr, tp_laddr,
 } from "./tcp_var";
@@ -100,10 +100,15 @@ export function tcp_listen_input(lp: usize, m: usize, ops: usize, src: usize, ds
 }
 
 /** A new connection's tcpcb under listener lp (socket so from sonewconn), in the hashes. */
-function listen_child(lp: usize, so: usize, src: usize, dst: usize, fport: u16): usize {
+function listen_child(lp: usize, ops: usize, so: usize, src: usize, dst: usize, fport: u16): usize {
   const lt = TP(lp);
   const tp = changetype<Socket>(so).so_pcb;
   const t = TP(tp);
+  // The segment's family: an IPv4 connection accepted by a dual-stack (AF_INET6) listener
+  // is an IPv4 pcb, whose socket shows ::ffff: addresses; a connection is never dual, and
+  // keeps the listener's IPV6_V6ONLY (FreeBSD copies the inp flags).
+  t.t_af = ops;
+  t.t_flags = (t.t_flags & ~(TF_DUAL | TF_V6ONLY)) | (lt.t_flags & TF_V6ONLY);
   memory.copy(tp_laddr(tp), dst, 16);
   memory.copy(tp_faddr(tp), src, 16);
   t.t_lport = lt.t_lport;
@@ -141,7 +146,7 @@ export function syncache_socket(lp: usize, ops: usize, faddr: usize, laddr: usiz
     TCPSTAT_INC(TCPS_LISTENDROP);
     return 0;
   }
-  const tp = listen_child(lp, so, faddr, laddr, fport);
+  const tp = listen_child(lp, ops, so, faddr, laddr, fport);
   const t = TP(tp);
   t.request_r_scale = <u8>rscale;
   t.iss = iss;

@@ -25,7 +25,7 @@ import {
 import { Mbuf, MT_DATA, M_PKTHDR, mtod } from "../../sys/mbuf";
 import { Socket, SO_REUSEPORT_LB, SS_NOFDREF, SOCKBUF_SIZE, so_snd, so_rcv, sbspace } from "../../sys/socket";
 import {
-  Tcpcb, TcpAfOps, TcpVnet, TP, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TF_INHASH, TF_INPORT, TF_INLISTEN, TCP_LISTENHASH_SIZE,
+  Tcpcb, TcpAfOps, TcpVnet, TP, TCPCB_SIZE, TcpGlobals, V, TCPSTAT_INC, tp_laddr, tp_faddr, tp_callout, TF_INHASH, TF_INPORT, TF_INLISTEN, TF_DUAL, TCP_LISTENHASH_SIZE,
   TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_HAVERCVDSYN, TCPS_TIME_WAIT, TCP_HASH_SIZE, TCP_HASH_MAX, TCP_PORTHASH_SIZE,
   TCP_EPH_FIRST, TCP_EPH_COUNT, TCP_PORTCNT_PAGES, TCP_PORTCNT_MANY, TCP_PORTCNT_MIN,
   TH_SPORT, TH_DPORT, TH_SEQ, TH_ACK, TH_OFFX, TH_FLAGSB, TH_WIN, TH_SUM, TH_URP, TH_RST, TH_ACKF, TCP_HDR_MIN,
@@ -566,6 +566,16 @@ export function tcp_lookup(ops: usize, laddr: usize, lport: u16, faddr: usize, f
   return 0;
 }
 
+/**
+ * t is seen by the lookups of family ops: a pcb of that family, or a dual-stack one (TF_DUAL:
+ * an AF_INET6 socket with IPV6_V6ONLY off, unbound or on the wildcard, unconnected), which
+ * the other family's lookups take for their own wildcard (its address, all zeros, is that
+ * family's wildcard too). Only IPv6's glue sets TF_DUAL, so "the other family" is IPv4.
+ */
+@inline function af_sees(t: Tcpcb, ops: usize): bool {
+  return t.t_af == ops || (t.t_flags & TF_DUAL) != 0;
+}
+
 /** A listener in a load-balancing group (SO_REUSEPORT_LB). */
 @inline function lb_member(tp: usize): bool {
   const so = TP(tp).t_socket;
@@ -589,14 +599,14 @@ export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16, faddr: u
     let n: u32 = 0;
     for (let tp = head; tp != 0; tp = TP(tp).t_hnext) {
       const t = TP(tp);
-      if (t.t_lport != lport || t.t_af != ops || !lb_member(tp)) continue;
+      if (t.t_lport != lport || !af_sees(t, ops) || !lb_member(tp)) continue;
       if (pass == 0 ? addr_eq(tp_laddr(tp), laddr) : addr_any(tp_laddr(tp))) n++;
     }
     if (n == 0) continue;
     let i = hash4(vv.isn_key1, laddr, faddr, lport, fport) % n;
     for (let tp = head; tp != 0; tp = TP(tp).t_hnext) {
       const t = TP(tp);
-      if (t.t_lport != lport || t.t_af != ops || !lb_member(tp)) continue;
+      if (t.t_lport != lport || !af_sees(t, ops) || !lb_member(tp)) continue;
       if (!(pass == 0 ? addr_eq(tp_laddr(tp), laddr) : addr_any(tp_laddr(tp)))) continue;
       if (i == 0) return tp;
       i--;
@@ -605,9 +615,10 @@ export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16, faddr: u
   let wild: usize = 0;
   for (let tp = head; tp != 0; tp = TP(tp).t_hnext) {
     const t = TP(tp);
-    if (t.t_lport != lport || t.t_af != ops) continue;
+    if (t.t_lport != lport || !af_sees(t, ops)) continue;
     if (addr_eq(tp_laddr(tp), laddr)) return tp;
-    if (wild == 0 && addr_any(tp_laddr(tp))) wild = tp;
+    // The wildcard: one of the family's own before a dual one (FreeBSD's local_wild first).
+    if (addr_any(tp_laddr(tp)) && (wild == 0 || (TP(wild).t_af != ops && t.t_af == ops))) wild = tp;
   }
   return wild;
 }
@@ -621,7 +632,7 @@ export function tcp_lookup_listen(ops: usize, laddr: usize, lport: u16, faddr: u
 export function tcp_port_conflict(me: usize, ops: usize, laddr: usize, lport: u16, reuseaddr: bool, reuseport: bool, reuselb: bool = false): bool {
   for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
     const t = TP(tp);
-    if (tp == me || t.t_lport != lport || t.t_af != ops) continue;
+    if (tp == me || t.t_lport != lport || !af_sees(t, ops)) continue;
     if (!addr_eq(tp_laddr(tp), laddr) && !addr_any(tp_laddr(tp)) && !addr_any(laddr)) continue;
     const so = t.t_socket;
     const theirs = so != 0 ? changetype<Socket>(so).so_options : 0;
@@ -645,7 +656,7 @@ export function tcp_port_usable(ops: usize, laddr: usize, lport: u16, faddr: usi
   if (port_free(lport)) return true;
   for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
     const t = TP(tp);
-    if (t.t_lport != lport || t.t_af != ops) continue;
+    if (t.t_lport != lport || !af_sees(t, ops)) continue;
     if ((t.t_flags & TF_INHASH) != 0) continue; // a connection: only its 4-tuple matters (below)
     if (addr_eq(tp_laddr(tp), laddr) || addr_any(tp_laddr(tp)) || addr_any(laddr)) return false;
   }
@@ -656,7 +667,7 @@ export function tcp_port_usable(ops: usize, laddr: usize, lport: u16, faddr: usi
 export function tcp_port_used(ops: usize, lport: u16): bool {
   if (port_free(lport)) return false;
   for (let tp = load<usize>(V().porthash + (<usize>porthash(lport) << 2)); tp != 0; tp = TP(tp).t_pnext) {
-    if (TP(tp).t_lport == lport && TP(tp).t_af == ops) return true;
+    if (TP(tp).t_lport == lport && af_sees(TP(tp), ops)) return true;
   }
   return false;
 }

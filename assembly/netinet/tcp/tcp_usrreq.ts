@@ -10,7 +10,7 @@
 
 import {
   sbappendstream, soisconnecting, soisdisconnecting, sbflush, m_freem, arc4random, ticks, zone_alloc, EINVAL, EADDRINUSE,
-  EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ENOMEM, ECONNABORTED, EOPNOTSUPP,
+  EADDRNOTAVAIL, EAFNOSUPPORT, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, ENOMEM, ECONNABORTED, EOPNOTSUPP, ENETUNREACH,
 } from "../../kmod/kapi";
 import {
   Socket, Sockbuf, SB_AUTOSIZE, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT, SO_REUSEPORT_LB, SOPT_SET, SOPT_GET, SOCKBUF_SIZE,
@@ -19,7 +19,7 @@ import {
 import {
   TP, V, TcpAfOps, tp_laddr, tp_faddr, TcpGlobals, TCPS_RCVMEMDROP, TCPSTAT_INC, TCPS_CONNATTEMPT, TCPS_CLOSED, TCPS_LISTEN, TCPS_SYN_SENT,
   TCPS_SYN_RECEIVED, TCPS_ESTABLISHED, TCPS_CLOSE_WAIT, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2, TCPS_LAST_ACK, TCPS_TIME_WAIT,
-  TF_NODELAY, TF_NOOPT, TF_NEEDFIN, TF_INABORT, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_REQ, TT_KEEP, TT_2MSL,
+  TF_NODELAY, TF_NOOPT, TF_NEEDFIN, TF_INABORT, TF_REQ_SCALE, TF_REQ_TSTMP, TF_SACK_REQ, TF_DUAL, TT_KEEP, TT_2MSL,
   TCPTV_FINWAIT2, TCP_MSS_DEFAULT, TCP_MINMSS, TCP_MAX_WINSHIFT, IPPROTO_TCP, TCP_NODELAY, TCP_MAXSEG, TCP_NOOPT,
   TCP_INFO_STATE, TCP_CONGESTION, TCP_KEEPINIT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, CC_CUBIC, TCP_EPH_FIRST, TCP_EPH_COUNT,
 } from "./tcp_var";
@@ -42,6 +42,44 @@ export function tcp_af_register(af: u32, ops: usize): void {
 }
 
 const abuf = memory.data(16, 8);
+const ubuf = memory.data(16, 8);
+
+// Dual-stack sockets (docs/sockets.md "Dual-stack sockets"). A pcb of a socket whose family
+// serves another one too (af_dual: IPv6's serves IPv4) is TF_DUAL while IPV6_V6ONLY is off and
+// it is unbound or on the wildcard; a bind or connect to an address that stands for the other
+// family (af_unmap: ::ffff:a.b.c.d) moves the pcb to that family's operations, and the
+// socket's family writes its addresses (af_map_sa). TCP still names no family.
+
+/** The operations of the family tp's dual-stack socket also serves, or 0. */
+@inline function dualOps(tp: usize): usize {
+  return (TP(tp).t_flags & TF_DUAL) != 0 ? opsFor(OPS(TP(tp).t_af).af_dual) : 0;
+}
+
+/**
+ * abuf (an address parse() read) stands for another family's (::ffff:a.b.c.d): the pcb
+ * moves to that family's operations with abuf rewritten in its form. 0 when it does not
+ * (nothing changed) or it did; -EINVAL when the socket may not (IPV6_V6ONLY, or bound to an
+ * address of its own family); -ENETUNREACH when that family is not in the kernel.
+ */
+function unmap(tp: usize): i32 {
+  const t = TP(tp);
+  const af = call_indirect<u32>(OPS(t.t_af).af_unmap, abuf, ubuf);
+  if (af == 0) return 0;
+  if ((t.t_flags & TF_DUAL) == 0) return -EINVAL;
+  const o = opsFor(af);
+  if (o == 0) return -ENETUNREACH;
+  memory.copy(abuf, ubuf, 16);
+  t.t_af = o;
+  t.t_flags &= ~TF_DUAL;
+  return 0;
+}
+
+/** The socket's sockaddr for addr:port of tp: its family's own form, or the mapped one when the pcb went over to another family. */
+function to_sa(so: usize, tp: usize, sa_out: usize, addr: usize, port: u16): void {
+  const own = opsFor(S(so).so_family);
+  if (own != 0 && own != TP(tp).t_af) call_indirect<void>(OPS(own).af_map_sa, sa_out, addr, port);
+  else call_indirect<void>(OPS(TP(tp).t_af).af_to_sa, sa_out, addr, port);
+}
 
 @inline function S(so: usize): Socket { return changetype<Socket>(so); }
 @inline function OPS(ops: usize): TcpAfOps { return changetype<TcpAfOps>(ops); }
@@ -94,6 +132,7 @@ function tcp_attach(so: usize, proto: i32): i32 {
   let r = 0;
   if (tp == 0) r = tables ? -ENOBUFS : -ENOMEM;
   else {
+    call_indirect<void>(OPS(ops).af_init, tp); // IPV6_V6ONLY's default
     const vv = V();
     if (vv.use_rfc1323 != 0) TP(tp).t_flags |= TF_REQ_SCALE | TF_REQ_TSTMP;
     if (vv.use_sack != 0) TP(tp).t_flags |= TF_SACK_REQ;
@@ -161,7 +200,8 @@ function ephemeral(tp: usize): i32 {
   for (let i: u32 = 0; i < n; i++) {
     p = p + 1;
     if (p < first || p > 65535) p = first;
-    if (!tcp_port_used(t.t_af, <u16>p)) {
+    const d = dualOps(tp);
+    if (!tcp_port_used(t.t_af, <u16>p) && (d == 0 || !tcp_port_used(d, <u16>p))) {
       vv.lastport = p;
       t.t_lport = <u16>p;
       tcp_port_insert(tp);
@@ -204,17 +244,33 @@ function tcp_bind(so: usize, sa: usize): i32 {
   const port = parse(tp, sa);
   if (port < 0) return -EAFNOSUPPORT;
   if (t.t_lport != 0 || t.t_state != TCPS_CLOSED) return -EINVAL;
-  if (!addr_any(abuf) && !call_indirect<bool>(OPS(t.t_af).af_localip, abuf)) return -EADDRNOTAVAIL;
-  memory.copy(tp_laddr(tp), abuf, 16);
-  if (port == 0) return ephemeral(tp);
-  const opts = S(so).so_options;
-  if (tcp_port_conflict(tp, t.t_af, abuf, <u16>port, (opts & <u32>SO_REUSEADDR) != 0, (opts & <u32>SO_REUSEPORT) != 0, (opts & <u32>SO_REUSEPORT_LB) != 0)) {
-    memory.fill(tp_laddr(tp), 0, 16);
-    return -EADDRINUSE;
+  const ops0 = t.t_af;
+  const flags0 = t.t_flags;
+  let e = unmap(tp);
+  if (e == -ENETUNREACH) e = -EADDRNOTAVAIL; // no such address here
+  if (e != 0) return e;
+  if (!addr_any(abuf)) t.t_flags &= ~TF_DUAL; // an address of its own family: that family only
+  if (!addr_any(abuf) && !call_indirect<bool>(OPS(t.t_af).af_localip, abuf)) e = -EADDRNOTAVAIL;
+  else {
+    memory.copy(tp_laddr(tp), abuf, 16);
+    if (port == 0) e = ephemeral(tp);
+    else {
+      const opts = S(so).so_options;
+      const ra = (opts & <u32>SO_REUSEADDR) != 0, rp = (opts & <u32>SO_REUSEPORT) != 0, rl = (opts & <u32>SO_REUSEPORT_LB) != 0;
+      const d = dualOps(tp); // a dual wildcard bind takes the other family's wildcard too
+      if (tcp_port_conflict(tp, t.t_af, abuf, <u16>port, ra, rp, rl) || (d != 0 && tcp_port_conflict(tp, d, abuf, <u16>port, ra, rp, rl))) e = -EADDRINUSE;
+      else {
+        t.t_lport = <u16>port;
+        tcp_port_insert(tp);
+      }
+    }
   }
-  t.t_lport = <u16>port;
-  tcp_port_insert(tp);
-  return 0;
+  if (e != 0) {
+    memory.fill(tp_laddr(tp), 0, 16);
+    t.t_af = ops0;
+    t.t_flags = flags0;
+  }
+  return e;
 }
 
 function tcp_connect(so: usize, sa: usize): i32 {
@@ -224,12 +280,25 @@ function tcp_connect(so: usize, sa: usize): i32 {
   const port = parse(tp, sa);
   if (port < 0) return -EAFNOSUPPORT;
   if (t.t_state != TCPS_CLOSED) return -EISCONN;
-  if (port == 0 || addr_any(abuf) || call_indirect<bool>(OPS(t.t_af).af_badaddr, abuf)) return -EADDRNOTAVAIL;
+  const ops0 = t.t_af;
+  const flags0 = t.t_flags;
+  const u = unmap(tp); // ::ffff:a.b.c.d: an IPv4 connection from now on
+  if (u != 0) return u;
+  // A connection is of one family: the pcb is no longer dual (restored if this fails).
+  t.t_flags &= ~TF_DUAL;
+  if (port == 0 || addr_any(abuf) || call_indirect<bool>(OPS(t.t_af).af_badaddr, abuf)) {
+    t.t_af = ops0;
+    t.t_flags = flags0;
+    return -EADDRNOTAVAIL;
+  }
   memory.copy(tp_faddr(tp), abuf, 16);
   if (addr_any(tp_laddr(tp))) {
     const r = call_indirect<i32>(OPS(t.t_af).af_selectsrc, tp_faddr(tp), tp_laddr(tp));
     if (r != 0) {
       memory.fill(tp_faddr(tp), 0, 16);
+      memory.fill(tp_laddr(tp), 0, 16);
+      t.t_af = ops0;
+      t.t_flags = flags0;
       return neg(r);
     }
   }
@@ -241,6 +310,9 @@ function tcp_connect(so: usize, sa: usize): i32 {
   else if (tcp_lookup(t.t_af, tp_laddr(tp), t.t_lport, tp_faddr(tp), <u16>port) != 0) r = -EADDRINUSE;
   if (r != 0) {
     memory.fill(tp_faddr(tp), 0, 16);
+    if (t.t_af != ops0) memory.fill(tp_laddr(tp), 0, 16); // the other family's source: back to ::
+    t.t_af = ops0;
+    t.t_flags = flags0;
     tcp_exit();
     return r;
   }
@@ -330,7 +402,7 @@ function tcp_listen(so: usize, backlog: i32): i32 {
 function tcp_accept(so: usize, sa_out: usize): i32 {
   const tp = S(so).so_pcb;
   if (tp == 0) return -ECONNABORTED;
-  call_indirect<void>(OPS(TP(tp).t_af).af_to_sa, sa_out, tp_faddr(tp), TP(tp).t_fport);
+  to_sa(so, tp, sa_out, tp_faddr(tp), TP(tp).t_fport);
   return 0;
 }
 
@@ -388,14 +460,14 @@ function tcp_shutdown(so: usize): i32 {
 function tcp_sockaddr(so: usize, sa_out: usize): i32 {
   const tp = S(so).so_pcb;
   if (tp == 0) return -EINVAL;
-  call_indirect<void>(OPS(TP(tp).t_af).af_to_sa, sa_out, tp_laddr(tp), TP(tp).t_lport);
+  to_sa(so, tp, sa_out, tp_laddr(tp), TP(tp).t_lport);
   return 0;
 }
 
 function tcp_peeraddr(so: usize, sa_out: usize): i32 {
   const tp = S(so).so_pcb;
   if (tp == 0 || TP(tp).t_fport == 0) return -ENOTCONN;
-  call_indirect<void>(OPS(TP(tp).t_af).af_to_sa, sa_out, tp_faddr(tp), TP(tp).t_fport);
+  to_sa(so, tp, sa_out, tp_faddr(tp), TP(tp).t_fport);
   return 0;
 }
 
@@ -411,7 +483,11 @@ function tcp_ctloutput(so: usize, dir: i32, level: i32, name: i32, valp: usize):
     }
     return 0;
   }
-  if (level != <i32>IPPROTO_TCP) return -ENOPROTOOPT;
+  if (level != <i32>IPPROTO_TCP) {
+    // The family's own level (IPPROTO_IPV6: IPV6_V6ONLY), by the socket's family.
+    const own = opsFor(S(so).so_family);
+    return own != 0 ? call_indirect<i32>(OPS(own).af_ctloutput, tp, dir, level, name, valp) : -ENOPROTOOPT;
+  }
   const v = load<i32>(valp);
   if (dir == SOPT_GET) {
     let out: i32 = 0;

@@ -117,6 +117,10 @@ export const TF_INHASH: u32 = 0x400000; // on the connection hash (has a foreign
 export const TF_INPORT: u32 = 0x800000; // on the port hash (bound)
 export const TF_INLISTEN: u32 = 0x1000000; // on the listen hash (LISTEN)
 export const TF_TSO: u32 = 0x2000000; // large segments (TSO) sent: an ACK may cover many SMSS (cc)
+export const TF_V6ONLY: u32 = 0x4000000; // IPV6_V6ONLY on (AF_INET6 sockets; their glue's af_ctloutput)
+// Dual-stack (IPV6_V6ONLY off, unbound or bound to the wildcard, not connected): IPv4's lookups
+// see this pcb of another family as their own wildcard (tcp_subr.ts af_sees; docs/sockets.md)
+export const TF_DUAL: u32 = 0x8000000;
 
 // Timers: deadlines in µs kept in the tcpcb, one callout for all (tcp_timer.ts).
 export const TT_REXMT: u32 = 0;
@@ -174,6 +178,14 @@ export const CC_CUBIC: u32 = 1;
 //   af_badaddr(addr): bool  never talk to it (multicast, broadcast, unspecified)
 //   af_tsomax(faddr): u32   largest TCP header + data one large (TSO) segment to faddr may
 //     carry now, 0 = the route's interface does not assist segmentation
+// Dual-stack sockets (IPV6_V6ONLY off; only IPv6's glue does more than refuse):
+//   af_init(tp): void      a new pcb of a socket of this family: its IPV6_V6ONLY default
+//   af_ctloutput(tp, dir, level, name, valp): i32   the family's own socket options
+//   af_unmap(addr, out): u32   addr stands for an address of another family (::ffff:a.b.c.d):
+//     that family, its address written at out; 0 when it does not
+//   af_map_sa(sa_out, addr, port): void   this family's sockaddr for an address of the
+//     family af_unmap names (a socket of this family whose pcb went over to it)
+//   af_dual (a value): the family a dual-stack socket of this family also serves, 0: none
 @unmanaged export class TcpAfOps {
   af: u32;
   af_stash: u32;
@@ -186,6 +198,11 @@ export const CC_CUBIC: u32 = 1;
   af_sa_to: u32; // (sa, addr_out): u16 port; 0xffffffff when sa is not of the family
   af_to_sa: u32; // (sa_out, addr, port): void
   af_tsomax: u32;
+  af_init: u32;
+  af_ctloutput: u32;
+  af_unmap: u32;
+  af_map_sa: u32;
+  af_dual: u32;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 // SO_REUSEADDR/SO_REUSEPORT), connect, disconnect, and the lookups input and ICMP use.
 //
 // Every function runs with curvnet = the PCB's vnet. Addresses and ports are host order.
-// IPv6 PCBs (inp_vflag INP_IPV6) share the list, the port hash and the ephemeral ports;
-// the lookups here are IPv4's and pass them by (netinet6/in6_pcb.ts has IPv6's: a port
-// may be bound once per family, FreeBSD's default IPV6_V6ONLY).
+// IPv6 PCBs share the list, the port hash and the ephemeral ports; the lookups here are
+// IPv4's and see the PCBs marked INP_IPV4: AF_INET sockets' and the AF_INET6 sockets that
+// take IPv4 too (IPV6_V6ONLY off: dual, or bound or connected to a v4-mapped address;
+// udp_var.ts). netinet6/in6_pcb.ts has IPv6's lookups: with IPV6_V6ONLY on (FreeBSD's
+// default) a port may be bound once per family.
 //
 // Bind conflicts follow in_pcbbind_setup: a socket with neither SO_REUSEADDR nor
 // SO_REUSEPORT conflicts with any PCB on the port whose local address overlaps (equal, or
@@ -18,7 +20,7 @@
 import { zone_alloc, zone_free, kmem_alloc, kmem_free, curvnet, arc4random } from "../../kmod/kapi";
 import { Socket, SO_REUSEADDR, SO_REUSEPORT } from "../../sys/socket";
 import { INADDR_ANY, IN_MULTICAST } from "../../sys/in";
-import { Inpcb, UdpGlobals, V, inp, INP_INHASH, UDB_HASHMASK, UDB_HASHSIZE, UDP_TTL_DEFAULT } from "./udp_var";
+import { Inpcb, UdpGlobals, V, inp, INP_INHASH, INP_IPV4, INP_IPV6PROTO, UDB_HASHMASK, UDB_HASHSIZE, UDP_TTL_DEFAULT } from "./udp_var";
 
 const EADDRINUSE: i32 = 48;
 const EADDRNOTAVAIL: i32 = 49;
@@ -117,7 +119,7 @@ export function in_pcblookup_local(laddr: u32, lport: u32, wild: bool): usize {
   let matchwild: u32 = 3;
   for (let p = in_pcbchain(lport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (<u32>x.inp_lport != lport || x.inp_vflag != 0) continue;
+    if (<u32>x.inp_lport != lport || (x.inp_vflag & INP_IPV4) == 0) continue;
     if (!wild) {
       if (x.inp_faddr == INADDR_ANY && x.inp_laddr == laddr) return p;
       continue;
@@ -191,7 +193,7 @@ export function in_pcbbind(p: usize, laddr: u32, lport: u32): i32 {
 export function in_pcblookup_exact(faddr: u32, fport: u32, laddr: u32, lport: u32, except: usize): usize {
   for (let p = in_pcbchain(lport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (p != except && x.inp_vflag == 0 && <u32>x.inp_lport == lport && x.inp_faddr == faddr && <u32>x.inp_fport == fport && x.inp_laddr == laddr) return p;
+    if (p != except && (x.inp_vflag & INP_IPV4) != 0 && <u32>x.inp_lport == lport && x.inp_faddr == faddr && <u32>x.inp_fport == fport && x.inp_laddr == laddr) return p;
   }
   return 0;
 }
@@ -199,14 +201,15 @@ export function in_pcblookup_exact(faddr: u32, fport: u32, laddr: u32, lport: u3
 /**
  * in_pcblookup for a received unicast datagram src:sport -> dst:dport: a connected PCB with
  * exactly that 4-tuple, else an unconnected one bound to dst, else one bound to the
- * wildcard. On a shared port (SO_REUSEPORT) the most recently bound wins.
+ * wildcard, an AF_INET socket's before a dual AF_INET6 one's (FreeBSD's local_wild before
+ * local_wild_mapped). On a shared port (SO_REUSEPORT) the most recently bound wins.
  */
 export function in_pcblookup(src: u32, sport: u32, dst: u32, dport: u32): usize {
   let wildp: usize = 0;
   let local: usize = 0;
   for (let p = in_pcbchain(dport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (<u32>x.inp_lport != dport || x.inp_vflag != 0) continue;
+    if (<u32>x.inp_lport != dport || (x.inp_vflag & INP_IPV4) == 0) continue;
     if (x.inp_faddr != INADDR_ANY) {
       if (x.inp_faddr == src && <u32>x.inp_fport == sport && x.inp_laddr == dst) return p;
       continue;
@@ -214,7 +217,7 @@ export function in_pcblookup(src: u32, sport: u32, dst: u32, dport: u32): usize 
     if (x.inp_laddr == dst) {
       if (local == 0) local = p;
     } else if (x.inp_laddr == INADDR_ANY) {
-      if (wildp == 0) wildp = p;
+      if (wildp == 0 || ((inp(wildp).inp_vflag & INP_IPV6PROTO) != 0 && (x.inp_vflag & INP_IPV6PROTO) == 0)) wildp = p;
     }
   }
   return local != 0 ? local : wildp;
@@ -224,7 +227,7 @@ export function in_pcblookup(src: u32, sport: u32, dst: u32, dport: u32): usize 
 export function in_pcblookup_connected(faddr: u32, fport: u32, laddr: u32, lport: u32): usize {
   for (let p = in_pcbchain(lport); p != 0; p = inp(p).inp_hnext) {
     const x = inp(p);
-    if (x.inp_vflag == 0 && <u32>x.inp_lport == lport && x.inp_faddr == faddr && x.inp_faddr != INADDR_ANY && <u32>x.inp_fport == fport &&
+    if ((x.inp_vflag & INP_IPV4) != 0 && <u32>x.inp_lport == lport && x.inp_faddr == faddr && x.inp_faddr != INADDR_ANY && <u32>x.inp_fport == fport &&
         (x.inp_laddr == laddr || x.inp_laddr == INADDR_ANY)) return p;
   }
   return 0;

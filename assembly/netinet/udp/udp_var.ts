@@ -43,6 +43,9 @@ export const IP_TTL: i32 = 4;
 // message of the same type (FreeBSD gives both the number 7 on purpose: one buffer serves both).
 export const IP_RECVDSTADDR: i32 = 7;
 export const IP_SENDSRCADDR: i32 = 7;
+// IPPROTO_IPV6 options (FreeBSD netinet6/in6.h values)
+export const IPPROTO_IPV6: i32 = 41;
+export const IPV6_V6ONLY: i32 = 27;
 
 // ---------------------------------------------------------------------------------------
 
@@ -60,19 +63,27 @@ export const IP_SENDSRCADDR: i32 = 7;
   inp_flags: u32; // INP_*
   inp_ttl: u8; // IPv6: the hop limit
   inp_tos: u8;
-  inp_vflag: u8; // 0: IPv4 (inp_laddr/inp_faddr), INP_IPV6: IPv6 (the 16-byte fields below)
+  inp_vflag: u8; // INP_IPV4: IPv4 lookups see it (inp_laddr/inp_faddr); INP_IPV6: IPv6 ones (the 16-byte fields below)
   inp_spare: u8;
   inp_laddr6_0: u64; // IPv6 local address (network order); :: = wildcard
   inp_laddr6_1: u64;
   inp_faddr6_0: u64; // IPv6 peer; :: = not connected
   inp_faddr6_1: u64;
 }
-export const INP_IPV6: u8 = 6;
+// inp_vflag (FreeBSD's values). An AF_INET socket's PCB is INP_IPV4; an AF_INET6 socket's is
+// INP_IPV6PROTO with INP_IPV6, and also INP_IPV4 while IPV6_V6ONLY is off and it is unbound or
+// bound to :: (dual: both families' lookups see it, with inp_laddr 0 = the IPv4 wildcard). An
+// AF_INET6 socket bound or connected to a v4-mapped address (::ffff:a.b.c.d) is INP_IPV4 |
+// INP_IPV6PROTO: an IPv4 PCB (inp_laddr/inp_faddr) whose addresses the socket shows mapped.
+export const INP_IPV4: u8 = 0x1;
+export const INP_IPV6: u8 = 0x2;
+export const INP_IPV6PROTO: u8 = 0x4;
 @inline export function in6p_laddr(p: usize): usize { return p + offsetof<Inpcb>("inp_laddr6_0"); }
 @inline export function in6p_faddr(p: usize): usize { return p + offsetof<Inpcb>("inp_faddr6_0"); }
 export const INP_INHASH: u32 = 0x1; // on the port hash
 export const INP_BOUNDADDR: u32 = 0x2; // laddr was given to bind() (kept by disconnect)
 export const INP_RECVDSTADDR: u32 = 0x4; // IP_RECVDSTADDR: note each datagram's destination
+export const INP_IPV6_V6ONLY: u32 = 0x8; // IPV6_V6ONLY on (FreeBSD's IN6P_IPV6_V6ONLY): no IPv4 through this AF_INET6 socket
 
 /** The per-vnet part of the module (at offset 0 of its VNET space). */
 @unmanaged export class UdpVnet {
