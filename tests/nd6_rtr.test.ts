@@ -6,12 +6,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Kernel, type Interface, type Vnet, type VirtualClock } from "../host/index.js";
-import { parseIPv6, formatIPv6, addAddress6, addresses6, addRoute6, delAddress6, delRoute6, routes6, routeGet6, setForwarding6, icmp6Stats, nd6Stats, ndpTable, ifconfigInet6Lines } from "../host/admin/inet6.js";
+import { ip6Stats, parseIPv6, formatIPv6, addAddress6, addresses6, addRoute6, delAddress6, delRoute6, routes6, routeGet6, setForwarding6, icmp6Stats, nd6Stats, ndpTable, ifconfigInet6Lines } from "../host/admin/inet6.js";
 import { setAcceptRtadv, acceptRtadvDefault, advertise, ndIfinfo, defaultRouters, prefixList6 } from "../host/admin/rtadv.js";
 import { ping6 } from "../host/admin/ping.js";
 import { parseMac } from "../host/admin/ifnet.js";
 import { ConfigError } from "../host/lib/errors.js";
-import { raPacket } from "./helpers/inet6.js";
+import { raPacket, ip6Packet, cksum6, cat } from "./helpers/inet6.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
 
 const clock = (k: Kernel) => k.clock as VirtualClock;
@@ -79,6 +79,10 @@ test("a SLAAC host solicits, gets its address and default route from the router'
   assert.equal(ndpTable(k, H).find((n) => n.address === `${linkLocal(rh)}%${h.name}`)?.router, true, "the router's entry, flagged a router");
   const p = await ping6(k, H, "fd00:2::2", { count: 2 });
   assert.equal(p.received, 2, p.text);
+  // The MTU option binds: 1400 bytes of echo leave in fragments although the epair's MTU is 1500.
+  const f0 = ip6Stats(k, H).fragmented;
+  assert.equal((await ping6(k, H, "fd00:2::2", { count: 1, size: 1400 })).received, 1);
+  assert.equal(ip6Stats(k, H).fragmented - f0, 1, "fragmented to the advertised link MTU");
   assert.equal(routeGet6(k, H, "fd00:2::2")?.source, mine, "from the SLAAC address");
   void S;
   k.shutdown();
@@ -262,4 +266,65 @@ test("vnets destroyed with routers, prefixes, SLAAC addresses and advertising le
   const z = Object.fromEntries(k.vmstatZ().map((x) => [x.name, x.used]));
   assert.deepEqual([z["nd_defrouter"], z["nd_prefix"], z["nd_ifinfo"], z["in6_ifaddr"], z["rt6entry"]], [0, 0, 0, base["in6_ifaddr"], base["rt6entry"]], "what vnet0 had at boot");
   k.shutdown();
+});
+
+/** A router solicitation from src on e (RFC 4861 4.1), with a source link-layer option when sll. */
+function rs(e: Interface, o: { src: string; sll?: boolean; hlim?: number; code?: number }): number {
+  const opt = o.sll ? cat(new Uint8Array([1, 1]), parseMac("02:00:00:00:77:77")) : new Uint8Array(0);
+  const m = cat(new Uint8Array([133, o.code ?? 0, 0, 0, 0, 0, 0, 0]), opt);
+  new DataView(m.buffer).setUint16(2, cksum6(parseIPv6(o.src, "s"), parseIPv6("ff02::2", "d"), 58, m));
+  return e.receive(ether("02:00:00:00:77:77", "33:33:00:00:00:02", 0x86dd, ip6Packet({ src: o.src, dst: "ff02::2", nxt: 58, hlim: o.hlim ?? 255, payload: m })));
+}
+
+test("router solicitations are checked (RFC 4861 6.1.1): from :: without a link-layer option, hop limit 255, code 0; hosts ignore them", async () => {
+  const { k, R, rh, h, H } = await lab();
+  sec(k, 40);
+  const s0 = icmp6Stats(k, R);
+  const n0 = nd6Stats(k, R);
+  rs(rh, { src: "::", sll: true });
+  rs(rh, { src: "fe80::7777", code: 1 });
+  assert.equal(icmp6Stats(k, R).badrs - s0.badrs, 2);
+  rs(rh, { src: "fe80::7777", sll: true, hlim: 64 });
+  assert.equal(icmp6Stats(k, R).ndhlim - s0.ndhlim, 1);
+  assert.equal(nd6Stats(k, R).rsin - n0.rsin, 0);
+  sec(k, 1);
+  assert.equal(nd6Stats(k, R).raout - n0.raout, 0, "no answer to a bad one");
+  rs(rh, { src: "fe80::7777", sll: true });
+  assert.equal(nd6Stats(k, R).rsin - n0.rsin, 1);
+  assert.equal(ndpTable(k, R).find((e) => e.address === `fe80::7777%${rh.name}`)?.mac, "02:00:00:00:77:77", "the solicitor's MAC learned");
+  rs(rh, { src: "::" });
+  sec(k, 0.6);
+  assert.equal(nd6Stats(k, R).raout - n0.raout, 1, "two solicitations at once, one answer within MAX_RA_DELAY_TIME");
+  rs(rh, { src: "::" });
+  sec(k, 2.3);
+  assert.equal(nd6Stats(k, R).raout - n0.raout, 1, "the next answer waits for MIN_DELAY_BETWEEN_RAS (3 s)");
+  sec(k, 0.8);
+  assert.equal(nd6Stats(k, R).raout - n0.raout, 2, "and then comes");
+  rs(h, { src: "fe80::7777", sll: true });
+  assert.equal(nd6Stats(k, H).rsin, 0, "a host discards solicitations");
+  k.shutdown();
+});
+
+test("a flood of RAs from different routers lists at most 16 (counted rtrfull); SLAAC's DAD probe waits a random delay", async () => {
+  const { k, H, h } = await host();
+  for (let i = 0; i < 20; i++) {
+    const src = `fe80::99:${i + 1}`;
+    h.receive(ether("00:00:5e:00:53:42", h, 0x86dd, raPacket({ src, prefixes: [{ prefix: `fd00:99:${i}::` }] })));
+  }
+  assert.equal(defaultRouters(k, H).length, 16);
+  assert.equal(prefixList6(k, H).length, 20);
+  assert.equal(nd6Stats(k, H).rtrfull, 4);
+  for (let i = 20; i < 70; i++) h.receive(ether("00:00:5e:00:53:42", h, 0x86dd, raPacket({ src: "fe80::99:1", prefixes: [{ prefix: `fd00:99:${i}::` }] })));
+  assert.equal(prefixList6(k, H).length, 64, "prefixes stop at 64");
+  k.shutdown();
+  const t = await host();
+  const d0 = nd6Stats(t.k, t.H).dadns;
+  ra(t.h, { prefixes: [{ prefix: "fd00:f::" }] });
+  assert.equal(nd6Stats(t.k, t.H).dadns - d0, 0, "no probe at once (RFC 4862 5.4.2)");
+  assert.ok(addresses6(t.k, t.h).find((a) => a.address === slaacAddr("fd00:f::", t.h))?.flags.includes("tentative"));
+  sec(t.k, 1);
+  assert.equal(nd6Stats(t.k, t.H).dadns - d0, 1, "within MAX_RTR_SOLICITATION_DELAY");
+  sec(t.k, 1);
+  assert.ok(!addresses6(t.k, t.h).find((a) => a.address === slaacAddr("fd00:f::", t.h))?.flags.includes("tentative"), "preferred after RetransTimer");
+  t.k.shutdown();
 });
