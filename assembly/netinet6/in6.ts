@@ -28,7 +28,7 @@ import {
   In6Ifaddr, IA6_MAGIC, IA6_CALLOUT, Inet6Globals, V6, RTF_PINNED, ia6_addr, ia6_prefix, IN6_IFF_TENTATIVE,
   IN6_IFF_DUPLICATED, IN6_IFF_AUTOCONF, IN6_IFF_OPTIMISTIC, IN6_IFF_DEPRECATED, ND6_RETRANS_US, ICMP6STAT_INC, ICP6S_DAD_DUP,
 } from "./ip6_var";
-import { nd6_is_router_if, nd6_rtr_ia_gone, nd6_rtr_ifdetach } from "./nd6_rtr";
+import { nd6_is_router_if, nd6_rtr_ia_gone, nd6_rtr_ifdetach, nd6_no_dad } from "./nd6_rtr";
 import { rt6_insert, rt6_flush, rt6_find } from "./in6_rmx";
 import { nd6_dad_output, nd6_flush, nd6_na_unsolicited } from "./nd6";
 
@@ -232,7 +232,7 @@ export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32, dad
       return r;
     }
   }
-  if (ii.if_type == IFT_ETHER && ifup(ifp)) {
+  if (ii.if_type == IFT_ETHER && ifup(ifp) && !nd6_no_dad(ifp)) {
     x.ia_flags |= IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC;
     if (daddelay != 0) callout_reset(p + IA6_CALLOUT, daddelay, nd6_dad_start.index, p);
     else {

@@ -41,7 +41,7 @@ import {
   IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE, rtab6, NDI_SIZE, DR_SIZE, PR_SIZE, ND6_ADV_PFX_REC, ND6_ADV_PREFIX_MAX,
 } from "./ip6_var";
 import {
-  nd6_rtr_ifup, nd6_rtr_flush_all, nd6_set_accept, nd6_set_advertise, nd6_ifinfo_record, nd6_dr_fill, nd6_pr_fill, DR_REC, PR_REC,
+  nd6_rtr_ifup, nd6_rtr_flush_all, nd6_set_flag, nd6_set_advertise, nd6_ifinfo_record, nd6_dr_fill, nd6_pr_fill, DR_REC, PR_REC,
 } from "./nd6_rtr";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_lladdr_changed, in6_addr_fill, IA6_REC } from "./in6";
@@ -343,11 +343,11 @@ export function inet6_nd_add(ifp: usize): i32 {
   return r;
 }
 
-/** ifconfig IF inet6 [-]accept_rtadv. */
-export function inet6_accept_rtadv(ifp: usize, on: u32): i32 {
+/** ifconfig IF inet6 [-]accept_rtadv (flag 0x2) or [-]no_dad (0x100): FreeBSD's ND6_IFF_* values. */
+export function inet6_nd_flag(ifp: usize, flag: u32, on: u32): i32 {
   if (!ifpOk(ifp)) return -EINVAL;
   const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
-  const r = nd6_set_accept(ifp, on != 0);
+  const r = nd6_set_flag(ifp, flag, on != 0);
   CURVNET_RESTORE(old);
   return r;
 }

@@ -246,6 +246,7 @@ export const ND6_SIZE: u32 = <u32>(ND6_CALLOUT + CALLOUT_SIZE);
 
 // ndi_flags (FreeBSD nd6.h value for ACCEPT_RTADV; ADVERTISE is rtadvd's job there)
 export const ND6_IFF_ACCEPT_RTADV: u32 = 0x2; // a host interface: RAs are processed, RSs sent at up
+export const ND6_IFF_NO_DAD: u32 = 0x100; // ifconfig IF inet6 no_dad: addresses added here skip DAD
 export const ND6_IFF_ADVERTISE: u32 = 0x10000; // a router interface: RAs sent, RSs answered, RAs ignored
 export const ND6_ADV_PREFIX_MAX: u32 = 8; // prefixes one interface advertises
 export const ND6_ADV_PFX_REC: u32 = 32; // 0 prefix (16), 16 plen u8, 17 flags u8 (L 0x80, A 0x40), 20 valid s, 24 preferred s

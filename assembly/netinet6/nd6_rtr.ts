@@ -50,7 +50,7 @@ import {
 import {
   V6, Inet6Globals, NdIfinfo, NdDefrouter, NdPrefix, In6Ifaddr, Rt6entry, NDI_PFX, NDI_RS_CALLOUT, NDI_RA_CALLOUT, DR_CALLOUT,
   PR_CALLOUT, dr_addr, pr_prefix, ia6_addr, rt6_gw, ND6_IFF_ACCEPT_RTADV, ND6_IFF_ADVERTISE, ND6_ADV_PREFIX_MAX, ND6_ADV_PFX_REC,
-  ND6_MAXDEFROUTERS, ND6_MAXPREFIXES, PR_ONLINK, PR_AUTO, PR_ROUTE, IN6_IFF_AUTOCONF, IN6_IFF_DEPRECATED, IN6_IFF_TENTATIVE,
+  ND6_MAXDEFROUTERS, ND6_MAXPREFIXES, ND6_IFF_NO_DAD, PR_ONLINK, PR_AUTO, PR_ROUTE, IN6_IFF_AUTOCONF, IN6_IFF_DEPRECATED, IN6_IFF_TENTATIVE,
   IN6_IFF_DUPLICATED, RTF_STATIC, RTF_PINNED, MAX_LINKHDR, ND6STAT_INC, ND6S_RSOUT, ND6S_RSIN, ND6S_RAOUT, ND6S_RAIN,
   ND6S_RTRFULL, ICMP6STAT_INC, ICP6S_BADRS, ICP6S_BADRA, ICP6S_NDHLIM, ICP6S_OUTHIST, icmp6_hist, IP6STAT_INC, IP6S_ODROPPED,
   IP6S_LOCALOUT,
@@ -720,10 +720,25 @@ export function nd6_rtr_flush_all(): void {
 // ---------------------------------------------------------------------------------------
 // Configuration and the host's view
 
-/** ifconfig IF inet6 [-]accept_rtadv. 0 or -ENOMEM. Turning it on while up solicits at once. */
-export function nd6_set_accept(ifp: usize, on: bool): i32 {
+/** True when addresses added on ifp skip DAD (ifconfig IF inet6 no_dad). */
+export function nd6_no_dad(ifp: usize): bool {
+  const p = ndi_lookup(ifp);
+  return p != 0 && (ndi(p).ndi_flags & ND6_IFF_NO_DAD) != 0;
+}
+
+/**
+ * ifconfig IF inet6 [-]accept_rtadv (flag ND6_IFF_ACCEPT_RTADV) or [-]no_dad
+ * (ND6_IFF_NO_DAD). 0 or -errno. Turning accept_rtadv on while up solicits at once.
+ */
+export function nd6_set_flag(ifp: usize, flag: u32, on: bool): i32 {
+  if (flag != ND6_IFF_ACCEPT_RTADV && flag != ND6_IFF_NO_DAD) return -22;
   const p = ndi_get(ifp);
   if (p == 0) return -12;
+  if (flag == ND6_IFF_NO_DAD) {
+    if (on) ndi(p).ndi_flags |= ND6_IFF_NO_DAD;
+    else ndi(p).ndi_flags &= ~ND6_IFF_NO_DAD;
+    return 0;
+  }
   if (on) {
     const was = (ndi(p).ndi_flags & ND6_IFF_ACCEPT_RTADV) != 0;
     ndi(p).ndi_flags |= ND6_IFF_ACCEPT_RTADV;

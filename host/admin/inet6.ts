@@ -33,7 +33,7 @@ export interface Inet6Exports {
   inet6_set(v: number, what: number, value: number): number;
   inet6_ping_send(v: number, ifp: number, id: number, seq: number, size: number, hlim: number, df: number): number;
   inet6_ping_read(v: number): number;
-  inet6_accept_rtadv(ifp: number, on: number): number;
+  inet6_nd_flag(ifp: number, flag: number, on: number): number;
   inet6_advertise(ifp: number, on: number, npfx: number, maxint: number, minint: number, lifetime: number, mtu: number, hlim: number): number;
   inet6_nd_ifinfo(ifp: number): number;
   inet6_rtr_fill(v: number, what: number): number;

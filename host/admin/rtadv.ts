@@ -21,7 +21,17 @@ export function setAcceptRtadv(kernel: Kernel, iface: Interface, on = true): voi
   const x = inet6(kernel, what);
   checkInterface(kernel, iface, what);
   if (typeof on !== "boolean") throw new ConfigError(`${what}: on must be true or false, got ${String(on)}`);
-  const r = kernel.enter(() => x.inet6_accept_rtadv(iface.ptr, on ? 1 : 0));
+  const r = kernel.enter(() => x.inet6_nd_flag(iface.ptr, 0x2, on ? 1 : 0));
+  if (r !== 0) fail(what, r);
+}
+
+/** ifconfig IF inet6 no_dad (on) / -no_dad: addresses added on the interface from now on skip duplicate address detection. */
+export function setNoDad(kernel: Kernel, iface: Interface, on = true): void {
+  const what = `ifconfig ${iface?.alive ? iface.name : "?"} inet6 ${on ? "" : "-"}no_dad`;
+  const x = inet6(kernel, what);
+  checkInterface(kernel, iface, what);
+  if (typeof on !== "boolean") throw new ConfigError(`${what}: on must be true or false, got ${String(on)}`);
+  const r = kernel.enter(() => x.inet6_nd_flag(iface.ptr, 0x100, on ? 1 : 0));
   if (r !== 0) fail(what, r);
 }
 
@@ -133,6 +143,7 @@ export function advertise(kernel: Kernel, iface: Interface, opts: AdvertiseOptio
 
 export interface NdIfinfo {
   acceptRtadv: boolean;
+  noDad: boolean;
   advertise: boolean;
   /** IPv6 MTU an RA's MTU option set (absent: the interface's own). */
   linkMtu?: number;
@@ -146,11 +157,11 @@ export function ndIfinfo(kernel: Kernel, iface: Interface): NdIfinfo {
   checkInterface(kernel, iface, "ndp -i");
   const r = x.inet6_nd_ifinfo(iface.ptr);
   if (r < 0) fail(`ndp -i ${iface.name}`, -22);
-  if (r === 0) return { acceptRtadv: acceptRtadvDefault(kernel, iface.vnet), advertise: false, solicitationsSent: 0, advertisementsSent: 0 };
+  if (r === 0) return { acceptRtadv: acceptRtadvDefault(kernel, iface.vnet), noDad: false, advertise: false, solicitationsSent: 0, advertisementsSent: 0 };
   const dv = kernel.dv();
   const b = x.inet6_buf();
   const fl = dv.getUint32(b, true);
-  const out: NdIfinfo = { acceptRtadv: (fl & 2) !== 0, advertise: (fl & 0x10000) !== 0, solicitationsSent: dv.getUint32(b + 8, true), advertisementsSent: dv.getUint32(b + 12, true) };
+  const out: NdIfinfo = { acceptRtadv: (fl & 2) !== 0, noDad: (fl & 0x100) !== 0, advertise: (fl & 0x10000) !== 0, solicitationsSent: dv.getUint32(b + 8, true), advertisementsSent: dv.getUint32(b + 12, true) };
   const mtu = dv.getUint32(b + 4, true);
   if (mtu) out.linkMtu = mtu;
   return out;
