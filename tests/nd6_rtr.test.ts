@@ -328,3 +328,51 @@ test("a flood of RAs from different routers lists at most 16 (counted rtrfull); 
   assert.ok(!addresses6(t.k, t.h).find((a) => a.address === slaacAddr("fd00:f::", t.h))?.flags.includes("tentative"), "preferred after RetransTimer");
   t.k.shutdown();
 });
+
+test("topology files: slaac and advertise on an interface; a bad prefix is an error at its line, and so is either in a NOINET6 kernel", async () => {
+  const { parseTopology, Topology, TopologyError } = await import("../host/topology/index.js");
+  const file = (kernel: string, pfx: string) => `kernel: ${kernel}
+nodes:
+  - name: h
+    interfaces:
+      - { name: eth0, slaac: true }
+  - name: r
+    role: router
+    interfaces:
+      - { name: eth0, advertise: ["${pfx}"] }
+links:
+  - endpoints: [h:eth0, r:eth0]
+`;
+  assert.throws(() => parseTopology(file("GENERIC", "10.0.0.0/24")), (e: Error) => e instanceof TopologyError && /:9:35: nodes\[1\].interfaces\[0\].advertise\[0\]/.test(e.message) && /IPv6 prefix/.test(e.message));
+  await assert.rejects(Topology.up(parseTopology(file("NOINET6", "fd00:1::/64"))), /slaac: inet6 is not in this kernel/);
+  const t = await Topology.up(parseTopology(file("GENERIC", "fd00:1::/64")));
+  clock(t.kernel).advance(3_000_000);
+  const h = t.node("h");
+  const mine = slaacAddr("fd00:1::", h.iface("eth0"));
+  assert.ok(addresses6(t.kernel, h.iface("eth0")).some((a) => a.address === mine), "h formed its address from r's prefix");
+  assert.equal(defaultRouters(t.kernel, h.vnet).length, 1);
+  const report = await t.down();
+  assert.ok(report.ok, report.text);
+});
+
+test("shell: rtadvd IF PREFIX mtu N, ifconfig IF inet6 accept_rtadv / no_dad, ndp -r and ndp -p", async () => {
+  const { Commands } = await import("../host/shell/commands.js");
+  const { k, H, R, h, rh } = await lab(false);
+  const cmds = new Commands(k);
+  const run = (v: Vnet, cmd: string) => cmds.exec({ name: v.name, vnet: v }, cmd);
+  await run(R, `rtadvd ${rh.name} fd00:1::/64 fd00:3::/64 mtu 1400 maxinterval 60`);
+  await run(H, `ifconfig ${h.name} inet6 accept_rtadv`);
+  sec(k, 3);
+  assert.match(await run(H, "ndp -r"), new RegExp(`^${linkLocal(rh)}%${h.name} if=${h.name}, expire=`));
+  const p = await run(H, "ndp -p");
+  assert.match(p, /fd00:1::\/64 +\S+ +LA +\d+s +\d+s +yes/);
+  assert.match(p, /fd00:3::\/64/);
+  assert.match(await run(H, `ifconfig ${h.name}`), new RegExp(`inet6 ${slaacAddr("fd00:3::", h)} prefixlen 64 autoconf`));
+  await run(H, `ifconfig ${h.name} inet6 no_dad`);
+  assert.equal(ndIfinfo(k, h).noDad, true);
+  await assert.rejects(run(R, `rtadvd ${rh.name} fd00:1::/64 mtu 99`), /mtu/, "an MTU under 1280 is refused");
+  await run(R, `rtadvd -d ${rh.name}`);
+  assert.equal(ndIfinfo(k, rh).advertise, false);
+  await cmds.close();
+  k.shutdown();
+});
