@@ -376,3 +376,28 @@ test("shell: rtadvd IF PREFIX mtu N, ifconfig IF inet6 accept_rtadv / no_dad, nd
   await cmds.close();
   k.shutdown();
 });
+
+test("kldunload inet6 with routers, prefixes, SLAAC addresses and an advertising interface leaves nothing; loading it again works", async () => {
+  const { snapshot } = await import("./helpers/snapshot.js");
+  const k = await Kernel.boot({ config: ["if_epair"], seed: 5 });
+  const H = k.createVnet("H");
+  const R = k.createVnet("R");
+  const [h, rh] = k.epair(H, R);
+  h.setUp();
+  rh.setUp();
+  k.reclaim();
+  const before = snapshot(k);
+  for (let round = 0; round < 2; round++) {
+    await k.kldload("inet6");
+    setForwarding6(k, R, true);
+    advertise(k, rh, { prefixes: [{ prefix: "fd00:1::/64", validLifetime: 100, preferredLifetime: 50 }], mtu: 1400 });
+    setAcceptRtadv(k, h);
+    sec(k, 3);
+    assert.equal(defaultRouters(k, H).length, 1, `round ${round}`);
+    assert.ok(addresses6(k, h).some((a) => a.flags.includes("autoconf") && !a.linkLocal));
+    k.kldunload("inet6");
+    k.reclaim();
+    assert.deepEqual(snapshot(k), before, `round ${round}: nothing left behind`);
+  }
+  k.shutdown();
+});
