@@ -207,6 +207,8 @@ test("on-link only (L, no A) and /48 prefixes: an on-link route, no address; rou
   assert.ok(rts.some((r) => r.destination === "fd00:a::/64" && r.iface.name === h.name));
   assert.ok(rts.some((r) => r.destination === "fd00:b::/48"), "on-link /48");
   assert.equal(addresses6(k, h).filter((a) => !a.linkLocal).length, 0, "no address from a non-autonomous or a /48 prefix");
+  ra(h, { prefixes: [{ prefix: "fd00:c::", plen: 48, flags: 0x40 }] });
+  assert.ok(!prefixList6(k, H).some((p) => p.prefix === "fd00:c::/48"), "autonomous, not on-link, not a /64: not listed");
   delRoute6(k, H, "default"); // route -6 flush
   assert.ok(!routes6(k, H).some((r) => r.destination === "default"));
   ra(h, {});

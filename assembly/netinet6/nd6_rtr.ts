@@ -578,6 +578,11 @@ function prelist_update(ifp: usize, o: usize, now: u64): void {
     x.pr_vexpire = vltime == 0 ? now : expiry(now, vltime); // 0: on-link no more (the timer runs at once)
     pr_route_sync(p);
   }
+  // Neither on-link nor the source of an address (A on a prefix that is not a /64): nothing to keep.
+  if ((x.pr_flags & PR_ONLINK) == 0 && x.pr_ia == 0) {
+    pr_free(p);
+    return;
+  }
   pr_schedule(p);
 }
 
