@@ -321,7 +321,7 @@ export function netstatRn6(kernel: Kernel, vnet: Vnet): string {
 // Knobs
 
 /** inet6_get / inet6_set selectors, named as assembly/netinet6/inet6.ts names them (K_*). */
-const K = {
+export const K = {
   FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6,
   MAXFRAGS: 10, MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, FRAG6_NFRAGS: 14,
   ACCEPT_RTADV: 15, DEFROUTERS: 16, PREFIXES: 17,

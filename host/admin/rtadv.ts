@@ -9,7 +9,12 @@ import { ConfigError, KernelError, errnoName } from "../lib/errors.js";
 import { Interface, checkInterface } from "./ifnet.js";
 import { formatTable } from "../lib/format.js";
 import { formatIPv6, isLinkLocal, mask6, parsePrefix6 } from "../lib/addr.js";
-import { inet6 } from "./inet6.js";
+import { inet6, K } from "./inet6.js";
+
+// ndi_flags bits (assembly/netinet6/ip6_var.ts; FreeBSD's ND6_IFF_* values)
+const ND6_IFF_ACCEPT_RTADV = 0x2;
+const ND6_IFF_NO_DAD = 0x100;
+const ND6_IFF_ADVERTISE = 0x10000;
 
 function fail(what: string, r: number): never {
   throw new KernelError(`${what}: ${errnoName(r)}`, r);
@@ -21,7 +26,7 @@ export function setAcceptRtadv(kernel: Kernel, iface: Interface, on = true): voi
   const x = inet6(kernel, what);
   checkInterface(kernel, iface, what);
   if (typeof on !== "boolean") throw new ConfigError(`${what}: on must be true or false, got ${String(on)}`);
-  const r = kernel.enter(() => x.inet6_nd_flag(iface.ptr, 0x2, on ? 1 : 0));
+  const r = kernel.enter(() => x.inet6_nd_flag(iface.ptr, ND6_IFF_ACCEPT_RTADV, on ? 1 : 0));
   if (r !== 0) fail(what, r);
 }
 
@@ -31,7 +36,7 @@ export function setNoDad(kernel: Kernel, iface: Interface, on = true): void {
   const x = inet6(kernel, what);
   checkInterface(kernel, iface, what);
   if (typeof on !== "boolean") throw new ConfigError(`${what}: on must be true or false, got ${String(on)}`);
-  const r = kernel.enter(() => x.inet6_nd_flag(iface.ptr, 0x100, on ? 1 : 0));
+  const r = kernel.enter(() => x.inet6_nd_flag(iface.ptr, ND6_IFF_NO_DAD, on ? 1 : 0));
   if (r !== 0) fail(what, r);
 }
 
@@ -42,10 +47,10 @@ export function acceptRtadvDefault(kernel: Kernel, vnet: Vnet, on?: boolean): bo
   checkVnet(kernel, vnet, what);
   if (on !== undefined) {
     if (typeof on !== "boolean") throw new ConfigError(`${what}: must be true or false, got ${String(on)}`);
-    const r = x.inet6_set(vnet.ptr, 15, on ? 1 : 0);
+    const r = x.inet6_set(vnet.ptr, K.ACCEPT_RTADV, on ? 1 : 0);
     if (r !== 0) fail(what, r);
   }
-  return x.inet6_get(vnet.ptr, 15) === 1;
+  return x.inet6_get(vnet.ptr, K.ACCEPT_RTADV) === 1;
 }
 
 export interface AdvPrefix {
@@ -161,7 +166,7 @@ export function ndIfinfo(kernel: Kernel, iface: Interface): NdIfinfo {
   const dv = kernel.dv();
   const b = x.inet6_buf();
   const fl = dv.getUint32(b, true);
-  const out: NdIfinfo = { acceptRtadv: (fl & 2) !== 0, noDad: (fl & 0x100) !== 0, advertise: (fl & 0x10000) !== 0, solicitationsSent: dv.getUint32(b + 8, true), advertisementsSent: dv.getUint32(b + 12, true) };
+  const out: NdIfinfo = { acceptRtadv: (fl & ND6_IFF_ACCEPT_RTADV) !== 0, noDad: (fl & ND6_IFF_NO_DAD) !== 0, advertise: (fl & ND6_IFF_ADVERTISE) !== 0, solicitationsSent: dv.getUint32(b + 8, true), advertisementsSent: dv.getUint32(b + 12, true) };
   const mtu = dv.getUint32(b + 4, true);
   if (mtu) out.linkMtu = mtu;
   return out;
