@@ -46,6 +46,10 @@ export {
   type Inet6Address, type Route6Entry, type Route6Via, type NdEntry, type NdState, type Ip6Stats, type Icmp6Stats, type Nd6Stats,
 } from "./admin/inet6.js";
 export {
+  setAcceptRtadv, setNoDad, acceptRtadvDefault, advertise, ndIfinfo, defaultRouters, prefixList6, ndpR, ndpP,
+  type AdvPrefix, type AdvertiseOptions, type NdIfinfo, type DefaultRouter, type PrefixEntry,
+} from "./admin/rtadv.js";
+export {
   ping, ping6, traceroute, traceroute6, type PingError,
   type PingOptions, type PingResult, type PingReply, type TracerouteOptions, type TracerouteResult, type TraceHop, type TraceProbe,
 } from "./admin/ping.js";

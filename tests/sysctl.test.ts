@@ -18,7 +18,7 @@ test("sysctl -a lists every knob of the table with its value; -w and NAME=VALUE 
   const all = (await cmds.exec(node, "sysctl -a")).split("\n");
   // GENERIC has every module: every knob of the table is listed, in order, each "name: value".
   assert.deepEqual(all.map((l) => l.split(": ")[0]), SYSCTLS.map((s) => s.name));
-  assert.equal(all.length, 42, "every knob the kernel has: 2 kernel (maxsockets, net.route.multipath), 10 inet, 2 udp (portrange), 16 tcp, 11 inet6, 1 if_bridge");
+  assert.equal(all.length, 43, "every knob the kernel has: 2 kernel (maxsockets, net.route.multipath), 10 inet, 2 udp (portrange), 16 tcp, 12 inet6, 1 if_bridge");
   for (const l of all) assert.match(l, /^[a-z0-9_.]+: (-?\d+|newreno|cubic)$/, l);
   assert.ok(all.includes("net.inet.tcp.cc.algorithm: newreno"));
   assert.ok(all.includes("kern.ipc.maxsockets: 65536"));

@@ -14,8 +14,8 @@
 // echo requests to our unicast addresses and to groups we are in (4.2), hands NS/NA to
 // nd6.ts, errors to the quoted protocol's ctlinput, and logs echo replies and errors about
 // our own echo requests in the vnet's ping log (a page made by the first ping6; 84
-// records; the host drains it). Router solicitations/advertisements and redirects are
-// counted and ignored.
+// records; the host drains it). Redirects go to nd6.ts, router solicitations and
+// advertisements to nd6_rtr.ts.
 
 import {
   m_gethdr, m_getcl, m_freem, m_pullup, m_copydata, m_append, m_adj, m_dup, in_cksum, ticks, kmem_alloc, kmem_free, if_valid,
@@ -28,7 +28,7 @@ import {
   IPPROTO_FRAGMENT, IPV6_MAXPACKET, in6_copy, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST, ip6_fill, ip6_plen, ip6_nxt,
   ip6_hlim, ip6_v, ICMP6_HDR_LEN, ICMP6_TYPE, ICMP6_CODE, ICMP6_CKSUM, ICMP6_DATA, ICMP6_DST_UNREACH, ICMP6_PACKET_TOO_BIG,
   ICMP6_TIME_EXCEEDED, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_OPTION, ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY, ICMP6_IS_ERROR,
-  ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT, ND_REDIRECT, IPV6_DEFHLIM,
+  ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT, ND_REDIRECT, ND_ROUTER_SOLICIT, ND_ROUTER_ADVERT, IPV6_DEFHLIM,
 } from "../sys/in6";
 import {
   V6, ICMP6STAT_INC, ICP6S_ERROR, ICP6S_CANTERROR, ICP6S_TOOFREQ, ICP6S_BADCODE, ICP6S_TOOSHORT, ICP6S_CHECKSUM,
@@ -39,6 +39,7 @@ import { in6_localip, in6_localip_anyif, in6_selectsrc_ifp } from "./in6";
 import { ip6_output, in6_selectsrc } from "./ip6_output";
 import { ip6proto_ctlinput } from "./ip6_input";
 import { nd6_ns_input, nd6_na_input, nd6_redirect_input } from "./nd6";
+import { nd6_rs_input, nd6_ra_input } from "./nd6_rtr";
 
 const srcbuf = memory.data(16, 8);
 const dstbuf = memory.data(16, 8);
@@ -223,6 +224,16 @@ export function icmp6_input(m: usize, off: u32): void {
     nd6_redirect_input(ifp, m, off, icmplen);
     return;
   }
+  if (type == ND_ROUTER_SOLICIT) {
+    if (ifp == 0) return bad(m, ICP6S_BADLEN);
+    nd6_rs_input(ifp, m, off, icmplen);
+    return;
+  }
+  if (type == ND_ROUTER_ADVERT) {
+    if (ifp == 0) return bad(m, ICP6S_BADLEN);
+    nd6_ra_input(ifp, m, off, icmplen);
+    return;
+  }
   if (type == ICMP6_DST_UNREACH || type == ICMP6_PACKET_TOO_BIG || type == ICMP6_TIME_EXCEEDED || type == ICMP6_PARAM_PROB) {
     if ((type == ICMP6_DST_UNREACH && code > 6) || (type == ICMP6_PACKET_TOO_BIG && code != 0) ||
         (type == ICMP6_TIME_EXCEEDED && code > 1) || (type == ICMP6_PARAM_PROB && code > 3)) return bad(m, ICP6S_BADCODE);
@@ -237,7 +248,7 @@ export function icmp6_input(m: usize, off: u32): void {
     m_freem(m);
     return;
   }
-  m_freem(m); // router discovery and redirects are not implemented; unknown informational messages are ignored
+  m_freem(m); // unknown informational messages are ignored (RFC 4443 2.4 b)
 }
 
 @inline function bad(m: usize, why: u32): void {

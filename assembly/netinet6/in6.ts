@@ -22,12 +22,13 @@ import { Ifnet, IFF_LOOPBACK, IFT_ETHER, IFF_UP, IFF_RUNNING, if_lladdr } from "
 import { EEXIST, ENOENT, EINVAL, ENOMEM } from "../sys/errno";
 import {
   in6_copy, in6_eq, in6_mask, in6_prefix_match, in6_matchlen, in6_is_solicited, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST,
-  IN6_IS_ADDR_LOOPBACK, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_V4MAPPED, IN6_IS_ALLNODES_LL, IN6_IS_ALLNODES_IL,
+  IN6_IS_ADDR_LOOPBACK, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_V4MAPPED, IN6_IS_ALLNODES_LL, IN6_IS_ALLNODES_IL, IN6_IS_ALLROUTERS_LL,
 } from "../sys/in6";
 import {
   In6Ifaddr, IA6_MAGIC, IA6_CALLOUT, Inet6Globals, V6, RTF_PINNED, ia6_addr, ia6_prefix, IN6_IFF_TENTATIVE,
-  IN6_IFF_DUPLICATED, IN6_IFF_AUTOCONF, IN6_IFF_OPTIMISTIC, ND6_RETRANS_US, ICMP6STAT_INC, ICP6S_DAD_DUP,
+  IN6_IFF_DUPLICATED, IN6_IFF_AUTOCONF, IN6_IFF_OPTIMISTIC, IN6_IFF_DEPRECATED, ND6_RETRANS_US, ICMP6STAT_INC, ICP6S_DAD_DUP,
 } from "./ip6_var";
+import { nd6_is_router_if, nd6_rtr_ia_gone, nd6_rtr_ifdetach, nd6_no_dad } from "./nd6_rtr";
 import { rt6_insert, rt6_flush, rt6_find } from "./in6_rmx";
 import { nd6_dad_output, nd6_flush, nd6_na_unsolicited } from "./nd6";
 
@@ -79,9 +80,13 @@ export function in6_localip_anyif(a: usize): bool {
   return false;
 }
 
-/** True if ifp listens to multicast group g: all-nodes, and the solicited-node group of each of its addresses. */
+/**
+ * True if ifp listens to multicast group g: all-nodes, all-routers on a router's interface
+ * (nd6_rtr.ts), and the solicited-node group of each of its addresses.
+ */
 export function in6_ismember(ifp: usize, g: usize): bool {
   if (IN6_IS_ALLNODES_LL(g)) return true;
+  if (IN6_IS_ALLROUTERS_LL(g)) return nd6_is_router_if(ifp);
   if (IN6_IS_ALLNODES_IL(g)) return (changetype<Ifnet>(ifp).if_flags & IFF_LOOPBACK) != 0;
   for (let p = in6_ifaddr_first(ifp); p != 0; p = ia(p).ia_ifnext) if (in6_is_solicited(g, ia6_addr(p))) return true;
   return false;
@@ -109,6 +114,7 @@ export function in6_selectsrc_ifp(ifp: usize, dst: usize): usize {
     const ll = IN6_IS_ADDR_LINKLOCAL(ia6_addr(p));
     let score = <i32>in6_matchlen(ia6_addr(p), dst);
     if (ll == wantll) score += 1000;
+    if ((ia(p).ia_flags & IN6_IFF_DEPRECATED) == 0) score += 400; // rule 3: avoid deprecated addresses
     if ((ia(p).ia_flags & IN6_IFF_TENTATIVE) == 0) score += 200; // prefer a preferred address over an optimistic one
     if (score > bestScore) {
       best = p;
@@ -161,6 +167,12 @@ function nd6_dad_timer(p: usize): void {
   ia(p).ia_flags &= ~(IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC);
 }
 
+/** The delayed start of DAD (RFC 4862 5.4.2): the probe now, the verdict after RetransTimer. */
+function nd6_dad_start(p: usize): void {
+  callout_reset(p + IA6_CALLOUT, ND6_RETRANS_US, nd6_dad_timer.index, p);
+  nd6_dad_output(ia(p).ia_ifp, ia6_addr(p));
+}
+
 /** A solicitation from :: or an advertisement for our address a on ifp: someone else has it. */
 export function nd6_dad_duplicated(ifp: usize, a: usize): bool {
   const p = in6ifa_ifpwithaddr(ifp, a);
@@ -192,8 +204,11 @@ function in6_grand_timer(p: usize): void {
   nd6_na_unsolicited(ia(p).ia_ifp, ia6_addr(p));
 }
 
-/** ifconfig IF inet6 addr/plen [flags]. 0 or -errno. */
-export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32): i32 {
+/**
+ * ifconfig IF inet6 addr/plen [flags]. daddelay (us, 0: none): the wait before the DAD probe
+ * (SLAAC's random delay, RFC 4862 5.4.2); the address is optimistic meanwhile. 0 or -errno.
+ */
+export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32, daddelay: u64 = 0): i32 {
   const loop = (changetype<Ifnet>(ifp).if_flags & IFF_LOOPBACK) != 0;
   if (plen == 0 || plen > 128 || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a)) return -EINVAL;
   if (IN6_IS_ADDR_LOOPBACK(a) && !loop) return -EINVAL;
@@ -206,6 +221,8 @@ export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32): i3
   x.ia_ifp = ifp;
   x.ia_plen = plen;
   x.ia_flags = flags;
+  x.ia_vexpire = 0;
+  x.ia_pexpire = 0;
   in6_copy(ia6_addr(p), a);
   in6_copy(ia6_prefix(p), a);
   in6_mask(ia6_prefix(p), plen);
@@ -232,10 +249,13 @@ export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32): i3
       return r;
     }
   }
-  if (ii.if_type == IFT_ETHER && ifup(ifp)) {
+  if (ii.if_type == IFT_ETHER && ifup(ifp) && !nd6_no_dad(ifp)) {
     x.ia_flags |= IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC;
-    callout_reset(p + IA6_CALLOUT, ND6_RETRANS_US, nd6_dad_timer.index, p);
-    nd6_dad_output(ifp, ia6_addr(p));
+    if (daddelay != 0) callout_reset(p + IA6_CALLOUT, daddelay, nd6_dad_start.index, p);
+    else {
+      callout_reset(p + IA6_CALLOUT, ND6_RETRANS_US, nd6_dad_timer.index, p);
+      nd6_dad_output(ifp, ia6_addr(p));
+    }
   }
   return 0;
 }
@@ -287,6 +307,7 @@ function freeAddr(p: usize): void {
       }
     }
   }
+  nd6_rtr_ia_gone(p); // a prefix that made it forgets it
   x.ia_magic = 0;
   zone_free(Inet6Globals.iaZone, p);
 }
@@ -301,6 +322,7 @@ export function in6_control_del(ifp: usize, a: usize): i32 {
 
 /** The interface is leaving the vnet (or going away): its addresses, routes and neighbours go. */
 export function in6_ifdetach(ifp: usize): void {
+  nd6_rtr_ifdetach(ifp);
   while (in6_ifaddr_first(ifp) != 0) freeAddr(in6_ifaddr_first(ifp));
   rt6_flush(0, ifp);
   nd6_flush(ifp, 0, 0);
@@ -313,8 +335,9 @@ export function in6_onlink(ifp: usize, dst: usize): bool {
   return false;
 }
 
-// Address records for the host: 32 bytes: address (16), plen u32, flags u32, spare (8).
-export const IA6_REC: u32 = 32;
+// Address records for the host: 40 bytes: address (16), plen u32, flags u32, then the
+// kernel times (f64, 0: never) the address is deprecated (24) and goes (32).
+export const IA6_REC: u32 = 40;
 
 export function in6_addr_fill(ifp: usize, buf: usize, max: u32): u32 {
   let n: u32 = 0;
@@ -323,7 +346,8 @@ export function in6_addr_fill(ifp: usize, buf: usize, max: u32): u32 {
     in6_copy(o, ia6_addr(p));
     store<u32>(o, ia(p).ia_plen, 16);
     store<u32>(o, ia(p).ia_flags, 20);
-    store<u64>(o, 0, 24);
+    store<f64>(o, <f64>ia(p).ia_pexpire, 24);
+    store<f64>(o, <f64>ia(p).ia_vexpire, 32);
     n++;
   }
   return n;

@@ -245,6 +245,11 @@ export function rt6_del(dst: usize, plen: u32, gw: usize = 0): i32 {
   return 0;
 }
 
+/** Remove route p (router discovery's default and prefix routes, nd6_rtr.ts). */
+export function rt6_remove(p: usize): void {
+  unlinkFree(p);
+}
+
 /** Remove every route that depends on address ia, or goes out of ifp (either may be 0). */
 export function rt6_flush(ia: usize, ifp: usize): u32 {
   return rtlist_flush(rtl(), offsetof<Rt6entry>("rt_ifa"), offsetof<Rt6entry>("rt_ifp"), ia, ifp, unlinkFree);

@@ -7,7 +7,8 @@
 // and neighbours.
 //
 // Files: ip6_var.ts (per-vnet block, counters, structures), in6.ts (addresses, link-local,
-// DAD, source selection), in6_rmx.ts (routes), nd6.ts (Neighbor Discovery), ip6_input.ts
+// DAD, source selection), in6_rmx.ts (routes), nd6.ts (Neighbor Discovery), nd6_rtr.ts
+// (router discovery, SLAAC, advertising), ip6_input.ts
 // (input, extension headers, forwarding, protocol switch), ip6_output.ts (output,
 // fragmentation), frag6.ts (reassembly), icmp6.ts (ICMPv6 and the ping6 service). Wire
 // formats are in sys/in6.ts; checksums (in6_pseudo) are the kernel's, shared with IPv4.
@@ -37,8 +38,11 @@ import {
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
   IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst, NDLLT_OFF, IP6_MAXFRAGS, IP6_MAXFRAGPACKETS,
-  IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE, rtab6,
+  IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE, rtab6, NDI_SIZE, DR_SIZE, PR_SIZE, ND6_ADV_PFX_REC, ND6_ADV_PREFIX_MAX,
 } from "./ip6_var";
+import {
+  nd6_rtr_ifup, nd6_rtr_flush_all, nd6_set_flag, nd6_set_advertise, nd6_ifinfo_record, nd6_dr_fill, nd6_pr_fill, DR_REC, PR_REC,
+} from "./nd6_rtr";
 import { Llt, LLT_THRESH_MAX, llt_defaults } from "../sys/llatbl";
 import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_lladdr_changed, in6_addr_fill, IA6_REC } from "./in6";
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
@@ -110,6 +114,7 @@ function inet6_vnet_init(): i32 {
 function inet6_vnet_uninit(): void {
   const v = curvnet();
   for (let ifp = if_first(v); ifp != 0; ifp = if_next(ifp)) in6_ifdetach(ifp);
+  nd6_rtr_flush_all();
   rt6_flush_all();
   nd6_flush_all();
   frag6_flush_all();
@@ -125,7 +130,9 @@ function inet6_ifdeparture(ifp: usize): void {
 
 /** EVENT_IFNET_ARRIVAL and EVENT_IFNET_UP: an Ethernet interface that is up gets its link-local address. */
 function inet6_ifup(ifp: usize): void {
-  if (V6().up != 0) in6_ifattach(ifp);
+  if (V6().up == 0) return;
+  in6_ifattach(ifp);
+  nd6_rtr_ifup(ifp); // solicit routers (a host) or start advertising (a router)
 }
 
 /** EVENT_IFNET_LLADDR: the interface's addresses announce its new MAC. */
@@ -138,6 +145,12 @@ function destroyZones(): void {
   if (Inet6Globals.rtZone != 0) zone_destroy(Inet6Globals.rtZone, false);
   if (Inet6Globals.ndZone != 0) zone_destroy(Inet6Globals.ndZone, false);
   if (Inet6Globals.qZone != 0) zone_destroy(Inet6Globals.qZone, false);
+  if (Inet6Globals.ndiZone != 0) zone_destroy(Inet6Globals.ndiZone, false);
+  if (Inet6Globals.drZone != 0) zone_destroy(Inet6Globals.drZone, false);
+  if (Inet6Globals.prZone != 0) zone_destroy(Inet6Globals.prZone, false);
+  Inet6Globals.ndiZone = 0;
+  Inet6Globals.drZone = 0;
+  Inet6Globals.prZone = 0;
   Inet6Globals.iaZone = 0;
   Inet6Globals.rtZone = 0;
   Inet6Globals.ndZone = 0;
@@ -170,7 +183,11 @@ export function modevent(what: i32): i32 {
     Inet6Globals.rtZone = zone_create("rt6entry", <u32>offsetof<Rt6entry>(), 0, ZONE_CHARGE | ZONE_ZERO, 16384);
     Inet6Globals.ndZone = zone_create("nd6_entry", ND6_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 16384);
     Inet6Globals.qZone = zone_create("ip6q", IP6Q_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 1024);
-    if (Inet6Globals.iaZone == 0 || Inet6Globals.rtZone == 0 || Inet6Globals.ndZone == 0 || Inet6Globals.qZone == 0) {
+    Inet6Globals.ndiZone = zone_create("nd_ifinfo", NDI_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 1024);
+    Inet6Globals.drZone = zone_create("nd_defrouter", DR_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 64);
+    Inet6Globals.prZone = zone_create("nd_prefix", PR_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 256);
+    if (Inet6Globals.iaZone == 0 || Inet6Globals.rtZone == 0 || Inet6Globals.ndZone == 0 || Inet6Globals.qZone == 0 ||
+        Inet6Globals.ndiZone == 0 || Inet6Globals.drZone == 0 || Inet6Globals.prZone == 0) {
       destroyZones();
       vnet_data_free(<u32>off, INET6_VNET_SIZE);
       return ENOMEM;
@@ -336,6 +353,46 @@ export function inet6_nd_add(ifp: usize): i32 {
   return r;
 }
 
+/** ifconfig IF inet6 [-]accept_rtadv (flag 0x2) or [-]no_dad (0x100): FreeBSD's ND6_IFF_* values. */
+export function inet6_nd_flag(ifp: usize, flag: u32, on: u32): i32 {
+  if (!ifpOk(ifp)) return -EINVAL;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = nd6_set_flag(ifp, flag, on != 0);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/**
+ * Advertise on ifp (rtadvd): npfx prefix records (ND6_ADV_PFX_REC bytes) at buf 0, the
+ * intervals and router lifetime in seconds, the MTU option (0: none), the hop limit; on 0 stops.
+ */
+export function inet6_advertise(ifp: usize, on: u32, npfx: u32, maxint: u32, minint: u32, lifetime: u32, mtu: u32, hlim: u32): i32 {
+  if (!ifpOk(ifp) || npfx > ND6_ADV_PREFIX_MAX) return -EINVAL;
+  memory.copy(tbuf + 4096, tbuf, npfx * ND6_ADV_PFX_REC); // out of the way of anything the call writes
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = nd6_set_advertise(ifp, on != 0, tbuf + 4096, npfx, maxint, minint, lifetime, mtu, hlim);
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ifp's router-discovery state (16 bytes at buf 0: flags, link MTU, RSs sent, RAs sent); 0 none, 1 written. */
+export function inet6_nd_ifinfo(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -1;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const r = nd6_ifinfo_record(ifp, tbuf) ? 1 : 0;
+  CURVNET_RESTORE(old);
+  return r;
+}
+
+/** ndp -r (what 0) or ndp -p (what 1): records at buf 0; how many (-1: bad vnet). */
+export function inet6_rtr_fill(v: usize, what: u32): i32 {
+  if (!V_up(v)) return -1;
+  const old = CURVNET_SET(v);
+  const n = what == 0 ? nd6_dr_fill(tbuf, BUF_BYTES / DR_REC) : nd6_pr_fill(tbuf, BUF_BYTES / PR_REC);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
 /** Counter i of group (0 ip6stat, 1 icmp6stat, 2 nd6); -1 when out of range. */
 export function inet6_stat(v: usize, group: u32, i: u32): f64 {
   if (!V_up(v)) return -1;
@@ -370,6 +427,9 @@ const K_MAXFRAGBUCKETSIZE: u32 = 12; // net.inet6.ip6.maxfragbucketsize
 const K_MAXFRAGSPERPACKET: u32 = 13; // net.inet6.ip6.maxfragsperpacket
 const K_V6ONLY: u32 = 15; // net.inet6.ip6.v6only (get/set; read by udp and tcp at socket())
 const K_FRAG6_NFRAGS: u32 = 14; // fragments held (read only; FreeBSD's frag6_nfrags, per vnet here)
+const K_ACCEPT_RTADV: u32 = 16; // net.inet6.ip6.accept_rtadv (get/set): the default for interfaces (nd6_rtr.ts)
+const K_DEFROUTERS: u32 = 17; // default routers listed (read only)
+const K_PREFIXES: u32 = 18; // prefixes listed (read only)
 
 /** Reassembly knobs at their defaults (ip6_var.ts says why these). */
 function frag6_defaults(vv: Inet6Vnet): void {
@@ -392,6 +452,9 @@ export function inet6_get(v: usize, what: u32): f64 {
     case K_MAXFRAGSPERPACKET: return <f64>vv.maxfragsperpacket;
     case K_FRAG6_NFRAGS: return <f64>vv.q_nfrags;
     case K_V6ONLY: return <f64>vv.v6only;
+    case K_ACCEPT_RTADV: return <f64>vv.accept_rtadv;
+    case K_DEFROUTERS: return <f64>vv.dr_count;
+    case K_PREFIXES: return <f64>vv.pr_count;
     case K_ND: return <f64>changetype<Llt>(VV6(v) + NDLLT_OFF).count;
     case K_ROUTES: return <f64>vv.rt_count;
     case K_ADDRS: return <f64>vv.ia_count;
@@ -419,6 +482,11 @@ export function inet6_set(v: usize, what: u32, value: u32): i32 {
   if (what == K_V6ONLY) {
     if (value > 1) return -EINVAL;
     vv.v6only = value; // sockets already open keep theirs
+    return 0;
+  }
+  if (what == K_ACCEPT_RTADV) {
+    if (value > 1) return -EINVAL;
+    vv.accept_rtadv = value; // FreeBSD's rule: interfaces that get their state from now on start with it
     return 0;
   }
   if (what == K_ERRPPSLIMIT) {

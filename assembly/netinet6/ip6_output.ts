@@ -44,6 +44,7 @@ import { rt6_lookup, rt6_lookup_any, rt6_select } from "./in6_rmx";
 import { flowhash_mix, flowhash_fin } from "../net/flowhash";
 import { in6_localip, in6_selectsrc_ifp } from "./in6";
 import { nd6_resolve } from "./nd6";
+import { in6_ifmtu } from "./nd6_rtr";
 import { icmp6_error } from "./icmp6";
 
 /** A destination whose scope is a link: link-local unicast, or multicast of interface/link scope. */
@@ -84,9 +85,9 @@ export function in6_rtmtu(dst: usize, ifp: usize): u32 {
     const lo = loif();
     return lo != 0 ? changetype<Ifnet>(lo).if_mtu : 0;
   }
-  if (in6_linkscope(dst)) return ifp != 0 ? changetype<Ifnet>(ifp).if_mtu : 0;
+  if (in6_linkscope(dst)) return ifp != 0 ? in6_ifmtu(ifp) : 0;
   const r = rt6_lookup(dst, 0);
-  return r != 0 ? changetype<Ifnet>(changetype<Rt6entry>(r).rt_ifp).if_mtu : 0;
+  return r != 0 ? in6_ifmtu(changetype<Rt6entry>(r).rt_ifp) : 0;
 }
 
 const portbuf = memory.data(4, 4);
@@ -229,7 +230,7 @@ export function ip6_output(m: usize, src: usize, dst: usize, nxt: u32, hlim: u32
   }
 
   const len = IP6_HDR_LEN + ip6_plen(ip);
-  let mtu = ii.if_mtu;
+  let mtu = in6_ifmtu(oif);
   if (len <= mtu) return ip6_send(oif, m, nhbuf);
   if ((flags & IPV6_FORWARDING) != 0) {
     // RFC 8200 5, RFC 4443 3.2: routers do not fragment.

@@ -60,7 +60,9 @@ export const ICP6S_NDHLIM: u32 = 10; // ND messages with a hop limit other than 
 export const ICP6S_DAD_DUP: u32 = 11; // addresses found duplicated
 export const ICP6S_NOROUTE: u32 = 12; // error or reply could not be sent
 export const ICP6S_BADREDIRECT: u32 = 13; // redirects refused (RFC 4861 8.1)
-export const ICP6S_FIXED: u32 = 14;
+export const ICP6S_BADRS: u32 = 14; // router solicitations refused (RFC 4861 6.1.1)
+export const ICP6S_BADRA: u32 = 15; // router advertisements refused (RFC 4861 6.1.2)
+export const ICP6S_FIXED: u32 = 16;
 export const ICMP6_HIST: u32 = 12;
 export const ICP6S_INHIST: u32 = ICP6S_FIXED;
 export const ICP6S_OUTHIST: u32 = ICP6S_FIXED + ICMP6_HIST;
@@ -78,7 +80,12 @@ export const ND6S_GC: u32 = 7; // stale entries collected
 export const ND6S_DADNS: u32 = 8; // DAD probes sent
 export const ND6S_EVICTED: u32 = 9; // entries evicted to make room (sys/llatbl.ts)
 export const ND6S_TABLEFULL: u32 = 10; // entries not made: the table full of what may not go
-export const ND6S_COUNT: u32 = 11;
+export const ND6S_RSOUT: u32 = 11; // router solicitations sent (nd6_rtr.ts)
+export const ND6S_RSIN: u32 = 12; // router solicitations answered (a router's)
+export const ND6S_RAOUT: u32 = 13; // router advertisements sent
+export const ND6S_RAIN: u32 = 14; // router advertisements accepted (a host's)
+export const ND6S_RTRFULL: u32 = 15; // a router or prefix not listed: the list at its bound
+export const ND6S_COUNT: u32 = 16;
 
 /** The histogram slot of an ICMPv6 type. */
 export function icmp6_hist(t: u8): u32 {
@@ -142,6 +149,7 @@ export const EHOSTUNREACH: i32 = 65;
 // ia6_flags (FreeBSD in6_var.h values)
 export const IN6_IFF_TENTATIVE: u32 = 0x02; // DAD probe not yet answered (still usable: optimistic)
 export const IN6_IFF_DUPLICATED: u32 = 0x04; // another node has it: never used as a source
+export const IN6_IFF_DEPRECATED: u32 = 0x10; // past its preferred lifetime: chosen as a source only when nothing else fits (RFC 4862 5.5.4)
 export const IN6_IFF_AUTOCONF: u32 = 0x40; // made by the kernel (link-local from the MAC)
 export const IN6_IFF_OPTIMISTIC: u32 = 0x4000; // RFC 4429
 
@@ -158,6 +166,8 @@ export const IN6_IFF_OPTIMISTIC: u32 = 0x4000; // RFC 4429
   ia_addr1: u64;
   ia_prefix0: u64; // the address masked to its prefix
   ia_prefix1: u64;
+  ia_vexpire: u64; // kernel time the address goes (valid lifetime, RFC 4862 5.5.4); 0: never
+  ia_pexpire: u64; // kernel time it becomes deprecated (preferred lifetime); 0: never
   // then the DAD callout at IA6_CALLOUT
 }
 export const IA6_MAGIC: u32 = 0x49413644; // "IA6D"
@@ -233,6 +243,75 @@ export const ND6_SIZE: u32 = <u32>(ND6_CALLOUT + CALLOUT_SIZE);
 @inline export function ln_addr(p: usize): usize { return p + offsetof<Nd6entry>("ln_addr0"); }
 @inline export function ln_mac(p: usize): usize { return p + offsetof<Nd6entry>("ln_mac_lo"); }
 
+// Router discovery (nd6_rtr.ts; RFC 4861 6, RFC 4862 5.5)
+
+// ndi_flags (FreeBSD nd6.h value for ACCEPT_RTADV; ADVERTISE is rtadvd's job there)
+export const ND6_IFF_ACCEPT_RTADV: u32 = 0x2; // a host interface: RAs are processed, RSs sent at up
+export const ND6_IFF_NO_DAD: u32 = 0x100; // ifconfig IF inet6 no_dad: addresses added here skip DAD
+export const ND6_IFF_ADVERTISE: u32 = 0x10000; // a router interface: RAs sent, RSs answered, RAs ignored
+export const ND6_ADV_PREFIX_MAX: u32 = 8; // prefixes one interface advertises
+export const ND6_ADV_PFX_REC: u32 = 32; // 0 prefix (16), 16 plen u8, 17 flags u8 (L 0x80, A 0x40), 20 valid s, 24 preferred s
+export const ND6_MAXDEFROUTERS: u32 = 16; // default routers listed per vnet (a flood of fake routers stops here)
+export const ND6_MAXPREFIXES: u32 = 64; // prefixes listed per vnet
+
+/** Per-interface router-discovery state (FreeBSD's nd_ifinfo, plus rtadvd's per-interface configuration). */
+@unmanaged export class NdIfinfo {
+  ndi_next: usize;
+  ndi_ifp: usize;
+  ndi_flags: u32;
+  ndi_linkmtu: u32; // from an RA's MTU option (0: the interface's own)
+  ndi_rs_count: u32; // solicitations sent since the interface came up
+  ndi_adv_count: u32; // advertisements sent since advertising began (the first few come faster)
+  ndi_adv_last: u64; // kernel time of the last advertisement sent
+  ndi_ra_at: u64; // kernel time the RA callout fires (an RS answer may bring it forward)
+  ndi_maxint: u32; // MaxRtrAdvInterval, seconds
+  ndi_minint: u32; // MinRtrAdvInterval, seconds
+  ndi_lifetime: u32; // AdvDefaultLifetime, seconds
+  ndi_advmtu: u32; // AdvLinkMTU (0: no MTU option)
+  ndi_hlim: u32; // AdvCurHopLimit
+  ndi_npfx: u32;
+  // then ND6_ADV_PREFIX_MAX prefix records at NDI_PFX, the RS callout, the RA callout
+}
+export const NDI_PFX: usize = (offsetof<NdIfinfo>() + 7) & ~7;
+export const NDI_RS_CALLOUT: usize = NDI_PFX + ND6_ADV_PREFIX_MAX * ND6_ADV_PFX_REC;
+export const NDI_RA_CALLOUT: usize = NDI_RS_CALLOUT + CALLOUT_SIZE;
+export const NDI_SIZE: u32 = <u32>(NDI_RA_CALLOUT + CALLOUT_SIZE);
+
+/** A default router (RFC 4861 6.3.4), learned from an RA. */
+@unmanaged export class NdDefrouter {
+  dr_next: usize;
+  dr_ifp: usize;
+  dr_expire: u64; // kernel time its router lifetime ends
+  dr_addr0: u64; // its link-local address
+  dr_addr1: u64;
+  // then the lifetime callout
+}
+export const DR_CALLOUT: usize = (offsetof<NdDefrouter>() + 7) & ~7;
+export const DR_SIZE: u32 = <u32>(DR_CALLOUT + CALLOUT_SIZE);
+@inline export function dr_addr(p: usize): usize { return p + offsetof<NdDefrouter>("dr_addr0"); }
+
+// pr_flags
+export const PR_ONLINK: u32 = 0x80; // the L flag was set: the prefix is on-link until pr_vexpire
+export const PR_AUTO: u32 = 0x40; // the A flag was set
+export const PR_ROUTE: u32 = 0x1; // we put its on-link route in (no address of the prefix held it)
+
+/** A prefix (RFC 4861 6.3.4 prefix list; RFC 4862 5.5.3), with the address SLAAC made from it. */
+@unmanaged export class NdPrefix {
+  pr_next: usize;
+  pr_ifp: usize;
+  pr_ia: usize; // the autoconfigured In6Ifaddr (0: none)
+  pr_plen: u32;
+  pr_flags: u32;
+  pr_vexpire: u64; // end of on-link validity (0: never)
+  pr_pexpire: u64; // the advertised preferred lifetime's end (shown by ndp -p)
+  pr_prefix0: u64;
+  pr_prefix1: u64;
+  // then the callout that runs the lifetimes of the prefix and its address
+}
+export const PR_CALLOUT: usize = (offsetof<NdPrefix>() + 7) & ~7;
+export const PR_SIZE: u32 = <u32>(PR_CALLOUT + CALLOUT_SIZE);
+@inline export function pr_prefix(p: usize): usize { return p + offsetof<NdPrefix>("pr_prefix0"); }
+
 /** A datagram being reassembled (struct ip6q), keyed (src, dst, identification). */
 @unmanaged export class Ip6q {
   q_next: usize; // next, prev first: net/tailq.ts
@@ -287,6 +366,13 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   ping_log: usize; // echo reply/error log page, made by the first ping6 from this vnet
   v6only: u32; // net.inet6.ip6.v6only: IPV6_V6ONLY of a new AF_INET6 socket (1, FreeBSD's default)
   up: u32; // 1 between the vnet init and uninit
+  ndi_head: usize; // NdIfinfo list: interfaces with router-discovery state (nd6_rtr.ts)
+  dr_head: usize; // default router list (NdDefrouter)
+  pr_head: usize; // prefix list (NdPrefix)
+  dr_count: u32;
+  pr_count: u32;
+  ndi_mtu: u32; // interfaces whose IPv6 link MTU an RA lowered: 0 keeps in6_ifmtu one load
+  accept_rtadv: u32; // net.inet6.ip6.accept_rtadv: the default for interfaces that get RD state
 }
 
 export const IN6V_SIZE: u32 = <u32>((offsetof<Inet6Vnet>() + 7) & ~7);
@@ -307,6 +393,9 @@ export class Inet6Globals {
   static rtZone: usize = 0;
   static ndZone: usize = 0;
   static qZone: usize = 0;
+  static ndiZone: usize = 0;
+  static drZone: usize = 0;
+  static prZone: usize = 0;
 }
 
 /** The current vnet's IPv6 route table (struct rtable). */

@@ -1,6 +1,6 @@
 // Neighbor Discovery: address resolution and neighbour unreachability detection (RFC 4861
-// 7; FreeBSD netinet6/nd6.c, nd6_nbr.c). Router and prefix discovery (RS/RA) and
-// redirects are not implemented: routes and addresses are configured by hand.
+// 7; FreeBSD netinet6/nd6.c, nd6_nbr.c), and redirects received (8). Router and prefix
+// discovery (RS/RA) and SLAAC are nd6_rtr.ts.
 //
 // Cache: per vnet, a hash of ND_HASH_SIZE chains keyed by (interface, address); entries
 // (Nd6entry, "nd6_entry" zone, charged to the vnet) move through RFC 4861 7.3.2's states,
@@ -389,7 +389,7 @@ const flushMac: usize = memory.data(8, 4);
  * inside the message. Returns the link-layer address in an option of type want (0: none),
  * or 1 when the options are malformed.
  */
-function nd6_options(opt: usize, len: u32, want: u8): usize {
+export function nd6_options(opt: usize, len: u32, want: u8): usize {
   let found: usize = 0;
   let off: u32 = 0;
   while (off < len) {
@@ -609,6 +609,26 @@ export function nd6_redirect_input(ifp: usize, m: usize, off: u32, icmplen: u32)
   } else if (ln(p).ln_state != ND6_LLINFO_PERMANENT && (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), macbuf))) {
     nd6_update(p, macbuf, ND6_LLINFO_STALE);
   }
+}
+
+/**
+ * nd6_cache_lladdr: a router solicitation or advertisement from a (on ifp) carried its
+ * link-layer address mac (RFC 4861 6.2.6, 6.3.4): make or refresh a's entry, STALE when
+ * new or changed; an RA also marks it a router. A static entry stands.
+ */
+export function nd6_cache_lladdr(ifp: usize, a: usize, mac: usize, router: bool): void {
+  let p = nd6_lookup(ifp, a);
+  if (p == 0) {
+    p = nd6_create(ifp, a, LLT_UNSOL);
+    if (p == 0) return;
+    ln(p).ln_router = router ? 1 : 0;
+    nd6_update(p, mac, ND6_LLINFO_STALE);
+    return;
+  }
+  if (ln(p).ln_state == ND6_LLINFO_PERMANENT) return;
+  if (router) ln(p).ln_router = 1;
+  // Set before nd6_update: sending what waited can re-enter and even free p.
+  if (ln(p).ln_state == ND6_LLINFO_INCOMPLETE || !eq6mac(ln_mac(p), mac)) nd6_update(p, mac, ND6_LLINFO_STALE);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -132,6 +132,8 @@ export function in6_is_solicited(d: usize, a: usize): bool {
 
 /** ff02::1 (all nodes, link scope) */
 @inline export function IN6_IS_ALLNODES_LL(a: usize): bool { return load<u64>(a) == 0x02ff && load<u64>(a, 8) == 0x0100000000000000; }
+/** ff02::2, all routers on the link. */
+@inline export function IN6_IS_ALLROUTERS_LL(a: usize): bool { return load<u64>(a) == 0x02ff && load<u64>(a, 8) == 0x0200000000000000; }
 /** ff01::1 (all nodes, interface scope) */
 @inline export function IN6_IS_ALLNODES_IL(a: usize): bool { return load<u64>(a) == 0x01ff && load<u64>(a, 8) == 0x0100000000000000; }
 
@@ -184,3 +186,15 @@ export const ND_NA_FLAG_SOLICITED: u8 = 0x40;
 export const ND_NA_FLAG_OVERRIDE: u8 = 0x20;
 export const ND_OPT_SOURCE_LINKADDR: u8 = 1;
 export const ND_OPT_TARGET_LINKADDR: u8 = 2;
+export const ND_OPT_PREFIX_INFORMATION: u8 = 3; // RFC 4861 4.6.2: 32 bytes
+export const ND_OPT_MTU: u8 = 5; // RFC 4861 4.6.4: 8 bytes
+export const ND_OPT_PI_FLAG_ONLINK: u8 = 0x80;
+export const ND_OPT_PI_FLAG_AUTO: u8 = 0x40;
+// RFC 4861 4.1, 4.2: router solicitation (8 bytes) and advertisement (16 bytes) before their options
+export const ND_RS_LEN: u32 = 8;
+export const ND_RA_LEN: u32 = 16;
+export const ND_RA_CURHOPLIMIT: usize = 4;
+export const ND_RA_FLAGS: usize = 5;
+export const ND_RA_ROUTER_LIFETIME: usize = 6; // u16, seconds
+export const ND_RA_REACHABLE: usize = 8; // u32, ms
+export const ND_RA_RETRANSMIT: usize = 12; // u32, ms

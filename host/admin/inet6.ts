@@ -33,6 +33,10 @@ export interface Inet6Exports {
   inet6_set(v: number, what: number, value: number): number;
   inet6_ping_send(v: number, ifp: number, id: number, seq: number, size: number, hlim: number, df: number): number;
   inet6_ping_read(v: number): number;
+  inet6_nd_flag(ifp: number, flag: number, on: number): number;
+  inet6_advertise(ifp: number, on: number, npfx: number, maxint: number, minint: number, lifetime: number, mtu: number, hlim: number): number;
+  inet6_nd_ifinfo(ifp: number): number;
+  inet6_rtr_fill(v: number, what: number): number;
 }
 
 function fail(what: string, r: number, why?: string): never {
@@ -108,9 +112,13 @@ export interface Inet6Address {
   prefixLength: number;
   /** "fd00::1/64" */
   cidr: string;
-  /** "tentative" (DAD running), "duplicated", "autoconf" (made by the kernel) */
+  /** "tentative" (DAD running), "duplicated", "deprecated" (past its preferred lifetime), "autoconf" (made by the kernel: link-local, SLAAC) */
   flags: string[];
   linkLocal: boolean;
+  /** Seconds left of the preferred lifetime (0 once deprecated); absent: infinite. */
+  pltime?: number;
+  /** Seconds left of the valid lifetime (the address goes after it); absent: infinite. */
+  vltime?: number;
 }
 
 /** ifconfig IF inet6 fd00::1/64 alias: add an address (and its on-link prefix route). */
@@ -141,7 +149,8 @@ export function delAddress6(kernel: Kernel, iface: Interface, address: string): 
   if (r !== 0) fail(what, r);
 }
 
-const IA6_FLAGS: [number, string][] = [[0x02, "tentative"], [0x04, "duplicated"], [0x40, "autoconf"]];
+const IA6_FLAGS: [number, string][] = [[0x02, "tentative"], [0x04, "duplicated"], [0x10, "deprecated"], [0x40, "autoconf"]];
+const IA6_REC = 40; // assembly/netinet6/in6.ts
 
 /** The IPv6 addresses of an interface, in the order they were added. */
 export function addresses6(kernel: Kernel, iface: Interface): Inet6Address[] {
@@ -152,14 +161,21 @@ export function addresses6(kernel: Kernel, iface: Interface): Inet6Address[] {
   const dv = kernel.dv();
   const buf = x.inet6_buf();
   const out: Inet6Address[] = [];
+  const now = kernel.k.callout_now();
+  const left = (t: number) => Math.max(0, Math.floor((t - now) / 1e6));
   for (let i = 0; i < n; i++) {
-    const o = buf + i * 32;
+    const o = buf + i * IA6_REC;
     const a = bytesAt(kernel, o);
     const plen = dv.getUint32(o + 16, true);
     const fl = dv.getUint32(o + 20, true);
+    const pexp = dv.getFloat64(o + 24, true);
+    const vexp = dv.getFloat64(o + 32, true);
     const ll = isLinkLocal(a);
     const text = formatIPv6(a) + (ll ? `%${iface.name}` : "");
-    out.push({ address: text, prefixLength: plen, cidr: `${formatIPv6(a)}/${plen}`, flags: IA6_FLAGS.filter(([b]) => fl & b).map(([, s]) => s), linkLocal: ll });
+    const e: Inet6Address = { address: text, prefixLength: plen, cidr: `${formatIPv6(a)}/${plen}`, flags: IA6_FLAGS.filter(([b]) => fl & b).map(([, s]) => s), linkLocal: ll };
+    if (pexp !== 0) e.pltime = left(pexp);
+    if (vexp !== 0) e.vltime = left(vexp);
+    out.push(e);
   }
   return out;
 }
@@ -167,9 +183,12 @@ export function addresses6(kernel: Kernel, iface: Interface): Inet6Address[] {
 /** ifconfig's inet6 lines for an interface, FreeBSD's layout ("inet6 fe80::1%lo0 prefixlen 64 scopeid 0x1"). */
 export function ifconfigInet6Lines(kernel: Kernel, iface: Interface): string[] {
   if (!hasInet6(kernel)) return [];
+  // FreeBSD marks SLAAC addresses "autoconf" and shows finite lifetimes ("pltime 5 vltime 10");
+  // the link-local address, made by the kernel too, is not marked there.
   return addresses6(kernel, iface).map((a) => {
-    const fl = a.flags.filter((f) => f !== "autoconf");
-    return `\tinet6 ${a.address} prefixlen ${a.prefixLength}${a.linkLocal ? ` scopeid 0x${iface.index.toString(16)}` : ""}${fl.length ? ` ${fl.join(" ")}` : ""}`;
+    const fl = a.flags.filter((f) => f !== "autoconf" || !a.linkLocal);
+    const life = a.vltime !== undefined ? ` pltime ${a.pltime ?? "infty"} vltime ${a.vltime}` : "";
+    return `\tinet6 ${a.address} prefixlen ${a.prefixLength}${a.linkLocal ? ` scopeid 0x${iface.index.toString(16)}` : ""}${fl.length ? ` ${fl.join(" ")}` : ""}${life}`;
   });
 }
 
@@ -312,9 +331,10 @@ export function netstatRn6(kernel: Kernel, vnet: Vnet): string {
 // Knobs
 
 /** inet6_get / inet6_set selectors, named as assembly/netinet6/inet6.ts names them (K_*). */
-const K = {
+export const K = {
   FORWARDING: 0, ERRPPSLIMIT: 1, FRAGQ: 2, ND: 3, ROUTES: 4, ADDRS: 5, PINGDROPS: 6,
   MAXFRAGS: 10, MAXFRAGPACKETS: 11, MAXFRAGBUCKETSIZE: 12, MAXFRAGSPERPACKET: 13, FRAG6_NFRAGS: 14, V6ONLY: 15,
+  ACCEPT_RTADV: 16, DEFROUTERS: 17, PREFIXES: 18,
 } as const;
 
 /**
@@ -535,14 +555,14 @@ export const IP6STATS = [
 ] as const;
 export type Ip6Stats = Record<(typeof IP6STATS)[number], number>;
 
-const ICMP6FIXED = ["error", "canterror", "toofreq", "badcode", "tooshort", "checksum", "badlen", "reflect", "badns", "badna", "ndhlim", "dadDup", "noroute", "badredirect"] as const;
+const ICMP6FIXED = ["error", "canterror", "toofreq", "badcode", "tooshort", "checksum", "badlen", "reflect", "badns", "badna", "ndhlim", "dadDup", "noroute", "badredirect", "badrs", "badra"] as const;
 export const ICMP6TYPES = [
   "destination unreachable", "packet too big", "time exceeded", "parameter problem", "echo", "echo reply",
   "router solicitation", "router advertisement", "neighbor solicitation", "neighbor advertisement", "redirect", "other",
 ] as const;
 export type Icmp6Stats = Record<(typeof ICMP6FIXED)[number], number> & { inhist: number[]; outhist: number[] };
 
-export const ND6STATS = ["nsout", "nsin", "naout", "nain", "dropped", "giveups", "probefail", "gc", "dadns", "evicted", "tablefull"] as const;
+export const ND6STATS = ["nsout", "nsin", "naout", "nain", "dropped", "giveups", "probefail", "gc", "dadns", "evicted", "tablefull", "rsout", "rsin", "raout", "rain", "rtrfull"] as const;
 export type Nd6Stats = Record<(typeof ND6STATS)[number], number>;
 
 export function ip6Stats(kernel: Kernel, vnet: Vnet): Ip6Stats {
@@ -630,11 +650,15 @@ export function netstatS6(kernel: Kernel, vnet: Vnet, proto: "ip6" | "icmp6"): s
       `\t${s.badns} bad neighbor solicitation messages`,
       `\t${s.badna} bad neighbor advertisement messages`,
       `\t${s.badredirect} bad redirect messages`,
+      `\t${s.badrs} bad router solicitation messages`,
+      `\t${s.badra} bad router advertisement messages`,
       `\t${s.dadDup} duplicate addresses detected`,
       `\t${nd.nsout} neighbor solicitations sent (${nd.dadns} for DAD), ${nd.nsin} received`,
       `\t${nd.naout} neighbor advertisements sent, ${nd.nain} received`,
       `\t${nd.dropped} packets dropped waiting for resolution, ${nd.giveups} resolutions given up, ${nd.probefail} neighbours lost`,
       `\t${nd.evicted} neighbour entries evicted to make room, ${nd.tablefull} not made: table full`,
+      `\t${nd.rsout} router solicitations sent, ${nd.rsin} answered; ${nd.raout} router advertisements sent, ${nd.rain} accepted`,
+      `\t${nd.rtrfull} routers or prefixes not listed: list full`,
     ].join("\n");
   }
   throw new ConfigError(`netstat -s -p: protocol must be "ip6" or "icmp6", got ${show(proto)}`);

@@ -5,6 +5,7 @@
 // written, and how it is read and set through the host functions that already exist
 // (admin/inet.ts, inet6.ts, tcp.ts, udp.ts).
 
+import { acceptRtadvDefault } from "./rtadv.js";
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import { ConfigError } from "../lib/errors.js";
 import { show } from "../lib/format.js";
@@ -136,6 +137,7 @@ const LIST: SysctlKnob[] = [
   boolKnob("net.link.bridge.inherit_mac", "if_bridge", "a bridge takes its first member's MAC", (k, v) => bridgeInheritMac(k, v), (k, v, on) => void bridgeInheritMac(k, v, on)),
   boolKnob("net.inet6.ip6.forwarding", "inet6", "forward IPv6 packets not addressed to this vnet", forwarding6, setForwarding6),
   boolKnob("net.inet6.ip6.v6only", "inet6", "new AF_INET6 sockets are IPv6 only (IPV6_V6ONLY); 0: dual-stack, IPv4 as ::ffff:a.b.c.d", v6only, setV6only),
+  boolKnob("net.inet6.ip6.accept_rtadv", "inet6", "interfaces that come up from now on accept router advertisements (SLAAC; docs/slaac.md)", (k, v) => acceptRtadvDefault(k, v), (k, v, on) => void acceptRtadvDefault(k, v, on)),
   {
     name: "net.inet6.icmp6.errppslimit", module: "inet6", description: "ICMPv6 errors sent per second (0: no limit)", parse: intIn(0, 1_000_000),
     get: icmp6Limit, set: (k, v, x) => setIcmp6Limit(k, v, x as number),

@@ -34,6 +34,7 @@ import { iperf, IPERF_USAGE, closeIperfServers } from "./iperf.js";
 import { curl, CURL_USAGE } from "./curl.js";
 
 import { SYSCTL } from "./sysctl.js";
+import { setAcceptRtadv, setNoDad, advertise, ndpR, ndpP, type AdvertiseOptions } from "../admin/rtadv.js";
 import { IPFW } from "./ipfw.js";
 import { resolveHost, noRouteHint } from "./resolve.js";
 
@@ -246,7 +247,7 @@ function ifconfigOne(c: Call, i: Interface): string {
   return lines.join("\n");
 }
 
-const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [inet6 A/P [alias | -alias]] [promisc | -promisc] | BRIDGE [addr] [addm IF] [deletem IF]]";
+const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [inet6 A/P [alias | -alias]] [inet6 [-]accept_rtadv | [-]no_dad] [promisc | -promisc] | BRIDGE [addr] [addm IF] [deletem IF]]";
 
 function ifconfig(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "al", IFCONFIG_USAGE);
@@ -294,6 +295,15 @@ function ifconfig(c: Call): string {
       case "inet6": {
         const a = w[++k];
         if (a === undefined) throw new CommandError(`ifconfig: inet6 needs an address such as fd00::1/64; usage: ${IFCONFIG_USAGE}`);
+        // FreeBSD's per-interface ND flags (ifconfig(8) inet6 accept_rtadv, no_dad).
+        if (a === "accept_rtadv" || a === "-accept_rtadv") {
+          setAcceptRtadv(c.kernel, i, a === "accept_rtadv");
+          break;
+        }
+        if (a === "no_dad" || a === "-no_dad") {
+          setNoDad(c.kernel, i, a === "no_dad");
+          break;
+        }
         if (!isIPv6Text(a)) throw new CommandError(`ifconfig: inet6 ${a}: not an IPv6 address`);
         const next = w[k + 1];
         if (next === "-alias" || next === "delete") {
@@ -506,10 +516,15 @@ function arp(c: Call): string {
   return arpAn(c.kernel, c.vnet);
 }
 
-const NDP_USAGE = "ndp -a [-n] | ndp -d ADDRESS | ndp -s ADDRESS MAC";
+const NDP_USAGE = "ndp -a [-n] | ndp -d ADDRESS | ndp -s ADDRESS MAC | ndp -r | ndp -p";
 
 function ndp(c: Call): string {
-  const { opts, args } = getopt(c.cmd, c.argv, "and:s", NDP_USAGE);
+  const { opts, args } = getopt(c.cmd, c.argv, "and:srp", NDP_USAGE);
+  if (opts.has("r") || opts.has("p")) {
+    noMore(c, args, NDP_USAGE);
+    // -r: the default router list; -p: the prefix list (router discovery, docs/slaac.md).
+    return opts.has("r") ? ndpR(c.kernel, c.vnet) : ndpP(c.kernel, c.vnet);
+  }
   if (opts.has("s")) {
     // ndp -s ADDRESS MAC: a static entry (FreeBSD's ndp(8) -s), listed as permanent.
     if (args.length !== 2) throw new CommandError(`ndp -s: give an address and a MAC; usage: ${NDP_USAGE}`);
@@ -751,6 +766,37 @@ async function capture(c: Call, self: Commands): Promise<string> {
   throw new CommandError(`capture: say on or off after the interface; usage: ${CAPTURE_USAGE}`);
 }
 
+const RTADVD_USAGE = "rtadvd IF [PREFIX/LEN ...] [mtu N] [maxinterval S] [mininterval S] [lifetime S] | rtadvd -d IF";
+
+/** rtadvd: router advertisements on an interface (FreeBSD's daemon; here the kernel sends them). */
+function rtadvd(c: Call): string {
+  const { opts, args } = getopt(c.cmd, c.argv, "d", RTADVD_USAGE);
+  if (args.length === 0) throw new CommandError(`rtadvd: name the interface; usage: ${RTADVD_USAGE}`);
+  const i = iface(c, args[0]);
+  if (opts.has("d")) {
+    noMore(c, args.slice(1), RTADVD_USAGE);
+    advertise(c.kernel, i, false);
+    return `${i.name}: advertising stopped (a last RA with router lifetime 0 went out)`;
+  }
+  const o: AdvertiseOptions = { prefixes: [] };
+  const w = args.slice(1);
+  for (let k = 0; k < w.length; k++) {
+    const word = w[k];
+    const val = (lo: number, hi: number) => {
+      if (k + 1 >= w.length) throw new CommandError(`rtadvd: ${word} needs a value; usage: ${RTADVD_USAGE}`);
+      return number("rtadvd", word, w[++k], lo, hi);
+    };
+    if (word === "mtu") o.mtu = val(1280, 65535);
+    else if (word === "maxinterval") o.maxInterval = val(4, 1800);
+    else if (word === "mininterval") o.minInterval = val(3, 1350);
+    else if (word === "lifetime") o.routerLifetime = val(0, 9000);
+    else if (word.includes("/") && isIPv6Text(word.split("/")[0])) o.prefixes!.push({ prefix: word });
+    else throw new CommandError(`rtadvd: unknown parameter ${JSON.stringify(word)}; usage: ${RTADVD_USAGE}`);
+  }
+  advertise(c.kernel, i, o);
+  return "";
+}
+
 // ---------------------------------------------------------------------------------------
 
 const COMMANDS: Record<string, Command> = {
@@ -761,7 +807,8 @@ const COMMANDS: Record<string, Command> = {
   arp: { usage: ARP_USAGE, summary: "the ARP table", run: arp },
   ping: { usage: PING_USAGE, summary: "ICMP echo (fails when no reply comes back)", run: pingCmd },
   ping6: { usage: PING_USAGE.replace(/^ping/, "ping6"), summary: "ICMPv6 echo (fails when no reply comes back)", run: pingCmd },
-  ndp: { usage: NDP_USAGE, summary: "the IPv6 neighbour cache", run: ndp },
+  ndp: { usage: NDP_USAGE, summary: "the IPv6 neighbour cache (-r: default routers, -p: prefixes)", run: ndp },
+  rtadvd: { usage: RTADVD_USAGE, summary: "IPv6 router advertisements on an interface (prefixes for SLAAC hosts)", run: rtadvd },
   traceroute: { usage: TRACEROUTE_USAGE, summary: "the path to a host (ICMP probes)", run: tracerouteCmd },
   traceroute6: { usage: TRACEROUTE_USAGE.replace(/^traceroute/, "traceroute6"), summary: "the path to an IPv6 host (ICMPv6 probes)", run: tracerouteCmd },
   vmstat: { usage: "vmstat -z", summary: "the node's zones: items in use, limits, failures", run: vmstat },

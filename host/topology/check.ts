@@ -260,6 +260,23 @@ export class Checker {
       }
       if (listen) spec.listen = true;
     }
+    if (x.slaac === true) spec.slaac = true;
+    if (x.advertise !== undefined) {
+      // A list of prefixes, or { prefixes, mtu, maxInterval, ... }; each prefix "P/LEN" or { prefix, lifetimes, flags }.
+      const a = x.advertise as unknown;
+      const o = (Array.isArray(a) ? { prefixes: a } : { ...(a as Obj) }) as Obj;
+      const at: Path = Array.isArray(a) ? [...path, "advertise"] : [...path, "advertise", "prefixes"];
+      const prefixes = ((o.prefixes as unknown[] | undefined) ?? []).map((p, i) => {
+        const q = (typeof p === "string" ? { prefix: p } : p) as { prefix: string };
+        this.try([...at, i], () => {
+          const c = parseCidr(q.prefix);
+          if (c.family !== 6) throw new Error(`${q.prefix} is not an IPv6 prefix`);
+          return true;
+        }, "bad prefix: ");
+        return q;
+      });
+      spec.advertise = { ...(o as object), prefixes } as NonNullable<InterfaceSpec["advertise"]>;
+    }
     node.interfaces.push(spec);
   }
 

@@ -288,6 +288,129 @@ const data = {
         "listen": {
           "type": "boolean",
           "description": "websocket: accept a peer at /NODE/IFACE of the listener (wavnet run --listen PORT)"
+        },
+        "slaac": {
+          "type": "boolean",
+          "description": "IPv6 host side of router discovery (ifconfig IF inet6 accept_rtadv): the interface solicits routers and takes its address (SLAAC), default route and MTU from their advertisements (docs/slaac.md)"
+        },
+        "advertise": {
+          "description": "IPv6 router side (rtadvd): send router advertisements of these prefixes on the interface and answer solicitations; a list of prefixes, or an object with prefixes and options (docs/slaac.md)",
+          "anyOf": [
+            {
+              "type": "array",
+              "items": {
+                "anyOf": [
+                  {
+                    "type": "string",
+                    "description": "\"fd00:1::/64\""
+                  },
+                  {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": [
+                      "prefix"
+                    ],
+                    "properties": {
+                      "prefix": {
+                        "type": "string",
+                        "description": "\"fd00:1::/64\" (a /64 lets hosts form addresses)"
+                      },
+                      "onLink": {
+                        "type": "boolean",
+                        "description": "L flag (default true)"
+                      },
+                      "autonomous": {
+                        "type": "boolean",
+                        "description": "A flag: hosts form an address from it (default true)"
+                      },
+                      "validLifetime": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "seconds (default 2592000)"
+                      },
+                      "preferredLifetime": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "seconds (default 604800), at most validLifetime"
+                      }
+                    }
+                  }
+                ]
+              }
+            },
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "prefixes": {
+                  "type": "array",
+                  "items": {
+                    "anyOf": [
+                      {
+                        "type": "string",
+                        "description": "\"fd00:1::/64\""
+                      },
+                      {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": [
+                          "prefix"
+                        ],
+                        "properties": {
+                          "prefix": {
+                            "type": "string",
+                            "description": "\"fd00:1::/64\" (a /64 lets hosts form addresses)"
+                          },
+                          "onLink": {
+                            "type": "boolean",
+                            "description": "L flag (default true)"
+                          },
+                          "autonomous": {
+                            "type": "boolean",
+                            "description": "A flag: hosts form an address from it (default true)"
+                          },
+                          "validLifetime": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "seconds (default 2592000)"
+                          },
+                          "preferredLifetime": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "seconds (default 604800), at most validLifetime"
+                          }
+                        }
+                      }
+                    ]
+                  }
+                },
+                "mtu": {
+                  "type": "integer",
+                  "minimum": 1280,
+                  "maximum": 65535,
+                  "description": "an MTU option (AdvLinkMTU)"
+                },
+                "maxInterval": {
+                  "type": "integer",
+                  "minimum": 4,
+                  "maximum": 1800,
+                  "description": "MaxRtrAdvInterval, seconds (default 600)"
+                },
+                "minInterval": {
+                  "type": "integer",
+                  "minimum": 3,
+                  "maximum": 1350,
+                  "description": "MinRtrAdvInterval, seconds (default a third of maxInterval)"
+                },
+                "routerLifetime": {
+                  "type": "integer",
+                  "minimum": 0,
+                  "maximum": 9000,
+                  "description": "AdvDefaultLifetime, seconds: 0 (not a default router) or maxInterval..9000 (default 3 x maxInterval)"
+                }
+              }
+            }
+          ]
         }
       }
     },

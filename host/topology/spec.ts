@@ -20,6 +20,7 @@ export interface Origin {
 /** Link conditions, in the epair's own type (parsed from file units). */
 export type { LinkConditions } from "../admin/epair.js";
 import type { LinkConditions } from "../admin/epair.js";
+import type { AdvertiseOptions } from "../admin/rtadv.js";
 
 export interface InterfaceSpec {
   /** The name in the topology ("eth0"); the kernel's own name (epair3a) is on TopoInterface.iface. */
@@ -39,6 +40,10 @@ export interface InterfaceSpec {
   /** websocket: the peer's ws:// or wss:// URL (a client port), or listen: served at /NODE/IFACE by the topology's listener. */
   url?: string;
   listen?: boolean;
+  /** IPv6 host side of router discovery: accept_rtadv (docs/slaac.md). */
+  slaac?: boolean;
+  /** IPv6 router side: advertise these prefixes (rtadvd; docs/slaac.md). */
+  advertise?: AdvertiseOptions;
   origin: Origin;
 }
 

@@ -10,6 +10,7 @@ import { LeakError, AbortError, abortError, type LeakEntry } from "../lib/errors
 import { addAddress, addRoutes, setForwarding } from "../admin/inet.js";
 import { sysctlKnob } from "../admin/sysctl.js";
 import { setForwarding6 } from "../admin/inet6.js";
+import { setAcceptRtadv, advertise } from "../admin/rtadv.js";
 import { loadLinkMap } from "../kern/linkmap.js";
 import { bridgeAdd } from "../admin/bridge.js";
 import { ipfwSetDefault, ipfwNatConfig } from "../admin/ipfw.js";
@@ -516,6 +517,9 @@ export class Topology {
         const origin = addressOrigin(s, i);
         this.step(origin, `${n.name}:${s.name} ${a}`, () => addAddress(k, iface, a));
       });
+      // Router discovery (docs/slaac.md): a host interface solicits at once, a router's sends its first RA within 0.5 s.
+      if (s.slaac) this.step(s.origin, `${n.name}:${s.name} accept_rtadv`, () => setAcceptRtadv(k, iface, true));
+      if (s.advertise) this.step(s.origin, `${n.name}:${s.name} advertise`, () => advertise(k, iface, s.advertise!));
     }
     if (n.forwarding) {
       // A router forwards every family the kernel has.
@@ -736,6 +740,7 @@ function preflight(spec: TopologySpec, opts: UpOptions): void {
       i.addresses.forEach((a, j) => {
         if (a.includes(":")) throw errAt(addressOrigin(i, j), `${n.name}:${i.name} ${a}: ${why}; IPv6 addresses cannot be configured`);
       });
+      if (i.slaac || i.advertise) throw errAt(i.origin, `${n.name}:${i.name} ${i.slaac ? "slaac" : "advertise"}: ${why}; router discovery is IPv6`);
     }
     for (const r of n.routes) {
       if (r.to.includes(":") || (r.via ?? "").includes(":")) throw errAt(r.origin, `${n.name} route ${r.to}: ${why}`);

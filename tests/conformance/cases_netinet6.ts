@@ -9,7 +9,8 @@ const c = (file: string, name: string, summary: string, extra: Partial<Conforman
   id: `${file}__${name}`, source: `${D}/${file}.sh`, status: "applicable", summary, ...extra,
 });
 
-const NO_RA = "wavnet has no router discovery, SLAAC or address lifetimes (RFC 4861 6, RFC 4862 5.5; docs/inet6.md, Left out): addresses and routes are configured by hand";
+const NO_LL127 = "wavnet's link-local addresses are fe80::/64 only and every Ethernet interface gets one when it comes up (no -auto_linklocal, no /127 link-local; docs/inet6.md): the case's set-up cannot be made";
+const NO_MANUAL_LIFETIMES = "addresses configured by hand have no lifetimes in wavnet (no ifconfig pltime/vltime) and it has no prefix list entries for them (FreeBSD makes one per manual address): only SLAAC addresses age (docs/slaac.md)";
 
 export const CASES_NETINET6: readonly ConformanceCase[] = [
   c("exthdr", "exthdr", "UDP and TCP behind hop-by-hop, routing (type 0, segments left 0), atomic fragment and destination options headers: port unreachable / RST each; hop-by-hop after destination options draws no parameter problem code 0 (it is code 1)", { source: `${D}/exthdr.sh (+ exthdr.py)` }),
@@ -33,10 +34,10 @@ export const CASES_NETINET6: readonly ConformanceCase[] = [
 
   c("ndp", "ndp_add_gu_success", "ndp -s 2001:db8::2 90:10:00:01:02:03: listed with that MAC on the interface, permanent"),
   c("ndp", "ndp_del_gu_success", "a ping to an absent neighbour leaves an entry; ndp -d deletes it"),
-  c("ndp", "ndp_slaac_default_route", "a router advertisement installs a default route via the router's link-local address, again after route flush", { status: "not-applicable", reason: NO_RA }),
-  c("ndp", "ndp_prefix_len_mismatch", "a router advertisement on an interface with a /127 link-local address still autoconfigures a /64 address", { status: "not-applicable", reason: NO_RA }),
-  c("ndp", "ndp_prefix_lifetime", "an autoconfigured address is deprecated after its preferred lifetime and goes after its valid lifetime", { status: "not-applicable", reason: NO_RA }),
-  c("ndp", "ndp_prefix_lifetime_extend", "ifconfig pltime/vltime extend a prefix's lifetimes and a shorter second address does not shorten them", { status: "not-applicable", reason: NO_RA }),
+  c("ndp", "ndp_slaac_default_route", "a router advertisement installs a default route via the router's link-local address, again after route flush"),
+  c("ndp", "ndp_prefix_len_mismatch", "a router advertisement on an interface with a /127 link-local address still autoconfigures a /64 address", { status: "not-applicable", reason: NO_LL127 }),
+  c("ndp", "ndp_prefix_lifetime", "an autoconfigured address is deprecated after its preferred lifetime and goes after its valid lifetime"),
+  c("ndp", "ndp_prefix_lifetime_extend", "ifconfig pltime/vltime extend a prefix's lifetimes and a shorter second address does not shorten them", { status: "not-applicable", reason: NO_MANUAL_LIFETIMES }),
   c("ndp", "ndp_grand_linklayer_event", "a changed MAC is announced by unsolicited neighbour advertisements (GRAND), the global address a second after the link-local one; the peer's entry follows"),
 
   // netinet/redirect.sh has a case of the same name: this one's id says its folder.

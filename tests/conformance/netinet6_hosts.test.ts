@@ -7,9 +7,12 @@ import { once } from "node:events";
 import { Kernel, KernelError, ping, type Interface, type Vnet, type VirtualClock } from "../../host/index.js";
 import { netFor, type NetSocket } from "../../host/node/net.js";
 import { sysctlSet } from "../../host/admin/sysctl.js";
-import { addAddress6, addresses6, addRoute6, routeGet6, ndpTable, ndpAn, ndpAdd, ndpDelete, parseIPv6 } from "../../host/admin/inet6.js";
+import {
+  addAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6, ndpTable, ndpAn, ndpAdd, ndpDelete, parseIPv6, netstatRn6, setForwarding6, ifconfigInet6Lines,
+} from "../../host/admin/inet6.js";
+import { setAcceptRtadv, setNoDad, ndpR } from "../../host/admin/rtadv.js";
 import { parseMac } from "../../host/admin/ifnet.js";
-import { ip6Packet, cksum6, cat } from "../helpers/inet6.js";
+import { ip6Packet, cksum6, cat, raPacket } from "../helpers/inet6.js";
 import { ether } from "../helpers/inet.js";
 import { idleClock } from "../helpers/net.js";
 import { bootLab, conformanceTest } from "./lab.js";
@@ -238,9 +241,47 @@ conformanceTest("ndp__ndp_del_gu_success", () => withJails(k, async (j) => {
   assert.ok(!ndpTable(k, v).some((n) => n.address === "2001:db8::2"), "deleted");
 }));
 
-conformanceTest("ndp__ndp_slaac_default_route", async () => {});
+/** ra.py --sendif ${epair}b --dst <a's link-local> --src <b's link-local> --prefix P --prefixlen 64 [lifetimes]: sent out of eb, so it arrives on ea. */
+function raPy(ea: Interface, eb: Interface, prefix: string, valid?: number, preferred?: number): void {
+  const pkt = raPacket({ src: linkLocal(eb), dst: linkLocal(ea), sll: parseMac(eb.mac), prefixes: [{ prefix, valid, preferred }] });
+  ea.receive(ether(eb, ea, 0x86dd, pkt));
+}
+
+conformanceTest("ndp__ndp_slaac_default_route", () => withJails(k, async (j) => {
+  const { a, b, ea, eb } = pair(j, "v6t-ndp_slaac_default_route");
+  dadDone(); // ndp_if_up: up, -ifdisabled, wait for tentative to go
+  setAcceptRtadv(k, ea); // ifconfig ${epair0}a inet6 accept_rtadv
+  setForwarding6(k, b, true); // sysctl net.inet6.ip6.forwarding=1 (the sender's NAs say router)
+  raPy(ea, eb, "2001:db8:ffff:1000::");
+  assert.ok(ndpR(k, a) !== "", "ndp -r lists a router");
+  assert.match(netstatRn6(k, a), /^default\s+fe80:/m);
+  // route -6 flush: of a's routes only the default one is not an address's on-link prefix.
+  for (const r of routes6(k, a)) if (!r.connected) delRoute6(k, a, r.destination);
+  assert.doesNotMatch(netstatRn6(k, a), /^default\s+fe80:/m);
+  raPy(ea, eb, "2001:db8:ffff:1000::");
+  assert.ok(ndpR(k, a) !== "");
+  assert.match(netstatRn6(k, a), /^default\s+fe80:/m, "the second RA installs it again");
+}));
+
 conformanceTest("ndp__ndp_prefix_len_mismatch", async () => {});
-conformanceTest("ndp__ndp_prefix_lifetime", async () => {});
+
+conformanceTest("ndp__ndp_prefix_lifetime", () => withJails(k, async (j) => {
+  const { a, ea, eb } = pair(j, "v6t-ndp_prefix_lifetime");
+  dadDone();
+  setAcceptRtadv(k, ea); // ifconfig ${epair0}a inet6 accept_rtadv no_dad
+  setNoDad(k, ea);
+  const prefix = "2001:db8:ffff:1000:";
+  raPy(ea, eb, "2001:db8:ffff:1000::", 10, 5);
+  assert.ok(ndpR(k, a) !== "", "ndp -r lists a router");
+  assert.match(netstatRn6(k, a), /^default\s+fe80:/m);
+  const ifc = () => ifconfigInet6Lines(k, ea).join("\n");
+  assert.match(ifc(), new RegExp(`inet6 ${prefix}.* prefixlen 64 autoconf pltime 5 vltime 10`));
+  clock().advance(6_000_000); // sleep 6
+  assert.match(ifc(), new RegExp(`inet6 ${prefix}.* prefixlen 64 deprecated autoconf pltime 0 vltime [1-9]+`));
+  clock().advance(6_000_000);
+  assert.doesNotMatch(ifc(), new RegExp(`inet6 ${prefix}.*`));
+}));
+
 conformanceTest("ndp__ndp_prefix_lifetime_extend", async () => {});
 
 conformanceTest("ndp__ndp_grand_linklayer_event", () => withJails(k, async (j) => {

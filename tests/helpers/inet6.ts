@@ -129,3 +129,66 @@ export function cat(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+export interface RaPrefix {
+  prefix: string;
+  plen?: number;
+  /** L 0x80, A 0x40 (default both) */
+  flags?: number;
+  valid?: number;
+  preferred?: number;
+}
+
+export interface RaOpts {
+  src: string;
+  dst?: string;
+  hlim?: number;
+  code?: number;
+  /** router lifetime, seconds (default 1800) */
+  lifetime?: number;
+  prefixes?: RaPrefix[];
+  mtu?: number;
+  /** the source link-layer address option */
+  sll?: Uint8Array;
+  /** raw bytes appended after the options (a malformed option) */
+  extra?: Uint8Array;
+  /** cut the message to this many bytes (before the checksum) */
+  truncate?: number;
+}
+
+/** A router advertisement (RFC 4861 4.2) as an IPv6 packet, checksummed (what FreeBSD's ra.py sends). */
+export function raPacket(o: RaOpts): Uint8Array {
+  const dst = o.dst ?? "ff02::1";
+  const parts: Uint8Array[] = [];
+  const head = new Uint8Array(16);
+  head[0] = 134;
+  head[1] = o.code ?? 0;
+  head[4] = 64;
+  new DataView(head.buffer).setUint16(6, o.lifetime ?? 1800);
+  parts.push(head);
+  if (o.sll) parts.push(cat(new Uint8Array([1, 1]), o.sll));
+  if (o.mtu !== undefined) {
+    const m = new Uint8Array(8);
+    m[0] = 5;
+    m[1] = 1;
+    new DataView(m.buffer).setUint32(4, o.mtu);
+    parts.push(m);
+  }
+  for (const p of o.prefixes ?? []) {
+    const m = new Uint8Array(32);
+    const dv = new DataView(m.buffer);
+    m[0] = 3;
+    m[1] = 4;
+    m[2] = p.plen ?? 64;
+    m[3] = p.flags ?? 0xc0;
+    dv.setUint32(4, p.valid ?? 2592000);
+    dv.setUint32(8, p.preferred ?? 604800);
+    m.set(parseIPv6(p.prefix, "prefix"), 16);
+    parts.push(m);
+  }
+  if (o.extra) parts.push(o.extra);
+  let msg = cat(...parts);
+  if (o.truncate !== undefined) msg = msg.slice(0, o.truncate);
+  new DataView(msg.buffer).setUint16(2, cksum6(parseIPv6(o.src, "src"), parseIPv6(dst, "dst"), 58, msg));
+  return ip6Packet({ src: o.src, dst, nxt: 58, hlim: o.hlim ?? 255, payload: msg });
+}
