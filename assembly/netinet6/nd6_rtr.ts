@@ -406,9 +406,10 @@ export function nd6_ra_input(ifp: usize, m: usize, off: u32, icmplen: u32): void
   const now = ticks();
   defrouter_update(ifp, abuf, <u32>bswap<u16>(load<u16>(icp + ND_RA_ROUTER_LIFETIME)), now);
   let o: u32 = 0;
-  while (o < olen) {
+  while (o + 2 <= olen) {
     const t = load<u8>(opt + o);
     const len = <u32>load<u8>(opt + o + 1) << 3; // nd6_options checked: non-zero, inside
+    if (len == 0 || o + len > olen) break; // never reached after that check; a loop never spins on it
     if (t == ND_OPT_MTU && len == 8) {
       const mtu = bswap<u32>(load<u32>(opt + o + 4));
       // 6.3.4: at least the IPv6 minimum and at most the link's; anything else is ignored.
