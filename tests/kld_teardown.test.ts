@@ -1,0 +1,134 @@
+// Issue 12: live layer-3/4 unload in the talk's three teardown checkpoints, each visible in
+// kldstat -v. The far end of every connection lives in a second kernel joined by a cable
+// (helpers/cable.ts): tcp is unloaded from one kernel, the other keeps it and reports what
+// its sockets saw (a RST is ECONNRESET there).
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Kernel, ModuleBusyError, SocketError, type Vnet, type Socket, type KldCheckpoint, type KldStatVerbose } from "../host/index.js";
+import { addAddress } from "../host/admin/inet.js";
+import { tcpStats } from "../host/admin/tcp.js";
+import { mbufsInUse } from "./helpers/inet.js";
+import { tapCable, settle } from "./helpers/cable.js";
+
+const CONFIG = ["if_tap", "if_epair", "inet", "tcp", "udp"];
+
+async function twoKernels(seed = 1) {
+  const ka = await Kernel.boot({ config: CONFIG, seed });
+  const kb = await Kernel.boot({ config: CONFIG, seed: seed + 1 });
+  const A = ka.createVnet("A");
+  const B = kb.createVnet("B");
+  const [ta, tb] = tapCable(ka, A, kb, B);
+  addAddress(ka, ta, "10.0.0.1/24");
+  addAddress(kb, tb, "10.0.0.2/24");
+  return { ka, kb, A, B };
+}
+
+const row = (k: Kernel, name: string): KldStatVerbose => {
+  const r = k.kldstat({ verbose: true }).find((x) => x.name === name);
+  assert.ok(r, `kldstat -v lists ${name}`);
+  return r;
+};
+
+/** n connections from A (kernel ka) to B:port (kernel kb); returns both ends, accepted. */
+async function connections(ka: Kernel, kb: Kernel, A: Vnet, B: Vnet, n: number, port: number) {
+  const lsn = B.socket("inet", "stream").bind("0.0.0.0", port).listen(-1);
+  const cli: Socket[] = [];
+  const srv: Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = A.socket("inet", "stream");
+    c.connect("10.0.0.2", port);
+    cli.push(c);
+    if (i % 64 === 63 || i === n - 1) {
+      await settle([ka, kb], 4, 1000);
+      for (let s = lsn.accept(); s; s = lsn.accept()) srv.push(s);
+    }
+  }
+  // SYNs beyond ARP's hold queue (16) before the first reply are sent again after their RTO.
+  for (let r = 0; r < 20 && srv.length < n; r++) {
+    await settle([ka, kb], 4, 500_000);
+    for (let s = lsn.accept(); s; s = lsn.accept()) srv.push(s);
+  }
+  assert.equal(srv.length, n, `B accepted all ${n} connections`);
+  return { lsn, cli, srv };
+}
+
+describe("kldunload tcp with live connections to a peer kernel (issue 12)", () => {
+  test("MOD_QUIESCE says why; stop: listeners refuse (SYN gets RST), new sockets refused; clean: every peer sees a RST; gone: 0 items, 0 zones, 0 callouts, table nulled; reload and connect", async () => {
+    const { ka, kb, A, B } = await twoKernels(1);
+    const N = 1000;
+    const { lsn, cli, srv } = await connections(ka, kb, A, B, N, 80);
+    // A listens too, with one connection accepted from B.
+    const alsn = A.socket("inet", "stream").bind("0.0.0.0", 81).listen(8);
+    const bcli = B.socket("inet", "stream");
+    bcli.connect("10.0.0.1", 81);
+    await settle([ka, kb], 4, 1000);
+    const asrv = alsn.accept();
+    assert.ok(asrv, "A accepted B's connection");
+
+    // MOD_QUIESCE refuses and the message counts what holds tcp.
+    assert.throws(() => ka.kldunload("tcp"), (e: unknown) => e instanceof ModuleBusyError &&
+      (e as Error).message === `kldunload tcp: module is busy: ${N + 1} connections, 1 listener, ${N + 2} sockets open; close what uses it or unload with force`);
+    let r = row(ka, "tcp");
+    assert.equal(r.state, "loaded");
+    assert.equal(r.connections, N + 1);
+    assert.equal(r.listeners, 1);
+
+    // Checkpoint 1 on its own: state quiescing, nothing reaches a listener.
+    ka.kldstop("tcp");
+    r = row(ka, "tcp");
+    assert.equal(r.state, "quiescing");
+    assert.equal(r.listeners, 0, "no listener is reachable");
+    assert.equal(r.connections, N + 1, "open connections go on");
+    const rstBefore = tcpStats(ka, A).sndrst;
+    const late = B.socket("inet", "stream");
+    let lateErr = "";
+    late.on("error", (e) => (lateErr = (e as SocketError).code));
+    late.connect("10.0.0.1", 81);
+    await settle([ka, kb], 4, 1000);
+    assert.equal(lateErr, "ECONNREFUSED", "a SYN to A's listener is answered with a RST");
+    assert.equal(tcpStats(ka, A).sndrst - rstBefore, 1);
+    assert.throws(() => A.socket("inet", "stream"), (e: unknown) => e instanceof SocketError && e.code === "EPROTONOSUPPORT");
+    // Data still flows on an open connection.
+    assert.equal(cli[0].send("still here"), 10);
+    await settle([ka, kb], 2, 1000);
+    const got = srv.map((s) => s.recv()).filter((d) => d !== null).map((d) => Buffer.from(d!).toString());
+    assert.deepEqual(got, ["still here"]);
+
+    // The rest, forced: each checkpoint reported.
+    const peerErrs = new Map<string, number>();
+    for (const s of [...srv, bcli]) s.on("error", (e) => peerErrs.set((e as SocketError).code, (peerErrs.get((e as SocketError).code) ?? 0) + 1));
+    let localErrs = 0;
+    let localClosed = 0;
+    for (const s of [...cli, asrv!]) {
+      s.on("error", (e) => { if ((e as SocketError).code === "ECONNABORTED") localErrs++; });
+      s.on("close", () => localClosed++);
+    }
+    const seen: KldCheckpoint[] = [];
+    ka.kldunload("tcp", { force: true, onCheckpoint: (c) => seen.push(c) });
+    assert.deepEqual(seen.map((c) => c.state), ["quiescing", "cleaning", "gone"]);
+    assert.equal(seen[0].connections, N + 1);
+    assert.deepEqual([seen[1].connections, seen[1].listeners, seen[1].items, seen[1].callouts], [0, 0, 0, 0], "cleaning: no connection, no tcpcb, no timer");
+    assert.equal(seen[1].sockets, N + 2, "the sockets are still open until the third checkpoint");
+    assert.deepEqual([seen[2].sockets, seen[2].items, seen[2].zones, seen[2].callouts, seen[2].tableNulled], [0, 0, 0, 0, true]);
+    r = row(ka, "tcp");
+    assert.equal(r.state, "gone");
+    assert.equal(r.tableNulled, true);
+    await settle([ka, kb], 4, 1000);
+    assert.equal(peerErrs.get("ECONNRESET"), N + 1, "every peer socket saw the RST");
+    assert.equal(localErrs, N + 1, "every local socket heard ECONNABORTED");
+    assert.equal(localClosed, N + 1, "and was closed");
+
+    // tcp again: a new connection works (B's listener never went away).
+    await ka.kldload("tcp");
+    assert.equal(row(ka, "tcp").state, "loaded");
+    const again = await connections(ka, kb, A, B, 1, 82);
+    assert.equal(again.cli[0].send("again"), 5);
+    await settle([ka, kb], 2, 1000);
+    assert.equal(Buffer.from(again.srv[0].recv()!).toString(), "again");
+    for (const s of [lsn, ...srv, bcli, late, ...again.cli, ...again.srv, again.lsn]) s.close();
+    await settle([ka, kb], 2, 1000);
+    assert.equal(mbufsInUse(ka), 0);
+    ka.shutdown();
+    kb.shutdown();
+  });
+});
