@@ -4,7 +4,7 @@
 // its sockets saw (a RST is ECONNRESET there).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Kernel, ModuleBusyError, SocketError, type Vnet, type Socket, type KldCheckpoint, type KldStatVerbose } from "../host/index.js";
+import { Kernel, Errno, ModuleBusyError, SocketError, type Vnet, type Socket, type KldCheckpoint, type KldStatVerbose } from "../host/index.js";
 import { addAddress } from "../host/admin/inet.js";
 import { tcpStats } from "../host/admin/tcp.js";
 import { mbufsInUse } from "./helpers/inet.js";
@@ -104,7 +104,11 @@ describe("kldunload tcp with live connections to a peer kernel (issue 12)", () =
       s.on("close", () => localClosed++);
     }
     const seen: KldCheckpoint[] = [];
-    ka.kldunload("tcp", { force: true, onCheckpoint: (c) => seen.push(c) });
+    const mine = [...cli, asrv!];
+    const pending = () => mine.filter((s) => !s.closed && s.info().error === Errno.ECONNABORTED).length;
+    const heard: [number, number][] = []; // sockets with ECONNABORTED pending, sockets closed, at each checkpoint
+    ka.kldunload("tcp", { force: true, onCheckpoint: (c) => (seen.push(c), heard.push([pending(), mine.filter((s) => s.closed).length])) });
+    assert.deepEqual(heard, [[0, 0], [N + 1, 0], [0, N + 1]], "the drop comes at clean-up, the close when tcp goes");
     assert.deepEqual(seen.map((c) => c.state), ["quiescing", "cleaning", "gone"]);
     assert.equal(seen[0].connections, N + 1);
     assert.deepEqual([seen[1].connections, seen[1].listeners, seen[1].items, seen[1].callouts], [0, 0, 0, 0], "cleaning: no connection, no tcpcb, no timer");
@@ -127,6 +131,71 @@ describe("kldunload tcp with live connections to a peer kernel (issue 12)", () =
     assert.equal(Buffer.from(again.srv[0].recv()!).toString(), "again");
     for (const s of [lsn, ...srv, bcli, late, ...again.cli, ...again.srv, again.lsn]) s.close();
     await settle([ka, kb], 2, 1000);
+    assert.equal(mbufsInUse(ka), 0);
+    ka.shutdown();
+    kb.shutdown();
+  });
+});
+
+describe("kldunload udp with open sockets (issue 12)", () => {
+  test("stop refuses new sockets while open ones still deliver; clean: every socket hears ECONNABORTED, not silence; gone: 0 PCBs, zone destroyed; the peer's next datagram is refused; reload works", async () => {
+    const { ka, kb, A, B } = await twoKernels(3);
+    const N = 100;
+    const socks: Socket[] = [];
+    for (let i = 0; i < N; i++) socks.push(A.socket("inet", "dgram").bind("0.0.0.0", 5000 + i));
+    const peer = B.socket("inet", "dgram");
+    peer.connect("10.0.0.1", 5000);
+    let peerErr = "";
+    peer.on("error", (e) => (peerErr = (e as SocketError).code));
+    assert.equal(peer.send("one"), 3);
+    await settle([ka, kb], 4, 1000);
+    assert.equal(Buffer.from(socks[0].recvfrom()!.data).toString(), "one");
+    assert.throws(() => ka.kldunload("udp"), (e: unknown) => e instanceof ModuleBusyError && /module is busy: 100 users/.test((e as Error).message));
+
+    ka.kldstop("udp");
+    let r = row(ka, "udp");
+    assert.equal(r.state, "quiescing");
+    assert.equal(r.sockets, N);
+    assert.throws(() => A.socket("inet", "dgram"), (e: unknown) => e instanceof SocketError && e.code === "EPROTONOSUPPORT");
+    assert.throws(() => socks[1].connect("10.0.0.2", 9), (e: unknown) => e instanceof SocketError && e.code === "ECONNABORTED");
+    assert.equal(peer.send("two"), 3);
+    await settle([ka, kb], 4, 1000);
+    assert.equal(Buffer.from(socks[0].recvfrom()!.data).toString(), "two", "open sockets still receive while quiescing");
+
+    const errs: string[] = [];
+    let closed = 0;
+    for (const s of socks) {
+      s.on("error", (e) => errs.push((e as SocketError).code));
+      s.on("close", () => closed++);
+    }
+    const seen: KldCheckpoint[] = [];
+    // Sockets with ECONNABORTED pending, and sockets closed, at each checkpoint (socket state is read, not changed).
+    const pending = () => socks.filter((s) => !s.closed && s.info().error === Errno.ECONNABORTED).length;
+    const heard: [number, number][] = [];
+    ka.kldunload("udp", { force: true, onCheckpoint: (c) => (seen.push(c), heard.push([pending(), socks.filter((s) => s.closed).length])) });
+    assert.deepEqual(heard, [[0, 0], [N, 0], [0, N]], "the error comes at clean-up, the close when udp goes");
+    assert.deepEqual(seen.map((c) => c.state), ["quiescing", "cleaning", "gone"]);
+    assert.equal(seen[0].items, N, "one PCB per socket");
+    assert.deepEqual([seen[1].items, seen[1].callouts, seen[1].sockets], [0, 0, N], "cleaning: PCBs gone, sockets not yet closed");
+    assert.deepEqual([seen[2].sockets, seen[2].items, seen[2].zones, seen[2].callouts, seen[2].tableNulled], [0, 0, 0, 0, true]);
+    await settle([ka, kb], 2, 1000);
+    assert.equal(errs.length, N);
+    assert.ok(errs.every((e) => e === "ECONNABORTED"), errs[0]);
+    assert.equal(closed, N);
+    assert.equal(ka.vmstatZ().find((z) => z.name === "udp_inpcb"), undefined, "the PCB zone is gone");
+    // Without udp, A's IPv4 answers the peer's datagram with protocol unreachable.
+    assert.equal(peer.send("three"), 5);
+    await settle([ka, kb], 4, 1000);
+    assert.equal(peerErr, "ECONNREFUSED", "the peer learns udp is gone");
+
+    await ka.kldload("udp");
+    const again = A.socket("inet", "dgram").bind("0.0.0.0", 5000);
+    assert.throws(() => peer.send("four"), (e: unknown) => e instanceof SocketError && e.code === "ECONNREFUSED", "the error is reported once more, on the next send");
+    assert.equal(peer.send("four"), 4);
+    await settle([ka, kb], 4, 1000);
+    assert.equal(Buffer.from(again.recvfrom()!.data).toString(), "four");
+    again.close();
+    peer.close();
     assert.equal(mbufsInUse(ka), 0);
     ka.shutdown();
     kb.shutdown();

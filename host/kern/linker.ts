@@ -79,7 +79,7 @@ export interface KldUnloadOptions {
    * udp for a network layer).
    */
   dependents?: boolean;
-  /** Called at each checkpoint with what is left (it must not call into the kernel). */
+  /** Called at each checkpoint with what is left; it may read state (kldstat, a socket's info), not load or unload. */
   onCheckpoint?: (c: KldCheckpoint) => void;
 }
 
