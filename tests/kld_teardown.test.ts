@@ -4,9 +4,12 @@
 // its sockets saw (a RST is ECONNRESET there).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Kernel, Errno, ModuleBusyError, SocketError, type Vnet, type Socket, type KldCheckpoint, type KldStatVerbose } from "../host/index.js";
+import { Kernel, Errno, ModuleBusyError, ModuleDependencyError, SocketError, type Interface, type Vnet, type Socket, type KldCheckpoint, type KldStatVerbose } from "../host/index.js";
 import { addAddress } from "../host/admin/inet.js";
 import { tcpStats } from "../host/admin/tcp.js";
+import { addAddress6 } from "../host/admin/inet6.js";
+import { ping6 } from "../host/admin/ping.js";
+import { ipfwCommand, kernelIpfwBackend } from "../host/ipfw/index.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { tapCable, settle } from "./helpers/cable.js";
 
@@ -199,5 +202,150 @@ describe("kldunload udp with open sockets (issue 12)", () => {
     assert.equal(mbufsInUse(ka), 0);
     ka.shutdown();
     kb.shutdown();
+  });
+});
+
+/** n pairs of vnets (2n vnets), each pair on its own epair, the same IPv4 addresses in every pair (stacks are separate). */
+function pairs(k: Kernel, n: number) {
+  const out: { A: Vnet; B: Vnet; ea: Interface; eb: Interface }[] = [];
+  for (let i = 0; i < n; i++) {
+    const A = k.createVnet(`a${i}`);
+    const B = k.createVnet(`b${i}`);
+    const [ea, eb] = k.epair(A, B);
+    ea.setUp();
+    eb.setUp();
+    addAddress(k, ea, "10.0.0.1/24");
+    addAddress(k, eb, "10.0.0.2/24");
+    out.push({ A, B, ea, eb });
+  }
+  return out;
+}
+
+/** One datagram A -> B:9 in every pair; how many arrived. */
+function udpRound(ps: { A: Vnet; B: Vnet }[], tx: Socket[], rx: Socket[], tag: string): number {
+  let got = 0;
+  for (let i = 0; i < ps.length; i++) tx[i].sendto(tag, "10.0.0.2", 9);
+  for (const s of rx) for (let d = s.recvfrom(); d; d = s.recvfrom()) if (Buffer.from(d.data).toString() === tag) got++;
+  return got;
+}
+
+describe("network layers: live load and forced unload, dependents first (issue 12)", () => {
+  test("kldload inet6 into 1,000 live vnets while IPv4 flows, ping6 in every pair at once; force unload with its dependent tcp first: 0 items, 0 callouts; IPv4 never stops; reload", async () => {
+    const k = await Kernel.boot({ config: ["if_epair", "inet", "udp"], seed: 5 });
+    const P = 500;
+    const ps = pairs(k, P);
+    const rx = ps.map((p) => p.B.socket("inet", "dgram").bind("0.0.0.0", 9));
+    const tx = ps.map((p) => p.A.socket("inet", "dgram"));
+    assert.equal(udpRound(ps, tx, rx, "v4-before"), P);
+    const v4 = udpRound(ps, tx, [], "v4-across"); // sent before the load, read after
+    assert.equal(v4, 0);
+    await k.kldload("inet6");
+    let got = 0;
+    for (const s of rx) for (let d = s.recvfrom(); d; d = s.recvfrom()) if (Buffer.from(d.data).toString() === "v4-across") got++;
+    assert.equal(got, P, "datagrams queued across the load are all there");
+    for (const p of ps) {
+      addAddress6(k, p.ea, "fd00::1/64");
+      addAddress6(k, p.eb, "fd00::2/64");
+    }
+    // ping6 in every pair at once, IPv4 datagrams between their sends.
+    const pings = ps.map((p) => ping6(k, p.A, "fd00::2", { count: 2, intervalMs: 10, timeoutMs: 100 }));
+    assert.equal(udpRound(ps, tx, rx, "v4-during"), P);
+    const res = await Promise.all(pings);
+    assert.equal(res.reduce((n, r) => n + r.received, 0), 2 * P, "every ping6 answered");
+    assert.equal(udpRound(ps, tx, rx, "v4-after-ping6"), P);
+
+    // tcp loaded now serves both families, so it holds inet6: a TCP connection over IPv6 in a few pairs.
+    await k.kldload("tcp");
+    const conns: Socket[] = [];
+    for (const p of ps.slice(0, 10)) {
+      const l = p.B.socket("inet6", "stream").bind("::", 80).listen(4);
+      const c = p.A.socket("inet6", "stream");
+      c.connect("fd00::2", 80);
+      const a = l.accept();
+      assert.ok(a, "the IPv6 connection was accepted");
+      conns.push(l, c, a);
+    }
+    assert.throws(() => k.kldunload("inet6"), (e: unknown) => e instanceof ModuleBusyError && /tcp is registered with its protocol switch/.test((e as Error).message));
+    const inet6Items = row(k, "inet6").items;
+    assert.ok(inet6Items >= 4 * P, `addresses and neighbours in every vnet (${inet6Items} items)`);
+    const seen: KldCheckpoint[] = [];
+    k.kldunload("inet6", { force: true, dependents: true, onCheckpoint: (c) => seen.push(c) });
+    assert.deepEqual(seen.map((c) => `${c.name}:${c.state}`), [
+      "tcp:quiescing", "tcp:cleaning", "tcp:gone", "inet6:quiescing", "inet6:cleaning", "inet6:gone",
+    ]);
+    const c6 = seen.filter((c) => c.name === "inet6");
+    assert.deepEqual([c6[1].items, c6[1].callouts], [0, 0], "cleaning: no address, neighbour, reassembly queue or timer left in any of the 1,000 vnets");
+    assert.deepEqual([c6[2].items, c6[2].zones, c6[2].callouts, c6[2].tableNulled], [0, 0, 0, true]);
+    assert.equal(seen[1].connections, 0);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(conns.every((s) => s.closed), "every TCP socket was closed");
+    assert.deepEqual(k.kldstat({ verbose: true }).filter((r) => r.state === "gone").map((r) => r.name).sort(), ["inet6", "tcp"]);
+    assert.equal(udpRound(ps, tx, rx, "v4-after-unload"), P, "IPv4 goes on");
+    await assert.rejects(ping6(k, ps[0].A, "fd00::2", { count: 1 }));
+
+    await k.kldload("inet6");
+    addAddress6(k, ps[0].ea, "fd00::1/64");
+    addAddress6(k, ps[0].eb, "fd00::2/64");
+    assert.equal((await ping6(k, ps[0].A, "fd00::2", { count: 1 })).received, 1);
+    for (const s of [...rx, ...tx]) s.close();
+    for (const p of ps) {
+      p.A.destroy();
+      p.B.destroy();
+    }
+    assert.equal(mbufsInUse(k), 0);
+    assert.equal(k.k.callout_pending_count(), 0);
+    k.shutdown();
+  });
+
+  test("force unload inet with its dependents first (ipfw by the link map, tcp and udp by its protocol switch): each passes its checkpoints, IPv6 goes on, 0 items; reload and connect over IPv4", async () => {
+    const k = await Kernel.boot({ config: ["if_epair", "inet", "inet6", "tcp", "udp", "ipfw"], seed: 6 });
+    const [{ A, B, ea, eb }] = pairs(k, 1);
+    // ipfw denies by default: a rule in each vnet (kept in ipfw's zones until its clean-up).
+    for (const v of [A, B]) await ipfwCommand(kernelIpfwBackend(k, v), "add allow ip from any to any");
+    addAddress6(k, ea, "fd00::1/64");
+    addAddress6(k, eb, "fd00::2/64");
+    const l4 = B.socket("inet", "stream").bind("0.0.0.0", 80).listen(4);
+    const c4 = A.socket("inet", "stream");
+    c4.connect("10.0.0.2", 80);
+    let a4 = l4.accept();
+    for (let i = 0; i < 10 && !a4; i++) await settle([k], 2, 100_000), (a4 = l4.accept());
+    assert.ok(a4, "the IPv4 connection was accepted");
+    const u4 = B.socket("inet", "dgram").bind("0.0.0.0", 9);
+    const socks = [l4, c4, a4, u4];
+    const errs: string[] = [];
+    for (const s of socks) s.on("error", (e) => errs.push((e as SocketError).code));
+    assert.throws(() => k.kldunload("inet"), ModuleDependencyError);
+    const seen: KldCheckpoint[] = [];
+    k.kldunload("inet", { force: true, dependents: true, onCheckpoint: (c) => seen.push(c) });
+    assert.deepEqual(seen.filter((c) => c.state === "gone").map((c) => c.name), ["ipfw", "tcp", "udp", "inet"], "dependents first");
+    assert.equal(seen.length, 12, "three checkpoints each");
+    for (const c of seen.filter((x) => x.state === "gone")) {
+      assert.deepEqual([c.name, c.sockets, c.items, c.zones, c.callouts, c.tableNulled], [c.name, 0, 0, 0, 0, true]);
+    }
+    const inetClean = seen.find((c) => c.name === "inet" && c.state === "cleaning")!;
+    assert.deepEqual([inetClean.items, inetClean.callouts], [0, 0], "inet's addresses, ARP entries and timers went at clean-up");
+    await new Promise((r) => setImmediate(r));
+    assert.ok(socks.every((s) => s.closed), "every socket closed");
+    // Both ends of the connection were here: one saw the other's RST, the other was aborted.
+    assert.deepEqual(errs.sort(), ["ECONNABORTED", "ECONNABORTED", "ECONNABORTED", "ECONNRESET"], "listener, one end and the UDP socket aborted; the other end saw the RST");
+    assert.equal((await ping6(k, A, "fd00::2", { count: 1 })).received, 1, "IPv6 goes on");
+    await k.kldload("inet");
+    await k.kldload("tcp");
+    addAddress(k, ea, "10.0.0.1/24");
+    addAddress(k, eb, "10.0.0.2/24");
+    const l = B.socket("inet", "stream").bind("0.0.0.0", 80).listen(4);
+    const c = A.socket("inet", "stream");
+    c.connect("10.0.0.2", 80);
+    let a = l.accept();
+    for (let i = 0; i < 10 && !a; i++) await settle([k], 2, 100_000), (a = l.accept());
+    assert.ok(a, "the IPv4 connection was accepted after the reload");
+    assert.equal(c.send("v4 again"), 8);
+    await settle([k], 2, 1000);
+    assert.equal(Buffer.from(a.recv()!).toString(), "v4 again");
+    for (const s of [l, c, a]) s.close();
+    A.destroy();
+    B.destroy();
+    assert.equal(mbufsInUse(k), 0);
+    k.shutdown();
   });
 });
