@@ -10,6 +10,7 @@ import { tcpStats } from "../host/admin/tcp.js";
 import { addAddress6 } from "../host/admin/inet6.js";
 import { ping6 } from "../host/admin/ping.js";
 import { ipfwCommand, kernelIpfwBackend } from "../host/ipfw/index.js";
+import { Commands } from "../host/shell/commands.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { tapCable, settle } from "./helpers/cable.js";
 
@@ -274,6 +275,8 @@ describe("network layers: live load and forced unload, dependents first (issue 1
       "tcp:quiescing", "tcp:cleaning", "tcp:gone", "inet6:quiescing", "inet6:cleaning", "inet6:gone",
     ]);
     const c6 = seen.filter((c) => c.name === "inet6");
+    assert.ok(c6[0].items > 4 * P && c6[0].callouts >= P, `quiescing: inet6 still holds items and timers in every vnet (${c6[0].items}, ${c6[0].callouts})`);
+    assert.deepEqual([seen[0].connections, seen[0].callouts > 0], [20, true], "tcp's connections, both ends, and their timers before clean-up");
     assert.deepEqual([c6[1].items, c6[1].callouts], [0, 0], "cleaning: no address, neighbour, reassembly queue or timer left in any of the 1,000 vnets");
     assert.deepEqual([c6[2].items, c6[2].zones, c6[2].callouts, c6[2].tableNulled], [0, 0, 0, true]);
     assert.equal(seen[1].connections, 0);
@@ -349,3 +352,32 @@ describe("network layers: live load and forced unload, dependents first (issue 1
     k.shutdown();
   });
 });
+
+describe("the shell's kldstat -v and kldunload -s / -f / -d", () => {
+  test("state and counts per module, one line per checkpoint, gone rows with the table nulled", async () => {
+    const k = await Kernel.boot({ config: ["if_epair", "inet", "inet6", "tcp", "udp"], seed: 7 });
+    const [{ A }] = pairs(k, 1);
+    const cmds = new Commands(k);
+    const a = { name: "a", vnet: A };
+    const u = A.socket("inet", "dgram").bind("0.0.0.0", 9);
+    assert.match(await cmds.exec(a, "kldstat -v"), /^Id\s+Name\s+State\s+Conns\s+Listen\s+Sockets\s+Items\s+Zones\s+Callouts\s+Table$/m);
+    assert.match(await cmds.exec(a, "kldstat -v"), /^\s*\d+\s+udp\s+loaded\s+-\s+-\s+1\s+1\s+1\s+0\s+live$/m);
+    await assert.rejects(cmds.exec(a, "kldunload udp"), /module is busy: 1 user/);
+    assert.equal(await cmds.exec(a, "kldunload -s udp"), "");
+    assert.match(await cmds.exec(a, "kldstat -v"), /^\s*\d+\s+udp\s+quiescing\s/m);
+    assert.equal(await cmds.exec(a, "kldunload -f udp"), [
+      "udp: quiescing: 1 sockets, 1 items, 1 zones, 0 callouts",
+      "udp: cleaning: 1 sockets, 0 items, 1 zones, 0 callouts",
+      "udp: gone: 0 sockets, 0 items, 0 zones, 0 callouts, table nulled",
+    ].join("\n"));
+    assert.ok(u.closed);
+    assert.match(await cmds.exec(a, "kldstat -v"), /^\s*\d+\s+udp\s+gone\s+-\s+-\s+0\s+0\s+0\s+0\s+nulled$/m);
+    await assert.rejects(cmds.exec(a, "kldunload -d inet6"), /-d \(dependents first\) goes with -f/);
+    const out = (await cmds.exec(a, "kldunload -f -d inet6")).split("\n").map((l) => l.split(":").slice(0, 2).join(":"));
+    assert.deepEqual(out, ["tcp: quiescing", "tcp: cleaning", "tcp: gone", "inet6: quiescing", "inet6: cleaning", "inet6: gone"]);
+    await cmds.exec(a, "kldload udp");
+    assert.doesNotMatch(await cmds.exec(a, "kldstat -v"), /udp\s+gone/, "a module loaded again is not gone");
+    k.shutdown();
+  });
+});
+
