@@ -353,6 +353,31 @@ describe("network layers: live load and forced unload, dependents first (issue 1
   });
 });
 
+describe("unload orders the linker does not choose", () => {
+  test("tcp forced out after its network layer was: the RSTs it cannot send are dropped, not a trap; nothing leaks", async () => {
+    const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], seed: 8 });
+    const [{ A, B }] = pairs(k, 1);
+    const l = B.socket("inet", "stream").bind("0.0.0.0", 80).listen(4);
+    const c = A.socket("inet", "stream");
+    c.connect("10.0.0.2", 80);
+    let a = l.accept();
+    for (let i = 0; i < 10 && !a; i++) await settle([k], 2, 100_000), (a = l.accept());
+    assert.ok(a, "connected");
+    k.kldunload("inet", { force: true }); // tcp stays, IPv4 is gone under it
+    const seen: KldCheckpoint[] = [];
+    k.kldunload("tcp", { force: true, onCheckpoint: (cp) => seen.push(cp) });
+    assert.deepEqual(seen.map((cp) => [cp.state, cp.connections ?? "-", cp.items, cp.callouts]), [
+      ["quiescing", 2, 3, seen[0].callouts], ["cleaning", 0, 0, 0], ["gone", "-", 0, 0],
+    ]);
+    await new Promise((r) => setImmediate(r));
+    assert.ok([l, c, a].every((s) => s.closed));
+    A.destroy();
+    B.destroy();
+    assert.equal(mbufsInUse(k), 0);
+    k.shutdown();
+  });
+});
+
 describe("the shell's kldstat -v and kldunload -s / -f / -d", () => {
   test("state and counts per module, one line per checkpoint, gone rows with the table nulled", async () => {
     const k = await Kernel.boot({ config: ["if_epair", "inet", "inet6", "tcp", "udp"], seed: 7 });

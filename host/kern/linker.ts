@@ -140,8 +140,11 @@ export class ModuleLinker {
     return [...live, ...[...this.gone.values()].sort((a, b) => a.id - b.id)];
   }
 
-  /** What module m holds now (kernel counts; the module's own through kmod_teardown_count). */
-  private left(m: Loaded): KldLeft {
+  /**
+   * What module m holds now: the kernel's counts, and the module's own (kmod_teardown_count)
+   * unless its MOD_UNLOAD has run (its VNET space is freed: nothing of its own to count).
+   */
+  private left(m: Loaded, own = true): KldLeft {
     const k = this.kernel.k;
     const out: KldLeft = {
       sockets: k.kld_sockets(m.id),
@@ -150,7 +153,7 @@ export class ModuleLinker {
       callouts: k.kld_callouts(m.entry.tableBase, m.entry.tableBase + m.entry.tableSlots),
     };
     const f = m.exports.kmod_teardown_count;
-    if (typeof f === "function") {
+    if (own && typeof f === "function") {
       out.connections = (f as (w: number) => number)(0);
       out.listeners = (f as (w: number) => number)(1);
     }
@@ -357,7 +360,7 @@ export class ModuleLinker {
     } finally {
       k.kld_end();
     }
-    const before = this.left(m); // what MOD_UNLOAD left: purged below and reported as leaks
+    const before = this.left(m, false); // what MOD_UNLOAD left: purged below and reported as leaks
     // Inside a kernel entry, so what the purge closes (sockets) reaches the host at once.
     const leaks = this.kernel.enter(() => k.kld_purge(m.id, lo, hi));
     this.clearTable(m.entry);
