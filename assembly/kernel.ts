@@ -24,7 +24,7 @@ export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_l
 export { vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
 export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, vnet_pinned, vnet_zombies } from "./kern/vnet";
 export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
-export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count } from "./kern/kern_linker";
+export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count, kld_stop, kld_zones, kld_items, kld_callouts, kld_sockets } from "./kern/kern_linker";
 export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";
 export { arc4random, arc4random_uniform } from "./kern/random";
 export {

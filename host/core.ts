@@ -10,7 +10,7 @@ import "./vnet.js";
 export { Kernel, Vnet, PORT_RANK, PAGE_SIZE, type BootOptions, type ZoneRow, type Accounting, type VnetAccounting, type HostPort } from "./kern/kernel.js";
 export type { KernelExports } from "./kern/abi.js";
 export { VirtualClock, RealClock, VIRTUAL_TIME_MAX_US, type Clock, type ClockTarget } from "./kern/clock.js";
-export type { KldStat, ModuleSource } from "./kern/linker.js";
+export type { KldStat, KldStatVerbose, KldState, KldLeft, KldCheckpoint, KldUnloadOptions, ModuleSource } from "./kern/linker.js";
 export { bytesModuleSource, urlModuleSource, handedModuleSource, type HandedModuleSource } from "./kern/source.js";
 export { loadLinkMap, type LinkMap, type ModuleEntry } from "./kern/linkmap.js";
 export * from "./lib/errors.js";

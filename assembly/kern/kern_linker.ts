@@ -8,12 +8,12 @@ import { sysinit_purge_module, sysinit_count_module } from "./sysinit";
 import { vnet_data_purge_module } from "./vnet_data";
 import { zone_first, zone_next, zone_destroy, zone_name, Zone } from "./zone";
 import { vnet_first, vnet_next, Vnet } from "./vnet";
-import { callout_module_purge } from "./kern_timeout";
+import { callout_module_purge, callout_module_count } from "./kern_timeout";
 import { leak_record, leak_record_str, LEAK_ZONE, LEAK_CALLOUTS, LEAK_ITEMS } from "./leak";
 import { eventhandler_purge_module } from "./kern_eventhandler";
 import { netisr_purge_module } from "../net/netisr";
 import { if_clone_purge_module } from "../net/if_clone";
-import { protosw_purge_module } from "./uipc_domain";
+import { protosw_purge_module, protosw_stop_module, protosw_sockets_module } from "./uipc_domain";
 import { pfil_purge_range } from "../net/pfil";
 
 /** Begin MOD_LOAD or MOD_UNLOAD of module modid: what it registers now is its own. */
@@ -76,4 +76,45 @@ export function kld_sysuninit(modid: u32): u32 {
 
 export function kld_sysinit_count(modid: u32): u32 {
   return sysinit_count_module(modid);
+}
+
+// ---------------------------------------------------------------------------------------
+// kldunload's checkpoints, made visible (kldstat -v): what a module still holds, counted
+// without changing anything, and its first step, "stop new work".
+
+/** Checkpoint 1 of an unload: the module's protocol-switch entries refuse new sockets, connects and listens. */
+export function kld_stop(modid: u32): u32 {
+  return protosw_stop_module(modid);
+}
+
+function zoneCount(head: usize, modid: u32, items: bool): u32 {
+  let n: u32 = 0;
+  for (let z = head; z != 0; z = zone_next(z)) {
+    if (changetype<Zone>(z).modid == modid) n += items ? changetype<Zone>(z).inuse : 1;
+  }
+  return n;
+}
+
+/** Zones module modid created that still exist (the kernel's and every vnet's). */
+export function kld_zones(modid: u32): u32 {
+  let n = zoneCount(zone_first(), modid, false);
+  for (let v = vnet_first(); v != 0; v = vnet_next(v)) n += zoneCount(changetype<Vnet>(v).zones, modid, false);
+  return n;
+}
+
+/** Items allocated from the zones module modid created. */
+export function kld_items(modid: u32): u32 {
+  let n = zoneCount(zone_first(), modid, true);
+  for (let v = vnet_first(); v != 0; v = vnet_next(v)) n += zoneCount(changetype<Vnet>(v).zones, modid, true);
+  return n;
+}
+
+/** Callouts pending on functions in the table window [lo, hi) (a module's timers). */
+export function kld_callouts(lo: u32, hi: u32): u32 {
+  return callout_module_count(lo, hi);
+}
+
+/** Sockets open on the protocols module modid registered. */
+export function kld_sockets(modid: u32): u32 {
+  return protosw_sockets_module(modid);
 }

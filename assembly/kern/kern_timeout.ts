@@ -543,6 +543,18 @@ export function callout_module_purge(lo: u32, hi: u32): u32 {
   return lo < hi ? purge(1, <usize>lo, hi) : 0;
 }
 
+/** Pending callouts whose func is in [lo, hi), counted, none stopped (kldstat -v). */
+export function callout_module_count(lo: u32, hi: u32): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < NBUCKETS; i++) {
+    for (let c = headOf(i); c != 0; c = changetype<Callout>(c).next) {
+      const f = changetype<Callout>(c).func;
+      if (f >= lo && f < hi) n++;
+    }
+  }
+  return n;
+}
+
 /**
  * Check every invariant of the wheel; 0 if all hold, else the number of the first broken
  * one. For tests and for a host that wants to verify a kernel after a fault.

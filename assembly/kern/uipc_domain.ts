@@ -13,7 +13,7 @@
 
 import { KGLOBALS, KG_CURMOD, KG_AFGEN } from "./kglobals";
 import { EEXIST, ENOSPC, EINVAL, ENOENT, EBUSY } from "../sys/errno";
-import { SOCK_SEQPACKET, SOCK_RAW, pr_flags_for_type } from "../sys/socket";
+import { SOCK_SEQPACKET, SOCK_RAW, PR_STOPPING, pr_flags_for_type } from "../sys/socket";
 import { so_orphan_protosw } from "./uipc_socket";
 
 const MAX_PROTOSW: u32 = 32;
@@ -147,6 +147,32 @@ export function protosw_purge_module(modid: u32): u32 {
     store<usize>(p, 0, PR_USRREQS);
     if (load<u32>(p, PR_NSOCKETS) != 0) n += so_orphan_protosw(p);
     memory.fill(p, 0, PRSIZE);
+  }
+  return n;
+}
+
+/**
+ * kldunload's first checkpoint ("stop new work") for module modid: its entries refuse new
+ * sockets, connects and listens (PR_STOPPING); sockets already open go on. Returns the
+ * number of entries marked.
+ */
+export function protosw_stop_module(modid: u32): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < MAX_PROTOSW; i++) {
+    const p = pr(i);
+    if (load<u32>(p, PR_DOMAIN) == 0 || load<u32>(p, PR_MOD) != modid) continue;
+    store<u32>(p, load<u32>(p, PR_FLAGS) | PR_STOPPING, PR_FLAGS);
+    n++;
+  }
+  return n;
+}
+
+/** Sockets open on the entries module modid registered (kldstat -v: what a forced unload will close). */
+export function protosw_sockets_module(modid: u32): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < MAX_PROTOSW; i++) {
+    const p = pr(i);
+    if (load<u32>(p, PR_DOMAIN) != 0 && load<u32>(p, PR_MOD) == modid) n += load<u32>(p, PR_NSOCKETS);
   }
   return n;
 }

@@ -27,7 +27,7 @@ import {
   SS_ISCONFIRMING, SS_ISDISCONNECTED, SO_ACCEPTCONN, SO_LINGER, SO_BOOLOPTS, SO_SNDBUF, SO_RCVBUF, SO_SNDLOWAT,
   SO_RCVLOWAT, SO_ERROR, SO_TYPE, SO_PROTOCOL, SOL_SOCKET, SOPT_SET, SOPT_GET, MSG_PEEK, MSG_TRUNC,
   SHUT_RD, SHUT_WR, SHUT_RDWR, SE_READABLE, SE_WRITABLE, SE_CONNECTED, SE_CLOSED, SE_ERROR, SE_ACCEPTABLE,
-  SB_SEL, SB_AUTOSIZE, SQ_INCOMP, SQ_COMP, SOMAXCONN, PR_ATOMIC, PR_ADDR, PR_CONNREQUIRED, PR_WANTRCVD, PR_IMPLOPCL,
+  SB_SEL, SB_AUTOSIZE, SQ_INCOMP, SQ_COMP, SOMAXCONN, PR_ATOMIC, PR_ADDR, PR_CONNREQUIRED, PR_WANTRCVD, PR_IMPLOPCL, PR_STOPPING,
   DGRAM_SENDSPACE, DGRAM_RECVSPACE, STREAM_SENDSPACE, STREAM_RECVSPACE, SOCK_MAXADDRLEN,
   PRU_ATTACH, PRU_DETACH, PRU_BIND, PRU_CONNECT, PRU_DISCONNECT, PRU_LISTEN, PRU_ACCEPT, PRU_SEND, PRU_RCVD,
   PRU_SHUTDOWN, PRU_CTLOUTPUT, PRU_ABORT, so_rcv, so_snd,
@@ -166,6 +166,10 @@ export function socreate(domain: u32, type: u32, protocol: u32): usize {
   const pr = pffindproto(domain, type, protocol);
   if (pr == 0) {
     lastError = !pffinddomain(domain) ? -EAFNOSUPPORT : protocol == 0 && type != 0 ? -EPROTOTYPE : -EPROTONOSUPPORT;
+    return 0;
+  }
+  if (pr_flags(pr) & PR_STOPPING) {
+    lastError = -EPROTONOSUPPORT; // its module is being unloaded
     return 0;
   }
   const pp = pr_protocol(pr);
@@ -330,6 +334,7 @@ export function sobind(so: usize, sa: usize): i32 {
 export function soconnect(so: usize, sa: usize): i32 {
   const s = S(so);
   if (s.so_options & SO_ACCEPTCONN) return -EOPNOTSUPP;
+  if (pr_flags(s.so_proto) & PR_STOPPING) return -ECONNABORTED; // its module is being unloaded
   if (s.so_state & (SS_ISCONNECTED | SS_ISCONNECTING)) {
     if (pr_flags(s.so_proto) & PR_CONNREQUIRED) return s.so_state & SS_ISCONNECTING ? -EALREADY : -EISCONN;
     sodisconnect(so);
@@ -353,6 +358,7 @@ export function sodisconnect(so: usize): i32 {
 export function solisten(so: usize, backlog: i32): i32 {
   const s = S(so);
   if (s.so_state & (SS_ISCONNECTED | SS_ISCONNECTING | SS_ISDISCONNECTING)) return -EINVAL;
+  if (pr_flags(s.so_proto) & PR_STOPPING) return -ECONNABORTED; // its module is being unloaded
   const f = req(so, PRU_LISTEN);
   if (f == 0) return -EOPNOTSUPP;
   const r = neg(call_indirect<i32>(f, so, backlog));

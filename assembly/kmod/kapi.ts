@@ -233,6 +233,9 @@ export const RTABLE_SIZE: u32 = 16; // = net/route.ts RTABLE_SIZE
 @external("kernel", "looutput") export declare function looutput(ifp: usize, m: usize, af: u32): i32;
 @external("kernel", "loif") export declare function loif(): usize;
 @external("kernel", "vnet_valid") export declare function vnet_valid(v: usize): bool;
+// Every live vnet, for a module's unload checkpoints (tcp's "stop" and "clean up").
+@external("kernel", "vnet_first") export declare function vnet_first(): usize;
+@external("kernel", "vnet_next") export declare function vnet_next(v: usize): usize;
 
 // Sockets (layouts, constants and sockaddr accessors: ../sys/socket.ts). A protocol
 // registers a pr_usrreqs table (PRU_COUNT table slots in its memory) per (domain, type,

@@ -49,6 +49,7 @@ import {
   protosw_register, protosw_unregister, pffindproto, protosw_busy, sbappendaddr, sorwakeup, soisconnected, soseterror,
   m_freem, m_pullup, m_adj, m_copym, m_length, M_PREPEND, in_cksum, in_pseudo, curvnet, if_first, if_next,
   EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE, EISCONN, ENOTCONN, ENOPROTOOPT, ENOBUFS, EMSGSIZE, ENETUNREACH, ECONNREFUSED, EHOSTUNREACH,
+  ECONNABORTED, vnet_first, vnet_next, CURVNET_SET, CURVNET_RESTORE,
 } from "../kmod/kapi";
 import {
   Socket, AF_INET, AF_UNSPEC, SOCK_DGRAM, SS_ISCONNECTED, SOPT_SET, SOPT_GET, SOL_SOCKET, SO_BROADCAST, SO_DONTROUTE, SO_REUSEADDR, SO_REUSEPORT,
@@ -64,7 +65,7 @@ import {
   INAPI_SELECTSRC, INAPI_LOCALIP, INAPI_BROADCAST, INAPI_PROTO_REGISTER, INAPI_PROTO_UNREGISTER, INAPI_ERROR,
 } from "../sys/in";
 import {
-  Inpcb, UdpGlobals, UdpVnet, V, inp, UDPSTAT_INC, UDPS_IPACKETS, UDPS_HDROPS, UDPS_BADSUM, UDPS_NOSUM, UDPS_BADLEN,
+  Inpcb, UdpGlobals, UdpVnet, V, VV, inp, UDPSTAT_INC, UDPS_IPACKETS, UDPS_HDROPS, UDPS_BADSUM, UDPS_NOSUM, UDPS_BADLEN,
   UDPS_NOPORT, UDPS_NOPORTBCAST, UDPS_FULLSOCK, UDPS_OPACKETS, UDPS_DELIVERED, UDPS_ODROPPED, UDP_VNET_SIZE,
   UDP_MAXPAYLOAD, UDP_PCB_VNET_LIMIT, IPPORT_EPHEMERALFIRST, IPPORT_EPHEMERALLAST, INP_BOUNDADDR, IPPROTO_IP, IP_TTL, IP_TOS,
   INP_RECVDSTADDR, IP_RECVDSTADDR, IP_SENDSRCADDR, INP_IPV4, INP_IPV6PROTO,
@@ -628,6 +629,30 @@ function udp_inet_detach(): void {
  */
 export function kmod_busy_count(): u32 {
   return udp_busy() + udp6_busy();
+}
+
+/**
+ * A forced kldunload's second checkpoint, "clean up" (host/kern/linker.ts; the first, no new
+ * sockets, is the kernel's PR_STOPPING): every UDP socket of both families hears
+ * ECONNABORTED (an error, not silence) and loses its PCB, so nothing more is delivered to it
+ * or sent from it (EINVAL); kld_purge closes the sockets at the third. Returns the PCBs freed.
+ */
+export function kmod_teardown(step: i32): u32 {
+  if (step != 2) return 0;
+  let n: u32 = 0;
+  for (let v = vnet_first(); v != 0; v = vnet_next(v)) {
+    const vv = changetype<UdpVnet>(VV(v));
+    if (vv.list == 0) continue;
+    const old = CURVNET_SET(v);
+    while (vv.list != 0) {
+      const so = inp(vv.list).inp_socket;
+      if (so != 0) soseterror(so, ECONNABORTED);
+      in_pcbfree(vv.list);
+      n++;
+    }
+    CURVNET_RESTORE(old);
+  }
+  return n;
 }
 
 export function modevent(what: i32): i32 {

@@ -96,6 +96,9 @@ export const PR_ADDR: u32 = 0x02; // records carry the sender's address
 export const PR_CONNREQUIRED: u32 = 0x04;
 export const PR_WANTRCVD: u32 = 0x08; // call pru_rcvd after data is read
 export const PR_IMPLOPCL: u32 = 0x20;
+// Kernel-only: the module serving the entry is being unloaded (kldunload's first checkpoint):
+// socket() on it is refused (EPROTONOSUPPORT), and so are connect() and listen() (ECONNABORTED).
+export const PR_STOPPING: u32 = 0x8000;
 
 // Buffer sizes. The socket layer sets these by type before pru_attach; a protocol that
 // wants others calls soreserve() there (as FreeBSD's udp_attach/tcp_attach do).

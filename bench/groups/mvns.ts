@@ -22,7 +22,10 @@
 // BARE kernel with a live vnet: its VNET section bytes, pages and items charged), and
 // 100,000 of them created through the host API.
 
-import { Kernel, PAGE_SIZE, type Vnet } from "../../host/index.js";
+import { Kernel, PAGE_SIZE, TapInterface, createTap, type Vnet, type Socket, type SocketError, type VirtualClock } from "../../host/index.js";
+import { addAddress } from "../../host/admin/inet.js";
+import { addresses6 } from "../../host/admin/inet6.js";
+import { ping6 } from "../../host/admin/ping.js";
 import { median, nowNs, round, fmtValue, type Group, type GroupContext } from "../lib.js";
 import { linuxNetns } from "./kernel.js";
 import os from "node:os";
@@ -165,9 +168,135 @@ async function genericMany(ctx: GroupContext): Promise<void> {
   });
 }
 
+// ---------------------------------------------------------------------------------------
+// Live unload and load (docs/ARCHITECTURE.md "Modules", the teardown checkpoints).
+
+const KLD_RUNS = 5;
+const KLD_CONNS = 1000;
+
+/** Frames cross (microtasks, an event-loop turn) and each clock moves to its next deadline, at most stepUs. */
+async function settleKernels(ks: Kernel[], rounds: number, stepUs: number): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    await new Promise((r) => setImmediate(r));
+    for (const k of ks) {
+      const c = k.clock as VirtualClock;
+      const next = k.k.callout_next();
+      c.advance(next < 0 ? stepUs : Math.max(1, Math.min(stepUs, next - c.now())));
+    }
+  }
+}
+
+/**
+ * Two kernels joined by a tap cable (tests/helpers/cable.ts does the same), KLD_CONNS TCP
+ * connections from A (kernel ka) to B (kernel kb); then `kldunload tcp` with force in ka.
+ * Returns [ms from the call until every peer socket in kb has seen the RST, ms of the call].
+ */
+async function kldunloadTcpOnce(seed: number): Promise<[number, number]> {
+  const cfg = ["if_tap", "if_epair", "inet", "tcp"];
+  const ka = await Kernel.boot({ config: cfg, seed });
+  const kb = await Kernel.boot({ config: cfg, seed: seed + 100 });
+  try {
+    const A = ka.createVnet("A");
+    const B = kb.createVnet("B");
+    const ta = createTap(ka, A, { name: "cable0" }, (p) => new TapInterface(ka, p));
+    const tb = createTap(kb, B, { name: "cable0" }, (p) => new TapInterface(kb, p));
+    ta.port.wire = { send: (f) => (tb.port.input(f.slice()), true) };
+    tb.port.wire = { send: (f) => (ta.port.input(f.slice()), true) };
+    for (const t of [ta, tb]) {
+      t.setUp();
+      t.port.setCarrier(true);
+    }
+    addAddress(ka, ta, "10.0.0.1/24");
+    addAddress(kb, tb, "10.0.0.2/24");
+    const lsn = B.socket("inet", "stream").bind("0.0.0.0", 80).listen(-1);
+    const srv: Socket[] = [];
+    for (let i = 0; i < KLD_CONNS; i++) {
+      A.socket("inet", "stream").connect("10.0.0.2", 80);
+      if (i % 64 === 63) {
+        await settleKernels([ka, kb], 4, 1000);
+        for (let s = lsn.accept(); s; s = lsn.accept()) srv.push(s);
+      }
+    }
+    for (let r = 0; r < 40 && srv.length < KLD_CONNS; r++) {
+      await settleKernels([ka, kb], 4, 500_000); // SYNs past ARP's hold queue go again after their RTO
+      for (let s = lsn.accept(); s; s = lsn.accept()) srv.push(s);
+    }
+    if (srv.length !== KLD_CONNS) throw new Error(`kldunload_tcp_1k_conns_ms: only ${srv.length} of ${KLD_CONNS} connections were accepted`);
+    let reset = 0;
+    let done: () => void = () => {};
+    const all = new Promise<void>((r) => (done = r));
+    for (const s of srv) {
+      s.on("error", (e) => {
+        if ((e as SocketError).code === "ECONNRESET" && ++reset === KLD_CONNS) done();
+      });
+    }
+    const t0 = nowNs();
+    ka.kldunload("tcp", { force: true });
+    const callMs = (nowNs() - t0) / 1e6;
+    const timeout = setTimeout(done, 10_000);
+    await all;
+    const ms = (nowNs() - t0) / 1e6;
+    clearTimeout(timeout);
+    if (reset !== KLD_CONNS) throw new Error(`kldunload_tcp_1k_conns_ms: ${reset} of ${KLD_CONNS} peers saw a RST`);
+    return [ms, callMs];
+  } finally {
+    ka.shutdown();
+    kb.shutdown();
+  }
+}
+
+async function kldunloadTcp(ctx: GroupContext): Promise<void> {
+  const runs: [number, number][] = [];
+  for (let r = 0; r < KLD_RUNS; r++) runs.push(await kldunloadTcpOnce(11 + r));
+  const load = os.loadavg()[0].toFixed(1);
+  ctx.report("kldunload_tcp_1k_conns_ms", round(median(runs.map((r) => r[0]))), {
+    note: `kldunload tcp with force in a kernel with ${KLD_CONNS} established connections to a second kernel joined by a tap cable, from the call until all ${KLD_CONNS} peer sockets have seen the RST (ECONNRESET); the call alone (stop, drop with RST, uninit, MOD_UNLOAD, purge) ${round(median(runs.map((r) => r[1])))} ms; median of ${KLD_RUNS} kernel pairs (${runs.map((r) => r[0].toFixed(1)).join(", ")} ms); load average ${load}`,
+  });
+}
+
+/** 1,000 vnets (500 pairs on epairs, IPv4 addresses, interfaces up) in a kernel without inet6; kldload inet6, KLD_RUNS times. */
+async function kldloadInet6(ctx: GroupContext): Promise<void> {
+  const k = await Kernel.boot({ config: ["if_epair", "inet", "udp"], seed: 3 });
+  try {
+    const ends: [Vnet, ReturnType<Kernel["epair"]>][] = [];
+    for (let i = 0; i < 500; i++) {
+      const A = k.createVnet(`a${i}`);
+      const B = k.createVnet(`b${i}`);
+      const e = k.epair(A, B);
+      for (const x of e) x.setUp();
+      addAddress(k, e[0], "10.0.0.1/24");
+      addAddress(k, e[1], "10.0.0.2/24");
+      ends.push([A, e]);
+    }
+    const loads: number[] = [];
+    const unloads: number[] = [];
+    for (let r = 0; r < KLD_RUNS + 1; r++) {
+      const t0 = nowNs();
+      await k.kldload("inet6");
+      const ms = (nowNs() - t0) / 1e6;
+      if (r > 0) loads.push(ms); // the first also compiles the module
+      const ll = addresses6(k, ends[499][1][1])[0]?.address ?? "";
+      if (!ll.startsWith("fe80::")) throw new Error(`kldload_inet6_1k_vnets_ms: no link-local address on the last vnet's interface after the load (${ll})`);
+      const [ea, eb] = ends[0][1];
+      const peer = `${addresses6(k, eb)[0].address.split("%")[0]}%${ea.name}`; // B's link-local, reached out of A's interface
+      const p = await ping6(k, ends[0][0], peer, { count: 1, timeoutMs: 100 });
+      if (p.received !== 1) throw new Error("kldload_inet6_1k_vnets_ms: ping6 over link-local failed after the load");
+      const t1 = nowNs();
+      k.kldunload("inet6");
+      unloads.push((nowNs() - t1) / 1e6);
+    }
+    const load = os.loadavg()[0].toFixed(1);
+    ctx.report("kldload_inet6_1k_vnets_ms", round(median(loads)), {
+      note: `kldload inet6 (compiled already) into a kernel with 1,000 live vnets (500 epair pairs, IPv4 up): VNET space copied into each, each vnet's init (::1 on lo0, link-local on the interfaces already up); ping6 over link-local in one pair checked after each load; median of ${KLD_RUNS} (${loads.map((x) => x.toFixed(1)).join(", ")} ms); kldunload inet6 ${round(median(unloads))} ms; load average ${load}`,
+    });
+  } finally {
+    k.shutdown();
+  }
+}
+
 const group: Group = {
   name: "mvns",
-  description: "the modular stack (issue 12): the route table both families share, the GENERIC vnet's footprint",
+  description: "the modular stack (issue 12): the route table both families share, the GENERIC vnet's footprint, live unload and load",
   peers: ["linux_netns_add_del_us"],
   metrics: [
     { name: "vnet_generic_idle_bytes", unit: "B", target: { max: 12288 }, description: "kernel memory one idle vnet owns in a GENERIC kernel (accounting().bytes), with the per-module breakdown in the note" },
@@ -177,9 +306,15 @@ const group: Group = {
     { name: "route_lookup_bulk_ns_1m", unit: "ns", description: "route_lookup_ns_1m's lookups through rtable_lookup_n, 256 keys a call (32 walking together)" },
     { name: "route6_lookup_bulk_ns_1m", unit: "ns", description: "route6_lookup_ns_1m's lookups through rtable_lookup_n, 256 keys a call (32 walking together)" },
     { name: "route_insert_per_s_1m", unit: "routes/s", description: "IPv4 prefixes inserted per second while filling a table to 1,000,000 (inside Wasm)" },
+    { name: "kldunload_tcp_1k_conns_ms", unit: "ms", description: "kldunload tcp with force under 1,000 established connections to a second kernel, until every peer has seen the RST" },
+    { name: "kldload_inet6_1k_vnets_ms", unit: "ms", description: "kldload inet6 into a kernel with 1,000 live vnets (IPv4 up on an epair each)" },
     { name: "route_bytes_per_route", unit: "bytes", description: "memory charged to the vnet per IPv4 route in the 1,000,000-prefix table (trie nodes; the family's route entry is extra)" },
   ],
   async run(ctx) {
+    ctx.log("kldunload tcp under 1,000 connections");
+    await kldunloadTcp(ctx);
+    ctx.log("kldload inet6 into 1,000 vnets");
+    await kldloadInet6(ctx);
     ctx.log("GENERIC vnet footprint");
     await genericIdle(ctx);
     ctx.log("100k GENERIC vnets");

@@ -56,6 +56,11 @@ export interface KernelExports {
   kld_purge(modid: number, lo: number, hi: number): number;
   kld_sysuninit(modid: number): number;
   kld_sysinit_count(modid: number): number;
+  kld_stop(modid: number): number;
+  kld_zones(modid: number): number;
+  kld_items(modid: number): number;
+  kld_callouts(lo: number, hi: number): number;
+  kld_sockets(modid: number): number;
   leak_count(): number;
   leak_dropped(): number;
   leak_entry(i: number): number;

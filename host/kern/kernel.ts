@@ -5,7 +5,7 @@ import { VirtualClock, RealClock, type Clock } from "./clock.js";
 import {
   KernelError, KernelPanic, VnetGoneError, LeakError, ConfigError, Errno, type LeakEntry,
 } from "../lib/errors.js";
-import { ModuleLinker, type ModuleSource, type KldStat } from "./linker.js";
+import { ModuleLinker, type ModuleSource, type KldStat, type KldStatVerbose, type KldUnloadOptions } from "./linker.js";
 import { loadLinkMap, type LinkMap } from "./linkmap.js";
 import { platform } from "../lib/platform.js";
 import { urlModuleSource, packageBuildUrl } from "./source.js";
@@ -548,12 +548,25 @@ export class Kernel {
     return this.linker.kldload(name);
   }
 
-  kldunload(name: string, opts: { force?: boolean } = {}): void {
+  /**
+   * Unload a module (docs/ARCHITECTURE.md "Modules"): refused while a loaded module depends
+   * on it, or while it is in use unless `force`; a forced unload passes the three teardown
+   * checkpoints (stop new work, clean up, go away), each reported to `onCheckpoint`.
+   */
+  kldunload(name: string, opts: KldUnloadOptions = {}): void {
     this.linker.kldunload(name, opts);
   }
 
-  kldstat(): KldStat[] {
-    return this.linker.kldstat();
+  /** The first teardown checkpoint alone: the module stays loaded, "quiescing" (refuses new work). */
+  kldstop(name: string): void {
+    this.linker.kldstop(name);
+  }
+
+  kldstat(): KldStat[];
+  kldstat(opts: { verbose: true }): KldStatVerbose[];
+  kldstat(opts: { verbose?: boolean }): KldStat[] | KldStatVerbose[];
+  kldstat(opts: { verbose?: boolean } = {}): KldStat[] | KldStatVerbose[] {
+    return opts.verbose ? this.linker.kldstatVerbose() : this.linker.kldstat();
   }
 
   /** The exports of a loaded module (for its own entry points). */

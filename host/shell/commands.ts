@@ -9,6 +9,7 @@
 // `wavnet shell` (Node) and the browser page's consoles (host/web/) run the same table.
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
+import type { KldCheckpoint } from "../kern/linker.js";
 import type { Interface } from "../admin/ifnet.js";
 import { flagNames } from "../admin/ifnet.js";
 import type { LiveCapture } from "../capture/tap.js";
@@ -668,11 +669,33 @@ function vmstat(c: Call): string {
 }
 
 function kldstat(c: Call): string {
-  noMore(c, c.argv, "kldstat");
+  const { opts, args } = getopt(c.cmd, c.argv, "v", "kldstat [-v]");
+  noMore(c, args, "kldstat");
+  if (!opts.has("v")) {
+    return formatTable(
+      ["Id", "Refs", "Name", "Sysinits", "Depends"],
+      c.kernel.kldstat().map((m) => [m.id, m.refs, m.name, m.sysinits, m.depends.join(",") || "-"]),
+    );
+  }
+  // -v: each module's teardown state and what it still holds; modules unloaded since, "gone".
+  const n = (x: number | undefined) => (x === undefined ? "-" : x);
   return formatTable(
-    ["Id", "Refs", "Name", "Sysinits", "Depends"],
-    c.kernel.kldstat().map((m) => [m.id, m.refs, m.name, m.sysinits, m.depends.join(",") || "-"]),
+    ["Id", "Name", "State", "Conns", "Listen", "Sockets", "Items", "Zones", "Callouts", "Table"],
+    c.kernel.kldstat({ verbose: true }).map((m) => [
+      m.id, m.name, m.state, n(m.connections), n(m.listeners), m.sockets, m.items, m.zones, m.callouts,
+      m.state === "gone" ? (m.tableNulled ? "nulled" : "LIVE") : "live",
+    ]),
   );
+}
+
+/** One checkpoint of an unload as kldunload -f prints it. */
+function checkpointLine(cp: KldCheckpoint): string {
+  const parts = [
+    ...(cp.connections !== undefined ? [`${cp.connections} connections`, `${cp.listeners} listeners`] : []),
+    `${cp.sockets} sockets`, `${cp.items} items`, `${cp.zones} zones`, `${cp.callouts} callouts`,
+    ...(cp.tableNulled !== undefined ? [cp.tableNulled ? "table nulled" : "table NOT nulled"] : []),
+  ];
+  return `${cp.name}: ${cp.state}: ${parts.join(", ")}`;
 }
 
 async function kldload(c: Call): Promise<string> {
@@ -682,10 +705,19 @@ async function kldload(c: Call): Promise<string> {
 }
 
 function kldunload(c: Call): string {
-  const { opts, args } = getopt(c.cmd, c.argv, "f", "kldunload [-f] MODULE");
-  if (args.length !== 1) throw new CommandError("kldunload: usage: kldunload [-f] MODULE");
-  c.kernel.kldunload(args[0], { force: opts.has("f") });
-  return "";
+  const usage = "kldunload [-f [-d]] [-s] MODULE";
+  const { opts, args } = getopt(c.cmd, c.argv, "fds", usage);
+  if (args.length !== 1) throw new CommandError(`kldunload: usage: ${usage}`);
+  if (opts.has("s")) {
+    // The first checkpoint alone: the module refuses new work and stays loaded.
+    c.kernel.kldstop(args[0]);
+    return "";
+  }
+  if (opts.has("d") && !opts.has("f")) throw new CommandError("kldunload: -d (dependents first) goes with -f");
+  const lines: string[] = [];
+  const force = opts.has("f");
+  c.kernel.kldunload(args[0], { force, dependents: opts.has("d"), onCheckpoint: force ? (cp) => lines.push(checkpointLine(cp)) : undefined });
+  return lines.join("\n");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -812,9 +844,9 @@ const COMMANDS: Record<string, Command> = {
   traceroute: { usage: TRACEROUTE_USAGE, summary: "the path to a host (ICMP probes)", run: tracerouteCmd },
   traceroute6: { usage: TRACEROUTE_USAGE.replace(/^traceroute/, "traceroute6"), summary: "the path to an IPv6 host (ICMPv6 probes)", run: tracerouteCmd },
   vmstat: { usage: "vmstat -z", summary: "the node's zones: items in use, limits, failures", run: vmstat },
-  kldstat: { usage: "kldstat", summary: "loaded modules (kernel-wide)", run: kldstat },
+  kldstat: { usage: "kldstat [-v]", summary: "loaded modules (kernel-wide); -v: teardown state and what each holds", run: kldstat },
   kldload: { usage: "kldload MODULE", summary: "load a module into the kernel (every node)", run: kldload },
-  kldunload: { usage: "kldunload [-f] MODULE", summary: "unload a module from the kernel (every node)", run: kldunload },
+  kldunload: { usage: "kldunload [-f [-d]] [-s] MODULE", summary: "unload a module from the kernel (every node); -f force, -d dependents first, -s stop new work only", run: kldunload },
   sysctl: SYSCTL,
   ipfw: IPFW,
   link: { usage: LINK_USAGE, summary: "conditions of frames an epair end sends (both: and its peer)", run: link },

@@ -38,6 +38,7 @@ import { tcp_inet_ops, tcp_inet_attach, tcp_inet_detach } from "./tcp_inet";
 import { tcp_inet6_ops, tcp_inet6_attach, tcp_inet6_detach } from "./tcp_inet6";
 import { SYNCACHE_SIZE, SC_BUCKETLIMIT, SC_CACHELIMIT, syncache_tbl_destroy } from "./tcp_syncache";
 export { kmod_heap_top } from "../../kmod/kmod";
+export { kmod_teardown, kmod_teardown_count } from "./tcp_unload"; // a forced kldunload's checkpoints
 
 function tcp_vnet_init(): i32 {
   const vv = V();
