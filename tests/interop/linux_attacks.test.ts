@@ -48,7 +48,12 @@ const servers: { close(): void }[] = [];
 async function httpIn(port: number, host: string): Promise<void> {
   const h = http.createServer((_req, res) => res.end("ok\n"));
   const s = v.net.createServer((c) => h.emit("connection", c));
-  await new Promise<void>((r) => s.listen(port, host, () => r()));
+  // Separate listeners per family: "::" stays IPv6 only (a dual one would take the port's IPv4
+  // wildcard, which the 0.0.0.0 listener holds); an error fails the set-up instead of hanging it.
+  await new Promise<void>((resolve, reject) => {
+    s.once("error", reject);
+    s.listen({ port, host, ipv6Only: host === "::" }, () => resolve());
+  });
   servers.push(s, h);
 }
 
