@@ -141,6 +141,11 @@ export function in6_selectsrc_ifp(ifp: usize, dst: usize): usize {
 /** The modified EUI-64 link-local address of a MAC into d (RFC 4291 2.5.1, appendix A). */
 function in6_ll_from_mac(d: usize, mac: usize): void {
   store<u64>(d, 0x80fe); // fe80::
+  in6_eui64_iid(d, mac);
+}
+
+/** The modified EUI-64 interface identifier of a MAC into d's last 8 bytes (RFC 4291 2.5.1, appendix A); SLAAC puts it after a /64 too. */
+export function in6_eui64_iid(d: usize, mac: usize): void {
   store<u8>(d + 8, load<u8>(mac) ^ 0x02);
   store<u8>(d + 9, load<u8>(mac + 1));
   store<u8>(d + 10, load<u8>(mac + 2));

@@ -55,7 +55,7 @@ import {
   ND6S_RTRFULL, ICMP6STAT_INC, ICP6S_BADRS, ICP6S_BADRA, ICP6S_NDHLIM, ICP6S_OUTHIST, icmp6_hist, IP6STAT_INC, IP6S_ODROPPED,
   IP6S_LOCALOUT,
 } from "./ip6_var";
-import { in6_control_add, in6_control_del, in6ifa_ifpwithaddr, in6_selectsrc_ifp, in6_ifaddr_first } from "./in6";
+import { in6_control_add, in6_control_del, in6ifa_ifpwithaddr, in6_selectsrc_ifp, in6_ifaddr_first, in6_eui64_iid } from "./in6";
 import { rt6_find, rt6_insert, rt6_remove } from "./in6_rmx";
 import { nd6_options, nd6_cache_lladdr } from "./nd6";
 
@@ -587,18 +587,6 @@ function prelist_update(ifp: usize, o: usize, now: u64): void {
   pr_schedule(p);
 }
 
-/** The modified EUI-64 interface identifier of ifp's MAC (RFC 4291 2.5.1, appendix A) after the /64 in d. */
-function in6_eui64(d: usize, ifp: usize): void {
-  const mac = if_lladdr(ifp);
-  store<u8>(d + 8, load<u8>(mac) ^ 0x02);
-  store<u8>(d + 9, load<u8>(mac + 1));
-  store<u8>(d + 10, load<u8>(mac + 2));
-  store<u8>(d + 11, 0xff);
-  store<u8>(d + 12, 0xfe);
-  store<u8>(d + 13, load<u8>(mac + 3));
-  store<u8>(d + 14, load<u8>(mac + 4));
-  store<u8>(d + 15, load<u8>(mac + 5));
-}
 
 /** RFC 4862 5.5.3 d, e: form the prefix's address, or renew its lifetimes. */
 function slaac_update(p: usize, vltime: u32, pltime: u32, now: u64): void {
@@ -609,7 +597,7 @@ function slaac_update(p: usize, vltime: u32, pltime: u32, now: u64): void {
   if (a == 0) {
     if (vltime == 0) return;
     in6_copy(abuf, pr_prefix(p));
-    in6_eui64(abuf, x.pr_ifp);
+    in6_eui64_iid(abuf, if_lladdr(x.pr_ifp)); // after the /64
     if (in6ifa_ifpwithaddr(x.pr_ifp, abuf) != 0) return; // configured by hand: not ours to age
     if (in6_control_add(x.pr_ifp, abuf, 64, IN6_IFF_AUTOCONF, 1 + <u64>arc4random_uniform(SLAAC_DAD_DELAY_US)) != 0) return;
     a = in6ifa_ifpwithaddr(x.pr_ifp, abuf);
