@@ -299,43 +299,7 @@ const data = {
             {
               "type": "array",
               "items": {
-                "anyOf": [
-                  {
-                    "type": "string",
-                    "description": "\"fd00:1::/64\""
-                  },
-                  {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": [
-                      "prefix"
-                    ],
-                    "properties": {
-                      "prefix": {
-                        "type": "string",
-                        "description": "\"fd00:1::/64\" (a /64 lets hosts form addresses)"
-                      },
-                      "onLink": {
-                        "type": "boolean",
-                        "description": "L flag (default true)"
-                      },
-                      "autonomous": {
-                        "type": "boolean",
-                        "description": "A flag: hosts form an address from it (default true)"
-                      },
-                      "validLifetime": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "seconds (default 2592000)"
-                      },
-                      "preferredLifetime": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "seconds (default 604800), at most validLifetime"
-                      }
-                    }
-                  }
-                ]
+                "$ref": "#/definitions/advertisedPrefix"
               }
             },
             {
@@ -345,43 +309,7 @@ const data = {
                 "prefixes": {
                   "type": "array",
                   "items": {
-                    "anyOf": [
-                      {
-                        "type": "string",
-                        "description": "\"fd00:1::/64\""
-                      },
-                      {
-                        "type": "object",
-                        "additionalProperties": false,
-                        "required": [
-                          "prefix"
-                        ],
-                        "properties": {
-                          "prefix": {
-                            "type": "string",
-                            "description": "\"fd00:1::/64\" (a /64 lets hosts form addresses)"
-                          },
-                          "onLink": {
-                            "type": "boolean",
-                            "description": "L flag (default true)"
-                          },
-                          "autonomous": {
-                            "type": "boolean",
-                            "description": "A flag: hosts form an address from it (default true)"
-                          },
-                          "validLifetime": {
-                            "type": "integer",
-                            "minimum": 0,
-                            "description": "seconds (default 2592000)"
-                          },
-                          "preferredLifetime": {
-                            "type": "integer",
-                            "minimum": 0,
-                            "description": "seconds (default 604800), at most validLifetime"
-                          }
-                        }
-                      }
-                    ]
+                    "$ref": "#/definitions/advertisedPrefix"
                   }
                 },
                 "mtu": {
@@ -878,6 +806,46 @@ const data = {
           }
         }
       }
+    },
+    "advertisedPrefix": {
+      "description": "one prefix a router advertises: \"fd00:1::/64\", or an object with its flags and lifetimes",
+      "anyOf": [
+        {
+          "type": "string",
+          "description": "\"fd00:1::/64\""
+        },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "prefix"
+          ],
+          "properties": {
+            "prefix": {
+              "type": "string",
+              "description": "\"fd00:1::/64\" (a /64 lets hosts form addresses)"
+            },
+            "onLink": {
+              "type": "boolean",
+              "description": "L flag (default true)"
+            },
+            "autonomous": {
+              "type": "boolean",
+              "description": "A flag: hosts form an address from it (default true)"
+            },
+            "validLifetime": {
+              "type": "integer",
+              "minimum": 0,
+              "description": "seconds (default 2592000)"
+            },
+            "preferredLifetime": {
+              "type": "integer",
+              "minimum": 0,
+              "description": "seconds (default 604800), at most validLifetime"
+            }
+          }
+        }
+      ]
     }
   }
 };
