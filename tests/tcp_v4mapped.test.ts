@@ -6,39 +6,21 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { Kernel, SocketError, type Socket, type Vnet } from "../host/index.js";
+import { Kernel, type Socket, type Vnet } from "../host/index.js";
 import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO } from "../host/sockets/socket.js";
-import { addAddress } from "../host/admin/inet.js";
 import { setV6only } from "../host/admin/inet6.js";
 import { tcpConnections } from "../host/admin/tcp.js";
 import { mbufsInUse } from "./helpers/inet.js";
-import { twoHosts6 } from "./helpers/inet6.js";
+import { dualPair, dualSocket, errnoOf } from "./helpers/dualstack.js";
 import { clock, step } from "./helpers/tcp.js";
 import { idleClock } from "./helpers/net.js";
 import { netFor } from "../host/node/net.js";
 
-async function pair() {
-  const { k, A, B, ea, eb } = await twoHosts6(1, ["if_epair", "inet", "inet6", "tcp"]);
-  addAddress(k, ea, "10.0.0.1/24");
-  addAddress(k, eb, "10.0.0.2/24");
-  return { k, A, B };
-}
+/** A (fd00::1, 10.0.0.1) and B (fd00::2, 10.0.0.2) on one epair. */
+const pair = () => dualPair("tcp");
 
-function errnoOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SocketError) return e.code;
-    throw e;
-  }
-  return "no error";
-}
-
-function dual(v: Vnet): Socket {
-  const s = v.socket("inet6", "stream");
-  s.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0);
-  return s;
-}
+/** An AF_INET6 stream socket with IPV6_V6ONLY off. */
+const dual = (v: Vnet): Socket => dualSocket(v, "stream");
 
 function settle(k: Kernel): void {
   for (let i = 0; i < 20; i++) step(k, 10_000);

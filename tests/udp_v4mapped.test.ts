@@ -6,39 +6,19 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { Kernel, SocketError, createSocket, type Socket, type Vnet } from "../host/index.js";
+import { Kernel, createSocket, type Socket, type Vnet } from "../host/index.js";
 import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO } from "../host/sockets/socket.js";
-import { addAddress } from "../host/admin/inet.js";
 import { setV6only, v6only } from "../host/admin/inet6.js";
 import { sysctlKnob } from "../host/admin/sysctl.js";
 import { udpStats } from "../host/admin/udp.js";
 import { mbufsInUse } from "./helpers/inet.js";
-import { twoHosts6 } from "./helpers/inet6.js";
+import { dualPair, dualSocket, errnoOf } from "./helpers/dualstack.js";
 
 /** A (fd00::1, 10.0.0.1) and B (fd00::2, 10.0.0.2) on one epair. */
-async function pair() {
-  const { k, A, B, ea, eb } = await twoHosts6(1, ["if_epair", "inet", "inet6", "udp"]);
-  addAddress(k, ea, "10.0.0.1/24");
-  addAddress(k, eb, "10.0.0.2/24");
-  return { k, A, B };
-}
-
-function errnoOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SocketError) return e.code;
-    throw e;
-  }
-  return "no error";
-}
+const pair = () => dualPair("udp");
 
 /** An AF_INET6 datagram socket with IPV6_V6ONLY off. */
-function dual(v: Vnet): Socket {
-  const s = v.socket("inet6", "dgram");
-  s.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0);
-  return s;
-}
+const dual = (v: Vnet): Socket => dualSocket(v, "dgram");
 
 function text(d: { data: Uint8Array } | null): string {
   assert.ok(d, "a datagram is queued");

@@ -6,12 +6,13 @@
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { Kernel, Vnet, Socket } from "../../host/index.js";
-import { socket, sockaddrIn, SOL_SOCKET, SO, MSG, SS, SocketError } from "../../host/sockets/socket.js";
+import { socket, sockaddrIn, SOL_SOCKET, SO, MSG, SS } from "../../host/sockets/socket.js";
 import { sendmsg, recvmsg, IPPROTO_IP, IP_RECVDSTADDR } from "../../host/admin/udp.js";
 import { addAddress, addresses } from "../../host/admin/inet.js";
 import { tcpModule } from "../../host/admin/tcp.js";
 import { mbufsInUse } from "../helpers/inet.js";
 import { bootLab, clock, conformanceTest } from "./lab.js";
+import { errnoOf } from "../helpers/dualstack.js";
 
 let k: Kernel;
 before(async () => {
@@ -33,17 +34,6 @@ async function inVnet(name: string, fn: (v: Vnet) => void | Promise<void>): Prom
     v.destroy();
   }
   assert.equal(mbufsInUse(k), 0, `${name}: no mbuf left`);
-}
-
-/** The errno name of a socket call that must fail. */
-function errnoOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SocketError) return e.code;
-    throw e;
-  }
-  return "no error";
 }
 
 const POLLIN = 0x1;
