@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
 import { Kernel, type Vnet, type VirtualClock } from "../host/index.js";
 import { netFor, type NetSocket } from "../host/node/net.js";
-import { tcpConnections } from "../host/admin/tcp.js";
+import { tcpConnections, netstatAnTcp } from "../host/admin/tcp.js";
 import { addAddress6, addRoute6, setForwarding6, ip6Stats } from "../host/admin/inet6.js";
 import { snapshot } from "./helpers/snapshot.js";
 import { idleClock } from "./helpers/net.js";
@@ -52,11 +52,14 @@ describe("TCP over IPv6", () => {
     k.reclaim();
     const before = snapshot(k);
     const data = randomBytes(4 << 20);
-    let seen: { family?: string; remote?: string; mss?: number; local?: unknown } = {};
+    let seen: { family?: string; remote?: string; mss?: number; local?: unknown; netstat?: string } = {};
     const r = await transfer(k, B, A, "fd00::2", data, (c) => {
       const conn = tcpConnections(k, A).find((x) => x.state === "ESTABLISHED");
-      seen = { family: c.remoteFamily, remote: c.remoteAddress, mss: conn?.maxseg, local: c.address() };
+      seen = { family: c.remoteFamily, remote: c.remoteAddress, mss: conn?.maxseg, local: c.address(), netstat: netstatAnTcp(k, B) };
     });
+    // netstat -an names IPv6 rows tcp6 (it said tcp4 for every row) and prints a wildcard as *.
+    assert.match(seen.netstat ?? "", /tcp6 .*fd00::2\.5001 +\*\.\* +LISTEN/);
+    assert.match(seen.netstat ?? "", /tcp6 .*fd00::2\.5001 +fd00::1\.\d+ +ESTABLISHED/);
     assert.equal(r.received.length, data.length);
     assert.equal(sha(r.received), sha(data));
     assert.equal(seen.family, "IPv6");

@@ -204,10 +204,11 @@ export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
 
 /** netstat -an -p tcp as text (FreeBSD's columns). */
 export function netstatAnTcp(kernel: Kernel, vnet: Vnet): string {
-  const addr = (a: string, p: number) => `${a === "0.0.0.0" ? "*" : a}.${p === 0 ? "*" : p}`;
+  // FreeBSD prints a wildcard address or port as "*" and names the row's family (tcp4/tcp6).
+  const addr = (a: string, p: number) => `${a === "0.0.0.0" || a === "::" ? "*" : a}.${p === 0 ? "*" : p}`;
   return "Active Internet connections (including servers)\n" + formatTable(
     ["Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "(state)"],
-    tcpConnections(kernel, vnet).map((c) => ["tcp4", c.recvQ, c.sendQ, addr(c.local, c.localPort), addr(c.foreign, c.foreignPort), c.state]),
+    tcpConnections(kernel, vnet).map((c) => [c.family === "inet6" ? "tcp6" : "tcp4", c.recvQ, c.sendQ, addr(c.local, c.localPort), addr(c.foreign, c.foreignPort), c.state]),
   );
 }
 
