@@ -94,6 +94,9 @@ async function compile(label, source, out, memoryBase, tableBase, heapLimit) {
     process.stderr.write(`build: ${label} (${source}) failed\n${stderr}`);
     process.exit(1);
   }
+  // A build that succeeds may still warn (an unused import, a lossy conversion); say so, or a
+  // new warning is never seen.
+  if (stderr.trim() !== "") process.stderr.write(`build: ${label} (${source}) has warnings\n${stderr}`);
 }
 
 const t0 = Date.now();

@@ -225,7 +225,7 @@ export function ip6_input(ifp: usize, m: usize): void {
     nxt = <u32>ip6_nxt(ip);
   }
   let off = IP6_HDR_LEN;
-  let nxtoff: u32 = IP6_NXT;
+  let nxtoff = <u32>IP6_NXT;
   if (nxt == IPPROTO_HOPOPTS) {
     // RFC 8200 4.3: examined by every node on the path, so before the forwarding decision.
     if (mm.ph_len >= <i32>(off + 2) && mm.m_len < <i32>(off + 2)) {

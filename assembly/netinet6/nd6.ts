@@ -155,7 +155,7 @@ function nd6_free(p: usize): void {
   zone_free(Inet6Globals.ndZone, p);
 }
 
-@inline function settimer(p: usize, us: u64): void {
+function settimer(p: usize, us: u64): void {
   ln(p).ln_expire = ticks() + us;
   callout_reset(p + ND6_CALLOUT, us, nd6_timer.index, p);
 }
