@@ -57,6 +57,21 @@ describe("UDP over IPv6", () => {
     assert.deepEqual(cli.address(), { family: "inet6", address: "fd00::1", port });
     cli.send("connected");
     assert.equal(Buffer.from(srv.recvfrom()!.data).toString(), "connected");
+    // [::]:0 is no peer: EADDRNOTAVAIL, disconnected by the socket layer (FreeBSD); [::] with a
+    // port is this host (::1), as sendto takes it. Then back to the server for what follows.
+    assert.throws(() => cli.connect("::", 0), (e: SocketError) => e.code === "EADDRNOTAVAIL");
+    assert.equal(cli.remoteAddress(), undefined);
+    const self = A.socket("inet6", "dgram");
+    self.bind("::1", 5454);
+    cli.connect("::", 5454);
+    assert.deepEqual(cli.remoteAddress(), { family: "inet6", address: "::1", port: 5454 });
+    cli.send("to myself");
+    assert.equal(Buffer.from(self.recvfrom()!.data).toString(), "to myself");
+    self.close();
+    const unspec = new Uint8Array(16);
+    unspec[0] = 16;
+    cli.connect(unspec);
+    assert.equal(cli.connect("fd00::2", 5353), true);
     // A big datagram goes in fragments and comes back whole.
     const big = new Uint8Array(8000).map((_, i) => i * 7); // under net.inet.udp.maxdgram, over the MTU
     cli.send(big);

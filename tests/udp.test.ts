@@ -298,8 +298,14 @@ describe("udp PCBs", () => {
     b.send("hi peer");
     assert.equal(text(peer.recvfrom()!.data), "hi peer");
     assert.throws(() => b.sendto("x", "10.0.0.1", 2222), (e: SocketError) => e.code === "EISCONN");
-    // Disconnect: back to the wildcard address it was bound to (connect's choice is forgotten).
-    b.connect("0.0.0.0", 0);
+    // 0.0.0.0:0 is no peer: EADDRNOTAVAIL, and the socket layer's disconnect has happened (FreeBSD).
+    assert.throws(() => b.connect("0.0.0.0", 0), (e: SocketError) => e.code === "EADDRNOTAVAIL");
+    assert.equal(b.remoteAddress(), undefined);
+    // Disconnect (AF_UNSPEC): back to the wildcard address it was bound to (connect's choice is forgotten).
+    b.connect("10.0.0.1", 1111);
+    const unspec = new Uint8Array(16);
+    unspec[0] = 16;
+    b.connect(unspec);
     assert.equal(b.remoteAddress(), undefined);
     assert.deepEqual(b.address(), { family: "inet", address: "0.0.0.0", port: 7000 });
     other.sendto("now me", "10.0.0.2", 7000);

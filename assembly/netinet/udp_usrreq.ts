@@ -489,7 +489,7 @@ export function udp_disconnect(so: usize): i32 {
 
 /**
  * connect: fixes the peer (send() needs no address; only its datagrams are received) and
- * the local address. AF_UNSPEC or INADDR_ANY disconnects (the socket layer already did).
+ * the local address. AF_UNSPEC disconnects (the socket layer already did).
  */
 export function udp_connect(so: usize, sa: usize): i32 {
   const p = pcbOf(so);
@@ -504,7 +504,8 @@ export function udp_connect(so: usize, sa: usize): i32 {
   if (x.inp_faddr != INADDR_ANY) return -EISCONN;
   let dst = sin_addr(sa);
   const dport = <u32>sin_port(sa);
-  if (dst == INADDR_ANY && dport == 0) return 0; // 0.0.0.0:0 leaves it disconnected (soconnect disconnected it)
+  // Port 0 is no peer (in_pcbconnect_setup); 0.0.0.0:0 included: the socket layer has
+  // disconnected it already, so it ends disconnected with the error, as on FreeBSD.
   if (dport == 0) return -EADDRNOTAVAIL;
   // 0.0.0.0 with a port is "this host", as sendto takes it (FreeBSD's
   // in_pcbconnect_setup: the primary address; tests/sys/netinet/udp_io.c connects so).

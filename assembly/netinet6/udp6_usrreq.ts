@@ -377,8 +377,10 @@ function udp6_connect(so: usize, sa: usize): i32 {
     return e;
   }
   if (is4(p)) return -EINVAL; // bound to a v4-mapped address: no IPv6 peer
-  if (IN6_IS_ADDR_UNSPECIFIED(abuf)) return 0;
+  // Port 0 is no peer; :: with a port is "this host", ::1, as sendto takes it (FreeBSD's
+  // in6_pcbladdr). [::]:0 ends disconnected with the error (the socket layer disconnected it).
   if (r == 0) return -EADDRNOTAVAIL;
+  if (IN6_IS_ADDR_UNSPECIFIED(abuf)) in6_copy(abuf, loopback6);
   const e = selectsrc(p, abuf, sbuf);
   if (e != 0) return e;
   if (x.inp_lport != 0) {
