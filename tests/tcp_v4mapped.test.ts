@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { Kernel, type Socket, type Vnet } from "../host/index.js";
 import { IPPROTO_IPV6, IPV6_V6ONLY, SOL_SOCKET, SO } from "../host/sockets/socket.js";
 import { setV6only } from "../host/admin/inet6.js";
-import { tcpConnections } from "../host/admin/tcp.js";
+import { tcpConnections, netstatAnTcp } from "../host/admin/tcp.js";
 import { mbufsInUse } from "./helpers/inet.js";
 import { dualPair, dualSocket, errnoOf } from "./helpers/dualstack.js";
 import { clock, step } from "./helpers/tcp.js";
@@ -68,6 +68,15 @@ describe("dual-stack TCP (IPV6_V6ONLY off)", () => {
     assert.deepEqual(c4.remoteAddress(), { family: "inet", address: "10.0.0.2", port: 80 }, "the AF_INET client sees plain IPv4");
     const conns = tcpConnections(k, B).filter((c) => c.state === "ESTABLISHED");
     assert.equal(conns.length, 2);
+    // netstat: the dual listener is tcp46 (FreeBSD's), the IPv4 connection it accepted tcp4,
+    // the IPv6 one tcp6; an IPv6-only listener beside it is tcp6.
+    const only6 = B.socket("inet6", "stream").bind("::", 81).listen();
+    const ns = netstatAnTcp(k, B);
+    assert.match(ns, /tcp46 .*\*\.80 +\*\.\* +LISTEN/);
+    assert.match(ns, /tcp6 .*\*\.81 +\*\.\* +LISTEN/);
+    assert.match(ns, /tcp4 .*10\.0\.0\.2\.80 +10\.0\.0\.1\.7000 +ESTABLISHED/);
+    assert.match(ns, /tcp6 .*fd00::2\.80 +fd00::1\.7001 +ESTABLISHED/);
+    only6.close();
     finish(k, s4, s6, c4, c6, lsn);
   });
 

@@ -162,6 +162,13 @@ export interface TcpConnection {
   sndMax: number;
   /** Largest segment sent (TCP payload and options); path MTU discovery lowers it. */
   maxseg: number;
+  /** An AF_INET6 socket IPv4 also reaches (IPV6_V6ONLY off, on :: and unconnected): netstat's tcp46. */
+  dual: boolean;
+}
+
+/** netstat's protocol column: tcp4, tcp6, or tcp46 for a dual-stack pcb (FreeBSD's). */
+export function tcpProto(c: TcpConnection): string {
+  return c.dual ? "tcp46" : c.family === "inet6" ? "tcp6" : "tcp4";
 }
 
 /** The TCP connections of a vnet (every tcpcb, with or without its socket). */
@@ -194,6 +201,7 @@ export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
         sndUna: dv.getUint32(r + 64, true),
         sndMax: dv.getUint32(r + 68, true),
         maxseg: dv.getUint32(r + 72, true),
+        dual: (dv.getUint32(r + 76, true) & 1) !== 0,
       });
     }
     if (n < 128) break;
@@ -204,11 +212,11 @@ export function tcpConnections(kernel: Kernel, vnet: Vnet): TcpConnection[] {
 
 /** netstat -an -p tcp as text (FreeBSD's columns). */
 export function netstatAnTcp(kernel: Kernel, vnet: Vnet): string {
-  // FreeBSD prints a wildcard address or port as "*" and names the row's family (tcp4/tcp6).
+  // FreeBSD prints a wildcard address or port as "*" and names the row's family (tcp4, tcp6, tcp46).
   const addr = (a: string, p: number) => `${a === "0.0.0.0" || a === "::" ? "*" : a}.${p === 0 ? "*" : p}`;
   return "Active Internet connections (including servers)\n" + formatTable(
     ["Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "(state)"],
-    tcpConnections(kernel, vnet).map((c) => [c.family === "inet6" ? "tcp6" : "tcp4", c.recvQ, c.sendQ, addr(c.local, c.localPort), addr(c.foreign, c.foreignPort), c.state]),
+    tcpConnections(kernel, vnet).map((c) => [tcpProto(c), c.recvQ, c.sendQ, addr(c.local, c.localPort), addr(c.foreign, c.foreignPort), c.state]),
   );
 }
 

@@ -20,7 +20,7 @@ import {
   addAddress, delAddress, addresses, addRoute, delRoute, routeGet, netstatRn, arpAn, netstatS,
 } from "../admin/inet.js";
 import { isIPv6Text, splitZone, mask4 as maskOf } from "../lib/addr.js";
-import { netstatSTcp, tcpConnections } from "../admin/tcp.js";
+import { netstatSTcp, tcpConnections, tcpProto } from "../admin/tcp.js";
 import {
   ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpAdd, ndpDelete,
 } from "../admin/inet6.js";
@@ -492,7 +492,7 @@ function netstat(c: Call): string {
       for (const t of tcpConnections(c.kernel, c.vnet)) {
         if (!opts.has("a") && t.state === "LISTEN") continue;
         const f = t.family;
-        rows.push([f === "inet6" ? "tcp6" : "tcp4", t.recvQ, t.sendQ, bsdAddr({ family: f, address: t.local, port: t.localPort }), bsdAddr({ family: f, address: t.foreign, port: t.foreignPort }), t.state]);
+        rows.push([tcpProto(t), t.recvQ, t.sendQ, bsdAddr({ family: f, address: t.local, port: t.localPort }), bsdAddr({ family: f, address: t.foreign, port: t.foreignPort }), t.state]);
       }
     }
     if (p === undefined || p === "udp") {

@@ -203,8 +203,8 @@ export function tcp_buf(): usize {
 /**
  * netstat -an rows of vnet v from index skip: 80-byte records: laddr[16], faddr[16],
  * lport u16, fport u16, state u32, rcvq u32, sndq u32, socket serial u32 (0: none), af u32,
- * snd_cwnd u32, srtt µs u32, snd_una u32, snd_max u32, t_maxseg u32, 0 u32. Returns how
- * many (-1: bad vnet).
+ * snd_cwnd u32, srtt µs u32, snd_una u32, snd_max u32, t_maxseg u32, flags u32 (1: dual-stack,
+ * an AF_INET6 pcb IPv4's lookups also see; netstat's tcp46). Returns how many (-1: bad vnet).
  */
 export function tcp_pcblist(v: usize, skip: u32): i32 {
   if (!vOk(v)) return -1;
@@ -229,13 +229,13 @@ export function tcp_pcblist(v: usize, skip: u32): i32 {
     store<u32>(r, t.snd_una, 64);
     store<u32>(r, t.snd_max, 68);
     store<u32>(r, t.t_maxseg, 72);
-    store<u32>(r, 0, 76);
+    store<u32>(r, (t.t_flags & TF_DUAL) != 0 ? 1 : 0, 76);
     n++;
   }
   return <i32>n;
 }
 
-import { TcpAfOps as TcpVnetOps } from "./tcp_var";
+import { TcpAfOps as TcpVnetOps, TF_DUAL } from "./tcp_var";
 
 /** tcpcbs in vnet v (with or without a socket); -1 bad vnet. */
 export function tcp_pcbcount(v: usize): i32 {
