@@ -1,9 +1,10 @@
-// An intrusive tail queue (FreeBSD's TAILQ of sys/queue.h), shared by the families' lists
-// that keep an order (IPv4 and IPv6 reassembly: least recently fed first). Compiled into each
-// module that imports it; nothing here is per family.
+// Intrusive lists of sys/queue.h, shared by the families: a tail queue (TAILQ) for the lists
+// that keep an order (IPv4 and IPv6 reassembly: least recently fed first), and the removal
+// from a singly linked list (SLIST_REMOVE) that the address lists of both families need.
+// Compiled into each module that imports it; nothing here is per family.
 //
-// The head at h: first (usize), last (usize), count (u32), in that order. An element's
-// first two words: next, prev (usize each). 0 is the end of the list both ways.
+// A tail queue's head at h: first (usize), last (usize), count (u32), in that order. An
+// element's first two words: next, prev (usize each). 0 is the end of the list both ways.
 
 const W: usize = sizeof<usize>();
 
@@ -41,4 +42,24 @@ export function tq_move_tail(h: usize, p: usize): void {
   if (load<usize>(h, W) == p) return;
   tq_remove(h, p);
   tq_insert_tail(h, p);
+}
+
+/**
+ * Take p out of the singly linked list whose first element's address is stored at head, its
+ * elements linked by the usize at offset link (0 ends the list). A walk from the head: the
+ * lists it serves are short (an interface's or a vnet's addresses). False when p is not there.
+ */
+export function sl_remove(head: usize, p: usize, link: usize): bool {
+  const after = load<usize>(p + link);
+  if (load<usize>(head) == p) {
+    store<usize>(head, after);
+    return true;
+  }
+  for (let q = load<usize>(head); q != 0; q = load<usize>(q + link)) {
+    if (load<usize>(q + link) == p) {
+      store<usize>(q + link, after);
+      return true;
+    }
+  }
+  return false;
 }

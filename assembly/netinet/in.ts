@@ -12,7 +12,8 @@ import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop } from
 import { Ifnet, IFF_BROADCAST, IFF_LOOPBACK, IFT_ETHER, IFF_UP, IFF_RUNNING } from "../sys/if";
 import { EEXIST, ENOENT, EINVAL, ENOMEM } from "../sys/errno";
 import { in_plen2mask, IN_MULTICAST, IN_EXPERIMENTAL, IN_ZERONET, INADDR_BROADCAST, INADDR_ANY } from "../sys/in";
-import { InIfaddr, IA_MAGIC, IA_CALLOUT, InetGlobals, V, RTF_PINNED } from "./ip_var";
+import { InIfaddr, InetVnet, IA_MAGIC, IA_CALLOUT, InetGlobals, V, RTF_PINNED } from "./ip_var";
+import { sl_remove } from "../net/tailq";
 import { rt_insert, rt_flush, rt_find } from "./in_rmx";
 import { arp_announce, arp_flush } from "./if_ether";
 
@@ -117,27 +118,9 @@ function garp_rexmit(p: usize): void {
 }
 
 function unlinkAddr(p: usize): void {
-  const x = ia(p);
-  const ii = changetype<Ifnet>(x.ia_ifp);
-  if (ii.if_afdata0 == p) ii.if_afdata0 = x.ia_ifnext;
-  else {
-    for (let q = ii.if_afdata0; q != 0; q = ia(q).ia_ifnext) {
-      if (ia(q).ia_ifnext == p) {
-        ia(q).ia_ifnext = x.ia_ifnext;
-        break;
-      }
-    }
-  }
+  sl_remove(ia(p).ia_ifp + offsetof<Ifnet>("if_afdata0"), p, offsetof<InIfaddr>("ia_ifnext"));
   const vv = V();
-  if (vv.ia_head == p) vv.ia_head = x.ia_next;
-  else {
-    for (let q = vv.ia_head; q != 0; q = ia(q).ia_next) {
-      if (ia(q).ia_next == p) {
-        ia(q).ia_next = x.ia_next;
-        break;
-      }
-    }
-  }
+  sl_remove(changetype<usize>(vv) + offsetof<InetVnet>("ia_head"), p, offsetof<InIfaddr>("ia_next"));
   vv.ia_count--;
 }
 

@@ -25,11 +25,12 @@ import {
   IN6_IS_ADDR_LOOPBACK, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_V4MAPPED, IN6_IS_ALLNODES_LL, IN6_IS_ALLNODES_IL, IN6_IS_ALLROUTERS_LL,
 } from "../sys/in6";
 import {
-  In6Ifaddr, IA6_MAGIC, IA6_CALLOUT, Inet6Globals, V6, RTF_PINNED, ia6_addr, ia6_prefix, IN6_IFF_TENTATIVE,
+  In6Ifaddr, Inet6Vnet, IA6_MAGIC, IA6_CALLOUT, Inet6Globals, V6, RTF_PINNED, ia6_addr, ia6_prefix, IN6_IFF_TENTATIVE,
   IN6_IFF_DUPLICATED, IN6_IFF_AUTOCONF, IN6_IFF_OPTIMISTIC, IN6_IFF_DEPRECATED, ND6_RETRANS_US, ICMP6STAT_INC, ICP6S_DAD_DUP,
 } from "./ip6_var";
 import { nd6_is_router_if, nd6_rtr_ia_gone, nd6_rtr_ifdetach, nd6_no_dad } from "./nd6_rtr";
 import { rt6_insert, rt6_flush, rt6_find } from "./in6_rmx";
+import { sl_remove } from "../net/tailq";
 import { nd6_dad_output, nd6_flush, nd6_na_unsolicited } from "./nd6";
 
 @inline function ia(p: usize): In6Ifaddr {
@@ -266,27 +267,9 @@ export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32, dad
 }
 
 function unlinkAddr(p: usize): void {
-  const x = ia(p);
-  const ii = changetype<Ifnet>(x.ia_ifp);
-  if (ii.if_afdata1 == p) ii.if_afdata1 = x.ia_ifnext;
-  else {
-    for (let q = ii.if_afdata1; q != 0; q = ia(q).ia_ifnext) {
-      if (ia(q).ia_ifnext == p) {
-        ia(q).ia_ifnext = x.ia_ifnext;
-        break;
-      }
-    }
-  }
+  sl_remove(ia(p).ia_ifp + offsetof<Ifnet>("if_afdata1"), p, offsetof<In6Ifaddr>("ia_ifnext"));
   const vv = V6();
-  if (vv.ia_head == p) vv.ia_head = x.ia_next;
-  else {
-    for (let q = vv.ia_head; q != 0; q = ia(q).ia_next) {
-      if (ia(q).ia_next == p) {
-        ia(q).ia_next = x.ia_next;
-        break;
-      }
-    }
-  }
+  sl_remove(changetype<usize>(vv) + offsetof<Inet6Vnet>("ia_head"), p, offsetof<In6Ifaddr>("ia_next"));
   vv.ia_count--;
 }
 
