@@ -32,6 +32,22 @@ describe("interfaces: lo0 and the interface layer", () => {
     k.shutdown();
   });
 
+  test("describe() reads name, MAC and MTU with one liveness check, and nothing of a gone interface", async () => {
+    const k = await Kernel.boot({ config: "BARE" });
+    const a = k.createVnet("a");
+    const lo = a.interface("lo0");
+    assert.deepEqual(lo.describe(), { name: lo.name, mac: lo.mac, mtu: lo.mtu });
+    assert.equal(lo.describe()?.mtu, 16384);
+    a.destroy();
+    assert.equal(lo.describe(), undefined, "a destroyed interface describes as gone");
+    // Its memory may hold another vnet's lo0 now: still gone (the serial differs).
+    const c = k.createVnet("c");
+    assert.equal(lo.describe(), undefined, "a handle on a destroyed interface stays gone when its memory is reused");
+    assert.equal(c.interface("lo0").describe()?.name, "lo0");
+    c.destroy();
+    k.shutdown();
+  });
+
   test("lo0 cannot be destroyed or moved", async () => {
     const k = await Kernel.boot({ config: "BARE" });
     const a = k.createVnet("a");

@@ -40,7 +40,13 @@ function earlyWorker(): Plugin {
           define: { WORKER_URL: JSON.stringify(`./${names[0]}`), HANDED: JSON.stringify(handed) },
         });
         const js = new TextDecoder().decode(out.outputFiles[0]!.contents).trim();
-        return [{ tag: "script", children: js, injectTo: "head" }];
+        // Right after the charset (which must stay in the first 1024 bytes), before the
+        // stylesheet and the page's bundle vite writes into the head: an inline script after
+        // a stylesheet waits for that stylesheet to arrive, and the worker's start with it.
+        const charset = /<meta charset="[^"]*"\s*\/?>/i.exec(html);
+        if (!charset) throw new Error("wavnet-early-worker: web/index.html has no <meta charset> to put the worker's start after");
+        const at = charset.index + charset[0].length;
+        return `${html.slice(0, at)}\n    <script>${js.replace(/<\/script/gi, "<\\/script")}</script>${html.slice(at)}`;
       },
     },
   };

@@ -23,6 +23,11 @@ const pageHtml = (head: string) => `<!doctype html><html><head><meta charset="ut
 <link rel="icon" href="data:,"><script>${head}</script>
 <script type="module" src="page.js"></script></head><body>wavnet bench</body></html>`;
 
+// The same server's empty page (/blank): what a fresh tab of this origin costs before any
+// of our code, measured beside the topology's pages (browser_topology_100_up_ms's note
+// gives the figure over it). Same headers (COOP/COEP, no-store), so the same new renderer.
+const blankHtml = `<!doctype html><html><head><meta charset="utf-8"><title>blank</title><link rel="icon" href="data:,"></head><body></body></html>`;
+
 export interface BenchServer {
   url: string;
   /** Bytes of the two bundles (page.js, worker.js) and of the chunks loaded when asked for (the workloads). */
@@ -58,6 +63,7 @@ export async function serveBenchPage(topologies: Record<string, string>, opts: {
   for (const f of out.outputFiles) files.set(`/${f.path.split("/").pop()}`, { type: "text/javascript", body: f.contents });
   const chunks = out.outputFiles.filter((f) => !/\/(page|worker)\.js$/.test(f.path)).reduce((n, f) => n + f.contents.length, 0);
   files.set("/", { type: "text/html", body: new TextEncoder().encode(pageHtml(headJs)) });
+  files.set("/blank", { type: "text/html", body: new TextEncoder().encode(blankHtml) });
   for (const [name, yaml] of Object.entries(topologies)) files.set(`/topology/${name}.yaml`, { type: "text/yaml", body: new TextEncoder().encode(yaml) });
   if (!existsSync(join(root, "build/kernel.wasm"))) throw new Error(`${root}build/kernel.wasm is missing: run "npm run build" first`);
   const server = http.createServer((req, res) => {

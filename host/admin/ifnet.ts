@@ -150,6 +150,20 @@ export class Interface {
     return formatMac(new Uint8Array(this.kernel.memory.buffer, x.ifh_lladdr(this.ptr), 6).slice());
   }
 
+  /**
+   * Name, MAC and MTU at once, with one liveness check instead of one per field (5 kernel
+   * crossings, not 9: the page's LabInfo reads these for every interface of a lab, 360 for a
+   * 10 x 10 grid); undefined once the interface is gone.
+   */
+  describe(): { name: string; mac: string; mtu: number } | undefined {
+    if (!this.alive) return undefined;
+    const x = k(this.kernel);
+    const name = this.kernel.cstring(x.ifh_name(this.ptr), 16);
+    const mtu = x.ifh_info(this.ptr, 2);
+    const mac = formatMac(new Uint8Array(this.kernel.memory.buffer, x.ifh_lladdr(this.ptr), 6).slice());
+    return { name, mac, mtu };
+  }
+
   /** The vnet the interface is in now. */
   get vnet(): Vnet {
     return this.kernel.vnetByPtr(this.check("vnet").ifh_info(this.ptr, 4));

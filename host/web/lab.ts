@@ -156,13 +156,15 @@ export class Lab {
         forwarding: n.spec.forwarding,
         interfaces: n.interfaces().map((i) => {
           const is = n.spec.interfaces.find((x) => x.name === i.name);
+          // One liveness check for the three fields (a gone interface: empty ones).
+          const d = i.iface.describe();
           return {
             name: i.name,
-            kname: i.iface.alive ? i.iface.name : "",
+            kname: d?.name ?? "",
             kind: i.kind,
             addresses: i.addresses,
-            mac: i.iface.alive ? i.iface.mac : "",
-            mtu: i.iface.alive ? i.iface.mtu : 0,
+            mac: d?.mac ?? "",
+            mtu: d?.mtu ?? 0,
             ...(is?.url !== undefined ? { url: is.url } : {}),
             ...(is?.listen ? { listen: true } : {}),
             ...(i.iface instanceof WebSocketInterface ? { connected: i.iface.connected } : {}),

@@ -132,6 +132,10 @@ describe("the browser page", { skip }, () => {
     // The built page's head started the worker (vite.config.ts earlyWorker) and compiled the
     // kernel and GENERIC's modules beside it: the page itself fetched them, to hand them over.
     assert.equal(await page.evaluate(() => (window as unknown as { labWorker?: unknown }).labWorker instanceof Worker), true, "the head started the worker");
+    // Before the stylesheet and the page's bundle: an inline script after a stylesheet waits for it.
+    const html = readFileSync(join(root, "web/dist/index.html"), "utf8");
+    const head = html.indexOf("labWorker=");
+    assert.ok(head > 0 && head < html.indexOf('rel="stylesheet"') && head < html.indexOf('type="module"'), "the worker starts from the head's first script, before the stylesheet and the bundle");
     const wasm = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name).filter((n) => n.endsWith(".wasm")).map((n) => n.split("/wasm/")[1]));
     assert.ok(wasm.includes("kernel.wasm") && wasm.includes("modules/inet.wasm"), `the page compiles the binaries it hands the worker (it fetched ${wasm.join(", ") || "none"})`);
     assert.match(await status(), /^demo: 6 nodes, 5 links up in/);
