@@ -105,7 +105,7 @@ export {
   ifnet_byindex_vnet, if_setup, if_setpromisc, if_capchanged, if_setcapenable, if_setmtu, if_setlladdr, if_vmove, if_first, if_next, if_count,
 } from "./net/if";
 export { if_clone_attach, if_clone_detach, if_clone_destroy_ifp, if_clone_seterror, if_clone_of, if_clone_vnet_destroy, if_clone_count } from "./net/if_clone";
-export { ether_input, ether_demux, ether_output, ether_output_frame, ether_gen_addr, ether_set_bridge_input, ether_set_offload_fixup, etherstat } from "./net/if_ethersubr";
+export { ether_input, ether_demux, ether_output, ether_output_frame, ether_gen_addr, ether_set_bridge_input, ether_set_offload_fixup, ether_set_offload_fixup6, etherstat } from "./net/if_ethersubr";
 export { looutput, loif } from "./net/if_loop";
 export { netisr_register, netisr_unregister } from "./net/netisr";
 export {

@@ -22,7 +22,7 @@ export {
   parseAddress, parsePrefix, parsePrefix6, type Family, type ParsedAddress,
 } from "./lib/addr.js";
 
-export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, ETHERSTATS, IFCAP, CSUM, type IfCounters, type EtherStats } from "./admin/ifnet.js";
+export { Interface, InterfaceGoneError, parseMac, formatMac, flagNames, capNames, ETHERSTATS, IFCAP, CSUM, type IfCounters, type EtherStats } from "./admin/ifnet.js";
 export { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions, type EpairStats } from "./admin/epair.js";
 export * from "./admin/bridge.js";
 export { pfilStats, pfilHeadRegistered, PFIL_HEADS, type PfilHead, type PfilDir, type PfilHeadStats } from "./admin/pfil.js";

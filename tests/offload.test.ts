@@ -22,7 +22,9 @@ import { bridgeAdd, bridgeDel } from "../host/admin/bridge.js";
 const dir = mkdtempSync(join(tmpdir(), "wavnet-offload-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const ALL = IFCAP.RXCSUM | IFCAP.TXCSUM | IFCAP.TSO4;
+const ALL = IFCAP.RXCSUM | IFCAP.TXCSUM | IFCAP.TSO4 | IFCAP.RXCSUM_IPV6 | IFCAP.TXCSUM_IPV6 | IFCAP.TSO6;
+/** What an epair end assists with everything on: both families (IPv6: tests/offload6.test.ts). */
+const HW_ALL = CSUM.TCP | CSUM.UDP | CSUM.TSO | CSUM.TCP_IPV6 | CSUM.UDP_IPV6 | CSUM.TSO6;
 
 /** Every frame a capture file holds: interface, frame length, and tshark's checksum verdicts. */
 function frames(file: string) {
@@ -52,7 +54,7 @@ describe("offload between vnets", () => {
     for (const e of [ea, eb]) {
       assert.equal(e.capabilities, ALL);
       assert.equal(e.capEnable, ALL);
-      assert.equal(e.hwAssist, CSUM.TCP | CSUM.UDP | CSUM.TSO);
+      assert.equal(e.hwAssist, HW_ALL);
     }
     const { cli, srv, lsn } = connectPair(k, A, B);
     const ob0 = ea.counters();
@@ -207,13 +209,13 @@ describe("offload between vnets", () => {
     const S = k.createVnet("S");
     const [ea, es] = k.epair(A, S);
     const [br] = S.ifcreate("bridge");
-    assert.equal(ea.hwAssist, CSUM.TCP | CSUM.UDP | CSUM.TSO);
+    assert.equal(ea.hwAssist, HW_ALL);
     bridgeAdd(k, br, es);
     assert.equal(ea.hwAssist, 0);
     assert.equal(es.hwAssist, 0);
     assert.equal(br.hwAssist, 0, "the bridge itself assists nothing");
     bridgeDel(k, br, es);
-    assert.equal(ea.hwAssist, CSUM.TCP | CSUM.UDP | CSUM.TSO);
+    assert.equal(ea.hwAssist, HW_ALL);
     k.shutdown();
   });
 

@@ -1,5 +1,5 @@
-import { in_cksum_buf, in_cksum, in_pseudo, in_cksum_update, in_delayed_cksum_value } from "../net/in_cksum";
-import { CSUM_UDP, CSUM_TCP } from "../sys/mbuf";
+import { in_cksum_buf, in_cksum, in_pseudo, in_cksum_update, in_delayed_cksum_value, in6_pseudo } from "../net/in_cksum";
+import { CSUM_UDP, CSUM_TCP, CSUM_UDP_IPV6, CSUM_TCP_IPV6 } from "../sys/mbuf";
 import { m_gethdr, m_get, m_append, m_freem, mbuf_boot } from "../kern/uipc_mbuf";
 import { vnet_section_set_size } from "../kern/vnet_data";
 import { vnet_boot } from "../kern/vnet";
@@ -98,5 +98,52 @@ describe("Internet checksum", () => {
     store<u16>(load<usize>(m + 8) + 6, bswap<u16>(0x2000)); // m_data + ip_off
     expect(in_delayed_cksum_value(m, 0, CSUM_TCP)).toBe(0);
     m_freem(m);
+  });
+
+  it("finds an IPv6 transport checksum behind hop-by-hop and destination options, and refuses a fragment", () => {
+    boot();
+    // fd00::1 -> fd00::2, hop-by-hop (8 bytes) then destination options (16 bytes) then UDP (8 + 37).
+    const total: u32 = 40 + 8 + 16 + 45;
+    const pkt = memory.data(109);
+    memory.fill(pkt, 0, total);
+    store<u8>(pkt, 0x60);
+    store<u16>(pkt + 4, bswap<u16>(<u16>(total - 40)));
+    store<u8>(pkt + 6, 0); // hop-by-hop
+    store<u8>(pkt + 7, 64);
+    store<u8>(pkt + 8, 0xfd);
+    store<u8>(pkt + 23, 1);
+    store<u8>(pkt + 24, 0xfd);
+    store<u8>(pkt + 39, 2);
+    store<u8>(pkt + 40, 60); // next: destination options
+    store<u8>(pkt + 41, 0); // 8 bytes
+    store<u8>(pkt + 48, 17); // next: UDP
+    store<u8>(pkt + 49, 1); // 16 bytes
+    const uh = pkt + 64;
+    store<u16>(uh, bswap<u16>(9));
+    store<u16>(uh + 2, bswap<u16>(7));
+    store<u16>(uh + 4, bswap<u16>(45));
+    for (let i: u32 = 8; i < 45; i++) store<u8>(uh + i, <u8>(i * 7 + 3));
+    const m0 = m_gethdr(1);
+    m_append(m0, total, pkt);
+    const want = in_cksum(m0, 64, 45, in6_pseudo(pkt + 8, pkt + 24, 17, 45));
+    m_freem(m0);
+    store<u16>(uh + 6, bswap<u16>(<u16>in6_pseudo(pkt + 8, pkt + 24, 17, 45)));
+    const m = m_gethdr(1);
+    m_append(m, 51, pkt); // split inside the destination options header
+    const n = m_get(1);
+    m_append(n, total - 51, pkt + 51);
+    store<usize>(m, n);
+    const v = in_delayed_cksum_value(m, 0, CSUM_UDP_IPV6);
+    expect(v >> 16).toBe(64 + 6);
+    expect(v & 0xffff).toBe(want == 0 ? 0xffff : want);
+    // Asked as TCP: the transport found is UDP, so nothing.
+    expect(in_delayed_cksum_value(m, 0, CSUM_TCP_IPV6)).toBe(0);
+    m_freem(m);
+    // A fragment header in the chain: the value cannot be right there, so nothing.
+    store<u8>(pkt + 48, 44);
+    const f = m_gethdr(1);
+    m_append(f, total, pkt);
+    expect(in_delayed_cksum_value(f, 0, CSUM_UDP_IPV6)).toBe(0);
+    m_freem(f);
   });
 });

@@ -135,6 +135,7 @@ const VNET_BASE: usize = 16;
 @external("kernel", "ether_output_frame") export declare function ether_output_frame(ifp: usize, m: usize): i32;
 @external("kernel", "ether_gen_addr") export declare function ether_gen_addr(ifp: usize): void;
 @external("kernel", "ether_set_offload_fixup") export declare function ether_set_offload_fixup(fn: u32): void;
+@external("kernel", "ether_set_offload_fixup6") export declare function ether_set_offload_fixup6(fn: u32): void;
 @external("kernel", "ether_set_bridge_input") export declare function ether_set_bridge_input(fn: u32): void;
 @external("kernel", "netisr_register") export declare function netisr_register(etype: u32, fn: u32): i32;
 @external("kernel", "netisr_unregister") export declare function netisr_unregister(etype: u32): i32;

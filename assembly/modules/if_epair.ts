@@ -8,9 +8,10 @@
 // mbuf pointer moves (zero copy) and its charge moves to the receiving vnet (m_chargeto).
 //
 // Offload between vnets (docs/tcp.md "Offload between vnets"): both ends advertise
-// IFCAP_RXCSUM, IFCAP_TXCSUM and IFCAP_TSO4 (all on at creation), as virtual NICs do. An end
-// assists (if_hwassist) transport checksums when it has TXCSUM on and its peer RXCSUM, and
-// TSO when both ends also have TSO4 on (the peer takes the large frames), the peer's MTU is
+// IFCAP_RXCSUM, IFCAP_TXCSUM and IFCAP_TSO4, and for IPv6 IFCAP_RXCSUM_IPV6,
+// IFCAP_TXCSUM_IPV6 and IFCAP_TSO6 (all on at creation), as virtual NICs do. An end assists
+// (if_hwassist) a family's transport checksums when it has that family's TXCSUM on and its
+// peer the RXCSUM, and TSO when both ends also have TSO4 / TSO6 on (the peer takes the large frames), the peer's MTU is
 // no smaller, no capture is on either end and no link conditions act on its direction
 // (loss, delay, rate must see MTU-sized frames). Neither assists anything while either end
 // is a bridge member: a bridge floods frames to members that may not offload. A frame
@@ -46,9 +47,9 @@ import {
 } from "../kmod/kapi";
 import {
   Ifnet, IFT_ETHER, IFF_UP, IFF_RUNNING, IFF_BROADCAST, IFF_SIMPLEX, IFF_MULTICAST, ETHERMTU, ETHER_HDR_LEN, if_lladdr,
-  IFCAP_RXCSUM, IFCAP_TXCSUM, IFCAP_TSO4, IFCAP_OFFLOAD,
+  IFCAP_RXCSUM, IFCAP_TXCSUM, IFCAP_TSO4, IFCAP_RXCSUM_IPV6, IFCAP_TXCSUM_IPV6, IFCAP_TSO6, IFCAP_OFFLOAD,
 } from "../sys/if";
-import { Mbuf, CSUM_TCP, CSUM_UDP, CSUM_TSO, CSUM_OFFLOAD, CSUM_DATA_VALID, CSUM_PSEUDO_HDR } from "../sys/mbuf";
+import { Mbuf, CSUM_TCP, CSUM_UDP, CSUM_TSO, CSUM_TCP_IPV6, CSUM_UDP_IPV6, CSUM_IP6_TSO, CSUM_OFFLOAD, CSUM_DATA_VALID, CSUM_PSEUDO_HDR } from "../sys/mbuf";
 import {
   EpairSoftc, EpairDir, EPAIR_MAGIC, NO_TIME, SC_DIR_A, SC_DIR_B, SC_SIZE, DIR_CALLOUT, DIR_COUNTERS, EPAIR_MAXMTU,
   EPAIR_MAX_DELAY_US, EPAIR_MAX_RATE, EPAIR_QLIMIT_MAX, EC_LOSS, EC_DUP, EC_RATE, EC_DELAY, EC_REORDER,
@@ -122,9 +123,19 @@ function unitRelease(sc: usize): void {
 function hwassist(d: EpairDir): u32 {
   const a = changetype<Ifnet>(d.ifp);
   const b = changetype<Ifnet>(d.peer);
-  if ((a.if_capenable & IFCAP_TXCSUM) == 0 || (b.if_capenable & IFCAP_RXCSUM) == 0 || a.if_bridge != 0 || b.if_bridge != 0) return 0;
-  let hw = CSUM_TCP | CSUM_UDP;
-  if ((a.if_capenable & b.if_capenable & IFCAP_TSO4) != 0 && b.if_mtu >= a.if_mtu && a.if_bpf == 0 && b.if_bpf == 0 && d.cond == 0) hw |= CSUM_TSO;
+  if (a.if_bridge != 0 || b.if_bridge != 0) return 0;
+  // Large segments only where every frame may be one: no capture, no conditions, no smaller MTU.
+  const big = b.if_mtu >= a.if_mtu && a.if_bpf == 0 && b.if_bpf == 0 && d.cond == 0;
+  let hw: u32 = 0;
+  if ((a.if_capenable & IFCAP_TXCSUM) != 0 && (b.if_capenable & IFCAP_RXCSUM) != 0) {
+    hw |= CSUM_TCP | CSUM_UDP;
+    if (big && (a.if_capenable & b.if_capenable & IFCAP_TSO4) != 0) hw |= CSUM_TSO;
+  }
+  // IPv6 on its own capabilities (FreeBSD IFCAP_TXCSUM_IPV6, IFCAP_RXCSUM_IPV6, IFCAP_TSO6).
+  if ((a.if_capenable & IFCAP_TXCSUM_IPV6) != 0 && (b.if_capenable & IFCAP_RXCSUM_IPV6) != 0) {
+    hw |= CSUM_TCP_IPV6 | CSUM_UDP_IPV6;
+    if (big && (a.if_capenable & b.if_capenable & IFCAP_TSO6) != 0) hw |= CSUM_IP6_TSO;
+  }
   return hw;
 }
 

@@ -8,7 +8,7 @@
 // When the ring is full a frame is dropped and counted, never overwritten.
 //
 // Offload (docs/tcp.md "Offload between vnets"): a frame whose transport checksum was left
-// to the interface (CSUM_DELAY_DATA) is recorded with the checksum filled in, in the copy
+// to the interface (CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6) is recorded with the checksum filled in, in the copy
 // only, so a capture shows what a wire would carry. Large (TSO) frames never reach a tap:
 // an epair stops assisting TSO while a capture is on either end (if_capchanged below).
 //
@@ -16,7 +16,7 @@
 // orphaned (no more frames) and the host still drains what it holds, then closes it.
 
 import { Ifnet, BPF_D_IN, BPF_D_OUT } from "../sys/if";
-import { Mbuf, M_PKTHDR, CSUM_DELAY_DATA } from "../sys/mbuf";
+import { Mbuf, M_PKTHDR, CSUM_DELAY_ANY } from "../sys/mbuf";
 import { in_delayed_cksum_value } from "./in_cksum";
 import { if_capchanged } from "./if";
 import { m_copydata, m_length } from "../kern/uipc_mbuf";
@@ -154,7 +154,7 @@ function record(d: usize, m: usize, dir: u16, af: u32): void {
   store<u64>(p, load<u64>(KGLOBALS + KG_TICKS), 16);
   if (extra != 0) store<u32>(p, af, REC_HDR);
   m_copydata(m, 0, <i32>(caplen - extra), p + REC_HDR + extra);
-  if ((mm.m_flags & M_PKTHDR) != 0 && (mm.ph_csum_flags & CSUM_DELAY_DATA) != 0) fillCksum(m, p + REC_HDR + extra, caplen - extra, extra != 0);
+  if ((mm.m_flags & M_PKTHDR) != 0 && (mm.ph_csum_flags & CSUM_DELAY_ANY) != 0) fillCksum(m, p + REC_HDR + extra, caplen - extra, extra != 0);
   dd.wo += reclen;
   store<u32>(seglenp(d, dd.w), dd.wo);
   dd.frames++;
@@ -165,8 +165,9 @@ function record(d: usize, m: usize, dir: u16, af: u32): void {
 function fillCksum(m: usize, data: usize, caplen: u32, noether: bool): void {
   let l3off: u32 = 0;
   if (!noether) {
-    // Ethernet: IPv4 only (the only family that asks for offload today).
-    if (caplen < 14 || load<u16>(data, 12) != 0x0008) return;
+    // Ethernet: IPv4 or IPv6 (the families that ask for offload), no VLAN tag.
+    const et = caplen >= 14 ? load<u16>(data, 12) : 0;
+    if (et != 0x0008 && et != 0xdd86) return;
     l3off = 14;
   }
   const v = in_delayed_cksum_value(m, l3off, changetype<Mbuf>(m).ph_csum_flags);

@@ -6,9 +6,10 @@
 // Offload (docs/tcp.md "Offload between vnets"): ether_output_frame is the one door every
 // Ethernet frame leaves by, so it is where a packet's offload requests (CSUM_DELAY_DATA,
 // CSUM_TSO) meet the interface's if_hwassist: what the interface does not assist now is
-// done in software (the hook inet registers: checksum filled in, large segment cut to
-// ph_tso_segsz) before the frame is tapped or handed to the driver. ether_input accepts a
-// frame above the MTU only when it carries CSUM_TSO, which only the kernel sets (a frame
+// done in software (the hook inet registers, or inet6's for the IPv6 bits: checksum filled
+// in, large segment cut to ph_tso_segsz) before the frame is tapped or handed to the driver.
+// ether_input accepts a frame above the MTU only when it carries CSUM_TSO or CSUM_IP6_TSO,
+// which only the kernel sets (a frame
 // from the host is a fresh mbuf).
 
 import {
@@ -17,7 +18,7 @@ import {
   IFCOUNTER_IMCASTS, IFCOUNTER_OMCASTS, IFCOUNTER_IQDROPS, IFCOUNTER_NOPROTO, BPF_D_IN, BPF_D_OUT,
   IF_HW_TSOMAX, if_inc_counter, if_lladdr,
 } from "../sys/if";
-import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, M_VLANTAG, CSUM_TSO, CSUM_OFFLOAD, mtod } from "../sys/mbuf";
+import { Mbuf, M_PKTHDR, M_BCAST, M_MCAST, M_VLANTAG, CSUM_TSO_ANY, CSUM_OFFLOAD, CSUM_OFFLOAD6, mtod } from "../sys/mbuf";
 import { m_freem, m_pullup, m_adj, M_PREPEND } from "../kern/uipc_mbuf";
 import { vnet_data_alloc, vnet_master, vnet_data_copy } from "../kern/vnet_data";
 import { VNET } from "../kern/vnet";
@@ -49,6 +50,8 @@ let bridgeInput: u32 = 0; // if_bridge's input hook: (ifp, m) => usize (m to go 
  * with the CSUM_* bits in need done and cleared, or 0 when m was dropped (counted there).
  */
 let offloadFixup: u32 = 0;
+/** inet6's, the same for packets that asked with the IPv6 bits (CSUM_OFFLOAD6). */
+let offloadFixup6: u32 = 0;
 
 export function ether_boot(): i32 {
   const off = vnet_data_alloc(ETHERSTAT_COUNT * 8, 8);
@@ -73,6 +76,11 @@ export function etherstat(which: u32): f64 {
 /** inet sets (and on unload clears) the software fallback of output offload. */
 export function ether_set_offload_fixup(fn: u32): void {
   offloadFixup = fn;
+}
+
+/** inet6 sets (and on unload clears) the software fallback of IPv6 output offload. */
+export function ether_set_offload_fixup6(fn: u32): void {
+  offloadFixup6 = fn;
 }
 
 /** if_bridge sets (and on unload clears) the hook member interfaces' frames go through. */
@@ -128,7 +136,7 @@ export function ether_input(ifp: usize, m: usize): void {
   let maxlen = <i32>(ii.if_mtu + ETHER_HDR_LEN);
   if (etype == ETHERTYPE_VLAN) maxlen += <i32>ETHER_VLAN_ENCAP_LEN;
   // A large segment made inside this kernel (CSUM_TSO) is the one exception to the MTU.
-  if (len > maxlen && ((mm.ph_csum_flags & CSUM_TSO) == 0 || len > <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN))) {
+  if (len > maxlen && ((mm.ph_csum_flags & CSUM_TSO_ANY) == 0 || len > <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN))) {
     drop(ifp, m, ETHERSTAT_OVERSIZE, IFCOUNTER_IERRORS);
     return;
   }
@@ -227,9 +235,11 @@ export function ether_output_frame(ifp: usize, m: usize): i32 {
 /** The interface does not assist what the packet asks (now): software, before any tap. */
 function ether_output_sw(ifp: usize, m: usize, need: u32): i32 {
   stat(ETHERSTAT_OFFLOAD_SW);
-  let l = offloadFixup != 0 ? call_indirect<usize>(offloadFixup, ifp, m, need) : 0;
+  // A packet asks with one family's bits only: that family's module completes it.
+  const fn = (need & CSUM_OFFLOAD6) != 0 ? offloadFixup6 : offloadFixup;
+  let l = fn != 0 ? call_indirect<usize>(fn, ifp, m, need) : 0;
   if (l == 0) {
-    if (offloadFixup == 0) m_freem(m);
+    if (fn == 0) m_freem(m);
     stat(ETHERSTAT_OFFLOAD_FAIL);
     if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
     return -55; // ENOBUFS
@@ -250,7 +260,7 @@ function ether_output_sw(ifp: usize, m: usize, need: u32): i32 {
   const ii = changetype<Ifnet>(ifp);
   const mm = changetype<Mbuf>(m);
   let max = <i32>(ii.if_mtu + ETHER_HDR_LEN + ETHER_VLAN_ENCAP_LEN);
-  if (mm.ph_len > max && (mm.ph_csum_flags & ii.if_hwassist & CSUM_TSO) != 0) max = <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN);
+  if (mm.ph_len > max && (mm.ph_csum_flags & ii.if_hwassist & CSUM_TSO_ANY) != 0) max = <i32>(IF_HW_TSOMAX + ETHER_HDR_LEN);
   if ((mm.m_flags & M_PKTHDR) == 0 || mm.ph_len < <i32>ETHER_HDR_LEN || mm.ph_len > max) {
     if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
     m_freem(m);

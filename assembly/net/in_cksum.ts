@@ -6,7 +6,7 @@
 // big-endian data); the one's-complement sum commutes with the byte swap, so the result is
 // swapped once at the end.
 
-import { Mbuf, CSUM_TCP, CSUM_UDP } from "../sys/mbuf";
+import { Mbuf, CSUM_TCP, CSUM_UDP, CSUM_TCP_IPV6, CSUM_DELAY_DATA_IPV6 } from "../sys/mbuf";
 import { m_copydata } from "../kern/uipc_mbuf";
 
 /** 64-bit accumulate of len bytes at p (little-endian loads), not folded. */
@@ -125,7 +125,7 @@ export function in_cksum_update(hc: u16, old: u16, nw: u16): u16 {
   return <u16>(~s & 0xffff);
 }
 
-const hdrbuf = memory.data(24, 8);
+const hdrbuf = memory.data(40, 8);
 
 /**
  * The transport checksum an IPv4 packet left to the interface (CSUM_TCP or CSUM_UDP in
@@ -137,6 +137,7 @@ const hdrbuf = memory.data(24, 8);
  * fallback) or only in a capture's copy (bpf).
  */
 export function in_delayed_cksum_value(m: usize, l3off: u32, flags: u32): u32 {
+  if ((flags & CSUM_DELAY_DATA_IPV6) != 0) return in6_delayed_cksum_value(m, l3off, flags);
   if ((flags & (CSUM_TCP | CSUM_UDP)) == 0) return 0;
   if (!m_copydata(m, <i32>l3off, 20, hdrbuf)) return 0;
   const vhl = load<u8>(hdrbuf);
@@ -150,4 +151,29 @@ export function in_delayed_cksum_value(m: usize, l3off: u32, flags: u32): u32 {
   const s = in_cksum(m, l3off + hlen, l4len, 0);
   if (s == 0x10000) return 0;
   return (field << 16) | (!tcp && s == 0 ? 0xffff : s);
+}
+
+/**
+ * The same for an IPv6 packet (CSUM_TCP_IPV6 or CSUM_UDP_IPV6 in flags; the fixed header
+ * l3off bytes into m). The transport header is found after any hop-by-hop, routing or
+ * destination options headers (RFC 8200 4.1 order); a fragment header, an unknown one or
+ * a transport other than the one flags name gives 0: the value cannot be right there.
+ */
+export function in6_delayed_cksum_value(m: usize, l3off: u32, flags: u32): u32 {
+  if (!m_copydata(m, <i32>l3off, 40, hdrbuf)) return 0;
+  if ((load<u8>(hdrbuf) >> 4) != 6) return 0;
+  const end: u32 = 40 + <u32>bswap<u16>(load<u16>(hdrbuf, 4)); // past the payload, from the header
+  let nxt = <u32>load<u8>(hdrbuf, 6);
+  let off: u32 = 40;
+  // Hop-by-hop (0), routing (43), destination options (60): 8 * (1 + length) bytes each.
+  for (let i = 0; i < 8 && (nxt == 0 || nxt == 43 || nxt == 60); i++) {
+    if (off + 8 > end || !m_copydata(m, <i32>(l3off + off), 2, hdrbuf)) return 0;
+    nxt = <u32>load<u8>(hdrbuf);
+    off += (<u32>load<u8>(hdrbuf, 1) + 1) << 3;
+  }
+  const tcp = (flags & CSUM_TCP_IPV6) != 0;
+  if (nxt != (tcp ? 6 : 17) || off + (tcp ? <u32>20 : <u32>8) > end) return 0;
+  const s = in_cksum(m, l3off + off, end - off, 0);
+  if (s == 0x10000) return 0;
+  return ((l3off + off + (tcp ? 16 : 6)) << 16) | (!tcp && s == 0 ? 0xffff : s);
 }

@@ -19,10 +19,10 @@
 
 import {
   m_gethdr, m_getcl, m_freem, m_pullup, m_copydata, m_append, m_adj, m_dup, in_cksum, ticks, kmem_alloc, kmem_free, if_valid,
-  curvnet, in6_pseudo,
+  curvnet, in6_pseudo, in_delayed_cksum_value,
 } from "../kmod/kapi";
 import { Ifnet } from "../sys/if";
-import { Mbuf, M_BCAST, M_MCAST, M_PKTHDR, M_WRITABLE, MT_DATA, mtod } from "../sys/mbuf";
+import { Mbuf, M_BCAST, M_MCAST, M_PKTHDR, M_WRITABLE, MT_DATA, CSUM_DELAY_DATA_IPV6, mtod } from "../sys/mbuf";
 import {
   IP6_HDR_LEN, IP6_SRC, IP6_DST, IP6_NXT, IPPROTO_ICMPV6, IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS,
   IPPROTO_FRAGMENT, IPV6_MAXPACKET, in6_copy, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST, ip6_fill, ip6_plen, ip6_nxt,
@@ -153,6 +153,11 @@ export function icmp6_error(n: usize, type: u8, code: u8, arg: u32): void {
   store<u16>(icp + ICMP6_CKSUM, 0);
   store<u32>(icp + ICMP6_DATA, bswap<u32>(arg));
   m_copydata(n, 0, <i32>quote, icp + ICMP6_HDR_LEN);
+  if ((nn.ph_csum_flags & CSUM_DELAY_DATA_IPV6) != 0) {
+    // Its transport checksum was left to an interface: quote it as a wire would carry it.
+    const v = in_delayed_cksum_value(n, 0, nn.ph_csum_flags);
+    if (v != 0 && (v >> 16) + 2 <= quote) store<u16>(icp + ICMP6_HDR_LEN + (v >> 16), bswap<u16>(<u16>v));
+  }
   mm.m_len = <i32>(ICMP6_HDR_LEN + quote);
   mm.ph_len = mm.m_len;
   m_freem(n);

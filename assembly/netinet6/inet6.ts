@@ -28,12 +28,13 @@ import {
   EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENT_IFNET_LLADDR, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
   if_valid, if_first, if_next, loif, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY,
   ENOMEM, EINVAL, domain_af_register, domain_af_unregister, rtable_init, pfil_vnet_off, pfil_head_register,
-  pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET6,
+  pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET6, ether_set_offload_fixup6,
 } from "../kmod/kapi";
+import { ip6_offload_fixup } from "./ip6_offload";
 import { Ifnet, ETHERTYPE_IPV6, AF_INET6 } from "../sys/if";
 import {
   IPPROTO_ICMPV6, in6_copy, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_MULTICAST, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_RTMTU,
-  IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6API_ERROR, IN6API_V6ONLY, IN6API_SIZE,
+  IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6API_ERROR, IN6API_V6ONLY, IN6API_RTTSO, IN6API_SIZE,
 } from "../sys/in6";
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
@@ -48,7 +49,7 @@ import { in6_control_add, in6_control_del, in6_ifdetach, in6_ifattach, in6_lladd
 import { rt6_add_static, rt6_del, rt6_fill, rt6_flush_all, rt6_lookup, rt6_record, rt6_src, RT6_REC } from "./in6_rmx";
 import { nd6_flush_all, nd6_fill, nd6_delete, nd6_add_static, ND6_REC } from "./nd6";
 import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister, ip6proto_holder } from "./ip6_input";
-import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu, pfil6_set_off } from "./ip6_output";
+import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu, in6_rttso, pfil6_set_off } from "./ip6_output";
 import { in6_localip } from "./in6";
 import { frag6_flush_all, frag6_set_maxfragpackets } from "./frag6";
 import { icmp6_input, icmp6_error, ping6_send, ping6_log_read, ping6_log_dropped, ping6_log_free, LOG6_CAP, LOG6_REC } from "./icmp6";
@@ -74,6 +75,7 @@ function fillApi(): void {
   store<u32>(api + IN6API_PROTO_UNREGISTER, ip6proto_unregister.index);
   store<u32>(api + IN6API_ERROR, icmp6_error.index);
   store<u32>(api + IN6API_V6ONLY, in6_v6only.index);
+  store<u32>(api + IN6API_RTTSO, in6_rttso.index);
 }
 
 /** net.inet6.ip6.v6only of the current vnet: the IPV6_V6ONLY a transport gives a new AF_INET6 socket. */
@@ -210,6 +212,7 @@ export function modevent(what: i32): i32 {
       vnet_data_free(<u32>off, INET6_VNET_SIZE);
       return r < 0 ? -r : r;
     }
+    ether_set_offload_fixup6(ip6_offload_fixup.index);
     pfil6_set_off(pfil_vnet_off());
     pfil_head_register(PFIL_HEAD_INET6);
     return 0;
@@ -218,6 +221,7 @@ export function modevent(what: i32): i32 {
     return ip6proto_upper_count() != 0 || pfil_head_hooks(PFIL_HEAD_INET6) != 0 ? EBUSY : 0;
   }
   if (what == MOD_UNLOAD) {
+    ether_set_offload_fixup6(0);
     pfil_head_unregister(PFIL_HEAD_INET6); // forced: hooks still on the head go too
     unregisterHooks();
     ip6proto_reset();

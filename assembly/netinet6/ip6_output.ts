@@ -14,6 +14,13 @@
 // into fragments (a Fragment header after the fixed header, 8-byte aligned pieces)
 // unless IPV6_DONTFRAG (ping6 -D; -EMSGSIZE). ICMPv6 errors are never larger than 1280.
 //
+// Offload (docs/tcp.md "Offload between vnets"): TCP and UDP leave their checksum to the
+// interface (CSUM_TCP_IPV6, CSUM_UDP_IPV6) and TCP may hand over one large segment
+// (CSUM_IP6_TSO, larger than the MTU when its ph_tso_segsz pieces fit it; never fragmented).
+// ether_output_frame does in software what the interface does not assist; here, lo0 (which
+// assists nothing) and fragmentation get complete packets. A forwarded packet keeps its
+// bits, so a router between two offloading epairs passes them on untouched.
+//
 // pfil: inet6 owns the kernel's PFIL_HEAD_INET6 (net/pfil.ts); the out hooks run after
 // routing, before fragmentation (forwarded packets too, with PFIL_FWD).
 
@@ -27,8 +34,8 @@ import {
   m_gethdr, m_freem, m_copym, M_PREPEND, m_pullup, ether_output, looutput, loif, arc4random, pfil_hooked, pfil_run_hooks,
   PFIL_HEAD_INET6, PFIL_OUT, PFIL_FWD, m_copydata, nhgrp_is,
 } from "../kmod/kapi";
-import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET6, ETHERTYPE_IPV6 } from "../sys/if";
-import { Mbuf, M_PKTHDR, MT_DATA, mtod } from "../sys/mbuf";
+import { Ifnet, IFF_UP, IFF_LOOPBACK, AF_INET6, ETHERTYPE_IPV6, IF_HW_TSOMAX } from "../sys/if";
+import { Mbuf, M_PKTHDR, MT_DATA, CSUM_IP6_TSO, CSUM_OFFLOAD6, mtod } from "../sys/mbuf";
 import { EINVAL } from "../sys/errno";
 import {
   IP6_HDR_LEN, IP6_SRC, IP6_DST, IP6_NXT, IP6F_LEN, IPV6_MAXPACKET, IPV6_MMTU, IPPROTO_FRAGMENT, ip6_fill, ip6_plen,
@@ -46,6 +53,7 @@ import { in6_localip, in6_selectsrc_ifp } from "./in6";
 import { nd6_resolve } from "./nd6";
 import { in6_ifmtu } from "./nd6_rtr";
 import { icmp6_error } from "./icmp6";
+import { ip6_offload_sw, in6_delayed_cksum } from "./ip6_offload";
 
 /** A destination whose scope is a link: link-local unicast, or multicast of interface/link scope. */
 @inline export function in6_linkscope(dst: usize): bool {
@@ -90,6 +98,22 @@ export function in6_rtmtu(dst: usize, ifp: usize): u32 {
   return r != 0 ? in6_ifmtu(changetype<Rt6entry>(r).rt_ifp) : 0;
 }
 
+/**
+ * The largest packet (IPv6 header included) TCP may hand ip6_output for dst as one large
+ * segment (CSUM_IP6_TSO): IF_HW_TSOMAX when the interface of the route assists TSO6 now,
+ * else 0 (our own addresses go through lo0, which does not; link-scope destinations have
+ * no route to ask). Asked per tcp_output call, as inet's in_rttso.
+ */
+export function in6_rttso(dst: usize): u32 {
+  if (in6_linkscope(dst) || in6_localip(dst, 0)) return 0;
+  const r = rt6_lookup(dst, 0);
+  if (r == 0) return 0;
+  const ifp = changetype<Rt6entry>(r).rt_ifp;
+  if (ifp == 0) return 0;
+  const ii = changetype<Ifnet>(ifp);
+  return (ii.if_hwassist & CSUM_IP6_TSO) != 0 && (ii.if_flags & IFF_UP) != 0 ? IF_HW_TSOMAX : 0;
+}
+
 const portbuf = memory.data(4, 4);
 
 /**
@@ -123,7 +147,22 @@ const nhbuf = memory.data(16, 8);
 /** Hand a finished packet to ifp for next hop nh (a group's MAC for multicast). */
 export function ip6_send(ifp: usize, m: usize, nh: usize): i32 {
   const ii = changetype<Ifnet>(ifp);
-  if ((ii.if_flags & IFF_LOOPBACK) != 0) return looutput(ifp, m, AF_INET6);
+  if ((ii.if_flags & IFF_LOOPBACK) != 0) {
+    // lo0 assists nothing: complete the packet (or its pieces) here.
+    const need = changetype<Mbuf>(m).ph_csum_flags & CSUM_OFFLOAD6;
+    if (need == 0) return looutput(ifp, m, AF_INET6);
+    let l = ip6_offload_sw(m, 0, need);
+    if (l == 0) return -ENOBUFS;
+    let err: i32 = 0;
+    while (l != 0) {
+      const next = changetype<Mbuf>(l).m_nextpkt;
+      changetype<Mbuf>(l).m_nextpkt = 0;
+      const r = looutput(ifp, l, AF_INET6);
+      if (err == 0) err = r;
+      l = next;
+    }
+    return err;
+  }
   let mac: usize;
   if (IN6_IS_ADDR_MULTICAST(nh)) {
     in6_mcast_mac(macbuf, nh);
@@ -231,7 +270,7 @@ export function ip6_output(m: usize, src: usize, dst: usize, nxt: u32, hlim: u32
 
   const len = IP6_HDR_LEN + ip6_plen(ip);
   let mtu = in6_ifmtu(oif);
-  if (len <= mtu) return ip6_send(oif, m, nhbuf);
+  if (len <= mtu || tso6_fits(m, ip, mtu)) return ip6_send(oif, m, nhbuf);
   if ((flags & IPV6_FORWARDING) != 0) {
     // RFC 8200 5, RFC 4443 3.2: routers do not fragment.
     IP6STAT_INC(IP6S_TOOBIG);
@@ -245,7 +284,29 @@ export function ip6_output(m: usize, src: usize, dst: usize, nxt: u32, hlim: u32
   }
   if ((flags & IPV6_MINMTU) != 0 && mtu > IPV6_MMTU) mtu = IPV6_MMTU;
   if (len <= mtu) return ip6_send(oif, m, nhbuf);
+  if ((changetype<Mbuf>(m).ph_csum_flags & CSUM_OFFLOAD6) != 0) {
+    // Fragments carry the checksum of the whole datagram: complete it first (never TSO).
+    m = in6_delayed_cksum(m, 0);
+    if (m == 0) {
+      IP6STAT_INC(IP6S_ODROPPED);
+      return -ENOBUFS;
+    }
+    changetype<Mbuf>(m).ph_csum_flags &= ~CSUM_IP6_TSO;
+  }
   return ip6_fragment(m, oif, mtu, load<u64>(nhbuf), load<u64>(nhbuf, 8));
+}
+
+/**
+ * A large TCP segment (CSUM_IP6_TSO) fits a link when each of its pieces does: the IPv6 and
+ * TCP headers plus ph_tso_segsz bytes within mtu. Only a segment with TCP right after the
+ * fixed header qualifies (ours never carry extension headers). Forwarded, it keeps the
+ * sender's piece size; pieces too big for the next link get packet too big (RFC 8201).
+ */
+function tso6_fits(m: usize, ip: usize, mtu: u32): bool {
+  const mm = changetype<Mbuf>(m);
+  if ((mm.ph_csum_flags & CSUM_IP6_TSO) == 0 || mm.ph_tso_segsz == 0 || mm.m_len < <i32>(IP6_HDR_LEN + 20) || ip6_nxt(ip) != 6) return false;
+  const thoff = (<u32>load<u8>(ip + IP6_HDR_LEN + 12) >> 4) << 2;
+  return IP6_HDR_LEN + thoff + <u32>mm.ph_tso_segsz <= mtu;
 }
 
 /**

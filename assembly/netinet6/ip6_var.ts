@@ -43,7 +43,9 @@ export const IP6S_BADROUTING: u32 = 25; // routing header with segments left (RH
 export const IP6S_HDRORDER: u32 = 26; // hop-by-hop options not first
 export const IP6S_HLIMEXCEED: u32 = 27; // hop limit reached zero while forwarding
 export const IP6S_TOOBIG: u32 = 28; // forwarded packet larger than the next link's MTU
-export const IP6S_COUNT: u32 = 29;
+export const IP6S_SWCSUM: u32 = 29; // transport checksums left to an interface, completed in software
+export const IP6S_GSO: u32 = 30; // segments cut in software from large (TSO) packets
+export const IP6S_COUNT: u32 = 31;
 
 // icmp6stat (FreeBSD names), then the histograms by type (H_* index)
 export const ICP6S_ERROR: u32 = 0; // icmp6_error calls

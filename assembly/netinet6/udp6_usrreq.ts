@@ -8,8 +8,9 @@
 // is mandatory over IPv6 (RFC 8200 8.1: a zero checksum is dropped, counted in udps_nosum);
 // a datagram goes to the best PCB (connected > bound address > wildcard; multicast to the
 // first match only), none: ICMPv6 port unreachable (not for multicast). Output: implicit
-// bind, source from the bound address or inet6's source selection, the checksum in
-// software (a computed 0 is sent as 0xffff), ip6_output (fragmented at the source when
+// bind, source from the bound address or inet6's source selection, the checksum left to
+// the interface (CSUM_UDP_IPV6, docs/tcp.md "Offload between vnets"; completed in software
+// where no interface assists), ip6_output (fragmented at the source when
 // larger than the link). ICMPv6 errors reach the connected socket of the 4-tuple.
 //
 // IPV6_V6ONLY (docs/sockets.md "Dual-stack sockets"): a new socket takes inet6's
@@ -30,7 +31,7 @@ import {
   PRU_CONNECT, PRU_DISCONNECT, PRU_SEND, PRU_SHUTDOWN, PRU_SOCKADDR, PRU_PEERADDR, PRU_CTLOUTPUT, SOCKADDR_IN6_SIZE,
   SIN6_PORT, SIN6_FLOWINFO, SIN6_ADDR, SIN6_SCOPE_ID, SOPT_SET, SOPT_GET, sa_len, sa_family, sockaddr_in_set, sockaddr_in6_mapped,
 } from "../sys/socket";
-import { Mbuf, M_BCAST, M_MCAST, mtod } from "../sys/mbuf";
+import { Mbuf, M_BCAST, M_MCAST, CSUM_L4_CALC, CSUM_L4_VALID, CSUM_UDP_IPV6, mtod } from "../sys/mbuf";
 import {
   IP6_HDR_LEN, IP6_SRC, IP6_DST, in6_copy, in6_zero, ip6_nxt, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST,
   IN6_IS_ADDR_V4MAPPED, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_LOCALIP, IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER,
@@ -160,7 +161,9 @@ export function udp6_input(m: usize, off: u32): void {
     m_freem(m);
     return;
   }
-  if (in_cksum(m, off, ulen, in6_pseudo(ip + IP6_SRC, ip + IP6_DST, IPPROTO_UDP, ulen)) != 0) {
+  const cf = mm.ph_csum_flags;
+  // An epair between vnets vouches for data that never left the kernel (CSUM_DATA_VALID).
+  if ((cf & CSUM_L4_CALC) != 0 ? (cf & CSUM_L4_VALID) == 0 : in_cksum(m, off, ulen, in6_pseudo(ip + IP6_SRC, ip + IP6_DST, IPPROTO_UDP, ulen)) != 0) {
     UDPSTAT_INC(UDPS_BADSUM);
     m_freem(m);
     return;
@@ -290,9 +293,11 @@ function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32)
   store<u16>(uh + UH_DPORT, bswap<u16>(<u16>dport));
   store<u16>(uh + UH_ULEN, bswap<u16>(<u16>ulen));
   store<u16>(uh + UH_SUM, 0);
-  let sum = <u16>in_cksum(m, 0, ulen, in6_pseudo(sbuf, abuf, IPPROTO_UDP, ulen));
-  if (sum == 0) sum = 0xffff; // RFC 8200 8.1: a computed zero is sent as all ones
-  store<u16>(uh + UH_SUM, bswap<u16>(sum));
+  // Delayed checksum (as udp_output): the pseudo-header sum now, never 0 (the next header
+  // is in it); the rest where the packet leaves the kernel (a computed 0 is sent as 0xffff,
+  // RFC 8200 8.1), or never when it only crosses an epair.
+  store<u16>(uh + UH_SUM, bswap<u16>(<u16>in6_pseudo(sbuf, abuf, IPPROTO_UDP, ulen)));
+  changetype<Mbuf>(m).ph_csum_flags |= CSUM_UDP_IPV6;
   UDPSTAT_INC(UDPS_OPACKETS);
   const r = call_indirect<i32>(af_fn(inet6, IN6API_OUTPUT), m, sbuf, abuf, IPPROTO_UDP, <u32>x.inp_ttl, 0, 0);
   if (r != 0) UDPSTAT_INC(UDPS_ODROPPED);

@@ -42,8 +42,13 @@ export const ETHERTYPE_MIN: u16 = 0x0600; // below this the field is an 802.3 le
 export const IFCAP_RXCSUM: u32 = 0x00001; // accepts packets whose checksum was never computed (in-kernel peers)
 export const IFCAP_TXCSUM: u32 = 0x00002; // transmits without computing transport checksums
 export const IFCAP_TSO4: u32 = 0x00100; // transmits TCP/IPv4 segments larger than the MTU
-export const IFCAP_OFFLOAD: u32 = IFCAP_RXCSUM | IFCAP_TXCSUM | IFCAP_TSO4;
-/** Largest packet (IP header included) an interface with IFCAP_TSO4 accepts: IP_MAXPACKET. */
+export const IFCAP_TSO6: u32 = 0x00200; // transmits TCP/IPv6 segments larger than the MTU
+export const IFCAP_RXCSUM_IPV6: u32 = 0x200000; // IFCAP_RXCSUM for IPv6
+export const IFCAP_TXCSUM_IPV6: u32 = 0x400000; // IFCAP_TXCSUM for IPv6
+export const IFCAP_OFFLOAD4: u32 = IFCAP_RXCSUM | IFCAP_TXCSUM | IFCAP_TSO4;
+export const IFCAP_OFFLOAD6: u32 = IFCAP_RXCSUM_IPV6 | IFCAP_TXCSUM_IPV6 | IFCAP_TSO6;
+export const IFCAP_OFFLOAD: u32 = IFCAP_OFFLOAD4 | IFCAP_OFFLOAD6;
+/** Largest packet (IP header included) an interface with IFCAP_TSO4/6 accepts: IP_MAXPACKET. */
 export const IF_HW_TSOMAX: u32 = 65535;
 
 /** Capture directions (the ring record's dir). */

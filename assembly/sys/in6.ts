@@ -54,7 +54,8 @@ export const IN6API_PROTO_REGISTER: usize = 16; // ip6proto_register(nxt, input,
 export const IN6API_PROTO_UNREGISTER: usize = 20; // ip6proto_unregister(nxt): i32
 export const IN6API_ERROR: usize = 24; // icmp6_error(m, type, code, arg): void
 export const IN6API_V6ONLY: usize = 28; // in6_v6only(): bool, net.inet6.ip6.v6only of the current vnet
-export const IN6API_SIZE: u32 = 32;
+export const IN6API_RTTSO: usize = 32; // in6_rttso(dst*): u32, IF_HW_TSOMAX when the route's interface assists TSO6 now, else 0
+export const IN6API_SIZE: u32 = 36;
 
 // Fragment header (RFC 8200 4.5)
 export const IP6F_LEN: u32 = 8;

@@ -135,6 +135,7 @@ export const CSUM_IP_TCP: u32 = 0x00000004;
 export const CSUM_IP_TSO: u32 = 0x00000010; // TCP segmentation: ph_tso_segsz bytes of data per segment
 export const CSUM_IP6_UDP: u32 = 0x00000200;
 export const CSUM_IP6_TCP: u32 = 0x00000400;
+export const CSUM_IP6_TSO: u32 = 0x00001000; // TCP/IPv6 segmentation: ph_tso_segsz bytes of data per segment
 export const CSUM_L3_CALC: u32 = 0x01000000; // the L3 checksum was checked
 export const CSUM_L3_VALID: u32 = 0x02000000; // ... and is right
 export const CSUM_L4_CALC: u32 = 0x04000000;
@@ -146,8 +147,16 @@ export const CSUM_PSEUDO_HDR: u32 = CSUM_L4_CALC;
 export const CSUM_TCP: u32 = CSUM_IP_TCP;
 export const CSUM_UDP: u32 = CSUM_IP_UDP;
 export const CSUM_TSO: u32 = CSUM_IP_TSO;
+export const CSUM_TCP_IPV6: u32 = CSUM_IP6_TCP;
+export const CSUM_UDP_IPV6: u32 = CSUM_IP6_UDP;
 /** Transport checksums left to the interface: the field holds the pseudo-header sum only. */
 export const CSUM_DELAY_DATA: u32 = CSUM_TCP | CSUM_UDP;
+/** The same over IPv6 (FreeBSD's CSUM_DELAY_DATA_IPV6). */
+export const CSUM_DELAY_DATA_IPV6: u32 = CSUM_TCP_IPV6 | CSUM_UDP_IPV6;
+/** Any transport checksum left to the interface, either family. */
+export const CSUM_DELAY_ANY: u32 = CSUM_DELAY_DATA | CSUM_DELAY_DATA_IPV6;
+/** A large TCP segment of either family (FreeBSD's CSUM_TSO is both; here CSUM_TSO is IPv4's). */
+export const CSUM_TSO_ANY: u32 = CSUM_IP_TSO | CSUM_IP6_TSO;
 /**
  * Offload between vnets (docs/tcp.md "Offload between vnets"). Outbound, a packet asks the
  * interface for CSUM_DELAY_DATA (checksum) and CSUM_TSO (cut into ph_tso_segsz segments);
@@ -157,9 +166,12 @@ export const CSUM_DELAY_DATA: u32 = CSUM_TCP | CSUM_UDP;
  * plus CSUM_DATA_VALID | CSUM_PSEUDO_HDR: the receiver trusts the data, and a router that
  * forwards it out of a non-offload interface still knows the checksum is owed. CSUM_TSO on
  * a received frame marks a large segment made inside this kernel (ether_input's only
- * exception to the MTU).
+ * exception to the MTU). IPv6 asks with its own bits (CSUM_DELAY_DATA_IPV6, CSUM_IP6_TSO),
+ * as in FreeBSD, so the interface can assist one family and not the other.
  */
-export const CSUM_OFFLOAD: u32 = CSUM_DELAY_DATA | CSUM_TSO;
+export const CSUM_OFFLOAD4: u32 = CSUM_DELAY_DATA | CSUM_TSO;
+export const CSUM_OFFLOAD6: u32 = CSUM_DELAY_DATA_IPV6 | CSUM_IP6_TSO;
+export const CSUM_OFFLOAD: u32 = CSUM_OFFLOAD4 | CSUM_OFFLOAD6;
 
 /** M_COPYALL: m_copym's "to the end of the chain". */
 export const M_COPYALL: i32 = 1000000000;

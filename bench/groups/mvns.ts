@@ -24,8 +24,11 @@
 
 import { Kernel, PAGE_SIZE, TapInterface, createTap, type Vnet, type Socket, type SocketError, type VirtualClock } from "../../host/index.js";
 import { addAddress } from "../../host/admin/inet.js";
-import { addresses6 } from "../../host/admin/inet6.js";
-import { ping6 } from "../../host/admin/ping.js";
+import { addresses6, addAddress6, addRoute6, setForwarding6, ip6Stats, parseIPv6 } from "../../host/admin/inet6.js";
+import { chain, link } from "./ipv4.js";
+import { EPAIR_BULK } from "./tcp.js";
+import { tcpEpairBulk } from "../workloads/tcp_epair.js";
+import { ping, ping6 } from "../../host/admin/ping.js";
 import { median, nowNs, round, fmtValue, type Group, type GroupContext } from "../lib.js";
 import { linuxNetns } from "./kernel.js";
 import os from "node:os";
@@ -294,10 +297,147 @@ async function kldloadInet6(ctx: GroupContext): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// IPv6 against IPv4 in one run (docs/tcp.md "Offload between vnets"): tcp6_epair_gbps is
+// tcp_epair_gbps's workload (bench/workloads/tcp_epair.ts: send + recvInto, every byte
+// hashed at both ends) over IPv6, checksum offload and TSO6 on; ipv6_forward_pps is
+// ipv4_forward_pps's (64-byte UDP frames made in Wasm from A through router R to a sink in
+// B) with bench_ipv6. Each is measured alternating with its IPv4 figure, run by run, so
+// the machine's load hits both alike; the IPv4 figure is the peer.
+
+const FAM_RUNS = 5;
+const FAM_XFER = 1 * 2 ** 30;
+
+async function tcp6VsTcp(ctx: GroupContext): Promise<void> {
+  const v4: number[] = [];
+  const v6: number[] = [];
+  let note6 = "";
+  for (let r = 0; r < FAM_RUNS; r++) {
+    const o = { ...EPAIR_BULK, xfer: FAM_XFER, runs: 1, recvXfer: 0, now: nowNs, log: (m: string) => ctx.log(m) };
+    v4.push((await tcpEpairBulk({ ...o, six: false })).gbps);
+    const t6 = await tcpEpairBulk({ ...o, six: true });
+    v6.push(t6.gbps);
+    note6 = t6.note;
+  }
+  const load = os.loadavg()[0].toFixed(1);
+  ctx.report("tcp6_epair_gbps", round(median(v6)), {
+    peer: "tcp_epair_gbps",
+    peerValue: round(median(v4)),
+    note: `OFFLOAD ON (checksums and TSO6 between the vnets), both families; ${FAM_RUNS} x ${FAM_XFER / 2 ** 30} GiB per family after a 32 MiB warm-up each, a fresh kernel per run, IPv4 and IPv6 alternating; IPv6 runs ${v6.map((x) => x.toFixed(2)).join(", ")}, IPv4 runs ${v4.map((x) => x.toFixed(2)).join(", ")} Gbit/s (medians); load average ${load}; last IPv6 run: ${note6}`,
+  });
+}
+
+interface BenchIp {
+  bench_received(): number;
+}
+interface BenchIpv4 extends BenchIp {
+  bench_send(ifp: number, nhIfp: number, src: number, dst: number, n: number): number;
+}
+interface BenchIpv6 extends BenchIp {
+  bench_send6(ifp: number, nhIfp: number, n: number): number;
+  bench_addr6(): number;
+}
+
+const FWD_BATCH = 50_000;
+const FWD_RUNS = 5;
+const FWD_PER_RUN = 1_000_000;
+
+/** A -- R -- B over IPv6: fd00:1::/64 and fd00:2::/64, R forwarding; neighbours resolved by a ping6. */
+async function chain6() {
+  const k = await Kernel.boot({ config: "GENERIC", clock: "virtual" });
+  const a = k.createVnet("a");
+  const r = k.createVnet("r");
+  const b = k.createVnet("b");
+  const [a0, r0] = link(k, a, r);
+  const [r1, b0] = link(k, r, b);
+  addAddress6(k, a0, "fd00:1::1/64");
+  addAddress6(k, r0, "fd00:1::fe/64");
+  addAddress6(k, r1, "fd00:2::fe/64");
+  addAddress6(k, b0, "fd00:2::1/64");
+  addRoute6(k, a, "default", { gateway: "fd00:1::fe" });
+  addRoute6(k, b, "default", { gateway: "fd00:2::fe" });
+  setForwarding6(k, r, true);
+  (k.clock as VirtualClock).advance(5_000_000); // duplicate address detection over
+  const p = await ping6(k, a, "fd00:2::1", { count: 1, timeoutMs: 1000 });
+  if (p.received !== 1) throw new Error("ipv6_forward_pps: ping6 through the router failed; cannot measure forwarding");
+  return { k, a, r, b, a0, r0, r1, b0 };
+}
+
+/**
+ * One run of FWD_PER_RUN frames through send(n), every frame counted at B: packets per
+ * second of wall time spent sending, and this process's CPU ns per packet (which a loaded
+ * machine inflates less than wall time).
+ */
+function fwdRun(bi: BenchIp, send: (n: number) => number, what: string): { pps: number; cpuNs: number } {
+  const before = bi.bench_received();
+  let ns = 0;
+  const c0 = process.cpuUsage();
+  for (let sent = 0; sent < FWD_PER_RUN; sent += FWD_BATCH) {
+    const t0 = nowNs();
+    const refused = send(FWD_BATCH);
+    ns += nowNs() - t0;
+    if (refused) throw new Error(`${what}: ${refused} frames refused`);
+  }
+  const c = process.cpuUsage(c0);
+  const got = bi.bench_received() - before;
+  if (got !== FWD_PER_RUN) throw new Error(`${what}: sent ${FWD_PER_RUN}, B received ${got}`);
+  return { pps: FWD_PER_RUN / (ns / 1e9), cpuNs: ((c.user + c.system) * 1000) / FWD_PER_RUN };
+}
+
+async function ipv6VsIpv4Forward(ctx: GroupContext): Promise<void> {
+  const t4 = await chain("virtual");
+  const t6 = await chain6();
+  try {
+    const res = await ping(t4.k, t4.a, "10.0.2.1", { count: 1, intervalMs: 1 });
+    if (res.received !== 1) throw new Error("ipv4_forward_pps: ping through the router failed");
+    // The bench sinks are the families' UDP handlers: the udp module (GENERIC) makes way.
+    t4.k.kldunload("udp");
+    await t4.k.kldload("bench_ipv4");
+    t6.k.kldunload("udp");
+    await t6.k.kldload("bench_ipv6");
+    const b4 = t4.k.module<BenchIpv4>("bench_ipv4");
+    const b6 = t6.k.module<BenchIpv6>("bench_ipv6");
+    const mem = new Uint8Array(t6.k.memory.buffer, b6.bench_addr6(), 32);
+    mem.set(parseIPv6("fd00:1::1"), 0);
+    mem.set(parseIPv6("fd00:2::1"), 16);
+    const send4 = (n: number) => b4.bench_send(t4.a0.ptr, t4.r0.ptr, 0x0a000101, 0x0a000201, n);
+    const send6 = (n: number) => b6.bench_send6(t6.a0.ptr, t6.r0.ptr, n);
+    send4(FWD_BATCH); // warm-up: JIT, zones
+    send6(FWD_BATCH);
+    const r4: number[] = [];
+    const r6: number[] = [];
+    const c4: number[] = [];
+    const c6: number[] = [];
+    for (let r = 0; r < FWD_RUNS; r++) {
+      const x4 = fwdRun(b4, send4, "ipv4_forward_pps");
+      const x6 = fwdRun(b6, send6, "ipv6_forward_pps");
+      r4.push(x4.pps);
+      c4.push(x4.cpuNs);
+      r6.push(x6.pps);
+      c6.push(x6.cpuNs);
+    }
+    const fwd6 = ip6Stats(t6.k, t6.r).forward;
+    const load = os.loadavg()[0].toFixed(1);
+    ctx.report("ipv6_forward_pps", round(median(r6)), {
+      peer: "ipv4_forward_pps",
+      peerValue: round(median(r4)),
+      note: `${FWD_RUNS} x 1M 64-byte UDP/IPv6 frames (UDP checksum right, no offload marks: frames from a generator, as on a wire), median, alternating run by run with ipv4_forward_pps's frames in a second kernel; R forwarded ${fwd6} (ip6stat forward); ${(1e9 / median(r6)).toFixed(1)} ns per packet (IPv4 ${(1e9 / median(r4)).toFixed(1)}) for 2 epair hops, ip6_input x2, ip6_forward, ND lookup; IPv6 runs ${r6.map((x) => Math.round(x / 1e3)).join(", ")}k, IPv4 ${r4.map((x) => Math.round(x / 1e3)).join(", ")}k; CPU time per packet (median) IPv6 ${median(c6).toFixed(0)} ns, IPv4 ${median(c4).toFixed(0)} ns; load average ${load}`,
+    });
+    t4.k.kldunload("bench_ipv4");
+    t6.k.kldunload("bench_ipv6");
+  } finally {
+    t4.k.shutdown();
+    t6.k.shutdown();
+  }
+}
+
+/** WAVNET_BENCH_MVNS=family: only the IPv6-against-IPv4 figures (the rest of the group takes minutes). */
+const ONLY_FAMILY = process.env.WAVNET_BENCH_MVNS === "family";
+
 const group: Group = {
   name: "mvns",
   description: "the modular stack (issue 12): the route table both families share, the GENERIC vnet's footprint, live unload and load",
-  peers: ["linux_netns_add_del_us"],
+  peers: ["linux_netns_add_del_us", "tcp_epair_gbps", "ipv4_forward_pps"],
   metrics: [
     { name: "vnet_generic_idle_bytes", unit: "B", target: { max: 12288 }, description: "kernel memory one idle vnet owns in a GENERIC kernel (accounting().bytes), with the per-module breakdown in the note" },
     { name: "vnets_100k_generic_create_s", unit: "s", target: { max: 2 }, description: "100,000 vnets created in one GENERIC kernel through the host API" },
@@ -308,9 +448,16 @@ const group: Group = {
     { name: "route_insert_per_s_1m", unit: "routes/s", description: "IPv4 prefixes inserted per second while filling a table to 1,000,000 (inside Wasm)" },
     { name: "kldunload_tcp_1k_conns_ms", unit: "ms", description: "kldunload tcp with force under 1,000 established connections to a second kernel, until every peer has seen the RST" },
     { name: "kldload_inet6_1k_vnets_ms", unit: "ms", description: "kldload inet6 into a kernel with 1,000 live vnets (IPv4 up on an epair each)" },
+    { name: "tcp6_epair_gbps", unit: "Gbit/s", target: { minPeerRatio: 0.9 }, description: "tcp_epair_gbps's transfer over IPv6 (offload on: checksums and TSO6), every byte verified (peer: tcp_epair_gbps, measured alternating in this run)" },
+    { name: "ipv6_forward_pps", unit: "packets/s", target: { minPeerRatio: 0.9 }, description: "64-byte UDP/IPv6 frames from vnet A through router vnet R to vnet B, single thread, counted at B (peer: ipv4_forward_pps, measured alternating in this run)" },
     { name: "route_bytes_per_route", unit: "bytes", description: "memory charged to the vnet per IPv4 route in the 1,000,000-prefix table (trie nodes; the family's route entry is extra)" },
   ],
   async run(ctx) {
+    ctx.log("TCP over IPv6 against IPv4 (offload on)");
+    await tcp6VsTcp(ctx);
+    ctx.log("IPv6 forwarding against IPv4");
+    await ipv6VsIpv4Forward(ctx);
+    if (ONLY_FAMILY) return;
     ctx.log("kldunload tcp under 1,000 connections");
     await kldunloadTcp(ctx);
     ctx.log("kldload inet6 into 1,000 vnets");

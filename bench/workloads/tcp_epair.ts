@@ -7,23 +7,28 @@
 // here), so the tcp group runs it in Node and the browser group in a Web Worker of
 // Chromium, and both figures come from the same loop, sizes, checks and hash.
 
-import { Kernel, socket, SOL_SOCKET, SO, addAddress, tcpStats, type Interface, type Socket, type Vnet, type VirtualClock, type ModuleSource } from "../../host/core.js";
+import { Kernel, socket, SOL_SOCKET, SO, addAddress, addAddress6, tcpStats, type Interface, type Socket, type Vnet, type VirtualClock, type ModuleSource } from "../../host/core.js";
 import { median, round, type NowNs } from "./common.js";
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 export const CHUNK = 65536;
 
-/** Two vnets A (10.0.0.1) and B (10.0.0.2) on an epair, virtual clock. */
-export async function hosts(seed = 1, source?: ModuleSource) {
-  const k = await Kernel.boot({ config: ["if_epair", "inet", "tcp"], clock: "virtual", seed, ...(source ? { source } : {}) });
+/** Two vnets A (10.0.0.1, or fd00::1 with six) and B (10.0.0.2, fd00::2) on an epair, virtual clock. */
+export async function hosts(seed = 1, source?: ModuleSource, six = false) {
+  const k = await Kernel.boot({ config: ["if_epair", six ? "inet6" : "inet", "tcp"], clock: "virtual", seed, ...(source ? { source } : {}) });
   const A = k.createVnet("A");
   const B = k.createVnet("B");
   const [ea, eb] = k.epair(A, B);
   ea.setUp();
   eb.setUp();
-  addAddress(k, ea, "10.0.0.1/24");
-  addAddress(k, eb, "10.0.0.2/24");
+  if (six) {
+    addAddress6(k, ea, "fd00::1/64");
+    addAddress6(k, eb, "fd00::2/64");
+  } else {
+    addAddress(k, ea, "10.0.0.1/24");
+    addAddress(k, eb, "10.0.0.2/24");
+  }
   return { k, A, B, ea, eb };
 }
 
@@ -89,20 +94,22 @@ export interface BulkPair {
  * -txcsum -tso): MTU-sized segments, checksums made and checked in software. corruptAt (for
  * proving the check) flips one byte of what B reads at that offset of the first move that reaches it.
  */
-export async function bulkPair(o: { offload: boolean; corruptAt?: number; seed?: number; source?: ModuleSource }): Promise<BulkPair> {
-  const { k, A, B, ea, eb } = await hosts(o.seed ?? 1, o.source);
+export async function bulkPair(o: { offload: boolean; corruptAt?: number; seed?: number; source?: ModuleSource; six?: boolean }): Promise<BulkPair> {
+  const six = o.six ?? false;
+  const { k, A, B, ea, eb } = await hosts(o.seed ?? 1, o.source, six);
   if (!o.offload) for (const e of [ea, eb]) e.setCapEnable(0);
-  const lsn = socket(k, B, "inet", "stream").bind("0.0.0.0", 5001).listen(8);
+  const fam = six ? "inet6" : "inet";
+  const lsn = socket(k, B, fam, "stream").bind(six ? "::" : "0.0.0.0", 5001).listen(8);
   lsn.setsockopt(SOL_SOCKET, SO.RCVBUF, MiB);
-  const cli = socket(k, A, "inet", "stream");
-  cli.connect("10.0.0.2", 5001);
+  const cli = socket(k, A, fam, "stream");
+  cli.connect(six ? "fd00::2" : "10.0.0.2", 5001);
   const srv = acceptOne(k, lsn);
   const src = new Uint8Array(CHUNK);
   for (let i = 0; i < CHUNK; i++) src[i] = (i * 131 + 7) & 0xff;
   const stamp = new DataView(src.buffer);
   const dst = new Uint8Array(CHUNK);
   const counters: BulkCounters = { steps: 0, sendCalls: 0, recvCalls: 0 };
-  const what = `tcp bulk${o.offload ? "" : " (offload off)"}`;
+  const what = `tcp${six ? "6" : ""} bulk${o.offload ? "" : " (offload off)"}`;
   let corruptAt = o.corruptAt ?? -1;
   const move = (total: number, mo: { copyOut?: boolean; verify?: boolean } = {}): void => {
     const verify = mo.verify ?? true;
@@ -186,6 +193,8 @@ export interface BulkOptions {
   now: NowNs;
   log?: (msg: string) => void;
   source?: ModuleSource;
+  /** TCP over IPv6 (fd00::1 -> fd00::2, a kernel of if_epair, inet6, tcp): tcp6_epair_gbps. */
+  six?: boolean;
 }
 
 export interface BulkResult {
@@ -206,7 +215,7 @@ export interface BulkResult {
  * verified median. Then o.runs reads with recv() of o.recvXfer bytes, verified.
  */
 export async function tcpEpairBulk(o: BulkOptions): Promise<BulkResult> {
-  const p = await bulkPair({ offload: o.offload, ...(o.source ? { source: o.source } : {}) });
+  const p = await bulkPair({ offload: o.offload, six: o.six ?? false, ...(o.source ? { source: o.source } : {}) });
   const { k, A, B, counters } = p;
   const size = (b: number) => (b >= GiB ? `${b / GiB} GiB` : `${b / MiB} MiB`);
   p.move(o.warmup); // warm-up: JIT, zones, cwnd open
@@ -254,9 +263,9 @@ export async function tcpEpairBulk(o: BulkOptions): Promise<BulkResult> {
   const acks = sb0.sndacks - sbBefore.sndacks;
   const badsum = sb0.rcvbadsum - sbBefore.rcvbadsum;
   const gbps = median(rates);
-  const how = o.offload
+  const how = (o.six ? "TCP over IPv6; " : "") + (o.offload
     ? "checksum offload and TSO on between the vnets (epair default: large segments, checksums marked verified)"
-    : "offloads OFF on both epair ends (setCapEnable(0): no TSO, MTU-sized segments, every checksum computed and checked in software)";
+    : "offloads OFF on both epair ends (setCapEnable(0): no TSO, MTU-sized segments, every checksum computed and checked in software)");
   const verified = "VERIFIED: a hash (StreamHash, bench/workloads/tcp_epair.ts: four 32-bit multiply-rotate lanes, in TypeScript) of every byte sent against every byte read, per run";
   const cost = bare.length ? `; unverified the same runs measure ${round(median(bare))} Gbit/s, so checking costs ${Math.round((1 - gbps / median(bare)) * 100)}%` : "";
   const recvNote = recvRates.length ? ` (read with recv(), a new array per call, verified: ${round(median(recvRates))} Gbit/s, ${o.runs} x ${size(o.recvXfer)})` : "";

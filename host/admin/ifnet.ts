@@ -42,9 +42,20 @@ export interface IfnetExports {
 
 export const ETHERSTATS = ["down", "runt", "oversize", "badlen", "badsrc", "notforus", "vlan", "noproto", "nomem", "outdown", "offloadSoftware", "offloadFailed"] as const;
 
-/** Offload capabilities (FreeBSD IFCAP_* values): ifconfig's rxcsum, txcsum, tso4. */
-export const IFCAP = { RXCSUM: 0x1, TXCSUM: 0x2, TSO4: 0x100 } as const;
-const IFCAP_ALL = IFCAP.RXCSUM | IFCAP.TXCSUM | IFCAP.TSO4;
+/** Offload capabilities (FreeBSD IFCAP_* values): ifconfig's rxcsum, txcsum, tso4, rxcsum6, txcsum6, tso6. */
+export const IFCAP = { RXCSUM: 0x1, TXCSUM: 0x2, TSO4: 0x100, TSO6: 0x200, RXCSUM_IPV6: 0x200000, TXCSUM_IPV6: 0x400000 } as const;
+const IFCAP_ALL = IFCAP.RXCSUM | IFCAP.TXCSUM | IFCAP.TSO4 | IFCAP.TSO6 | IFCAP.RXCSUM_IPV6 | IFCAP.TXCSUM_IPV6;
+
+/** FreeBSD's ifconfig names of IFCAP bits, in bit order (options=...<...>). */
+export function capNames(caps: number): string {
+  return (Object.entries(IFCAP) as [string, number][]).sort((a, b) => a[1] - b[1]).filter(([, v]) => (caps & v) !== 0).map(([n]) => n).join(",");
+}
+
+/** ifconfig's offload words (FreeBSD ifconfig(8)): the IFCAP bits each turns on, or off with a leading "-". */
+export const IFCAP_WORDS: Record<string, number> = {
+  rxcsum: IFCAP.RXCSUM, txcsum: IFCAP.TXCSUM, tso4: IFCAP.TSO4, tso6: IFCAP.TSO6, tso: IFCAP.TSO4 | IFCAP.TSO6,
+  rxcsum6: IFCAP.RXCSUM_IPV6, txcsum6: IFCAP.TXCSUM_IPV6,
+};
 
 /** MTU bounds of every interface (assembly/sys/if.ts). */
 const IF_MINMTU = 72;
@@ -55,7 +66,7 @@ const EPAIR_MAXMTU = 16384;
 /** The vxlan driver's largest MTU (assembly/modules/if_vxlan.ts). */
 const VXLAN_MAXMTU = 16384;
 /** What an interface assists for packets sent now (FreeBSD CSUM_* values of if_hwassist). */
-export const CSUM = { TCP: 0x4, UDP: 0x2, TSO: 0x10 } as const;
+export const CSUM = { TCP: 0x4, UDP: 0x2, TSO: 0x10, TCP_IPV6: 0x400, UDP_IPV6: 0x200, TSO6: 0x1000 } as const;
 export type EtherStats = Record<(typeof ETHERSTATS)[number], number>;
 
 function k(kernel: Kernel): IfnetExports {
@@ -175,7 +186,7 @@ export class Interface {
     return this.kernel.vnetByPtrOrUndefined(p);
   }
 
-  /** IFCAP_* bits the driver offers (epair: RXCSUM, TXCSUM, TSO4). */
+  /** IFCAP_* bits the driver offers (epair: RXCSUM, TXCSUM, TSO4 and the IPv6 three). */
   get capabilities(): number {
     return this.check("capabilities").ifh_info(this.ptr, 9);
   }
@@ -195,7 +206,7 @@ export class Interface {
     const x = this.check("capenable");
     integerArg(`capabilities ${this.name}: caps`, caps, 0, 0xffffffff, " (IFCAP_* bits)");
     if ((caps & ~IFCAP_ALL) !== 0) {
-      throw new ConfigError(`capabilities ${this.name}: unknown IFCAP bits 0x${((caps & ~IFCAP_ALL) >>> 0).toString(16)} (known: RXCSUM 0x1, TXCSUM 0x2, TSO4 0x100)`);
+      throw new ConfigError(`capabilities ${this.name}: unknown IFCAP bits 0x${((caps & ~IFCAP_ALL) >>> 0).toString(16)} (known: RXCSUM 0x1, TXCSUM 0x2, TSO4 0x100, TSO6 0x200, RXCSUM_IPV6 0x200000, TXCSUM_IPV6 0x400000)`);
     }
     this.errno("ifconfig capabilities", this.kernel.enter(() => x.ifh_setcap(this.ptr, caps)));
   }

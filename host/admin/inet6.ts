@@ -551,7 +551,7 @@ export const IP6STATS = [
   "total", "tooshort", "toosmall", "fragments", "fragdropped", "fragtimeout", "fragoverflow", "forward", "cantforward",
   "delivered", "localout", "odropped", "reassembled", "atomicfrags", "fragmented", "ofragments", "cantfrag", "badoptions",
   "noroute", "badvers", "badscope", "notmember", "toomanyhdr", "exthdrtoolong", "noproto", "badrouting", "hdrorder",
-  "hlimexceed", "toobig",
+  "hlimexceed", "toobig", "swcsum", "gso",
 ] as const;
 export type Ip6Stats = Record<(typeof IP6STATS)[number], number>;
 
@@ -628,6 +628,8 @@ export function netstatS6(kernel: Kernel, vnet: Vnet, proto: "ip6" | "icmp6"): s
       `\t${s.fragmented} output datagrams fragmented`,
       `\t${s.ofragments} fragments created`,
       `\t${s.cantfrag} datagrams that can't be fragmented`,
+      `\t${s.swcsum} transport checksums completed in software (offload fallback)`,
+      `\t${s.gso} segments cut in software from large (TSO) packets`,
     ].join("\n");
   }
   if (proto === "icmp6") {

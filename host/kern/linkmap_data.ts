@@ -61,6 +61,17 @@ const data: LinkMap = {
       "depends": [],
       "description": "benchmark loops over kernel primitives, run inside Wasm"
     },
+    "bench_ipv6": {
+      "source": "bench/kmod/bench_ipv6.ts",
+      "memoryBase": 3604480,
+      "memorySize": 65536,
+      "tableBase": 6656,
+      "tableSlots": 256,
+      "depends": [
+        "inet6"
+      ],
+      "description": "benchmark IPv6 frame generator and UDP-protocol sink, run inside Wasm"
+    },
     "bench_route": {
       "source": "bench/kmod/bench_route.ts",
       "memoryBase": 3866624,

@@ -11,7 +11,7 @@
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import type { KldCheckpoint } from "../kern/linker.js";
 import type { Interface } from "../admin/ifnet.js";
-import { flagNames } from "../admin/ifnet.js";
+import { flagNames, capNames, IFCAP_WORDS } from "../admin/ifnet.js";
 import type { LiveCapture } from "../capture/tap.js";
 import { formatConditions, type LinkConditions } from "../admin/epair.js";
 import { WavnetError, AbortError } from "../lib/errors.js";
@@ -227,6 +227,8 @@ function hexMask(plen: number): string {
 
 function ifconfigOne(c: Call, i: Interface): string {
   const lines = [`${i.name}: flags=${i.flags.toString(16)}<${flagNames(i.flags)}> mtu ${i.mtu} index ${i.index}`];
+  const caps = i.capEnable;
+  if (caps !== 0) lines.push(`\toptions=${caps.toString(16)}<${capNames(caps)}>`);
   const alias = aliases(c.node).get(i.name);
   if (alias) lines.push(`\tdescription: ${alias}`);
   if (i.type !== "loopback") lines.push(`\tether ${i.mac}`);
@@ -248,7 +250,7 @@ function ifconfigOne(c: Call, i: Interface): string {
   return lines.join("\n");
 }
 
-const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [inet6 A/P [alias | -alias]] [inet6 [-]accept_rtadv | [-]no_dad] [promisc | -promisc] | BRIDGE [addr] [addm IF] [deletem IF]]";
+const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [inet6 A/P [alias | -alias]] [inet6 [-]accept_rtadv | [-]no_dad] [promisc | -promisc] [[-]rxcsum | [-]txcsum | [-]tso4 | [-]rxcsum6 | [-]txcsum6 | [-]tso6 | [-]tso] | BRIDGE [addr] [addm IF] [deletem IF]]";
 
 function ifconfig(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "al", IFCONFIG_USAGE);
@@ -274,6 +276,13 @@ function ifconfig(c: Call): string {
       case "-promisc":
         i.setPromisc(word === "promisc");
         break;
+      case "rxcsum": case "-rxcsum": case "txcsum": case "-txcsum": case "rxcsum6": case "-rxcsum6":
+      case "txcsum6": case "-txcsum6": case "tso": case "-tso": case "tso4": case "-tso4": case "tso6": case "-tso6": {
+        // FreeBSD ifconfig(8) offload words; bits the driver lacks are ignored, as there.
+        const bits = IFCAP_WORDS[word.replace(/^-/, "")];
+        i.setCapEnable(word.startsWith("-") ? i.capEnable & ~bits : (i.capEnable | bits) & i.capabilities);
+        break;
+      }
       case "mtu": {
         if (k + 1 >= w.length) throw new CommandError(`ifconfig: mtu needs a value; usage: ${IFCONFIG_USAGE}`);
         i.setMtu(number("ifconfig", "mtu", w[++k], 72, 65535));

@@ -6,11 +6,13 @@
 // 16-byte pcb fields are the IPv6 addresses, network order.
 //
 // A queued segment carries its IPv6 header from stash to output (the 32 bytes of addresses
-// do not fit the packet header's spare words): stash computes the checksum over the
-// pseudo-header (mandatory, RFC 8200 8.1) and prepends the header; output hands it to
-// ip6_output as built. Segments are never fragmented (IPV6_DONTFRAG): path MTU discovery
-// (RFC 8201) lowers the MSS on ICMPv6 packet too big. No checksum or segmentation offload
-// over IPv6 yet (af_tsomax 0): the checksum is computed at stash, in software.
+// do not fit the packet header's spare words): stash puts the pseudo-header sum in the
+// checksum field (the checksum is mandatory, RFC 8200 8.1) and prepends the header; output
+// hands it to ip6_output as built. Segments are never fragmented (IPV6_DONTFRAG): path MTU
+// discovery (RFC 8201) lowers the MSS on ICMPv6 packet too big. Offload as over IPv4
+// (docs/tcp.md "Offload between vnets"): the rest of the checksum is left to the interface
+// (CSUM_TCP_IPV6; done in software where none assists), stash turns tcp_output's CSUM_TSO
+// into CSUM_IP6_TSO, and af_tsomax asks inet6 whether the route's interface assists TSO6.
 //
 // Dual-stack sockets (docs/sockets.md "Dual-stack sockets"): a new pcb takes inet6's
 // net.inet6.ip6.v6only (af_init); with IPV6_V6ONLY off (af_ctloutput, until bound) it is
@@ -20,13 +22,13 @@
 
 import { m_freem, m_pullup, m_adj, in_cksum, in6_pseudo } from "../../kmod/kapi";
 import { AfApi, af_attach, af_detach, af_live, af_fn } from "../../kmod/af_api";
-import { Mbuf, mtod, M_LEADINGSPACE } from "../../sys/mbuf";
+import { Mbuf, mtod, M_LEADINGSPACE, CSUM_TSO, CSUM_IP6_TSO, CSUM_TCP_IPV6, CSUM_L4_CALC, CSUM_L4_VALID } from "../../sys/mbuf";
 import { AF_INET6, SOCKADDR_IN6_SIZE, SIN6_PORT, SIN6_ADDR, SIN6_FLOWINFO, SIN6_SCOPE_ID, sa_len, sa_family } from "../../sys/socket";
 import {
   IP6_HDR_LEN, IP6_SRC, IP6_DST, ip6_fill, ip6_nxt, in6_copy, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_RTMTU, IN6API_LOCALIP,
   IN6API_PROTO_REGISTER, IN6API_PROTO_UNREGISTER, IN6_IS_ADDR_MULTICAST, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_V4MAPPED,
   ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, ICMP6_DST_UNREACH_ADMIN, ICMP6_PACKET_TOO_BIG, ICMP6_TIME_EXCEEDED,
-  ICMP6_TIME_EXCEED_TRANSIT, ICMP6_PARAM_PROB, IPV6_MMTU,
+  ICMP6_TIME_EXCEED_TRANSIT, ICMP6_PARAM_PROB, IPV6_MMTU, IN6API_RTTSO,
 } from "../../sys/in6";
 import { EMSGSIZE, ECONNREFUSED, EHOSTUNREACH, ENOPROTOOPT, EINVAL } from "../../sys/errno";
 import { AF_INET, SOPT_GET, SOPT_SET } from "../../sys/socket";
@@ -53,8 +55,12 @@ function inet6_stash(m: usize, laddr: usize, faddr: usize): void {
   const mm = changetype<Mbuf>(m);
   const len = <u32>mm.ph_len;
   const th = mtod(m);
-  store<u16>(th + TH_SUM, 0);
-  store<u16>(th + TH_SUM, bswap<u16>(<u16>in_cksum(m, 0, len, in6_pseudo(laddr, faddr, IPPROTO_TCP, len))));
+  // Delayed checksum (FreeBSD's convention): the pseudo-header sum now, the rest where the
+  // packet leaves the kernel, or never when it only crosses an epair.
+  store<u16>(th + TH_SUM, bswap<u16>(<u16>in6_pseudo(laddr, faddr, IPPROTO_TCP, len)));
+  let cf = mm.ph_csum_flags | CSUM_TCP_IPV6;
+  if ((cf & CSUM_TSO) != 0) cf = (cf & ~CSUM_TSO) | CSUM_IP6_TSO; // tcp_output names no family
+  mm.ph_csum_flags = cf;
   // The header goes into the room TCP leaves in front (tcp_subr.ts LEADING), in place: the
   // queue holds this mbuf, so it may not change.
   if (M_LEADINGSPACE(m) < <i32>IP6_HDR_LEN) {
@@ -130,7 +136,9 @@ function inet6_mss(faddr: usize): u32 {
 
 /** No segmentation offload over IPv6 (yet): every segment is MSS-sized and checksummed here. */
 function inet6_tsomax(faddr: usize): u32 {
-  return 0;
+  if (!live()) return 0;
+  const max = call_indirect<u32>(af_fn(inet6, IN6API_RTTSO), faddr);
+  return max > IP6_HDR_LEN ? max - IP6_HDR_LEN : 0;
 }
 
 function inet6_selectsrc(faddr: usize, out: usize): i32 {
@@ -264,7 +272,9 @@ export function tcp_inet6_input(m: usize, off: u32): void {
   }
   const ip = mtod(m);
   const tlen = <u32>mm.ph_len - off;
-  if (in_cksum(m, off, tlen, in6_pseudo(ip + IP6_SRC, ip + IP6_DST, IPPROTO_TCP, tlen)) != 0) {
+  const cf = mm.ph_csum_flags;
+  // An epair between vnets vouches for data that never left the kernel (CSUM_DATA_VALID).
+  if ((cf & CSUM_L4_CALC) != 0 ? (cf & CSUM_L4_VALID) == 0 : in_cksum(m, off, tlen, in6_pseudo(ip + IP6_SRC, ip + IP6_DST, IPPROTO_TCP, tlen)) != 0) {
     TCPSTAT_INC(TCPS_RCVTOTAL);
     TCPSTAT_INC(TCPS_RCVBADSUM);
     m_freem(m);
