@@ -33,15 +33,20 @@ function post(m: ChildToHost): void {
 }
 
 /** A vxlan remote given by name (a pod's Service, an ssh host) becomes an address: the port takes IP literals only. */
-async function resolveRemotes(spec: TopologySpec): Promise<void> {
+async function resolveRemotes(spec: TopologySpec, retries: number): Promise<void> {
   for (const n of spec.nodes) {
     for (const i of n.interfaces) {
       if (i.kind !== "vxlan" || !i.remote) continue;
       const m = /^(.*):(\d+)$/.exec(i.remote);
       if (!m || isIP(m[1]!.replace(/^\[(.*)\]$/, "$1"))) continue;
-      const a = await lookup(m[1]!).catch((e: Error) => {
-        throw new Error(`${n.name}:${i.name}: cannot resolve the peer host ${m[1]} (${e.message})`);
-      });
+      // A pod's peers may not exist yet (their Service has no address until they do): retry.
+      let a: { address: string; family: number } | undefined;
+      for (let tries = 1; !a; tries++) {
+        a = await lookup(m[1]!).catch((e: Error) => {
+          if (tries >= retries) throw new Error(`${n.name}:${i.name}: cannot resolve the peer host ${m[1]} (${e.message}, ${tries} tries)`);
+          return new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000));
+        });
+      }
       i.remote = a.family === 6 ? `[${a.address}]:${m[2]}` : `${a.address}:${m[2]}`;
     }
   }
@@ -49,7 +54,7 @@ async function resolveRemotes(spec: TopologySpec): Promise<void> {
 
 async function init(m: HostInit): Promise<void> {
   const t0 = performance.now();
-  await resolveRemotes(m.spec);
+  await resolveRemotes(m.spec, m.ownSteps !== undefined ? 300 : 1);
   topo = await Topology.up(m.spec, { clock: "real", seed: m.seed, ...(m.pcapDir !== undefined ? { pcapDir: m.pcapDir } : {}) });
   commands = new Commands(topo.kernel, m.pcapDir !== undefined ? { pcapDir: m.pcapDir } : {});
   const acc = topo.kernel.accounting();

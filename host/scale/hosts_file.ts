@@ -12,6 +12,7 @@
 //       address: 192.0.2.7          # where the others send this host's VXLAN frames (default: the ssh host)
 //       port: 4789                  # its first VXLAN UDP port, one more per cut link end (default 4789; local: free ports)
 //       command: wavnet-partition   # the remote program (default wavnet-partition, the package's bin)
+//   image: registry.example.org/wavnet:0.2.0   # --emit-k8s: the pods' image
 
 import { parseDocument, LineCounter, isMap, isSeq } from "yaml";
 import { Locator, type Path } from "../topology/locate.js";
@@ -38,6 +39,8 @@ export interface HostEntry {
 export interface HostsFile {
   file: string;
   hosts: HostEntry[];
+  /** --emit-k8s: the container image with wavnet installed (`image:` at the top). */
+  image?: string;
 }
 
 const KEYS = ["name", "host", "ssh", "sshPort", "address", "port", "command"];
@@ -64,7 +67,8 @@ export function parseHosts(text: string, file = "hosts.yaml"): HostsFile {
   if (errs.length) throw bundle(errs);
   if (!isMap(doc.contents)) throw new TopologyError("a hosts file is a mapping with a `hosts:` list at the top", file, 1, 1);
   const data = doc.toJS() as Record<string, unknown>;
-  for (const k of Object.keys(data)) if (k !== "hosts") at([k], `unknown key ${JSON.stringify(k)} (a hosts file has only \`hosts:\`)`, true);
+  for (const k of Object.keys(data)) if (k !== "hosts" && k !== "image") at([k], `unknown key ${JSON.stringify(k)} (a hosts file has \`hosts:\` and, for --emit-k8s, \`image:\`)`, true);
+  if (data.image !== undefined && (typeof data.image !== "string" || !data.image || /\s/.test(data.image))) at(["image"], `image must be a container image reference, got ${JSON.stringify(data.image)}`);
   const list = data.hosts;
   if (!Array.isArray(list) || !isSeq(doc.get("hosts"))) {
     at(list === undefined ? [] : ["hosts"], list === undefined ? "no `hosts:` list: name at least one host" : "`hosts:` must be a list of hosts");
@@ -113,7 +117,8 @@ export function parseHosts(text: string, file = "hosts.yaml"): HostsFile {
     }
     const sshHost = typeof h.ssh === "string" ? h.ssh.replace(/^[^@]*@/, "").replace(/^\[(.*)\]$/, "$1") : undefined;
     const address = h.address ?? (kind === "local" ? "127.0.0.1" : sshHost);
-    if (typeof address !== "string" || !address || /\s/.test(address)) at([...here, "address"], `host ${name}: address must be a host name or IP address, got ${JSON.stringify(h.address)}`);
+    // (No address is worth a word only when the entry is otherwise right: a bad ssh target says it.)
+    if ((kind || h.address !== undefined) && (typeof address !== "string" || !address || /\s/.test(address))) at([...here, "address"], `host ${name}: address must be a host name or IP address, got ${JSON.stringify(h.address)}`);
     if (!kind) return;
     hosts.push({
       name, kind, line, address: address as string,
@@ -124,7 +129,7 @@ export function parseHosts(text: string, file = "hosts.yaml"): HostsFile {
     });
   });
   if (errs.length) throw bundle(errs);
-  return { file, hosts };
+  return { file, hosts, ...(typeof data.image === "string" ? { image: data.image } : {}) };
 }
 
 function bundle(errs: TopologyError[]): TopologyError | TopologyErrors {

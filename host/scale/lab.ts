@@ -84,7 +84,7 @@ export interface ScaleReport {
 }
 
 /** The node a step runs on (ping, tcp, udp, http: from; link, capture: the endpoint's node; shell: its node; sleep: the first partition). */
-function stepNode(s: StepSpec): string | undefined {
+export function stepNode(s: StepSpec): string | undefined {
   switch (s.action) {
     case "ping":
     case "tcp":
