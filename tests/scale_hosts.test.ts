@@ -144,7 +144,8 @@ describe("wavnet run --hosts: two processes on this machine", () => {
       assert.deepEqual(e.nodes, ["r"]);
       return true;
     });
-    await run.closed();
+    // Bounded: a child nobody ends must fail the test below, not hang it.
+    await Promise.race([run.closed(), new Promise((r) => setTimeout(r, 15_000))]);
     assert.equal(run.lab.workersRunning, 0);
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is still running`);
     for (const p of ports) assert.equal(await portFree(p), true, `UDP port ${p} is still bound`);
