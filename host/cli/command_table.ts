@@ -62,6 +62,8 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     help: ["with --listen: let browser pages from ORIGIN join (https://lab.example.org;", "repeat for more; * for any); by default only pages of this machine may"],
   },
   "--workers": { long: "--workers", value: "N", help: ["run: place the nodes on N kernels, each in a worker thread, joined by", "cross-partition links (docs/scale.md); the report says each node's", "partition, each partition's CPU time and the synchronization's cost"] },
+  "--hosts": { long: "--hosts", value: "FILE", complete: "file", help: ["run: one process per entry of FILE (hosts.yaml: local children or ssh", "user@host), cut links as VXLAN links, real time (docs/scale.md)"] },
+  "--emit-k8s": { long: "--emit-k8s", value: "DIR", complete: "file", with: "--hosts", help: ["with --hosts: write a Kubernetes manifest per partition into DIR", "(ConfigMap, headless Service, Deployment) instead of running"] },
   "--keep": { long: "--keep", help: ["run: keep the lab up after its steps, for inspect, attach, exec", "and destroy from other terminals (a control socket), until", "wavnet destroy LAB, ^C or SIGTERM"] },
   "--json": { long: "--json", group: "output", help: ["run: print one JSON document (steps, figures, teardown) instead of text;", "run and check: a bad file's problems as JSON on stdout;", "inspect: the labs or the lab as JSON"] },
   "--quiet": { long: "--quiet", short: "-q", group: "output", help: ["run: print only the steps that fail and, if the run fails, how it", "ended (exit status and why); nothing for a green run"] },
@@ -79,7 +81,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "run",
     args: ["FILE"],
     complete: "topology",
-    options: [...UP, "--workers", "--keep", "--json", "--quiet", "--verbose"],
+    options: [...UP, "--workers", "--hosts", "--emit-k8s", "--keep", "--json", "--quiet", "--verbose"],
     help: ["bring the topology in FILE up, run its steps, print the results and the", "teardown accounting; exit 0 only if every step passed and nothing leaked"],
   },
   {

@@ -85,6 +85,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         // The stack is loaded only now (help and version stay fast): Node's platform hooks
         // (binaries and capture files on disk), vnet.net, VXLAN ports, then the command.
         await import("../node/index.js");
+        if (cmd === "run" && p.hosts !== undefined) return await (await import("./run_hosts.js")).runHosts(p.file, { ...flags, json: p.json, verbosity: p.verbosity, hosts: p.hosts, ...(p.emitK8s !== undefined ? { emitK8s: p.emitK8s } : {}) }, io);
         if (cmd === "run" && p.workers !== undefined) return await (await import("./run_scale.js")).runScaled(p.file, { ...flags, json: p.json, verbosity: p.verbosity, workers: p.workers }, io);
         if (cmd === "run") return await (await import("./run.js")).run(p.file, { ...flags, json: p.json, keep: p.keep, verbosity: p.verbosity }, io);
         return await (await import("./shell.js")).shell(p.file, { ...flags, history: p.history }, io);

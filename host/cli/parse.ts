@@ -18,6 +18,9 @@ export interface Parsed {
   keep?: boolean;
   /** --workers N: the lab over N kernels in worker threads (host/scale/). */
   workers?: number;
+  /** --hosts FILE: one process per entry of hosts.yaml (host/scale/hosts.ts); --emit-k8s DIR: manifests instead. */
+  hosts?: string;
+  emitK8s?: string;
   verbosity: "quiet" | "normal" | "verbose";
   listen?: { host?: string; port: number; allowOrigins?: string[] };
 }
@@ -105,6 +108,13 @@ export function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     if (v.listen !== undefined) throw new UsageError("wavnet run: --workers and --listen exclude each other (for now)");
     if (v.keep) throw new UsageError("wavnet run: --workers and --keep exclude each other (for now)");
   }
+  if (v.hosts !== undefined) {
+    if (workers !== undefined) throw new UsageError("wavnet run: --hosts and --workers exclude each other (a host runs one partition)");
+    if (v.listen !== undefined) throw new UsageError("wavnet run: --hosts and --listen exclude each other (for now)");
+    if (v.keep) throw new UsageError("wavnet run: --hosts and --keep exclude each other (for now)");
+    if (v["virtual-time"]) throw new UsageError("wavnet run: --hosts runs in real time: processes on several machines do not share virtual time (--workers does)");
+  }
+  if (v["emit-k8s"] !== undefined && v.hosts === undefined) throw new UsageError("wavnet run: --emit-k8s is for --hosts (the manifests have one partition per host entry)");
   if (v.pcap !== undefined) {
     try {
       mkdirSync(v.pcap, { recursive: true });
@@ -122,6 +132,8 @@ export function parse(cmd: "run" | "shell", argv: string[]): Parsed {
     history: v.history,
     keep: v.keep === true,
     ...(workers !== undefined ? { workers } : {}),
+    ...(v.hosts !== undefined ? { hosts: v.hosts } : {}),
+    ...(v["emit-k8s"] !== undefined ? { emitK8s: v["emit-k8s"] } : {}),
     verbosity: v.quiet ? "quiet" : v.verbose ? "verbose" : "normal",
     ...(v.listen !== undefined ? { listen: { ...parseListen(cmd, v.listen), ...(origins ? { allowOrigins: origins } : {}) } } : {}),
   };
@@ -138,6 +150,8 @@ const OPTIONS = parseArgsOptions([...new Set([...command("run")!.options, ...com
   history: { type: "string" };
   keep: { type: "boolean" };
   workers: { type: "string" };
+  hosts: { type: "string" };
+  "emit-k8s": { type: "string" };
   quiet: { type: "boolean"; short: "q" };
   verbose: { type: "boolean"; short: "v" };
   listen: { type: "string" };

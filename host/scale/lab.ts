@@ -84,7 +84,7 @@ export interface ScaleReport {
 }
 
 /** The node a step runs on (ping, tcp, udp, http: from; link, capture: the endpoint's node; shell: its node; sleep: the first partition). */
-function stepNode(s: StepSpec): string | undefined {
+export function stepNode(s: StepSpec): string | undefined {
   switch (s.action) {
     case "ping":
     case "tcp":
@@ -111,7 +111,7 @@ function addressOf(spec: TopologySpec, target: string, v6ok: boolean): string {
 }
 
 /** Steps whose target lives in another partition name it by address (the worker knows only its own nodes). */
-function resolveSteps(spec: TopologySpec): StepSpec[] {
+export function resolveSteps(spec: TopologySpec): StepSpec[] {
   return spec.steps.map((s) => {
     if (s.action === "ping") return { ...s, to: addressOf(spec, s.to, true) };
     if (s.action === "http") return { ...s, to: addressOf(spec, s.to, false) };
