@@ -57,7 +57,7 @@ function code(e: unknown): number {
 }
 
 describe("link-local sockets (scope ids)", () => {
-  test("UDP echo over link-local only: the scope on sendto, recvfrom, getsockname, getpeername; destroy leaves nothing", async () => {
+  test("UDP echo over link-local only: the scope on sendto, recvfrom, getsockname, getpeername; destroy leaves nothing", T, async () => {
     const { k, A, B, ea, eb } = await linkOnly();
     const before = (k.reclaim(), snapshot(k));
     const srv = B.socket("inet6", "dgram");
@@ -188,7 +188,7 @@ describe("link-local sockets (scope ids)", () => {
     k.shutdown();
   });
 
-  test("errors: no scope id EINVAL, a scope id naming no interface ENXIO, another interface's link-local EADDRNOTAVAIL", async () => {
+  test("errors: no scope id EINVAL, a scope id naming no interface ENXIO, another interface's link-local EADDRNOTAVAIL", T, async () => {
     const { k, A, ea } = await linkOnly();
     const [x] = k.epair(A, k.createVnet("C"));
     x.setUp();
