@@ -117,6 +117,7 @@ const VNET_BASE: usize = 16;
 @external("kernel", "if_valid") export declare function if_valid(ifp: usize): bool;
 @external("kernel", "ifunit") export declare function ifunit(name: usize, len: u32): usize;
 @external("kernel", "ifunit_vnet") export declare function ifunit_vnet(v: usize, name: usize, len: u32): usize;
+@external("kernel", "ifnet_byindex_vnet") export declare function ifnet_byindex_vnet(v: usize, idx: u32): usize;
 @external("kernel", "if_setup") export declare function if_setup(ifp: usize, up: bool): i32;
 @external("kernel", "if_setpromisc") export declare function if_setpromisc(ifp: usize, on: bool): i32;
 @external("kernel", "if_capchanged") export declare function if_capchanged(ifp: usize): void;

@@ -31,6 +31,7 @@ import {
   EBUSY, ENOMEM, EINVAL, ether_set_offload_fixup, rtable_init, domain_af_register, domain_af_unregister,
   pfil_vnet_off, pfil_head_register, pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET,
 } from "../kmod/kapi";
+import { rl_init } from "../net/ratelimit";
 import { Ifnet, ETHERTYPE_IP, ETHERTYPE_ARP, IFF_UP, IF_HW_TSOMAX, AF_INET } from "../sys/if";
 import { CSUM_TSO } from "../sys/mbuf";
 import { ip_offload_fixup } from "./ip_offload";
@@ -134,8 +135,7 @@ function inet_vnet_init(): i32 {
   vv.tstamprepl = 1;
   ipreass_defaults(vv);
   llt_defaults(Vbase() + ARPLLT_OFF);
-  vv.icmp_credit = 1_000_000;
-  vv.icmp_last = ticks();
+  rl_init(changetype<usize>(vv) + offsetof<InetVnet>("icmp_credit"), ticks());
   rtable_init(rtab());
   vv.up = 1;
   const lo = loif();

@@ -28,7 +28,7 @@ import {
   ip_fill,
 } from "../sys/in";
 import {
-  V, InIfaddr, ICMPSTAT_INC, ICPS_ERROR, ICPS_OLDICMP, ICPS_BADCODE, ICPS_TOOSHORT, ICPS_CHECKSUM, ICPS_BADLEN, ICPS_REFLECT,
+  V, InetVnet, InIfaddr, ICMPSTAT_INC, ICPS_ERROR, ICPS_OLDICMP, ICPS_BADCODE, ICPS_TOOSHORT, ICPS_CHECKSUM, ICPS_BADLEN, ICPS_REFLECT,
   ICPS_BMCASTECHO, ICPS_BMCASTTSTAMP, ICPS_RATELIMIT, ICPS_NOERROR, ICPS_INHIST, ICPS_OUTHIST, MAX_LINKHDR, IP_DONTFRAG, EMSGSIZE,
   Rtentry, RTF_GATEWAY, RTF_HOST, RTF_DYNAMIC,
 } from "./ip_var";
@@ -36,27 +36,16 @@ import { rt_lookup, rt_insert } from "./in_rmx";
 import { in_localip, in_broadcast, in_ifaddr_for } from "./in";
 import { ip_output, IP_REFLECT } from "./ip_output";
 import { ipproto_ctlinput } from "./ip_input";
+import { rl_check } from "../net/ratelimit";
 
 const QUOTE_DATA: u32 = 8; // bytes of the offending datagram's data quoted after its header
 
 // ---------------------------------------------------------------------------------------
-// Rate limit: a token bucket of icmplim errors per second, budget kept in microseconds.
+// Rate limit: icmplim errors a second, by the shared limiter (net/ratelimit.ts).
 
-function icmp_ratelimit(): bool {
+@inline function icmp_ratelimit(): bool {
   const vv = V();
-  const lim = vv.icmplim;
-  if (lim == 0) return true;
-  const now = ticks();
-  let credit = vv.icmp_credit + (now - vv.icmp_last);
-  if (credit > 1_000_000) credit = 1_000_000;
-  vv.icmp_last = now;
-  const cost = <u64>(1_000_000 / lim);
-  if (credit < cost) {
-    vv.icmp_credit = credit;
-    return false;
-  }
-  vv.icmp_credit = credit - cost;
-  return true;
+  return rl_check(changetype<usize>(vv) + offsetof<InetVnet>("icmp_credit"), vv.icmplim, ticks());
 }
 
 /** rcvif if it is a live interface of this vnet, else 0 (held packets can outlive it). */

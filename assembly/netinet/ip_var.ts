@@ -235,7 +235,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   icmplim: u32; // net.inet.icmp.icmplim (errors/s, 0 = no limit)
   tstamprepl: u32; // net.inet.icmp.tstamprepl (answer timestamp requests; default 1)
   garp_rexmit_count: u32; // net.link.ether.inet.garp_rexmit_count (repeats of a new address's gratuitous ARP; default 0)
-  icmp_credit: u64; // token bucket, in microseconds of budget
+  icmp_credit: u64; // icmp_error's bucket (net/ratelimit.ts): credit then last, in that order
   icmp_last: u64;
   ipq_head: usize; // datagrams being reassembled, least recently fed first; head, tail, count in net/tailq.ts's order
   ipq_tail: usize;
@@ -247,6 +247,7 @@ export const IPQ_SIZE: u32 = <u32>(IPQ_CALLOUT + CALLOUT_SIZE);
   ping_log: usize; // echo reply/error log page, made by the first ping from this vnet
   up: u32; // 1 between the vnet init and uninit
 }
+if (offsetof<InetVnet>("icmp_last") != offsetof<InetVnet>("icmp_credit") + 8) ERROR("InetVnet: the rate limiter's bucket fields moved apart");
 
 export const INETV_SIZE: u32 = <u32>((offsetof<InetVnet>() + 7) & ~7);
 export const IPSTAT_OFF: u32 = INETV_SIZE;

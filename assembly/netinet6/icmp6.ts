@@ -31,7 +31,7 @@ import {
   ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT, ND_REDIRECT, ND_ROUTER_SOLICIT, ND_ROUTER_ADVERT, IPV6_DEFHLIM,
 } from "../sys/in6";
 import {
-  V6, ICMP6STAT_INC, ICP6S_ERROR, ICP6S_CANTERROR, ICP6S_TOOFREQ, ICP6S_BADCODE, ICP6S_TOOSHORT, ICP6S_CHECKSUM,
+  V6, Inet6Vnet, ICMP6STAT_INC, ICP6S_ERROR, ICP6S_CANTERROR, ICP6S_TOOFREQ, ICP6S_BADCODE, ICP6S_TOOSHORT, ICP6S_CHECKSUM,
   ICP6S_BADLEN, ICP6S_REFLECT, ICP6S_NOROUTE, ICP6S_INHIST, ICP6S_OUTHIST, icmp6_hist, MAX_LINKHDR, ICMP6_QUOTE_MAX,
   IPV6_REFLECT, IPV6_MINMTU, IPV6_DONTFRAG, EMSGSIZE, ENOBUFS, ia6_addr,
 } from "./ip6_var";
@@ -40,29 +40,18 @@ import { ip6_output, in6_selectsrc } from "./ip6_output";
 import { ip6proto_ctlinput } from "./ip6_input";
 import { nd6_ns_input, nd6_na_input, nd6_redirect_input } from "./nd6";
 import { nd6_rs_input, nd6_ra_input } from "./nd6_rtr";
+import { rl_check } from "../net/ratelimit";
 
 const srcbuf = memory.data(16, 8);
 const dstbuf = memory.data(16, 8);
 const scratch = memory.data(8, 8);
 
 // ---------------------------------------------------------------------------------------
-// Rate limit: a token bucket of errppslimit errors per second, budget in microseconds.
+// Rate limit: errppslimit errors a second, by the shared limiter (net/ratelimit.ts).
 
-function icmp6_ratelimit(): bool {
+@inline function icmp6_ratelimit(): bool {
   const vv = V6();
-  const lim = vv.errppslimit;
-  if (lim == 0) return true;
-  const now = ticks();
-  let credit = vv.icmp6_credit + (now - vv.icmp6_last);
-  if (credit > 1_000_000) credit = 1_000_000;
-  vv.icmp6_last = now;
-  const cost = <u64>(1_000_000 / lim);
-  if (credit < cost) {
-    vv.icmp6_credit = credit;
-    return false;
-  }
-  vv.icmp6_credit = credit - cost;
-  return true;
+  return rl_check(changetype<usize>(vv) + offsetof<Inet6Vnet>("icmp6_credit"), vv.errppslimit, ticks());
 }
 
 /** rcvif if it is a live interface of this vnet, else 0 (held packets can outlive it). */

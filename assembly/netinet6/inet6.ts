@@ -28,9 +28,10 @@ import {
   EVENT_IFNET_ARRIVAL, EVENT_IFNET_DEPARTURE, EVENT_IFNET_UP, EVENT_IFNET_LLADDR, EVENTHANDLER_PRI_ANY, CURVNET_SET, CURVNET_RESTORE, curvnet,
   if_valid, if_first, if_next, loif, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD, MOD_QUIESCE, EBUSY,
   ENOMEM, EINVAL, domain_af_register, domain_af_unregister, rtable_init, pfil_vnet_off, pfil_head_register,
-  pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET6, ether_set_offload_fixup6,
+  pfil_head_unregister, pfil_head_hooks, PFIL_HEAD_INET6, ether_set_offload_fixup6, ticks,
 } from "../kmod/kapi";
 import { ip6_offload_fixup } from "./ip6_offload";
+import { rl_init } from "../net/ratelimit";
 import { Ifnet, ETHERTYPE_IPV6, AF_INET6 } from "../sys/if";
 import {
   IPPROTO_ICMPV6, in6_copy, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_MULTICAST, IN6API_OUTPUT, IN6API_SELECTSRC, IN6API_RTMTU,
@@ -97,7 +98,7 @@ function inet6_vnet_init(): i32 {
   vv.v6only = 1;
   frag6_defaults(vv);
   llt_defaults(changetype<usize>(vv) + NDLLT_OFF);
-  vv.icmp6_credit = 1_000_000;
+  rl_init(changetype<usize>(vv) + offsetof<Inet6Vnet>("icmp6_credit"), ticks());
   rtable_init(rtab6());
   vv.up = 1;
   const lo = loif();

@@ -353,7 +353,7 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   rc_dst1: u64;
   forwarding: u32; // net.inet6.ip6.forwarding
   errppslimit: u32; // net.inet6.icmp6.errppslimit (0 = no limit)
-  icmp6_credit: u64; // token bucket, in microseconds of budget
+  icmp6_credit: u64; // icmp6_error's bucket (net/ratelimit.ts): credit then last, in that order
   icmp6_last: u64;
   q_head: usize; // datagrams being reassembled, least recently fed first; head, tail, count in net/tailq.ts's order
   q_tail: usize;
@@ -376,6 +376,7 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   ndi_mtu: u32; // interfaces whose IPv6 link MTU an RA lowered: 0 keeps in6_ifmtu one load
   accept_rtadv: u32; // net.inet6.ip6.accept_rtadv: the default for interfaces that get RD state
 }
+if (offsetof<Inet6Vnet>("icmp6_last") != offsetof<Inet6Vnet>("icmp6_credit") + 8) ERROR("Inet6Vnet: the rate limiter's bucket fields moved apart");
 
 export const IN6V_SIZE: u32 = <u32>((offsetof<Inet6Vnet>() + 7) & ~7);
 export const IP6STAT_OFF: u32 = IN6V_SIZE;

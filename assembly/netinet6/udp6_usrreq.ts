@@ -48,6 +48,8 @@ import { in_pcballoc, in_pcbfree, in_pcbbind } from "../netinet/udp/in_pcb";
 import { udp_output, udp_connect, udp_disconnect, bindable } from "../netinet/udp_usrreq";
 import { AfApi, af_attach, af_detach, af_live, af_fn } from "../kmod/af_api";
 import { in6_pcbbind, in6_pcblookup, in6_pcblookup_exact, in6_pcblookup_connected } from "./in6_pcb";
+import { in6_unzone, in6_zone_in, in6_zone_set, sa6_embedscope, sa6_recoverscope } from "./scope6";
+import { Ifnet } from "../sys/if";
 
 const EINVAL: i32 = 22;
 const EAFNOSUPPORT: i32 = 47;
@@ -69,6 +71,8 @@ const srcsa = memory.data(<i32>SOCKADDR_IN6_SIZE, 8);
 const abuf = memory.data(16, 8);
 const sinbuf = memory.data(16, 8); // a v4-mapped address as the sockaddr_in IPv4's code takes
 const sbuf = memory.data(16, 8);
+const zsrc = memory.data(16, 8); // wire forms (zones cleared) and input's zoned copies
+const zdst = memory.data(16, 8);
 const loopback6 = memory.data<u8>([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
 @inline function live(): bool {
@@ -86,13 +90,19 @@ function sockaddr6_set(sa: usize, a: usize, port: u16): void {
   store<u32>(sa + SIN6_FLOWINFO, 0);
   in6_copy(sa + SIN6_ADDR, a);
   store<u32>(sa + SIN6_SCOPE_ID, 0);
+  sa6_recoverscope(sa); // a pcb address's embedded zone goes up as sin6_scope_id
 }
 
-/** An AF_INET6 sockaddr of the right length: its address into out, its port; -1 (EAFNOSUPPORT) or -2 (EINVAL) otherwise. */
+/**
+ * An AF_INET6 sockaddr of the right length: its address into out (a link-scope one with
+ * its zone embedded, scope6.ts), its port; -EAFNOSUPPORT, -EINVAL (also: link scope
+ * without a scope id) or -ENXIO (a scope id naming no interface) otherwise.
+ */
 function sa6(sa: usize, out: usize): i32 {
-  if (sa_family(sa) != AF_INET6) return -1;
-  if (sa_len(sa) < SOCKADDR_IN6_SIZE) return -2;
-  in6_copy(out, sa + SIN6_ADDR);
+  if (sa_family(sa) != AF_INET6) return -EAFNOSUPPORT;
+  if (sa_len(sa) < SOCKADDR_IN6_SIZE) return -EINVAL;
+  const e = sa6_embedscope(sa, out);
+  if (e != 0) return e;
   return <i32>bswap<u16>(load<u16>(sa + SIN6_PORT));
 }
 
@@ -169,7 +179,12 @@ export function udp6_input(m: usize, off: u32): void {
     return;
   }
   const mcast = IN6_IS_ADDR_MULTICAST(ip + IP6_DST) || (mm.m_flags & (M_BCAST | M_MCAST)) != 0;
-  const p = in6_pcblookup(ip + IP6_SRC, <u32>sport, ip + IP6_DST, <u32>dport);
+  // The lookups see link-scope addresses with the receiving link's zone (scope6.ts).
+  in6_copy(zsrc, ip + IP6_SRC);
+  in6_zone_in(zsrc, mm.ph_rcvif);
+  in6_copy(zdst, ip + IP6_DST);
+  in6_zone_in(zdst, mm.ph_rcvif);
+  const p = in6_pcblookup(zsrc, <u32>sport, zdst, <u32>dport);
   if (p == 0 || inp(p).inp_socket == 0) {
     UDPSTAT_INC(UDPS_NOPORT);
     if (mcast || !live()) {
@@ -180,7 +195,7 @@ export function udp6_input(m: usize, off: u32): void {
     call_indirect<void>(af_fn(inet6, IN6API_ERROR), m, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, 0);
     return;
   }
-  sockaddr6_set(srcsa, ip + IP6_SRC, sport);
+  sockaddr6_set(srcsa, zsrc, sport);
   m_adj(m, <i32>(off + UDP_HDR_LEN));
   const so = inp(p).inp_socket;
   if (sbappendaddr(so, srcsa, m)) {
@@ -213,7 +228,11 @@ export function udp6_ctlinput(cmd: u32, ip6: usize, arg: u32): void {
 // ---------------------------------------------------------------------------------------
 // Output and user requests (curvnet = the socket's vnet)
 
-/** The source for a datagram to dst from p (bound address, else inet6's selection) into out; 0 or -errno. */
+/**
+ * The source for a datagram to dst (zoned) from p (bound address, else inet6's selection
+ * on dst's zone: a link-local destination leaves by its link, never by the route table)
+ * into out, zoned; 0 or -errno.
+ */
 function selectsrc(p: usize, dst: usize, out: usize): i32 {
   const la = in6p_laddr(p);
   if (!IN6_IS_ADDR_UNSPECIFIED(la) && !IN6_IS_ADDR_MULTICAST(la)) {
@@ -221,7 +240,10 @@ function selectsrc(p: usize, dst: usize, out: usize): i32 {
     return 0;
   }
   if (!live()) return -ENETUNREACH;
-  return call_indirect<i32>(af_fn(inet6, IN6API_SELECTSRC), dst, 0, out);
+  const ifp = in6_unzone(zdst, dst);
+  const e = call_indirect<i32>(af_fn(inet6, IN6API_SELECTSRC), zdst, ifp, out);
+  if (e == 0 && ifp != 0) in6_zone_set(out, changetype<Ifnet>(ifp).if_index);
+  return e;
 }
 
 function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32): i32 {
@@ -254,8 +276,7 @@ function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32)
     let e: i32 = 0;
     const r = sa6(sa, abuf);
     if (connected(p)) e = EISCONN;
-    else if (r == -1) e = EAFNOSUPPORT;
-    else if (r == -2) e = EINVAL;
+    else if (r < 0) e = -r;
     else if (r == 0) e = EADDRNOTAVAIL;
     else if (is4(p)) e = EINVAL; // bound to a v4-mapped address: no IPv6 destination
     if (e != 0) {
@@ -293,13 +314,16 @@ function udp6_output(so: usize, m: usize, sa: usize, control: usize, flags: i32)
   store<u16>(uh + UH_DPORT, bswap<u16>(<u16>dport));
   store<u16>(uh + UH_ULEN, bswap<u16>(<u16>ulen));
   store<u16>(uh + UH_SUM, 0);
+  // The wire forms, and the destination's zone as the interface it leaves by (scope6.ts).
+  in6_unzone(zsrc, sbuf);
+  const oif = in6_unzone(zdst, abuf);
   // Delayed checksum (as udp_output): the pseudo-header sum now, never 0 (the next header
   // is in it); the rest where the packet leaves the kernel (a computed 0 is sent as 0xffff,
   // RFC 8200 8.1), or never when it only crosses an epair.
-  store<u16>(uh + UH_SUM, bswap<u16>(<u16>in6_pseudo(sbuf, abuf, IPPROTO_UDP, ulen)));
+  store<u16>(uh + UH_SUM, bswap<u16>(<u16>in6_pseudo(zsrc, zdst, IPPROTO_UDP, ulen)));
   changetype<Mbuf>(m).ph_csum_flags |= CSUM_UDP_IPV6;
   UDPSTAT_INC(UDPS_OPACKETS);
-  const r = call_indirect<i32>(af_fn(inet6, IN6API_OUTPUT), m, sbuf, abuf, IPPROTO_UDP, <u32>x.inp_ttl, 0, 0);
+  const r = call_indirect<i32>(af_fn(inet6, IN6API_OUTPUT), m, zsrc, zdst, IPPROTO_UDP, <u32>x.inp_ttl, 0, oif);
   if (r != 0) UDPSTAT_INC(UDPS_ODROPPED);
   return r;
 }
@@ -325,8 +349,7 @@ function udp6_bind(so: usize, sa: usize): i32 {
   const p = pcbOf(so);
   if (p == 0) return -EINVAL;
   const r = sa6(sa, abuf);
-  if (r == -1) return -EAFNOSUPPORT;
-  if (r == -2) return -EINVAL;
+  if (r < 0) return r;
   const x = inp(p);
   if (x.inp_lport != 0 || !IN6_IS_ADDR_UNSPECIFIED(in6p_laddr(p)) || x.inp_laddr != INADDR_ANY) return -EINVAL;
   const vflag = x.inp_vflag;
@@ -342,7 +365,7 @@ function udp6_bind(so: usize, sa: usize): i32 {
     return e;
   }
   if (!IN6_IS_ADDR_UNSPECIFIED(abuf) && !IN6_IS_ADDR_MULTICAST(abuf) &&
-      !(live() && call_indirect<bool>(af_fn(inet6, IN6API_LOCALIP), abuf, 0))) return -EADDRNOTAVAIL;
+      !(live() && call_indirect<bool>(af_fn(inet6, IN6API_LOCALIP), zdst, in6_unzone(zdst, abuf)))) return -EADDRNOTAVAIL;
   if (!IN6_IS_ADDR_UNSPECIFIED(abuf)) x.inp_vflag &= ~INP_IPV4; // an IPv6 address: IPv6 only (FreeBSD)
   const e = in6_pcbbind(p, abuf, <u32>r);
   if (e != 0) x.inp_vflag = vflag;
@@ -370,8 +393,7 @@ function udp6_connect(so: usize, sa: usize): i32 {
     return 0;
   }
   const r = sa6(sa, abuf);
-  if (r == -1) return -EAFNOSUPPORT;
-  if (r == -2) return -EINVAL;
+  if (r < 0) return r;
   if (connected(p)) return -EISCONN;
   const x = inp(p);
   if (IN6_IS_ADDR_V4MAPPED(abuf)) {

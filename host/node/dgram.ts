@@ -125,11 +125,11 @@ function validatePort(port: unknown, allowZero: boolean): number {
   return n;
 }
 
-/** Names this host resolves: dotted quads and "localhost". */
+/** Names this host resolves: dotted quads, IPv6 literals (with a zone or without) and "localhost". */
 function resolve(address: string | undefined | null, dflt: string, six = false): string | DgramError {
   const a = address === undefined || address === null || address === "" ? dflt : address;
   if (a === "localhost") return six ? "::1" : "127.0.0.1";
-  if (six ? isIPv6(a) : isIPv4(a)) return a;
+  if (six ? isIPv6(a, { zone: true }) : isIPv4(a)) return a; // a zone ("fe80::1%epair0b") the socket resolves
   const e = dgramError("ENOTFOUND", "getaddrinfo", a);
   Object.assign(e, { hostname: a });
   return e;

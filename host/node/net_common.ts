@@ -119,11 +119,11 @@ export interface AddressInfo {
   port: number;
 }
 
-/** A literal address (IPv4 dotted, or IPv6 without a zone), "localhost", or dflt when none is given. */
+/** A literal address (IPv4 dotted, or IPv6 with a zone or without), "localhost", or dflt when none is given. */
 export function resolveHost(host: string | undefined, dflt: string): string {
   if (host === undefined || host === null || host === "") return dflt;
   if (host === "localhost") return "127.0.0.1";
-  if (isIPv4(host) || isIPv6(host)) return host;
+  if (isIPv4(host) || isIPv6(host, { zone: true })) return host; // "fe80::1%epair0b": the socket resolves the zone
   throw netError("getaddrinfo", "ENOTFOUND", host);
 }
 

@@ -77,6 +77,11 @@ export interface SocketExports {
   soh_ev_out(): number;
   soh_ev_lost_closed(): number;
   soh_ev_stat(what: number): number;
+  ifh_lookup(v: number, len: number): number;
+  ifh_info(ifp: number, what: number): number;
+  ifh_first(v: number): number;
+  ifh_next(ifp: number): number;
+  ifh_name(ifp: number): number;
 }
 
 const INFO = {
@@ -109,9 +114,14 @@ export interface SockAddrIn {
 }
 export interface SockAddrIn6 {
   family: "inet6";
-  /** RFC 5952 text, "::" for the unspecified address. */
+  /**
+   * RFC 5952 text, "::" for the unspecified address. A link-local peer's carries its zone
+   * as Node prints it, "fe80::1%epair0b" (the interface name; given, a number is taken too).
+   */
   address: string;
   port: number;
+  /** sin6_scope_id: the interface index of a link-local address's link (0 or absent: none). */
+  scopeId?: number;
 }
 /** A sockaddr of a family the host does not decode: its bytes (sa_len, sa_family, ...). */
 export interface SockAddrRaw {
@@ -134,19 +144,76 @@ export function sockaddrIn(address: string, port: number): Uint8Array {
   return b;
 }
 
-/** struct sockaddr_in6 (BSD, 28 bytes): sin6_len 28, AF_INET6, port, flow info 0, address, scope id 0. */
-export function sockaddrIn6(address: string, port: number): Uint8Array {
+/**
+ * The zones of one vnet's link-local addresses: interface name <-> index (sin6_scope_id).
+ * Without one (a bare sockaddrIn6) a zone must be a number.
+ */
+export interface ZoneNames {
+  index(name: string): number;
+  name(index: number): string | undefined;
+}
+
+/** The ZoneNames of vnet: its interfaces by name (an unknown name is a ConfigError naming the vnet). */
+export function zoneNames(kernel: Kernel, vnet: Vnet): ZoneNames {
+  const k = x(kernel);
+  return {
+    index(name: string): number {
+      if (!/^[A-Za-z][A-Za-z0-9_.]{0,14}$/.test(name)) throw new ConfigError(`zone %${name}: not an interface name or index`);
+      const buf = new Uint8Array(kernel.memory.buffer, k.kern_iobuf(), name.length);
+      for (let i = 0; i < name.length; i++) buf[i] = name.charCodeAt(i);
+      const ifp = k.ifh_lookup(vnet.ptr, name.length);
+      if (ifp === 0) throw new ConfigError(`zone %${name}: vnet "${vnet.name}" has no interface ${name}`);
+      return k.ifh_info(ifp, 0);
+    },
+    name(index: number): string | undefined {
+      for (let p = k.ifh_first(vnet.ptr); p !== 0; p = k.ifh_next(p)) {
+        if (k.ifh_info(p, 0) === index) return kernel.cstring(k.ifh_name(p), 16);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A zone's text ("epair0b" or "3") as a scope id. */
+function zoneId(zone: string, zones: ZoneNames | undefined, address: string): number {
+  if (/^[0-9]+$/.test(zone)) {
+    const n = Number(zone);
+    if (n > 0xffffffff) throw new ConfigError(`address ${show(address)}: scope id ${zone} is more than 32 bits`);
+    return n;
+  }
+  if (!zones) throw new ConfigError(`address ${show(address)}: zone %${zone} is a name; only a socket knows its vnet's interfaces (give the index)`);
+  return zones.index(zone);
+}
+
+/**
+ * struct sockaddr_in6 (BSD, 28 bytes): sin6_len 28, AF_INET6, port, flow info 0, address,
+ * scope id (host order, as FreeBSD's): scopeId, or the zone of "fe80::1%epair0b" / "fe80::1%2".
+ */
+export function sockaddrIn6(address: string, port: number, scopeId?: number, zones?: ZoneNames): Uint8Array {
   checkPort(port);
   const b = new Uint8Array(28);
   b[0] = 28;
   b[1] = AF_INET6;
-  new DataView(b.buffer).setUint16(2, port, false);
-  b.set(parseIPv6(address, "address"), 8);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(2, port, false);
+  const pct = typeof address === "string" ? address.indexOf("%") : -1;
+  b.set(parseIPv6(pct < 0 ? address : address.slice(0, pct), "address"), 8);
+  let id = 0;
+  if (pct >= 0) {
+    if (pct === address.length - 1) throw new ConfigError(`address ${show(address)}: the zone after "%" is empty`);
+    id = zoneId(address.slice(pct + 1), zones, address);
+  }
+  if (scopeId !== undefined && scopeId !== 0) {
+    if (!Number.isInteger(scopeId) || scopeId < 0 || scopeId > 0xffffffff) throw new ConfigError(`scopeId: must be an interface index (an integer 0-4294967295), got ${show(scopeId)}`);
+    if (id !== 0 && id !== scopeId) throw new ConfigError(`address ${show(address)}: its zone and scopeId ${scopeId} differ`);
+    id = scopeId;
+  }
+  dv.setUint32(24, id, true);
   return b;
 }
 
-/** Decode sockaddr bytes (undefined for sa_len 0: no address). */
-export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
+/** Decode sockaddr bytes (undefined for sa_len 0: no address); zones name a scope id's interface. */
+export function parseSockaddr(b: Uint8Array, zones?: ZoneNames): SockAddr | undefined {
   if (!(b instanceof Uint8Array)) throw new ConfigError(`parseSockaddr: expected sockaddr bytes (a Uint8Array), got ${show(b)}`);
   if (b.length < 2 || b[0] === 0) return undefined;
   const len = Math.min(b[0], b.length);
@@ -156,7 +223,10 @@ export function parseSockaddr(b: Uint8Array): SockAddr | undefined {
   }
   if (b[1] === AF_INET6 && len >= 28) {
     const dv = new DataView(b.buffer, b.byteOffset, len);
-    return { family: "inet6", address: formatSockIPv6(b.subarray(8, 24)), port: dv.getUint16(2, false) };
+    const scopeId = dv.getUint32(24, true);
+    const address = formatSockIPv6(b.subarray(8, 24));
+    if (scopeId === 0) return { family: "inet6", address, port: dv.getUint16(2, false) };
+    return { family: "inet6", address: `${address}%${zones?.name(scopeId) ?? scopeId}`, port: dv.getUint16(2, false), scopeId };
   }
   return { family: b[1], bytes: b.slice(0, len) };
 }
@@ -181,7 +251,7 @@ export function formatSockaddr(sa: SockAddr | undefined): string {
   return `af${sa.family}:${[...sa.bytes.subarray(2)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
 }
 
-function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uint8Array {
+function toSockaddr(a: AddressLike, port: number | undefined, what: string, zones?: ZoneNames): Uint8Array {
   if (a instanceof Uint8Array) {
     // sa_len 0 takes the length of the bytes, as FreeBSD's getsockaddr takes the call's
     // length argument (a bzero'd sockaddr_in binds: socket_afinet.c bind_zero).
@@ -195,17 +265,17 @@ function toSockaddr(a: AddressLike, port: number | undefined, what: string): Uin
   }
   if (typeof a === "string") {
     if (port === undefined) throw new ConfigError(`${what}: a port is needed with address ${a}`);
-    return isIPv6Text(a) ? sockaddrIn6(a, port) : sockaddrIn(a, port);
+    return isIPv6Text(a) ? sockaddrIn6(a, port, undefined, zones) : sockaddrIn(a, port);
   }
   if (a === null || typeof a !== "object") throw new ConfigError(`${what}: an address is "10.0.0.1" (with a port), { family, address, port } or sockaddr bytes, got ${show(a)}`);
   if (a.family === "inet") return sockaddrIn(a.address, a.port);
-  if (a.family === "inet6") return sockaddrIn6(a.address, a.port);
+  if (a.family === "inet6") return sockaddrIn6(a.address, a.port, a.scopeId, zones);
   if (!((a as SockAddrRaw).bytes instanceof Uint8Array)) throw new ConfigError(`${what}: an address of family ${show(a.family)} needs its sockaddr bytes`);
   return toSockaddr(a.bytes, undefined, what);
 }
 
-function addrText(sa: Uint8Array): string {
-  return formatSockaddr(parseSockaddr(sa));
+function addrText(sa: Uint8Array, zones?: ZoneNames): string {
+  return formatSockaddr(parseSockaddr(sa, zones));
 }
 
 /** Dotted addresses already parsed (a program talks to few): connect/sendto skip the regex. */
@@ -525,6 +595,11 @@ export class Socket extends Emitter {
   #deferredSendErr = 0;
 
   readonly #reg: SocketRegistry;
+  #zoneNames: ZoneNames | undefined;
+  /** Interface names <-> scope ids in this socket's vnet ("fe80::1%epair0b"), made on first use. */
+  get #zones(): ZoneNames {
+    return (this.#zoneNames ??= zoneNames(this.kernel, this.vnet));
+  }
 
   /** @internal use socket() or accept() */
   constructor(private readonly kernel: Kernel, readonly vnet: Vnet, readonly ptr: number) {
@@ -583,7 +658,7 @@ export class Socket extends Emitter {
       u8.fill(0, p + 8, p + 16);
       return 16;
     }
-    const sa = toSockaddr(a, port, what);
+    const sa = toSockaddr(a, port, what, this.#zones);
     u8.set(sa, p);
     return sa.length;
   }
@@ -602,7 +677,7 @@ export class Socket extends Emitter {
     const k = this.#check("bind");
     const salen = this.#putAddress(address, port, "bind");
     const r = this.kernel.call(k.soh_bind, this.ptr, salen);
-    if (r !== 0) this.#fail(`bind ${addrText(toSockaddr(address, port, "bind"))}`, r);
+    if (r !== 0) this.#fail(`bind ${addrText(toSockaddr(address, port, "bind", this.#zones), this.#zones)}`, r);
     return this;
   }
 
@@ -612,7 +687,7 @@ export class Socket extends Emitter {
     const salen = this.#putAddress(address, port, "connect");
     const r = this.kernel.call(k.soh_connect, this.ptr, salen);
     if (r === -Errno.EINPROGRESS) return false;
-    if (r !== 0) this.#fail(`connect ${addrText(toSockaddr(address, port, "connect"))}`, r);
+    if (r !== 0) this.#fail(`connect ${addrText(toSockaddr(address, port, "connect", this.#zones), this.#zones)}`, r);
     return true;
   }
 
@@ -677,7 +752,7 @@ export class Socket extends Emitter {
           return off;
         }
         if (r === -Errno.EAGAIN && stream) return 0;
-        this.#fail(address !== undefined ? `sendto ${addrText(toSockaddr(address, port, "sendto"))}` : "send", r);
+        this.#fail(address !== undefined ? `sendto ${addrText(toSockaddr(address, port, "sendto", this.#zones), this.#zones)}` : "send", r);
       }
       off += r;
       if (!stream || r < len || off >= bytes.length) return off;
@@ -716,7 +791,7 @@ export class Socket extends Emitter {
     if (r < 0) this.#fail("recvfrom", r);
     const w = this.#reg.windows(this.kernel);
     const data = w.u8.slice(w.iobuf, w.iobuf + r);
-    return { data, address: parseSockaddr(this.#readSabuf()), truncated: (k.soh_recvflags() & MSG.TRUNC) !== 0 };
+    return { data, address: parseSockaddr(this.#readSabuf(), this.#zones), truncated: (k.soh_recvflags() & MSG.TRUNC) !== 0 };
   }
 
   /** recv(2): the data only (a new Uint8Array), or null when nothing is queued. */
@@ -812,7 +887,7 @@ export class Socket extends Emitter {
     const k = this.#check("getsockname");
     const r = this.kernel.call(k.soh_sockname, this.ptr);
     if (r !== 0) this.#fail("getsockname", r);
-    return parseSockaddr(this.#readSabuf());
+    return parseSockaddr(this.#readSabuf(), this.#zones);
   }
 
   /** getpeername(2); undefined when not connected. */
@@ -821,7 +896,7 @@ export class Socket extends Emitter {
     const r = this.kernel.call(k.soh_peername, this.ptr);
     if (r === -Errno.ENOTCONN) return undefined;
     if (r !== 0) this.#fail("getpeername", r);
-    return parseSockaddr(this.#readSabuf());
+    return parseSockaddr(this.#readSabuf(), this.#zones);
   }
 
   /** Socket state: buffers, drops, queues, state bits. */
@@ -986,7 +1061,8 @@ export function sockstat(kernel: Kernel, vnet: Vnet): SockstatRow[] {
   const rows: SockstatRow[] = [];
   kernel.enter(() => {
     const sab = k.kern_sabuf();
-    const readSa = (r: number) => (r === 0 ? parseSockaddr(new Uint8Array(kernel.memory.buffer, sab, SOCK_MAXADDRLEN).slice(0, new Uint8Array(kernel.memory.buffer, sab, 1)[0])) : undefined);
+    const zones = zoneNames(kernel, vnet);
+    const readSa = (r: number) => (r === 0 ? parseSockaddr(new Uint8Array(kernel.memory.buffer, sab, SOCK_MAXADDRLEN).slice(0, new Uint8Array(kernel.memory.buffer, sab, 1)[0]), zones) : undefined);
     for (let so = k.soh_first(vnet.ptr); so !== 0; so = k.soh_next(so)) {
       const st = k.soh_info(so, INFO.state);
       const opts = k.soh_info(so, INFO.options);

@@ -36,6 +36,9 @@ import { IN6API_V6ONLY } from "../../sys/in6";
 import { TP, TF_V6ONLY, TF_DUAL, TCPS_CLOSED, TcpAfOps, TCPSTAT_INC, TCPS_RCVSHORT, TCPS_RCVBADSUM, TCPS_RCVTOTAL, TH_SUM, IPPROTO_TCP, TCP_HDR_MIN, th_sport, th_dport, th_seq } from "./tcp_var";
 import { tcp_input } from "./tcp_input";
 import { tcp_ctlerror } from "./tcp_subr";
+import { in6_unzone, in6_zone, in6_zone_ifp, in6_zone_in, in6_zone_set, sa6_embedscope, sa6_recoverscope } from "../../netinet6/scope6";
+import { Ifnet } from "../../sys/if";
+import { ifnet_byindex_vnet, curvnet } from "../../kmod/kapi";
 
 const HLIM_DEFAULT: u32 = 64; // net.inet6.ip6.hlim
 const IPV6_REFLECT: u32 = 0x2; // ip6_output: the header is built (netinet6/ip6_var.ts)
@@ -47,14 +50,21 @@ const inet6 = changetype<AfApi>(memory.data(offsetof<AfApi>(), 4)); // inet6's e
   return af_live(inet6);
 }
 
-// Marks a segment whose IPv6 header stash put in front of it (in ph_csum_data, as
-// tcp_inet.ts keeps its addresses in the packet header).
+// Marks a segment whose IPv6 header stash put in front of it (in ph_csum_data's low 16
+// bits, as tcp_inet.ts keeps its addresses in the packet header); the high 16 bits carry
+// the zone of a link-local peer (scope6.ts), the interface the segment leaves by.
 const HDR_BUILT: u32 = 0x86dd;
 
 function inet6_stash(m: usize, laddr: usize, faddr: usize): void {
   const mm = changetype<Mbuf>(m);
   const len = <u32>mm.ph_len;
   const th = mtod(m);
+  // pcb addresses carry their zone embedded; the header and checksum take the wire forms.
+  const zone = in6_zone(faddr);
+  in6_unzone(stashl, laddr); // own buffers: laddr and faddr may be input's srcbuf/dstbuf
+  in6_unzone(stashf, faddr);
+  laddr = stashl;
+  faddr = stashf;
   // Delayed checksum (FreeBSD's convention): the pseudo-header sum now, the rest where the
   // packet leaves the kernel, or never when it only crosses an epair.
   store<u16>(th + TH_SUM, bswap<u16>(<u16>in6_pseudo(laddr, faddr, IPPROTO_TCP, len)));
@@ -71,12 +81,12 @@ function inet6_stash(m: usize, laddr: usize, faddr: usize): void {
   mm.m_len += <i32>IP6_HDR_LEN;
   mm.ph_len += <i32>IP6_HDR_LEN;
   ip6_fill(mtod(m), len, <u8>IPPROTO_TCP, <u8>HLIM_DEFAULT, laddr, faddr);
-  mm.ph_csum_data = HDR_BUILT;
+  mm.ph_csum_data = HDR_BUILT | zone << 16;
 }
 
 function inet6_output(m: usize): i32 {
   const mm = changetype<Mbuf>(m);
-  if (!live() || mm.ph_csum_data != HDR_BUILT) {
+  if (!live() || (mm.ph_csum_data & 0xffff) != HDR_BUILT) {
     m_freem(m);
     return -EHOSTUNREACH;
   }
@@ -85,10 +95,14 @@ function inet6_output(m: usize): i32 {
   const sport = th_sport(th);
   const dport = th_dport(th);
   const seq = th_seq(th);
+  const zone = mm.ph_csum_data >>> 16;
+  const oif = zone != 0 ? ifnet_byindex_vnet(curvnet(), zone) : 0;
   in6_copy(laddrbuf, ip + IP6_SRC);
   in6_copy(faddrbuf, ip + IP6_DST);
+  in6_zone_set(laddrbuf, zone); // tcp_ctlerror looks the pcb up by its zoned addresses
+  in6_zone_set(faddrbuf, zone);
   mm.ph_csum_data = 0;
-  const r = call_indirect<i32>(af_fn(inet6, IN6API_OUTPUT), m, 0, 0, 0, 0, IPV6_REFLECT | IPV6_DONTFRAG, 0);
+  const r = call_indirect<i32>(af_fn(inet6, IN6API_OUTPUT), m, 0, 0, 0, 0, IPV6_REFLECT | IPV6_DONTFRAG, oif);
   if (r == -EMSGSIZE) {
     // Our own link's MTU went below the segment.
     const mss = inet6_mss(faddrbuf);
@@ -130,34 +144,48 @@ export function tcp_inet6_ctlinput(cmd: u32, ip6: usize, arg: u32): void {
 
 function inet6_mss(faddr: usize): u32 {
   if (!live()) return 0;
-  const mtu = call_indirect<u32>(af_fn(inet6, IN6API_RTMTU), faddr, 0);
+  const ifp = in6_unzone(zbuf, faddr);
+  const mtu = call_indirect<u32>(af_fn(inet6, IN6API_RTMTU), zbuf, ifp);
   return mtu > IP6_HDR_LEN + TCP_HDR_MIN ? mtu - IP6_HDR_LEN - TCP_HDR_MIN : 0;
 }
 
-/** No segmentation offload over IPv6 (yet): every segment is MSS-sized and checksummed here. */
+/** The largest TSO6 segment toward faddr (zoned; the route is asked with the wire form), 0: none. */
 function inet6_tsomax(faddr: usize): u32 {
   if (!live()) return 0;
-  const max = call_indirect<u32>(af_fn(inet6, IN6API_RTTSO), faddr);
+  in6_unzone(zbuf, faddr);
+  const max = call_indirect<u32>(af_fn(inet6, IN6API_RTTSO), zbuf);
   return max > IP6_HDR_LEN ? max - IP6_HDR_LEN : 0;
 }
 
+/** The source toward faddr (zoned: a link-local peer is reached by its link), zoned itself. */
 function inet6_selectsrc(faddr: usize, out: usize): i32 {
   if (!live()) return -51; // ENETUNREACH
-  return call_indirect<i32>(af_fn(inet6, IN6API_SELECTSRC), faddr, 0, out);
+  const ifp = in6_unzone(zbuf, faddr);
+  const e = call_indirect<i32>(af_fn(inet6, IN6API_SELECTSRC), zbuf, ifp, out);
+  if (e == 0 && ifp != 0) in6_zone_set(out, changetype<Ifnet>(ifp).if_index);
+  return e;
 }
 
+/** a (zoned) is ours: a link-local one on its zone's interface only. */
 function inet6_localip(a: usize): bool {
-  return live() && call_indirect<bool>(af_fn(inet6, IN6API_LOCALIP), a, 0);
+  if (!live()) return false;
+  const ifp = in6_unzone(zbuf, a);
+  return call_indirect<bool>(af_fn(inet6, IN6API_LOCALIP), zbuf, ifp);
 }
 
 function inet6_badaddr(a: usize): bool {
   return IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a);
 }
 
-/** sockaddr_in6 -> address (16 bytes) and port; 0xffffffff when sa is not one. Scope ids are not supported: link-local peers are refused by source selection. */
+/**
+ * sockaddr_in6 -> address (16 bytes; a link-local one with its scope id embedded as its
+ * zone, scope6.ts) and port; 0xffffffff when sa is not one, 0xffff0000 | errno when its
+ * scope is wrong (EINVAL: link scope without a scope id; ENXIO: no such interface).
+ */
 function inet6_sa_to(sa: usize, out: usize): u32 {
   if (sa_family(sa) != AF_INET6 || sa_len(sa) < SOCKADDR_IN6_SIZE) return 0xffffffff;
-  in6_copy(out, sa + SIN6_ADDR);
+  const e = sa6_embedscope(sa, out);
+  if (e != 0) return 0xffff0000 | <u32>(-e);
   return <u32>bswap<u16>(load<u16>(sa + SIN6_PORT));
 }
 
@@ -168,6 +196,7 @@ function inet6_to_sa(sa: usize, a: usize, port: u16): void {
   store<u32>(sa + SIN6_FLOWINFO, 0);
   in6_copy(sa + SIN6_ADDR, a);
   store<u32>(sa + SIN6_SCOPE_ID, 0);
+  sa6_recoverscope(sa); // the embedded zone goes up as sin6_scope_id
 }
 
 const IPPROTO_IPV6: i32 = 41;
@@ -216,6 +245,9 @@ const srcbuf = memory.data(16, 8);
 const dstbuf = memory.data(16, 8);
 const laddrbuf = memory.data(16, 8);
 const faddrbuf = memory.data(16, 8);
+const zbuf = memory.data(16, 8); // an address's wire form for inet6
+const stashl = memory.data(16, 8);
+const stashf = memory.data(16, 8);
 
 export function tcp_inet6_ops(): usize {
   ops.af = AF_INET6;
@@ -280,8 +312,11 @@ export function tcp_inet6_input(m: usize, off: u32): void {
     m_freem(m);
     return;
   }
+  // The lookups see link-scope addresses with the receiving link's zone (scope6.ts).
   in6_copy(srcbuf, ip + IP6_SRC);
+  in6_zone_in(srcbuf, mm.ph_rcvif);
   in6_copy(dstbuf, ip + IP6_DST);
+  in6_zone_in(dstbuf, mm.ph_rcvif);
   m_adj(m, <i32>off);
   tcp_input(m, changetype<usize>(ops), srcbuf, dstbuf);
 }

@@ -185,10 +185,11 @@ function tcp_detach(so: usize): void {
   tcp_exit();
 }
 
-/** The address and port of sa into abuf; the port, or -1 for the wrong family. */
+/** The address and port of sa into abuf; the port, -1 for the wrong family, or -errno - 1 for a bad scope id (af_sa_to). */
 function parse(tp: usize, sa: usize): i32 {
   const r = call_indirect<u32>(OPS(TP(tp).t_af).af_sa_to, sa, abuf);
-  return r == 0xffffffff ? -1 : <i32>r;
+  if (r == 0xffffffff) return -1;
+  return r > 0xffff ? -<i32>(r & 0xffff) - 1 : <i32>r;
 }
 
 function ephemeral(tp: usize): i32 {
@@ -242,7 +243,8 @@ function tcp_bind(so: usize, sa: usize): i32 {
   if (tp == 0) return -EINVAL;
   const t = TP(tp);
   const port = parse(tp, sa);
-  if (port < 0) return -EAFNOSUPPORT;
+  if (port == -1) return -EAFNOSUPPORT;
+  if (port < 0) return port + 1;
   if (t.t_lport != 0 || t.t_state != TCPS_CLOSED) return -EINVAL;
   const ops0 = t.t_af;
   const flags0 = t.t_flags;
@@ -278,7 +280,8 @@ function tcp_connect(so: usize, sa: usize): i32 {
   if (tp == 0) return -EINVAL;
   const t = TP(tp);
   const port = parse(tp, sa);
-  if (port < 0) return -EAFNOSUPPORT;
+  if (port == -1) return -EAFNOSUPPORT;
+  if (port < 0) return port + 1;
   if (t.t_state != TCPS_CLOSED) return -EISCONN;
   const ops0 = t.t_af;
   const flags0 = t.t_flags;
