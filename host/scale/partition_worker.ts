@@ -201,7 +201,11 @@ export class PartitionWorker {
     this.waiters = this.waiters.filter((w) => !due.includes(w));
     for (const w of due) w.wake();
     if (step !== undefined) {
-      void runStep(this.topo, step, { exec: (node, cmd) => this.commands.exec(this.topo.node(node), cmd) }).then((r) => (this.result = r));
+      const running = runStep(this.topo, step, { exec: (node, cmd) => this.commands.exec(this.topo.node(node), cmd) }).then((r) => (this.result = r));
+      // A capture step takes no virtual time but may wait on the host's files (closing a
+      // pcap): wait for it here, or the rounds would move time on meanwhile (as far as the
+      // next event anywhere) and its duration would depend on how fast the disk is.
+      if (this.topo.spec.steps[step]!.action === "capture") await running;
     }
     // Let the host's work settle: time does not move while any is queued.
     const hostBusy = platform().hostBusy;
