@@ -4,7 +4,8 @@ import {
   Kernel, VirtualClock, ConfigError, KernelError, ModuleBusyError, InterfaceGoneError, Errno, parseMac,
   type Interface, type Vnet,
 } from "../host/index.js";
-import { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, type LinkConditions } from "../host/admin/epair.js";
+import { epairConditions, clearConditions, getConditions, epairStats, epairPeer, epairCount, epairRng, type LinkConditions } from "../host/admin/epair.js";
+import { linkRandom } from "../host/scale/xlink.js";
 import { snapshot } from "./helpers/snapshot.js";
 
 const ETHERTYPE_TEST = 0x88b5; // no module handles it: the receiver counts the frame as noproto
@@ -369,6 +370,29 @@ describe("epair link conditions (virtual time)", () => {
     assert.equal(eb.counters().ipackets, s.delivered);
     assert.equal(ea.counters().opackets, 100_000, "the sender does not see the wire's losses");
     k.shutdown();
+  });
+
+  test("a direction's own stream (epair_set_rng) loses and duplicates exactly the frames the host's linkRandom draws, whatever the kernel's seed", async () => {
+    const expected: string[] = [];
+    const s = { rng: 12345 };
+    for (let i = 0; i < 300; i++) {
+      if (linkRandom(s) < Math.round(0.3 * 2 ** 32)) expected.push("lost");
+      else expected.push(linkRandom(s) < Math.round(0.2 * 2 ** 32) ? "dup" : "one");
+    }
+    for (const seed of [1, 99]) {
+      const { k, ea, eb } = await pair(seed);
+      epairConditions(k, ea, { loss: 0.3, duplicate: 0.2 });
+      epairRng(k, ea, 12345);
+      const got: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const before = eb.counters().ipackets;
+        send(ea, eb, 1);
+        got.push(["lost", "one", "dup"][eb.counters().ipackets - before]!);
+      }
+      assert.deepEqual(got, expected, `kernel seed ${seed}`);
+      assert.throws(() => epairRng(k, ea, -1), (e: unknown) => e instanceof ConfigError && /seed must be an integer from 0 to 4294967295/.test(e.message));
+      k.shutdown();
+    }
   });
 
   test("delay is exact: nothing 1 us early, everything on time", async () => {

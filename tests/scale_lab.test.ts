@@ -106,6 +106,26 @@ describe("scale-out: the cross-partition link", () => {
     assert.deepEqual(two.counters, one.counters);
     for (const f of Object.keys(one.pcaps)) assert.ok(two.pcaps[f]!.equals(one.pcaps[f]!), `${f} differs`);
   });
+
+  test("loss, duplication and jitter from the link's own stream: the cut link drops, copies and delays the frames the epair does", async () => {
+    const spec = PAIR("{ delay: 3ms, jitter: 1ms, loss: 15%, duplicate: 10% }",
+      "  - ping: { from: h0, to: h1, count: 40, interval: 10ms, expect: 'loss<=100%' }\n  - http: { from: h0, to: h1, contains: far }\n");
+    const two = await run(spec, 2);
+    assert.equal(two.plan.cut.length, 1);
+    assert.equal(two.plan.cut[0]!.lookaheadAB, 2000);
+    const one = await run(spec, 1);
+    assert.equal(one.plan.cut.length, 0);
+    const ping = one.results[0]!;
+    // The conditions acted (so equality below is not that of a clean link): some echoes lost,
+    // and RTTs spread by the jitter.
+    assert.ok(ping.figures.received! < 40 && ping.figures.received! > 20, JSON.stringify(ping.figures));
+    assert.ok(ping.figures.rttMaxMs! - ping.figures.rttMinMs! > 0.5, JSON.stringify(ping.figures));
+    assert.ok(one.results[1]!.ok, one.results[1]!.detail);
+    assert.deepEqual(two.results, one.results);
+    assert.deepEqual(two.counters, one.counters);
+    assert.deepEqual(Object.keys(two.pcaps), Object.keys(one.pcaps));
+    for (const f of Object.keys(one.pcaps)) assert.ok(two.pcaps[f]!.equals(one.pcaps[f]!), `${f} differs`);
+  });
 });
 
 describe("scale-out: faults", () => {

@@ -45,8 +45,9 @@ describe("partitioner", () => {
 
   for (const [cond, why] of [
     ["{}", /no delay/],
-    ["{ delay: 2ms, loss: 1% }", /loss/],
-    ["{ delay: 2ms, jitter: 1ms }", /jitter/],
+    ["{ delay: 2ms, reorder: 10% }", /reorders/],
+    ["{ delay: 2ms, jitter: 1ms, rate: 10Mbit }", /jitter and a rate/],
+    ["{ delay: 2ms, jitter: 2ms }", /jitter is not below its delay/],
     ["{}\n    forward: { delay: 2ms }", /no delay in both directions/],
   ] as const) {
     test(`a link with ${cond} is never cut (${why.source})`, () => {
@@ -59,6 +60,16 @@ describe("partitioner", () => {
     });
   }
 
+  test("loss, duplication and jitter below the delay are cut; the lookahead is delay - jitter", () => {
+    const spec = parseTopology(pair("{ delay: 2ms, jitter: 500us, loss: 5%, duplicate: 1% }"), "p.yaml");
+    assert.equal(uncuttable(spec.links[2]!), "");
+    const plan = partition(spec, 2);
+    assert.equal(plan.partitions, 2);
+    assert.equal(plan.cut.length, 1);
+    assert.equal(plan.cut[0]!.lookaheadAB, 1500);
+    assert.equal(plan.cut[0]!.lookaheadBA, 1500);
+  });
+
   test("hints are honoured", () => {
     const plan = partition(parseTopology(pair("{ delay: 2ms }", [1, 0]), "p.yaml"), 2);
     assert.equal(plan.partitionOf.get("r0"), 1);
@@ -68,12 +79,12 @@ describe("partitioner", () => {
   });
 
   test("two hints in a group that cannot be cut: an error at the second node's partition line, naming the link", () => {
-    const spec = parseTopology(pair("{ delay: 2ms, loss: 1% }", [0, 1]), "p.yaml");
+    const spec = parseTopology(pair("{ delay: 2ms, reorder: 1% }", [0, 1]), "p.yaml");
     assert.throws(() => partition(spec, 2), (e: unknown) => {
       assert.ok(e instanceof TopologyError);
       assert.equal(e.line, 11);
       assert.equal(e.path, "nodes[2].partition");
-      assert.match(e.message, /^p\.yaml:11:\d+: nodes\[2\]\.partition: node r1: partition 1, but it must share a kernel with r0 \(partition 0\); link .* cannot cross partitions: it has loss/);
+      assert.match(e.message, /^p\.yaml:11:\d+: nodes\[2\]\.partition: node r1: partition 1, but it must share a kernel with r0 \(partition 0\); link .* cannot cross partitions: it reorders/);
       return true;
     });
   });

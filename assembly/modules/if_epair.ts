@@ -37,7 +37,7 @@
 // while any pair exists.
 //
 // Host entry points (host/epair.ts wraps them): epair_set_conditions, epair_clear_conditions,
-// epair_condition, epair_stat, epair_peer, epair_pairs.
+// epair_set_rng, epair_condition, epair_stat, epair_peer, epair_pairs.
 
 import {
   curvnet, CURVNET_SET, CURVNET_RESTORE, zone_create, zone_alloc_in, zone_free_in, zone_destroy, ZONE_ZERO,
@@ -451,6 +451,20 @@ export function epair_set_conditions(ifp: usize, delay_us: f64, jitter_us: f64, 
 /** No link conditions on frames sent by ifp (what is on the link still arrives on time). */
 export function epair_clear_conditions(ifp: usize): i32 {
   return epair_set_conditions(ifp, 0, 0, 0, 0, 0, 0, <f64>EPAIR_QLIMIT_DEFAULT, 0);
+}
+
+/**
+ * The random draws of frames sent by ifp (loss, duplicate, jitter, reorder) come from the
+ * direction's own stream seeded with seed (an integer 0 .. 2^32-1) instead of the kernel's
+ * arc4random: a link cut between kernels draws the same (host/scale/xlink.ts). 0, or -EINVAL.
+ */
+export function epair_set_rng(ifp: usize, seed: f64): i32 {
+  const p = dirOf(ifp);
+  if (p == 0 || !inRange(seed, 4294967295.0)) return -EINVAL;
+  const d = dir(p);
+  d.own_rng = 1;
+  d.rng = <u32>seed;
+  return 0;
 }
 
 /** One condition (EK_*) of frames sent by ifp; -1 for a bad ifp or index. */

@@ -11,6 +11,7 @@ import { formatDuration, formatRate, formatPct } from "../lib/units.js";
 export interface EpairExports {
   epair_set_conditions(ifp: number, delayUs: number, jitterUs: number, loss: number, duplicate: number, reorder: number, rateBps: number, queueLimit: number, queueBytes: number): number;
   epair_clear_conditions(ifp: number): number;
+  epair_set_rng(ifp: number, seed: number): number;
   epair_condition(ifp: number, which: number): number;
   epair_stat(ifp: number, which: number): number;
   epair_peer(ifp: number): number;
@@ -144,6 +145,21 @@ export function clearConditions(kernel: Kernel, iface: Interface): void {
   const ifp = endOf(kernel, iface, what);
   const x = exportsOf(kernel);
   const r = kernel.enter(() => x.epair_clear_conditions(ifp));
+  if (r !== 0) throw new KernelError(what, r);
+}
+
+/**
+ * The random draws of the frames `iface` sends (loss, duplicate, jitter, reorder) come from
+ * the direction's own stream, seeded with `seed` (0 .. 2^32-1), instead of the kernel's
+ * per-vnet random numbers: what a link cut between kernels draws the same way
+ * (host/scale/xlink.ts linkRandom).
+ */
+export function epairRng(kernel: Kernel, iface: Interface, seed: number): void {
+  const what = `epair rng ${iface instanceof Interface && iface.alive ? iface.name : "?"}`;
+  integer(what, "seed", seed, 0, 0xffffffff, "");
+  const ifp = endOf(kernel, iface, what);
+  const x = exportsOf(kernel);
+  const r = kernel.enter(() => x.epair_set_rng(ifp, seed));
   if (r !== 0) throw new KernelError(what, r);
 }
 

@@ -2,9 +2,10 @@
 // and which links therefore cross between kernels. Platform-neutral, pure: a spec in, a plan
 // out. The heuristic, in order (docs/scale.md says why):
 //   1. Links that cannot be cut are contracted: a link with no delay in a direction (no
-//      lookahead: the kernels would have to run in lockstep per microsecond), one whose
-//      conditions the cross-partition ring does not carry (loss, jitter, duplication,
-//      reordering), one with a schedule or named by a link step, and the two ends of a tcp
+//      lookahead: the kernels would have to run in lockstep per microsecond), one that
+//      reorders, or has jitter with a rate or jitter not below its delay (loss, duplication
+//      and jitter are drawn from the link's own stream on either side: xlink.ts), one with a
+//      schedule or named by a link step, and the two ends of a tcp
 //      or udp step (both halves of such a step run in one kernel). What is left are groups.
 //   2. Partition hints (`partition:` on a node) pin their group; two hints in one group are
 //      an error at the second node's line.
@@ -26,7 +27,7 @@ export interface CutLink {
   /** Partitions of the a and b ends. */
   pa: number;
   pb: number;
-  /** Lookahead of each direction, µs: the delay of a -> b and of b -> a (both > 0). */
+  /** Lookahead of each direction, µs: the delay less the jitter of a -> b and of b -> a (both > 0). */
   lookaheadAB: number;
   lookaheadBA: number;
 }
@@ -56,10 +57,10 @@ export function uncuttable(l: LinkSpec): string {
   const r = l.reverse;
   if (!f.delayUs || !r.delayUs) return "it has no delay in both directions (no lookahead)";
   for (const c of [f, r]) {
-    if (c.loss) return "it has loss (drawn from the kernel's per-vnet random numbers)";
-    if (c.jitterUs) return "it has jitter";
-    if (c.duplicate) return "it duplicates";
-    if (c.reorder) return "it reorders";
+    // Loss and duplication are drawn from the link's own stream on either side (xlink.ts).
+    if (c.reorder) return "it reorders (a reordered frame arrives as it leaves: no lookahead)";
+    if (c.jitterUs && c.rateBps) return "it has jitter and a rate (the jitter is drawn when a frame leaves the link)";
+    if (c.jitterUs && c.jitterUs >= c.delayUs!) return "its jitter is not below its delay (delay - jitter is the lookahead)";
   }
   if (l.schedule.length) return "it has a schedule";
   return "";
@@ -184,7 +185,7 @@ export function partition(spec: TopologySpec, n: number): PartitionPlan {
     const ga = groupOf[index.get(l.a.node)!]!;
     const gb = groupOf[index.get(l.b.node)!]!;
     if (ga === gb) continue;
-    const w = 1000 / Math.min(l.forward.delayUs!, l.reverse.delayUs!);
+    const w = 1000 / Math.min(l.forward.delayUs! - (l.forward.jitterUs ?? 0), l.reverse.delayUs! - (l.reverse.jitterUs ?? 0));
     for (const [x, y] of [[ga, gb], [gb, ga]] as const) {
       const m = affinity.get(x) ?? new Map<number, number>();
       m.set(y, (m.get(y) ?? 0) + w);
@@ -241,7 +242,7 @@ export function partition(spec: TopologySpec, n: number): PartitionPlan {
   spec.links.forEach((l, i) => {
     const pa = partitionOf.get(l.a.node)!;
     const pb = partitionOf.get(l.b.node)!;
-    if (pa !== pb) cut.push({ index: i, link: l, pa, pb, lookaheadAB: l.forward.delayUs!, lookaheadBA: l.reverse.delayUs! });
+    if (pa !== pb) cut.push({ index: i, link: l, pa, pb, lookaheadAB: l.forward.delayUs! - (l.forward.jitterUs ?? 0), lookaheadBA: l.reverse.delayUs! - (l.reverse.jitterUs ?? 0) });
   });
   return { partitions: parts, partitionOf, nodesOf, cut, load: load.map((x) => Math.round(x * 1000) / 1000), ...(note ? { note } : {}) };
 }

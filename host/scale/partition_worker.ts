@@ -27,7 +27,8 @@ import { Commands } from "../shell/commands.js";
 import { platform } from "../lib/platform.js";
 import { turn } from "../lib/turn.js";
 import type { LiveCapture } from "../capture/tap.js";
-import { XlinkEnd } from "./xlink.js";
+import { XlinkEnd, linkSeed } from "./xlink.js";
+import { epairRng } from "../admin/epair.js";
 import type { ToWorker, FromWorker, InitMessage, ForeignEndInit, LinkEndCounters } from "./protocol.js";
 
 export interface Channel {
@@ -121,18 +122,20 @@ export class PartitionWorker {
       foreign: m.foreign.map((f) => ({ node: f.node, iface: f.iface })),
       foreignEnd: (k, vnet, node, iface) => {
         const f = foreign.get(`${node}:${iface}`)!;
-        const x = new XlinkEnd(k, vnet, { name: `xpart${f.link}${f.end === 0 ? "a" : "b"}`, mac: linkMac(f.link, f.end), out: f.out, in: f.in });
+        const x = new XlinkEnd(k, vnet, { name: `xpart${f.link}${f.end === 0 ? "a" : "b"}`, mac: linkMac(f.link, f.end), out: f.out, in: f.in, seed: linkSeed(m.seed, f.link, f.end) });
         x.setConditions(f.conditions);
         x.peer = f.peer;
         this.xends.push(x);
         return x.iface;
       },
-      linkEnd: (_k, iface: Interface, node, ifaceName) => {
+      linkEnd: (k, iface: Interface, node, ifaceName) => {
         const key = `${node}:${ifaceName}`;
         const local = linkOf.get(key);
         if (local) {
           iface.setMac(linkMac(local.link, local.end));
           iface.setCapEnable(0);
+          // Loss, duplication and jitter from the link's own stream, as a cut end draws them.
+          epairRng(k, iface, linkSeed(m.seed, local.link, local.end));
           // Conditions from the start, as a cut link's end has them: frames of the bring-up
           // (gratuitous ARP, ND) then take the same time over either.
           const l = m.spec.links[m.linkIndex.indexOf(local.link)]!;
@@ -198,7 +201,11 @@ export class PartitionWorker {
     this.waiters = this.waiters.filter((w) => !due.includes(w));
     for (const w of due) w.wake();
     if (step !== undefined) {
-      void runStep(this.topo, step, { exec: (node, cmd) => this.commands.exec(this.topo.node(node), cmd) }).then((r) => (this.result = r));
+      const running = runStep(this.topo, step, { exec: (node, cmd) => this.commands.exec(this.topo.node(node), cmd) }).then((r) => (this.result = r));
+      // A capture step takes no virtual time but may wait on the host's files (closing a
+      // pcap): wait for it here, or the rounds would move time on meanwhile (as far as the
+      // next event anywhere) and its duration would depend on how fast the disk is.
+      if (this.topo.spec.steps[step]!.action === "capture") await running;
     }
     // Let the host's work settle: time does not move while any is queued.
     const hostBusy = platform().hostBusy;

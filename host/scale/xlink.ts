@@ -10,9 +10,15 @@
 // Conditions: delay and rate, with the epair's arithmetic (assembly/modules/if_epair/
 // epair_link.ts): a frame waits for the link (FIFO, at most queueLimit frames and queueBytes
 // bytes waiting, else a queue drop), occupies it for len * 8 / rate at nanosecond precision,
-// leaves at the next whole microsecond and arrives delay later. Loss, jitter, duplication and
-// reordering draw from the kernel's per-vnet random numbers, which the host does not share:
-// the partitioner never cuts such a link (host/scale/partition.ts).
+// leaves at the next whole microsecond and arrives delay later. Loss, duplication and jitter
+// draw from the link direction's own seeded stream (linkRandom, the same mulberry32 the
+// epair runs when the host gives a direction its own stream: epair_set_rng), in the epair's
+// order: loss, duplicate, then jitter for the frame and for its copy. The partition worker
+// gives every local link of a scale run the same streams, so a cut link loses, duplicates
+// and delays exactly the frames the uncut one does. Jitter is drawn when the frame leaves
+// the link, so with a rate it would interleave with later frames' loss draws: a link with
+// both stays inside a partition, as does reordering (a reordered frame arrives as it leaves:
+// no lookahead); see uncuttable() in host/scale/partition.ts.
 
 import type { Kernel, Vnet } from "../kern/kernel.js";
 import type { LinkConditions } from "../admin/epair.js";
@@ -31,6 +37,10 @@ export interface XlinkStats {
   txQueueDrops: number;
   /** Frames the ring refused (full): counted as oqdrops too. */
   txRingFull: number;
+  /** Frames the loss condition dropped (the wire lost them: no interface counter). */
+  txLost: number;
+  /** Copies the duplicate condition made (each also counted in txFrames). */
+  txDuplicated: number;
   /** Frames taken from the far end and handed to the kernel. */
   rxFrames: number;
   rxBytes: number;
@@ -45,12 +55,40 @@ function serializationNs(len: number, rateBps: number): number {
   return q;
 }
 
+/**
+ * The seed of one direction's own stream: link `link` of the file (its index), end 0 (a -> b)
+ * or 1 (b -> a), in a run seeded with `seed`. Local and cut links take theirs from here.
+ */
+export function linkSeed(seed: number, link: number, end: 0 | 1): number {
+  let h = Math.imul((seed >>> 0) ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(link * 2 + end + 1, 0x85ebca6b);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h >>> 0;
+}
+
+/** The next draw (0 .. 2^32-1) of a direction's stream: mulberry32, as the epair's own_random. */
+export function linkRandom(s: { rng: number }): number {
+  const t0 = (s.rng + 0x6d2b79f5) >>> 0;
+  s.rng = t0;
+  let t = Math.imul(t0 ^ (t0 >>> 15), t0 | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}
+
+/** A probability as the epair keeps it: a fraction of 2^32, rounded. */
+const fixed = (p: number | undefined) => Math.round((p ?? 0) * 4294967296);
+
 export class XlinkEnd {
   readonly iface: TapInterface;
   /** The far end's partition (the coordinator's bookkeeping of frames in flight). */
   peer = -1;
-  readonly stats: XlinkStats = { txFrames: 0, txBytes: 0, txQueueDrops: 0, txRingFull: 0, rxFrames: 0, rxBytes: 0 };
+  readonly stats: XlinkStats = { txFrames: 0, txBytes: 0, txQueueDrops: 0, txRingFull: 0, txLost: 0, txDuplicated: 0, rxFrames: 0, rxBytes: 0 };
   private cond: LinkConditions = {};
+  private loss = 0;
+  private dup = 0;
+  /** This direction's own stream (linkSeed): the state of linkRandom. */
+  private readonly stream = { rng: 0 };
   private linkFreeNs = 0;
   /** Departure times (µs) and lengths of frames still waiting for the link (rate queue). */
   private waiting: { depart: number; len: number }[] = [];
@@ -62,7 +100,8 @@ export class XlinkEnd {
   private readonly clock: ScheduleClock | undefined;
   private timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(readonly kernel: Kernel, vnet: Vnet, opts: { name: string; mac: string; out: SharedArrayBuffer; in: SharedArrayBuffer; mtu?: number }) {
+  constructor(readonly kernel: Kernel, vnet: Vnet, opts: { name: string; mac: string; out: SharedArrayBuffer; in: SharedArrayBuffer; mtu?: number; seed?: number }) {
+    this.stream.rng = (opts.seed ?? 0) >>> 0;
     this.out = new FrameRing(opts.out);
     this.inRing = new FrameRing(opts.in);
     this.clock = kernel.clock instanceof ScheduleClock ? kernel.clock : undefined;
@@ -71,16 +110,39 @@ export class XlinkEnd {
     this.iface.port.setCarrier(true);
   }
 
-  /** Conditions of the frames this end sends (delay and rate only: see the file header). */
+  /** Conditions of the frames this end sends (no reordering, no jitter with a rate: see the file header). */
   setConditions(c: LinkConditions): void {
+    if (c.reorder) throw new RangeError(`${this.iface.name}: a cross-partition link cannot reorder (a reordered frame has no delay, so no lookahead)`);
+    if (c.jitterUs && c.rateBps) throw new RangeError(`${this.iface.name}: a cross-partition link cannot have both jitter and a rate (the jitter draw would come at another time than on an epair)`);
+    if (c.jitterUs && c.jitterUs >= (c.delayUs ?? 0)) throw new RangeError(`${this.iface.name}: a cross-partition link needs jitter (${c.jitterUs} µs) below its delay (${c.delayUs ?? 0} µs): delay - jitter is its lookahead`);
     this.cond = { ...c };
+    this.loss = fixed(c.loss);
+    this.dup = fixed(c.duplicate);
   }
 
   conditions(): LinkConditions {
     return { ...this.cond };
   }
 
+  /** A frame the kernel sent: loss and duplicate as the epair draws them, then each copy on its way. */
   private send(frame: Uint8Array): boolean {
+    if (this.loss && linkRandom(this.stream) < this.loss) {
+      this.stats.txLost++;
+      return true; // the wire lost it: no interface counter, as on an epair
+    }
+    const copy = this.dup !== 0 && linkRandom(this.stream) < this.dup;
+    const ok = this.stage(frame);
+    if (!copy) return ok;
+    this.stats.txDuplicated++;
+    // Each refused copy is an oqdrop on an epair: the frame's own refusal is counted by the
+    // tap port when send returns false, a second one here.
+    if (this.stage(frame)) return ok;
+    if (!ok) this.iface.port.drop("txQueueDrops");
+    return false;
+  }
+
+  /** Rate queue, delay and jitter for one copy; false when the queue or the ring refuses it. */
+  private stage(frame: Uint8Array): boolean {
     const now = this.kernel.clock.now();
     const c = this.cond;
     let depart = now;
@@ -98,7 +160,13 @@ export class XlinkEnd {
       this.waiting.push({ depart, len: frame.length });
       this.waitingBytes += frame.length;
     }
-    const at = depart + (c.delayUs ?? 0);
+    let at = depart + (c.delayUs ?? 0);
+    const j = c.jitterUs ?? 0;
+    if (j) {
+      // uniform in [-j, +j] as the epair's own stream draws it (jitter < delay: never before it left)
+      const u = linkRandom(this.stream) % (2 * j + 1);
+      at = at + u - j;
+    }
     if (!this.out.push(frame, at)) {
       this.stats.txRingFull++;
       return false;

@@ -2,6 +2,10 @@
 // direction, link conditions in the manner of Linux netem (loss, duplication, a rate with a
 // bounded queue, delay with jitter, reordering), deterministic under virtual time because
 // every random draw comes from the kernel's seeded PRNG and every time is a kernel time.
+// A direction may instead draw from its own stream (epair_set_rng: a mulberry32 state in
+// the direction, seeded by the host), so that the same draws can be made outside this kernel:
+// the end of a link cut between two kernels (host/scale/xlink.ts) makes them in the same
+// order (loss, duplicate, then per copy jitter) and so loses the same frames.
 //
 // A frame sent with conditions goes through, in netem's order:
 //   1. loss: dropped with probability loss (counted, no interface counter: the wire lost it);
@@ -57,8 +61,22 @@ export function epair_link_init(): void {
   return changetype<Mbuf>(m).ph_rcv_tstmp;
 }
 
-@inline function coin(p: u64): bool {
-  return <u64>arc4random() < p;
+/** The next draw of d's own stream (mulberry32; host/scale/xlink.ts linkRandom is the same). */
+function own_random(d: EpairDir): u32 {
+  let t: u32 = d.rng + 0x6d2b79f5;
+  d.rng = t;
+  t = (t ^ (t >>> 15)) * (t | 1);
+  t ^= t + (t ^ (t >>> 7)) * (t | 61);
+  return t ^ (t >>> 14);
+}
+
+@inline function coin(d: EpairDir, p: u64): bool {
+  return <u64>(d.own_rng != 0 ? own_random(d) : arc4random()) < p;
+}
+
+/** Uniform in [0, n): the own stream takes the remainder (exact on both sides; bias < n / 2^32). */
+@inline function uniform(d: EpairDir, n: u32): u32 {
+  return d.own_rng != 0 ? own_random(d) % n : arc4random_uniform(n);
 }
 
 /**
@@ -173,7 +191,7 @@ function arm(d: EpairDir): void {
 
 /** Stage 4-5: m left the link (or skipped it) at time t: reorder, or into the delay line. */
 function propagate(d: EpairDir, m: usize, t: u64): void {
-  if (d.reorder != 0 && coin(d.reorder)) {
+  if (d.reorder != 0 && coin(d, d.reorder)) {
     d.c_reordered++;
     deliver(d, m);
     return;
@@ -182,7 +200,7 @@ function propagate(d: EpairDir, m: usize, t: u64): void {
   const j = d.jitter_us;
   if (j != 0) {
     // uniform in [-j, +j], never before the frame left
-    const u = <u64>arc4random_uniform(<u32>(2 * j + 1));
+    const u = <u64>uniform(d, <u32>(2 * j + 1));
     when = when + u >= j ? when + u - j : t;
   }
   if (when <= ticks()) {
@@ -223,13 +241,13 @@ function stage(d: EpairDir, m: usize): void {
 
 /** A frame sent on a direction with conditions (stages 1-2, then the rest). */
 export function epair_enqueue(d: EpairDir, m: usize): void {
-  if (d.loss != 0 && coin(d.loss)) {
+  if (d.loss != 0 && coin(d, d.loss)) {
     d.c_lost++;
     m_freem(m);
     return;
   }
   let copy: usize = 0;
-  if (d.dup != 0 && coin(d.dup)) {
+  if (d.dup != 0 && coin(d, d.dup)) {
     copy = m_dup(m);
     if (copy != 0) d.c_duplicated++;
   }

@@ -80,7 +80,7 @@ export const EK_COUNT: u32 = 8;
   dq_head: usize;
   dq_tail: usize;
   dq_len: u32;
-  spare: u32;
+  own_rng: u32; // 1: draws come from rng below (the link's own stream), 0: from the kernel's arc4random
   armed: u64; // deadline the callout is armed for, NO_TIME = not armed
   // Counters (ES_SENT ... ES_DROPPED).
   c_sent: u64;
@@ -90,6 +90,8 @@ export const EK_COUNT: u32 = 8;
   c_reordered: u64;
   c_qdrops: u64;
   c_dropped: u64;
+  rng: u32; // state of the link's own stream (epair_set_rng), mulberry32
+  spare: u32;
   // then the callout (CALLOUT_SIZE bytes) at DIR_CALLOUT
 }
 
