@@ -64,6 +64,7 @@ let nextId: u32 = 0;
 let nzombies: u32 = 0;
 let zombieHead: usize = 0; // zombies, linked through next/prev
 let lastError: i32 = 0;
+let nfresh: u32 = 0; // vnets whose data block came on fresh pages (vnet_fresh)
 
 @inline export function curvnet(): usize {
   return load<usize>(KGLOBALS + KG_CURVNET);
@@ -147,8 +148,17 @@ export function vnet_alloc(): usize {
     lastError = -ENOMEM;
     return 0;
   }
-  if (kmem_last_fresh()) copyNonzero(base, vnet_master_base(), vnet_data_top());
-  else memory.copy(base, vnet_master_base(), vnet_data_top());
+  // Only up to the top of the regions in use (vnet_data_top); on fresh pages, which hold
+  // zeros, only the pieces of the master that are not zero, so a page of the block whose
+  // initial bytes are all zero stays untouched (on a VM that backs memory on first touch,
+  // each page touched cost more than all the rest of making a GENERIC vnet). A block on a
+  // destroyed vnet's pages gets the master's bytes whole.
+  if (kmem_last_fresh()) {
+    copyNonzero(base, vnet_master_base(), vnet_data_top());
+    nfresh++;
+  } else {
+    memory.copy(base, vnet_master_base(), vnet_data_top());
+  }
   store<usize>(base + V_SELF, v);
   racct_vnet_init(base, vnet_section_pages());
   vv.base = base;
@@ -274,6 +284,9 @@ function forget(base: usize, off: u32, size: u32): void {
   racct_sub(base, load<u32>(base + off) * size);
   store<u32>(base + off, 0);
 }
+
+/** How many vnets were made on fresh pages (their block copied piecewise); for tests. */
+export function vnet_fresh(): u32 { return nfresh; }
 
 /** Destroyed vnets still waiting for shared items to come back. */
 export function vnet_zombies(): u32 { return nzombies; }
