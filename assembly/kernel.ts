@@ -4,7 +4,7 @@
 
 import { KGLOBALS } from "./kern/kglobals";
 import { vnet_boot, vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, Vnet } from "./kern/vnet";
-import { vnet_section_set_size, vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
+import { vnet_section_set_size, vnet_data_alloc, vnet_data_alloc_zero, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
 import { kern_srandom } from "./kern/random";
 import { mbuf_boot } from "./kern/uipc_mbuf";
 import { if_boot } from "./net/if";
@@ -21,8 +21,8 @@ import { racct_set_limit, racct_vnet_stat } from "./kern/kern_racct";
 export { kmem_alloc, kmem_zalloc, kmem_free, kmem_pages_inuse, kmem_chunks_total, kmem_chunks_free, kmem_chunks_meta, kmem_bad_frees, kmem_grow_failures, kmem_set_limit, kmem_set_budget, kmem_budget_stat } from "./kern/kmem";
 export { racct_set_default, racct_stat } from "./kern/kern_racct";
 export { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_set_vnet_limit, zone_vnet_inuse, zone_first, zone_next, zone_stat, zone_vnet_stat, zone_first_vnet, zone_name_ptr, zone_drain, zone_drain_all } from "./kern/zone";
-export { vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
-export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, vnet_pinned, vnet_zombies } from "./kern/vnet";
+export { vnet_data_alloc, vnet_data_alloc_zero, vnet_data_free, vnet_data_copy, vnet_data_used, vnet_section_size, vnet_master_base } from "./kern/vnet_data";
+export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next, vnet_vnet0, vnet_lasterror, vnet_bytes, vnet_pinned, vnet_zombies, vnet_fresh } from "./kern/vnet";
 export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
 export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count, kld_stop, kld_zones, kld_items, kld_callouts, kld_sockets } from "./kern/kern_linker";
 export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";

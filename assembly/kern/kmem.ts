@@ -34,7 +34,8 @@ const CS_META: u16 = 4; // a descriptor table
 
 // Descriptor fields.
 const D_MASK: usize = 0; // u16: bit i set = page i free
-const D_STATE: usize = 2; // u16
+const D_STATE: usize = 2; // u8
+const D_TOUCHED: usize = 3; // u8: pages at this index and above were never handed out since memory.grow (still zero)
 const D_NEXT: usize = 4; // u32 chunk number + 1, 0 = none
 const D_PREV: usize = 8;
 const D_AUX: usize = 12; // u32 for the page's user (zone slab of a whole-chunk slab)
@@ -56,6 +57,7 @@ let pagesInUse: u32 = 0;
 let badFrees: u32 = 0;
 let growFailures: u32 = 0;
 let growStep: u32 = 16;
+let lastFresh: bool = false; // kmem_last_fresh
 let pageLimit: u32 = 0; // 0 = only memory's own maximum
 let budgetChunks: u32 = 0; // linear memory never grows past this many chunks; 0 = memory's own maximum
 let budgetRefusals: u32 = 0; // growths the budget refused
@@ -119,15 +121,16 @@ function kmemGrow(): bool {
     const slot = DIR + ((<usize>(c >> DESCS_PER_TABLE_SHIFT)) << 2);
     if (load<usize>(slot) != 0) continue;
     store<usize>(slot, <usize>claim << CHUNK_SHIFT);
-    store<u16>(desc(claim), CS_META, D_STATE);
+    store<u8>(desc(claim), <u8>CS_META, D_STATE);
     chunksMeta++;
     claim++;
   }
   for (let c = first; c < end; c++) {
     const d = desc(c);
-    if (load<u16>(d, D_STATE) == CS_META) continue;
+    if (load<u8>(d, D_STATE) == CS_META) continue;
     store<u16>(d, <u16>ALL_FREE, D_MASK);
-    store<u16>(d, CS_FREE, D_STATE);
+    store<u8>(d, <u8>CS_FREE, D_STATE);
+    store<u8>(d, 0, D_TOUCHED);
     store<u32>(d, 0, D_AUX);
     freeHead = listPush(freeHead, c);
     chunksFree++;
@@ -208,19 +211,22 @@ export function kmem_alloc(npages: u32, acct: usize): usize {
     c = <u32>got;
     first = 0;
     if (npages < PAGES_PER_CHUNK) {
-      store<u16>(desc(c), CS_PARTIAL, D_STATE);
+      store<u8>(desc(c), <u8>CS_PARTIAL, D_STATE);
       partialHead = listPush(partialHead, c);
     } else {
-      store<u16>(desc(c), CS_FULL, D_STATE);
+      store<u8>(desc(c), <u8>CS_FULL, D_STATE);
     }
   }
   const d = desc(c);
+  const touched = <u32>load<u8>(d, D_TOUCHED);
+  lastFresh = <u32>first >= touched;
+  if (<u32>first + npages > touched) store<u8>(d, <u8>(<u32>first + npages), D_TOUCHED);
   const bits: u32 = ((1 << npages) - 1) << <u32>first;
   const mask = (<u32>load<u16>(d, D_MASK)) & ~bits;
   store<u16>(d, <u16>mask, D_MASK);
-  if (mask == 0 && load<u16>(d, D_STATE) == CS_PARTIAL) {
+  if (mask == 0 && load<u8>(d, D_STATE) == CS_PARTIAL) {
     partialHead = listRemove(partialHead, c);
-    store<u16>(d, CS_FULL, D_STATE);
+    store<u8>(d, <u8>CS_FULL, D_STATE);
   }
   pagesInUse += npages;
   if (pagesInUse > peakPages) peakPages = pagesInUse;
@@ -233,10 +239,18 @@ export function kmem_alloc(npages: u32, acct: usize): usize {
   return (<usize>c << CHUNK_SHIFT) + ((<usize>first) << PAGE_SHIFT);
 }
 
-/** Allocate and zero. */
+/**
+ * True if the pages the last successful kmem_alloc returned were never handed out before
+ * since memory.grow made them, so they still hold zeros. Pages first touched are the dear
+ * part of making a vnet where the host backs memory lazily (a VM faulting each new page in):
+ * a caller that only needs zeros can then skip writing them.
+ */
+@inline export function kmem_last_fresh(): bool { return lastFresh; }
+
+/** Allocate and zero (pages fresh from memory.grow are zero already and stay untouched). */
 export function kmem_zalloc(npages: u32, acct: usize): usize {
   const p = kmem_alloc(npages, acct);
-  if (p != 0) memory.fill(p, 0, <usize>npages << PAGE_SHIFT);
+  if (p != 0 && !lastFresh) memory.fill(p, 0, <usize>npages << PAGE_SHIFT);
   return p;
 }
 
@@ -256,7 +270,7 @@ export function kmem_free(addr: usize, npages: u32, acct: usize): void {
     return;
   }
   const d = desc(c);
-  const state = load<u16>(d, D_STATE);
+  const state = load<u8>(d, D_STATE);
   const bits: u32 = ((1 << npages) - 1) << first;
   const mask = <u32>load<u16>(d, D_MASK);
   if ((state != CS_PARTIAL && state != CS_FULL) || (mask & bits) != 0) {
@@ -277,12 +291,12 @@ export function kmem_free(addr: usize, npages: u32, acct: usize): void {
   }
   if (nmask == ALL_FREE) {
     if (state == CS_PARTIAL) partialHead = listRemove(partialHead, c);
-    store<u16>(d, CS_FREE, D_STATE);
+    store<u8>(d, <u8>CS_FREE, D_STATE);
     store<u32>(d, 0, D_AUX);
     freeHead = listPush(freeHead, c);
     chunksFree++;
   } else if (state == CS_FULL) {
-    store<u16>(d, CS_PARTIAL, D_STATE);
+    store<u8>(d, <u8>CS_PARTIAL, D_STATE);
     partialHead = listPush(partialHead, c);
   }
 }

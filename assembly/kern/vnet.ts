@@ -17,9 +17,9 @@
 //      so that free uncharges memory that is still this vnet's and nothing is corrupted.
 
 import { KGLOBALS, KG_CURVNET, KG_CURVNET_BASE } from "./kglobals";
-import { kmem_alloc, kmem_free, PAGE_SHIFT } from "./kmem";
+import { kmem_alloc, kmem_free, kmem_last_fresh, PAGE_SHIFT } from "./kmem";
 import { zone_create, zone_alloc_in, zone_free_in, zone_destroy, zone_first, zone_next, zone_is_charged, zone_vnet_inuse, zone_name, Zone } from "./zone";
-import { vnet_master_base, vnet_master, vnet_section_size, vnet_section_pages, vnet_data_boot, V_SELF, V_PINNED, V_PINLIMIT } from "./vnet_data";
+import { vnet_master_base, vnet_master, vnet_section_size, vnet_data_top, vnet_section_pages, vnet_data_boot, V_SELF, V_PINNED, V_PINLIMIT } from "./vnet_data";
 import { sysinit_vnet_init, sysinit_vnet_stop, sysinit_vnet_uninit } from "./sysinit";
 import { callout_vnet_purge } from "./kern_timeout";
 import { leak_record, leak_record_str, leak_count, leak_dropped, LEAK_ITEMS, LEAK_PAGES, LEAK_CALLOUTS, LEAK_ZONE } from "./leak";
@@ -64,6 +64,7 @@ let nextId: u32 = 0;
 let nzombies: u32 = 0;
 let zombieHead: usize = 0; // zombies, linked through next/prev
 let lastError: i32 = 0;
+let nfresh: u32 = 0; // vnets whose data block came on fresh pages (vnet_fresh)
 
 @inline export function curvnet(): usize {
   return load<usize>(KGLOBALS + KG_CURVNET);
@@ -119,6 +120,19 @@ export function vnet_boot(): i32 {
   return 0;
 }
 
+/**
+ * Copy the master's [0, n) into a data block that is all zeros (fresh pages): only the
+ * 16-byte pieces holding something, so a page of the block whose master bytes are all zero
+ * (counters, empty lists) is not touched until the vnet first writes it. Reads up to 15
+ * bytes past n, inside the master (a whole section).
+ */
+function copyNonzero(dst: usize, src: usize, n: u32): void {
+  for (let o: usize = 0; o < <usize>n; o += 16) {
+    const x = v128.load(src + o);
+    if (v128.any_true(x)) v128.store(dst + o, x);
+  }
+}
+
 /** Create a vnet. Returns it, or 0 with vnet_lasterror() set (negative errno). */
 export function vnet_alloc(): usize {
   const v = zone_alloc_in(vnetzone, 0);
@@ -134,7 +148,17 @@ export function vnet_alloc(): usize {
     lastError = -ENOMEM;
     return 0;
   }
-  memory.copy(base, vnet_master_base(), vnet_section_size());
+  // Only up to the top of the regions in use (vnet_data_top); on fresh pages, which hold
+  // zeros, only the pieces of the master that are not zero, so a page of the block whose
+  // initial bytes are all zero stays untouched (on a VM that backs memory on first touch,
+  // each page touched cost more than all the rest of making a GENERIC vnet). A block on a
+  // destroyed vnet's pages gets the master's bytes whole.
+  if (kmem_last_fresh()) {
+    copyNonzero(base, vnet_master_base(), vnet_data_top());
+    nfresh++;
+  } else {
+    memory.copy(base, vnet_master_base(), vnet_data_top());
+  }
   store<usize>(base + V_SELF, v);
   racct_vnet_init(base, vnet_section_pages());
   vv.base = base;
@@ -260,6 +284,9 @@ function forget(base: usize, off: u32, size: u32): void {
   racct_sub(base, load<u32>(base + off) * size);
   store<u32>(base + off, 0);
 }
+
+/** How many vnets were made on fresh pages (their block copied piecewise); for tests. */
+export function vnet_fresh(): u32 { return nfresh; }
 
 /** Destroyed vnets still waiting for shared items to come back. */
 export function vnet_zombies(): u32 { return nzombies; }

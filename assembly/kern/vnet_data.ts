@@ -79,11 +79,52 @@ export function vnet_data_alloc(size: u32, align: u32): i32 {
     const gapEnd = i < nregions ? rOff(i) : limit;
     if (start <= gapEnd && gapEnd - start >= size) {
       insertRegion(i, start, size, load<u32>(KGLOBALS + KG_CURMOD));
+      zeroRegion(start, size);
       return <i32>start;
     }
     if (i < nregions) prevEnd = rOff(i) + rSize(i);
   }
   return -ENOSPC;
+}
+
+/**
+ * vnet_data_alloc for a block whose initial value is all zeros (counters, say), placed as
+ * high in the section as it fits (last fit) where vnet_data_alloc places first fit: what a
+ * new vnet gets written at creation (knobs, list heads) packs into the section's low pages
+ * and the zeros into its high ones, which a vnet made on fresh pages then does not touch
+ * until it counts something. The region reads zero in every vnet; the caller writes
+ * nothing into the master. Same results as vnet_data_alloc; freed with vnet_data_free.
+ */
+export function vnet_data_alloc_zero(size: u32, align: u32): i32 {
+  if (master == 0) return vnet_data_alloc(size, align); // start-up: the section's end is not fixed yet
+  if (size == 0 || align == 0 || align > 64 || (align & (align - 1)) != 0) return -EINVAL;
+  if (nregions >= MAX_REGIONS) return -ENOSPC;
+  for (let i = nregions; ; i--) {
+    const gapStart = i > 0 ? rOff(i - 1) + rSize(i - 1) : 0;
+    const gapEnd = i < nregions ? rOff(i) : sectionSize;
+    if (gapEnd >= size) {
+      const start = (gapEnd - size) & ~(align - 1);
+      if (start >= gapStart) {
+        insertRegion(i, start, size, load<u32>(KGLOBALS + KG_CURMOD));
+        zeroRegion(start, size);
+        return <i32>start;
+      }
+    }
+    if (i == 0) break;
+  }
+  return -ENOSPC;
+}
+
+/**
+ * A region handed out reads zero in the master copy and in every live vnet until its
+ * owner writes it: vnet_alloc copies only up to vnet_data_top(), so a block's bytes past
+ * the top at its creation hold whatever its pages held before (a destroyed vnet's data),
+ * and a freed region keeps its last owner's bytes in the master.
+ */
+function zeroRegion(off: u32, size: u32): void {
+  if (master == 0) return; // start-up: the master is zeroed when made, no vnet exists
+  memory.fill(master + off, 0, size);
+  for (let v = vnet_first(); v != 0; v = vnet_next(v)) memory.fill(changetype<Vnet>(v).base + off, 0, size);
 }
 
 /** Free a region that vnet_data_alloc returned. */
@@ -149,6 +190,17 @@ export function vnet_data_purge_module(modid: u32): u32 {
     }
   }
   return n;
+}
+
+/**
+ * End of the highest region in use: what vnet_alloc copies from the master copy. The bytes
+ * past it in a data block are never read before a vnet_data_alloc hands them out, and
+ * vnet_data_alloc writes the master's bytes into them in every live vnet (below), so a
+ * new vnet leaves them alone: a page of its block nobody uses is never touched, which
+ * matters where first touching memory is the dearest part of creating a vnet.
+ */
+export function vnet_data_top(): u32 {
+  return nregions > 0 ? rOff(nregions - 1) + rSize(nregions - 1) : 0;
 }
 
 @inline export function vnet_section_size(): u32 { return sectionSize; }

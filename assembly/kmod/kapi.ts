@@ -55,6 +55,7 @@ export const ZONE_ZERO: u32 = 4;
 
 // VNET section
 @external("kernel", "vnet_data_alloc") export declare function vnet_data_alloc(size: u32, align: u32): i32;
+@external("kernel", "vnet_data_alloc_zero") export declare function vnet_data_alloc_zero(size: u32, align: u32): i32;
 @external("kernel", "vnet_data_free") export declare function vnet_data_free(off: u32, size: u32): void;
 @external("kernel", "vnet_data_copy") export declare function vnet_data_copy(off: u32, size: u32): void;
 @external("kernel", "vnet_master_base") export declare function vnet_master_base(): usize;

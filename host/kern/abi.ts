@@ -45,6 +45,8 @@ export interface KernelExports {
   vnet_lasterror(): number;
   vnet_bytes(v: number): number;
   vnet_zombies(): number;
+  /** vnets made so far whose data block came on pages fresh from memory.grow (only the pieces holding something written). */
+  vnet_fresh(): number;
   vnet_id(v: number): number;
   vnet_pages(v: number): number;
   vnet_base(v: number): number;

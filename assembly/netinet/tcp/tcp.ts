@@ -23,14 +23,14 @@
 // does not keep the module busy: the per-vnet uninit frees it.
 
 import {
-  vnet_data_alloc, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid, zone_create,
+  vnet_data_alloc, vnet_data_alloc_zero, vnet_data_free, vnet_data_copy, vnet_master_base, vnet_sysinit_register, vnet_valid, zone_create,
   zone_destroy, kmem_alloc, kmem_free, curvnet, arc4random, CURVNET_SET, CURVNET_RESTORE, protosw_register,
   protosw_unregister, pffindproto, protosw_busy, ZONE_CHARGE, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE, MOD_LOAD, MOD_UNLOAD,
   MOD_QUIESCE, EBUSY, ENOMEM, EINVAL, EAFNOSUPPORT, zone_set_vnet_limit, VNET_VNET,
 } from "../../kmod/kapi";
 import { AF_INET, AF_INET6, SOCK_STREAM, Socket, Sockbuf, SOCKBUF_SIZE, SB_MAX, so_rcv } from "../../sys/socket";
 import {
-  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_AUTOBUF_MAX, TCP_RSTLIM_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_OFF, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
+  TcpGlobals, TcpVnet, V, VV, TP, TCPCB_SIZE, TCPSACK_SIZE, CUBIC_SIZE, TCP_MAXTCPCB_DEFAULT, TCP_AUTOBUF_MAX, TCP_RSTLIM_DEFAULT, TCP_HASH_SIZE, TCP_VNET_SIZE, TCPSTAT_SIZE, TCPS_COUNT, IPPROTO_TCP, tp_laddr, tp_faddr,
 } from "./tcp_var";
 import { tcp_free, tp_sndbuf, tcp_hash_resize, tcp_portcnt_destroy, tcp_tables_destroy } from "./tcp_subr";
 import { tcp_usrreqs, tcp_usrreqs_init, tcp_af_register } from "./tcp_usrreq";
@@ -122,6 +122,12 @@ export function modevent(what: i32): i32 {
     master.sc_bucketlimit = SC_BUCKETLIMIT;
     master.sc_cachelimit = SC_CACHELIMIT;
     vnet_data_copy(<u32>off, TCP_VNET_SIZE);
+    const soff = vnet_data_alloc_zero(TCPSTAT_SIZE, 8);
+    if (soff < 0) {
+      vnet_data_free(<u32>off, TCP_VNET_SIZE);
+      return -soff;
+    }
+    TcpGlobals.statoff = <u32>soff;
     // The tcpcb and what hangs off one on demand; each per-vnet limit is maxtcpcb.
     TcpGlobals.zone = zone_create("tcpcb", TCPCB_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
     TcpGlobals.sbzone = zone_create("tcpsb", SOCKBUF_SIZE, 0, ZONE_CHARGE, TCP_MAXTCPCB_DEFAULT);
@@ -131,6 +137,7 @@ export function modevent(what: i32): i32 {
     TcpGlobals.sczone = zone_create("syncache", SYNCACHE_SIZE, 0, ZONE_CHARGE, SC_CACHELIMIT);
     if (TcpGlobals.zone == 0 || TcpGlobals.sbzone == 0 || TcpGlobals.sackzone == 0 || TcpGlobals.cczone == 0 || TcpGlobals.sczone == 0) {
       tcp_zones_destroy();
+      vnet_data_free(<u32>soff, TCPSTAT_SIZE);
       vnet_data_free(<u32>off, TCP_VNET_SIZE);
       return ENOMEM;
     }
@@ -160,6 +167,7 @@ export function modevent(what: i32): i32 {
       protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
       tcp_inet_detach();
       tcp_zones_destroy();
+      vnet_data_free(<u32>soff, TCPSTAT_SIZE);
       vnet_data_free(<u32>off, TCP_VNET_SIZE);
       return r < 0 ? -r : r;
     }
@@ -174,6 +182,7 @@ export function modevent(what: i32): i32 {
     protosw_unregister(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     tcp_inet_detach();
     tcp_zones_destroy();
+    vnet_data_free(TcpGlobals.statoff, TCPSTAT_SIZE);
     vnet_data_free(TcpGlobals.voff, TCP_VNET_SIZE);
   }
   return 0;
@@ -189,7 +198,7 @@ export function modevent(what: i32): i32 {
 /** tcpstat counter i of vnet v; -1 out of range or bad vnet. */
 export function tcp_stat(v: usize, i: u32): f64 {
   if (!vOk(v) || i >= TCPS_COUNT) return -1;
-  return <f64>load<u64>(changetype<usize>(VV(v)) + TCPSTAT_OFF + (<usize>i << 3));
+  return <f64>load<u64>(VNET_VNET(v, TcpGlobals.statoff) + (<usize>i << 3));
 }
 
 const PCB_REC: u32 = 80;

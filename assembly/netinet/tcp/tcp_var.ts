@@ -509,11 +509,14 @@ export const TCP_RSTLIM_DEFAULT: u32 = 200;
 // persec_take (tcp_subr.ts) reads each (second, count, limit) triple as u64, u32, u32.
 if (offsetof<TcpVnet>("ack_limit") != offsetof<TcpVnet>("ack_second") + 12 || offsetof<TcpVnet>("rst_limit") != offsetof<TcpVnet>("rst_second") + 12) ERROR("TcpVnet: a rate limit's fields moved apart");
 export const TCPV_SIZE: u32 = (offsetof<TcpVnet>() + 7) & ~7;
-export const TCPSTAT_OFF: u32 = TCPV_SIZE;
-export const TCP_VNET_SIZE: u32 = TCPSTAT_OFF + TCPS_COUNT * 8;
+// tcpstat is a block of its own (TcpGlobals.statoff), all zeros at vnet creation: placed
+// high in the VNET section (vnet_data_alloc_zero), so a new vnet does not touch its page.
+export const TCPSTAT_SIZE: u32 = TCPS_COUNT * 8;
+export const TCP_VNET_SIZE: u32 = TCPV_SIZE;
 
 export class TcpGlobals {
   static voff: u32 = 0;
+  static statoff: u32 = 0; // tcpstat's block
   static zone: usize = 0; // "tcpcb"
   static sbzone: usize = 0; // "tcpsb": send buffers of connections that outlived their socket
   static sackzone: usize = 0; // "tcpsack": TcpSackBlk
@@ -524,10 +527,10 @@ export class TcpGlobals {
 @inline export function V(): TcpVnet { return changetype<TcpVnet>(VNET(TcpGlobals.voff)); }
 @inline export function VV(v: usize): TcpVnet { return changetype<TcpVnet>(VNET_VNET(v, TcpGlobals.voff)); }
 @inline export function TCPSTAT_INC(i: u32): void {
-  const p = VNET(TcpGlobals.voff + TCPSTAT_OFF) + (<usize>i << 3);
+  const p = VNET(TcpGlobals.statoff) + (<usize>i << 3);
   store<u64>(p, load<u64>(p) + 1);
 }
 @inline export function TCPSTAT_ADD(i: u32, n: u64): void {
-  const p = VNET(TcpGlobals.voff + TCPSTAT_OFF) + (<usize>i << 3);
+  const p = VNET(TcpGlobals.statoff) + (<usize>i << 3);
   store<u64>(p, load<u64>(p) + n);
 }
