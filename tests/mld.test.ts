@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type VirtualClock, type Interface, type Kernel } from "../host/index.js";
-import { addAddress6, delAddress6, mldStats, mldGroups, ifmcstat, netstatSMld, addresses6 } from "../host/admin/inet6.js";
+import { addAddress6, delAddress6, mldStats, mldGroups, ifmcstat, netstatSMld, addresses6, ndpDelete } from "../host/admin/inet6.js";
+import { bridgeAdd, bridgeMldSnoop, bridgeMdb, bridgeStats } from "../host/admin/bridge.js";
 import { bootInet6, ip6Packet, cksum6, cat, parseIPv6, formatIPv6 } from "./helpers/inet6.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
 
@@ -261,5 +262,93 @@ test("ifmcstat lists an interface's groups; a vnet destroyed with groups and rep
   assert.equal(mbufsInUse(k), 0);
   assert.equal(k.k.callout_pending_count(), 0, "no MLD callout left");
   assert.equal(k.vmstatZ().find((z) => z.name === "in6_multi")?.used ?? 0, 0);
+  k.shutdown();
+});
+
+// ---------------------------------------------------------------------------------------
+// MLD snooping on a bridge (assembly/modules/if_bridge/bridge_mld.ts)
+
+/** A bridge in vnet R with 3 members; host Hi (fd00::i/64) alone on the other end of member i. */
+async function bridged(snoop: boolean) {
+  const k = await bootInet6(3, ["if_epair", "if_bridge", "inet6", "udp"]);
+  const clock = k.clock as VirtualClock;
+  const R = k.createVnet("R");
+  const [br] = R.ifcreate("bridge");
+  br.setUp();
+  if (snoop) assert.equal(bridgeMldSnoop(k, br, true), true);
+  const h: Interface[] = [];
+  const p: Interface[] = [];
+  const H = [];
+  for (let i = 1; i <= 3; i++) {
+    H[i] = k.createVnet(`H${i}`);
+    const [a, b] = k.epair(R, H[i]);
+    bridgeAdd(k, br, a);
+    a.setUp();
+    b.setUp();
+    addAddress6(k, b, `fd00::${i}/64`);
+    p[i] = a;
+    h[i] = b;
+  }
+  clock.advance(3_000_000);
+  return { k, clock, R, br, h, p, H };
+}
+
+/** Neighbor solicitations for fd00::2 (to its solicited-node group) each host end receives while fn runs. */
+async function nsSeen(clock: VirtualClock, h: Interface[], fn: () => void): Promise<number[]> {
+  const counts = [0, 0, 0, 0];
+  const caps = [1, 2, 3].map((i) => {
+    const cap = h[i].capture();
+    const reading = (async () => {
+      for await (const f of cap) {
+        const d = f.data;
+        if (f.dir === "in" && d[0] === 0x33 && d[2] === 0xff && d[5] === 2 && d[12] === 0x86 && d[13] === 0xdd && d[20] === 58 && d[54] === 135) counts[i]++;
+      }
+    })();
+    return { cap, reading };
+  });
+  fn();
+  clock.advance(5_000_000);
+  await new Promise((r) => setImmediate(r));
+  for (const c of caps) {
+    await c.cap.stop();
+    await c.reading;
+  }
+  return counts;
+}
+
+test("bridge mldsnoop: with 3 hosts, an NS for host 2 reaches host 2's port only; a querier's port gets it too; the membership times out", async () => {
+  const { k, clock, R, br, h, p, H } = await bridged(true);
+  const mdb = bridgeMdb(k, br);
+  assert.ok(mdb.some((e) => e.mac === "33:33:ff:00:00:02" && e.iface.name === p[2].name && e.expiresInS > 250), JSON.stringify(mdb.map((e) => [e.mac, e.port, e.expiresInS])));
+  assert.ok(!mdb.some((e) => e.mac === "33:33:ff:00:00:02" && e.iface.name !== p[2].name), "learned on host 2's port only");
+  const s1 = H[1].socket("inet6", "dgram");
+  const seen = await nsSeen(clock, h, () => s1.sendto("x", "fd00::2", 9));
+  assert.ok(seen[2] >= 1, `host 2 is asked: ${seen}`);
+  assert.equal(seen[3], 0, `host 3 hears no NS for fd00::2: ${seen}`);
+  assert.ok(bridgeStats(k, br).mldSnooped >= 1);
+  // A querier on member 3: its port is a router port and gets every snooped group's traffic too.
+  p[3].receive(ether(RMAC, "33:33:00:00:00:01", 0x86dd, mldPacket(ROUTER, "ff02::1", query2("::", 1000))));
+  ndpDelete(k, H[1], "fd00::2"); // so that the next datagram solicits again
+  const withRouter = await nsSeen(clock, h, () => s1.sendto("x", "fd00::2", 9));
+  assert.ok(withRouter[2] >= 1 && withRouter[3] >= 1, `host 2 and the router port: ${withRouter}`);
+  // The hosts answered the query: renewed. Past the Multicast Address Listening Interval (260 s) with no query, gone: flooded.
+  clock.advance(200_000_000);
+  assert.ok(bridgeMdb(k, br).some((e) => e.mac === "33:33:ff:00:00:02"), "still within 260 s of the answer");
+  clock.advance(100_000_000);
+  assert.deepEqual(bridgeMdb(k, br), [], "timed out");
+  s1.close();
+  R.destroy();
+  assert.equal(k.vmstatZ().find((z) => z.name === "bridge_mdb")?.used ?? 0, 0, "the bridge's table went with it");
+  k.shutdown();
+});
+
+test("bridge without mldsnoop (the default): an NS for host 2 is flooded to every port", async () => {
+  const { k, clock, br, h, H } = await bridged(false);
+  assert.equal(bridgeMldSnoop(k, br), false, "off by default");
+  assert.equal(bridgeMdb(k, br).length, 0, "nothing learned");
+  const s1 = H[1].socket("inet6", "dgram");
+  const seen = await nsSeen(clock, h, () => s1.sendto("x", "fd00::2", 9));
+  assert.ok(seen[2] >= 1 && seen[3] >= 1, `both hear it: ${seen}`);
+  s1.close();
   k.shutdown();
 });
