@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { type VirtualClock, type Interface, type Kernel } from "../host/index.js";
 import { addAddress6, delAddress6, mldStats, mldGroups, ifmcstat, netstatSMld, addresses6, ndpDelete } from "../host/admin/inet6.js";
 import { bridgeAdd, bridgeMldSnoop, bridgeMdb, bridgeStats } from "../host/admin/bridge.js";
+import { Commands } from "../host/cli/commands.js";
 import { bootInet6, ip6Packet, cksum6, cat, parseIPv6, formatIPv6 } from "./helpers/inet6.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
 
@@ -350,5 +351,25 @@ test("bridge without mldsnoop (the default): an NS for host 2 is flooded to ever
   const seen = await nsSeen(clock, h, () => s1.sendto("x", "fd00::2", 9));
   assert.ok(seen[2] >= 1 && seen[3] >= 1, `both hear it: ${seen}`);
   s1.close();
+  k.shutdown();
+});
+
+test("shell: ifmcstat -i, netstat -s -p mld, ifconfig BRIDGE mldsnoop and mdb", async () => {
+  const { k, clock, R, br, p, H } = await bridged(false);
+  const cmds = new Commands(k);
+  const host = { name: "h1", vnet: H[1] };
+  const router = { name: "r", vnet: R };
+  assert.match(await cmds.exec(host, `ifmcstat -i ${H[1].interfaces().find((i) => i.name !== "lo0")!.name}`), /group ff02::1:ff00:1 refcnt 1 mode exclude\n\t\t\tmcast-macaddr 33:33:ff:00:00:01/);
+  assert.match(await cmds.exec(host, "netstat -s -p mld"), /^mld:\n\t0 messages received\n[^]*\t4 membership reports sent/);
+  assert.equal(await cmds.exec(router, `ifconfig ${br.name} mldsnoop`), "");
+  assert.equal(bridgeMldSnoop(k, br), true);
+  // Learned from the next reports: the hosts answer a query.
+  p[1].receive(ether(RMAC, "33:33:00:00:00:01", 0x86dd, mldPacket(ROUTER, "ff02::1", query2("::", 1000))));
+  clock.advance(2_000_000);
+  assert.match(await cmds.exec(router, `ifconfig ${br.name} mdb`), new RegExp(`^33:33:ff:00:00:03 ${p[3].name} 2[0-9][0-9]$`, "m"));
+  assert.match(await cmds.exec(router, `ifconfig ${br.name}`), /mldsnoop: \d+ memberships learned/);
+  assert.equal(await cmds.exec(router, `ifconfig ${br.name} -mldsnoop`), "");
+  assert.equal(await cmds.exec(router, `ifconfig ${br.name} mdb`), "", "forgotten when turned off");
+  await assert.rejects(cmds.exec(router, `ifconfig ${p[1].name} mldsnoop`), /is for bridges/);
   k.shutdown();
 });
