@@ -66,7 +66,12 @@ export class XlinkEnd {
     this.out = new FrameRing(opts.out);
     this.inRing = new FrameRing(opts.in);
     this.clock = kernel.clock instanceof ScheduleClock ? kernel.clock : undefined;
-    this.iface = createTap(kernel, vnet, { name: opts.name, mac: opts.mac, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) }, (ptr) => new TapInterface(kernel, ptr), "cross-partition link");
+    // Made in vnet0 and moved into the node's vnet, as Kernel.epair makes a local link's
+    // ends: the tap draws its MAC (overwritten below by the link's) from the vnet it is made
+    // in, and an epair end draws nothing from its node's random numbers. Made in the node's
+    // vnet it shifted every later draw there (MLD report delays, ports) against a run of one.
+    this.iface = createTap(kernel, kernel.vnet0, { name: opts.name, mac: opts.mac, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) }, (ptr) => new TapInterface(kernel, ptr), "cross-partition link");
+    if (vnet !== kernel.vnet0) this.iface.moveTo(vnet);
     this.iface.port.wire = { send: (f) => this.send(f), flush: () => this.out.publish() };
     this.iface.port.setCarrier(true);
   }
@@ -167,5 +172,8 @@ export class XlinkEnd {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.out.close();
+    // Its home is vnet0 (made there, see the constructor): it would go back there when its
+    // node's vnet goes, and stay. Destroyed here, as the topology destroys its epairs first.
+    if (this.iface.alive) this.iface.destroy();
   }
 }
