@@ -26,7 +26,7 @@ export { vnet_alloc, vnet_destroy, vnet_valid, vnet_count, vnet_first, vnet_next
 export { vnet_sysinit_register, sysinit_count } from "./kern/sysinit";
 export { kld_begin, kld_end, kld_purge, kld_sysuninit, kld_sysinit_count, kld_stop, kld_zones, kld_items, kld_callouts, kld_sockets } from "./kern/kern_linker";
 export { leak_count, leak_dropped, leak_entry, leak_reset } from "./kern/leak";
-export { arc4random, arc4random_uniform } from "./kern/random";
+export { arc4random, arc4random_uniform, random_vnet_state } from "./kern/random";
 export {
   mbuf_zone, mbuf_set_vnet_limit, mbuf_set_vnet_zlimit, mbuf_vnet_inuse, mbuf_vnet_fails, mbuf_stat, mbuf_stat_reset,
   m_get, m_gethdr, m_getcl, m_getjcl, m_cljget, m_free, m_freem, m_pullup, m_prepend, M_PREPEND, m_adj, m_split,

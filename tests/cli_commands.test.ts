@@ -283,7 +283,7 @@ describe("node commands", () => {
     const v = k.createVnet("v");
     const cmds = new Commands(k);
     const n = { name: "v", vnet: v };
-    assert.match((await fails(cmds, n, "frobnicate now")).message, /^frobnicate: unknown command \(commands: arp, capture, curl, ifconfig, iperf, /);
+    assert.match((await fails(cmds, n, "frobnicate now")).message, /^frobnicate: unknown command \(commands: arp, capture, curl, ifconfig, ifmcstat, iperf, /);
     assert.match((await fails(cmds, n, "toString")).message, /^toString: unknown command/);
     assert.match((await fails(cmds, n, `ping "10.0.0.1`)).message, /unterminated " quote/);
     assert.equal(await cmds.exec(n, "   "), "");

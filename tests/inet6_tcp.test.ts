@@ -48,6 +48,7 @@ async function transfer(k: Kernel, sv: Vnet, cv: Vnet, host: string, data: Buffe
 describe("TCP over IPv6", () => {
   test("4 MiB between two vnets over IPv6: SHA-256 equal, MSS from the IPv6 MTU (1500 - 40 - 20), nothing left", T, async () => {
     const { k, A, B } = await twoHosts6(1, suiteConfig(["if_epair", "inet6", "tcp"], "GENERIC"));
+    (k.clock as VirtualClock).advance(2_000_000); // the addresses' MLD report repeats (docs/mld.md) are out: no callout pending
     const stop = idleClock(k);
     k.reclaim();
     const before = snapshot(k);

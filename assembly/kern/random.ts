@@ -23,6 +23,15 @@ export function random_set_vnet_offset(off: usize): void {
   vnetStateOff = off;
 }
 
+/**
+ * Where vnet v keeps its stream (RANDOM_STATE_SIZE bytes): the host saves and puts back a
+ * stream around work whose draws it then undoes (a cut link's tap: its drawn MAC is replaced
+ * by the link's, and the draw must not shift the node's later numbers; host/scale/xlink.ts).
+ */
+export function random_vnet_state(v: usize): usize {
+  return v + vnetStateOff;
+}
+
 function splitmix(x: u64): u64 {
   x += 0x9e3779b97f4a7c15;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;

@@ -15,7 +15,7 @@
 // nd6.ts, errors to the quoted protocol's ctlinput, and logs echo replies and errors about
 // our own echo requests in the vnet's ping log (a page made by the first ping6; 84
 // records; the host drains it). Redirects go to nd6.ts, router solicitations and
-// advertisements to nd6_rtr.ts.
+// advertisements to nd6_rtr.ts, MLD queries and reports (130-132, 143) to mld6.ts.
 
 import {
   m_gethdr, m_getcl, m_freem, m_pullup, m_copydata, m_append, m_adj, m_dup, in_cksum, ticks, kmem_alloc, kmem_free, if_valid,
@@ -41,6 +41,7 @@ import { ip6proto_ctlinput } from "./ip6_input";
 import { nd6_ns_input, nd6_na_input, nd6_redirect_input } from "./nd6";
 import { nd6_rs_input, nd6_ra_input } from "./nd6_rtr";
 import { rl_check } from "../net/ratelimit";
+import { mld_input } from "./mld6";
 
 const srcbuf = memory.data(16, 8);
 const dstbuf = memory.data(16, 8);
@@ -226,6 +227,11 @@ export function icmp6_input(m: usize, off: u32): void {
   if (type == ND_ROUTER_ADVERT) {
     if (ifp == 0) return bad(m, ICP6S_BADLEN);
     nd6_ra_input(ifp, m, off, icmplen);
+    return;
+  }
+  if (type == 130 || type == 131 || type == 132 || type == 143) {
+    if (ifp == 0) return bad(m, ICP6S_BADLEN);
+    mld_input(ifp, m, off, icmplen); // MLD queries and reports (mld6.ts)
     return;
   }
   if (type == ICMP6_DST_UNREACH || type == ICMP6_PACKET_TOO_BIG || type == ICMP6_TIME_EXCEEDED || type == ICMP6_PARAM_PROB) {

@@ -21,7 +21,7 @@ import { zone_alloc, zone_free, callout_init, callout_reset, callout_stop } from
 import { Ifnet, IFF_LOOPBACK, IFT_ETHER, IFF_UP, IFF_RUNNING, if_lladdr } from "../sys/if";
 import { EEXIST, ENOENT, EINVAL, ENOMEM } from "../sys/errno";
 import {
-  in6_copy, in6_eq, in6_mask, in6_prefix_match, in6_matchlen, in6_is_solicited, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST,
+  in6_copy, in6_eq, in6_mask, in6_prefix_match, in6_matchlen, in6_is_solicited, in6_solicited, IN6_IS_ADDR_UNSPECIFIED, IN6_IS_ADDR_MULTICAST,
   IN6_IS_ADDR_LOOPBACK, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_V4MAPPED, IN6_IS_ALLNODES_LL, IN6_IS_ALLNODES_IL, IN6_IS_ALLROUTERS_LL,
 } from "../sys/in6";
 import {
@@ -32,6 +32,7 @@ import { nd6_is_router_if, nd6_rtr_ia_gone, nd6_rtr_ifdetach, nd6_no_dad } from 
 import { rt6_insert, rt6_flush, rt6_find } from "./in6_rmx";
 import { sl_remove } from "../net/tailq";
 import { nd6_dad_output, nd6_flush, nd6_na_unsolicited } from "./nd6";
+import { mld_join, mld_leave, mld_ifdetach } from "./mld6";
 
 @inline function ia(p: usize): In6Ifaddr {
   return changetype<In6Ifaddr>(p);
@@ -158,6 +159,7 @@ export function in6_eui64_iid(d: usize, mac: usize): void {
 }
 
 const lltmp = memory.data(16, 8);
+const soltmp = memory.data(16, 8); // a solicited-node group (a may be lltmp)
 
 /** in6_ifattach: an Ethernet interface that is up gets its link-local address (once). */
 export function in6_ifattach(ifp: usize): void {
@@ -255,8 +257,19 @@ export function in6_control_add(ifp: usize, a: usize, plen: u32, flags: u32, dad
       return r;
     }
   }
-  if (ii.if_type == IFT_ETHER && ifup(ifp) && !nd6_no_dad(ifp)) {
-    x.ia_flags |= IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC;
+  const dad = ii.if_type == IFT_ETHER && ifup(ifp) && !nd6_no_dad(ifp);
+  if (dad) x.ia_flags |= IN6_IFF_TENTATIVE | IN6_IFF_OPTIMISTIC; // before the join: its report goes from :: then (mld6.ts)
+  // RFC 4862 5.4.2: the solicited-node group is joined (and reported, mld6.ts) before the DAD probe.
+  if (ii.if_type == IFT_ETHER && !loop) {
+    in6_solicited(soltmp, a);
+    if (mld_join(ifp, soltmp) != 0) {
+      rt6_flush(p, 0);
+      unlinkAddr(p);
+      zone_free(Inet6Globals.iaZone, p);
+      return -ENOMEM;
+    }
+  }
+  if (dad) {
     if (daddelay != 0) callout_reset(p + IA6_CALLOUT, daddelay, nd6_dad_start.index, p);
     else {
       callout_reset(p + IA6_CALLOUT, ND6_RETRANS_US, nd6_dad_timer.index, p);
@@ -277,6 +290,10 @@ function freeAddr(p: usize): void {
   const x = ia(p);
   const ifp = x.ia_ifp;
   callout_stop(p + IA6_CALLOUT);
+  if (changetype<Ifnet>(ifp).if_type == IFT_ETHER && (changetype<Ifnet>(ifp).if_flags & IFF_LOOPBACK) == 0) {
+    in6_solicited(soltmp, ia6_addr(p));
+    mld_leave(ifp, soltmp);
+  }
   unlinkAddr(p);
   rt6_flush(p, 0);
   // Neighbours of the prefix go unless another address of ifp still covers them.
@@ -311,6 +328,8 @@ export function in6_control_del(ifp: usize, a: usize): i32 {
 /** The interface is leaving the vnet (or going away): its addresses, routes and neighbours go. */
 export function in6_ifdetach(ifp: usize): void {
   nd6_rtr_ifdetach(ifp);
+  mld_ifdetach(ifp); // its groups go silently first: the addresses' leaves below find none
+
   while (in6_ifaddr_first(ifp) != 0) freeAddr(in6_ifaddr_first(ifp));
   rt6_flush(0, ifp);
   nd6_flush(ifp, 0, 0);

@@ -8,7 +8,7 @@
 //
 // Files: ip6_var.ts (per-vnet block, counters, structures), in6.ts (addresses, link-local,
 // DAD, source selection), in6_rmx.ts (routes), nd6.ts (Neighbor Discovery), nd6_rtr.ts
-// (router discovery, SLAAC, advertising), ip6_input.ts
+// (router discovery, SLAAC, advertising), mld6.ts (MLD listener), ip6_input.ts
 // (input, extension headers, forwarding, protocol switch), ip6_output.ts (output,
 // fragmentation), frag6.ts (reassembly), icmp6.ts (ICMPv6 and the ping6 service). Wire
 // formats are in sys/in6.ts; checksums (in6_pseudo) are the kernel's, shared with IPv4.
@@ -39,7 +39,7 @@ import {
 } from "../sys/in6";
 import {
   Inet6Globals, Inet6Vnet, VV6, V6, INET6_VNET_SIZE, IA6_SIZE, ND6_SIZE, IP6Q_SIZE, IP6STAT_OFF, ICMP6STAT_OFF, ND6STAT_OFF,
-  IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst, NDLLT_OFF, IP6_MAXFRAGS, IP6_MAXFRAGPACKETS,
+  IP6S_COUNT, ICP6S_COUNT, ND6S_COUNT, MLDSTAT_OFF, MLDS_COUNT, INM_SIZE, ICMP6_ERRPPSLIMIT, Rt6entry, rt6_dst, NDLLT_OFF, IP6_MAXFRAGS, IP6_MAXFRAGPACKETS,
   IP6_MAXFRAGSPERPACKET, IP6_MAXFRAGQ_ZONE, rtab6, NDI_SIZE, DR_SIZE, PR_SIZE, ND6_ADV_PFX_REC, ND6_ADV_PREFIX_MAX,
 } from "./ip6_var";
 import {
@@ -52,6 +52,7 @@ import { nd6_flush_all, nd6_fill, nd6_delete, nd6_add_static, ND6_REC } from "./
 import { ip6_input, ip6proto_reset, ip6proto_register_internal, ip6proto_upper_count, ip6proto_register, ip6proto_unregister, ip6proto_holder } from "./ip6_input";
 import { in6_linkscope, ip6_output, in6_selectsrc, in6_rtmtu, in6_rttso, pfil6_set_off } from "./ip6_output";
 import { in6_localip } from "./in6";
+import { mld_ifup, mld_ifdetach, mld_fill, INM_REC } from "./mld6";
 import { frag6_flush_all, frag6_set_maxfragpackets } from "./frag6";
 import { icmp6_input, icmp6_error, ping6_send, ping6_log_read, ping6_log_dropped, ping6_log_free, LOG6_CAP, LOG6_REC } from "./icmp6";
 export { kmod_heap_top } from "../kmod/kmod";
@@ -121,6 +122,7 @@ function inet6_vnet_uninit(): void {
   rt6_flush_all();
   nd6_flush_all();
   frag6_flush_all();
+  mld_ifdetach(0);
   ping6_log_free();
   V6().up = 0;
 }
@@ -134,6 +136,7 @@ function inet6_ifdeparture(ifp: usize): void {
 /** EVENT_IFNET_ARRIVAL and EVENT_IFNET_UP: an Ethernet interface that is up gets its link-local address. */
 function inet6_ifup(ifp: usize): void {
   if (V6().up == 0) return;
+  mld_ifup(ifp); // groups joined while it was down are reported now (before the link-local's own join)
   in6_ifattach(ifp);
   nd6_rtr_ifup(ifp); // solicit routers (a host) or start advertising (a router)
 }
@@ -151,6 +154,8 @@ function destroyZones(): void {
   if (Inet6Globals.ndiZone != 0) zone_destroy(Inet6Globals.ndiZone, false);
   if (Inet6Globals.drZone != 0) zone_destroy(Inet6Globals.drZone, false);
   if (Inet6Globals.prZone != 0) zone_destroy(Inet6Globals.prZone, false);
+  if (Inet6Globals.inmZone != 0) zone_destroy(Inet6Globals.inmZone, false);
+  Inet6Globals.inmZone = 0;
   Inet6Globals.ndiZone = 0;
   Inet6Globals.drZone = 0;
   Inet6Globals.prZone = 0;
@@ -189,8 +194,9 @@ export function modevent(what: i32): i32 {
     Inet6Globals.ndiZone = zone_create("nd_ifinfo", NDI_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 1024);
     Inet6Globals.drZone = zone_create("nd_defrouter", DR_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 64);
     Inet6Globals.prZone = zone_create("nd_prefix", PR_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 256);
+    Inet6Globals.inmZone = zone_create("in6_multi", INM_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 4096);
     if (Inet6Globals.iaZone == 0 || Inet6Globals.rtZone == 0 || Inet6Globals.ndZone == 0 || Inet6Globals.qZone == 0 ||
-        Inet6Globals.ndiZone == 0 || Inet6Globals.drZone == 0 || Inet6Globals.prZone == 0) {
+        Inet6Globals.ndiZone == 0 || Inet6Globals.drZone == 0 || Inet6Globals.prZone == 0 || Inet6Globals.inmZone == 0) {
       destroyZones();
       vnet_data_free(<u32>off, INET6_VNET_SIZE);
       return ENOMEM;
@@ -398,7 +404,16 @@ export function inet6_rtr_fill(v: usize, what: u32): i32 {
   return <i32>n;
 }
 
-/** Counter i of group (0 ip6stat, 1 icmp6stat, 2 nd6); -1 when out of range. */
+/** ifmcstat: ifp's MLD groups as INM_REC-byte records at buf 0 (mld6.ts); how many (-1: bad ifp). */
+export function inet6_mld_fill(ifp: usize): i32 {
+  if (!ifpOk(ifp)) return -1;
+  const old = CURVNET_SET(changetype<Ifnet>(ifp).if_vnet);
+  const n = mld_fill(ifp, tbuf, BUF_BYTES / INM_REC);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+/** Counter i of group (0 ip6stat, 1 icmp6stat, 2 nd6, 3 mld); -1 when out of range. */
 export function inet6_stat(v: usize, group: u32, i: u32): f64 {
   if (!V_up(v)) return -1;
   let off: u32;
@@ -412,6 +427,9 @@ export function inet6_stat(v: usize, group: u32, i: u32): f64 {
   } else if (group == 2) {
     off = ND6STAT_OFF;
     n = ND6S_COUNT;
+  } else if (group == 3) {
+    off = MLDSTAT_OFF;
+    n = MLDS_COUNT;
   } else return -1;
   if (i >= n) return -1;
   return <f64>load<u64>(VV6(v) + off + (<usize>i << 3));

@@ -6,6 +6,7 @@
 //   [0, IN6V_SIZE)     struct Inet6Vnet (lists, knobs, rate limiter)
 //   IP6STAT_OFF        ip6stat   (IP6S_COUNT u64)
 //   ICMP6STAT_OFF      icmp6stat (ICP6S_COUNT u64: fixed counters, then in/out histograms)
+//   MLDSTAT_OFF        mldstat   (MLDS_COUNT u64; mld6.ts)
 //   NDHASH_OFF         neighbour cache hash heads (ND_HASH_SIZE pointers)
 //   NDLLT_OFF          the neighbour cache's bound and eviction lists (sys/llatbl.ts Llt)
 
@@ -88,6 +89,22 @@ export const ND6S_RAOUT: u32 = 13; // router advertisements sent
 export const ND6S_RAIN: u32 = 14; // router advertisements accepted (a host's)
 export const ND6S_RTRFULL: u32 = 15; // a router or prefix not listed: the list at its bound
 export const ND6S_COUNT: u32 = 16;
+
+// mldstat (FreeBSD struct mldstat names, mld6.ts): what a listener heard and sent
+export const MLDS_RCV_TOTAL: u32 = 0; // MLD messages received (queries and reports)
+export const MLDS_RCV_TOOSHORT: u32 = 1; // shorter than their type needs
+export const MLDS_RCV_BADTTL: u32 = 2; // hop limit not 1 (RFC 3810 5.1.14, 5.2.14)
+export const MLDS_RCV_NORA: u32 = 3; // no router alert hop-by-hop option (RFC 3810 5)
+export const MLDS_RCV_V1_QUERIES: u32 = 4; // MLDv1 (RFC 2710) queries accepted
+export const MLDS_RCV_V2_QUERIES: u32 = 5; // MLDv2 queries accepted
+export const MLDS_RCV_BADQUERIES: u32 = 6; // queries refused: source not link-local, group not multicast
+export const MLDS_RCV_GEN_QUERIES: u32 = 7; // general queries accepted
+export const MLDS_RCV_GROUP_QUERIES: u32 = 8; // group-specific (and group-and-source) queries accepted
+export const MLDS_RCV_REPORTS: u32 = 9; // reports heard (a listener ignores them)
+export const MLDS_RCV_BADREPORTS: u32 = 10; // reports refused: source neither link-local nor ::
+export const MLDS_SND_REPORTS: u32 = 11; // reports sent (state changes, answers, leaves)
+export const MLDS_SND_LEAVES: u32 = 12; // of them, the leaves (TO_IN {})
+export const MLDS_COUNT: u32 = 13;
 
 /** The histogram slot of an ICMPv6 type. */
 export function icmp6_hist(t: u8): u32 {
@@ -336,6 +353,23 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
 @inline export function q6_src(p: usize): usize { return p + offsetof<Ip6q>("q_src0"); }
 @inline export function q6_dst(p: usize): usize { return p + offsetof<Ip6q>("q_dst0"); }
 
+/** struct in6_multi: a group an interface listens to (mld6.ts), on the vnet's list. */
+@unmanaged export class In6Multi {
+  inm_next: usize;
+  inm_ifp: usize;
+  inm_refcount: u32; // addresses that want it (0: leaving, kept until the leave reports are out)
+  inm_scrv: u32; // state-change reports still to send (RFC 3810 6.1: [Robustness Variable] in all)
+  inm_sctype: u32; // the record of the pending state change: CHANGE_TO_EXCLUDE (join), CHANGE_TO_INCLUDE (leave)
+  inm_qver: u32; // an answer to a query is due: 1 MLDv1 (RFC 2710), 2 MLDv2; 0 none
+  inm_addr0: u64; // the group (16 bytes, network order)
+  inm_addr1: u64;
+  // then the state-change callout at INM_SC_CALLOUT, the query-answer callout at INM_Q_CALLOUT
+}
+export const INM_SC_CALLOUT: usize = (offsetof<In6Multi>() + 7) & ~7;
+export const INM_Q_CALLOUT: usize = INM_SC_CALLOUT + CALLOUT_SIZE;
+export const INM_SIZE: u32 = <u32>(INM_Q_CALLOUT + CALLOUT_SIZE);
+@inline export function inm_addr(p: usize): usize { return p + offsetof<In6Multi>("inm_addr0"); }
+
 /** The per-vnet part of the module (at offset 0 of its VNET space). */
 @unmanaged export class Inet6Vnet {
   ia_head: usize; // every address of the vnet
@@ -375,6 +409,8 @@ export const IP6Q_SIZE: u32 = <u32>(IP6Q_CALLOUT + CALLOUT_SIZE);
   pr_count: u32;
   ndi_mtu: u32; // interfaces whose IPv6 link MTU an RA lowered: 0 keeps in6_ifmtu one load
   accept_rtadv: u32; // net.inet6.ip6.accept_rtadv: the default for interfaces that get RD state
+  inm_head: usize; // every group of every interface (In6Multi, mld6.ts)
+  inm_count: u32;
 }
 if (offsetof<Inet6Vnet>("icmp6_last") != offsetof<Inet6Vnet>("icmp6_credit") + 8) ERROR("Inet6Vnet: the rate limiter's bucket fields moved apart");
 
@@ -383,7 +419,8 @@ export const IP6STAT_OFF: u32 = IN6V_SIZE;
 export const ICMP6STAT_OFF: u32 = IP6STAT_OFF + IP6S_COUNT * 8;
 export const ND6STAT_OFF: u32 = ICMP6STAT_OFF + ICP6S_COUNT * 8;
 export const ND_HASH_SIZE: u32 = 64;
-export const NDHASH_OFF: u32 = ND6STAT_OFF + ND6S_COUNT * 8;
+export const MLDSTAT_OFF: u32 = ND6STAT_OFF + ND6S_COUNT * 8;
+export const NDHASH_OFF: u32 = MLDSTAT_OFF + MLDS_COUNT * 8;
 export const NDLLT_OFF: u32 = (NDHASH_OFF + ND_HASH_SIZE * 4 + 7) & ~7;
 export const INET6_VNET_SIZE: u32 = NDLLT_OFF + LLT_SIZE;
 
@@ -399,6 +436,7 @@ export class Inet6Globals {
   static ndiZone: usize = 0;
   static drZone: usize = 0;
   static prZone: usize = 0;
+  static inmZone: usize = 0;
 }
 
 /** The current vnet's IPv6 route table (struct rtable). */
@@ -426,6 +464,11 @@ export class Inet6Globals {
 
 @inline export function ICMP6STAT_INC(i: u32): void {
   const p = VNET(Inet6Globals.voff + ICMP6STAT_OFF) + (<usize>i << 3);
+  store<u64>(p, load<u64>(p) + 1);
+}
+
+@inline export function MLDSTAT_INC(i: u32): void {
+  const p = VNET(Inet6Globals.voff + MLDSTAT_OFF) + (<usize>i << 3);
   store<u64>(p, load<u64>(p) + 1);
 }
 

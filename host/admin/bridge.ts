@@ -28,6 +28,8 @@ export interface BridgeExports {
   bridge_count(): number;
   bridge_now(): number;
   bridge_inherit_mac(v: number, value: number): number;
+  bridge_mldsnoop(bifp: number, on: number): number;
+  bridge_mdb_list(bifp: number): number;
 }
 
 /** One entry of a bridge's address table. */
@@ -44,7 +46,7 @@ export interface BridgeAddr {
 
 export const BRIDGE_STATS = [
   "forwarded", "flooded", "local", "dropSamePort", "dropBad", "dropNoMem", "dropLoop", "dropNoPort",
-  "learned", "moved", "tableFull", "expired",
+  "learned", "moved", "tableFull", "expired", "mldSnooped", "mldLearned",
 ] as const;
 export type BridgeCounters = Record<(typeof BRIDGE_STATS)[number], number>;
 
@@ -253,12 +255,55 @@ export function bridgeStats(kernel: Kernel, bridge: Interface): BridgeStats {
   return out;
 }
 
+/**
+ * ifconfig BRIDGE [-]mldsnoop: MLD snooping (assembly/modules/if_bridge/bridge_mld.ts; docs/mld.md).
+ * Off by default, as FreeBSD's if_bridge: every multicast frame is flooded. On, IPv6
+ * multicast to a group some member reported goes to that group's listeners and to members
+ * where a querier was heard only. Sets it when `on` is given; returns the value.
+ */
+export function bridgeMldSnoop(kernel: Kernel, bridge: Interface, on?: boolean): boolean {
+  const what = `ifconfig ${nameOf(bridge)} ${on === false ? "-" : ""}mldsnoop`;
+  const b = bridgeOf(kernel, bridge, what);
+  if (on !== undefined && typeof on !== "boolean") throw new ConfigError(`${what}: on must be a boolean, got ${show(on)}`);
+  const r = kernel.enter(() => b.bridge_mldsnoop(bridge.ptr, on === undefined ? -1 : on ? 1 : 0));
+  if (r < 0) throw new KernelError(what, -Errno.EINVAL);
+  return r === 1;
+}
+
+/** One membership MLD snooping learned: a member listens to the groups with this Ethernet address. */
+export interface BridgeMdbEntry {
+  /** The groups' Ethernet address (33:33 and the group's low 32 bits, RFC 2464 7). */
+  mac: string;
+  port: string;
+  iface: Interface;
+  /** Seconds until it times out (the Multicast Address Listening Interval, 260 s, from the last report). */
+  expiresInS: number;
+}
+
+/** The groups MLD snooping learned (bridge mdb), at most 384. */
+export function bridgeMdb(kernel: Kernel, bridge: Interface): BridgeMdbEntry[] {
+  const b = bridgeOf(kernel, bridge, `bridge mdb ${nameOf(bridge)}`);
+  const n = kernel.enter(() => b.bridge_mdb_list(bridge.ptr));
+  const dv = kernel.dv();
+  const base = b.bridge_rtbuf();
+  const out: BridgeMdbEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = base + i * 16;
+    const g = new Uint8Array(kernel.memory.buffer, r, 4).slice();
+    const iface = new Interface(kernel, dv.getUint32(r + 4, true));
+    out.push({ mac: formatMac(new Uint8Array([0x33, 0x33, ...g])), port: iface.name, iface, expiresInS: Math.ceil(dv.getFloat64(r + 8, true)) });
+  }
+  return out.reverse(); // oldest first
+}
+
 /** `ifconfig bridge0 addr`: one line per entry, as FreeBSD prints it. */
 export function bridgeAddrText(kernel: Kernel, bridge: Interface): string {
   return bridgeAddrs(kernel, bridge)
     .map((a) => `${a.mac} Vlan1 ${a.port} ${a.expiresInS} flags=${a.static ? "1<STATIC>" : "0<>"}`)
     .join("\n");
 }
+
+const b = (kernel: Kernel, bridge: Interface) => bridgeMldSnoop(kernel, bridge);
 
 /** `ifconfig bridge0`: the interface, its table parameters and members, and the counters. */
 export function bridgeText(kernel: Kernel, bridge: Interface): string {
@@ -274,6 +319,7 @@ export function bridgeText(kernel: Kernel, bridge: Interface): string {
     lines.push(`\t        in ${p.ipackets} packets ${p.ibytes} bytes ${p.dropped} dropped, out ${p.opackets} packets ${p.obytes} bytes ${p.flooded} flooded ${p.oerrors} errors`);
   }
   lines.push(`\tforwarded ${s.forwarded} flooded ${s.flooded} local ${s.local} learned ${s.learned} moved ${s.moved} expired ${s.expired}`);
+  if (b(kernel, bridge)) lines.push(`\tmldsnoop: ${s.mldLearned} memberships learned, ${s.mldSnooped} frames sent to listeners only`);
   lines.push(`\tdropped: same port ${s.dropSamePort} bad ${s.dropBad} no memory ${s.dropNoMem} loop ${s.dropLoop} no port ${s.dropNoPort} table full ${s.tableFull}`);
   return lines.join("\n");
 }

@@ -37,6 +37,7 @@ export interface Inet6Exports {
   inet6_advertise(ifp: number, on: number, npfx: number, maxint: number, minint: number, lifetime: number, mtu: number, hlim: number): number;
   inet6_nd_ifinfo(ifp: number): number;
   inet6_rtr_fill(v: number, what: number): number;
+  inet6_mld_fill(ifp: number): number;
 }
 
 function fail(what: string, r: number, why?: string): never {
@@ -591,6 +592,87 @@ export function nd6Stats(kernel: Kernel, vnet: Vnet): Nd6Stats {
   const out = {} as Nd6Stats;
   ND6STATS.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 2, i)));
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// MLD (assembly/netinet6/mld6.ts): netstat -s -p mld, ifmcstat
+
+export const MLDSTATS = [
+  "rcvTotal", "rcvTooshort", "rcvBadttl", "rcvNora", "rcvV1Queries", "rcvV2Queries", "rcvBadqueries", "rcvGenQueries",
+  "rcvGroupQueries", "rcvReports", "rcvBadreports", "sndReports", "sndLeaves",
+] as const;
+export type MldStats = Record<(typeof MLDSTATS)[number], number>;
+
+export function mldStats(kernel: Kernel, vnet: Vnet): MldStats {
+  checkVnet(kernel, vnet, "netstat -s -p mld");
+  const x = inet6(kernel, "netstat -s -p mld");
+  const out = {} as MldStats;
+  MLDSTATS.forEach((n, i) => (out[n] = x.inet6_stat(vnet.ptr, 3, i)));
+  return out;
+}
+
+/** One multicast group an interface listens to (ifmcstat). */
+export interface MldGroup {
+  group: string;
+  /** Addresses that want it; 0 while its leave reports are still going out. */
+  refs: number;
+  /** State-change reports (join or leave) still to send. */
+  pending: number;
+  /** An answer to a query is due: "v1", "v2", or undefined. */
+  answerDue?: "v1" | "v2";
+}
+
+const INM_REC = 32;
+
+/** The groups iface listens to by MLD (ff02::1, joined by every node and never reported, is not listed). */
+export function mldGroups(kernel: Kernel, iface: Interface): MldGroup[] {
+  checkInterface(kernel, iface, "ifmcstat");
+  const x = inet6(kernel, "ifmcstat");
+  const n = x.inet6_mld_fill(iface.ptr);
+  if (n < 0) fail(`ifmcstat -i ${iface.name}`, -22, "the interface is not in a vnet with IPv6 up");
+  const b = new Uint8Array(kernel.memory.buffer, x.inet6_buf(), n * INM_REC).slice();
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: MldGroup[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = i * INM_REC;
+    const q = dv.getUint32(o + 28, true);
+    out.push({ group: formatIPv6(b.slice(o, o + 16)), refs: dv.getUint32(o + 20, true), pending: dv.getUint32(o + 24, true), ...(q ? { answerDue: q === 1 ? "v1" as const : "v2" as const } : {}) });
+  }
+  return out.reverse(); // oldest first
+}
+
+/** ifmcstat [-i IF] in FreeBSD's shape: per interface its inet6 groups, MLD version and references. */
+export function ifmcstat(kernel: Kernel, vnet: Vnet, only?: string): string {
+  const lines: string[] = [];
+  for (const ifc of vnet.interfaces()) {
+    if (only !== undefined && ifc.name !== only) continue;
+    const g = mldGroups(kernel, ifc);
+    if (g.length === 0) continue;
+    lines.push(`${ifc.name}:`, "\tmldv2 flags=0 rv 2 qi 125 qri 10 uri 1");
+    for (const e of g) lines.push(`\t\tgroup ${e.group}${e.refs === 0 ? " leaving" : ""} refcnt ${e.refs} mode exclude${e.pending ? ` pending ${e.pending}` : ""}`, `\t\t\tmcast-macaddr 33:33:${[...parseIPv6(e.group, "group").subarray(12)].map((v) => v.toString(16).padStart(2, "0")).join(":")}`);
+  }
+  return lines.join("\n");
+}
+
+/** netstat -s -p mld, in FreeBSD's wording where it has one. */
+export function netstatSMld(kernel: Kernel, vnet: Vnet): string {
+  const s = mldStats(kernel, vnet);
+  return [
+    "mld:",
+    `\t${s.rcvTotal} messages received`,
+    `\t${s.rcvTooshort} messages received with too few bytes`,
+    `\t${s.rcvBadttl} messages received with wrong TTL`,
+    `\t${s.rcvNora} messages received without Router Alert`,
+    `\t${s.rcvV1Queries} V1 listener queries received`,
+    `\t${s.rcvV2Queries} V2 listener queries received`,
+    `\t${s.rcvBadqueries} messages received with invalid queries`,
+    `\t${s.rcvGenQueries} general queries received`,
+    `\t${s.rcvGroupQueries} group queries received`,
+    `\t${s.rcvReports} membership reports received`,
+    `\t${s.rcvBadreports} membership reports received with invalid source`,
+    `\t${s.sndReports} membership reports sent`,
+    `\t${s.sndLeaves} of them leaves (TO_IN {})`,
+  ].join("\n");
 }
 
 /** netstat -s -p ip6|icmp6, in FreeBSD's wording. */

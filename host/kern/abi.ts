@@ -47,6 +47,8 @@ export interface KernelExports {
   vnet_zombies(): number;
   /** vnets made so far whose data block came on pages fresh from memory.grow (only the pieces holding something written). */
   vnet_fresh(): number;
+  /** Where vnet v's random stream lives (16 bytes), to save and put back around draws the host undoes. */
+  random_vnet_state(v: number): number;
   vnet_id(v: number): number;
   vnet_pages(v: number): number;
   vnet_base(v: number): number;

@@ -105,7 +105,15 @@ export class XlinkEnd {
     this.out = new FrameRing(opts.out);
     this.inRing = new FrameRing(opts.in);
     this.clock = kernel.clock instanceof ScheduleClock ? kernel.clock : undefined;
+    // The tap draws a MAC from its vnet's random stream when it is made, and the link's MAC
+    // replaces it; a local link's epair end draws nothing from its node's stream. So the
+    // node's stream is put back after the tap is made: else every later draw there (MLD
+    // report delays, ports) is shifted against a run of one worker. (Made in vnet0 and moved
+    // instead, its ring would stay charged to vnet0, which a 600-link cut fills.)
+    const rnd = kernel.k.random_vnet_state(vnet.ptr);
+    const saved = kernel.memory.buffer.slice(rnd, rnd + 16);
     this.iface = createTap(kernel, vnet, { name: opts.name, mac: opts.mac, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) }, (ptr) => new TapInterface(kernel, ptr), "cross-partition link");
+    new Uint8Array(kernel.memory.buffer, rnd, 16).set(new Uint8Array(saved));
     this.iface.port.wire = { send: (f) => this.send(f), flush: () => this.out.publish() };
     this.iface.port.setCarrier(true);
   }
@@ -235,5 +243,7 @@ export class XlinkEnd {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.out.close();
+    // Destroyed with the link, as the topology destroys its epairs before the vnets.
+    if (this.iface.alive) this.iface.destroy();
   }
 }

@@ -23,11 +23,12 @@ import { isIPv6Text, splitZone, mask4 as maskOf } from "../lib/addr.js";
 import { netstatSTcp, tcpConnections, tcpProto } from "../admin/tcp.js";
 import {
   ifconfigInet6Lines, addAddress6, delAddress6, addRoute6, delRoute6, routeGet6, netstatRn6, netstatS6, ndpAn, ndpAdd, ndpDelete,
+  netstatSMld, ifmcstat,
 } from "../admin/inet6.js";
 import { sockstat, formatSockstat, type SockAddr } from "../sockets/socket.js";
 import { ping, traceroute } from "../admin/ping.js";
 import { formatTable } from "../lib/format.js";
-import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel } from "../admin/bridge.js";
+import { bridgeText, bridgeAddrText, bridgeAdd, bridgeDel, bridgeMldSnoop, bridgeMdb } from "../admin/bridge.js";
 import {
   CommandError, tokenize, getopt, number, duration, probability, rate,
 } from "./args.js";
@@ -250,7 +251,7 @@ function ifconfigOne(c: Call, i: Interface): string {
   return lines.join("\n");
 }
 
-const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [inet6 A/P [alias | -alias]] [inet6 [-]accept_rtadv | [-]no_dad] [promisc | -promisc] [[-]rxcsum | [-]txcsum | [-]tso4 | [-]rxcsum6 | [-]txcsum6 | [-]tso6 | [-]tso] | BRIDGE [addr] [addm IF] [deletem IF]]";
+const IFCONFIG_USAGE = "ifconfig [-a | -l | IF [up] [down] [mtu N] [inet A/P [alias | -alias]] [inet6 A/P [alias | -alias]] [inet6 [-]accept_rtadv | [-]no_dad] [promisc | -promisc] [[-]rxcsum | [-]txcsum | [-]tso4 | [-]rxcsum6 | [-]txcsum6 | [-]tso6 | [-]tso] | BRIDGE [addr] [mdb] [addm IF] [deletem IF] [[-]mldsnoop]]";
 
 function ifconfig(c: Call): string {
   const { opts, args } = getopt(c.cmd, c.argv, "al", IFCONFIG_USAGE);
@@ -326,6 +327,14 @@ function ifconfig(c: Call): string {
         }
         break;
       }
+      case "mldsnoop":
+      case "-mldsnoop":
+        if (i.type !== "bridge") throw new CommandError(`ifconfig: ${word} is for bridges; ${i.name} is not one`);
+        bridgeMldSnoop(c.kernel, i, word === "mldsnoop");
+        break;
+      case "mdb":
+        if (i.type !== "bridge") throw new CommandError(`ifconfig: ${word} is for bridges; ${i.name} is not one`);
+        return bridgeMdb(c.kernel, i).map((e) => `${e.mac} ${e.port} ${e.expiresInS}`).join("\n");
       case "addr":
       case "addm":
       case "deletem": {
@@ -458,9 +467,9 @@ function formatMask(plen: number): string {
   return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join(".");
 }
 
-const NETSTAT_USAGE = "netstat -rn [-f inet|inet6] | -an | -i | -s [-p ip|icmp|arp|udp|tcp|ip6|icmp6]";
-const NETSTAT_PROTOS = ["ip", "icmp", "arp", "udp", "tcp", "ip6", "icmp6"] as const;
-const PROTO_MODULE: Record<string, string> = { ip: "inet", icmp: "inet", arp: "inet", ip6: "inet6", icmp6: "inet6" };
+const NETSTAT_USAGE = "netstat -rn [-f inet|inet6] | -an | -i | -s [-p ip|icmp|arp|udp|tcp|ip6|icmp6|mld]";
+const NETSTAT_PROTOS = ["ip", "icmp", "arp", "udp", "tcp", "ip6", "icmp6", "mld"] as const;
+const PROTO_MODULE: Record<string, string> = { ip: "inet", icmp: "inet", arp: "inet", ip6: "inet6", icmp6: "inet6", mld: "inet6" };
 
 function bsdAddr(sa: SockAddr | undefined): string {
   if (!sa || (sa.family !== "inet" && sa.family !== "inet6")) return "*.*";
@@ -490,7 +499,7 @@ function netstat(c: Call): string {
     }
     const want = p === undefined ? NETSTAT_PROTOS.filter((x) => loaded(c.kernel, PROTO_MODULE[x] ?? x)) : [p as (typeof NETSTAT_PROTOS)[number]];
     return want
-      .map((x) => (x === "tcp" ? netstatSTcp(c.kernel, c.vnet) : x === "ip6" || x === "icmp6" ? netstatS6(c.kernel, c.vnet, x) : netstatS(c.kernel, c.vnet, x)))
+      .map((x) => (x === "tcp" ? netstatSTcp(c.kernel, c.vnet) : x === "ip6" || x === "icmp6" ? netstatS6(c.kernel, c.vnet, x) : x === "mld" ? netstatSMld(c.kernel, c.vnet) : netstatS(c.kernel, c.vnet, x)))
       .join("\n");
   }
   if (opts.has("a") || opts.size === 0 || (opts.size === 1 && opts.has("n"))) {
@@ -838,6 +847,16 @@ function rtadvd(c: Call): string {
   return "";
 }
 
+const IFMCSTAT_USAGE = "ifmcstat [-i IF]";
+
+function ifmcstatCmd(c: Call): string {
+  const { opts, args } = getopt(c.cmd, c.argv, "i:", IFMCSTAT_USAGE);
+  noMore(c, args, IFMCSTAT_USAGE);
+  if (!loaded(c.kernel, "inet6")) throw new CommandError("ifmcstat: this kernel has no IPv6 (no inet6 module)");
+  const only = opts.get("i");
+  return ifmcstat(c.kernel, c.vnet, only === undefined ? undefined : iface(c, only as string).name);
+}
+
 // ---------------------------------------------------------------------------------------
 
 const COMMANDS: Record<string, Command> = {
@@ -849,6 +868,7 @@ const COMMANDS: Record<string, Command> = {
   ping: { usage: PING_USAGE, summary: "ICMP echo (fails when no reply comes back)", run: pingCmd },
   ping6: { usage: PING_USAGE.replace(/^ping/, "ping6"), summary: "ICMPv6 echo (fails when no reply comes back)", run: pingCmd },
   ndp: { usage: NDP_USAGE, summary: "the IPv6 neighbour cache (-r: default routers, -p: prefixes)", run: ndp },
+  ifmcstat: { usage: IFMCSTAT_USAGE, summary: "the IPv6 multicast groups each interface listens to (MLD)", run: ifmcstatCmd },
   rtadvd: { usage: RTADVD_USAGE, summary: "IPv6 router advertisements on an interface (prefixes for SLAAC hosts)", run: rtadvd },
   traceroute: { usage: TRACEROUTE_USAGE, summary: "the path to a host (ICMP probes)", run: tracerouteCmd },
   traceroute6: { usage: TRACEROUTE_USAGE.replace(/^traceroute/, "traceroute6"), summary: "the path to an IPv6 host (ICMPv6 probes)", run: tracerouteCmd },

@@ -8,7 +8,7 @@ import { Kernel, KernelError, ping, type Interface, type Vnet, type VirtualClock
 import { netFor, type NetSocket } from "../../host/node/net.js";
 import { sysctlSet } from "../../host/admin/sysctl.js";
 import {
-  addAddress6, addresses6, addRoute6, delRoute6, routes6, routeGet6, ndpTable, ndpAn, ndpAdd, ndpDelete, parseIPv6, netstatRn6, setForwarding6, ifconfigInet6Lines,
+  addAddress6, addresses6, mldGroups, addRoute6, delRoute6, routes6, routeGet6, ndpTable, ndpAn, ndpAdd, ndpDelete, parseIPv6, netstatRn6, setForwarding6, ifconfigInet6Lines,
 } from "../../host/admin/inet6.js";
 import { setAcceptRtadv, setNoDad, ndpR } from "../../host/admin/rtadv.js";
 import { parseMac } from "../../host/admin/ifnet.js";
@@ -343,7 +343,41 @@ conformanceTest("addr6__addr6_invalid_addr", () => withJails(k, async (j) => {
 conformanceTest("addr6__anycast_raw_addr", async () => {});
 
 // mld.sh
-conformanceTest("mld__mldraw01", async () => {});
+conformanceTest("mld__mldraw01", () => withJails(k, async (j) => {
+  const { b, ea, eb } = pair(j, "mld_raw01");
+  void b;
+  addAddress6(k, ea, "2001:db8:6666::1:1/64");
+  addAddress6(k, eb, "2001:db8:6666::2:1/64");
+  clock().advance(3_000_000); // sleep 3
+  // mld.py --mldraw01: an MLDv1 general query (ICMPv6MLQuery, Maximum Response Delay 10000 ms)
+  // to ff02::1, hop limit 1, after a hop-by-hop header with a Router Alert, sent out of a.
+  const src = linkLocal(ea);
+  const q = new Uint8Array(24);
+  q[0] = 130;
+  new DataView(q.buffer).setUint16(4, 10000);
+  new DataView(q.buffer).setUint16(2, cksum6(parseIPv6(src, "src"), parseIPv6("ff02::1", "dst"), 58, q));
+  const pkt = ip6Packet({ src, dst: "ff02::1", nxt: 0, hlim: 1, payload: cat(new Uint8Array([58, 0, 5, 2, 0, 0, 1, 0]), q) });
+  const heard: Uint8Array[] = [];
+  const cap = ea.capture();
+  const reading = (async () => {
+    for await (const f of cap) if (f.dir === "in") heard.push(f.data.slice());
+  })();
+  eb.receive(ether(ea.mac, "33:33:00:00:00:01", 0x86dd, pkt));
+  clock().advance(11_000_000);
+  await new Promise((r) => setImmediate(r));
+  await cap.stop();
+  await reading;
+  // b answers each of its groups with an MLDv1 report sent to the group, so to the group's
+  // Ethernet address: 33:33 and the group's low 32 bits (RFC 2464 7), the point of the case.
+  const reports = heard.filter((d) => d[12] === 0x86 && d[13] === 0xdd && d[20] === 0 && d[54] === 58 && d[62] === 131);
+  assert.equal(reports.length, 2, "one per group: the link-local's and 2001:db8:6666::2:1's solicited-node groups");
+  for (const d of reports) {
+    assert.deepEqual([...d.subarray(0, 2)], [0x33, 0x33]);
+    assert.deepEqual([...d.subarray(2, 6)], [...d.subarray(62 + 20, 62 + 24)], "the group's low 32 bits");
+    assert.deepEqual([...d.subarray(38, 54)], [...d.subarray(62 + 8, 62 + 24)], "to the group itself");
+    assert.equal(d[21], 1, "hop limit 1");
+  }
+}));
 
 conformanceTest("mld__pr233683", () => withJails(k, async (j) => {
   const { a, b, ea, eb } = pair(j, "mld_pr233683");
@@ -356,6 +390,8 @@ conformanceTest("mld__pr233683", () => withJails(k, async (j) => {
   assert.throws(() => addAddress6(k, ea, "2001:db8::1/64"), /already an address/);
   addAddress6(k, eb, "2001:db8::2/64");
   clock().advance(5_000_000);
+  // ifmcstat -i ${epair}a: the membership the bug lost.
+  assert.equal(mldGroups(k, ea).find((g) => g.group === "ff02::1:ff00:1")?.refs, 1, "ff02::1:ff00:1 joined once");
   const r = await ping(k, b, "2001:db8::1", { count: 1 });
   assert.equal(r.received, 1, "ping -6 -c 1 2001:db8::1 from b: answered, so b's solicitation reached ::1's group");
 }));

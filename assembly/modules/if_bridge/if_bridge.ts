@@ -51,7 +51,7 @@ import {
   BridgeSoftc, BridgePort, BRIDGE_MAGIC, BRIDGE_MAX_MEMBERS, BRIDGE_RTABLE_MAX, BRIDGE_RTABLE_LIMIT,
   BRIDGE_RTABLE_TIMEOUT_S, BRIDGE_AGEING_MAX_S, BRIDGE_MAX_DEPTH, BRIDGE_RTHASH_SIZE, BIF_WASPROMISC,
   SC_SIZE, SC_STATS_OFF, BP_SIZE, BP_STATS_OFF, RT_SIZE, BS_COUNT, BP_COUNT,
-  BS_FORWARDED, BS_FLOODED, BS_LOCAL, BS_DROP_SAMEPORT, BS_DROP_BAD, BS_DROP_NOMEM, BS_DROP_LOOP, BS_DROP_NOPORT,
+  BS_MLD_SNOOPED, MDB_SIZE, BS_FORWARDED, BS_FLOODED, BS_LOCAL, BS_DROP_SAMEPORT, BS_DROP_BAD, BS_DROP_NOMEM, BS_DROP_LOOP, BS_DROP_NOPORT,
   BP_IPACKETS, BP_IBYTES, BP_OPACKETS, BP_OBYTES, BP_FLOODED, BP_DROPPED, BP_OERRORS,
   sc_stat, sc_callout, bp_add,
 } from "./if_bridgevar";
@@ -60,6 +60,7 @@ import {
   bridge_rtaddstatic, bridge_rtdaddr, bridge_rtdelete_port, bridge_rtflush, bridge_rtage, bridge_rttrim,
   bridge_rtlist, rtrecs,
 } from "./bridge_rtable";
+import { bridge_mdb_setzone, bridge_mdb_flush, bridge_mld_check, bridge_mld_wants, bridge_mdb_fill, MDB_REC } from "./bridge_mld";
 export { kmod_heap_top } from "../../kmod/kmod";
 
 /**
@@ -82,6 +83,7 @@ const BRIDGE_NAME = memory.data<u8>([0x62, 0x72, 0x69, 0x64, 0x67, 0x65]); // "b
 let scZone: usize = 0;
 let portZone: usize = 0;
 let rtZone: usize = 0;
+let mdbZone: usize = 0;
 let cloner: usize = 0;
 let bridges: usize = 0; // every softc, any vnet
 let nbridges: u32 = 0;
@@ -151,22 +153,30 @@ function bridge_enqueue(sc: usize, bif: usize, m: usize, flooded: bool, local: b
   if (ether_output_frame(ifp, m) != 0) bp_add(bif, BP_OERRORS, 1);
 }
 
-/** Send m to every member that is up except src (0: from the bridge itself). */
-function bridge_flood(sc: usize, src: usize, m: usize, local: bool): void {
+/** A member m may go out of: up, not src, and (group != 0, MLD snooping) listening to group or a router's. */
+@inline function floodable(sc: usize, p: usize, src: usize, group: u32): bool {
+  return p != src && running(changetype<BridgePort>(p).ifp) && (group == 0 || bridge_mld_wants(sc, p, group));
+}
+
+/**
+ * Send m to every member that is up except src (0: from the bridge itself); with group != 0
+ * (a multicast group MLD snooping learned, bridge_mld.ts) to its listeners and routers only.
+ */
+function bridge_flood(sc: usize, src: usize, m: usize, local: bool, group: u32 = 0): void {
   const s = changetype<BridgeSoftc>(sc);
   let last: usize = 0;
   for (let p = s.members; p != 0; p = changetype<BridgePort>(p).next) {
-    if (p != src && running(changetype<BridgePort>(p).ifp)) last = p;
+    if (floodable(sc, p, src, group)) last = p;
   }
   if (last == 0) {
-    if (src == 0) sc_stat(sc, BS_DROP_NOPORT);
+    if (src == 0 && group == 0) sc_stat(sc, BS_DROP_NOPORT);
     m_freem(m);
     return;
   }
-  sc_stat(sc, BS_FLOODED);
+  sc_stat(sc, group != 0 ? BS_MLD_SNOOPED : BS_FLOODED);
   for (let p = s.members; p != 0; ) {
     const next = changetype<BridgePort>(p).next;
-    if (p != src && running(changetype<BridgePort>(p).ifp)) {
+    if (floodable(sc, p, src, group)) {
       if (p == last) {
         bridge_enqueue(sc, p, m, true, local);
         return;
@@ -241,7 +251,7 @@ function bridge_transmit(bifp: usize, m: usize): i32 {
     return 0;
   }
   depth++;
-  if ((load<u8>(eh) & 1) != 0) bridge_flood(sc, 0, m, true);
+  if ((load<u8>(eh) & 1) != 0) bridge_flood(sc, 0, m, true, changetype<BridgeSoftc>(sc).mld_snoop != 0 ? bridge_mld_check(sc, 0, m) : 0);
   else bridge_forward(sc, 0, m, true);
   depth--;
   return 0;
@@ -330,7 +340,7 @@ function bridge_input(ifp: usize, m: usize): usize {
     depth++;
     const mc = m_copym(m, 0, M_COPYALL);
     if (mc == 0) sc_stat(sc, BS_DROP_NOMEM);
-    else bridge_flood(sc, bif, mc, false);
+    else bridge_flood(sc, bif, mc, false, s.mld_snoop != 0 ? bridge_mld_check(sc, bif, m) : 0);
     const ml = m_dup(m); // writable: the local stack may reuse it in place
     if (ml == 0) sc_stat(sc, BS_DROP_NOMEM);
     else bridge_local(sc, ml);
@@ -372,6 +382,7 @@ function bridge_delete_member(sc: usize, bif: usize): void {
   }
   s.nmembers--;
   bridge_rtdelete_port(sc, bif);
+  bridge_mdb_flush(sc, bif);
   const ifp = changetype<BridgePort>(bif).ifp;
   if (s.ifaddr == ifp) {
     // The member whose MAC the bridge wore goes: the next member's, or the bridge's own
@@ -392,6 +403,7 @@ function bridge_delete_member(sc: usize, bif: usize): void {
 function bridge_delete_all(sc: usize): void {
   const s = changetype<BridgeSoftc>(sc);
   while (s.members != 0) bridge_delete_member(sc, s.members);
+  bridge_mdb_flush(sc, 0);
   bridge_rtflush(sc, true);
   callout_stop(sc_callout(sc));
 }
@@ -578,8 +590,10 @@ export function modevent(what: i32): i32 {
     scZone = zone_create("bridge_softc", SC_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 0);
     portZone = zone_create("bridge_port", BP_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 0);
     rtZone = zone_create("bridge_rtnode", RT_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 0);
-    if (scZone == 0 || portZone == 0 || rtZone == 0) return ENOMEM; // kld_purge takes what was made
+    mdbZone = zone_create("bridge_mdb", MDB_SIZE, 0, ZONE_CHARGE | ZONE_ZERO, 0);
+    if (scZone == 0 || portZone == 0 || rtZone == 0 || mdbZone == 0) return ENOMEM; // kld_purge takes what was made
     bridge_rtable_setzone(rtZone);
+    bridge_mdb_setzone(mdbZone);
     let r = if_clone_attach("bridge", bridge_clone_create.index, bridge_clone_destroy.index);
     if (r != 0) return -r;
     cloner = if_clone_of("bridge");
@@ -602,6 +616,8 @@ export function modevent(what: i32): i32 {
     if_clone_detach("bridge");
     cloner = 0;
     zone_destroy(rtZone, false);
+    zone_destroy(mdbZone, false);
+    mdbZone = 0;
     zone_destroy(portZone, false);
     zone_destroy(scZone, false);
     rtZone = portZone = scZone = 0;
@@ -764,6 +780,31 @@ export function bridge_flush(bifp: usize, all: u32): i32 {
   if (sc == 0) return -EINVAL;
   const old = CURVNET_SET(changetype<Ifnet>(bifp).if_vnet);
   const n = bridge_rtflush(sc, all != 0);
+  CURVNET_RESTORE(old);
+  return <i32>n;
+}
+
+/** ifconfig bridgeN [-]mldsnoop (on 0 or 1; on < 0 reads): MLD snooping (bridge_mld.ts). The value, or -1. */
+export function bridge_mldsnoop(bifp: usize, on: i32): i32 {
+  const sc = softc_of(bifp);
+  if (sc == 0 || on > 1) return -1;
+  const s = changetype<BridgeSoftc>(sc);
+  if (on >= 0 && <u32>on != s.mld_snoop) {
+    s.mld_snoop = <u32>on;
+    const old = CURVNET_SET(changetype<Ifnet>(bifp).if_vnet);
+    bridge_mdb_flush(sc, 0); // what was learned before is stale once off; learning starts afresh when on
+    for (let p = s.members; p != 0; p = changetype<BridgePort>(p).next) changetype<BridgePort>(p).mrouter_until = 0;
+    CURVNET_RESTORE(old);
+  }
+  return <i32>s.mld_snoop;
+}
+
+/** The groups MLD snooping learned, MDB_REC-byte records in bridge_rtbuf() (at most 384); how many, or -1. */
+export function bridge_mdb_list(bifp: usize): i32 {
+  const sc = softc_of(bifp);
+  if (sc == 0) return -1;
+  const old = CURVNET_SET(changetype<Ifnet>(bifp).if_vnet);
+  const n = bridge_mdb_fill(sc, rtrecs, 6144 / MDB_REC);
   CURVNET_RESTORE(old);
   return <i32>n;
 }

@@ -39,7 +39,9 @@ export const BS_LEARNED: u32 = 8; // addresses added
 export const BS_MOVED: u32 = 9; // addresses seen on another port
 export const BS_TABLEFULL: u32 = 10; // addresses not learned: table at maxaddr
 export const BS_EXPIRED: u32 = 11; // addresses aged out
-export const BS_COUNT: u32 = 12;
+export const BS_MLD_SNOOPED: u32 = 12; // multicast frames sent to their listeners' ports only (MLD snooping)
+export const BS_MLD_LEARNED: u32 = 13; // (group, port) memberships learned from MLD reports
+export const BS_COUNT: u32 = 14;
 
 // Port counters (u64 each, BridgePort stats).
 export const BP_IPACKETS: u32 = 0; // frames from this member into the bridge
@@ -69,6 +71,9 @@ export const BP_COUNT: u32 = 7;
   ifaddr: usize; // net.link.bridge.inherit_mac: the member whose MAC the bridge took, or 0
   next: usize; // every bridge of the module (unload, vnet teardown)
   prev: usize;
+  mld_snoop: u32; // ifconfig bridgeN mldsnoop: multicast to learned groups goes to their listeners only (bridge_mld.ts)
+  mdb_count: u32;
+  mdb_head: usize; // Mdbnode list: the groups learned from MLD reports, per port
   // then: stats (BS_COUNT x u64), callout (CALLOUT_SIZE)
 }
 export const SC_STATS_OFF: usize = (offsetof<BridgeSoftc>() + 7) & ~7;
@@ -81,6 +86,7 @@ export const SC_SIZE: u32 = <u32>((SC_CALLOUT_OFF + CALLOUT_SIZE + 7) & ~7);
   sc: usize;
   next: usize;
   flags: u32; // BIF_*
+  mrouter_until: u64; // an MLD query was heard on this port until then (us): a router is there (bridge_mld.ts)
   // then: stats (BP_COUNT x u64)
 }
 export const BP_STATS_OFF: usize = (offsetof<BridgePort>() + 7) & ~7;
@@ -96,6 +102,19 @@ export const BP_SIZE: u32 = <u32>((BP_STATS_OFF + BP_COUNT * 8 + 7) & ~7);
   flags: u32; // IFBAF_*
 }
 export const RT_SIZE: u32 = <u32>((offsetof<Rtnode>() + 7) & ~7);
+
+export const BRIDGE_MDB_MAX: u32 = 1024; // (group, port) memberships one bridge keeps
+export const BRIDGE_MLD_TIMEOUT_US: u64 = 260_000_000; // RFC 3810 9.4 Multicast Address Listening Interval: 2 x 125 s + 10 s
+
+/** One port listening to one group, learned from an MLD report (zone "bridge_mdb"). */
+@unmanaged export class Mdbnode {
+  next: usize;
+  port: usize; // BridgePort *
+  group: u32; // the group's low 32 bits as loaded from memory: its Ethernet address is 33:33 and these (RFC 2464 7)
+  pad: u32;
+  until: u64; // membership timeout, us
+}
+export const MDB_SIZE: u32 = <u32>((offsetof<Mdbnode>() + 7) & ~7);
 
 @inline export function sc_stat(sc: usize, which: u32): void {
   const p = sc + SC_STATS_OFF + (<usize>which << 3);
