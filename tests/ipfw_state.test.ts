@@ -40,6 +40,19 @@ function udpExchange(k: Kernel, from: Vnet, to: Vnet, dst: string, dport: number
 }
 
 describe("ipfw keep-state", () => {
+  test("one state per flow: a later keep-state in the same walk (after a state's count let it go on) installs no second one, as FreeBSD's install looks first", async () => {
+    const l = await lab();
+    ipfwSetDefault(l.k, l.A, false);
+    ipfwAdd(l.k, l.A, rule(10, ND, [A_.accept]));
+    ipfwAdd(l.k, l.A, rule(100, [M.probe(), M.proto(17), M.srcMe(), M.keep()], [A_.count]));
+    ipfwAdd(l.k, l.A, rule(200, [M.probe(), M.proto(17), M.srcMe(), M.keep()], [A_.accept]));
+    for (let i = 0; i < 3; i++) assert.equal(udpExchange(l.k, l.A, l.B, "10.0.0.2", 7, 5009).there, true, `datagram ${i}`);
+    const st = ipfwStates(l.k, l.A).filter((s) => s.proto === 17);
+    // Three datagrams out and three answers in: each answer's probe finds the state (and
+    // counts it), whose rule's count lets the walk go on to the default deny.
+    assert.deepEqual(st.map((s) => `${s.src}:${s.sport} ${s.dst}:${s.dport} r${s.rulenum} p${s.packets}`), ["10.0.0.1:5009 10.0.0.2:7 r100 p6"]);
+  });
+
   test("UDP both families: the reply comes in by the state; without the rule it does not; the state expires after dyn_udp_lifetime", async () => {
     const l = await lab();
     ipfwSetDefault(l.k, l.A, false);

@@ -261,6 +261,7 @@ function isMe(a: usize): bool {
 
 let probeHit: usize = 0; // the state O_PROBE_STATE found (its rule's action runs)
 let dynLooked = false; // this packet's one dynamic lookup is done
+let dynFound: usize = 0; // ... and the flow's state it found or installed (0: none)
 let keepFail = false; // keep-state could not make a state: deny
 
 /** One match instruction (header h at c, in rule r), before F_NOT. */
@@ -331,6 +332,7 @@ function match(h: u32, c: usize, r: usize): bool {
       if (dynLooked) return true;
       dynLooked = true;
       const d = dyn_lookup();
+      dynFound = d;
       if (d != 0) {
         dyn_update(d);
         probeHit = d;
@@ -338,13 +340,24 @@ function match(h: u32, c: usize, r: usize): bool {
       return true;
     }
     case O_KEEP_STATE: {
-      let d: usize = 0;
-      if (!dynLooked) {
-        dynLooked = true;
-        d = dyn_lookup();
+      // FreeBSD's install looks for the flow's state first. A walk that has looked already
+      // and found one (a check-state whose state's action let the walk go on, e.g. count)
+      // neither installs a second state nor counts the packet twice.
+      if (dynLooked) {
+        if (dynFound == 0) {
+          dynFound = dyn_install(r);
+          if (dynFound == 0) keepFail = true;
+        }
+        return true;
       }
+      dynLooked = true;
+      const d = dyn_lookup();
+      dynFound = d;
       if (d != 0) dyn_update(d);
-      else if (dyn_install(r) == 0) keepFail = true;
+      else {
+        dynFound = dyn_install(r);
+        if (dynFound == 0) keepFail = true;
+      }
       return true;
     }
   }
@@ -538,6 +551,7 @@ function runFind(ix: usize, i: u32, pk: u32): u32 {
 function ipfw_chk(m: usize, from: u32, looked: bool): usize {
   probeHit = 0;
   dynLooked = looked;
+  dynFound = 0;
   keepFail = false;
   // The walk goes over the index (ip_fw_var.ts IX_*), position by position.
   const ix = load<usize>(VF(V_INDEX));
@@ -739,6 +753,7 @@ function ipfw_chk(m: usize, from: u32, looked: bool): usize {
             if (!dynLooked) {
               dynLooked = true;
               const d = dyn_lookup();
+              dynFound = d;
               if (d != 0) {
                 dyn_update(d);
                 ar = dyn_rule(d);
