@@ -12,14 +12,15 @@ import { fmtMs } from "../shell/results.js";
 import { loadTopology } from "../node/topology.js";
 import type { StepResult, TeardownReport } from "../topology/index.js";
 import type { TopologySpec } from "../topology/spec.js";
-import { ScaleError, type ScaleReport } from "../scale/lab.js";
+import { ScaleError } from "../scale/lab.js";
 import { planText } from "../scale/partition.js";
 import { parseHosts, type HostsFile } from "../scale/hosts_file.js";
 import { hostsUp, type HostsRun, type VxlanCut } from "../scale/hosts.js";
 import { k8sManifests } from "../scale/k8s.js";
 import { problemsText, problemsJson } from "./check.js";
 import { quietEnd } from "./run_output.js";
-import { Progress, stepsText, type RunFlags, type RunReport } from "./run.js";
+import { stepsText, type RunFlags, type RunReport } from "./run.js";
+import { stepsThenDown } from "./run_scale.js";
 import { EXIT, UsageError, isTopologyError, write, type Io } from "./session.js";
 
 export interface HostsRunReport extends Omit<RunReport, "teardown" | "listen" | "captures" | "steps"> {
@@ -113,26 +114,7 @@ export async function runHosts(file: string, flags: RunFlags & { hosts: string; 
     const n = "from" in s ? s.from : "node" in s ? s.node : "endpoint" in s ? s.endpoint.split(":")[0]! : undefined;
     return n === undefined ? 0 : plan.partitionOf.get(n) ?? 0;
   };
-  const progress = new Progress(io, io.stdoutTTY, flags.verbosity);
-  let steps: StepResult[] = [];
-  let error: string | undefined;
-  try {
-    steps = await lab.runSteps(flags.json ? {} : { onEvent: (e) => progress.event(e) });
-  } catch (e) {
-    if (!(e instanceof ScaleError)) throw e;
-    steps = e.partial;
-    error = e.message;
-  }
-  progress.clear();
-  let report: ScaleReport | undefined;
-  if (!error) {
-    try {
-      report = await lab.down();
-    } catch (e) {
-      if (!(e instanceof ScaleError)) throw e;
-      error = e.message;
-    }
-  }
+  const { steps, error, report } = await stepsThenDown(lab, flags, io);
   await run.closed();
   const ok = !error && steps.every((r) => r.ok) && report!.ok;
   const partitionOf: Record<string, number> = {};

@@ -27,6 +27,35 @@ export interface ScaledRunReport extends Omit<RunReport, "teardown" | "listen" |
   error?: string;
 }
 
+/**
+ * Run a scaled lab's steps (the progress line unless --json), then take it down. A
+ * ScaleError (a partition that failed) ends either part with its message; the steps so far
+ * are kept. Shared by --workers and --hosts.
+ */
+export async function stepsThenDown(lab: ScaleLab, flags: RunFlags, io: Io): Promise<{ steps: StepResult[]; error?: string; report?: ScaleReport }> {
+  const progress = new Progress(io, io.stdoutTTY, flags.verbosity);
+  let steps: StepResult[] = [];
+  let error: string | undefined;
+  try {
+    steps = await lab.runSteps(flags.json ? {} : { onEvent: (e) => progress.event(e) });
+  } catch (e) {
+    if (!(e instanceof ScaleError)) throw e;
+    steps = e.partial;
+    error = e.message;
+  }
+  progress.clear();
+  let report: ScaleReport | undefined;
+  if (!error) {
+    try {
+      report = await lab.down();
+    } catch (e) {
+      if (!(e instanceof ScaleError)) throw e;
+      error = e.message;
+    }
+  }
+  return { steps, error, report };
+}
+
 export async function runScaled(file: string, flags: RunFlags & { workers: number }, io: Io): Promise<number> {
   let lab: ScaleLab;
   try {
@@ -48,26 +77,7 @@ export async function runScaled(file: string, flags: RunFlags & { workers: numbe
       `${lab.clock} clock, seed ${flags.seed ?? spec.seed ?? 1}; ${pages} kmem pages (${(pages * 4096 / (1 << 20)).toFixed(1)} MiB)`);
     write(io.stdout, planText(lab.plan).split("\n").map((l) => `  ${l}`).join("\n"));
   }
-  const progress = new Progress(io, io.stdoutTTY, flags.verbosity);
-  let steps: StepResult[] = [];
-  let error: string | undefined;
-  try {
-    steps = await lab.runSteps(flags.json ? {} : { onEvent: (e) => progress.event(e) });
-  } catch (e) {
-    if (!(e instanceof ScaleError)) throw e;
-    steps = e.partial;
-    error = e.message;
-  }
-  progress.clear();
-  let report: ScaleReport | undefined;
-  if (!error) {
-    try {
-      report = await lab.down();
-    } catch (e) {
-      if (!(e instanceof ScaleError)) throw e;
-      error = e.message;
-    }
-  }
+  const { steps, error, report } = await stepsThenDown(lab, flags, io);
   const ok = !error && steps.every((r) => r.ok) && report!.ok;
   const partitionOf: Record<string, number> = {};
   for (const [n, p] of lab.plan.partitionOf) partitionOf[n] = p;
