@@ -17,7 +17,7 @@ import { udpStats } from "../host/admin/udp.js";
 import { addAddress6, addRoute6, setForwarding6, ip6Stats } from "../host/admin/inet6.js";
 import { Commands, type CommandNode } from "../host/cli/commands.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
-import { cksum6, parseIPv6 } from "./helpers/inet6.js";
+import { cksum6, parseIPv6, twoHosts6 } from "./helpers/inet6.js";
 import { pattern, pump, sha256, step, finishTcp } from "./helpers/tcp.js";
 import { suiteConfig } from "./helpers/config.js";
 
@@ -28,17 +28,8 @@ const CONFIG = () => suiteConfig(["if_epair", "inet6", "tcp", "udp"], "GENERIC")
 const CAPS6 = IFCAP.RXCSUM_IPV6 | IFCAP.TXCSUM_IPV6 | IFCAP.TSO6;
 const HW6 = CSUM.TCP_IPV6 | CSUM.UDP_IPV6 | CSUM.TSO6;
 
-async function hosts6(seed = 1) {
-  const k = await Kernel.boot({ config: CONFIG(), seed });
-  const A = k.createVnet("A");
-  const B = k.createVnet("B");
-  const [ea, eb] = k.epair(A, B);
-  ea.setUp();
-  eb.setUp();
-  addAddress6(k, ea, "fd00::1/64");
-  addAddress6(k, eb, "fd00::2/64");
-  return { k, A, B, ea, eb };
-}
+/** A fd00::1/64 and B fd00::2/64 on one epair (helpers/inet6.ts), in this suite's kernel. */
+const hosts6 = (seed = 1) => twoHosts6(seed, CONFIG());
 
 /** A - R - B over IPv6: fd00:1::/64 (A ::1, R ::2), fd00:2::/64 (R ::1, B ::2); R forwards. */
 async function routed6(seed = 1) {
