@@ -14,10 +14,10 @@ import { IFCAP, CSUM } from "../host/admin/ifnet.js";
 import { socket } from "../host/sockets/socket.js";
 import { tcpStats, tcpConnections } from "../host/admin/tcp.js";
 import { udpStats } from "../host/admin/udp.js";
-import { addAddress6, addRoute6, setForwarding6, ip6Stats } from "../host/admin/inet6.js";
+import { ip6Stats } from "../host/admin/inet6.js";
 import { Commands, type CommandNode } from "../host/cli/commands.js";
 import { ether, mbufsInUse } from "./helpers/inet.js";
-import { cksum6, parseIPv6, twoHosts6 } from "./helpers/inet6.js";
+import { cksum6, parseIPv6, twoHosts6, routed6 } from "./helpers/inet6.js";
 import { pattern, pump, sha256, step, finishTcp } from "./helpers/tcp.js";
 import { suiteConfig } from "./helpers/config.js";
 
@@ -31,24 +31,10 @@ const HW6 = CSUM.TCP_IPV6 | CSUM.UDP_IPV6 | CSUM.TSO6;
 /** A fd00::1/64 and B fd00::2/64 on one epair (helpers/inet6.ts), in this suite's kernel. */
 const hosts6 = (seed = 1) => twoHosts6(seed, CONFIG());
 
-/** A - R - B over IPv6: fd00:1::/64 (A ::1, R ::2), fd00:2::/64 (R ::1, B ::2); R forwards. */
-async function routed6(seed = 1) {
-  const k = await Kernel.boot({ config: CONFIG(), seed });
-  const [A, R, B] = ["A", "R", "B"].map((n) => k.createVnet(n));
-  const link = (x: Vnet, y: Vnet, net: number): [Interface, Interface] => {
-    const [ex, ey] = k.epair(x, y);
-    ex.setUp();
-    ey.setUp();
-    addAddress6(k, ex, `fd00:${net}::1/64`);
-    addAddress6(k, ey, `fd00:${net}::2/64`);
-    return [ex, ey];
-  };
-  const l1 = link(A, R, 1);
-  const l2 = link(R, B, 2);
-  addRoute6(k, A, "default", { gateway: "fd00:1::2" });
-  addRoute6(k, B, "default", { gateway: "fd00:2::1" });
-  setForwarding6(k, R, true);
-  return { k, A, R, B, l1, l2 };
+/** A - R - B over IPv6 (helpers/inet6.ts's routed6 in this suite's kernel): l1 is A-R, l2 is R-B. */
+async function routed6k(seed = 1) {
+  const { k, A, R, B, a, ra, rb, b } = await routed6(seed, CONFIG());
+  return { k, A, R, B, l1: [a, ra] as [Interface, Interface], l2: [rb, b] as [Interface, Interface] };
 }
 
 function connectPair6(k: Kernel, A: Vnet, B: Vnet, dst: string, port = 80): { cli: Socket; srv: Socket; lsn: Socket } {
@@ -158,7 +144,7 @@ describe("offload between vnets over IPv6", () => {
   });
 
   test("a router between two offloading epairs passes TSO6 segments on untouched; out of an interface without the caps it cuts them: payload lengths, sizes and checksums right", async () => {
-    const { k, A, R, B, l1, l2 } = await routed6();
+    const { k, A, R, B, l1, l2 } = await routed6k();
     const { cli, srv, lsn } = connectPair6(k, A, B, "fd00:2::2");
     let data = pattern(2 << 20, 24);
     let o0 = l2[0].counters();
@@ -194,7 +180,7 @@ describe("offload between vnets over IPv6", () => {
   });
 
   test("a smaller MTU out of the router: pieces too big get packet too big, TCP lowers its MSS, TSO6 goes on with smaller pieces", async () => {
-    const { k, A, R, B, l1, l2 } = await routed6();
+    const { k, A, R, B, l1, l2 } = await routed6k();
     l2[0].setMtu(1280); // R's end only: B still advertises an MSS for 1500, A learns from R
     const { cli, srv, lsn } = connectPair6(k, A, B, "fd00:2::2");
     const data = pattern(2 << 20, 26);

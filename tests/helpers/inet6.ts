@@ -24,8 +24,8 @@ export async function twoHosts6(seed = 1, config: string | string[] = ["if_epair
 }
 
 /** A - R - B: fd00:1::/64 (A ::1, R ::2) and fd00:2::/64 (R ::1, B ::2), R forwards, default routes at the ends. */
-export async function routed6(seed = 1) {
-  const k = await bootInet6(seed);
+export async function routed6(seed = 1, config: string | string[] = ["if_epair", "inet6"]) {
+  const k = await bootInet6(seed, config);
   const [A, R, B] = ["A", "R", "B"].map((n) => k.createVnet(n));
   const link = (x: Vnet, y: Vnet, net: number): [Interface, Interface] => {
     const [ex, ey] = k.epair(x, y);
